@@ -1,0 +1,303 @@
+package tracer
+
+import (
+	"container/heap"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultMaxEvents bounds the events a Recorder keeps in memory when
+// Config.MaxEvents is 0: 16 Mi events, 512 MiB at 32 bytes an event.
+const DefaultMaxEvents = 16 << 20
+
+// chunkEvents is the size of a buffer chunk: 64 Ki events (2 MiB), so that
+// a chunk is allocated once every 65536 events.
+const chunkEvents = 64 << 10
+
+// Config configures a Recorder.
+type Config struct {
+	// MaxEvents bounds the number of events kept; beyond it events are
+	// counted as dropped and the trace is cut at the first lost event.
+	// 0 means DefaultMaxEvents.
+	MaxEvents int
+	// Disabled makes every Buffer discard its events at the cost of one
+	// branch; tables are still kept.
+	Disabled bool
+}
+
+// Recorder collects the tables and per-thread buffers of one run.
+//
+// Its table methods (Intern, AddProcess, AddLock, AddFrame, Stack,
+// NewThread) may be called concurrently. Buffers are each used by one
+// goroutine. Finish is called once, after every Buffer is done.
+type Recorder struct {
+	mu      sync.Mutex
+	strings []string
+	strIdx  map[string]StringID
+	procs   []Process
+	threads []Thread
+	locks   []Lock
+	frames  []Frame
+	frIdx   map[Frame]FrameID
+	stacks  []Stack
+	stIdx   map[Stack]StackID
+	bufs    []*Buffer
+
+	budget   atomic.Int64 // events that may still be allocated to chunks
+	disabled bool
+}
+
+// NewRecorder returns an empty Recorder.
+func NewRecorder(cfg Config) *Recorder {
+	r := &Recorder{
+		strings:  []string{""},
+		strIdx:   map[string]StringID{"": 0},
+		frIdx:    map[Frame]FrameID{},
+		stacks:   []Stack{{}},
+		stIdx:    map[Stack]StackID{},
+		disabled: cfg.Disabled,
+	}
+	max := cfg.MaxEvents
+	if max <= 0 {
+		max = DefaultMaxEvents
+	}
+	r.budget.Store(int64(max))
+	return r
+}
+
+// Intern returns the StringID of s, adding it to the table if needed.
+func (r *Recorder) Intern(s string) StringID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.strIdx[s]; ok {
+		return id
+	}
+	id := StringID(len(r.strings))
+	r.strings = append(r.strings, s)
+	r.strIdx[s] = id
+	return id
+}
+
+// AddProcess adds a VM process with no GIL yet; see AddLock.
+func (r *Recorder) AddProcess(name string, pid int) ProcID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.procs = append(r.procs, Process{Name: name, PID: pid, GIL: NoLock})
+	return ProcID(len(r.procs) - 1)
+}
+
+// AddLock adds a lock of process p. A lock with gil set becomes p's GIL.
+func (r *Recorder) AddLock(name string, p ProcID, gil bool) LockID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := LockID(len(r.locks))
+	r.locks = append(r.locks, Lock{Name: name, Proc: p, GIL: gil})
+	if gil {
+		r.procs[p].GIL = id
+	}
+	return id
+}
+
+// AddFrame returns the FrameID of f, adding it if needed.
+func (r *Recorder) AddFrame(f Frame) FrameID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.frIdx[f]; ok {
+		return id
+	}
+	id := FrameID(len(r.frames))
+	r.frames = append(r.frames, f)
+	r.frIdx[f] = id
+	return id
+}
+
+// Stack returns the stack made of parent with frame f on top, interning
+// it. Callers on a hot path should cache the result per (parent, f).
+func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
+	k := Stack{Parent: parent, Frame: f}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.stIdx[k]; ok {
+		return id
+	}
+	id := StackID(len(r.stacks))
+	r.stacks = append(r.stacks, k)
+	r.stIdx[k] = id
+	return id
+}
+
+// NewThread adds a thread of process p and returns its Buffer.
+func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := &Buffer{on: !r.disabled, thread: ThreadID(len(r.threads)), last: -1, r: r, dropAt: -1}
+	r.threads = append(r.threads, Thread{Name: name, Proc: p})
+	r.bufs = append(r.bufs, b)
+	return b
+}
+
+// Buffer holds the events of one thread. It is not safe for concurrent
+// use: each VM thread owns its Buffer.
+type Buffer struct {
+	on      bool
+	thread  ThreadID
+	last    int64
+	cur     []Event
+	full    [][]Event
+	r       *Recorder
+	dropped uint64
+	dropAt  int64 // time of the first dropped event, or -1
+}
+
+// Thread is the buffer's thread.
+func (b *Buffer) Thread() ThreadID { return b.thread }
+
+// Emit records an event at time t (ns since the run's start) and returns
+// the time recorded: t, or one more than the thread's previous event if t
+// is not later, so that a thread's times strictly increase. When tracing is
+// disabled it costs one branch and returns t.
+func (b *Buffer) Emit(t int64, k Kind, s StackID, arg uint64) int64 {
+	if !b.on {
+		return t
+	}
+	return b.emit(t, k, s, arg)
+}
+
+func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
+	if t <= b.last {
+		t = b.last + 1
+	}
+	b.last = t
+	if len(b.cur) == cap(b.cur) && !b.grow() {
+		if b.dropAt < 0 {
+			b.dropAt = t
+		}
+		b.dropped++
+		return t
+	}
+	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
+	return t
+}
+
+// grow hands the full chunk over and takes a new one from the budget.
+func (b *Buffer) grow() bool {
+	if b.dropAt >= 0 {
+		return false // once dropping, the thread's trace stays cut
+	}
+	n := int64(chunkEvents)
+	left := b.r.budget.Add(-n)
+	if left < 0 {
+		n += left
+		if n <= 0 {
+			return false
+		}
+	}
+	if len(b.cur) > 0 {
+		b.full = append(b.full, b.cur)
+	}
+	b.cur = make([]Event, 0, n)
+	return true
+}
+
+// Finish merges the buffers into a Trace with the given metadata. Every
+// Buffer must be done. If events were dropped, the trace is cut at the
+// earliest dropped event, so that it is a consistent prefix of the run, and
+// every event at or after that time counts in Trace.Dropped.
+func (r *Recorder) Finish(meta Meta) *Trace {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := &Trace{
+		Meta:    meta,
+		Strings: append([]string(nil), r.strings...),
+		Procs:   append([]Process(nil), r.procs...),
+		Threads: append([]Thread(nil), r.threads...),
+		Locks:   append([]Lock(nil), r.locks...),
+		Frames:  append([]Frame(nil), r.frames...),
+		Stacks:  append([]Stack(nil), r.stacks...),
+	}
+	cut := int64(-1)
+	var lists [][]Event
+	for _, b := range r.bufs {
+		t.Dropped += b.dropped
+		if b.dropAt >= 0 && (cut < 0 || b.dropAt < cut) {
+			cut = b.dropAt
+		}
+		lists = append(lists, b.full...)
+		if len(b.cur) > 0 {
+			lists = append(lists, b.cur)
+		}
+	}
+	t.Events = mergeEvents(lists)
+	if cut >= 0 {
+		n := len(t.Events)
+		for n > 0 && t.Events[n-1].Time >= cut {
+			n--
+		}
+		t.Dropped += uint64(len(t.Events) - n)
+		t.Events = t.Events[:n]
+	}
+	return t
+}
+
+// kindOrder orders events of different threads at the same time: a
+// release comes before the acquire it enables.
+func kindOrder(k Kind) int {
+	switch k {
+	case KindLockRelease, KindThreadEnd:
+		return 0
+	case KindLockAcquire:
+		return 2
+	}
+	return 1
+}
+
+// Less is the order of events in a Trace: by time, then releases before
+// other kinds before acquires, then by thread.
+func Less(a, b *Event) bool {
+	if a.Time != b.Time {
+		return a.Time < b.Time
+	}
+	if oa, ob := kindOrder(a.Kind), kindOrder(b.Kind); oa != ob {
+		return oa < ob
+	}
+	return a.Thread < b.Thread
+}
+
+// mergeEvents merges sorted lists. Chunks of one thread are consecutive
+// and time-ordered, so each list is sorted.
+func mergeEvents(lists [][]Event) []Event {
+	total := 0
+	h := make(eventHeap, 0, len(lists))
+	for _, l := range lists {
+		total += len(l)
+		if len(l) > 0 {
+			h = append(h, l)
+		}
+	}
+	out := make([]Event, 0, total)
+	heap.Init(&h)
+	for len(h) > 0 {
+		l := h[0]
+		out = append(out, l[0])
+		if len(l) == 1 {
+			heap.Pop(&h)
+			continue
+		}
+		h[0] = l[1:]
+		heap.Fix(&h, 0)
+	}
+	return out
+}
+
+type eventHeap [][]Event
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return Less(&h[i][0], &h[j][0]) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.([]Event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

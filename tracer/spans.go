@@ -1,0 +1,155 @@
+package tracer
+
+import "fmt"
+
+// State is what a thread is doing at a moment.
+type State uint8
+
+// Thread states. Every moment of a thread's life, from its start to its
+// end, is in exactly one state.
+const (
+	StateRunning       State = iota // executing bytecode: holding the GIL, or free-threaded
+	StateGILWait                    // runnable but without its process's GIL
+	StateIO                         // in blocking I/O, GIL released
+	StateNative                     // in a native call that released the GIL
+	StateNativeHolding              // in a native call that keeps the GIL
+	StateLockWait                   // blocked on a guest lock, GIL released
+	NumStates          = 6
+)
+
+var stateNames = [NumStates]string{"running", "gil-wait", "io", "native", "native-holding", "lock-wait"}
+
+func (s State) String() string {
+	if int(s) < NumStates {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ParseState returns the State named s.
+func ParseState(s string) (State, bool) {
+	for i, n := range stateNames {
+		if n == s {
+			return State(i), true
+		}
+	}
+	return 0, false
+}
+
+// ThreadSpan is a thread's life.
+type ThreadSpan struct {
+	Thread     ThreadID
+	Start, End int64 // ThreadStart and ThreadEnd, or the trace's end if cut off
+	Ended      bool  // a ThreadEnd event was recorded
+}
+
+// StateSpan is an interval in one state with one guest stack. A thread's
+// state spans are gap-free from its start to its end; a new span begins
+// when the state, the stack, the lock or the I/O kind changes.
+type StateSpan struct {
+	Thread     ThreadID
+	State      State
+	Start, End int64
+	Stack      StackID
+	Lock       LockID   // the lock waited for in StateGILWait and StateLockWait, else NoLock
+	IOKind     StringID // the I/O kind in StateIO, else 0
+}
+
+// CallSpan is one call of a guest function.
+type CallSpan struct {
+	Thread     ThreadID
+	Stack      StackID // the callee's stack; its top frame is the function
+	Depth      int     // 1 for a thread's outermost call
+	Start, End int64
+}
+
+// Hold is the interval a thread held a lock.
+type Hold struct {
+	Lock       LockID
+	Thread     ThreadID
+	Start, End int64
+	How        Acquire
+	Why        Release // ReleaseThreadEnd if the trace ended while held
+	Stack      StackID // the thread's stack at the acquire
+}
+
+// Wait is a maximal interval a thread spent waiting for a lock, ended by
+// its acquire (or by the end of the trace).
+type Wait struct {
+	Lock       LockID
+	Thread     ThreadID
+	Start, End int64
+	Stack      StackID // the waiter's stack
+	Contended  bool    // a KindLockWait was recorded (not only the instant before an uncontended acquire)
+	Acquired   bool    // ended by an acquire
+	Blame      []Blame // who held the lock during the wait, in time order, covering [Start, End)
+}
+
+// Blame is a part of a wait during which one holder (or nobody, between a
+// release and the next acquire) had the lock, with the holder's stack.
+type Blame struct {
+	Holder     ThreadID // NoThread while nobody held it
+	Stack      StackID  // the holder's stack during this part
+	State      State    // the holder's state during this part (running or native-holding for the GIL)
+	Start, End int64
+}
+
+// Handoff pairs a release with the next acquire of the same lock.
+type Handoff struct {
+	Lock               LockID
+	From, To           ThreadID
+	Released, Acquired int64
+	Why                Release
+	How                Acquire
+}
+
+// DropRequest is a drop request: Thread asked Holder to release Lock.
+type DropRequest struct {
+	Time   int64
+	Thread ThreadID
+	Holder ThreadID
+	Lock   LockID
+	Stack  StackID // the requester's stack
+}
+
+// Spans are the views derived once from a trace's events. Every slice is in
+// a deterministic order: by thread then time for per-thread views, by time
+// then thread otherwise.
+type Spans struct {
+	Trace        *Trace
+	Threads      []ThreadSpan  // indexed by ThreadID
+	States       []StateSpan   // by thread, then time
+	Calls        []CallSpan    // by thread, then start, outer before inner
+	Holds        []Hold        // by start
+	Waits        []Wait        // by start
+	Handoffs     []Handoff     // by acquire time
+	DropRequests []DropRequest // by time
+	stateStart   []int         // States[stateStart[t]:stateStart[t+1]] are thread t's
+}
+
+// ThreadStates returns the state spans of thread id, in time order.
+func (s *Spans) ThreadStates(id ThreadID) []StateSpan {
+	return s.States[s.stateStart[id]:s.stateStart[id+1]]
+}
+
+// Totals is time per state, in nanoseconds.
+type Totals [NumStates]int64
+
+// Sum is the total of all states.
+func (t Totals) Sum() int64 {
+	var n int64
+	for _, v := range t {
+		n += v
+	}
+	return n
+}
+
+// ThreadTotals returns the time thread id spent in each state. The sum is
+// the thread's wall time.
+func (s *Spans) ThreadTotals(id ThreadID) Totals {
+	var tot Totals
+	for _, sp := range s.ThreadStates(id) {
+		tot[sp.State] += sp.End - sp.Start
+	}
+	return tot
+}

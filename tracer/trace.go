@@ -1,0 +1,99 @@
+package tracer
+
+import "time"
+
+// Meta describes a run: what ran, how, where and when.
+type Meta struct {
+	Workload       string            // the workload's name
+	WorkloadFile   string            // the path it was loaded from
+	WorkloadSource string            // the workload file's full text
+	GILMode        string            // "cpython", "legacy" or "none"
+	SwitchInterval time.Duration     // cpython mode's switch interval
+	CheckInterval  int               // legacy mode's check interval, in instructions
+	Cores          int               // runtime.NumCPU() of the recording machine
+	GOMAXPROCS     int               // runtime.GOMAXPROCS(0) during the run
+	LoopsPerMS     float64           // interpreter calibration: countdown iterations per millisecond, alone
+	Start          time.Time         // wall-clock time of the run's start (time 0 of the events)
+	Version        string            // the giltrace version that recorded it
+	Extra          map[string]string // anything else, written sorted by key
+}
+
+// Process is a VM process: an interpreter instance with its own GIL.
+type Process struct {
+	Name string
+	PID  int    // the pid shown for it; >= 1
+	GIL  LockID // its GIL, or NoLock in free-threaded mode
+}
+
+// Thread is a guest thread.
+type Thread struct {
+	Name string
+	Proc ProcID
+}
+
+// Lock is a GIL or a guest lock.
+type Lock struct {
+	Name string
+	Proc ProcID
+	GIL  bool // the process's GIL rather than a guest lock
+}
+
+// Frame is a guest function at a place in the workload file.
+type Frame struct {
+	Func string // the function's name
+	File string // the workload file
+	Line int    // 1-based line of the function's definition or call site; 0 if unknown
+}
+
+// Stack is a node of the stack trie: its innermost frame and the stack of
+// its caller. Stack 0 (NoStack) is the root and has no frame.
+type Stack struct {
+	Parent StackID
+	Frame  FrameID
+}
+
+// Trace is a recorded run: metadata, tables and time-ordered events.
+//
+// Events are sorted by Time; events of one thread have strictly increasing
+// times. A Trace is not modified by the functions that read it, so it may be
+// read concurrently.
+type Trace struct {
+	Meta    Meta
+	Strings []string // Strings[0] == ""
+	Procs   []Process
+	Threads []Thread
+	Locks   []Lock
+	Frames  []Frame
+	Stacks  []Stack // Stacks[0] is the root
+	Events  []Event
+
+	Dropped   uint64 // events lost because the recorder's bound was hit
+	Truncated bool   // read from a file that was cut off; Events hold its complete part
+}
+
+// StackFrames returns the frames of stack s, innermost first. It allocates.
+func (t *Trace) StackFrames(s StackID) []Frame {
+	var out []Frame
+	for s != NoStack && int(s) < len(t.Stacks) {
+		st := t.Stacks[s]
+		out = append(out, t.Frames[st.Frame])
+		s = st.Parent
+	}
+	return out
+}
+
+// Duration is the time of the last event: the run's wall time.
+func (t *Trace) Duration() int64 {
+	if len(t.Events) == 0 {
+		return 0
+	}
+	return t.Events[len(t.Events)-1].Time
+}
+
+// Str returns string s of the table, or "" if s is out of range.
+func (t *Trace) Str(s StringID) string {
+	if int(s) < len(t.Strings) {
+		return t.Strings[s]
+	}
+	return ""
+}
