@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// version is the giltrace version, set at build time with
+// -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "giltrace",
+		Short:         "Trace and explain GIL contention of Python-like workloads",
+		Long:          "giltrace runs workloads on an instrumented GIL-locked VM, records every GIL\nacquire, release, wait and drop request, and explains why threads did or did\nnot speed up.",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{err}
+	})
+	// Subcommands: one file each, one constructor each.
+	cmd.AddCommand(
+		newVersionCmd(),
+	)
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print giltrace's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := cmd.OutOrStdout().Write([]byte("giltrace " + version + "\n"))
+			return err
+		},
+	}
+}
+
+// usageError is a command-line usage error: exit status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageArgs wraps a positional-argument check so that its error is a usage error.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
+// exitCode is 2 for usage errors, 1 otherwise.
+func exitCode(err error) int {
+	var u *usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}

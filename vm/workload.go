@@ -1,0 +1,71 @@
+package vm
+
+import "time"
+
+// Workload is a parsed and validated workload file (format v1). Field names
+// follow the YAML keys; see docs/workloads.md.
+type Workload struct {
+	Name        string
+	Description string
+	GIL         GILConfig
+	Processes   int   // >= 1
+	Seed        int64 // for jitter and random choices
+	Threads     []ThreadGroup
+	Functions   map[string]*Function
+
+	File   string // the path it was loaded from ("" if from memory)
+	Source []byte // the file's full text
+}
+
+// GILConfig is the workload's gil: section.
+type GILConfig struct {
+	Mode           string        // "cpython" (default), "legacy" or "none"
+	SwitchInterval time.Duration // cpython mode; default 5ms
+	CheckInterval  int           // legacy mode, in instructions; default 100
+}
+
+// ThreadGroup is one entry of threads:.
+type ThreadGroup struct {
+	Name       string
+	Count      int // >= 1; count > 1 names threads name-1 ... name-N
+	Run        string
+	Repeat     int // >= 1
+	StartAfter time.Duration
+	Line       int // line of the entry in the workload file
+}
+
+// Function is a named list of operations.
+type Function struct {
+	Name string
+	Ops  []Op
+	Line int // line of the function's key in the workload file
+}
+
+// OpKind says what an Op does.
+type OpKind uint8
+
+// Operation kinds.
+const (
+	OpCall    OpKind = iota + 1 // call Func
+	OpCompute                   // pure-interpreter compute: Loops iterations, or Duration converted by calibration
+	OpIO                        // blocking I/O: Duration (+- Jitter), IOKind
+	OpNative                    // native call: Duration of CPU, ReleasesGIL
+	OpLock                      // guest lock Lock held around Body
+	OpRepeat                    // Body Times times
+)
+
+// Op is one operation of a function. Which fields matter depends on Kind.
+type Op struct {
+	Kind        OpKind
+	Line, Col   int // position in the workload file
+	Func        string
+	Loops       int64         // OpCompute given as {loops: N}; 0 when given as time
+	Duration    time.Duration // OpCompute as time, OpIO, OpNative
+	Jitter      time.Duration // OpIO
+	IOKind      string        // OpIO: network, disk, db, sleep, ...; default "io"
+	ReleasesGIL bool          // OpNative
+	NativeName  string        // OpNative: optional name shown as a frame
+	Lock        string        // OpLock
+	Times       int           // OpRepeat
+	Body        []Op          // OpLock, OpRepeat
+}
