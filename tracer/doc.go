@@ -26,6 +26,40 @@
 //   - forced switch: after a release on a drop request, the releasing thread
 //     waits until another thread has taken the GIL (FORCE_SWITCHING).
 //
+// # Event protocol
+//
+// The VM emits events in this order; CheckValid checks it and Derive
+// relies on it. "GIL" is the GIL of the thread's process; in free-threaded
+// mode (Process.GIL == NoLock) every GIL event is left out.
+//
+//   - Life: ThreadStart first; then the GIL is acquired before any other
+//     event; ThreadEnd last, after releasing every lock it holds
+//     (ReleaseThreadEnd, or ReleaseInterrupt when the run was stopped).
+//   - Acquiring any lock: if it is free, LockAcquire(AcquireUncontended)
+//     alone; otherwise LockWait, then LockAcquire(AcquireAfterWait, or
+//     AcquireForced when the previous holder released it on a drop request).
+//   - Drop request (cpython mode): a thread that has waited one switch
+//     interval emits DropRequest(GIL, holder) and keeps waiting. The holder
+//     notices it at the eval breaker and emits LockRelease(ReleaseDropRequest),
+//     then LockWait for the GIL again (forced switching: it acquires only
+//     after another thread has).
+//   - Legacy tick: LockRelease(ReleaseLegacyTick), then acquiring as above.
+//   - Blocking I/O: IOBegin while holding the GIL, LockRelease(ReleaseIO),
+//     the I/O, IOEnd, then acquiring the GIL.
+//   - Native call releasing the GIL: NativeBegin(true), LockRelease(ReleaseNative),
+//     the work, NativeEnd, then acquiring the GIL. Keeping the GIL:
+//     NativeBegin(false), the work, NativeEnd.
+//   - Guest lock: acquiring it while holding the GIL; if it is held by
+//     another thread: LockWait(lock), LockRelease(GIL, ReleaseLockWait),
+//     LockAcquire(lock, AcquireAfterWait), then acquiring the GIL. Released
+//     with LockRelease(lock, ReleaseUnlock) while holding the GIL.
+//   - Calls: CallEnter with the callee's stack at entry, CallExit with the
+//     same stack at return, properly nested.
+//
+// A thread's time strictly increases (Buffer.Emit forces it). The acquire of
+// a lock is never earlier than the release before it; at equal times, Less
+// orders releases first.
+//
 // # Layers
 //
 // Events are recorded per thread into Buffers obtained from a Recorder (the
