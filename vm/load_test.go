@@ -177,6 +177,7 @@ func parseErrorCases() []parseErrorCase {
 
 		// operations.
 		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "sleep" (sleep needs a value: - sleep: ...)`}},
+		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
 		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got 3"}},
 		{"op empty mapping", opYAML("{}"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call", "got an empty mapping"}},
 		{"op two keys", opYAML("call: g\n      io: 1ms"), []string{"t.yaml:6:7: functions.f[0]: an operation has exactly one key, got call and io; start each operation with its own -"}},
