@@ -63,6 +63,7 @@ func newRootCmd() *cobra.Command {
 	// Subcommands: one file each, one constructor each.
 	cmd.AddCommand(
 		newVersionCmd(),
+		newValidateCmd(),
 	)
 	return cmd
 }
