@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(
 		newVersionCmd(),
 		newValidateCmd(),
+		newReportCmd(),
 	)
 	return cmd
 }
