@@ -1,6 +1,7 @@
 package chrome_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -57,11 +58,13 @@ func bigTrace(tb testing.TB, n int) *tracer.Trace {
 	return b.Trace()
 }
 
-// countWriter counts bytes and discards them.
-type countWriter struct{ n int64 }
+// countWriter counts bytes and lines (one JSON event per line) and
+// discards them.
+type countWriter struct{ n, lines int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
+	w.lines += int64(bytes.Count(p, []byte{'\n'}))
 	return len(p), nil
 }
 
@@ -75,7 +78,7 @@ func BenchmarkExport(b *testing.B) {
 	b.ResetTimer()
 	var out countWriter
 	for i := 0; i < b.N; i++ {
-		out.n = 0
+		out.n, out.lines = 0, 0
 		if err := chrome.New(&out).ExportSpans(context.Background(), spans); err != nil {
 			b.Fatal(err)
 		}
@@ -83,6 +86,7 @@ func BenchmarkExport(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(len(tr.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(out.n), "out-bytes/op")
+	b.ReportMetric(float64(out.lines), "json-events/op")
 }
 
 // BenchmarkExportWithDerive is the same including tracer.Derive, as
