@@ -1,0 +1,381 @@
+package tracer
+
+import "sort"
+
+// Derive pairs the events of t into spans, once, for every exporter.
+//
+// t should pass CheckValid; on an invalid trace Derive does not panic, but
+// the spans it returns are unspecified. Spans still open when the trace
+// ends (a truncated file, dropped events) end at t.Duration().
+//
+// Outline:
+//  1. Replay the events in order, keeping per thread what it holds and
+//     what it is blocked in; whenever the thread's (state, stack, lock, I/O
+//     kind) changes, close its state span and open the next.
+//  2. Pair lock events into holds, waits and handoffs, and calls into call
+//     spans, as they happen.
+//  3. Close whatever is still open at the end of the trace.
+//  4. Split each wait by the holders of its lock, and each hold by the
+//     holder's state spans, into blame segments.
+func Derive(t *Trace) *Spans {
+	d := newDeriver(t)
+	for i := range t.Events {
+		d.event(&t.Events[i])
+	}
+	d.finish()
+	d.blame()
+	return d.s
+}
+
+type threadState struct {
+	started, ended bool
+	hasGIL         bool
+	gil            LockID
+	holdsGIL       bool
+	inIO           bool
+	ioKind         StringID
+	inNative       bool
+	nativeReleases bool
+	lockWait       LockID // guest lock waited for, or NoLock
+	exiting        bool   // released the GIL to end (or be stopped): still running
+	stack          StackID
+
+	span        StateSpan // the open span, valid when started && !ended
+	spans       []StateSpan
+	calls       []CallSpan
+	open        []int // indexes into calls of open calls
+	gilWait     int   // index into Spans.Waits of the open GIL wait, or -1
+	lockWaitIdx int   // index into Spans.Waits of the open guest-lock wait, or -1
+}
+
+type lockState struct {
+	holder    ThreadID
+	hold      int // index into Spans.Holds of the open hold, or -1
+	released  bool
+	relThread ThreadID
+	relTime   int64
+	relWhy    Release
+}
+
+type deriver struct {
+	t       *Trace
+	s       *Spans
+	threads []threadState
+	locks   []lockState
+}
+
+func newDeriver(t *Trace) *deriver {
+	d := &deriver{t: t, s: &Spans{Trace: t}}
+	d.threads = make([]threadState, len(t.Threads))
+	d.s.Threads = make([]ThreadSpan, len(t.Threads))
+	// A thread has at most one state span more than it has events: size
+	// the per-thread slices once rather than grow them.
+	counts := make([]int, len(t.Threads))
+	for i := range t.Events {
+		if id := t.Events[i].Thread; int(id) < len(counts) {
+			counts[id]++
+		}
+	}
+	for i, th := range t.Threads {
+		ts := &d.threads[i]
+		ts.gil, ts.lockWait, ts.gilWait, ts.lockWaitIdx = NoLock, NoLock, -1, -1
+		if int(th.Proc) < len(t.Procs) {
+			ts.gil = t.Procs[th.Proc].GIL
+			ts.hasGIL = ts.gil != NoLock
+		}
+		d.s.Threads[i] = ThreadSpan{Thread: ThreadID(i)}
+		ts.spans = make([]StateSpan, 0, counts[i]+1)
+	}
+	d.s.Waits = make([]Wait, 0, len(t.Events)/8)
+	d.s.Holds = make([]Hold, 0, len(t.Events)/8)
+	d.locks = make([]lockState, len(t.Locks))
+	for i := range d.locks {
+		d.locks[i] = lockState{holder: NoThread, hold: -1}
+	}
+	return d
+}
+
+// state is the thread's state, with the lock it waits for and its I/O kind.
+func (ts *threadState) state() (State, LockID, StringID) {
+	switch {
+	case ts.lockWait != NoLock:
+		return StateLockWait, ts.lockWait, 0
+	case ts.inIO:
+		return StateIO, NoLock, ts.ioKind
+	case ts.inNative && ts.nativeReleases:
+		return StateNative, NoLock, 0
+	case ts.inNative:
+		return StateNativeHolding, NoLock, 0
+	case !ts.hasGIL || ts.holdsGIL || ts.exiting:
+		return StateRunning, NoLock, 0
+	}
+	return StateGILWait, ts.gil, 0
+}
+
+func (d *deriver) event(e *Event) {
+	if int(e.Thread) >= len(d.threads) {
+		return
+	}
+	ts := &d.threads[e.Thread]
+	if ts.ended {
+		return
+	}
+	if !ts.started {
+		if e.Kind != KindThreadStart {
+			return
+		}
+		ts.started = true
+		d.s.Threads[e.Thread].Start = e.Time
+		ts.stack = e.Stack
+		st, l, k := ts.state()
+		ts.span = StateSpan{Thread: e.Thread, State: st, Start: e.Time, Stack: ts.stack, Lock: l, IOKind: k}
+		d.maybeStartGILWait(e.Thread, ts, e.Time)
+		return
+	}
+	switch e.Kind {
+	case KindThreadEnd:
+		d.endThread(e.Thread, ts, e.Time, true)
+		return
+	case KindLockWait:
+		d.lockWaitEvent(e, ts)
+	case KindLockAcquire:
+		d.acquire(e, ts)
+	case KindLockRelease:
+		d.release(e, ts)
+	case KindDropRequest:
+		d.s.DropRequests = append(d.s.DropRequests, DropRequest{Time: e.Time, Thread: e.Thread, Holder: e.Peer(), Lock: e.Lock(), Stack: e.Stack})
+	case KindIOBegin:
+		ts.inIO, ts.ioKind = true, e.IOKind()
+	case KindIOEnd:
+		ts.inIO, ts.ioKind = false, 0
+	case KindNativeBegin:
+		ts.inNative, ts.nativeReleases = true, e.ReleasesGIL()
+	case KindNativeEnd:
+		ts.inNative, ts.nativeReleases = false, false
+	case KindCallEnter:
+		ts.open = append(ts.open, len(ts.calls))
+		ts.calls = append(ts.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(ts.open), Start: e.Time, End: -1})
+		ts.stack = e.Stack
+	case KindCallExit:
+		if n := len(ts.open); n > 0 {
+			ts.calls[ts.open[n-1]].End = e.Time
+			ts.open = ts.open[:n-1]
+		}
+		ts.stack = NoStack
+		if int(e.Stack) < len(d.t.Stacks) {
+			ts.stack = d.t.Stacks[e.Stack].Parent
+		}
+	}
+	d.update(e.Thread, ts, e.Time)
+}
+
+// update closes the thread's state span if its state changed at time now.
+func (d *deriver) update(id ThreadID, ts *threadState, now int64) {
+	st, l, k := ts.state()
+	sp := &ts.span
+	if st == sp.State && l == sp.Lock && k == sp.IOKind && ts.stack == sp.Stack {
+		return
+	}
+	d.closeSpan(ts, now)
+	ts.span = StateSpan{Thread: id, State: st, Start: now, Stack: ts.stack, Lock: l, IOKind: k}
+	d.maybeStartGILWait(id, ts, now)
+}
+
+func (d *deriver) closeSpan(ts *threadState, now int64) {
+	sp := ts.span
+	sp.End = now
+	if sp.End > sp.Start {
+		ts.spans = append(ts.spans, sp)
+	}
+}
+
+// maybeStartGILWait opens a GIL wait when the thread starts waiting for it.
+func (d *deriver) maybeStartGILWait(id ThreadID, ts *threadState, now int64) {
+	if ts.span.State != StateGILWait || ts.gilWait >= 0 {
+		return
+	}
+	ts.gilWait = len(d.s.Waits)
+	d.s.Waits = append(d.s.Waits, Wait{Lock: ts.gil, Thread: id, Start: now, End: -1, Stack: ts.stack})
+}
+
+func (d *deriver) lockWaitEvent(e *Event, ts *threadState) {
+	l := e.Lock()
+	if l == ts.gil {
+		if ts.gilWait >= 0 {
+			d.s.Waits[ts.gilWait].Contended = true
+		}
+		return
+	}
+	if int(l) >= len(d.locks) {
+		return
+	}
+	ts.lockWait = l
+	ts.lockWaitIdx = len(d.s.Waits)
+	d.s.Waits = append(d.s.Waits, Wait{Lock: l, Thread: e.Thread, Start: e.Time, End: -1, Stack: ts.stack, Contended: true})
+}
+
+func (d *deriver) acquire(e *Event, ts *threadState) {
+	l := e.Lock()
+	if int(l) >= len(d.locks) {
+		return
+	}
+	ls := &d.locks[l]
+	if l == ts.gil {
+		ts.holdsGIL = true
+		if ts.gilWait >= 0 {
+			w := &d.s.Waits[ts.gilWait]
+			w.End, w.Acquired = e.Time, true
+			ts.gilWait = -1
+		}
+	} else if ts.lockWait == l {
+		w := &d.s.Waits[ts.lockWaitIdx]
+		w.End, w.Acquired = e.Time, true
+		ts.lockWait, ts.lockWaitIdx = NoLock, -1
+	}
+	if ls.released {
+		d.s.Handoffs = append(d.s.Handoffs, Handoff{Lock: l, From: ls.relThread, To: e.Thread, Released: ls.relTime, Acquired: e.Time, Why: ls.relWhy, How: e.Acquire()})
+		ls.released = false
+	}
+	ls.holder = e.Thread
+	ls.hold = len(d.s.Holds)
+	d.s.Holds = append(d.s.Holds, Hold{Lock: l, Thread: e.Thread, Start: e.Time, End: -1, How: e.Acquire(), Stack: ts.stack})
+}
+
+func (d *deriver) release(e *Event, ts *threadState) {
+	l := e.Lock()
+	if int(l) >= len(d.locks) {
+		return
+	}
+	if l == ts.gil {
+		ts.holdsGIL = false
+		ts.exiting = e.Release() == ReleaseThreadEnd || e.Release() == ReleaseInterrupt
+	}
+	ls := &d.locks[l]
+	if ls.hold >= 0 {
+		h := &d.s.Holds[ls.hold]
+		h.End, h.Why = e.Time, e.Release()
+	}
+	*ls = lockState{holder: NoThread, hold: -1, released: true, relThread: e.Thread, relTime: e.Time, relWhy: e.Release()}
+}
+
+// endThread closes everything the thread has open at time now.
+func (d *deriver) endThread(id ThreadID, ts *threadState, now int64, ended bool) {
+	d.closeSpan(ts, now)
+	for _, i := range ts.open {
+		ts.calls[i].End = now
+	}
+	ts.open = nil
+	for _, wi := range []int{ts.gilWait, ts.lockWaitIdx} {
+		if wi >= 0 {
+			d.s.Waits[wi].End = now
+		}
+	}
+	ts.gilWait, ts.lockWaitIdx = -1, -1
+	ts.ended = true
+	d.s.Threads[id].End = now
+	d.s.Threads[id].Ended = ended
+}
+
+// finish closes what the end of the trace leaves open and lays out the
+// per-thread views.
+func (d *deriver) finish() {
+	end := d.t.Duration()
+	for i := range d.threads {
+		ts := &d.threads[i]
+		if ts.started && !ts.ended {
+			d.endThread(ThreadID(i), ts, end, false)
+		}
+	}
+	for i := range d.s.Holds {
+		if h := &d.s.Holds[i]; h.End < 0 {
+			h.End, h.Why = end, ReleaseThreadEnd
+		}
+	}
+	d.s.stateStart = make([]int, len(d.threads)+1)
+	nstates, ncalls := 0, 0
+	for i := range d.threads {
+		nstates += len(d.threads[i].spans)
+		ncalls += len(d.threads[i].calls)
+	}
+	d.s.States = make([]StateSpan, 0, nstates)
+	d.s.Calls = make([]CallSpan, 0, ncalls)
+	for i := range d.threads {
+		d.s.stateStart[i] = len(d.s.States)
+		d.s.States = append(d.s.States, d.threads[i].spans...)
+		d.s.Calls = append(d.s.Calls, d.threads[i].calls...)
+		d.threads[i].spans, d.threads[i].calls = nil, nil
+	}
+	d.s.stateStart[len(d.threads)] = len(d.s.States)
+}
+
+// blame splits every wait by who held its lock meanwhile, and by the
+// holder's state spans, so that the wait can be charged to the holder's
+// stack. A first pass counts the segments so that they all live in one
+// backing array allocated once.
+func (d *deriver) blame() {
+	byLock := make([][]int, len(d.locks)) // hold indexes per lock, by start
+	for i, h := range d.s.Holds {
+		byLock[h.Lock] = append(byLock[h.Lock], i)
+	}
+	n := 0
+	for wi := range d.s.Waits {
+		d.walkBlame(&d.s.Waits[wi], byLock, func(Blame) { n++ })
+	}
+	all := make([]Blame, 0, n)
+	for wi := range d.s.Waits {
+		w := &d.s.Waits[wi]
+		start := len(all)
+		d.walkBlame(w, byLock, func(b Blame) { all = append(all, b) })
+		w.Blame = all[start:len(all):len(all)]
+	}
+}
+
+// walkBlame calls f for each segment of wait w, in time order.
+func (d *deriver) walkBlame(w *Wait, byLock [][]int, f func(Blame)) {
+	holds := byLock[w.Lock]
+	// First hold that ends after the wait starts.
+	k := sort.Search(len(holds), func(j int) bool { return d.s.Holds[holds[j]].End > w.Start })
+	at := w.Start
+	for ; k < len(holds) && at < w.End; k++ {
+		h := &d.s.Holds[holds[k]]
+		if h.Start >= w.End {
+			break
+		}
+		if h.Thread == w.Thread {
+			continue
+		}
+		if h.Start > at {
+			f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
+			at = h.Start
+		}
+		end := min(h.End, w.End)
+		d.holderSegments(h.Thread, at, end, f)
+		at = max(at, end)
+	}
+	if at < w.End {
+		f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: w.End})
+	}
+}
+
+// holderSegments calls f for the parts of [from, to) split by the state
+// spans of thread id.
+func (d *deriver) holderSegments(id ThreadID, from, to int64, f func(Blame)) {
+	if from >= to {
+		return
+	}
+	spans := d.s.ThreadStates(id)
+	k := sort.Search(len(spans), func(j int) bool { return spans[j].End > from })
+	at := from
+	for ; k < len(spans) && at < to; k++ {
+		sp := &spans[k]
+		if sp.Start >= to {
+			break
+		}
+		end := min(sp.End, to)
+		f(Blame{Holder: id, Stack: sp.Stack, State: sp.State, Start: max(at, sp.Start), End: end})
+		at = end
+	}
+	if at < to {
+		f(Blame{Holder: id, Stack: NoStack, State: StateRunning, Start: at, End: to})
+	}
+}

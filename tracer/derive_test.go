@@ -1,0 +1,161 @@
+package tracer_test
+
+import (
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+)
+
+const ms = int64(1e6)
+
+func TestDeriveStatesAreGapFree(t *testing.T) {
+	for name, tr := range map[string]*tracer.Trace{
+		"countdown": tracetest.Countdown(4),
+		"mixed":     tracetest.Mixed(),
+		"large":     tracetest.Large(20000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := tracer.Derive(tr)
+			for id := range tr.Threads {
+				th := s.Threads[id]
+				if !th.Ended {
+					t.Errorf("thread %d: not ended", id)
+				}
+				at := th.Start
+				for _, sp := range s.ThreadStates(tracer.ThreadID(id)) {
+					if sp.Start != at || sp.End <= sp.Start {
+						t.Fatalf("thread %d: span %+v does not continue at %d", id, sp, at)
+					}
+					at = sp.End
+				}
+				if at != th.End {
+					t.Errorf("thread %d: spans end at %d, thread at %d", id, at, th.End)
+				}
+				if got, want := s.ThreadTotals(tracer.ThreadID(id)).Sum(), th.End-th.Start; got != want {
+					t.Errorf("thread %d: totals %d, wall %d", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestDeriveCountdown(t *testing.T) {
+	tr := tracetest.Countdown(4)
+	s := tracer.Derive(tr)
+	if got := len(s.DropRequests); got != 4 {
+		t.Errorf("drop requests = %d, want 4", got)
+	}
+	// 4 forced handoffs + the final one after the first thread ends.
+	if got := len(s.Handoffs); got != 5 {
+		t.Fatalf("handoffs = %d, want 5", got)
+	}
+	for i, h := range s.Handoffs[:4] {
+		if h.Why != tracer.ReleaseDropRequest || h.How != tracer.AcquireForced || h.From == h.To {
+			t.Errorf("handoff %d = %+v", i, h)
+		}
+		if gap := h.Acquired - h.Released; gap != 100_000 {
+			t.Errorf("handoff %d gap = %d, want 100000", i, gap)
+		}
+	}
+	// Every wait is charged to the other thread or to nobody, and the blame
+	// covers the whole wait.
+	var waited, blamed int64
+	for _, w := range s.Waits {
+		at := w.Start
+		for _, b := range w.Blame {
+			if b.Start != at || b.End <= b.Start {
+				t.Fatalf("wait %+v: blame %+v does not continue at %d", w, b, at)
+			}
+			if b.Holder == w.Thread {
+				t.Fatalf("wait %+v blamed on itself", w)
+			}
+			at = b.End
+			blamed += b.End - b.Start
+		}
+		if at != w.End {
+			t.Fatalf("wait %+v: blame ends at %d", w, at)
+		}
+		waited += w.End - w.Start
+	}
+	var stateWait int64
+	for id := range tr.Threads {
+		stateWait += s.ThreadTotals(tracer.ThreadID(id))[tracer.StateGILWait]
+	}
+	if waited != blamed || waited != stateWait {
+		t.Errorf("waits %d, blamed %d, gil-wait state %d: want equal", waited, blamed, stateWait)
+	}
+	// T2 waits from its start (5 ns) to its forced acquire at 5.2 ms, blamed
+	// on T1 in count() until T1's release at 5.1 ms, then on nobody.
+	w := s.Waits[1]
+	if w.Thread != 1 || w.Start != 5 || w.End != 5*ms+200_000 || !w.Contended || !w.Acquired {
+		t.Fatalf("T2's first wait = %+v", w)
+	}
+	last := w.Blame[len(w.Blame)-1]
+	if last.Holder != tracer.NoThread || last.Start != 5*ms+100_000 {
+		t.Errorf("last blame = %+v, want nobody from 5.1 ms", last)
+	}
+	if f := tr.StackFrames(w.Blame[len(w.Blame)-2].Stack); len(f) != 2 || f[0].Func != "count" || f[1].Func != "main" {
+		t.Errorf("blamed stack = %+v, want count <- main", f)
+	}
+}
+
+func TestDeriveMixed(t *testing.T) {
+	tr := tracetest.Mixed()
+	s := tracer.Derive(tr)
+	want := map[string]tracer.Totals{
+		// worker-1: 0-100 gil-wait, run to 5.002ms, wait to 5.004, run to
+		// 6.0002, lock-wait 6.0002-8.0003, gil-wait to 10.0004, run to
+		// 10.0008, native to 12, gil-wait to 12.0001, run to 12.0005.
+		"worker-1": {
+			tracer.StateRunning:  (5*ms + 2000 - 100) + (6*ms + 200 - (5*ms + 4000)) + 400 + 400,
+			tracer.StateGILWait:  100 + 2000 + (10*ms + 400 - (8*ms + 300)) + 100,
+			tracer.StateNative:   12*ms - (10*ms + 800),
+			tracer.StateLockWait: 8*ms + 300 - (6*ms + 200),
+		},
+		"worker-2": {
+			tracer.StateGILWait:       5*ms + 3000 - 1000 + 100,
+			tracer.StateRunning:       300 + 400 + 300,
+			tracer.StateIO:            8*ms - (5*ms + 3300),
+			tracer.StateNativeHolding: 10*ms - (8*ms + 500),
+		},
+		"ft-1": {tracer.StateRunning: 8*ms + 100, tracer.StateIO: ms},
+		"ft-2": {tracer.StateRunning: 8*ms + 100, tracer.StateIO: ms},
+	}
+	for id, th := range tr.Threads {
+		if got := s.ThreadTotals(tracer.ThreadID(id)); got != want[th.Name] {
+			t.Errorf("%s: totals %v, want %v", th.Name, got, want[th.Name])
+		}
+	}
+	var guest int
+	for _, w := range s.Waits {
+		if w.Lock == 1 {
+			guest++
+			if w.Thread != 0 || !w.Acquired || len(w.Blame) != 4 || w.Blame[0].Holder != 1 || w.Blame[0].State != tracer.StateIO || w.Blame[3].Holder != tracer.NoThread {
+				t.Errorf("cache wait = %+v", w)
+			}
+		}
+	}
+	if guest != 1 {
+		t.Errorf("guest-lock waits = %d, want 1", guest)
+	}
+	if len(s.Calls) != 7 {
+		t.Errorf("calls = %d, want 7", len(s.Calls))
+	}
+}
+
+func TestLargeSize(t *testing.T) {
+	tr := tracetest.Large(100_000)
+	if n := len(tr.Events); n < 90_000 || n > 120_000 {
+		t.Errorf("Large(100000) has %d events", n)
+	}
+}
+
+func BenchmarkDerive(b *testing.B) {
+	tr := tracetest.Large(1_000_000)
+	b.ResetTimer()
+	for b.Loop() {
+		tracer.Derive(tr)
+	}
+	b.ReportMetric(float64(len(tr.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
