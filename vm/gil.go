@@ -15,15 +15,6 @@ const (
 	ModeNone    = "none"    // free-threaded (PEP 703): no GIL
 )
 
-// Defaults of the gil: section.
-const (
-	// DefaultSwitchInterval is CPython's default (sys.getswitchinterval()).
-	DefaultSwitchInterval = 5 * time.Millisecond
-	// DefaultCheckInterval is Python 2's default (sys.getcheckinterval()),
-	// in instructions.
-	DefaultCheckInterval = 100
-)
-
 // breaker is a process's eval breaker: one atomic word that the
 // interpreter loads at its check points (backward jumps, calls, function
 // entry) and that is non-zero when something needs the thread's attention.
@@ -90,7 +81,7 @@ func (g *cpythonGIL) drop(th *thread) error {
 	}
 	return g.l.acquire(th, true)
 }
-func (g *cpythonGIL) tick(*thread) error     { return nil }
+func (g *cpythonGIL) tick(*thread) error    { return nil }
 func (g *cpythonGIL) lockID() tracer.LockID { return g.l.id }
 
 // legacyGIL is Python 2's GIL: a plain lock that the holder releases and

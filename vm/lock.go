@@ -25,8 +25,7 @@ import (
 // arrives while the lock is free takes it at once, before any woken waiter
 // has run. Whoever gets there first wins.
 //
-// Every event about the lock is emitted under mu, so that an acquire is
-// never recorded earlier than the release before it.
+// Every event about the lock is emitted under mu (see stamp).
 type lock struct {
 	id       tracer.LockID
 	clock    Clock
@@ -38,7 +37,7 @@ type lock struct {
 	holder   *thread
 	last     *thread        // the last holder (CPython's last_holder)
 	switches uint64         // changes of holder (CPython's switch_number)
-	relTime  int64          // recorded time of the latest release
+	lastT    int64          // recorded time of the latest event about the lock
 	relWhy   tracer.Release // why it was released
 	waiters  []*thread      // unordered
 	nwait    atomic.Int32   // len(waiters), readable without mu
@@ -82,7 +81,7 @@ func (l *lock) acquire(th *thread, waiting bool) error {
 		return nil
 	}
 	if !waiting {
-		th.emit(tracer.KindLockWait, tracer.LockArg(l.id, 0))
+		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
 	}
 	for l.locked {
 		saved := l.switches
@@ -92,7 +91,7 @@ func (l *lock) acquire(th *thread, waiting bool) error {
 		}
 		if w == WakeTimeout && l.locked && l.switches == saved && l.breaker != nil {
 			if l.breaker.set(bitDrop) {
-				th.emit(tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+				l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 			}
 		}
 	}
@@ -148,9 +147,18 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	if l.breaker != nil {
 		l.breaker.clear(bitDrop)
 	}
-	t := max(l.clock.Now(), l.relTime)
-	th.buf.Emit(t, tracer.KindLockAcquire, th.stack, tracer.LockArg(l.id, uint8(how)))
+	l.stamp(th, tracer.KindLockAcquire, tracer.LockArg(l.id, uint8(how)))
 	th.took(l)
+}
+
+// stamp emits an event of th about the lock. Called with mu held: the
+// lock's events get strictly increasing times in the order they happen, so
+// that an acquire is never recorded before the release that enabled it,
+// nor a drop request before the acquire of the holder it targets, even when
+// a thread's own clock is pushed forward (Buffer.Emit's last+1).
+func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
+	t := max(l.clock.Now(), l.lastT+1)
+	l.lastT = th.buf.Emit(t, k, th.stack, arg)
 }
 
 // release lets the lock go and wakes one waiter. If a drop request is
@@ -162,7 +170,7 @@ func (l *lock) release(th *thread, why tracer.Release) error {
 	defer l.mu.Unlock()
 	l.releaseLocked(th, why)
 	if why == tracer.ReleaseDropRequest {
-		th.emit(tracer.KindLockWait, tracer.LockArg(l.id, 0))
+		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
 	}
 	ending := why == tracer.ReleaseThreadEnd || why == tracer.ReleaseInterrupt
 	if ending || l.breaker == nil || !l.breaker.has(bitDrop) {
@@ -175,7 +183,7 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 	if l.holder != th {
 		panic("vm: release of a lock by a thread that does not hold it")
 	}
-	l.relTime = th.emit(tracer.KindLockRelease, tracer.LockArg(l.id, uint8(why)))
+	l.stamp(th, tracer.KindLockRelease, tracer.LockArg(l.id, uint8(why)))
 	l.relWhy = why
 	l.locked = false
 	l.holder = nil

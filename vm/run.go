@@ -34,12 +34,6 @@ type Options struct {
 // before every thread finished. The trace returned with it is valid.
 var ErrInterrupted = errors.New("run interrupted")
 
-// Limits of a run, checked by Run (the loader states its own).
-const (
-	MaxThreads   = 4096 // threads of a run, all processes together
-	MaxProcesses = 64
-)
-
 // process is a VM process: an interpreter instance with its own GIL,
 // eval breaker and guest locks.
 type process struct {

@@ -27,14 +27,14 @@ type thread struct {
 	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
 	wake  chan struct{}
 
-	stack    tracer.StackID
-	stacks   map[uint64]tracer.StackID // (parent, frame) -> stack
-	frames   []frame
-	locals   []int64
+	stack     tracer.StackID
+	stacks    map[uint64]tracer.StackID // (parent, frame) -> stack
+	frames    []frame
+	locals    []int64
 	ticks     int64 // instructions since the last legacy tick
 	tickLimit int64 // the legacy check interval, or math.MaxInt64
-	holdsGIL bool
-	held     []*lock // guest locks held, in acquire order
+	holdsGIL  bool
+	held      []*lock // guest locks held, in acquire order
 
 	inIO, inNative bool
 	nativeFrame    bool           // a named native call's frame is on top of stack
@@ -109,25 +109,10 @@ func (th *thread) run() {
 	th.unwind(why)
 }
 
-// unwind ends the thread: it closes the I/O or native call in progress,
-// returns from every frame, releases every lock it holds and records its
-// end.
+// unwind ends the thread: it releases every lock it holds and records its
+// end. A thread stopped mid-run ends where it was (inside I/O, a native
+// call, a wait or calls), as the event protocol allows.
 func (th *thread) unwind(why tracer.Release) {
-	if th.inIO {
-		th.inIO = false
-		th.emit(tracer.KindIOEnd, 0)
-	}
-	if th.inNative {
-		th.inNative = false
-		th.emit(tracer.KindNativeEnd, 0)
-	}
-	if th.nativeFrame {
-		th.exitNative()
-	}
-	for len(th.frames) > 0 {
-		th.ret()
-	}
-	th.stack = tracer.NoStack
 	for len(th.held) > 0 {
 		th.held[len(th.held)-1].release(th, why)
 	}
