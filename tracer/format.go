@@ -56,8 +56,9 @@ func recName(t byte) string {
 const maxRecord = 64 << 20
 
 // batchEvents is the most events in one event record: 64 Ki, so that a
-// record is small enough to buffer and a cut-off file loses little.
-const batchEvents = 64 << 10
+// record is small enough to buffer and a cut-off file loses little. A
+// variable so that tests can make many small records.
+var batchEvents = 64 << 10
 
 // batchRows is the most table rows in one table record.
 const batchRows = 16 << 10

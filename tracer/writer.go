@@ -19,7 +19,7 @@ import (
 // of time order, with an invalid kind or a thread not in the table, or a
 // record over 64 MiB.
 func Write(w io.Writer, t *Trace) error {
-	ww := &writer{bw: bufio.NewWriterSize(w, 64<<10)}
+	ww := &writer{bw: newBufWriter(w)}
 	ww.bw.WriteString(Magic)
 	ww.bw.Write(binary.LittleEndian.AppendUint32(nil, FormatVersion))
 	ww.record(recMeta, appendMeta(ww.buf[:0], &t.Meta))
@@ -66,6 +66,8 @@ func WriteFile(path string, t *Trace) (err error) {
 	}
 	return nil
 }
+
+func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }
 
 // writer frames records onto a buffered stream. The first error sticks.
 type writer struct {
