@@ -63,6 +63,8 @@ func newRootCmd() *cobra.Command {
 	// Subcommands: one file each, one constructor each.
 	cmd.AddCommand(
 		newVersionCmd(),
+		newValidateCmd(),
+		newReportCmd(),
 	)
 	return cmd
 }
