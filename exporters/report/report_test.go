@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/giltrace/giltrace/exporters/report/reporttest"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
 )
@@ -16,8 +17,8 @@ func TestReportGolden(t *testing.T) {
 	}{
 		{"countdown", tracetest.Countdown(20)},
 		{"mixed", tracetest.Mixed()},
-		{"convoy", convoyTrace(5)},
-		{"lock-bound", lockBound(4)},
+		{"convoy", reporttest.Convoy(5)},
+		{"lock-bound", reporttest.LockBound(4)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, f := range []struct {

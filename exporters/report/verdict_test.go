@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/giltrace/giltrace/exporters/report/reporttest"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -13,16 +14,16 @@ var verdictCases = []struct {
 	trace func() *tracer.Trace
 	want  []string
 }{
-	{"countdown-2", func() *tracer.Trace { return cpuThreads(2, 20) }, []string{GILBound}},
-	{"countdown-4", func() *tracer.Trace { return cpuThreads(4, 40) }, []string{GILBound, CPUSaturated}},
-	{"io-threads", func() *tracer.Trace { return ioThreads(4, 10) }, []string{Scales}},
-	{"convoy", func() *tracer.Trace { return convoyTrace(20) }, []string{Convoy}},
-	{"native-holding", func() *tracer.Trace { return nativeHolding(8) }, []string{GILHeldInNative}},
-	{"lock-bound", func() *tracer.Trace { return lockBound(10) }, []string{LockBound}},
-	{"free-threaded-2", func() *tracer.Trace { return freeThreaded(2) }, []string{Scales}},
-	{"free-threaded-4", func() *tracer.Trace { return freeThreaded(4) }, []string{CPUSaturated, Scales}},
-	{"processes-2", func() *tracer.Trace { return processes(2) }, []string{Scales}},
-	{"single", singleThread, []string{SingleThreaded}},
+	{"countdown-2", func() *tracer.Trace { return reporttest.CPUThreads(2, 20) }, []string{GILBound}},
+	{"countdown-4", func() *tracer.Trace { return reporttest.CPUThreads(4, 40) }, []string{GILBound, CPUSaturated}},
+	{"io-threads", func() *tracer.Trace { return reporttest.IOThreads(4, 10) }, []string{Scales}},
+	{"convoy", func() *tracer.Trace { return reporttest.Convoy(20) }, []string{Convoy}},
+	{"native-holding", func() *tracer.Trace { return reporttest.NativeHolding(8) }, []string{GILHeldInNative}},
+	{"lock-bound", func() *tracer.Trace { return reporttest.LockBound(10) }, []string{LockBound}},
+	{"free-threaded-2", func() *tracer.Trace { return reporttest.FreeThreaded(2, 100*ms) }, []string{Scales}},
+	{"free-threaded-4", func() *tracer.Trace { return reporttest.FreeThreaded(4, 100*ms) }, []string{CPUSaturated, Scales}},
+	{"processes-2", func() *tracer.Trace { return reporttest.Processes(2, 100*ms) }, []string{Scales}},
+	{"single", reporttest.SingleThread, []string{SingleThreaded}},
 }
 
 func TestVerdicts(t *testing.T) {

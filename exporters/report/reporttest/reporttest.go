@@ -1,4 +1,9 @@
-package report
+// Package reporttest builds traces of the situations the report's verdicts
+// name (CPU-bound threads on one GIL, I/O threads, a convoy, a native call
+// that keeps the GIL, a guest lock, free-threaded threads, Processes, one
+// thread), for the tests of the report and of compare. Every trace follows
+// tracer's event protocol and passes CheckValid.
+package reporttest
 
 import (
 	"fmt"
@@ -7,17 +12,17 @@ import (
 	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
-// Traces built by hand for the verdict tests, each following the event
-// protocol of package tracer (the tests check them with CheckValid). Times
-// are in nanoseconds; ms is a millisecond.
-
-const us = int64(1000)
+// Times are in nanoseconds.
+const (
+	us = int64(1000)
+	ms = 1000 * us
+)
 
 var gil0 = tracer.LockID(0) // the GIL of a builder's first process
 
-// cpuThreads is n CPU-bound threads taking turns on one GIL every switch
+// CPUThreads is n >= 2 CPU-bound threads taking turns on one GIL every switch
 // interval, through drop requests and forced handoffs.
-func cpuThreads(n, rounds int) *tracer.Trace {
+func CPUThreads(n, rounds int) *tracer.Trace {
 	b := tracetest.New(fmt.Sprintf("cpu-%d", n))
 	p := b.Process("python", 1)
 	count := b.Func("count", 3)
@@ -61,9 +66,9 @@ func cpuThreads(n, rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
-// ioThreads is n threads doing 10 ms of I/O after 100 us of Python, staggered
+// IOThreads is n threads doing 10 ms of I/O after 100 us of Python, staggered
 // so that they never contend for the GIL.
-func ioThreads(n, rounds int) *tracer.Trace {
+func IOThreads(n, rounds int) *tracer.Trace {
 	b := tracetest.New(fmt.Sprintf("io-%d", n))
 	p := b.Process("python", 1)
 	fetch := b.Func("fetch", 7)
@@ -85,9 +90,9 @@ func ioThreads(n, rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
-// convoyTrace is a CPU-bound thread beside an I/O-bound one that does 1 ms
+// Convoy is a CPU-bound thread beside an I/O-bound one that does 1 ms
 // of I/O, then waits a switch interval for the GIL, then runs 50 us.
-func convoyTrace(rounds int) *tracer.Trace {
+func Convoy(rounds int) *tracer.Trace {
 	b := tracetest.New("convoy")
 	p := b.Process("python", 1)
 	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
@@ -114,10 +119,10 @@ func convoyTrace(rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
-// nativeHolding is an extension thread whose 19 ms native call keeps the
+// NativeHolding is an extension thread whose 19 ms native call keeps the
 // GIL beside a thread that wants to compute: the drop request is honoured
 // only when the call returns.
-func nativeHolding(rounds int) *tracer.Trace {
+func NativeHolding(rounds int) *tracer.Trace {
 	b := tracetest.New("native-holding")
 	p := b.Process("python", 1)
 	transform, tick := b.Func("transform", 21), b.Func("tick", 24)
@@ -143,9 +148,9 @@ func nativeHolding(rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
-// lockBound is two threads that hold a guest lock around 8 ms of I/O and
+// LockBound is two threads that hold a guest lock around 8 ms of I/O and
 // run 1 ms outside it: each waits for the lock while the other holds it.
-func lockBound(rounds int) *tracer.Trace {
+func LockBound(rounds int) *tracer.Trace {
 	b := tracetest.New("lock-bound")
 	p := b.Process("python", 1)
 	cache := b.Lock(p, "cache")
@@ -172,22 +177,23 @@ func lockBound(rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
-// freeThreaded is n threads computing 100 ms at once without a GIL.
-func freeThreaded(n int) *tracer.Trace {
+// FreeThreaded is n threads computing for d nanoseconds at once without a
+// GIL.
+func FreeThreaded(n int, d int64) *tracer.Trace {
 	b := tracetest.New(fmt.Sprintf("free-%d", n))
 	b.Meta().GILMode = "none"
 	q := b.FreeThreadedProcess("python-nogil", 1)
 	count := b.Func("count", 3)
 	for i := 0; i < n; i++ {
 		off := int64(i)
-		b.Thread(q, fmt.Sprintf("T%d", i+1)).Start(off).Call(off+10, count).Return(100 * ms).End(100*ms + 10)
+		b.Thread(q, fmt.Sprintf("T%d", i+1)).Start(off).Call(off+10, count).Return(d).End(d + 10)
 	}
 	return b.Trace()
 }
 
-// processes is n processes of one thread each, computing 100 ms at once,
-// each holding its own GIL.
-func processes(n int) *tracer.Trace {
+// Processes is n processes of one thread each, computing for d
+// nanoseconds at once, each holding its own GIL.
+func Processes(n int, d int64) *tracer.Trace {
 	b := tracetest.New(fmt.Sprintf("processes-%d", n))
 	count := b.Func("count", 3)
 	for i := 0; i < n; i++ {
@@ -195,18 +201,28 @@ func processes(n int) *tracer.Trace {
 		gil := tracer.LockID(i) // each Process adds its GIL, in order
 		off := int64(i)
 		b.Thread(p, "counter").Start(off).Acquire(off+10, gil, tracer.AcquireUncontended).Call(off+20, count).
-			Return(100*ms).Release(100*ms+10, gil, tracer.ReleaseThreadEnd).End(100*ms + 20)
+			Return(d).Release(d+10, gil, tracer.ReleaseThreadEnd).End(d + 20)
 	}
 	return b.Trace()
 }
 
-// singleThread is one thread computing 50 ms with one 10 ms I/O.
-func singleThread() *tracer.Trace {
+// SingleThread is one thread computing 50 ms with one 10 ms I/O.
+func SingleThread() *tracer.Trace {
 	b := tracetest.New("single")
 	p := b.Process("python", 1)
 	main := b.Func("main", 1)
 	b.Thread(p, "MainThread").Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, main).
 		IOBegin(20*ms, "file").Release(20*ms+10, gil0, tracer.ReleaseIO).IOEnd(30*ms).
 		Acquire(30*ms+10, gil0, tracer.AcquireUncontended).Return(60*ms).Release(60*ms+10, gil0, tracer.ReleaseThreadEnd).End(60*ms + 20)
+	return b.Trace()
+}
+
+// Serial is one thread computing for d nanoseconds.
+func Serial(d int64) *tracer.Trace {
+	b := tracetest.New("serial")
+	p := b.Process("python", 1)
+	count := b.Func("count", 3)
+	b.Thread(p, "T1").Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, count).
+		Return(d).Release(d+10, gil0, tracer.ReleaseThreadEnd).End(d + 20)
 	return b.Trace()
 }
