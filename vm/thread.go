@@ -31,8 +31,11 @@ type thread struct {
 	stacks    map[uint64]tracer.StackID // (parent, frame) -> stack
 	frames    []frame
 	locals    []int64
-	ticks     int64 // instructions since the last legacy tick
-	tickLimit int64 // the legacy check interval, or math.MaxInt64
+	// instrs counts the instructions the thread has executed, as CPython
+	// would have (a superinstruction counts those it covers).
+	instrs        int64
+	nextTick      int64 // instrs at which the next legacy tick is due, or math.MaxInt64
+	checkInterval int64 // legacy mode's check interval; 0 in other modes
 	holdsGIL  bool
 	held      []*lock // guest locks held, in acquire order
 
