@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newValidateCmd(),
 		newReportCmd(),
+		newRecordCmd(),
 		newCompareCmd(),
 	)
 	return cmd

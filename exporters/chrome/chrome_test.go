@@ -325,7 +325,20 @@ type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-// allTraces is the scenarios, then the recorded fixtures.
+// allTraces is the scenarios, then every recorded fixture trace
+// (fixtures/traces/NAME.giltrace, golden testdata/fixture-NAME.json).
 func allTraces(t *testing.T) []namedTrace {
-	return scenarios()
+	paths, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "traces", "*.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := scenarios()
+	for _, p := range paths {
+		tr, err := tracer.ReadFile(p)
+		if err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+		out = append(out, namedTrace{"fixture-" + strings.TrimSuffix(filepath.Base(p), ".giltrace"), tr})
+	}
+	return out
 }
