@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newReportCmd(),
 		newRecordCmd(),
+		newCompareCmd(),
 		newViewCmd(),
 	)
 	return cmd
