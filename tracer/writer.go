@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Write writes t to w in the .giltrace format, as a stream: it buffers one
@@ -128,11 +127,7 @@ func appendMeta(b []byte, m *Meta) []byte {
 	b = binary.AppendVarint(b, m.Start.Unix())
 	b = binary.AppendUvarint(b, uint64(m.Start.Nanosecond()))
 	b = appendString(b, m.Version)
-	keys := make([]string, 0, len(m.Extra))
-	for k := range m.Extra {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := sortedKeys(m.Extra)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = appendString(b, k)
