@@ -179,12 +179,15 @@ func newEventState(threads int) eventState {
 	return eventState{thread: NoThread, stacks: make([]StackID, threads)}
 }
 
-// events writes the events in records of at most batchEvents events.
+// events writes the events in records of at most batchEvents events,
+// each starting with the number of events left in the file, this record's
+// included, so that a reader can size the events once.
 func (w *writer) events(t *Trace) {
 	st := newEventState(len(t.Threads))
 	for i := 0; i < len(t.Events) && w.err == nil; i += batchEvents {
 		batch := t.Events[i:min(i+batchEvents, len(t.Events))]
-		b := binary.AppendUvarint(w.buf[:0], uint64(len(batch)))
+		b := binary.AppendUvarint(w.buf[:0], uint64(len(t.Events)-i))
+		b = binary.AppendUvarint(b, uint64(len(batch)))
 		for j := range batch {
 			var err error
 			if b, err = st.append(b, &batch[j]); err != nil {
