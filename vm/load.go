@@ -133,7 +133,7 @@ func (l *loader) decodeYAML(src []byte) (*yaml.Node, error) {
 
 // yamlError turns a YAML syntax error into a LoadError that keeps its line.
 func (l *loader) yamlError(err error) error {
-	e := &LoadError{File: l.file, Msg: "invalid YAML: " + err.Error(), Err: err}
+	e := &LoadError{File: l.file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "invalid YAML: " + m[2]
@@ -285,6 +285,7 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup
 	}
 	groups := make([]ThreadGroup, 0, len(seq))
 	names := map[string]string{} // thread name -> the group path that made it
+	total := 0
 	for i, item := range seq {
 		path := fmt.Sprintf("threads[%d]", i)
 		g, run, ok := l.threadGroup(item, path, funcs)
@@ -292,7 +293,9 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup
 			continue
 		}
 		l.runs = append(l.runs, run)
-		l.checkThreadNames(item, path, g, names)
+		if total += g.Count; total <= MaxThreads { // past it, checkThreadTotal reports
+			l.checkThreadNames(item, path, g, names)
+		}
 		groups = append(groups, g)
 	}
 	return groups

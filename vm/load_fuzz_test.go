@@ -21,10 +21,21 @@ func FuzzParse(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	for _, tc := range parseErrorCases() {
+		if len(tc.src) < 4096 { // the big ones only slow the fuzzer down
+			f.Add([]byte(tc.src))
+		}
+	}
 	f.Add([]byte(opYAML("lock: {name: l, body: [{repeat: {times: 2, body: [{io: {duration: 2ms, jitter: 1ms, kind: db}}]}}]}")))
 	f.Add([]byte("name: t\nthreads: [{run: a, count: 2}]\nfunctions:\n  a: &x [{call: b}]\n  b: [{native: {duration: 1ms, releases_gil: true}}]\n  c: *x\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		start := time.Now()
 		w, err := Parse("f.yaml", src)
+		// Parse is linear in practice (milliseconds for a fuzz input); 10 s
+		// is far beyond any noise and catches blow-ups (aliases, call graphs).
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("Parse took %s", d)
+		}
 		if err != nil {
 			var le *LoadError
 			if !errors.As(err, &le) || le.File != "f.yaml" || !strings.HasPrefix(err.Error(), "f.yaml") {
@@ -80,8 +91,9 @@ func checkWorkload(w *Workload) error {
 	if ops > MaxOps {
 		return fmt.Errorf("%d operations", ops)
 	}
+	memo := map[string]int{}
 	for _, tg := range w.Threads {
-		if d, err := callDepth(w, tg.Run, 1); err != nil || d > MaxDepth {
+		if d, err := callDepth(w, tg.Run, memo, map[string]bool{}); err != nil || d > MaxDepth {
 			return fmt.Errorf("thread group %s: call depth %d: %v", tg.Name, d, err)
 		}
 	}
@@ -124,22 +136,27 @@ func checkOps(w *Workload, ops []Op, depth int, count *int) error {
 }
 
 // callDepth is the number of frames of the deepest call chain from fn; it
-// fails on recursion (a chain longer than the functions there are).
-func callDepth(w *Workload, fn string, depth int) (int, error) {
-	if depth > len(w.Functions)+1 {
-		return depth, fmt.Errorf("recursion through %s", fn)
+// fails on recursion. memo holds finished functions, visiting the current chain.
+func callDepth(w *Workload, fn string, memo map[string]int, visiting map[string]bool) (int, error) {
+	if d, ok := memo[fn]; ok {
+		return d, nil
 	}
-	deepest := depth
+	if visiting[fn] {
+		return 0, fmt.Errorf("recursion through %s", fn)
+	}
+	visiting[fn] = true
+	defer delete(visiting, fn)
+	deepest := 1
 	var walk func(ops []Op) error
 	walk = func(ops []Op) error {
 		for _, op := range ops {
 			switch op.Kind {
 			case OpCall:
-				d, err := callDepth(w, op.Func, depth+1)
+				d, err := callDepth(w, op.Func, memo, visiting)
 				if err != nil {
 					return err
 				}
-				deepest = max(deepest, d)
+				deepest = max(deepest, d+1)
 			case OpLock, OpRepeat:
 				if err := walk(op.Body); err != nil {
 					return err
@@ -148,7 +165,11 @@ func callDepth(w *Workload, fn string, depth int) (int, error) {
 		}
 		return nil
 	}
-	return deepest, walk(w.Functions[fn].Ops)
+	if err := walk(w.Functions[fn].Ops); err != nil {
+		return 0, err
+	}
+	memo[fn] = deepest
+	return deepest, nil
 }
 
 // TestCheckWorkload makes sure the fuzz oracle can fail.

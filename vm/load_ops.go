@@ -81,8 +81,14 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 	rn := resolveAlias(n)
 	if rn == nil || rn.Kind != yaml.MappingNode || len(rn.Content) == 0 {
 		hint := ""
-		if s, ok := scalarText(rn); ok && slices.Contains(opNames, s) {
-			hint = fmt.Sprintf(" (%s needs a value: - %s: ...)", s, s)
+		if s, ok := scalarText(rn); ok {
+			name, value, colon := strings.Cut(s, ":")
+			switch {
+			case slices.Contains(opNames, s):
+				hint = fmt.Sprintf(" (%s needs a value: - %s: ...)", s, s)
+			case colon && slices.Contains(opNames, name):
+				hint = fmt.Sprintf(" (put a space after the colon: - %s: %s)", name, value)
+			}
 		}
 		l.errorf(n, path, "expected an operation (one of %s), got %s%s", strings.Join(opNames, ", "), describeNode(n), hint)
 		return Op{}, false

@@ -53,7 +53,16 @@ func nestedYAML(depth int) string {
 	return "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [" + op + "]\n"
 }
 
-func TestParseErrors(t *testing.T) {
+// parseErrorCase is a workload text and substrings of the error it must give.
+type parseErrorCase struct {
+	name string
+	src  string
+	want []string // substrings of the error message
+}
+
+// parseErrorCases are the error paths of the loader, one case or more each;
+// FuzzParse uses them as seeds too.
+func parseErrorCases() []parseErrorCase {
 	manyGroups := "name: t\nfunctions: {f: [{sleep: 1ms}]}\nthreads:\n" + strings.Repeat("  - {run: f, name: x}\n", MaxThreads+1)
 	var manyFuncs strings.Builder
 	manyFuncs.WriteString("name: t\nthreads: [{run: f0}]\nfunctions:\n")
@@ -72,11 +81,7 @@ func TestParseErrors(t *testing.T) {
 		manyErrs.WriteString("    - io: 20\n")
 	}
 
-	tests := []struct {
-		name string
-		src  string
-		want []string // substrings of the error message
-	}{
+	return []parseErrorCase{
 		// The file as a whole.
 		{"empty", "", []string{"t.yaml: empty workload; expected a mapping with name, threads and functions"}},
 		{"comments only", "# nothing\n", []string{"t.yaml: empty workload"}},
@@ -172,6 +177,7 @@ func TestParseErrors(t *testing.T) {
 
 		// operations.
 		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "sleep" (sleep needs a value: - sleep: ...)`}},
+		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
 		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got 3"}},
 		{"op empty mapping", opYAML("{}"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call", "got an empty mapping"}},
 		{"op two keys", opYAML("call: g\n      io: 1ms"), []string{"t.yaml:6:7: functions.f[0]: an operation has exactly one key, got call and io; start each operation with its own -"}},
@@ -232,7 +238,10 @@ func TestParseErrors(t *testing.T) {
 		// Many errors at once: sorted, capped, summarised.
 		{"many errors", manyErrs.String(), []string{"t.yaml:5:11: functions.f[0].io: expected a duration with a unit", "t.yaml:6:11: functions.f[1].io", "(and 5 more errors)"}},
 	}
-	for _, tc := range tests {
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range parseErrorCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := Parse("t.yaml", []byte(tc.src))
 			if err == nil {

@@ -64,6 +64,10 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(
 		newVersionCmd(),
 		newValidateCmd(),
+		newReportCmd(),
+		newRecordCmd(),
+		newCompareCmd(),
+		newViewCmd(),
 	)
 	return cmd
 }
