@@ -5,10 +5,35 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 )
+
+// WriteCharts writes the speedup chart to dir/speedup.svg and
+// dir/speedup.png.
+func (r *Result) WriteCharts(dir string) error {
+	for _, c := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"speedup.svg", r.WriteSVG}, {"speedup.png", r.WritePNG}} {
+		path := filepath.Join(dir, c.name)
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("writing chart: %w", err)
+		}
+		err = c.write(f)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing chart %s: %w", path, cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // The chart is laid out once, in pixels, and drawn by a canvas: SVG text
 // or a PNG raster. Both show the same picture.

@@ -71,6 +71,7 @@ type Row struct {
 	Calls            int      `json:"calls"`      // run-function calls completed by all threads
 	Throughput       float64  `json:"throughput"` // Calls per second
 	Speedup          float64  `json:"speedup"`    // Throughput over the same mode's one-thread throughput
+	Overlap          float64  `json:"overlap"`    // the report's achieved speedup: the same work on one thread over the wall, from the trace
 	GILWaitFraction  float64  `json:"gil_wait_fraction"`
 	Verdicts         []string `json:"verdicts"`
 	Trace            string   `json:"trace,omitempty"` // the kept .giltrace file
@@ -185,6 +186,7 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 		SwitchIntervalNS: r.SwitchIntervalNS,
 		WallNS:           r.WallNS,
 		Calls:            v.Threads * o.CallsPerThread,
+		Overlap:          r.Speedup.Achieved,
 		Verdicts:         []string{},
 		interval:         v.SwitchInterval,
 	}

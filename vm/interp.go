@@ -24,21 +24,20 @@ type frame struct {
 // request is a property of this loop.
 func (th *thread) eval() error {
 	br := &th.proc.breaker.w
-	limit := th.tickLimit
 	var vs [8]int64 // value stack; empty at calls and returns
 	for {
 		f := &th.frames[len(th.frames)-1]
 		ins := f.code.instrs
 		locals := th.locals[f.base : f.base+f.code.nlocals]
 		pc, sp := f.pc, 0
-		ticks := th.ticks
+		instrs, limit := th.instrs, th.nextTick
 	loop:
 		for {
 			in := &ins[pc]
-			ticks++
+			instrs++
 			switch in.op {
 			case opTestGT:
-				ticks += lenTestGT - 1
+				instrs += lenTestGT - 1
 				if locals[in.a] > in.b {
 					pc += lenTestGT
 				} else {
@@ -46,14 +45,14 @@ func (th *thread) eval() error {
 				}
 			case opDecJumpBack:
 				locals[in.a] -= in.b
-				ticks += lenDecJumpBack - 1
+				instrs += lenDecJumpBack - 1
 				pc = int(in.c)
-				if br.Load() != 0 || ticks >= limit {
-					f.pc, th.ticks = pc, ticks
+				if br.Load() != 0 || instrs >= limit {
+					f.pc, th.instrs = pc, instrs
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
-					ticks = th.ticks
+					instrs, limit = th.instrs, th.nextTick
 				}
 			case opLoadConst:
 				vs[sp] = in.b
@@ -92,16 +91,16 @@ func (th *thread) eval() error {
 				} else {
 					pc++
 				}
-				if br.Load() != 0 || ticks >= limit {
-					f.pc, th.ticks = pc, ticks
+				if br.Load() != 0 || instrs >= limit {
+					f.pc, th.instrs = pc, instrs
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
-					ticks = th.ticks
+					instrs, limit = th.instrs, th.nextTick
 				}
 			case opCall:
-				f.pc, th.ticks = pc, ticks
-				if br.Load() != 0 || ticks >= limit {
+				f.pc, th.instrs = pc, instrs
+				if br.Load() != 0 || instrs >= limit {
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
@@ -110,14 +109,14 @@ func (th *thread) eval() error {
 				th.call(th.prog.funcs[in.a])
 				break loop
 			case opReturn:
-				th.ticks = ticks
+				th.instrs = instrs
 				th.ret()
 				if len(th.frames) == 0 {
 					return nil
 				}
 				break loop
 			case opIO, opNative, opLockAcquire, opLockRelease:
-				f.pc, th.ticks = pc+1, ticks
+				f.pc, th.instrs = pc+1, instrs
 				if err := th.blocking(f.code, in); err != nil {
 					return err
 				}
@@ -154,8 +153,8 @@ func (th *thread) atBreaker() error {
 			return err
 		}
 	}
-	if th.ticks >= th.tickLimit {
-		th.ticks = 0
+	if th.instrs >= th.nextTick {
+		th.nextTick = th.instrs + th.checkInterval
 		return th.gil.tick(th)
 	}
 	return nil

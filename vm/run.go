@@ -105,6 +105,24 @@ func resolve(w *Workload, o Options) (settings, error) {
 	return s, nil
 }
 
+// threadReserve is the events a thread's buffer takes from the bound at its
+// first event and the next chunk: tracer.Buffer grows by chunks of 64 Ki
+// events, so a bound below 64 Ki x threads cuts the trace at its start.
+const threadReserve = 2 * 64 << 10
+
+// maxEvents is the recorder's bound: as asked, or the tracer's default
+// raised to leave every thread room for its buffer.
+func maxEvents(asked int, s settings) int {
+	if asked > 0 {
+		return asked
+	}
+	n := 0
+	for _, c := range s.counts {
+		n += c * s.processes
+	}
+	return max(tracer.DefaultMaxEvents, n*threadReserve)
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -132,7 +150,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
 	if lpm <= 0 {
 		lpm = Calibrate()
 	}
-	rec := tracer.NewRecorder(tracer.Config{MaxEvents: o.MaxEvents})
+	rec := tracer.NewRecorder(tracer.Config{MaxEvents: maxEvents(o.MaxEvents, s)})
 	prog, err := compile(w, rec, lpm, true)
 	if err != nil {
 		return nil, fmt.Errorf("compiling workload %s: %w", w.Name, err)
@@ -228,10 +246,11 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 		prog: r.prog, wake: make(chan struct{}, 1), stacks: map[uint64]tracer.StackID{},
 		rng:    rand.New(rand.NewPCG(uint64(r.w.Seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
-		tickLimit: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
+		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
 	}
 	if r.s.mode == ModeLegacy {
-		th.tickLimit = int64(r.s.check)
+		th.checkInterval = int64(r.s.check)
+		th.nextTick = th.checkInterval
 	}
 	return th
 }

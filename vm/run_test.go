@@ -2,6 +2,8 @@ package vm
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +69,44 @@ func dumpEvents(t *testing.T, tr *tracer.Trace) {
 			arg = e.Release().String()
 		}
 		t.Logf("%10.3fms %-6s %-13s %s", float64(e.Time)/1e6, tr.Threads[e.Thread].Name, e.Kind, arg)
+	}
+}
+
+func TestManyThreadsAreNotCut(t *testing.T) {
+	w := &Workload{Name: "many", Seed: 1,
+		Functions: fns(map[string][]Op{"f": {loops(100), blockIO(time.Millisecond)}}),
+		Threads:   []ThreadGroup{{Name: "T", Count: 300, Run: "f", Repeat: 1}}}
+	tr, _ := mustRun(t, w, Options{})
+	if tr.Dropped != 0 || len(tr.Threads) != 300 {
+		t.Errorf("%d threads, %d events dropped: expected room for every thread's buffer", len(tr.Threads), tr.Dropped)
+	}
+}
+
+// TestFixturesRun runs every bundled fixture for a moment (stopping it
+// after 300 ms) and checks its trace.
+func TestFixturesRun(t *testing.T) {
+	paths, err := filepath.Glob("../fixtures/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			w, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			tr, err := Run(ctx, w, Options{LoopsPerMS: testLoopsPerMS()})
+			if err != nil && !errors.Is(err, ErrInterrupted) {
+				t.Fatal(err)
+			}
+			if err := tr.CheckValid(); err != nil {
+				t.Fatal(err)
+			}
+			if len(tr.Events) == 0 {
+				t.Error("no events")
+			}
+		})
 	}
 }

@@ -27,14 +27,17 @@ type thread struct {
 	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
 	wake  chan struct{}
 
-	stack     tracer.StackID
-	stacks    map[uint64]tracer.StackID // (parent, frame) -> stack
-	frames    []frame
-	locals    []int64
-	ticks     int64 // instructions since the last legacy tick
-	tickLimit int64 // the legacy check interval, or math.MaxInt64
-	holdsGIL  bool
-	held      []*lock // guest locks held, in acquire order
+	stack  tracer.StackID
+	stacks map[uint64]tracer.StackID // (parent, frame) -> stack
+	frames []frame
+	locals []int64
+	// instrs counts the instructions the thread has executed, as CPython
+	// would have (a superinstruction counts those it covers).
+	instrs        int64
+	nextTick      int64 // instrs at which the next legacy tick is due, or math.MaxInt64
+	checkInterval int64 // legacy mode's check interval; 0 in other modes
+	holdsGIL      bool
+	held          []*lock // guest locks held, in acquire order
 
 	inIO, inNative bool
 	nativeFrame    bool           // a named native call's frame is on top of stack

@@ -66,6 +66,8 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newReportCmd(),
 		newRecordCmd(),
+		newCompareCmd(),
+		newViewCmd(),
 	)
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
 )
@@ -127,5 +128,30 @@ func TestMemoryBounded(t *testing.T) {
 	// an output of tens of MiB.
 	if alloc > 1<<20 {
 		t.Errorf("allocated %d bytes to write %d: the export does not stream", alloc, out.n)
+	}
+}
+
+// TestLargeTraceIsValid runs the validator over the output of a trace of
+// the benchmark's shape: many rounds of nested calls and handoffs.
+func TestLargeTraceIsValid(t *testing.T) {
+	tr := bigTrace(t, 30_000)
+	spans := tracer.Derive(tr)
+	var buf bytes.Buffer
+	if err := chrome.New(&buf).ExportSpans(context.Background(), spans); err != nil {
+		t.Fatal(err)
+	}
+	sum := validate(t, buf.Bytes())
+	if len(sum.Flows) != len(spans.Handoffs) {
+		t.Errorf("flows = %d, want %d handoffs", len(sum.Flows), len(spans.Handoffs))
+	}
+	gil := sum.Slices[chrometest.Track{PID: 1, TID: sum.TID(1, "GIL")}]
+	holds := 0
+	for _, s := range gil {
+		if s.Dur > 0 {
+			holds++
+		}
+	}
+	if holds != len(spans.Holds) {
+		t.Errorf("GIL track holds = %d, want %d", holds, len(spans.Holds))
 	}
 }

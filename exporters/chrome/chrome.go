@@ -14,7 +14,9 @@
 //     per hold, named after the holding thread, plus instant events for
 //     drop requests and forced switches.
 //   - Flow arrows (category "gil", or "lock" for guest locks) from every
-//     release to the acquire it enabled: one per tracer.Handoff.
+//     release to the acquire it enabled: one per tracer.Handoff (except
+//     one whose acquire is the very end of a cut-off trace, where the
+//     acquiring thread has no slice left to point at).
 //   - A counter "GIL" per process: how many threads are waiting for it.
 //   - The run's metadata in the top-level "metadata" object, which Perfetto
 //     imports into its metadata table and chrome://tracing shows under

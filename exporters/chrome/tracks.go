@@ -192,14 +192,34 @@ func (l *layout) instant(o *out, name, trk string, at int64, k1, v1, k2, v2 stri
 // that starts there (Perfetto's slices are half-open and a flow binds to
 // the slice on top of the track's stack), and "f" with "bp":"e" on the
 // acquiring thread at the acquire, binding to the slice that starts there.
+// An end outside its thread's life has no slice to bind to (an acquire as
+// the trace was cut off, or a broken trace): that handoff gets no arrow.
 func (l *layout) writeFlows(o *out) {
 	for i, h := range l.s.Handoffs {
-		if int(h.From) >= len(l.threadTrack) || int(h.To) >= len(l.threadTrack) || int(h.Lock) >= len(l.flowName) {
+		if int(h.Lock) >= len(l.flowName) {
 			continue
 		}
-		l.flow(o, 's', h.Lock, i+1, l.threadTrack[h.From], max(h.Released-1, 0))
+		from := max(h.Released-1, l.life(h.From).Start)
+		if !l.alive(h.From, from) || !l.alive(h.To, h.Acquired) {
+			continue
+		}
+		l.flow(o, 's', h.Lock, i+1, l.threadTrack[h.From], from)
 		l.flow(o, 'f', h.Lock, i+1, l.threadTrack[h.To], h.Acquired)
 	}
+}
+
+// life is the span of thread id, empty if it is unknown or never started.
+func (l *layout) life(id tracer.ThreadID) tracer.ThreadSpan {
+	if int(id) >= len(l.s.Threads) || len(l.s.ThreadStates(id)) == 0 {
+		return tracer.ThreadSpan{}
+	}
+	return l.s.Threads[id]
+}
+
+// alive reports whether thread id has a state slice at time at.
+func (l *layout) alive(id tracer.ThreadID, at int64) bool {
+	life := l.life(id)
+	return life.Start <= at && at < life.End
 }
 
 func (l *layout) flow(o *out, ph byte, lk tracer.LockID, id int, trk string, at int64) {

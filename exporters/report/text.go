@@ -17,7 +17,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "%s\n\n", r.headline())
-	r.writeVerdicts(ew)
+	r.WriteVerdicts(ew)
 	fmt.Fprintf(ew, "Threads (time in each state, %% of the thread's wall)\n")
 	r.writeBreakdown(ew)
 	r.writeProcesses(ew)
@@ -27,7 +27,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	return ew.err
 }
 
-func (r *Report) writeVerdicts(w io.Writer) {
+// WriteVerdicts writes only the verdicts, each with its sentence and what
+// to do, followed by a blank line: what `giltrace record` can print after
+// its breakdown. Write errors are left to the caller's writer.
+func (r *Report) WriteVerdicts(w io.Writer) {
 	if len(r.Verdicts) == 0 {
 		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n\n")
 		return
