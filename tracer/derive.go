@@ -68,6 +68,14 @@ func newDeriver(t *Trace) *deriver {
 	d := &deriver{t: t, s: &Spans{Trace: t}}
 	d.threads = make([]threadState, len(t.Threads))
 	d.s.Threads = make([]ThreadSpan, len(t.Threads))
+	// A thread has at most one state span more than it has events: size
+	// the per-thread slices once rather than grow them.
+	counts := make([]int, len(t.Threads))
+	for i := range t.Events {
+		if id := t.Events[i].Thread; int(id) < len(counts) {
+			counts[id]++
+		}
+	}
 	for i, th := range t.Threads {
 		ts := &d.threads[i]
 		ts.gil, ts.lockWait, ts.gilWait, ts.lockWaitIdx = NoLock, NoLock, -1, -1
@@ -76,7 +84,10 @@ func newDeriver(t *Trace) *deriver {
 			ts.hasGIL = ts.gil != NoLock
 		}
 		d.s.Threads[i] = ThreadSpan{Thread: ThreadID(i)}
+		ts.spans = make([]StateSpan, 0, counts[i]+1)
 	}
+	d.s.Waits = make([]Wait, 0, len(t.Events)/8)
+	d.s.Holds = make([]Hold, 0, len(t.Events)/8)
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}
@@ -281,6 +292,13 @@ func (d *deriver) finish() {
 		}
 	}
 	d.s.stateStart = make([]int, len(d.threads)+1)
+	nstates, ncalls := 0, 0
+	for i := range d.threads {
+		nstates += len(d.threads[i].spans)
+		ncalls += len(d.threads[i].calls)
+	}
+	d.s.States = make([]StateSpan, 0, nstates)
+	d.s.Calls = make([]CallSpan, 0, ncalls)
 	for i := range d.threads {
 		d.s.stateStart[i] = len(d.s.States)
 		d.s.States = append(d.s.States, d.threads[i].spans...)
@@ -292,60 +310,72 @@ func (d *deriver) finish() {
 
 // blame splits every wait by who held its lock meanwhile, and by the
 // holder's state spans, so that the wait can be charged to the holder's
-// stack.
+// stack. A first pass counts the segments so that they all live in one
+// backing array allocated once.
 func (d *deriver) blame() {
 	byLock := make([][]int, len(d.locks)) // hold indexes per lock, by start
 	for i, h := range d.s.Holds {
 		byLock[h.Lock] = append(byLock[h.Lock], i)
 	}
+	n := 0
+	for wi := range d.s.Waits {
+		d.walkBlame(&d.s.Waits[wi], byLock, func(Blame) { n++ })
+	}
+	all := make([]Blame, 0, n)
 	for wi := range d.s.Waits {
 		w := &d.s.Waits[wi]
-		holds := byLock[w.Lock]
-		// First hold that ends after the wait starts.
-		k := sort.Search(len(holds), func(j int) bool { return d.s.Holds[holds[j]].End > w.Start })
-		at := w.Start
-		for ; k < len(holds) && at < w.End; k++ {
-			h := d.s.Holds[holds[k]]
-			if h.Start >= w.End {
-				break
-			}
-			if h.Thread == w.Thread {
-				continue
-			}
-			if h.Start > at {
-				w.Blame = append(w.Blame, Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
-				at = h.Start
-			}
-			end := min(h.End, w.End)
-			w.Blame = d.holderSegments(w.Blame, h.Thread, at, end)
-			at = max(at, end)
-		}
-		if at < w.End {
-			w.Blame = append(w.Blame, Blame{Holder: NoThread, Stack: NoStack, Start: at, End: w.End})
-		}
+		start := len(all)
+		d.walkBlame(w, byLock, func(b Blame) { all = append(all, b) })
+		w.Blame = all[start:len(all):len(all)]
 	}
 }
 
-// holderSegments appends the parts of [from, to) split by the state spans
-// of thread id.
-func (d *deriver) holderSegments(out []Blame, id ThreadID, from, to int64) []Blame {
+// walkBlame calls f for each segment of wait w, in time order.
+func (d *deriver) walkBlame(w *Wait, byLock [][]int, f func(Blame)) {
+	holds := byLock[w.Lock]
+	// First hold that ends after the wait starts.
+	k := sort.Search(len(holds), func(j int) bool { return d.s.Holds[holds[j]].End > w.Start })
+	at := w.Start
+	for ; k < len(holds) && at < w.End; k++ {
+		h := &d.s.Holds[holds[k]]
+		if h.Start >= w.End {
+			break
+		}
+		if h.Thread == w.Thread {
+			continue
+		}
+		if h.Start > at {
+			f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
+			at = h.Start
+		}
+		end := min(h.End, w.End)
+		d.holderSegments(h.Thread, at, end, f)
+		at = max(at, end)
+	}
+	if at < w.End {
+		f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: w.End})
+	}
+}
+
+// holderSegments calls f for the parts of [from, to) split by the state
+// spans of thread id.
+func (d *deriver) holderSegments(id ThreadID, from, to int64, f func(Blame)) {
 	if from >= to {
-		return out
+		return
 	}
 	spans := d.s.ThreadStates(id)
 	k := sort.Search(len(spans), func(j int) bool { return spans[j].End > from })
 	at := from
 	for ; k < len(spans) && at < to; k++ {
-		sp := spans[k]
+		sp := &spans[k]
 		if sp.Start >= to {
 			break
 		}
 		end := min(sp.End, to)
-		out = append(out, Blame{Holder: id, Stack: sp.Stack, State: sp.State, Start: max(at, sp.Start), End: end})
+		f(Blame{Holder: id, Stack: sp.Stack, State: sp.State, Start: max(at, sp.Start), End: end})
 		at = end
 	}
 	if at < to {
-		out = append(out, Blame{Holder: id, Stack: NoStack, State: StateRunning, Start: at, End: to})
+		f(Blame{Holder: id, Stack: NoStack, State: StateRunning, Start: at, End: to})
 	}
-	return out
 }

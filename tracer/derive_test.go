@@ -13,6 +13,7 @@ func TestDeriveStatesAreGapFree(t *testing.T) {
 	for name, tr := range map[string]*tracer.Trace{
 		"countdown": tracetest.Countdown(4),
 		"mixed":     tracetest.Mixed(),
+		"large":     tracetest.Large(20000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := tracer.Derive(tr)
@@ -141,4 +142,20 @@ func TestDeriveMixed(t *testing.T) {
 	if len(s.Calls) != 7 {
 		t.Errorf("calls = %d, want 7", len(s.Calls))
 	}
+}
+
+func TestLargeSize(t *testing.T) {
+	tr := tracetest.Large(100_000)
+	if n := len(tr.Events); n < 90_000 || n > 120_000 {
+		t.Errorf("Large(100000) has %d events", n)
+	}
+}
+
+func BenchmarkDerive(b *testing.B) {
+	tr := tracetest.Large(1_000_000)
+	b.ResetTimer()
+	for b.Loop() {
+		tracer.Derive(tr)
+	}
+	b.ReportMetric(float64(len(tr.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

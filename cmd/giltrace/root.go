@@ -2,7 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
+	"github.com/felixge/fgprof"
 	"github.com/spf13/cobra"
 )
 
@@ -22,12 +26,54 @@ func newRootCmd() *cobra.Command {
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err}
 	})
+	var selfProfile string
+	var stopProfile func() error
+	var profileFile *os.File
+	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
+	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if selfProfile == "" {
+			return nil
+		}
+		f, err := os.Create(selfProfile)
+		if err != nil {
+			return fmt.Errorf("self-profile: %w", err)
+		}
+		stop, start := fgprof.Start(f, fgprof.FormatPprof), time.Now()
+		profileFile = f
+		stopProfile = func() error {
+			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
+			// took no sample: let it sample (99 Hz) at least twice.
+			if d := time.Since(start); d < minSelfProfile {
+				time.Sleep(minSelfProfile - d)
+			}
+			return stop()
+		}
+		return nil
+	}
+	cmd.PersistentPostRunE = func(c *cobra.Command, args []string) error {
+		if stopProfile == nil {
+			return nil
+		}
+		err := errors.Join(stopProfile(), profileFile.Close())
+		if err != nil {
+			return fmt.Errorf("self-profile %s: %w", selfProfile, err)
+		}
+		return nil
+	}
 	// Subcommands: one file each, one constructor each.
 	cmd.AddCommand(
 		newVersionCmd(),
+		newValidateCmd(),
+		newReportCmd(),
+		newRecordCmd(),
+		newCompareCmd(),
+		newViewCmd(),
 	)
 	return cmd
 }
+
+// minSelfProfile is the shortest self-profile: 3 samples at fgprof's 99 Hz.
+const minSelfProfile = 31 * time.Millisecond
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{

@@ -90,3 +90,61 @@ func Mixed() *tracer.Trace {
 	}
 	return b.Trace()
 }
+
+// Large is a trace of about n events for benchmarks: 4 threads of one
+// process take turns on the GIL through drop requests, with calls three
+// deep, I/O and native calls, as a CPU- and I/O-bound run would record.
+func Large(n int) *tracer.Trace {
+	b := New("large")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	frames := []tracer.FrameID{b.Func("main", 1), b.Func("handle", 10), b.Func("parse", 20), b.Func("render", 30)}
+	const nthreads = 4
+	ths := make([]*Thread, nthreads)
+	for i := range ths {
+		ths[i] = b.Thread(p, "worker-"+string(rune('1'+i)))
+		ths[i].Start(int64(i)).Call(int64(i)+10, frames[0])
+	}
+	ths[0].Acquire(100, gil, tracer.AcquireUncontended)
+	for i := 1; i < nthreads; i++ {
+		ths[i].Wait(int64(200+i), gil)
+	}
+	// Each round: the holder calls handle -> parse/render and returns, a
+	// waiter requests a drop, the holder releases and the waiter takes it.
+	// About 12 events a round.
+	t := int64(1000)
+	holder := 0
+	for round := 0; round*12 < n; round++ {
+		h := ths[holder]
+		h.Call(t, frames[1]).Call(t+500, frames[2+round%2])
+		if round%5 == 0 {
+			h.IOBegin(t+600, "db").Release(t+700, gil, tracer.ReleaseIO)
+			next := ths[(holder+1)%nthreads]
+			next.Acquire(t+800, gil, tracer.AcquireAfterWait)
+			h.IOEnd(t+50_000).Wait(t+50_100, gil)
+			next.Call(t+60_000, frames[1]).Return(t + 70_000)
+			h.DropRequest(t+79_000, gil, next.ID())
+			next.Release(t+80_000, gil, tracer.ReleaseDropRequest).Wait(t+80_100, gil)
+			h.Acquire(t+80_200, gil, tracer.AcquireForced)
+		} else {
+			h.NativeBegin(t+600, round%3 == 0).NativeEnd(t + 20_000)
+		}
+		h.Return(t + 90_000).Return(t + 90_100)
+		next := (holder + 1 + round%(nthreads-1)) % nthreads
+		ths[next].DropRequest(t+95_000, gil, h.ID())
+		h.Release(t+100_000, gil, tracer.ReleaseDropRequest).Wait(t+100_100, gil)
+		ths[next].Acquire(t+100_200, gil, tracer.AcquireForced)
+		holder = next
+		t += 100_300
+	}
+	// The holder ends first; then each waiter in turn takes the GIL, returns
+	// and ends.
+	ths[holder].Return(t).Release(t+10, gil, tracer.ReleaseThreadEnd).End(t + 20)
+	t += 100
+	for i := 1; i < nthreads; i++ {
+		th := ths[(holder+i)%nthreads]
+		th.Acquire(t, gil, tracer.AcquireAfterWait).Return(t+10).Release(t+20, gil, tracer.ReleaseThreadEnd).End(t + 30)
+		t += 100
+	}
+	return b.Trace()
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/spf13/cobra"
+)
+
+// compareOptions are the arguments of giltrace compare.
+type compareOptions struct {
+	File            string
+	Threads         []int
+	Modes           []string
+	SwitchIntervals []time.Duration
+	Dir             string // "" means giltrace-out/<name>/compare
+	JSON            bool
+}
+
+func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
+
+// compareCmd builds the command around run, so that tests can check the
+// parsed options.
+func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command {
+	o := &compareOptions{}
+	var threads, intervals string
+	cmd := &cobra.Command{
+		Use:   "compare WORKLOAD.yaml",
+		Short: "Run a workload as threads, processes and free-threaded at several sizes, and compare",
+		Long: "compare runs the workload under every variant: each thread count of --threads,\n" +
+			"as threads under the GIL, as that many processes, or free-threaded (no GIL),\n" +
+			"and under each switch interval. It prints wall time, throughput, speedup over\n" +
+			"one thread, GIL wait and the verdict of each, keeps every run's trace in DIR,\n" +
+			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
+			"a line per mode, with the ideal line.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.File = args[0]
+			var err error
+			if o.Threads, err = parseInts(threads); err != nil {
+				return &usageError{fmt.Errorf("invalid --threads %q: %w", threads, err)}
+			}
+			if o.SwitchIntervals, err = parseDurations(intervals); err != nil {
+				return &usageError{fmt.Errorf("invalid --switch-interval %q: %w", intervals, err)}
+			}
+			for _, m := range o.Modes {
+				if m != compare.Threads && m != compare.Processes && m != compare.FreeThreaded {
+					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)", m)}
+				}
+			}
+			return run(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&threads, "threads", "1,2,4,8", "thread counts (processes in processes mode), comma-separated; 1 is always run")
+	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL)")
+	f.StringVar(&intervals, "switch-interval", "", "switch intervals for the GIL modes, comma-separated (default: the workload's)")
+	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare)")
+	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
+	return cmd
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		d, err := time.ParseDuration(p)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive duration such as 5ms", p)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func runCompare(cmd *cobra.Command, o *compareOptions) error {
+	w, err := vm.Load(o.File)
+	if err != nil {
+		return err
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join("giltrace-out", w.Name, "compare")
+	}
+	run := compare.VMRunner(w, 0, version)
+	res, err := compare.Run(cmd.Context(), compare.Options{
+		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
+		SwitchIntervals: o.SwitchIntervals, Dir: dir, Progress: cmd.ErrOrStderr(),
+	}, run)
+	if res != nil && len(res.Rows) > 0 {
+		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// writeCompare writes the charts and prints the table.
+func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bool) error {
+	if err := res.WriteCharts(dir); err != nil {
+		return err
+	}
+	if asJSON {
+		return res.WriteJSON(cmd.OutOrStdout())
+	}
+	if err := res.WriteText(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup.svg, speedup.png) in %s\n", dir)
+	return err
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/spf13/cobra"
+)
+
+// recordOptions are the arguments of giltrace record.
+type recordOptions struct {
+	Workload       string        // the workload file
+	Out            string        // directory of run.giltrace; "" is giltrace-out/<name>
+	Mode           string        // --gil: overrides gil.mode
+	SwitchInterval time.Duration // overrides gil.switch_interval
+	Threads        int           // overrides every thread group's count
+	Processes      int           // overrides processes
+	JSON           bool          // print the breakdown as JSON
+}
+
+func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
+
+// recordCmd builds the command around run, so that tests can check the
+// parsed options.
+func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
+	o := &recordOptions{}
+	cmd := &cobra.Command{
+		Use:   "record WORKLOAD.yaml",
+		Short: "Run a workload on the GIL-locked VM and record its trace",
+		Long: "record runs a workload file (docs/workloads.md) on the instrumented VM, writes\n" +
+			"every GIL acquire, release, wait and drop request to DIR/run.giltrace, and\n" +
+			"prints each thread's wall time split into running, GIL wait, I/O, native and\n" +
+			"lock wait. Ctrl-C stops the run and still writes a valid trace of what was\n" +
+			"recorded.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Workload = args[0]
+			if err := o.check(); err != nil {
+				return &usageError{err}
+			}
+			return run(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload name>)")
+	f.StringVar(&o.Mode, "gil", "", "GIL `MODE`: cpython, legacy or none (default: the workload's)")
+	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
+	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
+	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
+	f.BoolVar(&o.JSON, "json", false, "print the breakdown as JSON")
+	return cmd
+}
+
+// check rejects flag values that no workload could accept.
+func (o *recordOptions) check() error {
+	switch o.Mode {
+	case "", vm.ModeCPython, vm.ModeLegacy, vm.ModeNone:
+	default:
+		return fmt.Errorf("--gil %q: expected cpython, legacy or none", o.Mode)
+	}
+	switch {
+	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < vm.MinSwitchInterval):
+		return fmt.Errorf("--switch-interval %v: expected at least %v", o.SwitchInterval, vm.MinSwitchInterval)
+	case o.SwitchInterval > vm.MaxDuration:
+		return fmt.Errorf("--switch-interval %v: expected at most %v", o.SwitchInterval, vm.MaxDuration)
+	case o.Threads < 0 || o.Threads > vm.MaxThreads:
+		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, vm.MaxThreads)
+	case o.Processes < 0 || o.Processes > vm.MaxProcesses:
+		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, vm.MaxProcesses)
+	}
+	return nil
+}
+
+func runRecord(cmd *cobra.Command, o *recordOptions) error {
+	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+}
+
+// record loads, runs and writes the workload of o, then prints the
+// breakdown. An interrupted run still writes and prints what was recorded,
+// and returns an error saying so.
+func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) error {
+	w, err := vm.Load(o.Workload)
+	if err != nil {
+		return err
+	}
+	dir := o.Out
+	if dir == "" {
+		dir = filepath.Join("giltrace-out", w.Name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("recording %s: %w", w.Name, err)
+	}
+	t, runErr := vm.Run(ctx, w, vm.Options{
+		Mode: o.Mode, SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
+		Version: version,
+	})
+	interrupted := errors.Is(runErr, vm.ErrInterrupted)
+	if runErr != nil && !interrupted {
+		return runErr
+	}
+	path := filepath.Join(dir, "run.giltrace")
+	if err := tracer.WriteFile(path, t); err != nil {
+		return fmt.Errorf("recording %s: %w", w.Name, err)
+	}
+	s := report.Summarize(t, tracer.Derive(t))
+	if o.JSON {
+		err = s.WriteJSON(stdout)
+	} else {
+		err = s.WriteText(stdout)
+		if err == nil {
+			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if s.DroppedEvents > 0 {
+		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", s.DroppedEvents)
+	}
+	if interrupted {
+		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)
+	}
+	return nil
+}

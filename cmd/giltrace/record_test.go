@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/spf13/cobra"
+)
+
+func TestRecordArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *recordOptions
+		usage bool
+	}{
+		{[]string{"w.yaml"}, &recordOptions{Workload: "w.yaml"}, false},
+		{[]string{"w.yaml", "-o", "out", "--gil", "legacy", "--switch-interval", "2ms", "--threads", "4", "--processes", "2", "--json"},
+			&recordOptions{Workload: "w.yaml", Out: "out", Mode: "legacy", SwitchInterval: 2 * time.Millisecond, Threads: 4, Processes: 2, JSON: true}, false},
+		{[]string{"--out=d", "w.yaml", "--gil=none"}, &recordOptions{Workload: "w.yaml", Out: "d", Mode: "none"}, false},
+		{nil, nil, true},
+		{[]string{"a.yaml", "b.yaml"}, nil, true},
+		{[]string{"w.yaml", "--gil", "nogil"}, nil, true},
+		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true},
+		{[]string{"w.yaml", "--switch-interval", "-1ms"}, nil, true},
+		{[]string{"w.yaml", "--switch-interval", "100ns"}, nil, true},
+		{[]string{"w.yaml", "--threads", "-1"}, nil, true},
+		{[]string{"w.yaml", "--threads", "many"}, nil, true},
+		{[]string{"w.yaml", "--processes", "100000"}, nil, true},
+		{[]string{"w.yaml", "--bogus"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *recordOptions
+			cmd := recordCmd(func(_ *cobra.Command, o *recordOptions) error { got = o; return nil })
+			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tc.usage {
+				if err == nil || exitCode(err) != 2 {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// small is a quick workload with every kind of operation.
+const small = `name: small
+description: two handlers, one CPU-bound thread
+threads:
+  - name: handler
+    count: 2
+    run: handle
+    repeat: 3
+  - name: cpu
+    run: crunch
+functions:
+  handle:
+    - io: {duration: 2ms, kind: db}
+    - native: {duration: 1ms, releases_gil: true}
+    - lock: {name: cache, body: [{compute: {loops: 1000}}]}
+  crunch:
+    - compute: {loops: 2000000}
+`
+
+func writeWorkload(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "small.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRecordText(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	out, err := runRoot("record", w, "-o", dir)
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "run.giltrace")
+	for _, want := range []string{"small: 3 threads in 1 process, GIL cpython (switch interval 5ms)", "handler-1", "handler-2", "cpu",
+		"running", "GIL wait", "I/O", "native", "lock wait", "acquisitions", "trace: " + path} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	tr, err := tracer.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.Workload != "small" || tr.Meta.WorkloadFile != w || tr.Meta.WorkloadSource != small || tr.Meta.Version != version {
+		t.Errorf("meta %+v", tr.Meta)
+	}
+}
+
+func TestRecordJSONWithOverrides(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := t.TempDir()
+	out, err := runRoot("record", w, "-o", dir, "--json", "--gil", "none", "--threads", "1", "--processes", "2")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	var s struct {
+		Workload         string  `json:"workload"`
+		GILMode          string  `json:"gil_mode"`
+		SwitchIntervalNS *int64  `json:"switch_interval_ns"`
+		Processes        int     `json:"processes"`
+		WallNS           int64   `json:"wall_ns"`
+		Events           int     `json:"events"`
+		DroppedEvents    *uint64 `json:"dropped_events"`
+		Threads          []struct {
+			Name         string `json:"name"`
+			Process      string `json:"process"`
+			WallNS       int64  `json:"wall_ns"`
+			RunningNS    *int64 `json:"running_ns"`
+			GILWaitNS    *int64 `json:"gil_wait_ns"`
+			IONS         int64  `json:"io_ns"`
+			NativeNS     int64  `json:"native_ns"`
+			LockWaitNS   *int64 `json:"lock_wait_ns"`
+			Acquisitions *int   `json:"acquisitions"`
+		} `json:"threads"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if s.Workload != "small" || s.GILMode != "none" || s.Processes != 2 || s.WallNS <= 0 || s.Events == 0 ||
+		s.SwitchIntervalNS == nil || s.DroppedEvents == nil || len(s.Threads) != 4 {
+		t.Fatalf("summary %+v", s)
+	}
+	for _, th := range s.Threads {
+		if th.WallNS <= 0 || th.RunningNS == nil || th.GILWaitNS == nil || th.LockWaitNS == nil || th.Acquisitions == nil {
+			t.Errorf("thread %+v", th)
+		}
+		if th.Name == "handler" && (th.IONS < int64(6*time.Millisecond) || th.NativeNS < int64(3*time.Millisecond)) {
+			t.Errorf("handler: %v I/O and %v native, expected >= 6ms and 3ms", time.Duration(th.IONS), time.Duration(th.NativeNS))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run.giltrace")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRecordDefaultDir(t *testing.T) {
+	w := writeWorkload(t, small)
+	t.Chdir(t.TempDir())
+	if out, err := runRoot("record", w, "--threads", "1"); err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join("giltrace-out", "small", "run.giltrace")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRecordErrors(t *testing.T) {
+	bad := writeWorkload(t, "name: bad\nthreads: []\nfunctions: {}\nbogus: 1\n")
+	for _, args := range [][]string{
+		{"record", filepath.Join(t.TempDir(), "missing.yaml")},
+		{"record", bad},
+	} {
+		out, err := runRoot(args...)
+		if err == nil || exitCode(err) != 1 {
+			t.Errorf("%v: err = %v, want exit 1\n%s", args, err, out)
+		}
+	}
+}
+
+func TestRecordInterrupted(t *testing.T) {
+	w := writeWorkload(t, `name: long
+threads:
+  - name: T
+    count: 2
+    run: count
+functions:
+  count:
+    - compute: 30s
+`)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errOut strings.Builder
+	start := time.Now()
+	err := record(ctx, &recordOptions{Workload: w, Out: dir}, &out, &errOut)
+	if !errors.Is(err, vm.ErrInterrupted) || exitCode(err) != 1 {
+		t.Fatalf("err = %v, want an interrupted run", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	if !strings.Contains(err.Error(), "run interrupted") || !strings.Contains(out.String(), "T-1") {
+		t.Errorf("err %v, output:\n%s", err, out.String())
+	}
+	tr, rerr := tracer.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/spf13/cobra"
+)
+
+// reportOptions are the arguments of giltrace report.
+type reportOptions struct {
+	File string // the .giltrace file
+	JSON bool   // JSON instead of text
+}
+
+func newReportCmd() *cobra.Command { return reportCmd(runReport) }
+
+// reportCmd builds the command around run, so that tests can check the
+// parsed options.
+func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report FILE.giltrace",
+		Short: "Explain why the threads of a recorded run did or did not speed up",
+		Long: "report reads a .giltrace file and prints the diagnosis: each thread's wall time\n" +
+			"split into running, GIL wait, I/O, native and lock wait; GIL utilisation,\n" +
+			"parallelism, handoffs and re-acquire latency per process; the functions that\n" +
+			"wait and that make others wait; the speedup achieved and its bounds; and\n" +
+			"verdicts with what to do. docs/diagnosis.md explains every number.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.File = args[0]
+			return run(cmd, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON (the record --json fields and more)")
+	return cmd
+}
+
+func runReport(cmd *cobra.Command, o *reportOptions) error {
+	t, err := tracer.ReadFile(o.File)
+	var te *tracer.TruncatedError
+	if err != nil && !(errors.As(err, &te) && t != nil) {
+		return err
+	}
+	if err != nil {
+		// A file cut off mid-write: report its complete part, and say so.
+		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: %v; reporting the complete part\n", err)
+	}
+	f := report.Text
+	if o.JSON {
+		f = report.JSON
+	}
+	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), t)
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/spf13/cobra"
+)
+
+func TestReportArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *reportOptions
+		usage bool
+	}{
+		{[]string{"run.giltrace"}, &reportOptions{File: "run.giltrace"}, false},
+		{[]string{"run.giltrace", "--json"}, &reportOptions{File: "run.giltrace", JSON: true}, false},
+		{nil, nil, true},
+		{[]string{"a", "b"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *reportOptions
+			cmd := reportCmd(func(_ *cobra.Command, o *reportOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tc.usage {
+				if err == nil || exitCode(err) != 2 {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReport(t *testing.T) {
+	tr := tracetest.Countdown(10)
+	path, _ := writeTrace(t, tr)
+
+	// The file's report is the trace's report: the round trip loses nothing.
+	var want bytes.Buffer
+	if err := report.New(&want, report.Text).Export(context.Background(), tracetest.Countdown(10)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("report", path)
+	if err != nil || out != want.String() {
+		t.Fatalf("report = %q, %v; want %q", out, err, want.String())
+	}
+	if !strings.Contains(out, "Verdict: gil-bound") {
+		t.Errorf("countdown report has no gil-bound verdict:\n%s", out)
+	}
+
+	out, err = runRoot("report", "--json", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("report --json is not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"workload", "gil_mode", "switch_interval_ns", "processes", "wall_ns", "events", "dropped_events", "threads",
+		"gil_held_fraction", "parallelism", "handoffs", "drop_requests", "forced_switches", "reacquire_latency_ns", "speedup", "verdicts"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("report --json has no %q", k)
+		}
+	}
+	sub := map[string][]string{
+		"reacquire_latency_ns": {"p50", "p99", "max"},
+		"speedup":              {"achieved", "amdahl_ceiling", "as_processes", "without_gil"},
+	}
+	for k, fields := range sub {
+		obj, _ := m[k].(map[string]any)
+		for _, f := range fields {
+			if _, ok := obj[f]; !ok {
+				t.Errorf("report --json has no %s.%s", k, f)
+			}
+		}
+	}
+	if th := m["threads"].([]any)[0].(map[string]any); th["native_holding_ns"] == nil {
+		t.Errorf("report --json threads have no native_holding_ns")
+	}
+	if v := m["verdicts"].([]any); len(v) == 0 || v[0].(map[string]any)["code"] != "gil-bound" {
+		t.Errorf("verdicts = %v, want gil-bound first", v)
+	}
+
+	if _, err := runRoot("report", path+".missing"); err == nil || exitCode(err) != 1 {
+		t.Errorf("report of a missing file: err = %v, want exit status 1", err)
+	}
+}

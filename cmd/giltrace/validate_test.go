@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/spf13/cobra"
+)
+
+func TestValidateArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *validateOptions
+		usage bool
+	}{
+		{[]string{"run.giltrace"}, &validateOptions{File: "run.giltrace"}, false},
+		{nil, nil, true},
+		{[]string{"a", "b"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *validateOptions
+			cmd := validateCmd(func(_ *cobra.Command, o *validateOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tc.usage {
+				if err == nil || exitCode(err) != 2 {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func writeTrace(t *testing.T, tr *tracer.Trace) (string, []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run.giltrace")
+	if err := tracer.WriteFile(path, tr); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
+}
+
+func runRoot(args ...string) (string, error) {
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	var out strings.Builder
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestValidate(t *testing.T) {
+	path, b := writeTrace(t, tracetest.Mixed())
+	out, err := runRoot("validate", path)
+	want := path + `: valid: workload "mixed" (cpython): 2 processes, 4 threads, 53 events, 12.001ms, 0 dropped` + "\n"
+	if err != nil || out != want {
+		t.Fatalf("validate = %q, %v; want %q", out, err, want)
+	}
+
+	cut := filepath.Join(t.TempDir(), "cut.giltrace")
+	os.WriteFile(cut, b[:len(b)-20], 0o644)
+	out, err = runRoot("validate", cut)
+	want = cut + `: complete part valid: workload "mixed" (cpython): 2 processes, 4 threads, 0 events, 0s, 0 dropped, truncated` + "\n"
+	var te *tracer.TruncatedError
+	if out != want || !errors.As(err, &te) || exitCode(err) != 1 {
+		t.Fatalf("validate of a cut file = %q, %v; want %q and a truncation error", out, err, want)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.giltrace")
+	b[len(b)-30] ^= 0xff
+	os.WriteFile(bad, b, 0o644)
+	out, err = runRoot("validate", bad)
+	if out != "" || err == nil || !strings.Contains(err.Error(), "checksum mismatch") || exitCode(err) != 1 {
+		t.Fatalf("validate of a damaged file = %q, %v; want no output and a checksum error", out, err)
+	}
+}

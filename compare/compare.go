@@ -1,0 +1,234 @@
+// Package compare runs one workload under variants (thread counts, threads
+// or processes or no GIL, switch intervals) and tabulates how each variant
+// scaled: wall time, throughput, speedup over one thread, GIL wait and the
+// report's verdict. It keeps every run's trace and draws the speedup chart.
+//
+// The runs themselves are done by a Runner (the VM, wired by the CLI), so
+// that this package is tested on built traces.
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Modes: how the workload's thread groups run.
+const (
+	Threads      = "threads"       // n threads of each group in one process, under the GIL
+	Processes    = "processes"     // n processes, each running one thread of each group with its own GIL
+	FreeThreaded = "free-threaded" // n threads of each group in one process, no GIL (mode none)
+)
+
+// AllModes are the modes in table and chart order.
+var AllModes = []string{Threads, Processes, FreeThreaded}
+
+// Variant is one run of the comparison.
+type Variant struct {
+	Mode           string
+	Threads        int           // threads per group (threads, free-threaded) or processes (processes)
+	SwitchInterval time.Duration // 0: the workload's own; always 0 for free-threaded
+}
+
+// Name is the variant's file-name-safe name: "threads-4", "processes-2-si1ms".
+func (v Variant) Name() string {
+	n := fmt.Sprintf("%s-%d", v.Mode, v.Threads)
+	if v.SwitchInterval > 0 {
+		n += "-si" + v.SwitchInterval.String()
+	}
+	return n
+}
+
+// Runner runs one variant and returns its trace. An error wrapping a
+// context error stops the comparison.
+type Runner func(ctx context.Context, v Variant) (*tracer.Trace, error)
+
+// Options configure a comparison.
+type Options struct {
+	Workload        string          // the workload's name
+	CallsPerThread  int             // calls of its run functions one thread makes (sum of the groups' repeats)
+	Threads         []int           // thread counts; 1 is added if missing (the speedup baseline)
+	Modes           []string        // of AllModes; empty means all
+	SwitchIntervals []time.Duration // for the GIL modes; empty means the workload's own
+	Dir             string          // where every run's trace is kept; "" keeps none
+	Progress        io.Writer       // one line per variant; nil for none
+}
+
+// Row is one variant's outcome.
+type Row struct {
+	Mode             string   `json:"mode"`
+	Threads          int      `json:"threads"`
+	SwitchIntervalNS int64    `json:"switch_interval_ns"` // as recorded; 0 for free-threaded
+	WallNS           int64    `json:"wall_ns"`
+	Calls            int      `json:"calls"`      // run-function calls completed by all threads
+	Throughput       float64  `json:"throughput"` // Calls per second
+	Speedup          float64  `json:"speedup"`    // Throughput over the same mode's one-thread throughput
+	Overlap          float64  `json:"overlap"`    // the report's achieved speedup: the same work on one thread over the wall, from the trace
+	GILWaitFraction  float64  `json:"gil_wait_fraction"`
+	Verdicts         []string `json:"verdicts"`
+	Trace            string   `json:"trace,omitempty"` // the kept .giltrace file
+
+	interval time.Duration // the requested switch interval, for grouping
+}
+
+// Result is a comparison.
+type Result struct {
+	Workload string `json:"workload"`
+	Cores    int    `json:"cores"`
+	Rows     []Row  `json:"rows"`
+}
+
+// Variants lists the runs of o in order: by mode, then switch interval,
+// then thread count.
+func (o *Options) Variants() ([]Variant, error) {
+	modes := o.Modes
+	if len(modes) == 0 {
+		modes = AllModes
+	}
+	for _, m := range modes {
+		if !slices.Contains(AllModes, m) {
+			return nil, fmt.Errorf("unknown mode %q (want %s, %s or %s)", m, Threads, Processes, FreeThreaded)
+		}
+	}
+	counts := slices.Clone(o.Threads)
+	if len(counts) == 0 {
+		counts = []int{1, 2, 4, 8}
+	}
+	for _, n := range counts {
+		if n < 1 {
+			return nil, fmt.Errorf("thread count %d: must be at least 1", n)
+		}
+	}
+	if !slices.Contains(counts, 1) {
+		counts = append(counts, 1)
+	}
+	slices.Sort(counts)
+	counts = slices.Compact(counts)
+	intervals := o.SwitchIntervals
+	if len(intervals) == 0 {
+		intervals = []time.Duration{0}
+	}
+	for _, d := range intervals {
+		if d < 0 {
+			return nil, fmt.Errorf("switch interval %v: must be positive", d)
+		}
+	}
+	var vs []Variant
+	for _, m := range AllModes {
+		if !slices.Contains(modes, m) {
+			continue
+		}
+		ivs := intervals
+		if m == FreeThreaded {
+			ivs = []time.Duration{0}
+		}
+		for _, d := range ivs {
+			for _, n := range counts {
+				vs = append(vs, Variant{Mode: m, Threads: n, SwitchInterval: d})
+			}
+		}
+	}
+	return vs, nil
+}
+
+// Run runs every variant of o with run, keeps each trace in o.Dir and
+// tabulates them. Progress goes to o.Progress. If ctx is done, it returns
+// the rows finished so far with the context's error.
+func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
+	vs, err := o.Variants()
+	if err != nil {
+		return nil, fmt.Errorf("comparing %s: %w", o.Workload, err)
+	}
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("comparing %s: %w", o.Workload, err)
+		}
+	}
+	res := &Result{Workload: o.Workload, Rows: []Row{}}
+	start := time.Now()
+	for i, v := range vs {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "compare: [%d/%d] %s (%d left, %s elapsed)\n", i+1, len(vs), v.Name(), len(vs)-i-1, time.Since(start).Round(time.Second))
+		}
+		t, err := run(ctx, v)
+		if err != nil {
+			res.finish()
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return res, fmt.Errorf("comparing %s: stopped at %s: %w", o.Workload, v.Name(), err)
+			}
+			return res, fmt.Errorf("comparing %s: running %s: %w", o.Workload, v.Name(), err)
+		}
+		row, err := o.row(v, t)
+		if err != nil {
+			return res, err
+		}
+		res.Cores = max(res.Cores, t.Meta.Cores)
+		res.Rows = append(res.Rows, row)
+	}
+	res.finish()
+	return res, nil
+}
+
+// row analyses one run and keeps its trace.
+func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
+	r := report.Analyze(t, tracer.Derive(t))
+	row := Row{
+		Mode:             v.Mode,
+		Threads:          v.Threads,
+		SwitchIntervalNS: r.SwitchIntervalNS,
+		WallNS:           r.WallNS,
+		Calls:            v.Threads * o.CallsPerThread,
+		Overlap:          r.Speedup.Achieved,
+		Verdicts:         []string{},
+		interval:         v.SwitchInterval,
+	}
+	if v.Mode == FreeThreaded {
+		row.SwitchIntervalNS = 0
+	}
+	if r.WallNS > 0 {
+		row.Throughput = round3(float64(row.Calls) / (float64(r.WallNS) / 1e9))
+	}
+	var wait, wall int64
+	for _, th := range r.Threads {
+		wait += th.GILWaitNS
+		wall += th.WallNS
+	}
+	if wall > 0 {
+		row.GILWaitFraction = round3(float64(wait) / float64(wall))
+	}
+	for _, vd := range r.Verdicts {
+		row.Verdicts = append(row.Verdicts, vd.Code)
+	}
+	if o.Dir != "" {
+		row.Trace = filepath.Join(o.Dir, v.Name()+".giltrace")
+		if err := tracer.WriteFile(row.Trace, t); err != nil {
+			return row, fmt.Errorf("comparing %s: keeping the trace of %s: %w", o.Workload, v.Name(), err)
+		}
+	}
+	return row, nil
+}
+
+// finish computes each row's speedup over the one-thread row of the same
+// mode and switch interval.
+func (r *Result) finish() {
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		for _, b := range r.Rows {
+			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Throughput > 0 {
+				row.Speedup = round3(row.Throughput / b.Throughput)
+			}
+		}
+	}
+}
+
+func round3(f float64) float64 {
+	return float64(int64(f*1000+0.5)) / 1000
+}

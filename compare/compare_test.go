@@ -1,0 +1,176 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/exporters/report/reporttest"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const ms = int64(time.Millisecond)
+
+// fakeRun stands in for the VM with built traces of a CPU-bound workload:
+// n threads under the GIL take n times as long as one; n processes or n
+// free-threaded threads take as long as one.
+func fakeRun(_ context.Context, v Variant) (*tracer.Trace, error) {
+	const one = 52 * ms // reporttest.CPUThreads' wall per thread for 10 rounds
+	switch {
+	case v.Threads == 1:
+		return reporttest.Serial(one), nil
+	case v.Mode == Threads:
+		return reporttest.CPUThreads(v.Threads, 10*v.Threads), nil
+	case v.Mode == Processes:
+		return reporttest.Processes(v.Threads, one), nil
+	}
+	return reporttest.FreeThreaded(v.Threads, one), nil
+}
+
+func TestVariants(t *testing.T) {
+	o := Options{Threads: []int{4, 2}, Modes: []string{FreeThreaded, Threads}, SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}}
+	vs, err := o.Variants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range vs {
+		names = append(names, v.Name())
+	}
+	want := []string{"threads-1-si5ms", "threads-2-si5ms", "threads-4-si5ms", "threads-1-si1ms", "threads-2-si1ms", "threads-4-si1ms",
+		"free-threaded-1", "free-threaded-2", "free-threaded-4"}
+	if !slices.Equal(names, want) {
+		t.Errorf("variants = %v, want %v", names, want)
+	}
+	for _, bad := range []Options{{Modes: []string{"green-threads"}}, {Threads: []int{0}}, {SwitchIntervals: []time.Duration{-1}}} {
+		if _, err := bad.Variants(); err == nil {
+			t.Errorf("Variants(%+v) = nil error", bad)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	res, err := Run(context.Background(), Options{Workload: "countdown", CallsPerThread: 1, Threads: []int{1, 2, 4}, Dir: dir, Progress: &progress}, fakeRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 9 || res.Cores != 2 {
+		t.Fatalf("%d rows on %d cores, want 9 on 2", len(res.Rows), res.Cores)
+	}
+	if n := strings.Count(progress.String(), "\n"); n != 9 || !strings.Contains(progress.String(), "[9/9] free-threaded-4 (0 left") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	for _, row := range res.Rows {
+		want := 1.0 // threads stay flat
+		if row.Mode != Threads {
+			want = float64(row.Threads) // the fake has no core limit
+		}
+		if row.Speedup < 0.9*want || row.Speedup > 1.1*want {
+			t.Errorf("%s-%d: speedup %.2f, want about %.2f", row.Mode, row.Threads, row.Speedup, want)
+		}
+		if row.Mode == Threads && row.Threads > 1 && !slices.Contains(row.Verdicts, "gil-bound") {
+			t.Errorf("%s-%d: verdicts %v, want gil-bound", row.Mode, row.Threads, row.Verdicts)
+		}
+		if _, err := tracer.ReadFile(row.Trace); err != nil {
+			t.Errorf("%s-%d: kept trace: %v", row.Mode, row.Threads, err)
+		}
+	}
+
+	var text, js, svg, pngb bytes.Buffer
+	for _, f := range []func() error{
+		func() error { return res.WriteText(&text) },
+		func() error { return res.WriteJSON(&js) },
+		func() error { return res.WriteSVG(&svg) },
+		func() error { return res.WritePNG(&pngb) },
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkGolden(t, "countdown.txt", text.Bytes())
+	checkGolden(t, "countdown.svg", svg.Bytes())
+	d := xml.NewDecoder(bytes.NewReader(svg.Bytes()))
+	for {
+		if _, err := d.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Errorf("svg is not well-formed XML: %v", err)
+			}
+			break
+		}
+	}
+	img, err := png.Decode(&pngb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != chartW || b.Dy() != chartH {
+		t.Errorf("png is %v, want %dx%d", b, chartW, chartH)
+	}
+	// Every mode's colour is drawn.
+	for mode, c := range modeColors {
+		found := false
+		for y := 0; y < chartH && !found; y++ {
+			for x := 0; x < chartW && !found; x++ {
+				r, g, b, _ := img.At(x, y).RGBA()
+				found = uint8(r>>8) == c.R && uint8(g>>8) == c.G && uint8(b>>8) == c.B
+			}
+		}
+		if !found {
+			t.Errorf("png has no pixel of %s's colour", mode)
+		}
+	}
+}
+
+func TestRunStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	run := func(ctx context.Context, v Variant) (*tracer.Trace, error) {
+		calls++
+		if calls == 3 {
+			cancel()
+			return nil, ctx.Err()
+		}
+		return fakeRun(ctx, v)
+	}
+	res, err := Run(ctx, Options{Workload: "w", CallsPerThread: 1, Threads: []int{1, 2}}, run)
+	if !errors.Is(err, context.Canceled) || res == nil || len(res.Rows) != 2 {
+		t.Fatalf("Run = %v rows, %v; want 2 rows and context.Canceled", res, err)
+	}
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update;
+// a mismatch prints diff -u.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (go test -update creates it): %v", err)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	f := filepath.Join(t.TempDir(), "got")
+	os.WriteFile(f, got, 0o644)
+	out, _ := exec.Command("diff", "-u", path, f).CombinedOutput()
+	t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", name, out)
+}

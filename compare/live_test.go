@@ -1,0 +1,129 @@
+package compare
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+)
+
+// fixtureVerdicts is the verdict each fixture must get (among others that
+// may apply) when run live. ml-preprocessing is left out: when the machine
+// is oversubscribed its Python glue is descheduled while holding the GIL,
+// and the run really becomes gil-bound.
+var fixtureVerdicts = map[string]string{
+	"countdown":               report.GILBound,
+	"countdown-legacy":        report.GILBound,
+	"image-processing":        report.GILBound,
+	"web-scraping":            report.Scales,
+	"convoy":                  report.Convoy,
+	"c-extension-holding-gil": report.GILHeldInNative,
+	"lock-contention":         report.LockBound,
+	"multiprocessing":         report.Scales,
+	"free-threaded":           report.Scales,
+}
+
+// TestFixtureVerdictsLive runs every fixture on the VM and checks the
+// report's verdict. The verdicts rest on what the VM lets threads do (the
+// GIL, locks, I/O), not on how fast the machine is, so they hold on a busy
+// machine; the test only needs time.
+func TestFixtureVerdictsLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every fixture on the VM (about 10 s of runs)")
+	}
+	lpm := vm.Calibrate()
+	names := make([]string, 0, len(fixtureVerdicts))
+	for n := range fixtureVerdicts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			w, err := vm.Load(filepath.Join("..", "fixtures", name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			tr, err := vm.Run(context.Background(), w, vm.Options{LoopsPerMS: lpm})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report.Analyze(tr, tracer.Derive(tr))
+			var codes []string
+			for _, v := range r.Verdicts {
+				codes = append(codes, v.Code)
+			}
+			t.Logf("%s in %v: %s", name, time.Since(start).Round(time.Millisecond), strings.Join(codes, ","))
+			if !slices.Contains(codes, fixtureVerdicts[name]) {
+				for _, v := range r.Verdicts {
+					t.Logf("%s: %s", v.Code, v.Text)
+				}
+				r.WriteText(os.Stderr)
+				t.Errorf("%s: verdicts %v, want %s among them", name, codes, fixtureVerdicts[name])
+			}
+		})
+	}
+}
+
+// TestCompareCountdownLive compares a short countdown as threads, processes
+// and free-threaded. What the GIL allows is asserted from the traces (GIL
+// wait, overlap, verdicts), which a busy machine does not change; the
+// measured speedups are logged, as a busy 2-core machine makes them noise.
+func TestCompareCountdownLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the VM")
+	}
+	path := filepath.Join(t.TempDir(), "countdown.yaml")
+	src := "name: countdown-short\nthreads:\n  - name: counter\n    count: 2\n    run: countdown\nfunctions:\n  countdown:\n    - compute: 40ms\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := vm.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Dir: dir}, VMRunner(w, 0, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteCharts(dir); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	res.WriteText(&text)
+	t.Log("\n" + text.String())
+	if len(res.Rows) != 6 {
+		t.Fatalf("%d rows, want 6", len(res.Rows))
+	}
+	for _, row := range res.Rows {
+		if _, err := os.Stat(row.Trace); err != nil {
+			t.Errorf("%s-%d: trace not kept: %v", row.Mode, row.Threads, err)
+		}
+		if row.Threads != 2 {
+			continue
+		}
+		switch row.Mode {
+		case Threads:
+			if row.GILWaitFraction < 0.25 || row.Overlap > 1.3 || !slices.Contains(row.Verdicts, report.GILBound) {
+				t.Errorf("threads-2: GIL wait %.2f, overlap %.2f, verdicts %v; want >= 0.25, <= 1.3, gil-bound", row.GILWaitFraction, row.Overlap, row.Verdicts)
+			}
+		default:
+			if row.GILWaitFraction > 0.1 || row.Overlap < 1.5 || !slices.Contains(row.Verdicts, report.Scales) {
+				t.Errorf("%s-2: GIL wait %.2f, overlap %.2f, verdicts %v; want <= 0.1, >= 1.5, scales", row.Mode, row.GILWaitFraction, row.Overlap, row.Verdicts)
+			}
+		}
+	}
+	for _, f := range []string{"speedup.svg", "speedup.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("chart %s not written: %v", f, err)
+		}
+	}
+}

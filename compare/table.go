@@ -1,0 +1,66 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText writes the comparison table.
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %d cores. speedup: throughput over the same mode's one-thread run (measured);\n", r.Workload, r.Cores)
+	fmt.Fprintf(&b, "overlap: the run's work back to back over its wall, from the trace (what the GIL allowed).\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "mode\tthreads\tswitch interval\twall\tthroughput\tspeedup\toverlap\tGIL wait\tverdict\n")
+	for _, row := range r.Rows {
+		si := "-"
+		if row.SwitchIntervalNS > 0 {
+			si = time.Duration(row.SwitchIntervalNS).String()
+		}
+		verdict := strings.Join(row.Verdicts, ",")
+		if verdict == "" {
+			verdict = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.1f calls/s\t%.2fx\t%.2fx\t%.1f%%\t%s\n",
+			row.Mode, row.Threads, si, fmtWall(row.WallNS), row.Throughput, row.Speedup, row.Overlap, 100*row.GILWaitFraction, verdict)
+	}
+	tw.Flush()
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing comparison: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes the comparison as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("writing comparison json: %w", err)
+	}
+	return nil
+}
+
+// fmtWall formats nanoseconds with three significant digits.
+func fmtWall(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case d >= 100*time.Second:
+		return d.Round(time.Second).String()
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= 100*time.Millisecond:
+		return d.Round(time.Millisecond).String()
+	case d >= 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}

@@ -1,0 +1,376 @@
+package chrome_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+type namedTrace struct {
+	name string
+	t    *tracer.Trace
+}
+
+// scenarios are the built traces every test runs on.
+func scenarios() []namedTrace {
+	return []namedTrace{
+		{"scenario-countdown", tracetest.Countdown(4)},
+		{"scenario-mixed", tracetest.Mixed()},
+	}
+}
+
+func export(t testing.TB, tr *tracer.Trace) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := chrome.New(&buf).Export(context.Background(), tr); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func validate(t testing.TB, out []byte) *chrometest.Summary {
+	t.Helper()
+	sum, err := chrometest.Validate(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("output breaks Perfetto's importer rules:\n%v", err)
+	}
+	return sum
+}
+
+// TestGolden compares every trace's output with its golden file (go test
+// -update rewrites them), checks that a second export gives the same
+// bytes, and runs the validator over it. Scenario goldens are plain JSON,
+// to be read as examples; fixture goldens, recorded runs of thousands of
+// events, are gzipped and compared decompressed.
+func TestGolden(t *testing.T) {
+	for _, c := range allTraces(t) {
+		t.Run(c.name, func(t *testing.T) {
+			got := export(t, c.t)
+			if again := export(t, c.t); !bytes.Equal(got, again) {
+				t.Fatal("two exports of one trace differ")
+			}
+			validate(t, got)
+			path := filepath.Join("testdata", c.name+".json")
+			if strings.HasPrefix(c.name, "fixture-") {
+				path += ".gz"
+			}
+			checkGolden(t, path, got)
+		})
+	}
+}
+
+// TestGoldenFilesAreValid runs the validator over every committed golden,
+// including ones whose trace is not built by this test.
+func TestGoldenFilesAreValid(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.json*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatal("no golden files")
+	}
+	for _, p := range paths {
+		if _, err := chrometest.Validate(bytes.NewReader(readGolden(t, p))); err != nil {
+			t.Errorf("%s:\n%v", p, err)
+		}
+	}
+}
+
+// readGolden reads a golden file, decompressing a .gz one.
+func readGolden(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (go test -update creates it): %v", err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return data
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		data := got
+		if strings.HasSuffix(path, ".gz") {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf) // no name, no time: the same bytes every time
+			zw.Write(got)
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			data = buf.Bytes()
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want := readGolden(t, path); !bytes.Equal(want, got) {
+		t.Errorf("output differs from %s (go test -update accepts it):\n%s", path, unifiedDiff(t, path, want, got))
+	}
+}
+
+// unifiedDiff is diff -u from the golden file's content to got.
+func unifiedDiff(t *testing.T, path string, want, got []byte) string {
+	dir := t.TempDir()
+	w, g := filepath.Join(dir, "want"), filepath.Join(dir, "got")
+	if err := os.WriteFile(w, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g, got, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("diff", "-u", "--label", path, "--label", "got", w, g).CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+		return fmt.Sprintf("(running diff: %v)\n%s", err, out)
+	}
+	return string(out)
+}
+
+func TestCountdownTracks(t *testing.T) {
+	tr := tracetest.Countdown(4)
+	spans := tracer.Derive(tr)
+	sum := validate(t, export(t, tr))
+
+	if got := sum.Processes[1]; got != "python" {
+		t.Errorf("process 1 is named %q, want python", got)
+	}
+	gil, t1, t2 := sum.TID(1, "GIL"), sum.TID(1, "T1"), sum.TID(1, "T2")
+	if gil == 0 || t1 == 0 || t2 == 0 {
+		t.Fatalf("tracks GIL, T1, T2 = tids %d, %d, %d; want all present; threads: %v", gil, t1, t2, sum.Threads)
+	}
+	if !(sum.Threads[gil].SortIndex < sum.Threads[t1].SortIndex && sum.Threads[t1].SortIndex < sum.Threads[t2].SortIndex) {
+		t.Errorf("sort indexes GIL %d, T1 %d, T2 %d: want GIL, T1, T2 in order",
+			sum.Threads[gil].SortIndex, sum.Threads[t1].SortIndex, sum.Threads[t2].SortIndex)
+	}
+	name := map[int]string{t1: "T1", t2: "T2"}
+
+	// The GIL track: one slice per hold, named after the holder, plus an
+	// instant per drop request and per forced switch.
+	var holders, instants []string
+	for _, s := range sum.Slices[chrometest.Track{PID: 1, TID: gil}] {
+		if s.Dur == 0 {
+			instants = append(instants, s.Name)
+			continue
+		}
+		holders = append(holders, s.Name)
+	}
+	var want []string
+	for _, h := range spans.Holds {
+		want = append(want, tr.Threads[h.Thread].Name)
+	}
+	if strings.Join(holders, " ") != strings.Join(want, " ") {
+		t.Errorf("GIL track holders = %v, want %v", holders, want)
+	}
+	drops, forced := count(instants, "drop request"), count(instants, "forced switch")
+	if drops != len(spans.DropRequests) || drops != 4 {
+		t.Errorf("drop request instants = %d, want %d", drops, len(spans.DropRequests))
+	}
+	if forced != 4 {
+		t.Errorf("forced switch instants = %d, want 4", forced)
+	}
+
+	// A flow per handoff, from the releasing thread's running slice to the
+	// acquiring thread's.
+	if len(sum.Flows) != len(spans.Handoffs) || len(sum.Flows) != 5 {
+		t.Fatalf("flows = %d, want %d (the handoffs)", len(sum.Flows), len(spans.Handoffs))
+	}
+	for i, f := range sum.Flows {
+		h := spans.Handoffs[i]
+		if name[f.From.TID] != tr.Threads[h.From].Name || name[f.To.TID] != tr.Threads[h.To].Name {
+			t.Errorf("flow %d goes %s -> %s, want %s -> %s", i, name[f.From.TID], name[f.To.TID],
+				tr.Threads[h.From].Name, tr.Threads[h.To].Name)
+		}
+		if f.FromSlice != "running" || f.ToSlice != "running" {
+			t.Errorf("flow %d binds %q -> %q, want running -> running", i, f.FromSlice, f.ToSlice)
+		}
+	}
+
+	// The waiting counter equals, at every change, the number of threads
+	// in a gil-wait state span (counted here by brute force).
+	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GIL waiting counter = %v, want %v", got, want)
+	}
+	if sum.Metadata["workload"] != "countdown" || sum.Metadata["gil_mode"] != "cpython" {
+		t.Errorf("metadata = %v", sum.Metadata)
+	}
+}
+
+// waitingSeries is the number of threads in gil-wait at time 0 and after
+// every change, without repeats.
+func waitingSeries(s *tracer.Spans) []float64 {
+	times := map[int64]bool{0: true}
+	for _, sp := range s.States {
+		if sp.State == tracer.StateGILWait {
+			times[sp.Start], times[sp.End] = true, true
+		}
+	}
+	var sorted []int64
+	for at := range times {
+		sorted = append(sorted, at)
+	}
+	slices.Sort(sorted)
+	var out []float64
+	for _, at := range sorted {
+		n := 0.0
+		for _, sp := range s.States {
+			if sp.State == tracer.StateGILWait && sp.Start <= at && at < sp.End {
+				n++
+			}
+		}
+		if len(out) == 0 || out[len(out)-1] != n {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func count(xs []string, x string) int {
+	n := 0
+	for _, s := range xs {
+		if s == x {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMixedTracks(t *testing.T) {
+	tr := tracetest.Mixed()
+	spans := tracer.Derive(tr)
+	sum := validate(t, export(t, tr))
+
+	if sum.TID(2, "GIL") != 0 {
+		t.Error("the free-threaded process has a GIL track")
+	}
+	for _, th := range []struct {
+		pid  int
+		name string
+	}{{1, "GIL"}, {1, "worker-1"}, {1, "worker-2"}, {2, "ft-1"}, {2, "ft-2"}} {
+		if sum.TID(th.pid, th.name) == 0 {
+			t.Errorf("no track %q in process %d", th.name, th.pid)
+		}
+	}
+	if len(sum.Flows) != len(spans.Handoffs) {
+		t.Errorf("flows = %d, want %d handoffs", len(sum.Flows), len(spans.Handoffs))
+	}
+	cats := map[string]int{}
+	for _, f := range sum.Flows {
+		cats[f.Cat]++
+	}
+	if cats["lock"] != 1 || cats["gil"] != len(spans.Handoffs)-1 {
+		t.Errorf("flow categories = %v, want one guest-lock handoff and the rest GIL", cats)
+	}
+	// Every state appears on worker tracks, always innermost, inside the
+	// calls: a state slice is never a parent.
+	states := map[string]bool{}
+	for trk, slices := range sum.Slices {
+		if trk.TID == sum.TID(1, "GIL") {
+			continue
+		}
+		for i, s := range slices {
+			if s.Cat != "state" {
+				continue
+			}
+			states[s.Name] = true
+			if i+1 < len(slices) && slices[i+1].Depth > s.Depth {
+				t.Errorf("state slice %q at %d ns has a child", s.Name, s.Start)
+			}
+		}
+	}
+	for st := tracer.State(0); int(st) < tracer.NumStates; st++ {
+		if !states[st.String()] {
+			t.Errorf("no %q slice", st)
+		}
+	}
+	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("GIL waiting counter = %v, want %v", got, want)
+	}
+	if _, ok := sum.Counters["2/GIL/waiting"]; ok {
+		t.Error("the free-threaded process has a waiting counter")
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	withPID := func(pid int) *tracer.Trace {
+		tr := tracetest.Countdown(1)
+		tr.Procs[0].PID = pid
+		return tr
+	}
+	twoProcs := tracetest.Mixed()
+	twoProcs.Procs[1].PID = twoProcs.Procs[0].PID
+	b := tracetest.New("empty")
+	b.Process("python", 1)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		tr   *tracer.Trace
+		w    interface{ Write([]byte) (int, error) }
+		want string
+	}{
+		{"pid 0", context.Background(), withPID(0), &bytes.Buffer{}, "pid 0"},
+		{"shared pid", context.Background(), twoProcs, &bytes.Buffer{}, "share pid"},
+		{"no thread", context.Background(), b.Trace(), &bytes.Buffer{}, "no spans"},
+		{"write fails", context.Background(), tracetest.Countdown(2), failWriter{}, "disk full"},
+		{"cancelled", cancelled, bigTrace(t, 20_000), &bytes.Buffer{}, "context canceled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := chrome.New(c.w).Export(c.ctx, c.tr)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// allTraces is the scenarios, then every recorded fixture trace
+// (fixtures/traces/NAME.giltrace, golden testdata/fixture-NAME.json).
+func allTraces(t *testing.T) []namedTrace {
+	paths, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "traces", "*.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := scenarios()
+	for _, p := range paths {
+		tr, err := tracer.ReadFile(p)
+		if err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+		out = append(out, namedTrace{"fixture-" + strings.TrimSuffix(filepath.Base(p), ".giltrace"), tr})
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Report is the full diagnosis of a run: the Summary's breakdown, GIL and
+// speedup figures per process and for the run, the functions that wait and
+// that make others wait, and the verdicts. docs/diagnosis.md gives the
+// formula of every field.
+type Report struct {
+	Summary
+
+	// Run-wide figures; with several processes, sums or averages of the
+	// per-process ones as documented on each.
+	GILHeldFraction  float64 `json:"gil_held_fraction"`    // GIL hold time / (wall × processes with a GIL)
+	Parallelism      float64 `json:"parallelism"`          // busy thread-time / wall
+	Handoffs         int     `json:"handoffs"`             // GIL passed from one thread to another
+	HandoffsPerSec   float64 `json:"handoffs_per_sec"`     // Handoffs / wall
+	DropRequests     int     `json:"drop_requests"`        // GIL drop requests
+	ForcedSwitches   int     `json:"forced_switches"`      // handoffs forced by a drop request
+	ReacquireLatency Latency `json:"reacquire_latency_ns"` // GIL re-acquire after I/O and GIL-releasing native calls
+	ReacquireIO      Latency `json:"reacquire_after_io_ns"`
+	ReacquireNative  Latency `json:"reacquire_after_native_ns"`
+	LongestWait      *Site   `json:"longest_gil_wait,omitempty"`
+
+	Work    Work    `json:"work"`
+	Speedup Speedup `json:"speedup"`
+
+	Procs    []ProcReport `json:"process_reports"`
+	TopWait  []FuncTime   `json:"top_gil_wait"`
+	TopHold  []FuncTime   `json:"top_gil_hold"`
+	Locks    []LockReport `json:"guest_locks"`
+	Verdicts []Verdict    `json:"verdicts"`
+}
+
+// Latency is a distribution of durations in nanoseconds: nearest-rank
+// percentiles of Count samples.
+type Latency struct {
+	Count int   `json:"count"`
+	P50   int64 `json:"p50"`
+	P99   int64 `json:"p99"`
+	Max   int64 `json:"max"`
+}
+
+// Site is a single GIL wait and where it happened.
+type Site struct {
+	Thread     string `json:"thread"`
+	Function   string `json:"function"`
+	File       string `json:"file,omitempty"`
+	Line       int    `json:"line"`
+	StartNS    int64  `json:"start_ns"`
+	DurationNS int64  `json:"duration_ns"`
+	HeldBy     string `json:"held_by,omitempty"` // the thread that held the GIL longest meanwhile
+}
+
+// ProcReport is the GIL figures of one process.
+type ProcReport struct {
+	Name             string   `json:"name"`
+	PID              int      `json:"pid"`
+	HasGIL           bool     `json:"gil"`
+	Threads          int      `json:"threads"`
+	WallNS           int64    `json:"wall_ns"` // first thread start to last thread end
+	GILHeldFraction  float64  `json:"gil_held_fraction"`
+	Parallelism      float64  `json:"parallelism"`
+	Handoffs         int      `json:"handoffs"`
+	HandoffsPerSec   float64  `json:"handoffs_per_sec"`
+	DropRequests     int      `json:"drop_requests"`
+	ForcedSwitches   int      `json:"forced_switches"`
+	Fairness         Fairness `json:"fairness"`
+	ReacquireIO      Latency  `json:"reacquire_after_io_ns"`
+	ReacquireNative  Latency  `json:"reacquire_after_native_ns"`
+	LongestWait      *Site    `json:"longest_gil_wait,omitempty"`
+	gilHoldNS        int64
+	busyNS           int64
+	reacquireSamples [2][]int64 // after I/O, after native
+}
+
+// Fairness compares GIL acquisitions among the CPU-bound threads of a
+// process; Ratio is fewest/most (1 is perfectly even).
+type Fairness struct {
+	CPUBoundThreads int     `json:"cpu_bound_threads"`
+	Fewest          int     `json:"fewest"`
+	FewestThread    string  `json:"fewest_thread,omitempty"`
+	Most            int     `json:"most"`
+	MostThread      string  `json:"most_thread,omitempty"`
+	Ratio           float64 `json:"ratio"`
+}
+
+// FuncTime is a guest function with GIL time charged to it.
+type FuncTime struct {
+	Function string  `json:"function"`
+	File     string  `json:"file,omitempty"`
+	Line     int     `json:"line"`
+	Count    int     `json:"count"`             // waits (top_gil_wait) or GIL acquisitions inside it (top_gil_hold)
+	TotalNS  int64   `json:"total_ns"`          // time waiting (top_gil_wait) or holding (top_gil_hold)
+	MaxNS    int64   `json:"max_ns,omitempty"`  // longest single wait
+	BlameNS  int64   `json:"blame_ns"`          // others' GIL wait while it held the GIL (top_gil_hold)
+	NativeNS int64   `json:"native_holding_ns"` // of TotalNS, inside native calls that keep the GIL
+	Share    float64 `json:"share"`             // of all GIL wait: TotalNS (waits) or BlameNS (holds)
+}
+
+// LockReport is a guest lock's contention.
+type LockReport struct {
+	Name     string `json:"name"`
+	Process  string `json:"process"`
+	WaitNS   int64  `json:"wait_ns"`
+	Waits    int    `json:"waits"`
+	HoldNS   int64  `json:"hold_ns"`
+	Holds    int    `json:"holds"`
+	HeldBy   string `json:"held_by,omitempty"` // the function that held it longest while others waited
+	HeldLine int    `json:"held_by_line,omitempty"`
+}
+
+// Work splits the threads' work (time not spent waiting) into the serial
+// part, which needs the GIL, and the parallel part, which does not.
+type Work struct {
+	TotalNS       int64   `json:"total_ns"`
+	SerialNS      int64   `json:"serial_ns"`   // running + native holding the GIL, in processes with a GIL
+	ParallelNS    int64   `json:"parallel_ns"` // I/O + GIL-releasing native (+ running when free-threaded)
+	SerialShare   float64 `json:"serial_share"`
+	ParallelShare float64 `json:"parallel_share"`
+	CPUNS         int64   `json:"cpu_ns"` // running + native + native holding: work that needs a core
+}
+
+// Speedup is the speedup arithmetic: what the run achieved relative to the
+// same work on one thread, and what bounds it.
+type Speedup struct {
+	Threads       int     `json:"threads"`
+	Cores         int     `json:"cores"`
+	SerialEquivNS int64   `json:"serial_equivalent_ns"` // the same work on one thread
+	Achieved      float64 `json:"achieved"`
+	AmdahlCeiling float64 `json:"amdahl_ceiling"`
+	AsProcesses   float64 `json:"as_processes"`
+	WithoutGIL    float64 `json:"without_gil"`
+	CPUCapped     bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
+}
+
+// Analyze computes the full report of trace t from its spans s
+// (tracer.Derive(t)). It does not modify either and is deterministic.
+func Analyze(t *tracer.Trace, s *tracer.Spans) *Report {
+	r := &Report{Summary: *Summarize(t, s)}
+	a := newAnalysis(t, s, r)
+	a.processes()
+	a.functions()
+	a.guestLocks()
+	a.work()
+	a.speedup()
+	r.Verdicts = diagnose(a)
+	return r
+}
+
+// analysis holds what the steps of Analyze share.
+type analysis struct {
+	t        *tracer.Trace
+	s        *tracer.Spans
+	r        *Report
+	procOf   []int // thread -> index into r.Procs
+	wallNS   int64
+	cpuBound []bool // per thread
+	ioBound  []bool // per thread
+
+	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
+}
+
+func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
+	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS}
+	a.procOf = make([]int, len(t.Threads))
+	for i, th := range t.Threads {
+		a.procOf[i] = int(th.Proc)
+	}
+	a.cpuBound = make([]bool, len(r.Threads))
+	a.ioBound = make([]bool, len(r.Threads))
+	for i := range r.Threads {
+		th := &r.Threads[i]
+		w := threadWork(th)
+		a.cpuBound[i] = w > 0 && share(threadCPU(th), w) >= CPUBoundShare
+		a.ioBound[i] = w > 0 && share(th.IONS, w) >= IOBoundShare
+	}
+	return a
+}
+
+// threadWork is the time a thread did something (not waiting for a lock).
+func threadWork(th *ThreadSummary) int64 {
+	return th.RunningNS + th.IONS + th.NativeNS + th.NativeHoldingNS
+}
+
+// threadCPU is the time a thread needed a core.
+func threadCPU(th *ThreadSummary) int64 {
+	return th.RunningNS + th.NativeNS + th.NativeHoldingNS
+}
+
+// gilOf is the GIL of process p, or NoLock.
+func (a *analysis) gilOf(p int) tracer.LockID {
+	if p < len(a.t.Procs) {
+		return a.t.Procs[p].GIL
+	}
+	return tracer.NoLock
+}
+
+func (a *analysis) threadName(id tracer.ThreadID) string {
+	if int(id) < len(a.t.Threads) {
+		return a.t.Threads[id].Name
+	}
+	return "nobody"
+}
+
+// frame is the innermost frame of stack st, or a pseudo-frame outside any
+// function.
+func (a *analysis) frame(st tracer.StackID) tracer.Frame {
+	if st == tracer.NoStack || int(st) >= len(a.t.Stacks) {
+		return tracer.Frame{Func: "<thread>"}
+	}
+	f := a.t.Stacks[st].Frame
+	if int(f) >= len(a.t.Frames) {
+		return tracer.Frame{Func: "<unknown>"}
+	}
+	return a.t.Frames[f]
+}
+
+// latency summarises samples with nearest-rank percentiles; it sorts them.
+func latency(samples []int64) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	slices.Sort(samples)
+	rank := func(p float64) int64 {
+		// Nearest rank: the smallest sample with at least p of them at or below it.
+		i := int(p*float64(len(samples))+0.999999999) - 1
+		return samples[min(max(i, 0), len(samples)-1)]
+	}
+	return Latency{Count: len(samples), P50: rank(0.50), P99: rank(0.99), Max: samples[len(samples)-1]}
+}
+
+// sortFuncs orders by the keys descending, then by function, file and
+// line, and keeps the first n.
+func sortFuncs(fs []FuncTime, n int, keys ...func(FuncTime) int64) []FuncTime {
+	slices.SortFunc(fs, func(x, y FuncTime) int {
+		for _, key := range keys {
+			if c := cmp.Compare(key(y), key(x)); c != 0 {
+				return c
+			}
+		}
+		if c := cmp.Compare(x.Function, y.Function); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.File, y.File); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Line, y.Line)
+	})
+	if len(fs) > n {
+		fs = fs[:n]
+	}
+	return fs
+}

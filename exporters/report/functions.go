@@ -1,0 +1,137 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TopN is how many functions the report lists by GIL wait and by GIL hold.
+const TopN = 10
+
+// functions fills the top functions by GIL wait (the waiter's innermost
+// function) and by GIL hold (time holding the GIL, and the wait of others
+// charged to the function that held it meanwhile: the blame).
+func (a *analysis) functions() {
+	waits := map[tracer.Frame]*FuncTime{}
+	holds := map[tracer.Frame]*FuncTime{}
+	get := func(m map[tracer.Frame]*FuncTime, st tracer.StackID) *FuncTime {
+		f := a.frame(st)
+		ft := m[f]
+		if ft == nil {
+			ft = &FuncTime{Function: f.Func, File: f.File, Line: f.Line}
+			m[f] = ft
+		}
+		return ft
+	}
+	var totalWait int64
+	for _, w := range a.s.Waits {
+		if !isGIL(a.t, w.Lock) || w.End <= w.Start {
+			continue
+		}
+		d := w.End - w.Start
+		totalWait += d
+		ft := get(waits, w.Stack)
+		ft.Count++
+		ft.TotalNS += d
+		ft.MaxNS = max(ft.MaxNS, d)
+		for _, b := range w.Blame {
+			if b.Holder != tracer.NoThread {
+				get(holds, b.Stack).BlameNS += b.End - b.Start
+			}
+		}
+	}
+	for _, sp := range a.s.States {
+		if sp.State != tracer.StateRunning && sp.State != tracer.StateNativeHolding {
+			continue
+		}
+		if int(sp.Thread) >= len(a.procOf) || a.gilOf(a.procOf[sp.Thread]) == tracer.NoLock {
+			continue
+		}
+		ft := get(holds, sp.Stack)
+		ft.TotalNS += sp.End - sp.Start
+		if sp.State == tracer.StateNativeHolding {
+			ft.NativeNS += sp.End - sp.Start
+		}
+	}
+	for _, h := range a.s.Holds {
+		if isGIL(a.t, h.Lock) {
+			get(holds, h.Stack).Count++
+		}
+	}
+	a.r.TopWait = sortFuncs(collect(waits, func(f *FuncTime) { f.Share = round3(share(f.TotalNS, totalWait)) }), TopN,
+		func(f FuncTime) int64 { return f.TotalNS })
+	a.r.TopHold = sortFuncs(collect(holds, func(f *FuncTime) { f.Share = round3(share(f.BlameNS, totalWait)) }), TopN,
+		func(f FuncTime) int64 { return f.BlameNS }, func(f FuncTime) int64 { return f.TotalNS })
+}
+
+// collect returns the values of m with fill applied, in no order.
+func collect(m map[tracer.Frame]*FuncTime, fill func(*FuncTime)) []FuncTime {
+	out := make([]FuncTime, 0, len(m))
+	for _, f := range m {
+		fill(f)
+		out = append(out, *f)
+	}
+	return out
+}
+
+// guestLocks fills the contention of every guest lock that was used.
+func (a *analysis) guestLocks() {
+	t := a.t
+	reps := make([]LockReport, len(t.Locks))
+	heldBy := make([]map[tracer.Frame]int64, len(t.Locks))
+	for _, w := range a.s.Waits {
+		if int(w.Lock) >= len(t.Locks) || t.Locks[w.Lock].GIL {
+			continue
+		}
+		lr := &reps[w.Lock]
+		lr.Waits++
+		lr.WaitNS += w.End - w.Start
+		if heldBy[w.Lock] == nil {
+			heldBy[w.Lock] = map[tracer.Frame]int64{}
+		}
+		for _, b := range w.Blame {
+			if b.Holder != tracer.NoThread {
+				heldBy[w.Lock][a.frame(b.Stack)] += b.End - b.Start
+			}
+		}
+	}
+	for _, h := range a.s.Holds {
+		if int(h.Lock) < len(t.Locks) && !t.Locks[h.Lock].GIL {
+			reps[h.Lock].Holds++
+			reps[h.Lock].HoldNS += h.End - h.Start
+		}
+	}
+	a.r.Locks = []LockReport{}
+	for i, l := range t.Locks {
+		lr := reps[i]
+		if l.GIL || lr.Holds == 0 && lr.Waits == 0 {
+			continue
+		}
+		lr.Name, lr.Process = l.Name, procName(t, l.Proc)
+		if f, ok := topFrame(heldBy[i]); ok {
+			lr.HeldBy, lr.HeldLine = f.Func, f.Line
+		}
+		a.r.Locks = append(a.r.Locks, lr)
+	}
+	slices.SortStableFunc(a.r.Locks, func(x, y LockReport) int {
+		if x.WaitNS != y.WaitNS {
+			return cmp.Compare(y.WaitNS, x.WaitNS)
+		}
+		return cmp.Compare(x.Name, y.Name)
+	})
+}
+
+// topFrame is the frame with the most time, ties broken by name and line.
+func topFrame(m map[tracer.Frame]int64) (tracer.Frame, bool) {
+	var best tracer.Frame
+	var bestNS int64
+	found := false
+	for f, ns := range m {
+		if !found || ns > bestNS || ns == bestNS && (f.Func < best.Func || f.Func == best.Func && f.Line < best.Line) {
+			best, bestNS, found = f, ns, true
+		}
+	}
+	return best, found
+}

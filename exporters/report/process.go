@@ -1,0 +1,218 @@
+package report
+
+import (
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// processes fills the per-process figures and their run-wide totals.
+//
+//  1. Per process: its wall (first thread start to last thread end), GIL
+//     hold time, busy time, handoffs, forced switches, drop requests.
+//  2. Re-acquire latencies from each thread's state sequence.
+//  3. The longest GIL wait, and fairness among CPU-bound threads.
+//  4. Run-wide sums, fractions over the run's wall.
+func (a *analysis) processes() {
+	t, s, r := a.t, a.s, a.r
+	r.Procs = make([]ProcReport, len(t.Procs))
+	first := make([]int64, len(t.Procs))
+	last := make([]int64, len(t.Procs))
+	seen := make([]bool, len(t.Procs))
+	for i, p := range t.Procs {
+		r.Procs[i] = ProcReport{Name: p.Name, PID: p.PID, HasGIL: p.GIL != tracer.NoLock}
+	}
+	for i, ts := range s.Threads {
+		p := a.procOf[i]
+		if p >= len(r.Procs) || !ts.Ended && ts.End == ts.Start {
+			continue
+		}
+		pr := &r.Procs[p]
+		pr.Threads++
+		pr.busyNS += threadCPU(&r.Threads[i])
+		if !seen[p] || ts.Start < first[p] {
+			first[p] = ts.Start
+		}
+		last[p] = max(last[p], ts.End)
+		seen[p] = true
+	}
+	gilProc := map[tracer.LockID]int{}
+	for i, p := range t.Procs {
+		r.Procs[i].WallNS = last[i] - first[i]
+		if p.GIL != tracer.NoLock {
+			gilProc[p.GIL] = i
+		}
+	}
+	for _, h := range s.Holds {
+		if p, ok := gilProc[h.Lock]; ok {
+			r.Procs[p].gilHoldNS += h.End - h.Start
+		}
+	}
+	for _, h := range s.Handoffs {
+		if p, ok := gilProc[h.Lock]; ok && h.From != h.To {
+			r.Procs[p].Handoffs++
+			if h.How == tracer.AcquireForced {
+				r.Procs[p].ForcedSwitches++
+			}
+		}
+	}
+	for _, d := range s.DropRequests {
+		if p, ok := gilProc[d.Lock]; ok {
+			r.Procs[p].DropRequests++
+		}
+	}
+	a.reacquires()
+	a.longestWaits(gilProc)
+	a.fairness()
+	a.runTotals()
+}
+
+// reacquires collects, per process, how long each thread waited for the
+// GIL after blocking I/O and after GIL-releasing native calls: the GIL-wait
+// spans right after the I/O (or native) span, 0 if it got the GIL at once.
+func (a *analysis) reacquires() {
+	st := a.s.States
+	a.ioReacquire = make([][]int64, len(a.r.Threads))
+	for i := 0; i < len(st); i++ {
+		sp := st[i]
+		kind := -1
+		switch sp.State {
+		case tracer.StateIO:
+			kind = 0
+		case tracer.StateNative:
+			kind = 1
+		}
+		if kind < 0 || int(sp.Thread) >= len(a.procOf) || a.gilOf(a.procOf[sp.Thread]) == tracer.NoLock {
+			continue
+		}
+		j := i + 1
+		if j < len(st) && st[j].Thread == sp.Thread && st[j].State == sp.State {
+			continue // the same I/O or call goes on with another stack or kind
+		}
+		var lat int64
+		for ; j < len(st) && st[j].Thread == sp.Thread && st[j].State == tracer.StateGILWait; j++ {
+			lat += st[j].End - st[j].Start
+		}
+		if j >= len(st) || st[j].Thread != sp.Thread {
+			continue // the thread ended (or the trace did) before it got the GIL back
+		}
+		pr := &a.r.Procs[a.procOf[sp.Thread]]
+		pr.reacquireSamples[kind] = append(pr.reacquireSamples[kind], lat)
+		if kind == 0 {
+			a.ioReacquire[sp.Thread] = append(a.ioReacquire[sp.Thread], lat)
+		}
+	}
+	for i := range a.r.Procs {
+		pr := &a.r.Procs[i]
+		pr.ReacquireIO = latency(append([]int64(nil), pr.reacquireSamples[0]...))
+		pr.ReacquireNative = latency(append([]int64(nil), pr.reacquireSamples[1]...))
+	}
+}
+
+// longestWaits finds the longest single GIL wait of each process.
+func (a *analysis) longestWaits(gilProc map[tracer.LockID]int) {
+	best := make([]int, len(a.r.Procs))
+	for i := range best {
+		best[i] = -1
+	}
+	for wi, w := range a.s.Waits {
+		p, ok := gilProc[w.Lock]
+		if !ok {
+			continue
+		}
+		if b := best[p]; b < 0 || w.End-w.Start > a.s.Waits[b].End-a.s.Waits[b].Start {
+			best[p] = wi
+		}
+	}
+	for p, wi := range best {
+		if wi >= 0 && a.s.Waits[wi].End > a.s.Waits[wi].Start {
+			a.r.Procs[p].LongestWait = a.site(&a.s.Waits[wi])
+		}
+	}
+}
+
+// site describes wait w: who waited, in which function, and who held the
+// lock for the longest part of it.
+func (a *analysis) site(w *tracer.Wait) *Site {
+	f := a.frame(w.Stack)
+	st := &Site{Thread: a.threadName(w.Thread), Function: f.Func, File: f.File, Line: f.Line, StartNS: w.Start, DurationNS: w.End - w.Start}
+	if h := mainHolder(w.Blame); h != tracer.NoThread {
+		st.HeldBy = a.threadName(h)
+	}
+	return st
+}
+
+// mainHolder is the thread that held the lock longest during a wait, or
+// NoThread. Ties go to the lower ThreadID.
+func mainHolder(bl []tracer.Blame) tracer.ThreadID {
+	held := map[tracer.ThreadID]int64{}
+	for _, b := range bl {
+		if b.Holder != tracer.NoThread {
+			held[b.Holder] += b.End - b.Start
+		}
+	}
+	best, bestNS := tracer.NoThread, int64(0)
+	for id, ns := range held {
+		if ns > bestNS || ns == bestNS && id < best {
+			best, bestNS = id, ns
+		}
+	}
+	return best
+}
+
+// fairness compares GIL acquisitions of the CPU-bound threads of each
+// process with a GIL.
+func (a *analysis) fairness() {
+	for i := range a.r.Threads {
+		p := a.procOf[i]
+		if !a.cpuBound[i] || a.gilOf(p) == tracer.NoLock {
+			continue
+		}
+		th := &a.r.Threads[i]
+		f := &a.r.Procs[p].Fairness
+		if f.CPUBoundThreads == 0 || th.Acquisitions < f.Fewest {
+			f.Fewest, f.FewestThread = th.Acquisitions, th.Name
+		}
+		if f.CPUBoundThreads == 0 || th.Acquisitions > f.Most {
+			f.Most, f.MostThread = th.Acquisitions, th.Name
+		}
+		f.CPUBoundThreads++
+	}
+	for i := range a.r.Procs {
+		f := &a.r.Procs[i].Fairness
+		f.Ratio = round3(ratio(float64(f.Fewest), float64(f.Most)))
+	}
+}
+
+// runTotals fills the per-process fractions and the run-wide figures.
+func (a *analysis) runTotals() {
+	r := a.r
+	var hold, gilWall int64
+	var samples [2][]int64
+	for i := range r.Procs {
+		pr := &r.Procs[i]
+		pr.Parallelism = round3(share(pr.busyNS, pr.WallNS))
+		pr.HandoffsPerSec = round3(ratio(float64(pr.Handoffs), float64(pr.WallNS)/1e9))
+		if pr.HasGIL {
+			pr.GILHeldFraction = round3(share(pr.gilHoldNS, pr.WallNS))
+			hold += pr.gilHoldNS
+			gilWall += pr.WallNS
+		}
+		r.Handoffs += pr.Handoffs
+		r.DropRequests += pr.DropRequests
+		r.ForcedSwitches += pr.ForcedSwitches
+		samples[0] = append(samples[0], pr.reacquireSamples[0]...)
+		samples[1] = append(samples[1], pr.reacquireSamples[1]...)
+		if lw := pr.LongestWait; lw != nil && (r.LongestWait == nil || lw.DurationNS > r.LongestWait.DurationNS) {
+			r.LongestWait = lw
+		}
+	}
+	var busy int64
+	for i := range r.Threads {
+		busy += threadCPU(&r.Threads[i])
+	}
+	r.GILHeldFraction = round3(share(hold, gilWall))
+	r.Parallelism = round3(share(busy, a.wallNS))
+	r.HandoffsPerSec = round3(ratio(float64(r.Handoffs), float64(a.wallNS)/1e9))
+	r.ReacquireIO = latency(append([]int64(nil), samples[0]...))
+	r.ReacquireNative = latency(append([]int64(nil), samples[1]...))
+	r.ReacquireLatency = latency(append(samples[0], samples[1]...))
+}

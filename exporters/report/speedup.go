@@ -1,0 +1,107 @@
+package report
+
+import (
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// work splits the threads' work into the serial part (needs the GIL:
+// running and native calls that keep it, in processes with a GIL) and the
+// parallel part (I/O and GIL-releasing native calls, and all work of
+// free-threaded processes).
+func (a *analysis) work() {
+	w := &a.r.Work
+	for i := range a.r.Threads {
+		th := &a.r.Threads[i]
+		w.CPUNS += threadCPU(th)
+		if a.gilOf(a.procOf[i]) != tracer.NoLock {
+			w.SerialNS += th.RunningNS + th.NativeHoldingNS
+			w.ParallelNS += th.IONS + th.NativeNS
+		} else {
+			w.ParallelNS += threadWork(th)
+		}
+	}
+	w.TotalNS = w.SerialNS + w.ParallelNS
+	w.SerialShare = round3(share(w.SerialNS, w.TotalNS))
+	w.ParallelShare = round3(share(w.ParallelNS, w.TotalNS))
+}
+
+// cores is the parallelism the run had: the recording machine's cores,
+// bounded by GOMAXPROCS when it is known; at least 1.
+func cores(m *tracer.Meta) int {
+	n := m.Cores
+	if m.GOMAXPROCS > 0 && (n <= 0 || m.GOMAXPROCS < n) {
+		n = m.GOMAXPROCS
+	}
+	return max(n, 1)
+}
+
+// speedup fills the speedup arithmetic.
+//
+//  1. Serial-equivalent time T1: the time one thread would need for the
+//     same work, back to back: CPU time (running + native + native
+//     holding) plus I/O time, without any waiting. CPU time above
+//     cores × wall cannot have been real CPU work (the threads were
+//     descheduled by the OS while "running"), so it is capped there.
+//  2. Achieved speedup: T1 / wall.
+//  3. Amdahl ceiling: per process, the serial work S_p runs one thread at
+//     a time and the parallel work P_p spreads over its N_p threads:
+//     T_p = S_p + P_p / N_p; the ceiling is W / max_p T_p (for one process,
+//     1 / (s + p/N)). It ignores the cores.
+//  4. Without a GIL: the wall can be no shorter than the longest thread's
+//     own work, the CPU work spread over the cores, and the hold time of
+//     each guest lock (its critical sections still run one at a time):
+//     T1 / max of these. As processes: the same without the guest-lock
+//     bound, since each process has its own locks.
+func (a *analysis) speedup() {
+	r := a.r
+	sp := &r.Speedup
+	sp.Cores = cores(&a.t.Meta)
+	for _, p := range r.Procs {
+		sp.Threads += p.Threads
+	}
+	cpu := r.Work.CPUNS
+	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
+		cpu, sp.CPUCapped = limit, true
+	}
+	var io, longest int64
+	for i := range r.Threads {
+		io += r.Threads[i].IONS
+		longest = max(longest, threadWork(&r.Threads[i]))
+	}
+	sp.SerialEquivNS = cpu + io
+	sp.Achieved = round3(share(sp.SerialEquivNS, a.wallNS))
+	sp.AmdahlCeiling = round3(a.amdahl())
+	bound := max(longest, cpu/int64(sp.Cores))
+	sp.AsProcesses = round3(share(sp.SerialEquivNS, bound))
+	for _, l := range r.Locks {
+		bound = max(bound, l.HoldNS)
+	}
+	sp.WithoutGIL = round3(share(sp.SerialEquivNS, bound))
+}
+
+// amdahl is W / max_p (S_p + P_p/N_p).
+func (a *analysis) amdahl() float64 {
+	n := len(a.t.Procs)
+	serial := make([]float64, n)
+	parallel := make([]float64, n)
+	for i := range a.r.Threads {
+		p := a.procOf[i]
+		if p >= n {
+			continue
+		}
+		th := &a.r.Threads[i]
+		if a.gilOf(p) != tracer.NoLock {
+			serial[p] += float64(th.RunningNS + th.NativeHoldingNS)
+			parallel[p] += float64(th.IONS + th.NativeNS)
+		} else {
+			parallel[p] += float64(threadWork(th))
+		}
+	}
+	var worst float64
+	for p := range n {
+		if k := a.r.Procs[p].Threads; k > 0 {
+			worst = max(worst, serial[p]+parallel[p]/float64(k))
+		}
+	}
+	return ratio(float64(a.r.Work.TotalNS), worst)
+}

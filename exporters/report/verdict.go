@@ -1,0 +1,360 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Verdict codes: a fixed vocabulary. One or more may apply to a run; they
+// are listed in this order, the most specific cause first.
+const (
+	SingleThreaded  = "single-threaded"    // one thread: nothing to overlap
+	GILHeldInNative = "gil-held-in-native" // a native call keeps the GIL while others wait
+	LockBound       = "lock-bound"         // threads queue on a guest lock
+	Convoy          = "convoy"             // I/O threads wait for CPU-bound holders after every I/O
+	GILBound        = "gil-bound"          // CPU-bound threads take turns on the GIL
+	CPUSaturated    = "cpu-saturated"      // more runnable work than cores
+	Scales          = "scales"             // the threads overlap: I/O, releasing native, no GIL, processes
+)
+
+// Codes lists the verdict vocabulary in report order.
+var Codes = []string{SingleThreaded, GILHeldInNative, LockBound, Convoy, GILBound, CPUSaturated, Scales}
+
+// Thresholds of the verdicts. docs/diagnosis.md explains each one.
+const (
+	// CPUBoundShare: a thread is CPU-bound when at least half of its work
+	// (time not waiting) needs a core: running, native, native holding.
+	CPUBoundShare = 0.5
+	// IOBoundShare: a thread is I/O-bound when at least half of its work is
+	// blocking I/O.
+	IOBoundShare = 0.5
+
+	// GILBoundWaitShare: CPU-bound threads sharing a GIL spent at least a
+	// quarter of their wall time waiting for it. Two CPU-bound threads
+	// taking turns wait about 50 %; threads that overlap lose ~1 % to
+	// handoffs. A quarter is half-way on a log scale and robust to noise.
+	GILBoundWaitShare = 0.25
+	// GILBoundComputeShare: and at least half of their work is pure-Python
+	// compute (running). When native calls that keep the GIL dominate
+	// instead, the waiting is gil-held-in-native's to explain.
+	GILBoundComputeShare = 0.5
+
+	// ConvoyLatencyIntervals: the median re-acquire after I/O is at least
+	// half a switch interval. Uncontended, a re-acquire takes microseconds;
+	// behind a CPU-bound holder the waiter sits out the whole interval
+	// before its drop request is honoured: about one interval.
+	ConvoyLatencyIntervals = 0.5
+	// ConvoyMinLatency stands in for the switch interval in modes that have
+	// none (legacy): 1 ms is 20x an uncontended re-acquire on this VM and
+	// far below the I/O durations that make a thread I/O-bound.
+	ConvoyMinLatency = time.Millisecond
+	// ConvoyMinWaitShare: the re-acquire waits cost the I/O thread at least
+	// 10 % of its wall time, so the latency matters to its throughput.
+	ConvoyMinWaitShare = 0.10
+	// ConvoyMinReacquires: at least 3 re-acquires, so that the median is a
+	// median and not one unlucky wait.
+	ConvoyMinReacquires = 3
+
+	// NativeHoldingBlameShare: at least a quarter of all GIL waiting
+	// happened while the holder was in a native call keeping the GIL.
+	NativeHoldingBlameShare = 0.25
+	// NativeHoldingMinWaitShare: and that waiting is at least 5 % of the
+	// threads' summed wall time, so that it is worth fixing.
+	NativeHoldingMinWaitShare = 0.05
+
+	// LockBoundWaitShare: the threads spent at least a quarter of their
+	// summed wall time blocked on guest locks (the same bar as the GIL's).
+	LockBoundWaitShare = 0.25
+
+	// CPUSaturatedDemand: on average at least 1.25 threads per core wanted
+	// a core (running, in native code, or waiting for the GIL): a quarter
+	// more work than the machine can run at once.
+	CPUSaturatedDemand = 1.25
+
+	// ScalesMinSpeedup: the threads achieved at least 1.5x the same work
+	// on one thread: half of the ideal for two threads.
+	ScalesMinSpeedup = 1.5
+	// ScalesEfficiency: and at least 75 % of the estimated speedup
+	// without a GIL on the recording machine: little is left on the table.
+	ScalesEfficiency = 0.75
+)
+
+// Verdict is a diagnosis: a code from the vocabulary, a sentence quoting
+// the numbers, and what to do about it.
+type Verdict struct {
+	Code   string `json:"code"`
+	Text   string `json:"text"`
+	Advice string `json:"advice"`
+}
+
+// diagnose applies every verdict's rule, in vocabulary order.
+func diagnose(a *analysis) []Verdict {
+	out := []Verdict{}
+	if a.r.Speedup.Threads <= 1 {
+		if v, ok := a.singleThreaded(); ok {
+			out = append(out, v)
+		}
+		return out
+	}
+	rules := []func() (Verdict, bool){a.gilHeldInNative, a.lockBound, a.convoy, a.gilBound, a.cpuSaturated}
+	for _, rule := range rules {
+		if v, ok := rule(); ok {
+			out = append(out, v)
+		}
+	}
+	problem := false
+	for _, v := range out {
+		problem = problem || v.Code != CPUSaturated
+	}
+	if !problem {
+		if v, ok := a.scales(); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// threadSums is the states summed over the started threads for which keep
+// is true.
+func (a *analysis) threadSums(keep func(i int) bool) (n int, sum ThreadSummary) {
+	for i := range a.r.Threads {
+		th := &a.r.Threads[i]
+		if th.WallNS == 0 && threadWork(th) == 0 || !keep(i) {
+			continue
+		}
+		n++
+		sum.WallNS += th.WallNS
+		sum.RunningNS += th.RunningNS
+		sum.GILWaitNS += th.GILWaitNS
+		sum.IONS += th.IONS
+		sum.NativeNS += th.NativeNS
+		sum.NativeHoldingNS += th.NativeHoldingNS
+		sum.LockWaitNS += th.LockWaitNS
+	}
+	return n, sum
+}
+
+func (a *analysis) singleThreaded() (Verdict, bool) {
+	n, s := a.threadSums(func(int) bool { return true })
+	if n == 0 {
+		return Verdict{}, false
+	}
+	w := threadWork(&s)
+	return Verdict{
+		Code: SingleThreaded,
+		Text: fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
+			fmtPct0(share(threadCPU(&s), w)), fmtPct0(share(s.IONS, w))),
+		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio.",
+	}, true
+}
+
+func (a *analysis) gilBound() (Verdict, bool) {
+	// CPU-bound threads of processes where at least two of them share the GIL.
+	perProc := map[int]int{}
+	for i := range a.r.Threads {
+		if a.cpuBound[i] && a.gilOf(a.procOf[i]) != tracer.NoLock {
+			perProc[a.procOf[i]]++
+		}
+	}
+	keep := func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 }
+	n, s := a.threadSums(keep)
+	waitShare := share(s.GILWaitNS, s.WallNS)
+	compute := share(s.RunningNS, threadWork(&s))
+	if n < 2 || waitShare < GILBoundWaitShare || compute < GILBoundComputeShare {
+		return Verdict{}, false
+	}
+	sp := a.r.Speedup
+	return Verdict{
+		Code: GILBound,
+		Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (Amdahl ceiling %s).",
+			n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.AmdahlCeiling)),
+		Advice: fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): estimated %s on %d cores; or run a free-threaded Python (3.13t), or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help.",
+			fmtX(sp.AsProcesses), sp.Cores),
+	}, true
+}
+
+func (a *analysis) convoy() (Verdict, bool) {
+	limit := int64(float64(a.t.Meta.SwitchInterval) * ConvoyLatencyIntervals)
+	if a.t.Meta.SwitchInterval <= 0 || a.t.Meta.GILMode != "cpython" {
+		limit = int64(ConvoyMinLatency)
+	}
+	worst, worstWait, hit := -1, int64(0), 0
+	var worstLat Latency
+	for i := range a.r.Threads {
+		th := &a.r.Threads[i]
+		if !a.ioBound[i] || len(a.ioReacquire[i]) < ConvoyMinReacquires {
+			continue
+		}
+		var total int64
+		for _, l := range a.ioReacquire[i] {
+			total += l
+		}
+		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
+		if lat.P50 < limit || share(total, th.WallNS) < ConvoyMinWaitShare {
+			continue
+		}
+		hit++
+		if worst < 0 || total > worstWait {
+			worst, worstWait, worstLat = i, total, lat
+		}
+	}
+	if worst < 0 {
+		return Verdict{}, false
+	}
+	th := &a.r.Threads[worst]
+	holder := a.mainGILHolder(tracer.ThreadID(worst))
+	others := ""
+	if hit > 1 {
+		others = fmt.Sprintf(" (and %s like it)", plural(hit-1, "other I/O thread"))
+	}
+	interval := "the 1 ms convoy threshold"
+	if a.t.Meta.GILMode == "cpython" && a.t.Meta.SwitchInterval > 0 {
+		interval = fmt.Sprintf("%.1f switch intervals of %s", float64(worstLat.P50)/float64(a.t.Meta.SwitchInterval), a.t.Meta.SwitchInterval)
+	}
+	return Verdict{
+		Code: Convoy,
+		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after each of its %d I/O operations, %s, while %s held it: %s of its time went to getting the GIL back.",
+			th.Name, others, fmtPct0(share(th.IONS, threadWork(th))), fmtDur(worstLat.P50), fmtDur(worstLat.P99), worstLat.Count,
+			interval, holder, fmtPct0(share(worstWait, th.WallNS))),
+		Advice: fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the latency, at the cost of more handoffs.", holder),
+	}, true
+}
+
+// mainGILHolder names the thread that held the GIL longest while thread id
+// waited for it.
+func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
+	var bl []tracer.Blame
+	for _, w := range a.s.Waits {
+		if w.Thread == id && isGIL(a.t, w.Lock) {
+			bl = append(bl, w.Blame...)
+		}
+	}
+	if h := mainHolder(bl); h != tracer.NoThread {
+		return a.threadName(h)
+	}
+	return "another thread"
+}
+
+func (a *analysis) gilHeldInNative() (Verdict, bool) {
+	var totalWait, blamed int64
+	byFunc := map[tracer.Frame]int64{}
+	for _, w := range a.s.Waits {
+		if !isGIL(a.t, w.Lock) {
+			continue
+		}
+		totalWait += w.End - w.Start
+		for _, b := range w.Blame {
+			if b.Holder != tracer.NoThread && b.State == tracer.StateNativeHolding {
+				blamed += b.End - b.Start
+				byFunc[a.frame(b.Stack)] += b.End - b.Start
+			}
+		}
+	}
+	_, s := a.threadSums(func(int) bool { return true })
+	if share(blamed, totalWait) < NativeHoldingBlameShare || share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
+		return Verdict{}, false
+	}
+	f, _ := topFrame(byFunc)
+	return Verdict{
+		Code: GILHeldInNative,
+		Text: fmt.Sprintf("Other threads waited %s for the GIL while %s held it inside a native call that does not release it: %s of all GIL waiting, %s of the threads' time.",
+			fmtDur(blamed), funcAt(f), fmtPct0(share(blamed, totalWait)), fmtPct0(share(blamed, s.WallNS))),
+		Advice: "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process.",
+	}, true
+}
+
+// funcAt is "resize (line 12)".
+func funcAt(f tracer.Frame) string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s (line %d)", f.Func, f.Line)
+	}
+	return f.Func
+}
+
+func (a *analysis) lockBound() (Verdict, bool) {
+	n, s := a.threadSums(func(int) bool { return true })
+	if len(a.r.Locks) == 0 || share(s.LockWaitNS, s.WallNS) < LockBoundWaitShare {
+		return Verdict{}, false
+	}
+	l := a.r.Locks[0]
+	holder := ""
+	if l.HeldBy != "" {
+		holder = ", held mostly in " + funcAt(tracer.Frame{Func: l.HeldBy, Line: l.HeldLine})
+	}
+	return Verdict{
+		Code: LockBound,
+		Text: fmt.Sprintf("The %d threads spent %s of their time blocked on guest locks, %s of it on %s%s: its critical section runs one thread at a time, GIL or not.",
+			n, fmtPct0(share(s.LockWaitNS, s.WallNS)), fmtPct0(share(l.WaitNS, s.LockWaitNS)), l.Name, holder),
+		Advice: "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end. Removing the GIL or using processes will not help while the lock serialises the work.",
+	}, true
+}
+
+func (a *analysis) cpuSaturated() (Verdict, bool) {
+	_, s := a.threadSums(func(int) bool { return true })
+	demand := ratio(float64(threadCPU(&s)+s.GILWaitNS), float64(a.wallNS))
+	sp := a.r.Speedup
+	if demand < CPUSaturatedDemand*float64(sp.Cores) {
+		return Verdict{}, false
+	}
+	return Verdict{
+		Code: CPUSaturated,
+		Text: fmt.Sprintf("On average %.1f threads wanted a core (running, in native code or waiting for the GIL) but the machine has %d: even without the GIL this work could run at most %s as fast as on one thread.",
+			demand, sp.Cores, fmtX(sp.WithoutGIL)),
+		Advice: fmt.Sprintf("Use at most %d workers for the CPU-bound work (ProcessPoolExecutor(max_workers=os.cpu_count())); more threads or processes add switching, not speed.", sp.Cores),
+	}, true
+}
+
+func (a *analysis) scales() (Verdict, bool) {
+	sp := a.r.Speedup
+	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL {
+		return Verdict{}, false
+	}
+	n, s := a.threadSums(func(int) bool { return true })
+	gilProcs, freeWork := 0, int64(0)
+	for i, p := range a.r.Procs {
+		if p.HasGIL && p.Threads > 0 {
+			gilProcs++
+		}
+		if !p.HasGIL {
+			for j := range a.r.Threads {
+				if a.procOf[j] == i {
+					freeWork += threadCPU(&a.r.Threads[j])
+				}
+			}
+		}
+	}
+	var why, advice string
+	w := a.r.Work
+	switch {
+	case share(freeWork, w.TotalNS) >= 0.5:
+		why = "they run without a GIL (free-threaded), so their compute overlaps"
+		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound workers will not help.", sp.Cores, sp.Cores)
+	case gilProcs > 1 && w.SerialShare >= 0.5:
+		why = fmt.Sprintf("their compute runs in %d processes, each with its own GIL", gilProcs)
+		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound processes will not help.", sp.Cores, sp.Cores)
+	default:
+		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", fmtPct0(w.ParallelShare))
+		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+	}
+	return Verdict{
+		Code: Scales,
+		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (Amdahl ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
+			n, fmtX(sp.Achieved), fmtX(sp.AmdahlCeiling), fmtX(sp.WithoutGIL), sp.Cores, why, fmtPct0(share(s.GILWaitNS, s.WallNS))),
+		Advice: advice,
+	}, true
+}
+
+// VerdictCodes is the verdicts' codes joined with commas, "-" if none.
+func (r *Report) VerdictCodes() string {
+	if len(r.Verdicts) == 0 {
+		return "-"
+	}
+	codes := make([]string, len(r.Verdicts))
+	for i, v := range r.Verdicts {
+		codes[i] = v.Code
+	}
+	return strings.Join(codes, ",")
+}

@@ -1,0 +1,316 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Behaviour of whole runs, with bounds loose enough for a noisy 2-core
+// machine shared with other work.
+
+func group(name string, count int, run string) ThreadGroup {
+	return ThreadGroup{Name: name, Count: count, Run: run, Repeat: 1}
+}
+
+// minWalls runs each workload runs times, interleaved so that both see the
+// same machine, and returns the shortest wall time of each: the run least
+// disturbed by the rest of the machine.
+func minWalls(t *testing.T, runs int, ws []*Workload, os []Options) []time.Duration {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("timing comparison skipped under the race detector")
+	}
+	best := make([]time.Duration, len(ws))
+	for range runs {
+		for i, w := range ws {
+			_, s := mustRun(t, w, os[i])
+			if d := wall(s); best[i] == 0 || d < best[i] {
+				best[i] = d
+			}
+		}
+	}
+	return best
+}
+
+func TestTwoCPUThreadsTakeTheirWorkBackToBack(t *testing.T) {
+	const n = 3_000_000
+	one := &Workload{Name: "one", Seed: 1,
+		Functions: fns(map[string][]Op{"count": {loops(n)}}),
+		Threads:   []ThreadGroup{group("T", 1, "count")}}
+	two := &Workload{Name: "two", Seed: 1,
+		Functions: fns(map[string][]Op{"count": {loops(n)}}),
+		Threads:   []ThreadGroup{group("T", 2, "count")}}
+	w := minWalls(t, 5, []*Workload{one, two}, []Options{{}, {}})
+	t.Logf("one thread %v, two threads %v (best of 5)", w[0], w[1])
+	if w[1] < w[0]*16/10 {
+		t.Errorf("two CPU-bound threads took %v, one %v: expected about twice as long (>= 1.6x) under the GIL", w[1], w[0])
+	}
+}
+
+func TestIOThreadsOverlap(t *testing.T) {
+	w := &Workload{Name: "io", Seed: 1,
+		Functions: fns(map[string][]Op{"fetch": {{Kind: OpRepeat, Times: 5, Body: []Op{blockIO(10 * time.Millisecond)}}}}),
+		Threads:   []ThreadGroup{group("T", 4, "fetch")}}
+	// Serially 4 x 5 x 10 ms = 200 ms; overlapped about 50 ms.
+	var best time.Duration
+	for range 3 {
+		tr, s := mustRun(t, w, Options{})
+		for i := range tr.Threads {
+			if io := s.ThreadTotals(tracer.ThreadID(i))[tracer.StateIO]; io < int64(50*time.Millisecond) {
+				t.Errorf("thread %s in I/O for %v, expected >= 50ms", tr.Threads[i].Name, time.Duration(io))
+			}
+		}
+		if best == 0 || wall(s) < best {
+			best = wall(s)
+		}
+	}
+	if best > 150*time.Millisecond {
+		t.Errorf("4 I/O-bound threads took %v (best of 3), expected their I/O to overlap (about 50ms, serially 200ms)", best)
+	}
+}
+
+func TestReleasingNativeCallsOverlap(t *testing.T) {
+	const d = 40 * time.Millisecond
+	w := &Workload{Name: "hash", Seed: 1,
+		Functions: fns(map[string][]Op{"hash": {native(d, true)}}),
+		Threads:   []ThreadGroup{group("T", 2, "hash")}}
+	best := minWalls(t, 3, []*Workload{w}, []Options{{}})[0]
+	if best > d*16/10 {
+		t.Errorf("2 threads in a %v GIL-releasing native call took %v (best of 3), expected them to overlap", d, best)
+	}
+}
+
+func TestHoldingNativeCallBlocksOthers(t *testing.T) {
+	const d = 30 * time.Millisecond
+	w := &Workload{Name: "cext", Seed: 1,
+		Functions: fns(map[string][]Op{
+			"ext":   {native(d, false)},
+			"small": {loops(1000)},
+		}),
+		Threads: []ThreadGroup{group("ext", 1, "ext"), {Name: "other", Count: 1, Run: "small", Repeat: 1, StartAfter: 5 * time.Millisecond}}}
+	tr, s := mustRun(t, w, Options{SwitchInterval: time.Millisecond})
+	var nativeEnd, otherAcquire int64 = -1, -1
+	for _, e := range tr.Events {
+		name := tr.Threads[e.Thread].Name
+		if name == "ext" && e.Kind == tracer.KindNativeEnd {
+			nativeEnd = e.Time
+		}
+		if name == "other" && e.Kind == tracer.KindLockAcquire && otherAcquire < 0 {
+			otherAcquire = e.Time
+		}
+	}
+	if nativeEnd < 0 || otherAcquire < 0 {
+		t.Fatalf("native end %d, other's acquire %d: missing", nativeEnd, otherAcquire)
+	}
+	// The other thread started before the native call ended only if the
+	// machine let it; if it did, it got the GIL only after the call.
+	start := s.Threads[1].Start
+	if start < nativeEnd && otherAcquire < nativeEnd {
+		t.Errorf("the other thread acquired the GIL at %v, during the GIL-holding native call (ends %v)",
+			time.Duration(otherAcquire), time.Duration(nativeEnd))
+	}
+}
+
+func TestFreeThreadingAndProcessesScale(t *testing.T) {
+	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs 2 cores")
+	}
+	if cores := availableCores(); cores < 1.6 {
+		t.Skipf("the machine gives this process %.2f cores now (busy): scaling cannot show", cores)
+	}
+	const n = 3_000_000
+	pw := twoCounters(ModeCPython, 0)
+	pw.Functions = fns(map[string][]Op{"count": {loops(n)}})
+	one := *pw
+	one.Threads = []ThreadGroup{group("T", 1, "count")}
+	w := minWalls(t, 3, []*Workload{pw, pw, &one}, []Options{{}, {Mode: ModeNone}, {Processes: 2}})
+	gil, none, procs := w[0], w[1], w[2]
+	t.Logf("2 CPU-bound threads: GIL %v, free-threaded %v, 2 processes %v (best of 3)", gil, none, procs)
+	if none > gil*85/100 {
+		t.Errorf("free-threaded %v vs GIL %v: expected CPU-bound threads to run in parallel", none, gil)
+	}
+	if procs > gil*85/100 {
+		t.Errorf("2 processes %v vs 2 threads under one GIL %v: expected processes to run in parallel", procs, gil)
+	}
+}
+
+func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
+	const interval = 5 * time.Millisecond
+	w := &Workload{Name: "convoy", Seed: 1,
+		Functions: fns(map[string][]Op{
+			"crunch": {compute(250 * time.Millisecond)},
+			"serve":  {{Kind: OpRepeat, Times: 12, Body: []Op{blockIO(time.Millisecond)}}},
+		}),
+		Threads: []ThreadGroup{group("cpu", 1, "crunch"), {Name: "io", Count: 1, Run: "serve", Repeat: 1, StartAfter: 2 * time.Millisecond}}}
+	tr, s := mustRun(t, w, Options{SwitchInterval: interval})
+	var ioThread tracer.ThreadID
+	for i, th := range tr.Threads {
+		if th.Name == "io" {
+			ioThread = tracer.ThreadID(i)
+		}
+	}
+	cpuEnd := s.Threads[0].End
+	var waits []int64
+	for _, wt := range s.Waits {
+		if wt.Thread == ioThread && wt.Contended && wt.End < cpuEnd {
+			waits = append(waits, wt.End-wt.Start)
+		}
+	}
+	if len(waits) < 3 {
+		t.Skipf("only %d contended waits of the I/O thread while the CPU thread ran (busy machine)", len(waits))
+	}
+	slices.Sort(waits)
+	// The CPU-bound thread releases the GIL only on a drop request, which
+	// comes a full switch interval after the wait began.
+	if min := time.Duration(waits[0]); min < interval {
+		t.Errorf("the I/O thread re-acquired the GIL after %v, less than the %v switch interval", min, interval)
+	}
+	med := time.Duration(waits[len(waits)/2])
+	t.Logf("I/O thread: %d re-acquires, median wait %v (switch interval %v)", len(waits), med, interval)
+	if med > interval*10 {
+		t.Errorf("median re-acquire wait of the I/O thread %v, expected about the %v switch interval", med, interval)
+	}
+}
+
+func TestGuestLockContention(t *testing.T) {
+	w := &Workload{Name: "locks", Seed: 1,
+		Functions: fns(map[string][]Op{
+			"work": {{Kind: OpRepeat, Times: 5, Body: []Op{
+				{Kind: OpLock, Lock: "cache", Body: []Op{blockIO(2 * time.Millisecond)}},
+				compute(time.Millisecond),
+			}}},
+		}),
+		Threads: []ThreadGroup{group("T", 3, "work")}}
+	tr, s := mustRun(t, w, Options{})
+	var cache tracer.LockID = tracer.NoLock
+	for i, l := range tr.Locks {
+		if l.Name == "cache" && !l.GIL {
+			cache = tracer.LockID(i)
+		}
+	}
+	if cache == tracer.NoLock {
+		t.Fatal("no guest lock cache in the trace")
+	}
+	holds, waited := 0, 0
+	for _, h := range s.Holds {
+		if h.Lock == cache {
+			holds++
+		}
+	}
+	var lockWait int64
+	for i := range tr.Threads {
+		lockWait += s.ThreadTotals(tracer.ThreadID(i))[tracer.StateLockWait]
+	}
+	for _, wt := range s.Waits {
+		if wt.Lock == cache && wt.Contended {
+			waited++
+		}
+	}
+	if holds != 15 {
+		t.Errorf("%d holds of the guest lock, expected 3 threads x 5", holds)
+	}
+	// The lock is held across 2 ms of I/O: the threads queue on it.
+	if waited == 0 || lockWait == 0 {
+		t.Errorf("%d waits, %v in lock-wait: expected threads to block on the guest lock", waited, time.Duration(lockWait))
+	}
+}
+
+func TestProcessesHaveTheirOwnGIL(t *testing.T) {
+	tr, _ := mustRun(t, twoCounters(ModeCPython, time.Millisecond), Options{Processes: 3})
+	if len(tr.Procs) != 3 || len(tr.Threads) != 6 {
+		t.Fatalf("%d processes, %d threads: expected 3 and 6", len(tr.Procs), len(tr.Threads))
+	}
+	for i, p := range tr.Procs {
+		if p.PID != i+1 || p.GIL == tracer.NoLock || tr.Locks[p.GIL].Proc != tracer.ProcID(i) {
+			t.Errorf("process %d: pid %d, GIL %d", i, p.PID, p.GIL)
+		}
+	}
+	for _, th := range tr.Threads {
+		if th.Name != "T-1" && th.Name != "T-2" {
+			t.Errorf("thread name %q, expected T-1 or T-2", th.Name)
+		}
+	}
+}
+
+func TestCancelYieldsValidTrace(t *testing.T) {
+	w := &Workload{Name: "long", Seed: 1,
+		Functions: fns(map[string][]Op{
+			"crunch": {compute(20 * time.Second)},
+			"serve":  {{Kind: OpRepeat, Times: 1000, Body: []Op{blockIO(3 * time.Millisecond), call("hash")}}},
+			"hash":   {native(2*time.Millisecond, true), native(2*time.Millisecond, false)},
+			"locked": {{Kind: OpRepeat, Times: 1000, Body: []Op{{Kind: OpLock, Lock: "l", Body: []Op{blockIO(time.Millisecond), compute(time.Millisecond)}}}}},
+		}),
+		Threads: []ThreadGroup{group("cpu", 2, "crunch"), group("io", 2, "serve"), group("lock", 2, "locked"),
+			{Name: "late", Count: 1, Run: "crunch", Repeat: 1, StartAfter: time.Hour}},
+	}
+	for _, mode := range []string{ModeCPython, ModeLegacy, ModeNone} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			tr, err := Run(ctx, w, Options{Mode: mode, LoopsPerMS: testLoopsPerMS()})
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("Run returned %v, expected ErrInterrupted", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Run took %v to stop", d)
+			}
+			if tr == nil {
+				t.Fatal("no trace")
+			}
+			if err := tr.CheckValid(); err != nil {
+				t.Fatalf("invalid trace after interrupt: %v", err)
+			}
+			if tr.Meta.Extra["interrupted"] != "true" {
+				t.Errorf("Meta.Extra = %v, expected interrupted", tr.Meta.Extra)
+			}
+			if n := countKind(tr, tracer.KindThreadEnd); n != len(tr.Threads) {
+				t.Errorf("%d thread ends for %d threads", n, len(tr.Threads))
+			}
+		})
+	}
+}
+
+func TestMeta(t *testing.T) {
+	w := twoCounters(ModeCPython, time.Millisecond)
+	w.Source = []byte("name: countdown\n")
+	tr, _ := mustRun(t, w, Options{Version: "v1.2.3", SwitchInterval: 3 * time.Millisecond})
+	m := tr.Meta
+	if m.Workload != "countdown" || m.WorkloadFile != "countdown.yaml" || m.WorkloadSource != "name: countdown\n" ||
+		m.GILMode != ModeCPython || m.SwitchInterval != 3*time.Millisecond || m.CheckInterval != DefaultCheckInterval ||
+		m.Cores != runtime.NumCPU() || m.GOMAXPROCS != runtime.GOMAXPROCS(0) || m.LoopsPerMS != testLoopsPerMS() ||
+		m.Start.IsZero() || m.Version != "v1.2.3" {
+		t.Errorf("Meta = %+v", m)
+	}
+}
+
+// availableCores measures how many cores the machine gives this process
+// now: two goroutines spin for 30 ms; CPU time over wall time.
+func availableCores() float64 {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	const d = 30 * time.Millisecond
+	c0, w0 := cpu(), time.Now()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for end := time.Now().Add(d); time.Now().Before(end); {
+			}
+		})
+	}
+	wg.Wait()
+	return float64(cpu()-c0) / float64(time.Since(w0))
+}

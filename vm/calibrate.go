@@ -1,0 +1,69 @@
+package vm
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Calibration: best of calibrateRuns runs of at least calibrateRun each,
+// about 15 ms in all; the best run is the one least disturbed by the rest of
+// the machine, i.e. the interpreter running alone.
+const (
+	calibrateRuns = 5
+	calibrateRun  = 3 * time.Millisecond
+)
+
+// Calibrate measures how many iterations of the countdown loop
+// `while n > 0: n -= 1` the interpreter runs per millisecond on one
+// goroutine, with no GIL and no other thread. Compute durations of a
+// workload are converted to loops with it.
+func Calibrate() float64 {
+	n := int64(100_000)
+	for {
+		d := countdown(n, true)
+		if d >= calibrateRun || n > math.MaxInt64/4 {
+			break
+		}
+		n *= 4
+	}
+	best := 0.0
+	for range calibrateRuns {
+		d := countdown(n, true)
+		best = max(best, float64(n)/(float64(d)/float64(time.Millisecond)))
+	}
+	return best
+}
+
+// countdown runs `while n > 0: n -= 1` on a thread of its own, untraced,
+// and returns how long it took. quick selects the superinstructions.
+func countdown(n int64, quick bool) time.Duration {
+	th := countdownThread(n, quick)
+	start := time.Now()
+	if err := th.eval(); err != nil {
+		panic("vm: calibration interrupted: " + err.Error())
+	}
+	return time.Since(start)
+}
+
+// countdownThread is a thread ready to run the countdown alone.
+func countdownThread(n int64, quick bool) *thread {
+	rec := tracer.NewRecorder(tracer.Config{Disabled: true})
+	w := &Workload{Name: "countdown", Functions: map[string]*Function{
+		"count": {Name: "count", Ops: []Op{{Kind: OpCompute, Loops: n}}},
+	}, Threads: []ThreadGroup{{Name: "main", Run: "count"}}}
+	prog, err := compile(w, rec, 1, quick)
+	if err != nil {
+		panic("vm: compiling the countdown: " + err.Error())
+	}
+	p := &process{id: rec.AddProcess("calibrate", 1), gil: noGIL{}}
+	buf := rec.NewThread("main", p.id)
+	th := &thread{id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: rec, clock: newRealClock(),
+		ctx: context.Background(), prog: prog, stacks: map[uint64]tracer.StackID{},
+		frames: make([]frame, 0, prog.maxDepth+1), locals: make([]int64, prog.maxLocal),
+		nextTick: math.MaxInt64, wake: make(chan struct{}, 1)}
+	th.frames = append(th.frames, frame{code: prog.tops[0]})
+	return th
+}

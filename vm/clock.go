@@ -1,0 +1,102 @@
+package vm
+
+import (
+	"context"
+	"time"
+)
+
+// Clock is the VM's only source of time and its only way to block a thread.
+// The interpreter, the GIL and the guest locks go through it, so that a
+// deterministic virtual-time scheduler can replace the real one without
+// touching them or the tracer.
+//
+// Every method may be called concurrently by different threads; a thread
+// calls them only for itself.
+type Clock interface {
+	// Now is the time in nanoseconds since the run's start. It is
+	// monotonic.
+	Now() int64
+	// Sleep blocks the calling thread for d (blocking I/O). It returns
+	// false if ctx was done before d elapsed.
+	Sleep(ctx context.Context, d time.Duration) bool
+	// Burn keeps the calling thread busy on a CPU for d (a native call).
+	// It returns false if ctx was done before d elapsed.
+	Burn(ctx context.Context, d time.Duration) bool
+	// Park blocks the calling thread until a value arrives on wake, the
+	// timeout elapses (never when timeout <= 0), or ctx is done.
+	Park(ctx context.Context, wake <-chan struct{}, timeout time.Duration) Wake
+}
+
+// Wake says why Clock.Park returned.
+type Wake uint8
+
+// Reasons for Park to return.
+const (
+	WakeSignal  Wake = iota // a value arrived on the wake channel
+	WakeTimeout             // the timeout elapsed
+	WakeStop                // the context was done
+)
+
+// realClock is the Clock of a real run: monotonic wall time, goroutines
+// blocking on channels and timers, CPU burnt by spinning on the clock.
+type realClock struct {
+	start time.Time // carries Go's monotonic reading
+}
+
+func newRealClock() *realClock { return &realClock{start: time.Now()} }
+
+func (c *realClock) Now() int64 { return int64(time.Since(c.start)) }
+
+func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// burnCheckEvery is how many clock reads a Burn makes between looks at the
+// context: about 64 x 25 ns, so a stop is seen within a few microseconds.
+const burnCheckEvery = 64
+
+func (c *realClock) Burn(ctx context.Context, d time.Duration) bool {
+	end := c.Now() + int64(d)
+	done := ctx.Done()
+	for i := 1; c.Now() < end; i++ {
+		if i%burnCheckEvery == 0 {
+			select {
+			case <-done:
+				return false
+			default:
+			}
+		}
+	}
+	return true
+}
+
+func (c *realClock) Park(ctx context.Context, wake <-chan struct{}, timeout time.Duration) Wake {
+	if timeout <= 0 {
+		select {
+		case <-wake:
+			return WakeSignal
+		case <-ctx.Done():
+			return WakeStop
+		}
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-wake:
+		return WakeSignal
+	case <-t.C:
+		return WakeTimeout
+	case <-ctx.Done():
+		return WakeStop
+	}
+}

@@ -1,0 +1,119 @@
+package vm
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// GIL modes.
+const (
+	ModeCPython = "cpython" // CPython 3.2+'s GIL: timed waits, drop requests, forced switching
+	ModeLegacy  = "legacy"  // Python 2's GIL: release and re-acquire every check interval
+	ModeNone    = "none"    // free-threaded (PEP 703): no GIL
+)
+
+// breaker is a process's eval breaker: one atomic word that the
+// interpreter loads at its check points (backward jumps, calls, function
+// entry) and that is non-zero when something needs the thread's attention.
+type breaker struct{ w atomic.Uint32 }
+
+// Eval breaker bits.
+const (
+	bitDrop uint32 = 1 << iota // a waiter asks the GIL holder to drop it (gil_drop_request)
+	bitStop                    // the run is stopped (Ctrl-C)
+)
+
+// set sets bit and reports whether it was clear before.
+func (b *breaker) set(bit uint32) bool { return b.w.Or(bit)&bit == 0 }
+func (b *breaker) clear(bit uint32)    { b.w.And(^bit) }
+func (b *breaker) has(bit uint32) bool { return b.w.Load()&bit != 0 }
+
+// gil is the seam between the interpreter and a GIL mode. Each method is
+// called by a thread for itself; the implementation emits the thread's GIL
+// events following the tracer's event protocol.
+type gil interface {
+	// acquire takes the GIL, waiting as the mode says. It returns
+	// errStopped, without the GIL, if the run is stopped meanwhile.
+	acquire(th *thread) error
+	// release lets the GIL go, voluntarily (I/O, native, guest lock wait)
+	// or for good (thread end, interrupt). It may return errStopped after
+	// releasing, while waiting for a forced switch.
+	release(th *thread, why tracer.Release) error
+	// drop answers a drop request seen at the eval breaker: release,
+	// wait for the switch, re-acquire.
+	drop(th *thread) error
+	// tick is called at the eval breaker once the thread has run a check
+	// interval of instructions (legacy mode).
+	tick(th *thread) error
+	// lockID is the GIL's lock in the trace, or tracer.NoLock.
+	lockID() tracer.LockID
+}
+
+// newGIL returns the GIL of mode for a process.
+func newGIL(mode string, id tracer.LockID, c Clock, b *breaker, interval time.Duration, seed uint64) (gil, error) {
+	switch mode {
+	case ModeCPython:
+		l := newLock(id, c, seed)
+		l.interval = interval
+		l.breaker = b
+		return &cpythonGIL{l}, nil
+	case ModeLegacy:
+		return &legacyGIL{newLock(id, c, seed)}, nil
+	case ModeNone:
+		return noGIL{}, nil
+	}
+	return nil, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", mode, ModeCPython, ModeLegacy, ModeNone)
+}
+
+// cpythonGIL is the "new GIL" of CPython 3.2+ (Python/ceval_gil.c).
+type cpythonGIL struct{ l *lock }
+
+func (g *cpythonGIL) acquire(th *thread) error { return g.l.acquire(th, false) }
+func (g *cpythonGIL) release(th *thread, why tracer.Release) error {
+	return g.l.release(th, why)
+}
+func (g *cpythonGIL) drop(th *thread) error {
+	if err := g.l.release(th, tracer.ReleaseDropRequest); err != nil {
+		return err
+	}
+	return g.l.acquire(th, true)
+}
+func (g *cpythonGIL) tick(*thread) error    { return nil }
+func (g *cpythonGIL) lockID() tracer.LockID { return g.l.id }
+
+// legacyGIL is Python 2's GIL: a plain lock that the holder releases and
+// immediately re-acquires every check interval; there is no drop request
+// and no forced switch, so on a multicore machine the releasing thread
+// usually takes it straight back while the woken waiter finds it held.
+type legacyGIL struct{ l *lock }
+
+func (g *legacyGIL) acquire(th *thread) error { return g.l.acquire(th, false) }
+func (g *legacyGIL) release(th *thread, why tracer.Release) error {
+	return g.l.release(th, why)
+}
+func (g *legacyGIL) drop(*thread) error { return nil }
+
+// tick releases and re-acquires the GIL. A tick with no thread waiting
+// changes nothing anyone could observe, so it is skipped without an event.
+func (g *legacyGIL) tick(th *thread) error {
+	if g.l.nwait.Load() == 0 {
+		return nil
+	}
+	if err := g.l.release(th, tracer.ReleaseLegacyTick); err != nil {
+		return err
+	}
+	return g.l.acquire(th, false)
+}
+func (g *legacyGIL) lockID() tracer.LockID { return g.l.id }
+
+// noGIL is free-threaded mode: nothing to take, no events.
+type noGIL struct{}
+
+func (noGIL) acquire(*thread) error                 { return nil }
+func (noGIL) release(*thread, tracer.Release) error { return nil }
+func (noGIL) drop(*thread) error                    { return nil }
+func (noGIL) tick(*thread) error                    { return nil }
+func (noGIL) lockID() tracer.LockID                 { return tracer.NoLock }

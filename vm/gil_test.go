@@ -1,0 +1,237 @@
+package vm
+
+import (
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// The rules of each GIL mode, on controlled workloads. Properties that the
+// implementation guarantees are asserted exactly; timings only loosely.
+
+func twoCounters(mode string, d time.Duration) *Workload {
+	return &Workload{Name: "countdown", File: "countdown.yaml", Seed: 1,
+		GIL:       GILConfig{Mode: mode},
+		Functions: fns(map[string][]Op{"count": {compute(d)}}),
+		Threads:   []ThreadGroup{{Name: "T", Count: 2, Run: "count", Repeat: 1}},
+	}
+}
+
+func countKind(tr *tracer.Trace, k tracer.Kind) int {
+	n := 0
+	for _, e := range tr.Events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCPythonDropRequestAfterSwitchInterval(t *testing.T) {
+	const interval = 2 * time.Millisecond
+	tr, s := mustRun(t, twoCounters(ModeCPython, 40*time.Millisecond), Options{SwitchInterval: interval})
+	// However late a busy machine runs the waiter's timer, a wait of many
+	// switch intervals has timed out.
+	if w := longestWait(s); w > 20*interval && len(s.DropRequests) == 0 {
+		t.Fatalf("a thread waited %v for the GIL without a drop request (switch interval %v)", w, interval)
+	}
+	// A drop request comes at least one switch interval after the
+	// requester began to wait: a timed wait never ends early.
+	var delays []int64
+	for _, d := range s.DropRequests {
+		var w *tracer.Wait
+		for i := range s.Waits {
+			if x := &s.Waits[i]; x.Thread == d.Thread && x.Start <= d.Time && d.Time <= x.End {
+				w = x
+			}
+		}
+		if w == nil {
+			t.Fatalf("drop request at %d by thread %d outside any wait", d.Time, d.Thread)
+		}
+		delay := d.Time - w.Start
+		if delay < int64(interval) {
+			t.Errorf("drop request %v after the wait began, before the %v switch interval", time.Duration(delay), interval)
+		}
+		delays = append(delays, delay)
+	}
+	if len(delays) == 0 {
+		t.Skip("no drop request: the threads did not overlap on this busy machine")
+	}
+	slices.Sort(delays)
+	med := time.Duration(delays[len(delays)/2])
+	t.Logf("%d drop requests, median %v after the wait began; %d events", len(delays), med, len(tr.Events))
+	if med > 10*interval {
+		t.Errorf("median drop request delay %v, expected about the %v switch interval", med, interval)
+	}
+}
+
+func TestCPythonForcedSwitching(t *testing.T) {
+	_, s := mustRun(t, twoCounters(ModeCPython, 40*time.Millisecond), Options{SwitchInterval: 2 * time.Millisecond})
+	drops := 0
+	for _, h := range s.Handoffs {
+		if h.Why != tracer.ReleaseDropRequest {
+			continue
+		}
+		drops++
+		// The dropper waits until another thread has taken the GIL.
+		if h.From == h.To {
+			t.Errorf("thread %d dropped the GIL on a drop request at %d and took it back itself", h.From, h.Released)
+		}
+		if h.How != tracer.AcquireForced {
+			t.Errorf("acquire after a drop-request release is %v, expected forced", h.How)
+		}
+	}
+	if drops == 0 {
+		t.Fatal("no release on a drop request")
+	}
+	// Every drop-request release is followed by the dropper's wait.
+	for _, h := range s.Holds {
+		if h.Why == tracer.ReleaseDropRequest {
+			ok := false
+			for _, w := range s.Waits {
+				if w.Thread == h.Thread && w.Start == h.End && w.Contended {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("thread %d released on a drop request at %d without waiting for the GIL again", h.Thread, h.End)
+			}
+		}
+	}
+}
+
+func TestCPythonOneHolderAtATime(t *testing.T) {
+	_, two := mustRun(t, twoCounters(ModeCPython, 20*time.Millisecond), Options{SwitchInterval: time.Millisecond})
+	// The threads' running time adds up to at most the wall time.
+	var running int64
+	for i := range two.Threads {
+		running += two.ThreadTotals(tracer.ThreadID(i))[tracer.StateRunning]
+	}
+	if running > two.Trace.Duration() {
+		t.Errorf("threads ran %v in total in %v of wall time under one GIL", time.Duration(running), wall(two))
+	}
+}
+
+func TestLegacyTicks(t *testing.T) {
+	const n = 5_000_000
+	tr, s := mustRun(t, &Workload{Name: "legacy", Seed: 1, GIL: GILConfig{Mode: ModeLegacy, CheckInterval: 100},
+		Functions: fns(map[string][]Op{"count": {loops(n)}}),
+		Threads:   []ThreadGroup{{Name: "T", Count: 2, Run: "count"}}}, Options{})
+	ticks, self := 0, 0
+	for _, h := range s.Handoffs {
+		if h.Why == tracer.ReleaseLegacyTick {
+			ticks++
+			if h.From == h.To {
+				self++
+			}
+		}
+		if h.How == tracer.AcquireForced {
+			t.Fatalf("forced acquire in legacy mode")
+		}
+	}
+	if k := countKind(tr, tracer.KindDropRequest); k != 0 {
+		t.Errorf("%d drop requests in legacy mode", k)
+	}
+	// 9 instructions per iteration, a tick every 100.
+	if ticks > 2*n/11+2 {
+		t.Errorf("%d legacy ticks for 2 x %d iterations, expected at most one per 100 instructions", ticks, n)
+	}
+	t.Logf("%d ticks, %d taken back by the releasing thread, %d events", ticks, self, len(tr.Events))
+	// A tick releases the GIL only while another thread waits; on a busy
+	// machine the second thread may start after the first has finished.
+	var contended int64
+	for _, w := range s.Waits {
+		if w.Contended {
+			contended = max(contended, w.End-w.Start)
+		}
+	}
+	if contended > int64(time.Millisecond) && ticks == 0 {
+		t.Errorf("a thread waited %v for the GIL and the holder never ticked", time.Duration(contended))
+	}
+	// Beazley: on a multicore machine the releasing thread usually takes
+	// the GIL straight back.
+	if runtime.NumCPU() >= 2 && ticks >= 10 && self*2 < ticks {
+		t.Errorf("%d of %d ticks taken back by the releasing thread, expected most", self, ticks)
+	}
+}
+
+func TestLegacyTickAloneIsSilent(t *testing.T) {
+	tr, _ := mustRun(t, &Workload{Name: "legacy", Seed: 1, GIL: GILConfig{Mode: ModeLegacy},
+		Functions: fns(map[string][]Op{"count": {loops(100_000)}}),
+		Threads:   []ThreadGroup{{Name: "T", Run: "count"}}}, Options{})
+	// Start, acquire, call, exit, release, end.
+	if len(tr.Events) != 6 {
+		t.Errorf("%d events for one thread alone, expected 6 (ticks with nobody waiting change nothing)", len(tr.Events))
+	}
+}
+
+func TestNoneModeHasNoGILEvents(t *testing.T) {
+	tr, _ := mustRun(t, twoCounters(ModeNone, 10*time.Millisecond), Options{})
+	if tr.Procs[0].GIL != tracer.NoLock {
+		t.Errorf("free-threaded process has GIL %d", tr.Procs[0].GIL)
+	}
+	for _, k := range []tracer.Kind{tracer.KindLockWait, tracer.KindLockAcquire, tracer.KindLockRelease, tracer.KindDropRequest} {
+		if n := countKind(tr, k); n != 0 {
+			t.Errorf("%d %v events in mode none", n, k)
+		}
+	}
+	if tr.Meta.GILMode != ModeNone {
+		t.Errorf("Meta.GILMode %q", tr.Meta.GILMode)
+	}
+}
+
+func TestOptionsOverrideMode(t *testing.T) {
+	tr, _ := mustRun(t, twoCounters(ModeCPython, time.Millisecond), Options{Mode: ModeNone, Threads: 3})
+	if tr.Meta.GILMode != ModeNone || len(tr.Threads) != 3 {
+		t.Errorf("mode %q with %d threads, expected none with 3", tr.Meta.GILMode, len(tr.Threads))
+	}
+}
+
+func longestWait(s *tracer.Spans) time.Duration {
+	var d int64
+	for _, w := range s.Waits {
+		if w.Contended {
+			d = max(d, w.End-w.Start)
+		}
+	}
+	return time.Duration(d)
+}
+
+// BenchmarkHandoff runs Beazley's two counting threads under the cpython
+// GIL with a 1 ms switch interval and reports, per drop request, how long
+// the holder took to notice it and release the GIL (notice-ns: the eval
+// breaker is checked once per loop iteration, so this is mostly the
+// scheduler waking nobody) and how long the waiter took to acquire after
+// that release (handoff-ns: a goroutine wake-up).
+func BenchmarkHandoff(b *testing.B) {
+	w := twoCounters(ModeCPython, 0)
+	w.Functions = fns(map[string][]Op{"count": {loops(20_000_000)}})
+	var notice, handoff []int64
+	for b.Loop() {
+		tr, err := Run(b.Context(), w, Options{SwitchInterval: time.Millisecond, LoopsPerMS: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := tracer.Derive(tr)
+		for _, d := range s.DropRequests {
+			for _, h := range s.Handoffs {
+				if h.Why == tracer.ReleaseDropRequest && h.From == d.Holder && h.Released >= d.Time {
+					notice = append(notice, h.Released-d.Time)
+					handoff = append(handoff, h.Acquired-h.Released)
+					break
+				}
+			}
+		}
+	}
+	if len(notice) == 0 {
+		b.Skip("no drop request")
+	}
+	slices.Sort(notice)
+	slices.Sort(handoff)
+	b.ReportMetric(float64(notice[len(notice)/2]), "notice-ns")
+	b.ReportMetric(float64(handoff[len(handoff)/2]), "handoff-ns")
+	b.ReportMetric(float64(len(notice))/float64(b.N), "drops/op")
+}

@@ -1,0 +1,196 @@
+package vm
+
+import (
+	"fmt"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// frame is an activation of a code object on a thread.
+type frame struct {
+	code  *code
+	pc    int
+	base  int            // index of its first local in thread.locals
+	stack tracer.StackID // the thread's stack while it runs
+}
+
+// eval runs the thread's frames until the outermost returns. It returns
+// errStopped when the run is stopped; the thread's state (frames, stack,
+// locks held) then says what to unwind.
+//
+// The eval breaker is checked where CPython checks it: at function entry,
+// calls and backward jumps. Between checks a thread holding the GIL runs
+// without looking at it, so the time a holder needs to notice a drop
+// request is a property of this loop.
+func (th *thread) eval() error {
+	br := &th.proc.breaker.w
+	var vs [8]int64 // value stack; empty at calls and returns
+	for {
+		f := &th.frames[len(th.frames)-1]
+		ins := f.code.instrs
+		locals := th.locals[f.base : f.base+f.code.nlocals]
+		pc, sp := f.pc, 0
+		instrs, limit := th.instrs, th.nextTick
+	loop:
+		for {
+			in := &ins[pc]
+			instrs++
+			switch in.op {
+			case opTestGT:
+				instrs += lenTestGT - 1
+				if locals[in.a] > in.b {
+					pc += lenTestGT
+				} else {
+					pc = int(in.c)
+				}
+			case opDecJumpBack:
+				locals[in.a] -= in.b
+				instrs += lenDecJumpBack - 1
+				pc = int(in.c)
+				if br.Load() != 0 || instrs >= limit {
+					f.pc, th.instrs = pc, instrs
+					if err := th.atBreaker(); err != nil {
+						return err
+					}
+					instrs, limit = th.instrs, th.nextTick
+				}
+			case opLoadConst:
+				vs[sp] = in.b
+				sp++
+				pc++
+			case opLoadFast:
+				vs[sp] = locals[in.a]
+				sp++
+				pc++
+			case opStoreFast:
+				sp--
+				locals[in.a] = vs[sp]
+				pc++
+			case opCompareGT:
+				sp--
+				if vs[sp-1] > vs[sp] {
+					vs[sp-1] = 1
+				} else {
+					vs[sp-1] = 0
+				}
+				pc++
+			case opPopJumpIfFalse:
+				sp--
+				if vs[sp] == 0 {
+					pc = int(in.c)
+				} else {
+					pc++
+				}
+			case opBinarySub:
+				sp--
+				vs[sp-1] -= vs[sp]
+				pc++
+			case opJumpBackward, opResume:
+				if in.op == opJumpBackward {
+					pc = int(in.c)
+				} else {
+					pc++
+				}
+				if br.Load() != 0 || instrs >= limit {
+					f.pc, th.instrs = pc, instrs
+					if err := th.atBreaker(); err != nil {
+						return err
+					}
+					instrs, limit = th.instrs, th.nextTick
+				}
+			case opCall:
+				f.pc, th.instrs = pc, instrs
+				if br.Load() != 0 || instrs >= limit {
+					if err := th.atBreaker(); err != nil {
+						return err
+					}
+				}
+				f.pc = pc + 1
+				th.call(th.prog.funcs[in.a])
+				break loop
+			case opReturn:
+				th.instrs = instrs
+				th.ret()
+				if len(th.frames) == 0 {
+					return nil
+				}
+				break loop
+			case opIO, opNative, opLockAcquire, opLockRelease:
+				f.pc, th.instrs = pc+1, instrs
+				if err := th.blocking(f.code, in); err != nil {
+					return err
+				}
+				pc = f.pc
+			default:
+				panic(fmt.Sprintf("vm: bad opcode %d at %s:%d", in.op, f.code.name, pc))
+			}
+		}
+	}
+}
+
+// blocking runs an instruction that may block or emit events.
+func (th *thread) blocking(c *code, in *instr) error {
+	switch in.op {
+	case opIO:
+		return th.io(&c.ios[in.a])
+	case opNative:
+		return th.native(&c.natives[in.a])
+	case opLockAcquire:
+		return th.lockAcquire(th.proc.locks[in.a])
+	default:
+		return th.proc.locks[in.a].release(th, tracer.ReleaseUnlock)
+	}
+}
+
+// atBreaker handles a non-zero eval breaker or a due legacy tick.
+func (th *thread) atBreaker() error {
+	w := th.proc.breaker.w.Load()
+	if w&bitStop != 0 {
+		return errStopped
+	}
+	if w&bitDrop != 0 && th.holdsGIL {
+		if err := th.gil.drop(th); err != nil {
+			return err
+		}
+	}
+	if th.instrs >= th.nextTick {
+		th.nextTick = th.instrs + th.checkInterval
+		return th.gil.tick(th)
+	}
+	return nil
+}
+
+// call pushes a frame for c and records the call.
+func (th *thread) call(c *code) {
+	top := &th.frames[len(th.frames)-1]
+	base := top.base + top.code.nlocals
+	st := th.stackOf(th.stack, c.frame)
+	th.frames = append(th.frames, frame{code: c, base: base, stack: st})
+	clear(th.locals[base : base+c.nlocals])
+	th.stack = st
+	th.emit(tracer.KindCallEnter, 0)
+}
+
+// ret pops the top frame; a guest function's return is recorded.
+func (th *thread) ret() {
+	f := &th.frames[len(th.frames)-1]
+	if f.code.fn != nil {
+		th.emit(tracer.KindCallExit, 0)
+	}
+	th.frames = th.frames[:len(th.frames)-1]
+	if n := len(th.frames); n > 0 {
+		th.stack = th.frames[n-1].stack
+	}
+}
+
+// stackOf interns parent+f through the thread's own cache, so that a
+// repeated call costs a map lookup and no lock.
+func (th *thread) stackOf(parent tracer.StackID, f tracer.FrameID) tracer.StackID {
+	k := uint64(parent)<<32 | uint64(f)
+	if s, ok := th.stacks[k]; ok {
+		return s
+	}
+	s := th.rec.Stack(parent, f)
+	th.stacks[k] = s
+	return s
+}

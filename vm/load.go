@@ -1,0 +1,375 @@
+package vm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits of a workload file (format v1). They keep a mistaken or hostile file
+// from exhausting memory, overflowing counters or running for days; an error
+// that hits one states the limit. docs/workloads.md lists them.
+const (
+	MaxFileSize      = 1 << 20           // bytes of source
+	MaxProcesses     = 64                // processes:
+	MaxThreads       = 1024              // threads in total: the sum of count, times processes
+	MaxFunctions     = 4096              // entries of functions:
+	MaxOps           = 100_000           // operations in all functions as written (a repeat body counts once)
+	MaxDepth         = 32                // nesting of lock/repeat bodies in a function; frames in a call chain
+	MaxDuration      = time.Hour         // any single duration
+	MaxLoops         = 100_000_000_000   // compute {loops: N}
+	MaxTimes         = 1_000_000         // repeat {times: N}, and a thread group's repeat
+	MaxCheckInterval = 1_000_000         // gil.check_interval, in instructions
+	MaxNameLen       = 128               // any name
+	MaxThreadTime    = 24 * time.Hour    // a thread's planned time: start_after plus every duration it runs, over all repeats and calls
+	MaxThreadLoops   = 1_000_000_000_000 // a thread's planned compute loops over all repeats and calls
+)
+
+// MinSwitchInterval is the smallest gil.switch_interval: CPython keeps the
+// interval in whole microseconds (sys.setswitchinterval).
+const MinSwitchInterval = time.Microsecond
+
+// Defaults of format v1.
+const (
+	DefaultGILMode        = "cpython"
+	DefaultSwitchInterval = 5 * time.Millisecond // CPython's sys.getswitchinterval()
+	DefaultCheckInterval  = 100                  // Python 2's sys.getcheckinterval()
+	DefaultProcesses      = 1
+	DefaultSeed           = int64(1)
+	DefaultIOKind         = "io"
+)
+
+// FormatVersion is the workload format this loader reads (the optional
+// top-level version: key).
+const FormatVersion = 1
+
+// gilModes are the values of gil.mode.
+var gilModes = []string{"cpython", "legacy", "none"}
+
+// Load reads and validates the workload file at path. Errors name the file,
+// line and column, the field and what was expected; a file with several
+// problems gives a *LoadErrors listing them. See Parse.
+func Load(path string) (*Workload, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading workload: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading workload %s: %w", path, err)
+	}
+	return Parse(path, src)
+}
+
+// Parse validates the workload text src; name is where it came from (a path)
+// and prefixes every error. The returned Workload has every default filled in,
+// File set to name and Source to a copy of src. Parse never panics on bad
+// input; it is safe to call concurrently.
+func Parse(name string, src []byte) (w *Workload, err error) {
+	if name == "" {
+		name = "workload"
+	}
+	l := &loader{file: name}
+	defer func() {
+		// The YAML library is not ours; a panic in it on odd input must still
+		// be an error, never a crash.
+		if r := recover(); r != nil {
+			w, err = nil, &LoadError{File: name, Msg: fmt.Sprintf("invalid YAML: %v", r)}
+		}
+	}()
+	if len(src) > MaxFileSize {
+		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file is larger than the limit of %d bytes (1 MiB)", MaxFileSize)}
+	}
+	root, err := l.decodeYAML(src)
+	if err != nil {
+		return nil, err
+	}
+	w = l.workload(root)
+	if len(l.errs) > 0 {
+		return nil, l.result()
+	}
+	w.File = name
+	w.Source = bytes.Clone(src)
+	return w, nil
+}
+
+// yamlLineRe matches the position the YAML library puts in its messages.
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decodeYAML parses src as one YAML document and returns its root node.
+func (l *loader) decodeYAML(src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &LoadError{File: l.file, Msg: "empty workload; expected a mapping with name, threads and functions"}
+		}
+		return nil, l.yamlError(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, l.yamlError(err)
+	default:
+		return nil, &LoadError{File: l.file, Line: extra.Line, Col: extra.Column,
+			Msg: "a second YAML document (after ---); a workload file holds exactly one"}
+	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	return root, nil
+}
+
+// yamlError turns a YAML syntax error into a LoadError that keeps its line.
+func (l *loader) yamlError(err error) error {
+	e := &LoadError{File: l.file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
+	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = "invalid YAML: " + m[2]
+	}
+	if strings.Contains(e.Msg, "mapping values are not allowed") {
+		e.Msg += " (quote a text that contains \": \")"
+	}
+	return e
+}
+
+// loader holds the state of one Parse: the errors found so far and the
+// counters behind the limits.
+type loader struct {
+	file    string
+	errs    []*LoadError
+	omitted int
+	opCount int          // operations decoded so far, for MaxOps
+	opsFull bool         // MaxOps was hit: stop decoding operations
+	runs    []*yaml.Node // the run: value of each decoded thread group
+}
+
+// errorf records an error at n's position.
+func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	l.errorAt(line, col, field, format, args...)
+}
+
+// errorAt records an error at a line and column.
+func (l *loader) errorAt(line, col int, field, format string, args ...any) {
+	if len(l.errs) >= maxCollectedErrors {
+		l.omitted++
+		return
+	}
+	l.errs = append(l.errs, &LoadError{File: l.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// result returns the errors found: one *LoadError alone, several as *LoadErrors.
+func (l *loader) result() error {
+	sortLoadErrors(l.errs)
+	errs, omitted := l.errs, l.omitted
+	if len(errs) > maxLoadErrors {
+		errs, omitted = errs[:maxLoadErrors], omitted+len(errs)-maxLoadErrors
+	}
+	if len(errs) == 1 && omitted == 0 {
+		return errs[0]
+	}
+	return &LoadErrors{Errs: errs, Omitted: omitted}
+}
+
+// workload decodes the top-level mapping.
+func (l *loader) workload(root *yaml.Node) *Workload {
+	w := &Workload{
+		GIL:       GILConfig{Mode: DefaultGILMode, SwitchInterval: DefaultSwitchInterval, CheckInterval: DefaultCheckInterval},
+		Processes: DefaultProcesses,
+		Seed:      DefaultSeed,
+		Functions: map[string]*Function{},
+	}
+	m, ok := l.mapping(root, "", "the workload", []string{"version", "name", "description", "gil", "processes", "seed", "threads", "functions"})
+	if !ok {
+		return w
+	}
+	if n := m.value("version"); n != nil {
+		if v, ok := l.integer(n, "version", 1, FormatVersion); ok && v != FormatVersion {
+			l.errorf(n, "version", "unsupported format version %d; this giltrace reads version %d", v, FormatVersion)
+		}
+	}
+	if n := m.require(l, "name", "a workload name"); n != nil {
+		w.Name, _ = l.fileName(n, "name")
+	}
+	if n := m.value("description"); n != nil {
+		w.Description, _ = l.str(n, "description", "a text")
+	}
+	if n := m.value("gil"); n != nil {
+		w.GIL = l.gil(n)
+	}
+	if n := m.value("processes"); n != nil {
+		if v, ok := l.integer(n, "processes", 1, MaxProcesses); ok {
+			w.Processes = int(v)
+		}
+	}
+	if n := m.value("seed"); n != nil {
+		w.Seed, _ = l.integer(n, "seed", -1<<63, 1<<63-1)
+	}
+	if n := m.require(l, "functions", "a mapping of function names to lists of operations"); n != nil {
+		w.Functions = l.functions(n)
+	}
+	if n := m.require(l, "threads", "a list of thread groups"); n != nil {
+		w.Threads = l.threads(n, w.Functions)
+		l.checkThreadTotal(n, m.value("processes"), w)
+	}
+	l.checkCalls(w)
+	if len(l.errs) == 0 {
+		l.checkCost(w)
+	}
+	return w
+}
+
+// gil decodes the gil: section. A setting for another mode than the file's
+// is an error: it would be silently ignored.
+func (l *loader) gil(n *yaml.Node) GILConfig {
+	g := GILConfig{Mode: DefaultGILMode, SwitchInterval: DefaultSwitchInterval, CheckInterval: DefaultCheckInterval}
+	m, ok := l.mapping(n, "gil", "the GIL settings", []string{"mode", "switch_interval", "check_interval"})
+	if !ok {
+		return g
+	}
+	if v := m.value("mode"); v != nil {
+		if s, ok := l.str(v, "gil.mode", "one of cpython, legacy, none"); ok {
+			switch s {
+			case "cpython", "legacy", "none":
+				g.Mode = s
+			case "free-threaded", "free_threaded", "nogil", "off":
+				l.errorf(v, "gil.mode", "unknown mode %q (did you mean \"none\"? it is free-threading, PEP 703)", s)
+			default:
+				l.errorf(v, "gil.mode", "unknown mode %q%s; expected one of cpython, legacy, none", s, didYouMean(s, gilModes))
+			}
+		}
+	}
+	if v := m.value("switch_interval"); v != nil {
+		if d, ok := l.duration(v, "gil.switch_interval", MinSwitchInterval); ok {
+			g.SwitchInterval = d
+		}
+		if g.Mode != "cpython" {
+			l.errorf(m.key("switch_interval"), "gil.switch_interval", "applies only to mode cpython, but mode is %s; remove it (legacy mode uses check_interval)", g.Mode)
+		}
+	}
+	if v := m.value("check_interval"); v != nil {
+		if c, ok := l.integer(v, "gil.check_interval", 1, MaxCheckInterval); ok {
+			g.CheckInterval = int(c)
+		}
+		if g.Mode != "legacy" {
+			l.errorf(m.key("check_interval"), "gil.check_interval", "applies only to mode legacy, but mode is %s; remove it (cpython mode uses switch_interval)", g.Mode)
+		}
+	}
+	return g
+}
+
+// threads decodes the threads: list.
+func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup {
+	seq, ok := l.sequence(n, "threads", "a list of thread groups")
+	if !ok {
+		return nil
+	}
+	if len(seq) == 0 {
+		l.errorf(n, "threads", "expected at least one thread group, got an empty list")
+		return nil
+	}
+	if len(seq) > MaxThreads {
+		l.errorf(n, "threads", "%d thread groups exceed the limit of %d threads", len(seq), MaxThreads)
+		return nil
+	}
+	groups := make([]ThreadGroup, 0, len(seq))
+	names := map[string]string{} // thread name -> the group path that made it
+	total := 0
+	for i, item := range seq {
+		path := fmt.Sprintf("threads[%d]", i)
+		g, run, ok := l.threadGroup(item, path, funcs)
+		if !ok {
+			continue
+		}
+		l.runs = append(l.runs, run)
+		if total += g.Count; total <= MaxThreads { // past it, checkThreadTotal reports
+			l.checkThreadNames(item, path, g, names)
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// threadGroup decodes one entry of threads:.
+// It returns the run: value's node too, for later errors about the function.
+func (l *loader) threadGroup(n *yaml.Node, path string, funcs map[string]*Function) (ThreadGroup, *yaml.Node, bool) {
+	g := ThreadGroup{Count: 1, Repeat: 1}
+	m, ok := l.mapping(n, path, "a thread group", []string{"name", "count", "run", "repeat", "start_after"})
+	if !ok {
+		return g, nil, false
+	}
+	g.Line = resolveAlias(n).Line
+	if v := m.require(l, "run", "the name of a function"); v != nil {
+		if s, ok := l.str(v, path+".run", "the name of a function"); ok {
+			g.Run = s
+			if _, found := funcs[s]; !found && len(funcs) > 0 {
+				l.errorf(v, path+".run", "unknown function %q%s", s, didYouMean(s, sortedFuncNames(funcs)))
+			}
+		}
+	}
+	g.Name = g.Run
+	if v := m.value("name"); v != nil {
+		g.Name, _ = l.name(v, path+".name")
+	}
+	if v := m.value("count"); v != nil {
+		if c, ok := l.integer(v, path+".count", 1, MaxThreads); ok {
+			g.Count = int(c)
+		}
+	}
+	if v := m.value("repeat"); v != nil {
+		if r, ok := l.integer(v, path+".repeat", 1, MaxTimes); ok {
+			g.Repeat = int(r)
+		}
+	}
+	if v := m.value("start_after"); v != nil {
+		g.StartAfter, _ = l.duration(v, path+".start_after", 0)
+	}
+	return g, m.value("run"), g.Name != "" && g.Run != ""
+}
+
+// checkThreadNames reports thread names that collide, after expansion of
+// count > 1 into name-1 ... name-N.
+func (l *loader) checkThreadNames(n *yaml.Node, path string, g ThreadGroup, seen map[string]string) {
+	for i := 1; i <= g.Count; i++ {
+		tn := g.Name
+		if g.Count > 1 {
+			tn = g.Name + "-" + strconv.Itoa(i)
+		}
+		if other, dup := seen[tn]; dup {
+			l.errorf(n, path+".name", "thread name %q is also given by %s; give each group its own name", tn, other)
+			return
+		}
+		seen[tn] = path
+	}
+}
+
+// checkThreadTotal enforces MaxThreads over all groups and processes.
+func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
+	total := 0
+	for _, g := range w.Threads {
+		total += g.Count
+	}
+	if total*w.Processes <= MaxThreads {
+		return
+	}
+	if w.Processes > 1 {
+		l.errorf(processes, "processes", "%d threads per process x %d processes = %d threads exceed the limit of %d", total, w.Processes, total*w.Processes, MaxThreads)
+		return
+	}
+	l.errorf(threads, "threads", "%d threads in total exceed the limit of %d", total, MaxThreads)
+}

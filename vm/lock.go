@@ -1,0 +1,221 @@
+package vm
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// lock is a mutual-exclusion lock of the guest with the structure of
+// CPython's GIL (Python/ceval_gil.c): a boolean guarded by a mutex, waiters
+// parked until a release wakes one of them. It serves as the GIL of the
+// cpython and legacy modes and as every guest threading.Lock.
+//
+// With interval > 0 (the cpython GIL) a waiter parks for at most one switch
+// interval; when that expires and no switch happened meanwhile it sets the
+// drop request in the process's eval breaker. A release while a drop request
+// is pending waits until another thread has taken the lock (CPython's
+// FORCE_SWITCHING).
+//
+// There is no queue: a release wakes one waiter picked at random (POSIX
+// leaves the choice of pthread_cond_signal unspecified), and a thread that
+// arrives while the lock is free takes it at once, before any woken waiter
+// has run. Whoever gets there first wins.
+//
+// Every event about the lock is emitted under mu (see stamp).
+type lock struct {
+	id       tracer.LockID
+	clock    Clock
+	interval time.Duration // > 0: timed waits and drop requests (cpython GIL)
+	breaker  *breaker      // the process's eval breaker, for drop requests
+
+	mu       sync.Mutex
+	locked   bool
+	holder   *thread
+	last     *thread        // the last holder (CPython's last_holder)
+	switches uint64         // changes of holder (CPython's switch_number)
+	lastT    int64          // recorded time of the latest event about the lock
+	relWhy   tracer.Release // why it was released
+	waiters  []*thread      // unordered
+	nwait    atomic.Int32   // len(waiters), readable without mu
+	switcher *thread        // a releasing thread waiting for the switch
+	pick     *rand.Rand     // picks the waiter a release wakes
+}
+
+func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
+	return &lock{id: id, clock: c, pick: rand.New(rand.NewPCG(seed, uint64(id)))}
+}
+
+// tryAcquire takes the lock if it is free, emitting an uncontended acquire.
+func (l *lock) tryAcquire(th *thread) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.locked {
+		return false
+	}
+	l.take(th, tracer.AcquireUncontended)
+	return true
+}
+
+// acquire takes the lock, waiting while another thread holds it. waiting
+// says the caller already emitted the LockWait. It returns errStopped,
+// without the lock, when the run is stopped during the wait.
+//
+//  1. Free: take it (uncontended, or after the wait already announced).
+//  2. Held: emit LockWait; park until woken, timed out or stopped.
+//  3. Timed out with the same holder all along: set the drop request.
+//  4. Loop while held; then take it (forced if the holder dropped it on a
+//     drop request).
+func (l *lock) acquire(th *thread, waiting bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.locked {
+		how := tracer.AcquireUncontended
+		if waiting {
+			how = l.afterWait()
+		}
+		l.take(th, how)
+		return nil
+	}
+	if !waiting {
+		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
+	}
+	for l.locked {
+		saved := l.switches
+		w := l.park(th, l.interval)
+		if w == WakeStop {
+			return errStopped
+		}
+		if w == WakeTimeout && l.locked && l.switches == saved && l.breaker != nil {
+			if l.breaker.set(bitDrop) {
+				l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+			}
+		}
+	}
+	l.take(th, l.afterWait())
+	return nil
+}
+
+func (l *lock) afterWait() tracer.Acquire {
+	if l.relWhy == tracer.ReleaseDropRequest {
+		return tracer.AcquireForced
+	}
+	return tracer.AcquireAfterWait
+}
+
+// park registers th as a waiter, releases mu while parked and takes it
+// back. Called with mu held.
+func (l *lock) park(th *thread, timeout time.Duration) Wake {
+	th.drainWake()
+	l.waiters = append(l.waiters, th)
+	l.nwait.Store(int32(len(l.waiters)))
+	l.mu.Unlock()
+	w := l.clock.Park(th.ctx, th.wake, timeout)
+	l.mu.Lock()
+	l.removeWaiter(th)
+	return w
+}
+
+func (l *lock) removeWaiter(th *thread) {
+	for i, w := range l.waiters {
+		if w == th {
+			last := len(l.waiters) - 1
+			l.waiters[i] = l.waiters[last]
+			l.waiters[last] = nil
+			l.waiters = l.waiters[:last]
+			l.nwait.Store(int32(last))
+			return
+		}
+	}
+}
+
+// take makes th the holder. Called with mu held.
+func (l *lock) take(th *thread, how tracer.Acquire) {
+	l.locked = true
+	l.holder = th
+	if l.last != th {
+		l.last = th
+		l.switches++
+		if l.switcher != nil {
+			l.switcher.signal()
+			l.switcher = nil
+		}
+	}
+	if l.breaker != nil {
+		l.breaker.clear(bitDrop)
+	}
+	l.stamp(th, tracer.KindLockAcquire, tracer.LockArg(l.id, uint8(how)))
+	th.took(l)
+}
+
+// stamp emits an event of th about the lock. Called with mu held: the
+// lock's events get strictly increasing times in the order they happen, so
+// that an acquire is never recorded before the release that enabled it,
+// nor a drop request before the acquire of the holder it targets, even when
+// a thread's own clock is pushed forward (Buffer.Emit's last+1).
+func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
+	t := max(l.clock.Now(), l.lastT+1)
+	l.lastT = th.buf.Emit(t, k, th.stack, arg)
+}
+
+// release lets the lock go and wakes one waiter. If a drop request is
+// pending and the thread may run again (not ending), it then waits until
+// another thread has taken the lock; it returns errStopped if the run is
+// stopped meanwhile (the lock is released all the same).
+func (l *lock) release(th *thread, why tracer.Release) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.releaseLocked(th, why)
+	if why == tracer.ReleaseDropRequest {
+		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
+	}
+	ending := why == tracer.ReleaseThreadEnd || why == tracer.ReleaseInterrupt
+	if ending || l.breaker == nil || !l.breaker.has(bitDrop) {
+		return nil
+	}
+	return l.awaitSwitch(th)
+}
+
+func (l *lock) releaseLocked(th *thread, why tracer.Release) {
+	if l.holder != th {
+		panic("vm: release of a lock by a thread that does not hold it")
+	}
+	l.stamp(th, tracer.KindLockRelease, tracer.LockArg(l.id, uint8(why)))
+	l.relWhy = why
+	l.locked = false
+	l.holder = nil
+	th.released(l)
+	if n := len(l.waiters); n > 0 {
+		i := l.pick.IntN(n)
+		w := l.waiters[i]
+		l.removeWaiter(w)
+		w.signal()
+	}
+}
+
+// awaitSwitch is FORCE_SWITCHING: after dropping the lock with a drop
+// request pending, wait until another thread has taken it, so that the
+// dropper cannot take it straight back. Called with mu held.
+func (l *lock) awaitSwitch(th *thread) error {
+	if l.last != th {
+		return nil
+	}
+	l.breaker.clear(bitDrop)
+	for l.last == th {
+		th.drainWake()
+		l.switcher = th
+		l.mu.Unlock()
+		w := l.clock.Park(th.ctx, th.wake, 0)
+		l.mu.Lock()
+		if l.switcher == th {
+			l.switcher = nil
+		}
+		if w == WakeStop {
+			return errStopped
+		}
+	}
+	return nil
+}

@@ -1,0 +1,284 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Options override a workload's settings for one run. Zero values keep the
+// workload's (or the defaults).
+type Options struct {
+	Mode           string        // GIL mode: ModeCPython, ModeLegacy or ModeNone
+	SwitchInterval time.Duration // cpython mode's switch interval
+	CheckInterval  int           // legacy mode's check interval, in instructions
+	Threads        int           // every thread group's count
+	Processes      int           // VM processes, each running every group
+	MaxEvents      int           // bound on recorded events (tracer.Config.MaxEvents)
+	LoopsPerMS     float64       // interpreter calibration; 0 measures it with Calibrate
+	Clock          Clock         // time and parking; nil is real time
+	Version        string        // the giltrace version, recorded in the trace
+}
+
+// ErrInterrupted is returned, wrapped, by Run when its context was done
+// before every thread finished. The trace returned with it is valid.
+var ErrInterrupted = errors.New("run interrupted")
+
+// process is a VM process: an interpreter instance with its own GIL,
+// eval breaker and guest locks.
+type process struct {
+	id      tracer.ProcID
+	breaker breaker
+	gil     gil
+	gilLock *lock   // nil in free-threaded mode
+	locks   []*lock // guest locks, by program lock index
+}
+
+// settings are a run's resolved settings.
+type settings struct {
+	mode      string
+	interval  time.Duration
+	check     int
+	processes int
+	counts    []int
+}
+
+func resolve(w *Workload, o Options) (settings, error) {
+	s := settings{mode: w.GIL.Mode, interval: w.GIL.SwitchInterval, check: w.GIL.CheckInterval, processes: w.Processes}
+	if o.Mode != "" {
+		s.mode = o.Mode
+	}
+	if o.SwitchInterval != 0 {
+		s.interval = o.SwitchInterval
+	}
+	if o.CheckInterval != 0 {
+		s.check = o.CheckInterval
+	}
+	if o.Processes != 0 {
+		s.processes = o.Processes
+	}
+	s.mode = orDefault(s.mode, ModeCPython)
+	if s.interval == 0 {
+		s.interval = DefaultSwitchInterval
+	}
+	if s.check == 0 {
+		s.check = DefaultCheckInterval
+	}
+	s.processes = max(s.processes, 1)
+	switch {
+	case s.mode != ModeCPython && s.mode != ModeLegacy && s.mode != ModeNone:
+		return s, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", s.mode, ModeCPython, ModeLegacy, ModeNone)
+	case s.interval < 0:
+		return s, fmt.Errorf("switch interval %v is negative", s.interval)
+	case s.check < 0:
+		return s, fmt.Errorf("check interval %d is negative", s.check)
+	case s.processes > MaxProcesses:
+		return s, fmt.Errorf("%d processes: at most %d", s.processes, MaxProcesses)
+	case o.Threads < 0:
+		return s, fmt.Errorf("%d threads: must be positive", o.Threads)
+	}
+	total := 0
+	for _, g := range w.Threads {
+		n := max(g.Count, 1)
+		if o.Threads > 0 {
+			n = o.Threads
+		}
+		s.counts = append(s.counts, n)
+		total += n
+	}
+	if total == 0 {
+		return s, errors.New("no threads to run")
+	}
+	if total*s.processes > MaxThreads {
+		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, MaxThreads)
+	}
+	return s, nil
+}
+
+// threadReserve is the events a thread's buffer takes from the bound at its
+// first event and the next chunk: tracer.Buffer grows by chunks of 64 Ki
+// events, so a bound below 64 Ki x threads cuts the trace at its start.
+const threadReserve = 2 * 64 << 10
+
+// maxEvents is the recorder's bound: as asked, or the tracer's default
+// raised to leave every thread room for its buffer.
+func maxEvents(asked int, s settings) int {
+	if asked > 0 {
+		return asked
+	}
+	n := 0
+	for _, c := range s.counts {
+		n += c * s.processes
+	}
+	return max(tracer.DefaultMaxEvents, n*threadReserve)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Run runs w and returns its trace. Every thread of every process is a
+// goroutine running the interpreter; they contend for their process's GIL
+// as the mode says, and record every state change.
+//
+// When ctx is done, every thread stops at its next eval breaker check or as
+// soon as its I/O, native call or wait is cut short, releases its locks
+// (tracer.ReleaseInterrupt) and ends; Run then returns the trace recorded so
+// far, which is valid, with an error wrapping ErrInterrupted.
+func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
+	if w == nil {
+		return nil, errors.New("running a workload: no workload")
+	}
+	s, err := resolve(w, o)
+	if err != nil {
+		return nil, fmt.Errorf("running workload %s: %w", w.Name, err)
+	}
+	lpm := o.LoopsPerMS
+	if lpm <= 0 {
+		lpm = Calibrate()
+	}
+	rec := tracer.NewRecorder(tracer.Config{MaxEvents: maxEvents(o.MaxEvents, s)})
+	prog, err := compile(w, rec, lpm, true)
+	if err != nil {
+		return nil, fmt.Errorf("compiling workload %s: %w", w.Name, err)
+	}
+	clock := o.Clock
+	start := time.Now()
+	if clock == nil {
+		clock = newRealClock()
+	}
+	var stopped atomic.Bool
+	r := &runner{w: w, s: s, version: o.Version, rec: rec, prog: prog, clock: clock, ctx: ctx, stopped: &stopped}
+	threads, procs, err := r.build()
+	if err != nil {
+		return nil, fmt.Errorf("running workload %s: %w", w.Name, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		for _, p := range procs {
+			p.breaker.set(bitStop)
+		}
+	})
+	var wg sync.WaitGroup
+	for _, th := range threads {
+		wg.Go(th.run)
+	}
+	wg.Wait()
+	stop()
+	t := rec.Finish(r.meta(start, lpm))
+	if stopped.Load() {
+		t.Meta.Extra["interrupted"] = "true"
+		return t, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
+	}
+	return t, nil
+}
+
+// runner builds the processes and threads of a run.
+type runner struct {
+	w       *Workload
+	s       settings
+	rec     *tracer.Recorder
+	prog    *program
+	clock   Clock
+	ctx     context.Context
+	stopped *atomic.Bool
+	version string
+}
+
+func (r *runner) build() ([]*thread, []*process, error) {
+	var threads []*thread
+	var procs []*process
+	for pid := 1; pid <= r.s.processes; pid++ {
+		name := r.w.Name
+		if r.s.processes > 1 {
+			name = r.w.Name + "-" + strconv.Itoa(pid)
+		}
+		p := &process{id: r.rec.AddProcess(name, pid)}
+		id := tracer.NoLock
+		if r.s.mode != ModeNone {
+			id = r.rec.AddLock("GIL", p.id, true)
+		}
+		g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.w.Seed)+uint64(pid))
+		if err != nil {
+			return nil, nil, err
+		}
+		p.gil = g
+		switch g := g.(type) {
+		case *cpythonGIL:
+			p.gilLock = g.l
+		case *legacyGIL:
+			p.gilLock = g.l
+		}
+		for _, ln := range r.prog.locks {
+			p.locks = append(p.locks, newLock(r.rec.AddLock(ln, p.id, false), r.clock, uint64(r.w.Seed)+uint64(pid)))
+		}
+		procs = append(procs, p)
+		for gi, grp := range r.w.Threads {
+			n := r.s.counts[gi]
+			for i := 1; i <= n; i++ {
+				name := grp.Name
+				if n > 1 {
+					name = grp.Name + "-" + strconv.Itoa(i)
+				}
+				threads = append(threads, r.thread(p, name, r.prog.tops[gi], grp.StartAfter))
+			}
+		}
+	}
+	return threads, procs, nil
+}
+
+func (r *runner) thread(p *process, name string, top *code, after time.Duration) *thread {
+	buf := r.rec.NewThread(name, p.id)
+	th := &thread{
+		id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
+		prog: r.prog, wake: make(chan struct{}, 1), stacks: map[uint64]tracer.StackID{},
+		rng:    rand.New(rand.NewPCG(uint64(r.w.Seed), uint64(buf.Thread()))),
+		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
+		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
+	}
+	if r.s.mode == ModeLegacy {
+		th.checkInterval = int64(r.s.check)
+		th.nextTick = th.checkInterval
+	}
+	return th
+}
+
+func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
+	return tracer.Meta{
+		Workload:       r.w.Name,
+		WorkloadFile:   r.w.File,
+		WorkloadSource: string(r.w.Source),
+		GILMode:        r.s.mode,
+		SwitchInterval: r.s.interval,
+		CheckInterval:  r.s.check,
+		Cores:          runtime.NumCPU(),
+		GOMAXPROCS:     runtime.GOMAXPROCS(0),
+		LoopsPerMS:     lpm,
+		Start:          start,
+		Version:        r.version,
+		Extra:          map[string]string{"processes": strconv.Itoa(r.s.processes)},
+	}
+}
+
+// sortedFunctions is the workload's function names in order, so that frame
+// and function indexes do not depend on map order.
+func sortedFunctions(w *Workload) []string {
+	names := make([]string, 0, len(w.Functions))
+	for n := range w.Functions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,112 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+var (
+	calibrateOnce sync.Once
+	loopsPerMS    float64
+)
+
+// testLoopsPerMS calibrates once per test binary.
+func testLoopsPerMS() float64 {
+	calibrateOnce.Do(func() { loopsPerMS = Calibrate() })
+	return loopsPerMS
+}
+
+// fns builds a workload's functions from name -> ops.
+func fns(m map[string][]Op) map[string]*Function {
+	out := map[string]*Function{}
+	line := 10
+	for n, ops := range m {
+		out[n] = &Function{Name: n, Ops: ops, Line: line}
+		line += 10
+	}
+	return out
+}
+
+func compute(d time.Duration) Op { return Op{Kind: OpCompute, Duration: d} }
+func loops(n int64) Op           { return Op{Kind: OpCompute, Loops: n} }
+func blockIO(d time.Duration) Op { return Op{Kind: OpIO, Duration: d, IOKind: "net"} }
+func call(f string) Op           { return Op{Kind: OpCall, Func: f} }
+func native(d time.Duration, releases bool) Op {
+	return Op{Kind: OpNative, Duration: d, ReleasesGIL: releases}
+}
+
+// mustRun runs w and checks that its trace is valid.
+func mustRun(t *testing.T, w *Workload, o Options) (*tracer.Trace, *tracer.Spans) {
+	t.Helper()
+	if o.LoopsPerMS == 0 {
+		o.LoopsPerMS = testLoopsPerMS()
+	}
+	tr, err := Run(context.Background(), w, o)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid trace: %v", err)
+	}
+	return tr, tracer.Derive(tr)
+}
+
+func wall(s *tracer.Spans) time.Duration { return time.Duration(s.Trace.Duration()) }
+
+func dumpEvents(t *testing.T, tr *tracer.Trace) {
+	for _, e := range tr.Events {
+		arg := ""
+		switch e.Kind {
+		case tracer.KindLockAcquire:
+			arg = e.Acquire().String()
+		case tracer.KindLockRelease:
+			arg = e.Release().String()
+		}
+		t.Logf("%10.3fms %-6s %-13s %s", float64(e.Time)/1e6, tr.Threads[e.Thread].Name, e.Kind, arg)
+	}
+}
+
+func TestManyThreadsAreNotCut(t *testing.T) {
+	w := &Workload{Name: "many", Seed: 1,
+		Functions: fns(map[string][]Op{"f": {loops(100), blockIO(time.Millisecond)}}),
+		Threads:   []ThreadGroup{{Name: "T", Count: 300, Run: "f", Repeat: 1}}}
+	tr, _ := mustRun(t, w, Options{})
+	if tr.Dropped != 0 || len(tr.Threads) != 300 {
+		t.Errorf("%d threads, %d events dropped: expected room for every thread's buffer", len(tr.Threads), tr.Dropped)
+	}
+}
+
+// TestFixturesRun runs every bundled fixture for a moment (stopping it
+// after 300 ms) and checks its trace.
+func TestFixturesRun(t *testing.T) {
+	paths, err := filepath.Glob("../fixtures/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			w, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			tr, err := Run(ctx, w, Options{LoopsPerMS: testLoopsPerMS()})
+			if err != nil && !errors.Is(err, ErrInterrupted) {
+				t.Fatal(err)
+			}
+			if err := tr.CheckValid(); err != nil {
+				t.Fatal(err)
+			}
+			if len(tr.Events) == 0 {
+				t.Error("no events")
+			}
+		})
+	}
+}

@@ -1,0 +1,201 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// errStopped unwinds a thread when the run is stopped.
+var errStopped = errors.New("vm: run stopped")
+
+// thread is a guest thread: a goroutine running the interpreter, owning
+// its tracer buffer.
+type thread struct {
+	id    tracer.ThreadID
+	proc  *process
+	gil   gil
+	buf   *tracer.Buffer
+	rec   *tracer.Recorder
+	clock Clock
+	ctx   context.Context
+	prog  *program
+	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
+	wake  chan struct{}
+
+	stack  tracer.StackID
+	stacks map[uint64]tracer.StackID // (parent, frame) -> stack
+	frames []frame
+	locals []int64
+	// instrs counts the instructions the thread has executed, as CPython
+	// would have (a superinstruction counts those it covers).
+	instrs        int64
+	nextTick      int64 // instrs at which the next legacy tick is due, or math.MaxInt64
+	checkInterval int64 // legacy mode's check interval; 0 in other modes
+	holdsGIL      bool
+	held          []*lock // guest locks held, in acquire order
+
+	inIO, inNative bool
+	nativeFrame    bool           // a named native call's frame is on top of stack
+	nativeParent   tracer.StackID // the stack under it
+
+	top        *code
+	startAfter time.Duration
+	stopped    *atomic.Bool // set when the thread is cut short
+}
+
+// emit records an event at the clock's current time.
+func (th *thread) emit(k tracer.Kind, arg uint64) int64 {
+	return th.buf.Emit(th.clock.Now(), k, th.stack, arg)
+}
+
+// signal wakes the thread from Park; a pending wake is not doubled.
+func (th *thread) signal() {
+	select {
+	case th.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drainWake forgets a stale wake before the thread parks again.
+func (th *thread) drainWake() {
+	select {
+	case <-th.wake:
+	default:
+	}
+}
+
+func (th *thread) took(l *lock) {
+	if l == th.proc.gilLock {
+		th.holdsGIL = true
+		return
+	}
+	th.held = append(th.held, l)
+}
+
+func (th *thread) released(l *lock) {
+	if l == th.proc.gilLock {
+		th.holdsGIL = false
+		return
+	}
+	for i := len(th.held) - 1; i >= 0; i-- {
+		if th.held[i] == l {
+			th.held = append(th.held[:i], th.held[i+1:]...)
+			return
+		}
+	}
+}
+
+// run is the thread's life: start, take the GIL, run the top level, end.
+func (th *thread) run() {
+	if th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.startAfter) {
+		th.stopped.Store(true)
+		th.emit(tracer.KindThreadStart, 0)
+		th.emit(tracer.KindThreadEnd, 0)
+		return
+	}
+	th.emit(tracer.KindThreadStart, 0)
+	th.frames = append(th.frames, frame{code: th.top})
+	err := th.gil.acquire(th)
+	if err == nil {
+		err = th.eval()
+	}
+	why := tracer.ReleaseThreadEnd
+	if err != nil {
+		why = tracer.ReleaseInterrupt
+		th.stopped.Store(true)
+	}
+	th.unwind(why)
+}
+
+// unwind ends the thread: it releases every lock it holds and records its
+// end. A thread stopped mid-run ends where it was (inside I/O, a native
+// call, a wait or calls), as the event protocol allows.
+func (th *thread) unwind(why tracer.Release) {
+	for len(th.held) > 0 {
+		th.held[len(th.held)-1].release(th, why)
+	}
+	if th.holdsGIL {
+		th.gil.release(th, why)
+	}
+	th.emit(tracer.KindThreadEnd, 0)
+}
+
+// io is blocking I/O: the GIL is released around it and re-acquired after.
+func (th *thread) io(op *ioOp) error {
+	th.emit(tracer.KindIOBegin, uint64(op.kind))
+	th.inIO = true
+	if err := th.gil.release(th, tracer.ReleaseIO); err != nil {
+		return err
+	}
+	d := op.d
+	if op.jitter > 0 {
+		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
+	}
+	if !th.clock.Sleep(th.ctx, max(d, 0)) {
+		return errStopped
+	}
+	th.inIO = false
+	th.emit(tracer.KindIOEnd, 0)
+	return th.gil.acquire(th)
+}
+
+// native is a call into C: CPU burnt for its duration, outside the GIL if
+// it releases it, else holding it without any eval breaker check.
+func (th *thread) native(op *nativeOp) error {
+	if op.named {
+		th.nativeParent = th.stack
+		th.stack = th.stackOf(th.stack, op.frame)
+		th.nativeFrame = true
+		th.emit(tracer.KindCallEnter, 0)
+	}
+	th.emit(tracer.KindNativeBegin, tracer.NativeArg(op.releases))
+	th.inNative = true
+	if op.releases {
+		if err := th.gil.release(th, tracer.ReleaseNative); err != nil {
+			return err
+		}
+	}
+	if !th.clock.Burn(th.ctx, op.d) {
+		return errStopped
+	}
+	th.inNative = false
+	th.emit(tracer.KindNativeEnd, 0)
+	if op.releases {
+		// Py_END_ALLOW_THREADS: the wait is inside the native function.
+		if err := th.gil.acquire(th); err != nil {
+			return err
+		}
+	}
+	if op.named {
+		th.exitNative()
+	}
+	return nil
+}
+
+func (th *thread) exitNative() {
+	th.emit(tracer.KindCallExit, 0)
+	th.stack = th.nativeParent
+	th.nativeFrame = false
+}
+
+// lockAcquire acquires a guest lock like threading.Lock.acquire: at once
+// if it is free; else the thread releases the GIL while it blocks, then
+// takes the GIL back.
+func (th *thread) lockAcquire(l *lock) error {
+	if l.tryAcquire(th) {
+		return nil
+	}
+	th.emit(tracer.KindLockWait, tracer.LockArg(l.id, 0))
+	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
+		return err
+	}
+	if err := l.acquire(th, true); err != nil {
+		return err
+	}
+	return th.gil.acquire(th)
+}
