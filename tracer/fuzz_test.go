@@ -37,6 +37,10 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		seeds[name+"-cut"] = b[:len(b)*2/3]
 	}
 	writeSeeds(t, "FuzzRead", seeds)
+	writeSeeds(t, "FuzzParseText", map[string][]byte{
+		"countdown": text(t, tracetest.Countdown(2)),
+		"mixed":     text(t, tracetest.Mixed()),
+	})
 }
 
 func writeSeeds(t *testing.T, target string, seeds map[string][]byte) {
@@ -86,6 +90,32 @@ func FuzzRead(f *testing.F) {
 		// is never DeepEqual to itself.
 		if again := encode(t, back); !bytes.Equal(again, first) {
 			t.Fatalf("round trip differs")
+		}
+	})
+}
+
+// FuzzParseText: ParseText never panics; what it accepts survives a round
+// trip through WriteText unchanged.
+func FuzzParseText(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := tracer.ParseText(bytes.NewReader(b))
+		if err != nil {
+			if tr != nil {
+				t.Fatalf("ParseText returned a trace with error %v", err)
+			}
+			return
+		}
+		first := text(t, tr)
+		back, err := tracer.ParseText(bytes.NewReader(first))
+		if err != nil {
+			t.Fatalf("parsing back: %v\n%s", err, first)
+		}
+		if again := text(t, back); !bytes.Equal(again, first) {
+			t.Fatalf("round trip differs:\n%s\n%s", first, again)
+		}
+		// The binary form holds the same trace.
+		if _, err := tracer.Read(bytes.NewReader(encode(t, tr))); err != nil {
+			t.Fatalf("binary round trip: %v", err)
 		}
 	})
 }

@@ -88,6 +88,8 @@ type reader struct {
 	typ      byte  // its type, 0 until read
 	payload  []byte
 	t        *Trace
+	nevents  int    // events read
+	left     uint64 // events left according to the last event record
 	st       eventState
 	inEvents bool // an event or end record began: the tables are complete
 	sawMeta  bool
@@ -122,7 +124,7 @@ func (rd *reader) truncated(missing string) error {
 	if rd.typ != 0 {
 		typ = recName(rd.typ)
 	}
-	return &TruncatedError{Offset: rd.off, Record: rd.rec, Type: typ, Events: len(rd.t.Events), Missing: missing}
+	return &TruncatedError{Offset: rd.off, Record: rd.rec, Type: typ, Events: rd.nevents, Missing: missing}
 }
 
 // formatError is an error in the current record at payload offset i, or in
@@ -307,8 +309,11 @@ func readRows[T any](d *decoder, rows []T, minBytes int, row func(*decoder) T) [
 func (rd *reader) end(d *decoder) {
 	rd.t.Dropped = d.uvarint()
 	n := d.uvarint()
-	if d.err == nil && n != uint64(len(rd.t.Events)) {
-		d.fail(fmt.Errorf("the end record counts %d events, the file holds %d", n, len(rd.t.Events)))
+	if d.err == nil && rd.left != 0 {
+		d.fail(fmt.Errorf("the event records announced %d more events than they hold", rd.left))
+	}
+	if d.err == nil && n != uint64(rd.nevents) {
+		d.fail(fmt.Errorf("the end record counts %d events, the file holds %d", n, rd.nevents))
 	}
 	rd.ended = true
 }
@@ -322,22 +327,49 @@ func (rd *reader) trailer() error {
 }
 
 // events decodes an event record, appending to the trace's events. It
-// returns the index of the event being decoded when it stopped.
+// returns the index in the trace of the event being decoded when it
+// stopped. The common one- and two-byte varints are decoded inline: this
+// loop is most of Read's time.
 func (rd *reader) events(d *decoder) int {
-	t := rd.t
+	left := d.uvarint()
 	n := d.count(2) // an event takes at least 2 bytes: time delta and header
-	t.Events = slices.Grow(t.Events, n)
+	switch {
+	case d.err != nil:
+		return rd.nevents
+	case rd.nevents > 0 && left != rd.left:
+		d.fail(fmt.Errorf("the record says %d events are left, expected %d", left, rd.left))
+		return rd.nevents
+	case uint64(n) > left:
+		d.fail(fmt.Errorf("the record holds %d events, more than the %d it says are left", n, left))
+		return rd.nevents
+	}
+	rd.left = left - uint64(n)
+	rd.growEvents(left, n)
+	base := len(rd.t.Events)
+	evs := rd.t.Events[base : base+n]
 	st := &rd.st
-	nstacks := uint64(len(t.Stacks))
-	for range n {
-		delta := d.uvarint()
-		if d.i >= len(d.b) {
+	nstacks := uint64(len(rd.t.Stacks))
+	b := d.b
+	k := 0
+	for ; k < n; k++ {
+		var delta uint64
+		if i := d.i; i+1 < len(b) && b[i] < 0x80 {
+			delta = uint64(b[i])
+			d.i++
+		} else if i+2 < len(b) && b[i+1] < 0x80 {
+			delta = uint64(b[i]&0x7f) | uint64(b[i+1])<<7
+			d.i += 2
+		} else {
+			delta = d.uvarint()
+		}
+		if d.i >= len(b) {
 			d.fail(errors.New("record ends inside an event, expected its header byte"))
 			break
 		}
-		h := d.b[d.i]
+		h := b[d.i]
 		d.i++
-		e := Event{Kind: Kind(h & evKindMask), Thread: st.thread}
+		e := &evs[k]
+		e.Kind, e.Thread = Kind(h&evKindMask), st.thread
 		if !e.Kind.Valid() {
 			d.fail(fmt.Errorf("invalid event kind %d in header byte %#02x", h&evKindMask, h))
 			break
@@ -357,7 +389,6 @@ func (rd *reader) events(d *decoder) int {
 			d.fail(errors.New("the first event has the same-thread flag, expected a thread"))
 			break
 		}
-		e.Stack = st.stacks[e.Thread]
 		if h&evSameStack == 0 {
 			s := d.uvarint()
 			if s >= nstacks {
@@ -365,25 +396,48 @@ func (rd *reader) events(d *decoder) int {
 				break
 			}
 			e.Stack = StackID(s)
+			st.stacks[e.Thread] = e.Stack
+		} else {
+			e.Stack = st.stacks[e.Thread]
 		}
-		e.Arg = d.arg(e.Kind, h)
+		if h&evArgZero == 0 {
+			e.Arg = d.arg(e.Kind, h)
+		} else if h&evArgRaw != 0 {
+			d.fail(errors.New("header has both the arg-zero and the arg-raw flag"))
+		}
 		if d.err != nil {
 			break
 		}
-		st.time, st.thread, st.stacks[e.Thread] = e.Time, e.Thread, e.Stack
-		t.Events = append(t.Events, e)
+		st.time, st.thread = e.Time, e.Thread
 	}
-	return len(t.Events)
+	if d.err != nil {
+		return rd.nevents + k
+	}
+	rd.t.Events = rd.t.Events[:base+n]
+	rd.nevents += n
+	return rd.nevents
 }
 
-// arg decodes an event's Arg according to its header h.
+// growEvents makes room for n more events, of the left the file says it
+// still holds. It sizes the events once for the whole file when the claim
+// is plausible: at most 16 events per byte read so far (an event takes 32
+// bytes in memory and at least 2 in the file), so that a forged count in a
+// short file cannot make it allocate much.
+func (rd *reader) growEvents(left uint64, n int) {
+	t := rd.t
+	if cap(t.Events)-len(t.Events) >= n {
+		return
+	}
+	want := uint64(len(t.Events)) + min(left, 16*uint64(rd.off))
+	want = max(want, uint64(len(t.Events)+n), 2*uint64(cap(t.Events)))
+	evs := make([]Event, len(t.Events), want)
+	copy(evs, t.Events)
+	t.Events = evs
+}
+
+// arg decodes an event's non-zero Arg according to its header h.
 func (d *decoder) arg(k Kind, h byte) uint64 {
 	switch {
-	case h&evArgZero != 0:
-		if h&evArgRaw != 0 {
-			d.fail(errors.New("header has both the arg-zero and the arg-raw flag"))
-		}
-		return 0
 	case h&evArgRaw != 0:
 		return d.uvarint()
 	case isLockKind(k):

@@ -175,7 +175,7 @@ func TestReadDamaged(t *testing.T) {
 	procs = binary.AppendUvarint(procs, uint64(NoLock))
 	threads := rec(recThreads, 1, 1, byte('t'), 0)
 	stacks := rec(recStacks, 1, 0, 0)
-	start := rec(recEvents, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0)
+	start := rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0)
 	tests := []struct {
 		name   string
 		file   []byte
@@ -192,14 +192,20 @@ func TestReadDamaged(t *testing.T) {
 		{"string too long", file(meta, rec(recStrings, 1, 5, byte('a'))), 1, -1, "string of 5 bytes, only 1 left"},
 		{"bool out of range", file(meta, rec(recLocks, 1, 0, 0, 2)), 1, -1, "boolean is 2"},
 		{"32-bit overflow", file(meta, rec(recThreads, 1, 0, 1<<33)), 1, -1, "overflows 32 bits"},
-		{"invalid kind", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 0, evArgZero)), 5, 0, "invalid event kind 0"},
-		{"event thread dangling", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 0, byte(KindThreadStart), 3, 0)), 5, 0, "thread 3 not in the table of 1 threads"},
-		{"event stack dangling", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 0, byte(KindThreadStart), 0, 4, 0)), 5, 0, "stack 4 not in the table of 1 stacks"},
-		{"same thread first", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 0, byte(KindThreadStart)|evSameThread|evSameStack|evArgZero)), 5, 0, "the first event has the same-thread flag"},
-		{"event cut inside", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0, 5)), 5, 1, "expected its header byte"},
-		{"time overflow", file(meta, strs, procs, threads, stacks, start,
-			rec(recEvents, 1, uint64(1<<63), byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "overflows the time"},
-		{"both arg flags", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero|evArgRaw, 0)), 5, 0, "both the arg-zero and the arg-raw flag"},
+		{"invalid kind", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, evArgZero)), 5, 0, "invalid event kind 0"},
+		{"event thread dangling", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart), 3, 0)), 5, 0, "thread 3 not in the table of 1 threads"},
+		{"event stack dangling", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart), 0, 4, 0)), 5, 0, "stack 4 not in the table of 1 stacks"},
+		{"same thread first", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameThread|evSameStack|evArgZero)), 5, 0, "the first event has the same-thread flag"},
+		{"event cut inside", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 2, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0, 5)), 5, 1, "expected its header byte"},
+		{"time overflow", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0),
+			rec(recEvents, 1, 1, uint64(1<<63), byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "overflows the time"},
+		{"events left mismatch", file(meta, strs, procs, threads, stacks, start,
+			rec(recEvents, 1, 1, 1, byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "the record says 1 events are left, expected 0"},
+		{"more events than left", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 2, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0, 0, byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)),
+			5, 0, "the record holds 2 events, more than the 1 it says are left"},
+		{"forged events left", file(meta, strs, procs, threads, stacks, rec(recEvents, uint64(1<<62), 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0), rec(recEnd, 0, 1)),
+			6, -1, "announced 4611686018427387903 more events than they hold"},
+		{"both arg flags", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero|evArgRaw, 0)), 5, 0, "both the arg-zero and the arg-raw flag"},
 		{"end count", file(meta, strs, procs, threads, stacks, start, rec(recEnd, 0, 5)), 6, -1, "the end record counts 5 events, the file holds 1"},
 		{"data after the end", append(file(meta, rec(recEnd, 0, 0)), 0), 2, -1, "data after the end record"},
 		{"invalid trace", file(meta, rec(recEnd, 0, 0)), -2, -1, `string 0 must be ""`},

@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Write writes t to w in the .giltrace format, as a stream: it buffers one
@@ -128,11 +127,7 @@ func appendMeta(b []byte, m *Meta) []byte {
 	b = binary.AppendVarint(b, m.Start.Unix())
 	b = binary.AppendUvarint(b, uint64(m.Start.Nanosecond()))
 	b = appendString(b, m.Version)
-	keys := make([]string, 0, len(m.Extra))
-	for k := range m.Extra {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := sortedKeys(m.Extra)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = appendString(b, k)
@@ -184,12 +179,15 @@ func newEventState(threads int) eventState {
 	return eventState{thread: NoThread, stacks: make([]StackID, threads)}
 }
 
-// events writes the events in records of at most batchEvents events.
+// events writes the events in records of at most batchEvents events,
+// each starting with the number of events left in the file, this record's
+// included, so that a reader can size the events once.
 func (w *writer) events(t *Trace) {
 	st := newEventState(len(t.Threads))
 	for i := 0; i < len(t.Events) && w.err == nil; i += batchEvents {
 		batch := t.Events[i:min(i+batchEvents, len(t.Events))]
-		b := binary.AppendUvarint(w.buf[:0], uint64(len(batch)))
+		b := binary.AppendUvarint(w.buf[:0], uint64(len(t.Events)-i))
+		b = binary.AppendUvarint(b, uint64(len(batch)))
 		for j := range batch {
 			var err error
 			if b, err = st.append(b, &batch[j]); err != nil {

@@ -59,15 +59,21 @@ func TestIOThreadsOverlap(t *testing.T) {
 	w := &Workload{Name: "io", Seed: 1,
 		Functions: fns(map[string][]Op{"fetch": {{Kind: OpRepeat, Times: 5, Body: []Op{blockIO(10 * time.Millisecond)}}}}),
 		Threads:   []ThreadGroup{group("T", 4, "fetch")}}
-	tr, s := mustRun(t, w, Options{})
 	// Serially 4 x 5 x 10 ms = 200 ms; overlapped about 50 ms.
-	if wall(s) > 150*time.Millisecond {
-		t.Errorf("4 I/O-bound threads took %v, expected their I/O to overlap (about 50ms, serially 200ms)", wall(s))
-	}
-	for i := range tr.Threads {
-		if io := s.ThreadTotals(tracer.ThreadID(i))[tracer.StateIO]; io < int64(50*time.Millisecond) {
-			t.Errorf("thread %s in I/O for %v, expected >= 50ms", tr.Threads[i].Name, time.Duration(io))
+	var best time.Duration
+	for range 3 {
+		tr, s := mustRun(t, w, Options{})
+		for i := range tr.Threads {
+			if io := s.ThreadTotals(tracer.ThreadID(i))[tracer.StateIO]; io < int64(50*time.Millisecond) {
+				t.Errorf("thread %s in I/O for %v, expected >= 50ms", tr.Threads[i].Name, time.Duration(io))
+			}
 		}
+		if best == 0 || wall(s) < best {
+			best = wall(s)
+		}
+	}
+	if best > 150*time.Millisecond {
+		t.Errorf("4 I/O-bound threads took %v (best of 3), expected their I/O to overlap (about 50ms, serially 200ms)", best)
 	}
 }
 
@@ -158,13 +164,18 @@ func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
 			waits = append(waits, wt.End-wt.Start)
 		}
 	}
-	if len(waits) < 5 {
+	if len(waits) < 3 {
 		t.Skipf("only %d contended waits of the I/O thread while the CPU thread ran (busy machine)", len(waits))
 	}
 	slices.Sort(waits)
+	// The CPU-bound thread releases the GIL only on a drop request, which
+	// comes a full switch interval after the wait began.
+	if min := time.Duration(waits[0]); min < interval {
+		t.Errorf("the I/O thread re-acquired the GIL after %v, less than the %v switch interval", min, interval)
+	}
 	med := time.Duration(waits[len(waits)/2])
 	t.Logf("I/O thread: %d re-acquires, median wait %v (switch interval %v)", len(waits), med, interval)
-	if med < interval*6/10 || med > interval*5 {
+	if med > interval*10 {
 		t.Errorf("median re-acquire wait of the I/O thread %v, expected about the %v switch interval", med, interval)
 	}
 }

@@ -166,7 +166,7 @@ func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
 
 // errorAt records an error at a line and column.
 func (l *loader) errorAt(line, col int, field, format string, args ...any) {
-	if len(l.errs) >= maxLoadErrors {
+	if len(l.errs) >= maxCollectedErrors {
 		l.omitted++
 		return
 	}
@@ -176,10 +176,14 @@ func (l *loader) errorAt(line, col int, field, format string, args ...any) {
 // result returns the errors found: one *LoadError alone, several as *LoadErrors.
 func (l *loader) result() error {
 	sortLoadErrors(l.errs)
-	if len(l.errs) == 1 && l.omitted == 0 {
-		return l.errs[0]
+	errs, omitted := l.errs, l.omitted
+	if len(errs) > maxLoadErrors {
+		errs, omitted = errs[:maxLoadErrors], omitted+len(errs)-maxLoadErrors
 	}
-	return &LoadErrors{Errs: l.errs, Omitted: l.omitted}
+	if len(errs) == 1 && omitted == 0 {
+		return errs[0]
+	}
+	return &LoadErrors{Errs: errs, Omitted: omitted}
 }
 
 // workload decodes the top-level mapping.

@@ -11,8 +11,13 @@ import (
 )
 
 // maxLoadErrors is how many errors one load reports before it summarises the
-// rest: enough to fix a file in one pass, few enough to read.
-const maxLoadErrors = 20
+// rest: enough to fix a file in one pass, few enough to read. The first
+// maxCollectedErrors found are sorted, so that those reported are the first
+// in the file.
+const (
+	maxLoadErrors      = 20
+	maxCollectedErrors = 1000
+)
 
 // LoadError is one problem in a workload file. Its message reads
 // "file:line:col: field: what was expected, got what", e.g.

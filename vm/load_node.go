@@ -14,22 +14,37 @@ import (
 )
 
 // nodeMap is a decoded YAML mapping whose keys were checked: known, unique.
+// Mappings have a handful of keys: slices indexed like known beat maps.
 type nodeMap struct {
-	node *yaml.Node
-	path string
-	keys map[string]*yaml.Node
-	vals map[string]*yaml.Node
+	node  *yaml.Node
+	path  string
+	known []string
+	keys  []*yaml.Node // keys[i] is the key node of known[i], or nil
+	vals  []*yaml.Node // vals[i] is its value
 }
 
+// index returns the position of key in known, or -1.
+func (m nodeMap) index(key string) int { return slices.Index(m.known, key) }
+
 // value returns the value of key, or nil when the key is absent.
-func (m nodeMap) value(key string) *yaml.Node { return m.vals[key] }
+func (m nodeMap) value(key string) *yaml.Node {
+	if i := m.index(key); i >= 0 {
+		return m.vals[i]
+	}
+	return nil
+}
 
 // key returns the key node of key, for errors about the key itself.
-func (m nodeMap) key(key string) *yaml.Node { return m.keys[key] }
+func (m nodeMap) key(key string) *yaml.Node {
+	if i := m.index(key); i >= 0 {
+		return m.keys[i]
+	}
+	return nil
+}
 
 // require returns the value of key, or reports it missing and returns nil.
 func (m nodeMap) require(l *loader, key, expected string) *yaml.Node {
-	if v := m.vals[key]; v != nil {
+	if v := m.value(key); v != nil {
 		return v
 	}
 	l.errorf(m.node, fieldPath(m.path, key), "missing; expected %s", expected)
@@ -48,7 +63,8 @@ func fieldPath(path, key string) string {
 // what names the expected value in the error ("a thread group").
 func (l *loader) mapping(n *yaml.Node, path, what string, known []string) (nodeMap, bool) {
 	n = resolveAlias(n)
-	m := nodeMap{node: n, path: path, keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}}
+	nodes := make([]*yaml.Node, 2*len(known))
+	m := nodeMap{node: n, path: path, known: known, keys: nodes[:len(known)], vals: nodes[len(known):]}
 	if n == nil || n.Kind != yaml.MappingNode {
 		l.errorf(n, path, "expected %s (a mapping of %s), got %s", what, strings.Join(known, ", "), describeNode(n))
 		return m, false
@@ -60,15 +76,16 @@ func (l *loader) mapping(n *yaml.Node, path, what string, known []string) (nodeM
 			continue
 		}
 		name := k.Value
+		j := m.index(name)
 		switch {
 		case name == "<<":
 			l.errorf(k, path, "merge keys (<<) are not supported; repeat the keys or use an alias (*name) for the whole value")
-		case !slices.Contains(known, name):
+		case j < 0:
 			l.errorf(k, path, "unknown key %q%s; expected one of %s", name, didYouMean(name, known), strings.Join(known, ", "))
-		case m.keys[name] != nil:
-			l.errorf(k, fieldPath(path, name), "given twice (first at line %d)", m.keys[name].Line)
+		case m.keys[j] != nil:
+			l.errorf(k, fieldPath(path, name), "given twice (first at line %d)", m.keys[j].Line)
 		default:
-			m.keys[name], m.vals[name] = k, v
+			m.keys[j], m.vals[j] = k, v
 		}
 	}
 	return m, true

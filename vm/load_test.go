@@ -75,8 +75,10 @@ func parseErrorCases() []parseErrorCase {
 	for i := 1; i <= MaxOps/1000; i++ {
 		fmt.Fprintf(&manyOps, "  f%d: *ops\n", i)
 	}
+	// Errors are reported in file order even though functions are checked
+	// before threads: the count error of line 2 comes first.
 	var manyErrs strings.Builder
-	manyErrs.WriteString("name: t\nthreads: [{run: f}]\nfunctions:\n  f:\n")
+	manyErrs.WriteString("name: t\nthreads: [{run: f, count: x}]\nfunctions:\n  f:\n")
 	for i := 0; i < maxLoadErrors+5; i++ {
 		manyErrs.WriteString("    - io: 20\n")
 	}
@@ -236,7 +238,7 @@ func parseErrorCases() []parseErrorCase {
 		{"thread time through calls", "name: t\nthreads: [{run: f, start_after: 1h}]\nfunctions:\n  f: [{repeat: {times: 12, body: [{call: g}, {call: g}]}}]\n  g: [{native: 1h}]\n", []string{"threads[0]: a thread would run for at least 25h (start_after 1h + repeat 1 x 24h per call of f)"}},
 
 		// Many errors at once: sorted, capped, summarised.
-		{"many errors", manyErrs.String(), []string{"t.yaml:5:11: functions.f[0].io: expected a duration with a unit", "t.yaml:6:11: functions.f[1].io", "(and 5 more errors)"}},
+		{"many errors", manyErrs.String(), []string{"t.yaml:2:27: threads[0].count: expected a positive integer, got \"x\"\nt.yaml:5:11: functions.f[0].io: expected a duration with a unit", "t.yaml:6:11: functions.f[1].io", "\n(and 6 more errors)"}},
 	}
 }
 

@@ -67,6 +67,7 @@ func newRootCmd() *cobra.Command {
 		newReportCmd(),
 		newRecordCmd(),
 		newCompareCmd(),
+		newViewCmd(),
 	)
 	return cmd
 }

@@ -2,10 +2,12 @@ package chrome_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,9 +54,11 @@ func validate(t testing.TB, out []byte) *chrometest.Summary {
 	return sum
 }
 
-// TestGolden compares every trace's output with testdata/NAME.json
-// (go test -update rewrites them), checks that a second export gives the
-// same bytes, and runs the validator over it.
+// TestGolden compares every trace's output with its golden file (go test
+// -update rewrites them), checks that a second export gives the same
+// bytes, and runs the validator over it. Scenario goldens are plain JSON,
+// to be read as examples; fixture goldens, recorded runs of thousands of
+// events, are gzipped and compared decompressed.
 func TestGolden(t *testing.T) {
 	for _, c := range allTraces(t) {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,7 +67,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal("two exports of one trace differ")
 			}
 			validate(t, got)
-			checkGolden(t, filepath.Join("testdata", c.name+".json"), got)
+			path := filepath.Join("testdata", c.name+".json")
+			if strings.HasPrefix(c.name, "fixture-") {
+				path += ".gz"
+			}
+			checkGolden(t, path, got)
 		})
 	}
 }
@@ -71,7 +79,7 @@ func TestGolden(t *testing.T) {
 // TestGoldenFilesAreValid runs the validator over every committed golden,
 // including ones whose trace is not built by this test.
 func TestGoldenFilesAreValid(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.json*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,43 +87,67 @@ func TestGoldenFilesAreValid(t *testing.T) {
 		t.Fatal("no golden files")
 	}
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := chrometest.Validate(bytes.NewReader(data)); err != nil {
+		if _, err := chrometest.Validate(bytes.NewReader(readGolden(t, p))); err != nil {
 			t.Errorf("%s:\n%v", p, err)
 		}
 	}
 }
 
+// readGolden reads a golden file, decompressing a .gz one.
+func readGolden(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (go test -update creates it): %v", err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return data
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
+		data := got
+		if strings.HasSuffix(path, ".gz") {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf) // no name, no time: the same bytes every time
+			zw.Write(got)
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			data = buf.Bytes()
 		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update creates it): %v", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("output differs from %s (go test -update accepts it):\n%s", path, unifiedDiff(t, path, got))
+	if want := readGolden(t, path); !bytes.Equal(want, got) {
+		t.Errorf("output differs from %s (go test -update accepts it):\n%s", path, unifiedDiff(t, path, want, got))
 	}
 }
 
-// unifiedDiff is diff -u from the golden file to got.
-func unifiedDiff(t *testing.T, path string, got []byte) string {
-	f := filepath.Join(t.TempDir(), "got")
-	if err := os.WriteFile(f, got, 0o644); err != nil {
+// unifiedDiff is diff -u from the golden file's content to got.
+func unifiedDiff(t *testing.T, path string, want, got []byte) string {
+	dir := t.TempDir()
+	w, g := filepath.Join(dir, "want"), filepath.Join(dir, "got")
+	if err := os.WriteFile(w, want, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("diff", "-u", "--label", path, "--label", "got", path, f).CombinedOutput()
+	if err := os.WriteFile(g, got, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("diff", "-u", "--label", path, "--label", "got", w, g).CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
 		return fmt.Sprintf("(running diff: %v)\n%s", err, out)

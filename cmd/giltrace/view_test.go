@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/spf13/cobra"
+)
+
+func TestViewArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *viewOptions
+		usage bool
+	}{
+		{[]string{"run.giltrace"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0"}, false},
+		{[]string{"run.giltrace", "--addr", "localhost:8080"}, &viewOptions{File: "run.giltrace", Addr: "localhost:8080"}, false},
+		{[]string{"run.giltrace", "--addr", "[::1]:9000"}, &viewOptions{File: "run.giltrace", Addr: "[::1]:9000"}, false},
+		{[]string{"run.giltrace", "--addr", "0.0.0.0:8080"}, nil, true},
+		{[]string{"run.giltrace", "--addr", ":8080"}, nil, true},
+		{[]string{"run.giltrace", "--addr", "8080"}, nil, true},
+		{nil, nil, true},
+		{[]string{"a", "b"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *viewOptions
+			cmd := viewCmd(func(_ *cobra.Command, o *viewOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if tc.usage {
+				if err == nil || exitCode(err) != 2 {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestView runs giltrace view on a trace file, fetches the page and the
+// trace from the address it prints, then stops it.
+func TestView(t *testing.T) {
+	path, _ := writeTrace(t, tracetest.Countdown(3))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"view", path})
+	cmd.SetOut(pw)
+	cmd.SetErr(pw)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the address: %v (output %q)", err, line)
+	}
+	go io.Copy(io.Discard, pr)
+	f := strings.Fields(line)
+	if len(f) < 2 || !strings.HasPrefix(f[1], "http://127.0.0.1:") {
+		t.Fatalf("first line = %q, want the address", line)
+	}
+	url := f[1]
+
+	page := fetch(t, url)
+	if !strings.Contains(page, "ui.perfetto.dev") || !strings.Contains(page, "<h1>countdown</h1>") {
+		t.Errorf("page:\n%s", page)
+	}
+	sum, err := chrometest.Validate(strings.NewReader(fetch(t, url+"trace.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TID(1, "GIL") == 0 || len(sum.Flows) == 0 {
+		t.Errorf("trace.json has no GIL track or no flows")
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("view returned %v after Ctrl-C, want nil", err)
+	}
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}

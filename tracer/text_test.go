@@ -1,0 +1,124 @@
+package tracer_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+)
+
+func text(t testing.TB, tr *tracer.Trace) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := tracer.WriteText(&buf, tr); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestTextRoundTrip(t *testing.T) {
+	odd := tracetest.New("odd names")
+	p := odd.Process("proc with spaces", 3)
+	odd.Lock(p, "GIL") // a guest lock named like the GIL
+	l := odd.Lock(p, "42")
+	a := odd.Thread(p, "same")
+	c := odd.Thread(p, "same")
+	d := odd.Thread(p, "")
+	f := odd.Func("f \"quoted\"", 0)
+	odd.Meta().Extra = map[string]string{"a b": "c\nd", "k": ""}
+	a.Start(0).Acquire(1, 0, tracer.AcquireUncontended).Call(2, f).Acquire(3, l, tracer.AcquireUncontended).IOBegin(4, "db 2").Release(5, 0, tracer.ReleaseIO)
+	c.Start(6).Acquire(7, 0, tracer.AcquireUncontended).Wait(8, l).Release(9, 0, tracer.ReleaseLockWait)
+	d.Start(10).Wait(11, 0).End(12)
+	tests := map[string]*tracer.Trace{
+		"countdown": tracetest.Countdown(3),
+		"mixed":     tracetest.Mixed(),
+		"odd names": odd.Trace(),
+	}
+	tests["odd names"].Truncated = true
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := text(t, want)
+			got, err := tracer.ParseText(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip differs; text:\n%s\nagain:\n%s", b, text(t, got))
+			}
+		})
+	}
+}
+
+// TestTextGolden: the text form of the mixed scenario, in
+// testdata/mixed.txt (go test ./tracer -update rewrites it).
+func TestTextGolden(t *testing.T) {
+	got := text(t, tracetest.Mixed())
+	path := filepath.Join("testdata", "mixed.txt")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("text form differs from %s (rerun with -update if intended):\n%s", path, lineDiff(string(want), string(got)))
+	}
+}
+
+// lineDiff lists the lines only in want (-) or only in got (+), in order,
+// after the common prefix.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	var b strings.Builder
+	for _, l := range w[i:min(len(w), i+10)] {
+		b.WriteString("- " + l + "\n")
+	}
+	for _, l := range g[i:min(len(g), i+10)] {
+		b.WriteString("+ " + l + "\n")
+	}
+	return b.String()
+}
+
+func TestParseTextErrors(t *testing.T) {
+	good := string(text(t, tracetest.Countdown(1)))
+	tests := []struct {
+		name, text, want string
+	}{
+		{"empty", "", `no "giltrace-text 1" line`},
+		{"header", "hello\n", `line 1: expected "giltrace-text 1" first`},
+		{"unknown line", strings.Replace(good, "string 0", "frobnicate 1\nstring 0", 1), "unknown line \"frobnicate\""},
+		{"unknown kind", good + "99999999 T1 jump\n", `unknown event kind "jump"`},
+		{"unknown thread", good + "99999999 T9 thread-end\n", `no thread named "T9"`},
+		{"thread id out of range", good + "99999999 7 thread-end\n", "thread 7 not in the table"},
+		{"unknown lock", good + "99999999 T1 lock-wait L\n", `no lock named "L"`},
+		{"bad acquire", good + "99999999 T1 lock-acquire GIL eventually\n", "expected one of uncontended, after-wait, forced"},
+		{"trailing", good + "99999999 T1 thread-end now\n", `unexpected "now"`},
+		{"early end", good + "99999999 T1 lock-wait\n", "line ends early"},
+		{"table after events", good + "string 9 \"x\"\n", `"string" line after the events began`},
+		{"row order", strings.Replace(good, "thread 1 ", "thread 5 ", 1), "row 5 out of order, expected 1"},
+		{"bad quote", strings.Replace(good, `"countdown"`, `"countdown`, 1), "bad quoted string"},
+		{"unquoted", strings.Replace(good, `"countdown"`, `countdown`, 1), "expected a quoted string"},
+		{"meta field", strings.Replace(good, "meta cores", "meta cpus", 1), `unknown meta field "cpus"`},
+		{"invalid trace", good + "99999999 T1 thread-end\n", "thread-end"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := tracer.ParseText(strings.NewReader(tc.text))
+			if tr != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ParseText = %v, %v; want an error containing %q", tr, err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+package vm
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+func TestCompileErrors(t *testing.T) {
+	lock := func(name string, body ...Op) Op { return Op{Kind: OpLock, Lock: name, Body: body, Line: 7} }
+	tests := []struct {
+		name string
+		fns  map[string][]Op
+		run  string
+		want string
+	}{
+		{"unknown run", map[string][]Op{"f": {loops(1)}}, "g", `run: unknown function "g"`},
+		{"unknown call", map[string][]Op{"f": {call("nope")}}, "f", `call of unknown function "nope"`},
+		{"recursion", map[string][]Op{"f": {call("g")}, "g": {call("f")}}, "f", "recursive call"},
+		{"nested lock", map[string][]Op{"f": {lock("l", lock("l", loops(1)))}}, "f", `lock "l" acquired while already held`},
+		{"lock through a call", map[string][]Op{"f": {lock("l", call("g"))}, "g": {lock("l", loops(1))}}, "f", `lock "l" acquired while already held`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Workload{Name: "bad", Functions: fns(tc.fns), Threads: []ThreadGroup{group("T", 1, tc.run)}}
+			_, err := Run(context.Background(), w, Options{LoopsPerMS: 1000})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompileLoopsFromDuration(t *testing.T) {
+	w := &Workload{Name: "w", Functions: fns(map[string][]Op{"f": {compute(3 * time.Millisecond), loops(42)}}),
+		Threads: []ThreadGroup{group("T", 1, "f")}}
+	p, err := compile(w, tracer.NewRecorder(tracer.Config{}), 1000, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each countdown starts with LOAD_CONST N; STORE_FAST n.
+	var counts []int64
+	ins := p.funcs[0].instrs
+	for i := 0; i+1 < len(ins); i++ {
+		if ins[i].op == opLoadConst && ins[i+1].op == opStoreFast {
+			counts = append(counts, ins[i].b)
+		}
+	}
+	if len(counts) != 2 || counts[0] != 3000 || counts[1] != 42 {
+		t.Errorf("loop counts %v, want [3000 42] (3 ms at 1000 loops/ms, then exactly 42)", counts)
+	}
+}

@@ -1,0 +1,34 @@
+// Package vm is giltrace's GIL-locked virtual machine: it loads workload
+// files (Load, Parse), compiles them to bytecode and runs them (Run) with
+// every guest thread a goroutine executing a real interpreter loop and
+// contending for a real GIL, recording every state change through the
+// tracer.
+//
+// # Interpreter
+//
+// Each workload function compiles to CPython-like bytecode. `compute` is
+// Beazley's countdown `while n > 0: n -= 1`, compiled as CPython compiles it
+// (LOAD_FAST, LOAD_CONST, COMPARE_OP, POP_JUMP_IF_FALSE, LOAD_FAST,
+// LOAD_CONST, BINARY_OP, STORE_FAST, JUMP_BACKWARD); a quickening pass then
+// fuses the test and the decrement into two superinstructions, as CPython
+// 3.11's specialising interpreter does. Repeats are the same loop around
+// their body. The eval breaker, one atomic word per process, is checked
+// where CPython checks it: function entry, calls and backward jumps.
+//
+// # GIL modes
+//
+// The GIL sits behind a small interface (gil): cpython is CPython 3.2+'s
+// timed wait, drop request and forced switching (Python/ceval_gil.c);
+// legacy is Python 2's release and re-acquire every check interval; none is
+// free-threaded. Guest locks use the GIL's lock without the timed wait.
+// Every event about a lock is stamped under the lock's mutex, so that the
+// recorded order is the order in which things happened.
+//
+// # Seams
+//
+// Time and blocking go through a Clock (Now, Sleep, Burn, Park); nothing
+// else reads the time or parks a goroutine. With the eval breaker (which a
+// scheduler can set to regain control of a running thread) and each
+// thread's instruction count, that is what a deterministic virtual-time
+// scheduler needs, without touching the interpreter or the tracer.
+package vm
