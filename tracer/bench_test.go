@@ -22,6 +22,7 @@ func BenchmarkEmit(b *testing.B) {
 			buf := r.NewThread("t", 0)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuTime()
 			for i := range b.N {
 				buf.Emit(int64(i), KindCallEnter, 3, 0)
 				if len(buf.full) > 0 {
@@ -30,6 +31,9 @@ func BenchmarkEmit(b *testing.B) {
 				if bc.reuse && len(buf.cur) == cap(buf.cur) {
 					buf.cur = buf.cur[:0]
 				}
+			}
+			if cpu := cpuTime() - cpu; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 			}
 		})
 	}

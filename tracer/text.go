@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ import (
 // it is unique but not simple, and by its ID (digits) otherwise; "GIL" is
 // the GIL of the event's thread's process. An argument that does not fit
 // the kind's form is written arg=N. "#" starts a comment (outside quotes).
+// Zero metadata fields and a zero dropped count are left out.
 
 const textHeader = "giltrace-text 1"
 
@@ -70,21 +72,39 @@ func (tw *textWriter) line(format string, args ...any) {
 func (tw *textWriter) header() {
 	t, m := tw.t, &tw.t.Meta
 	tw.line("%s", textHeader)
-	tw.line("meta workload %q", m.Workload)
-	tw.line("meta workload-file %q", m.WorkloadFile)
-	tw.line("meta workload-source %q", m.WorkloadSource)
-	tw.line("meta gil-mode %q", m.GILMode)
-	tw.line("meta switch-interval %d # %v", int64(m.SwitchInterval), m.SwitchInterval)
-	tw.line("meta check-interval %d", m.CheckInterval)
-	tw.line("meta cores %d", m.Cores)
-	tw.line("meta gomaxprocs %d", m.GOMAXPROCS)
-	tw.line("meta loops-per-ms %s", strconv.FormatFloat(m.LoopsPerMS, 'g', -1, 64))
-	tw.line("meta start %d %d # %s", m.Start.Unix(), m.Start.Nanosecond(), m.Start.UTC().Format(time.RFC3339Nano))
-	tw.line("meta version %q", m.Version)
+	str := func(key, v string) {
+		if v != "" {
+			tw.line("meta %s %q", key, v)
+		}
+	}
+	num := func(key string, v int64) {
+		if v != 0 {
+			tw.line("meta %s %d", key, v)
+		}
+	}
+	str("workload", m.Workload)
+	str("workload-file", m.WorkloadFile)
+	str("workload-source", m.WorkloadSource)
+	str("gil-mode", m.GILMode)
+	if m.SwitchInterval != 0 {
+		tw.line("meta switch-interval %d # %v", int64(m.SwitchInterval), m.SwitchInterval)
+	}
+	num("check-interval", int64(m.CheckInterval))
+	num("cores", int64(m.Cores))
+	num("gomaxprocs", int64(m.GOMAXPROCS))
+	if m.LoopsPerMS != 0 || math.Signbit(m.LoopsPerMS) {
+		tw.line("meta loops-per-ms %s", strconv.FormatFloat(m.LoopsPerMS, 'g', -1, 64))
+	}
+	if !m.Start.IsZero() {
+		tw.line("meta start %d %d # %s", m.Start.Unix(), m.Start.Nanosecond(), m.Start.UTC().Format(time.RFC3339Nano))
+	}
+	str("version", m.Version)
 	for _, k := range sortedKeys(m.Extra) {
 		tw.line("meta extra %q %q", k, m.Extra[k])
 	}
-	tw.line("dropped %d", t.Dropped)
+	if t.Dropped != 0 {
+		tw.line("dropped %d", t.Dropped)
+	}
 	if t.Truncated {
 		tw.line("truncated")
 	}

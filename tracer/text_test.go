@@ -98,7 +98,7 @@ func TestParseTextErrors(t *testing.T) {
 	}{
 		{"empty", "", `no "giltrace-text 1" line`},
 		{"header", "hello\n", `line 1: expected "giltrace-text 1" first`},
-		{"unknown line", strings.Replace(good, "dropped 0", "frobnicate 1", 1), "unknown line \"frobnicate\""},
+		{"unknown line", strings.Replace(good, "string 0", "frobnicate 1\nstring 0", 1), "unknown line \"frobnicate\""},
 		{"unknown kind", good + "99999999 T1 jump\n", `unknown event kind "jump"`},
 		{"unknown thread", good + "99999999 T9 thread-end\n", `no thread named "T9"`},
 		{"thread id out of range", good + "99999999 7 thread-end\n", "thread 7 not in the table"},

@@ -1,0 +1,258 @@
+package oteltrace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// OTLP protocols, named as in OTEL_EXPORTER_OTLP_PROTOCOL.
+const (
+	ProtocolHTTPProtobuf = "http/protobuf"
+	ProtocolHTTPJSON     = "http/json"
+	ProtocolGRPC         = "grpc"
+)
+
+// DefaultTimeout bounds one export request, retries included, when neither
+// ClientOptions.Timeout nor OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT is set: 10
+// s, the OTLP exporter specification's default.
+const DefaultTimeout = 10 * time.Second
+
+// Default endpoints of the OTLP specification, per protocol.
+const (
+	defaultHTTPEndpoint = "http://localhost:4318/v1/traces"
+	defaultGRPCEndpoint = "http://localhost:4317"
+	tracesPath          = "/v1/traces"
+)
+
+// ClientOptions says where and how to send spans. Empty fields fall back to
+// the OTEL_EXPORTER_OTLP_* environment, then to the specification's
+// defaults. The SDK reads the rest of the environment itself (headers,
+// compression, certificates).
+type ClientOptions struct {
+	// Endpoint is the collector's URL, http:// (insecure) or https://. For
+	// OTLP/HTTP a URL without a path gets /v1/traces, as
+	// OTEL_EXPORTER_OTLP_ENDPOINT does; a URL with a path is used as is.
+	// "" means OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as is), else
+	// OTEL_EXPORTER_OTLP_ENDPOINT (plus /v1/traces for HTTP), else
+	// http://localhost:4318/v1/traces or, for gRPC, http://localhost:4317.
+	Endpoint string
+	// Protocol is "http/protobuf", "http/json" or "grpc". "" means
+	// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+	// else http/protobuf.
+	Protocol string
+	// Timeout bounds each export request, retries included. 0 means
+	// OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT
+	// (milliseconds), else DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Client is an OTLP span exporter whose errors name the endpoint and the
+// protocol. It may be used concurrently.
+type Client struct {
+	exp      sdktrace.SpanExporter
+	endpoint string
+	protocol string
+	timeout  time.Duration
+}
+
+var _ sdktrace.SpanExporter = (*Client)(nil)
+
+// NewClient returns a client for the collector o designates. It checks the
+// configuration but does not connect: the first export does.
+func NewClient(ctx context.Context, o ClientOptions) (*Client, error) {
+	cfg, err := resolve(o, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{endpoint: cfg.endpoint, protocol: cfg.protocol, timeout: cfg.timeout}
+	switch cfg.protocol {
+	case ProtocolGRPC:
+		c.exp, err = otlptracegrpc.New(ctx,
+			otlptracegrpc.WithEndpointURL(cfg.endpoint),
+			otlptracegrpc.WithTimeout(cfg.timeout),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(retry(cfg.timeout))),
+		)
+	default:
+		enc := otlptracehttp.EncodingProtobuf
+		if cfg.protocol == ProtocolHTTPJSON {
+			enc = otlptracehttp.EncodingJSON
+		}
+		c.exp, err = otlptracehttp.New(ctx,
+			otlptracehttp.WithEndpointURL(cfg.endpoint),
+			otlptracehttp.WithEncoding(enc),
+			otlptracehttp.WithTimeout(cfg.timeout),
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig(retry(cfg.timeout))),
+		)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("otlp %s client for %s: %w", cfg.protocol, cfg.endpoint, err)
+	}
+	return c, nil
+}
+
+// retry retries what the exporters deem transient (503, 429, gRPC
+// Unavailable...) with backoff, within the timeout.
+func retry(timeout time.Duration) otlptracehttp.RetryConfig {
+	return otlptracehttp.RetryConfig{
+		Enabled:         true,
+		InitialInterval: 250 * time.Millisecond,
+		MaxInterval:     2 * time.Second,
+		MaxElapsedTime:  timeout,
+	}
+}
+
+// Endpoint is the URL spans are sent to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Protocol is the OTLP protocol spans are sent with.
+func (c *Client) Protocol() string { return c.protocol }
+
+// ExportSpans sends spans in one request, within the client's timeout.
+func (c *Client) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.exp.ExportSpans(ctx, spans); err != nil {
+		return fmt.Errorf("sending to %s (otlp %s, timeout %v): %w", c.endpoint, c.protocol, c.timeout, err)
+	}
+	return nil
+}
+
+// Shutdown closes the connection.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if err := c.exp.Shutdown(ctx); err != nil {
+		return fmt.Errorf("closing otlp %s client for %s: %w", c.protocol, c.endpoint, err)
+	}
+	return nil
+}
+
+type clientConfig struct {
+	endpoint string
+	protocol string
+	timeout  time.Duration
+}
+
+// resolve applies the environment (read through getenv) to o and checks
+// the result: the SDK would log a bad setting and carry on with its
+// default, sending somewhere else than the user asked.
+func resolve(o ClientOptions, getenv func(string) string) (clientConfig, error) {
+	var cfg clientConfig
+	var errs []error
+	env := func(names ...string) (string, string) {
+		for _, n := range names {
+			if v := strings.TrimSpace(getenv(n)); v != "" {
+				return n, v
+			}
+		}
+		return "", ""
+	}
+
+	cfg.protocol = o.Protocol
+	if cfg.protocol == "" {
+		var src string
+		src, cfg.protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+		if cfg.protocol == "" {
+			cfg.protocol = ProtocolHTTPProtobuf
+		} else if err := checkProtocol(cfg.protocol); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", src, err))
+		}
+	} else if err := checkProtocol(cfg.protocol); err != nil {
+		errs = append(errs, err)
+	}
+	isHTTP := cfg.protocol != ProtocolGRPC
+
+	var err error
+	switch src, v := env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); {
+	case o.Endpoint != "":
+		cfg.endpoint, err = endpointURL(o.Endpoint, isHTTP, pathIfNone)
+	case v != "":
+		cfg.endpoint, err = endpointURL(v, isHTTP, pathAsIs)
+		err = prefix(src, err)
+	default:
+		src, v = env("OTEL_EXPORTER_OTLP_ENDPOINT")
+		switch {
+		case v != "":
+			cfg.endpoint, err = endpointURL(v, isHTTP, pathJoin)
+			err = prefix(src, err)
+		case isHTTP:
+			cfg.endpoint = defaultHTTPEndpoint
+		default:
+			cfg.endpoint = defaultGRPCEndpoint
+		}
+	}
+	errs = append(errs, err)
+
+	cfg.timeout = o.Timeout
+	if cfg.timeout <= 0 {
+		cfg.timeout = DefaultTimeout
+		if src, v := env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"); v != "" {
+			msec, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || msec <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive number of milliseconds", src, v))
+			} else {
+				cfg.timeout = time.Duration(msec) * time.Millisecond
+			}
+		}
+	}
+	if src, v := env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"); v != "" && v != "gzip" && v != "none" {
+		errs = append(errs, fmt.Errorf("%s=%q: want gzip or none", src, v))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return clientConfig{}, fmt.Errorf("otlp configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func prefix(src string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return err
+}
+
+func checkProtocol(p string) error {
+	switch p {
+	case ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC:
+		return nil
+	}
+	return fmt.Errorf("unknown otlp protocol %q: want http/protobuf, http/json or grpc", p)
+}
+
+// How an endpoint's path becomes the OTLP/HTTP URL's path.
+const (
+	pathIfNone = iota // add /v1/traces if it has no path (the --endpoint flag)
+	pathJoin          // always add /v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT, a base URL)
+	pathAsIs          // use as is, "/" if none (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+)
+
+// endpointURL checks endpoint u and, for OTLP/HTTP, sets its path as mode
+// says. gRPC endpoints keep only their scheme and host.
+func endpointURL(u string, isHTTP bool, mode int) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return "", fmt.Errorf("endpoint %q: want a URL such as http://localhost:4318 (http:// is sent in the clear, https:// over TLS)", u)
+	}
+	if !isHTTP {
+		return p.Scheme + "://" + p.Host, nil
+	}
+	switch {
+	case mode == pathJoin:
+		p.Path = path.Join("/", p.Path, tracesPath)
+	case p.Path != "" && p.Path != "/":
+	case mode == pathIfNone:
+		p.Path = tracesPath
+	default:
+		p.Path = "/"
+	}
+	return p.String(), nil
+}
