@@ -199,3 +199,39 @@ func longestWait(s *tracer.Spans) time.Duration {
 	}
 	return time.Duration(d)
 }
+
+// BenchmarkHandoff runs Beazley's two counting threads under the cpython
+// GIL with a 1 ms switch interval and reports, per drop request, how long
+// the holder took to notice it and release the GIL (notice-ns: the eval
+// breaker is checked once per loop iteration, so this is mostly the
+// scheduler waking nobody) and how long the waiter took to acquire after
+// that release (handoff-ns: a goroutine wake-up).
+func BenchmarkHandoff(b *testing.B) {
+	w := twoCounters(ModeCPython, 0)
+	w.Functions = fns(map[string][]Op{"count": {loops(20_000_000)}})
+	var notice, handoff []int64
+	for b.Loop() {
+		tr, err := Run(b.Context(), w, Options{SwitchInterval: time.Millisecond, LoopsPerMS: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := tracer.Derive(tr)
+		for _, d := range s.DropRequests {
+			for _, h := range s.Handoffs {
+				if h.Why == tracer.ReleaseDropRequest && h.From == d.Holder && h.Released >= d.Time {
+					notice = append(notice, h.Released-d.Time)
+					handoff = append(handoff, h.Acquired-h.Released)
+					break
+				}
+			}
+		}
+	}
+	if len(notice) == 0 {
+		b.Skip("no drop request")
+	}
+	slices.Sort(notice)
+	slices.Sort(handoff)
+	b.ReportMetric(float64(notice[len(notice)/2]), "notice-ns")
+	b.ReportMetric(float64(handoff[len(handoff)/2]), "handoff-ns")
+	b.ReportMetric(float64(len(notice))/float64(b.N), "drops/op")
+}

@@ -1,0 +1,106 @@
+package pprof_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/google/pprof/profile"
+)
+
+var kinds = []pprof.Kind{pprof.KindWait, pprof.KindBlame, pprof.KindWall}
+
+func export(t testing.TB, tr *tracer.Trace, k pprof.Kind) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.New(&buf, k).Export(context.Background(), tr); err != nil {
+		t.Fatalf("exporting %v profile: %v", k, err)
+	}
+	return buf.Bytes()
+}
+
+// TestGolden checks every trace x profile against testdata/CASE.KIND.txt,
+// the text form of the profile read back from the written bytes, and that
+// exporting twice gives the same bytes.
+func TestGolden(t *testing.T) {
+	for _, c := range exporttest.All(t) {
+		for _, k := range kinds {
+			t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
+				data := export(t, c.Trace, k)
+				if again := export(t, c.Trace, k); !bytes.Equal(data, again) {
+					t.Fatal("two exports of the same trace differ")
+				}
+				p, err := profile.Parse(bytes.NewReader(data))
+				if err != nil {
+					t.Fatalf("parsing the written profile: %v", err)
+				}
+				if err := p.CheckValid(); err != nil {
+					t.Fatalf("CheckValid: %v", err)
+				}
+				golden.Check(t, filepath.Join("testdata", c.Name+"."+k.String()+".txt"), []byte(p.String()))
+			})
+		}
+	}
+}
+
+func TestProfileLabels(t *testing.T) {
+	s := tracer.Derive(exporttest.Scenarios()[1].Trace) // mixed: a guest lock, I/O, two processes
+	for _, k := range kinds {
+		p, err := pprof.Profile(s, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Sample) == 0 {
+			t.Fatalf("%v: no samples", k)
+		}
+		var lock bool
+		for _, smp := range p.Sample {
+			for _, name := range []string{"thread", "state", "process"} {
+				if len(smp.Label[name]) != 1 || smp.Label[name][0] == "" {
+					t.Errorf("%v: sample %v lacks label %s", k, smp.Label, name)
+				}
+			}
+			if k == pprof.KindBlame && len(smp.Label["waiter"]) != 1 {
+				t.Errorf("blame sample %v lacks label waiter", smp.Label)
+			}
+			if l := smp.Label["lock"]; len(l) > 0 {
+				lock = true
+				// In the blame profile the state is the holder's, which may be anything.
+				if l[0] != "cache" || (k != pprof.KindBlame && smp.Label["state"][0] == "gil-wait") {
+					t.Errorf("%v: lock label on %v", k, smp.Label)
+				}
+			}
+			for _, loc := range smp.Location {
+				if fn := loc.Line[0].Function; fn.Filename != "test.yaml" && fn.Name[0] != '[' {
+					t.Errorf("%v: function %s in file %q", k, fn.Name, fn.Filename)
+				}
+			}
+		}
+		if !lock {
+			t.Errorf("%v: no sample has the lock label of the guest lock wait", k)
+		}
+		if p.TimeNanos == 0 || p.DurationNanos != s.Trace.Duration() || len(p.Mapping) != 1 || len(p.Comments) == 0 {
+			t.Errorf("%v: header time %d duration %d mappings %d comments %d", k, p.TimeNanos, p.DurationNanos, len(p.Mapping), len(p.Comments))
+		}
+	}
+}
+
+func TestUnknownKind(t *testing.T) {
+	err := pprof.New(&bytes.Buffer{}, 0).Export(context.Background(), exporttest.Scenarios()[0].Trace)
+	if err == nil {
+		t.Fatal("exporting kind 0 succeeded")
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pprof.NewWait(&bytes.Buffer{}).Export(ctx, exporttest.Scenarios()[0].Trace); err == nil {
+		t.Fatal("export with a canceled context succeeded")
+	}
+}
