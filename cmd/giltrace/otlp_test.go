@@ -164,4 +164,3 @@ func TestRecordOTLPJaeger(t *testing.T) {
 		t.Errorf("root %+v, want the run's start %d", root, tr.Meta.Start.UnixNano())
 	}
 }
-
