@@ -29,6 +29,7 @@ const (
 	MaxTimes         = 1_000_000         // repeat {times: N}, and a thread group's repeat
 	MaxCheckInterval = 1_000_000         // gil.check_interval, in instructions
 	MaxNameLen       = 128               // any name
+	MaxLocks         = 256               // distinct guest lock names
 	MaxThreadTime    = 24 * time.Hour    // a thread's planned time: start_after plus every duration it runs, over all repeats and calls
 	MaxThreadLoops   = 1_000_000_000_000 // a thread's planned compute loops over all repeats and calls
 )
@@ -78,7 +79,7 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	if name == "" {
 		name = "workload"
 	}
-	l := &loader{file: name}
+	l := &loader{file: name, locks: map[string]bool{}}
 	defer func() {
 		// The YAML library is not ours; a panic in it on odd input must still
 		// be an error, never a crash.
@@ -150,9 +151,10 @@ type loader struct {
 	file    string
 	errs    []*LoadError
 	omitted int
-	opCount int          // operations decoded so far, for MaxOps
-	opsFull bool         // MaxOps was hit: stop decoding operations
-	runs    []*yaml.Node // the run: value of each decoded thread group
+	opCount int             // operations decoded so far, for MaxOps
+	opsFull bool            // MaxOps was hit: stop decoding operations
+	runs    []*yaml.Node    // the run: value of each decoded thread group
+	locks   map[string]bool // guest lock names seen, for MaxLocks
 }
 
 // errorf records an error at n's position.

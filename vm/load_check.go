@@ -51,6 +51,7 @@ func (l *loader) checkCalls(w *Workload) {
 	}
 	if l.checkCycles(funcs, sites) {
 		l.checkCallDepth(w, sites)
+		l.checkLocks(w)
 	}
 }
 

@@ -251,6 +251,14 @@ func (l *loader) lock(v *yaml.Node, path string, depth int) (Op, bool) {
 	}
 	if nm := m.require(l, "name", "the lock's name"); nm != nil {
 		op.Lock, ok = l.name(nm, path+".name")
+		if ok && !l.locks[op.Lock] {
+			if len(l.locks) == MaxLocks {
+				l.errorf(nm, path+".name", "more than %d distinct lock names; that is the limit", MaxLocks)
+				ok = false
+			} else {
+				l.locks[op.Lock] = true
+			}
+		}
 	} else {
 		ok = false
 	}

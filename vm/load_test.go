@@ -75,6 +75,11 @@ func parseErrorCases() []parseErrorCase {
 	for i := 1; i <= MaxOps/1000; i++ {
 		fmt.Fprintf(&manyOps, "  f%d: *ops\n", i)
 	}
+	var locks []string
+	for i := 0; i <= MaxLocks; i++ {
+		locks = append(locks, fmt.Sprintf("{lock: {name: l%d, body: [{sleep: 1ms}]}}", i))
+	}
+	manyLocks := strings.Join(locks, ", ")
 	// Errors are reported in file order even though functions are checked
 	// before threads: the count error of line 2 comes first.
 	var manyErrs strings.Builder
@@ -222,6 +227,7 @@ func parseErrorCases() []parseErrorCase {
 		{"native unknown key", opYAML("native: {duration: 1ms, release_gil: true}"), []string{`t.yaml:5:31: functions.f[0].native: unknown key "release_gil" (did you mean "releases_gil"?)`}},
 		{"lock scalar", opYAML("lock: cache"), []string{`t.yaml:5:13: functions.f[0].lock: expected a lock (a mapping of name, body), got "cache"`}},
 		{"lock name missing", opYAML("lock: {body: [{sleep: 1ms}]}"), []string{"t.yaml:5:13: functions.f[0].lock.name: missing; expected the lock's name"}},
+		{"too many locks", opYAML("repeat: {times: 1, body: [" + manyLocks + "]}"), []string{"functions.f[0].repeat.body[256].lock.name: more than 256 distinct lock names; that is the limit"}},
 		{"lock body missing", opYAML("lock: {name: cache}"), []string{"t.yaml:5:13: functions.f[0].lock.body: missing; expected a list of operations run while holding the lock"}},
 		{"lock body empty", opYAML("lock: {name: cache, body: []}"), []string{"t.yaml:5:33: functions.f[0].lock.body: expected at least one operation, got an empty list"}},
 		{"lock body bad op", opYAML("lock: {name: cache, body: [{io: x}]}"), []string{`t.yaml:5:39: functions.f[0].lock.body[0].io: expected a duration like 200us, 5ms or 1.5s, got "x"`}},
@@ -230,6 +236,11 @@ func parseErrorCases() []parseErrorCase {
 		{"repeat times over limit", opYAML("repeat: {times: 1e7, body: [{sleep: 1ms}]}"), []string{"t.yaml:5:23: functions.f[0].repeat.times: 1e7 exceeds the limit of 1000000"}},
 		{"repeat body missing", opYAML("repeat: {times: 2}"), []string{"t.yaml:5:15: functions.f[0].repeat.body: missing; expected a list of operations to repeat"}},
 		{"repeat body scalar", opYAML("repeat: {times: 2, body: sleep}"), []string{`t.yaml:5:32: functions.f[0].repeat.body: expected a list of operations (each item like - compute: 2ms), got "sleep"`}},
+
+		// Guest locks that would deadlock.
+		{"lock taken twice", opYAML("lock: {name: a, body: [{repeat: {times: 2, body: [{lock: {name: a, body: [{sleep: 1ms}]}}]}}]}"), []string{`t.yaml:5:58: functions.f[0].lock.body[0].repeat.body[0].lock: lock "a" is already held here (taken at 5:7); a threading.Lock would deadlock`}},
+		{"lock taken twice through a call", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{lock: {name: a, body: [{call: g}]}}]\n  g: [{call: h}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:4:32: functions.f[0].lock.body[0].call: calls g, which takes lock "a", already held here (taken at 4:8)`}},
+		{"lock order cycle", "name: t\nthreads: [{run: f}, {run: g}]\nfunctions:\n  f: [{lock: {name: a, body: [{lock: {name: b, body: [{sleep: 1ms}]}}]}}]\n  g: [{lock: {name: b, body: [{call: h}]}}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:5:32: functions.g[0].lock.body[0].call: lock order cycle a -> b -> a ("b" inside "a" at line 4, "a" inside "b" at line 5); threads taking these locks in different orders deadlock`}},
 
 		// The planned work of a thread.
 		{"thread time over limit", "name: t\nthreads: [{run: f, repeat: 100}]\nfunctions:\n  f: [{io: 1h}]\n", []string{"t.yaml:2:17: threads[0]: a thread would run for at least 100h (start_after 0s + repeat 100 x 1h per call of f), beyond the limit of 24h"}},
@@ -404,6 +415,26 @@ func TestParseLimitsInclusive(t *testing.T) {
 		if _, err := Parse(name, []byte(src)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestParseLocksWithoutDeadlock(t *testing.T) {
+	// The same lock taken one after the other, and locks always taken in one
+	// order (c, then a or b; a, then b), cannot deadlock.
+	src := `name: t
+threads: [{run: f, count: 2}, {run: g}]
+functions:
+  f:
+    - lock: {name: a, body: [{sleep: 1ms}]}
+    - lock: {name: c, body: [{call: g}]}
+  g:
+    - lock: {name: b, body: [{sleep: 1ms}]}
+    - call: h
+  h:
+    - lock: {name: a, body: [{lock: {name: b, body: [{sleep: 1ms}]}}]}
+`
+	if _, err := Parse("t.yaml", []byte(src)); err != nil {
+		t.Fatal(err)
 	}
 }
 

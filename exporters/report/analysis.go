@@ -133,7 +133,8 @@ type Speedup struct {
 	Cores         int     `json:"cores"`
 	SerialEquivNS int64   `json:"serial_equivalent_ns"` // the same work on one thread
 	Achieved      float64 `json:"achieved"`
-	AmdahlCeiling float64 `json:"amdahl_ceiling"`
+	AmdahlCeiling float64 `json:"amdahl_ceiling"` // Amdahl's law: 1 / (s + p/N) per process
+	GILCeiling    float64 `json:"gil_ceiling"`    // the tight bound under the GIL (see speedup)
 	AsProcesses   float64 `json:"as_processes"`
 	WithoutGIL    float64 `json:"without_gil"`
 	CPUCapped     bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
@@ -164,6 +165,8 @@ type analysis struct {
 	ioBound  []bool // per thread
 
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
+
+	cpuThreadsTakeTurns bool // gil-bound's first rule held
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {

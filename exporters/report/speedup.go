@@ -46,7 +46,12 @@ func cores(m *tracer.Meta) int {
 //  3. Amdahl ceiling: per process, the serial work S_p runs one thread at
 //     a time and the parallel work P_p spreads over its N_p threads:
 //     T_p = S_p + P_p / N_p; the ceiling is W / max_p T_p (for one process,
-//     1 / (s + p/N)). It ignores the cores.
+//     1 / (s + p/N)). It ignores the cores. Amdahl's law assumes the serial
+//     part runs alone; threads overlap one thread's GIL-holding part with
+//     other threads' I/O, so they can beat it. The GIL ceiling is the tight
+//     bound: the wall is at least each process's GIL-held work S_p, its work
+//     spread over its threads W_p / N_p, and the longest thread's work:
+//     W / the largest of these.
 //  4. Without a GIL: the wall can be no shorter than the longest thread's
 //     own work, the CPU work spread over the cores, and the hold time of
 //     each guest lock (its critical sections still run one at a time):
@@ -71,6 +76,7 @@ func (a *analysis) speedup() {
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
+	sp.GILCeiling = round3(a.gilCeiling(longest))
 	bound := max(longest, cpu/int64(sp.Cores))
 	sp.AsProcesses = round3(share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
@@ -104,4 +110,29 @@ func (a *analysis) amdahl() float64 {
 		}
 	}
 	return ratio(float64(a.r.Work.TotalNS), worst)
+}
+
+// gilCeiling is W / max(max_p S_p, max_p W_p/N_p, longest thread work).
+func (a *analysis) gilCeiling(longest int64) float64 {
+	n := len(a.t.Procs)
+	serial := make([]float64, n)
+	work := make([]float64, n)
+	for i := range a.r.Threads {
+		p := a.procOf[i]
+		if p >= n {
+			continue
+		}
+		th := &a.r.Threads[i]
+		work[p] += float64(threadWork(th))
+		if a.gilOf(p) != tracer.NoLock {
+			serial[p] += float64(th.RunningNS + th.NativeHoldingNS)
+		}
+	}
+	bound := float64(longest)
+	for p := range n {
+		if k := a.r.Procs[p].Threads; k > 0 {
+			bound = max(bound, serial[p], work[p]/float64(k))
+		}
+	}
+	return ratio(float64(a.r.Work.TotalNS), bound)
 }

@@ -97,7 +97,7 @@ func (r *Report) writeSpeedup(w io.Writer) {
 	fmt.Fprintf(w, "\nSpeedup\n")
 	fmt.Fprintf(w, "  work %s: serial (needs the GIL) %s, parallel (I/O, GIL-releasing native, no GIL) %s\n",
 		fmtDur(wk.TotalNS), fmtPct(wk.SerialShare), fmtPct(wk.ParallelShare))
-	fmt.Fprintf(w, "  Amdahl ceiling for %s: %s\n", plural(sp.Threads, "thread"), fmtX(sp.AmdahlCeiling))
+	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread), Amdahl's law %s\n", plural(sp.Threads, "thread"), fmtX(sp.GILCeiling), fmtX(sp.AmdahlCeiling))
 	capped := ""
 	if sp.CPUCapped {
 		capped = fmt.Sprintf(", CPU time capped at %d cores x wall", sp.Cores)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,16 @@ const (
 	// compute (running). When native calls that keep the GIL dominate
 	// instead, the waiting is gil-held-in-native's to explain.
 	GILBoundComputeShare = 0.5
+	// GILBoundHeldFraction: or, for threads of any kind, their process's
+	// GIL was held at least 80 % of the wall while they spent at least
+	// GILBoundWaitShare waiting for it: the GIL is saturated, and the
+	// Python part of their work, which needs it, is what limits them.
+	GILBoundHeldFraction = 0.8
+	// GILBoundGain: both rules also need the GIL to be what limits the
+	// run: the estimated speedup without a GIL is at least 1.25x the GIL
+	// ceiling. When the cores (or the threads' own work) limit as much,
+	// removing the GIL would not help and the verdict would mislead.
+	GILBoundGain = 1.25
 
 	// ConvoyLatencyIntervals: the median re-acquire after I/O is at least
 	// half a switch interval. Uncontended, a re-acquire takes microseconds;
@@ -57,6 +68,11 @@ const (
 	// ConvoyMinReacquires: at least 3 re-acquires, so that the median is a
 	// median and not one unlucky wait.
 	ConvoyMinReacquires = 3
+	// ConvoyCPUHolderShare: during the I/O thread's GIL waits, CPU-bound
+	// threads held the GIL at least half of the time. I/O threads queueing
+	// behind each other's short bursts are a saturated GIL (gil-bound), not
+	// a convoy.
+	ConvoyCPUHolderShare = 0.5
 
 	// NativeHoldingBlameShare: at least a quarter of all GIL waiting
 	// happened while the holder was in a native call keeping the GIL.
@@ -79,6 +95,7 @@ const (
 	ScalesMinSpeedup = 1.5
 	// ScalesEfficiency: and at least 75 % of the estimated speedup
 	// without a GIL on the recording machine: little is left on the table.
+	// The threads must also wait less than GILBoundWaitShare for the GIL.
 	ScalesEfficiency = 0.75
 )
 
@@ -105,6 +122,12 @@ func diagnose(a *analysis) []Verdict {
 			out = append(out, v)
 		}
 	}
+	// A convoy, or native calls keeping the GIL, are the specific
+	// diagnoses of a saturated GIL: gil-bound stays beside them only for
+	// CPU-bound threads taking turns.
+	if (hasCode(out, Convoy) || hasCode(out, GILHeldInNative)) && !a.cpuThreadsTakeTurns {
+		out = slices.DeleteFunc(out, func(v Verdict) bool { return v.Code == GILBound })
+	}
 	problem := false
 	for _, v := range out {
 		problem = problem || v.Code != CPUSaturated
@@ -115,6 +138,10 @@ func diagnose(a *analysis) []Verdict {
 		}
 	}
 	return out
+}
+
+func hasCode(vs []Verdict, code string) bool {
+	return slices.ContainsFunc(vs, func(v Verdict) bool { return v.Code == code })
 }
 
 // threadSums is the states summed over the started threads for which keep
@@ -152,27 +179,46 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 }
 
 func (a *analysis) gilBound() (Verdict, bool) {
-	// CPU-bound threads of processes where at least two of them share the GIL.
+	sp := a.r.Speedup
+	if sp.WithoutGIL < GILBoundGain*sp.GILCeiling {
+		return Verdict{}, false
+	}
+	advice := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): estimated %s on %d cores; or run a free-threaded Python (3.13t), or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help.",
+		fmtX(sp.AsProcesses), sp.Cores)
+	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	perProc := map[int]int{}
 	for i := range a.r.Threads {
 		if a.cpuBound[i] && a.gilOf(a.procOf[i]) != tracer.NoLock {
 			perProc[a.procOf[i]]++
 		}
 	}
-	keep := func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 }
-	n, s := a.threadSums(keep)
+	n, s := a.threadSums(func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 })
 	waitShare := share(s.GILWaitNS, s.WallNS)
 	compute := share(s.RunningNS, threadWork(&s))
-	if n < 2 || waitShare < GILBoundWaitShare || compute < GILBoundComputeShare {
+	if n >= 2 && waitShare >= GILBoundWaitShare && compute >= GILBoundComputeShare {
+		a.cpuThreadsTakeTurns = true
+		return Verdict{
+			Code: GILBound,
+			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).",
+				n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.GILCeiling)),
+			Advice: advice,
+		}, true
+	}
+	// (b) Threads of any kind behind a saturated GIL.
+	saturated := map[int]bool{}
+	for i, p := range a.r.Procs {
+		saturated[i] = p.HasGIL && p.Threads >= 2 && p.GILHeldFraction >= GILBoundHeldFraction
+	}
+	n, s = a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
+	waitShare = share(s.GILWaitNS, s.WallNS)
+	if n < 2 || waitShare < GILBoundWaitShare {
 		return Verdict{}, false
 	}
-	sp := a.r.Speedup
 	return Verdict{
 		Code: GILBound,
-		Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (Amdahl ceiling %s).",
-			n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.AmdahlCeiling)),
-		Advice: fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): estimated %s on %d cores; or run a free-threaded Python (3.13t), or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help.",
-			fmtX(sp.AsProcesses), sp.Cores),
+		Text: fmt.Sprintf("The GIL was held %s of the time and the %d threads spent %s of their time waiting for it: the %s of their work that needs the GIL (Python code) runs one thread at a time, which caps them at %s where the machine could give %s without a GIL; they achieved %s.",
+			fmtPct0(a.r.GILHeldFraction), n, fmtPct0(waitShare), fmtPct0(a.r.Work.SerialShare), fmtX(sp.GILCeiling), fmtX(sp.WithoutGIL), fmtX(sp.Achieved)),
+		Advice: "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio. More threads will not help.",
 	}, true
 }
 
@@ -193,7 +239,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 			total += l
 		}
 		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
-		if lat.P50 < limit || share(total, th.WallNS) < ConvoyMinWaitShare {
+		if lat.P50 < limit || share(total, th.WallNS) < ConvoyMinWaitShare || a.cpuHolderShare(tracer.ThreadID(i)) < ConvoyCPUHolderShare {
 			continue
 		}
 		hit++
@@ -221,6 +267,24 @@ func (a *analysis) convoy() (Verdict, bool) {
 			interval, holder, fmtPct0(share(worstWait, th.WallNS))),
 		Advice: fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the latency, at the cost of more handoffs.", holder),
 	}, true
+}
+
+// cpuHolderShare is the part of thread id's GIL waits during which a
+// CPU-bound thread held the GIL.
+func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
+	var cpu, all int64
+	for _, w := range a.s.Waits {
+		if w.Thread != id || !isGIL(a.t, w.Lock) {
+			continue
+		}
+		for _, b := range w.Blame {
+			all += b.End - b.Start
+			if b.Holder != tracer.NoThread && int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder] {
+				cpu += b.End - b.Start
+			}
+		}
+	}
+	return share(cpu, all)
 }
 
 // mainGILHolder names the thread that held the GIL longest while thread id
@@ -301,18 +365,18 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 	}
 	return Verdict{
 		Code: CPUSaturated,
-		Text: fmt.Sprintf("On average %.1f threads wanted a core (running, in native code or waiting for the GIL) but the machine has %d: even without the GIL this work could run at most %s as fast as on one thread.",
-			demand, sp.Cores, fmtX(sp.WithoutGIL)),
-		Advice: fmt.Sprintf("Use at most %d workers for the CPU-bound work (ProcessPoolExecutor(max_workers=os.cpu_count())); more threads or processes add switching, not speed.", sp.Cores),
+		Text: fmt.Sprintf("On average %.1f threads were runnable (running, in native code or waiting for the GIL) on %d cores: more runnable work than cores, so even without the GIL threads would queue for a core.",
+			demand, sp.Cores),
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here); extra CPU-bound threads or processes add switching, not speed.", sp.Cores),
 	}, true
 }
 
 func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
-	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL {
+	n, s := a.threadSums(func(int) bool { return true })
+	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL || share(s.GILWaitNS, s.WallNS) >= GILBoundWaitShare {
 		return Verdict{}, false
 	}
-	n, s := a.threadSums(func(int) bool { return true })
 	gilProcs, freeWork := 0, int64(0)
 	for i, p := range a.r.Procs {
 		if p.HasGIL && p.Threads > 0 {
@@ -341,8 +405,8 @@ func (a *analysis) scales() (Verdict, bool) {
 	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (Amdahl ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, fmtX(sp.Achieved), fmtX(sp.AmdahlCeiling), fmtX(sp.WithoutGIL), sp.Cores, why, fmtPct0(share(s.GILWaitNS, s.WallNS))),
+		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
+			n, fmtX(sp.Achieved), fmtX(sp.GILCeiling), fmtX(sp.WithoutGIL), sp.Cores, why, fmtPct0(share(s.GILWaitNS, s.WallNS))),
 		Advice: advice,
 	}, true
 }
