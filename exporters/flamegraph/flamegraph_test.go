@@ -18,7 +18,6 @@ import (
 
 var views = []flamegraph.View{flamegraph.ViewWall, flamegraph.ViewWait, flamegraph.ViewBlame}
 
-
 func folded(t testing.TB, tr *tracer.Trace, v flamegraph.View) []byte {
 	t.Helper()
 	var buf bytes.Buffer
