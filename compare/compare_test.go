@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"image"
+	"image/draw"
 	"image/png"
 	"os"
 	"os/exec"
@@ -120,17 +122,32 @@ func TestRun(t *testing.T) {
 		t.Errorf("png is %v, want %dx%d", b, chartW, chartH)
 	}
 	// Every mode's colour is drawn.
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), img, image.Point{}, draw.Src)
 	for mode, c := range modeColors {
 		found := false
-		for y := 0; y < chartH && !found; y++ {
-			for x := 0; x < chartW && !found; x++ {
-				r, g, b, _ := img.At(x, y).RGBA()
-				found = uint8(r>>8) == c.R && uint8(g>>8) == c.G && uint8(b>>8) == c.B
-			}
+		for i := 0; i+3 < len(rgba.Pix) && !found; i += 4 {
+			found = rgba.Pix[i] == c.R && rgba.Pix[i+1] == c.G && rgba.Pix[i+2] == c.B
 		}
 		if !found {
 			t.Errorf("png has no pixel of %s's colour", mode)
 		}
+	}
+}
+
+func TestRunKeepsFastest(t *testing.T) {
+	walls := []int64{90 * ms, 50 * ms, 70 * ms}
+	calls := 0
+	run := func(context.Context, Variant) (*tracer.Trace, error) {
+		calls++
+		return reporttest.Serial(walls[(calls-1)%3]), nil
+	}
+	res, err := Run(context.Background(), Options{Workload: "w", CallsPerThread: 1, Threads: []int{1}, Modes: []string{Threads}, Runs: 3}, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 || len(res.Rows) != 1 || res.Rows[0].WallNS != 50*ms+20 {
+		t.Fatalf("%d runs, rows %+v; want 3 runs and the 50 ms one kept", calls, res.Rows)
 	}
 }
 

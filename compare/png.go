@@ -30,18 +30,27 @@ func (r *Result) WritePNG(w io.Writer) error {
 
 type pngCanvas struct{ img *image.RGBA }
 
-// fill fills the polygon pts with c.
+// fill fills the polygon pts with c. The rasterizer covers only the
+// polygon's bounding box: a full-canvas one per shape costs a canvas-sized
+// buffer each time.
 func (p *pngCanvas) fill(pts [][2]float64, c color.RGBA) {
 	if len(pts) < 3 {
 		return
 	}
-	z := vector.NewRasterizer(chartW, chartH)
-	z.MoveTo(float32(pts[0][0]), float32(pts[0][1]))
+	minX, minY, maxX, maxY := pts[0][0], pts[0][1], pts[0][0], pts[0][1]
 	for _, q := range pts[1:] {
-		z.LineTo(float32(q[0]), float32(q[1]))
+		minX, minY = math.Min(minX, q[0]), math.Min(minY, q[1])
+		maxX, maxY = math.Max(maxX, q[0]), math.Max(maxY, q[1])
+	}
+	x0, y0 := int(math.Floor(minX)), int(math.Floor(minY))
+	w, h := int(math.Ceil(maxX))-x0+1, int(math.Ceil(maxY))-y0+1
+	z := vector.NewRasterizer(w, h)
+	z.MoveTo(float32(pts[0][0]-float64(x0)), float32(pts[0][1]-float64(y0)))
+	for _, q := range pts[1:] {
+		z.LineTo(float32(q[0]-float64(x0)), float32(q[1]-float64(y0)))
 	}
 	z.ClosePath()
-	z.Draw(p.img, p.img.Bounds(), image.NewUniform(c), image.Point{})
+	z.Draw(p.img, image.Rect(x0, y0, x0+w, y0+h), image.NewUniform(c), image.Point{})
 }
 
 // segment fills the rectangle of width w around the segment a-b.

@@ -57,6 +57,11 @@ func WriteFile(path string, t *Trace) (err error) {
 	if err := Write(f, t); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	// CreateTemp makes the file private (0600); a trace is an ordinary
+	// output file, readable like the others (0644).
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing trace %s: %w", path, err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing trace %s: %w", path, err)
 	}

@@ -224,7 +224,18 @@ func TestGuestLockContention(t *testing.T) {
 }
 
 func TestProcessesHaveTheirOwnGIL(t *testing.T) {
-	tr, _ := mustRun(t, twoCounters(ModeCPython, time.Millisecond), Options{Processes: 3})
+	w := twoCounters(ModeCPython, 0)
+	w.Functions = fns(map[string][]Op{"count": {{Kind: OpLock, Lock: "cache", Body: []Op{loops(1000)}}}})
+	tr, _ := mustRun(t, w, Options{Processes: 3})
+	caches := map[tracer.ProcID]bool{}
+	for _, l := range tr.Locks {
+		if l.Name == "cache" && !l.GIL {
+			caches[l.Proc] = true
+		}
+	}
+	if len(caches) != 3 {
+		t.Errorf("guest lock cache in %d processes, expected one per process", len(caches))
+	}
 	if len(tr.Procs) != 3 || len(tr.Threads) != 6 {
 		t.Fatalf("%d processes, %d threads: expected 3 and 6", len(tr.Procs), len(tr.Threads))
 	}

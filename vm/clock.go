@@ -43,8 +43,6 @@ type realClock struct {
 	start time.Time // carries Go's monotonic reading
 }
 
-func newRealClock() *realClock { return &realClock{start: time.Now()} }
-
 func (c *realClock) Now() int64 { return int64(time.Since(c.start)) }
 
 func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {

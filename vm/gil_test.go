@@ -235,3 +235,41 @@ func BenchmarkHandoff(b *testing.B) {
 	b.ReportMetric(float64(handoff[len(handoff)/2]), "handoff-ns")
 	b.ReportMetric(float64(len(notice))/float64(b.N), "drops/op")
 }
+
+// TestReleaseWakesARandomWaiter: a release wakes one waiter picked at
+// random, not the one that waited longest (the lock is not FIFO).
+func TestReleaseWakesARandomWaiter(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{Disabled: true})
+	p := &process{id: rec.AddProcess("p", 1)}
+	clock := &realClock{start: time.Now()}
+	l := newLock(rec.AddLock("l", p.id, false), clock, 1)
+	newThread := func(name string) *thread {
+		buf := rec.NewThread(name, p.id)
+		return &thread{id: buf.Thread(), proc: p, buf: buf, clock: clock, wake: make(chan struct{}, 1)}
+	}
+	holder := newThread("holder")
+	ws := []*thread{newThread("a"), newThread("b"), newThread("c")}
+	woken := map[tracer.ThreadID]int{}
+	for range 60 {
+		l.mu.Lock()
+		l.locked, l.holder = true, holder
+		l.waiters = append(l.waiters[:0], ws...) // a waited longest
+		l.releaseLocked(holder, tracer.ReleaseUnlock)
+		l.mu.Unlock()
+		n := 0
+		for _, w := range ws {
+			select {
+			case <-w.wake:
+				woken[w.id]++
+				n++
+			default:
+			}
+		}
+		if n != 1 {
+			t.Fatalf("a release woke %d waiters, expected one", n)
+		}
+	}
+	if len(woken) != 3 {
+		t.Errorf("60 releases woke %v, expected each of 3 waiters at times", woken)
+	}
+}

@@ -49,11 +49,13 @@ func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
 	return &lock{id: id, clock: c, pick: rand.New(rand.NewPCG(seed, uint64(id)))}
 }
 
-// tryAcquire takes the lock if it is free, emitting an uncontended acquire.
+// tryAcquire takes the lock if it is free, emitting an uncontended
+// acquire; else it emits the LockWait of the wait that follows.
 func (l *lock) tryAcquire(th *thread) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.locked {
+		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
 		return false
 	}
 	l.take(th, tracer.AcquireUncontended)

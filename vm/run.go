@@ -158,7 +158,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
 	clock := o.Clock
 	start := time.Now()
 	if clock == nil {
-		clock = newRealClock()
+		clock = &realClock{start: start} // time 0 of the events is Meta.Start
 	}
 	var stopped atomic.Bool
 	r := &runner{w: w, s: s, version: o.Version, rec: rec, prog: prog, clock: clock, ctx: ctx, stopped: &stopped}

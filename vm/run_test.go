@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -109,4 +110,25 @@ func TestFixturesRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	w := &Workload{Name: "mixed", Seed: 1,
+		Functions: fns(map[string][]Op{
+			"f": {blockIO(time.Millisecond), native(time.Millisecond, true), {Kind: OpLock, Lock: "l", Body: []Op{loops(1000)}}, compute(time.Second)},
+		}),
+		Threads: []ThreadGroup{{Name: "T", Count: 4, Run: "f", Repeat: 1}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Run(ctx, w, Options{LoopsPerMS: testLoopsPerMS()}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run: %v", err)
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines after Run, %d before", runtime.NumGoroutine(), before)
 }

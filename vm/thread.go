@@ -39,9 +39,7 @@ type thread struct {
 	holdsGIL      bool
 	held          []*lock // guest locks held, in acquire order
 
-	inIO, inNative bool
-	nativeFrame    bool           // a named native call's frame is on top of stack
-	nativeParent   tracer.StackID // the stack under it
+	nativeParent tracer.StackID // the stack under a named native call's frame
 
 	top        *code
 	startAfter time.Duration
@@ -128,7 +126,6 @@ func (th *thread) unwind(why tracer.Release) {
 // io is blocking I/O: the GIL is released around it and re-acquired after.
 func (th *thread) io(op *ioOp) error {
 	th.emit(tracer.KindIOBegin, uint64(op.kind))
-	th.inIO = true
 	if err := th.gil.release(th, tracer.ReleaseIO); err != nil {
 		return err
 	}
@@ -139,7 +136,6 @@ func (th *thread) io(op *ioOp) error {
 	if !th.clock.Sleep(th.ctx, max(d, 0)) {
 		return errStopped
 	}
-	th.inIO = false
 	th.emit(tracer.KindIOEnd, 0)
 	return th.gil.acquire(th)
 }
@@ -150,11 +146,9 @@ func (th *thread) native(op *nativeOp) error {
 	if op.named {
 		th.nativeParent = th.stack
 		th.stack = th.stackOf(th.stack, op.frame)
-		th.nativeFrame = true
 		th.emit(tracer.KindCallEnter, 0)
 	}
 	th.emit(tracer.KindNativeBegin, tracer.NativeArg(op.releases))
-	th.inNative = true
 	if op.releases {
 		if err := th.gil.release(th, tracer.ReleaseNative); err != nil {
 			return err
@@ -163,7 +157,6 @@ func (th *thread) native(op *nativeOp) error {
 	if !th.clock.Burn(th.ctx, op.d) {
 		return errStopped
 	}
-	th.inNative = false
 	th.emit(tracer.KindNativeEnd, 0)
 	if op.releases {
 		// Py_END_ALLOW_THREADS: the wait is inside the native function.
@@ -180,7 +173,6 @@ func (th *thread) native(op *nativeOp) error {
 func (th *thread) exitNative() {
 	th.emit(tracer.KindCallExit, 0)
 	th.stack = th.nativeParent
-	th.nativeFrame = false
 }
 
 // lockAcquire acquires a guest lock like threading.Lock.acquire: at once
@@ -190,7 +182,6 @@ func (th *thread) lockAcquire(l *lock) error {
 	if l.tryAcquire(th) {
 		return nil
 	}
-	th.emit(tracer.KindLockWait, tracer.LockArg(l.id, 0))
 	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
 		return err
 	}

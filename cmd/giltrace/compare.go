@@ -18,6 +18,7 @@ type compareOptions struct {
 	Threads         []int
 	Modes           []string
 	SwitchIntervals []time.Duration
+	Runs            int    // runs per variant, keeping the fastest
 	Dir             string // "" means giltrace-out/<name>/compare
 	JSON            bool
 }
@@ -48,6 +49,9 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			if o.SwitchIntervals, err = parseDurations(intervals); err != nil {
 				return &usageError{fmt.Errorf("invalid --switch-interval %q: %w", intervals, err)}
 			}
+			if o.Runs < 1 {
+				return &usageError{fmt.Errorf("invalid --runs %d: must be at least 1", o.Runs)}
+			}
 			for _, m := range o.Modes {
 				if m != compare.Threads && m != compare.Processes && m != compare.FreeThreaded {
 					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)", m)}
@@ -60,6 +64,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.StringVar(&threads, "threads", "1,2,4,8", "thread counts (processes in processes mode), comma-separated; 1 is always run")
 	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL)")
 	f.StringVar(&intervals, "switch-interval", "", "switch intervals for the GIL modes, comma-separated (default: the workload's)")
+	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	return cmd
@@ -107,7 +112,7 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	run := compare.VMRunner(w, 0, version)
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
-		SwitchIntervals: o.SwitchIntervals, Dir: dir, Progress: cmd.ErrOrStderr(),
+		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),
 	}, run)
 	if res != nil && len(res.Rows) > 0 {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {

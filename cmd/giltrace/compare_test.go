@@ -15,10 +15,11 @@ func TestCompareArgs(t *testing.T) {
 		want  *compareOptions
 		usage bool
 	}{
-		{[]string{"w.yaml"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}}, false},
-		{[]string{"w.yaml", "--threads", "1,3", "--modes", "threads,processes", "--switch-interval", "5ms,1ms", "-o", "out", "--json"},
+		{[]string{"w.yaml"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1}, false},
+		{[]string{"w.yaml", "--threads", "1,3", "--modes", "threads,processes", "--switch-interval", "5ms,1ms", "--runs", "3", "-o", "out", "--json"},
 			&compareOptions{File: "w.yaml", Threads: []int{1, 3}, Modes: []string{"threads", "processes"},
-				SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}, Dir: "out", JSON: true}, false},
+				SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}, Runs: 3, Dir: "out", JSON: true}, false},
+		{[]string{"w.yaml", "--runs", "0"}, nil, true},
 		{nil, nil, true},
 		{[]string{"w.yaml", "--threads", "0"}, nil, true},
 		{[]string{"w.yaml", "--threads", "two"}, nil, true},
@@ -40,7 +41,7 @@ func TestCompareArgs(t *testing.T) {
 				return
 			}
 			if err != nil || got.File != tc.want.File || !slices.Equal(got.Threads, tc.want.Threads) || !slices.Equal(got.Modes, tc.want.Modes) ||
-				!slices.Equal(got.SwitchIntervals, tc.want.SwitchIntervals) || got.Dir != tc.want.Dir || got.JSON != tc.want.JSON {
+				!slices.Equal(got.SwitchIntervals, tc.want.SwitchIntervals) || got.Dir != tc.want.Dir || got.JSON != tc.want.JSON || got.Runs != tc.want.Runs {
 				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
 			}
 		})

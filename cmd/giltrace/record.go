@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/giltrace/giltrace/exporters/oteltrace"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
@@ -24,6 +25,7 @@ type recordOptions struct {
 	Threads        int           // overrides every thread group's count
 	Processes      int           // overrides processes
 	JSON           bool          // print the breakdown as JSON
+	OTLP           string        // --otlp: also send the run to this OTLP endpoint ("default": the environment's)
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -56,6 +58,8 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
 	f.BoolVar(&o.JSON, "json", false, "print the breakdown as JSON")
+	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
+	f.Lookup("otlp").NoOptDefVal = otlpDefault
 	return cmd
 }
 
@@ -128,5 +132,20 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if interrupted {
 		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)
 	}
+	if o.OTLP != "" {
+		// After the local outputs, so that a collector's failure loses nothing.
+		if err := sendOTLP(ctx, t, o.otlp(), stderr); err != nil {
+			return fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
+		}
+	}
 	return nil
+}
+
+// otlp is the OTLP setting of --otlp, with oteltrace's defaults.
+func (o *recordOptions) otlp() *otlpOptions {
+	oo := &otlpOptions{WaitThreshold: oteltrace.DefaultWaitThreshold, SpanBudget: oteltrace.DefaultSpanBudget}
+	if o.OTLP != otlpDefault {
+		oo.Endpoint = o.OTLP
+	}
+	return oo
 }

@@ -89,3 +89,7 @@ func idsFrom(ctx context.Context) spanIDs {
 	}
 	return ids
 }
+
+// TraceID is the ID of the trace Export sends for t, in hex: look it up in
+// Jaeger at /trace/<id>.
+func TraceID(t *tracer.Trace) string { return traceIDFor(t).String() }

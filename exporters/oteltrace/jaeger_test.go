@@ -2,8 +2,8 @@ package oteltrace
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,19 +27,20 @@ func TestJaeger(t *testing.T) {
 	}
 	j := jaegertest.Start(t)
 	runs := map[string]*tracer.Trace{"mixed": tracetest.Mixed(), "countdown": tracetest.Countdown(20)}
-	if tr := fixtureTrace(t); tr != nil {
-		runs["fixture"] = tr
+	names := []string{"mixed", "countdown"}
+	for _, name := range []string{"convoy", "api-service"} {
+		if tr := fixtureTrace(t, name); tr != nil {
+			runs[name] = tr
+			names = append(names, name)
+		}
 	}
 	for i, p := range []string{ProtocolHTTPProtobuf, ProtocolGRPC, ProtocolHTTPJSON} {
 		endpoint := j.OTLPHTTP
 		if p == ProtocolGRPC {
 			endpoint = j.OTLPGRPC
 		}
-		for _, name := range []string{"mixed", "countdown", "fixture"} {
+		for _, name := range names {
 			tr := runs[name]
-			if tr == nil {
-				continue
-			}
 			t.Run(p+"/"+name, func(t *testing.T) {
 				// Each protocol sends its own run: another start, another trace.
 				run := *tr
@@ -51,17 +52,17 @@ func TestJaeger(t *testing.T) {
 	}
 }
 
-// fixtureTrace reads the first recorded trace of fixtures/traces, if the
-// repository has one.
-func fixtureTrace(t *testing.T) *tracer.Trace {
-	files, _ := filepath.Glob("../../fixtures/traces/*.giltrace")
-	if len(files) == 0 {
-		t.Log("no fixtures/traces/*.giltrace: exporting built traces only")
+// fixtureTrace reads fixtures/traces/name.giltrace, a recorded run (about
+// 200 spans for convoy, 1000 for api-service), if the repository has it.
+func fixtureTrace(t *testing.T, name string) *tracer.Trace {
+	path := filepath.Join("..", "..", "fixtures", "traces", name+".giltrace")
+	if _, err := os.Stat(path); err != nil {
+		t.Logf("no %s: not exported", path)
 		return nil
 	}
-	tr, err := tracer.ReadFile(files[0])
+	tr, err := tracer.ReadFile(path)
 	if err != nil {
-		t.Fatalf("reading %s: %v", files[0], err)
+		t.Fatalf("reading %s: %v", path, err)
 	}
 	return tr
 }
@@ -202,116 +203,24 @@ func flatten(t *testing.T, tr *tracer.Trace, opts Options) []flatSpan {
 	return out
 }
 
-// OTLP JSON as Jaeger's /api/v3/traces returns it.
-type otlpValue struct {
-	StringValue *string
-	IntValue    *string
-	BoolValue   *bool
-	DoubleValue *float64
-	ArrayValue  *struct{ Values []otlpValue }
-}
-
-type otlpKV struct {
-	Key   string
-	Value otlpValue
-}
-
-type otlpTraces struct {
-	Result struct {
-		ResourceSpans []struct {
-			Resource   struct{ Attributes []otlpKV }
-			ScopeSpans []struct {
-				Spans []struct {
-					TraceID, SpanID, ParentSpanID      string
-					Name                               string
-					StartTimeUnixNano, EndTimeUnixNano int64 `json:",string"`
-					Attributes                         []otlpKV
-					Links                              []struct {
-						SpanID     string
-						Attributes []otlpKV
-					}
-					Events []struct {
-						Name         string
-						TimeUnixNano int64 `json:",string"`
-						Attributes   []otlpKV
-					}
-				}
-			}
-		}
-	}
-}
-
-// emit renders v as attribute.Value.Emit does.
-func (v otlpValue) emit() any {
-	switch {
-	case v.StringValue != nil:
-		return *v.StringValue
-	case v.IntValue != nil:
-		return json.Number(*v.IntValue)
-	case v.BoolValue != nil:
-		return *v.BoolValue
-	case v.DoubleValue != nil:
-		return *v.DoubleValue
-	case v.ArrayValue != nil:
-		var a []any
-		for _, e := range v.ArrayValue.Values {
-			a = append(a, e.emit())
-		}
-		b, _ := json.Marshal(a)
-		return string(b)
-	}
-	return nil
-}
-
-func otlpMap(kvs []otlpKV) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[kv.Key] = fmt.Sprint(kv.Value.emit())
-	}
-	return m
-}
-
-// queryJaeger polls Jaeger's /api/v3/traces until the run's spans are
-// stored (Jaeger batches before it stores), for at most 60 s.
+// queryJaeger waits until Jaeger stores the run's spans and flattens them.
 func queryJaeger(t *testing.T, j *jaegertest.Jaeger, service string, tr *tracer.Trace, want int) []flatSpan {
-	ctx := context.Background()
-	var spans []flatSpan
-	var err error
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		var body []byte
-		body, err = j.TracesV3(ctx, service, tr.Meta.Start.Add(-time.Minute), tr.Meta.Start.Add(time.Minute+time.Duration(tr.Duration())))
-		if err != nil {
-			if strings.Contains(err.Error(), "404") { // not stored yet
-				continue
-			}
-			t.Fatal(err)
-		}
-		var resp otlpTraces
-		if err := json.Unmarshal(body, &resp); err != nil {
-			t.Fatalf("decoding /api/v3/traces: %v\n%.2000s", err, body)
-		}
-		spans = spans[:0]
-		for _, rs := range resp.Result.ResourceSpans {
-			res := otlpMap(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					f := flatSpan{ID: s.SpanID, Parent: s.ParentSpanID, Name: s.Name, Start: s.StartTimeUnixNano, End: s.EndTimeUnixNano, Attrs: otlpMap(s.Attributes), Service: res["service.name"]}
-					for _, l := range s.Links {
-						f.Links = append(f.Links, l.SpanID+kvString(otlpMap(l.Attributes)))
-					}
-					for _, e := range s.Events {
-						f.Events = append(f.Events, fmt.Sprintf("%s %d%s", e.Name, e.TimeUnixNano, kvString(otlpMap(e.Attributes))))
-					}
-					spans = append(spans, f)
-				}
-			}
-		}
-		if len(spans) >= want {
-			return spans
-		}
-	}
+	from := tr.Meta.Start.Add(-time.Minute)
+	to := tr.Meta.Start.Add(time.Minute + time.Duration(tr.Duration()))
+	spans, err := j.WaitSpans(context.Background(), service, from, to, want, 60*time.Second)
 	if err != nil {
 		t.Fatalf("querying jaeger: %v", err)
 	}
-	return spans
+	var out []flatSpan
+	for _, s := range spans {
+		f := flatSpan{ID: s.SpanID, Parent: s.ParentSpanID, Name: s.Name, Start: s.Start, End: s.End, Attrs: s.Attrs, Service: s.Service}
+		for _, l := range s.Links {
+			f.Links = append(f.Links, l.SpanID+kvString(l.Attrs))
+		}
+		for _, e := range s.Events {
+			f.Events = append(f.Events, fmt.Sprintf("%s %d%s", e.Name, e.Time, kvString(e.Attrs)))
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -266,17 +265,4 @@ func (j *Jaeger) Get(ctx context.Context, path string) ([]byte, error) {
 		return body, fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return body, nil
-}
-
-// TracesV3 queries /api/v3/traces for the traces of service started in
-// [from, to) and returns the raw OTLP JSON. With memory storage the API
-// needs query.num_traces.
-func (j *Jaeger) TracesV3(ctx context.Context, service string, from, to time.Time) ([]byte, error) {
-	q := url.Values{
-		"query.service_name":   {service},
-		"query.start_time_min": {from.UTC().Format(time.RFC3339Nano)},
-		"query.start_time_max": {to.UTC().Format(time.RFC3339Nano)},
-		"query.num_traces":     {"20"},
-	}
-	return j.Get(ctx, "/api/v3/traces?"+q.Encode())
 }

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
+
+	"github.com/giltrace/giltrace/internal/jaegertest"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+func TestRecordOTLPArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"w.yaml"}, ""},
+		{[]string{"w.yaml", "--otlp"}, otlpDefault},
+		{[]string{"--otlp", "w.yaml"}, otlpDefault},
+		{[]string{"w.yaml", "--otlp=http://127.0.0.1:4318"}, "http://127.0.0.1:4318"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *recordOptions
+			cmd := recordCmd(func(_ *cobra.Command, o *recordOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if got.OTLP != tc.want || got.Workload != "w.yaml" {
+				t.Errorf("OTLP %q, workload %q; want %q", got.OTLP, got.Workload, tc.want)
+			}
+			oo := got.otlp()
+			if wantEndpoint := strings.TrimPrefix(tc.want, otlpDefault); oo.Endpoint != wantEndpoint || oo.check() != nil {
+				t.Errorf("otlp options %+v (check %v), want endpoint %q", oo, oo.check(), wantEndpoint)
+			}
+		})
+	}
+}
+
+func TestOTLPOptionsCheck(t *testing.T) {
+	ok := otlpOptions{WaitThreshold: time.Millisecond, SpanBudget: 10}
+	for _, tc := range []struct {
+		change func(*otlpOptions)
+		err    string
+	}{
+		{func(o *otlpOptions) {}, ""},
+		{func(o *otlpOptions) { o.Protocol = "grpc" }, ""},
+		{func(o *otlpOptions) { o.Protocol = "thrift" }, `--protocol "thrift"`},
+		{func(o *otlpOptions) { o.WaitThreshold = 0 }, "--wait-threshold 0s"},
+		{func(o *otlpOptions) { o.SpanBudget = 0 }, "--span-budget 0"},
+	} {
+		o := ok
+		tc.change(&o)
+		err := o.check()
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%+v: err %v, want %q", o, err, tc.err)
+		}
+	}
+}
+
+// Errors the SDK sends to the global handler come back from the capture.
+func TestCaptureOTelErrors(t *testing.T) {
+	done := captureOTelErrors()
+	otel.Handle(errors.New("exporter shut down twice"))
+	if err := done(); err == nil || !strings.Contains(err.Error(), "exporter shut down twice") {
+		t.Errorf("captured %v", err)
+	}
+	done = captureOTelErrors()
+	if err := done(); err != nil {
+		t.Errorf("a new capture starts empty: %v", err)
+	}
+}
+
+// clearOTLPEnv keeps the machine's OTEL_* settings out of a test.
+func clearOTLPEnv(t *testing.T) {
+	for _, k := range []string{"ENDPOINT", "PROTOCOL", "HEADERS", "TIMEOUT", "COMPRESSION"} {
+		t.Setenv("OTEL_EXPORTER_OTLP_"+k, "")
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_"+k, "")
+	}
+}
+
+// A collector that refuses connections: record still writes the trace and
+// prints the report, then fails naming the endpoint and the cause.
+func TestRecordOTLPUnreachable(t *testing.T) {
+	clearOTLPEnv(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc") // gRPC retries until the timeout
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1500")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://" + l.Addr().String()
+	l.Close()
+
+	dir := t.TempDir()
+	start := time.Now()
+	out, err := runRoot("record", writeWorkload(t, small), "-o", dir, "--threads", "1", "--otlp="+endpoint)
+	took := time.Since(start)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("err = %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"sending it over OTLP failed", endpoint, "connection refused", "grpc"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if !strings.Contains(out, "cpu") || !strings.Contains(out, "trace: ") {
+		t.Errorf("no report printed:\n%s", out)
+	}
+	if _, err := tracer.ReadFile(filepath.Join(dir, "run.giltrace")); err != nil {
+		t.Errorf("trace not written: %v", err)
+	}
+	if took > 30*time.Second {
+		t.Errorf("took %v with a 1.5s timeout", took)
+	}
+}
+
+// record --otlp sends a real run to a real Jaeger.
+func TestRecordOTLPJaeger(t *testing.T) {
+	if testing.Short() && !jaegertest.InCI() {
+		t.Skip("starts Jaeger; not with -short")
+	}
+	clearOTLPEnv(t)
+	j := jaegertest.Start(t)
+	t.Setenv("OTEL_SERVICE_NAME", "giltrace-record-test")
+	dir := t.TempDir()
+	out, err := runRoot("record", writeWorkload(t, small), "-o", dir, "--otlp="+j.OTLPHTTP)
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "otlp: sent trace ") || !strings.Contains(out, j.OTLPHTTP+"/v1/traces (http/protobuf)") {
+		t.Errorf("output lacks the otlp line:\n%s", out)
+	}
+	tr, err := tracer.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 root, 3 threads, and each handler's 3 calls of handle at least.
+	spans, err := j.WaitSpans(context.Background(), "giltrace-record-test", tr.Meta.Start.Add(-time.Minute), tr.Meta.Start.Add(time.Minute), 1+3+6, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	var root *jaegertest.Span
+	for i, s := range spans {
+		counts[s.Name]++
+		if s.ParentSpanID == "" {
+			root = &spans[i]
+		}
+	}
+	if root == nil || root.Name != "run small" || counts["handle"] < 6 || counts["thread handler-1"] != 1 || counts["thread cpu"] != 1 {
+		t.Fatalf("spans by name %v", counts)
+	}
+	if root.Start != tr.Meta.Start.UnixNano() || root.Attrs["giltrace.workload.file"] == "" || root.Attrs["giltrace.gil_mode"] != "cpython" {
+		t.Errorf("root %+v, want the run's start %d", root, tr.Meta.Start.UnixNano())
+	}
+}

@@ -1,0 +1,80 @@
+package report
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// recordedVerdicts is the verdict each recorded fixture trace must get,
+// among others that may apply. The fixtures not listed (api-service,
+// file-reading, ml-preprocessing) mix I/O, native calls and Python, and
+// their verdict depends on how busy the recording machine was; they are
+// still analysed and checked for consistency.
+var recordedVerdicts = map[string]string{
+	"countdown":               GILBound,
+	"countdown-legacy":        GILBound,
+	"image-processing":        GILBound,
+	"web-scraping":            Scales,
+	"convoy":                  Convoy,
+	"c-extension-holding-gil": GILHeldInNative,
+	"lock-contention":         LockBound,
+	"multiprocessing":         Scales,
+	"free-threaded":           Scales,
+}
+
+// TestRecordedFixtures checks the report of every trace recorded from the
+// fixtures (fixtures/traces/*.giltrace): the expected verdict, and that each
+// thread's breakdown sums to its wall and agrees with the tracer's totals.
+func TestRecordedFixtures(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "traces", "*.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Skip("no recorded fixture traces in fixtures/traces yet")
+	}
+	seen := map[string]bool{}
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".giltrace")
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			tr, err := tracer.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := tracer.Derive(tr)
+			r := Analyze(tr, sp)
+			var codes []string
+			for _, v := range r.Verdicts {
+				codes = append(codes, v.Code)
+			}
+			if want, ok := recordedVerdicts[name]; ok && !slices.Contains(codes, want) {
+				for _, v := range r.Verdicts {
+					t.Logf("%s: %s", v.Code, v.Text)
+				}
+				t.Errorf("verdicts %v, want %s among them", codes, want)
+			}
+			for i, th := range r.Threads {
+				var sum int64
+				for st := tracer.State(0); st < tracer.NumStates; st++ {
+					sum += th.Time(st)
+					if th.Time(st) != sp.ThreadTotals(tracer.ThreadID(i))[st] {
+						t.Errorf("%s: %s differs from the tracer's total", th.Name, st)
+					}
+				}
+				if sum != th.WallNS {
+					t.Errorf("%s: states sum to %d, wall %d", th.Name, sum, th.WallNS)
+				}
+			}
+		})
+	}
+	for name := range recordedVerdicts {
+		if !seen[name] {
+			t.Errorf("fixtures/traces has no %s.giltrace", name)
+		}
+	}
+}
