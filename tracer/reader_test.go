@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -281,5 +283,30 @@ func TestReadLongLength(t *testing.T) {
 	b = binary.AppendUvarint(b, 100<<20)
 	if _, err := Read(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "exceeds the 67108864-byte limit") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFixtureTraces reads the runs recorded from every fixture workload
+// (fixtures/traces): they are valid, and writing them again gives the same
+// bytes, so the format has not changed under them.
+func TestFixtureTraces(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "fixtures", "traces", "*.giltrace"))
+	if err != nil || len(files) == 0 {
+		t.Skipf("no recorded fixtures (%v)", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := Read(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := encode(t, tr); !bytes.Equal(again, b) {
+				t.Fatalf("writing it again gives %d different bytes (was %d)", len(again), len(b))
+			}
+		})
 	}
 }
