@@ -587,3 +587,10 @@ func TestExportConvoyFixture(t *testing.T) {
 		t.Errorf("io thread: %d waits of 1 ms or more, %d blamed first on cpu's crunch, %d with a drop request to cpu", waits, blamed, dropped)
 	}
 }
+
+func TestExportEmptyTrace(t *testing.T) {
+	e := export(t, tracetest.New("empty").Trace(), Options{})
+	if len(e.spans) != 1 || e.spans[0].Name != "run empty" || !e.spans[0].EndTime.Equal(e.spans[0].StartTime) {
+		t.Errorf("spans %+v, want the run alone", e.spans)
+	}
+}
