@@ -335,11 +335,18 @@ func TestParseDefaults(t *testing.T) {
 		Seed:      DefaultSeed,
 		Threads:   []ThreadGroup{{Name: "f", Count: 1, Run: "f", Repeat: 1, Line: 2}},
 		Functions: map[string]*Function{"f": {Name: "f", Line: 3, Ops: []Op{{Kind: OpIO, Line: 3, Col: 18, Duration: time.Millisecond, IOKind: "io"}}}},
-		File:      "workload",
+		File:      "",
 		Source:    w.Source,
 	}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", w, want)
+	}
+}
+
+func TestParseWithoutName(t *testing.T) {
+	_, err := Parse("", []byte("name: t\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "workload:1:1: functions: missing") {
+		t.Errorf("err = %v; want errors prefixed with \"workload\"", err)
 	}
 }
 
