@@ -80,7 +80,6 @@ func (g *gen) process(ths []*simThread, gil, guest LockID, n int) {
 	start := len(g.t.Events)
 	var holder *simThread
 	var waiting []*simThread
-	forced := false
 	for _, th := range ths {
 		g.emit(g.us(5, 50), th, KindThreadStart, 0)
 		if holder == nil {
@@ -134,12 +133,7 @@ func (g *gen) process(ths []*simThread, gil, guest LockID, n int) {
 			k := g.r.IntN(len(waiting))
 			holder = waiting[k]
 			waiting = slices.Delete(waiting, k, k+1)
-			how := AcquireAfterWait
-			if forced {
-				how = AcquireForced
-			}
-			g.emit(g.us(5, 200), holder, KindLockAcquire, LockArg(gil, uint8(how)))
-			forced = false
+			g.emit(g.us(5, 200), holder, KindLockAcquire, LockArg(gil, uint8(AcquireAfterWait)))
 			continue
 		}
 		if winding {
@@ -147,13 +141,13 @@ func (g *gen) process(ths []*simThread, gil, guest LockID, n int) {
 			holder = nil
 			continue
 		}
-		holder, waiting, forced = g.step(holder, waiting, gil, guest)
+		holder, waiting = g.step(holder, waiting, gil, guest)
 	}
 }
 
-// step makes the holder h do one thing, and returns the new holder and
-// waiters, and whether the GIL was dropped on a drop request.
-func (g *gen) step(h *simThread, waiting []*simThread, gil, guest LockID) (*simThread, []*simThread, bool) {
+// step makes the holder h do one thing, and returns the new holder (nil
+// if it let the GIL go) and waiters.
+func (g *gen) step(h *simThread, waiting []*simThread, gil, guest LockID) (*simThread, []*simThread) {
 	t := g.t
 	switch x := g.r.IntN(100); {
 	case x < 60:
@@ -168,12 +162,12 @@ func (g *gen) step(h *simThread, waiting []*simThread, gil, guest LockID) (*simT
 		g.emit(g.us(1, 20), h, KindIOBegin, uint64(1+g.r.IntN(len(t.Strings)-1)))
 		g.emit(300, h, KindLockRelease, LockArg(gil, uint8(ReleaseIO)))
 		h.blocked, h.io, h.until = true, true, g.clock+g.us(200, 5000)
-		return nil, waiting, false
+		return nil, waiting
 	case x < 76:
 		g.emit(g.us(1, 20), h, KindNativeBegin, NativeArg(true))
 		g.emit(300, h, KindLockRelease, LockArg(gil, uint8(ReleaseNative)))
 		h.blocked, h.io, h.until = true, false, g.clock+g.us(500, 3000)
-		return nil, waiting, false
+		return nil, waiting
 	case x < 79:
 		g.emit(g.us(1, 20), h, KindNativeBegin, NativeArg(false))
 		g.emit(g.us(100, 1000), h, KindNativeEnd, 0)
@@ -193,9 +187,9 @@ func (g *gen) step(h *simThread, waiting []*simThread, gil, guest LockID) (*simT
 		g.emit(1000, h, KindLockWait, LockArg(gil, 0))
 		g.emit(g.us(5, 50), w, KindLockAcquire, LockArg(gil, uint8(AcquireForced)))
 		waiting[k] = h
-		return w, waiting, false
+		return w, waiting
 	}
-	return h, waiting, false
+	return h, waiting
 }
 
 // finish returns from every call of h, releases the GIL and ends h.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // opYAML is a valid workload whose function f is the one operation op, on
@@ -333,11 +335,18 @@ func TestParseDefaults(t *testing.T) {
 		Seed:      DefaultSeed,
 		Threads:   []ThreadGroup{{Name: "f", Count: 1, Run: "f", Repeat: 1, Line: 2}},
 		Functions: map[string]*Function{"f": {Name: "f", Line: 3, Ops: []Op{{Kind: OpIO, Line: 3, Col: 18, Duration: time.Millisecond, IOKind: "io"}}}},
-		File:      "workload",
+		File:      "",
 		Source:    w.Source,
 	}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", w, want)
+	}
+}
+
+func TestParseWithoutName(t *testing.T) {
+	_, err := Parse("", []byte("name: t\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "workload:1:1: functions: missing") {
+		t.Errorf("err = %v; want errors prefixed with \"workload\"", err)
 	}
 }
 
@@ -489,5 +498,36 @@ func TestLoadFixtures(t *testing.T) {
 				t.Errorf("the header comment must start with %q and say what to expect (Expect:)", "# "+w.Name+": ")
 			}
 		})
+	}
+}
+
+// TestDocsExamples keeps docs/workloads.md honest: every yaml block is valid
+// YAML, and every block that is a whole workload (it has name:) loads.
+func TestDocsExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/workloads.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) < 10 {
+		t.Fatalf("found %d yaml blocks in docs/workloads.md; the reference has an example per field", len(blocks))
+	}
+	whole := 0
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(b), &n); err != nil {
+			t.Errorf("block %d is not valid YAML: %v\n%s", i, err, b)
+			continue
+		}
+		if strings.HasPrefix(b, "name:") {
+			whole++
+			if _, err := Parse(fmt.Sprintf("docs block %d", i), []byte(b)); err != nil {
+				t.Errorf("block %d does not load: %v", i, err)
+			}
+		}
+	}
+	if whole == 0 {
+		t.Error("no whole workload among the docs' examples")
 	}
 }

@@ -3,6 +3,7 @@ package oteltrace
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,19 +27,20 @@ func TestJaeger(t *testing.T) {
 	}
 	j := jaegertest.Start(t)
 	runs := map[string]*tracer.Trace{"mixed": tracetest.Mixed(), "countdown": tracetest.Countdown(20)}
-	if tr := fixtureTrace(t); tr != nil {
-		runs["fixture"] = tr
+	names := []string{"mixed", "countdown"}
+	for _, name := range []string{"convoy", "api-service"} {
+		if tr := fixtureTrace(t, name); tr != nil {
+			runs[name] = tr
+			names = append(names, name)
+		}
 	}
 	for i, p := range []string{ProtocolHTTPProtobuf, ProtocolGRPC, ProtocolHTTPJSON} {
 		endpoint := j.OTLPHTTP
 		if p == ProtocolGRPC {
 			endpoint = j.OTLPGRPC
 		}
-		for _, name := range []string{"mixed", "countdown", "fixture"} {
+		for _, name := range names {
 			tr := runs[name]
-			if tr == nil {
-				continue
-			}
 			t.Run(p+"/"+name, func(t *testing.T) {
 				// Each protocol sends its own run: another start, another trace.
 				run := *tr
@@ -50,17 +52,17 @@ func TestJaeger(t *testing.T) {
 	}
 }
 
-// fixtureTrace reads the first recorded trace of fixtures/traces, if the
-// repository has one.
-func fixtureTrace(t *testing.T) *tracer.Trace {
-	files, _ := filepath.Glob("../../fixtures/traces/*.giltrace")
-	if len(files) == 0 {
-		t.Log("no fixtures/traces/*.giltrace: exporting built traces only")
+// fixtureTrace reads fixtures/traces/name.giltrace, a recorded run (about
+// 200 spans for convoy, 1000 for api-service), if the repository has it.
+func fixtureTrace(t *testing.T, name string) *tracer.Trace {
+	path := filepath.Join("..", "..", "fixtures", "traces", name+".giltrace")
+	if _, err := os.Stat(path); err != nil {
+		t.Logf("no %s: not exported", path)
 		return nil
 	}
-	tr, err := tracer.ReadFile(files[0])
+	tr, err := tracer.ReadFile(path)
 	if err != nil {
-		t.Fatalf("reading %s: %v", files[0], err)
+		t.Fatalf("reading %s: %v", path, err)
 	}
 	return tr
 }

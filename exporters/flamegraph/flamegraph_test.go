@@ -1,0 +1,199 @@
+package flamegraph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+)
+
+var views = []flamegraph.View{flamegraph.ViewWall, flamegraph.ViewWait, flamegraph.ViewBlame}
+
+func folded(t testing.TB, tr *tracer.Trace, v flamegraph.View) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := flamegraph.NewFoldedView(&buf, v).Export(context.Background(), tr); err != nil {
+		t.Fatalf("exporting folded %v: %v", v, err)
+	}
+	return buf.Bytes()
+}
+
+func page(t testing.TB, tr *tracer.Trace) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := flamegraph.NewHTML(&buf).Export(context.Background(), tr); err != nil {
+		t.Fatalf("exporting HTML: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// pageData is the JSON data embedded in a page.
+func pageData(t testing.TB, html []byte) []byte {
+	t.Helper()
+	const open = `<script type="application/json" id="data">`
+	_, rest, ok := bytes.Cut(html, []byte(open))
+	data, _, ok2 := bytes.Cut(rest, []byte("</script>"))
+	if !ok || !ok2 {
+		t.Fatal("page has no data script")
+	}
+	return data
+}
+
+// TestGolden checks the folded stacks of every view and the page's data
+// of every trace against testdata/CASE.VIEW.folded and CASE.html.json, and
+// that exporting twice gives the same bytes.
+func TestGolden(t *testing.T) {
+	for _, c := range exporttest.All(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			for _, v := range views {
+				got := folded(t, c.Trace, v)
+				if !bytes.Equal(got, folded(t, c.Trace, v)) {
+					t.Errorf("two %v exports differ", v)
+				}
+				golden.Check(t, filepath.Join("testdata", c.Name+"."+v.String()+".folded"), got)
+			}
+			html := page(t, c.Trace)
+			if !bytes.Equal(html, page(t, c.Trace)) {
+				t.Error("two HTML exports differ")
+			}
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, pageData(t, html), "", " "); err != nil {
+				t.Fatalf("page data is not JSON: %v", err)
+			}
+			indented.WriteByte('\n')
+			golden.Check(t, filepath.Join("testdata", c.Name+".html.json"), indented.Bytes())
+		})
+	}
+}
+
+// parseFolded returns the lines of folded stacks as frames and values.
+func parseFolded(t testing.TB, b []byte) (stacks [][]string, values []int64) {
+	t.Helper()
+	prev := ""
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSuffix(line, "\n")
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			t.Fatalf("folded line %q has no value", line)
+		}
+		v, err := strconv.ParseInt(line[i+1:], 10, 64)
+		if err != nil || v <= 0 {
+			t.Fatalf("folded line %q: bad value", line)
+		}
+		if line[:i] <= prev {
+			t.Errorf("folded lines not sorted or repeated: %q after %q", line[:i], prev)
+		}
+		prev = line[:i]
+		stacks = append(stacks, strings.Split(line[:i], ";"))
+		values = append(values, v)
+	}
+	return stacks, values
+}
+
+// TestFoldedTotals checks the folded stacks' sums against the spans: the
+// wall view sums to the threads' wall times and each state to its total;
+// the wait and blame views to the waits.
+func TestFoldedTotals(t *testing.T) {
+	for _, c := range exporttest.All(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			s := tracer.Derive(c.Trace)
+			var wall, waits int64
+			states := map[string]int64{}
+			for _, th := range s.Threads {
+				wall += th.End - th.Start
+				for st, ns := range s.ThreadTotals(th.Thread) {
+					states[tracer.State(st).String()] += ns
+				}
+			}
+			for _, w := range s.Waits {
+				waits += w.End - w.Start
+			}
+			stacks, values := parseFolded(t, folded(t, c.Trace, flamegraph.ViewWall))
+			var sum int64
+			gotStates := map[string]int64{}
+			for i, st := range stacks {
+				sum += values[i]
+				gotStates[st[1]] += values[i]
+			}
+			if sum != wall {
+				t.Errorf("wall: folded stacks sum to %d ns, threads' wall times to %d", sum, wall)
+			}
+			for st, ns := range states {
+				if gotStates[st] != ns {
+					t.Errorf("wall: state %s sums to %d ns, spans to %d", st, gotStates[st], ns)
+				}
+			}
+			for _, v := range []flamegraph.View{flamegraph.ViewWait, flamegraph.ViewBlame} {
+				_, values := parseFolded(t, folded(t, c.Trace, v))
+				var sum int64
+				for _, x := range values {
+					sum += x
+				}
+				if sum != waits {
+					t.Errorf("%v: folded stacks sum to %d ns, waits to %d", v, sum, waits)
+				}
+			}
+		})
+	}
+}
+
+// TestSanitize checks that ';' and line breaks in names cannot break the
+// folded format.
+func TestSanitize(t *testing.T) {
+	b := tracetest.New("odd names")
+	p := b.Process("py", 1)
+	f := b.Func("a;b\nc", 3)
+	th := b.Thread(p, "thread;1\r\n")
+	th.Start(0).Acquire(10, 0, tracer.AcquireUncontended).Call(20, f).Return(1000).Release(1010, 0, tracer.ReleaseThreadEnd).End(1020)
+	tr := b.Trace()
+	stacks, _ := parseFolded(t, folded(t, tr, flamegraph.ViewWall))
+	want := []string{"thread:1  ", "running", "a:b c (test.yaml:3)"}
+	found := false
+	for _, st := range stacks {
+		if len(st) < 2 || st[0] != want[0] {
+			t.Errorf("stack %q: thread frame not sanitised", st)
+		}
+		if len(st) == 3 && st[2] == want[2] {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no stack %q in %q", want, stacks)
+	}
+	// The page is valid JSON whatever the names.
+	var v any
+	if err := json.Unmarshal(pageData(t, page(t, tr)), &v); err != nil {
+		t.Errorf("page data: %v", err)
+	}
+}
+
+// TestPageSafe checks that names cannot close the data's script element.
+func TestPageSafe(t *testing.T) {
+	b := tracetest.New("</script><script>alert(1)</script>")
+	p := b.Process("py", 1)
+	th := b.Thread(p, "<b>&")
+	th.Start(0).Acquire(10, 0, tracer.AcquireUncontended).Release(1010, 0, tracer.ReleaseThreadEnd).End(1020)
+	html := page(t, b.Trace())
+	if bytes.Contains(html, []byte("alert(1)</script>")) || bytes.Contains(html, []byte("<b>&")) {
+		t.Error("a name is written unescaped into the page")
+	}
+	if n := bytes.Count(html, []byte("<script")); n != 2 {
+		t.Errorf("page has %d script elements, want 2", n)
+	}
+}
+
+func TestUnknownView(t *testing.T) {
+	var buf bytes.Buffer
+	if err := flamegraph.NewFoldedView(&buf, 0).Export(context.Background(), tracetest.Countdown(1)); err == nil {
+		t.Error("view 0 exported")
+	}
+}

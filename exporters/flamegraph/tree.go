@@ -1,0 +1,198 @@
+package flamegraph
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// View is what a flame graph weighs its stacks by.
+type View uint8
+
+// The views. Each stack's root frames are a thread and a state, then the
+// guest frames from the outermost call inwards.
+const (
+	// ViewWall: every thread's time in every state, charged to its stack.
+	ViewWall View = iota + 1
+	// ViewWait: every wait for a lock (the GIL, state gil-wait; a guest
+	// lock, state lock-wait), charged to the waiting thread's stack.
+	ViewWait
+	// ViewBlame: every wait, charged to the thread that held the lock
+	// meanwhile, its state and its stack; while nobody held it (between a
+	// release and the next acquire) to the root frames "(no holder)" and
+	// "handoff".
+	ViewBlame
+)
+
+var viewNames = [...]string{"", "wall", "wait", "blame"}
+
+func (v View) String() string {
+	if v > 0 && int(v) < len(viewNames) {
+		return viewNames[v]
+	}
+	return fmt.Sprintf("view(%d)", uint8(v))
+}
+
+// Names of the synthetic root frames of blame with no holder.
+const (
+	noHolder     = "(no holder)"
+	stateHandoff = "handoff"
+)
+
+// key aggregates time: one (thread, state, stack).
+type key struct {
+	thread tracer.ThreadID // NoThread: no holder
+	state  int             // a tracer.State, or -1 for handoff
+	stack  tracer.StackID
+}
+
+// weigh sums the time of view v per (thread, state, stack).
+func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
+	sums := make(map[key]int64)
+	switch v {
+	case ViewWall:
+		for i := range s.States {
+			sp := &s.States[i]
+			if sp.End > sp.Start {
+				sums[key{sp.Thread, int(sp.State), sp.Stack}] += sp.End - sp.Start
+			}
+		}
+	case ViewWait:
+		for i := range s.Waits {
+			w := &s.Waits[i]
+			if w.End <= w.Start {
+				continue
+			}
+			st := tracer.StateGILWait
+			if int(w.Lock) < len(s.Trace.Locks) && !s.Trace.Locks[w.Lock].GIL {
+				st = tracer.StateLockWait
+			}
+			sums[key{w.Thread, int(st), w.Stack}] += w.End - w.Start
+		}
+	case ViewBlame:
+		for i := range s.Waits {
+			for _, b := range s.Waits[i].Blame {
+				if b.End <= b.Start {
+					continue
+				}
+				k := key{b.Holder, int(b.State), b.Stack}
+				if b.Holder == tracer.NoThread {
+					k.state, k.stack = -1, tracer.NoStack
+				}
+				sums[k] += b.End - b.Start
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown flame graph view %v", v)
+	}
+	return sums, nil
+}
+
+// namer names the frames of a trace, sanitised for the folded format: no
+// ';' (the frame separator) and no line breaks.
+type namer struct {
+	t       *tracer.Trace
+	threads []string // per ThreadID
+	frames  []string // per FrameID, "" until named
+}
+
+var sanitizer = strings.NewReplacer(";", ":", "\n", " ", "\r", " ")
+
+func sanitize(s string) string {
+	if strings.ContainsAny(s, ";\n\r") {
+		return sanitizer.Replace(s)
+	}
+	return s
+}
+
+func newNamer(t *tracer.Trace) *namer {
+	n := &namer{t: t, threads: make([]string, len(t.Threads)), frames: make([]string, len(t.Frames))}
+	multi := len(t.Procs) > 1
+	for i, th := range t.Threads {
+		name := th.Name
+		if multi && int(th.Proc) < len(t.Procs) {
+			// Thread names repeat across processes: qualify them.
+			name = t.Procs[th.Proc].Name + "/" + name
+		}
+		n.threads[i] = sanitize(name)
+	}
+	return n
+}
+
+func (n *namer) thread(id tracer.ThreadID) string {
+	if int(id) < len(n.threads) {
+		return n.threads[id]
+	}
+	return noHolder
+}
+
+func stateName(st int) string {
+	if st < 0 {
+		return stateHandoff
+	}
+	return tracer.State(st).String()
+}
+
+// frame is the name of frame id: "func (file:line)", or "func" without a line.
+func (n *namer) frame(id tracer.FrameID) string {
+	if int(id) >= len(n.frames) {
+		return "?"
+	}
+	if n.frames[id] == "" {
+		f := n.t.Frames[id]
+		name := f.Func
+		if f.Line > 0 {
+			name = fmt.Sprintf("%s (%s:%d)", f.Func, f.File, f.Line)
+		}
+		n.frames[id] = sanitize(name)
+	}
+	return n.frames[id]
+}
+
+// path appends the frame names of stack s, outermost first.
+func (n *namer) path(out []string, s tracer.StackID) []string {
+	start := len(out)
+	for s != tracer.NoStack && int(s) < len(n.t.Stacks) {
+		st := n.t.Stacks[s]
+		out = append(out, n.frame(st.Frame))
+		s = st.Parent
+	}
+	slices.Reverse(out[start:])
+	return out
+}
+
+// stack is one folded stack: its frames, root first, and its time.
+type stack struct {
+	frames []string
+	ns     int64
+}
+
+// stacks returns the weighed stacks of view v, sorted by their frames.
+func stacks(s *tracer.Spans, v View) ([]stack, error) {
+	sums, err := weigh(s, v)
+	if err != nil {
+		return nil, err
+	}
+	n := newNamer(s.Trace)
+	out := make([]stack, 0, len(sums))
+	for k, ns := range sums {
+		frames := []string{n.thread(k.thread), stateName(k.state)}
+		out = append(out, stack{frames: n.path(frames, k.stack), ns: ns})
+	}
+	slices.SortFunc(out, func(a, b stack) int {
+		return cmp.Or(slices.Compare(a.frames, b.frames), cmp.Compare(a.ns, b.ns))
+	})
+	// Different keys may name the same frames (threads of one name): merge.
+	merged := out[:0]
+	for _, st := range out {
+		if m := len(merged); m > 0 && slices.Equal(merged[m-1].frames, st.frames) {
+			merged[m-1].ns += st.ns
+			continue
+		}
+		merged = append(merged, st)
+	}
+	return merged, nil
+}
