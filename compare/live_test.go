@@ -35,8 +35,8 @@ var fixtureVerdicts = map[string]string{
 // GIL, locks, I/O), not on how fast the machine is, so they hold on a busy
 // machine; the test only needs time.
 func TestFixtureVerdictsLive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs every fixture on the VM (about 10 s of runs)")
+	if testing.Short() || raceEnabled {
+		t.Skip("runs every fixture on the VM (about 20 s of runs), not under -race")
 	}
 	lpm := vm.Calibrate()
 	names := make([]string, 0, len(fixtureVerdicts))
@@ -50,23 +50,32 @@ func TestFixtureVerdictsLive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			tr, err := vm.Run(context.Background(), w, vm.Options{LoopsPerMS: lpm})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := report.Analyze(tr, tracer.Derive(tr))
-			var codes []string
-			for _, v := range r.Verdicts {
-				codes = append(codes, v.Code)
-			}
-			t.Logf("%s in %v: %s", name, time.Since(start).Round(time.Millisecond), strings.Join(codes, ","))
-			if !slices.Contains(codes, fixtureVerdicts[name]) {
+			// A busy machine can deschedule a thread that holds the GIL for
+			// long enough to change a run; the verdict must hold in one of
+			// three runs (a wrong rule fails all three).
+			for attempt := 1; ; attempt++ {
+				start := time.Now()
+				tr, err := vm.Run(context.Background(), w, vm.Options{LoopsPerMS: lpm})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := report.Analyze(tr, tracer.Derive(tr))
+				var codes []string
+				for _, v := range r.Verdicts {
+					codes = append(codes, v.Code)
+				}
+				t.Logf("%s run %d in %v: %s", name, attempt, time.Since(start).Round(time.Millisecond), strings.Join(codes, ","))
+				if slices.Contains(codes, fixtureVerdicts[name]) {
+					return
+				}
 				for _, v := range r.Verdicts {
 					t.Logf("%s: %s", v.Code, v.Text)
 				}
-				r.WriteText(os.Stderr)
-				t.Errorf("%s: verdicts %v, want %s among them", name, codes, fixtureVerdicts[name])
+				if attempt == 3 {
+					var text strings.Builder
+					r.WriteText(&text)
+					t.Fatalf("%s: verdicts %v in 3 runs, want %s among them; the last report:\n%s", name, codes, fixtureVerdicts[name], text.String())
+				}
 			}
 		})
 	}
@@ -77,8 +86,8 @@ func TestFixtureVerdictsLive(t *testing.T) {
 // wait, overlap, verdicts), which a busy machine does not change; the
 // measured speedups are logged, as a busy 2-core machine makes them noise.
 func TestCompareCountdownLive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the VM")
+	if testing.Short() || raceEnabled {
+		t.Skip("runs the VM, not under -race")
 	}
 	path := filepath.Join(t.TempDir(), "countdown.yaml")
 	src := "name: countdown-short\nthreads:\n  - name: counter\n    count: 2\n    run: countdown\nfunctions:\n  countdown:\n    - compute: 40ms\n"

@@ -36,10 +36,18 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		seeds[name] = b
 		seeds[name+"-cut"] = b[:len(b)*2/3]
 	}
+	for _, name := range []string{"free-threaded", "multiprocessing"} {
+		b, err := os.ReadFile(filepath.Join("..", "fixtures", "traces", name+".giltrace"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds["recorded-"+name] = b
+	}
 	writeSeeds(t, "FuzzRead", seeds)
 	writeSeeds(t, "FuzzParseText", map[string][]byte{
 		"countdown": text(t, tracetest.Countdown(2)),
 		"mixed":     text(t, tracetest.Mixed()),
+		"odd-names": text(t, oddNames()),
 	})
 }
 

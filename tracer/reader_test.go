@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -91,6 +93,25 @@ func TestReadTruncated(t *testing.T) {
 	}
 	if prev != len(want.Events) {
 		t.Fatalf("cut in the end record: %d events, want all %d", prev, len(want.Events))
+	}
+}
+
+// TestTruncatedStaysTruncated: the complete part of a cut-off file, written
+// again, reads back truncated (and so valid without its thread-ends).
+func TestTruncatedStaysTruncated(t *testing.T) {
+	b := encode(t, genTrace(4, 1, 3, 300))
+	part, err := Read(bytes.NewReader(b[:len(b)-5]))
+	var te *TruncatedError
+	if !errors.As(err, &te) || part == nil {
+		t.Fatalf("Read of a cut file = %v, %v", part, err)
+	}
+	part.Events = part.Events[:len(part.Events)/2] // threads without their end
+	got, err := Read(bytes.NewReader(encode(t, part)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, part) {
+		t.Fatalf("differs:\n%s", diffTraces(got, part))
 	}
 }
 
@@ -207,6 +228,8 @@ func TestReadDamaged(t *testing.T) {
 			6, -1, "announced 4611686018427387903 more events than they hold"},
 		{"both arg flags", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero|evArgRaw, 0)), 5, 0, "both the arg-zero and the arg-raw flag"},
 		{"end count", file(meta, strs, procs, threads, stacks, start, rec(recEnd, 0, 5)), 6, -1, "the end record counts 5 events, the file holds 1"},
+		{"unknown end flags", file(meta, rec(recEnd, 0, 0, 6)), 1, -1, "unknown flags 0x6 in the end record"},
+		{"zero end flags", file(meta, rec(recEnd, 0, 0, 0)), 1, -1, "flags 0 in the end record"},
 		{"data after the end", append(file(meta, rec(recEnd, 0, 0)), 0), 2, -1, "data after the end record"},
 		{"invalid trace", file(meta, rec(recEnd, 0, 0)), -2, -1, `string 0 must be ""`},
 	}
@@ -281,5 +304,30 @@ func TestReadLongLength(t *testing.T) {
 	b = binary.AppendUvarint(b, 100<<20)
 	if _, err := Read(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "exceeds the 67108864-byte limit") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFixtureTraces reads the runs recorded from every fixture workload
+// (fixtures/traces): they are valid, and writing them again gives the same
+// bytes, so the format has not changed under them.
+func TestFixtureTraces(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "fixtures", "traces", "*.giltrace"))
+	if err != nil || len(files) == 0 {
+		t.Skipf("no recorded fixtures (%v)", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := Read(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := encode(t, tr); !bytes.Equal(again, b) {
+				t.Fatalf("writing it again gives %d different bytes (was %d)", len(again), len(b))
+			}
+		})
 	}
 }

@@ -55,6 +55,20 @@ const FormatVersion = 1
 // gilModes are the values of gil.mode.
 var gilModes = []string{"cpython", "legacy", "none"}
 
+// formatKeys are the keys of each mapping of format v1, by place: "" for the
+// top level, "gil", "threads" for a thread group, and an operation's name
+// for its long form. docs/workload.schema.json must agree (a test checks).
+var formatKeys = map[string][]string{
+	"":        {"version", "name", "description", "gil", "processes", "seed", "threads", "functions"},
+	"gil":     {"mode", "switch_interval", "check_interval"},
+	"threads": {"name", "count", "run", "repeat", "start_after"},
+	"compute": {"duration", "loops"},
+	"io":      {"duration", "jitter", "kind"},
+	"native":  {"duration", "releases_gil", "name"},
+	"lock":    {"name", "body"},
+	"repeat":  {"times", "body"},
+}
+
 // Load reads and validates the workload file at path. Errors name the file,
 // line and column, the field and what was expected; a file with several
 // problems gives a *LoadErrors listing them. See Parse.
@@ -196,7 +210,7 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		Seed:      DefaultSeed,
 		Functions: map[string]*Function{},
 	}
-	m, ok := l.mapping(root, "", "the workload", []string{"version", "name", "description", "gil", "processes", "seed", "threads", "functions"})
+	m, ok := l.mapping(root, "", "the workload", formatKeys[""])
 	if !ok {
 		return w
 	}
@@ -240,7 +254,7 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 // is an error: it would be silently ignored.
 func (l *loader) gil(n *yaml.Node) GILConfig {
 	g := GILConfig{Mode: DefaultGILMode, SwitchInterval: DefaultSwitchInterval, CheckInterval: DefaultCheckInterval}
-	m, ok := l.mapping(n, "gil", "the GIL settings", []string{"mode", "switch_interval", "check_interval"})
+	m, ok := l.mapping(n, "gil", "the GIL settings", formatKeys["gil"])
 	if !ok {
 		return g
 	}
@@ -311,7 +325,7 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup
 // It returns the run: value's node too, for later errors about the function.
 func (l *loader) threadGroup(n *yaml.Node, path string, funcs map[string]*Function) (ThreadGroup, *yaml.Node, bool) {
 	g := ThreadGroup{Count: 1, Repeat: 1}
-	m, ok := l.mapping(n, path, "a thread group", []string{"name", "count", "run", "repeat", "start_after"})
+	m, ok := l.mapping(n, path, "a thread group", formatKeys["threads"])
 	if !ok {
 		return g, nil, false
 	}

@@ -153,7 +153,7 @@ func (l *loader) compute(v *yaml.Node, path string) (Op, bool) {
 		op.Duration, ok = l.duration(v, path, time.Nanosecond)
 		return op, ok
 	}
-	m, ok := l.mapping(v, path, "a compute", []string{"duration", "loops"})
+	m, ok := l.mapping(v, path, "a compute", formatKeys["compute"])
 	if !ok {
 		return op, false
 	}
@@ -181,7 +181,7 @@ func (l *loader) io(v *yaml.Node, path string) (Op, bool) {
 		op.Duration, ok = l.duration(v, path, time.Nanosecond)
 		return op, ok
 	}
-	m, ok := l.mapping(v, path, "an I/O", []string{"duration", "jitter", "kind"})
+	m, ok := l.mapping(v, path, "an I/O", formatKeys["io"])
 	if !ok {
 		return op, false
 	}
@@ -220,7 +220,7 @@ func (l *loader) native(v *yaml.Node, path string) (Op, bool) {
 		op.Duration, ok = l.duration(v, path, time.Nanosecond)
 		return op, ok
 	}
-	m, ok := l.mapping(v, path, "a native call", []string{"duration", "releases_gil", "name"})
+	m, ok := l.mapping(v, path, "a native call", formatKeys["native"])
 	if !ok {
 		return op, false
 	}
@@ -245,7 +245,7 @@ func (l *loader) native(v *yaml.Node, path string) (Op, bool) {
 // lock decodes `{name: cache, body: [...]}`.
 func (l *loader) lock(v *yaml.Node, path string, depth int) (Op, bool) {
 	op := Op{Kind: OpLock}
-	m, ok := l.mapping(v, path, "a lock", []string{"name", "body"})
+	m, ok := l.mapping(v, path, "a lock", formatKeys["lock"])
 	if !ok {
 		return op, false
 	}
@@ -271,7 +271,7 @@ func (l *loader) lock(v *yaml.Node, path string, depth int) (Op, bool) {
 // repeat decodes `{times: 3, body: [...]}`.
 func (l *loader) repeat(v *yaml.Node, path string, depth int) (Op, bool) {
 	op := Op{Kind: OpRepeat}
-	m, ok := l.mapping(v, path, "a repeat", []string{"times", "body"})
+	m, ok := l.mapping(v, path, "a repeat", formatKeys["repeat"])
 	if !ok {
 		return op, false
 	}

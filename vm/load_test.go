@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // opYAML is a valid workload whose function f is the one operation op, on
@@ -489,5 +491,36 @@ func TestLoadFixtures(t *testing.T) {
 				t.Errorf("the header comment must start with %q and say what to expect (Expect:)", "# "+w.Name+": ")
 			}
 		})
+	}
+}
+
+// TestDocsExamples keeps docs/workloads.md honest: every yaml block is valid
+// YAML, and every block that is a whole workload (it has name:) loads.
+func TestDocsExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/workloads.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) < 10 {
+		t.Fatalf("found %d yaml blocks in docs/workloads.md; the reference has an example per field", len(blocks))
+	}
+	whole := 0
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(b), &n); err != nil {
+			t.Errorf("block %d is not valid YAML: %v\n%s", i, err, b)
+			continue
+		}
+		if strings.HasPrefix(b, "name:") {
+			whole++
+			if _, err := Parse(fmt.Sprintf("docs block %d", i), []byte(b)); err != nil {
+				t.Errorf("block %d does not load: %v", i, err)
+			}
+		}
+	}
+	if whole == 0 {
+		t.Error("no whole workload among the docs' examples")
 	}
 }

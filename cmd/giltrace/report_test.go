@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -96,5 +97,17 @@ func TestReport(t *testing.T) {
 
 	if _, err := runRoot("report", path+".missing"); err == nil || exitCode(err) != 1 {
 		t.Errorf("report of a missing file: err = %v, want exit status 1", err)
+	}
+}
+
+func TestReportTruncated(t *testing.T) {
+	_, b := writeTrace(t, tracetest.Countdown(10))
+	cut := t.TempDir() + "/cut.giltrace"
+	if err := os.WriteFile(cut, b[:len(b)*3/4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("report", cut)
+	if err != nil || !strings.Contains(out, "warning:") || !strings.Contains(out, "(file truncated)") {
+		t.Fatalf("report of a cut file = %q, %v; want a warning and the complete part's report", out, err)
 	}
 }

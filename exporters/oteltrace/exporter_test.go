@@ -533,3 +533,64 @@ func TestExportManyEventsFold(t *testing.T) {
 		t.Errorf("%d events + %d folded (root says %d), want %d", events, folded, attr(root, "giltrace.folded.events").AsInt64(), want)
 	}
 }
+
+// A trace cut anywhere (a file cut off mid-write) still exports, with
+// every span inside the run.
+func TestExportCutTraces(t *testing.T) {
+	full := tracetest.Mixed()
+	for n := 1; n <= len(full.Events); n++ {
+		tr := *full
+		tr.Events = full.Events[:n]
+		tr.Truncated = true
+		e := export(t, &tr, Options{WaitThreshold: time.Nanosecond})
+		root := e.spans[0]
+		if !attr(&root, "giltrace.truncated").AsBool() {
+			t.Fatalf("%d events: root does not say truncated", n)
+		}
+		for _, s := range e.spans {
+			if s.EndTime.Before(s.StartTime) || s.StartTime.Before(root.StartTime) || s.EndTime.After(root.EndTime) {
+				t.Fatalf("%d events: span %q %v..%v outside the run %v..%v", n, s.Name, s.StartTime, s.EndTime, root.StartTime, root.EndTime)
+			}
+		}
+	}
+}
+
+// In the recorded convoy run, the I/O thread waits about a switch interval
+// after each of its 100 I/Os, each time for the CPU-bound thread: its wait
+// spans carry a drop request and link first to the CPU thread's crunch.
+func TestExportConvoyFixture(t *testing.T) {
+	tr := fixtureTrace(t, "convoy")
+	if tr == nil {
+		t.Skip("no convoy fixture")
+	}
+	e := export(t, tr, Options{})
+	waits, blamed, dropped := 0, 0, 0
+	for _, w := range e.named("gil wait") {
+		if threadOf(w) != "io" {
+			continue
+		}
+		waits++
+		if len(w.Links) > 0 {
+			if h := e.byID[w.Links[0].SpanContext.SpanID()]; h != nil && threadOf(h) == "cpu" && h.Name == "crunch" {
+				blamed++
+			}
+		}
+		for _, ev := range w.Events {
+			if ev.Name == "gil.drop_request" && attrOf(ev.Attributes, "giltrace.holder.thread.name").AsString() == "cpu" {
+				dropped++
+				break
+			}
+		}
+	}
+	t.Logf("io thread: %d waits, %d blamed on crunch, %d with a drop request", waits, blamed, dropped)
+	if waits < 50 || blamed < waits*9/10 || dropped < waits*9/10 {
+		t.Errorf("io thread: %d waits of 1 ms or more, %d blamed first on cpu's crunch, %d with a drop request to cpu", waits, blamed, dropped)
+	}
+}
+
+func TestExportEmptyTrace(t *testing.T) {
+	e := export(t, tracetest.New("empty").Trace(), Options{})
+	if len(e.spans) != 1 || e.spans[0].Name != "run empty" || !e.spans[0].EndTime.Equal(e.spans[0].StartTime) {
+		t.Errorf("spans %+v, want the run alone", e.spans)
+	}
+}

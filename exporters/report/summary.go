@@ -20,6 +20,7 @@ type Summary struct {
 	Workload         string          `json:"workload"`
 	GILMode          string          `json:"gil_mode"`
 	SwitchIntervalNS int64           `json:"switch_interval_ns"`
+	CheckInterval    int             `json:"check_interval,omitempty"` // legacy mode, in instructions
 	Processes        int             `json:"processes"`
 	Cores            int             `json:"cores"`
 	WallNS           int64           `json:"wall_ns"`
@@ -77,6 +78,9 @@ func Summarize(t *tracer.Trace, s *tracer.Spans) *Summary {
 		DroppedEvents:    t.Dropped,
 		Truncated:        t.Truncated,
 		Threads:          []ThreadSummary{},
+	}
+	if t.Meta.GILMode == "legacy" {
+		sum.CheckInterval = t.Meta.CheckInterval
 	}
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
@@ -166,6 +170,8 @@ func (s *Summary) headline() string {
 	switch mode {
 	case "cpython":
 		mode = fmt.Sprintf("GIL cpython (switch interval %s)", time.Duration(s.SwitchIntervalNS))
+	case "legacy":
+		mode = fmt.Sprintf("GIL legacy (check interval %d instructions)", s.CheckInterval)
 	case "none":
 		mode = "free-threaded (no GIL)"
 	default:

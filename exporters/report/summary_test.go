@@ -103,3 +103,32 @@ func TestSummaryText(t *testing.T) {
 	}
 	checkGolden(t, "summary.txt", buf.Bytes())
 }
+
+// TestEmptyTraces checks that traces with nothing in them (no threads, a
+// thread that never started, a truncated file's empty complete part) give a
+// report and no panic.
+func TestEmptyTraces(t *testing.T) {
+	never := &tracer.Trace{
+		Strings: []string{""}, Stacks: []tracer.Stack{{}},
+		Procs:   []tracer.Process{{Name: "p", PID: 1, GIL: 0}},
+		Threads: []tracer.Thread{{Name: "t"}},
+		Locks:   []tracer.Lock{{Name: "GIL", GIL: true}},
+	}
+	for name, tr := range map[string]*tracer.Trace{
+		"empty":   {Strings: []string{""}, Stacks: []tracer.Stack{{}}},
+		"never":   never,
+		"no meta": {},
+	} {
+		r := Analyze(tr, tracer.Derive(tr))
+		var buf bytes.Buffer
+		if err := r.WriteText(&buf); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := r.WriteJSON(&buf); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if len(r.Verdicts) != 0 {
+			t.Errorf("%s: verdicts %v for an empty trace", name, r.Verdicts)
+		}
+	}
+}

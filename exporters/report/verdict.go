@@ -90,6 +90,11 @@ const (
 	// more work than the machine can run at once.
 	CPUSaturatedDemand = 1.25
 
+	// UnfairRatio: gil-bound mentions unfairness when the CPU-bound threads
+	// of a process with the fewest GIL acquisitions got fewer than half as
+	// many as the one with the most (the legacy GIL's re-acquire race).
+	UnfairRatio = 0.5
+
 	// ScalesMinSpeedup: the threads achieved at least 1.5x the same work
 	// on one thread: half of the ideal for two threads.
 	ScalesMinSpeedup = 1.5
@@ -199,8 +204,8 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		a.cpuThreadsTakeTurns = true
 		return Verdict{
 			Code: GILBound,
-			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).",
-				n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.GILCeiling)),
+			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
+				n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.GILCeiling), a.unfair()),
 			Advice: advice,
 		}, true
 	}
@@ -220,6 +225,23 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			fmtPct0(a.r.GILHeldFraction), n, fmtPct0(waitShare), fmtPct0(a.r.Work.SerialShare), fmtX(sp.GILCeiling), fmtX(sp.WithoutGIL), fmtX(sp.Achieved)),
 		Advice: "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio. More threads will not help.",
 	}, true
+}
+
+// unfair is a sentence about the least fair process, if its CPU-bound
+// threads' acquisitions differ by more than UnfairRatio, else "".
+func (a *analysis) unfair() string {
+	worst := -1
+	for i, p := range a.r.Procs {
+		f := p.Fairness
+		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
+			worst = i
+		}
+	}
+	if worst < 0 {
+		return ""
+	}
+	f := a.r.Procs[worst].Fairness
+	return fmt.Sprintf(" The GIL was also unfair: %s acquired it %d times, %s only %d.", f.MostThread, f.Most, f.FewestThread, f.Fewest)
 }
 
 func (a *analysis) convoy() (Verdict, bool) {

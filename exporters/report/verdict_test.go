@@ -2,6 +2,7 @@ package report
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/report/reporttest"
@@ -24,6 +25,7 @@ var verdictCases = []struct {
 	{"free-threaded-4", func() *tracer.Trace { return reporttest.FreeThreaded(4, 100*ms) }, []string{CPUSaturated, Scales}},
 	{"processes-2", func() *tracer.Trace { return reporttest.Processes(2, 100*ms) }, []string{Scales}},
 	{"single", reporttest.SingleThread, []string{SingleThreaded}},
+	{"legacy-unfair", func() *tracer.Trace { return reporttest.LegacyUnfair(40) }, []string{GILBound}},
 }
 
 func TestVerdicts(t *testing.T) {
@@ -39,6 +41,9 @@ func TestVerdicts(t *testing.T) {
 				got = append(got, v.Code)
 				if v.Text == "" || v.Advice == "" {
 					t.Errorf("verdict %s has no text or advice", v.Code)
+				}
+				if unfair := strings.Contains(v.Text, "unfair"); unfair != (tc.name == "legacy-unfair") {
+					t.Errorf("verdict %s: mentions unfairness %v: %s", v.Code, unfair, v.Text)
 				}
 			}
 			if !slices.Equal(got, tc.want) {

@@ -226,3 +226,34 @@ func Serial(d int64) *tracer.Trace {
 		Return(d).Release(d+10, gil0, tracer.ReleaseThreadEnd).End(d + 20)
 	return b.Trace()
 }
+
+// LegacyUnfair is two CPU-bound threads on the legacy GIL: T1 releases it
+// every check interval (1 ms here) and wins it straight back every time
+// but once, while T2 waits; T2 runs when T1 is done.
+func LegacyUnfair(rounds int) *tracer.Trace {
+	b := tracetest.New("legacy-unfair")
+	b.Meta().GILMode = "legacy"
+	b.Meta().SwitchInterval = 0
+	p := b.Process("python", 1)
+	count := b.Func("count", 3)
+	t1, t2 := b.Thread(p, "T1"), b.Thread(p, "T2")
+	t1.Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, count)
+	t2.Start(30).Wait(40, gil0)
+	t := int64(0)
+	for r := 0; r < rounds; r++ {
+		t += ms
+		t1.Release(t, gil0, tracer.ReleaseLegacyTick).Wait(t+1, gil0)
+		if r == rounds/2 {
+			t2.Acquire(t+2, gil0, tracer.AcquireAfterWait).Call(t+3, count)
+			t += ms
+			t2.Release(t, gil0, tracer.ReleaseLegacyTick).Wait(t+1, gil0)
+		}
+		t1.Acquire(t+2, gil0, tracer.AcquireAfterWait)
+	}
+	t += ms
+	t1.Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
+	t2.Acquire(t+30, gil0, tracer.AcquireAfterWait)
+	t += int64(rounds/2) * ms
+	t2.Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
+	return b.Trace()
+}
