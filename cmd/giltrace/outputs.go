@@ -63,13 +63,13 @@ func lookupOutput(name string) (output, error) {
 	return output{}, fmt.Errorf("unknown format %q (formats: %s)", name, outputNames())
 }
 
-// parseFormats parses a --formats value: "all", "none", or format names
-// separated by commas. It returns the names in the registry's order,
+// parseFormats parses a --formats value: "" or "all", "none", or format
+// names separated by commas. It returns the names in the registry's order,
 // without repeats.
 func parseFormats(s string) ([]string, error) {
 	var names []string
 	switch s = strings.TrimSpace(s); s {
-	case "all":
+	case "", "all":
 		for _, o := range outputs() {
 			names = append(names, o.Name)
 		}
