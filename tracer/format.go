@@ -63,6 +63,11 @@ var batchEvents = 64 << 10
 // batchRows is the most table rows in one table record.
 const batchRows = 16 << 10
 
+// endTruncated is bit 0 of the end record's optional flags: the trace was
+// already truncated when written (read from a cut-off file), so its
+// threads may lack their thread-end.
+const endTruncated = 1
+
 // Event encoding: a header byte, then the fields that differ.
 //
 //	header bits 0-3: Kind

@@ -47,6 +47,7 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 	writeSeeds(t, "FuzzParseText", map[string][]byte{
 		"countdown": text(t, tracetest.Countdown(2)),
 		"mixed":     text(t, tracetest.Mixed()),
+		"odd-names": text(t, oddNames()),
 	})
 }
 

@@ -315,6 +315,16 @@ func (rd *reader) end(d *decoder) {
 	if d.err == nil && n != uint64(rd.nevents) {
 		d.fail(fmt.Errorf("the end record counts %d events, the file holds %d", n, rd.nevents))
 	}
+	if d.i < len(d.b) { // the optional flags
+		switch f := d.uvarint(); {
+		case f&^endTruncated != 0:
+			d.fail(fmt.Errorf("unknown flags %#x in the end record", f))
+		case f == 0:
+			d.fail(errors.New("flags 0 in the end record, expected them left out"))
+		default:
+			rd.t.Truncated = true
+		}
+	}
 	rd.ended = true
 }
 

@@ -96,6 +96,25 @@ func TestReadTruncated(t *testing.T) {
 	}
 }
 
+// TestTruncatedStaysTruncated: the complete part of a cut-off file, written
+// again, reads back truncated (and so valid without its thread-ends).
+func TestTruncatedStaysTruncated(t *testing.T) {
+	b := encode(t, genTrace(4, 1, 3, 300))
+	part, err := Read(bytes.NewReader(b[:len(b)-5]))
+	var te *TruncatedError
+	if !errors.As(err, &te) || part == nil {
+		t.Fatalf("Read of a cut file = %v, %v", part, err)
+	}
+	part.Events = part.Events[:len(part.Events)/2] // threads without their end
+	got, err := Read(bytes.NewReader(encode(t, part)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, part) {
+		t.Fatalf("differs:\n%s", diffTraces(got, part))
+	}
+}
+
 // TestReadCorrupt flips every byte of a file in turn: Read never panics and
 // names the damaged record.
 func TestReadCorrupt(t *testing.T) {
@@ -209,6 +228,8 @@ func TestReadDamaged(t *testing.T) {
 			6, -1, "announced 4611686018427387903 more events than they hold"},
 		{"both arg flags", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero|evArgRaw, 0)), 5, 0, "both the arg-zero and the arg-raw flag"},
 		{"end count", file(meta, strs, procs, threads, stacks, start, rec(recEnd, 0, 5)), 6, -1, "the end record counts 5 events, the file holds 1"},
+		{"unknown end flags", file(meta, rec(recEnd, 0, 0, 6)), 1, -1, "unknown flags 0x6 in the end record"},
+		{"zero end flags", file(meta, rec(recEnd, 0, 0, 0)), 1, -1, "flags 0 in the end record"},
 		{"data after the end", append(file(meta, rec(recEnd, 0, 0)), 0), 2, -1, "data after the end record"},
 		{"invalid trace", file(meta, rec(recEnd, 0, 0)), -2, -1, `string 0 must be ""`},
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // Write writes t to w in the .giltrace format, as a stream: it buffers one
-// record at a time, never the whole file. It does not check t (see
+// record at a time, never the whole file. A Truncated trace (read from a
+// cut-off file) stays Truncated when read back. It does not check t (see
 // CheckValid) but returns an error for a trace it cannot encode: events out
 // of time order, with an invalid kind or a thread not in the table, or a
 // record over 64 MiB.
@@ -31,6 +32,9 @@ func Write(w io.Writer, t *Trace) error {
 	ww.events(t)
 	end := binary.AppendUvarint(ww.buf[:0], t.Dropped)
 	end = binary.AppendUvarint(end, uint64(len(t.Events)))
+	if t.Truncated {
+		end = binary.AppendUvarint(end, endTruncated) // flags: written only when not 0
+	}
 	ww.record(recEnd, end)
 	if ww.err != nil {
 		return fmt.Errorf("writing trace: %w", ww.err)
