@@ -12,13 +12,25 @@ import (
 	"time"
 )
 
-// WriteCharts writes the speedup chart to dir/speedup.svg and
-// dir/speedup.png.
+// Metric is what a chart plots against thread count.
+type Metric int
+
+// Chart metrics.
+const (
+	Speedup Metric = iota // measured: throughput over the same mode's one-thread run
+	Overlap               // from the traces: the report's achieved speedup
+)
+
+// WriteCharts writes the charts to dir: speedup.svg and speedup.png (the
+// measured speedup), overlap.svg and overlap.png (the overlap from the
+// traces, which a busy machine does not distort).
 func (r *Result) WriteCharts(dir string) error {
+	svg := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WriteSVG(w, m) } }
+	png := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WritePNG(w, m) } }
 	for _, c := range []struct {
 		name  string
 		write func(io.Writer) error
-	}{{"speedup.svg", r.WriteSVG}, {"speedup.png", r.WritePNG}} {
+	}{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}} {
 		path := filepath.Join(dir, c.name)
 		f, err := os.Create(path)
 		if err != nil {
@@ -82,6 +94,7 @@ type series struct {
 // chart is the speedup chart of a result.
 type chart struct {
 	title      string
+	ylabel     string
 	maxX, maxY float64
 	xticks     []int
 	ystep      float64
@@ -90,9 +103,15 @@ type chart struct {
 }
 
 // newChart lays out r's rows: a series per mode and requested switch
-// interval, in row order.
-func newChart(r *Result) *chart {
-	ch := &chart{title: fmt.Sprintf("%s: speedup over one thread (%d cores)", r.Workload, r.Cores), cores: r.Cores}
+// interval, in row order, of metric m.
+func newChart(r *Result, m Metric) *chart {
+	ch := &chart{title: fmt.Sprintf("%s: speedup over one thread, measured (%d cores)", r.Workload, r.Cores), cores: r.Cores, ylabel: "speedup"}
+	value := func(row Row) float64 { return row.Speedup }
+	if m == Overlap {
+		ch.title = fmt.Sprintf("%s: overlap from the traces (%d cores)", r.Workload, r.Cores)
+		ch.ylabel = "overlap"
+		value = func(row Row) float64 { return row.Overlap }
+	}
 	type key struct {
 		mode     string
 		interval time.Duration
@@ -114,12 +133,12 @@ func newChart(r *Result) *chart {
 			byKey[k] = s
 			keys = append(keys, k)
 		}
-		s.pts = append(s.pts, [2]float64{float64(row.Threads), row.Speedup})
+		s.pts = append(s.pts, [2]float64{float64(row.Threads), value(row)})
 		if !slices.Contains(ch.xticks, row.Threads) {
 			ch.xticks = append(ch.xticks, row.Threads)
 		}
 		ch.maxX = max(ch.maxX, float64(row.Threads))
-		ch.maxY = max(ch.maxY, row.Speedup)
+		ch.maxY = max(ch.maxY, value(row))
 	}
 	slices.Sort(ch.xticks)
 	for _, k := range keys {
@@ -171,7 +190,7 @@ func (ch *chart) draw(c canvas) {
 	c.line(x0, y0, x1, y0, colInk, 1.5, none)
 	c.line(x0, y0, x0, y1, colInk, 1.5, none)
 	c.text((x0+x1)/2, chartH-18, "threads (processes in processes mode)", colInk, 0)
-	c.text(x0, marginTop-12, "speedup", colInk, 0)
+	c.text(x0, marginTop-12, ch.ylabel, colInk, 0)
 	c.text(chartW/2, 24, ch.title, colInk, 0)
 	// The ideal line y = x, and the cores.
 	c.line(ch.px(1), ch.py(1), ch.px(ch.maxX), ch.py(ch.maxX), colIdeal, 1.5, [2]float64{6, 4})
@@ -217,12 +236,12 @@ func trimFloat(f float64) string {
 	return strings.TrimSuffix(s, ".")
 }
 
-// WriteSVG draws the speedup chart as SVG.
-func (r *Result) WriteSVG(w io.Writer) error {
+// WriteSVG draws the chart of metric m as SVG.
+func (r *Result) WriteSVG(w io.Writer, m Metric) error {
 	s := &svgCanvas{}
 	fmt.Fprintf(&s.b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", chartW, chartH, chartW, chartH)
 	fmt.Fprintf(&s.b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartW, chartH)
-	newChart(r).draw(s)
+	newChart(r, m).draw(s)
 	s.b.WriteString("</svg>\n")
 	if _, err := io.WriteString(w, s.b.String()); err != nil {
 		return fmt.Errorf("writing chart svg: %w", err)

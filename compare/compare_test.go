@@ -96,8 +96,8 @@ func TestRun(t *testing.T) {
 	for _, f := range []func() error{
 		func() error { return res.WriteText(&text) },
 		func() error { return res.WriteJSON(&js) },
-		func() error { return res.WriteSVG(&svg) },
-		func() error { return res.WritePNG(&pngb) },
+		func() error { return res.WriteSVG(&svg, Speedup) },
+		func() error { return res.WritePNG(&pngb, Speedup) },
 	} {
 		if err := f(); err != nil {
 			t.Fatal(err)

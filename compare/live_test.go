@@ -130,7 +130,7 @@ func TestCompareCountdownLive(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"speedup.svg", "speedup.png"} {
+	for _, f := range []string{"speedup.svg", "speedup.png", "overlap.svg", "overlap.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("chart %s not written: %v", f, err)
 		}

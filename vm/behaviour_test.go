@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -20,24 +21,47 @@ func group(name string, count int, run string) ThreadGroup {
 	return ThreadGroup{Name: name, Count: count, Run: run, Repeat: 1}
 }
 
-// minWalls runs each workload runs times, interleaved so that both see the
-// same machine, and returns the shortest wall time of each: the run least
-// disturbed by the rest of the machine.
-func minWalls(t *testing.T, runs int, ws []*Workload, os []Options) []time.Duration {
+// measured is a run's wall time and the CPU time the process spent during
+// it. CPU time does not stretch when the machine is busy, wall time does.
+type measured struct{ wall, cpu time.Duration }
+
+func (m measured) parallelism() float64 { return float64(m.cpu) / float64(m.wall) }
+
+func measure(t *testing.T, w *Workload, o Options) measured {
 	t.Helper()
-	if raceEnabled {
-		t.Skip("timing comparison skipped under the race detector")
+	if o.LoopsPerMS == 0 {
+		o.LoopsPerMS = testLoopsPerMS() // calibrate outside the measurement
 	}
-	best := make([]time.Duration, len(ws))
-	for range runs {
-		for i, w := range ws {
-			_, s := mustRun(t, w, os[i])
-			if d := wall(s); best[i] == 0 || d < best[i] {
-				best[i] = d
-			}
+	c0, w0 := cpuTime(), time.Now()
+	mustRun(t, w, o)
+	return measured{time.Since(w0), cpuTime() - c0}
+}
+
+// attempts runs try up to n times until it reports success: timing on a
+// shared machine is noisy, but a broken GIL fails every attempt.
+func attempts(t *testing.T, n int, try func() (ok bool, msg string)) {
+	t.Helper()
+	var msg string
+	for range n {
+		var ok bool
+		if ok, msg = try(); ok {
+			return
 		}
+		t.Logf("attempt failed: %s", msg)
 	}
-	return best
+	t.Error(msg)
+}
+
+// needCores skips a test of parallel speed-up when the machine does not
+// give this process two cores now.
+func needCores(t *testing.T) {
+	t.Helper()
+	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs 2 cores")
+	}
+	if cores := availableCores(); cores < 1.6 {
+		t.Skipf("the machine gives this process %.2f cores now (busy): a speed-up cannot show", cores)
+	}
 }
 
 func TestTwoCPUThreadsTakeTheirWorkBackToBack(t *testing.T) {
@@ -48,11 +72,14 @@ func TestTwoCPUThreadsTakeTheirWorkBackToBack(t *testing.T) {
 	two := &Workload{Name: "two", Seed: 1,
 		Functions: fns(map[string][]Op{"count": {loops(n)}}),
 		Threads:   []ThreadGroup{group("T", 2, "count")}}
-	w := minWalls(t, 5, []*Workload{one, two}, []Options{{}, {}})
-	t.Logf("one thread %v, two threads %v (best of 5)", w[0], w[1])
-	if w[1] < w[0]*16/10 {
-		t.Errorf("two CPU-bound threads took %v, one %v: expected about twice as long (>= 1.6x) under the GIL", w[1], w[0])
-	}
+	attempts(t, 3, func() (bool, string) {
+		m1, m2 := measure(t, one, Options{}), measure(t, two, Options{})
+		// Under the GIL one thread computes at a time: the wall time is
+		// at least the CPU time of both threads' work, about twice one's.
+		ok := m2.wall >= m1.cpu*16/10 && m2.parallelism() <= 1.15
+		return ok, fmt.Sprintf("one thread %v (CPU %v), two threads %v (CPU %v): expected two to take >= 1.6x one's work, without running in parallel",
+			m1.wall, m1.cpu, m2.wall, m2.cpu)
+	})
 }
 
 func TestIOThreadsOverlap(t *testing.T) {
@@ -82,10 +109,11 @@ func TestReleasingNativeCallsOverlap(t *testing.T) {
 	w := &Workload{Name: "hash", Seed: 1,
 		Functions: fns(map[string][]Op{"hash": {native(d, true)}}),
 		Threads:   []ThreadGroup{group("T", 2, "hash")}}
-	best := minWalls(t, 3, []*Workload{w}, []Options{{}})[0]
-	if best > d*16/10 {
-		t.Errorf("2 threads in a %v GIL-releasing native call took %v (best of 3), expected them to overlap", d, best)
-	}
+	needCores(t)
+	attempts(t, 3, func() (bool, string) {
+		_, s := mustRun(t, w, Options{})
+		return wall(s) <= d*16/10, fmt.Sprintf("2 threads in a %v GIL-releasing native call took %v, expected them to overlap", d, wall(s))
+	})
 }
 
 func TestHoldingNativeCallBlocksOthers(t *testing.T) {
@@ -120,25 +148,27 @@ func TestHoldingNativeCallBlocksOthers(t *testing.T) {
 }
 
 func TestFreeThreadingAndProcessesScale(t *testing.T) {
-	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("needs 2 cores")
-	}
-	if cores := availableCores(); cores < 1.6 {
-		t.Skipf("the machine gives this process %.2f cores now (busy): scaling cannot show", cores)
-	}
-	const n = 3_000_000
-	pw := twoCounters(ModeCPython, 0)
-	pw.Functions = fns(map[string][]Op{"count": {loops(n)}})
-	one := *pw
+	needCores(t)
+	const n = 5_000_000
+	w := twoCounters(ModeCPython, 0)
+	w.Functions = fns(map[string][]Op{"count": {loops(n)}})
+	one := *w
 	one.Threads = []ThreadGroup{group("T", 1, "count")}
-	w := minWalls(t, 3, []*Workload{pw, pw, &one}, []Options{{}, {Mode: ModeNone}, {Processes: 2}})
-	gil, none, procs := w[0], w[1], w[2]
-	t.Logf("2 CPU-bound threads: GIL %v, free-threaded %v, 2 processes %v (best of 3)", gil, none, procs)
-	if none > gil*85/100 {
-		t.Errorf("free-threaded %v vs GIL %v: expected CPU-bound threads to run in parallel", none, gil)
-	}
-	if procs > gil*85/100 {
-		t.Errorf("2 processes %v vs 2 threads under one GIL %v: expected processes to run in parallel", procs, gil)
+	for _, tc := range []struct {
+		name string
+		w    *Workload
+		o    Options
+	}{
+		{"free-threaded", w, Options{Mode: ModeNone}},
+		{"2 processes", &one, Options{Processes: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attempts(t, 3, func() (bool, string) {
+				m := measure(t, tc.w, tc.o)
+				return m.parallelism() >= 1.3, fmt.Sprintf("2 CPU-bound threads, %s: CPU %v in %v of wall time, expected them to run in parallel (>= 1.3 cores)",
+					tc.name, m.cpu, m.wall)
+			})
+		})
 	}
 }
 
@@ -175,7 +205,7 @@ func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
 	}
 	med := time.Duration(waits[len(waits)/2])
 	t.Logf("I/O thread: %d re-acquires, median wait %v (switch interval %v)", len(waits), med, interval)
-	if med > interval*10 {
+	if med > interval*20 {
 		t.Errorf("median re-acquire wait of the I/O thread %v, expected about the %v switch interval", med, interval)
 	}
 }

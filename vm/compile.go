@@ -49,12 +49,14 @@ const (
 	lenDecJumpBack = 5
 )
 
-// instr is one instruction; a, b and c are its operands (see the opcodes).
+// instr is one instruction; a, b and c are its operands (see the opcodes),
+// line the workload line it was compiled from (CPython's line table).
 type instr struct {
-	b  int64
-	a  int32
-	c  int32
-	op opcode
+	b    int64
+	a    int32
+	c    int32
+	line int32
+	op   opcode
 }
 
 // code is a compiled guest function, or a thread's top level (fn == nil:
@@ -64,6 +66,7 @@ type code struct {
 	fn      *Function
 	frame   tracer.FrameID
 	instrs  []instr
+	line    int32 // the line of the instructions being emitted
 	nlocals int
 	ios     []ioOp
 	natives []nativeOp
@@ -140,10 +143,12 @@ func (c *compiler) function(name string, f *Function) (*code, error) {
 	}
 	fc := &code{name: name, fn: f}
 	fc.frame = c.rec.AddFrame(tracer.Frame{Func: name, File: c.w.File, Line: f.Line})
+	fc.line = int32(f.Line)
 	fc.emit(instr{op: opResume})
 	if err := c.ops(fc, f.Ops); err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
+	fc.line = int32(f.Line)
 	fc.emit(instr{op: opReturn})
 	c.finish(fc)
 	return fc, nil
@@ -154,7 +159,7 @@ func (c *compiler) top(g ThreadGroup) (*code, error) {
 	if !ok {
 		return nil, fmt.Errorf("thread group %s (line %d): run: unknown function %q", g.Name, g.Line, g.Run)
 	}
-	tc := &code{name: g.Name}
+	tc := &code{name: g.Name, line: int32(g.Line)}
 	c.loop(tc, int64(max(g.Repeat, 1)), func() error {
 		tc.emit(instr{op: opCall, a: int32(fi)})
 		return nil
@@ -172,6 +177,7 @@ func (c *compiler) finish(fc *code) {
 }
 
 func (fc *code) emit(in instr) int {
+	in.line = fc.line
 	fc.instrs = append(fc.instrs, in)
 	return len(fc.instrs) - 1
 }
@@ -191,6 +197,7 @@ func (c *compiler) ops(fc *code, ops []Op) error {
 }
 
 func (c *compiler) op(fc *code, op *Op) error {
+	fc.line = int32(op.Line)
 	switch op.Kind {
 	case OpCall:
 		fi, ok := c.p.index[op.Func]
@@ -226,9 +233,14 @@ func (c *compiler) op(fc *code, op *Op) error {
 		if err := c.ops(fc, op.Body); err != nil {
 			return err
 		}
+		fc.line = int32(op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
 	case OpRepeat:
-		return c.loop(fc, int64(op.Times), func() error { return c.ops(fc, op.Body) })
+		return c.loop(fc, int64(op.Times), func() error {
+			err := c.ops(fc, op.Body)
+			fc.line = int32(op.Line)
+			return err
+		})
 	default:
 		return fmt.Errorf("line %d: unknown operation kind %d", op.Line, op.Kind)
 	}
@@ -309,11 +321,11 @@ func quicken(ins []instr) {
 		switch {
 		case free(i, lenTestGT) && ins[i].op == opLoadFast && ins[i+1].op == opLoadConst &&
 			ins[i+2].op == opCompareGT && ins[i+3].op == opPopJumpIfFalse:
-			ins[i] = instr{op: opTestGT, a: ins[i].a, b: ins[i+1].b, c: ins[i+3].c}
+			ins[i] = instr{op: opTestGT, a: ins[i].a, b: ins[i+1].b, c: ins[i+3].c, line: ins[i].line}
 		case free(i, lenDecJumpBack) && ins[i].op == opLoadFast && ins[i+1].op == opLoadConst &&
 			ins[i+2].op == opBinarySub && ins[i+3].op == opStoreFast && ins[i+3].a == ins[i].a &&
 			ins[i+4].op == opJumpBackward:
-			ins[i] = instr{op: opDecJumpBack, a: ins[i].a, b: ins[i+1].b, c: ins[i+4].c}
+			ins[i] = instr{op: opDecJumpBack, a: ins[i].a, b: ins[i+1].b, c: ins[i+4].c, line: ins[i].line}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +52,34 @@ func TestCompileLoopsFromDuration(t *testing.T) {
 	}
 	if len(counts) != 2 || counts[0] != 3000 || counts[1] != 42 {
 		t.Errorf("loop counts %v, want [3000 42] (3 ms at 1000 loops/ms, then exactly 42)", counts)
+	}
+}
+
+func TestCompileLineTable(t *testing.T) {
+	f := &Function{Name: "f", Line: 10, Ops: []Op{
+		{Kind: OpIO, Duration: time.Millisecond, Line: 11},
+		{Kind: OpRepeat, Times: 2, Line: 12, Body: []Op{{Kind: OpCompute, Loops: 5, Line: 13}}},
+		{Kind: OpLock, Lock: "l", Line: 14, Body: []Op{{Kind: OpNative, Duration: time.Millisecond, Line: 15}}},
+	}}
+	w := &Workload{Name: "w", Functions: map[string]*Function{"f": f}, Threads: []ThreadGroup{{Name: "T", Run: "f", Line: 3}}}
+	p, err := compile(w, tracer.NewRecorder(tracer.Config{}), 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[opcode][]int32{}
+	for _, in := range p.funcs[0].instrs {
+		lines[in.op] = append(lines[in.op], in.line)
+	}
+	want := map[opcode][]int32{
+		opResume: {10}, opIO: {11}, opLockAcquire: {14}, opNative: {15}, opLockRelease: {14}, opReturn: {10},
+		opTestGT: {12, 13}, opDecJumpBack: {13, 12},
+	}
+	for op, l := range want {
+		if !slices.Equal(lines[op], l) {
+			t.Errorf("opcode %d on lines %v, want %v", op, lines[op], l)
+		}
+	}
+	if top := p.tops[0].instrs[0].line; top != 3 {
+		t.Errorf("thread top level on line %d, want 3 (the thread group)", top)
 	}
 }

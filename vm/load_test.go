@@ -128,6 +128,7 @@ func parseErrorCases() []parseErrorCase {
 		{"processes huge uint", topYAML("name: t\nprocesses: 18446744073709551615"), []string{"t.yaml:2:12: processes: 18446744073709551615 is out of range; expected a positive integer of at most 64"}},
 		{"processes bool", topYAML("name: t\nprocesses: true"), []string{"t.yaml:2:12: processes: expected a positive integer, got true"}},
 		{"processes mapping", topYAML("name: t\nprocesses: {a: 1}"), []string{"t.yaml:2:12: processes: expected a positive integer, got a mapping"}},
+		{"seed float past int64", topYAML("name: t\nseed: 9223372036854775807.0"), []string{"t.yaml:2:7: seed: 9223372036854775807.0 exceeds the limit of 9223372036854775807"}},
 		{"seed text", topYAML("name: t\nseed: abc"), []string{`t.yaml:2:7: seed: expected an integer, got "abc"`}},
 		{"functions missing", "name: t\nthreads: [{run: f}]\n", []string{"t.yaml:1:1: functions: missing; expected a mapping of function names"}},
 		{"threads missing", "name: t\nfunctions: {f: [{sleep: 1ms}]}\n", []string{"t.yaml:1:1: threads: missing; expected a list of thread groups"}},
@@ -335,11 +336,18 @@ func TestParseDefaults(t *testing.T) {
 		Seed:      DefaultSeed,
 		Threads:   []ThreadGroup{{Name: "f", Count: 1, Run: "f", Repeat: 1, Line: 2}},
 		Functions: map[string]*Function{"f": {Name: "f", Line: 3, Ops: []Op{{Kind: OpIO, Line: 3, Col: 18, Duration: time.Millisecond, IOKind: "io"}}}},
-		File:      "workload",
+		File:      "",
 		Source:    w.Source,
 	}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", w, want)
+	}
+}
+
+func TestParseWithoutName(t *testing.T) {
+	_, err := Parse("", []byte("name: t\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "workload:1:1: functions: missing") {
+		t.Errorf("err = %v; want errors prefixed with \"workload\"", err)
 	}
 }
 

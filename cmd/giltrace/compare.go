@@ -38,7 +38,8 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"and under each switch interval. It prints wall time, throughput, speedup over\n" +
 			"one thread, GIL wait and the verdict of each, keeps every run's trace in DIR,\n" +
 			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
-			"a line per mode, with the ideal line.",
+			"a line per mode, with the ideal line; DIR/overlap.svg and .png plot the overlap\n" +
+			"from the traces, which a busy machine does not distort.",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
@@ -133,6 +134,6 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 	if err := res.WriteText(cmd.OutOrStdout()); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup.svg, speedup.png) in %s\n", dir)
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
 	return err
 }

@@ -56,6 +56,19 @@ func (o *otlpOptions) check() error {
 	return nil
 }
 
+// exportOTLP sends the run recorded in the file at path as one trace: the
+// otlp format of giltrace export.
+func exportOTLP(ctx context.Context, path string, o *otlpOptions, stdout io.Writer) error {
+	if err := o.check(); err != nil {
+		return &usageError{err}
+	}
+	t, err := tracer.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return sendOTLP(ctx, t, o, stdout)
+}
+
 // sendOTLP sends t as one trace to the collector o designates and reports
 // it on w. It returns the first error: the client's (naming the endpoint
 // and the cause), the exporter's, or one the SDK reported to the global

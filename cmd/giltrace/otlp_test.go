@@ -4,16 +4,22 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
 
+	"github.com/giltrace/giltrace/exporters/oteltrace"
 	"github.com/giltrace/giltrace/internal/jaegertest"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func TestRecordOTLPArgs(t *testing.T) {
@@ -162,5 +168,44 @@ func TestRecordOTLPJaeger(t *testing.T) {
 	}
 	if root.Start != tr.Meta.Start.UnixNano() || root.Attrs["giltrace.workload.file"] == "" || root.Attrs["giltrace.gil_mode"] != "cpython" {
 		t.Errorf("root %+v, want the run's start %d", root, tr.Meta.Start.UnixNano())
+	}
+}
+
+// export --format otlp's function: a recorded fixture to a local OTLP/HTTP
+// collector, and a usage error for bad options.
+func TestExportOTLP(t *testing.T) {
+	clearOTLPEnv(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" && r.Header.Get("Content-Type") == "application/x-protobuf" {
+			requests.Add(1)
+		}
+	}))
+	defer srv.Close()
+	fixture := filepath.Join("..", "..", "fixtures", "traces", "convoy.giltrace")
+	if _, err := os.Stat(fixture); err != nil {
+		path, _ := writeTrace(t, tracetest.Mixed())
+		fixture = path
+	}
+	var out strings.Builder
+	o := &otlpOptions{Endpoint: srv.URL, WaitThreshold: time.Millisecond, SpanBudget: 100}
+	if err := exportOTLP(context.Background(), fixture, o, &out); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracer.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "otlp: sent trace " + oteltrace.TraceID(tr) + " to " + srv.URL + "/v1/traces (http/protobuf)\n"
+	if out.String() != want || requests.Load() != 1 {
+		t.Errorf("output %q after %d requests, want %q after 1", out.String(), requests.Load(), want)
+	}
+	o.SpanBudget = 0
+	if err := exportOTLP(context.Background(), fixture, o, &out); err == nil || exitCode(err) != 2 {
+		t.Errorf("span budget 0: err = %v, want a usage error", err)
+	}
+	o.SpanBudget = 10
+	if err := exportOTLP(context.Background(), filepath.Join(t.TempDir(), "missing.giltrace"), o, &out); err == nil || exitCode(err) != 1 {
+		t.Errorf("missing file: err = %v, want exit 1", err)
 	}
 }

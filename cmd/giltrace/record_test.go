@@ -216,3 +216,26 @@ functions:
 		t.Fatal(err)
 	}
 }
+
+// TestRecordFixture records a bundled fixture, as the README's first
+// command does (with fewer threads, to stay quick).
+func TestRecordFixture(t *testing.T) {
+	dir := t.TempDir()
+	out, err := runRoot("record", "../../fixtures/web-scraping.yaml", "-o", dir, "--threads", "2")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "web-scraping: 2 threads in 1 process") || !strings.Contains(out, "scraper-2") {
+		t.Errorf("output:\n%s", out)
+	}
+	tr, err := tracer.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.LoopsPerMS <= 0 || tr.Meta.WorkloadFile != "../../fixtures/web-scraping.yaml" {
+		t.Errorf("meta %+v", tr.Meta)
+	}
+}
