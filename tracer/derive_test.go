@@ -16,6 +16,9 @@ func TestDeriveStatesAreGapFree(t *testing.T) {
 		"large":     tracetest.Large(20000),
 	} {
 		t.Run(name, func(t *testing.T) {
+			if err := tr.CheckValid(); err != nil {
+				t.Fatal(err)
+			}
 			s := tracer.Derive(tr)
 			for id := range tr.Threads {
 				th := s.Threads[id]
@@ -146,6 +149,9 @@ func TestDeriveMixed(t *testing.T) {
 
 func TestLargeSize(t *testing.T) {
 	tr := tracetest.Large(100_000)
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(tr.Events); n < 90_000 || n > 120_000 {
 		t.Errorf("Large(100000) has %d events", n)
 	}

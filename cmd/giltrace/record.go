@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/oteltrace"
@@ -26,6 +27,7 @@ type recordOptions struct {
 	Processes      int           // overrides processes
 	JSON           bool          // print the breakdown as JSON
 	OTLP           string        // --otlp: also send the run to this OTLP endpoint ("default": the environment's)
+	Formats        string        // --formats: the local outputs written beside run.giltrace: "" (all), "all", "none" or a list (outputs.go)
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -60,6 +62,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.BoolVar(&o.JSON, "json", false, "print the breakdown as JSON")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
+	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" (files: "+outputFiles()+"; default all; docs/outputs.md)")
 	return cmd
 }
 
@@ -79,6 +82,9 @@ func (o *recordOptions) check() error {
 		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, vm.MaxThreads)
 	case o.Processes < 0 || o.Processes > vm.MaxProcesses:
 		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, vm.MaxProcesses)
+	}
+	if _, err := parseFormats(o.Formats); err != nil {
+		return fmt.Errorf("--formats: %w", err)
 	}
 	return nil
 }
@@ -114,7 +120,17 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := tracer.WriteFile(path, t); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
-	s := report.Summarize(t, tracer.Derive(t))
+	spans := tracer.Derive(t)
+	formats, outErr := parseFormats(o.Formats)
+	var written []string
+	if outErr == nil {
+		octx := ctx
+		if interrupted {
+			octx = context.WithoutCancel(ctx) // Ctrl-C stopped the run, not the writing of what it recorded
+		}
+		written, outErr = writeOutputSpans(octx, dir, spans, formats)
+	}
+	s := report.Summarize(t, spans)
 	if o.JSON {
 		err = s.WriteJSON(stdout)
 	} else {
@@ -122,12 +138,18 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		if err == nil {
 			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
 		}
+		if err == nil && len(written) > 0 {
+			_, err = fmt.Fprintf(stdout, "outputs: %s\n", strings.Join(written, " "))
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if s.DroppedEvents > 0 {
 		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", s.DroppedEvents)
+	}
+	if outErr != nil {
+		return fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr)
 	}
 	if interrupted {
 		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)

@@ -68,6 +68,7 @@ func newRootCmd() *cobra.Command {
 		newRecordCmd(),
 		newCompareCmd(),
 		newViewCmd(),
+		newExportCmd(),
 	)
 	return cmd
 }

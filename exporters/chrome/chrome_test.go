@@ -216,7 +216,7 @@ func TestCountdownTracks(t *testing.T) {
 
 	// The waiting counter equals, at every change, the number of threads
 	// in a gil-wait state span (counted here by brute force).
-	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans, 0); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("GIL waiting counter = %v, want %v", got, want)
 	}
 	if sum.Metadata["workload"] != "countdown" || sum.Metadata["gil_mode"] != "cpython" {
@@ -224,33 +224,82 @@ func TestCountdownTracks(t *testing.T) {
 	}
 }
 
-// waitingSeries is the number of threads in gil-wait at time 0 and after
-// every change, without repeats.
-func waitingSeries(s *tracer.Spans) []float64 {
-	times := map[int64]bool{0: true}
+// waitingSeries is the number of threads of process p in gil-wait at time
+// 0 and after every change, without repeats: summed from the state spans
+// (the exporter counts from the waits).
+func waitingSeries(s *tracer.Spans, p tracer.ProcID) []float64 {
+	delta := map[int64]int{0: 0}
 	for _, sp := range s.States {
-		if sp.State == tracer.StateGILWait {
-			times[sp.Start], times[sp.End] = true, true
+		if sp.State == tracer.StateGILWait && s.Trace.Threads[sp.Thread].Proc == p {
+			delta[sp.Start]++
+			delta[sp.End]--
 		}
 	}
-	var sorted []int64
-	for at := range times {
-		sorted = append(sorted, at)
+	times := make([]int64, 0, len(delta))
+	for at := range delta {
+		times = append(times, at)
 	}
-	slices.Sort(sorted)
+	slices.Sort(times)
 	var out []float64
-	for _, at := range sorted {
-		n := 0.0
-		for _, sp := range s.States {
-			if sp.State == tracer.StateGILWait && sp.Start <= at && at < sp.End {
-				n++
-			}
-		}
-		if len(out) == 0 || out[len(out)-1] != n {
-			out = append(out, n)
+	n := 0
+	for _, at := range times {
+		n += delta[at]
+		if len(out) == 0 || out[len(out)-1] != float64(n) {
+			out = append(out, float64(n))
 		}
 	}
 	return out
+}
+
+// TestTracksMatchSpans checks every trace's output against its spans: a
+// named track per thread in its process, a GIL track per process with a
+// GIL whose slices are the holds by holder, an arrow per handoff, and the
+// waiting counter.
+func TestTracksMatchSpans(t *testing.T) {
+	for _, c := range allTraces(t) {
+		t.Run(c.name, func(t *testing.T) {
+			tr := c.t
+			spans := tracer.Derive(tr)
+			sum := validate(t, export(t, tr))
+			for _, th := range tr.Threads {
+				pid := tr.Procs[th.Proc].PID
+				if sum.TID(pid, th.Name) == 0 {
+					t.Errorf("no track %q in process %d", th.Name, pid)
+				}
+			}
+			for p, pr := range tr.Procs {
+				gil := sum.TID(pr.PID, "GIL")
+				if (pr.GIL == tracer.NoLock) != (gil == 0) {
+					t.Errorf("process %d: GIL lock %d, GIL track tid %d", pr.PID, pr.GIL, gil)
+					continue
+				}
+				if gil == 0 {
+					continue
+				}
+				var got, want []string
+				for _, s := range sum.Slices[chrometest.Track{PID: pr.PID, TID: gil}] {
+					if s.Cat == "gil" && s.Dur > 0 {
+						got = append(got, s.Name)
+					}
+				}
+				for _, h := range spans.Holds {
+					if h.Lock == pr.GIL && h.End > h.Start {
+						want = append(want, tr.Threads[h.Thread].Name)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("process %d: GIL track holders %v, want %v", pr.PID, got, want)
+				}
+				key := fmt.Sprintf("%d/GIL/waiting", pr.PID)
+				if got, want := sum.Counters[key], waitingSeries(spans, tracer.ProcID(p)); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("process %d: waiting counter %v, want %v", pr.PID, got, want)
+				}
+			}
+			if len(sum.Flows) != len(spans.Handoffs) {
+				t.Errorf("flows = %d, want %d handoffs", len(sum.Flows), len(spans.Handoffs))
+			}
+		})
+	}
 }
 
 func count(xs []string, x string) int {
@@ -311,7 +360,7 @@ func TestMixedTracks(t *testing.T) {
 			t.Errorf("no %q slice", st)
 		}
 	}
-	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := sum.Counters["1/GIL/waiting"], waitingSeries(spans, 0); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("GIL waiting counter = %v, want %v", got, want)
 	}
 	if _, ok := sum.Counters["2/GIL/waiting"]; ok {

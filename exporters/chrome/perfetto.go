@@ -25,12 +25,17 @@ const PerfettoOrigin = "https://ui.perfetto.dev"
 // title names the trace in the UI. The handler may serve requests
 // concurrently.
 func Handler(s *tracer.Spans, title string) http.Handler {
+	return handler(s, title, PerfettoOrigin)
+}
+
+// handler is Handler opening the UI at origin (a stand-in in tests).
+func handler(s *tracer.Spans, title, origin string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		// No Cross-Origin-Opener-Policy: same-origin, which would cut the
 		// page off from the window it opens.
-		if err := viewPage.Execute(w, struct{ Title, Origin string }{title, PerfettoOrigin}); err != nil {
+		if err := viewPage.Execute(w, struct{ Title, Origin string }{title, origin}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

@@ -31,10 +31,16 @@ func NewFoldedView(w io.Writer, v View) *Folded { return &Folded{w: w, view: v} 
 
 // Export derives t's spans and writes their folded stacks.
 func (f *Folded) Export(ctx context.Context, t *tracer.Trace) error {
+	return f.ExportSpans(ctx, tracer.Derive(t))
+}
+
+// ExportSpans writes the folded stacks of spans already derived with
+// tracer.Derive, so that a caller writing several formats derives them once.
+func (f *Folded) ExportSpans(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sts, err := stacks(tracer.Derive(t), f.view)
+	sts, err := stacks(s, f.view)
 	if err != nil {
 		return err
 	}

@@ -70,10 +70,15 @@ var views = []struct {
 
 // Export derives t's spans and writes the page.
 func (h *HTML) Export(ctx context.Context, t *tracer.Trace) error {
+	return h.ExportSpans(ctx, tracer.Derive(t))
+}
+
+// ExportSpans writes the page of spans already derived with tracer.Derive,
+// so that a caller writing several formats derives them once.
+func (h *HTML) ExportSpans(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s := tracer.Derive(t)
 	bw := bufio.NewWriter(h.w)
 	bw.WriteString(pageHead)
 	if err := writeData(bw, s); err != nil {

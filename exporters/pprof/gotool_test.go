@@ -1,12 +1,15 @@
 package pprof_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
@@ -14,14 +17,25 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
+var pprofBin = sync.OnceValues(func() (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", err
+	}
+	// go tool -n prints the path of the built tool (building it if needed):
+	// running it directly spares the go command's start-up on every call.
+	out, err := exec.Command(goBin, "tool", "-n", "pprof").Output()
+	return strings.TrimSpace(string(out)), err
+})
+
 // goTool runs `go tool pprof args... file` and returns its output.
 func goTool(t *testing.T, file string, args ...string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
+	bin, err := pprofBin()
 	if err != nil {
-		t.Skipf("no go command: %v", err)
+		t.Fatalf("finding go tool pprof: %v", err)
 	}
-	cmd := exec.Command(goBin, append(append([]string{"tool", "pprof"}, args...), file)...)
+	cmd := exec.Command(bin, append(args, file)...)
 	cmd.Env = append(os.Environ(), "PPROF_TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -30,35 +44,47 @@ func goTool(t *testing.T, file string, args ...string) string {
 	return string(out)
 }
 
-var sampleLine = regexp.MustCompile(`^\s+(\d+)(?:\s+(\d+))?: `)
+var (
+	sampleLine = regexp.MustCompile(`^\s+(\d+)(?:\s+(\d+))?: `)
+	labelPair  = regexp.MustCompile(`(\w+):\[([^\]]*)\]`)
+)
 
-// rawTotals sums the values of the samples printed by -raw: counts and
-// nanoseconds (for a profile with one value, only nanoseconds).
-func rawTotals(t *testing.T, raw string) (count, ns int64) {
+// raw is what -raw printed: the sums of the samples' values, in total and
+// per label value ("thread=T1"): counts and nanoseconds (for a profile
+// with one value, only nanoseconds).
+type raw struct {
+	count, ns int64
+	byLabel   map[string]int64 // nanoseconds per "key=value"
+}
+
+func readRaw(t *testing.T, file string) raw {
 	t.Helper()
+	r := raw{byLabel: map[string]int64{}}
 	in := false
-	for line := range strings.Lines(raw) {
+	var last int64 // the nanoseconds of the sample whose labels follow
+	for line := range strings.Lines(goTool(t, file, "-raw")) {
 		switch {
 		case strings.HasPrefix(line, "Samples:"):
 			in = true
 		case strings.HasPrefix(line, "Locations"):
 			in = false
-		case in:
+		case !in:
+		case sampleLine.MatchString(line):
 			m := sampleLine.FindStringSubmatch(line)
-			if m == nil {
-				continue
-			}
 			a, _ := strconv.ParseInt(m[1], 10, 64)
-			if m[2] == "" {
-				ns += a
-				continue
+			last = a
+			if m[2] != "" {
+				r.count += a
+				last, _ = strconv.ParseInt(m[2], 10, 64)
 			}
-			b, _ := strconv.ParseInt(m[2], 10, 64)
-			count += a
-			ns += b
+			r.ns += last
+		default:
+			for _, m := range labelPair.FindAllStringSubmatch(line, -1) {
+				r.byLabel[m[1]+"="+m[2]] += last
+			}
 		}
 	}
-	return count, ns
+	return r
 }
 
 var accounting = regexp.MustCompile(`Showing nodes accounting for (\d+)(?:ns)?, `)
@@ -141,9 +167,12 @@ func TestGoToolPprof(t *testing.T) {
 }
 
 func checkWait(t *testing.T, file string, e expected) {
-	count, ns := rawTotals(t, goTool(t, file, "-raw"))
-	if count != e.waits || ns != e.waitNS {
-		t.Errorf("-raw: %d contentions, %d ns; the trace has %d waits, %d ns", count, ns, e.waits, e.waitNS)
+	r := readRaw(t, file)
+	if r.count != e.waits || r.ns != e.waitNS {
+		t.Errorf("-raw: %d contentions, %d ns; the trace has %d waits, %d ns", r.count, r.ns, e.waits, e.waitNS)
+	}
+	if got := r.byLabel["state=gil-wait"]; got != e.gilWaitNS {
+		t.Errorf("-raw: %d ns with state gil-wait; the trace's GIL waits sum to %d ns", got, e.gilWaitNS)
 	}
 	if got := focused(t, file, "state", "gil-wait"); got != e.gilWaitNS {
 		t.Errorf("-tagfocus=state=gil-wait: %d ns; the trace's GIL waits sum to %d ns", got, e.gilWaitNS)
@@ -158,35 +187,45 @@ func checkWait(t *testing.T, file string, e expected) {
 		}
 	}
 	for name, ns := range e.waiterNS {
-		if got := focused(t, file, "thread", name); got != ns {
-			t.Errorf("-tagfocus=thread=%s: %d ns; the thread waited %d ns", name, got, ns)
+		if got := r.byLabel["thread="+name]; got != ns {
+			t.Errorf("-raw: %d ns with thread %s; the thread waited %d ns", got, name, ns)
 		}
 	}
 }
 
 func checkBlame(t *testing.T, file string, e expected) {
-	count, ns := rawTotals(t, goTool(t, file, "-raw"))
-	if ns != e.waitNS || count < e.waits {
-		t.Errorf("-raw: %d segments, %d ns; the trace has %d waits, %d ns", count, ns, e.waits, e.waitNS)
+	r := readRaw(t, file)
+	if r.ns != e.waitNS || r.count < e.waits {
+		t.Errorf("-raw: %d segments, %d ns; the trace has %d waits, %d ns", r.count, r.ns, e.waits, e.waitNS)
 	}
-	for name, ns := range e.waiterNS {
-		if got := focused(t, file, "waiter", name); got != ns {
-			t.Errorf("-tagfocus=waiter=%s: %d ns; the thread waited %d ns", name, got, ns)
+	focus := true // one -tagfocus=waiter run shows the label works in pprof's filters
+	for _, name := range slices.Sorted(maps.Keys(e.waiterNS)) {
+		ns := e.waiterNS[name]
+		if got := r.byLabel["waiter="+name]; got != ns {
+			t.Errorf("-raw: %d ns with waiter %s; the thread waited %d ns", got, name, ns)
+		}
+		if focus {
+			focus = false
+			if got := focused(t, file, "waiter", name); got != ns {
+				t.Errorf("-tagfocus=waiter=%s: %d ns; the thread waited %d ns", name, got, ns)
+			}
 		}
 	}
 }
 
 func checkWall(t *testing.T, file string, e expected) {
-	if _, ns := rawTotals(t, goTool(t, file, "-raw")); ns != e.wallNS {
-		t.Errorf("-raw: %d ns; the threads' wall times sum to %d ns", ns, e.wallNS)
+	r := readRaw(t, file)
+	if r.ns != e.wallNS {
+		t.Errorf("-raw: %d ns; the threads' wall times sum to %d ns", r.ns, e.wallNS)
 	}
 	for st, ns := range e.stateNS {
-		if ns == 0 {
-			continue
+		if got := r.byLabel["state="+st]; got != ns {
+			t.Errorf("-raw: %d ns with state %s; the threads spent %d ns in it", got, st, ns)
 		}
-		if got := focused(t, file, "state", st); got != ns {
-			t.Errorf("-tagfocus=state=%s: %d ns; the threads spent %d ns in it", st, got, ns)
-		}
+	}
+	// -tagfocus matches a regexp: anchored, native must not take native-holding.
+	if got := focused(t, file, "state", "native"); got != e.stateNS["native"] {
+		t.Errorf("-tagfocus=state=^native$: %d ns; the threads spent %d ns in it", got, e.stateNS["native"])
 	}
 	traces := goTool(t, file, "-traces")
 	for _, name := range append(e.threads, e.funcs...) {

@@ -77,10 +77,16 @@ func NewWall(w io.Writer) *Exporter { return New(w, KindWall) }
 
 // Export derives t's spans and writes the profile, gzipped.
 func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
+	return e.ExportSpans(ctx, tracer.Derive(t))
+}
+
+// ExportSpans writes the profile of spans already derived with
+// tracer.Derive, so that a caller writing several formats derives them once.
+func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := Profile(tracer.Derive(t), e.kind)
+	p, err := Profile(s, e.kind)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func Fixtures(t testing.TB) []Case {
 	}
 	var out []Case
 	for _, p := range paths {
-		tr, err := readTrace(p)
+		tr, err := tracer.ReadFile(p)
 		if err != nil {
 			t.Fatalf("reading fixture: %v", err)
 		}

@@ -103,9 +103,20 @@ func Large(n int) *tracer.Trace {
 	ths := make([]*Thread, nthreads)
 	for i := range ths {
 		ths[i] = b.Thread(p, "worker-"+string(rune('1'+i)))
-		ths[i].Start(int64(i)).Call(int64(i)+10, frames[0])
+		ths[i].Start(int64(i))
 	}
-	ths[0].Acquire(100, gil, tracer.AcquireUncontended)
+	// take acquires the GIL for thread i; the first time, the thread then
+	// enters main (a thread runs guest code only once it has the GIL).
+	entered := make([]bool, nthreads)
+	take := func(i int, at int64, how tracer.Acquire) *Thread {
+		ths[i].Acquire(at, gil, how)
+		if !entered[i] {
+			ths[i].Call(at+5, frames[0])
+			entered[i] = true
+		}
+		return ths[i]
+	}
+	take(0, 100, tracer.AcquireUncontended)
 	for i := 1; i < nthreads; i++ {
 		ths[i].Wait(int64(200+i), gil)
 	}
@@ -119,21 +130,25 @@ func Large(n int) *tracer.Trace {
 		h.Call(t, frames[1]).Call(t+500, frames[2+round%2])
 		if round%5 == 0 {
 			h.IOBegin(t+600, "db").Release(t+700, gil, tracer.ReleaseIO)
-			next := ths[(holder+1)%nthreads]
-			next.Acquire(t+800, gil, tracer.AcquireAfterWait)
+			next := take((holder+1)%nthreads, t+800, tracer.AcquireAfterWait)
 			h.IOEnd(t+50_000).Wait(t+50_100, gil)
 			next.Call(t+60_000, frames[1]).Return(t + 70_000)
 			h.DropRequest(t+79_000, gil, next.ID())
 			next.Release(t+80_000, gil, tracer.ReleaseDropRequest).Wait(t+80_100, gil)
 			h.Acquire(t+80_200, gil, tracer.AcquireForced)
 		} else {
-			h.NativeBegin(t+600, round%3 == 0).NativeEnd(t + 20_000)
+			if round%3 == 0 { // a native call that releases the GIL
+				h.NativeBegin(t+600, true).Release(t+650, gil, tracer.ReleaseNative)
+				h.NativeEnd(t+20_000).Acquire(t+20_050, gil, tracer.AcquireUncontended)
+			} else {
+				h.NativeBegin(t+600, false).NativeEnd(t + 20_000)
+			}
 		}
 		h.Return(t + 90_000).Return(t + 90_100)
 		next := (holder + 1 + round%(nthreads-1)) % nthreads
 		ths[next].DropRequest(t+95_000, gil, h.ID())
 		h.Release(t+100_000, gil, tracer.ReleaseDropRequest).Wait(t+100_100, gil)
-		ths[next].Acquire(t+100_200, gil, tracer.AcquireForced)
+		take(next, t+100_200, tracer.AcquireForced)
 		holder = next
 		t += 100_300
 	}
@@ -142,8 +157,7 @@ func Large(n int) *tracer.Trace {
 	ths[holder].Return(t).Release(t+10, gil, tracer.ReleaseThreadEnd).End(t + 20)
 	t += 100
 	for i := 1; i < nthreads; i++ {
-		th := ths[(holder+i)%nthreads]
-		th.Acquire(t, gil, tracer.AcquireAfterWait).Return(t+10).Release(t+20, gil, tracer.ReleaseThreadEnd).End(t + 30)
+		take((holder+i)%nthreads, t, tracer.AcquireAfterWait).Return(t+10).Release(t+20, gil, tracer.ReleaseThreadEnd).End(t + 30)
 		t += 100
 	}
 	return b.Trace()

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/spf13/cobra"
+)
+
+func TestExportArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *exportOptions
+		usage string // a part of the usage error, or "" if none
+	}{
+		{[]string{"run.giltrace", "--format", "chrome"}, &exportOptions{File: "run.giltrace", Format: "chrome"}, ""},
+		{[]string{"-f", "pprof-wait", "run.giltrace", "-o", "w.pb.gz"}, &exportOptions{File: "run.giltrace", Format: "pprof-wait", Out: "w.pb.gz"}, ""},
+		{[]string{"run.giltrace", "--format=folded", "-o", "-"}, &exportOptions{File: "run.giltrace", Format: "folded", Out: "-"}, ""},
+		{[]string{"run.giltrace"}, nil, "--format is required (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph)"},
+		{[]string{"run.giltrace", "--format", "svg"}, nil, `unknown format "svg" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph)`},
+		{[]string{"--format", "chrome"}, nil, "arg"},
+		{[]string{"a", "b", "--format", "chrome"}, nil, "arg"},
+		{[]string{"run.giltrace", "--format", "chrome", "--bogus"}, nil, "bogus"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *exportOptions
+			cmd := exportCmd(func(_ *cobra.Command, o *exportOptions) error { got = o; return nil })
+			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tc.usage != "" {
+				if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.usage) {
+					t.Fatalf("err = %v, want a usage error with %q", err, tc.usage)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// exported is what exporter e writes for tr.
+func exported(t *testing.T, e func(*bytes.Buffer) tracer.Exporter, tr *tracer.Trace) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := e(&b).Export(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestExport(t *testing.T) {
+	path, _ := writeTrace(t, tracetest.Mixed())
+	tr, err := tracer.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+
+	// Default: the format's file name next to the trace.
+	out, err := runRoot("export", path, "--format", "pprof-blame")
+	next := filepath.Join(dir, "gil-blame.pb.gz")
+	if err != nil || out != "wrote "+next+"\n" {
+		t.Fatalf("export = %q, %v", out, err)
+	}
+	want := exported(t, func(b *bytes.Buffer) tracer.Exporter { return pprof.NewBlame(b) }, tr)
+	if got, _ := os.ReadFile(next); !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the blame profile of the trace", next)
+	}
+
+	// -o FILE.
+	file := filepath.Join(t.TempDir(), "page.html")
+	if out, err := runRoot("export", path, "-f", "flamegraph", "-o", file); err != nil {
+		t.Fatalf("export -o: %v\n%s", err, out)
+	}
+	want = exported(t, func(b *bytes.Buffer) tracer.Exporter { return flamegraph.NewHTML(b) }, tr)
+	if got, _ := os.ReadFile(file); !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the flame graph of the trace", file)
+	}
+
+	// -o -: stdout.
+	out, err = runRoot("export", path, "-f", "folded", "-o", "-")
+	want = exported(t, func(b *bytes.Buffer) tracer.Exporter { return flamegraph.NewFolded(b) }, tr)
+	if err != nil || out != string(want) {
+		t.Errorf("export -o - = %q, %v; want %q", out, err, want)
+	}
+
+	// Every format works on a recorded fixture.
+	for _, o := range outputs() {
+		fixture := filepath.Join("..", "..", "fixtures", "traces", "convoy.giltrace")
+		if _, err := os.Stat(fixture); err != nil {
+			t.Skip("no fixture traces")
+		}
+		file := filepath.Join(t.TempDir(), o.File)
+		if out, err := runRoot("export", fixture, "-f", o.Name, "-o", file); err != nil {
+			t.Errorf("export %s: %v\n%s", o.Name, err, out)
+		}
+		if st, err := os.Stat(file); err != nil || st.Size() == 0 {
+			t.Errorf("export %s wrote nothing: %v", o.Name, err)
+		}
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	// A missing file is not a usage error.
+	_, err := runRoot("export", filepath.Join(t.TempDir(), "none.giltrace"), "-f", "chrome")
+	if err == nil || exitCode(err) != 1 {
+		t.Errorf("missing file: err = %v, want exit 1", err)
+	}
+	// An unwritable output names the file and leaves no partial file.
+	path, _ := writeTrace(t, tracetest.Countdown(2))
+	bad := filepath.Join(t.TempDir(), "no", "dir", "out.json")
+	_, err = runRoot("export", path, "-f", "chrome", "-o", bad)
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("unwritable output: err = %v, want it to name %s", err, bad)
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// output is a local output format: a file that giltrace record writes into
+// its output directory and giltrace export writes for any recorded run.
+type output struct {
+	Name  string // the --format / --formats name
+	File  string // the file name in a run's directory
+	About string // one line for help and docs/outputs.md
+	New   func(w io.Writer) tracer.Exporter
+}
+
+// outputs returns the local output formats, in the order they are written
+// and listed.
+func outputs() []output {
+	return []output{
+		{"pprof-wait", "gil-wait.pb.gz", "pprof GIL-wait profile: each wait charged to the waiting thread's stack",
+			func(w io.Writer) tracer.Exporter { return pprof.NewWait(w) }},
+		{"pprof-blame", "gil-blame.pb.gz", "pprof blame profile: each wait charged to the stack of the thread holding the lock",
+			func(w io.Writer) tracer.Exporter { return pprof.NewBlame(w) }},
+		{"pprof-wall", "wall.pb.gz", "pprof wall profile: every thread's time in every state",
+			func(w io.Writer) tracer.Exporter { return pprof.NewWall(w) }},
+		// chrome: the Chrome trace-event JSON exporter (exporters/chrome).
+		{"chrome", "trace.json", "Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing",
+			func(w io.Writer) tracer.Exporter { return chrome.New(w) }},
+		{"folded", "flame.folded", "folded stacks of wall time (thread;state;frames ns) for flamegraph.pl, inferno, speedscope",
+			func(w io.Writer) tracer.Exporter { return flamegraph.NewFolded(w) }},
+		{"flamegraph", "flame.html", "interactive HTML flame graph (wall, GIL wait, blame), self-contained",
+			func(w io.Writer) tracer.Exporter { return flamegraph.NewHTML(w) }},
+	}
+}
+
+// outputNames lists the format names, comma-separated, for messages.
+func outputNames() string {
+	var names []string
+	for _, o := range outputs() {
+		names = append(names, o.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// lookupOutput returns the format named name.
+func lookupOutput(name string) (output, error) {
+	for _, o := range outputs() {
+		if o.Name == name {
+			return o, nil
+		}
+	}
+	return output{}, fmt.Errorf("unknown format %q (formats: %s)", name, outputNames())
+}
+
+// parseFormats parses a --formats value: "" or "all", "none", or format
+// names separated by commas. It returns the names in the registry's order,
+// without repeats.
+func parseFormats(s string) ([]string, error) {
+	var names []string
+	switch s = strings.TrimSpace(s); s {
+	case "", "all":
+		for _, o := range outputs() {
+			names = append(names, o.Name)
+		}
+		return names, nil
+	case "none":
+		return nil, nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if _, err := lookupOutput(n); err != nil {
+			return nil, err
+		}
+		want[n] = true
+	}
+	for _, o := range outputs() {
+		if want[o.Name] {
+			names = append(names, o.Name)
+		}
+	}
+	return names, nil
+}
+
+// spansExporter is an exporter that can take spans already derived, so
+// that writing several formats derives them once.
+type spansExporter interface {
+	ExportSpans(ctx context.Context, s *tracer.Spans) error
+}
+
+// exportTo writes format o of spans s to w.
+func exportTo(ctx context.Context, o output, s *tracer.Spans, w io.Writer) error {
+	e := o.New(w)
+	if se, ok := e.(spansExporter); ok {
+		return se.ExportSpans(ctx, s)
+	}
+	return e.Export(ctx, s.Trace)
+}
+
+// writeOutputs writes every format in names for trace t into dir, each to
+// its file name, and returns the paths written. Failures do not stop the
+// other formats: they are joined, each naming its file, and a file that
+// failed is removed.
+func writeOutputs(ctx context.Context, dir string, t *tracer.Trace, names []string) ([]string, error) {
+	return writeOutputSpans(ctx, dir, tracer.Derive(t), names)
+}
+
+// writeOutputSpans is writeOutputs for spans already derived.
+func writeOutputSpans(ctx context.Context, dir string, s *tracer.Spans, names []string) ([]string, error) {
+	var written []string
+	var errs []error
+	for _, name := range names {
+		o, err := lookupOutput(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		path := filepath.Join(dir, o.File)
+		if err := writeOutputFile(ctx, o, s, path); err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
+			continue
+		}
+		written = append(written, path)
+	}
+	return written, errors.Join(errs...)
+}
+
+// writeOutputFile writes format o of s to the file path, removing it if
+// anything fails.
+func writeOutputFile(ctx context.Context, o output, s *tracer.Spans, path string) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	return exportTo(ctx, o, s, f)
+}
+
+// outputFiles lists the default file names, for help texts.
+func outputFiles() string {
+	var files []string
+	for _, o := range outputs() {
+		files = append(files, o.File)
+	}
+	return strings.Join(files, ", ")
+}

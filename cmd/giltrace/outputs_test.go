@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/spf13/cobra"
+)
+
+func TestParseFormats(t *testing.T) {
+	all := []string{"pprof-wait", "pprof-blame", "pprof-wall", "chrome", "folded", "flamegraph"}
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", all, false},
+		{"all", all, false},
+		{"none", nil, false},
+		{"chrome", []string{"chrome"}, false},
+		{"folded, pprof-wait,folded", []string{"pprof-wait", "folded"}, false},
+		{"pprof", nil, true},
+		{"chrome,", nil, true},
+		{"all,chrome", nil, true},
+	}
+	for _, tc := range tests {
+		got, err := parseFormats(tc.in)
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "formats: pprof-wait, pprof-blame") {
+				t.Errorf("parseFormats(%q) = %q, %v; want an error listing the formats", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseFormats(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestOutputsUnique checks that no two formats share a name or a file.
+func TestOutputsUnique(t *testing.T) {
+	names, files := map[string]bool{}, map[string]bool{}
+	for _, o := range outputs() {
+		if names[o.Name] || files[o.File] || o.About == "" || o.New == nil {
+			t.Errorf("format %+v repeats a name or file, or lacks a description or constructor", o)
+		}
+		names[o.Name], files[o.File] = true, true
+	}
+}
+
+// TestWriteOutputs writes every format and checks each file holds what
+// its exporter writes for the trace.
+func TestWriteOutputs(t *testing.T) {
+	tr := tracetest.Mixed()
+	dir := t.TempDir()
+	names, _ := parseFormats("all")
+	written, err := writeOutputs(context.Background(), dir, tr, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != len(outputs()) {
+		t.Errorf("wrote %q, want one file per format", written)
+	}
+	for _, o := range outputs() {
+		got, err := os.ReadFile(filepath.Join(dir, o.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := o.New(&want).Export(context.Background(), tr); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s: %d bytes, the exporter writes %d", o.File, len(got), want.Len())
+		}
+	}
+}
+
+// TestWriteOutputsErrors checks that every failure is reported, each
+// naming its file.
+func TestWriteOutputsErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := writeOutputs(context.Background(), dir, tracetest.Mixed(), []string{"pprof-wait", "flamegraph"})
+	if err == nil {
+		t.Fatal("writing into a missing directory succeeded")
+	}
+	for _, f := range []string{"gil-wait.pb.gz", "flame.html"} {
+		if !strings.Contains(err.Error(), filepath.Join(dir, f)) {
+			t.Errorf("error %q does not name %s", err, f)
+		}
+	}
+	// A failing export removes its partial file and the others still get written.
+	dir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	written, err := writeOutputs(ctx, dir, tracetest.Mixed(), []string{"folded", "flamegraph"})
+	if err == nil || len(written) != 0 {
+		t.Fatalf("canceled writes: %q, %v", written, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("failed outputs left files behind: %v", entries)
+	}
+}
+
+func TestRecordFormatsArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		want  string
+		usage bool
+	}{
+		{[]string{"w.yaml"}, "", false},
+		{[]string{"w.yaml", "--formats", "none"}, "none", false},
+		{[]string{"w.yaml", "--formats=pprof-wait,chrome"}, "pprof-wait,chrome", false},
+		{[]string{"w.yaml", "--formats", "svg"}, "", true},
+	} {
+		var got *recordOptions
+		cmd := recordCmd(func(_ *cobra.Command, o *recordOptions) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(&strings.Builder{})
+		cmd.SetErr(&strings.Builder{})
+		err := cmd.Execute()
+		if tc.usage {
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "flamegraph") {
+				t.Errorf("%q: err = %v, want a usage error listing the formats", tc.args, err)
+			}
+			continue
+		}
+		if err != nil || got.Formats != tc.want {
+			t.Errorf("%q: formats %q, err %v; want %q", tc.args, got.Formats, err, tc.want)
+		}
+	}
+}
+
+// TestRecordOutputs records a small workload and checks which outputs
+// land in the directory: all by default, the chosen ones with --formats.
+func TestRecordOutputs(t *testing.T) {
+	w := writeWorkload(t, small)
+	files := func(dir string) []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	dir := filepath.Join(t.TempDir(), "all")
+	out, err := runRoot("record", w, "-o", dir, "--threads", "1")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	want := []string{"flame.folded", "flame.html", "gil-blame.pb.gz", "gil-wait.pb.gz", "run.giltrace", "trace.json", "wall.pb.gz"}
+	if got := files(dir); !slices.Equal(got, want) {
+		t.Errorf("record wrote %q, want %q", got, want)
+	}
+	if !strings.Contains(out, "outputs: "+filepath.Join(dir, "gil-wait.pb.gz")) {
+		t.Errorf("record does not list its outputs:\n%s", out)
+	}
+	// The outputs are those of the trace file.
+	tr, err := tracer.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := lookupOutput("folded")
+	var folded bytes.Buffer
+	if err := o.New(&folded).Export(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "flame.folded")); !bytes.Equal(got, folded.Bytes()) {
+		t.Error("flame.folded is not the folded stacks of run.giltrace")
+	}
+
+	for _, tc := range []struct{ formats, want string }{
+		{"pprof-wait,chrome", "gil-wait.pb.gz run.giltrace trace.json"},
+		{"none", "run.giltrace"},
+	} {
+		dir := filepath.Join(t.TempDir(), "some")
+		if out, err := runRoot("record", w, "-o", dir, "--threads", "1", "--formats", tc.formats); err != nil {
+			t.Fatalf("record --formats %s: %v\n%s", tc.formats, err, out)
+		}
+		if got := strings.Join(files(dir), " "); got != tc.want {
+			t.Errorf("record --formats %s wrote %s, want %s", tc.formats, got, tc.want)
+		}
+	}
+}
