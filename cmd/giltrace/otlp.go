@@ -42,7 +42,7 @@ var otlpFlags = []string{"endpoint", "protocol", "wait-threshold", "span-budget"
 // --span-budget to f, for export --format otlp.
 func addOTLPFlags(f *pflag.FlagSet, o *otlpOptions) {
 	f.StringVar(&o.Endpoint, "endpoint", "", "with --format otlp: the collector's `URL` (default OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else http://localhost:4318, or :4317 for grpc)")
-	f.StringVar(&o.Protocol, "protocol", "", "with --format otlp: `PROTOCOL`, http/protobuf, http/json or grpc (default OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else http/protobuf)")
+	f.StringVar(&o.Protocol, "protocol", "", "with --format otlp: `PROTOCOL`: http/protobuf, http/json or grpc (default OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else http/protobuf)")
 	f.DurationVar(&o.WaitThreshold, "wait-threshold", 0, fmt.Sprintf("with --format otlp: the shortest GIL wait exported as its own span (default %v)", oteltrace.DefaultWaitThreshold))
 	f.IntVar(&o.SpanBudget, "span-budget", 0, fmt.Sprintf("with --format otlp: the most spans in the trace, beyond which waits and calls fold into their parents (default %d)", oteltrace.DefaultSpanBudget))
 }
