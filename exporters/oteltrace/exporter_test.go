@@ -594,3 +594,16 @@ func TestExportEmptyTrace(t *testing.T) {
 		t.Errorf("spans %+v, want the run alone", e.spans)
 	}
 }
+
+func TestExportResourceAttributes(t *testing.T) {
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci")
+	e := export(t, tracetest.Countdown(1), Options{})
+	if v, _ := e.spans[0].Resource.Set().Value("deployment.environment"); v.AsString() != "ci" {
+		t.Errorf("deployment.environment = %q", v.AsString())
+	}
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign")
+	err := New(sdktracetest.NewInMemoryExporter(), Options{}).Export(context.Background(), tracetest.Countdown(1))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_RESOURCE_ATTRIBUTES") {
+		t.Errorf("err = %v, want one naming OTEL_RESOURCE_ATTRIBUTES", err)
+	}
+}
