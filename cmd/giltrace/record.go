@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/giltrace/giltrace/exporters/oteltrace"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
@@ -148,24 +147,25 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if s.DroppedEvents > 0 {
 		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", s.DroppedEvents)
 	}
+	var otlpErr error
+	if o.OTLP != "" && !interrupted {
+		// After the local outputs, so that a collector's failure loses nothing.
+		if err := sendOTLP(ctx, t, o.otlp(), stderr); err != nil {
+			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
+		}
+	}
 	if outErr != nil {
-		return fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr)
+		return errors.Join(fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr), otlpErr)
 	}
 	if interrupted {
 		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)
 	}
-	if o.OTLP != "" {
-		// After the local outputs, so that a collector's failure loses nothing.
-		if err := sendOTLP(ctx, t, o.otlp(), stderr); err != nil {
-			return fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
-		}
-	}
-	return nil
+	return otlpErr
 }
 
 // otlp is the OTLP setting of --otlp, with oteltrace's defaults.
 func (o *recordOptions) otlp() *otlpOptions {
-	oo := &otlpOptions{WaitThreshold: oteltrace.DefaultWaitThreshold, SpanBudget: oteltrace.DefaultSpanBudget}
+	oo := &otlpOptions{}
 	if o.OTLP != otlpDefault {
 		oo.Endpoint = o.OTLP
 	}
