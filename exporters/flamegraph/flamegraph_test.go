@@ -269,3 +269,17 @@ func TestPageTrees(t *testing.T) {
 		})
 	}
 }
+
+// TestEmpty checks that a trace without events gives no stacks and a page.
+func TestEmpty(t *testing.T) {
+	tr := tracetest.New("empty").Trace()
+	for _, v := range views {
+		if got := folded(t, tr, v); len(got) != 0 {
+			t.Errorf("%v: %q", v, got)
+		}
+	}
+	var data any
+	if err := json.Unmarshal(pageData(t, page(t, tr)), &data); err != nil {
+		t.Error(err)
+	}
+}
