@@ -105,7 +105,7 @@ func focused(t *testing.T, file, key, value string) int64 {
 
 // expected are the figures the profiles must reproduce, computed from spans.
 type expected struct {
-	waits, waitNS  int64 // every wait with a duration, for any lock
+	waits, waitNS  int64 // contended waits; the time of every wait, for any lock
 	gilWaitNS      int64 // waits for a GIL
 	waiterNS       map[string]int64
 	wallNS         int64
@@ -121,7 +121,9 @@ func expect(s *tracer.Spans) expected {
 		if w.End <= w.Start {
 			continue
 		}
-		e.waits++
+		if w.Contended {
+			e.waits++
+		}
 		e.waitNS += w.End - w.Start
 		e.waiterNS[t.Threads[w.Thread].Name] += w.End - w.Start
 		if t.Locks[w.Lock].GIL {
