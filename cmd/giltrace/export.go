@@ -11,9 +11,10 @@ import (
 
 // exportOptions are the arguments of giltrace export.
 type exportOptions struct {
-	File   string // the .giltrace file
-	Format string // an output format's name
-	Out    string // the output file; "" is the format's file name next to the trace; "-" is stdout
+	File   string      // the .giltrace file
+	Format string      // an output format's name
+	Out    string      // the output file; "" is the format's file name next to the trace; "-" is stdout
+	OTLP   otlpOptions // --format otlp: where and how to send the run
 }
 
 func newExportCmd() *cobra.Command { return exportCmd(runExport) }
@@ -24,26 +25,34 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export FILE.giltrace --format FORMAT [-o OUT]",
-		Short: "Write a recorded run as a pprof profile, Chrome trace JSON or flame graph",
+		Short: "Write a recorded run as a pprof profile, Chrome trace JSON or flame graph, or send it over OTLP",
 		Long: "export reads a .giltrace file and writes it in one format (docs/outputs.md):\n\n" +
 			formatHelp() + "\n" +
 			"By default the output goes next to the trace under the format's file name\n" +
-			"(the name giltrace record uses); -o names another file, -o - writes to stdout.",
+			"(the name giltrace record uses); -o names another file, -o - writes to stdout.\n\n" +
+			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
+			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			if o.Format == "" {
-				return &usageError{fmt.Errorf("--format is required (formats: %s)", outputNames())}
+				return &usageError{fmt.Errorf("--format is required (formats: %s)", exportFormatNames())}
 			}
-			if _, err := lookupOutput(o.Format); err != nil {
+			if o.Format != otlpFormat {
+				if _, err := lookupOutput(o.Format); err != nil {
+					return &usageError{fmt.Errorf("unknown format %q (formats: %s)", o.Format, exportFormatNames())}
+				}
+			}
+			if err := checkExportOTLP(cmd, o); err != nil {
 				return &usageError{err}
 			}
 			return run(cmd, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Format, "format", "f", "", "output `FORMAT`: "+outputNames())
+	f.StringVarP(&o.Format, "format", "f", "", "output `FORMAT`: "+exportFormatNames())
 	f.StringVarP(&o.Out, "out", "o", "", "write to `FILE` (default: the format's file name next to the trace; - for stdout)")
+	addOTLPFlags(f, &o.OTLP)
 	return cmd
 }
 
@@ -57,9 +66,12 @@ func formatHelp() string {
 }
 
 func runExport(cmd *cobra.Command, o *exportOptions) error {
-	out, err := lookupOutput(o.Format)
-	if err != nil {
-		return &usageError{err}
+	var out output
+	if o.Format != otlpFormat {
+		var err error
+		if out, err = lookupOutput(o.Format); err != nil {
+			return &usageError{err}
+		}
 	}
 	t, err := tracer.ReadFile(o.File)
 	var te *tracer.TruncatedError
@@ -69,6 +81,9 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	if err != nil {
 		// A file cut off mid-write: export its complete part, and say so.
 		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: %v; exporting the complete part\n", err)
+	}
+	if o.Format == otlpFormat {
+		return sendOTLP(cmd.Context(), t, &o.OTLP, cmd.OutOrStdout())
 	}
 	s := tracer.Derive(t)
 	if o.Out == "-" {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.opentelemetry.io/otel"
 
@@ -22,22 +23,49 @@ import (
 type otlpOptions struct {
 	Endpoint      string        // collector URL; "" is the environment's or http://localhost:4318
 	Protocol      string        // http/protobuf, http/json or grpc
-	WaitThreshold time.Duration // shortest wait with its own span
-	SpanBudget    int           // most spans per trace
+	WaitThreshold time.Duration // shortest wait with its own span; 0 is oteltrace's default
+	SpanBudget    int           // most spans per trace; 0 is oteltrace's default
 }
+
+// otlpFormat is the export format that sends the run to a collector
+// rather than writing a file.
+const otlpFormat = "otlp"
 
 // otlpDefault is the value of a bare --otlp: the environment's endpoint,
 // else the specification's default.
 const otlpDefault = "default"
 
+// otlpFlags are the flags addOTLPFlags adds.
+var otlpFlags = []string{"endpoint", "protocol", "wait-threshold", "span-budget"}
+
 // addOTLPFlags adds --endpoint, --protocol, --wait-threshold and
 // --span-budget to f, for export --format otlp.
 func addOTLPFlags(f *pflag.FlagSet, o *otlpOptions) {
 	f.StringVar(&o.Endpoint, "endpoint", "", "with --format otlp: the collector's `URL` (default OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else http://localhost:4318, or :4317 for grpc)")
-	f.StringVar(&o.Protocol, "protocol", "", "with --format otlp: `http/protobuf`, http/json or grpc (default OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else http/protobuf)")
-	f.DurationVar(&o.WaitThreshold, "wait-threshold", oteltrace.DefaultWaitThreshold, "with --format otlp: the shortest GIL wait exported as its own span")
-	f.IntVar(&o.SpanBudget, "span-budget", oteltrace.DefaultSpanBudget, "with --format otlp: the most spans in the trace; beyond it, waits and calls fold into their parents")
+	f.StringVar(&o.Protocol, "protocol", "", "with --format otlp: `PROTOCOL`: http/protobuf, http/json or grpc (default OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else http/protobuf)")
+	f.DurationVar(&o.WaitThreshold, "wait-threshold", 0, fmt.Sprintf("with --format otlp: the shortest GIL wait exported as its own span (default %v)", oteltrace.DefaultWaitThreshold))
+	f.IntVar(&o.SpanBudget, "span-budget", 0, fmt.Sprintf("with --format otlp: the most spans in the trace, beyond which waits and calls fold into their parents (default %d)", oteltrace.DefaultSpanBudget))
 }
+
+// checkExportOTLP checks the OTLP flags of giltrace export: valid with
+// --format otlp, absent with the other formats, and no -o with otlp.
+func checkExportOTLP(cmd *cobra.Command, o *exportOptions) error {
+	if o.Format != otlpFormat {
+		for _, name := range otlpFlags {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s applies to --format otlp only", name)
+			}
+		}
+		return nil
+	}
+	if o.Out != "" {
+		return errors.New("--out does not apply to --format otlp: the run goes to the collector (--endpoint)")
+	}
+	return o.OTLP.check()
+}
+
+// exportFormatNames lists export's formats: the local outputs, then otlp.
+func exportFormatNames() string { return outputNames() + ", " + otlpFormat }
 
 // check rejects values no collector could accept; the endpoint and the
 // environment are checked when the client is made.
@@ -47,26 +75,13 @@ func (o *otlpOptions) check() error {
 	default:
 		return fmt.Errorf("--protocol %q: expected http/protobuf, http/json or grpc", o.Protocol)
 	}
-	if o.WaitThreshold <= 0 {
+	if o.WaitThreshold < 0 {
 		return fmt.Errorf("--wait-threshold %v: expected a positive duration", o.WaitThreshold)
 	}
-	if o.SpanBudget < 1 {
+	if o.SpanBudget < 0 {
 		return fmt.Errorf("--span-budget %d: expected at least 1", o.SpanBudget)
 	}
 	return nil
-}
-
-// exportOTLP sends the run recorded in the file at path as one trace: the
-// otlp format of giltrace export.
-func exportOTLP(ctx context.Context, path string, o *otlpOptions, stdout io.Writer) error {
-	if err := o.check(); err != nil {
-		return &usageError{err}
-	}
-	t, err := tracer.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return sendOTLP(ctx, t, o, stdout)
 }
 
 // sendOTLP sends t as one trace to the collector o designates and reports

@@ -61,8 +61,9 @@ func TestOTLPOptionsCheck(t *testing.T) {
 		{func(o *otlpOptions) {}, ""},
 		{func(o *otlpOptions) { o.Protocol = "grpc" }, ""},
 		{func(o *otlpOptions) { o.Protocol = "thrift" }, `--protocol "thrift"`},
-		{func(o *otlpOptions) { o.WaitThreshold = 0 }, "--wait-threshold 0s"},
-		{func(o *otlpOptions) { o.SpanBudget = 0 }, "--span-budget 0"},
+		{func(o *otlpOptions) { o.WaitThreshold, o.SpanBudget = 0, 0 }, ""}, // the defaults
+		{func(o *otlpOptions) { o.WaitThreshold = -time.Millisecond }, "--wait-threshold -1ms"},
+		{func(o *otlpOptions) { o.SpanBudget = -3 }, "--span-budget -3"},
 	} {
 		o := ok
 		tc.change(&o)
@@ -171,8 +172,48 @@ func TestRecordOTLPJaeger(t *testing.T) {
 	}
 }
 
-// export --format otlp's function: a recorded fixture to a local OTLP/HTTP
-// collector, and a usage error for bad options.
+func TestExportOTLPArgs(t *testing.T) {
+	tests := []struct {
+		args  []string
+		want  *exportOptions
+		usage string
+	}{
+		{[]string{"run.giltrace", "--format", "otlp"}, &exportOptions{File: "run.giltrace", Format: "otlp"}, ""},
+		{[]string{"run.giltrace", "-f", "otlp", "--endpoint", "http://c:4317", "--protocol", "grpc", "--wait-threshold", "500us", "--span-budget", "50"},
+			&exportOptions{File: "run.giltrace", Format: "otlp", OTLP: otlpOptions{Endpoint: "http://c:4317", Protocol: "grpc", WaitThreshold: 500 * time.Microsecond, SpanBudget: 50}}, ""},
+		{[]string{"run.giltrace", "--format", "otlp", "-o", "x"}, nil, "--out does not apply to --format otlp"},
+		{[]string{"run.giltrace", "--format", "chrome", "--endpoint", "http://c:4318"}, nil, "--endpoint applies to --format otlp only"},
+		{[]string{"run.giltrace", "--format", "folded", "--span-budget", "5"}, nil, "--span-budget applies to --format otlp only"},
+		{[]string{"run.giltrace", "--format", "otlp", "--protocol", "thrift"}, nil, `--protocol "thrift"`},
+		{[]string{"run.giltrace", "--format", "otlp", "--span-budget", "-1"}, nil, "--span-budget -1"},
+		{[]string{"run.giltrace", "--format", "otlp", "--wait-threshold", "-1ms"}, nil, "--wait-threshold -1ms"},
+		{[]string{"run.giltrace", "--format", "otpl"}, nil, `unknown format "otpl" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, otlp)`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *exportOptions
+			cmd := exportCmd(func(_ *cobra.Command, o *exportOptions) error { got = o; return nil })
+			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tc.usage != "" {
+				if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.usage) {
+					t.Fatalf("err = %v, want a usage error with %q", err, tc.usage)
+				}
+				return
+			}
+			if err != nil || *got != *tc.want {
+				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// export --format otlp of a recorded fixture to a local OTLP/HTTP collector;
+// of a file cut off mid-write (its complete part, with a warning); and to a
+// closed port (exit 1, the endpoint and the cause).
 func TestExportOTLP(t *testing.T) {
 	clearOTLPEnv(t)
 	var requests atomic.Int64
@@ -184,28 +225,39 @@ func TestExportOTLP(t *testing.T) {
 	defer srv.Close()
 	fixture := filepath.Join("..", "..", "fixtures", "traces", "convoy.giltrace")
 	if _, err := os.Stat(fixture); err != nil {
-		path, _ := writeTrace(t, tracetest.Mixed())
-		fixture = path
-	}
-	var out strings.Builder
-	o := &otlpOptions{Endpoint: srv.URL, WaitThreshold: time.Millisecond, SpanBudget: 100}
-	if err := exportOTLP(context.Background(), fixture, o, &out); err != nil {
-		t.Fatal(err)
+		fixture, _ = writeTrace(t, tracetest.Mixed())
 	}
 	tr, err := tracer.ReadFile(fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out, err := runRoot("export", fixture, "--format", "otlp", "--endpoint", srv.URL, "--span-budget", "100")
 	want := "otlp: sent trace " + oteltrace.TraceID(tr) + " to " + srv.URL + "/v1/traces (http/protobuf)\n"
-	if out.String() != want || requests.Load() != 1 {
-		t.Errorf("output %q after %d requests, want %q after 1", out.String(), requests.Load(), want)
+	if err != nil || out != want || requests.Load() != 1 {
+		t.Errorf("export: %q, %v after %d requests; want %q after 1", out, err, requests.Load(), want)
 	}
-	o.SpanBudget = 0
-	if err := exportOTLP(context.Background(), fixture, o, &out); err == nil || exitCode(err) != 2 {
-		t.Errorf("span budget 0: err = %v, want a usage error", err)
+
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
 	}
-	o.SpanBudget = 10
-	if err := exportOTLP(context.Background(), filepath.Join(t.TempDir(), "missing.giltrace"), o, &out); err == nil || exitCode(err) != 1 {
-		t.Errorf("missing file: err = %v, want exit 1", err)
+	cut := filepath.Join(t.TempDir(), "cut.giltrace")
+	if err := os.WriteFile(cut, b[:len(b)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot("export", cut, "--format", "otlp", "--endpoint", srv.URL)
+	if err != nil || !strings.Contains(out, "exporting the complete part") || !strings.Contains(out, "otlp: sent trace ") || requests.Load() != 2 {
+		t.Errorf("export of a cut file: %q, %v after %d requests", out, err, requests.Load())
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	out, err = runRoot("export", fixture, "--format", "otlp", "--endpoint", closed)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), closed+"/v1/traces") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("export to a closed port: %q, %v", out, err)
 	}
 }

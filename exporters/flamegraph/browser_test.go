@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/exporttest"
 	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
@@ -290,9 +292,6 @@ func TestBrowser(t *testing.T) {
 	if pct, _ := strconv.ParseFloat(m[1], 64); math.Abs(pct-100*23999500.0/40000000) > 0.01 {
 		t.Errorf("match share %s%%, want 60.00%%", m[1])
 	}
-	if golden.Updating() {
-		screenshot(t, wd)
-	}
 
 	// 4. Zoom: clicking worker-2 makes it as wide as the chart.
 	before, width := wd.frameWidth("python/worker-2")
@@ -331,10 +330,28 @@ func TestBrowser(t *testing.T) {
 	if w, width := wd.frameWidth("python/worker-1"); math.Abs(w-width) > 2 {
 		t.Errorf("the only thread left is %.0f px of %.0f", w, width)
 	}
+
+	if golden.Updating() {
+		screenshot(t, wd)
+	}
 }
 
-// screenshot saves the page as docs/img/flame.png.
+// screenshot saves a page of the api-service fixture as
+// docs/img/flame.png: zoomed into one handler, searching for query_db,
+// hovering over a frame.
 func screenshot(t *testing.T, wd *webDriver) {
+	tr, err := tracer.ReadFile(filepath.Join(exporttest.FixtureDir(), "api-service.giltrace"))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "flame.html")
+	if err := os.WriteFile(file, page(t, tr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd.must("POST", "/url", map[string]string{"url": "file://" + file}, nil)
+	wd.must("POST", "/element/"+wd.find("#search")+"/value", map[string]string{"text": "query_db"}, nil)
+	wd.click(wd.frame("handler-2"))
+	wd.hover(wd.frame("gil-wait"))
 	var b64 string
 	wd.must("GET", "/screenshot", nil, &b64)
 	png, err := base64.StdEncoding.DecodeString(b64)

@@ -49,15 +49,50 @@ type key struct {
 	stack  tracer.StackID
 }
 
+// sums adds up time per key. A small cache of recent keys spares the
+// map's hashing for most spans: a blame walk repeats a few keys.
+type sums struct {
+	m     map[key]int64
+	cache [1024]struct {
+		k  key
+		ns int64
+		ok bool
+	}
+}
+
+func (s *sums) add(k key, ns int64) {
+	h := uint32(k.thread)*0x9e3779b1 ^ uint32(k.stack)*0x85ebca6b ^ uint32(k.state)
+	c := &s.cache[(h^h>>15)%uint32(len(s.cache))]
+	if c.ok && c.k == k {
+		c.ns += ns
+		return
+	}
+	if c.ok {
+		s.m[c.k] += c.ns // evict
+	}
+	c.k, c.ns, c.ok = k, ns, true
+}
+
+// total flushes the cache and returns the sums.
+func (s *sums) total() map[key]int64 {
+	for i := range s.cache {
+		if c := &s.cache[i]; c.ok {
+			s.m[c.k] += c.ns
+			c.ok = false
+		}
+	}
+	return s.m
+}
+
 // weigh sums the time of view v per (thread, state, stack).
 func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
-	sums := make(map[key]int64)
+	sums := &sums{m: make(map[key]int64)}
 	switch v {
 	case ViewWall:
 		for i := range s.States {
 			sp := &s.States[i]
 			if sp.End > sp.Start {
-				sums[key{sp.Thread, int(sp.State), sp.Stack}] += sp.End - sp.Start
+				sums.add(key{sp.Thread, int(sp.State), sp.Stack}, sp.End-sp.Start)
 			}
 		}
 	case ViewWait:
@@ -70,7 +105,7 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 			if int(w.Lock) < len(s.Trace.Locks) && !s.Trace.Locks[w.Lock].GIL {
 				st = tracer.StateLockWait
 			}
-			sums[key{w.Thread, int(st), w.Stack}] += w.End - w.Start
+			sums.add(key{w.Thread, int(st), w.Stack}, w.End-w.Start)
 		}
 	case ViewBlame:
 		for i := range s.Waits {
@@ -82,13 +117,13 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 				if b.Holder == tracer.NoThread {
 					k.state, k.stack = -1, tracer.NoStack
 				}
-				sums[k] += b.End - b.Start
+				sums.add(k, b.End-b.Start)
 			}
 		}
 	default:
 		return nil, fmt.Errorf("unknown flame graph view %v", v)
 	}
-	return sums, nil
+	return sums.total(), nil
 }
 
 // namer names the frames of a trace, sanitised for the folded format: no

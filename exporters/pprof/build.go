@@ -22,37 +22,65 @@ const (
 	threadNone    = "(none)"           // the thread label of blame while nobody held the lock
 )
 
-// key is what samples are aggregated by: one sample per distinct key.
+// key is what samples are aggregated by: one sample per distinct key. The
+// sample's process is the thread's, or the waiter's for NoThread.
 type key struct {
 	thread tracer.ThreadID // the thread charged; NoThread for no holder
-	state  int             // a tracer.State, or stateHandoff
+	state  int32           // a tracer.State, or stateHandoff
 	stack  tracer.StackID
 	lock   tracer.LockID   // a guest lock, else NoLock
 	waiter tracer.ThreadID // blame: the waiting thread; else NoThread
 	io     tracer.StringID // wall: the I/O kind in StateIO; else 0
-	proc   tracer.ProcID   // the process of thread, or of the lock for NoThread
 }
 
-func compareKeys(a, b key) int {
+// hash is a cheap hash of k for the builder's cache.
+func (k key) hash() uint32 {
+	h := uint32(k.thread)*0x9e3779b1 ^ uint32(k.stack)*0x85ebca6b ^ uint32(k.waiter)*0xc2b2ae35 ^
+		uint32(k.lock)*0x27d4eb2f ^ uint32(k.io)*0x165667b1 ^ uint32(k.state)
+	return h ^ h>>15
+}
+
+func (b *builder) compareKeys(x, y key) int {
 	return cmp.Or(
-		cmp.Compare(a.proc, b.proc),
-		cmp.Compare(a.thread, b.thread),
-		cmp.Compare(a.state, b.state),
-		cmp.Compare(a.stack, b.stack),
-		cmp.Compare(a.lock, b.lock),
-		cmp.Compare(a.waiter, b.waiter),
-		cmp.Compare(a.io, b.io),
+		cmp.Compare(b.keyProc(x), b.keyProc(y)),
+		cmp.Compare(x.thread, y.thread),
+		cmp.Compare(x.state, y.state),
+		cmp.Compare(x.stack, y.stack),
+		cmp.Compare(x.lock, y.lock),
+		cmp.Compare(x.waiter, y.waiter),
+		cmp.Compare(x.io, y.io),
 	)
+}
+
+// keyProc is the process of a sample: its thread's, or for blame with no
+// holder the waiter's.
+func (b *builder) keyProc(k key) tracer.ProcID {
+	if k.thread == tracer.NoThread {
+		return b.proc(k.waiter)
+	}
+	return b.proc(k.thread)
 }
 
 // value is a sample's values: a count and nanoseconds.
 type value struct{ count, ns int64 }
 
+// cacheSize is the number of slots of the builder's cache: enough for
+// the keys that recur while walking a few waits.
+const cacheSize = 1024
+
 // builder aggregates samples of one profile and then lays them out with
 // their locations, functions and mapping.
 type builder struct {
-	t    *tracer.Trace
-	sums map[key]value
+	t     *tracer.Trace
+	index map[key]int // into keys and vals
+	keys  []key
+	vals  []value
+	// cache maps key.hash() to a recent key and its index+1, sparing the
+	// map's hashing for most spans (a blame walk repeats a few keys).
+	cache [cacheSize]struct {
+		k key
+		i int
+	}
 
 	mapping   *profile.Mapping
 	funcs     map[funcKey]*profile.Function
@@ -65,14 +93,25 @@ type builder struct {
 type funcKey struct{ name, file string }
 
 func newBuilder(t *tracer.Trace) *builder {
-	return &builder{t: t, sums: make(map[key]value)}
+	return &builder{t: t, index: make(map[key]int)}
 }
 
+// add adds count and ns to the sample of k.
 func (b *builder) add(k key, count, ns int64) {
-	v := b.sums[k]
+	c := &b.cache[k.hash()%cacheSize]
+	if c.i == 0 || c.k != k {
+		i, ok := b.index[k]
+		if !ok {
+			i = len(b.keys)
+			b.index[k] = i
+			b.keys = append(b.keys, k)
+			b.vals = append(b.vals, value{})
+		}
+		c.k, c.i = k, i+1
+	}
+	v := &b.vals[c.i-1]
 	v.count += count
 	v.ns += ns
-	b.sums[k] = v
 }
 
 // proc is the process of thread id (0 if out of range).
@@ -98,12 +137,16 @@ func (b *builder) waits(s *tracer.Spans) {
 		if w.End <= w.Start {
 			continue
 		}
-		k := key{thread: w.Thread, state: int(tracer.StateGILWait), stack: w.Stack,
-			lock: b.guestLock(w.Lock), waiter: tracer.NoThread, proc: b.proc(w.Thread)}
+		k := key{thread: w.Thread, state: int32(tracer.StateGILWait), stack: w.Stack,
+			lock: b.guestLock(w.Lock), waiter: tracer.NoThread}
 		if k.lock != tracer.NoLock {
-			k.state = int(tracer.StateLockWait)
+			k.state = int32(tracer.StateLockWait)
 		}
-		b.add(k, 1, w.End-w.Start)
+		var n int64
+		if w.Contended {
+			n = 1 // an uncontended wait (runnable before taking a free GIL) has a delay but no contention
+		}
+		b.add(k, n, w.End-w.Start)
 	}
 }
 
@@ -116,10 +159,9 @@ func (b *builder) blame(s *tracer.Spans) {
 			if bl.End <= bl.Start {
 				continue
 			}
-			k := key{thread: bl.Holder, state: int(bl.State), stack: bl.Stack,
-				lock: lock, waiter: w.Thread, proc: b.proc(bl.Holder)}
+			k := key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: w.Thread}
 			if bl.Holder == tracer.NoThread {
-				k.state, k.stack, k.proc = stateHandoff, tracer.NoStack, b.proc(w.Thread)
+				k.state, k.stack = stateHandoff, tracer.NoStack
 			}
 			b.add(k, 1, bl.End-bl.Start)
 		}
@@ -133,8 +175,8 @@ func (b *builder) wall(s *tracer.Spans) {
 		if sp.End <= sp.Start {
 			continue
 		}
-		k := key{thread: sp.Thread, state: int(sp.State), stack: sp.Stack,
-			lock: b.guestLock(sp.Lock), waiter: tracer.NoThread, io: sp.IOKind, proc: b.proc(sp.Thread)}
+		k := key{thread: sp.Thread, state: int32(sp.State), stack: sp.Stack,
+			lock: b.guestLock(sp.Lock), waiter: tracer.NoThread, io: sp.IOKind}
 		b.add(k, 1, sp.End-sp.Start)
 	}
 }
@@ -148,14 +190,14 @@ func (b *builder) profile(k Kind) *profile.Profile {
 	b.stackLocs = make(map[tracer.StackID][]*profile.Location)
 	b.synthetic = make(map[string]*profile.Location)
 
-	keys := make([]key, 0, len(b.sums))
-	for k := range b.sums {
-		keys = append(keys, k)
+	order := make([]int, len(b.keys))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortFunc(keys, compareKeys)
-	b.p.Sample = make([]*profile.Sample, 0, len(keys))
-	for _, sk := range keys {
-		v := b.sums[sk]
+	slices.SortFunc(order, func(x, y int) int { return b.compareKeys(b.keys[x], b.keys[y]) })
+	b.p.Sample = make([]*profile.Sample, 0, len(order))
+	for _, i := range order {
+		sk, v := b.keys[i], b.vals[i]
 		smp := &profile.Sample{Location: b.locations(sk), Label: b.labels(sk)}
 		if k == KindWall {
 			smp.Value = []int64{v.ns}
@@ -249,7 +291,7 @@ func (b *builder) comments(k Kind) []string {
 func (b *builder) labels(k key) map[string][]string {
 	l := map[string][]string{
 		"thread":  {b.threadName(k.thread)},
-		"process": {b.procName(k.proc)},
+		"process": {b.procName(b.keyProc(k))},
 	}
 	if k.state == stateHandoff {
 		l["state"] = []string{"handoff"}

@@ -6,8 +6,10 @@ package exporttest
 import (
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
@@ -55,4 +57,66 @@ func Fixtures(t testing.TB) []Case {
 // All returns the scenarios, then the fixtures.
 func All(t testing.TB) []Case {
 	return append(Scenarios(), Fixtures(t)...)
+}
+
+// Large builds a valid cpython-mode trace of at least events events for
+// benchmarks: eight threads of one process take turns on the GIL through
+// drop requests and forced handoffs; each turn calls two of twelve
+// functions (stacks two deep) and every fourth turn ends in blocking I/O
+// instead, so that there are waits, blame, I/O and many stacks.
+func Large(events int) *tracer.Trace {
+	const threads, funcs = 8, 12
+	const us = int64(1000)
+	b := tracetest.New("large")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	var fs []tracer.FrameID
+	for i := range funcs {
+		fs = append(fs, b.Func("f"+strconv.Itoa(i), 10*(i+1)))
+	}
+	var ths []*tracetest.Thread
+	for i := range threads {
+		th := b.Thread(p, "worker-"+strconv.Itoa(i+1))
+		th.Start(int64(i)).Wait(int64(i)+10, gil)
+		ths = append(ths, th)
+	}
+	now := 100 * us
+	n := 2 * threads
+	for r := 0; n < events; r++ {
+		h := ths[r%threads]
+		how := tracer.AcquireForced // the previous holder dropped it on a drop request
+		if r%4 == 0 {
+			how = tracer.AcquireAfterWait // first turn, or after the previous holder's I/O
+		}
+		h.Acquire(now, gil, how).Call(now+us, fs[r%funcs]).Call(now+2*us, fs[(r*7+3)%funcs])
+		now += 5 * us
+		h.Return(now).Return(now + us)
+		if r%4 == 3 {
+			h.IOBegin(now+2*us, "db").Release(now+3*us, gil, tracer.ReleaseIO)
+			h.IOEnd(now+50*us).Wait(now+51*us, gil)
+			n += 9
+		} else {
+			ths[(r+1)%threads].DropRequest(now+2*us, gil, h.ID())
+			h.Release(now+3*us, gil, tracer.ReleaseDropRequest).Wait(now+4*us, gil)
+			n += 8
+		}
+		now += 5 * us
+	}
+	// The holder of the last turn released the GIL; each thread takes it once more and ends.
+	for _, th := range ths {
+		th.Acquire(now, gil, tracer.AcquireAfterWait).Release(now+us, gil, tracer.ReleaseThreadEnd).End(now + 2*us)
+		now += 3 * us
+	}
+	return b.Trace()
+}
+
+// Rate reports a benchmark's events per wall second and, where the
+// process's CPU time is known, per CPU second (garbage collection
+// included). Call it after the loop with the times taken before it.
+func Rate(b *testing.B, events int, wall time.Time, cpu time.Duration) {
+	n := float64(events * b.N)
+	b.ReportMetric(n/time.Since(wall).Seconds(), "events/s")
+	if used := CPUTime() - cpu; used > 0 {
+		b.ReportMetric(n/used.Seconds(), "events/cpu-s")
+	}
 }
