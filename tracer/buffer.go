@@ -10,9 +10,14 @@ import (
 // Config.MaxEvents is 0: 16 Mi events, 512 MiB at 32 bytes an event.
 const DefaultMaxEvents = 16 << 20
 
-// chunkEvents is the size of a buffer chunk: 64 Ki events (2 MiB), so that
-// a chunk is allocated once every 65536 events.
-const chunkEvents = 64 << 10
+// A thread's first chunk holds firstChunkEvents events (32 KiB), and each
+// next one twice as many up to chunkEvents (64 Ki events, 2 MiB): a run of
+// a thousand short threads takes 32 MiB, not 2 GiB of the budget, and a
+// long thread allocates once every 65536 events.
+const (
+	firstChunkEvents = 1 << 10
+	chunkEvents      = 64 << 10
+)
 
 // Config configures a Recorder.
 type Config struct {
@@ -184,7 +189,7 @@ func (b *Buffer) grow() bool {
 	if b.dropAt >= 0 {
 		return false // once dropping, the thread's trace stays cut
 	}
-	n := int64(chunkEvents)
+	n := int64(min(max(2*cap(b.cur), firstChunkEvents), chunkEvents))
 	left := b.r.budget.Add(-n)
 	if left < 0 {
 		n += left

@@ -40,9 +40,10 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 		Short: "Run a workload on the GIL-locked VM and record its trace",
 		Long: "record runs a workload file (docs/workloads.md) on the instrumented VM, writes\n" +
 			"every GIL acquire, release, wait and drop request to DIR/run.giltrace, and\n" +
-			"prints each thread's wall time split into running, GIL wait, I/O, native and\n" +
-			"lock wait. Ctrl-C stops the run and still writes a valid trace of what was\n" +
-			"recorded.",
+			"prints the report: the verdict, each thread's wall time split into running,\n" +
+			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
+			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
+			"stops the run and still writes a valid trace of what was recorded.",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Workload = args[0]
@@ -58,7 +59,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
-	f.BoolVar(&o.JSON, "json", false, "print the breakdown as JSON")
+	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
 	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" (files: "+outputFiles()+"; default all; docs/outputs.md)")
@@ -129,11 +130,13 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		}
 		written, outErr = writeOutputSpans(octx, dir, spans, formats)
 	}
-	s := report.Summarize(t, spans)
+	// The whole report (issue 6: "also printed at the end of record"): its
+	// JSON keeps every field of the breakdown and adds the diagnosis.
+	r := report.Analyze(t, spans)
 	if o.JSON {
-		err = s.WriteJSON(stdout)
+		err = r.WriteJSON(stdout)
 	} else {
-		err = s.WriteText(stdout)
+		err = r.WriteText(stdout)
 		if err == nil {
 			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
 		}
@@ -144,8 +147,8 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if s.DroppedEvents > 0 {
-		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", s.DroppedEvents)
+	if r.DroppedEvents > 0 {
+		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", r.DroppedEvents)
 	}
 	var otlpErr error
 	if o.OTLP != "" && !interrupted {

@@ -225,7 +225,9 @@ func TestRecordFixture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "web-scraping: 2 threads in 1 process") || !strings.Contains(out, "scraper-2") {
+	// The report follows the run: I/O-bound threads scale.
+	if !strings.Contains(out, "web-scraping: 2 threads in 1 process") || !strings.Contains(out, "scraper-2") ||
+		!strings.Contains(out, "Verdict: scales") || !strings.Contains(out, "Speedup") {
 		t.Errorf("output:\n%s", out)
 	}
 	tr, err := tracer.ReadFile(filepath.Join(dir, "run.giltrace"))

@@ -106,6 +106,7 @@
     })(root);
     chart.replaceChildren(frag);
     chart.style.height = (maxDepth + 1) * ROW + "px";
+    if (total === 0) details.textContent = "Nothing in this view: no time recorded for the threads shown.";
     chart.nodes = nodes;
     $("reset").disabled = !state.zoom;
     showMatch(total);
@@ -178,6 +179,7 @@
     state.zoom = null;
     const v = data.views.find((x) => x.id === id);
     $("about").textContent = `${v.label}: ${v.about}. Total ${fmtTime(value(state.view))}.`;
+    details.textContent = "Hover over a frame for details; click it to zoom.";
     buildThreads();
     render();
   }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestGolden(t *testing.T) {
 // parseFolded returns the lines of folded stacks as frames and values.
 func parseFolded(t testing.TB, b []byte) (stacks [][]string, values []int64) {
 	t.Helper()
-	prev := ""
+	var prev []string
 	for line := range strings.Lines(string(b)) {
 		line = strings.TrimSuffix(line, "\n")
 		i := strings.LastIndexByte(line, ' ')
@@ -89,11 +90,12 @@ func parseFolded(t testing.TB, b []byte) (stacks [][]string, values []int64) {
 		if err != nil || v <= 0 {
 			t.Fatalf("folded line %q: bad value", line)
 		}
-		if line[:i] <= prev {
-			t.Errorf("folded lines not sorted or repeated: %q after %q", line[:i], prev)
+		frames := strings.Split(line[:i], ";")
+		if slices.Compare(frames, prev) <= 0 {
+			t.Errorf("folded stacks not sorted by frames or repeated: %q after %q", frames, prev)
 		}
-		prev = line[:i]
-		stacks = append(stacks, strings.Split(line[:i], ";"))
+		prev = frames
+		stacks = append(stacks, frames)
 		values = append(values, v)
 	}
 	return stacks, values
@@ -195,5 +197,89 @@ func TestUnknownView(t *testing.T) {
 	var buf bytes.Buffer
 	if err := flamegraph.NewFoldedView(&buf, 0).Export(context.Background(), tracetest.Countdown(1)); err == nil {
 		t.Error("view 0 exported")
+	}
+}
+
+// checkTree checks a page tree node: its children are sorted by name,
+// unique, and their time is at most its own. It returns the node's time.
+func checkTree(t *testing.T, names []string, n []any, path string) int64 {
+	t.Helper()
+	name := names[int(n[0].(float64))]
+	ns := int64(n[1].(float64))
+	if len(n) < 3 {
+		return ns
+	}
+	var sum int64
+	prev := ""
+	for i, k := range n[2].([]any) {
+		kid := k.([]any)
+		kn := names[int(kid[0].(float64))]
+		if i > 0 && kn <= prev {
+			t.Errorf("%s/%s: children not sorted or repeated: %q after %q", path, name, kn, prev)
+		}
+		prev = kn
+		sum += checkTree(t, names, kid, path+"/"+name)
+	}
+	if sum > ns {
+		t.Errorf("%s/%s: children sum to %d ns, more than its %d", path, name, sum, ns)
+	}
+	return ns
+}
+
+// TestPageTrees checks the structure of every page's trees, and that each
+// root's time is the sum of its view's folded stacks.
+func TestPageTrees(t *testing.T) {
+	// Names that sort differently as frames and as joined lines ("a" <
+	// "a b" but "a;x" > "a b") must still merge into one tree.
+	b := tracetest.New("names")
+	p := b.Process("py", 1)
+	fa, fab, fx := b.Func("a", 0), b.Func("a b", 0), b.Func("x", 0)
+	th := b.Thread(p, "T")
+	th.Start(0).Acquire(10, 0, tracer.AcquireUncontended).Call(20, fa).Return(100).Call(200, fab).Return(300).
+		Call(400, fa).Call(500, fx).Return(600).Return(700).Release(800, 0, tracer.ReleaseThreadEnd).End(900)
+	cases := append(exporttest.All(t), exporttest.Case{Name: "names", Trace: b.Trace()})
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			var data struct {
+				Names []string
+				Views []struct {
+					ID   string
+					Tree []any
+				}
+			}
+			if err := json.Unmarshal(pageData(t, page(t, c.Trace)), &data); err != nil {
+				t.Fatal(err)
+			}
+			if len(data.Views) != len(views) {
+				t.Fatalf("%d views, want %d", len(data.Views), len(views))
+			}
+			for i, v := range data.Views {
+				if v.ID != views[i].String() {
+					t.Errorf("view %d is %q, want %q", i, v.ID, views[i])
+				}
+				_, values := parseFolded(t, folded(t, c.Trace, views[i]))
+				var sum int64
+				for _, x := range values {
+					sum += x
+				}
+				if got := checkTree(t, data.Names, v.Tree, v.ID); got != sum {
+					t.Errorf("%s: root is %d ns, folded stacks sum to %d", v.ID, got, sum)
+				}
+			}
+		})
+	}
+}
+
+// TestEmpty checks that a trace without events gives no stacks and a page.
+func TestEmpty(t *testing.T) {
+	tr := tracetest.New("empty").Trace()
+	for _, v := range views {
+		if got := folded(t, tr, v); len(got) != 0 {
+			t.Errorf("%v: %q", v, got)
+		}
+	}
+	var data any
+	if err := json.Unmarshal(pageData(t, page(t, tr)), &data); err != nil {
+		t.Error(err)
 	}
 }

@@ -142,7 +142,11 @@ func (b *builder) waits(s *tracer.Spans) {
 		if k.lock != tracer.NoLock {
 			k.state = int32(tracer.StateLockWait)
 		}
-		b.add(k, 1, w.End-w.Start)
+		var n int64
+		if w.Contended {
+			n = 1 // an uncontended wait (runnable before taking a free GIL) has a delay but no contention
+		}
+		b.add(k, n, w.End-w.Start)
 	}
 }
 

@@ -105,22 +105,25 @@ func focused(t *testing.T, file, key, value string) int64 {
 
 // expected are the figures the profiles must reproduce, computed from spans.
 type expected struct {
-	waits, waitNS  int64 // every wait with a duration, for any lock
+	waits, waitNS  int64 // contended waits; the time of every wait, for any lock
 	gilWaitNS      int64 // waits for a GIL
 	waiterNS       map[string]int64
 	wallNS         int64
+	threadNS       map[string]int64 // wall time per thread name
 	stateNS        map[string]int64
 	threads, funcs []string
 }
 
 func expect(s *tracer.Spans) expected {
 	t := s.Trace
-	e := expected{waiterNS: map[string]int64{}, stateNS: map[string]int64{}}
+	e := expected{waiterNS: map[string]int64{}, stateNS: map[string]int64{}, threadNS: map[string]int64{}}
 	for _, w := range s.Waits {
 		if w.End <= w.Start {
 			continue
 		}
-		e.waits++
+		if w.Contended {
+			e.waits++
+		}
 		e.waitNS += w.End - w.Start
 		e.waiterNS[t.Threads[w.Thread].Name] += w.End - w.Start
 		if t.Locks[w.Lock].GIL {
@@ -129,6 +132,7 @@ func expect(s *tracer.Spans) expected {
 	}
 	for _, th := range s.Threads {
 		e.wallNS += th.End - th.Start
+		e.threadNS[t.Threads[th.Thread].Name] += th.End - th.Start
 		e.threads = append(e.threads, t.Threads[th.Thread].Name)
 		for st, ns := range s.ThreadTotals(th.Thread) {
 			e.stateNS[tracer.State(st).String()] += ns
@@ -227,10 +231,40 @@ func checkWall(t *testing.T, file string, e expected) {
 	if got := focused(t, file, "state", "native"); got != e.stateNS["native"] {
 		t.Errorf("-tagfocus=state=^native$: %d ns; the threads spent %d ns in it", got, e.stateNS["native"])
 	}
+	checkTagRoot(t, file, e)
 	traces := goTool(t, file, "-traces")
 	for _, name := range append(e.threads, e.funcs...) {
 		if !strings.Contains(traces, name) {
 			t.Errorf("-traces lacks %q", name)
+		}
+	}
+}
+
+var topLine = regexp.MustCompile(`(?m)^\s*\S+\s+\S+\s+\S+\s+(\d+)ns\s+\S+\s+(.+)$`)
+
+// checkTagRoot checks that -tagroot=thread,state makes each thread a root
+// frame holding its wall time (for names that no state or function shares:
+// pprof merges frames by name).
+func checkTagRoot(t *testing.T, file string, e expected) {
+	t.Helper()
+	cum := map[string]int64{}
+	for _, m := range topLine.FindAllStringSubmatch(goTool(t, file, "-top", "-unit=ns", "-nodefraction=0", "-tagroot=thread,state"), -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		cum[strings.TrimSpace(m[2])] = n
+	}
+	taken := map[string]bool{}
+	for st := range e.stateNS {
+		taken[st] = true
+	}
+	for _, f := range e.funcs {
+		taken[f] = true
+	}
+	for name, ns := range e.threadNS {
+		if taken[name] || ns == 0 {
+			continue
+		}
+		if cum[name] != ns {
+			t.Errorf("-tagroot=thread,state: thread %s has %d ns, its wall time is %d ns", name, cum[name], ns)
 		}
 	}
 }

@@ -3,7 +3,9 @@
 //
 //   - Wait: the GIL-wait profile, read like Go's block profile. Sample
 //     types contentions/count and delay/nanoseconds; each wait for a lock
-//     is charged to the waiting thread's guest stack.
+//     is charged to the waiting thread's guest stack. Contentions count
+//     the contended waits; the delay also holds the moments a thread was
+//     runnable before taking a free GIL (after its start or an I/O).
 //   - Blame: read like Go's mutex profile, but exact. The time each thread
 //     waited for a lock is charged to the stack of the thread that held the
 //     lock meanwhile, split where the holder or its stack changed, with the

@@ -10,6 +10,7 @@ import (
 	"github.com/giltrace/giltrace/internal/exporttest"
 	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/tracer/tracetest"
 	"github.com/google/pprof/profile"
 )
 
@@ -102,5 +103,15 @@ func TestCanceled(t *testing.T) {
 	cancel()
 	if err := pprof.NewWait(&bytes.Buffer{}).Export(ctx, exporttest.Scenarios()[0].Trace); err == nil {
 		t.Fatal("export with a canceled context succeeded")
+	}
+}
+
+// TestEmpty checks that a trace without events gives valid, empty profiles.
+func TestEmpty(t *testing.T) {
+	for _, k := range kinds {
+		p, err := profile.Parse(bytes.NewReader(export(t, tracetest.New("empty").Trace(), k)))
+		if err != nil || len(p.Sample) != 0 || p.CheckValid() != nil {
+			t.Errorf("%v: %v, %d samples", k, err, len(p.Sample))
+		}
 	}
 }
