@@ -115,7 +115,7 @@ func TestRecordOTLPUnreachable(t *testing.T) {
 	if err == nil || exitCode(err) != 1 {
 		t.Fatalf("err = %v, want exit 1\n%s", err, out)
 	}
-	for _, want := range []string{"sending it over OTLP failed", endpoint, "connection refused", "grpc"} {
+	for _, want := range []string{"sending it over OTLP failed", endpoint, "connection refused", "otlp grpc, timeout 1.5s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
