@@ -109,7 +109,9 @@ func TestReleasingNativeCallsOverlap(t *testing.T) {
 	w := &Workload{Name: "hash", Seed: 1,
 		Functions: fns(map[string][]Op{"hash": {native(d, true)}}),
 		Threads:   []ThreadGroup{group("T", 2, "hash")}}
-	needCores(t)
+	// A native call burns CPU until the clock has advanced by its duration,
+	// so releasing calls overlap in wall time even on one free core: no
+	// needCores here.
 	attempts(t, 3, func() (bool, string) {
 		_, s := mustRun(t, w, Options{})
 		return wall(s) <= d*16/10, fmt.Sprintf("2 threads in a %v GIL-releasing native call took %v, expected them to overlap", d, wall(s))
@@ -155,7 +157,6 @@ func TestHoldingNativeCallBlocksOthers(t *testing.T) {
 }
 
 func TestFreeThreadingAndProcessesScale(t *testing.T) {
-	needCores(t)
 	const n = 5_000_000
 	w := twoCounters(ModeCPython, 0)
 	w.Functions = fns(map[string][]Op{"count": {loops(n)}})
@@ -170,13 +171,47 @@ func TestFreeThreadingAndProcessesScale(t *testing.T) {
 		{"2 processes", &one, Options{Processes: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			attempts(t, 3, func() (bool, string) {
+			// 1. What the VM decides, whatever the machine: nothing
+			// serialises the two threads, so both run at once.
+			_, s := mustRun(t, tc.w, tc.o)
+			var running int64
+			for id := range s.Threads {
+				running += s.ThreadTotals(tracer.ThreadID(id))[tracer.StateRunning]
+			}
+			if overlap := float64(running) / float64(s.Trace.Duration()); overlap < 1.5 { // serialised threads give at most 1.0
+				t.Errorf("2 CPU-bound threads, %s: running %v in %v of wall time (overlap %.2f), expected both to run at once",
+					tc.name, time.Duration(running), wall(s), overlap)
+			}
+			// 2. What the machine makes of it: two cores' worth of CPU.
+			// Judged only when the machine gives this process two cores
+			// (other packages' tests run beside this one).
+			needCores(t)
+			attemptsOrSkipIfBusy(t, 3, func() (bool, string) {
 				m := measure(t, tc.w, tc.o)
 				return m.parallelism() >= 1.3, fmt.Sprintf("2 CPU-bound threads, %s: CPU %v in %v of wall time, expected them to run in parallel (>= 1.3 cores)",
 					tc.name, m.cpu, m.wall)
 			})
 		})
 	}
+}
+
+// attemptsOrSkipIfBusy is attempts for a test of parallel speed-up: when
+// every attempt fails and the machine no longer gives this process two
+// cores, the test is skipped rather than failed.
+func attemptsOrSkipIfBusy(t *testing.T, n int, try func() (ok bool, msg string)) {
+	t.Helper()
+	var msg string
+	for range n {
+		var ok bool
+		if ok, msg = try(); ok {
+			return
+		}
+		t.Logf("attempt failed: %s", msg)
+	}
+	if cores := availableCores(); cores < 1.6 {
+		t.Skipf("%s; but the machine now gives this process %.2f cores (busy)", msg, cores)
+	}
+	t.Error(msg)
 }
 
 func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
