@@ -7,6 +7,13 @@ cd "$(dirname "$0")"
 
 go mod download
 go vet ./...
+# Debian's Chromium and ChromeDriver for the browser tests (the flame graph
+# page, and the Perfetto deep link of giltrace view).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null
+fi
 # Jaeger v2 for the OpenTelemetry integration test (exporters/oteltrace
 # TestJaeger), built from its own tools module so that its dependencies stay
 # out of go.mod. Cached in tools/jaeger/bin and the Go build cache: a cold

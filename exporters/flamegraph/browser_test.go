@@ -67,6 +67,10 @@ func browser(t *testing.T) (chromium, driver string) {
 		}
 	})
 	if c, d, err = find(); err != nil {
+		// ./test.sh installs them; in CI a missing browser is a failure.
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no chromium and chromedriver, and installing them failed: %v", err)
+		}
 		t.Skipf("no chromium and chromedriver, and installing them failed: %v", err)
 	}
 	return c, d
