@@ -64,8 +64,9 @@ var _ tracer.Exporter = (*Exporter)(nil)
 func New(w io.Writer) *Exporter { return &Exporter{w: w} }
 
 // Export derives t's spans and writes them. The same trace gives the same
-// bytes. It returns an error if t cannot be laid out (a pid below 1, two
-// processes with one pid, no thread), if ctx is cancelled, or if writing
+// bytes. A trace in which no thread ran gives a valid trace with one
+// instant saying so. It returns an error if t cannot be laid out (a pid
+// below 1, two processes with one pid), if ctx is cancelled, or if writing
 // fails.
 func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
 	return e.ExportSpans(ctx, tracer.Derive(t))
@@ -86,6 +87,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
 	}
 	o.raw(",\n\"traceEvents\":[")
 	l.writeMetadataEvents(o)
+	l.writeEmptyMarker(o)
 	for id := range s.Trace.Threads {
 		l.writeThread(o, tracer.ThreadID(id))
 	}

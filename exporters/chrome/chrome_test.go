@@ -376,8 +376,6 @@ func TestExportErrors(t *testing.T) {
 	}
 	twoProcs := tracetest.Mixed()
 	twoProcs.Procs[1].PID = twoProcs.Procs[0].PID
-	b := tracetest.New("empty")
-	b.Process("python", 1)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, c := range []struct {
@@ -389,7 +387,6 @@ func TestExportErrors(t *testing.T) {
 	}{
 		{"pid 0", context.Background(), withPID(0), &bytes.Buffer{}, "pid 0"},
 		{"shared pid", context.Background(), twoProcs, &bytes.Buffer{}, "share pid"},
-		{"no thread", context.Background(), b.Trace(), &bytes.Buffer{}, "no spans"},
 		{"write fails", context.Background(), tracetest.Countdown(2), failWriter{}, "disk full"},
 		{"cancelled", cancelled, bigTrace(t, 20_000), &bytes.Buffer{}, "context canceled"},
 	} {
@@ -397,6 +394,22 @@ func TestExportErrors(t *testing.T) {
 			err := chrome.New(c.w).Export(c.ctx, c.tr)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestEmptyTrace: a trace in which no thread ran (cut off at once, or
+// without threads) is still a valid trace, with one instant saying so.
+func TestEmptyTrace(t *testing.T) {
+	b := tracetest.New("empty")
+	p := b.Process("python", 3)
+	b.Thread(p, "never-started")
+	for name, tr := range map[string]*tracer.Trace{"no events": b.Trace(), "no processes": tracetest.New("nothing").Trace()} {
+		t.Run(name, func(t *testing.T) {
+			sum := validate(t, export(t, tr))
+			if sum.Phases["i"] != 1 || sum.Phases["X"] != 0 || len(sum.Flows) != 0 {
+				t.Errorf("phases = %v, want one instant and no slices", sum.Phases)
 			}
 		})
 	}

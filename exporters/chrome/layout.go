@@ -1,7 +1,6 @@
 package chrome
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -36,9 +35,6 @@ func newLayout(s *tracer.Spans) (*layout, error) {
 	t := s.Trace
 	if err := checkPIDs(t); err != nil {
 		return nil, err
-	}
-	if len(s.States) == 0 && len(s.Holds) == 0 {
-		return nil, errors.New("the trace has no spans: no thread ever started")
 	}
 	l := &layout{
 		s:           s,
@@ -154,6 +150,25 @@ func (l *layout) writeMetadataEvents(o *out) {
 		l.metaEvent(o, "thread_name", l.threadTrack[id], "name", th.Name, 0)
 		l.metaEvent(o, "thread_sort_index", l.threadTrack[id], "sort_index", "", l.threadSort[id])
 	}
+}
+
+// writeEmptyMarker writes, for a trace in which no thread ever ran, one
+// global instant at time 0 saying so: Perfetto's importer rejects a trace
+// without events other than metadata, and an empty time line needs an
+// explanation anyway.
+func (l *layout) writeEmptyMarker(o *out) {
+	if len(l.s.States) > 0 || len(l.s.Holds) > 0 {
+		return
+	}
+	pid := 1
+	if len(l.t.Procs) > 0 {
+		pid = l.t.Procs[0].PID
+	}
+	o.begin()
+	b := append(o.b, `"ph":"i","s":"g","cat":"run","name":"no thread ran","pid":`...)
+	b = strconv.AppendInt(b, int64(pid), 10)
+	o.b = append(b, `,"ts":0.000`...)
+	o.end()
 }
 
 // metaEvent writes an "M" event whose single argument key is str, or the
