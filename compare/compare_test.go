@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"image"
 	"image/draw"
 	"image/png"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,10 +15,9 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/report/reporttest"
+	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/tracer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const ms = int64(time.Millisecond)
 
@@ -168,26 +164,8 @@ func TestRunStops(t *testing.T) {
 	}
 }
 
-// checkGolden compares got with testdata/name, or rewrites it with -update;
-// a mismatch prints diff -u.
+// checkGolden compares got with testdata/name, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update creates it): %v", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	f := filepath.Join(t.TempDir(), "got")
-	os.WriteFile(f, got, 0o644)
-	out, _ := exec.Command("diff", "-u", path, f).CombinedOutput()
-	t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", name, out)
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
