@@ -12,44 +12,19 @@ import (
 	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
-	"github.com/spf13/cobra"
 )
 
 func TestExportArgs(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  *exportOptions
-		usage string // a part of the usage error, or "" if none
-	}{
-		{[]string{"run.giltrace", "--format", "chrome"}, &exportOptions{File: "run.giltrace", Format: "chrome"}, ""},
-		{[]string{"-f", "pprof-wait", "run.giltrace", "-o", "w.pb.gz"}, &exportOptions{File: "run.giltrace", Format: "pprof-wait", Out: "w.pb.gz"}, ""},
-		{[]string{"run.giltrace", "--format=folded", "-o", "-"}, &exportOptions{File: "run.giltrace", Format: "folded", Out: "-"}, ""},
-		{[]string{"run.giltrace"}, nil, "--format is required (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, otlp)"},
-		{[]string{"run.giltrace", "--format", "svg"}, nil, `unknown format "svg" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, otlp)`},
-		{[]string{"--format", "chrome"}, nil, "arg"},
-		{[]string{"a", "b", "--format", "chrome"}, nil, "arg"},
-		{[]string{"run.giltrace", "--format", "chrome", "--bogus"}, nil, "bogus"},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *exportOptions
-			cmd := exportCmd(func(_ *cobra.Command, o *exportOptions) error { got = o; return nil })
-			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(&strings.Builder{})
-			cmd.SetErr(&strings.Builder{})
-			err := cmd.Execute()
-			if tc.usage != "" {
-				if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.usage) {
-					t.Fatalf("err = %v, want a usage error with %q", err, tc.usage)
-				}
-				return
-			}
-			if err != nil || *got != *tc.want {
-				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
+	testArgs(t, exportCmd, []argsCase[exportOptions]{
+		{[]string{"run.giltrace", "--format", "chrome"}, &exportOptions{File: "run.giltrace", Format: "chrome"}, false, ""},
+		{[]string{"-f", "pprof-wait", "run.giltrace", "-o", "w.pb.gz"}, &exportOptions{File: "run.giltrace", Format: "pprof-wait", Out: "w.pb.gz"}, false, ""},
+		{[]string{"run.giltrace", "--format=folded", "-o", "-"}, &exportOptions{File: "run.giltrace", Format: "folded", Out: "-"}, false, ""},
+		{[]string{"run.giltrace"}, nil, true, "--format is required (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, otlp)"},
+		{[]string{"run.giltrace", "--format", "svg"}, nil, true, `unknown format "svg" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, otlp)`},
+		{[]string{"--format", "chrome"}, nil, true, "arg"},
+		{[]string{"a", "b", "--format", "chrome"}, nil, true, "arg"},
+		{[]string{"run.giltrace", "--format", "chrome", "--bogus"}, nil, true, "bogus"},
+	})
 }
 
 // exported is what exporter e writes for tr.

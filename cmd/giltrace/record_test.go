@@ -12,50 +12,25 @@ import (
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
-	"github.com/spf13/cobra"
 )
 
 func TestRecordArgs(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  *recordOptions
-		usage bool
-	}{
-		{[]string{"w.yaml"}, &recordOptions{Workload: "w.yaml"}, false},
+	testArgs(t, recordCmd, []argsCase[recordOptions]{
+		{[]string{"w.yaml"}, &recordOptions{Workload: "w.yaml"}, false, ""},
 		{[]string{"w.yaml", "-o", "out", "--gil", "legacy", "--switch-interval", "2ms", "--threads", "4", "--processes", "2", "--json"},
-			&recordOptions{Workload: "w.yaml", Out: "out", Mode: "legacy", SwitchInterval: 2 * time.Millisecond, Threads: 4, Processes: 2, JSON: true}, false},
-		{[]string{"--out=d", "w.yaml", "--gil=none"}, &recordOptions{Workload: "w.yaml", Out: "d", Mode: "none"}, false},
-		{nil, nil, true},
-		{[]string{"a.yaml", "b.yaml"}, nil, true},
-		{[]string{"w.yaml", "--gil", "nogil"}, nil, true},
-		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true},
-		{[]string{"w.yaml", "--switch-interval", "-1ms"}, nil, true},
-		{[]string{"w.yaml", "--switch-interval", "100ns"}, nil, true},
-		{[]string{"w.yaml", "--threads", "-1"}, nil, true},
-		{[]string{"w.yaml", "--threads", "many"}, nil, true},
-		{[]string{"w.yaml", "--processes", "100000"}, nil, true},
-		{[]string{"w.yaml", "--bogus"}, nil, true},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *recordOptions
-			cmd := recordCmd(func(_ *cobra.Command, o *recordOptions) error { got = o; return nil })
-			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(&strings.Builder{})
-			cmd.SetErr(&strings.Builder{})
-			err := cmd.Execute()
-			if tc.usage {
-				if err == nil || exitCode(err) != 2 {
-					t.Fatalf("err = %v, want a usage error", err)
-				}
-				return
-			}
-			if err != nil || *got != *tc.want {
-				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
+			&recordOptions{Workload: "w.yaml", Out: "out", Mode: "legacy", SwitchInterval: 2 * time.Millisecond, Threads: 4, Processes: 2, JSON: true}, false, ""},
+		{[]string{"--out=d", "w.yaml", "--gil=none"}, &recordOptions{Workload: "w.yaml", Out: "d", Mode: "none"}, false, ""},
+		{nil, nil, true, ""},
+		{[]string{"a.yaml", "b.yaml"}, nil, true, ""},
+		{[]string{"w.yaml", "--gil", "nogil"}, nil, true, ""},
+		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true, ""},
+		{[]string{"w.yaml", "--switch-interval", "-1ms"}, nil, true, ""},
+		{[]string{"w.yaml", "--switch-interval", "100ns"}, nil, true, ""},
+		{[]string{"w.yaml", "--threads", "-1"}, nil, true, ""},
+		{[]string{"w.yaml", "--threads", "many"}, nil, true, ""},
+		{[]string{"w.yaml", "--processes", "100000"}, nil, true, ""},
+		{[]string{"w.yaml", "--bogus"}, nil, true, ""},
+	})
 }
 
 // small is a quick workload with every kind of operation.

@@ -10,39 +10,15 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer/tracetest"
-	"github.com/spf13/cobra"
 )
 
 func TestReportArgs(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  *reportOptions
-		usage bool
-	}{
-		{[]string{"run.giltrace"}, &reportOptions{File: "run.giltrace"}, false},
-		{[]string{"run.giltrace", "--json"}, &reportOptions{File: "run.giltrace", JSON: true}, false},
-		{nil, nil, true},
-		{[]string{"a", "b"}, nil, true},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *reportOptions
-			cmd := reportCmd(func(_ *cobra.Command, o *reportOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(&strings.Builder{})
-			cmd.SetErr(&strings.Builder{})
-			err := cmd.Execute()
-			if tc.usage {
-				if err == nil || exitCode(err) != 2 {
-					t.Fatalf("err = %v, want a usage error", err)
-				}
-				return
-			}
-			if err != nil || *got != *tc.want {
-				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
+	testArgs(t, reportCmd, []argsCase[reportOptions]{
+		{[]string{"run.giltrace"}, &reportOptions{File: "run.giltrace"}, false, ""},
+		{[]string{"run.giltrace", "--json"}, &reportOptions{File: "run.giltrace", JSON: true}, false, ""},
+		{nil, nil, true, ""},
+		{[]string{"a", "b"}, nil, true, ""},
+	})
 }
 
 func TestReport(t *testing.T) {

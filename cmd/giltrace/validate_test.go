@@ -9,38 +9,14 @@ import (
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/tracer/tracetest"
-	"github.com/spf13/cobra"
 )
 
 func TestValidateArgs(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  *validateOptions
-		usage bool
-	}{
-		{[]string{"run.giltrace"}, &validateOptions{File: "run.giltrace"}, false},
-		{nil, nil, true},
-		{[]string{"a", "b"}, nil, true},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *validateOptions
-			cmd := validateCmd(func(_ *cobra.Command, o *validateOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(&strings.Builder{})
-			cmd.SetErr(&strings.Builder{})
-			err := cmd.Execute()
-			if tc.usage {
-				if err == nil || exitCode(err) != 2 {
-					t.Fatalf("err = %v, want a usage error", err)
-				}
-				return
-			}
-			if err != nil || *got != *tc.want {
-				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
+	testArgs(t, validateCmd, []argsCase[validateOptions]{
+		{[]string{"run.giltrace"}, &validateOptions{File: "run.giltrace"}, false, ""},
+		{nil, nil, true, ""},
+		{[]string{"a", "b"}, nil, true, ""},
+	})
 }
 
 func writeTrace(t *testing.T, tr *tracer.Trace) (string, []byte) {

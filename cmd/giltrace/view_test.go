@@ -10,43 +10,19 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
 	"github.com/giltrace/giltrace/tracer/tracetest"
-	"github.com/spf13/cobra"
 )
 
 func TestViewArgs(t *testing.T) {
-	tests := []struct {
-		args  []string
-		want  *viewOptions
-		usage bool
-	}{
-		{[]string{"run.giltrace"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0"}, false},
-		{[]string{"run.giltrace", "--addr", "localhost:8080"}, &viewOptions{File: "run.giltrace", Addr: "localhost:8080"}, false},
-		{[]string{"run.giltrace", "--addr", "[::1]:9000"}, &viewOptions{File: "run.giltrace", Addr: "[::1]:9000"}, false},
-		{[]string{"run.giltrace", "--addr", "0.0.0.0:8080"}, nil, true},
-		{[]string{"run.giltrace", "--addr", ":8080"}, nil, true},
-		{[]string{"run.giltrace", "--addr", "8080"}, nil, true},
-		{nil, nil, true},
-		{[]string{"a", "b"}, nil, true},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *viewOptions
-			cmd := viewCmd(func(_ *cobra.Command, o *viewOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			err := cmd.Execute()
-			if tc.usage {
-				if err == nil || exitCode(err) != 2 {
-					t.Fatalf("err = %v, want a usage error", err)
-				}
-				return
-			}
-			if err != nil || *got != *tc.want {
-				t.Fatalf("options %+v, err %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
+	testArgs(t, viewCmd, []argsCase[viewOptions]{
+		{[]string{"run.giltrace"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0"}, false, ""},
+		{[]string{"run.giltrace", "--addr", "localhost:8080"}, &viewOptions{File: "run.giltrace", Addr: "localhost:8080"}, false, ""},
+		{[]string{"run.giltrace", "--addr", "[::1]:9000"}, &viewOptions{File: "run.giltrace", Addr: "[::1]:9000"}, false, ""},
+		{[]string{"run.giltrace", "--addr", "0.0.0.0:8080"}, nil, true, ""},
+		{[]string{"run.giltrace", "--addr", ":8080"}, nil, true, ""},
+		{[]string{"run.giltrace", "--addr", "8080"}, nil, true, ""},
+		{nil, nil, true, ""},
+		{[]string{"a", "b"}, nil, true, ""},
+	})
 }
 
 // TestView runs giltrace view on a trace file, fetches the page and the
