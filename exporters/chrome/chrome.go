@@ -52,7 +52,9 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// Exporter writes Chrome trace-event JSON to a writer.
+// Exporter writes Chrome trace-event JSON to a writer. Each Export writes
+// one whole document; calls must not be concurrent, as they share the
+// writer.
 type Exporter struct {
 	w io.Writer
 }
