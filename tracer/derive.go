@@ -62,20 +62,46 @@ type deriver struct {
 	s       *Spans
 	threads []threadState
 	locks   []lockState
+
+	// The arrays the threads' state and call spans are appended into, a
+	// region per thread.
+	stateArr []StateSpan
+	callArr  []CallSpan
 }
 
 func newDeriver(t *Trace) *deriver {
 	d := &deriver{t: t, s: &Spans{Trace: t}}
 	d.threads = make([]threadState, len(t.Threads))
 	d.s.Threads = make([]ThreadSpan, len(t.Threads))
-	// A thread has at most one state span more than it has events: size
-	// the per-thread slices once rather than grow them.
+	// Size everything once rather than grow it: a thread has at most one
+	// state span more than it has events and one call span per CallEnter;
+	// there is one hold per acquire, and a wait ends in an acquire or at
+	// its thread's end. Each thread appends into its own region of one
+	// shared array for states and one for calls; finish closes the gaps.
 	counts := make([]int, len(t.Threads))
+	calls := make([]int, len(t.Threads))
+	acquires := 0
 	for i := range t.Events {
-		if id := t.Events[i].Thread; int(id) < len(counts) {
-			counts[id]++
+		e := &t.Events[i]
+		if int(e.Thread) >= len(counts) {
+			continue
+		}
+		counts[e.Thread]++
+		switch e.Kind {
+		case KindCallEnter:
+			calls[e.Thread]++
+		case KindLockAcquire:
+			acquires++
 		}
 	}
+	nstates, ncalls := len(t.Threads), 0
+	for i := range counts {
+		nstates += counts[i]
+		ncalls += calls[i]
+	}
+	states := make([]StateSpan, nstates)
+	callSpans := make([]CallSpan, ncalls)
+	d.stateArr, d.callArr = states, callSpans
 	for i, th := range t.Threads {
 		ts := &d.threads[i]
 		ts.gil, ts.lockWait, ts.gilWait, ts.lockWaitIdx = NoLock, NoLock, -1, -1
@@ -84,10 +110,11 @@ func newDeriver(t *Trace) *deriver {
 			ts.hasGIL = ts.gil != NoLock
 		}
 		d.s.Threads[i] = ThreadSpan{Thread: ThreadID(i)}
-		ts.spans = make([]StateSpan, 0, counts[i]+1)
+		ts.spans, states = states[:0:counts[i]+1], states[counts[i]+1:]
+		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
-	d.s.Waits = make([]Wait, 0, len(t.Events)/8)
-	d.s.Holds = make([]Hold, 0, len(t.Events)/8)
+	d.s.Holds = make([]Hold, 0, acquires)
+	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}
@@ -292,20 +319,29 @@ func (d *deriver) finish() {
 		}
 	}
 	d.s.stateStart = make([]int, len(d.threads)+1)
-	nstates, ncalls := 0, 0
-	for i := range d.threads {
-		nstates += len(d.threads[i].spans)
-		ncalls += len(d.threads[i].calls)
+	d.s.States = compact(d.stateArr, d.threads, func(ts *threadState) *[]StateSpan { return &ts.spans }, d.s.stateStart)
+	d.s.Calls = compact(d.callArr, d.threads, func(ts *threadState) *[]CallSpan { return &ts.calls }, nil)
+}
+
+// compact lays the threads' slices one after the other in shared, the
+// array their regions were cut from, in thread order, and records where
+// each thread's part starts in start, if not nil. Each part begins its
+// region, so moving part i down to the end of the parts before it never
+// overwrites a later part (append moves with memmove semantics).
+func compact[S any](shared []S, threads []threadState, part func(*threadState) *[]S, start []int) []S {
+	out := shared[:0]
+	for i := range threads {
+		p := part(&threads[i])
+		if start != nil {
+			start[i] = len(out)
+		}
+		out = append(out, *p...)
+		*p = nil
 	}
-	d.s.States = make([]StateSpan, 0, nstates)
-	d.s.Calls = make([]CallSpan, 0, ncalls)
-	for i := range d.threads {
-		d.s.stateStart[i] = len(d.s.States)
-		d.s.States = append(d.s.States, d.threads[i].spans...)
-		d.s.Calls = append(d.s.Calls, d.threads[i].calls...)
-		d.threads[i].spans, d.threads[i].calls = nil, nil
+	if start != nil {
+		start[len(threads)] = len(out)
 	}
-	d.s.stateStart[len(d.threads)] = len(d.s.States)
+	return out
 }
 
 // blame splits every wait by who held its lock meanwhile, and by the
