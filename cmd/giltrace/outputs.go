@@ -12,16 +12,18 @@ import (
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/exporters/flamegraph"
 	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 )
 
 // output is a local output format: a file that giltrace record writes into
 // its output directory and giltrace export writes for any recorded run.
 type output struct {
-	Name  string // the --format / --formats name
-	File  string // the file name in a run's directory
-	About string // one line for help and docs/outputs.md
-	New   func(w io.Writer) tracer.Exporter
+	Name     string // the --format / --formats name
+	File     string // the file name in a run's directory
+	About    string // one line for help and docs/outputs.md
+	New      func(w io.Writer) tracer.Exporter
+	Optional bool // written by record only when --formats names it
 }
 
 // outputs returns the local output formats, in the order they are written
@@ -29,19 +31,35 @@ type output struct {
 func outputs() []output {
 	return []output{
 		{"pprof-wait", "gil-wait.pb.gz", "pprof GIL-wait profile: each wait charged to the waiting thread's stack",
-			func(w io.Writer) tracer.Exporter { return pprof.NewWait(w) }},
+			func(w io.Writer) tracer.Exporter { return pprof.NewWait(w) }, false},
 		{"pprof-blame", "gil-blame.pb.gz", "pprof blame profile: each wait charged to the stack of the thread holding the lock",
-			func(w io.Writer) tracer.Exporter { return pprof.NewBlame(w) }},
+			func(w io.Writer) tracer.Exporter { return pprof.NewBlame(w) }, false},
 		{"pprof-wall", "wall.pb.gz", "pprof wall profile: every thread's time in every state",
-			func(w io.Writer) tracer.Exporter { return pprof.NewWall(w) }},
+			func(w io.Writer) tracer.Exporter { return pprof.NewWall(w) }, false},
 		// chrome: the Chrome trace-event JSON exporter (exporters/chrome).
 		{"chrome", "trace.json", "Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing",
-			func(w io.Writer) tracer.Exporter { return chrome.New(w) }},
+			func(w io.Writer) tracer.Exporter { return chrome.New(w) }, false},
 		{"folded", "flame.folded", "folded stacks of wall time (thread;state;frames ns) for flamegraph.pl, inferno, speedscope",
-			func(w io.Writer) tracer.Exporter { return flamegraph.NewFolded(w) }},
+			func(w io.Writer) tracer.Exporter { return flamegraph.NewFolded(w) }, false},
 		{"flamegraph", "flame.html", "interactive HTML flame graph (wall, GIL wait, blame), self-contained",
-			func(w io.Writer) tracer.Exporter { return flamegraph.NewHTML(w) }},
+			func(w io.Writer) tracer.Exporter { return flamegraph.NewHTML(w) }, false},
+		{"report", "report.txt", "the diagnosis, as giltrace report prints it",
+			func(w io.Writer) tracer.Exporter { return report.New(w, report.Text) }, false},
+		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it",
+			func(w io.Writer) tracer.Exporter { return report.New(w, report.JSON) }, false},
+		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); not written by default",
+			func(w io.Writer) tracer.Exporter { return textExporter{w} }, true},
 	}
+}
+
+// textExporter writes a trace in the tracer's text form.
+type textExporter struct{ w io.Writer }
+
+func (e textExporter) Export(ctx context.Context, t *tracer.Trace) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return tracer.WriteText(e.w, t)
 }
 
 // outputNames lists the format names, comma-separated, for messages.
@@ -71,7 +89,9 @@ func parseFormats(s string) ([]string, error) {
 	switch s = strings.TrimSpace(s); s {
 	case "", "all":
 		for _, o := range outputs() {
-			names = append(names, o.Name)
+			if !o.Optional {
+				names = append(names, o.Name)
+			}
 		}
 		return names, nil
 	case "none":
@@ -158,7 +178,9 @@ func writeOutputFile(ctx context.Context, o output, s *tracer.Spans, path string
 func outputFiles() string {
 	var files []string
 	for _, o := range outputs() {
-		files = append(files, o.File)
+		if !o.Optional {
+			files = append(files, o.File)
+		}
 	}
 	return strings.Join(files, ", ")
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func TestParseFormats(t *testing.T) {
-	all := []string{"pprof-wait", "pprof-blame", "pprof-wall", "chrome", "folded", "flamegraph"}
+	all := []string{"pprof-wait", "pprof-blame", "pprof-wall", "chrome", "folded", "flamegraph", "report", "report-json"}
 	tests := []struct {
 		in      string
 		want    []string
@@ -25,6 +25,7 @@ func TestParseFormats(t *testing.T) {
 		{"all", all, false},
 		{"none", nil, false},
 		{"chrome", []string{"chrome"}, false},
+		{"text,chrome", []string{"chrome", "text"}, false}, // text only when named
 		{"folded, pprof-wait,folded", []string{"pprof-wait", "folded"}, false},
 		{"pprof", nil, true},
 		{"chrome,", nil, true},
@@ -61,6 +62,7 @@ func TestWriteOutputs(t *testing.T) {
 	tr := tracetest.Mixed()
 	dir := t.TempDir()
 	names, _ := parseFormats("all")
+	names = append(names, "text") // the one format "all" leaves out
 	written, err := writeOutputs(context.Background(), dir, tr, names)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestRecordOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record: %v\n%s", err, out)
 	}
-	want := []string{"flame.folded", "flame.html", "gil-blame.pb.gz", "gil-wait.pb.gz", "run.giltrace", "trace.json", "wall.pb.gz"}
+	want := []string{"flame.folded", "flame.html", "gil-blame.pb.gz", "gil-wait.pb.gz", "report.json", "report.txt", "run.giltrace", "trace.json", "wall.pb.gz"}
 	if got := files(dir); !slices.Equal(got, want) {
 		t.Errorf("record wrote %q, want %q", got, want)
 	}

@@ -36,7 +36,15 @@ func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
-	r := Analyze(t, tracer.Derive(t))
+	return e.ExportSpans(ctx, tracer.Derive(t))
+}
+
+// ExportSpans is Export for spans already derived.
+func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	r := Analyze(s.Trace, s)
 	switch e.f {
 	case Text:
 		return r.WriteText(e.w)
