@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 	}
 	// Subcommands: one file each, one constructor each.
 	cmd.AddCommand(
+		newCheckCmd(),
 		newVersionCmd(),
 		newValidateCmd(),
 		newReportCmd(),

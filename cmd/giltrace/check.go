@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/giltrace/giltrace/vm"
+	"github.com/spf13/cobra"
+)
+
+// checkOptions are the arguments of giltrace check.
+type checkOptions struct {
+	Files []string // workload files
+}
+
+func newCheckCmd() *cobra.Command { return checkCmd(runCheck) }
+
+// checkCmd builds the command around run, so that tests can check the
+// parsed options.
+func checkCmd(run func(*cobra.Command, *checkOptions) error) *cobra.Command {
+	o := &checkOptions{}
+	return &cobra.Command{
+		Use:   "check WORKLOAD.yaml...",
+		Short: "Check workload files without running them",
+		Long: "check loads each workload file as record would (docs/workloads.md) and prints\n" +
+			"what it would run, or every problem with its file, line and column. It runs\n" +
+			"nothing, so it suits editors and CI. The exit status is non-zero if any file\n" +
+			"has a problem.",
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Files = args
+			return run(cmd, o)
+		},
+	}
+}
+
+func runCheck(cmd *cobra.Command, o *checkOptions) error {
+	var errs []error
+	for _, f := range o.Files {
+		w, err := vm.Load(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s\n", f, describeWorkload(w)); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// describeWorkload says in one line what a workload runs.
+func describeWorkload(w *vm.Workload) string {
+	threads := 0
+	for _, g := range w.Threads {
+		threads += g.Count
+	}
+	gil := w.GIL.Mode
+	switch gil {
+	case vm.ModeCPython:
+		gil += fmt.Sprintf(", switch interval %v", w.GIL.SwitchInterval)
+	case vm.ModeLegacy:
+		gil += fmt.Sprintf(", check interval %d", w.GIL.CheckInterval)
+	}
+	return fmt.Sprintf("workload %q (GIL %s): %s per process, %s, %s",
+		w.Name, gil, plural(threads, "thread", "threads"), plural(w.Processes, "process", "processes"),
+		plural(len(w.Functions), "function", "functions"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
