@@ -41,15 +41,24 @@ func measure(t *testing.T, w *Workload, o Options) measured {
 // shared machine is noisy, but a broken GIL fails every attempt.
 func attempts(t *testing.T, n int, try func() (ok bool, msg string)) {
 	t.Helper()
+	if msg, ok := retry(t, n, try); !ok {
+		t.Error(msg)
+	}
+}
+
+// retry runs try up to n times until it reports success, logging each
+// failure; it returns the last failure's message.
+func retry(t *testing.T, n int, try func() (ok bool, msg string)) (string, bool) {
+	t.Helper()
 	var msg string
 	for range n {
 		var ok bool
 		if ok, msg = try(); ok {
-			return
+			return "", true
 		}
 		t.Logf("attempt failed: %s", msg)
 	}
-	t.Error(msg)
+	return msg, false
 }
 
 // needCores skips a test of parallel speed-up when the machine does not
@@ -200,13 +209,9 @@ func TestFreeThreadingAndProcessesScale(t *testing.T) {
 // cores, the test is skipped rather than failed.
 func attemptsOrSkipIfBusy(t *testing.T, n int, try func() (ok bool, msg string)) {
 	t.Helper()
-	var msg string
-	for range n {
-		var ok bool
-		if ok, msg = try(); ok {
-			return
-		}
-		t.Logf("attempt failed: %s", msg)
+	msg, ok := retry(t, n, try)
+	if ok {
+		return
 	}
 	if cores := availableCores(); cores < 1.6 {
 		t.Skipf("%s; but the machine now gives this process %.2f cores (busy)", msg, cores)
