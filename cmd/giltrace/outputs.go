@@ -47,7 +47,7 @@ func outputs() []output {
 			func(w io.Writer) tracer.Exporter { return report.New(w, report.Text) }, false},
 		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it",
 			func(w io.Writer) tracer.Exporter { return report.New(w, report.JSON) }, false},
-		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); not written by default",
+		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); record writes it only when --formats names it",
 			func(w io.Writer) tracer.Exporter { return textExporter{w} }, true},
 	}
 }
