@@ -110,7 +110,7 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
-	run := compare.VMRunner(w, 0, version)
+	run := compare.VMRunner(w, 0, giltraceVersion())
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
 		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),

@@ -110,7 +110,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	}
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: o.Mode, SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
-		Version: version,
+		Version: giltraceVersion(),
 	})
 	interrupted := errors.Is(runErr, vm.ErrInterrupted)
 	if runErr != nil && !interrupted {

@@ -82,7 +82,7 @@ func TestRecordText(t *testing.T) {
 	if err := tr.CheckValid(); err != nil {
 		t.Fatal(err)
 	}
-	if tr.Meta.Workload != "small" || tr.Meta.WorkloadFile != w || tr.Meta.WorkloadSource != small || tr.Meta.Version != version {
+	if tr.Meta.Workload != "small" || tr.Meta.WorkloadFile != w || tr.Meta.WorkloadSource != small || tr.Meta.Version != giltraceVersion() {
 		t.Errorf("meta %+v", tr.Meta)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/felixge/fgprof"
@@ -11,15 +12,44 @@ import (
 )
 
 // version is the giltrace version, set at build time with
-// -ldflags "-X main.version=...".
+// -ldflags "-X main.version=..."; see giltraceVersion.
 var version = "dev"
+
+// giltraceVersion is version when set at build time; otherwise what the Go
+// toolchain recorded in the binary: the module's version for
+// `go install ...@vX.Y.Z`, else the VCS revision of a build in a checkout.
+func giltraceVersion() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+modified"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	return version + "-" + rev + dirty
+}
 
 func newRootCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "giltrace",
 		Short:         "Trace and explain GIL contention of Python-like workloads",
 		Long:          "giltrace runs workloads on an instrumented GIL-locked VM, records every GIL\nacquire, release, wait and drop request, and explains why threads did or did\nnot speed up.",
-		Version:       version,
+		Version:       giltraceVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -83,7 +113,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print giltrace's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := cmd.OutOrStdout().Write([]byte("giltrace " + version + "\n"))
+			_, err := cmd.OutOrStdout().Write([]byte("giltrace " + giltraceVersion() + "\n"))
 			return err
 		},
 	}
