@@ -173,22 +173,33 @@ func (l *loader) compute(v *yaml.Node, path string) (Op, bool) {
 	return op, ok
 }
 
+// timed decodes an operation written either as a bare duration or as a
+// mapping with a required duration. more says whether the caller should
+// decode the mapping's other keys: false for the bare form and for a value
+// that is not a valid mapping.
+func (l *loader) timed(v *yaml.Node, path, what, example string, known []string) (m nodeMap, more bool, d time.Duration, ok bool) {
+	if rv := resolveAlias(v); rv == nil || rv.Kind != yaml.MappingNode {
+		d, ok = l.duration(v, path, time.Nanosecond)
+		return m, false, d, ok
+	}
+	if m, ok = l.mapping(v, path, what, known); !ok {
+		return m, false, 0, false
+	}
+	dn := m.require(l, "duration", example)
+	if dn == nil {
+		return m, true, 0, false
+	}
+	d, ok = l.duration(dn, path+".duration", time.Nanosecond)
+	return m, true, d, ok
+}
+
 // io decodes `io: 20ms` or `{duration: 20ms, jitter: 5ms, kind: db}`.
 func (l *loader) io(v *yaml.Node, path string) (Op, bool) {
 	op := Op{Kind: OpIO, IOKind: DefaultIOKind}
-	if rv := resolveAlias(v); rv == nil || rv.Kind != yaml.MappingNode {
-		var ok bool
-		op.Duration, ok = l.duration(v, path, time.Nanosecond)
+	m, more, d, ok := l.timed(v, path, "an I/O", "a duration like 20ms", formatKeys["io"])
+	op.Duration = d
+	if !more {
 		return op, ok
-	}
-	m, ok := l.mapping(v, path, "an I/O", formatKeys["io"])
-	if !ok {
-		return op, false
-	}
-	if d := m.require(l, "duration", "a duration like 20ms"); d != nil {
-		op.Duration, ok = l.duration(d, path+".duration", time.Nanosecond)
-	} else {
-		ok = false
 	}
 	if j := m.value("jitter"); j != nil {
 		var jok bool
@@ -215,19 +226,10 @@ func (l *loader) io(v *yaml.Node, path string) (Op, bool) {
 // `{duration: 1ms, releases_gil: true, name: numpy.dot}`.
 func (l *loader) native(v *yaml.Node, path string) (Op, bool) {
 	op := Op{Kind: OpNative}
-	if rv := resolveAlias(v); rv == nil || rv.Kind != yaml.MappingNode {
-		var ok bool
-		op.Duration, ok = l.duration(v, path, time.Nanosecond)
+	m, more, d, ok := l.timed(v, path, "a native call", "a duration like 1ms", formatKeys["native"])
+	op.Duration = d
+	if !more {
 		return op, ok
-	}
-	m, ok := l.mapping(v, path, "a native call", formatKeys["native"])
-	if !ok {
-		return op, false
-	}
-	if d := m.require(l, "duration", "a duration like 1ms"); d != nil {
-		op.Duration, ok = l.duration(d, path+".duration", time.Nanosecond)
-	} else {
-		ok = false
 	}
 	if r := m.value("releases_gil"); r != nil {
 		var rok bool
