@@ -85,38 +85,12 @@ func (a *analysis) speedup() {
 	sp.WithoutGIL = round3(share(sp.SerialEquivNS, bound))
 }
 
-// amdahl is W / max_p (S_p + P_p/N_p).
-func (a *analysis) amdahl() float64 {
+// processWork is the work of each process's threads: serial (needs the
+// GIL), parallel (I/O, GIL-releasing native calls, or anything without a
+// GIL) and all of it, indexed by process.
+func (a *analysis) processWork() (serial, parallel, work []float64) {
 	n := len(a.t.Procs)
-	serial := make([]float64, n)
-	parallel := make([]float64, n)
-	for i := range a.r.Threads {
-		p := a.procOf[i]
-		if p >= n {
-			continue
-		}
-		th := &a.r.Threads[i]
-		if a.gilOf(p) != tracer.NoLock {
-			serial[p] += float64(th.RunningNS + th.NativeHoldingNS)
-			parallel[p] += float64(th.IONS + th.NativeNS)
-		} else {
-			parallel[p] += float64(threadWork(th))
-		}
-	}
-	var worst float64
-	for p := range n {
-		if k := a.r.Procs[p].Threads; k > 0 {
-			worst = max(worst, serial[p]+parallel[p]/float64(k))
-		}
-	}
-	return ratio(float64(a.r.Work.TotalNS), worst)
-}
-
-// gilCeiling is W / max(max_p S_p, max_p W_p/N_p, longest thread work).
-func (a *analysis) gilCeiling(longest int64) float64 {
-	n := len(a.t.Procs)
-	serial := make([]float64, n)
-	work := make([]float64, n)
+	serial, parallel, work = make([]float64, n), make([]float64, n), make([]float64, n)
 	for i := range a.r.Threads {
 		p := a.procOf[i]
 		if p >= n {
@@ -126,10 +100,31 @@ func (a *analysis) gilCeiling(longest int64) float64 {
 		work[p] += float64(threadWork(th))
 		if a.gilOf(p) != tracer.NoLock {
 			serial[p] += float64(th.RunningNS + th.NativeHoldingNS)
+			parallel[p] += float64(th.IONS + th.NativeNS)
+		} else {
+			parallel[p] += float64(threadWork(th))
 		}
 	}
+	return serial, parallel, work
+}
+
+// amdahl is W / max_p (S_p + P_p/N_p).
+func (a *analysis) amdahl() float64 {
+	serial, parallel, _ := a.processWork()
+	var worst float64
+	for p := range serial {
+		if k := a.r.Procs[p].Threads; k > 0 {
+			worst = max(worst, serial[p]+parallel[p]/float64(k))
+		}
+	}
+	return ratio(float64(a.r.Work.TotalNS), worst)
+}
+
+// gilCeiling is W / max(max_p S_p, max_p W_p/N_p, longest thread work).
+func (a *analysis) gilCeiling(longest int64) float64 {
+	serial, _, work := a.processWork()
 	bound := float64(longest)
-	for p := range n {
+	for p := range serial {
 		if k := a.r.Procs[p].Threads; k > 0 {
 			bound = max(bound, serial[p], work[p]/float64(k))
 		}
