@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -388,15 +387,8 @@ func TestMeta(t *testing.T) {
 // availableCores measures how many cores the machine gives this process
 // now: two goroutines spin for 30 ms; CPU time over wall time.
 func availableCores() float64 {
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			return 0
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	const d = 30 * time.Millisecond
-	c0, w0 := cpu(), time.Now()
+	c0, w0 := cpuTime(), time.Now()
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
@@ -405,5 +397,5 @@ func availableCores() float64 {
 		})
 	}
 	wg.Wait()
-	return float64(cpu()-c0) / float64(time.Since(w0))
+	return float64(cpuTime()-c0) / float64(time.Since(w0))
 }

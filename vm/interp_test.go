@@ -1,9 +1,10 @@
 package vm
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/giltrace/giltrace/internal/exporttest"
 )
 
 func TestQuickenKeepsSemanticsAndTicks(t *testing.T) {
@@ -69,10 +70,4 @@ func BenchmarkCountdown(b *testing.B) {
 }
 
 // cpuTime is the CPU time used by the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { return exporttest.CPUTime() }
