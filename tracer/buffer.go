@@ -204,6 +204,18 @@ func (b *Buffer) grow() bool {
 	return true
 }
 
+// Empty reports whether no event has been recorded yet.
+func (r *Recorder) Empty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bufs {
+		if b.last >= 0 || b.dropped > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Finish merges the buffers into a Trace with the given metadata. Every
 // Buffer must be done. If events were dropped, the trace is cut at the
 // earliest dropped event, so that it is a consistent prefix of the run, and

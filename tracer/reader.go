@@ -468,7 +468,7 @@ func (d *decoder) meta() Meta {
 	m.Workload = d.str()
 	m.WorkloadFile = d.str()
 	m.WorkloadSource = d.str()
-	m.GILMode = d.str()
+	m.GILMode = GILMode(d.str())
 	m.SwitchInterval = time.Duration(d.varint())
 	m.CheckInterval = d.int()
 	m.Cores = d.int()

@@ -85,7 +85,7 @@ func (tw *textWriter) header() {
 	str("workload", m.Workload)
 	str("workload-file", m.WorkloadFile)
 	str("workload-source", m.WorkloadSource)
-	str("gil-mode", m.GILMode)
+	str("gil-mode", string(m.GILMode))
 	if m.SwitchInterval != 0 {
 		tw.line("meta switch-interval %d # %v", int64(m.SwitchInterval), m.SwitchInterval)
 	}
@@ -430,7 +430,7 @@ func (p *textParser) meta(f *fields) {
 	case "workload-source":
 		m.WorkloadSource = f.str()
 	case "gil-mode":
-		m.GILMode = f.str()
+		m.GILMode = GILMode(f.str())
 	case "switch-interval":
 		m.SwitchInterval = time.Duration(f.int())
 	case "check-interval":

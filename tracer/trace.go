@@ -7,7 +7,7 @@ type Meta struct {
 	Workload       string            // the workload's name
 	WorkloadFile   string            // the path it was loaded from
 	WorkloadSource string            // the workload file's full text
-	GILMode        string            // "cpython", "legacy" or "none"
+	GILMode        GILMode           // how the threads share the interpreter
 	SwitchInterval time.Duration     // cpython mode's switch interval
 	CheckInterval  int               // legacy mode's check interval, in instructions
 	Cores          int               // runtime.NumCPU() of the recording machine

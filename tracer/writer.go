@@ -127,7 +127,7 @@ func appendMeta(b []byte, m *Meta) []byte {
 	b = appendString(b, m.Workload)
 	b = appendString(b, m.WorkloadFile)
 	b = appendString(b, m.WorkloadSource)
-	b = appendString(b, m.GILMode)
+	b = appendString(b, string(m.GILMode))
 	b = binary.AppendVarint(b, int64(m.SwitchInterval))
 	b = binary.AppendVarint(b, int64(m.CheckInterval))
 	b = binary.AppendVarint(b, int64(m.Cores))

@@ -260,7 +260,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		Workload:       r.w.Name,
 		WorkloadFile:   r.w.File,
 		WorkloadSource: string(r.w.Source),
-		GILMode:        r.s.mode,
+		GILMode:        tracer.GILMode(r.s.mode),
 		SwitchInterval: r.s.interval,
 		CheckInterval:  r.s.check,
 		Cores:          runtime.NumCPU(),

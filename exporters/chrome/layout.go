@@ -211,7 +211,7 @@ func appendMeta(b []byte, t *tracer.Trace) []byte {
 	}
 	str("workload", m.Workload)
 	str("workload_file", m.WorkloadFile)
-	str("gil_mode", m.GILMode)
+	str("gil_mode", string(m.GILMode))
 	num("switch_interval_ns", int64(m.SwitchInterval))
 	num("check_interval", int64(m.CheckInterval))
 	num("cores", int64(m.Cores))

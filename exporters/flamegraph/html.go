@@ -149,7 +149,7 @@ func meta(t *tracer.Trace) []string {
 	m := &t.Meta
 	lines := []string{
 		"workload: " + m.Workload + " (" + m.WorkloadFile + ")",
-		"gil mode: " + m.GILMode,
+		"gil mode: " + string(m.GILMode),
 	}
 	switch m.GILMode {
 	case "cpython":

@@ -179,7 +179,7 @@ func (b *builder) root() *spec {
 	attrs := []attribute.KeyValue{
 		keyWorkload.String(m.Workload),
 		keyWorkloadFile.String(m.WorkloadFile),
-		keyGILMode.String(m.GILMode),
+		keyGILMode.String(string(m.GILMode)),
 		keySwitchInterval.Int64(int64(m.SwitchInterval)),
 		keyCheckInterval.Int(m.CheckInterval),
 		keyProcesses.Int(len(b.t.Procs)),

@@ -69,7 +69,7 @@ func (th *ThreadSummary) Time(st tracer.State) int64 {
 func Summarize(t *tracer.Trace, s *tracer.Spans) *Summary {
 	sum := &Summary{
 		Workload:         t.Meta.Workload,
-		GILMode:          t.Meta.GILMode,
+		GILMode:          string(t.Meta.GILMode),
 		SwitchIntervalNS: int64(t.Meta.SwitchInterval),
 		Processes:        len(t.Procs),
 		Cores:            t.Meta.Cores,
