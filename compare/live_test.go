@@ -13,6 +13,7 @@ import (
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // fixtureVerdicts is the verdict each fixture must get (among others that
@@ -47,7 +48,7 @@ func TestFixtureVerdictsLive(t *testing.T) {
 	slices.Sort(names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			w, err := vm.Load(filepath.Join("..", "fixtures", name+".yaml"))
+			w, err := workload.Load(filepath.Join("..", "fixtures", name+".yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestCompareCountdownLive(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := vm.Load(path)
+	w, err := workload.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestCompareCountdownLive(t *testing.T) {
 
 // compareCountdown runs the comparison of w with 2 threads and returns what
 // is wrong with it.
-func compareCountdown(t *testing.T, w *vm.Workload) (problems []string) {
+func compareCountdown(t *testing.T, w *workload.Workload) (problems []string) {
 	t.Helper()
 	dir := t.TempDir()
 	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Dir: dir}, VMRunner(w, 0, "test"))

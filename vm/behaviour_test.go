@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // Behaviour of whole runs, with bounds loose enough for a noisy 2-core
 // machine shared with other work.
 
-func group(name string, count int, run string) ThreadGroup {
-	return ThreadGroup{Name: name, Count: count, Run: run, Repeat: 1}
+func group(name string, count int, run string) workload.ThreadGroup {
+	return workload.ThreadGroup{Name: name, Count: count, Run: run, Repeat: 1}
 }
 
 // measured is a run's wall time and the CPU time the process spent during
@@ -26,7 +27,7 @@ type measured struct{ wall, cpu time.Duration }
 
 func (m measured) parallelism() float64 { return float64(m.cpu) / float64(m.wall) }
 
-func measure(t *testing.T, w *Workload, o Options) measured {
+func measure(t *testing.T, w *workload.Workload, o Options) measured {
 	t.Helper()
 	if o.LoopsPerMS == 0 {
 		o.LoopsPerMS = testLoopsPerMS() // calibrate outside the measurement
@@ -74,12 +75,12 @@ func needCores(t *testing.T) {
 
 func TestTwoCPUThreadsTakeTheirWorkBackToBack(t *testing.T) {
 	const n = 3_000_000
-	one := &Workload{Name: "one", Seed: 1,
-		Functions: fns(map[string][]Op{"count": {loops(n)}}),
-		Threads:   []ThreadGroup{group("T", 1, "count")}}
-	two := &Workload{Name: "two", Seed: 1,
-		Functions: fns(map[string][]Op{"count": {loops(n)}}),
-		Threads:   []ThreadGroup{group("T", 2, "count")}}
+	one := &workload.Workload{Name: "one", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"count": {loops(n)}}),
+		Threads:   []workload.ThreadGroup{group("T", 1, "count")}}
+	two := &workload.Workload{Name: "two", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"count": {loops(n)}}),
+		Threads:   []workload.ThreadGroup{group("T", 2, "count")}}
 	attempts(t, 3, func() (bool, string) {
 		m1, m2 := measure(t, one, Options{}), measure(t, two, Options{})
 		// Under the GIL one thread computes at a time: the wall time is
@@ -91,9 +92,9 @@ func TestTwoCPUThreadsTakeTheirWorkBackToBack(t *testing.T) {
 }
 
 func TestIOThreadsOverlap(t *testing.T) {
-	w := &Workload{Name: "io", Seed: 1,
-		Functions: fns(map[string][]Op{"fetch": {{Kind: OpRepeat, Times: 5, Body: []Op{blockIO(10 * time.Millisecond)}}}}),
-		Threads:   []ThreadGroup{group("T", 4, "fetch")}}
+	w := &workload.Workload{Name: "io", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"fetch": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{blockIO(10 * time.Millisecond)}}}}),
+		Threads:   []workload.ThreadGroup{group("T", 4, "fetch")}}
 	// Serially 4 x 5 x 10 ms = 200 ms; overlapped about 50 ms.
 	var best time.Duration
 	for range 3 {
@@ -114,9 +115,9 @@ func TestIOThreadsOverlap(t *testing.T) {
 
 func TestReleasingNativeCallsOverlap(t *testing.T) {
 	const d = 40 * time.Millisecond
-	w := &Workload{Name: "hash", Seed: 1,
-		Functions: fns(map[string][]Op{"hash": {native(d, true)}}),
-		Threads:   []ThreadGroup{group("T", 2, "hash")}}
+	w := &workload.Workload{Name: "hash", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"hash": {native(d, true)}}),
+		Threads:   []workload.ThreadGroup{group("T", 2, "hash")}}
 	// A native call burns CPU until the clock has advanced by its duration,
 	// so releasing calls overlap in wall time even on one free core: no
 	// needCores here.
@@ -128,12 +129,12 @@ func TestReleasingNativeCallsOverlap(t *testing.T) {
 
 func TestHoldingNativeCallBlocksOthers(t *testing.T) {
 	const d = 30 * time.Millisecond
-	w := &Workload{Name: "cext", Seed: 1,
-		Functions: fns(map[string][]Op{
+	w := &workload.Workload{Name: "cext", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
 			"ext":   {native(d, false)},
 			"small": {loops(1000)},
 		}),
-		Threads: []ThreadGroup{group("ext", 1, "ext"), {Name: "other", Count: 1, Run: "small", Repeat: 1, StartAfter: 5 * time.Millisecond}}}
+		Threads: []workload.ThreadGroup{group("ext", 1, "ext"), {Name: "other", Count: 1, Run: "small", Repeat: 1, StartAfter: 5 * time.Millisecond}}}
 	tr, s := mustRun(t, w, Options{SwitchInterval: time.Millisecond})
 	var begin, end int64 = -1, -1
 	var acquires []int64
@@ -166,16 +167,16 @@ func TestHoldingNativeCallBlocksOthers(t *testing.T) {
 
 func TestFreeThreadingAndProcessesScale(t *testing.T) {
 	const n = 5_000_000
-	w := twoCounters(ModeCPython, 0)
-	w.Functions = fns(map[string][]Op{"count": {loops(n)}})
+	w := twoCounters(tracer.GILCPython, 0)
+	w.Functions = fns(map[string][]workload.Op{"count": {loops(n)}})
 	one := *w
-	one.Threads = []ThreadGroup{group("T", 1, "count")}
+	one.Threads = []workload.ThreadGroup{group("T", 1, "count")}
 	for _, tc := range []struct {
 		name string
-		w    *Workload
+		w    *workload.Workload
 		o    Options
 	}{
-		{"free-threaded", w, Options{Mode: ModeNone}},
+		{"free-threaded", w, Options{Mode: tracer.GILNone}},
 		{"2 processes", &one, Options{Processes: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,12 +221,12 @@ func attemptsOrSkipIfBusy(t *testing.T, n int, try func() (ok bool, msg string))
 
 func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
 	const interval = 5 * time.Millisecond
-	w := &Workload{Name: "convoy", Seed: 1,
-		Functions: fns(map[string][]Op{
+	w := &workload.Workload{Name: "convoy", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
 			"crunch": {compute(250 * time.Millisecond)},
-			"serve":  {{Kind: OpRepeat, Times: 12, Body: []Op{blockIO(time.Millisecond)}}},
+			"serve":  {{Kind: workload.OpRepeat, Times: 12, Body: []workload.Op{blockIO(time.Millisecond)}}},
 		}),
-		Threads: []ThreadGroup{group("cpu", 1, "crunch"), {Name: "io", Count: 1, Run: "serve", Repeat: 1, StartAfter: 2 * time.Millisecond}}}
+		Threads: []workload.ThreadGroup{group("cpu", 1, "crunch"), {Name: "io", Count: 1, Run: "serve", Repeat: 1, StartAfter: 2 * time.Millisecond}}}
 	tr, s := mustRun(t, w, Options{SwitchInterval: interval})
 	var ioThread tracer.ThreadID
 	for i, th := range tr.Threads {
@@ -257,14 +258,14 @@ func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
 }
 
 func TestGuestLockContention(t *testing.T) {
-	w := &Workload{Name: "locks", Seed: 1,
-		Functions: fns(map[string][]Op{
-			"work": {{Kind: OpRepeat, Times: 5, Body: []Op{
-				{Kind: OpLock, Lock: "cache", Body: []Op{blockIO(2 * time.Millisecond)}},
+	w := &workload.Workload{Name: "locks", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
+			"work": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{
+				{Kind: workload.OpLock, Lock: "cache", Body: []workload.Op{blockIO(2 * time.Millisecond)}},
 				compute(time.Millisecond),
 			}}},
 		}),
-		Threads: []ThreadGroup{group("T", 3, "work")}}
+		Threads: []workload.ThreadGroup{group("T", 3, "work")}}
 	tr, s := mustRun(t, w, Options{})
 	var cache tracer.LockID = tracer.NoLock
 	for i, l := range tr.Locks {
@@ -305,8 +306,8 @@ func TestGuestLockContention(t *testing.T) {
 }
 
 func TestProcessesHaveTheirOwnGIL(t *testing.T) {
-	w := twoCounters(ModeCPython, 0)
-	w.Functions = fns(map[string][]Op{"count": {{Kind: OpLock, Lock: "cache", Body: []Op{loops(1000)}}}})
+	w := twoCounters(tracer.GILCPython, 0)
+	w.Functions = fns(map[string][]workload.Op{"count": {{Kind: workload.OpLock, Lock: "cache", Body: []workload.Op{loops(1000)}}}})
 	tr, _ := mustRun(t, w, Options{Processes: 3})
 	caches := map[tracer.ProcID]bool{}
 	for _, l := range tr.Locks {
@@ -333,18 +334,18 @@ func TestProcessesHaveTheirOwnGIL(t *testing.T) {
 }
 
 func TestCancelYieldsValidTrace(t *testing.T) {
-	w := &Workload{Name: "long", Seed: 1,
-		Functions: fns(map[string][]Op{
+	w := &workload.Workload{Name: "long", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
 			"crunch": {compute(20 * time.Second)},
-			"serve":  {{Kind: OpRepeat, Times: 1000, Body: []Op{blockIO(3 * time.Millisecond), call("hash")}}},
+			"serve":  {{Kind: workload.OpRepeat, Times: 1000, Body: []workload.Op{blockIO(3 * time.Millisecond), call("hash")}}},
 			"hash":   {native(2*time.Millisecond, true), native(2*time.Millisecond, false)},
-			"locked": {{Kind: OpRepeat, Times: 1000, Body: []Op{{Kind: OpLock, Lock: "l", Body: []Op{blockIO(time.Millisecond), compute(time.Millisecond)}}}}},
+			"locked": {{Kind: workload.OpRepeat, Times: 1000, Body: []workload.Op{{Kind: workload.OpLock, Lock: "l", Body: []workload.Op{blockIO(time.Millisecond), compute(time.Millisecond)}}}}},
 		}),
-		Threads: []ThreadGroup{group("cpu", 2, "crunch"), group("io", 2, "serve"), group("lock", 2, "locked"),
+		Threads: []workload.ThreadGroup{group("cpu", 2, "crunch"), group("io", 2, "serve"), group("lock", 2, "locked"),
 			{Name: "late", Count: 1, Run: "crunch", Repeat: 1, StartAfter: time.Hour}},
 	}
-	for _, mode := range []string{ModeCPython, ModeLegacy, ModeNone} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range tracer.GILModes {
+		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -372,12 +373,12 @@ func TestCancelYieldsValidTrace(t *testing.T) {
 }
 
 func TestMeta(t *testing.T) {
-	w := twoCounters(ModeCPython, time.Millisecond)
+	w := twoCounters(tracer.GILCPython, time.Millisecond)
 	w.Source = []byte("name: countdown\n")
 	tr, _ := mustRun(t, w, Options{Version: "v1.2.3", SwitchInterval: 3 * time.Millisecond})
 	m := tr.Meta
 	if m.Workload != "countdown" || m.WorkloadFile != "countdown.yaml" || m.WorkloadSource != "name: countdown\n" ||
-		m.GILMode != ModeCPython || m.SwitchInterval != 3*time.Millisecond || m.CheckInterval != DefaultCheckInterval ||
+		m.GILMode != tracer.GILCPython || m.SwitchInterval != 3*time.Millisecond || m.CheckInterval != workload.DefaultCheckInterval ||
 		m.Cores != runtime.NumCPU() || m.GOMAXPROCS != runtime.GOMAXPROCS(0) || m.LoopsPerMS != testLoopsPerMS() ||
 		m.Start.IsZero() || m.Version != "v1.2.3" {
 		t.Errorf("Meta = %+v", m)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // Calibration: best of calibrateRuns runs of at least calibrateRun each,
@@ -51,9 +52,9 @@ func countdown(n int64, quick bool) time.Duration {
 // countdownThread is a thread ready to run the countdown alone.
 func countdownThread(n int64, quick bool) *thread {
 	rec := tracer.NewRecorder(tracer.Config{Disabled: true})
-	w := &Workload{Name: "countdown", Functions: map[string]*Function{
-		"count": {Name: "count", Ops: []Op{{Kind: OpCompute, Loops: n}}},
-	}, Threads: []ThreadGroup{{Name: "main", Run: "count"}}}
+	w := &workload.Workload{Name: "countdown", Functions: map[string]*workload.Function{
+		"count": {Name: "count", Ops: []workload.Op{{Kind: workload.OpCompute, Loops: n}}},
+	}, Threads: []workload.ThreadGroup{{Name: "main", Run: "count"}}}
 	prog, err := compile(w, rec, 1, quick)
 	if err != nil {
 		panic("vm: compiling the countdown: " + err.Error())

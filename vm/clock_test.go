@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // stepClock is a Clock in virtual time: reading it advances it by 1 ns,
@@ -41,9 +42,9 @@ func (c *stepClock) Park(ctx context.Context, wake <-chan struct{}, timeout time
 // through the Clock, so an hour of I/O and an hour of native work take no
 // real time under a virtual clock.
 func TestClockSeam(t *testing.T) {
-	w := &Workload{Name: "virtual", Seed: 1,
-		Functions: fns(map[string][]Op{"f": {blockIO(time.Hour), native(time.Hour, true), native(time.Hour, false), loops(10)}}),
-		Threads:   []ThreadGroup{group("T", 1, "f")}}
+	w := &workload.Workload{Name: "virtual", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"f": {blockIO(time.Hour), native(time.Hour, true), native(time.Hour, false), loops(10)}}),
+		Threads:   []workload.ThreadGroup{group("T", 1, "f")}}
 	start := time.Now()
 	tr, s := mustRun(t, w, Options{Clock: &stepClock{}})
 	if d := time.Since(start); d > 10*time.Second {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // opcode is an instruction of the VM's bytecode, a small stack machine
@@ -63,7 +64,7 @@ type instr struct {
 // `for _ in range(repeat): run()`, outside every guest frame).
 type code struct {
 	name    string
-	fn      *Function
+	fn      *workload.Function
 	frame   tracer.FrameID
 	instrs  []instr
 	line    int32 // the line of the instructions being emitted
@@ -101,7 +102,7 @@ const maxLoops = math.MaxInt64 / 4
 
 // compiler turns a workload into a program.
 type compiler struct {
-	w          *Workload
+	w          *workload.Workload
 	rec        *tracer.Recorder
 	loopsPerMS float64
 	quicken    bool
@@ -110,7 +111,7 @@ type compiler struct {
 
 // compile compiles w; rec interns frames and strings; loopsPerMS converts
 // compute durations to loops.
-func compile(w *Workload, rec *tracer.Recorder, loopsPerMS float64, quick bool) (*program, error) {
+func compile(w *workload.Workload, rec *tracer.Recorder, loopsPerMS float64, quick bool) (*program, error) {
 	c := &compiler{w: w, rec: rec, loopsPerMS: loopsPerMS, quicken: quick,
 		p: &program{index: map[string]int{}, lockIdx: map[string]int{}}}
 	names := sortedFunctions(w)
@@ -137,7 +138,7 @@ func compile(w *Workload, rec *tracer.Recorder, loopsPerMS float64, quick bool) 
 	return c.p, nil
 }
 
-func (c *compiler) function(name string, f *Function) (*code, error) {
+func (c *compiler) function(name string, f *workload.Function) (*code, error) {
 	if f == nil {
 		return nil, fmt.Errorf("function %q: no body", name)
 	}
@@ -154,7 +155,7 @@ func (c *compiler) function(name string, f *Function) (*code, error) {
 	return fc, nil
 }
 
-func (c *compiler) top(g ThreadGroup) (*code, error) {
+func (c *compiler) top(g workload.ThreadGroup) (*code, error) {
 	fi, ok := c.p.index[g.Run]
 	if !ok {
 		return nil, fmt.Errorf("thread group %s (line %d): run: unknown function %q", g.Name, g.Line, g.Run)
@@ -187,7 +188,7 @@ func (fc *code) newLocal() int32 {
 	return int32(fc.nlocals - 1)
 }
 
-func (c *compiler) ops(fc *code, ops []Op) error {
+func (c *compiler) ops(fc *code, ops []workload.Op) error {
 	for i := range ops {
 		if err := c.op(fc, &ops[i]); err != nil {
 			return err
@@ -196,30 +197,30 @@ func (c *compiler) ops(fc *code, ops []Op) error {
 	return nil
 }
 
-func (c *compiler) op(fc *code, op *Op) error {
+func (c *compiler) op(fc *code, op *workload.Op) error {
 	fc.line = int32(op.Line)
 	switch op.Kind {
-	case OpCall:
+	case workload.OpCall:
 		fi, ok := c.p.index[op.Func]
 		if !ok {
 			return fmt.Errorf("line %d: call of unknown function %q", op.Line, op.Func)
 		}
 		fc.callees = append(fc.callees, fi)
 		fc.emit(instr{op: opCall, a: int32(fi)})
-	case OpCompute:
+	case workload.OpCompute:
 		n, err := c.loops(op)
 		if err != nil {
 			return err
 		}
 		c.loop(fc, n, nil)
-	case OpIO:
+	case workload.OpIO:
 		kind := op.IOKind
 		if kind == "" {
 			kind = "io"
 		}
 		fc.ios = append(fc.ios, ioOp{d: op.Duration, jitter: op.Jitter, kind: c.rec.Intern(kind)})
 		fc.emit(instr{op: opIO, a: int32(len(fc.ios) - 1)})
-	case OpNative:
+	case workload.OpNative:
 		n := nativeOp{d: op.Duration, releases: op.ReleasesGIL}
 		if op.NativeName != "" {
 			n.named = true
@@ -227,7 +228,7 @@ func (c *compiler) op(fc *code, op *Op) error {
 		}
 		fc.natives = append(fc.natives, n)
 		fc.emit(instr{op: opNative, a: int32(len(fc.natives) - 1)})
-	case OpLock:
+	case workload.OpLock:
 		li := c.lock(op.Lock)
 		fc.emit(instr{op: opLockAcquire, a: int32(li)})
 		if err := c.ops(fc, op.Body); err != nil {
@@ -235,7 +236,7 @@ func (c *compiler) op(fc *code, op *Op) error {
 		}
 		fc.line = int32(op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
-	case OpRepeat:
+	case workload.OpRepeat:
 		return c.loop(fc, int64(op.Times), func() error {
 			err := c.ops(fc, op.Body)
 			fc.line = int32(op.Line)
@@ -258,7 +259,7 @@ func (c *compiler) lock(name string) int {
 
 // loops is a compute's iteration count: exact, or its duration times the
 // calibration.
-func (c *compiler) loops(op *Op) (int64, error) {
+func (c *compiler) loops(op *workload.Op) (int64, error) {
 	if op.Loops > 0 || op.Duration <= 0 {
 		if op.Loops < 0 || op.Loops > maxLoops {
 			return 0, fmt.Errorf("line %d: compute: loops %d out of range [0, %d]", op.Line, op.Loops, int64(maxLoops))
@@ -373,15 +374,15 @@ func (c *compiler) checkCalls() error {
 // checkLocks rejects a guest lock acquired while the same thread already
 // holds it, directly or through calls.
 func (c *compiler) checkLocks() error {
-	var walk func(fn string, ops []Op, held map[string]bool, depth int) error
-	walk = func(fn string, ops []Op, held map[string]bool, depth int) error {
+	var walk func(fn string, ops []workload.Op, held map[string]bool, depth int) error
+	walk = func(fn string, ops []workload.Op, held map[string]bool, depth int) error {
 		if depth > len(c.p.funcs)+1 {
 			return nil // recursion was rejected already
 		}
 		for i := range ops {
 			op := &ops[i]
 			switch op.Kind {
-			case OpLock:
+			case workload.OpLock:
 				if held[op.Lock] {
 					return fmt.Errorf("function %s line %d: lock %q acquired while already held (a threading.Lock would deadlock)", fn, op.Line, op.Lock)
 				}
@@ -391,11 +392,11 @@ func (c *compiler) checkLocks() error {
 				if err != nil {
 					return err
 				}
-			case OpRepeat:
+			case workload.OpRepeat:
 				if err := walk(fn, op.Body, held, depth); err != nil {
 					return err
 				}
-			case OpCall:
+			case workload.OpCall:
 				if len(held) > 0 {
 					if f := c.w.Functions[op.Func]; f != nil {
 						if err := walk(op.Func, f.Ops, held, depth+1); err != nil {

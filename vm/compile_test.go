@@ -8,25 +8,28 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 func TestCompileErrors(t *testing.T) {
-	lock := func(name string, body ...Op) Op { return Op{Kind: OpLock, Lock: name, Body: body, Line: 7} }
+	lock := func(name string, body ...workload.Op) workload.Op {
+		return workload.Op{Kind: workload.OpLock, Lock: name, Body: body, Line: 7}
+	}
 	tests := []struct {
 		name string
-		fns  map[string][]Op
+		fns  map[string][]workload.Op
 		run  string
 		want string
 	}{
-		{"unknown run", map[string][]Op{"f": {loops(1)}}, "g", `run: unknown function "g"`},
-		{"unknown call", map[string][]Op{"f": {call("nope")}}, "f", `call of unknown function "nope"`},
-		{"recursion", map[string][]Op{"f": {call("g")}, "g": {call("f")}}, "f", "recursive call"},
-		{"nested lock", map[string][]Op{"f": {lock("l", lock("l", loops(1)))}}, "f", `lock "l" acquired while already held`},
-		{"lock through a call", map[string][]Op{"f": {lock("l", call("g"))}, "g": {lock("l", loops(1))}}, "f", `lock "l" acquired while already held`},
+		{"unknown run", map[string][]workload.Op{"f": {loops(1)}}, "g", `run: unknown function "g"`},
+		{"unknown call", map[string][]workload.Op{"f": {call("nope")}}, "f", `call of unknown function "nope"`},
+		{"recursion", map[string][]workload.Op{"f": {call("g")}, "g": {call("f")}}, "f", "recursive call"},
+		{"nested lock", map[string][]workload.Op{"f": {lock("l", lock("l", loops(1)))}}, "f", `lock "l" acquired while already held`},
+		{"lock through a call", map[string][]workload.Op{"f": {lock("l", call("g"))}, "g": {lock("l", loops(1))}}, "f", `lock "l" acquired while already held`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &Workload{Name: "bad", Functions: fns(tc.fns), Threads: []ThreadGroup{group("T", 1, tc.run)}}
+			w := &workload.Workload{Name: "bad", Functions: fns(tc.fns), Threads: []workload.ThreadGroup{group("T", 1, tc.run)}}
 			_, err := Run(context.Background(), w, Options{LoopsPerMS: 1000})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
@@ -36,8 +39,8 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestCompileLoopsFromDuration(t *testing.T) {
-	w := &Workload{Name: "w", Functions: fns(map[string][]Op{"f": {compute(3 * time.Millisecond), loops(42)}}),
-		Threads: []ThreadGroup{group("T", 1, "f")}}
+	w := &workload.Workload{Name: "w", Functions: fns(map[string][]workload.Op{"f": {compute(3 * time.Millisecond), loops(42)}}),
+		Threads: []workload.ThreadGroup{group("T", 1, "f")}}
 	p, err := compile(w, tracer.NewRecorder(tracer.Config{}), 1000, false)
 	if err != nil {
 		t.Fatal(err)
@@ -56,12 +59,12 @@ func TestCompileLoopsFromDuration(t *testing.T) {
 }
 
 func TestCompileLineTable(t *testing.T) {
-	f := &Function{Name: "f", Line: 10, Ops: []Op{
-		{Kind: OpIO, Duration: time.Millisecond, Line: 11},
-		{Kind: OpRepeat, Times: 2, Line: 12, Body: []Op{{Kind: OpCompute, Loops: 5, Line: 13}}},
-		{Kind: OpLock, Lock: "l", Line: 14, Body: []Op{{Kind: OpNative, Duration: time.Millisecond, Line: 15}}},
+	f := &workload.Function{Name: "f", Line: 10, Ops: []workload.Op{
+		{Kind: workload.OpIO, Duration: time.Millisecond, Line: 11},
+		{Kind: workload.OpRepeat, Times: 2, Line: 12, Body: []workload.Op{{Kind: workload.OpCompute, Loops: 5, Line: 13}}},
+		{Kind: workload.OpLock, Lock: "l", Line: 14, Body: []workload.Op{{Kind: workload.OpNative, Duration: time.Millisecond, Line: 15}}},
 	}}
-	w := &Workload{Name: "w", Functions: map[string]*Function{"f": f}, Threads: []ThreadGroup{{Name: "T", Run: "f", Line: 3}}}
+	w := &workload.Workload{Name: "w", Functions: map[string]*workload.Function{"f": f}, Threads: []workload.ThreadGroup{{Name: "T", Run: "f", Line: 3}}}
 	p, err := compile(w, tracer.NewRecorder(tracer.Config{}), 1, true)
 	if err != nil {
 		t.Fatal(err)

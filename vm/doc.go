@@ -1,8 +1,8 @@
-// Package vm is giltrace's GIL-locked virtual machine: it loads workload
-// files (Load, Parse), compiles them to bytecode and runs them (Run) with
-// every guest thread a goroutine executing a real interpreter loop and
-// contending for a real GIL, recording every state change through the
-// tracer.
+// Package vm is giltrace's GIL-locked virtual machine: it compiles
+// workloads (package vm/workload) to bytecode and runs them (Run, or Source
+// as a tracer.Source) with every guest thread a goroutine executing a real
+// interpreter loop and contending for a real GIL, recording every state
+// change through the tracer.
 //
 // # Interpreter
 //

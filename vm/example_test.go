@@ -6,12 +6,13 @@ import (
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // A single thread counting down: it takes the GIL uncontended, calls its
 // function, returns, and releases the GIL as it ends.
 func ExampleRun() {
-	w, err := vm.Parse("example.yaml", []byte(`name: example
+	w, err := workload.Parse("example.yaml", []byte(`name: example
 threads:
   - name: main
     run: count

@@ -8,13 +8,6 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// GIL modes.
-const (
-	ModeCPython = "cpython" // CPython 3.2+'s GIL: timed waits, drop requests, forced switching
-	ModeLegacy  = "legacy"  // Python 2's GIL: release and re-acquire every check interval
-	ModeNone    = "none"    // free-threaded (PEP 703): no GIL
-)
-
 // breaker is a process's eval breaker: one atomic word that the
 // interpreter loads at its check points (backward jumps, calls, function
 // entry) and that is non-zero when something needs the thread's attention.
@@ -53,19 +46,19 @@ type gil interface {
 }
 
 // newGIL returns the GIL of mode for a process.
-func newGIL(mode string, id tracer.LockID, c Clock, b *breaker, interval time.Duration, seed uint64) (gil, error) {
+func newGIL(mode tracer.GILMode, id tracer.LockID, c Clock, b *breaker, interval time.Duration, seed uint64) (gil, error) {
 	switch mode {
-	case ModeCPython:
+	case tracer.GILCPython:
 		l := newLock(id, c, seed)
 		l.interval = interval
 		l.breaker = b
 		return &cpythonGIL{l}, nil
-	case ModeLegacy:
+	case tracer.GILLegacy:
 		return &legacyGIL{newLock(id, c, seed)}, nil
-	case ModeNone:
+	case tracer.GILNone:
 		return noGIL{}, nil
 	}
-	return nil, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", mode, ModeCPython, ModeLegacy, ModeNone)
+	return nil, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", mode, tracer.GILCPython, tracer.GILLegacy, tracer.GILNone)
 }
 
 // cpythonGIL is the "new GIL" of CPython 3.2+ (Python/ceval_gil.c).

@@ -7,16 +7,17 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // The rules of each GIL mode, on controlled workloads. Properties that the
 // implementation guarantees are asserted exactly; timings only loosely.
 
-func twoCounters(mode string, d time.Duration) *Workload {
-	return &Workload{Name: "countdown", File: "countdown.yaml", Seed: 1,
-		GIL:       GILConfig{Mode: mode},
-		Functions: fns(map[string][]Op{"count": {compute(d)}}),
-		Threads:   []ThreadGroup{{Name: "T", Count: 2, Run: "count", Repeat: 1}},
+func twoCounters(mode tracer.GILMode, d time.Duration) *workload.Workload {
+	return &workload.Workload{Name: "countdown", File: "countdown.yaml", Seed: 1,
+		GIL:       workload.GILConfig{Mode: mode},
+		Functions: fns(map[string][]workload.Op{"count": {compute(d)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Count: 2, Run: "count", Repeat: 1}},
 	}
 }
 
@@ -32,7 +33,7 @@ func countKind(tr *tracer.Trace, k tracer.Kind) int {
 
 func TestCPythonDropRequestAfterSwitchInterval(t *testing.T) {
 	const interval = 2 * time.Millisecond
-	tr, s := mustRun(t, twoCounters(ModeCPython, 40*time.Millisecond), Options{SwitchInterval: interval})
+	tr, s := mustRun(t, twoCounters(tracer.GILCPython, 40*time.Millisecond), Options{SwitchInterval: interval})
 	// However late a busy machine runs the waiter's timer, a wait of many
 	// switch intervals has timed out.
 	if w := longestWait(s); w > 20*interval && len(s.DropRequests) == 0 {
@@ -70,7 +71,7 @@ func TestCPythonDropRequestAfterSwitchInterval(t *testing.T) {
 }
 
 func TestCPythonForcedSwitching(t *testing.T) {
-	_, s := mustRun(t, twoCounters(ModeCPython, 40*time.Millisecond), Options{SwitchInterval: 2 * time.Millisecond})
+	_, s := mustRun(t, twoCounters(tracer.GILCPython, 40*time.Millisecond), Options{SwitchInterval: 2 * time.Millisecond})
 	drops := 0
 	for _, h := range s.Handoffs {
 		if h.Why != tracer.ReleaseDropRequest {
@@ -108,7 +109,7 @@ func TestCPythonForcedSwitching(t *testing.T) {
 }
 
 func TestCPythonOneHolderAtATime(t *testing.T) {
-	_, two := mustRun(t, twoCounters(ModeCPython, 20*time.Millisecond), Options{SwitchInterval: time.Millisecond})
+	_, two := mustRun(t, twoCounters(tracer.GILCPython, 20*time.Millisecond), Options{SwitchInterval: time.Millisecond})
 	// The threads' running time adds up to at most the wall time.
 	var running int64
 	for i := range two.Threads {
@@ -121,9 +122,9 @@ func TestCPythonOneHolderAtATime(t *testing.T) {
 
 func TestLegacyTicks(t *testing.T) {
 	const n = 5_000_000
-	tr, s := mustRun(t, &Workload{Name: "legacy", Seed: 1, GIL: GILConfig{Mode: ModeLegacy, CheckInterval: 100},
-		Functions: fns(map[string][]Op{"count": {loops(n)}}),
-		Threads:   []ThreadGroup{{Name: "T", Count: 2, Run: "count"}}}, Options{})
+	tr, s := mustRun(t, &workload.Workload{Name: "legacy", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILLegacy, CheckInterval: 100},
+		Functions: fns(map[string][]workload.Op{"count": {loops(n)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Count: 2, Run: "count"}}}, Options{})
 	ticks, self := 0, 0
 	for _, h := range s.Handoffs {
 		if h.Why == tracer.ReleaseLegacyTick {
@@ -163,9 +164,9 @@ func TestLegacyTicks(t *testing.T) {
 }
 
 func TestLegacyTickAloneIsSilent(t *testing.T) {
-	tr, _ := mustRun(t, &Workload{Name: "legacy", Seed: 1, GIL: GILConfig{Mode: ModeLegacy},
-		Functions: fns(map[string][]Op{"count": {loops(100_000)}}),
-		Threads:   []ThreadGroup{{Name: "T", Run: "count"}}}, Options{})
+	tr, _ := mustRun(t, &workload.Workload{Name: "legacy", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILLegacy},
+		Functions: fns(map[string][]workload.Op{"count": {loops(100_000)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Run: "count"}}}, Options{})
 	// Start, acquire, call, exit, release, end.
 	if len(tr.Events) != 6 {
 		t.Errorf("%d events for one thread alone, expected 6 (ticks with nobody waiting change nothing)", len(tr.Events))
@@ -173,7 +174,7 @@ func TestLegacyTickAloneIsSilent(t *testing.T) {
 }
 
 func TestNoneModeHasNoGILEvents(t *testing.T) {
-	tr, _ := mustRun(t, twoCounters(ModeNone, 10*time.Millisecond), Options{})
+	tr, _ := mustRun(t, twoCounters(tracer.GILNone, 10*time.Millisecond), Options{})
 	if tr.Procs[0].GIL != tracer.NoLock {
 		t.Errorf("free-threaded process has GIL %d", tr.Procs[0].GIL)
 	}
@@ -182,14 +183,14 @@ func TestNoneModeHasNoGILEvents(t *testing.T) {
 			t.Errorf("%d %v events in mode none", n, k)
 		}
 	}
-	if tr.Meta.GILMode != ModeNone {
+	if tr.Meta.GILMode != tracer.GILNone {
 		t.Errorf("Meta.GILMode %q", tr.Meta.GILMode)
 	}
 }
 
 func TestOptionsOverrideMode(t *testing.T) {
-	tr, _ := mustRun(t, twoCounters(ModeCPython, time.Millisecond), Options{Mode: ModeNone, Threads: 3})
-	if tr.Meta.GILMode != ModeNone || len(tr.Threads) != 3 {
+	tr, _ := mustRun(t, twoCounters(tracer.GILCPython, time.Millisecond), Options{Mode: tracer.GILNone, Threads: 3})
+	if tr.Meta.GILMode != tracer.GILNone || len(tr.Threads) != 3 {
 		t.Errorf("mode %q with %d threads, expected none with 3", tr.Meta.GILMode, len(tr.Threads))
 	}
 }
@@ -211,8 +212,8 @@ func longestWait(s *tracer.Spans) time.Duration {
 // scheduler waking nobody) and how long the waiter took to acquire after
 // that release (handoff-ns: a goroutine wake-up).
 func BenchmarkHandoff(b *testing.B) {
-	w := twoCounters(ModeCPython, 0)
-	w.Functions = fns(map[string][]Op{"count": {loops(20_000_000)}})
+	w := twoCounters(tracer.GILCPython, 0)
+	w.Functions = fns(map[string][]workload.Op{"count": {loops(20_000_000)}})
 	var notice, handoff []int64
 	for b.Loop() {
 		tr, err := Run(b.Context(), w, Options{SwitchInterval: time.Millisecond, LoopsPerMS: 1})

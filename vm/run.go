@@ -14,25 +14,27 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // Options override a workload's settings for one run. Zero values keep the
 // workload's (or the defaults).
 type Options struct {
-	Mode           string        // GIL mode: ModeCPython, ModeLegacy or ModeNone
-	SwitchInterval time.Duration // cpython mode's switch interval
-	CheckInterval  int           // legacy mode's check interval, in instructions
-	Threads        int           // every thread group's count
-	Processes      int           // VM processes, each running every group
-	MaxEvents      int           // bound on recorded events (tracer.Config.MaxEvents)
-	LoopsPerMS     float64       // interpreter calibration; 0 measures it with Calibrate
-	Clock          Clock         // time and parking; nil is real time
-	Version        string        // the giltrace version, recorded in the trace
+	Mode           tracer.GILMode // GIL mode; "" keeps the workload's
+	SwitchInterval time.Duration  // cpython mode's switch interval
+	CheckInterval  int            // legacy mode's check interval, in instructions
+	Threads        int            // every thread group's count
+	Processes      int            // VM processes, each running every group
+	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
+	LoopsPerMS     float64        // interpreter calibration; 0 measures it with Calibrate
+	Clock          Clock          // time and parking; nil is real time
+	Version        string         // the giltrace version, recorded in the trace
 }
 
 // ErrInterrupted is returned, wrapped, by Run when its context was done
-// before every thread finished. The trace returned with it is valid.
-var ErrInterrupted = errors.New("run interrupted")
+// before every thread finished. The trace returned with it is valid. It is
+// tracer.ErrInterrupted, which every source returns.
+var ErrInterrupted = tracer.ErrInterrupted
 
 // process is a VM process: an interpreter instance with its own GIL,
 // eval breaker and guest locks.
@@ -46,14 +48,14 @@ type process struct {
 
 // settings are a run's resolved settings.
 type settings struct {
-	mode      string
+	mode      tracer.GILMode
 	interval  time.Duration
 	check     int
 	processes int
 	counts    []int
 }
 
-func resolve(w *Workload, o Options) (settings, error) {
+func resolve(w *workload.Workload, o Options) (settings, error) {
 	s := settings{mode: w.GIL.Mode, interval: w.GIL.SwitchInterval, check: w.GIL.CheckInterval, processes: w.Processes}
 	if o.Mode != "" {
 		s.mode = o.Mode
@@ -67,23 +69,25 @@ func resolve(w *Workload, o Options) (settings, error) {
 	if o.Processes != 0 {
 		s.processes = o.Processes
 	}
-	s.mode = orDefault(s.mode, ModeCPython)
+	if s.mode == "" {
+		s.mode = tracer.GILCPython
+	}
 	if s.interval == 0 {
-		s.interval = DefaultSwitchInterval
+		s.interval = workload.DefaultSwitchInterval
 	}
 	if s.check == 0 {
-		s.check = DefaultCheckInterval
+		s.check = workload.DefaultCheckInterval
 	}
 	s.processes = max(s.processes, 1)
 	switch {
-	case s.mode != ModeCPython && s.mode != ModeLegacy && s.mode != ModeNone:
-		return s, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", s.mode, ModeCPython, ModeLegacy, ModeNone)
+	case !s.mode.Valid():
+		return s, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", s.mode, tracer.GILCPython, tracer.GILLegacy, tracer.GILNone)
 	case s.interval < 0:
 		return s, fmt.Errorf("switch interval %v is negative", s.interval)
 	case s.check < 0:
 		return s, fmt.Errorf("check interval %d is negative", s.check)
-	case s.processes > MaxProcesses:
-		return s, fmt.Errorf("%d processes: at most %d", s.processes, MaxProcesses)
+	case s.processes > workload.MaxProcesses:
+		return s, fmt.Errorf("%d processes: at most %d", s.processes, workload.MaxProcesses)
 	case o.Threads < 0:
 		return s, fmt.Errorf("%d threads: must be positive", o.Threads)
 	}
@@ -99,8 +103,8 @@ func resolve(w *Workload, o Options) (settings, error) {
 	if total == 0 {
 		return s, errors.New("no threads to run")
 	}
-	if total*s.processes > MaxThreads {
-		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, MaxThreads)
+	if total*s.processes > workload.MaxThreads {
+		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, workload.MaxThreads)
 	}
 	return s, nil
 }
@@ -123,13 +127,6 @@ func maxEvents(asked int, s settings) int {
 	return max(tracer.DefaultMaxEvents, n*threadReserve)
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // Run runs w and returns its trace. Every thread of every process is a
 // goroutine running the interpreter; they contend for their process's GIL
 // as the mode says, and record every state change.
@@ -138,7 +135,27 @@ func orDefault(s, def string) string {
 // soon as its I/O, native call or wait is cut short, releases its locks
 // (tracer.ReleaseInterrupt) and ends; Run then returns the trace recorded so
 // far, which is valid, with an error wrapping ErrInterrupted.
-func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
+//
+// Run is tracer.Record of NewSource(w, o), with the recorder's event bound
+// raised so that every thread has room for its buffer (see Options.MaxEvents).
+func Run(ctx context.Context, w *workload.Workload, o Options) (*tracer.Trace, error) {
+	src, err := NewSource(w, o)
+	if err != nil {
+		return nil, err
+	}
+	return tracer.Record(ctx, src, tracer.Config{MaxEvents: maxEvents(o.MaxEvents, src.s)})
+}
+
+// Source is the VM as a tracer.Source: a workload with the options of one
+// run. Each call of Record runs it once.
+type Source struct {
+	w *workload.Workload
+	o Options
+	s settings
+}
+
+// NewSource checks w and o and returns the source that runs them.
+func NewSource(w *workload.Workload, o Options) (*Source, error) {
 	if w == nil {
 		return nil, errors.New("running a workload: no workload")
 	}
@@ -146,14 +163,19 @@ func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
+	return &Source{w: w, o: o, s: s}, nil
+}
+
+// Record runs the workload, recording into rec; see Run.
+func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
+	w, o, s := src.w, src.o, src.s
 	lpm := o.LoopsPerMS
 	if lpm <= 0 {
 		lpm = Calibrate()
 	}
-	rec := tracer.NewRecorder(tracer.Config{MaxEvents: maxEvents(o.MaxEvents, s)})
 	prog, err := compile(w, rec, lpm, true)
 	if err != nil {
-		return nil, fmt.Errorf("compiling workload %s: %w", w.Name, err)
+		return tracer.Meta{}, fmt.Errorf("compiling workload %s: %w", w.Name, err)
 	}
 	clock := o.Clock
 	start := time.Now()
@@ -164,7 +186,7 @@ func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
 	r := &runner{w: w, s: s, version: o.Version, rec: rec, prog: prog, clock: clock, ctx: ctx, stopped: &stopped}
 	threads, procs, err := r.build()
 	if err != nil {
-		return nil, fmt.Errorf("running workload %s: %w", w.Name, err)
+		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, p := range procs {
@@ -177,17 +199,17 @@ func Run(ctx context.Context, w *Workload, o Options) (*tracer.Trace, error) {
 	}
 	wg.Wait()
 	stop()
-	t := rec.Finish(r.meta(start, lpm))
+	meta := r.meta(start, lpm)
 	if stopped.Load() {
-		t.Meta.Extra["interrupted"] = "true"
-		return t, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
+		meta.Extra["interrupted"] = "true"
+		return meta, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
 	}
-	return t, nil
+	return meta, nil
 }
 
 // runner builds the processes and threads of a run.
 type runner struct {
-	w       *Workload
+	w       *workload.Workload
 	s       settings
 	rec     *tracer.Recorder
 	prog    *program
@@ -207,7 +229,7 @@ func (r *runner) build() ([]*thread, []*process, error) {
 		}
 		p := &process{id: r.rec.AddProcess(name, pid)}
 		id := tracer.NoLock
-		if r.s.mode != ModeNone {
+		if r.s.mode != tracer.GILNone {
 			id = r.rec.AddLock("GIL", p.id, true)
 		}
 		g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.w.Seed)+uint64(pid))
@@ -248,7 +270,7 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
 		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
 	}
-	if r.s.mode == ModeLegacy {
+	if r.s.mode == tracer.GILLegacy {
 		th.checkInterval = int64(r.s.check)
 		th.nextTick = th.checkInterval
 	}
@@ -260,7 +282,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		Workload:       r.w.Name,
 		WorkloadFile:   r.w.File,
 		WorkloadSource: string(r.w.Source),
-		GILMode:        tracer.GILMode(r.s.mode),
+		GILMode:        r.s.mode,
 		SwitchInterval: r.s.interval,
 		CheckInterval:  r.s.check,
 		Cores:          runtime.NumCPU(),
@@ -274,7 +296,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 
 // sortedFunctions is the workload's function names in order, so that frame
 // and function indexes do not depend on map order.
-func sortedFunctions(w *Workload) []string {
+func sortedFunctions(w *workload.Workload) []string {
 	names := make([]string, 0, len(w.Functions))
 	for n := range w.Functions {
 		names = append(names, n)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 var (
@@ -24,26 +25,28 @@ func testLoopsPerMS() float64 {
 }
 
 // fns builds a workload's functions from name -> ops.
-func fns(m map[string][]Op) map[string]*Function {
-	out := map[string]*Function{}
+func fns(m map[string][]workload.Op) map[string]*workload.Function {
+	out := map[string]*workload.Function{}
 	line := 10
 	for n, ops := range m {
-		out[n] = &Function{Name: n, Ops: ops, Line: line}
+		out[n] = &workload.Function{Name: n, Ops: ops, Line: line}
 		line += 10
 	}
 	return out
 }
 
-func compute(d time.Duration) Op { return Op{Kind: OpCompute, Duration: d} }
-func loops(n int64) Op           { return Op{Kind: OpCompute, Loops: n} }
-func blockIO(d time.Duration) Op { return Op{Kind: OpIO, Duration: d, IOKind: "net"} }
-func call(f string) Op           { return Op{Kind: OpCall, Func: f} }
-func native(d time.Duration, releases bool) Op {
-	return Op{Kind: OpNative, Duration: d, ReleasesGIL: releases}
+func compute(d time.Duration) workload.Op { return workload.Op{Kind: workload.OpCompute, Duration: d} }
+func loops(n int64) workload.Op           { return workload.Op{Kind: workload.OpCompute, Loops: n} }
+func blockIO(d time.Duration) workload.Op {
+	return workload.Op{Kind: workload.OpIO, Duration: d, IOKind: "net"}
+}
+func call(f string) workload.Op { return workload.Op{Kind: workload.OpCall, Func: f} }
+func native(d time.Duration, releases bool) workload.Op {
+	return workload.Op{Kind: workload.OpNative, Duration: d, ReleasesGIL: releases}
 }
 
 // mustRun runs w and checks that its trace is valid.
-func mustRun(t *testing.T, w *Workload, o Options) (*tracer.Trace, *tracer.Spans) {
+func mustRun(t *testing.T, w *workload.Workload, o Options) (*tracer.Trace, *tracer.Spans) {
 	t.Helper()
 	if o.LoopsPerMS == 0 {
 		o.LoopsPerMS = testLoopsPerMS()
@@ -74,9 +77,9 @@ func dumpEvents(t *testing.T, tr *tracer.Trace) {
 }
 
 func TestManyThreadsAreNotCut(t *testing.T) {
-	w := &Workload{Name: "many", Seed: 1,
-		Functions: fns(map[string][]Op{"f": {loops(100), blockIO(time.Millisecond)}}),
-		Threads:   []ThreadGroup{{Name: "T", Count: 300, Run: "f", Repeat: 1}}}
+	w := &workload.Workload{Name: "many", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"f": {loops(100), blockIO(time.Millisecond)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Count: 300, Run: "f", Repeat: 1}}}
 	tr, _ := mustRun(t, w, Options{})
 	if tr.Dropped != 0 || len(tr.Threads) != 300 {
 		t.Errorf("%d threads, %d events dropped: expected room for every thread's buffer", len(tr.Threads), tr.Dropped)
@@ -92,7 +95,7 @@ func TestFixturesRun(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			w, err := Load(p)
+			w, err := workload.Load(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,11 +117,11 @@ func TestFixturesRun(t *testing.T) {
 
 func TestRunLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	w := &Workload{Name: "mixed", Seed: 1,
-		Functions: fns(map[string][]Op{
-			"f": {blockIO(time.Millisecond), native(time.Millisecond, true), {Kind: OpLock, Lock: "l", Body: []Op{loops(1000)}}, compute(time.Second)},
+	w := &workload.Workload{Name: "mixed", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
+			"f": {blockIO(time.Millisecond), native(time.Millisecond, true), {Kind: workload.OpLock, Lock: "l", Body: []workload.Op{loops(1000)}}, compute(time.Second)},
 		}),
-		Threads: []ThreadGroup{{Name: "T", Count: 4, Run: "f", Repeat: 1}}}
+		Threads: []workload.ThreadGroup{{Name: "T", Count: 4, Run: "f", Repeat: 1}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := Run(ctx, w, Options{LoopsPerMS: testLoopsPerMS()}); !errors.Is(err, ErrInterrupted) {

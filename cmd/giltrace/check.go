@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +38,7 @@ func checkCmd(run func(*cobra.Command, *checkOptions) error) *cobra.Command {
 func runCheck(cmd *cobra.Command, o *checkOptions) error {
 	var errs []error
 	for _, f := range o.Files {
-		w, err := vm.Load(f)
+		w, err := workload.Load(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -50,16 +51,16 @@ func runCheck(cmd *cobra.Command, o *checkOptions) error {
 }
 
 // describeWorkload says in one line what a workload runs.
-func describeWorkload(w *vm.Workload) string {
+func describeWorkload(w *workload.Workload) string {
 	threads := 0
 	for _, g := range w.Threads {
 		threads += g.Count
 	}
-	gil := w.GIL.Mode
-	switch gil {
-	case vm.ModeCPython:
+	gil := string(w.GIL.Mode)
+	switch w.GIL.Mode {
+	case tracer.GILCPython:
 		gil += fmt.Sprintf(", switch interval %v", w.GIL.SwitchInterval)
-	case vm.ModeLegacy:
+	case tracer.GILLegacy:
 		gil += fmt.Sprintf(", check interval %d", w.GIL.CheckInterval)
 	}
 	return fmt.Sprintf("workload %q (GIL %s): %s per process, %s, %s",

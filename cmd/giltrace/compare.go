@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
-	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
 
@@ -102,7 +102,7 @@ func parseDurations(s string) ([]time.Duration, error) {
 }
 
 func runCompare(cmd *cobra.Command, o *compareOptions) error {
-	w, err := vm.Load(o.File)
+	w, err := workload.Load(o.File)
 	if err != nil {
 		return err
 	}

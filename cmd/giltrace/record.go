@@ -13,6 +13,7 @@ import (
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
 
@@ -68,20 +69,18 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 
 // check rejects flag values that no workload could accept.
 func (o *recordOptions) check() error {
-	switch o.Mode {
-	case "", vm.ModeCPython, vm.ModeLegacy, vm.ModeNone:
-	default:
+	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
 		return fmt.Errorf("--gil %q: expected cpython, legacy or none", o.Mode)
 	}
 	switch {
-	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < vm.MinSwitchInterval):
-		return fmt.Errorf("--switch-interval %v: expected at least %v", o.SwitchInterval, vm.MinSwitchInterval)
-	case o.SwitchInterval > vm.MaxDuration:
-		return fmt.Errorf("--switch-interval %v: expected at most %v", o.SwitchInterval, vm.MaxDuration)
-	case o.Threads < 0 || o.Threads > vm.MaxThreads:
-		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, vm.MaxThreads)
-	case o.Processes < 0 || o.Processes > vm.MaxProcesses:
-		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, vm.MaxProcesses)
+	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < workload.MinSwitchInterval):
+		return fmt.Errorf("--switch-interval %v: expected at least %v", o.SwitchInterval, workload.MinSwitchInterval)
+	case o.SwitchInterval > workload.MaxDuration:
+		return fmt.Errorf("--switch-interval %v: expected at most %v", o.SwitchInterval, workload.MaxDuration)
+	case o.Threads < 0 || o.Threads > workload.MaxThreads:
+		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, workload.MaxThreads)
+	case o.Processes < 0 || o.Processes > workload.MaxProcesses:
+		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, workload.MaxProcesses)
 	}
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
@@ -97,7 +96,7 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 // breakdown. An interrupted run still writes and prints what was recorded,
 // and returns an error saying so.
 func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) error {
-	w, err := vm.Load(o.Workload)
+	w, err := workload.Load(o.Workload)
 	if err != nil {
 		return err
 	}
@@ -109,7 +108,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
 	t, runErr := vm.Run(ctx, w, vm.Options{
-		Mode: o.Mode, SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
+		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
 	})
 	interrupted := errors.Is(runErr, vm.ErrInterrupted)

@@ -1,4 +1,4 @@
-package vm
+package workload
 
 import (
 	"encoding/json"
@@ -47,7 +47,7 @@ func sortedCopy(s []string) []string {
 // step with the loader: the same keys in every mapping, the same operations
 // and GIL modes.
 func TestSchemaMatchesLoader(t *testing.T) {
-	data, err := os.ReadFile("../docs/workload.schema.json")
+	data, err := os.ReadFile("../../docs/workload.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

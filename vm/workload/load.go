@@ -1,4 +1,4 @@
-package vm
+package workload
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/giltrace/giltrace/tracer"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -40,7 +41,7 @@ const MinSwitchInterval = time.Microsecond
 
 // Defaults of format v1.
 const (
-	DefaultGILMode        = "cpython"
+	DefaultGILMode        = tracer.GILCPython
 	DefaultSwitchInterval = 5 * time.Millisecond // CPython's sys.getswitchinterval()
 	DefaultCheckInterval  = 100                  // Python 2's sys.getcheckinterval()
 	DefaultProcesses      = 1
@@ -53,7 +54,13 @@ const (
 const FormatVersion = 1
 
 // gilModes are the values of gil.mode.
-var gilModes = []string{"cpython", "legacy", "none"}
+var gilModes = func() []string {
+	var names []string
+	for _, m := range tracer.GILModes {
+		names = append(names, string(m))
+	}
+	return names
+}()
 
 // formatKeys are the keys of each mapping of format v1, by place: "" for the
 // top level, "gil", "threads" for a thread group, and an operation's name
@@ -262,10 +269,10 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 	}
 	if v := m.value("mode"); v != nil {
 		if s, ok := l.str(v, "gil.mode", "one of cpython, legacy, none"); ok {
-			switch s {
-			case "cpython", "legacy", "none":
-				g.Mode = s
-			case "free-threaded", "free_threaded", "nogil", "off":
+			switch {
+			case tracer.GILMode(s).Valid():
+				g.Mode = tracer.GILMode(s)
+			case s == "free-threaded" || s == "free_threaded" || s == "nogil" || s == "off":
 				l.errorf(v, "gil.mode", "unknown mode %q (did you mean \"none\"? it is free-threading, PEP 703)", s)
 			default:
 				l.errorf(v, "gil.mode", "unknown mode %q%s; expected one of cpython, legacy, none", s, didYouMean(s, gilModes))
@@ -276,7 +283,7 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 		if d, ok := l.duration(v, "gil.switch_interval", MinSwitchInterval); ok {
 			g.SwitchInterval = d
 		}
-		if g.Mode != "cpython" {
+		if g.Mode != tracer.GILCPython {
 			l.errorf(m.key("switch_interval"), "gil.switch_interval", "applies only to mode cpython, but mode is %s; remove it (legacy mode uses check_interval)", g.Mode)
 		}
 	}
@@ -284,7 +291,7 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 		if c, ok := l.integer(v, "gil.check_interval", 1, MaxCheckInterval); ok {
 			g.CheckInterval = int(c)
 		}
-		if g.Mode != "legacy" {
+		if g.Mode != tracer.GILLegacy {
 			l.errorf(m.key("check_interval"), "gil.check_interval", "applies only to mode legacy, but mode is %s; remove it (cpython mode uses switch_interval)", g.Mode)
 		}
 	}

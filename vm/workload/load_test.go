@@ -1,4 +1,4 @@
-package vm
+package workload
 
 import (
 	"errors"
@@ -476,7 +476,7 @@ func TestDidYouMean(t *testing.T) {
 }
 
 func TestLoadFixtures(t *testing.T) {
-	paths, err := filepath.Glob("../fixtures/*.yaml")
+	paths, err := filepath.Glob("../../fixtures/*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +505,7 @@ func TestLoadFixtures(t *testing.T) {
 // TestDocsExamples keeps docs/workloads.md honest: every yaml block is valid
 // YAML, and every block that is a whole workload (it has name:) loads.
 func TestDocsExamples(t *testing.T) {
-	doc, err := os.ReadFile("../docs/workloads.md")
+	doc, err := os.ReadFile("../../docs/workloads.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,9 @@
-package vm_test
+package workload_test
 
 import (
 	"fmt"
 
-	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 func ExampleParse() {
@@ -17,7 +17,7 @@ functions:
   countdown:
     - compute: {loops: 10000000}
 `
-	w, err := vm.Parse("countdown.yaml", []byte(src))
+	w, err := workload.Parse("countdown.yaml", []byte(src))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -38,7 +38,7 @@ functions:
   countdown:
     - compute: 500ms
 `
-	_, err := vm.Parse("countdown.yaml", []byte(src))
+	_, err := workload.Parse("countdown.yaml", []byte(src))
 	fmt.Println(err)
 	// Output:
 	// countdown.yaml:5:12: threads[0].count: expected a positive integer, got "eight"

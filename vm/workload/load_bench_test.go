@@ -1,4 +1,4 @@
-package vm
+package workload
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // BenchmarkParse measures the loader on a fixture and on a file near the
 // size limits (4096 functions, ~24000 operations, ~0.8 MiB).
 func BenchmarkParse(b *testing.B) {
-	fixture, err := os.ReadFile("../fixtures/api-service.yaml")
+	fixture, err := os.ReadFile("../../fixtures/api-service.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package vm
+package workload
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // guarantees the VM relies on. The seed corpus in testdata/fuzz/FuzzParse
 // holds the fixtures and crashers found so far; f.Add adds small cases.
 func FuzzParse(f *testing.F) {
-	paths, _ := filepath.Glob("../fixtures/*.yaml")
+	paths, _ := filepath.Glob("../../fixtures/*.yaml")
 	for _, p := range paths {
 		if src, err := os.ReadFile(p); err == nil {
 			f.Add(src)

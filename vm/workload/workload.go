@@ -1,6 +1,10 @@
-package vm
+package workload
 
-import "time"
+import (
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
 
 // Workload is a parsed and validated workload file (format v1). Field names
 // follow the YAML keys; see docs/workloads.md.
@@ -19,9 +23,9 @@ type Workload struct {
 
 // GILConfig is the workload's gil: section.
 type GILConfig struct {
-	Mode           string        // "cpython" (default), "legacy" or "none"
-	SwitchInterval time.Duration // cpython mode; default 5ms
-	CheckInterval  int           // legacy mode, in instructions; default 100
+	Mode           tracer.GILMode // cpython (default), legacy or none
+	SwitchInterval time.Duration  // cpython mode; default 5ms
+	CheckInterval  int            // legacy mode, in instructions; default 100
 }
 
 // ThreadGroup is one entry of threads:.
