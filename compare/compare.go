@@ -17,7 +17,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -196,7 +196,7 @@ func (o *Options) best(ctx context.Context, v Variant, run Runner) (*tracer.Trac
 
 // row analyses one run and keeps its trace.
 func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
-	r := report.Analyze(t, tracer.Derive(t))
+	r := diagnosis.Analyze(tracer.Derive(t))
 	row := Row{
 		Mode:             v.Mode,
 		Threads:          v.Threads,

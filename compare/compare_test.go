@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/giltrace/giltrace/exporters/report/reporttest"
+	"github.com/giltrace/giltrace/chart"
 	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -25,16 +26,16 @@ const ms = int64(time.Millisecond)
 // n threads under the GIL take n times as long as one; n processes or n
 // free-threaded threads take as long as one.
 func fakeRun(_ context.Context, v Variant) (*tracer.Trace, error) {
-	const one = 52 * ms // reporttest.CPUThreads' wall per thread for 10 rounds
+	const one = 52 * ms // testkit.CPUThreads' wall per thread for 10 rounds
 	switch {
 	case v.Threads == 1:
-		return reporttest.Serial(one), nil
+		return testkit.Serial(one), nil
 	case v.Mode == Threads:
-		return reporttest.CPUThreads(v.Threads, 10*v.Threads), nil
+		return testkit.CPUThreads(v.Threads, 10*v.Threads), nil
 	case v.Mode == Processes:
-		return reporttest.Processes(v.Threads, one), nil
+		return testkit.Processes(v.Threads, one), nil
 	}
-	return reporttest.FreeThreaded(v.Threads, one), nil
+	return testkit.FreeThreaded(v.Threads, one), nil
 }
 
 func TestVariants(t *testing.T) {
@@ -114,8 +115,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() != chartW || b.Dy() != chartH {
-		t.Errorf("png is %v, want %dx%d", b, chartW, chartH)
+	if b := img.Bounds(); b.Dx() != chart.Width || b.Dy() != chart.Height {
+		t.Errorf("png is %v, want %dx%d", b, chart.Width, chart.Height)
 	}
 	// Every mode's colour is drawn.
 	rgba := image.NewRGBA(img.Bounds())
@@ -136,7 +137,7 @@ func TestRunKeepsFastest(t *testing.T) {
 	calls := 0
 	run := func(context.Context, Variant) (*tracer.Trace, error) {
 		calls++
-		return reporttest.Serial(walls[(calls-1)%3]), nil
+		return testkit.Serial(walls[(calls-1)%3]), nil
 	}
 	res, err := Run(context.Background(), Options{Workload: "w", CallsPerThread: 1, Threads: []int{1}, Modes: []string{Threads}, Runs: 3}, run)
 	if err != nil {

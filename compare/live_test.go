@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
@@ -21,15 +22,15 @@ import (
 // is oversubscribed its Python glue is descheduled while holding the GIL,
 // and the run really becomes gil-bound.
 var fixtureVerdicts = map[string]string{
-	"countdown":               report.GILBound,
-	"countdown-legacy":        report.GILBound,
-	"image-processing":        report.GILBound,
-	"web-scraping":            report.Scales,
-	"convoy":                  report.Convoy,
-	"c-extension-holding-gil": report.GILHeldInNative,
-	"lock-contention":         report.LockBound,
-	"multiprocessing":         report.Scales,
-	"free-threaded":           report.Scales,
+	"countdown":               diagnosis.GILBound,
+	"countdown-legacy":        diagnosis.GILBound,
+	"image-processing":        diagnosis.GILBound,
+	"web-scraping":            diagnosis.Scales,
+	"convoy":                  diagnosis.Convoy,
+	"c-extension-holding-gil": diagnosis.GILHeldInNative,
+	"lock-contention":         diagnosis.LockBound,
+	"multiprocessing":         diagnosis.Scales,
+	"free-threaded":           diagnosis.Scales,
 }
 
 // TestFixtureVerdictsLive runs every fixture on the VM and checks the
@@ -61,7 +62,7 @@ func TestFixtureVerdictsLive(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := report.Analyze(tr, tracer.Derive(tr))
+				r := diagnosis.Analyze(tracer.Derive(tr))
 				var codes []string
 				for _, v := range r.Verdicts {
 					codes = append(codes, v.Code)
@@ -75,7 +76,7 @@ func TestFixtureVerdictsLive(t *testing.T) {
 				}
 				if attempt == 3 {
 					var text strings.Builder
-					r.WriteText(&text)
+					report.WriteText(&text, r)
 					t.Fatalf("%s: verdicts %v in 3 runs, want %s among them; the last report:\n%s", name, codes, fixtureVerdicts[name], text.String())
 				}
 			}
@@ -140,11 +141,11 @@ func compareCountdown(t *testing.T, w *workload.Workload) (problems []string) {
 		}
 		switch row.Mode {
 		case Threads:
-			if row.GILWaitFraction < 0.25 || row.Overlap > 1.3 || !slices.Contains(row.Verdicts, report.GILBound) {
+			if row.GILWaitFraction < 0.25 || row.Overlap > 1.3 || !slices.Contains(row.Verdicts, diagnosis.GILBound) {
 				problems = append(problems, fmt.Sprintf("threads-2: GIL wait %.2f, overlap %.2f, verdicts %v; want >= 0.25, <= 1.3, gil-bound", row.GILWaitFraction, row.Overlap, row.Verdicts))
 			}
 		default:
-			if row.GILWaitFraction > 0.1 || row.Overlap < 1.5 || !slices.Contains(row.Verdicts, report.Scales) {
+			if row.GILWaitFraction > 0.1 || row.Overlap < 1.5 || !slices.Contains(row.Verdicts, diagnosis.Scales) {
 				problems = append(problems, fmt.Sprintf("%s-2: GIL wait %.2f, overlap %.2f, verdicts %v; want <= 0.1, >= 1.5, scales", row.Mode, row.GILWaitFraction, row.Overlap, row.Verdicts))
 			}
 		}

@@ -3,17 +3,17 @@ package tracer_test
 import (
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 const ms = int64(1e6)
 
 func TestDeriveStatesAreGapFree(t *testing.T) {
 	for name, tr := range map[string]*tracer.Trace{
-		"countdown": tracetest.Countdown(4),
-		"mixed":     tracetest.Mixed(),
-		"large":     tracetest.Large(20000),
+		"countdown": testkit.Countdown(4),
+		"mixed":     testkit.Mixed(),
+		"large":     testkit.Large(20000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := tr.CheckValid(); err != nil {
@@ -44,7 +44,7 @@ func TestDeriveStatesAreGapFree(t *testing.T) {
 }
 
 func TestDeriveCountdown(t *testing.T) {
-	tr := tracetest.Countdown(4)
+	tr := testkit.Countdown(4)
 	s := tracer.Derive(tr)
 	if got := len(s.DropRequests); got != 4 {
 		t.Errorf("drop requests = %d, want 4", got)
@@ -104,7 +104,7 @@ func TestDeriveCountdown(t *testing.T) {
 }
 
 func TestDeriveMixed(t *testing.T) {
-	tr := tracetest.Mixed()
+	tr := testkit.Mixed()
 	s := tracer.Derive(tr)
 	want := map[string]tracer.Totals{
 		// worker-1: 0-100 gil-wait, run to 5.002ms, wait to 5.004, run to
@@ -148,7 +148,7 @@ func TestDeriveMixed(t *testing.T) {
 }
 
 func TestLargeSize(t *testing.T) {
-	tr := tracetest.Large(100_000)
+	tr := testkit.Large(100_000)
 	if err := tr.CheckValid(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestLargeSize(t *testing.T) {
 }
 
 func BenchmarkDerive(b *testing.B) {
-	tr := tracetest.Large(1_000_000)
+	tr := testkit.Large(1_000_000)
 	b.ResetTimer()
 	for b.Loop() {
 		tracer.Derive(tr)

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func ExampleRead() {
 	var buf bytes.Buffer
-	if err := tracer.Write(&buf, tracetest.Countdown(2)); err != nil {
+	if err := tracer.Write(&buf, testkit.Countdown(2)); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -31,7 +31,7 @@ func ExampleRead() {
 }
 
 func ExampleWriteText() {
-	b := tracetest.New("hello")
+	b := testkit.New("hello")
 	p := b.Process("python", 1)
 	main := b.Func("main", 1)
 	th := b.Thread(p, "T1")

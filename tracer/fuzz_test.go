@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files and the fuzz seed corpus in testdata")
@@ -31,7 +31,7 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzRead")
 	}
 	seeds := map[string][]byte{}
-	for name, tr := range map[string]*tracer.Trace{"countdown": tracetest.Countdown(3), "mixed": tracetest.Mixed()} {
+	for name, tr := range map[string]*tracer.Trace{"countdown": testkit.Countdown(3), "mixed": testkit.Mixed()} {
 		b := encode(t, tr)
 		seeds[name] = b
 		seeds[name+"-cut"] = b[:len(b)*2/3]
@@ -45,8 +45,8 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 	}
 	writeSeeds(t, "FuzzRead", seeds)
 	writeSeeds(t, "FuzzParseText", map[string][]byte{
-		"countdown": text(t, tracetest.Countdown(2)),
-		"mixed":     text(t, tracetest.Mixed()),
+		"countdown": text(t, testkit.Countdown(2)),
+		"mixed":     text(t, testkit.Mixed()),
 		"odd-names": text(t, oddNames()),
 	})
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func text(t testing.TB, tr *tracer.Trace) []byte {
@@ -24,7 +24,7 @@ func text(t testing.TB, tr *tracer.Trace) []byte {
 // oddNames is a trace whose names need quoting or IDs in the text form:
 // spaces, quotes, duplicates, digits, "", and a guest lock named "GIL".
 func oddNames() *tracer.Trace {
-	odd := tracetest.New("odd names")
+	odd := testkit.New("odd names")
 	p := odd.Process("proc with spaces", 3)
 	odd.Lock(p, "GIL")
 	l := odd.Lock(p, "42")
@@ -43,8 +43,8 @@ func oddNames() *tracer.Trace {
 
 func TestTextRoundTrip(t *testing.T) {
 	tests := map[string]*tracer.Trace{
-		"countdown": tracetest.Countdown(3),
-		"mixed":     tracetest.Mixed(),
+		"countdown": testkit.Countdown(3),
+		"mixed":     testkit.Mixed(),
 		"odd names": oddNames(),
 	}
 	for name, want := range tests {
@@ -64,7 +64,7 @@ func TestTextRoundTrip(t *testing.T) {
 // TestTextGolden: the text form of the mixed scenario, in
 // testdata/mixed.txt (go test ./tracer -update rewrites it).
 func TestTextGolden(t *testing.T) {
-	got := text(t, tracetest.Mixed())
+	got := text(t, testkit.Mixed())
 	path := filepath.Join("testdata", "mixed.txt")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -99,7 +99,7 @@ func lineDiff(want, got string) string {
 }
 
 func TestParseTextErrors(t *testing.T) {
-	good := string(text(t, tracetest.Countdown(1)))
+	good := string(text(t, testkit.Countdown(1)))
 	tests := []struct {
 		name, text, want string
 	}{

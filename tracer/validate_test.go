@@ -5,25 +5,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // fixture is a small world for invariant tests: process p with its GIL, a
 // guest lock and threads a and c; process q with its GIL and thread d.
 type fixture struct {
-	b       *tracetest.Builder
+	b       *testkit.Builder
 	p, q    tracer.ProcID
 	gil     tracer.LockID
 	qgil    tracer.LockID
 	lock    tracer.LockID
 	qlock   tracer.LockID
-	a, c, d *tracetest.Thread
+	a, c, d *testkit.Thread
 	f, g    tracer.FrameID
 }
 
 func newFixture() *fixture {
-	x := &fixture{b: tracetest.New("invariants")}
+	x := &fixture{b: testkit.New("invariants")}
 	x.p = x.b.Process("p", 1)
 	x.gil = 0
 	x.lock = x.b.Lock(x.p, "lock")
@@ -39,12 +39,12 @@ func newFixture() *fixture {
 }
 
 // run starts th at time at and gives it the GIL of p.
-func (x *fixture) run(th *tracetest.Thread, at int64) *tracetest.Thread {
+func (x *fixture) run(th *testkit.Thread, at int64) *testkit.Thread {
 	return th.Start(at).Acquire(at+1, x.gil, tracer.AcquireUncontended)
 }
 
 // end releases the GIL of p held by th and ends it.
-func (x *fixture) end(th *tracetest.Thread, at int64) {
+func (x *fixture) end(th *testkit.Thread, at int64) {
 	th.Release(at, x.gil, tracer.ReleaseThreadEnd).End(at + 1)
 }
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 )
 
 func TestQuickenKeepsSemanticsAndTicks(t *testing.T) {
@@ -70,4 +70,4 @@ func BenchmarkCountdown(b *testing.B) {
 }
 
 // cpuTime is the CPU time used by the process so far.
-func cpuTime() time.Duration { return exporttest.CPUTime() }
+func cpuTime() time.Duration { return testkit.CPUTime() }

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
@@ -29,7 +27,6 @@ func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
 // parsed options.
 func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command {
 	o := &compareOptions{}
-	var threads, intervals string
 	cmd := &cobra.Command{
 		Use:   "compare WORKLOAD.yaml",
 		Short: "Run a workload as threads, processes and free-threaded at several sizes, and compare",
@@ -43,12 +40,15 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
-			var err error
-			if o.Threads, err = parseInts(threads); err != nil {
-				return &usageError{fmt.Errorf("invalid --threads %q: %w", threads, err)}
+			for _, n := range o.Threads {
+				if n < 1 {
+					return &usageError{fmt.Errorf("invalid --threads: %d is not a positive integer", n)}
+				}
 			}
-			if o.SwitchIntervals, err = parseDurations(intervals); err != nil {
-				return &usageError{fmt.Errorf("invalid --switch-interval %q: %w", intervals, err)}
+			for _, d := range o.SwitchIntervals {
+				if d <= 0 {
+					return &usageError{fmt.Errorf("invalid --switch-interval: %v is not a positive duration such as 5ms", d)}
+				}
 			}
 			if o.Runs < 1 {
 				return &usageError{fmt.Errorf("invalid --runs %d: must be at least 1", o.Runs)}
@@ -62,43 +62,13 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&threads, "threads", "1,2,4,8", "thread counts (processes in processes mode), comma-separated; 1 is always run")
+	f.IntSliceVar(&o.Threads, "threads", []int{1, 2, 4, 8}, "thread counts (processes in processes mode), comma-separated; 1 is always run")
 	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL)")
-	f.StringVar(&intervals, "switch-interval", "", "switch intervals for the GIL modes, comma-separated (default: the workload's)")
+	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	return cmd
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%q is not a positive integer", p)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-func parseDurations(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		d, err := time.ParseDuration(p)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%q is not a positive duration such as 5ms", p)
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 func runCompare(cmd *cobra.Command, o *compareOptions) error {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
-	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
 )
 
@@ -73,21 +71,16 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 			return &usageError{err}
 		}
 	}
-	t, err := tracer.ReadFile(o.File)
-	var te *tracer.TruncatedError
-	if err != nil && !(errors.As(err, &te) && t != nil) {
+	t, err := readTrace(o.File, cmd.ErrOrStderr(), "exporting")
+	if err != nil {
 		return err
 	}
-	if err != nil {
-		// A file cut off mid-write: export its complete part, and say so.
-		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: %v; exporting the complete part\n", err)
-	}
+	s := newRun(t)
 	if o.Format == otlpFormat {
-		return sendOTLP(cmd.Context(), t, &o.OTLP, cmd.OutOrStdout())
+		return sendOTLP(cmd.Context(), s.spans, &o.OTLP, cmd.OutOrStdout())
 	}
-	s := tracer.Derive(t)
 	if o.Out == "-" {
-		return exportTo(cmd.Context(), out, s, cmd.OutOrStdout())
+		return out.New(cmd.OutOrStdout(), s).Export(cmd.Context(), s.spans)
 	}
 	path := o.Out
 	if path == "" {

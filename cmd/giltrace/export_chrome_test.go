@@ -7,16 +7,16 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // TestExportChrome: giltrace export --format chrome writes the chrome
 // exporter's bytes for the file's trace, and they pass the Perfetto-rules
 // validator.
 func TestExportChrome(t *testing.T) {
-	path, _ := writeTrace(t, tracetest.Mixed())
+	path, _ := writeTrace(t, testkit.Mixed())
 	tr, err := tracer.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestExportChrome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := exported(t, func(b *bytes.Buffer) tracer.Exporter { return chrome.New(b) }, tr)
+	want := exported(t, func(b *bytes.Buffer) exporter { return chrome.New(b) }, tr)
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the chrome export of the trace", out)
 	}

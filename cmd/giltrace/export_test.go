@@ -10,8 +10,8 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/flamegraph"
 	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func TestExportArgs(t *testing.T) {
@@ -28,17 +28,17 @@ func TestExportArgs(t *testing.T) {
 }
 
 // exported is what exporter e writes for tr.
-func exported(t *testing.T, e func(*bytes.Buffer) tracer.Exporter, tr *tracer.Trace) []byte {
+func exported(t *testing.T, e func(*bytes.Buffer) exporter, tr *tracer.Trace) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := e(&b).Export(context.Background(), tr); err != nil {
+	if err := e(&b).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
 }
 
 func TestExport(t *testing.T) {
-	path, _ := writeTrace(t, tracetest.Mixed())
+	path, _ := writeTrace(t, testkit.Mixed())
 	tr, err := tracer.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestExport(t *testing.T) {
 	if err != nil || out != "wrote "+next+"\n" {
 		t.Fatalf("export = %q, %v", out, err)
 	}
-	want := exported(t, func(b *bytes.Buffer) tracer.Exporter { return pprof.NewBlame(b) }, tr)
+	want := exported(t, func(b *bytes.Buffer) exporter { return pprof.NewBlame(b) }, tr)
 	if got, _ := os.ReadFile(next); !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the blame profile of the trace", next)
 	}
@@ -61,14 +61,14 @@ func TestExport(t *testing.T) {
 	if out, err := runRoot("export", path, "-f", "flamegraph", "-o", file); err != nil {
 		t.Fatalf("export -o: %v\n%s", err, out)
 	}
-	want = exported(t, func(b *bytes.Buffer) tracer.Exporter { return flamegraph.NewHTML(b) }, tr)
+	want = exported(t, func(b *bytes.Buffer) exporter { return flamegraph.NewHTML(b) }, tr)
 	if got, _ := os.ReadFile(file); !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the flame graph of the trace", file)
 	}
 
 	// -o -: stdout.
 	out, err = runRoot("export", path, "-f", "folded", "-o", "-")
-	want = exported(t, func(b *bytes.Buffer) tracer.Exporter { return flamegraph.NewFolded(b) }, tr)
+	want = exported(t, func(b *bytes.Buffer) exporter { return flamegraph.NewFolded(b) }, tr)
 	if err != nil || out != string(want) {
 		t.Errorf("export -o - = %q, %v; want %q", out, err, want)
 	}
@@ -96,7 +96,7 @@ func TestExportErrors(t *testing.T) {
 		t.Errorf("missing file: err = %v, want exit 1", err)
 	}
 	// An unwritable output names the file and leaves no partial file.
-	path, _ := writeTrace(t, tracetest.Countdown(2))
+	path, _ := writeTrace(t, testkit.Countdown(2))
 	bad := filepath.Join(t.TempDir(), "no", "dir", "out.json")
 	_, err = runRoot("export", path, "-f", "chrome", "-o", bad)
 	if err == nil || !strings.Contains(err.Error(), bad) {

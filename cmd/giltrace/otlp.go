@@ -84,12 +84,12 @@ func (o *otlpOptions) check() error {
 	return nil
 }
 
-// sendOTLP sends t as one trace to the collector o designates and reports
+// sendOTLP sends the run of spans s as one trace to the collector o designates and reports
 // it on w. It returns the first error: the client's (naming the endpoint
 // and the cause), the exporter's, or one the SDK reported to the global
 // OpenTelemetry error handler meanwhile, which is captured rather than
 // logged.
-func sendOTLP(ctx context.Context, t *tracer.Trace, o *otlpOptions, w io.Writer) (err error) {
+func sendOTLP(ctx context.Context, s *tracer.Spans, o *otlpOptions, w io.Writer) (err error) {
 	handled := captureOTelErrors()
 	defer func() { err = errors.Join(err, handled()) }()
 	c, err := oteltrace.NewClient(ctx, oteltrace.ClientOptions{Endpoint: o.Endpoint, Protocol: o.Protocol})
@@ -97,7 +97,7 @@ func sendOTLP(ctx context.Context, t *tracer.Trace, o *otlpOptions, w io.Writer)
 		return err
 	}
 	exp := oteltrace.New(c, oteltrace.Options{WaitThreshold: o.WaitThreshold, SpanBudget: o.SpanBudget})
-	err = exp.Export(ctx, t)
+	err = exp.Export(ctx, s)
 	// Shutdown closes the connection; bounded so that a stuck collector
 	// cannot hold the command.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -105,7 +105,7 @@ func sendOTLP(ctx context.Context, t *tracer.Trace, o *otlpOptions, w io.Writer)
 	if err := errors.Join(err, c.Shutdown(sctx)); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "otlp: sent trace %s to %s (%s)\n", oteltrace.TraceID(t), c.Endpoint(), c.Protocol())
+	_, err = fmt.Fprintf(w, "otlp: sent trace %s to %s (%s)\n", oteltrace.TraceID(s.Trace), c.Endpoint(), c.Protocol())
 	return err
 }
 

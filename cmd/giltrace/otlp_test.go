@@ -18,8 +18,8 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/oteltrace"
 	"github.com/giltrace/giltrace/internal/jaegertest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func TestRecordOTLPArgs(t *testing.T) {
@@ -225,7 +225,7 @@ func TestExportOTLP(t *testing.T) {
 	defer srv.Close()
 	fixture := filepath.Join("..", "..", "fixtures", "traces", "convoy.giltrace")
 	if _, err := os.Stat(fixture); err != nil {
-		fixture, _ = writeTrace(t, tracetest.Mixed())
+		fixture, _ = writeTrace(t, testkit.Mixed())
 	}
 	tr, err := tracer.ReadFile(fixture)
 	if err != nil {

@@ -22,7 +22,7 @@ type output struct {
 	Name     string // the --format / --formats name
 	File     string // the file name in a run's directory
 	About    string // one line for help and docs/outputs.md
-	New      func(w io.Writer) tracer.Exporter
+	New      func(w io.Writer, r *run) exporter
 	Optional bool // written by record only when --formats names it
 }
 
@@ -31,35 +31,35 @@ type output struct {
 func outputs() []output {
 	return []output{
 		{"pprof-wait", "gil-wait.pb.gz", "pprof GIL-wait profile: each wait charged to the waiting thread's stack",
-			func(w io.Writer) tracer.Exporter { return pprof.NewWait(w) }, false},
+			func(w io.Writer, _ *run) exporter { return pprof.NewWait(w) }, false},
 		{"pprof-blame", "gil-blame.pb.gz", "pprof blame profile: each wait charged to the stack of the thread holding the lock",
-			func(w io.Writer) tracer.Exporter { return pprof.NewBlame(w) }, false},
+			func(w io.Writer, _ *run) exporter { return pprof.NewBlame(w) }, false},
 		{"pprof-wall", "wall.pb.gz", "pprof wall profile: every thread's time in every state",
-			func(w io.Writer) tracer.Exporter { return pprof.NewWall(w) }, false},
+			func(w io.Writer, _ *run) exporter { return pprof.NewWall(w) }, false},
 		// chrome: the Chrome trace-event JSON exporter (exporters/chrome).
 		{"chrome", "trace.json", "Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing",
-			func(w io.Writer) tracer.Exporter { return chrome.New(w) }, false},
+			func(w io.Writer, _ *run) exporter { return chrome.New(w) }, false},
 		{"folded", "flame.folded", "folded stacks of wall time (thread;state;frames ns) for flamegraph.pl, inferno, speedscope",
-			func(w io.Writer) tracer.Exporter { return flamegraph.NewFolded(w) }, false},
+			func(w io.Writer, _ *run) exporter { return flamegraph.NewFolded(w) }, false},
 		{"flamegraph", "flame.html", "interactive HTML flame graph (wall, GIL wait, blame), self-contained",
-			func(w io.Writer) tracer.Exporter { return flamegraph.NewHTML(w) }, false},
+			func(w io.Writer, _ *run) exporter { return flamegraph.NewHTML(w) }, false},
 		{"report", "report.txt", "the diagnosis, as giltrace report prints it",
-			func(w io.Writer) tracer.Exporter { return report.New(w, report.Text) }, false},
+			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.Text) }, false},
 		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it",
-			func(w io.Writer) tracer.Exporter { return report.New(w, report.JSON) }, false},
+			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.JSON) }, false},
 		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); record writes it only when --formats names it",
-			func(w io.Writer) tracer.Exporter { return textExporter{w} }, true},
+			func(w io.Writer, _ *run) exporter { return textExporter{w} }, true},
 	}
 }
 
 // textExporter writes a trace in the tracer's text form.
 type textExporter struct{ w io.Writer }
 
-func (e textExporter) Export(ctx context.Context, t *tracer.Trace) error {
+func (e textExporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return tracer.WriteText(e.w, t)
+	return tracer.WriteText(e.w, s.Trace)
 }
 
 // outputNames lists the format names, comma-separated, for messages.
@@ -113,31 +113,11 @@ func parseFormats(s string) ([]string, error) {
 	return names, nil
 }
 
-// spansExporter is an exporter that can take spans already derived, so
-// that writing several formats derives them once.
-type spansExporter interface {
-	ExportSpans(ctx context.Context, s *tracer.Spans) error
-}
-
-// exportTo writes format o of spans s to w.
-func exportTo(ctx context.Context, o output, s *tracer.Spans, w io.Writer) error {
-	e := o.New(w)
-	if se, ok := e.(spansExporter); ok {
-		return se.ExportSpans(ctx, s)
-	}
-	return e.Export(ctx, s.Trace)
-}
-
-// writeOutputs writes every format in names for trace t into dir, each to
+// writeOutputs writes every format in names for run r into dir, each to
 // its file name, and returns the paths written. Failures do not stop the
 // other formats: they are joined, each naming its file, and a file that
 // failed is removed.
-func writeOutputs(ctx context.Context, dir string, t *tracer.Trace, names []string) ([]string, error) {
-	return writeOutputSpans(ctx, dir, tracer.Derive(t), names)
-}
-
-// writeOutputSpans is writeOutputs for spans already derived.
-func writeOutputSpans(ctx context.Context, dir string, s *tracer.Spans, names []string) ([]string, error) {
+func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
 	var written []string
 	var errs []error
 	for _, name := range names {
@@ -147,7 +127,7 @@ func writeOutputSpans(ctx context.Context, dir string, s *tracer.Spans, names []
 			continue
 		}
 		path := filepath.Join(dir, o.File)
-		if err := writeOutputFile(ctx, o, s, path); err != nil {
+		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
 			continue
 		}
@@ -156,9 +136,9 @@ func writeOutputSpans(ctx context.Context, dir string, s *tracer.Spans, names []
 	return written, errors.Join(errs...)
 }
 
-// writeOutputFile writes format o of s to the file path, removing it if
-// anything fails.
-func writeOutputFile(ctx context.Context, o output, s *tracer.Spans, path string) (err error) {
+// writeOutputFile writes format o of run r to the file path, removing it
+// if anything fails.
+func writeOutputFile(ctx context.Context, o output, r *run, path string) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -171,7 +151,7 @@ func writeOutputFile(ctx context.Context, o output, s *tracer.Spans, path string
 			os.Remove(path)
 		}
 	}()
-	return exportTo(ctx, o, s, f)
+	return o.New(f, r).Export(ctx, r.spans)
 }
 
 // outputFiles lists the default file names, for help texts.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 	"github.com/spf13/cobra"
 )
 
@@ -59,11 +59,11 @@ func TestOutputsUnique(t *testing.T) {
 // TestWriteOutputs writes every format and checks each file holds what
 // its exporter writes for the trace.
 func TestWriteOutputs(t *testing.T) {
-	tr := tracetest.Mixed()
+	tr := testkit.Mixed()
 	dir := t.TempDir()
 	names, _ := parseFormats("all")
 	names = append(names, "text") // the one format "all" leaves out
-	written, err := writeOutputs(context.Background(), dir, tr, names)
+	written, err := writeOutputs(context.Background(), dir, newRun(tr), names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,8 @@ func TestWriteOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want bytes.Buffer
-		if err := o.New(&want).Export(context.Background(), tr); err != nil {
+		r := newRun(tr)
+		if err := o.New(&want, r).Export(context.Background(), r.spans); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) == 0 || !bytes.Equal(got, want.Bytes()) {
@@ -89,7 +90,7 @@ func TestWriteOutputs(t *testing.T) {
 // naming its file.
 func TestWriteOutputsErrors(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
-	_, err := writeOutputs(context.Background(), dir, tracetest.Mixed(), []string{"pprof-wait", "flamegraph"})
+	_, err := writeOutputs(context.Background(), dir, newRun(testkit.Mixed()), []string{"pprof-wait", "flamegraph"})
 	if err == nil {
 		t.Fatal("writing into a missing directory succeeded")
 	}
@@ -102,7 +103,7 @@ func TestWriteOutputsErrors(t *testing.T) {
 	dir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	written, err := writeOutputs(ctx, dir, tracetest.Mixed(), []string{"folded", "flamegraph"})
+	written, err := writeOutputs(ctx, dir, newRun(testkit.Mixed()), []string{"folded", "flamegraph"})
 	if err == nil || len(written) != 0 {
 		t.Fatalf("canceled writes: %q, %v", written, err)
 	}
@@ -174,7 +175,8 @@ func TestRecordOutputs(t *testing.T) {
 	}
 	o, _ := lookupOutput("folded")
 	var folded bytes.Buffer
-	if err := o.New(&folded).Export(context.Background(), tr); err != nil {
+	r := newRun(tr)
+	if err := o.New(&folded, r).Export(context.Background(), r.spans); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "flame.folded")); !bytes.Equal(got, folded.Bytes()) {

@@ -119,7 +119,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := tracer.WriteFile(path, t); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
-	spans := tracer.Derive(t)
+	r := newRun(t)
 	formats, outErr := parseFormats(o.Formats)
 	var written []string
 	if outErr == nil {
@@ -127,15 +127,16 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		if interrupted {
 			octx = context.WithoutCancel(ctx) // Ctrl-C stopped the run, not the writing of what it recorded
 		}
-		written, outErr = writeOutputSpans(octx, dir, spans, formats)
+		written, outErr = writeOutputs(octx, dir, r, formats)
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
-	// JSON keeps every field of the breakdown and adds the diagnosis.
-	r := report.Analyze(t, spans)
+	// JSON keeps every field of the breakdown and adds the diagnosis. The
+	// run is analysed once, for this and for report.txt and report.json.
+	diag := r.diagnosis()
 	if o.JSON {
-		err = r.WriteJSON(stdout)
+		err = report.WriteJSON(stdout, diag)
 	} else {
-		err = r.WriteText(stdout)
+		err = report.WriteText(stdout, diag)
 		if err == nil {
 			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
 		}
@@ -146,13 +147,13 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if r.DroppedEvents > 0 {
-		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", r.DroppedEvents)
+	if diag.DroppedEvents > 0 {
+		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", diag.DroppedEvents)
 	}
 	var otlpErr error
 	if o.OTLP != "" && !interrupted {
 		// After the local outputs, so that a collector's failure loses nothing.
-		if err := sendOTLP(ctx, t, o.otlp(), stderr); err != nil {
+		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
 			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
 		}
 	}

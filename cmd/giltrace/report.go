@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
@@ -40,18 +37,13 @@ func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
 }
 
 func runReport(cmd *cobra.Command, o *reportOptions) error {
-	t, err := tracer.ReadFile(o.File)
-	var te *tracer.TruncatedError
-	if err != nil && !(errors.As(err, &te) && t != nil) {
-		return err
-	}
+	t, err := readTrace(o.File, cmd.ErrOrStderr(), "reporting")
 	if err != nil {
-		// A file cut off mid-write: report its complete part, and say so.
-		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: %v; reporting the complete part\n", err)
+		return err
 	}
 	f := report.Text
 	if o.JSON {
 		f = report.JSON
 	}
-	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), t)
+	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), tracer.Derive(t))
 }

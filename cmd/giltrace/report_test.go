@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/report"
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 func TestReportArgs(t *testing.T) {
@@ -22,12 +23,12 @@ func TestReportArgs(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	tr := tracetest.Countdown(10)
+	tr := testkit.Countdown(10)
 	path, _ := writeTrace(t, tr)
 
 	// The file's report is the trace's report: the round trip loses nothing.
 	var want bytes.Buffer
-	if err := report.New(&want, report.Text).Export(context.Background(), tracetest.Countdown(10)); err != nil {
+	if err := report.New(&want, report.Text).Export(context.Background(), tracer.Derive(testkit.Countdown(10))); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runRoot("report", path)
@@ -77,7 +78,7 @@ func TestReport(t *testing.T) {
 }
 
 func TestReportTruncated(t *testing.T) {
-	_, b := writeTrace(t, tracetest.Countdown(10))
+	_, b := writeTrace(t, testkit.Countdown(10))
 	cut := t.TempDir() + "/cut.giltrace"
 	if err := os.WriteFile(cut, b[:len(b)*3/4], 0o644); err != nil {
 		t.Fatal(err)

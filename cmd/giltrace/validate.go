@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
 )
 
@@ -35,10 +33,9 @@ func validateCmd(run func(*cobra.Command, *validateOptions) error) *cobra.Comman
 }
 
 func runValidate(cmd *cobra.Command, o *validateOptions) error {
-	t, err := tracer.ReadFile(o.File)
-	var te *tracer.TruncatedError
-	if err != nil && !(errors.As(err, &te) && t != nil) {
-		return err
+	t, err, fatal := readTraceFile(o.File)
+	if fatal != nil {
+		return fatal
 	}
 	status := "valid"
 	if t.Truncated {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func TestValidateArgs(t *testing.T) {
@@ -43,7 +43,7 @@ func runRoot(args ...string) (string, error) {
 }
 
 func TestValidate(t *testing.T) {
-	path, b := writeTrace(t, tracetest.Mixed())
+	path, b := writeTrace(t, testkit.Mixed())
 	out, err := runRoot("validate", path)
 	want := path + `: valid: workload "mixed" (cpython): 2 processes, 4 threads, 53 events, 12.001ms, 0 dropped` + "\n"
 	if err != nil || out != want {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -62,13 +61,9 @@ func (o *viewOptions) check() error {
 }
 
 func runView(cmd *cobra.Command, o *viewOptions) error {
-	t, err := tracer.ReadFile(o.File)
-	var te *tracer.TruncatedError
-	if err != nil && !(errors.As(err, &te) && t != nil) {
-		return err
-	}
+	t, err := readTrace(o.File, cmd.ErrOrStderr(), "showing")
 	if err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: %v; showing the complete part\n", err)
+		return err
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {

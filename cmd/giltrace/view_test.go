@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/testkit"
 )
 
 func TestViewArgs(t *testing.T) {
@@ -28,7 +28,7 @@ func TestViewArgs(t *testing.T) {
 // TestView runs giltrace view on a trace file, fetches the page and the
 // trace from the address it prints, then stops it.
 func TestView(t *testing.T) {
-	path, _ := writeTrace(t, tracetest.Countdown(3))
+	path, _ := writeTrace(t, testkit.Countdown(3))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()

@@ -9,22 +9,22 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // bigTrace builds a trace of about n events: four threads of one process
-// take turns with the GIL as in tracetest.Countdown, each turn a call (and
+// take turns with the GIL as in testkit.Countdown, each turn a call (and
 // every third turn a nested one), then a drop request and a forced
 // handoff; at the end each thread takes the GIL once more and ends.
 func bigTrace(tb testing.TB, n int) *tracer.Trace {
 	tb.Helper()
-	b := tracetest.New("bench")
+	b := testkit.New("bench")
 	p := b.Process("python", 1)
 	gil := tracer.LockID(0)
 	work, fetch := b.Func("work", 3), b.Func("fetch", 9)
-	th := make([]*tracetest.Thread, 4)
+	th := make([]*testkit.Thread, 4)
 	for i := range th {
 		th[i] = b.Thread(p, fmt.Sprintf("T%d", i+1))
 	}
@@ -80,7 +80,7 @@ func BenchmarkExport(b *testing.B) {
 	var out countWriter
 	for i := 0; i < b.N; i++ {
 		out.n, out.lines = 0, 0
-		if err := chrome.New(&out).ExportSpans(context.Background(), spans); err != nil {
+		if err := chrome.New(&out).Export(context.Background(), spans); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func BenchmarkExportWithDerive(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := chrome.New(io.Discard).Export(context.Background(), tr); err != nil {
+		if err := chrome.New(io.Discard).Export(context.Background(), tracer.Derive(tr)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestMemoryBounded(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	if err := chrome.New(&out).ExportSpans(context.Background(), spans); err != nil {
+	if err := chrome.New(&out).Export(context.Background(), spans); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
@@ -137,7 +137,7 @@ func TestLargeTraceIsValid(t *testing.T) {
 	tr := bigTrace(t, 30_000)
 	spans := tracer.Derive(tr)
 	var buf bytes.Buffer
-	if err := chrome.New(&buf).ExportSpans(context.Background(), spans); err != nil {
+	if err := chrome.New(&buf).Export(context.Background(), spans); err != nil {
 		t.Fatal(err)
 	}
 	sum := validate(t, buf.Bytes())

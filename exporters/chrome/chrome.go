@@ -59,24 +59,16 @@ type Exporter struct {
 	w io.Writer
 }
 
-var _ tracer.Exporter = (*Exporter)(nil)
-
 // New returns an Exporter writing to w. It writes through its own buffer
 // and does not close w.
 func New(w io.Writer) *Exporter { return &Exporter{w: w} }
 
-// Export derives t's spans and writes them. The same trace gives the same
-// bytes. A trace in which no thread ran gives a valid trace with one
-// instant saying so. It returns an error if t cannot be laid out (a pid
-// below 1, two processes with one pid), if ctx is cancelled, or if writing
-// fails.
-func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
-	return e.ExportSpans(ctx, tracer.Derive(t))
-}
-
-// ExportSpans writes spans already derived with tracer.Derive, so that a
-// caller writing several formats derives them once.
-func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+// Export writes the spans s (tracer.Derive of a trace). The same trace
+// gives the same bytes. A trace in which no thread ran gives a valid trace
+// with one instant saying so. It returns an error if the trace cannot be
+// laid out (a pid below 1, two processes with one pid), if ctx is
+// cancelled, or if writing fails.
+func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	l, err := newLayout(s)
 	if err != nil {
 		return fmt.Errorf("exporting chrome trace: %w", err)

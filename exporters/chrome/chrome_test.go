@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -31,15 +31,15 @@ type namedTrace struct {
 // scenarios are the built traces every test runs on.
 func scenarios() []namedTrace {
 	return []namedTrace{
-		{"scenario-countdown", tracetest.Countdown(4)},
-		{"scenario-mixed", tracetest.Mixed()},
+		{"scenario-countdown", testkit.Countdown(4)},
+		{"scenario-mixed", testkit.Mixed()},
 	}
 }
 
 func export(t testing.TB, tr *tracer.Trace) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := chrome.New(&buf).Export(context.Background(), tr); err != nil {
+	if err := chrome.New(&buf).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatalf("export: %v", err)
 	}
 	return buf.Bytes()
@@ -156,7 +156,7 @@ func unifiedDiff(t *testing.T, path string, want, got []byte) string {
 }
 
 func TestCountdownTracks(t *testing.T) {
-	tr := tracetest.Countdown(4)
+	tr := testkit.Countdown(4)
 	spans := tracer.Derive(tr)
 	sum := validate(t, export(t, tr))
 
@@ -313,7 +313,7 @@ func count(xs []string, x string) int {
 }
 
 func TestMixedTracks(t *testing.T) {
-	tr := tracetest.Mixed()
+	tr := testkit.Mixed()
 	spans := tracer.Derive(tr)
 	sum := validate(t, export(t, tr))
 
@@ -370,11 +370,11 @@ func TestMixedTracks(t *testing.T) {
 
 func TestExportErrors(t *testing.T) {
 	withPID := func(pid int) *tracer.Trace {
-		tr := tracetest.Countdown(1)
+		tr := testkit.Countdown(1)
 		tr.Procs[0].PID = pid
 		return tr
 	}
-	twoProcs := tracetest.Mixed()
+	twoProcs := testkit.Mixed()
 	twoProcs.Procs[1].PID = twoProcs.Procs[0].PID
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -387,11 +387,11 @@ func TestExportErrors(t *testing.T) {
 	}{
 		{"pid 0", context.Background(), withPID(0), &bytes.Buffer{}, "pid 0"},
 		{"shared pid", context.Background(), twoProcs, &bytes.Buffer{}, "share pid"},
-		{"write fails", context.Background(), tracetest.Countdown(2), failWriter{}, "disk full"},
+		{"write fails", context.Background(), testkit.Countdown(2), failWriter{}, "disk full"},
 		{"cancelled", cancelled, bigTrace(t, 20_000), &bytes.Buffer{}, "context canceled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := chrome.New(c.w).Export(c.ctx, c.tr)
+			err := chrome.New(c.w).Export(c.ctx, tracer.Derive(c.tr))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want one containing %q", err, c.want)
 			}
@@ -402,10 +402,10 @@ func TestExportErrors(t *testing.T) {
 // TestEmptyTrace: a trace in which no thread ran (cut off at once, or
 // without threads) is still a valid trace, with one instant saying so.
 func TestEmptyTrace(t *testing.T) {
-	b := tracetest.New("empty")
+	b := testkit.New("empty")
 	p := b.Process("python", 3)
 	b.Thread(p, "never-started")
-	for name, tr := range map[string]*tracer.Trace{"no events": b.Trace(), "no processes": tracetest.New("nothing").Trace()} {
+	for name, tr := range map[string]*tracer.Trace{"no events": b.Trace(), "no processes": testkit.New("nothing").Trace()} {
 		t.Run(name, func(t *testing.T) {
 			sum := validate(t, export(t, tr))
 			if sum.Phases["i"] != 1 || sum.Phases["X"] != 0 || len(sum.Flows) != 0 {

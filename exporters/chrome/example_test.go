@@ -6,15 +6,16 @@ import (
 	"fmt"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Two threads counting down under the GIL take turns twice: the output has
 // a GIL track and a track per thread, and an arrow per handoff.
 func Example() {
 	var buf bytes.Buffer
-	if err := chrome.New(&buf).Export(context.Background(), tracetest.Countdown(2)); err != nil {
+	if err := chrome.New(&buf).Export(context.Background(), tracer.Derive(testkit.Countdown(2))); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -44,7 +44,7 @@ func handler(s *tracer.Spans, title, origin string) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		// Headers are sent with the first bytes: an error past them can
 		// only cut the response short, which the page reports as bad JSON.
-		if err := New(w).ExportSpans(r.Context(), s); err != nil {
+		if err := New(w).Export(r.Context(), s); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

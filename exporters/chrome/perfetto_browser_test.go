@@ -5,15 +5,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/browser"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // fakePerfetto is a page on its own origin that speaks the UI's side of the
@@ -34,7 +33,7 @@ window.addEventListener("message", evt => {
 // the whole trace reaches it through window.open, PING/PONG and
 // postMessage.
 func TestViewPageInBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browser.Chromium(t)
 	got := make(chan map[string]string, 1)
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/got" {
@@ -46,17 +45,16 @@ func TestViewPageInBrowser(t *testing.T) {
 		w.Write([]byte(fakePerfetto))
 	}))
 	defer fake.Close()
-	s := tracer.Derive(tracetest.Mixed())
+	s := tracer.Derive(testkit.Mixed())
 	view := httptest.NewServer(handler(s, "mixed run", fake.URL))
 	defer view.Close()
 	want := len(exportBytes(t, s))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update",
-		"--disable-dev-shm-usage", "--disable-popup-blocking", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=10000", "--dump-dom", view.URL+"/")
+	args := append(append([]string(nil), browser.Args...), "--disable-popup-blocking",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=10000", "--dump-dom", view.URL+"/")
+	cmd := exec.CommandContext(ctx, chromium, args...)
 	done := make(chan error, 1)
 	go func() { _, err := cmd.CombinedOutput(); done <- err }()
 	select {
@@ -73,38 +71,9 @@ func TestViewPageInBrowser(t *testing.T) {
 	<-done
 }
 
-// findChromium returns Debian's chromium, installing it with apt-get if it
-// is missing and the test runs as root (as CI does); it skips the test only
-// if that fails. apt-get waits for a lock another test may hold.
-func findChromium(t *testing.T) string {
-	if c, err := exec.LookPath("chromium"); err == nil {
-		return c
-	}
-	if _, err := exec.LookPath("apt-get"); err == nil && os.Geteuid() == 0 {
-		t.Log("installing chromium with apt-get")
-		for _, args := range [][]string{{"update"}, {"install", "-y", "-o", "DPkg::Lock::Timeout=300", "chromium"}} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Logf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
-				break
-			}
-		}
-	}
-	c, err := exec.LookPath("chromium")
-	if err != nil {
-		// ./test.sh installs it; in CI a missing browser is a failure.
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no chromium, and installing it failed: %v", err)
-		}
-		t.Skipf("no chromium, and installing it failed: %v", err)
-	}
-	return c
-}
-
 func exportBytes(t *testing.T, s *tracer.Spans) []byte {
 	var b bytes.Buffer
-	if err := New(&b).ExportSpans(context.Background(), s); err != nil {
+	if err := New(&b).Export(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

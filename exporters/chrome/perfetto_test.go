@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func get(t *testing.T, method, url string) (int, string, string) {
@@ -31,7 +31,7 @@ func get(t *testing.T, method, url string) (int, string, string) {
 }
 
 func TestHandler(t *testing.T) {
-	tr := tracetest.Countdown(2)
+	tr := testkit.Countdown(2)
 	title := `countdown </script><b>"x"`
 	srv := httptest.NewServer(chrome.Handler(tracer.Derive(tr), title))
 	defer srv.Close()

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/flamegraph"
-	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -16,24 +16,30 @@ import (
 // second.
 //
 //	go test ./exporters/flamegraph -run '^$' -bench Export -benchtime 5x
+//
+// exporter is the flame graph exporters' common method.
+type exporter interface {
+	Export(ctx context.Context, s *tracer.Spans) error
+}
+
 func BenchmarkExport(b *testing.B) {
-	tr := exporttest.Large(1 << 20)
+	tr := testkit.Turns(1 << 20)
 	for _, bc := range []struct {
 		name string
-		new  func(io.Writer) tracer.Exporter
+		new  func(io.Writer) exporter
 	}{
-		{"folded", func(w io.Writer) tracer.Exporter { return flamegraph.NewFolded(w) }},
-		{"html", func(w io.Writer) tracer.Exporter { return flamegraph.NewHTML(w) }},
+		{"folded", func(w io.Writer) exporter { return flamegraph.NewFolded(w) }},
+		{"html", func(w io.Writer) exporter { return flamegraph.NewHTML(w) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			start, cpu := time.Now(), exporttest.CPUTime()
+			start, cpu := time.Now(), testkit.CPUTime()
 			for b.Loop() {
-				if err := bc.new(io.Discard).Export(context.Background(), tr); err != nil {
+				if err := bc.new(io.Discard).Export(context.Background(), tracer.Derive(tr)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			exporttest.Rate(b, len(tr.Events), start, cpu)
+			testkit.Rate(b, len(tr.Events), start, cpu)
 		})
 	}
 }

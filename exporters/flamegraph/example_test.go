@@ -5,14 +5,15 @@ import (
 	"os"
 
 	"github.com/giltrace/giltrace/exporters/flamegraph"
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Two threads counting down under the GIL, taking turns once: the folded
 // stacks of their wall time.
 func ExampleNewFolded() {
-	tr := tracetest.Countdown(1)
-	if err := flamegraph.NewFolded(os.Stdout).Export(context.Background(), tr); err != nil {
+	tr := testkit.Countdown(1)
+	if err := flamegraph.NewFolded(os.Stdout).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		panic(err)
 	}
 	// Output:

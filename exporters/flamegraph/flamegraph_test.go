@@ -11,10 +11,9 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/flamegraph"
-	"github.com/giltrace/giltrace/internal/exporttest"
 	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 var views = []flamegraph.View{flamegraph.ViewWall, flamegraph.ViewWait, flamegraph.ViewBlame}
@@ -22,7 +21,7 @@ var views = []flamegraph.View{flamegraph.ViewWall, flamegraph.ViewWait, flamegra
 func folded(t testing.TB, tr *tracer.Trace, v flamegraph.View) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := flamegraph.NewFoldedView(&buf, v).Export(context.Background(), tr); err != nil {
+	if err := flamegraph.NewFoldedView(&buf, v).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatalf("exporting folded %v: %v", v, err)
 	}
 	return buf.Bytes()
@@ -31,7 +30,7 @@ func folded(t testing.TB, tr *tracer.Trace, v flamegraph.View) []byte {
 func page(t testing.TB, tr *tracer.Trace) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := flamegraph.NewHTML(&buf).Export(context.Background(), tr); err != nil {
+	if err := flamegraph.NewHTML(&buf).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatalf("exporting HTML: %v", err)
 	}
 	return buf.Bytes()
@@ -53,7 +52,7 @@ func pageData(t testing.TB, html []byte) []byte {
 // of every trace against testdata/CASE.VIEW.folded and CASE.html.json, and
 // that exporting twice gives the same bytes.
 func TestGolden(t *testing.T) {
-	for _, c := range exporttest.All(t) {
+	for _, c := range testkit.All(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			for _, v := range views {
 				got := folded(t, c.Trace, v)
@@ -105,7 +104,7 @@ func parseFolded(t testing.TB, b []byte) (stacks [][]string, values []int64) {
 // wall view sums to the threads' wall times and each state to its total;
 // the wait and blame views to the waits.
 func TestFoldedTotals(t *testing.T) {
-	for _, c := range exporttest.All(t) {
+	for _, c := range testkit.All(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			s := tracer.Derive(c.Trace)
 			var wall, waits int64
@@ -151,7 +150,7 @@ func TestFoldedTotals(t *testing.T) {
 // TestSanitize checks that ';' and line breaks in names cannot break the
 // folded format.
 func TestSanitize(t *testing.T) {
-	b := tracetest.New("odd names")
+	b := testkit.New("odd names")
 	p := b.Process("py", 1)
 	f := b.Func("a;b\nc", 3)
 	th := b.Thread(p, "thread;1\r\n")
@@ -180,7 +179,7 @@ func TestSanitize(t *testing.T) {
 
 // TestPageSafe checks that names cannot close the data's script element.
 func TestPageSafe(t *testing.T) {
-	b := tracetest.New("</script><script>alert(1)</script>")
+	b := testkit.New("</script><script>alert(1)</script>")
 	p := b.Process("py", 1)
 	th := b.Thread(p, "<b>&")
 	th.Start(0).Acquire(10, 0, tracer.AcquireUncontended).Release(1010, 0, tracer.ReleaseThreadEnd).End(1020)
@@ -195,7 +194,7 @@ func TestPageSafe(t *testing.T) {
 
 func TestUnknownView(t *testing.T) {
 	var buf bytes.Buffer
-	if err := flamegraph.NewFoldedView(&buf, 0).Export(context.Background(), tracetest.Countdown(1)); err == nil {
+	if err := flamegraph.NewFoldedView(&buf, 0).Export(context.Background(), tracer.Derive(testkit.Countdown(1))); err == nil {
 		t.Error("view 0 exported")
 	}
 }
@@ -231,13 +230,13 @@ func checkTree(t *testing.T, names []string, n []any, path string) int64 {
 func TestPageTrees(t *testing.T) {
 	// Names that sort differently as frames and as joined lines ("a" <
 	// "a b" but "a;x" > "a b") must still merge into one tree.
-	b := tracetest.New("names")
+	b := testkit.New("names")
 	p := b.Process("py", 1)
 	fa, fab, fx := b.Func("a", 0), b.Func("a b", 0), b.Func("x", 0)
 	th := b.Thread(p, "T")
 	th.Start(0).Acquire(10, 0, tracer.AcquireUncontended).Call(20, fa).Return(100).Call(200, fab).Return(300).
 		Call(400, fa).Call(500, fx).Return(600).Return(700).Release(800, 0, tracer.ReleaseThreadEnd).End(900)
-	cases := append(exporttest.All(t), exporttest.Case{Name: "names", Trace: b.Trace()})
+	cases := append(testkit.All(t), testkit.Case{Name: "names", Trace: b.Trace()})
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			var data struct {
@@ -272,7 +271,7 @@ func TestPageTrees(t *testing.T) {
 
 // TestEmpty checks that a trace without events gives no stacks and a page.
 func TestEmpty(t *testing.T) {
-	tr := tracetest.New("empty").Trace()
+	tr := testkit.New("empty").Trace()
 	for _, v := range views {
 		if got := folded(t, tr, v); len(got) != 0 {
 			t.Errorf("%v: %q", v, got)

@@ -20,8 +20,6 @@ type Folded struct {
 	view View
 }
 
-var _ tracer.Exporter = (*Folded)(nil)
-
 // NewFolded returns an exporter writing the folded stacks of the wall view
 // to w.
 func NewFolded(w io.Writer) *Folded { return &Folded{w: w, view: ViewWall} }
@@ -29,14 +27,9 @@ func NewFolded(w io.Writer) *Folded { return &Folded{w: w, view: ViewWall} }
 // NewFoldedView returns an exporter writing the folded stacks of view v to w.
 func NewFoldedView(w io.Writer, v View) *Folded { return &Folded{w: w, view: v} }
 
-// Export derives t's spans and writes their folded stacks.
-func (f *Folded) Export(ctx context.Context, t *tracer.Trace) error {
-	return f.ExportSpans(ctx, tracer.Derive(t))
-}
-
-// ExportSpans writes the folded stacks of spans already derived with
-// tracer.Derive, so that a caller writing several formats derives them once.
-func (f *Folded) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+// Export writes the folded stacks of the spans s (tracer.Derive of a
+// trace).
+func (f *Folded) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -52,8 +52,6 @@ type HTML struct {
 	w io.Writer
 }
 
-var _ tracer.Exporter = (*HTML)(nil)
-
 // NewHTML returns an exporter writing the HTML flame graph to w.
 func NewHTML(w io.Writer) *HTML { return &HTML{w: w} }
 
@@ -68,14 +66,8 @@ var views = []struct {
 	{ViewBlame, "Blame", "waits charged to the thread holding the lock meanwhile"},
 }
 
-// Export derives t's spans and writes the page.
-func (h *HTML) Export(ctx context.Context, t *tracer.Trace) error {
-	return h.ExportSpans(ctx, tracer.Derive(t))
-}
-
-// ExportSpans writes the page of spans already derived with tracer.Derive,
-// so that a caller writing several formats derives them once.
-func (h *HTML) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+// Export writes the page of the spans s (tracer.Derive of a trace).
+func (h *HTML) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // discard is a span exporter that drops everything: the benchmark measures
@@ -22,13 +23,13 @@ func (d *discard) Shutdown(context.Context) error { return nil }
 // BenchmarkExport builds the trace of a 200k-event run with the default
 // budget (2000 spans).
 func BenchmarkExport(b *testing.B) {
-	tr := tracetest.Large(200_000)
+	tr := testkit.Large(200_000)
 	d := &discard{}
 	e := New(d, Options{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := e.Export(context.Background(), tr); err != nil {
+		if err := e.Export(context.Background(), tracer.Derive(tr)); err != nil {
 			b.Fatal(err)
 		}
 	}

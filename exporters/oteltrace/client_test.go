@@ -18,7 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 func TestResolve(t *testing.T) {
@@ -87,7 +88,7 @@ func newClient(t *testing.T, o ClientOptions) *Client {
 }
 
 func exportTo(c *Client) error {
-	return New(c, Options{}).Export(context.Background(), tracetest.Countdown(3))
+	return New(c, Options{}).Export(context.Background(), tracer.Derive(testkit.Countdown(3)))
 }
 
 // A collector that accepts OTLP/HTTP, checks what it receives, and counts spans.

@@ -9,15 +9,16 @@ import (
 	sdktracetest "go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/giltrace/giltrace/exporters/oteltrace"
-	"github.com/giltrace/giltrace/tracer/tracetest"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Export a run to the SDK's in-memory exporter and print its spans, indented
 // under their parents.
 func Example() {
 	mem := sdktracetest.NewInMemoryExporter()
-	run := tracetest.Countdown(1)
-	if err := oteltrace.New(mem, oteltrace.Options{}).Export(context.Background(), run); err != nil {
+	run := testkit.Countdown(1)
+	if err := oteltrace.New(mem, oteltrace.Options{}).Export(context.Background(), tracer.Derive(run)); err != nil {
 		log.Fatal(err)
 	}
 	depth := map[string]int{}
@@ -50,7 +51,7 @@ func ExampleNewClient() {
 		log.Fatal(err)
 	}
 	defer c.Shutdown(ctx)
-	if err := oteltrace.New(c, oteltrace.Options{}).Export(ctx, tracetest.Countdown(1)); err != nil {
+	if err := oteltrace.New(c, oteltrace.Options{}).Export(ctx, tracer.Derive(testkit.Countdown(1))); err != nil {
 		log.Fatal(err) // names the endpoint and the cause
 	}
 }

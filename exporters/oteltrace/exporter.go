@@ -68,8 +68,6 @@ type Exporter struct {
 	opts Options
 }
 
-var _ tracer.Exporter = (*Exporter)(nil)
-
 // New returns an Exporter sending to exp. It does not take ownership of
 // exp: the caller shuts it down.
 func New(exp sdktrace.SpanExporter, opts Options) *Exporter {
@@ -82,17 +80,19 @@ func New(exp sdktrace.SpanExporter, opts Options) *Exporter {
 	return &Exporter{exp: exp, opts: opts}
 }
 
-// Export sends t as one trace, synchronously, in batches of 512 spans. It
-// returns the first export error (the exporter's, which names the
-// endpoint), after which nothing more is sent.
+// Export sends the run of the spans s (tracer.Derive of a trace) as one
+// trace, synchronously, in batches of 512 spans. It returns the first
+// export error (the exporter's, which names the endpoint), after which
+// nothing more is sent.
 //
 // Outline:
-//  1. Derive the spans; plan which calls and waits get spans (budget).
+//  1. Plan which calls and waits get spans (budget).
 //  2. Start and end every span through an SDK TracerProvider whose ID
 //     generator takes the deterministic IDs and whose only processor
 //     collects the ended spans.
 //  3. Send the collected spans in batches, checking each error.
-func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
+func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
+	t := s.Trace
 	if t.Meta.Start.IsZero() {
 		return errors.New("oteltrace: the trace has no start time")
 	}
@@ -100,7 +100,6 @@ func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
 	if err != nil {
 		return err
 	}
-	s := tracer.Derive(t)
 	b := newBuilder(s, newPlan(s, int64(e.opts.WaitThreshold), e.opts.SpanBudget), e.opts)
 
 	col := &collector{}

@@ -16,8 +16,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 const ms = int64(time.Millisecond)
@@ -33,7 +33,7 @@ type exported struct {
 func export(t *testing.T, tr *tracer.Trace, opts Options) *exported {
 	t.Helper()
 	mem := sdktracetest.NewInMemoryExporter()
-	if err := New(mem, opts).Export(context.Background(), tr); err != nil {
+	if err := New(mem, opts).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatalf("Export: %v", err)
 	}
 	e := &exported{t: t, tr: tr, spans: mem.GetSpans(), byID: map[trace.SpanID]*sdktracetest.SpanStub{}}
@@ -95,7 +95,7 @@ func attrOf(kvs []attribute.KeyValue, key string) attribute.Value {
 func threadOf(s *sdktracetest.SpanStub) string { return attr(s, "thread.name").AsString() }
 
 func TestExportCountdownStructure(t *testing.T) {
-	tr := tracetest.Countdown(3)
+	tr := testkit.Countdown(3)
 	e := export(t, tr, Options{})
 
 	// 1 root, 2 threads, main and count in each, and the 4 waits of at
@@ -132,7 +132,7 @@ func TestExportCountdownStructure(t *testing.T) {
 		if got := attr(c, "code.line.number").AsInt64(); got != 3 {
 			t.Errorf("count: code.line.number %d, want 3", got)
 		}
-		if got := attr(c, "code.file.path").AsString(); got != tracetest.File {
+		if got := attr(c, "code.file.path").AsString(); got != testkit.File {
 			t.Errorf("count: code.file.path %q", got)
 		}
 	}
@@ -167,7 +167,7 @@ func TestExportCountdownStructure(t *testing.T) {
 }
 
 func TestExportCountdownLinksAndEvents(t *testing.T) {
-	tr := tracetest.Countdown(3)
+	tr := testkit.Countdown(3)
 	e := export(t, tr, Options{})
 	// T1's first wait (5.1-10.4 ms) is blamed on T2, which held the GIL
 	// from 5.2 ms, inside count from 5.20002 ms until it released at 10.3 ms.
@@ -255,9 +255,9 @@ func TestExportCountdownLinksAndEvents(t *testing.T) {
 // Every thread and call span's state times add up to its duration.
 func TestExportRollupsAddUp(t *testing.T) {
 	for name, tr := range map[string]*tracer.Trace{
-		"countdown": tracetest.Countdown(4),
-		"mixed":     tracetest.Mixed(),
-		"large":     tracetest.Large(2000),
+		"countdown": testkit.Countdown(4),
+		"mixed":     testkit.Mixed(),
+		"large":     testkit.Large(2000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := export(t, tr, Options{})
@@ -278,7 +278,7 @@ func TestExportRollupsAddUp(t *testing.T) {
 }
 
 func TestExportMixed(t *testing.T) {
-	tr := tracetest.Mixed()
+	tr := testkit.Mixed()
 	e := export(t, tr, Options{})
 	// worker-1 waits for the cache lock from 6.2 ms to 8.3 ms, inside
 	// query, while worker-2 holds it inside handle.
@@ -345,7 +345,7 @@ func TestExportMixed(t *testing.T) {
 }
 
 func TestExportThreshold(t *testing.T) {
-	tr := tracetest.Countdown(3)
+	tr := testkit.Countdown(3)
 	s := tracer.Derive(tr)
 	for _, th := range []time.Duration{time.Nanosecond, time.Millisecond, 5250 * time.Microsecond, time.Second} {
 		want := 0
@@ -362,7 +362,7 @@ func TestExportThreshold(t *testing.T) {
 }
 
 func TestExportBudget(t *testing.T) {
-	tr := tracetest.Large(3000)
+	tr := testkit.Large(3000)
 	s := tracer.Derive(tr)
 	// Large's rounds are 100 us: waits last a few rounds.
 	const threshold = 150 * time.Microsecond
@@ -421,8 +421,8 @@ func TestExportBudget(t *testing.T) {
 }
 
 func TestExportDeterministic(t *testing.T) {
-	a := export(t, tracetest.Large(2000), Options{})
-	b := export(t, tracetest.Large(2000), Options{})
+	a := export(t, testkit.Large(2000), Options{})
+	b := export(t, testkit.Large(2000), Options{})
 	if len(a.spans) != len(b.spans) {
 		t.Fatalf("%d then %d spans", len(a.spans), len(b.spans))
 	}
@@ -435,7 +435,7 @@ func TestExportDeterministic(t *testing.T) {
 		}
 	}
 	// Another run (another start time) is another trace.
-	tr := tracetest.Large(2000)
+	tr := testkit.Large(2000)
 	tr.Meta.Start = tr.Meta.Start.Add(time.Second)
 	c := export(t, tr, Options{})
 	if c.spans[0].SpanContext.TraceID() == a.spans[0].SpanContext.TraceID() {
@@ -445,7 +445,7 @@ func TestExportDeterministic(t *testing.T) {
 
 func TestExportServiceName(t *testing.T) {
 	service := func(opts Options) string {
-		e := export(t, tracetest.Countdown(1), opts)
+		e := export(t, testkit.Countdown(1), opts)
 		v, _ := e.spans[0].Resource.Set().Value(semconv.ServiceNameKey)
 		return v.AsString()
 	}
@@ -464,16 +464,16 @@ func TestExportServiceName(t *testing.T) {
 
 // The resource's semantic conventions are the SDK's own version.
 func TestExportSchemaMatchesSDK(t *testing.T) {
-	e := export(t, tracetest.Countdown(1), Options{})
+	e := export(t, testkit.Countdown(1), Options{})
 	if got, want := e.spans[0].Resource.SchemaURL(), resource.Default().SchemaURL(); got != want {
 		t.Errorf("schema %q, SDK's %q", got, want)
 	}
 }
 
 func TestExportNoStartTime(t *testing.T) {
-	tr := tracetest.Countdown(1)
+	tr := testkit.Countdown(1)
 	tr.Meta.Start = time.Time{}
-	err := New(sdktracetest.NewInMemoryExporter(), Options{}).Export(context.Background(), tr)
+	err := New(sdktracetest.NewInMemoryExporter(), Options{}).Export(context.Background(), tracer.Derive(tr))
 	if err == nil || !strings.Contains(err.Error(), "no start time") {
 		t.Errorf("err = %v", err)
 	}
@@ -496,16 +496,16 @@ func (f *failing) ExportSpans(_ context.Context, s []sdktrace.ReadOnlySpan) erro
 func (f *failing) Shutdown(context.Context) error { return nil }
 
 func TestExportBatchesAndStopsAtError(t *testing.T) {
-	tr := tracetest.Large(20000)
+	tr := testkit.Large(20000)
 	f := &failing{ok: 1 << 30}
-	if err := New(f, Options{SpanBudget: 1300}).Export(context.Background(), tr); err != nil {
+	if err := New(f, Options{SpanBudget: 1300}).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(f.sizes, []int{512, 512, 1300 - 1024}) {
 		t.Errorf("batches %v, want 512, 512, 276", f.sizes)
 	}
 	f = &failing{ok: 1}
-	err := New(f, Options{SpanBudget: 1300}).Export(context.Background(), tr)
+	err := New(f, Options{SpanBudget: 1300}).Export(context.Background(), tracer.Derive(tr))
 	if err == nil || !strings.Contains(err.Error(), "exporting spans 513-1024 of 1300: collector on fire") {
 		t.Errorf("err = %v", err)
 	}
@@ -515,7 +515,7 @@ func TestExportBatchesAndStopsAtError(t *testing.T) {
 }
 
 func TestExportManyEventsFold(t *testing.T) {
-	tr := tracetest.Countdown(2*maxEvents + 10)
+	tr := testkit.Countdown(2*maxEvents + 10)
 	e := export(t, tr, Options{WaitThreshold: time.Hour})
 	root := e.one("run countdown")
 	var events, folded int64
@@ -537,7 +537,7 @@ func TestExportManyEventsFold(t *testing.T) {
 // A trace cut anywhere (a file cut off mid-write) still exports, with
 // every span inside the run.
 func TestExportCutTraces(t *testing.T) {
-	full := tracetest.Mixed()
+	full := testkit.Mixed()
 	for n := 1; n <= len(full.Events); n++ {
 		tr := *full
 		tr.Events = full.Events[:n]
@@ -589,7 +589,7 @@ func TestExportConvoyFixture(t *testing.T) {
 }
 
 func TestExportEmptyTrace(t *testing.T) {
-	e := export(t, tracetest.New("empty").Trace(), Options{})
+	e := export(t, testkit.New("empty").Trace(), Options{})
 	if len(e.spans) != 1 || e.spans[0].Name != "run empty" || !e.spans[0].EndTime.Equal(e.spans[0].StartTime) {
 		t.Errorf("spans %+v, want the run alone", e.spans)
 	}
@@ -597,12 +597,12 @@ func TestExportEmptyTrace(t *testing.T) {
 
 func TestExportResourceAttributes(t *testing.T) {
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci")
-	e := export(t, tracetest.Countdown(1), Options{})
+	e := export(t, testkit.Countdown(1), Options{})
 	if v, _ := e.spans[0].Resource.Set().Value("deployment.environment"); v.AsString() != "ci" {
 		t.Errorf("deployment.environment = %q", v.AsString())
 	}
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign")
-	err := New(sdktracetest.NewInMemoryExporter(), Options{}).Export(context.Background(), tracetest.Countdown(1))
+	err := New(sdktracetest.NewInMemoryExporter(), Options{}).Export(context.Background(), tracer.Derive(testkit.Countdown(1)))
 	if err == nil || !strings.Contains(err.Error(), "OTEL_RESOURCE_ATTRIBUTES") {
 		t.Errorf("err = %v, want one naming OTEL_RESOURCE_ATTRIBUTES", err)
 	}

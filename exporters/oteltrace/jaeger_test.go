@@ -14,8 +14,8 @@ import (
 	sdktracetest "go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/giltrace/giltrace/internal/jaegertest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // TestJaeger sends runs to a real Jaeger over each protocol and checks,
@@ -26,7 +26,7 @@ func TestJaeger(t *testing.T) {
 		t.Skip("starts Jaeger; not with -short")
 	}
 	j := jaegertest.Start(t)
-	runs := map[string]*tracer.Trace{"mixed": tracetest.Mixed(), "countdown": tracetest.Countdown(20)}
+	runs := map[string]*tracer.Trace{"mixed": testkit.Mixed(), "countdown": testkit.Countdown(20)}
 	names := []string{"mixed", "countdown"}
 	for _, name := range []string{"convoy", "api-service"} {
 		if tr := fixtureTrace(t, name); tr != nil {
@@ -73,7 +73,7 @@ func checkJaeger(t *testing.T, j *jaegertest.Jaeger, tr *tracer.Trace, service s
 	want := flatten(t, tr, opts)
 
 	c := newClient(t, co)
-	if err := New(c, opts).Export(context.Background(), tr); err != nil {
+	if err := New(c, opts).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatal(err)
 	}
 	got := queryJaeger(t, j, service, tr, len(want))
@@ -181,7 +181,7 @@ func attrMap(kvs []attribute.KeyValue) map[string]string {
 // flatten exports tr to the SDK's in-memory exporter: what Jaeger must store.
 func flatten(t *testing.T, tr *tracer.Trace, opts Options) []flatSpan {
 	mem := sdktracetest.NewInMemoryExporter()
-	if err := New(mem, opts).Export(context.Background(), tr); err != nil {
+	if err := New(mem, opts).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatal(err)
 	}
 	var out []flatSpan

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
-	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -16,25 +16,25 @@ import (
 //
 //	go test ./exporters/pprof -run '^$' -bench Export -benchtime 5x
 func BenchmarkExport(b *testing.B) {
-	tr := exporttest.Large(1 << 20)
+	tr := testkit.Turns(1 << 20)
 	// The shared cost of every exporter, for reference.
 	b.Run("derive", func(b *testing.B) {
-		start, cpu := time.Now(), exporttest.CPUTime()
+		start, cpu := time.Now(), testkit.CPUTime()
 		for b.Loop() {
 			tracer.Derive(tr)
 		}
-		exporttest.Rate(b, len(tr.Events), start, cpu)
+		testkit.Rate(b, len(tr.Events), start, cpu)
 	})
 	for _, k := range kinds {
 		b.Run(k.String(), func(b *testing.B) {
 			b.ReportAllocs()
-			start, cpu := time.Now(), exporttest.CPUTime()
+			start, cpu := time.Now(), testkit.CPUTime()
 			for b.Loop() {
-				if err := pprof.New(io.Discard, k).Export(context.Background(), tr); err != nil {
+				if err := pprof.New(io.Discard, k).Export(context.Background(), tracer.Derive(tr)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			exporttest.Rate(b, len(tr.Events), start, cpu)
+			testkit.Rate(b, len(tr.Events), start, cpu)
 		})
 	}
 }

@@ -4,14 +4,14 @@ import (
 	"fmt"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // The blame profile of two threads counting down under the GIL: who made
 // whom wait, and for how long.
 func ExampleProfile() {
-	s := tracer.Derive(tracetest.Countdown(2))
+	s := tracer.Derive(testkit.Countdown(2))
 	p, err := pprof.Profile(s, pprof.KindBlame)
 	if err != nil {
 		panic(err)

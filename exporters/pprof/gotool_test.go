@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
-	"github.com/giltrace/giltrace/internal/exporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -150,7 +150,7 @@ func TestGoToolPprof(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go tool pprof")
 	}
-	for _, c := range exporttest.All(t) {
+	for _, c := range testkit.All(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			s := tracer.Derive(c.Trace)
@@ -275,7 +275,7 @@ func TestGoToolList(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go tool pprof")
 	}
-	c := exporttest.Scenarios()[1] // mixed: parse is defined at line 20 of test.yaml
+	c := testkit.Scenarios()[1] // mixed: parse is defined at line 20 of test.yaml
 	var src strings.Builder
 	for i := 1; i <= 45; i++ {
 		src.WriteString("# line " + strconv.Itoa(i) + "\n")

@@ -63,8 +63,6 @@ type Exporter struct {
 	kind Kind
 }
 
-var _ tracer.Exporter = (*Exporter)(nil)
-
 // New returns an Exporter writing the profile of kind k to w.
 func New(w io.Writer, k Kind) *Exporter { return &Exporter{w: w, kind: k} }
 
@@ -77,14 +75,9 @@ func NewBlame(w io.Writer) *Exporter { return New(w, KindBlame) }
 // NewWall returns an Exporter writing the wall profile to w.
 func NewWall(w io.Writer) *Exporter { return New(w, KindWall) }
 
-// Export derives t's spans and writes the profile, gzipped.
-func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
-	return e.ExportSpans(ctx, tracer.Derive(t))
-}
-
-// ExportSpans writes the profile of spans already derived with
-// tracer.Derive, so that a caller writing several formats derives them once.
-func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+// Export writes the profile of the spans s (tracer.Derive of a trace),
+// gzipped.
+func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

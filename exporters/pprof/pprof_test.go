@@ -7,10 +7,9 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
-	"github.com/giltrace/giltrace/internal/exporttest"
 	"github.com/giltrace/giltrace/internal/golden"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 	"github.com/google/pprof/profile"
 )
 
@@ -19,7 +18,7 @@ var kinds = []pprof.Kind{pprof.KindWait, pprof.KindBlame, pprof.KindWall}
 func export(t testing.TB, tr *tracer.Trace, k pprof.Kind) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := pprof.New(&buf, k).Export(context.Background(), tr); err != nil {
+	if err := pprof.New(&buf, k).Export(context.Background(), tracer.Derive(tr)); err != nil {
 		t.Fatalf("exporting %v profile: %v", k, err)
 	}
 	return buf.Bytes()
@@ -29,7 +28,7 @@ func export(t testing.TB, tr *tracer.Trace, k pprof.Kind) []byte {
 // the text form of the profile read back from the written bytes, and that
 // exporting twice gives the same bytes.
 func TestGolden(t *testing.T) {
-	for _, c := range exporttest.All(t) {
+	for _, c := range testkit.All(t) {
 		for _, k := range kinds {
 			t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
 				data := export(t, c.Trace, k)
@@ -50,7 +49,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestProfileLabels(t *testing.T) {
-	s := tracer.Derive(exporttest.Scenarios()[1].Trace) // mixed: a guest lock, I/O, two processes
+	s := tracer.Derive(testkit.Scenarios()[1].Trace) // mixed: a guest lock, I/O, two processes
 	for _, k := range kinds {
 		p, err := pprof.Profile(s, k)
 		if err != nil {
@@ -92,7 +91,7 @@ func TestProfileLabels(t *testing.T) {
 }
 
 func TestUnknownKind(t *testing.T) {
-	err := pprof.New(&bytes.Buffer{}, 0).Export(context.Background(), exporttest.Scenarios()[0].Trace)
+	err := pprof.New(&bytes.Buffer{}, 0).Export(context.Background(), tracer.Derive(testkit.Scenarios()[0].Trace))
 	if err == nil {
 		t.Fatal("exporting kind 0 succeeded")
 	}
@@ -101,7 +100,7 @@ func TestUnknownKind(t *testing.T) {
 func TestCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := pprof.NewWait(&bytes.Buffer{}).Export(ctx, exporttest.Scenarios()[0].Trace); err == nil {
+	if err := pprof.NewWait(&bytes.Buffer{}).Export(ctx, tracer.Derive(testkit.Scenarios()[0].Trace)); err == nil {
 		t.Fatal("export with a canceled context succeeded")
 	}
 }
@@ -109,7 +108,7 @@ func TestCanceled(t *testing.T) {
 // TestEmpty checks that a trace without events gives valid, empty profiles.
 func TestEmpty(t *testing.T) {
 	for _, k := range kinds {
-		p, err := profile.Parse(bytes.NewReader(export(t, tracetest.New("empty").Trace(), k)))
+		p, err := profile.Parse(bytes.NewReader(export(t, testkit.New("empty").Trace(), k)))
 		if err != nil || len(p.Sample) != 0 || p.CheckValid() != nil {
 			t.Errorf("%v: %v, %d samples", k, err, len(p.Sample))
 		}

@@ -1,3 +1,6 @@
+// Package report renders the diagnosis of a run (package diagnosis) as text
+// for people and JSON for machines. The numbers, the verdicts and their
+// thresholds are the diagnosis's; this package only lays them out.
 package report
 
 import (
@@ -5,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -17,39 +21,46 @@ const (
 	JSON               // for machines; field names are kept stable
 )
 
-// Exporter writes the report of a trace to a writer.
+// Exporter writes the report of a run to a writer.
 type Exporter struct {
 	w io.Writer
 	f Format
+	r *diagnosis.Report
 }
 
-var _ tracer.Exporter = (*Exporter)(nil)
-
-// New returns an Exporter writing the report to w in format f.
+// New returns an Exporter writing the report to w in format f. It analyses
+// the spans it is given; see For to render an analysis already made.
 func New(w io.Writer, f Format) *Exporter {
 	return &Exporter{w: w, f: f}
 }
 
-// Export derives t's spans, analyses them and writes the report. The same
-// trace gives the same bytes.
-func (e *Exporter) Export(ctx context.Context, t *tracer.Trace) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("writing report: %w", err)
-	}
-	return e.ExportSpans(ctx, tracer.Derive(t))
+// For returns an Exporter that renders r, already analysed, whatever spans
+// it is given: a caller that analyses a run once hands the same Report to
+// every consumer.
+func For(r *diagnosis.Report, w io.Writer, f Format) *Exporter {
+	return &Exporter{w: w, f: f, r: r}
 }
 
-// ExportSpans is Export for spans already derived.
-func (e *Exporter) ExportSpans(ctx context.Context, s *tracer.Spans) error {
+// Export analyses the spans s (unless the Exporter was made with For) and
+// writes the report. The same spans give the same bytes.
+func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
-	r := Analyze(s.Trace, s)
-	switch e.f {
-	case Text:
-		return r.WriteText(e.w)
-	case JSON:
-		return r.WriteJSON(e.w)
+	r := e.r
+	if r == nil {
+		r = diagnosis.Analyze(s)
 	}
-	return fmt.Errorf("writing report: unknown format %d", e.f)
+	return Write(e.w, r, e.f)
+}
+
+// Write renders r to w in format f.
+func Write(w io.Writer, r *diagnosis.Report, f Format) error {
+	switch f {
+	case Text:
+		return WriteText(w, r)
+	case JSON:
+		return WriteJSON(w, r)
+	}
+	return fmt.Errorf("writing report: unknown format %d", f)
 }

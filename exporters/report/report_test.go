@@ -5,9 +5,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/giltrace/giltrace/exporters/report/reporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func TestReportGolden(t *testing.T) {
@@ -15,10 +14,10 @@ func TestReportGolden(t *testing.T) {
 		name  string
 		trace *tracer.Trace
 	}{
-		{"countdown", tracetest.Countdown(20)},
-		{"mixed", tracetest.Mixed()},
-		{"convoy", reporttest.Convoy(5)},
-		{"lock-bound", reporttest.LockBound(4)},
+		{"countdown", testkit.Countdown(20)},
+		{"mixed", testkit.Mixed()},
+		{"convoy", testkit.Convoy(5)},
+		{"lock-bound", testkit.LockBound(4)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, f := range []struct {
@@ -26,7 +25,7 @@ func TestReportGolden(t *testing.T) {
 				format Format
 			}{{"txt", Text}, {"json", JSON}} {
 				var buf bytes.Buffer
-				if err := New(&buf, f.format).Export(context.Background(), tc.trace); err != nil {
+				if err := New(&buf, f.format).Export(context.Background(), tracer.Derive(tc.trace)); err != nil {
 					t.Fatal(err)
 				}
 				checkGolden(t, "report-"+tc.name+"."+f.ext, buf.Bytes())

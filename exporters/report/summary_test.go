@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -47,12 +48,12 @@ func handTrace() (*tracer.Trace, *tracer.Spans) {
 }
 
 func TestSummarizeSumsToWall(t *testing.T) {
-	tr, sp := handTrace()
-	sum := Summarize(tr, sp)
+	_, sp := handTrace()
+	sum := diagnosis.Summarize(sp)
 	if sum.WallNS != 14*ms || sum.Processes != 1 || sum.Events != 2 || len(sum.Threads) != 2 {
 		t.Fatalf("summary header = %+v", sum)
 	}
-	want := []ThreadSummary{
+	want := []diagnosis.ThreadSummary{
 		{Name: "cpu-1", Process: "main", WallNS: 14 * ms, RunningNS: 13*ms - 1, GILWaitNS: 1, NativeHoldingNS: 1 * ms, Acquisitions: 2},
 		{Name: "io-1", Process: "main", WallNS: 14 * ms, RunningNS: 1, GILWaitNS: 4 * ms, IONS: 10*ms - 1, Acquisitions: 1},
 	}
@@ -71,9 +72,9 @@ func TestSummarizeSumsToWall(t *testing.T) {
 }
 
 func TestSummaryJSONFields(t *testing.T) {
-	tr, sp := handTrace()
+	_, sp := handTrace()
 	var buf bytes.Buffer
-	if err := Summarize(tr, sp).WriteJSON(&buf); err != nil {
+	if err := WriteSummaryJSON(&buf, diagnosis.Summarize(sp)); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -96,9 +97,9 @@ func TestSummaryJSONFields(t *testing.T) {
 }
 
 func TestSummaryText(t *testing.T) {
-	tr, sp := handTrace()
+	_, sp := handTrace()
 	var buf bytes.Buffer
-	if err := Summarize(tr, sp).WriteText(&buf); err != nil {
+	if err := WriteSummaryText(&buf, diagnosis.Summarize(sp)); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "summary.txt", buf.Bytes())
@@ -119,12 +120,12 @@ func TestEmptyTraces(t *testing.T) {
 		"never":   never,
 		"no meta": {},
 	} {
-		r := Analyze(tr, tracer.Derive(tr))
+		r := diagnosis.Analyze(tracer.Derive(tr))
 		var buf bytes.Buffer
-		if err := r.WriteText(&buf); err != nil {
+		if err := WriteText(&buf, r); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if err := r.WriteJSON(&buf); err != nil {
+		if err := WriteJSON(&buf, r); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 		if len(r.Verdicts) != 0 {

@@ -1,36 +1,145 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/textfmt"
+	"github.com/giltrace/giltrace/tracer"
 )
 
-// WriteJSON writes the report as indented JSON followed by a newline.
-func (r *Report) WriteJSON(w io.Writer) error {
+// WriteSummaryJSON writes the summary as indented JSON followed by a newline.
+func WriteSummaryJSON(w io.Writer, s *diagnosis.Summary) error {
+	return writeJSON(w, s)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing report json: %w", err)
+	}
+	return nil
+}
+
+// WriteSummaryText writes the run's headline and the per-thread breakdown: each
+// state's time and its share of the thread's wall time.
+func WriteSummaryText(w io.Writer, s *diagnosis.Summary) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "%s\n\n", headline(s))
+	writeBreakdown(ew, s)
+	return ew.err
+}
+
+// headline is one line naming the run and its wall time.
+func headline(s *diagnosis.Summary) string {
+	mode := s.GILMode
+	switch mode {
+	case "cpython":
+		mode = fmt.Sprintf("GIL cpython (switch interval %s)", time.Duration(s.SwitchIntervalNS))
+	case "legacy":
+		mode = fmt.Sprintf("GIL legacy (check interval %d instructions)", s.CheckInterval)
+	case "none":
+		mode = "free-threaded (no GIL)"
+	default:
+		mode = "GIL " + mode
+	}
+	line := fmt.Sprintf("%s: %s in %s, %s, wall %s, %d events",
+		s.Workload, textfmt.Plural(len(s.Threads), "thread"), textfmt.Plural(s.Processes, "process"),
+		mode, textfmt.Dur(s.WallNS), s.Events)
+	if s.DroppedEvents > 0 {
+		line += fmt.Sprintf(" (%d dropped: the trace is cut short)", s.DroppedEvents)
+	}
+	if s.Truncated {
+		line += " (file truncated)"
+	}
+	return line
+}
+
+// breakdownStates are the columns of the breakdown table, in order.
+var breakdownStates = [...]struct {
+	state tracer.State
+	title string
+}{
+	{tracer.StateRunning, "running"},
+	{tracer.StateGILWait, "GIL wait"},
+	{tracer.StateIO, "I/O"},
+	{tracer.StateNative, "native"},
+	{tracer.StateNativeHolding, "native+GIL"},
+	{tracer.StateLockWait, "lock wait"},
+}
+
+func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	// Names are padded to one width so that they read left-aligned.
+	nw, pw := len("thread"), len("process")
+	for _, th := range s.Threads {
+		nw, pw = max(nw, len(th.Name)), max(pw, len(th.Process))
+	}
+	fmt.Fprintf(tw, "%-*s\t%-*s\twall\t", nw, "thread", pw, "process")
+	for _, c := range breakdownStates {
+		fmt.Fprintf(tw, "%s\t%%\t", c.title)
+	}
+	fmt.Fprint(tw, "acquisitions\t\n")
+	for i := range s.Threads {
+		th := &s.Threads[i]
+		fmt.Fprintf(tw, "%-*s\t%-*s\t%s\t", nw, th.Name, pw, th.Process, textfmt.Dur(th.WallNS))
+		for _, c := range breakdownStates {
+			v := th.Time(c.state)
+			fmt.Fprintf(tw, "%s\t%s\t", textfmt.Dur(v), textfmt.Pct(textfmt.Share(v, th.WallNS)))
+		}
+		fmt.Fprintf(tw, "%d\t\n", th.Acquisitions)
+	}
+	tw.Flush()
+}
+
+// errWriter keeps the first write error so that rendering code can print
+// freely and check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return len(p), nil
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = fmt.Errorf("writing report: %w", err)
+	}
+	return n, nil
+}
+
+// WriteJSON writes report r as indented JSON followed by a newline.
+func WriteJSON(w io.Writer, r *diagnosis.Report) error {
 	return writeJSON(w, r)
 }
 
-// WriteText writes the report for people: the verdicts first, then the
+// WriteText writes report r for people: the verdicts first, then the
 // numbers behind them.
-func (r *Report) WriteText(w io.Writer) error {
+func WriteText(w io.Writer, r *diagnosis.Report) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "%s\n\n", r.headline())
-	r.WriteVerdicts(ew)
+	fmt.Fprintf(ew, "%s\n\n", headline(&r.Summary))
+	WriteVerdicts(ew, r)
 	fmt.Fprintf(ew, "Threads (time in each state, %% of the thread's wall)\n")
-	r.writeBreakdown(ew)
-	r.writeProcesses(ew)
-	r.writeSpeedup(ew)
-	r.writeFunctions(ew)
-	r.writeLocks(ew)
+	writeBreakdown(ew, &r.Summary)
+	writeProcesses(ew, r)
+	writeSpeedup(ew, r)
+	writeFunctions(ew, r)
+	writeLocks(ew, r)
 	return ew.err
 }
 
 // WriteVerdicts writes only the verdicts, each with its sentence and what
 // to do, followed by a blank line: what `giltrace record` can print after
 // its breakdown. Write errors are left to the caller's writer.
-func (r *Report) WriteVerdicts(w io.Writer) {
+func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	if len(r.Verdicts) == 0 {
 		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n\n")
 		return
@@ -43,18 +152,18 @@ func (r *Report) WriteVerdicts(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-func (r *Report) writeProcesses(w io.Writer) {
+func writeProcesses(w io.Writer, r *diagnosis.Report) {
 	fmt.Fprintf(w, "\nProcesses\n")
 	for _, p := range r.Procs {
 		if p.Threads == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "  %s (pid %d): %s, wall %s, parallelism %.2f", p.Name, p.PID, plural(p.Threads, "thread"), fmtDur(p.WallNS), p.Parallelism)
+		fmt.Fprintf(w, "  %s (pid %d): %s, wall %s, parallelism %.2f", p.Name, p.PID, textfmt.Plural(p.Threads, "thread"), textfmt.Dur(p.WallNS), p.Parallelism)
 		if !p.HasGIL {
 			fmt.Fprintf(w, ", no GIL (free-threaded)\n")
 			continue
 		}
-		fmt.Fprintf(w, ", GIL held %s of the wall\n", fmtPct(p.GILHeldFraction))
+		fmt.Fprintf(w, ", GIL held %s of the wall\n", textfmt.Pct(p.GILHeldFraction))
 		fmt.Fprintf(w, "    handoffs %d (%.1f/s), drop requests %d, forced switches %d\n", p.Handoffs, p.HandoffsPerSec, p.DropRequests, p.ForcedSwitches)
 		if f := p.Fairness; f.CPUBoundThreads > 1 && f.Fewest == f.Most {
 			fmt.Fprintf(w, "    fairness: each of the %d CPU-bound threads acquired the GIL %d times\n", f.CPUBoundThreads, f.Most)
@@ -65,7 +174,7 @@ func (r *Report) writeProcesses(w io.Writer) {
 		writeLatency(w, "GIL re-acquire after I/O", p.ReacquireIO)
 		writeLatency(w, "GIL re-acquire after native", p.ReacquireNative)
 		if lw := p.LongestWait; lw != nil {
-			fmt.Fprintf(w, "    longest GIL wait: %s by %s in %s at %s", fmtDur(lw.DurationNS), lw.Thread, siteName(lw.Function, lw.File, lw.Line), fmtDur(lw.StartNS))
+			fmt.Fprintf(w, "    longest GIL wait: %s by %s in %s at %s", textfmt.Dur(lw.DurationNS), lw.Thread, siteName(lw.Function, lw.File, lw.Line), textfmt.Dur(lw.StartNS))
 			if lw.HeldBy != "" {
 				fmt.Fprintf(w, ", while %s held it", lw.HeldBy)
 			}
@@ -74,11 +183,11 @@ func (r *Report) writeProcesses(w io.Writer) {
 	}
 }
 
-func writeLatency(w io.Writer, what string, l Latency) {
+func writeLatency(w io.Writer, what string, l diagnosis.Latency) {
 	if l.Count == 0 {
 		return
 	}
-	fmt.Fprintf(w, "    %s: p50 %s, p99 %s, max %s (%s)\n", what, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.Max), plural(l.Count, "time"))
+	fmt.Fprintf(w, "    %s: p50 %s, p99 %s, max %s (%s)\n", what, textfmt.Dur(l.P50), textfmt.Dur(l.P99), textfmt.Dur(l.Max), textfmt.Plural(l.Count, "time"))
 }
 
 // siteName is "count (test.yaml:3)".
@@ -92,27 +201,27 @@ func siteName(fn, file string, line int) string {
 	return fn
 }
 
-func (r *Report) writeSpeedup(w io.Writer) {
+func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	wk, sp := r.Work, r.Speedup
 	fmt.Fprintf(w, "\nSpeedup\n")
 	fmt.Fprintf(w, "  work %s: serial (needs the GIL) %s, parallel (I/O, GIL-releasing native, no GIL) %s\n",
-		fmtDur(wk.TotalNS), fmtPct(wk.SerialShare), fmtPct(wk.ParallelShare))
-	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread), Amdahl's law %s\n", plural(sp.Threads, "thread"), fmtX(sp.GILCeiling), fmtX(sp.AmdahlCeiling))
+		textfmt.Dur(wk.TotalNS), textfmt.Pct(wk.SerialShare), textfmt.Pct(wk.ParallelShare))
+	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread), Amdahl's law %s\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlCeiling))
 	capped := ""
 	if sp.CPUCapped {
 		capped = fmt.Sprintf(", CPU time capped at %d cores x wall", sp.Cores)
 	}
-	fmt.Fprintf(w, "  achieved: %s (the same work on one thread: %s, wall %s%s)\n", fmtX(sp.Achieved), fmtDur(sp.SerialEquivNS), fmtDur(r.WallNS), capped)
-	fmt.Fprintf(w, "  estimated on %d cores: as processes %s, without a GIL %s\n", sp.Cores, fmtX(sp.AsProcesses), fmtX(sp.WithoutGIL))
+	fmt.Fprintf(w, "  achieved: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Achieved), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+	fmt.Fprintf(w, "  estimated on %d cores: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 }
 
-func (r *Report) writeFunctions(w io.Writer) {
+func writeFunctions(w io.Writer, r *diagnosis.Report) {
 	if len(r.TopWait) > 0 {
 		fmt.Fprintf(w, "\nTop functions by GIL wait (the waiter's function)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\twaits\ttotal\tshare\tlongest\n")
 		for _, f := range r.TopWait {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", f.Function, lineOf(f), f.Count, fmtDur(f.TotalNS), fmtPct(f.Share), fmtDur(f.MaxNS))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", f.Function, lineOf(f), f.Count, textfmt.Dur(f.TotalNS), textfmt.Pct(f.Share), textfmt.Dur(f.MaxNS))
 		}
 		tw.Flush()
 	}
@@ -121,20 +230,20 @@ func (r *Report) writeFunctions(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\tblame\tshare\theld\tof which native\tacquisitions\n")
 		for _, f := range r.TopHold {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", f.Function, lineOf(f), fmtDur(f.BlameNS), fmtPct(f.Share), fmtDur(f.TotalNS), fmtDur(f.NativeNS), f.Count)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", f.Function, lineOf(f), textfmt.Dur(f.BlameNS), textfmt.Pct(f.Share), textfmt.Dur(f.TotalNS), textfmt.Dur(f.NativeNS), f.Count)
 		}
 		tw.Flush()
 	}
 }
 
-func lineOf(f FuncTime) string {
+func lineOf(f diagnosis.FuncTime) string {
 	if f.Line <= 0 {
 		return "-"
 	}
 	return fmt.Sprint(f.Line)
 }
 
-func (r *Report) writeLocks(w io.Writer) {
+func writeLocks(w io.Writer, r *diagnosis.Report) {
 	if len(r.Locks) == 0 {
 		return
 	}
@@ -146,7 +255,7 @@ func (r *Report) writeLocks(w io.Writer) {
 		if l.HeldBy != "" {
 			by = strings.TrimSpace(siteName(l.HeldBy, "", l.HeldLine))
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t%s\n", l.Name, l.Process, l.Waits, fmtDur(l.WaitNS), l.Holds, fmtDur(l.HoldNS), by)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t%s\n", l.Name, l.Process, l.Waits, textfmt.Dur(l.WaitNS), l.Holds, textfmt.Dur(l.HoldNS), by)
 	}
 	tw.Flush()
 }

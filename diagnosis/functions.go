@@ -1,9 +1,10 @@
-package report
+package diagnosis
 
 import (
 	"cmp"
 	"slices"
 
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -60,9 +61,9 @@ func (a *analysis) functions() {
 			get(holds, h.Stack).Count++
 		}
 	}
-	a.r.TopWait = sortFuncs(collect(waits, func(f *FuncTime) { f.Share = round3(share(f.TotalNS, totalWait)) }), TopN,
+	a.r.TopWait = sortFuncs(collect(waits, func(f *FuncTime) { f.Share = round3(textfmt.Share(f.TotalNS, totalWait)) }), TopN,
 		func(f FuncTime) int64 { return f.TotalNS })
-	a.r.TopHold = sortFuncs(collect(holds, func(f *FuncTime) { f.Share = round3(share(f.BlameNS, totalWait)) }), TopN,
+	a.r.TopHold = sortFuncs(collect(holds, func(f *FuncTime) { f.Share = round3(textfmt.Share(f.BlameNS, totalWait)) }), TopN,
 		func(f FuncTime) int64 { return f.BlameNS }, func(f FuncTime) int64 { return f.TotalNS })
 }
 

@@ -1,4 +1,4 @@
-package report
+package diagnosis
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -178,7 +179,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 	return Verdict{
 		Code: SingleThreaded,
 		Text: fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
-			fmtPct0(share(threadCPU(&s), w)), fmtPct0(share(s.IONS, w))),
+			textfmt.Pct0(textfmt.Share(threadCPU(&s), w)), textfmt.Pct0(textfmt.Share(s.IONS, w))),
 		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio.",
 	}, true
 }
@@ -189,7 +190,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	advice := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): estimated %s on %d cores; or run a free-threaded Python (3.13t), or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help.",
-		fmtX(sp.AsProcesses), sp.Cores)
+		textfmt.X(sp.AsProcesses), sp.Cores)
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	perProc := map[int]int{}
 	for i := range a.r.Threads {
@@ -198,14 +199,14 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		}
 	}
 	n, s := a.threadSums(func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 })
-	waitShare := share(s.GILWaitNS, s.WallNS)
-	compute := share(s.RunningNS, threadWork(&s))
+	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
+	compute := textfmt.Share(s.RunningNS, threadWork(&s))
 	if n >= 2 && waitShare >= GILBoundWaitShare && compute >= GILBoundComputeShare {
 		a.cpuThreadsTakeTurns = true
 		return Verdict{
 			Code: GILBound,
 			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
-				n, fmtPct0(waitShare), fmtPct0(compute), fmtX(sp.Achieved), fmtX(sp.GILCeiling), a.unfair()),
+				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()),
 			Advice: advice,
 		}, true
 	}
@@ -215,14 +216,14 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		saturated[i] = p.HasGIL && p.Threads >= 2 && p.GILHeldFraction >= GILBoundHeldFraction
 	}
 	n, s = a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
-	waitShare = share(s.GILWaitNS, s.WallNS)
+	waitShare = textfmt.Share(s.GILWaitNS, s.WallNS)
 	if n < 2 || waitShare < GILBoundWaitShare {
 		return Verdict{}, false
 	}
 	return Verdict{
 		Code: GILBound,
 		Text: fmt.Sprintf("The GIL was held %s of the time and the %d threads spent %s of their time waiting for it: the %s of their work that needs the GIL (Python code) runs one thread at a time, which caps them at %s where the machine could give %s without a GIL; they achieved %s.",
-			fmtPct0(a.r.GILHeldFraction), n, fmtPct0(waitShare), fmtPct0(a.r.Work.SerialShare), fmtX(sp.GILCeiling), fmtX(sp.WithoutGIL), fmtX(sp.Achieved)),
+			textfmt.Pct0(a.r.GILHeldFraction), n, textfmt.Pct0(waitShare), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)),
 		Advice: "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio. More threads will not help.",
 	}, true
 }
@@ -261,7 +262,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 			total += l
 		}
 		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
-		if lat.P50 < limit || share(total, th.WallNS) < ConvoyMinWaitShare || a.cpuHolderShare(tracer.ThreadID(i)) < ConvoyCPUHolderShare {
+		if lat.P50 < limit || textfmt.Share(total, th.WallNS) < ConvoyMinWaitShare || a.cpuHolderShare(tracer.ThreadID(i)) < ConvoyCPUHolderShare {
 			continue
 		}
 		hit++
@@ -276,7 +277,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	holder := a.mainGILHolder(tracer.ThreadID(worst))
 	others := ""
 	if hit > 1 {
-		others = fmt.Sprintf(" (and %s like it)", plural(hit-1, "other I/O thread"))
+		others = fmt.Sprintf(" (and %s like it)", textfmt.Plural(hit-1, "other I/O thread"))
 	}
 	interval := "the 1 ms convoy threshold"
 	if a.t.Meta.GILMode == "cpython" && a.t.Meta.SwitchInterval > 0 {
@@ -285,8 +286,8 @@ func (a *analysis) convoy() (Verdict, bool) {
 	return Verdict{
 		Code: Convoy,
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after each of its %d I/O operations, %s, while %s held it: %s of its time went to getting the GIL back.",
-			th.Name, others, fmtPct0(share(th.IONS, threadWork(th))), fmtDur(worstLat.P50), fmtDur(worstLat.P99), worstLat.Count,
-			interval, holder, fmtPct0(share(worstWait, th.WallNS))),
+			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), worstLat.Count,
+			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
 		Advice: fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the latency, at the cost of more handoffs.", holder),
 	}, true
 }
@@ -306,7 +307,7 @@ func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
 			}
 		}
 	}
-	return share(cpu, all)
+	return textfmt.Share(cpu, all)
 }
 
 // mainGILHolder names the thread that held the GIL longest while thread id
@@ -340,14 +341,14 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 		}
 	}
 	_, s := a.threadSums(func(int) bool { return true })
-	if share(blamed, totalWait) < NativeHoldingBlameShare || share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
+	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
 	return Verdict{
 		Code: GILHeldInNative,
 		Text: fmt.Sprintf("Other threads waited %s for the GIL while %s held it inside a native call that does not release it: %s of all GIL waiting, %s of the threads' time.",
-			fmtDur(blamed), funcAt(f), fmtPct0(share(blamed, totalWait)), fmtPct0(share(blamed, s.WallNS))),
+			textfmt.Dur(blamed), funcAt(f), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS))),
 		Advice: "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process.",
 	}, true
 }
@@ -362,7 +363,7 @@ func funcAt(f tracer.Frame) string {
 
 func (a *analysis) lockBound() (Verdict, bool) {
 	n, s := a.threadSums(func(int) bool { return true })
-	if len(a.r.Locks) == 0 || share(s.LockWaitNS, s.WallNS) < LockBoundWaitShare {
+	if len(a.r.Locks) == 0 || textfmt.Share(s.LockWaitNS, s.WallNS) < LockBoundWaitShare {
 		return Verdict{}, false
 	}
 	l := a.r.Locks[0]
@@ -373,7 +374,7 @@ func (a *analysis) lockBound() (Verdict, bool) {
 	return Verdict{
 		Code: LockBound,
 		Text: fmt.Sprintf("The %d threads spent %s of their time blocked on guest locks, %s of it on %s%s: its critical section runs one thread at a time, GIL or not.",
-			n, fmtPct0(share(s.LockWaitNS, s.WallNS)), fmtPct0(share(l.WaitNS, s.LockWaitNS)), l.Name, holder),
+			n, textfmt.Pct0(textfmt.Share(s.LockWaitNS, s.WallNS)), textfmt.Pct0(textfmt.Share(l.WaitNS, s.LockWaitNS)), l.Name, holder),
 		Advice: "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end. Removing the GIL or using processes will not help while the lock serialises the work.",
 	}, true
 }
@@ -396,7 +397,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
 	n, s := a.threadSums(func(int) bool { return true })
-	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL || share(s.GILWaitNS, s.WallNS) >= GILBoundWaitShare {
+	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL || textfmt.Share(s.GILWaitNS, s.WallNS) >= GILBoundWaitShare {
 		return Verdict{}, false
 	}
 	gilProcs, freeWork := 0, int64(0)
@@ -415,20 +416,20 @@ func (a *analysis) scales() (Verdict, bool) {
 	var why, advice string
 	w := a.r.Work
 	switch {
-	case share(freeWork, w.TotalNS) >= 0.5:
+	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
 		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound workers will not help.", sp.Cores, sp.Cores)
 	case gilProcs > 1 && w.SerialShare >= 0.5:
 		why = fmt.Sprintf("their compute runs in %d processes, each with its own GIL", gilProcs)
 		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound processes will not help.", sp.Cores, sp.Cores)
 	default:
-		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", fmtPct0(w.ParallelShare))
+		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
 	}
 	return Verdict{
 		Code: Scales,
 		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, fmtX(sp.Achieved), fmtX(sp.GILCeiling), fmtX(sp.WithoutGIL), sp.Cores, why, fmtPct0(share(s.GILWaitNS, s.WallNS))),
+			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))),
 		Advice: advice,
 	}, true
 }

@@ -1,11 +1,16 @@
-// Package tracetest builds traces for tests without running a VM or
-// editing bytes: a Builder adds processes, locks, threads and functions,
-// and each Thread emits events at explicit times.
+// Package testkit is giltrace's test support in one place: a Builder that
+// makes traces without running a VM or editing bytes, the named trace
+// scenarios every package's tests run on (the exporters', the diagnosis's
+// verdict situations, benchmarks' large traces), the recorded fixture
+// traces, and the benchmarks' rate reporting. It is not API: only tests
+// import it.
 //
-// Times are nanoseconds since the run's start; a thread's times must
-// increase (equal or earlier times are moved to one nanosecond after the
-// thread's previous event, as the recorder does).
-package tracetest
+// A Builder adds processes, locks, threads and functions, and each Thread
+// emits events at explicit times. Times are nanoseconds since the run's
+// start; a thread's times must increase (equal or earlier times are moved
+// to one nanosecond after the thread's previous event, as the recorder
+// does).
+package testkit
 
 import (
 	"time"

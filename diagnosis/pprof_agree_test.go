@@ -1,11 +1,11 @@
-package report
+package diagnosis
 
 import (
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 	"github.com/google/pprof/profile"
 )
 
@@ -15,13 +15,13 @@ import (
 // equals the threads' GIL wait; the blame profile's GIL delay charged to a
 // holder equals the report's blame, which its top functions share out.
 func TestAgreesWithPprof(t *testing.T) {
-	cases := map[string]*tracer.Trace{"mixed": tracetest.Mixed(), "countdown": tracetest.Countdown(10)}
+	cases := map[string]*tracer.Trace{"mixed": testkit.Mixed(), "countdown": testkit.Countdown(10)}
 	for _, tc := range verdictCases {
 		cases[tc.name] = tc.trace()
 	}
 	for name, tr := range cases {
 		sp := tracer.Derive(tr)
-		r := Analyze(tr, sp)
+		r := Analyze(sp)
 
 		type tk struct{ proc, thread, state string }
 		wall := map[tk]int64{}

@@ -1,4 +1,4 @@
-package report
+package diagnosis
 
 import (
 	"path/filepath"
@@ -48,7 +48,7 @@ func TestRecordedFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			sp := tracer.Derive(tr)
-			r := Analyze(tr, sp)
+			r := Analyze(sp)
 			var codes []string
 			for _, v := range r.Verdicts {
 				codes = append(codes, v.Code)

@@ -1,8 +1,6 @@
-package tracetest
+package testkit
 
 import "github.com/giltrace/giltrace/tracer"
-
-const ms = int64(1e6)
 
 // Countdown is Beazley's two counting threads under the cpython GIL: each
 // thread runs count() for its share, and they take turns every switch

@@ -1,6 +1,7 @@
-package report
+package diagnosis
 
 import (
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -21,8 +22,8 @@ func (a *analysis) work() {
 		}
 	}
 	w.TotalNS = w.SerialNS + w.ParallelNS
-	w.SerialShare = round3(share(w.SerialNS, w.TotalNS))
-	w.ParallelShare = round3(share(w.ParallelNS, w.TotalNS))
+	w.SerialShare = round3(textfmt.Share(w.SerialNS, w.TotalNS))
+	w.ParallelShare = round3(textfmt.Share(w.ParallelNS, w.TotalNS))
 }
 
 // cores is the parallelism the run had: the recording machine's cores,
@@ -74,15 +75,15 @@ func (a *analysis) speedup() {
 		longest = max(longest, threadWork(&r.Threads[i]))
 	}
 	sp.SerialEquivNS = cpu + io
-	sp.Achieved = round3(share(sp.SerialEquivNS, a.wallNS))
+	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.GILCeiling = round3(a.gilCeiling(longest))
 	bound := max(longest, cpu/int64(sp.Cores))
-	sp.AsProcesses = round3(share(sp.SerialEquivNS, bound))
+	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
 		bound = max(bound, l.HoldNS)
 	}
-	sp.WithoutGIL = round3(share(sp.SerialEquivNS, bound))
+	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))
 }
 
 // processWork is the work of each process's threads: serial (needs the

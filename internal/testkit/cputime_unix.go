@@ -1,6 +1,6 @@
 //go:build unix
 
-package exporttest
+package testkit
 
 import (
 	"syscall"

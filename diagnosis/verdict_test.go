@@ -1,31 +1,33 @@
-package report
+package diagnosis
 
 import (
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/giltrace/giltrace/exporters/report/reporttest"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
 // verdictCases are built traces and the verdicts they must get, exactly.
+const ms = int64(1e6)
+
 var verdictCases = []struct {
 	name  string
 	trace func() *tracer.Trace
 	want  []string
 }{
-	{"countdown-2", func() *tracer.Trace { return reporttest.CPUThreads(2, 20) }, []string{GILBound}},
-	{"countdown-4", func() *tracer.Trace { return reporttest.CPUThreads(4, 40) }, []string{GILBound, CPUSaturated}},
-	{"io-threads", func() *tracer.Trace { return reporttest.IOThreads(4, 10) }, []string{Scales}},
-	{"convoy", func() *tracer.Trace { return reporttest.Convoy(20) }, []string{Convoy}},
-	{"native-holding", func() *tracer.Trace { return reporttest.NativeHolding(8) }, []string{GILHeldInNative}},
-	{"lock-bound", func() *tracer.Trace { return reporttest.LockBound(10) }, []string{LockBound}},
-	{"free-threaded-2", func() *tracer.Trace { return reporttest.FreeThreaded(2, 100*ms) }, []string{Scales}},
-	{"free-threaded-4", func() *tracer.Trace { return reporttest.FreeThreaded(4, 100*ms) }, []string{CPUSaturated, Scales}},
-	{"processes-2", func() *tracer.Trace { return reporttest.Processes(2, 100*ms) }, []string{Scales}},
-	{"single", reporttest.SingleThread, []string{SingleThreaded}},
-	{"legacy-unfair", func() *tracer.Trace { return reporttest.LegacyUnfair(40) }, []string{GILBound}},
+	{"countdown-2", func() *tracer.Trace { return testkit.CPUThreads(2, 20) }, []string{GILBound}},
+	{"countdown-4", func() *tracer.Trace { return testkit.CPUThreads(4, 40) }, []string{GILBound, CPUSaturated}},
+	{"io-threads", func() *tracer.Trace { return testkit.IOThreads(4, 10) }, []string{Scales}},
+	{"convoy", func() *tracer.Trace { return testkit.Convoy(20) }, []string{Convoy}},
+	{"native-holding", func() *tracer.Trace { return testkit.NativeHolding(8) }, []string{GILHeldInNative}},
+	{"lock-bound", func() *tracer.Trace { return testkit.LockBound(10) }, []string{LockBound}},
+	{"free-threaded-2", func() *tracer.Trace { return testkit.FreeThreaded(2, 100*ms) }, []string{Scales}},
+	{"free-threaded-4", func() *tracer.Trace { return testkit.FreeThreaded(4, 100*ms) }, []string{CPUSaturated, Scales}},
+	{"processes-2", func() *tracer.Trace { return testkit.Processes(2, 100*ms) }, []string{Scales}},
+	{"single", testkit.SingleThread, []string{SingleThreaded}},
+	{"legacy-unfair", func() *tracer.Trace { return testkit.LegacyUnfair(40) }, []string{GILBound}},
 }
 
 func TestVerdicts(t *testing.T) {
@@ -35,7 +37,7 @@ func TestVerdicts(t *testing.T) {
 			if err := tr.CheckValid(); err != nil {
 				t.Fatalf("built trace is invalid: %v", err)
 			}
-			r := Analyze(tr, tracer.Derive(tr))
+			r := Analyze(tracer.Derive(tr))
 			var got []string
 			for _, v := range r.Verdicts {
 				got = append(got, v.Code)
@@ -63,7 +65,7 @@ func TestBreakdownSumsToWall(t *testing.T) {
 	for _, tc := range verdictCases {
 		tr := tc.trace()
 		sp := tracer.Derive(tr)
-		r := Analyze(tr, sp)
+		r := Analyze(sp)
 		for i, th := range r.Threads {
 			var sum int64
 			for st := tracer.State(0); st < tracer.NumStates; st++ {

@@ -1,7 +1,4 @@
-// Package exporttest gives the exporters' tests the traces to run on: the
-// tracetest scenarios, and every recorded fixture trace in
-// fixtures/traces/*.giltrace (once they exist).
-package exporttest
+package testkit
 
 import (
 	"path/filepath"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // Case is a named trace.
@@ -24,8 +20,8 @@ type Case struct {
 // Scenarios returns the built traces, in a fixed order.
 func Scenarios() []Case {
 	return []Case{
-		{"scenario-countdown", tracetest.Countdown(3)},
-		{"scenario-mixed", tracetest.Mixed()},
+		{"scenario-countdown", Countdown(3)},
+		{"scenario-mixed", Mixed()},
 	}
 }
 
@@ -59,22 +55,22 @@ func All(t testing.TB) []Case {
 	return append(Scenarios(), Fixtures(t)...)
 }
 
-// Large builds a valid cpython-mode trace of at least events events for
+// Turns builds a valid cpython-mode trace of at least events events for
 // benchmarks: eight threads of one process take turns on the GIL through
 // drop requests and forced handoffs; each turn calls two of twelve
 // functions (stacks two deep) and every fourth turn ends in blocking I/O
 // instead, so that there are waits, blame, I/O and many stacks.
-func Large(events int) *tracer.Trace {
+func Turns(events int) *tracer.Trace {
 	const threads, funcs = 8, 12
 	const us = int64(1000)
-	b := tracetest.New("large")
+	b := New("large")
 	p := b.Process("python", 1)
 	gil := tracer.LockID(0)
 	var fs []tracer.FrameID
 	for i := range funcs {
 		fs = append(fs, b.Func("f"+strconv.Itoa(i), 10*(i+1)))
 	}
-	var ths []*tracetest.Thread
+	var ths []*Thread
 	for i := range threads {
 		th := b.Thread(p, "worker-"+strconv.Itoa(i+1))
 		th.Start(int64(i)).Wait(int64(i)+10, gil)

@@ -1,6 +1,7 @@
-package report
+package diagnosis
 
 import (
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -189,10 +190,10 @@ func (a *analysis) runTotals() {
 	var samples [2][]int64
 	for i := range r.Procs {
 		pr := &r.Procs[i]
-		pr.Parallelism = round3(share(pr.busyNS, pr.WallNS))
+		pr.Parallelism = round3(textfmt.Share(pr.busyNS, pr.WallNS))
 		pr.HandoffsPerSec = round3(ratio(float64(pr.Handoffs), float64(pr.WallNS)/1e9))
 		if pr.HasGIL {
-			pr.GILHeldFraction = round3(share(pr.gilHoldNS, pr.WallNS))
+			pr.GILHeldFraction = round3(textfmt.Share(pr.gilHoldNS, pr.WallNS))
 			hold += pr.gilHoldNS
 			gilWall += pr.WallNS
 		}
@@ -209,8 +210,8 @@ func (a *analysis) runTotals() {
 	for i := range r.Threads {
 		busy += threadCPU(&r.Threads[i])
 	}
-	r.GILHeldFraction = round3(share(hold, gilWall))
-	r.Parallelism = round3(share(busy, a.wallNS))
+	r.GILHeldFraction = round3(textfmt.Share(hold, gilWall))
+	r.Parallelism = round3(textfmt.Share(busy, a.wallNS))
 	r.HandoffsPerSec = round3(ratio(float64(r.Handoffs), float64(a.wallNS)/1e9))
 	r.ReacquireIO = latency(append([]int64(nil), samples[0]...))
 	r.ReacquireNative = latency(append([]int64(nil), samples[1]...))

@@ -1,16 +1,16 @@
-package report_test
+package diagnosis_test
 
 import (
 	"fmt"
 
-	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 func ExampleAnalyze() {
-	t := tracetest.Countdown(20) // two CPU-bound threads taking turns on the GIL
-	r := report.Analyze(t, tracer.Derive(t))
+	t := testkit.Countdown(20) // two CPU-bound threads taking turns on the GIL
+	r := diagnosis.Analyze(tracer.Derive(t))
 	fmt.Printf("GIL held %.0f%% of the wall, achieved %.2fx, %.2fx as processes\n",
 		100*r.GILHeldFraction, r.Speedup.Achieved, r.Speedup.AsProcesses)
 	for _, v := range r.Verdicts {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/giltrace/giltrace/exporters/chrome/chrometest"
+	"github.com/giltrace/giltrace/internal/chrometest"
 )
 
 // Events of a small valid trace: a process and thread named, slice a

@@ -1,15 +1,15 @@
-// Package reporttest builds traces of the situations the report's verdicts
-// name (CPU-bound threads on one GIL, I/O threads, a convoy, a native call
-// that keeps the GIL, a guest lock, free-threaded threads, Processes, one
-// thread), for the tests of the report and of compare. Every trace follows
-// tracer's event protocol and passes CheckValid.
-package reporttest
+package testkit
+
+// The situations the diagnosis's verdicts name (CPU-bound threads on one
+// GIL, I/O threads, a convoy, a native call that keeps the GIL, a guest
+// lock, free-threaded threads, processes, one thread), for the tests of the
+// diagnosis, the report and compare. Every trace follows tracer's event
+// protocol and passes CheckValid.
 
 import (
 	"fmt"
 
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/tracer/tracetest"
 )
 
 // Times are in nanoseconds.
@@ -23,10 +23,10 @@ var gil0 = tracer.LockID(0) // the GIL of a builder's first process
 // CPUThreads is n >= 2 CPU-bound threads taking turns on one GIL every switch
 // interval, through drop requests and forced handoffs.
 func CPUThreads(n, rounds int) *tracer.Trace {
-	b := tracetest.New(fmt.Sprintf("cpu-%d", n))
+	b := New(fmt.Sprintf("cpu-%d", n))
 	p := b.Process("python", 1)
 	count := b.Func("count", 3)
-	ths := make([]*tracetest.Thread, n)
+	ths := make([]*Thread, n)
 	called := make([]bool, n)
 	for i := range ths {
 		ths[i] = b.Thread(p, fmt.Sprintf("T%d", i+1))
@@ -69,7 +69,7 @@ func CPUThreads(n, rounds int) *tracer.Trace {
 // IOThreads is n threads doing 10 ms of I/O after 100 us of Python, staggered
 // so that they never contend for the GIL.
 func IOThreads(n, rounds int) *tracer.Trace {
-	b := tracetest.New(fmt.Sprintf("io-%d", n))
+	b := New(fmt.Sprintf("io-%d", n))
 	p := b.Process("python", 1)
 	fetch := b.Func("fetch", 7)
 	period := 10*ms + 200*us
@@ -93,7 +93,7 @@ func IOThreads(n, rounds int) *tracer.Trace {
 // Convoy is a CPU-bound thread beside an I/O-bound one that does 1 ms
 // of I/O, then waits a switch interval for the GIL, then runs 50 us.
 func Convoy(rounds int) *tracer.Trace {
-	b := tracetest.New("convoy")
+	b := New("convoy")
 	p := b.Process("python", 1)
 	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
 	c, io := b.Thread(p, "cpu"), b.Thread(p, "io")
@@ -123,7 +123,7 @@ func Convoy(rounds int) *tracer.Trace {
 // GIL beside a thread that wants to compute: the drop request is honoured
 // only when the call returns.
 func NativeHolding(rounds int) *tracer.Trace {
-	b := tracetest.New("native-holding")
+	b := New("native-holding")
 	p := b.Process("python", 1)
 	transform, tick := b.Func("transform", 21), b.Func("tick", 24)
 	e, h := b.Thread(p, "extension"), b.Thread(p, "heartbeat")
@@ -151,7 +151,7 @@ func NativeHolding(rounds int) *tracer.Trace {
 // LockBound is two threads that hold a guest lock around 8 ms of I/O and
 // run 1 ms outside it: each waits for the lock while the other holds it.
 func LockBound(rounds int) *tracer.Trace {
-	b := tracetest.New("lock-bound")
+	b := New("lock-bound")
 	p := b.Process("python", 1)
 	cache := b.Lock(p, "cache")
 	update := b.Func("update", 30)
@@ -180,7 +180,7 @@ func LockBound(rounds int) *tracer.Trace {
 // FreeThreaded is n threads computing for d nanoseconds at once without a
 // GIL.
 func FreeThreaded(n int, d int64) *tracer.Trace {
-	b := tracetest.New(fmt.Sprintf("free-%d", n))
+	b := New(fmt.Sprintf("free-%d", n))
 	b.Meta().GILMode = "none"
 	q := b.FreeThreadedProcess("python-nogil", 1)
 	count := b.Func("count", 3)
@@ -194,7 +194,7 @@ func FreeThreaded(n int, d int64) *tracer.Trace {
 // Processes is n processes of one thread each, computing for d
 // nanoseconds at once, each holding its own GIL.
 func Processes(n int, d int64) *tracer.Trace {
-	b := tracetest.New(fmt.Sprintf("processes-%d", n))
+	b := New(fmt.Sprintf("processes-%d", n))
 	count := b.Func("count", 3)
 	for i := 0; i < n; i++ {
 		p := b.Process(fmt.Sprintf("python-%d", i+1), i+1)
@@ -208,7 +208,7 @@ func Processes(n int, d int64) *tracer.Trace {
 
 // SingleThread is one thread computing 50 ms with one 10 ms I/O.
 func SingleThread() *tracer.Trace {
-	b := tracetest.New("single")
+	b := New("single")
 	p := b.Process("python", 1)
 	main := b.Func("main", 1)
 	b.Thread(p, "MainThread").Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, main).
@@ -219,7 +219,7 @@ func SingleThread() *tracer.Trace {
 
 // Serial is one thread computing for d nanoseconds.
 func Serial(d int64) *tracer.Trace {
-	b := tracetest.New("serial")
+	b := New("serial")
 	p := b.Process("python", 1)
 	count := b.Func("count", 3)
 	b.Thread(p, "T1").Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, count).
@@ -231,7 +231,7 @@ func Serial(d int64) *tracer.Trace {
 // every check interval (1 ms here) and wins it straight back every time
 // but once, while T2 waits; T2 runs when T1 is done.
 func LegacyUnfair(rounds int) *tracer.Trace {
-	b := tracetest.New("legacy-unfair")
+	b := New("legacy-unfair")
 	b.Meta().GILMode = "legacy"
 	b.Meta().SwitchInterval = 0
 	p := b.Process("python", 1)

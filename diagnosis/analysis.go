@@ -1,9 +1,10 @@
-package report
+package diagnosis
 
 import (
 	"cmp"
 	"slices"
 
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -140,10 +141,12 @@ type Speedup struct {
 	CPUCapped     bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
 }
 
-// Analyze computes the full report of trace t from its spans s
-// (tracer.Derive(t)). It does not modify either and is deterministic.
-func Analyze(t *tracer.Trace, s *tracer.Spans) *Report {
-	r := &Report{Summary: *Summarize(t, s)}
+// Analyze computes the full report of a run from its spans s
+// (tracer.Derive of the trace, which is s.Trace). It does not modify them
+// and is deterministic.
+func Analyze(s *tracer.Spans) *Report {
+	t := s.Trace
+	r := &Report{Summary: *Summarize(s)}
 	a := newAnalysis(t, s, r)
 	a.processes()
 	a.functions()
@@ -180,8 +183,8 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 	for i := range r.Threads {
 		th := &r.Threads[i]
 		w := threadWork(th)
-		a.cpuBound[i] = w > 0 && share(threadCPU(th), w) >= CPUBoundShare
-		a.ioBound[i] = w > 0 && share(th.IONS, w) >= IOBoundShare
+		a.cpuBound[i] = w > 0 && textfmt.Share(threadCPU(th), w) >= CPUBoundShare
+		a.ioBound[i] = w > 0 && textfmt.Share(th.IONS, w) >= IOBoundShare
 	}
 	return a
 }

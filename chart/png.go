@@ -1,4 +1,4 @@
-package compare
+package chart
 
 import (
 	"fmt"
@@ -15,13 +15,13 @@ import (
 	"golang.org/x/image/vector"
 )
 
-// WritePNG draws the chart of metric m as a PNG: the same layout as WriteSVG,
+// WritePNG draws the chart as a PNG: the same layout as WriteSVG,
 // rasterised with golang.org/x/image/vector (anti-aliased) and its 7x13
 // bitmap font.
-func (r *Result) WritePNG(w io.Writer, m Metric) error {
-	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
+func (c *Chart) WritePNG(w io.Writer) error {
+	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	newChart(r, m).draw(&pngCanvas{img: img})
+	c.lay().draw(&pngCanvas{img: img})
 	if err := png.Encode(w, img); err != nil {
 		return fmt.Errorf("writing chart png: %w", err)
 	}

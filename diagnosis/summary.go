@@ -1,15 +1,7 @@
-// Package report turns a trace into the answer to "why didn't my threads
-// speed up?": a per-thread breakdown of wall time, GIL and speedup figures,
-// and verdicts in plain words with what to do about them. It renders text
-// for people and JSON for machines; docs/diagnosis.md explains every number.
-package report
+package diagnosis
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"text/tabwriter"
-	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -64,9 +56,10 @@ func (th *ThreadSummary) Time(st tracer.State) int64 {
 	return 0
 }
 
-// Summarize computes the per-thread breakdown of trace t from its spans s
-// (tracer.Derive(t)). Threads are in ThreadID order.
-func Summarize(t *tracer.Trace, s *tracer.Spans) *Summary {
+// Summarize computes the per-thread breakdown of a run from its spans s
+// (tracer.Derive of s.Trace). Threads are in ThreadID order.
+func Summarize(s *tracer.Spans) *Summary {
+	t := s.Trace
 	sum := &Summary{
 		Workload:         t.Meta.Workload,
 		GILMode:          string(t.Meta.GILMode),
@@ -139,107 +132,4 @@ func procName(t *tracer.Trace, p tracer.ProcID) string {
 		return t.Procs[p].Name
 	}
 	return fmt.Sprintf("process %d", p)
-}
-
-// WriteJSON writes the summary as indented JSON followed by a newline.
-func (s *Summary) WriteJSON(w io.Writer) error {
-	return writeJSON(w, s)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("writing report json: %w", err)
-	}
-	return nil
-}
-
-// WriteText writes the run's headline and the per-thread breakdown: each
-// state's time and its share of the thread's wall time.
-func (s *Summary) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "%s\n\n", s.headline())
-	s.writeBreakdown(ew)
-	return ew.err
-}
-
-// headline is one line naming the run and its wall time.
-func (s *Summary) headline() string {
-	mode := s.GILMode
-	switch mode {
-	case "cpython":
-		mode = fmt.Sprintf("GIL cpython (switch interval %s)", time.Duration(s.SwitchIntervalNS))
-	case "legacy":
-		mode = fmt.Sprintf("GIL legacy (check interval %d instructions)", s.CheckInterval)
-	case "none":
-		mode = "free-threaded (no GIL)"
-	default:
-		mode = "GIL " + mode
-	}
-	line := fmt.Sprintf("%s: %s in %s, %s, wall %s, %d events",
-		s.Workload, plural(len(s.Threads), "thread"), plural(s.Processes, "process"),
-		mode, fmtDur(s.WallNS), s.Events)
-	if s.DroppedEvents > 0 {
-		line += fmt.Sprintf(" (%d dropped: the trace is cut short)", s.DroppedEvents)
-	}
-	if s.Truncated {
-		line += " (file truncated)"
-	}
-	return line
-}
-
-// breakdownStates are the columns of the breakdown table, in order.
-var breakdownStates = [...]struct {
-	state tracer.State
-	title string
-}{
-	{tracer.StateRunning, "running"},
-	{tracer.StateGILWait, "GIL wait"},
-	{tracer.StateIO, "I/O"},
-	{tracer.StateNative, "native"},
-	{tracer.StateNativeHolding, "native+GIL"},
-	{tracer.StateLockWait, "lock wait"},
-}
-
-func (s *Summary) writeBreakdown(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	// Names are padded to one width so that they read left-aligned.
-	nw, pw := len("thread"), len("process")
-	for _, th := range s.Threads {
-		nw, pw = max(nw, len(th.Name)), max(pw, len(th.Process))
-	}
-	fmt.Fprintf(tw, "%-*s\t%-*s\twall\t", nw, "thread", pw, "process")
-	for _, c := range breakdownStates {
-		fmt.Fprintf(tw, "%s\t%%\t", c.title)
-	}
-	fmt.Fprint(tw, "acquisitions\t\n")
-	for i := range s.Threads {
-		th := &s.Threads[i]
-		fmt.Fprintf(tw, "%-*s\t%-*s\t%s\t", nw, th.Name, pw, th.Process, fmtDur(th.WallNS))
-		for _, c := range breakdownStates {
-			v := th.Time(c.state)
-			fmt.Fprintf(tw, "%s\t%s\t", fmtDur(v), fmtPct(share(v, th.WallNS)))
-		}
-		fmt.Fprintf(tw, "%d\t\n", th.Acquisitions)
-	}
-	tw.Flush()
-}
-
-// errWriter keeps the first write error so that rendering code can print
-// freely and check once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return len(p), nil
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("writing report: %w", err)
-	}
-	return n, nil
 }
