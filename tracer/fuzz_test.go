@@ -3,17 +3,15 @@ package tracer_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files and the fuzz seed corpus in testdata")
 
 func encode(t testing.TB, tr *tracer.Trace) []byte {
 	t.Helper()
@@ -27,7 +25,7 @@ func encode(t testing.TB, tr *tracer.Trace) []byte {
 // TestUpdateFuzzSeeds writes the seed corpus of FuzzRead with -update: the
 // files of the tracetest scenarios, whole and cut off.
 func TestUpdateFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzRead")
 	}
 	seeds := map[string][]byte{}

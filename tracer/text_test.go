@@ -2,12 +2,12 @@ package tracer_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -65,37 +65,7 @@ func TestTextRoundTrip(t *testing.T) {
 // testdata/mixed.txt (go test ./tracer -update rewrites it).
 func TestTextGolden(t *testing.T) {
 	got := text(t, testkit.Mixed())
-	path := filepath.Join("testdata", "mixed.txt")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("text form differs from %s (rerun with -update if intended):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff lists the lines only in want (-) or only in got (+), in order,
-// after the common prefix.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	i := 0
-	for i < len(w) && i < len(g) && w[i] == g[i] {
-		i++
-	}
-	var b strings.Builder
-	for _, l := range w[i:min(len(w), i+10)] {
-		b.WriteString("- " + l + "\n")
-	}
-	for _, l := range g[i:min(len(g), i+10)] {
-		b.WriteString("+ " + l + "\n")
-	}
-	return b.String()
+	golden.Check(t, filepath.Join("testdata", "mixed.txt"), got)
 }
 
 func TestParseTextErrors(t *testing.T) {

@@ -2,14 +2,9 @@ package chrome_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,11 +12,10 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/internal/chrometest"
+	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 type namedTrace struct {
 	name string
@@ -71,7 +65,7 @@ func TestGolden(t *testing.T) {
 			if strings.HasPrefix(c.name, "fixture-") {
 				path += ".gz"
 			}
-			checkGolden(t, path, got)
+			golden.Check(t, path, got)
 		})
 	}
 }
@@ -87,72 +81,10 @@ func TestGoldenFilesAreValid(t *testing.T) {
 		t.Fatal("no golden files")
 	}
 	for _, p := range paths {
-		if _, err := chrometest.Validate(bytes.NewReader(readGolden(t, p))); err != nil {
+		if _, err := chrometest.Validate(bytes.NewReader(golden.Read(t, p))); err != nil {
 			t.Errorf("%s:\n%v", p, err)
 		}
 	}
-}
-
-// readGolden reads a golden file, decompressing a .gz one.
-func readGolden(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update creates it): %v", err)
-	}
-	if !strings.HasSuffix(path, ".gz") {
-		return data
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return out
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		data := got
-		if strings.HasSuffix(path, ".gz") {
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf) // no name, no time: the same bytes every time
-			zw.Write(got)
-			if err := zw.Close(); err != nil {
-				t.Fatal(err)
-			}
-			data = buf.Bytes()
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if want := readGolden(t, path); !bytes.Equal(want, got) {
-		t.Errorf("output differs from %s (go test -update accepts it):\n%s", path, unifiedDiff(t, path, want, got))
-	}
-}
-
-// unifiedDiff is diff -u from the golden file's content to got.
-func unifiedDiff(t *testing.T, path string, want, got []byte) string {
-	dir := t.TempDir()
-	w, g := filepath.Join(dir, "want"), filepath.Join(dir, "got")
-	if err := os.WriteFile(w, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(g, got, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("diff", "-u", "--label", path, "--label", "got", w, g).CombinedOutput()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		return fmt.Sprintf("(running diff: %v)\n%s", err, out)
-	}
-	return string(out)
 }
 
 func TestCountdownTracks(t *testing.T) {
