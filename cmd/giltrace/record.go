@@ -100,24 +100,43 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	dir := o.Out
-	if dir == "" {
-		dir = filepath.Join("giltrace-out", w.Name)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("recording %s: %w", w.Name, err)
-	}
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
 	})
-	interrupted := errors.Is(runErr, vm.ErrInterrupted)
-	if runErr != nil && !interrupted {
+	return saveRun(ctx, t, runErr, w.Name, o, stdout, stderr)
+}
+
+// saveRun writes the trace t of a run named name (from any source) into the
+// directory of o (default giltrace-out/NAME), writes its outputs, prints
+// its report and sends it over OTLP as o says. runErr is the source's: a
+// run interrupted by ctx (tracer.ErrInterrupted) still writes and prints
+// what was recorded, and returns an error saying so; another error with a
+// trace (a source that failed after recording) keeps what was recorded the
+// same way and returns the error.
+func saveRun(ctx context.Context, t *tracer.Trace, runErr error, name string, o *recordOptions, stdout, stderr io.Writer) error {
+	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
+	if t == nil {
+		if runErr == nil {
+			runErr = errors.New("nothing was recorded")
+		}
 		return runErr
+	}
+	dir := o.Out
+	if dir == "" {
+		dir = filepath.Join("giltrace-out", name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errors.Join(fmt.Errorf("recording %s: %w", name, err), runErr)
 	}
 	path := filepath.Join(dir, "run.giltrace")
 	if err := tracer.WriteFile(path, t); err != nil {
-		return fmt.Errorf("recording %s: %w", w.Name, err)
+		return errors.Join(fmt.Errorf("recording %s: %w", name, err), runErr)
+	}
+	if runErr != nil && !interrupted {
+		// The source failed after recording something: keep it, say so.
+		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: wrote the %d events recorded before the failure to %s\n", runErr, len(t.Events), path)
+		interrupted = true
 	}
 	r := newRun(t)
 	formats, outErr := parseFormats(o.Formats)
@@ -133,6 +152,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
+	var err error
 	if o.JSON {
 		err = report.WriteJSON(stdout, diag)
 	} else {
@@ -145,7 +165,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		}
 	}
 	if err != nil {
-		return err
+		return errors.Join(err, runErr)
 	}
 	if diag.DroppedEvents > 0 {
 		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", diag.DroppedEvents)
