@@ -3,6 +3,7 @@ package cpython
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -80,4 +81,41 @@ func TestDebugCountdown(t *testing.T) {
 	t.Logf("%v", kinds)
 	sp := tracer.Derive(tr)
 	_ = sp
+}
+
+func TestDebugReport(t *testing.T) {
+	py := os.Getenv("PY")
+	if py == "" {
+		py = "3.11.7"
+	}
+	fx := os.Getenv("FX")
+	if fx == "" {
+		fx = "countdown.py"
+	}
+	tr := recordFixture(t, pyenv(py), fx)
+	out := filepath.Join(t.TempDir(), "run.giltrace")
+	if err := tracer.WriteFile(out, tr); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", "../../cmd/giltrace", "report", out)
+	b, err := cmd.CombinedOutput()
+	t.Logf("%s", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindIOBegin {
+			kinds[tr.Str(e.IOKind())]++
+		}
+	}
+	t.Logf("io kinds %v extra %v", kinds, tr.Meta.Extra)
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindLockWait && tr.Locks[e.Lock()].GIL {
+			fs := tr.StackFrames(e.Stack)
+			if len(fs) > 0 {
+				t.Logf("wait top %v (%d frames) thread %s", fs[0], len(fs), tr.Threads[e.Thread].Name)
+			}
+		}
+	}
 }

@@ -82,6 +82,7 @@ type thread struct {
 	waitStart      int64
 	sec            *section
 	ending         bool
+	park           uint64        // a lock about to be waited for (3.13 parking lot, or a lock probe seen before the GIL release)
 	unlock         tracer.LockID // guest lock to release once the GIL is back
 	hasUnlock      bool
 	last           int64
@@ -186,13 +187,24 @@ func (m *machine) step(e *rawEvent, t int64) {
 		m.dropGIL(th, t, e)
 	case evSave:
 		m.saveThread(th, t, e.val("ra"))
-	case evRestore:
+	case evRestore, evAttach:
 		if !th.skip && th.sec != nil {
 			m.closeSection(th, t, false)
 		}
-	case evLock:
+	case evLock, evPark:
 		if th.sec != nil && th.sec.dropped && !th.sec.hasLock {
 			th.sec.lock, th.sec.hasLock = e.val("lock"), true
+		} else if th.sec == nil {
+			th.park = e.val("lock")
+		}
+	case evDetach:
+		switch m.caller(th.p, e.val("ra")) {
+		case "PyEval_SaveThread": // its own probe opened the section
+		case "_Py_HandlePending": // the eval breaker: a drop request
+		default:
+			if th.sec == nil {
+				m.saveThread(th, t, e.val("ra"))
+			}
 		}
 	case evThreadEnd:
 		if th.started || m.startHolding(th, t) {
@@ -338,6 +350,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.emit(th, t, tracer.KindThreadEnd, 0)
 		th.ended = true
 	default: // the eval breaker, on a drop request
+		th.park = 0
 		m.release(th, t, tracer.ReleaseDropRequest)
 	}
 }
@@ -351,8 +364,9 @@ func (m *machine) saveThread(th *thread, t int64, ra uint64) {
 		m.closeSection(th, t, false)
 	}
 	if th.holds {
-		th.sec = &section{start: t, ra: ra}
+		th.sec = &section{start: t, ra: ra, lock: th.park, hasLock: th.park != 0}
 	}
+	th.park = 0
 }
 
 // closeSection emits the blocking call of th, ending at t unless the
@@ -410,16 +424,30 @@ func (m *machine) blocking(p *proc, ra uint64) blocking {
 		return b
 	}
 	b := blocking{io: true, kind: ioOther}
-	if path, vaddr, ok := m.mem.mapping(p.pid, ra); ok {
-		s, ok := m.syms[path]
-		if !ok {
-			s = newSymbolize(path)
-			m.syms[path] = s
-		}
-		b = classify(path, s.lookup(vaddr))
+	if path, fn := m.symbol(p, ra); path != "" {
+		b = classify(path, fn)
 	}
 	p.ra[ra] = b
 	return b
+}
+
+// caller is the function containing return address ra, or "".
+func (m *machine) caller(p *proc, ra uint64) string {
+	_, fn := m.symbol(p, ra)
+	return fn
+}
+
+func (m *machine) symbol(p *proc, addr uint64) (path, fn string) {
+	path, vaddr, ok := m.mem.mapping(p.pid, addr)
+	if !ok {
+		return "", ""
+	}
+	s, ok := m.syms[path]
+	if !ok {
+		s = newSymbolize(path)
+		m.syms[path] = s
+	}
+	return path, s.lookup(vaddr)
 }
 
 // end ends th at t: whatever it holds is released for why.

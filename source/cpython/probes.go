@@ -19,6 +19,9 @@ const (
 	evLock       = "lock_acquire"
 	evThreadEnd  = "thread_end"
 	evExit       = "sched_process_exit"
+	evDetach     = "detach"
+	evAttach     = "attach"
+	evPark       = "park"
 )
 
 // frameArgs describes how the drop_gil probe fetches the top of the Python
@@ -94,6 +97,22 @@ func buildProbes(in *interp, maxFrames int) ([]probe, frameArgs, error) {
 		// blocking (microseconds == 0), which needs no event.
 		{evLock, "PyThread_acquire_lock_timed", false, "lock=%di:x64 us=%si:s64", "us != 0"},
 		{evThreadEnd, "_PyThreadState_DeleteCurrent", false, "", ""},
+	}
+	// 3.13 detaches the thread state for more than PyEval_SaveThread: the
+	// eval breaker's drop request and the parking lot (threading.Lock,
+	// Thread.join) call _PyThreadState_Detach and _PyThreadState_Attach
+	// directly; _PyParkingLot_Park names the address waited on.
+	if _, ok := in.syms["_PyThreadState_Detach"]; ok {
+		specs = append(specs, []struct {
+			name, sym string
+			ret       bool
+			args      string
+			filter    string
+		}{
+			{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""},
+			{evAttach, "_PyThreadState_Attach", false, "", ""},
+			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64", ""},
+		}...)
 	}
 	var out []probe
 	for _, s := range specs {
