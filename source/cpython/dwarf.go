@@ -20,8 +20,8 @@ type layout struct {
 	cframeFrame int64
 
 	frameCode, framePrev, frameInstr int64 // in the frame struct
-	frameInstrIsIndex               bool  // f_lasti (int) rather than an instruction pointer
-	frameOwner                      int64 // -1 if absent
+	frameInstrIsIndex                bool  // f_lasti (int) rather than an instruction pointer
+	frameOwner                       int64 // -1 if absent
 
 	codeFilename, codeName, codeQualname, codeFirstLine, codeLineTable, codeCode int64 // codeQualname, codeCode: -1 if absent
 

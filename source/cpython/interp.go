@@ -30,11 +30,11 @@ var ErrUnsupported = errors.New("unsupported CPython version")
 // interp is the ELF file holding the interpreter: a libpython shared
 // library, or a python executable linked statically.
 type interp struct {
-	Path    string     // the ELF file that holds take_gil
-	Major   int        // 3
-	Minor   int        // 9 to 13
-	Version string     // "3.11.7" when readable, else "3.11"
-	NoGIL   bool       // a free-threaded build (Py_GIL_DISABLED)
+	Path    string // the ELF file that holds take_gil
+	Major   int    // 3
+	Minor   int    // 9 to 13
+	Version string // "3.11.7" when readable, else "3.11"
+	NoGIL   bool   // a free-threaded build (Py_GIL_DISABLED)
 	syms    map[string]elf.Symbol
 	progs   []elf.ProgHeader // PT_LOAD segments
 	layout  *layout

@@ -34,8 +34,9 @@ type machine struct {
 	parents map[tracer.StackID]tracer.StackID
 	syms    map[string]*symbolize
 
-	repairs int // inconsistencies mended (missed events)
-	lost    uint64
+	repairs        int // inconsistencies mended (missed events)
+	inferredNative int // native calls keeping the GIL, inferred
+	lost           uint64
 }
 
 // memReader gives a traced process's memory and map; tests replace it.
@@ -59,7 +60,8 @@ type proc struct {
 	lastChange      int64 // last acquire or release of the GIL
 	lastReleaseDrop bool  // the last release was on a drop request...
 	lastReleaser    *thread
-	dropSent        bool // a drop request was inferred for the current hold
+	dropSent        bool  // a drop request was inferred for the current hold
+	dropAt          int64 // when
 
 	interval     int64 // switch interval, ns
 	intervalRead bool  // read from the process
@@ -337,6 +339,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	}
 	m.setStack(th, m.frames(th, e))
 	p := th.p
+	m.nativeHolding(th, t)
 	switch {
 	case th.sec != nil && !th.sec.dropped: // a blocking call: emitted at its end
 		th.sec.dropped, th.sec.drop = true, t
@@ -353,6 +356,34 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		th.park = 0
 		m.release(th, t, tracer.ReleaseDropRequest)
 	}
+}
+
+// nativeHoldingAfter is how long after a drop request the holder may take
+// to release the GIL before the recorder infers that it was inside one
+// long C call that keeps the GIL: one switch interval. The eval breaker
+// is checked every few bytecodes, so a pure-Python holder releases within
+// microseconds; only a single long instruction (a C function such as
+// sum(range(...)), a regex match, a C extension) delays it this long.
+func nativeHoldingAfter(p *proc) int64 { return p.interval }
+
+// nativeHolding emits, for a holder that releases the GIL at t long after
+// a drop request, a native call keeping the GIL from the drop request to
+// the release (its start is not observed: it began before the request).
+func (m *machine) nativeHolding(th *thread, t int64) {
+	p := th.p
+	if !p.dropSent || p.holder != th || t-p.dropAt <= nativeHoldingAfter(p) {
+		return
+	}
+	end := t - 1
+	if th.sec != nil && !th.sec.dropped {
+		end = th.sec.start - 1
+	}
+	if end-p.dropAt < 2 || p.dropAt <= th.last {
+		return
+	}
+	m.emit(th, p.dropAt, tracer.KindNativeBegin, tracer.NativeArg(false))
+	m.emit(th, end, tracer.KindNativeEnd, 0)
+	m.inferredNative++
 }
 
 // saveThread: PyEval_SaveThread entered, by the C function at ra.
@@ -497,7 +528,7 @@ func (m *machine) inferDrops(now int64) {
 			first.events = append(first.events, pending{t: max(at, first.last+1), kind: tracer.KindDropRequest,
 				st: first.stack, arg: uint64(p.gil), peer: p.holder})
 			first.last = max(at, first.last+1)
-			p.dropSent = true
+			p.dropSent, p.dropAt = true, at
 		}
 	}
 }
