@@ -39,6 +39,9 @@ type layout struct {
 
 	takeGILTstate, dropGILTstate int // parameter index of tstate: 0 = %di
 
+	obj    objLayout // for thread names; objErr says why not
+	objErr error
+
 	freeThreaded bool
 }
 
@@ -186,6 +189,7 @@ var layoutStructs = map[string]bool{
 	"_ts": true, "_PyCFrame": true, "_PyInterpreterFrame": true, "_frame": true,
 	"PyCodeObject": true, "PyASCIIObject": true, "PyCompactUnicodeObject": true,
 	"PyBytesObject": true, "PyVarObject": true, "_object": true, "pyruntimestate": true,
+	"_typeobject": true, "_heaptypeobject": true, "PyDictObject": true, "_dictkeysobject": true,
 }
 
 var layoutFuncs = map[string]bool{"take_gil": true, "drop_gil": true}
@@ -209,6 +213,7 @@ func readLayout(f *elf.File, minor int) (*layout, error) {
 	try(l.readStrings(ix))
 	try(l.readInterval(ix))
 	try(l.readParams(ix))
+	l.objErr = l.readObjects(ix)
 	if obj, err := ix.structType("_object"); err == nil && field(obj, "ob_tid") != nil {
 		l.freeThreaded = true
 	}

@@ -89,11 +89,12 @@ type thread struct {
 	hasUnlock      bool
 	last           int64
 
-	stack    tracer.StackID
-	frames   []tracer.FrameID // outermost first
-	tailKey  uint64
-	tail     []tracer.Frame
-	nameFrom []tracer.Frame // the stack that named it
+	stack     tracer.StackID
+	frames    []tracer.FrameID // outermost first
+	tailKey   uint64
+	tail      []tracer.Frame
+	nameFrom  []tracer.Frame // the stack that named it
+	nameTries int            // times its Python name was looked for
 }
 
 // pending is an event kept until finish.
@@ -338,6 +339,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
 	m.setStack(th, m.frames(th, e))
+	m.readName(th, e.val("ts"))
 	p := th.p
 	m.nativeHolding(th, t)
 	switch {
@@ -356,6 +358,29 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		th.park = 0
 		m.release(th, t, tracer.ReleaseDropRequest)
 	}
+}
+
+// readName reads the Python name of th (threading.Thread._name) the first
+// time its stack is known.
+func (m *machine) readName(th *thread, ts uint64) {
+	l := m.in.layout
+	if th.name != "" || th.nameTries >= 3 || l.objErr != nil || ts == 0 {
+		return
+	}
+	th.nameTries++
+	p := th.p
+	mem := m.mem.memory(p.pid)
+	codes := func(addr uint64) *code {
+		c, ok := p.codes[addr]
+		if !ok {
+			if c, ok = readCode(mem, l, addr); !ok {
+				return nil
+			}
+			p.codes[addr] = c
+		}
+		return c
+	}
+	th.name = pythonThreadName(mem, l, codes, ts)
 }
 
 // nativeHoldingAfter is how long after a drop request the holder may take
