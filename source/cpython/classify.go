@@ -20,6 +20,10 @@ const (
 	ioDisk    = "disk"
 	ioWait    = "wait"
 	ioOther   = "blocking"
+	// ioLockTimeout is a wait on a guest lock that ended without it (the
+	// lock was still held by the thread that got it first): lock.acquire
+	// with a timeout, Condition.wait(timeout), Event.wait(timeout).
+	ioLockTimeout = "lock-timeout"
 )
 
 // classify judges the blocking call made by function fn of ELF file path

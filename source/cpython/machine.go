@@ -36,6 +36,7 @@ type machine struct {
 
 	repairs        int // inconsistencies mended (missed events)
 	inferredNative int // native calls keeping the GIL, inferred
+	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
 	lost           uint64
 }
 
@@ -52,8 +53,11 @@ type proc struct {
 	gil     tracer.LockID // NoLock: free-threaded
 	threads []*thread
 	locks   map[uint64]tracer.LockID
-	codes   map[uint64]*code
-	ra      map[uint64]blocking
+	// lockHolder is the thread shown holding a guest lock: from the end of
+	// its wait to its next acquire of the GIL.
+	lockHolder map[tracer.LockID]*thread
+	codes      map[uint64]*code
+	ra         map[uint64]blocking
 
 	holder          *thread
 	holderSince     int64
@@ -128,7 +132,7 @@ func (m *machine) proc(pid int) *proc {
 	if len(m.procs) > 0 {
 		name = fmt.Sprintf("%s child %d", m.workload, pid)
 	}
-	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]tracer.LockID{},
+	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]tracer.LockID{}, lockHolder: map[tracer.LockID]*thread{},
 		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, interval: defaultInterval, intervalAt: -1 << 62}
 	if !m.in.NoGIL {
 		p.gil = m.rec.AddLock("GIL", p.id, true)
@@ -312,6 +316,7 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	if th.hasUnlock {
 		m.emit(th, t+1, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(tracer.ReleaseUnlock)))
 		th.hasUnlock = false
+		delete(p.lockHolder, th.unlock)
 	}
 }
 
@@ -439,17 +444,24 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			m.emit(th, s.drop, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
 		}
 	}
-	if s.hasLock {
+	if s.hasLock && m.lockFree(p, m.lock(p, s.lock), th) {
 		lk := m.lock(p, s.lock)
 		m.emit(th, s.start, tracer.KindLockWait, tracer.LockArg(lk, 0))
 		gilRel(tracer.ReleaseLockWait)
 		if !ended {
 			m.emit(th, t, tracer.KindLockAcquire, tracer.LockArg(lk, uint8(tracer.AcquireAfterWait)))
 			th.unlock, th.hasUnlock = lk, true
+			p.lockHolder[lk] = th
 		}
 		return
 	}
 	b := m.blocking(p, s.ra)
+	if s.hasLock {
+		// Another thread holds the lock (it got it first and has not had
+		// the GIL back to release it): this wait timed out without it.
+		b = blocking{io: true, kind: ioLockTimeout}
+		m.lockTimeouts++
+	}
 	if b.io {
 		m.emit(th, s.start, tracer.KindIOBegin, uint64(m.rec.Intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
@@ -463,6 +475,14 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 	if !ended {
 		m.emit(th, t, tracer.KindNativeEnd, 0)
 	}
+}
+
+// lockFree reports whether guest lock lk is free for th in the model: not
+// held by another thread between its lock wait and its next acquire of the
+// GIL (where the recorder shows it released).
+func (m *machine) lockFree(p *proc, lk tracer.LockID, th *thread) bool {
+	h := p.lockHolder[lk]
+	return h == nil || h == th || h.ended || !h.hasUnlock || h.unlock != lk
 }
 
 func (m *machine) lock(p *proc, addr uint64) tracer.LockID {
@@ -524,6 +544,7 @@ func (m *machine) end(th *thread, t int64, why tracer.Release) {
 	if th.hasUnlock {
 		m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(why)))
 		th.hasUnlock = false
+		delete(th.p.lockHolder, th.unlock)
 	}
 	m.emit(th, t, tracer.KindThreadEnd, 0)
 	th.waiting, th.inTake = false, false
