@@ -77,6 +77,10 @@ func (m *machine) resolve(p *proc, raw []rawFrame, out []tracer.Frame) []tracer.
 // CallEnter events just after its last event, which is its acquire of the
 // GIL: the hold that ends now ran in those frames.
 func (m *machine) setStack(th *thread, frames []tracer.Frame) {
+	th.top = tracer.Frame{}
+	if len(frames) > 0 {
+		th.top = frames[0]
+	}
 	ids := make([]tracer.FrameID, len(frames))
 	for i, f := range frames {
 		ids[len(frames)-1-i] = m.rec.AddFrame(f)

@@ -97,6 +97,7 @@ type thread struct {
 	frames    []tracer.FrameID // outermost first
 	tailKey   uint64
 	tail      []tracer.Frame
+	top       tracer.Frame   // innermost frame of its stack
 	nameFrom  []tracer.Frame // the stack that named it
 	nameTries int            // times its Python name was looked for
 }
@@ -444,8 +445,8 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			m.emit(th, s.drop, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
 		}
 	}
-	if s.hasLock && m.lockFree(p, m.lock(p, s.lock), th) {
-		lk := m.lock(p, s.lock)
+	if s.hasLock && m.lockFree(p, m.lock(p, s.lock, th), th) {
+		lk := m.lock(p, s.lock, th)
 		m.emit(th, s.start, tracer.KindLockWait, tracer.LockArg(lk, 0))
 		gilRel(tracer.ReleaseLockWait)
 		if !ended {
@@ -485,11 +486,20 @@ func (m *machine) lockFree(p *proc, lk tracer.LockID, th *thread) bool {
 	return h == nil || h == th || h.ended || !h.hasUnlock || h.unlock != lk
 }
 
-func (m *machine) lock(p *proc, addr uint64) tracer.LockID {
+// lock returns the guest lock at addr, named "lock 0x..." after its
+// address, with " (Thread.join)" when the first thread to wait for it did
+// so in Thread.join: the lock that a thread holds until it ends, which
+// joining threads wait for.
+func (m *machine) lock(p *proc, addr uint64, waiter *thread) tracer.LockID {
 	if id, ok := p.locks[addr]; ok {
 		return id
 	}
-	id := m.rec.AddLock(fmt.Sprintf("lock %#x", addr), p.id, false)
+	name := fmt.Sprintf("lock %#x", addr)
+	if filepath.Base(waiter.top.File) == "threading.py" &&
+		(strings.HasSuffix(waiter.top.Func, "_wait_for_tstate_lock") || strings.HasSuffix(waiter.top.Func, "join")) {
+		name += " (Thread.join)"
+	}
+	id := m.rec.AddLock(name, p.id, false)
 	p.locks[addr] = id
 	return id
 }
