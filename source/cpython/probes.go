@@ -44,11 +44,11 @@ func buildFrameArgs(l *layout, reg string, max int) frameArgs {
 		base = fmt.Sprintf("+%d(%s)", l.cframeFrame, base)
 	}
 	lo, hi := l.frameCode, l.frameCode+8
-	for _, o := range []int64{l.framePrev, l.frameInstr, l.frameOwner} {
-		if o < 0 {
+	for _, f := range [][2]int64{{l.framePrev, 8}, {l.frameInstr, 8}, {l.frameOwner, 1}} {
+		if f[0] < 0 {
 			continue
 		}
-		lo, hi = min(lo, o), max64(hi, o+8)
+		lo, hi = min(lo, f[0]), max64(hi, f[0]+f[1])
 	}
 	lo &^= 7
 	fa := frameArgs{lo: lo, words: int((hi - lo + 7) / 8)}
