@@ -1,0 +1,66 @@
+package cpython
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// blocking is what a GIL-releasing blocking call was, judged from the C
+// function that called PyEval_SaveThread (Py_BEGIN_ALLOW_THREADS).
+type blocking struct {
+	io     bool   // I/O (IOBegin/IOEnd); else a GIL-releasing native call
+	kind   string // the I/O kind
+	caller string // module file and function, for the documentation of a guess
+}
+
+// I/O kinds, in the VM fixtures' vocabulary.
+const (
+	ioSleep   = "sleep"
+	ioNetwork = "network"
+	ioDisk    = "disk"
+	ioWait    = "wait"
+	ioOther   = "blocking"
+	// ioLockTimeout is a wait on a guest lock that ended without it (the
+	// lock was still held by the thread that got it first): lock.acquire
+	// with a timeout, Condition.wait(timeout), Event.wait(timeout).
+	ioLockTimeout = "lock-timeout"
+)
+
+// classify judges the blocking call made by function fn of ELF file path
+// (the caller of PyEval_SaveThread):
+//
+//   - time.sleep (pysleep) is I/O "sleep";
+//   - sockets, select, ssl are I/O "network";
+//   - file and os I/O of the interpreter (_Py_read, _Py_write, _io, os_*)
+//     is I/O "disk"; waiting for processes, I/O "wait";
+//   - compression and hashing modules (_hashlib, _sha*, _md5, _blake2,
+//     zlib, _bz2, _lzma) are GIL-releasing native calls;
+//   - any other extension module is a GIL-releasing native call (a C
+//     extension doing work without the GIL);
+//   - anything else in the interpreter is I/O "blocking": a blocking call
+//     whose nature is not known.
+func classify(path, fn string) blocking {
+	mod := filepath.Base(path)
+	if i := strings.IndexAny(mod, ".-"); i > 0 {
+		mod = mod[:i]
+	}
+	b := blocking{io: true, kind: ioOther, caller: mod + ":" + fn}
+	switch {
+	case fn == "pysleep" || fn == "time_sleep" || strings.Contains(fn, "sleep"):
+		b.kind = ioSleep
+	case mod == "_socket" || mod == "select" || mod == "_ssl" || strings.HasPrefix(fn, "sock_") || strings.HasPrefix(fn, "select_"):
+		b.kind = ioNetwork
+	case strings.Contains(fn, "wait") && strings.HasPrefix(fn, "os_"):
+		b.kind = ioWait
+	case strings.HasPrefix(fn, "_Py_read") || strings.HasPrefix(fn, "_Py_write") || strings.HasPrefix(fn, "_Py_open") ||
+		strings.HasPrefix(fn, "_Py_fstat") || strings.HasPrefix(fn, "_Py_stat") || strings.HasPrefix(fn, "_io_") ||
+		strings.HasPrefix(fn, "os_") || strings.HasPrefix(fn, "_bufferedreader") || strings.HasPrefix(fn, "_io"):
+		b.kind = ioDisk
+	case strings.HasPrefix(mod, "libpython") || strings.HasPrefix(mod, "python"):
+		// the interpreter itself: unknown blocking call
+	default:
+		b.io = false // an extension module: native work without the GIL
+		b.kind = ""
+	}
+	return b
+}

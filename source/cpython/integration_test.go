@@ -1,0 +1,445 @@
+package cpython
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// The integration tests run real python3 programs under the recorder. They
+// need root, tracefs and uprobes: in CI (CI=true) a missing one fails the
+// test; elsewhere the test is skipped with the reason. They assert what the
+// interpreter must show, never timings.
+
+// defaultPython is the interpreter of the fixture tests.
+const defaultPython = "3.11.7"
+
+func needTracing(t *testing.T, python string) {
+	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		skip("uprobes on CPython are supported on linux/amd64 only")
+	}
+	if err := Check(); err != nil {
+		skip("cannot trace here: %v", err)
+	}
+	if python != "" {
+		if _, err := os.Stat(python); err != nil {
+			skip("no %s: %v", python, err)
+		}
+	}
+}
+
+func pyenv(v string) string { return "/root/.pyenv/versions/" + v + "/bin/python3" }
+
+func fixture(name string) string {
+	p, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "python", name))
+	return p
+}
+
+// noProbesLeft fails the test if a giltrace_ uprobe or instance remains.
+func noProbesLeft(t *testing.T) {
+	t.Helper()
+	if ev, err := probeEvents(); err != nil || len(ev) > 0 {
+		t.Errorf("uprobes left after Record: %v %v", ev, err)
+	}
+	if d, _ := filepath.Glob(filepath.Join(tracefsRoot, "instances", groupPrefix+"*")); len(d) > 0 {
+		t.Errorf("tracefs instances left after Record: %v", d)
+	}
+}
+
+// record runs src and returns its trace, checked valid and derivable.
+func record(t *testing.T, ctx context.Context, src *Source) (*tracer.Trace, error) {
+	t.Helper()
+	tr, err := tracer.Record(ctx, src, tracer.Config{})
+	noProbesLeft(t)
+	if tr == nil {
+		return nil, err
+	}
+	if verr := tr.CheckValid(); verr != nil {
+		t.Fatalf("invalid trace: %v", verr)
+	}
+	tracer.Derive(tr)
+	return tr, err
+}
+
+// recordFixture runs a fixture under python and returns its trace.
+func recordFixture(t *testing.T, python, script string) *tracer.Trace {
+	t.Helper()
+	needTracing(t, python)
+	var out bytes.Buffer
+	src := Command([]string{python, fixture(script)}, Options{Stdout: &out, Stderr: &out})
+	tr, err := record(t, context.Background(), src)
+	if err != nil {
+		t.Fatalf("recording %s under %s: %v\n%s", script, python, err, out.String())
+	}
+	if src.ExitCode() != 0 {
+		t.Fatalf("%s exited with %d\n%s", script, src.ExitCode(), out.String())
+	}
+	if n := tr.Meta.Extra["lost_events"]; n != "" {
+		t.Logf("%s: %s events lost", script, n)
+	}
+	return tr
+}
+
+// stats counts what a trace shows per thread name.
+type stats struct {
+	gilWaits, drops, forced, native, nativeHolding, lockWaits map[string]int
+	io                                                        map[string]map[string]int // thread -> kind -> count
+	lockWaitsBy                                               map[tracer.LockID]map[string]int
+	waitTops                                                  map[string][]tracer.Frame // thread -> top frame of each GIL wait
+}
+
+func count(tr *tracer.Trace) *stats {
+	s := &stats{gilWaits: map[string]int{}, drops: map[string]int{}, forced: map[string]int{}, native: map[string]int{},
+		nativeHolding: map[string]int{}, lockWaits: map[string]int{}, io: map[string]map[string]int{},
+		lockWaitsBy: map[tracer.LockID]map[string]int{}, waitTops: map[string][]tracer.Frame{}}
+	for _, e := range tr.Events {
+		name := tr.Threads[e.Thread].Name
+		switch e.Kind {
+		case tracer.KindLockWait:
+			if tr.Locks[e.Lock()].GIL {
+				s.gilWaits[name]++
+				var top tracer.Frame
+				if fs := tr.StackFrames(e.Stack); len(fs) > 0 {
+					top = fs[0]
+				}
+				s.waitTops[name] = append(s.waitTops[name], top)
+			} else {
+				s.lockWaits[name]++
+				if s.lockWaitsBy[e.Lock()] == nil {
+					s.lockWaitsBy[e.Lock()] = map[string]int{}
+				}
+				s.lockWaitsBy[e.Lock()][name]++
+			}
+		case tracer.KindDropRequest:
+			s.drops[name]++
+		case tracer.KindLockAcquire:
+			if e.Acquire() == tracer.AcquireForced {
+				s.forced[name]++
+			}
+		case tracer.KindNativeBegin:
+			if e.ReleasesGIL() {
+				s.native[name]++
+			} else {
+				s.nativeHolding[name]++
+			}
+		case tracer.KindIOBegin:
+			if s.io[name] == nil {
+				s.io[name] = map[string]int{}
+			}
+			s.io[name][tr.Str(e.IOKind())]++
+		}
+	}
+	return s
+}
+
+func threadNames(tr *tracer.Trace) []string {
+	var out []string
+	for _, th := range tr.Threads {
+		out = append(out, th.Name)
+	}
+	return out
+}
+
+// TestCountdownVersions traces the countdown under every CPython 3.9-3.13
+// present: two worker threads named as Python names them, each waiting for
+// the GIL in countdown() of countdown.py, drop requests and forced
+// switches.
+func TestCountdownVersions(t *testing.T) {
+	for _, v := range pyenvVersions {
+		t.Run(v, func(t *testing.T) {
+			tr := recordFixture(t, pyenv(v), "countdown.py")
+			m := tr.Meta
+			if m.GILMode != tracer.GILCPython || m.Workload != "countdown" || m.Extra["source"] != "cpython" ||
+				!strings.HasPrefix(m.Extra["python"], v[:4]) || m.SwitchInterval != 5*time.Millisecond || m.Start.IsZero() {
+				t.Errorf("meta %+v", m)
+			}
+			s := count(tr)
+			workers := []string{"Thread-1 (countdown)", "Thread-2 (countdown)"}
+			if v == "3.9.18" {
+				workers = []string{"Thread-1", "Thread-2"} // 3.9 does not add the target's name
+			}
+			names := threadNames(tr)
+			if len(tr.Threads) != 3 || names[0] != "MainThread" {
+				t.Fatalf("threads %q, want MainThread and %q", names, workers)
+			}
+			for _, w := range workers {
+				if s.gilWaits[w] == 0 {
+					t.Errorf("%s: no GIL wait (threads %q)", w, names)
+				}
+				for _, f := range s.waitTops[w][1:] { // the first wait is at thread start, before any frame
+					if f.Func != "countdown" || filepath.Base(f.File) != "countdown.py" || f.Line == 0 {
+						t.Errorf("%s: GIL wait at %+v, want countdown in countdown.py", w, f)
+						break
+					}
+				}
+			}
+			if s.drops[workers[0]]+s.drops[workers[1]] == 0 || s.forced[workers[0]]+s.forced[workers[1]] == 0 {
+				t.Errorf("drop requests %v, forced switches %v", s.drops, s.forced)
+			}
+		})
+	}
+}
+
+// TestFixtures traces each fixture and checks what it is there to show.
+func TestFixtures(t *testing.T) {
+	tests := []struct {
+		script string
+		check  func(t *testing.T, tr *tracer.Trace, s *stats)
+	}{
+		{"image_processing.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			for i := range 4 {
+				if n := "worker-" + string(rune('0'+i)); s.gilWaits[n] < 2 {
+					t.Errorf("%s: %d GIL waits", n, s.gilWaits[n])
+				}
+			}
+		}},
+		{"web_scraping.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.io["scraper-0"]["network"] == 0 {
+				t.Errorf("scraper-0 I/O %v, want network", s.io["scraper-0"])
+			}
+		}},
+		{"file_reading.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.io["reader-0"]["disk"] == 0 {
+				t.Errorf("reader-0 I/O %v, want disk", s.io["reader-0"])
+			}
+		}},
+		{"hashlib_large.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.native["loader-0"] == 0 {
+				t.Errorf("loader-0: no GIL-releasing native call (native %v, io %v)", s.native, s.io["loader-0"])
+			}
+		}},
+		{"c_extension_holding_gil.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.nativeHolding["extension"] == 0 || s.gilWaits["heartbeat"] == 0 {
+				t.Errorf("native holding the GIL %v, heartbeat GIL waits %d", s.nativeHolding, s.gilWaits["heartbeat"])
+			}
+		}},
+		{"lock_contention.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			// One lock (the cache lock) is waited for by every worker.
+			for l, by := range s.lockWaitsBy {
+				if len(by) == 4 && strings.HasPrefix(tr.Locks[l].Name, "lock 0x") {
+					return
+				}
+			}
+			t.Errorf("no lock waited for by the 4 workers: %v", s.lockWaitsBy)
+		}},
+		{"convoy.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.io["io"]["sleep"] < 50 || s.gilWaits["io"] < 50 {
+				t.Errorf("io thread: I/O %v, %d GIL waits", s.io["io"], s.gilWaits["io"])
+			}
+		}},
+		{"multiprocessing_pool.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if len(tr.Procs) < 3 {
+				t.Errorf("%d processes, want the parent and 2 workers", len(tr.Procs))
+			}
+			for _, p := range tr.Procs {
+				if p.GIL == tracer.NoLock {
+					t.Errorf("process %s has no GIL", p.Name)
+				}
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.TrimSuffix(tc.script, ".py"), func(t *testing.T) {
+			tr := recordFixture(t, pyenv(defaultPython), tc.script)
+			tc.check(t, tr, count(tr))
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	needTracing(t, "")
+	tests := []struct {
+		name string
+		src  *Source
+		is   error
+		want string
+	}{
+		{"stripped", Command([]string{"/usr/bin/python3.11", "-c", "pass"}, Options{}), ErrNoSymbols, "take_gil"},
+		{"not CPython", Command([]string{"/bin/true"}, Options{}), ErrNotCPython, "/bin/true"},
+		{"no such PID", Attach(1<<22+12345, time.Second, Options{}), nil, "no such process"},
+		{"not a Python PID", Attach(sleeper(t), time.Second, Options{}), ErrNotCPython, "/sleep"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "stripped" {
+				if _, err := os.Stat("/usr/bin/python3.11"); err != nil {
+					t.Skip("no /usr/bin/python3.11")
+				}
+			}
+			tr, err := record(t, context.Background(), tc.src)
+			if err == nil || tr != nil {
+				t.Fatalf("trace %v, error %v; want an error", tr, err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want %v containing %q", err, tc.is, tc.want)
+			}
+		})
+	}
+}
+
+// sleeper starts a process that is not Python and returns its pid.
+func sleeper(t *testing.T) int {
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// TestInterrupt cancels the recording of a long program: the trace is
+// valid and marked interrupted, the program stopped, the probes removed.
+func TestInterrupt(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "forever.py")
+	os.WriteFile(script, []byte("import threading\ndef spin():\n    while True: pass\nthreading.Thread(target=spin, daemon=True).start()\nspin()\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	src := Command([]string{py, script}, Options{})
+	tr, err := record(t, ctx, src)
+	if !errors.Is(err, tracer.ErrInterrupted) || tr == nil {
+		t.Fatalf("trace %v, error %v; want ErrInterrupted", tr != nil, err)
+	}
+	if tr.Meta.Extra["interrupted"] != "true" || len(tr.Threads) < 2 {
+		t.Errorf("extra %v, threads %q", tr.Meta.Extra, threadNames(tr))
+	}
+	if src.ExitCode() == 0 {
+		t.Errorf("exit code 0 after an interrupt")
+	}
+}
+
+// TestAttach attaches to a running program for a while: its threads get a
+// synthesised start and end, the trace is valid.
+func TestAttach(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "busy.py")
+	os.WriteFile(script, []byte("import threading, time\ndef spin(n):\n    while n: n -= 1\n"+
+		"ts = [threading.Thread(target=spin, args=(30_000_000,), name=f'spin-{i}') for i in range(2)]\n"+
+		"[t.start() for t in ts]; [t.join() for t in ts]\n"), 0o644)
+	cmd := exec.Command(py, script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+	tr, err := record(t, context.Background(), Attach(cmd.Process.Pid, 600*time.Millisecond, Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := count(tr)
+	if s.gilWaits["spin-0"]+s.gilWaits["spin-1"] == 0 {
+		t.Errorf("threads %q, GIL waits %v", threadNames(tr), s.gilWaits)
+	}
+	if tr.Meta.Workload != "busy" || tr.Meta.Extra["pid"] == "" {
+		t.Errorf("meta %+v", tr.Meta)
+	}
+}
+
+// TestPassThrough checks the program's stdin, stdout and exit status.
+func TestPassThrough(t *testing.T) {
+	py := pyenv("3.12.1")
+	needTracing(t, py)
+	var out bytes.Buffer
+	src := Command([]string{py, "-c", "import sys; print(sys.stdin.readline().upper(), end=''); sys.exit(3)"},
+		Options{Stdin: strings.NewReader("hello\n"), Stdout: &out})
+	if _, err := record(t, context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "HELLO\n" || src.ExitCode() != 3 {
+		t.Errorf("stdout %q, exit %d; want HELLO, 3", out.String(), src.ExitCode())
+	}
+}
+
+// TestStaleCleanup leaves a group and an instance as a killed run would
+// and checks that the next run removes them.
+func TestStaleCleanup(t *testing.T) {
+	in := pyenvInterp(t, defaultPython)
+	needTracing(t, "")
+	dead := exec.Command("true")
+	dead.Run() // its pid no longer exists
+	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path}
+	s.instance = filepath.Join(tracefsRoot, "instances", s.group)
+	probes, _, err := buildProbes(in, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.open(probes[:2], 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := cleanupStale(); err != nil {
+		t.Fatal(err)
+	}
+	noProbesLeft(t)
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestVerdicts checks that a fixture's report gives its VM twin's verdict
+// (among others: a real program's main thread waits in Thread.join), with
+// the report of `giltrace report --json`; one of three runs must.
+func TestVerdicts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the giltrace command")
+	}
+	tests := []struct{ script, verdict string }{
+		{"countdown.py", "gil-bound"},
+		{"convoy.py", "convoy"},
+		{"lock_contention.py", "lock-bound"},
+		{"c_extension_holding_gil.py", "gil-held-in-native"},
+		{"hashlib_large.py", "scales"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.TrimSuffix(tc.script, ".py"), func(t *testing.T) {
+			var got []string
+			for range 3 {
+				tr := recordFixture(t, pyenv(defaultPython), tc.script)
+				codes := verdicts(t, tr)
+				if strings.Contains(codes, tc.verdict) {
+					return
+				}
+				got = append(got, codes)
+			}
+			t.Errorf("verdicts %q, want %s in one of three runs", got, tc.verdict)
+		})
+	}
+}
+
+func verdicts(t *testing.T, tr *tracer.Trace) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "run.giltrace")
+	if err := tracer.WriteFile(file, tr); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "run", "../../cmd/giltrace", "report", "--json", file).Output()
+	if err != nil {
+		t.Fatalf("giltrace report: %v", err)
+	}
+	var r struct {
+		Verdicts []struct{ Code string }
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("report JSON: %v", err)
+	}
+	var codes []string
+	for _, v := range r.Verdicts {
+		codes = append(codes, v.Code)
+	}
+	return strings.Join(codes, ",")
+}

@@ -1,0 +1,362 @@
+package cpython
+
+import (
+	"bufio"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrNoSymbols is wrapped by the error of an interpreter whose symbol table
+// lacks a function or variable the recorder probes or reads.
+var ErrNoSymbols = errors.New("interpreter has no symbols")
+
+// ErrNotCPython is wrapped by the error of a command or process that does
+// not run CPython.
+var ErrNotCPython = errors.New("not a CPython interpreter")
+
+// ErrUnsupported is wrapped by the error of a CPython version the recorder
+// does not know how to read.
+var ErrUnsupported = errors.New("unsupported CPython version")
+
+// interp is the ELF file holding the interpreter: a libpython shared
+// library, or a python executable linked statically.
+type interp struct {
+	Path    string // the ELF file that holds take_gil
+	Major   int    // 3
+	Minor   int    // 9 to 13
+	Version string // "3.11.7" when readable, else "3.11"
+	NoGIL   bool   // a free-threaded build (Py_GIL_DISABLED)
+	syms    map[string]elf.Symbol
+	progs   []elf.ProgHeader // PT_LOAD segments
+	layout  *layout
+}
+
+// requiredSymbols are the functions the recorder probes and the variable it
+// reads; each must be in the interpreter's symbol table.
+var requiredSymbols = []string{
+	"take_gil", "drop_gil", "PyEval_SaveThread", "PyEval_RestoreThread",
+	"PyThread_acquire_lock_timed", "_PyThreadState_DeleteCurrent", "_PyRuntime",
+}
+
+var libpythonRe = regexp.MustCompile(`^libpython(\d+)\.(\d+)t?d?\.so`)
+
+// findCommandInterp resolves the interpreter that running argv would load:
+// argv[0] on $PATH, through a "#!" line if it is a script, then the
+// executable itself or the libpython it links.
+func findCommandInterp(argv []string) (*interp, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("finding the interpreter: empty command")
+	}
+	exe, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("finding the interpreter of %q: %w", argv[0], err)
+	}
+	for range 4 { // follow up to 4 "#!" lines
+		next, ok, err := shebang(exe)
+		if err != nil {
+			return nil, fmt.Errorf("finding the interpreter of %s: %w", exe, err)
+		}
+		if !ok {
+			break
+		}
+		exe = next
+	}
+	return interpOfExecutable(exe)
+}
+
+// shebang returns the interpreter named by the "#!" line of script path,
+// resolving "/usr/bin/env NAME" through $PATH.
+func shebang(path string) (string, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if !strings.HasPrefix(line, "#!") {
+		return "", false, nil
+	}
+	fields := strings.Fields(line[2:])
+	if len(fields) == 0 {
+		return "", false, fmt.Errorf("empty #! line")
+	}
+	if filepath.Base(fields[0]) == "env" {
+		for _, a := range fields[1:] {
+			if !strings.HasPrefix(a, "-") {
+				p, err := exec.LookPath(a)
+				return p, err == nil, err
+			}
+		}
+		return "", false, fmt.Errorf("#! line %q names no program", strings.TrimSpace(line))
+	}
+	return fields[0], true, nil
+}
+
+// interpOfExecutable returns the interpreter of executable exe: exe itself
+// if it holds the interpreter, else the libpython it links.
+func interpOfExecutable(exe string) (*interp, error) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (%w)", exe, ErrNotCPython, err)
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		if libpythonRe.MatchString(l) {
+			p, err := resolveLibrary(f, exe, l)
+			if err != nil {
+				return nil, fmt.Errorf("%s links %s: %w", exe, l, err)
+			}
+			return openInterp(p)
+		}
+	}
+	if !isPython(f) {
+		return nil, fmt.Errorf("%s: %w: it neither links libpython nor exports the Python C API", exe, ErrNotCPython)
+	}
+	return openInterp(exe)
+}
+
+// isPython reports whether f exports CPython's C API.
+func isPython(f *elf.File) bool {
+	for _, load := range []func() ([]elf.Symbol, error){f.DynamicSymbols, f.Symbols} {
+		syms, _ := load()
+		for _, s := range syms {
+			if s.Name == "Py_Initialize" || s.Name == "PyEval_SaveThread" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolveLibrary finds the file the dynamic linker would load for lib
+// needed by f: its RUNPATH/RPATH ($ORIGIN expanded), LD_LIBRARY_PATH, the
+// ldconfig cache, then the default directories.
+func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
+	var dirs []string
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		vals, _ := f.DynString(tag)
+		for _, v := range vals {
+			for _, d := range strings.Split(v, ":") {
+				dirs = append(dirs, strings.ReplaceAll(d, "$ORIGIN", filepath.Dir(exe)))
+			}
+		}
+	}
+	dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
+	if out, err := exec.Command("ldconfig", "-p").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), lib+" ") {
+				if i := strings.Index(line, "=> "); i >= 0 {
+					dirs = append(dirs, filepath.Dir(strings.TrimSpace(line[i+3:])))
+				}
+			}
+		}
+	}
+	dirs = append(dirs, "/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib", "/usr/lib/x86_64-linux-gnu")
+	for _, d := range dirs {
+		p := filepath.Join(d, lib)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("library not found in %s", strings.Join(dirs, ":"))
+}
+
+// findPIDInterp finds the interpreter mapped by process pid: a libpython
+// in its maps, else its executable.
+func findPIDInterp(pid int) (*interp, error) {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading the memory map of process %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 6 && libpythonRe.MatchString(filepath.Base(fields[5])) {
+			return openInterp(fields[5])
+		}
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading the executable of process %d: %w", pid, err)
+	}
+	return interpOfExecutable(exe)
+}
+
+// openInterp reads the symbols, version and struct layout of the
+// interpreter in ELF file path.
+func openInterp(path string) (*interp, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the interpreter %s: %w", path, err)
+	}
+	defer f.Close()
+	in := &interp{Path: path, syms: map[string]elf.Symbol{}}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			in.progs = append(in.progs, p.ProgHeader)
+		}
+	}
+	syms, _ := f.Symbols()
+	dyn, _ := f.DynamicSymbols()
+	for _, s := range append(syms, dyn...) {
+		if s.Value != 0 {
+			if _, ok := in.syms[s.Name]; !ok {
+				in.syms[s.Name] = s
+			}
+		}
+	}
+	if err := in.readVersion(f); err != nil {
+		return nil, err
+	}
+	for _, name := range requiredSymbols {
+		if _, ok := in.syms[name]; !ok {
+			return nil, fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped); "+
+				"install the distribution's debug symbols (e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) "+
+				"or use a pyenv or python.org build, which keep their symbol table", path, in.Version, ErrNoSymbols, name, in.Major, in.Minor)
+		}
+	}
+	if in.Major != 3 || in.Minor < 9 || in.Minor > 13 {
+		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.13 are supported)", path, ErrUnsupported, in.Version)
+	}
+	l, err := readLayout(f, in.Minor)
+	if err != nil {
+		return nil, fmt.Errorf("reading struct offsets from the DWARF of %s: %w", path, err)
+	}
+	in.layout = l
+	in.NoGIL = l.freeThreaded
+	return in, nil
+}
+
+var versionRe = regexp.MustCompile(`(?:^|/)(?:lib)?python(\d+)\.(\d+)`)
+
+// readVersion reads the version: Py_Version (3.11+) from the file's data,
+// else the "python3.X" in the file's name, else the version string in
+// its read-only data.
+func (in *interp) readVersion(f *elf.File) error {
+	if s, ok := in.syms["Py_Version"]; ok {
+		if b, err := readSymbol(f, s, 4); err == nil {
+			v := binary.LittleEndian.Uint32(b)
+			in.Major, in.Minor = int(v>>24), int(v>>16&0xff)
+			in.Version = fmt.Sprintf("%d.%d.%d", in.Major, in.Minor, v>>8&0xff)
+			return nil
+		}
+	}
+	if m := versionRe.FindStringSubmatch(in.Path); m != nil {
+		in.Major, _ = strconv.Atoi(m[1])
+		in.Minor, _ = strconv.Atoi(m[2])
+		in.Version = m[1] + "." + m[2]
+		if m := regexp.MustCompile(`/(\d+\.\d+\.\d+)/`).FindStringSubmatch(in.Path); m != nil && strings.HasPrefix(m[1], in.Version+".") {
+			in.Version = m[1]
+		}
+		return nil
+	}
+	if sec := f.Section(".rodata"); sec != nil {
+		data, _ := sec.Data()
+		if m := regexp.MustCompile(`\x00(3)\.(\d+)\.(\d+)[a-z0-9+]* \(`).FindSubmatch(data); m != nil {
+			in.Major, _ = strconv.Atoi(string(m[1]))
+			in.Minor, _ = strconv.Atoi(string(m[2]))
+			in.Version = fmt.Sprintf("%s.%s.%s", m[1], m[2], m[3])
+			return nil
+		}
+	}
+	return fmt.Errorf("interpreter %s: %w: cannot read its version", in.Path, ErrUnsupported)
+}
+
+// readSymbol reads n bytes of initialised data at symbol s.
+func readSymbol(f *elf.File, s elf.Symbol, n int) ([]byte, error) {
+	for _, sec := range f.Sections {
+		if sec.Type == elf.SHT_PROGBITS && s.Value >= sec.Addr && s.Value+uint64(n) <= sec.Addr+sec.Size {
+			b := make([]byte, n)
+			_, err := sec.ReadAt(b, int64(s.Value-sec.Addr))
+			return b, err
+		}
+	}
+	return nil, fmt.Errorf("symbol %s is not in initialised data", s.Name)
+}
+
+// fileOffset converts virtual address addr of the interpreter's file to
+// the file offset that a uprobe takes, through the PT_LOAD segment that
+// maps it.
+func fileOffset(progs []elf.ProgHeader, addr uint64) (uint64, error) {
+	for _, p := range progs {
+		if addr >= p.Vaddr && addr < p.Vaddr+p.Memsz {
+			if addr >= p.Vaddr+p.Filesz {
+				return 0, fmt.Errorf("address %#x is in the zero-filled part of a segment", addr)
+			}
+			return addr - p.Vaddr + p.Off, nil
+		}
+	}
+	return 0, fmt.Errorf("address %#x is in no loadable segment", addr)
+}
+
+// symbolOffset is the file offset of function name.
+func (in *interp) symbolOffset(name string) (uint64, error) {
+	s, ok := in.syms[name]
+	if !ok {
+		return 0, fmt.Errorf("%w: %s", ErrNoSymbols, name)
+	}
+	off, err := fileOffset(in.progs, s.Value)
+	if err != nil {
+		return 0, fmt.Errorf("symbol %s of %s: %w", name, in.Path, err)
+	}
+	return off, nil
+}
+
+// symbolize maps addresses of one ELF file to the function containing them.
+type symbolize struct {
+	funcs []elfSymbol // sorted by Value
+}
+
+func newSymbolize(path string) *symbolize {
+	s := &symbolize{}
+	f, err := elf.Open(path)
+	if err != nil {
+		return s
+	}
+	defer f.Close()
+	syms, _ := f.Symbols()
+	dyn, _ := f.DynamicSymbols()
+	for _, sy := range append(syms, dyn...) {
+		if elf.ST_TYPE(sy.Info) == elf.STT_FUNC && sy.Value != 0 {
+			s.funcs = append(s.funcs, sy)
+		}
+	}
+	sortSymbols(s.funcs)
+	return s
+}
+
+// lookup returns the function containing virtual address addr, or "".
+func (s *symbolize) lookup(addr uint64) string {
+	lo, hi := 0, len(s.funcs)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if s.funcs[m].Value <= addr {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return ""
+	}
+	f := s.funcs[lo-1]
+	if f.Size != 0 && addr >= f.Value+f.Size {
+		return ""
+	}
+	return f.Name
+}
+
+func sortSymbols(s []elf.Symbol) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Value < s[j].Value })
+}
+
+type elfSymbol = elf.Symbol

@@ -1,0 +1,101 @@
+package cpython
+
+import (
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestFileOffset(t *testing.T) {
+	// A typical non-PIE executable: the data segment's address is not its
+	// offset plus the text segment's bias.
+	progs := []elf.ProgHeader{
+		{Type: elf.PT_LOAD, Off: 0, Vaddr: 0x400000, Filesz: 0x1000, Memsz: 0x1000},
+		{Type: elf.PT_LOAD, Off: 0x1000, Vaddr: 0x401000, Filesz: 0x5000, Memsz: 0x5000},
+		{Type: elf.PT_LOAD, Off: 0x6e10, Vaddr: 0x407e10, Filesz: 0x200, Memsz: 0x800},
+	}
+	tests := []struct {
+		addr, want uint64
+		err        bool
+	}{
+		{0x401000, 0x1000, false},
+		{0x4023a0, 0x23a0, false},
+		{0x407e20, 0x6e20, false},
+		{0x408100, 0, true}, // .bss: no file bytes
+		{0x300000, 0, true},
+	}
+	for _, tc := range tests {
+		got, err := fileOffset(progs, tc.addr)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("fileOffset(%#x) = %#x, %v; want %#x, error %v", tc.addr, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestSymbolOffset(t *testing.T) {
+	in := pyenvInterp(t, "3.11.7")
+	// pyenv's libpython maps its text at its file offset (DESIGN.md).
+	off, err := in.symbolOffset("take_gil")
+	if err != nil || off != in.syms["take_gil"].Value {
+		t.Fatalf("take_gil at %#x (%v), symbol %#x", off, err, in.syms["take_gil"].Value)
+	}
+	if _, err := in.symbolOffset("no_such_function"); err == nil {
+		t.Error("a missing symbol: no error")
+	}
+}
+
+func TestShebang(t *testing.T) {
+	in := pyenvInterp(t, "3.12.1")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "app")
+	if err := os.WriteFile(script, []byte("#!"+pyenv("3.12.1")+" -u\nprint(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := findCommandInterp([]string{script})
+	if err != nil || got.Path != in.Path {
+		t.Fatalf("interpreter of a #! script: %v, %v; want %s", got, err, in.Path)
+	}
+}
+
+func TestWorkloadName(t *testing.T) {
+	tests := []struct {
+		argv       []string
+		name, file string
+	}{
+		{[]string{"python3", "app.py", "-v"}, "app", "app.py"},
+		{[]string{"python3", "-u", "-X", "dev", "dir/job.py"}, "job", "dir/job.py"},
+		{[]string{"python3", "-m", "http.server"}, "http.server", ""},
+		{[]string{"/usr/local/bin/tool"}, "tool", ""},
+	}
+	for _, tc := range tests {
+		n, f := workloadName(tc.argv)
+		if n != tc.name || f != tc.file {
+			t.Errorf("workloadName(%q) = %q, %q; want %q, %q", tc.argv, n, f, tc.name, tc.file)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	lib := "/x/lib/libpython3.11.so.1.0"
+	tests := []struct {
+		path, fn string
+		io       bool
+		kind     string
+	}{
+		{lib, "pysleep", true, ioSleep},
+		{lib, "_Py_read", true, ioDisk},
+		{lib, "os_waitpid_impl", true, ioWait},
+		{"/x/lib-dynload/_socket.cpython-311-x86_64-linux-gnu.so", "sock_recv_impl", true, ioNetwork},
+		{"/x/lib-dynload/select.cpython-311-x86_64-linux-gnu.so", "select_poll_poll_impl", true, ioNetwork},
+		{"/x/lib-dynload/_hashlib.cpython-311-x86_64-linux-gnu.so", "EVP_hash", false, ""},
+		{"/x/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so", "zlib_compress_impl", false, ""},
+		{lib, "some_unknown_function", true, ioOther},
+	}
+	for _, tc := range tests {
+		b := classify(tc.path, tc.fn)
+		if b.io != tc.io || b.kind != tc.kind {
+			t.Errorf("classify(%s, %s) = %+v; want io %v kind %q", filepath.Base(tc.path), tc.fn, b, tc.io, tc.kind)
+		}
+	}
+}

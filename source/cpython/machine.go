@@ -1,0 +1,658 @@
+package cpython
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// defaultInterval is CPython's default switch interval (5 ms,
+// sys.getswitchinterval()), used until the process's own is read.
+const defaultInterval = 5_000_000
+
+// machine turns the probe hits of the traced processes, in time order,
+// into the event protocol of package tracer.
+//
+// Events are kept per thread until finish, which creates the recorder's
+// threads (named by then) and emits them: a thread's name and the
+// ThreadID of a drop request's holder are known only later than its first
+// events.
+type machine struct {
+	rec      *tracer.Recorder
+	in       *interp
+	fa       frameArgs
+	maxDepth int
+	workload string
+	mem      memReader
+
+	procs   map[int]*proc
+	threads map[int]*thread
+	order   []*thread
+	stacks  map[[2]uint32]tracer.StackID
+	parents map[tracer.StackID]tracer.StackID
+	syms    map[string]*symbolize
+
+	repairs        int // inconsistencies mended (missed events)
+	inferredNative int // native calls keeping the GIL, inferred
+	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
+	lost           uint64
+}
+
+// memReader gives a traced process's memory and map; tests replace it.
+type memReader interface {
+	memory(pid int) *memory
+	mapping(pid int, addr uint64) (path string, vaddr uint64, ok bool)
+	interval(pid int) (int64, bool)
+}
+
+type proc struct {
+	pid     int
+	id      tracer.ProcID
+	gil     tracer.LockID // NoLock: free-threaded
+	threads []*thread
+	locks   map[uint64]tracer.LockID
+	// lockHolder is the thread shown holding a guest lock: from the end of
+	// its wait to its next acquire of the GIL.
+	lockHolder map[tracer.LockID]*thread
+	codes      map[uint64]*code
+	ra         map[uint64]blocking
+
+	holder          *thread
+	holderSince     int64
+	lastChange      int64 // last acquire or release of the GIL
+	lastReleaseDrop bool  // the last release was on a drop request...
+	lastReleaser    *thread
+	dropSent        bool  // a drop request was inferred for the current hold
+	dropAt          int64 // when
+
+	interval     int64 // switch interval, ns
+	intervalRead bool  // read from the process
+	intervalAt   int64
+}
+
+// thread is the state of one traced thread.
+type thread struct {
+	tid    int
+	p      *proc
+	name   string
+	events []pending
+
+	started, ended bool
+	skip           bool // seen first inside a blocking call (attach): wait for take_gil
+	holds          bool
+	inTake         bool
+	takeStart      int64
+	waiting        bool
+	waitStart      int64
+	sec            *section
+	ending         bool
+	park           uint64        // a lock about to be waited for (3.13 parking lot, or a lock probe seen before the GIL release)
+	unlock         tracer.LockID // guest lock to release once the GIL is back
+	hasUnlock      bool
+	last           int64
+
+	stack     tracer.StackID
+	frames    []tracer.FrameID // outermost first
+	tailKey   uint64
+	tail      []tracer.Frame
+	top       tracer.Frame   // innermost frame of its stack
+	nameFrom  []tracer.Frame // the stack that named it
+	nameTries int            // times its Python name was looked for
+}
+
+// pending is an event kept until finish.
+type pending struct {
+	t    int64
+	kind tracer.Kind
+	st   tracer.StackID
+	arg  uint64
+	peer *thread // a drop request's holder
+}
+
+// section is a blocking call: PyEval_SaveThread to PyEval_RestoreThread.
+type section struct {
+	start, drop int64
+	dropped     bool
+	ra          uint64 // return address of PyEval_SaveThread: its caller
+	lock        uint64
+	hasLock     bool
+}
+
+func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
+	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, syms: map[string]*symbolize{}}
+}
+
+func (m *machine) proc(pid int) *proc {
+	if p, ok := m.procs[pid]; ok {
+		return p
+	}
+	name := m.workload
+	if len(m.procs) > 0 {
+		name = fmt.Sprintf("%s child %d", m.workload, pid)
+	}
+	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]tracer.LockID{}, lockHolder: map[tracer.LockID]*thread{},
+		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, interval: defaultInterval, intervalAt: -1 << 62}
+	if !m.in.NoGIL {
+		p.gil = m.rec.AddLock("GIL", p.id, true)
+	}
+	m.procs[pid] = p
+	return p
+}
+
+func (m *machine) thread(tid, tgid int) *thread {
+	if th, ok := m.threads[tid]; ok && !th.ended {
+		return th
+	}
+	if tgid <= 0 {
+		tgid = tid
+	}
+	p := m.proc(tgid)
+	th := &thread{tid: tid, p: p, unlock: tracer.NoLock, last: -1}
+	if tid == tgid {
+		th.name = "MainThread"
+	}
+	m.threads[tid] = th
+	m.order = append(m.order, th)
+	p.threads = append(p.threads, th)
+	return th
+}
+
+// emit keeps an event of th at t or, if t is not after its last event,
+// just after it; it returns the time kept.
+func (m *machine) emit(th *thread, t int64, k tracer.Kind, arg uint64) int64 {
+	return m.emitStack(th, t, k, th.stack, arg)
+}
+
+func (m *machine) emitStack(th *thread, t int64, k tracer.Kind, st tracer.StackID, arg uint64) int64 {
+	if t <= th.last {
+		t = th.last + 1
+	}
+	th.last = t
+	th.events = append(th.events, pending{t: t, kind: k, st: st, arg: arg})
+	return t
+}
+
+// step handles one probe hit at run time t (ns).
+func (m *machine) step(e *rawEvent, t int64) {
+	m.inferDrops(t)
+	if e.event == evExit {
+		if th, ok := m.threads[e.tid]; ok {
+			m.end(th, t, tracer.ReleaseThreadEnd)
+		}
+		return
+	}
+	th := m.thread(e.tid, e.tgid)
+	m.refreshInterval(th.p, t)
+	switch e.event {
+	case evTakeGIL:
+		m.takeGIL(th, t)
+	case evTakeGILRet:
+		m.takeGILReturn(th, t)
+	case evDropGIL:
+		m.dropGIL(th, t, e)
+	case evSave:
+		m.saveThread(th, t, e.val("ra"))
+	case evRestore, evAttach:
+		if !th.skip && th.sec != nil {
+			m.closeSection(th, t, false)
+		}
+	case evLock, evPark:
+		if th.sec != nil && th.sec.dropped && !th.sec.hasLock {
+			th.sec.lock, th.sec.hasLock = e.val("lock"), true
+		} else if th.sec == nil {
+			th.park = e.val("lock")
+		}
+	case evDetach:
+		switch m.caller(th.p, e.val("ra")) {
+		case "PyEval_SaveThread": // its own probe opened the section
+		case "_Py_HandlePending": // the eval breaker: a drop request
+		default:
+			if th.sec == nil {
+				m.saveThread(th, t, e.val("ra"))
+			}
+		}
+	case evThreadEnd:
+		if th.started || m.startHolding(th, t) {
+			th.ending = true
+		}
+	}
+}
+
+// start begins th at t.
+func (m *machine) start(th *thread, t int64) {
+	th.started, th.skip = true, false
+	m.emit(th, t, tracer.KindThreadStart, 0)
+}
+
+// startHolding begins a thread first seen holding the GIL (attach, or a
+// missed take_gil): ThreadStart and an acquire just before t. It reports
+// false for a thread first seen inside a blocking call.
+func (m *machine) startHolding(th *thread, t int64) bool {
+	if th.skip {
+		return false
+	}
+	m.start(th, t-2)
+	m.acquire(th, t-1, tracer.AcquireUncontended)
+	return true
+}
+
+// takeGIL: take_gil entered; a wait if another thread holds the GIL.
+func (m *machine) takeGIL(th *thread, t int64) {
+	if !th.started {
+		m.start(th, t)
+	}
+	if th.sec != nil {
+		m.closeSection(th, t, false)
+	}
+	if th.holds { // a release was missed
+		m.repairs++
+		m.release(th, t, tracer.ReleaseDropRequest)
+	}
+	th.inTake, th.takeStart = true, t
+	if p := th.p; p.holder != nil && p.holder != th {
+		m.wait(th, t)
+	}
+}
+
+func (m *machine) wait(th *thread, t int64) {
+	if th.p.gil == tracer.NoLock || th.waiting {
+		return
+	}
+	th.waitStart = m.emit(th, t, tracer.KindLockWait, tracer.LockArg(th.p.gil, 0))
+	th.waiting = true
+}
+
+// takeGILReturn: take_gil returned; the thread holds the GIL.
+func (m *machine) takeGILReturn(th *thread, t int64) {
+	p := th.p
+	if !th.started {
+		if th.skip {
+			return
+		}
+		m.start(th, t-1)
+		th.inTake, th.takeStart = true, t-1
+	}
+	if th.holds {
+		m.repairs++
+		return
+	}
+	forced := p.lastReleaseDrop && p.lastReleaser != nil && p.lastReleaser != th
+	if th.inTake && !th.waiting && (p.lastChange > th.takeStart || forced) {
+		m.wait(th, th.takeStart)
+	}
+	how := tracer.AcquireUncontended
+	if th.waiting {
+		how = tracer.AcquireAfterWait
+		if forced {
+			how = tracer.AcquireForced
+		}
+	}
+	m.acquire(th, t, how)
+	for _, o := range p.threads {
+		if o != th && o.inTake && !o.waiting && !o.ended {
+			m.wait(o, t)
+		}
+	}
+}
+
+// acquire gives th the GIL at t, first releasing it from a holder whose
+// release was missed.
+func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
+	p := th.p
+	if p.holder != nil && p.holder != th {
+		m.repairs++
+		m.release(p.holder, t-1, tracer.ReleaseDropRequest)
+	}
+	if p.gil != tracer.NoLock {
+		if how == tracer.AcquireUncontended && th.waiting {
+			how = tracer.AcquireAfterWait
+		}
+		t = m.emit(th, t, tracer.KindLockAcquire, tracer.LockArg(p.gil, uint8(how)))
+	}
+	p.holder, p.holderSince, p.lastChange, p.dropSent, p.lastReleaseDrop = th, t, t, false, false
+	th.holds, th.inTake, th.waiting = true, false, false
+	if th.hasUnlock {
+		m.emit(th, t+1, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(tracer.ReleaseUnlock)))
+		th.hasUnlock = false
+		delete(p.lockHolder, th.unlock)
+	}
+}
+
+// release lets th's GIL go at t.
+func (m *machine) release(th *thread, t int64, why tracer.Release) {
+	p := th.p
+	if p.gil != tracer.NoLock {
+		t = m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
+	}
+	if p.holder == th {
+		p.holder = nil
+	}
+	p.lastChange = t
+	p.lastReleaseDrop, p.lastReleaser = why == tracer.ReleaseDropRequest, th
+	th.holds = false
+}
+
+// dropGIL: drop_gil entered with the thread's stack.
+func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
+	if !th.started && !m.startHolding(th, t) {
+		return
+	}
+	if !th.holds {
+		m.repairs++
+		m.acquire(th, t-1, tracer.AcquireUncontended)
+	}
+	m.setStack(th, m.frames(th, e))
+	m.readName(th, e.val("ts"))
+	p := th.p
+	m.nativeHolding(th, t)
+	switch {
+	case th.sec != nil && !th.sec.dropped: // a blocking call: emitted at its end
+		th.sec.dropped, th.sec.drop = true, t
+		if p.holder == th {
+			p.holder = nil
+		}
+		p.lastChange, p.lastReleaseDrop, p.lastReleaser = t, false, th
+		th.holds = false
+	case th.ending:
+		m.release(th, t, tracer.ReleaseThreadEnd)
+		m.emit(th, t, tracer.KindThreadEnd, 0)
+		th.ended = true
+	default: // the eval breaker, on a drop request
+		th.park = 0
+		m.release(th, t, tracer.ReleaseDropRequest)
+	}
+}
+
+// readName reads the Python name of th (threading.Thread._name) the first
+// time its stack is known.
+func (m *machine) readName(th *thread, ts uint64) {
+	l := m.in.layout
+	if th.name != "" || th.nameTries >= 3 || l.objErr != nil || ts == 0 {
+		return
+	}
+	th.nameTries++
+	p := th.p
+	mem := m.mem.memory(p.pid)
+	codes := func(addr uint64) *code {
+		c, ok := p.codes[addr]
+		if !ok {
+			if c, ok = readCode(mem, l, addr); !ok {
+				return nil
+			}
+			p.codes[addr] = c
+		}
+		return c
+	}
+	th.name = pythonThreadName(mem, l, codes, ts)
+}
+
+// nativeHoldingAfter is how long after a drop request the holder may take
+// to release the GIL before the recorder infers that it was inside one
+// long C call that keeps the GIL: one switch interval. The eval breaker
+// is checked every few bytecodes, so a pure-Python holder releases within
+// microseconds; only a single long instruction (a C function such as
+// sum(range(...)), a regex match, a C extension) delays it this long.
+func nativeHoldingAfter(p *proc) int64 { return p.interval }
+
+// nativeHolding emits, for a holder that releases the GIL at t long after
+// a drop request, a native call keeping the GIL from the drop request to
+// the release (its start is not observed: it began before the request).
+func (m *machine) nativeHolding(th *thread, t int64) {
+	p := th.p
+	if !p.dropSent || p.holder != th || t-p.dropAt <= nativeHoldingAfter(p) {
+		return
+	}
+	end := t - 1
+	if th.sec != nil && !th.sec.dropped {
+		end = th.sec.start - 1
+	}
+	if end-p.dropAt < 2 || p.dropAt <= th.last {
+		return
+	}
+	m.emit(th, p.dropAt, tracer.KindNativeBegin, tracer.NativeArg(false))
+	m.emit(th, end, tracer.KindNativeEnd, 0)
+	m.inferredNative++
+}
+
+// saveThread: PyEval_SaveThread entered, by the C function at ra.
+func (m *machine) saveThread(th *thread, t int64, ra uint64) {
+	if !th.started && !m.startHolding(th, t) {
+		return
+	}
+	if th.sec != nil {
+		m.closeSection(th, t, false)
+	}
+	if th.holds {
+		th.sec = &section{start: t, ra: ra, lock: th.park, hasLock: th.park != 0}
+	}
+	th.park = 0
+}
+
+// closeSection emits the blocking call of th, ending at t unless the
+// thread ended inside it.
+func (m *machine) closeSection(th *thread, t int64, ended bool) {
+	s := th.sec
+	th.sec = nil
+	if !s.dropped {
+		return
+	}
+	p := th.p
+	gilRel := func(why tracer.Release) {
+		if p.gil != tracer.NoLock {
+			m.emit(th, s.drop, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
+		}
+	}
+	if s.hasLock && m.lockFree(p, m.lock(p, s.lock, th), th) {
+		lk := m.lock(p, s.lock, th)
+		m.emit(th, s.start, tracer.KindLockWait, tracer.LockArg(lk, 0))
+		gilRel(tracer.ReleaseLockWait)
+		if !ended {
+			m.emit(th, t, tracer.KindLockAcquire, tracer.LockArg(lk, uint8(tracer.AcquireAfterWait)))
+			th.unlock, th.hasUnlock = lk, true
+			p.lockHolder[lk] = th
+		}
+		return
+	}
+	b := m.blocking(p, s.ra)
+	if s.hasLock {
+		// Another thread holds the lock (it got it first and has not had
+		// the GIL back to release it): this wait timed out without it.
+		b = blocking{io: true, kind: ioLockTimeout}
+		m.lockTimeouts++
+	}
+	if b.io {
+		m.emit(th, s.start, tracer.KindIOBegin, uint64(m.rec.Intern(b.kind)))
+		gilRel(tracer.ReleaseIO)
+		if !ended {
+			m.emit(th, t, tracer.KindIOEnd, 0)
+		}
+		return
+	}
+	m.emit(th, s.start, tracer.KindNativeBegin, tracer.NativeArg(true))
+	gilRel(tracer.ReleaseNative)
+	if !ended {
+		m.emit(th, t, tracer.KindNativeEnd, 0)
+	}
+}
+
+// lockFree reports whether guest lock lk is free for th in the model: not
+// held by another thread between its lock wait and its next acquire of the
+// GIL (where the recorder shows it released).
+func (m *machine) lockFree(p *proc, lk tracer.LockID, th *thread) bool {
+	h := p.lockHolder[lk]
+	return h == nil || h == th || h.ended || !h.hasUnlock || h.unlock != lk
+}
+
+// lock returns the guest lock at addr, named "lock 0x..." after its
+// address, with " (Thread.join)" when the first thread to wait for it did
+// so in Thread.join: the lock that a thread holds until it ends, which
+// joining threads wait for.
+func (m *machine) lock(p *proc, addr uint64, waiter *thread) tracer.LockID {
+	if id, ok := p.locks[addr]; ok {
+		return id
+	}
+	name := fmt.Sprintf("lock %#x", addr)
+	if filepath.Base(waiter.top.File) == "threading.py" &&
+		(strings.HasSuffix(waiter.top.Func, "_wait_for_tstate_lock") || strings.HasSuffix(waiter.top.Func, "join")) {
+		name += " (Thread.join)"
+	}
+	id := m.rec.AddLock(name, p.id, false)
+	p.locks[addr] = id
+	return id
+}
+
+// blocking classifies the blocking call made from return address ra.
+func (m *machine) blocking(p *proc, ra uint64) blocking {
+	if b, ok := p.ra[ra]; ok {
+		return b
+	}
+	b := blocking{io: true, kind: ioOther}
+	if path, fn := m.symbol(p, ra); path != "" {
+		b = classify(path, fn)
+	}
+	p.ra[ra] = b
+	return b
+}
+
+// caller is the function containing return address ra, or "".
+func (m *machine) caller(p *proc, ra uint64) string {
+	_, fn := m.symbol(p, ra)
+	return fn
+}
+
+func (m *machine) symbol(p *proc, addr uint64) (path, fn string) {
+	path, vaddr, ok := m.mem.mapping(p.pid, addr)
+	if !ok {
+		return "", ""
+	}
+	s, ok := m.syms[path]
+	if !ok {
+		s = newSymbolize(path)
+		m.syms[path] = s
+	}
+	return path, s.lookup(vaddr)
+}
+
+// end ends th at t: whatever it holds is released for why.
+func (m *machine) end(th *thread, t int64, why tracer.Release) {
+	if th.ended {
+		return
+	}
+	th.ended = true
+	if !th.started {
+		return
+	}
+	if th.sec != nil {
+		m.closeSection(th, t, true)
+	}
+	if th.holds {
+		m.release(th, t, why)
+	}
+	if th.hasUnlock {
+		m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(why)))
+		th.hasUnlock = false
+		delete(th.p.lockHolder, th.unlock)
+	}
+	m.emit(th, t, tracer.KindThreadEnd, 0)
+	th.waiting, th.inTake = false, false
+}
+
+// inferDrops emits the drop requests that waiters made before now: a
+// waiter that has waited one switch interval since it began waiting or
+// since the holder took the GIL, whichever is later, while the holder kept
+// it, sets the drop request (take_gil's timed wait in ceval_gil.c).
+func (m *machine) inferDrops(now int64) {
+	for _, p := range m.procs {
+		if p.holder == nil || p.dropSent {
+			continue
+		}
+		var first *thread
+		var at int64
+		for _, w := range p.threads {
+			if !w.waiting || w.ended {
+				continue
+			}
+			d := max(w.waitStart, p.holderSince) + p.interval
+			if d < now && (first == nil || d < at) {
+				first, at = w, d
+			}
+		}
+		if first != nil {
+			first.events = append(first.events, pending{t: max(at, first.last+1), kind: tracer.KindDropRequest,
+				st: first.stack, arg: uint64(p.gil), peer: p.holder})
+			first.last = max(at, first.last+1)
+			p.dropSent, p.dropAt = true, at
+		}
+	}
+}
+
+func (m *machine) refreshInterval(p *proc, t int64) {
+	if t-p.intervalAt < 100_000_000 {
+		return
+	}
+	p.intervalAt = t
+	if v, ok := m.mem.interval(p.pid); ok {
+		p.interval, p.intervalRead = v, true
+	}
+}
+
+// finish ends every thread still running at t (why: ReleaseInterrupt
+// when the run was stopped) and emits every kept event into the recorder.
+func (m *machine) finish(t int64, why tracer.Release) {
+	for _, th := range m.order {
+		if th.sec != nil && !th.ended {
+			m.closeSection(th, t, true)
+		}
+		m.end(th, t, why)
+	}
+	seen := map[string]int{}
+	bufs := map[*thread]*tracer.Buffer{}
+	for _, th := range m.order {
+		if len(th.events) == 0 {
+			continue
+		}
+		name := th.name
+		if name == "" {
+			name = threadName(th.nameFrom, th.tid)
+		}
+		if n := seen[fmt.Sprint(th.p.pid, name)]; n > 0 {
+			name = fmt.Sprintf("%s #%d", name, n+1)
+		}
+		seen[fmt.Sprint(th.p.pid, name)]++
+		bufs[th] = m.rec.NewThread(name, th.p.id)
+	}
+	for _, th := range m.order {
+		b := bufs[th]
+		for _, e := range th.events {
+			arg := e.arg
+			if e.peer != nil {
+				arg = tracer.DropArg(tracer.LockID(e.arg), bufs[e.peer].Thread())
+			}
+			b.Emit(e.t, e.kind, e.st, arg)
+		}
+	}
+}
+
+// threadName names a thread from its stack (outermost first): the target
+// of threading.Thread.run, or the run method of a Thread subclass, with
+// its thread id.
+func threadName(frames []tracer.Frame, tid int) string {
+	for i, f := range frames {
+		if !strings.HasSuffix(f.Func, "_bootstrap_inner") || i+1 >= len(frames) {
+			continue
+		}
+		next := frames[i+1]
+		target := next.Func
+		if (next.Func == "Thread.run" || next.Func == "run") && filepath.Base(next.File) == "threading.py" {
+			if i+2 >= len(frames) {
+				break
+			}
+			target = frames[i+2].Func
+		}
+		return fmt.Sprintf("%s (tid %d)", target, tid)
+	}
+	return fmt.Sprintf("thread %d", tid)
+}

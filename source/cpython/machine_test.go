@@ -1,0 +1,186 @@
+package cpython
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// fakeMem serves a machine without a process: return addresses below
+// 0x9000 are in libpython, the others in _hashlib.
+type fakeMem struct{}
+
+const (
+	testLib    = "/py/lib/libpython3.11.so.1.0"
+	testHash   = "/py/lib/python3.11/lib-dynload/_hashlib.cpython-311-x86_64-linux-gnu.so"
+	raSleep    = 0x1010 // in pysleep
+	raLock     = 0x2010 // in acquire_timed
+	raHashlib  = 0x9010 // in EVP_hash
+	testThread = 100
+)
+
+func (fakeMem) memory(int) *memory { return &memory{} }
+func (fakeMem) mapping(_ int, addr uint64) (string, uint64, bool) {
+	if addr >= 0x9000 {
+		return testHash, addr, true
+	}
+	return testLib, addr, true
+}
+func (fakeMem) interval(int) (int64, bool) { return 5_000_000, true }
+
+func testMachine(rec *tracer.Recorder) *machine {
+	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
+	m := newMachine(rec, in, frameArgs{}, 32, "test", fakeMem{})
+	m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000)}
+	m.syms[testHash] = &symbolize{funcs: symbols("EVP_hash", 0x9000)}
+	return m
+}
+
+// symbols makes 0x100-byte function symbols from name, address pairs.
+func symbols(kv ...any) []elfSymbol {
+	var out []elfSymbol
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, elfSymbol{Name: kv[i].(string), Value: uint64(kv[i+1].(int)), Size: 0x100})
+	}
+	return out
+}
+
+// step feeds a canned hit at t microseconds.
+func step(m *machine, us int64, tid int, event string, args ...any) {
+	e := rawEvent{tid: tid, tgid: testThread, event: event}
+	for i := 0; i < len(args); i += 2 {
+		e.args = append(e.args, arg{name: args[i].(string), vals: []uint64{uint64(args[i+1].(int))}})
+	}
+	m.step(&e, us*1000)
+}
+
+func dump(tr *tracer.Trace) string {
+	var b strings.Builder
+	for _, e := range tr.Events {
+		fmt.Fprintf(&b, "%d %s %s", e.Time/1000, tr.Threads[e.Thread].Name, e.Kind)
+		switch e.Kind {
+		case tracer.KindLockWait:
+			fmt.Fprintf(&b, " %s", tr.Locks[e.Lock()].Name)
+		case tracer.KindLockAcquire:
+			fmt.Fprintf(&b, " %s %s", tr.Locks[e.Lock()].Name, e.Acquire())
+		case tracer.KindLockRelease:
+			fmt.Fprintf(&b, " %s %s", tr.Locks[e.Lock()].Name, e.Release())
+		case tracer.KindDropRequest:
+			fmt.Fprintf(&b, " %s holder=%s", tr.Locks[e.Lock()].Name, tr.Threads[e.Peer()].Name)
+		case tracer.KindIOBegin:
+			fmt.Fprintf(&b, " %s", tr.Str(e.IOKind()))
+		case tracer.KindNativeBegin:
+			fmt.Fprintf(&b, " releases=%v", e.ReleasesGIL())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// TestMachineProtocol feeds the hits of two threads (uncontended start, a
+// sleep, contention with an inferred drop request and a forced switch, a
+// lock wait, a thread end, a GIL-releasing hashlib call) and checks the
+// exact events.
+func TestMachineProtocol(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	const main, worker = testThread, 101
+	step(m, 0, main, evTakeGIL, "ts", 1)
+	step(m, 1, main, evTakeGILRet)
+	step(m, 10, main, evSave, "ra", raSleep)
+	step(m, 11, main, evDropGIL, "ts", 1)
+	step(m, 12, worker, evTakeGIL, "ts", 2)
+	step(m, 13, worker, evTakeGILRet)
+	step(m, 20, main, evRestore, "ts", 1)
+	step(m, 21, main, evTakeGIL, "ts", 1)
+	step(m, 5030, worker, evDropGIL, "ts", 2) // the eval breaker
+	step(m, 5031, main, evTakeGILRet)
+	step(m, 5032, worker, evTakeGIL, "ts", 2)
+	step(m, 6000, main, evSave, "ra", raLock)
+	step(m, 6001, main, evDropGIL, "ts", 1)
+	step(m, 6002, main, evLock, "lock", 0xabc, "us", -1)
+	step(m, 6003, worker, evTakeGILRet)
+	step(m, 7000, main, evRestore, "ts", 1)
+	step(m, 7001, main, evTakeGIL, "ts", 1)
+	step(m, 7100, worker, evThreadEnd)
+	step(m, 7101, worker, evDropGIL, "ts", 2)
+	step(m, 7102, main, evTakeGILRet)
+	step(m, 7200, worker, evExit)
+	step(m, 7500, main, evSave, "ra", raHashlib)
+	step(m, 7501, main, evDropGIL, "ts", 1)
+	step(m, 7600, main, evRestore, "ts", 1)
+	step(m, 7601, main, evTakeGIL, "ts", 1)
+	step(m, 7602, main, evTakeGILRet)
+	m.finish(8000_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	want := `0 MainThread thread-start
+1 MainThread lock-acquire GIL uncontended
+10 MainThread io-begin sleep
+11 MainThread lock-release GIL io
+12 thread 101 thread-start
+13 thread 101 lock-acquire GIL uncontended
+20 MainThread io-end
+21 MainThread lock-wait GIL
+5021 MainThread drop-request GIL holder=thread 101
+5030 thread 101 lock-release GIL drop-request
+5031 MainThread lock-acquire GIL forced
+5032 thread 101 lock-wait GIL
+6000 MainThread lock-wait lock 0xabc
+6001 MainThread lock-release GIL lock-wait
+6003 thread 101 lock-acquire GIL after-wait
+7000 MainThread lock-acquire lock 0xabc after-wait
+7001 MainThread lock-wait GIL
+7101 thread 101 lock-release GIL thread-end
+7101 thread 101 thread-end
+7102 MainThread lock-acquire GIL after-wait
+7102 MainThread lock-release lock 0xabc unlock
+7500 MainThread native-begin releases=true
+7501 MainThread lock-release GIL native
+7600 MainThread native-end
+7602 MainThread lock-acquire GIL uncontended
+8000 MainThread lock-release GIL thread-end
+8000 MainThread thread-end
+`
+	if got := dump(tr); got != want {
+		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestMachineAttach checks the start synthesised for threads already
+// running: one first seen releasing the GIL, one first seen inside a
+// blocking call (ignored until it asks for the GIL, then taking it from
+// the first, which released it on a drop request: a forced switch), and
+// the end of a stopped run.
+func TestMachineAttach(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	step(m, 100, 201, evDropGIL, "ts", 1) // held the GIL at attach
+	step(m, 101, 202, evRestore, "ts", 2) // was blocked at attach
+	step(m, 102, 202, evTakeGIL, "ts", 2)
+	step(m, 103, 202, evTakeGILRet)
+	step(m, 150, 201, evTakeGIL, "ts", 1)
+	m.finish(200_000, tracer.ReleaseInterrupt)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	want := `99 thread 201 thread-start
+99 thread 201 lock-acquire GIL uncontended
+100 thread 201 lock-release GIL drop-request
+102 thread 202 thread-start
+102 thread 202 lock-wait GIL
+103 thread 202 lock-acquire GIL forced
+150 thread 201 lock-wait GIL
+200 thread 201 thread-end
+200 thread 202 lock-release GIL interrupt
+200 thread 202 thread-end
+`
+	if got := dump(tr); got != want {
+		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
+}

@@ -1,0 +1,126 @@
+package cpython
+
+import (
+	"fmt"
+	"strings"
+)
+
+// maxArgLen is the longest fetch-argument expression tracefs accepts,
+// type included (MAX_ARGSTR_LEN in the kernel's trace_probe.h).
+const maxArgLen = 63
+
+// Probe event names, the group excluded.
+const (
+	evTakeGIL    = "take_gil"
+	evTakeGILRet = "take_gil_ret"
+	evDropGIL    = "drop_gil"
+	evSave       = "save_thread"
+	evRestore    = "restore_thread"
+	evLock       = "lock_acquire"
+	evThreadEnd  = "thread_end"
+	evExit       = "sched_process_exit"
+	evDetach     = "detach"
+	evAttach     = "attach"
+	evPark       = "park"
+)
+
+// frameArgs describes how the drop_gil probe fetches the top of the Python
+// stack: one array argument per frame, each the words [lo, lo+8*words) of
+// the frame struct, frame k reached from the thread state through k
+// "previous" links.
+type frameArgs struct {
+	lo     int64 // first byte fetched of each frame struct
+	words  int   // 8-byte words fetched per frame
+	frames int   // frames fetched
+	exprs  []string
+}
+
+// buildFrameArgs builds the fetch expressions for the frames of the thread
+// state in register reg, as many as the argument length limit allows (up
+// to max).
+func buildFrameArgs(l *layout, reg string, max int) frameArgs {
+	base := fmt.Sprintf("+%d(%s)", l.tstateFrame, reg)
+	if l.cframeFrame >= 0 {
+		base = fmt.Sprintf("+%d(%s)", l.cframeFrame, base)
+	}
+	lo, hi := l.frameCode, l.frameCode+8
+	for _, f := range [][2]int64{{l.framePrev, 8}, {l.frameInstr, 8}, {l.frameOwner, 1}} {
+		if f[0] < 0 {
+			continue
+		}
+		lo, hi = min(lo, f[0]), max64(hi, f[0]+f[1])
+	}
+	lo &^= 7
+	fa := frameArgs{lo: lo, words: int((hi - lo + 7) / 8)}
+	ptr := base
+	for k := 0; k < max; k++ {
+		e := fmt.Sprintf("+%d(%s):x64[%d]", lo, ptr, fa.words)
+		if len(e) > maxArgLen {
+			break
+		}
+		fa.exprs = append(fa.exprs, e)
+		ptr = fmt.Sprintf("+%d(%s)", l.framePrev, ptr)
+	}
+	fa.frames = len(fa.exprs)
+	return fa
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// buildProbes returns the uprobes of interpreter in and how drop_gil
+// fetches frames.
+func buildProbes(in *interp, maxFrames int) ([]probe, frameArgs, error) {
+	l := in.layout
+	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], maxFrames)
+	var da strings.Builder
+	fmt.Fprintf(&da, "ts=%s:x64 ra=$stack0:x64", argRegs[l.dropGILTstate])
+	for i, e := range fa.exprs {
+		fmt.Fprintf(&da, " f%d=%s", i, e)
+	}
+	specs := []struct {
+		name, sym string
+		ret       bool
+		args      string
+		filter    string
+	}{
+		{evTakeGIL, "take_gil", false, fmt.Sprintf("ts=%s:x64", argRegs[l.takeGILTstate]), ""},
+		{evTakeGILRet, "take_gil", true, "", ""},
+		{evDropGIL, "drop_gil", false, da.String(), ""},
+		{evSave, "PyEval_SaveThread", false, "ra=$stack0:x64", ""},
+		{evRestore, "PyEval_RestoreThread", false, "ts=%di:x64", ""},
+		// Only blocking acquires: lock.acquire() first tries without
+		// blocking (microseconds == 0), which needs no event.
+		{evLock, "PyThread_acquire_lock_timed", false, "lock=%di:x64 us=%si:s64", "us != 0"},
+		{evThreadEnd, "_PyThreadState_DeleteCurrent", false, "", ""},
+	}
+	// 3.13 detaches the thread state for more than PyEval_SaveThread: the
+	// eval breaker's drop request and the parking lot (threading.Lock,
+	// Thread.join) call _PyThreadState_Detach and _PyThreadState_Attach
+	// directly; _PyParkingLot_Park names the address waited on.
+	if _, ok := in.syms["_PyThreadState_Detach"]; ok {
+		specs = append(specs, []struct {
+			name, sym string
+			ret       bool
+			args      string
+			filter    string
+		}{
+			{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""},
+			{evAttach, "_PyThreadState_Attach", false, "", ""},
+			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64", ""},
+		}...)
+	}
+	var out []probe
+	for _, s := range specs {
+		off, err := in.symbolOffset(s.sym)
+		if err != nil {
+			return nil, fa, err
+		}
+		out = append(out, probe{name: s.name, ret: s.ret, offset: off, args: s.args, filter: s.filter})
+	}
+	return out, fa, nil
+}

@@ -1,0 +1,159 @@
+package cpython
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// procMem reads the traced processes' memory and maps (memReader).
+type procMem struct {
+	in    *interp
+	mems  map[int]*memory
+	maps  map[int][]mapping
+	progs map[string][]elf.ProgHeader
+}
+
+type mapping struct {
+	start, end, off uint64
+	path            string
+}
+
+func newProcMem(in *interp) *procMem {
+	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}}
+}
+
+func (pm *procMem) memory(pid int) *memory {
+	m, ok := pm.mems[pid]
+	if !ok {
+		m = openMemory(pid)
+		pm.mems[pid] = m
+	}
+	return m
+}
+
+func (pm *procMem) close() {
+	for _, m := range pm.mems {
+		m.close()
+	}
+}
+
+func readMaps(pid int) []mapping {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil
+	}
+	var out []mapping
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasPrefix(f[5], "/") {
+			continue
+		}
+		a, b, _ := strings.Cut(f[0], "-")
+		s, _ := strconv.ParseUint(a, 16, 64)
+		e, _ := strconv.ParseUint(b, 16, 64)
+		o, _ := strconv.ParseUint(f[2], 16, 64)
+		out = append(out, mapping{start: s, end: e, off: o, path: f[5]})
+	}
+	return out
+}
+
+func (pm *procMem) lookupMap(pid int, addr uint64) (mapping, bool) {
+	for range 2 {
+		for _, mp := range pm.maps[pid] {
+			if addr >= mp.start && addr < mp.end {
+				return mp, true
+			}
+		}
+		pm.maps[pid] = readMaps(pid) // a library loaded since: read again
+	}
+	return mapping{}, false
+}
+
+func (pm *procMem) loads(path string) []elf.ProgHeader {
+	if p, ok := pm.progs[path]; ok {
+		return p
+	}
+	var out []elf.ProgHeader
+	if f, err := elf.Open(path); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD {
+				out = append(out, p.ProgHeader)
+			}
+		}
+		f.Close()
+	}
+	pm.progs[path] = out
+	return out
+}
+
+// mapping returns the file mapped at addr in process pid and the virtual
+// address of addr in that ELF file.
+func (pm *procMem) mapping(pid int, addr uint64) (string, uint64, bool) {
+	mp, ok := pm.lookupMap(pid, addr)
+	if !ok {
+		return "", 0, false
+	}
+	off := addr - mp.start + mp.off
+	for _, p := range pm.loads(mp.path) {
+		if off >= p.Off && off < p.Off+p.Filesz {
+			return mp.path, off - p.Off + p.Vaddr, true
+		}
+	}
+	return "", 0, false
+}
+
+// base returns the load bias of the interpreter's file in process pid.
+func (pm *procMem) base(pid int) (uint64, bool) {
+	want, _ := filepath.EvalSymlinks(pm.in.Path)
+	for range 2 {
+		for _, mp := range pm.maps[pid] {
+			if p, _ := filepath.EvalSymlinks(mp.path); p != want {
+				continue
+			}
+			for _, ph := range pm.loads(mp.path) {
+				if mp.off >= ph.Off && mp.off < ph.Off+ph.Filesz {
+					return mp.start - (ph.Vaddr + mp.off - ph.Off), true
+				}
+			}
+		}
+		pm.maps[pid] = readMaps(pid)
+	}
+	return 0, false
+}
+
+// interval reads the switch interval of process pid from its runtime
+// state (ns).
+func (pm *procMem) interval(pid int) (int64, bool) {
+	b, ok := pm.base(pid)
+	if !ok {
+		return 0, false
+	}
+	path := pm.in.layout.intervalPath
+	addr := b + pm.in.syms["_PyRuntime"].Value
+	m := pm.memory(pid)
+	for i, off := range path {
+		addr += uint64(off)
+		if i == len(path)-1 {
+			break
+		}
+		v, ok := m.u64(addr)
+		if !ok || v == 0 {
+			return 0, false
+		}
+		addr = v
+	}
+	raw, ok := m.read(addr, 8)
+	if !ok {
+		return 0, false
+	}
+	us := binary.LittleEndian.Uint64(raw)
+	if us == 0 || us > 10_000_000 {
+		return 0, false
+	}
+	return int64(us) * 1000, true
+}

@@ -1,0 +1,262 @@
+package cpython
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// objLayout is what reading an attribute of a Python object needs: the
+// thread's Python name is Thread._name, read from the Thread object that
+// is `self` in the frame of Thread._bootstrap_inner.
+type objLayout struct {
+	localsplus int64 // first local of a frame (self)
+
+	typeDictOffset, typeBasicSize, typeFlags int64 // in PyTypeObject
+	heapCachedKeys                           int64 // ht_cached_keys in PyHeapTypeObject, -1 before 3.11
+	dictKeys, dictValues                     int64 // ma_keys, ma_values in PyDictObject
+
+	keysSize      int64 // dk_size (3.9, 3.10) or dk_log2_size (3.11+)
+	keysIndexLog2 int64 // dk_log2_index_bytes (3.11+), -1 before
+	keysKind      int64 // dk_kind (3.11+), -1 before
+	keysNentries  int64
+	keysIndices   int64
+}
+
+func (l *layout) readObjects(ix *dwarfIndex) error {
+	o := &l.obj
+	var errs []error
+	get := func(st string, path string) int64 {
+		s, err := ix.structType(st)
+		if err != nil {
+			errs = append(errs, err)
+			return -1
+		}
+		v, err := offset(s, path)
+		if err != nil {
+			errs = append(errs, err)
+			return -1
+		}
+		return v
+	}
+	opt := func(st string, path string) int64 {
+		s, err := ix.structType(st)
+		if err != nil {
+			return -1
+		}
+		v, err := offset(s, path)
+		if err != nil {
+			return -1
+		}
+		return v
+	}
+	if l.frameInstrIsIndex {
+		o.localsplus = get("_frame", "f_localsplus")
+	} else {
+		o.localsplus = get("_PyInterpreterFrame", "localsplus")
+	}
+	o.typeDictOffset = get("_typeobject", "tp_dictoffset")
+	o.typeBasicSize = get("_typeobject", "tp_basicsize")
+	o.typeFlags = get("_typeobject", "tp_flags")
+	o.heapCachedKeys = opt("_heaptypeobject", "ht_cached_keys")
+	o.dictKeys = get("PyDictObject", "ma_keys")
+	o.dictValues = get("PyDictObject", "ma_values")
+	o.keysNentries = get("_dictkeysobject", "dk_nentries")
+	o.keysIndices = get("_dictkeysobject", "dk_indices")
+	o.keysIndexLog2 = opt("_dictkeysobject", "dk_log2_index_bytes")
+	o.keysKind = opt("_dictkeysobject", "dk_kind")
+	if o.keysIndexLog2 >= 0 {
+		o.keysSize = get("_dictkeysobject", "dk_log2_size")
+	} else {
+		o.keysSize = get("_dictkeysobject", "dk_size")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("object layout (thread names): %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+var objectStructs = []string{"_typeobject", "_heaptypeobject", "PyDictObject", "_dictkeysobject"}
+
+const (
+	tpflagsInlineValues = 1 << 2 // Py_TPFLAGS_INLINE_VALUES (3.13)
+	dictKeysGeneral     = 0      // DICT_KEYS_GENERAL: 24-byte entries (hash, key, value)
+)
+
+// pythonThreadName reads the name of the threading.Thread whose
+// _bootstrap_inner frame is on the stack of thread state ts; "" if it
+// cannot be read.
+func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64) string {
+	frame, ok := m.u64(ts + uint64(l.tstateFrame))
+	if ok && l.cframeFrame >= 0 {
+		frame, ok = m.u64(frame + uint64(l.cframeFrame))
+	}
+	for depth := 0; ok && frame != 0 && depth < 256; depth++ {
+		co, ok1 := m.u64(frame + uint64(l.frameCode))
+		if !ok1 {
+			return ""
+		}
+		if c := codes(co); c != nil && strings.HasSuffix(c.name, "_bootstrap_inner") {
+			self, ok := m.u64(frame + uint64(l.obj.localsplus))
+			if !ok {
+				return ""
+			}
+			return readAttrString(m, l, self, "_name")
+		}
+		frame, ok = m.u64(frame + uint64(l.framePrev))
+	}
+	return ""
+}
+
+// readAttrString reads the str attribute name of instance obj from its
+// instance dictionary or inline values.
+func readAttrString(m *memory, l *layout, obj uint64, name string) string {
+	typ, ok := m.u64(obj + 8)
+	if !ok {
+		return ""
+	}
+	v := attr(m, l, obj, typ, name)
+	if v == 0 {
+		return ""
+	}
+	return readString(m, l, v)
+}
+
+func attr(m *memory, l *layout, obj, typ uint64, name string) uint64 {
+	o := &l.obj
+	rd := func(a uint64) uint64 { v, _ := m.u64(a); return v }
+	switch {
+	case l.minor <= 10:
+		off := int64(rd(typ + uint64(o.typeDictOffset)))
+		if off <= 0 {
+			return 0
+		}
+		return dictLookup(m, l, rd(obj+uint64(off)), name)
+	case l.minor == 11:
+		if values := rd(obj - 4*8); values != 0 {
+			return splitLookup(m, l, rd(typ+uint64(o.heapCachedKeys)), values, name)
+		}
+		return dictLookup(m, l, rd(obj-3*8), name)
+	case l.minor == 12:
+		dv := rd(obj - 3*8)
+		if dv&1 != 0 {
+			return splitLookup(m, l, rd(typ+uint64(o.heapCachedKeys)), dv+1, name)
+		}
+		return dictLookup(m, l, dv, name)
+	default: // 3.13
+		if rd(typ+uint64(o.typeFlags))&tpflagsInlineValues != 0 {
+			values := obj + rd(typ+uint64(o.typeBasicSize))
+			if b, ok := m.read(values, 4); ok && b[3] != 0 { // valid
+				return splitLookup(m, l, rd(typ+uint64(o.heapCachedKeys)), values+8, name)
+			}
+		}
+		return dictLookup(m, l, rd(obj-3*8), name)
+	}
+}
+
+// dictLookup finds str key name in dict d (a linear scan of its entries).
+func dictLookup(m *memory, l *layout, d uint64, name string) uint64 {
+	if d == 0 {
+		return 0
+	}
+	keys, _ := m.u64(d + uint64(l.obj.dictKeys))
+	values, _ := m.u64(d + uint64(l.obj.dictValues))
+	if values != 0 {
+		if l.minor >= 13 {
+			values += 8 // PyDictValues: capacity, size, embedded, valid, padding, then the values
+		}
+		return splitLookup(m, l, keys, values, name)
+	}
+	i, entry := keyIndex(m, l, keys, name)
+	if i < 0 {
+		return 0
+	}
+	v, _ := m.u64(entry + 8*uint64(entryValueSlot(m, l, keys)))
+	return v
+}
+
+// splitLookup finds name in shared keys and returns its value from values.
+func splitLookup(m *memory, l *layout, keys, values uint64, name string) uint64 {
+	i, _ := keyIndex(m, l, keys, name)
+	if i < 0 {
+		return 0
+	}
+	v, _ := m.u64(values + 8*uint64(i))
+	return v
+}
+
+// entryValueSlot is the word of an entry holding its value: 2 in
+// (hash, key, value) entries, 1 in the (key, value) entries of 3.11+
+// unicode and split tables.
+func entryValueSlot(m *memory, l *layout, keys uint64) int {
+	if k, ok := entryWords(m, l, keys); ok && k == 2 {
+		return 1
+	}
+	return 2
+}
+
+func entryWords(m *memory, l *layout, keys uint64) (int, bool) {
+	o := &l.obj
+	if o.keysKind < 0 {
+		return 3, true
+	}
+	b, ok := m.read(keys+uint64(o.keysKind), 1)
+	if !ok {
+		return 0, false
+	}
+	if b[0] == dictKeysGeneral {
+		return 3, true
+	}
+	return 2, true
+}
+
+// keyIndex returns the entry index of str key name in keys, and the
+// entry's address.
+func keyIndex(m *memory, l *layout, keys uint64, name string) (int, uint64) {
+	o := &l.obj
+	if keys == 0 {
+		return -1, 0
+	}
+	n, ok := m.u64(keys + uint64(o.keysNentries))
+	if !ok || n > 1024 {
+		return -1, 0
+	}
+	var indexBytes uint64
+	if o.keysIndexLog2 >= 0 {
+		b, ok := m.read(keys+uint64(o.keysIndexLog2), 1)
+		if !ok {
+			return -1, 0
+		}
+		indexBytes = 1 << b[0]
+	} else {
+		size, _ := m.u64(keys + uint64(o.keysSize))
+		w := uint64(8)
+		switch {
+		case size <= 0xff:
+			w = 1
+		case size <= 0xffff:
+			w = 2
+		case size <= 0xffffffff:
+			w = 4
+		}
+		indexBytes = size * w
+	}
+	words, ok := entryWords(m, l, keys)
+	if !ok {
+		return -1, 0
+	}
+	entries := keys + uint64(o.keysIndices) + indexBytes
+	keySlot := uint64(words - 2) // key after the hash in 3-word entries
+	b, ok := m.read(entries, int(n)*words*8)
+	if !ok {
+		return -1, 0
+	}
+	for i := 0; i < int(n); i++ {
+		k := binary.LittleEndian.Uint64(b[(i*words+int(keySlot))*8:])
+		if k != 0 && readString(m, l, k) == name {
+			return i, entries + uint64(i*words*8)
+		}
+	}
+	return -1, 0
+}

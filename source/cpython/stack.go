@@ -1,0 +1,204 @@
+package cpython
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"unicode/utf16"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// frameOwnedByCStack marks a 3.12+ shim frame that the C stack pushes
+// around an entry into the interpreter; it is no Python function.
+const frameOwnedByCStack = 3
+
+// memory reads a traced process's memory through /proc/PID/mem.
+type memory struct {
+	f *os.File
+}
+
+func openMemory(pid int) *memory {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		return &memory{}
+	}
+	return &memory{f: f}
+}
+
+func (m *memory) read(addr uint64, n int) ([]byte, bool) {
+	if m.f == nil || addr == 0 || n <= 0 || n > 1<<20 {
+		return nil, false
+	}
+	b := make([]byte, n)
+	k, err := m.f.ReadAt(b, int64(addr))
+	return b, err == nil && k == n
+}
+
+func (m *memory) u64(addr uint64) (uint64, bool) {
+	b, ok := m.read(addr, 8)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b), true
+}
+
+func (m *memory) close() {
+	if m.f != nil {
+		m.f.Close()
+	}
+}
+
+// code is what the recorder keeps of a code object.
+type code struct {
+	name, file string
+	first      int
+	table      []byte
+	start      uint64 // address of the first instruction (3.11+)
+}
+
+// rawFrame is a frame as fetched: its code object and where it is.
+type rawFrame struct {
+	code  uint64
+	instr uint64 // an instruction pointer (3.11+) or f_lasti (3.9, 3.10)
+	owner uint8
+}
+
+// decodeFrames splits the words fetched per frame into frames, and returns
+// the address of the frame below the last one (0 if the stack ended).
+func decodeFrames(l *layout, fa frameArgs, args [][]uint64) ([]rawFrame, uint64) {
+	var out []rawFrame
+	var next uint64
+	for _, w := range args {
+		if len(w) < fa.words {
+			break
+		}
+		word := func(off int64) uint64 { return w[(off-fa.lo)/8] }
+		byteAt := func(off int64) uint8 { return uint8(w[(off-fa.lo)/8] >> (8 * ((off - fa.lo) % 8))) }
+		f := rawFrame{code: word(l.frameCode &^ 7)}
+		if f.code == 0 {
+			return out, 0
+		}
+		f.instr = word(l.frameInstr &^ 7)
+		if l.frameInstrIsIndex {
+			f.instr >>= 8 * uint(l.frameInstr%8)
+			f.instr &= 0xffffffff
+		}
+		if l.frameOwner >= 0 {
+			f.owner = byteAt(l.frameOwner)
+		}
+		out = append(out, f)
+		next = word(l.framePrev)
+		if next == 0 {
+			return out, 0
+		}
+	}
+	return out, next
+}
+
+// readFrames reads frames from memory starting at frame address addr, at
+// most n of them, and returns them with the address of the next frame.
+func readFrames(m *memory, l *layout, fa frameArgs, addr uint64, n int) ([]rawFrame, uint64) {
+	var words [][]uint64
+	for k := 0; k < n && addr != 0; k++ {
+		b, ok := m.read(addr+uint64(fa.lo), fa.words*8)
+		if !ok {
+			break
+		}
+		w := make([]uint64, fa.words)
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		words = append(words, w)
+		addr = w[(l.framePrev-fa.lo)/8]
+	}
+	fr, next := decodeFrames(l, fa, words)
+	return fr, next
+}
+
+// readCode reads code object addr.
+func readCode(m *memory, l *layout, addr uint64) (*code, bool) {
+	hdr, ok := m.read(addr, int(l.codeLineTable)+8)
+	if !ok {
+		return nil, false
+	}
+	ptr := func(off int64) uint64 { return binary.LittleEndian.Uint64(hdr[off:]) }
+	c := &code{first: int(int32(binary.LittleEndian.Uint32(hdr[l.codeFirstLine:])))}
+	nameOff := l.codeName
+	if l.codeQualname >= 0 {
+		nameOff = l.codeQualname
+	}
+	c.name = readString(m, l, ptr(nameOff))
+	c.file = readString(m, l, ptr(l.codeFilename))
+	c.table = readBytes(m, l, ptr(l.codeLineTable))
+	if l.codeCode >= 0 {
+		c.start = addr + uint64(l.codeCode)
+	}
+	return c, c.name != ""
+}
+
+// line returns the line of frame f of code c.
+func (c *code) line(l *layout, f rawFrame) int {
+	switch {
+	case l.minor == 9:
+		return lineLnotab(c.table, c.first, int(f.instr))
+	case l.minor == 10:
+		return lineTable310(c.table, c.first, 2*int(f.instr))
+	}
+	if f.instr < c.start {
+		return c.first
+	}
+	return lineTable311(c.table, c.first, int(f.instr-c.start)/2)
+}
+
+// readString reads a compact str object (the form of every identifier and
+// file name); "" if it is not one.
+func readString(m *memory, l *layout, addr uint64) string {
+	hdr, ok := m.read(addr, int(l.compactSize))
+	if !ok {
+		return ""
+	}
+	n := int(binary.LittleEndian.Uint64(hdr[16:])) // PyASCIIObject.length
+	state := binary.LittleEndian.Uint32(hdr[l.stateOff:])
+	kind := int(state>>l.kindShift) & (1<<l.kindBits - 1)
+	if state>>l.compactShift&1 == 0 || n < 0 || n > 4096 || kind == 0 {
+		return ""
+	}
+	if state>>l.asciiShift&1 == 1 {
+		b, ok := m.read(addr+uint64(l.asciiSize), n)
+		if !ok {
+			return ""
+		}
+		return string(b)
+	}
+	b, ok := m.read(addr+uint64(l.compactSize), n*kind)
+	if !ok {
+		return ""
+	}
+	rs := make([]rune, n)
+	for i := range rs {
+		switch kind {
+		case 1:
+			rs[i] = rune(b[i])
+		case 2:
+			rs[i] = rune(binary.LittleEndian.Uint16(b[2*i:]))
+		default:
+			rs[i] = rune(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	}
+	_ = utf16.IsSurrogate
+	return string(rs)
+}
+
+// readBytes reads a bytes object's content.
+func readBytes(m *memory, l *layout, addr uint64) []byte {
+	sz, ok := m.u64(addr + uint64(l.bytesSize))
+	if !ok || sz > 1<<20 {
+		return nil
+	}
+	b, _ := m.read(addr+uint64(l.bytesData), int(sz))
+	return b
+}
+
+// moreFrames is the frame that marks a stack cut at the maximum depth.
+var moreFrames = tracer.Frame{Func: "...more frames"}
