@@ -15,7 +15,9 @@ func main() {
 	defer stop()
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "giltrace: %v\n", err)
+		if _, ok := programStatus(err); !ok {
+			fmt.Fprintf(os.Stderr, "giltrace: %v\n", err)
+		}
 		stop()
 		os.Exit(exitCode(err))
 	}

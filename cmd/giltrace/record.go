@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -20,6 +21,7 @@ import (
 // recordOptions are the arguments of giltrace record.
 type recordOptions struct {
 	Workload       string        // the workload file
+	Command        []string      // or a command running CPython, given after --
 	Out            string        // directory of run.giltrace; "" is giltrace-out/<name>
 	Mode           string        // --gil: overrides gil.mode
 	SwitchInterval time.Duration // overrides gil.switch_interval
@@ -37,17 +39,27 @@ func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
 func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	o := &recordOptions{}
 	cmd := &cobra.Command{
-		Use:   "record WORKLOAD.yaml",
-		Short: "Run a workload on the GIL-locked VM and record its trace",
+		Use:   "record WORKLOAD.yaml | record [flags] -- COMMAND [ARGS...]",
+		Short: "Run a workload on the GIL-locked VM, or a real Python program, and record its trace",
 		Long: "record runs a workload file (docs/workloads.md) on the instrumented VM, writes\n" +
 			"every GIL acquire, release, wait and drop request to DIR/run.giltrace, and\n" +
 			"prints the report: the verdict, each thread's wall time split into running,\n" +
 			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
 			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
-			"stops the run and still writes a valid trace of what was recorded.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+			"stops the run and still writes a valid trace of what was recorded.\n\n" +
+			"After --, record runs COMMAND instead, a real CPython program (python3 app.py,\n" +
+			"python3 -m pkg, a script with a python shebang), and traces it and the CPython\n" +
+			"processes it starts through uprobes on the interpreter until it exits\n" +
+			"(docs/cpython.md: needs root). The program's stdin, stdout, stderr and exit\n" +
+			"status pass through: giltrace exits with the program's status when tracing\n" +
+			"worked, and with 1 when it did not.",
+		Args: usageArgs(recordArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Workload = args[0]
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				o.Command = args[dash:]
+			} else {
+				o.Workload = args[0]
+			}
 			if err := o.check(); err != nil {
 				return &usageError{err}
 			}
@@ -55,20 +67,55 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload name>)")
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload, script or command name>)")
 	f.StringVar(&o.Mode, "gil", "", "GIL `MODE`: cpython, legacy or none (default: the workload's)")
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
+	outputFlags(cmd, o)
+	return cmd
+}
+
+// outputFlags defines the flags of what record and attach do with a run
+// once recorded: --json, --otlp, --formats.
+func outputFlags(cmd *cobra.Command, o *recordOptions) {
+	f := cmd.Flags()
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
 	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" (files: "+outputFiles()+"; default all; docs/outputs.md)")
-	return cmd
+}
+
+// recordArgs accepts one workload file, or a command after "--".
+func recordArgs(cmd *cobra.Command, args []string) error {
+	dash := cmd.ArgsLenAtDash()
+	switch {
+	case dash > 0:
+		return fmt.Errorf("record takes a workload file or a command after --, not both (got %q before --)", args[:dash])
+	case dash == 0 && len(args) == 0:
+		return errors.New("no command after --: expected e.g. record -- python3 app.py")
+	case dash == 0:
+		return nil
+	case len(args) == 1:
+		return nil
+	case len(args) == 0:
+		return errors.New("expected a workload file (record WORKLOAD.yaml) or a command (record -- python3 app.py)")
+	}
+	return fmt.Errorf("accepts 1 workload file, received %d arguments; to trace a program, put it after --: record -- %s", len(args), strings.Join(args, " "))
 }
 
 // check rejects flag values that no workload could accept.
 func (o *recordOptions) check() error {
+	if o.Command != nil {
+		for _, vmFlag := range []struct {
+			name string
+			set  bool
+		}{{"--gil", o.Mode != ""}, {"--switch-interval", o.SwitchInterval != 0}, {"--threads", o.Threads != 0}, {"--processes", o.Processes != 0}} {
+			if vmFlag.set {
+				return fmt.Errorf("%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", vmFlag.name)
+			}
+		}
+	}
 	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
 		return fmt.Errorf("--gil %q: expected cpython, legacy or none", o.Mode)
 	}
@@ -89,6 +136,9 @@ func (o *recordOptions) check() error {
 }
 
 func runRecord(cmd *cobra.Command, o *recordOptions) error {
+	if o.Command != nil {
+		return recordPython(cmd, o, cpython.Command(o.Command, pythonOptions(cmd)))
+	}
 	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
 

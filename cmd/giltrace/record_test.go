@@ -30,6 +30,28 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"w.yaml", "--threads", "many"}, nil, true, ""},
 		{[]string{"w.yaml", "--processes", "100000"}, nil, true, ""},
 		{[]string{"w.yaml", "--bogus"}, nil, true, ""},
+		// A real program, after --.
+		{[]string{"--", "python3", "app.py", "-v"}, &recordOptions{Command: []string{"python3", "app.py", "-v"}}, false, ""},
+		{[]string{"-o", "d", "--json", "--formats", "none", "--", "python3", "-m", "pkg"},
+			&recordOptions{Out: "d", JSON: true, Formats: "none", Command: []string{"python3", "-m", "pkg"}}, false, ""},
+		{[]string{"--"}, nil, true, "no command after --"},
+		{[]string{"w.yaml", "--", "python3"}, nil, true, "not both"},
+		{[]string{"python3", "app.py"}, nil, true, "record -- python3 app.py"},
+		{[]string{"--gil", "none", "--", "python3", "app.py"}, nil, true, "--gil applies to workloads"},
+		{[]string{"--threads", "4", "--", "python3", "app.py"}, nil, true, "--threads applies to workloads"},
+	})
+}
+
+func TestAttachArgs(t *testing.T) {
+	testArgs(t, attachCmd, []argsCase[attachOptions]{
+		{[]string{"123"}, &attachOptions{PID: 123}, false, ""},
+		{[]string{"123", "--duration", "10s", "-o", "d", "--json", "--formats", "report"},
+			&attachOptions{PID: 123, Duration: 10 * time.Second, recordOptions: recordOptions{Out: "d", JSON: true, Formats: "report"}}, false, ""},
+		{nil, nil, true, ""},
+		{[]string{"abc"}, nil, true, "expected a process id"},
+		{[]string{"0"}, nil, true, "expected a process id"},
+		{[]string{"123", "--duration", "-1s"}, nil, true, "--duration"},
+		{[]string{"123", "--formats", "svg"}, nil, true, "--formats"},
 	})
 }
 

@@ -100,6 +100,7 @@ func newRootCmd() *cobra.Command {
 		newCompareCmd(),
 		newViewCmd(),
 		newExportCmd(),
+		newAttachCmd(),
 	)
 	return cmd
 }
@@ -135,8 +136,12 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// exitCode is 2 for usage errors, 1 otherwise.
+// exitCode is 2 for usage errors, a traced program's own status when
+// giltrace passes it through, 1 otherwise.
 func exitCode(err error) int {
+	if code, ok := programStatus(err); ok {
+		return code
+	}
 	var u *usageError
 	if errors.As(err, &u) {
 		return 2

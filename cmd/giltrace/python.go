@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/giltrace/giltrace/source/cpython"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/spf13/cobra"
+)
+
+// attachOptions are the arguments of giltrace attach.
+type attachOptions struct {
+	recordOptions               // -o, --formats, --json, --otlp, as for record
+	PID           int           // the process to trace
+	Duration      time.Duration // how long to trace; 0 until Ctrl-C or the process exits
+}
+
+func newAttachCmd() *cobra.Command { return attachCmd(runAttach) }
+
+// attachCmd builds the command around run, so that tests can check the
+// parsed options.
+func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
+	o := &attachOptions{}
+	cmd := &cobra.Command{
+		Use:   "attach PID",
+		Short: "Trace a running CPython process, then report why its threads did or did not speed up",
+		Long: "attach traces the running CPython process PID, and the CPython processes it\n" +
+			"starts, through uprobes on its interpreter (docs/cpython.md: needs root), until\n" +
+			"--duration elapses, Ctrl-C, or the process exits. It writes DIR/run.giltrace\n" +
+			"and every output (--formats) and prints the report, as record does. The\n" +
+			"process is not stopped or changed: only observed.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pid, err := strconv.Atoi(args[0])
+			if err != nil || pid < 1 {
+				return &usageError{fmt.Errorf("PID %q: expected a process id, a positive integer", args[0])}
+			}
+			o.PID = pid
+			if o.Duration < 0 {
+				return &usageError{fmt.Errorf("--duration %v: expected a positive duration such as 10s", o.Duration)}
+			}
+			if err := o.check(); err != nil {
+				return &usageError{err}
+			}
+			return run(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<script or command name>)")
+	f.DurationVar(&o.Duration, "duration", 0, "stop tracing after `D`, e.g. 10s (default: until Ctrl-C or the process exits)")
+	outputFlags(cmd, &o.recordOptions)
+	return cmd
+}
+
+func runAttach(cmd *cobra.Command, o *attachOptions) error {
+	return recordPython(cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd)))
+}
+
+// pythonOptions are the CPython recorder's options for a command: the
+// program's standard streams are giltrace's.
+func pythonOptions(cmd *cobra.Command) cpython.Options {
+	return cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion()}
+}
+
+// recordPython records a real CPython program through src, then writes,
+// reports and sends the run as record does for a workload. A program
+// started by record (not attach) passes its exit status through: once the
+// run is saved, giltrace exits with it.
+func recordPython(cmd *cobra.Command, o *recordOptions, src *cpython.Source) error {
+	ctx := cmd.Context()
+	t, runErr := tracer.Record(ctx, src, tracer.Config{})
+	name := "python"
+	if t != nil && t.Meta.Workload != "" {
+		name = t.Meta.Workload
+	} else if len(o.Command) > 0 {
+		name = filepath.Base(o.Command[0])
+	}
+	if err := saveRun(ctx, t, runErr, name, o, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+		return err
+	}
+	if o.Command != nil {
+		if code := src.ExitCode(); code != 0 {
+			return &exitStatus{code: code}
+		}
+	}
+	return nil
+}
+
+// exitStatus is the exit status of a traced program that giltrace passes
+// through after tracing it: not an error of giltrace's, so nothing is
+// printed. A program killed by a signal (-1) gives 1.
+type exitStatus struct{ code int }
+
+func (e *exitStatus) Error() string { return fmt.Sprintf("the program exited with status %d", e.code) }
+
+// programStatus is the exit status to pass through for err, if it is one.
+func programStatus(err error) (int, bool) {
+	var es *exitStatus
+	if !errors.As(err, &es) {
+		return 0, false
+	}
+	if es.code < 0 || es.code > 255 {
+		return 1, true
+	}
+	return es.code, true
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/source/cpython"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// python is a CPython 3.11 with symbols (the machine image's pyenv build),
+// or the test is skipped (failed in CI) when it or uprobes are missing.
+func python(t *testing.T) string {
+	t.Helper()
+	const path = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+	skip := func(why string) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("tracing real CPython: %s", why)
+		}
+		t.Skipf("tracing real CPython: %s", why)
+	}
+	if _, err := os.Stat(path); err != nil {
+		skip(err.Error())
+	}
+	if err := cpython.Check(); err != nil {
+		skip(err.Error())
+	}
+	return path
+}
+
+// twoThreads prints a line, runs two CPU-bound threads briefly and exits
+// with status 3.
+const twoThreads = `import sys, threading
+def spin(n):
+    while n > 0:
+        n -= 1
+print("hello from python")
+ts = [threading.Thread(target=spin, args=(300000,), name="spinner-%d" % i) for i in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+sys.exit(3)
+`
+
+// TestRecordPython runs giltrace record -- python3 app.py in process: the
+// program's output and exit status pass through, the trace and the outputs
+// are written, and the report names the program's threads.
+func TestRecordPython(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte(twoThreads), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", out, "--json", "--", py, app})
+	err := cmd.ExecuteContext(context.Background())
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("exit status %d (%v), want the program's 3; stderr:\n%s", code, err, stderr.String())
+	}
+	text := stdout.String()
+	if !strings.HasPrefix(text, "hello from python\n") {
+		t.Errorf("the program's output does not come first: %.200q", text)
+	}
+	var rep struct {
+		Workload string `json:"workload"`
+		Threads  []struct {
+			Name      string `json:"name"`
+			RunningNS int64  `json:"running_ns"`
+			GILWaitNS int64  `json:"gil_wait_ns"`
+		} `json:"threads"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(text, "hello from python\n")), &rep); err != nil {
+		t.Fatalf("the report is not JSON after the program's output: %v\n%s", err, text)
+	}
+	names := map[string]bool{}
+	for _, th := range rep.Threads {
+		names[th.Name] = true
+	}
+	if rep.Workload != "app" || len(rep.Threads) != 3 || !names["MainThread"] {
+		t.Errorf("workload %q, threads %v, want MainThread and the two spinners", rep.Workload, names)
+	}
+	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.Extra["source"] != "cpython" || len(tr.Events) == 0 {
+		t.Errorf("trace meta %v, %d events", tr.Meta.Extra, len(tr.Events))
+	}
+	for _, f := range []string{"gil-wait.pb.gz", "trace.json", "flame.html", "report.txt", "report.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestRecordPythonErrors: a command that is not CPython fails with exit
+// status 1 and a message naming it, and writes nothing.
+func TestRecordPythonErrors(t *testing.T) {
+	python(t)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", out, "--", "/bin/true"})
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "not a CPython interpreter") {
+		t.Fatalf("err = %v (exit %d), want a 'not a CPython interpreter' error", err, exitCode(err))
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s exists after a failed start: %v", out, err)
+	}
+}
+
+// TestAttachPython attaches to a running program for a second and reports
+// its threads; the program runs on, undisturbed.
+func TestAttachPython(t *testing.T) {
+	py := python(t)
+	prog := exec.Command(py, "-c", `import threading, time
+def spin():
+    while True:
+        n = 20000
+        while n > 0:
+            n -= 1
+        time.sleep(0.001)
+for i in range(2):
+    threading.Thread(target=spin, name="worker-%d" % i, daemon=True).start()
+time.sleep(60)
+`)
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { prog.Process.Kill(); prog.Wait() }()
+	time.Sleep(500 * time.Millisecond) // let it start its threads
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"attach", strconv.Itoa(prog.Process.Pid), "--duration", "1s", "-o", out, "--formats", "none"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("attach: %v\n%s", err, stderr.String())
+	}
+	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, th := range tr.Threads {
+		names[th.Name] = true
+	}
+	if !names["worker-0"] || !names["worker-1"] {
+		t.Errorf("threads %v, want worker-0 and worker-1", names)
+	}
+	if prog.ProcessState != nil {
+		t.Error("the program exited while attached")
+	}
+	if !strings.Contains(stdout.String(), "Verdict") {
+		t.Errorf("no report printed:\n%s", stdout.String())
+	}
+}
