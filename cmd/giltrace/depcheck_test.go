@@ -22,6 +22,7 @@ var layerRules = []struct {
 	{"diagnosis", []string{"tracer", "internal/textfmt"}},
 	{"exporters/report", []string{"tracer", "diagnosis", "internal/textfmt"}},
 	{"exporters", []string{"tracer"}},
+	{"model", []string{"tracer"}},
 	{"chart", nil},
 	{"compare", []string{"tracer", "vm", "diagnosis", "chart"}},
 	{"internal/textfmt", nil},
@@ -30,7 +31,7 @@ var layerRules = []struct {
 	{"internal/chrometest", nil},
 	{"internal/jaegertest", nil},
 	{"internal/testkit", []string{"tracer"}},
-	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "internal/textfmt"}},
+	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "internal/textfmt"}},
 }
 
 // TestDependencyDirection checks every package's imports of the module

@@ -101,6 +101,7 @@ func newRootCmd() *cobra.Command {
 		newViewCmd(),
 		newExportCmd(),
 		newAttachCmd(),
+		newModelCmd(),
 	)
 	return cmd
 }

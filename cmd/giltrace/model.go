@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/giltrace/giltrace/model"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+	"github.com/spf13/cobra"
+)
+
+// modelOptions are the arguments of giltrace model.
+type modelOptions struct {
+	File string // the .giltrace file
+	Out  string // the workload file to write; "" or "-" for stdout
+}
+
+func newModelCmd() *cobra.Command { return modelCmd(runModel) }
+
+// modelCmd builds the command around run, so that tests can check the
+// parsed options.
+func modelCmd(run func(*cobra.Command, *modelOptions) error) *cobra.Command {
+	o := &modelOptions{}
+	cmd := &cobra.Command{
+		Use:   "model RUN.giltrace",
+		Short: "Write a workload file that reproduces a recorded run, to replay it under other choices",
+		Long: "model reads a recorded run (of a real Python program or of a workload) and\n" +
+			"writes a workload file that reproduces it: each thread's Python running time,\n" +
+			"blocking calls, native calls and shared-lock holds in the order recorded,\n" +
+			"grouped into functions named after the Python functions and compressed into\n" +
+			"repeats. The file is an ordinary, commented workload: check, record and\n" +
+			"compare take it (docs/what-if.md).",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.File = args[0]
+			return run(cmd, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.Out, "out", "o", "", "write the workload to `FILE` (default: standard output)")
+	return cmd
+}
+
+func runModel(cmd *cobra.Command, o *modelOptions) error {
+	t, err := readTrace(o.File, cmd.ErrOrStderr(), "modelling")
+	if err != nil {
+		return err
+	}
+	src, err := buildModel(t, o.File)
+	if err != nil {
+		return err
+	}
+	if o.Out == "" || o.Out == "-" {
+		_, err = cmd.OutOrStdout().Write(src)
+		return err
+	}
+	if err := os.WriteFile(o.Out, src, 0o644); err != nil {
+		return fmt.Errorf("writing the model of %s: %w", o.File, err)
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", o.Out)
+	return err
+}
+
+// buildModel models trace t (read from path) and checks that the result
+// loads as a workload.
+func buildModel(t *tracer.Trace, path string) ([]byte, error) {
+	src, err := model.Build(tracer.Derive(t), model.Options{Source: path})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := workload.Parse("model of "+path, src); err != nil {
+		return nil, fmt.Errorf("modelling %s: the model does not load (a bug in giltrace model): %w", path, err)
+	}
+	return src, nil
+}

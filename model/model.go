@@ -1,0 +1,763 @@
+// Package model fits a workload to a recorded run: from the spans of a
+// trace (a real CPython program's, or a VM run's) it writes a workload file
+// (format v1, docs/workloads.md) that reproduces what each thread did —
+// its Python running time, its blocking calls with their kinds, its native
+// calls that hold or release the GIL, its holds of shared locks — in the
+// order recorded, grouped into functions named after the Python functions
+// of the recorded stacks, and compressed into repeats where the run repeats
+// itself. GIL waits are not written: they emerge when the model runs, so
+// that the model can be replayed under other choices (processes,
+// free-threading, more cores, another switch interval) in virtual time.
+//
+// Durations are the measured ones: time in Python, not the VM's loop
+// counts. docs/what-if.md says how the model is built and where it cannot
+// know what the program would do (a process pool's pickling cost, a C
+// extension's behaviour without a GIL).
+//
+// Build is deterministic: the same trace and options give the same bytes.
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// Options tune the model.
+type Options struct {
+	// Source is the path of the trace, named in the file's header.
+	Source string
+	// Tolerance is how far apart (relative) two durations may be for two
+	// passages to count as repeats of one another: 0 means 0.25.
+	Tolerance float64
+	// MaxFunctions bounds the functions written; beyond it, operations are
+	// attributed to outer frames of their stacks. 0 means 200.
+	MaxFunctions int
+	// Clock and Cores, if set, are written as the workload's clock: and
+	// cores: settings (virtual-time replay).
+	Clock string
+	Cores int
+}
+
+// opKind is what an operation of the model does.
+type opKind uint8
+
+const (
+	opCompute    opKind = iota + 1 // Python running with the GIL
+	opIO                           // blocking call that released the GIL
+	opNative                       // native call that released the GIL
+	opNativeHold                   // native call that kept the GIL
+	opLock                         // a shared lock held around body
+	opCall                         // a call of function name
+	opRepeat                       // body, times times
+)
+
+// op is an operation of the model.
+type op struct {
+	kind  opKind
+	d     float64 // nanoseconds, for compute, io and native (a mean after merging)
+	label string  // the I/O kind, the lock's name, or the callee
+	times int     // opRepeat
+	body  []op    // opLock, opRepeat, and a call's callee body before naming
+}
+
+// leaf is a recorded piece of a thread's life that the model keeps: what
+// it did, for how long, in which function and under which shared lock.
+type leaf struct {
+	kind  opKind
+	d     int64
+	label string // I/O kind
+	fn    tracer.Frame
+	hold  int // index of the shared-lock hold it happened under, -1 if none
+	lock  string
+}
+
+// Build writes the workload modelling the run of spans s.
+func Build(s *tracer.Spans, o Options) ([]byte, error) {
+	if o.Tolerance <= 0 {
+		o.Tolerance = 0.25
+	}
+	if o.MaxFunctions <= 0 {
+		o.MaxFunctions = 200
+	}
+	t := s.Trace
+	if len(t.Threads) == 0 {
+		return nil, errors.New("modelling a run: the trace has no threads")
+	}
+	procs := modelledProcs(t)
+	shared := sharedLocks(s)
+	var threads []threadModel
+	for depth := math.MaxInt; ; {
+		threads = threads[:0]
+		fns := map[string]bool{}
+		for id := range t.Threads {
+			if !procs.keep(t.Threads[id].Proc) {
+				continue
+			}
+			tm := buildThread(s, tracer.ThreadID(id), shared, depth, o.Tolerance)
+			threads = append(threads, tm)
+			for _, b := range tm.blocks {
+				fns[b.fn.Func] = true
+			}
+		}
+		if len(fns) <= o.MaxFunctions || depth <= 1 {
+			break
+		}
+		depth = min(depth, maxStackDepth(t)) - 1
+	}
+	return write(t, procs, threads, o), nil
+}
+
+// procSet is the processes whose threads are modelled: every process of a
+// one-process run; the workers of a multiprocessing run (the parent only
+// hands out work), written as processes: N running one worker's threads.
+type procSet struct {
+	keepID  tracer.ProcID
+	all     bool
+	workers int
+	note    string
+}
+
+func (p procSet) keep(id tracer.ProcID) bool { return p.all || id == p.keepID }
+
+// modelledProcs chooses the processes to model. The workload format runs
+// every thread group in every process, so a run whose processes differ
+// (a parent and its pool workers) is modelled by its busiest child,
+// repeated once per child.
+func modelledProcs(t *tracer.Trace) procSet {
+	if len(t.Procs) <= 1 {
+		return procSet{all: true, workers: 1}
+	}
+	busy := make([]int64, len(t.Procs))
+	for i := range t.Events {
+		e := &t.Events[i]
+		if e.Kind == tracer.KindThreadEnd || e.Kind == tracer.KindThreadStart {
+			continue
+		}
+		busy[t.Threads[e.Thread].Proc]++
+	}
+	best := tracer.ProcID(1)
+	for p := 2; p < len(t.Procs); p++ {
+		if busy[p] > busy[best] {
+			best = tracer.ProcID(p)
+		}
+	}
+	return procSet{keepID: best, workers: len(t.Procs) - 1,
+		note: fmt.Sprintf("The run had %d processes: the model runs the threads of the busiest child (%s, pid %d) in each of %d processes; the parent (%s) is left out, as the workload format runs the same threads in every process.",
+			len(t.Procs), t.Procs[best].Name, t.Procs[best].PID, len(t.Procs)-1, t.Procs[0].Name)}
+}
+
+// sharedLocks are the guest locks that at least two threads held: real
+// mutual exclusion, modelled as a lock. A lock held by one thread only and
+// waited for by others (a thread's join lock, a queue's condition) is a
+// wait for that thread's work, which the model reproduces by itself.
+func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
+	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
+	for _, h := range s.Holds {
+		if s.Trace.Locks[h.Lock].GIL {
+			continue
+		}
+		if holders[h.Lock] == nil {
+			holders[h.Lock] = map[tracer.ThreadID]bool{}
+		}
+		holders[h.Lock][h.Thread] = true
+	}
+	out := map[tracer.LockID]bool{}
+	for l, hs := range holders {
+		if len(hs) >= 2 {
+			out[l] = true
+		}
+	}
+	return out
+}
+
+func maxStackDepth(t *tracer.Trace) int {
+	n := 0
+	for s := range t.Stacks {
+		d := 0
+		for id := tracer.StackID(s); id != tracer.NoStack; id = t.Stacks[id].Parent {
+			d++
+		}
+		n = max(n, d)
+	}
+	return n
+}
+
+// frameAt is the frame that operations of stack st are attributed to: the
+// innermost frame of the program's own code (not the standard library's
+// nor the interpreter's frozen modules: an import's file reads belong to
+// the line that imports), else the outermost named frame, or the frame at
+// depth (counted from the outermost, 1-based) if that is deeper.
+func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
+	var frames []tracer.FrameID
+	for id := st; id != tracer.NoStack && int(id) < len(t.Stacks); id = t.Stacks[id].Parent {
+		frames = append(frames, t.Stacks[id].Frame)
+	}
+	if len(frames) == 0 {
+		return tracer.Frame{Func: "<thread>"}
+	}
+	i := 0 // innermost
+	for i < len(frames)-1 && !ownCode(t.Frames[frames[i]].File) {
+		i++
+	}
+	if !ownCode(t.Frames[frames[i]].File) {
+		// No frame of the program's own (the interpreter starting up):
+		// the outermost named frame, so that start-up is a few blocks.
+		i = len(frames) - 1
+		for i > 0 && t.Frames[frames[i]].Func == "?" {
+			i--
+		}
+	}
+	if len(frames)-i > depth {
+		i = len(frames) - depth
+	}
+	return t.Frames[frames[i]]
+}
+
+// ownCode reports whether file is the program's own code: not a frozen
+// module of the interpreter ("<frozen importlib._bootstrap>") nor a file
+// of the standard library or of installed packages.
+func ownCode(file string) bool {
+	return file != "" && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
+		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
+}
+
+// threadModel is one thread: when it starts, and its blocks, each a call
+// of a function with the operations it did there.
+type threadModel struct {
+	name   string
+	start  int64
+	blocks []block
+	body   []op // blocks as calls, compressed
+}
+
+// block is a run of consecutive operations in one function.
+type block struct {
+	fn  tracer.Frame
+	ops []op
+}
+
+// buildThread turns thread id's state spans into blocks and its body.
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, depth int, tol float64) threadModel {
+	t := s.Trace
+	tm := threadModel{name: t.Threads[id].Name}
+	if int(id) < len(s.Threads) {
+		tm.start = s.Threads[id].Start
+	}
+	// The thread's holds of shared locks, in time order.
+	type hold struct {
+		start, end int64
+		name       string
+	}
+	var holds []hold
+	for _, h := range s.Holds {
+		if h.Thread == id && shared[h.Lock] {
+			holds = append(holds, hold{h.Start, h.End, t.Locks[h.Lock].Name})
+		}
+	}
+	var leaves []leaf
+	add := func(k opKind, start, end int64, label string, fn tracer.Frame) {
+		// Split at hold boundaries so that each piece is wholly inside or
+		// outside a hold.
+		for start < end {
+			cut, hi, name := end, -1, ""
+			for i, h := range holds {
+				switch {
+				case h.start <= start && start < h.end:
+					cut, hi, name = min(end, h.end), i, h.name
+				case start < h.start && h.start < cut:
+					cut = h.start
+				}
+				if hi >= 0 {
+					break
+				}
+			}
+			leaves = append(leaves, leaf{kind: k, d: cut - start, label: label, fn: fn, hold: hi, lock: name})
+			start = cut
+		}
+	}
+	for _, sp := range s.ThreadStates(id) {
+		fn := frameAt(t, sp.Stack, depth)
+		switch sp.State {
+		case tracer.StateRunning:
+			add(opCompute, sp.Start, sp.End, "", fn)
+		case tracer.StateIO:
+			add(opIO, sp.Start, sp.End, t.Str(sp.IOKind), fn)
+		case tracer.StateNative:
+			add(opNative, sp.Start, sp.End, "", fn)
+		case tracer.StateNativeHolding:
+			add(opNativeHold, sp.Start, sp.End, "", fn)
+		}
+	}
+	// Blocks: consecutive leaves in one function; within a block,
+	// consecutive leaves of one kind (and label and hold) merge.
+	for _, lf := range leaves {
+		if n := len(tm.blocks); n == 0 || tm.blocks[n-1].fn != lf.fn {
+			tm.blocks = append(tm.blocks, block{fn: lf.fn})
+		}
+		b := &tm.blocks[len(tm.blocks)-1]
+		b.ops = appendLeaf(b.ops, lf)
+	}
+	tm.blocks = coarsen(tm.blocks)
+	for i := range tm.blocks {
+		tm.blocks[i].ops = compress(dropTiny(tm.blocks[i].ops), tol)
+	}
+	return tm
+}
+
+// smallShare is the share of a thread's active time below which a block is
+// merged with its small neighbours: a thread's start-up (imports, site
+// set-up) is hundreds of blocks of microseconds each, which the model keeps
+// as one block with the same operations, named after the function that
+// took most of its time.
+const smallShare = 0.005
+
+// coarsen merges runs of consecutive small blocks into one.
+func coarsen(blocks []block) []block {
+	total := 0.0
+	for _, b := range blocks {
+		total += opsTime(b.ops)
+	}
+	small := func(b block) bool { return opsTime(b.ops) < smallShare*total }
+	var out []block
+	for i := 0; i < len(blocks); {
+		if !small(blocks[i]) {
+			out = append(out, blocks[i])
+			i++
+			continue
+		}
+		j := i
+		byFn := map[tracer.Frame]float64{}
+		var ops []op
+		for ; j < len(blocks) && small(blocks[j]); j++ {
+			byFn[blocks[j].fn] += opsTime(blocks[j].ops)
+			for _, o := range blocks[j].ops {
+				if n := len(ops); n > 0 && o.kind != opLock && ops[n-1].kind == o.kind && ops[n-1].label == o.label {
+					ops[n-1].d += o.d
+					continue
+				}
+				ops = append(ops, o)
+			}
+		}
+		if j-i == 1 {
+			out = append(out, blocks[i])
+			i = j
+			continue
+		}
+		fn, best := blocks[i].fn, -1.0
+		for k := i; k < j; k++ { // the first of the functions with the most time
+			if d := byFn[blocks[k].fn]; d > best {
+				fn, best = blocks[k].fn, d
+			}
+		}
+		out = append(out, block{fn: fn, ops: ops})
+		i = j
+	}
+	return out
+}
+
+// opsTime is the time the operations take, repeats included.
+func opsTime(ops []op) float64 {
+	t := 0.0
+	for _, o := range ops {
+		switch o.kind {
+		case opLock:
+			t += opsTime(o.body)
+		case opRepeat:
+			t += float64(o.times) * opsTime(o.body)
+		default:
+			t += o.d
+		}
+	}
+	return t
+}
+
+// appendLeaf adds leaf lf to ops, merging it into the last operation (or
+// the last lock body, when it is under the same hold) when they match.
+func appendLeaf(ops []op, lf leaf) []op {
+	if lf.hold >= 0 {
+		if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
+			ops[n-1].body = appendLeaf(ops[n-1].body, leaf{kind: lf.kind, d: lf.d, label: lf.label, hold: -1})
+			return ops
+		}
+		// times carries the hold's index+1 until compress, to tell holds apart.
+		return append(ops, op{kind: opLock, label: lf.lock, times: lf.hold + 1,
+			body: appendLeaf(nil, leaf{kind: lf.kind, d: lf.d, label: lf.label, hold: -1})})
+	}
+	if n := len(ops); n > 0 && ops[n-1].kind == lf.kind && ops[n-1].label == lf.label && lf.kind != opLock {
+		ops[n-1].d += float64(lf.d)
+		return ops
+	}
+	return append(ops, op{kind: lf.kind, d: float64(lf.d), label: lf.label})
+}
+
+// minOp is the shortest operation written: shorter ones (a few
+// microseconds of Python between two blocking calls) are folded into the
+// previous operation, or dropped at the start of a block.
+const minOp = 1000 // 1 us, the format's resolution
+
+// dropTiny folds operations shorter than minOp into their predecessor.
+func dropTiny(ops []op) []op {
+	var out []op
+	for _, o := range ops {
+		if o.kind == opLock {
+			o.body = dropTiny(o.body)
+			o.times = 0
+			if len(o.body) == 0 {
+				continue
+			}
+			out = append(out, o)
+			continue
+		}
+		if o.d < minOp {
+			if n := len(out); n > 0 && out[n-1].kind != opLock {
+				out[n-1].d += o.d
+			}
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].kind == o.kind && out[n-1].label == o.label {
+			out[n-1].d += o.d
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// maxPeriod bounds the length of a repeated passage that compress looks for.
+const maxPeriod = 16
+
+// compress replaces runs of similar passages with repeats: at each place,
+// the period that covers the most operations with at least two copies
+// wins (the shorter on a tie); the copies' durations are averaged.
+func compress(ops []op, tol float64) []op {
+	var out []op
+	for i := 0; i < len(ops); {
+		bestP, bestK := 0, 1
+		for p := 1; p <= maxPeriod && i+2*p <= len(ops); p++ {
+			k := 1
+			for i+(k+1)*p <= len(ops) && passageSimilar(ops[i:i+p], ops[i+k*p:i+(k+1)*p], tol) {
+				k++
+			}
+			if k >= 2 && p*k > bestP*bestK {
+				bestP, bestK = p, k
+			}
+		}
+		if bestK < 2 {
+			out = append(out, ops[i])
+			i++
+			continue
+		}
+		copies := make([][]op, bestK)
+		for c := range copies {
+			copies[c] = ops[i+c*bestP : i+(c+1)*bestP]
+		}
+		body := averagePassages(copies)
+		if bestP == 1 && body[0].kind == opRepeat {
+			body[0].times *= bestK // repeat of a repeat: one repeat
+			out = append(out, body[0])
+		} else {
+			out = append(out, op{kind: opRepeat, times: bestK, body: body})
+		}
+		i += bestP * bestK
+	}
+	return out
+}
+
+func passageSimilar(a, b []op, tol float64) bool {
+	for i := range a {
+		if !opSimilar(a[i], b[i], tol) {
+			return false
+		}
+	}
+	return true
+}
+
+// slack is the absolute difference always tolerated between two
+// durations: 50 us, the scheduler's noise on a short operation.
+const slack = 50_000
+
+func opSimilar(a, b op, tol float64) bool {
+	if a.kind != b.kind || a.label != b.label || a.times != b.times || len(a.body) != len(b.body) {
+		return false
+	}
+	if a.kind == opLock || a.kind == opRepeat || a.kind == opCall {
+		return passageSimilar(a.body, b.body, tol)
+	}
+	return math.Abs(a.d-b.d) <= tol*math.Max(a.d, b.d)+slack
+}
+
+// averagePassages is one passage whose durations are the copies' means.
+func averagePassages(copies [][]op) []op {
+	out := slices.Clone(copies[0])
+	for i := range out {
+		col := make([][]op, len(copies))
+		sum := 0.0
+		for c := range copies {
+			sum += copies[c][i].d
+			col[c] = copies[c][i].body
+		}
+		out[i].d = sum / float64(len(copies))
+		if len(out[i].body) > 0 {
+			out[i].body = averagePassages(col)
+		}
+	}
+	return out
+}
+
+// functionTable names the functions of the model: one per distinct body
+// of a recorded Python function, the first under the function's own name,
+// others with a "#2", "#3" suffix.
+type functionTable struct {
+	tol    float64
+	names  []string            // in order of definition
+	bodies map[string][]op     // name -> body
+	uses   map[string][][]op   // name -> the bodies of every call, averaged when written
+	frames map[string]string   // name -> where it was recorded, for a comment
+	byFunc map[string][]string // Python function -> its names
+}
+
+func (ft *functionTable) name(fn tracer.Frame, body []op) string {
+	for _, n := range ft.byFunc[fn.Func] {
+		if len(ft.bodies[n]) == len(body) && passageSimilar(ft.bodies[n], body, ft.tol) {
+			ft.uses[n] = append(ft.uses[n], body)
+			return n
+		}
+	}
+	n := fn.Func
+	if n == "" {
+		n = "?"
+	}
+	if k := len(ft.byFunc[fn.Func]); k > 0 {
+		n = fmt.Sprintf("%s#%d", n, k+1)
+	}
+	ft.names = append(ft.names, n)
+	ft.bodies[n] = body
+	ft.uses[n] = [][]op{body}
+	where := fn.File
+	if fn.Line > 0 {
+		where += ":" + strconv.Itoa(fn.Line)
+	}
+	ft.frames[n] = where
+	ft.byFunc[fn.Func] = append(ft.byFunc[fn.Func], n)
+	return n
+}
+
+// write renders the workload.
+func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []byte {
+	// Calls of one Python function share a definition when their bodies
+	// match within a tenth of the repeat tolerance, and it has their mean
+	// durations: close enough that each thread's total time stays within a
+	// few percent of what it recorded.
+	ft := &functionTable{tol: o.Tolerance / 10, bodies: map[string][]op{}, uses: map[string][][]op{},
+		frames: map[string]string{}, byFunc: map[string][]string{}}
+	var w strings.Builder
+	m := t.Meta
+	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", orDefault(o.Source, "a trace"))
+	if cmd := m.Extra["command"]; cmd != "" {
+		fmt.Fprintf(&w, ": %s", cmd)
+	}
+	if py := m.Extra["python"]; py != "" {
+		fmt.Fprintf(&w, " (CPython %s)", py)
+	}
+	fmt.Fprintf(&w, ",\n# recorded %s, wall %v, %d threads in %d processes.\n",
+		m.Start.UTC().Format("2006-01-02 15:04:05 MST"), time.Duration(t.Duration()).Round(time.Microsecond), len(t.Threads), len(t.Procs))
+	w.WriteString(`#
+# Each thread does what it did in the recorded run, in the same order: its
+# Python running time (compute), blocking calls that released the GIL (io,
+# with their kinds), native calls that released it or kept it, and holds of
+# locks that several threads took. Operations are grouped into functions
+# named after the innermost Python function of the recorded stacks, and
+# passages that repeat are compressed into repeats with their mean durations.
+# GIL waits are not written: they emerge when the model runs. Durations are
+# the measured ones (time in Python, not loop counts).
+#
+# What the model cannot know: what a process pool pays to pickle its tasks,
+# what a C extension would do without a GIL, and work the recorded threads
+# did not do (a lock wait on another thread's join is left to emerge).
+`)
+	if procs.note != "" {
+		w.WriteString("#\n")
+		for _, line := range wrap(procs.note, 74) {
+			fmt.Fprintf(&w, "# %s\n", line)
+		}
+	}
+	fmt.Fprintf(&w, "name: %s\n", workloadName(m.Workload))
+	fmt.Fprintf(&w, "description: %s\n", strconv.Quote("model of "+orDefault(m.Workload, "a recorded run")))
+	mode := m.GILMode
+	if mode == "" {
+		mode = tracer.GILCPython
+	}
+	fmt.Fprintf(&w, "gil:\n  mode: %s\n", mode)
+	if mode == tracer.GILCPython && m.SwitchInterval > 0 {
+		fmt.Fprintf(&w, "  switch_interval: %s\n", dur(float64(m.SwitchInterval)))
+	}
+	if mode == tracer.GILLegacy && m.CheckInterval > 0 {
+		fmt.Fprintf(&w, "  check_interval: %d\n", m.CheckInterval)
+	}
+	if procs.workers > 1 {
+		fmt.Fprintf(&w, "processes: %d\n", procs.workers)
+	}
+	if o.Clock != "" {
+		fmt.Fprintf(&w, "clock: %s\n", o.Clock)
+	}
+	if o.Cores > 0 {
+		fmt.Fprintf(&w, "cores: %d\n", o.Cores)
+	}
+	// Thread bodies: each block a call of its function.
+	for i := range threads {
+		tm := &threads[i]
+		var calls []op
+		for _, b := range tm.blocks {
+			if len(b.ops) == 0 {
+				continue
+			}
+			calls = append(calls, op{kind: opCall, label: ft.name(b.fn, b.ops)})
+		}
+		tm.body = compress(calls, o.Tolerance)
+	}
+	// Thread names stay as recorded (made unique: CPython allows two
+	// threads one name); each thread runs a function of its own.
+	w.WriteString("threads:\n")
+	taken := map[string]bool{}
+	unique := func(s string) string {
+		u := s
+		for i := 2; taken[u] || ft.bodies[u] != nil; i++ {
+			u = fmt.Sprintf("%s (%d)", s, i)
+		}
+		taken[u] = true
+		return u
+	}
+	var runs []string
+	for i := range threads {
+		tm := &threads[i]
+		if len(tm.body) == 0 {
+			runs = append(runs, "")
+			continue
+		}
+		tm.name = unique(tm.name)
+		run := unique("thread " + tm.name)
+		runs = append(runs, run)
+		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
+		if tm.start > 0 {
+			fmt.Fprintf(&w, "    start_after: %s\n", dur(float64(tm.start)))
+		}
+	}
+	w.WriteString("functions:\n")
+	for i, tm := range threads {
+		if runs[i] == "" {
+			continue
+		}
+		fmt.Fprintf(&w, "  %s:\n", strconv.Quote(runs[i]))
+		writeOps(&w, tm.body, 4)
+	}
+	for _, n := range ft.names {
+		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), orDefault(ft.frames[n], "?"))
+		writeOps(&w, averagePassages(ft.uses[n]), 4)
+	}
+	return []byte(w.String())
+}
+
+func writeOps(w *strings.Builder, ops []op, indent int) {
+	pad := strings.Repeat(" ", indent)
+	for _, o := range ops {
+		switch o.kind {
+		case opCompute:
+			fmt.Fprintf(w, "%s- compute: %s\n", pad, dur(o.d))
+		case opIO:
+			if o.label == "sleep" {
+				fmt.Fprintf(w, "%s- sleep: %s\n", pad, dur(o.d))
+				continue
+			}
+			fmt.Fprintf(w, "%s- io: {duration: %s, kind: %s}\n", pad, dur(o.d), ioKind(o.label))
+		case opNative:
+			fmt.Fprintf(w, "%s- native: {duration: %s, releases_gil: true}\n", pad, dur(o.d))
+		case opNativeHold:
+			fmt.Fprintf(w, "%s- native: {duration: %s, releases_gil: false}\n", pad, dur(o.d))
+		case opCall:
+			fmt.Fprintf(w, "%s- call: %s\n", pad, strconv.Quote(o.label))
+		case opLock:
+			fmt.Fprintf(w, "%s- lock:\n%s    name: %s\n%s    body:\n", pad, pad, strconv.Quote(o.label), pad)
+			writeOps(w, o.body, indent+6)
+		case opRepeat:
+			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)
+			writeOps(w, o.body, indent+6)
+		}
+	}
+}
+
+// dur formats nanoseconds as a Go duration rounded to the microsecond, at
+// least 1us.
+func dur(ns float64) string {
+	d := time.Duration(math.Round(ns/1000)) * time.Microsecond
+	return max(d, time.Microsecond).String()
+}
+
+// ioKind is an I/O kind the format accepts (a lower-case word of at most 32
+// characters), "io" if the recorded one is not.
+func ioKind(k string) string {
+	if k == "" || len(k) > 32 || k[0] < 'a' || k[0] > 'z' {
+		return "io"
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return "io"
+		}
+	}
+	return k
+}
+
+// workloadName makes name a workload name: letters, digits, '.', '_', '-',
+// starting with a letter or digit.
+func workloadName(name string) string {
+	var b strings.Builder
+	for _, c := range name {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := strings.TrimLeft(b.String(), "._-")
+	if s == "" {
+		s = "model"
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// wrap splits text into lines of at most width bytes at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}

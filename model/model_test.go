@@ -1,0 +1,106 @@
+package model_test
+
+import (
+	"bytes"
+	"math"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/model"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// planned is the time each thread of w plans to spend in each kind of
+// operation: compute (as durations), io and sleep, native releasing and
+// native holding the GIL.
+type planned struct{ compute, io, native, nativeHold float64 }
+
+func plan(t *testing.T, w *workload.Workload) map[string]planned {
+	t.Helper()
+	var walk func(ops []workload.Op, times float64, p *planned)
+	walk = func(ops []workload.Op, times float64, p *planned) {
+		for _, o := range ops {
+			switch o.Kind {
+			case workload.OpCompute:
+				if o.Loops != 0 {
+					t.Fatalf("the model wrote a compute in loops at line %d", o.Line)
+				}
+				p.compute += times * float64(o.Duration)
+			case workload.OpIO:
+				p.io += times * float64(o.Duration)
+			case workload.OpNative:
+				if o.ReleasesGIL {
+					p.native += times * float64(o.Duration)
+				} else {
+					p.nativeHold += times * float64(o.Duration)
+				}
+			case workload.OpCall:
+				walk(w.Functions[o.Func].Ops, times, p)
+			case workload.OpLock:
+				walk(o.Body, times, p)
+			case workload.OpRepeat:
+				walk(o.Body, times*float64(o.Times), p)
+			}
+		}
+	}
+	out := map[string]planned{}
+	for _, g := range w.Threads {
+		var p planned
+		walk(w.Functions[g.Run].Ops, float64(max(g.Repeat, 1)), &p)
+		out[g.Name] = p
+	}
+	return out
+}
+
+// TestFixtures models every recorded fixture trace: the model loads as a
+// workload, the same trace gives the same bytes, every thread of a
+// one-process run keeps its name, and each thread's planned time in each
+// kind of operation is the time the trace shows it in the matching state
+// (within 2 % and 1 ms, for averaging and the 1 us resolution).
+func TestFixtures(t *testing.T) {
+	for _, c := range testkit.Fixtures(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			s := tracer.Derive(c.Trace)
+			src, err := model.Build(s, model.Options{Source: c.Name + ".giltrace"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
+			if err != nil || !bytes.Equal(src, again) {
+				t.Fatalf("two models of one trace differ (err %v)", err)
+			}
+			w, err := workload.Parse(c.Name+".yaml", src)
+			if err != nil {
+				t.Fatalf("the model does not load: %v\n%s", err, src)
+			}
+			if len(c.Trace.Procs) > 1 {
+				return // modelled by one process's threads: checked by TestProcesses
+			}
+			got := plan(t, w)
+			for id, th := range c.Trace.Threads {
+				p, ok := got[th.Name]
+				tot := s.ThreadTotals(tracer.ThreadID(id))
+				if !ok {
+					if tot[tracer.StateRunning]+tot[tracer.StateIO]+tot[tracer.StateNative]+tot[tracer.StateNativeHolding] > 0 {
+						t.Errorf("thread %s is not in the model", th.Name)
+					}
+					continue
+				}
+				for _, k := range []struct {
+					what      string
+					got, want float64
+				}{
+					{"compute", p.compute, float64(tot[tracer.StateRunning])},
+					{"io", p.io, float64(tot[tracer.StateIO])},
+					{"native", p.native, float64(tot[tracer.StateNative])},
+					{"native holding", p.nativeHold, float64(tot[tracer.StateNativeHolding])},
+				} {
+					if math.Abs(k.got-k.want) > 0.02*k.want+1e6 {
+						t.Errorf("%s: %s %.3f ms in the model, %.3f ms in the trace", th.Name, k.what, k.got/1e6, k.want/1e6)
+					}
+				}
+			}
+		})
+	}
+}
