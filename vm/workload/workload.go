@@ -12,8 +12,8 @@ type Workload struct {
 	Name        string
 	Description string
 	GIL         GILConfig
-	Processes   int   // >= 1
-	Seed        int64 // for jitter and random choices
+	Processes   int       // >= 1
+	Seed        int64     // for jitter and random choices
 	Clock       ClockMode // real (default) or virtual time
 	Cores       int       // simulated cores in virtual time; 0: one per thread
 	Threads     []ThreadGroup
