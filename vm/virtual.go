@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -98,7 +97,10 @@ type vthread struct {
 	t        int64         // local time at baseI
 	baseI    int64         // th.instrs at t
 	at       int64         // queued time, or never
-	gen      uint64        // invalidates older queue entries
+	seq      uint64        // order of queueing, among equal times
+	qi       int           // index in the queue, or -1
+	qwhy     Wake          // why the queued entry wakes it
+	qwake    bool          // the queued entry is a wake-up: it sets why
 	why      Wake          // why the last wake-up entry woke it
 	horizon  int64         // run-ahead bound while computing
 	sliceEnd int64
@@ -125,7 +127,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 	c.limited = c.cores < len(threads)
 	byProc := map[*process][]*vthread{}
 	for _, th := range threads {
-		v := &vthread{th: th, c: c, run: make(chan struct{}, 1), at: never, horizon: never}
+		v := &vthread{th: th, c: c, run: make(chan struct{}, 1), at: never, qi: -1, horizon: never}
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)
@@ -203,16 +205,11 @@ func (c *vclock) pop() *vthread {
 		}
 	}
 	for {
-		for c.q.Len() > 0 {
-			e := heap.Pop(&c.q).(ventry)
-			v := e.v
-			if e.gen != v.gen || v.ended {
-				continue
-			}
+		if v := c.q.popMin(); v != nil {
+			v.setTime(v.at)
 			v.at = never
-			v.setTime(e.at)
-			if e.wake {
-				v.why = e.why
+			if v.qwake {
+				v.why = v.qwhy
 			}
 			c.cur = v
 			c.events++
@@ -249,7 +246,7 @@ func (c *vclock) wakeParked() bool {
 	}
 	woke := false
 	for _, v := range c.threads {
-		if !v.ended && v.at == never && (v.parked || v.inRunq) {
+		if !v.ended && v.qi < 0 && (v.parked || v.inRunq) {
 			v.inRunq = false
 			c.push(v, t, WakeStop)
 			woke = true
@@ -265,10 +262,9 @@ func (c *vclock) push(v *vthread, t int64, why Wake) {
 }
 
 func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
-	v.gen++
-	v.at = t
 	c.seq++
-	heap.Push(&c.q, ventry{at: t, seq: c.seq, v: v, gen: v.gen, why: why, wake: wake})
+	v.qwhy, v.qwake = why, wake
+	c.q.set(v, t, c.seq)
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
 		cur.horizon = t
 	}
@@ -277,7 +273,7 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 // sync makes v the earliest thread before it touches shared state: if an
 // entry is earlier than v's time, v queues itself at its time and yields.
 func (c *vclock) sync(v *vthread) {
-	if c.q.Len() > 0 && c.q[0].at < v.now() {
+	if len(c.q) > 0 && c.q[0].at < v.now() {
 		c.pushEntry(v, v.now(), 0, false)
 		c.yield(v)
 	}
@@ -444,7 +440,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 			continue
 		}
 		h = min(h, w.at)
-		if w.inRunq && c.q.Len() > 0 {
+		if w.inRunq && len(c.q) > 0 {
 			h = min(h, c.q[0].at)
 		}
 	}
@@ -497,33 +493,81 @@ func (v *vthread) fastForward() {
 	th.instrs += j * instrsPerLoop
 }
 
-// ventry is a queued thread.
-type ventry struct {
-	at   int64
-	seq  uint64
-	v    *vthread
-	gen  uint64
-	why  Wake
-	wake bool // a wake-up: sets why
-}
+// vqueue is the queued threads: a binary min-heap by (at, seq), each
+// thread at most once (its qi), so that queueing a thread again moves it
+// and nothing allocates.
+type vqueue []*vthread
 
-// vqueue is a min-heap of entries by (at, seq).
-type vqueue []ventry
-
-func (q vqueue) Len() int { return len(q) }
-func (q vqueue) Less(i, j int) bool {
+func (q vqueue) less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
 	}
 	return q[i].seq < q[j].seq
 }
-func (q vqueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *vqueue) Push(x any)   { *q = append(*q, x.(ventry)) }
-func (q *vqueue) Pop() any {
+
+func (q vqueue) swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].qi, q[j].qi = i, j
+}
+
+// set queues v at (at, seq), or moves it there.
+func (q *vqueue) set(v *vthread, at int64, seq uint64) {
+	v.at, v.seq = at, seq
+	if v.qi < 0 {
+		v.qi = len(*q)
+		*q = append(*q, v)
+	}
+	if !q.up(v.qi) {
+		q.down(v.qi)
+	}
+}
+
+// popMin removes and returns the earliest thread, or nil.
+func (q *vqueue) popMin() *vthread {
 	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+	n := len(old) - 1
+	if n < 0 {
+		return nil
+	}
+	old.swap(0, n)
+	v := old[n]
+	old[n] = nil
+	*q = old[:n]
+	q.down(0)
+	v.qi = -1
+	return v
+}
+
+func (q vqueue) up(i int) bool {
+	moved := false
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.swap(i, p)
+		i, moved = p, true
+	}
+	return moved
+}
+
+func (q vqueue) down(i int) {
+	n := len(q)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			return
+		}
+		q.swap(i, m)
+		i = m
+	}
 }
 
 // virtualRate checks a virtual compute rate.
