@@ -28,6 +28,9 @@ type recordOptions struct {
 	JSON           bool          // print the breakdown as JSON
 	OTLP           string        // --otlp: also send the run to this OTLP endpoint ("default": the environment's)
 	Formats        string        // --formats: the local outputs written beside run.giltrace: "" (all), "all", "none" or a list (outputs.go)
+	Clock          string        // --clock: real or virtual ("" keeps the workload's, real by default)
+	Cores          int           // --cores: simulated cores (virtual time)
+	Seed           *int64        // --seed: replaces the workload's seed; nil keeps it
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -44,10 +47,15 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"prints the report: the verdict, each thread's wall time split into running,\n" +
 			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
 			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
-			"stops the run and still writes a valid trace of what was recorded.",
+			"stops the run and still writes a valid trace of what was recorded. With\n" +
+			"--clock virtual the run is simulated (docs/vm.md): exact, the same bytes on\n" +
+			"every run and machine, on --cores N simulated cores.",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Workload = args[0]
+			if !cmd.Flags().Changed("seed") {
+				o.Seed = nil
+			}
 			if err := o.check(); err != nil {
 				return &usageError{err}
 			}
@@ -63,6 +71,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "real by default", "one per thread")
 	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" (files: "+outputFiles()+"; default all; docs/outputs.md)")
 	return cmd
 }
@@ -84,6 +93,29 @@ func (o *recordOptions) check() error {
 	}
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
+	}
+	return checkClockFlags(o.Clock, o.Cores)
+}
+
+// addClockFlags defines --clock, --cores and --seed (record and compare).
+func addClockFlags(cmd *cobra.Command, clock *string, cores *int, seed **int64, clockDefault, coresDefault string) {
+	f := cmd.Flags()
+	*seed = new(int64)
+	f.StringVar(clock, "clock", "", "`CLOCK`: real (run and measure on this machine) or virtual (simulate: exact, reproducible, any number of cores; docs/vm.md) (default: "+clockDefault+")")
+	f.IntVar(cores, "cores", 0, "virtual time: simulate `N` cores (default: "+coresDefault+")")
+	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter, the waiter a release wakes) with `S`")
+}
+
+// checkClockFlags rejects a --clock or --cores that no run could accept.
+func checkClockFlags(clock string, cores int) error {
+	if clock != "" && !workload.ClockMode(clock).Valid() {
+		return fmt.Errorf("--clock %q: expected real or virtual", clock)
+	}
+	if cores < 0 || cores > workload.MaxCores {
+		return fmt.Errorf("--cores %d: expected 1 to %d", cores, workload.MaxCores)
+	}
+	if cores > 0 && clock == string(workload.ClockReal) {
+		return fmt.Errorf("--cores %d: simulated cores need --clock virtual (a real run uses this machine's)", cores)
 	}
 	return nil
 }
@@ -109,7 +141,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	}
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
-		Version: giltraceVersion(),
+		Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
 	})
 	interrupted := errors.Is(runErr, vm.ErrInterrupted)
 	if runErr != nil && !interrupted {
