@@ -120,5 +120,3 @@ func speedups(run runFunc, ns []int, body []workload.Op, virtual bool) string {
 	}
 	return strings.Join(out, " / ")
 }
-
-
