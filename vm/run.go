@@ -294,7 +294,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		r.virtualMeta(&meta, vc)
 		if vc.err != nil {
 			meta.Extra["interrupted"] = "true"
-			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w", w.Name, time.Duration(vc.cur.t), vc.err)
+			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.cur.t), ErrInterrupted, vc.err)
 		}
 	}
 	if stopped.Load() {
