@@ -105,10 +105,10 @@ type chart struct {
 // newChart lays out r's rows: a series per mode and requested switch
 // interval, in row order, of metric m.
 func newChart(r *Result, m Metric) *chart {
-	ch := &chart{title: fmt.Sprintf("%s: speedup over one thread, measured (%d cores)", r.Workload, r.Cores), cores: r.Cores, ylabel: "speedup"}
+	ch := &chart{title: fmt.Sprintf("%s: speedup over one thread, %s (%s)", r.Workload, r.how(), r.machine()), cores: r.Cores, ylabel: "speedup"}
 	value := func(row Row) float64 { return row.Speedup }
 	if m == Overlap {
-		ch.title = fmt.Sprintf("%s: overlap from the traces (%d cores)", r.Workload, r.Cores)
+		ch.title = fmt.Sprintf("%s: overlap from the traces (%s)", r.Workload, r.machine())
 		ch.ylabel = "overlap"
 		value = func(row Row) float64 { return row.Overlap }
 	}

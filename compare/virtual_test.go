@@ -60,8 +60,12 @@ func TestCompareVirtualScales(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Cores != n {
-			t.Errorf("result on %d cores, want %d", res.Cores, n)
+		if res.Cores != n || res.Clock != "virtual" {
+			t.Errorf("result on %d cores, clock %q, want %d, virtual", res.Cores, res.Clock, n)
+		}
+		var text strings.Builder
+		if err := res.WriteText(&text); err != nil || !strings.Contains(text.String(), "simulated cores (virtual time)") {
+			t.Errorf("table does not say it was simulated (%v):\n%s", err, text.String())
 		}
 		for _, row := range res.Rows {
 			if row.Threads != n {
