@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -538,3 +540,45 @@ func BenchmarkVirtual(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// TestVirtualIndependentOfTheMachine: the same bytes whatever the
+// goroutine scheduling: one P or several, with CPU hogs competing for them.
+func TestVirtualIndependentOfTheMachine(t *testing.T) {
+	var ws []*workload.Workload
+	for _, w := range fixtures(t) {
+		if w.Name == "api-service" || w.Name == "lock-contention" || w.Name == "file-reading" {
+			ws = append(ws, w)
+		}
+	}
+	want := map[string][]byte{}
+	for _, w := range ws {
+		tr, _ := sim(t, w, Options{Cores: 2})
+		want[w.Name] = traceBytes(t, tr)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 4} {
+		runtime.GOMAXPROCS(procs)
+		stop := make(chan struct{})
+		var hogs sync.WaitGroup
+		for range 3 {
+			hogs.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.Gosched()
+					}
+				}
+			})
+		}
+		for _, w := range ws {
+			tr, _ := sim(t, w, Options{Cores: 2})
+			if !bytes.Equal(traceBytes(t, tr), want[w.Name]) {
+				t.Errorf("%s: GOMAXPROCS %d with CPU hogs changed the trace", w.Name, procs)
+			}
+		}
+		close(stop)
+		hogs.Wait()
+	}
+}
