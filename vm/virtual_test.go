@@ -156,6 +156,8 @@ func TestVirtualOptionErrors(t *testing.T) {
 	}
 }
 
+// TestVirtualCountdownThreadsVsBackToBack is the twin of
+// TestTwoCPUThreadsTakeTheirWorkBackToBack: the ratio, exactly.
 func TestVirtualCountdownThreadsVsBackToBack(t *testing.T) {
 	w := twoCounters(tracer.GILCPython, 500*time.Millisecond)
 	seq := *w
@@ -169,7 +171,8 @@ func TestVirtualCountdownThreadsVsBackToBack(t *testing.T) {
 	}
 }
 
-// TestVirtualDropRequestAfterExactlyOneInterval: a waiter sets the drop
+// TestVirtualDropRequestAfterExactlyOneInterval (the twin of
+// TestCPythonDropRequestAfterSwitchInterval): a waiter sets the drop
 // request exactly one switch interval after it parks; the holder releases
 // at its next check; the waiter takes the GIL (forced) one wake-up latency
 // later; the old holder, woken by that switch, parks in its turn.
@@ -212,7 +215,8 @@ func TestVirtualDropRequestAfterExactlyOneInterval(t *testing.T) {
 	}
 }
 
-// TestVirtualForcedSwitching: the thread that dropped the GIL never takes
+// TestVirtualForcedSwitching (the twin of TestCPythonForcedSwitching): the
+// thread that dropped the GIL never takes
 // it back before the other thread had it.
 func TestVirtualForcedSwitching(t *testing.T) {
 	tr, s := sim(t, twoCounters(tracer.GILCPython, 30*time.Millisecond), Options{})
@@ -254,7 +258,8 @@ func ioWaits(tr *tracer.Trace, s *tracer.Spans, name, cpu string) []int64 {
 	return waits
 }
 
-// TestVirtualConvoy: behind a CPU-bound holder, the I/O thread waits one
+// TestVirtualConvoy (the twin of TestConvoyIOThreadWaitsAboutASwitchInterval):
+// behind a CPU-bound holder, the I/O thread waits one
 // switch interval for its drop request, at most one iteration for the
 // holder to notice it and one wake-up latency: after every I/O.
 func TestVirtualConvoy(t *testing.T) {
@@ -281,7 +286,7 @@ func TestVirtualConvoy(t *testing.T) {
 	}
 }
 
-// TestVirtualLegacyTicks: the holder releases every check interval while
+// TestVirtualLegacyTicks (the twin of TestLegacyTicks): the holder releases every check interval while
 // another thread waits and always takes the GIL straight back (the woken
 // waiter runs one latency later and finds it held); no drop requests, no
 // forced switches.
@@ -316,7 +321,8 @@ func TestVirtualLegacyTicks(t *testing.T) {
 	t.Logf("%d ticks, %d events", ticks, len(tr.Events))
 }
 
-// TestVirtualCoresLimitParallelism: N CPU-bound workers, free-threaded or
+// TestVirtualCoresLimitParallelism (the twin of
+// TestFreeThreadingAndProcessesScale): N CPU-bound workers, free-threaded or
 // as processes, finish in one worker's time on N cores or more, and in
 // N/C of it on C < N cores (round-robin slices).
 func TestVirtualCoresLimitParallelism(t *testing.T) {
@@ -354,7 +360,7 @@ func TestVirtualCoresLimitParallelism(t *testing.T) {
 	}
 }
 
-// TestVirtualGuestLocks: a thread blocked on a guest lock gets it one
+// TestVirtualGuestLocks (the twin of TestGuestLockContention): a thread blocked on a guest lock gets it one
 // wake-up latency after the holder releases it.
 func TestVirtualGuestLocks(t *testing.T) {
 	w := &workload.Workload{Name: "locks", Seed: 1,
@@ -410,6 +416,8 @@ func TestVirtualStartAfter(t *testing.T) {
 	}
 }
 
+// TestVirtualIOThreadsOverlap is the twin of TestIOThreadsOverlap, on one
+// simulated core.
 func TestVirtualIOThreadsOverlap(t *testing.T) {
 	w := &workload.Workload{Name: "io", Seed: 1,
 		Functions: fns(map[string][]workload.Op{"fetch": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{blockIO(10 * time.Millisecond)}}}}),
@@ -428,6 +436,8 @@ func TestVirtualIOThreadsOverlap(t *testing.T) {
 	}
 }
 
+// TestVirtualReleasingNativeCallsOverlap is the twin of
+// TestReleasingNativeCallsOverlap.
 func TestVirtualReleasingNativeCallsOverlap(t *testing.T) {
 	const d = 40 * time.Millisecond
 	w := &workload.Workload{Name: "hash", Seed: 1,
@@ -444,6 +454,8 @@ func TestVirtualReleasingNativeCallsOverlap(t *testing.T) {
 	}
 }
 
+// TestVirtualHoldingNativeCallBlocksOthers is the twin of
+// TestHoldingNativeCallBlocksOthers.
 func TestVirtualHoldingNativeCallBlocksOthers(t *testing.T) {
 	const d = 30 * time.Millisecond
 	w := &workload.Workload{Name: "cext", Seed: 1,
