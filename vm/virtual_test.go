@@ -82,13 +82,15 @@ func eventsOf(tr *tracer.Trace, k tracer.Kind, name string) []tracer.Event {
 
 func TestVirtualFixturesAreByteIdentical(t *testing.T) {
 	for _, w := range fixtures(t) {
-		t.Run(w.Name, func(t *testing.T) {
-			a, _ := sim(t, w, Options{Version: "test"})
-			b, _ := sim(t, w, Options{Version: "test"})
-			if !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
-				t.Fatalf("two virtual runs with seed %d gave different trace files (%d and %d events)", w.Seed, len(a.Events), len(b.Events))
-			}
-		})
+		for _, cores := range []int{0, 1, 3} { // 0: one per thread
+			t.Run(fmt.Sprintf("%s/cores=%d", w.Name, cores), func(t *testing.T) {
+				a, _ := sim(t, w, Options{Version: "test", Cores: cores})
+				b, _ := sim(t, w, Options{Version: "test", Cores: cores})
+				if !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
+					t.Fatalf("two virtual runs with seed %d gave different trace files (%d and %d events)", w.Seed, len(a.Events), len(b.Events))
+				}
+			})
+		}
 	}
 }
 
@@ -551,7 +553,6 @@ func BenchmarkVirtual(b *testing.B) {
 	}
 }
 
-var _ = fmt.Sprint
 
 // TestVirtualIndependentOfTheMachine: the same bytes whatever the
 // goroutine scheduling: one P or several, with CPU hogs competing for them.
