@@ -270,24 +270,16 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 			p.breaker.set(bitStop)
 		}
 	})
-	var wg sync.WaitGroup
 	if vc != nil {
 		vc.add(procs, threads)
-		for _, th := range threads {
-			v := th.vt
-			wg.Go(func() {
-				v.begin()
-				th.run()
-				v.end()
-			})
-		}
-		vc.start()
+		vc.run()
 	} else {
+		var wg sync.WaitGroup
 		for _, th := range threads {
 			wg.Go(th.run)
 		}
+		wg.Wait()
 	}
-	wg.Wait()
 	stop()
 	meta := r.meta(start, lpm)
 	if vc != nil {

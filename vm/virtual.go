@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"time"
 )
@@ -58,6 +59,7 @@ const (
 	instrsPerLoop  = lenTestGT + lenDecJumpBack // the countdown's instructions per iteration
 	defaultInstrPS = 4000                       // picoseconds per instruction at VirtualLoopsPerMS
 	never          = math.MaxInt64
+	unknownHorizon = -1 // recomputed when needed: most resumes never compute
 	// Bounds of a virtual compute rate, so that instruction counts times
 	// picoseconds stay inside int64.
 	minVirtualLoopsPerMS = 1_000
@@ -78,6 +80,7 @@ type vclock struct {
 	done       <-chan struct{}
 
 	cur      *vthread
+	next     *vthread // the thread the loop resumes after the running one suspends
 	q        vqueue
 	seq      uint64
 	runq     []*vthread // threads waiting for a core, FIFO
@@ -93,16 +96,17 @@ type vclock struct {
 type vthread struct {
 	th       *thread
 	c        *vclock
-	run      chan struct{} // the token
-	t        int64         // local time at baseI
-	baseI    int64         // th.instrs at t
-	at       int64         // queued time, or never
-	seq      uint64        // order of queueing, among equal times
-	qi       int           // index in the queue, or -1
-	qwhy     Wake          // why the queued entry wakes it
-	qwake    bool          // the queued entry is a wake-up: it sets why
-	why      Wake          // why the last wake-up entry woke it
-	horizon  int64         // run-ahead bound while computing
+	resume   func() (struct{}, bool) // the loop resumes the thread's coroutine
+	suspend  func(struct{}) bool     // the thread suspends it, back to the loop
+	t        int64                   // local time at baseI
+	baseI    int64                   // th.instrs at t
+	at       int64                   // queued time, or never
+	seq      uint64                  // order of queueing, among equal times
+	qi       int                     // index in the queue, or -1
+	qwhy     Wake                    // why the queued entry wakes it
+	qwake    bool                    // the queued entry is a wake-up: it sets why
+	why      Wake                    // why the last wake-up entry woke it
+	horizon  int64                   // run-ahead bound while computing
 	sliceEnd int64
 	onCore   bool
 	inRunq   bool
@@ -127,7 +131,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 	c.limited = c.cores < len(threads)
 	byProc := map[*process][]*vthread{}
 	for _, th := range threads {
-		v := &vthread{th: th, c: c, run: make(chan struct{}, 1), at: never, qi: -1, horizon: never}
+		v := &vthread{th: th, c: c, at: never, qi: -1, horizon: never}
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)
@@ -148,22 +152,39 @@ func (v *vthread) setTime(t int64) { v.t, v.baseI = t, v.th.instrs }
 // Now is the running thread's local time.
 func (c *vclock) Now() int64 { return c.cur.now() }
 
-// start hands the token to the earliest thread; called once, by Record,
-// before it waits for the threads.
-func (c *vclock) start() {
-	if w := c.pop(); w != nil {
-		w.run <- struct{}{}
+// run runs the simulation: each thread is a coroutine (iter.Pull) that the
+// loop resumes when it gets the token, and that suspends itself when it
+// passes the token on (yield) or ends. A coroutine switch bypasses Go's
+// scheduler: a handoff costs a fraction of a channel's. Called once, by
+// Record, after add; it returns when every thread has ended.
+func (c *vclock) run() {
+	stops := make([]func(), 0, len(c.threads))
+	for _, v := range c.threads {
+		resume, stop := iter.Pull(func(yield func(struct{}) bool) {
+			v.suspend = yield
+			v.begin()
+			v.th.run()
+			v.end()
+		})
+		v.resume = resume
+		stops = append(stops, stop)
+	}
+	for w := c.pop(); w != nil; w = c.next {
+		c.next = nil
+		w.resume()
+	}
+	for _, stop := range stops {
+		stop()
 	}
 }
 
-// begin waits for the thread's first turn and takes a core for it (a
-// thread that starts later takes one when its start_after sleep ends).
+// begin takes a core for the thread at its first turn (a thread that
+// starts later takes one when its start_after sleep ends).
 func (v *vthread) begin() {
-	<-v.run
 	if v.th.startAfter <= 0 {
 		v.c.acquireCore(v)
 	}
-	v.horizon = v.c.horizonOf(v)
+	v.horizon = unknownHorizon
 }
 
 // end releases the thread's core and passes the token on for good.
@@ -172,24 +193,19 @@ func (v *vthread) end() {
 	c.releaseCore(v)
 	v.ended = true
 	c.live--
-	if w := c.pop(); w != nil {
-		w.run <- struct{}{}
-	}
+	c.next = c.pop()
 }
 
 // yield gives the token to the earliest queued thread and returns when v
-// has it back. v must be queued, waiting for a core, or parked.
+// has it back. v must be queued, waiting for a core, or parked (then pop
+// finds a thread to run: v itself at worst, woken to stop).
 func (c *vclock) yield(v *vthread) {
 	w := c.pop()
-	if w == v {
-		v.horizon = c.horizonOf(v)
-		return
+	if w != v {
+		c.next = w
+		v.suspend(struct{}{})
 	}
-	if w != nil {
-		w.run <- struct{}{}
-	}
-	<-v.run
-	v.horizon = c.horizonOf(v)
+	v.horizon = unknownHorizon
 }
 
 // pop removes the earliest entry, makes its thread the running one and
@@ -367,7 +383,7 @@ func (c *vclock) acquireCore(v *vthread) {
 	if c.free > 0 {
 		c.free--
 		v.onCore, v.sliceEnd = true, v.now()+c.slice
-		v.horizon = c.horizonOf(v)
+		v.horizon = unknownHorizon
 		return
 	}
 	v.inRunq = true
@@ -398,7 +414,7 @@ func (c *vclock) releaseCore(v *vthread) {
 func (c *vclock) sliceExpired(v *vthread) {
 	if len(c.runq) == 0 {
 		v.sliceEnd = v.now() + c.slice
-		v.horizon = c.horizonOf(v)
+		v.horizon = unknownHorizon
 		return
 	}
 	c.releaseCore(v)
@@ -412,6 +428,9 @@ func (c *vclock) sliceExpired(v *vthread) {
 // its slice it may lose its core.
 func (v *vthread) check() {
 	c := v.c
+	if v.horizon == unknownHorizon {
+		v.horizon = c.horizonOf(v)
+	}
 	if c.stopping || v.now() < v.horizon {
 		return
 	}
@@ -451,6 +470,9 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 // next legacy tick: a fast-forward must stop before it.
 func (v *vthread) stopAt() int64 {
 	s := v.th.nextTick
+	if v.horizon == unknownHorizon {
+		v.horizon = v.c.horizonOf(v)
+	}
 	if v.horizon != never {
 		d := v.horizon - v.t
 		s = min(s, v.baseI+(d*1000+v.c.psPerInstr-1)/v.c.psPerInstr)
