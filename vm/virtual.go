@@ -11,9 +11,10 @@ import (
 
 // Virtual time: a discrete-event simulation of the same model.
 //
-// Every guest thread is still a goroutine running the same interpreter,
-// GIL and guest locks; the virtual clock lets exactly one of them run at a
-// time (it holds the token) and computes time instead of reading it:
+// Every guest thread still runs the same interpreter, GIL and guest locks
+// on a goroutine of its own, a coroutine (iter.Pull) here; the virtual
+// clock lets exactly one of them run at a time (it holds the token) and
+// computes time instead of reading it:
 //
 //  1. Each thread has a local virtual time: the time of its last resume
 //     plus its instructions since then at a fixed rate (Now).
