@@ -65,14 +65,14 @@ var (
 // interval, in row order, of metric m.
 func (r *Result) Chart(m Metric) *chart.Chart {
 	ch := &chart.Chart{
-		Title:  fmt.Sprintf("%s: speedup over one thread, measured (%d cores)", r.Workload, r.Cores),
+		Title:  fmt.Sprintf("%s: speedup over one thread, %s (%s)", r.Workload, r.how(), r.machine()),
 		XLabel: "threads (processes in processes mode)",
 		YLabel: "speedup",
 		Cores:  r.Cores,
 	}
 	value := func(row Row) float64 { return row.Speedup }
 	if m == Overlap {
-		ch.Title = fmt.Sprintf("%s: overlap from the traces (%d cores)", r.Workload, r.Cores)
+		ch.Title = fmt.Sprintf("%s: overlap from the traces (%s)", r.Workload, r.machine())
 		ch.YLabel = "overlap"
 		value = func(row Row) float64 { return row.Overlap }
 	}

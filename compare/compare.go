@@ -84,6 +84,7 @@ type Row struct {
 type Result struct {
 	Workload string `json:"workload"`
 	Cores    int    `json:"cores"`
+	Clock    string `json:"clock,omitempty"` // "virtual" if the runs were simulated (their traces' Extra["clock"]); "" measured
 	Rows     []Row  `json:"rows"`
 }
 
@@ -172,6 +173,9 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 			return res, err
 		}
 		res.Cores = max(res.Cores, t.Meta.Cores)
+		if c := t.Meta.Extra["clock"]; c != "" {
+			res.Clock = c
+		}
 		res.Rows = append(res.Rows, row)
 	}
 	res.finish()

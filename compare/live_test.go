@@ -119,7 +119,7 @@ func TestCompareCountdownLive(t *testing.T) {
 func compareCountdown(t *testing.T, w *workload.Workload) (problems []string) {
 	t.Helper()
 	dir := t.TempDir()
-	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Dir: dir}, VMRunner(w, 0, "test"))
+	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Dir: dir}, NewVMRunner(w, VMOptions{Clock: workload.ClockReal, Version: "test"}))
 	if err != nil {
 		t.Fatal(err)
 	}

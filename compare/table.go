@@ -12,7 +12,7 @@ import (
 // WriteText writes the comparison table.
 func (r *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s on %d cores. speedup: throughput over the same mode's one-thread run (measured);\n", r.Workload, r.Cores)
+	fmt.Fprintf(&b, "%s on %s. speedup: throughput over the same mode's one-thread run (%s);\n", r.Workload, r.machine(), r.how())
 	fmt.Fprintf(&b, "overlap: the run's work back to back over its wall, from the trace (what the GIL allowed).\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "mode\tthreads\tswitch interval\twall\tthroughput\tspeedup\toverlap\tGIL wait\tverdict\n")
@@ -33,6 +33,23 @@ func (r *Result) WriteText(w io.Writer) error {
 		return fmt.Errorf("writing comparison: %w", err)
 	}
 	return nil
+}
+
+// machine is the cores the runs had: "8 cores", or "8 simulated cores
+// (virtual time)".
+func (r *Result) machine() string {
+	if r.Clock == "virtual" {
+		return fmt.Sprintf("%d simulated cores (virtual time)", r.Cores)
+	}
+	return fmt.Sprintf("%d cores", r.Cores)
+}
+
+// how says whether the figures were measured or simulated.
+func (r *Result) how() string {
+	if r.Clock == "virtual" {
+		return "simulated"
+	}
+	return "measured"
 }
 
 // WriteJSON writes the comparison as indented JSON.

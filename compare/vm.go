@@ -2,27 +2,60 @@ package compare
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
 )
 
-// VMRunner runs the variants of workload w on the VM. Every variant uses
-// the same calibration, loopsPerMS (0 measures it once now), so that their
-// compute is the same number of interpreter loops. Threads and processes
-// keep the workload's GIL mode (cpython if it is none); free-threaded runs
-// with mode none.
+// VMOptions configure the VM runs of a comparison.
+type VMOptions struct {
+	// Clock is virtual (the default, ""): every variant is simulated, so
+	// the table and the charts are the same on every machine; or real, to
+	// measure this machine.
+	Clock workload.ClockMode
+	// Cores is the simulated machine of virtual time; 0 is this machine's
+	// (runtime.NumCPU). Real time rejects it.
+	Cores int
+	// Seed, if set, replaces the workload's seed.
+	Seed *int64
+	// LoopsPerMS is the calibration of real time, shared by every variant
+	// so that their compute is the same number of interpreter loops (0
+	// measures it once, now); in virtual time, the compute rate (0 is
+	// vm.VirtualLoopsPerMS).
+	LoopsPerMS float64
+	Version    string // the giltrace version, recorded in the traces
+}
+
+// VMRunner runs the variants of workload w on the VM in virtual time (see
+// NewVMRunner). loopsPerMS is the compute rate (0: the default).
 func VMRunner(w *workload.Workload, loopsPerMS float64, version string) Runner {
-	if loopsPerMS <= 0 {
-		loopsPerMS = vm.Calibrate()
+	return NewVMRunner(w, VMOptions{LoopsPerMS: loopsPerMS, Version: version})
+}
+
+// NewVMRunner runs the variants of workload w on the VM. Threads and
+// processes keep the workload's GIL mode (cpython if it is none);
+// free-threaded runs with mode none.
+func NewVMRunner(w *workload.Workload, o VMOptions) Runner {
+	clock := o.Clock
+	if clock == "" {
+		clock = workload.ClockVirtual
+	}
+	lpm, cores := o.LoopsPerMS, o.Cores
+	if clock == workload.ClockReal && lpm <= 0 {
+		lpm = vm.Calibrate()
+	}
+	if clock == workload.ClockVirtual && cores == 0 {
+		cores = runtime.NumCPU()
 	}
 	gil := w.GIL.Mode
 	if gil == tracer.GILNone || gil == "" {
 		gil = tracer.GILCPython
 	}
 	return func(ctx context.Context, v Variant) (*tracer.Trace, error) {
-		o := vm.Options{Mode: gil, SwitchInterval: v.SwitchInterval, Threads: v.Threads, Processes: 1, LoopsPerMS: loopsPerMS, Version: version}
+		o := vm.Options{Mode: gil, SwitchInterval: v.SwitchInterval, Threads: v.Threads, Processes: 1, LoopsPerMS: lpm, Version: o.Version,
+			ClockMode: clock, Cores: cores, Seed: o.Seed}
 		switch v.Mode {
 		case Processes:
 			o.Threads, o.Processes = 1, v.Threads

@@ -23,7 +23,7 @@ func encode(t testing.TB, tr *tracer.Trace) []byte {
 }
 
 // TestUpdateFuzzSeeds writes the seed corpus of FuzzRead with -update: the
-// files of the tracetest scenarios, whole and cut off.
+// files of the testkit scenarios, whole and cut off.
 func TestUpdateFuzzSeeds(t *testing.T) {
 	if !golden.Updating() {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzRead")

@@ -24,6 +24,19 @@
 // Every event about a lock is stamped under the lock's mutex, so that the
 // recorded order is the order in which things happened.
 //
+// # Virtual time
+//
+// With Options.ClockMode (or the workload's clock:) virtual, the same
+// threads, interpreter, GIL and locks run as a discrete-event simulation:
+// the virtual clock lets one thread run at a time, in virtual-time order,
+// charges compute by instructions at a fixed rate (VirtualLoopsPerMS),
+// gives I/O, sleeps and native calls exactly their durations, wakes a
+// waiter one wake-up latency (DefaultWakeLatency) after the release that
+// signals it, and shares Options.Cores simulated cores among the threads
+// that need a CPU in round-robin slices (TimeSlice). A run is then a
+// function of the workload, the options and the seed: byte-identical
+// traces on any machine at any load. See docs/vm.md, "Virtual time".
+//
 // # Seams
 //
 // Time and blocking go through a Clock (Now, Sleep, Burn, Park); nothing

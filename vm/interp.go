@@ -30,7 +30,7 @@ func (th *thread) eval() error {
 		ins := f.code.instrs
 		locals := th.locals[f.base : f.base+f.code.nlocals]
 		pc, sp := f.pc, 0
-		instrs, limit := th.instrs, th.nextTick
+		instrs, limit := th.instrs, th.breakAt()
 	loop:
 		for {
 			in := &ins[pc]
@@ -52,7 +52,7 @@ func (th *thread) eval() error {
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
-					instrs, limit = th.instrs, th.nextTick
+					instrs, limit = th.instrs, th.breakAt()
 				}
 			case opLoadConst:
 				vs[sp] = in.b
@@ -96,7 +96,7 @@ func (th *thread) eval() error {
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
-					instrs, limit = th.instrs, th.nextTick
+					instrs, limit = th.instrs, th.breakAt()
 				}
 			case opCall:
 				f.pc, th.instrs = pc, instrs
@@ -130,6 +130,7 @@ func (th *thread) eval() error {
 
 // blocking runs an instruction that may block or emit events.
 func (th *thread) blocking(c *code, in *instr) error {
+	th.sync()
 	switch in.op {
 	case opIO:
 		return th.io(&c.ios[in.a])
@@ -142,8 +143,13 @@ func (th *thread) blocking(c *code, in *instr) error {
 	}
 }
 
-// atBreaker handles a non-zero eval breaker or a due legacy tick.
+// atBreaker handles a non-zero eval breaker or a due legacy tick; in
+// virtual time it is called at every check, to let the clock's quanta end
+// and to fast-forward the countdown to the next check that matters.
 func (th *thread) atBreaker() error {
+	if th.vt != nil {
+		th.vt.check()
+	}
 	w := th.proc.breaker.w.Load()
 	if w&bitStop != 0 {
 		return errStopped
@@ -155,7 +161,12 @@ func (th *thread) atBreaker() error {
 	}
 	if th.instrs >= th.nextTick {
 		th.nextTick = th.instrs + th.checkInterval
-		return th.gil.tick(th)
+		if err := th.gil.tick(th); err != nil {
+			return err
+		}
+	}
+	if th.vt != nil {
+		th.vt.fastForward()
 	}
 	return nil
 }

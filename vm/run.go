@@ -26,9 +26,23 @@ type Options struct {
 	Threads        int            // every thread group's count
 	Processes      int            // VM processes, each running every group
 	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
-	LoopsPerMS     float64        // interpreter calibration; 0 measures it with Calibrate
-	Clock          Clock          // time and parking; nil is real time
+	LoopsPerMS     float64        // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
+	Clock          Clock          // a custom clock for tests (time and parking); nil selects by ClockMode
 	Version        string         // the giltrace version, recorded in the trace
+
+	// ClockMode selects real or virtual time; "" keeps the workload's
+	// (real by default). See docs/vm.md, "Virtual time".
+	ClockMode workload.ClockMode
+	// Cores is the number of simulated cores in virtual time; 0 keeps the
+	// workload's, else one core per thread (no thread ever waits for a
+	// core). Real time runs on this machine's cores and rejects it.
+	Cores int
+	// Seed, if set, replaces the workload's seed: I/O jitter and the
+	// waiter a release wakes.
+	Seed *int64
+	// WakeLatency is virtual time's wake-up latency; 0 is
+	// DefaultWakeLatency.
+	WakeLatency time.Duration
 }
 
 // ErrInterrupted is returned, wrapped, by Run when its context was done
@@ -53,6 +67,10 @@ type settings struct {
 	check     int
 	processes int
 	counts    []int
+	virtual   bool
+	cores     int   // simulated cores (virtual time)
+	seed      int64 // the workload's seed or the override
+	latency   time.Duration
 }
 
 func resolve(w *workload.Workload, o Options) (settings, error) {
@@ -79,6 +97,9 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		s.check = workload.DefaultCheckInterval
 	}
 	s.processes = max(s.processes, 1)
+	if err := s.resolveClock(w, o); err != nil {
+		return s, err
+	}
 	switch {
 	case !s.mode.Valid():
 		return s, fmt.Errorf("unknown GIL mode %q (want %s, %s or %s)", s.mode, tracer.GILCPython, tracer.GILLegacy, tracer.GILNone)
@@ -106,7 +127,52 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 	if total*s.processes > workload.MaxThreads {
 		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, workload.MaxThreads)
 	}
+	if s.virtual && s.cores == 0 {
+		s.cores = total * s.processes // a core per thread: none ever waits for one
+	}
 	return s, nil
+}
+
+// resolveClock settles real or virtual time, the simulated cores and the
+// seed.
+func (s *settings) resolveClock(w *workload.Workload, o Options) error {
+	mode := w.Clock
+	if o.ClockMode != "" {
+		mode = o.ClockMode
+	}
+	s.seed = w.Seed
+	if o.Seed != nil {
+		s.seed = *o.Seed
+	}
+	s.cores = w.Cores
+	if o.Cores != 0 {
+		s.cores = o.Cores
+	}
+	s.latency = o.WakeLatency
+	if s.latency == 0 {
+		s.latency = DefaultWakeLatency
+	}
+	switch {
+	case mode != "" && !mode.Valid():
+		return fmt.Errorf("unknown clock %q (want %s or %s)", mode, workload.ClockReal, workload.ClockVirtual)
+	case s.cores < 0 || s.cores > workload.MaxCores:
+		return fmt.Errorf("%d cores: expected 1 to %d", s.cores, workload.MaxCores)
+	case s.latency < 0 || s.latency > workload.MaxDuration:
+		return fmt.Errorf("wake-up latency %v out of range [0, %v]", s.latency, workload.MaxDuration)
+	}
+	s.virtual = mode == workload.ClockVirtual
+	if s.virtual && o.Clock != nil {
+		return errors.New("virtual time and a custom Clock exclude each other")
+	}
+	if !s.virtual && o.Cores != 0 {
+		return fmt.Errorf("%d cores: simulated cores need virtual time (a real run uses this machine's)", o.Cores)
+	}
+	if s.virtual {
+		if _, err := virtualRate(o.LoopsPerMS); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // threadReserve is the events a thread's buffer takes from the bound at its
@@ -170,7 +236,10 @@ func NewSource(w *workload.Workload, o Options) (*Source, error) {
 func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
 	w, o, s := src.w, src.o, src.s
 	lpm := o.LoopsPerMS
-	if lpm <= 0 {
+	switch {
+	case s.virtual:
+		lpm, _ = virtualRate(lpm) // checked by NewSource
+	case lpm <= 0:
 		lpm = Calibrate()
 	}
 	prog, err := compile(w, rec, lpm, true)
@@ -179,7 +248,15 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	}
 	clock := o.Clock
 	start := time.Now()
-	if clock == nil {
+	var vc *vclock
+	switch {
+	case s.virtual:
+		// Virtual time 0 is the Unix epoch, so that the trace's bytes do
+		// not depend on when it ran.
+		start = time.Unix(0, 0).UTC()
+		vc = newVClock(ctx, s.cores, lpm, s.latency)
+		clock = vc
+	case clock == nil:
 		clock = &realClock{start: start} // time 0 of the events is Meta.Start
 	}
 	var stopped atomic.Bool
@@ -193,13 +270,25 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 			p.breaker.set(bitStop)
 		}
 	})
-	var wg sync.WaitGroup
-	for _, th := range threads {
-		wg.Go(th.run)
+	if vc != nil {
+		vc.add(procs, threads)
+		vc.run()
+	} else {
+		var wg sync.WaitGroup
+		for _, th := range threads {
+			wg.Go(th.run)
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	stop()
 	meta := r.meta(start, lpm)
+	if vc != nil {
+		r.virtualMeta(&meta, vc)
+		if vc.err != nil {
+			meta.Extra["interrupted"] = "true"
+			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.cur.t), ErrInterrupted, vc.err)
+		}
+	}
 	if stopped.Load() {
 		meta.Extra["interrupted"] = "true"
 		return meta, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
@@ -232,7 +321,7 @@ func (r *runner) build() ([]*thread, []*process, error) {
 		if r.s.mode != tracer.GILNone {
 			id = r.rec.AddLock("GIL", p.id, true)
 		}
-		g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.w.Seed)+uint64(pid))
+		g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.s.seed)+uint64(pid))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -244,7 +333,7 @@ func (r *runner) build() ([]*thread, []*process, error) {
 			p.gilLock = g.l
 		}
 		for _, ln := range r.prog.locks {
-			p.locks = append(p.locks, newLock(r.rec.AddLock(ln, p.id, false), r.clock, uint64(r.w.Seed)+uint64(pid)))
+			p.locks = append(p.locks, newLock(r.rec.AddLock(ln, p.id, false), r.clock, uint64(r.s.seed)+uint64(pid)))
 		}
 		procs = append(procs, p)
 		for gi, grp := range r.w.Threads {
@@ -266,7 +355,7 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 	th := &thread{
 		id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
 		prog: r.prog, wake: make(chan struct{}, 1), stacks: map[uint64]tracer.StackID{},
-		rng:    rand.New(rand.NewPCG(uint64(r.w.Seed), uint64(buf.Thread()))),
+		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
 		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
 	}
@@ -292,6 +381,18 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		Version:        r.version,
 		Extra:          map[string]string{"processes": strconv.Itoa(r.s.processes)},
 	}
+}
+
+// virtualMeta marks a virtual run's metadata: the simulated cores, the
+// seed and the model's parameters (docs/vm.md, "Virtual time").
+func (r *runner) virtualMeta(m *tracer.Meta, c *vclock) {
+	m.Cores, m.GOMAXPROCS = r.s.cores, r.s.cores
+	m.Extra["clock"] = string(workload.ClockVirtual)
+	m.Extra["cores"] = strconv.Itoa(r.s.cores)
+	m.Extra["seed"] = strconv.FormatInt(r.s.seed, 10)
+	m.Extra["instruction_ps"] = strconv.FormatInt(c.psPerInstr, 10)
+	m.Extra["wake_latency"] = r.s.latency.String()
+	m.Extra["time_slice"] = time.Duration(c.slice).String()
 }
 
 // sortedFunctions is the workload's function names in order, so that frame

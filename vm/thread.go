@@ -44,6 +44,8 @@ type thread struct {
 	top        *code
 	startAfter time.Duration
 	stopped    *atomic.Bool // set when the thread is cut short
+
+	vt *vthread // the thread in the virtual clock's scheduler; nil in real time
 }
 
 // emit records an event at the clock's current time.
@@ -51,8 +53,30 @@ func (th *thread) emit(k tracer.Kind, arg uint64) int64 {
 	return th.buf.Emit(th.clock.Now(), k, th.stack, arg)
 }
 
+// sync, in virtual time, waits until the thread is the earliest before it
+// touches shared state (locks, the GIL); in real time it does nothing.
+func (th *thread) sync() {
+	if th.vt != nil {
+		th.vt.c.sync(th.vt)
+	}
+}
+
+// breakAt is the instruction count at which the interpreter calls
+// atBreaker even with a clear eval breaker: the next legacy tick, or at
+// every check in virtual time (the clock's quanta and fast-forward).
+func (th *thread) breakAt() int64 {
+	if th.vt != nil {
+		return 0
+	}
+	return th.nextTick
+}
+
 // signal wakes the thread from Park; a pending wake is not doubled.
 func (th *thread) signal() {
+	if th.vt != nil {
+		th.vt.c.signal(th.vt)
+		return
+	}
 	select {
 	case th.wake <- struct{}{}:
 	default:
@@ -61,6 +85,10 @@ func (th *thread) signal() {
 
 // drainWake forgets a stale wake before the thread parks again.
 func (th *thread) drainWake() {
+	if th.vt != nil {
+		th.vt.pending = false
+		return
+	}
 	select {
 	case <-th.wake:
 	default:
@@ -102,6 +130,7 @@ func (th *thread) run() {
 	if err == nil {
 		err = th.eval()
 	}
+	th.sync()
 	why := tracer.ReleaseThreadEnd
 	if err != nil {
 		why = tracer.ReleaseInterrupt

@@ -19,6 +19,9 @@ type compareOptions struct {
 	Runs            int    // runs per variant, keeping the fastest
 	Dir             string // "" means giltrace-out/<name>/compare
 	JSON            bool
+	Clock           string // --clock: virtual (default) or real
+	Cores           int    // --cores: simulated cores; 0 is this machine's
+	Seed            *int64 // --seed; nil keeps the workload's
 }
 
 func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
@@ -36,10 +39,18 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"one thread, GIL wait and the verdict of each, keeps every run's trace in DIR,\n" +
 			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
 			"a line per mode, with the ideal line; DIR/overlap.svg and .png plot the overlap\n" +
-			"from the traces, which a busy machine does not distort.",
+			"from the traces, which a busy machine does not distort. The runs are\n" +
+			"simulated in virtual time on --cores simulated cores (docs/vm.md), the same\n" +
+			"on every machine; --clock real measures this machine instead.",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
+			if !cmd.Flags().Changed("seed") {
+				o.Seed = nil
+			}
+			if err := checkClockFlags(o.Clock, o.Cores); err != nil {
+				return &usageError{err}
+			}
 			for _, n := range o.Threads {
 				if n < 1 {
 					return &usageError{fmt.Errorf("invalid --threads: %d is not a positive integer", n)}
@@ -68,6 +79,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores")
 	return cmd
 }
 
@@ -80,7 +92,7 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
-	run := compare.VMRunner(w, 0, giltraceVersion())
+	run := compare.NewVMRunner(w, compare.VMOptions{Clock: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed, Version: giltraceVersion()})
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
 		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),

@@ -30,6 +30,9 @@ type recordOptions struct {
 	JSON           bool          // print the breakdown as JSON
 	OTLP           string        // --otlp: also send the run to this OTLP endpoint ("default": the environment's)
 	Formats        string        // --formats: the local outputs written beside run.giltrace: "" (all), "all", "none" or a list (outputs.go)
+	Clock          string        // --clock: real or virtual ("" keeps the workload's, real by default)
+	Cores          int           // --cores: simulated cores (virtual time)
+	Seed           *int64        // --seed: replaces the workload's seed; nil keeps it
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -46,7 +49,9 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"prints the report: the verdict, each thread's wall time split into running,\n" +
 			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
 			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
-			"stops the run and still writes a valid trace of what was recorded.\n\n" +
+			"stops the run and still writes a valid trace of what was recorded. With\n" +
+			"--clock virtual the run is simulated (docs/vm.md): exact, the same bytes on\n" +
+			"every run and machine, on --cores N simulated cores.\n\n" +
 			"After --, record runs COMMAND instead, a real CPython program (python3 app.py,\n" +
 			"python3 -m pkg, a script with a python shebang), and traces it and the CPython\n" +
 			"processes it starts through uprobes on the interpreter until it exits\n" +
@@ -60,6 +65,9 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			} else {
 				o.Workload = args[0]
 			}
+			if !cmd.Flags().Changed("seed") {
+				o.Seed = nil
+			}
 			if err := o.check(); err != nil {
 				return &usageError{err}
 			}
@@ -72,6 +80,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "real by default", "one per thread")
 	outputFlags(cmd, o)
 	return cmd
 }
@@ -110,7 +119,8 @@ func (o *recordOptions) check() error {
 		for _, vmFlag := range []struct {
 			name string
 			set  bool
-		}{{"--gil", o.Mode != ""}, {"--switch-interval", o.SwitchInterval != 0}, {"--threads", o.Threads != 0}, {"--processes", o.Processes != 0}} {
+		}{{"--gil", o.Mode != ""}, {"--switch-interval", o.SwitchInterval != 0}, {"--threads", o.Threads != 0},
+			{"--processes", o.Processes != 0}, {"--clock", o.Clock != ""}, {"--cores", o.Cores != 0}, {"--seed", o.Seed != nil}} {
 			if vmFlag.set {
 				return fmt.Errorf("%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", vmFlag.name)
 			}
@@ -132,6 +142,29 @@ func (o *recordOptions) check() error {
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
 	}
+	return checkClockFlags(o.Clock, o.Cores)
+}
+
+// addClockFlags defines --clock, --cores and --seed (record and compare).
+func addClockFlags(cmd *cobra.Command, clock *string, cores *int, seed **int64, clockDefault, coresDefault string) {
+	f := cmd.Flags()
+	*seed = new(int64)
+	f.StringVar(clock, "clock", "", "`CLOCK`: real (run and measure on this machine) or virtual (simulate: exact, reproducible, any number of cores; docs/vm.md) (default: "+clockDefault+")")
+	f.IntVar(cores, "cores", 0, "virtual time: simulate `N` cores (default: "+coresDefault+")")
+	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter, the waiter a release wakes) with `S`")
+}
+
+// checkClockFlags rejects a --clock or --cores that no run could accept.
+func checkClockFlags(clock string, cores int) error {
+	if clock != "" && !workload.ClockMode(clock).Valid() {
+		return fmt.Errorf("--clock %q: expected real or virtual", clock)
+	}
+	if cores < 0 || cores > workload.MaxCores {
+		return fmt.Errorf("--cores %d: expected 1 to %d", cores, workload.MaxCores)
+	}
+	if cores > 0 && clock == string(workload.ClockReal) {
+		return fmt.Errorf("--cores %d: simulated cores need --clock virtual (a real run uses this machine's)", cores)
+	}
 	return nil
 }
 
@@ -152,7 +185,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	}
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
-		Version: giltraceVersion(),
+		Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
 	})
 	return saveRun(ctx, t, runErr, w.Name, o, stdout, stderr)
 }

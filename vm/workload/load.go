@@ -33,6 +33,7 @@ const (
 	MaxLocks         = 256               // distinct guest lock names
 	MaxThreadTime    = 24 * time.Hour    // a thread's planned time: start_after plus every duration it runs, over all repeats and calls
 	MaxThreadLoops   = 1_000_000_000_000 // a thread's planned compute loops over all repeats and calls
+	MaxCores         = 4096              // cores: (simulated, virtual time)
 )
 
 // MinSwitchInterval is the smallest gil.switch_interval: CPython keeps the
@@ -66,7 +67,7 @@ var gilModes = func() []string {
 // top level, "gil", "threads" for a thread group, and an operation's name
 // for its long form. docs/workload.schema.json must agree (a test checks).
 var formatKeys = map[string][]string{
-	"":        {"version", "name", "description", "gil", "processes", "seed", "threads", "functions"},
+	"":        {"version", "name", "description", "gil", "processes", "seed", "clock", "cores", "threads", "functions"},
 	"gil":     {"mode", "switch_interval", "check_interval"},
 	"threads": {"name", "count", "run", "repeat", "start_after"},
 	"compute": {"duration", "loops"},
@@ -245,6 +246,17 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 	if n := m.value("seed"); n != nil {
 		w.Seed, _ = l.integer(n, "seed", -1<<63, 1<<63-1)
 	}
+	if n := m.value("clock"); n != nil {
+		w.Clock = l.clock(n)
+	}
+	if n := m.value("cores"); n != nil {
+		if v, ok := l.integer(n, "cores", 1, MaxCores); ok {
+			w.Cores = int(v)
+		}
+		if w.Clock != ClockVirtual {
+			l.errorf(m.key("cores"), "cores", "simulated cores need clock: virtual (a real run uses this machine's cores); add clock: virtual or remove cores")
+		}
+	}
 	if n := m.require(l, "functions", "a mapping of function names to lists of operations"); n != nil {
 		w.Functions = l.functions(n)
 	}
@@ -257,6 +269,27 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		l.checkCost(w)
 	}
 	return w
+}
+
+// clock decodes clock:.
+func (l *loader) clock(n *yaml.Node) ClockMode {
+	s, ok := l.str(n, "clock", "one of real, virtual")
+	if !ok {
+		return ""
+	}
+	if m := ClockMode(s); m.Valid() {
+		return m
+	}
+	names := make([]string, len(ClockModes))
+	for i, m := range ClockModes {
+		names[i] = string(m)
+	}
+	if s == "simulated" || s == "sim" || s == "deterministic" {
+		l.errorf(n, "clock", "unknown clock %q (did you mean \"virtual\"? it simulates the run)", s)
+		return ""
+	}
+	l.errorf(n, "clock", "unknown clock %q%s; expected one of real, virtual", s, didYouMean(s, names))
+	return ""
 }
 
 // gil decodes the gil: section. A setting for another mode than the file's

@@ -106,6 +106,16 @@ func parseErrorCases() []parseErrorCase {
 		{"merge key", topYAML("name: t\n<<: {seed: 1}"), []string{"t.yaml:2:1: merge keys (<<) are not supported"}},
 		{"non-scalar key", topYAML("name: t\n? [a]\n: 1"), []string{"t.yaml:2:3: expected a key name, got a list"}},
 
+		// clock, cores.
+		{"clock unknown", topYAML("name: t\nclock: wall"), []string{`t.yaml:2:8: clock: unknown clock "wall"; expected one of real, virtual`}},
+		{"clock typo", topYAML("name: t\nclock: virtal"), []string{`t.yaml:2:8: clock: unknown clock "virtal" (did you mean "virtual"?)`}},
+		{"clock simulated", topYAML("name: t\nclock: simulated"), []string{`(did you mean "virtual"? it simulates the run)`}},
+		{"clock list", topYAML("name: t\nclock: [virtual]"), []string{"t.yaml:2:8: clock: expected one of real, virtual, got a list"}},
+		{"cores zero", topYAML("name: t\nclock: virtual\ncores: 0"), []string{"t.yaml:3:8: cores: expected a positive integer, got 0"}},
+		{"cores over limit", topYAML("name: t\nclock: virtual\ncores: 5000"), []string{"t.yaml:3:8: cores: 5000 exceeds the limit of 4096"}},
+		{"cores without virtual", topYAML("name: t\ncores: 8"), []string{"t.yaml:2:1: cores: simulated cores need clock: virtual"}},
+		{"cores with real", topYAML("name: t\nclock: real\ncores: 8"), []string{"t.yaml:3:1: cores: simulated cores need clock: virtual"}},
+
 		// version, name, description, processes, seed.
 		{"version 2", topYAML("version: 2\nname: t"), []string{"t.yaml:1:10: version: 2 exceeds the limit of 1"}},
 		{"version text", topYAML("version: v1\nname: t"), []string{`t.yaml:1:10: version: expected a positive integer, got "v1"`}},

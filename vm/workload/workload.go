@@ -12,14 +12,34 @@ type Workload struct {
 	Name        string
 	Description string
 	GIL         GILConfig
-	Processes   int   // >= 1
-	Seed        int64 // for jitter and random choices
+	Processes   int       // >= 1
+	Seed        int64     // for jitter and random choices
+	Clock       ClockMode // real (default) or virtual time
+	Cores       int       // simulated cores in virtual time; 0: one per thread
 	Threads     []ThreadGroup
 	Functions   map[string]*Function
 
 	File   string // the path it was loaded from ("" if from memory)
 	Source []byte // the file's full text
 }
+
+// ClockMode is how a run keeps time: measured on this machine (real) or
+// computed by a deterministic simulation of the same model (virtual).
+type ClockMode string
+
+// Clock modes.
+const (
+	ClockReal    ClockMode = "real"    // real time: threads run on this machine, time is measured
+	ClockVirtual ClockMode = "virtual" // virtual time: exact, reproducible, any number of simulated cores
+)
+
+// ClockModes lists the clock modes, the default first.
+var ClockModes = []ClockMode{ClockReal, ClockVirtual}
+
+// Valid reports whether m is a known clock mode.
+func (m ClockMode) Valid() bool { return m == ClockReal || m == ClockVirtual }
+
+func (m ClockMode) String() string { return string(m) }
 
 // GILConfig is the workload's gil: section.
 type GILConfig struct {

@@ -1,0 +1,85 @@
+package compare
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// TestFixtureVerdictsVirtual is TestFixtureVerdictsLive in virtual time:
+// one run each, exact, whatever the machine (fidelity: the same verdicts as
+// real runs). ml-preprocessing is included: a simulated run is never
+// descheduled while it holds the GIL.
+func TestFixtureVerdictsVirtual(t *testing.T) {
+	want := map[string]string{"ml-preprocessing": diagnosis.Scales}
+	for n, v := range fixtureVerdicts {
+		want[n] = v
+	}
+	for name, verdict := range want {
+		t.Run(name, func(t *testing.T) {
+			w, err := workload.Load(filepath.Join("..", "fixtures", name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := diagnosis.Analyze(tracer.Derive(tr))
+			var codes []string
+			for _, v := range r.Verdicts {
+				codes = append(codes, v.Code)
+			}
+			if !slices.Contains(codes, verdict) {
+				var text strings.Builder
+				report.WriteText(&text, r)
+				t.Errorf("%s in virtual time: verdicts %v, want %s among them\n%s", name, codes, verdict, text.String())
+			}
+		})
+	}
+}
+
+// TestCompareVirtualScales: compare's default, virtual time on N simulated
+// cores: processes and free-threaded scale N x exactly, threads under the
+// GIL not at all, on every machine.
+func TestCompareVirtualScales(t *testing.T) {
+	w, err := workload.Parse("countdown.yaml", []byte("name: countdown-short\nthreads:\n  - name: counter\n    run: countdown\nfunctions:\n  countdown:\n    - compute: 40ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{2, 8, 64} {
+		res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{n}},
+			NewVMRunner(w, VMOptions{Cores: n, Version: "test"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Cores != n || res.Clock != "virtual" {
+			t.Errorf("result on %d cores, clock %q, want %d, virtual", res.Cores, res.Clock, n)
+		}
+		var text strings.Builder
+		if err := res.WriteText(&text); err != nil || !strings.Contains(text.String(), "simulated cores (virtual time)") {
+			t.Errorf("table does not say it was simulated (%v):\n%s", err, text.String())
+		}
+		for _, row := range res.Rows {
+			if row.Threads != n {
+				continue
+			}
+			want := float64(n)
+			if row.Mode == Threads {
+				want = 1
+			}
+			t.Logf("%s-%d on %d cores: speedup %.3f", row.Mode, n, n, row.Speedup)
+			if row.Speedup < want*0.95 || row.Speedup > want*1.05 {
+				t.Errorf("%s-%d on %d cores: speedup %.3f, want %.0f +- 5 %%", row.Mode, n, n, row.Speedup, want)
+			}
+		}
+	}
+}

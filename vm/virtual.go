@@ -1,0 +1,605 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+)
+
+// Virtual time: a discrete-event simulation of the same model.
+//
+// Every guest thread still runs the same interpreter, GIL and guest locks
+// on a goroutine of its own, a coroutine (iter.Pull) here; the virtual
+// clock lets exactly one of them run at a time (it holds the token) and
+// computes time instead of reading it:
+//
+//  1. Each thread has a local virtual time: the time of its last resume
+//     plus its instructions since then at a fixed rate (Now).
+//  2. Threads that wait for something (the end of a sleep, a timed park, a
+//     wake-up, the end of a compute quantum) are entries of a queue ordered
+//     by (time, sequence number). When the running thread blocks, the
+//     earliest entry's thread gets the token; if that is the running
+//     thread itself, it continues without a handoff.
+//  3. A thread touches shared state (the GIL, guest locks, the cores) only
+//     while it is the earliest thread (sync). Between those points it may
+//     run ahead of other threads on work that no one else can see or
+//     change: compute up to its horizon, the earliest queued time of a
+//     thread of its own process that could set a drop request or wait for
+//     its GIL, or the end of its time slice.
+//  4. N simulated cores: compute and native calls need a core; sleeping,
+//     I/O and parked threads use none. With more runnable threads than
+//     cores, threads wait for a core in FIFO order and a running thread
+//     gives up its core at the end of a time slice (vslice) if another
+//     waits: round-robin time slicing.
+//
+// Nothing depends on goroutine scheduling or the wall clock, so a run is
+// a function of the workload, the options and the seed.
+
+// Model parameters of virtual time (docs/vm.md, "Virtual time").
+const (
+	// VirtualLoopsPerMS is the default compute rate of virtual time: one
+	// interpreter instruction costs 4 ns, a countdown iteration (9
+	// instructions) 36 ns, about what CPython 3.11-3.12 take for
+	// `while n > 0: n -= 1` on a 3 GHz x86-64 core (28 M iterations/s).
+	VirtualLoopsPerMS = 1e9 / (instrsPerLoop * defaultInstrPS)
+	// DefaultWakeLatency is the virtual time between a release that wakes
+	// a parked waiter and the waiter running: a futex wake-up and context
+	// switch on Linux, 5-20 us; the VM's real-mode handoff measured
+	// 11.7-11.9 us on this project's machine (docs/performance.md).
+	DefaultWakeLatency = 10 * time.Microsecond
+	// TimeSlice is the simulated OS scheduler's time slice when threads
+	// wait for a core: Linux EEVDF's base slice, 0.75 ms x (1 + log2 8
+	// cores) = 3 ms.
+	TimeSlice = 3 * time.Millisecond
+)
+
+const (
+	instrsPerLoop  = lenTestGT + lenDecJumpBack // the countdown's instructions per iteration
+	defaultInstrPS = 4000                       // picoseconds per instruction at VirtualLoopsPerMS
+	never          = math.MaxInt64
+	unknownHorizon = -1 // recomputed when needed: most resumes never compute
+	// Bounds of a virtual compute rate, so that instruction counts times
+	// picoseconds stay inside int64.
+	minVirtualLoopsPerMS = 1_000
+	maxVirtualLoopsPerMS = 1_000_000_000
+)
+
+// errDeadlock ends a virtual run in which every thread waits for another.
+var errDeadlock = errors.New("every thread is waiting for a lock that no running thread will release (deadlock)")
+
+// vclock is the Clock of a virtual run and its scheduler.
+type vclock struct {
+	psPerInstr int64 // compute cost of one instruction, in picoseconds
+	latency    int64 // wake-up latency, ns
+	slice      int64 // time slice, ns
+	cores      int
+	free       int  // cores free
+	limited    bool // cores < threads: cores can run out
+	done       <-chan struct{}
+
+	cur      *vthread
+	next     *vthread // the thread the loop resumes after the running one suspends
+	q        vqueue
+	seq      uint64
+	runq     []*vthread // threads waiting for a core, FIFO
+	threads  []*vthread
+	live     int
+	procs    []*process
+	stopping bool
+	err      error // why the run stopped early (deadlock)
+	events   int64 // handoffs and resumes, for benchmarks
+}
+
+// vthread is a thread's state in the scheduler.
+type vthread struct {
+	th       *thread
+	c        *vclock
+	resume   func() (struct{}, bool) // the loop resumes the thread's coroutine
+	suspend  func(struct{}) bool     // the thread suspends it, back to the loop
+	t        int64                   // local time at baseI
+	baseI    int64                   // th.instrs at t
+	at       int64                   // queued time, or never
+	seq      uint64                  // order of queueing, among equal times
+	qi       int                     // index in the queue, or -1
+	qwhy     Wake                    // why the queued entry wakes it
+	qwake    bool                    // the queued entry is a wake-up: it sets why
+	why      Wake                    // why the last wake-up entry woke it
+	horizon  int64                   // run-ahead bound while computing
+	sliceEnd int64
+	onCore   bool
+	inRunq   bool
+	parked   bool
+	pending  bool // a signal arrived while not parked (the wake channel's buffered value)
+	ended    bool
+	peers    []*vthread // threads of the same process, itself included
+}
+
+func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
+	return &vclock{
+		psPerInstr: int64(math.Round(1e9 / (instrsPerLoop * lpm))),
+		latency:    int64(latency), slice: int64(TimeSlice),
+		cores: cores, free: cores, done: ctx.Done(),
+	}
+}
+
+// add registers the run's processes and threads, every thread queued to
+// start at time 0 in order.
+func (c *vclock) add(procs []*process, threads []*thread) {
+	c.procs = procs
+	c.limited = c.cores < len(threads)
+	byProc := map[*process][]*vthread{}
+	for _, th := range threads {
+		v := &vthread{th: th, c: c, at: never, qi: -1, horizon: never}
+		th.vt = v
+		c.threads = append(c.threads, v)
+		byProc[th.proc] = append(byProc[th.proc], v)
+	}
+	for _, v := range c.threads {
+		v.peers = byProc[v.th.proc]
+		c.push(v, 0, WakeSignal)
+	}
+	c.live = len(threads)
+}
+
+// now is the thread's local virtual time.
+func (v *vthread) now() int64 { return v.t + (v.th.instrs-v.baseI)*v.c.psPerInstr/1000 }
+
+// setTime moves the thread's local time to t (after sleeping or burning).
+func (v *vthread) setTime(t int64) { v.t, v.baseI = t, v.th.instrs }
+
+// Now is the running thread's local time.
+func (c *vclock) Now() int64 { return c.cur.now() }
+
+// run runs the simulation: each thread is a coroutine (iter.Pull) that the
+// loop resumes when it gets the token, and that suspends itself when it
+// passes the token on (yield) or ends. A coroutine switch bypasses Go's
+// scheduler: a handoff costs a fraction of a channel's. Called once, by
+// Record, after add; it returns when every thread has ended.
+func (c *vclock) run() {
+	stops := make([]func(), 0, len(c.threads))
+	for _, v := range c.threads {
+		resume, stop := iter.Pull(func(yield func(struct{}) bool) {
+			v.suspend = yield
+			v.begin()
+			v.th.run()
+			v.end()
+		})
+		v.resume = resume
+		stops = append(stops, stop)
+	}
+	for w := c.pop(); w != nil; w = c.next {
+		c.next = nil
+		w.resume()
+	}
+	for _, stop := range stops {
+		stop()
+	}
+}
+
+// begin takes a core for the thread at its first turn (a thread that
+// starts later takes one when its start_after sleep ends).
+func (v *vthread) begin() {
+	if v.th.startAfter <= 0 {
+		v.c.acquireCore(v)
+	}
+	v.horizon = unknownHorizon
+}
+
+// end releases the thread's core and passes the token on for good.
+func (v *vthread) end() {
+	c := v.c
+	c.releaseCore(v)
+	v.ended = true
+	c.live--
+	c.next = c.pop()
+}
+
+// yield gives the token to the earliest queued thread and returns when v
+// has it back. v must be queued, waiting for a core, or parked (then pop
+// finds a thread to run: v itself at worst, woken to stop).
+func (c *vclock) yield(v *vthread) {
+	w := c.pop()
+	if w != v {
+		c.next = w
+		v.suspend(struct{}{})
+	}
+	v.horizon = unknownHorizon
+}
+
+// pop removes the earliest entry, makes its thread the running one and
+// returns it; nil when no thread remains. An empty queue with threads left
+// is a deadlock, or the run was stopped: every parked thread is then woken
+// to stop.
+func (c *vclock) pop() *vthread {
+	if !c.stopping {
+		select {
+		case <-c.done:
+			c.stop(nil)
+		default:
+		}
+	}
+	for {
+		if v := c.q.popMin(); v != nil {
+			v.setTime(v.at)
+			v.at = never
+			if v.qwake {
+				v.why = v.qwhy
+			}
+			c.cur = v
+			c.events++
+			return v
+		}
+		if c.live == 0 || c.stopping && !c.wakeParked() {
+			return nil
+		}
+		if !c.stopping {
+			c.stop(errDeadlock)
+			c.wakeParked()
+		}
+	}
+}
+
+// stop stops the run: every eval breaker gets the stop bit, every clock
+// call returns at once.
+func (c *vclock) stop(err error) {
+	c.stopping = true
+	if c.err == nil {
+		c.err = err
+	}
+	for _, p := range c.procs {
+		p.breaker.set(bitStop)
+	}
+}
+
+// wakeParked queues every parked or core-waiting thread to stop; it
+// reports whether there was one.
+func (c *vclock) wakeParked() bool {
+	t := int64(0)
+	if c.cur != nil {
+		t = c.cur.t
+	}
+	woke := false
+	for _, v := range c.threads {
+		if !v.ended && v.qi < 0 && (v.parked || v.inRunq) {
+			v.inRunq = false
+			c.push(v, t, WakeStop)
+			woke = true
+		}
+	}
+	c.runq = c.runq[:0]
+	return woke
+}
+
+// push queues v at time t; a wake-up entry sets why Park returns.
+func (c *vclock) push(v *vthread, t int64, why Wake) {
+	c.pushEntry(v, t, why, true)
+}
+
+func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
+	c.seq++
+	v.qwhy, v.qwake = why, wake
+	c.q.set(v, t, c.seq)
+	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
+		cur.horizon = t
+	}
+}
+
+// sync makes v the earliest thread before it touches shared state: if an
+// entry is earlier than v's time, v queues itself at its time and yields.
+func (c *vclock) sync(v *vthread) {
+	if len(c.q) > 0 && c.q[0].at < v.now() {
+		c.pushEntry(v, v.now(), 0, false)
+		c.yield(v)
+	}
+}
+
+// Sleep is blocking I/O or start_after: no core, back after exactly d.
+func (c *vclock) Sleep(_ context.Context, d time.Duration) bool {
+	v := c.cur
+	if c.stopping {
+		return false
+	}
+	c.sync(v)
+	c.releaseCore(v)
+	c.push(v, v.now()+int64(max(d, 0)), WakeTimeout)
+	c.yield(v)
+	c.acquireCore(v)
+	return !c.stopping
+}
+
+// Burn is a native call: d of CPU time on a core, longer if the thread
+// waits for a core at the end of a time slice.
+func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
+	v := c.cur
+	left := int64(max(d, 0))
+	for !c.stopping {
+		seg := left
+		if c.limited {
+			seg = min(left, max(v.sliceEnd-v.now(), 0))
+		}
+		v.setTime(v.now() + seg)
+		left -= seg
+		c.sync(v)
+		if left == 0 || c.stopping {
+			break
+		}
+		c.sliceExpired(v)
+	}
+	return !c.stopping
+}
+
+// Park waits for a signal (signal, after the wake-up latency) or the
+// timeout, without a core.
+func (c *vclock) Park(_ context.Context, _ <-chan struct{}, timeout time.Duration) Wake {
+	v := c.cur
+	if c.stopping {
+		return WakeStop
+	}
+	if v.pending {
+		v.pending = false
+		return WakeSignal
+	}
+	c.sync(v)
+	c.releaseCore(v)
+	v.parked = true
+	if timeout > 0 {
+		c.push(v, v.now()+int64(timeout), WakeTimeout)
+	}
+	c.yield(v)
+	v.parked = false
+	why := v.why
+	c.acquireCore(v)
+	if c.stopping {
+		return WakeStop
+	}
+	if why == WakeSignal {
+		v.pending = false
+	}
+	return why
+}
+
+// signal wakes v from Park after the wake-up latency; if v is not parked
+// the signal waits for its next Park, as a value in the wake channel.
+func (c *vclock) signal(v *vthread) {
+	if !v.parked {
+		v.pending = true
+		return
+	}
+	t := c.cur.now() + c.latency
+	if t < v.at {
+		c.push(v, t, WakeSignal)
+		return
+	}
+	v.pending = true
+}
+
+// acquireCore gives v a core, waiting in the run queue if none is free.
+func (c *vclock) acquireCore(v *vthread) {
+	if !c.limited || v.onCore || c.stopping {
+		return
+	}
+	if c.free > 0 {
+		c.free--
+		v.onCore, v.sliceEnd = true, v.now()+c.slice
+		v.horizon = unknownHorizon
+		return
+	}
+	v.inRunq = true
+	c.runq = append(c.runq, v)
+	c.yield(v)
+}
+
+// releaseCore gives v's core to the first thread waiting for one.
+func (c *vclock) releaseCore(v *vthread) {
+	if !v.onCore {
+		return
+	}
+	v.onCore = false
+	if len(c.runq) == 0 {
+		c.free++
+		return
+	}
+	w := c.runq[0]
+	c.runq = c.runq[1:]
+	w.inRunq = false
+	t := v.now()
+	w.onCore, w.sliceEnd = true, t+c.slice
+	c.pushEntry(w, t, 0, false)
+}
+
+// sliceExpired ends v's time slice: it goes to the back of the run queue
+// if a thread waits for a core, else it starts a new slice.
+func (c *vclock) sliceExpired(v *vthread) {
+	if len(c.runq) == 0 {
+		v.sliceEnd = v.now() + c.slice
+		v.horizon = unknownHorizon
+		return
+	}
+	c.releaseCore(v)
+	v.inRunq = true
+	c.runq = append(c.runq, v)
+	c.yield(v)
+}
+
+// check is the virtual clock's part of an eval breaker check: at the
+// horizon the thread lets every earlier event happen, and at the end of
+// its slice it may lose its core.
+func (v *vthread) check() {
+	c := v.c
+	if v.horizon == unknownHorizon {
+		v.horizon = c.horizonOf(v)
+	}
+	if c.stopping || v.now() < v.horizon {
+		return
+	}
+	c.pushEntry(v, v.now(), 0, false)
+	c.yield(v)
+	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
+		c.sliceExpired(v)
+	}
+}
+
+// horizonOf is how far v may compute without looking at other threads:
+// until the end of its slice if cores can run out; in a process with a
+// GIL, until the earliest queued thread of its process (a drop request,
+// a new waiter), or the next event of any thread if one of its process
+// waits for a core (a core released anywhere lets it run).
+func (c *vclock) horizonOf(v *vthread) int64 {
+	h := int64(never)
+	if c.limited {
+		h = v.sliceEnd
+	}
+	if v.th.proc.gilLock == nil {
+		return h
+	}
+	for _, w := range v.peers {
+		if w == v {
+			continue
+		}
+		h = min(h, w.at)
+		if w.inRunq && len(c.q) > 0 {
+			h = min(h, c.q[0].at)
+		}
+	}
+	return h
+}
+
+// stopAt is the instruction count at which v reaches its horizon or its
+// next legacy tick: a fast-forward must stop before it.
+func (v *vthread) stopAt() int64 {
+	s := v.th.nextTick
+	if v.horizon == unknownHorizon {
+		v.horizon = v.c.horizonOf(v)
+	}
+	if v.horizon != never {
+		d := v.horizon - v.t
+		s = min(s, v.baseI+(d*1000+v.c.psPerInstr-1)/v.c.psPerInstr)
+	}
+	return s
+}
+
+// fastForward runs the countdown loop at the top frame's pc in one step,
+// up to the last iteration whose eval breaker check would change nothing:
+// the same instructions and the same checks as running it, at once.
+func (v *vthread) fastForward() {
+	th := v.th
+	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
+		return
+	}
+	f := &th.frames[len(th.frames)-1]
+	ins := f.code.instrs
+	pc := f.pc
+	if pc+lenTestGT >= len(ins) {
+		return
+	}
+	test, dec := &ins[pc], &ins[pc+lenTestGT]
+	if test.op != opTestGT || dec.op != opDecJumpBack || dec.a != test.a || int(dec.c) != pc || dec.b <= 0 {
+		return
+	}
+	local := &th.locals[f.base+int(test.a)]
+	if *local <= test.b {
+		return
+	}
+	n := (*local - test.b + dec.b - 1) / dec.b // iterations left
+	stop := v.stopAt()
+	if stop <= th.instrs {
+		return
+	}
+	j := min(n, (stop-th.instrs-1)/instrsPerLoop)
+	if j <= 0 {
+		return
+	}
+	*local -= j * dec.b
+	th.instrs += j * instrsPerLoop
+}
+
+// vqueue is the queued threads: a binary min-heap by (at, seq), each
+// thread at most once (its qi), so that queueing a thread again moves it
+// and nothing allocates.
+type vqueue []*vthread
+
+func (q vqueue) less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+
+func (q vqueue) swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].qi, q[j].qi = i, j
+}
+
+// set queues v at (at, seq), or moves it there.
+func (q *vqueue) set(v *vthread, at int64, seq uint64) {
+	v.at, v.seq = at, seq
+	if v.qi < 0 {
+		v.qi = len(*q)
+		*q = append(*q, v)
+	}
+	if !q.up(v.qi) {
+		q.down(v.qi)
+	}
+}
+
+// popMin removes and returns the earliest thread, or nil.
+func (q *vqueue) popMin() *vthread {
+	old := *q
+	n := len(old) - 1
+	if n < 0 {
+		return nil
+	}
+	old.swap(0, n)
+	v := old[n]
+	old[n] = nil
+	*q = old[:n]
+	q.down(0)
+	v.qi = -1
+	return v
+}
+
+func (q vqueue) up(i int) bool {
+	moved := false
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.swap(i, p)
+		i, moved = p, true
+	}
+	return moved
+}
+
+func (q vqueue) down(i int) {
+	n := len(q)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			return
+		}
+		q.swap(i, m)
+		i = m
+	}
+}
+
+// virtualRate checks a virtual compute rate.
+func virtualRate(lpm float64) (float64, error) {
+	if lpm == 0 {
+		return VirtualLoopsPerMS, nil
+	}
+	if lpm < minVirtualLoopsPerMS || lpm > maxVirtualLoopsPerMS {
+		return 0, fmt.Errorf("virtual compute rate %g loops/ms out of range [%d, %d]", lpm, minVirtualLoopsPerMS, maxVirtualLoopsPerMS)
+	}
+	return lpm, nil
+}

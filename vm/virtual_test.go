@@ -1,0 +1,599 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// Virtual time: every figure below is computed, not measured, so the tests
+// are exact (no tolerance, no retries, never skipped on a busy machine).
+// Where a bound appears it is a rule of the model: a holder notices a drop
+// request at its first eval breaker check after it, within one countdown
+// iteration (vIter), and a lock's events are stamped at least 1 ns apart.
+
+const (
+	vLatency = int64(DefaultWakeLatency)
+	vIter    = int64(instrsPerLoop * defaultInstrPS / 1000) // 36 ns: one countdown iteration
+)
+
+// sim runs w in virtual time and checks that its trace is valid.
+func sim(t testing.TB, w *workload.Workload, o Options) (*tracer.Trace, *tracer.Spans) {
+	t.Helper()
+	o.ClockMode = workload.ClockVirtual
+	tr, err := Run(context.Background(), w, o)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid trace: %v", err)
+	}
+	return tr, tracer.Derive(tr)
+}
+
+// traceBytes is the trace file of tr.
+func traceBytes(t testing.TB, tr *tracer.Trace) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := tracer.Write(&b, tr); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func fixtures(t testing.TB) []*workload.Workload {
+	t.Helper()
+	files, err := filepath.Glob("../fixtures/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	var ws []*workload.Workload
+	for _, f := range files {
+		w, err := workload.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// eventsOf lists the events of kind k, of the thread named name ("" for
+// any).
+func eventsOf(tr *tracer.Trace, k tracer.Kind, name string) []tracer.Event {
+	var out []tracer.Event
+	for _, e := range tr.Events {
+		if e.Kind == k && (name == "" || tr.Threads[e.Thread].Name == name) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestVirtualFixturesAreByteIdentical(t *testing.T) {
+	for _, w := range fixtures(t) {
+		for _, cores := range []int{0, 1, 3} { // 0: one per thread
+			t.Run(fmt.Sprintf("%s/cores=%d", w.Name, cores), func(t *testing.T) {
+				a, _ := sim(t, w, Options{Version: "test", Cores: cores})
+				b, _ := sim(t, w, Options{Version: "test", Cores: cores})
+				if !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
+					t.Fatalf("two virtual runs with seed %d gave different trace files (%d and %d events)", w.Seed, len(a.Events), len(b.Events))
+				}
+			})
+		}
+	}
+}
+
+func TestVirtualSeedChangesOnlyWhatItDecides(t *testing.T) {
+	seed := func(s int64) *int64 { return &s }
+	// Two counters: one waiter at a time, no jitter: the seed decides
+	// nothing, the events are the same.
+	w := twoCounters(tracer.GILCPython, 20*time.Millisecond)
+	a, _ := sim(t, w, Options{Seed: seed(1)})
+	b, _ := sim(t, w, Options{Seed: seed(2)})
+	if !slices.Equal(a.Events, b.Events) {
+		t.Errorf("seeds 1 and 2 changed the events of a run in which the seed decides nothing")
+	}
+	if a.Meta.Extra["seed"] != "1" || b.Meta.Extra["seed"] != "2" {
+		t.Errorf("Extra seed %q and %q, expected 1 and 2", a.Meta.Extra["seed"], b.Meta.Extra["seed"])
+	}
+	// I/O with jitter: the durations change, the operations do not.
+	j := &workload.Workload{Name: "jitter", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"f": {{Kind: workload.OpRepeat, Times: 20, Body: []workload.Op{
+			{Kind: workload.OpIO, Duration: time.Millisecond, Jitter: 500 * time.Microsecond, IOKind: "net"}, loops(1000)}}}}),
+		Threads: []workload.ThreadGroup{group("T", 3, "f")}}
+	a, _ = sim(t, j, Options{Seed: seed(1)})
+	b, _ = sim(t, j, Options{Seed: seed(2)})
+	if slices.Equal(a.Events, b.Events) {
+		t.Errorf("seeds 1 and 2 gave the same I/O jitter")
+	}
+	for _, k := range []tracer.Kind{tracer.KindIOBegin, tracer.KindIOEnd, tracer.KindCallEnter, tracer.KindThreadEnd} {
+		if na, nb := countKind(a, k), countKind(b, k); na != nb {
+			t.Errorf("%v: %d events with seed 1, %d with seed 2", k, na, nb)
+		}
+	}
+}
+
+func TestVirtualMeta(t *testing.T) {
+	tr, _ := sim(t, twoCounters(tracer.GILCPython, time.Millisecond), Options{Cores: 3})
+	m := tr.Meta
+	want := map[string]string{"clock": "virtual", "cores": "3", "seed": "1", "instruction_ps": "4000", "wake_latency": "10µs", "time_slice": "3ms"}
+	for k, v := range want {
+		if m.Extra[k] != v {
+			t.Errorf("Extra[%q] = %q, want %q", k, m.Extra[k], v)
+		}
+	}
+	if m.Cores != 3 || !m.Start.Equal(time.Unix(0, 0)) || m.LoopsPerMS != VirtualLoopsPerMS {
+		t.Errorf("Cores %d, Start %v, LoopsPerMS %v: expected 3, the Unix epoch, %v", m.Cores, m.Start, m.LoopsPerMS, VirtualLoopsPerMS)
+	}
+	// Without cores: one per thread.
+	tr, _ = sim(t, twoCounters(tracer.GILCPython, time.Millisecond), Options{Processes: 2})
+	if tr.Meta.Cores != 4 {
+		t.Errorf("default simulated cores %d for 4 threads, expected 4", tr.Meta.Cores)
+	}
+}
+
+func TestVirtualOptionErrors(t *testing.T) {
+	w := twoCounters(tracer.GILCPython, time.Millisecond)
+	for _, o := range []Options{
+		{ClockMode: "simulated"},
+		{Cores: 2},
+		{ClockMode: workload.ClockVirtual, Cores: -1},
+		{ClockMode: workload.ClockVirtual, Clock: &stepClock{}},
+		{ClockMode: workload.ClockVirtual, LoopsPerMS: 1},
+	} {
+		if _, err := NewSource(w, o); err == nil {
+			t.Errorf("NewSource(%+v) accepted", o)
+		}
+	}
+}
+
+// TestVirtualCountdownThreadsVsBackToBack is the twin of
+// TestTwoCPUThreadsTakeTheirWorkBackToBack: the ratio, exactly.
+func TestVirtualCountdownThreadsVsBackToBack(t *testing.T) {
+	w := twoCounters(tracer.GILCPython, 500*time.Millisecond)
+	seq := *w
+	seq.Threads = []workload.ThreadGroup{{Name: "T", Count: 1, Run: "count", Repeat: 2}}
+	_, s2 := sim(t, w, Options{})
+	_, s1 := sim(t, &seq, Options{})
+	r := float64(wall(s2)) / float64(wall(s1))
+	t.Logf("2 threads %v, back to back %v: %.4f", wall(s2), wall(s1), r)
+	if r < 0.98 || r > 1.02 {
+		t.Errorf("2 threads / back to back = %.4f, expected 1.00 +- 0.02", r)
+	}
+}
+
+// TestVirtualDropRequestAfterExactlyOneInterval (the twin of
+// TestCPythonDropRequestAfterSwitchInterval): a waiter sets the drop
+// request exactly one switch interval after it parks; the holder releases
+// at its next check; the waiter takes the GIL (forced) one wake-up latency
+// later; the old holder, woken by that switch, parks in its turn.
+func TestVirtualDropRequestAfterExactlyOneInterval(t *testing.T) {
+	for _, interval := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
+		t.Run(interval.String(), func(t *testing.T) {
+			tr, _ := sim(t, twoCounters(tracer.GILCPython, 12*time.Millisecond), Options{SwitchInterval: interval})
+			drops := eventsOf(tr, tracer.KindDropRequest, "")
+			var rels, forced []tracer.Event
+			for _, e := range tr.Events {
+				if e.Kind == tracer.KindLockRelease && e.Release() == tracer.ReleaseDropRequest {
+					rels = append(rels, e)
+				}
+				if e.Kind == tracer.KindLockAcquire && e.Acquire() == tracer.AcquireForced {
+					forced = append(forced, e)
+				}
+			}
+			if len(drops) < 2 || len(rels) != len(drops) || len(forced) != len(drops) {
+				t.Fatalf("%d drop requests, %d releases on them, %d forced acquires", len(drops), len(rels), len(forced))
+			}
+			if drops[0].Time != int64(interval) {
+				t.Errorf("first drop request at %d, expected exactly %d (the waiter parked at 0)", drops[0].Time, int64(interval))
+			}
+			for i, d := range drops {
+				if i > 0 {
+					// The previous holder was woken by the switch (one
+					// latency after the forced acquire) and parked then.
+					if want := forced[i-1].Time + vLatency + int64(interval); d.Time != want {
+						t.Errorf("drop request %d at %d, expected %d", i, d.Time, want)
+					}
+				}
+				if r := rels[i]; r.Thread == d.Thread || r.Time < d.Time || r.Time > d.Time+vIter {
+					t.Errorf("drop request %d at %d by thread %d; release at %d by thread %d: expected the holder within one iteration (%d ns)", i, d.Time, d.Thread, r.Time, r.Thread, vIter)
+				}
+				if f := forced[i]; f.Thread != d.Thread || f.Time < rels[i].Time+vLatency-1 || f.Time > rels[i].Time+vLatency {
+					t.Errorf("forced acquire %d at %d by thread %d, expected the requester one latency after the release at %d", i, f.Time, f.Thread, rels[i].Time)
+				}
+			}
+		})
+	}
+}
+
+// TestVirtualForcedSwitching (the twin of TestCPythonForcedSwitching): the
+// thread that dropped the GIL never takes
+// it back before the other thread had it.
+func TestVirtualForcedSwitching(t *testing.T) {
+	tr, s := sim(t, twoCounters(tracer.GILCPython, 30*time.Millisecond), Options{})
+	n := 0
+	for _, h := range s.Handoffs {
+		if h.Why != tracer.ReleaseDropRequest {
+			continue
+		}
+		n++
+		if h.From == h.To || h.How != tracer.AcquireForced {
+			t.Errorf("handoff on a drop request from %d to %d (%v), expected the other thread, forced", h.From, h.To, h.How)
+		}
+	}
+	if n != countKind(tr, tracer.KindDropRequest) || n < 10 {
+		t.Errorf("%d handoffs on drop requests for %d drop requests", n, countKind(tr, tracer.KindDropRequest))
+	}
+}
+
+// ioWaits is the contended GIL waits of the thread named name that end
+// before the thread named cpu ends.
+func ioWaits(tr *tracer.Trace, s *tracer.Spans, name, cpu string) []int64 {
+	var id tracer.ThreadID
+	end := int64(0)
+	for i, th := range tr.Threads {
+		if th.Name == name {
+			id = tracer.ThreadID(i)
+		}
+		if th.Name == cpu {
+			end = s.Threads[i].End
+		}
+	}
+	var waits []int64
+	for _, wt := range s.Waits {
+		if wt.Thread == id && wt.Contended && wt.End < end && wt.Lock == tr.Procs[0].GIL {
+			waits = append(waits, wt.End-wt.Start)
+		}
+	}
+	slices.Sort(waits)
+	return waits
+}
+
+// TestVirtualConvoy (the twin of TestConvoyIOThreadWaitsAboutASwitchInterval):
+// behind a CPU-bound holder, the I/O thread waits one
+// switch interval for its drop request, at most one iteration for the
+// holder to notice it and one wake-up latency: after every I/O.
+func TestVirtualConvoy(t *testing.T) {
+	for _, interval := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
+		t.Run(interval.String(), func(t *testing.T) {
+			w := &workload.Workload{Name: "convoy", Seed: 1,
+				Functions: fns(map[string][]workload.Op{
+					"crunch": {compute(250 * time.Millisecond)},
+					"serve":  {{Kind: workload.OpRepeat, Times: 12, Body: []workload.Op{blockIO(time.Millisecond)}}},
+				}),
+				Threads: []workload.ThreadGroup{group("cpu", 1, "crunch"), {Name: "io", Count: 1, Run: "serve", Repeat: 1, StartAfter: 2 * time.Millisecond}}}
+			tr, s := sim(t, w, Options{SwitchInterval: interval})
+			waits := ioWaits(tr, s, "io", "cpu")
+			if len(waits) != 13 {
+				t.Fatalf("%d contended waits of the I/O thread, expected one at its start and one per I/O (13)", len(waits))
+			}
+			lo, hi := int64(interval)+vLatency, int64(interval)+vLatency+vIter+1
+			for _, d := range waits {
+				if d < lo || d > hi {
+					t.Errorf("I/O thread waited %v for the GIL, expected %v to %v", time.Duration(d), time.Duration(lo), time.Duration(hi))
+				}
+			}
+		})
+	}
+}
+
+// TestVirtualLegacyTicks (the twin of TestLegacyTicks): the holder releases every check interval while
+// another thread waits and always takes the GIL straight back (the woken
+// waiter runs one latency later and finds it held); no drop requests, no
+// forced switches.
+func TestVirtualLegacyTicks(t *testing.T) {
+	const n = 200_000
+	w := &workload.Workload{Name: "legacy", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILLegacy, CheckInterval: 100},
+		Functions: fns(map[string][]workload.Op{"count": {loops(n)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Count: 2, Run: "count"}}}
+	tr, s := sim(t, w, Options{})
+	ticks := 0
+	for _, h := range s.Handoffs {
+		if h.Why == tracer.ReleaseLegacyTick {
+			ticks++
+			if h.From != h.To {
+				t.Errorf("tick handoff from %d to %d: expected the releasing thread to take it back", h.From, h.To)
+			}
+		}
+		if h.How == tracer.AcquireForced {
+			t.Errorf("forced acquire in legacy mode")
+		}
+	}
+	if k := countKind(tr, tracer.KindDropRequest); k != 0 {
+		t.Errorf("%d drop requests in legacy mode", k)
+	}
+	// The waiter parks at 0 and is woken by the first tick; it wakes one
+	// latency later, finds the GIL held and parks again: one tick per
+	// latency while the first thread runs.
+	run := int64(n*instrsPerLoop) * defaultInstrPS / 1000
+	if want := int(run / (vLatency + 1)); ticks < want/2 || ticks > want+2 {
+		t.Errorf("%d ticks in %v of compute, expected about one per %v of wake-up latency (%d)", ticks, time.Duration(run), DefaultWakeLatency, want)
+	}
+	t.Logf("%d ticks, %d events", ticks, len(tr.Events))
+}
+
+// TestVirtualCoresLimitParallelism (the twin of
+// TestFreeThreadingAndProcessesScale): N CPU-bound workers, free-threaded or
+// as processes, finish in one worker's time on N cores or more, and in
+// N/C of it on C < N cores (round-robin slices).
+func TestVirtualCoresLimitParallelism(t *testing.T) {
+	const work = 30 * time.Millisecond // a multiple of the 3 ms slice
+	w := &workload.Workload{Name: "workers", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"count": {compute(work)}}),
+		Threads:   []workload.ThreadGroup{group("T", 1, "count")}}
+	_, one := sim(t, w, Options{})
+	for _, tc := range []struct {
+		name         string
+		o            Options
+		n, cores     int
+		wantSpeedupX int // x100
+	}{
+		{"free-threaded 4 on 4", Options{Mode: tracer.GILNone, Threads: 4, Cores: 4}, 4, 4, 400},
+		{"free-threaded 4 on 8", Options{Mode: tracer.GILNone, Threads: 4, Cores: 8}, 4, 8, 400},
+		{"free-threaded 4 on 2", Options{Mode: tracer.GILNone, Threads: 4, Cores: 2}, 4, 2, 200},
+		{"free-threaded 3 on 1", Options{Mode: tracer.GILNone, Threads: 3, Cores: 1}, 3, 1, 100},
+		{"processes 8 on 8", Options{Processes: 8, Cores: 8}, 8, 8, 800},
+		{"processes 8 on 2", Options{Processes: 8, Cores: 2}, 8, 2, 200},
+		{"threads 4 on 4", Options{Threads: 4, Cores: 4}, 4, 4, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, s := sim(t, w, tc.o)
+			speedup := float64(tc.n) * float64(wall(one)) / float64(wall(s))
+			t.Logf("%d workers on %d cores: %v, speedup %.4f", tc.n, tc.cores, wall(s), speedup)
+			want := float64(tc.wantSpeedupX) / 100
+			// Under the GIL a handoff costs a wake-up latency per switch
+			// interval (0.2 %); otherwise the figure is exact to the ns
+			// per slice.
+			if speedup < want*0.995 || speedup > want*1.0001 {
+				t.Errorf("speedup %.4f, expected %.2f", speedup, want)
+			}
+		})
+	}
+}
+
+// TestVirtualGuestLocks (the twin of TestGuestLockContention): a thread blocked on a guest lock gets it one
+// wake-up latency after the holder releases it.
+func TestVirtualGuestLocks(t *testing.T) {
+	w := &workload.Workload{Name: "locks", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
+			"work": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{
+				{Kind: workload.OpLock, Lock: "cache", Body: []workload.Op{blockIO(2 * time.Millisecond)}},
+				compute(time.Millisecond),
+			}}},
+		}),
+		Threads: []workload.ThreadGroup{group("T", 3, "work")}}
+	tr, s := sim(t, w, Options{})
+	cache := tracer.NoLock
+	for i, l := range tr.Locks {
+		if l.Name == "cache" {
+			cache = tracer.LockID(i)
+		}
+	}
+	var releases []int64
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindLockRelease && e.Lock() == cache {
+			releases = append(releases, e.Time)
+		}
+	}
+	holds, waits := 0, 0
+	for _, h := range s.Holds {
+		if h.Lock == cache {
+			holds++
+		}
+	}
+	for _, wt := range s.Waits {
+		if wt.Lock != cache || !wt.Contended {
+			continue
+		}
+		waits++
+		i, _ := slices.BinarySearch(releases, wt.End)
+		if i == 0 || wt.End-releases[i-1] != vLatency {
+			t.Errorf("guest lock wait ended at %v, expected one latency after a release", time.Duration(wt.End))
+		}
+	}
+	if holds != 15 || waits == 0 {
+		t.Errorf("%d holds, %d contended waits of the guest lock: expected 15 and some", holds, waits)
+	}
+}
+
+func TestVirtualStartAfter(t *testing.T) {
+	w := &workload.Workload{Name: "late", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"f": {loops(1000)}}),
+		Threads:   []workload.ThreadGroup{group("A", 1, "f"), {Name: "B", Count: 1, Run: "f", Repeat: 1, StartAfter: 3 * time.Millisecond}}}
+	tr, _ := sim(t, w, Options{Cores: 1})
+	starts := eventsOf(tr, tracer.KindThreadStart, "B")
+	if len(starts) != 1 || starts[0].Time != int64(3*time.Millisecond) {
+		t.Errorf("B started at %v, expected exactly 3ms", starts)
+	}
+}
+
+// TestVirtualIOThreadsOverlap is the twin of TestIOThreadsOverlap, on one
+// simulated core.
+func TestVirtualIOThreadsOverlap(t *testing.T) {
+	w := &workload.Workload{Name: "io", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"fetch": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{blockIO(10 * time.Millisecond)}}}}),
+		Threads:   []workload.ThreadGroup{group("T", 4, "fetch")}}
+	tr, s := sim(t, w, Options{Cores: 1})
+	for i := range tr.Threads {
+		// Exactly 5 x 10 ms, and the ns by which the tracer moves an event
+		// stamped at the same time as the thread's previous one.
+		if io := s.ThreadTotals(tracer.ThreadID(i))[tracer.StateIO]; io < int64(50*time.Millisecond) || io > int64(50*time.Millisecond)+100 {
+			t.Errorf("thread %s in I/O for %v, expected 50ms", tr.Threads[i].Name, time.Duration(io))
+		}
+	}
+	// 4 x 5 x 10 ms overlapped: 50 ms and the GIL handoffs between I/Os.
+	if wall(s) < 50*time.Millisecond || wall(s) > 51*time.Millisecond {
+		t.Errorf("4 I/O-bound threads took %v on one core, expected their I/O to overlap (50 ms)", wall(s))
+	}
+}
+
+// TestVirtualReleasingNativeCallsOverlap is the twin of
+// TestReleasingNativeCallsOverlap.
+func TestVirtualReleasingNativeCallsOverlap(t *testing.T) {
+	const d = 40 * time.Millisecond
+	w := &workload.Workload{Name: "hash", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"hash": {native(d, true)}}),
+		Threads:   []workload.ThreadGroup{group("T", 2, "hash")}}
+	_, s := sim(t, w, Options{Cores: 2})
+	if wall(s) < d || wall(s) > d+time.Millisecond {
+		t.Errorf("2 GIL-releasing native calls of %v on 2 cores took %v, expected them to overlap", d, wall(s))
+	}
+	// On one core they share it: twice as long.
+	_, s = sim(t, w, Options{Cores: 1})
+	if wall(s) < 2*d || wall(s) > 2*d+time.Millisecond {
+		t.Errorf("2 GIL-releasing native calls of %v on 1 core took %v, expected %v", d, wall(s), 2*d)
+	}
+}
+
+// TestVirtualHoldingNativeCallBlocksOthers is the twin of
+// TestHoldingNativeCallBlocksOthers.
+func TestVirtualHoldingNativeCallBlocksOthers(t *testing.T) {
+	const d = 30 * time.Millisecond
+	w := &workload.Workload{Name: "cext", Seed: 1,
+		Functions: fns(map[string][]workload.Op{
+			"ext":   {native(d, false)},
+			"small": {loops(1000)},
+		}),
+		Threads: []workload.ThreadGroup{group("ext", 1, "ext"), {Name: "other", Count: 1, Run: "small", Repeat: 1, StartAfter: 5 * time.Millisecond}}}
+	tr, _ := sim(t, w, Options{SwitchInterval: time.Millisecond})
+	end := eventsOf(tr, tracer.KindNativeEnd, "ext")
+	acq := eventsOf(tr, tracer.KindLockAcquire, "other")
+	drops := eventsOf(tr, tracer.KindDropRequest, "other")
+	if len(end) != 1 || len(acq) != 1 || len(drops) != 1 {
+		t.Fatalf("native ends %v, other's acquires %v, drop requests %v", end, acq, drops)
+	}
+	// The drop request comes at 6 ms and is noticed only when the call
+	// returns, at 30 ms (the function's exit is the next check).
+	if drops[0].Time != int64(6*time.Millisecond) || acq[0].Time < end[0].Time {
+		t.Errorf("drop request at %v, other acquired at %v, native end at %v", time.Duration(drops[0].Time), time.Duration(acq[0].Time), time.Duration(end[0].Time))
+	}
+}
+
+func TestVirtualDeadlockEndsTheRun(t *testing.T) {
+	lockIO := func(outer, inner string) []workload.Op {
+		return []workload.Op{{Kind: workload.OpLock, Lock: outer, Body: []workload.Op{blockIO(time.Millisecond), {Kind: workload.OpLock, Lock: inner, Body: []workload.Op{loops(10)}}}}}
+	}
+	w := &workload.Workload{Name: "deadlock", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"ab": lockIO("a", "b"), "ba": lockIO("b", "a")}),
+		Threads:   []workload.ThreadGroup{group("AB", 1, "ab"), group("BA", 1, "ba")}}
+	tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
+	if !errors.Is(err, errDeadlock) || tr == nil {
+		t.Fatalf("Run: %v, expected a deadlock error and the trace", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Errorf("invalid trace: %v", err)
+	}
+}
+
+func TestVirtualCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr, err := Run(ctx, twoCounters(tracer.GILCPython, time.Hour), Options{ClockMode: workload.ClockVirtual})
+	if !errors.Is(err, ErrInterrupted) || tr == nil {
+		t.Fatalf("Run: %v, expected ErrInterrupted and the trace", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Errorf("invalid trace: %v", err)
+	}
+}
+
+// BenchmarkVirtual measures the simulation's speed: trace events per
+// second of CPU, and virtual seconds per second of CPU.
+func BenchmarkVirtual(b *testing.B) {
+	long := func(mode tracer.GILMode, n int, d time.Duration) *workload.Workload {
+		return &workload.Workload{Name: "bench", Seed: 1, GIL: workload.GILConfig{Mode: mode},
+			Functions: fns(map[string][]workload.Op{"count": {compute(d)}}),
+			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+	}
+	convoy := fixtures(b)
+	for _, tc := range []struct {
+		name string
+		w    *workload.Workload
+		o    Options
+	}{
+		{"countdown-8threads-10s", long(tracer.GILCPython, 8, 10*time.Second/8), Options{}},
+		{"countdown-8threads-10s-si100us", long(tracer.GILCPython, 8, 10*time.Second/8), Options{SwitchInterval: 100 * time.Microsecond}},
+		{"free-threaded-8threads-10s-2cores", long(tracer.GILNone, 8, 10*time.Second), Options{Cores: 2}},
+		{"legacy-2threads-100ms", long(tracer.GILLegacy, 2, 50*time.Millisecond), Options{}},
+		{"fixtures", nil, Options{}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			events, virtual := 0, time.Duration(0)
+			cpu0 := cpuTime()
+			for b.Loop() {
+				ws := []*workload.Workload{tc.w}
+				if tc.w == nil {
+					ws = convoy
+				}
+				for _, w := range ws {
+					o := tc.o
+					o.ClockMode = workload.ClockVirtual
+					tr, err := Run(context.Background(), w, o)
+					if err != nil {
+						b.Fatal(err)
+					}
+					events += len(tr.Events)
+					virtual += time.Duration(tr.Duration())
+				}
+			}
+			// Per second of the process's CPU time, which a busy machine
+			// does not stretch as it stretches the wall time.
+			sec := (cpuTime() - cpu0).Seconds()
+			b.ReportMetric(float64(events)/sec, "events/cpu-s")
+			b.ReportMetric(virtual.Seconds()/sec, "virtual-s/cpu-s")
+		})
+	}
+}
+
+// TestVirtualIndependentOfTheMachine: the same bytes whatever the
+// goroutine scheduling: one P or several, with CPU hogs competing for them.
+func TestVirtualIndependentOfTheMachine(t *testing.T) {
+	var ws []*workload.Workload
+	for _, w := range fixtures(t) {
+		if w.Name == "api-service" || w.Name == "lock-contention" || w.Name == "file-reading" {
+			ws = append(ws, w)
+		}
+	}
+	want := map[string][]byte{}
+	for _, w := range ws {
+		tr, _ := sim(t, w, Options{Cores: 2})
+		want[w.Name] = traceBytes(t, tr)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 4} {
+		runtime.GOMAXPROCS(procs)
+		stop := make(chan struct{})
+		var hogs sync.WaitGroup
+		for range 3 {
+			hogs.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.Gosched()
+					}
+				}
+			})
+		}
+		for _, w := range ws {
+			tr, _ := sim(t, w, Options{Cores: 2})
+			if !bytes.Equal(traceBytes(t, tr), want[w.Name]) {
+				t.Errorf("%s: GOMAXPROCS %d with CPU hogs changed the trace", w.Name, procs)
+			}
+		}
+		close(stop)
+		hogs.Wait()
+	}
+}
