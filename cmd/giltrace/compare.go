@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
@@ -19,9 +24,10 @@ type compareOptions struct {
 	Runs            int    // runs per variant, keeping the fastest
 	Dir             string // "" means giltrace-out/<name>/compare
 	JSON            bool
-	Clock           string // --clock: virtual (default) or real
-	Cores           int    // --cores: simulated cores; 0 is this machine's
-	Seed            *int64 // --seed; nil keeps the workload's
+	Clock           string        // --clock: virtual (default) or real
+	Cores           int           // --cores: simulated cores; 0 is this machine's
+	Seed            *int64        // --seed; nil keeps the workload's
+	IPCCost         time.Duration // --ipc-cost: per worker, for the processes predictions of a recorded run
 }
 
 func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
@@ -31,7 +37,7 @@ func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
 func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command {
 	o := &compareOptions{}
 	cmd := &cobra.Command{
-		Use:   "compare WORKLOAD.yaml",
+		Use:   "compare WORKLOAD.yaml | RUN.giltrace",
 		Short: "Run a workload as threads, processes and free-threaded at several sizes, and compare",
 		Long: "compare runs the workload under every variant: each thread count of --threads,\n" +
 			"as threads under the GIL, as that many processes, or free-threaded (no GIL),\n" +
@@ -77,13 +83,17 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL)")
 	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
-	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare)")
+	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
+	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default none)")
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores")
 	return cmd
 }
 
 func runCompare(cmd *cobra.Command, o *compareOptions) error {
+	if isTrace(o.File) {
+		return runWhatIf(cmd, o)
+	}
 	w, err := workload.Load(o.File)
 	if err != nil {
 		return err
@@ -118,4 +128,46 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 	}
 	_, err := fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
 	return err
+}
+
+// isTrace reports whether path is a recorded run (a .giltrace file, by its
+// magic) rather than a workload.
+func isTrace(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return strings.HasSuffix(path, ".giltrace")
+	}
+	defer f.Close()
+	var magic [len(tracer.Magic)]byte
+	n, _ := io.ReadFull(f, magic[:])
+	return string(magic[:n]) == tracer.Magic
+}
+
+// runWhatIf predicts what a recorded run would do under other choices: its
+// model, replayed in virtual time as threads, processes and free-threaded
+// on 1 ... --cores cores, and a switch-interval sweep.
+func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
+	if o.Clock == string(workload.ClockReal) {
+		return &usageError{errors.New("--clock real: a recorded run is compared in virtual time only (its model is simulated); record the program again to measure")}
+	}
+	t, err := readTrace(o.File, cmd.ErrOrStderr(), "modelling")
+	if err != nil {
+		return err
+	}
+	p, err := compare.WhatIf(cmd.Context(), tracer.Derive(t), compare.WhatIfOptions{
+		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Version: giltraceVersion()})
+	if err != nil {
+		return err
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(o.File), "whatif")
+	}
+	written, werr := p.WriteFiles(dir)
+	if o.JSON {
+		err = p.WriteJSON(cmd.OutOrStdout())
+	} else if err = p.WriteText(cmd.OutOrStdout()); err == nil && len(written) > 0 {
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\nmodel, table and chart: %s\n", strings.Join(written, " "))
+	}
+	return errors.Join(err, werr)
 }

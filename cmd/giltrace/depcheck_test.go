@@ -24,7 +24,7 @@ var layerRules = []struct {
 	{"exporters", []string{"tracer"}},
 	{"model", []string{"tracer"}},
 	{"chart", nil},
-	{"compare", []string{"tracer", "vm", "diagnosis", "chart"}},
+	{"compare", []string{"tracer", "vm", "diagnosis", "chart", "model", "internal/textfmt"}},
 	{"internal/textfmt", nil},
 	{"internal/golden", nil},
 	{"internal/browser", nil},

@@ -43,7 +43,7 @@ def spin(n):
     while n > 0:
         n -= 1
 print("hello from python")
-ts = [threading.Thread(target=spin, args=(300000,), name="spinner-%d" % i) for i in range(2)]
+ts = [threading.Thread(target=spin, args=(3000000,), name="spinner-%d" % i) for i in range(2)]
 for t in ts: t.start()
 for t in ts: t.join()
 sys.exit(3)
@@ -74,6 +74,13 @@ func TestRecordPython(t *testing.T) {
 		t.Errorf("the program's output does not come first: %.200q", text)
 	}
 	var rep struct {
+		WhatIf *struct {
+			Best struct {
+				Mode    string  `json:"mode"`
+				Speedup float64 `json:"speedup"`
+			} `json:"best"`
+			Limit string `json:"limit"`
+		} `json:"what_if"`
 		Workload string `json:"workload"`
 		Threads  []struct {
 			Name      string `json:"name"`
@@ -91,6 +98,10 @@ func TestRecordPython(t *testing.T) {
 	if rep.Workload != "app" || len(rep.Threads) != 3 || !names["MainThread"] {
 		t.Errorf("workload %q, threads %v, want MainThread and the two spinners", rep.Workload, names)
 	}
+	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
+	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {
+		t.Errorf("what would help: %+v, want processes or free-threading with a speedup", w)
+	}
 	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +109,7 @@ func TestRecordPython(t *testing.T) {
 	if tr.Meta.Extra["source"] != "cpython" || len(tr.Events) == 0 {
 		t.Errorf("trace meta %v, %d events", tr.Meta.Extra, len(tr.Events))
 	}
-	for _, f := range []string{"gil-wait.pb.gz", "trace.json", "flame.html", "report.txt", "report.json"} {
+	for _, f := range []string{"gil-wait.pb.gz", "trace.json", "flame.html", "report.txt", "report.json", "whatif/model.yaml", "whatif/whatif.svg"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
@@ -235,11 +238,21 @@ func saveRun(ctx context.Context, t *tracer.Trace, runErr error, name string, o 
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
+	// A real program's report gains what would help it, predicted from its
+	// model in virtual time (docs/what-if.md).
+	pred, predErr := predict(ctx, r, path, dir, o.Formats != "none")
+	if predErr != nil {
+		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
+	}
 	var err error
 	if o.JSON {
-		err = report.WriteJSON(stdout, diag)
+		err = writeReportJSON(stdout, diag, pred)
 	} else {
 		err = report.WriteText(stdout, diag)
+		if err == nil && pred != nil {
+			fmt.Fprintln(stdout)
+			err = pred.WriteText(stdout)
+		}
 		if err == nil {
 			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
 		}
@@ -276,4 +289,33 @@ func (o *recordOptions) otlp() *otlpOptions {
 		oo.Endpoint = o.OTLP
 	}
 	return oo
+}
+
+// predict models a real program's run and predicts what would help it (a
+// VM run is its own model: compare WORKLOAD.yaml answers for it). With
+// files, the model, the prediction and its chart go into dir/whatif/.
+func predict(ctx context.Context, r *run, path, dir string, files bool) (*compare.Prediction, error) {
+	if r.trace.Meta.Extra["source"] != "cpython" || len(r.trace.Threads) == 0 {
+		return nil, nil
+	}
+	p, err := compare.WhatIf(context.WithoutCancel(ctx), r.spans, compare.WhatIfOptions{Source: path, Version: giltraceVersion()})
+	if err != nil || !files {
+		return p, err
+	}
+	_, err = p.WriteFiles(filepath.Join(dir, "whatif"))
+	return p, err
+}
+
+// writeReportJSON prints the report as JSON, with the prediction, if any,
+// as its "what_if" field.
+func writeReportJSON(w io.Writer, diag *diagnosis.Report, pred *compare.Prediction) error {
+	if pred == nil {
+		return report.WriteJSON(w, diag)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		*diagnosis.Report
+		WhatIf *compare.Prediction `json:"what_if"`
+	}{diag, pred})
 }

@@ -1,0 +1,385 @@
+package compare
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/giltrace/giltrace/chart"
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/textfmt"
+	"github.com/giltrace/giltrace/model"
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// WhatIfOptions configure a prediction from a recorded run.
+type WhatIfOptions struct {
+	// Source is the trace's path, named in the model's header.
+	Source string
+	// Cores is the largest simulated machine: the predictions run on 1,
+	// 2, 4, ... up to Cores cores. 0 means max(8, the recorded machine's).
+	Cores int
+	// IPCCost is the inter-process cost of each worker thread run as a
+	// process (spawning it, pickling its work and its result), which the
+	// model cannot know: added to each worker's work in the processes
+	// variants. 0 leaves it out, and the output says so.
+	IPCCost time.Duration
+	// Intervals are the switch intervals of the sweep; nil means 1, 2, 5,
+	// 10 and 20 ms.
+	Intervals []time.Duration
+	// Seed is the virtual runs' seed; 0 means 1.
+	Seed int64
+	// Version is giltrace's version, recorded in the simulated traces.
+	Version string
+}
+
+// Prediction is what a recorded run would do under other choices, from its
+// model replayed in virtual time. Speedups are the run's serial work (the
+// same work on one thread) over a variant's wall time, the measure of the
+// report's "achieved" speedup, so that they compare with the measured one.
+type Prediction struct {
+	Workload       string          `json:"workload"`
+	RecordedCores  int             `json:"recorded_cores"`
+	MeasuredWallNS int64           `json:"measured_wall_ns"`
+	SerialNS       int64           `json:"serial_work_ns"`
+	Measured       float64         `json:"measured_speedup"`
+	Replay         PredictionRow   `json:"replay"`            // the model as recorded, on the recorded cores
+	ReplayError    float64         `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
+	Rows           []PredictionRow `json:"rows"`
+	Best           PredictionRow   `json:"best"`
+	Limit          string          `json:"limit"` // what limits the best option
+	Notes          []string        `json:"notes"`
+	Model          []byte          `json:"-"` // the workload file the predictions ran
+}
+
+// PredictionRow is one variant: a way to run the program on a machine.
+type PredictionRow struct {
+	Mode           string  `json:"mode"` // threads, processes or free-threaded
+	Cores          int     `json:"cores"`
+	SwitchInterval int64   `json:"switch_interval_ns,omitempty"`
+	WallNS         int64   `json:"wall_ns"`
+	Speedup        float64 `json:"speedup"`
+	Verdicts       string  `json:"verdicts"`
+}
+
+// WhatIf models the run of spans s and replays the model in virtual time:
+// as recorded, then as threads, processes and free-threaded on 1 ... Cores
+// cores, and with threads at the switch intervals of the sweep.
+func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction, error) {
+	t := s.Trace
+	recCores := max(t.Meta.Cores, 1)
+	if o.Cores <= 0 {
+		o.Cores = max(8, recCores)
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Intervals == nil {
+		o.Intervals = []time.Duration{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
+	}
+	src, err := model.Build(s, model.Options{Source: o.Source})
+	if err != nil {
+		return nil, err
+	}
+	w, err := workload.Parse("model of "+orDefault(o.Source, t.Meta.Workload), src)
+	if err != nil {
+		return nil, fmt.Errorf("predicting %s: the model does not load (a bug in giltrace): %w", t.Meta.Workload, err)
+	}
+	diag := diagnosis.Analyze(s)
+	p := &Prediction{Workload: t.Meta.Workload, RecordedCores: recCores, MeasuredWallNS: t.Duration(),
+		SerialNS: diag.Speedup.SerialEquivNS, Measured: diag.Speedup.Achieved, Model: src}
+	mode := w.GIL.Mode
+	if mode == "" || mode == tracer.GILNone {
+		mode = tracer.GILCPython
+	}
+	run := func(m string, cores int, interval time.Duration) (PredictionRow, error) {
+		opts := vm.Options{ClockMode: workload.ClockVirtual, Cores: cores, Seed: &o.Seed, Version: o.Version, Mode: mode}
+		ww := w
+		switch m {
+		case Threads:
+			opts.SwitchInterval = interval
+		case FreeThreaded:
+			opts.Mode = tracer.GILNone
+		case Processes:
+			// One process per thread: no GIL between them, as free-threaded,
+			// plus what moving the work between processes costs.
+			opts.Mode = tracer.GILNone
+			ww = withIPCCost(w, o.IPCCost)
+		}
+		tr, err := vm.Run(ctx, ww, opts)
+		if err != nil {
+			return PredictionRow{}, fmt.Errorf("predicting %s as %s on %d cores: %w", t.Meta.Workload, m, cores, err)
+		}
+		r := diagnosis.Analyze(tracer.Derive(tr))
+		row := PredictionRow{Mode: m, Cores: cores, WallNS: tr.Duration(), Verdicts: r.VerdictCodes()}
+		if m == Threads && interval > 0 {
+			row.SwitchInterval = int64(interval)
+		}
+		if row.WallNS > 0 {
+			row.Speedup = round3(float64(p.SerialNS) / float64(row.WallNS))
+		}
+		return row, nil
+	}
+	if p.Replay, err = run(Threads, recCores, 0); err != nil {
+		return nil, err
+	}
+	p.Replay.SwitchInterval = int64(t.Meta.SwitchInterval)
+	if p.MeasuredWallNS > 0 {
+		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
+	}
+	for _, m := range AllModes {
+		for c := 1; c <= o.Cores; c *= 2 {
+			row, err := run(m, c, 0)
+			if err != nil {
+				return nil, err
+			}
+			p.Rows = append(p.Rows, row)
+		}
+	}
+	for _, d := range o.Intervals {
+		row, err := run(Threads, recCores, d)
+		if err != nil {
+			return nil, err
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	p.choose(o, criticalThread(s))
+	return p, nil
+}
+
+// critical is the thread whose own work ends last if nothing made it wait:
+// its start plus its running, I/O and native time. No variant can finish
+// before it does.
+type critical struct {
+	name    string
+	endNS   int64
+	ioShare float64
+}
+
+func criticalThread(s *tracer.Spans) critical {
+	var c critical
+	for id, th := range s.Trace.Threads {
+		tot := s.ThreadTotals(tracer.ThreadID(id))
+		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
+		start := int64(0)
+		if id < len(s.Threads) {
+			start = s.Threads[id].Start
+		}
+		if end := start + work; end > c.endNS {
+			c = critical{name: th.Name, endNS: end}
+			if work > 0 {
+				c.ioShare = float64(tot[tracer.StateIO]) / float64(work)
+			}
+		}
+	}
+	return c
+}
+
+// withIPCCost is w with cost added at the start of each thread's work, in
+// its own process: a copy, w is not changed.
+func withIPCCost(w *workload.Workload, cost time.Duration) *workload.Workload {
+	if cost <= 0 {
+		return w
+	}
+	c := *w
+	c.Functions = map[string]*workload.Function{}
+	for n, f := range w.Functions {
+		c.Functions[n] = f
+	}
+	for _, g := range c.Threads {
+		f := *c.Functions[g.Run]
+		f.Ops = append([]workload.Op{{Kind: workload.OpCompute, Duration: cost, Line: f.Line}}, f.Ops...)
+		c.Functions[g.Run] = &f
+	}
+	return &c
+}
+
+// choose picks the best option on the recorded machine and what limits it,
+// and writes the notes.
+func (p *Prediction) choose(o WhatIfOptions, crit critical) {
+	best := p.Replay
+	for _, r := range p.Rows {
+		if r.Cores == p.RecordedCores && r.Speedup > best.Speedup*1.02 {
+			best = r
+		}
+	}
+	p.Best = best
+	// Does the best option still gain from more cores?
+	var more PredictionRow
+	for _, r := range p.Rows {
+		if r.Mode == best.Mode && r.SwitchInterval == 0 && r.Cores > more.Cores {
+			more = r
+		}
+	}
+	switch {
+	case best.Mode == Threads && strings.Contains(best.Verdicts, diagnosis.LockBound),
+		best.Mode != Threads && strings.Contains(best.Verdicts, diagnosis.LockBound):
+		p.Limit = "a lock: the threads wait for a lock that one of them holds, whatever runs them"
+	case best.Mode == Threads && strings.Contains(best.Verdicts, diagnosis.GILBound):
+		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
+	case more.Cores > best.Cores && more.Speedup > best.Speedup*1.1:
+		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
+		p.Limit = fmt.Sprintf("I/O latency: %s alone needs %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
+			crit.name, textfmt.Dur(crit.endNS), textfmt.Pct0(crit.ioShare))
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS):
+		p.Limit = fmt.Sprintf("the longest thread: %s alone needs %s from the start of the run; splitting its work across more workers would help",
+			crit.name, textfmt.Dur(crit.endNS))
+	default:
+		p.Limit = "the work itself: no option on this machine does better, and more cores would not help"
+	}
+	p.Notes = append(p.Notes,
+		"Predicted by replaying a model of the run (giltrace model) in virtual time; docs/what-if.md says how and how accurate it is.",
+		"Processes are modelled as threads without a shared GIL: each worker's Python work runs in parallel.")
+	if o.IPCCost <= 0 {
+		p.Notes = append(p.Notes, "The processes figures include no inter-process cost (spawning, pickling tasks and results): set one with --ipc-cost.")
+	} else {
+		p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost).", o.IPCCost))
+	}
+	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
+}
+
+// WriteText writes the prediction for people: the best option first, then
+// the table.
+func (p *Prediction) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "What would help (predicted from a model of the run, in virtual time)\n")
+	fmt.Fprintf(&b, "  measured: %s (the same work on one thread: %s, wall %s, %d cores)\n",
+		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), p.RecordedCores)
+	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the measured wall)\n",
+		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
+	best := describe(p.Best)
+	if p.Best == p.Replay {
+		best = "threads, as recorded"
+	}
+	fmt.Fprintf(&b, "  best on %d cores: %s, predicted %s; limited by %s\n", p.RecordedCores, best, textfmt.X(p.Best.Speedup), p.Limit)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\n  mode\tcores\tswitch interval\twall\tspeedup\tverdicts\n")
+	for _, r := range p.Rows {
+		si := "-"
+		if r.SwitchInterval > 0 {
+			si = time.Duration(r.SwitchInterval).String()
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", r.Mode, r.Cores, si, textfmt.Dur(r.WallNS), textfmt.X(r.Speedup), r.Verdicts)
+	}
+	tw.Flush()
+	b.WriteString("\n")
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func describe(r PredictionRow) string {
+	switch {
+	case r.Mode == Threads && r.SwitchInterval > 0:
+		return fmt.Sprintf("threads with a %v switch interval", time.Duration(r.SwitchInterval))
+	case r.Mode == Threads:
+		return "threads, as recorded"
+	case r.Mode == Processes:
+		return "processes (multiprocessing, one per thread)"
+	}
+	return "free-threaded (python3.13t)"
+}
+
+// WriteJSON writes the prediction as indented JSON.
+func (p *Prediction) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// Chart is the predicted speedup against cores, a series per mode, with the
+// measured speedup as a point on the recorded machine.
+func (p *Prediction) Chart() *chart.Chart {
+	ch := &chart.Chart{
+		Title:  fmt.Sprintf("%s: predicted speedup (virtual time), measured %s on %d cores", p.Workload, textfmt.X(p.Measured), p.RecordedCores),
+		XLabel: "cores (simulated)",
+		YLabel: "speedup",
+		Cores:  p.RecordedCores,
+	}
+	for _, m := range AllModes {
+		s := chart.Series{Name: m, Color: modeColors[m], Dash: dashes[modeDashes[m]], Square: m == Processes}
+		for _, r := range p.Rows {
+			if r.Mode == m && r.SwitchInterval == 0 {
+				s.Points = append(s.Points, [2]float64{float64(r.Cores), r.Speedup})
+			}
+		}
+		ch.Series = append(ch.Series, s)
+	}
+	ch.Series = append(ch.Series, chart.Series{Name: "measured", Color: colMeasured, Square: true,
+		Points: [][2]float64{{float64(p.RecordedCores), p.Measured}}})
+	return ch
+}
+
+// WriteFiles writes the model (model.yaml), the prediction (whatif.json)
+// and its chart (whatif.svg, whatif.png) into dir.
+func (p *Prediction) WriteFiles(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	var errs []error
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"model.yaml", func(w io.Writer) error { _, err := w.Write(p.Model); return err }},
+		{"whatif.json", p.WriteJSON},
+		{"whatif.svg", p.Chart().WriteSVG},
+		{"whatif.png", p.Chart().WritePNG},
+	} {
+		path := filepath.Join(dir, f.name)
+		if err := writeFile(path, f.write); err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
+			continue
+		}
+		written = append(written, path)
+	}
+	return written, errors.Join(errs...)
+}
+
+// writeFile writes path through a temporary file renamed into place.
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// colMeasured is the measured point of the what-if chart.
+var colMeasured = color.RGBA{0x22, 0x22, 0x22, 0xff}
