@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -258,7 +259,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 	var holds []hold
 	for _, h := range s.Holds {
 		if h.Thread == id && shared[h.Lock] {
-			holds = append(holds, hold{h.Start, h.End, t.Locks[h.Lock].Name})
+			holds = append(holds, hold{h.Start, h.End, cleanName(t.Locks[h.Lock].Name)})
 		}
 	}
 	var leaves []leaf
@@ -524,6 +525,7 @@ type functionTable struct {
 }
 
 func (ft *functionTable) name(fn tracer.Frame, body []op) string {
+	fn.Func = cleanName(fn.Func)
 	for _, n := range ft.byFunc[fn.Func] {
 		if len(ft.bodies[n]) == len(body) && passageSimilar(ft.bodies[n], body, ft.tol) {
 			ft.uses[n] = append(ft.uses[n], body)
@@ -531,9 +533,6 @@ func (ft *functionTable) name(fn tracer.Frame, body []op) string {
 		}
 	}
 	n := fn.Func
-	if n == "" {
-		n = "?"
-	}
 	if k := len(ft.byFunc[fn.Func]); k > 0 {
 		n = fmt.Sprintf("%s#%d", n, k+1)
 	}
@@ -641,7 +640,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			runs = append(runs, "")
 			continue
 		}
-		tm.name = unique(tm.name)
+		tm.name = unique(cleanName(tm.name))
 		run := unique("thread " + tm.name)
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
@@ -711,6 +710,31 @@ func ioKind(k string) string {
 		}
 	}
 	return k
+}
+
+// maxName is the longest name written, leaving room for a "#N" or "(N)"
+// suffix within the format's 128 bytes.
+const maxName = 110
+
+// cleanName makes s a name the format accepts: printable, without leading
+// or trailing spaces, at most maxName bytes, "?" if nothing is left. A
+// name read from a process's memory can be anything.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > maxName {
+		s = strings.ToValidUTF8(s[:maxName], "")
+		s = strings.TrimSpace(s)
+	}
+	if s == "" {
+		return "?"
+	}
+	return s
 }
 
 // workloadName makes name a workload name: letters, digits, '.', '_', '-',

@@ -3,6 +3,7 @@ package model_test
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -102,5 +103,25 @@ func TestFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOddNames: names read from a process's memory (control bytes, spaces,
+// very long ones) still give a workload that loads.
+func TestOddNames(t *testing.T) {
+	b := testkit.New("odd")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	th := b.Thread(p, " \x00worker\n")
+	f := b.Func("\x00", 3)
+	g := b.Func(strings.Repeat("long_name_", 30), 9)
+	th.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, f).Call(30, g)
+	th.Return(5_000_000).Return(5_000_010).Release(5_000_020, gil, tracer.ReleaseThreadEnd).End(5_000_030)
+	src, err := model.Build(tracer.Derive(b.Trace()), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workload.Parse("odd.yaml", src); err != nil {
+		t.Fatalf("%v\n%s", err, src)
 	}
 }
