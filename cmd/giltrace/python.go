@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/source/cpython"
@@ -108,4 +112,40 @@ func programStatus(err error) (int, bool) {
 		return 1, true
 	}
 	return es.code, true
+}
+
+// resolveLauncher replaces a python launcher script at the head of argv (a
+// pyenv or asdf shim, a virtualenv wrapper: a shell script that execs the
+// real interpreter) with the interpreter it runs, which it asks for
+// sys.executable: uprobes go on the interpreter's own code, which a script
+// does not have. Anything else is returned as it is.
+func resolveLauncher(ctx context.Context, argv []string) []string {
+	if len(argv) == 0 || !strings.HasPrefix(filepath.Base(argv[0]), "python") {
+		return argv
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return argv
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return argv
+	}
+	var head [2]byte
+	_, err = io.ReadFull(f, head[:])
+	f.Close()
+	if err != nil || string(head[:]) != "#!" {
+		return argv // an executable, or unreadable: the recorder decides
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print(sys.executable)").Output()
+	exe := strings.TrimSpace(string(out))
+	if err != nil || exe == "" || !filepath.IsAbs(exe) {
+		return argv
+	}
+	if _, err := os.Stat(exe); err != nil {
+		return argv
+	}
+	return append([]string{exe}, argv[1:]...)
 }

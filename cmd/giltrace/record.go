@@ -173,7 +173,7 @@ func checkClockFlags(clock string, cores int) error {
 
 func runRecord(cmd *cobra.Command, o *recordOptions) error {
 	if o.Command != nil {
-		return recordPython(cmd, o, cpython.Command(o.Command, pythonOptions(cmd)))
+		return recordPython(cmd, o, cpython.Command(resolveLauncher(cmd.Context(), o.Command), pythonOptions(cmd)))
 	}
 	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
