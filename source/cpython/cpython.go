@@ -25,6 +25,9 @@ import (
 const (
 	DefaultMaxDepth = 32
 	MinMaxDepth     = 16
+	// DefaultExactFrames: the top frame, exact at every event (the function
+	// that released or asked for the GIL) for 3 user-memory reads.
+	DefaultExactFrames = 1
 )
 
 // bufferKB is the ring buffer per CPU of the tracefs instance: 32 MiB
@@ -49,6 +52,13 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Version is giltrace's version, recorded in the trace's metadata.
 	Version string
+	// ExactFrames is how many innermost frames the probe itself fetches
+	// at each release of the GIL (exact); the frames below are read from
+	// the process's memory right after (see the package documentation).
+	// Each one costs the traced program about k+3 user-memory reads per
+	// release. 0 means DefaultExactFrames; the most is 8 to 12 (the
+	// kernel's 63-character fetch-argument limit, per version).
+	ExactFrames int
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -114,7 +124,11 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 		depth = DefaultMaxDepth
 	}
 	depth = max(depth, MinMaxDepth)
-	probes, fa, err := buildProbes(in, depth)
+	exact := s.o.ExactFrames
+	if exact <= 0 {
+		exact = DefaultExactFrames
+	}
+	probes, fa, err := buildProbes(in, min(exact, depth))
 	if err != nil {
 		return meta, err
 	}
@@ -337,6 +351,10 @@ func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []
 			m.lost += e.lost
 			continue
 		}
+		if e.tgid <= 0 {
+			e.tgid = r.tgidOf(m, e.tid)
+		}
+		m.prefetch(&e)
 		pend = append(pend, e)
 	}
 	if len(pend) == 0 {
@@ -353,6 +371,30 @@ func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []
 		m.step(e, max(e.mono-r.startMono, 0))
 	}
 	return append(pend[:0], pend[cut:]...)
+}
+
+// tgidOf finds the process of task tid when tracefs did not print it
+// (saved_tgids had no entry yet): its known thread, /proc/TID/status, or
+// the only process traced so far.
+func (r *run) tgidOf(m *machine, tid int) int {
+	if th, ok := m.threads[tid]; ok {
+		return th.p.pid
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	if len(m.procs) == 1 {
+		for pid := range m.procs {
+			return pid
+		}
+	}
+	return tid
 }
 
 func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
@@ -379,7 +421,7 @@ func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
 	}
-	ex["probe_frames"] = strconv.Itoa(r.fa.frames)
+	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
 	ex["processes"] = strconv.Itoa(len(m.procs))
 }
 

@@ -32,6 +32,7 @@ type machine struct {
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
+	chains  map[int][]chainEntry // per thread: its last stack read from memory
 	syms    map[string]*symbolize
 
 	repairs        int // inconsistencies mended (missed events)
@@ -122,7 +123,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, syms: map[string]*symbolize{}}
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -376,16 +377,7 @@ func (m *machine) readName(th *thread, ts uint64) {
 	th.nameTries++
 	p := th.p
 	mem := m.mem.memory(p.pid)
-	codes := func(addr uint64) *code {
-		c, ok := p.codes[addr]
-		if !ok {
-			if c, ok = readCode(mem, l, addr); !ok {
-				return nil
-			}
-			p.codes[addr] = c
-		}
-		return c
-	}
+	codes := func(addr uint64) *code { return m.code(p, addr) }
 	th.name = pythonThreadName(mem, l, codes, ts)
 }
 

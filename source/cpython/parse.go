@@ -14,6 +14,9 @@ type rawEvent struct {
 	event string // the event name, without the group
 	args  []arg  // fetched arguments, in definition order
 	lost  uint64 // for a "[LOST n EVENTS]" line: n (the other fields unset)
+
+	frames   []rawFrame // drop_gil: the whole stack, once prefetched
+	resolved bool
 }
 
 // arg is a fetched argument: a number or an array of numbers.
