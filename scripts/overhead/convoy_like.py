@@ -1,8 +1,11 @@
-# Overhead workload: a CPU-bound thread beside an I/O thread making
-# thousands of short GIL-releasing calls per second (time.sleep(0)).
+# Overhead workload: convoy-like, with thousands of GIL releases per second:
+# a CPU-bound thread (releasing on drop requests every 0.2 ms switch
+# interval) beside an I/O thread making short blocking calls.
+import sys
 import threading
 import time
 
+sys.setswitchinterval(0.0002)
 stop = threading.Event()
 
 
@@ -14,8 +17,8 @@ def crunch():
 
 
 def io():
-    for _ in range(5000):
-        time.sleep(0)
+    for _ in range(1500):
+        time.sleep(0.0001)
 
 
 c = threading.Thread(target=crunch)

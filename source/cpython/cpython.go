@@ -144,7 +144,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if err := sess.open(probes, bufferKB); err != nil {
 		return meta, err
 	}
-	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec}
+	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, probes: probes, tgids: map[int]int{}}
 	return r.record(ctx)
 }
 
@@ -202,15 +202,26 @@ func workloadName(argv []string) (string, string) {
 
 // run is one recording.
 type run struct {
-	s     *Source
-	sess  *session
-	in    *interp
-	fa    frameArgs
-	depth int
-	meta  *tracer.Meta
-	rec   *tracer.Recorder
+	s      *Source
+	sess   *session
+	in     *interp
+	fa     frameArgs
+	depth  int
+	meta   *tracer.Meta
+	rec    *tracer.Recorder
+	probes []probe
 
 	startMono int64
+	tgids     map[int]int // task -> process
+}
+
+// eventNames lists the events of the recording, as group/event.
+func (r *run) eventNames() []string {
+	names := []string{"sched/" + evExit, "task/" + evNewTask}
+	for _, p := range r.probes {
+		names = append(names, r.sess.group+"/"+p.name)
+	}
+	return names
 }
 
 func monoNow() int64 {
@@ -240,13 +251,17 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			return *r.meta, err
 		}
 		pids = []int{cmd.Process.Pid}
+		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
 		defer func() {
 			if gate != nil {
 				gate.Close()
 			}
 		}()
 	} else {
-		pids = processTree(s.pid)
+		for tid, pid := range processTree(s.pid) {
+			pids = append(pids, tid)
+			r.tgids[tid] = pid
+		}
 	}
 	fail := func(err error) (tracer.Meta, error) {
 		if cmd != nil {
@@ -258,16 +273,16 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	if err := r.sess.setPIDs(pids); err != nil {
 		return fail(err)
 	}
-	fd, err := syscall.Open(filepath.Join(r.sess.instance, "trace_pipe"), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	rd, err := openRawReader(r.sess.instance, r.eventNames())
 	if err != nil {
-		return fail(fmt.Errorf("opening trace_pipe: %w", err))
+		return fail(err)
 	}
-	defer syscall.Close(fd)
+	defer rd.close()
+	r.meta.Start = time.Now()
+	r.startMono = monoNow()
 	if err := r.sess.enable(); err != nil {
 		return fail(err)
 	}
-	r.meta.Start = time.Now()
-	r.startMono = monoNow()
 
 	exited := make(chan struct{})
 	if cmd != nil {
@@ -292,7 +307,6 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	pm := newProcMem(r.in)
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
-	rd := &reader{fd: fd}
 	interrupted := false
 	var pend []rawEvent
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -332,7 +346,7 @@ loop:
 	m.finish(end, why)
 	r.finishMeta(m, rd, interrupted)
 	if rd.err != nil {
-		return *r.meta, fmt.Errorf("reading trace_pipe: %w", rd.err)
+		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
 	}
 	if interrupted {
 		return *r.meta, fmt.Errorf("recording %s: %w", r.meta.Workload, tracer.ErrInterrupted)
@@ -346,14 +360,18 @@ loop:
 // handle sorts new events into pend and handles those older than the
 // reorder window (all of them if final).
 func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []rawEvent {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
 	for _, e := range evs {
-		if e.lost > 0 {
-			m.lost += e.lost
+		if e.event == evNewTask {
+			child := int(int32(e.val("pid")))
+			if e.val("clone_flags")&cloneThread != 0 {
+				r.tgids[child] = r.tgidOf(m, e.tid)
+			} else {
+				r.tgids[child] = child
+			}
 			continue
 		}
-		if e.tgid <= 0 {
-			e.tgid = r.tgidOf(m, e.tid)
-		}
+		e.tgid = r.tgidOf(m, e.tid)
 		m.prefetch(&e)
 		pend = append(pend, e)
 	}
@@ -373,17 +391,18 @@ func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []
 	return append(pend[:0], pend[cut:]...)
 }
 
-// tgidOf finds the process of task tid when tracefs did not print it
-// (saved_tgids had no entry yet): its known thread, /proc/TID/status, or
+// tgidOf finds the process of task tid: from the task_newtask event that
+// created it (or the task list at the start), else /proc/TID/status, else
 // the only process traced so far.
 func (r *run) tgidOf(m *machine, tid int) int {
-	if th, ok := m.threads[tid]; ok {
-		return th.p.pid
+	if g, ok := r.tgids[tid]; ok {
+		return g
 	}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid)); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
 				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					r.tgids[tid] = n
 					return n
 				}
 			}
@@ -397,7 +416,7 @@ func (r *run) tgidOf(m *machine, tid int) int {
 	return tid
 }
 
-func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
+func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	ex := r.meta.Extra
 	interval, known := int64(0), false
 	for _, p := range m.procs {
@@ -414,7 +433,7 @@ func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
 	if interrupted {
 		ex["interrupted"] = "true"
 	}
-	lost := m.lost + r.sess.lost()
+	lost := rd.lost + r.sess.lost()
 	if lost > 0 {
 		ex["lost_events"] = strconv.FormatUint(lost, 10)
 	}
@@ -482,8 +501,9 @@ func watchPID(ctx context.Context, pid int, exited chan<- struct{}) {
 	}
 }
 
-// processTree lists the tasks (threads) of pid and of its descendants.
-func processTree(pid int) []int {
+// processTree maps the tasks (threads) of pid and of its descendants to
+// their process.
+func processTree(pid int) map[int]int {
 	children := map[int][]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
@@ -500,13 +520,13 @@ func processTree(pid int) []int {
 		pp, _ := strconv.Atoi(f[1])
 		children[pp] = append(children[pp], p)
 	}
-	var out []int
+	out := map[int]int{}
 	var walk func(int)
 	walk = func(p int) {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", p))
 		for _, t := range tasks {
 			if n, err := strconv.Atoi(filepath.Base(t)); err == nil {
-				out = append(out, n)
+				out[n] = p
 			}
 		}
 		for _, c := range children[p] {

@@ -305,7 +305,7 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	p := th.p
 	if p.holder != nil && p.holder != th {
 		m.repairs++
-		m.release(p.holder, t-1, tracer.ReleaseDropRequest)
+		t = max(t, m.release(p.holder, t-1, tracer.ReleaseDropRequest)+1)
 	}
 	if p.gil != tracer.NoLock {
 		if how == tracer.AcquireUncontended && th.waiting {
@@ -322,8 +322,8 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	}
 }
 
-// release lets th's GIL go at t.
-func (m *machine) release(th *thread, t int64, why tracer.Release) {
+// release lets th's GIL go at t and returns the time recorded.
+func (m *machine) release(th *thread, t int64, why tracer.Release) int64 {
 	p := th.p
 	if p.gil != tracer.NoLock {
 		t = m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
@@ -334,6 +334,7 @@ func (m *machine) release(th *thread, t int64, why tracer.Release) {
 	p.lastChange = t
 	p.lastReleaseDrop, p.lastReleaser = why == tracer.ReleaseDropRequest, th
 	th.holds = false
+	return t
 }
 
 // dropGIL: drop_gil entered with the thread's stack.
