@@ -111,6 +111,7 @@ func (s *Source) logf(format string, args ...any) {
 func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
 	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Version: s.o.Version, Extra: map[string]string{"source": "cpython"}}
+	t0 := time.Now()
 	if err := Check(); err != nil {
 		return meta, err
 	}
@@ -118,6 +119,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if err != nil {
 		return meta, err
 	}
+	s.logf("interpreter %s (Python %s), read in %v", in.Path, in.Version, time.Since(t0).Round(time.Millisecond))
 	s.describe(&meta, in)
 	depth := s.o.MaxDepth
 	if depth == 0 {
@@ -144,6 +146,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if err := sess.open(probes, bufferKB); err != nil {
 		return meta, err
 	}
+	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))
 	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, probes: probes, tgids: map[int]int{}}
 	return r.record(ctx)
 }
@@ -283,6 +286,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	if err := r.sess.enable(); err != nil {
 		return fail(err)
 	}
+	s.logf("probes enabled in %v", time.Since(r.meta.Start).Round(time.Millisecond))
 
 	exited := make(chan struct{})
 	if cmd != nil {
@@ -328,6 +332,7 @@ loop:
 	if cmd != nil && interrupted {
 		stopProgram(cmd, exited)
 	}
+	tEnd := time.Now()
 	// Drain: every hit of a process that has exited is in the buffer.
 	for range 3 {
 		evs := rd.read()
@@ -336,7 +341,9 @@ loop:
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	tOff := time.Now()
 	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
+	s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
 	pend = r.handle(m, rd.read(), pend, true)
 	end := monoNow() - r.startMono
 	why := tracer.ReleaseThreadEnd
@@ -345,6 +352,7 @@ loop:
 	}
 	m.finish(end, why)
 	r.finishMeta(m, rd, interrupted)
+	s.logf("drained and finished in %v", time.Since(tEnd).Round(time.Millisecond))
 	if rd.err != nil {
 		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
 	}

@@ -27,7 +27,12 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := cpython.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	verbose := os.Getenv("GILTRACE_VERBOSE") != ""
+	o := cpython.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Logf: func(f string, a ...any) {
+		if verbose {
+			fmt.Fprintf(os.Stderr, "record: "+f+"\n", a...)
+		}
+	}}
 	var src *cpython.Source
 	if *pid != 0 {
 		src = cpython.Attach(*pid, *dur, o)
