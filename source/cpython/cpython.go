@@ -25,6 +25,9 @@ import (
 const (
 	DefaultMaxDepth = 32
 	MinMaxDepth     = 16
+	// DefaultExactFrames: the top frame, exact at every event (the function
+	// that released or asked for the GIL) for 3 user-memory reads.
+	DefaultExactFrames = 1
 )
 
 // bufferKB is the ring buffer per CPU of the tracefs instance: 32 MiB
@@ -49,6 +52,13 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Version is giltrace's version, recorded in the trace's metadata.
 	Version string
+	// ExactFrames is how many innermost frames the probe itself fetches
+	// at each release of the GIL (exact); the frames below are read from
+	// the process's memory right after (see the package documentation).
+	// Each one costs the traced program about k+3 user-memory reads per
+	// release. 0 means DefaultExactFrames; the most is 8 to 12 (the
+	// kernel's 63-character fetch-argument limit, per version).
+	ExactFrames int
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -101,6 +111,7 @@ func (s *Source) logf(format string, args ...any) {
 func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
 	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Version: s.o.Version, Extra: map[string]string{"source": "cpython"}}
+	t0 := time.Now()
 	if err := Check(); err != nil {
 		return meta, err
 	}
@@ -108,13 +119,18 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if err != nil {
 		return meta, err
 	}
+	s.logf("interpreter %s (Python %s), read in %v", in.Path, in.Version, time.Since(t0).Round(time.Millisecond))
 	s.describe(&meta, in)
 	depth := s.o.MaxDepth
 	if depth == 0 {
 		depth = DefaultMaxDepth
 	}
 	depth = max(depth, MinMaxDepth)
-	probes, fa, err := buildProbes(in, depth)
+	exact := s.o.ExactFrames
+	if exact <= 0 {
+		exact = DefaultExactFrames
+	}
+	probes, fa, err := buildProbes(in, min(exact, depth))
 	if err != nil {
 		return meta, err
 	}
@@ -130,7 +146,8 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if err := sess.open(probes, bufferKB); err != nil {
 		return meta, err
 	}
-	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec}
+	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))
+	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, probes: probes, tgids: map[int]int{}}
 	return r.record(ctx)
 }
 
@@ -188,15 +205,26 @@ func workloadName(argv []string) (string, string) {
 
 // run is one recording.
 type run struct {
-	s     *Source
-	sess  *session
-	in    *interp
-	fa    frameArgs
-	depth int
-	meta  *tracer.Meta
-	rec   *tracer.Recorder
+	s      *Source
+	sess   *session
+	in     *interp
+	fa     frameArgs
+	depth  int
+	meta   *tracer.Meta
+	rec    *tracer.Recorder
+	probes []probe
 
 	startMono int64
+	tgids     map[int]int // task -> process
+}
+
+// eventNames lists the events of the recording, as group/event.
+func (r *run) eventNames() []string {
+	names := []string{"sched/" + evExit, "task/" + evNewTask}
+	for _, p := range r.probes {
+		names = append(names, r.sess.group+"/"+p.name)
+	}
+	return names
 }
 
 func monoNow() int64 {
@@ -226,13 +254,17 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			return *r.meta, err
 		}
 		pids = []int{cmd.Process.Pid}
+		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
 		defer func() {
 			if gate != nil {
 				gate.Close()
 			}
 		}()
 	} else {
-		pids = processTree(s.pid)
+		for tid, pid := range processTree(s.pid) {
+			pids = append(pids, tid)
+			r.tgids[tid] = pid
+		}
 	}
 	fail := func(err error) (tracer.Meta, error) {
 		if cmd != nil {
@@ -244,16 +276,17 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	if err := r.sess.setPIDs(pids); err != nil {
 		return fail(err)
 	}
-	fd, err := syscall.Open(filepath.Join(r.sess.instance, "trace_pipe"), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	rd, err := openRawReader(r.sess.instance, r.eventNames())
 	if err != nil {
-		return fail(fmt.Errorf("opening trace_pipe: %w", err))
+		return fail(err)
 	}
-	defer syscall.Close(fd)
+	defer rd.close()
+	r.meta.Start = time.Now()
+	r.startMono = monoNow()
 	if err := r.sess.enable(); err != nil {
 		return fail(err)
 	}
-	r.meta.Start = time.Now()
-	r.startMono = monoNow()
+	s.logf("probes enabled in %v", time.Since(r.meta.Start).Round(time.Millisecond))
 
 	exited := make(chan struct{})
 	if cmd != nil {
@@ -278,7 +311,6 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	pm := newProcMem(r.in)
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
-	rd := &reader{fd: fd}
 	interrupted := false
 	var pend []rawEvent
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -300,6 +332,7 @@ loop:
 	if cmd != nil && interrupted {
 		stopProgram(cmd, exited)
 	}
+	tEnd := time.Now()
 	// Drain: every hit of a process that has exited is in the buffer.
 	for range 3 {
 		evs := rd.read()
@@ -308,7 +341,9 @@ loop:
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	tOff := time.Now()
 	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
+	s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
 	pend = r.handle(m, rd.read(), pend, true)
 	end := monoNow() - r.startMono
 	why := tracer.ReleaseThreadEnd
@@ -317,8 +352,9 @@ loop:
 	}
 	m.finish(end, why)
 	r.finishMeta(m, rd, interrupted)
+	s.logf("drained and finished in %v", time.Since(tEnd).Round(time.Millisecond))
 	if rd.err != nil {
-		return *r.meta, fmt.Errorf("reading trace_pipe: %w", rd.err)
+		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
 	}
 	if interrupted {
 		return *r.meta, fmt.Errorf("recording %s: %w", r.meta.Workload, tracer.ErrInterrupted)
@@ -332,11 +368,19 @@ loop:
 // handle sorts new events into pend and handles those older than the
 // reorder window (all of them if final).
 func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []rawEvent {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
 	for _, e := range evs {
-		if e.lost > 0 {
-			m.lost += e.lost
+		if e.event == evNewTask {
+			child := int(int32(e.val("pid")))
+			if e.val("clone_flags")&cloneThread != 0 {
+				r.tgids[child] = r.tgidOf(m, e.tid)
+			} else {
+				r.tgids[child] = child
+			}
 			continue
 		}
+		e.tgid = r.tgidOf(m, e.tid)
+		m.prefetch(&e)
 		pend = append(pend, e)
 	}
 	if len(pend) == 0 {
@@ -355,7 +399,32 @@ func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []
 	return append(pend[:0], pend[cut:]...)
 }
 
-func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
+// tgidOf finds the process of task tid: from the task_newtask event that
+// created it (or the task list at the start), else /proc/TID/status, else
+// the only process traced so far.
+func (r *run) tgidOf(m *machine, tid int) int {
+	if g, ok := r.tgids[tid]; ok {
+		return g
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					r.tgids[tid] = n
+					return n
+				}
+			}
+		}
+	}
+	if len(m.procs) == 1 {
+		for pid := range m.procs {
+			return pid
+		}
+	}
+	return tid
+}
+
+func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	ex := r.meta.Extra
 	interval, known := int64(0), false
 	for _, p := range m.procs {
@@ -372,14 +441,14 @@ func (r *run) finishMeta(m *machine, rd *reader, interrupted bool) {
 	if interrupted {
 		ex["interrupted"] = "true"
 	}
-	lost := m.lost + r.sess.lost()
+	lost := rd.lost + r.sess.lost()
 	if lost > 0 {
 		ex["lost_events"] = strconv.FormatUint(lost, 10)
 	}
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
 	}
-	ex["probe_frames"] = strconv.Itoa(r.fa.frames)
+	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
 	ex["processes"] = strconv.Itoa(len(m.procs))
 }
 
@@ -440,8 +509,9 @@ func watchPID(ctx context.Context, pid int, exited chan<- struct{}) {
 	}
 }
 
-// processTree lists the tasks (threads) of pid and of its descendants.
-func processTree(pid int) []int {
+// processTree maps the tasks (threads) of pid and of its descendants to
+// their process.
+func processTree(pid int) map[int]int {
 	children := map[int][]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
@@ -458,13 +528,13 @@ func processTree(pid int) []int {
 		pp, _ := strconv.Atoi(f[1])
 		children[pp] = append(children[pp], p)
 	}
-	var out []int
+	out := map[int]int{}
 	var walk func(int)
 	walk = func(p int) {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", p))
 		for _, t := range tasks {
 			if n, err := strconv.Atoi(filepath.Base(t)); err == nil {
-				out = append(out, n)
+				out[n] = p
 			}
 		}
 		for _, c := range children[p] {

@@ -1,17 +1,50 @@
 package cpython
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// frames resolves the Python stack of a drop_gil hit, innermost first:
-// the frames the probe fetched (exact, read at the hit), then, if the
-// stack is deeper, frames read from the process's memory now (the thread
-// has moved on; they are cached per thread by the address of the first
-// of them, so a stack whose top part changed reuses its bottom part).
-func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
+// How a drop_gil hit's Python stack is read:
+//
+//  1. The probe fetches the innermost ExactFrames frames itself, at the
+//     hit (exact: the thread is stopped in drop_gil).
+//  2. As soon as the hit is read from the ring buffer (prefetch), the
+//     frames below those are read from the process's memory, following
+//     the "previous" links from the address the probe fetched. The thread
+//     has moved on by then (typically by less than a millisecond): a
+//     thread that released the GIL is blocked in its call or waiting for
+//     the GIL again, so its callers are usually unchanged; a frame that
+//     changed meanwhile makes the bottom of the stack wrong, never the top.
+//  3. Each thread's last chain is cached: reading stops at the first frame
+//     identical (address, code, instruction, link) to the cached one at the
+//     same depth, and the cached rest is reused, so a hit costs one or two
+//     reads of the process's memory.
+//
+// Each nested dereference of a fetch argument costs a user-memory read in
+// the probe handler (about 0.4 us on the machine measured in
+// docs/cpython.md, and frame k needs k+3 of them), so fetching every frame
+// in the probe would cost the traced program several microseconds per
+// release of the GIL.
+
+// chainEntry is a frame of a thread's cached chain.
+type chainEntry struct {
+	addr  uint64
+	words [8]uint64 // the frame's fetched words (at most 8 are used)
+	frame rawFrame
+	next  uint64
+}
+
+// prefetch completes the stack of a drop_gil hit as soon as it is read
+// (steps 2 and 3 above) and reads the code objects of its frames: a
+// process that exits before the hit is handled can no longer be read.
+func (m *machine) prefetch(e *rawEvent) {
+	if e.event != evDropGIL || e.tgid <= 0 {
+		return
+	}
+	p := m.proc(e.tgid)
 	var words [][]uint64
 	for k := range m.fa.frames {
 		name := fmt.Sprintf("f%d", k)
@@ -22,21 +55,75 @@ func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
 		}
 	}
 	raw, next := decodeFrames(m.in.layout, m.fa, words)
-	out := m.resolve(th.p, raw, nil)
-	if next != 0 && len(out) <= m.maxDepth {
-		if next != th.tailKey {
-			mem := m.mem.memory(th.p.pid)
-			deeper, more := readFrames(mem, m.in.layout, m.fa, next, m.maxDepth+1-len(out))
-			th.tail = m.resolve(th.p, deeper, nil)
-			if more != 0 {
-				th.tail = append(th.tail, moreFrames)
-			}
-			th.tailKey = next
-		}
-		out = append(out, th.tail...)
+	if next != 0 {
+		raw = append(raw, m.chain(p, e.tid, next, m.maxDepth+1-len(raw))...)
 	}
-	if len(out) > m.maxDepth {
-		out = append(out[:m.maxDepth-1], moreFrames)
+	e.frames, e.resolved = raw, true
+	for _, f := range raw {
+		m.code(p, f.code)
+	}
+}
+
+// chain reads up to n frames from address addr of thread tid, reusing the
+// thread's cached chain from the first unchanged frame.
+func (m *machine) chain(p *proc, tid int, addr uint64, n int) []rawFrame {
+	l, fa := m.in.layout, m.fa
+	old := m.chains[tid]
+	mem := m.mem.memory(p.pid)
+	var out []rawFrame
+	var fresh []chainEntry
+	for depth := 0; depth < n && addr != 0; depth++ {
+		b, ok := mem.read(addr+uint64(fa.lo), fa.words*8)
+		if !ok || fa.words > 8 {
+			break
+		}
+		var ce chainEntry
+		ce.addr = addr
+		for i := 0; i < fa.words; i++ {
+			ce.words[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		// Is this frame the one cached at some depth? Then the rest is too.
+		for j := range old {
+			if old[j].addr == addr && old[j].words == ce.words {
+				for _, o := range old[j:] {
+					if depth >= n {
+						break
+					}
+					out = append(out, o.frame)
+					fresh = append(fresh, o)
+					depth++
+				}
+				m.chains[tid] = fresh
+				return out
+			}
+		}
+		fr, next := decodeFrames(l, fa, [][]uint64{ce.words[:fa.words]})
+		if len(fr) == 0 {
+			break
+		}
+		ce.frame, ce.next = fr[0], next
+		out = append(out, ce.frame)
+		fresh = append(fresh, ce)
+		addr = next
+	}
+	m.chains[tid] = fresh
+	return out
+}
+
+// frames resolves the Python stack of a drop_gil hit, innermost first, cut
+// at the maximum depth with a "...more frames" frame.
+func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
+	if !e.resolved {
+		m.prefetch(e)
+	}
+	raw := e.frames
+	more := len(raw) > m.maxDepth
+	if more {
+		raw = raw[:m.maxDepth-1]
+	}
+	out := m.resolve(th.p, raw, nil)
+	if more {
+		out = append(out, moreFrames)
 	}
 	if th.name == "" && th.nameFrom == nil && len(out) > 0 {
 		th.nameFrom = reverse(out)
@@ -60,17 +147,32 @@ func (m *machine) resolve(p *proc, raw []rawFrame, out []tracer.Frame) []tracer.
 		if l.minor >= 12 && f.owner == frameOwnedByCStack {
 			continue
 		}
-		c, ok := p.codes[f.code]
-		if !ok {
-			c, ok = readCode(m.mem.memory(p.pid), l, f.code)
-			if !ok {
-				c = &code{name: "?", file: "?"}
-			}
-			p.codes[f.code] = c
+		c := m.code(p, f.code)
+		if c == nil {
+			out = append(out, unknownFrame)
+			continue
 		}
 		out = append(out, tracer.Frame{Func: c.name, File: c.file, Line: c.line(l, f)})
 	}
 	return out
+}
+
+// unknownFrame stands for a frame whose code object could not be read
+// (the process exited before the recorder got to its event).
+var unknownFrame = tracer.Frame{Func: "?", File: "?"}
+
+// code returns code object addr of process p, read once and cached; nil if
+// it cannot be read (not cached: a later read may succeed).
+func (m *machine) code(p *proc, addr uint64) *code {
+	if c, ok := p.codes[addr]; ok {
+		return c
+	}
+	c, ok := readCode(m.mem.memory(p.pid), m.in.layout, addr)
+	if !ok {
+		return nil
+	}
+	p.codes[addr] = c
+	return c
 }
 
 // setStack moves th's stack to frames (innermost first) with CallExit and
@@ -100,11 +202,6 @@ func (m *machine) setStack(th *thread, frames []tracer.Frame) {
 		th.frames = append(th.frames, id)
 		m.emitStack(th, t, tracer.KindCallEnter, th.stack, 0)
 	}
-}
-
-type stackNode struct {
-	parent tracer.StackID
-	frame  tracer.FrameID
 }
 
 func (m *machine) push(parent tracer.StackID, f tracer.FrameID) tracer.StackID {

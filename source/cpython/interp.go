@@ -152,6 +152,11 @@ func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
 		}
 	}
 	dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
+	for _, d := range dirs {
+		if p := filepath.Join(d, lib); fileExists(p) {
+			return p, nil
+		}
+	}
 	if out, err := exec.Command("ldconfig", "-p").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.HasPrefix(strings.TrimSpace(line), lib+" ") {
@@ -169,6 +174,11 @@ func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("library not found in %s", strings.Join(dirs, ":"))
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // findPIDInterp finds the interpreter mapped by process pid: a libpython

@@ -32,6 +32,7 @@ type machine struct {
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
+	chains  map[int][]chainEntry // per thread: its last stack read from memory
 	syms    map[string]*symbolize
 
 	repairs        int // inconsistencies mended (missed events)
@@ -122,7 +123,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, syms: map[string]*symbolize{}}
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -304,7 +305,7 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	p := th.p
 	if p.holder != nil && p.holder != th {
 		m.repairs++
-		m.release(p.holder, t-1, tracer.ReleaseDropRequest)
+		t = max(t, m.release(p.holder, t-1, tracer.ReleaseDropRequest)+1)
 	}
 	if p.gil != tracer.NoLock {
 		if how == tracer.AcquireUncontended && th.waiting {
@@ -321,8 +322,8 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	}
 }
 
-// release lets th's GIL go at t.
-func (m *machine) release(th *thread, t int64, why tracer.Release) {
+// release lets th's GIL go at t and returns the time recorded.
+func (m *machine) release(th *thread, t int64, why tracer.Release) int64 {
 	p := th.p
 	if p.gil != tracer.NoLock {
 		t = m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
@@ -333,6 +334,7 @@ func (m *machine) release(th *thread, t int64, why tracer.Release) {
 	p.lastChange = t
 	p.lastReleaseDrop, p.lastReleaser = why == tracer.ReleaseDropRequest, th
 	th.holds = false
+	return t
 }
 
 // dropGIL: drop_gil entered with the thread's stack.
@@ -376,16 +378,7 @@ func (m *machine) readName(th *thread, ts uint64) {
 	th.nameTries++
 	p := th.p
 	mem := m.mem.memory(p.pid)
-	codes := func(addr uint64) *code {
-		c, ok := p.codes[addr]
-		if !ok {
-			if c, ok = readCode(mem, l, addr); !ok {
-				return nil
-			}
-			p.codes[addr] = c
-		}
-		return c
-	}
+	codes := func(addr uint64) *code { return m.code(p, addr) }
 	th.name = pythonThreadName(mem, l, codes, ts)
 }
 

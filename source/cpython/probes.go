@@ -74,9 +74,9 @@ func max64(a, b int64) int64 {
 
 // buildProbes returns the uprobes of interpreter in and how drop_gil
 // fetches frames.
-func buildProbes(in *interp, maxFrames int) ([]probe, frameArgs, error) {
+func buildProbes(in *interp, exactFrames int) ([]probe, frameArgs, error) {
 	l := in.layout
-	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], maxFrames)
+	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames)
 	var da strings.Builder
 	fmt.Fprintf(&da, "ts=%s:x64 ra=$stack0:x64", argRegs[l.dropGILTstate])
 	for i, e := range fa.exprs {
@@ -92,7 +92,6 @@ func buildProbes(in *interp, maxFrames int) ([]probe, frameArgs, error) {
 		{evTakeGILRet, "take_gil", true, "", ""},
 		{evDropGIL, "drop_gil", false, da.String(), ""},
 		{evSave, "PyEval_SaveThread", false, "ra=$stack0:x64", ""},
-		{evRestore, "PyEval_RestoreThread", false, "ts=%di:x64", ""},
 		// Only blocking acquires: lock.acquire() first tries without
 		// blocking (microseconds == 0), which needs no event.
 		{evLock, "PyThread_acquire_lock_timed", false, "lock=%di:x64 us=%si:s64", "us != 0"},
@@ -110,9 +109,19 @@ func buildProbes(in *interp, maxFrames int) ([]probe, frameArgs, error) {
 			filter    string
 		}{
 			{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""},
-			{evAttach, "_PyThreadState_Attach", false, "", ""},
 			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64", ""},
 		}...)
+	}
+	// PyEval_RestoreThread calls take_gil at once, whose probe ends the
+	// blocking call: a probe of its own would cost a hit per call. Without
+	// a GIL (free-threaded), take_gil is not reached.
+	if in.NoGIL {
+		specs = append(specs, struct {
+			name, sym string
+			ret       bool
+			args      string
+			filter    string
+		}{evRestore, "PyEval_RestoreThread", false, "", ""})
 	}
 	var out []probe
 	for _, s := range specs {

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"unicode/utf16"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -161,8 +160,8 @@ func readString(m *memory, l *layout, addr uint64) string {
 	n := int(binary.LittleEndian.Uint64(hdr[16:])) // PyASCIIObject.length
 	state := binary.LittleEndian.Uint32(hdr[l.stateOff:])
 	kind := int(state>>l.kindShift) & (1<<l.kindBits - 1)
-	if state>>l.compactShift&1 == 0 || n < 0 || n > 4096 || kind == 0 {
-		return ""
+	if state>>l.compactShift&1 == 0 || n < 0 || n > 4096 || kind != 1 && kind != 2 && kind != 4 {
+		return "" // not a compact str (or not a str: memory that changed under us)
 	}
 	if state>>l.asciiShift&1 == 1 {
 		b, ok := m.read(addr+uint64(l.asciiSize), n)
@@ -186,7 +185,6 @@ func readString(m *memory, l *layout, addr uint64) string {
 			rs[i] = rune(binary.LittleEndian.Uint32(b[4*i:]))
 		}
 	}
-	_ = utf16.IsSurrogate
 	return string(rs)
 }
 

@@ -156,13 +156,16 @@ func (s *session) setPIDs(pids []int) error {
 	return nil
 }
 
-// enable turns on the group's uprobes and the task-exit tracepoint.
+// enable turns on the group's uprobes and the task creation and exit
+// tracepoints.
 func (s *session) enable() error {
 	if err := writeFile(filepath.Join(s.instance, "events", s.group, "enable"), "1"); err != nil {
 		return fmt.Errorf("enabling uprobes %s: %w", s.group, err)
 	}
-	if err := writeFile(filepath.Join(s.instance, "events/sched/sched_process_exit/enable"), "1"); err != nil {
-		return fmt.Errorf("enabling sched_process_exit: %w", err)
+	for _, ev := range []string{"sched/sched_process_exit", "task/task_newtask"} {
+		if err := writeFile(filepath.Join(s.instance, "events", ev, "enable"), "1"); err != nil {
+			return fmt.Errorf("enabling %s: %w", ev, err)
+		}
 	}
 	return nil
 }
