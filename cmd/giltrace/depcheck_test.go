@@ -18,7 +18,7 @@ var layerRules = []struct {
 	{"tracer", nil},
 	{"vm/workload", []string{"tracer"}},
 	{"vm", []string{"tracer", "vm/workload"}},
-	{"source", []string{"tracer"}},
+	{"source", []string{"tracer", "source"}}, // and its own helpers under source/
 	{"diagnosis", []string{"tracer", "internal/textfmt"}},
 	{"exporters/report", []string{"tracer", "diagnosis", "internal/textfmt"}},
 	{"exporters", []string{"tracer"}},
