@@ -90,7 +90,6 @@ type vclock struct {
 	procs    []*process
 	stopping bool
 	err      error // why the run stopped early (deadlock)
-	events   int64 // handoffs and resumes, for benchmarks
 }
 
 // vthread is a thread's state in the scheduler.
@@ -229,7 +228,6 @@ func (c *vclock) pop() *vthread {
 				v.why = v.qwhy
 			}
 			c.cur = v
-			c.events++
 			return v
 		}
 		if c.live == 0 || c.stopping && !c.wakeParked() {
@@ -338,11 +336,11 @@ func (c *vclock) Park(_ context.Context, _ <-chan struct{}, timeout time.Duratio
 	if c.stopping {
 		return WakeStop
 	}
-	if v.pending {
+	c.sync(v)
+	if v.pending { // signalled since its caller drained the wake-ups
 		v.pending = false
 		return WakeSignal
 	}
-	c.sync(v)
 	c.releaseCore(v)
 	v.parked = true
 	if timeout > 0 {

@@ -597,3 +597,24 @@ func TestVirtualIndependentOfTheMachine(t *testing.T) {
 		hogs.Wait()
 	}
 }
+
+// TestVirtualLeavesNoGoroutines: every coroutine ends, whether the run
+// finishes, deadlocks or is cancelled.
+func TestVirtualLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := twoCounters(tracer.GILCPython, 10*time.Millisecond)
+	for _, c := range []context.Context{context.Background(), ctx} {
+		if _, err := Run(c, w, Options{ClockMode: workload.ClockVirtual, Cores: 1}); err != nil && !errors.Is(err, ErrInterrupted) {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines after virtual runs, %d before", runtime.NumGoroutine(), before)
+}
