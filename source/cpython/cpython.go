@@ -35,10 +35,12 @@ const (
 // that the reader falling behind for a moment loses nothing.
 const bufferKB = 32 << 10
 
-// reorderWindow is how long an event waits before it is handled, so that
-// an event committed late on another CPU is still handled in time order
-// (trace_pipe merges the CPUs' buffers by what is there when it reads).
-const reorderWindow = 20 * time.Millisecond
+// reorderMargin: an event is handled once every CPU's buffer has been
+// drained after its time plus this margin, so that events of all CPUs are
+// handled in time order although each buffer is read in turn (and the
+// reader may be descheduled between two); the margin covers an event
+// whose timestamp was taken before a drain began but committed after.
+const reorderMargin = 2 * time.Millisecond
 
 // Options configure a Source.
 type Options struct {
@@ -327,7 +329,8 @@ loop:
 			break loop
 		case <-tick.C:
 		}
-		pend = r.handle(m, rd.read(), pend, false)
+		evs := rd.read()
+		pend = r.handle(m, evs, rd.safe, pend, false)
 	}
 	if cmd != nil && interrupted {
 		stopProgram(cmd, exited)
@@ -336,7 +339,7 @@ loop:
 	// Drain: every hit of a process that has exited is in the buffer.
 	for range 3 {
 		evs := rd.read()
-		pend = r.handle(m, evs, pend, false)
+		pend = r.handle(m, evs, rd.safe, pend, false)
 		if len(evs) == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -344,7 +347,7 @@ loop:
 	tOff := time.Now()
 	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
 	s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
-	pend = r.handle(m, rd.read(), pend, true)
+	pend = r.handle(m, rd.read(), rd.safe, pend, true)
 	end := monoNow() - r.startMono
 	why := tracer.ReleaseThreadEnd
 	if interrupted || deadline != nil && cmd == nil {
@@ -365,9 +368,9 @@ loop:
 	return *r.meta, nil
 }
 
-// handle sorts new events into pend and handles those older than the
-// reorder window (all of them if final).
-func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []rawEvent {
+// handle sorts new events into pend and handles those before safe, less
+// the reorder margin (all of them if final).
+func (r *run) handle(m *machine, evs []rawEvent, safe int64, pend []rawEvent, final bool) []rawEvent {
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
 	for _, e := range evs {
 		if e.event == evNewTask {
@@ -389,7 +392,7 @@ func (r *run) handle(m *machine, evs []rawEvent, pend []rawEvent, final bool) []
 	sort.SliceStable(pend, func(i, j int) bool { return pend[i].mono < pend[j].mono })
 	cut := len(pend)
 	if !final {
-		limit := monoNow() - int64(reorderWindow)
+		limit := safe - int64(reorderMargin)
 		cut = sort.Search(len(pend), func(i int) bool { return pend[i].mono > limit })
 	}
 	for i := range pend[:cut] {

@@ -207,6 +207,9 @@ type rawReader struct {
 	page    []byte
 	lost    uint64
 	err     error
+	// safe is a time before which every event has been read: the
+	// earliest start of the last drain of a CPU's buffer.
+	safe int64
 }
 
 // openRawReader opens the per-CPU buffers of the instance and the formats
@@ -249,7 +252,9 @@ func openRawReader(instance string, names []string) (*rawReader, error) {
 // read returns the events every CPU has ready.
 func (r *rawReader) read() []rawEvent {
 	var out []rawEvent
+	r.safe = 1<<63 - 1
 	for _, fd := range r.fds {
+		r.safe = min(r.safe, monoNow())
 		for range 1 << 16 {
 			n, err := syscall.Read(fd, r.page)
 			if n > 0 {
