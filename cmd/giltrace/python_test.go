@@ -95,8 +95,8 @@ func TestRecordPython(t *testing.T) {
 	for _, th := range rep.Threads {
 		names[th.Name] = true
 	}
-	if rep.Workload != "app" || len(rep.Threads) != 3 || !names["MainThread"] {
-		t.Errorf("workload %q, threads %v, want MainThread and the two spinners", rep.Workload, names)
+	if rep.Workload != "app" || len(rep.Threads) != 3 || !names["MainThread"] || !names["spinner-0"] || !names["spinner-1"] {
+		t.Errorf("workload %q, threads %v, want MainThread, spinner-0 and spinner-1", rep.Workload, names)
 	}
 	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
 	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {
