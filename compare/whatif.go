@@ -185,6 +185,18 @@ func criticalThread(s *tracer.Spans) critical {
 	return c
 }
 
+// Replay runs a model (a workload file's text, as model.Build writes it)
+// as recorded, in virtual time on cores simulated cores, and returns its
+// trace.
+func Replay(ctx context.Context, src []byte, cores int) (*tracer.Trace, error) {
+	w, err := workload.Parse("model", src)
+	if err != nil {
+		return nil, err
+	}
+	seed := int64(1)
+	return vm.Run(ctx, w, vm.Options{ClockMode: workload.ClockVirtual, Cores: max(cores, 1), Seed: &seed})
+}
+
 // withIPCCost is w with cost added at the start of each thread's work, in
 // its own process: a copy, w is not changed.
 func withIPCCost(w *workload.Workload, cost time.Duration) *workload.Workload {

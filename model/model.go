@@ -18,6 +18,7 @@
 package model
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -57,26 +58,29 @@ const (
 	opLock                         // a shared lock held around body
 	opCall                         // a call of function name
 	opRepeat                       // body, times times
+	opJoin                         // wait until thread target has ended (Thread.join)
 )
 
 // op is an operation of the model.
 type op struct {
-	kind  opKind
-	d     float64 // nanoseconds, for compute, io and native (a mean after merging)
-	label string  // the I/O kind, the lock's name, or the callee
-	times int     // opRepeat
-	body  []op    // opLock, opRepeat, and a call's callee body before naming
+	kind   opKind
+	d      float64         // nanoseconds, for compute, io and native (a mean after merging)
+	label  string          // the I/O kind, the lock's name, or the callee
+	times  int             // opRepeat
+	body   []op            // opLock, opRepeat, and a call's callee body before naming
+	target tracer.ThreadID // opJoin
 }
 
 // leaf is a recorded piece of a thread's life that the model keeps: what
 // it did, for how long, in which function and under which shared lock.
 type leaf struct {
-	kind  opKind
-	d     int64
-	label string // I/O kind
-	fn    tracer.Frame
-	hold  int // index of the shared-lock hold it happened under, -1 if none
-	lock  string
+	target tracer.ThreadID // opJoin
+	kind   opKind
+	d      int64
+	label  string // I/O kind
+	fn     tracer.Frame
+	hold   int // index of the shared-lock hold it happened under, -1 if none
+	lock   string
 }
 
 // Build writes the workload modelling the run of spans s.
@@ -93,6 +97,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	}
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
+	joins := findJoins(s, shared, procs)
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
 		threads = threads[:0]
@@ -101,7 +106,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			if !procs.keep(t.Threads[id].Proc) {
 				continue
 			}
-			tm := buildThread(s, tracer.ThreadID(id), shared, depth, o.Tolerance)
+			tm := buildThread(s, tracer.ThreadID(id), shared, joins, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
 				fns[b.fn.Func] = true
@@ -232,6 +237,8 @@ func ownCode(file string) bool {
 // threadModel is one thread: when it starts, and its blocks, each a call
 // of a function with the operations it did there.
 type threadModel struct {
+	id     tracer.ThreadID
+	joined bool // another thread joins it: its work is held in its join lock
 	name   string
 	start  int64
 	blocks []block
@@ -245,9 +252,12 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, depth int, tol float64) threadModel {
 	t := s.Trace
-	tm := threadModel{name: t.Threads[id].Name}
+	tm := threadModel{id: id, name: t.Threads[id].Name}
+	for _, j := range joins {
+		tm.joined = tm.joined || j.target == id
+	}
 	if int(id) < len(s.Threads) {
 		tm.start = s.Threads[id].Start
 	}
@@ -294,6 +304,19 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			add(opNative, sp.Start, sp.End, "", fn)
 		case tracer.StateNativeHolding:
 			add(opNativeHold, sp.Start, sp.End, "", fn)
+		case tracer.StateLockWait:
+			joined := false
+			for _, j := range joins {
+				if j.waiter == id && sp.Start <= j.start && j.start < sp.End {
+					leaves = append(leaves, leaf{kind: opJoin, target: j.target, fn: fn, hold: -1})
+					joined = true
+				}
+			}
+			if !joined && !shared[sp.Lock] {
+				// A wait for an event, a condition or a queue: what it
+				// waited for is not in the trace, its length is.
+				add(opIO, sp.Start, sp.End, "wait", fn)
+			}
 		}
 	}
 	// Blocks: consecutive leaves in one function; within a block,
@@ -339,7 +362,7 @@ func coarsen(blocks []block) []block {
 		for ; j < len(blocks) && small(blocks[j]); j++ {
 			byFn[blocks[j].fn] += opsTime(blocks[j].ops)
 			for _, o := range blocks[j].ops {
-				if n := len(ops); n > 0 && o.kind != opLock && ops[n-1].kind == o.kind && ops[n-1].label == o.label {
+				if n := len(ops); n > 0 && o.kind != opLock && o.kind != opJoin && ops[n-1].kind == o.kind && ops[n-1].label == o.label {
 					ops[n-1].d += o.d
 					continue
 				}
@@ -382,6 +405,9 @@ func opsTime(ops []op) float64 {
 // appendLeaf adds leaf lf to ops, merging it into the last operation (or
 // the last lock body, when it is under the same hold) when they match.
 func appendLeaf(ops []op, lf leaf) []op {
+	if lf.kind == opJoin {
+		return append(ops, op{kind: opJoin, target: lf.target})
+	}
 	if lf.hold >= 0 {
 		if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
 			ops[n-1].body = appendLeaf(ops[n-1].body, leaf{kind: lf.kind, d: lf.d, label: lf.label, hold: -1})
@@ -416,17 +442,63 @@ func dropTiny(ops []op) []op {
 			out = append(out, o)
 			continue
 		}
+		if o.kind == opJoin {
+			out = append(out, o)
+			continue
+		}
 		if o.d < minOp {
-			if n := len(out); n > 0 && out[n-1].kind != opLock {
+			if n := len(out); n > 0 && out[n-1].kind != opLock && out[n-1].kind != opJoin {
 				out[n-1].d += o.d
 			}
 			continue
 		}
-		if n := len(out); n > 0 && out[n-1].kind == o.kind && out[n-1].label == o.label {
+		if n := len(out); n > 0 && out[n-1].kind == o.kind && out[n-1].label == o.label && o.kind != opJoin {
 			out[n-1].d += o.d
 			continue
 		}
 		out = append(out, o)
+	}
+	return out
+}
+
+// joinSlack is how far after the end of a join's wait the joined thread may
+// record its end: CPython releases a thread's lock before the thread's last
+// event.
+const joinSlack = 1_000_000
+
+// join is a thread's wait for another thread to end (Thread.join).
+type join struct {
+	waiter, target tracer.ThreadID
+	start          int64 // the wait's start
+}
+
+// findJoins finds the joins among the waits of the modelled threads: a
+// wait on a lock that no two threads held (in CPython, the joined thread's
+// own lock, released when it ends) waits for every thread of the process
+// that ended meanwhile. Which of them it joined the trace does not say (the
+// waiter is woken when the first ends but may resume only when the others
+// let it have the GIL); a program that joins its workers in turn waits for
+// all of them anyway.
+func findJoins(s *tracer.Spans, shared map[tracer.LockID]bool, procs procSet) []join {
+	t := s.Trace
+	var out []join
+	for _, w := range s.Waits {
+		if int(w.Lock) >= len(t.Locks) || t.Locks[w.Lock].GIL || shared[w.Lock] || !w.Acquired ||
+			!procs.keep(t.Threads[w.Thread].Proc) {
+			continue
+		}
+		var ended []tracer.ThreadID
+		for id, ts := range s.Threads {
+			j := tracer.ThreadID(id)
+			if j != w.Thread && ts.Ended && t.Threads[j].Proc == t.Threads[w.Thread].Proc &&
+				ts.Start < w.Start && w.Start <= ts.End && ts.End <= w.End+joinSlack {
+				ended = append(ended, j)
+			}
+		}
+		slices.SortStableFunc(ended, func(a, b tracer.ThreadID) int { return cmp.Compare(s.Threads[a].End, s.Threads[b].End) })
+		for _, j := range ended {
+			out = append(out, join{waiter: w.Thread, target: j, start: w.Start})
+		}
 	}
 	return out
 }
@@ -485,7 +557,7 @@ func passageSimilar(a, b []op, tol float64) bool {
 const slack = 50_000
 
 func opSimilar(a, b op, tol float64) bool {
-	if a.kind != b.kind || a.label != b.label || a.times != b.times || len(a.body) != len(b.body) {
+	if a.kind != b.kind || a.label != b.label || a.times != b.times || a.target != b.target || len(a.body) != len(b.body) {
 		return false
 	}
 	if a.kind == opLock || a.kind == opRepeat || a.kind == opCall {
@@ -634,6 +706,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		return u
 	}
 	var runs []string
+	names := map[tracer.ThreadID]string{} // the written name of each thread, for joins
 	for i := range threads {
 		tm := &threads[i]
 		if len(tm.body) == 0 {
@@ -641,6 +714,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			continue
 		}
 		tm.name = unique(cleanName(tm.name))
+		names[tm.id] = tm.name
 		run := unique("thread " + tm.name)
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
@@ -653,17 +727,23 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		if runs[i] == "" {
 			continue
 		}
+		body := tm.body
+		if tm.joined {
+			// Held for the thread's whole life, as CPython holds a thread's
+			// state lock until it ends: joining it is waiting for the lock.
+			body = []op{{kind: opLock, label: "join " + tm.name, body: body}}
+		}
 		fmt.Fprintf(&w, "  %s:\n", strconv.Quote(runs[i]))
-		writeOps(&w, tm.body, 4)
+		writeOps(&w, body, 4, names)
 	}
 	for _, n := range ft.names {
 		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), orDefault(ft.frames[n], "?"))
-		writeOps(&w, averagePassages(ft.uses[n]), 4)
+		writeOps(&w, averagePassages(ft.uses[n]), 4, names)
 	}
 	return []byte(w.String())
 }
 
-func writeOps(w *strings.Builder, ops []op, indent int) {
+func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadID]string) {
 	pad := strings.Repeat(" ", indent)
 	for _, o := range ops {
 		switch o.kind {
@@ -683,10 +763,14 @@ func writeOps(w *strings.Builder, ops []op, indent int) {
 			fmt.Fprintf(w, "%s- call: %s\n", pad, strconv.Quote(o.label))
 		case opLock:
 			fmt.Fprintf(w, "%s- lock:\n%s    name: %s\n%s    body:\n", pad, pad, strconv.Quote(o.label), pad)
-			writeOps(w, o.body, indent+6)
+			writeOps(w, o.body, indent+6, names)
+		case opJoin:
+			if n, ok := names[o.target]; ok {
+				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), n)
+			}
 		case opRepeat:
 			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)
-			writeOps(w, o.body, indent+6)
+			writeOps(w, o.body, indent+6, names)
 		}
 	}
 }
