@@ -649,9 +649,12 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # GIL waits are not written: they emerge when the model runs. Durations are
 # the measured ones (time in Python, not loop counts).
 #
+# A join is a lock that the joined thread holds for its life; a wait for an
+# event, a condition or a queue keeps its recorded length.
+#
 # What the model cannot know: what a process pool pays to pickle its tasks,
-# what a C extension would do without a GIL, and work the recorded threads
-# did not do (a lock wait on another thread's join is left to emerge).
+# what a C extension would do without a GIL, and what a thread's waits for
+# events and queues would become if the threads they wait for ran faster.
 `)
 	if procs.note != "" {
 		w.WriteString("#\n")
