@@ -193,6 +193,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 			p.breaker.set(bitStop)
 		}
 	})
+	cpu0 := processCPU()
 	var wg sync.WaitGroup
 	for _, th := range threads {
 		wg.Go(th.run)
@@ -200,6 +201,9 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	wg.Wait()
 	stop()
 	meta := r.meta(start, lpm)
+	if cpu1 := processCPU(); o.Clock == nil && cpu0 >= 0 && cpu1 >= cpu0 {
+		meta.Extra["cpu_ns"] = strconv.FormatInt(cpu1-cpu0, 10) // CPU obtained in real time (diagnosis.ExtraCPU)
+	}
 	if stopped.Load() {
 		meta.Extra["interrupted"] = "true"
 		return meta, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
