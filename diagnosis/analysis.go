@@ -190,6 +190,8 @@ type analysis struct {
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
 
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
+
+	cpuHeld, anyHeld []int64 // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {

@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -354,31 +355,67 @@ func (a *analysis) convoy() (Verdict, bool) {
 // cpuHolderShare is the part of thread id's GIL waits during which a
 // CPU-bound thread held the GIL.
 func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
-	var cpu, all int64
-	for _, w := range a.s.Waits {
-		if w.Thread != id || !isGIL(a.t, w.Lock) {
+	if a.cpuHeld == nil {
+		a.cpuHeld, a.anyHeld = a.heldBehind()
+	}
+	return textfmt.Share(a.cpuHeld[id], a.anyHeld[id])
+}
+
+// heldBehind is, per thread, the time of its GIL waits during which a
+// CPU-bound thread held the GIL, and during which any thread did. With
+// prefix sums over each GIL's timeline, a wait costs two binary searches,
+// not a walk over every holder it sat behind.
+func (a *analysis) heldBehind() (cpu, any []int64) {
+	cpu, any = make([]int64, len(a.r.Threads)), make([]int64, len(a.r.Threads))
+	for l := range a.t.Locks {
+		id := tracer.LockID(l)
+		if !isGIL(a.t, id) {
 			continue
 		}
-		for _, b := range w.Blame {
-			all += b.End - b.Start
-			if b.Holder != tracer.NoThread && int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder] {
-				cpu += b.End - b.Start
+		tl := a.s.Timeline(id)
+		// pc[k], pa[k]: CPU-bound-held and held time of tl[:k].
+		pc, pa := make([]int64, len(tl)+1), make([]int64, len(tl)+1)
+		for k, b := range tl {
+			d := b.End - b.Start
+			pc[k+1], pa[k+1] = pc[k], pa[k]
+			if b.Holder != tracer.NoThread {
+				pa[k+1] += d
+				if int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder] {
+					pc[k+1] += d
+				}
 			}
 		}
+		// upTo is the prefix p up to time t.
+		upTo := func(p []int64, t int64) int64 {
+			k := sort.Search(len(tl), func(j int) bool { return tl[j].End > t })
+			v := p[k]
+			if k < len(tl) && tl[k].Start < t && p[k+1] != p[k] {
+				v += t - tl[k].Start
+			}
+			return v
+		}
+		for i := range a.s.Waits {
+			w := &a.s.Waits[i]
+			if w.Lock != id || int(w.Thread) >= len(cpu) {
+				continue
+			}
+			cpu[w.Thread] += upTo(pc, w.End) - upTo(pc, w.Start)
+			any[w.Thread] += upTo(pa, w.End) - upTo(pa, w.Start)
+		}
 	}
-	return textfmt.Share(cpu, all)
+	return cpu, any
 }
 
 // mainGILHolder names the thread that held the GIL longest while thread id
 // waited for it.
 func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
-	var bl []tracer.Blame
-	for _, w := range a.s.Waits {
-		if w.Thread == id && isGIL(a.t, w.Lock) {
-			bl = append(bl, w.Blame...)
+	var ws []*tracer.Wait
+	for i := range a.s.Waits {
+		if w := &a.s.Waits[i]; w.Thread == id && isGIL(a.t, w.Lock) {
+			ws = append(ws, w)
 		}
 	}
-	if h := mainHolder(bl); h != tracer.NoThread {
+	if h := mainHolder(a.s, ws...); h != tracer.NoThread {
 		return a.threadName(h)
 	}
 	return "another thread"
@@ -392,13 +429,13 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 			continue
 		}
 		totalWait += w.End - w.Start
-		for _, b := range w.Blame {
-			if b.Holder != tracer.NoThread && b.State == tracer.StateNativeHolding {
-				blamed += b.End - b.Start
-				byFunc[a.frame(b.Stack)] += b.End - b.Start
-			}
-		}
 	}
+	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
+		if b.State == tracer.StateNativeHolding {
+			blamed += waited
+			byFunc[a.frame(b.Stack)] += waited
+		}
+	})
 	_, s := a.threadSums(func(int) bool { return true })
 	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
 		return Verdict{}, false

@@ -1,6 +1,9 @@
 package tracer
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Derive pairs the events of t into spans, once, for every exporter.
 //
@@ -344,52 +347,111 @@ func compact[S any](shared []S, threads []threadState, part func(*threadState) *
 	return out
 }
 
-// blame splits every wait by who held its lock meanwhile, and by the
-// holder's state spans, so that the wait can be charged to the holder's
-// stack. A first pass counts the segments so that they all live in one
-// backing array allocated once.
+// blame builds each lock's timeline: its holds, in time order, split by
+// the holders' state spans, with the gaps between them (nobody held it).
+// Every wait's blame is the part of its lock's timeline that it overlaps
+// (BlameOf), so the timelines are linear in the holds and state spans
+// whatever the number of waiters; a first pass counts the segments so that
+// they all live in one array allocated once. Then, per lock, a sweep over
+// the waits' starts and ends gives each segment the time threads waited
+// during it (Waited).
+//
+// Outline:
+//  1. Count each lock's segments; lay the locks' timelines one after the
+//     other in one array.
+//  2. Fill each timeline from its holds (already in time order per lock).
+//  3. Weigh every segment: with W(t) the summed waiting of the lock's
+//     waits up to t, a segment's weight is W(end) - W(start); W is
+//     evaluated at the segment boundaries in order with two monotone
+//     pointers over the waits' starts and their sorted ends.
 func (d *deriver) blame() {
-	byLock := make([][]int, len(d.locks)) // hold indexes per lock, by start
-	for i, h := range d.s.Holds {
-		byLock[h.Lock] = append(byLock[h.Lock], i)
-	}
+	nl := len(d.locks)
+	counts := make([]int, nl+1)
+	d.walkHolds(func(l LockID, b Blame) { counts[l]++ })
+	d.s.timelineStart = make([]int, nl+1)
 	n := 0
-	for wi := range d.s.Waits {
-		d.walkBlame(&d.s.Waits[wi], byLock, func(Blame) { n++ })
+	for l := 0; l < nl; l++ {
+		d.s.timelineStart[l] = n
+		n += counts[l]
 	}
-	all := make([]Blame, 0, n)
-	for wi := range d.s.Waits {
-		w := &d.s.Waits[wi]
-		start := len(all)
-		d.walkBlame(w, byLock, func(b Blame) { all = append(all, b) })
-		w.Blame = all[start:len(all):len(all)]
+	d.s.timelineStart[nl] = n
+	d.s.timeline = make([]Blame, n)
+	next := append([]int(nil), d.s.timelineStart[:nl]...)
+	d.walkHolds(func(l LockID, b Blame) {
+		d.s.timeline[next[l]] = b
+		next[l]++
+	})
+	d.s.waited = make([]int64, n)
+	d.s.heldBefore = make([]int64, n+nl)
+	for l := 0; l < nl; l++ {
+		d.weigh(LockID(l))
+		held := d.s.heldBefore[d.s.timelineStart[l]+l : d.s.timelineStart[l+1]+l+1]
+		for k, b := range d.s.Timeline(LockID(l)) {
+			held[k+1] = held[k]
+			if b.Holder != NoThread {
+				held[k+1] += b.End - b.Start
+			}
+		}
 	}
 }
 
-// walkBlame calls f for each segment of wait w, in time order.
-func (d *deriver) walkBlame(w *Wait, byLock [][]int, f func(Blame)) {
-	holds := byLock[w.Lock]
-	// First hold that ends after the wait starts.
-	k := sort.Search(len(holds), func(j int) bool { return d.s.Holds[holds[j]].End > w.Start })
-	at := w.Start
-	for ; k < len(holds) && at < w.End; k++ {
-		h := &d.s.Holds[holds[k]]
-		if h.Start >= w.End {
-			break
-		}
-		if h.Thread == w.Thread {
+// walkHolds calls f for each timeline segment of every lock, each lock's
+// in time order: the holds split by the holder's state spans, and a
+// segment with Holder NoThread for each gap between two holds.
+func (d *deriver) walkHolds(f func(LockID, Blame)) {
+	last := make([]int64, len(d.locks)) // end of the lock's last hold, or -1
+	for i := range last {
+		last[i] = -1
+	}
+	for i := range d.s.Holds {
+		h := &d.s.Holds[i]
+		if int(h.Lock) >= len(last) || h.End <= h.Start {
 			continue
 		}
-		if h.Start > at {
-			f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
-			at = h.Start
+		if at := last[h.Lock]; at >= 0 && h.Start > at {
+			f(h.Lock, Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
 		}
-		end := min(h.End, w.End)
-		d.holderSegments(h.Thread, at, end, f)
-		at = max(at, end)
+		from := max(h.Start, last[h.Lock])
+		d.holderSegments(h.Thread, from, h.End, func(b Blame) { f(h.Lock, b) })
+		last[h.Lock] = max(last[h.Lock], h.End)
 	}
-	if at < w.End {
-		f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: w.End})
+}
+
+// weigh fills the waited time of each segment of lock l's timeline.
+func (d *deriver) weigh(l LockID) {
+	tl := d.s.Timeline(l)
+	if len(tl) == 0 {
+		return
+	}
+	waited := d.s.waited[d.s.timelineStart[l]:d.s.timelineStart[l+1]]
+	var starts, ends []int64
+	for i := range d.s.Waits {
+		if w := &d.s.Waits[i]; w.Lock == l && w.End > w.Start {
+			starts = append(starts, w.Start) // Waits are by start
+			ends = append(ends, w.End)
+		}
+	}
+	slices.Sort(ends)
+	// W(t) = sum over waits of |[start, end) ∩ [0, t)|
+	//      = ns·t - sum(starts < t) - (ne·t - sum(ends < t)).
+	var ns, ne int
+	var sumS, sumE int64
+	at := func(t int64) int64 {
+		for ns < len(starts) && starts[ns] < t {
+			sumS += starts[ns]
+			ns++
+		}
+		for ne < len(ends) && ends[ne] < t {
+			sumE += ends[ne]
+			ne++
+		}
+		return int64(ns)*t - sumS - (int64(ne)*t - sumE)
+	}
+	prev := at(tl[0].Start)
+	for k := range tl {
+		cur := at(tl[k].End)
+		waited[k] = cur - prev
+		prev = cur
 	}
 }
 

@@ -82,7 +82,6 @@ type Wait struct {
 	Stack      StackID // the waiter's stack
 	Contended  bool    // a KindLockWait was recorded (not only the instant before an uncontended acquire)
 	Acquired   bool    // ended by an acquire
-	Blame      []Blame // who held the lock during the wait, in time order, covering [Start, End)
 }
 
 // Blame is a part of a wait during which one holder (or nobody, between a
@@ -125,6 +124,14 @@ type Spans struct {
 	Handoffs     []Handoff     // by acquire time
 	DropRequests []DropRequest // by time
 	stateStart   []int         // States[stateStart[t]:stateStart[t+1]] are thread t's
+
+	// The locks' blame timelines, one after the other:
+	// timeline[timelineStart[l]:timelineStart[l+1]] is lock l's, and
+	// waited[k] the time threads waited for the lock during timeline[k].
+	timeline      []Blame
+	timelineStart []int
+	waited        []int64
+	heldBefore    []int64 // per lock, len(timeline)+1 entries: time held in the lock's segments before k
 }
 
 // ThreadStates returns the state spans of thread id, in time order.
