@@ -143,10 +143,9 @@ func (a *analysis) eachWaited(keep func(tracer.LockID) bool, f func(l tracer.Loc
 		if !keep(id) {
 			continue
 		}
-		waited := a.s.Waited(id)
-		for k, b := range a.s.Timeline(id) {
-			if b.Holder != tracer.NoThread && waited[k] > 0 {
-				f(id, b, waited[k])
+		for b, waited := range a.s.Waited(id) {
+			if b.Holder != tracer.NoThread && waited > 0 {
+				f(id, b, waited)
 			}
 		}
 	}

@@ -363,7 +363,7 @@ func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
 
 // heldBehind is, per thread, the time of its GIL waits during which a
 // CPU-bound thread held the GIL, and during which any thread did. With
-// prefix sums over each GIL's timeline, a wait costs two binary searches,
+// prefix sums over each GIL's holds, a wait costs two binary searches,
 // not a walk over every holder it sat behind.
 func (a *analysis) heldBehind() (cpu, any []int64) {
 	cpu, any = make([]int64, len(a.r.Threads)), make([]int64, len(a.r.Threads))
@@ -372,35 +372,33 @@ func (a *analysis) heldBehind() (cpu, any []int64) {
 		if !isGIL(a.t, id) {
 			continue
 		}
-		tl := a.s.Timeline(id)
-		// pc[k], pa[k]: CPU-bound-held and held time of tl[:k].
-		pc, pa := make([]int64, len(tl)+1), make([]int64, len(tl)+1)
-		for k, b := range tl {
-			d := b.End - b.Start
-			pc[k+1], pa[k+1] = pc[k], pa[k]
-			if b.Holder != tracer.NoThread {
-				pa[k+1] += d
-				if int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder] {
-					pc[k+1] += d
-				}
+		hs := a.s.LockHolds(id)
+		// pc[k]: time held by CPU-bound threads in the holds before hs[k].
+		pc := make([]int64, len(hs)+1)
+		for k, hi := range hs {
+			h := &a.s.Holds[hi]
+			pc[k+1] = pc[k]
+			if int(h.Thread) < len(a.cpuBound) && a.cpuBound[h.Thread] {
+				pc[k+1] += max(h.End-h.Start, 0)
 			}
 		}
-		// upTo is the prefix p up to time t.
-		upTo := func(p []int64, t int64) int64 {
-			k := sort.Search(len(tl), func(j int) bool { return tl[j].End > t })
-			v := p[k]
-			if k < len(tl) && tl[k].Start < t && p[k+1] != p[k] {
-				v += t - tl[k].Start
+		upTo := func(t int64) int64 {
+			k := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > t })
+			v := pc[k]
+			if k < len(hs) {
+				if h := &a.s.Holds[hs[k]]; h.Start < t && pc[k+1] != pc[k] {
+					v += t - h.Start
+				}
 			}
 			return v
 		}
-		for i := range a.s.Waits {
-			w := &a.s.Waits[i]
-			if w.Lock != id || int(w.Thread) >= len(cpu) {
+		for _, wi := range a.s.LockWaits(id) {
+			w := &a.s.Waits[wi]
+			if int(w.Thread) >= len(cpu) {
 				continue
 			}
-			cpu[w.Thread] += upTo(pc, w.End) - upTo(pc, w.Start)
-			any[w.Thread] += upTo(pa, w.End) - upTo(pa, w.Start)
+			cpu[w.Thread] += upTo(w.End) - upTo(w.Start)
+			any[w.Thread] += a.s.Held(w)
 		}
 	}
 	return cpu, any

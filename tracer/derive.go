@@ -1,9 +1,6 @@
 package tracer
 
-import (
-	"slices"
-	"sort"
-)
+import "sort"
 
 // Derive pairs the events of t into spans, once, for every exporter.
 //
@@ -347,112 +344,52 @@ func compact[S any](shared []S, threads []threadState, part func(*threadState) *
 	return out
 }
 
-// blame builds each lock's timeline: its holds, in time order, split by
-// the holders' state spans, with the gaps between them (nobody held it).
-// Every wait's blame is the part of its lock's timeline that it overlaps
-// (BlameOf), so the timelines are linear in the holds and state spans
-// whatever the number of waiters; a first pass counts the segments so that
-// they all live in one array allocated once. Then, per lock, a sweep over
-// the waits' starts and ends gives each segment the time threads waited
-// during it (Waited).
+// blame indexes, once, what the blame of every wait is made of, in
+// memory linear in the holds and waits whatever the number of waiters: a
+// wait's blame is its lock's holds during it, split by the holders' state
+// spans (Spans.BlameOf walks them on demand).
 //
 // Outline:
-//  1. Count each lock's segments; lay the locks' timelines one after the
-//     other in one array.
-//  2. Fill each timeline from its holds (already in time order per lock).
-//  3. Weigh every segment: with W(t) the summed waiting of the lock's
-//     waits up to t, a segment's weight is W(end) - W(start); W is
-//     evaluated at the segment boundaries in order with two monotone
-//     pointers over the waits' starts and their sorted ends.
+//  1. Group the holds and the waits by lock (a counting sort: each group
+//     stays in time order).
+//  2. Per lock, prefix sums of held time over its holds (Spans.Held).
 func (d *deriver) blame() {
 	nl := len(d.locks)
-	counts := make([]int, nl+1)
-	d.walkHolds(func(l LockID, b Blame) { counts[l]++ })
-	d.s.timelineStart = make([]int, nl+1)
-	n := 0
+	d.s.lockHolds, d.s.lockHoldStart = groupByLock(nl, len(d.s.Holds), func(i int) LockID { return d.s.Holds[i].Lock })
+	d.s.lockWaits, d.s.lockWaitStart = groupByLock(nl, len(d.s.Waits), func(i int) LockID { return d.s.Waits[i].Lock })
+	d.s.heldBefore = make([]int64, len(d.s.lockHolds)+nl)
 	for l := 0; l < nl; l++ {
-		d.s.timelineStart[l] = n
-		n += counts[l]
-	}
-	d.s.timelineStart[nl] = n
-	d.s.timeline = make([]Blame, n)
-	next := append([]int(nil), d.s.timelineStart[:nl]...)
-	d.walkHolds(func(l LockID, b Blame) {
-		d.s.timeline[next[l]] = b
-		next[l]++
-	})
-	d.s.waited = make([]int64, n)
-	d.s.heldBefore = make([]int64, n+nl)
-	for l := 0; l < nl; l++ {
-		d.weigh(LockID(l))
-		held := d.s.heldBefore[d.s.timelineStart[l]+l : d.s.timelineStart[l+1]+l+1]
-		for k, b := range d.s.Timeline(LockID(l)) {
-			held[k+1] = held[k]
-			if b.Holder != NoThread {
-				held[k+1] += b.End - b.Start
-			}
+		hs := d.s.LockHolds(LockID(l))
+		held := d.s.heldBefore[d.s.lockHoldStart[l]+l : d.s.lockHoldStart[l+1]+l+1]
+		for k, hi := range hs {
+			h := &d.s.Holds[hi]
+			held[k+1] = held[k] + max(h.End-h.Start, 0)
 		}
 	}
 }
 
-// walkHolds calls f for each timeline segment of every lock, each lock's
-// in time order: the holds split by the holder's state spans, and a
-// segment with Holder NoThread for each gap between two holds.
-func (d *deriver) walkHolds(f func(LockID, Blame)) {
-	last := make([]int64, len(d.locks)) // end of the lock's last hold, or -1
-	for i := range last {
-		last[i] = -1
-	}
-	for i := range d.s.Holds {
-		h := &d.s.Holds[i]
-		if int(h.Lock) >= len(last) || h.End <= h.Start {
-			continue
-		}
-		if at := last[h.Lock]; at >= 0 && h.Start > at {
-			f(h.Lock, Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
-		}
-		from := max(h.Start, last[h.Lock])
-		d.holderSegments(h.Thread, from, h.End, func(b Blame) { f(h.Lock, b) })
-		last[h.Lock] = max(last[h.Lock], h.End)
-	}
-}
-
-// weigh fills the waited time of each segment of lock l's timeline.
-func (d *deriver) weigh(l LockID) {
-	tl := d.s.Timeline(l)
-	if len(tl) == 0 {
-		return
-	}
-	waited := d.s.waited[d.s.timelineStart[l]:d.s.timelineStart[l+1]]
-	var starts, ends []int64
-	for i := range d.s.Waits {
-		if w := &d.s.Waits[i]; w.Lock == l && w.End > w.Start {
-			starts = append(starts, w.Start) // Waits are by start
-			ends = append(ends, w.End)
+// groupByLock sorts the indexes 0..n-1 by lockOf, keeping their order
+// within a lock, and returns them with where each lock's group starts
+// (nl+1 entries). Indexes with an out-of-range lock are left out.
+func groupByLock(nl, n int, lockOf func(int) LockID) ([]int32, []int) {
+	start := make([]int, nl+1)
+	for i := 0; i < n; i++ {
+		if l := lockOf(i); int(l) < nl {
+			start[l+1]++
 		}
 	}
-	slices.Sort(ends)
-	// W(t) = sum over waits of |[start, end) ∩ [0, t)|
-	//      = ns·t - sum(starts < t) - (ne·t - sum(ends < t)).
-	var ns, ne int
-	var sumS, sumE int64
-	at := func(t int64) int64 {
-		for ns < len(starts) && starts[ns] < t {
-			sumS += starts[ns]
-			ns++
-		}
-		for ne < len(ends) && ends[ne] < t {
-			sumE += ends[ne]
-			ne++
-		}
-		return int64(ns)*t - sumS - (int64(ne)*t - sumE)
+	for l := 0; l < nl; l++ {
+		start[l+1] += start[l]
 	}
-	prev := at(tl[0].Start)
-	for k := range tl {
-		cur := at(tl[k].End)
-		waited[k] = cur - prev
-		prev = cur
+	out := make([]int32, start[nl])
+	next := append([]int(nil), start[:nl]...)
+	for i := 0; i < n; i++ {
+		if l := lockOf(i); int(l) < nl {
+			out[next[l]] = int32(i)
+			next[l]++
+		}
 	}
+	return out, start
 }
 
 // holderSegments calls f for the parts of [from, to) split by the state

@@ -125,13 +125,14 @@ type Spans struct {
 	DropRequests []DropRequest // by time
 	stateStart   []int         // States[stateStart[t]:stateStart[t+1]] are thread t's
 
-	// The locks' blame timelines, one after the other:
-	// timeline[timelineStart[l]:timelineStart[l+1]] is lock l's, and
-	// waited[k] the time threads waited for the lock during timeline[k].
-	timeline      []Blame
-	timelineStart []int
-	waited        []int64
-	heldBefore    []int64 // per lock, len(timeline)+1 entries: time held in the lock's segments before k
+	// Holds and waits grouped by lock, in time order:
+	// lockHolds[lockHoldStart[l]:lockHoldStart[l+1]] index lock l's holds,
+	// and heldBefore, from lockHoldStart[l]+l, the held time before each.
+	lockHolds     []int32
+	lockHoldStart []int
+	lockWaits     []int32
+	lockWaitStart []int
+	heldBefore    []int64
 }
 
 // ThreadStates returns the state spans of thread id, in time order.

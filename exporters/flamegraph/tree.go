@@ -112,10 +112,9 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 		// (tracer.Spans.Waited: linear whatever the number of waiters),
 		// then the parts nobody held.
 		for l := range s.Trace.Locks {
-			waited := s.Waited(tracer.LockID(l))
-			for k, b := range s.Timeline(tracer.LockID(l)) {
-				if b.Holder != tracer.NoThread && waited[k] > 0 {
-					sums.add(key{b.Holder, int(b.State), b.Stack}, waited[k])
+			for b, waited := range s.Waited(tracer.LockID(l)) {
+				if b.Holder != tracer.NoThread && waited > 0 {
+					sums.add(key{b.Holder, int(b.State), b.Stack}, waited)
 				}
 			}
 		}

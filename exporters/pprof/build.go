@@ -197,12 +197,11 @@ func (b *builder) blameByHolder(s *tracer.Spans) {
 	for l := range s.Trace.Locks {
 		id := tracer.LockID(l)
 		lock := b.guestLock(id)
-		waited := s.Waited(id)
-		for k, bl := range s.Timeline(id) {
-			if bl.Holder == tracer.NoThread || waited[k] <= 0 {
+		for bl, waited := range s.Waited(id) {
+			if bl.Holder == tracer.NoThread || waited <= 0 {
 				continue
 			}
-			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited[k])
+			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited)
 		}
 	}
 	for i := range s.Waits {
