@@ -114,6 +114,7 @@ func newDeriver(t *Trace) *deriver {
 		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
 	d.s.Holds = make([]Hold, 0, acquires)
+	d.s.Handoffs = make([]Handoff, 0, acquires) // at most one per acquire: no regrowth at the peak
 	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
