@@ -160,6 +160,15 @@ func (d *deriver) event(e *Event) {
 		d.maybeStartGILWait(e.Thread, ts, e.Time)
 		return
 	}
+	// Every event carries the thread's stack from then on (the VM stamps
+	// each with the line of the operation that emitted it), except a
+	// call's exit (the caller's stack follows) and the events a waiter
+	// emits while it waits (the wait keeps the stack it began with).
+	switch e.Kind {
+	case KindCallExit, KindLockWait, KindDropRequest:
+	default:
+		ts.stack = e.Stack
+	}
 	switch e.Kind {
 	case KindThreadEnd:
 		d.endThread(e.Thread, ts, e.Time, true)
@@ -183,7 +192,6 @@ func (d *deriver) event(e *Event) {
 	case KindCallEnter:
 		ts.open = append(ts.open, len(ts.calls))
 		ts.calls = append(ts.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(ts.open), Start: e.Time, End: -1})
-		ts.stack = e.Stack
 	case KindCallExit:
 		if n := len(ts.open); n > 0 {
 			ts.calls[ts.open[n-1]].End = e.Time

@@ -137,6 +137,7 @@ func (th *thread) io(op *ioOp) error {
 		return errStopped
 	}
 	th.emit(tracer.KindIOEnd, 0)
+	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	return th.gil.acquire(th)
 }
 
@@ -188,5 +189,6 @@ func (th *thread) lockAcquire(l *lock) error {
 	if err := l.acquire(th, true); err != nil {
 		return err
 	}
+	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	return th.gil.acquire(th)
 }
