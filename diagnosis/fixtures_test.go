@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -31,7 +32,7 @@ var recordedVerdicts = map[string]string{
 // fixtures (fixtures/traces/*.giltrace): the expected verdict, and that each
 // thread's breakdown sums to its wall and agrees with the tracer's totals.
 func TestRecordedFixtures(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join("..", "..", "fixtures", "traces", "*.giltrace"))
+	paths, err := filepath.Glob(filepath.Join(testkit.FixtureDir(), "*.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}
