@@ -142,10 +142,10 @@ type Speedup struct {
 	Threads       int     `json:"threads"`
 	Cores         int     `json:"cores"`
 	SerialEquivNS int64   `json:"serial_equivalent_ns"` // the same work on one thread, from the trace
-	Achieved      float64 `json:"achieved"`             // Measured when known, else Overlap: AchievedFrom says which
-	AchievedFrom  string  `json:"achieved_from"`        // AchievedFromMeasured or AchievedFromOverlap
+	Achieved      float64 `json:"achieved"`             // = Overlap (AchievedFrom says so); the verdicts use it
+	AchievedFrom  string  `json:"achieved_from"`        // AchievedFromOverlap
 	Overlap       float64 `json:"overlap"`              // what the trace implies: SerialEquivNS / wall
-	Measured      float64 `json:"measured,omitempty"`   // wall of the same work on one thread (SerialWallNS) / wall
+	Measured      float64 `json:"measured,omitempty"`   // measured: wall of the same work on one thread (SerialWallNS) / wall, when known
 	SerialWallNS  int64   `json:"serial_wall_ns,omitempty"`
 	// AmdahlCeiling keeps its JSON name for scripts, but it is not a
 	// ceiling: threads overlap one thread's serial part with the others'

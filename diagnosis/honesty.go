@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
@@ -76,12 +77,29 @@ func (a *analysis) measured() {
 	}
 	sp.SerialWallNS = serial
 	sp.Measured = round3(textfmt.Share(serial, a.wallNS))
-	sp.Achieved = sp.Measured
-	sp.AchievedFrom = AchievedFromMeasured
 }
 
-// What Speedup.Achieved is.
-const (
-	AchievedFromOverlap  = "overlap"  // the trace's overlap: serial-equivalent time / wall
-	AchievedFromMeasured = "measured" // wall of the same work on one thread / wall
-)
+// AchievedFromOverlap is what Speedup.Achieved is: the trace's overlap
+// (serial-equivalent time / wall). The verdicts decide on it: it is what
+// the GIL, the locks and the I/O let the threads do, which the trace
+// records exactly, while a measured speedup also carries how busy the
+// machine was. The measured one, when known, is printed beside it.
+const AchievedFromOverlap = "overlap"
+
+// measuredNote is the sentence a verdict quoting the overlap adds when the
+// speedup was also measured, or "".
+func (a *analysis) measuredNote() string {
+	sp := a.r.Speedup
+	if sp.Measured == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" Measured against the same work on one thread (%s), the wall time gives %s.", textfmt.Dur(sp.SerialWallNS), textfmt.X(sp.Measured))
+	if sp.Measured < sp.Overlap/AdviceMinGain {
+		s += " The machine, not the threads, made up the difference"
+		if a.r.Machine != nil {
+			s += fmt.Sprintf(" (the run obtained %s of the CPU time it wanted)", textfmt.Pct0(a.r.Machine.Share))
+		}
+		s += "."
+	}
+	return s
+}

@@ -258,7 +258,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		return Verdict{
 			Code: GILBound,
 			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
-				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()),
+				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()) + a.measuredNote(),
 			Advice: a.processesAdvice(),
 		}, true
 	}
@@ -273,7 +273,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	return Verdict{
 		Code: GILBound,
 		Text: fmt.Sprintf("The GIL was held %s of the time and the %d threads spent %s of their time waiting for it: the %s of their work that needs the GIL (Python code) runs one thread at a time, which caps them at %s where the machine could give %s without a GIL; they achieved %s.",
-			textfmt.Pct0(a.r.GILHeldFraction), nb, textfmt.Pct0(waitShareB), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)),
+			textfmt.Pct0(a.r.GILHeldFraction), nb, textfmt.Pct0(waitShareB), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }
@@ -530,8 +530,8 @@ func (a *analysis) scales() (Verdict, bool) {
 	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))),
+		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
+			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }

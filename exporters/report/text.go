@@ -234,11 +234,11 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	if sp.CPUCapped {
 		capped = fmt.Sprintf(", CPU time capped at %d cores x wall", sp.Cores)
 	}
-	if sp.AchievedFrom == diagnosis.AchievedFromMeasured {
-		fmt.Fprintf(w, "  achieved, measured: %s (the same work on one thread took %s, wall %s)\n", textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
-		fmt.Fprintf(w, "  overlap in the trace: %s (serial-equivalent %s / wall%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), capped)
+	fmt.Fprintf(w, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+	if sp.Measured > 0 {
+		fmt.Fprintf(w, "  measured: %s (the same work on one thread took %s, this run %s)\n", textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
 	} else {
-		fmt.Fprintf(w, "  achieved, from the trace's overlap (not measured against a one-thread run): %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
 	}
 	fmt.Fprintf(w, "  estimated on %d cores: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 }
