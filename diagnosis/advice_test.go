@@ -54,7 +54,7 @@ func TestAdviceAgainstEstimates(t *testing.T) {
 			r := Analyze(tracer.Derive(tc.trace()))
 			sp := r.Speedup
 			for _, v := range r.Verdicts {
-				if strings.Contains(v.Advice, "Move the compute to processes") || strings.Contains(v.Advice, "As processes") {
+				if strings.Contains(v.Advice, "Move the compute to processes") || strings.Contains(v.Advice, "As processes") || strings.Contains(v.Advice, "moved to processes") {
 					if sp.AsProcesses <= sp.Achieved {
 						t.Errorf("%s recommends processes, estimated %v <= achieved %v", v.Code, sp.AsProcesses, sp.Achieved)
 					}

@@ -527,6 +527,9 @@ func (a *analysis) scales() (Verdict, bool) {
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+		if a.better(sp.AsProcesses) {
+			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), about %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		}
 	}
 	return Verdict{
 		Code: Scales,
