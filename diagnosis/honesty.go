@@ -33,7 +33,10 @@ const BusyCPUShare = 0.8
 type Machine struct {
 	CPUNS       int64   `json:"cpu_ns"`        // obtained (the process's CPU time during the run)
 	WantedCPUNS int64   `json:"wanted_cpu_ns"` // wanted (the threads' running and native time)
-	Share       float64 `json:"obtained_share"`
+	CapacityNS  int64   `json:"capacity_ns"`   // what the cores could give: cores × wall
+	// Share is obtained / min(wanted, capacity): more threads than cores
+	// is the run's own doing (cpu-saturated), not a busy machine.
+	Share float64 `json:"obtained_share"`
 	Busy        bool    `json:"busy"` // Share < BusyCPUShare: wall times, overlap and verdicts are distorted
 }
 
@@ -57,11 +60,12 @@ func (a *analysis) machine() {
 	if !ok {
 		wanted = a.r.Work.CPUNS
 	}
-	if wanted <= 0 {
+	capacity := int64(cores(&a.t.Meta)) * a.wallNS
+	if wanted <= 0 || capacity <= 0 {
 		return
 	}
-	share := textfmt.Share(cpu, wanted)
-	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, Share: round3(share), Busy: share < BusyCPUShare}
+	share := textfmt.Share(cpu, min(wanted, capacity))
+	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare}
 	a.r.BusyMachine = share < BusyCPUShare
 }
 

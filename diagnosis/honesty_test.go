@@ -36,6 +36,14 @@ func TestBusyMachine(t *testing.T) {
 	if r := Analyze(tracer.Derive(testkit.CPUThreads(2, 20))); r.Machine != nil || r.BusyMachine {
 		t.Errorf("machine figures without cpu_ns: %+v", r.Machine)
 	}
+	// Four free-threaded threads on 2 cores that got the 2 cores: their
+	// own oversubscription, not a busy machine.
+	tr := testkit.FreeThreaded(4, 100*ms)
+	tr.Meta.Cores, tr.Meta.GOMAXPROCS = 2, 0
+	tr.Meta.Extra = map[string]string{ExtraCPU: strconv.FormatInt(2*tr.Duration(), 10)}
+	if r := Analyze(tracer.Derive(tr)); r.Machine == nil || r.BusyMachine || r.Machine.Share < 0.99 {
+		t.Errorf("4 threads on 2 cores that got them: %+v", r.Machine)
+	}
 }
 
 // TestMeasuredSpeedup: with the wall of the same work on one thread, the
