@@ -31,13 +31,13 @@ const BusyCPUShare = 0.8
 // Machine is how much of the CPU time the run wanted it obtained, when the
 // trace records it.
 type Machine struct {
-	CPUNS       int64   `json:"cpu_ns"`        // obtained (the process's CPU time during the run)
-	WantedCPUNS int64   `json:"wanted_cpu_ns"` // wanted (the threads' running and native time)
-	CapacityNS  int64   `json:"capacity_ns"`   // what the cores could give: cores × wall
+	CPUNS       int64 `json:"cpu_ns"`        // obtained (the process's CPU time during the run)
+	WantedCPUNS int64 `json:"wanted_cpu_ns"` // wanted (the threads' running and native time)
+	CapacityNS  int64 `json:"capacity_ns"`   // what the cores could give: cores × wall
 	// Share is obtained / min(wanted, capacity): more threads than cores
 	// is the run's own doing (cpu-saturated), not a busy machine.
 	Share float64 `json:"obtained_share"`
-	Busy        bool    `json:"busy"` // Share < BusyCPUShare: wall times, overlap and verdicts are distorted
+	Busy  bool    `json:"busy"` // Share < BusyCPUShare: wall times, overlap and verdicts are distorted
 }
 
 // extraInt reads a non-negative integer from the trace's Extra metadata.

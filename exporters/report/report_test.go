@@ -47,7 +47,7 @@ func TestBusyMachineFlagged(t *testing.T) {
 	if err := New(&js, JSON).Export(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Warning: busy machine: the run obtained 47 % of the CPU time its threads wanted (50.0ms of 107ms)", "achieved, from the trace's overlap"} {
+	for _, want := range []string{"Warning: busy machine: the run obtained 47 % of the CPU time its threads wanted, up to what its cores could give (50.0ms of 107ms)", "achieved, from the trace's overlap"} {
 		if !bytes.Contains(txt.Bytes(), []byte(want)) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
 		}

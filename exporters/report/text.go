@@ -161,8 +161,8 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 	if m == nil || !m.Busy {
 		return
 	}
-	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time its threads wanted (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
-		textfmt.Pct0(m.Share), textfmt.Dur(m.CPUNS), textfmt.Dur(m.WantedCPUNS))
+	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time its threads wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
+		textfmt.Pct0(m.Share), textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
 }
 
 // writeNear lists the verdicts not given whose deciding measure was near
