@@ -160,7 +160,7 @@ func (b *builder) waits(s *tracer.Spans) {
 // costs time and memory linear in the events; the parts nobody held
 // (handoffs) keep their waiter.
 const (
-	BlamePartsPerEvent = 16
+	BlamePartsPerEvent = 8
 	MinBlameParts      = 1 << 16
 )
 

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,7 +125,11 @@ func WriteJSON(w io.Writer, r *diagnosis.Report) error {
 // WriteText writes report r for people: the verdicts first, then the
 // numbers behind them.
 func WriteText(w io.Writer, r *diagnosis.Report) error {
-	ew := &errWriter{w: w}
+	// Buffered: the tables are written a cell at a time, and a run of
+	// 1024 threads has a row each.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	ew := &errWriter{w: bw}
+
 	fmt.Fprintf(ew, "%s\n\n", headline(&r.Summary))
 	WriteVerdicts(ew, r)
 	fmt.Fprintf(ew, "Threads (time in each state, %% of the thread's wall)\n")
@@ -133,7 +138,13 @@ func WriteText(w io.Writer, r *diagnosis.Report) error {
 	writeSpeedup(ew, r)
 	writeFunctions(ew, r)
 	writeLocks(ew, r)
-	return ew.err
+	if ew.err != nil {
+		return ew.err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
 }
 
 // WriteVerdicts writes only the verdicts, each with its sentence and what
