@@ -86,13 +86,19 @@ func newDeriver(t *Trace) *deriver {
 		if int(e.Thread) >= len(counts) {
 			continue
 		}
-		counts[e.Thread]++
 		switch e.Kind {
 		case KindCallEnter:
 			calls[e.Thread]++
 		case KindLockAcquire:
 			acquires++
+		case KindDropRequest:
+			continue // never changes the requester's state or stack
+		case KindLockWait:
+			if gilOf(t, e.Thread) == e.Lock() {
+				continue // the GIL wait began already: no new state span
+			}
 		}
+		counts[e.Thread]++ // an event opens at most one state span
 	}
 	nstates, ncalls := len(t.Threads), 0
 	for i := range counts {
@@ -121,6 +127,14 @@ func newDeriver(t *Trace) *deriver {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}
 	}
 	return d
+}
+
+// gilOf is the GIL of thread id's process, or NoLock.
+func gilOf(t *Trace, id ThreadID) LockID {
+	if p := t.Threads[id].Proc; int(p) < len(t.Procs) {
+		return t.Procs[p].GIL
+	}
+	return NoLock
 }
 
 // state is the thread's state, with the lock it waits for and its I/O kind.
