@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/giltrace/giltrace/diagnosis"
@@ -156,6 +157,15 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 	}
 	res := &Result{Workload: o.Workload, Rows: []Row{}}
 	start := time.Now()
+	// The wall of each mode's (and switch interval's) one-thread run: N
+	// threads do N times its work, so N times it is the wall of the same
+	// work on one thread, measured, which each run's trace records
+	// (diagnosis.ExtraSerialWall) for its report's measured speedup.
+	type base struct {
+		mode     string
+		interval time.Duration
+	}
+	oneThread := map[base]int64{}
 	for i, v := range vs {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "compare: [%d/%d] %s (%d left, %s elapsed)\n", i+1, len(vs), v.Name(), len(vs)-i-1, time.Since(start).Round(time.Second))
@@ -167,6 +177,14 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 				return res, fmt.Errorf("comparing %s: stopped at %s: %w", o.Workload, v.Name(), err)
 			}
 			return res, fmt.Errorf("comparing %s: running %s: %w", o.Workload, v.Name(), err)
+		}
+		if v.Threads == 1 {
+			oneThread[base{v.Mode, v.SwitchInterval}] = t.Duration()
+		} else if w, ok := oneThread[base{v.Mode, v.SwitchInterval}]; ok && w > 0 {
+			if t.Meta.Extra == nil {
+				t.Meta.Extra = map[string]string{}
+			}
+			t.Meta.Extra[diagnosis.ExtraSerialWall] = strconv.FormatInt(int64(v.Threads)*w, 10)
 		}
 		row, err := o.row(v, t)
 		if err != nil {
@@ -207,7 +225,7 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 		SwitchIntervalNS: r.SwitchIntervalNS,
 		WallNS:           r.WallNS,
 		Calls:            v.Threads * o.CallsPerThread,
-		Overlap:          r.Speedup.Achieved,
+		Overlap:          r.Speedup.Overlap,
 		Verdicts:         []string{},
 		interval:         v.SwitchInterval,
 	}

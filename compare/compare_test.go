@@ -84,8 +84,15 @@ func TestRun(t *testing.T) {
 		if row.Mode == Threads && row.Threads > 1 && !slices.Contains(row.Verdicts, "gil-bound") {
 			t.Errorf("%s-%d: verdicts %v, want gil-bound", row.Mode, row.Threads, row.Verdicts)
 		}
-		if _, err := tracer.ReadFile(row.Trace); err != nil {
+		kept, err := tracer.ReadFile(row.Trace)
+		if err != nil {
 			t.Errorf("%s-%d: kept trace: %v", row.Mode, row.Threads, err)
+			continue
+		}
+		// N threads do N times the one-thread run's work: N times its wall
+		// is the same work on one thread, measured, for the report.
+		if _, ok := kept.Meta.Extra["serial_wall_ns"]; ok != (row.Threads > 1) {
+			t.Errorf("%s-%d: serial_wall_ns recorded %v", row.Mode, row.Threads, ok)
 		}
 	}
 

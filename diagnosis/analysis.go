@@ -36,6 +36,15 @@ type Report struct {
 	TopHold  []FuncTime   `json:"top_gil_hold"`
 	Locks    []LockReport `json:"guest_locks"`
 	Verdicts []Verdict    `json:"verdicts"`
+
+	// NearBoundary lists the verdicts (given or not) whose deciding
+	// measure came within its threshold's margin: they may flip from run
+	// to run.
+	NearBoundary []Boundary `json:"near_boundary"`
+	// Machine is the CPU time the run obtained against what it wanted,
+	// when the trace records it; BusyMachine is Machine.Busy.
+	Machine     *Machine `json:"machine,omitempty"`
+	BusyMachine bool     `json:"busy_machine"`
 }
 
 // Latency is a distribution of durations in nanoseconds: nearest-rank
@@ -132,12 +141,20 @@ type Work struct {
 type Speedup struct {
 	Threads       int     `json:"threads"`
 	Cores         int     `json:"cores"`
-	SerialEquivNS int64   `json:"serial_equivalent_ns"` // the same work on one thread
-	Achieved      float64 `json:"achieved"`
-	AmdahlCeiling float64 `json:"amdahl_ceiling"` // Amdahl's law: 1 / (s + p/N) per process
-	GILCeiling    float64 `json:"gil_ceiling"`    // the tight bound under the GIL (see speedup)
-	AsProcesses   float64 `json:"as_processes"`
-	WithoutGIL    float64 `json:"without_gil"`
+	SerialEquivNS int64   `json:"serial_equivalent_ns"` // the same work on one thread, from the trace
+	Achieved      float64 `json:"achieved"`             // = Overlap (AchievedFrom says so); the verdicts use it
+	AchievedFrom  string  `json:"achieved_from"`        // AchievedFromOverlap
+	Overlap       float64 `json:"overlap"`              // what the trace implies: SerialEquivNS / wall
+	Measured      float64 `json:"measured,omitempty"`   // measured: wall of the same work on one thread (SerialWallNS) / wall, when known
+	SerialWallNS  int64   `json:"serial_wall_ns,omitempty"`
+	// AmdahlCeiling keeps its JSON name for scripts, but it is not a
+	// ceiling: threads overlap one thread's serial part with the others'
+	// I/O and beat it. AmdahlLaw is the same number under its true name.
+	AmdahlCeiling float64 `json:"amdahl_ceiling"`
+	AmdahlLaw     float64 `json:"amdahl_law"`           // Amdahl's law, 1 / (s + p/N) per process: an estimate, not a bound
+	GILCeiling    float64 `json:"gil_ceiling"`          // the tight bound under the GIL (see speedup): a true upper bound on Overlap
+	AsProcesses   float64 `json:"as_processes"`         // estimated speedup of the same work as processes on Cores cores
+	WithoutGIL    float64 `json:"without_gil"`          // estimated speedup without a GIL on Cores cores
 	CPUCapped     bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
 }
 
@@ -147,12 +164,15 @@ type Speedup struct {
 func Analyze(s *tracer.Spans) *Report {
 	t := s.Trace
 	r := &Report{Summary: *Summarize(s)}
+	r.NearBoundary = []Boundary{}
 	a := newAnalysis(t, s, r)
 	a.processes()
 	a.functions()
 	a.guestLocks()
 	a.work()
 	a.speedup()
+	a.measured()
+	a.machine()
 	r.Verdicts = diagnose(a)
 	return r
 }
@@ -170,6 +190,8 @@ type analysis struct {
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
 
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
+
+	cpuHeld, anyHeld []int64 // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {

@@ -37,12 +37,10 @@ func (a *analysis) functions() {
 		ft.Count++
 		ft.TotalNS += d
 		ft.MaxNS = max(ft.MaxNS, d)
-		for _, b := range w.Blame {
-			if b.Holder != tracer.NoThread {
-				get(holds, b.Stack).BlameNS += b.End - b.Start
-			}
-		}
 	}
+	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
+		get(holds, b.Stack).BlameNS += waited
+	})
 	for _, sp := range a.s.States {
 		if sp.State != tracer.StateRunning && sp.State != tracer.StateNativeHolding {
 			continue
@@ -89,15 +87,13 @@ func (a *analysis) guestLocks() {
 		lr := &reps[w.Lock]
 		lr.Waits++
 		lr.WaitNS += w.End - w.Start
-		if heldBy[w.Lock] == nil {
-			heldBy[w.Lock] = map[tracer.Frame]int64{}
-		}
-		for _, b := range w.Blame {
-			if b.Holder != tracer.NoThread {
-				heldBy[w.Lock][a.frame(b.Stack)] += b.End - b.Start
-			}
-		}
 	}
+	a.eachWaited(func(l tracer.LockID) bool { return !isGIL(a.t, l) }, func(l tracer.LockID, b tracer.Blame, waited int64) {
+		if heldBy[l] == nil {
+			heldBy[l] = map[tracer.Frame]int64{}
+		}
+		heldBy[l][a.frame(b.Stack)] += waited
+	})
 	for _, h := range a.s.Holds {
 		if int(h.Lock) < len(t.Locks) && !t.Locks[h.Lock].GIL {
 			reps[h.Lock].Holds++
@@ -135,4 +131,22 @@ func topFrame(m map[tracer.Frame]int64) (tracer.Frame, bool) {
 		}
 	}
 	return best, found
+}
+
+// eachWaited calls f for every segment of the timelines of the locks for
+// which keep is true that a thread held while others waited, with the
+// summed waiting behind it: the blame of all waits, in time linear in the
+// timelines (tracer.Spans.Waited), whatever the number of waiters.
+func (a *analysis) eachWaited(keep func(tracer.LockID) bool, f func(l tracer.LockID, b tracer.Blame, waited int64)) {
+	for l := range a.t.Locks {
+		id := tracer.LockID(l)
+		if !keep(id) {
+			continue
+		}
+		for b, waited := range a.s.Waited(id) {
+			if b.Holder != tracer.NoThread && waited > 0 {
+				f(id, b, waited)
+			}
+		}
+	}
 }

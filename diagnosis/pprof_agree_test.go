@@ -57,7 +57,7 @@ func TestAgreesWithPprof(t *testing.T) {
 		}
 		for _, w := range sp.Waits {
 			if isGIL(tr, w.Lock) {
-				for _, b := range w.Blame {
+				for b := range sp.BlameOf(&w) {
 					if b.Holder != tracer.NoThread {
 						reportBlame += b.End - b.Start
 					}

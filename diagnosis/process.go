@@ -135,19 +135,22 @@ func (a *analysis) longestWaits(gilProc map[tracer.LockID]int) {
 func (a *analysis) site(w *tracer.Wait) *Site {
 	f := a.frame(w.Stack)
 	st := &Site{Thread: a.threadName(w.Thread), Function: f.Func, File: f.File, Line: f.Line, StartNS: w.Start, DurationNS: w.End - w.Start}
-	if h := mainHolder(w.Blame); h != tracer.NoThread {
+	if h := mainHolder(a.s, w); h != tracer.NoThread {
 		st.HeldBy = a.threadName(h)
 	}
 	return st
 }
 
-// mainHolder is the thread that held the lock longest during a wait, or
-// NoThread. Ties go to the lower ThreadID.
-func mainHolder(bl []tracer.Blame) tracer.ThreadID {
+// mainHolder is the thread that held the lock longest during the waits
+// ws, or NoThread. Ties go to the lower ThreadID. It walks the waits'
+// blame: call it for a few waits, not all.
+func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 	held := map[tracer.ThreadID]int64{}
-	for _, b := range bl {
-		if b.Holder != tracer.NoThread {
-			held[b.Holder] += b.End - b.Start
+	for _, w := range ws {
+		for b := range s.BlameOf(w) {
+			if b.Holder != tracer.NoThread {
+				held[b.Holder] += b.End - b.Start
+			}
 		}
 	}
 	best, bestNS := tracer.NoThread, int64(0)

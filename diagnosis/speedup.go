@@ -77,6 +77,7 @@ func (a *analysis) speedup() {
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
+	sp.AmdahlLaw = sp.AmdahlCeiling
 	sp.GILCeiling = round3(a.gilCeiling(longest))
 	bound := max(longest, cpu/int64(sp.Cores))
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))

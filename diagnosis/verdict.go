@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -111,6 +112,9 @@ type Verdict struct {
 	Code   string `json:"code"`
 	Text   string `json:"text"`
 	Advice string `json:"advice"`
+	// NearBoundary: one of the measures that decided it is within its
+	// threshold's margin (Report.NearBoundary has the figures).
+	NearBoundary bool `json:"near_boundary,omitempty"`
 }
 
 // diagnose applies every verdict's rule, in vocabulary order.
@@ -143,7 +147,42 @@ func diagnose(a *analysis) []Verdict {
 			out = append(out, v)
 		}
 	}
+	for i := range out {
+		if t := a.r.nearText(out[i].Code); t != "" {
+			out[i].Text += t
+			out[i].NearBoundary = true
+		}
+	}
 	return out
+}
+
+// better reports whether an estimated speedup is worth recommending: more
+// than AdviceMinGain times what the run achieved. No advice recommends a
+// change that the report's own estimates show to be no faster.
+func (a *analysis) better(estimate float64) bool {
+	return estimate > AdviceMinGain*a.r.Speedup.Achieved
+}
+
+// AdviceMinGain: an option is recommended for speed only if its estimate
+// beats the achieved speedup by 10 %, more than the noise of one run.
+const AdviceMinGain = 1.1
+
+// processesAdvice names the option the estimates favour for moving
+// GIL-bound compute, with its expected effect, or says that none of them
+// is estimated to be faster.
+func (a *analysis) processesAdvice() string {
+	sp := a.r.Speedup
+	switch {
+	case a.better(sp.AsProcesses) && sp.AsProcesses >= sp.WithoutGIL:
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, about %s on %d cores (now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		if a.better(sp.WithoutGIL) {
+			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): about %s", textfmt.X(sp.WithoutGIL))
+		}
+		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
+	case a.better(sp.WithoutGIL):
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): about %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(sp.WithoutGIL), sp.Cores, textfmt.X(sp.Achieved))
+	}
+	return fmt.Sprintf("Neither processes (about %s) nor a free-threaded Python (about %s) is estimated to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Cores)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -186,11 +225,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 
 func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
-	if sp.WithoutGIL < GILBoundGain*sp.GILCeiling {
-		return Verdict{}, false
-	}
-	advice := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): estimated %s on %d cores; or run a free-threaded Python (3.13t), or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help.",
-		textfmt.X(sp.AsProcesses), sp.Cores)
+	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	perProc := map[int]int{}
 	for i := range a.r.Threads {
@@ -201,31 +236,56 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	n, s := a.threadSums(func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 })
 	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
 	compute := textfmt.Share(s.RunningNS, threadWork(&s))
-	if n >= 2 && waitShare >= GILBoundWaitShare && compute >= GILBoundComputeShare {
-		a.cpuThreadsTakeTurns = true
-		return Verdict{
-			Code: GILBound,
-			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
-				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()),
-			Advice: advice,
-		}, true
-	}
+	ruleA := []cond{gain,
+		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
+		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare}}
 	// (b) Threads of any kind behind a saturated GIL.
 	saturated := map[int]bool{}
 	for i, p := range a.r.Procs {
 		saturated[i] = p.HasGIL && p.Threads >= 2 && p.GILHeldFraction >= GILBoundHeldFraction
 	}
-	n, s = a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
-	waitShare = textfmt.Share(s.GILWaitNS, s.WallNS)
-	if n < 2 || waitShare < GILBoundWaitShare {
+	nb, sb := a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
+	waitShareB := textfmt.Share(sb.GILWaitNS, sb.WallNS)
+	ruleB := []cond{gain,
+		{measure: "GIL held fraction", value: a.r.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin},
+		{measure: "GIL wait share", value: waitShareB, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin}}
+	useA := n >= 2 && (all(ruleA) || !all(ruleB) || nb < 2)
+	if useA {
+		if !a.decide(GILBound, ruleA...) {
+			return Verdict{}, false
+		}
+		a.cpuThreadsTakeTurns = true
+		return Verdict{
+			Code: GILBound,
+			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
+				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()) + a.measuredNote(),
+			Advice: a.processesAdvice(),
+		}, true
+	}
+	if nb < 2 || !a.decide(GILBound, ruleB...) {
 		return Verdict{}, false
 	}
+	advice := "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio."
+	if a.better(sp.AsProcesses) {
+		advice += fmt.Sprintf(" As processes: about %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+	}
+	advice += " More threads will not help."
 	return Verdict{
 		Code: GILBound,
 		Text: fmt.Sprintf("The GIL was held %s of the time and the %d threads spent %s of their time waiting for it: the %s of their work that needs the GIL (Python code) runs one thread at a time, which caps them at %s where the machine could give %s without a GIL; they achieved %s.",
-			textfmt.Pct0(a.r.GILHeldFraction), n, textfmt.Pct0(waitShare), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)),
-		Advice: "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio. More threads will not help.",
+			textfmt.Pct0(a.r.GILHeldFraction), nb, textfmt.Pct0(waitShareB), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)) + a.measuredNote(),
+		Advice: advice,
 	}, true
+}
+
+// all reports whether every condition holds.
+func all(cs []cond) bool {
+	for _, c := range cs {
+		if !c.holds() {
+			return false
+		}
+	}
+	return true
 }
 
 // unfair is a sentence about the least fair process, if its CPU-bound
@@ -288,38 +348,72 @@ func (a *analysis) convoy() (Verdict, bool) {
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after each of its %d I/O operations, %s, while %s held it: %s of its time went to getting the GIL back.",
 			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), worstLat.Count,
 			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
-		Advice: fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the latency, at the cost of more handoffs.", holder),
+		Advice: a.convoyAdvice(holder),
 	}, true
 }
 
 // cpuHolderShare is the part of thread id's GIL waits during which a
 // CPU-bound thread held the GIL.
 func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
-	var cpu, all int64
-	for _, w := range a.s.Waits {
-		if w.Thread != id || !isGIL(a.t, w.Lock) {
+	if a.cpuHeld == nil {
+		a.cpuHeld, a.anyHeld = a.heldBehind()
+	}
+	return textfmt.Share(a.cpuHeld[id], a.anyHeld[id])
+}
+
+// heldBehind is, per thread, the time of its GIL waits during which a
+// CPU-bound thread held the GIL, and during which any thread did. With
+// prefix sums over each GIL's holds, a wait costs two binary searches,
+// not a walk over every holder it sat behind.
+func (a *analysis) heldBehind() (cpu, any []int64) {
+	cpu, any = make([]int64, len(a.r.Threads)), make([]int64, len(a.r.Threads))
+	for l := range a.t.Locks {
+		id := tracer.LockID(l)
+		if !isGIL(a.t, id) {
 			continue
 		}
-		for _, b := range w.Blame {
-			all += b.End - b.Start
-			if b.Holder != tracer.NoThread && int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder] {
-				cpu += b.End - b.Start
+		hs := a.s.LockHolds(id)
+		// pc[k]: time held by CPU-bound threads in the holds before hs[k].
+		pc := make([]int64, len(hs)+1)
+		for k, hi := range hs {
+			h := &a.s.Holds[hi]
+			pc[k+1] = pc[k]
+			if int(h.Thread) < len(a.cpuBound) && a.cpuBound[h.Thread] {
+				pc[k+1] += max(h.End-h.Start, 0)
 			}
 		}
+		upTo := func(t int64) int64 {
+			k := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > t })
+			v := pc[k]
+			if k < len(hs) {
+				if h := &a.s.Holds[hs[k]]; h.Start < t && pc[k+1] != pc[k] {
+					v += t - h.Start
+				}
+			}
+			return v
+		}
+		for _, wi := range a.s.LockWaits(id) {
+			w := &a.s.Waits[wi]
+			if int(w.Thread) >= len(cpu) {
+				continue
+			}
+			cpu[w.Thread] += upTo(w.End) - upTo(w.Start)
+			any[w.Thread] += a.s.Held(w)
+		}
 	}
-	return textfmt.Share(cpu, all)
+	return cpu, any
 }
 
 // mainGILHolder names the thread that held the GIL longest while thread id
 // waited for it.
 func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
-	var bl []tracer.Blame
-	for _, w := range a.s.Waits {
-		if w.Thread == id && isGIL(a.t, w.Lock) {
-			bl = append(bl, w.Blame...)
+	var ws []*tracer.Wait
+	for i := range a.s.Waits {
+		if w := &a.s.Waits[i]; w.Thread == id && isGIL(a.t, w.Lock) {
+			ws = append(ws, w)
 		}
 	}
-	if h := mainHolder(bl); h != tracer.NoThread {
+	if h := mainHolder(a.s, ws...); h != tracer.NoThread {
 		return a.threadName(h)
 	}
 	return "another thread"
@@ -333,13 +427,13 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 			continue
 		}
 		totalWait += w.End - w.Start
-		for _, b := range w.Blame {
-			if b.Holder != tracer.NoThread && b.State == tracer.StateNativeHolding {
-				blamed += b.End - b.Start
-				byFunc[a.frame(b.Stack)] += b.End - b.Start
-			}
-		}
 	}
+	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
+		if b.State == tracer.StateNativeHolding {
+			blamed += waited
+			byFunc[a.frame(b.Stack)] += waited
+		}
+	})
 	_, s := a.threadSums(func(int) bool { return true })
 	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
 		return Verdict{}, false
@@ -349,7 +443,7 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 		Code: GILHeldInNative,
 		Text: fmt.Sprintf("Other threads waited %s for the GIL while %s held it inside a native call that does not release it: %s of all GIL waiting, %s of the threads' time.",
 			textfmt.Dur(blamed), funcAt(f), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS))),
-		Advice: "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process.",
+		Advice: a.nativeAdvice(),
 	}, true
 }
 
@@ -363,7 +457,7 @@ func funcAt(f tracer.Frame) string {
 
 func (a *analysis) lockBound() (Verdict, bool) {
 	n, s := a.threadSums(func(int) bool { return true })
-	if len(a.r.Locks) == 0 || textfmt.Share(s.LockWaitNS, s.WallNS) < LockBoundWaitShare {
+	if len(a.r.Locks) == 0 || !a.decide(LockBound, cond{measure: "guest-lock wait share", value: textfmt.Share(s.LockWaitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin}) {
 		return Verdict{}, false
 	}
 	l := a.r.Locks[0]
@@ -375,29 +469,37 @@ func (a *analysis) lockBound() (Verdict, bool) {
 		Code: LockBound,
 		Text: fmt.Sprintf("The %d threads spent %s of their time blocked on guest locks, %s of it on %s%s: its critical section runs one thread at a time, GIL or not.",
 			n, textfmt.Pct0(textfmt.Share(s.LockWaitNS, s.WallNS)), textfmt.Pct0(textfmt.Share(l.WaitNS, s.LockWaitNS)), l.Name, holder),
-		Advice: "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end. Removing the GIL or using processes will not help while the lock serialises the work.",
+		Advice: a.lockAdvice(l),
 	}, true
 }
 
+// cpuSaturated: the threads' runnable CPU demand (running and in native
+// code; threads waiting for the GIL are not running and do not count)
+// exceeded the cores. The CPU time is the trace's, uncapped: threads that
+// the OS descheduled while "running" are the saturation.
 func (a *analysis) cpuSaturated() (Verdict, bool) {
 	_, s := a.threadSums(func(int) bool { return true })
-	demand := ratio(float64(threadCPU(&s)+s.GILWaitNS), float64(a.wallNS))
+	demand := ratio(float64(threadCPU(&s)), float64(a.wallNS))
 	sp := a.r.Speedup
-	if demand < CPUSaturatedDemand*float64(sp.Cores) {
+	if !a.decide(CPUSaturated, cond{measure: "runnable CPU demand per core", value: demand / float64(sp.Cores), threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}) {
 		return Verdict{}, false
 	}
 	return Verdict{
 		Code: CPUSaturated,
-		Text: fmt.Sprintf("On average %.1f threads were runnable (running, in native code or waiting for the GIL) on %d cores: more runnable work than cores, so even without the GIL threads would queue for a core.",
+		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %d cores (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
 			demand, sp.Cores),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here); extra CPU-bound threads or processes add switching, not speed.", sp.Cores),
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at about %s (as processes on %d cores; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
+			sp.Cores, textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved)),
 	}, true
 }
 
 func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
 	n, s := a.threadSums(func(int) bool { return true })
-	if sp.Achieved < ScalesMinSpeedup || sp.Achieved < ScalesEfficiency*sp.WithoutGIL || textfmt.Share(s.GILWaitNS, s.WallNS) >= GILBoundWaitShare {
+	if !a.decide(Scales,
+		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin},
+		cond{measure: "achieved / without-GIL estimate", value: ratio(sp.Achieved, sp.WithoutGIL), threshold: ScalesEfficiency, margin: ScalesMargin},
+		cond{measure: "GIL wait share", value: textfmt.Share(s.GILWaitNS, s.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, below: true}) {
 		return Verdict{}, false
 	}
 	gilProcs, freeWork := 0, int64(0)
@@ -425,11 +527,14 @@ func (a *analysis) scales() (Verdict, bool) {
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+		if a.better(sp.AsProcesses) {
+			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), about %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		}
 	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads ran %s as fast as the same work on one thread (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))),
+		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
+			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }
@@ -444,4 +549,38 @@ func (r *Report) VerdictCodes() string {
 		codes[i] = v.Code
 	}
 	return strings.Join(codes, ",")
+}
+
+// convoyAdvice moves the holder's compute to a process, with the
+// estimate when it is faster, and names the switch-interval trade-off.
+func (a *analysis) convoyAdvice(holder string) string {
+	sp := a.r.Speedup
+	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio", holder)
+	if a.better(sp.AsProcesses) {
+		s += fmt.Sprintf(" (as processes: about %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+	}
+	return s + "; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
+}
+
+// nativeAdvice: releasing the GIL in the C code, or a process, with the
+// estimate of the latter when it is faster.
+func (a *analysis) nativeAdvice() string {
+	sp := a.r.Speedup
+	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
+	if a.better(sp.AsProcesses) {
+		s += fmt.Sprintf(": either lets the others run, about %s on %d cores (as processes; now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+	}
+	return s + "."
+}
+
+// lockAdvice: the lock's critical sections, not the GIL, serialise the
+// work; the without-GIL estimate counts them, so it says how little a
+// GIL-free Python would give.
+func (a *analysis) lockAdvice(l LockReport) string {
+	sp := a.r.Speedup
+	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end."
+	if a.better(sp.WithoutGIL) {
+		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of holds.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
+	}
+	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
 }

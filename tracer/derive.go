@@ -86,13 +86,19 @@ func newDeriver(t *Trace) *deriver {
 		if int(e.Thread) >= len(counts) {
 			continue
 		}
-		counts[e.Thread]++
 		switch e.Kind {
 		case KindCallEnter:
 			calls[e.Thread]++
 		case KindLockAcquire:
 			acquires++
+		case KindDropRequest:
+			continue // never changes the requester's state or stack
+		case KindLockWait:
+			if gilOf(t, e.Thread) == e.Lock() {
+				continue // the GIL wait began already: no new state span
+			}
 		}
+		counts[e.Thread]++ // an event opens at most one state span
 	}
 	nstates, ncalls := len(t.Threads), 0
 	for i := range counts {
@@ -114,12 +120,21 @@ func newDeriver(t *Trace) *deriver {
 		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
 	d.s.Holds = make([]Hold, 0, acquires)
+	d.s.Handoffs = make([]Handoff, 0, acquires) // at most one per acquire: no regrowth at the peak
 	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}
 	}
 	return d
+}
+
+// gilOf is the GIL of thread id's process, or NoLock.
+func gilOf(t *Trace, id ThreadID) LockID {
+	if p := t.Threads[id].Proc; int(p) < len(t.Procs) {
+		return t.Procs[p].GIL
+	}
+	return NoLock
 }
 
 // state is the thread's state, with the lock it waits for and its I/O kind.
@@ -159,6 +174,15 @@ func (d *deriver) event(e *Event) {
 		d.maybeStartGILWait(e.Thread, ts, e.Time)
 		return
 	}
+	// Every event carries the thread's stack from then on (the VM stamps
+	// each with the line of the operation that emitted it), except a
+	// call's exit (the caller's stack follows) and the events a waiter
+	// emits while it waits (the wait keeps the stack it began with).
+	switch e.Kind {
+	case KindCallExit, KindLockWait, KindDropRequest:
+	default:
+		ts.stack = e.Stack
+	}
 	switch e.Kind {
 	case KindThreadEnd:
 		d.endThread(e.Thread, ts, e.Time, true)
@@ -182,7 +206,6 @@ func (d *deriver) event(e *Event) {
 	case KindCallEnter:
 		ts.open = append(ts.open, len(ts.calls))
 		ts.calls = append(ts.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(ts.open), Start: e.Time, End: -1})
-		ts.stack = e.Stack
 	case KindCallExit:
 		if n := len(ts.open); n > 0 {
 			ts.calls[ts.open[n-1]].End = e.Time
@@ -344,53 +367,52 @@ func compact[S any](shared []S, threads []threadState, part func(*threadState) *
 	return out
 }
 
-// blame splits every wait by who held its lock meanwhile, and by the
-// holder's state spans, so that the wait can be charged to the holder's
-// stack. A first pass counts the segments so that they all live in one
-// backing array allocated once.
+// blame indexes, once, what the blame of every wait is made of, in
+// memory linear in the holds and waits whatever the number of waiters: a
+// wait's blame is its lock's holds during it, split by the holders' state
+// spans (Spans.BlameOf walks them on demand).
+//
+// Outline:
+//  1. Group the holds and the waits by lock (a counting sort: each group
+//     stays in time order).
+//  2. Per lock, prefix sums of held time over its holds (Spans.Held).
 func (d *deriver) blame() {
-	byLock := make([][]int, len(d.locks)) // hold indexes per lock, by start
-	for i, h := range d.s.Holds {
-		byLock[h.Lock] = append(byLock[h.Lock], i)
-	}
-	n := 0
-	for wi := range d.s.Waits {
-		d.walkBlame(&d.s.Waits[wi], byLock, func(Blame) { n++ })
-	}
-	all := make([]Blame, 0, n)
-	for wi := range d.s.Waits {
-		w := &d.s.Waits[wi]
-		start := len(all)
-		d.walkBlame(w, byLock, func(b Blame) { all = append(all, b) })
-		w.Blame = all[start:len(all):len(all)]
+	nl := len(d.locks)
+	d.s.lockHolds, d.s.lockHoldStart = groupByLock(nl, len(d.s.Holds), func(i int) LockID { return d.s.Holds[i].Lock })
+	d.s.lockWaits, d.s.lockWaitStart = groupByLock(nl, len(d.s.Waits), func(i int) LockID { return d.s.Waits[i].Lock })
+	d.s.heldBefore = make([]int64, len(d.s.lockHolds)+nl)
+	for l := 0; l < nl; l++ {
+		hs := d.s.LockHolds(LockID(l))
+		held := d.s.heldBefore[d.s.lockHoldStart[l]+l : d.s.lockHoldStart[l+1]+l+1]
+		for k, hi := range hs {
+			h := &d.s.Holds[hi]
+			held[k+1] = held[k] + max(h.End-h.Start, 0)
+		}
 	}
 }
 
-// walkBlame calls f for each segment of wait w, in time order.
-func (d *deriver) walkBlame(w *Wait, byLock [][]int, f func(Blame)) {
-	holds := byLock[w.Lock]
-	// First hold that ends after the wait starts.
-	k := sort.Search(len(holds), func(j int) bool { return d.s.Holds[holds[j]].End > w.Start })
-	at := w.Start
-	for ; k < len(holds) && at < w.End; k++ {
-		h := &d.s.Holds[holds[k]]
-		if h.Start >= w.End {
-			break
+// groupByLock sorts the indexes 0..n-1 by lockOf, keeping their order
+// within a lock, and returns them with where each lock's group starts
+// (nl+1 entries). Indexes with an out-of-range lock are left out.
+func groupByLock(nl, n int, lockOf func(int) LockID) ([]int32, []int) {
+	start := make([]int, nl+1)
+	for i := 0; i < n; i++ {
+		if l := lockOf(i); int(l) < nl {
+			start[l+1]++
 		}
-		if h.Thread == w.Thread {
-			continue
-		}
-		if h.Start > at {
-			f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start})
-			at = h.Start
-		}
-		end := min(h.End, w.End)
-		d.holderSegments(h.Thread, at, end, f)
-		at = max(at, end)
 	}
-	if at < w.End {
-		f(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: w.End})
+	for l := 0; l < nl; l++ {
+		start[l+1] += start[l]
 	}
+	out := make([]int32, start[nl])
+	next := append([]int(nil), start[:nl]...)
+	for i := 0; i < n; i++ {
+		if l := lockOf(i); int(l) < nl {
+			out[next[l]] = int32(i)
+			next[l]++
+		}
+	}
+	return out, start
 }
 
 // holderSegments calls f for the parts of [from, to) split by the state

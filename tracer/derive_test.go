@@ -1,6 +1,7 @@
 package tracer_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -66,7 +67,7 @@ func TestDeriveCountdown(t *testing.T) {
 	var waited, blamed int64
 	for _, w := range s.Waits {
 		at := w.Start
-		for _, b := range w.Blame {
+		for b := range s.BlameOf(&w) {
 			if b.Start != at || b.End <= b.Start {
 				t.Fatalf("wait %+v: blame %+v does not continue at %d", w, b, at)
 			}
@@ -94,11 +95,12 @@ func TestDeriveCountdown(t *testing.T) {
 	if w.Thread != 1 || w.Start != 5 || w.End != 5*ms+200_000 || !w.Contended || !w.Acquired {
 		t.Fatalf("T2's first wait = %+v", w)
 	}
-	last := w.Blame[len(w.Blame)-1]
+	bl := slices.Collect(s.BlameOf(&w))
+	last := bl[len(bl)-1]
 	if last.Holder != tracer.NoThread || last.Start != 5*ms+100_000 {
 		t.Errorf("last blame = %+v, want nobody from 5.1 ms", last)
 	}
-	if f := tr.StackFrames(w.Blame[len(w.Blame)-2].Stack); len(f) != 2 || f[0].Func != "count" || f[1].Func != "main" {
+	if f := tr.StackFrames(bl[len(bl)-2].Stack); len(f) != 2 || f[0].Func != "count" || f[1].Func != "main" {
 		t.Errorf("blamed stack = %+v, want count <- main", f)
 	}
 }
@@ -134,8 +136,9 @@ func TestDeriveMixed(t *testing.T) {
 	for _, w := range s.Waits {
 		if w.Lock == 1 {
 			guest++
-			if w.Thread != 0 || !w.Acquired || len(w.Blame) != 4 || w.Blame[0].Holder != 1 || w.Blame[0].State != tracer.StateIO || w.Blame[3].Holder != tracer.NoThread {
-				t.Errorf("cache wait = %+v", w)
+			bl := slices.Collect(s.BlameOf(&w))
+			if w.Thread != 0 || !w.Acquired || len(bl) != 4 || bl[0].Holder != 1 || bl[0].State != tracer.StateIO || bl[3].Holder != tracer.NoThread {
+				t.Errorf("cache wait = %+v, blame %+v", w, bl)
 			}
 		}
 	}

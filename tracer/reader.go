@@ -38,7 +38,11 @@ func ReadFile(path string) (*Trace, error) {
 		return nil, fmt.Errorf("reading trace: %w", err)
 	}
 	defer f.Close()
-	t, err := read(f)
+	var size int64
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	t, err := readSized(f, size)
 	if err != nil {
 		return t, fmt.Errorf("reading trace %s: %w", path, err)
 	}
@@ -54,8 +58,14 @@ func ReadFile(path string) (*Trace, error) {
 //
 // On a cut-off file it stops at the last complete record and, if the events
 // had begun, validates and returns what it has.
-func read(r io.Reader) (*Trace, error) {
-	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), t: &Trace{}}
+func read(r io.Reader) (*Trace, error) { return readSized(r, 0) }
+
+// readSized is read of a file of size bytes (0 if unknown): the events
+// are then sized once from the count the file claims, bounded by its size,
+// instead of doubling as the bytes come in (which, at the peak, holds the
+// events about one and a half times).
+func readSized(r io.Reader, size int64) (*Trace, error) {
+	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), t: &Trace{}, size: size}
 	err := rd.header()
 	for err == nil && !rd.ended {
 		err = rd.record()
@@ -83,6 +93,7 @@ func read(r io.Reader) (*Trace, error) {
 type reader struct {
 	br       *bufio.Reader
 	off      int64 // bytes consumed
+	size     int64 // the file's size if known, else 0
 	rec      int   // index of the record being read
 	recOff   int64 // offset of the record being read
 	typ      byte  // its type, 0 until read
@@ -430,15 +441,16 @@ func (rd *reader) events(d *decoder) int {
 
 // growEvents makes room for n more events, of the left the file says it
 // still holds. It sizes the events once for the whole file when the claim
-// is plausible: at most 16 events per byte read so far (an event takes 32
-// bytes in memory and at least 2 in the file), so that a forged count in a
-// short file cannot make it allocate much.
+// is plausible: at most 16 events per byte read so far, or of the file's
+// size when ReadFile knows it (an event takes 32 bytes in memory and at
+// least 2 in the file), so that a forged count in a short file cannot make
+// it allocate much.
 func (rd *reader) growEvents(left uint64, n int) {
 	t := rd.t
 	if cap(t.Events)-len(t.Events) >= n {
 		return
 	}
-	want := uint64(len(t.Events)) + min(left, 16*uint64(rd.off))
+	want := uint64(len(t.Events)) + min(left, 16*uint64(max(rd.off, rd.size)))
 	want = max(want, uint64(len(t.Events)+n), 2*uint64(cap(t.Events)))
 	evs := make([]Event, len(t.Events), want)
 	copy(evs, t.Events)

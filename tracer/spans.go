@@ -82,7 +82,6 @@ type Wait struct {
 	Stack      StackID // the waiter's stack
 	Contended  bool    // a KindLockWait was recorded (not only the instant before an uncontended acquire)
 	Acquired   bool    // ended by an acquire
-	Blame      []Blame // who held the lock during the wait, in time order, covering [Start, End)
 }
 
 // Blame is a part of a wait during which one holder (or nobody, between a
@@ -125,6 +124,15 @@ type Spans struct {
 	Handoffs     []Handoff     // by acquire time
 	DropRequests []DropRequest // by time
 	stateStart   []int         // States[stateStart[t]:stateStart[t+1]] are thread t's
+
+	// Holds and waits grouped by lock, in time order:
+	// lockHolds[lockHoldStart[l]:lockHoldStart[l+1]] index lock l's holds,
+	// and heldBefore, from lockHoldStart[l]+l, the held time before each.
+	lockHolds     []int32
+	lockHoldStart []int
+	lockWaits     []int32
+	lockWaitStart []int
+	heldBefore    []int64
 }
 
 // ThreadStates returns the state spans of thread id, in time order.

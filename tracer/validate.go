@@ -30,7 +30,8 @@ func (e *ValidationError) Error() string {
 // most one holder and is released by it, a thread uses only locks of its
 // own process, every acquire after a wait follows a wait, I/O and native
 // calls are balanced and not nested, calls are nested, every event carries
-// its thread's current stack, drop requests target the GIL's holder, and a
+// its thread's current stack (or the same call at another line of its
+// function: the thread moved on to another operation), drop requests target the GIL's holder, and a
 // thread holds no lock when it ends. A thread may end inside I/O, a native
 // call, a wait or calls (a stopped run).
 //
@@ -201,7 +202,7 @@ func (c *checker) event(i int) string {
 func (c *checker) stack(ts *threadCheck, e *Event) string {
 	switch e.Kind {
 	case KindCallEnter:
-		if e.Stack == NoStack || c.t.Stacks[e.Stack].Parent != ts.stack {
+		if e.Stack == NoStack || c.t.Stacks[e.Stack].Parent != ts.stack && !c.sameCall(c.t.Stacks[e.Stack].Parent, ts.stack) {
 			return fmt.Sprintf("stack %d is not a call from the thread's current stack %d", e.Stack, ts.stack)
 		}
 		if msg := c.needGIL(ts, e); msg != "" {
@@ -209,7 +210,7 @@ func (c *checker) stack(ts *threadCheck, e *Event) string {
 		}
 		ts.stack = e.Stack
 	case KindCallExit:
-		if e.Stack == NoStack || e.Stack != ts.stack {
+		if e.Stack == NoStack || e.Stack != ts.stack && !c.sameCall(e.Stack, ts.stack) {
 			return fmt.Sprintf("stack %d, expected the thread's current call's stack %d", e.Stack, ts.stack)
 		}
 		if msg := c.needGIL(ts, e); msg != "" {
@@ -217,11 +218,24 @@ func (c *checker) stack(ts *threadCheck, e *Event) string {
 		}
 		ts.stack = c.t.Stacks[e.Stack].Parent
 	default:
-		if e.Stack != ts.stack {
+		if e.Stack != ts.stack && !c.sameCall(e.Stack, ts.stack) {
 			return fmt.Sprintf("stack %d, expected the thread's current stack %d", e.Stack, ts.stack)
 		}
+		ts.stack = e.Stack
 	}
 	return ""
+}
+
+// sameCall reports whether stacks a and b are the same call at two lines:
+// the same caller's stack, and innermost frames of the same function in
+// the same file (the thread moved on to another operation of it).
+func (c *checker) sameCall(a, b StackID) bool {
+	if a == NoStack || b == NoStack {
+		return false
+	}
+	sa, sb := c.t.Stacks[a], c.t.Stacks[b]
+	fa, fb := c.t.Frames[sa.Frame], c.t.Frames[sb.Frame]
+	return sa.Parent == sb.Parent && fa.Func == fb.Func && fa.File == fb.File
 }
 
 // holds reports whether the thread of ts holds its process's GIL (true if

@@ -63,11 +63,22 @@ type instr struct {
 // code is a compiled guest function, or a thread's top level (fn == nil:
 // `for _ in range(repeat): run()`, outside every guest frame).
 type code struct {
-	name    string
-	fn      *workload.Function
-	frame   tracer.FrameID
-	instrs  []instr
-	line    int32 // the line of the instructions being emitted
+	name   string
+	fn     *workload.Function
+	frame  tracer.FrameID // the function at its definition line
+	instrs []instr
+	line   int32 // the line of the instructions being emitted
+	// Per-operation locations: frames[pc] is the function at the line of
+	// the operation instruction pc belongs to, interned at compile time,
+	// so that events carry the line that waited or held (pprof -list, the
+	// flame graphs, Perfetto). A repeat's loop control belongs to the
+	// first operation of its body, the one that runs next. entry is the
+	// frame of the first operation: the stack of the call. Empty at the
+	// top level, which runs outside every guest frame.
+	frames  []tracer.FrameID
+	entry   tracer.FrameID
+	opFrame tracer.FrameID           // the frame of the instructions being emitted
+	byLine  map[int32]tracer.FrameID // frames of this function, by line
 	nlocals int
 	ios     []ioOp
 	natives []nativeOp
@@ -142,14 +153,19 @@ func (c *compiler) function(name string, f *workload.Function) (*code, error) {
 	if f == nil {
 		return nil, fmt.Errorf("function %q: no body", name)
 	}
-	fc := &code{name: name, fn: f}
+	fc := &code{name: name, fn: f, byLine: map[int32]tracer.FrameID{}}
 	fc.frame = c.rec.AddFrame(tracer.Frame{Func: name, File: c.w.File, Line: f.Line})
-	fc.line = int32(f.Line)
+	fc.byLine[int32(f.Line)] = fc.frame
+	fc.line, fc.opFrame, fc.entry = int32(f.Line), fc.frame, fc.frame
+	if len(f.Ops) > 0 {
+		fc.entry = c.frameAt(fc, f.Ops[0].Line)
+	}
+	fc.opFrame = fc.entry
 	fc.emit(instr{op: opResume})
 	if err := c.ops(fc, f.Ops); err != nil {
 		return nil, fmt.Errorf("function %s: %w", name, err)
 	}
-	fc.line = int32(f.Line)
+	fc.line, fc.opFrame = int32(f.Line), fc.frame
 	fc.emit(instr{op: opReturn})
 	c.finish(fc)
 	return fc, nil
@@ -180,7 +196,29 @@ func (c *compiler) finish(fc *code) {
 func (fc *code) emit(in instr) int {
 	in.line = fc.line
 	fc.instrs = append(fc.instrs, in)
+	if fc.fn != nil {
+		fc.frames = append(fc.frames, fc.opFrame)
+	}
 	return len(fc.instrs) - 1
+}
+
+// frameAt is function fc at line, interned once per line.
+func (c *compiler) frameAt(fc *code, line int) tracer.FrameID {
+	if f, ok := fc.byLine[int32(line)]; ok {
+		return f
+	}
+	f := c.rec.AddFrame(tracer.Frame{Func: fc.name, File: c.w.File, Line: line})
+	fc.byLine[int32(line)] = f
+	return f
+}
+
+// setOp makes the instructions emitted next belong to the operation at
+// line (their frame) and to the workload line.
+func (c *compiler) setOp(fc *code, line int) {
+	fc.line = int32(line)
+	if fc.fn != nil {
+		fc.opFrame = c.frameAt(fc, line)
+	}
 }
 
 func (fc *code) newLocal() int32 {
@@ -198,7 +236,7 @@ func (c *compiler) ops(fc *code, ops []workload.Op) error {
 }
 
 func (c *compiler) op(fc *code, op *workload.Op) error {
-	fc.line = int32(op.Line)
+	c.setOp(fc, op.Line)
 	switch op.Kind {
 	case workload.OpCall:
 		fi, ok := c.p.index[op.Func]
@@ -234,12 +272,20 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		if err := c.ops(fc, op.Body); err != nil {
 			return err
 		}
-		fc.line = int32(op.Line)
+		c.setOp(fc, op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
 	case workload.OpRepeat:
+		// The loop control belongs to the body's first operation: it is
+		// what runs next, and what a resumed thread is charged to.
+		if len(op.Body) > 0 && fc.fn != nil {
+			fc.opFrame = c.frameAt(fc, op.Body[0].Line)
+		}
 		return c.loop(fc, int64(op.Times), func() error {
 			err := c.ops(fc, op.Body)
 			fc.line = int32(op.Line)
+			if len(op.Body) > 0 && fc.fn != nil {
+				fc.opFrame = c.frameAt(fc, op.Body[0].Line)
+			}
 			return err
 		})
 	default:

@@ -49,7 +49,7 @@ functions:
 	// Output:
 	// main thread-start
 	// main lock-acquire uncontended
-	// main call-enter count (example.yaml:6)
+	// main call-enter count (example.yaml:7)
 	// main call-exit
 	// main lock-release thread-end
 	// main thread-end

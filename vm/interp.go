@@ -8,10 +8,11 @@ import (
 
 // frame is an activation of a code object on a thread.
 type frame struct {
-	code  *code
-	pc    int
-	base  int            // index of its first local in thread.locals
-	stack tracer.StackID // the thread's stack while it runs
+	code   *code
+	pc     int
+	base   int            // index of its first local in thread.locals
+	stack  tracer.StackID // the thread's stack while it runs: the function at its current operation's line
+	parent tracer.StackID // the caller's stack (at its call's line)
 }
 
 // eval runs the thread's frames until the outermost returns. It returns
@@ -49,6 +50,7 @@ func (th *thread) eval() error {
 				pc = int(in.c)
 				if br.Load() != 0 || instrs >= limit {
 					f.pc, th.instrs = pc, instrs
+					th.at(f, pc)
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
@@ -93,6 +95,7 @@ func (th *thread) eval() error {
 				}
 				if br.Load() != 0 || instrs >= limit {
 					f.pc, th.instrs = pc, instrs
+					th.at(f, pc)
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
@@ -100,6 +103,7 @@ func (th *thread) eval() error {
 				}
 			case opCall:
 				f.pc, th.instrs = pc, instrs
+				th.at(f, pc)
 				if br.Load() != 0 || instrs >= limit {
 					if err := th.atBreaker(); err != nil {
 						return err
@@ -117,6 +121,7 @@ func (th *thread) eval() error {
 				break loop
 			case opIO, opNative, opLockAcquire, opLockRelease:
 				f.pc, th.instrs = pc+1, instrs
+				th.at(f, pc)
 				if err := th.blocking(f.code, in); err != nil {
 					return err
 				}
@@ -171,12 +176,34 @@ func (th *thread) atBreaker() error {
 	return nil
 }
 
+// at makes the thread's stack that of frame f at instruction pc: its
+// function at the line of the operation being run. Called where events
+// may follow (calls, blocking operations, eval breaker checks), never in
+// the compute loop's fast path; a repeated stack costs a map lookup.
+func (th *thread) at(f *frame, pc int) {
+	if fr := f.code.frames; pc < len(fr) {
+		f.stack = th.stackOf(f.parent, fr[pc])
+		th.stack = f.stack
+	}
+}
+
+// resume makes the thread's stack that of the operation it runs next,
+// before it takes the GIL back after blocking (I/O, a guest lock): the
+// time it then runs, and the hold, belong to that operation's line, while
+// the blocking and the wait before it stay on the operation's own.
+func (th *thread) resume() {
+	if n := len(th.frames); n > 0 {
+		f := &th.frames[n-1]
+		th.at(f, f.pc)
+	}
+}
+
 // call pushes a frame for c and records the call.
 func (th *thread) call(c *code) {
 	top := &th.frames[len(th.frames)-1]
 	base := top.base + top.code.nlocals
-	st := th.stackOf(th.stack, c.frame)
-	th.frames = append(th.frames, frame{code: c, base: base, stack: st})
+	st := th.stackOf(th.stack, c.entry)
+	th.frames = append(th.frames, frame{code: c, base: base, stack: st, parent: th.stack})
 	clear(th.locals[base : base+c.nlocals])
 	th.stack = st
 	th.emit(tracer.KindCallEnter, 0)

@@ -166,6 +166,7 @@ func (th *thread) io(op *ioOp) error {
 		return errStopped
 	}
 	th.emit(tracer.KindIOEnd, 0)
+	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	return th.gil.acquire(th)
 }
 
@@ -217,5 +218,6 @@ func (th *thread) lockAcquire(l *lock) error {
 	if err := l.acquire(th, true); err != nil {
 		return err
 	}
+	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	return th.gil.acquire(th)
 }

@@ -108,16 +108,20 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 			sums.add(key{w.Thread, int(st), w.Stack}, w.End-w.Start)
 		}
 	case ViewBlame:
+		// The held parts of all waits, summed per timeline segment
+		// (tracer.Spans.Waited: linear whatever the number of waiters),
+		// then the parts nobody held.
+		for l := range s.Trace.Locks {
+			for b, waited := range s.Waited(tracer.LockID(l)) {
+				if b.Holder != tracer.NoThread && waited > 0 {
+					sums.add(key{b.Holder, int(b.State), b.Stack}, waited)
+				}
+			}
+		}
 		for i := range s.Waits {
-			for _, b := range s.Waits[i].Blame {
-				if b.End <= b.Start {
-					continue
-				}
-				k := key{b.Holder, int(b.State), b.Stack}
-				if b.Holder == tracer.NoThread {
-					k.state, k.stack = -1, tracer.NoStack
-				}
-				sums.add(k, b.End-b.Start)
+			w := &s.Waits[i]
+			if unheld := w.End - w.Start - s.Held(w); unheld > 0 {
+				sums.add(key{tracer.NoThread, -1, tracer.NoStack}, unheld)
 			}
 		}
 	default:

@@ -269,7 +269,15 @@ func (b *builder) blameLinks(w *tracer.Wait) ([]trace.Link, int64, int) {
 	var targets []*target
 	byRef := map[ref]*target{}
 	var unheld int64
-	for _, seg := range w.Blame {
+	walked := 0
+	for seg := range b.s.BlameOf(w) {
+		if walked++; walked > maxBlameParts {
+			// Many threads queued at once: the rest of the wait is not
+			// walked (its holders are not linked), so that the export
+			// stays linear in the events; unheld stays exact.
+			unheld = w.End - w.Start - b.s.Held(w)
+			break
+		}
 		d := seg.End - seg.Start
 		if seg.Holder == tracer.NoThread || int(seg.Holder) >= len(b.s.Threads) {
 			unheld += d

@@ -40,6 +40,10 @@ const batchSize = 512
 const (
 	maxEvents = 128
 	maxLinks  = 32
+	// maxBlameParts bounds the blame parts walked per wait to find its
+	// links: 8 per link. A wait behind more holders than that (hundreds
+	// of threads queueing) links the holders of its first parts.
+	maxBlameParts = 8 * maxLinks
 )
 
 // scopeName is the instrumentation scope of the exported spans.

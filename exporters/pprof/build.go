@@ -150,12 +150,34 @@ func (b *builder) waits(s *tracer.Spans) {
 	}
 }
 
+// BlamePartsPerEvent bounds the work of the blame profile: while the
+// waits' blame has at most this many parts per event of the trace (plus
+// MinBlameParts), every part is charged with its waiter (label waiter).
+// Beyond, when many threads queue for one lock at once and the parts grow
+// with the square of the threads, the parts held by a thread are charged
+// once per holder and stack with the summed waiting behind them
+// (tracer.Spans.Waited), without the waiter label, so that the profile
+// costs time and memory linear in the events; the parts nobody held
+// (handoffs) keep their waiter.
+const (
+	BlamePartsPerEvent = 8
+	MinBlameParts      = 1 << 16
+)
+
 // blame charges every part of every wait to the holder's stack.
 func (b *builder) blame(s *tracer.Spans) {
+	parts := 0
+	for i := range s.Waits {
+		parts += s.BlameParts(&s.Waits[i])
+	}
+	if parts > BlamePartsPerEvent*len(s.Trace.Events)+MinBlameParts {
+		b.blameByHolder(s)
+		return
+	}
 	for i := range s.Waits {
 		w := &s.Waits[i]
 		lock := b.guestLock(w.Lock)
-		for _, bl := range w.Blame {
+		for bl := range s.BlameOf(w) {
 			if bl.End <= bl.Start {
 				continue
 			}
@@ -164,6 +186,28 @@ func (b *builder) blame(s *tracer.Spans) {
 				k.state, k.stack = stateHandoff, tracer.NoStack
 			}
 			b.add(k, 1, bl.End-bl.Start)
+		}
+	}
+}
+
+// blameByHolder charges the held parts of all waits to the holders'
+// stacks without the waiter, and the unheld part of each wait to nobody
+// with its waiter: linear in the timelines and the waits.
+func (b *builder) blameByHolder(s *tracer.Spans) {
+	for l := range s.Trace.Locks {
+		id := tracer.LockID(l)
+		lock := b.guestLock(id)
+		for bl, waited := range s.Waited(id) {
+			if bl.Holder == tracer.NoThread || waited <= 0 {
+				continue
+			}
+			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited)
+		}
+	}
+	for i := range s.Waits {
+		w := &s.Waits[i]
+		if unheld := w.End - w.Start - s.Held(w); unheld > 0 {
+			b.add(key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: b.guestLock(w.Lock), waiter: w.Thread}, 1, unheld)
 		}
 	}
 }

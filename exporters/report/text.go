@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,7 +125,11 @@ func WriteJSON(w io.Writer, r *diagnosis.Report) error {
 // WriteText writes report r for people: the verdicts first, then the
 // numbers behind them.
 func WriteText(w io.Writer, r *diagnosis.Report) error {
-	ew := &errWriter{w: w}
+	// Buffered: the tables are written a cell at a time, and a run of
+	// 1024 threads has a row each.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	ew := &errWriter{w: bw}
+
 	fmt.Fprintf(ew, "%s\n\n", headline(&r.Summary))
 	WriteVerdicts(ew, r)
 	fmt.Fprintf(ew, "Threads (time in each state, %% of the thread's wall)\n")
@@ -133,23 +138,52 @@ func WriteText(w io.Writer, r *diagnosis.Report) error {
 	writeSpeedup(ew, r)
 	writeFunctions(ew, r)
 	writeLocks(ew, r)
-	return ew.err
+	if ew.err != nil {
+		return ew.err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
 }
 
 // WriteVerdicts writes only the verdicts, each with its sentence and what
 // to do, followed by a blank line: what `giltrace record` can print after
 // its breakdown. Write errors are left to the caller's writer.
 func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
+	writeMachine(w, r)
 	if len(r.Verdicts) == 0 {
-		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n\n")
+		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n")
+	} else {
+		fmt.Fprintf(w, "Verdict: %s\n", r.VerdictCodes())
+		for _, v := range r.Verdicts {
+			fmt.Fprintf(w, "  %s: %s\n", v.Code, v.Text)
+			fmt.Fprintf(w, "    What to do: %s\n", v.Advice)
+		}
+	}
+	writeNear(w, r)
+	fmt.Fprintln(w)
+}
+
+// writeMachine warns, before anything else, that the machine could not
+// give the run the cores it asked for.
+func writeMachine(w io.Writer, r *diagnosis.Report) {
+	m := r.Machine
+	if m == nil || !m.Busy {
 		return
 	}
-	fmt.Fprintf(w, "Verdict: %s\n", r.VerdictCodes())
-	for _, v := range r.Verdicts {
-		fmt.Fprintf(w, "  %s: %s\n", v.Code, v.Text)
-		fmt.Fprintf(w, "    What to do: %s\n", v.Advice)
+	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time its threads wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
+		textfmt.Pct0(m.Share), textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
+}
+
+// writeNear lists the verdicts not given whose deciding measure was near
+// its threshold (those given say so in their sentence).
+func writeNear(w io.Writer, r *diagnosis.Report) {
+	for _, b := range r.NearBoundary {
+		if !b.Fired {
+			fmt.Fprintf(w, "  near the boundary, not given: %s (%s %.3g against %.3g)\n", b.Code, b.Measure, b.Value, b.Threshold)
+		}
 	}
-	fmt.Fprintln(w)
 }
 
 func writeProcesses(w io.Writer, r *diagnosis.Report) {
@@ -206,12 +240,17 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	fmt.Fprintf(w, "\nSpeedup\n")
 	fmt.Fprintf(w, "  work %s: serial (needs the GIL) %s, parallel (I/O, GIL-releasing native, no GIL) %s\n",
 		textfmt.Dur(wk.TotalNS), textfmt.Pct(wk.SerialShare), textfmt.Pct(wk.ParallelShare))
-	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread), Amdahl's law %s\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlCeiling))
+	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlLaw))
 	capped := ""
 	if sp.CPUCapped {
 		capped = fmt.Sprintf(", CPU time capped at %d cores x wall", sp.Cores)
 	}
-	fmt.Fprintf(w, "  achieved: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Achieved), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+	fmt.Fprintf(w, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+	if sp.Measured > 0 {
+		fmt.Fprintf(w, "  measured: %s (the same work on one thread took %s, this run %s)\n", textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
+	} else {
+		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
+	}
 	fmt.Fprintf(w, "  estimated on %d cores: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 }
 

@@ -1,0 +1,211 @@
+package main
+
+// Benchmarks of what giltrace does after a run (issue 14's targets,
+// figures in docs/performance.md): the time of record's post-run work
+// against the time validate takes to read the same trace, the peak
+// memory per event of report and of record's outputs (in a child
+// process, from /proc/self/status VmHWM), and the cost per event of
+// 1024 threads against 64.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// benchTraceEnv names a recorded trace to benchmark instead of a built
+// one (for example a 1.5 M-event `giltrace record` of 16 threads).
+const benchTraceEnv = "GILTRACE_BENCH_TRACE"
+
+// benchTrace is the path of the trace to benchmark: $GILTRACE_BENCH_TRACE,
+// or testkit.Turns(1.5 M events) written to a temporary file.
+func benchTrace(b *testing.B) string {
+	if p := os.Getenv(benchTraceEnv); p != "" {
+		return p
+	}
+	p := filepath.Join(b.TempDir(), "turns.giltrace")
+	if err := tracer.WriteFile(p, testkit.Turns(1_500_000)); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// postRun is what record does once the run is over: write the trace,
+// derive the spans once, write every default output, print the report.
+func postRun(ctx context.Context, t *tracer.Trace, dir string) error {
+	if err := tracer.WriteFile(filepath.Join(dir, "run.giltrace"), t); err != nil {
+		return err
+	}
+	r := newRun(t)
+	formats, _ := parseFormats("all")
+	if _, err := writeOutputs(ctx, dir, r, formats); err != nil {
+		return err
+	}
+	return report.WriteText(io.Discard, r.diagnosis())
+}
+
+// BenchmarkPostRun: validate reads the trace (the yardstick); postrun is
+// record's work after the run on the trace already in memory; report is
+// `giltrace report` (read, derive, analyse, print).
+func BenchmarkPostRun(b *testing.B) {
+	path := benchTrace(b)
+	t, err := tracer.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(t.Events)
+	b.Run("validate", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			if _, err := tracer.ReadFile(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent(b, n, cpu)
+	})
+	b.Run("postrun", func(b *testing.B) {
+		b.ReportAllocs()
+		dir := b.TempDir()
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			if err := postRun(context.Background(), t, dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent(b, n, cpu)
+	})
+	b.Run("report", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			tr, err := tracer.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := report.New(io.Discard, report.Text).Export(context.Background(), tracer.Derive(tr)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent(b, n, cpu)
+	})
+}
+
+// perEvent reports wall and CPU nanoseconds per event of the trace: on the
+// shared, loaded machine the CPU figure is the steadier one.
+func perEvent(b *testing.B, events int, cpu time.Duration) {
+	n := float64(events) * float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
+	if used := testkit.CPUTime() - cpu; used > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/n, "cpu-ns/event")
+	}
+}
+
+// BenchmarkManyThreads is every output of n CPU-bound threads taking turns
+// on one GIL, all queueing from the start (the blame of their first waits
+// is n² parts): the cost per event must not grow with n.
+func BenchmarkManyThreads(b *testing.B) {
+	for _, n := range []int{64, 1024} {
+		t := testkit.CPUThreads(n, 50_000)
+		b.Run(fmt.Sprintf("threads=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			dir := b.TempDir()
+			cpu := testkit.CPUTime()
+			for b.Loop() {
+				if err := postRun(context.Background(), t, dir); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perEvent(b, len(t.Events), cpu)
+		})
+	}
+}
+
+// peakEnv makes the test binary a child that does one job on a trace and
+// prints its peak resident memory: "validate", "report" or "postrun".
+const peakEnv = "GILTRACE_PEAK_JOB"
+
+// TestPeakChild is the child of BenchmarkPeakMemory; it does nothing in a
+// normal test run.
+func TestPeakChild(t *testing.T) {
+	job := os.Getenv(peakEnv)
+	if job == "" {
+		t.Skip("run by BenchmarkPeakMemory")
+	}
+	tr, err := tracer.ReadFile(os.Getenv(benchTraceEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch job {
+	case "report":
+		err = report.New(io.Discard, report.Text).Export(context.Background(), tracer.Derive(tr))
+	case "postrun":
+		err = postRun(context.Background(), tr, t.TempDir())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("events %d peak %d\n", len(tr.Events), vmHWM(t))
+}
+
+// vmHWM is the process's peak resident set size in bytes.
+func vmHWM(t *testing.T) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}
+
+// BenchmarkPeakMemory runs each job in a child process and reports its
+// peak resident memory per event of the trace, and in MB. The target
+// (issue 14): report and postrun at most 100 bytes per event + 50 MB.
+func BenchmarkPeakMemory(b *testing.B) {
+	path := benchTrace(b)
+	for _, job := range []string{"validate", "report", "postrun"} {
+		b.Run(job, func(b *testing.B) {
+			var events, peak int64
+			start := time.Now()
+			for b.Loop() {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestPeakChild$", "-test.count=1")
+				cmd.Env = append(os.Environ(), peakEnv+"="+job, benchTraceEnv+"="+path)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					b.Fatalf("%s: %v\n%s", job, err, out)
+				}
+				i := strings.Index(string(out), "events ")
+				if i < 0 {
+					b.Fatalf("%s: no figures in %s", job, out)
+				}
+				if _, err := fmt.Sscanf(string(out[i:]), "events %d peak %d", &events, &peak); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peak)/float64(events), "peak-B/event")
+			b.ReportMetric(float64(peak)/1e6, "peak-MB")
+			b.ReportMetric(float64(peak-50e6)/float64(events), "B/event-over-50MB")
+			b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "s/job")
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package diagnosis
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/internal/textfmt"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestWebAppAdvice is issue 14's web app: 8 handlers, each 50 x [2 ms
+// network I/O, 1 ms compute]. The GIL waiters are not CPU demand, so the
+// run is not cpu-saturated; it is gil-bound, and the advice names
+// processes with their estimate, which the report's own numbers favour.
+func TestWebAppAdvice(t *testing.T) {
+	tr := testkit.WebApp(8, 50)
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("built trace is invalid: %v", err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	for _, v := range r.Verdicts {
+		t.Logf("%s: %s\n  advice: %s", v.Code, v.Text, v.Advice)
+	}
+	t.Logf("speedup %+v", r.Speedup)
+	if hasCode(r.Verdicts, CPUSaturated) {
+		t.Errorf("web app is cpu-saturated; its runnable CPU demand is one core")
+	}
+	if !hasCode(r.Verdicts, GILBound) {
+		t.Errorf("web app is not gil-bound: %s", r.VerdictCodes())
+	}
+	if r.Speedup.AsProcesses <= r.Speedup.Achieved {
+		t.Errorf("as processes %v <= achieved %v", r.Speedup.AsProcesses, r.Speedup.Achieved)
+	}
+	for _, v := range r.Verdicts {
+		if strings.Contains(v.Advice, "Size CPU-bound pools") {
+			t.Errorf("%s advises fewer workers: %s", v.Code, v.Advice)
+		}
+	}
+}
+
+// TestAdviceAgainstEstimates checks every verdict's advice on every built
+// trace against the report's own estimates: an option recommended for
+// speed is estimated faster than what the run achieved, and its estimate
+// is quoted.
+func TestAdviceAgainstEstimates(t *testing.T) {
+	cases := append(verdictCases[:len(verdictCases):len(verdictCases)], struct {
+		name  string
+		trace func() *tracer.Trace
+		want  []string
+	}{"web-app", func() *tracer.Trace { return testkit.WebApp(8, 50) }, nil})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Analyze(tracer.Derive(tc.trace()))
+			sp := r.Speedup
+			for _, v := range r.Verdicts {
+				if strings.Contains(v.Advice, "Move the compute to processes") || strings.Contains(v.Advice, "As processes") || strings.Contains(v.Advice, "moved to processes") {
+					if sp.AsProcesses <= sp.Achieved {
+						t.Errorf("%s recommends processes, estimated %v <= achieved %v", v.Code, sp.AsProcesses, sp.Achieved)
+					}
+					if !strings.Contains(v.Advice, textfmt.X(sp.AsProcesses)) {
+						t.Errorf("%s recommends processes without their estimate %s: %s", v.Code, textfmt.X(sp.AsProcesses), v.Advice)
+					}
+				}
+				if strings.Contains(v.Advice, "Run a free-threaded Python") && sp.WithoutGIL <= sp.Achieved {
+					t.Errorf("%s recommends a free-threaded Python, estimated %v <= achieved %v", v.Code, sp.WithoutGIL, sp.Achieved)
+				}
+				if v.Code == CPUSaturated && sp.AsProcesses > AdviceMinGain*sp.Achieved*float64(sp.Cores) {
+					t.Errorf("cpu-saturated while processes are estimated at %v, achieved %v", sp.AsProcesses, sp.Achieved)
+				}
+			}
+			// Every printed ceiling is a true bound.
+			if sp.Overlap > sp.GILCeiling+0.001 {
+				t.Errorf("overlap %v above the GIL ceiling %v", sp.Overlap, sp.GILCeiling)
+			}
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package diagnosis
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/giltrace/giltrace/internal/textfmt"
+)
+
+// Keys of tracer.Meta.Extra that the diagnosis reads.
+const (
+	// ExtraCPU is the CPU time (user + system, getrusage) the recording
+	// process obtained during the run, in nanoseconds: the VM records it.
+	ExtraCPU = "cpu_ns"
+	// ExtraWantedCPU is the CPU time the threads asked for, in nanoseconds
+	// (their running and native time); when absent, the diagnosis takes it
+	// from the trace (Work.CPUNS).
+	ExtraWantedCPU = "wanted_cpu_ns"
+	// ExtraSerialWall is the wall time of the same work done by one
+	// thread, in nanoseconds, when it was measured (compare's one-thread
+	// run of the same variant).
+	ExtraSerialWall = "serial_wall_ns"
+)
+
+// BusyCPUShare: a run whose process obtained less than 80 % of the CPU
+// time its threads wanted was short of cores: the rest of the machine took
+// them. The VM's own overhead (the recorder, the Go runtime) makes an idle
+// machine's share 1.0 or a little more, so 0.8 is well clear of noise.
+const BusyCPUShare = 0.8
+
+// Machine is how much of the CPU time the run wanted it obtained, when the
+// trace records it.
+type Machine struct {
+	CPUNS       int64 `json:"cpu_ns"`        // obtained (the process's CPU time during the run)
+	WantedCPUNS int64 `json:"wanted_cpu_ns"` // wanted (the threads' running and native time)
+	CapacityNS  int64 `json:"capacity_ns"`   // what the cores could give: cores × wall
+	// Share is obtained / min(wanted, capacity): more threads than cores
+	// is the run's own doing (cpu-saturated), not a busy machine.
+	Share float64 `json:"obtained_share"`
+	Busy  bool    `json:"busy"` // Share < BusyCPUShare: wall times, overlap and verdicts are distorted
+}
+
+// extraInt reads a non-negative integer from the trace's Extra metadata.
+func (a *analysis) extraInt(key string) (int64, bool) {
+	v, ok := a.t.Meta.Extra[key]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// machine fills r.Machine from the CPU time recorded with the run.
+func (a *analysis) machine() {
+	cpu, ok := a.extraInt(ExtraCPU)
+	if !ok {
+		return
+	}
+	wanted, ok := a.extraInt(ExtraWantedCPU)
+	if !ok {
+		wanted = a.r.Work.CPUNS
+	}
+	capacity := int64(cores(&a.t.Meta)) * a.wallNS
+	if wanted <= 0 || capacity <= 0 {
+		return
+	}
+	share := textfmt.Share(cpu, min(wanted, capacity))
+	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare}
+	a.r.BusyMachine = share < BusyCPUShare
+}
+
+// measured fills the measured speedup when the trace records the wall time
+// of the same work on one thread, and says which speedup Achieved is.
+func (a *analysis) measured() {
+	sp := &a.r.Speedup
+	sp.Overlap = sp.Achieved
+	sp.AchievedFrom = AchievedFromOverlap
+	serial, ok := a.extraInt(ExtraSerialWall)
+	if !ok || serial == 0 || a.wallNS <= 0 {
+		return
+	}
+	sp.SerialWallNS = serial
+	sp.Measured = round3(textfmt.Share(serial, a.wallNS))
+}
+
+// AchievedFromOverlap is what Speedup.Achieved is: the trace's overlap
+// (serial-equivalent time / wall). The verdicts decide on it: it is what
+// the GIL, the locks and the I/O let the threads do, which the trace
+// records exactly, while a measured speedup also carries how busy the
+// machine was. The measured one, when known, is printed beside it.
+const AchievedFromOverlap = "overlap"
+
+// measuredNote is the sentence a verdict quoting the overlap adds when the
+// speedup was also measured, or "".
+func (a *analysis) measuredNote() string {
+	sp := a.r.Speedup
+	if sp.Measured == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" Measured against the same work on one thread (%s), the wall time gives %s.", textfmt.Dur(sp.SerialWallNS), textfmt.X(sp.Measured))
+	if sp.Measured < sp.Overlap/AdviceMinGain {
+		s += " The machine, not the threads, made up the difference"
+		if a.r.Machine != nil {
+			s += fmt.Sprintf(" (the run obtained %s of the CPU time it wanted)", textfmt.Pct0(a.r.Machine.Share))
+		}
+		s += "."
+	}
+	return s
+}

@@ -1,0 +1,102 @@
+package diagnosis
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestBusyMachine: a run whose process obtained less CPU time than its
+// threads wanted is flagged with the figure; one that obtained it is not.
+func TestBusyMachine(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		share float64
+		busy  bool
+	}{{"quiet", 1.05, false}, {"busy", 0.5, true}, {"at-threshold", BusyCPUShare, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := testkit.CPUThreads(2, 20)
+			want := Analyze(tracer.Derive(tr)).Work.CPUNS
+			tr.Meta.Extra = map[string]string{ExtraCPU: strconv.FormatInt(int64(float64(want)*tc.share), 10)}
+			r := Analyze(tracer.Derive(tr))
+			if r.Machine == nil {
+				t.Fatal("no machine figures")
+			}
+			if r.Machine.Busy != tc.busy || r.BusyMachine != tc.busy {
+				t.Errorf("busy = %v (%+v), want %v", r.BusyMachine, r.Machine, tc.busy)
+			}
+			if r.Machine.WantedCPUNS != want {
+				t.Errorf("wanted = %d, want %d", r.Machine.WantedCPUNS, want)
+			}
+		})
+	}
+	if r := Analyze(tracer.Derive(testkit.CPUThreads(2, 20))); r.Machine != nil || r.BusyMachine {
+		t.Errorf("machine figures without cpu_ns: %+v", r.Machine)
+	}
+	// Four free-threaded threads on 2 cores that got the 2 cores: their
+	// own oversubscription, not a busy machine.
+	tr := testkit.FreeThreaded(4, 100*ms)
+	tr.Meta.Cores, tr.Meta.GOMAXPROCS = 2, 0
+	tr.Meta.Extra = map[string]string{ExtraCPU: strconv.FormatInt(2*tr.Duration(), 10)}
+	if r := Analyze(tracer.Derive(tr)); r.Machine == nil || r.BusyMachine || r.Machine.Share < 0.99 {
+		t.Errorf("4 threads on 2 cores that got them: %+v", r.Machine)
+	}
+}
+
+// TestMeasuredSpeedup: with the wall of the same work on one thread, the
+// report prints the measured speedup and says so; without, the overlap.
+func TestMeasuredSpeedup(t *testing.T) {
+	tr := testkit.FreeThreaded(2, 100*ms)
+	r := Analyze(tracer.Derive(tr))
+	if r.Speedup.AchievedFrom != AchievedFromOverlap || r.Speedup.Achieved != r.Speedup.Overlap || r.Speedup.Measured != 0 {
+		t.Errorf("without a measurement: %+v", r.Speedup)
+	}
+	// The serial run took as long as the parallel one: no real gain.
+	tr.Meta.Extra = map[string]string{ExtraSerialWall: strconv.FormatInt(tr.Duration(), 10)}
+	r = Analyze(tracer.Derive(tr))
+	sp := r.Speedup
+	if sp.AchievedFrom != AchievedFromOverlap || sp.Measured != 1 || sp.SerialWallNS != tr.Duration() || sp.Achieved != sp.Overlap || sp.Overlap < 1.9 {
+		t.Errorf("measured: %+v", sp)
+	}
+	for _, v := range r.Verdicts {
+		if v.Code == Scales && !strings.Contains(v.Text, "the wall time gives 1.00x. The machine, not the threads, made up the difference.") {
+			t.Errorf("scales does not say the measured speedup: %s", v.Text)
+		}
+	}
+}
+
+// TestNearBoundary: free-threaded threads at 1.3 x (just above CPUSaturatedDemand)
+// per core get cpu-saturated, marked near the boundary; well above, not
+// marked; just below the margin, listed as near but not given.
+func TestNearBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		threads, cores int
+		fired, near    bool
+	}{{13, 10, true, true}, {8, 2, true, false}, {11, 10, false, true}, {2, 4, false, false}} {
+		tr := testkit.FreeThreaded(tc.threads, 100*ms)
+		tr.Meta.Cores, tr.Meta.GOMAXPROCS = tc.cores, 0
+		r := Analyze(tracer.Derive(tr))
+		var b *Boundary
+		for i := range r.NearBoundary {
+			if r.NearBoundary[i].Code == CPUSaturated {
+				b = &r.NearBoundary[i]
+			}
+		}
+		fired := hasCode(r.Verdicts, CPUSaturated)
+		if fired != tc.fired || (b != nil) != tc.near {
+			t.Errorf("%d threads on %d cores: cpu-saturated %v near %+v, want %v near %v", tc.threads, tc.cores, fired, b, tc.fired, tc.near)
+			continue
+		}
+		for _, v := range r.Verdicts {
+			if v.Code == CPUSaturated && v.NearBoundary != tc.near {
+				t.Errorf("%d threads on %d cores: verdict near_boundary %v", tc.threads, tc.cores, v.NearBoundary)
+			}
+		}
+		if b != nil && (b.Fired != tc.fired || b.Threshold != CPUSaturatedDemand) {
+			t.Errorf("boundary %+v", b)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package tracer
+
+import (
+	"iter"
+	"slices"
+	"sort"
+)
+
+// Blame answers "who made this thread wait?" without materialising, for
+// every wait, every holder it sat behind: with n threads queueing for one
+// lock, that is n² parts. A lock's timeline (its holds split by the
+// holders' state spans, and the gaps between holds) is walked on demand
+// from the holds and state spans that Derive keeps anyway: a wait's blame
+// is the part of its lock's timeline it overlaps (BlameOf), and the
+// waiting behind each segment, summed over all waits, comes from one sweep
+// (Waited), so that aggregates over all waits cost time linear in the
+// events and no memory per part.
+
+// LockHolds returns the indexes into Holds of lock l's holds, in time
+// order. The slice is shared: do not modify it.
+func (s *Spans) LockHolds(l LockID) []int32 {
+	if int(l)+1 >= len(s.lockHoldStart) {
+		return nil
+	}
+	return s.lockHolds[s.lockHoldStart[l]:s.lockHoldStart[l+1]]
+}
+
+// LockWaits returns the indexes into Waits of the waits for lock l, in
+// time order. The slice is shared: do not modify it.
+func (s *Spans) LockWaits(l LockID) []int32 {
+	if int(l)+1 >= len(s.lockWaitStart) {
+		return nil
+	}
+	return s.lockWaits[s.lockWaitStart[l]:s.lockWaitStart[l+1]]
+}
+
+// Timeline yields lock l's blame timeline in time order, from the start
+// of its first hold to the end of its last: the holds split by the
+// holders' state spans (Holder, Stack, State), and a segment with Holder
+// NoThread for each gap between two holds.
+func (s *Spans) Timeline(l LockID) iter.Seq[Blame] {
+	return func(yield func(Blame) bool) {
+		s.walk(l, 0, -1, 1<<63-1, yield)
+	}
+}
+
+// walk yields the segments of lock l's timeline clipped to [from, to),
+// starting at its k-th hold, with gaps before and after the holds from
+// `from` when from >= 0.
+func (s *Spans) walk(l LockID, k int, from, to int64, yield func(Blame) bool) {
+	hs := s.LockHolds(l)
+	at := from
+	for ; k < len(hs); k++ {
+		h := &s.Holds[hs[k]]
+		if h.Start >= to {
+			break
+		}
+		if h.End <= h.Start || h.End <= at {
+			continue
+		}
+		if at < 0 {
+			at = h.Start
+		}
+		if h.Start > at {
+			if !yield(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: h.Start}) {
+				return
+			}
+			at = h.Start
+		}
+		end := min(h.End, to)
+		if !s.holderSegments(h.Thread, at, end, yield) {
+			return
+		}
+		at = end
+	}
+	if from >= 0 && at < to {
+		yield(Blame{Holder: NoThread, Stack: NoStack, Start: at, End: to})
+	}
+}
+
+// holderSegments yields the parts of [from, to) split by the state spans
+// of thread id; false if yield asked to stop.
+func (s *Spans) holderSegments(id ThreadID, from, to int64, yield func(Blame) bool) bool {
+	if from >= to {
+		return true
+	}
+	spans := s.ThreadStates(id)
+	k := sort.Search(len(spans), func(j int) bool { return spans[j].End > from })
+	at := from
+	for ; k < len(spans) && at < to; k++ {
+		sp := &spans[k]
+		if sp.Start >= to {
+			break
+		}
+		end := min(sp.End, to)
+		if !yield(Blame{Holder: id, Stack: sp.Stack, State: sp.State, Start: max(at, sp.Start), End: end}) {
+			return false
+		}
+		at = end
+	}
+	if at < to {
+		return yield(Blame{Holder: id, Stack: NoStack, State: StateRunning, Start: at, End: to})
+	}
+	return true
+}
+
+// firstHold is the index in LockHolds(l) of the first hold ending after t.
+func (s *Spans) firstHold(l LockID, t int64) int {
+	hs := s.LockHolds(l)
+	return sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > t })
+}
+
+// BlameOf yields the parts of wait w in time order, covering [w.Start,
+// w.End): its lock's timeline clipped to the wait, and parts with Holder
+// NoThread while nobody held the lock. Its cost is the number of parts;
+// over all waits that is quadratic in the threads when many queue at
+// once: aggregates should use Waited.
+func (s *Spans) BlameOf(w *Wait) iter.Seq[Blame] {
+	return func(yield func(Blame) bool) {
+		if w.End > w.Start {
+			s.walk(w.Lock, s.firstHold(w.Lock, w.Start), w.Start, w.End, yield)
+		}
+	}
+}
+
+// BlameParts is the number of holds that wait w overlaps, plus one: what
+// walking its blame costs, up to the holders' state changes within them.
+// It costs two binary searches.
+func (s *Spans) BlameParts(w *Wait) int {
+	hs := s.LockHolds(w.Lock)
+	i := s.firstHold(w.Lock, w.Start)
+	j := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
+	return max(j-i, 0) + 1
+}
+
+// Waited yields lock l's timeline (as Timeline) with, for each segment,
+// the time threads spent waiting for l during it, summed over the waiting
+// threads: a segment of 1 ms during which three threads waited weighs
+// 3 ms. Summing it by the segments' holders charges all the waits to
+// them in one pass, linear in the holds, their state spans and the waits.
+//
+// With W(t) the waiting of all of l's waits before t,
+// W(t) = ns·t - Σ(starts < t) - (ne·t - Σ(ends < t)); a segment weighs
+// W(end) - W(start), evaluated in time order with two monotone pointers.
+func (s *Spans) Waited(l LockID) iter.Seq2[Blame, int64] {
+	return func(yield func(Blame, int64) bool) {
+		ws := s.LockWaits(l)
+		starts, ends := make([]int64, 0, len(ws)), make([]int64, 0, len(ws))
+		for _, wi := range ws {
+			if w := &s.Waits[wi]; w.End > w.Start {
+				starts = append(starts, w.Start)
+				ends = append(ends, w.End)
+			}
+		}
+		if len(starts) == 0 {
+			return
+		}
+		slices.Sort(starts) // already nearly in order: Waits are by start
+		slices.Sort(ends)
+		var ns, ne int
+		var sumS, sumE int64
+		at := func(t int64) int64 {
+			for ns < len(starts) && starts[ns] < t {
+				sumS += starts[ns]
+				ns++
+			}
+			for ne < len(ends) && ends[ne] < t {
+				sumE += ends[ne]
+				ne++
+			}
+			return int64(ns)*t - sumS - (int64(ne)*t - sumE)
+		}
+		first := true
+		var prev int64
+		for b := range s.Timeline(l) {
+			if first {
+				prev, first = at(b.Start), false
+			}
+			cur := at(b.End)
+			if !yield(b, cur-prev) {
+				return
+			}
+			prev = cur
+		}
+	}
+}
+
+// Held is the time during wait w that a thread held its lock: the wait's
+// duration less its parts with Holder NoThread. It costs two binary
+// searches.
+func (s *Spans) Held(w *Wait) int64 {
+	return s.heldUpTo(w.Lock, w.End) - s.heldUpTo(w.Lock, w.Start)
+}
+
+// heldUpTo is the time lock l was held before time t.
+func (s *Spans) heldUpTo(l LockID, t int64) int64 {
+	hs := s.LockHolds(l)
+	if len(hs) == 0 {
+		return 0
+	}
+	held := s.heldBefore[s.lockHoldStart[l]+int(l) : s.lockHoldStart[l+1]+int(l)+1]
+	k := s.firstHold(l, t)
+	v := held[k]
+	if k < len(hs) {
+		if h := &s.Holds[hs[k]]; h.Start < t {
+			v += t - h.Start
+		}
+	}
+	return v
+}

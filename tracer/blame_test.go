@@ -1,0 +1,105 @@
+package tracer_test
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// naiveBlame is the blame walk before timelines: every hold of the wait's
+// lock during the wait, split by the holder's state spans, and the gaps.
+func naiveBlame(s *tracer.Spans, w *tracer.Wait) []tracer.Blame {
+	var out []tracer.Blame
+	at := w.Start
+	for _, h := range s.Holds {
+		if h.Lock != w.Lock || h.End <= w.Start || h.Start >= w.End || h.End <= h.Start {
+			continue
+		}
+		if h.Start > at {
+			out = append(out, tracer.Blame{Holder: tracer.NoThread, Start: at, End: h.Start})
+			at = h.Start
+		}
+		end := min(h.End, w.End)
+		spans := s.ThreadStates(h.Thread)
+		k := sort.Search(len(spans), func(j int) bool { return spans[j].End > at })
+		for ; k < len(spans) && at < end && spans[k].Start < end; k++ {
+			e := min(spans[k].End, end)
+			out = append(out, tracer.Blame{Holder: h.Thread, Stack: spans[k].Stack, State: spans[k].State, Start: max(at, spans[k].Start), End: e})
+			at = e
+		}
+		if at < end {
+			out = append(out, tracer.Blame{Holder: h.Thread, State: tracer.StateRunning, Start: at, End: end})
+			at = end
+		}
+	}
+	if at < w.End {
+		out = append(out, tracer.Blame{Holder: tracer.NoThread, Start: at, End: w.End})
+	}
+	return out
+}
+
+// TestBlameTimeline checks BlameOf against the naive walk, and Waited
+// against the sum of every wait's parts, on the scenarios.
+func TestBlameTimeline(t *testing.T) {
+	traces := map[string]*tracer.Trace{}
+	for _, sc := range testkit.All(t) {
+		traces[sc.Name] = sc.Trace
+	}
+	traces["cpu-16"] = testkit.CPUThreads(16, 50)
+	traces["web-app"] = testkit.WebApp(8, 10)
+	traces["many"] = testkit.CPUThreads(200, 400)
+	for name, tr := range traces {
+		t.Run(name, func(t *testing.T) {
+			s := tracer.Derive(tr)
+			type key struct {
+				lock   tracer.LockID
+				holder tracer.ThreadID
+				stack  tracer.StackID
+				state  tracer.State
+			}
+			want := map[key]int64{}
+			for i := range s.Waits {
+				w := &s.Waits[i]
+				var got []tracer.Blame
+				for b := range s.BlameOf(w) {
+					got = append(got, b)
+				}
+				exp := naiveBlame(s, w)
+				if fmt.Sprint(got) != fmt.Sprint(exp) {
+					t.Fatalf("wait %+v:\n got %v\nwant %v", w, got, exp)
+				}
+				if n := s.BlameParts(w); n < 1 || n-1 > len(got) {
+					t.Errorf("wait %+v: BlameParts %d, %d parts", w, n, len(got))
+				}
+				var held int64
+				for _, b := range got {
+					if b.Holder != tracer.NoThread {
+						held += b.End - b.Start
+					}
+				}
+				if h := s.Held(w); h != held {
+					t.Errorf("wait %+v: Held %d, parts held %d", w, h, held)
+				}
+				for _, b := range got {
+					if b.Holder != tracer.NoThread {
+						want[key{w.Lock, b.Holder, b.Stack, b.State}] += b.End - b.Start
+					}
+				}
+			}
+			got := map[key]int64{}
+			for l := range tr.Locks {
+				for b, waited := range s.Waited(tracer.LockID(l)) {
+					if b.Holder != tracer.NoThread && waited != 0 {
+						got[key{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("Waited by holder:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
