@@ -123,6 +123,12 @@ type LockReport struct {
 	Holds    int    `json:"holds"`
 	HeldBy   string `json:"held_by,omitempty"` // the function that held it longest while others waited
 	HeldLine int    `json:"held_by_line,omitempty"`
+	// Shared is true when at least two threads held the lock: a mutex
+	// that serialises them. A lock that one thread held and others waited
+	// for is a wait for that thread (a Thread.join, an Event, a
+	// Condition's waiter lock in CPython): not contention, and not counted
+	// by the lock-bound verdict.
+	Shared bool `json:"shared"`
 }
 
 // Work splits the threads' work (time not spent waiting) into the serial

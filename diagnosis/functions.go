@@ -94,10 +94,21 @@ func (a *analysis) guestLocks() {
 		}
 		heldBy[l][a.frame(b.Stack)] += waited
 	})
+	holder := make([]tracer.ThreadID, len(t.Locks)) // the first holder of each lock
+	for i := range holder {
+		holder[i] = tracer.NoThread
+	}
 	for _, h := range a.s.Holds {
 		if int(h.Lock) < len(t.Locks) && !t.Locks[h.Lock].GIL {
 			reps[h.Lock].Holds++
 			reps[h.Lock].HoldNS += h.End - h.Start
+			switch holder[h.Lock] {
+			case tracer.NoThread:
+				holder[h.Lock] = h.Thread
+			case h.Thread:
+			default:
+				reps[h.Lock].Shared = true
+			}
 		}
 	}
 	a.r.Locks = []LockReport{}

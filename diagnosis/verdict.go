@@ -457,10 +457,21 @@ func funcAt(f tracer.Frame) string {
 
 func (a *analysis) lockBound() (Verdict, bool) {
 	n, s := a.threadSums(func(int) bool { return true })
-	if len(a.r.Locks) == 0 || !a.decide(LockBound, cond{measure: "guest-lock wait share", value: textfmt.Share(s.LockWaitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin}) {
+	// Only locks that several threads held serialise them; waits for
+	// another thread (joins, events) are not contention.
+	var shared []LockReport
+	var waitNS int64
+	for _, l := range a.r.Locks {
+		if l.Shared {
+			shared = append(shared, l)
+			waitNS += l.WaitNS
+		}
+	}
+	if len(shared) == 0 || !a.decide(LockBound, cond{measure: "shared-lock wait share", value: textfmt.Share(waitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin}) {
 		return Verdict{}, false
 	}
-	l := a.r.Locks[0]
+	s.LockWaitNS = waitNS
+	l := shared[0]
 	holder := ""
 	if l.HeldBy != "" {
 		holder = ", held mostly in " + funcAt(tracer.Frame{Func: l.HeldBy, Line: l.HeldLine})
