@@ -33,6 +33,11 @@ func Read(r io.Reader) (*Trace, error) {
 
 // ReadFile reads the .giltrace file path; see Read.
 func ReadFile(path string) (*Trace, error) {
+	// A FIFO would block the open until a writer comes; a directory or a
+	// device is no trace: only regular files (or links to them).
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading trace %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading trace: %w", err)
@@ -596,4 +601,19 @@ func (d *decoder) count(minBytes int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// fileKind names the kind of a non-regular file, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }

@@ -116,18 +116,22 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return runErr
 	}
 	path := filepath.Join(dir, "run.giltrace")
-	if err := tracer.WriteFile(path, t); err != nil {
-		return fmt.Errorf("recording %s: %w", w.Name, err)
+	in := interruptsOf(ctx)
+	in.setUnsafe(+1) // a signal now waits for the trace to be on disk
+	saveErr := tracer.WriteFile(path, t)
+	in.setUnsafe(-1)
+	if saveErr != nil {
+		saveErr = fmt.Errorf("recording %s: %w", w.Name, saveErr)
 	}
 	r := newRun(t)
 	formats, outErr := parseFormats(o.Formats)
 	var written []string
-	if outErr == nil {
-		octx := ctx
-		if interrupted {
-			octx = context.WithoutCancel(ctx) // Ctrl-C stopped the run, not the writing of what it recorded
-		}
+	if outErr == nil && saveErr == nil {
+		// The signal that stopped the run does not stop the writing of what
+		// it recorded; the next one does (newPhase).
+		octx, cancel := newPhase(ctx)
 		written, outErr = writeOutputs(octx, dir, r, formats)
+		cancel()
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
@@ -145,13 +149,19 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		}
 	}
 	if err != nil {
-		return err
+		return errors.Join(saveErr, err)
+	}
+	if interrupted {
+		fmt.Fprintf(stderr, "giltrace: run interrupted%s: the trace and the report hold what was recorded until then\n", signalName(in.Signal()))
+	}
+	if saveErr != nil {
+		return saveErr
 	}
 	if diag.DroppedEvents > 0 {
 		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", diag.DroppedEvents)
 	}
 	var otlpErr error
-	if o.OTLP != "" && !interrupted {
+	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
 		// After the local outputs, so that a collector's failure loses nothing.
 		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
 			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)

@@ -80,6 +80,11 @@ var formatKeys = map[string][]string{
 // line and column, the field and what was expected; a file with several
 // problems gives a *LoadErrors listing them. See Parse.
 func Load(path string) (*Workload, error) {
+	// A FIFO would block the open until a writer comes, a directory or a
+	// device is no workload: only regular files (or links to them).
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading workload %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading workload: %w", err)
@@ -397,4 +402,19 @@ func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
 		return
 	}
 	l.errorf(threads, "threads", "%d threads in total exceed the limit of %d", total, MaxThreads)
+}
+
+// fileKind names the kind of a non-regular file, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
