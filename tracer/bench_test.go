@@ -25,8 +25,8 @@ func BenchmarkEmit(b *testing.B) {
 			cpu := cpuTime()
 			for i := range b.N {
 				buf.Emit(int64(i), KindCallEnter, 3, 0)
-				if len(buf.full) > 0 {
-					buf.full = buf.full[:0]
+				if len(buf.chunks) > 1 {
+					buf.chunks = buf.chunks[len(buf.chunks)-1:]
 				}
 				if bc.reuse && len(buf.cur) == cap(buf.cur) {
 					buf.cur = buf.cur[:0]

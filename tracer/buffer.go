@@ -135,7 +135,8 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &Buffer{on: !r.disabled, thread: ThreadID(len(r.threads)), last: -1, r: r, dropAt: -1}
+	b := &Buffer{on: !r.disabled, thread: ThreadID(len(r.threads)), last: -1, r: r}
+	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
 	r.bufs = append(r.bufs, b)
 	return b
@@ -143,16 +144,33 @@ func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 
 // Buffer holds the events of one thread. It is not safe for concurrent
 // use: each VM thread owns its Buffer.
+//
+// Its events are also readable, while the thread runs, by a Stream: each
+// event is written into the current chunk's storage and then published by
+// an atomic store of the chunk's count (a plain store on amd64 and arm64),
+// so the streaming goroutine reads the published events without a lock.
+// The Recorder's lock is taken only to hand over a full chunk.
 type Buffer struct {
 	on      bool
 	thread  ThreadID
 	last    int64
-	cur     []Event
-	full    [][]Event
+	cur     []Event // the current chunk's events; its storage is c.ev
+	c       *chunk  // the current chunk
+	chunks  []*chunk
 	r       *Recorder
 	dropped uint64
-	dropAt  int64 // time of the first dropped event, or -1
+	dropAt  atomic.Int64 // time of the first dropped event, or -1
 }
+
+// chunk is the storage of a run of a thread's events: ev holds its whole
+// capacity, of which the first n are published.
+type chunk struct {
+	ev []Event
+	n  atomic.Int64
+}
+
+// events returns the published events of c.
+func (c *chunk) events() []Event { return c.ev[:c.n.Load()] }
 
 // Thread is the buffer's thread.
 func (b *Buffer) Thread() ThreadID { return b.thread }
@@ -174,19 +192,20 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	}
 	b.last = t
 	if len(b.cur) == cap(b.cur) && !b.grow() {
-		if b.dropAt < 0 {
-			b.dropAt = t
+		if b.dropAt.Load() < 0 {
+			b.dropAt.Store(t)
 		}
 		b.dropped++
 		return t
 	}
 	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
+	b.c.n.Store(int64(len(b.cur))) // publish it to a Stream
 	return t
 }
 
 // grow hands the full chunk over and takes a new one from the budget.
 func (b *Buffer) grow() bool {
-	if b.dropAt >= 0 {
+	if b.dropAt.Load() >= 0 {
 		return false // once dropping, the thread's trace stays cut
 	}
 	n := int64(min(max(2*cap(b.cur), firstChunkEvents), chunkEvents))
@@ -197,10 +216,11 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	if len(b.cur) > 0 {
-		b.full = append(b.full, b.cur)
-	}
-	b.cur = make([]Event, 0, n)
+	c := &chunk{ev: make([]Event, n)}
+	b.r.mu.Lock()
+	b.chunks = append(b.chunks, c)
+	b.r.mu.Unlock()
+	b.c, b.cur = c, c.ev[:0]
 	return true
 }
 
@@ -236,12 +256,11 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 	var lists [][]Event
 	for _, b := range r.bufs {
 		t.Dropped += b.dropped
-		if b.dropAt >= 0 && (cut < 0 || b.dropAt < cut) {
-			cut = b.dropAt
+		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
+			cut = at
 		}
-		lists = append(lists, b.full...)
-		if len(b.cur) > 0 {
-			lists = append(lists, b.cur)
+		for _, c := range b.chunks {
+			lists = append(lists, c.events())
 		}
 	}
 	t.Events = mergeEvents(lists)

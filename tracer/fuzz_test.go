@@ -33,6 +33,10 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		b := encode(t, tr)
 		seeds[name] = b
 		seeds[name+"-cut"] = b[:len(b)*2/3]
+		// Version 2, as a Stream writes it while recording.
+		v2 := tracer.StreamTrace(t, tr)
+		seeds[name+"-v2"] = v2
+		seeds[name+"-v2-cut"] = v2[:len(v2)*2/3]
 	}
 	for _, name := range []string{"free-threaded", "multiprocessing"} {
 		b, err := os.ReadFile(filepath.Join("..", "fixtures", "traces", name+".giltrace"))

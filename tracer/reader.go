@@ -69,8 +69,15 @@ func read(r io.Reader) (*Trace, error) {
 		err = rd.trailer()
 	}
 	var te *TruncatedError
-	if errors.As(err, &te) && rd.inEvents {
+	truncated := errors.As(err, &te) && rd.inEvents
+	if rd.version >= StreamVersion && (err == nil || truncated) {
+		rd.merge()
+	}
+	if truncated {
 		rd.t.Truncated = true
+		if rd.version >= StreamVersion {
+			return rd.prefix(te, err)
+		}
 		if verr := rd.t.CheckValid(); verr != nil {
 			return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
 		}
@@ -99,6 +106,19 @@ type reader struct {
 	inEvents bool // an event or end record began: the tables are complete
 	sawMeta  bool
 	ended    bool
+
+	// Version 2: each thread's events, decoded against its own state,
+	// merged by time at the end; the sync times read; the end's cut.
+	version uint32
+	thr     []threadEvents
+	syncs   []int64
+	cut     int64 // -1: none
+}
+
+// threadEvents are a thread's events in a version 2 file.
+type threadEvents struct {
+	threadCoder
+	events []Event
 }
 
 const headerLen = len(Magic) + 4
@@ -116,10 +136,12 @@ func (rd *reader) header() error {
 	if string(h[:len(Magic)]) != Magic {
 		return &FormatError{Record: -1, Event: -1, Err: fmt.Errorf("not a giltrace file: starts with %q, expected %q", h[:n], Magic)}
 	}
-	if v := binary.LittleEndian.Uint32(h[len(Magic):]); v != FormatVersion {
+	rd.version = binary.LittleEndian.Uint32(h[len(Magic):])
+	if rd.version != FormatVersion && rd.version != StreamVersion {
 		return &FormatError{Offset: int64(len(Magic)), Record: -1, Event: -1,
-			Err: fmt.Errorf("unsupported format version %d (this reader reads version %d)", v, FormatVersion)}
+			Err: fmt.Errorf("unsupported format version %d (this reader reads versions %d and %d)", rd.version, FormatVersion, StreamVersion)}
 	}
+	rd.cut = -1
 	return nil
 }
 
@@ -164,7 +186,7 @@ func (rd *reader) frame() error {
 	}
 	rd.off++
 	rd.typ = typ
-	if typ == recEvents || typ == recEnd {
+	if typ == recEvents || typ == recEnd || typ == recSync {
 		rd.inEvents = true
 	}
 	var hdr [1 + binary.MaxVarintLen64]byte
@@ -187,7 +209,7 @@ func (rd *reader) frame() error {
 			break
 		}
 	}
-	if typ == 0 || typ >= numRecs {
+	if typ == 0 || typ >= numRecs || typ == recSync && rd.version < StreamVersion {
 		return rd.formatError(-1, -1, fmt.Errorf("unknown record type %d", typ))
 	}
 	if length > maxRecord {
@@ -237,22 +259,32 @@ func (rd *reader) decode() error {
 	event := -1
 	switch rd.typ {
 	case recMeta:
-		if rd.sawMeta {
+		if rd.sawMeta && rd.version < StreamVersion {
 			return rd.formatError(-1, -1, errors.New("a second meta record"))
 		}
-		rd.sawMeta = true
+		rd.sawMeta = true // version 2: a later meta record replaces the first
 		rd.t.Meta = d.meta()
 	case recStrings, recProcs, recThreads, recLocks, recFrames, recStacks:
-		if rd.inEvents {
+		if rd.inEvents && rd.version < StreamVersion {
 			return rd.formatError(-1, -1, fmt.Errorf("a %s record after the events began: tables come first", recName(rd.typ)))
 		}
 		rd.table(&d)
 	case recEvents:
+		if rd.version >= StreamVersion {
+			event = rd.threadEvents(&d)
+			break
+		}
 		if rd.st.stacks == nil {
 			rd.st = newEventState(len(rd.t.Threads))
 		}
 		event = rd.events(&d)
+	case recSync:
+		rd.sync(&d)
 	case recEnd:
+		if rd.version >= StreamVersion {
+			rd.end2(&d)
+			break
+		}
 		rd.end(&d)
 	}
 	if d.err == nil && d.i != len(d.b) {
@@ -278,9 +310,19 @@ func (rd *reader) table(d *decoder) {
 			return Thread{Name: d.str(), Proc: ProcID(d.u32())}
 		})
 	case recLocks:
+		n := len(t.Locks)
 		t.Locks = readRows(d, t.Locks, 3, func(d *decoder) Lock {
 			return Lock{Name: d.str(), Proc: ProcID(d.u32()), GIL: d.bool()}
 		})
+		if rd.version >= StreamVersion {
+			// A stream may write a process before its GIL: a GIL lock of a
+			// process without one becomes its GIL.
+			for i := n; i < len(t.Locks); i++ {
+				if l := t.Locks[i]; l.GIL && int(l.Proc) < len(t.Procs) && t.Procs[l.Proc].GIL == NoLock {
+					t.Procs[l.Proc].GIL = LockID(i)
+				}
+			}
+		}
 	case recFrames:
 		t.Frames = readRows(d, t.Frames, 3, func(d *decoder) Frame {
 			return Frame{Func: d.str(), File: d.str(), Line: d.int()}

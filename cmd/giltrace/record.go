@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/report"
@@ -107,21 +108,35 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
-	t, runErr := vm.Run(ctx, w, vm.Options{
+	// The trace is written as the run goes (tracer.Stream): a crash loses
+	// at most the last half second or so. A signal waits for it to be
+	// complete on disk (setUnsafe).
+	in := interruptsOf(ctx)
+	in.setUnsafe(+1)
+	safe := sync.OnceFunc(func() { in.setUnsafe(-1) })
+	defer safe()
+	f, err := os.Create(filepath.Join(dir, partialName))
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", w.Name, err)
+	}
+	st := tracer.NewStream(f, startMeta(w, o))
+	t, runErr := vm.Run(tracer.WithStream(ctx, st), w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
 	})
 	interrupted := errors.Is(runErr, vm.ErrInterrupted)
 	if runErr != nil && !interrupted {
+		f.Close()
+		if t == nil {
+			os.Remove(f.Name())
+		}
 		return runErr
 	}
-	path := filepath.Join(dir, "run.giltrace")
-	in := interruptsOf(ctx)
-	in.setUnsafe(+1) // a signal now waits for the trace to be on disk
-	saveErr := tracer.WriteFile(path, t)
-	in.setUnsafe(-1)
+	path, saveErr := saveTrace(dir, f, st, t, stderr)
+	safe()
 	if saveErr != nil {
-		saveErr = fmt.Errorf("recording %s: %w", w.Name, saveErr)
+		path = f.Name()
+		saveErr = fmt.Errorf("recording %s: saving the trace: %w", w.Name, saveErr)
 	}
 	r := newRun(t)
 	formats, outErr := parseFormats(o.Formats)
