@@ -312,15 +312,29 @@ func mergeEvents(lists [][]Event) []Event {
 	}
 	out := make([]Event, 0, total)
 	heap.Init(&h)
-	for len(h) > 0 {
+	for len(h) > 1 {
+		// Take the run of the first list's events that come before every
+		// other list's head (the second smallest head is h[1] or h[2]): a
+		// thread holding the GIL emits thousands in a row.
 		l := h[0]
-		out = append(out, l[0])
-		if len(l) == 1 {
+		next := &h[1][0]
+		if len(h) > 2 && Less(&h[2][0], next) {
+			next = &h[2][0]
+		}
+		n := 1
+		for n < len(l) && Less(&l[n], next) {
+			n++
+		}
+		out = append(out, l[:n]...)
+		if n == len(l) {
 			heap.Pop(&h)
 			continue
 		}
-		h[0] = l[1:]
+		h[0] = l[n:]
 		heap.Fix(&h, 0)
+	}
+	if len(h) == 1 {
+		out = append(out, h[0]...)
 	}
 	return out
 }

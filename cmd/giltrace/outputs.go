@@ -123,8 +123,12 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 	var errs []error
 	var next atomic.Int64 // the output being written, for a forced exit's message
 	in := interruptsOf(ctx)
-	in.setPending(func() string { return "outputs not written: " + notWritten(dir, names[next.Load():]) })
-	defer in.setPending(nil)
+	in.setPending(func() string {
+		if left := notWritten(dir, names[next.Load():]); left != "" {
+			return "outputs not written: " + left
+		}
+		return ""
+	})
 	for i, name := range names {
 		next.Store(int64(i))
 		o, err := lookupOutput(name)
@@ -147,6 +151,7 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}
 		written = append(written, path)
 	}
+	next.Store(int64(len(names)))
 	return written, errors.Join(errs...)
 }
 

@@ -133,13 +133,19 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return runErr
 	}
 	path, saveErr := saveTrace(dir, f, st, t, stderr)
-	safe()
+	formats, outErr := parseFormats(o.Formats)
 	if saveErr != nil {
 		path = f.Name()
 		saveErr = fmt.Errorf("recording %s: saving the trace: %w", w.Name, saveErr)
+	} else {
+		// From now on a signal that the command does not answer within a
+		// second (deriving the spans of a long run) exits, saying this.
+		in.setPending(func() string {
+			return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, formats))
+		})
 	}
+	safe()
 	r := newRun(t)
-	formats, outErr := parseFormats(o.Formats)
 	var written []string
 	if outErr == nil && saveErr == nil {
 		// The signal that stopped the run does not stop the writing of what
@@ -152,10 +158,12 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
+	// Printed whatever signal came: the report is what the user waits for.
+	pctx := context.WithoutCancel(ctx)
 	if o.JSON {
-		err = report.WriteJSON(stdout, diag)
+		err = report.For(diag, stdout, report.JSON).Export(pctx, r.spans)
 	} else {
-		err = report.WriteText(stdout, diag)
+		err = report.For(diag, stdout, report.Text).Export(pctx, r.spans)
 		if err == nil {
 			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
 		}

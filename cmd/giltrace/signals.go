@@ -19,7 +19,7 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 // forceAfter is how long giltrace waits, after a signal, for the command to
 // return by itself once nothing unsafe is under way, before it exits: every
 // phase answers a signal within a second.
-const forceAfter = 800 * time.Millisecond
+const forceAfter = 500 * time.Millisecond
 
 // interrupts turns the stopping signals into cancellations. The first
 // signal cancels the command's context (record's run stops within a switch
