@@ -70,6 +70,12 @@ func writeSeeds(t *testing.T, target string, seeds map[string][]byte) {
 // round trip through Write unchanged.
 func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Salvaging never panics either, and keeps only valid traces.
+		if st, err := (tracer.ReadOptions{Salvage: true}).Read(bytes.NewReader(b)); st != nil {
+			if verr := st.CheckValid(); verr != nil {
+				t.Fatalf("a salvaging Read (%v) returned an invalid trace: %v", err, verr)
+			}
+		}
 		tr, err := tracer.Read(bytes.NewReader(b))
 		var te *tracer.TruncatedError
 		if err != nil && !errors.As(err, &te) {

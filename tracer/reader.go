@@ -24,15 +24,37 @@ import (
 // allocates in proportion to the bytes actually read: lengths and counts
 // are checked against what the file holds before anything is allocated.
 func Read(r io.Reader) (*Trace, error) {
-	t, err := read(r)
+	return ReadOptions{}.Read(r)
+}
+
+// ReadFile reads the .giltrace file path; see Read.
+func ReadFile(path string) (*Trace, error) {
+	return ReadOptions{}.ReadFile(path)
+}
+
+// ReadOptions are the options of a read.
+type ReadOptions struct {
+	// Salvage keeps the valid part of a damaged file: when a record after
+	// the tables is damaged (a bad checksum, a payload that does not
+	// decode) or an event breaks the protocol, the trace of the events
+	// before the damage is returned, with Truncated and Salvaged set,
+	// together with a *SalvagedError that names the damage.
+	Salvage bool
+}
+
+// Read reads a .giltrace file from r; see the function Read.
+func (o ReadOptions) Read(r io.Reader) (*Trace, error) {
+	t, err := read(r, o)
 	if err != nil {
 		return t, fmt.Errorf("reading trace: %w", err)
 	}
 	return t, nil
 }
 
-// ReadFile reads the .giltrace file path; see Read.
-func ReadFile(path string) (*Trace, error) {
+// ReadFile reads the .giltrace file path; see the function Read. A path
+// that is not a regular file (a directory, a named pipe, a device) is
+// refused before it is opened.
+func (o ReadOptions) ReadFile(path string) (*Trace, error) {
 	// A FIFO would block the open until a writer comes; a directory or a
 	// device is no trace: only regular files (or links to them).
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
@@ -43,7 +65,7 @@ func ReadFile(path string) (*Trace, error) {
 		return nil, fmt.Errorf("reading trace: %w", err)
 	}
 	defer f.Close()
-	t, err := read(f)
+	t, err := read(f, o)
 	if err != nil {
 		return t, fmt.Errorf("reading trace %s: %w", path, err)
 	}
@@ -55,11 +77,13 @@ func ReadFile(path string) (*Trace, error) {
 //  2. records, each checked against its CRC, then decoded: meta first,
 //     tables, events, until the end record;
 //  3. the end of the file right after the end record;
-//  4. CheckValid on the trace.
+//  4. (version 2) the threads' events merged by time;
+//  5. CheckValid on the trace.
 //
 // On a cut-off file it stops at the last complete record and, if the events
-// had begun, validates and returns what it has.
-func read(r io.Reader) (*Trace, error) {
+// had begun, validates and returns what it has; with o.Salvage it does the
+// same at a damaged record or event.
+func read(r io.Reader, o ReadOptions) (*Trace, error) {
 	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), t: &Trace{}}
 	err := rd.header()
 	for err == nil && !rd.ended {
@@ -69,25 +93,39 @@ func read(r io.Reader) (*Trace, error) {
 		err = rd.trailer()
 	}
 	var te *TruncatedError
+	var fe *FormatError
 	truncated := errors.As(err, &te) && rd.inEvents
-	if rd.version >= StreamVersion && (err == nil || truncated) {
+	damaged := o.Salvage && errors.As(err, &fe) && rd.inEvents
+	if rd.version >= StreamVersion && (err == nil || truncated || damaged) {
 		rd.merge()
 	}
-	if truncated {
+	switch {
+	case truncated:
 		rd.t.Truncated = true
 		if rd.version >= StreamVersion {
-			return rd.prefix(te, err)
+			n, verr := rd.prefix()
+			if verr != nil {
+				return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
+			}
+			te.Events = n
+			return rd.t, err
 		}
 		if verr := rd.t.CheckValid(); verr != nil {
 			return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
 		}
 		return rd.t, err
-	}
-	if err != nil {
+	case damaged:
+		return rd.salvage(err)
+	case err != nil:
 		return nil, err
 	}
-	if err := rd.t.CheckValid(); err != nil {
-		return nil, err
+	verr := rd.t.CheckValid()
+	var ve *ValidationError
+	if verr != nil && o.Salvage && errors.As(verr, &ve) && ve.Event >= 0 {
+		return rd.salvageInvalid(verr)
+	}
+	if verr != nil {
+		return nil, verr
 	}
 	return rd.t, nil
 }

@@ -158,12 +158,13 @@ func (rd *reader) before(t int64) int {
 // maxPrefixTries bounds the sync times a cut-off file is tried at.
 const maxPrefixTries = 4
 
-// prefix returns the complete part of a cut-off version 2 file: its
-// events before the last sync time, when that is a valid trace. If it is
-// not (a thread emitted, after the sync, an event it had timed before it),
-// earlier sync times are tried, then the time before which every thread
-// that has not ended wrote all its events (the latest time each wrote).
-func (rd *reader) prefix(te *TruncatedError, err error) (*Trace, error) {
+// prefix cuts the trace of a cut-off (or damaged) version 2 file to its
+// trustworthy part and returns its event count: the events before the last
+// sync time, when that is a valid trace. If it is not (a thread emitted,
+// after the sync, an event it had timed before it), earlier sync times are
+// tried, then the time before which every thread that has not ended wrote
+// all its events (the latest time each wrote).
+func (rd *reader) prefix() (int, error) {
 	all := rd.t.Events
 	var cuts []int64
 	for i := len(rd.syncs) - 1; i >= 0 && len(cuts) < maxPrefixTries; i-- {
@@ -174,11 +175,10 @@ func (rd *reader) prefix(te *TruncatedError, err error) (*Trace, error) {
 	for _, c := range cuts {
 		rd.t.Events = all[:rd.before(c)]
 		if verr = rd.t.CheckValid(); verr == nil {
-			te.Events = len(rd.t.Events)
-			return rd.t, err
+			return len(rd.t.Events), nil
 		}
 	}
-	return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
+	return 0, verr
 }
 
 // safeCut is the time before which every thread of t that has not ended
