@@ -86,6 +86,11 @@ func (o *recordOptions) check() error {
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
 	}
+	if o.OTLP != "" {
+		if err := o.otlp().check(); err != nil {
+			return fmt.Errorf("--otlp: %w", err)
+		}
+	}
 	return nil
 }
 
