@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/giltrace/giltrace/tracer"
 	"go.yaml.in/yaml/v3"
@@ -117,6 +118,9 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	}()
 	if len(src) > MaxFileSize {
 		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file is larger than the limit of %d bytes (1 MiB)", MaxFileSize)}
+	}
+	if err := checkUTF8(name, src); err != nil {
+		return nil, err
 	}
 	root, err := l.decodeYAML(src)
 	if err != nil {
@@ -417,4 +421,27 @@ func fileKind(m os.FileMode) string {
 		return "a device"
 	}
 	return "mode " + m.String()
+}
+
+// checkUTF8 locates the first byte of src that is not UTF-8: the YAML
+// parser only says "invalid trailing UTF-8 octet", nowhere.
+func checkUTF8(name string, src []byte) error {
+	if utf8.Valid(src) {
+		return nil
+	}
+	line, col := 1, 1
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return &LoadError{File: name, Line: line, Col: col,
+				Msg: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02X): a workload file must be UTF-8 text", i, src[i])}
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += n
+	}
+	return nil
 }
