@@ -44,8 +44,13 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"every GIL acquire, release, wait and drop request to DIR/run.giltrace, and\n" +
 			"prints the report: the verdict, each thread's wall time split into running,\n" +
 			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
-			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
-			"stops the run and still writes a valid trace of what was recorded.",
+			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C,\n" +
+			"SIGTERM or SIGHUP stops the run and still writes a valid trace of what was\n" +
+			"recorded, its outputs and the report, then exits 128 + the signal's number;\n" +
+			"a second signal stops the outputs. The trace is written as the run goes\n" +
+			"(DIR/run.giltrace.partial until it ends): a crash loses at most about half a\n" +
+			"second. Recording into DIR replaces the previous run's files there\n" +
+			"(docs/guarantees.md).",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Workload = args[0]
