@@ -50,6 +50,7 @@ type Recorder struct {
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
 	disabled bool
+	streamed bool // a Stream reads the buffers as they fill (set before any thread)
 }
 
 // NewRecorder returns an empty Recorder.
@@ -135,7 +136,7 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &Buffer{on: !r.disabled, thread: ThreadID(len(r.threads)), last: -1, r: r}
+	b := &Buffer{on: !r.disabled, publish: r.streamed, thread: ThreadID(len(r.threads)), last: -1, r: r}
 	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
 	r.bufs = append(r.bufs, b)
@@ -146,12 +147,14 @@ func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 // use: each VM thread owns its Buffer.
 //
 // Its events are also readable, while the thread runs, by a Stream: each
-// event is written into the current chunk's storage and then published by
-// an atomic store of the chunk's count (a plain store on amd64 and arm64),
-// so the streaming goroutine reads the published events without a lock.
-// The Recorder's lock is taken only to hand over a full chunk.
+// event is written into the current chunk's storage and then, when the
+// Recorder streams, published by an atomic store of the chunk's count, so
+// the streaming goroutine reads the published events without a lock. The
+// Recorder's lock is taken only to hand over a full chunk, whose events
+// are then all readable.
 type Buffer struct {
 	on      bool
+	publish bool // the Recorder streams: publish each event
 	thread  ThreadID
 	last    int64
 	cur     []Event // the current chunk's events; its storage is c.ev
@@ -163,14 +166,20 @@ type Buffer struct {
 }
 
 // chunk is the storage of a run of a thread's events: ev holds its whole
-// capacity, of which the first n are published.
+// capacity. A chunk that is not its buffer's last is full; of the last,
+// the first n events are published (when streaming).
 type chunk struct {
 	ev []Event
 	n  atomic.Int64
 }
 
-// events returns the published events of c.
-func (c *chunk) events() []Event { return c.ev[:c.n.Load()] }
+// events returns the events of b's chunk i, once b is done.
+func (b *Buffer) events(i int) []Event {
+	if i == len(b.chunks)-1 {
+		return b.cur
+	}
+	return b.chunks[i].ev
+}
 
 // Thread is the buffer's thread.
 func (b *Buffer) Thread() ThreadID { return b.thread }
@@ -199,7 +208,9 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 		return t
 	}
 	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
-	b.c.n.Store(int64(len(b.cur))) // publish it to a Stream
+	if b.publish {
+		b.c.n.Store(int64(len(b.cur))) // to the Stream
+	}
 	return t
 }
 
@@ -259,8 +270,8 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
 			cut = at
 		}
-		for _, c := range b.chunks {
-			lists = append(lists, c.events())
+		for i := range b.chunks {
+			lists = append(lists, b.events(i))
 		}
 	}
 	t.Events = mergeEvents(lists)

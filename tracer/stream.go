@@ -118,6 +118,9 @@ func (s *Stream) begin(rec *Recorder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rec = rec
+	rec.mu.Lock()
+	rec.streamed = true // before any thread: its buffer publishes its events
+	rec.mu.Unlock()
 	s.synced = time.Now()
 	s.w.bw.WriteString(Magic)
 	s.w.bw.Write(binary.LittleEndian.AppendUint32(nil, StreamVersion))
@@ -201,7 +204,16 @@ func (s *Stream) flushLocked(final bool) {
 		}
 		p := &s.pos[i]
 		for p.chunk < len(b.chunks) {
-			evs := b.chunks[p.chunk].events()
+			var evs []Event
+			switch {
+			case final: // every buffer is done
+				evs = b.events(p.chunk)
+			case p.chunk < len(b.chunks)-1: // handed over full
+				evs = b.chunks[p.chunk].ev
+			default: // the current chunk: what was published
+				c := b.chunks[p.chunk]
+				evs = c.ev[:c.n.Load()]
+			}
 			if p.off < len(evs) {
 				segs = append(segs, segment{b.thread, evs[p.off:]})
 				p.off = len(evs)
