@@ -11,22 +11,24 @@ import (
 // BenchmarkEmit: the cost of one event on the VM's hot path. "enabled"
 // includes taking a new 64 Ki-event chunk when one is full (full chunks are
 // let go, as if handed over); "enabled-reuse" rewrites one chunk, the
-// append alone; "disabled" is tracing switched off.
+// append alone; "streamed-reuse" is that while a Stream reads the buffers
+// (one atomic store more); "disabled" is tracing switched off.
 func BenchmarkEmit(b *testing.B) {
 	for _, bc := range []struct {
-		name            string
-		disabled, reuse bool
-	}{{"enabled", false, false}, {"enabled-reuse", false, true}, {"disabled", true, false}} {
+		name                      string
+		disabled, reuse, streamed bool
+	}{{"enabled", false, false, false}, {"enabled-reuse", false, true, false}, {"streamed-reuse", false, true, true}, {"disabled", true, false, false}} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := NewRecorder(Config{MaxEvents: 1 << 50, Disabled: bc.disabled})
+			r.streamed = bc.streamed
 			buf := r.NewThread("t", 0)
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := cpuTime()
 			for i := range b.N {
 				buf.Emit(int64(i), KindCallEnter, 3, 0)
-				if len(buf.full) > 0 {
-					buf.full = buf.full[:0]
+				if len(buf.chunks) > 1 {
+					buf.chunks = buf.chunks[len(buf.chunks)-1:]
 				}
 				if bc.reuse && len(buf.cur) == cap(buf.cur) {
 					buf.cur = buf.cur[:0]

@@ -50,6 +50,7 @@ type Recorder struct {
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
 	disabled bool
+	streamed bool // a Stream reads the buffers as they fill (set before any thread)
 }
 
 // NewRecorder returns an empty Recorder.
@@ -135,7 +136,8 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &Buffer{on: !r.disabled, thread: ThreadID(len(r.threads)), last: -1, r: r, dropAt: -1}
+	b := &Buffer{on: !r.disabled, publish: r.streamed, thread: ThreadID(len(r.threads)), last: -1, r: r}
+	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
 	r.bufs = append(r.bufs, b)
 	return b
@@ -143,15 +145,40 @@ func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 
 // Buffer holds the events of one thread. It is not safe for concurrent
 // use: each VM thread owns its Buffer.
+//
+// Its events are also readable, while the thread runs, by a Stream: each
+// event is written into the current chunk's storage and then, when the
+// Recorder streams, published by an atomic store of the chunk's count, so
+// the streaming goroutine reads the published events without a lock. The
+// Recorder's lock is taken only to hand over a full chunk, whose events
+// are then all readable.
 type Buffer struct {
 	on      bool
+	publish bool // the Recorder streams: publish each event
 	thread  ThreadID
 	last    int64
-	cur     []Event
-	full    [][]Event
+	cur     []Event // the current chunk's events; its storage is c.ev
+	c       *chunk  // the current chunk
+	chunks  []*chunk
 	r       *Recorder
 	dropped uint64
-	dropAt  int64 // time of the first dropped event, or -1
+	dropAt  atomic.Int64 // time of the first dropped event, or -1
+}
+
+// chunk is the storage of a run of a thread's events: ev holds its whole
+// capacity. A chunk that is not its buffer's last is full; of the last,
+// the first n events are published (when streaming).
+type chunk struct {
+	ev []Event
+	n  atomic.Int64
+}
+
+// events returns the events of b's chunk i, once b is done.
+func (b *Buffer) events(i int) []Event {
+	if i == len(b.chunks)-1 {
+		return b.cur
+	}
+	return b.chunks[i].ev
 }
 
 // Thread is the buffer's thread.
@@ -174,19 +201,22 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	}
 	b.last = t
 	if len(b.cur) == cap(b.cur) && !b.grow() {
-		if b.dropAt < 0 {
-			b.dropAt = t
+		if b.dropAt.Load() < 0 {
+			b.dropAt.Store(t)
 		}
 		b.dropped++
 		return t
 	}
 	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
+	if b.publish {
+		b.c.n.Store(int64(len(b.cur))) // to the Stream
+	}
 	return t
 }
 
 // grow hands the full chunk over and takes a new one from the budget.
 func (b *Buffer) grow() bool {
-	if b.dropAt >= 0 {
+	if b.dropAt.Load() >= 0 {
 		return false // once dropping, the thread's trace stays cut
 	}
 	n := int64(min(max(2*cap(b.cur), firstChunkEvents), chunkEvents))
@@ -197,10 +227,11 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	if len(b.cur) > 0 {
-		b.full = append(b.full, b.cur)
-	}
-	b.cur = make([]Event, 0, n)
+	c := &chunk{ev: make([]Event, n)}
+	b.r.mu.Lock()
+	b.chunks = append(b.chunks, c)
+	b.r.mu.Unlock()
+	b.c, b.cur = c, c.ev[:0]
 	return true
 }
 
@@ -236,12 +267,11 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 	var lists [][]Event
 	for _, b := range r.bufs {
 		t.Dropped += b.dropped
-		if b.dropAt >= 0 && (cut < 0 || b.dropAt < cut) {
-			cut = b.dropAt
+		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
+			cut = at
 		}
-		lists = append(lists, b.full...)
-		if len(b.cur) > 0 {
-			lists = append(lists, b.cur)
+		for i := range b.chunks {
+			lists = append(lists, b.events(i))
 		}
 	}
 	t.Events = mergeEvents(lists)
@@ -293,15 +323,29 @@ func mergeEvents(lists [][]Event) []Event {
 	}
 	out := make([]Event, 0, total)
 	heap.Init(&h)
-	for len(h) > 0 {
+	for len(h) > 1 {
+		// Take the run of the first list's events that come before every
+		// other list's head (the second smallest head is h[1] or h[2]): a
+		// thread holding the GIL emits thousands in a row.
 		l := h[0]
-		out = append(out, l[0])
-		if len(l) == 1 {
+		next := &h[1][0]
+		if len(h) > 2 && Less(&h[2][0], next) {
+			next = &h[2][0]
+		}
+		n := 1
+		for n < len(l) && Less(&l[n], next) {
+			n++
+		}
+		out = append(out, l[:n]...)
+		if n == len(l) {
 			heap.Pop(&h)
 			continue
 		}
-		h[0] = l[1:]
+		h[0] = l[n:]
 		heap.Fix(&h, 0)
+	}
+	if len(h) == 1 {
+		out = append(out, h[0]...)
 	}
 	return out
 }

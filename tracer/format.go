@@ -23,9 +23,14 @@ import (
 // Magic starts every .giltrace file.
 const Magic = "GILTRACE"
 
-// FormatVersion is the version of the .giltrace format that Write writes
-// and Read reads.
+// FormatVersion is the version of the .giltrace format that Write writes.
+// Read reads it and StreamVersion.
 const FormatVersion = 1
+
+// StreamVersion is the version a Stream writes: a trace written as the
+// run goes, with per-thread event records, table rows appended after
+// events and sync records (docs/trace-format.md, "Version 2").
+const StreamVersion = 2
 
 // Record types.
 const (
@@ -38,10 +43,11 @@ const (
 	recStacks  byte = 7
 	recEvents  byte = 8
 	recEnd     byte = 9
-	numRecs         = 10
+	recSync    byte = 10 // version 2 only
+	numRecs         = 11
 )
 
-var recNames = [numRecs]string{"", "meta", "strings", "procs", "threads", "locks", "frames", "stacks", "events", "end"}
+var recNames = [numRecs]string{"", "meta", "strings", "procs", "threads", "locks", "frames", "stacks", "events", "end", "sync"}
 
 func recName(t byte) string {
 	if t > 0 && t < numRecs {
@@ -68,6 +74,13 @@ const batchRows = 16 << 10
 // already truncated when written (read from a cut-off file), so its
 // threads may lack their thread-end.
 const endTruncated = 1
+
+// endCut is bit 1 of the end record's flags, version 2 only: events were
+// dropped at the recorder's bound, and a cut time follows the flags; the
+// events at or after it are not part of the trace (they count as dropped),
+// so that the trace is a consistent prefix of the run, as Recorder.Finish
+// makes it.
+const endCut = 2
 
 // Event encoding: a header byte, then the fields that differ.
 //

@@ -33,6 +33,10 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		b := encode(t, tr)
 		seeds[name] = b
 		seeds[name+"-cut"] = b[:len(b)*2/3]
+		// Version 2, as a Stream writes it while recording.
+		v2 := tracer.StreamTrace(t, tr)
+		seeds[name+"-v2"] = v2
+		seeds[name+"-v2-cut"] = v2[:len(v2)*2/3]
 	}
 	for _, name := range []string{"free-threaded", "multiprocessing"} {
 		b, err := os.ReadFile(filepath.Join("..", "fixtures", "traces", name+".giltrace"))
@@ -66,6 +70,12 @@ func writeSeeds(t *testing.T, target string, seeds map[string][]byte) {
 // round trip through Write unchanged.
 func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Salvaging never panics either, and keeps only valid traces.
+		if st, err := (tracer.ReadOptions{Salvage: true}).Read(bytes.NewReader(b)); st != nil {
+			if verr := st.CheckValid(); verr != nil {
+				t.Fatalf("a salvaging Read (%v) returned an invalid trace: %v", err, verr)
+			}
+		}
 		tr, err := tracer.Read(bytes.NewReader(b))
 		var te *tracer.TruncatedError
 		if err != nil && !errors.As(err, &te) {

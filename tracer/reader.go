@@ -24,15 +24,42 @@ import (
 // allocates in proportion to the bytes actually read: lengths and counts
 // are checked against what the file holds before anything is allocated.
 func Read(r io.Reader) (*Trace, error) {
-	t, err := read(r)
+	return ReadOptions{}.Read(r)
+}
+
+// ReadFile reads the .giltrace file path; see Read.
+func ReadFile(path string) (*Trace, error) {
+	return ReadOptions{}.ReadFile(path)
+}
+
+// ReadOptions are the options of a read.
+type ReadOptions struct {
+	// Salvage keeps the valid part of a damaged file: when a record after
+	// the tables is damaged (a bad checksum, a payload that does not
+	// decode) or an event breaks the protocol, the trace of the events
+	// before the damage is returned, with Truncated and Salvaged set,
+	// together with a *SalvagedError that names the damage.
+	Salvage bool
+}
+
+// Read reads a .giltrace file from r; see the function Read.
+func (o ReadOptions) Read(r io.Reader) (*Trace, error) {
+	t, err := read(r, o)
 	if err != nil {
 		return t, fmt.Errorf("reading trace: %w", err)
 	}
 	return t, nil
 }
 
-// ReadFile reads the .giltrace file path; see Read.
-func ReadFile(path string) (*Trace, error) {
+// ReadFile reads the .giltrace file path; see the function Read. A path
+// that is not a regular file (a directory, a named pipe, a device) is
+// refused before it is opened.
+func (o ReadOptions) ReadFile(path string) (*Trace, error) {
+	// A FIFO would block the open until a writer comes; a directory or a
+	// device is no trace: only regular files (or links to them).
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading trace %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading trace: %w", err)
@@ -42,7 +69,7 @@ func ReadFile(path string) (*Trace, error) {
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	t, err := readSized(f, size)
+	t, err := readSized(f, size, o)
 	if err != nil {
 		return t, fmt.Errorf("reading trace %s: %w", path, err)
 	}
@@ -54,17 +81,19 @@ func ReadFile(path string) (*Trace, error) {
 //  2. records, each checked against its CRC, then decoded: meta first,
 //     tables, events, until the end record;
 //  3. the end of the file right after the end record;
-//  4. CheckValid on the trace.
+//  4. (version 2) the threads' events merged by time;
+//  5. CheckValid on the trace.
 //
 // On a cut-off file it stops at the last complete record and, if the events
-// had begun, validates and returns what it has.
-func read(r io.Reader) (*Trace, error) { return readSized(r, 0) }
+// had begun, validates and returns what it has; with o.Salvage it does the
+// same at a damaged record or event.
+func read(r io.Reader, o ReadOptions) (*Trace, error) { return readSized(r, 0, o) }
 
 // readSized is read of a file of size bytes (0 if unknown): the events
 // are then sized once from the count the file claims, bounded by its size,
 // instead of doubling as the bytes come in (which, at the peak, holds the
 // events about one and a half times).
-func readSized(r io.Reader, size int64) (*Trace, error) {
+func readSized(r io.Reader, size int64, o ReadOptions) (*Trace, error) {
 	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), t: &Trace{}, size: size}
 	err := rd.header()
 	for err == nil && !rd.ended {
@@ -74,18 +103,39 @@ func readSized(r io.Reader, size int64) (*Trace, error) {
 		err = rd.trailer()
 	}
 	var te *TruncatedError
-	if errors.As(err, &te) && rd.inEvents {
+	var fe *FormatError
+	truncated := errors.As(err, &te) && rd.inEvents
+	damaged := o.Salvage && errors.As(err, &fe) && rd.inEvents
+	if rd.version >= StreamVersion && (err == nil || truncated || damaged) {
+		rd.merge()
+	}
+	switch {
+	case truncated:
 		rd.t.Truncated = true
+		if rd.version >= StreamVersion {
+			n, verr := rd.prefix()
+			if verr != nil {
+				return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
+			}
+			te.Events = n
+			return rd.t, err
+		}
 		if verr := rd.t.CheckValid(); verr != nil {
 			return nil, fmt.Errorf("%w; its complete part is invalid: %w", err, verr)
 		}
 		return rd.t, err
-	}
-	if err != nil {
+	case damaged:
+		return rd.salvage(err)
+	case err != nil:
 		return nil, err
 	}
-	if err := rd.t.CheckValid(); err != nil {
-		return nil, err
+	verr := rd.t.CheckValid()
+	var ve *ValidationError
+	if verr != nil && o.Salvage && errors.As(verr, &ve) && ve.Event >= 0 {
+		return rd.salvageInvalid(verr)
+	}
+	if verr != nil {
+		return nil, verr
 	}
 	return rd.t, nil
 }
@@ -105,6 +155,19 @@ type reader struct {
 	inEvents bool // an event or end record began: the tables are complete
 	sawMeta  bool
 	ended    bool
+
+	// Version 2: each thread's events, decoded against its own state,
+	// merged by time at the end; the sync times read; the end's cut.
+	version uint32
+	thr     []threadEvents
+	syncs   []int64
+	cut     int64 // -1: none
+}
+
+// threadEvents are a thread's events in a version 2 file.
+type threadEvents struct {
+	threadCoder
+	events []Event
 }
 
 const headerLen = len(Magic) + 4
@@ -122,10 +185,12 @@ func (rd *reader) header() error {
 	if string(h[:len(Magic)]) != Magic {
 		return &FormatError{Record: -1, Event: -1, Err: fmt.Errorf("not a giltrace file: starts with %q, expected %q", h[:n], Magic)}
 	}
-	if v := binary.LittleEndian.Uint32(h[len(Magic):]); v != FormatVersion {
+	rd.version = binary.LittleEndian.Uint32(h[len(Magic):])
+	if rd.version != FormatVersion && rd.version != StreamVersion {
 		return &FormatError{Offset: int64(len(Magic)), Record: -1, Event: -1,
-			Err: fmt.Errorf("unsupported format version %d (this reader reads version %d)", v, FormatVersion)}
+			Err: fmt.Errorf("unsupported format version %d (this reader reads versions %d and %d)", rd.version, FormatVersion, StreamVersion)}
 	}
+	rd.cut = -1
 	return nil
 }
 
@@ -170,7 +235,7 @@ func (rd *reader) frame() error {
 	}
 	rd.off++
 	rd.typ = typ
-	if typ == recEvents || typ == recEnd {
+	if typ == recEvents || typ == recEnd || typ == recSync {
 		rd.inEvents = true
 	}
 	var hdr [1 + binary.MaxVarintLen64]byte
@@ -193,7 +258,7 @@ func (rd *reader) frame() error {
 			break
 		}
 	}
-	if typ == 0 || typ >= numRecs {
+	if typ == 0 || typ >= numRecs || typ == recSync && rd.version < StreamVersion {
 		return rd.formatError(-1, -1, fmt.Errorf("unknown record type %d", typ))
 	}
 	if length > maxRecord {
@@ -243,22 +308,32 @@ func (rd *reader) decode() error {
 	event := -1
 	switch rd.typ {
 	case recMeta:
-		if rd.sawMeta {
+		if rd.sawMeta && rd.version < StreamVersion {
 			return rd.formatError(-1, -1, errors.New("a second meta record"))
 		}
-		rd.sawMeta = true
+		rd.sawMeta = true // version 2: a later meta record replaces the first
 		rd.t.Meta = d.meta()
 	case recStrings, recProcs, recThreads, recLocks, recFrames, recStacks:
-		if rd.inEvents {
+		if rd.inEvents && rd.version < StreamVersion {
 			return rd.formatError(-1, -1, fmt.Errorf("a %s record after the events began: tables come first", recName(rd.typ)))
 		}
 		rd.table(&d)
 	case recEvents:
+		if rd.version >= StreamVersion {
+			event = rd.threadEvents(&d)
+			break
+		}
 		if rd.st.stacks == nil {
 			rd.st = newEventState(len(rd.t.Threads))
 		}
 		event = rd.events(&d)
+	case recSync:
+		rd.sync(&d)
 	case recEnd:
+		if rd.version >= StreamVersion {
+			rd.end2(&d)
+			break
+		}
 		rd.end(&d)
 	}
 	if d.err == nil && d.i != len(d.b) {
@@ -284,9 +359,19 @@ func (rd *reader) table(d *decoder) {
 			return Thread{Name: d.str(), Proc: ProcID(d.u32())}
 		})
 	case recLocks:
+		n := len(t.Locks)
 		t.Locks = readRows(d, t.Locks, 3, func(d *decoder) Lock {
 			return Lock{Name: d.str(), Proc: ProcID(d.u32()), GIL: d.bool()}
 		})
+		if rd.version >= StreamVersion {
+			// A stream may write a process before its GIL: a GIL lock of a
+			// process without one becomes its GIL.
+			for i := n; i < len(t.Locks); i++ {
+				if l := t.Locks[i]; l.GIL && int(l.Proc) < len(t.Procs) && t.Procs[l.Proc].GIL == NoLock {
+					t.Procs[l.Proc].GIL = LockID(i)
+				}
+			}
+		}
 	case recFrames:
 		t.Frames = readRows(d, t.Frames, 3, func(d *decoder) Frame {
 			return Frame{Func: d.str(), File: d.str(), Line: d.int()}
@@ -608,4 +693,19 @@ func (d *decoder) count(minBytes int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// fileKind names the kind of a non-regular file, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }

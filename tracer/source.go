@@ -30,9 +30,20 @@ var ErrInterrupted = errors.New("run interrupted")
 // trace. The trace is returned with ErrInterrupted (wrapped), and with any
 // other error if the source recorded events before it failed, so that
 // nothing already recorded is lost; it is nil only if nothing was recorded.
+//
+// If ctx carries a Stream (WithStream), the run is also written to it as
+// it goes, and finished there (end record) before Record returns; the
+// Stream's Err says whether that worked.
 func Record(ctx context.Context, src Source, cfg Config) (*Trace, error) {
 	rec := NewRecorder(cfg)
+	st := streamOf(ctx)
+	if st != nil {
+		st.begin(rec)
+	}
 	meta, err := src.Record(ctx, rec)
+	if st != nil {
+		st.finish(meta)
+	}
 	if err != nil && !errors.Is(err, ErrInterrupted) && rec.Empty() {
 		return nil, err
 	}

@@ -6,7 +6,8 @@ import (
 )
 
 // Summary is a one-line description of the trace: workload, GIL mode,
-// processes, threads, events, duration and dropped events, e.g.
+// processes, threads, events, duration and dropped events, then what is
+// partial about it (truncated, interrupted, salvaged), e.g.
 //
 //	workload "web" (cpython): 1 process, 4 threads, 10234 events, 1.5s, 0 dropped
 func (t *Trace) Summary() string {
@@ -19,6 +20,13 @@ func (t *Trace) Summary() string {
 		plural(len(t.Events), "event", "events"), roundDuration(t.Duration()), t.Dropped)
 	if t.Truncated {
 		s += ", truncated"
+	}
+	st := t.Status()
+	if st.Interrupted {
+		s += ", interrupted"
+	}
+	if st.Salvaged != "" {
+		s += ", salvaged (" + st.Salvaged + ")"
 	}
 	return s
 }

@@ -69,6 +69,7 @@ type Trace struct {
 
 	Dropped   uint64 // events lost because the recorder's bound was hit
 	Truncated bool   // read from a file that was cut off; Events hold its complete part
+	Salvaged  string // read with ReadOptions.Salvage from a damaged file: the damage, before which Events were kept; "" if none
 }
 
 // StackFrames returns the frames of stack s, innermost first. It allocates.

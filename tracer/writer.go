@@ -219,11 +219,28 @@ func (st *eventState) append(b []byte, e *Event) ([]byte, error) {
 	if !e.Kind.Valid() {
 		return b, errors.New("invalid kind " + e.Kind.String())
 	}
+	h, compact := eventHeader(e, e.Thread == st.thread, e.Stack == st.stacks[e.Thread])
+	b = binary.AppendUvarint(b, uint64(e.Time-st.time))
+	b = append(b, h)
+	if h&evSameThread == 0 {
+		b = binary.AppendUvarint(b, uint64(e.Thread))
+	}
+	if h&evSameStack == 0 {
+		b = binary.AppendUvarint(b, uint64(e.Stack))
+	}
+	b = appendArg(b, e, compact)
+	st.time, st.thread, st.stacks[e.Thread] = e.Time, e.Thread, e.Stack
+	return b, nil
+}
+
+// eventHeader is the header byte of e and whether its Arg has its kind's
+// compact form.
+func eventHeader(e *Event, sameThread, sameStack bool) (byte, bool) {
 	h := byte(e.Kind)
-	if e.Thread == st.thread {
+	if sameThread {
 		h |= evSameThread
 	}
-	if e.Stack == st.stacks[e.Thread] {
+	if sameStack {
 		h |= evSameStack
 	}
 	compact := argCompact(e.Kind, e.Arg)
@@ -233,14 +250,11 @@ func (st *eventState) append(b []byte, e *Event) ([]byte, error) {
 	case !compact:
 		h |= evArgRaw
 	}
-	b = binary.AppendUvarint(b, uint64(e.Time-st.time))
-	b = append(b, h)
-	if h&evSameThread == 0 {
-		b = binary.AppendUvarint(b, uint64(e.Thread))
-	}
-	if h&evSameStack == 0 {
-		b = binary.AppendUvarint(b, uint64(e.Stack))
-	}
+	return h, compact
+}
+
+// appendArg encodes e's Arg, if not 0, in the form its header says.
+func appendArg(b []byte, e *Event, compact bool) []byte {
 	switch {
 	case e.Arg == 0:
 	case !compact:
@@ -253,8 +267,7 @@ func (st *eventState) append(b []byte, e *Event) ([]byte, error) {
 	default:
 		b = binary.AppendUvarint(b, e.Arg)
 	}
-	st.time, st.thread, st.stacks[e.Thread] = e.Time, e.Thread, e.Stack
-	return b, nil
+	return b
 }
 
 func isLockKind(k Kind) bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,11 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 		return sendOTLP(cmd.Context(), s.spans, &o.OTLP, cmd.OutOrStdout())
 	}
 	if o.Out == "-" {
-		return out.New(cmd.OutOrStdout(), s).Export(cmd.Context(), s.spans)
+		err := writeStream(cmd.Context(), cmd.OutOrStdout(), func(w io.Writer) error { return out.New(w, s).Export(cmd.Context(), s.spans) })
+		if err != nil {
+			return fmt.Errorf("exporting %s as %s to stdout: %w", o.File, o.Format, err)
+		}
+		return nil
 	}
 	path := o.Out
 	if path == "" {

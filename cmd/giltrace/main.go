@@ -7,18 +7,24 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, in, stop := notifyInterrupts(context.Background(), os.Stderr)
 	cmd := newRootCmd()
-	if err := cmd.ExecuteContext(ctx); err != nil {
+	err := cmd.ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		if _, ok := programStatus(err); !ok {
 			fmt.Fprintf(os.Stderr, "giltrace: %v\n", err)
 		}
-		stop()
+	}
+	// A stopping signal exits 128 + its number (130, 143, 129), as a
+	// process killed by it would, whatever was saved before.
+	if s := in.Signal(); s != nil {
+		os.Exit(exitStatus(s))
+	}
+	if err != nil {
 		os.Exit(exitCode(err))
 	}
 }

@@ -67,8 +67,8 @@ func checkExportOTLP(cmd *cobra.Command, o *exportOptions) error {
 // exportFormatNames lists export's formats: the local outputs, then otlp.
 func exportFormatNames() string { return outputNames() + ", " + otlpFormat }
 
-// check rejects values no collector could accept; the endpoint and the
-// environment are checked when the client is made.
+// check rejects values no collector could accept, the endpoint and the
+// OTEL_EXPORTER_OTLP_* environment included.
 func (o *otlpOptions) check() error {
 	switch o.Protocol {
 	case "", oteltrace.ProtocolHTTPProtobuf, oteltrace.ProtocolHTTPJSON, oteltrace.ProtocolGRPC:
@@ -81,7 +81,8 @@ func (o *otlpOptions) check() error {
 	if o.SpanBudget < 0 {
 		return fmt.Errorf("--span-budget %d: expected at least 1", o.SpanBudget)
 	}
-	return nil
+	// The endpoint and the environment, before anything runs.
+	return oteltrace.CheckClientOptions(oteltrace.ClientOptions{Endpoint: o.Endpoint, Protocol: o.Protocol})
 }
 
 // sendOTLP sends the run of spans s as one trace to the collector o designates and reports
@@ -128,10 +129,11 @@ func captureOTelErrors() func() error {
 			otelErrors.mu.Lock()
 			defer otelErrors.mu.Unlock()
 			if otelErrors.errs == nil {
-				log.Printf("giltrace: opentelemetry: %v", err)
+				log.Printf("giltrace: opentelemetry: %s", oteltrace.RedactText(err.Error()))
 				return
 			}
-			*otelErrors.errs = append(*otelErrors.errs, fmt.Errorf("opentelemetry: %w", err))
+			// The SDK's messages may carry the endpoint's credentials.
+			*otelErrors.errs = append(*otelErrors.errs, fmt.Errorf("opentelemetry: %s", oteltrace.RedactText(err.Error())))
 		}))
 	})
 	var errs []error

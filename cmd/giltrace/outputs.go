@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/exporters/flamegraph"
@@ -114,44 +114,62 @@ func parseFormats(s string) ([]string, error) {
 }
 
 // writeOutputs writes every format in names for run r into dir, each to
-// its file name, and returns the paths written. Failures do not stop the
-// other formats: they are joined, each naming its file, and a file that
-// failed is removed.
+// its file name (writeFile: atomically), and returns the paths written.
+// Failures do not stop the other formats: they are joined, each naming its
+// file. Once ctx is done it stops, and the error names the outputs not
+// written.
 func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
 	var written []string
 	var errs []error
-	for _, name := range names {
+	var next atomic.Int64 // the output being written, for a forced exit's message
+	in := interruptsOf(ctx)
+	in.setPending(func() string {
+		if left := notWritten(dir, names[next.Load():]); left != "" {
+			return "outputs not written: " + left
+		}
+		return ""
+	})
+	for i, name := range names {
+		next.Store(int64(i))
 		o, err := lookupOutput(name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		path := filepath.Join(dir, o.File)
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))
+			break
+		}
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
+			if ctx.Err() != nil {
+				errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))
+				break
+			}
 			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
 			continue
 		}
 		written = append(written, path)
 	}
+	next.Store(int64(len(names)))
 	return written, errors.Join(errs...)
 }
 
-// writeOutputFile writes format o of run r to the file path, removing it
-// if anything fails.
-func writeOutputFile(ctx context.Context, o output, r *run, path string) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// notWritten lists the files of the formats names in dir.
+func notWritten(dir string, names []string) string {
+	var paths []string
+	for _, n := range names {
+		if o, err := lookupOutput(n); err == nil {
+			paths = append(paths, filepath.Join(dir, o.File))
+		}
 	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	return o.New(f, r).Export(ctx, r.spans)
+	return strings.Join(paths, " ")
+}
+
+// writeOutputFile writes format o of run r to path with writeFile: a
+// failure leaves whatever was at path as it was.
+func writeOutputFile(ctx context.Context, o output, r *run, path string) error {
+	return writeFile(ctx, path, func(w io.Writer) error { return o.New(w, r).Export(ctx, r.spans) })
 }
 
 // outputFiles lists the default file names, for help texts.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,11 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 }
 
 func runAttach(cmd *cobra.Command, o *attachOptions) error {
-	return recordPython(cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd)))
+	name := "pid-" + strconv.Itoa(o.PID)
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", o.PID)); err == nil && len(b) > 0 {
+		name = cpython.ProgramName(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
+	}
+	return recordPython(cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd)), name)
 }
 
 // pythonOptions are the CPython recorder's options for a command: the
@@ -71,40 +76,37 @@ func pythonOptions(cmd *cobra.Command) cpython.Options {
 	return cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion()}
 }
 
-// recordPython records a real CPython program through src, then writes,
-// reports and sends the run as record does for a workload. A program
-// started by record (not attach) passes its exit status through: once the
-// run is saved, giltrace exits with it.
-func recordPython(cmd *cobra.Command, o *recordOptions, src *cpython.Source) error {
-	ctx := cmd.Context()
-	t, runErr := tracer.Record(ctx, src, tracer.Config{})
-	name := "python"
-	if t != nil && t.Meta.Workload != "" {
-		name = t.Meta.Workload
-	} else if len(o.Command) > 0 {
-		name = filepath.Base(o.Command[0])
-	}
-	if err := saveRun(ctx, t, runErr, name, o, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+// recordPython records a real CPython program through src, named name,
+// then writes, reports and sends the run as record does for a workload
+// (recordRun). A program started by record (not attach) passes its exit
+// status through: once the run is saved, giltrace exits with it.
+func recordPython(cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
+	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython"}}
+	err := recordRun(cmd.Context(), name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
+		return tracer.Record(ctx, src, tracer.Config{})
+	})
+	if err != nil {
 		return err
 	}
 	if o.Command != nil {
 		if code := src.ExitCode(); code != 0 {
-			return &exitStatus{code: code}
+			return &programExit{code: code}
 		}
 	}
 	return nil
 }
 
-// exitStatus is the exit status of a traced program that giltrace passes
+// programExit is the exit status of a traced program that giltrace passes
 // through after tracing it: not an error of giltrace's, so nothing is
 // printed. A program killed by a signal (-1) gives 1.
-type exitStatus struct{ code int }
+type programExit struct{ code int }
 
-func (e *exitStatus) Error() string { return fmt.Sprintf("the program exited with status %d", e.code) }
+func (e *programExit) Error() string { return fmt.Sprintf("the program exited with status %d", e.code) }
 
 // programStatus is the exit status to pass through for err, if it is one.
 func programStatus(err error) (int, bool) {
-	var es *exitStatus
+	var es *programExit
 	if !errors.As(err, &es) {
 		return 0, false
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
@@ -51,10 +52,15 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"every GIL acquire, release, wait and drop request to DIR/run.giltrace, and\n" +
 			"prints the report: the verdict, each thread's wall time split into running,\n" +
 			"GIL wait, I/O, native and lock wait, and the speedup arithmetic (giltrace\n" +
-			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C\n" +
-			"stops the run and still writes a valid trace of what was recorded. With\n" +
-			"--clock virtual the run is simulated (docs/vm.md): exact, the same bytes on\n" +
-			"every run and machine, on --cores N simulated cores.\n\n" +
+			"report). Every output (--formats) is written beside run.giltrace. Ctrl-C,\n" +
+			"SIGTERM or SIGHUP stops the run and still writes a valid trace of what was\n" +
+			"recorded, its outputs and the report, then exits 128 + the signal's number;\n" +
+			"a second signal stops the outputs. The trace is written as the run goes\n" +
+			"(DIR/run.giltrace.partial until it ends): a crash loses at most about half a\n" +
+			"second. Recording into DIR replaces the previous run's files there\n" +
+			"(docs/guarantees.md). With --clock virtual the run is simulated\n" +
+			"(docs/vm.md): exact, the same bytes on every run and machine, on --cores N\n" +
+			"simulated cores.\n\n" +
 			"After --, record runs COMMAND instead, a real CPython program (python3 app.py,\n" +
 			"python3 -m pkg, a script with a python shebang), and traces it and the CPython\n" +
 			"processes it starts through uprobes on the interpreter until it exits\n" +
@@ -145,6 +151,11 @@ func (o *recordOptions) check() error {
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
 	}
+	if o.OTLP != "" {
+		if err := o.otlp().check(); err != nil {
+			return fmt.Errorf("--otlp: %w", err)
+		}
+	}
 	return checkClockFlags(o.Clock, o.Cores)
 }
 
@@ -173,66 +184,94 @@ func checkClockFlags(clock string, cores int) error {
 
 func runRecord(cmd *cobra.Command, o *recordOptions) error {
 	if o.Command != nil {
-		return recordPython(cmd, o, cpython.Command(resolveLauncher(cmd.Context(), o.Command), pythonOptions(cmd)))
+		argv := resolveLauncher(cmd.Context(), o.Command)
+		src := cpython.Command(argv, pythonOptions(cmd))
+		return recordPython(cmd, o, src, cpython.ProgramName(argv))
 	}
 	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
 
-// record loads, runs and writes the workload of o, then prints the
-// breakdown. An interrupted run still writes and prints what was recorded,
-// and returns an error saying so.
+// record loads and runs the workload of o, then saves, reports and sends
+// the run (recordRun).
 func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) error {
 	w, err := workload.Load(o.Workload)
 	if err != nil {
 		return err
 	}
-	t, runErr := vm.Run(ctx, w, vm.Options{
-		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
-		Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
+	return recordRun(ctx, w.Name, startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
+		return vm.Run(ctx, w, vm.Options{
+			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
+			Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
+		})
 	})
-	return saveRun(ctx, t, runErr, w.Name, o, stdout, stderr)
 }
 
-// saveRun writes the trace t of a run named name (from any source) into the
-// directory of o (default giltrace-out/NAME), writes its outputs, prints
-// its report and sends it over OTLP as o says. runErr is the source's: a
-// run interrupted by ctx (tracer.ErrInterrupted) still writes and prints
-// what was recorded, and returns an error saying so; another error with a
-// trace (a source that failed after recording) keeps what was recorded the
-// same way and returns the error.
-func saveRun(ctx context.Context, t *tracer.Trace, runErr error, name string, o *recordOptions, stdout, stderr io.Writer) error {
-	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
-	if t == nil {
-		if runErr == nil {
-			runErr = errors.New("nothing was recorded")
-		}
-		return runErr
-	}
+// recordRun records a run from any source (run: the VM, a CPython
+// process) named name into the directory of o (default giltrace-out/NAME),
+// writes its outputs, prints its report and sends it over OTLP as o says.
+//
+// The trace is written as the run goes (tracer.Stream, starting with the
+// metadata start): a crash loses at most the last half second or so. A run
+// interrupted by ctx (tracer.ErrInterrupted) still writes and prints what
+// was recorded, and returns an error saying so; a source that failed after
+// recording keeps what it recorded the same way and returns its error; one
+// that recorded nothing leaves nothing behind.
+func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOptions, stdout, stderr io.Writer,
+	run func(context.Context) (*tracer.Trace, error)) error {
 	dir := o.Out
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", name)
 	}
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return errors.Join(fmt.Errorf("recording %s: %w", name, err), runErr)
+		return fmt.Errorf("recording %s: %w", name, err)
 	}
-	path := filepath.Join(dir, "run.giltrace")
-	if err := tracer.WriteFile(path, t); err != nil {
-		return errors.Join(fmt.Errorf("recording %s: %w", name, err), runErr)
+	// A signal waits for the trace to be complete on disk (setUnsafe).
+	in := interruptsOf(ctx)
+	in.setUnsafe(+1)
+	safe := sync.OnceFunc(func() { in.setUnsafe(-1) })
+	defer safe()
+	f, err := os.Create(filepath.Join(dir, partialName))
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
 	}
+	st := tracer.NewStream(f, start)
+	t, runErr := run(tracer.WithStream(ctx, st))
+	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
 	if runErr != nil && !interrupted {
-		// The source failed after recording something: keep it, say so.
-		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: wrote the %d events recorded before the failure to %s\n", runErr, len(t.Events), path)
+		if t == nil || len(t.Events) == 0 {
+			// Nothing recorded: nothing half-done is left behind.
+			f.Close()
+			os.Remove(f.Name())
+			if os.IsNotExist(statErr) {
+				os.Remove(dir) // only if giltrace made it and it is empty
+			}
+			return runErr
+		}
+		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %d events recorded before the failure\n", runErr, len(t.Events))
 		interrupted = true
 	}
-	r := newRun(t)
+	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual")
 	formats, outErr := parseFormats(o.Formats)
+	if saveErr != nil {
+		path = f.Name()
+		saveErr = fmt.Errorf("recording %s: saving the trace: %w", name, saveErr)
+	} else {
+		// From now on a signal that the command does not answer within a
+		// second (deriving the spans of a long run) exits, saying this.
+		in.setPending(func() string {
+			return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, formats))
+		})
+	}
+	safe()
+	r := newRun(t)
 	var written []string
-	if outErr == nil {
-		octx := ctx
-		if interrupted {
-			octx = context.WithoutCancel(ctx) // Ctrl-C stopped the run, not the writing of what it recorded
-		}
+	if outErr == nil && saveErr == nil {
+		// The signal that stopped the run does not stop the writing of what
+		// it recorded; the next one does (newPhase).
+		octx, cancel := newPhase(ctx)
 		written, outErr = writeOutputs(octx, dir, r, formats)
+		cancel()
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
@@ -244,11 +283,12 @@ func saveRun(ctx context.Context, t *tracer.Trace, runErr error, name string, o 
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}
-	var err error
+	// Printed whatever signal came: the report is what the user waits for.
+	pctx := context.WithoutCancel(ctx)
 	if o.JSON {
 		err = writeReportJSON(stdout, diag, pred)
 	} else {
-		err = report.WriteText(stdout, diag)
+		err = report.For(diag, stdout, report.Text).Export(pctx, r.spans)
 		if err == nil && pred != nil {
 			fmt.Fprintln(stdout)
 			err = pred.WriteText(stdout)
@@ -261,20 +301,26 @@ func saveRun(ctx context.Context, t *tracer.Trace, runErr error, name string, o 
 		}
 	}
 	if err != nil {
-		return errors.Join(err, runErr)
+		return errors.Join(saveErr, err, runErr)
+	}
+	if errors.Is(runErr, tracer.ErrInterrupted) {
+		fmt.Fprintf(stderr, "giltrace: run interrupted%s: the trace and the report hold what was recorded until then\n", signalName(in.Signal()))
+	}
+	if saveErr != nil {
+		return errors.Join(saveErr, runErr)
 	}
 	if diag.DroppedEvents > 0 {
 		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", diag.DroppedEvents)
 	}
 	var otlpErr error
-	if o.OTLP != "" && !interrupted {
+	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
 		// After the local outputs, so that a collector's failure loses nothing.
 		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
 			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
 		}
 	}
 	if outErr != nil {
-		return errors.Join(fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr), otlpErr)
+		return errors.Join(fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr), otlpErr, runErr)
 	}
 	if interrupted {
 		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)

@@ -20,23 +20,31 @@ type exporter interface {
 
 // readTraceFile reads the .giltrace file at path. A file cut off
 // mid-write gives its complete part and the truncation (tracer's
-// TruncatedError, which says where); any other failure gives err.
-func readTraceFile(path string) (t *tracer.Trace, truncated, err error) {
-	t, err = tracer.ReadFile(path)
+// TruncatedError, which says where); with salvage, a damaged file gives
+// the part before the damage and a tracer.SalvagedError naming it. Any
+// other failure gives err.
+func readTraceFile(path string, salvage bool) (t *tracer.Trace, partial, err error) {
+	t, err = tracer.ReadOptions{Salvage: salvage}.ReadFile(path)
 	var te *tracer.TruncatedError
-	if err != nil && errors.As(err, &te) && t != nil {
+	var se *tracer.SalvagedError
+	if err != nil && (errors.As(err, &te) || errors.As(err, &se)) && t != nil {
 		return t, err, nil
 	}
 	return t, nil, err
 }
 
-// readTrace is readTraceFile for a command that works on the complete part
-// of a file cut off mid-write: it warns on stderr, naming what the command
-// does with it ("reporting", "exporting", "showing").
+// readTrace is readTraceFile for a command that works on the valid part of
+// a file cut off mid-write or damaged: it warns on stderr, naming what the
+// command does with it ("reporting", "exporting", "showing").
 func readTrace(path string, stderr io.Writer, doing string) (*tracer.Trace, error) {
-	t, truncated, err := readTraceFile(path)
-	if truncated != nil {
-		fmt.Fprintf(stderr, "giltrace: warning: %v; %s the complete part\n", truncated, doing)
+	t, partial, err := readTraceFile(path, true)
+	if partial != nil {
+		what := "the complete part"
+		var se *tracer.SalvagedError
+		if errors.As(partial, &se) {
+			what = "the valid part before the damage"
+		}
+		fmt.Fprintf(stderr, "giltrace: warning: %v; %s %s\n", partial, doing, what)
 	}
 	return t, err
 }

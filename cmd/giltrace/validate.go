@@ -33,7 +33,7 @@ func validateCmd(run func(*cobra.Command, *validateOptions) error) *cobra.Comman
 }
 
 func runValidate(cmd *cobra.Command, o *validateOptions) error {
-	t, err, fatal := readTraceFile(o.File)
+	t, err, fatal := readTraceFile(o.File, false)
 	if fatal != nil {
 		return fatal
 	}

@@ -157,8 +157,8 @@ func meta(t *tracer.Trace) []string {
 	if !m.Start.IsZero() {
 		lines = append(lines, "start: "+m.Start.UTC().Format(time.RFC3339))
 	}
-	if t.Dropped > 0 || t.Truncated {
-		lines = append(lines, fmt.Sprintf("incomplete: %d events dropped, truncated: %v", t.Dropped, t.Truncated))
+	if st := t.Status(); !st.Complete() {
+		lines = append(lines, "incomplete: "+st.String())
 	}
 	return lines
 }

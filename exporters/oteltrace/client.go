@@ -62,11 +62,20 @@ type ClientOptions struct {
 type Client struct {
 	exp      sdktrace.SpanExporter
 	endpoint string
+	shown    string // endpoint without its credentials, for messages
 	protocol string
 	timeout  time.Duration
 }
 
 var _ sdktrace.SpanExporter = (*Client)(nil)
+
+// CheckClientOptions checks o and the OTEL_EXPORTER_OTLP_* environment as
+// NewClient does, without making a client: a command checks its flags
+// before a run rather than after it.
+func CheckClientOptions(o ClientOptions) error {
+	_, err := resolve(o, os.Getenv)
+	return err
+}
 
 // NewClient returns a client for the collector o designates. It checks the
 // configuration but does not connect: the first export does.
@@ -75,7 +84,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{endpoint: cfg.endpoint, protocol: cfg.protocol, timeout: cfg.timeout}
+	c := &Client{endpoint: cfg.endpoint, shown: Redact(cfg.endpoint), protocol: cfg.protocol, timeout: cfg.timeout}
 	switch cfg.protocol {
 	case ProtocolGRPC:
 		c.exp, err = otlptracegrpc.New(ctx,
@@ -96,7 +105,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*Client, error) {
 		)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("otlp %s client for %s: %w", cfg.protocol, cfg.endpoint, err)
+		return nil, c.sanitize(fmt.Errorf("otlp %s client for %s: %w", cfg.protocol, c.shown, err))
 	}
 	return c, nil
 }
@@ -112,8 +121,9 @@ func retry(timeout time.Duration) otlptracehttp.RetryConfig {
 	}
 }
 
-// Endpoint is the URL spans are sent to.
-func (c *Client) Endpoint() string { return c.endpoint }
+// Endpoint is the URL spans are sent to, with its credentials (a password,
+// query parameters) redacted: it is meant for messages.
+func (c *Client) Endpoint() string { return c.shown }
 
 // Protocol is the OTLP protocol spans are sent with.
 func (c *Client) Protocol() string { return c.protocol }
@@ -123,7 +133,7 @@ func (c *Client) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if err := c.exp.ExportSpans(ctx, spans); err != nil {
-		return fmt.Errorf("sending to %s (otlp %s, timeout %v): %w", c.endpoint, c.protocol, c.timeout, err)
+		return c.sanitize(fmt.Errorf("sending to %s (otlp %s, timeout %v): %w", c.shown, c.protocol, c.timeout, err))
 	}
 	return nil
 }
@@ -131,7 +141,7 @@ func (c *Client) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan)
 // Shutdown closes the connection.
 func (c *Client) Shutdown(ctx context.Context) error {
 	if err := c.exp.Shutdown(ctx); err != nil {
-		return fmt.Errorf("closing otlp %s client for %s: %w", c.protocol, c.endpoint, err)
+		return c.sanitize(fmt.Errorf("closing otlp %s client for %s: %w", c.protocol, c.shown, err))
 	}
 	return nil
 }
@@ -240,7 +250,7 @@ const (
 func endpointURL(u string, isHTTP bool, mode int) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return "", fmt.Errorf("endpoint %q: want a URL such as http://localhost:4318 (http:// is sent in the clear, https:// over TLS)", u)
+		return "", fmt.Errorf("endpoint %q: want a URL such as http://localhost:4318 (http:// is sent in the clear, https:// over TLS)", Redact(u))
 	}
 	if !isHTTP {
 		return p.Scheme + "://" + p.Host, nil

@@ -51,7 +51,23 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if r == nil {
 		r = diagnosis.Analyze(s)
 	}
+	st := s.Trace.Status()
+	switch e.f {
+	case Text:
+		return writeText(e.w, r, st)
+	case JSON:
+		return writeJSON(e.w, withStatus{r, st.Interrupted, st.Salvaged})
+	}
 	return Write(e.w, r, e.f)
+}
+
+// withStatus is a report's JSON with the state of its trace that the
+// diagnosis does not carry (truncated and dropped_events it does): new
+// fields after the existing ones, whose names are kept.
+type withStatus struct {
+	*diagnosis.Report
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Salvaged    string `json:"salvaged,omitempty"`
 }
 
 // Write renders r to w in format f.

@@ -125,12 +125,21 @@ func WriteJSON(w io.Writer, r *diagnosis.Report) error {
 // WriteText writes report r for people: the verdicts first, then the
 // numbers behind them.
 func WriteText(w io.Writer, r *diagnosis.Report) error {
+	return writeText(w, r, tracer.Status{})
+}
+
+// writeText is WriteText with the state of the trace: a partial trace
+// (interrupted, truncated, dropped, salvaged) says so under the headline.
+func writeText(w io.Writer, r *diagnosis.Report, st tracer.Status) error {
 	// Buffered: the tables are written a cell at a time, and a run of
 	// 1024 threads has a row each.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	ew := &errWriter{w: bw}
-
-	fmt.Fprintf(ew, "%s\n\n", headline(&r.Summary))
+	fmt.Fprintf(ew, "%s\n", headline(&r.Summary))
+	if st.Interrupted || st.Salvaged != "" {
+		fmt.Fprintf(ew, "Trace: %s: the numbers cover the part of the run it holds\n", st)
+	}
+	fmt.Fprintln(ew)
 	WriteVerdicts(ew, r)
 	fmt.Fprintf(ew, "Threads (time in each state, %% of the thread's wall)\n")
 	writeBreakdown(ew, &r.Summary)

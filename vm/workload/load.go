@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/giltrace/giltrace/tracer"
 	"go.yaml.in/yaml/v3"
@@ -81,6 +82,11 @@ var formatKeys = map[string][]string{
 // line and column, the field and what was expected; a file with several
 // problems gives a *LoadErrors listing them. See Parse.
 func Load(path string) (*Workload, error) {
+	// A FIFO would block the open until a writer comes, a directory or a
+	// device is no workload: only regular files (or links to them).
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading workload %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading workload: %w", err)
@@ -113,6 +119,9 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	}()
 	if len(src) > MaxFileSize {
 		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file is larger than the limit of %d bytes (1 MiB)", MaxFileSize)}
+	}
+	if err := checkUTF8(name, src); err != nil {
+		return nil, err
 	}
 	root, err := l.decodeYAML(src)
 	if err != nil {
@@ -430,4 +439,42 @@ func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
 		return
 	}
 	l.errorf(threads, "threads", "%d threads in total exceed the limit of %d", total, MaxThreads)
+}
+
+// fileKind names the kind of a non-regular file, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
+}
+
+// checkUTF8 locates the first byte of src that is not UTF-8: the YAML
+// parser only says "invalid trailing UTF-8 octet", nowhere.
+func checkUTF8(name string, src []byte) error {
+	if utf8.Valid(src) {
+		return nil
+	}
+	line, col := 1, 1
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return &LoadError{File: name, Line: line, Col: col,
+				Msg: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02X): a workload file must be UTF-8 text", i, src[i])}
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += n
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +146,12 @@ func (l *loader) compute(v *yaml.Node, path string) (Op, bool) {
 	op := Op{Kind: OpCompute}
 	rv := resolveAlias(v)
 	if rv != nil && rv.Kind == yaml.ScalarNode && rv.ShortTag() == "!!int" {
-		l.errorf(v, path, "expected a duration like 2ms, or {loops: %s} for an exact count of loop iterations; got %s", rv.Value, rv.Value)
+		// Suggest {loops: N} only where N is itself accepted.
+		if n, err := strconv.ParseInt(rv.Value, 0, 64); err == nil && n >= 1 && n <= MaxLoops {
+			l.errorf(v, path, "expected a duration like 2ms, or {loops: %d} for an exact count of loop iterations; got %s", n, rv.Value)
+		} else {
+			l.errorf(v, path, "expected a positive duration like 2ms, or {loops: N} with N from 1 to %d for an exact count of loop iterations; got %s", int64(MaxLoops), rv.Value)
+		}
 		return op, false
 	}
 	if rv == nil || rv.Kind != yaml.MappingNode {

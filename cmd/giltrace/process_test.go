@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// These tests run the giltrace binary as a user would: built once into a
+// temporary directory, then started, signalled and killed.
+
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// giltraceBinary builds the command once per test binary.
+func giltraceBinary(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("signals: Unix only")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs the giltrace binary (-short)")
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "giltrace-bin")
+		if built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "giltrace")
+		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = errors.New(string(out))
+		}
+	})
+	if built.err != nil {
+		t.Fatalf("building giltrace: %v", built.err)
+	}
+	return built.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// longWorkload runs for a minute unless stopped: two CPU-bound threads
+// taking turns on the GIL and one in short I/O, with many calls (so that
+// a second of it is tens of thousands of events).
+const longWorkload = `name: long
+description: a long run to interrupt
+threads:
+  - name: counter
+    count: 2
+    run: count
+    repeat: 1000000
+  - name: poller
+    run: poll
+    repeat: 1000000
+functions:
+  count:
+    - call: step
+  step:
+    - compute: {loops: 2000}
+  poll:
+    - io: {duration: 2ms, kind: network}
+    - compute: {loops: 100}
+`
+
+// proc is a giltrace process under test.
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	dir            string
+}
+
+func startRecord(t *testing.T, args ...string) *proc {
+	t.Helper()
+	bin := giltraceBinary(t)
+	w := writeWorkload(t, longWorkload)
+	p := &proc{dir: filepath.Join(t.TempDir(), "out")}
+	p.cmd = exec.Command(bin, append([]string{"record", w, "-o", p.dir}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	return p
+}
+
+// waitFor polls cond every 20 ms for at most d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
+
+// waitStreaming waits until the run's events reach the partial trace.
+func (p *proc) waitStreaming(t *testing.T) {
+	waitFor(t, 20*time.Second, "the run's events in the partial trace", func() bool {
+		fi, err := os.Stat(filepath.Join(p.dir, partialName))
+		return err == nil && fi.Size() > 4<<10
+	})
+}
+
+// wait waits for the process to exit, at most d, and returns its status.
+func (p *proc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("giltrace did not exit within %v of the signal\nstdout:\n%s\nstderr:\n%s", d, p.stdout.String(), p.stderr.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// TestRecordSignals: each stopping signal mid-run stops the run, saves the
+// trace, writes the outputs, prints the report marked interrupted and exits
+// with 128 + the signal's number.
+func TestRecordSignals(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startRecord(t, "--formats", "report,report-json,folded")
+			p.waitStreaming(t)
+			p.cmd.Process.Signal(tc.sig)
+			if got, want := p.wait(t, 30*time.Second), 128+int(tc.sig); got != want {
+				t.Fatalf("exit status %d, want %d\nstderr:\n%s", got, want, p.stderr.String())
+			}
+			stderr, stdout := p.stderr.String(), p.stdout.String()
+			if !strings.Contains(stderr, "run interrupted by "+tc.name) {
+				t.Errorf("stderr does not say the run was interrupted by %s:\n%s", tc.name, stderr)
+			}
+			if !strings.Contains(stdout, "trace: "+filepath.Join(p.dir, traceName)) || !strings.Contains(stdout, "interrupted") {
+				t.Errorf("the report is not printed, or not marked interrupted:\n%s", stdout)
+			}
+			tr, err := tracer.ReadFile(filepath.Join(p.dir, traceName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Meta.Extra["interrupted"] != "true" || len(tr.Events) == 0 {
+				t.Errorf("trace: %d events, interrupted %q", len(tr.Events), tr.Meta.Extra["interrupted"])
+			}
+			for _, f := range []string{"report.txt", "report.json", "flame.folded"} {
+				if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
+					t.Errorf("output %s: %v", f, err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(p.dir, partialName)); err == nil {
+				t.Errorf("%s left behind", partialName)
+			}
+		})
+	}
+}
+
+// TestRecordSecondSignal: a second signal, once the trace is saved, stops
+// the output phase within a second or so, says which outputs were not
+// written, and keeps the trace.
+func TestRecordSecondSignal(t *testing.T) {
+	p := startRecord(t)
+	p.waitStreaming(t)
+	time.Sleep(1500 * time.Millisecond) // enough events that the outputs take a while
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	trace := filepath.Join(p.dir, traceName)
+	waitFor(t, 30*time.Second, "the saved trace", func() bool { _, err := os.Stat(trace); return err == nil })
+	p.cmd.Process.Signal(syscall.SIGINT)
+	sent := time.Now()
+	status := p.wait(t, 10*time.Second)
+	if status != 143 {
+		t.Errorf("exit status %d, want 143 (the first signal's)", status)
+	}
+	if d := time.Since(sent); d > 3*time.Second {
+		t.Errorf("exited %v after the second signal", d)
+	}
+	if _, err := tracer.ReadFile(trace); err != nil {
+		t.Fatal(err)
+	}
+	// Either the outputs were all written before the signal, or the
+	// message names those that were not, and they do not exist.
+	stderr := p.stderr.String()
+	if i := strings.Index(stderr, "outputs not written: "); i >= 0 {
+		for _, f := range strings.Fields(strings.SplitN(stderr[i+len("outputs not written: "):], "\n", 2)[0]) {
+			if _, err := os.Stat(f); err == nil {
+				t.Errorf("%s said not written, but exists", f)
+			}
+		}
+	} else if !strings.Contains(p.stdout.String(), "outputs: ") {
+		t.Errorf("neither the outputs nor the ones not written are listed:\nstdout:\n%s\nstderr:\n%s", p.stdout.String(), stderr)
+	}
+}
+
+// TestRecordKilled: a run killed with SIGKILL leaves its trace streamed so
+// far, which reads as a truncated trace of what was recorded up to the
+// last half second or so.
+func TestRecordKilled(t *testing.T) {
+	p := startRecord(t)
+	p.waitStreaming(t)
+	time.Sleep(time.Second)
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	partial := filepath.Join(p.dir, partialName)
+	fi, err := os.Stat(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracer.ReadFile(partial)
+	var te *tracer.TruncatedError
+	if !errors.As(err, &te) || tr == nil {
+		t.Fatalf("reading the killed run's trace: %v", err)
+	}
+	if !tr.Truncated || len(tr.Events) == 0 || tr.Meta.Workload != "long" {
+		t.Fatalf("killed run: truncated %v, %d events, workload %q", tr.Truncated, len(tr.Events), tr.Meta.Workload)
+	}
+	// The bound: the prefix reaches within 2 x StreamFlush (plus slack for
+	// a loaded machine) of the file's last write.
+	if d := time.Duration(tr.Meta.Start.Add(time.Duration(tr.Duration())).Sub(fi.ModTime())); d < -4*tracer.StreamFlush-time.Second {
+		t.Errorf("the prefix ends %v before the file's last write", -d)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, traceName)); err == nil {
+		t.Errorf("a killed run left a complete %s", traceName)
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+var errWrite = errors.New("the exporter failed")
+
+// TestWriteFileFailureKeepsPath: a failed output leaves whatever was at
+// its path as it was, and no temporary file.
+func TestWriteFileFailureKeepsPath(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "trace.json")
+	os.WriteFile(old, []byte("good"), 0o640)
+	target := filepath.Join(dir, "target.json")
+	os.WriteFile(target, []byte("target"), 0o644)
+	link := filepath.Join(dir, "link.json")
+	os.Symlink("target.json", link)
+	fail := func(w io.Writer) error { w.Write([]byte("partial")); return errWrite }
+	for _, path := range []string{old, link, filepath.Join(dir, "new.json")} {
+		if err := writeFile(context.Background(), path, fail); !errors.Is(err, errWrite) {
+			t.Errorf("%s: %v, want the exporter's error", path, err)
+		}
+	}
+	for path, want := range map[string]string{old: "good", target: "target", link: "target"} {
+		if b, err := os.ReadFile(path); err != nil || string(b) != want {
+			t.Errorf("%s after a failure: %q, %v; want %q", path, b, err, want)
+		}
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink did not survive: %v", err)
+	}
+	if fi, _ := os.Stat(old); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed to %v", fi.Mode())
+	}
+	assertNoTemp(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, "new.json")); err == nil {
+		t.Error("a failed output created its file")
+	}
+}
+
+// TestWriteFileReplaces: a successful output replaces a file atomically,
+// writes a symlink's target (the link stays), writes a device in place,
+// and refuses a directory.
+func TestWriteFileReplaces(t *testing.T) {
+	dir := t.TempDir()
+	ok := func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }
+	old := filepath.Join(dir, "old.json")
+	os.WriteFile(old, []byte("old content"), 0o644)
+	os.WriteFile(filepath.Join(dir, "target.json"), []byte("target"), 0o644)
+	link := filepath.Join(dir, "link.json")
+	os.Symlink("target.json", link)
+	for _, p := range []string{old, link} {
+		if err := writeFile(context.Background(), p, ok); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != "new" {
+			t.Errorf("%s = %q", p, b)
+		}
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v", err)
+	}
+	if err := writeFile(context.Background(), "/dev/null", ok); err != nil {
+		t.Errorf("/dev/null: %v", err)
+	}
+	if err := writeFile(context.Background(), dir, ok); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v", err)
+	}
+	assertNoTemp(t, dir)
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp") || strings.HasSuffix(e.Name(), ".partial") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestExportDevFull: exporting to /dev/full fails with the device's error
+// and leaves the device node in place (it used to be removed).
+func TestExportDevFull(t *testing.T) {
+	before, err := os.Stat("/dev/full")
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	path, _ := writeTrace(t, testkit.Mixed())
+	out, err := runRoot("export", path, "--format", "chrome", "-o", "/dev/full")
+	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "/dev/full") {
+		t.Errorf("export to /dev/full: %v\n%s", err, out)
+	}
+	after, err := os.Stat("/dev/full")
+	if err != nil || after.Mode() != before.Mode() {
+		t.Fatalf("/dev/full after the export: %v, %v (was %v)", after, err, before.Mode())
+	}
+}
+
+// TestExportStdoutError: -o - reports a failing stdout.
+func TestExportStdoutError(t *testing.T) {
+	path, _ := writeTrace(t, testkit.Mixed())
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"export", path, "--format", "chrome", "-o", "-"})
+	cmd.SetOut(failWriter{})
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "stdout") {
+		t.Errorf("export to a failing stdout: %v", err)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestRecordReplacesPreviousRun: recording into a directory that holds
+// another run replaces all of its outputs, and leaves other files alone.
+func TestRecordReplacesPreviousRun(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "all"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
+	out, err := runRoot("record", w, "-o", dir, "--formats", "report")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "replaced the previous run in "+dir) {
+		t.Errorf("no word of the replaced run:\n%s", out)
+	}
+	var names []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "notes.txt report.txt run.giltrace" {
+		t.Errorf("directory holds %s; want the new run's files and notes.txt", got)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted at
+// the end of the test. It needs root (CI runs as root).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("full-disk tests mount a tmpfs: they need root (CI runs as root)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): full-disk tests need mount rights", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill leaves about free bytes free on the file system of dir.
+func fill(t *testing.T, dir string, free int64) {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	avail := int64(st.Bavail) * int64(st.Bsize)
+	if n := avail - free; n > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFullDiskExport: an export that fills the disk leaves the previous
+// good file at its path.
+func TestFullDiskExport(t *testing.T) {
+	disk := mountTmpfs(t, "1m")
+	path, _ := writeTrace(t, testkit.Mixed())
+	out := filepath.Join(disk, "trace.json")
+	os.WriteFile(out, []byte(`{"good": true}`), 0o644)
+	fill(t, disk, 0)
+	_, err := runRoot("export", path, "--format", "chrome", "-o", out)
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("export on a full disk: %v", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != `{"good": true}` {
+		t.Errorf("the previous file became %q", b)
+	}
+	assertNoTemp(t, disk)
+}
+
+// TestFullDiskRecord: when the disk fills while writing the outputs, the
+// trace and the outputs already written stay, the report is printed, and
+// the error names what failed.
+func TestFullDiskRecord(t *testing.T) {
+	disk := mountTmpfs(t, "1m")
+	w := writeWorkload(t, small)
+	dir := filepath.Join(disk, "out")
+	os.Mkdir(dir, 0o755)
+	fill(t, disk, 3*4096) // the trace and two small profiles: a page each
+	var stdout, stderr bytes.Buffer
+	err := record(context.Background(), &recordOptions{Workload: w, Out: dir}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("record on a full disk: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "Threads (time in each state") {
+		t.Errorf("no report printed:\n%s", stdout.String())
+	}
+	if _, err := tracer.ReadFile(filepath.Join(dir, traceName)); err != nil {
+		t.Errorf("the trace: %v", err)
+	}
+	for _, f := range []string{"gil-wait.pb.gz", "gil-blame.pb.gz"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("output %s written before the disk filled: %v", f, err)
+		}
+	}
+	assertNoTemp(t, dir)
+}
+
+// TestFullDiskTrace: when not even the trace fits, the report is still
+// printed and the error says where the run's prefix is.
+func TestFullDiskTrace(t *testing.T) {
+	disk := mountTmpfs(t, "1m")
+	w := writeWorkload(t, small)
+	dir := filepath.Join(disk, "out")
+	os.Mkdir(dir, 0o755)
+	fill(t, disk, 0)
+	var stdout, stderr bytes.Buffer
+	err := record(context.Background(), &recordOptions{Workload: w, Out: dir}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), partialName) {
+		t.Fatalf("record on a full disk: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "Threads (time in each state") {
+		t.Errorf("no report printed:\n%s", stdout.String())
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// stopSignals are the signals that stop giltrace: Ctrl-C (SIGINT), what
+// timeout(1), systemd, container runtimes and CI send to cancel (SIGTERM),
+// and a closed terminal (SIGHUP).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// forceAfter is how long giltrace waits, after a signal, for the command to
+// return by itself once nothing unsafe is under way, before it exits: every
+// phase answers a signal within a second.
+const forceAfter = 500 * time.Millisecond
+
+// interrupts turns the stopping signals into cancellations. The first
+// signal cancels the command's context (record's run stops within a switch
+// interval or two); each signal also cancels every phase context begun
+// before it (newPhase), so that a second signal stops record's outputs.
+// When a signal arrives while nothing unsafe is under way (see setUnsafe)
+// and the command has not returned within forceAfter, it removes the
+// temporary files still registered, prints what was left undone and exits
+// with 128 + the first signal's number.
+type interrupts struct {
+	cancel context.CancelFunc
+	stderr io.Writer
+	exit   func(int) // os.Exit, replaced in tests
+
+	mu      sync.Mutex
+	first   os.Signal     // the first signal received, or nil
+	next    chan struct{} // closed at the next signal
+	unsafe  int           // > 0 while a trace is not yet safe on disk
+	temps   map[string]bool
+	pending func() string // says what is left undone, for a forced exit
+}
+
+type interruptsKey struct{}
+
+// notifyInterrupts starts watching the stopping signals and returns the
+// context they cancel and the watcher; stop ends the watch.
+func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context, *interrupts, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}}
+	ctx = context.WithValue(ctx, interruptsKey{}, in)
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, stopSignals...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				in.signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, in, func() { signal.Stop(ch); close(done); cancel() }
+}
+
+// interruptsOf returns the watcher of ctx, or nil (in tests that call the
+// commands directly).
+func interruptsOf(ctx context.Context) *interrupts {
+	in, _ := ctx.Value(interruptsKey{}).(*interrupts)
+	return in
+}
+
+// signal handles one received signal.
+func (in *interrupts) signal(s os.Signal) {
+	in.mu.Lock()
+	if in.first == nil {
+		in.first = s
+	}
+	close(in.next)
+	in.next = make(chan struct{})
+	force := in.unsafe == 0
+	in.mu.Unlock()
+	in.cancel()
+	if force {
+		time.AfterFunc(forceAfter, in.forceExit)
+	}
+}
+
+// forceExit ends a command that did not return after a signal.
+func (in *interrupts) forceExit() {
+	in.mu.Lock()
+	if in.unsafe > 0 { // a trace is being finished: that comes first
+		in.mu.Unlock()
+		return
+	}
+	for p := range in.temps {
+		os.Remove(p)
+	}
+	msg := "giltrace: interrupted"
+	if in.pending != nil {
+		if p := in.pending(); p != "" {
+			msg += "; " + p
+		}
+	}
+	code := exitStatus(in.first)
+	in.mu.Unlock()
+	fmt.Fprintln(in.stderr, msg)
+	in.exit(code)
+}
+
+// Signal returns the first signal received, or nil.
+func (in *interrupts) Signal() os.Signal {
+	if in == nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.first
+}
+
+// setUnsafe marks the start (+1) or the end (-1) of a step that must not be
+// cut short by a forced exit: finishing the trace on disk.
+func (in *interrupts) setUnsafe(d int) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.unsafe += d
+	in.mu.Unlock()
+}
+
+// setPending installs what a forced exit prints as left undone.
+func (in *interrupts) setPending(f func() string) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.pending = f
+	in.mu.Unlock()
+}
+
+// track registers (add) or unregisters a temporary file that a forced exit
+// removes.
+func (in *interrupts) track(path string, add bool) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if add {
+		in.temps[path] = true
+	} else {
+		delete(in.temps, path)
+	}
+}
+
+// newPhase returns a context cancelled by the next stopping signal, but not
+// by one already received: after a signal stopped record's run, the outputs
+// of what it recorded are still written, and a second signal stops them.
+// Without a watcher (tests) it is ctx without its cancellation.
+func newPhase(ctx context.Context) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	in := interruptsOf(ctx)
+	if in == nil {
+		return pctx, cancel
+	}
+	in.mu.Lock()
+	next := in.next
+	in.mu.Unlock()
+	go func() {
+		select {
+		case <-next:
+			cancel()
+		case <-pctx.Done():
+		}
+	}()
+	return pctx, cancel
+}
+
+// exitStatus is 128 + the signal's number, as shells report a process
+// killed by it: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP.
+func exitStatus(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
+// signalName is " by SIGTERM" (etc.) for messages, or "" for no signal.
+func signalName(s os.Signal) string {
+	n, ok := s.(syscall.Signal)
+	if !ok {
+		return ""
+	}
+	switch n {
+	case syscall.SIGINT:
+		return " by SIGINT"
+	case syscall.SIGTERM:
+		return " by SIGTERM"
+	case syscall.SIGHUP:
+		return " by SIGHUP"
+	}
+	return " by " + n.String()
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+)
+
+// newTestInterrupts is a watcher whose forced exit is recorded, not taken.
+func newTestInterrupts(t *testing.T) (*interrupts, context.Context, *bytes.Buffer, chan int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var stderr bytes.Buffer
+	exited := make(chan int, 1)
+	in := &interrupts{cancel: cancel, stderr: &stderr, exit: func(c int) { exited <- c }, next: make(chan struct{}), temps: map[string]bool{}}
+	return in, context.WithValue(ctx, interruptsKey{}, in), &stderr, exited
+}
+
+// TestForcedExit: a signal that the command does not answer within
+// forceAfter exits with 128 + its number, removes the temporary files and
+// says what was not written.
+func TestForcedExit(t *testing.T) {
+	in, ctx, stderr, exited := newTestInterrupts(t)
+	tmp := filepath.Join(t.TempDir(), ".out.tmp1")
+	os.WriteFile(tmp, nil, 0o644)
+	in.track(tmp, true)
+	in.setPending(func() string { return "outputs not written: a b" })
+	start := time.Now()
+	in.signal(syscall.SIGTERM)
+	if ctx.Err() == nil {
+		t.Error("the signal did not cancel the context")
+	}
+	select {
+	case code := <-exited:
+		if code != 143 {
+			t.Errorf("exit %d, want 143", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no forced exit")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("forced exit after %v", d)
+	}
+	if !strings.Contains(stderr.String(), "interrupted; outputs not written: a b") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		t.Error("temporary file left")
+	}
+}
+
+// TestNoForcedExitWhileUnsafe: while the trace is being finished, a signal
+// only cancels; the run's end is waited for.
+func TestNoForcedExitWhileUnsafe(t *testing.T) {
+	in, _, _, exited := newTestInterrupts(t)
+	in.setUnsafe(+1)
+	in.signal(syscall.SIGINT)
+	select {
+	case <-exited:
+		t.Fatal("forced exit while the trace was unsafe")
+	case <-time.After(forceAfter + 300*time.Millisecond):
+	}
+	if in.Signal() != syscall.SIGINT {
+		t.Errorf("Signal() = %v", in.Signal())
+	}
+}
+
+// TestNewPhase: a phase begun after a signal is cancelled by the next one,
+// not by that one.
+func TestNewPhase(t *testing.T) {
+	in, ctx, _, _ := newTestInterrupts(t)
+	in.setUnsafe(+1) // no forced exit in this test
+	in.signal(syscall.SIGINT)
+	pctx, cancel := newPhase(ctx)
+	defer cancel()
+	if pctx.Err() != nil {
+		t.Fatal("the phase is cancelled by the signal before it")
+	}
+	in.signal(syscall.SIGINT)
+	select {
+	case <-pctx.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the second signal did not cancel the phase")
+	}
+	if exitStatus(syscall.SIGHUP) != 129 || exitStatus(syscall.SIGINT) != 130 || exitStatus(syscall.SIGTERM) != 143 {
+		t.Error("exit statuses")
+	}
+}
+
+// TestViewSignal: view serves until a signal, then exits 128 + its number
+// within a second.
+func TestViewSignal(t *testing.T) {
+	path, _ := writeTrace(t, testkit.Mixed())
+	bin := giltraceBinary(t)
+	p := &proc{}
+	p.cmd = exec.Command(bin, "view", path)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the server", func() bool { return strings.Contains(p.stdout.String(), "serving http://") })
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	start := time.Now()
+	if got := p.wait(t, 5*time.Second); got != 129 {
+		t.Errorf("exit status %d, want 129\n%s", got, p.stderr.String())
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("exited %v after the signal", d)
+	}
+}

@@ -1,0 +1,184 @@
+package tracer
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"testing"
+)
+
+// replay records tr again into a Recorder streaming into a Stream, adding
+// each thread, frame and stack just before its first use (so that table
+// rows follow events in the file) and flushing every flushEvery events, as
+// the streaming goroutine would. It returns the stream's bytes and the
+// Recorder's trace.
+func replay(t testing.TB, tr *Trace, flushEvery int) ([]byte, *Trace) {
+	t.Helper()
+	var buf bytes.Buffer
+	rec := NewRecorder(Config{})
+	st := NewStream(&buf, Meta{Workload: "provisional"})
+	st.begin(rec)
+	for _, s := range tr.Strings[1:] {
+		rec.Intern(s)
+	}
+	for _, p := range tr.Procs {
+		rec.AddProcess(p.Name, p.PID)
+	}
+	for _, l := range tr.Locks {
+		rec.AddLock(l.Name, l.Proc, l.GIL)
+	}
+	var bufs []*Buffer
+	frames, stacks := 0, 1
+	for i, e := range tr.Events {
+		for len(bufs) <= int(e.Thread) {
+			th := tr.Threads[len(bufs)]
+			bufs = append(bufs, rec.NewThread(th.Name, th.Proc))
+		}
+		for ; stacks <= int(e.Stack); stacks++ {
+			s := tr.Stacks[stacks]
+			for ; frames <= int(s.Frame); frames++ {
+				rec.AddFrame(tr.Frames[frames])
+			}
+			rec.Stack(s.Parent, s.Frame)
+		}
+		bufs[e.Thread].Emit(e.Time, e.Kind, e.Stack, e.Arg)
+		if flushEvery > 0 && i%flushEvery == flushEvery-1 {
+			st.mu.Lock()
+			st.flushLocked(false)
+			st.mu.Unlock()
+		}
+	}
+	for len(bufs) < len(tr.Threads) {
+		th := tr.Threads[len(bufs)]
+		bufs = append(bufs, rec.NewThread(th.Name, th.Proc))
+	}
+	for ; frames < len(tr.Frames); frames++ {
+		rec.AddFrame(tr.Frames[frames])
+	}
+	st.finish(tr.Meta)
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), rec.Finish(tr.Meta)
+}
+
+// StreamTrace is replay for the tests of package tracer_test.
+func StreamTrace(t testing.TB, tr *Trace) []byte {
+	b, _ := replay(t, tr, 97)
+	return b
+}
+
+// TestStreamRoundTrip: a streamed trace reads back as the Recorder's
+// trace, whatever the flushes.
+func TestStreamRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		procs, threads, n int
+		flushEvery        int
+	}{
+		{"one flush", 1, 2, 1000, 0},
+		{"many flushes", 2, 4, 20000, 313},
+		{"every event", 1, 3, 500, 1},
+		{"several batches", 2, 4, 3*batchEvents + 17, 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := genTrace(11, tc.procs, tc.threads, tc.n)
+			tr.Dropped = 0
+			b, want := replay(t, tr, tc.flushEvery)
+			got, err := Read(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffTraces(got, want); d != "" {
+				t.Fatal(d)
+			}
+			if d := diffTraces(got, tr); d != "" {
+				t.Fatal(d)
+			}
+		})
+	}
+}
+
+// TestStreamCut: every prefix of a streamed file is either refused before
+// the events or read as a valid truncated trace whose events are a prefix
+// of the whole trace's.
+func TestStreamCut(t *testing.T) {
+	tr := genTrace(5, 2, 3, 3000)
+	tr.Dropped = 0
+	b, want := replay(t, tr, 50)
+	prev := -1
+	for n := 0; n < len(b); n += 1 + n/200 {
+		got, err := Read(bytes.NewReader(b[:n]))
+		var te *TruncatedError
+		if !errors.As(err, &te) {
+			t.Fatalf("cut at %d: %v, want a TruncatedError", n, err)
+		}
+		if got == nil {
+			continue
+		}
+		if !got.Truncated || len(got.Events) > len(want.Events) {
+			t.Fatalf("cut at %d: truncated %v, %d events of %d", n, got.Truncated, len(got.Events), len(want.Events))
+		}
+		for i := range got.Events {
+			if got.Events[i] != want.Events[i] {
+				t.Fatalf("cut at %d: event %d is %+v, want %+v", n, i, got.Events[i], want.Events[i])
+			}
+		}
+		if len(got.Events) < prev {
+			t.Fatalf("cut at %d: %d events, fewer than the %d of a shorter cut", n, len(got.Events), prev)
+		}
+		prev = len(got.Events)
+	}
+	if prev < len(want.Events)/2 {
+		t.Errorf("the longest cut kept %d of %d events", prev, len(want.Events))
+	}
+}
+
+// TestStreamDropped: a run that hits the recorder's bound streams the
+// events past it, and the reader cuts them as Finish does.
+func TestStreamDropped(t *testing.T) {
+	var buf bytes.Buffer
+	rec := NewRecorder(Config{MaxEvents: 3000})
+	st := NewStream(&buf, Meta{})
+	st.begin(rec)
+	rec.AddProcess("p", 1) // free-threaded: I/O needs no GIL
+	var wg sync.WaitGroup
+	for i := range 2 {
+		b := rec.NewThread("t", 0)
+		wg.Go(func() {
+			b.Emit(int64(i), KindThreadStart, 0, 0)
+			for k := range 2000 {
+				b.Emit(int64(10+k*10+i), KindIOBegin, 0, 0)
+				b.Emit(int64(15+k*10+i), KindIOEnd, 0, 0)
+			}
+			b.Emit(1<<40, KindThreadEnd, 0, 0)
+		})
+	}
+	// Flush while the threads emit, as the streaming goroutine does (the
+	// race detector checks the lock-free handover).
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for flushing := true; flushing; {
+		select {
+		case <-done:
+			flushing = false
+		default:
+			st.mu.Lock()
+			st.flushLocked(false)
+			st.mu.Unlock()
+		}
+	}
+	meta := Meta{Workload: "dropped"}
+	st.finish(meta)
+	want := rec.Finish(meta)
+	got, err := Read(bytes.NewReader(buf.Bytes()))
+	if want.Dropped == 0 {
+		t.Fatal("no event dropped")
+	}
+	if got == nil {
+		t.Fatalf("read: %v", err)
+	}
+	if d := diffTraces(got, want); d != "" {
+		t.Fatal(d)
+	}
+}
