@@ -24,13 +24,14 @@ var layerRules = []struct {
 	{"exporters", []string{"tracer"}},
 	{"chart", nil},
 	{"compare", []string{"tracer", "vm", "diagnosis", "chart"}},
+	{"view", []string{"tracer", "diagnosis", "exporters", "internal/textfmt"}},
 	{"internal/textfmt", nil},
 	{"internal/golden", nil},
 	{"internal/browser", nil},
 	{"internal/chrometest", nil},
 	{"internal/jaegertest", nil},
 	{"internal/testkit", []string{"tracer"}},
-	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "internal/textfmt"}},
+	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "view", "internal/textfmt"}},
 }
 
 // TestDependencyDirection checks every package's imports of the module
