@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,7 @@ type viewOptions struct {
 	File      string // the .giltrace file
 	Addr      string // where to listen: a loopback host and a port
 	NoBrowser bool   // do not open a browser
+	Perfetto  string // the Perfetto UI the page's button opens
 }
 
 func newViewCmd() *cobra.Command { return viewCmd(runView) }
@@ -52,6 +54,7 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:0", "listen on `HOST:PORT`, a loopback address (port 0 picks a free one)")
 	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "only print the address; do not open a browser")
+	cmd.Flags().StringVar(&o.Perfetto, "perfetto", view.PerfettoOrigin, "the Perfetto UI that the page's button opens, as an origin `URL` (a self-hosted UI works offline)")
 	return cmd
 }
 
@@ -63,6 +66,9 @@ func (o *viewOptions) check() error {
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("--addr %q: expected a loopback host such as 127.0.0.1", o.Addr)
+	}
+	if u, err := url.Parse(o.Perfetto); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return fmt.Errorf("--perfetto %q: expected an origin such as https://ui.perfetto.dev", o.Perfetto)
 	}
 	return nil
 }
@@ -77,7 +83,8 @@ func runView(cmd *cobra.Command, o *viewOptions) error {
 	if title == "" {
 		title = strings.TrimSuffix(filepath.Base(o.File), filepath.Ext(o.File))
 	}
-	h, err := view.New(view.Options{Spans: r.spans, Report: r.diagnosis(), Title: title, Dir: filepath.Dir(o.File)})
+	h, err := view.New(view.Options{Spans: r.spans, Report: r.diagnosis(), Title: title,
+		Dir: filepath.Dir(o.File), PerfettoOrigin: strings.TrimSuffix(o.Perfetto, "/")})
 	if err != nil {
 		return fmt.Errorf("viewing %s: %w", o.File, err)
 	}
@@ -86,11 +93,11 @@ func runView(cmd *cobra.Command, o *viewOptions) error {
 	if err != nil {
 		return fmt.Errorf("viewing %s: %w", o.File, err)
 	}
-	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(cmd.OutOrStdout(), "serving %s : the run's page (report, timeline, profiles, flame graph); Ctrl-C stops\n", url)
+	addr := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(cmd.OutOrStdout(), "serving %s : the run's page (report, timeline, profiles, flame graph); Ctrl-C stops\n", addr)
 	if !o.NoBrowser {
-		if err := openBrowser(url); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: could not open a browser (%v); open %s yourself\n", err, url)
+		if err := openBrowser(addr); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: could not open a browser (%v); open %s yourself\n", err, addr)
 		}
 	}
 	return serveView(cmd.Context(), ln, h)
