@@ -35,13 +35,15 @@ var stateColors = [tracer.NumStates]string{
 
 // bar is a part of a thread's stacked bar.
 type bar struct {
-	State, Color, Time string
-	Percent            float64
+	State, Time string
+	Color       template.CSS // a colour from stateColors, trusted
+	Percent     float64
 }
 
 // threadBar is one thread's stacked bar.
 type threadBar struct {
 	Name, Process, Wall string
+	Width               float64 // percent of the run's wall time
 	Parts               []bar
 }
 
@@ -64,16 +66,19 @@ func (h *Handler) pageData() (*pageData, error) {
 	d := &pageData{Title: h.o.Title, R: r, PerfettoOrigin: h.o.PerfettoOrigin, Colors: stateColors[:]}
 	d.TraceFile, _ = traceFormat(h.o.Spans)
 	for st := range tracer.NumStates {
-		d.States = append(d.States, bar{State: tracer.State(st).String(), Color: stateColors[st]})
+		d.States = append(d.States, bar{State: tracer.State(st).String(), Color: template.CSS(stateColors[st])})
 	}
 	for _, th := range r.Threads {
-		b := threadBar{Name: th.Name, Process: th.Process, Wall: textfmt.Dur(th.WallNS)}
+		b := threadBar{Name: th.Name, Process: th.Process, Wall: textfmt.Dur(th.WallNS), Width: 100}
+		if r.WallNS > 0 {
+			b.Width = min(100, 100*float64(th.WallNS)/float64(r.WallNS))
+		}
 		for st := range tracer.NumStates {
 			ns := th.Time(tracer.State(st))
 			if ns == 0 || th.WallNS == 0 {
 				continue
 			}
-			b.Parts = append(b.Parts, bar{State: tracer.State(st).String(), Color: stateColors[st],
+			b.Parts = append(b.Parts, bar{State: tracer.State(st).String(), Color: template.CSS(stateColors[st]),
 				Time: textfmt.Dur(ns), Percent: 100 * float64(ns) / float64(th.WallNS)})
 		}
 		d.Bars = append(d.Bars, b)

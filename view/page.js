@@ -16,7 +16,8 @@
   function plotWidth() { return Math.max(100, canvas.clientWidth - LABEL); }
   function x(t) { return LABEL + (t - tl.start) / (tl.end - tl.start) * plotWidth(); }
   function timeAt(px) { return tl.start + (px - LABEL) / plotWidth() * (tl.end - tl.start); }
-  function threadColor(i) { return "hsl(" + ((i * 137.5) % 360) + ",55%,60%)"; }
+  // A GIL holder is drawn in a shade of its own (not a state's colour).
+  function threadColor(i) { return "hsl(" + ((200 + i * 137.5) % 360) + ",35%," + (38 + (i % 3) * 10) + "%)"; }
   function fmt(ns) {
     const a = Math.abs(ns);
     if (a >= 1e9) return (ns / 1e9).toFixed(3) + " s";
@@ -28,7 +29,8 @@
   function load() {
     const id = ++tl.pending;
     const s = Math.floor(tl.start), e = Math.ceil(tl.end);
-    fetch("timeline.json?start=" + s + "&end=" + e + "&width=" + plotWidth())
+    const win = tl.end > 0 ? "start=" + s + "&end=" + e + "&" : ""; // the whole run first
+    fetch("timeline.json?" + win + "width=" + plotWidth())
       .then((r) => r.json())
       .then((d) => {
         if (id !== tl.pending) return; // a newer window was asked for
