@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/exporters/perfetto"
 	gpprof "github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/google/pprof/driver"
@@ -22,9 +23,13 @@ import (
 // the order of the page's links.
 var Profiles = []gpprof.Kind{gpprof.KindWait, gpprof.KindBlame, gpprof.KindWall}
 
-// traceFormat is the trace the Perfetto button sends: its file name and a
-// function writing it.
+// traceFormat is the trace the Perfetto button sends, its file name and a
+// function writing it: Chrome JSON, or Perfetto's protobuf for a run over
+// perfetto.LargeRun events.
 func traceFormat(s *tracer.Spans) (string, func(context.Context, io.Writer) error) {
+	if len(s.Trace.Events) > perfetto.LargeRun {
+		return "trace.perfetto-trace", func(ctx context.Context, w io.Writer) error { return perfetto.New(w).Export(ctx, s) }
+	}
 	return "trace.json", func(ctx context.Context, w io.Writer) error { return chrome.New(w).Export(ctx, s) }
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/perfetto"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -165,5 +166,18 @@ func TestTimelineJSON(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 400 {
 		t.Errorf("start=x: %d, want 400", rec.Code)
+	}
+}
+
+// TestTraceFormat checks that the Perfetto button gets Perfetto's protobuf
+// for a run over perfetto.LargeRun events, Chrome JSON otherwise.
+func TestTraceFormat(t *testing.T) {
+	small := &tracer.Spans{Trace: &tracer.Trace{Events: make([]tracer.Event, 10)}}
+	large := &tracer.Spans{Trace: &tracer.Trace{Events: make([]tracer.Event, perfetto.LargeRun+1)}}
+	if name, _ := traceFormat(small); name != "trace.json" {
+		t.Errorf("small run: %s", name)
+	}
+	if name, _ := traceFormat(large); name != "trace.perfetto-trace" {
+		t.Errorf("large run: %s", name)
 	}
 }

@@ -127,7 +127,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		if interrupted {
 			octx = context.WithoutCancel(ctx) // Ctrl-C stopped the run, not the writing of what it recorded
 		}
-		written, outErr = writeOutputs(octx, dir, r, formats)
+		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
