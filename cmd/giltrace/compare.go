@@ -81,10 +81,12 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
 	run := compare.VMRunner(w, 0, giltraceVersion())
+	pg := newProgress(cmd)
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
-		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),
+		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: pg.output(),
 	}, run)
+	pg.Stop()
 	if res != nil && len(res.Rows) > 0 {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {
 			err = werr

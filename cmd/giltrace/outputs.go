@@ -149,6 +149,7 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 			continue
 		}
 		path := filepath.Join(dir, o.File)
+		r.progress.Phase("writing %s (%d of %d)", path, len(written)+len(errs)+1, len(names))
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
 			continue

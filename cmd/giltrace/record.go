@@ -89,7 +89,9 @@ func (o *recordOptions) check() error {
 }
 
 func runRecord(cmd *cobra.Command, o *recordOptions) error {
-	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	pg := newProgress(cmd)
+	defer pg.Stop()
+	return record(withProgress(cmd.Context(), pg), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
 
 // record loads, runs and writes the workload of o, then prints the
@@ -107,6 +109,8 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
+	pg := progressOf(ctx)
+	pg.Phase("running %s", w.Name)
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
@@ -116,10 +120,12 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return runErr
 	}
 	path := filepath.Join(dir, "run.giltrace")
+	pg.Phase("recorded %d events of %d threads; writing %s", len(t.Events), len(t.Threads), path)
 	if err := tracer.WriteFile(path, t); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
 	r := newRun(t)
+	r.progress = pg
 	formats, outErr := parseFormats(o.Formats)
 	var written []string
 	if outErr == nil {
@@ -133,6 +139,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
+	pg.Stop()
 	if o.JSON {
 		err = report.WriteJSON(stdout, diag)
 	} else {
