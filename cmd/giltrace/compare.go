@@ -55,7 +55,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			}
 			for _, m := range o.Modes {
 				if m != compare.Threads && m != compare.Processes && m != compare.FreeThreaded {
-					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)", m)}
+					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)%s", m, didYouMean("modes", m))}
 				}
 			}
 			return run(cmd, o)

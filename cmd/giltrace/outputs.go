@@ -100,7 +100,7 @@ func lookupOutput(name string) (output, error) {
 			return o, nil
 		}
 	}
-	return output{}, fmt.Errorf("unknown format %q (formats: %s)", name, outputNames())
+	return output{}, fmt.Errorf("unknown format %q (formats: %s)%s", name, outputNames(), didYouMean("formats", name))
 }
 
 // parseFormats parses a --formats value: "" or "all", "none", or format

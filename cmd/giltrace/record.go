@@ -70,7 +70,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 // check rejects flag values that no workload could accept.
 func (o *recordOptions) check() error {
 	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
-		return fmt.Errorf("--gil %q: expected cpython, legacy or none", o.Mode)
+		return fmt.Errorf("--gil %q: expected cpython, legacy or none%s", o.Mode, didYouMean("gil", o.Mode))
 	}
 	switch {
 	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < workload.MinSwitchInterval):

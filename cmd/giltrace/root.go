@@ -53,9 +53,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err}
-	})
+	cmd.SetFlagErrorFunc(flagError)
 	var selfProfile string
 	var stopProfile func() error
 	var profileFile *os.File
@@ -102,6 +100,7 @@ func newRootCmd() *cobra.Command {
 		newViewCmd(),
 		newExportCmd(),
 	)
+	addCompletions(cmd)
 	return cmd
 }
 
