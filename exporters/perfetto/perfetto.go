@@ -236,20 +236,24 @@ type record struct {
 	track uint32
 	name  uint32 // interned name (begin, instant)
 	span  int32  // the state span this begins, for its flows; -1 for none
+	seq   uint32 // order of generation, which keeps nesting at equal times
 	typ   uint8
 }
 
 // order sorts records by time; at one time ends come before begins and
 // instants, so that a slice ending where the next begins never overlaps
 // it; otherwise the order of generation (nesting) is kept.
-func order(a, b record) int {
-	rank := func(r record) int {
-		if r.typ == typeSliceEnd {
-			return 0
+func order(a, b *record) int {
+	if c := cmp.Compare(a.t, b.t); c != 0 {
+		return c
+	}
+	if ae, be := a.typ == typeSliceEnd, b.typ == typeSliceEnd; ae != be {
+		if ae {
+			return -1
 		}
 		return 1
 	}
-	return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(rank(a), rank(b)))
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // flows are the flow ids leaving and entering each state span (by index
@@ -321,7 +325,10 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 	for _, d := range s.DropRequests {
 		recs = append(recs, record{t: d.Time, track: l.state[d.Thread], name: drop, span: -1, typ: typeInstant})
 	}
-	slices.SortStableFunc(recs, order)
+	for i := range recs {
+		recs[i].seq = uint32(i)
+	}
+	sortRecords(recs)
 	return recs
 }
 
@@ -355,4 +362,11 @@ func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record 
 	}
 	closeTo(0)
 	return recs
+}
+
+// sortRecords sorts by order. The records of one thread's states, calls
+// and one GIL's holds are each already in time order: a sort of pointers
+// would save nothing, and pdqsort on the values is O(n log n).
+func sortRecords(recs []record) {
+	slices.SortFunc(recs, func(a, b record) int { return order(&a, &b) })
 }
