@@ -7,7 +7,7 @@
   const log = (msg) => { $("log").textContent += msg + "\n"; };
 
   // ---- Timeline ----
-  const LABEL = 170, AXIS = 22, LANE = 18, GAP = 6, ARROW = "rgba(0,0,0,0.55)";
+  const LABEL = 170, AXIS = 22, LANE = 18, GAP = 6, ARROW = "rgba(0,0,0,0.8)";
   const canvas = $("tl-canvas"), tip = $("tl-tip");
   const ctx = canvas.getContext("2d");
   const tl = { start: 0, end: 0, duration: 0, data: null, rows: [], pending: 0, fetches: 0, drawn: 0 };
@@ -85,11 +85,16 @@
     }
     ctx.strokeStyle = ARROW;
     ctx.fillStyle = ARROW;
+    ctx.lineWidth = 1.5;
+    let arrows = 0;
     for (const a of d.handoffs) {
       const y0 = laneY[a[2]], y1 = laneY[a[3]];
       if (y0 === undefined || y1 === undefined) continue;
       arrow(x(a[0]), y0, x(a[1]), y1);
+      arrows++;
     }
+    ctx.lineWidth = 1;
+    tl.arrows = arrows;
     if (d.omitted_handoffs) {
       ctx.fillStyle = "#555";
       ctx.fillText(d.omitted_handoffs + " more handoffs: zoom in to see them", LABEL + 4, AXIS - 8);

@@ -136,12 +136,12 @@ func TestViewInBrowser(t *testing.T) {
 // wheel and checks it fetched and drew the narrower window.
 func checkTimeline(t *testing.T, wd *browser.Driver, tr *tracer.Trace) {
 	var st struct {
-		Fetches, Drawn, Threads, GIL int
-		Start, End                   float64
+		Fetches, Drawn, Threads, GIL, Arrows int
+		Start, End                           float64
 	}
 	read := func() {
 		wd.Script(&st, `const tl = window.giltraceTimeline; const l = tl.data ? tl.data.lanes : [];
-			return {Fetches: tl.fetches, Drawn: tl.drawn, Start: tl.start, End: tl.end,
+			return {Fetches: tl.fetches, Drawn: tl.drawn, Start: tl.start, End: tl.end, Arrows: tl.arrows || 0,
 			        Threads: l.filter(x => x.kind === "thread").length, GIL: l.filter(x => x.kind === "gil").length}`)
 	}
 	waitFor(t, func() bool { read(); return st.Fetches > 0 }, "the timeline never loaded")
@@ -153,6 +153,15 @@ func checkTimeline(t *testing.T, wd *browser.Driver, tr *tracer.Trace) {
 	}
 	if st.Threads != len(tr.Threads) || st.GIL != gils || st.Drawn == 0 {
 		t.Fatalf("timeline: %+v, want %d thread lanes and %d GIL lanes, drawn", st, len(tr.Threads), gils)
+	}
+	handoffs := 0
+	for _, h := range tracer.Derive(tr).Handoffs {
+		if h.From != h.To && h.From != tracer.NoThread && tr.Locks[h.Lock].GIL {
+			handoffs++
+		}
+	}
+	if st.Arrows != handoffs {
+		t.Errorf("%d handoff arrows drawn, want the %d GIL handoffs", st.Arrows, handoffs)
 	}
 	before, span := st.Fetches, st.End-st.Start
 	wd.Script(nil, `const c = document.getElementById("tl-canvas"), r = c.getBoundingClientRect();
