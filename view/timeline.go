@@ -57,8 +57,8 @@ type Segment [4]int64
 type Lane struct {
 	Name    string    `json:"name"`
 	Process string    `json:"process"`
-	Thread  int       `json:"thread"`         // the thread's index, for thread lanes; 0 for GIL lanes
-	Kind    string    `json:"kind"`             // "thread" or "gil"
+	Thread  int       `json:"thread"` // the thread's index, for thread lanes; 0 for GIL lanes
+	Kind    string    `json:"kind"`   // "thread" or "gil"
 	Segs    []Segment `json:"segs"`
 }
 
