@@ -163,6 +163,16 @@ func checkTimeline(t *testing.T, wd *browser.Driver, tr *tracer.Trace) {
 	if st.Arrows != handoffs {
 		t.Errorf("%d handoff arrows drawn, want the %d GIL handoffs", st.Arrows, handoffs)
 	}
+	// Hover: the middle of the canvas is over a lane; the tip names it.
+	wd.Hover(wd.Find("#tl-canvas"))
+	var tip string
+	waitFor(t, func() bool {
+		wd.Script(&tip, `const t = document.getElementById("tl-tip"); return t.style.display === "block" ? t.textContent : ""`)
+		return tip != ""
+	}, "hovering the timeline shows no details")
+	if !strings.Contains(tip, "from ") || !strings.Contains(tip, " for ") {
+		t.Errorf("hover details %q", tip)
+	}
 	before, span := st.Fetches, st.End-st.Start
 	wd.Script(nil, `const c = document.getElementById("tl-canvas"), r = c.getBoundingClientRect();
 		for (let i = 0; i < 3; i++) c.dispatchEvent(new WheelEvent("wheel", {deltaY: -100, clientX: r.left + r.width * 0.6, clientY: r.top + 40, bubbles: true, cancelable: true}));`)
@@ -182,3 +192,29 @@ func waitFor(t *testing.T, ok func() bool, msg string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestViewLargeRun serves a run of 1.1 M events: the timeline's answer for
+// the whole run stays small, and the Perfetto button gets Perfetto's
+// protobuf, not Chrome JSON.
+func TestViewLargeRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 1.1 M-event trace")
+	}
+	path, _ := writeTrace(t, testkit.Large(1_100_000))
+	url := startView(t, path)
+	start := time.Now()
+	tl := fetch(t, url+"timeline.json?width=1200")
+	if len(tl) > 1<<20 {
+		t.Errorf("the whole run's timeline is %d bytes", len(tl))
+	}
+	t.Logf("timeline of the whole run: %d bytes in %v (loaded machine)", len(tl), time.Since(start))
+	resp, err := http.Get(url + "trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if f := resp.Header.Get("X-Trace-File"); f != "trace.perfetto-trace" || n == 0 {
+		t.Errorf("the trace for Perfetto is %s, %d bytes; want trace.perfetto-trace", f, n)
+	}
+}
