@@ -2,6 +2,7 @@ package view
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,5 +180,34 @@ func TestTraceFormat(t *testing.T) {
 	}
 	if name, _ := traceFormat(large); name != "trace.perfetto-trace" {
 		t.Errorf("large run: %s", name)
+	}
+}
+
+// TestConcurrentRequests serves every route from several goroutines at
+// once, as a browser loading the page does (run it with -race).
+func TestConcurrentRequests(t *testing.T) {
+	h := newHandler(t, testkit.Mixed())
+	paths := []string{"/", "/timeline.json?width=300", "/timeline.json?start=100&end=5000000&width=50",
+		"/flame.html", "/pprof/wait/flamegraph", "/pprof/blame/top", "/pprof/wall/source", "/trace"}
+	done := make(chan string, 4*len(paths))
+	for range 4 {
+		for _, p := range paths {
+			go func() {
+				req := httptest.NewRequest("GET", p, nil)
+				req.Host = "localhost"
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					done <- fmt.Sprintf("GET %s: %d", p, rec.Code)
+					return
+				}
+				done <- ""
+			}()
+		}
+	}
+	for range 4 * len(paths) {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
 	}
 }
