@@ -57,7 +57,7 @@ func newRootCmd() *cobra.Command {
 	var selfProfile string
 	var stopProfile func() error
 	var profileFile *os.File
-	cmd.PersistentFlags().BoolP("quiet", "q", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
+	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if selfProfile == "" {
