@@ -83,6 +83,10 @@
         drawn++;
       }
     }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(LABEL, 0, w - LABEL, h); // arrows from outside the window stop at its edge
+    ctx.clip();
     ctx.strokeStyle = ARROW;
     ctx.fillStyle = ARROW;
     ctx.lineWidth = 1.5;
@@ -93,7 +97,7 @@
       arrow(x(a[0]), y0, x(a[1]), y1);
       arrows++;
     }
-    ctx.lineWidth = 1;
+    ctx.restore();
     tl.arrows = arrows;
     if (d.omitted_handoffs) {
       ctx.fillStyle = "#555";
