@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
 
@@ -120,6 +121,24 @@ func (p *progress) Stop() {
 		p.phase, p.drawn = "", false
 		p.w = io.Discard
 	})
+}
+
+// runSize says how many threads a record run starts, in how many
+// processes, for the status line: the workload's counts with the
+// command's overrides.
+func runSize(w *workload.Workload, o *recordOptions) string {
+	threads, procs := 0, w.Processes
+	for _, g := range w.Threads {
+		if o.Threads > 0 {
+			threads += o.Threads
+		} else {
+			threads += g.Count
+		}
+	}
+	if o.Processes > 0 {
+		procs = o.Processes
+	}
+	return fmt.Sprintf("%s in %s", plural(threads*procs, "thread", "threads"), plural(procs, "process", "processes"))
 }
 
 type progressKey struct{}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // TestProgressOffTerminal records a small workload with stderr a buffer,
@@ -90,4 +92,20 @@ func TestProgressLine(t *testing.T) {
 	var nilP *progress
 	nilP.Phase("x")
 	nilP.Stop()
+}
+
+func TestRunSize(t *testing.T) {
+	w := &workload.Workload{Processes: 2, Threads: []workload.ThreadGroup{{Count: 3}, {Count: 1}}}
+	for _, tc := range []struct {
+		o    recordOptions
+		want string
+	}{
+		{recordOptions{}, "8 threads in 2 processes"},
+		{recordOptions{Threads: 1}, "4 threads in 2 processes"},
+		{recordOptions{Processes: 1}, "4 threads in 1 process"},
+	} {
+		if got := runSize(w, &tc.o); got != tc.want {
+			t.Errorf("runSize(%+v) = %q, want %q", tc.o, got, tc.want)
+		}
+	}
 }

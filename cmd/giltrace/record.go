@@ -110,7 +110,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
 	pg := progressOf(ctx)
-	pg.Phase("running %s", w.Name)
+	pg.Phase("running %s: %s", w.Name, runSize(w, o))
 	t, runErr := vm.Run(ctx, w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
