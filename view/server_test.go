@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +211,39 @@ func TestConcurrentRequests(t *testing.T) {
 		if msg := <-done; msg != "" {
 			t.Error(msg)
 		}
+	}
+}
+
+// TestCompareCharts checks that the charts of the run's directory, or of
+// its compare/ subdirectory, are on the page and served.
+func TestCompareCharts(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "speedup.svg"), []byte("<svg>speedup</svg>"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "compare"), 0o755)
+	os.WriteFile(filepath.Join(dir, "compare", "overlap.svg"), []byte("<svg>overlap</svg>"), 0o644)
+	s := tracer.Derive(testkit.Mixed())
+	h, err := New(Options{Spans: s, Report: diagnosis.Analyze(s), Title: "t", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	page := get(t, h, "/").Body.String()
+	for _, want := range []string{`id="compare"`, `src="compare/speedup.svg"`, `src="compare/overlap.svg"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+	if b := get(t, h, "/compare/overlap.svg").Body.String(); b != "<svg>overlap</svg>" {
+		t.Errorf("overlap.svg served as %q", b)
+	}
+	req := httptest.NewRequest("GET", "/compare/..%2Frun.giltrace", nil)
+	req.Host = "localhost"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 404 {
+		t.Errorf("a file other than the charts: %d, want 404", rec.Code)
+	}
+	if page := get(t, newHandler(t, testkit.Mixed()), "/").Body.String(); strings.Contains(page, `id="compare"`) {
+		t.Error("a compare section without charts")
 	}
 }
