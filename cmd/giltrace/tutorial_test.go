@@ -20,6 +20,13 @@ var tutorialExamples = []string{
 	"c-extension-holding-gil", "multiprocessing", "convoy",
 }
 
+// tutorialWindows are the parts of each run its timeline picture shows, as
+// fractions of the run: a few switch intervals where threads take turns,
+// the whole run where its shape is the point.
+var tutorialWindows = map[string][2]float64{
+	"countdown": {0.1, 0.14}, "convoy": {0.1, 0.14}, "file-reading": {0.1, 0.3},
+}
+
 // tutorialDir is where the tutorial's pictures go.
 var tutorialDir = filepath.Join("..", "..", "docs", "img", "tutorial")
 
@@ -69,11 +76,13 @@ func drawPage(t *testing.T, wd *browser.Driver, url, name string) {
 	// pictures: let it scroll away.
 	wd.Script(nil, `document.querySelector("header").style.position = "static"`)
 	shoot(t, wd, "#report", picture(name, "view"))
-	// The timeline: a window of a twenty-fifth of the run, a tenth in,
-	// where every example is in its steady state.
+	win, ok := tutorialWindows[name]
+	if !ok {
+		win = [2]float64{0, 1}
+	}
 	wd.Script(nil, `const tl = window.giltraceTimeline, d = tl.duration;
-		tl.start = d * 0.1; tl.end = d * 0.1 + d / 25; tl.fetches = 0; tl.zoom(1);
-		document.getElementById("timeline").scrollIntoView()`)
+		tl.start = d * arguments[0]; tl.end = d * arguments[1]; tl.fetches = 0; tl.zoom(1);
+		document.getElementById("timeline").scrollIntoView()`, win[0], win[1])
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var n int
 		wd.Script(&n, `return window.giltraceTimeline.fetches`)
