@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"html/template"
+	"os/exec"
 	"net/http"
 
 	"github.com/giltrace/giltrace/diagnosis"
@@ -59,12 +60,15 @@ type pageData struct {
 	PerfettoOrigin string
 	TraceFile      string
 	Colors         []string
+	NoDot          bool // Graphviz's dot is missing: pprof's graph view cannot work
 }
 
 func (h *Handler) pageData() (*pageData, error) {
 	r := h.o.Report
 	d := &pageData{Title: h.o.Title, R: r, PerfettoOrigin: h.o.PerfettoOrigin, Colors: stateColors[:]}
 	d.TraceFile, _ = traceFormat(h.o.Spans)
+	_, err := exec.LookPath("dot")
+	d.NoDot = err != nil
 	for st := range tracer.NumStates {
 		d.States = append(d.States, bar{State: tracer.State(st).String(), Color: template.CSS(stateColors[st])})
 	}
