@@ -4,8 +4,8 @@ import (
 	"bytes"
 	_ "embed"
 	"html/template"
-	"os/exec"
 	"net/http"
+	"os/exec"
 
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/report"
