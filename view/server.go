@@ -68,10 +68,16 @@ func (h *Handler) Close() error {
 }
 
 // ServeHTTP answers 403 to a request whose Host is not a loopback name or
-// address, and serves the others.
+// address (DNS rebinding), or that a browser marks as made by another site
+// (Sec-Fetch-Site: a page elsewhere embedding or posting to this one, e.g.
+// to pprof's saveconfig), and serves the others.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !LoopbackHost(r.Host) {
 		http.Error(w, "giltrace view answers only requests for localhost or a loopback address", http.StatusForbidden)
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		http.Error(w, "giltrace view answers only its own pages", http.StatusForbidden)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

@@ -59,6 +59,24 @@ func TestHostHeader(t *testing.T) {
 	}
 }
 
+// TestCrossSite checks that requests a browser marks as coming from another
+// site are refused, and the page's own and typed-in ones served.
+func TestCrossSite(t *testing.T) {
+	h := newHandler(t, testkit.Countdown(3))
+	for site, want := range map[string]int{"": 200, "none": 200, "same-origin": 200, "same-site": 403, "cross-site": 403} {
+		req := httptest.NewRequest("GET", "/pprof/wait/top", nil)
+		req.Host = "127.0.0.1:1234"
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Code; (want == 403) != (got == 403) {
+			t.Errorf("Sec-Fetch-Site %q: %d, want %d", site, got, want)
+		}
+	}
+}
+
 func get(t testing.TB, h http.Handler, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
