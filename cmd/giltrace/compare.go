@@ -72,7 +72,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			}
 			for _, m := range o.Modes {
 				if m != compare.Threads && m != compare.Processes && m != compare.FreeThreaded {
-					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)", m)}
+					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)%s", m, didYouMean("modes", m))}
 				}
 			}
 			return run(cmd, o)
@@ -103,10 +103,12 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
 	run := compare.NewVMRunner(w, compare.VMOptions{Clock: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed, Version: giltraceVersion()})
+	pg := newProgress(cmd)
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
-		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),
+		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: pg.output(),
 	}, run)
+	pg.Stop()
 	if res != nil && len(res.Rows) > 0 {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {
 			err = werr

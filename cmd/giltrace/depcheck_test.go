@@ -25,13 +25,14 @@ var layerRules = []struct {
 	{"model", []string{"tracer"}},
 	{"chart", nil},
 	{"compare", []string{"tracer", "vm", "diagnosis", "chart", "model", "internal/textfmt"}},
+	{"view", []string{"tracer", "diagnosis", "exporters", "internal/textfmt"}},
 	{"internal/textfmt", nil},
 	{"internal/golden", nil},
 	{"internal/browser", nil},
 	{"internal/chrometest", nil},
 	{"internal/jaegertest", nil},
 	{"internal/testkit", []string{"tracer"}},
-	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "internal/textfmt"}},
+	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "view", "internal/textfmt"}},
 }
 
 // TestDependencyDirection checks every package's imports of the module

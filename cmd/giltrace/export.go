@@ -39,7 +39,7 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			}
 			if o.Format != otlpFormat {
 				if _, err := lookupOutput(o.Format); err != nil {
-					return &usageError{fmt.Errorf("unknown format %q (formats: %s)", o.Format, exportFormatNames())}
+					return &usageError{fmt.Errorf("unknown format %q (formats: %s)%s", o.Format, exportFormatNames(), didYouMean("format", o.Format))}
 				}
 			}
 			if err := checkExportOTLP(cmd, o); err != nil {

@@ -187,7 +187,7 @@ func TestExportOTLPArgs(t *testing.T) {
 		{[]string{"run.giltrace", "--format", "otlp", "--protocol", "thrift"}, nil, `--protocol "thrift"`},
 		{[]string{"run.giltrace", "--format", "otlp", "--span-budget", "-1"}, nil, "--span-budget -1"},
 		{[]string{"run.giltrace", "--format", "otlp", "--wait-threshold", "-1ms"}, nil, "--wait-threshold -1ms"},
-		{[]string{"run.giltrace", "--format", "otpl"}, nil, `unknown format "otpl" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, report, report-json, text, otlp)`},
+		{[]string{"run.giltrace", "--format", "otpl"}, nil, `unknown format "otpl" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, report, report-json, perfetto, text, otlp)`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/exporters/perfetto"
 	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
@@ -47,6 +48,8 @@ func outputs() []output {
 			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.Text) }, false},
 		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it",
 			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.JSON) }, false},
+		{"perfetto", "trace.perfetto-trace", "Perfetto's native protobuf trace for ui.perfetto.dev, about a fifth of trace.json's size; record writes it instead of trace.json for runs over 1 M events",
+			func(w io.Writer, _ *run) exporter { return perfetto.New(w) }, true},
 		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); record writes it only when --formats names it",
 			func(w io.Writer, _ *run) exporter { return textExporter{w} }, true},
 	}
@@ -60,6 +63,25 @@ func (e textExporter) Export(ctx context.Context, s *tracer.Spans) error {
 		return err
 	}
 	return tracer.WriteText(e.w, s.Trace)
+}
+
+// bySize adapts the default formats (spec "" or "all") to the size of run
+// r: past perfetto.LargeRun events, perfetto replaces chrome, with a note on
+// stderr. Formats named explicitly are kept as they are.
+func bySize(spec string, names []string, r *run, stderr io.Writer) []string {
+	spec = strings.TrimSpace(spec)
+	if len(r.trace.Events) <= perfetto.LargeRun || (spec != "" && spec != "all") {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n == "chrome" {
+			n = "perfetto"
+		}
+		out = append(out, n)
+	}
+	fmt.Fprintf(stderr, "giltrace: note: %d events: writing trace.perfetto-trace (Perfetto's protobuf) instead of trace.json; `giltrace export --format chrome` writes the JSON anyway\n", len(r.trace.Events))
+	return out
 }
 
 // outputNames lists the format names, comma-separated, for messages.
@@ -78,7 +100,7 @@ func lookupOutput(name string) (output, error) {
 			return o, nil
 		}
 	}
-	return output{}, fmt.Errorf("unknown format %q (formats: %s)", name, outputNames())
+	return output{}, fmt.Errorf("unknown format %q (formats: %s)%s", name, outputNames(), didYouMean("formats", name))
 }
 
 // parseFormats parses a --formats value: "" or "all", "none", or format
@@ -141,6 +163,7 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 			errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))
 			break
 		}
+		r.progress.Phase("writing %s (%d of %d)", path, len(written)+len(errs)+1, len(names))
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			if ctx.Err() != nil {
 				errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))

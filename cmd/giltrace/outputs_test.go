@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/exporters/perfetto"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
@@ -62,7 +63,7 @@ func TestWriteOutputs(t *testing.T) {
 	tr := testkit.Mixed()
 	dir := t.TempDir()
 	names, _ := parseFormats("all")
-	names = append(names, "text") // the one format "all" leaves out
+	names = append(names, "perfetto", "text") // the formats "all" leaves out
 	written, err := writeOutputs(context.Background(), dir, newRun(tr), names)
 	if err != nil {
 		t.Fatal(err)
@@ -194,5 +195,26 @@ func TestRecordOutputs(t *testing.T) {
 		if got := strings.Join(files(dir), " "); got != tc.want {
 			t.Errorf("record --formats %s wrote %s, want %s", tc.formats, got, tc.want)
 		}
+	}
+}
+
+// TestBySize checks that record's default outputs swap trace.json for
+// trace.perfetto-trace past perfetto.LargeRun events, with a note, and
+// keep formats named explicitly.
+func TestBySize(t *testing.T) {
+	all, _ := parseFormats("")
+	small := &run{trace: &tracer.Trace{Events: make([]tracer.Event, 10)}}
+	large := &run{trace: &tracer.Trace{Events: make([]tracer.Event, perfetto.LargeRun+1)}}
+	var note strings.Builder
+	if got := bySize("", all, small, &note); !slices.Equal(got, all) || note.Len() > 0 {
+		t.Errorf("small run: %q, note %q", got, note.String())
+	}
+	got := bySize("all", all, large, &note)
+	if slices.Contains(got, "chrome") || !slices.Contains(got, "perfetto") || len(got) != len(all) || !strings.Contains(note.String(), "trace.perfetto-trace") {
+		t.Errorf("large run: %q, note %q", got, note.String())
+	}
+	note.Reset()
+	if got := bySize("chrome", []string{"chrome"}, large, &note); !slices.Equal(got, []string{"chrome"}) || note.Len() > 0 {
+		t.Errorf("large run, chrome named: %q, note %q", got, note.String())
 	}
 }

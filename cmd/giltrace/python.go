@@ -67,7 +67,9 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", o.PID)); err == nil && len(b) > 0 {
 		name = cpython.ProgramName(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
 	}
-	return recordPython(cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd)), name)
+	pg := newProgress(cmd)
+	defer pg.Stop()
+	return recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd)), name)
 }
 
 // pythonOptions are the CPython recorder's options for a command: the
@@ -80,10 +82,10 @@ func pythonOptions(cmd *cobra.Command) cpython.Options {
 // then writes, reports and sends the run as record does for a workload
 // (recordRun). A program started by record (not attach) passes its exit
 // status through: once the run is saved, giltrace exits with it.
-func recordPython(cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
+func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
 	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython"}}
-	err := recordRun(cmd.Context(), name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
+	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
 		return tracer.Record(ctx, src, tracer.Config{})
 	})
 	if err != nil {

@@ -136,7 +136,7 @@ func (o *recordOptions) check() error {
 		}
 	}
 	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
-		return fmt.Errorf("--gil %q: expected cpython, legacy or none", o.Mode)
+		return fmt.Errorf("--gil %q: expected cpython, legacy or none%s", o.Mode, didYouMean("gil", o.Mode))
 	}
 	switch {
 	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < workload.MinSwitchInterval):
@@ -183,12 +183,15 @@ func checkClockFlags(clock string, cores int) error {
 }
 
 func runRecord(cmd *cobra.Command, o *recordOptions) error {
+	pg := newProgress(cmd)
+	defer pg.Stop()
+	ctx := withProgress(cmd.Context(), pg)
 	if o.Command != nil {
-		argv := resolveLauncher(cmd.Context(), o.Command)
+		argv := resolveLauncher(ctx, o.Command)
 		src := cpython.Command(argv, pythonOptions(cmd))
-		return recordPython(cmd, o, src, cpython.ProgramName(argv))
+		return recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
 	}
-	return record(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	return record(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
 
 // record loads and runs the workload of o, then saves, reports and sends
@@ -198,7 +201,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	return recordRun(ctx, w.Name, startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
+	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
 		return vm.Run(ctx, w, vm.Options{
 			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 			Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
@@ -207,7 +210,8 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 }
 
 // recordRun records a run from any source (run: the VM, a CPython
-// process) named name into the directory of o (default giltrace-out/NAME),
+// process) named name (label says what runs, for the progress line) into
+// the directory of o (default giltrace-out/NAME),
 // writes its outputs, prints its report and sends it over OTLP as o says.
 //
 // The trace is written as the run goes (tracer.Stream, starting with the
@@ -216,7 +220,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 // was recorded, and returns an error saying so; a source that failed after
 // recording keeps what it recorded the same way and returns its error; one
 // that recorded nothing leaves nothing behind.
-func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOptions, stdout, stderr io.Writer,
+func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *recordOptions, stdout, stderr io.Writer,
 	run func(context.Context) (*tracer.Trace, error)) error {
 	dir := o.Out
 	if dir == "" {
@@ -236,6 +240,8 @@ func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOpt
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
 	st := tracer.NewStream(f, start)
+	pg := progressOf(ctx)
+	pg.Phase("running %s", label)
 	t, runErr := run(tracer.WithStream(ctx, st))
 	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
 	if runErr != nil && !interrupted {
@@ -251,6 +257,7 @@ func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOpt
 		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %d events recorded before the failure\n", runErr, len(t.Events))
 		interrupted = true
 	}
+	pg.Phase("recorded %d events of %d threads; saving the trace", len(t.Events), len(t.Threads))
 	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual")
 	formats, outErr := parseFormats(o.Formats)
 	if saveErr != nil {
@@ -265,12 +272,13 @@ func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOpt
 	}
 	safe()
 	r := newRun(t)
+	r.progress = pg
 	var written []string
 	if outErr == nil && saveErr == nil {
 		// The signal that stopped the run does not stop the writing of what
 		// it recorded; the next one does (newPhase).
 		octx, cancel := newPhase(ctx)
-		written, outErr = writeOutputs(octx, dir, r, formats)
+		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
 		cancel()
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
@@ -283,6 +291,7 @@ func recordRun(ctx context.Context, name string, start tracer.Meta, o *recordOpt
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}
+	pg.Stop()
 	// Printed whatever signal came: the report is what the user waits for.
 	pctx := context.WithoutCancel(ctx)
 	if o.JSON {

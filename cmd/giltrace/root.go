@@ -53,12 +53,11 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err}
-	})
+	cmd.SetFlagErrorFunc(flagError)
 	var selfProfile string
 	var stopProfile func() error
 	var profileFile *os.File
+	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if selfProfile == "" {
@@ -103,6 +102,7 @@ func newRootCmd() *cobra.Command {
 		newAttachCmd(),
 		newModelCmd(),
 	)
+	addCompletions(cmd)
 	return cmd
 }
 

@@ -58,6 +58,8 @@ type run struct {
 
 	once   sync.Once
 	report *diagnosis.Report
+
+	progress *progress // says which output is being written; nil for none
 }
 
 // newRun derives the spans of t.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,7 +9,7 @@ import (
 
 // validateOptions are the arguments of giltrace validate.
 type validateOptions struct {
-	File string // the .giltrace file
+	Files []string // the .giltrace files
 }
 
 func newValidateCmd() *cobra.Command { return validateCmd(runValidate) }
@@ -18,22 +19,37 @@ func newValidateCmd() *cobra.Command { return validateCmd(runValidate) }
 func validateCmd(run func(*cobra.Command, *validateOptions) error) *cobra.Command {
 	o := &validateOptions{}
 	return &cobra.Command{
-		Use:   "validate FILE",
-		Short: "Check a .giltrace file and summarise it in one line",
-		Long: "validate reads a .giltrace file, checks every record and every invariant of the\n" +
-			"event protocol, and prints a one-line summary of a valid trace. For a damaged\n" +
-			"or invalid file it prints where and what is wrong, and exits non-zero. For a\n" +
-			"file cut off mid-write it summarises the complete part, warns, and exits non-zero.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Use:   "validate FILE.giltrace...",
+		Short: "Check .giltrace files and summarise each in one line",
+		Long: "validate reads each .giltrace file, checks every record and every invariant of\n" +
+			"the event protocol, and prints a one-line summary of a valid trace. For a\n" +
+			"damaged or invalid file it prints where and what is wrong. For a file cut off\n" +
+			"mid-write it summarises the complete part and warns. The exit status is\n" +
+			"non-zero if any file is damaged, invalid or cut off.",
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.Files = args
 			return run(cmd, o)
 		},
 	}
 }
 
 func runValidate(cmd *cobra.Command, o *validateOptions) error {
-	t, err, fatal := readTraceFile(o.File, false)
+	var errs []error
+	for _, f := range o.Files {
+		if err := validateFile(cmd, f); err != nil {
+			if len(o.Files) > 1 {
+				err = fmt.Errorf("%s: %w", f, err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateFile validates one file and prints its summary.
+func validateFile(cmd *cobra.Command, file string) error {
+	t, err, fatal := readTraceFile(file, false)
 	if fatal != nil {
 		return fatal
 	}
@@ -41,7 +57,7 @@ func runValidate(cmd *cobra.Command, o *validateOptions) error {
 	if t.Truncated {
 		status = "complete part valid"
 	}
-	if _, werr := fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %s\n", o.File, status, t.Summary()); werr != nil {
+	if _, werr := fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %s\n", file, status, t.Summary()); werr != nil {
 		return werr
 	}
 	return err

@@ -13,9 +13,9 @@ import (
 
 func TestValidateArgs(t *testing.T) {
 	testArgs(t, validateCmd, []argsCase[validateOptions]{
-		{[]string{"run.giltrace"}, &validateOptions{File: "run.giltrace"}, false, ""},
+		{[]string{"run.giltrace"}, &validateOptions{Files: []string{"run.giltrace"}}, false, ""},
 		{nil, nil, true, ""},
-		{[]string{"a", "b"}, nil, true, ""},
+		{[]string{"a", "b"}, &validateOptions{Files: []string{"a", "b"}}, false, ""},
 	})
 }
 
@@ -65,5 +65,25 @@ func TestValidate(t *testing.T) {
 	out, err = runRoot("validate", bad)
 	if out != "" || err == nil || !strings.Contains(err.Error(), "checksum mismatch") || exitCode(err) != 1 {
 		t.Fatalf("validate of a damaged file = %q, %v; want no output and a checksum error", out, err)
+	}
+}
+
+// TestValidateSeveral validates two good files and a damaged one: both
+// summaries printed, the damaged file named in the error.
+func TestValidateSeveral(t *testing.T) {
+	good, b := writeTrace(t, testkit.Mixed())
+	other, _ := writeTrace(t, testkit.Countdown(2))
+	bad := filepath.Join(t.TempDir(), "bad.giltrace")
+	b[len(b)-30] ^= 0xff
+	os.WriteFile(bad, b, 0o644)
+	out, err := runRoot("validate", good, bad, other)
+	if !strings.Contains(out, good+": valid") || !strings.Contains(out, other+": valid") {
+		t.Errorf("output %q lacks a summary of each good file", out)
+	}
+	if err == nil || !strings.Contains(err.Error(), bad+": ") || exitCode(err) != 1 {
+		t.Errorf("err = %v, want the damaged file named", err)
+	}
+	if out, err := runRoot("validate", good, other); err != nil || strings.Count(out, "\n") != 2 {
+		t.Errorf("two good files: %q, %v", out, err)
 	}
 }

@@ -6,19 +6,23 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/giltrace/giltrace/exporters/chrome"
-	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/view"
 	"github.com/spf13/cobra"
 )
 
 // viewOptions are the arguments of giltrace view.
 type viewOptions struct {
-	File string // the .giltrace file
-	Addr string // where to listen: a loopback host and a port
+	File      string // the .giltrace file
+	Addr      string // where to listen: a loopback host and a port
+	NoBrowser bool   // do not open a browser
+	Perfetto  string // the Perfetto UI the page's button opens
 }
 
 func newViewCmd() *cobra.Command { return viewCmd(runView) }
@@ -29,12 +33,16 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 	o := &viewOptions{}
 	cmd := &cobra.Command{
 		Use:   "view FILE.giltrace",
-		Short: "Open a recorded run in the Perfetto UI",
-		Long: "view serves a local page on 127.0.0.1 that loads the run as Chrome trace JSON\n" +
-			"and opens it in ui.perfetto.dev (Perfetto's postMessage deep link: the trace\n" +
-			"goes from this machine to the browser tab, and is not uploaded anywhere). Open\n" +
-			"the printed address in a browser; Ctrl-C stops the server. docs/outputs-chrome.md\n" +
-			"explains the tracks.",
+		Short: "Serve one local page for a recorded run: report, timeline, pprof, flame graph",
+		Long: "view serves a page on 127.0.0.1 with everything about the run, offline: the\n" +
+			"verdict and each thread's time by state, the speedup figures, a timeline (a lane\n" +
+			"per thread, the GIL holder, handoffs; wheel to zoom, drag to pan), pprof's own\n" +
+			"web UI for the wait, blame and wall profiles (flame graph, top, graph, source;\n" +
+			"the graph needs graphviz's dot), the flame graph, the compare charts of the\n" +
+			"run's directory, and a button that opens the trace in ui.perfetto.dev (the trace\n" +
+			"goes from this page to the browser tab, and is not uploaded anywhere). It opens\n" +
+			"a browser unless --no-browser; Ctrl-C stops the server. docs/outputs.md explains\n" +
+			"the page.",
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
@@ -45,6 +53,8 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:0", "listen on `HOST:PORT`, a loopback address (port 0 picks a free one)")
+	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "only print the address; do not open a browser")
+	cmd.Flags().StringVar(&o.Perfetto, "perfetto", view.PerfettoOrigin, "the Perfetto UI that the page's button opens, as an origin `URL` (a self-hosted UI works offline)")
 	return cmd
 }
 
@@ -57,6 +67,9 @@ func (o *viewOptions) check() error {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("--addr %q: expected a loopback host such as 127.0.0.1", o.Addr)
 	}
+	if u, err := url.Parse(o.Perfetto); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return fmt.Errorf("--perfetto %q: expected an origin such as https://ui.perfetto.dev", o.Perfetto)
+	}
 	return nil
 }
 
@@ -65,26 +78,54 @@ func runView(cmd *cobra.Command, o *viewOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("viewing %s: %w", o.File, err)
-	}
+	r := newRun(t)
 	title := t.Meta.Workload
 	if title == "" {
 		title = strings.TrimSuffix(filepath.Base(o.File), filepath.Ext(o.File))
 	}
-	return serveView(cmd.Context(), ln, chrome.Handler(tracer.Derive(t), title), cmd.OutOrStdout())
+	h, err := view.New(view.Options{Spans: r.spans, Report: r.diagnosis(), Title: title,
+		Dir: filepath.Dir(o.File), PerfettoOrigin: strings.TrimSuffix(o.Perfetto, "/")})
+	if err != nil {
+		return fmt.Errorf("viewing %s: %w", o.File, err)
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("viewing %s: %w", o.File, err)
+	}
+	addr := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(cmd.OutOrStdout(), "serving %s : the run's page (report, timeline, profiles, flame graph); Ctrl-C stops\n", addr)
+	if !o.NoBrowser {
+		if err := openBrowser(addr); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: could not open a browser (%v); open %s yourself\n", err, addr)
+		}
+	}
+	return serveView(cmd.Context(), ln, h)
 }
 
-// serveView serves h on ln until ctx is done, after printing the address.
-func serveView(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer) error {
+// openBrowser asks the desktop to open url: xdg-open (open on macOS).
+func openBrowser(url string) error {
+	name := "xdg-open"
+	if runtime.GOOS == "darwin" {
+		name = "open"
+	}
+	c := exec.Command(name, url)
+	c.Stdout, c.Stderr = io.Discard, io.Discard
+	if err := c.Start(); err != nil {
+		return err
+	}
+	go c.Wait()
+	return nil
+}
+
+// serveView serves h on ln until ctx is done.
+func serveView(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "serving http://%s/ : open it in a browser to see the run in the Perfetto UI; Ctrl-C stops\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serving the trace: %w", err)
+		return fmt.Errorf("serving the page: %w", err)
 	case <-ctx.Done():
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -10,13 +10,17 @@ import (
 
 	"github.com/giltrace/giltrace/internal/chrometest"
 	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/view"
 )
 
 func TestViewArgs(t *testing.T) {
+	pf := view.PerfettoOrigin
 	testArgs(t, viewCmd, []argsCase[viewOptions]{
-		{[]string{"run.giltrace"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0"}, false, ""},
-		{[]string{"run.giltrace", "--addr", "localhost:8080"}, &viewOptions{File: "run.giltrace", Addr: "localhost:8080"}, false, ""},
-		{[]string{"run.giltrace", "--addr", "[::1]:9000"}, &viewOptions{File: "run.giltrace", Addr: "[::1]:9000"}, false, ""},
+		{[]string{"run.giltrace"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0", Perfetto: pf}, false, ""},
+		{[]string{"run.giltrace", "--addr", "localhost:8080"}, &viewOptions{File: "run.giltrace", Addr: "localhost:8080", Perfetto: pf}, false, ""},
+		{[]string{"run.giltrace", "--addr", "[::1]:9000", "--no-browser"}, &viewOptions{File: "run.giltrace", Addr: "[::1]:9000", NoBrowser: true, Perfetto: pf}, false, ""},
+		{[]string{"run.giltrace", "--perfetto", "http://127.0.0.1:10000"}, &viewOptions{File: "run.giltrace", Addr: "127.0.0.1:0", Perfetto: "http://127.0.0.1:10000"}, false, ""},
+		{[]string{"run.giltrace", "--perfetto", "ui.perfetto.dev"}, nil, true, "--perfetto"},
 		{[]string{"run.giltrace", "--addr", "0.0.0.0:8080"}, nil, true, ""},
 		{[]string{"run.giltrace", "--addr", ":8080"}, nil, true, ""},
 		{[]string{"run.giltrace", "--addr", "8080"}, nil, true, ""},
@@ -33,7 +37,7 @@ func TestView(t *testing.T) {
 	defer cancel()
 	pr, pw := io.Pipe()
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"view", path})
+	cmd.SetArgs([]string{"view", "--no-browser", path})
 	cmd.SetOut(pw)
 	cmd.SetErr(pw)
 	done := make(chan error, 1)
@@ -54,7 +58,7 @@ func TestView(t *testing.T) {
 	if !strings.Contains(page, "ui.perfetto.dev") || !strings.Contains(page, "<h1>countdown</h1>") {
 		t.Errorf("page:\n%s", page)
 	}
-	sum, err := chrometest.Validate(strings.NewReader(fetch(t, url+"trace.json")))
+	sum, err := chrometest.Validate(strings.NewReader(fetch(t, url+"trace")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ type flame struct{ *browser.Driver }
 func (wd flame) frame(name string) string {
 	wd.T().Helper()
 	var el map[string]any
-	wd.Script(&el, `return [...document.querySelectorAll("#chart .frame")].find(d => d.textContent === arguments[0]) || null`, name)
+	wd.Script(&el, `return [...document.querySelectorAll("#chart .frame")].find(d => d.dataset.name === arguments[0]) || null`, name)
 	if el[browser.ElementKey] == nil {
 		var names []string
 		wd.Script(&names, `return [...document.querySelectorAll("#chart .frame")].map(d => d.textContent)`)
@@ -35,7 +35,7 @@ func (wd flame) frame(name string) string {
 func (wd flame) frameWidth(name string) (frame, chart float64) {
 	wd.T().Helper()
 	var w []float64
-	wd.Script(&w, `const d = [...document.querySelectorAll("#chart .frame")].find(d => d.textContent === arguments[0]);
+	wd.Script(&w, `const d = [...document.querySelectorAll("#chart .frame")].find(d => d.dataset.name === arguments[0]);
 		return [d ? d.getBoundingClientRect().width : 0, document.getElementById("chart").clientWidth]`, name)
 	return w[0], w[1]
 }
@@ -57,6 +57,20 @@ func TestBrowser(t *testing.T) {
 	}
 	wd := flame{browser.Start(t)}
 	wd.Navigate("file://" + file)
+
+	// 0. By default the threads of a kind are merged: worker-1 and
+	// worker-2 are one tower, as wide as the two of them per thread.
+	merged, width := wd.frameWidth("python/worker (2 threads)")
+	if merged <= 0 {
+		t.Fatalf("no merged frame for the two workers")
+	}
+	checkLabels(t, wd)
+	wd.Click(wd.Find(`input[name=group][value=thread]`))
+	w1, _ := wd.frameWidth("python/worker-1")
+	w2, _ := wd.frameWidth("python/worker-2")
+	if math.Abs(w1+w2-merged) > 2 || merged > width {
+		t.Errorf("merged workers %.0f px, per thread %.0f + %.0f px", merged, w1, w2)
+	}
 
 	// 1. Rendered: a frame per thread, state and call of the wall view.
 	var n int
@@ -147,6 +161,7 @@ func screenshot(t *testing.T, wd flame) {
 		t.Fatal(err)
 	}
 	wd.Navigate("file://" + file)
+	wd.Click(wd.Find(`input[name=group][value=thread]`))
 	wd.Type(wd.Find("#search"), "query_db")
 	wd.Click(wd.frame("handler-2"))
 	wd.Hover(wd.frame("gil-wait"))
@@ -159,4 +174,19 @@ func screenshot(t *testing.T, wd flame) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s", path)
+}
+
+// checkLabels checks that every frame's label fits its box: the whole
+// name, or its start and an ellipsis, or nothing.
+func checkLabels(t *testing.T, wd flame) {
+	t.Helper()
+	var bad []string
+	wd.Script(&bad, `return [...document.querySelectorAll("#chart .frame")].filter(d => {
+		const l = d.textContent, n = d.dataset.name;
+		if (l !== "" && l !== n && !(l.endsWith("…") && n.startsWith(l.slice(0, -1)))) return true;
+		return d.scrollWidth > d.clientWidth + 1;
+	}).map(d => d.dataset.name + " as " + JSON.stringify(d.textContent) + " in " + d.clientWidth + "px")`)
+	if len(bad) > 0 {
+		t.Errorf("labels that do not fit: %q", bad)
+	}
 }

@@ -14,7 +14,9 @@
 
   const $ = (id) => document.getElementById(id);
   const chart = $("chart"), tooltip = $("tooltip"), details = $("details");
+  const CHAR_PX = 6.7; // width of a character of the frames' 11px monospace font
   const state = {
+    group: "kind",     // "kind": threads of one kind merged; "thread": a tower per thread
     view: null,        // the current view's inflated root
     zoom: null,        // the zoomed node, or null
     hidden: new Set(), // names of threads filtered out
@@ -32,8 +34,61 @@
   }
 
   function tree(id) {
-    if (!trees.has(id)) trees.set(id, inflate(data.views.find((v) => v.id === id).tree, null, 0));
-    return trees.get(id);
+    const key = id + "/" + state.group;
+    if (!trees.has(key)) {
+      const t = inflate(data.views.find((v) => v.id === id).tree, null, 0);
+      trees.set(key, state.group === "kind" ? merged(t) : t);
+    }
+    return trees.get(key);
+  }
+
+  // kindOf is the kind of a thread: its name without a trailing number
+  // (worker-3, worker_3, worker3 -> worker), in each part of a process-
+  // qualified name (python-2/worker-3 -> python/worker).
+  function kindOf(name) {
+    return name.split("/").map((p) => p.replace(/[-_ .#]?\d+$/, "") || p).join("/");
+  }
+
+  // merged returns the tree with the threads of one kind merged into one
+  // tower: all -> kind -> state -> frames, children sorted by name.
+  function merged(root) {
+    const top = { name: root.name, ns: root.ns, parent: null, depth: 0, kids: [], x: 0, state: "", thread: "" };
+    const groups = new Map();
+    for (const t of root.kids) {
+      const k = kindOf(t.name);
+      if (!groups.has(k)) groups.set(k, { nodes: [] });
+      groups.get(k).nodes.push(t);
+    }
+    for (const [k, g] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const name = g.nodes.length > 1 ? k + " (" + g.nodes.length + " threads)" : g.nodes[0].name;
+      const n = { name, ns: 0, parent: top, depth: 1, kids: [], x: 0, state: "", thread: name, threads: g.nodes.map((t) => t.name) };
+      for (const t of g.nodes) { n.ns += t.ns; mergeKids(n, t.kids); }
+      top.kids.push(n);
+    }
+    return top;
+  }
+
+  // mergeKids adds copies of the nodes kids under n, merging by name.
+  function mergeKids(n, kids) {
+    for (const k of kids) {
+      let m = n.kids.find((c) => c.name === k.name);
+      if (!m) {
+        m = { name: k.name, ns: 0, parent: n, depth: n.depth + 1, kids: [], x: 0, thread: n.thread,
+              state: n.depth + 1 === STATE ? k.name : n.state };
+        const i = n.kids.findIndex((c) => c.name > k.name);
+        if (i < 0) n.kids.push(m); else n.kids.splice(i, 0, m);
+      }
+      m.ns += k.ns;
+      mergeKids(m, k.kids);
+    }
+  }
+
+  // label is as much of name as fits in w pixels: all of it, or its start
+  // and an ellipsis, or nothing under three characters.
+  function label(name, w) {
+    const fit = Math.floor((w - 6) / CHAR_PX);
+    if (fit >= name.length) return name;
+    return fit >= 3 ? name.slice(0, fit - 1) + "…" : "";
   }
 
   // value is a node's time with the filtered-out threads left out.
@@ -98,7 +153,8 @@
       d.style.top = n.depth * ROW + "px";
       d.style.background = colour(n);
       d.dataset.i = nodes.length - 1;
-      if (w > 28) d.textContent = n.name;
+      d.dataset.name = n.name;
+      d.textContent = label(n.name, w);
       if (state.query && n.depth > 0 && state.query.test(n.name)) d.classList.add("match");
       frag.appendChild(d);
       maxDepth = Math.max(maxDepth, n.depth);
@@ -131,7 +187,8 @@
     let s = `${n.name}\n${fmtTime(v)}, ${pct(v, total)} of total`;
     if (state.zoom && state.zoom !== state.view) s += `, ${pct(v, value(state.zoom))} of zoomed frame`;
     s += `\nself: ${fmtTime(self)}`;
-    if (n.thread) s += `\nthread: ${n.thread}`;
+    if (n.threads && n.threads.length > 1) s += `\nthreads: ${n.threads.join(", ")}`;
+    else if (n.thread) s += `\nthread: ${n.thread}`;
     if (n.state) s += `\nstate: ${n.state}`;
     return s;
   }
@@ -175,6 +232,7 @@
   window.addEventListener("resize", render);
 
   function setView(id) {
+    state.viewID = id;
     state.view = tree(id);
     state.zoom = null;
     const v = data.views.find((x) => x.id === id);
@@ -221,6 +279,14 @@
       sw.style.background = `hsl(${h}, ${s}%, 60%)`;
       span.append(sw, name);
       $("legend").appendChild(span);
+    }
+    for (const [value, text] of [["kind", "Threads of a kind merged"], ["thread", "Per thread"]]) {
+      const l = document.createElement("label");
+      const r = document.createElement("input");
+      r.type = "radio"; r.name = "group"; r.value = value; r.checked = value === state.group;
+      r.addEventListener("change", () => { state.group = value; state.hidden.clear(); setView(state.viewID); });
+      l.append(r, " " + text);
+      $("groups").appendChild(l);
     }
     setView(data.views[0].id);
   }

@@ -187,9 +187,12 @@ func (wd *Driver) Click(el string) {
 	wd.Must("POST", "/element/"+el+"/click", map[string]any{}, nil)
 }
 
-// Hover moves the mouse over the middle of el.
+// Hover moves the mouse over the middle of el, scrolled into view.
 func (wd *Driver) Hover(el string) {
 	wd.t.Helper()
+	// Pointer actions do not scroll (clicks do): bring el into the window
+	// first, or the pointer lands outside it and nothing is hovered.
+	wd.Script(nil, `arguments[0].scrollIntoView({block: "center", inline: "center"})`, map[string]string{ElementKey: el})
 	wd.Must("POST", "/actions", map[string]any{"actions": []any{map[string]any{
 		"type": "pointer", "id": "mouse", "parameters": map[string]string{"pointerType": "mouse"},
 		"actions": []any{map[string]any{"type": "pointerMove", "duration": 0, "x": 0, "y": 0,

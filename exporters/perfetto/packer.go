@@ -1,0 +1,163 @@
+package perfetto
+
+import (
+	"bufio"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// packer writes TracePackets, each as a Trace.packet field, keeping the
+// incremental state: the last timestamp and the names interned so far.
+type packer struct {
+	bw      *bufio.Writer
+	err     error
+	pkt, te []byte // scratch buffers
+
+	flows *flows
+	names map[string]uint32 // interned name -> iid, assigned in order of first use
+	list  []string          // names by iid-1
+	sent  int               // names already sent in InternedData
+	last  int64             // the previous packet's time
+}
+
+// intern returns the iid of name (assigning one on first use).
+func (p *packer) intern(name string) uint32 {
+	if id, ok := p.names[name]; ok {
+		return id
+	}
+	p.list = append(p.list, name)
+	id := uint32(len(p.list))
+	p.names[name] = id
+	return id
+}
+
+// write writes the packet in p.pkt.
+func (p *packer) write() {
+	if p.err != nil {
+		return
+	}
+	var hdr [16]byte
+	h := protowire.AppendTag(hdr[:0], fTracePacket, protowire.BytesType)
+	h = protowire.AppendVarint(h, uint64(len(p.pkt)))
+	if _, err := p.bw.Write(h); err != nil {
+		p.err = err
+		return
+	}
+	_, p.err = p.bw.Write(p.pkt)
+}
+
+// track writes a TrackDescriptor: uuid, parent (0 for none), name ("" for
+// none) and a process or thread descriptor (field, message).
+func (p *packer) track(uuid, parent uint32, name string, field int, desc []byte) {
+	td := protowire.AppendTag(p.te[:0], fTDUUID, protowire.VarintType)
+	td = protowire.AppendVarint(td, uint64(uuid))
+	if parent != 0 {
+		td = protowire.AppendTag(td, fTDParent, protowire.VarintType)
+		td = protowire.AppendVarint(td, uint64(parent))
+	}
+	if name != "" {
+		td = appendString(td, fTDName, name)
+	}
+	if field != 0 {
+		td = protowire.AppendTag(td, protowire.Number(field), protowire.BytesType)
+		td = protowire.AppendBytes(td, desc)
+	}
+	p.te = td
+	pkt := protowire.AppendTag(p.pkt[:0], fPktTrackDesc, protowire.BytesType)
+	p.pkt = protowire.AppendBytes(pkt, td)
+	p.write()
+}
+
+// reset writes the packet that starts the event sequence: it clears the
+// incremental state, defines the incremental clock at BOOTTIME 0 (the
+// trace's time 0) and makes it the default clock of later packets.
+func (p *packer) reset() {
+	var snap, c []byte
+	for _, clk := range []struct {
+		id   uint64
+		incr bool
+	}{{clockBoottime, false}, {clockIncremental, true}} {
+		c = protowire.AppendTag(c[:0], fClockID, protowire.VarintType)
+		c = protowire.AppendVarint(c, clk.id)
+		c = protowire.AppendTag(c, fClockTS, protowire.VarintType)
+		c = protowire.AppendVarint(c, 0)
+		if clk.incr {
+			c = protowire.AppendTag(c, fClockIncr, protowire.VarintType)
+			c = protowire.AppendVarint(c, 1)
+		}
+		snap = protowire.AppendTag(snap, fSnapClocks, protowire.BytesType)
+		snap = protowire.AppendBytes(snap, c)
+	}
+	snap = protowire.AppendTag(snap, fSnapPrimary, protowire.VarintType)
+	snap = protowire.AppendVarint(snap, clockBoottime)
+	var defaults []byte
+	defaults = protowire.AppendTag(defaults, fDefaultsClock, protowire.VarintType)
+	defaults = protowire.AppendVarint(defaults, clockIncremental)
+
+	pkt := protowire.AppendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, 0)
+	pkt = protowire.AppendTag(pkt, fPktTimestampClock, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, clockBoottime)
+	pkt = protowire.AppendTag(pkt, fPktClockSnapshot, protowire.BytesType)
+	pkt = protowire.AppendBytes(pkt, snap)
+	pkt = protowire.AppendTag(pkt, fPktSequenceID, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, sequenceID)
+	pkt = protowire.AppendTag(pkt, fPktSequenceFlags, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, seqIncrementalStateCleared)
+	pkt = protowire.AppendTag(pkt, fPktDefaults, protowire.BytesType)
+	p.pkt = protowire.AppendBytes(pkt, defaults)
+	p.write()
+	p.last, p.sent = 0, 0
+}
+
+// event writes the packet of record r.
+func (p *packer) event(r record) {
+	te := protowire.AppendTag(p.te[:0], fTEType, protowire.VarintType)
+	te = protowire.AppendVarint(te, uint64(r.typ))
+	te = protowire.AppendTag(te, fTETrackUUID, protowire.VarintType)
+	te = protowire.AppendVarint(te, uint64(r.track))
+	if r.name != 0 {
+		te = protowire.AppendTag(te, fTENameIID, protowire.VarintType)
+		te = protowire.AppendVarint(te, uint64(r.name))
+	}
+	if r.span >= 0 && p.flows != nil {
+		for _, id := range p.flows.out[r.span] {
+			te = protowire.AppendTag(te, fTEFlowIDs, protowire.Fixed64Type)
+			te = protowire.AppendFixed64(te, id)
+		}
+		for _, id := range p.flows.in[r.span] {
+			te = protowire.AppendTag(te, fTETermFlowID, protowire.Fixed64Type)
+			te = protowire.AppendFixed64(te, id)
+		}
+	}
+	p.te = te
+
+	pkt := protowire.AppendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, uint64(r.t-p.last))
+	p.last = r.t
+	pkt = protowire.AppendTag(pkt, fPktSequenceID, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, sequenceID)
+	pkt = protowire.AppendTag(pkt, fPktSequenceFlags, protowire.VarintType)
+	pkt = protowire.AppendVarint(pkt, seqNeedsIncrementalState)
+	if r.name != 0 && int(r.name) > p.sent {
+		pkt = p.appendNames(pkt, int(r.name))
+	}
+	pkt = protowire.AppendTag(pkt, fPktTrackEvent, protowire.BytesType)
+	p.pkt = protowire.AppendBytes(pkt, te)
+	p.write()
+}
+
+// appendNames appends InternedData with the names not sent yet, up to iid
+// upTo.
+func (p *packer) appendNames(pkt []byte, upTo int) []byte {
+	var data, n []byte
+	for ; p.sent < upTo; p.sent++ {
+		n = protowire.AppendTag(n[:0], fNameIID, protowire.VarintType)
+		n = protowire.AppendVarint(n, uint64(p.sent+1))
+		n = appendString(n, fNameName, p.list[p.sent])
+		data = protowire.AppendTag(data, fInternedEventNames, protowire.BytesType)
+		data = protowire.AppendBytes(data, n)
+	}
+	pkt = protowire.AppendTag(pkt, fPktInternedData, protowire.BytesType)
+	return protowire.AppendBytes(pkt, data)
+}

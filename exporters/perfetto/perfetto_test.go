@@ -1,0 +1,317 @@
+package perfetto
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// slice is a decoded slice or instant: its track, name and bounds.
+type slice struct {
+	track      uint64
+	name       string
+	start, end int64
+}
+
+// decoded is what a reader of the trace sees.
+type decoded struct {
+	tracks   map[uint64]string // uuid -> name (the thread's or process's for their tracks)
+	parents  map[uint64]uint64
+	slices   []slice
+	instants []slice
+	flowsOut map[uint64]int // flow id -> times it left a slice
+	flowsIn  map[uint64]int
+	packets  int
+}
+
+// fields splits a message into its fields, failing on malformed input.
+func fields(t *testing.T, b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, bs []byte)) {
+	t.Helper()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("bad tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		var v uint64
+		var bs []byte
+		switch typ {
+		case protowire.VarintType:
+			v, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed64Type:
+			v, n = protowire.ConsumeFixed64(b)
+		case protowire.BytesType:
+			bs, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			t.Fatalf("field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		fn(num, typ, v, bs)
+	}
+}
+
+// decode reads a whole trace back, as trace_processor would: incremental
+// timestamps, interned names, slices matched per track.
+func decode(t *testing.T, b []byte) *decoded {
+	t.Helper()
+	d := &decoded{tracks: map[uint64]string{}, parents: map[uint64]uint64{}, flowsOut: map[uint64]int{}, flowsIn: map[uint64]int{}}
+	names := map[uint64]string{}
+	open := map[uint64][]slice{}
+	var last int64
+	incremental := false
+	fields(t, b, func(num protowire.Number, _ protowire.Type, _ uint64, pkt []byte) {
+		if num != fTracePacket {
+			t.Fatalf("Trace field %d, want only packets", num)
+		}
+		d.packets++
+		var ts uint64
+		var hasTS bool
+		var te []byte
+		fields(t, pkt, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
+			switch num {
+			case fPktTimestamp:
+				ts, hasTS = v, true
+			case fPktDefaults:
+				fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
+					incremental = num == fDefaultsClock && v == clockIncremental
+				})
+			case fPktInternedData:
+				fields(t, bs, func(num protowire.Number, _ protowire.Type, _ uint64, en []byte) {
+					var iid uint64
+					var name string
+					fields(t, en, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
+						if num == fNameIID {
+							iid = v
+						} else if num == fNameName {
+							name = string(bs)
+						}
+					})
+					names[iid] = name
+				})
+			case fPktTrackDesc:
+				var uuid, parent uint64
+				var name string
+				fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
+					switch num {
+					case fTDUUID:
+						uuid = v
+					case fTDParent:
+						parent = v
+					case fTDName:
+						name = string(bs)
+					case fTDProcess, fTDThread:
+						fields(t, bs, func(num protowire.Number, _ protowire.Type, _ uint64, bs []byte) {
+							if num == fProcName || num == fThreadName {
+								name = string(bs)
+							}
+						})
+					}
+				})
+				d.tracks[uuid], d.parents[uuid] = name, parent
+			case fPktTrackEvent:
+				te = bs
+			}
+		})
+		if te == nil {
+			return
+		}
+		if !hasTS || !incremental {
+			t.Fatalf("event packet %d without an incremental timestamp", d.packets)
+		}
+		now := last + int64(ts)
+		last = now
+		var typ, track, iid uint64
+		var out, in []uint64
+		fields(t, te, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
+			switch num {
+			case fTEType:
+				typ = v
+			case fTETrackUUID:
+				track = v
+			case fTENameIID:
+				iid = v
+			case fTEFlowIDs:
+				out = append(out, v)
+			case fTETermFlowID:
+				in = append(in, v)
+			}
+		})
+		if _, ok := d.tracks[track]; !ok {
+			t.Fatalf("event on undescribed track %d", track)
+		}
+		name, ok := names[iid]
+		if iid != 0 && !ok {
+			t.Fatalf("name iid %d used before it was interned", iid)
+		}
+		for _, f := range out {
+			d.flowsOut[f]++
+		}
+		for _, f := range in {
+			d.flowsIn[f]++
+		}
+		switch typ {
+		case typeSliceBegin:
+			open[track] = append(open[track], slice{track: track, name: name, start: now})
+		case typeSliceEnd:
+			st := open[track]
+			if len(st) == 0 {
+				t.Fatalf("slice end at %d on track %d (%s) with no open slice", now, track, d.tracks[track])
+			}
+			s := st[len(st)-1]
+			open[track] = st[:len(st)-1]
+			s.end = now
+			d.slices = append(d.slices, s)
+		case typeInstant:
+			d.instants = append(d.instants, slice{track: track, name: name, start: now, end: now})
+		default:
+			t.Fatalf("event type %d", typ)
+		}
+	})
+	for track, st := range open {
+		if len(st) > 0 {
+			t.Errorf("%d slices left open on track %d", len(st), track)
+		}
+	}
+	return d
+}
+
+func export(t testing.TB, s *tracer.Spans) []byte {
+	var b bytes.Buffer
+	if err := New(&b).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestRoundTrip writes each scenario and fixture, reads it back in full,
+// and finds every state span, call, GIL hold, drop request and handoff
+// flow in it, with its exact times.
+func TestRoundTrip(t *testing.T) {
+	traces := map[string]*tracer.Trace{"mixed": testkit.Mixed(), "countdown": testkit.Countdown(5), "large": testkit.Large(20000)}
+	for _, c := range append(testkit.Scenarios(), testkit.Fixtures(t)...) {
+		traces[c.Name] = c.Trace
+	}
+	for name, tr := range traces {
+		t.Run(name, func(t *testing.T) {
+			s := tracer.Derive(tr)
+			d := decode(t, export(t, s))
+			checkTrace(t, s, d)
+		})
+	}
+}
+
+func checkTrace(t *testing.T, s *tracer.Spans, d *decoded) {
+	tr := s.Trace
+	l := newLayout(tr)
+	got := map[string]int{}
+	for _, sl := range d.slices {
+		got[fmt.Sprint(sl.track, sl.name, sl.start, sl.end)]++
+	}
+	want := func(what string, track32 uint32, name string, start, end int64) {
+		track := uint64(track32)
+		k := fmt.Sprint(track, name, start, end)
+		if got[k] == 0 {
+			t.Errorf("%s %q [%d, %d) on track %d (%s) missing", what, name, start, end, track, d.tracks[track])
+			return
+		}
+		got[k]--
+	}
+	for _, sp := range s.States {
+		if sp.End > sp.Start {
+			want("state", l.state[sp.Thread], sp.State.String(), sp.Start, sp.End)
+		}
+	}
+	for _, c := range s.Calls {
+		want("call", l.thread[c.Thread], tr.Frames[tr.Stacks[c.Stack].Frame].Func, c.Start, c.End)
+	}
+	for _, h := range s.Holds {
+		if p, ok := l.gilProc[h.Lock]; ok && h.End > h.Start {
+			want("hold", l.gil[p], tr.Threads[h.Thread].Name, h.Start, h.End)
+		}
+	}
+	for k, n := range got {
+		if n != 0 {
+			t.Errorf("unexpected slice %s (x%d)", k, n)
+		}
+	}
+	if len(d.instants) != len(s.DropRequests) {
+		t.Errorf("%d instants, want %d drop requests", len(d.instants), len(s.DropRequests))
+	}
+	for i, dr := range s.DropRequests {
+		if i < len(d.instants) && (d.instants[i].start != dr.Time || d.instants[i].name != "drop request") {
+			t.Errorf("instant %d = %+v, want the drop request at %d", i, d.instants[i], dr.Time)
+			break
+		}
+	}
+	flows := 0
+	for _, h := range s.Handoffs {
+		if h.From != tracer.NoThread && h.From != h.To {
+			flows++
+		}
+	}
+	paired := 0
+	for id, n := range d.flowsOut {
+		if n != 1 || d.flowsIn[id] > 1 {
+			t.Errorf("flow %d leaves %d slices and enters %d", id, n, d.flowsIn[id])
+		}
+		if d.flowsIn[id] == 1 {
+			paired++
+		}
+	}
+	// A flow needs the releaser's slice to end at the release and the
+	// acquirer's to begin at the acquire: a handoff to a thread that
+	// ends there has none. Nearly every handoff is drawn.
+	if paired > flows || paired < flows*9/10 {
+		t.Errorf("%d flows paired, want (nearly) the %d handoffs", paired, flows)
+	}
+	for i, th := range tr.Threads {
+		if d.tracks[uint64(l.thread[i])] != th.Name || d.parents[uint64(l.state[i])] != uint64(l.thread[i]) {
+			t.Errorf("thread %d's tracks: %q, state track's parent %d", i, d.tracks[uint64(l.thread[i])], d.parents[uint64(l.state[i])])
+		}
+	}
+}
+
+// TestSize checks the budget of issue 15: at most 40 bytes per event of
+// the run, on a run of 1 M events.
+func TestSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 1 M-event trace")
+	}
+	tr := testkit.Large(1_000_000)
+	b := export(t, tracer.Derive(tr))
+	per := float64(len(b)) / float64(len(tr.Events))
+	t.Logf("%d events: %d bytes, %.1f bytes per event", len(tr.Events), len(b), per)
+	if per > 40 {
+		t.Errorf("%.1f bytes per event, want at most 40", per)
+	}
+}
+
+// BenchmarkExport writes a 1 M-event run and reports the size per event.
+func BenchmarkExport(b *testing.B) {
+	tr := testkit.Large(1_000_000)
+	s := tracer.Derive(tr)
+	var n int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		var w countWriter
+		if err := New(&w).Export(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+		n = int(w)
+	}
+	b.ReportMetric(float64(n)/float64(len(tr.Events)), "bytes/event")
+	b.ReportMetric(float64(len(tr.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }

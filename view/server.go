@@ -1,0 +1,148 @@
+package view
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/chrome"
+	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// PerfettoOrigin is the Perfetto UI that the page's button opens.
+const PerfettoOrigin = chrome.PerfettoOrigin
+
+// Options are what the page shows.
+type Options struct {
+	Spans  *tracer.Spans     // the run's spans (tracer.Derive)
+	Report *diagnosis.Report // the run's diagnosis (diagnosis.Analyze of Spans)
+	Title  string            // the run's name, for the page's title
+	Dir    string            // the run's directory: compare charts are looked for in it and in Dir/compare; "" for none
+	// PerfettoOrigin is the UI the Perfetto button opens; "" is
+	// PerfettoOrigin (tests give a stand-in).
+	PerfettoOrigin string
+}
+
+// New returns the handler of the page for the run of o. It builds the
+// pprof profiles once; the handler may serve requests concurrently. Close
+// releases the temporary files of pprof's source view.
+func New(o Options) (*Handler, error) {
+	if o.PerfettoOrigin == "" {
+		o.PerfettoOrigin = PerfettoOrigin
+	}
+	h := &Handler{o: o, mux: http.NewServeMux(), timeline: newTimeline(o.Spans)}
+	h.charts = findCharts(o.Dir)
+	if err := h.mountPprof(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.HandleFunc("GET /timeline.json", h.timelineJSON)
+	h.mux.HandleFunc("GET /flame.html", h.flame)
+	h.mux.HandleFunc("GET /trace", h.trace)
+	h.mux.HandleFunc("GET /compare/{name}", h.chart)
+	h.mux.Handle("/perfetto/", http.StripPrefix("/perfetto", chrome.Handler(o.Spans, o.Title)))
+	return h, nil
+}
+
+// Handler is the page's HTTP handler (New).
+type Handler struct {
+	o        Options
+	mux      *http.ServeMux
+	timeline *timeline
+	charts   map[string]string // file name -> path
+	tmp      string            // pprof's source directory
+}
+
+// Close removes the handler's temporary files.
+func (h *Handler) Close() error {
+	if h.tmp == "" {
+		return nil
+	}
+	return os.RemoveAll(h.tmp)
+}
+
+// ServeHTTP answers 403 to a request whose Host is not a loopback name or
+// address (DNS rebinding), or that a browser marks as made by another site
+// (Sec-Fetch-Site: a page elsewhere embedding or posting to this one, e.g.
+// to pprof's saveconfig), and serves the others.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LoopbackHost(r.Host) {
+		http.Error(w, "giltrace view answers only requests for localhost or a loopback address", http.StatusForbidden)
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		http.Error(w, "giltrace view answers only its own pages", http.StatusForbidden)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// LoopbackHost reports whether host (a Host header: a name or address,
+// with or without a port) is localhost or a loopback IP address.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// chartNames are the charts of giltrace compare that the page shows.
+var chartNames = []string{"speedup.svg", "overlap.svg"}
+
+// findCharts looks for the compare charts in dir and dir/compare.
+func findCharts(dir string) map[string]string {
+	found := map[string]string{}
+	if dir == "" {
+		return found
+	}
+	for _, name := range chartNames {
+		for _, d := range []string{dir, filepath.Join(dir, "compare")} {
+			p := filepath.Join(d, name)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				found[name] = p
+				break
+			}
+		}
+	}
+	return found
+}
+
+func (h *Handler) chart(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.charts[r.PathValue("name")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	http.ServeFile(w, r, p)
+}
+
+func (h *Handler) flame(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := flamegraph.NewHTML(w).Export(r.Context(), h.o.Spans); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// trace serves the trace for the Perfetto UI.
+func (h *Handler) trace(w http.ResponseWriter, r *http.Request) {
+	name, write := traceFormat(h.o.Spans)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Trace-File", name)
+	if err := write(r.Context(), w); err != nil {
+		// Headers are gone with the first bytes: the page sees a short body.
+		http.Error(w, fmt.Sprintf("writing the trace: %v", err), http.StatusInternalServerError)
+	}
+}
