@@ -265,6 +265,23 @@ func (s *Stream) flushLocked(final bool) {
 }
 
 // writeEvents writes a thread's events in records of at most batchEvents.
+// Stats says how far the run has gone, as of the stream's last flush
+// (every StreamFlush): the threads started, those of them ended, and the
+// events written. For progress lines; it does not slow the recording.
+func (s *Stream) Stats() (threads, ended int, events uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.threads {
+		if s.threads[i].any {
+			threads++
+			if s.threads[i].ended {
+				ended++
+			}
+		}
+	}
+	return threads, ended, s.events
+}
+
 func (s *Stream) writeEvents(sg segment) {
 	th := &s.threads[sg.thread]
 	for evs := sg.events; len(evs) > 0 && s.w.err == nil; {

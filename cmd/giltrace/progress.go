@@ -83,6 +83,30 @@ func (p *progress) Phase(format string, args ...any) {
 	p.draw()
 }
 
+// every sets the phase to what phase returns, twice a second, until the
+// returned function is called: a live count while a run goes.
+func (p *progress) every(phase func() string) (stop func()) {
+	if p == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p.Phase("%s", phase())
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(done); <-finished })
+}
+
 // Write makes each line written the phase: compare's per-variant lines.
 func (p *progress) Write(b []byte) (int, error) {
 	if p == nil {

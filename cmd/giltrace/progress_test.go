@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -107,5 +110,27 @@ func TestRunSize(t *testing.T) {
 		if got := runSize(w, &tc.o); got != tc.want {
 			t.Errorf("runSize(%+v) = %q, want %q", tc.o, got, tc.want)
 		}
+	}
+}
+
+// TestProgressLive records a real-time run with the status line on: while
+// it runs, the line counts the threads alive and the events recorded so
+// far (from the streamed trace), not only once the run is over.
+func TestProgressLive(t *testing.T) {
+	var w syncBuffer
+	p := startProgress(&w)
+	dir := t.TempDir()
+	o := &recordOptions{Workload: filepath.Join("..", "..", "fixtures", "convoy.yaml"), Out: dir, Formats: "none"}
+	var out, errOut strings.Builder
+	if err := record(withProgress(context.Background(), p), o, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	p.Stop()
+	m := regexp.MustCompile(`running convoy: [^·]*: (\d+) threads alive, (\d+) events recorded`).FindStringSubmatch(w.String())
+	if m == nil {
+		t.Fatalf("no live count in the status line: %q", w.String())
+	}
+	if m[1] == "0" && m[2] == "0" {
+		t.Errorf("the live count stayed at zero: %q", m[0])
 	}
 }

@@ -242,7 +242,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	st := tracer.NewStream(f, start)
 	pg := progressOf(ctx)
 	pg.Phase("running %s", label)
+	stopLive := pg.every(func() string {
+		threads, ended, events := st.Stats()
+		return fmt.Sprintf("running %s: %d threads alive, %d events recorded", label, threads-ended, events)
+	})
 	t, runErr := run(tracer.WithStream(ctx, st))
+	stopLive()
 	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
 	if runErr != nil && !interrupted {
 		if t == nil || len(t.Events) == 0 {
