@@ -420,20 +420,7 @@ func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
 }
 
 func (a *analysis) gilHeldInNative() (Verdict, bool) {
-	var totalWait, blamed int64
-	byFunc := map[tracer.Frame]int64{}
-	for _, w := range a.s.Waits {
-		if !isGIL(a.t, w.Lock) {
-			continue
-		}
-		totalWait += w.End - w.Start
-	}
-	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
-		if b.State == tracer.StateNativeHolding {
-			blamed += waited
-			byFunc[a.frame(b.Stack)] += waited
-		}
-	})
+	totalWait, blamed, byFunc := a.gilWaitNS, a.nativeBlamed, a.nativeBlame // from functions' sweep
 	_, s := a.threadSums(func(int) bool { return true })
 	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
 		return Verdict{}, false

@@ -120,6 +120,7 @@ func newDeriver(t *Trace) *deriver {
 		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
 	d.s.Holds = make([]Hold, 0, acquires)
+	d.s.holdSpan = make([]int32, 0, acquires)
 	d.s.Handoffs = make([]Handoff, 0, acquires) // at most one per acquire: no regrowth at the peak
 	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
 	d.locks = make([]lockState, len(t.Locks))
@@ -288,6 +289,7 @@ func (d *deriver) acquire(e *Event, ts *threadState) {
 	}
 	ls.holder = e.Thread
 	ls.hold = len(d.s.Holds)
+	d.s.holdSpan = append(d.s.holdSpan, int32(len(ts.spans))) // no earlier span of the holder reaches past now
 	d.s.Holds = append(d.s.Holds, Hold{Lock: l, Thread: e.Thread, Start: e.Time, End: -1, How: e.Acquire(), Stack: ts.stack})
 }
 
