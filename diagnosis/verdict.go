@@ -219,7 +219,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		Code: SingleThreaded,
 		Text: fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
 			textfmt.Pct0(textfmt.Share(threadCPU(&s), w)), textfmt.Pct0(textfmt.Share(s.IONS, w))),
-		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio.",
+		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio." + a.splitBound(&s),
 	}, true
 }
 
@@ -570,4 +570,20 @@ func (a *analysis) lockAdvice(l LockReport) string {
 		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of holds.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
 	}
 	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
+}
+
+// splitBound is what splitting a single thread's work could give at most:
+// its compute spread over the cores and its I/O overlapped with it, the
+// wall is still at least CPU / cores. "" when it would not beat 1.0.
+func (a *analysis) splitBound(s *ThreadSummary) string {
+	c := a.r.Speedup.Cores
+	cpu := threadCPU(s)
+	if cpu <= 0 {
+		return ""
+	}
+	bound := ratio(float64(threadWork(s)), float64(cpu)/float64(c))
+	if bound <= AdviceMinGain {
+		return ""
+	}
+	return fmt.Sprintf(" Split over %d cores, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", c, textfmt.X(bound))
 }
