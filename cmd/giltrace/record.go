@@ -119,8 +119,13 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := tracer.WriteFile(path, t); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
-	r := newRun(t)
 	formats, outErr := parseFormats(o.Formats)
+	var r *run
+	if len(formats) == 0 && o.OTLP == "" {
+		r = &run{trace: t, spans: tracer.DeriveStates(t)} // the printed report needs no call spans
+	} else {
+		r = newRun(t)
+	}
 	var written []string
 	if outErr == nil {
 		octx := ctx
