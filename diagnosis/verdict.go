@@ -278,6 +278,16 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	}, true
 }
 
+// allNear reports whether every condition holds or is near its threshold.
+func allNear(cs []cond) bool {
+	for _, c := range cs {
+		if !c.holds() && !c.near() {
+			return false
+		}
+	}
+	return true
+}
+
 // all reports whether every condition holds.
 func all(cs []cond) bool {
 	for _, c := range cs {
@@ -312,6 +322,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	}
 	worst, worstWait, hit := -1, int64(0), 0
 	var worstLat Latency
+	var worstConds, nearConds []cond
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		if !a.ioBound[i] || len(a.ioReacquire[i]) < ConvoyMinReacquires {
@@ -322,17 +333,29 @@ func (a *analysis) convoy() (Verdict, bool) {
 			total += l
 		}
 		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
-		if lat.P50 < limit || textfmt.Share(total, th.WallNS) < ConvoyMinWaitShare || a.cpuHolderShare(tracer.ThreadID(i)) < ConvoyCPUHolderShare {
+		conds := []cond{
+			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
+			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
+			{measure: "share behind CPU-bound holders", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare},
+		}
+		if !all(conds) {
+			if nearConds == nil && allNear(conds) {
+				nearConds = conds
+			}
 			continue
 		}
 		hit++
 		if worst < 0 || total > worstWait {
-			worst, worstWait, worstLat = i, total, lat
+			worst, worstWait, worstLat, worstConds = i, total, lat, conds
 		}
 	}
 	if worst < 0 {
+		if nearConds != nil {
+			a.decide(Convoy, nearConds...) // records the near miss
+		}
 		return Verdict{}, false
 	}
+	a.decide(Convoy, worstConds...)
 	th := &a.r.Threads[worst]
 	holder := a.mainGILHolder(tracer.ThreadID(worst))
 	others := ""
@@ -422,7 +445,9 @@ func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
 func (a *analysis) gilHeldInNative() (Verdict, bool) {
 	totalWait, blamed, byFunc := a.gilWaitNS, a.nativeBlamed, a.nativeBlame // from functions' sweep
 	_, s := a.threadSums(func(int) bool { return true })
-	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
+	if !a.decide(GILHeldInNative,
+		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin},
+		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin}) {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
