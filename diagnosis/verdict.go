@@ -332,7 +332,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		for _, l := range a.ioReacquire[i] {
 			total += l
 		}
-		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
+		lat := latency(a.ioReacquire[i]) // sorts them: only their sum is used again
 		conds := []cond{
 			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
 			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
