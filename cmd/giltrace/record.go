@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -119,6 +120,10 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err := tracer.WriteFile(path, t); err != nil {
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
+	// The recorder's per-thread buffers, merged into t, are garbage now:
+	// collecting them before the spans are derived lets the analysis reuse
+	// their memory instead of growing the heap past them.
+	runtime.GC()
 	formats, outErr := parseFormats(o.Formats)
 	var r *run
 	if len(formats) == 0 && o.OTLP == "" {
