@@ -76,3 +76,15 @@ func TestAdviceAgainstEstimates(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleThreadedBound: a lone thread's advice bounds what splitting
+// its work could give: 60 ms of work with 50 ms of compute on 2 cores is
+// at most 60 / 25 = 2.40x.
+func TestSingleThreadedBound(t *testing.T) {
+	tr := testkit.SingleThread()
+	tr.Meta.Cores, tr.Meta.GOMAXPROCS = 2, 0
+	r := Analyze(tracer.Derive(tr))
+	if len(r.Verdicts) != 1 || !strings.Contains(r.Verdicts[0].Advice, "Split over 2 cores, the same work could run at most 2.40x as fast") {
+		t.Errorf("verdicts %+v", r.Verdicts)
+	}
+}

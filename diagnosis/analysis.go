@@ -198,6 +198,11 @@ type analysis struct {
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
 
 	cpuHeld, anyHeld []int64 // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)
+
+	// From functions' sweep of the GILs' blame: all GIL waiting, and the
+	// part of it behind native calls that keep the GIL, by function.
+	gilWaitNS, nativeBlamed int64
+	nativeBlame             map[tracer.Frame]int64
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {

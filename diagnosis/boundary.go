@@ -22,6 +22,10 @@ const (
 	GILBoundGainMargin = 0.1
 	// ConvoyLatencyMargin: 20 % of the convoy's latency threshold.
 	ConvoyLatencyMargin = 0.2
+	// ConvoyWaitMargin: 20 % of ConvoyMinWaitShare.
+	ConvoyWaitMargin = 0.2
+	// NativeHoldingMargin: 20 % of the native-holding shares.
+	NativeHoldingMargin = 0.2
 	// ScalesMargin: 10 % of ScalesMinSpeedup and of ScalesEfficiency.
 	ScalesMargin = 0.1
 	// LockBoundMargin: 20 % of LockBoundWaitShare.
@@ -81,8 +85,10 @@ func (a *analysis) decide(code string, conds ...cond) bool {
 		}
 	}
 	for _, c := range near {
+		// Five decimals: a measure just under its threshold must not print
+		// as equal to it.
 		a.r.NearBoundary = append(a.r.NearBoundary, Boundary{Code: code, Measure: c.measure,
-			Value: round3(c.value), Threshold: round3(c.threshold), Fired: fired})
+			Value: math.Round(c.value*1e5) / 1e5, Threshold: round3(c.threshold), Fired: fired})
 	}
 	return fired
 }
@@ -96,7 +102,7 @@ func (r *Report) nearText(code string) string {
 			if s != "" {
 				s += "; "
 			}
-			s += fmt.Sprintf("%s %.3g against %.3g", b.Measure, b.Value, b.Threshold)
+			s += fmt.Sprintf("%s %.5g against %.4g", b.Measure, b.Value, b.Threshold)
 		}
 	}
 	if s == "" {

@@ -38,9 +38,16 @@ func (a *analysis) functions() {
 		ft.TotalNS += d
 		ft.MaxNS = max(ft.MaxNS, d)
 	}
+	a.nativeBlame = map[tracer.Frame]int64{}
 	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
 		get(holds, b.Stack).BlameNS += waited
+		if b.State == tracer.StateNativeHolding {
+			// For gil-held-in-native, from the same sweep.
+			a.nativeBlamed += waited
+			a.nativeBlame[a.frame(b.Stack)] += waited
+		}
 	})
+	a.gilWaitNS = totalWait
 	for _, sp := range a.s.States {
 		if sp.State != tracer.StateRunning && sp.State != tracer.StateNativeHolding {
 			continue

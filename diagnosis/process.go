@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
+	"slices"
 )
 
 // processes fills the per-process figures and their run-wide totals.
@@ -70,8 +71,45 @@ func (a *analysis) processes() {
 // GIL after blocking I/O and after GIL-releasing native calls: the GIL-wait
 // spans right after the I/O (or native) span, 0 if it got the GIL at once.
 func (a *analysis) reacquires() {
-	st := a.s.States
 	a.ioReacquire = make([][]int64, len(a.r.Threads))
+	// A first pass counts the samples, so that each list is allocated once
+	// at its size (one sample per I/O: a large share of the events).
+	perThread := make([]int, len(a.r.Threads))
+	perProc := make([][2]int, len(a.r.Procs))
+	a.eachReacquire(func(th tracer.ThreadID, kind int, _ int64) {
+		perProc[a.procOf[th]][kind]++
+		if kind == 0 {
+			perThread[th]++
+		}
+	})
+	for i := range a.r.Procs {
+		for k := range 2 {
+			a.r.Procs[i].reacquireSamples[k] = make([]int64, 0, perProc[i][k])
+		}
+	}
+	for i, n := range perThread {
+		a.ioReacquire[i] = make([]int64, 0, n)
+	}
+	a.eachReacquire(func(th tracer.ThreadID, kind int, lat int64) {
+		pr := &a.r.Procs[a.procOf[th]]
+		pr.reacquireSamples[kind] = append(pr.reacquireSamples[kind], lat)
+		if kind == 0 {
+			a.ioReacquire[th] = append(a.ioReacquire[th], lat)
+		}
+	})
+	for i := range a.r.Procs {
+		pr := &a.r.Procs[i]
+		// latency sorts in place: the samples' order is not used again.
+		pr.ReacquireIO = latency(pr.reacquireSamples[0])
+		pr.ReacquireNative = latency(pr.reacquireSamples[1])
+	}
+}
+
+// eachReacquire calls f for every I/O (kind 0) and GIL-releasing native
+// call (kind 1) of a thread with a GIL that ended with the thread alive,
+// with the GIL-wait time right after it.
+func (a *analysis) eachReacquire(f func(th tracer.ThreadID, kind int, lat int64)) {
+	st := a.s.States
 	for i := 0; i < len(st); i++ {
 		sp := st[i]
 		kind := -1
@@ -95,16 +133,7 @@ func (a *analysis) reacquires() {
 		if j >= len(st) || st[j].Thread != sp.Thread {
 			continue // the thread ended (or the trace did) before it got the GIL back
 		}
-		pr := &a.r.Procs[a.procOf[sp.Thread]]
-		pr.reacquireSamples[kind] = append(pr.reacquireSamples[kind], lat)
-		if kind == 0 {
-			a.ioReacquire[sp.Thread] = append(a.ioReacquire[sp.Thread], lat)
-		}
-	}
-	for i := range a.r.Procs {
-		pr := &a.r.Procs[i]
-		pr.ReacquireIO = latency(append([]int64(nil), pr.reacquireSamples[0]...))
-		pr.ReacquireNative = latency(append([]int64(nil), pr.reacquireSamples[1]...))
+		f(sp.Thread, kind, lat)
 	}
 }
 
@@ -192,6 +221,11 @@ func (a *analysis) runTotals() {
 	var hold, gilWall int64
 	var samples [2][]int64
 	for i := range r.Procs {
+		for k := range 2 {
+			samples[k] = slices.Grow(samples[k], len(r.Procs[i].reacquireSamples[k]))
+		}
+	}
+	for i := range r.Procs {
 		pr := &r.Procs[i]
 		pr.Parallelism = round3(textfmt.Share(pr.busyNS, pr.WallNS))
 		pr.HandoffsPerSec = round3(ratio(float64(pr.Handoffs), float64(pr.WallNS)/1e9))
@@ -216,7 +250,7 @@ func (a *analysis) runTotals() {
 	r.GILHeldFraction = round3(textfmt.Share(hold, gilWall))
 	r.Parallelism = round3(textfmt.Share(busy, a.wallNS))
 	r.HandoffsPerSec = round3(ratio(float64(r.Handoffs), float64(a.wallNS)/1e9))
-	r.ReacquireIO = latency(append([]int64(nil), samples[0]...))
-	r.ReacquireNative = latency(append([]int64(nil), samples[1]...))
+	r.ReacquireIO = latency(samples[0])
+	r.ReacquireNative = latency(samples[1])
 	r.ReacquireLatency = latency(append(samples[0], samples[1]...))
 }

@@ -219,7 +219,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		Code: SingleThreaded,
 		Text: fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
 			textfmt.Pct0(textfmt.Share(threadCPU(&s), w)), textfmt.Pct0(textfmt.Share(s.IONS, w))),
-		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio.",
+		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio." + a.splitBound(&s),
 	}, true
 }
 
@@ -278,6 +278,16 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	}, true
 }
 
+// allNear reports whether every condition holds or is near its threshold.
+func allNear(cs []cond) bool {
+	for _, c := range cs {
+		if !c.holds() && !c.near() {
+			return false
+		}
+	}
+	return true
+}
+
 // all reports whether every condition holds.
 func all(cs []cond) bool {
 	for _, c := range cs {
@@ -312,6 +322,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	}
 	worst, worstWait, hit := -1, int64(0), 0
 	var worstLat Latency
+	var worstConds, nearConds []cond
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		if !a.ioBound[i] || len(a.ioReacquire[i]) < ConvoyMinReacquires {
@@ -321,18 +332,30 @@ func (a *analysis) convoy() (Verdict, bool) {
 		for _, l := range a.ioReacquire[i] {
 			total += l
 		}
-		lat := latency(append([]int64(nil), a.ioReacquire[i]...))
-		if lat.P50 < limit || textfmt.Share(total, th.WallNS) < ConvoyMinWaitShare || a.cpuHolderShare(tracer.ThreadID(i)) < ConvoyCPUHolderShare {
+		lat := latency(a.ioReacquire[i]) // sorts them: only their sum is used again
+		conds := []cond{
+			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
+			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
+			{measure: "share behind CPU-bound holders", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare},
+		}
+		if !all(conds) {
+			if nearConds == nil && allNear(conds) {
+				nearConds = conds
+			}
 			continue
 		}
 		hit++
 		if worst < 0 || total > worstWait {
-			worst, worstWait, worstLat = i, total, lat
+			worst, worstWait, worstLat, worstConds = i, total, lat, conds
 		}
 	}
 	if worst < 0 {
+		if nearConds != nil {
+			a.decide(Convoy, nearConds...) // records the near miss
+		}
 		return Verdict{}, false
 	}
+	a.decide(Convoy, worstConds...)
 	th := &a.r.Threads[worst]
 	holder := a.mainGILHolder(tracer.ThreadID(worst))
 	others := ""
@@ -420,22 +443,11 @@ func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
 }
 
 func (a *analysis) gilHeldInNative() (Verdict, bool) {
-	var totalWait, blamed int64
-	byFunc := map[tracer.Frame]int64{}
-	for _, w := range a.s.Waits {
-		if !isGIL(a.t, w.Lock) {
-			continue
-		}
-		totalWait += w.End - w.Start
-	}
-	a.eachWaited(func(l tracer.LockID) bool { return isGIL(a.t, l) }, func(_ tracer.LockID, b tracer.Blame, waited int64) {
-		if b.State == tracer.StateNativeHolding {
-			blamed += waited
-			byFunc[a.frame(b.Stack)] += waited
-		}
-	})
+	totalWait, blamed, byFunc := a.gilWaitNS, a.nativeBlamed, a.nativeBlame // from functions' sweep
 	_, s := a.threadSums(func(int) bool { return true })
-	if textfmt.Share(blamed, totalWait) < NativeHoldingBlameShare || textfmt.Share(blamed, s.WallNS) < NativeHoldingMinWaitShare {
+	if !a.decide(GILHeldInNative,
+		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin},
+		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin}) {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
@@ -594,4 +606,20 @@ func (a *analysis) lockAdvice(l LockReport) string {
 		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of holds.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
 	}
 	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
+}
+
+// splitBound is what splitting a single thread's work could give at most:
+// its compute spread over the cores and its I/O overlapped with it, the
+// wall is still at least CPU / cores. "" when it would not beat 1.0.
+func (a *analysis) splitBound(s *ThreadSummary) string {
+	c := a.r.Speedup.Cores
+	cpu := threadCPU(s)
+	if cpu <= 0 {
+		return ""
+	}
+	bound := ratio(float64(threadWork(s)), float64(cpu)/float64(c))
+	if bound <= AdviceMinGain {
+		return ""
+	}
+	return fmt.Sprintf(" Split over %d cores, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", c, textfmt.X(bound))
 }

@@ -68,7 +68,11 @@ func (s *Spans) walk(l LockID, k int, from, to int64, yield func(Blame) bool) {
 			at = h.Start
 		}
 		end := min(h.End, to)
-		if !s.holderSegments(h.Thread, at, end, yield) {
+		hint := 0
+		if int(hs[k]) < len(s.holdSpan) {
+			hint = int(s.holdSpan[hs[k]])
+		}
+		if !s.holderSegments(h.Thread, hint, at, end, yield) {
 			return
 		}
 		at = end
@@ -79,13 +83,24 @@ func (s *Spans) walk(l LockID, k int, from, to int64, yield func(Blame) bool) {
 }
 
 // holderSegments yields the parts of [from, to) split by the state spans
-// of thread id; false if yield asked to stop.
-func (s *Spans) holderSegments(id ThreadID, from, to int64, yield func(Blame) bool) bool {
+// of thread id; false if yield asked to stop. hint is an index of the
+// thread's spans at or before the first that ends after from (the hold's
+// first, from Derive): a few steps from it, else a binary search.
+func (s *Spans) holderSegments(id ThreadID, hint int, from, to int64, yield func(Blame) bool) bool {
 	if from >= to {
 		return true
 	}
 	spans := s.ThreadStates(id)
-	k := sort.Search(len(spans), func(j int) bool { return spans[j].End > from })
+	k := min(max(hint, 0), len(spans))
+	if k > 0 && spans[k-1].End > from {
+		k = 0 // not a lower bound (an invalid trace): search it all
+	}
+	for step := 0; k < len(spans) && spans[k].End <= from; k++ {
+		if step++; step == 8 {
+			k += sort.Search(len(spans)-k, func(j int) bool { return spans[k+j].End > from })
+			break
+		}
+	}
 	at := from
 	for ; k < len(spans) && at < to; k++ {
 		sp := &spans[k]

@@ -17,8 +17,15 @@ import "sort"
 //  3. Close whatever is still open at the end of the trace.
 //  4. Split each wait by the holders of its lock, and each hold by the
 //     holder's state spans, into blame segments.
-func Derive(t *Trace) *Spans {
-	d := newDeriver(t)
+func Derive(t *Trace) *Spans { return derive(t, true) }
+
+// DeriveStates is Derive without the call spans (Spans.Calls is empty):
+// all that the diagnosis needs, for a caller that writes no exporter's
+// output (`giltrace record --formats none`).
+func DeriveStates(t *Trace) *Spans { return derive(t, false) }
+
+func derive(t *Trace, calls bool) *Spans {
+	d := newDeriver(t, calls)
 	for i := range t.Events {
 		d.event(&t.Events[i])
 	}
@@ -67,10 +74,11 @@ type deriver struct {
 	// region per thread.
 	stateArr []StateSpan
 	callArr  []CallSpan
+	noCalls  bool // DeriveStates: no call spans
 }
 
-func newDeriver(t *Trace) *deriver {
-	d := &deriver{t: t, s: &Spans{Trace: t}}
+func newDeriver(t *Trace, withCalls bool) *deriver {
+	d := &deriver{t: t, s: &Spans{Trace: t}, noCalls: !withCalls}
 	d.threads = make([]threadState, len(t.Threads))
 	d.s.Threads = make([]ThreadSpan, len(t.Threads))
 	// Size everything once rather than grow it: a thread has at most one
@@ -88,7 +96,9 @@ func newDeriver(t *Trace) *deriver {
 		}
 		switch e.Kind {
 		case KindCallEnter:
-			calls[e.Thread]++
+			if withCalls {
+				calls[e.Thread]++
+			}
 		case KindLockAcquire:
 			acquires++
 		case KindDropRequest:
@@ -120,6 +130,7 @@ func newDeriver(t *Trace) *deriver {
 		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
 	d.s.Holds = make([]Hold, 0, acquires)
+	d.s.holdSpan = make([]int32, 0, acquires)
 	d.s.Handoffs = make([]Handoff, 0, acquires) // at most one per acquire: no regrowth at the peak
 	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
 	d.locks = make([]lockState, len(t.Locks))
@@ -204,6 +215,9 @@ func (d *deriver) event(e *Event) {
 	case KindNativeEnd:
 		ts.inNative, ts.nativeReleases = false, false
 	case KindCallEnter:
+		if d.noCalls {
+			break
+		}
 		ts.open = append(ts.open, len(ts.calls))
 		ts.calls = append(ts.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(ts.open), Start: e.Time, End: -1})
 	case KindCallExit:
@@ -288,6 +302,7 @@ func (d *deriver) acquire(e *Event, ts *threadState) {
 	}
 	ls.holder = e.Thread
 	ls.hold = len(d.s.Holds)
+	d.s.holdSpan = append(d.s.holdSpan, int32(len(ts.spans))) // no earlier span of the holder reaches past now
 	d.s.Holds = append(d.s.Holds, Hold{Lock: l, Thread: e.Thread, Start: e.Time, End: -1, How: e.Acquire(), Stack: ts.stack})
 }
 

@@ -168,3 +168,18 @@ func BenchmarkDerive(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(tr.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestDeriveStates: without the call spans, every other view is Derive's.
+func TestDeriveStates(t *testing.T) {
+	for _, c := range testkit.All(t) {
+		full, states := tracer.Derive(c.Trace), tracer.DeriveStates(c.Trace)
+		if len(states.Calls) != 0 {
+			t.Errorf("%s: %d call spans", c.Name, len(states.Calls))
+		}
+		if !slices.Equal(full.States, states.States) || !slices.Equal(full.Holds, states.Holds) ||
+			!slices.Equal(full.Waits, states.Waits) || !slices.Equal(full.Handoffs, states.Handoffs) ||
+			!slices.Equal(full.DropRequests, states.DropRequests) || !slices.Equal(full.Threads, states.Threads) {
+			t.Errorf("%s: DeriveStates differs from Derive beyond the calls", c.Name)
+		}
+	}
+}

@@ -128,6 +128,7 @@ type Spans struct {
 	// Holds and waits grouped by lock, in time order:
 	// lockHolds[lockHoldStart[l]:lockHoldStart[l+1]] index lock l's holds,
 	// and heldBefore, from lockHoldStart[l]+l, the held time before each.
+	holdSpan      []int32 // per hold: where to start looking in its holder's state spans
 	lockHolds     []int32
 	lockHoldStart []int
 	lockWaits     []int32

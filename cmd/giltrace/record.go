@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -209,8 +210,8 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	})
 }
 
-// recordRun records a run from any source (run: the VM, a CPython
-// process) named name (label says what runs, for the progress line) into
+// recordRun records a run from any source (the VM, a CPython process:
+// source runs it) named name (label says what runs, for the progress line) into
 // the directory of o (default giltrace-out/NAME),
 // writes its outputs, prints its report and sends it over OTLP as o says.
 //
@@ -221,7 +222,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 // recording keeps what it recorded the same way and returns its error; one
 // that recorded nothing leaves nothing behind.
 func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *recordOptions, stdout, stderr io.Writer,
-	run func(context.Context) (*tracer.Trace, error)) error {
+	source func(context.Context) (*tracer.Trace, error)) error {
 	dir := o.Out
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", name)
@@ -246,7 +247,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		threads, ended, events := st.Stats()
 		return fmt.Sprintf("running %s: %d threads alive, %d events recorded", label, threads-ended, events)
 	})
-	t, runErr := run(tracer.WithStream(ctx, st))
+	t, runErr := source(tracer.WithStream(ctx, st))
 	stopLive()
 	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
 	if runErr != nil && !interrupted {
@@ -276,7 +277,16 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		})
 	}
 	safe()
-	r := newRun(t)
+	// The recorder's per-thread buffers, merged into t, are garbage now:
+	// collecting them before the spans are derived lets the analysis reuse
+	// their memory instead of growing the heap past them.
+	runtime.GC()
+	var r *run
+	if len(formats) == 0 && o.OTLP == "" {
+		r = &run{trace: t, spans: tracer.DeriveStates(t)} // the printed report needs no call spans
+	} else {
+		r = newRun(t)
+	}
 	r.progress = pg
 	var written []string
 	if outErr == nil && saveErr == nil {

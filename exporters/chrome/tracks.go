@@ -82,14 +82,29 @@ func (l *layout) writeState(o *out, trk string, sp tracer.StateSpan, start, end 
 		b = append(b, `"cat":"state","name":`...)
 		b = appendString(b, sp.State.String())
 	}
+	// args: the I/O kind or the lock, and the workload line the thread
+	// was at (the operation that waited, blocked or held).
+	sep := byte('{')
+	b = append(b, `,"args":`...)
 	switch {
 	case sp.State == tracer.StateIO && sp.IOKind != 0:
-		b = append(b, `,"args":{"kind":`...)
+		b = append(b, `{"kind":`...)
 		b = appendString(b, l.t.Str(sp.IOKind))
-		b = append(b, '}')
+		sep = ','
 	case sp.State == tracer.StateLockWait && int(sp.Lock) < len(l.t.Locks):
-		b = append(b, `,"args":{"lock":`...)
+		b = append(b, `{"lock":`...)
 		b = appendString(b, l.t.Locks[sp.Lock].Name)
+		sep = ','
+	}
+	if line := l.line(sp.Stack); line > 0 {
+		b = append(b, sep)
+		b = append(b, `"line":`...)
+		b = strconv.AppendInt(b, int64(line), 10)
+		sep = ','
+	}
+	if sep == '{' {
+		b = b[:len(b)-len(`,"args":`)]
+	} else {
 		b = append(b, '}')
 	}
 	o.b = appendSlice(b, trk, start, end)
@@ -238,4 +253,15 @@ func (l *layout) flow(o *out, ph byte, lk tracer.LockID, id int, trk string, at 
 	b = append(b, `,"ts":`...)
 	o.b = appendMicros(b, at)
 	o.end()
+}
+
+// line is the workload line of stack st's innermost frame, or 0.
+func (l *layout) line(st tracer.StackID) int {
+	if st == tracer.NoStack || int(st) >= len(l.t.Stacks) {
+		return 0
+	}
+	if f := l.t.Stacks[st].Frame; int(f) < len(l.t.Frames) {
+		return l.t.Frames[f].Line
+	}
+	return 0
 }

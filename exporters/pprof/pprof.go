@@ -9,7 +9,9 @@
 //   - Blame: read like Go's mutex profile, but exact. The time each thread
 //     waited for a lock is charged to the stack of the thread that held the
 //     lock meanwhile, split where the holder or its stack changed, with the
-//     waiting thread as the label waiter.
+//     waiting thread as the label waiter (beyond BlamePartsPerEvent parts
+//     per event, when very many threads queue at once, the held parts are
+//     summed per holder stack without it).
 //   - Wall: wall/nanoseconds of every thread in every state (running, GIL
 //     wait, I/O, native, native holding the GIL, lock wait).
 //

@@ -114,3 +114,40 @@ func TestEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestBlameManyWaiters: 400 threads queueing for one GIL make more blame
+// parts than the per-event budget; the blame profile then sums the held
+// parts per holder stack without the waiter label, and still charges
+// exactly the waits' total, with as many samples as holders, not
+// holders x waiters.
+func TestBlameManyWaiters(t *testing.T) {
+	tr := testkit.CPUThreads(400, 500)
+	s := tracer.Derive(tr)
+	parts := 0
+	for i := range s.Waits {
+		parts += s.BlameParts(&s.Waits[i])
+	}
+	if parts <= pprof.BlamePartsPerEvent*len(tr.Events)+pprof.MinBlameParts {
+		t.Fatalf("only %d blame parts for %d events: the budget is not exceeded", parts, len(tr.Events))
+	}
+	blame, err := pprof.Profile(s, pprof.KindBlame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waited, charged int64
+	for _, w := range s.Waits {
+		waited += w.End - w.Start
+	}
+	for _, smp := range blame.Sample {
+		charged += smp.Value[1]
+		if smp.Label["state"][0] != "handoff" && smp.Label["waiter"] != nil {
+			t.Errorf("held part with a waiter label: %v", smp.Label)
+		}
+	}
+	if charged != waited {
+		t.Errorf("blame charges %d ns, the waits total %d", charged, waited)
+	}
+	if n := len(blame.Sample); n > 2*len(tr.Threads)+len(s.Waits) {
+		t.Errorf("%d samples for %d threads", n, len(tr.Threads))
+	}
+}
