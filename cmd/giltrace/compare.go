@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -95,8 +96,13 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 
 // writeCompare writes the charts and prints the table.
 func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bool) error {
-	if err := res.WriteCharts(dir); err != nil {
-		return err
+	// Each chart atomically (writeFile), whatever signal came: they are
+	// small, and what the comparison ran for.
+	for _, c := range res.Charts() {
+		path := filepath.Join(dir, c.Name)
+		if err := writeFile(context.WithoutCancel(cmd.Context()), path, c.Write); err != nil {
+			return fmt.Errorf("writing chart %s: %w", path, err)
+		}
 	}
 	if asJSON {
 		return res.WriteJSON(cmd.OutOrStdout())

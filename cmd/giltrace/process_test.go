@@ -204,6 +204,7 @@ func TestRecordSecondSignal(t *testing.T) {
 	// Either the outputs were all written before the signal, or the
 	// message names those that were not, and they do not exist.
 	stderr := p.stderr.String()
+	t.Logf("stderr:\n%s", stderr)
 	if i := strings.Index(stderr, "outputs not written: "); i >= 0 {
 		for _, f := range strings.Fields(strings.SplitN(stderr[i+len("outputs not written: "):], "\n", 2)[0]) {
 			if _, err := os.Stat(f); err == nil {
