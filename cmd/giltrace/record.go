@@ -134,6 +134,10 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),
 	})
+	// The signal that stopped the run does not stop the saving and the
+	// outputs of what it recorded; the next one does (newPhase).
+	octx, cancel := newPhase(ctx)
+	defer cancel()
 	interrupted := errors.Is(runErr, vm.ErrInterrupted)
 	if runErr != nil && !interrupted {
 		f.Close()
@@ -158,11 +162,7 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	r := newRun(t)
 	var written []string
 	if outErr == nil && saveErr == nil {
-		// The signal that stopped the run does not stop the writing of what
-		// it recorded; the next one does (newPhase).
-		octx, cancel := newPhase(ctx)
 		written, outErr = writeOutputs(octx, dir, r, formats)
-		cancel()
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The

@@ -39,7 +39,9 @@ func runFiles() []string {
 }
 
 // startMeta is what is known of a run before it starts: a cut-off trace
-// has it (the source's metadata replaces it when the run ends).
+// has it (the source's metadata replaces it when the run ends). Its Start
+// is when record began, up to the VM's calibration (a fraction of a
+// second) before the events' time 0; its extra key "provisional" says so.
 func startMeta(w *workload.Workload, o *recordOptions) tracer.Meta {
 	m := tracer.Meta{
 		Workload: w.Name, WorkloadFile: w.File, WorkloadSource: string(w.Source),
