@@ -179,6 +179,69 @@ func TestRecordSignals(t *testing.T) {
 	}
 }
 
+// finiteWorkload ends by itself after a second or so, with a few hundred
+// thousand events, whose outputs take a while.
+const finiteWorkload = `name: finite
+description: a run that ends by itself, with many events
+threads:
+  - name: counter
+    count: 2
+    run: count
+    repeat: 50000
+functions:
+  count:
+    - call: step
+  step:
+    - compute: {loops: 200}
+`
+
+// TestRecordSignalAfterRun: each stopping signal after a run that ended by
+// itself, while its outputs are written, stops them within a second or so
+// (naming those not written), keeps the trace, and exits 128 + its number.
+func TestRecordSignalAfterRun(t *testing.T) {
+	bin := giltraceBinary(t)
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeWorkload(t, finiteWorkload)
+			p := &proc{dir: filepath.Join(t.TempDir(), "out")}
+			p.cmd = exec.Command(bin, "record", w, "-o", p.dir)
+			p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.cmd.Process.Kill() })
+			trace := filepath.Join(p.dir, traceName)
+			waitFor(t, 60*time.Second, "the end of the run", func() bool { _, err := os.Stat(trace); return err == nil })
+			p.cmd.Process.Signal(tc.sig)
+			sent := time.Now()
+			status := p.wait(t, 20*time.Second)
+			if d := time.Since(sent); d > 3*time.Second {
+				t.Errorf("exited %v after the signal", d)
+			}
+			stderr := p.stderr.String()
+			t.Logf("status %d, stderr:\n%s", status, stderr)
+			if status != 128+int(tc.sig) && !(status == 0 && strings.Contains(p.stdout.String(), "outputs: ")) {
+				t.Errorf("exit status %d, want %d (or 0 if it had finished)\n%s", status, 128+int(tc.sig), stderr)
+			}
+			if _, err := tracer.ReadFile(trace); err != nil {
+				t.Fatal(err)
+			}
+			if i := strings.Index(stderr, "outputs not written: "); i >= 0 {
+				for _, f := range strings.Fields(strings.SplitN(stderr[i+len("outputs not written: "):], "\n", 2)[0]) {
+					if _, err := os.Stat(f); err == nil {
+						t.Errorf("%s said not written, but exists", f)
+					}
+				}
+			}
+			assertNoTemp(t, p.dir)
+		})
+	}
+}
+
 // TestRecordSecondSignal: a second signal, once the trace is saved, stops
 // the output phase within a second or so, says which outputs were not
 // written, and keeps the trace.
