@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -58,18 +62,20 @@ func newRootCmd() *cobra.Command {
 	})
 	var selfProfile string
 	var stopProfile func() error
-	var profileFile *os.File
+	var profile bytes.Buffer // written to selfProfile at the end, atomically
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if selfProfile == "" {
 			return nil
 		}
-		f, err := os.Create(selfProfile)
-		if err != nil {
-			return fmt.Errorf("self-profile: %w", err)
+		// Checked before the command runs; written when it ends (writeFile).
+		if fi, err := os.Stat(selfProfile); err == nil && fi.IsDir() {
+			return &usageError{fmt.Errorf("--self-profile %s: is a directory", selfProfile)}
 		}
-		stop, start := fgprof.Start(f, fgprof.FormatPprof), time.Now()
-		profileFile = f
+		if _, err := os.Stat(filepath.Dir(selfProfile)); err != nil {
+			return &usageError{fmt.Errorf("--self-profile %s: %w", selfProfile, err)}
+		}
+		stop, start := fgprof.Start(&profile, fgprof.FormatPprof), time.Now()
 		stopProfile = func() error {
 			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
 			// took no sample: let it sample (99 Hz) at least twice.
@@ -84,7 +90,13 @@ func newRootCmd() *cobra.Command {
 		if stopProfile == nil {
 			return nil
 		}
-		err := errors.Join(stopProfile(), profileFile.Close())
+		err := stopProfile()
+		if err == nil {
+			err = writeFile(context.WithoutCancel(c.Context()), selfProfile, func(w io.Writer) error {
+				_, err := w.Write(profile.Bytes())
+				return err
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("self-profile %s: %w", selfProfile, err)
 		}
