@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,14 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 		return "", err
 	}
 	path := filepath.Join(dir, traceName)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		// A link (or a device) the user put there: written through, as
+		// every output is (writeFile), never replaced.
+		if err := copyInto(path, partial); err != nil {
+			return "", err
+		}
+		return path, os.Remove(partial)
+	}
 	if err := os.Rename(partial, path); err != nil {
 		return "", err
 	}
@@ -121,4 +130,17 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// copyInto writes the file src to path with writeFile.
+func copyInto(path, src string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return writeFile(context.Background(), path, func(w io.Writer) error {
+		_, err := io.Copy(w, f)
+		return err
+	})
 }
