@@ -143,8 +143,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		f.Close()
 		if t == nil {
 			os.Remove(f.Name())
+			return runErr
 		}
-		return runErr
+		return fmt.Errorf("%w (the events recorded before the failure are in %s)", runErr, f.Name())
 	}
 	path, saveErr := saveTrace(dir, f, st, t, stderr)
 	formats, outErr := parseFormats(o.Formats)
