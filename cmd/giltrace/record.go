@@ -130,6 +130,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		return fmt.Errorf("recording %s: %w", w.Name, err)
 	}
 	st := tracer.NewStream(f, startMeta(w, o))
+	in.setPending(func() string {
+		return fmt.Sprintf("the run so far is in %s (a truncated trace)", f.Name())
+	})
 	t, runErr := vm.Run(tracer.WithStream(ctx, st), w, vm.Options{
 		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
 		Version: giltraceVersion(),

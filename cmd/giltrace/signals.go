@@ -26,9 +26,10 @@ const forceAfter = 500 * time.Millisecond
 // interval or two); each signal also cancels every phase context begun
 // before it (newPhase), so that a second signal stops record's outputs.
 // When a signal arrives while nothing unsafe is under way (see setUnsafe)
-// and the command has not returned within forceAfter, it removes the
-// temporary files still registered, prints what was left undone and exits
-// with 128 + the first signal's number.
+// and the command has not returned within forceAfter, or at the third
+// signal whatever is under way, it removes the temporary files still
+// registered, prints what was left undone and exits with 128 + the first
+// signal's number.
 type interrupts struct {
 	cancel context.CancelFunc
 	stderr io.Writer
@@ -36,6 +37,7 @@ type interrupts struct {
 
 	mu      sync.Mutex
 	first   os.Signal     // the first signal received, or nil
+	count   int           // signals received
 	next    chan struct{} // closed at the next signal
 	unsafe  int           // > 0 while a trace is not yet safe on disk
 	temps   map[string]bool
@@ -79,20 +81,30 @@ func (in *interrupts) signal(s os.Signal) {
 	if in.first == nil {
 		in.first = s
 	}
+	in.count++
 	close(in.next)
 	in.next = make(chan struct{})
-	force := in.unsafe == 0
+	force, now := in.unsafe == 0, in.count >= forceCount
 	in.mu.Unlock()
 	in.cancel()
-	if force {
-		time.AfterFunc(forceAfter, in.forceExit)
+	switch {
+	case now:
+		in.forceExit(true)
+	case force:
+		time.AfterFunc(forceAfter, func() { in.forceExit(false) })
 	}
 }
 
-// forceExit ends a command that did not return after a signal.
-func (in *interrupts) forceExit() {
+// forceCount is the signal that exits at once, even while a trace is being
+// finished: the third. A recorded trace is streamed to its file as the run
+// goes, so even then at most the last half second of the run is lost.
+const forceCount = 3
+
+// forceExit ends a command that did not return after a signal; unless
+// now, not while a trace is being finished.
+func (in *interrupts) forceExit(now bool) {
 	in.mu.Lock()
-	if in.unsafe > 0 { // a trace is being finished: that comes first
+	if in.unsafe > 0 && !now { // a trace is being finished: that comes first
 		in.mu.Unlock()
 		return
 	}

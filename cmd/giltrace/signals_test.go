@@ -73,6 +73,33 @@ func TestNoForcedExitWhileUnsafe(t *testing.T) {
 	}
 }
 
+// TestThirdSignal: the third signal exits at once, even while the trace
+// is being finished.
+func TestThirdSignal(t *testing.T) {
+	in, _, stderr, exited := newTestInterrupts(t)
+	in.setUnsafe(+1)
+	in.setPending(func() string { return "the run so far is in x.partial" })
+	in.signal(syscall.SIGINT)
+	in.signal(syscall.SIGINT)
+	select {
+	case <-exited:
+		t.Fatal("exited at the second signal while unsafe")
+	default:
+	}
+	in.signal(syscall.SIGTERM)
+	select {
+	case code := <-exited:
+		if code != 130 {
+			t.Errorf("exit %d, want 130 (the first signal's)", code)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the third signal did not exit")
+	}
+	if !strings.Contains(stderr.String(), "x.partial") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
 // TestNewPhase: a phase begun after a signal is cancelled by the next one,
 // not by that one.
 func TestNewPhase(t *testing.T) {
