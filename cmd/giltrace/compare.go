@@ -82,6 +82,12 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
 	run := compare.VMRunner(w, 0, giltraceVersion())
+	// The runs stop within a switch interval of a signal and save their
+	// traces (tracer.WriteFile): no forced exit meanwhile, but the third
+	// signal's.
+	in := interruptsOf(cmd.Context())
+	in.setUnsafe(+1)
+	defer in.setUnsafe(-1)
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
 		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: cmd.ErrOrStderr(),
