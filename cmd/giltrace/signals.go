@@ -31,7 +31,7 @@ const forceAfter = 500 * time.Millisecond
 // registered, prints what was left undone and exits with 128 + the first
 // signal's number.
 type interrupts struct {
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	stderr io.Writer
 	exit   func(int) // os.Exit, replaced in tests
 
@@ -49,7 +49,7 @@ type interruptsKey struct{}
 // notifyInterrupts starts watching the stopping signals and returns the
 // context they cancel and the watcher; stop ends the watch.
 func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context, *interrupts, func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancelCause(parent)
 	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}}
 	ctx = context.WithValue(ctx, interruptsKey{}, in)
 	ch := make(chan os.Signal, 4)
@@ -65,7 +65,7 @@ func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context
 			}
 		}
 	}()
-	return ctx, in, func() { signal.Stop(ch); close(done); cancel() }
+	return ctx, in, func() { signal.Stop(ch); close(done); cancel(nil) }
 }
 
 // interruptsOf returns the watcher of ctx, or nil (in tests that call the
@@ -86,7 +86,7 @@ func (in *interrupts) signal(s os.Signal) {
 	in.next = make(chan struct{})
 	force, now := in.unsafe == 0, in.count >= forceCount
 	in.mu.Unlock()
-	in.cancel()
+	in.cancel(fmt.Errorf("stopped%s", signalName(s))) // the cause the run's error names
 	switch {
 	case now:
 		in.forceExit(true)

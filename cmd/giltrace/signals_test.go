@@ -16,8 +16,8 @@ import (
 
 // newTestInterrupts is a watcher whose forced exit is recorded, not taken.
 func newTestInterrupts(t *testing.T) (*interrupts, context.Context, *bytes.Buffer, chan int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	t.Cleanup(func() { cancel(nil) })
 	var stderr bytes.Buffer
 	exited := make(chan int, 1)
 	in := &interrupts{cancel: cancel, stderr: &stderr, exit: func(c int) { exited <- c }, next: make(chan struct{}), temps: map[string]bool{}}
