@@ -38,6 +38,7 @@ type interrupts struct {
 	mu      sync.Mutex
 	first   os.Signal     // the first signal received, or nil
 	count   int           // signals received
+	lastSig os.Signal     // the last one
 	next    chan struct{} // closed at the next signal
 	unsafe  int           // > 0 while a trace is not yet safe on disk
 	temps   map[string]bool
@@ -82,6 +83,7 @@ func (in *interrupts) signal(s os.Signal) {
 		in.first = s
 	}
 	in.count++
+	in.lastSig = s
 	close(in.next)
 	in.next = make(chan struct{})
 	force, now := in.unsafe == 0, in.count >= forceCount
@@ -174,10 +176,10 @@ func (in *interrupts) track(path string, add bool) {
 // of what it recorded are still written, and a second signal stops them.
 // Without a watcher (tests) it is ctx without its cancellation.
 func newPhase(ctx context.Context) (context.Context, context.CancelFunc) {
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	in := interruptsOf(ctx)
 	if in == nil {
-		return pctx, cancel
+		return pctx, func() { cancel(nil) }
 	}
 	in.mu.Lock()
 	next := in.next
@@ -185,11 +187,18 @@ func newPhase(ctx context.Context) (context.Context, context.CancelFunc) {
 	go func() {
 		select {
 		case <-next:
-			cancel()
+			cancel(fmt.Errorf("stopped%s", signalName(in.last())))
 		case <-pctx.Done():
 		}
 	}()
-	return pctx, cancel
+	return pctx, func() { cancel(nil) }
+}
+
+// last returns the last signal received.
+func (in *interrupts) last() os.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lastSig
 }
 
 // exitStatus is 128 + the signal's number, as shells report a process
