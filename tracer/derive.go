@@ -1,6 +1,9 @@
 package tracer
 
-import "sort"
+import (
+	"context"
+	"sort"
+)
 
 // Derive pairs the events of t into spans, once, for every exporter.
 //
@@ -18,13 +21,31 @@ import "sort"
 //  4. Split each wait by the holders of its lock, and each hold by the
 //     holder's state spans, into blame segments.
 func Derive(t *Trace) *Spans {
+	s, _ := DeriveContext(context.Background(), t)
+	return s
+}
+
+// deriveCheck is how many events DeriveContext replays between two looks
+// at its context: 64 Ki, a few milliseconds.
+const deriveCheck = 64 << 10
+
+// DeriveContext is Derive that gives up, returning ctx's cause, once ctx
+// is done: a run of tens of millions of events takes seconds to derive, and
+// a command stops within a fraction of that.
+func DeriveContext(ctx context.Context, t *Trace) (*Spans, error) {
 	d := newDeriver(t)
 	for i := range t.Events {
+		if i%deriveCheck == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		d.event(&t.Events[i])
 	}
 	d.finish()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	d.blame()
-	return d.s
+	return d.s, nil
 }
 
 type threadState struct {

@@ -163,7 +163,10 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		})
 	}
 	safe()
-	r := newRun(t)
+	r, derr := deriveRun(octx, t)
+	if derr != nil { // a signal while the spans were derived
+		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
+	}
 	var written []string
 	if outErr == nil && saveErr == nil {
 		written, outErr = writeOutputs(octx, dir, r, formats)
