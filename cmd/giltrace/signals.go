@@ -35,14 +35,15 @@ type interrupts struct {
 	stderr io.Writer
 	exit   func(int) // os.Exit, replaced in tests
 
-	mu      sync.Mutex
-	first   os.Signal     // the first signal received, or nil
-	count   int           // signals received
-	lastSig os.Signal     // the last one
-	next    chan struct{} // closed at the next signal
-	unsafe  int           // > 0 while a trace is not yet safe on disk
-	temps   map[string]bool
-	pending func() string // says what is left undone, for a forced exit
+	mu       sync.Mutex
+	first    os.Signal     // the first signal received, or nil
+	count    int           // signals received
+	lastSig  os.Signal     // the last one
+	next     chan struct{} // closed at the next signal
+	unsafe   int           // > 0 while a trace is not yet safe on disk
+	temps    map[string]bool
+	pending  func() string // says what is left undone, for a forced exit
+	returned bool          // the command returned: main exits
 }
 
 type interruptsKey struct{}
@@ -66,7 +67,14 @@ func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context
 			}
 		}
 	}()
-	return ctx, in, func() { signal.Stop(ch); close(done); cancel(nil) }
+	return ctx, in, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+		in.mu.Lock()
+		in.returned = true // main exits by itself now: no forced exit
+		in.mu.Unlock()
+	}
 }
 
 // interruptsOf returns the watcher of ctx, or nil (in tests that call the
@@ -106,7 +114,7 @@ const forceCount = 3
 // now, not while a trace is being finished.
 func (in *interrupts) forceExit(now bool) {
 	in.mu.Lock()
-	if in.unsafe > 0 && !now { // a trace is being finished: that comes first
+	if in.returned || in.unsafe > 0 && !now { // a trace is being finished: that comes first
 		in.mu.Unlock()
 		return
 	}
