@@ -147,7 +147,7 @@ func TestRecordSignals(t *testing.T) {
 	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := startRecord(t, "--formats", "report,report-json,folded")
+			p := startRecord(t, "--formats", "report,report-json,folded,flamegraph")
 			p.waitStreaming(t)
 			p.cmd.Process.Signal(tc.sig)
 			if got, want := p.wait(t, 30*time.Second), 128+int(tc.sig); got != want {
@@ -167,9 +167,17 @@ func TestRecordSignals(t *testing.T) {
 			if tr.Meta.Extra["interrupted"] != "true" || len(tr.Events) == 0 {
 				t.Errorf("trace: %d events, interrupted %q", len(tr.Events), tr.Meta.Extra["interrupted"])
 			}
-			for _, f := range []string{"report.txt", "report.json", "flame.folded"} {
-				if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
-					t.Errorf("output %s: %v", f, err)
+			// The state is visible everywhere (issue 13).
+			if s := tr.Summary(); !strings.Contains(s, ", interrupted") {
+				t.Errorf("validate's summary does not say interrupted: %s", s)
+			}
+			for f, want := range map[string]string{
+				"report.txt": "Trace: interrupted", "report.json": `"interrupted": true`,
+				"flame.html": "incomplete: interrupted", "flame.folded": "",
+			} {
+				b, err := os.ReadFile(filepath.Join(p.dir, f))
+				if err != nil || !strings.Contains(string(b), want) {
+					t.Errorf("output %s: %v; want it to contain %q", f, err, want)
 				}
 			}
 			if _, err := os.Stat(filepath.Join(p.dir, partialName)); err == nil {
