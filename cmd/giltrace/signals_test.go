@@ -139,7 +139,7 @@ func TestViewSignal(t *testing.T) {
 	if got := p.wait(t, 5*time.Second); got != 129 {
 		t.Errorf("exit status %d, want 129\n%s", got, p.stderr.String())
 	}
-	if d := time.Since(start); d > 1500*time.Millisecond {
+	if d := time.Since(start); d > 3*time.Second { // a second, plus slack for a loaded machine
 		t.Errorf("exited %v after the signal", d)
 	}
 }
