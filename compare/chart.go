@@ -20,22 +20,30 @@ const (
 	Overlap               // from the traces: the report's achieved speedup
 )
 
-// WriteCharts writes the charts to dir: speedup.svg and speedup.png (the
-// measured speedup), overlap.svg and overlap.png (the overlap from the
-// traces, which a busy machine does not distort).
-func (r *Result) WriteCharts(dir string) error {
+// Chart is one chart file: its name and what writes it.
+type Chart struct {
+	Name  string
+	Write func(io.Writer) error
+}
+
+// Charts returns the charts: speedup.svg and speedup.png (the measured
+// speedup), overlap.svg and overlap.png (the overlap from the traces, which
+// a busy machine does not distort). The CLI writes each atomically.
+func (r *Result) Charts() []Chart {
 	svg := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WriteSVG(w, m) } }
 	png := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WritePNG(w, m) } }
-	for _, c := range []struct {
-		name  string
-		write func(io.Writer) error
-	}{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}} {
-		path := filepath.Join(dir, c.name)
+	return []Chart{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}}
+}
+
+// WriteCharts writes the Charts to dir.
+func (r *Result) WriteCharts(dir string) error {
+	for _, c := range r.Charts() {
+		path := filepath.Join(dir, c.Name)
 		f, err := os.Create(path)
 		if err != nil {
 			return fmt.Errorf("writing chart: %w", err)
 		}
-		err = c.write(f)
+		err = c.Write(f)
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing chart %s: %w", path, cerr)
 		}

@@ -1,6 +1,9 @@
 package tracer
 
-import "sort"
+import (
+	"context"
+	"sort"
+)
 
 // Derive pairs the events of t into spans, once, for every exporter.
 //
@@ -17,21 +20,47 @@ import "sort"
 //  3. Close whatever is still open at the end of the trace.
 //  4. Split each wait by the holders of its lock, and each hold by the
 //     holder's state spans, into blame segments.
-func Derive(t *Trace) *Spans { return derive(t, true) }
+func Derive(t *Trace) *Spans {
+	s, _ := deriveContext(context.Background(), t, true)
+	return s
+}
 
 // DeriveStates is Derive without the call spans (Spans.Calls is empty):
 // all that the diagnosis needs, for a caller that writes no exporter's
 // output (`giltrace record --formats none`).
-func DeriveStates(t *Trace) *Spans { return derive(t, false) }
+func DeriveStates(t *Trace) *Spans {
+	s, _ := deriveContext(context.Background(), t, false)
+	return s
+}
 
-func derive(t *Trace, calls bool) *Spans {
+// deriveCheck is how many events DeriveContext replays between two looks
+// at its context: 64 Ki, a few milliseconds.
+const deriveCheck = 64 << 10
+
+// DeriveContext is Derive that gives up, returning ctx's cause, once ctx
+// is done: a run of tens of millions of events takes seconds to derive, and
+// a command stops within a fraction of that.
+func DeriveContext(ctx context.Context, t *Trace) (*Spans, error) { return deriveContext(ctx, t, true) }
+
+// DeriveStatesContext is DeriveStates that gives up once ctx is done.
+func DeriveStatesContext(ctx context.Context, t *Trace) (*Spans, error) {
+	return deriveContext(ctx, t, false)
+}
+
+func deriveContext(ctx context.Context, t *Trace, calls bool) (*Spans, error) {
 	d := newDeriver(t, calls)
 	for i := range t.Events {
+		if i%deriveCheck == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		d.event(&t.Events[i])
 	}
 	d.finish()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	d.blame()
-	return d.s
+	return d.s, nil
 }
 
 type threadState struct {

@@ -66,7 +66,11 @@
 // hot path, lock-free and allocation-free). Recorder.Finish merges them into
 // a Trace: tables of strings, processes, threads, locks, frames and stacks,
 // and the events in time order. A Trace is written with Write and read with
-// Read; CheckValid checks its invariants. Derive pairs the events once into
+// Read; CheckValid checks its invariants. A Stream writes a run's trace while
+// it is recorded (format version 2, so that a crash leaves a readable
+// prefix); Read reads both versions, and ReadOptions.Salvage keeps the valid
+// part of a damaged file. Status says what is partial about a trace
+// (interrupted, truncated, dropped, salvaged). Derive pairs the events once into
 // spans (per-thread states, calls, holds, waits, handoffs, blame) for every
 // exporter.
 package tracer

@@ -2,6 +2,7 @@ package tracer_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -61,4 +62,51 @@ func ExampleWriteText() {
 	// 1020 T1 call-exit
 	// 1030 T1 lock-release GIL thread-end @0
 	// 1040 T1 thread-end
+}
+
+// sleeper is a Source of one free-threaded thread that sleeps in I/O.
+type sleeper struct{}
+
+func (sleeper) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
+	th := rec.NewThread("T1", rec.AddProcess("python", 1))
+	sleep := rec.Intern("sleep")
+	th.Emit(0, tracer.KindThreadStart, tracer.NoStack, 0)
+	th.Emit(10, tracer.KindIOBegin, tracer.NoStack, uint64(sleep))
+	th.Emit(1000, tracer.KindIOEnd, tracer.NoStack, 0)
+	th.Emit(1010, tracer.KindThreadEnd, tracer.NoStack, 0)
+	return tracer.Meta{Workload: "sleeper", GILMode: tracer.GILNone}, nil
+}
+
+func ExampleWithStream() {
+	// Record streams the run into the buffer (a file, in giltrace record)
+	// as it goes, in format version 2, and finishes it before returning.
+	var buf bytes.Buffer
+	st := tracer.NewStream(&buf, tracer.Meta{Workload: "sleeper (starting)"})
+	t, err := tracer.Record(tracer.WithStream(context.Background(), st), sleeper{}, tracer.Config{})
+	fmt.Println(t.Summary(), err, st.Err())
+
+	back, err := tracer.Read(&buf)
+	fmt.Println(back.Summary(), err)
+	// Output:
+	// workload "sleeper" (none): 1 process, 1 thread, 4 events, 1.01µs, 0 dropped <nil> <nil>
+	// workload "sleeper" (none): 1 process, 1 thread, 4 events, 1.01µs, 0 dropped <nil>
+}
+
+func ExampleReadOptions() {
+	var buf bytes.Buffer
+	if err := tracer.Write(&buf, testkit.Countdown(2)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := buf.Bytes()
+	b[len(b)-20] ^= 1 // damage the last events record
+
+	_, err := tracer.Read(bytes.NewReader(b))
+	fmt.Println(err != nil)
+	t, err := tracer.ReadOptions{Salvage: true}.Read(bytes.NewReader(b))
+	var se *tracer.SalvagedError
+	fmt.Println(errors.As(err, &se), t.Status().Truncated, t.Salvaged != "")
+	// Output:
+	// true
+	// true true true
 }

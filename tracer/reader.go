@@ -13,14 +13,16 @@ import (
 	"time"
 )
 
-// Read reads a .giltrace file and checks it with CheckValid.
+// Read reads a .giltrace file, version 1 (Write's) or 2 (a Stream's, whose
+// threads' events it merges by time), and checks it with CheckValid.
 //
 // A damaged file gives a nil trace and an error that says where (a
 // *FormatError with the byte offset, the record and the event) and what was
 // expected; an invalid trace gives the CheckValid error. A file cut off
 // mid-write gives a *TruncatedError: if the cut is after the tables, Read
 // returns it together with the trace of the complete records, with
-// Truncated set, and that trace is valid. Read never panics, and it
+// Truncated set, and that trace is valid (for version 2: the events before
+// the last sync time, see docs/trace-format.md). Read never panics, and it
 // allocates in proportion to the bytes actually read: lengths and counts
 // are checked against what the file holds before anything is allocated.
 func Read(r io.Reader) (*Trace, error) {

@@ -321,6 +321,9 @@ func (ts *threadCoder) append(b []byte, e *Event) []byte {
 // the latest event time of the previous flush, StreamFlush ago: an event
 // it emits later reads the clock after that. Events past a drop are cut.
 func (s *Stream) writeSync(nthreads int, cut int64) {
+	if s.events == 0 {
+		return // nothing to vouch for: the threads may not have started
+	}
 	sync := s.maxTime + 1
 	for i := range nthreads {
 		th := &s.threads[i]

@@ -134,9 +134,9 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if err := c.ctx.Err(); err != nil {
-		c.err = err
-		return 0, err
+	if c.ctx.Err() != nil {
+		c.err = context.Cause(c.ctx) // "stopped by SIGINT"
+		return 0, c.err
 	}
 	n, err := c.w.Write(p)
 	if err != nil {

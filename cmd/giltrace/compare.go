@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +105,12 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	}
 	run := compare.NewVMRunner(w, compare.VMOptions{Clock: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed, Version: giltraceVersion()})
 	pg := newProgress(cmd)
+	// The runs stop within a switch interval of a signal and save their
+	// traces (tracer.WriteFile): no forced exit meanwhile, but the third
+	// signal's.
+	in := interruptsOf(cmd.Context())
+	in.setUnsafe(+1)
+	defer in.setUnsafe(-1)
 	res, err := compare.Run(cmd.Context(), compare.Options{
 		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
 		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: pg.output(),
@@ -119,8 +126,13 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 
 // writeCompare writes the charts and prints the table.
 func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bool) error {
-	if err := res.WriteCharts(dir); err != nil {
-		return err
+	// Each chart atomically (writeFile), whatever signal came: they are
+	// small, and what the comparison ran for.
+	for _, c := range res.Charts() {
+		path := filepath.Join(dir, c.Name)
+		if err := writeFile(context.WithoutCancel(cmd.Context()), path, c.Write); err != nil {
+			return fmt.Errorf("writing chart %s: %w", path, err)
+		}
 	}
 	if asJSON {
 		return res.WriteJSON(cmd.OutOrStdout())

@@ -76,7 +76,10 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	s := newRun(t)
+	s, err := deriveRun(cmd.Context(), t, true)
+	if err != nil {
+		return fmt.Errorf("exporting %s: %w", o.File, err)
+	}
 	if o.Format == otlpFormat {
 		return sendOTLP(cmd.Context(), s.spans, &o.OTLP, cmd.OutOrStdout())
 	}

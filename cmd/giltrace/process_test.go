@@ -147,7 +147,7 @@ func TestRecordSignals(t *testing.T) {
 	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := startRecord(t, "--formats", "report,report-json,folded")
+			p := startRecord(t, "--formats", "report,report-json,folded,flamegraph")
 			p.waitStreaming(t)
 			p.cmd.Process.Signal(tc.sig)
 			if got, want := p.wait(t, 30*time.Second), 128+int(tc.sig); got != want {
@@ -167,14 +167,85 @@ func TestRecordSignals(t *testing.T) {
 			if tr.Meta.Extra["interrupted"] != "true" || len(tr.Events) == 0 {
 				t.Errorf("trace: %d events, interrupted %q", len(tr.Events), tr.Meta.Extra["interrupted"])
 			}
-			for _, f := range []string{"report.txt", "report.json", "flame.folded"} {
-				if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
-					t.Errorf("output %s: %v", f, err)
+			// The state is visible everywhere (issue 13).
+			if s := tr.Summary(); !strings.Contains(s, ", interrupted") {
+				t.Errorf("validate's summary does not say interrupted: %s", s)
+			}
+			for f, want := range map[string]string{
+				"report.txt": "Trace: interrupted", "report.json": `"interrupted": true`,
+				"flame.html": "incomplete: interrupted", "flame.folded": "",
+			} {
+				b, err := os.ReadFile(filepath.Join(p.dir, f))
+				if err != nil || !strings.Contains(string(b), want) {
+					t.Errorf("output %s: %v; want it to contain %q", f, err, want)
 				}
 			}
 			if _, err := os.Stat(filepath.Join(p.dir, partialName)); err == nil {
 				t.Errorf("%s left behind", partialName)
 			}
+		})
+	}
+}
+
+// finiteWorkload ends by itself after a second or so, with a few hundred
+// thousand events, whose outputs take a while.
+const finiteWorkload = `name: finite
+description: a run that ends by itself, with many events
+threads:
+  - name: counter
+    count: 2
+    run: count
+    repeat: 50000
+functions:
+  count:
+    - call: step
+  step:
+    - compute: {loops: 200}
+`
+
+// TestRecordSignalAfterRun: each stopping signal after a run that ended by
+// itself, while its outputs are written, stops them within a second or so
+// (naming those not written), keeps the trace, and exits 128 + its number.
+func TestRecordSignalAfterRun(t *testing.T) {
+	bin := giltraceBinary(t)
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGINT, "SIGINT"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGHUP, "SIGHUP"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeWorkload(t, finiteWorkload)
+			p := &proc{dir: filepath.Join(t.TempDir(), "out")}
+			p.cmd = exec.Command(bin, "record", w, "-o", p.dir)
+			p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.cmd.Process.Kill() })
+			trace := filepath.Join(p.dir, traceName)
+			waitFor(t, 60*time.Second, "the end of the run", func() bool { _, err := os.Stat(trace); return err == nil })
+			p.cmd.Process.Signal(tc.sig)
+			sent := time.Now()
+			status := p.wait(t, 20*time.Second)
+			if d := time.Since(sent); d > 3*time.Second {
+				t.Errorf("exited %v after the signal", d)
+			}
+			stderr := p.stderr.String()
+			t.Logf("status %d, stderr:\n%s", status, stderr)
+			if status != 128+int(tc.sig) && !(status == 0 && strings.Contains(p.stdout.String(), "outputs: ")) {
+				t.Errorf("exit status %d, want %d (or 0 if it had finished)\n%s", status, 128+int(tc.sig), stderr)
+			}
+			if _, err := tracer.ReadFile(trace); err != nil {
+				t.Fatal(err)
+			}
+			if i := strings.Index(stderr, "outputs not written: "); i >= 0 {
+				for _, f := range strings.Fields(strings.SplitN(stderr[i+len("outputs not written: "):], "\n", 2)[0]) {
+					if _, err := os.Stat(f); err == nil {
+						t.Errorf("%s said not written, but exists", f)
+					}
+				}
+			}
+			assertNoTemp(t, p.dir)
 		})
 	}
 }
@@ -204,6 +275,7 @@ func TestRecordSecondSignal(t *testing.T) {
 	// Either the outputs were all written before the signal, or the
 	// message names those that were not, and they do not exist.
 	stderr := p.stderr.String()
+	t.Logf("stderr:\n%s", stderr)
 	if i := strings.Index(stderr, "outputs not written: "); i >= 0 {
 		for _, f := range strings.Fields(strings.SplitN(stderr[i+len("outputs not written: "):], "\n", 2)[0]) {
 			if _, err := os.Stat(f); err == nil {
@@ -221,14 +293,12 @@ func TestRecordSecondSignal(t *testing.T) {
 func TestRecordKilled(t *testing.T) {
 	p := startRecord(t)
 	p.waitStreaming(t)
-	time.Sleep(time.Second)
+	streaming := time.Now() // the run began before this
+	time.Sleep(2 * time.Second)
 	p.cmd.Process.Kill()
+	killed := time.Now()
 	p.cmd.Wait()
 	partial := filepath.Join(p.dir, partialName)
-	fi, err := os.Stat(partial)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tr, err := tracer.ReadFile(partial)
 	var te *tracer.TruncatedError
 	if !errors.As(err, &te) || tr == nil {
@@ -237,10 +307,12 @@ func TestRecordKilled(t *testing.T) {
 	if !tr.Truncated || len(tr.Events) == 0 || tr.Meta.Workload != "long" {
 		t.Fatalf("killed run: truncated %v, %d events, workload %q", tr.Truncated, len(tr.Events), tr.Meta.Workload)
 	}
-	// The bound: the prefix reaches within 2 x StreamFlush (plus slack for
-	// a loaded machine) of the file's last write.
-	if d := time.Duration(tr.Meta.Start.Add(time.Duration(tr.Duration())).Sub(fi.ModTime())); d < -4*tracer.StreamFlush-time.Second {
-		t.Errorf("the prefix ends %v before the file's last write", -d)
+	// The bound: the prefix covers the run up to 2 x StreamFlush before the
+	// kill, plus slack for a loaded machine. The run began before
+	// streaming was seen, so its prefix lasts at least this long.
+	want := killed.Sub(streaming) - 2*tracer.StreamFlush - time.Second
+	if got := time.Duration(tr.Duration()); got < want {
+		t.Errorf("the prefix lasts %v, want at least %v (killed %v after the stream was seen)", got, want, killed.Sub(streaming))
 	}
 	if _, err := os.Stat(filepath.Join(p.dir, traceName)); err == nil {
 		t.Errorf("a killed run left a complete %s", traceName)

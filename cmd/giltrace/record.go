@@ -241,6 +241,9 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
 	st := tracer.NewStream(f, start)
+	in.setPending(func() string {
+		return fmt.Sprintf("the run so far is in %s (a truncated trace)", f.Name())
+	})
 	pg := progressOf(ctx)
 	pg.Phase("running %s", label)
 	stopLive := pg.every(func() string {
@@ -249,6 +252,10 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	})
 	t, runErr := source(tracer.WithStream(ctx, st))
 	stopLive()
+	// The signal that stopped the run does not stop the saving and the
+	// outputs of what it recorded; the next one does (newPhase).
+	octx, cancel := newPhase(ctx)
+	defer cancel()
 	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
 	if runErr != nil && !interrupted {
 		if t == nil || len(t.Events) == 0 {
@@ -281,20 +288,16 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// collecting them before the spans are derived lets the analysis reuse
 	// their memory instead of growing the heap past them.
 	runtime.GC()
-	var r *run
-	if len(formats) == 0 && o.OTLP == "" {
-		r = &run{trace: t, spans: tracer.DeriveStates(t)} // the printed report needs no call spans
-	} else {
-		r = newRun(t)
+	// The printed report needs no call spans: without outputs or OTLP,
+	// none are derived.
+	r, derr := deriveRun(octx, t, len(formats) > 0 || o.OTLP != "")
+	if derr != nil { // a signal while the spans were derived
+		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
 	}
 	r.progress = pg
 	var written []string
 	if outErr == nil && saveErr == nil {
-		// The signal that stopped the run does not stop the writing of what
-		// it recorded; the next one does (newPhase).
-		octx, cancel := newPhase(ctx)
 		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
-		cancel()
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The

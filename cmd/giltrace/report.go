@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
@@ -45,5 +47,9 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if o.JSON {
 		f = report.JSON
 	}
-	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), tracer.Derive(t))
+	s, err := tracer.DeriveContext(cmd.Context(), t)
+	if err != nil {
+		return fmt.Errorf("reporting %s: %w", o.File, err)
+	}
+	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), s)
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -47,8 +51,8 @@ func giltraceVersion() string {
 func newRootCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "giltrace",
-		Short:         "Trace and explain GIL contention of Python-like workloads",
-		Long:          "giltrace runs workloads on an instrumented GIL-locked VM, records every GIL\nacquire, release, wait and drop request, and explains why threads did or did\nnot speed up.",
+		Short:         "Trace and explain the GIL contention of Python programs and workloads",
+		Long:          "giltrace traces real CPython programs (record -- COMMAND, attach PID) or runs\nworkloads on an instrumented GIL-locked VM, records every GIL acquire,\nrelease, wait and drop request, explains why threads did or did not speed up,\nand predicts what would.",
 		Version:       giltraceVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -56,19 +60,21 @@ func newRootCmd() *cobra.Command {
 	cmd.SetFlagErrorFunc(flagError)
 	var selfProfile string
 	var stopProfile func() error
-	var profileFile *os.File
 	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
+	var profile bytes.Buffer // written to selfProfile at the end, atomically
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if selfProfile == "" {
 			return nil
 		}
-		f, err := os.Create(selfProfile)
-		if err != nil {
-			return fmt.Errorf("self-profile: %w", err)
+		// Checked before the command runs; written when it ends (writeFile).
+		if fi, err := os.Stat(selfProfile); err == nil && fi.IsDir() {
+			return &usageError{fmt.Errorf("--self-profile %s: is a directory", selfProfile)}
 		}
-		stop, start := fgprof.Start(f, fgprof.FormatPprof), time.Now()
-		profileFile = f
+		if _, err := os.Stat(filepath.Dir(selfProfile)); err != nil {
+			return &usageError{fmt.Errorf("--self-profile %s: %w", selfProfile, err)}
+		}
+		stop, start := fgprof.Start(&profile, fgprof.FormatPprof), time.Now()
 		stopProfile = func() error {
 			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
 			// took no sample: let it sample (99 Hz) at least twice.
@@ -83,7 +89,13 @@ func newRootCmd() *cobra.Command {
 		if stopProfile == nil {
 			return nil
 		}
-		err := errors.Join(stopProfile(), profileFile.Close())
+		err := stopProfile()
+		if err == nil {
+			err = writeFile(context.WithoutCancel(c.Context()), selfProfile, func(w io.Writer) error {
+				_, err := w.Write(profile.Bytes())
+				return err
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("self-profile %s: %w", selfProfile, err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,9 @@ func runFiles() []string {
 }
 
 // startMeta is what is known of a run before it starts: a cut-off trace
-// has it (the source's metadata replaces it when the run ends).
+// has it (the source's metadata replaces it when the run ends). Its Start
+// is when record began, up to the VM's calibration (a fraction of a
+// second) before the events' time 0; its extra key "provisional" says so.
 func startMeta(w *workload.Workload, o *recordOptions) tracer.Meta {
 	m := tracer.Meta{
 		Workload: w.Name, WorkloadFile: w.File, WorkloadSource: string(w.Source),
@@ -84,6 +87,14 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 		return "", err
 	}
 	path := filepath.Join(dir, traceName)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		// A link (or a device) the user put there: written through, as
+		// every output is (writeFile), never replaced.
+		if err := copyInto(path, partial); err != nil {
+			return "", err
+		}
+		return path, os.Remove(partial)
+	}
 	if err := os.Rename(partial, path); err != nil {
 		return "", err
 	}
@@ -126,4 +137,17 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// copyInto writes the file src to path with writeFile.
+func copyInto(path, src string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return writeFile(context.Background(), path, func(w io.Writer) error {
+		_, err := io.Copy(w, f)
+		return err
+	})
 }

@@ -249,3 +249,23 @@ func TestFullDiskTrace(t *testing.T) {
 		t.Errorf("no report printed:\n%s", stdout.String())
 	}
 }
+
+// TestRecordThroughSymlink: a run.giltrace that is a symbolic link (to a
+// trace kept elsewhere) is written through, and stays a link.
+func TestRecordThroughSymlink(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	os.Mkdir(dir, 0o755)
+	target := filepath.Join(t.TempDir(), "kept.giltrace")
+	os.Symlink(target, filepath.Join(dir, traceName))
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "none"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, traceName)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v", err)
+	}
+	if _, err := tracer.ReadFile(target); err != nil {
+		t.Fatal(err)
+	}
+	assertNoTemp(t, dir)
+}

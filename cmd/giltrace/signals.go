@@ -26,20 +26,24 @@ const forceAfter = 500 * time.Millisecond
 // interval or two); each signal also cancels every phase context begun
 // before it (newPhase), so that a second signal stops record's outputs.
 // When a signal arrives while nothing unsafe is under way (see setUnsafe)
-// and the command has not returned within forceAfter, it removes the
-// temporary files still registered, prints what was left undone and exits
-// with 128 + the first signal's number.
+// and the command has not returned within forceAfter, or at the third
+// signal whatever is under way, it removes the temporary files still
+// registered, prints what was left undone and exits with 128 + the first
+// signal's number.
 type interrupts struct {
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	stderr io.Writer
 	exit   func(int) // os.Exit, replaced in tests
 
-	mu      sync.Mutex
-	first   os.Signal     // the first signal received, or nil
-	next    chan struct{} // closed at the next signal
-	unsafe  int           // > 0 while a trace is not yet safe on disk
-	temps   map[string]bool
-	pending func() string // says what is left undone, for a forced exit
+	mu       sync.Mutex
+	first    os.Signal     // the first signal received, or nil
+	count    int           // signals received
+	lastSig  os.Signal     // the last one
+	next     chan struct{} // closed at the next signal
+	unsafe   int           // > 0 while a trace is not yet safe on disk
+	temps    map[string]bool
+	pending  func() string // says what is left undone, for a forced exit
+	returned bool          // the command returned: main exits
 }
 
 type interruptsKey struct{}
@@ -47,7 +51,7 @@ type interruptsKey struct{}
 // notifyInterrupts starts watching the stopping signals and returns the
 // context they cancel and the watcher; stop ends the watch.
 func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context, *interrupts, func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancelCause(parent)
 	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}}
 	ctx = context.WithValue(ctx, interruptsKey{}, in)
 	ch := make(chan os.Signal, 4)
@@ -63,7 +67,14 @@ func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context
 			}
 		}
 	}()
-	return ctx, in, func() { signal.Stop(ch); close(done); cancel() }
+	return ctx, in, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+		in.mu.Lock()
+		in.returned = true // main exits by itself now: no forced exit
+		in.mu.Unlock()
+	}
 }
 
 // interruptsOf returns the watcher of ctx, or nil (in tests that call the
@@ -79,20 +90,31 @@ func (in *interrupts) signal(s os.Signal) {
 	if in.first == nil {
 		in.first = s
 	}
+	in.count++
+	in.lastSig = s
 	close(in.next)
 	in.next = make(chan struct{})
-	force := in.unsafe == 0
+	force, now := in.unsafe == 0, in.count >= forceCount
 	in.mu.Unlock()
-	in.cancel()
-	if force {
-		time.AfterFunc(forceAfter, in.forceExit)
+	in.cancel(fmt.Errorf("stopped%s", signalName(s))) // the cause the run's error names
+	switch {
+	case now:
+		in.forceExit(true)
+	case force:
+		time.AfterFunc(forceAfter, func() { in.forceExit(false) })
 	}
 }
 
-// forceExit ends a command that did not return after a signal.
-func (in *interrupts) forceExit() {
+// forceCount is the signal that exits at once, even while a trace is being
+// finished: the third. A recorded trace is streamed to its file as the run
+// goes, so even then at most the last half second of the run is lost.
+const forceCount = 3
+
+// forceExit ends a command that did not return after a signal; unless
+// now, not while a trace is being finished.
+func (in *interrupts) forceExit(now bool) {
 	in.mu.Lock()
-	if in.unsafe > 0 { // a trace is being finished: that comes first
+	if in.returned || in.unsafe > 0 && !now { // a trace is being finished: that comes first
 		in.mu.Unlock()
 		return
 	}
@@ -162,10 +184,10 @@ func (in *interrupts) track(path string, add bool) {
 // of what it recorded are still written, and a second signal stops them.
 // Without a watcher (tests) it is ctx without its cancellation.
 func newPhase(ctx context.Context) (context.Context, context.CancelFunc) {
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	in := interruptsOf(ctx)
 	if in == nil {
-		return pctx, cancel
+		return pctx, func() { cancel(nil) }
 	}
 	in.mu.Lock()
 	next := in.next
@@ -173,11 +195,18 @@ func newPhase(ctx context.Context) (context.Context, context.CancelFunc) {
 	go func() {
 		select {
 		case <-next:
-			cancel()
+			cancel(fmt.Errorf("stopped%s", signalName(in.last())))
 		case <-pctx.Done():
 		}
 	}()
-	return pctx, cancel
+	return pctx, func() { cancel(nil) }
+}
+
+// last returns the last signal received.
+func (in *interrupts) last() os.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lastSig
 }
 
 // exitStatus is 128 + the signal's number, as shells report a process

@@ -67,6 +67,20 @@ func newRun(t *tracer.Trace) *run {
 	return &run{trace: t, spans: tracer.Derive(t)}
 }
 
+// deriveRun is newRun that stops once ctx is done (a signal): a long run
+// takes seconds to derive.
+func deriveRun(ctx context.Context, t *tracer.Trace, calls bool) (*run, error) {
+	derive := tracer.DeriveStatesContext
+	if calls {
+		derive = tracer.DeriveContext
+	}
+	s, err := derive(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &run{trace: t, spans: s}, nil
+}
+
 // diagnosis analyses the run the first time it is called.
 func (r *run) diagnosis() *diagnosis.Report {
 	r.once.Do(func() { r.report = diagnosis.Analyze(r.spans) })

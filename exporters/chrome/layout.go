@@ -227,6 +227,12 @@ func appendMeta(b []byte, t *tracer.Trace) []byte {
 	num("dropped_events", int64(min(t.Dropped, 1<<63-1)))
 	b = append(b, `"truncated":`...)
 	b = strconv.AppendBool(b, t.Truncated)
+	if t.Salvaged != "" { // read from a damaged file: the damage (issue 13)
+		b = append(b, ',')
+		b = appendString(b, "salvaged")
+		b = append(b, ':')
+		b = appendString(b, t.Salvaged)
+	}
 	keys := make([]string, 0, len(m.Extra))
 	for k := range m.Extra {
 		keys = append(keys, k)

@@ -156,47 +156,27 @@ func (rd *reader) before(t int64) int {
 }
 
 // maxPrefixTries bounds the sync times a cut-off file is tried at.
-const maxPrefixTries = 4
+const maxPrefixTries = 16
 
 // prefix cuts the trace of a cut-off (or damaged) version 2 file to its
 // trustworthy part and returns its event count: the events before the last
 // sync time, when that is a valid trace. If it is not (a thread emitted,
 // after the sync, an event it had timed before it), earlier sync times are
-// tried, then the time before which every thread that has not ended wrote
-// all its events (the latest time each wrote).
+// tried; if none gives a valid trace, or the file has no sync record (it
+// was cut in the run's first flush), no event is kept: nothing vouches for
+// a prefix in which every thread's events are all there.
 func (rd *reader) prefix() (int, error) {
 	all := rd.t.Events
-	var cuts []int64
-	for i := len(rd.syncs) - 1; i >= 0 && len(cuts) < maxPrefixTries; i-- {
-		cuts = append(cuts, rd.syncs[i])
-	}
-	cuts = append(cuts, safeCut(rd.t))
 	var verr error
-	for _, c := range cuts {
-		rd.t.Events = all[:rd.before(c)]
+	for i := len(rd.syncs) - 1; i >= 0 && i >= len(rd.syncs)-maxPrefixTries; i-- {
+		rd.t.Events = all[:rd.before(rd.syncs[i])]
 		if verr = rd.t.CheckValid(); verr == nil {
 			return len(rd.t.Events), nil
 		}
 	}
-	return 0, verr
-}
-
-// safeCut is the time before which every thread of t that has not ended
-// has all its events in t: one after the earliest of their last events.
-func safeCut(t *Trace) int64 {
-	last := make([]int64, len(t.Threads))
-	ended := make([]bool, len(t.Threads))
-	for i := range last {
-		last[i] = -1
+	rd.t.Events = all[:0]
+	if err := rd.t.CheckValid(); err != nil {
+		return 0, errors.Join(verr, err)
 	}
-	for _, e := range t.Events {
-		last[e.Thread], ended[e.Thread] = e.Time, e.Kind == KindThreadEnd
-	}
-	cut := int64(math.MaxInt64)
-	for i, l := range last {
-		if l >= 0 && !ended[i] {
-			cut = min(cut, l+1)
-		}
-	}
-	return cut
+	return 0, nil
 }
