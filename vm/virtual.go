@@ -20,19 +20,24 @@ import (
 //     plus its instructions since then at a fixed rate (Now).
 //  2. Threads that wait for something (the end of a sleep, a timed park, a
 //     wake-up, the end of a compute quantum) are entries of a queue ordered
-//     by (time, sequence number). When the running thread blocks, the
-//     earliest entry's thread gets the token; if that is the running
-//     thread itself, it continues without a handoff.
+//     by (time, thread ID): simultaneous events are taken in thread order.
+//     When the running thread blocks, the earliest entry's thread gets the
+//     token; if that is the running thread itself, it continues without a
+//     handoff.
 //  3. A thread touches shared state (the GIL, guest locks, the cores) only
 //     while it is the earliest thread (sync). Between those points it may
 //     run ahead of other threads on work that no one else can see or
 //     change: compute up to its horizon, the earliest queued time of a
-//     thread of its own process that could set a drop request or wait for
-//     its GIL, or the end of its time slice.
+//     thread of its own process (a drop request, a new waiter), the end of
+//     its time slice, and, if a thread of its process waits for a core,
+//     the earliest time a thread on a core could give one up (its safe
+//     time: not before the end of the countdown it is in, nor its slice,
+//     nor an event of its own process). Running ahead changes nothing:
+//     TestVirtualRunAheadIsExact compares with strictOrder.
 //  4. N simulated cores: compute and native calls need a core; sleeping,
 //     I/O and parked threads use none. With more runnable threads than
 //     cores, threads wait for a core in FIFO order and a running thread
-//     gives up its core at the end of a time slice (vslice) if another
+//     gives up its core at the end of a time slice (TimeSlice) if another
 //     waits: round-robin time slicing.
 //
 // Nothing depends on goroutine scheduling or the wall clock, so a run is
@@ -83,7 +88,6 @@ type vclock struct {
 	cur      *vthread
 	next     *vthread // the thread the loop resumes after the running one suspends
 	q        vqueue
-	seq      uint64
 	runq     []*vthread // threads waiting for a core, FIFO
 	threads  []*vthread
 	live     int
@@ -101,12 +105,12 @@ type vthread struct {
 	t        int64                   // local time at baseI
 	baseI    int64                   // th.instrs at t
 	at       int64                   // queued time, or never
-	seq      uint64                  // order of queueing, among equal times
 	qi       int                     // index in the queue, or -1
 	qwhy     Wake                    // why the queued entry wakes it
 	qwake    bool                    // the queued entry is a wake-up: it sets why
 	why      Wake                    // why the last wake-up entry woke it
 	horizon  int64                   // run-ahead bound while computing
+	safe     int64                   // queued: the earliest time it could give a core up
 	sliceEnd int64
 	onCore   bool
 	inRunq   bool
@@ -277,18 +281,26 @@ func (c *vclock) push(v *vthread, t int64, why Wake) {
 }
 
 func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
-	c.seq++
-	v.qwhy, v.qwake = why, wake
-	c.q.set(v, t, c.seq)
+	v.qwhy, v.qwake, v.safe = why, wake, t
+	c.q.set(v, t)
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
 		cur.horizon = t
+	}
+	if v.th.proc.gilLock != nil {
+		// An event of the process can make its computing threads park
+		// (a drop request) and give their cores up: no later than t.
+		for _, w := range v.peers {
+			if w != v && w.qi >= 0 && w.safe > t {
+				w.safe = t
+			}
+		}
 	}
 }
 
 // sync makes v the earliest thread before it touches shared state: if an
 // entry is earlier than v's time, v queues itself at its time and yields.
 func (c *vclock) sync(v *vthread) {
-	if len(c.q) > 0 && c.q[0].at < v.now() {
+	if len(c.q) > 0 && c.q[0].before(v.now(), v) {
 		c.pushEntry(v, v.now(), 0, false)
 		c.yield(v)
 	}
@@ -434,6 +446,7 @@ func (v *vthread) check() {
 		return
 	}
 	c.pushEntry(v, v.now(), 0, false)
+	v.safe = c.lookahead(v)
 	c.yield(v)
 	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
 		c.sliceExpired(v)
@@ -450,19 +463,55 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	if c.limited {
 		h = v.sliceEnd
 	}
+	if strictOrder {
+		if len(c.q) > 0 {
+			h = min(h, c.q[0].at)
+		}
+		return h
+	}
 	if v.th.proc.gilLock == nil {
 		return h
 	}
+	waiting := false
 	for _, w := range v.peers {
-		if w == v {
-			continue
+		if w != v {
+			h = min(h, w.at)
+			waiting = waiting || w.inRunq
 		}
-		h = min(h, w.at)
-		if w.inRunq && len(c.q) > 0 {
-			h = min(h, c.q[0].at)
+	}
+	if waiting {
+		// A thread of its process waits for a core: it gets one when a
+		// thread on a core gives it up, no earlier than that thread's
+		// safe time (threads off the cores have none to give).
+		for _, w := range c.threads {
+			if w != v && w.qi >= 0 && w.onCore {
+				h = min(h, w.safe)
+			}
 		}
 	}
 	return h
+}
+
+// lookahead is the earliest time at which v, computing and queued now,
+// could give its core up: not before the end of the countdown loop it is
+// in (no blocking operation in between), the end of its slice, or an event
+// of its process (a drop request makes it park).
+func (c *vclock) lookahead(v *vthread) int64 {
+	t := v.now()
+	if n := v.loopLeft(); n > 0 {
+		t += n * instrsPerLoop * c.psPerInstr / 1000
+	}
+	if c.limited {
+		t = min(t, v.sliceEnd)
+	}
+	if v.th.proc.gilLock != nil {
+		for _, w := range v.peers {
+			if w != v {
+				t = min(t, w.at)
+			}
+		}
+	}
+	return t
 }
 
 // stopAt is the instruction count at which v reaches its horizon or its
@@ -487,21 +536,13 @@ func (v *vthread) fastForward() {
 	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
 		return
 	}
+	n := v.loopLeft()
+	if n <= 0 {
+		return
+	}
 	f := &th.frames[len(th.frames)-1]
-	ins := f.code.instrs
-	pc := f.pc
-	if pc+lenTestGT >= len(ins) {
-		return
-	}
-	test, dec := &ins[pc], &ins[pc+lenTestGT]
-	if test.op != opTestGT || dec.op != opDecJumpBack || dec.a != test.a || int(dec.c) != pc || dec.b <= 0 {
-		return
-	}
+	test, dec := &f.code.instrs[f.pc], &f.code.instrs[f.pc+lenTestGT]
 	local := &th.locals[f.base+int(test.a)]
-	if *local <= test.b {
-		return
-	}
-	n := (*local - test.b + dec.b - 1) / dec.b // iterations left
 	stop := v.stopAt()
 	if stop <= th.instrs {
 		return
@@ -514,7 +555,37 @@ func (v *vthread) fastForward() {
 	th.instrs += j * instrsPerLoop
 }
 
-// vqueue is the queued threads: a binary min-heap by (at, seq), each
+// loopLeft is the iterations left of the countdown loop at the top frame's
+// pc, or 0 if the thread is not at the head of one.
+func (v *vthread) loopLeft() int64 {
+	th := v.th
+	if len(th.frames) == 0 {
+		return 0
+	}
+	f := &th.frames[len(th.frames)-1]
+	ins, pc := f.code.instrs, f.pc
+	if pc+lenTestGT >= len(ins) {
+		return 0
+	}
+	test, dec := &ins[pc], &ins[pc+lenTestGT]
+	if test.op != opTestGT || dec.op != opDecJumpBack || dec.a != test.a || int(dec.c) != pc || dec.b <= 0 {
+		return 0
+	}
+	x := th.locals[f.base+int(test.a)]
+	if x <= test.b {
+		return 0
+	}
+	return (x - test.b + dec.b - 1) / dec.b
+}
+
+// before reports whether queued thread u comes before thread v at time t:
+// earlier, or at the same time with a lower thread ID (simultaneous events
+// are taken in thread order, whoever is running).
+func (u *vthread) before(t int64, v *vthread) bool {
+	return u.at < t || u.at == t && u.th.id < v.th.id
+}
+
+// vqueue is the queued threads: a binary min-heap by (at, thread ID), each
 // thread at most once (its qi), so that queueing a thread again moves it
 // and nothing allocates.
 type vqueue []*vthread
@@ -523,7 +594,7 @@ func (q vqueue) less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
 	}
-	return q[i].seq < q[j].seq
+	return q[i].th.id < q[j].th.id
 }
 
 func (q vqueue) swap(i, j int) {
@@ -531,9 +602,9 @@ func (q vqueue) swap(i, j int) {
 	q[i].qi, q[j].qi = i, j
 }
 
-// set queues v at (at, seq), or moves it there.
-func (q *vqueue) set(v *vthread, at int64, seq uint64) {
-	v.at, v.seq = at, seq
+// set queues v at time at, or moves it there.
+func (q *vqueue) set(v *vthread, at int64) {
+	v.at = at
 	if v.qi < 0 {
 		v.qi = len(*q)
 		*q = append(*q, v)
@@ -601,3 +672,7 @@ func virtualRate(lpm float64) (float64, error) {
 	}
 	return lpm, nil
 }
+
+// strictOrder (tests) runs no thread ahead of the earliest queued one: the
+// reference that running ahead must not change.
+var strictOrder bool
