@@ -58,13 +58,17 @@ func randomWorkload(r *rand.Rand) *workload.Workload {
 // and core count end, with a valid trace, the same bytes twice.
 func TestVirtualRandomWorkloads(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 60 {
+	n := 60
+	if raceEnabled {
+		n = 15 // the race detector slows the legacy-mode ones 10x
+	}
+	for i := range n {
 		w := randomWorkload(r)
 		cores := r.IntN(5) // 0: one per thread
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			var files [][]byte
 			for range 2 {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				tr, err := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
 				cancel()
 				if err != nil && !errors.Is(err, errDeadlock) {
