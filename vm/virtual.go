@@ -286,7 +286,7 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
 		cur.horizon = t
 	}
-	if v.th.proc.gilLock != nil {
+	if v.th.proc.dropRequests() {
 		// An event of the process can make its computing threads park
 		// (a drop request) and give their cores up: no later than t.
 		for _, w := range v.peers {

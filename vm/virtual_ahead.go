@@ -60,8 +60,8 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 
 // lookahead is the earliest time at which v, computing and queued now,
 // could give its core up: not before the end of the countdown loop it is
-// in (no blocking operation in between), the end of its slice, or an event
-// of its process (a drop request makes it park).
+// in (no blocking operation in between), the end of its slice, or, under
+// the cpython GIL, an event of its process (a drop request makes it park).
 func (c *vclock) lookahead(v *vthread) int64 {
 	t := v.now()
 	if n := v.loopLeft(); n > 0 {
@@ -70,7 +70,7 @@ func (c *vclock) lookahead(v *vthread) int64 {
 	if c.limited {
 		t = min(t, v.sliceEnd)
 	}
-	if v.th.proc.gilLock != nil {
+	if v.th.proc.dropRequests() {
 		for _, w := range v.peers {
 			if w != v {
 				t = min(t, w.at)
@@ -79,6 +79,12 @@ func (c *vclock) lookahead(v *vthread) int64 {
 	}
 	return t
 }
+
+// dropRequests reports whether the process's GIL has drop requests (the
+// cpython mode): only they make a computing thread park, on another
+// thread's event. A legacy tick releases the GIL and takes it straight
+// back, with the same core.
+func (p *process) dropRequests() bool { return p.gilLock != nil && p.gilLock.breaker != nil }
 
 // stopAt is the instruction count at which v reaches its horizon or its
 // next legacy tick: a fast-forward must stop before it.
