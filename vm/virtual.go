@@ -20,19 +20,24 @@ import (
 //     plus its instructions since then at a fixed rate (Now).
 //  2. Threads that wait for something (the end of a sleep, a timed park, a
 //     wake-up, the end of a compute quantum) are entries of a queue ordered
-//     by (time, sequence number). When the running thread blocks, the
-//     earliest entry's thread gets the token; if that is the running
-//     thread itself, it continues without a handoff.
+//     by (time, thread ID): simultaneous events are taken in thread order.
+//     When the running thread blocks, the earliest entry's thread gets the
+//     token; if that is the running thread itself, it continues without a
+//     handoff.
 //  3. A thread touches shared state (the GIL, guest locks, the cores) only
 //     while it is the earliest thread (sync). Between those points it may
 //     run ahead of other threads on work that no one else can see or
 //     change: compute up to its horizon, the earliest queued time of a
-//     thread of its own process that could set a drop request or wait for
-//     its GIL, or the end of its time slice.
+//     thread of its own process (a drop request, a new waiter), the end of
+//     its time slice, and, if a thread of its process waits for a core,
+//     the earliest time a thread on a core could give one up (its safe
+//     time: not before the end of the countdown it is in, nor its slice,
+//     nor an event of its own process). Running ahead changes nothing:
+//     TestVirtualRunAheadIsExact compares with strictOrder.
 //  4. N simulated cores: compute and native calls need a core; sleeping,
 //     I/O and parked threads use none. With more runnable threads than
 //     cores, threads wait for a core in FIFO order and a running thread
-//     gives up its core at the end of a time slice (vslice) if another
+//     gives up its core at the end of a time slice (TimeSlice) if another
 //     waits: round-robin time slicing.
 //
 // Nothing depends on goroutine scheduling or the wall clock, so a run is
@@ -83,7 +88,6 @@ type vclock struct {
 	cur      *vthread
 	next     *vthread // the thread the loop resumes after the running one suspends
 	q        vqueue
-	seq      uint64
 	runq     []*vthread // threads waiting for a core, FIFO
 	threads  []*vthread
 	live     int
@@ -101,12 +105,12 @@ type vthread struct {
 	t        int64                   // local time at baseI
 	baseI    int64                   // th.instrs at t
 	at       int64                   // queued time, or never
-	seq      uint64                  // order of queueing, among equal times
 	qi       int                     // index in the queue, or -1
 	qwhy     Wake                    // why the queued entry wakes it
 	qwake    bool                    // the queued entry is a wake-up: it sets why
 	why      Wake                    // why the last wake-up entry woke it
 	horizon  int64                   // run-ahead bound while computing
+	safe     int64                   // queued: the earliest time it could give a core up
 	sliceEnd int64
 	onCore   bool
 	inRunq   bool
@@ -277,18 +281,26 @@ func (c *vclock) push(v *vthread, t int64, why Wake) {
 }
 
 func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
-	c.seq++
-	v.qwhy, v.qwake = why, wake
-	c.q.set(v, t, c.seq)
+	v.qwhy, v.qwake, v.safe = why, wake, t
+	c.q.set(v, t)
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
 		cur.horizon = t
+	}
+	if v.th.proc.dropRequests() {
+		// An event of the process can make its computing threads park
+		// (a drop request) and give their cores up: no later than t.
+		for _, w := range v.peers {
+			if w != v && w.qi >= 0 && w.safe > t {
+				w.safe = t
+			}
+		}
 	}
 }
 
 // sync makes v the earliest thread before it touches shared state: if an
 // entry is earlier than v's time, v queues itself at its time and yields.
 func (c *vclock) sync(v *vthread) {
-	if len(c.q) > 0 && c.q[0].at < v.now() {
+	if len(c.q) > 0 && c.q[0].before(v.now(), v) {
 		c.pushEntry(v, v.now(), 0, false)
 		c.yield(v)
 	}
@@ -374,223 +386,6 @@ func (c *vclock) signal(v *vthread) {
 	v.pending = true
 }
 
-// acquireCore gives v a core, waiting in the run queue if none is free.
-func (c *vclock) acquireCore(v *vthread) {
-	if !c.limited || v.onCore || c.stopping {
-		return
-	}
-	if c.free > 0 {
-		c.free--
-		v.onCore, v.sliceEnd = true, v.now()+c.slice
-		v.horizon = unknownHorizon
-		return
-	}
-	v.inRunq = true
-	c.runq = append(c.runq, v)
-	c.yield(v)
-}
-
-// releaseCore gives v's core to the first thread waiting for one.
-func (c *vclock) releaseCore(v *vthread) {
-	if !v.onCore {
-		return
-	}
-	v.onCore = false
-	if len(c.runq) == 0 {
-		c.free++
-		return
-	}
-	w := c.runq[0]
-	c.runq = c.runq[1:]
-	w.inRunq = false
-	t := v.now()
-	w.onCore, w.sliceEnd = true, t+c.slice
-	c.pushEntry(w, t, 0, false)
-}
-
-// sliceExpired ends v's time slice: it goes to the back of the run queue
-// if a thread waits for a core, else it starts a new slice.
-func (c *vclock) sliceExpired(v *vthread) {
-	if len(c.runq) == 0 {
-		v.sliceEnd = v.now() + c.slice
-		v.horizon = unknownHorizon
-		return
-	}
-	c.releaseCore(v)
-	v.inRunq = true
-	c.runq = append(c.runq, v)
-	c.yield(v)
-}
-
-// check is the virtual clock's part of an eval breaker check: at the
-// horizon the thread lets every earlier event happen, and at the end of
-// its slice it may lose its core.
-func (v *vthread) check() {
-	c := v.c
-	if v.horizon == unknownHorizon {
-		v.horizon = c.horizonOf(v)
-	}
-	if c.stopping || v.now() < v.horizon {
-		return
-	}
-	c.pushEntry(v, v.now(), 0, false)
-	c.yield(v)
-	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
-		c.sliceExpired(v)
-	}
-}
-
-// horizonOf is how far v may compute without looking at other threads:
-// until the end of its slice if cores can run out; in a process with a
-// GIL, until the earliest queued thread of its process (a drop request,
-// a new waiter), or the next event of any thread if one of its process
-// waits for a core (a core released anywhere lets it run).
-func (c *vclock) horizonOf(v *vthread) int64 {
-	h := int64(never)
-	if c.limited {
-		h = v.sliceEnd
-	}
-	if v.th.proc.gilLock == nil {
-		return h
-	}
-	for _, w := range v.peers {
-		if w == v {
-			continue
-		}
-		h = min(h, w.at)
-		if w.inRunq && len(c.q) > 0 {
-			h = min(h, c.q[0].at)
-		}
-	}
-	return h
-}
-
-// stopAt is the instruction count at which v reaches its horizon or its
-// next legacy tick: a fast-forward must stop before it.
-func (v *vthread) stopAt() int64 {
-	s := v.th.nextTick
-	if v.horizon == unknownHorizon {
-		v.horizon = v.c.horizonOf(v)
-	}
-	if v.horizon != never {
-		d := v.horizon - v.t
-		s = min(s, v.baseI+(d*1000+v.c.psPerInstr-1)/v.c.psPerInstr)
-	}
-	return s
-}
-
-// fastForward runs the countdown loop at the top frame's pc in one step,
-// up to the last iteration whose eval breaker check would change nothing:
-// the same instructions and the same checks as running it, at once.
-func (v *vthread) fastForward() {
-	th := v.th
-	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
-		return
-	}
-	f := &th.frames[len(th.frames)-1]
-	ins := f.code.instrs
-	pc := f.pc
-	if pc+lenTestGT >= len(ins) {
-		return
-	}
-	test, dec := &ins[pc], &ins[pc+lenTestGT]
-	if test.op != opTestGT || dec.op != opDecJumpBack || dec.a != test.a || int(dec.c) != pc || dec.b <= 0 {
-		return
-	}
-	local := &th.locals[f.base+int(test.a)]
-	if *local <= test.b {
-		return
-	}
-	n := (*local - test.b + dec.b - 1) / dec.b // iterations left
-	stop := v.stopAt()
-	if stop <= th.instrs {
-		return
-	}
-	j := min(n, (stop-th.instrs-1)/instrsPerLoop)
-	if j <= 0 {
-		return
-	}
-	*local -= j * dec.b
-	th.instrs += j * instrsPerLoop
-}
-
-// vqueue is the queued threads: a binary min-heap by (at, seq), each
-// thread at most once (its qi), so that queueing a thread again moves it
-// and nothing allocates.
-type vqueue []*vthread
-
-func (q vqueue) less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-
-func (q vqueue) swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].qi, q[j].qi = i, j
-}
-
-// set queues v at (at, seq), or moves it there.
-func (q *vqueue) set(v *vthread, at int64, seq uint64) {
-	v.at, v.seq = at, seq
-	if v.qi < 0 {
-		v.qi = len(*q)
-		*q = append(*q, v)
-	}
-	if !q.up(v.qi) {
-		q.down(v.qi)
-	}
-}
-
-// popMin removes and returns the earliest thread, or nil.
-func (q *vqueue) popMin() *vthread {
-	old := *q
-	n := len(old) - 1
-	if n < 0 {
-		return nil
-	}
-	old.swap(0, n)
-	v := old[n]
-	old[n] = nil
-	*q = old[:n]
-	q.down(0)
-	v.qi = -1
-	return v
-}
-
-func (q vqueue) up(i int) bool {
-	moved := false
-	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
-			break
-		}
-		q.swap(i, p)
-		i, moved = p, true
-	}
-	return moved
-}
-
-func (q vqueue) down(i int) {
-	n := len(q)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && q.less(r, l) {
-			m = r
-		}
-		if !q.less(m, i) {
-			return
-		}
-		q.swap(i, m)
-		i = m
-	}
-}
-
 // virtualRate checks a virtual compute rate.
 func virtualRate(lpm float64) (float64, error) {
 	if lpm == 0 {
@@ -601,3 +396,7 @@ func virtualRate(lpm float64) (float64, error) {
 	}
 	return lpm, nil
 }
+
+// strictOrder (tests) runs no thread ahead of the earliest queued one: the
+// reference that running ahead must not change.
+var strictOrder bool

@@ -1,0 +1,151 @@
+package vm
+
+// check is the virtual clock's part of an eval breaker check: at the
+// horizon the thread lets every earlier event happen, and at the end of
+// its slice it may lose its core.
+func (v *vthread) check() {
+	c := v.c
+	if v.horizon == unknownHorizon {
+		v.horizon = c.horizonOf(v)
+	}
+	if c.stopping || v.now() < v.horizon {
+		return
+	}
+	c.pushEntry(v, v.now(), 0, false)
+	v.safe = c.lookahead(v)
+	c.yield(v)
+	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
+		c.sliceExpired(v)
+	}
+}
+
+// horizonOf is how far v may compute without looking at other threads:
+// until the end of its slice if cores can run out; in a process with a
+// GIL, until the earliest queued thread of its process (a drop request,
+// a new waiter), or the next event of any thread if one of its process
+// waits for a core (a core released anywhere lets it run).
+func (c *vclock) horizonOf(v *vthread) int64 {
+	h := int64(never)
+	if c.limited {
+		h = v.sliceEnd
+	}
+	if strictOrder {
+		if len(c.q) > 0 {
+			h = min(h, c.q[0].at)
+		}
+		return h
+	}
+	if v.th.proc.gilLock == nil {
+		return h
+	}
+	waiting := false
+	for _, w := range v.peers {
+		if w != v {
+			h = min(h, w.at)
+			waiting = waiting || w.inRunq
+		}
+	}
+	if waiting {
+		// A thread of its process waits for a core: it gets one when a
+		// thread on a core gives it up, no earlier than that thread's
+		// safe time (threads off the cores have none to give).
+		for _, w := range c.threads {
+			if w != v && w.qi >= 0 && w.onCore {
+				h = min(h, w.safe)
+			}
+		}
+	}
+	return h
+}
+
+// lookahead is the earliest time at which v, computing and queued now,
+// could give its core up: not before the end of the countdown loop it is
+// in (no blocking operation in between), the end of its slice, or, under
+// the cpython GIL, an event of its process (a drop request makes it park).
+func (c *vclock) lookahead(v *vthread) int64 {
+	t := v.now()
+	if n := v.loopLeft(); n > 0 {
+		t += n * instrsPerLoop * c.psPerInstr / 1000
+	}
+	if c.limited {
+		t = min(t, v.sliceEnd)
+	}
+	if v.th.proc.dropRequests() {
+		for _, w := range v.peers {
+			if w != v {
+				t = min(t, w.at)
+			}
+		}
+	}
+	return t
+}
+
+// dropRequests reports whether the process's GIL has drop requests (the
+// cpython mode): only they make a computing thread park, on another
+// thread's event. A legacy tick releases the GIL and takes it straight
+// back, with the same core.
+func (p *process) dropRequests() bool { return p.gilLock != nil && p.gilLock.breaker != nil }
+
+// stopAt is the instruction count at which v reaches its horizon or its
+// next legacy tick: a fast-forward must stop before it.
+func (v *vthread) stopAt() int64 {
+	s := v.th.nextTick
+	if v.horizon == unknownHorizon {
+		v.horizon = v.c.horizonOf(v)
+	}
+	if v.horizon != never {
+		d := v.horizon - v.t
+		s = min(s, v.baseI+(d*1000+v.c.psPerInstr-1)/v.c.psPerInstr)
+	}
+	return s
+}
+
+// fastForward runs the countdown loop at the top frame's pc in one step,
+// up to the last iteration whose eval breaker check would change nothing:
+// the same instructions and the same checks as running it, at once.
+func (v *vthread) fastForward() {
+	th := v.th
+	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
+		return
+	}
+	n := v.loopLeft()
+	if n <= 0 {
+		return
+	}
+	f := &th.frames[len(th.frames)-1]
+	test, dec := &f.code.instrs[f.pc], &f.code.instrs[f.pc+lenTestGT]
+	local := &th.locals[f.base+int(test.a)]
+	stop := v.stopAt()
+	if stop <= th.instrs {
+		return
+	}
+	j := min(n, (stop-th.instrs-1)/instrsPerLoop)
+	if j <= 0 {
+		return
+	}
+	*local -= j * dec.b
+	th.instrs += j * instrsPerLoop
+}
+
+// loopLeft is the iterations left of the countdown loop at the top frame's
+// pc, or 0 if the thread is not at the head of one.
+func (v *vthread) loopLeft() int64 {
+	th := v.th
+	if len(th.frames) == 0 {
+		return 0
+	}
+	f := &th.frames[len(th.frames)-1]
+	ins, pc := f.code.instrs, f.pc
+	if pc+lenTestGT >= len(ins) {
+		return 0
+	}
+	test, dec := &ins[pc], &ins[pc+lenTestGT]
+	if test.op != opTestGT || dec.op != opDecJumpBack || dec.a != test.a || int(dec.c) != pc || dec.b <= 0 {
+		return 0
+	}
+	x := th.locals[f.base+int(test.a)]
+	if x <= test.b {
+		return 0
+	}
+	return (x - test.b + dec.b - 1) / dec.b
+}

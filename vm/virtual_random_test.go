@@ -1,0 +1,123 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// randomWorkload is a small workload of every kind of operation, with
+// guest locks always taken in name order (no lock-order deadlock).
+func randomWorkload(r *rand.Rand) *workload.Workload {
+	var body func(depth int, locks int) []workload.Op
+	body = func(depth, locks int) []workload.Op {
+		var out []workload.Op
+		for range 1 + r.IntN(4) {
+			switch k := r.IntN(7); {
+			case k == 0:
+				out = append(out, loops(int64(1+r.IntN(30_000))))
+			case k == 1:
+				out = append(out, compute(time.Duration(1+r.IntN(1000))*time.Microsecond))
+			case k == 2:
+				d := time.Duration(1+r.IntN(1000)) * time.Microsecond
+				out = append(out, workload.Op{Kind: workload.OpIO, Duration: d, Jitter: d / 2, IOKind: "net"})
+			case k == 3:
+				out = append(out, native(time.Duration(1+r.IntN(1000))*time.Microsecond, r.IntN(2) == 0))
+			case k == 4 && depth < 3 && locks < 3:
+				l := locks + r.IntN(3-locks)
+				out = append(out, workload.Op{Kind: workload.OpLock, Lock: fmt.Sprintf("l%d", l), Body: body(depth+1, l+1)})
+			case k == 5 && depth < 3:
+				out = append(out, workload.Op{Kind: workload.OpRepeat, Times: 1 + r.IntN(4), Body: body(depth+1, locks)})
+			default:
+				out = append(out, loops(int64(1+r.IntN(1000))))
+			}
+		}
+		return out
+	}
+	modes := []tracer.GILMode{tracer.GILCPython, tracer.GILLegacy, tracer.GILNone}
+	w := &workload.Workload{Name: "random", Seed: r.Int64(), Processes: 1 + r.IntN(2),
+		GIL:       workload.GILConfig{Mode: modes[r.IntN(3)], SwitchInterval: time.Duration(50+r.IntN(2000)) * time.Microsecond, CheckInterval: 100 + r.IntN(1000)},
+		Functions: map[string]*workload.Function{}}
+	for g := range 1 + r.IntN(3) {
+		name := fmt.Sprintf("f%d", g)
+		w.Functions[name] = &workload.Function{Name: name, Ops: body(0, 0), Line: g + 1}
+		w.Threads = append(w.Threads, workload.ThreadGroup{Name: fmt.Sprintf("g%d", g), Count: 1 + r.IntN(4), Run: name, Repeat: 1 + r.IntN(3),
+			StartAfter: time.Duration(r.IntN(3)) * time.Millisecond})
+	}
+	return w
+}
+
+// TestVirtualRandomWorkloads: random workloads of every operation, mode
+// and core count end, with a valid trace, the same bytes twice.
+func TestVirtualRandomWorkloads(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	n := 60
+	if raceEnabled {
+		n = 15 // the race detector slows the legacy-mode ones 10x
+	}
+	for i := range n {
+		w := randomWorkload(r)
+		cores := r.IntN(5) // 0: one per thread
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			var files [][]byte
+			for range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				tr, err := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
+				cancel()
+				if err != nil && !errors.Is(err, errDeadlock) {
+					t.Fatalf("mode %s, %d cores: %v", w.GIL.Mode, cores, err)
+				}
+				if err := tr.CheckValid(); err != nil {
+					t.Fatalf("mode %s, %d cores: invalid trace: %v", w.GIL.Mode, cores, err)
+				}
+				files = append(files, traceBytes(t, tr))
+			}
+			if !bytes.Equal(files[0], files[1]) {
+				t.Errorf("mode %s, %d cores: two runs differ", w.GIL.Mode, cores)
+			}
+		})
+	}
+}
+
+// TestVirtualRunAheadIsExact: a thread computing ahead of others (up to its
+// horizon) is an optimisation, not a change of the model: every fixture and
+// random workloads, on 1 to 4 cores, give the same bytes as a strict run in
+// which no thread runs ahead of the earliest queued one.
+func TestVirtualRunAheadIsExact(t *testing.T) {
+	check := func(name string, w *workload.Workload, cores int) {
+		t.Helper()
+		strictOrder = true
+		a, errA := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
+		strictOrder = false
+		b, errB := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
+		if (errA == nil) != (errB == nil) || !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
+			t.Errorf("%s (mode %s, %d processes) on %d cores: running ahead changed the run (%v, %v)", name, w.GIL.Mode, w.Processes, cores, errA, errB)
+		}
+	}
+	if raceEnabled {
+		t.Skip("strict runs of every fixture take minutes under the race detector; the runs are the same code as TestVirtualRandomWorkloads")
+	}
+	defer func() { strictOrder = false }()
+	for _, w := range fixtures(t) {
+		if w.Name == "free-threaded" || w.Name == "multiprocessing" {
+			// Threads that only compute, side by side: a strict run takes
+			// turns every iteration (a minute); exact tests of their
+			// scaling are in TestVirtualCoresLimitParallelism.
+			continue
+		}
+		for _, cores := range []int{0, 1, 3} {
+			check(w.Name, w, cores)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 12 {
+		check(fmt.Sprintf("random %d", i), randomWorkload(r), r.IntN(5))
+	}
+}
