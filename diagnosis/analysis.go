@@ -123,11 +123,12 @@ type LockReport struct {
 	Holds    int    `json:"holds"`
 	HeldBy   string `json:"held_by,omitempty"` // the function that held it longest while others waited
 	HeldLine int    `json:"held_by_line,omitempty"`
-	// Shared is true when at least two threads held the lock: a mutex
-	// that serialises them. A lock that one thread held and others waited
-	// for is a wait for that thread (a Thread.join, an Event, a
-	// Condition's waiter lock in CPython): not contention, and not counted
-	// by the lock-bound verdict.
+	// Shared is true when at least two threads held the lock, at least
+	// minSharedHolds times in all: a mutex that serialises them. A lock
+	// that one thread held and others waited for is a wait for that thread
+	// (a Thread.join, an Event, a Condition's waiter lock in CPython), as is
+	// one that a thread holds for its life and another takes when it ends:
+	// not contention, and not counted by the lock-bound verdict.
 	Shared bool `json:"shared"`
 }
 

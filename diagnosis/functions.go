@@ -83,6 +83,12 @@ func collect(m map[tracer.Frame]*FuncTime, fill func(*FuncTime)) []FuncTime {
 }
 
 // guestLocks fills the contention of every guest lock that was used.
+// minSharedHolds is the fewest holds of a lock that makes it a mutex
+// shared by its holders (with two holders at least): a lock that one
+// thread holds for its life and another takes once it is released (a join)
+// has two.
+const minSharedHolds = 3
+
 func (a *analysis) guestLocks() {
 	t := a.t
 	reps := make([]LockReport, len(t.Locks))
@@ -102,6 +108,7 @@ func (a *analysis) guestLocks() {
 		heldBy[l][a.frame(b.Stack)] += waited
 	})
 	holder := make([]tracer.ThreadID, len(t.Locks)) // the first holder of each lock
+	twoHolders := make([]bool, len(t.Locks))
 	for i := range holder {
 		holder[i] = tracer.NoThread
 	}
@@ -114,9 +121,12 @@ func (a *analysis) guestLocks() {
 				holder[h.Lock] = h.Thread
 			case h.Thread:
 			default:
-				reps[h.Lock].Shared = true
+				twoHolders[h.Lock] = true
 			}
 		}
+	}
+	for i := range reps {
+		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds
 	}
 	a.r.Locks = []LockReport{}
 	for i, l := range t.Locks {

@@ -9,17 +9,23 @@ import (
 // Summary is the per-thread breakdown of a run that `giltrace record`
 // prints. Its JSON field names are a contract kept stable for scripts.
 type Summary struct {
-	Workload         string          `json:"workload"`
-	GILMode          string          `json:"gil_mode"`
-	SwitchIntervalNS int64           `json:"switch_interval_ns"`
-	CheckInterval    int             `json:"check_interval,omitempty"` // legacy mode, in instructions
-	Processes        int             `json:"processes"`
-	Cores            int             `json:"cores"`
-	WallNS           int64           `json:"wall_ns"`
-	Events           int             `json:"events"`
-	DroppedEvents    uint64          `json:"dropped_events"`
-	Truncated        bool            `json:"truncated,omitempty"`
-	Threads          []ThreadSummary `json:"threads"`
+	Workload         string `json:"workload"`
+	GILMode          string `json:"gil_mode"`
+	SwitchIntervalNS int64  `json:"switch_interval_ns"`
+	CheckInterval    int    `json:"check_interval,omitempty"` // legacy mode, in instructions
+	Processes        int    `json:"processes"`
+	Cores            int    `json:"cores"`
+	WallNS           int64  `json:"wall_ns"`
+	Events           int    `json:"events"`
+	DroppedEvents    uint64 `json:"dropped_events"`
+	Truncated        bool   `json:"truncated,omitempty"`
+	// Source and Clock say where the run comes from: "vm" or "cpython" (a
+	// real program); "real" (measured) or "virtual" (simulated by the VM:
+	// exact, on Cores simulated cores, with Seed).
+	Source  string          `json:"source"`
+	Clock   string          `json:"clock"`
+	Seed    string          `json:"seed,omitempty"`
+	Threads []ThreadSummary `json:"threads"`
 }
 
 // ThreadSummary is one thread's wall time split by state. The six state
@@ -70,6 +76,9 @@ func Summarize(s *tracer.Spans) *Summary {
 		Events:           len(t.Events),
 		DroppedEvents:    t.Dropped,
 		Truncated:        t.Truncated,
+		Source:           orDefault(t.Meta.Extra["source"], "vm"),
+		Clock:            orDefault(t.Meta.Extra["clock"], "real"),
+		Seed:             t.Meta.Extra["seed"],
 		Threads:          []ThreadSummary{},
 	}
 	if t.Meta.GILMode == "legacy" {
@@ -132,4 +141,11 @@ func procName(t *tracer.Trace, p tracer.ProcID) string {
 		return t.Procs[p].Name
 	}
 	return fmt.Sprintf("process %d", p)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

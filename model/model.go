@@ -159,12 +159,14 @@ func modelledProcs(t *tracer.Trace) procSet {
 			len(t.Procs), t.Procs[best].Name, t.Procs[best].PID, len(t.Procs)-1, t.Procs[0].Name)}
 }
 
-// sharedLocks are the guest locks that at least two threads held: real
-// mutual exclusion, modelled as a lock. A lock held by one thread only and
+// sharedLocks are the guest locks that at least two threads held, three
+// times at least (as the diagnosis counts a mutex): real mutual exclusion,
+// modelled as a lock. A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
+	holds := map[tracer.LockID]int{}
 	for _, h := range s.Holds {
 		if s.Trace.Locks[h.Lock].GIL {
 			continue
@@ -173,10 +175,11 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 			holders[h.Lock] = map[tracer.ThreadID]bool{}
 		}
 		holders[h.Lock][h.Thread] = true
+		holds[h.Lock]++
 	}
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
-		if len(hs) >= 2 {
+		if len(hs) >= 2 && holds[l] >= 3 { // diagnosis's rule: a join lock has two holds
 			out[l] = true
 		}
 	}

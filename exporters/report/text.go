@@ -59,6 +59,12 @@ func headline(s *diagnosis.Summary) string {
 	if s.Truncated {
 		line += " (file truncated)"
 	}
+	switch {
+	case s.Clock == "virtual":
+		line += fmt.Sprintf("\nSimulated in virtual time (docs/vm.md) on %d simulated cores, seed %s: exact and reproducible, not measured", s.Cores, s.Seed)
+	case s.Source == "cpython":
+		line += "\nRecorded from a real CPython program (docs/cpython.md)"
+	}
 	return line
 }
 
