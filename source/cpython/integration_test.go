@@ -459,3 +459,19 @@ func verdicts(t *testing.T, tr *tracer.Trace) string {
 	}
 	return strings.Join(codes, ",")
 }
+
+// TestCrash records a program that aborts: the trace of what ran is
+// valid and the exit status says it was killed.
+func TestCrash(t *testing.T) {
+	py := pyenv("3.10.13")
+	needTracing(t, py)
+	src := Command([]string{py, "-c", "import os, threading, time\n" +
+		"threading.Thread(target=time.sleep, args=(5,), name='sleeper').start()\ntime.sleep(0.1)\nos.abort()"}, Options{})
+	tr, err := record(t, context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ExitCode() != -1 || len(tr.Threads) != 2 {
+		t.Errorf("exit %d, threads %q; want -1 (killed by SIGABRT) and 2 threads", src.ExitCode(), threadNames(tr))
+	}
+}
