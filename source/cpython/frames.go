@@ -62,6 +62,7 @@ func (m *machine) prefetch(e *rawEvent) {
 	for _, f := range raw {
 		m.code(p, f.code)
 	}
+	m.readName(p, e.tid, e.val("ts"))
 }
 
 // chain reads up to n frames from address addr of thread tid, reusing the

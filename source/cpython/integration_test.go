@@ -319,10 +319,16 @@ func TestInterrupt(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)
 	script := filepath.Join(t.TempDir(), "forever.py")
-	os.WriteFile(script, []byte("import threading\ndef spin():\n    while True: pass\nthreading.Thread(target=spin, daemon=True).start()\nspin()\n"), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	os.WriteFile(script, []byte("import threading, time\ndef spin():\n    while True: pass\n"+
+		"threading.Thread(target=spin, daemon=True).start()\ntime.sleep(0.2)\nprint('ready', flush=True)\nspin()\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := Command([]string{py, script}, Options{})
+	// Cancel once the program says both threads run, plus a little.
+	src := Command([]string{py, script}, Options{Stdout: writerFunc(func(b []byte) {
+		if strings.Contains(string(b), "ready") {
+			time.AfterFunc(200*time.Millisecond, cancel)
+		}
+	})})
 	tr, err := record(t, ctx, src)
 	if !errors.Is(err, tracer.ErrInterrupted) || tr == nil {
 		t.Fatalf("trace %v, error %v; want ErrInterrupted", tr != nil, err)
@@ -334,6 +340,10 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("exit code 0 after an interrupt")
 	}
 }
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 
 // TestAttach attaches to a running program for a while: its threads get a
 // synthesised start and end, the trace is valid.

@@ -33,7 +33,10 @@ type machine struct {
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
 	chains  map[int][]chainEntry // per thread: its last stack read from memory
-	syms    map[string]*symbolize
+	// names and nameTries: per task, its Python name once read.
+	names     map[int]string
+	nameTries map[int]int
+	syms      map[string]*symbolize
 
 	repairs        int // inconsistencies mended (missed events)
 	inferredNative int // native calls keeping the GIL, inferred
@@ -94,13 +97,12 @@ type thread struct {
 	hasUnlock      bool
 	last           int64
 
-	stack     tracer.StackID
-	frames    []tracer.FrameID // outermost first
-	tailKey   uint64
-	tail      []tracer.Frame
-	top       tracer.Frame   // innermost frame of its stack
-	nameFrom  []tracer.Frame // the stack that named it
-	nameTries int            // times its Python name was looked for
+	stack    tracer.StackID
+	frames   []tracer.FrameID // outermost first
+	tailKey  uint64
+	tail     []tracer.Frame
+	top      tracer.Frame   // innermost frame of its stack
+	nameFrom []tracer.Frame // the stack that named it
 }
 
 // pending is an event kept until finish.
@@ -123,7 +125,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -154,6 +156,10 @@ func (m *machine) thread(tid, tgid int) *thread {
 	th := &thread{tid: tid, p: p, unlock: tracer.NoLock, last: -1}
 	if tid == tgid {
 		th.name = "MainThread"
+	}
+	if old, ok := m.threads[tid]; ok && old.ended {
+		delete(m.names, tid) // a new thread with the id of an ended one
+		delete(m.nameTries, tid)
 	}
 	m.threads[tid] = th
 	m.order = append(m.order, th)
@@ -347,7 +353,9 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
 	m.setStack(th, m.frames(th, e))
-	m.readName(th, e.val("ts"))
+	if th.name == "" {
+		th.name = m.names[th.tid]
+	}
 	p := th.p
 	m.nativeHolding(th, t)
 	switch {
@@ -368,18 +376,17 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	}
 }
 
-// readName reads the Python name of th (threading.Thread._name) the first
-// time its stack is known.
-func (m *machine) readName(th *thread, ts uint64) {
+// readName reads the Python name (threading.Thread._name) of thread tid
+// of process p from its thread state ts, when its first releases of the
+// GIL are read (not handled: the thread may have ended by then).
+func (m *machine) readName(p *proc, tid int, ts uint64) {
 	l := m.in.layout
-	if th.name != "" || th.nameTries >= 3 || l.objErr != nil || ts == 0 {
+	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= 3 || l.objErr != nil || ts == 0 {
 		return
 	}
-	th.nameTries++
-	p := th.p
-	mem := m.mem.memory(p.pid)
+	m.nameTries[tid]++
 	codes := func(addr uint64) *code { return m.code(p, addr) }
-	th.name = pythonThreadName(mem, l, codes, ts)
+	m.names[tid] = pythonThreadName(m.mem.memory(p.pid), l, codes, ts)
 }
 
 // nativeHoldingAfter is how long after a drop request the holder may take
