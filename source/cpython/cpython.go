@@ -315,6 +315,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
 	interrupted := false
 	var pend []rawEvent
+	q := startReading(rd, r, m)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 loop:
@@ -329,17 +330,20 @@ loop:
 			break loop
 		case <-tick.C:
 		}
-		evs := rd.read()
-		pend = r.handle(m, evs, rd.safe, pend, false)
+		evs, safe := q.take()
+		pend = r.process(m, evs, safe, pend, false)
 	}
 	if cmd != nil && interrupted {
 		stopProgram(cmd, exited)
 	}
 	tEnd := time.Now()
+	q.stop()
+	evs, _ := q.take()
+	pend = r.process(m, evs, 0, pend, false)
 	// Drain: every hit of a process that has exited is in the buffer.
 	for range 3 {
-		evs := rd.read()
-		pend = r.handle(m, evs, rd.safe, pend, false)
+		evs := r.prepare(m, rd.read())
+		pend = r.process(m, evs, rd.safe, pend, false)
 		if len(evs) == 0 {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -347,7 +351,7 @@ loop:
 	tOff := time.Now()
 	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
 	s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
-	pend = r.handle(m, rd.read(), rd.safe, pend, true)
+	pend = r.process(m, r.prepare(m, rd.read()), 0, pend, true)
 	end := monoNow() - r.startMono
 	why := tracer.ReleaseThreadEnd
 	if interrupted || deadline != nil && cmd == nil {
@@ -368,10 +372,68 @@ loop:
 	return *r.meta, nil
 }
 
-// handle sorts new events into pend and handles those before safe, less
-// the reorder margin (all of them if final).
-func (r *run) handle(m *machine, evs []rawEvent, safe int64, pend []rawEvent, final bool) []rawEvent {
+// readQueue holds the events a reading goroutine has read and prepared
+// (see prepare) until the recording loop takes them: reading and the
+// memory reads of prepare keep pace with the program even when handling
+// falls behind.
+type readQueue struct {
+	mu   sync.Mutex
+	evs  []rawEvent
+	safe int64
+	done chan struct{}
+	quit chan struct{}
+}
+
+// startReading reads rd every 2 ms into a queue until stop.
+func startReading(rd *rawReader, r *run, m *machine) *readQueue {
+	q := &readQueue{done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			evs := rd.read()
+			safe := rd.safe
+			m.mu.Lock()
+			evs = r.prepare(m, evs)
+			m.mu.Unlock()
+			q.mu.Lock()
+			q.evs = append(q.evs, evs...)
+			q.safe = safe
+			q.mu.Unlock()
+			select {
+			case <-q.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return q
+}
+
+// take returns the events read so far and the time before which every
+// event has been read.
+func (q *readQueue) take() ([]rawEvent, int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs, q.safe
+}
+
+// stop ends the reading goroutine and waits for it.
+func (q *readQueue) stop() {
+	close(q.quit)
+	<-q.done
+}
+
+// prepare sorts newly read events, notes the process of each new task,
+// gives each event its process and reads what the process's memory must
+// give now (machine.prefetch). It returns the events to handle. Called
+// with m.mu held (or from the recording goroutine once reading stopped).
+func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
+	out := evs[:0]
 	for _, e := range evs {
 		if e.event == evNewTask {
 			child := int(int32(e.val("pid")))
@@ -384,8 +446,15 @@ func (r *run) handle(m *machine, evs []rawEvent, safe int64, pend []rawEvent, fi
 		}
 		e.tgid = r.tgidOf(m, e.tid)
 		m.prefetch(&e)
-		pend = append(pend, e)
+		out = append(out, e)
 	}
+	return out
+}
+
+// process sorts prepared events into pend and handles those before safe,
+// less the reorder margin (all of them if final).
+func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, final bool) []rawEvent {
+	pend = append(pend, evs...)
 	if len(pend) == 0 {
 		return pend
 	}
@@ -395,9 +464,14 @@ func (r *run) handle(m *machine, evs []rawEvent, safe int64, pend []rawEvent, fi
 		limit := safe - int64(reorderMargin)
 		cut = sort.Search(len(pend), func(i int) bool { return pend[i].mono > limit })
 	}
-	for i := range pend[:cut] {
-		e := &pend[i]
-		m.step(e, max(e.mono-r.startMono, 0))
+	// In chunks, so that the reading goroutine can prepare in between.
+	for lo := 0; lo < cut; lo += 512 {
+		m.mu.Lock()
+		for i := lo; i < min(lo+512, cut); i++ {
+			e := &pend[i]
+			m.step(e, max(e.mono-r.startMono, 0))
+		}
+		m.mu.Unlock()
 	}
 	return append(pend[:0], pend[cut:]...)
 }

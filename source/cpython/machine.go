@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -20,6 +21,10 @@ const defaultInterval = 5_000_000
 // ThreadID of a drop request's holder are known only later than its first
 // events.
 type machine struct {
+	// mu is held by whoever uses the machine: the recording loop
+	// handling events, the reading goroutine preparing them.
+	mu sync.Mutex
+
 	rec      *tracer.Recorder
 	in       *interp
 	fa       frameArgs
