@@ -485,3 +485,37 @@ func TestCrash(t *testing.T) {
 		t.Errorf("exit %d, threads %q; want -1 (killed by SIGABRT) and 2 threads", src.ExitCode(), threadNames(tr))
 	}
 }
+
+// TestDeepStack records a recursion 40 frames deep under every version:
+// stacks stop at the maximum depth with the "...more frames" marker, the
+// top frame is the innermost call with its line, the callers (read from
+// memory while the thread sleeps 0.3 s) are the recursion's.
+func TestDeepStack(t *testing.T) {
+	for _, v := range pyenvVersions {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			script := filepath.Join(t.TempDir(), "deep.py")
+			os.WriteFile(script, []byte("import time\ndef down(n):\n    if n == 0:\n        time.sleep(0.3)\n        return\n"+
+				"    down(n - 1)\ndown(40)\n"), 0o644)
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{MaxDepth: 20}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sleeps := 0
+			for _, e := range tr.Events {
+				fs := tr.StackFrames(e.Stack)
+				if e.Kind != tracer.KindIOBegin || tr.Str(e.IOKind()) != "sleep" {
+					continue
+				}
+				sleeps++
+				if len(fs) != 20 || fs[0].Func != "down" || fs[0].Line != 4 || fs[19] != moreFrames || fs[18].Func != "down" || fs[18].Line != 6 {
+					t.Fatalf("stack of a sleep: %d frames %+v", len(fs), fs)
+				}
+			}
+			if sleeps != 1 {
+				t.Errorf("%d sleeps recorded, want 1", sleeps)
+			}
+		})
+	}
+}

@@ -37,7 +37,6 @@ type machine struct {
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
-	chains  map[int][]chainEntry // per thread: its last stack read from memory
 	// names and nameTries: per task, its Python name once read.
 	names     map[int]string
 	nameTries map[int]int
@@ -130,7 +129,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -206,24 +205,27 @@ func (m *machine) step(e *rawEvent, t int64) {
 	case evDropGIL:
 		m.dropGIL(th, t, e)
 	case evSave:
-		m.saveThread(th, t, e.val("ra"))
+		m.saveThread(th, t, e.val("ra"), false)
 	case evRestore, evAttach:
 		if !th.skip && th.sec != nil {
 			m.closeSection(th, t, false)
 		}
-	case evLock, evPark:
+	case evLock:
+		// A blocking acquire inside the blocking call (3.9-3.12: after
+		// Py_BEGIN_ALLOW_THREADS). One outside it took a free lock.
 		if th.sec != nil && th.sec.dropped && !th.sec.hasLock {
 			th.sec.lock, th.sec.hasLock = e.val("lock"), true
-		} else if th.sec == nil {
-			th.park = e.val("lock")
 		}
+	case evPark:
+		// 3.13: the parking lot parks before it detaches the thread.
+		th.park = e.val("lock")
 	case evDetach:
 		switch m.caller(th.p, e.val("ra")) {
 		case "PyEval_SaveThread": // its own probe opened the section
 		case "_Py_HandlePending": // the eval breaker: a drop request
-		default:
+		default: // the parking lot (a lock wait when it parked on one), or another detach
 			if th.sec == nil {
-				m.saveThread(th, t, e.val("ra"))
+				m.saveThread(th, t, e.val("ra"), true)
 			}
 		}
 	case evThreadEnd:
@@ -263,7 +265,7 @@ func (m *machine) takeGIL(th *thread, t int64) {
 		m.repairs++
 		m.release(th, t, tracer.ReleaseDropRequest)
 	}
-	th.inTake, th.takeStart = true, t
+	th.inTake, th.takeStart, th.park = true, t, 0
 	if p := th.p; p.holder != nil && p.holder != th {
 		m.wait(th, t)
 	}
@@ -422,8 +424,10 @@ func (m *machine) nativeHolding(th *thread, t int64) {
 	m.inferredNative++
 }
 
-// saveThread: PyEval_SaveThread entered, by the C function at ra.
-func (m *machine) saveThread(th *thread, t int64, ra uint64) {
+// saveThread: PyEval_SaveThread (or, 3.13, a detach elsewhere) entered, by
+// the C function at ra; parked: the parking lot's detach, a wait for the
+// lock it parked on if any.
+func (m *machine) saveThread(th *thread, t int64, ra uint64, parked bool) {
 	if !th.started && !m.startHolding(th, t) {
 		return
 	}
@@ -431,7 +435,10 @@ func (m *machine) saveThread(th *thread, t int64, ra uint64) {
 		m.closeSection(th, t, false)
 	}
 	if th.holds {
-		th.sec = &section{start: t, ra: ra, lock: th.park, hasLock: th.park != 0}
+		th.sec = &section{start: t, ra: ra}
+		if parked && th.park != 0 {
+			th.sec.lock, th.sec.hasLock = th.park, true
+		}
 	}
 	th.park = 0
 }
@@ -514,10 +521,13 @@ func (m *machine) blocking(p *proc, ra uint64) blocking {
 	if b, ok := p.ra[ra]; ok {
 		return b
 	}
-	b := blocking{io: true, kind: ioOther}
-	if path, fn := m.symbol(p, ra); path != "" {
-		b = classify(path, fn)
+	path, fn := m.symbol(p, ra)
+	if path == "" {
+		// The process's map could not be read (it has exited): unknown,
+		// not cached.
+		return blocking{io: true, kind: ioOther}
 	}
+	b := classify(path, fn)
 	p.ra[ra] = b
 	return b
 }
