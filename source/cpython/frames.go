@@ -3,7 +3,6 @@ package cpython
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -31,8 +30,6 @@ import (
 // in the probe would cost the traced program several microseconds per
 // release of the GIL.
 
-var debugFrames = os.Getenv("GILTRACE_DEBUG_FRAMES") != ""
-
 // prefetch completes the stack of a drop_gil hit as soon as it is read
 // (steps 2 and 3 above) and reads the code objects of its frames: a
 // process that exits before the hit is handled can no longer be read.
@@ -51,14 +48,8 @@ func (m *machine) prefetch(e *rawEvent) {
 		}
 	}
 	raw, next := decodeFrames(m.in.layout, m.fa, words)
-	if debugFrames {
-		println("drop", e.tid, "words", fmt.Sprint(words), "next", next)
-	}
 	if next != 0 {
 		raw = append(raw, m.chain(p, next, m.maxDepth+1-len(raw))...)
-	}
-	if debugFrames {
-		println("  raw", fmt.Sprint(raw))
 	}
 	e.frames, e.resolved = raw, true
 	e.codes = make([]*code, len(raw))
