@@ -323,7 +323,7 @@ func (in *interp) symbolOffset(name string) (uint64, error) {
 
 // symbolize maps addresses of one ELF file to the function containing them.
 type symbolize struct {
-	funcs []elfSymbol // sorted by Value
+	funcs []elf.Symbol // sorted by Value
 }
 
 func newSymbolize(path string) *symbolize {
@@ -368,5 +368,3 @@ func (s *symbolize) lookup(addr uint64) string {
 func sortSymbols(s []elf.Symbol) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Value < s[j].Value })
 }
-
-type elfSymbol = elf.Symbol

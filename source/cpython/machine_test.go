@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"debug/elf"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,10 +40,10 @@ func testMachine(rec *tracer.Recorder) *machine {
 }
 
 // symbols makes 0x100-byte function symbols from name, address pairs.
-func symbols(kv ...any) []elfSymbol {
-	var out []elfSymbol
+func symbols(kv ...any) []elf.Symbol {
+	var out []elf.Symbol
 	for i := 0; i < len(kv); i += 2 {
-		out = append(out, elfSymbol{Name: kv[i].(string), Value: uint64(kv[i+1].(int)), Size: 0x100})
+		out = append(out, elf.Symbol{Name: kv[i].(string), Value: uint64(kv[i+1].(int)), Size: 0x100})
 	}
 	return out
 }

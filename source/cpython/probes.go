@@ -37,8 +37,8 @@ type frameArgs struct {
 
 // buildFrameArgs builds the fetch expressions for the frames of the thread
 // state in register reg, as many as the argument length limit allows (up
-// to max).
-func buildFrameArgs(l *layout, reg string, max int) frameArgs {
+// to n).
+func buildFrameArgs(l *layout, reg string, n int) frameArgs {
 	base := fmt.Sprintf("+%d(%s)", l.tstateFrame, reg)
 	if l.cframeFrame >= 0 {
 		base = fmt.Sprintf("+%d(%s)", l.cframeFrame, base)
@@ -48,12 +48,12 @@ func buildFrameArgs(l *layout, reg string, max int) frameArgs {
 		if f[0] < 0 {
 			continue
 		}
-		lo, hi = min(lo, f[0]), max64(hi, f[0]+f[1])
+		lo, hi = min(lo, f[0]), max(hi, f[0]+f[1])
 	}
 	lo &^= 7
 	fa := frameArgs{lo: lo, words: int((hi - lo + 7) / 8)}
 	ptr := base
-	for k := 0; k < max; k++ {
+	for range n {
 		e := fmt.Sprintf("+%d(%s):x64[%d]", lo, ptr, fa.words)
 		if len(e) > maxArgLen {
 			break
@@ -63,13 +63,6 @@ func buildFrameArgs(l *layout, reg string, max int) frameArgs {
 	}
 	fa.frames = len(fa.exprs)
 	return fa
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // buildProbes returns the uprobes of interpreter in and how drop_gil
