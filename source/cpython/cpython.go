@@ -163,6 +163,9 @@ func (s *Source) interp() (*interp, error) {
 func (s *Source) describe(meta *tracer.Meta, in *interp) {
 	meta.Extra["python"] = in.Version
 	meta.Extra["interpreter"] = in.Path
+	if in.DebugFile != "" {
+		meta.Extra["debug_file"] = in.DebugFile
+	}
 	if in.NoGIL {
 		meta.GILMode = tracer.GILNone
 	}
