@@ -45,7 +45,6 @@ type machine struct {
 	repairs        int // inconsistencies mended (missed events)
 	inferredNative int // native calls keeping the GIL, inferred
 	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
-	lost           uint64
 }
 
 // memReader gives a traced process's memory and map; tests replace it.

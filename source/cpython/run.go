@@ -350,6 +350,12 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if lost > 0 {
 		ex["lost_events"] = strconv.FormatUint(lost, 10)
 	}
+	if m.inferredNative > 0 {
+		ex["inferred_native_holding"] = strconv.Itoa(m.inferredNative)
+	}
+	if m.lockTimeouts > 0 {
+		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
+	}
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
 	}
