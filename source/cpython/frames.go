@@ -49,7 +49,7 @@ func (m *machine) prefetch(e *rawEvent) {
 	}
 	raw, next := decodeFrames(m.in.layout, m.fa, words)
 	if next != 0 {
-		raw = append(raw, m.chain(p, next, m.maxDepth+1-len(raw))...)
+		raw = append(raw, m.chain(p, m.window(e), next, m.maxDepth+1-len(raw))...)
 	}
 	e.frames, e.resolved = raw, true
 	e.codes = make([]*code, len(raw))
@@ -59,13 +59,67 @@ func (m *machine) prefetch(e *rawEvent) {
 	m.readName(p, e.tid, e.val("ts"))
 }
 
-// chain reads up to n frames from frame address addr of process p.
-func (m *machine) chain(p *proc, addr uint64, n int) []rawFrame {
+// stackWindow is memory of the thread's data stack fetched by the probe
+// at the hit: bytes from base.
+type stackWindow struct {
+	base uint64
+	data []byte
+}
+
+// read returns n bytes at addr if the window holds them.
+func (w stackWindow) read(addr uint64, n int) ([]byte, bool) {
+	if w.data == nil || addr < w.base || addr+uint64(n) > w.base+uint64(len(w.data)) {
+		return nil, false
+	}
+	return w.data[addr-w.base : addr-w.base+uint64(n)], true
+}
+
+// window assembles the data-stack windows of a drop_gil hit (3.11+); a
+// window that could not be fetched (all zero: below the stack's chunk)
+// ends it.
+func (m *machine) window(e *rawEvent) stackWindow {
+	fp := e.val("fp")
+	if fp == 0 || len(m.fa.windowExprs) == 0 {
+		return stackWindow{}
+	}
+	var data []byte
+	for i := len(m.fa.windowExprs) - 1; i >= 0; i-- { // from the top down
+		var vals []uint64
+		for _, a := range e.args {
+			if a.name == fmt.Sprintf("w%d", i) {
+				vals = a.vals
+			}
+		}
+		zero := true
+		for _, v := range vals {
+			zero = zero && v == 0
+		}
+		if len(vals) != windowWords || zero {
+			break
+		}
+		chunk := make([]byte, 0, windowWords*8)
+		for _, v := range vals {
+			chunk = binary.LittleEndian.AppendUint64(chunk, v)
+		}
+		data = append(chunk, data...)
+	}
+	return stackWindow{base: fp - uint64(len(data)), data: data}
+}
+
+// chain reads up to n frames from frame address addr of process p: from
+// the data-stack window fetched at the hit where it holds them (exact),
+// else from the process's memory now.
+func (m *machine) chain(p *proc, win stackWindow, addr uint64, n int) []rawFrame {
 	l, fa := m.in.layout, m.fa
 	mem := m.mem.memory(p.pid)
 	var out []rawFrame
 	for depth := 0; depth < n && addr != 0; depth++ {
-		b, ok := mem.read(addr+uint64(fa.lo), fa.words*8)
+		b, ok := win.read(addr+uint64(fa.lo), fa.words*8)
+		if ok {
+			m.windowFrames++
+		} else {
+			b, ok = mem.read(addr+uint64(fa.lo), fa.words*8)
+		}
 		if !ok {
 			break
 		}

@@ -538,6 +538,9 @@ func TestDeepStack(t *testing.T) {
 			if sleeps != 1 {
 				t.Errorf("%d sleeps recorded, want 1", sleeps)
 			}
+			if v != "3.9.18" && v != "3.10.13" && tr.Meta.Extra["callers_from_window"] == "" {
+				t.Errorf("3.11+: no caller read from the data-stack window (extra %v)", tr.Meta.Extra)
+			}
 		})
 	}
 }

@@ -45,6 +45,7 @@ type machine struct {
 	repairs        int // inconsistencies mended (missed events)
 	inferredNative int // native calls keeping the GIL, inferred
 	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
+	windowFrames   int // callers read from the data-stack window of a hit
 }
 
 // memReader gives a traced process's memory and map; tests replace it.

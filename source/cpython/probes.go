@@ -33,7 +33,22 @@ type frameArgs struct {
 	words  int   // 8-byte words fetched per frame
 	frames int   // frames fetched
 	exprs  []string
+
+	// 3.11+: the interpreter's frames live in a per-thread data stack,
+	// each above its caller, so the probe also fetches the address of the
+	// innermost frame (frameExpr) and the windows of memory below it
+	// (windowExprs, the lowest first): callers found in them are exact.
+	frameExpr   string
+	windowExprs []string
 }
+
+// Data-stack windows: 2 x 512 bytes (the longest fetch array is 64
+// elements), enough for the callers of a typical frame; each costs the
+// traced program the frame pointer's dereferences and one copy.
+const (
+	windowWords = 64
+	windows     = 2
+)
 
 // buildFrameArgs builds the fetch expressions for the frames of the thread
 // state in register reg, as many as the argument length limit allows (up
@@ -62,6 +77,12 @@ func buildFrameArgs(l *layout, reg string, n int) frameArgs {
 		ptr = fmt.Sprintf("+%d(%s)", l.framePrev, ptr)
 	}
 	fa.frames = len(fa.exprs)
+	if l.minor >= 11 {
+		fa.frameExpr = base + ":x64"
+		for i := windows; i >= 1; i-- {
+			fa.windowExprs = append(fa.windowExprs, fmt.Sprintf("-%d(%s):x64[%d]", i*windowWords*8, base, windowWords))
+		}
+	}
 	return fa
 }
 
@@ -74,6 +95,12 @@ func buildProbes(in *interp, exactFrames int) ([]probe, frameArgs, error) {
 	fmt.Fprintf(&da, "ts=%s:x64 ra=$stack0:x64", argRegs[l.dropGILTstate])
 	for i, e := range fa.exprs {
 		fmt.Fprintf(&da, " f%d=%s", i, e)
+	}
+	if fa.frameExpr != "" {
+		fmt.Fprintf(&da, " fp=%s", fa.frameExpr)
+		for i, e := range fa.windowExprs {
+			fmt.Fprintf(&da, " w%d=%s", i, e)
+		}
 	}
 	specs := []struct {
 		name, sym string

@@ -353,6 +353,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.inferredNative > 0 {
 		ex["inferred_native_holding"] = strconv.Itoa(m.inferredNative)
 	}
+	if m.windowFrames > 0 {
+		ex["callers_from_window"] = strconv.Itoa(m.windowFrames)
+	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
 	}
