@@ -68,10 +68,14 @@ type stackWindow struct {
 
 // read returns n bytes at addr if the window holds them.
 func (w stackWindow) read(addr uint64, n int) ([]byte, bool) {
-	if w.data == nil || addr < w.base || addr+uint64(n) > w.base+uint64(len(w.data)) {
+	if w.data == nil || addr < w.base || n < 0 {
 		return nil, false
 	}
-	return w.data[addr-w.base : addr-w.base+uint64(n)], true
+	off := addr - w.base
+	if off > uint64(len(w.data)) || uint64(n) > uint64(len(w.data))-off {
+		return nil, false
+	}
+	return w.data[off : off+uint64(n)], true
 }
 
 // window assembles the data-stack windows of a drop_gil hit (3.11+); a
@@ -102,6 +106,9 @@ func (m *machine) window(e *rawEvent) stackWindow {
 			chunk = binary.LittleEndian.AppendUint64(chunk, v)
 		}
 		data = append(chunk, data...)
+	}
+	if fp < uint64(len(data)) {
+		return stackWindow{}
 	}
 	return stackWindow{base: fp - uint64(len(data)), data: data}
 }

@@ -185,3 +185,23 @@ func TestMachineAttach(t *testing.T) {
 		t.Errorf("events\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestStackWindow(t *testing.T) {
+	w := stackWindow{base: 1000, data: make([]byte, 100)}
+	tests := []struct {
+		addr uint64
+		n    int
+		ok   bool
+	}{
+		{1000, 100, true}, {1050, 50, true}, {1050, 51, false}, {999, 1, false},
+		{1100, 0, true}, {1101, 0, false}, {1<<64 - 8, 16, false}, {1010, -1, false},
+	}
+	for _, tc := range tests {
+		if _, ok := w.read(tc.addr, tc.n); ok != tc.ok {
+			t.Errorf("read(%d, %d): %v, want %v", tc.addr, tc.n, ok, tc.ok)
+		}
+	}
+	if _, ok := (stackWindow{}).read(0, 0); ok {
+		t.Error("empty window read")
+	}
+}
