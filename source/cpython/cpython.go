@@ -57,6 +57,12 @@ type Options struct {
 	// release. 0 means DefaultExactFrames; the most is 8 to 12 (the
 	// kernel's 63-character fetch-argument limit, per version).
 	ExactFrames int
+	// StackWindow (3.11+) makes the probe also fetch 1 KiB of the thread's
+	// data stack below the innermost frame at each release of the GIL, so
+	// that the callers found there are exact rather than read from memory
+	// a little later. It costs the traced program 128 user-memory reads
+	// per release (the kernel copies arrays element by element).
+	StackWindow bool
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -128,7 +134,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if exact <= 0 {
 		exact = DefaultExactFrames
 	}
-	probes, fa, err := buildProbes(in, min(exact, depth))
+	probes, fa, err := buildProbes(in, min(exact, depth), s.o.StackWindow)
 	if err != nil {
 		return meta, err
 	}

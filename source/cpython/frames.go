@@ -10,9 +10,10 @@ import (
 // How a drop_gil hit's Python stack is read:
 //
 //  1. The probe fetches the innermost ExactFrames frames itself, at the
-//     hit (exact: the thread is stopped in drop_gil); on 3.11+ also 1 KiB
-//     of the data stack below the innermost frame, where its callers are
-//     pushed: those found there are exact too.
+//     hit (exact: the thread is stopped in drop_gil); with
+//     Options.StackWindow on 3.11+ also 1 KiB of the data stack below the
+//     innermost frame, where its callers are pushed: those found there are
+//     exact too.
 //  2. As soon as the hit is read from the ring buffer (prefetch), the
 //     frames below those are read from the process's memory, following
 //     the "previous" links from the address the probe fetched. The thread

@@ -428,7 +428,7 @@ func TestStaleCleanup(t *testing.T) {
 	dead.Run() // its pid no longer exists
 	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path}
 	s.instance = filepath.Join(tracefsRoot, "instances", s.group)
-	probes, _, err := buildProbes(in, 16)
+	probes, _, err := buildProbes(in, 16, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func TestDeepStack(t *testing.T) {
 			script := filepath.Join(t.TempDir(), "deep.py")
 			os.WriteFile(script, []byte("import time\ndef down(n):\n    if n == 0:\n        time.sleep(0.3)\n        return\n"+
 				"    down(n - 1)\ndown(40)\n"), 0o644)
-			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{MaxDepth: 20}))
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{MaxDepth: 20, StackWindow: true}))
 			if err != nil {
 				t.Fatal(err)
 			}

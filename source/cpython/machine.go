@@ -313,9 +313,14 @@ func (m *machine) takeGILReturn(th *thread, t int64) {
 }
 
 // acquire gives th the GIL at t, first releasing it from a holder whose
-// release was missed.
+// release was missed, and ending a blocking call of th whose end was
+// missed (its take_gil entry lost).
 func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	p := th.p
+	if th.sec != nil && th.sec.dropped {
+		m.repairs++
+		m.closeSection(th, t, false)
+	}
 	if p.holder != nil && p.holder != th {
 		m.repairs++
 		t = max(t, m.release(p.holder, t-1, tracer.ReleaseDropRequest)+1)

@@ -42,9 +42,12 @@ type frameArgs struct {
 	windowExprs []string
 }
 
-// Data-stack windows: 2 x 512 bytes (the longest fetch array is 64
-// elements), enough for the callers of a typical frame; each costs the
-// traced program the frame pointer's dereferences and one copy.
+// Data-stack windows (Options.StackWindow): 2 x 512 bytes (the longest
+// fetch array is 64 elements), enough for the callers of a typical frame.
+// The kernel reads an array element by element: each window costs the
+// traced program 64 user-memory reads per release of the GIL (measured:
+// 2 windows tripled the overhead of a pool of blocking calls), which is
+// why they are off by default.
 const (
 	windowWords = 64
 	windows     = 2
@@ -53,7 +56,7 @@ const (
 // buildFrameArgs builds the fetch expressions for the frames of the thread
 // state in register reg, as many as the argument length limit allows (up
 // to n).
-func buildFrameArgs(l *layout, reg string, n int) frameArgs {
+func buildFrameArgs(l *layout, reg string, n int, window bool) frameArgs {
 	base := fmt.Sprintf("+%d(%s)", l.tstateFrame, reg)
 	if l.cframeFrame >= 0 {
 		base = fmt.Sprintf("+%d(%s)", l.cframeFrame, base)
@@ -77,7 +80,7 @@ func buildFrameArgs(l *layout, reg string, n int) frameArgs {
 		ptr = fmt.Sprintf("+%d(%s)", l.framePrev, ptr)
 	}
 	fa.frames = len(fa.exprs)
-	if l.minor >= 11 {
+	if window && l.minor >= 11 {
 		fa.frameExpr = base + ":x64"
 		for i := windows; i >= 1; i-- {
 			fa.windowExprs = append(fa.windowExprs, fmt.Sprintf("-%d(%s):x64[%d]", i*windowWords*8, base, windowWords))
@@ -88,9 +91,9 @@ func buildFrameArgs(l *layout, reg string, n int) frameArgs {
 
 // buildProbes returns the uprobes of interpreter in and how drop_gil
 // fetches frames.
-func buildProbes(in *interp, exactFrames int) ([]probe, frameArgs, error) {
+func buildProbes(in *interp, exactFrames int, window bool) ([]probe, frameArgs, error) {
 	l := in.layout
-	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames)
+	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames, window)
 	var da strings.Builder
 	fmt.Fprintf(&da, "ts=%s:x64 ra=$stack0:x64", argRegs[l.dropGILTstate])
 	for i, e := range fa.exprs {
