@@ -24,7 +24,7 @@ now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "python: $PY ($($PY -V 2>&1)), $(nproc) cores, $ROUNDS rounds, kernel $(uname -r)"
 printf '%-14s %10s %10s %9s %11s %8s %9s\n' workload untraced traced overhead end-to-end events ns/event
-for w in cpu_threads convoy_like pool_blocking; do
+for w in cpu_threads convoy_like pool_blocking blocking_calls; do
 	rm -f "$TMP"/u "$TMP"/t "$TMP"/e2e "$TMP"/ev
 	for _ in $(seq "$ROUNDS"); do
 		TIMED_OUT="$TMP/u" "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py"

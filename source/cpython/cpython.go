@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -61,6 +57,12 @@ type Options struct {
 	// release. 0 means DefaultExactFrames; the most is 8 to 12 (the
 	// kernel's 63-character fetch-argument limit, per version).
 	ExactFrames int
+	// StackWindow (3.11+) makes the probe also fetch 1 KiB of the thread's
+	// data stack below the innermost frame at each release of the GIL, so
+	// that the callers found there are exact rather than read from memory
+	// a little later. It costs the traced program 128 user-memory reads
+	// per release (the kernel copies arrays element by element).
+	StackWindow bool
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -132,7 +134,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if exact <= 0 {
 		exact = DefaultExactFrames
 	}
-	probes, fa, err := buildProbes(in, min(exact, depth))
+	probes, fa, err := buildProbes(in, min(exact, depth), s.o.StackWindow)
 	if err != nil {
 		return meta, err
 	}
@@ -167,6 +169,9 @@ func (s *Source) interp() (*interp, error) {
 func (s *Source) describe(meta *tracer.Meta, in *interp) {
 	meta.Extra["python"] = in.Version
 	meta.Extra["interpreter"] = in.Path
+	if in.DebugFile != "" {
+		meta.Extra["debug_file"] = in.DebugFile
+	}
 	if in.NoGIL {
 		meta.GILMode = tracer.GILNone
 	}
@@ -203,347 +208,4 @@ func workloadName(argv []string) (string, string) {
 		return "", ""
 	}
 	return strings.TrimSuffix(filepath.Base(argv[0]), ".py"), ""
-}
-
-// run is one recording.
-type run struct {
-	s      *Source
-	sess   *session
-	in     *interp
-	fa     frameArgs
-	depth  int
-	meta   *tracer.Meta
-	rec    *tracer.Recorder
-	probes []probe
-
-	startMono int64
-	tgids     map[int]int // task -> process
-}
-
-// eventNames lists the events of the recording, as group/event.
-func (r *run) eventNames() []string {
-	names := []string{"sched/" + evExit, "task/" + evNewTask}
-	for _, p := range r.probes {
-		names = append(names, r.sess.group+"/"+p.name)
-	}
-	return names
-}
-
-func monoNow() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
-
-// record runs the program (or watches the process) and handles its events
-// until it ends.
-//
-//  1. Start the program stopped behind a gate (Command), or list the tasks
-//     of the process tree (Attach); restrict the instance to them.
-//  2. Enable the probes, note time 0, open the gate.
-//  3. Read trace_pipe, hold each event for the reorder window, handle it.
-//  4. When the program exits (or the duration elapses, or ctx is done),
-//     drain what is left and end every thread.
-func (r *run) record(ctx context.Context) (tracer.Meta, error) {
-	s := r.s
-	var cmd *exec.Cmd
-	var gate *os.File
-	var pids []int
-	if s.argv != nil {
-		var err error
-		cmd, gate, err = r.startGated()
-		if err != nil {
-			return *r.meta, err
-		}
-		pids = []int{cmd.Process.Pid}
-		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
-		defer func() {
-			if gate != nil {
-				gate.Close()
-			}
-		}()
-	} else {
-		for tid, pid := range processTree(s.pid) {
-			pids = append(pids, tid)
-			r.tgids[tid] = pid
-		}
-	}
-	fail := func(err error) (tracer.Meta, error) {
-		if cmd != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		return *r.meta, err
-	}
-	if err := r.sess.setPIDs(pids); err != nil {
-		return fail(err)
-	}
-	rd, err := openRawReader(r.sess.instance, r.eventNames())
-	if err != nil {
-		return fail(err)
-	}
-	defer rd.close()
-	r.meta.Start = time.Now()
-	r.startMono = monoNow()
-	if err := r.sess.enable(); err != nil {
-		return fail(err)
-	}
-	s.logf("probes enabled in %v", time.Since(r.meta.Start).Round(time.Millisecond))
-
-	exited := make(chan struct{})
-	if cmd != nil {
-		gate.Close() // the program runs from here
-		gate = nil
-		go func() {
-			_ = cmd.Wait()
-			s.mu.Lock()
-			s.exitCode = cmd.ProcessState.ExitCode()
-			s.mu.Unlock()
-			close(exited)
-		}()
-	} else {
-		go watchPID(ctx, s.pid, exited)
-	}
-	var deadline <-chan time.Time
-	if s.duration > 0 {
-		tm := time.NewTimer(s.duration)
-		defer tm.Stop()
-		deadline = tm.C
-	}
-	pm := newProcMem(r.in)
-	defer pm.close()
-	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
-	interrupted := false
-	var pend []rawEvent
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			interrupted = true
-			break loop
-		case <-exited:
-			break loop
-		case <-deadline:
-			break loop
-		case <-tick.C:
-		}
-		evs := rd.read()
-		pend = r.handle(m, evs, rd.safe, pend, false)
-	}
-	if cmd != nil && interrupted {
-		stopProgram(cmd, exited)
-	}
-	tEnd := time.Now()
-	// Drain: every hit of a process that has exited is in the buffer.
-	for range 3 {
-		evs := rd.read()
-		pend = r.handle(m, evs, rd.safe, pend, false)
-		if len(evs) == 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	tOff := time.Now()
-	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
-	s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
-	pend = r.handle(m, rd.read(), rd.safe, pend, true)
-	end := monoNow() - r.startMono
-	why := tracer.ReleaseThreadEnd
-	if interrupted || deadline != nil && cmd == nil {
-		why = tracer.ReleaseInterrupt
-	}
-	m.finish(end, why)
-	r.finishMeta(m, rd, interrupted)
-	s.logf("drained and finished in %v", time.Since(tEnd).Round(time.Millisecond))
-	if rd.err != nil {
-		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
-	}
-	if interrupted {
-		return *r.meta, fmt.Errorf("recording %s: %w", r.meta.Workload, tracer.ErrInterrupted)
-	}
-	if r.rec.Empty() {
-		return *r.meta, fmt.Errorf("recording %s: no event from the interpreter %s (did the program run CPython, or exit at once?)", r.meta.Workload, r.in.Path)
-	}
-	return *r.meta, nil
-}
-
-// handle sorts new events into pend and handles those before safe, less
-// the reorder margin (all of them if final).
-func (r *run) handle(m *machine, evs []rawEvent, safe int64, pend []rawEvent, final bool) []rawEvent {
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
-	for _, e := range evs {
-		if e.event == evNewTask {
-			child := int(int32(e.val("pid")))
-			if e.val("clone_flags")&cloneThread != 0 {
-				r.tgids[child] = r.tgidOf(m, e.tid)
-			} else {
-				r.tgids[child] = child
-			}
-			continue
-		}
-		e.tgid = r.tgidOf(m, e.tid)
-		m.prefetch(&e)
-		pend = append(pend, e)
-	}
-	if len(pend) == 0 {
-		return pend
-	}
-	sort.SliceStable(pend, func(i, j int) bool { return pend[i].mono < pend[j].mono })
-	cut := len(pend)
-	if !final {
-		limit := safe - int64(reorderMargin)
-		cut = sort.Search(len(pend), func(i int) bool { return pend[i].mono > limit })
-	}
-	for i := range pend[:cut] {
-		e := &pend[i]
-		m.step(e, max(e.mono-r.startMono, 0))
-	}
-	return append(pend[:0], pend[cut:]...)
-}
-
-// tgidOf finds the process of task tid: from the task_newtask event that
-// created it (or the task list at the start), else /proc/TID/status, else
-// the only process traced so far.
-func (r *run) tgidOf(m *machine, tid int) int {
-	if g, ok := r.tgids[tid]; ok {
-		return g
-	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-					r.tgids[tid] = n
-					return n
-				}
-			}
-		}
-	}
-	if len(m.procs) == 1 {
-		for pid := range m.procs {
-			return pid
-		}
-	}
-	return tid
-}
-
-func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
-	ex := r.meta.Extra
-	interval, known := int64(0), false
-	for _, p := range m.procs {
-		if p.intervalRead {
-			interval, known = p.interval, true
-			break
-		}
-	}
-	if known {
-		r.meta.SwitchInterval = time.Duration(interval)
-	} else {
-		ex["switch_interval"] = "not read from the process; CPython's default 5ms assumed"
-	}
-	if interrupted {
-		ex["interrupted"] = "true"
-	}
-	lost := rd.lost + r.sess.lost()
-	if lost > 0 {
-		ex["lost_events"] = strconv.FormatUint(lost, 10)
-	}
-	if m.repairs > 0 {
-		ex["repairs"] = strconv.Itoa(m.repairs)
-	}
-	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
-	ex["processes"] = strconv.Itoa(len(m.procs))
-}
-
-// startGated starts the program behind a gate: a shell that waits for a
-// line on fd 3 and then execs the program in the same process, so the
-// program's pid is known (and traced) before it runs any code.
-func (r *run) startGated() (*exec.Cmd, *os.File, error) {
-	s := r.s
-	rp, wp, err := os.Pipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	args := append([]string{"-c", `read _ <&3; exec 3<&-; exec "$@"`, "giltrace-gate"}, s.argv...)
-	cmd := exec.Command("/bin/sh", args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.o.Stdin, s.o.Stdout, s.o.Stderr
-	cmd.ExtraFiles = []*os.File{rp}
-	if err := cmd.Start(); err != nil {
-		rp.Close()
-		wp.Close()
-		return nil, nil, fmt.Errorf("starting %s: %w", strings.Join(s.argv, " "), err)
-	}
-	rp.Close()
-	return cmd, wp, nil
-}
-
-// stopProgram interrupts the program like Ctrl-C would, then kills it if
-// it has not exited within a second.
-func stopProgram(cmd *exec.Cmd, exited <-chan struct{}) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-	case <-time.After(time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
-// watchPID closes exited when process pid no longer exists.
-func watchPID(ctx context.Context, pid int, exited chan<- struct{}) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if syscall.Kill(pid, 0) != nil {
-				close(exited)
-				return
-			}
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-				if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
-					close(exited) // a zombie: it has exited
-					return
-				}
-			}
-		}
-	}
-}
-
-// processTree maps the tasks (threads) of pid and of its descendants to
-// their process.
-func processTree(pid int) map[int]int {
-	children := map[int][]int{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		pp, _ := strconv.Atoi(f[1])
-		children[pp] = append(children[pp], p)
-	}
-	out := map[int]int{}
-	var walk func(int)
-	walk = func(p int) {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", p))
-		for _, t := range tasks {
-			if n, err := strconv.Atoi(filepath.Base(t)); err == nil {
-				out[n] = p
-			}
-		}
-		for _, c := range children[p] {
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
 }

@@ -34,8 +34,9 @@
 //     holds it, or took it meanwhile) and the acquire; the acquire is
 //     forced when the previous holder released on a drop request.
 //   - drop_gil: a release, with the thread state, from which the probe
-//     fetches the innermost frame; the callers are read from the process's
-//     memory when the hit is read.
+//     fetches the innermost frame (and, with Options.StackWindow on 3.11+,
+//     the data stack below it, which holds its callers); the other callers
+//     are read from the process's memory when the hit is read.
 //   - PyEval_SaveThread (its caller's address): the release that follows
 //     is a blocking call (Py_BEGIN_ALLOW_THREADS), classified by that
 //     caller: I/O "sleep", "network", "disk", "wait", "blocking"

@@ -68,7 +68,7 @@ func TestLayout(t *testing.T) {
 // previous (+48); each frame's words from f_code (+32).
 func TestFrameArgs(t *testing.T) {
 	in := pyenvInterp(t, "3.11.7")
-	fa := buildFrameArgs(in.layout, "%dx", 32)
+	fa := buildFrameArgs(in.layout, "%dx", 32, false)
 	if fa.frames != 8 || fa.lo != 32 || fa.words != 5 {
 		t.Fatalf("frames %d lo %d words %d, want 8 frames of 5 words from +32", fa.frames, fa.lo, fa.words)
 	}

@@ -10,7 +10,10 @@ import (
 // How a drop_gil hit's Python stack is read:
 //
 //  1. The probe fetches the innermost ExactFrames frames itself, at the
-//     hit (exact: the thread is stopped in drop_gil).
+//     hit (exact: the thread is stopped in drop_gil); with
+//     Options.StackWindow on 3.11+ also 1 KiB of the data stack below the
+//     innermost frame, where its callers are pushed: those found there are
+//     exact too.
 //  2. As soon as the hit is read from the ring buffer (prefetch), the
 //     frames below those are read from the process's memory, following
 //     the "previous" links from the address the probe fetched. The thread
@@ -18,24 +21,17 @@ import (
 //     thread that released the GIL is blocked in its call or waiting for
 //     the GIL again, so its callers are usually unchanged; a frame that
 //     changed meanwhile makes the bottom of the stack wrong, never the top.
-//  3. Each thread's last chain is cached: reading stops at the first frame
-//     identical (address, code, instruction, link) to the cached one at the
-//     same depth, and the cached rest is reused, so a hit costs one or two
-//     reads of the process's memory.
+//  3. Code objects are cached by address, checked at each use against the
+//     identity of the object there (codeHeader). Frames are not cached: a
+//     frame at the same address with the same bytes may be another call
+//     (3.9 and 3.10 reuse frame objects; 3.11+ reuse the data stack), so
+//     each hit reads its chain, one read per frame.
 //
 // Each nested dereference of a fetch argument costs a user-memory read in
 // the probe handler (about 0.4 us on the machine measured in
 // docs/cpython.md, and frame k needs k+3 of them), so fetching every frame
 // in the probe would cost the traced program several microseconds per
 // release of the GIL.
-
-// chainEntry is a frame of a thread's cached chain.
-type chainEntry struct {
-	addr  uint64
-	words [8]uint64 // the frame's fetched words (at most 8 are used)
-	frame rawFrame
-	next  uint64
-}
 
 // prefetch completes the stack of a drop_gil hit as soon as it is read
 // (steps 2 and 3 above) and reads the code objects of its frames: a
@@ -56,57 +52,98 @@ func (m *machine) prefetch(e *rawEvent) {
 	}
 	raw, next := decodeFrames(m.in.layout, m.fa, words)
 	if next != 0 {
-		raw = append(raw, m.chain(p, e.tid, next, m.maxDepth+1-len(raw))...)
+		raw = append(raw, m.chain(p, m.window(e), next, m.maxDepth+1-len(raw))...)
 	}
 	e.frames, e.resolved = raw, true
-	for _, f := range raw {
-		m.code(p, f.code)
+	e.codes = make([]*code, len(raw))
+	for i, f := range raw {
+		e.codes[i] = m.checkedCode(p, f.code)
 	}
+	m.readName(p, e.tid, e.val("ts"))
 }
 
-// chain reads up to n frames from address addr of thread tid, reusing the
-// thread's cached chain from the first unchanged frame.
-func (m *machine) chain(p *proc, tid int, addr uint64, n int) []rawFrame {
-	l, fa := m.in.layout, m.fa
-	old := m.chains[tid]
-	mem := m.mem.memory(p.pid)
-	var out []rawFrame
-	var fresh []chainEntry
-	for depth := 0; depth < n && addr != 0; depth++ {
-		b, ok := mem.read(addr+uint64(fa.lo), fa.words*8)
-		if !ok || fa.words > 8 {
-			break
-		}
-		var ce chainEntry
-		ce.addr = addr
-		for i := 0; i < fa.words; i++ {
-			ce.words[i] = binary.LittleEndian.Uint64(b[8*i:])
-		}
-		// Is this frame the one cached at some depth? Then the rest is too.
-		for j := range old {
-			if old[j].addr == addr && old[j].words == ce.words {
-				for _, o := range old[j:] {
-					if depth >= n {
-						break
-					}
-					out = append(out, o.frame)
-					fresh = append(fresh, o)
-					depth++
-				}
-				m.chains[tid] = fresh
-				return out
+// stackWindow is memory of the thread's data stack fetched by the probe
+// at the hit: bytes from base.
+type stackWindow struct {
+	base uint64
+	data []byte
+}
+
+// read returns n bytes at addr if the window holds them.
+func (w stackWindow) read(addr uint64, n int) ([]byte, bool) {
+	if w.data == nil || addr < w.base || n < 0 {
+		return nil, false
+	}
+	off := addr - w.base
+	if off > uint64(len(w.data)) || uint64(n) > uint64(len(w.data))-off {
+		return nil, false
+	}
+	return w.data[off : off+uint64(n)], true
+}
+
+// window assembles the data-stack windows of a drop_gil hit (3.11+); a
+// window that could not be fetched (all zero: below the stack's chunk)
+// ends it.
+func (m *machine) window(e *rawEvent) stackWindow {
+	fp := e.val("fp")
+	if fp == 0 || len(m.fa.windowExprs) == 0 {
+		return stackWindow{}
+	}
+	var data []byte
+	for i := len(m.fa.windowExprs) - 1; i >= 0; i-- { // from the top down
+		var vals []uint64
+		for _, a := range e.args {
+			if a.name == fmt.Sprintf("w%d", i) {
+				vals = a.vals
 			}
 		}
-		fr, next := decodeFrames(l, fa, [][]uint64{ce.words[:fa.words]})
+		zero := true
+		for _, v := range vals {
+			zero = zero && v == 0
+		}
+		if len(vals) != windowWords || zero {
+			break
+		}
+		chunk := make([]byte, 0, windowWords*8)
+		for _, v := range vals {
+			chunk = binary.LittleEndian.AppendUint64(chunk, v)
+		}
+		data = append(chunk, data...)
+	}
+	if fp < uint64(len(data)) {
+		return stackWindow{}
+	}
+	return stackWindow{base: fp - uint64(len(data)), data: data}
+}
+
+// chain reads up to n frames from frame address addr of process p: from
+// the data-stack window fetched at the hit where it holds them (exact),
+// else from the process's memory now.
+func (m *machine) chain(p *proc, win stackWindow, addr uint64, n int) []rawFrame {
+	l, fa := m.in.layout, m.fa
+	mem := m.mem.memory(p.pid)
+	var out []rawFrame
+	for depth := 0; depth < n && addr != 0; depth++ {
+		b, ok := win.read(addr+uint64(fa.lo), fa.words*8)
+		if ok {
+			m.windowFrames++
+		} else {
+			b, ok = mem.read(addr+uint64(fa.lo), fa.words*8)
+		}
+		if !ok {
+			break
+		}
+		w := make([]uint64, fa.words)
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		fr, next := decodeFrames(l, fa, [][]uint64{w})
 		if len(fr) == 0 {
 			break
 		}
-		ce.frame, ce.next = fr[0], next
-		out = append(out, ce.frame)
-		fresh = append(fresh, ce)
+		out = append(out, fr[0])
 		addr = next
 	}
-	m.chains[tid] = fresh
 	return out
 }
 
@@ -116,12 +153,12 @@ func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
 	if !e.resolved {
 		m.prefetch(e)
 	}
-	raw := e.frames
+	raw, codes := e.frames, e.codes
 	more := len(raw) > m.maxDepth
 	if more {
-		raw = raw[:m.maxDepth-1]
+		raw, codes = raw[:m.maxDepth-1], codes[:m.maxDepth-1]
 	}
-	out := m.resolve(th.p, raw, nil)
+	out := m.resolve(th.p, raw, codes)
 	if more {
 		out = append(out, moreFrames)
 	}
@@ -139,15 +176,16 @@ func reverse(fs []tracer.Frame) []tracer.Frame {
 	return out
 }
 
-// resolve turns raw frames into named ones, skipping the shim frames of
-// 3.12+.
-func (m *machine) resolve(p *proc, raw []rawFrame, out []tracer.Frame) []tracer.Frame {
+// resolve turns raw frames into named ones with their code objects,
+// skipping the shim frames of 3.12+.
+func (m *machine) resolve(p *proc, raw []rawFrame, codes []*code) []tracer.Frame {
 	l := m.in.layout
-	for _, f := range raw {
+	var out []tracer.Frame
+	for i, f := range raw {
 		if l.minor >= 12 && f.owner == frameOwnedByCStack {
 			continue
 		}
-		c := m.code(p, f.code)
+		c := codes[i]
 		if c == nil {
 			out = append(out, unknownFrame)
 			continue
@@ -172,6 +210,20 @@ func (m *machine) code(p *proc, addr uint64) *code {
 		return nil
 	}
 	p.codes[addr] = c
+	return c
+}
+
+// checkedCode is code, but checks that a cached code object is still the
+// one at addr (see codeHeader) and reads it again if not.
+func (m *machine) checkedCode(p *proc, addr uint64) *code {
+	c, ok := p.codes[addr]
+	if !ok {
+		return m.code(p, addr)
+	}
+	if _, id, ok := codeHeader(m.mem.memory(p.pid), m.in.layout, addr); ok && id != c.id {
+		delete(p.codes, addr)
+		return m.code(p, addr)
+	}
 	return c
 }
 

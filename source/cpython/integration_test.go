@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,14 +191,21 @@ func TestCountdownVersions(t *testing.T) {
 				if s.gilWaits[w] == 0 {
 					t.Errorf("%s: no GIL wait (threads %q)", w, names)
 				}
-				for i, f := range s.waitTops[w] {
-					if i == 0 {
-						continue // the first wait is at thread start, before any frame
-					}
-					if f.Func != "countdown" || filepath.Base(f.File) != "countdown.py" || f.Line == 0 {
+				// Every wait is in countdown() of countdown.py, but those at
+				// the thread's start (no frame yet, or threading.py's
+				// bootstrap).
+				inCountdown := 0
+				for _, f := range s.waitTops[w] {
+					switch {
+					case f.Func == "countdown" && filepath.Base(f.File) == "countdown.py" && f.Line > 0:
+						inCountdown++
+					case f.Func == "" || filepath.Base(f.File) == "threading.py":
+					default:
 						t.Errorf("%s: GIL wait at %+v, want countdown in countdown.py", w, f)
-						break
 					}
+				}
+				if inCountdown == 0 {
+					t.Errorf("%s: no GIL wait in countdown (%v)", w, s.waitTops[w])
 				}
 			}
 			if s.drops[workers[0]]+s.drops[workers[1]] == 0 || s.forced[workers[0]]+s.forced[workers[1]] == 0 {
@@ -206,40 +215,43 @@ func TestCountdownVersions(t *testing.T) {
 	}
 }
 
-// TestFixtures traces each fixture and checks what it is there to show.
+// TestFixtures traces each fixture and checks what it is there to show,
+// and that the report gives its VM twin's verdict.
 func TestFixtures(t *testing.T) {
 	tests := []struct {
-		script string
-		check  func(t *testing.T, tr *tracer.Trace, s *stats)
+		script  string
+		verdict string // the VM twin's, among the report's verdicts in one of three runs ("" if none)
+		check   func(t *testing.T, tr *tracer.Trace, s *stats)
 	}{
-		{"image_processing.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"countdown.py", "gil-bound", func(t *testing.T, tr *tracer.Trace, s *stats) {}},
+		{"image_processing.py", "gil-bound", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			for i := range 4 {
 				if n := "worker-" + string(rune('0'+i)); s.gilWaits[n] < 2 {
 					t.Errorf("%s: %d GIL waits", n, s.gilWaits[n])
 				}
 			}
 		}},
-		{"web_scraping.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"web_scraping.py", "", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			if s.io["scraper-0"]["network"] == 0 {
 				t.Errorf("scraper-0 I/O %v, want network", s.io["scraper-0"])
 			}
 		}},
-		{"file_reading.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"file_reading.py", "", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			if s.io["reader-0"]["disk"] == 0 {
 				t.Errorf("reader-0 I/O %v, want disk", s.io["reader-0"])
 			}
 		}},
-		{"hashlib_large.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"hashlib_large.py", "scales", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			if s.native["loader-0"] == 0 {
 				t.Errorf("loader-0: no GIL-releasing native call (native %v, io %v)", s.native, s.io["loader-0"])
 			}
 		}},
-		{"c_extension_holding_gil.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"c_extension_holding_gil.py", "gil-held-in-native", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			if s.nativeHolding["extension"] == 0 || s.gilWaits["heartbeat"] == 0 {
 				t.Errorf("native holding the GIL %v, heartbeat GIL waits %d", s.nativeHolding, s.gilWaits["heartbeat"])
 			}
 		}},
-		{"lock_contention.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"lock_contention.py", "lock-bound", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			// One lock (the cache lock) is waited for by every worker.
 			for l, by := range s.lockWaitsBy {
 				if len(by) == 4 && strings.HasPrefix(tr.Locks[l].Name, "lock 0x") {
@@ -248,12 +260,12 @@ func TestFixtures(t *testing.T) {
 			}
 			t.Errorf("no lock waited for by the 4 workers: %v", s.lockWaitsBy)
 		}},
-		{"convoy.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
-			if s.io["io"]["sleep"] < 50 || s.gilWaits["io"] < 50 {
+		{"convoy.py", "convoy", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			if s.io["io"]["sleep"] != 100 || s.gilWaits["io"] < 20 {
 				t.Errorf("io thread: I/O %v, %d GIL waits", s.io["io"], s.gilWaits["io"])
 			}
 		}},
-		{"multiprocessing_pool.py", func(t *testing.T, tr *tracer.Trace, s *stats) {
+		{"multiprocessing_pool.py", "", func(t *testing.T, tr *tracer.Trace, s *stats) {
 			if len(tr.Procs) < 3 {
 				t.Errorf("%d processes, want the parent and 2 workers", len(tr.Procs))
 			}
@@ -268,6 +280,25 @@ func TestFixtures(t *testing.T) {
 		t.Run(strings.TrimSuffix(tc.script, ".py"), func(t *testing.T) {
 			tr := recordFixture(t, pyenv(defaultPython), tc.script)
 			tc.check(t, tr, count(tr))
+			if tc.verdict == "" || testing.Short() {
+				return
+			}
+			// The report's verdict, tolerant of a busy machine: one of
+			// three runs must give the twin's (among others: a real
+			// program's main thread waits in Thread.join, which the
+			// report counts as lock wait).
+			var got []string
+			for run := range 3 {
+				if run > 0 {
+					tr = recordFixture(t, pyenv(defaultPython), tc.script)
+				}
+				codes := verdicts(t, tr)
+				if strings.Contains(codes, tc.verdict) {
+					return
+				}
+				got = append(got, codes)
+			}
+			t.Errorf("verdicts %q, want %s in one of three runs", got, tc.verdict)
 		})
 	}
 }
@@ -319,10 +350,16 @@ func TestInterrupt(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)
 	script := filepath.Join(t.TempDir(), "forever.py")
-	os.WriteFile(script, []byte("import threading\ndef spin():\n    while True: pass\nthreading.Thread(target=spin, daemon=True).start()\nspin()\n"), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	os.WriteFile(script, []byte("import threading, time\ndef spin():\n    while True: pass\n"+
+		"threading.Thread(target=spin, daemon=True).start()\ntime.sleep(0.2)\nprint('ready', flush=True)\nspin()\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := Command([]string{py, script}, Options{})
+	// Cancel once the program says both threads run, plus a little.
+	src := Command([]string{py, script}, Options{Stdout: writerFunc(func(b []byte) {
+		if strings.Contains(string(b), "ready") {
+			time.AfterFunc(200*time.Millisecond, cancel)
+		}
+	})})
 	tr, err := record(t, ctx, src)
 	if !errors.Is(err, tracer.ErrInterrupted) || tr == nil {
 		t.Fatalf("trace %v, error %v; want ErrInterrupted", tr != nil, err)
@@ -334,6 +371,10 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("exit code 0 after an interrupt")
 	}
 }
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 
 // TestAttach attaches to a running program for a while: its threads get a
 // synthesised start and end, the trace is valid.
@@ -387,7 +428,7 @@ func TestStaleCleanup(t *testing.T) {
 	dead.Run() // its pid no longer exists
 	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path}
 	s.instance = filepath.Join(tracefsRoot, "instances", s.group)
-	probes, _, err := buildProbes(in, 16)
+	probes, _, err := buildProbes(in, 16, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,43 +448,41 @@ func TestStaleCleanup(t *testing.T) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// TestVerdicts checks that a fixture's report gives its VM twin's verdict
-// (among others: a real program's main thread waits in Thread.join), with
-// the report of `giltrace report --json`; one of three runs must.
-func TestVerdicts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the giltrace command")
-	}
-	tests := []struct{ script, verdict string }{
-		{"countdown.py", "gil-bound"},
-		{"convoy.py", "convoy"},
-		{"lock_contention.py", "lock-bound"},
-		{"c_extension_holding_gil.py", "gil-held-in-native"},
-		{"hashlib_large.py", "scales"},
-	}
-	for _, tc := range tests {
-		t.Run(strings.TrimSuffix(tc.script, ".py"), func(t *testing.T) {
-			var got []string
-			for range 3 {
-				tr := recordFixture(t, pyenv(defaultPython), tc.script)
-				codes := verdicts(t, tr)
-				if strings.Contains(codes, tc.verdict) {
-					return
-				}
-				got = append(got, codes)
-			}
-			t.Errorf("verdicts %q, want %s in one of three runs", got, tc.verdict)
-		})
-	}
+var buildOnce struct {
+	sync.Once
+	path string
+	err  error
 }
 
+// giltraceBinary builds cmd/giltrace once for the tests that read its
+// report.
+func giltraceBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "giltrace-test")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.path = filepath.Join(dir, "giltrace")
+		out, err := exec.Command("go", "build", "-o", buildOnce.path, "../../cmd/giltrace").CombinedOutput()
+		if err != nil {
+			buildOnce.err = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if buildOnce.err != nil {
+		t.Fatalf("building giltrace: %v", buildOnce.err)
+	}
+	return buildOnce.path
+}
+
+// verdicts returns the verdict codes of `giltrace report --json` on tr.
 func verdicts(t *testing.T, tr *tracer.Trace) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "run.giltrace")
 	if err := tracer.WriteFile(file, tr); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("go", "run", "../../cmd/giltrace", "report", "--json", file).Output()
+	out, err := exec.Command(giltraceBinary(t), "report", "--json", file).Output()
 	if err != nil {
 		t.Fatalf("giltrace report: %v", err)
 	}
@@ -458,4 +497,73 @@ func verdicts(t *testing.T, tr *tracer.Trace) string {
 		codes = append(codes, v.Code)
 	}
 	return strings.Join(codes, ",")
+}
+
+// TestCrash records a program that aborts: the trace of what ran is
+// valid and the exit status says it was killed.
+func TestCrash(t *testing.T) {
+	py := pyenv("3.10.13")
+	needTracing(t, py)
+	src := Command([]string{py, "-c", "import os, threading, time\n" +
+		"threading.Thread(target=time.sleep, args=(5,), name='sleeper').start()\ntime.sleep(0.1)\nos.abort()"}, Options{})
+	tr, err := record(t, context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ExitCode() != -1 || len(tr.Threads) != 2 {
+		t.Errorf("exit %d, threads %q; want -1 (killed by SIGABRT) and 2 threads", src.ExitCode(), threadNames(tr))
+	}
+}
+
+// TestDeepStack records a recursion 40 frames deep under every version:
+// stacks stop at the maximum depth with the "...more frames" marker, the
+// top frame is the innermost call with its line, the callers (read from
+// memory while the thread sleeps 0.3 s) are the recursion's.
+func TestDeepStack(t *testing.T) {
+	for _, v := range pyenvVersions {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			script := filepath.Join(t.TempDir(), "deep.py")
+			os.WriteFile(script, []byte("import time\ndef down(n):\n    if n == 0:\n        time.sleep(0.3)\n        return\n"+
+				"    down(n - 1)\ndown(40)\n"), 0o644)
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{MaxDepth: 20, StackWindow: true}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sleeps := 0
+			for _, e := range tr.Events {
+				fs := tr.StackFrames(e.Stack)
+				if e.Kind != tracer.KindIOBegin || tr.Str(e.IOKind()) != "sleep" {
+					continue
+				}
+				sleeps++
+				if len(fs) != 20 || fs[0].Func != "down" || fs[0].Line != 4 || fs[19] != moreFrames || fs[18].Func != "down" || fs[18].Line != 6 {
+					t.Fatalf("stack of a sleep: %d frames %+v", len(fs), fs)
+				}
+			}
+			if sleeps != 1 {
+				t.Errorf("%d sleeps recorded, want 1", sleeps)
+			}
+			if v != "3.9.18" && v != "3.10.13" && tr.Meta.Extra["callers_from_window"] == "" {
+				t.Errorf("3.11+: no caller read from the data-stack window (extra %v)", tr.Meta.Extra)
+			}
+		})
+	}
+}
+
+// probeEvents lists the uprobe events whose group starts with giltrace_:
+// used by tests to check that nothing is left behind.
+func probeEvents() ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, ":"+groupPrefix) {
+			out = append(out, line)
+		}
+	}
+	return out, nil
 }

@@ -2,8 +2,10 @@ package cpython
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -35,9 +37,12 @@ type interp struct {
 	Minor   int    // 9 to 13
 	Version string // "3.11.7" when readable, else "3.11"
 	NoGIL   bool   // a free-threaded build (Py_GIL_DISABLED)
-	syms    map[string]elf.Symbol
-	progs   []elf.ProgHeader // PT_LOAD segments
-	layout  *layout
+	// DebugFile is the separate debug file that gave the symbols and the
+	// DWARF of a stripped interpreter, or "".
+	DebugFile string
+	syms      map[string]elf.Symbol
+	progs     []elf.ProgHeader // PT_LOAD segments
+	layout    *layout
 }
 
 // requiredSymbols are the functions the recorder probes and the variable it
@@ -215,12 +220,16 @@ func openInterp(path string) (*interp, error) {
 			in.progs = append(in.progs, p.ProgHeader)
 		}
 	}
-	syms, _ := f.Symbols()
-	dyn, _ := f.DynamicSymbols()
-	for _, s := range append(syms, dyn...) {
-		if s.Value != 0 {
-			if _, ok := in.syms[s.Name]; !ok {
-				in.syms[s.Name] = s
+	in.addSymbols(f)
+	// A stripped interpreter may have its symbols and DWARF in a separate
+	// debug file (the distribution's debug symbols package).
+	debug := f
+	if _, ok := in.syms["take_gil"]; !ok {
+		if p := debugFile(f, path); p != "" {
+			if d, err := elf.Open(p); err == nil {
+				defer d.Close()
+				in.addSymbols(d)
+				in.DebugFile, debug = p, d
 			}
 		}
 	}
@@ -229,21 +238,81 @@ func openInterp(path string) (*interp, error) {
 	}
 	for _, name := range requiredSymbols {
 		if _, ok := in.syms[name]; !ok {
-			return nil, fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped); "+
+			return nil, fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped, and no debug file was found for it under %s); "+
 				"install the distribution's debug symbols (e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) "+
-				"or use a pyenv or python.org build, which keep their symbol table", path, in.Version, ErrNoSymbols, name, in.Major, in.Minor)
+				"or use a pyenv or python.org build, which keep their symbol table", path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
 		}
 	}
 	if in.Major != 3 || in.Minor < 9 || in.Minor > 13 {
 		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.13 are supported)", path, ErrUnsupported, in.Version)
 	}
-	l, err := readLayout(f, in.Minor)
+	l, err := readLayout(debug, in.Minor)
 	if err != nil {
 		return nil, fmt.Errorf("reading struct offsets from the DWARF of %s: %w", path, err)
 	}
 	in.layout = l
 	in.NoGIL = l.freeThreaded
 	return in, nil
+}
+
+// addSymbols adds the symbols of f not yet known.
+func (in *interp) addSymbols(f *elf.File) {
+	syms, _ := f.Symbols()
+	dyn, _ := f.DynamicSymbols()
+	for _, s := range append(syms, dyn...) {
+		if s.Value != 0 && s.Section != elf.SHN_UNDEF {
+			if _, ok := in.syms[s.Name]; !ok {
+				in.syms[s.Name] = s
+			}
+		}
+	}
+}
+
+// debugRoot is where distributions install separate debug files.
+var debugRoot = "/usr/lib/debug"
+
+// debugFile finds the separate debug file of ELF file f at path, as gdb
+// does: by build ID (debugRoot/.build-id/xx/yyyy.debug), then by the
+// .gnu_debuglink name next to it, in its .debug directory, or under
+// debugRoot. It returns "" if there is none.
+func debugFile(f *elf.File, path string) string {
+	var cands []string
+	if id := buildID(f); len(id) > 1 {
+		h := hex.EncodeToString(id)
+		cands = append(cands, filepath.Join(debugRoot, ".build-id", h[:2], h[2:]+".debug"))
+	}
+	if sec := f.Section(".gnu_debuglink"); sec != nil {
+		if b, err := sec.Data(); err == nil {
+			if i := bytes.IndexByte(b, 0); i > 0 {
+				name, dir := string(b[:i]), filepath.Dir(path)
+				cands = append(cands, filepath.Join(dir, name), filepath.Join(dir, ".debug", name), filepath.Join(debugRoot, dir, name))
+			}
+		}
+	}
+	for _, c := range cands {
+		if c != path && fileExists(c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// buildID returns the GNU build ID of f, or nil.
+func buildID(f *elf.File) []byte {
+	sec := f.Section(".note.gnu.build-id")
+	if sec == nil {
+		return nil
+	}
+	b, err := sec.Data()
+	if err != nil || len(b) < 16 {
+		return nil
+	}
+	namesz, descsz := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+	off := 12 + (namesz+3)&^3
+	if uint64(off)+uint64(descsz) > uint64(len(b)) {
+		return nil
+	}
+	return b[off : off+descsz]
 }
 
 var versionRe = regexp.MustCompile(`(?:^|/)(?:lib)?python(\d+)\.(\d+)`)
@@ -323,7 +392,7 @@ func (in *interp) symbolOffset(name string) (uint64, error) {
 
 // symbolize maps addresses of one ELF file to the function containing them.
 type symbolize struct {
-	funcs []elfSymbol // sorted by Value
+	funcs []elf.Symbol // sorted by Value
 }
 
 func newSymbolize(path string) *symbolize {
@@ -368,5 +437,3 @@ func (s *symbolize) lookup(addr uint64) string {
 func sortSymbols(s []elf.Symbol) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Value < s[j].Value })
 }
-
-type elfSymbol = elf.Symbol

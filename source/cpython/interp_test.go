@@ -2,7 +2,10 @@ package cpython
 
 import (
 	"debug/elf"
+	"encoding/hex"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -97,5 +100,52 @@ func TestClassify(t *testing.T) {
 		if b.io != tc.io || b.kind != tc.kind {
 			t.Errorf("classify(%s, %s) = %+v; want io %v kind %q", filepath.Base(tc.path), tc.fn, b, tc.io, tc.kind)
 		}
+	}
+}
+
+// TestDebugFile finds a stripped copy's symbols and DWARF in a separate
+// debug file by build ID, as a distribution's debug package installs it.
+func TestDebugFile(t *testing.T) {
+	in := pyenvInterp(t, "3.12.1")
+	if _, err := exec.LookPath("objcopy"); err != nil {
+		t.Skip("no objcopy")
+	}
+	dir := t.TempDir()
+	stripped := filepath.Join(dir, "libpython3.12.so.1.0")
+	if out, err := exec.Command("objcopy", "--strip-all", in.Path, stripped).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v %s", err, out)
+	}
+	old := debugRoot
+	debugRoot = filepath.Join(dir, "debug")
+	defer func() { debugRoot = old }()
+	if _, err := openInterp(stripped); !errors.Is(err, ErrNoSymbols) {
+		t.Fatalf("stripped, no debug file: %v, want ErrNoSymbols", err)
+	}
+	f, err := elf.Open(in.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := buildID(f)
+	f.Close()
+	if len(id) == 0 {
+		t.Skip("no build ID")
+	}
+	h := hex.EncodeToString(id)
+	dbg := filepath.Join(debugRoot, ".build-id", h[:2], h[2:]+".debug")
+	os.MkdirAll(filepath.Dir(dbg), 0o755)
+	if out, err := exec.Command("objcopy", "--only-keep-debug", in.Path, dbg).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v %s", err, out)
+	}
+	got, err := openInterp(stripped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DebugFile != dbg || got.layout.tstateFrame != in.layout.tstateFrame || got.layout.codeQualname != in.layout.codeQualname {
+		t.Errorf("debug file %q, layout %+v", got.DebugFile, got.layout)
+	}
+	off1, _ := got.symbolOffset("take_gil")
+	off2, _ := in.symbolOffset("take_gil")
+	if off1 != off2 {
+		t.Errorf("take_gil at %#x in the stripped copy, %#x in the original", off1, off2)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -20,6 +21,10 @@ const defaultInterval = 5_000_000
 // ThreadID of a drop request's holder are known only later than its first
 // events.
 type machine struct {
+	// mu is held by whoever uses the machine: the recording loop
+	// handling events, the reading goroutine preparing them.
+	mu sync.Mutex
+
 	rec      *tracer.Recorder
 	in       *interp
 	fa       frameArgs
@@ -32,13 +37,15 @@ type machine struct {
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
-	chains  map[int][]chainEntry // per thread: its last stack read from memory
-	syms    map[string]*symbolize
+	// names and nameTries: per task, its Python name once read.
+	names     map[int]string
+	nameTries map[int]int
+	syms      map[string]*symbolize
 
 	repairs        int // inconsistencies mended (missed events)
 	inferredNative int // native calls keeping the GIL, inferred
 	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
-	lost           uint64
+	windowFrames   int // callers read from the data-stack window of a hit
 }
 
 // memReader gives a traced process's memory and map; tests replace it.
@@ -94,13 +101,12 @@ type thread struct {
 	hasUnlock      bool
 	last           int64
 
-	stack     tracer.StackID
-	frames    []tracer.FrameID // outermost first
-	tailKey   uint64
-	tail      []tracer.Frame
-	top       tracer.Frame   // innermost frame of its stack
-	nameFrom  []tracer.Frame // the stack that named it
-	nameTries int            // times its Python name was looked for
+	stack    tracer.StackID
+	frames   []tracer.FrameID // outermost first
+	tailKey  uint64
+	tail     []tracer.Frame
+	top      tracer.Frame   // innermost frame of its stack
+	nameFrom []tracer.Frame // the stack that named it
 }
 
 // pending is an event kept until finish.
@@ -123,7 +129,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, chains: map[int][]chainEntry{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -154,6 +160,10 @@ func (m *machine) thread(tid, tgid int) *thread {
 	th := &thread{tid: tid, p: p, unlock: tracer.NoLock, last: -1}
 	if tid == tgid {
 		th.name = "MainThread"
+	}
+	if old, ok := m.threads[tid]; ok && old.ended {
+		delete(m.names, tid) // a new thread with the id of an ended one
+		delete(m.nameTries, tid)
 	}
 	m.threads[tid] = th
 	m.order = append(m.order, th)
@@ -195,24 +205,27 @@ func (m *machine) step(e *rawEvent, t int64) {
 	case evDropGIL:
 		m.dropGIL(th, t, e)
 	case evSave:
-		m.saveThread(th, t, e.val("ra"))
+		m.saveThread(th, t, e.val("ra"), false)
 	case evRestore, evAttach:
 		if !th.skip && th.sec != nil {
 			m.closeSection(th, t, false)
 		}
-	case evLock, evPark:
+	case evLock:
+		// A blocking acquire inside the blocking call (3.9-3.12: after
+		// Py_BEGIN_ALLOW_THREADS). One outside it took a free lock.
 		if th.sec != nil && th.sec.dropped && !th.sec.hasLock {
 			th.sec.lock, th.sec.hasLock = e.val("lock"), true
-		} else if th.sec == nil {
-			th.park = e.val("lock")
 		}
+	case evPark:
+		// 3.13: the parking lot parks before it detaches the thread.
+		th.park = e.val("lock")
 	case evDetach:
 		switch m.caller(th.p, e.val("ra")) {
 		case "PyEval_SaveThread": // its own probe opened the section
 		case "_Py_HandlePending": // the eval breaker: a drop request
-		default:
+		default: // the parking lot (a lock wait when it parked on one), or another detach
 			if th.sec == nil {
-				m.saveThread(th, t, e.val("ra"))
+				m.saveThread(th, t, e.val("ra"), true)
 			}
 		}
 	case evThreadEnd:
@@ -252,7 +265,7 @@ func (m *machine) takeGIL(th *thread, t int64) {
 		m.repairs++
 		m.release(th, t, tracer.ReleaseDropRequest)
 	}
-	th.inTake, th.takeStart = true, t
+	th.inTake, th.takeStart, th.park = true, t, 0
 	if p := th.p; p.holder != nil && p.holder != th {
 		m.wait(th, t)
 	}
@@ -300,9 +313,14 @@ func (m *machine) takeGILReturn(th *thread, t int64) {
 }
 
 // acquire gives th the GIL at t, first releasing it from a holder whose
-// release was missed.
+// release was missed, and ending a blocking call of th whose end was
+// missed (its take_gil entry lost).
 func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	p := th.p
+	if th.sec != nil && th.sec.dropped {
+		m.repairs++
+		m.closeSection(th, t, false)
+	}
 	if p.holder != nil && p.holder != th {
 		m.repairs++
 		t = max(t, m.release(p.holder, t-1, tracer.ReleaseDropRequest)+1)
@@ -347,7 +365,9 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
 	m.setStack(th, m.frames(th, e))
-	m.readName(th, e.val("ts"))
+	if th.name == "" {
+		th.name = m.names[th.tid]
+	}
 	p := th.p
 	m.nativeHolding(th, t)
 	switch {
@@ -368,18 +388,17 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	}
 }
 
-// readName reads the Python name of th (threading.Thread._name) the first
-// time its stack is known.
-func (m *machine) readName(th *thread, ts uint64) {
+// readName reads the Python name (threading.Thread._name) of thread tid
+// of process p from its thread state ts, when its first releases of the
+// GIL are read (not handled: the thread may have ended by then).
+func (m *machine) readName(p *proc, tid int, ts uint64) {
 	l := m.in.layout
-	if th.name != "" || th.nameTries >= 3 || l.objErr != nil || ts == 0 {
+	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= 3 || l.objErr != nil || ts == 0 {
 		return
 	}
-	th.nameTries++
-	p := th.p
-	mem := m.mem.memory(p.pid)
+	m.nameTries[tid]++
 	codes := func(addr uint64) *code { return m.code(p, addr) }
-	th.name = pythonThreadName(mem, l, codes, ts)
+	m.names[tid] = pythonThreadName(m.mem.memory(p.pid), l, codes, ts)
 }
 
 // nativeHoldingAfter is how long after a drop request the holder may take
@@ -410,8 +429,10 @@ func (m *machine) nativeHolding(th *thread, t int64) {
 	m.inferredNative++
 }
 
-// saveThread: PyEval_SaveThread entered, by the C function at ra.
-func (m *machine) saveThread(th *thread, t int64, ra uint64) {
+// saveThread: PyEval_SaveThread (or, 3.13, a detach elsewhere) entered, by
+// the C function at ra; parked: the parking lot's detach, a wait for the
+// lock it parked on if any.
+func (m *machine) saveThread(th *thread, t int64, ra uint64, parked bool) {
 	if !th.started && !m.startHolding(th, t) {
 		return
 	}
@@ -419,7 +440,10 @@ func (m *machine) saveThread(th *thread, t int64, ra uint64) {
 		m.closeSection(th, t, false)
 	}
 	if th.holds {
-		th.sec = &section{start: t, ra: ra, lock: th.park, hasLock: th.park != 0}
+		th.sec = &section{start: t, ra: ra}
+		if parked && th.park != 0 {
+			th.sec.lock, th.sec.hasLock = th.park, true
+		}
 	}
 	th.park = 0
 }
@@ -502,10 +526,13 @@ func (m *machine) blocking(p *proc, ra uint64) blocking {
 	if b, ok := p.ra[ra]; ok {
 		return b
 	}
-	b := blocking{io: true, kind: ioOther}
-	if path, fn := m.symbol(p, ra); path != "" {
-		b = classify(path, fn)
+	path, fn := m.symbol(p, ra)
+	if path == "" {
+		// The process's map could not be read (it has exited): unknown,
+		// not cached.
+		return blocking{io: true, kind: ioOther}
 	}
+	b := classify(path, fn)
 	p.ra[ra] = b
 	return b
 }

@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"debug/elf"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,10 +40,10 @@ func testMachine(rec *tracer.Recorder) *machine {
 }
 
 // symbols makes 0x100-byte function symbols from name, address pairs.
-func symbols(kv ...any) []elfSymbol {
-	var out []elfSymbol
+func symbols(kv ...any) []elf.Symbol {
+	var out []elf.Symbol
 	for i := 0; i < len(kv); i += 2 {
-		out = append(out, elfSymbol{Name: kv[i].(string), Value: uint64(kv[i+1].(int)), Size: 0x100})
+		out = append(out, elf.Symbol{Name: kv[i].(string), Value: uint64(kv[i+1].(int)), Size: 0x100})
 	}
 	return out
 }
@@ -182,5 +183,25 @@ func TestMachineAttach(t *testing.T) {
 `
 	if got := dump(tr); got != want {
 		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestStackWindow(t *testing.T) {
+	w := stackWindow{base: 1000, data: make([]byte, 100)}
+	tests := []struct {
+		addr uint64
+		n    int
+		ok   bool
+	}{
+		{1000, 100, true}, {1050, 50, true}, {1050, 51, false}, {999, 1, false},
+		{1100, 0, true}, {1101, 0, false}, {1<<64 - 8, 16, false}, {1010, -1, false},
+	}
+	for _, tc := range tests {
+		if _, ok := w.read(tc.addr, tc.n); ok != tc.ok {
+			t.Errorf("read(%d, %d): %v, want %v", tc.addr, tc.n, ok, tc.ok)
+		}
+	}
+	if _, ok := (stackWindow{}).read(0, 0); ok {
+		t.Error("empty window read")
 	}
 }

@@ -10,6 +10,7 @@ type rawEvent struct {
 	args  []arg  // fields, in format order
 
 	frames   []rawFrame // drop_gil: the whole stack, once prefetched
+	codes    []*code    // the code object of each frame, read then
 	resolved bool
 }
 

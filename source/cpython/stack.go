@@ -50,6 +50,7 @@ func (m *memory) close() {
 
 // code is what the recorder keeps of a code object.
 type code struct {
+	id         [5]uint64 // see codeHeader
 	name, file string
 	first      int
 	table      []byte
@@ -115,14 +116,34 @@ func readFrames(m *memory, l *layout, fa frameArgs, addr uint64, n int) ([]rawFr
 	return fr, next
 }
 
+// codeHeader reads the header of code object addr and its identity: the
+// addresses of its name, qualified name, file name and line table and its
+// first line. A code object freed and another allocated at its address
+// (a module's code after the import, exec'd code) has another identity.
+func codeHeader(m *memory, l *layout, addr uint64) ([]byte, [5]uint64, bool) {
+	hdr, ok := m.read(addr, int(l.codeLineTable)+8)
+	if !ok {
+		return nil, [5]uint64{}, false
+	}
+	ptr := func(off int64) uint64 {
+		if off < 0 {
+			return 0
+		}
+		return binary.LittleEndian.Uint64(hdr[off:])
+	}
+	id := [5]uint64{ptr(l.codeName), ptr(l.codeQualname), ptr(l.codeFilename), ptr(l.codeLineTable),
+		uint64(binary.LittleEndian.Uint32(hdr[l.codeFirstLine:]))}
+	return hdr, id, true
+}
+
 // readCode reads code object addr.
 func readCode(m *memory, l *layout, addr uint64) (*code, bool) {
-	hdr, ok := m.read(addr, int(l.codeLineTable)+8)
+	hdr, id, ok := codeHeader(m, l, addr)
 	if !ok {
 		return nil, false
 	}
 	ptr := func(off int64) uint64 { return binary.LittleEndian.Uint64(hdr[off:]) }
-	c := &code{first: int(int32(binary.LittleEndian.Uint32(hdr[l.codeFirstLine:])))}
+	c := &code{id: id, first: int(int32(binary.LittleEndian.Uint32(hdr[l.codeFirstLine:])))}
 	nameOff := l.codeName
 	if l.codeQualname >= 0 {
 		nameOff = l.codeQualname

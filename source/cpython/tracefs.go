@@ -255,19 +255,3 @@ func cleanupStale() error {
 	}
 	return errors.Join(errs...)
 }
-
-// probeEvents lists the uprobe events whose group starts with giltrace_:
-// used by tests to check that nothing is left behind.
-func probeEvents() ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, ":"+groupPrefix) {
-			out = append(out, line)
-		}
-	}
-	return out, nil
-}

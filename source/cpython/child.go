@@ -1,0 +1,106 @@
+package cpython
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// startGated starts the program behind a gate: a shell that waits for a
+// line on fd 3 and then execs the program in the same process, so the
+// program's pid is known (and traced) before it runs any code.
+func (r *run) startGated() (*exec.Cmd, *os.File, error) {
+	s := r.s
+	rp, wp, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	args := append([]string{"-c", `read _ <&3; exec 3<&-; exec "$@"`, "giltrace-gate"}, s.argv...)
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.o.Stdin, s.o.Stdout, s.o.Stderr
+	cmd.ExtraFiles = []*os.File{rp}
+	if err := cmd.Start(); err != nil {
+		rp.Close()
+		wp.Close()
+		return nil, nil, fmt.Errorf("starting %s: %w", strings.Join(s.argv, " "), err)
+	}
+	rp.Close()
+	return cmd, wp, nil
+}
+
+// stopProgram interrupts the program like Ctrl-C would, then kills it if
+// it has not exited within a second.
+func stopProgram(cmd *exec.Cmd, exited <-chan struct{}) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// watchPID closes exited when process pid no longer exists.
+func watchPID(ctx context.Context, pid int, exited chan<- struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if syscall.Kill(pid, 0) != nil {
+				close(exited)
+				return
+			}
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+				if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+					close(exited) // a zombie: it has exited
+					return
+				}
+			}
+		}
+	}
+}
+
+// processTree maps the tasks (threads) of pid and of its descendants to
+// their process.
+func processTree(pid int) map[int]int {
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		pp, _ := strconv.Atoi(f[1])
+		children[pp] = append(children[pp], p)
+	}
+	out := map[int]int{}
+	var walk func(int)
+	walk = func(p int) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", p))
+		for _, t := range tasks {
+			if n, err := strconv.Atoi(filepath.Base(t)); err == nil {
+				out[n] = p
+			}
+		}
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}

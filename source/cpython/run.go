@@ -1,0 +1,367 @@
+package cpython
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// run is one recording.
+type run struct {
+	s      *Source
+	sess   *session
+	in     *interp
+	fa     frameArgs
+	depth  int
+	meta   *tracer.Meta
+	rec    *tracer.Recorder
+	probes []probe
+
+	startMono int64
+	tgids     map[int]int // task -> process
+}
+
+// eventNames lists the events of the recording, as group/event.
+func (r *run) eventNames() []string {
+	names := []string{"sched/" + evExit, "task/" + evNewTask}
+	for _, p := range r.probes {
+		names = append(names, r.sess.group+"/"+p.name)
+	}
+	return names
+}
+
+func monoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// record runs the program (or watches the process) and handles its events
+// until it ends.
+//
+//  1. Start the program stopped behind a gate (Command), or list the tasks
+//     of the process tree (Attach); restrict the instance to them.
+//  2. Enable the probes, note time 0, open the gate.
+//  3. Read trace_pipe, hold each event for the reorder window, handle it.
+//  4. When the program exits (or the duration elapses, or ctx is done),
+//     drain what is left and end every thread.
+func (r *run) record(ctx context.Context) (tracer.Meta, error) {
+	s := r.s
+	cmd, gate, err := r.launch()
+	if err != nil {
+		return *r.meta, err
+	}
+	defer func() {
+		if gate != nil {
+			gate.Close()
+		}
+	}()
+	rd, err := openRawReader(r.sess.instance, r.eventNames())
+	if err == nil {
+		defer rd.close()
+		r.meta.Start = time.Now()
+		r.startMono = monoNow()
+		err = r.sess.enable()
+	}
+	if err != nil {
+		if cmd != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		return *r.meta, err
+	}
+	s.logf("probes enabled in %v", time.Since(r.meta.Start).Round(time.Millisecond))
+
+	exited := make(chan struct{})
+	if cmd != nil {
+		gate.Close() // the program runs from here
+		gate = nil
+		go func() {
+			_ = cmd.Wait()
+			s.mu.Lock()
+			s.exitCode = cmd.ProcessState.ExitCode()
+			s.mu.Unlock()
+			close(exited)
+		}()
+	} else {
+		go watchPID(ctx, s.pid, exited)
+	}
+	var deadline <-chan time.Time
+	if s.duration > 0 {
+		tm := time.NewTimer(s.duration)
+		defer tm.Stop()
+		deadline = tm.C
+	}
+	pm := newProcMem(r.in)
+	defer pm.close()
+	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
+	interrupted, cut := false, false
+	var pend []rawEvent
+	q := startReading(rd, r, m)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+			break loop
+		case <-exited:
+			break loop
+		case <-deadline:
+			cut = true
+			break loop
+		case <-tick.C:
+		}
+		evs, safe := q.take()
+		pend = r.process(m, evs, safe, pend, false)
+	}
+	if cmd != nil && interrupted {
+		stopProgram(cmd, exited)
+	}
+	tEnd := time.Now()
+	r.drain(m, q, rd, pend)
+	why := tracer.ReleaseThreadEnd
+	if interrupted || cut {
+		why = tracer.ReleaseInterrupt
+	}
+	m.finish(monoNow()-r.startMono, why)
+	r.finishMeta(m, rd, interrupted)
+	s.logf("drained and finished in %v", time.Since(tEnd).Round(time.Millisecond))
+	switch {
+	case rd.err != nil:
+		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
+	case interrupted:
+		return *r.meta, fmt.Errorf("recording %s: %w", r.meta.Workload, tracer.ErrInterrupted)
+	case r.rec.Empty():
+		return *r.meta, fmt.Errorf("recording %s: no event from the interpreter %s (did the program run CPython, or exit at once?)", r.meta.Workload, r.in.Path)
+	}
+	return *r.meta, nil
+}
+
+// launch starts the command behind its gate (not yet open), or lists the
+// tasks of the process to attach to, and restricts the instance's events
+// to them.
+func (r *run) launch() (*exec.Cmd, *os.File, error) {
+	var cmd *exec.Cmd
+	var gate *os.File
+	var pids []int
+	if r.s.argv != nil {
+		var err error
+		if cmd, gate, err = r.startGated(); err != nil {
+			return nil, nil, err
+		}
+		pids = []int{cmd.Process.Pid}
+		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
+	} else {
+		for tid, pid := range processTree(r.s.pid) {
+			pids = append(pids, tid)
+			r.tgids[tid] = pid
+		}
+	}
+	if err := r.sess.setPIDs(pids); err != nil {
+		if cmd != nil {
+			_ = cmd.Process.Kill() // before the gate opens: it never runs
+			gate.Close()
+			_ = cmd.Wait()
+		}
+		return nil, nil, err
+	}
+	return cmd, gate, nil
+}
+
+// drain stops the reading goroutine and handles every event left: those
+// of a process that has exited are all in the buffers.
+func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
+	q.stop()
+	evs, _ := q.take()
+	pend = r.process(m, evs, 0, pend, false)
+	for range 3 {
+		evs := r.prepare(m, rd.read())
+		pend = r.process(m, evs, rd.safe, pend, false)
+		if len(evs) == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	tOff := time.Now()
+	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
+	r.s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
+	r.process(m, r.prepare(m, rd.read()), 0, pend, true)
+}
+
+// readQueue holds the events a reading goroutine has read and prepared
+// (see prepare) until the recording loop takes them: reading and the
+// memory reads of prepare keep pace with the program even when handling
+// falls behind.
+type readQueue struct {
+	mu   sync.Mutex
+	evs  []rawEvent
+	safe int64
+	done chan struct{}
+	quit chan struct{}
+}
+
+// startReading reads rd every 2 ms into a queue until stop.
+func startReading(rd *rawReader, r *run, m *machine) *readQueue {
+	q := &readQueue{done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			evs := rd.read()
+			safe := rd.safe
+			m.mu.Lock()
+			evs = r.prepare(m, evs)
+			m.mu.Unlock()
+			q.mu.Lock()
+			q.evs = append(q.evs, evs...)
+			q.safe = safe
+			q.mu.Unlock()
+			select {
+			case <-q.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return q
+}
+
+// take returns the events read so far and the time before which every
+// event has been read.
+func (q *readQueue) take() ([]rawEvent, int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs, q.safe
+}
+
+// stop ends the reading goroutine and waits for it.
+func (q *readQueue) stop() {
+	close(q.quit)
+	<-q.done
+}
+
+// prepare sorts newly read events, notes the process of each new task,
+// gives each event its process and reads what the process's memory must
+// give now (machine.prefetch). It returns the events to handle. Called
+// with m.mu held (or from the recording goroutine once reading stopped).
+func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
+	out := evs[:0]
+	for _, e := range evs {
+		if e.event == evNewTask {
+			child := int(int32(e.val("pid")))
+			if e.val("clone_flags")&cloneThread != 0 {
+				r.tgids[child] = r.tgidOf(m, e.tid)
+			} else {
+				r.tgids[child] = child
+			}
+			continue
+		}
+		e.tgid = r.tgidOf(m, e.tid)
+		m.prefetch(&e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// process sorts prepared events into pend and handles those before safe,
+// less the reorder margin (all of them if final).
+func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, final bool) []rawEvent {
+	pend = append(pend, evs...)
+	if len(pend) == 0 {
+		return pend
+	}
+	sort.SliceStable(pend, func(i, j int) bool { return pend[i].mono < pend[j].mono })
+	cut := len(pend)
+	if !final {
+		limit := safe - int64(reorderMargin)
+		cut = sort.Search(len(pend), func(i int) bool { return pend[i].mono > limit })
+	}
+	// In chunks, so that the reading goroutine can prepare in between.
+	for lo := 0; lo < cut; lo += 512 {
+		m.mu.Lock()
+		for i := lo; i < min(lo+512, cut); i++ {
+			e := &pend[i]
+			m.step(e, max(e.mono-r.startMono, 0))
+		}
+		m.mu.Unlock()
+	}
+	return append(pend[:0], pend[cut:]...)
+}
+
+// tgidOf finds the process of task tid: from the task_newtask event that
+// created it (or the task list at the start), else /proc/TID/status, else
+// the only process traced so far.
+func (r *run) tgidOf(m *machine, tid int) int {
+	if g, ok := r.tgids[tid]; ok {
+		return g
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					r.tgids[tid] = n
+					return n
+				}
+			}
+		}
+	}
+	if len(m.procs) == 1 {
+		for pid := range m.procs {
+			return pid
+		}
+	}
+	return tid
+}
+
+func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
+	ex := r.meta.Extra
+	interval, known := int64(0), false
+	for _, p := range m.procs {
+		if p.intervalRead {
+			interval, known = p.interval, true
+			break
+		}
+	}
+	if known {
+		r.meta.SwitchInterval = time.Duration(interval)
+	} else {
+		ex["switch_interval"] = "not read from the process; CPython's default 5ms assumed"
+	}
+	if interrupted {
+		ex["interrupted"] = "true"
+	}
+	lost := rd.lost + r.sess.lost()
+	if lost > 0 {
+		ex["lost_events"] = strconv.FormatUint(lost, 10)
+	}
+	if m.inferredNative > 0 {
+		ex["inferred_native_holding"] = strconv.Itoa(m.inferredNative)
+	}
+	if m.windowFrames > 0 {
+		ex["callers_from_window"] = strconv.Itoa(m.windowFrames)
+	}
+	if m.lockTimeouts > 0 {
+		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
+	}
+	if m.repairs > 0 {
+		ex["repairs"] = strconv.Itoa(m.repairs)
+	}
+	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
+	ex["processes"] = strconv.Itoa(len(m.procs))
+}
