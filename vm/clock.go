@@ -49,10 +49,8 @@ func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-after(d):
 		return true
 	case <-ctx.Done():
 		return false
@@ -87,12 +85,10 @@ func (c *realClock) Park(ctx context.Context, wake <-chan struct{}, timeout time
 			return WakeStop
 		}
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
 	case <-wake:
 		return WakeSignal
-	case <-t.C:
+	case <-after(timeout):
 		return WakeTimeout
 	case <-ctx.Done():
 		return WakeStop
