@@ -58,10 +58,25 @@ func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // burnCheckEvery is how many clock reads a Burn makes between looks at the
-// context: about 64 x 25 ns, so a stop is seen within a few microseconds.
+// context: about 64 x 25-300 ns, so a stop is seen within a few to a few
+// tens of microseconds.
 const burnCheckEvery = 64
 
+// Burn is CPU work: it spins until the calling thread has consumed d of
+// CPU time (on Linux the thread's own CPU clock, CLOCK_THREAD_CPUTIME_ID,
+// with the goroutine locked to its operating-system thread; see
+// cputime_linux.go), so that a native call descheduled by an oversubscribed
+// machine takes longer in wall time, as CPython's C code does. Where the
+// thread's CPU clock cannot be read it spins on the wall clock instead.
 func (c *realClock) Burn(ctx context.Context, d time.Duration) bool {
+	if ok, done := burnCPU(ctx, d); ok {
+		return done
+	}
+	return c.burnWall(ctx, d)
+}
+
+// burnWall spins until the wall clock has advanced by d.
+func (c *realClock) burnWall(ctx context.Context, d time.Duration) bool {
 	end := c.Now() + int64(d)
 	done := ctx.Done()
 	for i := 1; c.Now() < end; i++ {
