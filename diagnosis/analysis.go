@@ -153,7 +153,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.guestLocks()
 	a.work()
 	a.speedup()
-	r.Verdicts = diagnose(a)
+	r.Verdicts = consistent(a, diagnose(a))
 	return r
 }
 
