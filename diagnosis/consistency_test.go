@@ -46,7 +46,7 @@ func TestReportNeverExceedsCores(t *testing.T) {
 	)
 	// Expected for the built traces; a recorded fixture may be either,
 	// depending on how busy the recording machine was.
-	inconsistent := map[string]bool{"native-4-on-2-cores": true, "free-threaded-8": true, "processes-4": true}
+	inconsistent := map[string]bool{"native-4-on-2-cores": true, "scenario-mixed": true, "free-threaded-8": true, "processes-4": true}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			s := tracer.Derive(c.Trace)
