@@ -49,8 +49,10 @@ func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
+	fired, release := after(d)
+	defer release()
 	select {
-	case <-after(d):
+	case <-fired:
 		return true
 	case <-ctx.Done():
 		return false
@@ -100,10 +102,12 @@ func (c *realClock) Park(ctx context.Context, wake <-chan struct{}, timeout time
 			return WakeStop
 		}
 	}
+	fired, release := after(timeout)
+	defer release()
 	select {
 	case <-wake:
 		return WakeSignal
-	case <-after(timeout):
+	case <-fired:
 		return WakeTimeout
 	case <-ctx.Done():
 		return WakeStop
