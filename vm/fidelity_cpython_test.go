@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,6 +307,9 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 				inOrder(vmFirst, func() { r = vmFigs(t, false, lpm) }, func() {
 					m := pyRun(t, py, "handoff.py", hc.n, ms, secs)
 					c = []float64{num(m, "switches_per_s"), num(m, "hold_median_ms"), num(m, "fairness")}
+					if num(m, "window_ms") <= 0 { // a thread ran only after another ended: no figure
+						c = []float64{math.NaN(), math.NaN(), math.NaN()}
+					}
 				})
 				return r, c
 			},
@@ -462,11 +466,13 @@ func inOrder(first bool, a, b func()) {
 	}
 }
 
+// median is the median of the values that are not NaN (a round without
+// a figure).
 func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
+	s := slices.DeleteFunc(slices.Clone(xs), math.IsNaN)
+	if len(s) == 0 {
+		return math.NaN()
 	}
-	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]

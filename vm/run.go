@@ -276,7 +276,16 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	} else {
 		var wg sync.WaitGroup
 		for _, th := range threads {
-			wg.Go(th.run)
+			// Each guest thread is an operating-system thread of its own,
+			// as CPython's are: a thread the GIL wakes has to be scheduled
+			// by the kernel, not run at once by the Go scheduler on the
+			// waker's processor, so on a loaded machine handoffs slow down
+			// as CPython's do (docs/vm.md, "Threads").
+			wg.Go(func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				th.run()
+			})
 		}
 		wg.Wait()
 	}
