@@ -195,9 +195,10 @@ func gilSegments(tr *tracer.Trace, s *tracer.Spans) [][][2]int64 {
 // reacquireMedian is the convoy's figure from a VM trace, measured as
 // convoy.py measures it: for each I/O of thread io, from its io-begin to
 // the GIL acquire after it, minus the I/O's duration d; only I/Os that
-// ended while the CPU thread (if any) still ran.
+// began after the CPU thread (if any) first took the GIL and ended while it
+// still ran.
 func reacquireMedian(tr *tracer.Trace, s *tracer.Spans, io, cpu string, d time.Duration) float64 {
-	end := int64(1<<63 - 1)
+	start, end := int64(0), int64(1<<63-1)
 	var id tracer.ThreadID
 	for i, th := range tr.Threads {
 		if th.Name == io {
@@ -205,6 +206,12 @@ func reacquireMedian(tr *tracer.Trace, s *tracer.Spans, io, cpu string, d time.D
 		}
 		if th.Name == cpu {
 			end = s.Threads[i].End
+			for _, h := range s.Holds {
+				if h.Thread == tracer.ThreadID(i) {
+					start = h.Start
+					break
+				}
+			}
 		}
 	}
 	var lat []int64
@@ -214,7 +221,7 @@ func reacquireMedian(tr *tracer.Trace, s *tracer.Spans, io, cpu string, d time.D
 			continue
 		}
 		switch {
-		case e.Kind == tracer.KindIOBegin:
+		case e.Kind == tracer.KindIOBegin && e.Time >= start:
 			begin = e.Time
 		case e.Kind == tracer.KindLockAcquire && begin >= 0:
 			if e.Time < end {
@@ -224,7 +231,7 @@ func reacquireMedian(tr *tracer.Trace, s *tracer.Spans, io, cpu string, d time.D
 		}
 	}
 	if len(lat) == 0 {
-		return 0
+		return math.NaN()
 	}
 	slices.Sort(lat)
 	return float64(lat[len(lat)/2]) / 1e6
