@@ -110,11 +110,13 @@ func fidelityVM(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm
 // thread ran; a switch is a change of thread, a holding period a maximal
 // run of one thread's segments, fairness the smallest thread's running
 // time over the largest's.
-func handoffFigures(perThread [][][2]int64) (switchesPerS, holdMedianMS, fairness float64) {
+// The handoff gap is the time from the end of one run to the start of the
+// next (median, µs).
+func handoffFigures(perThread [][][2]int64) (switchesPerS, holdMedianMS, fairness, gapMedianUS float64) {
 	var lo, hi int64 = 0, 1<<63 - 1
 	for _, ss := range perThread {
 		if len(ss) == 0 {
-			return 0, 0, 0
+			return 0, 0, 0, 0
 		}
 		lo = max(lo, ss[0][0])
 		hi = min(hi, ss[len(ss)-1][1])
@@ -154,7 +156,15 @@ func handoffFigures(perThread [][][2]int64) (switchesPerS, holdMedianMS, fairnes
 	}
 	span := hi - lo
 	if span <= 0 || len(runs) == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
+	}
+	var gaps []int64
+	for i := 1; i < len(runs); i++ {
+		gaps = append(gaps, runs[i].a-runs[i-1].b)
+	}
+	slices.Sort(gaps)
+	if len(gaps) > 0 {
+		gapMedianUS = float64(gaps[len(gaps)/2]) / 1e3
 	}
 	var holds []int64
 	for _, r := range runs[1 : len(runs)-1] {
@@ -167,7 +177,7 @@ func handoffFigures(perThread [][][2]int64) (switchesPerS, holdMedianMS, fairnes
 	if mx := slices.Max(busy); mx > 0 {
 		fairness = float64(slices.Min(busy)) / float64(mx)
 	}
-	return float64(len(runs)-1) / (float64(span) / 1e9), holdMedianMS, fairness
+	return float64(len(runs)-1) / (float64(span) / 1e9), holdMedianMS, fairness, gapMedianUS
 }
 
 func compareInt(a, b int64) int {
@@ -303,8 +313,8 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 		vmFigs := func(t *testing.T, virtual bool, lpm float64) []float64 {
 			per := time.Duration(secs * float64(time.Second) / float64(hc.n))
 			tr, s := fidelityVM(t, counters(hc.n, 1, per), Options{SwitchInterval: hc.interval}, virtual, lpm)
-			sw, hold, fair := handoffFigures(gilSegments(tr, s))
-			return []float64{sw, hold, fair}
+			sw, hold, fair, gap := handoffFigures(gilSegments(tr, s))
+			return []float64{sw, hold, fair, gap}
 		}
 		ms := float64(hc.interval) / 1e6
 		exps = append(exps, fidelityExperiment{
@@ -313,15 +323,16 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 				var r, c []float64
 				inOrder(vmFirst, func() { r = vmFigs(t, false, lpm) }, func() {
 					m := pyRun(t, py, "handoff.py", hc.n, ms, secs)
-					c = []float64{num(m, "switches_per_s"), num(m, "hold_median_ms"), num(m, "fairness")}
+					c = []float64{num(m, "switches_per_s"), num(m, "hold_median_ms"), num(m, "fairness"), num(m, "gap_median_us")}
 					if num(m, "window_ms") <= 0 { // a thread ran only after another ended: no figure
-						c = []float64{math.NaN(), math.NaN(), math.NaN()}
+						c = []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}
 					}
 				})
 				return r, c
 			},
 			virt: func(t *testing.T) []float64 { return vmFigs(t, true, 0) },
-			figs: []fidelityFigure{{name: "switches per second", unit: "/s", target: 0.10}, {name: "median holding period", unit: "ms", target: 0.15}, {name: "fairness (min/max running)", target: 0.10}},
+			figs: []fidelityFigure{{name: "switches per second", unit: "/s", target: 0.10}, {name: "median holding period", unit: "ms", target: 0.15}, {name: "fairness (min/max running)", target: 0.10},
+				{name: "median handoff gap (holder's last to next's first instruction)", unit: "us", target: 0.15}},
 		})
 	}
 	// Mixed compute + sleep.
@@ -616,6 +627,8 @@ func fmtFig(v float64, unit string) string {
 		return fmt.Sprintf("%.2f ms", v)
 	case "x":
 		return fmt.Sprintf("%.2fx", v)
+	case "us":
+		return fmt.Sprintf("%.0f µs", v)
 	}
 	return fmt.Sprintf("%.2f", v)
 }

@@ -14,7 +14,9 @@ measured the same way from its trace (vm/fidelity_cpython_test.go, holds).
 
 Prints JSON: switches per second, the median holding period in ms, the
 fairness (the smallest thread's share of the running time over the largest
-one's), over the window in which every thread ran.
+one's), and the median handoff gap in µs (from the last iteration of a
+holder to the first of the next: noticing the drop request, dropping the
+GIL, waking the next thread), over the window in which every thread ran.
 """
 import json
 import sys
@@ -59,6 +61,7 @@ def figures(per_thread):
             runs.append([i, a, b])
     switches = len(runs) - 1
     holds = sorted(r[2] - r[1] for r in runs[1:-1])
+    gaps = sorted(b[1] - a[2] for a, b in zip(runs, runs[1:]))
     busy = [0] * len(per_thread)
     for a, b, i in segs:
         busy[i] += b - a
@@ -67,6 +70,7 @@ def figures(per_thread):
         "switches_per_s": switches / (span / 1e9) if span > 0 else 0,
         "hold_median_ms": holds[len(holds) // 2] / 1e6 if holds else 0,
         "fairness": min(busy) / max(busy) if max(busy) > 0 else 0,
+        "gap_median_us": gaps[len(gaps) // 2] / 1e3 if gaps else 0,
         "window_ms": span / 1e6,
     }
 
