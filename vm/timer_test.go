@@ -56,7 +56,7 @@ func TestShortSwitchIntervals(t *testing.T) {
 	}
 	for _, iv := range []time.Duration{time.Millisecond, 200 * time.Microsecond} {
 		t.Run(iv.String(), func(t *testing.T) {
-			attemptsOrSkipIfBusy(t, 3, func() (bool, string) {
+			attemptsOrSkipIfBusy(t, 5, func() (bool, string) {
 				c := &lateClock{realClock: realClock{start: time.Now()}}
 				tr, s := mustRun(t, counters(2, 1, 150*time.Millisecond), Options{SwitchInterval: iv, Clock: c})
 				var holds []int64
