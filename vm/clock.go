@@ -19,7 +19,8 @@ type Clock interface {
 	// Sleep blocks the calling thread for d (blocking I/O). It returns
 	// false if ctx was done before d elapsed.
 	Sleep(ctx context.Context, d time.Duration) bool
-	// Burn keeps the calling thread busy on a CPU for d (a native call).
+	// Burn keeps the calling thread busy on a CPU for d of work (a native
+	// call): in real time d of the thread's own CPU time.
 	// It returns false if ctx was done before d elapsed.
 	Burn(ctx context.Context, d time.Duration) bool
 	// Park blocks the calling thread until a value arrives on wake, the
@@ -38,7 +39,8 @@ const (
 )
 
 // realClock is the Clock of a real run: monotonic wall time, goroutines
-// blocking on channels and timers, CPU burnt by spinning on the clock.
+// blocking on channels and deadlines (a timerfd on Linux, timer_linux.go),
+// native work burnt as the thread's own CPU time (cputime_linux.go).
 type realClock struct {
 	start time.Time // carries Go's monotonic reading
 }
