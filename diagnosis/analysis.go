@@ -180,7 +180,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.speedup()
 	a.measured()
 	a.machine()
-	r.Verdicts = diagnose(a)
+	r.Verdicts = consistent(a, diagnose(a))
 	return r
 }
 

@@ -24,7 +24,7 @@ var verdictCases = []struct {
 	{"native-holding", func() *tracer.Trace { return testkit.NativeHolding(8) }, []string{GILHeldInNative}},
 	{"lock-bound", func() *tracer.Trace { return testkit.LockBound(10) }, []string{LockBound}},
 	{"free-threaded-2", func() *tracer.Trace { return testkit.FreeThreaded(2, 100*ms) }, []string{Scales}},
-	{"free-threaded-4", func() *tracer.Trace { return testkit.FreeThreaded(4, 100*ms) }, []string{CPUSaturated, Scales}},
+	{"free-threaded-4", func() *tracer.Trace { return testkit.FreeThreaded(4, 100*ms) }, []string{Inconsistent, CPUSaturated, Scales}},
 	{"processes-2", func() *tracer.Trace { return testkit.Processes(2, 100*ms) }, []string{Scales}},
 	{"single", testkit.SingleThread, []string{SingleThreaded}},
 	{"legacy-unfair", func() *tracer.Trace { return testkit.LegacyUnfair(40) }, []string{GILBound}},

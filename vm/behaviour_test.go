@@ -118,13 +118,53 @@ func TestReleasingNativeCallsOverlap(t *testing.T) {
 	w := &workload.Workload{Name: "hash", Seed: 1,
 		Functions: fns(map[string][]workload.Op{"hash": {native(d, true)}}),
 		Threads:   []workload.ThreadGroup{group("T", 2, "hash")}}
-	// A native call burns CPU until the clock has advanced by its duration,
-	// so releasing calls overlap in wall time even on one free core: no
-	// needCores here.
-	attempts(t, 3, func() (bool, string) {
+	// 1. What the VM decides, whatever the machine: both calls run
+	// outside the GIL at the same time.
+	tr, _ := mustRun(t, w, Options{})
+	var begin, end [2]int64
+	for _, e := range tr.Events {
+		switch e.Kind {
+		case tracer.KindNativeBegin:
+			begin[e.Thread] = e.Time
+		case tracer.KindNativeEnd:
+			end[e.Thread] = e.Time
+		}
+	}
+	if begin[0] >= end[1] || begin[1] >= end[0] {
+		t.Errorf("native calls [%v, %v] and [%v, %v]: expected them to overlap", begin[0], end[0], begin[1], end[1])
+	}
+	// 2. What the machine makes of it: a native call is CPU work (the
+	// thread's CPU clock), so they overlap in wall time only when the
+	// machine gives this process two cores.
+	needCores(t)
+	attemptsOrSkipIfBusy(t, 3, func() (bool, string) {
 		_, s := mustRun(t, w, Options{})
 		return wall(s) <= d*16/10, fmt.Sprintf("2 threads in a %v GIL-releasing native call took %v, expected them to overlap", d, wall(s))
 	})
+}
+
+// TestNativeCallIsCPUWork: a native call burns its duration of the thread's
+// CPU time, not of wall time: the process uses about that much CPU, and
+// four calls on fewer cores cannot end sooner than the CPU allows.
+func TestNativeCallIsCPUWork(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the thread CPU clock is read on Linux only")
+	}
+	const d = 30 * time.Millisecond
+	w := &workload.Workload{Name: "hash", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"hash": {native(d, true)}}),
+		Threads:   []workload.ThreadGroup{group("T", 4, "hash")}}
+	m := measure(t, w, Options{})
+	if m.cpu < 4*d*9/10 {
+		t.Errorf("4 native calls of %v used %v of CPU, expected at least %v", d, m.cpu, 4*d*9/10)
+	}
+	// CPU time cannot exceed the cores times the wall time: the calls
+	// took at least 4 x d / cores of wall time.
+	if cores := runtime.NumCPU(); cores < 4 {
+		if min := 4 * d / time.Duration(cores) * 9 / 10; m.wall < min {
+			t.Errorf("4 native calls of %v on %d cores ended after %v, expected at least %v", d, cores, m.wall, min)
+		}
+	}
 }
 
 func TestHoldingNativeCallBlocksOthers(t *testing.T) {

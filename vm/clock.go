@@ -19,7 +19,8 @@ type Clock interface {
 	// Sleep blocks the calling thread for d (blocking I/O). It returns
 	// false if ctx was done before d elapsed.
 	Sleep(ctx context.Context, d time.Duration) bool
-	// Burn keeps the calling thread busy on a CPU for d (a native call).
+	// Burn keeps the calling thread busy on a CPU for d of work (a native
+	// call): in real time d of the thread's own CPU time.
 	// It returns false if ctx was done before d elapsed.
 	Burn(ctx context.Context, d time.Duration) bool
 	// Park blocks the calling thread until a value arrives on wake, the
@@ -38,7 +39,8 @@ const (
 )
 
 // realClock is the Clock of a real run: monotonic wall time, goroutines
-// blocking on channels and timers, CPU burnt by spinning on the clock.
+// blocking on channels and deadlines (a timerfd on Linux, timer_linux.go),
+// native work burnt as the thread's own CPU time (cputime_linux.go).
 type realClock struct {
 	start time.Time // carries Go's monotonic reading
 }
@@ -49,10 +51,10 @@ func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	fired, release := after(d)
+	defer release()
 	select {
-	case <-t.C:
+	case <-fired:
 		return true
 	case <-ctx.Done():
 		return false
@@ -60,10 +62,25 @@ func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // burnCheckEvery is how many clock reads a Burn makes between looks at the
-// context: about 64 x 25 ns, so a stop is seen within a few microseconds.
+// context: about 64 x 25-300 ns, so a stop is seen within a few to a few
+// tens of microseconds.
 const burnCheckEvery = 64
 
+// Burn is CPU work: it spins until the calling thread has consumed d of
+// CPU time (on Linux the thread's own CPU clock, CLOCK_THREAD_CPUTIME_ID,
+// with the goroutine locked to its operating-system thread; see
+// cputime_linux.go), so that a native call descheduled by an oversubscribed
+// machine takes longer in wall time, as CPython's C code does. Where the
+// thread's CPU clock cannot be read it spins on the wall clock instead.
 func (c *realClock) Burn(ctx context.Context, d time.Duration) bool {
+	if ok, done := burnCPU(ctx, d); ok {
+		return done
+	}
+	return c.burnWall(ctx, d)
+}
+
+// burnWall spins until the wall clock has advanced by d.
+func (c *realClock) burnWall(ctx context.Context, d time.Duration) bool {
 	end := c.Now() + int64(d)
 	done := ctx.Done()
 	for i := 1; c.Now() < end; i++ {
@@ -87,12 +104,12 @@ func (c *realClock) Park(ctx context.Context, wake <-chan struct{}, timeout time
 			return WakeStop
 		}
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
+	fired, release := after(timeout)
+	defer release()
 	select {
 	case <-wake:
 		return WakeSignal
-	case <-t.C:
+	case <-fired:
 		return WakeTimeout
 	case <-ctx.Done():
 		return WakeStop

@@ -2,7 +2,10 @@
 // workloads (package vm/workload) to bytecode and runs them (Run, or Source
 // as a tracer.Source) with every guest thread a goroutine executing a real
 // interpreter loop and contending for a real GIL, recording every state
-// change through the tracer.
+// change through the tracer. In real time each guest thread is locked to
+// an operating-system thread of its own, as CPython's threads are
+// pthreads, timed waits end at timerfd deadlines, and native calls burn the
+// thread's own CPU time (docs/vm.md).
 //
 // # Interpreter
 //

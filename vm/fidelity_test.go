@@ -69,7 +69,7 @@ func TestFidelity(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| experiment | virtual (%d simulated cores) | real (this machine) | CPython |\n|---|---|---|---|\n", cores)
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | see issue 16 |\n", r.name, r.f(true), r.f(false))
+		fmt.Fprintf(&b, "| %s | %s | %s | scripts/fidelity.sh |\n", r.name, r.f(true), r.f(false))
 	}
 	t.Log("\n" + b.String())
 }

@@ -260,7 +260,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		clock = &realClock{start: start} // time 0 of the events is Meta.Start
 	}
 	var stopped atomic.Bool
-	r := &runner{w: w, s: s, version: o.Version, rec: rec, prog: prog, clock: clock, ctx: ctx, stopped: &stopped}
+	r := &runner{w: w, s: s, version: o.Version, rec: rec, prog: prog, clock: clock, ctx: ctx, stopped: &stopped, gomaxprocs: runtime.GOMAXPROCS(0)}
 	threads, procs, err := r.build()
 	if err != nil {
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
@@ -276,8 +276,20 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		vc.run()
 	} else {
 		var wg sync.WaitGroup
+		gomaxprocs, done := raiseProcs(len(threads) + 1)
+		r.gomaxprocs = gomaxprocs
+		defer done()
 		for _, th := range threads {
-			wg.Go(th.run)
+			// Each guest thread is an operating-system thread of its own,
+			// as CPython's are: a thread the GIL wakes has to be scheduled
+			// by the kernel, not run at once by the Go scheduler on the
+			// waker's processor, so on a loaded machine handoffs slow down
+			// as CPython's do (docs/vm.md, "Threads").
+			wg.Go(func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				th.run()
+			})
 		}
 		wg.Wait()
 	}
@@ -301,14 +313,15 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 
 // runner builds the processes and threads of a run.
 type runner struct {
-	w       *workload.Workload
-	s       settings
-	rec     *tracer.Recorder
-	prog    *program
-	clock   Clock
-	ctx     context.Context
-	stopped *atomic.Bool
-	version string
+	w          *workload.Workload
+	s          settings
+	rec        *tracer.Recorder
+	prog       *program
+	clock      Clock
+	ctx        context.Context
+	stopped    *atomic.Bool
+	version    string
+	gomaxprocs int // recorded in the trace: GOMAXPROCS before a real-time run raised it
 }
 
 func (r *runner) build() ([]*thread, []*process, error) {
@@ -378,7 +391,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		SwitchInterval: r.s.interval,
 		CheckInterval:  r.s.check,
 		Cores:          runtime.NumCPU(),
-		GOMAXPROCS:     runtime.GOMAXPROCS(0),
+		GOMAXPROCS:     r.gomaxprocs,
 		LoopsPerMS:     lpm,
 		Start:          start,
 		Version:        r.version,
