@@ -26,6 +26,17 @@ var recordedVerdicts = map[string]string{
 	"multiprocessing":         Scales,
 	"free-threaded":           Scales,
 	"file-reading":            Scales,
+	// The real CPython twins (fixtures/python, recorded with
+	// scripts/record-python-traces.sh): the same verdict as the VM's.
+	"python-countdown":               GILBound,
+	"python-image-processing":        GILBound,
+	"python-web-scraping":            Scales,
+	"python-file-reading":            Scales,
+	"python-convoy":                  Convoy,
+	"python-c-extension-holding-gil": GILHeldInNative,
+	"python-lock-contention":         LockBound,
+	"python-hashlib-large":           Scales,
+	"python-multiprocessing-pool":    Scales,
 }
 
 // TestRecordedFixtures checks the report of every trace recorded from the

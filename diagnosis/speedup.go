@@ -69,17 +69,26 @@ func (a *analysis) speedup() {
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
 	}
-	var io, longest int64
+	// longest is the most work one thread did; path the latest any thread
+	// could finish doing its own work from when it started: without a GIL
+	// or as processes the run cannot end before either (a real program's
+	// workers start after its main thread's imports and set-up).
+	var io, longest, path int64
 	for i := range r.Threads {
 		io += r.Threads[i].IONS
-		longest = max(longest, threadWork(&r.Threads[i]))
+		w := threadWork(&r.Threads[i])
+		longest = max(longest, w)
+		path = max(path, w)
+		if i < len(a.s.Threads) {
+			path = max(path, a.s.Threads[i].Start+w)
+		}
 	}
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.AmdahlLaw = sp.AmdahlCeiling
 	sp.GILCeiling = round3(a.gilCeiling(longest))
-	bound := max(longest, cpu/int64(sp.Cores))
+	bound := max(path, cpu/int64(sp.Cores))
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
 		bound = max(bound, l.HoldNS)

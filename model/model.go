@@ -98,6 +98,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared, procs)
+	cpu := newCPUShare(s, procs, max(t.Meta.Cores, 1))
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
 		threads = threads[:0]
@@ -106,7 +107,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			if !procs.keep(t.Threads[id].Proc) {
 				continue
 			}
-			tm := buildThread(s, tracer.ThreadID(id), shared, joins, depth, o.Tolerance)
+			tm := buildThread(s, tracer.ThreadID(id), shared, joins, cpu, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
 				fns[b.fn.Func] = true
@@ -255,7 +256,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	for _, j := range joins {
@@ -277,6 +278,12 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 	}
 	var leaves []leaf
 	add := func(k opKind, start, end int64, label string, fn tracer.Frame) {
+		// Work that needs a core is its CPU time: on an oversubscribed
+		// machine a busy span's wall time includes waiting for a core.
+		factor := 1.0
+		if k == opCompute || k == opNative || k == opNativeHold {
+			factor = cpu.share(start, end)
+		}
 		// Split at hold boundaries so that each piece is wholly inside or
 		// outside a hold.
 		for start < end {
@@ -292,7 +299,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 					break
 				}
 			}
-			leaves = append(leaves, leaf{kind: k, d: cut - start, label: label, fn: fn, hold: hi, lock: name})
+			leaves = append(leaves, leaf{kind: k, d: int64(math.Round(float64(cut-start) * factor)), label: label, fn: fn, hold: hi, lock: name})
 			start = cut
 		}
 	}
@@ -468,6 +475,74 @@ func dropTiny(ops []op) []op {
 // record its end: CPython releases a thread's lock before the thread's last
 // event.
 const joinSlack = 1_000_000
+
+// cpuShare is, over a run, how many of the modelled threads were busy
+// (running, or in native code) at once, against the cores the run had:
+// when more were busy than cores, each got a share of a core, and its busy
+// spans' wall time was partly a wait for a core. The model writes a busy
+// span as its CPU time, so that a replay on the same cores queues for them
+// as the run did, instead of counting the wait twice.
+type cpuShare struct {
+	times []int64 // the starts of the intervals, sorted
+	busy  []int   // busy threads in [times[i], times[i+1])
+	cores int
+}
+
+func newCPUShare(s *tracer.Spans, procs procSet, cores int) *cpuShare {
+	type edge struct {
+		t int64
+		d int
+	}
+	var edges []edge
+	for _, sp := range s.States {
+		if sp.End <= sp.Start || !procs.keep(s.Trace.Threads[sp.Thread].Proc) {
+			continue
+		}
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
+			edges = append(edges, edge{sp.Start, 1}, edge{sp.End, -1})
+		}
+	}
+	slices.SortFunc(edges, func(a, b edge) int { return cmp.Compare(a.t, b.t) })
+	c := &cpuShare{cores: cores}
+	n := 0
+	for i, e := range edges {
+		n += e.d
+		if i+1 < len(edges) && edges[i+1].t == e.t {
+			continue
+		}
+		c.times = append(c.times, e.t)
+		c.busy = append(c.busy, n)
+	}
+	return c
+}
+
+// share is the part of [start, end) that a busy thread had a core: 1 when
+// no more threads than cores were busy meanwhile.
+func (c *cpuShare) share(start, end int64) float64 {
+	if end <= start || len(c.times) == 0 {
+		return 1
+	}
+	i, _ := slices.BinarySearch(c.times, start+1)
+	i = max(i-1, 0)
+	got := 0.0
+	for t := start; t < end && i < len(c.times); i++ {
+		next := end
+		if i+1 < len(c.times) {
+			next = min(end, c.times[i+1])
+		}
+		if next <= t {
+			continue
+		}
+		f := 1.0
+		if b := c.busy[i]; b > c.cores {
+			f = float64(c.cores) / float64(b)
+		}
+		got += f * float64(next-t)
+		t = next
+	}
+	return got / float64(end-start)
+}
 
 // join is a thread's wait for another thread to end (Thread.join).
 type join struct {

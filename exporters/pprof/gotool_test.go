@@ -138,8 +138,21 @@ func expect(s *tracer.Spans) expected {
 			e.stateNS[tracer.State(st).String()] += ns
 		}
 	}
-	for _, f := range t.Frames {
-		e.funcs = append(e.funcs, f.Func)
+	// The functions on a stack that spent time in some state: a frame
+	// that only ever stood in stacks of zero-length spans has no sample.
+	seen := map[string]bool{}
+	for _, sp := range s.States {
+		if sp.End <= sp.Start {
+			continue
+		}
+		for _, f := range t.StackFrames(sp.Stack) {
+			// pprof's names drop what stands in angle brackets (C++
+			// template arguments): Python's "<module>" prints as "".
+			if !seen[f.Func] && !strings.HasPrefix(f.Func, "<") {
+				seen[f.Func] = true
+				e.funcs = append(e.funcs, f.Func)
+			}
+		}
 	}
 	return e
 }
