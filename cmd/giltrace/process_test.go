@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -86,7 +85,7 @@ functions:
 // proc is a giltrace process under test.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr syncBuffer // written by the process's copying goroutines while the test reads them
 	dir            string
 }
 
