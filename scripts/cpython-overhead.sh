@@ -4,6 +4,7 @@
 # interleaved so that machine noise hits both alike. Needs root.
 #
 #   scripts/cpython-overhead.sh [PYTHON] [ROUNDS]
+#   WORKLOADS="pool_20k" scripts/cpython-overhead.sh ...   (a subset)
 #
 # Per workload (scripts/overhead/*.py), medians of ROUNDS runs:
 #   program    the program's own wall time (measured inside it), untraced
@@ -24,7 +25,7 @@ now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "python: $PY ($($PY -V 2>&1)), $(nproc) cores, $ROUNDS rounds, kernel $(uname -r)"
 printf '%-14s %10s %10s %9s %11s %8s %9s\n' workload untraced traced overhead end-to-end events ns/event
-for w in cpu_threads convoy_like pool_blocking blocking_calls; do
+for w in ${WORKLOADS:-cpu_threads convoy_like pool_blocking pool_20k blocking_calls}; do
 	rm -f "$TMP"/u "$TMP"/t "$TMP"/e2e "$TMP"/ev
 	for _ in $(seq "$ROUNDS"); do
 		TIMED_OUT="$TMP/u" "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py"
