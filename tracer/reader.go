@@ -60,7 +60,7 @@ func (o ReadOptions) ReadFile(path string) (*Trace, error) {
 	// A FIFO would block the open until a writer comes; a directory or a
 	// device is no trace: only regular files (or links to them).
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading trace %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+		return nil, fmt.Errorf("reading trace %s: not a regular file (%s)", path, FileKind(fi.Mode()))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -697,8 +697,10 @@ func (d *decoder) count(minBytes int) int {
 	return int(n)
 }
 
-// fileKind names the kind of a non-regular file, for messages.
-func fileKind(m os.FileMode) string {
+// FileKind names the kind of a non-regular file, for messages: "a named
+// pipe", "a directory". The trace reader and the workload loader refuse
+// such files with it (they would block or mislead).
+func FileKind(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -85,7 +85,7 @@ func Load(path string) (*Workload, error) {
 	// A FIFO would block the open until a writer comes, a directory or a
 	// device is no workload: only regular files (or links to them).
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading workload %s: not a regular file (%s)", path, fileKind(fi.Mode()))
+		return nil, fmt.Errorf("reading workload %s: not a regular file (%s)", path, tracer.FileKind(fi.Mode()))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -439,21 +439,6 @@ func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
 		return
 	}
 	l.errorf(threads, "threads", "%d threads in total exceed the limit of %d", total, MaxThreads)
-}
-
-// fileKind names the kind of a non-regular file, for messages.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "mode " + m.String()
 }
 
 // checkUTF8 locates the first byte of src that is not UTF-8: the YAML
