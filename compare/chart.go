@@ -20,8 +20,9 @@ const (
 	Overlap               // from the traces: the report's achieved speedup
 )
 
-// Chart is one chart file: its name and what writes it.
-type Chart struct {
+// File is one file of a comparison or a prediction (a chart, the model,
+// the table): its name and what writes it. The CLI writes each atomically.
+type File struct {
 	Name  string
 	Write func(io.Writer) error
 }
@@ -29,10 +30,10 @@ type Chart struct {
 // Charts returns the charts: speedup.svg and speedup.png (the measured
 // speedup), overlap.svg and overlap.png (the overlap from the traces, which
 // a busy machine does not distort). The CLI writes each atomically.
-func (r *Result) Charts() []Chart {
+func (r *Result) Charts() []File {
 	svg := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WriteSVG(w, m) } }
 	png := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WritePNG(w, m) } }
-	return []Chart{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}}
+	return []File{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}}
 }
 
 // WriteCharts writes the Charts to dir.

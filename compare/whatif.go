@@ -3,12 +3,9 @@ package compare
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -335,55 +332,16 @@ func (p *Prediction) Chart() *chart.Chart {
 	return ch
 }
 
-// WriteFiles writes the model (model.yaml), the prediction (whatif.json)
-// and its chart (whatif.svg, whatif.png) into dir.
-func (p *Prediction) WriteFiles(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var written []string
-	var errs []error
-	for _, f := range []struct {
-		name  string
-		write func(io.Writer) error
-	}{
+// Files are the prediction's files: the model (model.yaml), the
+// prediction (whatif.json) and its chart (whatif.svg, whatif.png). The CLI
+// writes each atomically, as it does compare's charts.
+func (p *Prediction) Files() []File {
+	return []File{
 		{"model.yaml", func(w io.Writer) error { _, err := w.Write(p.Model); return err }},
 		{"whatif.json", p.WriteJSON},
 		{"whatif.svg", p.Chart().WriteSVG},
 		{"whatif.png", p.Chart().WritePNG},
-	} {
-		path := filepath.Join(dir, f.name)
-		if err := writeFile(path, f.write); err != nil {
-			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
-			continue
-		}
-		written = append(written, path)
 	}
-	return written, errors.Join(errs...)
-}
-
-// writeFile writes path through a temporary file renamed into place.
-func writeFile(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func orDefault(s, def string) string {

@@ -177,11 +177,30 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(o.File), "whatif")
 	}
-	written, werr := p.WriteFiles(dir)
+	written, werr := writePrediction(cmd.Context(), p, dir)
 	if o.JSON {
 		err = p.WriteJSON(cmd.OutOrStdout())
 	} else if err = p.WriteText(cmd.OutOrStdout()); err == nil && len(written) > 0 {
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\nmodel, table and chart: %s\n", strings.Join(written, " "))
 	}
 	return errors.Join(err, werr)
+}
+
+// writePrediction writes the files of prediction p into dir, atomically,
+// and returns the paths written.
+func writePrediction(ctx context.Context, p *compare.Prediction, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	var errs []error
+	for _, f := range p.Files() {
+		path := filepath.Join(dir, f.Name)
+		if err := writeFile(context.WithoutCancel(ctx), path, f.Write); err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
+			continue
+		}
+		written = append(written, path)
+	}
+	return written, errors.Join(errs...)
 }

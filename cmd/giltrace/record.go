@@ -375,7 +375,7 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 	if err != nil || !files {
 		return p, err
 	}
-	_, err = p.WriteFiles(filepath.Join(dir, "whatif"))
+	_, err = writePrediction(ctx, p, filepath.Join(dir, "whatif"))
 	return p, err
 }
 
