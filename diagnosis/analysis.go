@@ -91,6 +91,8 @@ type ProcReport struct {
 
 // Fairness compares GIL acquisitions among the CPU-bound threads of a
 // process; Ratio is fewest/most (1 is perfectly even).
+// Its counts are each CPU-bound thread's contended acquisitions of the GIL
+// (after a wait, or forced): who got it when threads competed.
 type Fairness struct {
 	CPUBoundThreads int     `json:"cpu_bound_threads"`
 	Fewest          int     `json:"fewest"`

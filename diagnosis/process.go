@@ -194,18 +194,32 @@ func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 // fairness compares GIL acquisitions of the CPU-bound threads of each
 // process with a GIL.
 func (a *analysis) fairness() {
+	// Fairness is about who gets the GIL when threads compete for it: the
+	// acquisitions that ended a wait. A thread's uncontended ones (a real
+	// program's main thread importing alone, before it starts any thread,
+	// takes it thousands of times) say nothing of it.
+	contended := make([]int, len(a.r.Threads))
+	for _, h := range a.s.Holds {
+		if int(h.Thread) < len(contended) && h.How != tracer.AcquireUncontended && h.Lock == a.gilOf(a.procOf[h.Thread]) {
+			contended[h.Thread]++
+		}
+	}
 	for i := range a.r.Threads {
 		p := a.procOf[i]
-		if !a.cpuBound[i] || a.gilOf(p) == tracer.NoLock {
+		th := &a.r.Threads[i]
+		// Among the CPU-bound threads that competed for the GIL: a thread
+		// that spent most of its wall waiting for other threads (a main
+		// thread that set up the work and joined the others) did not.
+		if !a.cpuBound[i] || a.gilOf(p) == tracer.NoLock || th.LockWaitNS*2 > th.WallNS {
 			continue
 		}
-		th := &a.r.Threads[i]
+		n := contended[i]
 		f := &a.r.Procs[p].Fairness
-		if f.CPUBoundThreads == 0 || th.Acquisitions < f.Fewest {
-			f.Fewest, f.FewestThread = th.Acquisitions, th.Name
+		if f.CPUBoundThreads == 0 || n < f.Fewest {
+			f.Fewest, f.FewestThread = n, th.Name
 		}
-		if f.CPUBoundThreads == 0 || th.Acquisitions > f.Most {
-			f.Most, f.MostThread = th.Acquisitions, th.Name
+		if f.CPUBoundThreads == 0 || n > f.Most {
+			f.Most, f.MostThread = n, th.Name
 		}
 		f.CPUBoundThreads++
 	}
