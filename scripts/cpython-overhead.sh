@@ -9,7 +9,8 @@
 # Per workload (scripts/overhead/*.py), medians of ROUNDS runs:
 #   program    the program's own wall time (measured inside it), untraced
 #              and traced, and the overhead: what tracing costs the program;
-#   end-to-end the whole command's wall time traced, including the
+#   end-to-end the whole `giltrace record --formats none` command traced,
+#              including the report, the prediction and the
 #              recorder's start (interpreter lookup, DWARF, probe
 #              definitions) and stop (unregistering the uprobes, draining);
 #   events     events recorded, and the program's extra time per event.
@@ -19,7 +20,6 @@ ROUNDS=${2:-7}
 cd "$(dirname "$0")/.."
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-go build -o "$TMP/record" ./source/cpython/internal/record
 go build -o "$TMP/giltrace" ./cmd/giltrace
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -30,9 +30,9 @@ for w in ${WORKLOADS:-cpu_threads convoy_like pool_blocking pool_20k blocking_ca
 	for _ in $(seq "$ROUNDS"); do
 		TIMED_OUT="$TMP/u" "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py"
 		s=$(now)
-		TIMED_OUT="$TMP/t" "$TMP/record" -q -o "$TMP/run.giltrace" -- "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py"
+		TIMED_OUT="$TMP/t" "$TMP/giltrace" record --quiet -o "$TMP/run" --formats none -- "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py" >/dev/null
 		echo $(($(now) - s)) >>"$TMP/e2e"
-		"$TMP/giltrace" report --json "$TMP/run.giltrace" | grep -o '"events": *[0-9]*' | head -1 | grep -o '[0-9]*$' >>"$TMP/ev"
+		"$TMP/giltrace" report --json "$TMP/run/run.giltrace" | grep -o '"events": *[0-9]*' | head -1 | grep -o '[0-9]*$' >>"$TMP/ev"
 	done
 	u=$(median <"$TMP/u") t=$(median <"$TMP/t") x=$(median <"$TMP/e2e") e=$(median <"$TMP/ev")
 	awk -v w="$w" -v u="$u" -v t="$t" -v x="$x" -v e="$e" 'BEGIN {

@@ -73,9 +73,16 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 }
 
 // pythonOptions are the CPython recorder's options for a command: the
-// program's standard streams are giltrace's.
+// program's standard streams are giltrace's. GILTRACE_VERBOSE=1 prints the
+// recorder's phases (interpreter read, probes defined, enabled, disabled,
+// drained) with their times on stderr.
 func pythonOptions(cmd *cobra.Command) cpython.Options {
-	return cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion()}
+	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion()}
+	if os.Getenv("GILTRACE_VERBOSE") != "" {
+		stderr := cmd.ErrOrStderr()
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "giltrace: cpython: "+format+"\n", args...) }
+	}
+	return o
 }
 
 // recordPython records a real CPython program through src, named name,
