@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/giltrace/giltrace/chart"
@@ -34,25 +32,6 @@ func (r *Result) Charts() []File {
 	svg := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WriteSVG(w, m) } }
 	png := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WritePNG(w, m) } }
 	return []File{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}}
-}
-
-// WriteCharts writes the Charts to dir.
-func (r *Result) WriteCharts(dir string) error {
-	for _, c := range r.Charts() {
-		path := filepath.Join(dir, c.Name)
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("writing chart: %w", err)
-		}
-		err = c.Write(f)
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("writing chart %s: %w", path, cerr)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 var (

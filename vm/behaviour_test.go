@@ -297,8 +297,10 @@ func TestConvoyIOThreadWaitsAboutASwitchInterval(t *testing.T) {
 	}
 }
 
-func TestGuestLockContention(t *testing.T) {
-	w := &workload.Workload{Name: "locks", Seed: 1,
+// lockedIO is three threads that each take lock "cache" five times around
+// 2 ms of blocking I/O, with 1 ms of compute between.
+func lockedIO() *workload.Workload {
+	return &workload.Workload{Name: "locks", Seed: 1,
 		Functions: fns(map[string][]workload.Op{
 			"work": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{
 				{Kind: workload.OpLock, Lock: "cache", Body: []workload.Op{blockIO(2 * time.Millisecond)}},
@@ -306,6 +308,10 @@ func TestGuestLockContention(t *testing.T) {
 			}}},
 		}),
 		Threads: []workload.ThreadGroup{group("T", 3, "work")}}
+}
+
+func TestGuestLockContention(t *testing.T) {
+	w := lockedIO()
 	tr, s := mustRun(t, w, Options{})
 	var cache tracer.LockID = tracer.NoLock
 	for i, l := range tr.Locks {

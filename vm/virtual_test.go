@@ -365,14 +365,7 @@ func TestVirtualCoresLimitParallelism(t *testing.T) {
 // TestVirtualGuestLocks (the twin of TestGuestLockContention): a thread blocked on a guest lock gets it one
 // wake-up latency after the holder releases it.
 func TestVirtualGuestLocks(t *testing.T) {
-	w := &workload.Workload{Name: "locks", Seed: 1,
-		Functions: fns(map[string][]workload.Op{
-			"work": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{
-				{Kind: workload.OpLock, Lock: "cache", Body: []workload.Op{blockIO(2 * time.Millisecond)}},
-				compute(time.Millisecond),
-			}}},
-		}),
-		Threads: []workload.ThreadGroup{group("T", 3, "work")}}
+	w := lockedIO()
 	tr, s := sim(t, w, Options{})
 	cache := tracer.NoLock
 	for i, l := range tr.Locks {
