@@ -23,9 +23,9 @@ type Clock interface {
 	// call): in real time d of the thread's own CPU time.
 	// It returns false if ctx was done before d elapsed.
 	Burn(ctx context.Context, d time.Duration) bool
-	// Park blocks the calling thread until a value arrives on wake, the
-	// timeout elapses (never when timeout <= 0), or ctx is done.
-	Park(ctx context.Context, wake <-chan struct{}, timeout time.Duration) Wake
+	// Park blocks the calling thread until w is signalled, the timeout
+	// elapses (never when timeout <= 0), or ctx is done.
+	Park(ctx context.Context, w *Waker, timeout time.Duration) Wake
 }
 
 // Wake says why Clock.Park returned.
@@ -33,7 +33,7 @@ type Wake uint8
 
 // Reasons for Park to return.
 const (
-	WakeSignal  Wake = iota // a value arrived on the wake channel
+	WakeSignal  Wake = iota // the thread's Waker was signalled
 	WakeTimeout             // the timeout elapsed
 	WakeStop                // the context was done
 )
@@ -95,23 +95,8 @@ func (c *realClock) burnWall(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-func (c *realClock) Park(ctx context.Context, wake <-chan struct{}, timeout time.Duration) Wake {
-	if timeout <= 0 {
-		select {
-		case <-wake:
-			return WakeSignal
-		case <-ctx.Done():
-			return WakeStop
-		}
-	}
-	fired, release := after(timeout)
-	defer release()
-	select {
-	case <-wake:
-		return WakeSignal
-	case <-fired:
-		return WakeTimeout
-	case <-ctx.Done():
-		return WakeStop
-	}
+// Park parks the thread on its Waker: on Linux a futex with the timeout,
+// as CPython's pthread_cond_timedwait (waker_linux.go).
+func (c *realClock) Park(ctx context.Context, w *Waker, timeout time.Duration) Wake {
+	return w.Park(ctx, timeout)
 }

@@ -250,7 +250,7 @@ func TestReleaseWakesARandomWaiter(t *testing.T) {
 	l := newLock(rec.AddLock("l", p.id, false), clock, 1)
 	newThread := func(name string) *thread {
 		buf := rec.NewThread(name, p.id)
-		return &thread{id: buf.Thread(), proc: p, buf: buf, clock: clock, wake: make(chan struct{}, 1)}
+		return &thread{id: buf.Thread(), proc: p, buf: buf, clock: clock, wake: NewWaker()}
 	}
 	holder := newThread("holder")
 	ws := []*thread{newThread("a"), newThread("b"), newThread("c")}
@@ -263,11 +263,10 @@ func TestReleaseWakesARandomWaiter(t *testing.T) {
 		l.mu.Unlock()
 		n := 0
 		for _, w := range ws {
-			select {
-			case <-w.wake:
+			if w.wake.pending() {
+				w.wake.Drain()
 				woken[w.id]++
 				n++
-			default:
 			}
 		}
 		if n != 1 {

@@ -269,6 +269,10 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		for _, p := range procs {
 			p.breaker.set(bitStop)
 		}
+		// A parked thread sees the stop when woken (Waker.Park).
+		for _, th := range threads {
+			th.wake.Signal()
+		}
 	})
 	cpu0 := processCPU()
 	if vc != nil {
@@ -370,7 +374,7 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 	buf := r.rec.NewThread(name, p.id)
 	th := &thread{
 		id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
-		prog: r.prog, wake: make(chan struct{}, 1), stacks: map[uint64]tracer.StackID{},
+		prog: r.prog, wake: NewWaker(), stacks: map[uint64]tracer.StackID{},
 		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
 		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,

@@ -25,7 +25,7 @@ type thread struct {
 	ctx   context.Context
 	prog  *program
 	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
-	wake  chan struct{}
+	wake  *Waker
 
 	stack  tracer.StackID
 	stacks map[uint64]tracer.StackID // (parent, frame) -> stack
@@ -77,10 +77,7 @@ func (th *thread) signal() {
 		th.vt.c.signal(th.vt)
 		return
 	}
-	select {
-	case th.wake <- struct{}{}:
-	default:
-	}
+	th.wake.Signal()
 }
 
 // drainWake forgets a stale wake before the thread parks again.
@@ -89,10 +86,7 @@ func (th *thread) drainWake() {
 		th.vt.pending = false
 		return
 	}
-	select {
-	case <-th.wake:
-	default:
-	}
+	th.wake.Drain()
 }
 
 func (th *thread) took(l *lock) {

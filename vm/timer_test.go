@@ -20,7 +20,7 @@ type lateClock struct {
 	late []int64
 }
 
-func (c *lateClock) Park(ctx context.Context, wake <-chan struct{}, timeout time.Duration) Wake {
+func (c *lateClock) Park(ctx context.Context, wake *Waker, timeout time.Duration) Wake {
 	t0 := c.Now()
 	w := c.realClock.Park(ctx, wake, timeout)
 	if w == WakeTimeout {

@@ -343,7 +343,7 @@ func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
 
 // Park waits for a signal (signal, after the wake-up latency) or the
 // timeout, without a core.
-func (c *vclock) Park(_ context.Context, _ <-chan struct{}, timeout time.Duration) Wake {
+func (c *vclock) Park(_ context.Context, _ *Waker, timeout time.Duration) Wake {
 	v := c.cur
 	if c.stopping {
 		return WakeStop
