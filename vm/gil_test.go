@@ -241,39 +241,55 @@ func BenchmarkHandoff(b *testing.B) {
 	b.ReportMetric(float64(len(notice))/float64(b.N), "drops/op")
 }
 
-// TestReleaseWakesARandomWaiter: a release wakes one waiter picked at
-// random, not the one that waited longest (the lock is not FIFO).
-func TestReleaseWakesARandomWaiter(t *testing.T) {
-	rec := tracer.NewRecorder(tracer.Config{Disabled: true})
-	p := &process{id: rec.AddProcess("p", 1)}
-	clock := &realClock{start: time.Now()}
-	l := newLock(rec.AddLock("l", p.id, false), clock, 1)
-	newThread := func(name string) *thread {
-		buf := rec.NewThread(name, p.id)
-		return &thread{id: buf.Thread(), proc: p, buf: buf, clock: clock, wake: NewWaker()}
-	}
-	holder := newThread("holder")
-	ws := []*thread{newThread("a"), newThread("b"), newThread("c")}
-	woken := map[tracer.ThreadID]int{}
-	for range 60 {
-		l.mu.Lock()
-		l.locked, l.holder = true, holder
-		l.waiters = append(l.waiters[:0], ws...) // a waited longest
-		l.releaseLocked(holder, tracer.ReleaseUnlock)
-		l.mu.Unlock()
-		n := 0
-		for _, w := range ws {
-			if w.wake.pending() {
-				w.wake.Drain()
-				woken[w.id]++
-				n++
+// TestReleaseWakesAWaiter: a release wakes exactly one waiter. In real time
+// it is the one whose current wait began first, as glibc's condition
+// variable wakes them; in virtual time one picked by the seeded generator,
+// each of three at times (the lock is not FIFO there).
+func TestReleaseWakesAWaiter(t *testing.T) {
+	for _, real := range []bool{true, false} {
+		rec := tracer.NewRecorder(tracer.Config{Disabled: true})
+		p := &process{id: rec.AddProcess("p", 1)}
+		var clock Clock = &realClock{start: time.Now()}
+		if !real {
+			clock = &stepClock{}
+		}
+		l := newLock(rec.AddLock("l", p.id, false), clock, 1)
+		newThread := func(name string) *thread {
+			buf := rec.NewThread(name, p.id)
+			return &thread{id: buf.Thread(), proc: p, buf: buf, clock: clock, wake: NewWaker()}
+		}
+		holder := newThread("holder")
+		ws := []*thread{newThread("a"), newThread("b"), newThread("c")}
+		woken := map[tracer.ThreadID]int{}
+		for i := range 60 {
+			l.mu.Lock()
+			l.locked, l.holder = true, holder
+			// The waits began in a rotating order; the slice's order is
+			// another one.
+			l.waiters = append(l.waiters[:0], ws...)
+			for k, w := range ws {
+				w.parkSeq = uint64(100*i + (k+i)%3)
+			}
+			oldest := ws[(3-i%3)%3]
+			l.releaseLocked(holder, tracer.ReleaseUnlock)
+			l.mu.Unlock()
+			n := 0
+			for _, w := range ws {
+				if w.wake.pending() {
+					w.wake.Drain()
+					woken[w.id]++
+					n++
+					if real && w != oldest {
+						t.Fatalf("release %d woke thread %d, expected the oldest waiter, %d", i, w.id, oldest.id)
+					}
+				}
+			}
+			if n != 1 {
+				t.Fatalf("a release woke %d waiters, expected one", n)
 			}
 		}
-		if n != 1 {
-			t.Fatalf("a release woke %d waiters, expected one", n)
+		if len(woken) != 3 {
+			t.Errorf("real time %v: 60 releases woke %v, expected each of 3 waiters at times", real, woken)
 		}
-	}
-	if len(woken) != 3 {
-		t.Errorf("60 releases woke %v, expected each of 3 waiters at times", woken)
 	}
 }

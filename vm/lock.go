@@ -20,10 +20,16 @@ import (
 // is pending waits until another thread has taken the lock (CPython's
 // FORCE_SWITCHING).
 //
-// There is no queue: a release wakes one waiter picked at random (POSIX
-// leaves the choice of pthread_cond_signal unspecified), and a thread that
-// arrives while the lock is free takes it at once, before any woken waiter
-// has run. Whoever gets there first wins.
+// There is no queue: a release wakes one waiter, and a thread that arrives
+// while the lock is free takes it at once, before any woken waiter has run.
+// Whoever gets there first wins. Which waiter a release wakes: POSIX leaves
+// pthread_cond_signal's choice unspecified; glibc's condition variable
+// (2.25 and later) wakes the waiters of its older group first and the
+// kernel wakes a futex's sleepers in arrival order, so in practice the
+// waiter whose current wait began first, a waiter that timed out and
+// waits again going to the back. Real time does the same (oldestFirst);
+// virtual time picks at random with the run's seeded generator (issue 11;
+// docs/vm.md).
 //
 // Every event about the lock is emitted under mu (see stamp).
 type lock struct {
@@ -42,11 +48,16 @@ type lock struct {
 	waiters  []*thread      // unordered
 	nwait    atomic.Int32   // len(waiters), readable without mu
 	switcher *thread        // a releasing thread waiting for the switch
-	pick     *rand.Rand     // picks the waiter a release wakes
+	pick     *rand.Rand     // picks the waiter a release wakes (virtual time)
+	// oldestFirst: a release wakes the waiter whose current wait began
+	// first (real time, as glibc); else one picked at random.
+	oldestFirst bool
+	parks       uint64 // waits begun, numbering them (thread.parkSeq)
 }
 
 func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
-	return &lock{id: id, clock: c, pick: rand.New(rand.NewPCG(seed, uint64(id)))}
+	_, real := c.(*realClock)
+	return &lock{id: id, clock: c, pick: rand.New(rand.NewPCG(seed, uint64(id))), oldestFirst: real}
 }
 
 // tryAcquire takes the lock if it is free, emitting an uncontended
@@ -112,6 +123,8 @@ func (l *lock) afterWait() tracer.Acquire {
 // back. Called with mu held.
 func (l *lock) park(th *thread, timeout time.Duration) Wake {
 	th.drainWake()
+	l.parks++
+	th.parkSeq = l.parks
 	l.waiters = append(l.waiters, th)
 	l.nwait.Store(int32(len(l.waiters)))
 	l.mu.Unlock()
@@ -191,8 +204,17 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 	l.holder = nil
 	th.released(l)
 	if n := len(l.waiters); n > 0 {
-		i := l.pick.IntN(n)
-		w := l.waiters[i]
+		var w *thread
+		if l.oldestFirst {
+			w = l.waiters[0]
+			for _, x := range l.waiters[1:] {
+				if x.parkSeq < w.parkSeq {
+					w = x
+				}
+			}
+		} else {
+			w = l.waiters[l.pick.IntN(n)]
+		}
 		l.removeWaiter(w)
 		w.signal()
 	}

@@ -26,6 +26,8 @@ type thread struct {
 	prog  *program
 	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
 	wake  *Waker
+	// parkSeq numbers the thread's current wait on a lock (lock.parks).
+	parkSeq uint64
 
 	stack  tracer.StackID
 	stacks map[uint64]tracer.StackID // (parent, frame) -> stack

@@ -11,22 +11,17 @@ import (
 
 // after returns a channel that receives a value once d has elapsed on the
 // monotonic clock (the clock Go's own monotonic readings come from), and a
-// function that releases the timer; call it once the wait is over.
+// function that releases the timer; call it once the wait is over. Sleeps
+// (I/O, start_after) use it; the GIL's and the locks' waits park the
+// thread on its futex instead (waker_linux.go).
 //
 // It does not use a Go timer. Go fires timers from its network poller,
 // which on Linux sleeps in epoll_wait with a timeout in whole milliseconds
 // (runtime/netpoll_epoll.go): when no other goroutine keeps a processor
 // busy looking for work, a 200 µs timer fires after about 1 ms and a 1 ms
-// timer after 1-2 ms. Nor does it block a thread in clock_nanosleep: a
-// goroutine in a system call keeps its processor (P) until the runtime
-// takes it back, so a sleeper left over from a wait that ended early kept
-// one of the two Ps for the rest of its interval, and the thread that the
-// next switch woke waited for it: every holding period lasted about two
-// switch intervals (issue 16).
-//
-// Instead the deadline is a timerfd (CLOCK_MONOTONIC, absolute, the
-// kernel's high-resolution timers with the thread's timer slack, 50 µs by
-// default, as CPython's pthread_cond_timedwait gets) read through Go's
+// timer after 1-2 ms. The deadline is a timerfd (CLOCK_MONOTONIC,
+// absolute, the kernel's high-resolution timers with the thread's timer
+// slack, 50 µs by default, as CPython's sleeps get) read through Go's
 // network poller: the reading goroutine is parked and holds no P, and the
 // poller's epoll_wait returns when the timerfd fires. Releasing closes it.
 func after(d time.Duration) (<-chan struct{}, func()) {
