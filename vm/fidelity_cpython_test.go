@@ -249,7 +249,8 @@ func reacquireMedian(tr *tracer.Trace, s *tracer.Spans, io, cpu string, d time.D
 
 // fidelityFigure is one figure of the table: its values per round, the
 // target (the largest relative difference from CPython accepted: 0.10, or
-// 0.15 for holding and re-acquire medians).
+// 0.15 for holding and re-acquire medians; 0: shown for information, not
+// one of issue 16's figures, not counted).
 type fidelityFigure struct {
 	name, unit    string
 	target        float64
@@ -332,7 +333,7 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 			},
 			virt: func(t *testing.T) []float64 { return vmFigs(t, true, 0) },
 			figs: []fidelityFigure{{name: "switches per second", unit: "/s", target: 0.10}, {name: "median holding period", unit: "ms", target: 0.15}, {name: "fairness (min/max running)", target: 0.10},
-				{name: "median handoff gap (holder's last to next's first instruction)", unit: "us", target: 0.15}},
+				{name: "median handoff gap (holder's last to next's first instruction)", unit: "us"}}, // informational (docs/fidelity.md)
 		})
 	}
 	// Mixed compute + sleep.
@@ -557,14 +558,16 @@ func TestFidelityCPython(t *testing.T) {
 		for _, f := range e.figs {
 			rm, cm := median(f.real), median(f.cpython)
 			rr, vr := ratio(rm, cm), ratio(f.virtual, cm)
-			ok := rr > 0 && abs(rr-1) <= f.target
-			total++
-			mark := "no"
-			if ok {
-				met++
-				mark = "yes"
+			target, mark := "information", "-"
+			if f.target > 0 {
+				total++
+				target, mark = fmt.Sprintf("±%.0f %%", f.target*100), "no"
+				if rr > 0 && abs(rr-1) <= f.target {
+					met++
+					mark = "yes"
+				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f | ±%.0f %% | %s |\n", e.name, f.name, fmtFig(f.virtual, f.unit), fmtFig(rm, f.unit), fmtFig(cm, f.unit), rr, vr, f.target*100, mark)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", e.name, f.name, fmtFig(f.virtual, f.unit), fmtFig(rm, f.unit), fmtFig(cm, f.unit), rr, vr, target, mark)
 		}
 	}
 	fmt.Fprintf(&b, "\nreal within target: %d of %d figures\n", met, total)
