@@ -16,9 +16,10 @@ type Clock interface {
 	// Now is the time in nanoseconds since the run's start. It is
 	// monotonic.
 	Now() int64
-	// Sleep blocks the calling thread for d (blocking I/O). It returns
-	// false if ctx was done before d elapsed.
-	Sleep(ctx context.Context, d time.Duration) bool
+	// Sleep blocks the calling thread, whose Waker is w, for d (blocking
+	// I/O). A signal of w meanwhile does not end it. It returns false if
+	// ctx was done before d elapsed.
+	Sleep(ctx context.Context, w *Waker, d time.Duration) bool
 	// Burn keeps the calling thread busy on a CPU for d of work (a native
 	// call): in real time d of the thread's own CPU time.
 	// It returns false if ctx was done before d elapsed.
@@ -38,8 +39,8 @@ const (
 	WakeStop                // the context was done
 )
 
-// realClock is the Clock of a real run: monotonic wall time, goroutines
-// blocking on channels and deadlines (a timerfd on Linux, timer_linux.go),
+// realClock is the Clock of a real run: monotonic wall time, threads
+// blocking on their Waker (a futex on Linux, waker_linux.go),
 // native work burnt as the thread's own CPU time (cputime_linux.go).
 type realClock struct {
 	start time.Time // carries Go's monotonic reading
@@ -47,18 +48,14 @@ type realClock struct {
 
 func (c *realClock) Now() int64 { return int64(time.Since(c.start)) }
 
-func (c *realClock) Sleep(ctx context.Context, d time.Duration) bool {
+// Sleep blocks the thread on its Waker until d has passed: on Linux a
+// futex wait with the timeout, woken by the kernel's timer as CPython's
+// time.sleep (clock_nanosleep) is (waker_linux.go).
+func (c *realClock) Sleep(ctx context.Context, w *Waker, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	fired, release := after(d)
-	defer release()
-	select {
-	case <-fired:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return w.Sleep(ctx, d)
 }
 
 // burnCheckEvery is how many clock reads a Burn makes between looks at the

@@ -32,8 +32,10 @@ func (c *stepClock) advance(ctx context.Context, d time.Duration) bool {
 	return ctx.Err() == nil
 }
 
-func (c *stepClock) Sleep(ctx context.Context, d time.Duration) bool { return c.advance(ctx, d) }
-func (c *stepClock) Burn(ctx context.Context, d time.Duration) bool  { return c.advance(ctx, d) }
+func (c *stepClock) Sleep(ctx context.Context, _ *Waker, d time.Duration) bool {
+	return c.advance(ctx, d)
+}
+func (c *stepClock) Burn(ctx context.Context, d time.Duration) bool { return c.advance(ctx, d) }
 func (c *stepClock) Park(ctx context.Context, wake *Waker, timeout time.Duration) Wake {
 	return (&realClock{start: time.Now()}).Park(ctx, wake, timeout)
 }

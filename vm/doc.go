@@ -4,7 +4,8 @@
 // interpreter loop and contending for a real GIL, recording every state
 // change through the tracer. In real time each guest thread is locked to
 // an operating-system thread of its own, as CPython's threads are
-// pthreads, timed waits end at timerfd deadlines, and native calls burn the
+// pthreads, waits and sleeps block in the kernel on a futex of the thread's
+// own (waker_linux.go), and native calls burn the
 // thread's own CPU time (docs/vm.md).
 //
 // # Interpreter

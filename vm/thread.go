@@ -114,7 +114,7 @@ func (th *thread) released(l *lock) {
 
 // run is the thread's life: start, take the GIL, run the top level, end.
 func (th *thread) run() {
-	if th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.startAfter) {
+	if th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
 		th.stopped.Store(true)
 		th.emit(tracer.KindThreadStart, 0)
 		th.emit(tracer.KindThreadEnd, 0)
@@ -158,7 +158,7 @@ func (th *thread) io(op *ioOp) error {
 	if op.jitter > 0 {
 		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
 	}
-	if !th.clock.Sleep(th.ctx, max(d, 0)) {
+	if !th.clock.Sleep(th.ctx, th.wake, max(d, 0)) {
 		return errStopped
 	}
 	th.emit(tracer.KindIOEnd, 0)

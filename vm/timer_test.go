@@ -52,7 +52,7 @@ func decile(xs []int64, k int) time.Duration {
 // timed wait begins); the bound is the interval + 0.6 ms.
 func TestShortSwitchIntervals(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the precise timed wait is Linux's (timerfd); elsewhere Go timers")
+		t.Skip("the precise timed wait is Linux's (a futex); elsewhere Go timers")
 	}
 	for _, iv := range []time.Duration{time.Millisecond, 200 * time.Microsecond} {
 		t.Run(iv.String(), func(t *testing.T) {

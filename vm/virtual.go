@@ -307,7 +307,7 @@ func (c *vclock) sync(v *vthread) {
 }
 
 // Sleep is blocking I/O or start_after: no core, back after exactly d.
-func (c *vclock) Sleep(_ context.Context, d time.Duration) bool {
+func (c *vclock) Sleep(_ context.Context, _ *Waker, d time.Duration) bool {
 	v := c.cur
 	if c.stopping {
 		return false

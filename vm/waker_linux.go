@@ -86,5 +86,23 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 	}
 }
 
+// Sleep blocks until d has passed (true) or ctx is done (false); a signal
+// meanwhile is stale (the thread is in no wait that a release ends) and is
+// consumed.
+func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		switch w.Park(ctx, time.Until(deadline)) {
+		case WakeStop:
+			return false
+		case WakeTimeout:
+			return true
+		}
+		if time.Until(deadline) <= 0 {
+			return ctx.Err() == nil
+		}
+	}
+}
+
 // pending reports whether a signal is pending (tests).
 func (w *Waker) pending() bool { return w.state.Load() == wakeSignalled }

@@ -50,5 +50,18 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 	}
 }
 
+// Sleep blocks until d has passed (true) or ctx is done (false); a signal
+// meanwhile does not end it.
+func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // pending reports whether a signal is pending (tests).
 func (w *Waker) pending() bool { return len(w.ch) > 0 }
