@@ -277,6 +277,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		}
 	}
 	var leaves []leaf
+	lo := 0 // holds before lo ended before the current piece: spans come in time order
 	add := func(k opKind, start, end int64, label string, fn tracer.Frame) {
 		// Work that needs a core is its CPU time: on an oversubscribed
 		// machine a busy span's wall time includes waiting for a core.
@@ -287,12 +288,16 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		// Split at hold boundaries so that each piece is wholly inside or
 		// outside a hold.
 		for start < end {
+			for lo < len(holds) && holds[lo].end <= start {
+				lo++
+			}
 			cut, hi, name := end, -1, ""
-			for i, h := range holds {
+			for i := lo; i < len(holds) && holds[i].start < cut; i++ {
+				h := holds[i]
 				switch {
 				case h.start <= start && start < h.end:
 					cut, hi, name = min(end, h.end), i, h.name
-				case start < h.start && h.start < cut:
+				case start < h.start:
 					cut = h.start
 				}
 				if hi >= 0 {
