@@ -713,9 +713,9 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		frames: map[string]string{}, byFunc: map[string][]string{}}
 	var w strings.Builder
 	m := t.Meta
-	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", orDefault(o.Source, "a trace"))
+	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", commentText(orDefault(o.Source, "a trace")))
 	if cmd := m.Extra["command"]; cmd != "" {
-		fmt.Fprintf(&w, ": %s", cmd)
+		fmt.Fprintf(&w, ": %s", commentText(cmd))
 	}
 	if py := m.Extra["python"]; py != "" {
 		fmt.Fprintf(&w, " (CPython %s)", py)
@@ -823,7 +823,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		writeOps(&w, body, 4, names)
 	}
 	for _, n := range ft.names {
-		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), orDefault(ft.frames[n], "?"))
+		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), commentText(orDefault(ft.frames[n], "?")))
 		writeOps(&w, averagePassages(ft.uses[n]), 4, names)
 	}
 	return []byte(w.String())
@@ -852,7 +852,7 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 			writeOps(w, o.body, indent+6, names)
 		case opJoin:
 			if n, ok := names[o.target]; ok {
-				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), n)
+				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), commentText(n))
 			}
 		case opRepeat:
 			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)
@@ -889,6 +889,18 @@ const maxName = 110
 // cleanName makes s a name the format accepts: printable, without leading
 // or trailing spaces, at most maxName bytes, "?" if nothing is left. A
 // name read from a process's memory can be anything.
+// commentText is s fit for a YAML comment: YAML allows no control
+// characters, and a frame's file name read from a process's memory while
+// the code object was being freed may hold any bytes.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}
+
 func cleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if !unicode.IsPrint(r) {
