@@ -161,13 +161,15 @@ func modelledProcs(t *tracer.Trace) procSet {
 }
 
 // sharedLocks are the guest locks that at least two threads held, three
-// times at least (as the diagnosis counts a mutex): real mutual exclusion,
-// modelled as a lock. A lock held by one thread only and
+// times at least (as the diagnosis counts a mutex), and that some thread
+// waited for or that were held a hundredth of the run at least: real
+// mutual exclusion, modelled as a lock. A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
+	held := map[tracer.LockID]float64{}
 	for _, h := range s.Holds {
 		if s.Trace.Locks[h.Lock].GIL {
 			continue
@@ -177,15 +179,29 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 		}
 		holders[h.Lock][h.Thread] = true
 		holds[h.Lock]++
+		held[h.Lock] += float64(h.End - h.Start)
+	}
+	waited := map[tracer.LockID]bool{}
+	for _, w := range s.Waits {
+		waited[w.Lock] = true
 	}
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
-		if len(hs) >= 2 && holds[l] >= 3 { // diagnosis's rule: a join lock has two holds
+		// diagnosis's rule: a join lock has two holds
+		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration())) {
 			out[l] = true
 		}
 	}
 	return out
 }
+
+// minHeldShare is the share of the run's wall that a lock no thread ever
+// waited for must have been held to be modelled: a recorder that observes
+// every hold (the CPython recorder's lock holds) sees hundreds of locks
+// held for microseconds (a Condition's, a Future's, each at an address
+// that the next one reuses), which would only make the model long and
+// unrepeatable, and could not serialise anything that matters.
+const minHeldShare = 0.01
 
 func maxStackDepth(t *tracer.Trace) int {
 	n := 0
