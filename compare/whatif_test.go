@@ -5,7 +5,9 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -191,4 +193,30 @@ func joinWaits(s *tracer.Spans) map[tracer.ThreadID]int64 {
 		}
 	}
 	return out
+}
+
+// TestWhatIfInferredHoldsNote: a real run recorded without its lock holds,
+// in which threads waited for a lock, says that its model may not
+// serialise what the program did; one recorded with them does not.
+func TestWhatIfInferredHoldsNote(t *testing.T) {
+	note := func(s *tracer.Spans) bool {
+		p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 1, Intervals: []time.Duration{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range p.Notes {
+			if strings.Contains(n, "--lock-holds") {
+				return true
+			}
+		}
+		return false
+	}
+	s := fixtureSpans(t, "python-lock-contention")
+	if note(s) {
+		t.Error("a run recorded with lock holds got the note")
+	}
+	delete(s.Trace.Meta.Extra, "lock_holds")
+	if !note(s) {
+		t.Error("a run recorded without lock holds got no note")
+	}
 }
