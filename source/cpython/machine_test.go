@@ -3,6 +3,7 @@ package cpython
 import (
 	"debug/elf"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -383,5 +384,99 @@ func TestMachineCrossThreadRelease(t *testing.T) {
 	}
 	if m.crossReleases != 2 || len(tr.Locks) != 4 {
 		t.Errorf("cross-thread releases %d, locks %d; want 2, 4 (the GIL, 0xee, 0xb twice)", m.crossReleases, len(tr.Locks))
+	}
+}
+
+// TestMachineLockChaos feeds random lock traffic to three threads whose
+// GIL handoffs follow the protocol: tries that succeed or fail, blocking
+// waits that time out or succeed on any lock (held or not, by anyone),
+// releases by any thread of any lock (held by another thread, or free,
+// or without the GIL inside a blocking call), locks never released; half
+// the runs with lock holds observed, half inferred. The trace is valid
+// every time.
+func TestMachineLockChaos(t *testing.T) {
+	var cross, unmatched, holds int
+	for seed := range 400 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 1))
+		rec := tracer.NewRecorder(tracer.Config{})
+		m := testMachine(rec)
+		m.lockHolds = seed%2 == 0 // odd seeds: inferred holds, no return or release probe
+		hit := func(us int64, tid int, event string, args ...any) {
+			if m.lockHolds || (event != evLockRet && event != evUnlock) {
+				step(m, us, tid, event, args...)
+			}
+		}
+		tids := []int{testThread, 101, 102}
+		const (
+			ready   = iota // may take the GIL
+			holding        // holds the GIL
+			blocked        // in a blocking call (a sleep or a lock wait)
+		)
+		state := map[int]int{}
+		waitLock := map[int]int{}
+		holder := 0
+		us := int64(0)
+		lockAddr := func() int { return 0xa0 + rng.IntN(4) }
+		for range 300 {
+			us += 1 + rng.Int64N(20)
+			tid := tids[rng.IntN(len(tids))]
+			switch state[tid] {
+			case ready:
+				if holder != 0 {
+					continue
+				}
+				step(m, us, tid, evTakeGIL, "ts", tid)
+				step(m, us+1, tid, evTakeGILRet)
+				us++
+				holder, state[tid] = tid, holding
+			case holding:
+				switch rng.IntN(6) {
+				case 0, 1: // lock.acquire(): a try
+					step(m, us, tid, evLock, "lock", lockAddr(), "us", 0)
+					hit(us+1, tid, evLockRet, "ret", rng.IntN(2))
+					us++
+				case 2: // lock.release(), held or not
+					hit(us, tid, evUnlock, "lock", lockAddr())
+				case 3: // a blocking wait for a lock
+					a := lockAddr()
+					step(m, us, tid, evSave, "ra", raLock)
+					step(m, us+1, tid, evDropGIL, "ts", tid)
+					step(m, us+2, tid, evLock, "lock", a, "us", -1)
+					us += 2
+					holder, state[tid], waitLock[tid] = 0, blocked, a
+				case 4: // a sleep
+					step(m, us, tid, evSave, "ra", raSleep)
+					step(m, us+1, tid, evDropGIL, "ts", tid)
+					us++
+					holder, state[tid], waitLock[tid] = 0, blocked, 0
+				case 5: // the eval breaker
+					step(m, us, tid, evDropGIL, "ts", tid)
+					holder, state[tid] = 0, ready
+				}
+			case blocked:
+				if rng.IntN(4) == 0 { // C code releasing a lock without the GIL
+					hit(us, tid, evUnlock, "lock", lockAddr())
+					continue
+				}
+				if waitLock[tid] != 0 {
+					hit(us, tid, evLockRet, "ret", rng.IntN(3))
+				}
+				state[tid] = ready
+			}
+		}
+		m.finish(us*1000+1000, tracer.ReleaseInterrupt)
+		tr := rec.Finish(tracer.Meta{})
+		if err := tr.CheckValid(); err != nil {
+			t.Fatalf("seed %d: invalid: %v\n%s", seed, err, dump(tr))
+		}
+		cross, unmatched = cross+m.crossReleases, unmatched+m.unmatchedLocks
+		for _, e := range tr.Events {
+			if e.Kind == tracer.KindLockAcquire && !tr.Locks[e.Lock()].GIL {
+				holds++
+			}
+		}
+	}
+	if cross == 0 || unmatched == 0 || holds == 0 {
+		t.Errorf("cross-thread releases %d, unmatched %d, guest-lock holds %d: the test no longer covers them", cross, unmatched, holds)
 	}
 }
