@@ -182,7 +182,9 @@ func (m *machine) free(p *proc, g *guestLock, th *thread, t int64) (*guestLock, 
 	if rt := m.letGo(h, g, t); rt >= 0 {
 		return g, max(t, rt+1)
 	}
-	return m.newLock(p, g.addr, g.name), t
+	n := m.newLock(p, g.addr, g.name)
+	n.named = g.named
+	return n, t
 }
 
 // lockEntry: PyThread_acquire_lock_timed entered. A blocking acquire
