@@ -151,7 +151,26 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.Rows = append(p.Rows, row)
 	}
 	p.choose(o, criticalThread(s))
+	if inferredHolds(s) {
+		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
+	}
 	return p, nil
+}
+
+// inferredHolds reports whether s is a real CPython run recorded without
+// its lock holds in which a thread waited for a guest lock: the model then
+// knows that lock's critical sections only from the waits.
+func inferredHolds(s *tracer.Spans) bool {
+	m := s.Trace.Meta
+	if m.Extra["source"] != "cpython" || m.Extra["lock_holds"] == "observed" {
+		return false
+	}
+	for _, w := range s.Waits {
+		if !s.Trace.Locks[w.Lock].GIL {
+			return true
+		}
+	}
+	return false
 }
 
 // critical is the thread whose own work ends last if nothing made it wait:

@@ -5,8 +5,11 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -102,19 +105,28 @@ func TestWhatIfConvoy(t *testing.T) {
 
 // replayTolerance is issue 12's replay target: the replayed wall within
 // 10 % of the measured one, and each thread's share of its wall in
-// running, GIL wait and I/O within 10 points of the measured share.
+// running, GIL wait, I/O and lock wait within 10 points of the measured
+// share.
 const replayTolerance = 0.10
 
 // TestReplayRealTraces replays the model of every recorded real CPython
-// fixture (fixtures/traces/python-*.giltrace) as recorded, in virtual time,
-// and checks it against the run: the wall time, and each thread's split of
-// its wall into running, GIL wait and I/O. lock_contention is left out: the
-// recorder does not see when an uncontended critical section starts and
-// ends, so its model cannot serialise the work; so is a thread that spent
-// more than a tenth of its wall waiting for other threads (the main thread
-// joining its workers): in the replay its joins race the joined threads'
-// first hold of the GIL, which moves its own split but not the run's wall
-// (docs/what-if.md).
+// fixture (fixtures/traces/python-*.giltrace, recorded with lock holds) as
+// recorded, in virtual time, and checks it against the run: the wall time,
+// and each thread's split of its wall into running, GIL wait, I/O and lock
+// wait. Two checks are left out, with their reasons (docs/what-if.md):
+//   - a thread that spent more than a tenth of its wall waiting for other
+//     threads to end (the main thread joining its workers): in the replay
+//     its joins race the joined threads' start, which moves its own split
+//     but not the run's wall. Waits for a mutex (lock_contention's workers)
+//     are checked.
+//   - the threads of multiprocessing_pool (its wall is checked: -3.5 %):
+//     the workload format runs the same threads in every process, so the
+//     model runs its busiest child in each, and a child that waited for
+//     its task on the pool's pipe is not modelled as such. In the
+//     committed recording the other child ran 89.0 % of its wall and read
+//     the pipe 9.1 %, against the modelled child's 97.4 % and 2.1 %; in
+//     the previous recording 73.2 % and 26.8 %, 26 points off. Every
+//     process's thread is named MainThread, so names cannot pair them.
 func TestReplayRealTraces(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(testkit.FixtureDir(), "python-*.giltrace"))
 	if len(paths) == 0 {
@@ -122,9 +134,6 @@ func TestReplayRealTraces(t *testing.T) {
 	}
 	for _, path := range paths {
 		name := filepath.Base(path)
-		if name == "python-lock-contention.giltrace" || name == "python-multiprocessing-pool.giltrace" {
-			continue
-		}
 		t.Run(name, func(t *testing.T) {
 			tr, err := tracer.ReadFile(path)
 			if err != nil {
@@ -138,6 +147,9 @@ func TestReplayRealTraces(t *testing.T) {
 			if math.Abs(p.ReplayError) > replayTolerance {
 				t.Errorf("replayed wall %v, measured %v: %+.1f %%", p.Replay.WallNS, p.MeasuredWallNS, 100*p.ReplayError)
 			}
+			if len(tr.Procs) > 1 {
+				return // multiprocessing_pool: the wall only (above)
+			}
 			replay, err := Replay(context.Background(), p.Model, tr.Meta.Cores)
 			if err != nil {
 				t.Fatal(err)
@@ -147,14 +159,15 @@ func TestReplayRealTraces(t *testing.T) {
 			for id, th := range replay.Threads {
 				byName[th.Name] = tracer.ThreadID(id)
 			}
+			joins := joinWaits(s)
 			for id, th := range tr.Threads {
 				want := s.ThreadTotals(tracer.ThreadID(id))
 				rid, ok := byName[th.Name]
-				if !ok || float64(want[tracer.StateLockWait]) > 0.1*float64(want.Sum()) {
+				if !ok || float64(joins[tracer.ThreadID(id)]) > 0.1*float64(want.Sum()) {
 					continue // a thread that did nothing the model keeps, or a joiner
 				}
 				got := rs.ThreadTotals(rid)
-				for _, st := range []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO} {
+				for _, st := range []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO, tracer.StateLockWait} {
 					ws := float64(want[st]) / float64(max(want.Sum(), 1))
 					gs := float64(got[st]) / float64(max(got.Sum(), 1))
 					if math.Abs(ws-gs) > replayTolerance {
@@ -163,5 +176,47 @@ func TestReplayRealTraces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// joinWaits is, per thread, its time waiting for guest locks that are not
+// mutexes (diagnosis: not shared): another thread's end, an event.
+func joinWaits(s *tracer.Spans) map[tracer.ThreadID]int64 {
+	shared := map[string]bool{}
+	for _, l := range diagnosis.Analyze(s).Locks {
+		shared[l.Name] = l.Shared
+	}
+	out := map[tracer.ThreadID]int64{}
+	for _, w := range s.Waits {
+		if l := s.Trace.Locks[w.Lock]; !l.GIL && !shared[l.Name] {
+			out[w.Thread] += w.End - w.Start
+		}
+	}
+	return out
+}
+
+// TestWhatIfInferredHoldsNote: a real run recorded without its lock holds,
+// in which threads waited for a lock, says that its model may not
+// serialise what the program did; one recorded with them does not.
+func TestWhatIfInferredHoldsNote(t *testing.T) {
+	note := func(s *tracer.Spans) bool {
+		p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 1, Intervals: []time.Duration{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range p.Notes {
+			if strings.Contains(n, "--lock-holds") {
+				return true
+			}
+		}
+		return false
+	}
+	s := fixtureSpans(t, "python-lock-contention")
+	if note(s) {
+		t.Error("a run recorded with lock holds got the note")
+	}
+	delete(s.Trace.Meta.Extra, "lock_holds")
+	if !note(s) {
+		t.Error("a run recorded without lock holds got no note")
 	}
 }

@@ -55,7 +55,8 @@ func cores(m *tracer.Meta) int {
 //     W / the largest of these.
 //  4. Without a GIL: the wall can be no shorter than the longest thread's
 //     own work, the CPU work spread over the cores, and the hold time of
-//     each guest lock (its critical sections still run one at a time):
+//     each shared guest lock, a mutex (its critical sections still run one
+//     at a time):
 //     T1 / max of these. As processes: the same without the guest-lock
 //     bound, since each process has its own locks.
 func (a *analysis) speedup() {
@@ -91,7 +92,9 @@ func (a *analysis) speedup() {
 	bound := max(path, cpu/int64(sp.Cores))
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
-		bound = max(bound, l.HoldNS)
+		if l.Shared { // a mutex; a join lock, held by its thread for its life, serialises nothing
+			bound = max(bound, l.HoldNS)
+		}
 	}
 	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))
 }

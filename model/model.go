@@ -161,13 +161,15 @@ func modelledProcs(t *tracer.Trace) procSet {
 }
 
 // sharedLocks are the guest locks that at least two threads held, three
-// times at least (as the diagnosis counts a mutex): real mutual exclusion,
-// modelled as a lock. A lock held by one thread only and
+// times at least (as the diagnosis counts a mutex), and that some thread
+// waited for or that were held a hundredth of the run at least: real
+// mutual exclusion, modelled as a lock. A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
+	held := map[tracer.LockID]float64{}
 	for _, h := range s.Holds {
 		if s.Trace.Locks[h.Lock].GIL {
 			continue
@@ -177,15 +179,29 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 		}
 		holders[h.Lock][h.Thread] = true
 		holds[h.Lock]++
+		held[h.Lock] += float64(h.End - h.Start)
+	}
+	waited := map[tracer.LockID]bool{}
+	for _, w := range s.Waits {
+		waited[w.Lock] = true
 	}
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
-		if len(hs) >= 2 && holds[l] >= 3 { // diagnosis's rule: a join lock has two holds
+		// diagnosis's rule: a join lock has two holds
+		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration())) {
 			out[l] = true
 		}
 	}
 	return out
 }
+
+// minHeldShare is the share of the run's wall that a lock no thread ever
+// waited for must have been held to be modelled: a recorder that observes
+// every hold (the CPython recorder's lock holds) sees hundreds of locks
+// held for microseconds (a Condition's, a Future's, each at an address
+// that the next one reuses), which would only make the model long and
+// unrepeatable, and could not serialise anything that matters.
+const minHeldShare = 0.01
 
 func maxStackDepth(t *tracer.Trace) int {
 	n := 0
@@ -277,6 +293,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		}
 	}
 	var leaves []leaf
+	lo := 0 // holds before lo ended before the current piece: spans come in time order
 	add := func(k opKind, start, end int64, label string, fn tracer.Frame) {
 		// Work that needs a core is its CPU time: on an oversubscribed
 		// machine a busy span's wall time includes waiting for a core.
@@ -287,12 +304,16 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		// Split at hold boundaries so that each piece is wholly inside or
 		// outside a hold.
 		for start < end {
+			for lo < len(holds) && holds[lo].end <= start {
+				lo++
+			}
 			cut, hi, name := end, -1, ""
-			for i, h := range holds {
+			for i := lo; i < len(holds) && holds[i].start < cut; i++ {
+				h := holds[i]
 				switch {
 				case h.start <= start && start < h.end:
 					cut, hi, name = min(end, h.end), i, h.name
-				case start < h.start && h.start < cut:
+				case start < h.start:
 					cut = h.start
 				}
 				if hi >= 0 {
@@ -708,9 +729,9 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		frames: map[string]string{}, byFunc: map[string][]string{}}
 	var w strings.Builder
 	m := t.Meta
-	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", orDefault(o.Source, "a trace"))
+	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", commentText(orDefault(o.Source, "a trace")))
 	if cmd := m.Extra["command"]; cmd != "" {
-		fmt.Fprintf(&w, ": %s", cmd)
+		fmt.Fprintf(&w, ": %s", commentText(cmd))
 	}
 	if py := m.Extra["python"]; py != "" {
 		fmt.Fprintf(&w, " (CPython %s)", py)
@@ -818,7 +839,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		writeOps(&w, body, 4, names)
 	}
 	for _, n := range ft.names {
-		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), orDefault(ft.frames[n], "?"))
+		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), commentText(orDefault(ft.frames[n], "?")))
 		writeOps(&w, averagePassages(ft.uses[n]), 4, names)
 	}
 	return []byte(w.String())
@@ -847,7 +868,7 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 			writeOps(w, o.body, indent+6, names)
 		case opJoin:
 			if n, ok := names[o.target]; ok {
-				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), n)
+				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), commentText(n))
 			}
 		case opRepeat:
 			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)
@@ -884,6 +905,18 @@ const maxName = 110
 // cleanName makes s a name the format accepts: printable, without leading
 // or trailing spaces, at most maxName bytes, "?" if nothing is left. A
 // name read from a process's memory can be anything.
+// commentText is s fit for a YAML comment: YAML allows no control
+// characters, and a frame's file name read from a process's memory while
+// the code object was being freed may hold any bytes.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}
+
 func cleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if !unicode.IsPrint(r) {

@@ -5,6 +5,7 @@
 #
 #   scripts/cpython-overhead.sh [PYTHON] [ROUNDS]
 #   WORKLOADS="pool_20k" scripts/cpython-overhead.sh ...   (a subset)
+#   RECORD_FLAGS=--lock-holds=false scripts/cpython-overhead.sh ...   (record flags)
 #
 # Per workload (scripts/overhead/*.py), medians of ROUNDS runs:
 #   program    the program's own wall time (measured inside it), untraced
@@ -30,7 +31,7 @@ for w in ${WORKLOADS:-cpu_threads convoy_like pool_blocking pool_20k blocking_ca
 	for _ in $(seq "$ROUNDS"); do
 		TIMED_OUT="$TMP/u" "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py"
 		s=$(now)
-		TIMED_OUT="$TMP/t" "$TMP/giltrace" record --quiet -o "$TMP/run" --formats none -- "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py" >/dev/null
+		TIMED_OUT="$TMP/t" "$TMP/giltrace" record ${RECORD_FLAGS:-} --quiet -o "$TMP/run" --formats none -- "$PY" scripts/overhead/timed.py "scripts/overhead/$w.py" >/dev/null
 		echo $(($(now) - s)) >>"$TMP/e2e"
 		"$TMP/giltrace" report --json "$TMP/run/run.giltrace" | grep -o '"events": *[0-9]*' | head -1 | grep -o '[0-9]*$' >>"$TMP/ev"
 	done

@@ -5,6 +5,8 @@
 # exporters', the diagnosis's and the what-if tests read exactly. Needs root
 # (uprobes). Record on a quiet machine: the traces are live. Re-recording
 # changes the goldens: run `go test ./... -update` afterwards and review.
+# The traces observe lock holds (--lock-holds): their models serialise
+# critical sections as the program did.
 #
 #   sudo scripts/record-python-traces.sh [PYTHON]
 set -euo pipefail
@@ -16,7 +18,7 @@ go build -o "$out/giltrace" ./cmd/giltrace
 mkdir -p fixtures/traces
 for f in fixtures/python/*.py; do
 	name=python-$(basename "$f" .py | tr _ -)
-	(cd fixtures/python && "$out/giltrace" record -o "$out/$name" --formats none -- "$py" "$(basename "$f")") >"$out/$name.txt" 2>&1 || {
+	(cd fixtures/python && "$out/giltrace" record --lock-holds -o "$out/$name" --formats none -- "$py" "$(basename "$f")") >"$out/$name.txt" 2>&1 || {
 		cat "$out/$name.txt"
 		exit 1
 	}

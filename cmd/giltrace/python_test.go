@@ -182,3 +182,13 @@ time.sleep(60)
 		t.Errorf("no report printed:\n%s", stdout.String())
 	}
 }
+
+// TestPythonOptionsLockHolds: --lock-holds reaches the recorder's options.
+func TestPythonOptionsLockHolds(t *testing.T) {
+	cmd := newRecordCmd()
+	for _, on := range []bool{false, true} {
+		if got := pythonOptions(cmd, &recordOptions{LockHolds: on}).LockHolds; got != on {
+			t.Errorf("LockHolds %v for --lock-holds=%v", got, on)
+		}
+	}
+}

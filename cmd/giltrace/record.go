@@ -38,6 +38,8 @@ type recordOptions struct {
 	Clock          string        // --clock: real or virtual ("" keeps the workload's, real by default)
 	Cores          int           // --cores: simulated cores (virtual time)
 	Seed           *int64        // --seed: replaces the workload's seed; nil keeps it
+	LockHolds      bool          // --lock-holds: a real program's lock holds are observed (docs/cpython.md)
+	lockHoldsSet   bool          // --lock-holds given: refused for a workload
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -78,6 +80,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			if !cmd.Flags().Changed("seed") {
 				o.Seed = nil
 			}
+			o.lockHoldsSet = cmd.Flags().Changed("lock-holds")
 			if err := o.check(); err != nil {
 				return &usageError{err}
 			}
@@ -92,6 +95,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "real by default", "one per thread")
 	outputFlags(cmd, o)
+	lockHoldsFlag(cmd, o)
 	return cmd
 }
 
@@ -135,6 +139,8 @@ func (o *recordOptions) check() error {
 				return fmt.Errorf("%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", vmFlag.name)
 			}
 		}
+	} else if o.lockHoldsSet {
+		return errors.New("--lock-holds applies to a real program (record -- COMMAND, attach PID), not to a workload")
 	}
 	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
 		return fmt.Errorf("--gil %q: expected cpython, legacy or none%s", o.Mode, didYouMean("gil", o.Mode))
@@ -189,7 +195,7 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 	ctx := withProgress(cmd.Context(), pg)
 	if o.Command != nil {
 		argv := resolveLauncher(ctx, o.Command)
-		src := cpython.Command(argv, pythonOptions(cmd))
+		src := cpython.Command(argv, pythonOptions(cmd, o))
 		return recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
 	}
 	return record(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())

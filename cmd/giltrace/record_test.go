@@ -39,6 +39,9 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"python3", "app.py"}, nil, true, "record -- python3 app.py"},
 		{[]string{"--gil", "none", "--", "python3", "app.py"}, nil, true, "--gil applies to workloads"},
 		{[]string{"--threads", "4", "--", "python3", "app.py"}, nil, true, "--threads applies to workloads"},
+		{[]string{"--lock-holds", "--", "python3", "app.py"},
+			&recordOptions{Command: []string{"python3", "app.py"}, LockHolds: true, lockHoldsSet: true}, false, ""},
+		{[]string{"w.yaml", "--lock-holds"}, nil, true, "--lock-holds applies to a real program"},
 	})
 }
 
@@ -52,6 +55,7 @@ func TestAttachArgs(t *testing.T) {
 		{[]string{"0"}, nil, true, "expected a process id"},
 		{[]string{"123", "--duration", "-1s"}, nil, true, "--duration"},
 		{[]string{"123", "--formats", "svg"}, nil, true, "--formats"},
+		{[]string{"123", "--lock-holds"}, &attachOptions{PID: 123, recordOptions: recordOptions{LockHolds: true}}, false, ""},
 	})
 }
 

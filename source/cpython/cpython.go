@@ -63,6 +63,15 @@ type Options struct {
 	// a little later. It costs the traced program 128 user-memory reads
 	// per release (the kernel copies arrays element by element).
 	StackWindow bool
+	// LockHolds makes the recorder observe the holds of the program's
+	// locks (threading.Lock, RLock, the interpreter's PyThread locks):
+	// every acquire's outcome and every release is a probe hit, so that a
+	// hold is shown from its acquire to its release, uncontended ones
+	// included. It costs the traced program about 3.5 us per acquire and
+	// release (a return probe and a probe). Without it, only blocking
+	// acquires are seen: a waiter is shown holding the lock from the end
+	// of its wait until it has the GIL back.
+	LockHolds bool
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -134,7 +143,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 	if exact <= 0 {
 		exact = DefaultExactFrames
 	}
-	probes, fa, err := buildProbes(in, min(exact, depth), s.o.StackWindow)
+	probes, fa, err := buildProbes(in, min(exact, depth), s.o.StackWindow, s.o.LockHolds)
 	if err != nil {
 		return meta, err
 	}

@@ -43,9 +43,18 @@
 //     (unknown), or a GIL-releasing native call (hashlib, zlib, any other
 //     extension module). A release without it is the eval breaker's answer
 //     to a drop request.
-//   - PyThread_acquire_lock_timed with a timeout (a blocking lock.acquire;
-//     3.13 also _PyParkingLot_Park and _PyThreadState_Detach): the
-//     blocking call is a wait for a guest lock "lock 0x...".
+//   - PyThread_acquire_lock_timed (entry): inside a blocking call, a
+//     blocking acquire makes it a wait for a guest lock "lock 0x..." (3.13
+//     also _PyParkingLot_Park and _PyThreadState_Detach, for Thread.join).
+//   - With Options.LockHolds: PyThread_acquire_lock_timed's return value
+//     (PY_LOCK_ACQUIRED: a hold begins, uncontended or at the end of its
+//     wait) and PyThread_release_lock (the hold ends), probed past its
+//     leading stack adjustment, which the kernel would otherwise run out
+//     of line. threading.Lock and RLock are PyThread locks in 3.9 to 3.13.
+//     A release by another thread than the holder, a lock never released,
+//     a lock freed while held leave the trace valid (locks.go has the
+//     rules); a lock that only one thread held and none waited for is left
+//     out.
 //   - _PyThreadState_DeleteCurrent: the next release ends the thread;
 //     sched_process_exit ends threads that never get there;
 //     task_newtask tells each new task's process.
@@ -53,8 +62,8 @@
 // Inferred, not observed: drop requests (a waiter that has waited one
 // switch interval while the holder kept the GIL), native calls that keep
 // the GIL (a holder that answers a drop request more than a switch
-// interval late), a guest lock's hold (shown from the end of the wait to
-// the waiter's next acquire of the GIL), and the start of threads already
-// running when attaching. docs/cpython.md has the details, the overhead
+// interval late), a guest lock's hold without Options.LockHolds (shown
+// from the end of the wait to the waiter's next acquire of the GIL), and
+// the start of threads already running when attaching. docs/cpython.md has the details, the overhead
 // and the troubleshooting of each error.
 package cpython

@@ -428,7 +428,7 @@ func TestStaleCleanup(t *testing.T) {
 	dead.Run() // its pid no longer exists
 	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path}
 	s.instance = filepath.Join(tracefsRoot, "instances", s.group)
-	probes, _, err := buildProbes(in, 16, false)
+	probes, _, err := buildProbes(in, 16, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,4 +566,73 @@ func probeEvents() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// lockHoldsScript holds a lock without contention around a sleep (another
+// thread takes it later), then waits on a Condition that another thread
+// notifies: the waiter lock is taken by the waiter and released by the
+// notifier.
+const lockHoldsScript = `import threading, time
+lock = threading.Lock()
+def held():
+    with lock:
+        time.sleep(0.05)
+held()
+cond = threading.Condition()
+ready = []
+def notifier():
+    with lock:  # a second holder: a lock one thread only held is left out
+        pass
+    time.sleep(0.05)
+    with cond:
+        ready.append(1)
+        cond.notify()
+t = threading.Thread(target=notifier)
+t.start()
+with cond:
+    while not ready:
+        cond.wait()
+t.join()
+`
+
+// TestLockHolds records, with Options.LockHolds, an uncontended
+// `with lock:` around a sleep: the trace shows the main thread holding a
+// guest lock across the sleep, and a Condition's waiter lock released by
+// another thread leaves the trace valid.
+func TestLockHolds(t *testing.T) {
+	for _, v := range pyenvVersions {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			script := filepath.Join(t.TempDir(), "holds.py")
+			os.WriteFile(script, []byte(lockHoldsScript), 0o644)
+			var out bytes.Buffer
+			src := Command([]string{py, script}, Options{LockHolds: true, Stdout: &out, Stderr: &out})
+			tr, err := record(t, context.Background(), src)
+			if err != nil || src.ExitCode() != 0 {
+				t.Fatalf("recording: %v (exit %d)\n%s", err, src.ExitCode(), out.String())
+			}
+			if tr.Meta.Extra["lock_holds"] != "observed" {
+				t.Errorf("extra %v, want lock_holds=observed", tr.Meta.Extra)
+			}
+			s := tracer.Derive(tr)
+			var sleep *tracer.StateSpan
+			for i, sp := range s.States {
+				if tr.Threads[sp.Thread].Name == "MainThread" && sp.State == tracer.StateIO && tr.Str(sp.IOKind) == "sleep" {
+					sleep = &s.States[i]
+					break
+				}
+			}
+			if sleep == nil {
+				t.Fatal("no sleep in MainThread")
+			}
+			for _, h := range s.Holds {
+				if h.Thread == sleep.Thread && !tr.Locks[h.Lock].GIL && h.How == tracer.AcquireUncontended &&
+					h.Start < sleep.Start && sleep.End < h.End && h.Why == tracer.ReleaseUnlock {
+					return
+				}
+			}
+			t.Errorf("no uncontended hold of a guest lock around the sleep at %d-%d ns (%d holds)", sleep.Start, sleep.End, len(s.Holds))
+		})
+	}
 }

@@ -42,9 +42,13 @@ type machine struct {
 	nameTries map[int]int
 	syms      map[string]*symbolize
 
-	repairs        int // inconsistencies mended (missed events)
-	inferredNative int // native calls keeping the GIL, inferred
-	lockTimeouts   int // lock waits shown as I/O "lock-timeout"
+	repairs        int  // inconsistencies mended (missed events)
+	inferredNative int  // native calls keeping the GIL, inferred
+	lockTimeouts   int  // lock waits shown as I/O "lock-timeout"
+	crossReleases  int  // guest locks released by another thread than their holder
+	unmatchedLocks int  // guest-lock acquires and releases left out of the trace
+	lockHolds      bool // guest-lock acquires' outcomes and releases are probed
+	glocks         []*guestLock
 	windowFrames   int // callers read from the data-stack window of a hit
 }
 
@@ -60,12 +64,9 @@ type proc struct {
 	id      tracer.ProcID
 	gil     tracer.LockID // NoLock: free-threaded
 	threads []*thread
-	locks   map[uint64]tracer.LockID
-	// lockHolder is the thread shown holding a guest lock: from the end of
-	// its wait to its next acquire of the GIL.
-	lockHolder map[tracer.LockID]*thread
-	codes      map[uint64]*code
-	ra         map[uint64]blocking
+	locks   map[uint64]*guestLock // by address: the lock now at it
+	codes   map[uint64]*code
+	ra      map[uint64]blocking
 
 	holder          *thread
 	holderSince     int64
@@ -96,9 +97,10 @@ type thread struct {
 	waitStart      int64
 	sec            *section
 	ending         bool
-	park           uint64        // a lock about to be waited for (3.13 parking lot, or a lock probe seen before the GIL release)
-	unlock         tracer.LockID // guest lock to release once the GIL is back
-	hasUnlock      bool
+	park           uint64 // a lock about to be waited for (3.13 parking lot)
+	acq            lockCall
+	held           []*guestLock // guest locks shown held, in order of acquire
+	owed           []*guestLock // of held: released, shown released once it has the GIL back
 	last           int64
 
 	stack    tracer.StackID
@@ -115,7 +117,8 @@ type pending struct {
 	kind tracer.Kind
 	st   tracer.StackID
 	arg  uint64
-	peer *thread // a drop request's holder
+	peer *thread    // a drop request's holder
+	lock *guestLock // a guest-lock event's lock: arg is its code
 }
 
 // section is a blocking call: PyEval_SaveThread to PyEval_RestoreThread.
@@ -125,6 +128,8 @@ type section struct {
 	ra          uint64 // return address of PyEval_SaveThread: its caller
 	lock        uint64
 	hasLock     bool
+	observed    bool // the lock's acquire is probed: its outcome is known
+	failed      bool // the acquire returned without the lock
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -140,7 +145,7 @@ func (m *machine) proc(pid int) *proc {
 	if len(m.procs) > 0 {
 		name = fmt.Sprintf("%s child %d", m.workload, pid)
 	}
-	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]tracer.LockID{}, lockHolder: map[tracer.LockID]*thread{},
+	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]*guestLock{},
 		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, interval: defaultInterval, intervalAt: -1 << 62}
 	if !m.in.NoGIL {
 		p.gil = m.rec.AddLock("GIL", p.id, true)
@@ -157,7 +162,7 @@ func (m *machine) thread(tid, tgid int) *thread {
 		tgid = tid
 	}
 	p := m.proc(tgid)
-	th := &thread{tid: tid, p: p, unlock: tracer.NoLock, last: -1}
+	th := &thread{tid: tid, p: p, last: -1}
 	if tid == tgid {
 		th.name = "MainThread"
 	}
@@ -211,11 +216,11 @@ func (m *machine) step(e *rawEvent, t int64) {
 			m.closeSection(th, t, false)
 		}
 	case evLock:
-		// A blocking acquire inside the blocking call (3.9-3.12: after
-		// Py_BEGIN_ALLOW_THREADS). One outside it took a free lock.
-		if th.sec != nil && th.sec.dropped && !th.sec.hasLock {
-			th.sec.lock, th.sec.hasLock = e.val("lock"), true
-		}
+		m.lockEntry(th, e.val("lock"), int64(e.val("us")))
+	case evLockRet:
+		m.lockReturn(th, t, int64(e.val("ret")))
+	case evUnlock:
+		m.lockRelease(th, t, e.val("lock"))
 	case evPark:
 		// 3.13: the parking lot parks before it detaches the thread.
 		th.park = e.val("lock")
@@ -333,11 +338,7 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 	}
 	p.holder, p.holderSince, p.lastChange, p.dropSent, p.lastReleaseDrop = th, t, t, false, false
 	th.holds, th.inTake, th.waiting = true, false, false
-	if th.hasUnlock {
-		m.emit(th, t+1, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(tracer.ReleaseUnlock)))
-		th.hasUnlock = false
-		delete(p.lockHolder, th.unlock)
-	}
+	m.payOwed(th, t+1)
 }
 
 // release lets th's GIL go at t and returns the time recorded.
@@ -380,6 +381,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		th.holds = false
 	case th.ending:
 		m.release(th, t, tracer.ReleaseThreadEnd)
+		m.releaseHeld(th, t, tracer.ReleaseThreadEnd)
 		m.emit(th, t, tracer.KindThreadEnd, 0)
 		th.ended = true
 	default: // the eval breaker, on a drop request
@@ -462,21 +464,31 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			m.emit(th, s.drop, tracer.KindLockRelease, tracer.LockArg(p.gil, uint8(why)))
 		}
 	}
-	if s.hasLock && m.lockFree(p, m.lock(p, s.lock, th), th) {
-		lk := m.lock(p, s.lock, th)
-		m.emit(th, s.start, tracer.KindLockWait, tracer.LockArg(lk, 0))
-		gilRel(tracer.ReleaseLockWait)
-		if !ended {
-			m.emit(th, t, tracer.KindLockAcquire, tracer.LockArg(lk, uint8(tracer.AcquireAfterWait)))
-			th.unlock, th.hasUnlock = lk, true
-			p.lockHolder[lk] = th
+	if s.hasLock {
+		g := m.lock(p, s.lock)
+		switch {
+		case g.holder == th:
+		case ended: // the thread ended waiting
+			nameWait(g, th)
+			m.emitLock(th, s.start, tracer.KindLockWait, g, 0)
+			gilRel(tracer.ReleaseLockWait)
+			return
+		case !s.observed && lockFree(g):
+			// The acquire is not probed (3.13's parking lot, or lock
+			// holds off): shown at the wait's end, the lock held until
+			// the waiter has the GIL back.
+			nameWait(g, th)
+			m.emitLock(th, s.start, tracer.KindLockWait, g, 0)
+			gilRel(tracer.ReleaseLockWait)
+			m.take(th, g, t, tracer.AcquireAfterWait)
+			th.owed = append(th.owed, g)
+			return
 		}
-		return
 	}
 	b := m.blocking(p, s.ra)
 	if s.hasLock {
-		// Another thread holds the lock (it got it first and has not had
-		// the GIL back to release it): this wait timed out without it.
+		// The wait returned without the lock (a timeout), or, not
+		// probed, another thread is shown holding it.
 		b = blocking{io: true, kind: ioLockTimeout}
 		m.lockTimeouts++
 	}
@@ -493,32 +505,6 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 	if !ended {
 		m.emit(th, t, tracer.KindNativeEnd, 0)
 	}
-}
-
-// lockFree reports whether guest lock lk is free for th in the model: not
-// held by another thread between its lock wait and its next acquire of the
-// GIL (where the recorder shows it released).
-func (m *machine) lockFree(p *proc, lk tracer.LockID, th *thread) bool {
-	h := p.lockHolder[lk]
-	return h == nil || h == th || h.ended || !h.hasUnlock || h.unlock != lk
-}
-
-// lock returns the guest lock at addr, named "lock 0x..." after its
-// address, with " (Thread.join)" when the first thread to wait for it did
-// so in Thread.join: the lock that a thread holds until it ends, which
-// joining threads wait for.
-func (m *machine) lock(p *proc, addr uint64, waiter *thread) tracer.LockID {
-	if id, ok := p.locks[addr]; ok {
-		return id
-	}
-	name := fmt.Sprintf("lock %#x", addr)
-	if filepath.Base(waiter.top.File) == "threading.py" &&
-		(strings.HasSuffix(waiter.top.Func, "_wait_for_tstate_lock") || strings.HasSuffix(waiter.top.Func, "join")) {
-		name += " (Thread.join)"
-	}
-	id := m.rec.AddLock(name, p.id, false)
-	p.locks[addr] = id
-	return id
 }
 
 // blocking classifies the blocking call made from return address ra.
@@ -571,11 +557,7 @@ func (m *machine) end(th *thread, t int64, why tracer.Release) {
 	if th.holds {
 		m.release(th, t, why)
 	}
-	if th.hasUnlock {
-		m.emit(th, t, tracer.KindLockRelease, tracer.LockArg(th.unlock, uint8(why)))
-		th.hasUnlock = false
-		delete(th.p.lockHolder, th.unlock)
-	}
+	m.releaseHeld(th, t, why)
 	m.emit(th, t, tracer.KindThreadEnd, 0)
 	th.waiting, th.inTake = false, false
 }
@@ -628,6 +610,7 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		}
 		m.end(th, t, why)
 	}
+	m.assignLocks()
 	seen := map[string]int{}
 	bufs := map[*thread]*tracer.Buffer{}
 	for _, th := range m.order {
@@ -647,9 +630,15 @@ func (m *machine) finish(t int64, why tracer.Release) {
 	for _, th := range m.order {
 		b := bufs[th]
 		for _, e := range th.events {
+			if e.lock != nil && !e.lock.kept() {
+				continue
+			}
 			arg := e.arg
-			if e.peer != nil {
+			switch {
+			case e.peer != nil:
 				arg = tracer.DropArg(tracer.LockID(e.arg), bufs[e.peer].Thread())
+			case e.lock != nil:
+				arg = tracer.LockArg(e.lock.id, uint8(e.arg))
 			}
 			b.Emit(e.t, e.kind, e.st, arg)
 		}

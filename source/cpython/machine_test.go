@@ -3,6 +3,7 @@ package cpython
 import (
 	"debug/elf"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -203,5 +204,279 @@ func TestStackWindow(t *testing.T) {
 	}
 	if _, ok := (stackWindow{}).read(0, 0); ok {
 		t.Error("empty window read")
+	}
+}
+
+// TestMachineLockHolds feeds observed lock holds (Options.LockHolds): an
+// uncontended hold across a sleep, a contended acquire that waits for it,
+// a release of a lock never shown held (left out), a lock that one
+// thread only held (left out), and a lock held until the thread ends.
+func TestMachineLockHolds(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	m.lockHolds = true
+	const main, worker = testThread, 101
+	step(m, 0, main, evTakeGIL, "ts", 1)
+	step(m, 1, main, evTakeGILRet)
+	step(m, 5, main, evLock, "lock", 0xc, "us", 0)
+	step(m, 6, main, evLockRet, "ret", 1)
+	step(m, 7, main, evUnlock, "lock", 0xc)
+	step(m, 8, main, evLock, "lock", 0xd, "us", 0) // held by one thread only: left out
+	step(m, 9, main, evLockRet, "ret", 1)
+	step(m, 10, main, evLock, "lock", 0xa, "us", 0)
+	step(m, 11, main, evLockRet, "ret", 1)
+	step(m, 12, main, evUnlock, "lock", 0xd)
+	step(m, 20, main, evSave, "ra", raSleep)
+	step(m, 21, main, evDropGIL, "ts", 1)
+	step(m, 22, worker, evTakeGIL, "ts", 2)
+	step(m, 23, worker, evTakeGILRet)
+	step(m, 30, worker, evLock, "lock", 0xa, "us", 0)
+	step(m, 31, worker, evLockRet, "ret", 0)
+	step(m, 32, worker, evSave, "ra", raLock)
+	step(m, 33, worker, evDropGIL, "ts", 2)
+	step(m, 34, worker, evLock, "lock", 0xa, "us", -1)
+	step(m, 40, main, evTakeGIL, "ts", 1)
+	step(m, 41, main, evTakeGILRet)
+	step(m, 50, main, evUnlock, "lock", 0xa)
+	step(m, 51, worker, evLockRet, "ret", 1)
+	step(m, 52, worker, evTakeGIL, "ts", 2)
+	step(m, 60, main, evSave, "ra", raSleep)
+	step(m, 61, main, evDropGIL, "ts", 1)
+	step(m, 62, worker, evTakeGILRet)
+	step(m, 70, worker, evUnlock, "lock", 0xa)
+	step(m, 71, worker, evUnlock, "lock", 0xb) // never shown held
+	step(m, 72, worker, evLock, "lock", 0xc, "us", 0)
+	step(m, 73, worker, evLockRet, "ret", 1)
+	step(m, 80, worker, evThreadEnd)
+	step(m, 81, worker, evDropGIL, "ts", 2)
+	step(m, 90, main, evTakeGIL, "ts", 1)
+	step(m, 91, main, evTakeGILRet)
+	m.finish(100_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	want := `0 MainThread thread-start
+1 MainThread lock-acquire GIL uncontended
+6 MainThread lock-acquire lock 0xc uncontended
+7 MainThread lock-release lock 0xc unlock
+11 MainThread lock-acquire lock 0xa uncontended
+20 MainThread io-begin sleep
+21 MainThread lock-release GIL io
+22 thread 101 thread-start
+23 thread 101 lock-acquire GIL uncontended
+32 thread 101 lock-wait lock 0xa
+33 thread 101 lock-release GIL lock-wait
+40 MainThread io-end
+41 MainThread lock-acquire GIL uncontended
+50 MainThread lock-release lock 0xa unlock
+51 thread 101 lock-acquire lock 0xa after-wait
+52 thread 101 lock-wait GIL
+60 MainThread io-begin sleep
+61 MainThread lock-release GIL io
+62 thread 101 lock-acquire GIL after-wait
+70 thread 101 lock-release lock 0xa unlock
+73 thread 101 lock-acquire lock 0xc uncontended
+81 thread 101 lock-release GIL thread-end
+81 thread 101 lock-release lock 0xc thread-end
+81 thread 101 thread-end
+90 MainThread io-end
+91 MainThread lock-acquire GIL uncontended
+100 MainThread lock-release GIL thread-end
+100 MainThread thread-end
+`
+	if got := dump(tr); got != want {
+		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
+	if m.unmatchedLocks != 1 || m.crossReleases != 0 {
+		t.Errorf("unmatched %d, cross-thread %d; want 1, 0", m.unmatchedLocks, m.crossReleases)
+	}
+}
+
+// TestMachineCrossThreadRelease feeds the releases of a lock by a thread
+// that does not hold it: a Condition's waiter lock (taken by the waiter,
+// waited for by the waiter, released by the notifier, never released by
+// the waiter), and a lock released by another thread while its holder
+// sleeps, then taken at once by the releaser (then by the sleeper: a lock
+// held by one thread only is left out). The trace stays valid: the
+// waiter lets its lock go when it begins to wait for it, the sleeper its
+// own when it has the GIL back, and the releaser's acquire goes to a new
+// lock of the same address.
+func TestMachineCrossThreadRelease(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	m.lockHolds = true
+	const main, worker = testThread, 101
+	step(m, 0, main, evTakeGIL, "ts", 1)
+	step(m, 1, main, evTakeGILRet)
+	step(m, 2, main, evLock, "lock", 0xb, "us", 0)
+	step(m, 3, main, evLockRet, "ret", 1)
+	step(m, 4, main, evUnlock, "lock", 0xb)
+	// main: waiter = allocate_lock(); waiter.acquire(); waiter.acquire()
+	step(m, 10, main, evLock, "lock", 0xee, "us", 0)
+	step(m, 11, main, evLockRet, "ret", 1)
+	step(m, 12, main, evLock, "lock", 0xee, "us", 0)
+	step(m, 13, main, evLockRet, "ret", 0)
+	step(m, 14, main, evSave, "ra", raLock)
+	step(m, 16, main, evDropGIL, "ts", 1)
+	step(m, 17, main, evLock, "lock", 0xee, "us", -1)
+	step(m, 18, worker, evTakeGIL, "ts", 2)
+	step(m, 19, worker, evTakeGILRet)
+	step(m, 20, worker, evUnlock, "lock", 0xee) // notify: the waiter's lock
+	step(m, 21, main, evLockRet, "ret", 1)
+	step(m, 22, main, evTakeGIL, "ts", 1)
+	// worker takes 0xb and sleeps holding it
+	step(m, 30, worker, evLock, "lock", 0xb, "us", 0)
+	step(m, 31, worker, evLockRet, "ret", 1)
+	step(m, 32, worker, evSave, "ra", raSleep)
+	step(m, 33, worker, evDropGIL, "ts", 2)
+	step(m, 34, main, evTakeGILRet)
+	// main releases it, then takes it
+	step(m, 40, main, evUnlock, "lock", 0xb)
+	step(m, 41, main, evLock, "lock", 0xb, "us", 0)
+	step(m, 42, main, evLockRet, "ret", 1)
+	step(m, 43, main, evUnlock, "lock", 0xb)
+	step(m, 50, worker, evTakeGIL, "ts", 2)
+	step(m, 60, main, evSave, "ra", raSleep)
+	step(m, 61, main, evDropGIL, "ts", 1)
+	step(m, 62, worker, evTakeGILRet)
+	step(m, 70, worker, evLock, "lock", 0xb, "us", 0)
+	step(m, 71, worker, evLockRet, "ret", 1)
+	step(m, 72, worker, evUnlock, "lock", 0xb)
+	m.finish(100_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	want := `0 MainThread thread-start
+1 MainThread lock-acquire GIL uncontended
+3 MainThread lock-acquire lock 0xb uncontended
+4 MainThread lock-release lock 0xb unlock
+11 MainThread lock-acquire lock 0xee uncontended
+14 MainThread lock-release lock 0xee unlock
+14 MainThread lock-wait lock 0xee
+16 MainThread lock-release GIL lock-wait
+18 thread 101 thread-start
+19 thread 101 lock-acquire GIL uncontended
+21 MainThread lock-acquire lock 0xee after-wait
+22 MainThread lock-wait GIL
+31 thread 101 lock-acquire lock 0xb uncontended
+32 thread 101 io-begin sleep
+33 thread 101 lock-release GIL io
+34 MainThread lock-acquire GIL after-wait
+42 MainThread lock-acquire lock 0xb uncontended
+43 MainThread lock-release lock 0xb unlock
+50 thread 101 io-end
+50 thread 101 lock-wait GIL
+60 MainThread io-begin sleep
+61 MainThread lock-release GIL io
+62 thread 101 lock-acquire GIL after-wait
+62 thread 101 lock-release lock 0xb unlock
+71 thread 101 lock-acquire lock 0xb uncontended
+72 thread 101 lock-release lock 0xb unlock
+100 MainThread lock-release lock 0xee thread-end
+100 thread 101 lock-release GIL thread-end
+100 MainThread thread-end
+100 thread 101 thread-end
+`
+	if got := dump(tr); got != want {
+		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
+	if m.crossReleases != 2 || len(tr.Locks) != 4 {
+		t.Errorf("cross-thread releases %d, locks %d; want 2, 4 (the GIL, 0xee, 0xb twice)", m.crossReleases, len(tr.Locks))
+	}
+}
+
+// TestMachineLockChaos feeds random lock traffic to three threads whose
+// GIL handoffs follow the protocol: tries that succeed or fail, blocking
+// waits that time out or succeed on any lock (held or not, by anyone),
+// releases by any thread of any lock (held by another thread, or free,
+// or without the GIL inside a blocking call), locks never released; half
+// the runs with lock holds observed, half inferred. The trace is valid
+// every time.
+func TestMachineLockChaos(t *testing.T) {
+	var cross, unmatched, holds int
+	for seed := range 400 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 1))
+		rec := tracer.NewRecorder(tracer.Config{})
+		m := testMachine(rec)
+		m.lockHolds = seed%2 == 0 // odd seeds: inferred holds, no return or release probe
+		hit := func(us int64, tid int, event string, args ...any) {
+			if m.lockHolds || (event != evLockRet && event != evUnlock) {
+				step(m, us, tid, event, args...)
+			}
+		}
+		tids := []int{testThread, 101, 102}
+		const (
+			ready   = iota // may take the GIL
+			holding        // holds the GIL
+			blocked        // in a blocking call (a sleep or a lock wait)
+		)
+		state := map[int]int{}
+		waitLock := map[int]int{}
+		holder := 0
+		us := int64(0)
+		lockAddr := func() int { return 0xa0 + rng.IntN(4) }
+		for range 300 {
+			us += 1 + rng.Int64N(20)
+			tid := tids[rng.IntN(len(tids))]
+			switch state[tid] {
+			case ready:
+				if holder != 0 {
+					continue
+				}
+				step(m, us, tid, evTakeGIL, "ts", tid)
+				step(m, us+1, tid, evTakeGILRet)
+				us++
+				holder, state[tid] = tid, holding
+			case holding:
+				switch rng.IntN(6) {
+				case 0, 1: // lock.acquire(): a try
+					step(m, us, tid, evLock, "lock", lockAddr(), "us", 0)
+					hit(us+1, tid, evLockRet, "ret", rng.IntN(2))
+					us++
+				case 2: // lock.release(), held or not
+					hit(us, tid, evUnlock, "lock", lockAddr())
+				case 3: // a blocking wait for a lock
+					a := lockAddr()
+					step(m, us, tid, evSave, "ra", raLock)
+					step(m, us+1, tid, evDropGIL, "ts", tid)
+					step(m, us+2, tid, evLock, "lock", a, "us", -1)
+					us += 2
+					holder, state[tid], waitLock[tid] = 0, blocked, a
+				case 4: // a sleep
+					step(m, us, tid, evSave, "ra", raSleep)
+					step(m, us+1, tid, evDropGIL, "ts", tid)
+					us++
+					holder, state[tid], waitLock[tid] = 0, blocked, 0
+				case 5: // the eval breaker
+					step(m, us, tid, evDropGIL, "ts", tid)
+					holder, state[tid] = 0, ready
+				}
+			case blocked:
+				if rng.IntN(4) == 0 { // C code releasing a lock without the GIL
+					hit(us, tid, evUnlock, "lock", lockAddr())
+					continue
+				}
+				if waitLock[tid] != 0 {
+					hit(us, tid, evLockRet, "ret", rng.IntN(3))
+				}
+				state[tid] = ready
+			}
+		}
+		m.finish(us*1000+1000, tracer.ReleaseInterrupt)
+		tr := rec.Finish(tracer.Meta{})
+		if err := tr.CheckValid(); err != nil {
+			t.Fatalf("seed %d: invalid: %v\n%s", seed, err, dump(tr))
+		}
+		cross, unmatched = cross+m.crossReleases, unmatched+m.unmatchedLocks
+		for _, e := range tr.Events {
+			if e.Kind == tracer.KindLockAcquire && !tr.Locks[e.Lock()].GIL {
+				holds++
+			}
+		}
+	}
+	if cross == 0 || unmatched == 0 || holds == 0 {
+		t.Errorf("cross-thread releases %d, unmatched %d, guest-lock holds %d: the test no longer covers them", cross, unmatched, holds)
 	}
 }

@@ -106,6 +106,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	pm := newProcMem(r.in)
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
+	m.lockHolds = r.s.o.LockHolds
 	interrupted, cut := false, false
 	var pend []rawEvent
 	q := startReading(rd, r, m)
@@ -358,6 +359,15 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
+	}
+	if m.lockHolds {
+		ex["lock_holds"] = "observed"
+	}
+	if m.crossReleases > 0 {
+		ex["cross_thread_releases"] = strconv.Itoa(m.crossReleases)
+	}
+	if m.unmatchedLocks > 0 {
+		ex["unmatched_lock_events"] = strconv.Itoa(m.unmatchedLocks)
 	}
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
