@@ -300,7 +300,7 @@ type fidelityExperiment struct {
 
 func fidelityExperiments(short bool) []fidelityExperiment {
 	var exps []fidelityExperiment
-	secs := 0.5
+	secs := 1.0 // handoffs: about 200 holding periods at 5 ms, 5000 at 0.2 ms
 	if short {
 		secs = 0.3
 	}
