@@ -144,6 +144,12 @@ func (th *thread) unwind(why tracer.Release) {
 	}
 	if th.holdsGIL {
 		th.gil.release(th, why)
+		// The thread ends as it lets the GIL go, nothing of it runs
+		// after: the end is recorded right after the release (one
+		// nanosecond later), not when the operating system next gives it
+		// a core, which the thread the release woke may have taken.
+		th.buf.Emit(0, tracer.KindThreadEnd, th.stack, 0)
+		return
 	}
 	th.emit(tracer.KindThreadEnd, 0)
 }
