@@ -6,27 +6,25 @@ import (
 	"strings"
 )
 
-// joinSite is one join operation, with the locks held around it in its
-// function (lock bodies enclosing it).
+// joinSite is one join operation.
 type joinSite struct {
 	group     string
 	path      string // field path of the join operation
 	line, col int
-	held      []*Op // enclosing lock operations, outermost first
 }
 
 // joinSites lists the joins in ops and their bodies, in file order.
-func joinSites(ops []Op, path string, held []*Op, out []joinSite) []joinSite {
+func joinSites(ops []Op, path string, out []joinSite) []joinSite {
 	for i := range ops {
 		op := &ops[i]
 		p := fmt.Sprintf("%s[%d]", path, i)
 		switch op.Kind {
 		case OpJoin:
-			out = append(out, joinSite{group: op.Group, path: p + ".join", line: op.Line, col: op.Col, held: held})
+			out = append(out, joinSite{group: op.Group, path: p + ".join", line: op.Line, col: op.Col})
 		case OpLock:
-			out = joinSites(op.Body, p+".lock.body", append(held[:len(held):len(held)], op), out)
+			out = joinSites(op.Body, p+".lock.body", out)
 		case OpRepeat:
-			out = joinSites(op.Body, p+".repeat.body", held, out)
+			out = joinSites(op.Body, p+".repeat.body", out)
 		}
 	}
 	return out
@@ -62,7 +60,7 @@ func (l *loader) checkJoins(w *Workload) {
 	}
 	found := false
 	for _, f := range functionsByLine(w.Functions) {
-		for _, s := range joinSites(f.Ops, "functions."+f.Name, nil, nil) {
+		for _, s := range joinSites(f.Ops, "functions."+f.Name, nil) {
 			found = true
 			if c.groups[s.group] == nil {
 				if len(w.Threads) > 0 {
@@ -156,20 +154,47 @@ func (c *joinChecker) locksOf(fn string) map[string]bool {
 }
 
 // checkHeldLocks reports a join made while holding a lock that a thread
-// of the joined group takes. (A join inside a function called under a
-// lock is not followed: the check covers the lock bodies of the join's
-// own function.)
+// of the joined group takes: a join in a lock body, or a call in a lock
+// body of a function that joins (directly or through calls).
 func (c *joinChecker) checkHeldLocks() {
 	for _, f := range functionsByLine(c.w.Functions) {
-		for _, s := range c.sites[f.Name] {
-			for _, h := range s.held {
-				for _, gi := range c.groups[s.group] {
-					g := c.w.Threads[gi]
-					if c.locksOf(g.Run)[h.Lock] {
-						c.l.errorAt(s.line, s.col, s.path, "joins thread group %q while holding lock %q (taken at %d:%d), which its threads take (in %s); the join would wait forever: join after the lock's body", s.group, h.Lock, h.Line, h.Col, g.Run)
-						return
-					}
-				}
+		c.walkHeld(f.Ops, "functions."+f.Name, nil)
+	}
+}
+
+func (c *joinChecker) walkHeld(ops []Op, path string, held []*Op) {
+	for i := range ops {
+		op := &ops[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch op.Kind {
+		case OpJoin:
+			if c.groups[op.Group] != nil {
+				c.heldBy(op.Group, held, op.Line, op.Col, p+".join", "joins")
+			}
+		case OpLock:
+			c.walkHeld(op.Body, p+".lock.body", append(held[:len(held):len(held)], op))
+		case OpRepeat:
+			c.walkHeld(op.Body, p+".repeat.body", held)
+		case OpCall:
+			if len(held) == 0 {
+				continue
+			}
+			for _, s := range c.joinsOf(op.Func) {
+				c.heldBy(s.group, held, op.Line, op.Col, p+".call", fmt.Sprintf("calls %s, which joins", op.Func))
+			}
+		}
+	}
+}
+
+// heldBy reports a join of group made (by what) while the locks held are
+// held, if a thread of the group takes one of them.
+func (c *joinChecker) heldBy(group string, held []*Op, line, col int, path, what string) {
+	for _, h := range held {
+		for _, gi := range c.groups[group] {
+			g := c.w.Threads[gi]
+			if c.locksOf(g.Run)[h.Lock] {
+				c.l.errorAt(line, col, path, "%s thread group %q while holding lock %q (taken at %d:%d), which its threads take (in %s); the join would wait forever: join after the lock's body", what, group, h.Lock, h.Line, h.Col, g.Run)
+				return
 			}
 		}
 	}
