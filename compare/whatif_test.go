@@ -3,6 +3,7 @@ package compare
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -113,12 +114,12 @@ const replayTolerance = 0.10
 // fixture (fixtures/traces/python-*.giltrace, recorded with lock holds) as
 // recorded, in virtual time, and checks it against the run: the wall time,
 // and each thread's split of its wall into running, GIL wait, I/O and lock
-// wait. Two checks are left out, with their reasons (docs/what-if.md):
-//   - a thread that spent more than a tenth of its wall waiting for other
-//     threads to end (the main thread joining its workers): in the replay
-//     its joins race the joined threads' start, which moves its own split
-//     but not the run's wall. Waits for a mutex (lock_contention's workers)
-//     are checked.
+// wait. Joiners (the main thread joining its workers) are checked like
+// the others: the model's join waits until the joined thread has ended,
+// started or not. One check is left out and one joiner checked in part,
+// with their reasons (docs/what-if.md):
+//   - c_extension_holding_gil's main thread: its GIL wait and lock wait
+//     are checked as one figure (startRace).
 //   - the threads of multiprocessing_pool (its wall is checked: -3.5 %):
 //     the workload format runs the same threads in every process, so the
 //     model runs its busiest child in each, and a child that waited for
@@ -147,6 +148,7 @@ func TestReplayRealTraces(t *testing.T) {
 			if math.Abs(p.ReplayError) > replayTolerance {
 				t.Errorf("replayed wall %v, measured %v: %+.1f %%", p.Replay.WallNS, p.MeasuredWallNS, 100*p.ReplayError)
 			}
+			t.Logf("wall: measured %.1f ms, replayed %.1f ms: %+.1f %%", float64(p.MeasuredWallNS)/1e6, float64(p.Replay.WallNS)/1e6, 100*p.ReplayError)
 			if len(tr.Procs) > 1 {
 				return // multiprocessing_pool: the wall only (above)
 			}
@@ -163,11 +165,23 @@ func TestReplayRealTraces(t *testing.T) {
 			for id, th := range tr.Threads {
 				want := s.ThreadTotals(tracer.ThreadID(id))
 				rid, ok := byName[th.Name]
-				if !ok || float64(joins[tracer.ThreadID(id)]) > 0.1*float64(want.Sum()) {
-					continue // a thread that did nothing the model keeps, or a joiner
+				if !ok {
+					continue // a thread that did nothing the model keeps
 				}
 				got := rs.ThreadTotals(rid)
-				for _, st := range []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO, tracer.StateLockWait} {
+				if float64(joins[tracer.ThreadID(id)]) > 0.1*float64(want.Sum()) {
+					t.Logf("joiner %s: run %s; replay %s", th.Name, split(want), split(got))
+				}
+				states := []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO, tracer.StateLockWait}
+				if startRace[name] == th.Name {
+					// GIL wait and lock wait as one: blocked before or in
+					// its joins (see startRace).
+					want[tracer.StateLockWait] += want[tracer.StateGILWait]
+					got[tracer.StateLockWait] += got[tracer.StateGILWait]
+					want[tracer.StateGILWait], got[tracer.StateGILWait] = 0, 0
+					states = []tracer.State{tracer.StateRunning, tracer.StateIO, tracer.StateLockWait}
+				}
+				for _, st := range states {
 					ws := float64(want[st]) / float64(max(want.Sum(), 1))
 					gs := float64(got[st]) / float64(max(got.Sum(), 1))
 					if math.Abs(ws-gs) > replayTolerance {
@@ -178,6 +192,31 @@ func TestReplayRealTraces(t *testing.T) {
 		})
 	}
 }
+
+// split formats a thread's wall, and its shares in running, GIL wait, I/O
+// and lock wait.
+func split(tt tracer.Totals) string {
+	sum := float64(max(tt.Sum(), 1))
+	return fmt.Sprintf("%.1f ms: running %.1f %%, GIL wait %.1f %%, I/O %.1f %%, lock wait %.1f %%", sum/1e6,
+		100*float64(tt[tracer.StateRunning])/sum, 100*float64(tt[tracer.StateGILWait])/sum, 100*float64(tt[tracer.StateIO])/sum, 100*float64(tt[tracer.StateLockWait])/sum)
+}
+
+// startRace names, per fixture, the joiner whose GIL wait and lock wait
+// are checked as one figure (its time blocked), with running and I/O
+// checked as the others'. In c_extension_holding_gil's run the main thread
+// started its workers at 156.7-157.2 ms, the extension thread took the GIL
+// at 157.2 ms for its 250 ms GIL-holding native call, and the main thread
+// waited for the GIL until 412.8 ms before it could reach its joins (GIL
+// wait 28.1 % of its wall, lock wait 52.3 %). In the replay the threads
+// start at their recorded times (start_after), not when the main thread
+// starts them, and the main thread, 2.6 ms ahead of the run by then,
+// reaches its join of the extension thread at 154.6 ms, before the workers
+// start: it spends those 255 ms in the join, with the GIL released (GIL
+// wait 0.0 %, lock wait 80.3 %). Blocked in all: 80.4 % in the run, 80.3 %
+// in the replay; running 17.7 % and 17.8 %; wall 919.4 ms and 918.6 ms.
+// Tying a thread's start to its starter's Thread.start() in the model
+// would lift it.
+var startRace = map[string]string{"python-c-extension-holding-gil.giltrace": "MainThread"}
 
 // joinWaits is, per thread, its time waiting for guest locks that are not
 // mutexes (diagnosis: not shared): another thread's end, an event.

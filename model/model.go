@@ -171,7 +171,7 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	holds := map[tracer.LockID]int{}
 	held := map[tracer.LockID]float64{}
 	for _, h := range s.Holds {
-		if s.Trace.Locks[h.Lock].GIL {
+		if l := s.Trace.Locks[h.Lock]; l.GIL || isJoinLock(l.Name) {
 			continue
 		}
 		if holders[h.Lock] == nil {
@@ -194,6 +194,12 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	}
 	return out
 }
+
+// isJoinLock reports whether the recorder named the lock after a wait in
+// Thread.join (source/cpython: " (Thread.join)"): a thread's state lock,
+// whose waits are joins even when its address, reused by the next
+// thread's state lock, makes it look held by several threads.
+func isJoinLock(name string) bool { return strings.HasSuffix(name, " (Thread.join)") }
 
 // minHeldShare is the share of the run's wall that a lock no thread ever
 // waited for must have been held to be modelled: a recorder that observes
@@ -258,7 +264,6 @@ func ownCode(file string) bool {
 // of a function with the operations it did there.
 type threadModel struct {
 	id     tracer.ThreadID
-	joined bool // another thread joins it: its work is held in its join lock
 	name   string
 	start  int64
 	blocks []block
@@ -275,9 +280,6 @@ type block struct {
 func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
-	for _, j := range joins {
-		tm.joined = tm.joined || j.target == id
-	}
 	if int(id) < len(s.Threads) {
 		tm.start = s.Threads[id].Start
 	}
@@ -748,8 +750,8 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # GIL waits are not written: they emerge when the model runs. Durations are
 # the measured ones (time in Python, not loop counts).
 #
-# A join is a lock that the joined thread holds for its life; a wait for an
-# event, a condition or a queue keeps its recorded length.
+# A join waits until the joined thread has ended (join: THREAD); a wait for
+# an event, a condition or a queue keeps its recorded length.
 #
 # What the model cannot know: what a process pool pays to pickle its tasks,
 # what a C extension would do without a GIL, and what a thread's waits for
@@ -829,14 +831,8 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		if runs[i] == "" {
 			continue
 		}
-		body := tm.body
-		if tm.joined {
-			// Held for the thread's whole life, as CPython holds a thread's
-			// state lock until it ends: joining it is waiting for the lock.
-			body = []op{{kind: opLock, label: "join " + tm.name, body: body}}
-		}
 		fmt.Fprintf(&w, "  %s:\n", strconv.Quote(runs[i]))
-		writeOps(&w, body, 4, names)
+		writeOps(&w, tm.body, 4, names)
 	}
 	for _, n := range ft.names {
 		fmt.Fprintf(&w, "  %s:  # %s\n", strconv.Quote(n), commentText(orDefault(ft.frames[n], "?")))
@@ -868,7 +864,7 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 			writeOps(w, o.body, indent+6, names)
 		case opJoin:
 			if n, ok := names[o.target]; ok {
-				fmt.Fprintf(w, "%s- lock: {name: %s, body: [{compute: 1us}]}  # %s.join()\n", pad, strconv.Quote("join "+n), commentText(n))
+				fmt.Fprintf(w, "%s- join: %s  # %s.join()\n", pad, strconv.Quote(n), commentText(n))
 			}
 		case opRepeat:
 			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)

@@ -169,3 +169,54 @@ func TestCPUShare(t *testing.T) {
 		t.Errorf("a thread alone: %.3f ms of native work, want 100", n/1e6)
 	}
 }
+
+// TestJoins: the main thread of the real CPython fixtures joins its
+// workers; the model writes each join as a join of the thread's group
+// (docs/workloads.md), never as a lock, and the thread state locks that
+// CPython reuses for the next thread (" (Thread.join)") are not written
+// as locks either.
+func TestJoins(t *testing.T) {
+	for _, c := range testkit.Fixtures(t) {
+		if !strings.HasPrefix(c.Name, "fixture-python-") || len(c.Trace.Procs) > 1 {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := workload.Parse(c.Name+".yaml", src)
+			if err != nil {
+				t.Fatalf("the model does not load: %v", err)
+			}
+			groups := map[string]bool{}
+			for _, g := range w.Threads {
+				groups[g.Name] = true
+			}
+			joins := 0
+			var walk func(ops []workload.Op)
+			walk = func(ops []workload.Op) {
+				for _, o := range ops {
+					switch o.Kind {
+					case workload.OpJoin:
+						joins++
+						if !groups[o.Group] || o.Group == "MainThread" {
+							t.Errorf("line %d: join of %q, expected a worker's group", o.Line, o.Group)
+						}
+					case workload.OpLock:
+						if strings.HasPrefix(o.Lock, "join ") || strings.HasSuffix(o.Lock, "(Thread.join)") {
+							t.Errorf("line %d: lock %q: a join written as a lock", o.Line, o.Lock)
+						}
+					}
+					walk(o.Body)
+				}
+			}
+			for _, f := range w.Functions {
+				walk(f.Ops)
+			}
+			if joins == 0 {
+				t.Errorf("no join in the model of a run whose main thread joins its workers")
+			}
+		})
+	}
+}

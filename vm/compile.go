@@ -42,6 +42,10 @@ const (
 	// opDecJumpBack is LOAD_FAST a; LOAD_CONST b; BINARY_SUB; STORE_FAST a;
 	// JUMP_BACKWARD c, with JUMP_BACKWARD's eval breaker check.
 	opDecJumpBack
+
+	// opJoin is Thread.join of every thread of the groups joins[a]
+	// (package vm, join.go).
+	opJoin
 )
 
 // Lengths of the sequences the superinstructions replace.
@@ -106,6 +110,11 @@ type program struct {
 	lockIdx  map[string]int
 	maxDepth int // frames of the deepest call chain, top level included
 	maxLocal int // locals of the largest chain
+	// joins[a] are the thread groups (indexes into tops) that the join
+	// instruction a waits for; joined[g] says whether some thread joins
+	// group g (its threads then hold a join lock for their life).
+	joins  [][]int
+	joined []bool
 }
 
 // maxLoops bounds a compute's loop count (about an hour of the interpreter).
@@ -274,6 +283,24 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		}
 		c.setOp(fc, op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
+	case workload.OpJoin:
+		var gs []int
+		for gi, g := range c.w.Threads {
+			if g.Name == op.Group {
+				gs = append(gs, gi)
+			}
+		}
+		if len(gs) == 0 {
+			return fmt.Errorf("line %d: join of unknown thread group %q", op.Line, op.Group)
+		}
+		if c.p.joined == nil {
+			c.p.joined = make([]bool, len(c.w.Threads))
+		}
+		for _, gi := range gs {
+			c.p.joined[gi] = true
+		}
+		c.p.joins = append(c.p.joins, gs)
+		fc.emit(instr{op: opJoin, a: int32(len(c.p.joins) - 1)})
 	case workload.OpRepeat:
 		// The loop control belongs to the body's first operation: it is
 		// what runs next, and what a resumed thread is charged to.

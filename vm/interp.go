@@ -119,7 +119,7 @@ func (th *thread) eval() error {
 					return nil
 				}
 				break loop
-			case opIO, opNative, opLockAcquire, opLockRelease:
+			case opIO, opNative, opLockAcquire, opLockRelease, opJoin:
 				f.pc, th.instrs = pc+1, instrs
 				th.at(f, pc)
 				if err := th.blocking(f.code, in); err != nil {
@@ -143,6 +143,8 @@ func (th *thread) blocking(c *code, in *instr) error {
 		return th.native(&c.natives[in.a])
 	case opLockAcquire:
 		return th.lockAcquire(th.proc.locks[in.a])
+	case opJoin:
+		return th.joinGroups(th.prog.joins[in.a])
 	default:
 		return th.proc.locks[in.a].release(th, tracer.ReleaseUnlock)
 	}

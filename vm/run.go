@@ -58,6 +58,9 @@ type process struct {
 	gil     gil
 	gilLock *lock   // nil in free-threaded mode
 	locks   []*lock // guest locks, by program lock index
+	// joinLocks[g] are the join locks of the threads of group g, if some
+	// thread joins the group (join.go).
+	joinLocks [][]*joinLock
 }
 
 // settings are a run's resolved settings.
@@ -363,7 +366,11 @@ func (r *runner) build() ([]*thread, []*process, error) {
 				if n > 1 {
 					name = grp.Name + "-" + strconv.Itoa(i)
 				}
-				threads = append(threads, r.thread(p, name, r.prog.tops[gi], grp.StartAfter))
+				th := r.thread(p, name, r.prog.tops[gi], grp.StartAfter)
+				if r.prog.joined != nil && r.prog.joined[gi] {
+					r.addJoinLock(p, gi, th, name)
+				}
+				threads = append(threads, th)
 			}
 		}
 	}

@@ -48,6 +48,8 @@ type thread struct {
 	stopped    *atomic.Bool // set when the thread is cut short
 
 	vt *vthread // the thread in the virtual clock's scheduler; nil in real time
+
+	joinLock *joinLock // held for the thread's life if another thread joins it (join.go)
 }
 
 // emit records an event at the clock's current time.
@@ -116,6 +118,9 @@ func (th *thread) released(l *lock) {
 func (th *thread) run() {
 	if th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
 		th.stopped.Store(true)
+		if th.joinLock != nil {
+			th.joinLock.end()
+		}
 		th.emit(tracer.KindThreadStart, 0)
 		th.emit(tracer.KindThreadEnd, 0)
 		return
@@ -123,6 +128,9 @@ func (th *thread) run() {
 	th.emit(tracer.KindThreadStart, 0)
 	th.frames = append(th.frames, frame{code: th.top})
 	err := th.gil.acquire(th)
+	if err == nil && th.joinLock != nil {
+		th.holdJoinLock()
+	}
 	if err == nil {
 		err = th.eval()
 	}
@@ -139,6 +147,9 @@ func (th *thread) run() {
 // end. A thread stopped mid-run ends where it was (inside I/O, a native
 // call, a wait or calls), as the event protocol allows.
 func (th *thread) unwind(why tracer.Release) {
+	if th.joinLock != nil {
+		th.joinLock.end()
+	}
 	for len(th.held) > 0 {
 		th.held[len(th.held)-1].release(th, why)
 	}

@@ -274,6 +274,7 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		l.checkThreadTotal(n, m.value("processes"), w)
 	}
 	l.checkCalls(w)
+	l.checkJoins(w)
 	if len(l.errs) == 0 {
 		l.checkCost(w)
 	}

@@ -196,9 +196,9 @@ func parseErrorCases() []parseErrorCase {
 		{"call chain too deep", chainYAML(MaxDepth + 1), []string{"t.yaml:2:17: threads[0].run: calls nest 33 frames deep (f0 -> f1 -> f2 -> ... -> f31 -> f32), beyond the limit of 32"}},
 
 		// operations.
-		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "sleep" (sleep needs a value: - sleep: ...)`}},
-		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
-		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat), got 3"}},
+		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join), got "sleep" (sleep needs a value: - sleep: ...)`}},
+		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
+		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join), got 3"}},
 		{"op empty mapping", opYAML("{}"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call", "got an empty mapping"}},
 		{"op two keys", opYAML("call: g\n      io: 1ms"), []string{"t.yaml:6:7: functions.f[0]: an operation has exactly one key, got call and io; start each operation with its own -"}},
 		{"op unknown", opYAML("computee: 1ms"), []string{`t.yaml:5:7: functions.f[0]: unknown operation "computee" (did you mean "compute"?); expected one of call, compute, io, sleep, native, lock, repeat`}},
@@ -254,6 +254,14 @@ func parseErrorCases() []parseErrorCase {
 		{"lock taken twice", opYAML("lock: {name: a, body: [{repeat: {times: 2, body: [{lock: {name: a, body: [{sleep: 1ms}]}}]}}]}"), []string{`t.yaml:5:58: functions.f[0].lock.body[0].repeat.body[0].lock: lock "a" is already held here (taken at 5:7); a threading.Lock would deadlock`}},
 		{"lock taken twice through a call", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{lock: {name: a, body: [{call: g}]}}]\n  g: [{call: h}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:4:32: functions.f[0].lock.body[0].call: calls g, which takes lock "a", already held here (taken at 4:8)`}},
 		{"lock order cycle", "name: t\nthreads: [{run: f}, {run: g}]\nfunctions:\n  f: [{lock: {name: a, body: [{lock: {name: b, body: [{sleep: 1ms}]}}]}}]\n  g: [{lock: {name: b, body: [{call: h}]}}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:5:32: functions.g[0].lock.body[0].call: lock order cycle a -> b -> a ("b" inside "a" at line 4, "a" inside "b" at line 5); threads taking these locks in different orders deadlock`}},
+
+		// Joins that name no group or would wait forever.
+		{"join unknown group", "name: t\nthreads: [{name: main, run: f}, {name: worker, run: g}]\nfunctions:\n  f: [{join: workr}]\n  g: [{sleep: 1ms}]\n", []string{`t.yaml:4:8: functions.f[0].join: unknown thread group "workr" (did you mean "worker"?); expected the name of a group of threads:`}},
+		{"join not a name", opYAML("join: [a]"), []string{"t.yaml:5:13: functions.f[0].join: expected a name"}},
+		{"join own group", "name: t\nthreads: [{name: w, count: 2, run: f}]\nfunctions:\n  f: [{sleep: 1ms}, {call: g}]\n  g: [{join: w}]\n", []string{`t.yaml:5:8: functions.g[0].join: thread group "w" joins itself: its threads run f, which joins "w"; a thread would wait for its own end (deadlock)`}},
+		{"join holding a lock through a call", "name: t\nthreads: [{name: m, run: f}, {name: w, run: g}]\nfunctions:\n  f: [{lock: {name: l, body: [{call: h}]}}]\n  h: [{join: w}]\n  g: [{lock: {name: l, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:4:32: functions.f[0].lock.body[0].call: calls h, which joins thread group "w" while holding lock "l" (taken at 4:8), which its threads take (in g); the join would wait forever: join after the lock's body`}},
+		{"join cycle", "name: t\nthreads: [{name: a, run: f}, {name: b, run: g}]\nfunctions:\n  f: [{join: b}]\n  g: [{join: a}]\n", []string{`t.yaml:5:8: functions.g[0].join: thread groups join each other: a -> b -> a; each would wait for the other to end (deadlock)`}},
+		{"join holding a lock", "name: t\nthreads: [{name: main, run: f}, {name: w, run: g}]\nfunctions:\n  f: [{lock: {name: l, body: [{join: w}]}}]\n  g: [{call: h}]\n  h: [{lock: {name: l, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:4:32: functions.f[0].lock.body[0].join: joins thread group "w" while holding lock "l" (taken at 4:8), which its threads take (in g); the join would wait forever: join after the lock's body`}},
 
 		// The planned work of a thread.
 		{"thread time over limit", "name: t\nthreads: [{run: f, repeat: 100}]\nfunctions:\n  f: [{io: 1h}]\n", []string{"t.yaml:2:17: threads[0]: a thread would run for at least 100h (start_after 0s + repeat 100 x 1h per call of f), beyond the limit of 24h"}},
@@ -455,6 +463,37 @@ functions:
 `
 	if _, err := Parse("t.yaml", []byte(src)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseJoin(t *testing.T) {
+	// main joins the workers (started later), holding a lock they never
+	// take; two groups of one name are joined together.
+	src := `name: t
+threads:
+  - {name: main, run: main}
+  - {name: worker, count: 3, run: work, start_after: 10ms}
+  - {name: worker2, run: work}
+functions:
+  main:
+    - lock: {name: log, body: [{join: worker}]}
+    - join: worker2
+  work:
+    - compute: 1ms
+`
+	w, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := w.Functions["main"].Ops
+	if j := ops[0].Body[0]; j.Kind != OpJoin || j.Group != "worker" || j.Line != 8 || j.Col != 33 {
+		t.Errorf("join op %+v, expected worker at 8:33", j)
+	}
+	if j := ops[1]; j.Kind != OpJoin || j.Group != "worker2" {
+		t.Errorf("join op %+v, expected worker2", j)
+	}
+	if err := checkWorkload(w); err != nil {
+		t.Error(err)
 	}
 }
 

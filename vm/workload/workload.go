@@ -76,6 +76,7 @@ const (
 	OpNative                    // native call: Duration of CPU, ReleasesGIL
 	OpLock                      // guest lock Lock held around Body
 	OpRepeat                    // Body Times times
+	OpJoin                      // wait until every thread of the groups named Group has ended (Thread.join)
 )
 
 // Op is one operation of a function. Which fields matter depends on Kind.
@@ -91,5 +92,6 @@ type Op struct {
 	NativeName  string        // OpNative: optional name shown as a frame
 	Lock        string        // OpLock
 	Times       int           // OpRepeat
+	Group       string        // OpJoin: the name of the thread group(s) joined
 	Body        []Op          // OpLock, OpRepeat
 }
