@@ -2,6 +2,7 @@ package vm
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +55,9 @@ func newGIL(mode tracer.GILMode, id tracer.LockID, c Clock, b *breaker, interval
 		l.breaker = b
 		return &cpythonGIL{l}, nil
 	case tracer.GILLegacy:
-		return &legacyGIL{newLock(id, c, seed)}, nil
+		l := newLock(id, c, seed)
+		l.mu.goMu = new(sync.Mutex) // kmutex_linux.go
+		return &legacyGIL{l}, nil
 	case tracer.GILNone:
 		return noGIL{}, nil
 	}

@@ -272,7 +272,7 @@ func TestReleaseWakesAWaiter(t *testing.T) {
 			}
 			oldest := ws[(3-i%3)%3]
 			l.releaseLocked(holder, tracer.ReleaseUnlock)
-			l.mu.Unlock()
+			l.unlock()
 			n := 0
 			for _, w := range ws {
 				if w.wake.pending() {

@@ -60,7 +60,7 @@ func (th *thread) holdJoinLock() {
 func (j *joinLock) end() {
 	l := j.l
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	j.ended = true
 	if !l.locked {
 		for _, w := range l.waiters {
@@ -87,23 +87,23 @@ func (th *thread) join(j *joinLock) error {
 	l := j.l
 	l.mu.Lock()
 	if j.ended && !l.locked {
-		l.mu.Unlock()
+		l.unlock()
 		return nil // ended already: Thread.join returns at once
 	}
 	l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
-	l.mu.Unlock()
+	l.unlock()
 	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	for !j.ended || l.locked {
 		if l.park(th, 0) == WakeStop {
-			l.mu.Unlock()
+			l.unlock()
 			return errStopped
 		}
 	}
 	l.take(th, tracer.AcquireAfterWait)
-	l.mu.Unlock()
+	l.unlock()
 	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	if err := th.gil.acquire(th); err != nil {
 		return err

@@ -2,7 +2,6 @@ package vm
 
 import (
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +37,7 @@ type lock struct {
 	interval time.Duration // > 0: timed waits and drop requests (cpython GIL)
 	breaker  *breaker      // the process's eval breaker, for drop requests
 
-	mu       sync.Mutex
+	mu       kmutex
 	locked   bool
 	holder   *thread
 	last     *thread        // the last holder (CPython's last_holder)
@@ -52,7 +51,33 @@ type lock struct {
 	// oldestFirst: a release wakes the waiter whose current wait began
 	// first (real time, as glibc); else one picked at random.
 	oldestFirst bool
-	parks       uint64 // waits begun, numbering them (thread.parkSeq)
+	parks       uint64     // waits begun, numbering them (thread.parkSeq)
+	wakes       [2]*thread // threads to wake once mu is unlocked
+	nwakes      int
+}
+
+// wakeLater wakes th once mu is unlocked (unlock): a thread woken while
+// the waker still holds mu would find it taken, and sleep on it again
+// (glibc's condition variable signals a waiter that takes the mutex back
+// only after the signaller released it; a semaphore's post is its last
+// step). Called with mu held.
+func (l *lock) wakeLater(th *thread) {
+	if l.mu.goMu != nil || l.nwakes == len(l.wakes) { // the legacy GIL: as before (kmutex_linux.go)
+		th.signal()
+		return
+	}
+	l.wakes[l.nwakes] = th
+	l.nwakes++
+}
+
+// unlock unlocks mu, then wakes the threads wakeLater named.
+func (l *lock) unlock() {
+	ws, n := l.wakes, l.nwakes
+	l.wakes, l.nwakes = [2]*thread{}, 0
+	l.mu.Unlock()
+	for _, th := range ws[:n] {
+		th.signal()
+	}
 }
 
 func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
@@ -64,7 +89,7 @@ func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
 // acquire; else it emits the LockWait of the wait that follows.
 func (l *lock) tryAcquire(th *thread) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	if l.locked {
 		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
 		return false
@@ -84,7 +109,7 @@ func (l *lock) tryAcquire(th *thread) bool {
 //     drop request).
 func (l *lock) acquire(th *thread, waiting bool) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	if !l.locked {
 		how := tracer.AcquireUncontended
 		if waiting {
@@ -127,7 +152,7 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 	th.parkSeq = l.parks
 	l.waiters = append(l.waiters, th)
 	l.nwait.Store(int32(len(l.waiters)))
-	l.mu.Unlock()
+	l.unlock()
 	w := l.clock.Park(th.ctx, th.wake, timeout)
 	l.mu.Lock()
 	l.removeWaiter(th)
@@ -155,7 +180,7 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 		l.last = th
 		l.switches++
 		if l.switcher != nil {
-			l.switcher.signal()
+			l.wakeLater(l.switcher)
 			l.switcher = nil
 		}
 	}
@@ -182,7 +207,7 @@ func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
 // stopped meanwhile (the lock is released all the same).
 func (l *lock) release(th *thread, why tracer.Release) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	l.releaseLocked(th, why)
 	if why == tracer.ReleaseDropRequest {
 		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
@@ -216,7 +241,7 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 			w = l.waiters[l.pick.IntN(n)]
 		}
 		l.removeWaiter(w)
-		w.signal()
+		l.wakeLater(w)
 	}
 }
 
@@ -231,7 +256,7 @@ func (l *lock) awaitSwitch(th *thread) error {
 	for l.last == th {
 		th.drainWake()
 		l.switcher = th
-		l.mu.Unlock()
+		l.unlock()
 		w := l.clock.Park(th.ctx, th.wake, 0)
 		l.mu.Lock()
 		if l.switcher == th {

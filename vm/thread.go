@@ -150,15 +150,19 @@ func (th *thread) unwind(why tracer.Release) {
 	if th.joinLock != nil {
 		th.joinLock.end()
 	}
+	released := len(th.held) > 0 || th.holdsGIL
 	for len(th.held) > 0 {
 		th.held[len(th.held)-1].release(th, why)
 	}
 	if th.holdsGIL {
 		th.gil.release(th, why)
-		// The thread ends as it lets the GIL go, nothing of it runs
-		// after: the end is recorded right after the release (one
-		// nanosecond later), not when the operating system next gives it
-		// a core, which the thread the release woke may have taken.
+	}
+	if released {
+		// The thread ends as it lets its locks and the GIL go, nothing of
+		// it runs after: the end is recorded right after the last release
+		// (one nanosecond later), not when the operating system next
+		// gives it a core, which a thread the release woke (the next
+		// holder, a joiner) may have taken meanwhile.
 		th.buf.Emit(0, tracer.KindThreadEnd, th.stack, 0)
 		return
 	}
