@@ -518,14 +518,15 @@ func TestCrash(t *testing.T) {
 // TestDeepStack records a recursion 40 frames deep under every version:
 // stacks stop at the maximum depth with the "...more frames" marker, the
 // top frame is the innermost call with its line, the callers (read from
-// memory while the thread sleeps 0.3 s) are the recursion's.
+// memory while the thread sleeps 1 s: 0.3 s was not always enough for the
+// reader under -race on a loaded 2-core machine) are the recursion's.
 func TestDeepStack(t *testing.T) {
 	for _, v := range pyenvVersions {
 		t.Run(v, func(t *testing.T) {
 			py := pyenv(v)
 			needTracing(t, py)
 			script := filepath.Join(t.TempDir(), "deep.py")
-			os.WriteFile(script, []byte("import time\ndef down(n):\n    if n == 0:\n        time.sleep(0.3)\n        return\n"+
+			os.WriteFile(script, []byte("import time\ndef down(n):\n    if n == 0:\n        time.sleep(1)\n        return\n"+
 				"    down(n - 1)\ndown(40)\n"), 0o644)
 			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{MaxDepth: 20, StackWindow: true}))
 			if err != nil {
