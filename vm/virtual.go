@@ -52,8 +52,9 @@ const (
 	VirtualLoopsPerMS = 1e9 / (instrsPerLoop * defaultInstrPS)
 	// DefaultWakeLatency is the virtual time between a release that wakes
 	// a parked waiter and the waiter running: a futex wake-up and context
-	// switch on Linux, 5-20 us; the VM's real-mode handoff measured
-	// 11.7-11.9 us on this project's machine (docs/performance.md).
+	// switch on Linux, 5-20 us; CPython 3.11's handoff between two
+	// CPU-bound threads measured 11-64 us on this project's machine
+	// (docs/vm.md, "Virtual time", and docs/fidelity.md).
 	DefaultWakeLatency = 10 * time.Microsecond
 	// TimeSlice is the simulated OS scheduler's time slice when threads
 	// wait for a core: Linux EEVDF's base slice, 0.75 ms x (1 + log2 8
