@@ -46,6 +46,10 @@ const (
 	// opJoin is Thread.join of every thread of the groups joins[a]
 	// (package vm, join.go).
 	opJoin
+
+	// opStart is Thread.start of every thread of the groups starts[a]
+	// (package vm, start.go).
+	opStart
 )
 
 // Lengths of the sequences the superinstructions replace.
@@ -115,6 +119,10 @@ type program struct {
 	// group g (its threads then hold a join lock for their life).
 	joins  [][]int
 	joined []bool
+	// starts[a] are the thread groups that the start instruction a
+	// starts; started[g] says whether group g waits for a start.
+	starts  [][]int
+	started []bool
 }
 
 // maxLoops bounds a compute's loop count (about an hour of the interpreter).
@@ -301,6 +309,25 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		}
 		c.p.joins = append(c.p.joins, gs)
 		fc.emit(instr{op: opJoin, a: int32(len(c.p.joins) - 1)})
+	case workload.OpStart:
+		var gs []int
+		for gi, g := range c.w.Threads {
+			if g.Name == op.Group {
+				gs = append(gs, gi)
+			}
+		}
+		if len(gs) == 0 {
+			return fmt.Errorf("line %d: start of unknown thread group %q", op.Line, op.Group)
+		}
+		if c.p.started == nil {
+			c.p.started = make([]bool, len(c.w.Threads))
+		}
+		for _, gi := range gs {
+			c.p.started[gi] = true
+		}
+		c.p.starts = append(c.p.starts, gs)
+		c.setOp(fc, op.Line)
+		fc.emit(instr{op: opStart, a: int32(len(c.p.starts) - 1)})
 	case workload.OpRepeat:
 		// The loop control belongs to the body's first operation: it is
 		// what runs next, and what a resumed thread is charged to.

@@ -119,7 +119,7 @@ func (th *thread) eval() error {
 					return nil
 				}
 				break loop
-			case opIO, opNative, opLockAcquire, opLockRelease, opJoin:
+			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart:
 				f.pc, th.instrs = pc+1, instrs
 				th.at(f, pc)
 				if err := th.blocking(f.code, in); err != nil {
@@ -145,6 +145,9 @@ func (th *thread) blocking(c *code, in *instr) error {
 		return th.lockAcquire(th.proc.locks[in.a])
 	case opJoin:
 		return th.joinGroups(th.prog.joins[in.a])
+	case opStart:
+		th.startGroups(th.prog.starts[in.a])
+		return nil
 	default:
 		return th.proc.locks[in.a].release(th, tracer.ReleaseUnlock)
 	}

@@ -61,6 +61,9 @@ type process struct {
 	// joinLocks[g] are the join locks of the threads of group g, if some
 	// thread joins the group (join.go).
 	joinLocks [][]*joinLock
+	// gates[g] are the start gates of the threads of group g, if a start
+	// operation starts the group (start.go).
+	gates [][]*startGate
 }
 
 // settings are a run's resolved settings.
@@ -369,6 +372,9 @@ func (r *runner) build() ([]*thread, []*process, error) {
 				th := r.thread(p, name, r.prog.tops[gi], grp.StartAfter)
 				if r.prog.joined != nil && r.prog.joined[gi] {
 					r.addJoinLock(p, gi, th, name)
+				}
+				if r.prog.started != nil && r.prog.started[gi] {
+					r.addGate(p, gi, th)
 				}
 				threads = append(threads, th)
 			}

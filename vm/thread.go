@@ -49,7 +49,8 @@ type thread struct {
 
 	vt *vthread // the thread in the virtual clock's scheduler; nil in real time
 
-	joinLock *joinLock // held for the thread's life if another thread joins it (join.go)
+	joinLock *joinLock  // held for the thread's life if another thread joins it (join.go)
+	gate     *startGate // the thread waits, not started, until a start opens it (start.go)
 }
 
 // emit records an event at the clock's current time.
@@ -116,7 +117,7 @@ func (th *thread) released(l *lock) {
 
 // run is the thread's life: start, take the GIL, run the top level, end.
 func (th *thread) run() {
-	if th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
+	if th.gate != nil && !th.gate.wait(th) || th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
 		th.stopped.Store(true)
 		if th.joinLock != nil {
 			th.joinLock.end()

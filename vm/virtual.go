@@ -184,9 +184,9 @@ func (c *vclock) run() {
 }
 
 // begin takes a core for the thread at its first turn (a thread that
-// starts later takes one when its start_after sleep ends).
+// starts later takes one when its start_after sleep or its start ends).
 func (v *vthread) begin() {
-	if v.th.startAfter <= 0 {
+	if v.th.startAfter <= 0 && v.th.gate == nil {
 		v.c.acquireCore(v)
 	}
 	v.horizon = unknownHorizon

@@ -275,6 +275,7 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 	}
 	l.checkCalls(w)
 	l.checkJoins(w)
+	l.checkStarts(w)
 	if len(l.errs) == 0 {
 		l.checkCost(w)
 	}

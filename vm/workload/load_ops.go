@@ -12,7 +12,7 @@ import (
 )
 
 // opNames are the operation keys of format v1.
-var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join"}
+var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join", "start"}
 
 // functions decodes the functions: mapping of name to list of operations.
 func (l *loader) functions(n *yaml.Node) map[string]*Function {
@@ -135,6 +135,9 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 		op, ok = l.repeat(v, field, depth)
 	case "join":
 		op.Kind = OpJoin
+		op.Group, ok = l.name(v, field)
+	case "start":
+		op.Kind = OpStart
 		op.Group, ok = l.name(v, field)
 	default:
 		l.errorf(k, path, "unknown operation %q%s; expected one of %s", k.Value, didYouMean(k.Value, opNames), strings.Join(opNames, ", "))

@@ -77,6 +77,7 @@ const (
 	OpLock                      // guest lock Lock held around Body
 	OpRepeat                    // Body Times times
 	OpJoin                      // wait until every thread of the groups named Group has ended (Thread.join)
+	OpStart                     // start every thread of the groups named Group (Thread.start)
 )
 
 // Op is one operation of a function. Which fields matter depends on Kind.
@@ -92,6 +93,6 @@ type Op struct {
 	NativeName  string        // OpNative: optional name shown as a frame
 	Lock        string        // OpLock
 	Times       int           // OpRepeat
-	Group       string        // OpJoin: the name of the thread group(s) joined
+	Group       string        // OpJoin, OpStart: the name of the thread group(s) joined or started
 	Body        []Op          // OpLock, OpRepeat
 }

@@ -1,0 +1,112 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+func startOp(g string) workload.Op { return workload.Op{Kind: workload.OpStart, Group: g} }
+
+// startWorkload: "main" runs 10 ms of Python, starts group W (count
+// threads of 4 ms of Python, start_after `after` from the start), runs
+// `rest` more (if > 0) and joins W.
+func startWorkload(count int, after, rest time.Duration) *workload.Workload {
+	mainOps := []workload.Op{compute(10 * time.Millisecond), startOp("W")}
+	if rest > 0 {
+		mainOps = append(mainOps, compute(rest))
+	}
+	mainOps = append(mainOps, joinOp("W"))
+	return &workload.Workload{Name: "start", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"main": mainOps, "work": {compute(4 * time.Millisecond)}}),
+		Threads: []workload.ThreadGroup{group("main", 1, "main"),
+			{Name: "W", Count: count, Run: "work", Repeat: 1, StartAfter: after}}}
+}
+
+// TestVirtualStart: W begins one wake-up latency after main's start op,
+// at 10 ms of main's Python, plus its start_after; not at time 0.
+func TestVirtualStart(t *testing.T) {
+	for _, after := range []time.Duration{0, 3 * time.Millisecond} {
+		tr, _ := sim(t, startWorkload(1, after, 0), Options{Cores: 2})
+		mainAcq := eventsOf(tr, tracer.KindLockAcquire, "main")[0].Time
+		ws := eventsOf(tr, tracer.KindThreadStart, "W")
+		want := mainAcq + int64(10*time.Millisecond) + vLatency + int64(after)
+		if len(ws) != 1 || ws[0].Time < want || ws[0].Time > want+vLatency {
+			t.Errorf("after %v: W started at %v, expected about %d (main took the GIL at %d)", after, ws, want, mainAcq)
+		}
+		// Before its start W records nothing.
+		for _, e := range tr.Events {
+			if tr.Threads[e.Thread].Name == "W" && e.Time < ws[0].Time {
+				t.Errorf("after %v: W's event %v before its start", after, e)
+			}
+		}
+	}
+}
+
+// TestVirtualStartDeterministic: the same workload gives the same trace.
+func TestVirtualStartDeterministic(t *testing.T) {
+	w := startWorkload(3, time.Millisecond, 2*time.Millisecond)
+	a, _ := sim(t, w, Options{Cores: 2})
+	b, _ := sim(t, w, Options{Cores: 2})
+	if string(traceBytes(t, a)) != string(traceBytes(t, b)) {
+		t.Fatal("two virtual runs of a workload with a start differ")
+	}
+	if n := countKind(a, tracer.KindThreadEnd); n != 4 {
+		t.Errorf("%d thread ends, expected 4", n)
+	}
+}
+
+// TestStartRealTime: W starts after main's 10 ms, in every GIL mode.
+func TestStartRealTime(t *testing.T) {
+	for _, mode := range tracer.GILModes {
+		tr, err := Run(context.Background(), startWorkload(2, 0, time.Millisecond), Options{Mode: mode, LoopsPerMS: testLoopsPerMS()})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if err := tr.CheckValid(); err != nil {
+			t.Fatalf("%s: invalid trace: %v", mode, err)
+		}
+		mainStart := eventsOf(tr, tracer.KindThreadStart, "main")[0].Time
+		for _, name := range []string{"W-1", "W-2"} {
+			ws := eventsOf(tr, tracer.KindThreadStart, name)
+			if len(ws) != 1 || ws[0].Time-mainStart < int64(9*time.Millisecond) {
+				t.Errorf("%s: %s started at %v, main at %d: expected after main's 10 ms", mode, name, ws, mainStart)
+			}
+		}
+	}
+}
+
+// TestStopUnstartedThreads: a run stopped before the start (main's
+// compute of an hour) stops at once, each thread ending.
+func TestStopUnstartedThreads(t *testing.T) {
+	w := startWorkload(2, 0, 0)
+	w.Functions["main"].Ops[0] = compute(time.Hour)
+	for _, mode := range tracer.GILModes {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		tr, err := Run(ctx, w, Options{Mode: mode, LoopsPerMS: testLoopsPerMS()})
+		cancel()
+		if !errors.Is(err, ErrInterrupted) || tr == nil {
+			t.Fatalf("%s: Run returned %v, expected ErrInterrupted and the trace", mode, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: Run took %v to stop", mode, d)
+		}
+		if err := tr.CheckValid(); err != nil {
+			t.Fatalf("%s: invalid trace: %v", mode, err)
+		}
+		if n := countKind(tr, tracer.KindThreadEnd); n != len(tr.Threads) {
+			t.Errorf("%s: %d thread ends for %d threads", mode, n, len(tr.Threads))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr, err := Run(ctx, w, Options{ClockMode: workload.ClockVirtual})
+	if !errors.Is(err, ErrInterrupted) || tr == nil {
+		t.Fatalf("virtual: Run: %v, expected ErrInterrupted and the trace", err)
+	}
+}

@@ -1,0 +1,172 @@
+package workload
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// startSites lists the start operations in ops and their bodies, in file
+// order; inRepeat marks those inside a repeat body.
+func startSites(ops []Op, path string, inRepeat bool, out []startSite) []startSite {
+	for i := range ops {
+		op := &ops[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch op.Kind {
+		case OpStart:
+			out = append(out, startSite{group: op.Group, path: p + ".start", line: op.Line, col: op.Col, inRepeat: inRepeat})
+		case OpLock:
+			out = startSites(op.Body, p+".lock.body", inRepeat, out)
+		case OpRepeat:
+			out = startSites(op.Body, p+".repeat.body", true, out)
+		}
+	}
+	return out
+}
+
+// startSite is one start operation.
+type startSite struct {
+	group     string
+	fn        string // the function holding it
+	path      string
+	line, col int
+	inRepeat  bool
+}
+
+// checkStarts checks the start operations (Thread.start). A group that a
+// start names waits, not running, until a thread executes the start, so
+// each started group must be started exactly once, by one thread:
+//   - the group exists;
+//   - one start operation names it, outside repeat bodies;
+//   - the threads reaching it (through calls) are one group of one thread
+//     run once (count 1, repeat 1): a second execution would start the
+//     threads twice (CPython: "threads can only be started once");
+//   - a group does not start itself, and groups do not start each other in
+//     a cycle (none of them would ever start).
+func (l *loader) checkStarts(w *Workload) {
+	groups := map[string][]int{}
+	var names []string
+	for i, g := range w.Threads {
+		if groups[g.Name] == nil {
+			names = append(names, g.Name)
+		}
+		groups[g.Name] = append(groups[g.Name], i)
+	}
+	first := map[string]startSite{} // started group -> its start
+	own := map[string][]startSite{} // function -> its own starts
+	for _, f := range functionsByLine(w.Functions) {
+		for _, s := range startSites(f.Ops, "functions."+f.Name, false, nil) {
+			s.fn = f.Name
+			switch {
+			case groups[s.group] == nil:
+				if len(w.Threads) > 0 {
+					l.errorAt(s.line, s.col, s.path, "unknown thread group %q%s; expected the name of a group of threads:", s.group, didYouMean(s.group, names))
+				}
+				continue
+			case s.inRepeat:
+				l.errorAt(s.line, s.col, s.path, "thread group %q is started inside a repeat body; a thread can be started only once: start it outside the repeat", s.group)
+				continue
+			}
+			if p, ok := first[s.group]; ok {
+				l.errorAt(s.line, s.col, s.path, "thread group %q is started twice (first at %d:%d, in %s); a thread can be started only once", s.group, p.line, p.col, p.fn)
+				continue
+			}
+			first[s.group] = s
+			own[f.Name] = append(own[f.Name], s)
+		}
+	}
+	if len(first) == 0 {
+		return
+	}
+	// reach: function -> the starts it makes, directly or through calls.
+	reach := map[string][]startSite{}
+	onPath := map[string]bool{}
+	var startsOf func(fn string) []startSite
+	startsOf = func(fn string) []startSite {
+		if s, ok := reach[fn]; ok {
+			return s
+		}
+		f := w.Functions[fn]
+		if f == nil || onPath[fn] {
+			return nil
+		}
+		onPath[fn] = true
+		out := append([]startSite(nil), own[fn]...)
+		var walk func(ops []Op)
+		walk = func(ops []Op) {
+			for i := range ops {
+				switch op := &ops[i]; op.Kind {
+				case OpCall:
+					out = append(out, startsOf(op.Func)...)
+				case OpLock, OpRepeat:
+					walk(op.Body)
+				}
+			}
+		}
+		walk(f.Ops)
+		onPath[fn] = false
+		reach[fn] = out
+		return out
+	}
+	starter := map[string]string{} // started group -> the group starting it
+	next := map[string][]startSite{}
+	bad := map[string]bool{}
+	for _, gi := range groupOrder(w) {
+		g := w.Threads[gi]
+		for _, s := range startsOf(g.Run) {
+			if bad[s.group] {
+				continue
+			}
+			if prev, ok := starter[s.group]; ok || g.Count > 1 || g.Repeat > 1 {
+				who := fmt.Sprintf("thread group %q (count %d, repeat %d)", g.Name, g.Count, g.Repeat)
+				if ok {
+					who = fmt.Sprintf("thread groups %q and %q", prev, g.Name)
+				}
+				l.errorAt(s.line, s.col, s.path, "thread group %q would be started more than once: %s run %s, which starts it; a thread can be started only once: start it from one thread", s.group, who, g.Run)
+				bad[s.group] = true
+				continue
+			}
+			starter[s.group] = g.Name
+			next[g.Name] = append(next[g.Name], s)
+		}
+	}
+	var started []string
+	for n := range first {
+		started = append(started, n)
+	}
+	sort.Strings(started)
+	for _, n := range started {
+		if _, ok := starter[n]; !ok && !bad[n] {
+			s := first[n]
+			l.errorAt(s.line, s.col, s.path, "thread group %q is started only in function %s, which no thread runs; it would never start", n, s.fn)
+		}
+	}
+	// Cycles: each group has at most one starter, so follow it.
+	for _, n := range started {
+		seen := []string{n}
+		for cur := starter[n]; cur != ""; cur = starter[cur] {
+			if cur == n {
+				s := first[n]
+				if len(seen) == 1 {
+					l.errorAt(s.line, s.col, s.path, "thread group %q starts itself (it runs %s); it would never start", n, w.Threads[groups[n][0]].Run)
+				} else {
+					l.errorAt(s.line, s.col, s.path, "thread groups start each other: %s; none of them would ever start", strings.Join(append(seen, n), " <- "))
+				}
+				return
+			}
+			if len(seen) > len(groups) {
+				break
+			}
+			seen = append(seen, cur)
+		}
+	}
+}
+
+// groupOrder returns the indexes of w.Threads in file order.
+func groupOrder(w *Workload) []int {
+	out := make([]int, len(w.Threads))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
