@@ -173,14 +173,6 @@ func TestReplayRealTraces(t *testing.T) {
 					t.Logf("joiner %s: run %s; replay %s", th.Name, split(want), split(got))
 				}
 				states := []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO, tracer.StateLockWait}
-				if startRace[name] == th.Name {
-					// GIL wait and lock wait as one: blocked before or in
-					// its joins (see startRace).
-					want[tracer.StateLockWait] += want[tracer.StateGILWait]
-					got[tracer.StateLockWait] += got[tracer.StateGILWait]
-					want[tracer.StateGILWait], got[tracer.StateGILWait] = 0, 0
-					states = []tracer.State{tracer.StateRunning, tracer.StateIO, tracer.StateLockWait}
-				}
 				for _, st := range states {
 					ws := float64(want[st]) / float64(max(want.Sum(), 1))
 					gs := float64(got[st]) / float64(max(got.Sum(), 1))
@@ -200,23 +192,6 @@ func split(tt tracer.Totals) string {
 	return fmt.Sprintf("%.1f ms: running %.1f %%, GIL wait %.1f %%, I/O %.1f %%, lock wait %.1f %%", sum/1e6,
 		100*float64(tt[tracer.StateRunning])/sum, 100*float64(tt[tracer.StateGILWait])/sum, 100*float64(tt[tracer.StateIO])/sum, 100*float64(tt[tracer.StateLockWait])/sum)
 }
-
-// startRace names, per fixture, the joiner whose GIL wait and lock wait
-// are checked as one figure (its time blocked), with running and I/O
-// checked as the others'. In c_extension_holding_gil's run the main thread
-// started its workers at 156.7-157.2 ms, the extension thread took the GIL
-// at 157.2 ms for its 250 ms GIL-holding native call, and the main thread
-// waited for the GIL until 412.8 ms before it could reach its joins (GIL
-// wait 28.1 % of its wall, lock wait 52.3 %). In the replay the threads
-// start at their recorded times (start_after), not when the main thread
-// starts them, and the main thread, 2.6 ms ahead of the run by then,
-// reaches its join of the extension thread at 154.6 ms, before the workers
-// start: it spends those 255 ms in the join, with the GIL released (GIL
-// wait 0.0 %, lock wait 80.3 %). Blocked in all: 80.4 % in the run, 80.3 %
-// in the replay; running 17.7 % and 17.8 %; wall 919.4 ms and 918.6 ms.
-// Tying a thread's start to its starter's Thread.start() in the model
-// would lift it.
-var startRace = map[string]string{"python-c-extension-holding-gil.giltrace": "MainThread"}
 
 // joinWaits is, per thread, its time waiting for guest locks that are not
 // mutexes (diagnosis: not shared): another thread's end, an event.

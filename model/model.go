@@ -59,6 +59,7 @@ const (
 	opCall                         // a call of function name
 	opRepeat                       // body, times times
 	opJoin                         // wait until thread target has ended (Thread.join)
+	opStart                        // start thread target (Thread.start)
 )
 
 // op is an operation of the model.
@@ -98,6 +99,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared, procs)
+	starts := findStarts(s, procs, joins)
 	cpu := newCPUShare(s, procs, max(t.Meta.Cores, 1))
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
@@ -107,7 +109,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			if !procs.keep(t.Threads[id].Proc) {
 				continue
 			}
-			tm := buildThread(s, tracer.ThreadID(id), shared, joins, cpu, depth, o.Tolerance)
+			tm := buildThread(s, tracer.ThreadID(id), shared, joins, starts, cpu, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
 				fns[b.fn.Func] = true
@@ -277,7 +279,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, cpu *cpuShare, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, starts []start, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	if int(id) < len(s.Threads) {
@@ -326,17 +328,43 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			start = cut
 		}
 	}
+	// The thread's starts of other threads, in time order: each goes
+	// where its time falls, splitting the operation there.
+	var mine []start
+	for _, st := range starts {
+		if st.starter == id {
+			mine = append(mine, st)
+		}
+	}
+	var lastFn tracer.Frame
+	flush := func(upTo int64, fn tracer.Frame) {
+		for len(mine) > 0 && mine[0].at <= upTo {
+			leaves = append(leaves, leaf{kind: opStart, target: mine[0].target, fn: fn, hold: -1})
+			mine = mine[1:]
+		}
+	}
+	addAt := func(k opKind, start, end int64, label string, fn tracer.Frame) {
+		for len(mine) > 0 && mine[0].at < end {
+			at := max(mine[0].at, start)
+			add(k, start, at, label, fn)
+			flush(at, fn)
+			start = at
+		}
+		add(k, start, end, label, fn)
+	}
 	for _, sp := range s.ThreadStates(id) {
 		fn := frameAt(t, sp.Stack, depth)
+		flush(sp.Start, fn)
+		lastFn = fn
 		switch sp.State {
 		case tracer.StateRunning:
-			add(opCompute, sp.Start, sp.End, "", fn)
+			addAt(opCompute, sp.Start, sp.End, "", fn)
 		case tracer.StateIO:
-			add(opIO, sp.Start, sp.End, t.Str(sp.IOKind), fn)
+			addAt(opIO, sp.Start, sp.End, t.Str(sp.IOKind), fn)
 		case tracer.StateNative:
-			add(opNative, sp.Start, sp.End, "", fn)
+			addAt(opNative, sp.Start, sp.End, "", fn)
 		case tracer.StateNativeHolding:
-			add(opNativeHold, sp.Start, sp.End, "", fn)
+			addAt(opNativeHold, sp.Start, sp.End, "", fn)
 		case tracer.StateLockWait:
 			joined := false
 			for _, j := range joins {
@@ -352,6 +380,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			}
 		}
 	}
+	flush(math.MaxInt64, lastFn)
 	// Blocks: consecutive leaves in one function; within a block,
 	// consecutive leaves of one kind (and label and hold) merge.
 	for _, lf := range leaves {
@@ -395,7 +424,7 @@ func coarsen(blocks []block) []block {
 		for ; j < len(blocks) && small(blocks[j]); j++ {
 			byFn[blocks[j].fn] += opsTime(blocks[j].ops)
 			for _, o := range blocks[j].ops {
-				if n := len(ops); n > 0 && o.kind != opLock && o.kind != opJoin && ops[n-1].kind == o.kind && ops[n-1].label == o.label {
+				if n := len(ops); n > 0 && o.kind != opLock && !o.kind.marker() && ops[n-1].kind == o.kind && ops[n-1].label == o.label {
 					ops[n-1].d += o.d
 					continue
 				}
@@ -438,8 +467,8 @@ func opsTime(ops []op) float64 {
 // appendLeaf adds leaf lf to ops, merging it into the last operation (or
 // the last lock body, when it is under the same hold) when they match.
 func appendLeaf(ops []op, lf leaf) []op {
-	if lf.kind == opJoin {
-		return append(ops, op{kind: opJoin, target: lf.target})
+	if lf.kind.marker() {
+		return append(ops, op{kind: lf.kind, target: lf.target})
 	}
 	if lf.hold >= 0 {
 		if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
@@ -475,17 +504,17 @@ func dropTiny(ops []op) []op {
 			out = append(out, o)
 			continue
 		}
-		if o.kind == opJoin {
+		if o.kind.marker() {
 			out = append(out, o)
 			continue
 		}
 		if o.d < minOp {
-			if n := len(out); n > 0 && out[n-1].kind != opLock && out[n-1].kind != opJoin {
+			if n := len(out); n > 0 && out[n-1].kind != opLock && !out[n-1].kind.marker() {
 				out[n-1].d += o.d
 			}
 			continue
 		}
-		if n := len(out); n > 0 && out[n-1].kind == o.kind && out[n-1].label == o.label && o.kind != opJoin {
+		if n := len(out); n > 0 && out[n-1].kind == o.kind && out[n-1].label == o.label && !o.kind.marker() {
 			out[n-1].d += o.d
 			continue
 		}
@@ -565,6 +594,69 @@ func (c *cpuShare) share(start, end int64) float64 {
 		t = next
 	}
 	return got / float64(end-start)
+}
+
+// marker says whether k is an operation without duration (join, start).
+func (k opKind) marker() bool { return k == opJoin || k == opStart }
+
+// start is a thread's start of another (Thread.start).
+type start struct {
+	starter, target tracer.ThreadID
+	at              int64 // where in the starter's time the start goes
+}
+
+// startWindow is how long before a thread's start its starter may have
+// begun waiting for it.
+const startWindow = 2_000_000
+
+// findStarts finds who started each modelled thread that started after
+// the trace began. CPython's Thread.start waits, the GIL released, on the
+// new thread's _started event until the thread has run its bootstrap: the
+// starter is the thread of the process in a wait on a guest lock (not the
+// GIL) when the new thread started, the one whose wait began last, within
+// startWindow before. Only a thread its starter later joins (fork and
+// join) is modelled as started: a server's request threads, started by a
+// thread that never joins them, kept their recorded starts better in
+// web_scraping (started by the server, their I/O became 10-37 % lock
+// wait). The start goes where that wait begins. A thread whose starter is
+// not found keeps its start_after.
+func findStarts(s *tracer.Spans, procs procSet, joins []join) []start {
+	t := s.Trace
+	var out []start
+	for id, ts := range s.Threads {
+		target := tracer.ThreadID(id)
+		if ts.Start <= 0 || !procs.keep(t.Threads[target].Proc) {
+			continue
+		}
+		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
+		for j, js := range s.Threads {
+			cand := tracer.ThreadID(j)
+			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+				continue
+			}
+			for _, sp := range s.ThreadStates(cand) {
+				if sp.Start > ts.Start {
+					break
+				}
+				if sp.State != tracer.StateLockWait || sp.End <= ts.Start ||
+					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+					continue
+				}
+				if sp.Start > bestAt {
+					found, best, bestAt = true, cand, sp.Start
+				}
+			}
+		}
+		joined := false
+		for _, j := range joins {
+			joined = joined || found && j.waiter == best && j.target == target
+		}
+		if found && joined && ts.Start-bestAt <= startWindow {
+			out = append(out, start{starter: best, target: target, at: bestAt})
+		}
+	}
+	// A starter started before its target: no cycles.
+	return out
 }
 
 // join is a thread's wait for another thread to end (Thread.join).
@@ -811,6 +903,24 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	}
 	var runs []string
 	names := map[tracer.ThreadID]string{} // the written name of each thread, for joins
+	// started: the threads a written thread starts (start: THREAD); they
+	// have no start_after.
+	started := map[tracer.ThreadID]bool{}
+	hasBody := map[tracer.ThreadID]bool{}
+	for _, tm := range threads {
+		hasBody[tm.id] = len(tm.body) > 0
+	}
+	for _, tm := range threads {
+		if hasBody[tm.id] {
+			for _, b := range tm.blocks {
+				for _, o := range b.ops {
+					if o.kind == opStart && hasBody[o.target] {
+						started[o.target] = true
+					}
+				}
+			}
+		}
+	}
 	for i := range threads {
 		tm := &threads[i]
 		if len(tm.body) == 0 {
@@ -822,7 +932,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		run := unique("thread " + tm.name)
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
-		if tm.start > 0 {
+		if tm.start > 0 && !started[tm.id] {
 			fmt.Fprintf(&w, "    start_after: %s\n", dur(float64(tm.start)))
 		}
 	}
@@ -865,6 +975,10 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 		case opJoin:
 			if n, ok := names[o.target]; ok {
 				fmt.Fprintf(w, "%s- join: %s  # %s.join()\n", pad, strconv.Quote(n), commentText(n))
+			}
+		case opStart:
+			if n, ok := names[o.target]; ok {
+				fmt.Fprintf(w, "%s- start: %s  # %s.start()\n", pad, strconv.Quote(n), commentText(n))
 			}
 		case opRepeat:
 			fmt.Fprintf(w, "%s- repeat:\n%s    times: %d\n%s    body:\n", pad, pad, o.times, pad)

@@ -220,3 +220,47 @@ func TestJoins(t *testing.T) {
 		})
 	}
 }
+
+// TestStarts: c_extension_holding_gil's main thread starts and joins its
+// workers; the model starts them with start: (no start_after), and the
+// model loads (one start per group, no cycles).
+func TestStarts(t *testing.T) {
+	for _, c := range testkit.Fixtures(t) {
+		if c.Name != "fixture-python-c-extension-holding-gil" {
+			continue
+		}
+		src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse(c.Name+".yaml", src)
+		if err != nil {
+			t.Fatalf("the model does not load: %v", err)
+		}
+		started := map[string]bool{}
+		var walk func(ops []workload.Op)
+		walk = func(ops []workload.Op) {
+			for _, o := range ops {
+				if o.Kind == workload.OpStart {
+					started[o.Group] = true
+				}
+				walk(o.Body)
+			}
+		}
+		for _, f := range w.Functions {
+			walk(f.Ops)
+		}
+		for _, name := range []string{"heartbeat", "extension"} {
+			if !started[name] {
+				t.Errorf("%s: not started by a start: operation (started: %v)", name, started)
+			}
+		}
+		for _, g := range w.Threads {
+			if started[g.Name] && g.StartAfter != 0 {
+				t.Errorf("%s: started by start: and with start_after %v", g.Name, g.StartAfter)
+			}
+		}
+		return
+	}
+	t.Fatal("no fixture fixture-python-c-extension-holding-gil")
+}
