@@ -25,7 +25,8 @@
 // timed wait, drop request and forced switching (Python/ceval_gil.c);
 // legacy is Python 2's release and re-acquire every check interval; none is
 // free-threaded. Guest locks use the GIL's lock without the timed wait;
-// a joined thread holds one, "join THREAD", for its life (join.go).
+// a joined thread holds one, "join THREAD", for its life (join.go). A
+// started group waits for its start on a gate (start.go).
 // Every event about a lock is stamped under the lock's mutex, so that the
 // recorded order is the order in which things happened.
 //

@@ -1,6 +1,6 @@
 // Package workload is giltrace's workload format (version 1): the YAML file
 // that describes a Python-like program for the VM — its threads, functions
-// and operations (compute, I/O, native calls, locks, repeats, joins), its GIL
+// and operations (compute, I/O, native calls, locks, repeats, joins, starts), its GIL
 // settings, processes and seed. Load and Parse decode and check a file,
 // reporting every problem with its file:line:col, the field and what was
 // expected; the result is a Workload, which package vm compiles and runs.

@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(opYAML("lock: {name: l, body: [{repeat: {times: 2, body: [{io: {duration: 2ms, jitter: 1ms, kind: db}}]}}]}")))
 	f.Add([]byte("name: t\nthreads: [{name: m, run: m}, {name: w, count: 2, run: a, start_after: 1ms}]\nfunctions:\n  m: [{lock: {name: l, body: [{join: w}]}}, {call: a}]\n  a: [{compute: 1ms}]\n"))
+	f.Add([]byte("name: t\nthreads: [{name: m, run: m}, {name: w, count: 2, run: a, start_after: 1ms}]\nfunctions:\n  m: [{start: w}, {join: w}]\n  a: [{compute: 1ms}]\n"))
 	f.Add([]byte("name: t\nthreads: [{run: a, count: 2}]\nfunctions:\n  a: &x [{call: b}]\n  b: [{native: {duration: 1ms, releases_gil: true}}]\n  c: *x\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		start := time.Now()
@@ -123,7 +124,7 @@ func checkOps(w *Workload, ops []Op, depth int, count *int) error {
 			ok = op.Lock != ""
 		case OpRepeat:
 			ok = op.Times >= 1 && op.Times <= MaxTimes
-		case OpJoin:
+		case OpJoin, OpStart:
 			for _, tg := range w.Threads {
 				ok = ok || tg.Name == op.Group
 			}
