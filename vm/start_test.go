@@ -28,21 +28,42 @@ func startWorkload(count int, after, rest time.Duration) *workload.Workload {
 }
 
 // TestVirtualStart: W begins one wake-up latency after main's start op,
-// at 10 ms of main's Python, plus its start_after; not at time 0.
+// at 10 ms of main's Python (plus the few instructions around it), plus
+// its start_after exactly; not at time 0, and it records nothing before.
 func TestVirtualStart(t *testing.T) {
+	var at0 int64
 	for _, after := range []time.Duration{0, 3 * time.Millisecond} {
 		tr, _ := sim(t, startWorkload(1, after, 0), Options{Cores: 2})
 		mainAcq := eventsOf(tr, tracer.KindLockAcquire, "main")[0].Time
 		ws := eventsOf(tr, tracer.KindThreadStart, "W")
 		want := mainAcq + int64(10*time.Millisecond) + vLatency + int64(after)
-		if len(ws) != 1 || ws[0].Time < want || ws[0].Time > want+vLatency {
-			t.Errorf("after %v: W started at %v, expected about %d (main took the GIL at %d)", after, ws, want, mainAcq)
+		if len(ws) != 1 || ws[0].Time < want || ws[0].Time > want+1000 {
+			t.Fatalf("after %v: W started at %v, expected %d to 1 us later (main took the GIL at %d)", after, ws, want, mainAcq)
 		}
-		// Before its start W records nothing.
+		if after == 0 {
+			at0 = ws[0].Time
+		} else if ws[0].Time-at0 != int64(after) {
+			t.Errorf("start_after %v: W started %d ns after it did without, expected exactly %d", after, ws[0].Time-at0, int64(after))
+		}
 		for _, e := range tr.Events {
 			if tr.Threads[e.Thread].Name == "W" && e.Time < ws[0].Time {
 				t.Errorf("after %v: W's event %v before its start", after, e)
 			}
+		}
+	}
+}
+
+// TestVirtualStartFirst: a start as the starter's first operation starts
+// the group at once, never before the starter.
+func TestVirtualStartFirst(t *testing.T) {
+	w := startWorkload(2, 0, time.Millisecond)
+	w.Functions["main"].Ops = w.Functions["main"].Ops[1:]
+	tr, _ := sim(t, w, Options{Cores: 2})
+	mainStart := eventsOf(tr, tracer.KindThreadStart, "main")[0].Time
+	for _, name := range []string{"W-1", "W-2"} {
+		ws := eventsOf(tr, tracer.KindThreadStart, name)
+		if len(ws) != 1 || ws[0].Time < mainStart || ws[0].Time > mainStart+vLatency+1000 {
+			t.Errorf("%s started at %v, main at %d: expected within a latency", name, ws, mainStart)
 		}
 	}
 }
