@@ -81,10 +81,13 @@ func TestVirtualStartDeterministic(t *testing.T) {
 	}
 }
 
-// TestStartRealTime: W starts after main's 10 ms, in every GIL mode.
+// TestStartRealTime: W starts after main's 10 ms sleep (a sleep: a
+// compute's wall time depends on the calibration), in every GIL mode.
 func TestStartRealTime(t *testing.T) {
+	w := startWorkload(2, 0, time.Millisecond)
+	w.Functions["main"].Ops[0] = workload.Op{Kind: workload.OpIO, IOKind: "sleep", Duration: 10 * time.Millisecond}
 	for _, mode := range tracer.GILModes {
-		tr, err := Run(context.Background(), startWorkload(2, 0, time.Millisecond), Options{Mode: mode, LoopsPerMS: testLoopsPerMS()})
+		tr, err := Run(context.Background(), w, Options{Mode: mode, LoopsPerMS: testLoopsPerMS()})
 		if err != nil {
 			t.Fatalf("%s: %v", mode, err)
 		}
@@ -94,7 +97,7 @@ func TestStartRealTime(t *testing.T) {
 		mainStart := eventsOf(tr, tracer.KindThreadStart, "main")[0].Time
 		for _, name := range []string{"W-1", "W-2"} {
 			ws := eventsOf(tr, tracer.KindThreadStart, name)
-			if len(ws) != 1 || ws[0].Time-mainStart < int64(9*time.Millisecond) {
+			if len(ws) != 1 || ws[0].Time-mainStart < int64(10*time.Millisecond) {
 				t.Errorf("%s: %s started at %v, main at %d: expected after main's 10 ms", mode, name, ws, mainStart)
 			}
 		}
