@@ -60,3 +60,21 @@ func TestClockSeam(t *testing.T) {
 		t.Errorf("trace lasts %v, expected 3h of virtual time", time.Duration(tr.Duration()))
 	}
 }
+
+// TestSleepPastItsDeadline: a sleep whose deadline has passed before it
+// parks (its thread descheduled on a loaded machine) returns at once; it
+// used to park with a negative timeout, which Park reads as none, and
+// wait forever (TestManyThreadsAreNotCut hung under -race).
+func TestSleepPastItsDeadline(t *testing.T) {
+	w := NewWaker()
+	done := make(chan bool, 1)
+	go func() { done <- w.Sleep(context.Background(), time.Nanosecond) }()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Error("Sleep returned false without a stop")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a 1 ns sleep did not return in 10 s")
+	}
+}

@@ -92,14 +92,17 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
-		switch w.Park(ctx, time.Until(deadline)) {
+		// Park takes a timeout <= 0 for none: a thread descheduled past
+		// its deadline (a loaded machine) must not park at all.
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ctx.Err() == nil
+		}
+		switch w.Park(ctx, left) {
 		case WakeStop:
 			return false
 		case WakeTimeout:
 			return true
-		}
-		if time.Until(deadline) <= 0 {
-			return ctx.Err() == nil
 		}
 	}
 }
