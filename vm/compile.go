@@ -292,38 +292,16 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		c.setOp(fc, op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
 	case workload.OpJoin:
-		var gs []int
-		for gi, g := range c.w.Threads {
-			if g.Name == op.Group {
-				gs = append(gs, gi)
-			}
-		}
-		if len(gs) == 0 {
-			return fmt.Errorf("line %d: join of unknown thread group %q", op.Line, op.Group)
-		}
-		if c.p.joined == nil {
-			c.p.joined = make([]bool, len(c.w.Threads))
-		}
-		for _, gi := range gs {
-			c.p.joined[gi] = true
+		gs, err := c.groupsNamed(op, "join", &c.p.joined)
+		if err != nil {
+			return err
 		}
 		c.p.joins = append(c.p.joins, gs)
 		fc.emit(instr{op: opJoin, a: int32(len(c.p.joins) - 1)})
 	case workload.OpStart:
-		var gs []int
-		for gi, g := range c.w.Threads {
-			if g.Name == op.Group {
-				gs = append(gs, gi)
-			}
-		}
-		if len(gs) == 0 {
-			return fmt.Errorf("line %d: start of unknown thread group %q", op.Line, op.Group)
-		}
-		if c.p.started == nil {
-			c.p.started = make([]bool, len(c.w.Threads))
-		}
-		for _, gi := range gs {
-			c.p.started[gi] = true
+		gs, err := c.groupsNamed(op, "start", &c.p.started)
+		if err != nil {
+			return err
 		}
 		c.p.starts = append(c.p.starts, gs)
 		c.setOp(fc, op.Line)
@@ -514,4 +492,25 @@ func (c *compiler) checkLocks() error {
 		}
 	}
 	return nil
+}
+
+// groupsNamed is the thread groups a join or start operation names (two
+// groups may share a name), each marked in *marked (one flag per group).
+func (c *compiler) groupsNamed(op *workload.Op, verb string, marked *[]bool) ([]int, error) {
+	var gs []int
+	for gi, g := range c.w.Threads {
+		if g.Name == op.Group {
+			gs = append(gs, gi)
+		}
+	}
+	if len(gs) == 0 {
+		return nil, fmt.Errorf("line %d: %s of unknown thread group %q", op.Line, verb, op.Group)
+	}
+	if *marked == nil {
+		*marked = make([]bool, len(c.w.Threads))
+	}
+	for _, gi := range gs {
+		(*marked)[gi] = true
+	}
+	return gs, nil
 }
