@@ -99,8 +99,13 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if mode == "" || mode == tracer.GILNone {
 		mode = tracer.GILCPython
 	}
+	// The variants run every thread in one program: threads (one GIL),
+	// free-threaded, or each a process. A run of several processes (a pool)
+	// is replayed as recorded, each process with its own GIL, and its
+	// variants are what its threads would do as threads of one program.
+	asRecorded := true
 	run := func(m string, cores int, interval time.Duration) (PredictionRow, error) {
-		opts := vm.Options{ClockMode: workload.ClockVirtual, Cores: cores, Seed: &o.Seed, Version: o.Version, Mode: mode}
+		opts := vm.Options{ClockMode: workload.ClockVirtual, Cores: cores, Seed: &o.Seed, Version: o.Version, Mode: mode, OneProcess: !asRecorded}
 		ww := w
 		switch m {
 		case Threads:
@@ -131,6 +136,10 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		return nil, err
 	}
 	p.Replay.SwitchInterval = int64(t.Meta.SwitchInterval)
+	if len(t.Procs) > 1 {
+		p.Replay.Mode = Processes
+	}
+	asRecorded = false
 	if p.MeasuredWallNS > 0 {
 		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
 	}

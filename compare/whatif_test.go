@@ -120,14 +120,9 @@ const replayTolerance = 0.10
 // with their reasons (docs/what-if.md):
 //   - c_extension_holding_gil's main thread: its GIL wait and lock wait
 //     are checked as one figure (startRace).
-//   - the threads of multiprocessing_pool (its wall is checked: -3.5 %):
-//     the workload format runs the same threads in every process, so the
-//     model runs its busiest child in each, and a child that waited for
-//     its task on the pool's pipe is not modelled as such. In the
-//     committed recording the other child ran 89.0 % of its wall and read
-//     the pipe 9.1 %, against the modelled child's 97.4 % and 2.1 %; in
-//     the previous recording 73.2 % and 26.8 %, 26 points off. Every
-//     process's thread is named MainThread, so names cannot pair them.
+//   - none: multiprocessing_pool's threads are each replayed in the process
+//     they ran in (process: K), paired by process and name (every process
+//     has a MainThread).
 func TestReplayRealTraces(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(testkit.FixtureDir(), "python-*.giltrace"))
 	if len(paths) == 0 {
@@ -149,22 +144,26 @@ func TestReplayRealTraces(t *testing.T) {
 				t.Errorf("replayed wall %v, measured %v: %+.1f %%", p.Replay.WallNS, p.MeasuredWallNS, 100*p.ReplayError)
 			}
 			t.Logf("wall: measured %.1f ms, replayed %.1f ms: %+.1f %%", float64(p.MeasuredWallNS)/1e6, float64(p.Replay.WallNS)/1e6, 100*p.ReplayError)
-			if len(tr.Procs) > 1 {
-				return // multiprocessing_pool: the wall only (above)
-			}
 			replay, err := Replay(context.Background(), p.Model, tr.Meta.Cores)
 			if err != nil {
 				t.Fatal(err)
 			}
 			rs := tracer.Derive(replay)
-			byName := map[string]tracer.ThreadID{}
+			type key struct {
+				proc tracer.ProcID
+				name string
+			}
+			byName := map[key]tracer.ThreadID{}
 			for id, th := range replay.Threads {
-				byName[th.Name] = tracer.ThreadID(id)
+				byName[key{th.Proc, th.Name}] = tracer.ThreadID(id)
+			}
+			if len(replay.Procs) != len(tr.Procs) {
+				t.Fatalf("replayed %d processes, the run had %d", len(replay.Procs), len(tr.Procs))
 			}
 			joins := joinWaits(s)
 			for id, th := range tr.Threads {
 				want := s.ThreadTotals(tracer.ThreadID(id))
-				rid, ok := byName[th.Name]
+				rid, ok := byName[key{th.Proc, th.Name}]
 				if !ok {
 					continue // a thread that did nothing the model keeps
 				}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,13 +61,14 @@ const (
 	opRepeat                       // body, times times
 	opJoin                         // wait until thread target has ended (Thread.join)
 	opStart                        // start thread target (Thread.start)
+	opWait                         // a wait for a notification on lock label (Condition.wait, a queue's get)
 )
 
 // op is an operation of the model.
 type op struct {
 	kind   opKind
 	d      float64         // nanoseconds, for compute, io and native (a mean after merging)
-	label  string          // the I/O kind, the lock's name, or the callee
+	label  string          // the I/O kind, the lock's name (a lock's, a wait's), or the callee
 	times  int             // opRepeat
 	body   []op            // opLock, opRepeat, and a call's callee body before naming
 	target tracer.ThreadID // opJoin
@@ -101,6 +103,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	joins := findJoins(s, shared, procs)
 	starts := findStarts(s, procs, joins)
 	cpu := newCPUShare(s, procs, max(t.Meta.Cores, 1))
+	holds := indexHolds(s, shared)
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
 		threads = threads[:0]
@@ -109,7 +112,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			if !procs.keep(t.Threads[id].Proc) {
 				continue
 			}
-			tm := buildThread(s, tracer.ThreadID(id), shared, joins, starts, cpu, depth, o.Tolerance)
+			tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, cpu, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
 				fns[b.fn.Func] = true
@@ -123,43 +126,26 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	return write(t, procs, threads, o), nil
 }
 
-// procSet is the processes whose threads are modelled: every process of a
-// one-process run; the workers of a multiprocessing run (the parent only
-// hands out work), written as processes: N running one worker's threads.
+// procSet is the processes whose threads are modelled: every process of
+// the run. A run of several processes (a parent and its pool workers) is
+// written as processes: N, each thread in its own process (process: K, the
+// recorded process's place in the trace).
 type procSet struct {
-	keepID  tracer.ProcID
-	all     bool
-	workers int
+	workers int // processes written
 	note    string
 }
 
-func (p procSet) keep(id tracer.ProcID) bool { return p.all || id == p.keepID }
+func (p procSet) keep(tracer.ProcID) bool { return true }
 
-// modelledProcs chooses the processes to model. The workload format runs
-// every thread group in every process, so a run whose processes differ
-// (a parent and its pool workers) is modelled by its busiest child,
-// repeated once per child.
+// modelledProcs chooses the processes to model: all of them, each thread
+// in the process it ran in.
 func modelledProcs(t *tracer.Trace) procSet {
 	if len(t.Procs) <= 1 {
-		return procSet{all: true, workers: 1}
+		return procSet{workers: 1}
 	}
-	busy := make([]int64, len(t.Procs))
-	for i := range t.Events {
-		e := &t.Events[i]
-		if e.Kind == tracer.KindThreadEnd || e.Kind == tracer.KindThreadStart {
-			continue
-		}
-		busy[t.Threads[e.Thread].Proc]++
-	}
-	best := tracer.ProcID(1)
-	for p := 2; p < len(t.Procs); p++ {
-		if busy[p] > busy[best] {
-			best = tracer.ProcID(p)
-		}
-	}
-	return procSet{keepID: best, workers: len(t.Procs) - 1,
-		note: fmt.Sprintf("The run had %d processes: the model runs the threads of the busiest child (%s, pid %d) in each of %d processes; the parent (%s) is left out, as the workload format runs the same threads in every process.",
-			len(t.Procs), t.Procs[best].Name, t.Procs[best].PID, len(t.Procs)-1, t.Procs[0].Name)}
+	return procSet{workers: len(t.Procs),
+		note: fmt.Sprintf("The run had %d processes: each thread runs in the process it ran in (process: K, %s being process 1), each process with its own GIL. What the processes sent each other (tasks, results) is not modelled as such: a wait for it keeps its recorded length.",
+			len(t.Procs), t.Procs[0].Name)}
 }
 
 // sharedLocks are the guest locks that at least two threads held, three
@@ -195,6 +181,70 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 		}
 	}
 	return out
+}
+
+// mutexWaitShare is the share of a wait on a shared lock for which other
+// threads must have held the lock for the wait to be modelled as a wait for
+// the lock (it emerges when the model runs); below it, the wait was for
+// something else (a notify) and keeps its recorded length.
+const mutexWaitShare = 0.5
+
+// heldBy indexes the holds of the shared locks, by lock, in start order.
+type heldBy map[tracer.LockID]*lockHolds
+
+type lockHolds struct {
+	holds  []tracer.Hold
+	maxEnd []int64 // maxEnd[i]: the latest end of holds[:i+1]
+}
+
+func indexHolds(s *tracer.Spans, shared map[tracer.LockID]bool) heldBy {
+	h := heldBy{}
+	for _, hd := range s.Holds {
+		if !shared[hd.Lock] {
+			continue
+		}
+		if h[hd.Lock] == nil {
+			h[hd.Lock] = &lockHolds{}
+		}
+		lh := h[hd.Lock]
+		lh.holds = append(lh.holds, hd)
+	}
+	for _, lh := range h {
+		sort.SliceStable(lh.holds, func(i, j int) bool { return lh.holds[i].Start < lh.holds[j].Start })
+		lh.maxEnd = make([]int64, len(lh.holds))
+		end := int64(math.MinInt64)
+		for i, hd := range lh.holds {
+			e := hd.End
+			if e < 0 {
+				e = s.Trace.Duration() // open at the end of the trace
+			}
+			end = max(end, e)
+			lh.maxEnd[i] = end
+		}
+	}
+	return h
+}
+
+// others is how long threads other than th held lock l within [from, to).
+func (h heldBy) others(l tracer.LockID, th tracer.ThreadID, from, to int64) float64 {
+	lh := h[l]
+	if lh == nil {
+		return 0
+	}
+	i := sort.Search(len(lh.maxEnd), func(i int) bool { return lh.maxEnd[i] > from })
+	var sum int64
+	for ; i < len(lh.holds) && lh.holds[i].Start < to; i++ {
+		hd := lh.holds[i]
+		if hd.Thread == th {
+			continue
+		}
+		end := hd.End
+		if end < 0 {
+			end = to
+		}
+		sum += max(0, min(end, to)-max(hd.Start, from))
+	}
+	return float64(sum)
 }
 
 // isJoinLock reports whether the recorder named the lock after a wait in
@@ -279,7 +329,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, joins []join, starts []start, cpu *cpuShare, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	if int(id) < len(s.Threads) {
@@ -373,14 +423,25 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 					joined = true
 				}
 			}
-			if !joined && !shared[sp.Lock] {
+			if !joined && (!shared[sp.Lock] || mutexHeld.others(sp.Lock, id, sp.Start, sp.End) < mutexWaitShare*float64(sp.End-sp.Start)) {
 				// A wait for an event, a condition or a queue: what it
-				// waited for is not in the trace, its length is.
-				add(opIO, sp.Start, sp.End, "wait", fn)
+				// waited for is not in the trace, its length is. A wait
+				// on a mutex that others did not hold for most of it is
+				// one too: a Condition's wait on a waiter lock, whose
+				// address the next waiter lock reuses. It stays a wait
+				// on the same lock.
+				add(opWait, sp.Start, sp.End, cleanName(t.Locks[sp.Lock].Name), fn)
 			}
 		}
 	}
 	flush(math.MaxInt64, lastFn)
+	for i := range leaves {
+		if lf := &leaves[i]; lf.kind == opWait && lf.hold >= 0 && lf.lock == lf.label {
+			// a wait on a lock held around it (a reused address): the
+			// workload would deadlock on it; its length is what counts
+			lf.kind, lf.label = opIO, "wait"
+		}
+	}
 	// Blocks: consecutive leaves in one function; within a block,
 	// consecutive leaves of one kind (and label and hold) merge.
 	for _, lf := range leaves {
@@ -892,13 +953,15 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	// Thread names stay as recorded (made unique: CPython allows two
 	// threads one name); each thread runs a function of its own.
 	w.WriteString("threads:\n")
-	taken := map[string]bool{}
-	unique := func(s string) string {
+	// Thread names are unique in their process (each pool worker keeps its
+	// MainThread), function names in the file, and the two never meet.
+	threadsIn := map[tracer.ProcID]map[string]bool{}
+	allThreads, runNames := map[string]bool{}, map[string]bool{}
+	unique := func(s string, taken ...map[string]bool) string {
 		u := s
-		for i := 2; taken[u] || ft.bodies[u] != nil; i++ {
+		for i := 2; ft.bodies[u] != nil || anyHas(taken, u); i++ {
 			u = fmt.Sprintf("%s (%d)", s, i)
 		}
-		taken[u] = true
 		return u
 	}
 	var runs []string
@@ -927,11 +990,20 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			runs = append(runs, "")
 			continue
 		}
-		tm.name = unique(cleanName(tm.name))
+		proc := t.Threads[tm.id].Proc
+		if threadsIn[proc] == nil {
+			threadsIn[proc] = map[string]bool{}
+		}
+		tm.name = unique(cleanName(tm.name), threadsIn[proc], runNames)
+		threadsIn[proc][tm.name], allThreads[tm.name] = true, true
 		names[tm.id] = tm.name
-		run := unique("thread " + tm.name)
+		run := unique("thread "+tm.name, allThreads, runNames)
+		runNames[run] = true
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
+		if procs.workers > 1 {
+			fmt.Fprintf(&w, "    process: %d\n", proc+1)
+		}
 		if tm.start > 0 && !started[tm.id] {
 			fmt.Fprintf(&w, "    start_after: %s\n", dur(float64(tm.start)))
 		}
@@ -951,6 +1023,16 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	return []byte(w.String())
 }
 
+// anyHas reports whether one of the sets has u.
+func anyHas(sets []map[string]bool, u string) bool {
+	for _, m := range sets {
+		if m[u] {
+			return true
+		}
+	}
+	return false
+}
+
 func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadID]string) {
 	pad := strings.Repeat(" ", indent)
 	for _, o := range ops {
@@ -963,6 +1045,8 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 				continue
 			}
 			fmt.Fprintf(w, "%s- io: {duration: %s, kind: %s}\n", pad, dur(o.d), ioKind(o.label))
+		case opWait:
+			fmt.Fprintf(w, "%s- wait: {duration: %s, lock: %s}\n", pad, dur(o.d), strconv.Quote(o.label))
 		case opNative:
 			fmt.Fprintf(w, "%s- native: {duration: %s, releases_gil: true}\n", pad, dur(o.d))
 		case opNativeHold:

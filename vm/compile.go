@@ -50,6 +50,9 @@ const (
 	// opStart is Thread.start of every thread of the groups starts[a]
 	// (package vm, start.go).
 	opStart
+	// opWait is a wait for a notification: ios[a], on guest lock
+	// ios[a].lock.
+	opWait
 )
 
 // Lengths of the sequences the superinstructions replace.
@@ -96,6 +99,7 @@ type code struct {
 type ioOp struct {
 	d, jitter time.Duration
 	kind      tracer.StringID
+	lock      int // opWait: the guest lock
 }
 
 type nativeOp struct {
@@ -291,6 +295,9 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		}
 		c.setOp(fc, op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
+	case workload.OpWait:
+		fc.ios = append(fc.ios, ioOp{d: op.Duration, lock: c.lock(op.Lock)})
+		fc.emit(instr{op: opWait, a: int32(len(fc.ios) - 1)})
 	case workload.OpJoin:
 		gs, err := c.groupsNamed(op, "join", &c.p.joined)
 		if err != nil {
@@ -460,6 +467,10 @@ func (c *compiler) checkLocks() error {
 		for i := range ops {
 			op := &ops[i]
 			switch op.Kind {
+			case workload.OpWait:
+				if held[op.Lock] {
+					return fmt.Errorf("function %s line %d: a wait on lock %q while it is held (a threading.Lock would deadlock)", fn, op.Line, op.Lock)
+				}
 			case workload.OpLock:
 				if held[op.Lock] {
 					return fmt.Errorf("function %s line %d: lock %q acquired while already held (a threading.Lock would deadlock)", fn, op.Line, op.Lock)

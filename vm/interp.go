@@ -119,7 +119,7 @@ func (th *thread) eval() error {
 					return nil
 				}
 				break loop
-			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart:
+			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart, opWait:
 				f.pc, th.instrs = pc+1, instrs
 				th.at(f, pc)
 				if err := th.blocking(f.code, in); err != nil {
@@ -148,6 +148,8 @@ func (th *thread) blocking(c *code, in *instr) error {
 	case opStart:
 		th.startGroups(th.prog.starts[in.a])
 		return nil
+	case opWait:
+		return th.wait(&c.ios[in.a])
 	default:
 		return th.proc.locks[in.a].release(th, tracer.ReleaseUnlock)
 	}

@@ -30,6 +30,7 @@ import (
 // joins have a join lock, so a workload without joins runs as before.
 type joinLock struct {
 	l     *lock
+	home  int  // the joined thread's workload process (thread.home)
 	ended bool // the thread has ended (guarded by l.mu)
 }
 
@@ -40,7 +41,7 @@ func (r *runner) addJoinLock(p *process, gi int, th *thread, thread string) {
 		p.joinLocks = make([][]*joinLock, len(r.w.Threads))
 	}
 	name := "join " + thread
-	j := &joinLock{l: newLock(r.rec.AddLock(name, p.id, false), r.clock, uint64(r.s.seed)+uint64(p.id))}
+	j := &joinLock{l: newLock(r.rec.AddLock(name, p.id, false), r.clock, uint64(r.s.seed)+uint64(p.id)), home: th.home}
 	p.joinLocks[gi] = append(p.joinLocks[gi], j)
 	th.joinLock = j
 }
@@ -74,6 +75,9 @@ func (j *joinLock) end() {
 func (th *thread) joinGroups(gs []int) error {
 	for _, gi := range gs {
 		for _, j := range th.proc.joinLocks[gi] {
+			if j.home != th.home {
+				continue // another workload process's (Options.OneProcess)
+			}
 			if err := th.join(j); err != nil {
 				return err
 			}
@@ -97,6 +101,41 @@ func (th *thread) join(j *joinLock) error {
 	}
 	l.mu.Lock()
 	for !j.ended || l.locked {
+		if l.park(th, 0) == WakeStop {
+			l.unlock()
+			return errStopped
+		}
+	}
+	l.take(th, tracer.AcquireAfterWait)
+	l.unlock()
+	th.resume() // the re-acquire and what runs after belong to the next operation's line
+	if err := th.gil.acquire(th); err != nil {
+		return err
+	}
+	return l.release(th, tracer.ReleaseUnlock)
+}
+
+// wait is a wait for a notification on a guest lock (the workload's
+// `wait:`): CPython's Condition.wait, Event.wait or a queue's get blocks
+// acquiring a waiter lock, which the notifier releases. The VM records it
+// as CPython's recorder does, a wait on the lock: the thread emits
+// LockWait, releases the GIL (ReleaseLockWait), waits for the wait's
+// duration, then takes the lock (after whoever holds it releases it),
+// takes the GIL back and releases the lock. What notifies it is not
+// modelled: the wait keeps its length.
+func (th *thread) wait(op *ioOp) error {
+	l := th.proc.locks[op.lock]
+	l.mu.Lock()
+	l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
+	l.unlock()
+	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
+		return err
+	}
+	if !th.clock.Sleep(th.ctx, th.wake, op.d) {
+		return errStopped
+	}
+	l.mu.Lock()
+	for l.locked {
 		if l.park(th, 0) == WakeStop {
 			l.unlock()
 			return errStopped

@@ -25,6 +25,11 @@ type Options struct {
 	CheckInterval  int            // legacy mode's check interval, in instructions
 	Threads        int            // every thread group's count
 	Processes      int            // VM processes, each running every group
+	// OneProcess runs the threads of every process in one process, with
+	// one GIL: what a program of processes would do with threads instead.
+	// Each thread still starts and joins only the threads of the process it
+	// belongs to in the workload.
+	OneProcess bool
 	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
 	LoopsPerMS     float64        // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
 	Clock          Clock          // a custom clock for tests (time and parking); nil selects by ClockMode
@@ -72,7 +77,9 @@ type settings struct {
 	interval  time.Duration
 	check     int
 	processes int
-	counts    []int
+	one       bool // Options.OneProcess
+	counts    []int // threads of each group, in each process it runs in
+	threads   int   // threads in all processes
 	virtual   bool
 	cores     int   // simulated cores (virtual time)
 	seed      int64 // the workload's seed or the override
@@ -93,6 +100,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 	if o.Processes != 0 {
 		s.processes = o.Processes
 	}
+	s.one = o.OneProcess
 	if s.mode == "" {
 		s.mode = tracer.GILCPython
 	}
@@ -125,16 +133,24 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 			n = o.Threads
 		}
 		s.counts = append(s.counts, n)
-		total += n
+		if g.Process > s.processes {
+			return s, fmt.Errorf("thread group %q runs in process %d, and the run has %d: a workload whose groups belong to processes runs with its own processes: count or more", g.Name, g.Process, s.processes)
+		}
+		if g.Process != 0 {
+			total += n
+		} else {
+			total += n * s.processes
+		}
 	}
 	if total == 0 {
 		return s, errors.New("no threads to run")
 	}
-	if total*s.processes > workload.MaxThreads {
+	if total > workload.MaxThreads {
 		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, workload.MaxThreads)
 	}
+	s.threads = total
 	if s.virtual && s.cores == 0 {
-		s.cores = total * s.processes // a core per thread: none ever waits for one
+		s.cores = total // a core per thread: none ever waits for one
 	}
 	return s, nil
 }
@@ -192,11 +208,7 @@ func maxEvents(asked int, s settings) int {
 	if asked > 0 {
 		return asked
 	}
-	n := 0
-	for _, c := range s.counts {
-		n += c * s.processes
-	}
-	return max(tracer.DefaultMaxEvents, n*threadReserve)
+	return max(tracer.DefaultMaxEvents, s.threads*threadReserve)
 }
 
 // Run runs w and returns its trace. Every thread of every process is a
@@ -337,32 +349,19 @@ type runner struct {
 func (r *runner) build() ([]*thread, []*process, error) {
 	var threads []*thread
 	var procs []*process
+	var p *process
 	for pid := 1; pid <= r.s.processes; pid++ {
-		name := r.w.Name
-		if r.s.processes > 1 {
-			name = r.w.Name + "-" + strconv.Itoa(pid)
+		if p == nil || !r.s.one {
+			var err error
+			if p, err = r.process(pid); err != nil {
+				return nil, nil, err
+			}
+			procs = append(procs, p)
 		}
-		p := &process{id: r.rec.AddProcess(name, pid)}
-		id := tracer.NoLock
-		if r.s.mode != tracer.GILNone {
-			id = r.rec.AddLock("GIL", p.id, true)
-		}
-		g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.s.seed)+uint64(pid))
-		if err != nil {
-			return nil, nil, err
-		}
-		p.gil = g
-		switch g := g.(type) {
-		case *cpythonGIL:
-			p.gilLock = g.l
-		case *legacyGIL:
-			p.gilLock = g.l
-		}
-		for _, ln := range r.prog.locks {
-			p.locks = append(p.locks, newLock(r.rec.AddLock(ln, p.id, false), r.clock, uint64(r.s.seed)+uint64(pid)))
-		}
-		procs = append(procs, p)
 		for gi, grp := range r.w.Threads {
+			if !grp.InProcess(pid) {
+				continue
+			}
 			n := r.s.counts[gi]
 			for i := 1; i <= n; i++ {
 				name := grp.Name
@@ -370,6 +369,7 @@ func (r *runner) build() ([]*thread, []*process, error) {
 					name = grp.Name + "-" + strconv.Itoa(i)
 				}
 				th := r.thread(p, name, r.prog.tops[gi], grp.StartAfter)
+				th.home = pid
 				if r.prog.joined != nil && r.prog.joined[gi] {
 					r.addJoinLock(p, gi, th, name)
 				}
@@ -381,6 +381,34 @@ func (r *runner) build() ([]*thread, []*process, error) {
 		}
 	}
 	return threads, procs, nil
+}
+
+// process makes the VM process pid (1-based): its GIL and guest locks.
+func (r *runner) process(pid int) (*process, error) {
+	name := r.w.Name
+	if r.s.processes > 1 && !r.s.one {
+		name = r.w.Name + "-" + strconv.Itoa(pid)
+	}
+	p := &process{id: r.rec.AddProcess(name, pid)}
+	id := tracer.NoLock
+	if r.s.mode != tracer.GILNone {
+		id = r.rec.AddLock("GIL", p.id, true)
+	}
+	g, err := newGIL(r.s.mode, id, r.clock, &p.breaker, r.s.interval, uint64(r.s.seed)+uint64(pid))
+	if err != nil {
+		return nil, err
+	}
+	p.gil = g
+	switch g := g.(type) {
+	case *cpythonGIL:
+		p.gilLock = g.l
+	case *legacyGIL:
+		p.gilLock = g.l
+	}
+	for _, ln := range r.prog.locks {
+		p.locks = append(p.locks, newLock(r.rec.AddLock(ln, p.id, false), r.clock, uint64(r.s.seed)+uint64(pid)))
+	}
+	return p, nil
 }
 
 func (r *runner) thread(p *process, name string, top *code, after time.Duration) *thread {

@@ -15,6 +15,7 @@ package vm
 // started groups have gates, so a workload without starts runs as before.
 type startGate struct {
 	l    *lock // its mu guards open, its waiters are the gated thread
+	home int   // the gated thread's workload process (thread.home)
 	open bool
 }
 
@@ -23,7 +24,7 @@ func (r *runner) addGate(p *process, gi int, th *thread) {
 	if p.gates == nil {
 		p.gates = make([][]*startGate, len(r.w.Threads))
 	}
-	g := &startGate{l: newLock(0, r.clock, uint64(r.s.seed)+uint64(p.id))}
+	g := &startGate{l: newLock(0, r.clock, uint64(r.s.seed)+uint64(p.id)), home: th.home}
 	p.gates[gi] = append(p.gates[gi], g)
 	th.gate = g
 }
@@ -47,6 +48,9 @@ func (g *startGate) wait(th *thread) bool {
 func (th *thread) startGroups(gs []int) {
 	for _, gi := range gs {
 		for _, g := range th.proc.gates[gi] {
+			if g.home != th.home {
+				continue // another workload process's (Options.OneProcess)
+			}
 			l := g.l
 			l.mu.Lock()
 			if !g.open {

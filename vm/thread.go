@@ -18,6 +18,7 @@ var errStopped = errors.New("vm: run stopped")
 type thread struct {
 	id    tracer.ThreadID
 	proc  *process
+	home  int // the workload's process the thread belongs to (1-based): proc's, unless Options.OneProcess
 	gil   gil
 	buf   *tracer.Buffer
 	rec   *tracer.Recorder

@@ -52,9 +52,13 @@ func runCheck(cmd *cobra.Command, o *checkOptions) error {
 
 // describeWorkload says in one line what a workload runs.
 func describeWorkload(w *workload.Workload) string {
-	threads := 0
+	threads, pinned := 0, 0 // in every process; in one process (process:)
 	for _, g := range w.Threads {
-		threads += g.Count
+		if g.Process != 0 {
+			pinned += g.Count
+		} else {
+			threads += g.Count
+		}
 	}
 	gil := string(w.GIL.Mode)
 	switch w.GIL.Mode {
@@ -63,8 +67,18 @@ func describeWorkload(w *workload.Workload) string {
 	case tracer.GILLegacy:
 		gil += fmt.Sprintf(", check interval %d", w.GIL.CheckInterval)
 	}
-	return fmt.Sprintf("workload %q (GIL %s): %s per process, %s, %s",
-		w.Name, gil, plural(threads, "thread", "threads"), plural(w.Processes, "process", "processes"),
+	procs := max(w.Processes, 1)
+	var th string
+	switch {
+	case pinned == 0:
+		th = plural(threads, "thread", "threads") + " per process"
+	case threads == 0:
+		th = plural(pinned, "thread", "threads") + " in all"
+	default:
+		th = fmt.Sprintf("%s (%d in every process)", plural(threads*procs+pinned, "thread", "threads"), threads)
+	}
+	return fmt.Sprintf("workload %q (GIL %s): %s, %s, %s",
+		w.Name, gil, th, plural(procs, "process", "processes"),
 		plural(len(w.Functions), "function", "functions"))
 }
 

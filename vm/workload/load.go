@@ -70,12 +70,13 @@ var gilModes = func() []string {
 var formatKeys = map[string][]string{
 	"":        {"version", "name", "description", "gil", "processes", "seed", "clock", "cores", "threads", "functions"},
 	"gil":     {"mode", "switch_interval", "check_interval"},
-	"threads": {"name", "count", "run", "repeat", "start_after"},
+	"threads": {"name", "count", "run", "repeat", "start_after", "process"},
 	"compute": {"duration", "loops"},
 	"io":      {"duration", "jitter", "kind"},
 	"native":  {"duration", "releases_gil", "name"},
 	"lock":    {"name", "body"},
 	"repeat":  {"times", "body"},
+	"wait":    {"duration", "lock"},
 }
 
 // Load reads and validates the workload file at path. Errors name the file,
@@ -270,12 +271,12 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		w.Functions = l.functions(n)
 	}
 	if n := m.require(l, "threads", "a list of thread groups"); n != nil {
-		w.Threads = l.threads(n, w.Functions)
+		w.Threads = l.threads(n, w.Functions, max(w.Processes, 1))
 		l.checkThreadTotal(n, m.value("processes"), w)
 	}
 	l.checkCalls(w)
-	l.checkJoins(w)
-	l.checkStarts(w)
+	l.perProcess(w, (*loader).checkJoins)
+	l.perProcess(w, (*loader).checkStarts)
 	if len(l.errs) == 0 {
 		l.checkCost(w)
 	}
@@ -343,7 +344,7 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 }
 
 // threads decodes the threads: list.
-func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup {
+func (l *loader) threads(n *yaml.Node, funcs map[string]*Function, procs int) []ThreadGroup {
 	seq, ok := l.sequence(n, "threads", "a list of thread groups")
 	if !ok {
 		return nil
@@ -366,8 +367,12 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function) []ThreadGroup
 			continue
 		}
 		l.runs = append(l.runs, run)
+		if g.Process > procs {
+			l.errorf(resolveAlias(item), path+".process", "process %d, but the workload runs %s (processes: %d); a group's process is 1 ... processes, or leave process out to run the group in every process", g.Process, countProcesses(procs), procs)
+			g.Process = 0
+		}
 		if total += g.Count; total <= MaxThreads { // past it, checkThreadTotal reports
-			l.checkThreadNames(item, path, g, names)
+			l.checkThreadNames(item, path, g, procs, names)
 		}
 		groups = append(groups, g)
 	}
@@ -408,32 +413,111 @@ func (l *loader) threadGroup(n *yaml.Node, path string, funcs map[string]*Functi
 	if v := m.value("start_after"); v != nil {
 		g.StartAfter, _ = l.duration(v, path+".start_after", 0)
 	}
+	if v := m.value("process"); v != nil {
+		if p, ok := l.integer(v, path+".process", 1, MaxProcesses); ok {
+			g.Process = int(p)
+		}
+	}
 	return g, m.value("run"), g.Name != "" && g.Run != ""
 }
 
-// checkThreadNames reports thread names that collide, after expansion of
-// count > 1 into name-1 ... name-N.
-func (l *loader) checkThreadNames(n *yaml.Node, path string, g ThreadGroup, seen map[string]string) {
+// checkThreadNames reports thread names that collide in a process, after
+// expansion of count > 1 into name-1 ... name-N. Threads of different
+// processes may share a name (each pool worker's MainThread).
+func (l *loader) checkThreadNames(n *yaml.Node, path string, g ThreadGroup, procs int, seen map[string]string) {
 	for i := 1; i <= g.Count; i++ {
 		tn := g.Name
 		if g.Count > 1 {
 			tn = g.Name + "-" + strconv.Itoa(i)
 		}
-		if other, dup := seen[tn]; dup {
-			l.errorf(n, path+".name", "thread name %q is also given by %s; give each group its own name", tn, other)
-			return
+		for pid := 1; pid <= procs; pid++ {
+			if !g.InProcess(pid) {
+				continue
+			}
+			key := strconv.Itoa(pid) + "\x00" + tn
+			if other, dup := seen[key]; dup {
+				l.errorf(n, path+".name", "thread name %q is also given by %s; give each group its own name", tn, other)
+				return
+			}
+			seen[key] = path
 		}
-		seen[tn] = path
+	}
+}
+
+// unknownGroup begins the error of a join or start naming no thread group.
+const unknownGroup = "unknown thread group"
+
+func countProcesses(n int) string {
+	if n == 1 {
+		return "1 process"
+	}
+	return strconv.Itoa(n) + " processes"
+}
+
+// perProcess runs check, a check of the joins or the starts, on w or, when
+// some thread groups belong to one process (process:), on each process's
+// view of w: the groups with threads in it. Joins and starts act within a
+// process (each process starts and joins its own threads), so a start that
+// only another process makes, or a join cycle within one process, is an
+// error there. A name unknown in one process's view is not: the check of
+// the whole workload reports names that no process knows. An error found
+// in several processes is reported once.
+func (l *loader) perProcess(w *Workload, check func(*loader, *Workload)) {
+	pinned := false
+	for _, g := range w.Threads {
+		pinned = pinned || g.Process != 0
+	}
+	if !pinned {
+		check(l, w)
+		return
+	}
+	type at struct {
+		line, col  int
+		field, msg string
+	}
+	seen := map[at]bool{}
+	keep := func(sub *loader, unknown bool) {
+		for _, e := range sub.errs {
+			k := at{e.Line, e.Col, e.Field, e.Msg}
+			if strings.HasPrefix(e.Msg, unknownGroup) != unknown || seen[k] {
+				continue
+			}
+			seen[k] = true
+			l.errorAt(e.Line, e.Col, e.Field, "%s", e.Msg)
+		}
+	}
+	all := &loader{file: l.file}
+	check(all, w)
+	keep(all, true) // names that no process knows
+	for pid := 1; pid <= max(w.Processes, 1); pid++ {
+		view := *w
+		view.Threads = nil
+		for _, g := range w.Threads {
+			if g.InProcess(pid) {
+				view.Threads = append(view.Threads, g)
+			}
+		}
+		sub := &loader{file: l.file}
+		check(sub, &view)
+		keep(sub, false)
 	}
 }
 
 // checkThreadTotal enforces MaxThreads over all groups and processes.
 func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
-	total := 0
+	total, pinned := 0, 0 // threads per process; threads of one process only
 	for _, g := range w.Threads {
-		total += g.Count
+		if g.Process != 0 {
+			pinned += g.Count
+		} else {
+			total += g.Count
+		}
 	}
-	if total*w.Processes <= MaxThreads {
+	if total*max(w.Processes, 1)+pinned <= MaxThreads {
+		return
+	}
+	if pinned > 0 {
+		l.errorf(threads, "threads", "%d threads in every process x %d processes + %d threads of one process = %d threads exceed the limit of %d", total, max(w.Processes, 1), pinned, total*max(w.Processes, 1)+pinned, MaxThreads)
 		return
 	}
 	if w.Processes > 1 {

@@ -49,6 +49,8 @@ func (c *lockChecker) locksOf(fn string) []string {
 			case OpLock:
 				set[op.Lock] = true
 				collect(op.Body)
+			case OpWait:
+				set[op.Lock] = true
 			case OpRepeat:
 				collect(op.Body)
 			case OpCall:
@@ -98,6 +100,12 @@ func (c *lockChecker) inside(held *Op, ops []Op, path string) {
 				c.edge(held.Lock, op.Lock, p+".lock", op.Line, op.Col)
 			}
 			c.inside(held, op.Body, p+".lock.body")
+		case OpWait:
+			if op.Lock == held.Lock {
+				c.l.errorAt(op.Line, op.Col, p+".wait", "waits on lock %q, already held here (taken at %d:%d); the wait takes the lock when notified, and a threading.Lock would deadlock", op.Lock, held.Line, held.Col)
+			} else {
+				c.edge(held.Lock, op.Lock, p+".wait", op.Line, op.Col)
+			}
 		case OpRepeat:
 			c.inside(held, op.Body, p+".repeat.body")
 		case OpCall:

@@ -12,7 +12,7 @@ import (
 )
 
 // opNames are the operation keys of format v1.
-var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join", "start"}
+var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join", "start", "wait"}
 
 // functions decodes the functions: mapping of name to list of operations.
 func (l *loader) functions(n *yaml.Node) map[string]*Function {
@@ -139,6 +139,8 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 	case "start":
 		op.Kind = OpStart
 		op.Group, ok = l.name(v, field)
+	case "wait":
+		op, ok = l.wait(v, field)
 	default:
 		l.errorf(k, path, "unknown operation %q%s; expected one of %s", k.Value, didYouMean(k.Value, opNames), strings.Join(opNames, ", "))
 		return Op{}, false
@@ -256,6 +258,36 @@ func (l *loader) native(v *yaml.Node, path string) (Op, bool) {
 	return op, ok
 }
 
+// wait decodes `wait: 5ms` or `{duration: 5ms, lock: queue}`: a wait for a
+// notification on a guest lock (DefaultWaitLock if none is named).
+func (l *loader) wait(v *yaml.Node, path string) (Op, bool) {
+	op := Op{Kind: OpWait, Lock: DefaultWaitLock}
+	m, more, d, ok := l.timed(v, path, "a wait", "a duration like 5ms", formatKeys["wait"])
+	op.Duration = d
+	at := v
+	if more {
+		if nm := m.value("lock"); nm != nil {
+			var nok bool
+			op.Lock, nok = l.name(nm, path+".lock")
+			ok, at = ok && nok, nm
+		}
+	}
+	return op, l.countLock(at, path, op.Lock) && ok
+}
+
+// countLock counts a guest lock name against MaxLocks.
+func (l *loader) countLock(n *yaml.Node, path, name string) bool {
+	if l.locks[name] {
+		return true
+	}
+	if len(l.locks) == MaxLocks {
+		l.errorf(n, path, "more than %d distinct lock names; that is the limit", MaxLocks)
+		return false
+	}
+	l.locks[name] = true
+	return true
+}
+
 // lock decodes `{name: cache, body: [...]}`.
 func (l *loader) lock(v *yaml.Node, path string, depth int) (Op, bool) {
 	op := Op{Kind: OpLock}
@@ -265,14 +297,7 @@ func (l *loader) lock(v *yaml.Node, path string, depth int) (Op, bool) {
 	}
 	if nm := m.require(l, "name", "the lock's name"); nm != nil {
 		op.Lock, ok = l.name(nm, path+".name")
-		if ok && !l.locks[op.Lock] {
-			if len(l.locks) == MaxLocks {
-				l.errorf(nm, path+".name", "more than %d distinct lock names; that is the limit", MaxLocks)
-				ok = false
-			} else {
-				l.locks[op.Lock] = true
-			}
-		}
+		ok = ok && l.countLock(nm, path+".name", op.Lock)
 	} else {
 		ok = false
 	}

@@ -162,7 +162,7 @@ func parseErrorCases() []parseErrorCase {
 		{"threads not a list", "name: t\nfunctions: {f: [{sleep: 1ms}]}\nthreads: {run: f}\n", []string{"t.yaml:3:10: threads: expected a list of thread groups, got a mapping"}},
 		{"threads empty", "name: t\nfunctions: {f: [{sleep: 1ms}]}\nthreads: []\n", []string{"t.yaml:3:10: threads: expected at least one thread group, got an empty list"}},
 		{"too many thread groups", manyGroups, []string{"t.yaml:4:3: threads: 1025 thread groups exceed the limit of 1024 threads"}},
-		{"group not a mapping", threadYAML("f"), []string{`t.yaml:4:5: threads[0]: expected a thread group (a mapping of name, count, run, repeat, start_after), got "f"`}},
+		{"group not a mapping", threadYAML("f"), []string{`t.yaml:4:5: threads[0]: expected a thread group (a mapping of name, count, run, repeat, start_after, process), got "f"`}},
 		{"group unknown key", threadYAML("run: f\n    cuont: 2"), []string{`t.yaml:5:5: threads[0]: unknown key "cuont" (did you mean "count"?)`}},
 		{"run missing", threadYAML("name: a"), []string{"t.yaml:4:5: threads[0].run: missing; expected the name of a function"}},
 		{"run unknown", threadYAML("run: h"), []string{`t.yaml:4:10: threads[0].run: unknown function "h"`}},
@@ -196,9 +196,9 @@ func parseErrorCases() []parseErrorCase {
 		{"call chain too deep", chainYAML(MaxDepth + 1), []string{"t.yaml:2:17: threads[0].run: calls nest 33 frames deep (f0 -> f1 -> f2 -> ... -> f31 -> f32), beyond the limit of 32"}},
 
 		// operations.
-		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start), got "sleep" (sleep needs a value: - sleep: ...)`}},
-		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
-		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start), got 3"}},
+		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got "sleep" (sleep needs a value: - sleep: ...)`}},
+		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
+		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got 3"}},
 		{"op empty mapping", opYAML("{}"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call", "got an empty mapping"}},
 		{"op two keys", opYAML("call: g\n      io: 1ms"), []string{"t.yaml:6:7: functions.f[0]: an operation has exactly one key, got call and io; start each operation with its own -"}},
 		{"op unknown", opYAML("computee: 1ms"), []string{`t.yaml:5:7: functions.f[0]: unknown operation "computee" (did you mean "compute"?); expected one of call, compute, io, sleep, native, lock, repeat`}},

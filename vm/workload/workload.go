@@ -23,6 +23,9 @@ type Workload struct {
 	Source []byte // the file's full text
 }
 
+// DefaultWaitLock is the guest lock of a wait given without one (wait: 5ms).
+const DefaultWaitLock = "wait"
+
 // ClockMode is how a run keeps time: measured on this machine (real) or
 // computed by a deterministic simulation of the same model (virtual).
 type ClockMode string
@@ -55,8 +58,13 @@ type ThreadGroup struct {
 	Run        string
 	Repeat     int // >= 1
 	StartAfter time.Duration
+	Process    int // 1-based: the one process whose threads these are; 0: every process
 	Line       int // line of the entry in the workload file
 }
+
+// InProcess reports whether the group has threads in process pid
+// (1-based): every group without process: does.
+func (g ThreadGroup) InProcess(pid int) bool { return g.Process == 0 || g.Process == pid }
 
 // Function is a named list of operations.
 type Function struct {
@@ -78,6 +86,7 @@ const (
 	OpRepeat                    // Body Times times
 	OpJoin                      // wait until every thread of the groups named Group has ended (Thread.join)
 	OpStart                     // start every thread of the groups named Group (Thread.start)
+	OpWait                      // wait for a notification on guest lock Lock for Duration (a Condition's, an Event's, a queue's wait)
 )
 
 // Op is one operation of a function. Which fields matter depends on Kind.
@@ -86,12 +95,12 @@ type Op struct {
 	Line, Col   int // position in the workload file
 	Func        string
 	Loops       int64         // OpCompute given as {loops: N}; 0 when given as time
-	Duration    time.Duration // OpCompute as time, OpIO, OpNative
+	Duration    time.Duration // OpCompute as time, OpIO, OpNative, OpWait
 	Jitter      time.Duration // OpIO
 	IOKind      string        // OpIO: network, disk, db, sleep, ...; default "io"
 	ReleasesGIL bool          // OpNative
 	NativeName  string        // OpNative: optional name shown as a frame
-	Lock        string        // OpLock
+	Lock        string        // OpLock, OpWait
 	Times       int           // OpRepeat
 	Group       string        // OpJoin, OpStart: the name of the thread group(s) joined or started
 	Body        []Op          // OpLock, OpRepeat

@@ -1,0 +1,133 @@
+package workload
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestThreadGroupProcess: process: K gives a group to one process; names
+// are unique within a process; joins and starts act within a process.
+func TestThreadGroupProcess(t *testing.T) {
+	const pool = `name: pool
+processes: 3
+threads:
+  - {name: MainThread, run: parent, process: 1}
+  - {name: helper, run: h, process: 1}
+  - {name: MainThread, run: w, process: 2}
+  - {name: MainThread, run: w, process: 3}
+  - {name: everywhere, run: h}
+functions:
+  parent: [{start: helper}, {compute: 1ms}, {join: helper}]
+  h: [{sleep: 1ms}]
+  w: [{compute: 2ms}]
+`
+	w, err := Parse("pool.yaml", []byte(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, g := range w.Threads {
+		got = append(got, g.Process)
+	}
+	if want := []int{1, 1, 2, 3, 0}; !equalInts(got, want) {
+		t.Errorf("processes %v, want %v", got, want)
+	}
+	if !w.Threads[4].InProcess(2) || w.Threads[2].InProcess(3) || !w.Threads[2].InProcess(2) {
+		t.Errorf("InProcess wrong: %+v", w.Threads)
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"beyond the processes", strings.Replace(pool, "process: 3}", "process: 4}", 1),
+			"pool.yaml:7:5: threads[3].process: process 4, but the workload runs 3 processes (processes: 3)"},
+		{"one process", "name: t\nthreads: [{run: f, process: 2}]\nfunctions: {f: [{sleep: 1ms}]}\n",
+			"process 2, but the workload runs 1 process (processes: 1)"},
+		{"zero", strings.Replace(pool, "process: 3}", "process: 0}", 1), "threads[3].process: expected a positive integer, got 0"},
+		{"a name twice in one process", strings.Replace(pool, "w, process: 3}", "w, process: 2}", 1),
+			`thread name "MainThread" is also given by threads[2]`},
+		{"a name in every process and in one", strings.Replace(pool, "{name: everywhere, run: h}", "{name: helper, run: h}", 1),
+			`thread name "helper" is also given by threads[1]`},
+		{"a start made in another process", strings.Replace(pool, "run: parent, process: 1}", "run: parent, process: 2}", 1),
+			`thread group "helper" is started only in function parent, which no thread runs`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("pool.yaml", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	// Each process starts its own group of one name: not a double start.
+	own := `name: own
+processes: 2
+threads:
+  - {name: main, run: m, process: 1}
+  - {name: main, run: m, process: 2}
+  - {name: worker, run: h, process: 1}
+  - {name: worker, run: h, process: 2}
+functions:
+  m: [{start: worker}, {join: worker}]
+  h: [{sleep: 1ms}]
+`
+	if _, err := Parse("own.yaml", []byte(own)); err != nil {
+		t.Errorf("each process starting its own worker: %v", err)
+	}
+	// ... but two starters in one process are.
+	two := strings.Replace(own, "{name: main, run: m, process: 2}", "{name: main2, run: m, process: 1}", 1)
+	if _, err := Parse("two.yaml", []byte(two)); err == nil || !strings.Contains(err.Error(), "would be started more than once") {
+		t.Errorf("two starters in one process: %v", err)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestThreadTotalWithProcesses: a group of one process counts once.
+func TestThreadTotalWithProcesses(t *testing.T) {
+	src := "name: t\nprocesses: 64\nthreads:\n  - {run: f, count: 16}\n  - {run: f, name: one, count: 1000, process: 1}\nfunctions: {f: [{sleep: 1ms}]}\n"
+	_, err := Parse("t.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "16 threads in every process x 64 processes + 1000 threads of one process = 2024 threads exceed the limit of 1024") {
+		t.Errorf("error %v", err)
+	}
+	ok := "name: t\nprocesses: 64\nthreads:\n  - {run: f, count: 8}\n  - {run: f, name: one, count: 512, process: 1}\nfunctions: {f: [{sleep: 1ms}]}\n"
+	if _, err := Parse("t.yaml", []byte(ok)); err != nil {
+		t.Errorf("8 x 64 + 512 threads: %v", err)
+	}
+}
+
+// TestWaitOperation: wait: D and {duration, lock}; a wait on a lock held
+// around it is refused.
+func TestWaitOperation(t *testing.T) {
+	w, err := Parse("t.yaml", []byte(opYAML("wait: 5ms")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := w.Functions["f"].Ops[0]; op.Kind != OpWait || op.Duration != 5*time.Millisecond || op.Lock != DefaultWaitLock {
+		t.Errorf("wait: 5ms gave %+v", op)
+	}
+	w, err = Parse("t.yaml", []byte(opYAML("wait: {duration: 2ms, lock: queue}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := w.Functions["f"].Ops[0]; op.Kind != OpWait || op.Duration != 2*time.Millisecond || op.Lock != "queue" {
+		t.Errorf("wait: {duration: 2ms, lock: queue} gave %+v", op)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{opYAML("wait: {lock: queue}"), "functions.f[0].wait.duration: missing"},
+		{opYAML("wait: {duration: 1ms, lock: q, kind: x}"), "unknown key"},
+		{opYAML("wait: -1ms"), "functions.f[0].wait"},
+		{opYAML("lock: {name: q, body: [{wait: {duration: 1ms, lock: q}}]}"), `waits on lock "q", already held here`},
+	} {
+		if _, err := Parse("t.yaml", []byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.src, err, tc.want)
+		}
+	}
+}
