@@ -30,10 +30,10 @@ type Options struct {
 	// Each thread still starts and joins only the threads of the process it
 	// belongs to in the workload.
 	OneProcess bool
-	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
-	LoopsPerMS     float64        // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
-	Clock          Clock          // a custom clock for tests (time and parking); nil selects by ClockMode
-	Version        string         // the giltrace version, recorded in the trace
+	MaxEvents  int     // bound on recorded events (tracer.Config.MaxEvents)
+	LoopsPerMS float64 // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
+	Clock      Clock   // a custom clock for tests (time and parking); nil selects by ClockMode
+	Version    string  // the giltrace version, recorded in the trace
 
 	// ClockMode selects real or virtual time; "" keeps the workload's
 	// (real by default). See docs/vm.md, "Virtual time".
@@ -77,7 +77,7 @@ type settings struct {
 	interval  time.Duration
 	check     int
 	processes int
-	one       bool // Options.OneProcess
+	one       bool  // Options.OneProcess
 	counts    []int // threads of each group, in each process it runs in
 	threads   int   // threads in all processes
 	virtual   bool
