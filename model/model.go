@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -851,7 +852,7 @@ type functionTable struct {
 }
 
 func (ft *functionTable) name(fn tracer.Frame, body []op) string {
-	fn.Func = cleanName(fn.Func)
+	fn.Func = funcName(fn.Func)
 	for _, n := range ft.byFunc[fn.Func] {
 		if len(ft.bodies[n]) == len(body) && passageSimilar(ft.bodies[n], body, ft.tol) {
 			ft.uses[n] = append(ft.uses[n], body)
@@ -1109,6 +1110,20 @@ func commentText(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "?"))
+}
+
+// funcName is the name of a function from a recorded frame: "?" for a
+// name with a character no Python identifier has (a control character, an
+// invalid one): a recorder that read a frame while the interpreter changed
+// it (giltrace before it refused such text) named it with whatever the
+// memory held.
+func funcName(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
+			return "?"
+		}
+	}
+	return cleanName(s)
 }
 
 func cleanName(s string) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"unicode/utf8"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -172,8 +173,20 @@ func (c *code) line(l *layout, f rawFrame) int {
 }
 
 // readString reads a compact str object (the form of every identifier and
-// file name); "" if it is not one.
+// file name); "" if it is not one, or if it holds a control character: no
+// identifier or file name does, and a frame read while the interpreter
+// changes it can point at memory that only looks like a str.
 func readString(m *memory, l *layout, addr uint64) string {
+	s := readStr(m, l, addr)
+	for _, r := range s {
+		if r < 0x20 || r >= 0x7f && r < 0xa0 || r == utf8.RuneError { // string([]rune) made invalid code points RuneError
+			return ""
+		}
+	}
+	return s
+}
+
+func readStr(m *memory, l *layout, addr uint64) string {
 	hdr, ok := m.read(addr, int(l.compactSize))
 	if !ok {
 		return ""
@@ -188,6 +201,11 @@ func readString(m *memory, l *layout, addr uint64) string {
 		b, ok := m.read(addr+uint64(l.asciiSize), n)
 		if !ok {
 			return ""
+		}
+		for _, c := range b {
+			if c >= 0x80 {
+				return "" // not ASCII, so not what the flag says
+			}
 		}
 		return string(b)
 	}

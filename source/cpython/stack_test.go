@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"encoding/binary"
 	"os"
 	"testing"
 )
@@ -20,5 +21,47 @@ func TestReadGarbage(t *testing.T) {
 		readCode(m, in.layout, base+off)
 		readString(m, in.layout, base+off)
 		readBytes(m, in.layout, base+off)
+	}
+}
+
+// TestReadStringRefusesGarbledText: a str whose flags say ASCII but whose
+// bytes are not, or whose text has control characters, is memory that
+// changed under the reader (a frame read while the interpreter builds it):
+// readString gives "" for it, and the text of a real identifier as is.
+func TestReadStringRefusesGarbledText(t *testing.T) {
+	in := pyenvInterp(t, "3.11.7")
+	l := in.layout
+	m := openMemory(os.Getpid())
+	defer m.close()
+	obj := func(text []byte, kind int, ascii bool) []byte {
+		b := make([]byte, int(l.compactSize)+len(text)+8)
+		binary.LittleEndian.PutUint64(b[16:], uint64(len(text)/kind))
+		state := uint32(1)<<l.compactShift | uint32(kind)<<l.kindShift
+		if ascii {
+			state |= 1 << l.asciiShift
+		}
+		binary.LittleEndian.PutUint32(b[l.stateOff:], state)
+		off := l.compactSize
+		if ascii {
+			off = l.asciiSize
+		}
+		copy(b[off:], text)
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		obj  []byte
+		want string
+	}{
+		{"an identifier", obj([]byte("Pool._handle_tasks"), 1, true), "Pool._handle_tasks"},
+		{"latin-1", obj([]byte("caf\xe9"), 1, false), "café"},
+		{"ASCII flag, bytes above 0x7f", obj([]byte("\x90\xa0fC\xff"), 1, true), ""},
+		{"a control character", obj([]byte("main\x01"), 1, true), ""},
+		{"a C1 control", obj([]byte("ab\x85"), 1, false), ""},
+		{"a lone surrogate", obj([]byte{0x00, 0xd8, 'a', 0}, 2, false), ""},
+	} {
+		if got := readString(m, l, uint64(sliceAddr(tc.obj))); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
