@@ -264,4 +264,3 @@ func TestStarts(t *testing.T) {
 	}
 	t.Fatal("no fixture fixture-python-c-extension-holding-gil")
 }
-
