@@ -168,7 +168,9 @@ func TestReplayRealTraces(t *testing.T) {
 					continue // a thread that did nothing the model keeps
 				}
 				got := rs.ThreadTotals(rid)
-				if float64(joins[tracer.ThreadID(id)]) > 0.1*float64(want.Sum()) {
+				if len(tr.Procs) > 1 {
+					t.Logf("%s of %s: run %s; replay %s", th.Name, tr.Procs[th.Proc].Name, split(want), split(got))
+				} else if float64(joins[tracer.ThreadID(id)]) > 0.1*float64(want.Sum()) {
 					t.Logf("joiner %s: run %s; replay %s", th.Name, split(want), split(got))
 				}
 				states := []tracer.State{tracer.StateRunning, tracer.StateGILWait, tracer.StateIO, tracer.StateLockWait}
