@@ -131,3 +131,35 @@ func TestWaitOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinBeforeStart: a thread that joins a group before it starts it
+// would wait forever; joining it after the start, or a group another
+// thread starts, is fine.
+func TestJoinBeforeStart(t *testing.T) {
+	const src = `name: t
+threads:
+  - {name: main, run: main}
+  - {name: w, run: work}
+functions:
+  main: [{compute: 1ms}, {call: finish}, {start: w}]
+  finish: [{join: w}]
+  work: [{compute: 1ms}]
+`
+	_, err := Parse("t.yaml", []byte(src))
+	want := `t.yaml:7:13: functions.finish[0].join: thread group "main" joins thread group "w" before it starts it (at 6:43, in main); the join would wait forever`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	for name, ok := range map[string]string{
+		"join after the start": strings.Replace(src, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{compute: 1ms}, {start: w}, {call: finish}]", 1),
+		"start and join in a lock body, in order": strings.Replace(src, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{lock: {name: l, body: [{start: w}, {call: finish}]}}]", 1),
+		"a joiner that does not start": strings.Replace(src, "  - {name: w, run: work}\n", "  - {name: w, run: work}\n  - {name: other, run: finish}\n", 1) + "",
+	} {
+		if name == "a joiner that does not start" {
+			ok = strings.Replace(ok, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{compute: 1ms}, {start: w}]", 1)
+		}
+		if _, err := Parse("t.yaml", []byte(ok)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

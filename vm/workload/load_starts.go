@@ -141,6 +141,7 @@ func (l *loader) checkStarts(w *Workload) {
 			l.errorAt(s.line, s.col, s.path, "thread group %q is started only in function %s, which no thread runs; it would never start", n, s.fn)
 		}
 	}
+	l.checkJoinBeforeStart(w, starter, first)
 	// Cycles: each group has at most one starter, so follow it.
 	for _, n := range started {
 		seen := []string{n}
@@ -169,4 +170,92 @@ func groupOrder(w *Workload) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// checkJoinBeforeStart refuses a thread that joins a group it starts
+// before it starts it: the join waits for the group's end, which never
+// comes, since the group waits for the start (in real time the run would
+// wait until stopped). starter maps each started group to the group that
+// starts it, first to its start. The starter's function is followed in
+// order, through calls and bodies (a start cannot be in a repeat).
+func (l *loader) checkJoinBeforeStart(w *Workload, starter map[string]string, first map[string]startSite) {
+	o := &startOrder{w: w, memo: map[string]*fnOrder{}, onPath: map[string]bool{}}
+	reported := map[string]bool{}
+	for _, gi := range groupOrder(w) {
+		g := w.Threads[gi]
+		r := o.of(g.Run)
+		if r == nil {
+			continue
+		}
+		for _, grp := range r.joined {
+			if starter[grp] != g.Name || reported[grp] {
+				continue
+			}
+			reported[grp] = true
+			j, s := r.joinsFirst[grp], first[grp]
+			l.errorAt(j.line, j.col, j.path, "thread group %q joins thread group %q before it starts it (at %d:%d, in %s); the join would wait forever for threads that wait for their start: start them first", g.Name, grp, s.line, s.col, s.fn)
+		}
+	}
+}
+
+// startOrder computes, per function, the groups it joins before it starts
+// them.
+type startOrder struct {
+	w      *Workload
+	memo   map[string]*fnOrder
+	onPath map[string]bool
+}
+
+type fnOrder struct {
+	joinsFirst map[string]joinSite // group -> its first join, made before any start of it
+	joined     []string            // the keys of joinsFirst, in the order found
+	starts     map[string]bool     // groups started
+}
+
+func (o *startOrder) of(fn string) *fnOrder {
+	if r, ok := o.memo[fn]; ok {
+		return r
+	}
+	f := o.w.Functions[fn]
+	if f == nil || o.onPath[fn] {
+		return nil // unknown, or recursion: reported by checkCalls
+	}
+	o.onPath[fn] = true
+	r := &fnOrder{joinsFirst: map[string]joinSite{}, starts: map[string]bool{}}
+	join := func(group string, s joinSite) {
+		if _, ok := r.joinsFirst[group]; !ok && !r.starts[group] {
+			r.joinsFirst[group] = s
+			r.joined = append(r.joined, group)
+		}
+	}
+	var walk func(ops []Op, path string)
+	walk = func(ops []Op, path string) {
+		for i := range ops {
+			op := &ops[i]
+			p := fmt.Sprintf("%s[%d]", path, i)
+			switch op.Kind {
+			case OpStart:
+				r.starts[op.Group] = true
+			case OpJoin:
+				join(op.Group, joinSite{group: op.Group, path: p + ".join", line: op.Line, col: op.Col})
+			case OpCall:
+				if c := o.of(op.Func); c != nil {
+					for _, g := range c.joined {
+						join(g, c.joinsFirst[g])
+					}
+					for g := range c.starts {
+						r.starts[g] = true
+					}
+				}
+			case OpLock:
+				walk(op.Body, p+".lock.body")
+			case OpRepeat:
+				walk(op.Body, p+".repeat.body")
+			}
+		}
+	}
+	walk(f.Ops, "functions."+fn)
+	o.onPath[fn] = false
+	o.memo[fn] = r
+	return r
 }
