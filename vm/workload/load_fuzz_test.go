@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(opYAML("lock: {name: l, body: [{repeat: {times: 2, body: [{io: {duration: 2ms, jitter: 1ms, kind: db}}]}}]}")))
 	f.Add([]byte("name: t\nthreads: [{name: m, run: m}, {name: w, count: 2, run: a, start_after: 1ms}]\nfunctions:\n  m: [{lock: {name: l, body: [{join: w}]}}, {call: a}]\n  a: [{compute: 1ms}]\n"))
 	f.Add([]byte("name: t\nthreads: [{name: m, run: m}, {name: w, count: 2, run: a, start_after: 1ms}]\nfunctions:\n  m: [{start: w}, {join: w}]\n  a: [{compute: 1ms}]\n"))
+	f.Add([]byte("name: t\nprocesses: 3\nthreads: [{name: m, run: m, process: 1}, {name: w, run: a, process: 1}, {name: m, run: a, process: 2}, {name: m, run: m, process: 3}, {name: w, run: a, process: 3}]\nfunctions:\n  m: [{start: w}, {wait: {duration: 1ms, lock: q}}, {join: w}]\n  a: [{compute: 1ms}, {wait: 2ms}]\n"))
 	f.Add([]byte("name: t\nthreads: [{run: a, count: 2}]\nfunctions:\n  a: &x [{call: b}]\n  b: [{native: {duration: 1ms, releases_gil: true}}]\n  c: *x\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		start := time.Now()
@@ -76,10 +77,17 @@ func checkWorkload(w *Workload) error {
 		if w.Functions[tg.Run] == nil {
 			return fmt.Errorf("thread group %s runs unknown %q", tg.Name, tg.Run)
 		}
-		total += tg.Count
+		if tg.Process < 0 || tg.Process > w.Processes {
+			return fmt.Errorf("thread group %s in process %d of %d", tg.Name, tg.Process, w.Processes)
+		}
+		if tg.Process != 0 {
+			total += tg.Count
+		} else {
+			total += tg.Count * w.Processes
+		}
 	}
-	if total*w.Processes > MaxThreads {
-		return fmt.Errorf("%d threads", total*w.Processes)
+	if total > MaxThreads {
+		return fmt.Errorf("%d threads", total)
 	}
 	ops := 0
 	for name, fn := range w.Functions {
@@ -122,6 +130,8 @@ func checkOps(w *Workload, ops []Op, depth int, count *int) error {
 			ok = okDur
 		case OpLock:
 			ok = op.Lock != ""
+		case OpWait:
+			ok = okDur && op.Lock != "" && len(op.Body) == 0
 		case OpRepeat:
 			ok = op.Times >= 1 && op.Times <= MaxTimes
 		case OpJoin, OpStart:
