@@ -24,16 +24,17 @@ type Options struct {
 	SwitchInterval time.Duration  // cpython mode's switch interval
 	CheckInterval  int            // legacy mode's check interval, in instructions
 	Threads        int            // every thread group's count
-	Processes      int            // VM processes, each running every group
+	Processes      int            // VM processes, each running every group without a process
+	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
+	LoopsPerMS     float64        // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
+	Clock          Clock          // a custom clock for tests (time and parking); nil selects by ClockMode
+	Version        string         // the giltrace version, recorded in the trace
+
 	// OneProcess runs the threads of every process in one process, with
 	// one GIL: what a program of processes would do with threads instead.
 	// Each thread still starts and joins only the threads of the process it
 	// belongs to in the workload.
 	OneProcess bool
-	MaxEvents  int     // bound on recorded events (tracer.Config.MaxEvents)
-	LoopsPerMS float64 // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
-	Clock      Clock   // a custom clock for tests (time and parking); nil selects by ClockMode
-	Version    string  // the giltrace version, recorded in the trace
 
 	// ClockMode selects real or virtual time; "" keeps the workload's
 	// (real by default). See docs/vm.md, "Virtual time".
@@ -134,7 +135,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		}
 		s.counts = append(s.counts, n)
 		if g.Process > s.processes {
-			return s, fmt.Errorf("thread group %q runs in process %d, and the run has %d: a workload whose groups belong to processes runs with its own processes: count or more", g.Name, g.Process, s.processes)
+			return s, fmt.Errorf("thread group %q belongs to process %d, but the run has %d processes: run it with %d or more", g.Name, g.Process, s.processes, g.Process)
 		}
 		if g.Process != 0 {
 			total += n
@@ -428,6 +429,11 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 }
 
 func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
+	extra := map[string]string{"processes": strconv.Itoa(r.s.processes)}
+	if r.s.one && r.s.processes > 1 {
+		extra["processes"] = "1"
+		extra["one_process_of"] = strconv.Itoa(r.s.processes) // the workload's processes, run as one
+	}
 	return tracer.Meta{
 		Workload:       r.w.Name,
 		WorkloadFile:   r.w.File,
@@ -440,7 +446,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		LoopsPerMS:     lpm,
 		Start:          start,
 		Version:        r.version,
-		Extra:          map[string]string{"processes": strconv.Itoa(r.s.processes)},
+		Extra:          extra,
 	}
 }
 

@@ -151,9 +151,9 @@ functions:
 		t.Errorf("error %v, want %q", err, want)
 	}
 	for name, ok := range map[string]string{
-		"join after the start": strings.Replace(src, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{compute: 1ms}, {start: w}, {call: finish}]", 1),
+		"join after the start":                    strings.Replace(src, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{compute: 1ms}, {start: w}, {call: finish}]", 1),
 		"start and join in a lock body, in order": strings.Replace(src, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{lock: {name: l, body: [{start: w}, {call: finish}]}}]", 1),
-		"a joiner that does not start": strings.Replace(src, "  - {name: w, run: work}\n", "  - {name: w, run: work}\n  - {name: other, run: finish}\n", 1) + "",
+		"a joiner that does not start":            strings.Replace(src, "  - {name: w, run: work}\n", "  - {name: w, run: work}\n  - {name: other, run: finish}\n", 1) + "",
 	} {
 		if name == "a joiner that does not start" {
 			ok = strings.Replace(ok, "[{compute: 1ms}, {call: finish}, {start: w}]", "[{compute: 1ms}, {start: w}]", 1)
