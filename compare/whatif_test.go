@@ -235,3 +235,38 @@ func TestWhatIfInferredHoldsNote(t *testing.T) {
 		t.Error("a run recorded without lock holds got no note")
 	}
 }
+
+// TestWhatIfMultiprocessing: the recorded pool (a parent and two workers
+// of about 350 ms of Python each, in processes) replays as recorded, as
+// processes; its variants run its threads in one program, so as threads
+// (one GIL) the workers' Python is serialised and the pool is slower than
+// it was, while without a GIL it is as fast as recorded on 2 cores. The
+// best option is the recorded one.
+func TestWhatIfMultiprocessing(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-multiprocessing-pool"), WhatIfOptions{Source: "python-multiprocessing-pool.giltrace", Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Replay.Mode != Processes || math.Abs(p.ReplayError) > replayTolerance {
+		t.Errorf("replay %+v (%+.1f %%), want processes within 10 %%", p.Replay, 100*p.ReplayError)
+	}
+	for _, r := range p.Rows {
+		if r.Cores != 2 || r.SwitchInterval != 0 {
+			continue
+		}
+		switch r.Mode {
+		case Threads:
+			// 2 x 350 ms of Python under one GIL: at least 700 ms, against 559.
+			if r.WallNS < 680e6 || r.Speedup > 0.85*p.Replay.Speedup {
+				t.Errorf("as threads on 2 cores: wall %.0f ms, %.2fx; want the workers' Python serialised (>= 680 ms), slower than the recorded %.2fx", float64(r.WallNS)/1e6, r.Speedup, p.Replay.Speedup)
+			}
+		case FreeThreaded, Processes:
+			if math.Abs(r.Speedup-p.Replay.Speedup) > 0.05*p.Replay.Speedup {
+				t.Errorf("%s on 2 cores: %.2fx, want the recorded %.2fx", r.Mode, r.Speedup, p.Replay.Speedup)
+			}
+		}
+	}
+	if p.Best.Mode != Processes {
+		t.Errorf("best %+v, want the recorded processes", p.Best)
+	}
+}
