@@ -36,14 +36,16 @@ done
 "$py" - "$out" "$runs" <<'PY'
 import json, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
-print(f"{'work':6} {'':10} {'measured':>9} {'predicted':>9} {'error':>7}")
+print(f"{'work':6} {'':10} {'measured':>9} {'predicted':>9} {'error':>7}  measured in each round (sequential / variant, same round)")
 for kind in ("cpu", "mixed"):
-    t = {m: statistics.median(float(x) for x in open(f"{out}/{kind}-{m}.txt")) for m in ("threads", "processes", "sequential")}
+    walls = {m: [float(x) for x in open(f"{out}/{kind}-{m}.txt")] for m in ("threads", "processes", "sequential")}
+    t = {m: statistics.median(w) for m, w in walls.items()}
     preds = [json.load(open(f"{out}/{kind}-{r}.json"))["what_if"] for r in range(1, runs + 1)]
     def pred(mode):
         return statistics.median(next(row["speedup"] for row in p["rows"] if row["mode"] == mode and row["cores"] == 2 and not row.get("switch_interval_ns")) for p in preds)
     replay = statistics.median(p["replay"]["speedup"] for p in preds)
     for mode, predicted in (("threads", replay), ("processes", pred("processes"))):
         measured = t["sequential"] / t[mode]
-        print(f"{kind:6} {mode:10} {measured:8.2f}x {predicted:8.2f}x {100 * (predicted - measured) / measured:+6.1f}%")
+        rounds = " ".join(f"{s / v:.2f}" for s, v in zip(walls["sequential"], walls[mode]))
+        print(f"{kind:6} {mode:10} {measured:8.2f}x {predicted:8.2f}x {100 * (predicted - measured) / measured:+6.1f}%  {rounds}")
 PY
