@@ -64,7 +64,7 @@ func plan(t *testing.T, w *workload.Workload) map[threadKey]planned {
 
 // TestFixtures models every recorded fixture trace, the VM's and the real
 // CPython programs': the model loads as a workload, the same trace gives
-// the same bytes, every thread of a one-process run keeps its name, and
+// the same bytes, every thread keeps its name (in its process), and
 // each thread's planned time in each kind of operation is the time the
 // trace shows it in the matching state (within 2 % and 1 ms, for averaging
 // and the 1 us resolution; work that needs a core down to its CPU share
