@@ -1,0 +1,61 @@
+package pprof
+
+import (
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestBlameSweepIsTheWalk: the blame of every lock swept along its
+// timeline is the blame walked wait by wait (Spans.BlameOf), key for key,
+// with its table and past its bound.
+func TestBlameSweepIsTheWalk(t *testing.T) {
+	testBlameSweep(t)
+	defer func(n int) { sweepCells = n }(sweepCells)
+	sweepCells = 0
+	testBlameSweep(t)
+}
+
+func testBlameSweep(t *testing.T) {
+	cases := append(testkit.All(t),
+		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
+		testkit.Case{Name: "threads", Trace: testkit.CPUThreads(40, 300)},
+		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)},
+	)
+	for _, c := range cases {
+		s := tracer.Derive(c.Trace)
+		walked := newBuilder(c.Trace)
+		for i := range s.Waits {
+			w := &s.Waits[i]
+			for bl := range s.BlameOf(w) {
+				if bl.End <= bl.Start {
+					continue
+				}
+				k := key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: walked.guestLock(w.Lock), waiter: w.Thread}
+				if bl.Holder == tracer.NoThread {
+					k.state, k.stack = stateHandoff, tracer.NoStack
+				}
+				walked.add(k, 1, bl.End-bl.Start)
+			}
+		}
+		swept := newBuilder(c.Trace)
+		for l := range c.Trace.Locks {
+			if !swept.blameSweep(s, tracer.LockID(l)) {
+				t.Errorf("%s: lock %d not swept", c.Name, l)
+			}
+		}
+		want := map[key]value{}
+		for i, k := range walked.keys.keys {
+			want[k] = walked.vals[i]
+		}
+		if len(swept.keys.keys) != len(want) {
+			t.Errorf("%s: %d keys swept, %d walked", c.Name, len(swept.keys.keys), len(want))
+		}
+		for i, k := range swept.keys.keys {
+			if swept.vals[i] != want[k] {
+				t.Errorf("%s: %+v: swept %+v, walked %+v", c.Name, k, swept.vals[i], want[k])
+			}
+		}
+	}
+}
