@@ -89,6 +89,18 @@ func TestBlameTimeline(t *testing.T) {
 					}
 				}
 			}
+			n := 0
+			for l := range tr.Locks {
+				for wi, held := range s.HeldEach(tracer.LockID(l)) {
+					if h := s.Held(&s.Waits[wi]); h != held {
+						t.Errorf("wait %+v: HeldEach %d, Held %d", s.Waits[wi], held, h)
+					}
+					n++
+				}
+			}
+			if n != len(s.Waits) {
+				t.Errorf("HeldEach yielded %d waits of %d", n, len(s.Waits))
+			}
 			got := map[key]int64{}
 			for l := range tr.Locks {
 				for b, waited := range s.Waited(tracer.LockID(l)) {

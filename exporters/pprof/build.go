@@ -365,10 +365,19 @@ func (b *builder) blameByHolder(s *tracer.Spans) {
 			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited)
 		}
 	}
-	for i := range s.Waits {
-		w := &s.Waits[i]
-		if unheld := w.End - w.Start - s.Held(w); unheld > 0 {
-			b.add(key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: b.guestLock(w.Lock), waiter: w.Thread}, 1, unheld)
+	unheld := func(w *tracer.Wait, held int64) {
+		if d := w.End - w.Start - held; d > 0 {
+			b.add(key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: b.guestLock(w.Lock), waiter: w.Thread}, 1, d)
+		}
+	}
+	for l := range s.Trace.Locks {
+		for wi, held := range s.HeldEach(tracer.LockID(l)) {
+			unheld(&s.Waits[wi], held)
+		}
+	}
+	for i := range s.Waits { // waits for no lock of the trace: nobody held it
+		if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) {
+			unheld(w, 0)
 		}
 	}
 }
