@@ -9,7 +9,8 @@ import (
 
 // TestBlameSweepIsTheWalk: the blame of every lock swept along its
 // timeline is the blame walked wait by wait (Spans.BlameOf), key for key,
-// with its table and past its bound.
+// with its table and past its bound; blameParts is Spans.BlameParts
+// summed.
 func TestBlameSweepIsTheWalk(t *testing.T) {
 	testBlameSweep(t)
 	defer func(n int) { sweepCells = n }(sweepCells)
@@ -25,6 +26,13 @@ func testBlameSweep(t *testing.T) {
 	)
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
+		parts := 0
+		for i := range s.Waits {
+			parts += s.BlameParts(&s.Waits[i])
+		}
+		if got := blameParts(s); got != parts {
+			t.Errorf("%s: blameParts %d, BlameParts summed %d", c.Name, got, parts)
+		}
 		walked := newBuilder(c.Trace)
 		for i := range s.Waits {
 			w := &s.Waits[i]
@@ -55,6 +63,19 @@ func testBlameSweep(t *testing.T) {
 		for i, k := range swept.keys.keys {
 			if swept.vals[i] != want[k] {
 				t.Errorf("%s: %+v: swept %+v, walked %+v", c.Name, k, swept.vals[i], want[k])
+			}
+		}
+	}
+}
+
+// TestGallop: gallop gives sort.Search's answer from any hint.
+func TestGallop(t *testing.T) {
+	for n := range 40 {
+		for answer := 0; answer <= n; answer++ {
+			for hint := -1; hint <= n+1; hint++ {
+				if got := gallop(n, hint, func(j int) bool { return j >= answer }); got != answer {
+					t.Fatalf("n %d, hint %d: %d, want %d", n, hint, got, answer)
+				}
 			}
 		}
 	}
