@@ -9,9 +9,9 @@ import (
 // packer writes TracePackets, each as a Trace.packet field, keeping the
 // incremental state: the last timestamp and the names interned so far.
 type packer struct {
-	bw      *bufio.Writer
-	err     error
-	pkt, te []byte // scratch buffers
+	bw           *bufio.Writer
+	err          error
+	pkt, te, hdr []byte // scratch buffers
 
 	flows *flows
 	names map[string]uint32 // interned name -> iid, assigned in order of first use
@@ -36,9 +36,9 @@ func (p *packer) write() {
 	if p.err != nil {
 		return
 	}
-	var hdr [16]byte
-	h := protowire.AppendTag(hdr[:0], fTracePacket, protowire.BytesType)
-	h = protowire.AppendVarint(h, uint64(len(p.pkt)))
+	h := appendTag(p.hdr[:0], fTracePacket, protowire.BytesType)
+	h = appendVarint(h, uint64(len(p.pkt)))
+	p.hdr = h
 	if _, err := p.bw.Write(h); err != nil {
 		p.err = err
 		return
@@ -112,39 +112,54 @@ func (p *packer) reset() {
 
 // event writes the packet of record r.
 func (p *packer) event(r record) {
-	te := protowire.AppendTag(p.te[:0], fTEType, protowire.VarintType)
-	te = protowire.AppendVarint(te, uint64(r.typ))
-	te = protowire.AppendTag(te, fTETrackUUID, protowire.VarintType)
-	te = protowire.AppendVarint(te, uint64(r.track))
+	te := appendTag(p.te[:0], fTEType, protowire.VarintType)
+	te = appendVarint(te, uint64(r.typ))
+	te = appendTag(te, fTETrackUUID, protowire.VarintType)
+	te = appendVarint(te, uint64(r.track))
 	if r.name != 0 {
-		te = protowire.AppendTag(te, fTENameIID, protowire.VarintType)
-		te = protowire.AppendVarint(te, uint64(r.name))
+		te = appendTag(te, fTENameIID, protowire.VarintType)
+		te = appendVarint(te, uint64(r.name))
 	}
 	if r.span >= 0 && p.flows != nil {
-		for _, id := range p.flows.out[r.span] {
-			te = protowire.AppendTag(te, fTEFlowIDs, protowire.Fixed64Type)
-			te = protowire.AppendFixed64(te, id)
-		}
-		for _, id := range p.flows.in[r.span] {
-			te = protowire.AppendTag(te, fTETermFlowID, protowire.Fixed64Type)
-			te = protowire.AppendFixed64(te, id)
+		for _, f := range p.flows.of(r.span) { // those leaving, then those entering
+			field := protowire.Number(fTEFlowIDs)
+			if f.in {
+				field = fTETermFlowID
+			}
+			te = appendTag(te, field, protowire.Fixed64Type)
+			te = protowire.AppendFixed64(te, f.id)
 		}
 	}
 	p.te = te
 
-	pkt := protowire.AppendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, uint64(r.t-p.last))
+	pkt := appendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
+	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t
-	pkt = protowire.AppendTag(pkt, fPktSequenceID, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, sequenceID)
-	pkt = protowire.AppendTag(pkt, fPktSequenceFlags, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, seqNeedsIncrementalState)
+	pkt = appendTag(pkt, fPktSequenceID, protowire.VarintType)
+	pkt = appendVarint(pkt, sequenceID)
+	pkt = appendTag(pkt, fPktSequenceFlags, protowire.VarintType)
+	pkt = appendVarint(pkt, seqNeedsIncrementalState)
 	if r.name != 0 && int(r.name) > p.sent {
 		pkt = p.appendNames(pkt, int(r.name))
 	}
-	pkt = protowire.AppendTag(pkt, fPktTrackEvent, protowire.BytesType)
-	p.pkt = protowire.AppendBytes(pkt, te)
+	pkt = appendTag(pkt, fPktTrackEvent, protowire.BytesType)
+	pkt = appendVarint(pkt, uint64(len(te)))
+	p.pkt = append(pkt, te...)
 	p.write()
+}
+
+// appendVarint is protowire.AppendVarint, with the one-byte values (most
+// of a packet's) appended inline.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
+}
+
+// appendTag is protowire.AppendTag through appendVarint.
+func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return appendVarint(b, protowire.EncodeTag(num, typ))
 }
 
 // appendNames appends InternedData with the names not sent yet, up to iid

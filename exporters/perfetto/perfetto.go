@@ -46,6 +46,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"sort"
 
@@ -145,12 +146,14 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	recs := records(s, l, p)
 	p.flows = newFlows(s)
 	p.reset()
-	for i, r := range recs {
+	i := 0
+	for r := range inOrder(recs) {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
+		i++
 		p.event(r)
 	}
 	if p.err != nil {
@@ -258,13 +261,28 @@ func order(a, b *record) int {
 
 // flows are the flow ids leaving and entering each state span (by index
 // in Spans.States): a handoff's flow leaves the releaser's span that holds
-// the release and enters the acquirer's that holds the acquire.
+// the release and enters the acquirer's that holds the acquire. The ids of
+// span i are ids[start[i]:start[i+1]], those leaving it first, each kind in
+// the order of the handoffs.
 type flows struct {
-	out, in map[int32][]uint64
+	start []int32 // per state span, and one more
+	ids   []flowID
+}
+
+type flowID struct {
+	id uint64
+	in bool // entering the span (else leaving it)
+}
+
+// of returns the flow ids of state span i.
+func (f *flows) of(i int32) []flowID {
+	if int(i)+1 >= len(f.start) {
+		return nil
+	}
+	return f.ids[f.start[i]:f.start[i+1]]
 }
 
 func newFlows(s *tracer.Spans) *flows {
-	f := &flows{out: map[int32][]uint64{}, in: map[int32][]uint64{}}
 	// first[th] is the index in s.States of thread th's first span: the
 	// spans are by thread, then time.
 	first := make([]int, len(s.Trace.Threads)+1)
@@ -279,6 +297,12 @@ func newFlows(s *tracer.Spans) *flows {
 		}
 		return int32(first[th] + i)
 	}
+	type flow struct {
+		from, to int32
+		id       uint64
+	}
+	var fs []flow
+	f := &flows{start: make([]int32, len(s.States)+1)}
 	for i, h := range s.Handoffs {
 		if h.From == tracer.NoThread || h.From == h.To {
 			continue
@@ -287,9 +311,22 @@ func newFlows(s *tracer.Spans) *flows {
 		if from < 0 || to < 0 {
 			continue // a thread that ended there: no slice to bind to
 		}
-		id := uint64(i + 1)
-		f.out[from] = append(f.out[from], id)
-		f.in[to] = append(f.in[to], id)
+		fs = append(fs, flow{from, to, uint64(i + 1)})
+		f.start[from+1]++
+		f.start[to+1]++
+	}
+	for i := 1; i < len(f.start); i++ {
+		f.start[i] += f.start[i-1]
+	}
+	f.ids = make([]flowID, len(fs)*2)
+	next := slices.Clone(f.start[:len(f.start)-1])
+	for _, fl := range fs { // leaving, in the order of the handoffs
+		f.ids[next[fl.from]] = flowID{id: fl.id}
+		next[fl.from]++
+	}
+	for _, fl := range fs { // then entering
+		f.ids[next[fl.to]] = flowID{id: fl.id, in: true}
+		next[fl.to]++
 	}
 	return f
 }
@@ -328,7 +365,6 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 	for i := range recs {
 		recs[i].seq = uint32(i)
 	}
-	sortRecords(recs)
 	return recs
 }
 
@@ -364,9 +400,59 @@ func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record 
 	return recs
 }
 
-// sortRecords sorts by order. The records of one thread's states, calls
-// and one GIL's holds are each already in time order: a sort of pointers
-// would save nothing, and pdqsort on the values is O(n log n).
-func sortRecords(recs []record) {
-	slices.SortFunc(recs, func(a, b record) int { return order(&a, &b) })
+// inOrder yields recs sorted by order, without sorting them: they are
+// made as a few runs each already in order (each thread's states, each
+// thread's calls, each GIL's holds, the drop requests), which it finds and
+// merges with a heap of the runs' next records. As order is total (seq
+// differs), that is the order any sort gives; a run out of order (an
+// invalid trace) only makes more runs.
+func inOrder(recs []record) iter.Seq[record] {
+	return func(yield func(record) bool) {
+		// heads[k] is the next record of a run, ends[k] the end of that run;
+		// heads is a binary min-heap by order.
+		var heads, ends []int
+		for i := range recs {
+			if i == 0 || order(&recs[i-1], &recs[i]) > 0 {
+				if i > 0 {
+					ends = append(ends, i)
+				}
+				heads = append(heads, i)
+			}
+		}
+		if len(recs) > 0 {
+			ends = append(ends, len(recs))
+		}
+		less := func(a, b int) bool { return order(&recs[heads[a]], &recs[heads[b]]) < 0 }
+		down := func(k int) {
+			for {
+				c := 2*k + 1
+				if c >= len(heads) {
+					return
+				}
+				if c+1 < len(heads) && less(c+1, c) {
+					c++
+				}
+				if !less(c, k) {
+					return
+				}
+				heads[k], heads[c] = heads[c], heads[k]
+				ends[k], ends[c] = ends[c], ends[k]
+				k = c
+			}
+		}
+		for k := len(heads)/2 - 1; k >= 0; k-- {
+			down(k)
+		}
+		for len(heads) > 0 {
+			if !yield(recs[heads[0]]) {
+				return
+			}
+			if heads[0]++; heads[0] == ends[0] { // the run is done
+				last := len(heads) - 1
+				heads[0], ends[0] = heads[last], ends[last]
+				heads, ends = heads[:last], ends[:last]
+			}
+			down(0)
+		}
+	}
 }
