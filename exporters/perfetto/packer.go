@@ -9,9 +9,10 @@ import (
 // packer writes TracePackets, each as a Trace.packet field, keeping the
 // incremental state: the last timestamp and the names interned so far.
 type packer struct {
-	bw           *bufio.Writer
-	err          error
-	pkt, te, hdr []byte // scratch buffers
+	bw      *bufio.Writer
+	err     error
+	out     []byte // the packets not yet written to bw
+	pkt, te []byte // scratch buffers
 
 	flows *flows
 	names map[string]uint32 // interned name -> iid, assigned in order of first use
@@ -31,19 +32,26 @@ func (p *packer) intern(name string) uint32 {
 	return id
 }
 
-// write writes the packet in p.pkt.
+// write writes the packet in p.pkt, as a Trace.packet field, to p.out,
+// which goes to p.bw in pieces of 64 KiB.
 func (p *packer) write() {
 	if p.err != nil {
 		return
 	}
-	h := appendTag(p.hdr[:0], fTracePacket, protowire.BytesType)
-	h = appendVarint(h, uint64(len(p.pkt)))
-	p.hdr = h
-	if _, err := p.bw.Write(h); err != nil {
-		p.err = err
-		return
+	p.out = appendVarint(p.out, tagTracePacket)
+	p.out = appendVarint(p.out, uint64(len(p.pkt)))
+	p.out = append(p.out, p.pkt...)
+	if len(p.out) >= 64<<10 {
+		p.flush()
 	}
-	_, p.err = p.bw.Write(p.pkt)
+}
+
+// flush writes p.out to p.bw.
+func (p *packer) flush() {
+	if p.err == nil && len(p.out) > 0 {
+		_, p.err = p.bw.Write(p.out)
+	}
+	p.out = p.out[:0]
 }
 
 // track writes a TrackDescriptor: uuid, parent (0 for none), name ("" for
@@ -110,39 +118,53 @@ func (p *packer) reset() {
 	p.last, p.sent = 0, 0
 }
 
+// Tags (field number and wire type) of the fields of every event packet.
+const (
+	tagTracePacket      = fTracePacket<<3 | uint64(protowire.BytesType)
+	tagPktTimestamp     = fPktTimestamp<<3 | uint64(protowire.VarintType)
+	tagPktSequenceID    = fPktSequenceID<<3 | uint64(protowire.VarintType)
+	tagPktSequenceFlags = fPktSequenceFlags<<3 | uint64(protowire.VarintType)
+	tagPktTrackEvent    = fPktTrackEvent<<3 | uint64(protowire.BytesType)
+	tagTEType           = fTEType<<3 | uint64(protowire.VarintType)
+	tagTETrackUUID      = fTETrackUUID<<3 | uint64(protowire.VarintType)
+	tagTENameIID        = fTENameIID<<3 | uint64(protowire.VarintType)
+	tagTEFlowIDs        = fTEFlowIDs<<3 | uint64(protowire.Fixed64Type)
+	tagTETermFlowID     = fTETermFlowID<<3 | uint64(protowire.Fixed64Type)
+)
+
 // event writes the packet of record r.
 func (p *packer) event(r record) {
-	te := appendTag(p.te[:0], fTEType, protowire.VarintType)
+	te := appendVarint(p.te[:0], tagTEType)
 	te = appendVarint(te, uint64(r.typ))
-	te = appendTag(te, fTETrackUUID, protowire.VarintType)
+	te = appendVarint(te, tagTETrackUUID)
 	te = appendVarint(te, uint64(r.track))
 	if r.name != 0 {
-		te = appendTag(te, fTENameIID, protowire.VarintType)
+		te = appendVarint(te, tagTENameIID)
 		te = appendVarint(te, uint64(r.name))
 	}
 	if r.span >= 0 && p.flows != nil {
 		for _, f := range p.flows.of(r.span) { // those leaving, then those entering
-			field := protowire.Number(fTEFlowIDs)
+			tag := uint64(tagTEFlowIDs)
 			if f.in {
-				field = fTETermFlowID
+				tag = tagTETermFlowID
 			}
-			te = appendTag(te, field, protowire.Fixed64Type)
+			te = appendVarint(te, tag)
 			te = protowire.AppendFixed64(te, f.id)
 		}
 	}
 	p.te = te
 
-	pkt := appendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
+	pkt := appendVarint(p.pkt[:0], tagPktTimestamp)
 	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t
-	pkt = appendTag(pkt, fPktSequenceID, protowire.VarintType)
+	pkt = appendVarint(pkt, tagPktSequenceID)
 	pkt = appendVarint(pkt, sequenceID)
-	pkt = appendTag(pkt, fPktSequenceFlags, protowire.VarintType)
+	pkt = appendVarint(pkt, tagPktSequenceFlags)
 	pkt = appendVarint(pkt, seqNeedsIncrementalState)
 	if r.name != 0 && int(r.name) > p.sent {
 		pkt = p.appendNames(pkt, int(r.name))
 	}
-	pkt = appendTag(pkt, fPktTrackEvent, protowire.BytesType)
+	pkt = appendVarint(pkt, tagPktTrackEvent)
 	pkt = appendVarint(pkt, uint64(len(te)))
 	p.pkt = append(pkt, te...)
 	p.write()
@@ -155,11 +177,6 @@ func appendVarint(b []byte, v uint64) []byte {
 		return append(b, byte(v))
 	}
 	return protowire.AppendVarint(b, v)
-}
-
-// appendTag is protowire.AppendTag through appendVarint.
-func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
-	return appendVarint(b, protowire.EncodeTag(num, typ))
 }
 
 // appendNames appends InternedData with the names not sent yet, up to iid

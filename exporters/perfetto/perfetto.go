@@ -140,7 +140,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(e.w, 1<<16)
-	p := &packer{bw: bw, names: map[string]uint32{}}
+	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
 	recs := records(s, l, p)
@@ -156,7 +156,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 		i++
 		p.event(r)
 	}
-	if p.err != nil {
+	if p.flush(); p.err != nil {
 		return fmt.Errorf("writing the Perfetto trace: %w", p.err)
 	}
 	if err := bw.Flush(); err != nil {
