@@ -163,7 +163,8 @@ func BenchmarkManyThreads(b *testing.B) {
 }
 
 // peakEnv makes the test binary a child that does one job on a trace and
-// prints its peak resident memory: "validate", "report" or "postrun".
+// prints its peak resident memory: "validate", "report", "postrun" or
+// "record".
 const peakEnv = "GILTRACE_PEAK_JOB"
 
 // TestPeakChild is the child of BenchmarkPeakMemory; it does nothing in a
@@ -182,6 +183,8 @@ func TestPeakChild(t *testing.T) {
 		err = report.New(io.Discard, report.Text).Export(context.Background(), tracer.Derive(tr))
 	case "postrun":
 		err = postRun(context.Background(), tr, t.TempDir())
+	case "record":
+		err = postRunBySize(context.Background(), tr, t.TempDir())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +215,7 @@ func vmHWM(t *testing.T) int64 {
 // (issue 14): report and postrun at most 100 bytes per event + 50 MB.
 func BenchmarkPeakMemory(b *testing.B) {
 	path := benchTrace(b)
-	for _, job := range []string{"validate", "report", "postrun"} {
+	for _, job := range []string{"validate", "report", "postrun", "record"} {
 		b.Run(job, func(b *testing.B) {
 			var events, peak int64
 			start := time.Now()

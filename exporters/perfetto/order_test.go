@@ -18,10 +18,17 @@ func TestInOrderIsTheSort(t *testing.T) {
 				at = int64(r.IntN(50)) // a new run, or any order
 			}
 			at += int64(r.IntN(3))
-			recs[i] = record{t: at, typ: uint8(1 + r.IntN(3)), seq: uint32(i), track: uint32(r.IntN(4))}
+			recs[i] = record{t: at, typ: uint8(1 + r.IntN(3)), track: uint32(i)} // track: which record
 		}
-		want := slices.Clone(recs)
-		slices.SortFunc(want, func(a, b record) int { return order(&a, &b) })
+		idx := make([]int, len(recs))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(i, j int) int { return order(recs, i, j) })
+		var want []record
+		for _, i := range idx {
+			want = append(want, recs[i])
+		}
 		var got []record
 		for rec := range inOrder(recs) {
 			got = append(got, rec)

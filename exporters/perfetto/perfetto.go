@@ -234,19 +234,22 @@ func appendString(b []byte, field protowire.Number, s string) []byte {
 }
 
 // record is one packet to write: a slice begin or end, or an instant.
+// Records are ordered by order, with their index in the list they are
+// made in (their order of generation).
 type record struct {
 	t     int64
 	track uint32
 	name  uint32 // interned name (begin, instant)
 	span  int32  // the state span this begins, for its flows; -1 for none
-	seq   uint32 // order of generation, which keeps nesting at equal times
 	typ   uint8
 }
 
 // order sorts records by time; at one time ends come before begins and
 // instants, so that a slice ending where the next begins never overlaps
-// it; otherwise the order of generation (nesting) is kept.
-func order(a, b *record) int {
+// it; otherwise the order of generation (nesting) is kept: recs[i] before
+// recs[j] if i < j.
+func order(recs []record, i, j int) int {
+	a, b := &recs[i], &recs[j]
 	if c := cmp.Compare(a.t, b.t); c != 0 {
 		return c
 	}
@@ -256,7 +259,7 @@ func order(a, b *record) int {
 		}
 		return 1
 	}
-	return cmp.Compare(a.seq, b.seq)
+	return cmp.Compare(i, j)
 }
 
 // flows are the flow ids leaving and entering each state span (by index
@@ -362,9 +365,6 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 	for _, d := range s.DropRequests {
 		recs = append(recs, record{t: d.Time, track: l.state[d.Thread], name: drop, span: -1, typ: typeInstant})
 	}
-	for i := range recs {
-		recs[i].seq = uint32(i)
-	}
 	return recs
 }
 
@@ -403,8 +403,8 @@ func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record 
 // inOrder yields recs sorted by order, without sorting them: they are
 // made as a few runs each already in order (each thread's states, each
 // thread's calls, each GIL's holds, the drop requests), which it finds and
-// merges with a heap of the runs' next records. As order is total (seq
-// differs), that is the order any sort gives; a run out of order (an
+// merges with a heap of the runs' next records. As order is total (the
+// indexes differ), that is the order any sort gives; a run out of order (an
 // invalid trace) only makes more runs.
 func inOrder(recs []record) iter.Seq[record] {
 	return func(yield func(record) bool) {
@@ -412,7 +412,7 @@ func inOrder(recs []record) iter.Seq[record] {
 		// heads is a binary min-heap by order.
 		var heads, ends []int
 		for i := range recs {
-			if i == 0 || order(&recs[i-1], &recs[i]) > 0 {
+			if i == 0 || order(recs, i-1, i) > 0 {
 				if i > 0 {
 					ends = append(ends, i)
 				}
@@ -422,7 +422,7 @@ func inOrder(recs []record) iter.Seq[record] {
 		if len(recs) > 0 {
 			ends = append(ends, len(recs))
 		}
-		less := func(a, b int) bool { return order(&recs[heads[a]], &recs[heads[b]]) < 0 }
+		less := func(a, b int) bool { return order(recs, heads[a], heads[b]) < 0 }
 		down := func(k int) {
 			for {
 				c := 2*k + 1
