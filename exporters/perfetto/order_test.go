@@ -4,6 +4,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // TestInOrderIsTheSort: merging the runs gives the records sorted by
@@ -35,6 +38,33 @@ func TestInOrderIsTheSort(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: merged\n%v\nsorted\n%v", round, got, want)
+		}
+	}
+}
+
+// TestOrderedIsInOrder: the records made block by block and merged are
+// those of records merged by inOrder, with the same names interned in the
+// same order.
+func TestOrderedIsInOrder(t *testing.T) {
+	cases := append(testkit.All(t),
+		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
+		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	for _, c := range cases {
+		s := tracer.Derive(c.Trace)
+		l := newLayout(c.Trace)
+		p1, p2 := &packer{names: map[string]uint32{}}, &packer{names: map[string]uint32{}}
+		var got, want []record
+		for r := range ordered(s, l, p1) {
+			got = append(got, r)
+		}
+		for r := range inOrder(records(s, l, p2)) {
+			want = append(want, r)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d records streamed, %d merged, they differ", c.Name, len(got), len(want))
+		}
+		if !slices.Equal(p1.list, p2.list) {
+			t.Errorf("%s: names %q, want %q", c.Name, p1.list, p2.list)
 		}
 	}
 }
