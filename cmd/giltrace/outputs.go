@@ -137,11 +137,18 @@ func parseFormats(s string) ([]string, error) {
 	return names, nil
 }
 
+// longest are the formats that take longest to write, each a pass over
+// every event with an output in proportion (trace.json: about half of
+// record's work after the run): writeOutputs starts them first, so that
+// the other outputs share the other cores meanwhile.
+var longest = map[string]bool{"chrome": true, "perfetto": true, "text": true}
+
 // writeOutputs writes every format in names for run r into dir, each to
 // its file name (writeFile: atomically), and returns the paths written, in
 // the order of names. The outputs are independent: up to GOMAXPROCS of
-// them are written at once, taken in the order of names, and the run's
-// diagnosis (which record prints after them) is made alongside. Failures
+// them are written at once, the longest first, then in the order of names,
+// and the run's diagnosis (which record prints after them) is made
+// alongside. Failures
 // do not stop the other formats: they are joined in the order of names,
 // each naming its file. Once ctx is done no output starts, those cut short
 // fail, and the error names the outputs not written.
@@ -169,7 +176,7 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}
 		return ""
 	})
-	var next, started atomic.Int64 // the next output to take; how many have started
+	var next, started atomic.Int64 // the next output to take (in order); how many have started
 	write := func(i int) {
 		res := &results[i]
 		defer func() {
@@ -198,9 +205,17 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}
 		res.path = path
 	}
+	var order []int // indexes into names: the longest first
+	for _, first := range []bool{true, false} {
+		for i, n := range names {
+			if longest[n] == first {
+				order = append(order, i)
+			}
+		}
+	}
 	worker := func() {
-		for i := int(next.Add(1)) - 1; i < len(names); i = int(next.Add(1)) - 1 {
-			write(i)
+		for k := int(next.Add(1)) - 1; k < len(order); k = int(next.Add(1)) - 1 {
+			write(order[k])
 		}
 	}
 	var wg sync.WaitGroup
