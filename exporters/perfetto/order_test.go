@@ -1,6 +1,7 @@
 package perfetto
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -44,11 +45,19 @@ func TestInOrderIsTheSort(t *testing.T) {
 
 // TestOrderedIsInOrder: the records made block by block and merged are
 // those of records merged by inOrder, with the same names interned in the
-// same order.
+// same order, for valid traces and for events in any order.
 func TestOrderedIsInOrder(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
 		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 300 { // events in any order
+		data := make([]byte, 3*r.IntN(200))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+	}
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
 		l := newLayout(c.Trace)

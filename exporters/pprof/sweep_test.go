@@ -1,6 +1,9 @@
 package pprof
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -24,6 +27,15 @@ func testBlameSweep(t *testing.T) {
 		testkit.Case{Name: "threads", Trace: testkit.CPUThreads(40, 300)},
 		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)},
 	)
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range 300 { // events in any order: some locks are walked
+		data := make([]byte, 3*r.IntN(200))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+	}
+	swept := 0
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
 		parts := 0
@@ -47,24 +59,44 @@ func testBlameSweep(t *testing.T) {
 				walked.add(k, 1, bl.End-bl.Start)
 			}
 		}
-		swept := newBuilder(c.Trace)
+		sw := newBuilder(c.Trace)
 		for l := range c.Trace.Locks {
-			if !swept.blameSweep(s, tracer.LockID(l)) {
+			if sw.blameSweep(s, tracer.LockID(l)) {
+				swept++
+				continue
+			}
+			if !strings.HasPrefix(c.Name, "bytes-") {
 				t.Errorf("%s: lock %d not swept", c.Name, l)
+			}
+			for _, wi := range s.LockWaits(tracer.LockID(l)) { // walked, as blame does
+				w := &s.Waits[wi]
+				for bl := range s.BlameOf(w) {
+					if bl.End <= bl.Start {
+						continue
+					}
+					k := key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: sw.guestLock(w.Lock), waiter: w.Thread}
+					if bl.Holder == tracer.NoThread {
+						k.state, k.stack = stateHandoff, tracer.NoStack
+					}
+					sw.add(k, 1, bl.End-bl.Start)
+				}
 			}
 		}
 		want := map[key]value{}
 		for i, k := range walked.keys.keys {
 			want[k] = walked.vals[i]
 		}
-		if len(swept.keys.keys) != len(want) {
-			t.Errorf("%s: %d keys swept, %d walked", c.Name, len(swept.keys.keys), len(want))
+		if len(sw.keys.keys) != len(want) {
+			t.Errorf("%s: %d keys swept, %d walked", c.Name, len(sw.keys.keys), len(want))
 		}
-		for i, k := range swept.keys.keys {
-			if swept.vals[i] != want[k] {
-				t.Errorf("%s: %+v: swept %+v, walked %+v", c.Name, k, swept.vals[i], want[k])
+		for i, k := range sw.keys.keys {
+			if sw.vals[i] != want[k] {
+				t.Errorf("%s: %+v: swept %+v, walked %+v", c.Name, k, sw.vals[i], want[k])
 			}
 		}
+	}
+	if swept == 0 {
+		t.Error("no lock swept")
 	}
 }
 
