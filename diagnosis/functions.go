@@ -15,17 +15,8 @@ const TopN = 10
 // function) and by GIL hold (time holding the GIL, and the wait of others
 // charged to the function that held it meanwhile: the blame).
 func (a *analysis) functions() {
-	waits := map[tracer.Frame]*FuncTime{}
-	holds := map[tracer.Frame]*FuncTime{}
-	get := func(m map[tracer.Frame]*FuncTime, st tracer.StackID) *FuncTime {
-		f := a.frame(st)
-		ft := m[f]
-		if ft == nil {
-			ft = &FuncTime{Function: f.Func, File: f.File, Line: f.Line}
-			m[f] = ft
-		}
-		return ft
-	}
+	waits, holds := a.newFuncTimes(), a.newFuncTimes()
+	get := func(m *funcTimes, st tracer.StackID) *FuncTime { return m.get(st) }
 	var totalWait int64
 	for _, w := range a.s.Waits {
 		if !isGIL(a.t, w.Lock) || w.End <= w.Start {
@@ -72,10 +63,49 @@ func (a *analysis) functions() {
 		func(f FuncTime) int64 { return f.BlameNS }, func(f FuncTime) int64 { return f.TotalNS })
 }
 
+// funcTimes is the time per function (the innermost frame of a stack),
+// one FuncTime per distinct frame. It finds a stack's FuncTime by the
+// frame's ID, without hashing the frame's strings: it is called for every
+// state span and every segment of the blame sweep.
+type funcTimes struct {
+	a       *analysis
+	byFrame []int32                // per FrameID: index+1 into list, 0 if not seen yet
+	byValue map[tracer.Frame]int32 // frame -> index into list (frames not in the table, equal frames)
+	list    []*FuncTime            // in the order first seen
+}
+
+func (a *analysis) newFuncTimes() *funcTimes {
+	return &funcTimes{a: a, byFrame: make([]int32, len(a.t.Frames)+1), byValue: map[tracer.Frame]int32{}}
+}
+
+// get returns the FuncTime of stack st's innermost function.
+func (m *funcTimes) get(st tracer.StackID) *FuncTime {
+	id := tracer.FrameID(len(m.a.t.Frames)) // the slot of no stack
+	if st != tracer.NoStack && int(st) < len(m.a.t.Stacks) {
+		id = m.a.t.Stacks[st].Frame // out of the table if not a frame
+	}
+	if int(id) < len(m.byFrame) {
+		if i := m.byFrame[id]; i > 0 {
+			return m.list[i-1]
+		}
+	}
+	f := m.a.frame(st)
+	i, ok := m.byValue[f]
+	if !ok {
+		i = int32(len(m.list))
+		m.byValue[f] = i
+		m.list = append(m.list, &FuncTime{Function: f.Func, File: f.File, Line: f.Line})
+	}
+	if int(id) < len(m.byFrame) {
+		m.byFrame[id] = i + 1
+	}
+	return m.list[i]
+}
+
 // collect returns the values of m with fill applied, in no order.
-func collect(m map[tracer.Frame]*FuncTime, fill func(*FuncTime)) []FuncTime {
-	out := make([]FuncTime, 0, len(m))
-	for _, f := range m {
+func collect(m *funcTimes, fill func(*FuncTime)) []FuncTime {
+	out := make([]FuncTime, 0, len(m.list))
+	for _, f := range m.list {
 		fill(f)
 		out = append(out, *f)
 	}

@@ -386,8 +386,9 @@ func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
 
 // heldBehind is, per thread, the time of its GIL waits during which a
 // CPU-bound thread held the GIL, and during which any thread did. With
-// prefix sums over each GIL's holds, a wait costs two binary searches,
-// not a walk over every holder it sat behind.
+// prefix sums over each GIL's holds, a wait costs two searches, not a walk
+// over every holder it sat behind; the searches start from the previous
+// wait's (the waits are in time order), a few steps each.
 func (a *analysis) heldBehind() (cpu, any []int64) {
 	cpu, any = make([]int64, len(a.r.Threads)), make([]int64, len(a.r.Threads))
 	for l := range a.t.Locks {
@@ -396,35 +397,76 @@ func (a *analysis) heldBehind() (cpu, any []int64) {
 			continue
 		}
 		hs := a.s.LockHolds(id)
-		// pc[k]: time held by CPU-bound threads in the holds before hs[k].
-		pc := make([]int64, len(hs)+1)
+		// pc[k], pa[k]: time held by CPU-bound threads, by any thread, in
+		// the holds before hs[k] (pa is what Spans.Held sums).
+		pc, pa := make([]int64, len(hs)+1), make([]int64, len(hs)+1)
+		ends := make([]int64, len(hs))
 		for k, hi := range hs {
 			h := &a.s.Holds[hi]
-			pc[k+1] = pc[k]
+			ends[k] = h.End
+			pc[k+1], pa[k+1] = pc[k], pa[k]+max(h.End-h.Start, 0)
 			if int(h.Thread) < len(a.cpuBound) && a.cpuBound[h.Thread] {
 				pc[k+1] += max(h.End-h.Start, 0)
 			}
 		}
-		upTo := func(t int64) int64 {
-			k := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > t })
-			v := pc[k]
+		first := firstEndAfter(ends)
+		// upTo is the time held by CPU-bound threads and by any thread
+		// before t, with k the first hold ending after t.
+		upTo := func(t int64, k int) (cpu, any int64) {
+			cpu, any = pc[k], pa[k]
 			if k < len(hs) {
-				if h := &a.s.Holds[hs[k]]; h.Start < t && pc[k+1] != pc[k] {
-					v += t - h.Start
+				if h := &a.s.Holds[hs[k]]; h.Start < t {
+					any += t - h.Start
+					if pc[k+1] != pc[k] {
+						cpu += t - h.Start
+					}
 				}
 			}
-			return v
+			return cpu, any
 		}
+		from := 0
 		for _, wi := range a.s.LockWaits(id) {
 			w := &a.s.Waits[wi]
 			if int(w.Thread) >= len(cpu) {
 				continue
 			}
-			cpu[w.Thread] += upTo(w.End) - upTo(w.Start)
-			any[w.Thread] += a.s.Held(w)
+			ks := first(w.Start, from)
+			ke := first(w.End, ks)
+			from = ks
+			c0, a0 := upTo(w.Start, ks)
+			c1, a1 := upTo(w.End, ke)
+			cpu[w.Thread] += c1 - c0
+			any[w.Thread] += a1 - a0 // Spans.Held(w)
 		}
 	}
 	return cpu, any
+}
+
+// firstEndAfter returns a search of the index of the first of ends after
+// t (sort.Search's answer), given a hint at or below it: it gallops from
+// the hint when ends are in order (the holds of a lock do not overlap),
+// else it searches them all, as sort.Search would.
+func firstEndAfter(ends []int64) func(t int64, hint int) int {
+	if !slices.IsSorted(ends) {
+		return func(t int64, _ int) int {
+			return sort.Search(len(ends), func(j int) bool { return ends[j] > t })
+		}
+	}
+	return func(t int64, hint int) int {
+		lo := min(max(hint, 0), len(ends))
+		if lo > 0 && ends[lo-1] > t { // not at or below the answer
+			lo = 0
+		}
+		// ends[lo-1] <= t: gallop to a hi with ends[hi] > t, then search.
+		step, hi := 1, lo
+		for hi < len(ends) && ends[hi] <= t {
+			lo = hi + 1
+			hi += step
+			step *= 2
+		}
+		hi = min(hi, len(ends))
+		return lo + sort.Search(hi-lo, func(j int) bool { return ends[lo+j] > t })
+	}
 }
 
 // mainGILHolder names the thread that held the GIL longest while thread id

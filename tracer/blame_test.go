@@ -2,6 +2,7 @@ package tracer_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"testing"
 
@@ -89,6 +90,18 @@ func TestBlameTimeline(t *testing.T) {
 					}
 				}
 			}
+			n := 0
+			for l := range tr.Locks {
+				for wi, held := range s.HeldEach(tracer.LockID(l)) {
+					if h := s.Held(&s.Waits[wi]); h != held {
+						t.Errorf("wait %+v: HeldEach %d, Held %d", s.Waits[wi], held, h)
+					}
+					n++
+				}
+			}
+			if n != len(s.Waits) {
+				t.Errorf("HeldEach yielded %d waits of %d", n, len(s.Waits))
+			}
 			got := map[key]int64{}
 			for l := range tr.Locks {
 				for b, waited := range s.Waited(tracer.LockID(l)) {
@@ -101,5 +114,26 @@ func TestBlameTimeline(t *testing.T) {
 				t.Errorf("Waited by holder:\n got %v\nwant %v", got, want)
 			}
 		})
+	}
+}
+
+// TestHeldEachAnyEvents: HeldEach is Held for every wait, whatever the
+// order of the events (holds that overlap are searched one by one).
+func TestHeldEachAnyEvents(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 300 {
+		data := make([]byte, 3*r.IntN(200))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		tr := testkit.FromBytes(data)
+		s := tracer.Derive(tr)
+		for l := range tr.Locks {
+			for wi, held := range s.HeldEach(tracer.LockID(l)) {
+				if h := s.Held(&s.Waits[wi]); h != held {
+					t.Fatalf("events %v, wait %+v: HeldEach %d, Held %d", data, s.Waits[wi], held, h)
+				}
+			}
+		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
@@ -135,46 +137,117 @@ func parseFormats(s string) ([]string, error) {
 	return names, nil
 }
 
+// longest are the formats that take longest to write, each a pass over
+// every event with an output in proportion (trace.json: about half of
+// record's work after the run): writeOutputs starts them first, so that
+// the other outputs share the other cores meanwhile.
+var longest = map[string]bool{"chrome": true, "perfetto": true, "text": true}
+
 // writeOutputs writes every format in names for run r into dir, each to
-// its file name (writeFile: atomically), and returns the paths written.
-// Failures do not stop the other formats: they are joined, each naming its
-// file. Once ctx is done it stops, and the error names the outputs not
-// written.
+// its file name (writeFile: atomically), and returns the paths written, in
+// the order of names. The outputs are independent: up to GOMAXPROCS of
+// them are written at once, the longest first, then in the order of names,
+// and the run's diagnosis (which record prints after them) is made
+// alongside. Failures
+// do not stop the other formats: they are joined in the order of names,
+// each naming its file. Once ctx is done no output starts, those cut short
+// fail, and the error names the outputs not written.
 func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
-	var written []string
-	var errs []error
-	var next atomic.Int64 // the output being written, for a forced exit's message
+	type result struct {
+		path        string // written
+		err         error  // failed
+		interrupted bool   // stopped by ctx, or never started once it was done
+	}
+	results := make([]result, len(names))
+	var mu sync.Mutex
+	finished := make([]bool, len(names)) // under mu: for a forced exit's message
 	in := interruptsOf(ctx)
 	in.setPending(func() string {
-		if left := notWritten(dir, names[next.Load():]); left != "" {
+		mu.Lock()
+		defer mu.Unlock()
+		var left []string
+		for i, n := range names {
+			if !finished[i] {
+				left = append(left, n)
+			}
+		}
+		if left := notWritten(dir, left); left != "" {
 			return "outputs not written: " + left
 		}
 		return ""
 	})
-	for i, name := range names {
-		next.Store(int64(i))
-		o, err := lookupOutput(name)
+	var next, started atomic.Int64 // the next output to take (in order); how many have started
+	write := func(i int) {
+		res := &results[i]
+		defer func() {
+			mu.Lock()
+			finished[i] = true
+			mu.Unlock()
+		}()
+		o, err := lookupOutput(names[i])
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			res.err = err
+			return
+		}
+		if ctx.Err() != nil {
+			res.interrupted = true
+			return
 		}
 		path := filepath.Join(dir, o.File)
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))
-			break
-		}
-		r.progress.Phase("writing %s (%d of %d)", path, len(written)+len(errs)+1, len(names))
+		r.progress.Phase("writing %s (%d of %d)", path, started.Add(1), len(names))
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			if ctx.Err() != nil {
-				errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, names[i:])))
-				break
+				res.interrupted = true
+			} else {
+				res.err = fmt.Errorf("writing %s: %w", path, err)
 			}
-			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
-			continue
+			return
 		}
-		written = append(written, path)
+		res.path = path
 	}
-	next.Store(int64(len(names)))
+	var order []int // indexes into names: the longest first
+	for _, first := range []bool{true, false} {
+		for i, n := range names {
+			if longest[n] == first {
+				order = append(order, i)
+			}
+		}
+	}
+	worker := func() {
+		for k := int(next.Add(1)) - 1; k < len(order); k = int(next.Add(1)) - 1 {
+			write(order[k])
+		}
+	}
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(names))
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker()
+		}()
+	}
+	if workers > 1 && len(names) > 0 {
+		r.diagnosis() // meanwhile, on this goroutine, before its share of the outputs
+	}
+	worker()
+	wg.Wait()
+
+	var written, left []string
+	var errs []error
+	for i, res := range results {
+		switch {
+		case res.path != "":
+			written = append(written, res.path)
+		case res.interrupted:
+			left = append(left, names[i])
+		case res.err != nil:
+			errs = append(errs, res.err)
+		}
+	}
+	if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("interrupted: outputs not written: %s", notWritten(dir, left)))
+	}
 	return written, errors.Join(errs...)
 }
 

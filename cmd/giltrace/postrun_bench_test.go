@@ -44,12 +44,28 @@ func benchTrace(b *testing.B) string {
 
 // postRun is what record does once the run is over: write the trace,
 // derive the spans once, write every default output, print the report.
+// It writes trace.json whatever the size of the run (record writes
+// trace.perfetto-trace instead past perfetto.LargeRun events:
+// postRunBySize).
 func postRun(ctx context.Context, t *tracer.Trace, dir string) error {
+	return postRunFormats(ctx, t, dir, false)
+}
+
+// postRunBySize is postRun with the formats adapted to the size of the
+// run, as record does (bySize).
+func postRunBySize(ctx context.Context, t *tracer.Trace, dir string) error {
+	return postRunFormats(ctx, t, dir, true)
+}
+
+func postRunFormats(ctx context.Context, t *tracer.Trace, dir string, bySizeToo bool) error {
 	if err := tracer.WriteFile(filepath.Join(dir, "run.giltrace"), t); err != nil {
 		return err
 	}
 	r := newRun(t)
 	formats, _ := parseFormats("all")
+	if bySizeToo {
+		formats = bySize("all", formats, r, io.Discard)
+	}
 	if _, err := writeOutputs(ctx, dir, r, formats); err != nil {
 		return err
 	}
@@ -57,8 +73,10 @@ func postRun(ctx context.Context, t *tracer.Trace, dir string) error {
 }
 
 // BenchmarkPostRun: validate reads the trace (the yardstick); postrun is
-// record's work after the run on the trace already in memory; report is
-// `giltrace report` (read, derive, analyse, print).
+// record's work after the run on the trace already in memory, with
+// trace.json; record is the same with the formats record picks for the
+// size of the run (trace.perfetto-trace instead of trace.json past 1 M
+// events); report is `giltrace report` (read, derive, analyse, print).
 func BenchmarkPostRun(b *testing.B) {
 	path := benchTrace(b)
 	t, err := tracer.ReadFile(path)
@@ -82,6 +100,17 @@ func BenchmarkPostRun(b *testing.B) {
 		cpu := testkit.CPUTime()
 		for b.Loop() {
 			if err := postRun(context.Background(), t, dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent(b, n, cpu)
+	})
+	b.Run("record", func(b *testing.B) {
+		b.ReportAllocs()
+		dir := b.TempDir()
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			if err := postRunBySize(context.Background(), t, dir); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -134,7 +163,8 @@ func BenchmarkManyThreads(b *testing.B) {
 }
 
 // peakEnv makes the test binary a child that does one job on a trace and
-// prints its peak resident memory: "validate", "report" or "postrun".
+// prints its peak resident memory: "validate", "report", "postrun" or
+// "record".
 const peakEnv = "GILTRACE_PEAK_JOB"
 
 // TestPeakChild is the child of BenchmarkPeakMemory; it does nothing in a
@@ -153,6 +183,8 @@ func TestPeakChild(t *testing.T) {
 		err = report.New(io.Discard, report.Text).Export(context.Background(), tracer.Derive(tr))
 	case "postrun":
 		err = postRun(context.Background(), tr, t.TempDir())
+	case "record":
+		err = postRunBySize(context.Background(), tr, t.TempDir())
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +215,7 @@ func vmHWM(t *testing.T) int64 {
 // (issue 14): report and postrun at most 100 bytes per event + 50 MB.
 func BenchmarkPeakMemory(b *testing.B) {
 	path := benchTrace(b)
-	for _, job := range []string{"validate", "report", "postrun"} {
+	for _, job := range []string{"validate", "report", "postrun", "record"} {
 		b.Run(job, func(b *testing.B) {
 			var events, peak int64
 			start := time.Now()

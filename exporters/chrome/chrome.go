@@ -75,10 +75,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	}
 	o := newOut(ctx, e.w)
 	o.raw("{\"metadata\":")
-	o.b = appendMeta(o.b[:0], s.Trace)
-	if o.err == nil {
-		_, o.err = o.w.Write(o.b)
-	}
+	o.b = appendMeta(o.b, s.Trace)
 	o.raw(",\n\"traceEvents\":[")
 	l.writeMetadataEvents(o)
 	l.writeEmptyMarker(o)

@@ -2,6 +2,9 @@ package chrome
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -17,6 +20,30 @@ func TestAppendMicros(t *testing.T) {
 	} {
 		if got := string(appendMicros(nil, ns)); got != want {
 			t.Errorf("appendMicros(%d) = %s, want %s", ns, got, want)
+		}
+	}
+}
+
+// TestAppendMicrosAsBefore: the digits made in place are the bytes of
+// the strconv form it replaced, for any int64.
+func TestAppendMicrosAsBefore(t *testing.T) {
+	before := func(b []byte, ns int64) []byte {
+		if ns < 0 {
+			b = append(b, '-')
+			ns = -ns
+		}
+		b = strconv.AppendInt(b, ns/1000, 10)
+		f := ns % 1000
+		return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	values := []int64{0, 1, -1, 999, -999, 1000, -1000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for range 100000 {
+		values = append(values, r.Int64()>>r.IntN(64), -(r.Int64() >> r.IntN(64)))
+	}
+	for _, ns := range values {
+		if got, want := appendMicros([]byte("x"), ns), before([]byte("x"), ns); string(got) != string(want) {
+			t.Fatalf("appendMicros(%d) = %q, want %q", ns, got, want)
 		}
 	}
 }

@@ -118,10 +118,16 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 				}
 			}
 		}
-		for i := range s.Waits {
-			w := &s.Waits[i]
-			if unheld := w.End - w.Start - s.Held(w); unheld > 0 {
-				sums.add(key{tracer.NoThread, -1, tracer.NoStack}, unheld)
+		for l := range s.Trace.Locks {
+			for wi, held := range s.HeldEach(tracer.LockID(l)) {
+				if w := &s.Waits[wi]; w.End-w.Start-held > 0 {
+					sums.add(key{tracer.NoThread, -1, tracer.NoStack}, w.End-w.Start-held)
+				}
+			}
+		}
+		for i := range s.Waits { // waits for no lock of the trace: nobody held it
+			if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) && w.End > w.Start {
+				sums.add(key{tracer.NoThread, -1, tracer.NoStack}, w.End-w.Start)
 			}
 		}
 	default:

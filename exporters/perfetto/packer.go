@@ -11,6 +11,7 @@ import (
 type packer struct {
 	bw      *bufio.Writer
 	err     error
+	out     []byte // the packets not yet written to bw
 	pkt, te []byte // scratch buffers
 
 	flows *flows
@@ -31,19 +32,26 @@ func (p *packer) intern(name string) uint32 {
 	return id
 }
 
-// write writes the packet in p.pkt.
+// write writes the packet in p.pkt, as a Trace.packet field, to p.out,
+// which goes to p.bw in pieces of 64 KiB.
 func (p *packer) write() {
 	if p.err != nil {
 		return
 	}
-	var hdr [16]byte
-	h := protowire.AppendTag(hdr[:0], fTracePacket, protowire.BytesType)
-	h = protowire.AppendVarint(h, uint64(len(p.pkt)))
-	if _, err := p.bw.Write(h); err != nil {
-		p.err = err
-		return
+	p.out = appendVarint(p.out, tagTracePacket)
+	p.out = appendVarint(p.out, uint64(len(p.pkt)))
+	p.out = append(p.out, p.pkt...)
+	if len(p.out) >= 64<<10 {
+		p.flush()
 	}
-	_, p.err = p.bw.Write(p.pkt)
+}
+
+// flush writes p.out to p.bw.
+func (p *packer) flush() {
+	if p.err == nil && len(p.out) > 0 {
+		_, p.err = p.bw.Write(p.out)
+	}
+	p.out = p.out[:0]
 }
 
 // track writes a TrackDescriptor: uuid, parent (0 for none), name ("" for
@@ -110,41 +118,65 @@ func (p *packer) reset() {
 	p.last, p.sent = 0, 0
 }
 
+// Tags (field number and wire type) of the fields of every event packet.
+const (
+	tagTracePacket      = fTracePacket<<3 | uint64(protowire.BytesType)
+	tagPktTimestamp     = fPktTimestamp<<3 | uint64(protowire.VarintType)
+	tagPktSequenceID    = fPktSequenceID<<3 | uint64(protowire.VarintType)
+	tagPktSequenceFlags = fPktSequenceFlags<<3 | uint64(protowire.VarintType)
+	tagPktTrackEvent    = fPktTrackEvent<<3 | uint64(protowire.BytesType)
+	tagTEType           = fTEType<<3 | uint64(protowire.VarintType)
+	tagTETrackUUID      = fTETrackUUID<<3 | uint64(protowire.VarintType)
+	tagTENameIID        = fTENameIID<<3 | uint64(protowire.VarintType)
+	tagTEFlowIDs        = fTEFlowIDs<<3 | uint64(protowire.Fixed64Type)
+	tagTETermFlowID     = fTETermFlowID<<3 | uint64(protowire.Fixed64Type)
+)
+
 // event writes the packet of record r.
 func (p *packer) event(r record) {
-	te := protowire.AppendTag(p.te[:0], fTEType, protowire.VarintType)
-	te = protowire.AppendVarint(te, uint64(r.typ))
-	te = protowire.AppendTag(te, fTETrackUUID, protowire.VarintType)
-	te = protowire.AppendVarint(te, uint64(r.track))
+	te := appendVarint(p.te[:0], tagTEType)
+	te = appendVarint(te, uint64(r.typ))
+	te = appendVarint(te, tagTETrackUUID)
+	te = appendVarint(te, uint64(r.track))
 	if r.name != 0 {
-		te = protowire.AppendTag(te, fTENameIID, protowire.VarintType)
-		te = protowire.AppendVarint(te, uint64(r.name))
+		te = appendVarint(te, tagTENameIID)
+		te = appendVarint(te, uint64(r.name))
 	}
 	if r.span >= 0 && p.flows != nil {
-		for _, id := range p.flows.out[r.span] {
-			te = protowire.AppendTag(te, fTEFlowIDs, protowire.Fixed64Type)
-			te = protowire.AppendFixed64(te, id)
-		}
-		for _, id := range p.flows.in[r.span] {
-			te = protowire.AppendTag(te, fTETermFlowID, protowire.Fixed64Type)
-			te = protowire.AppendFixed64(te, id)
+		for _, f := range p.flows.of(r.span) { // those leaving, then those entering
+			tag := uint64(tagTEFlowIDs)
+			if f.in {
+				tag = tagTETermFlowID
+			}
+			te = appendVarint(te, tag)
+			te = protowire.AppendFixed64(te, f.id)
 		}
 	}
 	p.te = te
 
-	pkt := protowire.AppendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, uint64(r.t-p.last))
+	pkt := appendVarint(p.pkt[:0], tagPktTimestamp)
+	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t
-	pkt = protowire.AppendTag(pkt, fPktSequenceID, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, sequenceID)
-	pkt = protowire.AppendTag(pkt, fPktSequenceFlags, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, seqNeedsIncrementalState)
+	pkt = appendVarint(pkt, tagPktSequenceID)
+	pkt = appendVarint(pkt, sequenceID)
+	pkt = appendVarint(pkt, tagPktSequenceFlags)
+	pkt = appendVarint(pkt, seqNeedsIncrementalState)
 	if r.name != 0 && int(r.name) > p.sent {
 		pkt = p.appendNames(pkt, int(r.name))
 	}
-	pkt = protowire.AppendTag(pkt, fPktTrackEvent, protowire.BytesType)
-	p.pkt = protowire.AppendBytes(pkt, te)
+	pkt = appendVarint(pkt, tagPktTrackEvent)
+	pkt = appendVarint(pkt, uint64(len(te)))
+	p.pkt = append(pkt, te...)
 	p.write()
+}
+
+// appendVarint is protowire.AppendVarint, with the one-byte values (most
+// of a packet's) appended inline.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
 }
 
 // appendNames appends InternedData with the names not sent yet, up to iid

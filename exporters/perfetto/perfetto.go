@@ -46,6 +46,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"sort"
 
@@ -132,28 +133,30 @@ func New(w io.Writer) *Exporter { return &Exporter{w: w} }
 // Export writes the trace of the spans s (tracer.Derive of a trace).
 //
 //  1. Track descriptors: processes, threads, their state tracks, GILs.
-//  2. The records of every slice, instant and flow, sorted by time.
+//  2. The records of every slice, instant and flow, in time order.
 //  3. One packet per record, timestamps as deltas, names interned.
 func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(e.w, 1<<16)
-	p := &packer{bw: bw, names: map[string]uint32{}}
+	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
-	recs := records(s, l, p)
+	recs := ordered(s, l, p)
 	p.flows = newFlows(s)
 	p.reset()
-	for i, r := range recs {
+	i := 0
+	for r := range recs {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
+		i++
 		p.event(r)
 	}
-	if p.err != nil {
+	if p.flush(); p.err != nil {
 		return fmt.Errorf("writing the Perfetto trace: %w", p.err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -231,19 +234,22 @@ func appendString(b []byte, field protowire.Number, s string) []byte {
 }
 
 // record is one packet to write: a slice begin or end, or an instant.
+// Records are ordered by order, with their index in the list they are
+// made in (their order of generation).
 type record struct {
 	t     int64
 	track uint32
 	name  uint32 // interned name (begin, instant)
 	span  int32  // the state span this begins, for its flows; -1 for none
-	seq   uint32 // order of generation, which keeps nesting at equal times
 	typ   uint8
 }
 
 // order sorts records by time; at one time ends come before begins and
 // instants, so that a slice ending where the next begins never overlaps
-// it; otherwise the order of generation (nesting) is kept.
-func order(a, b *record) int {
+// it; otherwise the order of generation (nesting) is kept: recs[i] before
+// recs[j] if i < j.
+func order(recs []record, i, j int) int {
+	a, b := &recs[i], &recs[j]
 	if c := cmp.Compare(a.t, b.t); c != 0 {
 		return c
 	}
@@ -253,18 +259,33 @@ func order(a, b *record) int {
 		}
 		return 1
 	}
-	return cmp.Compare(a.seq, b.seq)
+	return cmp.Compare(i, j)
 }
 
 // flows are the flow ids leaving and entering each state span (by index
 // in Spans.States): a handoff's flow leaves the releaser's span that holds
-// the release and enters the acquirer's that holds the acquire.
+// the release and enters the acquirer's that holds the acquire. The ids of
+// span i are ids[start[i]:start[i+1]], those leaving it first, each kind in
+// the order of the handoffs.
 type flows struct {
-	out, in map[int32][]uint64
+	start []int32 // per state span, and one more
+	ids   []flowID
+}
+
+type flowID struct {
+	id uint64
+	in bool // entering the span (else leaving it)
+}
+
+// of returns the flow ids of state span i.
+func (f *flows) of(i int32) []flowID {
+	if int(i)+1 >= len(f.start) {
+		return nil
+	}
+	return f.ids[f.start[i]:f.start[i+1]]
 }
 
 func newFlows(s *tracer.Spans) *flows {
-	f := &flows{out: map[int32][]uint64{}, in: map[int32][]uint64{}}
 	// first[th] is the index in s.States of thread th's first span: the
 	// spans are by thread, then time.
 	first := make([]int, len(s.Trace.Threads)+1)
@@ -279,6 +300,12 @@ func newFlows(s *tracer.Spans) *flows {
 		}
 		return int32(first[th] + i)
 	}
+	type flow struct {
+		from, to int32
+		id       uint64
+	}
+	var fs []flow
+	f := &flows{start: make([]int32, len(s.States)+1)}
 	for i, h := range s.Handoffs {
 		if h.From == tracer.NoThread || h.From == h.To {
 			continue
@@ -287,14 +314,218 @@ func newFlows(s *tracer.Spans) *flows {
 		if from < 0 || to < 0 {
 			continue // a thread that ended there: no slice to bind to
 		}
-		id := uint64(i + 1)
-		f.out[from] = append(f.out[from], id)
-		f.in[to] = append(f.in[to], id)
+		fs = append(fs, flow{from, to, uint64(i + 1)})
+		f.start[from+1]++
+		f.start[to+1]++
+	}
+	for i := 1; i < len(f.start); i++ {
+		f.start[i] += f.start[i-1]
+	}
+	f.ids = make([]flowID, len(fs)*2)
+	next := slices.Clone(f.start[:len(f.start)-1])
+	for _, fl := range fs { // leaving, in the order of the handoffs
+		f.ids[next[fl.from]] = flowID{id: fl.id}
+		next[fl.from]++
+	}
+	for _, fl := range fs { // then entering
+		f.ids[next[fl.to]] = flowID{id: fl.id, in: true}
+		next[fl.to]++
 	}
 	return f
 }
 
-// records lists every slice and instant of s, sorted by time.
+// ordered yields the records of every slice and instant of s (those of
+// records) in time order. They are not kept: each block of records (a
+// thread's states, a thread's calls, the holds, the drop requests) is
+// made a record at a time and the blocks are merged, each record taking
+// its index in records for order. That needs each block in order: a first
+// pass checks it (and interns the names, in records' order); if one is
+// not (an invalid trace), the records are made and merged by inOrder.
+func ordered(s *tracer.Spans, l *layout, p *packer) iter.Seq[record] {
+	type block struct {
+		next func() (record, bool)
+		cur  record
+		idx  int // of cur in records
+	}
+	var bs []block
+	sorted := true
+	total := 0
+	for _, next := range blocks(s, l, p) {
+		bs = append(bs, block{idx: total})
+		var prev record
+		for r, ok := next(); ok; r, ok = next() {
+			if total > bs[len(bs)-1].idx && (r.t < prev.t || r.t == prev.t && r.typ == typeSliceEnd && prev.typ != typeSliceEnd) {
+				sorted = false
+			}
+			prev = r
+			total++
+		}
+	}
+	if !sorted {
+		return inOrder(records(s, l, p))
+	}
+	return func(yield func(record) bool) {
+		// bs[:n] is a binary min-heap of the blocks' next records.
+		less := func(a, b *block) bool {
+			if a.cur.t != b.cur.t {
+				return a.cur.t < b.cur.t
+			}
+			if ae, be := a.cur.typ == typeSliceEnd, b.cur.typ == typeSliceEnd; ae != be {
+				return ae
+			}
+			return a.idx < b.idx
+		}
+		n := 0
+		for k, next := range blocks(s, l, p) {
+			if r, ok := next(); ok {
+				bs[n] = block{next: next, cur: r, idx: bs[k].idx}
+				n++
+			}
+		}
+		down := func(k int) {
+			for {
+				c := 2*k + 1
+				if c >= n {
+					return
+				}
+				if c+1 < n && less(&bs[c+1], &bs[c]) {
+					c++
+				}
+				if !less(&bs[c], &bs[k]) {
+					return
+				}
+				bs[k], bs[c] = bs[c], bs[k]
+				k = c
+			}
+		}
+		for k := n/2 - 1; k >= 0; k-- {
+			down(k)
+		}
+		for n > 0 {
+			if !yield(bs[0].cur) {
+				return
+			}
+			if r, ok := bs[0].next(); ok {
+				bs[0].cur = r
+				bs[0].idx++
+			} else {
+				n--
+				bs[0] = bs[n]
+			}
+			down(0)
+		}
+	}
+}
+
+// blocks returns the makers of the blocks of records, in its order: each
+// call of one returns its next record, in the order records lists them,
+// and false after its last. Names are interned as records interns them.
+func blocks(s *tracer.Spans, l *layout, p *packer) []func() (record, bool) {
+	t := s.Trace
+	var states [tracer.NumStates]uint32
+	for st := range tracer.NumStates {
+		states[st] = p.intern(tracer.State(st).String())
+	}
+	var bs []func() (record, bool)
+	// Each thread's states: s.States is by thread.
+	for lo := 0; lo < len(s.States); {
+		hi := lo + 1
+		for hi < len(s.States) && s.States[hi].Thread == s.States[lo].Thread {
+			hi++
+		}
+		i, hasEnd := lo, false
+		var end record
+		bs = append(bs, func() (record, bool) {
+			if hasEnd {
+				hasEnd = false
+				return end, true
+			}
+			for ; i < hi; i++ {
+				sp := &s.States[i]
+				if sp.End <= sp.Start {
+					continue
+				}
+				track := l.state[sp.Thread]
+				end, hasEnd = record{t: sp.End, track: track, span: -1, typ: typeSliceEnd}, true
+				i++
+				return record{t: sp.Start, track: track, name: states[sp.State], span: int32(i - 1), typ: typeSliceBegin}, true
+			}
+			return record{}, false
+		})
+		lo = hi
+	}
+	// Each thread's calls, as appendCalls makes them.
+	names := map[tracer.StackID]uint32{}
+	for lo := 0; lo < len(s.Calls); {
+		hi := lo + 1
+		for hi < len(s.Calls) && s.Calls[hi].Thread == s.Calls[lo].Thread {
+			hi++
+		}
+		k := lo
+		var open []tracer.CallSpan
+		bs = append(bs, func() (record, bool) {
+			depth := 0 // close the calls the next one does not nest in; all at the end
+			if k < hi {
+				depth = s.Calls[k].Depth
+			}
+			if n := len(open); n > 0 && open[n-1].Depth >= depth {
+				c := open[n-1]
+				open = open[:n-1]
+				return record{t: c.End, track: l.thread[c.Thread], span: -1, typ: typeSliceEnd}, true
+			}
+			if k == hi {
+				return record{}, false
+			}
+			c := s.Calls[k]
+			k++
+			name, ok := names[c.Stack]
+			if !ok {
+				name = p.intern(t.Frames[t.Stacks[c.Stack].Frame].Func)
+				names[c.Stack] = name
+			}
+			open = append(open, c)
+			return record{t: c.Start, track: l.thread[c.Thread], name: name, span: -1, typ: typeSliceBegin}, true
+		})
+		lo = hi
+	}
+	// The holds of the GILs.
+	k, hasEnd := 0, false
+	var end record
+	bs = append(bs, func() (record, bool) {
+		if hasEnd {
+			hasEnd = false
+			return end, true
+		}
+		for ; k < len(s.Holds); k++ {
+			h := &s.Holds[k]
+			pr, ok := l.gilProc[h.Lock]
+			if !ok || h.End <= h.Start {
+				continue
+			}
+			end, hasEnd = record{t: h.End, track: l.gil[pr], span: -1, typ: typeSliceEnd}, true
+			k++
+			return record{t: h.Start, track: l.gil[pr], name: p.intern(t.Threads[h.Thread].Name), span: -1, typ: typeSliceBegin}, true
+		}
+		return record{}, false
+	})
+	// The drop requests: their name is interned last, drops or not.
+	d, drop := 0, uint32(0)
+	bs = append(bs, func() (record, bool) {
+		if drop == 0 {
+			drop = p.intern("drop request")
+		}
+		if d == len(s.DropRequests) {
+			return record{}, false
+		}
+		r := s.DropRequests[d]
+		d++
+		return record{t: r.Time, track: l.state[r.Thread], name: drop, span: -1, typ: typeInstant}, true
+	})
+	return bs
+}
+
+// records lists every slice and instant of s, in the order of their
+// making (not of time).
 func records(s *tracer.Spans, l *layout, p *packer) []record {
 	t := s.Trace
 	recs := make([]record, 0, 2*len(s.States)+2*len(s.Calls)+2*len(s.Holds)+len(s.DropRequests))
@@ -325,10 +556,6 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 	for _, d := range s.DropRequests {
 		recs = append(recs, record{t: d.Time, track: l.state[d.Thread], name: drop, span: -1, typ: typeInstant})
 	}
-	for i := range recs {
-		recs[i].seq = uint32(i)
-	}
-	sortRecords(recs)
 	return recs
 }
 
@@ -364,9 +591,59 @@ func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record 
 	return recs
 }
 
-// sortRecords sorts by order. The records of one thread's states, calls
-// and one GIL's holds are each already in time order: a sort of pointers
-// would save nothing, and pdqsort on the values is O(n log n).
-func sortRecords(recs []record) {
-	slices.SortFunc(recs, func(a, b record) int { return order(&a, &b) })
+// inOrder yields recs sorted by order, without sorting them: they are
+// made as a few runs each already in order (each thread's states, each
+// thread's calls, each GIL's holds, the drop requests), which it finds and
+// merges with a heap of the runs' next records. As order is total (the
+// indexes differ), that is the order any sort gives; a run out of order (an
+// invalid trace) only makes more runs.
+func inOrder(recs []record) iter.Seq[record] {
+	return func(yield func(record) bool) {
+		// heads[k] is the next record of a run, ends[k] the end of that run;
+		// heads is a binary min-heap by order.
+		var heads, ends []int
+		for i := range recs {
+			if i == 0 || order(recs, i-1, i) > 0 {
+				if i > 0 {
+					ends = append(ends, i)
+				}
+				heads = append(heads, i)
+			}
+		}
+		if len(recs) > 0 {
+			ends = append(ends, len(recs))
+		}
+		less := func(a, b int) bool { return order(recs, heads[a], heads[b]) < 0 }
+		down := func(k int) {
+			for {
+				c := 2*k + 1
+				if c >= len(heads) {
+					return
+				}
+				if c+1 < len(heads) && less(c+1, c) {
+					c++
+				}
+				if !less(c, k) {
+					return
+				}
+				heads[k], heads[c] = heads[c], heads[k]
+				ends[k], ends[c] = ends[c], ends[k]
+				k = c
+			}
+		}
+		for k := len(heads)/2 - 1; k >= 0; k-- {
+			down(k)
+		}
+		for len(heads) > 0 {
+			if !yield(recs[heads[0]]) {
+				return
+			}
+			if heads[0]++; heads[0] == ends[0] { // the run is done
+				last := len(heads) - 1
+				heads[0], ends[0] = heads[last], ends[last]
+				heads, ends = heads[:last], ends[:last]
+			}
+			down(0)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -33,11 +34,13 @@ type key struct {
 	io     tracer.StringID // wall: the I/O kind in StateIO; else 0
 }
 
-// hash is a cheap hash of k for the builder's cache.
+// hash is a cheap hash of k for the builder's table.
 func (k key) hash() uint32 {
 	h := uint32(k.thread)*0x9e3779b1 ^ uint32(k.stack)*0x85ebca6b ^ uint32(k.waiter)*0xc2b2ae35 ^
 		uint32(k.lock)*0x27d4eb2f ^ uint32(k.io)*0x165667b1 ^ uint32(k.state)
-	return h ^ h>>15
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	return h ^ h>>12
 }
 
 func (b *builder) compareKeys(x, y key) int {
@@ -64,23 +67,59 @@ func (b *builder) keyProc(k key) tracer.ProcID {
 // value is a sample's values: a count and nanoseconds.
 type value struct{ count, ns int64 }
 
-// cacheSize is the number of slots of the builder's cache: enough for
-// the keys that recur while walking a few waits.
-const cacheSize = 1024
+// keyIndex numbers keys in the order they are added: an open-addressing
+// hash table (linear probing by key.hash()) of index+1 into keys, 0 for an
+// empty slot, its size a power of two at least twice the keys. A blame
+// profile adds a key for every part of every wait or timeline segment: a
+// map's hashing of the key was most of the time.
+type keyIndex struct {
+	keys  []key
+	slots []int32
+}
+
+// index returns the number of k, adding it if it is new.
+func (x *keyIndex) index(k key) (i int, added bool) {
+	if x.slots == nil {
+		x.slots = make([]int32, 64)
+	}
+	mask := uint32(len(x.slots) - 1)
+	h := k.hash() & mask
+	for {
+		s := x.slots[h]
+		if s == 0 {
+			x.slots[h] = int32(len(x.keys)) + 1
+			x.keys = append(x.keys, k)
+			if 2*len(x.keys) > len(x.slots) {
+				x.grow()
+			}
+			return len(x.keys) - 1, true
+		}
+		if x.keys[s-1] == k {
+			return int(s - 1), false
+		}
+		h = (h + 1) & mask
+	}
+}
+
+// grow doubles the table and puts the keys back.
+func (x *keyIndex) grow() {
+	x.slots = make([]int32, 2*len(x.slots))
+	mask := uint32(len(x.slots) - 1)
+	for j, k := range x.keys {
+		h := k.hash() & mask
+		for x.slots[h] != 0 {
+			h = (h + 1) & mask
+		}
+		x.slots[h] = int32(j) + 1
+	}
+}
 
 // builder aggregates samples of one profile and then lays them out with
 // their locations, functions and mapping.
 type builder struct {
-	t     *tracer.Trace
-	index map[key]int // into keys and vals
-	keys  []key
-	vals  []value
-	// cache maps key.hash() to a recent key and its index+1, sparing the
-	// map's hashing for most spans (a blame walk repeats a few keys).
-	cache [cacheSize]struct {
-		k key
-		i int
-	}
+	t    *tracer.Trace
+	keys keyIndex
+	vals []value // per key
 
 	mapping   *profile.Mapping
 	funcs     map[funcKey]*profile.Function
@@ -93,23 +132,16 @@ type builder struct {
 type funcKey struct{ name, file string }
 
 func newBuilder(t *tracer.Trace) *builder {
-	return &builder{t: t, index: make(map[key]int)}
+	return &builder{t: t}
 }
 
 // add adds count and ns to the sample of k.
 func (b *builder) add(k key, count, ns int64) {
-	c := &b.cache[k.hash()%cacheSize]
-	if c.i == 0 || c.k != k {
-		i, ok := b.index[k]
-		if !ok {
-			i = len(b.keys)
-			b.index[k] = i
-			b.keys = append(b.keys, k)
-			b.vals = append(b.vals, value{})
-		}
-		c.k, c.i = k, i+1
+	i, added := b.keys.index(k)
+	if added {
+		b.vals = append(b.vals, value{})
 	}
-	v := &b.vals[c.i-1]
+	v := &b.vals[i]
 	v.count += count
 	v.ns += ns
 }
@@ -166,16 +198,19 @@ const (
 
 // blame charges every part of every wait to the holder's stack.
 func (b *builder) blame(s *tracer.Spans) {
-	parts := 0
-	for i := range s.Waits {
-		parts += s.BlameParts(&s.Waits[i])
-	}
-	if parts > BlamePartsPerEvent*len(s.Trace.Events)+MinBlameParts {
+	if blameParts(s) > BlamePartsPerEvent*len(s.Trace.Events)+MinBlameParts {
 		b.blameByHolder(s)
 		return
 	}
+	swept := make([]bool, len(s.Trace.Locks))
+	for l := range s.Trace.Locks {
+		swept[l] = b.blameSweep(s, tracer.LockID(l))
+	}
 	for i := range s.Waits {
 		w := &s.Waits[i]
+		if int(w.Lock) < len(swept) && swept[w.Lock] {
+			continue
+		}
 		lock := b.guestLock(w.Lock)
 		for bl := range s.BlameOf(w) {
 			if bl.End <= bl.Start {
@@ -188,6 +223,185 @@ func (b *builder) blame(s *tracer.Spans) {
 			b.add(k, 1, bl.End-bl.Start)
 		}
 	}
+}
+
+// blameParts is the sum of s.BlameParts over all waits, with searches
+// that start from the previous wait's where the lock's holds are in order
+// and do not overlap (a valid trace), instead of two binary searches per
+// wait.
+func blameParts(s *tracer.Spans) int {
+	parts := 0
+	for i := range s.Waits {
+		if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) {
+			parts += s.BlameParts(w)
+		}
+	}
+	for l := range s.Trace.Locks {
+		hs, ws := s.LockHolds(tracer.LockID(l)), s.LockWaits(tracer.LockID(l))
+		if !holdsInOrder(s, hs) {
+			for _, wi := range ws {
+				parts += s.BlameParts(&s.Waits[wi])
+			}
+			continue
+		}
+		from := 0
+		for _, wi := range ws {
+			w := &s.Waits[wi]
+			i := gallop(len(hs), from, func(j int) bool { return s.Holds[hs[j]].End > w.Start })
+			j := gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
+			from = i
+			parts += max(j-i, 0) + 1
+		}
+	}
+	return parts
+}
+
+// holdsInOrder reports whether the holds hs are in time order without
+// overlapping: their starts and ends are then both in order.
+func holdsInOrder(s *tracer.Spans, hs []int32) bool {
+	for k, hi := range hs {
+		h := &s.Holds[hi]
+		if h.End < h.Start || k > 0 && s.Holds[hs[k-1]].End > h.Start {
+			return false
+		}
+	}
+	return true
+}
+
+// gallop is sort.Search(n, f) for f false then true, searched from hint:
+// forward from it in growing steps when f(hint-1) is false, else from 0.
+func gallop(n, hint int, f func(int) bool) int {
+	lo := min(max(hint, 0), n)
+	if lo > 0 && f(lo-1) {
+		lo = 0
+	}
+	step, hi := 1, lo
+	for hi < n && !f(hi) {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, n)
+	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
+}
+
+// sweepCells bounds the memory of blameSweep's table: holder keys x
+// threads cells of 16 bytes, 4 MiB; past it, parts are added one by one.
+var sweepCells = 1 << 18 // a variable for the tests
+
+// blameSweep charges the blame of every wait for lock l as blame does,
+// part for part (each part of each wait, Spans.BlameOf, to the holder's
+// stack with its waiter), in one sweep over l's timeline instead of a walk
+// per wait: each timeline segment is charged to the waits in progress
+// during it, in a table of holder key x waiter that needs no hashing per
+// part. It returns false, charging nothing, for a lock whose holds are out
+// of order or overlap (an invalid trace): those are walked wait by wait.
+func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
+	if !holdsInOrder(s, s.LockHolds(l)) {
+		return false
+	}
+	ws := s.LockWaits(l)
+	nt := len(s.Trace.Threads)
+	for _, wi := range ws {
+		if int(s.Waits[wi].Thread) >= nt {
+			return false
+		}
+	}
+	lock := b.guestLock(l)
+	handoff := key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: lock}
+	// rows[r][waiter] is the blame of holder key heads[r] (waiter unset)
+	// with that waiter; row 0 is the handoff's.
+	var heads keyIndex
+	heads.index(handoff)
+	rows := [][]value{make([]value, nt)}
+	charge := func(r int, waiter tracer.ThreadID, ns int64) {
+		if rows[r] == nil { // past sweepCells
+			k := heads.keys[r]
+			k.waiter = waiter
+			b.add(k, 1, ns)
+			return
+		}
+		v := &rows[r][waiter]
+		v.count++
+		v.ns += ns
+	}
+	// active: the waits in progress, in the order they started; next: the
+	// first of ws not started yet.
+	var active []int32
+	next := 0
+	started, at := false, int64(0) // the timeline's start, then the end of its last segment
+	var cur key                    // the previous segment's holder key and row, to spare the map
+	curRow := -1
+	for seg := range s.Timeline(l) {
+		if !started {
+			started, at = true, seg.Start
+		}
+		for ; next < len(ws) && s.Waits[ws[next]].Start < seg.End; next++ {
+			w := &s.Waits[ws[next]]
+			if w.End <= w.Start {
+				continue
+			}
+			if w.Start < at { // before the timeline's first hold: nobody held it
+				charge(0, w.Thread, min(w.End, at)-w.Start)
+			}
+			active = append(active, ws[next])
+		}
+		at = seg.End
+		k := handoff
+		if seg.Holder != tracer.NoThread {
+			k = key{thread: seg.Holder, state: int32(seg.State), stack: seg.Stack, lock: lock, waiter: tracer.NoThread}
+		}
+		if k != cur || curRow < 0 {
+			r, added := heads.index(k)
+			if added {
+				var cells []value
+				if len(rows)*nt < sweepCells {
+					cells = make([]value, nt)
+				}
+				rows = append(rows, cells)
+			}
+			cur, curRow = k, r
+		}
+		j := 0
+		for _, wi := range active {
+			w := &s.Waits[wi]
+			if lo, hi := max(w.Start, seg.Start), min(w.End, seg.End); lo < hi {
+				charge(curRow, w.Thread, hi-lo)
+			}
+			if w.End > seg.End {
+				active[j] = wi
+				j++
+			}
+		}
+		active = active[:j]
+	}
+	// What is left of the waits after the timeline's end, and the waits
+	// that start after it (or of a lock never held), nobody held.
+	for _, wi := range active {
+		w := &s.Waits[wi]
+		if w.End > at {
+			charge(0, w.Thread, w.End-max(w.Start, at))
+		}
+	}
+	for ; next < len(ws); next++ {
+		if w := &s.Waits[ws[next]]; w.End > w.Start {
+			from := w.Start
+			if started {
+				from = max(from, at)
+			}
+			charge(0, w.Thread, w.End-from)
+		}
+	}
+	for r, cells := range rows {
+		for waiter, v := range cells {
+			if v.count > 0 {
+				k := heads.keys[r]
+				k.waiter = tracer.ThreadID(waiter)
+				b.add(k, v.count, v.ns)
+			}
+		}
+	}
+	return true
 }
 
 // blameByHolder charges the held parts of all waits to the holders'
@@ -204,10 +418,19 @@ func (b *builder) blameByHolder(s *tracer.Spans) {
 			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited)
 		}
 	}
-	for i := range s.Waits {
-		w := &s.Waits[i]
-		if unheld := w.End - w.Start - s.Held(w); unheld > 0 {
-			b.add(key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: b.guestLock(w.Lock), waiter: w.Thread}, 1, unheld)
+	unheld := func(w *tracer.Wait, held int64) {
+		if d := w.End - w.Start - held; d > 0 {
+			b.add(key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: b.guestLock(w.Lock), waiter: w.Thread}, 1, d)
+		}
+	}
+	for l := range s.Trace.Locks {
+		for wi, held := range s.HeldEach(tracer.LockID(l)) {
+			unheld(&s.Waits[wi], held)
+		}
+	}
+	for i := range s.Waits { // waits for no lock of the trace: nobody held it
+		if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) {
+			unheld(w, 0)
 		}
 	}
 }
@@ -234,14 +457,15 @@ func (b *builder) profile(k Kind) *profile.Profile {
 	b.stackLocs = make(map[tracer.StackID][]*profile.Location)
 	b.synthetic = make(map[string]*profile.Location)
 
-	order := make([]int, len(b.keys))
+	keys := b.keys.keys
+	order := make([]int, len(keys))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(x, y int) int { return b.compareKeys(b.keys[x], b.keys[y]) })
+	slices.SortFunc(order, func(x, y int) int { return b.compareKeys(keys[x], keys[y]) })
 	b.p.Sample = make([]*profile.Sample, 0, len(order))
 	for _, i := range order {
-		sk, v := b.keys[i], b.vals[i]
+		sk, v := keys[i], b.vals[i]
 		smp := &profile.Sample{Location: b.locations(sk), Label: b.labels(sk)}
 		if k == KindWall {
 			smp.Value = []int64{v.ns}

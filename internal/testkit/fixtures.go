@@ -116,3 +116,57 @@ func Rate(b *testing.B, events int, wall time.Time, cpu time.Duration) {
 		b.ReportMetric(n/used.Seconds(), "events/cpu-s")
 	}
 }
+
+// FromBytes builds a trace from bytes, three per event: the thread, the
+// event kind, the time step, for fuzz tests and property tests. The events
+// need not follow the protocol (waits, acquires and releases in any order,
+// returns without calls): what reads such a trace must still hold up.
+func FromBytes(data []byte) *tracer.Trace {
+	b := New("fuzz")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	lk := b.Lock(p, "lock")
+	q := b.FreeThreadedProcess("nogil", 7)
+	fns := []tracer.FrameID{b.Func("f", 1), b.Func("g", 2)}
+	th := []*Thread{b.Thread(p, "a"), b.Thread(p, "b"), b.Thread(q, "c")}
+	depth := make([]int, len(th))
+	at := int64(0)
+	for i := 0; i+2 < len(data); i += 3 {
+		k := int(data[i]) % len(th)
+		x := th[k]
+		at += int64(data[i+2]) * 100
+		locks := []tracer.LockID{gil, lk}
+		l := locks[int(data[i+1]>>7)]
+		switch data[i+1] % 13 {
+		case 0:
+			x.Start(at)
+		case 1:
+			x.End(at)
+		case 2:
+			x.Wait(at, l)
+		case 3:
+			x.Acquire(at, l, tracer.Acquire(data[i+1]>>5%3))
+		case 4:
+			x.Release(at, l, tracer.Release(data[i+1]>>4%8))
+		case 5:
+			x.DropRequest(at, gil, th[(k+1)%len(th)].ID())
+		case 6:
+			x.IOBegin(at, "disk")
+		case 7:
+			x.IOEnd(at)
+		case 8:
+			x.NativeBegin(at, data[i+1]&0x40 != 0)
+		case 9:
+			x.NativeEnd(at)
+		case 10, 11:
+			x.Call(at, fns[data[i+1]>>7])
+			depth[k]++
+		case 12:
+			if depth[k] > 0 {
+				x.Return(at)
+				depth[k]--
+			}
+		}
+	}
+	return b.Trace()
+}

@@ -1,0 +1,79 @@
+package perfetto
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestInOrderIsTheSort: merging the runs gives the records sorted by
+// order, for records in a few sorted runs and for records in any order.
+func TestInOrderIsTheSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for round := range 300 {
+		recs := make([]record, r.IntN(200))
+		at := int64(0)
+		for i := range recs {
+			if round%2 == 0 || r.IntN(20) == 0 {
+				at = int64(r.IntN(50)) // a new run, or any order
+			}
+			at += int64(r.IntN(3))
+			recs[i] = record{t: at, typ: uint8(1 + r.IntN(3)), track: uint32(i)} // track: which record
+		}
+		idx := make([]int, len(recs))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(i, j int) int { return order(recs, i, j) })
+		var want []record
+		for _, i := range idx {
+			want = append(want, recs[i])
+		}
+		var got []record
+		for rec := range inOrder(recs) {
+			got = append(got, rec)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: merged\n%v\nsorted\n%v", round, got, want)
+		}
+	}
+}
+
+// TestOrderedIsInOrder: the records made block by block and merged are
+// those of records merged by inOrder, with the same names interned in the
+// same order, for valid traces and for events in any order.
+func TestOrderedIsInOrder(t *testing.T) {
+	cases := append(testkit.All(t),
+		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
+		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 300 { // events in any order
+		data := make([]byte, 3*r.IntN(200))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+	}
+	for _, c := range cases {
+		s := tracer.Derive(c.Trace)
+		l := newLayout(c.Trace)
+		p1, p2 := &packer{names: map[string]uint32{}}, &packer{names: map[string]uint32{}}
+		var got, want []record
+		for r := range ordered(s, l, p1) {
+			got = append(got, r)
+		}
+		for r := range inOrder(records(s, l, p2)) {
+			want = append(want, r)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d records streamed, %d merged, they differ", c.Name, len(got), len(want))
+		}
+		if !slices.Equal(p1.list, p2.list) {
+			t.Errorf("%s: names %q, want %q", c.Name, p1.list, p2.list)
+		}
+	}
+}
