@@ -123,7 +123,16 @@ func (l *lock) acquire(th *thread, waiting bool) error {
 	}
 	for l.locked {
 		saved := l.switches
+		if v := th.vt; v != nil {
+			v.wait, v.saved = l, saved
+		}
 		w := l.park(th, l.interval)
+		if v := th.vt; v != nil {
+			// The scheduler may have re-armed the wait without resuming
+			// the thread (vclock.rewait): the switch number is that of
+			// the wait that ended.
+			saved, v.wait = v.saved, nil
+		}
 		if w == WakeStop {
 			return errStopped
 		}

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"math"
 	"time"
+
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Virtual time: a discrete-event simulation of the same model.
@@ -119,6 +121,11 @@ type vthread struct {
 	pending  bool // a signal arrived while not parked (the wake channel's buffered value)
 	ended    bool
 	peers    []*vthread // threads of the same process, itself included
+	// wait is the lock whose acquire the thread is parked in, saved the
+	// lock's switch number when that wait began (lock.acquire); the
+	// scheduler re-arms a wait that ends with nothing to do (rewait).
+	wait  *lock
+	saved uint64
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
@@ -218,14 +225,14 @@ func (c *vclock) yield(v *vthread) {
 // is a deadlock, or the run was stopped: every parked thread is then woken
 // to stop.
 func (c *vclock) pop() *vthread {
-	if !c.stopping {
-		select {
-		case <-c.done:
-			c.stop(nil)
-		default:
-		}
-	}
 	for {
+		if !c.stopping {
+			select {
+			case <-c.done:
+				c.stop(nil)
+			default:
+			}
+		}
 		if v := c.q.popMin(); v != nil {
 			v.setTime(v.at)
 			v.at = never
@@ -233,6 +240,9 @@ func (c *vclock) pop() *vthread {
 				v.why = v.qwhy
 			}
 			c.cur = v
+			if v.wait != nil && v.parked && v.qwake && !c.stopping && (!c.limited || c.free > 0) && c.rewait(v) {
+				continue
+			}
 			return v
 		}
 		if c.live == 0 || c.stopping && !c.wakeParked() {
@@ -243,6 +253,41 @@ func (c *vclock) pop() *vthread {
 			c.wakeParked()
 		}
 	}
+}
+
+// rewait does, without resuming it, what a thread woken in lock.acquire's
+// wait (a timeout or a signal, v.why) does when the lock is still held:
+// Park returns (it takes a core and gives it back at once: the caller
+// checked one is free), the waiter leaves the waiter list, sets the drop
+// request if its timed wait expired with no switch since it began
+// (CPython's rule; an event only if the request was not already set),
+// and parks again, last in the list, for a new wait that saves the
+// current switch number. The same steps, state and events as the thread
+// would make, with no coroutine switch. It reports false, having changed
+// nothing, if the lock is free: the waiter takes it.
+func (c *vclock) rewait(v *vthread) bool {
+	l, th := v.wait, v.th
+	if !l.locked {
+		return false
+	}
+	why := v.why
+	if why == WakeSignal {
+		v.pending = false
+	}
+	l.removeWaiter(th)
+	if why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
+		l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+	}
+	v.saved = l.switches
+	v.pending = false // drainWake
+	l.parks++
+	th.parkSeq = l.parks
+	l.waiters = append(l.waiters, th)
+	l.nwait.Store(int32(len(l.waiters)))
+	if l.interval > 0 {
+		c.push(v, v.now()+int64(l.interval), WakeTimeout)
+	}
+	return true
 }
 
 // stop stops the run: every eval breaker gets the stop bit, every clock
