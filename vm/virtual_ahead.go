@@ -35,13 +35,29 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 		}
 		return h
 	}
-	if v.th.proc.gilLock == nil {
+	l := v.th.proc.gilLock
+	if l == nil {
 		return h
+	}
+	// A waiter's wake-up while v holds the cpython GIL and no drop request
+	// is pending: the scheduler handles it without resuming the waiter
+	// (rewait) and without a change that v could see, unless it is a
+	// timeout with no switch since the wait began (it sets the drop
+	// request); any other wake-up re-arms the wait, whose expiry then
+	// sets it. So v may compute past the first one. Not with limited
+	// cores: a waiter woken with no core free waits for one.
+	noop := int64(0)
+	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
+		noop = int64(l.interval)
 	}
 	waiting := false
 	for _, w := range v.peers {
 		if w != v {
-			h = min(h, w.at)
+			at := w.at
+			if noop > 0 && w.wait == l && w.parked && w.qwake && at != never && (w.qwhy != WakeTimeout || w.saved != l.switches) {
+				at += noop
+			}
+			h = min(h, at)
 			waiting = waiting || w.inRunq
 		}
 	}
