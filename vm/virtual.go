@@ -226,23 +226,26 @@ func (c *vclock) yield(v *vthread) {
 // to stop.
 func (c *vclock) pop() *vthread {
 	for {
-		if !c.stopping {
+		if c.done != nil && !c.stopping {
 			select {
 			case <-c.done:
 				c.stop(nil)
 			default:
 			}
 		}
-		if v := c.q.popMin(); v != nil {
+		if len(c.q) > 0 {
+			v := c.q[0]
+			if v.wait != nil && v.parked && v.qwake && v.wait.locked && !c.stopping && (!c.limited || c.free > 0) {
+				c.rewait(v)
+				continue
+			}
+			c.q.popMin()
 			v.setTime(v.at)
 			v.at = never
 			if v.qwake {
 				v.why = v.qwhy
 			}
 			c.cur = v
-			if v.wait != nil && v.parked && v.qwake && !c.stopping && (!c.limited || c.free > 0) && c.rewait(v) {
-				continue
-			}
 			return v
 		}
 		if c.live == 0 || c.stopping && !c.wakeParked() {
@@ -256,26 +259,30 @@ func (c *vclock) pop() *vthread {
 }
 
 // rewait does, without resuming it, what a thread woken in lock.acquire's
-// wait (a timeout or a signal, v.why) does when the lock is still held:
-// Park returns (it takes a core and gives it back at once: the caller
-// checked one is free), the waiter leaves the waiter list, sets the drop
+// wait (a timeout or a signal) does when the lock is still held: Park
+// returns (it takes a core and gives it back at once: the caller checked
+// that one is free), the waiter leaves the waiter list, sets the drop
 // request if its timed wait expired with no switch since it began
 // (CPython's rule; an event only if the request was not already set),
 // and parks again, last in the list, for a new wait that saves the
 // current switch number. The same steps, state and events as the thread
-// would make, with no coroutine switch. It reports false, having changed
-// nothing, if the lock is free: the waiter takes it.
-func (c *vclock) rewait(v *vthread) bool {
+// would make, with no coroutine switch. v is the earliest entry, and its
+// lock is held (the caller checked); a new timed wait moves the entry in
+// place.
+func (c *vclock) rewait(v *vthread) {
 	l, th := v.wait, v.th
-	if !l.locked {
-		return false
+	v.setTime(v.at)
+	v.why = v.qwhy
+	c.cur = v
+	if l.interval <= 0 {
+		c.q.popMin()
+		v.at = never
 	}
-	why := v.why
-	if why == WakeSignal {
+	if v.why == WakeSignal {
 		v.pending = false
 	}
 	l.removeWaiter(th)
-	if why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
+	if v.why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
 		l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 	}
 	v.saved = l.switches
@@ -287,7 +294,6 @@ func (c *vclock) rewait(v *vthread) bool {
 	if l.interval > 0 {
 		c.push(v, v.now()+int64(l.interval), WakeTimeout)
 	}
-	return true
 }
 
 // stop stops the run: every eval breaker gets the stop bit, every clock
@@ -332,9 +338,10 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
 		cur.horizon = t
 	}
-	if v.th.proc.dropRequests() {
+	if c.limited && v.th.proc.dropRequests() {
 		// An event of the process can make its computing threads park
 		// (a drop request) and give their cores up: no later than t.
+		// (Safe times matter only when threads can wait for a core.)
 		for _, w := range v.peers {
 			if w != v && w.qi >= 0 && w.safe > t {
 				w.safe = t

@@ -12,7 +12,9 @@ func (v *vthread) check() {
 		return
 	}
 	c.pushEntry(v, v.now(), 0, false)
-	v.safe = c.lookahead(v)
+	if c.limited {
+		v.safe = c.lookahead(v)
+	}
 	c.yield(v)
 	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
 		c.sliceExpired(v)
