@@ -126,6 +126,10 @@ type vthread struct {
 	// scheduler re-arms a wait that ends with nothing to do (rewait).
 	wait  *lock
 	saved uint64
+	// switching is the GIL the thread dropped on a drop request while
+	// it waits for the switch (lock.awaitSwitch); it then waits for the
+	// GIL (cpythonGIL.drop).
+	switching *lock
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
@@ -235,9 +239,15 @@ func (c *vclock) pop() *vthread {
 		}
 		if len(c.q) > 0 {
 			v := c.q[0]
-			if v.wait != nil && v.parked && v.qwake && v.wait.locked && !c.stopping && (!c.limited || c.free > 0) {
-				c.rewait(v)
-				continue
+			if v.parked && v.qwake && !c.stopping && (!c.limited || c.free > 0) {
+				if v.wait != nil && v.wait.locked {
+					c.rewait(v)
+					continue
+				}
+				if l := v.switching; l != nil && v.qwhy == WakeSignal && l.locked && l.last != v.th {
+					c.switched(v)
+					continue
+				}
 			}
 			c.q.popMin()
 			v.setTime(v.at)
@@ -285,6 +295,36 @@ func (c *vclock) rewait(v *vthread) {
 	if v.why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
 		l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 	}
+	c.waitAgain(v, l)
+}
+
+// switched does, without resuming it, what a thread that dropped the
+// GIL on a drop request does when the switch it waits for has happened
+// and the new holder still holds the GIL: it leaves lock.awaitSwitch and
+// waits in the acquire that follows (cpythonGIL.drop), with no event.
+// lock.awaitSwitch, when the thread resumes, takes the wake-up as the end
+// of that wait. v is the earliest entry, a signal (the caller checked).
+func (c *vclock) switched(v *vthread) {
+	l, th := v.switching, v.th
+	v.setTime(v.at)
+	v.why = v.qwhy
+	c.cur = v
+	if l.interval <= 0 {
+		c.q.popMin()
+		v.at = never
+	}
+	if l.switcher == th {
+		l.switcher = nil
+	}
+	v.switching = nil
+	v.wait = l
+	c.waitAgain(v, l)
+}
+
+// waitAgain is a wait of lock.acquire beginning for v, parked, at its
+// time (lock.waitAndTake, lock.park, vclock.Park).
+func (c *vclock) waitAgain(v *vthread, l *lock) {
+	th := v.th
 	v.saved = l.switches
 	v.pending = false // drainWake
 	l.parks++
@@ -336,7 +376,7 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 	v.qwhy, v.qwake, v.safe = why, wake, t
 	c.q.set(v, t)
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
-		cur.horizon = t
+		cur.horizon = unknownHorizon // horizonOf, which knows which wake-ups it may pass
 	}
 	if c.limited && v.th.proc.dropRequests() {
 		// An event of the process can make its computing threads park

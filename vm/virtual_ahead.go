@@ -46,8 +46,10 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	// (rewait) and without a change that v could see, unless it is a
 	// timeout with no switch since the wait began (it sets the drop
 	// request); any other wake-up re-arms the wait, whose expiry then
-	// sets it. So v may compute past the first one. Not with limited
-	// cores: a waiter woken with no core free waits for one.
+	// sets it. So v may compute past the first one. The same for the
+	// wake-up of a thread that dropped the GIL and waits for the switch
+	// (switched): it then waits for the GIL. Not with limited cores: a
+	// waiter woken with no core free waits for one.
 	noop := int64(0)
 	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
 		noop = int64(l.interval)
@@ -56,7 +58,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	for _, w := range v.peers {
 		if w != v {
 			at := w.at
-			if noop > 0 && w.wait == l && w.parked && w.qwake && at != never && (w.qwhy != WakeTimeout || w.saved != l.switches) {
+			if noop > 0 && w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
 				at += noop
 			}
 			h = min(h, at)
