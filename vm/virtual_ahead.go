@@ -106,10 +106,13 @@ func (c *vclock) lookahead(v *vthread) int64 {
 // back, with the same core.
 func (p *process) dropRequests() bool { return p.gilLock != nil && p.gilLock.breaker != nil }
 
-// stopAt is the instruction count at which v reaches its horizon or its
-// next legacy tick: a fast-forward must stop before it.
-func (v *vthread) stopAt() int64 {
-	s := v.th.nextTick
+// stopAt is the instruction count at which v reaches its horizon or, if
+// ticks, its next legacy tick: a fast-forward must stop before it.
+func (v *vthread) stopAt(ticks bool) int64 {
+	s := int64(never)
+	if ticks {
+		s = v.th.nextTick
+	}
 	if v.horizon == unknownHorizon {
 		v.horizon = v.c.horizonOf(v)
 	}
@@ -120,9 +123,21 @@ func (v *vthread) stopAt() int64 {
 	return s
 }
 
+// noopTicks reports whether the thread's legacy ticks change nothing
+// until its horizon: no thread waits for the GIL (legacyGIL.tick skips
+// them), and only another thread of the process, at its queued time, can
+// begin to wait.
+func (v *vthread) noopTicks() bool {
+	th := v.th
+	l := th.proc.gilLock
+	return th.checkInterval > 0 && l != nil && l.breaker == nil && l.nwait.Load() == 0
+}
+
 // fastForward runs the countdown loop at the top frame's pc in one step,
 // up to the last iteration whose eval breaker check would change nothing:
-// the same instructions and the same checks as running it, at once.
+// the same instructions and the same checks as running it, at once. Legacy
+// ticks that change nothing (noopTicks) are passed over, with the next
+// tick due where those checks would have put it.
 func (v *vthread) fastForward() {
 	th := v.th
 	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
@@ -135,13 +150,27 @@ func (v *vthread) fastForward() {
 	f := &th.frames[len(th.frames)-1]
 	test, dec := &f.code.instrs[f.pc], &f.code.instrs[f.pc+lenTestGT]
 	local := &th.locals[f.base+int(test.a)]
-	stop := v.stopAt()
+	noop := th.nextTick != never && v.noopTicks()
+	stop := v.stopAt(!noop)
 	if stop <= th.instrs {
 		return
 	}
 	j := min(n, (stop-th.instrs-1)/instrsPerLoop)
 	if j <= 0 {
 		return
+	}
+	if noop {
+		// The checks passed over are at th.instrs + k*instrsPerLoop,
+		// k = 1..j; one at or past nextTick ticks and sets nextTick to
+		// its count plus the check interval: from the first, every p
+		// iterations.
+		i0, ci := th.instrs, th.checkInterval
+		k1 := max(1, (th.nextTick-i0+instrsPerLoop-1)/instrsPerLoop)
+		if k1 <= j {
+			p := max(1, (ci+instrsPerLoop-1)/instrsPerLoop)
+			last := k1 + (j-k1)/p*p
+			th.nextTick = i0 + last*instrsPerLoop + ci
+		}
 	}
 	*local -= j * dec.b
 	th.instrs += j * instrsPerLoop
