@@ -75,6 +75,9 @@ func (g *cpythonGIL) drop(th *thread) error {
 	if err := g.l.release(th, tracer.ReleaseDropRequest); err != nil {
 		return err
 	}
+	if th.holdsGIL {
+		return nil // virtual time: it took the GIL back in release (vclock.switched)
+	}
 	return g.l.acquire(th, true)
 }
 func (g *cpythonGIL) tick(*thread) error    { return nil }

@@ -121,19 +121,44 @@ func (l *lock) acquire(th *thread, waiting bool) error {
 	if !waiting {
 		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
 	}
+	return l.waitAndTake(th)
+}
+
+// waitAndTake is acquire's wait: park while the lock is held, then take
+// it. Called with mu held.
+func (l *lock) waitAndTake(th *thread) error {
 	for l.locked {
 		saved := l.switches
-		w := l.park(th, l.interval)
-		if w == WakeStop {
-			return errStopped
+		if v := th.vt; v != nil {
+			v.wait, v.saved = l, saved
 		}
-		if w == WakeTimeout && l.locked && l.switches == saved && l.breaker != nil {
-			if l.breaker.set(bitDrop) {
-				l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
-			}
+		w := l.park(th, l.interval)
+		if err := l.woken(th, w, saved); err != nil {
+			return err
 		}
 	}
 	l.take(th, l.afterWait())
+	return nil
+}
+
+// woken ends one of acquire's waits, begun with switch number saved: on a
+// stop it returns errStopped; a timeout with the same holder all along
+// sets the drop request. Called with mu held.
+func (l *lock) woken(th *thread, w Wake, saved uint64) error {
+	if v := th.vt; v != nil {
+		// The scheduler may have re-armed the wait without resuming the
+		// thread (vclock.rewait): the switch number is that of the wait
+		// that ended.
+		saved, v.wait = v.saved, nil
+	}
+	if w == WakeStop {
+		return errStopped
+	}
+	if w == WakeTimeout && l.locked && l.switches == saved && l.breaker != nil {
+		if l.breaker.set(bitDrop) {
+			l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+		}
+	}
 	return nil
 }
 
@@ -216,7 +241,15 @@ func (l *lock) release(th *thread, why tracer.Release) error {
 	if ending || l.breaker == nil || !l.breaker.has(bitDrop) {
 		return nil
 	}
-	return l.awaitSwitch(th)
+	v := th.vt
+	if v != nil && why == tracer.ReleaseDropRequest {
+		v.switching = l // cpythonGIL.drop: it waits for the lock after the switch
+	}
+	err := l.awaitSwitch(th)
+	if v != nil {
+		v.switching = nil
+	}
+	return err
 }
 
 func (l *lock) releaseLocked(th *thread, why tracer.Release) {
@@ -259,6 +292,16 @@ func (l *lock) awaitSwitch(th *thread) error {
 		l.unlock()
 		w := l.clock.Park(th.ctx, th.wake, 0)
 		l.mu.Lock()
+		if v := th.vt; v != nil && v.wait == l {
+			// Virtual time: once the switch happened, the scheduler made
+			// this the wait of the acquire that follows the drop
+			// (cpythonGIL.drop, vclock.switched); w ends that wait.
+			l.removeWaiter(th)
+			if err := l.woken(th, w, 0); err != nil {
+				return err
+			}
+			return l.waitAndTake(th)
+		}
 		if l.switcher == th {
 			l.switcher = nil
 		}

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"math"
 	"time"
+
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Virtual time: a discrete-event simulation of the same model.
@@ -119,6 +121,15 @@ type vthread struct {
 	pending  bool // a signal arrived while not parked (the wake channel's buffered value)
 	ended    bool
 	peers    []*vthread // threads of the same process, itself included
+	// wait is the lock whose acquire the thread is parked in, saved the
+	// lock's switch number when that wait began (lock.acquire); the
+	// scheduler re-arms a wait that ends with nothing to do (rewait).
+	wait  *lock
+	saved uint64
+	// switching is the GIL the thread dropped on a drop request while
+	// it waits for the switch (lock.awaitSwitch); it then waits for the
+	// GIL (cpythonGIL.drop).
+	switching *lock
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
@@ -218,15 +229,27 @@ func (c *vclock) yield(v *vthread) {
 // is a deadlock, or the run was stopped: every parked thread is then woken
 // to stop.
 func (c *vclock) pop() *vthread {
-	if !c.stopping {
-		select {
-		case <-c.done:
-			c.stop(nil)
-		default:
-		}
-	}
 	for {
-		if v := c.q.popMin(); v != nil {
+		if c.done != nil && !c.stopping {
+			select {
+			case <-c.done:
+				c.stop(nil)
+			default:
+			}
+		}
+		if len(c.q) > 0 {
+			v := c.q[0]
+			if v.parked && v.qwake && !c.stopping && (!c.limited || c.free > 0) {
+				if v.wait != nil && v.wait.locked {
+					c.rewait(v)
+					continue
+				}
+				if l := v.switching; l != nil && v.qwhy == WakeSignal && l.locked && l.last != v.th {
+					c.switched(v)
+					continue
+				}
+			}
+			c.q.popMin()
 			v.setTime(v.at)
 			v.at = never
 			if v.qwake {
@@ -242,6 +265,74 @@ func (c *vclock) pop() *vthread {
 			c.stop(errDeadlock)
 			c.wakeParked()
 		}
+	}
+}
+
+// rewait does, without resuming it, what a thread woken in lock.acquire's
+// wait (a timeout or a signal) does when the lock is still held: Park
+// returns (it takes a core and gives it back at once: the caller checked
+// that one is free), the waiter leaves the waiter list, sets the drop
+// request if its timed wait expired with no switch since it began
+// (CPython's rule; an event only if the request was not already set),
+// and parks again, last in the list, for a new wait that saves the
+// current switch number. The same steps, state and events as the thread
+// would make, with no coroutine switch. v is the earliest entry, and its
+// lock is held (the caller checked); a new timed wait moves the entry in
+// place.
+func (c *vclock) rewait(v *vthread) {
+	l, th := v.wait, v.th
+	v.setTime(v.at)
+	v.why = v.qwhy
+	c.cur = v
+	if l.interval <= 0 {
+		c.q.popMin()
+		v.at = never
+	}
+	if v.why == WakeSignal {
+		v.pending = false
+	}
+	l.removeWaiter(th)
+	if v.why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
+		l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+	}
+	c.waitAgain(v, l)
+}
+
+// switched does, without resuming it, what a thread that dropped the
+// GIL on a drop request does when the switch it waits for has happened
+// and the new holder still holds the GIL: it leaves lock.awaitSwitch and
+// waits in the acquire that follows (cpythonGIL.drop), with no event.
+// lock.awaitSwitch, when the thread resumes, takes the wake-up as the end
+// of that wait. v is the earliest entry, a signal (the caller checked).
+func (c *vclock) switched(v *vthread) {
+	l, th := v.switching, v.th
+	v.setTime(v.at)
+	v.why = v.qwhy
+	c.cur = v
+	if l.interval <= 0 {
+		c.q.popMin()
+		v.at = never
+	}
+	if l.switcher == th {
+		l.switcher = nil
+	}
+	v.switching = nil
+	v.wait = l
+	c.waitAgain(v, l)
+}
+
+// waitAgain is a wait of lock.acquire beginning for v, parked, at its
+// time (lock.waitAndTake, lock.park, vclock.Park).
+func (c *vclock) waitAgain(v *vthread, l *lock) {
+	th := v.th
+	v.saved = l.switches
+	v.pending = false // drainWake
+	l.parks++
+	th.parkSeq = l.parks
+	l.waiters = append(l.waiters, th)
+	l.nwait.Store(int32(len(l.waiters)))
+	if l.interval > 0 {
+		c.push(v, v.now()+int64(l.interval), WakeTimeout)
 	}
 }
 
@@ -285,11 +376,12 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 	v.qwhy, v.qwake, v.safe = why, wake, t
 	c.q.set(v, t)
 	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && cur.th.proc == v.th.proc {
-		cur.horizon = t
+		cur.horizon = unknownHorizon // horizonOf, which knows which wake-ups it may pass
 	}
-	if v.th.proc.dropRequests() {
+	if c.limited && v.th.proc.dropRequests() {
 		// An event of the process can make its computing threads park
 		// (a drop request) and give their cores up: no later than t.
+		// (Safe times matter only when threads can wait for a core.)
 		for _, w := range v.peers {
 			if w != v && w.qi >= 0 && w.safe > t {
 				w.safe = t

@@ -12,7 +12,9 @@ func (v *vthread) check() {
 		return
 	}
 	c.pushEntry(v, v.now(), 0, false)
-	v.safe = c.lookahead(v)
+	if c.limited {
+		v.safe = c.lookahead(v)
+	}
 	c.yield(v)
 	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
 		c.sliceExpired(v)
@@ -35,13 +37,31 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 		}
 		return h
 	}
-	if v.th.proc.gilLock == nil {
+	l := v.th.proc.gilLock
+	if l == nil {
 		return h
+	}
+	// A waiter's wake-up while v holds the cpython GIL and no drop request
+	// is pending: the scheduler handles it without resuming the waiter
+	// (rewait) and without a change that v could see, unless it is a
+	// timeout with no switch since the wait began (it sets the drop
+	// request); any other wake-up re-arms the wait, whose expiry then
+	// sets it. So v may compute past the first one. The same for the
+	// wake-up of a thread that dropped the GIL and waits for the switch
+	// (switched): it then waits for the GIL. Not with limited cores: a
+	// waiter woken with no core free waits for one.
+	noop := int64(0)
+	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
+		noop = int64(l.interval)
 	}
 	waiting := false
 	for _, w := range v.peers {
 		if w != v {
-			h = min(h, w.at)
+			at := w.at
+			if noop > 0 && w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
+				at += noop
+			}
+			h = min(h, at)
 			waiting = waiting || w.inRunq
 		}
 	}
@@ -86,10 +106,13 @@ func (c *vclock) lookahead(v *vthread) int64 {
 // back, with the same core.
 func (p *process) dropRequests() bool { return p.gilLock != nil && p.gilLock.breaker != nil }
 
-// stopAt is the instruction count at which v reaches its horizon or its
-// next legacy tick: a fast-forward must stop before it.
-func (v *vthread) stopAt() int64 {
-	s := v.th.nextTick
+// stopAt is the instruction count at which v reaches its horizon or, if
+// ticks, its next legacy tick: a fast-forward must stop before it.
+func (v *vthread) stopAt(ticks bool) int64 {
+	s := int64(never)
+	if ticks {
+		s = v.th.nextTick
+	}
 	if v.horizon == unknownHorizon {
 		v.horizon = v.c.horizonOf(v)
 	}
@@ -100,9 +123,21 @@ func (v *vthread) stopAt() int64 {
 	return s
 }
 
+// noopTicks reports whether the thread's legacy ticks change nothing
+// until its horizon: no thread waits for the GIL (legacyGIL.tick skips
+// them), and only another thread of the process, at its queued time, can
+// begin to wait.
+func (v *vthread) noopTicks() bool {
+	th := v.th
+	l := th.proc.gilLock
+	return th.checkInterval > 0 && l != nil && l.breaker == nil && l.nwait.Load() == 0
+}
+
 // fastForward runs the countdown loop at the top frame's pc in one step,
 // up to the last iteration whose eval breaker check would change nothing:
-// the same instructions and the same checks as running it, at once.
+// the same instructions and the same checks as running it, at once. Legacy
+// ticks that change nothing (noopTicks) are passed over, with the next
+// tick due where those checks would have put it.
 func (v *vthread) fastForward() {
 	th := v.th
 	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
@@ -115,13 +150,27 @@ func (v *vthread) fastForward() {
 	f := &th.frames[len(th.frames)-1]
 	test, dec := &f.code.instrs[f.pc], &f.code.instrs[f.pc+lenTestGT]
 	local := &th.locals[f.base+int(test.a)]
-	stop := v.stopAt()
+	noop := th.nextTick != never && v.noopTicks()
+	stop := v.stopAt(!noop)
 	if stop <= th.instrs {
 		return
 	}
 	j := min(n, (stop-th.instrs-1)/instrsPerLoop)
 	if j <= 0 {
 		return
+	}
+	if noop {
+		// The checks passed over are at th.instrs + k*instrsPerLoop,
+		// k = 1..j; one at or past nextTick ticks and sets nextTick to
+		// its count plus the check interval: from the first, every p
+		// iterations.
+		i0, ci := th.instrs, th.checkInterval
+		k1 := max(1, (th.nextTick-i0+instrsPerLoop-1)/instrsPerLoop)
+		if k1 <= j {
+			p := max(1, (ci+instrsPerLoop-1)/instrsPerLoop)
+			last := k1 + (j-k1)/p*p
+			th.nextTick = i0 + last*instrsPerLoop + ci
+		}
 	}
 	*local -= j * dec.b
 	th.instrs += j * instrsPerLoop
