@@ -7,8 +7,10 @@
 # writes the prediction), and untraced as threads, as processes
 # (multiprocessing) and sequentially. A speedup is the sequential wall time
 # over the variant's; the predicted ones are the model's (serial work over
-# the predicted wall, the report's measure). Prints the medians and the
-# prediction errors.
+# the predicted wall, the report's measure). The measured speedup is the
+# median of the rounds' speedups (each round's sequential wall over its
+# variant's: paired, so that a drift of the machine cancels); the ratio of
+# the median walls is printed beside it, and each round's speedup.
 #
 #   sudo scripts/whatif-accuracy.sh [PYTHON] [RUNS]
 set -euo pipefail
@@ -36,7 +38,7 @@ done
 "$py" - "$out" "$runs" <<'PY'
 import json, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
-print(f"{'work':6} {'':10} {'measured':>9} {'predicted':>9} {'error':>7}  measured in each round (sequential / variant, same round)")
+print(f"{'work':6} {'':10} {'measured':>9} {'predicted':>9} {'error':>7}  {'ratio of medians':>16} {'error':>7}  each round (sequential / variant, same round)")
 for kind in ("cpu", "mixed"):
     walls = {m: [float(x) for x in open(f"{out}/{kind}-{m}.txt")] for m in ("threads", "processes", "sequential")}
     t = {m: statistics.median(w) for m, w in walls.items()}
@@ -45,7 +47,12 @@ for kind in ("cpu", "mixed"):
         return statistics.median(next(row["speedup"] for row in p["rows"] if row["mode"] == mode and row["cores"] == 2 and not row.get("switch_interval_ns")) for p in preds)
     replay = statistics.median(p["replay"]["speedup"] for p in preds)
     for mode, predicted in (("threads", replay), ("processes", pred("processes"))):
-        measured = t["sequential"] / t[mode]
-        rounds = " ".join(f"{s / v:.2f}" for s, v in zip(walls["sequential"], walls[mode]))
-        print(f"{kind:6} {mode:10} {measured:8.2f}x {predicted:8.2f}x {100 * (predicted - measured) / measured:+6.1f}%  {rounds}")
+        # measured: the median of the rounds' speedups, each the sequential
+        # wall over the variant's in the same round (paired: the runs of a
+        # round are seconds apart, so a drift of the machine's speed cancels)
+        pairs = [s / v for s, v in zip(walls["sequential"], walls[mode])]
+        measured = statistics.median(pairs)
+        ratio = t["sequential"] / t[mode]
+        rounds = " ".join(f"{x:.2f}" for x in pairs)
+        print(f"{kind:6} {mode:10} {measured:8.2f}x {predicted:8.2f}x {100 * (predicted - measured) / measured:+6.1f}%  {ratio:15.2f}x {100 * (predicted - ratio) / ratio:+6.1f}%  {rounds}")
 PY
