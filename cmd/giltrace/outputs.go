@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,6 +155,32 @@ var longest = map[string]bool{"chrome": true, "perfetto": true, "text": true}
 // do not stop the other formats: they are joined in the order of names,
 // each naming its file. Once ctx is done no output starts, those cut short
 // fail, and the error names the outputs not written.
+// memoryPerEvent and memoryBase make the soft memory limit of writing the
+// outputs (issue 14: at most 100 bytes per event and 50 MB, the trace and
+// its spans included): below the bound, so that the garbage collector
+// works harder before the outputs' buffers and garbage push the process
+// past it (docs/performance.md).
+const (
+	memoryBase     = 50 << 20
+	memoryPerEvent = 90
+)
+
+// boundMemory sets the soft memory limit for writing the outputs of a
+// trace of n events, unless one was set (GOMEMLIMIT, or a caller's), and
+// returns what restores the previous one. A soft limit never fails an
+// allocation: past it the collector runs more often, within its CPU cap.
+func boundMemory(n int) (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(-1)
+	if prev != math.MaxInt64 {
+		return func() {}
+	}
+	debug.SetMemoryLimit(memoryBase + memoryPerEvent*int64(n))
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
 func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
 	type result struct {
 		path        string // written
@@ -176,6 +205,7 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}
 		return ""
 	})
+	defer boundMemory(len(r.trace.Events))()
 	var next, started atomic.Int64 // the next output to take (in order); how many have started
 	write := func(i int) {
 		res := &results[i]
