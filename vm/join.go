@@ -94,13 +94,26 @@ func (th *thread) join(j *joinLock) error {
 		l.unlock()
 		return nil // ended already: Thread.join returns at once
 	}
-	l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
-	l.unlock()
-	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
+	if err := th.beginLockWait(l); err != nil {
 		return err
 	}
+	return th.endLockWait(l, func() bool { return j.ended })
+}
+
+// beginLockWait records th's wait on lock l, whose mu it holds and
+// unlocks, and releases the GIL for it.
+func (th *thread) beginLockWait(l *lock) error {
+	l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
+	l.unlock()
+	return th.gil.release(th, tracer.ReleaseLockWait)
+}
+
+// endLockWait ends a wait begun by beginLockWait: once ready (nil: at
+// once) and the lock free, th takes it, takes the GIL back and releases
+// the lock.
+func (th *thread) endLockWait(l *lock, ready func() bool) error {
 	l.mu.Lock()
-	for !j.ended || l.locked {
+	for ready != nil && !ready() || l.locked {
 		if l.park(th, 0) == WakeStop {
 			l.unlock()
 			return errStopped
@@ -126,26 +139,11 @@ func (th *thread) join(j *joinLock) error {
 func (th *thread) wait(op *ioOp) error {
 	l := th.proc.locks[op.lock]
 	l.mu.Lock()
-	l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
-	l.unlock()
-	if err := th.gil.release(th, tracer.ReleaseLockWait); err != nil {
+	if err := th.beginLockWait(l); err != nil {
 		return err
 	}
 	if !th.clock.Sleep(th.ctx, th.wake, op.d) {
 		return errStopped
 	}
-	l.mu.Lock()
-	for l.locked {
-		if l.park(th, 0) == WakeStop {
-			l.unlock()
-			return errStopped
-		}
-	}
-	l.take(th, tracer.AcquireAfterWait)
-	l.unlock()
-	th.resume() // the re-acquire and what runs after belong to the next operation's line
-	if err := th.gil.acquire(th); err != nil {
-		return err
-	}
-	return l.release(th, tracer.ReleaseUnlock)
+	return th.endLockWait(l, nil)
 }

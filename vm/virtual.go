@@ -281,13 +281,7 @@ func (c *vclock) pop() *vthread {
 // place.
 func (c *vclock) rewait(v *vthread) {
 	l, th := v.wait, v.th
-	v.setTime(v.at)
-	v.why = v.qwhy
-	c.cur = v
-	if l.interval <= 0 {
-		c.q.popMin()
-		v.at = never
-	}
+	c.wakeInPlace(v, l)
 	if v.why == WakeSignal {
 		v.pending = false
 	}
@@ -306,6 +300,20 @@ func (c *vclock) rewait(v *vthread) {
 // of that wait. v is the earliest entry, a signal (the caller checked).
 func (c *vclock) switched(v *vthread) {
 	l, th := v.switching, v.th
+	c.wakeInPlace(v, l)
+	if l.switcher == th {
+		l.switcher = nil
+	}
+	v.switching = nil
+	v.wait = l
+	c.waitAgain(v, l)
+}
+
+// wakeInPlace is the start of rewait and switched: v, the earliest entry,
+// wakes at its time, without a coroutine switch, as what runs now; an
+// entry that will not be re-armed in place (no timed wait on l) leaves the
+// queue.
+func (c *vclock) wakeInPlace(v *vthread, l *lock) {
 	v.setTime(v.at)
 	v.why = v.qwhy
 	c.cur = v
@@ -313,12 +321,6 @@ func (c *vclock) switched(v *vthread) {
 		c.q.popMin()
 		v.at = never
 	}
-	if l.switcher == th {
-		l.switcher = nil
-	}
-	v.switching = nil
-	v.wait = l
-	c.waitAgain(v, l)
 }
 
 // waitAgain is a wait of lock.acquire beginning for v, parked, at its
