@@ -297,7 +297,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
 	best := describe(p.Best)
 	if p.Best == p.Replay {
-		best = "threads, as recorded"
+		best = p.Replay.Mode + ", as recorded"
 	}
 	fmt.Fprintf(&b, "  best on %d cores: %s, predicted %s; limited by %s\n", p.RecordedCores, best, textfmt.X(p.Best.Speedup), p.Limit)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -586,8 +586,13 @@ func (a *analysis) scales() (Verdict, bool) {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
 		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound workers will not help.", sp.Cores, sp.Cores)
-	case gilProcs > 1 && w.SerialShare >= 0.5:
+	case gilProcs > 1:
+		// A program of processes: threads would put its compute back
+		// under one GIL, whatever its share of I/O.
 		why = fmt.Sprintf("their compute runs in %d processes, each with its own GIL", gilProcs)
+		if w.SerialShare < 0.5 {
+			why += fmt.Sprintf(", and %s of their work is I/O or native code that releases the GIL", textfmt.Pct0(w.ParallelShare))
+		}
 		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound processes will not help.", sp.Cores, sp.Cores)
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
