@@ -905,7 +905,8 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # the measured ones (time in Python, not loop counts).
 #
 # A join waits until the joined thread has ended (join: THREAD); a wait for
-# an event, a condition or a queue keeps its recorded length.
+# an event, a condition or a queue keeps its recorded length (wait: on the
+# lock it waited on).
 #
 # What the model cannot know: what a process pool pays to pickle its tasks,
 # what a C extension would do without a GIL, and what a thread's waits for
