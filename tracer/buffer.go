@@ -319,10 +319,10 @@ func Less(a, b *Event) bool {
 func mergeEvents(lists [][]Event) []Event {
 	total := 0
 	h := make(mergeHeap, 0, len(lists))
-	for _, l := range lists {
+	for i, l := range lists {
 		total += len(l)
 		if len(l) > 0 {
-			h = append(h, newMergeHead(l))
+			h = append(h, mergeHead{t: l[0].Time, k: mergeKey(&l[0]), list: i})
 		}
 	}
 	out := make([]Event, total)
@@ -336,7 +336,8 @@ func mergeEvents(lists [][]Event) []Event {
 		if len(h) > 2 && (h[2].t < nt || h[2].t == nt && h[2].k < nk) {
 			nt, nk = h[2].t, h[2].k
 		}
-		l := h[0].ev
+		top := &h[0]
+		l := lists[top.list][top.pos:]
 		n := 1
 		for n < len(l) && (l[n].Time < nt || l[n].Time == nt && mergeKey(&l[n]) < nk) {
 			n++
@@ -352,12 +353,13 @@ func mergeEvents(lists [][]Event) []Event {
 			h[0] = h[last]
 			h = h[:last]
 		} else {
-			h[0] = newMergeHead(l[n:])
+			top.pos += n
+			top.t, top.k = l[n].Time, mergeKey(&l[n])
 		}
 		h.down(0)
 	}
 	if len(h) == 1 {
-		o += copy(out[o:], h[0].ev)
+		o += copy(out[o:], lists[h[0].list][h[0].pos:])
 	}
 	return out[:o]
 }
@@ -368,15 +370,14 @@ func mergeKey(e *Event) uint64 {
 	return uint64(kindOrder(e.Kind))<<32 | uint64(e.Thread)
 }
 
-// mergeHead is a list being merged, with its first event's key.
+// mergeHead is the rest of a list being merged, lists[list][pos:], with
+// its first event's key. It holds no pointer, so that moving it in the
+// heap needs no write barrier.
 type mergeHead struct {
-	t  int64  // the first event's time
-	k  uint64 // its mergeKey
-	ev []Event
-}
-
-func newMergeHead(l []Event) mergeHead {
-	return mergeHead{t: l[0].Time, k: mergeKey(&l[0]), ev: l}
+	t    int64  // the first event's time
+	k    uint64 // its mergeKey
+	list int
+	pos  int
 }
 
 // mergeHeap is a binary min-heap of heads by (t, k).
