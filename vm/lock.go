@@ -175,6 +175,7 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 	th.drainWake()
 	l.parks++
 	th.parkSeq = l.parks
+	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
 	l.nwait.Store(int32(len(l.waiters)))
 	l.unlock()
@@ -185,16 +186,26 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 }
 
 func (l *lock) removeWaiter(th *thread) {
-	for i, w := range l.waiters {
-		if w == th {
-			last := len(l.waiters) - 1
-			l.waiters[i] = l.waiters[last]
-			l.waiters[last] = nil
-			l.waiters = l.waiters[:last]
-			l.nwait.Store(int32(last))
+	i := th.widx
+	if i >= len(l.waiters) || l.waiters[i] != th {
+		i = -1
+		for j, w := range l.waiters {
+			if w == th {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
 			return
 		}
 	}
+	last := len(l.waiters) - 1
+	moved := l.waiters[last]
+	l.waiters[i] = moved
+	moved.widx = i
+	l.waiters[last] = nil
+	l.waiters = l.waiters[:last]
+	l.nwait.Store(int32(last))
 }
 
 // take makes th the holder. Called with mu held.

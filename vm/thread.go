@@ -29,6 +29,9 @@ type thread struct {
 	wake  *Waker
 	// parkSeq numbers the thread's current wait on a lock (lock.parks).
 	parkSeq uint64
+	// widx is the thread's index in its lock's waiters while it waits
+	// (lock.removeWaiter checks it).
+	widx int
 
 	stack  tracer.StackID
 	stacks map[uint64]tracer.StackID // (parent, frame) -> stack

@@ -331,6 +331,7 @@ func (c *vclock) waitAgain(v *vthread, l *lock) {
 	v.pending = false // drainWake
 	l.parks++
 	th.parkSeq = l.parks
+	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
 	l.nwait.Store(int32(len(l.waiters)))
 	if l.interval > 0 {
