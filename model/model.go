@@ -101,18 +101,15 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	}
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
-	joins := findJoins(s, shared, procs)
-	starts := findStarts(s, procs, joins)
-	cpu := newCPUShare(s, procs, max(t.Meta.Cores, 1))
+	joins := findJoins(s, shared)
+	starts := findStarts(s, joins)
+	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
 		threads = threads[:0]
 		fns := map[string]bool{}
 		for id := range t.Threads {
-			if !procs.keep(t.Threads[id].Proc) {
-				continue
-			}
 			tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, cpu, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
@@ -135,8 +132,6 @@ type procSet struct {
 	workers int // processes written
 	note    string
 }
-
-func (p procSet) keep(tracer.ProcID) bool { return true }
 
 // modelledProcs chooses the processes to model: all of them, each thread
 // in the process it ran in.
@@ -602,14 +597,14 @@ type cpuShare struct {
 	cores int
 }
 
-func newCPUShare(s *tracer.Spans, procs procSet, cores int) *cpuShare {
+func newCPUShare(s *tracer.Spans, cores int) *cpuShare {
 	type edge struct {
 		t int64
 		d int
 	}
 	var edges []edge
 	for _, sp := range s.States {
-		if sp.End <= sp.Start || !procs.keep(s.Trace.Threads[sp.Thread].Proc) {
+		if sp.End <= sp.Start {
 			continue
 		}
 		switch sp.State {
@@ -682,12 +677,12 @@ const startWindow = 2_000_000
 // web_scraping (started by the server, their I/O became 10-37 % lock
 // wait). The start goes where that wait begins. A thread whose starter is
 // not found keeps its start_after.
-func findStarts(s *tracer.Spans, procs procSet, joins []join) []start {
+func findStarts(s *tracer.Spans, joins []join) []start {
 	t := s.Trace
 	var out []start
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
-		if ts.Start <= 0 || !procs.keep(t.Threads[target].Proc) {
+		if ts.Start <= 0 {
 			continue
 		}
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
@@ -734,12 +729,11 @@ type join struct {
 // waiter is woken when the first ends but may resume only when the others
 // let it have the GIL); a program that joins its workers in turn waits for
 // all of them anyway.
-func findJoins(s *tracer.Spans, shared map[tracer.LockID]bool, procs procSet) []join {
+func findJoins(s *tracer.Spans, shared map[tracer.LockID]bool) []join {
 	t := s.Trace
 	var out []join
 	for _, w := range s.Waits {
-		if int(w.Lock) >= len(t.Locks) || t.Locks[w.Lock].GIL || shared[w.Lock] || !w.Acquired ||
-			!procs.keep(t.Threads[w.Thread].Proc) {
+		if int(w.Lock) >= len(t.Locks) || t.Locks[w.Lock].GIL || shared[w.Lock] || !w.Acquired {
 			continue
 		}
 		var ended []tracer.ThreadID
