@@ -368,7 +368,7 @@ func newFlows(s *tracer.Spans) *flows {
 		from, to int32
 		id       uint64
 	}
-	var fs []flow
+	fs := make([]flow, 0, len(s.Handoffs)) // at most one a handoff: no regrowth
 	f := &flows{start: make([]int32, len(s.States)+1)}
 	for i, h := range s.Handoffs {
 		if h.From == tracer.NoThread || h.From == h.To {
