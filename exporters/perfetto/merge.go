@@ -16,7 +16,8 @@ import (
 // blocks in records' order: a record's block stands for its index). That
 // needs each block in order: a first pass checks it (and interns the
 // names, in records' order); if one is not (an invalid trace), the
-// records are made and merged by inOrder.
+// records are made and merged by inOrder. Export does the same, reading
+// the merger without a call of yield per record.
 func ordered(s *tracer.Spans, l *layout, p *packer) iter.Seq[record] {
 	m := merge(s, l, p)
 	if m == nil {

@@ -143,7 +143,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
-	m := merge(s, l, p)
+	m := merge(s, l, p) // the records in order, as ordered gives them
 	recs := func(func(record) bool) {}
 	if m == nil { // a block out of order (an invalid trace)
 		recs = inOrder(records(s, l, p))
