@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,6 +239,55 @@ func BenchmarkPeakMemory(b *testing.B) {
 			b.ReportMetric(float64(peak)/1e6, "peak-MB")
 			b.ReportMetric(float64(peak-50e6)/float64(events), "B/event-over-50MB")
 			b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "s/job")
+		})
+	}
+}
+
+// BenchmarkPostRunEach is each part of record's post-run work on its own,
+// on one goroutine, on the trace BenchmarkPostRun uses: deriving the
+// spans, writing the trace, the diagnosis, and each output written to
+// io.Discard (no system calls), for the cost of each.
+func BenchmarkPostRunEach(b *testing.B) {
+	path := benchTrace(b)
+	t, err := tracer.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(t.Events)
+	b.Run("derive", func(b *testing.B) {
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			tracer.Derive(t)
+		}
+		perEvent(b, n, cpu)
+	})
+	b.Run("trace", func(b *testing.B) {
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			if err := tracer.Write(io.Discard, t); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent(b, n, cpu)
+	})
+	r := newRun(t)
+	b.Run("diagnosis", func(b *testing.B) {
+		cpu := testkit.CPUTime()
+		for b.Loop() {
+			r.once = sync.Once{}
+			r.diagnosis()
+		}
+		perEvent(b, n, cpu)
+	})
+	for _, o := range outputs() {
+		b.Run(o.Name, func(b *testing.B) {
+			cpu := testkit.CPUTime()
+			for b.Loop() {
+				if err := o.New(io.Discard, r).Export(context.Background(), r.spans); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perEvent(b, n, cpu)
 		})
 	}
 }

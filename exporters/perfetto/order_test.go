@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -74,6 +75,58 @@ func TestOrderedIsInOrder(t *testing.T) {
 		}
 		if !slices.Equal(p1.list, p2.list) {
 			t.Errorf("%s: names %q, want %q", c.Name, p1.list, p2.list)
+		}
+	}
+}
+
+// TestFlowsAsSearched: the flows found by galloping from each thread's
+// previous span are those a binary search of each handoff finds, for
+// valid traces and for events in any order.
+func TestFlowsAsSearched(t *testing.T) {
+	cases := append(testkit.All(t),
+		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
+		testkit.Case{Name: "cpu", Trace: testkit.CPUThreads(64, 2000)})
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range 300 {
+		data := make([]byte, 3*r.IntN(300))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+	}
+	for _, c := range cases {
+		s := tracer.Derive(c.Trace)
+		got := newFlows(s)
+		// The reference: each handoff's spans by binary search.
+		first := make([]int, len(s.Trace.Threads)+1)
+		for id := range s.Trace.Threads {
+			first[id+1] = first[id] + len(s.ThreadStates(tracer.ThreadID(id)))
+		}
+		spanAt := func(th tracer.ThreadID, at int64) int32 {
+			ss := s.ThreadStates(th)
+			i := sort.Search(len(ss), func(i int) bool { return ss[i].End > at })
+			if i == len(ss) || ss[i].Start > at {
+				return -1
+			}
+			return int32(first[th] + i)
+		}
+		want := make([][]flowID, len(s.States))
+		var in [][]flowID = make([][]flowID, len(s.States))
+		for i, h := range s.Handoffs {
+			if h.From == tracer.NoThread || h.From == h.To {
+				continue
+			}
+			from, to := spanAt(h.From, h.Released-1), spanAt(h.To, h.Acquired)
+			if from < 0 || to < 0 {
+				continue
+			}
+			want[from] = append(want[from], flowID{id: uint64(i + 1)})
+			in[to] = append(in[to], flowID{id: uint64(i + 1), in: true})
+		}
+		for i := range want {
+			if w := append(want[i], in[i]...); !slices.Equal(got.of(int32(i)), w) {
+				t.Fatalf("%s: span %d: flows %v, want %v", c.Name, i, got.of(int32(i)), w)
+			}
 		}
 	}
 }

@@ -154,6 +154,27 @@ func (p *packer) event(r record) {
 	}
 	p.te = te
 
+	if r.name == 0 || int(r.name) <= p.sent {
+		// No names to send (most packets): the packet goes straight to
+		// p.out, its length worked out first.
+		delta := uint64(r.t - p.last)
+		p.last = r.t
+		if p.err != nil {
+			return
+		}
+		size := 1 + protowire.SizeVarint(delta) + 4 + 1 + protowire.SizeVarint(uint64(len(te))) + len(te)
+		out := append(p.out, byte(tagTracePacket))
+		out = appendVarint(out, uint64(size))
+		out = append(out, byte(tagPktTimestamp))
+		out = appendVarint(out, delta)
+		out = append(out, byte(tagPktSequenceID), sequenceID, byte(tagPktSequenceFlags), seqNeedsIncrementalState, byte(tagPktTrackEvent))
+		out = appendVarint(out, uint64(len(te)))
+		p.out = append(out, te...)
+		if len(p.out) >= 64<<10 {
+			p.flush()
+		}
+		return
+	}
 	pkt := appendVarint(p.pkt[:0], tagPktTimestamp)
 	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t

@@ -143,10 +143,25 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
-	recs := ordered(s, l, p)
+	m := merge(s, l, p) // the records in order, as ordered gives them
+	recs := func(func(record) bool) {}
+	if m == nil { // a block out of order (an invalid trace)
+		recs = inOrder(records(s, l, p))
+	}
 	p.flows = newFlows(s)
 	p.reset()
 	i := 0
+	if m != nil {
+		for r, ok := m.next(); ok; r, ok = m.next() {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			i++
+			p.event(r)
+		}
+	}
 	for r := range recs {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -175,12 +190,24 @@ type layout struct {
 	gil     []uint32 // per process: 0 without a GIL
 	tid     []int    // per thread
 	gilProc map[tracer.LockID]tracer.ProcID
+	gils    []uint32 // per lock below len(t.Locks): its GIL track, 0 for none
+}
+
+// gilTrack returns the GIL track of lock id, 0 if it is no process's GIL.
+func (l *layout) gilTrack(id tracer.LockID) uint32 {
+	if int(id) < len(l.gils) {
+		return l.gils[id]
+	}
+	if pr, ok := l.gilProc[id]; ok {
+		return l.gil[pr]
+	}
+	return 0
 }
 
 func newLayout(t *tracer.Trace) *layout {
 	l := &layout{t: t, proc: make([]uint32, len(t.Procs)), thread: make([]uint32, len(t.Threads)),
 		state: make([]uint32, len(t.Threads)), gil: make([]uint32, len(t.Procs)), tid: make([]int, len(t.Threads)),
-		gilProc: map[tracer.LockID]tracer.ProcID{}}
+		gilProc: map[tracer.LockID]tracer.ProcID{}, gils: make([]uint32, len(t.Locks))}
 	uuid := uint32(1)
 	maxPID := 0
 	for i, pr := range t.Procs {
@@ -197,6 +224,9 @@ func newLayout(t *tracer.Trace) *layout {
 		if pr.GIL != tracer.NoLock {
 			l.gil[i] = uuid
 			l.gilProc[pr.GIL] = tracer.ProcID(i)
+			if int(pr.GIL) < len(l.gils) {
+				l.gils[pr.GIL] = uuid
+			}
 			uuid++
 		}
 	}
@@ -292,9 +322,43 @@ func newFlows(s *tracer.Spans) *flows {
 	for id := range s.Trace.Threads {
 		first[id+1] = first[id] + len(s.ThreadStates(tracer.ThreadID(id)))
 	}
+	// The span of thread th at time at: the first whose end is past at,
+	// if it has begun by then. Where a thread's spans end in order (every
+	// valid trace) the search gallops from the thread's previous answer
+	// (cur); else it is sort.Search's, as it was.
+	cur := make([]int, len(s.Trace.Threads))
+	inOrder := make([]bool, len(s.Trace.Threads))
+	for id := range s.Trace.Threads {
+		ss := s.ThreadStates(tracer.ThreadID(id))
+		inOrder[id] = true
+		for i := 1; i < len(ss); i++ {
+			if ss[i].End < ss[i-1].End {
+				inOrder[id] = false
+				break
+			}
+		}
+	}
 	spanAt := func(th tracer.ThreadID, at int64) int32 {
 		ss := s.ThreadStates(th)
-		i := sort.Search(len(ss), func(i int) bool { return ss[i].End > at })
+		var i int
+		switch {
+		case !inOrder[th]:
+			i = sort.Search(len(ss), func(i int) bool { return ss[i].End > at })
+		case cur[th] > 0 && ss[cur[th]-1].End > at:
+			i = sort.Search(cur[th], func(i int) bool { return ss[i].End > at })
+		default: // the answer is at cur[th] or after
+			i = cur[th]
+			step := 1
+			for i+step <= len(ss) && ss[i+step-1].End <= at {
+				i += step
+				step *= 2
+			}
+			lo := i
+			i += sort.Search(min(step, len(ss)-lo), func(k int) bool { return ss[lo+k].End > at })
+		}
+		if inOrder[th] {
+			cur[th] = i
+		}
 		if i == len(ss) || ss[i].Start > at {
 			return -1
 		}
@@ -304,7 +368,7 @@ func newFlows(s *tracer.Spans) *flows {
 		from, to int32
 		id       uint64
 	}
-	var fs []flow
+	fs := make([]flow, 0, len(s.Handoffs)) // at most one a handoff: no regrowth
 	f := &flows{start: make([]int32, len(s.States)+1)}
 	for i, h := range s.Handoffs {
 		if h.From == tracer.NoThread || h.From == h.To {
@@ -332,196 +396,6 @@ func newFlows(s *tracer.Spans) *flows {
 		next[fl.to]++
 	}
 	return f
-}
-
-// ordered yields the records of every slice and instant of s (those of
-// records) in time order. They are not kept: each block of records (a
-// thread's states, a thread's calls, the holds, the drop requests) is
-// made a record at a time and the blocks are merged, each record taking
-// its index in records for order. That needs each block in order: a first
-// pass checks it (and interns the names, in records' order); if one is
-// not (an invalid trace), the records are made and merged by inOrder.
-func ordered(s *tracer.Spans, l *layout, p *packer) iter.Seq[record] {
-	type block struct {
-		next func() (record, bool)
-		cur  record
-		idx  int // of cur in records
-	}
-	var bs []block
-	sorted := true
-	total := 0
-	for _, next := range blocks(s, l, p) {
-		bs = append(bs, block{idx: total})
-		var prev record
-		for r, ok := next(); ok; r, ok = next() {
-			if total > bs[len(bs)-1].idx && (r.t < prev.t || r.t == prev.t && r.typ == typeSliceEnd && prev.typ != typeSliceEnd) {
-				sorted = false
-			}
-			prev = r
-			total++
-		}
-	}
-	if !sorted {
-		return inOrder(records(s, l, p))
-	}
-	return func(yield func(record) bool) {
-		// bs[:n] is a binary min-heap of the blocks' next records.
-		less := func(a, b *block) bool {
-			if a.cur.t != b.cur.t {
-				return a.cur.t < b.cur.t
-			}
-			if ae, be := a.cur.typ == typeSliceEnd, b.cur.typ == typeSliceEnd; ae != be {
-				return ae
-			}
-			return a.idx < b.idx
-		}
-		n := 0
-		for k, next := range blocks(s, l, p) {
-			if r, ok := next(); ok {
-				bs[n] = block{next: next, cur: r, idx: bs[k].idx}
-				n++
-			}
-		}
-		down := func(k int) {
-			for {
-				c := 2*k + 1
-				if c >= n {
-					return
-				}
-				if c+1 < n && less(&bs[c+1], &bs[c]) {
-					c++
-				}
-				if !less(&bs[c], &bs[k]) {
-					return
-				}
-				bs[k], bs[c] = bs[c], bs[k]
-				k = c
-			}
-		}
-		for k := n/2 - 1; k >= 0; k-- {
-			down(k)
-		}
-		for n > 0 {
-			if !yield(bs[0].cur) {
-				return
-			}
-			if r, ok := bs[0].next(); ok {
-				bs[0].cur = r
-				bs[0].idx++
-			} else {
-				n--
-				bs[0] = bs[n]
-			}
-			down(0)
-		}
-	}
-}
-
-// blocks returns the makers of the blocks of records, in its order: each
-// call of one returns its next record, in the order records lists them,
-// and false after its last. Names are interned as records interns them.
-func blocks(s *tracer.Spans, l *layout, p *packer) []func() (record, bool) {
-	t := s.Trace
-	var states [tracer.NumStates]uint32
-	for st := range tracer.NumStates {
-		states[st] = p.intern(tracer.State(st).String())
-	}
-	var bs []func() (record, bool)
-	// Each thread's states: s.States is by thread.
-	for lo := 0; lo < len(s.States); {
-		hi := lo + 1
-		for hi < len(s.States) && s.States[hi].Thread == s.States[lo].Thread {
-			hi++
-		}
-		i, hasEnd := lo, false
-		var end record
-		bs = append(bs, func() (record, bool) {
-			if hasEnd {
-				hasEnd = false
-				return end, true
-			}
-			for ; i < hi; i++ {
-				sp := &s.States[i]
-				if sp.End <= sp.Start {
-					continue
-				}
-				track := l.state[sp.Thread]
-				end, hasEnd = record{t: sp.End, track: track, span: -1, typ: typeSliceEnd}, true
-				i++
-				return record{t: sp.Start, track: track, name: states[sp.State], span: int32(i - 1), typ: typeSliceBegin}, true
-			}
-			return record{}, false
-		})
-		lo = hi
-	}
-	// Each thread's calls, as appendCalls makes them.
-	names := map[tracer.StackID]uint32{}
-	for lo := 0; lo < len(s.Calls); {
-		hi := lo + 1
-		for hi < len(s.Calls) && s.Calls[hi].Thread == s.Calls[lo].Thread {
-			hi++
-		}
-		k := lo
-		var open []tracer.CallSpan
-		bs = append(bs, func() (record, bool) {
-			depth := 0 // close the calls the next one does not nest in; all at the end
-			if k < hi {
-				depth = s.Calls[k].Depth
-			}
-			if n := len(open); n > 0 && open[n-1].Depth >= depth {
-				c := open[n-1]
-				open = open[:n-1]
-				return record{t: c.End, track: l.thread[c.Thread], span: -1, typ: typeSliceEnd}, true
-			}
-			if k == hi {
-				return record{}, false
-			}
-			c := s.Calls[k]
-			k++
-			name, ok := names[c.Stack]
-			if !ok {
-				name = p.intern(t.Frames[t.Stacks[c.Stack].Frame].Func)
-				names[c.Stack] = name
-			}
-			open = append(open, c)
-			return record{t: c.Start, track: l.thread[c.Thread], name: name, span: -1, typ: typeSliceBegin}, true
-		})
-		lo = hi
-	}
-	// The holds of the GILs.
-	k, hasEnd := 0, false
-	var end record
-	bs = append(bs, func() (record, bool) {
-		if hasEnd {
-			hasEnd = false
-			return end, true
-		}
-		for ; k < len(s.Holds); k++ {
-			h := &s.Holds[k]
-			pr, ok := l.gilProc[h.Lock]
-			if !ok || h.End <= h.Start {
-				continue
-			}
-			end, hasEnd = record{t: h.End, track: l.gil[pr], span: -1, typ: typeSliceEnd}, true
-			k++
-			return record{t: h.Start, track: l.gil[pr], name: p.intern(t.Threads[h.Thread].Name), span: -1, typ: typeSliceBegin}, true
-		}
-		return record{}, false
-	})
-	// The drop requests: their name is interned last, drops or not.
-	d, drop := 0, uint32(0)
-	bs = append(bs, func() (record, bool) {
-		if drop == 0 {
-			drop = p.intern("drop request")
-		}
-		if d == len(s.DropRequests) {
-			return record{}, false
-		}
-		r := s.DropRequests[d]
-		d++
-		return record{t: r.Time, track: l.state[r.Thread], name: drop, span: -1, typ: typeInstant}, true
-	})
-	return bs
 }
 
 // records lists every slice and instant of s, in the order of their

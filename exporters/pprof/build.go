@@ -363,10 +363,17 @@ func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
 			cur, curRow = k, r
 		}
 		j := 0
+		row := rows[curRow] // charge, inline
 		for _, wi := range active {
 			w := &s.Waits[wi]
 			if lo, hi := max(w.Start, seg.Start), min(w.End, seg.End); lo < hi {
-				charge(curRow, w.Thread, hi-lo)
+				if row != nil {
+					v := &row[w.Thread]
+					v.count++
+					v.ns += hi - lo
+				} else {
+					charge(curRow, w.Thread, hi-lo)
+				}
 			}
 			if w.End > seg.End {
 				active[j] = wi
