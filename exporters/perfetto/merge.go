@@ -190,6 +190,20 @@ func (g *gen) sources() []source {
 	return srcs
 }
 
+// pair puts a slice's begin and end records at buf[*n]; if only the begin
+// fits, the end waits in src for the next fill and pair reports false.
+func (src *source) pair(buf []record, n *int, begin, end record) bool {
+	buf[*n] = begin
+	if *n+1 < len(buf) {
+		buf[*n+1] = end
+		*n += 2
+		return true
+	}
+	src.end, src.hasEnd = end, true
+	*n++
+	return false
+}
+
 // fill puts the next records of src in buf, as many as fit, and returns
 // how many: 0 once src is done.
 func (g *gen) fill(src *source, buf []record) int {
@@ -208,17 +222,11 @@ func (g *gen) fill(src *source, buf []record) int {
 				continue
 			}
 			track := l.state[sp.Thread]
-			buf[n] = record{t: sp.Start, track: track, name: g.stateNames[sp.State], span: int32(src.i), typ: typeSliceBegin}
-			end := record{t: sp.End, track: track, span: -1, typ: typeSliceEnd}
-			if n+1 < len(buf) {
-				buf[n+1] = end
-				n += 2
-				continue
+			begin := record{t: sp.Start, track: track, name: g.stateNames[sp.State], span: int32(src.i), typ: typeSliceBegin}
+			if !src.pair(buf, &n, begin, record{t: sp.End, track: track, span: -1, typ: typeSliceEnd}) {
+				src.i++
+				return n
 			}
-			src.end, src.hasEnd = end, true
-			n++
-			src.i++
-			return n
 		}
 	case srcCalls:
 		// Close the calls the next one does not nest in; all at the end.
@@ -259,17 +267,11 @@ func (g *gen) fill(src *source, buf []record) int {
 				name = g.p.intern(s.Trace.Threads[h.Thread].Name)
 				g.holdNames[h.Thread] = name
 			}
-			buf[n] = record{t: h.Start, track: track, name: name, span: -1, typ: typeSliceBegin}
-			end := record{t: h.End, track: track, span: -1, typ: typeSliceEnd}
-			if n+1 < len(buf) {
-				buf[n+1] = end
-				n += 2
-				continue
+			begin := record{t: h.Start, track: track, name: name, span: -1, typ: typeSliceBegin}
+			if !src.pair(buf, &n, begin, record{t: h.End, track: track, span: -1, typ: typeSliceEnd}) {
+				src.i++
+				return n
 			}
-			src.end, src.hasEnd = end, true
-			n++
-			src.i++
-			return n
 		}
 	case srcDrops:
 		for ; src.i < src.hi && n < len(buf); src.i++ {
