@@ -162,6 +162,7 @@ func (p *packer) event(r record) {
 		if p.err != nil {
 			return
 		}
+		// Tags, the sequence ID and its flags are one byte each.
 		size := 1 + protowire.SizeVarint(delta) + 4 + 1 + protowire.SizeVarint(uint64(len(te))) + len(te)
 		out := append(p.out, byte(tagTracePacket))
 		out = appendVarint(out, uint64(size))
@@ -182,9 +183,7 @@ func (p *packer) event(r record) {
 	pkt = appendVarint(pkt, sequenceID)
 	pkt = appendVarint(pkt, tagPktSequenceFlags)
 	pkt = appendVarint(pkt, seqNeedsIncrementalState)
-	if r.name != 0 && int(r.name) > p.sent {
-		pkt = p.appendNames(pkt, int(r.name))
-	}
+	pkt = p.appendNames(pkt, int(r.name)) // names not sent yet: the fast path above took the rest
 	pkt = appendVarint(pkt, tagPktTrackEvent)
 	pkt = appendVarint(pkt, uint64(len(te)))
 	p.pkt = append(pkt, te...)
