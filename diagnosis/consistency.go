@@ -23,7 +23,8 @@ const ConsistencySlack = 0.05
 // running or in native code was spent waiting for a core, or the trace's
 // clock is wrong. The report then does not print the impossible figure: it
 // caps every parallelism and the achieved speedup of CPU work at the cores
-// and puts the Inconsistent verdict, which gives the measured figure, first
+// (always: up to the slack silently) and, beyond the slack, puts the
+// Inconsistent verdict, which gives the measured figure, first
 // among verdicts.
 func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	r := a.r
@@ -44,15 +45,18 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	}
 	cpuOnly := io == 0 // every thread's work needed a core
 	speedup := r.Speedup.Achieved
-	if worst <= limit && !(cpuOnly && speedup > limit) {
-		return verdicts
-	}
+	// Within the slack the excess is the edges' jitter: the figures are
+	// capped at the cores without a verdict, so that no printed figure
+	// exceeds what the machine allows.
 	r.Parallelism = min(r.Parallelism, cores)
 	for i := range r.Procs {
 		r.Procs[i].Parallelism = min(r.Procs[i].Parallelism, cores)
 	}
 	if cpuOnly {
 		r.Speedup.Achieved = min(r.Speedup.Achieved, cores)
+	}
+	if worst <= limit && !(cpuOnly && speedup > limit) {
+		return verdicts
 	}
 	v := Verdict{
 		Code: Inconsistent,

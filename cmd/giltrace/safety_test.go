@@ -214,7 +214,10 @@ func TestFullDiskRecord(t *testing.T) {
 	os.Mkdir(dir, 0o755)
 	fill(t, disk, 3*4096) // the trace and two small profiles: a page each
 	var stdout, stderr bytes.Buffer
-	err := record(context.Background(), &recordOptions{Workload: w, Out: dir}, &stdout, &stderr)
+	// Virtual time: the same trace and outputs on every run, so that the
+	// trace fits one page whatever the machine's load (in real time the
+	// CPU-bound thread's switches, and the trace's size, vary).
+	err := record(context.Background(), &recordOptions{Workload: w, Out: dir, Clock: "virtual", Cores: 2}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("record on a full disk: %v", err)
 	}
