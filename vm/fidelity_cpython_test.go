@@ -111,28 +111,49 @@ func fidelityVM(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm
 // (the speedups are ratios of runs of 80-200 ms).
 const bestOf = 3
 
-// vmWall is the shortest wall of bestOf runs of w on the VM, in ns.
-func vmWall(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm float64) float64 {
-	t.Helper()
-	best := math.Inf(1)
-	for range bestOf {
-		_, s := fidelityVM(t, w, o, virtual, lpm)
-		best = min(best, float64(wall(s)))
-		if virtual {
-			break // the same every time
+// shortest runs each of fs the given number of times, taking turns (f1,
+// f2, ..., f1, f2, ...), and returns the shortest result of each: the runs
+// of the two sides of a ratio are spread over the same stretch of time, so
+// that a slow spell of the machine (seconds long on this one) does not
+// fall on one side only, as it did when each side's runs came one after
+// another.
+func shortest(rounds int, fs ...func() float64) []float64 {
+	best := make([]float64, len(fs))
+	for i := range best {
+		best[i] = math.Inf(1)
+	}
+	for range rounds {
+		for i, f := range fs {
+			best[i] = min(best[i], f())
 		}
 	}
 	return best
 }
 
-// pyWall is the shortest wall_ms of bestOf runs of a fidelity script.
-func pyWall(t *testing.T, py, script string, args ...any) float64 {
-	t.Helper()
-	best := math.Inf(1)
-	for range bestOf {
-		best = min(best, num(pyRun(t, py, script, args...), "wall_ms"))
+// vmRounds is how many runs of each VM measurement shortest takes: one in
+// virtual time, the same every time.
+func vmRounds(virtual bool) int {
+	if virtual {
+		return 1
 	}
-	return best
+	return bestOf
+}
+
+// vmWall is a run of w on the VM, timed: its wall in ns.
+func vmWall(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm float64) func() float64 {
+	return func() float64 {
+		t.Helper()
+		_, s := fidelityVM(t, w, o, virtual, lpm)
+		return float64(wall(s))
+	}
+}
+
+// pyWall is a run of a fidelity script, timed: its wall_ms.
+func pyWall(t *testing.T, py, script string, args ...any) func() float64 {
+	return func() float64 {
+		t.Helper()
+		return num(pyRun(t, py, script, args...), "wall_ms")
+	}
 }
 
 // handoffFigures is scripts/fidelity/handoff.py's figures(): the threads'
@@ -308,10 +329,10 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 	if !short {
 		const d, pyLoops = 100 * time.Millisecond, 2_000_000
 		vmWalls := func(t *testing.T, virtual bool, lpm float64) []float64 {
-			th := vmWall(t, counters(2, 1, d), Options{}, virtual, lpm)
-			sq := vmWall(t, counters(1, 2, d), Options{}, virtual, lpm)
-			pr := vmWall(t, counters(1, 1, d), Options{Processes: 2}, virtual, lpm)
-			return []float64{th / sq, pr / sq}
+			w := shortest(vmRounds(virtual), vmWall(t, counters(2, 1, d), Options{}, virtual, lpm),
+				vmWall(t, counters(1, 2, d), Options{}, virtual, lpm),
+				vmWall(t, counters(1, 1, d), Options{Processes: 2}, virtual, lpm))
+			return []float64{w[0] / w[1], w[2] / w[1]}
 		}
 		exps = append(exps, fidelityExperiment{
 			name: "countdown, 2 workers: threads / back to back, processes / back to back (wall)",
@@ -319,10 +340,10 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 				var r, c []float64
 				vm := func() { r = vmWalls(t, false, lpm) }
 				cp := func() {
-					th := pyWall(t, py, "countdown.py", "threads", pyLoops)
-					sq := pyWall(t, py, "countdown.py", "sequential", pyLoops)
-					pr := pyWall(t, py, "countdown.py", "processes", pyLoops)
-					c = []float64{th / sq, pr / sq}
+					w := shortest(bestOf, pyWall(t, py, "countdown.py", "threads", pyLoops),
+						pyWall(t, py, "countdown.py", "sequential", pyLoops),
+						pyWall(t, py, "countdown.py", "processes", pyLoops))
+					c = []float64{w[0] / w[1], w[2] / w[1]}
 				}
 				inOrder(vmFirst, vm, cp)
 				return r, c
@@ -374,17 +395,19 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 				Functions: fns(map[string][]workload.Op{"f": {{Kind: workload.OpRepeat, Times: 20, Body: []workload.Op{compute(2 * time.Millisecond), blockIO(2 * time.Millisecond)}}}}),
 				Threads:   []workload.ThreadGroup{group("T", n, "f")}}
 		}
-		vmSpeedups := func(t *testing.T, virtual bool, lpm float64) []float64 {
+		speedups := func(walls []float64) []float64 {
 			var out []float64
-			var base float64
-			for _, n := range ns {
-				thr := float64(n) / vmWall(t, mixedWL(n), Options{}, virtual, lpm)
-				if n == 1 {
-					base = thr
-				}
-				out = append(out, thr/base)
+			for i, n := range ns[1:] {
+				out = append(out, float64(n)*walls[0]/walls[i+1])
 			}
-			return out[1:]
+			return out
+		}
+		vmSpeedups := func(t *testing.T, virtual bool, lpm float64) []float64 {
+			var fs []func() float64
+			for _, n := range ns {
+				fs = append(fs, vmWall(t, mixedWL(n), Options{}, virtual, lpm))
+			}
+			return speedups(shortest(vmRounds(virtual), fs...))
 		}
 		var figs []fidelityFigure
 		for _, n := range ns[1:] {
@@ -395,20 +418,13 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 			run: func(t *testing.T, py string, lpm float64, vmFirst bool) ([]float64, []float64) {
 				var r, c []float64
 				inOrder(vmFirst, func() { r = vmSpeedups(t, false, lpm) }, func() {
-					var base, plpm float64
+					// Its calibration, once, for every run.
+					plpm := num(pyRun(t, py, "mixed.py", 1, 20, 2, 2), "loops_per_ms")
+					var fs []func() float64
 					for _, n := range ns {
-						args := []any{n, 20, 2, 2}
-						if plpm == 0 { // its calibration, once, for every run
-							plpm = num(pyRun(t, py, "mixed.py", args...), "loops_per_ms")
-						}
-						args = append(args, plpm)
-						thr := float64(n) / pyWall(t, py, "mixed.py", args...)
-						if n == 1 {
-							base = thr
-						} else {
-							c = append(c, thr/base)
-						}
+						fs = append(fs, pyWall(t, py, "mixed.py", n, 20, 2, 2, plpm))
 					}
+					c = speedups(shortest(bestOf, fs...))
 				})
 				return r, c
 			},
@@ -423,32 +439,23 @@ func fidelityExperiments(short bool) []fidelityExperiment {
 				Functions: fns(map[string][]workload.Op{"f": {{Kind: workload.OpRepeat, Times: 5, Body: []workload.Op{native(20*time.Millisecond, releases)}}}}),
 				Threads:   []workload.ThreadGroup{group("T", n, "f")}}
 		}
+		// The walls of: releasing at 1, 2 and 4 threads, holding at 1 and 2.
+		speedups := func(w []float64) []float64 {
+			return []float64{2 * w[0] / w[1], 4 * w[0] / w[2], 2 * w[3] / w[4]}
+		}
 		vmSpeedups := func(t *testing.T, virtual bool, lpm float64) []float64 {
-			var out []float64
-			var base float64
-			for _, n := range []int{1, 2, 4} {
-				thr := float64(n) / vmWall(t, nativeWL(n, true), Options{}, virtual, lpm)
-				if n == 1 {
-					base = thr
-				} else {
-					out = append(out, thr/base)
-				}
-			}
-			h1 := vmWall(t, nativeWL(1, false), Options{}, virtual, lpm)
-			h2 := vmWall(t, nativeWL(2, false), Options{}, virtual, lpm)
-			return append(out, 2*h1/h2)
+			return speedups(shortest(vmRounds(virtual), vmWall(t, nativeWL(1, true), Options{}, virtual, lpm),
+				vmWall(t, nativeWL(2, true), Options{}, virtual, lpm), vmWall(t, nativeWL(4, true), Options{}, virtual, lpm),
+				vmWall(t, nativeWL(1, false), Options{}, virtual, lpm), vmWall(t, nativeWL(2, false), Options{}, virtual, lpm)))
 		}
 		exps = append(exps, fidelityExperiment{
 			name: "native calls 5 x 20 ms (CPython: hashlib.sha256 releasing, sum(range) holding)",
 			run: func(t *testing.T, py string, lpm float64, vmFirst bool) ([]float64, []float64) {
 				var r, c []float64
 				inOrder(vmFirst, func() { r = vmSpeedups(t, false, lpm) }, func() {
-					one := pyWall(t, py, "native.py", "release", 1, 5, 20)
-					for _, n := range []int{2, 4} {
-						c = append(c, float64(n)*one/pyWall(t, py, "native.py", "release", n, 5, 20))
-					}
-					h1 := pyWall(t, py, "native.py", "hold", 1, 5, 20)
-					c = append(c, 2*h1/pyWall(t, py, "native.py", "hold", 2, 5, 20))
+					c = speedups(shortest(bestOf, pyWall(t, py, "native.py", "release", 1, 5, 20),
+						pyWall(t, py, "native.py", "release", 2, 5, 20), pyWall(t, py, "native.py", "release", 4, 5, 20),
+						pyWall(t, py, "native.py", "hold", 1, 5, 20), pyWall(t, py, "native.py", "hold", 2, 5, 20)))
 				})
 				return r, c
 			},
