@@ -293,3 +293,41 @@ func TestReleaseWakesAWaiter(t *testing.T) {
 		}
 	}
 }
+
+// TestDropRequesterCatchesTheWakeUp: in real time, a release answering a
+// drop request wakes the thread that set it (it has just begun its next
+// wait) when glibc's older group G1 is empty, and the oldest waiter when a
+// waiter of G1 is still waiting (lock.signal).
+func TestDropRequesterCatchesTheWakeUp(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{Disabled: true})
+	p := &process{id: rec.AddProcess("p", 1)}
+	l := newLock(rec.AddLock("l", p.id, false), &realClock{start: time.Now()}, 1)
+	newThread := func(name string) *thread {
+		buf := rec.NewThread(name, p.id)
+		return &thread{id: buf.Thread(), proc: p, buf: buf, wake: NewWaker()}
+	}
+	holder, old, req := newThread("holder"), newThread("old"), newThread("requester")
+	for _, c := range []struct {
+		g1   bool // old's wait is in G1
+		want *thread
+	}{{false, req}, {true, old}} {
+		l.mu.Lock()
+		l.locked, l.holder = true, holder
+		old.parkSeq, req.parkSeq = 1, 2
+		l.g1end = 0
+		if c.g1 {
+			l.g1end = 1
+		}
+		l.waiters = append(l.waiters[:0], req, old)
+		req.widx, old.widx = 0, 1
+		l.requester, l.reqSeq = req, 2
+		l.releaseLocked(holder, tracer.ReleaseDropRequest)
+		l.unlock()
+		for _, w := range []*thread{old, req} {
+			if w.wake.pending() != (w == c.want) {
+				t.Errorf("G1 not empty %v: thread %d woken %v, expected %d alone", c.g1, w.id, w.wake.pending(), c.want.id)
+			}
+			w.wake.Drain()
+		}
+	}
+}

@@ -48,11 +48,17 @@ type lock struct {
 	nwait    atomic.Int32   // len(waiters), readable without mu
 	switcher *thread        // a releasing thread waiting for the switch
 	pick     *rand.Rand     // picks the waiter a release wakes (virtual time)
-	// oldestFirst: a release wakes the waiter whose current wait began
-	// first (real time, as glibc); else one picked at random.
+	// oldestFirst: a release wakes a waiter as glibc's condition variable
+	// does (real time; signal): the one whose current wait began first,
+	// unless the drop requester catches the wake-up; else one picked at
+	// random.
 	oldestFirst bool
 	parks       uint64     // waits begun, numbering them (thread.parkSeq)
-	wakes       [2]*thread // threads to wake once mu is unlocked
+	g1end       uint64     // glibc's G1: the waits numbered up to g1end (signal)
+	requester   *thread    // the waiter that set the pending drop request
+	reqSeq      uint64     // the number of the wait it began right after
+	late        []*thread  // waiters whose timeout is late (parkLate)
+	wakes       [4]*thread // threads to wake once mu is unlocked
 	nwakes      int
 }
 
@@ -73,7 +79,7 @@ func (l *lock) wakeLater(th *thread) {
 // unlock unlocks mu, then wakes the threads wakeLater named.
 func (l *lock) unlock() {
 	ws, n := l.wakes, l.nwakes
-	l.wakes, l.nwakes = [2]*thread{}, 0
+	l.wakes, l.nwakes = [len(l.wakes)]*thread{}, 0
 	l.mu.Unlock()
 	for _, th := range ws[:n] {
 		th.signal()
@@ -133,6 +139,9 @@ func (l *lock) waitAndTake(th *thread) error {
 			v.wait, v.saved = l, saved
 		}
 		w := l.park(th, l.interval)
+		for w == WakeTimeout && l.lateTimeout(th, saved) {
+			w = l.parkLate(th)
+		}
 		if err := l.woken(th, w, saved); err != nil {
 			return err
 		}
@@ -156,6 +165,8 @@ func (l *lock) woken(th *thread, w Wake, saved uint64) error {
 	}
 	if w == WakeTimeout && l.locked && l.switches == saved && l.breaker != nil {
 		if l.breaker.set(bitDrop) {
+			// It waits again at once, under mu: that wait is parks+1.
+			l.requester, l.reqSeq = th, l.parks+1
 			l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 		}
 	}
@@ -212,6 +223,7 @@ func (l *lock) removeWaiter(th *thread) {
 func (l *lock) take(th *thread, how tracer.Acquire) {
 	l.locked = true
 	l.holder = th
+	l.requester = nil
 	if l.last != th {
 		l.last = th
 		l.switches++
@@ -275,18 +287,21 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 	if n := len(l.waiters); n > 0 {
 		var w *thread
 		if l.oldestFirst {
-			w = l.waiters[0]
-			for _, x := range l.waiters[1:] {
-				if x.parkSeq < w.parkSeq {
-					w = x
-				}
-			}
+			w = l.signal(why)
 		} else {
 			w = l.waiters[l.pick.IntN(n)]
 		}
 		l.removeWaiter(w)
 		l.wakeLater(w)
 	}
+	// The holder's processor is free: the late waiters run (parkLate).
+	for _, x := range l.late {
+		if x.widx < len(l.waiters) && l.waiters[x.widx] == x {
+			l.removeWaiter(x)
+			l.wakeLater(x)
+		}
+	}
+	l.late = l.late[:0]
 }
 
 // awaitSwitch is FORCE_SWITCHING: after dropping the lock with a drop
@@ -321,4 +336,100 @@ func (l *lock) awaitSwitch(th *thread) error {
 		}
 	}
 	return nil
+}
+
+// signal picks the waiter a release wakes in real time, as glibc's
+// pthread_cond_signal (2.25 and later, nptl/pthread_cond_wait.c) and the
+// kernel's futex do. The waiters form two groups: G1, the waiters there
+// were at the last group switch, still waiting, and G2, the waits begun
+// since (a waiter that timed out and waits again is a new wait, in G2). A
+// signal goes to G1 and the kernel wakes the G1 waiter that went to sleep
+// first; when G1 is empty, the signal first makes every waiter G1.
+//
+// A signal is a count that any G1 waiter awake to see it consumes, not
+// only the one the kernel woke. The waiter whose timeout set the drop
+// request is awake: it has just registered its next wait (CPython's
+// take_gil loops into COND_TIMED_WAIT) and checks for a signal before it
+// sleeps, while the holder, seeing the request at its next instruction,
+// drops the GIL and signals within microseconds; the sleeper the kernel
+// wakes needs a CPU first and finds the signal gone. So when this
+// release answers a drop request and G1 was empty (the requester is then
+// in G1), the requester takes the wake-up: it is the thread that held the
+// GIL before the holder (the first whose timed wait began after the
+// switch), and the GIL goes back and forth between two threads while the
+// others time out and wait again (docs/fidelity.md, 4 threads at 5 ms).
+// Called with mu held and waiters not empty.
+func (l *lock) signal(why tracer.Release) *thread {
+	oldest, g1 := l.waiters[0], false
+	for _, x := range l.waiters {
+		if x.parkSeq < oldest.parkSeq {
+			oldest = x
+		}
+		g1 = g1 || x.parkSeq <= l.g1end
+	}
+	if g1 {
+		return oldest
+	}
+	for _, x := range l.waiters {
+		l.g1end = max(l.g1end, x.parkSeq)
+	}
+	if r := l.requester; r != nil && why == tracer.ReleaseDropRequest && r.parkSeq == l.reqSeq &&
+		r.widx < len(l.waiters) && l.waiters[r.widx] == r {
+		return r
+	}
+	return oldest
+}
+
+// lateChance is the share of the timeouts that are late in real time
+// (lateTimeout). Measured on CPython 3.11 (4 CPU-bound threads, 2-core
+// Linux 6.18 machine, perf on the futex calls; docs/fidelity.md), the
+// timed waits of the GIL whose timer fired and that were signalled before
+// the thread had run are 4-6 % of the expired waits at 5 ms (7-8 % of
+// those that set no drop request), 6-15 % at 1 ms and 16 % at 0.2 ms
+// (26 %): later in the hold, more of the late threads have been moved to
+// the idle processor before the release. 0.15 is within that range; the
+// VM's fairness at 5 ms moved little between 0.08 and 0.25.
+const lateChance = 0.15
+
+// lateTimeout says whether a timeout that ended th's wait, in real time,
+// is late: the kernel queued th's wake-up on the busy holder's processor,
+// where th does not run before the holder blocks, though the other
+// processor is idle (measured on CPython with perf: the wake-up of a
+// waiter whose timer fired during a hold waited there about a
+// millisecond, up to 5 ms). Until it runs, th is still in its wait: in its
+// place in the futex's queue and in glibc's G1 if it was there, so the
+// next release wakes it (signal), and the drop requester cannot catch
+// that wake-up. The VM's threads, Go threads on the same kernel, are
+// seldom late (at 5 ms G1 was not empty at 3 of 113 releases for a drop
+// request, against about 1 in 7 on CPython), so the lock draws lateness
+// at lateChance. Only a waiter whose timeout would just begin another wait
+// (the lock changed hands during this one) is made late: one that would
+// set the drop request is not, so that handoffs between two threads are
+// unchanged. Called with mu held, th not in waiters.
+func (l *lock) lateTimeout(th *thread, saved uint64) bool {
+	return l.oldestFirst && th.vt == nil && l.interval > 0 && l.locked && l.switches != saved &&
+		!th.wake.pending() && l.pick.Float64() < lateChance
+}
+
+// parkLate puts th back in its wait, with its wait's number (same place,
+// same group), until a release: the release may wake it as any waiter;
+// else, the holder having blocked, th runs and its wait ends as a timeout
+// would (releaseLocked wakes it; it waits again at the back). Called with
+// mu held.
+func (l *lock) parkLate(th *thread) Wake {
+	th.widx = len(l.waiters)
+	l.waiters = append(l.waiters, th)
+	l.nwait.Store(int32(len(l.waiters)))
+	l.late = append(l.late, th)
+	l.unlock()
+	w := l.clock.Park(th.ctx, th.wake, 0)
+	l.mu.Lock()
+	l.removeWaiter(th)
+	for i, x := range l.late {
+		if x == th {
+			l.late = append(l.late[:i], l.late[i+1:]...)
+			break
+		}
+	}
+	return w
 }
