@@ -60,7 +60,9 @@ func countdown(n int64, quick bool) time.Duration {
 		panic("vm: calibration interrupted: " + err.Error())
 	}
 	wall := time.Since(start)
-	if cpu1, ok := threadCPU(); cpuOK && ok && cpu1 > cpu0 {
+	// A thread cannot use more CPU than the time that passed: a reading
+	// that says otherwise is a clock to distrust (a coarse one), not work.
+	if cpu1, ok := threadCPU(); cpuOK && ok && cpu1 > cpu0 && time.Duration(cpu1-cpu0) <= wall+time.Millisecond/10 {
 		return time.Duration(cpu1 - cpu0)
 	}
 	return wall
