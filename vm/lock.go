@@ -186,14 +186,19 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 	th.drainWake()
 	l.parks++
 	th.parkSeq = l.parks
-	th.widx = len(l.waiters)
-	l.waiters = append(l.waiters, th)
-	l.nwait.Store(int32(len(l.waiters)))
+	l.addWaiter(th)
 	l.unlock()
 	w := l.clock.Park(th.ctx, th.wake, timeout)
 	l.mu.Lock()
 	l.removeWaiter(th)
 	return w
+}
+
+// addWaiter puts th last in the waiter list.
+func (l *lock) addWaiter(th *thread) {
+	th.widx = len(l.waiters)
+	l.waiters = append(l.waiters, th)
+	l.nwait.Store(int32(len(l.waiters)))
 }
 
 func (l *lock) removeWaiter(th *thread) {
@@ -360,19 +365,17 @@ func (l *lock) awaitSwitch(th *thread) error {
 // others time out and wait again (docs/fidelity.md, 4 threads at 5 ms).
 // Called with mu held and waiters not empty.
 func (l *lock) signal(why tracer.Release) *thread {
-	oldest, g1 := l.waiters[0], false
+	oldest, newest := l.waiters[0], uint64(0)
 	for _, x := range l.waiters {
 		if x.parkSeq < oldest.parkSeq {
 			oldest = x
 		}
-		g1 = g1 || x.parkSeq <= l.g1end
+		newest = max(newest, x.parkSeq)
 	}
-	if g1 {
+	if oldest.parkSeq <= l.g1end { // G1 has a waiter: the oldest
 		return oldest
 	}
-	for _, x := range l.waiters {
-		l.g1end = max(l.g1end, x.parkSeq)
-	}
+	l.g1end = newest // the group switch
 	if r := l.requester; r != nil && why == tracer.ReleaseDropRequest && r.parkSeq == l.reqSeq &&
 		r.widx < len(l.waiters) && l.waiters[r.widx] == r {
 		return r
@@ -407,8 +410,7 @@ const lateChance = 0.15
 // set the drop request is not, so that handoffs between two threads are
 // unchanged. Called with mu held, th not in waiters.
 func (l *lock) lateTimeout(th *thread, saved uint64) bool {
-	return l.oldestFirst && th.vt == nil && l.interval > 0 && l.locked && l.switches != saved &&
-		!th.wake.pending() && l.pick.Float64() < lateChance
+	return l.oldestFirst && l.locked && l.switches != saved && !th.wake.pending() && l.pick.Float64() < lateChance
 }
 
 // parkLate puts th back in its wait, with its wait's number (same place,
@@ -417,9 +419,7 @@ func (l *lock) lateTimeout(th *thread, saved uint64) bool {
 // would (releaseLocked wakes it; it waits again at the back). Called with
 // mu held.
 func (l *lock) parkLate(th *thread) Wake {
-	th.widx = len(l.waiters)
-	l.waiters = append(l.waiters, th)
-	l.nwait.Store(int32(len(l.waiters)))
+	l.addWaiter(th)
 	l.late = append(l.late, th)
 	l.unlock()
 	w := l.clock.Park(th.ctx, th.wake, 0)

@@ -331,9 +331,7 @@ func (c *vclock) waitAgain(v *vthread, l *lock) {
 	v.pending = false // drainWake
 	l.parks++
 	th.parkSeq = l.parks
-	th.widx = len(l.waiters)
-	l.waiters = append(l.waiters, th)
-	l.nwait.Store(int32(len(l.waiters)))
+	l.addWaiter(th)
 	if l.interval > 0 {
 		c.push(v, v.now()+int64(l.interval), WakeTimeout)
 	}
