@@ -44,6 +44,20 @@ func TestInOrderIsTheSort(t *testing.T) {
 	}
 }
 
+// byteCases is 300 traces of random bytes (events in any order), each of
+// up to 3*(most-1) bytes.
+func byteCases(r *rand.Rand, most int) []testkit.Case {
+	var cases []testkit.Case
+	for i := range 300 {
+		data := make([]byte, 3*r.IntN(most))
+		for j := range data {
+			data[j] = byte(r.Uint32())
+		}
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+	}
+	return cases
+}
+
 // TestOrderedIsInOrder: the records made block by block and merged are
 // those of records merged by inOrder, with the same names interned in the
 // same order, for valid traces and for events in any order.
@@ -51,14 +65,7 @@ func TestOrderedIsInOrder(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
 		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
-	r := rand.New(rand.NewPCG(7, 8))
-	for i := range 300 { // events in any order
-		data := make([]byte, 3*r.IntN(200))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
-	}
+	cases = append(cases, byteCases(rand.New(rand.NewPCG(7, 8)), 200)...)
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
 		l := newLayout(c.Trace)
@@ -86,14 +93,7 @@ func TestFlowsAsSearched(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
 		testkit.Case{Name: "cpu", Trace: testkit.CPUThreads(64, 2000)})
-	r := rand.New(rand.NewPCG(9, 10))
-	for i := range 300 {
-		data := make([]byte, 3*r.IntN(300))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
-	}
+	cases = append(cases, byteCases(rand.New(rand.NewPCG(9, 10)), 300)...)
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
 		got := newFlows(s)
