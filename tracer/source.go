@@ -34,20 +34,49 @@ var ErrInterrupted = errors.New("run interrupted")
 // If ctx carries a Stream (WithStream), the run is also written to it as
 // it goes, and finished there (end record) before Record returns; the
 // Stream's Err says whether that worked.
+//
+// A LiveSource streams a provisional recording instead (see LiveSource):
+// the Stream's file is then what a crash leaves, and its Provisional
+// method says that the caller must write the returned trace over it.
 func Record(ctx context.Context, src Source, cfg Config) (*Trace, error) {
 	rec := NewRecorder(cfg)
 	st := streamOf(ctx)
-	if st != nil {
-		st.begin(rec)
-	}
-	meta, err := src.Record(ctx, rec)
-	if st != nil {
+	ls, live := src.(LiveSource)
+	var (
+		meta Meta
+		err  error
+	)
+	switch {
+	case st != nil && live:
+		prov := NewRecorder(cfg)
+		st.provisional = true
+		st.begin(prov)
+		meta, err = ls.RecordLive(ctx, prov, rec)
 		st.finish(meta)
+	case st != nil:
+		st.begin(rec)
+		meta, err = src.Record(ctx, rec)
+		st.finish(meta)
+	default:
+		meta, err = src.Record(ctx, rec)
 	}
 	if err != nil && !errors.Is(err, ErrInterrupted) && rec.Empty() {
 		return nil, err
 	}
 	return rec.Finish(meta), err
+}
+
+// A LiveSource is a Source whose events become final only at the end of
+// its run: the names of its threads, which of its locks say something
+// about the threads (the real-CPython source learns both late, and keeps
+// its events until then). So that a crash of the recording process still
+// leaves the run so far on disk, RecordLive records the run as it goes,
+// provisionally, into live (which a Stream writes every StreamFlush), and
+// the final trace into rec at the end. Without a Stream, Record calls its
+// Record method.
+type LiveSource interface {
+	Source
+	RecordLive(ctx context.Context, live, rec *Recorder) (Meta, error)
 }
 
 // GILMode is how a process's threads share the interpreter.

@@ -53,7 +53,15 @@ type Stream struct {
 	stop     chan struct{}
 	done     chan struct{}
 	finished bool
+	// provisional: a LiveSource's provisional recording was streamed
+	// (Record sets it before the run).
+	provisional bool
 }
+
+// Provisional reports whether the stream holds a provisional recording
+// (a LiveSource's): the file is then for a crash to leave, and the trace
+// Record returned must be written over it once the run is over.
+func (s *Stream) Provisional() bool { return s.provisional }
 
 type streamPos struct {
 	chunk int // index of the chunk being written

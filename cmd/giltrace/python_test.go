@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,5 +192,83 @@ func TestPythonOptionsLockHolds(t *testing.T) {
 		if got := pythonOptions(cmd, &recordOptions{LockHolds: on}).LockHolds; got != on {
 			t.Errorf("LockHolds %v for --lock-holds=%v", got, on)
 		}
+	}
+}
+
+// joinedSpinners: two CPU-bound threads for about 8 s while the main thread
+// waits in Thread.join (a blocking call that lasts the whole run).
+const joinedSpinners = `import os, sys, threading, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+def spin():
+    end = time.time() + 8
+    while time.time() < end:
+        n = 10000
+        while n > 0:
+            n -= 1
+ts = [threading.Thread(target=spin) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+`
+
+// TestRecordPythonKilled: giltrace killed with SIGKILL while it traces a
+// real program leaves the run so far in the partial trace (the real-CPython
+// source streams a provisional recording: tracer.LiveSource), valid and
+// covering the run up to about a second before the kill, although the
+// main thread was inside Thread.join from the start, a blocking call whose
+// events the recorder keeps until it ends.
+func TestRecordPythonKilled(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte(joinedSpinners), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	pidFile := filepath.Join(dir, "pid")
+	cmd := exec.Command(giltraceBinary(t), "record", "-o", out, "--formats", "none", "--", py, app, pidFile)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if b, err := os.ReadFile(pidFile); err == nil { // the program outlives giltrace's SIGKILL
+			if pid, err := strconv.Atoi(string(b)); err == nil && pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if err := cpython.RemoveStale(); err != nil { // the killed run's probes (the next run would remove them)
+			t.Errorf("removing the killed run's probes: %v", err)
+		}
+	})
+	partial := filepath.Join(out, partialName)
+	waitFor(t, 20*time.Second, "the program's events in the partial trace", func() bool {
+		fi, err := os.Stat(partial)
+		return err == nil && fi.Size() > 16<<10
+	})
+	time.Sleep(3 * time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+	tr, err := tracer.ReadFile(partial)
+	var te *tracer.TruncatedError
+	if !errors.As(err, &te) || tr == nil {
+		t.Fatalf("reading the killed run's trace: %v", err)
+	}
+	if len(tr.Threads) < 3 {
+		t.Fatalf("%d threads in the killed run's trace, want the main thread and the 2 spinners", len(tr.Threads))
+	}
+	// The program started before the stream grew past 16 KiB; the prefix
+	// covers at least the 3 s since, less the stream's lag and slack.
+	if got, want := time.Duration(tr.Duration()), 3*time.Second-2*tracer.StreamFlush-time.Second; got < want {
+		t.Errorf("the prefix lasts %v, want at least %v", got, want)
+	}
+	holds := 0
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindLockAcquire && tr.Locks[e.Lock()].GIL && tr.Threads[e.Thread].Name != "MainThread" {
+			holds++
+		}
+	}
+	if holds < 100 {
+		t.Errorf("%d GIL acquisitions by the spinners in the prefix, want at least 100 (2 threads switching every 5 ms for 2 s)", holds)
 	}
 }

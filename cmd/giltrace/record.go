@@ -277,7 +277,9 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		interrupted = true
 	}
 	pg.Phase("recorded %d events of %d threads; saving the trace", len(t.Events), len(t.Threads))
-	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual")
+	// A virtual run is written whole (its stream's records depend on timing), and so
+	// is a real program's (its stream was provisional: tracer.LiveSource).
+	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual" || st.Provisional())
 	formats, outErr := parseFormats(o.Formats)
 	if saveErr != nil {
 		path = f.Name()

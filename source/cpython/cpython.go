@@ -122,6 +122,16 @@ func (s *Source) logf(format string, args ...any) {
 // Record traces the program into rec (tracer.Source). See the package
 // documentation for what is recorded and how.
 func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta, error) {
+	return s.RecordLive(ctx, nil, rec)
+}
+
+// RecordLive is Record that also emits each event into live as soon as
+// it is handled (tracer.LiveSource), every 5 ms, for a Stream to write:
+// with the threads named "thread TID" (MainThread aside) and every guest
+// lock the program used, where rec gets, at the end, the threads' names
+// and only the locks that say something about the threads. A crash of
+// giltrace then leaves the run so far on disk. live may be nil.
+func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tracer.Meta, error) {
 	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Version: s.o.Version, Extra: map[string]string{"source": "cpython"}}
 	t0 := time.Now()
@@ -160,7 +170,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 		return meta, err
 	}
 	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))
-	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, probes: probes, tgids: map[int]int{}}
+	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, live: live, probes: probes, tgids: map[int]int{}}
 	return r.record(ctx)
 }
 

@@ -238,6 +238,9 @@ func (m *machine) setStack(th *thread, frames []tracer.Frame) {
 	ids := make([]tracer.FrameID, len(frames))
 	for i, f := range frames {
 		ids[len(frames)-1-i] = m.rec.AddFrame(f)
+		if m.live != nil {
+			m.liveSame(int(ids[len(frames)-1-i]), int(m.live.AddFrame(f)))
+		}
 	}
 	common := 0
 	for common < len(ids) && common < len(th.frames) && ids[common] == th.frames[common] {
@@ -262,6 +265,9 @@ func (m *machine) push(parent tracer.StackID, f tracer.FrameID) tracer.StackID {
 		return id
 	}
 	id := m.rec.Stack(parent, f)
+	if m.live != nil {
+		m.liveSame(int(id), int(m.live.Stack(parent, f)))
+	}
 	m.stacks[k] = id
 	m.parents[id] = parent
 	return id

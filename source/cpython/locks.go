@@ -56,6 +56,7 @@ type guestLock struct {
 	holder *thread // shown holding it, or nil
 	proc   *proc
 	id     tracer.LockID
+	liveID tracer.LockID // in the live recording (NoLock until its first event there)
 
 	first  *thread // its first holder
 	shared bool    // held by two threads at least
@@ -79,7 +80,7 @@ func (m *machine) lock(p *proc, addr uint64) *guestLock {
 }
 
 func (m *machine) newLock(p *proc, addr uint64, name string) *guestLock {
-	g := &guestLock{addr: addr, name: name, proc: p, id: tracer.NoLock}
+	g := &guestLock{addr: addr, name: name, proc: p, id: tracer.NoLock, liveID: tracer.NoLock}
 	p.locks[addr] = g
 	m.glocks = append(m.glocks, g)
 	return g

@@ -25,12 +25,20 @@ type machine struct {
 	// handling events, the reading goroutine preparing them.
 	mu sync.Mutex
 
-	rec      *tracer.Recorder
-	in       *interp
-	fa       frameArgs
-	maxDepth int
-	workload string
-	mem      memReader
+	rec *tracer.Recorder
+	in  *interp
+	// live is the provisional recording (tracer.LiveSource), or nil: every
+	// table row rec gets, live gets too, in the same order (so the IDs of
+	// strings, frames, stacks and processes are the same in both); locks
+	// and threads have IDs of their own there (liveGIL, liveID, live).
+	live       *tracer.Recorder
+	liveBroken bool                        // an ID differed: live gets nothing more
+	liveLocks  map[[2]uint64]tracer.LockID // live guest locks by process and address
+	strs       map[tracer.StringID]string  // rec's strings interned (I/O kinds), for live
+	fa         frameArgs
+	maxDepth   int
+	workload   string
+	mem        memReader
 
 	procs   map[int]*proc
 	threads map[int]*thread
@@ -63,6 +71,7 @@ type proc struct {
 	pid     int
 	id      tracer.ProcID
 	gil     tracer.LockID // NoLock: free-threaded
+	liveGIL tracer.LockID // gil in the live recording
 	threads []*thread
 	locks   map[uint64]*guestLock // by address: the lock now at it
 	codes   map[uint64]*code
@@ -87,6 +96,9 @@ type thread struct {
 	p      *proc
 	name   string
 	events []pending
+	live   *tracer.Buffer // in the live recording, once it has an event
+	liveN  int            // events emitted into live
+	prov   *provisional   // a blocking call emitted into live before its end
 
 	started, ended bool
 	skip           bool // seen first inside a blocking call (attach): wait for take_gil
@@ -145,10 +157,16 @@ func (m *machine) proc(pid int) *proc {
 	if len(m.procs) > 0 {
 		name = fmt.Sprintf("%s child %d", m.workload, pid)
 	}
-	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, locks: map[uint64]*guestLock{},
+	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, liveGIL: tracer.NoLock, locks: map[uint64]*guestLock{},
 		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, interval: defaultInterval, intervalAt: -1 << 62}
 	if !m.in.NoGIL {
 		p.gil = m.rec.AddLock("GIL", p.id, true)
+	}
+	if m.live != nil {
+		m.liveSame(int(p.id), int(m.live.AddProcess(name, pid)))
+		if !m.in.NoGIL {
+			p.liveGIL = m.live.AddLock("GIL", p.id, true)
+		}
 	}
 	m.procs[pid] = p
 	return p
@@ -493,7 +511,7 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		m.lockTimeouts++
 	}
 	if b.io {
-		m.emit(th, s.start, tracer.KindIOBegin, uint64(m.rec.Intern(b.kind)))
+		m.emit(th, s.start, tracer.KindIOBegin, uint64(m.intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
 		if !ended {
 			m.emit(th, t, tracer.KindIOEnd, 0)
@@ -610,6 +628,7 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		}
 		m.end(th, t, why)
 	}
+	m.publishLive()
 	m.assignLocks()
 	seen := map[string]int{}
 	bufs := map[*thread]*tracer.Buffer{}
@@ -664,4 +683,156 @@ func threadName(frames []tracer.Frame, tid int) string {
 		return fmt.Sprintf("%s (tid %d)", target, tid)
 	}
 	return fmt.Sprintf("thread %d", tid)
+}
+
+// intern is rec.Intern, remembering the string for the live recording
+// (where a provisional I/O interns its kind first: its IDs differ).
+func (m *machine) intern(str string) tracer.StringID {
+	id := m.rec.Intern(str)
+	if m.live != nil {
+		if m.strs == nil {
+			m.strs = map[tracer.StringID]string{}
+		}
+		m.strs[id] = str
+	}
+	return id
+}
+
+// liveSame checks that a row has the same ID in the live recording as in
+// rec; if not (a row added to one and not the other), the live recording
+// gets nothing more: a crash would leave its prefix.
+func (m *machine) liveSame(id, live int) {
+	if id != live {
+		m.liveBroken = true
+	}
+}
+
+// provisional is a blocking call (a section) whose start and GIL release
+// were emitted into the live recording while it went on: the machine
+// emits a section's events only at its end, when it knows what it was,
+// and a thread shown holding the GIL until then (a main thread in
+// Thread.join for the whole run) would make every later acquire in the
+// live recording invalid.
+type provisional struct {
+	sec        *section
+	begin      tracer.Kind   // the kind of its first event: LockWait, IOBegin or NativeBegin
+	lock       tracer.LockID // a LockWait's live lock
+	begun, rel bool          // the section's own begin and release seen (and left out)
+}
+
+// publishLive emits into the live recording the events kept since its
+// last call, each thread's in order: the threads are named for now
+// ("thread TID", or MainThread), every guest lock is in (named as it is
+// now), and a drop request names its holder by the holder's live thread.
+// A thread inside a blocking call that released the GIL gets the call's
+// begin and release now (provisional); when the call ends, those two of
+// its events are left out. If the call turns out other than guessed (a
+// lock wait that timed out), the live recording may break the protocol
+// there, and a crash would leave the run up to that point.
+func (m *machine) publishLive() {
+	if m.live == nil || m.liveBroken {
+		return
+	}
+	for _, th := range m.order {
+		for ; th.liveN < len(th.events); th.liveN++ {
+			e := &th.events[th.liveN]
+			if pr := th.prov; pr != nil && pr.sec != th.sec && !(pr.begun && pr.rel) {
+				switch {
+				case !pr.begun && e.kind == pr.begin:
+					pr.begun = true
+					continue
+				case !pr.rel && e.kind == tracer.KindLockRelease && e.lock == nil:
+					pr.rel = true
+					continue
+				}
+			}
+			arg := e.arg
+			switch {
+			case e.peer != nil:
+				arg = tracer.DropArg(th.p.liveGIL, m.liveThread(e.peer).Thread())
+			case e.lock != nil:
+				arg = tracer.LockArg(m.liveLock(e.lock), uint8(e.arg))
+			case e.kind == tracer.KindLockWait || e.kind == tracer.KindLockAcquire || e.kind == tracer.KindLockRelease:
+				arg = tracer.LockArg(th.p.liveGIL, uint8(e.arg>>32)) // the GIL
+			case e.kind == tracer.KindIOBegin:
+				arg = uint64(m.live.Intern(m.strs[tracer.StringID(e.arg)]))
+			}
+			m.liveThread(th).Emit(e.t, e.kind, e.st, arg)
+		}
+		if pr := th.prov; pr != nil && pr.sec != th.sec && pr.begun && pr.rel {
+			th.prov = nil
+		}
+		if s := th.sec; s != nil && s.dropped && th.prov == nil && !th.ended {
+			m.provisionalSection(th, s)
+		}
+	}
+}
+
+// provisionalSection emits the begin and the GIL release of th's blocking
+// call s into the live recording, as the machine will most likely emit
+// them at its end: a lock wait if a lock is being acquired, else the
+// call's I/O or native kind.
+func (m *machine) provisionalSection(th *thread, s *section) {
+	p := th.p
+	pr := &provisional{sec: s, lock: tracer.NoLock}
+	b := m.live
+	buf := m.liveThread(th)
+	var why tracer.Release
+	switch {
+	case s.hasLock:
+		pr.begin, why = tracer.KindLockWait, tracer.ReleaseLockWait
+		pr.lock = m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))
+		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(pr.lock, 0))
+	default:
+		bl := m.blocking(p, s.ra)
+		if bl.io {
+			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO
+			buf.Emit(s.start, tracer.KindIOBegin, th.stack, uint64(b.Intern(bl.kind)))
+		} else {
+			pr.begin, why = tracer.KindNativeBegin, tracer.ReleaseNative
+			buf.Emit(s.start, tracer.KindNativeBegin, th.stack, tracer.NativeArg(true))
+		}
+	}
+	if p.liveGIL != tracer.NoLock {
+		buf.Emit(s.drop, tracer.KindLockRelease, th.stack, tracer.LockArg(p.liveGIL, uint8(why)))
+	} else {
+		pr.rel = true // no GIL: the machine emits no release either
+	}
+	th.prov = pr
+}
+
+// liveLock is guest lock g's LockID in the live recording: the lock a
+// provisional wait at its address used, or a new one.
+func (m *machine) liveLock(g *guestLock) tracer.LockID {
+	if g.liveID == tracer.NoLock {
+		g.liveID = m.liveLockAt(g.proc, g.addr, g.name)
+	}
+	return g.liveID
+}
+
+// liveLockAt is the live recording's lock at address addr of process p,
+// added if new.
+func (m *machine) liveLockAt(p *proc, addr uint64, name string) tracer.LockID {
+	k := [2]uint64{uint64(p.pid), addr}
+	if id, ok := m.liveLocks[k]; ok {
+		return id
+	}
+	if m.liveLocks == nil {
+		m.liveLocks = map[[2]uint64]tracer.LockID{}
+	}
+	id := m.live.AddLock(name, p.id, false)
+	m.liveLocks[k] = id
+	return id
+}
+
+// liveThread is th's buffer in the live recording, made on first use.
+func (m *machine) liveThread(th *thread) *tracer.Buffer {
+	if th.live == nil {
+		name := th.name
+		if name == "" {
+			name = fmt.Sprintf("thread %d", th.tid)
+		}
+		th.live = m.live.NewThread(name, th.p.id)
+	}
+	return th.live
 }

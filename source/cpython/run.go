@@ -26,6 +26,7 @@ type run struct {
 	depth  int
 	meta   *tracer.Meta
 	rec    *tracer.Recorder
+	live   *tracer.Recorder // the provisional recording, streamed (or nil)
 	probes []probe
 
 	startMono int64
@@ -106,6 +107,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	pm := newProcMem(r.in)
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
+	m.live = r.live
 	m.lockHolds = r.s.o.LockHolds
 	interrupted, cut := false, false
 	var pend []rawEvent
@@ -300,6 +302,11 @@ func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, f
 			e := &pend[i]
 			m.step(e, max(e.mono-r.startMono, 0))
 		}
+		m.mu.Unlock()
+	}
+	if cut > 0 {
+		m.mu.Lock()
+		m.publishLive()
 		m.mu.Unlock()
 	}
 	return append(pend[:0], pend[cut:]...)

@@ -212,6 +212,11 @@ func (s *session) close() error {
 	return errors.Join(errs...)
 }
 
+// RemoveStale removes the tracefs instances and uprobes that recorders
+// which no longer exist left behind (killed before they could clean up).
+// Every recording does it first; tests that kill one call it after.
+func RemoveStale() error { return cleanupStale() }
+
 // cleanupStale removes the instances and uprobes of earlier runs whose
 // recorder process no longer exists (killed before it could clean up).
 func cleanupStale() error {
