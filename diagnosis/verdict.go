@@ -299,20 +299,24 @@ func all(cs []cond) bool {
 }
 
 // unfair is a sentence about the least fair process, if its CPU-bound
-// threads' acquisitions differ by more than UnfairRatio, else "".
+// threads' acquisitions differ by more than UnfairRatio and the thread
+// with the fewest waited longer for the GIL than the one with the most (it
+// was starved, not merely holding the GIL longer each time), else "".
 func (a *analysis) unfair() string {
 	worst := -1
 	for i, p := range a.r.Procs {
 		f := p.Fairness
-		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
+		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && f.FewestGILWaitNS > f.MostGILWaitNS && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
 			worst = i
 		}
 	}
 	if worst < 0 {
 		return ""
 	}
-	f := a.r.Procs[worst].Fairness
-	return fmt.Sprintf(" The GIL was also unfair: %s acquired it %d times, %s only %d.", f.MostThread, f.Most, f.FewestThread, f.Fewest)
+	p := a.r.Procs[worst]
+	f := p.Fairness
+	return fmt.Sprintf(" The GIL was also unfair: %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
+		f.FewestThread, textfmt.Plural(f.Fewest, "time"), textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
 }
 
 func (a *analysis) convoy() (Verdict, bool) {
