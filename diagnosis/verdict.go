@@ -227,13 +227,15 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
 	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
+	// The CPU-bound threads are those that competed for the GIL
+	// (competingThread), the same that fairness counts.
 	perProc := map[int]int{}
 	for i := range a.r.Threads {
-		if a.cpuBound[i] && a.gilOf(a.procOf[i]) != tracer.NoLock {
+		if a.competing[i] {
 			perProc[a.procOf[i]]++
 		}
 	}
-	n, s := a.threadSums(func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 })
+	n, s := a.threadSums(func(i int) bool { return a.competing[i] && perProc[a.procOf[i]] >= 2 })
 	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
 	compute := textfmt.Share(s.RunningNS, threadWork(&s))
 	ruleA := []cond{gain,
