@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -635,7 +636,44 @@ func (a *analysis) convoyAdvice(holder string) string {
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: about %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
-	return s + "; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
+	return s + a.switchIntervalAdvice()
+}
+
+// ConvoyShorterInterval: the convoy advice offers a switch interval this
+// many times shorter than the one in use (a fifth: CPython's default 5 ms
+// becomes 1 ms), the waiter's median re-acquire shrinking with it, but
+// not below ConvoyMinAdvisedInterval.
+const ConvoyShorterInterval = 5
+
+// ConvoyMinAdvisedInterval: at or below 1 ms the advice no longer offers a
+// shorter interval: every interval the holder is forced to hand the GIL
+// over, and below a millisecond those handoffs cost the CPU-bound threads
+// throughput for little gain in the I/O threads' latency.
+const ConvoyMinAdvisedInterval = time.Millisecond
+
+// switchIntervalAdvice is the convoy advice's last clause: a shorter
+// switch interval than the one in use, with its value, or, when the
+// interval in use is already at or below ConvoyMinAdvisedInterval, that
+// shortening it further costs throughput, and the other options.
+func (a *analysis) switchIntervalAdvice() string {
+	si := a.t.Meta.SwitchInterval
+	if a.t.Meta.GILMode != "cpython" || si <= 0 {
+		return "; or shorten the switch interval (sys.setswitchinterval) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
+	}
+	if si <= ConvoyMinAdvisedInterval {
+		return fmt.Sprintf("; the switch interval is already %s (sys.setswitchinterval(%s)): shortening it further costs the CPU-bound threads throughput in handoffs for little latency, "+
+			"so instead release the GIL in the holder's compute (a native library that releases it, such as numpy), or have it yield between chunks (time.sleep(0)), or move the I/O to asyncio in a process of its own.",
+			si, seconds(si))
+	}
+	shorter := max(si/ConvoyShorterInterval, ConvoyMinAdvisedInterval)
+	return fmt.Sprintf("; or shorten the switch interval from %s to %s (sys.setswitchinterval(%s)) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput).",
+		si, shorter, seconds(shorter))
+}
+
+// seconds is d in seconds as Python's sys.setswitchinterval takes it:
+// 0.001 for 1 ms.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // nativeAdvice: releasing the GIL in the C code, or a process, with the
