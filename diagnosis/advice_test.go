@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/internal/textfmt"
@@ -86,5 +87,41 @@ func TestSingleThreadedBound(t *testing.T) {
 	r := Analyze(tracer.Derive(tr))
 	if len(r.Verdicts) != 1 || !strings.Contains(r.Verdicts[0].Advice, "Split over 2 cores, the same work could run at most 2.40x as fast") {
 		t.Errorf("verdicts %+v", r.Verdicts)
+	}
+}
+
+// TestConvoyAdviceSwitchInterval: the convoy advice offers a switch
+// interval shorter than the one in use, with its value, and at or below
+// 1 ms says that shortening it further costs throughput and names the
+// other options instead.
+func TestConvoyAdviceSwitchInterval(t *testing.T) {
+	for _, c := range []struct {
+		interval time.Duration
+		want     string
+		not      string
+	}{
+		{5 * time.Millisecond, "shorten the switch interval from 5ms to 1ms (sys.setswitchinterval(0.001))", "already"},
+		{8 * time.Millisecond, "shorten the switch interval from 8ms to 1.6ms (sys.setswitchinterval(0.0016))", "already"},
+		{2 * time.Millisecond, "shorten the switch interval from 2ms to 1ms (sys.setswitchinterval(0.001))", "already"},
+		{time.Millisecond, "the switch interval is already 1ms (sys.setswitchinterval(0.001)): shortening it further costs", "setswitchinterval(0.0002)"},
+		{500 * time.Microsecond, "the switch interval is already 500µs (sys.setswitchinterval(0.0005)): shortening it further costs", "shorten the switch interval from"},
+	} {
+		t.Run(c.interval.String(), func(t *testing.T) {
+			tr := testkit.Convoy(20)
+			tr.Meta.SwitchInterval = c.interval
+			r := Analyze(tracer.Derive(tr))
+			var advice string
+			for _, v := range r.Verdicts {
+				if v.Code == Convoy {
+					advice = v.Advice
+				}
+			}
+			if advice == "" {
+				t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
+			}
+			if !strings.Contains(advice, c.want) || strings.Contains(advice, c.not) {
+				t.Errorf("advice lacks %q or has %q: %s", c.want, c.not, advice)
+			}
+		})
 	}
 }

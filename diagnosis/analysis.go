@@ -45,6 +45,10 @@ type Report struct {
 	// when the trace records it; BusyMachine is Machine.Busy.
 	Machine     *Machine `json:"machine,omitempty"`
 	BusyMachine bool     `json:"busy_machine"`
+	// CoreWait is, in a simulated run (clock virtual) with more runnable
+	// threads than simulated cores, how much of the threads' running time
+	// was spent waiting for a simulated core (consistency.go).
+	CoreWait *CoreWait `json:"simulated_core_wait,omitempty"`
 }
 
 // Latency is a distribution of durations in nanoseconds: nearest-rank
@@ -90,9 +94,12 @@ type ProcReport struct {
 }
 
 // Fairness compares GIL acquisitions among the CPU-bound threads of a
-// process; Ratio is fewest/most (1 is perfectly even).
-// Its counts are each CPU-bound thread's contended acquisitions of the GIL
-// (after a wait, or forced): who got it when threads competed.
+// process that competed for its GIL (competingThread: the same threads
+// gil-bound counts); Ratio is fewest/most (1 is perfectly even).
+// Its counts are each thread's acquisitions of the GIL, all of them, as
+// the thread table's acquisitions column counts them; the GIL wait of the
+// thread with the fewest and of the one with the most says whether the
+// difference cost the first (unfair) or not.
 type Fairness struct {
 	CPUBoundThreads int     `json:"cpu_bound_threads"`
 	Fewest          int     `json:"fewest"`
@@ -100,6 +107,8 @@ type Fairness struct {
 	Most            int     `json:"most"`
 	MostThread      string  `json:"most_thread,omitempty"`
 	Ratio           float64 `json:"ratio"`
+	FewestGILWaitNS int64   `json:"fewest_thread_gil_wait_ns"`
+	MostGILWaitNS   int64   `json:"most_thread_gil_wait_ns"`
 }
 
 // FuncTime is a guest function with GIL time charged to it.
@@ -194,7 +203,10 @@ type analysis struct {
 	procOf   []int // thread -> index into r.Procs
 	wallNS   int64
 	cpuBound []bool // per thread
-	ioBound  []bool // per thread
+	// competing: per thread, one of "the CPU-bound threads" that the
+	// gil-bound verdict and fairness speak of (competingThread).
+	competing []bool
+	ioBound   []bool // per thread
 
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
 
@@ -222,7 +234,27 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 		a.cpuBound[i] = w > 0 && textfmt.Share(threadCPU(th), w) >= CPUBoundShare
 		a.ioBound[i] = w > 0 && textfmt.Share(th.IONS, w) >= IOBoundShare
 	}
+	a.competing = make([]bool, len(r.Threads))
+	for i := range r.Threads {
+		a.competing[i] = a.competingThread(i)
+	}
 	return a
+}
+
+// competingThread reports whether thread i is one of the CPU-bound threads
+// that competed for its process's GIL, the set that every line about them
+// (gil-bound's, fairness's) counts: CPU-bound, in a process with a GIL,
+// with most of its CPU time needing the GIL (running Python, or native
+// calls that keep it: a thread in GIL-releasing native code, such as
+// hashlib or numpy, does not compete for it), and not a thread that spent
+// most of its wall waiting for other threads on a guest lock (a main thread
+// that set up the work and joined the others).
+func (a *analysis) competingThread(i int) bool {
+	th := &a.r.Threads[i]
+	if !a.cpuBound[i] || a.gilOf(a.procOf[i]) == tracer.NoLock || th.LockWaitNS*2 > th.WallNS {
+		return false
+	}
+	return textfmt.Share(th.RunningNS+th.NativeHoldingNS, threadCPU(th)) >= CPUBoundShare
 }
 
 // threadWork is the time a thread did something (not waiting for a lock).

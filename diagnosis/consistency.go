@@ -2,6 +2,8 @@ package diagnosis
 
 import (
 	"fmt"
+
+	"github.com/giltrace/giltrace/internal/textfmt"
 )
 
 // Inconsistent is the verdict of a trace whose figures exceed what the
@@ -26,6 +28,13 @@ const ConsistencySlack = 0.05
 // (always: up to the slack silently) and, beyond the slack, puts the
 // Inconsistent verdict, which gives the measured figure, first
 // among verdicts.
+//
+// A simulated run (clock virtual) never gets the verdict: its clock is
+// exact, and the VM records a thread that waits for one of its simulated
+// cores as running (the trace has no state for that wait), so busy
+// thread-time above cores x wall is the simulated queue for the cores.
+// Its figures are capped the same way, and coreWait says how much of the
+// threads' running and native time was that queue.
 func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	r := a.r
 	cores := float64(r.Speedup.Cores)
@@ -55,6 +64,12 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	if cpuOnly {
 		r.Speedup.Achieved = min(r.Speedup.Achieved, cores)
 	}
+	if a.simulated() {
+		// In virtual time the clock is exact: the excess is the VM's
+		// simulated cores queueing the threads, not a bad measurement.
+		a.coreWait()
+		return verdicts
+	}
 	if worst <= limit && !(cpuOnly && speedup > limit) {
 		return verdicts
 	}
@@ -68,4 +83,56 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 			"the GIL's figures (waits, handoffs, re-acquire latencies) stay valid, the CPU ones do not.",
 	}
 	return append([]Verdict{v}, verdicts...)
+}
+
+// simulated reports whether the run was simulated in virtual time (the
+// trace's metadata says clock=virtual, as the report's header does).
+func (a *analysis) simulated() bool {
+	return a.r.Clock == "virtual"
+}
+
+// CoreWait is, in a simulated run with more runnable threads than
+// simulated cores, the part of the threads' running and native time that
+// was spent waiting for a simulated core: the VM records that wait as
+// running, so the per-thread running figures over-count CPU by WaitNS.
+type CoreWait struct {
+	Cores int `json:"cores"` // simulated cores
+	// Where is "the run", or the process whose busy time exceeded its
+	// cores the most.
+	Where string `json:"where"`
+	// BusyNS is the threads' running and native time there, WallNS its
+	// wall, WaitNS = BusyNS - Cores x WallNS (> 0), Busy = BusyNS / WallNS.
+	BusyNS int64   `json:"busy_ns"`
+	WallNS int64   `json:"wall_ns"`
+	WaitNS int64   `json:"wait_ns"`
+	Busy   float64 `json:"busy"`
+	Text   string  `json:"text"`
+}
+
+// coreWait fills r.CoreWait when the busy thread-time of the run, or of
+// one of its processes, exceeds the simulated cores x its wall: the
+// largest excess, run first on ties.
+func (a *analysis) coreWait() {
+	r := a.r
+	cores := int64(r.Speedup.Cores)
+	var busy int64
+	for i := range r.Threads {
+		busy += threadCPU(&r.Threads[i])
+	}
+	cw := CoreWait{Cores: r.Speedup.Cores, Where: "the run", BusyNS: busy, WallNS: a.wallNS, WaitNS: busy - cores*a.wallNS}
+	for i := range r.Procs {
+		p := &r.Procs[i]
+		if w := p.busyNS - cores*p.WallNS; w > cw.WaitNS {
+			cw = CoreWait{Cores: r.Speedup.Cores, Where: fmt.Sprintf("process %s (pid %d)", p.Name, p.PID), BusyNS: p.busyNS, WallNS: p.WallNS, WaitNS: w}
+		}
+	}
+	if cw.WaitNS <= 0 || cw.WallNS <= 0 {
+		return
+	}
+	cw.Busy = round3(textfmt.Share(cw.BusyNS, cw.WallNS))
+	cw.Text = fmt.Sprintf("Simulated on %d cores with more runnable threads than cores: in %s, threads were running or in native code %.2f at a time on average, "+
+		"and the VM records a thread waiting for a simulated core as running, so the per-thread running (and native) figures over-count CPU time by %s "+
+		"(%s of running and native time, %d cores x %s wall). The parallelism and the achieved speedup are capped at %d cores.",
+		cw.Cores, cw.Where, cw.Busy, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
+	r.CoreWait = &cw
 }

@@ -96,3 +96,76 @@ func TestReportNeverExceedsCores(t *testing.T) {
 		})
 	}
 }
+
+// simulated marks built trace t as a run in virtual time, as the VM does
+// (clock=virtual, the simulated cores in Cores and GOMAXPROCS).
+func simulated(t *tracer.Trace, cores int) *tracer.Trace {
+	if t.Meta.Extra == nil {
+		t.Meta.Extra = map[string]string{}
+	}
+	t.Meta.Extra["clock"] = "virtual"
+	t.Meta.Cores, t.Meta.GOMAXPROCS = cores, cores
+	return t
+}
+
+// TestSimulatedNeverInconsistent: a run in virtual time with more runnable
+// threads than simulated cores is not a bad measurement (the VM records a
+// thread waiting for a simulated core as running): no
+// inconsistent-measurement, figures capped at the cores, cpu-saturated
+// where the demand says so, and CoreWait gives the over-count.
+func TestSimulatedNeverInconsistent(t *testing.T) {
+	cases := []struct {
+		name     string
+		trace    *tracer.Trace
+		waitNS   int64 // busy - cores x wall, 0 for no CoreWait
+		saturate bool
+	}{
+		// 4 threads busy 100 ms on 2 cores over a wall of 100 ms + 13 ns.
+		{"free-threaded-4", simulated(testkit.FreeThreaded(4, 100*ms), 2), -1, true},
+		{"free-threaded-8", simulated(testkit.FreeThreaded(8, 100*ms), 2), -1, true},
+		{"processes-4", simulated(testkit.Processes(4, 100*ms), 2), -1, true},
+		{"free-threaded-2", simulated(testkit.FreeThreaded(2, 100*ms), 2), 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Analyze(tracer.Derive(c.trace))
+			cores := float64(r.Speedup.Cores)
+			if r.Parallelism > cores || r.Speedup.Achieved > cores {
+				t.Errorf("parallelism %.3f, achieved %.3f on %v simulated cores", r.Parallelism, r.Speedup.Achieved, cores)
+			}
+			for _, p := range r.Procs {
+				if p.Parallelism > cores {
+					t.Errorf("process %s: parallelism %.3f", p.Name, p.Parallelism)
+				}
+			}
+			if hasCode(r.Verdicts, Inconsistent) {
+				t.Errorf("a simulated run got %s: %s", Inconsistent, r.VerdictCodes())
+			}
+			if got := hasCode(r.Verdicts, CPUSaturated); got != c.saturate {
+				t.Errorf("cpu-saturated %v, want %v: %s", got, c.saturate, r.VerdictCodes())
+			}
+			var busy int64
+			for _, th := range r.Threads {
+				busy += th.RunningNS + th.NativeNS + th.NativeHoldingNS
+			}
+			want := busy - int64(r.Speedup.Cores)*r.WallNS
+			if c.waitNS == 0 {
+				if r.CoreWait != nil {
+					t.Errorf("CoreWait %+v, want none", r.CoreWait)
+				}
+				return
+			}
+			if r.CoreWait == nil {
+				t.Fatalf("no CoreWait; busy %d, wall %d", busy, r.WallNS)
+			}
+			if r.CoreWait.WaitNS != want {
+				t.Errorf("CoreWait.WaitNS %d, want %d (busy - cores x wall)", r.CoreWait.WaitNS, want)
+			}
+			for _, s := range []string{"Simulated on 2 cores", "waiting for a simulated core as running", "over-count CPU time by"} {
+				if !strings.Contains(r.CoreWait.Text, s) {
+					t.Errorf("CoreWait.Text lacks %q: %s", s, r.CoreWait.Text)
+				}
+			}
+		})
+	}
+}

@@ -191,35 +191,26 @@ func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 	return best
 }
 
-// fairness compares GIL acquisitions of the CPU-bound threads of each
-// process with a GIL.
+// fairness compares the GIL acquisitions of the CPU-bound threads that
+// competed for the GIL in each process (competingThread).
 func (a *analysis) fairness() {
-	// Fairness is about who gets the GIL when threads compete for it: the
-	// acquisitions that ended a wait. A thread's uncontended ones (a real
-	// program's main thread importing alone, before it starts any thread,
-	// takes it thousands of times) say nothing of it.
-	contended := make([]int, len(a.r.Threads))
-	for _, h := range a.s.Holds {
-		if int(h.Thread) < len(contended) && h.How != tracer.AcquireUncontended && h.Lock == a.gilOf(a.procOf[h.Thread]) {
-			contended[h.Thread]++
-		}
-	}
+	// All acquisitions, as the thread table counts them: a legacy GIL's
+	// releasing thread wins it straight back uncontended thousands of
+	// times while the other waits, and counting only contended ones hid
+	// that. A main thread that took the GIL alone (imports) and then
+	// joined the workers is not among the competing threads.
 	for i := range a.r.Threads {
-		p := a.procOf[i]
-		th := &a.r.Threads[i]
-		// Among the CPU-bound threads that competed for the GIL: a thread
-		// that spent most of its wall waiting for other threads (a main
-		// thread that set up the work and joined the others) did not.
-		if !a.cpuBound[i] || a.gilOf(p) == tracer.NoLock || th.LockWaitNS*2 > th.WallNS {
+		if !a.competing[i] {
 			continue
 		}
-		n := contended[i]
-		f := &a.r.Procs[p].Fairness
+		th := &a.r.Threads[i]
+		n := th.Acquisitions
+		f := &a.r.Procs[a.procOf[i]].Fairness
 		if f.CPUBoundThreads == 0 || n < f.Fewest {
-			f.Fewest, f.FewestThread = n, th.Name
+			f.Fewest, f.FewestThread, f.FewestGILWaitNS = n, th.Name, th.GILWaitNS
 		}
 		if f.CPUBoundThreads == 0 || n > f.Most {
-			f.Most, f.MostThread = n, th.Name
+			f.Most, f.MostThread, f.MostGILWaitNS = n, th.Name, th.GILWaitNS
 		}
 		f.CPUBoundThreads++
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,13 +228,15 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
 	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
+	// The CPU-bound threads are those that competed for the GIL
+	// (competingThread), the same that fairness counts.
 	perProc := map[int]int{}
 	for i := range a.r.Threads {
-		if a.cpuBound[i] && a.gilOf(a.procOf[i]) != tracer.NoLock {
+		if a.competing[i] {
 			perProc[a.procOf[i]]++
 		}
 	}
-	n, s := a.threadSums(func(i int) bool { return a.cpuBound[i] && perProc[a.procOf[i]] >= 2 })
+	n, s := a.threadSums(func(i int) bool { return a.competing[i] && perProc[a.procOf[i]] >= 2 })
 	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
 	compute := textfmt.Share(s.RunningNS, threadWork(&s))
 	ruleA := []cond{gain,
@@ -299,20 +302,24 @@ func all(cs []cond) bool {
 }
 
 // unfair is a sentence about the least fair process, if its CPU-bound
-// threads' acquisitions differ by more than UnfairRatio, else "".
+// threads' acquisitions differ by more than UnfairRatio and the thread
+// with the fewest waited longer for the GIL than the one with the most (it
+// was starved, not merely holding the GIL longer each time), else "".
 func (a *analysis) unfair() string {
 	worst := -1
 	for i, p := range a.r.Procs {
 		f := p.Fairness
-		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
+		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && f.FewestGILWaitNS > f.MostGILWaitNS && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
 			worst = i
 		}
 	}
 	if worst < 0 {
 		return ""
 	}
-	f := a.r.Procs[worst].Fairness
-	return fmt.Sprintf(" The GIL was also unfair: %s acquired it %d times, %s only %d.", f.MostThread, f.Most, f.FewestThread, f.Fewest)
+	p := a.r.Procs[worst]
+	f := p.Fairness
+	return fmt.Sprintf(" The GIL was also unfair: %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
+		f.FewestThread, textfmt.Plural(f.Fewest, "time"), textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
 }
 
 func (a *analysis) convoy() (Verdict, bool) {
@@ -629,7 +636,44 @@ func (a *analysis) convoyAdvice(holder string) string {
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: about %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
-	return s + "; or shorten the switch interval (sys.setswitchinterval(0.001)) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
+	return s + a.switchIntervalAdvice()
+}
+
+// ConvoyShorterInterval: the convoy advice offers a switch interval this
+// many times shorter than the one in use (a fifth: CPython's default 5 ms
+// becomes 1 ms), the waiter's median re-acquire shrinking with it, but
+// not below ConvoyMinAdvisedInterval.
+const ConvoyShorterInterval = 5
+
+// ConvoyMinAdvisedInterval: at or below 1 ms the advice no longer offers a
+// shorter interval: every interval the holder is forced to hand the GIL
+// over, and below a millisecond those handoffs cost the CPU-bound threads
+// throughput for little gain in the I/O threads' latency.
+const ConvoyMinAdvisedInterval = time.Millisecond
+
+// switchIntervalAdvice is the convoy advice's last clause: a shorter
+// switch interval than the one in use, with its value, or, when the
+// interval in use is already at or below ConvoyMinAdvisedInterval, that
+// shortening it further costs throughput, and the other options.
+func (a *analysis) switchIntervalAdvice() string {
+	si := a.t.Meta.SwitchInterval
+	if a.t.Meta.GILMode != "cpython" || si <= 0 {
+		return "; or shorten the switch interval (sys.setswitchinterval) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
+	}
+	if si <= ConvoyMinAdvisedInterval {
+		return fmt.Sprintf("; the switch interval is already %s (sys.setswitchinterval(%s)): shortening it further costs the CPU-bound threads throughput in handoffs for little latency, "+
+			"so instead release the GIL in the holder's compute (a native library that releases it, such as numpy), or have it yield between chunks (time.sleep(0)), or move the I/O to asyncio in a process of its own.",
+			si, seconds(si))
+	}
+	shorter := max(si/ConvoyShorterInterval, ConvoyMinAdvisedInterval)
+	return fmt.Sprintf("; or shorten the switch interval from %s to %s (sys.setswitchinterval(%s)) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput).",
+		si, shorter, seconds(shorter))
+}
+
+// seconds is d in seconds as Python's sys.setswitchinterval takes it:
+// 0.001 for 1 ms.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // nativeAdvice: releasing the GIL in the C code, or a process, with the

@@ -58,3 +58,31 @@ func TestBusyMachineFlagged(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatedCoreWaitNoted: a run in virtual time with more runnable
+// threads than simulated cores says, before the verdicts, that the threads'
+// running time includes waiting for a simulated core, with the figure, and
+// is not called an inconsistent measurement.
+func TestSimulatedCoreWaitNoted(t *testing.T) {
+	tr := testkit.FreeThreaded(4, 100*1e6)
+	tr.Meta.Extra = map[string]string{"clock": "virtual", "seed": "1"}
+	s := tracer.Derive(tr)
+	var txt, js bytes.Buffer
+	if err := New(&txt, Text).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(&js, JSON).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Note: Simulated on 2 cores with more runnable threads than cores", "over-count CPU time by 200ms", "Verdict: cpu-saturated"} {
+		if !bytes.Contains(txt.Bytes(), []byte(want)) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+	if bytes.Contains(txt.Bytes(), []byte("inconsistent-measurement")) {
+		t.Errorf("a simulated run is called inconsistent:\n%s", txt.String())
+	}
+	if !bytes.Contains(js.Bytes(), []byte(`"simulated_core_wait": {`)) {
+		t.Errorf("JSON lacks simulated_core_wait")
+	}
+}

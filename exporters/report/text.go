@@ -167,6 +167,9 @@ func writeText(w io.Writer, r *diagnosis.Report, st tracer.Status) error {
 // its breakdown. Write errors are left to the caller's writer.
 func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	writeMachine(w, r)
+	if cw := r.CoreWait; cw != nil {
+		fmt.Fprintf(w, "Note: %s\n\n", cw.Text)
+	}
 	if len(r.Verdicts) == 0 {
 		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n")
 	} else {

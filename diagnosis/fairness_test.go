@@ -1,0 +1,133 @@
+package diagnosis
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// joinedWorkers is a real program's shape: a main thread runs 30 ms of
+// Python, starts two CPU-bound workers and joins them (a lock the first
+// worker holds for its life), while the workers take turns on the GIL
+// every 5 ms for rounds turns.
+func joinedWorkers(rounds int) *tracer.Trace {
+	b := testkit.New("joined")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	join := b.Lock(p, "join")
+	mainF, count := b.Func("main", 1), b.Func("count", 3)
+	m := b.Thread(p, "MainThread")
+	w := []*testkit.Thread{b.Thread(p, "worker-1"), b.Thread(p, "worker-2")}
+	t0 := 30 * ms
+	m.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, mainF)
+	// worker-1 starts, gets the GIL from the main thread and takes its
+	// join lock; worker-2 starts; the main thread gets the GIL back once
+	// and blocks in the join, handing the GIL to worker-2.
+	w[0].Start(t0-ms).Wait(t0-ms+10, gil).DropRequest(t0, gil, m.ID())
+	m.Release(t0+100, gil, tracer.ReleaseDropRequest).Wait(t0+110, gil)
+	w[0].Acquire(t0+200, gil, tracer.AcquireForced).Call(t0+210, count).Acquire(t0+220, join, tracer.AcquireUncontended)
+	w[1].Start(t0+300).Wait(t0+310, gil)
+	t := t0 + 5*ms
+	m.DropRequest(t, gil, w[0].ID())
+	w[0].Release(t+100, gil, tracer.ReleaseDropRequest).Wait(t+110, gil)
+	m.Acquire(t+200, gil, tracer.AcquireForced).Wait(t+210, join).Release(t+220, gil, tracer.ReleaseLockWait)
+	w[1].Acquire(t+230, gil, tracer.AcquireAfterWait).Call(t+240, count)
+	holder, t := 1, t+240
+	called := []bool{true, true}
+	for r := 0; r < rounds; r++ {
+		t += 5 * ms
+		next := 1 - holder
+		w[next].DropRequest(t, gil, w[holder].ID())
+		w[holder].Release(t+100*us, gil, tracer.ReleaseDropRequest).Wait(t+100*us+10, gil)
+		w[next].Acquire(t+200*us, gil, tracer.AcquireForced)
+		if !called[next] {
+			w[next].Call(t+200*us+10, count)
+			called[next] = true
+		}
+		holder, t = next, t+200*us
+	}
+	// The holder finishes, then the other; worker-1 lets the joiner in.
+	t += ms
+	h, o := w[holder], w[1-holder]
+	h.Return(t)
+	if holder == 0 {
+		h.Release(t+5, join, tracer.ReleaseUnlock)
+	}
+	h.Release(t+10, gil, tracer.ReleaseThreadEnd).End(t + 20)
+	o.Acquire(t+30, gil, tracer.AcquireAfterWait)
+	t += ms
+	o.Return(t)
+	if holder == 1 {
+		o.Release(t+5, join, tracer.ReleaseUnlock)
+	}
+	o.Release(t+10, gil, tracer.ReleaseThreadEnd).End(t + 20)
+	m.Acquire(t+30, join, tracer.AcquireAfterWait).Wait(t+40, gil).Acquire(t+50, gil, tracer.AcquireAfterWait).
+		Release(t+55, join, tracer.ReleaseUnlock).Return(t+60).Release(t+70, gil, tracer.ReleaseThreadEnd).End(t + 80)
+	return b.Trace()
+}
+
+const us = int64(1000)
+
+// TestFairnessCountsTheTable: fairness's counts are the acquisitions the
+// thread table shows, on every built trace and recorded fixture, and
+// threads whose CPU time is mostly GIL-releasing native code are not
+// CPU-bound threads competing for the GIL.
+func TestFairnessCountsTheTable(t *testing.T) {
+	cases := append(testkit.All(t),
+		testkit.Case{Name: "legacy-unfair", Trace: testkit.LegacyUnfair(40)},
+		testkit.Case{Name: "native-4", Trace: oversubscribedNative(4, 100*ms)},
+		testkit.Case{Name: "joined", Trace: joinedWorkers(20)})
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			r := Analyze(tracer.Derive(c.Trace))
+			acq := map[string]int{}
+			for _, th := range r.Threads {
+				acq[th.Process+"/"+th.Name] = th.Acquisitions
+			}
+			for _, p := range r.Procs {
+				f := p.Fairness
+				if f.CPUBoundThreads == 0 {
+					continue
+				}
+				if got := acq[p.Name+"/"+f.FewestThread]; got != f.Fewest {
+					t.Errorf("%s: fewest %d (%s), the table says %d", p.Name, f.Fewest, f.FewestThread, got)
+				}
+				if got := acq[p.Name+"/"+f.MostThread]; got != f.Most {
+					t.Errorf("%s: most %d (%s), the table says %d", p.Name, f.Most, f.MostThread, got)
+				}
+			}
+			if c.Name == "native-4" && r.Procs[0].Fairness.CPUBoundThreads != 0 {
+				t.Errorf("threads in GIL-releasing native code counted as CPU-bound: %+v", r.Procs[0].Fairness)
+			}
+		})
+	}
+}
+
+// TestUnfairNamesTheStarvedThread: on the recorded legacy countdown,
+// counter-2 re-acquired the GIL 7107 times (uncontended, the legacy GIL's
+// releasing thread winning it straight back) while counter-1 waited 544 ms
+// for its one acquisition: the sentence names counter-1 as the one that
+// got it least.
+func TestUnfairNamesTheStarvedThread(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "countdown-legacy.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	f := r.Procs[0].Fairness
+	if f.FewestThread != "counter-1" || f.Fewest != 1 || f.MostThread != "counter-2" || f.Most != 7107 {
+		t.Errorf("fairness %+v, want fewest 1 (counter-1), most 7107 (counter-2)", f)
+	}
+	var text string
+	for _, v := range r.Verdicts {
+		if v.Code == GILBound {
+			text = v.Text
+		}
+	}
+	if want := "The GIL was also unfair: counter-1 acquired it only 1 time and waited 544ms for it, while counter-2 acquired it 7107 times"; !strings.Contains(text, want) {
+		t.Errorf("gil-bound lacks %q: %s", want, text)
+	}
+}
