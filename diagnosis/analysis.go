@@ -45,10 +45,10 @@ type Report struct {
 	// when the trace records it; BusyMachine is Machine.Busy.
 	Machine     *Machine `json:"machine,omitempty"`
 	BusyMachine bool     `json:"busy_machine"`
-	// CoreWait is, in a simulated run (clock virtual) with more runnable
-	// threads than simulated cores, how much of the threads' running time
-	// was spent waiting for a simulated core (consistency.go).
-	CoreWait *CoreWait `json:"simulated_core_wait,omitempty"`
+	// CoreWait is, in a simulated run (clock virtual) or a real CPython
+	// program with more busy threads than cores, how much of the threads'
+	// running and native time was spent waiting for a core (consistency.go).
+	CoreWait *CoreWait `json:"core_wait,omitempty"`
 }
 
 // Latency is a distribution of durations in nanoseconds: nearest-rank

@@ -29,7 +29,8 @@ const ConsistencySlack = 0.05
 // Inconsistent verdict, which gives the measured figure, first
 // among verdicts.
 //
-// A simulated run (clock virtual) never gets the verdict: its clock is
+// A simulated run (clock virtual), and a real CPython program's, never
+// gets the verdict (see the comment at the check). A simulated run's clock is
 // exact, and the VM records a thread that waits for one of its simulated
 // cores as running (the trace has no state for that wait), so busy
 // thread-time above cores x wall is the simulated queue for the cores.
@@ -64,9 +65,14 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	if cpuOnly {
 		r.Speedup.Achieved = min(r.Speedup.Achieved, cores)
 	}
-	if a.simulated() {
+	if a.simulated() || a.realProgram() {
 		// In virtual time the clock is exact: the excess is the VM's
 		// simulated cores queueing the threads, not a bad measurement.
+		// A real program's threads are timed by their GIL events: one
+		// holding the GIL or inside a C call that released it counts as
+		// busy while the OS makes it wait for a core, so the excess is the
+		// program's own queue for the cores (more busy threads than
+		// cores), not a fault of the recording.
 		a.coreWait()
 		return verdicts
 	}
@@ -91,12 +97,22 @@ func (a *analysis) simulated() bool {
 	return a.r.Clock == "virtual"
 }
 
-// CoreWait is, in a simulated run with more runnable threads than
-// simulated cores, the part of the threads' running and native time that
-// was spent waiting for a simulated core: the VM records that wait as
-// running, so the per-thread running figures over-count CPU by WaitNS.
+// realProgram reports whether the trace is of a real CPython program
+// (record -- python3, attach), not of the VM.
+func (a *analysis) realProgram() bool {
+	return a.r.Source == "cpython"
+}
+
+// CoreWait is, in a run with more busy threads than cores, simulated (in
+// virtual time) or of a real CPython program, the part of the threads'
+// running and native time that was spent waiting for a core: the VM
+// records that wait as running, and a real program's threads are timed by
+// their GIL events, which the OS's run queue does not show; so the
+// per-thread running and native figures over-count CPU by WaitNS.
 type CoreWait struct {
-	Cores int `json:"cores"` // simulated cores
+	Cores int `json:"cores"` // the cores: simulated, or the recording machine's
+	// Simulated: in virtual time; else a real CPython program.
+	Simulated bool `json:"simulated"`
 	// Where is "the run", or the process whose busy time exceeded its
 	// cores the most.
 	Where string `json:"where"`
@@ -130,6 +146,16 @@ func (a *analysis) coreWait() {
 		return
 	}
 	cw.Busy = round3(textfmt.Share(cw.BusyNS, cw.WallNS))
+	cw.Simulated = a.simulated()
+	if !cw.Simulated {
+		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads held the GIL or were in C calls that release it %.2f at a time on average, on %d cores. "+
+			"A thread is timed from its GIL events, so one that waits for a core (the operating system's run queue) counts as busy: "+
+			"the per-thread running and native figures over-count CPU time by at least %s (%s busy, %d cores x %s wall). "+
+			"The parallelism and the achieved speedup are capped at %d cores.",
+			cw.Where, cw.Busy, cw.Cores, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
+		r.CoreWait = &cw
+		return
+	}
 	cw.Text = fmt.Sprintf("Simulated on %d cores with more runnable threads than cores: in %s, threads were running or in native code %.2f at a time on average, "+
 		"and the VM records a thread waiting for a simulated core as running, so the per-thread running (and native) figures over-count CPU time by %s "+
 		"(%s of running and native time, %d cores x %s wall). The parallelism and the achieved speedup are capped at %d cores.",

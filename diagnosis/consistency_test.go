@@ -169,3 +169,30 @@ func TestSimulatedNeverInconsistent(t *testing.T) {
 		})
 	}
 }
+
+// TestRealProgramOversubscribed: a real CPython program with more threads
+// in GIL-releasing C calls than cores (4 x hashlib on 2 cores) is timed by
+// its GIL events, so its native time includes the OS's run queue: that is
+// the program's own queue for the cores, not a bad measurement. No
+// inconsistent-measurement, cpu-saturated, the figures capped at the
+// cores, and CoreWait (not simulated) gives the over-count. The same trace
+// from the VM's real time (which burns a native call's CPU) still gets
+// inconsistent-measurement.
+func TestRealProgramOversubscribed(t *testing.T) {
+	real := oversubscribedNative(4, 100*ms)
+	real.Meta.Extra = map[string]string{"source": "cpython"}
+	r := Analyze(tracer.Derive(real))
+	if hasCode(r.Verdicts, Inconsistent) || !hasCode(r.Verdicts, CPUSaturated) {
+		t.Errorf("real program, 4 native threads on 2 cores: verdicts %s, want cpu-saturated and no %s", r.VerdictCodes(), Inconsistent)
+	}
+	if cores := float64(r.Speedup.Cores); r.Parallelism > cores || r.Speedup.Achieved > cores {
+		t.Errorf("parallelism %.3f, achieved %.3f on %v cores", r.Parallelism, r.Speedup.Achieved, cores)
+	}
+	if cw := r.CoreWait; cw == nil || cw.Simulated || cw.WaitNS <= 0 || !strings.Contains(cw.Text, "operating system's run queue") {
+		t.Errorf("CoreWait %+v, want the real program's over-count", cw)
+	}
+	vm := Analyze(tracer.Derive(oversubscribedNative(4, 100*ms)))
+	if !hasCode(vm.Verdicts, Inconsistent) || vm.CoreWait != nil {
+		t.Errorf("the VM's real time: verdicts %s, CoreWait %+v; want %s and no CoreWait", vm.VerdictCodes(), vm.CoreWait, Inconsistent)
+	}
+}

@@ -82,7 +82,7 @@ func TestSimulatedCoreWaitNoted(t *testing.T) {
 	if bytes.Contains(txt.Bytes(), []byte("inconsistent-measurement")) {
 		t.Errorf("a simulated run is called inconsistent:\n%s", txt.String())
 	}
-	if !bytes.Contains(js.Bytes(), []byte(`"simulated_core_wait": {`)) {
-		t.Errorf("JSON lacks simulated_core_wait")
+	if !bytes.Contains(js.Bytes(), []byte(`"core_wait": {`)) {
+		t.Errorf("JSON lacks core_wait")
 	}
 }
