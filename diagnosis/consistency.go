@@ -65,7 +65,7 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	if cpuOnly {
 		r.Speedup.Achieved = min(r.Speedup.Achieved, cores)
 	}
-	if a.simulated() || a.realProgram() {
+	if a.simulated() || a.realProgram() || a.accountedCPU(cores) {
 		// In virtual time the clock is exact: the excess is the VM's
 		// simulated cores queueing the threads, not a bad measurement.
 		// A real program's threads are timed by their GIL events: one
@@ -101,6 +101,18 @@ func (a *analysis) simulated() bool {
 // (record -- python3, attach), not of the VM.
 func (a *analysis) realProgram() bool {
 	return a.r.Source == "cpython"
+}
+
+// accountedCPU reports whether a run of the VM in real time recorded the
+// CPU time its process obtained (r.Machine: every run since its native
+// calls and timed compute burn their duration as the thread's CPU time)
+// and that CPU time is within what the cores allow: the threads' busy
+// wall time above the cores is then their queue for a core, not work done
+// while off a core. A trace without it (recorded before, when a native
+// call spun on the wall clock) keeps the verdict.
+func (a *analysis) accountedCPU(cores float64) bool {
+	m := a.r.Machine
+	return m != nil && a.wallNS > 0 && float64(m.CPUNS) <= cores*float64(a.wallNS)*(1+ConsistencySlack)
 }
 
 // CoreWait is, in a run with more busy threads than cores, simulated (in
@@ -148,8 +160,13 @@ func (a *analysis) coreWait() {
 	cw.Busy = round3(textfmt.Share(cw.BusyNS, cw.WallNS))
 	cw.Simulated = a.simulated()
 	if !cw.Simulated {
-		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads held the GIL or were in C calls that release it %.2f at a time on average, on %d cores. "+
-			"A thread is timed from its GIL events, so one that waits for a core (the operating system's run queue) counts as busy: "+
+		how := "A thread is timed from its GIL events, so one that waits for a core (the operating system's run queue) counts as busy: "
+		if !a.realProgram() {
+			how = fmt.Sprintf("The VM's threads burn their work as CPU time (the process obtained %s) and are timed on the wall clock, so one that waits for a core (the operating system's run queue) counts as busy: ",
+				textfmt.Dur(a.r.Machine.CPUNS))
+		}
+		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads were running or in native code %.2f at a time on average, on %d cores. "+
+			how+
 			"the per-thread running and native figures over-count CPU time by at least %s (%s busy, %d cores x %s wall). "+
 			"The parallelism and the achieved speedup are capped at %d cores.",
 			cw.Where, cw.Busy, cw.Cores, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)

@@ -193,6 +193,22 @@ func TestRealProgramOversubscribed(t *testing.T) {
 	}
 	vm := Analyze(tracer.Derive(oversubscribedNative(4, 100*ms)))
 	if !hasCode(vm.Verdicts, Inconsistent) || vm.CoreWait != nil {
-		t.Errorf("the VM's real time: verdicts %s, CoreWait %+v; want %s and no CoreWait", vm.VerdictCodes(), vm.CoreWait, Inconsistent)
+		t.Errorf("the VM's real time without CPU accounting: verdicts %s, CoreWait %+v; want %s and no CoreWait", vm.VerdictCodes(), vm.CoreWait, Inconsistent)
+	}
+	// The VM's real time since its native calls burn CPU records the CPU
+	// its process obtained: within the cores, the excess is the queue.
+	for _, c := range []struct {
+		cpu          int64
+		inconsistent bool
+	}{{190 * ms, false}, {400 * ms, true}} {
+		tr := oversubscribedNative(4, 100*ms)
+		tr.Meta.Extra = map[string]string{ExtraCPU: fmt.Sprint(c.cpu)}
+		r := Analyze(tracer.Derive(tr))
+		if got := hasCode(r.Verdicts, Inconsistent); got != c.inconsistent {
+			t.Errorf("VM, %d ns of CPU on 2 cores x 100 ms: %s %v, want %v (%s)", c.cpu, Inconsistent, got, c.inconsistent, r.VerdictCodes())
+		}
+		if !c.inconsistent && (r.CoreWait == nil || !strings.Contains(r.CoreWait.Text, "burn their work as CPU time")) {
+			t.Errorf("VM, %d ns of CPU: CoreWait %+v", c.cpu, r.CoreWait)
+		}
 	}
 }
