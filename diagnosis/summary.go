@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -22,10 +23,13 @@ type Summary struct {
 	// Source and Clock say where the run comes from: "vm" or "cpython" (a
 	// real program); "real" (measured) or "virtual" (simulated by the VM:
 	// exact, on Cores simulated cores, with Seed).
-	Source  string          `json:"source"`
-	Clock   string          `json:"clock"`
-	Seed    string          `json:"seed,omitempty"`
-	Threads []ThreadSummary `json:"threads"`
+	Source string `json:"source"`
+	Clock  string `json:"clock"`
+	Seed   string `json:"seed,omitempty"`
+	// ExitStatus is a real program's exit status, when record started it
+	// and it ended by itself (-1: killed by a signal).
+	ExitStatus *int            `json:"exit_status,omitempty"`
+	Threads    []ThreadSummary `json:"threads"`
 }
 
 // ThreadSummary is one thread's wall time split by state. The six state
@@ -83,6 +87,9 @@ func Summarize(s *tracer.Spans) *Summary {
 	}
 	if t.Meta.GILMode == "legacy" {
 		sum.CheckInterval = t.Meta.CheckInterval
+	}
+	if v, err := strconv.Atoi(t.Meta.Extra["exit_status"]); err == nil {
+		sum.ExitStatus = &v
 	}
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)

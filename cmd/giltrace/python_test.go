@@ -83,8 +83,9 @@ func TestRecordPython(t *testing.T) {
 			} `json:"best"`
 			Limit string `json:"limit"`
 		} `json:"what_if"`
-		Workload string `json:"workload"`
-		Threads  []struct {
+		Workload   string `json:"workload"`
+		ExitStatus *int   `json:"exit_status"`
+		Threads    []struct {
 			Name      string `json:"name"`
 			RunningNS int64  `json:"running_ns"`
 			GILWaitNS int64  `json:"gil_wait_ns"`
@@ -99,6 +100,12 @@ func TestRecordPython(t *testing.T) {
 	}
 	if rep.Workload != "app" || len(rep.Threads) != 3 || !names["MainThread"] || !names["spinner-0"] || !names["spinner-1"] {
 		t.Errorf("workload %q, threads %v, want MainThread, spinner-0 and spinner-1", rep.Workload, names)
+	}
+	if rep.ExitStatus == nil || *rep.ExitStatus != 3 {
+		t.Errorf("exit_status %v in the report, want the program's 3", rep.ExitStatus)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "report.txt")); err != nil || !strings.Contains(string(b), "The program exited with status 3") {
+		t.Errorf("report.txt does not say the program failed (%v):\n%.400s", err, b)
 	}
 	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
 	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {

@@ -65,6 +65,13 @@ func headline(s *diagnosis.Summary) string {
 	case s.Source == "cpython":
 		line += "\nRecorded from a real CPython program (docs/cpython.md)"
 	}
+	if st := s.ExitStatus; st != nil && *st != 0 {
+		how := fmt.Sprintf("exited with status %d", *st)
+		if *st < 0 {
+			how = "was killed by a signal"
+		}
+		line += fmt.Sprintf("\nThe program %s: this is its run until it failed (a run that failed at its start is mostly the interpreter's start-up)", how)
+	}
 	return line
 }
 

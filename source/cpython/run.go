@@ -141,6 +141,13 @@ loop:
 	}
 	m.finish(monoNow()-r.startMono, why)
 	r.finishMeta(m, rd, interrupted)
+	if cmd != nil && !interrupted && !cut {
+		select {
+		case <-exited: // the program ended by itself: its status is known
+			r.meta.Extra["exit_status"] = strconv.Itoa(s.ExitCode())
+		default:
+		}
+	}
 	s.logf("drained and finished in %v", time.Since(tEnd).Round(time.Millisecond))
 	switch {
 	case rd.err != nil:
