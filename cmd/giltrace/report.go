@@ -43,6 +43,9 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHasEvents(t, o.File, "reporting", "report"); err != nil {
+		return err
+	}
 	f := report.Text
 	if o.JSON {
 		f = report.JSON
