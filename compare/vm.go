@@ -2,6 +2,7 @@ package compare
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -42,9 +43,21 @@ func NewVMRunner(w *workload.Workload, o VMOptions) Runner {
 	if clock == "" {
 		clock = workload.ClockVirtual
 	}
-	lpm, cores := o.LoopsPerMS, o.Cores
+	lpm := o.LoopsPerMS
 	if clock == workload.ClockReal && lpm <= 0 {
 		lpm = vm.Calibrate()
+	}
+	return func(ctx context.Context, v Variant) (*tracer.Trace, error) {
+		return vm.Run(ctx, w, o.variant(w, v, lpm))
+	}
+}
+
+// variant is the VM's options for variant v of workload w, with the
+// compute rate lpm.
+func (o VMOptions) variant(w *workload.Workload, v Variant, lpm float64) vm.Options {
+	clock, cores := o.Clock, o.Cores
+	if clock == "" {
+		clock = workload.ClockVirtual
 	}
 	if clock == workload.ClockVirtual && cores == 0 {
 		cores = runtime.NumCPU()
@@ -53,17 +66,33 @@ func NewVMRunner(w *workload.Workload, o VMOptions) Runner {
 	if gil == tracer.GILNone || gil == "" {
 		gil = tracer.GILCPython
 	}
-	return func(ctx context.Context, v Variant) (*tracer.Trace, error) {
-		o := vm.Options{Mode: gil, SwitchInterval: v.SwitchInterval, Threads: v.Threads, Processes: 1, LoopsPerMS: lpm, Version: o.Version,
-			ClockMode: clock, Cores: cores, Seed: o.Seed}
-		switch v.Mode {
-		case Processes:
-			o.Threads, o.Processes = 1, v.Threads
-		case FreeThreaded:
-			o.Mode, o.SwitchInterval = tracer.GILNone, 0
-		}
-		return vm.Run(ctx, w, o)
+	vo := vm.Options{Mode: gil, SwitchInterval: v.SwitchInterval, Threads: v.Threads, Processes: 1, LoopsPerMS: lpm, Version: o.Version,
+		ClockMode: clock, Cores: cores, Seed: o.Seed}
+	switch v.Mode {
+	case Processes:
+		vo.Threads, vo.Processes = 1, v.Threads
+	case FreeThreaded:
+		vo.Mode, vo.SwitchInterval = tracer.GILNone, 0
 	}
+	return vo
+}
+
+// CheckVM checks every variant of c against the VM's limits (threads in
+// all, processes, cores) for workload w, before any of them runs: a
+// comparison that would fail at its eighth variant fails before its first.
+// The error names the first variant refused.
+func CheckVM(w *workload.Workload, o VMOptions, c Options) error {
+	vs, err := c.Variants()
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		// Real time's calibration (LoopsPerMS 0) is not needed for this.
+		if _, err := vm.NewSource(w, o.variant(w, v, o.LoopsPerMS)); err != nil {
+			return fmt.Errorf("%s: %w", v.Name(), err)
+		}
+	}
+	return nil
 }
 
 // CallsPerThread is how many times one thread of each group calls its run

@@ -99,6 +99,12 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	if len(t.Threads) == 0 {
 		return nil, errors.New("modelling a run: the trace has no threads")
 	}
+	what := orDefault(o.Source, "a run")
+	if len(t.Events) == 0 {
+		// A file cut off before its first block of events: its header
+		// names the threads, but none did anything to model.
+		return nil, fmt.Errorf("modelling %s: %w: the trace holds no events of its %d threads (a run cut off before its first events were written?)", what, ErrNothingToModel, len(t.Threads))
+	}
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared)
@@ -121,8 +127,18 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		}
 		depth = min(depth, maxStackDepth(t)) - 1
 	}
+	if !slices.ContainsFunc(threads, func(tm threadModel) bool {
+		return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
+	}) {
+		return nil, fmt.Errorf("modelling %s: %w: none of its %d threads has a complete operation (running, I/O, a native call or a lock hold) in the trace", what, ErrNothingToModel, len(t.Threads))
+	}
 	return write(t, procs, threads, o), nil
 }
+
+// ErrNothingToModel is wrapped by Build's error for a trace in which no
+// thread did anything to model, such as a file cut off before its first
+// events.
+var ErrNothingToModel = errors.New("nothing to model")
 
 // procSet is the processes whose threads are modelled: every process of
 // the run. A run of several processes (a parent and its pool workers) is

@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -275,4 +276,27 @@ func TestStarts(t *testing.T) {
 		return
 	}
 	t.Fatal("no fixture fixture-python-c-extension-holding-gil")
+}
+
+// TestNothingToModel: a trace whose header names threads but which holds
+// none of their events (a file cut off before its first events), or only
+// their starts and ends, is an error naming the trace, not a model that
+// does not load.
+func TestNothingToModel(t *testing.T) {
+	b := testkit.New("cut")
+	p := b.Process("python", 1)
+	b.Thread(p, "a")
+	b.Thread(p, "b")
+	_, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "cut.giltrace"})
+	if !errors.Is(err, model.ErrNothingToModel) || !strings.Contains(err.Error(), "modelling cut.giltrace: nothing to model: the trace holds no events of its 2 threads") {
+		t.Fatalf("no events: err = %v, want ErrNothingToModel naming cut.giltrace", err)
+	}
+
+	b = testkit.New("idle")
+	p = b.Process("python", 1)
+	b.Thread(p, "a").Start(0).End(10)
+	_, err = model.Build(tracer.Derive(b.Trace()), model.Options{Source: "idle.giltrace"})
+	if !errors.Is(err, model.ErrNothingToModel) || !strings.Contains(err.Error(), "modelling idle.giltrace: nothing to model: none of its 1 threads") {
+		t.Fatalf("starts and ends only: err = %v, want ErrNothingToModel naming idle.giltrace", err)
+	}
 }

@@ -77,7 +77,8 @@ func TestBadInputs(t *testing.T) {
 		{"trace empty", []string{"validate", file("empty.giltrace", nil)}, nil, 1, []string{"empty.giltrace", "byte 0"}},
 		{"trace cut off", []string{"validate", file("cut.giltrace", trace[:len(trace)-40])}, nil, 1, []string{"cut.giltrace", "file cut off at byte"}},
 		{"trace damaged validate", []string{"validate", file("damaged.giltrace", damaged)}, nil, 1, []string{"damaged.giltrace", "byte", "checksum mismatch"}},
-		{"trace damaged report", []string{"report", filepath.Join(dir, "damaged.giltrace")}, nil, 0, []string{"warning", "checksum mismatch", "salvaged", "reporting the valid part"}},
+		// Damaged in its only event record: nothing before the damage to report.
+		{"trace damaged report", []string{"report", filepath.Join(dir, "damaged.giltrace")}, nil, 1, []string{"warning", "checksum mismatch", "salvaged the 0 events", "damaged before its first events", "nothing to report"}},
 		{"trace damaged export", []string{"export", filepath.Join(dir, "damaged.giltrace"), "-f", "folded", "-o", filepath.Join(dir, "d.folded")}, nil, 0, []string{"warning", "salvaged", "exporting the valid part"}},
 		{"trace version 3", []string{"validate", file("v3.giltrace", v3)}, nil, 1, []string{"v3.giltrace", "byte 8", "unsupported format version 3"}},
 		// Flags.

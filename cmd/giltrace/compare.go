@@ -55,13 +55,16 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			if !cmd.Flags().Changed("seed") {
 				o.Seed = nil
 			}
-			if err := checkClockFlags(o.Clock, o.Cores); err != nil {
+			if err := checkClockFlags(o.Clock, o.Cores, cmd.Flags().Changed("cores")); err != nil {
 				return &usageError{err}
 			}
 			for _, n := range o.Threads {
-				if n < 1 {
-					return &usageError{fmt.Errorf("invalid --threads: %d is not a positive integer", n)}
+				if n < 1 || n > workload.MaxThreads {
+					return &usageError{fmt.Errorf("invalid --threads: %d: expected 1 to %d", n, workload.MaxThreads)}
 				}
+			}
+			if o.IPCCost < 0 || o.IPCCost > workload.MaxDuration {
+				return &usageError{fmt.Errorf("--ipc-cost %v: expected 0 (none) to %v", o.IPCCost, workload.MaxDuration)}
 			}
 			for _, d := range o.SwitchIntervals {
 				if d <= 0 {
@@ -86,7 +89,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
-	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default none)")
+	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default 0: none)")
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores")
 	return cmd
 }
@@ -103,7 +106,17 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
 	}
-	run := compare.NewVMRunner(w, compare.VMOptions{Clock: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed, Version: giltraceVersion()})
+	vo := compare.VMOptions{Clock: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed, Version: giltraceVersion()}
+	co := compare.Options{
+		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
+		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir,
+	}
+	// Every variant is checked against the workload before the first runs:
+	// a --threads too large for it is a usage error, with nothing written.
+	if err := compare.CheckVM(w, vo, co); err != nil {
+		return &usageError{fmt.Errorf("%s: %w (check --threads, --cores and --switch-interval)", o.File, err)}
+	}
+	run := compare.NewVMRunner(w, vo)
 	pg := newProgress(cmd)
 	// The runs stop within a switch interval of a signal and save their
 	// traces (tracer.WriteFile): no forced exit meanwhile, but the third
@@ -111,10 +124,8 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	in := interruptsOf(cmd.Context())
 	in.setUnsafe(+1)
 	defer in.setUnsafe(-1)
-	res, err := compare.Run(cmd.Context(), compare.Options{
-		Workload: w.Name, CallsPerThread: compare.CallsPerThread(w), Threads: o.Threads, Modes: o.Modes,
-		SwitchIntervals: o.SwitchIntervals, Runs: o.Runs, Dir: dir, Progress: pg.output(),
-	}, run)
+	co.Progress = pg.output()
+	res, err := compare.Run(cmd.Context(), co, run)
 	pg.Stop()
 	if res != nil && len(res.Rows) > 0 {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {

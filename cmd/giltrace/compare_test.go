@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +20,26 @@ func TestCompareArgs(t *testing.T) {
 		{[]string{"w.yaml", "--threads", "two"}, nil, true, ""},
 		{[]string{"w.yaml", "--modes", "green"}, nil, true, ""},
 		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true, ""},
+		{[]string{"w.yaml", "--switch-interval", "0"}, nil, true, "--switch-interval"},
+		{[]string{"w.yaml", "--threads", "100000"}, nil, true, "100000: expected 1 to 1024"},
+		{[]string{"w.yaml", "--cores", "0"}, nil, true, "--cores 0: expected 1 to 4096"},
+		{[]string{"w.yaml", "--ipc-cost", "-5ms"}, nil, true, "--ipc-cost -5ms"},
+		{[]string{"w.yaml", "--ipc-cost", "0"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1}, false, ""},
 	})
+}
+
+// A thread count that the workload cannot run (here 100 processes, past
+// the limit of 64) is a usage error before any variant runs: nothing is
+// written.
+func TestCompareChecksVariantsFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cmp")
+	_, err := runRoot("compare", "../../fixtures/countdown.yaml", "--threads", "100", "-o", dir)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "processes-100") {
+		t.Fatalf("compare --threads 100: err = %v, want a usage error naming processes-100", err)
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Fatalf("compare --threads 100 wrote %s (stat: %v)", dir, serr)
+	}
 }
 
 func TestCompareMissingWorkload(t *testing.T) {

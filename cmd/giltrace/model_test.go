@@ -59,3 +59,40 @@ func TestModel(t *testing.T) {
 		t.Errorf("threads %+v, want cpu and io", w.Threads)
 	}
 }
+
+// TestModelCutTrace: a trace cut off after its header, before the first
+// events, is an error naming the file and the cause (exit 1), not "a bug
+// in giltrace model", and no model is written.
+func TestModelCutTrace(t *testing.T) {
+	cut := cutBeforeEvents(t)
+	out := filepath.Join(filepath.Dir(cut), "model.yaml")
+	msg, err := runRoot("model", cut, "-o", out)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "modelling "+cut+": nothing to model") || strings.Contains(err.Error(), "a bug") {
+		t.Fatalf("model of a cut trace: err = %v (%s), want an error naming %s and nothing to model", err, msg, cut)
+	}
+	if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+		t.Fatalf("model of a cut trace wrote %s (stat: %v)", out, serr)
+	}
+}
+
+// cutBeforeEvents writes the shortest cut of the countdown fixture whose
+// complete part has its threads but no events, and returns its path.
+func cutBeforeEvents(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testkit.FixtureDir(), "countdown.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.giltrace")
+	for n := 16; n < len(b); n += 16 {
+		if err := os.WriteFile(cut, b[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr, _, rerr := readTraceFile(cut, true)
+		if rerr == nil && tr != nil && len(tr.Threads) > 0 && len(tr.Events) == 0 {
+			return cut
+		}
+	}
+	t.Fatal("no cut of countdown.giltrace keeps its threads without events")
+	return ""
+}

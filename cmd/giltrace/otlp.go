@@ -61,6 +61,14 @@ func checkExportOTLP(cmd *cobra.Command, o *exportOptions) error {
 	if o.Out != "" {
 		return errors.New("--out does not apply to --format otlp: the run goes to the collector (--endpoint)")
 	}
+	// 0 is their default (oteltrace's): an explicit 0 would not mean
+	// "every wait" or "no spans", so it is refused rather than ignored.
+	if cmd.Flags().Changed("wait-threshold") && o.OTLP.WaitThreshold == 0 {
+		return fmt.Errorf("--wait-threshold 0s: expected a positive duration such as 500us (default %v)", oteltrace.DefaultWaitThreshold)
+	}
+	if cmd.Flags().Changed("span-budget") && o.OTLP.SpanBudget == 0 {
+		return fmt.Errorf("--span-budget 0: expected at least 1 (default %d)", oteltrace.DefaultSpanBudget)
+	}
 	return o.OTLP.check()
 }
 

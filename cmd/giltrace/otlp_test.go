@@ -187,6 +187,8 @@ func TestExportOTLPArgs(t *testing.T) {
 		{[]string{"run.giltrace", "--format", "otlp", "--protocol", "thrift"}, nil, `--protocol "thrift"`},
 		{[]string{"run.giltrace", "--format", "otlp", "--span-budget", "-1"}, nil, "--span-budget -1"},
 		{[]string{"run.giltrace", "--format", "otlp", "--wait-threshold", "-1ms"}, nil, "--wait-threshold -1ms"},
+		{[]string{"run.giltrace", "--format", "otlp", "--span-budget", "0"}, nil, "--span-budget 0: expected at least 1"},
+		{[]string{"run.giltrace", "--format", "otlp", "--wait-threshold", "0"}, nil, "--wait-threshold 0s: expected a positive duration"},
 		{[]string{"run.giltrace", "--format", "otpl"}, nil, `unknown format "otpl" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, report, report-json, perfetto, text, otlp)`},
 	}
 	for _, tc := range tests {

@@ -298,13 +298,18 @@ func writeOutputFile(ctx context.Context, o output, r *run, path string) error {
 	return writeFile(ctx, path, func(w io.Writer) error { return o.New(w, r).Export(ctx, r.spans) })
 }
 
-// outputFiles lists the default file names, for help texts.
+// outputFiles lists the files of the formats, for help texts: those that
+// all (the default) writes, then the optional ones, each with its format's
+// name.
 func outputFiles() string {
-	var files []string
+	var files, optional []string
 	for _, o := range outputs() {
-		if !o.Optional {
+		if o.Optional {
+			optional = append(optional, o.File+" ("+o.Name+")")
+		} else {
 			files = append(files, o.File)
 		}
 	}
-	return strings.Join(files, ", ")
+	return "all, the default, writes " + strings.Join(files, ", ") + " (past 1 M events trace.perfetto-trace instead of trace.json); " +
+		strings.Join(optional, " and ") + " only when named"
 }

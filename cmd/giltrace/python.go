@@ -46,10 +46,10 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 				return &usageError{fmt.Errorf("PID %q: expected a process id, a positive integer", args[0])}
 			}
 			o.PID = pid
-			if o.Duration < 0 {
-				return &usageError{fmt.Errorf("--duration %v: expected a positive duration such as 10s", o.Duration)}
+			if o.Duration < 0 || cmd.Flags().Changed("duration") && o.Duration == 0 {
+				return &usageError{fmt.Errorf("--duration %v: expected a positive duration such as 10s (leave it out to trace until Ctrl-C or the process exits)", o.Duration)}
 			}
-			if err := o.check(); err != nil {
+			if err := o.check(cmd.Flags().Changed); err != nil {
 				return &usageError{err}
 			}
 			return run(cmd, o)

@@ -81,7 +81,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 				o.Seed = nil
 			}
 			o.lockHoldsSet = cmd.Flags().Changed("lock-holds")
-			if err := o.check(); err != nil {
+			if err := o.check(cmd.Flags().Changed); err != nil {
 				return &usageError{err}
 			}
 			return run(cmd, o)
@@ -93,7 +93,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "real by default", "one per thread")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "the workload's clock:, else real", "one per thread")
 	outputFlags(cmd, o)
 	lockHoldsFlag(cmd, o)
 	return cmd
@@ -106,7 +106,7 @@ func outputFlags(cmd *cobra.Command, o *recordOptions) {
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
-	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" (files: "+outputFiles()+"; default all; docs/outputs.md)")
+	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" ("+outputFiles()+"; docs/outputs.md)")
 }
 
 // recordArgs accepts one workload file, or a command after "--".
@@ -127,16 +127,14 @@ func recordArgs(cmd *cobra.Command, args []string) error {
 	return fmt.Errorf("accepts 1 workload file, received %d arguments; to trace a program, put it after --: record -- %s", len(args), strings.Join(args, " "))
 }
 
-// check rejects flag values that no workload could accept.
-func (o *recordOptions) check() error {
+// check rejects flag values that no workload could accept. given tells
+// whether a flag was on the command line (cobra's Flags().Changed): the
+// flags whose default is 0 (the workload's value) refuse an explicit 0.
+func (o *recordOptions) check(given func(name string) bool) error {
 	if o.Command != nil {
-		for _, vmFlag := range []struct {
-			name string
-			set  bool
-		}{{"--gil", o.Mode != ""}, {"--switch-interval", o.SwitchInterval != 0}, {"--threads", o.Threads != 0},
-			{"--processes", o.Processes != 0}, {"--clock", o.Clock != ""}, {"--cores", o.Cores != 0}, {"--seed", o.Seed != nil}} {
-			if vmFlag.set {
-				return fmt.Errorf("%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", vmFlag.name)
+		for _, name := range []string{"gil", "switch-interval", "threads", "processes", "clock", "cores", "seed"} {
+			if given(name) {
+				return fmt.Errorf("--%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", name)
 			}
 		}
 	} else if o.lockHoldsSet {
@@ -146,13 +144,13 @@ func (o *recordOptions) check() error {
 		return fmt.Errorf("--gil %q: expected cpython, legacy or none%s", o.Mode, didYouMean("gil", o.Mode))
 	}
 	switch {
-	case o.SwitchInterval < 0 || (o.SwitchInterval > 0 && o.SwitchInterval < workload.MinSwitchInterval):
-		return fmt.Errorf("--switch-interval %v: expected at least %v", o.SwitchInterval, workload.MinSwitchInterval)
+	case o.SwitchInterval < 0 || (given("switch-interval") || o.SwitchInterval > 0) && o.SwitchInterval < workload.MinSwitchInterval:
+		return fmt.Errorf("--switch-interval %v: expected %v to %v", o.SwitchInterval, workload.MinSwitchInterval, workload.MaxDuration)
 	case o.SwitchInterval > workload.MaxDuration:
-		return fmt.Errorf("--switch-interval %v: expected at most %v", o.SwitchInterval, workload.MaxDuration)
-	case o.Threads < 0 || o.Threads > workload.MaxThreads:
+		return fmt.Errorf("--switch-interval %v: expected %v to %v", o.SwitchInterval, workload.MinSwitchInterval, workload.MaxDuration)
+	case o.Threads < 0 || given("threads") && o.Threads == 0 || o.Threads > workload.MaxThreads:
 		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, workload.MaxThreads)
-	case o.Processes < 0 || o.Processes > workload.MaxProcesses:
+	case o.Processes < 0 || given("processes") && o.Processes == 0 || o.Processes > workload.MaxProcesses:
 		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, workload.MaxProcesses)
 	}
 	if _, err := parseFormats(o.Formats); err != nil {
@@ -163,7 +161,7 @@ func (o *recordOptions) check() error {
 			return fmt.Errorf("--otlp: %w", err)
 		}
 	}
-	return checkClockFlags(o.Clock, o.Cores)
+	return checkClockFlags(o.Clock, o.Cores, given("cores"))
 }
 
 // addClockFlags defines --clock, --cores and --seed (record and compare).
@@ -175,12 +173,14 @@ func addClockFlags(cmd *cobra.Command, clock *string, cores *int, seed **int64, 
 	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter, the waiter a release wakes) with `S`")
 }
 
-// checkClockFlags rejects a --clock or --cores that no run could accept.
-func checkClockFlags(clock string, cores int) error {
+// checkClockFlags rejects a --clock or --cores that no run could accept;
+// coresGiven: --cores was on the command line, where 0 is refused (its
+// default, 0, means one core per thread or this machine's).
+func checkClockFlags(clock string, cores int, coresGiven bool) error {
 	if clock != "" && !workload.ClockMode(clock).Valid() {
 		return fmt.Errorf("--clock %q: expected real or virtual", clock)
 	}
-	if cores < 0 || cores > workload.MaxCores {
+	if cores < 0 || coresGiven && cores == 0 || cores > workload.MaxCores {
 		return fmt.Errorf("--cores %d: expected 1 to %d", cores, workload.MaxCores)
 	}
 	if cores > 0 && clock == string(workload.ClockReal) {

@@ -42,6 +42,16 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"--lock-holds", "--", "python3", "app.py"},
 			&recordOptions{Command: []string{"python3", "app.py"}, LockHolds: true, lockHoldsSet: true}, false, ""},
 		{[]string{"w.yaml", "--lock-holds"}, nil, true, "--lock-holds applies to a real program"},
+		// An explicit 0 is not the default ("the workload's"): refused with
+		// the range, as -1 is.
+		{[]string{"w.yaml", "--threads", "0"}, nil, true, "--threads 0: expected 1 to 1024"},
+		{[]string{"w.yaml", "--processes", "0"}, nil, true, "--processes 0: expected 1 to 64"},
+		{[]string{"w.yaml", "--processes=-1"}, nil, true, "--processes -1: expected 1 to 64"},
+		{[]string{"w.yaml", "--cores", "0"}, nil, true, "--cores 0: expected 1 to 4096"},
+		{[]string{"w.yaml", "--switch-interval", "0"}, nil, true, "--switch-interval 0s: expected 1µs to 1h0m0s"},
+		{[]string{"w.yaml", "--switch-interval", "0s"}, nil, true, "--switch-interval 0s"},
+		{[]string{"--threads", "0", "--", "python3", "app.py"}, nil, true, "--threads applies to workloads"},
+		{[]string{"--cores", "0", "--", "python3", "app.py"}, nil, true, "--cores applies to workloads"},
 	})
 }
 
@@ -54,6 +64,7 @@ func TestAttachArgs(t *testing.T) {
 		{[]string{"abc"}, nil, true, "expected a process id"},
 		{[]string{"0"}, nil, true, "expected a process id"},
 		{[]string{"123", "--duration", "-1s"}, nil, true, "--duration"},
+		{[]string{"123", "--duration", "0"}, nil, true, "--duration 0s: expected a positive duration"},
 		{[]string{"123", "--formats", "svg"}, nil, true, "--formats"},
 		{[]string{"123", "--lock-holds"}, &attachOptions{PID: 123, recordOptions: recordOptions{LockHolds: true}}, false, ""},
 	})

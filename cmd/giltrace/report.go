@@ -34,13 +34,16 @@ func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
 			return run(cmd, o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON (the record --json fields and more)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON: the same document as record --json prints for the run (for a real program, record's adds the what_if prediction)")
 	return cmd
 }
 
 func runReport(cmd *cobra.Command, o *reportOptions) error {
 	t, err := readTrace(o.File, cmd.ErrOrStderr(), "reporting")
 	if err != nil {
+		return err
+	}
+	if err := checkHasEvents(t, o.File, "reporting", "report"); err != nil {
 		return err
 	}
 	f := report.Text

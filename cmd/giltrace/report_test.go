@@ -78,13 +78,32 @@ func TestReport(t *testing.T) {
 }
 
 func TestReportTruncated(t *testing.T) {
-	_, b := writeTrace(t, testkit.Countdown(10))
+	// A trace of several event records (a real program's, streamed): its
+	// first three quarters keep complete events to report. (A cut that
+	// keeps none is refused: TestReportNoEvents.)
+	b, err := os.ReadFile(testkit.FixtureDir() + "/python-countdown.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cut := t.TempDir() + "/cut.giltrace"
 	if err := os.WriteFile(cut, b[:len(b)*3/4], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runRoot("report", cut)
-	if err != nil || !strings.Contains(out, "warning:") || !strings.Contains(out, "(file truncated)") {
+	if err != nil || !strings.Contains(out, "warning:") || !strings.Contains(out, "(file truncated)") || strings.Contains(out, " 0 events") {
 		t.Fatalf("report of a cut file = %q, %v; want a warning and the complete part's report", out, err)
+	}
+}
+
+// TestReportNoEvents: a file cut off before its first events is refused
+// (exit 1, naming the file and why), not reported as all zeros.
+func TestReportNoEvents(t *testing.T) {
+	cut := cutBeforeEvents(t)
+	for _, args := range [][]string{{"report", cut}, {"report", "--json", cut}} {
+		out, err := runRoot(args...)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "reporting "+cut+": the trace holds no events") ||
+			!strings.Contains(err.Error(), "cut off before its first events") || strings.Contains(out, "ceiling for 0 threads") {
+			t.Fatalf("%v = %q, %v; want an error naming %s and no report", args, out, err, cut)
+		}
 	}
 }

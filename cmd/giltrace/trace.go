@@ -49,6 +49,25 @@ func readTrace(path string, stderr io.Writer, doing string) (*tracer.Trace, erro
 	return t, err
 }
 
+// checkHasEvents refuses a trace that holds no events: its header names
+// threads, but a report of it would be all zeros (wall 0ns, a ceiling for
+// 0 threads). It happens to a file cut off before its first events were
+// written; doing is what the command does ("reporting"), what what it
+// would have made.
+func checkHasEvents(t *tracer.Trace, path, doing, what string) error {
+	if len(t.Events) > 0 {
+		return nil
+	}
+	why := ""
+	switch {
+	case t.Salvaged != "":
+		why = " (the file is damaged before its first events)"
+	case t.Truncated:
+		why = " (the file was cut off before its first events were written)"
+	}
+	return fmt.Errorf("%s %s: the trace holds no events of its %d threads%s: nothing to %s", doing, path, len(t.Threads), why, what)
+}
+
 // run is a recorded run as every consumer of the CLI takes it: the trace,
 // its spans derived once, and its diagnosis made at most once, however
 // many outputs ask for it.

@@ -52,7 +52,7 @@ var requiredSymbols = []string{
 	"PyThread_acquire_lock_timed", "_PyThreadState_DeleteCurrent", "_PyRuntime",
 }
 
-var libpythonRe = regexp.MustCompile(`^libpython(\d+)\.(\d+)t?d?\.so`)
+var libpythonRe = regexp.MustCompile(`^libpython(\d+)\.(\d+)[a-z]*\.so`) // ABI flags: t, d, and m or u before 3.8
 
 // findCommandInterp resolves the interpreter that running argv would load:
 // argv[0] on $PATH, through a "#!" line if it is a script, then the
@@ -236,15 +236,18 @@ func openInterp(path string) (*interp, error) {
 	if err := in.readVersion(f); err != nil {
 		return nil, err
 	}
+	// Before the symbols: an old or new CPython misses some of them (3.8
+	// has no _PyThreadState_DeleteCurrent, 2.7 no take_gil), which is not
+	// a stripped binary.
+	if in.Major != 3 || in.Minor < 9 || in.Minor > 13 {
+		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.13 are supported)", path, ErrUnsupported, in.Version)
+	}
 	for _, name := range requiredSymbols {
 		if _, ok := in.syms[name]; !ok {
 			return nil, fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped, and no debug file was found for it under %s); "+
 				"install the distribution's debug symbols (e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) "+
 				"or use a pyenv or python.org build, which keep their symbol table", path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
 		}
-	}
-	if in.Major != 3 || in.Minor < 9 || in.Minor > 13 {
-		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.13 are supported)", path, ErrUnsupported, in.Version)
 	}
 	l, err := readLayout(debug, in.Minor)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -147,5 +148,46 @@ func TestDebugFile(t *testing.T) {
 	off2, _ := in.symbolOffset("take_gil")
 	if off1 != off2 {
 		t.Errorf("take_gil at %#x in the stripped copy, %#x in the original", off1, off2)
+	}
+}
+
+// TestUnsupportedVersion: an interpreter outside 3.9 to 3.13 is refused
+// for its version (docs/cpython.md), not as stripped: 3.8 lacks
+// _PyThreadState_DeleteCurrent and 2.7 take_gil, which the symbol check
+// used to report first. 3.6 and 3.7 link libpython3.Xm (an ABI flag).
+// In CI (CI=true) a missing pyenv build fails, as pyenvInterp's do.
+func TestUnsupportedVersion(t *testing.T) {
+	for _, tc := range []struct{ dir, exe, version string }{
+		{"3.8.18", "python3.8", "3.8.18"},
+		{"2.7.18", "python2.7", "2.7.18"},
+		{"3.7.16", "python3.7", "3.7.16"},
+		{"3.6.15", "python3.6", "3.6.15"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			exe := "/root/.pyenv/versions/" + tc.dir + "/bin/" + tc.exe
+			if _, err := os.Stat(exe); err != nil {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("no %s: %v", exe, err)
+				}
+				t.Skipf("no %s: %v", exe, err)
+			}
+			_, err := interpOfExecutable(exe)
+			want := "unsupported CPython version " + tc.version + " (3.9 to 3.13 are supported)"
+			if !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNoSymbols) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("interpOfExecutable(%s) = %v; want ErrUnsupported with %q", exe, err, want)
+			}
+		})
+	}
+}
+
+func TestLibpythonName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"libpython3.11.so.1.0": true, "libpython3.13t.so.1.0": true, "libpython3.13td.so": true,
+		"libpython3.7m.so.1.0": true, "libpython3.6dm.so.1.0": true, "libpython2.7.so.1.0": true,
+		"libpythonic.so": false, "libpython3.so": false,
+	} {
+		if got := libpythonRe.MatchString(name); got != want {
+			t.Errorf("libpythonRe.MatchString(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -148,13 +149,13 @@ func (l *loader) decodeYAML(src []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &LoadError{File: l.file, Msg: "empty workload; expected a mapping with name, threads and functions"}
 		}
-		return nil, l.yamlError(err)
+		return nil, l.yamlError(err, src)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, l.yamlError(err)
+		return nil, l.yamlError(err, src)
 	default:
 		return nil, &LoadError{File: l.file, Line: extra.Line, Col: extra.Column,
 			Msg: "a second YAML document (after ---); a workload file holds exactly one"}
@@ -166,17 +167,75 @@ func (l *loader) decodeYAML(src []byte) (*yaml.Node, error) {
 	return root, nil
 }
 
-// yamlError turns a YAML syntax error into a LoadError that keeps its line.
-func (l *loader) yamlError(err error) error {
+// yamlError turns a YAML syntax error into a LoadError that keeps its line:
+// the line of the problem (problemLine) when it can be found, else the one
+// the YAML library names.
+func (l *loader) yamlError(err error, src []byte) error {
 	e := &LoadError{File: l.file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "invalid YAML: " + m[2]
+		if n := problemLine(src, m[2]); n > e.Line {
+			e.Line = n
+		}
 	}
-	if strings.Contains(e.Msg, "mapping values are not allowed") {
+	switch {
+	case strings.Contains(e.Msg, "mapping values are not allowed"):
 		e.Msg += " (quote a text that contains \": \")"
+	case strings.HasSuffix(e.Msg, "did not find expected '-' indicator"), strings.HasSuffix(e.Msg, "did not find expected key"):
+		e.Msg += " (check this line's indentation)"
 	}
 	return e
+}
+
+// problemLine returns the line of the YAML syntax error whose message is msg
+// in src, or 0. The YAML library's message names the line where the
+// construct it was parsing began (its context mark; its problem mark is
+// not exported): for a key indented as if it belonged to the list above
+// it, the line of that list's key, lines before the mistake. The problem
+// is on the last line of the shortest prefix of src, in whole lines, that
+// fails to parse; it is kept only if that prefix fails with the same
+// message (a prefix cut inside a multi-line flow mapping fails otherwise).
+// A binary search: about log2(lines) parses.
+func problemLine(src []byte, msg string) int {
+	var ends []int // the end of each line, its newline included
+	for i, c := range src {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] < len(src) {
+		ends = append(ends, len(src))
+	}
+	n := sort.Search(len(ends), func(i int) bool { return yamlSyntax(src[:ends[i]]) != nil }) + 1
+	if n > len(ends) {
+		return 0
+	}
+	m := yamlLineRe.FindStringSubmatch(yamlSyntax(src[:ends[n-1]]).Error())
+	if m == nil || m[2] != msg {
+		return 0
+	}
+	return n
+}
+
+// yamlSyntax parses every YAML document of src and returns the first
+// syntax error, or nil.
+func yamlSyntax(src []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // loader holds the state of one Parse: the errors found so far and the

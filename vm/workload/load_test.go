@@ -97,6 +97,16 @@ func parseErrorCases() []parseErrorCase {
 		{"yaml syntax", "name: t\nthreads: [\n", []string{"t.yaml:", "invalid YAML:"}},
 		{"yaml colon in text", "name: t\ndescription: a: b\n", []string{"t.yaml:2: invalid YAML: mapping values are not allowed", `quote a text that contains ": "`}},
 		{"yaml tab", "name: t\n\tthreads: []\n", []string{"t.yaml:2: invalid YAML: found a tab character"}},
+		// The line of the mistake, not of the list it broke (the YAML
+		// library names line 2 for both).
+		{"yaml indent under threads", "name: bad1\nthreads:\n  - name: a\n    run: f\n    count: 2\n  functions:\n  f:\n    - compute: {loops: 1000}\n",
+			[]string{"t.yaml:6: invalid YAML: did not find expected '-' indicator (check this line's indentation)"}},
+		{"yaml indent in thread", "name: t\nthreads:\n  - name: a\n    run: f\n   count: 3\nfunctions:\n  f:\n    - compute: {loops: 1000}\n",
+			[]string{"t.yaml:5: invalid YAML: did not find expected '-' indicator"}},
+		// A multi-line flow mapping: its shorter prefixes fail otherwise, so
+		// the library's line stays.
+		{"yaml flow mapping", "name: t\nthreads:\n  - name: a\n    run: f\nfunctions:\n  f:\n    - compute: {loops: 1000,\n       x: 2\n    - io: {duration: 1ms}\n",
+			[]string{"t.yaml:6: invalid YAML: did not find expected ',' or '}'"}},
 		{"two documents", topYAML("name: t") + "---\nname: u\n", []string{"t.yaml:4:1: a second YAML document"}},
 		{"root is a list", "- a\n- b\n", []string{"t.yaml:1:1: expected the workload (a mapping of version, name", "got a list"}},
 		{"root is a scalar", "hello\n", []string{`t.yaml:1:1: expected the workload`, `got "hello"`}},
