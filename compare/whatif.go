@@ -197,7 +197,7 @@ func criticalThread(s *tracer.Spans) critical {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
-		if id < len(s.Threads) {
+		if id < len(s.Threads) && !s.Threads[id].Existed { // first seen late (attach): blocked, not started
 			start = s.Threads[id].Start
 		}
 		if end := start + work; end > c.endNS {

@@ -73,14 +73,16 @@ func (a *analysis) speedup() {
 	// longest is the most work one thread did; path the latest any thread
 	// could finish doing its own work from when it started: without a GIL
 	// or as processes the run cannot end before either (a real program's
-	// workers start after its main thread's imports and set-up).
+	// workers start after its main thread's imports and set-up). A thread
+	// that existed before the trace (attach) has no start in it: first
+	// seen late, it was blocked until then, not started then.
 	var io, longest, path int64
 	for i := range r.Threads {
 		io += r.Threads[i].IONS
 		w := threadWork(&r.Threads[i])
 		longest = max(longest, w)
 		path = max(path, w)
-		if i < len(a.s.Threads) {
+		if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
 			path = max(path, a.s.Threads[i].Start+w)
 		}
 	}

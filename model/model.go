@@ -344,7 +344,9 @@ type block struct {
 func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
-	if int(id) < len(s.Threads) {
+	if int(id) < len(s.Threads) && !s.Threads[id].Existed {
+		// A thread that existed before the trace (attach) starts with it:
+		// first seen late, it was blocked until then, not started then.
 		tm.start = s.Threads[id].Start
 	}
 	// The thread's holds of shared locks, in time order.
@@ -698,7 +700,7 @@ func findStarts(s *tracer.Spans, joins []join) []start {
 	var out []start
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
-		if ts.Start <= 0 {
+		if ts.Start <= 0 || ts.Existed {
 			continue
 		}
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)

@@ -300,3 +300,44 @@ func TestNothingToModel(t *testing.T) {
 		t.Fatalf("starts and ends only: err = %v, want ErrNothingToModel naming idle.giltrace", err)
 	}
 }
+
+// TestExistedThreadHasNoStartAfter: a thread that existed before the trace
+// (attach) and is first seen late is not modelled as started late; one that
+// started in the trace keeps its start_after.
+func TestExistedThreadHasNoStartAfter(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, existed := range []bool{false, true} {
+		b := testkit.New("attached")
+		p := b.Process("python", 1)
+		gil := tracer.LockID(0)
+		f := b.Func("work", 3)
+		b.Thread(p, "T1").Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, f).
+			Return(5*ms).Release(5*ms+10, gil, tracer.ReleaseThreadEnd).End(5*ms + 20)
+		b.Thread(p, "late").Start(50*ms).Acquire(50*ms+10, gil, tracer.AcquireUncontended).Call(50*ms+20, f).
+			Return(55*ms).Release(55*ms+10, gil, tracer.ReleaseThreadEnd).End(55*ms + 20)
+		tr := b.Trace()
+		if existed {
+			for i := range tr.Events {
+				if e := &tr.Events[i]; e.Kind == tracer.KindThreadStart && tr.Threads[e.Thread].Name == "late" {
+					e.Arg = tracer.ThreadExisted
+				}
+			}
+		}
+		src, err := model.Build(tracer.Derive(tr), model.Options{Source: "attached.giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse("attached.yaml", src)
+		if err != nil {
+			t.Fatalf("the model does not load: %v\n%s", err, src)
+		}
+		for _, g := range w.Threads {
+			if g.Name != "late" {
+				continue
+			}
+			if existed && g.StartAfter != 0 || !existed && g.StartAfter == 0 {
+				t.Errorf("existed %v: start_after %v\n%s", existed, g.StartAfter, src)
+			}
+		}
+	}
+}

@@ -208,6 +208,7 @@ func (d *deriver) event(e *Event) {
 		}
 		ts.started = true
 		d.s.Threads[e.Thread].Start = e.Time
+		d.s.Threads[e.Thread].Existed = e.Arg == ThreadExisted
 		ts.stack = e.Stack
 		st, l, k := ts.state()
 		ts.span = StateSpan{Thread: e.Thread, State: st, Start: e.Time, Stack: ts.stack, Lock: l, IOKind: k}

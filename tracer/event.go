@@ -37,7 +37,7 @@ type Kind uint8
 // accessors on Event.
 const (
 	KindBad         Kind = iota
-	KindThreadStart      // the thread begins; Arg unused
+	KindThreadStart      // the thread begins; Arg: ThreadExisted if it existed before the trace began, else 0
 	KindThreadEnd        // the thread ends; it holds no lock afterwards
 	KindLockWait         // the thread starts waiting for Lock()
 	KindLockAcquire      // the thread acquires Lock(), taken as Acquire()
@@ -145,6 +145,11 @@ func LockArg(l LockID, code uint8) uint64 { return uint64(l) | uint64(code)<<32 
 
 // DropArg packs the lock and its holder into the Arg of a drop request.
 func DropArg(l LockID, holder ThreadID) uint64 { return uint64(l) | uint64(holder)<<32 }
+
+// ThreadExisted is the Arg of a KindThreadStart event for a thread that
+// existed before the trace began (a process attached to): its start is not
+// in the trace, and its first event is only when it was first seen.
+const ThreadExisted uint64 = 1
 
 // NativeArg packs whether a native call releases the GIL.
 func NativeArg(releasesGIL bool) uint64 {

@@ -41,6 +41,10 @@ type ThreadSpan struct {
 	Thread     ThreadID
 	Start, End int64 // ThreadStart and ThreadEnd, or the trace's end if cut off
 	Ended      bool  // a ThreadEnd event was recorded
+	// Existed: the thread existed before the trace began (its ThreadStart
+	// says ThreadExisted): Start is when it was first seen, not when it
+	// started, and says nothing about what it waited for.
+	Existed bool
 }
 
 // StateSpan is an interval in one state with one guest stack. A thread's

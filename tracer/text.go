@@ -211,6 +211,14 @@ func (tw *textWriter) args(e *Event) (string, bool) {
 			return " releases-gil", true
 		}
 		return "", false
+	case KindThreadStart:
+		switch e.Arg {
+		case 0:
+			return "", true
+		case ThreadExisted:
+			return " existed", true
+		}
+		return "", false
 	}
 	return "", e.Arg == 0
 }
@@ -529,6 +537,11 @@ func (p *textParser) args(f *fields, k Kind, th ThreadID) uint64 {
 		return f.ref(&n.strings, "string")
 	case KindNativeBegin:
 		return uint64(f.enum([]string{"keeps-gil", "releases-gil"}))
+	case KindThreadStart:
+		if f.more() && f.toks[0] == "existed" && !f.quoted[0] {
+			f.word("")
+			return ThreadExisted
+		}
 	}
 	return 0
 }

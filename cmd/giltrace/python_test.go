@@ -184,11 +184,70 @@ time.sleep(60)
 	if !names["worker-0"] || !names["worker-1"] {
 		t.Errorf("threads %v, want worker-0 and worker-1", names)
 	}
+	for _, th := range tracer.Derive(tr).Threads { // every thread was there before the attach
+		if !th.Existed {
+			t.Errorf("thread %s: not marked as existing before the trace", tr.Threads[th.Thread].Name)
+		}
+	}
 	if prog.ProcessState != nil {
 		t.Error("the program exited while attached")
 	}
 	if !strings.Contains(stdout.String(), "Verdict") {
 		t.Errorf("no report printed:\n%s", stdout.String())
+	}
+}
+
+// TestAttachUntilExit attaches to a program whose main thread waits in
+// Thread.join for two CPU-bound threads, and which exits while attached:
+// the main thread is first seen only at its end. It existed before the
+// trace, so its late first event is not a late start: the report says
+// gil-bound and that processes would help (about 2x on 2 cores), where it
+// said no verdict and 0.97x when the main thread counted as started at
+// the end.
+func TestAttachUntilExit(t *testing.T) {
+	py := python(t)
+	prog := exec.Command(py, "-c", `import threading, time
+def spin():
+    end = time.time() + 2
+    while time.time() < end:
+        n = 10000
+        while n > 0:
+            n -= 1
+ts = [threading.Thread(target=spin) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+`)
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { prog.Process.Kill(); prog.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"attach", strconv.Itoa(prog.Process.Pid), "-o", out, "--formats", "none", "--json"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("attach: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Verdicts []struct {
+			Code string `json:"code"`
+		} `json:"verdicts"`
+		Speedup struct {
+			AsProcesses float64 `json:"as_processes"`
+		} `json:"speedup"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("attach --json: %v\n%.500s", err, stdout.String())
+	}
+	gil := false
+	for _, v := range rep.Verdicts {
+		gil = gil || v.Code == "gil-bound"
+	}
+	if !gil || rep.Speedup.AsProcesses < 1.5 {
+		t.Errorf("verdicts %+v, as processes %.2fx; want gil-bound and about 2x\n%.1500s", rep.Verdicts, rep.Speedup.AsProcesses, stdout.String())
 	}
 }
 

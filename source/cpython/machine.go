@@ -58,6 +58,9 @@ type machine struct {
 	lockHolds      bool // guest-lock acquires' outcomes and releases are probed
 	glocks         []*guestLock
 	windowFrames   int // callers read from the data-stack window of a hit
+	// existed: the tasks of the process attached to when tracing began
+	// (until each is started).
+	existed map[int]bool
 }
 
 // memReader gives a traced process's memory and map; tests replace it.
@@ -258,10 +261,16 @@ func (m *machine) step(e *rawEvent, t int64) {
 	}
 }
 
-// start begins th at t.
+// start begins th at t: a thread of the process attached to that existed
+// then (and not one that reused its task ID) begins as ThreadExisted.
 func (m *machine) start(th *thread, t int64) {
 	th.started, th.skip = true, false
-	m.emit(th, t, tracer.KindThreadStart, 0)
+	var arg uint64
+	if m.existed[th.tid] {
+		arg = tracer.ThreadExisted
+		delete(m.existed, th.tid)
+	}
+	m.emit(th, t, tracer.KindThreadStart, arg)
 }
 
 // startHolding begins a thread first seen holding the GIL (attach, or a

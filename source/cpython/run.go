@@ -108,6 +108,12 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
 	m.live = r.live
+	if cmd == nil { // attached: every task known now existed before the trace
+		m.existed = map[int]bool{}
+		for tid := range r.tgids {
+			m.existed[tid] = true
+		}
+	}
 	m.lockHolds = r.s.o.LockHolds
 	interrupted, cut := false, false
 	var pend []rawEvent
