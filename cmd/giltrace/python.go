@@ -100,8 +100,11 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 // (recordRun). A program started by record (not attach) passes its exit
 // status through: once the run is saved, giltrace exits with it.
 func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
-	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython"}}
+	// The metadata a trace cut off mid-run keeps (the run's replaces it at
+	// the end): the switch interval is read from the process later.
+	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython",
+			"switch_interval": "not read from the process before the trace was cut off; CPython's default 5ms assumed"}}
 	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
 		return tracer.Record(ctx, src, tracer.Config{})
 	})

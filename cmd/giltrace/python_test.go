@@ -323,6 +323,9 @@ func TestRecordPythonKilled(t *testing.T) {
 	if len(tr.Threads) < 3 {
 		t.Fatalf("%d threads in the killed run's trace, want the main thread and the 2 spinners", len(tr.Threads))
 	}
+	if tr.Meta.SwitchInterval != 5*time.Millisecond || tr.Meta.Extra["source"] != "cpython" {
+		t.Errorf("the cut-off trace's metadata: switch interval %v, source %q; want CPython's default 5ms assumed, cpython", tr.Meta.SwitchInterval, tr.Meta.Extra["source"])
+	}
 	// The program started before the stream grew past 16 KiB; the prefix
 	// covers at least the 3 s since, less the stream's lag and slack.
 	if got, want := time.Duration(tr.Duration()), 3*time.Second-2*tracer.StreamFlush-time.Second; got < want {
