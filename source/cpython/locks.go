@@ -195,7 +195,7 @@ func (m *machine) lockEntry(th *thread, addr uint64, us int64) {
 		th.acq = lockCall{addr: addr, blocking: us != 0, pending: true}
 	}
 	if s := th.sec; us != 0 && s != nil && s.dropped && !s.hasLock {
-		s.lock, s.hasLock, s.observed = addr, true, m.lockHolds
+		s.lock, s.hasLock, s.observed, s.timed = addr, true, m.lockHolds, us > 0
 	}
 }
 

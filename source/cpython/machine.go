@@ -61,6 +61,7 @@ type machine struct {
 	// existed: the tasks of the process attached to when tracing began
 	// (until each is started).
 	existed map[int]bool
+	now     int64 // the latest probe hit handled
 }
 
 // memReader gives a traced process's memory and map; tests replace it.
@@ -144,6 +145,7 @@ type section struct {
 	lock        uint64
 	hasLock     bool
 	observed    bool // the lock's acquire is probed: its outcome is known
+	timed       bool // the lock's acquire has a timeout (it may end without the lock)
 	failed      bool // the acquire returned without the lock
 }
 
@@ -214,6 +216,7 @@ func (m *machine) emitStack(th *thread, t int64, k tracer.Kind, st tracer.StackI
 
 // step handles one probe hit at run time t (ns).
 func (m *machine) step(e *rawEvent, t int64) {
+	m.now = max(m.now, t)
 	m.inferDrops(t)
 	if e.event == evExit {
 		if th, ok := m.threads[e.tid]; ok {
@@ -771,11 +774,17 @@ func (m *machine) publishLive() {
 		if pr := th.prov; pr != nil && pr.sec != th.sec && pr.begun && pr.rel {
 			th.prov = nil
 		}
-		if s := th.sec; s != nil && s.dropped && th.prov == nil && !th.ended {
+		if s := th.sec; s != nil && s.dropped && th.prov == nil && !th.ended && m.now-s.drop > provisionalAfter {
 			m.provisionalSection(th, s)
 		}
 	}
 }
+
+// provisionalAfter is how long a blocking call must have gone on, as far
+// as the handled probe hits tell, before it is emitted provisionally: the
+// hits that say what it is (the lock it waits for, a few microseconds
+// after the release) are handled by then.
+const provisionalAfter = 1_000_000 // ns
 
 // provisionalSection emits the begin and the GIL release of th's blocking
 // call s into the live recording, as the machine will most likely emit
@@ -788,6 +797,10 @@ func (m *machine) provisionalSection(th *thread, s *section) {
 	buf := m.liveThread(th)
 	var why tracer.Release
 	switch {
+	case s.hasLock && s.timed:
+		// It may time out, and then be shown as I/O: not guessed; it ends
+		// within its timeout, and the live recording waits for it.
+		return
 	case s.hasLock:
 		pr.begin, why = tracer.KindLockWait, tracer.ReleaseLockWait
 		pr.lock = m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))

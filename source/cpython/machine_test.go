@@ -480,3 +480,72 @@ func TestMachineLockChaos(t *testing.T) {
 		t.Errorf("cross-thread releases %d, unmatched %d, guest-lock holds %d: the test no longer covers them", cross, unmatched, holds)
 	}
 }
+
+// TestMachineLive: with a live recording published after every hit (as
+// the recording loop does every 5 ms), the final trace is the same as
+// without it, and the live recording is valid and holds the same events
+// (its threads are named the same here): the main thread's long lock
+// wait (Thread.join) is emitted there from its start, provisionally, and
+// its own begin and release left out when it ends.
+func TestMachineLive(t *testing.T) {
+	const main, worker = testThread, 101
+	hits := func(m *machine, publish func()) {
+		st := func(us int64, tid int, event string, args ...any) {
+			step(m, us, tid, event, args...)
+			publish()
+		}
+		st(0, main, evTakeGIL, "ts", 1)
+		st(1, main, evTakeGILRet)
+		st(10, main, evSave, "ra", raLock)
+		st(11, main, evDropGIL, "ts", 1)
+		st(12, main, evLock, "lock", 0xabc, "us", -1) // join: no timeout
+		st(20, worker, evTakeGIL, "ts", 2)
+		st(21, worker, evTakeGILRet)
+		for us := int64(1000); us < 20000; us += 1000 { // the worker sleeps now and then
+			st(us, worker, evSave, "ra", raSleep)
+			st(us+1, worker, evDropGIL, "ts", 2)
+			st(us+50, worker, evRestore, "ts", 2)
+			st(us+51, worker, evTakeGIL, "ts", 2)
+			st(us+52, worker, evTakeGILRet)
+		}
+		st(20100, worker, evThreadEnd)
+		st(20101, worker, evDropGIL, "ts", 2)
+		st(20200, worker, evExit)
+		st(20300, main, evRestore, "ts", 1)
+		st(20301, main, evTakeGIL, "ts", 1)
+		st(20302, main, evTakeGILRet)
+		m.finish(21000_000, tracer.ReleaseThreadEnd)
+		publish()
+	}
+	plainRec := tracer.NewRecorder(tracer.Config{})
+	plain := testMachine(plainRec)
+	hits(plain, func() {})
+	want := dump(plainRec.Finish(tracer.Meta{}))
+
+	rec, live := tracer.NewRecorder(tracer.Config{}), tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	m.live = live
+	provisional := false
+	hits(m, func() {
+		m.publishLive()
+		if th := m.threads[main]; th != nil && th.prov != nil {
+			provisional = true
+		}
+	})
+	if !provisional {
+		t.Error("the main thread's lock wait was never emitted provisionally")
+	}
+	if m.liveBroken {
+		t.Error("the live recording's IDs differed from the final one's")
+	}
+	if got := dump(rec.Finish(tracer.Meta{})); got != want {
+		t.Errorf("the final trace changed with a live recording:\n%s\nwant\n%s", got, want)
+	}
+	lt := live.Finish(tracer.Meta{})
+	if err := lt.CheckValid(); err != nil {
+		t.Fatalf("the live recording is invalid: %v\n%s", err, dump(lt))
+	}
+	if got := dump(lt); got != want {
+		t.Errorf("the live recording:\n%s\nwant the final trace's events\n%s", got, want)
+	}
+}
