@@ -28,8 +28,11 @@ type Summary struct {
 	Seed   string `json:"seed,omitempty"`
 	// ExitStatus is a real program's exit status, when record started it
 	// and it ended by itself (-1: killed by a signal).
-	ExitStatus *int            `json:"exit_status,omitempty"`
-	Threads    []ThreadSummary `json:"threads"`
+	ExitStatus *int `json:"exit_status,omitempty"`
+	// Outlived lists the processes (pid N, ...) that were still running a
+	// second after the program exited: their threads are cut off then.
+	Outlived string          `json:"outlived,omitempty"`
+	Threads  []ThreadSummary `json:"threads"`
 }
 
 // ThreadSummary is one thread's wall time split by state. The six state
@@ -91,6 +94,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	if v, err := strconv.Atoi(t.Meta.Extra["exit_status"]); err == nil {
 		sum.ExitStatus = &v
 	}
+	sum.Outlived = t.Meta.Extra["outlived"]
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {

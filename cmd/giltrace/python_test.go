@@ -341,3 +341,89 @@ func TestRecordPythonKilled(t *testing.T) {
 		t.Errorf("%d GIL acquisitions by the spinners in the prefix, want at least 100 (2 threads switching every 5 ms for 2 s)", holds)
 	}
 }
+
+// TestRecordPythonOrphan: a child that the program forks and leaves
+// running is followed after the program exits, until it ends (a short
+// one: its sleep and end are recorded) or for a second (a long one: its
+// threads are cut off then, and the trace says which process outlived the
+// program).
+func TestRecordPythonOrphan(t *testing.T) {
+	py := python(t)
+	for _, c := range []struct {
+		name  string
+		sleep string
+		cut   bool
+	}{{"short", "0.3", false}, {"long", "30", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := filepath.Join(dir, "child")
+			app := filepath.Join(dir, "app.py")
+			src := `import os, sys, time
+def count(n):
+    while n > 0: n -= 1
+pid = os.fork()
+if pid == 0:
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    count(500000)
+    time.sleep(` + c.sleep + `)
+    os._exit(0)
+count(100000)
+`
+			if err := os.WriteFile(app, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					if pid, err := strconv.Atoi(string(b)); err == nil && pid > 0 {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			})
+			out := filepath.Join(dir, "out")
+			cmd := newRootCmd()
+			var stdout, stderr bytes.Buffer
+			cmd.SetOut(&stdout)
+			cmd.SetErr(&stderr)
+			cmd.SetArgs([]string{"record", "-o", out, "--formats", "none", "--", py, app, pidFile})
+			start := time.Now()
+			if err := cmd.ExecuteContext(context.Background()); err != nil {
+				t.Fatalf("record: %v\n%s", err, stderr.String())
+			}
+			if took := time.Since(start); took > 15*time.Second {
+				t.Errorf("record took %v: it waited for the child", took)
+			}
+			tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tr.Meta.Extra["outlived"]; (got == "pid "+string(b)) != c.cut {
+				t.Errorf("outlived %q, want pid %s listed: %v", got, b, c.cut)
+			}
+			child := -1
+			for i, th := range tr.Threads {
+				if int(th.Proc) < len(tr.Procs) && strconv.Itoa(tr.Procs[th.Proc].PID) == string(b) {
+					child = i
+				}
+			}
+			if child < 0 {
+				t.Fatalf("no thread of the child %s in the trace", b)
+			}
+			sleeps := 0
+			for _, e := range tr.Events {
+				if int(e.Thread) == child && e.Kind == tracer.KindIOBegin && tr.Str(e.IOKind()) == "sleep" {
+					sleeps++
+				}
+			}
+			if sleeps != 1 {
+				t.Errorf("%d sleeps recorded for the child, want its one", sleeps)
+			}
+			if c.cut && !strings.Contains(stdout.String(), "cut off then (not ended): pid "+string(b)) {
+				t.Errorf("the report does not say the child was cut off:\n%.600s", stdout.String())
+			}
+		})
+	}
+}

@@ -72,6 +72,9 @@ func headline(s *diagnosis.Summary) string {
 		}
 		line += fmt.Sprintf("\nThe program %s: this is its run until it failed (a run that failed at its start is mostly the interpreter's start-up)", how)
 	}
+	if s.Outlived != "" {
+		line += fmt.Sprintf("\nStill running a second after the program exited, and cut off then (not ended): %s", s.Outlived)
+	}
 	return line
 }
 

@@ -24,6 +24,11 @@ func (r *run) startGated() (*exec.Cmd, *os.File, error) {
 	args := append([]string{"-c", `read _ <&3; exec 3<&-; exec "$@"`, "giltrace-gate"}, s.argv...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.o.Stdin, s.o.Stdout, s.o.Stderr
+	// When a standard stream is not a file, it is copied through a pipe
+	// that a child the program leaves running holds open: the program's
+	// exit is not held up by it for more than this (orphanWait follows
+	// such children).
+	cmd.WaitDelay = 100 * time.Millisecond
 	cmd.ExtraFiles = []*os.File{rp}
 	if err := cmd.Start(); err != nil {
 		rp.Close()
@@ -55,18 +60,26 @@ func watchPID(ctx context.Context, pid int, exited chan<- struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if syscall.Kill(pid, 0) != nil {
+			if !processAlive(pid) {
 				close(exited)
 				return
 			}
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-				if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
-					close(exited) // a zombie: it has exited
-					return
-				}
-			}
 		}
 	}
+}
+
+// processAlive reports whether process pid exists and has not exited (a
+// zombie has).
+func processAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+			return false
+		}
+	}
+	return true
 }
 
 // processTree maps the tasks (threads) of pid and of its descendants to

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type run struct {
 
 	startMono int64
 	tgids     map[int]int // task -> process
+	mainPID   int         // the program started, or the process attached to
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -120,18 +122,32 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	q := startReading(rd, r, m)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	// When the program (or the process attached to) has exited, the trace
+	// follows the processes it left running (a forked child that outlives
+	// it) for up to orphanWait more, then cuts them off.
+	mainExited := (<-chan struct{})(exited)
+	var grace <-chan time.Time
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			interrupted = true
 			break loop
-		case <-exited:
+		case <-mainExited:
+			mainExited = nil
+			if len(r.survivors(m)) == 0 {
+				break loop
+			}
+			grace = time.After(orphanWait)
+		case <-grace:
 			break loop
 		case <-deadline:
 			cut = true
 			break loop
 		case <-tick.C:
+			if mainExited == nil && grace != nil && len(r.survivors(m)) == 0 {
+				break loop
+			}
 		}
 		evs, safe := q.take()
 		pend = r.process(m, evs, safe, pend, false)
@@ -145,7 +161,21 @@ loop:
 	if interrupted || cut {
 		why = tracer.ReleaseInterrupt
 	}
-	m.finish(monoNow()-r.startMono, why)
+	now := monoNow() - r.startMono
+	if !interrupted && !cut {
+		// The processes still running are cut off, not ended.
+		var names []string
+		for _, p := range r.survivors(m) {
+			for _, th := range p.threads {
+				m.end(th, now, tracer.ReleaseInterrupt)
+			}
+			names = append(names, fmt.Sprintf("pid %d", p.pid))
+		}
+		if len(names) > 0 {
+			r.meta.Extra["outlived"] = strings.Join(names, ", ")
+		}
+	}
+	m.finish(now, why)
 	r.finishMeta(m, rd, interrupted)
 	if cmd != nil && !interrupted && !cut {
 		select {
@@ -180,7 +210,9 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 		}
 		pids = []int{cmd.Process.Pid}
 		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
+		r.mainPID = cmd.Process.Pid
 	} else {
+		r.mainPID = r.s.pid
 		for tid, pid := range processTree(r.s.pid) {
 			pids = append(pids, tid)
 			r.tgids[tid] = pid
@@ -195,6 +227,25 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 		return nil, nil, err
 	}
 	return cmd, gate, nil
+}
+
+// orphanWait is how long the trace follows the processes that the
+// program (or the process attached to) left running when it exited.
+const orphanWait = time.Second
+
+// survivors are the traced processes, other than the one started or
+// attached to, that are still running, in order of pid.
+func (r *run) survivors(m *machine) []*proc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*proc
+	for pid, p := range m.procs {
+		if pid != r.mainPID && processAlive(pid) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *proc) int { return a.pid - b.pid })
+	return out
 }
 
 // drain stops the reading goroutine and handles every event left: those
