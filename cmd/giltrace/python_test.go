@@ -427,3 +427,24 @@ count(100000)
 		})
 	}
 }
+
+// TestAttachIdle: attaching to a process whose one thread sleeps (no GIL
+// changes hands) fails saying why, not "did the program run CPython".
+func TestAttachIdle(t *testing.T) {
+	py := python(t)
+	prog := exec.Command(py, "-c", "import time; time.sleep(30)")
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { prog.Process.Kill(); prog.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"attach", strconv.Itoa(prog.Process.Pid), "--duration", "500ms", "-o", filepath.Join(t.TempDir(), "out")})
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "took or released the GIL while attached") {
+		t.Errorf("attach to an idle process: %v, want the reason (no GIL changed hands)", err)
+	}
+}

@@ -190,6 +190,11 @@ loop:
 		return *r.meta, fmt.Errorf("reading the ring buffers: %w", rd.err)
 	case interrupted:
 		return *r.meta, fmt.Errorf("recording %s: %w", r.meta.Workload, tracer.ErrInterrupted)
+	case r.rec.Empty() && cmd == nil:
+		return *r.meta, fmt.Errorf("attaching to process %d: no thread of it or of its children took or released the GIL while attached (%v): "+
+			"each was blocked (sleeping, waiting, in I/O) or ran alone, never releasing it (a process with one thread running Python holds its GIL throughout, "+
+			"and the probes see only the GIL changing hands); attach while its threads compete for the GIL, or for longer",
+			s.pid, time.Since(r.meta.Start).Round(time.Millisecond))
 	case r.rec.Empty():
 		return *r.meta, fmt.Errorf("recording %s: no event from the interpreter %s (did the program run CPython, or exit at once?)", r.meta.Workload, r.in.Path)
 	}
