@@ -98,6 +98,17 @@ func outputNames() string {
 	return strings.Join(names, ", ")
 }
 
+// optionalNames lists the formats that all leaves out, for messages.
+func optionalNames() string {
+	var names []string
+	for _, o := range outputs() {
+		if o.Optional {
+			names = append(names, o.Name)
+		}
+	}
+	return strings.Join(names, " and ")
+}
+
 // lookupOutput returns the format named name.
 func lookupOutput(name string) (output, error) {
 	for _, o := range outputs() {
@@ -127,6 +138,9 @@ func parseFormats(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, n := range strings.Split(s, ",") {
 		n = strings.TrimSpace(n)
+		if n == "all" || n == "none" {
+			return nil, fmt.Errorf("%q cannot be combined with other formats: give all (every format but %s) or none alone, or list the formats (formats: %s)", n, optionalNames(), outputNames())
+		}
 		if _, err := lookupOutput(n); err != nil {
 			return nil, err
 		}
