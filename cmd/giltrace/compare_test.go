@@ -47,3 +47,23 @@ func TestCompareMissingWorkload(t *testing.T) {
 		t.Fatalf("compare of a missing file: err = %v, want exit status 1", err)
 	}
 }
+
+// compare RUN.giltrace refuses, as usage errors naming the flag, the
+// flags of a workload's comparison that its prediction cannot apply,
+// before it reads the trace.
+func TestCompareRecordedRunRefusesWorkloadFlags(t *testing.T) {
+	trace := filepath.Join(t.TempDir(), "run.giltrace") // never read
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--modes", "processes"}, "--modes: a recorded run"},
+		{[]string{"--threads", "3"}, "--threads: a recorded run keeps its program's threads"},
+		{[]string{"--runs", "3"}, "--runs 3: a recorded run"},
+	} {
+		_, err := runRoot(append([]string{"compare", trace}, tc.args...)...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("compare RUN.giltrace %q: err = %v; want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
