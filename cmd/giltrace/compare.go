@@ -102,6 +102,9 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(o.SwitchIntervals) > 0 && w.GIL.Mode == tracer.GILLegacy {
+		return &usageError{legacySwitchInterval(o.File, w.GIL.CheckInterval)}
+	}
 	dir := o.Dir
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")
@@ -182,6 +185,9 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(o.SwitchIntervals) > 0 && t.Meta.GILMode == tracer.GILLegacy {
+		return &usageError{legacySwitchInterval(o.File, t.Meta.CheckInterval)}
+	}
 	p, err := compare.WhatIf(cmd.Context(), tracer.Derive(t), compare.WhatIfOptions{
 		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Version: giltraceVersion()})
 	if err != nil {
@@ -198,6 +204,13 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\nmodel, table and chart: %s\n", strings.Join(written, " "))
 	}
 	return errors.Join(err, werr)
+}
+
+// legacySwitchInterval is the error of --switch-interval for a run of
+// file on the legacy GIL, which releases every check interval of
+// instructions instead.
+func legacySwitchInterval(file string, check int) error {
+	return fmt.Errorf("--switch-interval: %s runs the legacy GIL (gil.mode legacy), which has no switch interval: it releases the GIL every gil.check_interval instructions (%d here; set it in the workload file)", file, check)
 }
 
 // checkWhatIfFlags refuses the flags of compare WORKLOAD.yaml that a

@@ -67,3 +67,23 @@ func TestCompareRecordedRunRefusesWorkloadFlags(t *testing.T) {
 		}
 	}
 }
+
+// The legacy GIL has no switch interval: --switch-interval for a legacy
+// workload is a usage error naming the mode and the check interval, in
+// compare and in record, with nothing written.
+func TestLegacyRefusesSwitchInterval(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{
+		{"compare", "../../fixtures/countdown-legacy.yaml", "--switch-interval", "1ms,10ms", "-o", dir},
+		{"record", "../../fixtures/countdown-legacy.yaml", "--switch-interval", "1ms", "-o", dir},
+		{"record", "../../fixtures/countdown.yaml", "--gil", "legacy", "--switch-interval", "1ms", "-o", dir},
+	} {
+		_, err := runRoot(args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "legacy GIL (gil.mode legacy)") || !strings.Contains(err.Error(), "check_interval") {
+			t.Errorf("%q: err = %v; want a usage error naming the legacy GIL and its check interval", args, err)
+		}
+		if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+			t.Errorf("%q wrote %s", args, dir)
+		}
+	}
+}

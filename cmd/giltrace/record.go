@@ -208,6 +208,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if o.SwitchInterval > 0 && (o.Mode == string(tracer.GILLegacy) || o.Mode == "" && w.GIL.Mode == tracer.GILLegacy) {
+		return &usageError{legacySwitchInterval(o.Workload, w.GIL.CheckInterval)}
+	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
 		return vm.Run(ctx, w, vm.Options{
 			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
