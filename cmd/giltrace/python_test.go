@@ -341,3 +341,32 @@ func TestRecordPythonKilled(t *testing.T) {
 		t.Errorf("%d GIL acquisitions by the spinners in the prefix, want at least 100 (2 threads switching every 5 ms for 2 s)", holds)
 	}
 }
+
+// TestRecordPythonDefaultDir: without -o, a real program's run goes to
+// giltrace-out/py-<script>, not to the workload's giltrace-out/<name>: the
+// README's countdown.yaml then countdown.py keep both runs.
+func TestRecordPythonDefaultDir(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile("countdown.py", []byte("print('hi')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("countdown.yaml", []byte("name: countdown\nclock: virtual\nthreads: [{run: f}]\nfunctions:\n  f: [{compute: 1ms}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", "countdown.yaml", "--formats", "none"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", "--formats", "none", "--", py, "countdown.py"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"giltrace-out/countdown/run.giltrace", "giltrace-out/py-countdown/run.giltrace"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+	if tr, err := tracer.ReadFile("giltrace-out/countdown/run.giltrace"); err != nil || tr.Meta.Extra["source"] == "cpython" {
+		t.Errorf("giltrace-out/countdown holds the real program's run (%v)", err)
+	}
+}

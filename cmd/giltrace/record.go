@@ -27,7 +27,7 @@ import (
 type recordOptions struct {
 	Workload       string        // the workload file
 	Command        []string      // or a command running CPython, given after --
-	Out            string        // directory of run.giltrace; "" is giltrace-out/<name>
+	Out            string        // directory of run.giltrace; "" is giltrace-out/<name> (py-<name> for a real program)
 	Mode           string        // --gil: overrides gil.mode
 	SwitchInterval time.Duration // overrides gil.switch_interval
 	Threads        int           // overrides every thread group's count
@@ -88,7 +88,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload, script or command name>)")
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload name>; for a command, giltrace-out/py-<script or command name>)")
 	f.StringVar(&o.Mode, "gil", "", "GIL `MODE`: cpython, legacy or none (default: the workload's)")
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
