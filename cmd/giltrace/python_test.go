@@ -106,6 +106,14 @@ func TestRecordPython(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "report.txt")); err != nil || !strings.Contains(string(b), "The program exited with status 3") {
 		t.Errorf("report.txt does not say the program failed (%v):\n%.400s", err, b)
+	} else if !strings.Contains(string(b), "\nWhat would help (predicted") {
+		t.Errorf("report.txt lacks what would help, which record prints:\n%s", b)
+	}
+	// report.json is what record --json printed: the what_if field too.
+	if b, err := os.ReadFile(filepath.Join(out, "report.json")); err != nil {
+		t.Error(err)
+	} else if got := strings.TrimPrefix(text, "hello from python\n"); string(b) != got {
+		t.Errorf("report.json differs from what record --json printed:\n%.600s\nprinted:\n%.600s", b, got)
 	}
 	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
 	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {

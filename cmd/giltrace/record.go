@@ -306,6 +306,21 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
 	}
 	r.progress = pg
+	// A real program's report gains what would help it, predicted from its
+	// model in virtual time (docs/what-if.md): predicted while the outputs
+	// are written, and waited for by report.txt and report.json only,
+	// which hold the report printed below (reportOutput).
+	var pred *compare.Prediction
+	var predErr error
+	predDone := make(chan struct{})
+	go func() {
+		defer close(predDone)
+		pred, predErr = predict(ctx, r, path, dir, saveErr == nil && o.Formats != "none")
+	}()
+	r.whatIf = func() *compare.Prediction {
+		<-predDone
+		return pred
+	}
 	var written []string
 	if outErr == nil && saveErr == nil {
 		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
@@ -314,9 +329,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
-	// A real program's report gains what would help it, predicted from its
-	// model in virtual time (docs/what-if.md).
-	pred, predErr := predict(ctx, r, path, dir, o.Formats != "none")
+	<-predDone
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}
@@ -388,6 +401,51 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 	}
 	_, err = writePrediction(ctx, p, filepath.Join(dir, "whatif"))
 	return p, err
+}
+
+// reportOutput writes report.txt or report.json (JSON set) of run r: the
+// diagnosis, and for a run recorded with a prediction (r.whatIf) what
+// would help, as record prints them (the JSON's "what_if" field).
+type reportOutput struct {
+	w    io.Writer
+	r    *run
+	json bool
+}
+
+func (e reportOutput) Export(ctx context.Context, s *tracer.Spans) error {
+	var pred *compare.Prediction
+	if e.r.whatIf != nil {
+		pred = e.r.whatIf()
+	}
+	f := report.Text
+	if e.json {
+		f = report.JSON
+	}
+	if pred == nil {
+		return report.For(e.r.diagnosis(), e.w, f).Export(ctx, s)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if e.json {
+		// The fields of report --json (with the trace's state), then what_if.
+		st := s.Trace.Status()
+		enc := json.NewEncoder(e.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*diagnosis.Report
+			Interrupted bool                `json:"interrupted,omitempty"`
+			Salvaged    string              `json:"salvaged,omitempty"`
+			WhatIf      *compare.Prediction `json:"what_if"`
+		}{e.r.diagnosis(), st.Interrupted, st.Salvaged, pred})
+	}
+	if err := report.For(e.r.diagnosis(), e.w, f).Export(ctx, s); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(e.w); err != nil {
+		return err
+	}
+	return pred.WriteText(e.w)
 }
 
 // writeReportJSON prints the report as JSON, with the prediction, if any,
