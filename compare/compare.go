@@ -68,7 +68,7 @@ type Options struct {
 type Row struct {
 	Mode             string   `json:"mode"`
 	Threads          int      `json:"threads"`
-	SwitchIntervalNS int64    `json:"switch_interval_ns"` // as recorded; 0 for free-threaded
+	SwitchIntervalNS int64    `json:"switch_interval_ns"` // as recorded; 0 for free-threaded and the legacy GIL (none)
 	WallNS           int64    `json:"wall_ns"`
 	Calls            int      `json:"calls"`      // run-function calls completed by all threads
 	Throughput       float64  `json:"throughput"` // Calls per second
@@ -229,7 +229,8 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 		Verdicts:         []string{},
 		interval:         v.SwitchInterval,
 	}
-	if v.Mode == FreeThreaded {
+	if v.Mode == FreeThreaded || t.Meta.GILMode == tracer.GILLegacy {
+		// No switch interval: no GIL, or the legacy GIL's check interval.
 		row.SwitchIntervalNS = 0
 	}
 	if r.WallNS > 0 {

@@ -83,3 +83,30 @@ func TestCompareVirtualScales(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareLegacyNoSwitchInterval: the legacy GIL has no switch
+// interval, so its rows have none (0, "-" in the table), as free-threaded
+// rows, rather than the 5ms default recorded in its traces' metadata.
+func TestCompareLegacyNoSwitchInterval(t *testing.T) {
+	w, err := workload.Parse("legacy.yaml", []byte("name: legacy-short\ngil: {mode: legacy, check_interval: 100}\nthreads:\n  - name: counter\n    run: countdown\nfunctions:\n  countdown:\n    - compute: 10ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{2}, Modes: []string{Threads, Processes}},
+		NewVMRunner(w, VMOptions{Cores: 2, Version: "test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rows {
+		if r.SwitchIntervalNS != 0 {
+			t.Errorf("legacy row %s-%d: switch_interval_ns %d, want 0 (none)", r.Mode, r.Threads, r.SwitchIntervalNS)
+		}
+	}
+	var text strings.Builder
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "5ms") {
+		t.Errorf("legacy table shows a switch interval:\n%s", text.String())
+	}
+}

@@ -83,10 +83,10 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 		},
 	}
 	f := cmd.Flags()
-	f.IntSliceVar(&o.Threads, "threads", []int{1, 2, 4, 8}, "thread counts (processes in processes mode), comma-separated; 1 is always run")
-	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL)")
+	f.IntSliceVar(&o.Threads, "threads", []int{1, 2, 4, 8}, "thread counts (processes in processes mode), comma-separated; 1 is always run (a workload only: a recorded run keeps its threads)")
+	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL) (a workload only: a recorded run's prediction compares all three)")
 	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
-	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine)")
+	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine; a recorded run's virtual-time prediction runs each once)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default 0: none)")
@@ -101,6 +101,9 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	w, err := workload.Load(o.File)
 	if err != nil {
 		return err
+	}
+	if len(o.SwitchIntervals) > 0 && w.GIL.Mode == tracer.GILLegacy {
+		return &usageError{legacySwitchInterval(o.File, w.GIL.CheckInterval)}
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -175,9 +178,15 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if o.Clock == string(workload.ClockReal) {
 		return &usageError{errors.New("--clock real: a recorded run is compared in virtual time only (its model is simulated); record the program again to measure")}
 	}
+	if err := checkWhatIfFlags(cmd.Flags().Changed, o); err != nil {
+		return &usageError{err}
+	}
 	t, err := readTrace(o.File, cmd.ErrOrStderr(), "modelling")
 	if err != nil {
 		return err
+	}
+	if len(o.SwitchIntervals) > 0 && t.Meta.GILMode == tracer.GILLegacy {
+		return &usageError{legacySwitchInterval(o.File, t.Meta.CheckInterval)}
 	}
 	p, err := compare.WhatIf(cmd.Context(), tracer.Derive(t), compare.WhatIfOptions{
 		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Version: giltraceVersion()})
@@ -195,6 +204,31 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\nmodel, table and chart: %s\n", strings.Join(written, " "))
 	}
 	return errors.Join(err, werr)
+}
+
+// legacySwitchInterval is the error of --switch-interval for a run of
+// file on the legacy GIL, which releases every check interval of
+// instructions instead.
+func legacySwitchInterval(file string, check int) error {
+	return fmt.Errorf("--switch-interval: %s runs the legacy GIL (gil.mode legacy), which has no switch interval: it releases the GIL every gil.check_interval instructions (%d here; set it in the workload file)", file, check)
+}
+
+// checkWhatIfFlags refuses the flags of compare WORKLOAD.yaml that a
+// recorded run's prediction cannot apply (given: the flag was on the
+// command line): the prediction keeps the program's threads and varies the
+// cores, always compares the three modes (its best option is chosen among
+// them), and runs each variant once, in virtual time, where a second run
+// is the same.
+func checkWhatIfFlags(given func(string) bool, o *compareOptions) error {
+	switch {
+	case given("threads"):
+		return errors.New("--threads: a recorded run keeps its program's threads; its prediction varies the cores instead (--cores N: 1, 2, 4 ... N cores)")
+	case given("modes"):
+		return errors.New("--modes: a recorded run's prediction always compares threads, processes and free-threaded (its best option is chosen among them); read the rows of the mode wanted")
+	case given("runs") && o.Runs != 1:
+		return fmt.Errorf("--runs %d: a recorded run's prediction is simulated in virtual time, where every run of a variant is the same: it runs each once", o.Runs)
+	}
+	return nil
 }
 
 // writePrediction writes the files of prediction p into dir, atomically,

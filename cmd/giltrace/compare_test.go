@@ -47,3 +47,43 @@ func TestCompareMissingWorkload(t *testing.T) {
 		t.Fatalf("compare of a missing file: err = %v, want exit status 1", err)
 	}
 }
+
+// compare RUN.giltrace refuses, as usage errors naming the flag, the
+// flags of a workload's comparison that its prediction cannot apply,
+// before it reads the trace.
+func TestCompareRecordedRunRefusesWorkloadFlags(t *testing.T) {
+	trace := filepath.Join(t.TempDir(), "run.giltrace") // never read
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--modes", "processes"}, "--modes: a recorded run"},
+		{[]string{"--threads", "3"}, "--threads: a recorded run keeps its program's threads"},
+		{[]string{"--runs", "3"}, "--runs 3: a recorded run"},
+	} {
+		_, err := runRoot(append([]string{"compare", trace}, tc.args...)...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("compare RUN.giltrace %q: err = %v; want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// The legacy GIL has no switch interval: --switch-interval for a legacy
+// workload is a usage error naming the mode and the check interval, in
+// compare and in record, with nothing written.
+func TestLegacyRefusesSwitchInterval(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{
+		{"compare", "../../fixtures/countdown-legacy.yaml", "--switch-interval", "1ms,10ms", "-o", dir},
+		{"record", "../../fixtures/countdown-legacy.yaml", "--switch-interval", "1ms", "-o", dir},
+		{"record", "../../fixtures/countdown.yaml", "--gil", "legacy", "--switch-interval", "1ms", "-o", dir},
+	} {
+		_, err := runRoot(args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "legacy GIL (gil.mode legacy)") || !strings.Contains(err.Error(), "check_interval") {
+			t.Errorf("%q: err = %v; want a usage error naming the legacy GIL and its check interval", args, err)
+		}
+		if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+			t.Errorf("%q wrote %s", args, dir)
+		}
+	}
+}

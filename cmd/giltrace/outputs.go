@@ -18,7 +18,6 @@ import (
 	"github.com/giltrace/giltrace/exporters/flamegraph"
 	"github.com/giltrace/giltrace/exporters/perfetto"
 	"github.com/giltrace/giltrace/exporters/pprof"
-	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -49,10 +48,10 @@ func outputs() []output {
 			func(w io.Writer, _ *run) exporter { return flamegraph.NewFolded(w) }, false},
 		{"flamegraph", "flame.html", "interactive HTML flame graph (wall, GIL wait, blame), self-contained",
 			func(w io.Writer, _ *run) exporter { return flamegraph.NewHTML(w) }, false},
-		{"report", "report.txt", "the diagnosis, as giltrace report prints it",
-			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.Text) }, false},
-		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it",
-			func(w io.Writer, r *run) exporter { return report.For(r.diagnosis(), w, report.JSON) }, false},
+		{"report", "report.txt", "the diagnosis, as giltrace report prints it (record's, as record prints it: for a real program, with what would help)",
+			func(w io.Writer, r *run) exporter { return reportOutput{w, r, false} }, false},
+		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it (record's, as record --json prints it: for a real program, with what_if)",
+			func(w io.Writer, r *run) exporter { return reportOutput{w, r, true} }, false},
 		{"perfetto", "trace.perfetto-trace", "Perfetto's native protobuf trace for ui.perfetto.dev, about a fifth of trace.json's size; record writes it instead of trace.json for runs over 1 M events",
 			func(w io.Writer, _ *run) exporter { return perfetto.New(w) }, true},
 		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); record writes it only when --formats names it",
@@ -98,6 +97,17 @@ func outputNames() string {
 	return strings.Join(names, ", ")
 }
 
+// optionalNames lists the formats that all leaves out, for messages.
+func optionalNames() string {
+	var names []string
+	for _, o := range outputs() {
+		if o.Optional {
+			names = append(names, o.Name)
+		}
+	}
+	return strings.Join(names, " and ")
+}
+
 // lookupOutput returns the format named name.
 func lookupOutput(name string) (output, error) {
 	for _, o := range outputs() {
@@ -127,6 +137,9 @@ func parseFormats(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, n := range strings.Split(s, ",") {
 		n = strings.TrimSpace(n)
+		if n == "all" || n == "none" {
+			return nil, fmt.Errorf("%q cannot be combined with other formats: give all (every format but %s) or none alone, or list the formats (formats: %s)", n, optionalNames(), outputNames())
+		}
 		if _, err := lookupOutput(n); err != nil {
 			return nil, err
 		}

@@ -31,12 +31,21 @@ func TestParseFormats(t *testing.T) {
 		{"pprof", nil, true},
 		{"chrome,", nil, true},
 		{"all,chrome", nil, true},
+		{"all,text", nil, true},
+		{"text, none", nil, true},
 	}
 	for _, tc := range tests {
 		got, err := parseFormats(tc.in)
 		if tc.wantErr {
 			if err == nil || !strings.Contains(err.Error(), "formats: pprof-wait, pprof-blame") {
 				t.Errorf("parseFormats(%q) = %q, %v; want an error listing the formats", tc.in, got, err)
+			}
+			// all and none are valid alone: combined, the error says so
+			// rather than calling them unknown (did you mean "all"?).
+			if strings.Contains(tc.in, "all") || strings.Contains(tc.in, "none") {
+				if err == nil || !strings.Contains(err.Error(), "cannot be combined with other formats") || strings.Contains(err.Error(), "unknown format") {
+					t.Errorf("parseFormats(%q) = %v; want an error saying all and none cannot be combined", tc.in, err)
+				}
 			}
 			continue
 		}

@@ -56,7 +56,7 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<script or command name>)")
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/py-<script or command name>)")
 	f.DurationVar(&o.Duration, "duration", 0, "stop tracing after `D`, e.g. 10s (default: until Ctrl-C or the process exits)")
 	outputFlags(cmd, &o.recordOptions)
 	lockHoldsFlag(cmd, &o.recordOptions)
@@ -105,6 +105,11 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython",
 			"switch_interval": "not read from the process before the trace was cut off; CPython's default 5ms assumed"}}
+	if o.Out == "" {
+		oo := *o
+		oo.Out = programOutDir(name)
+		o = &oo
+	}
 	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
 		return tracer.Record(ctx, src, tracer.Config{})
 	})
@@ -117,6 +122,14 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		}
 	}
 	return nil
+}
+
+// programOutDir is the default directory of a real program's run named
+// name (its script, module or command): giltrace-out/py-NAME, apart from
+// a workload's giltrace-out/NAME, so that recording countdown.yaml and then
+// python3 countdown.py keeps both runs.
+func programOutDir(name string) string {
+	return filepath.Join("giltrace-out", "py-"+name)
 }
 
 // programExit is the exit status of a traced program that giltrace passes

@@ -106,6 +106,14 @@ func TestRecordPython(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "report.txt")); err != nil || !strings.Contains(string(b), "The program exited with status 3") {
 		t.Errorf("report.txt does not say the program failed (%v):\n%.400s", err, b)
+	} else if !strings.Contains(string(b), "\nWhat would help (predicted") {
+		t.Errorf("report.txt lacks what would help, which record prints:\n%s", b)
+	}
+	// report.json is what record --json printed: the what_if field too.
+	if b, err := os.ReadFile(filepath.Join(out, "report.json")); err != nil {
+		t.Error(err)
+	} else if got := strings.TrimPrefix(text, "hello from python\n"); string(b) != got {
+		t.Errorf("report.json differs from what record --json printed:\n%.600s\nprinted:\n%.600s", b, got)
 	}
 	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
 	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {
@@ -446,5 +454,34 @@ func TestAttachIdle(t *testing.T) {
 	err := cmd.ExecuteContext(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "took or released the GIL while attached") {
 		t.Errorf("attach to an idle process: %v, want the reason (no GIL changed hands)", err)
+	}
+}
+
+// TestRecordPythonDefaultDir: without -o, a real program's run goes to
+// giltrace-out/py-<script>, not to the workload's giltrace-out/<name>: the
+// README's countdown.yaml then countdown.py keep both runs.
+func TestRecordPythonDefaultDir(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile("countdown.py", []byte("print('hi')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("countdown.yaml", []byte("name: countdown\nclock: virtual\nthreads: [{run: f}]\nfunctions:\n  f: [{compute: 1ms}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", "countdown.yaml", "--formats", "none"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", "--formats", "none", "--", py, "countdown.py"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"giltrace-out/countdown/run.giltrace", "giltrace-out/py-countdown/run.giltrace"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+	if tr, err := tracer.ReadFile("giltrace-out/countdown/run.giltrace"); err != nil || tr.Meta.Extra["source"] == "cpython" {
+		t.Errorf("giltrace-out/countdown holds the real program's run (%v)", err)
 	}
 }

@@ -27,7 +27,7 @@ import (
 type recordOptions struct {
 	Workload       string        // the workload file
 	Command        []string      // or a command running CPython, given after --
-	Out            string        // directory of run.giltrace; "" is giltrace-out/<name>
+	Out            string        // directory of run.giltrace; "" is giltrace-out/<name> (py-<name> for a real program)
 	Mode           string        // --gil: overrides gil.mode
 	SwitchInterval time.Duration // overrides gil.switch_interval
 	Threads        int           // overrides every thread group's count
@@ -88,7 +88,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload, script or command name>)")
+	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload name>; for a command, giltrace-out/py-<script or command name>)")
 	f.StringVar(&o.Mode, "gil", "", "GIL `MODE`: cpython, legacy or none (default: the workload's)")
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
@@ -106,7 +106,7 @@ func outputFlags(cmd *cobra.Command, o *recordOptions) {
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
-	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all, none, or a comma-separated `LIST` of "+outputNames()+" ("+outputFiles()+"; docs/outputs.md)")
+	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all or none (each alone), or a comma-separated `LIST` of "+outputNames()+" ("+outputFiles()+"; docs/outputs.md)")
 }
 
 // recordArgs accepts one workload file, or a command after "--".
@@ -208,6 +208,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if o.SwitchInterval > 0 && (o.Mode == string(tracer.GILLegacy) || o.Mode == "" && w.GIL.Mode == tracer.GILLegacy) {
+		return &usageError{legacySwitchInterval(o.Workload, w.GIL.CheckInterval)}
+	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
 		return vm.Run(ctx, w, vm.Options{
 			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
@@ -303,6 +306,21 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
 	}
 	r.progress = pg
+	// A real program's report gains what would help it, predicted from its
+	// model in virtual time (docs/what-if.md): predicted while the outputs
+	// are written, and waited for by report.txt and report.json only,
+	// which hold the report printed below (reportOutput).
+	var pred *compare.Prediction
+	var predErr error
+	predDone := make(chan struct{})
+	go func() {
+		defer close(predDone)
+		pred, predErr = predict(ctx, r, path, dir, saveErr == nil && o.Formats != "none")
+	}()
+	r.whatIf = func() *compare.Prediction {
+		<-predDone
+		return pred
+	}
 	var written []string
 	if outErr == nil && saveErr == nil {
 		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
@@ -311,9 +329,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
-	// A real program's report gains what would help it, predicted from its
-	// model in virtual time (docs/what-if.md).
-	pred, predErr := predict(ctx, r, path, dir, o.Formats != "none")
+	<-predDone
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}
@@ -385,6 +401,51 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 	}
 	_, err = writePrediction(ctx, p, filepath.Join(dir, "whatif"))
 	return p, err
+}
+
+// reportOutput writes report.txt or report.json (JSON set) of run r: the
+// diagnosis, and for a run recorded with a prediction (r.whatIf) what
+// would help, as record prints them (the JSON's "what_if" field).
+type reportOutput struct {
+	w    io.Writer
+	r    *run
+	json bool
+}
+
+func (e reportOutput) Export(ctx context.Context, s *tracer.Spans) error {
+	var pred *compare.Prediction
+	if e.r.whatIf != nil {
+		pred = e.r.whatIf()
+	}
+	f := report.Text
+	if e.json {
+		f = report.JSON
+	}
+	if pred == nil {
+		return report.For(e.r.diagnosis(), e.w, f).Export(ctx, s)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if e.json {
+		// The fields of report --json (with the trace's state), then what_if.
+		st := s.Trace.Status()
+		enc := json.NewEncoder(e.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			*diagnosis.Report
+			Interrupted bool                `json:"interrupted,omitempty"`
+			Salvaged    string              `json:"salvaged,omitempty"`
+			WhatIf      *compare.Prediction `json:"what_if"`
+		}{e.r.diagnosis(), st.Interrupted, st.Salvaged, pred})
+	}
+	if err := report.For(e.r.diagnosis(), e.w, f).Export(ctx, s); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(e.w); err != nil {
+		return err
+	}
+	return pred.WriteText(e.w)
 }
 
 // writeReportJSON prints the report as JSON, with the prediction, if any,

@@ -34,7 +34,7 @@ func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
 			return run(cmd, o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON: the same document as record --json prints for the run (for a real program, record's adds the what_if prediction)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON: the same document as record --json prints for the run (for a real program, record's adds the what_if prediction, kept in the run's report.json and whatif/whatif.json; compare RUN.giltrace makes it again)")
 	return cmd
 }
 

@@ -8,9 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"time"
 
+	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 )
@@ -19,7 +22,9 @@ import (
 // while the run goes (a crash leaves it there, readable as a truncated
 // trace, beside the previous run's files, which are untouched). When the
 // trace is complete, the previous run's outputs (the files with giltrace's
-// output names: run.giltrace and every output's file) are removed and the
+// output names: run.giltrace and every output's file, and giltrace's files
+// in its subdirectories whatif/ and compare/, which go once empty) are
+// removed and the
 // new trace renamed to run.giltrace, then the new outputs are written: the
 // directory never holds files of two runs under giltrace's names.
 
@@ -105,12 +110,80 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	return path, nil
 }
 
+// runSubdirs are the subdirectories giltrace writes into a run's
+// directory, each with what tells its files from the user's: whatif/
+// (record's prediction for a real program, and compare RUN.giltrace's
+// default) and compare/ (where compare -o DIR/compare puts a workload's
+// comparison, as docs/tutorial.md shows).
+var runSubdirs = []struct {
+	name  string
+	owned func(file string) bool
+}{
+	{"whatif", func(f string) bool { return slices.Contains(whatIfFiles(), f) }},
+	{"compare", isCompareFile},
+}
+
+// whatIfFiles are the names of the files of a prediction (compare.Prediction.Files).
+func whatIfFiles() []string { return []string{"model.yaml", "whatif.json", "whatif.svg", "whatif.png"} }
+
+// variantTrace matches the file name of a comparison's trace of a variant
+// (compare.Variant.Name): threads-4.giltrace, processes-2-si1ms.giltrace.
+var variantTrace = regexp.MustCompile(`^(threads|processes|free-threaded)-[0-9]+(-si[0-9a-zµμ.]+)?\.giltrace$`)
+
+// isCompareFile reports whether file is a name giltrace compare writes: a
+// chart or a variant's trace.
+func isCompareFile(file string) bool {
+	for _, c := range (&compare.Result{}).Charts() {
+		if c.Name == file {
+			return true
+		}
+	}
+	return variantTrace.MatchString(file)
+}
+
+// clearSubdir removes the regular files of dir/sub that owned says are
+// giltrace's, then dir/sub if that left it empty, and returns how many
+// files it removed. Anything else (the user's files, links, other
+// directories) is left, and so is the directory that holds them.
+func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
+	d := filepath.Join(dir, sub)
+	if fi, err := os.Lstat(d); err != nil || !fi.IsDir() {
+		return 0, nil // absent, or a link or a file of the user's: left alone
+	}
+	entries, err := os.ReadDir(d)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !owned(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(d, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	os.Remove(d) // fails, as it should, unless empty
+	return n, errors.Join(errs...)
+}
+
 // clearRun removes the outputs of a previous run in dir (regular files
-// with giltrace's output names, not the trace, which is renamed over) and
-// returns how many it removed, counting the trace.
+// with giltrace's output names, not the trace, which is renamed over, and
+// giltrace's files in its subdirectories whatif/ and compare/: see
+// runSubdirs) and returns how many it removed, counting the trace.
 func clearRun(dir string) (int, error) {
 	n := 0
 	var errs []error
+	for _, sd := range runSubdirs {
+		k, err := clearSubdir(dir, sd.name, sd.owned)
+		n += k
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, name := range runFiles() {
 		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -150,6 +153,69 @@ func TestRecordReplacesPreviousRun(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "notes.txt report.txt run.giltrace" {
 		t.Errorf("directory holds %s; want the new run's files and notes.txt", got)
+	}
+}
+
+// TestRecordClearsSubdirs: recording into a directory removes the previous
+// run's compare/ and whatif/ (giltrace's files in them, then the
+// directories once empty), and leaves the user's files and the directory
+// holding them.
+func TestRecordClearsSubdirs(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "none"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runRoot("compare", w, "-o", filepath.Join(dir, "compare"), "--threads", "1,2", "--modes", "threads", "--switch-interval", "1ms,500us"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	whatif := filepath.Join(dir, "whatif")
+	os.Mkdir(whatif, 0o755)
+	for _, f := range whatIfFiles() {
+		os.WriteFile(filepath.Join(whatif, f), []byte("old"), 0o644)
+	}
+	mine := filepath.Join(dir, "compare", "mine.svg")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "none"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(whatif); !os.IsNotExist(err) {
+		t.Errorf("the previous run's whatif/ is still there (%v)", err)
+	}
+	var names []string
+	ents, _ := os.ReadDir(filepath.Join(dir, "compare"))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "mine.svg" {
+		t.Errorf("compare/ holds %q; want only the user's mine.svg", got)
+	}
+}
+
+// TestRunSubdirNames: the names clearRun takes for giltrace's own are
+// those compare writes.
+func TestRunSubdirNames(t *testing.T) {
+	var files []string
+	for _, f := range (&compare.Prediction{}).Files() {
+		files = append(files, f.Name)
+	}
+	if !slices.Equal(files, whatIfFiles()) {
+		t.Errorf("prediction files %q, whatIfFiles %q", files, whatIfFiles())
+	}
+	for _, v := range []compare.Variant{{Mode: "threads", Threads: 4}, {Mode: "free-threaded", Threads: 16}, {Mode: "processes", Threads: 2, SwitchInterval: 500 * time.Microsecond}, {Mode: "threads", Threads: 1, SwitchInterval: time.Minute}} {
+		if !isCompareFile(v.Name() + ".giltrace") {
+			t.Errorf("%s.giltrace is not taken for a comparison's trace", v.Name())
+		}
+	}
+	for _, f := range []string{"speedup.svg", "overlap.png"} {
+		if !isCompareFile(f) {
+			t.Errorf("%s is not taken for a comparison's chart", f)
+		}
+	}
+	for _, f := range []string{"notes.txt", "threads.giltrace", "run.giltrace", "my-threads-4.giltrace"} {
+		if isCompareFile(f) {
+			t.Errorf("%s is taken for a comparison's file", f)
+		}
 	}
 }
 

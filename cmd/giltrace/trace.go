@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -79,6 +80,11 @@ type run struct {
 	report *diagnosis.Report
 
 	progress *progress // says which output is being written; nil for none
+
+	// whatIf, if set, waits for and returns the prediction of what would
+	// help the run (record of a real program), nil if none: report.txt and
+	// report.json include it (reportOutput).
+	whatIf func() *compare.Prediction
 }
 
 // newRun derives the spans of t.

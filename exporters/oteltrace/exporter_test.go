@@ -443,6 +443,29 @@ func TestExportDeterministic(t *testing.T) {
 	}
 }
 
+// Two virtual-time runs have the same start time: runs with other seeds
+// (another seed in the metadata, other events) are still other traces,
+// and the same trace keeps its ID.
+func TestTraceIDVirtualSeeds(t *testing.T) {
+	a := testkit.Large(200)
+	id := TraceID(a)
+	if again := TraceID(testkit.Large(200)); again != id {
+		t.Fatalf("the same trace has IDs %s and %s", id, again)
+	}
+	seeded := testkit.Large(200)
+	seeded.Meta.Extra = map[string]string{"clock": "virtual", "seed": "2"}
+	a.Meta.Extra = map[string]string{"clock": "virtual", "seed": "1"}
+	if TraceID(a) == TraceID(seeded) {
+		t.Error("runs with seeds 1 and 2 share a trace ID")
+	}
+	moved := testkit.Large(200)
+	moved.Meta.Extra = a.Meta.Extra
+	moved.Events[len(moved.Events)/2].Time++ // a waiter woken later: same counts and duration
+	if TraceID(a) == TraceID(moved) {
+		t.Error("runs with other events share a trace ID")
+	}
+}
+
 func TestExportServiceName(t *testing.T) {
 	service := func(opts Options) string {
 		e := export(t, testkit.Countdown(1), opts)

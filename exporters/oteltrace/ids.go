@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -30,13 +31,41 @@ type ref struct {
 var rootRef = ref{kind: kindRoot}
 
 // traceIDFor derives the trace ID from what identifies the run, so that
-// re-exporting a file sends the same trace.
+// re-exporting a file sends the same trace: its metadata (the extra keys
+// too: a virtual run's seed and cores) and its events. A virtual run's
+// start time is fixed: two of them with different seeds differ in their
+// seed and events, not in their start.
 func traceIDFor(t *tracer.Trace) trace.TraceID {
 	m := &t.Meta
 	h := sha256.New()
 	fmt.Fprintf(h, "giltrace\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d\x00%s",
 		m.Start.UnixNano(), m.Workload, m.WorkloadFile, m.GILMode, m.SwitchInterval,
 		len(t.Threads), len(t.Events), t.Duration(), m.Version)
+	keys := make([]string, 0, len(m.Extra))
+	for k := range m.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "\x00%s=%s", k, m.Extra[k])
+	}
+	// The events, in fixed-size records: one pass, buffered.
+	var buf [4096]byte
+	n := 0
+	for i := range t.Events {
+		e := &t.Events[i]
+		if n+25 > len(buf) {
+			h.Write(buf[:n])
+			n = 0
+		}
+		binary.LittleEndian.PutUint64(buf[n:], uint64(e.Time))
+		binary.LittleEndian.PutUint64(buf[n+8:], e.Arg)
+		binary.LittleEndian.PutUint32(buf[n+16:], uint32(e.Thread))
+		binary.LittleEndian.PutUint32(buf[n+20:], uint32(e.Stack))
+		buf[n+24] = byte(e.Kind)
+		n += 25
+	}
+	h.Write(buf[:n])
 	var id trace.TraceID
 	copy(id[:], h.Sum(nil))
 	if !id.IsValid() {

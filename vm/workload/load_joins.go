@@ -64,7 +64,7 @@ func (l *loader) checkJoins(w *Workload) {
 			found = true
 			if c.groups[s.group] == nil {
 				if len(w.Threads) > 0 {
-					l.errorAt(s.line, s.col, s.path, unknownGroup+" %q%s; expected the name of a group of threads:", s.group, didYouMean(s.group, names))
+					l.errorAt(s.line, s.col, s.path, unknownGroup+" %q%s; expected the name of a group of threads: %s", s.group, didYouMean(s.group, names), strings.Join(names, ", "))
 				}
 				continue
 			}

@@ -60,7 +60,7 @@ func (l *loader) checkStarts(w *Workload) {
 			switch {
 			case groups[s.group] == nil:
 				if len(w.Threads) > 0 {
-					l.errorAt(s.line, s.col, s.path, unknownGroup+" %q%s; expected the name of a group of threads:", s.group, didYouMean(s.group, names))
+					l.errorAt(s.line, s.col, s.path, unknownGroup+" %q%s; expected the name of a group of threads: %s", s.group, didYouMean(s.group, names), strings.Join(names, ", "))
 				}
 				continue
 			case s.inRepeat:
