@@ -55,9 +55,15 @@ type Prediction struct {
 	ReplayError    float64         `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
 	Rows           []PredictionRow `json:"rows"`
 	Best           PredictionRow   `json:"best"`
-	Limit          string          `json:"limit"` // what limits the best option
-	Notes          []string        `json:"notes"`
-	Model          []byte          `json:"-"` // the workload file the predictions ran
+	// Estimated is the diagnosis's estimate for the best option when it
+	// is processes or free-threaded on the recorded cores (the verdicts'
+	// advice quotes it: speedup.as_processes, speedup.without_gil): the
+	// work over the cores, without the handoffs, waits and start-up that
+	// the replay includes. 0 otherwise.
+	Estimated float64  `json:"estimated_speedup,omitempty"`
+	Limit     string   `json:"limit"` // what limits the best option
+	Notes     []string `json:"notes"`
+	Model     []byte   `json:"-"` // the workload file the predictions ran
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -161,6 +167,14 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.Rows = append(p.Rows, row)
 	}
 	p.choose(o, criticalThread(s))
+	if p.Best.Cores == diag.Speedup.Cores {
+		switch p.Best.Mode {
+		case Processes:
+			p.Estimated = diag.Speedup.AsProcesses
+		case FreeThreaded:
+			p.Estimated = diag.Speedup.WithoutGIL
+		}
+	}
 	if inferredHolds(s) {
 		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
 	}
@@ -376,6 +390,10 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		best = p.Replay.Mode + ", as recorded"
 	}
 	fmt.Fprintf(&b, "  best on %d cores: %s, predicted %s; limited by %s\n", p.RecordedCores, best, textfmt.X(p.Best.Speedup), p.Limit)
+	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
+		fmt.Fprintf(&b, "  estimated %s for %s in the verdict: the work over the cores, without the GIL handoffs, waits and start-up that this prediction replays (docs/what-if.md)\n",
+			textfmt.X(e), p.Best.Mode)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\n  mode\tcores\tswitch interval\twall\tspeedup\tverdicts\n")
 	for _, r := range p.Rows {

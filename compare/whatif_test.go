@@ -329,3 +329,38 @@ func TestLongestThreadStartedLate(t *testing.T) {
 		t.Errorf("limit %q: a thread whose own work dominates: want splitting it advised", p.Limit)
 	}
 }
+
+// TestWhatIfQuotesTheEstimate: the verdict's advice gives the diagnosis's
+// estimate for processes ("as processes, an estimated 2.04x on 2 cores")
+// and the what-if its prediction ("processes ..., predicted 1.72x") for the
+// same option; the what-if names the estimate beside its prediction and
+// says why they differ, so that a reader does not see two figures for one
+// option unexplained. Close figures are not repeated.
+func TestWhatIfQuotesTheEstimate(t *testing.T) {
+	s := fixtureSpans(t, "countdown")
+	p, err := WhatIf(context.Background(), s, WhatIfOptions{Source: "countdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := diagnosis.Analyze(s).Speedup
+	switch want := map[string]float64{Processes: sp.AsProcesses, FreeThreaded: sp.WithoutGIL}[p.Best.Mode]; {
+	case p.Best.Cores != sp.Cores:
+	case p.Estimated != want:
+		t.Errorf("best %+v: estimated %.3f, want the diagnosis's %.3f", p.Best, p.Estimated, want)
+	}
+	best := PredictionRow{Mode: Processes, Cores: 2, WallNS: 100, Speedup: 1.72}
+	for _, c := range []struct {
+		est  float64
+		line bool
+	}{{2.04, true}, {1.75, false}, {0, false}} {
+		q := &Prediction{RecordedCores: 2, Best: best, Replay: PredictionRow{Mode: Threads, Cores: 2, WallNS: 200, Speedup: 0.9}, Rows: []PredictionRow{best}, Limit: "the cores", Estimated: c.est}
+		var b bytes.Buffer
+		if err := q.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(b.String(), "estimated 2.04x for processes in the verdict") || strings.Contains(b.String(), "in the verdict:")
+		if got != c.line {
+			t.Errorf("estimate %.2f against predicted 1.72x: estimate line %v, want %v\n%s", c.est, got, c.line, b.String())
+		}
+	}
+}
