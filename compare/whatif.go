@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,9 +55,15 @@ type Prediction struct {
 	ReplayError    float64         `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
 	Rows           []PredictionRow `json:"rows"`
 	Best           PredictionRow   `json:"best"`
-	Limit          string          `json:"limit"` // what limits the best option
-	Notes          []string        `json:"notes"`
-	Model          []byte          `json:"-"` // the workload file the predictions ran
+	// Estimated is the diagnosis's estimate for the best option when it
+	// is processes or free-threaded on the recorded cores (the verdicts'
+	// advice quotes it: speedup.as_processes, speedup.without_gil): the
+	// work over the cores, without the handoffs, waits and start-up that
+	// the replay includes. 0 otherwise.
+	Estimated float64  `json:"estimated_speedup,omitempty"`
+	Limit     string   `json:"limit"` // what limits the best option
+	Notes     []string `json:"notes"`
+	Model     []byte   `json:"-"` // the workload file the predictions ran
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -160,6 +167,14 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.Rows = append(p.Rows, row)
 	}
 	p.choose(o, criticalThread(s))
+	if p.Best.Cores == diag.Speedup.Cores {
+		switch p.Best.Mode {
+		case Processes:
+			p.Estimated = diag.Speedup.AsProcesses
+		case FreeThreaded:
+			p.Estimated = diag.Speedup.WithoutGIL
+		}
+	}
 	if inferredHolds(s) {
 		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
 	}
@@ -184,15 +199,26 @@ func inferredHolds(s *tracer.Spans) bool {
 
 // critical is the thread whose own work ends last if nothing made it wait:
 // its start plus its running, I/O and native time. No variant can finish
-// before it does.
+// before it does. When most of that is its start (startNS > workNS: what
+// ran before it), starter is the thread that started it, if found, and
+// starterWorkNS that thread's own work before the start.
 type critical struct {
 	name    string
 	endNS   int64
 	ioShare float64
+
+	startNS, workNS int64
+	starter         string
+	starterWorkNS   int64
 }
+
+// lateStart reports whether the critical thread's end is mostly its start:
+// splitting its own work would not help.
+func (c critical) lateStart() bool { return c.startNS > c.workNS }
 
 func criticalThread(s *tracer.Spans) critical {
 	var c critical
+	cid := -1
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
@@ -201,13 +227,67 @@ func criticalThread(s *tracer.Spans) critical {
 			start = s.Threads[id].Start
 		}
 		if end := start + work; end > c.endNS {
-			c = critical{name: th.Name, endNS: end}
+			c, cid = critical{name: th.Name, endNS: end, startNS: start, workNS: work}, id
 			if work > 0 {
 				c.ioShare = float64(tot[tracer.StateIO]) / float64(work)
 			}
 		}
 	}
+	if cid >= 0 && c.lateStart() {
+		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
+			c.starter = s.Trace.Threads[st].Name
+			c.starterWorkNS = workBefore(s, st, c.startNS)
+		}
+	}
 	return c
+}
+
+// starterOf finds the thread that started thread id: CPython's
+// Thread.start waits, the GIL released, on the new thread's _started event,
+// so it is the thread of id's process in a wait on a guest lock when id
+// started, the one whose wait began last (as the model finds starts); else
+// the thread of the process that did the most work before id started.
+func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
+	t := s.Trace
+	at := s.Threads[id].Start
+	best, bestAt, found := tracer.ThreadID(0), int64(math.MinInt64), false
+	most, mostWork, any := tracer.ThreadID(0), int64(-1), false
+	for j, js := range s.Threads {
+		cand := tracer.ThreadID(j)
+		if cand == id || int(cand) >= len(t.Threads) || t.Threads[cand].Proc != t.Threads[id].Proc || js.Start >= at {
+			continue
+		}
+		for _, sp := range s.ThreadStates(cand) {
+			if sp.Start > at {
+				break
+			}
+			if sp.State == tracer.StateLockWait && sp.End > at && !(int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL) && sp.Start > bestAt {
+				best, bestAt, found = cand, sp.Start, true
+			}
+		}
+		if w := workBefore(s, cand, at); w > mostWork {
+			most, mostWork, any = cand, w, true
+		}
+	}
+	if found {
+		return best, true
+	}
+	return most, any && mostWork > 0
+}
+
+// workBefore is thread id's running, I/O and native time before at.
+func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
+	var n int64
+	for _, sp := range s.ThreadStates(id) {
+		if sp.Start >= at {
+			break
+		}
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
+			n += min(sp.End, at) - sp.Start
+		}
+	}
+	return n
 }
 
 // Replay runs a model (a workload file's text, as model.Build writes it)
@@ -266,6 +346,16 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
 	case more.Cores > best.Cores && more.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
+		// Most of the path is what ran before the thread started, not its
+		// own work: name that, and do not suggest splitting the thread.
+		before := "the program's work before it"
+		if crit.starter != "" {
+			before = fmt.Sprintf("%s's %s of work", crit.starter, textfmt.Dur(crit.starterWorkNS))
+		}
+		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s, which runs on one thread. "+
+			"Splitting %s's work across more workers would not help; shortening that serial work, or starting the workers sooner, would",
+			crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), before, crit.name)
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s alone needs %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.name, textfmt.Dur(crit.endNS), textfmt.Pct0(crit.ioShare))
@@ -300,6 +390,10 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		best = p.Replay.Mode + ", as recorded"
 	}
 	fmt.Fprintf(&b, "  best on %d cores: %s, predicted %s; limited by %s\n", p.RecordedCores, best, textfmt.X(p.Best.Speedup), p.Limit)
+	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
+		fmt.Fprintf(&b, "  estimated %s for %s in the verdict: the work over the cores, without the GIL handoffs, waits and start-up that this prediction replays (docs/what-if.md)\n",
+			textfmt.X(e), p.Best.Mode)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\n  mode\tcores\tswitch interval\twall\tspeedup\tverdicts\n")
 	for _, r := range p.Rows {

@@ -270,3 +270,97 @@ func TestWhatIfMultiprocessing(t *testing.T) {
 		t.Errorf("best %+v, want the recorded processes", p.Best)
 	}
 }
+
+// lateWorkerSpans: MainThread runs 200ms of serial Python, then starts a
+// worker (Thread.start: a wait on the worker's _started lock) and joins
+// it; the worker's own work is a 50ms GIL-releasing native call. The
+// longest path, 250ms, is mostly the worker's start.
+func lateWorkerSpans() *tracer.Spans {
+	const ms = int64(1_000_000)
+	b := testkit.New("late-worker")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	started := b.Lock(p, "lock 0x10")
+	join := b.Lock(p, "lock 0x20 (Thread.join)")
+	f := b.Func("setup", 3)
+	g := b.Func("h", 9)
+	m := b.Thread(p, "MainThread")
+	w := b.Thread(p, "ThreadPoolExecutor-0_0")
+	m.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, f).Return(200*ms).
+		Wait(200*ms+10, started).Release(200*ms+20, gil, tracer.ReleaseLockWait)
+	w.Start(200*ms+30).Acquire(200*ms+40, gil, tracer.AcquireUncontended).Release(200*ms+50, started, tracer.ReleaseUnlock)
+	m.Acquire(200*ms+60, started, tracer.AcquireAfterWait).Wait(200*ms+70, gil)
+	w.Call(200*ms+80, g).NativeBegin(200*ms+90, true).Release(200*ms+100, gil, tracer.ReleaseNative)
+	m.Acquire(200*ms+110, gil, tracer.AcquireAfterWait).Wait(200*ms+120, join).Release(200*ms+130, gil, tracer.ReleaseLockWait)
+	w.NativeEnd(250*ms+100).Acquire(250*ms+110, gil, tracer.AcquireUncontended).Return(250*ms+120).
+		Release(250*ms+130, gil, tracer.ReleaseThreadEnd).End(250*ms + 140)
+	m.Acquire(250*ms+150, join, tracer.AcquireAfterWait).Acquire(250*ms+160, gil, tracer.AcquireUncontended).
+		Release(250*ms+170, gil, tracer.ReleaseThreadEnd).End(250*ms + 180)
+	return tracer.Derive(b.Trace())
+}
+
+// TestLongestThreadStartedLate: when the longest path is mostly a thread's
+// start (the serial set-up before it), the limit names that set-up and the
+// thread that did it, and does not advise splitting the worker's work
+// (ThreadPoolExecutor + hashlib: "ThreadPoolExecutor-0_0 alone needs 341ms
+// from the start of the run; splitting its work across more workers would
+// help", for a worker of 53.6ms). When the thread's own work dominates,
+// splitting it is still the advice.
+func TestLongestThreadStartedLate(t *testing.T) {
+	c := criticalThread(lateWorkerSpans())
+	if c.name != "ThreadPoolExecutor-0_0" || c.starter != "MainThread" || !c.lateStart() {
+		t.Fatalf("critical %+v: want ThreadPoolExecutor-0_0, started late by MainThread", c)
+	}
+	if c.starterWorkNS < 199_000_000 || c.starterWorkNS > 201_000_000 || c.workNS < 49_000_000 || c.workNS > 51_000_000 {
+		t.Errorf("critical %+v: want MainThread's 200ms before a 50ms worker", c)
+	}
+	row := PredictionRow{Mode: Threads, Cores: 2, WallNS: c.endNS, Speedup: 1}
+	p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	p.choose(WhatIfOptions{}, c)
+	if strings.Contains(p.Limit, "would help") && strings.Contains(p.Limit, "splitting its work") ||
+		!strings.Contains(p.Limit, "would not help") || !strings.Contains(p.Limit, "MainThread's 200ms of work") {
+		t.Errorf("limit %q: want the serial work before the worker (MainThread's 200ms) named, and splitting the worker ruled out", p.Limit)
+	}
+	own := critical{name: "worker", endNS: 300_000_000, startNS: 10_000_000, workNS: 290_000_000}
+	row.WallNS = own.endNS
+	p = &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	p.choose(WhatIfOptions{}, own)
+	if !strings.Contains(p.Limit, "splitting its work across more workers would help") {
+		t.Errorf("limit %q: a thread whose own work dominates: want splitting it advised", p.Limit)
+	}
+}
+
+// TestWhatIfQuotesTheEstimate: the verdict's advice gives the diagnosis's
+// estimate for processes ("as processes, an estimated 2.04x on 2 cores")
+// and the what-if its prediction ("processes ..., predicted 1.72x") for the
+// same option; the what-if names the estimate beside its prediction and
+// says why they differ, so that a reader does not see two figures for one
+// option unexplained. Close figures are not repeated.
+func TestWhatIfQuotesTheEstimate(t *testing.T) {
+	s := fixtureSpans(t, "countdown")
+	p, err := WhatIf(context.Background(), s, WhatIfOptions{Source: "countdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := diagnosis.Analyze(s).Speedup
+	switch want := map[string]float64{Processes: sp.AsProcesses, FreeThreaded: sp.WithoutGIL}[p.Best.Mode]; {
+	case p.Best.Cores != sp.Cores:
+	case p.Estimated != want:
+		t.Errorf("best %+v: estimated %.3f, want the diagnosis's %.3f", p.Best, p.Estimated, want)
+	}
+	best := PredictionRow{Mode: Processes, Cores: 2, WallNS: 100, Speedup: 1.72}
+	for _, c := range []struct {
+		est  float64
+		line bool
+	}{{2.04, true}, {1.75, false}, {0, false}} {
+		q := &Prediction{RecordedCores: 2, Best: best, Replay: PredictionRow{Mode: Threads, Cores: 2, WallNS: 200, Speedup: 0.9}, Rows: []PredictionRow{best}, Limit: "the cores", Estimated: c.est}
+		var b bytes.Buffer
+		if err := q.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(b.String(), "estimated 2.04x for processes in the verdict") || strings.Contains(b.String(), "in the verdict:")
+		if got != c.line {
+			t.Errorf("estimate %.2f against predicted 1.72x: estimate line %v, want %v\n%s", c.est, got, c.line, b.String())
+		}
+	}
+}

@@ -210,6 +210,10 @@ type analysis struct {
 
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
 
+	// io: per thread, the I/O time that counts as work in the speedup
+	// arithmetic (ioWork: not the waits for the program's other processes).
+	io []int64
+
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
 
 	cpuHeld, anyHeld []int64 // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)

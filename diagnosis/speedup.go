@@ -9,16 +9,20 @@ import (
 // running and native calls that keep it, in processes with a GIL) and the
 // parallel part (I/O and GIL-releasing native calls, and all work of
 // free-threaded processes).
+//
+// The I/O counted is a.io's (ioWork): a real program's waits for its other
+// processes are not work.
 func (a *analysis) work() {
 	w := &a.r.Work
+	a.io = a.ioWork()
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		w.CPUNS += threadCPU(th)
 		if a.gilOf(a.procOf[i]) != tracer.NoLock {
 			w.SerialNS += th.RunningNS + th.NativeHoldingNS
-			w.ParallelNS += th.IONS + th.NativeNS
+			w.ParallelNS += a.io[i] + th.NativeNS
 		} else {
-			w.ParallelNS += threadWork(th)
+			w.ParallelNS += threadCPU(th) + a.io[i]
 		}
 	}
 	w.TotalNS = w.SerialNS + w.ParallelNS
@@ -78,8 +82,8 @@ func (a *analysis) speedup() {
 	// seen late, it was blocked until then, not started then.
 	var io, longest, path int64
 	for i := range r.Threads {
-		io += r.Threads[i].IONS
-		w := threadWork(&r.Threads[i])
+		io += a.io[i]
+		w := a.threadWork(i)
 		longest = max(longest, w)
 		path = max(path, w)
 		if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
@@ -113,12 +117,12 @@ func (a *analysis) processWork() (serial, parallel, work []float64) {
 			continue
 		}
 		th := &a.r.Threads[i]
-		work[p] += float64(threadWork(th))
+		work[p] += float64(a.threadWork(i))
 		if a.gilOf(p) != tracer.NoLock {
 			serial[p] += float64(th.RunningNS + th.NativeHoldingNS)
-			parallel[p] += float64(th.IONS + th.NativeNS)
+			parallel[p] += float64(a.io[i] + th.NativeNS)
 		} else {
-			parallel[p] += float64(threadWork(th))
+			parallel[p] += float64(a.threadWork(i))
 		}
 	}
 	return serial, parallel, work
@@ -146,4 +150,10 @@ func (a *analysis) gilCeiling(longest int64) float64 {
 		}
 	}
 	return ratio(float64(a.r.Work.TotalNS), bound)
+}
+
+// threadWork is thread i's work in the speedup arithmetic: its CPU time and
+// the I/O that counts as work (a.io).
+func (a *analysis) threadWork(i int) int64 {
+	return threadCPU(&a.r.Threads[i]) + a.io[i]
 }

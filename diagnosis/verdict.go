@@ -171,19 +171,24 @@ const AdviceMinGain = 1.1
 // processesAdvice names the option the estimates favour for moving
 // GIL-bound compute, with its expected effect, or says that none of them
 // is estimated to be faster.
+//
+// The advice says "an estimated" speedup: it is the work over the cores
+// (speedup), without the GIL handoffs, waits and start-up that the what-if
+// (compare.WhatIf) replays; a report that prints both calls the what-if's
+// figure "predicted", and the two differ (docs/diagnosis.md).
 func (a *analysis) processesAdvice() string {
 	sp := a.r.Speedup
 	switch {
 	case a.better(sp.AsProcesses) && sp.AsProcesses >= sp.WithoutGIL:
-		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, about %s on %d cores (now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores (now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 		if a.better(sp.WithoutGIL) {
-			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): about %s", textfmt.X(sp.WithoutGIL))
+			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(sp.WithoutGIL))
 		}
 		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
 	case a.better(sp.WithoutGIL):
-		return fmt.Sprintf("Run a free-threaded Python (3.13t): about %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(sp.WithoutGIL), sp.Cores, textfmt.X(sp.Achieved))
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(sp.WithoutGIL), sp.Cores, textfmt.X(sp.Achieved))
 	}
-	return fmt.Sprintf("Neither processes (about %s) nor a free-threaded Python (about %s) is estimated to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Cores)
+	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Cores)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -270,7 +275,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	}
 	advice := "Move the Python compute out of the threads' way: into processes (ProcessPoolExecutor) or a native library that releases the GIL; keep the I/O in threads or asyncio."
 	if a.better(sp.AsProcesses) {
-		advice += fmt.Sprintf(" As processes: about %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		advice += fmt.Sprintf(" As processes: an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
 	advice += " More threads will not help."
 	return Verdict{
@@ -560,7 +565,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 		Code: CPUSaturated,
 		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %d cores (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
 			demand, sp.Cores),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at about %s (as processes on %d cores; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %d cores; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
 			sp.Cores, textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved)),
 	}, true
 }
@@ -605,7 +610,7 @@ func (a *analysis) scales() (Verdict, bool) {
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
 		if a.better(sp.AsProcesses) {
-			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), about %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 		}
 	}
 	return Verdict{
@@ -634,7 +639,7 @@ func (a *analysis) convoyAdvice(holder string) string {
 	sp := a.r.Speedup
 	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio", holder)
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(" (as processes: about %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(" (as processes: an estimated %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
 	return s + a.switchIntervalAdvice()
 }
@@ -682,7 +687,7 @@ func (a *analysis) nativeAdvice() string {
 	sp := a.r.Speedup
 	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(": either lets the others run, about %s on %d cores (as processes; now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(": either lets the others run, an estimated %s on %d cores (as processes; now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
 	return s + "."
 }

@@ -747,11 +747,27 @@ type join struct {
 // waiter is woken when the first ends but may resume only when the others
 // let it have the GIL); a program that joins its workers in turn waits for
 // all of them anyway.
+//
+// In a real CPython program (record -- python3, attach) the recorder names
+// the lock a thread waited on in Thread.join (isJoinLock), and only waits
+// on such a lock are joins. Without --lock-holds a Condition's waiter lock
+// (Event.wait, queue.get, a Pool's task queue) is never seen held by two
+// threads either, and a thread that ended during the wait is not what it
+// waited for: multiprocessing.Pool's _handle_tasks, waiting on its task
+// queue until the pool shut down, was modelled as joining _handle_workers
+// and _handle_results, and the main thread's wait for map's results as
+// joining _handle_workers; the replay made them wait until those threads'
+// modelled ends, 165ms past the recorded wait, and the what-if blamed a
+// lock for every variant. Such a wait keeps its recorded length.
 func findJoins(s *tracer.Spans, shared map[tracer.LockID]bool) []join {
 	t := s.Trace
+	named := t.Meta.Extra["source"] == "cpython"
 	var out []join
 	for _, w := range s.Waits {
 		if int(w.Lock) >= len(t.Locks) || t.Locks[w.Lock].GIL || shared[w.Lock] || !w.Acquired {
+			continue
+		}
+		if named && !isJoinLock(t.Locks[w.Lock].Name) {
 			continue
 		}
 		var ended []tracer.ThreadID

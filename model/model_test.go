@@ -341,3 +341,75 @@ func TestExistedThreadHasNoStartAfter(t *testing.T) {
 		}
 	}
 }
+
+// conditionWaitTrace: in a real CPython program, thread "tasks" waits 99ms
+// on lock (a Condition's waiter lock, or a queue's: never seen held by two
+// threads without --lock-holds) while thread "workers" ends, 0.5ms before
+// the wait does: multiprocessing.Pool's _handle_tasks, waiting on its task
+// queue until _handle_workers puts the sentinel as it ends.
+func conditionWaitTrace(t *testing.T, lock string) *tracer.Trace {
+	t.Helper()
+	text := `giltrace-text 1
+meta workload "pool"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 2
+meta extra "source" "cpython"
+string 0 ""
+string 1 "network"
+process 0 "pool" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+lock 1 "` + lock + `" proc=0
+thread 0 "workers" proc=0
+thread 1 "tasks" proc=0
+0 0 thread-start
+1 0 lock-acquire GIL uncontended
+2 0 io-begin network
+3 0 lock-release GIL io
+4 1 thread-start
+5 1 lock-acquire GIL uncontended
+1000000 1 lock-wait "` + lock + `"
+1000001 1 lock-release GIL lock-wait
+99500000 0 io-end
+99500001 0 lock-acquire GIL uncontended
+99500002 0 lock-release GIL thread-end
+99500003 0 thread-end
+100000000 1 lock-acquire "` + lock + `" after-wait
+100000001 1 lock-wait GIL
+100000002 1 lock-acquire GIL after-wait
+100000003 1 lock-release "` + lock + `" unlock
+101000000 1 lock-release GIL thread-end
+101000001 1 thread-end
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestConditionWaitIsNotAJoin: in a real CPython program only a wait on a
+// lock the recorder named after Thread.join is a join. A wait on another
+// lock (a Condition's, a queue's) during which a thread ended was modelled
+// as joining it, and the replay made the waiter wait for that thread's
+// modelled end (Pool's _handle_tasks: 165ms past its recorded wait): it
+// keeps its recorded length.
+func TestConditionWaitIsNotAJoin(t *testing.T) {
+	for _, c := range []struct {
+		lock string
+		join bool
+	}{{"lock 0x10", false}, {"lock 0x10 (Thread.join)", true}} {
+		src, err := model.Build(tracer.Derive(conditionWaitTrace(t, c.lock)), model.Options{Source: "pool.giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := workload.Parse("pool.yaml", src); err != nil {
+			t.Fatalf("%s: the model does not load: %v\n%s", c.lock, err, src)
+		}
+		join := strings.Contains(string(src), `- join: "workers"`)
+		wait := strings.Contains(string(src), `- wait: {duration: 99ms, lock: "lock 0x10"}`)
+		if join != c.join || wait == c.join {
+			t.Errorf("%s: join %v, 99ms wait %v; want join %v\n%s", c.lock, join, wait, c.join, src)
+		}
+	}
+}

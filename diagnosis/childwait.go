@@ -1,0 +1,124 @@
+package diagnosis
+
+import (
+	"slices"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// ioWork is, per thread, the part of its blocking I/O that counts as work
+// in the speedup arithmetic (the serial equivalent, the work's parallel
+// part, the ceilings): its I/O time, except in a real CPython program
+// (record -- python3, attach) traced with several processes, where the
+// I/O a thread spent while another process of the program was doing CPU
+// work (running, native calls) is not counted. Those processes are the
+// program's own (the recorder traces the command and the CPython processes
+// it starts), and a thread blocked on a pipe, a select or poll on their
+// file descriptors, or os.waitpid while they compute is waiting for them:
+// multiprocessing.Pool's _handle_workers and _handle_results in the parent,
+// a worker reading its next task while the parent or a sibling computes.
+// One thread doing the same work back to back would not wait for them; the
+// CPU work they did is already counted in their own threads. The I/O kinds
+// the recorder assigns (source/cpython/classify.go: "network" for select
+// and sockets, "disk" for os.read on a pipe, "wait" for os.waitpid) do not
+// tell a pipe to a child from a file or a remote peer, so the overlap is
+// the rule. It errs low: a process's own network or disk I/O done while
+// another process computes is not counted either. The VM's processes are
+// independent workers with their own I/O, and keep all of it.
+func (a *analysis) ioWork() []int64 {
+	n := len(a.r.Threads)
+	io := make([]int64, n)
+	for i := range a.r.Threads {
+		io[i] = a.r.Threads[i].IONS
+	}
+	if !a.realProgram() || len(a.t.Procs) < 2 {
+		return io
+	}
+	// cpu: per process, its threads' CPU intervals, merged.
+	cpu := make([][][2]int64, len(a.t.Procs))
+	for _, sp := range a.s.States {
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
+		default:
+			continue
+		}
+		if p := a.procOfThread(sp.Thread); p >= 0 && sp.End > sp.Start {
+			cpu[p] = append(cpu[p], [2]int64{sp.Start, sp.End})
+		}
+	}
+	for p := range cpu {
+		cpu[p] = mergeIntervals(cpu[p])
+	}
+	others := make([][][2]int64, len(a.t.Procs)) // built on first use
+	built := make([]bool, len(a.t.Procs))
+	for i := range a.r.Threads {
+		p := a.procOfThread(tracer.ThreadID(i))
+		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) {
+			continue
+		}
+		if !built[p] {
+			var all [][2]int64
+			for q := range cpu {
+				if q != p {
+					all = append(all, cpu[q]...)
+				}
+			}
+			others[p], built[p] = mergeIntervals(all), true
+		}
+		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
+			if sp.State == tracer.StateIO {
+				io[i] -= overlap(others[p], sp.Start, sp.End)
+			}
+		}
+		io[i] = max(io[i], 0)
+	}
+	return io
+}
+
+// procOfThread is the process index of thread id, or -1.
+func (a *analysis) procOfThread(id tracer.ThreadID) int {
+	if int(id) < len(a.procOf) && a.procOf[id] < len(a.t.Procs) {
+		return a.procOf[id]
+	}
+	return -1
+}
+
+// mergeIntervals sorts the intervals and merges those that overlap or touch.
+func mergeIntervals(iv [][2]int64) [][2]int64 {
+	slices.SortFunc(iv, func(x, y [2]int64) int {
+		switch {
+		case x[0] < y[0]:
+			return -1
+		case x[0] > y[0]:
+			return 1
+		}
+		return 0
+	})
+	out := iv[:0]
+	for _, v := range iv {
+		if k := len(out); k > 0 && v[0] <= out[k-1][1] {
+			out[k-1][1] = max(out[k-1][1], v[1])
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// overlap is how much of [start, end) the merged, sorted intervals cover.
+func overlap(iv [][2]int64, start, end int64) int64 {
+	i, _ := slices.BinarySearchFunc(iv, start, func(v [2]int64, t int64) int {
+		switch {
+		case v[1] <= t:
+			return -1
+		case v[0] > t:
+			return 1
+		}
+		return 0
+	})
+	var n int64
+	for ; i < len(iv) && iv[i][0] < end; i++ {
+		n += max(0, min(end, iv[i][1])-max(start, iv[i][0]))
+	}
+	return n
+}
