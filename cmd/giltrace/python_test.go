@@ -311,8 +311,11 @@ func TestRecordPythonKilled(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
-		if err := cpython.RemoveStale(); err != nil { // the killed run's probes (the next run would remove them)
-			t.Errorf("removing the killed run's probes: %v", err)
+		// The killed run's probes (the next run would remove them; another
+		// package's test starting a recording at the same time may be
+		// removing them now).
+		if err := cpython.RemoveStale(); err != nil {
+			t.Logf("removing the killed run's probes: %v", err)
 		}
 	})
 	partial := filepath.Join(out, partialName)

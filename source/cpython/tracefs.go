@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -235,7 +236,9 @@ func cleanupStale() error {
 	for _, d := range dirs {
 		if !alive(filepath.Base(d)) {
 			_ = writeFile(filepath.Join(d, "events", "enable"), "0")
-			if err := os.Remove(d); err != nil {
+			// Another recorder starting at the same time may remove it
+			// first (gone), or be removing it (busy): not an error here.
+			if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EBUSY) {
 				errs = append(errs, fmt.Errorf("removing stale tracefs instance %s: %w", d, err))
 			}
 		}
@@ -254,8 +257,8 @@ func cleanupStale() error {
 		if !ok || !ok2 || !strings.HasPrefix(g, groupPrefix) || alive(g) {
 			continue
 		}
-		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), "-:"+ev+"\n"); err != nil {
-			errs = append(errs, fmt.Errorf("removing stale uprobe %s: %w", ev, err))
+		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), "-:"+ev+"\n"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing stale uprobe %s: %w", ev, err)) // ENOENT: removed by another recorder
 		}
 	}
 	return errors.Join(errs...)
