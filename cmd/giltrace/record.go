@@ -337,7 +337,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// Printed whatever signal came: the report is what the user waits for.
 	pctx := context.WithoutCancel(ctx)
 	if o.JSON {
-		err = writeReportJSON(stdout, diag, pred)
+		err = writeReportJSON(stdout, diag, t.Status(), pred)
 	} else {
 		err = report.For(diag, stdout, report.Text).Export(pctx, r.spans)
 		if err == nil && pred != nil {
@@ -428,16 +428,7 @@ func (e reportOutput) Export(ctx context.Context, s *tracer.Spans) error {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	if e.json {
-		// The fields of report --json (with the trace's state), then what_if.
-		st := s.Trace.Status()
-		enc := json.NewEncoder(e.w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*diagnosis.Report
-			Interrupted bool                `json:"interrupted,omitempty"`
-			Salvaged    string              `json:"salvaged,omitempty"`
-			WhatIf      *compare.Prediction `json:"what_if"`
-		}{e.r.diagnosis(), st.Interrupted, st.Salvaged, pred})
+		return writeReportJSON(e.w, e.r.diagnosis(), s.Trace.Status(), pred)
 	}
 	if err := report.For(e.r.diagnosis(), e.w, f).Export(ctx, s); err != nil {
 		return err
@@ -450,14 +441,15 @@ func (e reportOutput) Export(ctx context.Context, s *tracer.Spans) error {
 
 // writeReportJSON prints the report as JSON, with the prediction, if any,
 // as its "what_if" field.
-func writeReportJSON(w io.Writer, diag *diagnosis.Report, pred *compare.Prediction) error {
-	if pred == nil {
-		return report.WriteJSON(w, diag)
-	}
+// The fields are report --json's (the diagnosis, then the trace's state),
+// so that without a prediction the bytes are the same.
+func writeReportJSON(w io.Writer, diag *diagnosis.Report, st tracer.Status, pred *compare.Prediction) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
 		*diagnosis.Report
-		WhatIf *compare.Prediction `json:"what_if"`
-	}{diag, pred})
+		Interrupted bool                `json:"interrupted,omitempty"`
+		Salvaged    string              `json:"salvaged,omitempty"`
+		WhatIf      *compare.Prediction `json:"what_if,omitempty"`
+	}{diag, st.Interrupted, st.Salvaged, pred})
 }
