@@ -204,13 +204,20 @@ func (s *settings) resolveClock(w *workload.Workload, o Options) error {
 const threadReserve = 2 * 64 << 10
 
 // maxEvents is the recorder's bound: as asked, or the tracer's default
-// raised to leave every thread room for its buffer.
+// raised to leave every thread room for its buffer, up to twice the
+// default (32 Mi events, 1 GiB, and as much again to merge them at the
+// end): 1024 threads x 128 Ki was 128 Mi events, 4 GiB, and a run that
+// filled it died out of memory in the final merge instead of being cut
+// at the bound with a warning.
 func maxEvents(asked int, s settings) int {
 	if asked > 0 {
 		return asked
 	}
-	return max(tracer.DefaultMaxEvents, s.threads*threadReserve)
+	return max(tracer.DefaultMaxEvents, min(s.threads*threadReserve, maxEventsCap))
 }
+
+// maxEventsCap bounds maxEvents' raise.
+const maxEventsCap = 2 * tracer.DefaultMaxEvents
 
 // Run runs w and returns its trace. Every thread of every process is a
 // goroutine running the interpreter; they contend for their process's GIL
