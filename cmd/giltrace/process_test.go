@@ -317,3 +317,27 @@ func TestRecordKilled(t *testing.T) {
 		t.Errorf("a killed run left a complete %s", traceName)
 	}
 }
+
+// TestRecordSameDirRefused: a record into a directory another record is
+// writing is refused at once, naming the directory, and the running one
+// goes on untouched (two at once deleted each other's outputs and left a
+// corrupt trace).
+func TestRecordSameDirRefused(t *testing.T) {
+	p := startRecord(t)
+	p.waitStreaming(t)
+	w := writeWorkload(t, longWorkload)
+	_, err := runRoot("record", w, "-o", p.dir, "--clock", "virtual")
+	if err == nil || !strings.Contains(err.Error(), "another giltrace command is writing a run into "+p.dir) {
+		t.Fatalf("a second record into the same directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, partialName)); err != nil {
+		t.Errorf("the running record's trace: %v", err)
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.wait(t, 30*time.Second); code != 130 {
+		t.Errorf("the first record exited %d after SIGINT, want 130\n%s", code, p.stderr.String())
+	}
+	if _, err := tracer.ReadFile(filepath.Join(p.dir, traceName)); err != nil {
+		t.Errorf("the first record's trace: %v", err)
+	}
+}

@@ -240,6 +240,11 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
+	}
+	defer unlock()
 	// A signal waits for the trace to be complete on disk (setUnsafe).
 	in := interruptsOf(ctx)
 	in.setUnsafe(+1)
