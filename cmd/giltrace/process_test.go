@@ -341,3 +341,27 @@ func TestRecordSameDirRefused(t *testing.T) {
 		t.Errorf("the first record's trace: %v", err)
 	}
 }
+
+// TestRecordKeepsUserFiles: in a directory that holds no run (no
+// run.giltrace), a file under one of giltrace's output names that this
+// record does not write is the user's: it stays.
+func TestRecordKeepsUserFiles(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "trace.json")
+	if err := os.WriteFile(mine, []byte(`{"mine":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := writeWorkload(t, `name: short
+threads: [{name: t, run: f}]
+functions:
+  f: [{compute: 1ms}]
+`)
+	if out, err := runRoot("record", w, "-o", dir, "--clock", "virtual", "--formats", "report"); err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	} else if strings.Contains(out, "replaced the previous run") {
+		t.Errorf("record says it replaced a run where there was none:\n%s", out)
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != `{"mine":1}` {
+		t.Errorf("the user's trace.json: %q, %v", b, err)
+	}
+}

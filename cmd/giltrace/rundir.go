@@ -21,12 +21,16 @@ import (
 // One run per directory. record streams the trace into DIR/run.giltrace.partial
 // while the run goes (a crash leaves it there, readable as a truncated
 // trace, beside the previous run's files, which are untouched). When the
-// trace is complete, the previous run's outputs (the files with giltrace's
-// output names: run.giltrace and every output's file, and giltrace's files
-// in its subdirectories whatif/ and compare/, which go once empty) are
-// removed and the
-// new trace renamed to run.giltrace, then the new outputs are written: the
-// directory never holds files of two runs under giltrace's names.
+// trace is complete, it is renamed to run.giltrace; then, if a previous
+// run's trace was there, that run's outputs (the files with giltrace's
+// output names, and giltrace's files in its subdirectories whatif/ and
+// compare/, which go once empty) are removed, and the new outputs are
+// written: the directory never holds files of two runs under giltrace's
+// names (if a removal fails, record warns that it does). A directory
+// without a run's trace holds no run: files in it are the user's, even
+// under giltrace's names, and are only replaced by the new outputs of the
+// same names (atomically), never removed. A failure to put the new trace
+// in place leaves the previous run whole and the new trace in partial.
 
 // traceName and partialName are the names of a run's trace in its
 // directory, complete and while it is recorded.
@@ -87,26 +91,35 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 			return "", fmt.Errorf("%w; then %w (the run's prefix is in %s)", serr, err, partial)
 		}
 	}
-	removed, err := clearRun(dir)
-	if err != nil {
-		return "", err
-	}
+	// The new trace takes its place first; only then, and only if a run
+	// was there (its trace: giltrace's names alone may be the user's
+	// files), are the previous run's outputs cleared. A failure before
+	// leaves the previous run whole and the new one in partial.
 	path := filepath.Join(dir, traceName)
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, lerr := os.Lstat(path)
+	previous := lerr == nil
+	if previous && !fi.Mode().IsRegular() {
 		// A link (or a device) the user put there: written through, as
 		// every output is (writeFile), never replaced.
 		if err := copyInto(path, partial); err != nil {
+			return "", fmt.Errorf("%w (the run is in %s)", err, partial)
+		}
+		if err := os.Remove(partial); err != nil {
 			return "", err
 		}
-		return path, os.Remove(partial)
+	} else {
+		if err := os.Rename(partial, path); err != nil {
+			return "", fmt.Errorf("%w (the run is in %s)", err, partial)
+		}
+		syncDir(dir)
 	}
-	if err := os.Rename(partial, path); err != nil {
-		return "", err
+	if !previous {
+		return path, nil
 	}
-	syncDir(dir)
-	if removed > 0 {
-		fmt.Fprintf(stderr, "giltrace: replaced the previous run in %s\n", dir)
+	if _, err := clearRun(dir); err != nil {
+		fmt.Fprintf(stderr, "giltrace: warning: %v: %s holds files of the previous run beside this one's\n", err, dir)
 	}
+	fmt.Fprintf(stderr, "giltrace: replaced the previous run in %s\n", dir)
 	return path, nil
 }
 
