@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/giltrace/giltrace/model"
 	"github.com/giltrace/giltrace/tracer"
@@ -54,7 +54,12 @@ func runModel(cmd *cobra.Command, o *modelOptions) error {
 		_, err = cmd.OutOrStdout().Write(src)
 		return err
 	}
-	if err := os.WriteFile(o.Out, src, 0o644); err != nil {
+	// Atomically (a full disk or a signal leaves what was at the path), as
+	// every output.
+	if err := writeFile(cmd.Context(), o.Out, func(w io.Writer) error {
+		_, err := w.Write(src)
+		return err
+	}); err != nil {
 		return fmt.Errorf("writing the model of %s: %w", o.File, err)
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", o.Out)

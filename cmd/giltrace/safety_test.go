@@ -268,6 +268,14 @@ func TestFullDiskExport(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != `{"good": true}` {
 		t.Errorf("the previous file became %q", b)
 	}
+	// model -o the same way (it wrote the path in place: half a model).
+	_, err = runRoot("model", path, "-o", out)
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("model on a full disk: %v", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != `{"good": true}` {
+		t.Errorf("model: the previous file became %q", b)
+	}
 	assertNoTemp(t, disk)
 }
 
