@@ -27,8 +27,9 @@ type Summary struct {
 	Clock  string `json:"clock"`
 	Seed   string `json:"seed,omitempty"`
 	// ExitStatus is a real program's exit status, when record started it
-	// and it ended by itself (-1: killed by a signal).
-	ExitStatus *int `json:"exit_status,omitempty"`
+	// and it ended by itself (128 + N when signal N, ExitSignal, killed it).
+	ExitStatus *int   `json:"exit_status,omitempty"`
+	ExitSignal string `json:"exit_signal,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string          `json:"outlived,omitempty"`
@@ -95,6 +96,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		sum.ExitStatus = &v
 	}
 	sum.Outlived = t.Meta.Extra["outlived"]
+	sum.ExitSignal = t.Meta.Extra["exit_signal"]
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {

@@ -134,7 +134,7 @@ func programOutDir(name string) string {
 
 // programExit is the exit status of a traced program that giltrace passes
 // through after tracing it: not an error of giltrace's, so nothing is
-// printed. A program killed by a signal (-1) gives 1.
+// printed. A program killed by signal N gives 128 + N, as a shell reports it.
 type programExit struct{ code int }
 
 func (e *programExit) Error() string { return fmt.Sprintf("the program exited with status %d", e.code) }

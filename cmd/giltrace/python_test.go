@@ -488,3 +488,27 @@ func TestRecordPythonDefaultDir(t *testing.T) {
 		t.Errorf("giltrace-out/countdown holds the real program's run (%v)", err)
 	}
 }
+
+// TestRecordPythonKilledBySignal: a program killed by a signal gives
+// 128 + its number as record's exit status, as a shell reports it, and
+// the report says which signal.
+func TestRecordPythonKilledBySignal(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte("import os, signal\nn = 200000\nwhile n > 0: n -= 1\nos.kill(os.getpid(), signal.SIGKILL)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", filepath.Join(dir, "out"), "--formats", "none", "--", py, app})
+	err := cmd.ExecuteContext(context.Background())
+	if code := exitCode(err); code != 137 {
+		t.Errorf("exit status %d (%v), want 128 + 9", code, err)
+	}
+	if !strings.Contains(stdout.String(), "The program was killed by signal SIGKILL (status 137)") {
+		t.Errorf("the report does not say the program was killed:\n%.500s", stdout.String())
+	}
+}

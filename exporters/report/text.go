@@ -67,7 +67,10 @@ func headline(s *diagnosis.Summary) string {
 	}
 	if st := s.ExitStatus; st != nil && *st != 0 {
 		how := fmt.Sprintf("exited with status %d", *st)
-		if *st < 0 {
+		switch {
+		case s.ExitSignal != "":
+			how = fmt.Sprintf("was killed by signal %s (status %d)", s.ExitSignal, *st)
+		case *st < 0:
 			how = "was killed by a signal"
 		}
 		line += fmt.Sprintf("\nThe program %s: this is its run until it failed (a run that failed at its start is mostly the interpreter's start-up)", how)

@@ -84,8 +84,9 @@ type Source struct {
 	duration time.Duration
 	o        Options
 
-	mu       sync.Mutex
-	exitCode int
+	mu         sync.Mutex
+	exitCode   int
+	exitSignal string // the signal that killed the program, if one did
 }
 
 var _ tracer.Source = (*Source)(nil)
@@ -106,11 +107,19 @@ func Attach(pid int, duration time.Duration, o Options) *Source {
 }
 
 // ExitCode is the exit status of the program started by Command, valid
-// after Record returns: -1 if it did not run or was killed by a signal.
+// after Record returns: -1 if it did not run, 128 + N if signal N killed
+// it (as a shell reports it).
 func (s *Source) ExitCode() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.exitCode
+}
+
+// exitSignalName is the signal that killed the program, or "".
+func (s *Source) exitSignalName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitSignal
 }
 
 func (s *Source) logf(format string, args ...any) {

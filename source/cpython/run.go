@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -94,6 +95,10 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			_ = cmd.Wait()
 			s.mu.Lock()
 			s.exitCode = cmd.ProcessState.ExitCode()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				// As a shell reports it: 128 + the signal's number.
+				s.exitCode, s.exitSignal = 128+int(ws.Signal()), unix.SignalName(ws.Signal())
+			}
 			s.mu.Unlock()
 			close(exited)
 		}()
@@ -181,6 +186,9 @@ loop:
 		select {
 		case <-exited: // the program ended by itself: its status is known
 			r.meta.Extra["exit_status"] = strconv.Itoa(s.ExitCode())
+			if sig := s.exitSignalName(); sig != "" {
+				r.meta.Extra["exit_signal"] = sig
+			}
 		default:
 		}
 	}
