@@ -35,6 +35,7 @@ const (
 	MaxLocks         = 256               // distinct guest lock names
 	MaxThreadTime    = 24 * time.Hour    // a thread's planned time: start_after plus every duration it runs, over all repeats and calls
 	MaxThreadLoops   = 1_000_000_000_000 // a thread's planned compute loops over all repeats and calls
+	MaxThreadOps     = 1_000_000_000     // a thread's planned operations over all repeats and calls: each costs about a microsecond to run, however short
 	MaxCores         = 4096              // cores: (simulated, virtual time)
 )
 

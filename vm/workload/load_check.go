@@ -137,11 +137,12 @@ func (l *loader) checkCallDepth(w *Workload, sites map[string][]callSite) {
 type workCost struct {
 	time  time.Duration // compute given as time, I/O (with maximal jitter), native
 	loops int64         // compute given as loops
+	ops   int64         // operations run (a call, a lock and a repeat count one each, with their bodies)
 }
 
-// checkCost reports thread groups whose planned work exceeds MaxThreadTime or
-// MaxThreadLoops, with saturating arithmetic so that nested repeats cannot
-// overflow. The call graph must be valid and acyclic.
+// checkCost reports thread groups whose planned work exceeds MaxThreadTime,
+// MaxThreadLoops or MaxThreadOps, with saturating arithmetic so that nested
+// repeats cannot overflow. The call graph must be valid and acyclic.
 func (l *loader) checkCost(w *Workload) {
 	memo := map[string]workCost{}
 	var funcCost func(name string) workCost
@@ -173,7 +174,8 @@ func (l *loader) checkCost(w *Workload) {
 			case OpRepeat:
 				c = opsCost(op.Body).times(int64(op.Times))
 			}
-			total = workCost{time: satAdd(total.time, c.time), loops: satAdd(total.loops, c.loops)}
+			c.ops = satAdd(c.ops, 1)
+			total = workCost{time: satAdd(total.time, c.time), loops: satAdd(total.loops, c.loops), ops: satAdd(total.ops, c.ops)}
 		}
 		return total
 	}
@@ -190,12 +192,16 @@ func (l *loader) checkCost(w *Workload) {
 			l.errorf(l.runs[i], field, "a thread would run %s compute loops (repeat %d x %d per call of %s), beyond the limit of %d",
 				roughCount(c.loops), g.Repeat, per.loops, g.Run, int64(MaxThreadLoops))
 		}
+		if c.ops > MaxThreadOps {
+			l.errorf(l.runs[i], field, "a thread would run %s operations (repeat %d x %s per call of %s), beyond the limit of %d: each takes about a microsecond to run, however short its duration",
+				roughCount(c.ops), g.Repeat, roughCount(per.ops), g.Run, int64(MaxThreadOps))
+		}
 	}
 }
 
 // times multiplies a cost by n >= 0, saturating.
 func (c workCost) times(n int64) workCost {
-	return workCost{time: time.Duration(satMul(int64(c.time), n)), loops: satMul(c.loops, n)}
+	return workCost{time: time.Duration(satMul(int64(c.time), n)), loops: satMul(c.loops, n), ops: satMul(c.ops, n)}
 }
 
 // satAdd adds non-negative values, saturating at the largest int64.
