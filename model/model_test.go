@@ -3,6 +3,7 @@ package model_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -411,5 +412,23 @@ func TestConditionWaitIsNotAJoin(t *testing.T) {
 		if join != c.join || wait == c.join {
 			t.Errorf("%s: join %v, 99ms wait %v; want join %v\n%s", c.lock, join, wait, c.join, src)
 		}
+	}
+}
+
+// TestTooManyThreadsToModel: a run with more threads over its life than a
+// workload may have is an error that says so, not a model that does not
+// load.
+func TestTooManyThreadsToModel(t *testing.T) {
+	b := testkit.New("many")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	for i := range workload.MaxThreads + 1 {
+		t0 := int64(i) * 1000
+		b.Thread(p, fmt.Sprintf("T%d", i)).Start(t0).Acquire(t0+10, gil, tracer.AcquireUncontended).
+			Release(t0+500, gil, tracer.ReleaseThreadEnd).End(t0 + 510)
+	}
+	_, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "many.giltrace"})
+	if !errors.Is(err, model.ErrTooManyThreads) || !strings.Contains(err.Error(), "1025 threads over its life") {
+		t.Errorf("Build: %v, want ErrTooManyThreads", err)
 	}
 }
