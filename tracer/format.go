@@ -3,6 +3,7 @@ package tracer
 import (
 	"fmt"
 	"hash/crc32"
+	"strings"
 )
 
 // The .giltrace file format, version 1 (docs/trace-format.md has the byte
@@ -54,6 +55,15 @@ func recName(t byte) string {
 		return recNames[t]
 	}
 	return fmt.Sprintf("type %d", t)
+}
+
+// aRecName is recName with its article: "an events", "a meta".
+func aRecName(t byte) string {
+	n := recName(t)
+	if strings.ContainsRune("aeiou", rune(n[0])) {
+		return "an " + n
+	}
+	return "a " + n
 }
 
 // maxRecord bounds a record's payload: 64 MiB. Event records are at most

@@ -304,7 +304,7 @@ func (rd *reader) readPayload(n int) error {
 // decode decodes the payload of the record just framed.
 func (rd *reader) decode() error {
 	if !rd.sawMeta && rd.typ != recMeta {
-		return rd.formatError(-1, -1, fmt.Errorf("found a %s record first, expected the meta record", recName(rd.typ)))
+		return rd.formatError(-1, -1, fmt.Errorf("found %s record first, expected the meta record", aRecName(rd.typ)))
 	}
 	d := decoder{b: rd.payload}
 	event := -1
@@ -317,7 +317,7 @@ func (rd *reader) decode() error {
 		rd.t.Meta = d.meta()
 	case recStrings, recProcs, recThreads, recLocks, recFrames, recStacks:
 		if rd.inEvents && rd.version < StreamVersion {
-			return rd.formatError(-1, -1, fmt.Errorf("a %s record after the events began: tables come first", recName(rd.typ)))
+			return rd.formatError(-1, -1, fmt.Errorf("%s record after the events began: tables come first", aRecName(rd.typ)))
 		}
 		rd.table(&d)
 	case recEvents:

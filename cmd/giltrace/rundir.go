@@ -88,7 +88,11 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	}
 	if serr != nil {
 		if err := tracer.WriteFile(partial, t); err != nil {
-			return "", fmt.Errorf("%w; then %w (the run's prefix is in %s)", serr, err, partial)
+			where := fmt.Sprintf("the run's prefix is in %s", partial)
+			if fi, serr2 := os.Stat(partial); serr2 == nil && fi.Size() == 0 {
+				where = fmt.Sprintf("nothing of the run reached the disk: %s is empty", partial)
+			}
+			return "", fmt.Errorf("%w; then %w (%s)", serr, err, where)
 		}
 	}
 	// The new trace takes its place first; only then, and only if a run
