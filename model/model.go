@@ -31,7 +31,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/giltrace/giltrace/tracer"
-	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // Options tune the model.
@@ -106,10 +105,10 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		// names the threads, but none did anything to model.
 		return nil, fmt.Errorf("modelling %s: %w: the trace holds no events of its %d threads (a run cut off before its first events were written?)", what, ErrNothingToModel, len(t.Threads))
 	}
-	if n := len(t.Threads); n > workload.MaxThreads {
+	if n := len(t.Threads); n > MaxThreads {
 		// Each thread is a group of its own: a program that started
 		// threads one after another past the limit has no model.
-		return nil, fmt.Errorf("modelling %s: %w: the run had %d threads over its life, and a model has one thread group per thread, at most %d (a workload's limit)", what, ErrTooManyThreads, n, workload.MaxThreads)
+		return nil, fmt.Errorf("modelling %s: %w: the run had %d threads over its life, and a model has one thread group per thread, at most %d (a workload's limit)", what, ErrTooManyThreads, n, MaxThreads)
 	}
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
@@ -145,6 +144,10 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 // thread did anything to model, such as a file cut off before its first
 // events.
 var ErrNothingToModel = errors.New("nothing to model")
+
+// MaxThreads is the most threads a model may have: a workload's limit
+// (workload.MaxThreads, which model does not import: TestMaxThreads).
+const MaxThreads = 1024
 
 // ErrTooManyThreads is returned by Build for a run with more threads over
 // its life than a workload may have.

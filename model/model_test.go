@@ -432,3 +432,10 @@ func TestTooManyThreadsToModel(t *testing.T) {
 		t.Errorf("Build: %v, want ErrTooManyThreads", err)
 	}
 }
+
+// TestMaxThreads: model's copy of the workload's thread limit is the limit.
+func TestMaxThreads(t *testing.T) {
+	if model.MaxThreads != workload.MaxThreads {
+		t.Errorf("model.MaxThreads %d, workload.MaxThreads %d", model.MaxThreads, workload.MaxThreads)
+	}
+}

@@ -510,8 +510,8 @@ func TestCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if src.ExitCode() != -1 || len(tr.Threads) != 2 {
-		t.Errorf("exit %d, threads %q; want -1 (killed by SIGABRT) and 2 threads", src.ExitCode(), threadNames(tr))
+	if src.ExitCode() != 128+6 || tr.Meta.Extra["exit_signal"] != "SIGABRT" || len(tr.Threads) != 2 {
+		t.Errorf("exit %d (%q), threads %q; want 134 (128 + SIGABRT) and 2 threads", src.ExitCode(), tr.Meta.Extra["exit_signal"], threadNames(tr))
 	}
 }
 
