@@ -180,6 +180,10 @@ func (l *loader) yamlError(err error, src []byte) error {
 			e.Line = n
 		}
 	}
+	if e.Line == 0 && strings.Contains(e.Msg, "control characters are not allowed") {
+		// The library gives no position: the first such byte's.
+		e.Line, e.Col = controlChar(src)
+	}
 	switch {
 	case strings.Contains(e.Msg, "mapping values are not allowed"):
 		e.Msg += " (quote a text that contains \": \")"
@@ -187,6 +191,22 @@ func (l *loader) yamlError(err error, src []byte) error {
 		e.Msg += " (check this line's indentation)"
 	}
 	return e
+}
+
+// controlChar is the line and column (1-based, in bytes) of the first
+// control character of src that YAML does not allow (all below a space but
+// tab, newline and carriage return, and DEL), or 0, 0.
+func controlChar(src []byte) (line, col int) {
+	line, start := 1, 0
+	for i, c := range src {
+		switch {
+		case c == '\n':
+			line, start = line+1, i+1
+		case c < 0x20 && c != '\t' && c != '\r', c == 0x7f:
+			return line, i - start + 1
+		}
+	}
+	return 0, 0
 }
 
 // problemLine returns the line of the YAML syntax error whose message is msg
