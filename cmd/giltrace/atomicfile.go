@@ -94,9 +94,11 @@ func replaceFile(ctx context.Context, path string, mode fs.FileMode, write func(
 	return os.Rename(f.Name(), path)
 }
 
-// writeDevice writes to a non-regular file in place.
+// writeDevice writes to a non-regular file in place. A named pipe is
+// opened without waiting for a reader: with none, it is an error at once
+// (opening it for writing would block until one came).
 func writeDevice(ctx context.Context, path string, write func(io.Writer) error) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openDevice(path)
 	if err != nil {
 		return err
 	}

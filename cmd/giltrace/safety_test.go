@@ -372,3 +372,24 @@ func TestRecordThroughSymlink(t *testing.T) {
 	}
 	assertNoTemp(t, dir)
 }
+
+// TestWriteFIFONoReader: -o naming a named pipe that no one reads is an
+// error at once, not a wait for a reader forever.
+func TestWriteFIFONoReader(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no named pipes here:", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- writeFile(context.Background(), fifo, func(w io.Writer) error { _, err := w.Write([]byte("x")); return err })
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe with no reader") {
+			t.Errorf("writing a FIFO with no reader: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("writing a FIFO with no reader blocked")
+	}
+}
