@@ -138,24 +138,37 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	return err
 }
 
-// writeCompare writes the charts and prints the table.
+// writeCompare writes the charts and prints the table (also when a chart
+// could not be written: the table is what the comparison ran for).
 func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bool) error {
 	// Each chart atomically (writeFile), whatever signal came: they are
 	// small, and what the comparison ran for.
-	for _, c := range res.Charts() {
+	var chartErr error
+	charts := res.Charts()
+	for i, c := range charts {
 		path := filepath.Join(dir, c.Name)
 		if err := writeFile(context.WithoutCancel(cmd.Context()), path, c.Write); err != nil {
-			return fmt.Errorf("writing chart %s: %w", path, err)
+			chartErr = fmt.Errorf("writing chart %s: %w", path, err)
+			// The charts not written that a previous comparison left.
+			var stale []string
+			for _, c := range charts[i:] {
+				if _, err := os.Stat(filepath.Join(dir, c.Name)); err == nil {
+					stale = append(stale, c.Name)
+				}
+			}
+			if len(stale) > 0 {
+				chartErr = fmt.Errorf("%w; %s in %s are still a previous comparison's", chartErr, strings.Join(stale, ", "), dir)
+			}
+			break
 		}
 	}
+	var err error
 	if asJSON {
-		return res.WriteJSON(cmd.OutOrStdout())
+		err = res.WriteJSON(cmd.OutOrStdout())
+	} else if err = res.WriteText(cmd.OutOrStdout()); err == nil && chartErr == nil {
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
 	}
-	if err := res.WriteText(cmd.OutOrStdout()); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
-	return err
+	return errors.Join(chartErr, err)
 }
 
 // isTrace reports whether path is a recorded run (a .giltrace file, by its
