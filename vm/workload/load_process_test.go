@@ -163,3 +163,20 @@ functions:
 		}
 	}
 }
+
+// TestStartTwiceByOneThread: a function holding a start, called twice by
+// its one thread, loads (the second start does nothing, docs/workloads.md).
+func TestStartTwiceByOneThread(t *testing.T) {
+	src := `name: st2
+threads:
+  - {name: m, run: f}
+  - {name: w, run: g}
+functions:
+  f: [{call: s}, {compute: 1ms}, {call: s}]
+  s: [{start: w}]
+  g: [{compute: 1ms}]
+`
+	if _, err := Parse("st2.yaml", []byte(src)); err != nil {
+		t.Errorf("a start called twice by one thread: %v", err)
+	}
+}

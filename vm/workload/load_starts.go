@@ -117,6 +117,9 @@ func (l *loader) checkStarts(w *Workload) {
 			if bad[s.group] {
 				continue
 			}
+			if prev, ok := starter[s.group]; ok && prev == g.Name && g.Count == 1 && g.Repeat == 1 {
+				continue // its one thread starts it again: the second start does nothing
+			}
 			if prev, ok := starter[s.group]; ok || g.Count > 1 || g.Repeat > 1 {
 				who := fmt.Sprintf("thread group %q (count %d, repeat %d)", g.Name, g.Count, g.Repeat)
 				if ok {
