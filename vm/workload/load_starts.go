@@ -121,11 +121,11 @@ func (l *loader) checkStarts(w *Workload) {
 				continue // its one thread starts it again: the second start does nothing
 			}
 			if prev, ok := starter[s.group]; ok || g.Count > 1 || g.Repeat > 1 {
-				who := fmt.Sprintf("thread group %q (count %d, repeat %d)", g.Name, g.Count, g.Repeat)
+				who := fmt.Sprintf("thread group %q (count %d, repeat %d) runs", g.Name, g.Count, g.Repeat)
 				if ok {
-					who = fmt.Sprintf("thread groups %q and %q", prev, g.Name)
+					who = fmt.Sprintf("thread groups %q and %q run", prev, g.Name)
 				}
-				l.errorAt(s.line, s.col, s.path, "thread group %q would be started more than once: %s run %s, which starts it; a thread can be started only once: start it from one thread", s.group, who, g.Run)
+				l.errorAt(s.line, s.col, s.path, "thread group %q would be started more than once: %s %s, which starts it; a thread can be started only once: start it from one thread", s.group, who, g.Run)
 				bad[s.group] = true
 				continue
 			}
