@@ -190,6 +190,11 @@ func (s *settings) resolveClock(w *workload.Workload, o Options) error {
 	if !s.virtual && o.Cores != 0 {
 		return fmt.Errorf("%d cores: simulated cores need virtual time (a real run uses this machine's)", o.Cores)
 	}
+	if !s.virtual && w.Cores != 0 {
+		// Checked here, not when the file is loaded: --clock virtual may
+		// make the run virtual.
+		return fmt.Errorf("cores: %d: simulated cores need virtual time (a real run uses this machine's cores): add clock: virtual, record with --clock virtual, or remove cores", w.Cores)
+	}
 	if s.virtual {
 		if _, err := virtualRate(o.LoopsPerMS); err != nil {
 			return err

@@ -340,11 +340,10 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		w.Clock = l.clock(n)
 	}
 	if n := m.value("cores"); n != nil {
+		// Simulated cores need virtual time: the file's clock: or
+		// record --clock virtual (vm.Run checks it, once both are known).
 		if v, ok := l.integer(n, "cores", 1, MaxCores); ok {
 			w.Cores = int(v)
-		}
-		if w.Clock != ClockVirtual {
-			l.errorf(m.key("cores"), "cores", "simulated cores need clock: virtual (a real run uses this machine's cores); add clock: virtual or remove cores")
 		}
 	}
 	if n := m.require(l, "functions", "a mapping of function names to lists of operations"); n != nil {

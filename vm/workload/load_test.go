@@ -124,8 +124,6 @@ func parseErrorCases() []parseErrorCase {
 		{"clock list", topYAML("name: t\nclock: [virtual]"), []string{"t.yaml:2:8: clock: expected one of real, virtual, got a list"}},
 		{"cores zero", topYAML("name: t\nclock: virtual\ncores: 0"), []string{"t.yaml:3:8: cores: expected a positive integer, got 0"}},
 		{"cores over limit", topYAML("name: t\nclock: virtual\ncores: 5000"), []string{"t.yaml:3:8: cores: 5000 exceeds the limit of 4096"}},
-		{"cores without virtual", topYAML("name: t\ncores: 8"), []string{"t.yaml:2:1: cores: simulated cores need clock: virtual"}},
-		{"cores with real", topYAML("name: t\nclock: real\ncores: 8"), []string{"t.yaml:3:1: cores: simulated cores need clock: virtual"}},
 
 		// version, name, description, processes, seed.
 		{"version 2", topYAML("version: 2\nname: t"), []string{"t.yaml:1:10: version: 2 exceeds the limit of 1"}},
