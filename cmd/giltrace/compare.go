@@ -223,7 +223,13 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 // file on the legacy GIL, which releases every check interval of
 // instructions instead.
 func legacySwitchInterval(file string, check int) error {
-	return fmt.Errorf("--switch-interval: %s runs the legacy GIL (gil.mode legacy), which has no switch interval: it releases the GIL every gil.check_interval instructions (%d here; set it in the workload file)", file, check)
+	return legacySwitchIntervalBy(file+" runs", check)
+}
+
+// legacySwitchIntervalBy is legacySwitchInterval with who runs the legacy
+// GIL: "FILE runs" (gil.mode legacy) or "--gil legacy asks for".
+func legacySwitchIntervalBy(who string, check int) error {
+	return fmt.Errorf("--switch-interval: %s the legacy GIL (gil.mode legacy), which has no switch interval: it releases the GIL every gil.check_interval instructions (%d here; set it in the workload file)", who, check)
 }
 
 // checkWhatIfFlags refuses the flags of compare WORKLOAD.yaml that a

@@ -208,7 +208,10 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if o.SwitchInterval > 0 && (o.Mode == string(tracer.GILLegacy) || o.Mode == "" && w.GIL.Mode == tracer.GILLegacy) {
+	if o.SwitchInterval > 0 && o.Mode == string(tracer.GILLegacy) {
+		return &usageError{legacySwitchIntervalBy("--gil legacy asks for", w.GIL.CheckInterval)}
+	}
+	if o.SwitchInterval > 0 && o.Mode == "" && w.GIL.Mode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.Workload, w.GIL.CheckInterval)}
 	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
