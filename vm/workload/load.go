@@ -391,11 +391,13 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 	if !ok {
 		return g
 	}
+	badMode := false // gil.mode is there and wrong (reported)
 	if v := m.value("mode"); v != nil {
+		badMode = true
 		if s, ok := l.str(v, "gil.mode", "one of cpython, legacy, none"); ok {
 			switch {
 			case tracer.GILMode(s).Valid():
-				g.Mode = tracer.GILMode(s)
+				g.Mode, badMode = tracer.GILMode(s), false
 			case s == "free-threaded" || s == "free_threaded" || s == "nogil" || s == "off":
 				l.errorf(v, "gil.mode", "unknown mode %q (did you mean \"none\"? it is free-threading, PEP 703)", s)
 			default:
@@ -407,16 +409,25 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 		if d, ok := l.duration(v, "gil.switch_interval", MinSwitchInterval); ok {
 			g.SwitchInterval = d
 		}
-		if g.Mode != tracer.GILCPython {
-			l.errorf(m.key("switch_interval"), "gil.switch_interval", "applies only to mode cpython, but mode is %s; remove it (legacy mode uses check_interval)", g.Mode)
+		// Against a mode that is itself wrong (reported above), no more.
+		if g.Mode != tracer.GILCPython && !badMode {
+			hint := "legacy mode uses check_interval"
+			if g.Mode == tracer.GILNone {
+				hint = "mode none has no GIL to switch"
+			}
+			l.errorf(m.key("switch_interval"), "gil.switch_interval", "applies only to mode cpython, but mode is %s; remove it (%s)", g.Mode, hint)
 		}
 	}
 	if v := m.value("check_interval"); v != nil {
 		if c, ok := l.integer(v, "gil.check_interval", 1, MaxCheckInterval); ok {
 			g.CheckInterval = int(c)
 		}
-		if g.Mode != tracer.GILLegacy {
-			l.errorf(m.key("check_interval"), "gil.check_interval", "applies only to mode legacy, but mode is %s; remove it (cpython mode uses switch_interval)", g.Mode)
+		if g.Mode != tracer.GILLegacy && !badMode {
+			hint := "cpython mode uses switch_interval"
+			if g.Mode == tracer.GILNone {
+				hint = "mode none has no GIL to switch"
+			}
+			l.errorf(m.key("check_interval"), "gil.check_interval", "applies only to mode legacy, but mode is %s; remove it (%s)", g.Mode, hint)
 		}
 	}
 	return g
