@@ -193,7 +193,7 @@ func (c *joinChecker) heldBy(group string, held []*Op, line, col int, path, what
 		for _, gi := range c.groups[group] {
 			g := c.w.Threads[gi]
 			if c.locksOf(g.Run)[h.Lock] {
-				c.l.errorAt(line, col, path, "%s thread group %q while holding lock %q (taken at %d:%d), which its threads take (in %s); the join would wait forever: join after the lock's body", what, group, h.Lock, h.Line, h.Col, g.Run)
+				c.l.errorAt(line, col, path, "%s thread group %q while holding lock %q (taken at %d:%d), which its threads, running %s, take; the join would wait forever: join after the lock's body", what, group, h.Lock, h.Line, h.Col, g.Run)
 				return
 			}
 		}
