@@ -45,9 +45,9 @@ type Report struct {
 	// when the trace records it; BusyMachine is Machine.Busy.
 	Machine     *Machine `json:"machine,omitempty"`
 	BusyMachine bool     `json:"busy_machine"`
-	// CoreWait is, in a simulated run (clock virtual) or a real CPython
-	// program with more busy threads than cores, how much of the threads'
-	// running and native time was spent waiting for a core (consistency.go).
+	// CoreWait is, in a run with more busy threads than cores whose excess
+	// the queue for the cores explains, how much of the threads' running
+	// and native time was spent waiting for a core (consistency.go).
 	CoreWait *CoreWait `json:"core_wait,omitempty"`
 }
 

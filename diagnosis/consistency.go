@@ -115,15 +115,17 @@ func (a *analysis) accountedCPU(cores float64) bool {
 	return m != nil && a.wallNS > 0 && float64(m.CPUNS) <= cores*float64(a.wallNS)*(1+ConsistencySlack)
 }
 
-// CoreWait is, in a run with more busy threads than cores, simulated (in
-// virtual time) or of a real CPython program, the part of the threads'
-// running and native time that was spent waiting for a core: the VM
-// records that wait as running, and a real program's threads are timed by
-// their GIL events, which the OS's run queue does not show; so the
-// per-thread running and native figures over-count CPU by WaitNS.
+// CoreWait is, in a run with more busy threads than cores (simulated in
+// virtual time, of a real CPython program, or of the VM in real time with
+// its CPU time recorded), the part of the threads' running and native time
+// that was spent waiting for a core: the VM records that wait as running,
+// and a thread timed on the wall clock (a real program's by its GIL
+// events) counts the OS's run queue as busy; so the per-thread running and
+// native figures over-count CPU by WaitNS.
 type CoreWait struct {
 	Cores int `json:"cores"` // the cores: simulated, or the recording machine's
-	// Simulated: in virtual time; else a real CPython program.
+	// Simulated: in virtual time; else measured (a real CPython program,
+	// or the VM in real time).
 	Simulated bool `json:"simulated"`
 	// Where is "the run", or the process whose busy time exceeded its
 	// cores the most.
@@ -138,8 +140,8 @@ type CoreWait struct {
 }
 
 // coreWait fills r.CoreWait when the busy thread-time of the run, or of
-// one of its processes, exceeds the simulated cores x its wall: the
-// largest excess, run first on ties.
+// one of its processes, exceeds the cores x its wall: the largest excess,
+// run first on ties.
 func (a *analysis) coreWait() {
 	r := a.r
 	cores := int64(r.Speedup.Cores)
@@ -166,10 +168,9 @@ func (a *analysis) coreWait() {
 				textfmt.Dur(a.r.Machine.CPUNS))
 		}
 		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads were running or in native code %.2f at a time on average, on %d cores. "+
-			how+
-			"the per-thread running and native figures over-count CPU time by at least %s (%s busy, %d cores x %s wall). "+
+			"%sthe per-thread running and native figures over-count CPU time by at least %s (%s busy, %d cores x %s wall). "+
 			"The parallelism and the achieved speedup are capped at %d cores.",
-			cw.Where, cw.Busy, cw.Cores, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
+			cw.Where, cw.Busy, cw.Cores, how, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
 		r.CoreWait = &cw
 		return
 	}

@@ -214,17 +214,7 @@ time.sleep(60)
 // the end.
 func TestAttachUntilExit(t *testing.T) {
 	py := python(t)
-	prog := exec.Command(py, "-c", `import threading, time
-def spin():
-    end = time.time() + 2
-    while time.time() < end:
-        n = 10000
-        while n > 0:
-            n -= 1
-ts = [threading.Thread(target=spin) for _ in range(2)]
-for t in ts: t.start()
-for t in ts: t.join()
-`)
+	prog := exec.Command(py, "-c", joinedSpinners(2))
 	if err := prog.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -269,12 +259,14 @@ func TestPythonOptionsLockHolds(t *testing.T) {
 	}
 }
 
-// joinedSpinners: two CPU-bound threads for about 8 s while the main thread
-// waits in Thread.join (a blocking call that lasts the whole run).
-const joinedSpinners = `import os, sys, threading, time
-open(sys.argv[1], "w").write(str(os.getpid()))
+// joinedSpinners is a program of two CPU-bound threads for about secs
+// seconds while the main thread waits in Thread.join (a blocking call that
+// lasts the whole run); given an argument, it writes its pid there first.
+func joinedSpinners(secs int) string {
+	return `import os, sys, threading, time
+if len(sys.argv) > 1: open(sys.argv[1], "w").write(str(os.getpid()))
 def spin():
-    end = time.time() + 8
+    end = time.time() + ` + strconv.Itoa(secs) + `
     while time.time() < end:
         n = 10000
         while n > 0:
@@ -283,6 +275,7 @@ ts = [threading.Thread(target=spin) for _ in range(2)]
 for t in ts: t.start()
 for t in ts: t.join()
 `
+}
 
 // TestRecordPythonKilled: giltrace killed with SIGKILL while it traces a
 // real program leaves the run so far in the partial trace (the real-CPython
@@ -294,7 +287,7 @@ func TestRecordPythonKilled(t *testing.T) {
 	py := python(t)
 	dir := t.TempDir()
 	app := filepath.Join(dir, "app.py")
-	if err := os.WriteFile(app, []byte(joinedSpinners), 0o644); err != nil {
+	if err := os.WriteFile(app, []byte(joinedSpinners(8)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")

@@ -40,13 +40,7 @@ func TestBusyMachineFlagged(t *testing.T) {
 	tr := testkit.Countdown(20)
 	tr.Meta.Extra = map[string]string{"cpu_ns": "50000000"} // about half of the 107 ms the threads wanted
 	s := tracer.Derive(tr)
-	var txt, js bytes.Buffer
-	if err := New(&txt, Text).Export(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
-	if err := New(&js, JSON).Export(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	txt, js := textAndJSON(t, s)
 	for _, want := range []string{"Warning: busy machine: the run obtained 47 % of the CPU time its threads wanted, up to what its cores could give (50.0ms of 107ms)", "achieved, from the trace's overlap"} {
 		if !bytes.Contains(txt.Bytes(), []byte(want)) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
@@ -67,13 +61,7 @@ func TestSimulatedCoreWaitNoted(t *testing.T) {
 	tr := testkit.FreeThreaded(4, 100*1e6)
 	tr.Meta.Extra = map[string]string{"clock": "virtual", "seed": "1"}
 	s := tracer.Derive(tr)
-	var txt, js bytes.Buffer
-	if err := New(&txt, Text).Export(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
-	if err := New(&js, JSON).Export(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	txt, js := textAndJSON(t, s)
 	for _, want := range []string{"Note: Simulated on 2 cores with more runnable threads than cores", "over-count CPU time by 200ms", "Verdict: cpu-saturated"} {
 		if !bytes.Contains(txt.Bytes(), []byte(want)) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
@@ -85,4 +73,17 @@ func TestSimulatedCoreWaitNoted(t *testing.T) {
 	if !bytes.Contains(js.Bytes(), []byte(`"core_wait": {`)) {
 		t.Errorf("JSON lacks core_wait")
 	}
+}
+
+// textAndJSON is the report of s as text and as JSON.
+func textAndJSON(t *testing.T, s *tracer.Spans) (txt, js *bytes.Buffer) {
+	t.Helper()
+	txt, js = new(bytes.Buffer), new(bytes.Buffer)
+	if err := New(txt, Text).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(js, JSON).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return txt, js
 }

@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -257,7 +258,7 @@ func (r *run) survivors(m *machine) []*proc {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b *proc) int { return a.pid - b.pid })
+	slices.SortFunc(out, func(a, b *proc) int { return cmp.Compare(a.pid, b.pid) })
 	return out
 }
 
