@@ -727,9 +727,8 @@ func (m *machine) liveSame(id, live int) {
 // live recording invalid.
 type provisional struct {
 	sec        *section
-	begin      tracer.Kind   // the kind of its first event: LockWait, IOBegin or NativeBegin
-	lock       tracer.LockID // a LockWait's live lock
-	begun, rel bool          // the section's own begin and release seen (and left out)
+	begin      tracer.Kind // the kind of its first event: LockWait, IOBegin or NativeBegin
+	begun, rel bool        // the section's own begin and release seen (and left out)
 }
 
 // publishLive emits into the live recording the events kept since its
@@ -792,24 +791,24 @@ const provisionalAfter = 1_000_000 // ns
 // call's I/O or native kind.
 func (m *machine) provisionalSection(th *thread, s *section) {
 	p := th.p
-	pr := &provisional{sec: s, lock: tracer.NoLock}
-	b := m.live
-	buf := m.liveThread(th)
-	var why tracer.Release
-	switch {
-	case s.hasLock && s.timed:
+	if s.hasLock && s.timed {
 		// It may time out, and then be shown as I/O: not guessed; it ends
 		// within its timeout, and the live recording waits for it.
 		return
+	}
+	pr := &provisional{sec: s}
+	buf := m.liveThread(th)
+	var why tracer.Release
+	switch {
 	case s.hasLock:
 		pr.begin, why = tracer.KindLockWait, tracer.ReleaseLockWait
-		pr.lock = m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))
-		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(pr.lock, 0))
+		l := m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))
+		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(l, 0))
 	default:
 		bl := m.blocking(p, s.ra)
 		if bl.io {
 			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO
-			buf.Emit(s.start, tracer.KindIOBegin, th.stack, uint64(b.Intern(bl.kind)))
+			buf.Emit(s.start, tracer.KindIOBegin, th.stack, uint64(m.live.Intern(bl.kind)))
 		} else {
 			pr.begin, why = tracer.KindNativeBegin, tracer.ReleaseNative
 			buf.Emit(s.start, tracer.KindNativeBegin, th.stack, tracer.NativeArg(true))
