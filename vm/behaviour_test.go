@@ -130,17 +130,39 @@ func TestReleasingNativeCallsOverlap(t *testing.T) {
 			end[e.Thread] = e.Time
 		}
 	}
-	if begin[0] >= end[1] || begin[1] >= end[0] {
-		t.Errorf("native calls [%v, %v] and [%v, %v]: expected them to overlap", begin[0], end[0], begin[1], end[1])
+	// Each call spans the other's whole run but for scheduling slack: a
+	// lock serializing them would leave them side by side instead.
+	overlap := min(end[0], end[1]) - max(begin[0], begin[1])
+	if shorter := min(end[0]-begin[0], end[1]-begin[1]); overlap < shorter/2 {
+		t.Errorf("native calls [%v, %v] and [%v, %v] overlap for %v: expected them to run side by side",
+			begin[0], end[0], begin[1], end[1], time.Duration(overlap))
 	}
 	// 2. What the machine makes of it: a native call is CPU work (the
-	// thread's CPU clock), so they overlap in wall time only when the
-	// machine gives this process two cores.
+	// thread's CPU clock), so they end sooner together only when the
+	// machine gives this process two cores. Each attempt first times two
+	// plain threads burning the same CPU outside the VM, and asks the VM
+	// to do about as well: a momentary spell of load slows both alike.
 	needCores(t)
 	attemptsOrSkipIfBusy(t, 3, func() (bool, string) {
+		ref := twoBurns(d)
 		_, s := mustRun(t, w, Options{})
-		return wall(s) <= d*16/10, fmt.Sprintf("2 threads in a %v GIL-releasing native call took %v, expected them to overlap", d, wall(s))
+		ok := wall(s) <= d*16/10 || wall(s) <= ref*13/10+5*time.Millisecond
+		return ok, fmt.Sprintf("2 threads in a %v GIL-releasing native call took %v (two plain threads burning %v each just before: %v), expected them to overlap",
+			d, wall(s), d, ref)
 	})
+}
+
+// twoBurns is the wall time two operating-system threads take to burn d of
+// CPU each at the same time, as a native call does: about d on two free
+// cores, 2d on one.
+func twoBurns(d time.Duration) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { burnCPU(context.Background(), d) })
+	}
+	wg.Wait()
+	return time.Since(start)
 }
 
 // TestNativeCallIsCPUWork: a native call burns its duration of the thread's
