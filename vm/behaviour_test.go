@@ -257,10 +257,14 @@ func TestFreeThreadingAndProcessesScale(t *testing.T) {
 			// Judged only when the machine gives this process two cores
 			// (other packages' tests run beside this one).
 			needCores(t)
+			// Each attempt first measures what two plain threads get, so
+			// that a momentary spell of load does not fail it.
 			attemptsOrSkipIfBusy(t, 3, func() (bool, string) {
+				const d = 30 * time.Millisecond
+				ref := float64(2*d) / float64(twoBurns(d))
 				m := measure(t, tc.w, tc.o)
-				return m.parallelism() >= 1.3, fmt.Sprintf("2 CPU-bound threads, %s: CPU %v in %v of wall time, expected them to run in parallel (>= 1.3 cores)",
-					tc.name, m.cpu, m.wall)
+				return m.parallelism() >= 1.3 || m.parallelism() >= ref*0.8, fmt.Sprintf("2 CPU-bound threads, %s: CPU %v in %v of wall time, expected them to run in parallel (>= 1.3 cores, or 0.8 of the %.2f cores two plain threads got just before)",
+					tc.name, m.cpu, m.wall, ref)
 			})
 		})
 	}
