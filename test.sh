@@ -14,6 +14,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 	apt-get update -qq
 	apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null
 fi
+# The debug symbols of Debian's own python3.11, for the test that giltrace
+# refuses it, naming the functions its link-time optimised build inlined
+# (source/cpython TestInlinedRefused).
+if dpkg -s python3.11-minimal >/dev/null 2>&1 && ! dpkg -s python3.11-dbg >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3.11-dbg >/dev/null
+fi
 # Jaeger v2 for the OpenTelemetry integration test (exporters/oteltrace
 # TestJaeger), built from its own tools module so that its dependencies stay
 # out of go.mod. Cached in tools/jaeger/bin and the Go build cache: a cold

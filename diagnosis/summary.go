@@ -32,8 +32,13 @@ type Summary struct {
 	ExitSignal string `json:"exit_signal,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
-	Outlived string          `json:"outlived,omitempty"`
-	Threads  []ThreadSummary `json:"threads"`
+	Outlived string `json:"outlived,omitempty"`
+	// LostEvents and Repairs are a real program's probe hits the kernel
+	// lost, and the inconsistencies the recorder mended (a release or an
+	// acquisition it did not see): the times around them are estimates.
+	LostEvents uint64          `json:"lost_events,omitempty"`
+	Repairs    int             `json:"repairs,omitempty"`
+	Threads    []ThreadSummary `json:"threads"`
 }
 
 // ThreadSummary is one thread's wall time split by state. The six state
@@ -96,6 +101,8 @@ func Summarize(s *tracer.Spans) *Summary {
 		sum.ExitStatus = &v
 	}
 	sum.Outlived = t.Meta.Extra["outlived"]
+	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
+	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)

@@ -87,3 +87,26 @@ func textAndJSON(t *testing.T, s *tracer.Spans) (txt, js *bytes.Buffer) {
 	}
 	return txt, js
 }
+
+// TestMissedProbeHitsFlagged: a real program's trace whose recorder lost
+// probe hits or mended what it missed says so in the headline and the
+// JSON; a trace without either says nothing of it.
+func TestMissedProbeHitsFlagged(t *testing.T) {
+	tr := testkit.Countdown(20)
+	tr.Meta.Extra = map[string]string{"source": "cpython", "repairs": "880", "lost_events": "3"}
+	txt, js := textAndJSON(t, tracer.Derive(tr))
+	want := "Not seen by the recorder: 3 probe hits lost, 880 inconsistencies mended"
+	if !bytes.Contains(txt.Bytes(), []byte(want)) {
+		t.Errorf("text lacks %q:\n%s", want, txt.String())
+	}
+	for _, want := range []string{`"lost_events": 3`, `"repairs": 880`} {
+		if !bytes.Contains(js.Bytes(), []byte(want)) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	tr.Meta.Extra = map[string]string{"source": "cpython"}
+	txt, js = textAndJSON(t, tracer.Derive(tr))
+	if bytes.Contains(txt.Bytes(), []byte("Not seen by the recorder")) || bytes.Contains(js.Bytes(), []byte(`"repairs"`)) {
+		t.Errorf("a trace with nothing missed is flagged:\n%s", txt.String())
+	}
+}

@@ -75,6 +75,10 @@ func headline(s *diagnosis.Summary) string {
 		}
 		line += fmt.Sprintf("\nThe program %s: this is its run until it failed (a run that failed at its start is mostly the interpreter's start-up)", how)
 	}
+	if s.LostEvents > 0 || s.Repairs > 0 {
+		line += fmt.Sprintf("\nNot seen by the recorder: %d probe hits lost, %d inconsistencies mended (a release or an acquisition it missed); the times around them are estimates (docs/cpython.md)",
+			s.LostEvents, s.Repairs)
+	}
 	if s.Outlived != "" {
 		line += fmt.Sprintf("\nStill running a second after the program exited, and cut off then (not ended): %s", s.Outlived)
 	}

@@ -90,6 +90,10 @@ func TestStrippedInterpreter(t *testing.T) {
 	if _, err := os.Stat(exe); err != nil {
 		t.Skipf("no %s", exe)
 	}
+	// Its debug file, if installed, is not looked for (TestInlinedRefused).
+	old := debugRoot
+	debugRoot = t.TempDir()
+	defer func() { debugRoot = old }()
 	_, err := interpOfExecutable(exe)
 	if !errors.Is(err, ErrNoSymbols) {
 		t.Fatalf("error %v, want ErrNoSymbols", err)

@@ -322,6 +322,11 @@ func TestErrors(t *testing.T) {
 				if _, err := os.Stat("/usr/bin/python3.11"); err != nil {
 					t.Skip("no /usr/bin/python3.11")
 				}
+				// Its debug file, if installed, is not looked for: with
+				// it, TestInlinedRefused's error comes instead.
+				old := debugRoot
+				debugRoot = t.TempDir()
+				defer func() { debugRoot = old }()
 			}
 			tr, err := record(t, context.Background(), tc.src)
 			if err == nil || tr != nil {

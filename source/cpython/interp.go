@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,8 +42,12 @@ type interp struct {
 	// DWARF of a stripped interpreter, or "".
 	DebugFile string
 	syms      map[string]elf.Symbol
-	progs     []elf.ProgHeader // PT_LOAD segments
-	layout    *layout
+	// copies are the link-time-optimised copies of static functions
+	// (take_gil.lto_priv.0), by the function's name; a name with exactly
+	// one copy and no symbol of its own is in syms under its name.
+	copies map[string][]string
+	progs  []elf.ProgHeader // PT_LOAD segments
+	layout *layout
 }
 
 // requiredSymbols are the functions the recorder probes and the variable it
@@ -244,9 +249,7 @@ func openInterp(path string) (*interp, error) {
 	}
 	for _, name := range requiredSymbols {
 		if _, ok := in.syms[name]; !ok {
-			return nil, fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped, and no debug file was found for it under %s); "+
-				"install the distribution's debug symbols (e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) "+
-				"or use a pyenv or python.org build, which keep their symbol table", path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
+			return nil, in.missingSymbol(name)
 		}
 	}
 	l, err := readLayout(debug, in.Minor)
@@ -255,20 +258,74 @@ func openInterp(path string) (*interp, error) {
 	}
 	in.layout = l
 	in.NoGIL = l.freeThreaded
+	if err := checkInlined(debug, in); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
-// addSymbols adds the symbols of f not yet known.
+// addSymbols adds the symbols of f not yet known. A static function that
+// a build with link-time optimisation (Debian's and Ubuntu's python3)
+// renamed NAME.lto_priv.N is known by NAME too when it has one such copy:
+// the rename keeps its arguments, unlike GCC's other clones (.isra,
+// .constprop, .part), which may drop or reorder them and are not taken.
 func (in *interp) addSymbols(f *elf.File) {
 	syms, _ := f.Symbols()
 	dyn, _ := f.DynamicSymbols()
-	for _, s := range append(syms, dyn...) {
-		if s.Value != 0 && s.Section != elf.SHN_UNDEF {
-			if _, ok := in.syms[s.Name]; !ok {
-				in.syms[s.Name] = s
+	in.addSymbolList(append(syms, dyn...))
+}
+
+func (in *interp) addSymbolList(syms []elf.Symbol) {
+	var renamed []elf.Symbol
+	for _, s := range syms {
+		if s.Value == 0 || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		if _, ok := in.syms[s.Name]; !ok {
+			in.syms[s.Name] = s
+		}
+		if base, ok := ltoBase(s); ok {
+			renamed = append(renamed, s)
+			if in.copies == nil {
+				in.copies = map[string][]string{}
+			}
+			if !slices.Contains(in.copies[base], s.Name) {
+				in.copies[base] = append(in.copies[base], s.Name)
 			}
 		}
 	}
+	for _, s := range renamed {
+		base, _ := ltoBase(s)
+		if _, ok := in.syms[base]; !ok && len(in.copies[base]) == 1 {
+			s.Name = base
+			in.syms[base] = s
+		}
+	}
+}
+
+// ltoBase returns NAME for a function symbol NAME.lto_priv.N.
+func ltoBase(s elf.Symbol) (string, bool) {
+	if elf.ST_TYPE(s.Info) != elf.STT_FUNC {
+		return "", false
+	}
+	base, n, ok := strings.Cut(s.Name, ".lto_priv.")
+	if !ok || base == "" || n == "" || strings.Trim(n, "0123456789") != "" {
+		return "", false
+	}
+	return base, true
+}
+
+// missingSymbol explains why function or variable name is not in the
+// interpreter's symbol table.
+func (in *interp) missingSymbol(name string) error {
+	if c := in.copies[name]; len(c) > 1 {
+		return fmt.Errorf("interpreter %s (Python %s): %w: %s has %d copies (%s), and giltrace probes one function per name",
+			in.Path, in.Version, ErrNoSymbols, name, len(c), strings.Join(c, ", "))
+	}
+	return fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped, and no debug file was found for it under %s); "+
+		"use a pyenv or python.org build, which keep their symbol table, or install the distribution's debug symbols "+
+		"(e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) to let giltrace check the build "+
+		"(Debian's and Ubuntu's inline the GIL's functions and are then refused: docs/cpython.md)", in.Path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
 }
 
 // debugRoot is where distributions install separate debug files.
@@ -399,21 +456,12 @@ type symbolize struct {
 }
 
 func newSymbolize(path string) *symbolize {
-	s := &symbolize{}
 	f, err := elf.Open(path)
 	if err != nil {
-		return s
+		return &symbolize{}
 	}
 	defer f.Close()
-	syms, _ := f.Symbols()
-	dyn, _ := f.DynamicSymbols()
-	for _, sy := range append(syms, dyn...) {
-		if elf.ST_TYPE(sy.Info) == elf.STT_FUNC && sy.Value != 0 {
-			s.funcs = append(s.funcs, sy)
-		}
-	}
-	sortSymbols(s.funcs)
-	return s
+	return funcSymbols(f)
 }
 
 // lookup returns the function containing virtual address addr, or "".
