@@ -455,13 +455,26 @@ type symbolize struct {
 	funcs []elf.Symbol // sorted by Value
 }
 
+// newSymbolize reads the function symbols of the ELF file at path and, if
+// it is stripped (no .symtab: its static functions, time.sleep's among
+// them, are missing), those of its separate debug file too.
 func newSymbolize(path string) *symbolize {
 	f, err := elf.Open(path)
 	if err != nil {
 		return &symbolize{}
 	}
 	defer f.Close()
-	return funcSymbols(f)
+	s := funcSymbols(f)
+	if f.Section(".symtab") == nil {
+		if p := debugFile(f, path); p != "" {
+			if d, err := elf.Open(p); err == nil {
+				s.funcs = append(s.funcs, funcSymbols(d).funcs...)
+				sortSymbols(s.funcs)
+				d.Close()
+			}
+		}
+	}
+	return s
 }
 
 // lookup returns the function containing virtual address addr, or "".

@@ -149,6 +149,15 @@ func TestDebugFile(t *testing.T) {
 	if off1 != off2 {
 		t.Errorf("take_gil at %#x in the stripped copy, %#x in the original", off1, off2)
 	}
+	// Return addresses in the stripped copy are named from the debug file
+	// too: time.sleep's static function classifies a blocking call.
+	sleep, ok := in.syms["time_sleep"]
+	if !ok {
+		t.Fatal("no time_sleep in pyenv's 3.12 library")
+	}
+	if fn := newSymbolize(stripped).lookup(sleep.Value + 4); fn != "time_sleep" {
+		t.Errorf("an address in time_sleep of the stripped copy is named %q", fn)
+	}
 }
 
 // TestUnsupportedVersion: an interpreter outside 3.9 to 3.13 is refused
