@@ -33,8 +33,15 @@ type run struct {
 	probes []probe
 
 	startMono int64
-	tgids     map[int]int // task -> process
-	mainPID   int         // the program started, or the process attached to
+	// stopMono, when set, is when the recording was cut off with the
+	// program still running (attach's duration or interrupt): events
+	// after it are dropped. Disabling the probes takes tens of
+	// milliseconds, one probe after another, and the hits of the probes
+	// still enabled meanwhile (a drop_gil without its take_gil) made a
+	// tail of mended releases and GIL waits that never happened.
+	stopMono int64
+	tgids    map[int]int // task -> process
+	mainPID  int         // the program started, or the process attached to
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -158,6 +165,9 @@ loop:
 		evs, safe := q.take()
 		pend = r.process(m, evs, safe, pend, false)
 	}
+	if cut || interrupted && cmd == nil {
+		r.stopMono = monoNow()
+	}
 	if cmd != nil && interrupted {
 		stopProgram(cmd, exited)
 	}
@@ -168,6 +178,9 @@ loop:
 		why = tracer.ReleaseInterrupt
 	}
 	now := monoNow() - r.startMono
+	if r.stopMono != 0 {
+		now = r.stopMono - r.startMono
+	}
 	if !interrupted && !cut {
 		// The processes still running are cut off, not ended.
 		var names []string
@@ -368,6 +381,9 @@ func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, f
 		return pend
 	}
 	sort.SliceStable(pend, func(i, j int) bool { return pend[i].mono < pend[j].mono })
+	if r.stopMono != 0 {
+		pend = pend[:sort.Search(len(pend), func(i int) bool { return pend[i].mono > r.stopMono })]
+	}
 	cut := len(pend)
 	if !final {
 		limit := safe - int64(reorderMargin)
