@@ -32,7 +32,9 @@ const (
 //   - time.sleep (pysleep) is I/O "sleep";
 //   - sockets, select, ssl are I/O "network";
 //   - file and os I/O of the interpreter (_Py_read, _Py_write, _io, os_*)
-//     is I/O "disk"; waiting for processes, I/O "wait";
+//     is I/O "disk"; waiting for processes (os.wait*, and
+//     _multiprocessing's semaphores: multiprocessing.Lock, a Pool's
+//     queues), I/O "wait";
 //   - compression and hashing modules (_hashlib, _sha*, _md5, _blake2,
 //     zlib, _bz2, _lzma) are GIL-releasing native calls;
 //   - any other extension module is a GIL-releasing native call (a C
@@ -50,7 +52,9 @@ func classify(path, fn string) blocking {
 		b.kind = ioSleep
 	case mod == "_socket" || mod == "select" || mod == "_ssl" || strings.HasPrefix(fn, "sock_") || strings.HasPrefix(fn, "select_"):
 		b.kind = ioNetwork
-	case strings.Contains(fn, "wait") && strings.HasPrefix(fn, "os_"):
+	case strings.Contains(fn, "wait") && strings.HasPrefix(fn, "os_"), mod == "_multiprocessing":
+		// _multiprocessing: a SemLock (multiprocessing.Lock, Semaphore,
+		// a Pool's task queue) waits for another process.
 		b.kind = ioWait
 	case strings.HasPrefix(fn, "_Py_read") || strings.HasPrefix(fn, "_Py_write") || strings.HasPrefix(fn, "_Py_open") ||
 		strings.HasPrefix(fn, "_Py_fstat") || strings.HasPrefix(fn, "_Py_stat") || strings.HasPrefix(fn, "_io_") ||
