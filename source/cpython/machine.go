@@ -607,7 +607,7 @@ func (m *machine) inferDrops(now int64) {
 			if !w.waiting || w.ended {
 				continue
 			}
-			d := max(w.waitStart, p.holderSince) + p.interval
+			d := dropAfter(w.waitStart, p.holderSince, p.interval)
 			if d < now && (first == nil || d < at) {
 				first, at = w, d
 			}
@@ -619,6 +619,25 @@ func (m *machine) inferDrops(now int64) {
 			p.dropSent, p.dropAt = true, at
 		}
 	}
+}
+
+// dropAfter is when a waiter whose wait began at start sets the drop
+// request on a holder that took the GIL at since, as take_gil does: its
+// timed waits of one interval follow one another from start, and only a
+// wait that began after the switch (switch_number unchanged at its
+// expiry) sets the request. So a waiter that was already waiting when the
+// holder took the GIL sets it at the end of its first wait begun after
+// that, not one interval after the switch: 67.3 ms, not 62.3, for a wait
+// begun at 57.28 ms and a switch at 57.34 ms (the holder, released at
+// 67.45 ms, was shown ignoring the request for 5 ms in a C call keeping
+// the GIL). A waiter the release woke but that lost the GIL to another
+// thread begins again at the release, which this does not see: its
+// request is later here than in CPython, never earlier.
+func dropAfter(start, since, interval int64) int64 {
+	if interval > 0 && start < since {
+		start += (since - start + interval - 1) / interval * interval
+	}
+	return max(start, since) + interval
 }
 
 func (m *machine) refreshInterval(p *proc, t int64) {

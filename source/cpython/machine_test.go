@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -547,5 +548,22 @@ func TestMachineLive(t *testing.T) {
 	}
 	if got := dump(lt); got != want {
 		t.Errorf("the live recording:\n%s\nwant the final trace's events\n%s", got, want)
+	}
+}
+
+// TestDropAfter: the drop request comes from the first timed wait begun
+// after the holder took the GIL (take_gil checks switch_number).
+func TestDropAfter(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	for _, tc := range []struct{ start, since, want int64 }{
+		{57_280_000, 57_340_000, 67_280_000}, // waiting at the switch: its next wait's end
+		{50 * ms, 50 * ms, 55 * ms},          // began as the holder took it
+		{60 * ms, 50 * ms, 65 * ms},          // began after the switch
+		{40 * ms, 50 * ms, 55 * ms},          // a wait begins exactly at the switch
+		{41 * ms, 50 * ms, 56 * ms},
+	} {
+		if got := dropAfter(tc.start, tc.since, 5*ms); got != tc.want {
+			t.Errorf("dropAfter(%v, %v, 5ms) = %v, want %v", time.Duration(tc.start), time.Duration(tc.since), time.Duration(got), time.Duration(tc.want))
+		}
 	}
 }
