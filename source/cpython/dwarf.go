@@ -36,6 +36,12 @@ type layout struct {
 	// intervalPath[0] is the offset of the first field; each next offset
 	// applies after following a pointer.
 	intervalPath []int64
+	// The GIL's state, reached as intervalPath reaches the interval:
+	// gilPath leads to the struct _gil_runtime_state, in which gilLocked
+	// (an int) and gilHolder (the thread state of its last holder) are.
+	// gilPath is nil if they are not known.
+	gilPath              []int64
+	gilLocked, gilHolder int64
 
 	takeGILTstate, dropGILTstate int // parameter index of tstate: 0 = %di
 
@@ -359,6 +365,14 @@ func (l *layout) readInterval(ix *dwarfIndex) error {
 	}
 	if o, err := offset(rt, "ceval.gil.interval"); err == nil { // 3.9 to 3.11
 		l.intervalPath = []int64{o}
+		if g, err := offset(rt, "ceval.gil"); err == nil {
+			cs := field(rt, "ceval")
+			if gf := field(stripTypedef(cs.Type).(*dwarf.StructType), "gil"); gf != nil {
+				if gs, ok := stripTypedef(gf.Type).(*dwarf.StructType); ok {
+					l.readGILState(gs, []int64{g})
+				}
+			}
+		}
 		return nil
 	}
 	// 3.12+: the main interpreter's ceval.gil points to its GIL.
@@ -382,7 +396,18 @@ func (l *layout) readInterval(ix *dwarfIndex) error {
 		return err
 	}
 	l.intervalPath = []int64{o, io}
+	l.readGILState(gs, []int64{o, 0})
 	return nil
+}
+
+// readGILState notes where the GIL's locked flag and last holder are, in
+// struct gs reached by path; without them the holder is not sampled.
+func (l *layout) readGILState(gs *dwarf.StructType, path []int64) {
+	locked, err1 := offset(gs, "locked")
+	holder, err2 := offset(gs, "last_holder")
+	if err1 == nil && err2 == nil {
+		l.gilPath, l.gilLocked, l.gilHolder = path, locked, holder
+	}
 }
 
 func (l *layout) readParams(ix *dwarfIndex) error {

@@ -648,3 +648,42 @@ func TestLockHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeHoldingLine: a C call that keeps the GIL long after a drop
+// request (b'x' * N on line 4) is shown on its own line, read from the
+// holder's stack during the hold, on every version. From the stack at the
+// release, 3.11+ named the line after it (line 5's time.sleep, which
+// releases the GIL), and the gil-held-in-native verdict sent the user
+// there.
+func TestNativeHoldingLine(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "alloc.py")
+	os.WriteFile(script, []byte("import threading, time\ndef alloc():\n    time.sleep(0.02)\n"+
+		"    s = b'x' * 150_000_000\n    time.sleep(0.02)\n"+
+		"def spin():\n    n = 0\n    for i in range(2_000_000): n += i\n"+
+		"a = threading.Thread(target=alloc, name='alloc'); b = threading.Thread(target=spin, name='spin')\n"+
+		"b.start(); a.start(); a.join(); b.join()\n"), 0o644)
+	for _, v := range []string{"3.9.18", "3.12.1", "3.13.0"} {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []int
+			for _, e := range tr.Events {
+				if e.Kind == tracer.KindNativeBegin && !e.ReleasesGIL() && tr.Threads[e.Thread].Name == "alloc" {
+					if fs := tr.StackFrames(e.Stack); len(fs) > 0 {
+						lines = append(lines, fs[0].Line)
+					}
+				}
+			}
+			if len(lines) == 0 {
+				t.Skip("no C call keeping the GIL inferred in this run (the spinner never waited long for it)")
+			}
+			if lines[0] != 4 {
+				t.Errorf("alloc's C call keeping the GIL shown at lines %v, want 4 (b'x' * N), not 5 (the time.sleep after it)", lines)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -69,6 +70,7 @@ type memReader interface {
 	memory(pid int) *memory
 	mapping(pid int, addr uint64) (path string, vaddr uint64, ok bool)
 	interval(pid int) (int64, bool)
+	holder(pid int) (ts uint64, ok bool) // the GIL's holder now, if locked
 }
 
 type proc struct {
@@ -92,6 +94,11 @@ type proc struct {
 	interval     int64 // switch interval, ns
 	intervalRead bool  // read from the process
 	intervalAt   int64
+	// The GIL's holder as the reading goroutine last read it
+	// (sampleHolders): since when, and whether its stack was read.
+	seenTS    uint64
+	seenSince int64
+	seenRead  bool
 }
 
 // thread is the state of one traced thread.
@@ -125,6 +132,9 @@ type thread struct {
 	tail     []tracer.Frame
 	top      tracer.Frame   // innermost frame of its stack
 	nameFrom []tracer.Frame // the stack that named it
+
+	ts     uint64         // its thread state (take_gil's argument)
+	heldIn []tracer.Frame // its stack read while it held the GIL past a drop request
 }
 
 // pending is an event kept until finish.
@@ -224,10 +234,15 @@ func (m *machine) step(e *rawEvent, t int64) {
 		}
 		return
 	}
+	if e.event == evSample {
+		m.sample(e, t)
+		return
+	}
 	th := m.thread(e.tid, e.tgid)
 	m.refreshInterval(th.p, t)
 	switch e.event {
 	case evTakeGIL:
+		th.ts = e.val("ts")
 		m.takeGIL(th, t)
 	case evTakeGILRet:
 		m.takeGILReturn(th, t)
@@ -395,12 +410,22 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.repairs++
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
-	m.setStack(th, m.frames(th, e))
+	frames := m.frames(th, e)
+	if th.heldIn != nil && m.keptPastDrop(th, t) {
+		// The hold ran in the stack read during it, the C call that kept
+		// the GIL included; the release's stack comes after that call.
+		m.setStack(th, th.heldIn)
+		m.nativeHolding(th, t)
+		m.setStack(th, frames)
+	} else {
+		m.setStack(th, frames)
+		m.nativeHolding(th, t)
+	}
+	th.heldIn = nil
 	if th.name == "" {
 		th.name = m.names[th.tid]
 	}
 	p := th.p
-	m.nativeHolding(th, t)
 	switch {
 	case th.sec != nil && !th.sec.dropped: // a blocking call: emitted at its end
 		th.sec.dropped, th.sec.drop = true, t
@@ -446,7 +471,7 @@ func nativeHoldingAfter(p *proc) int64 { return p.interval }
 // the release (its start is not observed: it began before the request).
 func (m *machine) nativeHolding(th *thread, t int64) {
 	p := th.p
-	if !p.dropSent || p.holder != th || t-p.dropAt <= nativeHoldingAfter(p) {
+	if !m.keptPastDrop(th, t) {
 		return
 	}
 	end := t - 1
@@ -459,6 +484,93 @@ func (m *machine) nativeHolding(th *thread, t int64) {
 	m.emit(th, p.dropAt, tracer.KindNativeBegin, tracer.NativeArg(false))
 	m.emit(th, end, tracer.KindNativeEnd, 0)
 	m.inferredNative++
+}
+
+// keptPastDrop reports whether th, releasing the GIL at t, kept it so long
+// after a drop request that it was inside a C call keeping the GIL.
+func (m *machine) keptPastDrop(th *thread, t int64) bool {
+	p := th.p
+	return p.dropSent && p.holder == th && t-p.dropAt > nativeHoldingAfter(p)
+}
+
+// sample handles a reading of process e.tgid's GIL holder and its stack
+// (sampleHolders): the first one after a drop request that the holder has
+// not yet answered is kept, as the stack of the C call that may be keeping
+// the GIL. On 3.11+ the stack at the release names the instruction after
+// that call (a time.sleep after b'x' * 400_000_000), not the call.
+func (m *machine) sample(e *rawEvent, t int64) {
+	p, ok := m.procs[e.tgid]
+	if !ok || p.holder == nil {
+		return
+	}
+	th := p.holder
+	if th.heldIn != nil || th.ts == 0 || th.ts != e.val("ts") || !p.dropSent || t <= p.dropAt {
+		return
+	}
+	if th.sec != nil && !th.sec.dropped {
+		return // in a blocking call: the C call, if any, is over
+	}
+	raw, codes := e.frames, e.codes
+	if len(raw) == 0 {
+		return
+	}
+	more := len(raw) > m.maxDepth
+	if more {
+		raw, codes = raw[:m.maxDepth-1], codes[:m.maxDepth-1]
+	}
+	th.heldIn = m.resolve(p, raw, codes)
+	if more {
+		th.heldIn = append(th.heldIn, moreFrames)
+	}
+}
+
+// sampleHolders reads, for each traced process whose GIL one thread has
+// held for more than a switch interval and 2 ms, the holder's thread
+// state and Python stack from memory, once per hold, as an event at mono
+// (CLOCK_MONOTONIC) for the machine to match against its own holder.
+// Called every 2 ms by the reading goroutine, with m.mu held: two reads
+// per process, and the stack's only for a hold long enough to have been
+// asked to end.
+func (m *machine) sampleHolders(mono int64) []rawEvent {
+	l := m.in.layout
+	if l.gilPath == nil {
+		return nil
+	}
+	var out []rawEvent
+	for pid, p := range m.procs {
+		if p.gil == tracer.NoLock {
+			continue
+		}
+		ts, ok := m.mem.holder(pid)
+		if !ok {
+			p.seenTS = 0
+			continue
+		}
+		if ts != p.seenTS {
+			p.seenTS, p.seenSince, p.seenRead = ts, mono, false
+			continue
+		}
+		if p.seenRead || mono-p.seenSince < p.interval+int64(2*time.Millisecond) {
+			continue
+		}
+		p.seenRead = true
+		mem := m.mem.memory(pid)
+		frame, ok := mem.u64(ts + uint64(l.tstateFrame))
+		if ok && l.cframeFrame >= 0 {
+			frame, ok = mem.u64(frame + uint64(l.cframeFrame))
+		}
+		if !ok || frame == 0 {
+			continue
+		}
+		raw := m.chain(p, stackWindow{}, frame, m.maxDepth+1)
+		codes := make([]*code, len(raw))
+		for i, f := range raw {
+			codes[i] = m.checkedCode(p, f.code)
+		}
+		out = append(out, rawEvent{mono: mono, tgid: pid, event: evSample,
+			args: []arg{{name: "ts", vals: []uint64{ts}}}, frames: raw, codes: codes, resolved: true})
+	}
+	return out
 }
 
 // saveThread: PyEval_SaveThread (or, 3.13, a detach elsewhere) entered, by

@@ -25,6 +25,9 @@ const (
 	evDetach     = "detach"
 	evAttach     = "attach"
 	evPark       = "park"
+	// evSample is not a probe: the recorder's own reading of the GIL's
+	// holder and its Python stack from the process's memory (sampleHolders).
+	evSample = "holder_sample"
 )
 
 // frameArgs describes how the drop_gil probe fetches the top of the Python

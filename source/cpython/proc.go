@@ -129,23 +129,9 @@ func (pm *procMem) base(pid int) (uint64, bool) {
 // interval reads the switch interval of process pid from its runtime
 // state (ns).
 func (pm *procMem) interval(pid int) (int64, bool) {
-	b, ok := pm.base(pid)
+	addr, m, ok := pm.runtimeAddr(pid, pm.in.layout.intervalPath)
 	if !ok {
 		return 0, false
-	}
-	path := pm.in.layout.intervalPath
-	addr := b + pm.in.syms["_PyRuntime"].Value
-	m := pm.memory(pid)
-	for i, off := range path {
-		addr += uint64(off)
-		if i == len(path)-1 {
-			break
-		}
-		v, ok := m.u64(addr)
-		if !ok || v == 0 {
-			return 0, false
-		}
-		addr = v
 	}
 	raw, ok := m.read(addr, 8)
 	if !ok {
@@ -156,4 +142,46 @@ func (pm *procMem) interval(pid int) (int64, bool) {
 		return 0, false
 	}
 	return int64(us) * 1000, true
+}
+
+// runtimeAddr follows path from _PyRuntime in process pid: path[0] is an
+// offset in it, each next offset applies after following a pointer.
+func (pm *procMem) runtimeAddr(pid int, path []int64) (uint64, *memory, bool) {
+	if len(path) == 0 {
+		return 0, nil, false
+	}
+	b, ok := pm.base(pid)
+	if !ok {
+		return 0, nil, false
+	}
+	addr := b + pm.in.syms["_PyRuntime"].Value
+	m := pm.memory(pid)
+	for i, off := range path {
+		addr += uint64(off)
+		if i == len(path)-1 {
+			break
+		}
+		v, ok := m.u64(addr)
+		if !ok || v == 0 {
+			return 0, nil, false
+		}
+		addr = v
+	}
+	return addr, m, true
+}
+
+// holder reads the thread state holding the GIL of process pid now, if
+// the GIL is locked.
+func (pm *procMem) holder(pid int) (uint64, bool) {
+	l := pm.in.layout
+	gil, m, ok := pm.runtimeAddr(pid, l.gilPath)
+	if !ok {
+		return 0, false
+	}
+	locked, ok := m.read(gil+uint64(l.gilLocked), 4)
+	if !ok || binary.LittleEndian.Uint32(locked) == 0 {
+		return 0, false
+	}
+	ts, ok := m.u64(gil + uint64(l.gilHolder))
+	return ts, ok && ts != 0
 }

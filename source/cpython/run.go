@@ -318,6 +318,7 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			safe := rd.safe
 			m.mu.Lock()
 			evs = r.prepare(m, evs)
+			evs = append(evs, m.sampleHolders(monoNow())...)
 			m.mu.Unlock()
 			q.mu.Lock()
 			q.evs = append(q.evs, evs...)
