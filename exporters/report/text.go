@@ -304,11 +304,20 @@ func writeFunctions(w io.Writer, r *diagnosis.Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\tblame\tshare\theld\tof which native\tacquisitions\n")
 		for _, f := range r.TopHold {
+			if f.TotalNS < minHeldNS && f.BlameNS < minHeldNS {
+				continue // the JSON keeps it: the rows sum to the blame
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", f.Function, lineOf(f), textfmt.Dur(f.BlameNS), textfmt.Pct(f.Share), textfmt.Dur(f.TotalNS), textfmt.Dur(f.NativeNS), f.Count)
 		}
 		tw.Flush()
 	}
 }
+
+// minHeldNS is the least time holding the GIL, or blame, that the text
+// lists a function by GIL hold with: a trace passes through its callers'
+// frames for a few nanoseconds as its stack changes, which are not holds
+// worth a row.
+const minHeldNS = 1000
 
 func lineOf(f diagnosis.FuncTime) string {
 	if f.Line <= 0 {
