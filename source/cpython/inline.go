@@ -5,7 +5,9 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -89,8 +91,33 @@ func inlinedError(in *interp, bad []inlineSite) error {
 	return fmt.Errorf("interpreter %s (Python %s): %w: its build copied %s (inlining, as link-time optimisation does: "+
 		"Debian's and Ubuntu's python3 are built that way). A uprobe on a function's entry misses the calls made through "+
 		"its copies, so the trace would miss GIL releases or lock waits; giltrace refuses rather than record a wrong trace. "+
-		"Use a CPython built without link-time optimisation, such as pyenv's default build or one configured without --with-lto",
-		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "))
+		"Use a CPython built without link-time optimisation, such as pyenv's default build or one configured without --with-lto%s",
+		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint())
+}
+
+// pyenvHint names the pyenv builds of supported versions installed here,
+// if any: "; installed here: /root/.pyenv/versions/3.11.7/bin/python3.11".
+func pyenvHint() string {
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		root = filepath.Join(home, ".pyenv")
+	}
+	var found []string
+	for minor := 13; minor >= 9 && len(found) < 2; minor-- {
+		m, _ := filepath.Glob(filepath.Join(root, "versions", fmt.Sprintf("3.%d.*", minor), "bin", fmt.Sprintf("python3.%d", minor)))
+		if len(m) > 0 {
+			slices.Sort(m)
+			found = append(found, m[len(m)-1])
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return "; installed here: " + strings.Join(found, ", ")
 }
 
 // inlinedSites returns the inlined copies of the named functions that the
