@@ -231,6 +231,11 @@ func (m *machine) checkedCode(p *proc, addr uint64) *code {
 // CallEnter events just after its last event, which is its acquire of the
 // GIL: the hold that ends now ran in those frames.
 func (m *machine) setStack(th *thread, frames []tracer.Frame) {
+	m.setStackAt(th, frames, th.last+1)
+}
+
+// setStackAt is setStack at time at (or just after th's last event).
+func (m *machine) setStackAt(th *thread, frames []tracer.Frame, at int64) {
 	th.top = tracer.Frame{}
 	if len(frames) > 0 {
 		th.top = frames[0]
@@ -246,7 +251,7 @@ func (m *machine) setStack(th *thread, frames []tracer.Frame) {
 	for common < len(ids) && common < len(th.frames) && ids[common] == th.frames[common] {
 		common++
 	}
-	t := th.last + 1
+	t := max(at, th.last+1)
 	for len(th.frames) > common {
 		m.emitStack(th, t, tracer.KindCallExit, th.stack, 0)
 		th.stack = m.parent(th.stack)

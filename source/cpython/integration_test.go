@@ -687,3 +687,42 @@ func TestNativeHoldingLine(t *testing.T) {
 		})
 	}
 }
+
+// TestSampledHold: a thread that holds the GIL alone for long (no other
+// thread asks for it) is charged where it ran, from its stack read during
+// the hold, not to where it next released the GIL: a single thread's
+// 300 ms loop followed by an os.stat went wholly to the os.stat's line
+// before (and, ending the program instead, to no frame at all).
+func TestSampledHold(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "single.py")
+	os.WriteFile(script, []byte("import os, time\ndef spin():\n    x, end = 0, time.perf_counter() + 0.3\n"+
+		"    while time.perf_counter() < end:\n        x += 1\n"+
+		"def stat_it():\n    os.stat('/')\nspin()\nstat_it()\n"), 0o644)
+	for _, v := range []string{"3.9.18", "3.12.1", "3.13.0"} {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := tracer.Derive(tr)
+			by := map[string]int64{}
+			var all int64
+			for _, sp := range s.States {
+				if sp.State != tracer.StateRunning {
+					continue
+				}
+				fn := "-"
+				if fs := tr.StackFrames(sp.Stack); len(fs) > 0 {
+					fn = fs[0].Func
+				}
+				by[fn] += sp.End - sp.Start
+				all += sp.End - sp.Start
+			}
+			if all == 0 || float64(by["spin"])/float64(all) < 0.7 {
+				t.Errorf("running time by innermost function %v: want spin to have most of it", by)
+			}
+		})
+	}
+}

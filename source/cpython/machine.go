@@ -98,7 +98,7 @@ type proc struct {
 	// (sampleHolders): since when, and whether its stack was read.
 	seenTS    uint64
 	seenSince int64
-	seenRead  bool
+	seenLast  int64 // when its stack was last read, or 0
 }
 
 // thread is the state of one traced thread.
@@ -133,8 +133,8 @@ type thread struct {
 	top      tracer.Frame   // innermost frame of its stack
 	nameFrom []tracer.Frame // the stack that named it
 
-	ts     uint64         // its thread state (take_gil's argument)
-	heldIn []tracer.Frame // its stack read while it held the GIL past a drop request
+	ts      uint64       // its thread state (take_gil's argument)
+	samples []heldSample // its stack read from memory during the hold that goes on
 }
 
 // pending is an event kept until finish.
@@ -382,6 +382,7 @@ func (m *machine) acquire(th *thread, t int64, how tracer.Acquire) {
 		t = m.emit(th, t, tracer.KindLockAcquire, tracer.LockArg(p.gil, uint8(how)))
 	}
 	p.holder, p.holderSince, p.lastChange, p.dropSent, p.lastReleaseDrop = th, t, t, false, false
+	th.samples = nil // a hold that ended unseen leaves none to this one
 	th.holds, th.inTake, th.waiting = true, false, false
 	m.payOwed(th, t+1)
 }
@@ -411,17 +412,14 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
 	frames := m.frames(th, e)
-	if th.heldIn != nil && m.keptPastDrop(th, t) {
-		// The hold ran in the stack read during it, the C call that kept
-		// the GIL included; the release's stack comes after that call.
-		m.setStack(th, th.heldIn)
-		m.nativeHolding(th, t)
-		m.setStack(th, frames)
+	if len(th.samples) > 0 {
+		m.sampledHold(th, t, frames)
 	} else {
+		// The hold ran in the release's stack: the eval breaker releases
+		// within a few instructions of where the thread was.
 		m.setStack(th, frames)
 		m.nativeHolding(th, t)
 	}
-	th.heldIn = nil
 	if th.name == "" {
 		th.name = m.names[th.tid]
 	}
@@ -493,22 +491,33 @@ func (m *machine) keptPastDrop(th *thread, t int64) bool {
 	return p.dropSent && p.holder == th && t-p.dropAt > nativeHoldingAfter(p)
 }
 
+// heldSample is a holder's stack read from memory at t during its hold.
+type heldSample struct {
+	t      int64
+	frames []tracer.Frame
+}
+
+// maxHeldSamples bounds the samples kept for one hold (100 s at one per
+// 10 ms); later ones are dropped, the last stack kept going on.
+const maxHeldSamples = 10_000
+
 // sample handles a reading of process e.tgid's GIL holder and its stack
-// (sampleHolders): the first one after a drop request that the holder has
-// not yet answered is kept, as the stack of the C call that may be keeping
-// the GIL. On 3.11+ the stack at the release names the instruction after
-// that call (a time.sleep after b'x' * 400_000_000), not the call.
+// (sampleHolders): kept for the hold that goes on, if the machine's
+// holder is the thread read. The stacks at acquire and release alone
+// charged a long hold to the release's stack: a single thread's 445 ms
+// loop to the os.stat after it, or, on 3.11+, a C call keeping the GIL to
+// the instruction after it (a time.sleep after b'x' * 400_000_000).
 func (m *machine) sample(e *rawEvent, t int64) {
 	p, ok := m.procs[e.tgid]
 	if !ok || p.holder == nil {
 		return
 	}
 	th := p.holder
-	if th.heldIn != nil || th.ts == 0 || th.ts != e.val("ts") || !p.dropSent || t <= p.dropAt {
+	if !th.holds || th.ts == 0 || th.ts != e.val("ts") || t <= p.holderSince || len(th.samples) >= maxHeldSamples {
 		return
 	}
 	if th.sec != nil && !th.sec.dropped {
-		return // in a blocking call: the C call, if any, is over
+		return // entering a blocking call: its release is coming
 	}
 	raw, codes := e.frames, e.codes
 	if len(raw) == 0 {
@@ -518,19 +527,67 @@ func (m *machine) sample(e *rawEvent, t int64) {
 	if more {
 		raw, codes = raw[:m.maxDepth-1], codes[:m.maxDepth-1]
 	}
-	th.heldIn = m.resolve(p, raw, codes)
+	fs := m.resolve(p, raw, codes)
 	if more {
-		th.heldIn = append(th.heldIn, moreFrames)
+		fs = append(fs, moreFrames)
 	}
+	th.samples = append(th.samples, heldSample{t: t, frames: fs})
 }
+
+// sampledHold emits the stacks of a hold read during it, ending at t in
+// the release's stack: the hold runs in the first sample's stack from its
+// start, in each next one from its time, and in the release's from just
+// before the release. A C call keeping the GIL (keptPastDrop) is shown in
+// the first stack read after the drop request, from the request.
+func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame) {
+	p := th.p
+	native := m.keptPastDrop(th, t)
+	first := true
+	var inCall []tracer.Frame
+	for _, s := range th.samples {
+		if native && s.t > p.dropAt {
+			if inCall == nil {
+				inCall = s.frames
+			}
+			continue
+		}
+		at := s.t
+		if first {
+			at = th.last + 1
+		}
+		first = false
+		m.setStackAt(th, s.frames, at)
+	}
+	if native {
+		if inCall != nil {
+			at := p.dropAt - 1
+			if first {
+				at = th.last + 1
+			}
+			m.setStackAt(th, inCall, at)
+		}
+		m.nativeHolding(th, t)
+	}
+	at := t - 1
+	if th.sec != nil && !th.sec.dropped {
+		at = th.sec.start - 1 // the blocking call's own events begin there
+	}
+	m.setStackAt(th, release, at)
+	th.samples = nil
+}
+
+// sampleEvery is how often the stack of a thread holding the GIL for long
+// is read.
+const sampleEvery = 10 * time.Millisecond
 
 // sampleHolders reads, for each traced process whose GIL one thread has
 // held for more than a switch interval and 2 ms, the holder's thread
-// state and Python stack from memory, once per hold, as an event at mono
-// (CLOCK_MONOTONIC) for the machine to match against its own holder.
-// Called every 2 ms by the reading goroutine, with m.mu held: two reads
-// per process, and the stack's only for a hold long enough to have been
-// asked to end.
+// state and Python stack from memory, then every sampleEvery while the
+// hold goes on, as events at mono (CLOCK_MONOTONIC) for the machine to
+// match against its own holder. Called every 2 ms by the reading
+// goroutine, with m.mu held: two reads per process, and the stack's (a
+// read per frame, code objects cached) only for a hold longer than the
+// threads taking turns at the switch interval make.
 func (m *machine) sampleHolders(mono int64) []rawEvent {
 	l := m.in.layout
 	if l.gilPath == nil {
@@ -547,13 +604,13 @@ func (m *machine) sampleHolders(mono int64) []rawEvent {
 			continue
 		}
 		if ts != p.seenTS {
-			p.seenTS, p.seenSince, p.seenRead = ts, mono, false
+			p.seenTS, p.seenSince, p.seenLast = ts, mono, 0
 			continue
 		}
-		if p.seenRead || mono-p.seenSince < p.interval+int64(2*time.Millisecond) {
+		if mono-p.seenSince < p.interval+int64(2*time.Millisecond) || p.seenLast != 0 && mono-p.seenLast < int64(sampleEvery) {
 			continue
 		}
-		p.seenRead = true
+		p.seenLast = mono
 		mem := m.mem.memory(pid)
 		frame, ok := mem.u64(ts + uint64(l.tstateFrame))
 		if ok && l.cframeFrame >= 0 {
