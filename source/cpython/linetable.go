@@ -43,7 +43,19 @@ func lineTable310(tab []byte, first int, offset int) int {
 // lineTable311 decodes a 3.11+ location table; index is in code units
 // (2-byte instructions). It returns 0 for an index without a line.
 func lineTable311(tab []byte, first int, index int) int {
-	line, addr := first, 0
+	return lineTable311At(tab, first, index, false)
+}
+
+// lineNear311 is lineTable311, but an instruction without a location (the
+// jump back at the end of an if inside a loop, on 3.11, where the eval
+// breaker releases the GIL) has the line of the last instruction before it
+// that has one, as 3.12's compiler gives it.
+func lineNear311(tab []byte, first int, index int) int {
+	return lineTable311At(tab, first, index, true)
+}
+
+func lineTable311At(tab []byte, first int, index int, near bool) int {
+	line, addr, located := first, 0, 0
 	for i := 0; i < len(tab); {
 		b := tab[i]
 		if b&0x80 == 0 {
@@ -77,7 +89,13 @@ func lineTable311(tab []byte, first int, index int) int {
 			i++
 		}
 		if index >= addr && index < addr+length {
+			if cur < 0 && near {
+				return located
+			}
 			return max(cur, 0)
+		}
+		if cur >= 0 {
+			located = cur
 		}
 		addr += length
 	}

@@ -169,7 +169,7 @@ func (c *code) line(l *layout, f rawFrame) int {
 	if f.instr < c.start {
 		return c.first
 	}
-	return lineTable311(c.table, c.first, int(f.instr-c.start)/2)
+	return lineNear311(c.table, c.first, int(f.instr-c.start)/2)
 }
 
 // readString reads a compact str object (the form of every identifier and
