@@ -726,3 +726,54 @@ func TestSampledHold(t *testing.T) {
 		})
 	}
 }
+
+// TestLockReuse: with --lock-holds, a lock freed (PyThread_free_lock) and
+// another allocated at its address are two locks. The interpreter's
+// start-up frees many short-lived locks, and a program's threading.Lock
+// made at one of their addresses was shown with their holds: 54 holds,
+// 30 by a MainThread that never took it, for 3 threads x 8 acquires.
+func TestLockReuse(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "reuse.py")
+	// tmp is freed just before lock is made: malloc gives lock its memory.
+	os.WriteFile(script, []byte("import threading, time\ntmp = threading.Lock()\n"+
+		"for _ in range(3):\n    with tmp: pass\ndel tmp\nlock = threading.Lock()\n"+
+		"def worker():\n    for _ in range(4):\n        with lock:\n            time.sleep(0.005)\n"+
+		"ts = [threading.Thread(target=worker, name=f'w{i}') for i in range(3)]\n"+
+		"for t in ts: t.start()\nfor t in ts: t.join()\n"), 0o644)
+	for _, v := range []string{"3.11.7", "3.13.0"} {
+		t.Run(v, func(t *testing.T) {
+			py := pyenv(v)
+			needTracing(t, py)
+			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{LockHolds: true}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := tracer.Derive(tr)
+			// The program's lock: the one the workers waited for.
+			waits := map[tracer.LockID]int{}
+			for _, w := range s.Waits {
+				if !tr.Locks[w.Lock].GIL && strings.HasPrefix(tr.Threads[w.Thread].Name, "w") && !strings.Contains(tr.Locks[w.Lock].Name, "join") {
+					waits[w.Lock]++
+				}
+			}
+			var lock tracer.LockID = tracer.NoLock
+			for l, n := range waits {
+				if lock == tracer.NoLock || n > waits[lock] {
+					lock = l
+				}
+			}
+			if lock == tracer.NoLock {
+				t.Fatal("the workers never waited for a guest lock")
+			}
+			holds := map[string]int{}
+			for _, h := range s.Holds {
+				if h.Lock == lock {
+					holds[tr.Threads[h.Thread].Name]++
+				}
+			}
+			if holds["w0"] != 4 || holds["w1"] != 4 || holds["w2"] != 4 || len(holds) != 3 {
+				t.Errorf("%s held by %v, want 4 holds by each of w0, w1, w2 and no other", tr.Locks[lock].Name, holds)
+			}
+		})
+	}
+}

@@ -260,6 +260,8 @@ func (m *machine) step(e *rawEvent, t int64) {
 		m.lockReturn(th, t, int64(e.val("ret")))
 	case evUnlock:
 		m.lockRelease(th, t, e.val("lock"))
+	case evFreeLock:
+		m.lockFreed(th.p, e.val("lock"))
 	case evPark:
 		// 3.13: the parking lot parks before it detaches the thread.
 		th.park = e.val("lock")

@@ -20,6 +20,7 @@ const (
 	evLock       = "lock_acquire"
 	evLockRet    = "lock_acquire_ret"
 	evUnlock     = "lock_release"
+	evFreeLock   = "lock_free"
 	evThreadEnd  = "thread_end"
 	evExit       = "sched_process_exit"
 	evDetach     = "detach"
@@ -143,6 +144,8 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 		}{
 			{evLockRet, "PyThread_acquire_lock_timed", true, "ret=$retval:s32", ""},
 			{evUnlock, "PyThread_release_lock", false, "lock=%di:x64", ""},
+			// A lock freed: the next lock at its address is another.
+			{evFreeLock, "PyThread_free_lock", false, "lock=%di:x64", ""},
 		}...)
 	}
 	// 3.13 detaches the thread state for more than PyEval_SaveThread: the
