@@ -51,6 +51,7 @@ const lockAcquired = 1
 // waited for, and often held before.
 type guestLock struct {
 	addr   uint64
+	gen    int // how many locks at addr were freed before this one was made
 	name   string
 	named  bool    // named by its first wait
 	holder *thread // shown holding it, or nil
@@ -76,7 +77,9 @@ func (m *machine) lock(p *proc, addr uint64) *guestLock {
 	if g, ok := p.locks[addr]; ok {
 		return g
 	}
-	return m.newLock(p, addr, fmt.Sprintf("lock %#x", addr))
+	g := m.newLock(p, addr, fmt.Sprintf("lock %#x", addr))
+	g.gen = p.lockGen[addr]
+	return g
 }
 
 func (m *machine) newLock(p *proc, addr uint64, name string) *guestLock {
@@ -184,7 +187,7 @@ func (m *machine) free(p *proc, g *guestLock, th *thread, t int64) (*guestLock, 
 		return g, max(t, rt+1)
 	}
 	n := m.newLock(p, g.addr, g.name)
-	n.named = g.named
+	n.named, n.gen = g.named, g.gen
 	return n, t
 }
 
@@ -259,7 +262,14 @@ func (m *machine) lockRelease(th *thread, t int64, addr uint64) {
 // shown with their holds (30 of 54 acquires by a MainThread that never
 // took it). assignLocks numbers the kept locks of one name.
 func (m *machine) lockFreed(p *proc, addr uint64) {
+	if _, ok := p.locks[addr]; !ok {
+		return
+	}
 	delete(p.locks, addr)
+	if p.lockGen == nil {
+		p.lockGen = map[uint64]int{}
+	}
+	p.lockGen[addr]++
 }
 
 // lockFree reports whether guest lock g is free for th to be shown
@@ -277,15 +287,24 @@ func (g *guestLock) kept() bool { return g.shared || g.waited }
 // assignLocks gives every kept guest lock its LockID, in order of first
 // sight.
 func (m *machine) assignLocks() {
-	seen := map[string]int{} // process and name: kept locks so far
+	type key struct {
+		p    *proc
+		addr uint64
+	}
+	gens := map[key][]int{} // the generations of an address's kept locks, in order
 	for _, g := range m.glocks {
-		if g.kept() {
-			k := fmt.Sprint(g.proc.pid, g.name)
-			seen[k]++
-			if n := seen[k]; n > 1 {
-				g.name += fmt.Sprintf(" #%d", n)
-			}
-			g.id = m.rec.AddLock(g.name, g.proc.id, false)
+		if !g.kept() {
+			continue
 		}
+		k := key{g.proc, g.addr}
+		i := slices.Index(gens[k], g.gen)
+		if i < 0 {
+			gens[k] = append(gens[k], g.gen)
+			i = len(gens[k]) - 1
+		}
+		if i > 0 {
+			g.name += fmt.Sprintf(" #%d", i+1)
+		}
+		g.id = m.rec.AddLock(g.name, g.proc.id, false)
 	}
 }

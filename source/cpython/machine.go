@@ -80,6 +80,7 @@ type proc struct {
 	liveGIL tracer.LockID // gil in the live recording
 	threads []*thread
 	locks   map[uint64]*guestLock // by address: the lock now at it
+	lockGen map[uint64]int        // by address: locks freed there
 	codes   map[uint64]*code
 	ra      map[uint64]blocking
 
