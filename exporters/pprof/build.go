@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -20,7 +21,12 @@ const stateHandoff = tracer.NumStates
 const (
 	frameNoGuest  = "[no guest frame]" // a thread outside every guest function
 	frameNoHolder = "[no holder]"      // blame while nobody held the lock
-	threadNone    = "(none)"           // the thread label of blame while nobody held the lock
+	// frameJoined is blame while nobody was seen holding a thread's join
+	// lock: the thread being joined, still running, whose hold of the lock
+	// a real program's trace does not show (without --lock-holds, or on
+	// 3.13, whose Thread.join waits on an event).
+	frameJoined = "[the joined thread]"
+	threadNone  = "(none)" // the thread label of blame while nobody held the lock
 )
 
 // key is what samples are aggregated by: one sample per distinct key. The
@@ -570,6 +576,9 @@ func (b *builder) labels(k key) map[string][]string {
 	}
 	if k.state == stateHandoff {
 		l["state"] = []string{"handoff"}
+		if b.joinLock(k.lock) {
+			l["state"] = []string{"join"}
+		}
 	} else {
 		l["state"] = []string{tracer.State(k.state).String()}
 	}
@@ -599,9 +608,17 @@ func (b *builder) procName(id tracer.ProcID) string {
 	return ""
 }
 
+// joinLock reports whether l is a thread's join lock, as a real program's
+// recorder names it.
+func (b *builder) joinLock(l tracer.LockID) bool {
+	return l != tracer.NoLock && int(l) < len(b.t.Locks) && strings.HasSuffix(b.t.Locks[l].Name, "(Thread.join)")
+}
+
 // locations is the sample's stack, innermost first.
 func (b *builder) locations(k key) []*profile.Location {
 	switch {
+	case k.state == stateHandoff && b.joinLock(k.lock):
+		return []*profile.Location{b.syntheticLoc(frameJoined)}
 	case k.state == stateHandoff:
 		return []*profile.Location{b.syntheticLoc(frameNoHolder)}
 	case k.stack == tracer.NoStack || int(k.stack) >= len(b.t.Stacks):
