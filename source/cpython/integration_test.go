@@ -656,34 +656,45 @@ func TestLockHolds(t *testing.T) {
 // releases the GIL), and the gil-held-in-native verdict sent the user
 // there.
 func TestNativeHoldingLine(t *testing.T) {
-	script := filepath.Join(t.TempDir(), "alloc.py")
-	os.WriteFile(script, []byte("import threading, time\ndef alloc():\n    time.sleep(0.02)\n"+
-		"    s = b'x' * 150_000_000\n    time.sleep(0.02)\n"+
-		"def spin():\n    n = 0\n    for i in range(2_000_000): n += i\n"+
-		"a = threading.Thread(target=alloc, name='alloc'); b = threading.Thread(target=spin, name='spin')\n"+
-		"b.start(); a.start(); a.join(); b.join()\n"), 0o644)
-	for _, v := range []string{"3.9.18", "3.12.1", "3.13.0"} {
+	src := "import threading, time\ndef alloc():\n    time.sleep(0.02)\n" +
+		"    s = b'x' * 150_000_000\n    time.sleep(0.02)\n" +
+		"def spin():\n    n = 0\n    for i in range(2_000_000): n += i\n" +
+		"a = threading.Thread(target=alloc, name='alloc'); b = threading.Thread(target=spin, name='spin')\n" +
+		"b.start(); a.start(); a.join(); b.join()\n"
+	eachVersion(t, "alloc.py", src, []string{"3.9.18", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		var lines []int
+		for _, e := range tr.Events {
+			if e.Kind == tracer.KindNativeBegin && !e.ReleasesGIL() && tr.Threads[e.Thread].Name == "alloc" {
+				if fs := tr.StackFrames(e.Stack); len(fs) > 0 {
+					lines = append(lines, fs[0].Line)
+				}
+			}
+		}
+		if len(lines) == 0 {
+			t.Skip("no C call keeping the GIL inferred in this run (the spinner never waited long for it)")
+		}
+		if lines[0] != 4 {
+			t.Errorf("alloc's C call keeping the GIL shown at lines %v, want 4 (b'x' * N), not 5 (the time.sleep after it)", lines)
+		}
+	})
+}
+
+// eachVersion writes a Python program named name with src and records it
+// under each version in vs with o, handing each trace to check.
+func eachVersion(t *testing.T, name, src string, vs []string, o Options, check func(t *testing.T, tr *tracer.Trace)) {
+	script := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
 		t.Run(v, func(t *testing.T) {
 			py := pyenv(v)
 			needTracing(t, py)
-			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{}))
+			tr, err := record(t, context.Background(), Command([]string{py, script}, o))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var lines []int
-			for _, e := range tr.Events {
-				if e.Kind == tracer.KindNativeBegin && !e.ReleasesGIL() && tr.Threads[e.Thread].Name == "alloc" {
-					if fs := tr.StackFrames(e.Stack); len(fs) > 0 {
-						lines = append(lines, fs[0].Line)
-					}
-				}
-			}
-			if len(lines) == 0 {
-				t.Skip("no C call keeping the GIL inferred in this run (the spinner never waited long for it)")
-			}
-			if lines[0] != 4 {
-				t.Errorf("alloc's C call keeping the GIL shown at lines %v, want 4 (b'x' * N), not 5 (the time.sleep after it)", lines)
-			}
+			check(t, tr)
 		})
 	}
 }
@@ -694,37 +705,28 @@ func TestNativeHoldingLine(t *testing.T) {
 // 300 ms loop followed by an os.stat went wholly to the os.stat's line
 // before (and, ending the program instead, to no frame at all).
 func TestSampledHold(t *testing.T) {
-	script := filepath.Join(t.TempDir(), "single.py")
-	os.WriteFile(script, []byte("import os, time\ndef spin():\n    x, end = 0, time.perf_counter() + 0.3\n"+
-		"    while time.perf_counter() < end:\n        x += 1\n"+
-		"def stat_it():\n    os.stat('/')\nspin()\nstat_it()\n"), 0o644)
-	for _, v := range []string{"3.9.18", "3.12.1", "3.13.0"} {
-		t.Run(v, func(t *testing.T) {
-			py := pyenv(v)
-			needTracing(t, py)
-			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{}))
-			if err != nil {
-				t.Fatal(err)
+	src := "import os, time\ndef spin():\n    x, end = 0, time.perf_counter() + 0.3\n" +
+		"    while time.perf_counter() < end:\n        x += 1\n" +
+		"def stat_it():\n    os.stat('/')\nspin()\nstat_it()\n"
+	eachVersion(t, "single.py", src, []string{"3.9.18", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		s := tracer.Derive(tr)
+		by := map[string]int64{}
+		var all int64
+		for _, sp := range s.States {
+			if sp.State != tracer.StateRunning {
+				continue
 			}
-			s := tracer.Derive(tr)
-			by := map[string]int64{}
-			var all int64
-			for _, sp := range s.States {
-				if sp.State != tracer.StateRunning {
-					continue
-				}
-				fn := "-"
-				if fs := tr.StackFrames(sp.Stack); len(fs) > 0 {
-					fn = fs[0].Func
-				}
-				by[fn] += sp.End - sp.Start
-				all += sp.End - sp.Start
+			fn := "-"
+			if fs := tr.StackFrames(sp.Stack); len(fs) > 0 {
+				fn = fs[0].Func
 			}
-			if all == 0 || float64(by["spin"])/float64(all) < 0.7 {
-				t.Errorf("running time by innermost function %v: want spin to have most of it", by)
-			}
-		})
-	}
+			by[fn] += sp.End - sp.Start
+			all += sp.End - sp.Start
+		}
+		if all == 0 || float64(by["spin"])/float64(all) < 0.7 {
+			t.Errorf("running time by innermost function %v: want spin to have most of it", by)
+		}
+	})
 }
 
 // TestLockReuse: with --lock-holds, a lock freed (PyThread_free_lock) and
@@ -733,52 +735,43 @@ func TestSampledHold(t *testing.T) {
 // made at one of their addresses was shown with their holds: 54 holds,
 // 30 by a MainThread that never took it, for 3 threads x 8 acquires.
 func TestLockReuse(t *testing.T) {
-	script := filepath.Join(t.TempDir(), "reuse.py")
 	// tmp is freed just before lock is made: malloc gives lock its memory.
-	os.WriteFile(script, []byte("import threading, time\ntmp = threading.Lock()\n"+
-		"for _ in range(3):\n    with tmp: pass\ndel tmp\nlock = threading.Lock()\n"+
-		"def worker():\n    for _ in range(4):\n        with lock:\n            time.sleep(0.005)\n"+
-		"ts = [threading.Thread(target=worker, name=f'w{i}') for i in range(3)]\n"+
-		"for t in ts: t.start()\nfor t in ts: t.join()\n"), 0o644)
-	for _, v := range []string{"3.11.7", "3.13.0"} {
-		t.Run(v, func(t *testing.T) {
-			py := pyenv(v)
-			needTracing(t, py)
-			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{LockHolds: true}))
-			if err != nil {
-				t.Fatal(err)
+	src := "import threading, time\ntmp = threading.Lock()\n" +
+		"for _ in range(3):\n    with tmp: pass\ndel tmp\nlock = threading.Lock()\n" +
+		"def worker():\n    for _ in range(4):\n        with lock:\n            time.sleep(0.005)\n" +
+		"ts = [threading.Thread(target=worker, name=f'w{i}') for i in range(3)]\n" +
+		"for t in ts: t.start()\nfor t in ts: t.join()\n"
+	eachVersion(t, "reuse.py", src, []string{"3.11.7", "3.13.0"}, Options{LockHolds: true}, func(t *testing.T, tr *tracer.Trace) {
+		s := tracer.Derive(tr)
+		// The program's lock: the one the workers waited for.
+		waits := map[tracer.LockID]int{}
+		for _, w := range s.Waits {
+			if !tr.Locks[w.Lock].GIL && tr.Threads[w.Thread].Name != "MainThread" && !strings.Contains(tr.Locks[w.Lock].Name, "join") {
+				waits[w.Lock]++
 			}
-			s := tracer.Derive(tr)
-			// The program's lock: the one the workers waited for.
-			waits := map[tracer.LockID]int{}
-			for _, w := range s.Waits {
-				if !tr.Locks[w.Lock].GIL && tr.Threads[w.Thread].Name != "MainThread" && !strings.Contains(tr.Locks[w.Lock].Name, "join") {
-					waits[w.Lock]++
-				}
+		}
+		var lock tracer.LockID = tracer.NoLock
+		for l, n := range waits {
+			if lock == tracer.NoLock || n > waits[lock] {
+				lock = l
 			}
-			var lock tracer.LockID = tracer.NoLock
-			for l, n := range waits {
-				if lock == tracer.NoLock || n > waits[lock] {
-					lock = l
-				}
+		}
+		if lock == tracer.NoLock {
+			t.Fatal("the workers never waited for a guest lock")
+		}
+		holds := map[string]int{}
+		for _, h := range s.Holds {
+			if h.Lock == lock {
+				holds[tr.Threads[h.Thread].Name]++
 			}
-			if lock == tracer.NoLock {
-				t.Fatal("the workers never waited for a guest lock")
-			}
-			holds := map[string]int{}
-			for _, h := range s.Holds {
-				if h.Lock == lock {
-					holds[tr.Threads[h.Thread].Name]++
-				}
-			}
-			// By thread, not by name: a worker's name may not be read.
-			ok := len(holds) == 3 && holds["MainThread"] == 0
-			for _, n := range holds {
-				ok = ok && n == 4
-			}
-			if !ok {
-				t.Errorf("%s held by %v, want 4 holds by each of the 3 workers and none by MainThread", tr.Locks[lock].Name, holds)
-			}
-		})
-	}
+		}
+		// By thread, not by name: a worker's name may not be read.
+		ok := len(holds) == 3 && holds["MainThread"] == 0
+		for _, n := range holds {
+			ok = ok && n == 4
+		}
+		if !ok {
+			t.Errorf("%s held by %v, want 4 holds by each of the 3 workers and none by MainThread", tr.Locks[lock].Name, holds)
+		}
+	})
 }
