@@ -53,6 +53,7 @@ type machine struct {
 
 	repairs        int  // inconsistencies mended (missed events)
 	inferredNative int  // native calls keeping the GIL, inferred
+	heldSamples    int  // stacks read during long holds and used (sampledHold)
 	lockTimeouts   int  // lock waits shown as I/O "lock-timeout"
 	crossReleases  int  // guest locks released by another thread than their holder
 	unmatchedLocks int  // guest-lock acquires and releases left out of the trace
@@ -545,6 +546,7 @@ func (m *machine) sample(e *rawEvent, t int64) {
 func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame) {
 	p := th.p
 	native := m.keptPastDrop(th, t)
+	m.heldSamples += len(th.samples)
 	first := true
 	var inCall []tracer.Frame
 	for _, s := range th.samples {

@@ -471,6 +471,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.unmatchedLocks > 0 {
 		ex["unmatched_lock_events"] = strconv.Itoa(m.unmatchedLocks)
 	}
+	if m.heldSamples > 0 {
+		ex["held_samples"] = strconv.Itoa(m.heldSamples)
+	}
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
 	}
