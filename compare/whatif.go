@@ -46,15 +46,18 @@ type WhatIfOptions struct {
 // same work on one thread) over a variant's wall time, the measure of the
 // report's "achieved" speedup, so that they compare with the measured one.
 type Prediction struct {
-	Workload       string          `json:"workload"`
-	RecordedCores  int             `json:"recorded_cores"`
-	MeasuredWallNS int64           `json:"measured_wall_ns"`
-	SerialNS       int64           `json:"serial_work_ns"`
-	Measured       float64         `json:"measured_speedup"`
-	Replay         PredictionRow   `json:"replay"`            // the model as recorded, on the recorded cores
-	ReplayError    float64         `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
-	Rows           []PredictionRow `json:"rows"`
-	Best           PredictionRow   `json:"best"`
+	Workload       string        `json:"workload"`
+	RecordedCores  int           `json:"recorded_cores"`
+	MeasuredWallNS int64         `json:"measured_wall_ns"`
+	SerialNS       int64         `json:"serial_work_ns"`
+	Measured       float64       `json:"measured_speedup"`
+	Replay         PredictionRow `json:"replay"`            // the model as recorded, on the recorded cores
+	ReplayError    float64       `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
+	// ReplayOff is set when ReplayError is beyond ReplayTolerance: the
+	// model misses this run, and the predictions carry at least that error.
+	ReplayOff bool            `json:"replay_off,omitempty"`
+	Rows      []PredictionRow `json:"rows"`
+	Best      PredictionRow   `json:"best"`
 	// Estimated is the diagnosis's estimate for the best option when it
 	// is processes or free-threaded on the recorded cores (the verdicts'
 	// advice quotes it: speedup.as_processes, speedup.without_gil): the
@@ -149,6 +152,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	asRecorded = false
 	if p.MeasuredWallNS > 0 {
 		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
+		p.ReplayOff = math.Abs(p.ReplayError) > ReplayTolerance
 	}
 	for _, m := range AllModes {
 		for c := 1; c <= o.Cores; c *= 2 {
@@ -376,6 +380,11 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
 }
 
+// ReplayTolerance is the largest relative difference between the replayed
+// and the measured wall that the model is held to on the committed traces
+// (docs/what-if.md, "Accuracy"); beyond it the prediction says so.
+const ReplayTolerance = 0.10
+
 // WriteText writes the prediction for people: the best option first, then
 // the table.
 func (p *Prediction) WriteText(w io.Writer) error {
@@ -385,6 +394,11 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), p.RecordedCores)
 	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the measured wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
+	if p.ReplayOff {
+		fmt.Fprintf(&b, "  warning: the replay misses the measured run by %.1f %%, more than the %.0f %% the model is held to (docs/what-if.md): "+
+			"the predictions below carry at least that error; a run recorded on a quieter machine, or for longer, may model better\n",
+			100*math.Abs(p.ReplayError), 100*ReplayTolerance)
+	}
 	best := describe(p.Best)
 	if p.Best == p.Replay {
 		best = p.Replay.Mode + ", as recorded"

@@ -364,3 +364,34 @@ func TestWhatIfQuotesTheEstimate(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayOffWarned: a replay that misses the measured wall by more than
+// ReplayTolerance says so above the table and in the JSON (replay_off);
+// one within it says nothing. A thread pool of 8 I/O threads replayed at
+// -11.9 % without a word while its prediction ranked processes first,
+// which measured slower.
+func TestReplayOffWarned(t *testing.T) {
+	s := fixtureSpans(t, "countdown")
+	p, err := WhatIf(context.Background(), s, WhatIfOptions{Source: "countdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ReplayOff != (math.Abs(p.ReplayError) > ReplayTolerance) {
+		t.Errorf("replay error %.3f: replay_off %v", p.ReplayError, p.ReplayOff)
+	}
+	for _, c := range []struct {
+		err  float64
+		warn bool
+	}{{-0.119, true}, {0.126, true}, {0.05, false}, {-0.1, false}} {
+		q := *p
+		q.ReplayError, q.ReplayOff = c.err, math.Abs(c.err) > ReplayTolerance
+		var b bytes.Buffer
+		if err := q.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("warning: the replay misses the measured run by %.1f %%", 100*math.Abs(c.err))
+		if got := strings.Contains(b.String(), want); got != c.warn {
+			t.Errorf("replay error %+.3f: warning %v, want %v\n%s", c.err, got, c.warn, b.String())
+		}
+	}
+}
