@@ -155,8 +155,29 @@ func (a *analysis) guestLocks() {
 			}
 		}
 	}
+	// A lock that its first holder kept until it ended, taken by others
+	// only after that, is a wait for that thread (a join, however many
+	// threads join it), not a lock they share.
+	first := make([]int, len(t.Locks)) // index+1 in Holds of each lock's earliest hold
+	for i, h := range a.s.Holds {
+		if int(h.Lock) < len(t.Locks) && (first[h.Lock] == 0 || h.Start < a.s.Holds[first[h.Lock]-1].Start) {
+			first[h.Lock] = i + 1
+		}
+	}
+	joined := make([]bool, len(t.Locks))
+	for l, f := range first {
+		if f > 0 {
+			h0 := a.s.Holds[f-1]
+			joined[l] = h0.Why == tracer.ReleaseThreadEnd || h0.Why == tracer.ReleaseInterrupt
+		}
+	}
+	for i, h := range a.s.Holds {
+		if int(h.Lock) < len(t.Locks) && first[h.Lock] != i+1 && h.Start < a.s.Holds[first[h.Lock]-1].End {
+			joined[h.Lock] = false
+		}
+	}
 	for i := range reps {
-		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds
+		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds && !joined[i]
 	}
 	a.r.Locks = []LockReport{}
 	for i, l := range t.Locks {

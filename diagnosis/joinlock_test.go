@@ -1,0 +1,78 @@
+package diagnosis_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestJoinedByTwoIsNotShared: a lock that its first holder keeps until it
+// ends, taken after that by each of the threads that waited for it, is a
+// join (two threads joining one), not a lock the threads share: compare
+// on a model of two CPU-bound threads and a joining main thread, run with
+// two copies of each, called the join lock-bound ("its critical section
+// runs one thread at a time").
+func TestJoinedByTwoIsNotShared(t *testing.T) {
+	text := `giltrace-text 1
+meta workload "join"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 2
+string 0 ""
+string 1 "disk"
+process 0 "join" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+lock 1 "join T" proc=0
+thread 0 "T" proc=0
+thread 1 "A" proc=0
+thread 2 "B" proc=0
+0 0 thread-start
+0 1 thread-start
+0 2 thread-start
+1 0 lock-acquire GIL uncontended
+2 0 lock-acquire "join T" uncontended
+3 0 io-begin disk
+4 0 lock-release GIL io
+5 1 lock-acquire GIL uncontended
+6 1 lock-wait "join T"
+7 1 lock-release GIL lock-wait
+8 2 lock-acquire GIL uncontended
+9 2 lock-wait "join T"
+10 2 lock-release GIL lock-wait
+100000000 0 io-end
+100000001 0 lock-acquire GIL uncontended
+100000002 0 lock-release "join T" thread-end
+100000003 0 lock-release GIL thread-end
+100000004 0 thread-end
+100000005 1 lock-acquire "join T" after-wait
+100000006 1 lock-acquire GIL uncontended
+100000007 1 lock-release "join T" unlock
+100000008 2 lock-acquire "join T" after-wait
+100000009 1 lock-release GIL thread-end
+100000010 1 thread-end
+100000011 2 lock-acquire GIL uncontended
+100000012 2 lock-release "join T" unlock
+100000013 2 lock-release GIL thread-end
+100000014 2 thread-end
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := diagnosis.Analyze(tracer.Derive(tr))
+	for _, l := range r.Locks {
+		if l.Name == "join T" && (l.Shared || l.Holds != 3) {
+			t.Errorf("join T: %+v, want 3 holds, not shared", l)
+		}
+	}
+	for _, v := range r.Verdicts {
+		if v.Code == "lock-bound" {
+			t.Errorf("verdict lock-bound on a join: %s", v.Text)
+		}
+	}
+}
