@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,6 +78,9 @@ type PredictionRow struct {
 	WallNS         int64   `json:"wall_ns"`
 	Speedup        float64 `json:"speedup"`
 	Verdicts       string  `json:"verdicts"`
+	// Near lists the verdicts not given whose measure came near their
+	// threshold (diagnosis.Report.NearBoundary), comma-separated.
+	Near string `json:"near,omitempty"`
 }
 
 // WhatIf models the run of spans s and replays the model in virtual time:
@@ -134,6 +138,13 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 		r := diagnosis.Analyze(tracer.Derive(tr))
 		row := PredictionRow{Mode: m, Cores: cores, WallNS: tr.Duration(), Verdicts: r.VerdictCodes()}
+		var near []string
+		for _, b := range r.NearBoundary {
+			if !b.Fired && !slices.Contains(near, b.Code) {
+				near = append(near, b.Code)
+			}
+		}
+		row.Near = strings.Join(near, ",")
 		if m == Threads && interval > 0 {
 			row.SwitchInterval = int64(interval)
 		}
@@ -146,6 +157,12 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		return nil, err
 	}
 	p.Replay.SwitchInterval = int64(t.Meta.SwitchInterval)
+	// The run itself near a boundary is the replay near it too.
+	for _, b := range diag.NearBoundary {
+		if !b.Fired && !slices.Contains(strings.Split(p.Replay.Near, ","), b.Code) {
+			p.Replay.Near = strings.TrimPrefix(p.Replay.Near+","+b.Code, ",")
+		}
+	}
 	if len(t.Procs) > 1 {
 		p.Replay.Mode = Processes
 	}
@@ -343,9 +360,10 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		}
 	}
 	switch {
-	case best.Mode == Threads && strings.Contains(best.Verdicts, diagnosis.LockBound),
-		best.Mode != Threads && strings.Contains(best.Verdicts, diagnosis.LockBound):
+	case strings.Contains(best.Verdicts, diagnosis.LockBound):
 		p.Limit = "a lock: the threads wait for a lock that one of them holds, whatever runs them"
+	case strings.Contains(best.Near, diagnosis.LockBound):
+		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
 	case best.Mode == Threads && strings.Contains(best.Verdicts, diagnosis.GILBound):
 		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
 	case more.Cores > best.Cores && more.Speedup > best.Speedup*1.1:

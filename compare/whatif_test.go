@@ -395,3 +395,22 @@ func TestReplayOffWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitNearLockBound: a run near the lock-bound verdict's boundary (not
+// given) is limited by the lock, not "the work itself": two threads taking
+// a lock 200 times each, 42 % of their wall in lock wait, were told the
+// work itself limited them.
+func TestLimitNearLockBound(t *testing.T) {
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 0.95, Near: diagnosis.LockBound}
+	p := &Prediction{RecordedCores: 2, Replay: replay, Rows: []PredictionRow{
+		{Mode: Processes, Cores: 2, WallNS: 101, Speedup: 0.94}, {Mode: Processes, Cores: 4, WallNS: 101, Speedup: 0.94}}}
+	p.choose(WhatIfOptions{}, critical{})
+	if !strings.Contains(p.Limit, "a lock, near the lock-bound verdict's boundary") {
+		t.Errorf("limit %q, want the lock, near its boundary", p.Limit)
+	}
+	p.Replay.Near = ""
+	p.choose(WhatIfOptions{}, critical{})
+	if strings.Contains(p.Limit, "lock") {
+		t.Errorf("limit %q without lock-bound near: want no lock", p.Limit)
+	}
+}
