@@ -414,3 +414,24 @@ func TestLimitNearLockBound(t *testing.T) {
 		t.Errorf("limit %q without lock-bound near: want no lock", p.Limit)
 	}
 }
+
+// TestEstimatesReconciled: the verdict's estimate for a mode that is not
+// the best option, far from its predicted row, is explained beside the
+// table: "as processes 1.24x" in the estimates and 0.94x in the table,
+// with nothing between them, read as a contradiction.
+func TestEstimatesReconciled(t *testing.T) {
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 0.95}
+	p := &Prediction{RecordedCores: 2, Replay: replay, Best: replay, Limit: "the work itself",
+		EstimatedAs: map[string]float64{Processes: 1.24, FreeThreaded: 0.96}, EstimatedCores: 2,
+		Rows: []PredictionRow{{Mode: Processes, Cores: 2, WallNS: 101, Speedup: 0.94}, {Mode: FreeThreaded, Cores: 2, WallNS: 100, Speedup: 0.95}}}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "estimated 1.24x as processes in the verdict, predicted 0.94x here") {
+		t.Errorf("no reconciliation of the processes estimate:\n%s", b.String())
+	}
+	if strings.Contains(b.String(), "without a GIL in the verdict") {
+		t.Errorf("free-threaded's estimate (0.96x) is within 5 %% of its row (0.95x), yet explained:\n%s", b.String())
+	}
+}
