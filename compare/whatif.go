@@ -376,10 +376,10 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	switch {
 	case strings.Contains(best.Verdicts, diagnosis.LockBound):
 		p.Limit = "a lock: the threads wait for a lock that one of them holds, whatever runs them"
-	case strings.Contains(best.Near, diagnosis.LockBound):
-		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
 	case best.Mode == Threads && strings.Contains(best.Verdicts, diagnosis.GILBound):
 		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
+	case strings.Contains(best.Near, diagnosis.LockBound):
+		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
 	case more.Cores > best.Cores && more.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():

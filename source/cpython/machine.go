@@ -417,7 +417,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	}
 	frames := m.frames(th, e)
 	if len(th.samples) > 0 {
-		m.sampledHold(th, t, frames)
+		m.sampledHold(th, t, frames, false)
 	} else {
 		// The hold ran in the release's stack: the eval breaker releases
 		// within a few instructions of where the thread was.
@@ -472,6 +472,13 @@ func nativeHoldingAfter(p *proc) int64 { return p.interval }
 // a drop request, a native call keeping the GIL from the drop request to
 // the release (its start is not observed: it began before the request).
 func (m *machine) nativeHolding(th *thread, t int64) {
+	m.nativeHoldingAfter(th, t, th.last)
+}
+
+// nativeHoldingAfter is nativeHolding for a thread whose events after
+// floor are only the stack changes that put it in the call's stack: the
+// call begins just after them if they pass the drop request.
+func (m *machine) nativeHoldingAfter(th *thread, t, floor int64) {
 	p := th.p
 	if !m.keptPastDrop(th, t) {
 		return
@@ -480,10 +487,11 @@ func (m *machine) nativeHolding(th *thread, t int64) {
 	if th.sec != nil && !th.sec.dropped {
 		end = th.sec.start - 1
 	}
-	if end-p.dropAt < 2 || p.dropAt <= th.last {
+	begin := max(p.dropAt, th.last+1)
+	if end-begin < 2 || p.dropAt <= floor {
 		return
 	}
-	m.emit(th, p.dropAt, tracer.KindNativeBegin, tracer.NativeArg(false))
+	m.emit(th, begin, tracer.KindNativeBegin, tracer.NativeArg(false))
 	m.emit(th, end, tracer.KindNativeEnd, 0)
 	m.inferredNative++
 }
@@ -543,7 +551,7 @@ func (m *machine) sample(e *rawEvent, t int64) {
 // start, in each next one from its time, and in the release's from just
 // before the release. A C call keeping the GIL (keptPastDrop) is shown in
 // the first stack read after the drop request, from the request.
-func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame) {
+func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame, ending bool) {
 	p := th.p
 	native := m.keptPastDrop(th, t)
 	m.heldSamples += len(th.samples)
@@ -564,6 +572,7 @@ func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame) {
 		m.setStackAt(th, s.frames, at)
 	}
 	if native {
+		floor := th.last
 		if inCall != nil {
 			at := p.dropAt - 1
 			if first {
@@ -571,13 +580,15 @@ func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame) {
 			}
 			m.setStackAt(th, inCall, at)
 		}
-		m.nativeHolding(th, t)
+		m.nativeHoldingAfter(th, t, floor)
 	}
-	at := t - 1
-	if th.sec != nil && !th.sec.dropped {
-		at = th.sec.start - 1 // the blocking call's own events begin there
+	if release != nil || !ending {
+		at := t - 1
+		if th.sec != nil && !th.sec.dropped {
+			at = th.sec.start - 1 // the blocking call's own events begin there
+		}
+		m.setStackAt(th, release, at)
 	}
-	m.setStackAt(th, release, at)
 	th.samples = nil
 }
 
@@ -759,6 +770,12 @@ func (m *machine) end(th *thread, t int64, why tracer.Release) {
 		m.closeSection(th, t, true)
 	}
 	if th.holds {
+		if len(th.samples) > 0 {
+			// A hold ended without a drop_gil (the process exited, the
+			// run was cut off): it ran in the stacks read during it, and
+			// stays in the last one.
+			m.sampledHold(th, t, nil, true)
+		}
 		m.release(th, t, why)
 	}
 	m.releaseHeld(th, t, why)

@@ -612,3 +612,82 @@ func TestMachineSampledHold(t *testing.T) {
 		t.Errorf("running ms by function %v, samples used %d; want spin 199 (0-200 ms), tail 99 (200-300 ms), 2 samples", by, m.heldSamples)
 	}
 }
+
+// sampleAt feeds a holder_sample of thread state ts in function fn at t
+// microseconds.
+func sampleAt(m *machine, us int64, ts uint64, fn string) {
+	e := rawEvent{tgid: testThread, event: evSample, resolved: true,
+		args:   []arg{{name: "ts", vals: []uint64{ts}}},
+		frames: []rawFrame{{code: 0x50, instr: 0}},
+		codes:  []*code{{name: fn, file: "a.py", first: 1, start: 0x100}}}
+	m.step(&e, us*1000)
+}
+
+// runningBy is the running time of tr's threads by innermost function, ms.
+func runningBy(t *testing.T, tr *tracer.Trace) map[string]int64 {
+	t.Helper()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	by := map[string]int64{}
+	for _, sp := range tracer.Derive(tr).States {
+		if sp.State == tracer.StateRunning {
+			fn := "-"
+			if fs := tr.StackFrames(sp.Stack); len(fs) > 0 {
+				fn = fs[0].Func
+			}
+			by[fn] += (sp.End - sp.Start) / 1_000_000
+		}
+	}
+	return by
+}
+
+// TestMachineSampledHoldAtExit: a hold that ends without a drop_gil (the
+// process exits) runs in the stacks read during it too; they were thrown
+// away, and a program ending in a 300 ms loop showed no frame for it.
+func TestMachineSampledHoldAtExit(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	step(m, 0, testThread, evTakeGIL, "ts", 1)
+	step(m, 1, testThread, evTakeGILRet)
+	sampleAt(m, 10_000, 1, "spin")
+	sampleAt(m, 200_000, 1, "tail")
+	step(m, 300_000, testThread, evExit)
+	m.finish(300_001_000, tracer.ReleaseThreadEnd)
+	by := runningBy(t, rec.Finish(tracer.Meta{}))
+	if by["spin"] != 199 || by["tail"] != 100 {
+		t.Errorf("running ms by function %v; want spin 199, tail 100 (to the exit)", by)
+	}
+}
+
+// TestMachineNativeAfterSample: a holder sampled in Python, then in a C
+// call after a drop request it ignores, gets its inferred C call keeping
+// the GIL: the stack change to the call's stack pushed past the drop
+// request, and the call was silently dropped.
+func TestMachineNativeAfterSample(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	const waiter = 101
+	step(m, 0, testThread, evTakeGIL, "ts", 1)
+	step(m, 1, testThread, evTakeGILRet)
+	sampleAt(m, 20_000, 1, "loop")
+	step(m, 50_000, waiter, evTakeGIL, "ts", 2) // asks at 55 ms
+	sampleAt(m, 60_000, 1, "call")
+	step(m, 120_000, testThread, evDropGIL, "ts", 1)
+	step(m, 120_010, waiter, evTakeGILRet)
+	m.finish(130_000_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	if m.inferredNative != 1 {
+		t.Fatalf("inferred C calls keeping the GIL: %d, want 1\n%s", m.inferredNative, dump(tr))
+	}
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindNativeBegin {
+			if fs := tr.StackFrames(e.Stack); len(fs) == 0 || fs[0].Func != "call" {
+				t.Errorf("the C call shown in %v, want call", fs)
+			}
+		}
+	}
+}

@@ -16,7 +16,15 @@ type procMem struct {
 	mems  map[int]*memory
 	maps  map[int][]mapping
 	progs map[string][]elf.ProgHeader
+	// bases caches the interpreter's load address by pid: the sampler
+	// needs it every 2 ms, and finding it resolves symlinks.
+	bases map[int]uint64
+	// misses counts the failed searches by pid: a process that has exited
+	// (a pool's worker) is searched no more after maxBaseMisses.
+	misses map[int]int
 }
+
+const maxBaseMisses = 50
 
 type mapping struct {
 	start, end, off uint64
@@ -24,7 +32,7 @@ type mapping struct {
 }
 
 func newProcMem(in *interp) *procMem {
-	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}}
+	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}, bases: map[int]uint64{}, misses: map[int]int{}}
 }
 
 func (pm *procMem) memory(pid int) *memory {
@@ -109,6 +117,22 @@ func (pm *procMem) mapping(pid int, addr uint64) (string, uint64, bool) {
 
 // base returns the load bias of the interpreter's file in process pid.
 func (pm *procMem) base(pid int) (uint64, bool) {
+	if b, ok := pm.bases[pid]; ok {
+		return b, true
+	}
+	if pm.misses[pid] >= maxBaseMisses {
+		return 0, false
+	}
+	b, ok := pm.findBase(pid)
+	if ok {
+		pm.bases[pid] = b
+	} else {
+		pm.misses[pid]++
+	}
+	return b, ok
+}
+
+func (pm *procMem) findBase(pid int) (uint64, bool) {
 	want, _ := filepath.EvalSymlinks(pm.in.Path)
 	for range 2 {
 		for _, mp := range pm.maps[pid] {
