@@ -627,11 +627,7 @@ func (m *machine) sampleHolders(mono int64) []rawEvent {
 			continue
 		}
 		p.seenLast = mono
-		mem := m.mem.memory(pid)
-		frame, ok := mem.u64(ts + uint64(l.tstateFrame))
-		if ok && l.cframeFrame >= 0 {
-			frame, ok = mem.u64(frame + uint64(l.cframeFrame))
-		}
+		frame, ok := innermostFrame(m.mem.memory(pid), l, ts)
 		if !ok || frame == 0 {
 			continue
 		}

@@ -576,38 +576,17 @@ func TestDropAfter(t *testing.T) {
 func TestMachineSampledHold(t *testing.T) {
 	rec := tracer.NewRecorder(tracer.Config{})
 	m := testMachine(rec)
-	sample := func(us int64, ts uint64, fn string, line int) {
-		e := rawEvent{tgid: testThread, event: evSample, resolved: true,
-			args:   []arg{{name: "ts", vals: []uint64{ts}}},
-			frames: []rawFrame{{code: 0x50, instr: 0}},
-			codes:  []*code{{name: fn, file: "a.py", first: line, start: 0x100}}}
-		m.step(&e, us*1000)
-	}
 	step(m, 0, testThread, evTakeGIL, "ts", 1)
 	step(m, 1, testThread, evTakeGILRet)
-	sample(10_000, 1, "spin", 6)
-	sample(200_000, 1, "tail", 9)
-	sample(210_000, 2, "other", 9) // another thread state: not the holder's
+	sampleAt(m, 10_000, 1, "spin")
+	sampleAt(m, 200_000, 1, "tail")
+	sampleAt(m, 210_000, 2, "other") // another thread state: not the holder's
 	step(m, 300_000, testThread, evSave, "ra", raSleep)
 	step(m, 300_001, testThread, evDropGIL, "ts", 1)
 	step(m, 310_000, testThread, evTakeGIL, "ts", 1)
 	step(m, 310_001, testThread, evTakeGILRet)
 	m.finish(320_000_000, tracer.ReleaseThreadEnd)
-	tr := rec.Finish(tracer.Meta{})
-	if err := tr.CheckValid(); err != nil {
-		t.Fatalf("invalid: %v\n%s", err, dump(tr))
-	}
-	s := tracer.Derive(tr)
-	by := map[string]int64{}
-	for _, sp := range s.States {
-		if sp.State == tracer.StateRunning && sp.End <= 300_000_000 {
-			fn := "-"
-			if fs := tr.StackFrames(sp.Stack); len(fs) > 0 {
-				fn = fs[0].Func
-			}
-			by[fn] += (sp.End - sp.Start) / 1_000_000
-		}
-	}
+	by := runningBy(t, rec.Finish(tracer.Meta{}))
 	if by["spin"] != 199 || by["tail"] != 99 || by["other"] != 0 || m.heldSamples != 2 {
 		t.Errorf("running ms by function %v, samples used %d; want spin 199 (0-200 ms), tail 99 (200-300 ms), 2 samples", by, m.heldSamples)
 	}

@@ -84,14 +84,21 @@ const (
 	dictKeysGeneral     = 0      // DICT_KEYS_GENERAL: 24-byte entries (hash, key, value)
 )
 
-// pythonThreadName reads the name of the threading.Thread whose
-// _bootstrap_inner frame is on the stack of thread state ts; "" if it
-// cannot be read.
-func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64) string {
+// innermostFrame reads the address of the innermost frame of thread state
+// ts: tstateFrame, through the _PyCFrame on 3.11 and 3.12.
+func innermostFrame(m *memory, l *layout, ts uint64) (uint64, bool) {
 	frame, ok := m.u64(ts + uint64(l.tstateFrame))
 	if ok && l.cframeFrame >= 0 {
 		frame, ok = m.u64(frame + uint64(l.cframeFrame))
 	}
+	return frame, ok
+}
+
+// pythonThreadName reads the name of the threading.Thread whose
+// _bootstrap_inner frame is on the stack of thread state ts; "" if it
+// cannot be read.
+func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64) string {
+	frame, ok := innermostFrame(m, l, ts)
 	for depth := 0; ok && frame != 0 && depth < 256; depth++ {
 		co, ok1 := m.u64(frame + uint64(l.frameCode))
 		if !ok1 {
