@@ -143,13 +143,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 		r := diagnosis.Analyze(tracer.Derive(tr))
 		row := PredictionRow{Mode: m, Cores: cores, WallNS: tr.Duration(), Verdicts: r.VerdictCodes()}
-		var near []string
-		for _, b := range r.NearBoundary {
-			if !b.Fired && !slices.Contains(near, b.Code) {
-				near = append(near, b.Code)
-			}
-		}
-		row.Near = strings.Join(near, ",")
+		row.Near = addNear("", r)
 		if m == Threads && interval > 0 {
 			row.SwitchInterval = int64(interval)
 		}
@@ -163,11 +157,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	p.Replay.SwitchInterval = int64(t.Meta.SwitchInterval)
 	// The run itself near a boundary is the replay near it too.
-	for _, b := range diag.NearBoundary {
-		if !b.Fired && !slices.Contains(strings.Split(p.Replay.Near, ","), b.Code) {
-			p.Replay.Near = strings.TrimPrefix(p.Replay.Near+","+b.Code, ",")
-		}
-	}
+	p.Replay.Near = addNear(p.Replay.Near, diag)
 	if len(t.Procs) > 1 {
 		p.Replay.Mode = Processes
 	}
@@ -354,6 +344,21 @@ func withIPCCost(w *workload.Workload, cost time.Duration) *workload.Workload {
 		c.Functions[g.Run] = &f
 	}
 	return &c
+}
+
+// addNear adds to near (comma-separated codes) the verdicts of r not given
+// whose measure came near their threshold.
+func addNear(near string, r *diagnosis.Report) string {
+	codes := strings.Split(near, ",")
+	if near == "" {
+		codes = nil
+	}
+	for _, b := range r.NearBoundary {
+		if !b.Fired && !slices.Contains(codes, b.Code) {
+			codes = append(codes, b.Code)
+		}
+	}
+	return strings.Join(codes, ",")
 }
 
 // choose picks the best option on the recorded machine and what limits it,
