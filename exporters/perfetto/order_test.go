@@ -1,6 +1,7 @@
 package perfetto
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // TestInOrderIsTheSort: merging the runs gives the records sorted by
@@ -58,27 +60,36 @@ func byteCases(r *rand.Rand, most int) []testkit.Case {
 	return cases
 }
 
-// TestOrderedIsInOrder: the records made block by block and merged are
-// those of records merged by inOrder, with the same names interned in the
-// same order, for valid traces and for events in any order.
-func TestOrderedIsInOrder(t *testing.T) {
+// TestBlocksAreRecords: the blocks made a buffer at a time (fill, the
+// records Export writes, each block a sequence) are those records makes,
+// in the same order, with the same names interned in the same order; and
+// check finds every block of a valid trace in order (no fallback to one
+// merged sequence).
+func TestBlocksAreRecords(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
 		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	valid := len(cases)
 	cases = append(cases, byteCases(rand.New(rand.NewPCG(7, 8)), 200)...)
-	for _, c := range cases {
+	for k, c := range cases {
 		s := tracer.Derive(c.Trace)
 		l := newLayout(c.Trace)
 		p1, p2 := &packer{names: map[string]uint32{}}, &packer{names: map[string]uint32{}}
-		var got, want []record
-		for r := range ordered(s, l, p1) {
-			got = append(got, r)
+		g := newGen(s, l, p1)
+		sorted := g.check()
+		if k < valid && !sorted {
+			t.Errorf("%s: a block out of order", c.Name)
 		}
-		for r := range inOrder(records(s, l, p2)) {
-			want = append(want, r)
+		var got []record
+		buf := make([]record, 1+k%7) // pairs split across buffers too
+		for _, src := range g.sources() {
+			for n := g.fill(&src, buf); n > 0; n = g.fill(&src, buf) {
+				got = append(got, buf[:n]...)
+			}
 		}
+		want := records(s, l, p2)
 		if !slices.Equal(got, want) {
-			t.Errorf("%s: %d records streamed, %d merged, they differ", c.Name, len(got), len(want))
+			t.Errorf("%s: %d records made by block, %d by records, they differ", c.Name, len(got), len(want))
 		}
 		if !slices.Equal(p1.list, p2.list) {
 			t.Errorf("%s: names %q, want %q", c.Name, p1.list, p2.list)
@@ -127,6 +138,24 @@ func TestFlowsAsSearched(t *testing.T) {
 			if w := append(want[i], in[i]...); !slices.Equal(got.of(int32(i)), w) {
 				t.Fatalf("%s: span %d: flows %v, want %v", c.Name, i, got.of(int32(i)), w)
 			}
+		}
+	}
+}
+
+// TestPatchLen: a length written as one byte and patched is the varint
+// protowire writes, for lengths of every varint size, after any prefix.
+func TestPatchLen(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 129, 300, 16383, 16384, 70000, 2100000} {
+		content := make([]byte, n)
+		for i := range content {
+			content[i] = byte(i * 7)
+		}
+		prefix := []byte{9, 8, 7}
+		b := append(append(append([]byte(nil), prefix...), 0), content...)
+		got := patchLen(b, len(prefix))
+		want := protowire.AppendBytes(append([]byte(nil), prefix...), content)
+		if !bytes.Equal(got, want) {
+			t.Errorf("length %d: patched differs from protowire's", n)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package perfetto
 
 import (
 	"bufio"
+	"encoding/binary"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -17,8 +18,9 @@ type packer struct {
 	flows *flows
 	names map[string]uint32 // interned name -> iid, assigned in order of first use
 	list  []string          // names by iid-1
-	sent  int               // names already sent in InternedData
-	last  int64             // the previous packet's time
+	seq   uint32            // the sequence being written (trusted_packet_sequence_id)
+	sent  []uint32          // per iid: the sequence that last sent it in InternedData
+	last  int64             // the previous packet's time in the sequence
 }
 
 // intern returns the iid of name (assigning one on first use).
@@ -76,10 +78,12 @@ func (p *packer) track(uuid, parent uint32, name string, field int, desc []byte)
 	p.write()
 }
 
-// reset writes the packet that starts the event sequence: it clears the
-// incremental state, defines the incremental clock at BOOTTIME 0 (the
-// trace's time 0) and makes it the default clock of later packets.
-func (p *packer) reset() {
+// reset writes the packet that starts event sequence seq (from 1, each
+// used once): it clears the sequence's incremental state, defines its
+// incremental clock at BOOTTIME 0 (the trace's time 0) and makes it the
+// default clock of the sequence's later packets. Every name interned so
+// far can then be sent once in the sequence.
+func (p *packer) reset(seq uint32) {
 	var snap, c []byte
 	for _, clk := range []struct {
 		id   uint64
@@ -109,13 +113,16 @@ func (p *packer) reset() {
 	pkt = protowire.AppendTag(pkt, fPktClockSnapshot, protowire.BytesType)
 	pkt = protowire.AppendBytes(pkt, snap)
 	pkt = protowire.AppendTag(pkt, fPktSequenceID, protowire.VarintType)
-	pkt = protowire.AppendVarint(pkt, sequenceID)
+	pkt = protowire.AppendVarint(pkt, uint64(seq))
 	pkt = protowire.AppendTag(pkt, fPktSequenceFlags, protowire.VarintType)
 	pkt = protowire.AppendVarint(pkt, seqIncrementalStateCleared)
 	pkt = protowire.AppendTag(pkt, fPktDefaults, protowire.BytesType)
 	p.pkt = protowire.AppendBytes(pkt, defaults)
 	p.write()
-	p.last, p.sent = 0, 0
+	p.seq, p.last = seq, 0
+	if len(p.sent) <= len(p.list) {
+		p.sent = make([]uint32, len(p.list)+1)
+	}
 }
 
 // Tags (field number and wire type) of the fields of every event packet.
@@ -132,15 +139,38 @@ const (
 	tagTETermFlowID     = fTETermFlowID<<3 | uint64(protowire.Fixed64Type)
 )
 
-// event writes the packet of record r.
-func (p *packer) event(r record) {
-	te := appendVarint(p.te[:0], tagTEType)
-	te = appendVarint(te, uint64(r.typ))
-	te = appendVarint(te, tagTETrackUUID)
-	te = appendVarint(te, uint64(r.track))
+// event writes the packet of record r, in one pass: each length is
+// written as one byte and widened afterwards in the rare case that it
+// does not fit (a span with many flows).
+func (p *packer) event(r *record) {
+	if r.name != 0 && p.sent[r.name] != p.seq {
+		p.eventWithName(r)
+		return
+	}
+	delta := uint64(r.t - p.last)
+	p.last = r.t
+	out := append(p.out, byte(tagTracePacket), 0, byte(tagPktSequenceID))
+	pkt := len(out) - 2
+	out = appendVarint(out, uint64(p.seq))
+	out = append(out, byte(tagPktSequenceFlags), seqNeedsIncrementalState, byte(tagPktTimestamp))
+	out = appendVarint(out, delta)
+	out = append(out, byte(tagPktTrackEvent), 0)
+	te := len(out) - 1
+	out = p.appendTrackEvent(out, r)
+	out = patchLen(out, te)
+	p.out = patchLen(out, pkt)
+	if len(p.out) >= 64<<10 {
+		p.flush()
+	}
+}
+
+// appendTrackEvent appends the fields of r's TrackEvent.
+func (p *packer) appendTrackEvent(b []byte, r *record) []byte {
+	b = append(b, byte(tagTEType), r.typ, byte(tagTETrackUUID))
+	b = appendVarint(b, uint64(r.track))
 	if r.name != 0 {
-		te = appendVarint(te, tagTENameIID)
-		te = appendVarint(te, uint64(r.name))
+		b = append(b, byte(tagTENameIID))
+		b = appendVarint(b, uint64(r.name))
 	}
 	if r.span >= 0 && p.flows != nil {
 		for _, f := range p.flows.of(r.span) { // those leaving, then those entering
@@ -148,45 +178,44 @@ func (p *packer) event(r record) {
 			if f.in {
 				tag = tagTETermFlowID
 			}
-			te = appendVarint(te, tag)
-			te = protowire.AppendFixed64(te, f.id)
+			b = appendVarint(b, tag)
+			b = protowire.AppendFixed64(b, f.id)
 		}
 	}
-	p.te = te
+	return b
+}
 
-	if r.name == 0 || int(r.name) <= p.sent {
-		// No names to send (most packets): the packet goes straight to
-		// p.out, its length worked out first.
-		delta := uint64(r.t - p.last)
-		p.last = r.t
-		if p.err != nil {
-			return
-		}
-		// Tags, the sequence ID and its flags are one byte each.
-		size := 1 + protowire.SizeVarint(delta) + 4 + 1 + protowire.SizeVarint(uint64(len(te))) + len(te)
-		out := append(p.out, byte(tagTracePacket))
-		out = appendVarint(out, uint64(size))
-		out = append(out, byte(tagPktTimestamp))
-		out = appendVarint(out, delta)
-		out = append(out, byte(tagPktSequenceID), sequenceID, byte(tagPktSequenceFlags), seqNeedsIncrementalState, byte(tagPktTrackEvent))
-		out = appendVarint(out, uint64(len(te)))
-		p.out = append(out, te...)
-		if len(p.out) >= 64<<10 {
-			p.flush()
-		}
-		return
+// patchLen sets the length byte at b[at] to the length of what follows it,
+// widening it to a longer varint if it does not fit in one byte.
+func patchLen(b []byte, at int) []byte {
+	n := len(b) - at - 1
+	if n < 0x80 {
+		b[at] = byte(n)
+		return b
 	}
-	pkt := appendVarint(p.pkt[:0], tagPktTimestamp)
+	var v [binary.MaxVarintLen64]byte
+	enc := protowire.AppendVarint(v[:0], uint64(n))
+	extra := len(enc) - 1
+	b = append(b, enc[1:]...) // room for the longer length
+	copy(b[at+1+extra:], b[at+1:len(b)-extra])
+	copy(b[at:], enc)
+	return b
+}
+
+// eventWithName writes the packet of record r with InternedData for its
+// name, the first use of the name in the sequence.
+func (p *packer) eventWithName(r *record) {
+	pkt := appendVarint(p.pkt[:0], tagPktSequenceID)
+	pkt = appendVarint(pkt, uint64(p.seq))
+	pkt = append(pkt, byte(tagPktSequenceFlags), seqNeedsIncrementalState)
+	pkt = appendVarint(pkt, tagPktTimestamp)
 	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t
-	pkt = appendVarint(pkt, tagPktSequenceID)
-	pkt = appendVarint(pkt, sequenceID)
-	pkt = appendVarint(pkt, tagPktSequenceFlags)
-	pkt = appendVarint(pkt, seqNeedsIncrementalState)
-	pkt = p.appendNames(pkt, int(r.name)) // names not sent yet: the fast path above took the rest
-	pkt = appendVarint(pkt, tagPktTrackEvent)
-	pkt = appendVarint(pkt, uint64(len(te)))
-	p.pkt = append(pkt, te...)
+	pkt = p.appendName(pkt, r.name)
+	pkt = append(pkt, byte(tagPktTrackEvent), 0)
+	te := len(pkt) - 1
+	pkt = p.appendTrackEvent(pkt, r)
+	p.pkt = patchLen(pkt, te)
 	p.write()
 }
 
@@ -199,17 +228,16 @@ func appendVarint(b []byte, v uint64) []byte {
 	return protowire.AppendVarint(b, v)
 }
 
-// appendNames appends InternedData with the names not sent yet, up to iid
-// upTo.
-func (p *packer) appendNames(pkt []byte, upTo int) []byte {
+// appendName appends InternedData with name iid, and marks it sent in the
+// sequence.
+func (p *packer) appendName(pkt []byte, iid uint32) []byte {
 	var data, n []byte
-	for ; p.sent < upTo; p.sent++ {
-		n = protowire.AppendTag(n[:0], fNameIID, protowire.VarintType)
-		n = protowire.AppendVarint(n, uint64(p.sent+1))
-		n = appendString(n, fNameName, p.list[p.sent])
-		data = protowire.AppendTag(data, fInternedEventNames, protowire.BytesType)
-		data = protowire.AppendBytes(data, n)
-	}
+	n = protowire.AppendTag(n, fNameIID, protowire.VarintType)
+	n = protowire.AppendVarint(n, uint64(iid))
+	n = appendString(n, fNameName, p.list[iid-1])
+	data = protowire.AppendTag(data, fInternedEventNames, protowire.BytesType)
+	data = protowire.AppendBytes(data, n)
+	p.sent[iid] = p.seq
 	pkt = protowire.AppendTag(pkt, fPktInternedData, protowire.BytesType)
 	return protowire.AppendBytes(pkt, data)
 }

@@ -25,19 +25,25 @@
 // track_event/track_descriptor.proto, clock_snapshot.proto,
 // interned_data/interned_data.proto). What keeps it small:
 //
-//   - Timestamps are deltas: the first event packet defines a
-//     sequence-scoped incremental clock (id 64, ClockSnapshot.is_incremental)
+//   - Each block of records (a thread's state slices, a thread's call
+//     slices, the GIL holds, the drop requests) is a packet sequence of its
+//     own (trusted_packet_sequence_id 1, 2, ...), written in time order.
+//     Readers merge the sequences by timestamp, as they merge the
+//     sequences of a multi-threaded program's Perfetto SDK, so the writer
+//     does not (it did: the merge was about half of its time).
+//   - Timestamps are deltas: each sequence's first packet defines its
+//     incremental clock (id 64, sequence-scoped, ClockSnapshot.is_incremental)
 //     against BOOTTIME at the trace's time 0, and TracePacketDefaults makes
-//     it every packet's clock; each packet's timestamp is then the
-//     nanoseconds since the previous one, a varint of one to four bytes.
-//     Packets are therefore written in time order.
+//     it the clock of the sequence's packets; each packet's timestamp is
+//     then the nanoseconds since the previous one of its sequence, a varint
+//     of one to four bytes.
 //   - Slice and instant names are interned (InternedData.event_names,
-//     TrackEvent.name_iid), each sent once, with the packet that first
-//     uses it.
+//     TrackEvent.name_iid), each sent once per sequence, with the packet
+//     that first uses it.
 //   - Track uuids are small integers; slice ends carry no name.
 //
-// Every event packet has trusted_packet_sequence_id 1 and
-// SEQ_NEEDS_INCREMENTAL_STATE; the first one clears the incremental state.
+// Every event packet has SEQ_NEEDS_INCREMENTAL_STATE; a sequence's first
+// packet clears its incremental state.
 package perfetto
 
 import (
@@ -111,8 +117,6 @@ const (
 
 	seqIncrementalStateCleared = 1
 	seqNeedsIncrementalState   = 2
-
-	sequenceID = 1
 )
 
 // LargeRun is the number of events past which giltrace prefers this
@@ -133,8 +137,16 @@ func New(w io.Writer) *Exporter { return &Exporter{w: w} }
 // Export writes the trace of the spans s (tracer.Derive of a trace).
 //
 //  1. Track descriptors: processes, threads, their state tracks, GILs.
-//  2. The records of every slice, instant and flow, in time order.
-//  3. One packet per record, timestamps as deltas, names interned.
+//  2. Per block of records (a thread's states, a thread's calls, the GIL
+//     holds, the drop requests), a packet sequence of its own: a packet
+//     that starts it, then one packet per record, in the block's order
+//     (time order), timestamps as deltas, names interned.
+//
+// Readers order the packets of different sequences by their timestamps
+// (trace_processor sorts a whole file's events by time, then by position
+// in the file), so the blocks need not be merged. If a block is out of
+// order (an invalid trace), every record is merged by time into one
+// sequence instead.
 func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -143,33 +155,43 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
-	m := merge(s, l, p) // the records in order, as ordered gives them
-	recs := func(func(record) bool) {}
-	if m == nil { // a block out of order (an invalid trace)
-		recs = inOrder(records(s, l, p))
-	}
+	g := newGen(s, l, p)
+	sorted := g.check() // interns every name, in records' order
 	p.flows = newFlows(s)
-	p.reset()
-	i := 0
-	if m != nil {
-		for r, ok := m.next(); ok; r, ok = m.next() {
-			if i%4096 == 0 {
+	if sorted {
+		buf := make([]record, 256)
+		seq, i := uint32(0), 0
+		for _, src := range g.sources() {
+			for n, first := g.fill(&src, buf), true; n > 0; n, first = g.fill(&src, buf), false {
+				if i++; i%16 == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					if p.err != nil {
+						break
+					}
+				}
+				if first {
+					seq++
+					p.reset(seq)
+				}
+				for k := range buf[:n] {
+					p.event(&buf[k])
+				}
+			}
+		}
+	} else {
+		recs := records(s, l, p)
+		p.reset(1)
+		i := 0
+		for r := range inOrder(recs) {
+			if i++; i%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			i++
-			p.event(r)
+			p.event(&r)
 		}
-	}
-	for r := range recs {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		i++
-		p.event(r)
 	}
 	if p.flush(); p.err != nil {
 		return fmt.Errorf("writing the Perfetto trace: %w", p.err)
@@ -190,24 +212,25 @@ type layout struct {
 	gil     []uint32 // per process: 0 without a GIL
 	tid     []int    // per thread
 	gilProc map[tracer.LockID]tracer.ProcID
-	gils    []uint32 // per lock below len(t.Locks): its GIL track, 0 for none
 }
 
-// gilTrack returns the GIL track of lock id, 0 if it is no process's GIL.
-func (l *layout) gilTrack(id tracer.LockID) uint32 {
-	if int(id) < len(l.gils) {
-		return l.gils[id]
+// gilsOf lists the processes whose GIL track shows their GIL's holds, in
+// order: each with a GIL, the last of those naming the same lock (an
+// invalid trace) for it.
+func (l *layout) gilsOf() []int {
+	var prs []int
+	for pr, track := range l.gil {
+		if track != 0 && l.gilProc[l.t.Procs[pr].GIL] == tracer.ProcID(pr) {
+			prs = append(prs, pr)
+		}
 	}
-	if pr, ok := l.gilProc[id]; ok {
-		return l.gil[pr]
-	}
-	return 0
+	return prs
 }
 
 func newLayout(t *tracer.Trace) *layout {
 	l := &layout{t: t, proc: make([]uint32, len(t.Procs)), thread: make([]uint32, len(t.Threads)),
 		state: make([]uint32, len(t.Threads)), gil: make([]uint32, len(t.Procs)), tid: make([]int, len(t.Threads)),
-		gilProc: map[tracer.LockID]tracer.ProcID{}, gils: make([]uint32, len(t.Locks))}
+		gilProc: map[tracer.LockID]tracer.ProcID{}}
 	uuid := uint32(1)
 	maxPID := 0
 	for i, pr := range t.Procs {
@@ -224,9 +247,6 @@ func newLayout(t *tracer.Trace) *layout {
 		if pr.GIL != tracer.NoLock {
 			l.gil[i] = uuid
 			l.gilProc[pr.GIL] = tracer.ProcID(i)
-			if int(pr.GIL) < len(l.gils) {
-				l.gils[pr.GIL] = uuid
-			}
 			uuid++
 		}
 	}
@@ -417,14 +437,16 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 			record{t: sp.End, track: track, span: -1, typ: typeSliceEnd})
 	}
 	recs = appendCalls(recs, s, l, p)
-	for _, h := range s.Holds {
-		pr, ok := l.gilProc[h.Lock]
-		if !ok || h.End <= h.Start {
-			continue
+	for _, pr := range l.gilsOf() {
+		for _, hi := range s.LockHolds(t.Procs[pr].GIL) {
+			h := &s.Holds[hi]
+			if h.End <= h.Start {
+				continue
+			}
+			recs = append(recs,
+				record{t: h.Start, track: l.gil[pr], name: p.intern(t.Threads[h.Thread].Name), span: -1, typ: typeSliceBegin},
+				record{t: h.End, track: l.gil[pr], span: -1, typ: typeSliceEnd})
 		}
-		recs = append(recs,
-			record{t: h.Start, track: l.gil[pr], name: p.intern(t.Threads[h.Thread].Name), span: -1, typ: typeSliceBegin},
-			record{t: h.End, track: l.gil[pr], span: -1, typ: typeSliceEnd})
 	}
 	drop := p.intern("drop request")
 	for _, d := range s.DropRequests {

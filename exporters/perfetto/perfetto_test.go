@@ -2,8 +2,10 @@ package perfetto
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -58,44 +60,52 @@ func fields(t *testing.T, b []byte, fn func(num protowire.Number, typ protowire.
 	}
 }
 
-// decode reads a whole trace back, as trace_processor would: incremental
-// timestamps, interned names, slices matched per track.
+// decode reads a whole trace back, as trace_processor does: per packet
+// sequence its incremental state (cleared by the sequence's first packet,
+// which its other packets need), incremental timestamps and interned names;
+// then every event of every sequence sorted by time, ties in file order
+// (its TraceSorter), slices matched per track, flows followed in that
+// order.
 func decode(t *testing.T, b []byte) *decoded {
 	t.Helper()
 	d := &decoded{tracks: map[uint64]string{}, parents: map[uint64]uint64{}, flowsOut: map[uint64]int{}, flowsIn: map[uint64]int{}}
-	names := map[uint64]string{}
-	open := map[uint64][]slice{}
-	var last int64
-	incremental := false
+	type sequence struct {
+		cleared, incremental bool
+		last                 int64
+		names                map[uint64]string
+	}
+	seqs := map[uint64]*sequence{}
+	type event struct {
+		ts      int64
+		typ     uint64
+		track   uint64
+		name    string
+		out, in []uint64
+	}
+	var events []event
 	fields(t, b, func(num protowire.Number, _ protowire.Type, _ uint64, pkt []byte) {
 		if num != fTracePacket {
 			t.Fatalf("Trace field %d, want only packets", num)
 		}
 		d.packets++
-		var ts uint64
-		var hasTS bool
-		var te []byte
+		var ts, seqID, flags uint64
+		var hasTS, hasDefaults, incremental bool
+		var te, interned []byte
 		fields(t, pkt, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
 			switch num {
 			case fPktTimestamp:
 				ts, hasTS = v, true
+			case fPktSequenceID:
+				seqID = v
+			case fPktSequenceFlags:
+				flags = v
 			case fPktDefaults:
+				hasDefaults = true
 				fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
 					incremental = num == fDefaultsClock && v == clockIncremental
 				})
 			case fPktInternedData:
-				fields(t, bs, func(num protowire.Number, _ protowire.Type, _ uint64, en []byte) {
-					var iid uint64
-					var name string
-					fields(t, en, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
-						if num == fNameIID {
-							iid = v
-						} else if num == fNameName {
-							name = string(bs)
-						}
-					})
-					names[iid] = name
-				})
+				interned = bs
 			case fPktTrackDesc:
 				var uuid, parent uint64
 				var name string
@@ -120,61 +130,106 @@ func decode(t *testing.T, b []byte) *decoded {
 				te = bs
 			}
 		})
+		if seqID == 0 {
+			if te != nil || interned != nil {
+				t.Fatalf("packet %d: an event or interned data outside a sequence", d.packets)
+			}
+			return
+		}
+		sq := seqs[seqID]
+		if sq == nil {
+			sq = &sequence{}
+			seqs[seqID] = sq
+		}
+		if flags&seqIncrementalStateCleared != 0 {
+			*sq = sequence{cleared: true, names: map[uint64]string{}}
+		}
+		if flags&seqNeedsIncrementalState != 0 && !sq.cleared {
+			t.Fatalf("packet %d of sequence %d needs incremental state its sequence never cleared", d.packets, seqID)
+		}
+		if hasDefaults {
+			sq.incremental = incremental
+		}
+		if interned != nil {
+			fields(t, interned, func(num protowire.Number, _ protowire.Type, _ uint64, en []byte) {
+				var iid uint64
+				var name string
+				fields(t, en, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
+					if num == fNameIID {
+						iid = v
+					} else if num == fNameName {
+						name = string(bs)
+					}
+				})
+				sq.names[iid] = name
+			})
+		}
 		if te == nil {
 			return
 		}
-		if !hasTS || !incremental {
+		if !hasTS || !sq.incremental {
 			t.Fatalf("event packet %d without an incremental timestamp", d.packets)
 		}
-		now := last + int64(ts)
-		last = now
-		var typ, track, iid uint64
-		var out, in []uint64
+		if int64(ts) < 0 {
+			t.Fatalf("event packet %d: a negative timestamp delta (%d): its sequence goes back in time", d.packets, int64(ts))
+		}
+		sq.last += int64(ts)
+		e := event{ts: sq.last}
+		var iid uint64
 		fields(t, te, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
 			switch num {
 			case fTEType:
-				typ = v
+				e.typ = v
 			case fTETrackUUID:
-				track = v
+				e.track = v
 			case fTENameIID:
 				iid = v
 			case fTEFlowIDs:
-				out = append(out, v)
+				e.out = append(e.out, v)
 			case fTETermFlowID:
-				in = append(in, v)
+				e.in = append(e.in, v)
 			}
 		})
-		if _, ok := d.tracks[track]; !ok {
-			t.Fatalf("event on undescribed track %d", track)
+		if _, ok := d.tracks[e.track]; !ok {
+			t.Fatalf("event on undescribed track %d", e.track)
 		}
-		name, ok := names[iid]
+		name, ok := sq.names[iid]
 		if iid != 0 && !ok {
-			t.Fatalf("name iid %d used before it was interned", iid)
+			t.Fatalf("name iid %d used before its sequence %d interned it", iid, seqID)
 		}
-		for _, f := range out {
+		e.name = name
+		events = append(events, e)
+	})
+	slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.ts, b.ts) })
+	open := map[uint64][]slice{}
+	for _, e := range events {
+		for _, f := range e.out {
 			d.flowsOut[f]++
 		}
-		for _, f := range in {
+		for _, f := range e.in {
+			if d.flowsOut[f] == 0 {
+				t.Errorf("flow %d enters a slice at %d before it left one", f, e.ts)
+			}
 			d.flowsIn[f]++
 		}
-		switch typ {
+		switch e.typ {
 		case typeSliceBegin:
-			open[track] = append(open[track], slice{track: track, name: name, start: now})
+			open[e.track] = append(open[e.track], slice{track: e.track, name: e.name, start: e.ts})
 		case typeSliceEnd:
-			st := open[track]
+			st := open[e.track]
 			if len(st) == 0 {
-				t.Fatalf("slice end at %d on track %d (%s) with no open slice", now, track, d.tracks[track])
+				t.Fatalf("slice end at %d on track %d (%s) with no open slice", e.ts, e.track, d.tracks[e.track])
 			}
 			s := st[len(st)-1]
-			open[track] = st[:len(st)-1]
-			s.end = now
+			open[e.track] = st[:len(st)-1]
+			s.end = e.ts
 			d.slices = append(d.slices, s)
 		case typeInstant:
-			d.instants = append(d.instants, slice{track: track, name: name, start: now, end: now})
+			d.instants = append(d.instants, slice{track: e.track, name: e.name, start: e.ts, end: e.ts})
 		default:
-			t.Fatalf("event type %d", typ)
+			t.Fatalf("event type %d", e.typ)
 		}
-	})
+	}
 	for track, st := range open {
 		if len(st) > 0 {
 			t.Errorf("%d slices left open on track %d", len(st), track)

@@ -1,43 +1,10 @@
 package perfetto
 
 import (
-	"iter"
 	"math"
 
 	"github.com/giltrace/giltrace/tracer"
 )
-
-// ordered yields the records of every slice and instant of s (those of
-// records) in time order. They are not kept: each block of records (a
-// thread's states, a thread's calls, the holds, the drop requests) is
-// made a few dozen records at a time (source.fill) and the blocks are
-// merged with a tree of losers, each record ordered by its index in
-// records for order (within a block they come in that order, and the
-// blocks in records' order: a record's block stands for its index). That
-// needs each block in order: a first pass checks it (and interns the
-// names, in records' order); if one is not (an invalid trace), the
-// records are made and merged by inOrder. Export does the same, reading
-// the merger without a call of yield per record.
-func ordered(s *tracer.Spans, l *layout, p *packer) iter.Seq[record] {
-	m := merge(s, l, p)
-	if m == nil {
-		return inOrder(records(s, l, p))
-	}
-	return func(yield func(record) bool) {
-		for r, ok := m.next(); ok && yield(r); r, ok = m.next() {
-		}
-	}
-}
-
-// merge returns the merger of the records of s (ordered), or nil if a
-// block is not in order.
-func merge(s *tracer.Spans, l *layout, p *packer) *merger {
-	g := newGen(s, l, p)
-	if !g.check() {
-		return nil
-	}
-	return newMerger(g)
-}
 
 // check interns the names in records' order and reports whether every
 // block's records are in order: each record after the previous one of its
@@ -94,19 +61,21 @@ func (g *gen) check() bool {
 		}
 		g.open = open[:0]
 	}
-	prevEnd := int64(math.MinInt64)
-	for i := range s.Holds {
-		h := &s.Holds[i]
-		if g.l.gilTrack(h.Lock) == 0 || h.End <= h.Start {
-			continue
+	for _, pr := range g.l.gilsOf() { // each GIL's holds
+		prevEnd := int64(math.MinInt64)
+		for _, hi := range s.LockHolds(s.Trace.Procs[pr].GIL) {
+			h := &s.Holds[hi]
+			if h.End <= h.Start {
+				continue
+			}
+			if g.holdNames[h.Thread] == 0 {
+				g.holdNames[h.Thread] = g.p.intern(s.Trace.Threads[h.Thread].Name)
+			}
+			if h.Start < prevEnd {
+				sorted = false
+			}
+			prevEnd = h.End
 		}
-		if g.holdNames[h.Thread] == 0 {
-			g.holdNames[h.Thread] = g.p.intern(s.Trace.Threads[h.Thread].Name)
-		}
-		if h.Start < prevEnd {
-			sorted = false
-		}
-		prevEnd = h.End
 	}
 	g.drop = g.p.intern("drop request") // last, drops or not
 	for i := 1; i < len(s.DropRequests); i++ {
@@ -118,14 +87,15 @@ func (g *gen) check() bool {
 }
 
 // source is a block of records in the making: kind says which, i and hi
-// are its range in the spans it reads (s.States, s.Calls for one thread),
-// end a slice end to give before the next span, open the calls begun and
-// not ended.
+// are its range in the spans it reads (s.States, s.Calls for one thread,
+// holds for one GIL), end a slice end to give before the next span, open
+// the calls begun and not ended.
 type source struct {
 	kind   uint8
 	hasEnd bool
 	track  uint32
 	i, hi  int
+	holds  []int32 // a GIL's holds, indexes into s.Holds (Spans.LockHolds)
 	end    record
 	open   []openCall
 }
@@ -186,7 +156,11 @@ func (g *gen) sources() []source {
 		srcs = append(srcs, source{kind: srcCalls, i: lo, hi: hi, track: g.l.thread[s.Calls[lo].Thread]})
 		lo = hi
 	}
-	srcs = append(srcs, source{kind: srcHolds, hi: len(s.Holds)}, source{kind: srcDrops, hi: len(s.DropRequests)})
+	for _, pr := range g.l.gilsOf() { // each GIL's holds
+		holds := s.LockHolds(s.Trace.Procs[pr].GIL)
+		srcs = append(srcs, source{kind: srcHolds, holds: holds, hi: len(holds), track: g.l.gil[pr]})
+	}
+	srcs = append(srcs, source{kind: srcDrops, hi: len(s.DropRequests)})
 	return srcs
 }
 
@@ -257,9 +231,9 @@ func (g *gen) fill(src *source, buf []record) int {
 		}
 	case srcHolds:
 		for ; src.i < src.hi && n < len(buf); src.i++ {
-			h := &s.Holds[src.i]
-			track := l.gilTrack(h.Lock)
-			if track == 0 || h.End <= h.Start {
+			h := &s.Holds[src.holds[src.i]]
+			track := src.track
+			if h.End <= h.Start {
 				continue
 			}
 			name := g.holdNames[h.Thread]
@@ -281,105 +255,4 @@ func (g *gen) fill(src *source, buf []record) int {
 		}
 	}
 	return n
-}
-
-// merger merges the blocks of a gen, each block's records made a buffer
-// at a time, with a tree of losers: tree[0] is the block whose next record
-// comes first, tree[j] for 0 < j < len(tree) the loser of the match at
-// node j (the leaf of block b is node len(tree)+b).
-type merger struct {
-	g      *gen
-	srcs   []source
-	buf    []record // per block, size records
-	size   int
-	pos, n []int32 // per block: its next record's place in its buffer, how many are there
-	keys   []mergeKey
-	tree   []int32
-}
-
-// mergeKey orders a block by its next record: its time, then ends before
-// begins and instants, then the block's index (the records' order); a
-// block that is done is last.
-type mergeKey struct {
-	t int64
-	k uint64
-}
-
-const notEnd = 1 << 62
-
-var doneKey = mergeKey{math.MaxInt64, math.MaxUint64}
-
-func (a mergeKey) less(b mergeKey) bool {
-	return a.t < b.t || a.t == b.t && a.k < b.k
-}
-
-func newMerger(g *gen) *merger {
-	srcs := g.sources()
-	nb := len(srcs)
-	size := min(64, max(1, (64<<10)/max(nb, 1)))
-	m := &merger{g: g, srcs: srcs, size: size, buf: make([]record, nb*size),
-		pos: make([]int32, nb), n: make([]int32, nb), keys: make([]mergeKey, nb), tree: make([]int32, nb)}
-	for b := range srcs {
-		m.load(b)
-	}
-	if nb == 0 {
-		return m
-	}
-	// The winner of each node, leaves (nb..2nb-1) included, bottom up.
-	win := make([]int32, 2*nb)
-	for b := range nb {
-		win[nb+b] = int32(b)
-	}
-	for j := nb - 1; j > 0; j-- {
-		a, b := win[2*j], win[2*j+1]
-		if m.keys[b].less(m.keys[a]) {
-			a, b = b, a
-		}
-		win[j], m.tree[j] = a, b
-	}
-	m.tree[0] = win[1]
-	if nb == 1 {
-		m.tree[0] = 0
-	}
-	return m
-}
-
-// load makes block b's next record its key, filling its buffer if need be.
-func (m *merger) load(b int) {
-	if m.pos[b] == m.n[b] {
-		m.pos[b], m.n[b] = 0, int32(m.g.fill(&m.srcs[b], m.buf[b*m.size:(b+1)*m.size]))
-		if m.n[b] == 0 {
-			m.keys[b] = doneKey
-			return
-		}
-	}
-	r := &m.buf[b*m.size+int(m.pos[b])]
-	k := uint64(b)
-	if r.typ != typeSliceEnd {
-		k |= notEnd
-	}
-	m.keys[b] = mergeKey{r.t, k}
-}
-
-// next returns the next record in order, false once all are given.
-func (m *merger) next() (record, bool) {
-	if len(m.tree) == 0 {
-		return record{}, false
-	}
-	w := int(m.tree[0])
-	if m.keys[w] == doneKey {
-		return record{}, false
-	}
-	r := m.buf[w*m.size+int(m.pos[w])]
-	m.pos[w]++
-	m.load(w)
-	// Replay block w's matches up to the root.
-	key := m.keys[w]
-	for j := (w + len(m.tree)) / 2; j > 0; j /= 2 {
-		if o := m.tree[j]; m.keys[o].less(key) {
-			m.tree[j], w, key = int32(w), int(o), m.keys[o]
-		}
-	}
-	m.tree[0] = int32(w)
-	return r, true
 }
