@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,34 +157,62 @@ func programStatus(err error) (int, bool) {
 // pyenv or asdf shim, a virtualenv wrapper: a shell script that execs the
 // real interpreter) with the interpreter it runs, which it asks for
 // sys.executable: uprobes go on the interpreter's own code, which a script
-// does not have. Anything else is returned as it is.
+// does not have. A script whose "#!" line runs such a launcher
+// ("#!/usr/bin/env python3" with a pyenv shim first on $PATH) becomes the
+// interpreter running the script, as the kernel would have run it.
+// Anything else is returned as it is.
 func resolveLauncher(ctx context.Context, argv []string) []string {
-	if len(argv) == 0 || !strings.HasPrefix(filepath.Base(argv[0]), "python") {
+	if len(argv) == 0 {
 		return argv
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return argv
 	}
+	if pythonName.MatchString(filepath.Base(argv[0])) {
+		if exe, ok := launcherTarget(ctx, path); ok {
+			return append([]string{exe}, argv[1:]...)
+		}
+		return argv
+	}
+	prog, args, ok, err := cpython.Shebang(path)
+	if err != nil || !ok || !pythonName.MatchString(filepath.Base(prog)) {
+		return argv
+	}
+	exe, ok := launcherTarget(ctx, prog)
+	if !ok {
+		return argv
+	}
+	return slices.Concat([]string{exe}, args, []string{argv[0]}, argv[1:])
+}
+
+// pythonName matches the names of interpreters and their launchers
+// (python, python3, python3.12), not a script named python_app.py, which
+// launcherTarget would run.
+var pythonName = regexp.MustCompile(`^python[0-9.]*$`)
+
+// launcherTarget returns the interpreter that launcher script path runs
+// (its sys.executable), false if path is no script or does not say.
+func launcherTarget(ctx context.Context, path string) (string, bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return argv
+		return "", false
 	}
 	var head [2]byte
 	_, err = io.ReadFull(f, head[:])
 	f.Close()
 	if err != nil || string(head[:]) != "#!" {
-		return argv // an executable, or unreadable: the recorder decides
+		return "", false // an executable, or unreadable: the recorder decides
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print(sys.executable)").Output()
 	exe := strings.TrimSpace(string(out))
 	if err != nil || exe == "" || !filepath.IsAbs(exe) {
-		return argv
+		return "", false
 	}
 	if _, err := os.Stat(exe); err != nil {
-		return argv
+		return "", false
 	}
-	return append([]string{exe}, argv[1:]...)
+	return exe, true
 }

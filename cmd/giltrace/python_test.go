@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -503,5 +504,56 @@ func TestRecordPythonKilledBySignal(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "The program was killed by signal SIGKILL (status 137)") {
 		t.Errorf("the report does not say the program was killed:\n%.500s", stdout.String())
+	}
+}
+
+// TestResolveLauncher: a pyenv-like shim (a shell script that execs the
+// interpreter) is replaced by the interpreter it runs, named directly or
+// through a script's "#!" line (with env, or with an argument); a real
+// interpreter's script, and a script merely named like python, are left
+// alone, and the latter is not run.
+func TestResolveLauncher(t *testing.T) {
+	const real = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+	if _, err := os.Stat(real); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(path, text string) string {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	shim := write(filepath.Join(bin, "python3"), "#!/bin/sh\nexec "+real+" \"$@\"\n")
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	marker := filepath.Join(dir, "ran")
+	envScript := write(filepath.Join(dir, "app.py"), "#!/usr/bin/env python3\nprint('hi')\n")
+	argScript := write(filepath.Join(dir, "unbuffered.py"), "#!"+shim+" -u\nprint('hi')\n")
+	realScript := write(filepath.Join(dir, "plain.py"), "#!"+real+"\nprint('hi')\n")
+	named := write(filepath.Join(dir, "python_app.py"), "#!/bin/sh\ntouch "+marker+"\n")
+	for _, c := range []struct {
+		argv, want []string
+	}{
+		{[]string{"python3", "app.py"}, []string{real, "app.py"}},
+		{[]string{envScript, "x"}, []string{real, envScript, "x"}},
+		{[]string{argScript}, []string{real, "-u", argScript}},
+		{[]string{realScript, "x"}, []string{realScript, "x"}},
+		{[]string{named}, []string{named}},
+		{[]string{"/bin/true"}, []string{"/bin/true"}},
+	} {
+		if got := resolveLauncher(context.Background(), c.argv); !slices.Equal(got, c.want) {
+			t.Errorf("resolveLauncher(%q) = %q, want %q", c.argv, got, c.want)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("resolveLauncher ran %s", named)
 	}
 }

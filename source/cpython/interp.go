@@ -61,7 +61,8 @@ var libpythonRe = regexp.MustCompile(`^libpython(\d+)\.(\d+)[a-z]*\.so`) // ABI 
 
 // findCommandInterp resolves the interpreter that running argv would load:
 // argv[0] on $PATH, through a "#!" line if it is a script, then the
-// executable itself or the libpython it links.
+// executable itself or the libpython it links. An error names the scripts
+// it went through.
 func findCommandInterp(argv []string) (*interp, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("finding the interpreter: empty command")
@@ -70,45 +71,57 @@ func findCommandInterp(argv []string) (*interp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the interpreter of %q: %w", argv[0], err)
 	}
-	for range 4 { // follow up to 4 "#!" lines
-		next, ok, err := shebang(exe)
+	var chain []string // the scripts run, each through the next
+	for range 4 {      // follow up to 4 "#!" lines
+		next, _, ok, err := Shebang(exe)
 		if err != nil {
 			return nil, fmt.Errorf("finding the interpreter of %s: %w", exe, err)
 		}
 		if !ok {
 			break
 		}
+		chain = append(chain, exe)
 		exe = next
 	}
-	return interpOfExecutable(exe)
+	in, err := interpOfExecutable(exe)
+	if err != nil && len(chain) > 0 {
+		// "app.py runs python3, which runs /bin/sh (#! lines)"
+		how := chain[0]
+		for i, p := range append(chain[1:], exe) {
+			how += map[bool]string{true: " runs ", false: ", which runs "}[i == 0] + p
+		}
+		return nil, fmt.Errorf("%s (#! lines): %w", how, err)
+	}
+	return in, err
 }
 
-// shebang returns the interpreter named by the "#!" line of script path,
-// resolving "/usr/bin/env NAME" through $PATH.
-func shebang(path string) (string, bool, error) {
+// Shebang returns the program named by the "#!" line of script path and
+// the arguments the line gives it ("/usr/bin/env NAME" resolved through
+// $PATH, NAME's arguments after it), and whether path has such a line.
+func Shebang(path string) (prog string, args []string, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", false, err
+		return "", nil, false, err
 	}
 	defer f.Close()
 	line, _ := bufio.NewReader(f).ReadString('\n')
 	if !strings.HasPrefix(line, "#!") {
-		return "", false, nil
+		return "", nil, false, nil
 	}
 	fields := strings.Fields(line[2:])
 	if len(fields) == 0 {
-		return "", false, fmt.Errorf("empty #! line")
+		return "", nil, false, fmt.Errorf("empty #! line")
 	}
 	if filepath.Base(fields[0]) == "env" {
-		for _, a := range fields[1:] {
+		for i, a := range fields[1:] {
 			if !strings.HasPrefix(a, "-") {
 				p, err := exec.LookPath(a)
-				return p, err == nil, err
+				return p, fields[2+i:], err == nil, err
 			}
 		}
-		return "", false, fmt.Errorf("#! line %q names no program", strings.TrimSpace(line))
+		return "", nil, false, fmt.Errorf("#! line %q names no program", strings.TrimSpace(line))
 	}
-	return fields[0], true, nil
+	return fields[0], fields[1:], true, nil
 }
 
 // interpOfExecutable returns the interpreter of executable exe: exe itself

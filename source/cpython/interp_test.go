@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,22 @@ func TestShebang(t *testing.T) {
 	got, err := findCommandInterp([]string{script})
 	if err != nil || got.Path != in.Path {
 		t.Fatalf("interpreter of a #! script: %v, %v; want %s", got, err, in.Path)
+	}
+	prog, args, ok, err := Shebang(script)
+	if err != nil || !ok || prog != pyenv("3.12.1") || !slices.Equal(args, []string{"-u"}) {
+		t.Errorf("Shebang(%s) = %q %q %v %v", script, prog, args, ok, err)
+	}
+	// A script run by a shell script: the error names both.
+	shim := filepath.Join(dir, "python3")
+	if err := os.WriteFile(shim, []byte("#!/bin/sh\nexec python3 \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("#!"+shim+"\nprint(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = findCommandInterp([]string{script})
+	if !errors.Is(err, ErrNotCPython) || !strings.Contains(err.Error(), script+" runs "+shim+", which runs /bin/sh") {
+		t.Errorf("a script run by a shell script: %v", err)
 	}
 }
 
