@@ -27,9 +27,16 @@ type Summary struct {
 	Clock  string `json:"clock"`
 	Seed   string `json:"seed,omitempty"`
 	// ExitStatus is a real program's exit status, when record started it
-	// and it ended by itself (128 + N when signal N, ExitSignal, killed it).
+	// and it ended, by itself or once stopped (128 + N when signal N,
+	// ExitSignal, killed it).
 	ExitStatus *int   `json:"exit_status,omitempty"`
 	ExitSignal string `json:"exit_signal,omitempty"`
+	// Stopped says how a program that record started ended when giltrace
+	// was stopped (Ctrl-C, SIGTERM, SIGHUP): "interrupted" (it was sent
+	// SIGINT and exited within StopGrace, traced meanwhile) or "killed"
+	// (it had not, and was sent SIGKILL).
+	Stopped   string `json:"stopped,omitempty"`
+	StopGrace string `json:"stop_grace,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
@@ -104,6 +111,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
+	sum.Stopped, sum.StopGrace = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"]
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {

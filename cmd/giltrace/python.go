@@ -89,7 +89,7 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 // recorder's phases (interpreter read, probes defined, enabled, disabled,
 // drained) with their times on stderr.
 func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
-	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds}
+	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds, StopGrace: ro.KillAfter}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {
 		stderr := cmd.ErrOrStderr()
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "giltrace: cpython: "+format+"\n", args...) }

@@ -40,6 +40,7 @@ type recordOptions struct {
 	Seed           *int64        // --seed: replaces the workload's seed; nil keeps it
 	LockHolds      bool          // --lock-holds: a real program's lock holds are observed (docs/cpython.md)
 	lockHoldsSet   bool          // --lock-holds given: refused for a workload
+	KillAfter      time.Duration // --kill-after: a stopped program's time to exit after its SIGINT (record -- COMMAND)
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -69,7 +70,9 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"processes it starts through uprobes on the interpreter until it exits\n" +
 			"(docs/cpython.md: needs root). The program's stdin, stdout, stderr and exit\n" +
 			"status pass through: giltrace exits with the program's status when tracing\n" +
-			"worked, and with 1 when it did not.",
+			"worked, and with 1 when it did not. Stopped by a signal, giltrace sends the\n" +
+			"program SIGINT (as Ctrl-C would) and traces it while it shuts down, for up\n" +
+			"to --kill-after (5s), then kills it.",
 		Args: usageArgs(recordArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
@@ -96,6 +99,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "the workload's clock:, else real", "one per thread")
 	outputFlags(cmd, o)
 	lockHoldsFlag(cmd, o)
+	f.DurationVar(&o.KillAfter, "kill-after", 0, fmt.Sprintf("real programs: when giltrace is stopped (Ctrl-C, SIGTERM, SIGHUP), the program gets SIGINT and is traced while it shuts down, then killed if it has not exited after `D` (default %v)", cpython.DefaultStopGrace))
 	return cmd
 }
 
@@ -137,8 +141,13 @@ func (o *recordOptions) check(given func(name string) bool) error {
 				return fmt.Errorf("--%s applies to workloads run on the VM, not to a real program (record -- COMMAND)", name)
 			}
 		}
+		if given("kill-after") && o.KillAfter <= 0 {
+			return fmt.Errorf("--kill-after %v: expected a positive duration", o.KillAfter)
+		}
 	} else if o.lockHoldsSet {
 		return errors.New("--lock-holds applies to a real program (record -- COMMAND, attach PID), not to a workload")
+	} else if given("kill-after") {
+		return errors.New("--kill-after applies to a real program (record -- COMMAND), not to a workload")
 	}
 	if o.Mode != "" && !tracer.GILMode(o.Mode).Valid() {
 		return fmt.Errorf("--gil %q: expected cpython, legacy or none%s", o.Mode, didYouMean("gil", o.Mode))

@@ -42,6 +42,10 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"--lock-holds", "--", "python3", "app.py"},
 			&recordOptions{Command: []string{"python3", "app.py"}, LockHolds: true, lockHoldsSet: true}, false, ""},
 		{[]string{"w.yaml", "--lock-holds"}, nil, true, "--lock-holds applies to a real program"},
+		{[]string{"--kill-after", "30s", "--", "python3", "app.py"},
+			&recordOptions{Command: []string{"python3", "app.py"}, KillAfter: 30 * time.Second}, false, ""},
+		{[]string{"--kill-after", "0", "--", "python3", "app.py"}, nil, true, "--kill-after 0s: expected a positive duration"},
+		{[]string{"w.yaml", "--kill-after", "2s"}, nil, true, "--kill-after applies to a real program"},
 		// An explicit 0 is not the default ("the workload's"): refused with
 		// the range, as -1 is.
 		{[]string{"w.yaml", "--threads", "0"}, nil, true, "--threads 0: expected 1 to 1024"},

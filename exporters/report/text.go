@@ -65,7 +65,19 @@ func headline(s *diagnosis.Summary) string {
 	case s.Source == "cpython":
 		line += "\nRecorded from a real CPython program (docs/cpython.md)"
 	}
-	if st := s.ExitStatus; st != nil && *st != 0 {
+	switch st := s.ExitStatus; {
+	case s.Stopped == "killed":
+		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it had not exited %s later and was killed (SIGKILL): its shutdown until then is in the run", s.StopGrace)
+	case s.Stopped != "":
+		how := "exited"
+		if st != nil {
+			how = fmt.Sprintf("exited with status %d", *st)
+			if s.ExitSignal != "" {
+				how = fmt.Sprintf("ended by signal %s (status %d)", s.ExitSignal, *st)
+			}
+		}
+		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it %s within %s, and its shutdown is in the run", how, s.StopGrace)
+	case st != nil && *st != 0:
 		how := fmt.Sprintf("exited with status %d", *st)
 		switch {
 		case s.ExitSignal != "":

@@ -72,9 +72,18 @@ type Options struct {
 	// acquires are seen: a waiter is shown holding the lock from the end
 	// of its wait until it has the GIL back.
 	LockHolds bool
+	// StopGrace is how long a program started by Command has to exit once
+	// the recording is stopped (its context done): it gets SIGINT, as from
+	// Ctrl-C, and is traced while it shuts down (finally blocks, atexit
+	// handlers, joining its threads); past StopGrace it is killed. 0 means
+	// DefaultStopGrace.
+	StopGrace time.Duration
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }
+
+// DefaultStopGrace is Options.StopGrace's default.
+const DefaultStopGrace = 5 * time.Second
 
 // Source records a real CPython process tree with uprobes on its
 // interpreter (tracer.Source). Make one with Command or Attach.

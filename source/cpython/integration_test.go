@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -374,6 +375,109 @@ func TestInterrupt(t *testing.T) {
 	}
 	if src.ExitCode() == 0 {
 		t.Errorf("exit code 0 after an interrupt")
+	}
+	if x := tr.Meta.Extra; x["stopped"] != "interrupted" || x["exit_status"] != strconv.Itoa(src.ExitCode()) || x["stop_grace"] != DefaultStopGrace.String() {
+		t.Errorf("stopped %q, exit status %q (exit code %d), grace %q; want interrupted, the exit code, %v", x["stopped"], x["exit_status"], src.ExitCode(), x["stop_grace"], DefaultStopGrace)
+	}
+}
+
+// stopping runs a thread spinning until the main thread's cleanup (a
+// finally block of 1.5 s) tells it to end; with "ignore" SIGINT is
+// ignored, so that Ctrl-C does not stop it.
+const stopping = `import signal, sys, threading, time
+if sys.argv[1] == "ignore":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+done = threading.Event()
+def spin():
+    n = 0
+    while not done.is_set():
+        n += 1
+t = threading.Thread(target=spin, name="spinner")
+t.start()
+print("ready", flush=True)
+try:
+    while True:
+        time.sleep(0.05)
+finally:
+    time.sleep(1.5)
+    done.set()
+    t.join()
+    print("cleaned", flush=True)
+`
+
+// TestStopGrace: a stopped recording lets the program shut down: it gets
+// SIGINT and is traced until it exits, its cleanup included (a finally
+// block of 1.5 s: the program was killed after 1 s before); one that does
+// not exit within StopGrace is killed, and the trace says which.
+func TestStopGrace(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "stopping.py")
+	if err := os.WriteFile(script, []byte(stopping), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode    string
+		grace   time.Duration
+		stopped string
+		cleaned bool
+	}{
+		{"exit", 0, "interrupted", true},
+		{"ignore", 500 * time.Millisecond, "killed", false},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			var out strings.Builder
+			var stoppedAt time.Time
+			src := Command([]string{py, script, c.mode}, Options{StopGrace: c.grace, Stdout: writerFunc(func(b []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				out.Write(b)
+				if strings.Contains(string(b), "ready") {
+					time.AfterFunc(300*time.Millisecond, func() {
+						mu.Lock()
+						stoppedAt = time.Now()
+						mu.Unlock()
+						cancel()
+					})
+				}
+			})})
+			tr, err := record(t, ctx, src)
+			if !errors.Is(err, tracer.ErrInterrupted) || tr == nil {
+				t.Fatalf("trace %v, error %v; want ErrInterrupted", tr != nil, err)
+			}
+			mu.Lock()
+			took, printed := time.Since(stoppedAt), out.String()
+			mu.Unlock()
+			if got := strings.Contains(printed, "cleaned"); got != c.cleaned {
+				t.Errorf("the program's cleanup ran: %v, want %v (it printed %q)", got, c.cleaned, printed)
+			}
+			if x := tr.Meta.Extra; x["stopped"] != c.stopped {
+				t.Errorf("stopped %q, want %q (extra %v)", x["stopped"], c.stopped, x)
+			}
+			if c.stopped == "killed" {
+				if tr.Meta.Extra["exit_signal"] != "SIGKILL" {
+					t.Errorf("exit signal %q, want SIGKILL", tr.Meta.Extra["exit_signal"])
+				}
+				if took < c.grace {
+					t.Errorf("killed %v after the stop, want at least the grace of %v", took, c.grace)
+				}
+				return
+			}
+			// The cleanup is in the trace: the spinner ran on until the
+			// finally block ended it, 1.5 s after the stop.
+			end := int64(0)
+			for _, e := range tr.Events {
+				if tr.Threads[e.Thread].Name == "spinner" {
+					end = max(end, e.Time)
+				}
+			}
+			if last := time.Duration(tr.Duration() - end); time.Duration(tr.Duration()) < 1500*time.Millisecond || last > time.Second {
+				t.Errorf("trace of %v, the spinner's last event %v before its end: want the 1.5 s cleanup traced", time.Duration(tr.Duration()), last)
+			}
+		})
 	}
 }
 

@@ -140,15 +140,32 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	// it) for up to orphanWait more, then cuts them off.
 	mainExited := (<-chan struct{})(exited)
 	var grace <-chan time.Time
+	// Once stopped, a program started here gets SIGINT, as from Ctrl-C, and
+	// is traced while it shuts down, until it exits or StopGrace has passed
+	// (then it is killed).
+	stop := ctx.Done()
+	var kill <-chan time.Time
+	killed := false
 loop:
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop:
 			interrupted = true
-			break loop
+			if cmd == nil {
+				break loop
+			}
+			stop = nil
+			_ = cmd.Process.Signal(os.Interrupt)
+			s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
+			kt := time.NewTimer(s.o.stopGrace())
+			defer kt.Stop()
+			kill = kt.C
+		case <-kill:
+			kill, killed = nil, true
+			_ = cmd.Process.Kill()
 		case <-mainExited:
 			mainExited = nil
-			if len(r.survivors(m)) == 0 {
+			if interrupted || len(r.survivors(m)) == 0 {
 				break loop
 			}
 			grace = time.After(orphanWait)
@@ -169,7 +186,11 @@ loop:
 		r.stopMono = monoNow()
 	}
 	if cmd != nil && interrupted {
-		stopProgram(cmd, exited)
+		select {
+		case <-exited:
+		default: // not seen exiting yet: as the loop would have
+			stopProgram(cmd, exited, s.o.stopGrace())
+		}
 	}
 	tEnd := time.Now()
 	r.drain(m, q, rd, pend)
@@ -196,12 +217,19 @@ loop:
 	}
 	m.finish(now, why)
 	r.finishMeta(m, rd, interrupted)
-	if cmd != nil && !interrupted && !cut {
+	if cmd != nil && !cut {
 		select {
-		case <-exited: // the program ended by itself: its status is known
+		case <-exited: // its status is known
 			r.meta.Extra["exit_status"] = strconv.Itoa(s.ExitCode())
 			if sig := s.exitSignalName(); sig != "" {
 				r.meta.Extra["exit_signal"] = sig
+			}
+			if interrupted { // it was stopped
+				r.meta.Extra["stopped"] = "interrupted"
+				if killed {
+					r.meta.Extra["stopped"] = "killed"
+				}
+				r.meta.Extra["stop_grace"] = s.o.stopGrace().String()
 			}
 		default:
 		}

@@ -1,0 +1,32 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+)
+
+// TestHeadlineStopped: a program that giltrace stopped is said to have
+// been stopped, not to have failed, with how it ended.
+func TestHeadlineStopped(t *testing.T) {
+	status := func(v int) *int { return &v }
+	for _, c := range []struct {
+		sum       diagnosis.Summary
+		want, not string
+	}{
+		{diagnosis.Summary{Source: "cpython", Stopped: "interrupted", StopGrace: "5s", ExitStatus: status(130)},
+			"Stopped: giltrace was stopped and sent the program SIGINT; it exited with status 130 within 5s, and its shutdown is in the run", "until it failed"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "interrupted", StopGrace: "5s", ExitStatus: status(0)},
+			"it exited with status 0 within 5s", "until it failed"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "500ms", ExitStatus: status(137), ExitSignal: "SIGKILL"},
+			"it had not exited 500ms later and was killed (SIGKILL)", "until it failed"},
+		{diagnosis.Summary{Source: "cpython", ExitStatus: status(3)},
+			"The program exited with status 3: this is its run until it failed", "Stopped"},
+	} {
+		got := headline(&c.sum)
+		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
+			t.Errorf("headline of %+v:\n%s\nwant %q, without %q", c.sum, got, c.want, c.not)
+		}
+	}
+}
