@@ -34,9 +34,11 @@ type Summary struct {
 	// Stopped says how a program that record started ended when giltrace
 	// was stopped (Ctrl-C, SIGTERM, SIGHUP): "interrupted" (it was sent
 	// SIGINT and exited within StopGrace, traced meanwhile) or "killed"
-	// (it had not, and was sent SIGKILL).
-	Stopped   string `json:"stopped,omitempty"`
-	StopGrace string `json:"stop_grace,omitempty"`
+	// (it had not, or a second signal came first, and it was sent SIGKILL
+	// KilledAfter the SIGINT).
+	Stopped     string `json:"stopped,omitempty"`
+	StopGrace   string `json:"stop_grace,omitempty"`
+	KilledAfter string `json:"killed_after,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
@@ -111,7 +113,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
-	sum.Stopped, sum.StopGrace = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"]
+	sum.Stopped, sum.StopGrace, sum.KilledAfter = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"], t.Meta.Extra["killed_after"]
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {

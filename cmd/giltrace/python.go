@@ -89,7 +89,12 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 // recorder's phases (interpreter read, probes defined, enabled, disabled,
 // drained) with their times on stderr.
 func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
-	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds, StopGrace: ro.KillAfter}
+	// A second signal kills a program that the first one asked to stop; a
+	// forced exit (the third) removes the probes before giltrace exits.
+	in := interruptsOf(cmd.Context())
+	in.atForcedExit(func() { _ = cpython.RemoveStale() })
+	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
+		StopGrace: ro.KillAfter, KillNow: in.nth(2)}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {
 		stderr := cmd.ErrOrStderr()
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "giltrace: cpython: "+format+"\n", args...) }

@@ -44,6 +44,14 @@ type interrupts struct {
 	temps    map[string]bool
 	pending  func() string // says what is left undone, for a forced exit
 	returned bool          // the command returned: main exits
+	cleanups []func()      // run by a forced exit before it exits (atForcedExit)
+	waiters  []countWaiter // nth's channels not yet closed
+}
+
+// countWaiter is a channel closed at the n-th signal (nth).
+type countWaiter struct {
+	n  int
+	ch chan struct{}
 }
 
 type interruptsKey struct{}
@@ -94,6 +102,15 @@ func (in *interrupts) signal(s os.Signal) {
 	in.lastSig = s
 	close(in.next)
 	in.next = make(chan struct{})
+	kept := in.waiters[:0]
+	for _, w := range in.waiters {
+		if in.count >= w.n {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	in.waiters = kept
 	force, now := in.unsafe == 0, in.count >= forceCount
 	in.mu.Unlock()
 	in.cancel(fmt.Errorf("stopped%s", signalName(s))) // the cause the run's error names
@@ -128,9 +145,42 @@ func (in *interrupts) forceExit(now bool) {
 		}
 	}
 	code := exitStatus(in.first)
+	cleanups := in.cleanups
 	in.mu.Unlock()
+	for _, f := range cleanups {
+		f()
+	}
 	fmt.Fprintln(in.stderr, msg)
 	in.exit(code)
+}
+
+// atForcedExit registers f to run when a forced exit ends the command
+// (removing what must not outlive giltrace, such as a real program's
+// uprobes).
+func (in *interrupts) atForcedExit(f func()) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.cleanups = append(in.cleanups, f)
+	in.mu.Unlock()
+}
+
+// nth returns a channel closed at the n-th stopping signal (already closed
+// if it came); nil (never ready) without a watcher.
+func (in *interrupts) nth(n int) <-chan struct{} {
+	if in == nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	ch := make(chan struct{})
+	if in.count >= n {
+		close(ch)
+	} else {
+		in.waiters = append(in.waiters, countWaiter{n, ch})
+	}
+	return ch
 }
 
 // Signal returns the first signal received, or nil.

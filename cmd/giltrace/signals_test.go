@@ -79,12 +79,33 @@ func TestThirdSignal(t *testing.T) {
 	in, _, stderr, exited := newTestInterrupts(t)
 	in.setUnsafe(+1)
 	in.setPending(func() string { return "the run so far is in x.partial" })
+	cleaned := 0
+	in.atForcedExit(func() { cleaned++ })
+	second := in.nth(2)
 	in.signal(syscall.SIGINT)
+	select {
+	case <-second:
+		t.Fatal("nth(2) ready at the first signal")
+	default:
+	}
 	in.signal(syscall.SIGINT)
+	select {
+	case <-second:
+	default:
+		t.Fatal("nth(2) not ready at the second signal")
+	}
+	select {
+	case <-in.nth(2): // asked for after it came: ready
+	default:
+		t.Fatal("nth(2) asked for after the second signal is not ready")
+	}
 	select {
 	case <-exited:
 		t.Fatal("exited at the second signal while unsafe")
 	default:
+	}
+	if cleaned != 0 {
+		t.Fatal("the forced exit's cleanup ran without a forced exit")
 	}
 	in.signal(syscall.SIGTERM)
 	select {
@@ -97,6 +118,9 @@ func TestThirdSignal(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "x.partial") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+	if cleaned != 1 {
+		t.Errorf("the forced exit ran its cleanup %d times, want once", cleaned)
 	}
 }
 

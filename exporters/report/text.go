@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,7 +68,7 @@ func headline(s *diagnosis.Summary) string {
 	}
 	switch st := s.ExitStatus; {
 	case s.Stopped == "killed":
-		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it had not exited %s later and was killed (SIGKILL): its shutdown until then is in the run", s.StopGrace)
+		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it had not exited %s later and was killed (SIGKILL): its shutdown until then is in the run", cmp.Or(s.KilledAfter, s.StopGrace))
 	case s.Stopped != "":
 		how := "exited"
 		if st != nil {

@@ -21,6 +21,8 @@ func TestHeadlineStopped(t *testing.T) {
 			"it exited with status 0 within 5s", "until it failed"},
 		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "500ms", ExitStatus: status(137), ExitSignal: "SIGKILL"},
 			"it had not exited 500ms later and was killed (SIGKILL)", "until it failed"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "5s", KilledAfter: "1.2s", ExitStatus: status(137), ExitSignal: "SIGKILL"},
+			"it had not exited 1.2s later and was killed (SIGKILL)", "5s"},
 		{diagnosis.Summary{Source: "cpython", ExitStatus: status(3)},
 			"The program exited with status 3: this is its run until it failed", "Stopped"},
 	} {

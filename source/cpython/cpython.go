@@ -78,6 +78,9 @@ type Options struct {
 	// handlers, joining its threads); past StopGrace it is killed. 0 means
 	// DefaultStopGrace.
 	StopGrace time.Duration
+	// KillNow, once closed, cuts StopGrace short: the program is killed at
+	// once (the CLI closes it at a second Ctrl-C).
+	KillNow <-chan struct{}
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }

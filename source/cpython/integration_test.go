@@ -417,21 +417,28 @@ func TestStopGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		mode    string
-		grace   time.Duration
-		stopped string
-		cleaned bool
+		name, mode string
+		grace      time.Duration
+		killNow    bool // a second signal: killed at once
+		stopped    string
+		cleaned    bool
 	}{
-		{"exit", 0, "interrupted", true},
-		{"ignore", 500 * time.Millisecond, "killed", false},
+		{"exit", "exit", 0, false, "interrupted", true},
+		{"ignore", "ignore", 500 * time.Millisecond, false, "killed", false},
+		{"second-signal", "ignore", time.Minute, true, "killed", false},
 	} {
-		t.Run(c.mode, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			var killNow chan struct{}
+			if c.killNow {
+				killNow = make(chan struct{})
+				context.AfterFunc(ctx, func() { time.AfterFunc(300*time.Millisecond, func() { close(killNow) }) })
+			}
 			var mu sync.Mutex
 			var out strings.Builder
 			var stoppedAt time.Time
-			src := Command([]string{py, script, c.mode}, Options{StopGrace: c.grace, Stdout: writerFunc(func(b []byte) {
+			src := Command([]string{py, script, c.mode}, Options{StopGrace: c.grace, KillNow: killNow, Stdout: writerFunc(func(b []byte) {
 				mu.Lock()
 				defer mu.Unlock()
 				out.Write(b)
@@ -461,8 +468,14 @@ func TestStopGrace(t *testing.T) {
 				if tr.Meta.Extra["exit_signal"] != "SIGKILL" {
 					t.Errorf("exit signal %q, want SIGKILL", tr.Meta.Extra["exit_signal"])
 				}
-				if took < c.grace {
+				switch {
+				case c.killNow && took > 30*time.Second:
+					t.Errorf("killed %v after the stop, want soon after the second signal", took)
+				case !c.killNow && took < c.grace:
 					t.Errorf("killed %v after the stop, want at least the grace of %v", took, c.grace)
+				}
+				if tr.Meta.Extra["killed_after"] == "" {
+					t.Errorf("no killed_after in %v", tr.Meta.Extra)
 				}
 				return
 			}

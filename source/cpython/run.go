@@ -145,6 +145,9 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	// (then it is killed).
 	stop := ctx.Done()
 	var kill <-chan time.Time
+	var killNow <-chan struct{}
+	var stoppedAt time.Time
+	var killedAfter time.Duration
 	killed := false
 loop:
 	for {
@@ -154,14 +157,17 @@ loop:
 			if cmd == nil {
 				break loop
 			}
-			stop = nil
+			stop, stoppedAt = nil, time.Now()
 			_ = cmd.Process.Signal(os.Interrupt)
 			s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
 			kt := time.NewTimer(s.o.stopGrace())
 			defer kt.Stop()
-			kill = kt.C
+			kill, killNow = kt.C, s.o.KillNow
 		case <-kill:
-			kill, killed = nil, true
+			kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
+			_ = cmd.Process.Kill()
+		case <-killNow:
+			kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
 			_ = cmd.Process.Kill()
 		case <-mainExited:
 			mainExited = nil
@@ -228,6 +234,7 @@ loop:
 				r.meta.Extra["stopped"] = "interrupted"
 				if killed {
 					r.meta.Extra["stopped"] = "killed"
+					r.meta.Extra["killed_after"] = killedAfter.Round(time.Millisecond).String()
 				}
 				r.meta.Extra["stop_grace"] = s.o.stopGrace().String()
 			}
