@@ -86,8 +86,11 @@ func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context
 }
 
 // interruptsOf returns the watcher of ctx, or nil (in tests that call the
-// commands directly).
+// commands directly, or with no context).
 func interruptsOf(ctx context.Context) *interrupts {
+	if ctx == nil { // a command not executed
+		return nil
+	}
 	in, _ := ctx.Value(interruptsKey{}).(*interrupts)
 	return in
 }
