@@ -86,11 +86,12 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.IntSliceVar(&o.Threads, "threads", []int{1, 2, 4, 8}, "thread counts (processes in processes mode), comma-separated; 1 is always run (a workload only: a recorded run keeps its threads)")
 	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL) (a workload only: a recorded run's prediction compares all three)")
 	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
+	f.Lookup("switch-interval").DefValue = "" // no pflag "(default [])" after the help text
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine; a recorded run's virtual-time prediction runs each once)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default 0: none)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more")
 	return cmd
 }
 

@@ -87,3 +87,24 @@ func TestLegacyRefusesSwitchInterval(t *testing.T) {
 		}
 	}
 }
+
+// --cores on a real-time workload without --clock virtual is a usage
+// error (exit 2) naming the flag and the fix, with nothing written; with a
+// workload in virtual time (clock: virtual) it is accepted.
+func TestCoresNeedVirtualTime(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	_, err := runRoot("record", "../../fixtures/countdown.yaml", "--cores", "4", "-o", dir)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--cores 4: simulated cores need virtual time") || !strings.Contains(err.Error(), "--clock virtual") {
+		t.Errorf("err = %v (exit %d); want a usage error asking for --clock virtual", err, exitCode(err))
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Errorf("wrote %s", dir)
+	}
+	wl := filepath.Join(t.TempDir(), "v.yaml")
+	if err := os.WriteFile(wl, []byte("name: v\nclock: virtual\nthreads:\n  - {name: w, run: work}\nfunctions:\n  work:\n    - compute: 1ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", wl, "--cores", "4", "--formats", "none", "-o", dir); err != nil {
+		t.Errorf("--cores with a workload in virtual time: %v", err)
+	}
+}

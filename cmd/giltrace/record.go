@@ -223,6 +223,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if o.SwitchInterval > 0 && o.Mode == "" && w.GIL.Mode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.Workload, w.GIL.CheckInterval)}
 	}
+	if o.Cores > 0 && o.Clock == "" && w.Clock != workload.ClockVirtual {
+		return &usageError{fmt.Errorf("--cores %d: simulated cores need virtual time, and %s runs in real time: add --clock virtual (a real run uses this machine's cores)", o.Cores, o.Workload)}
+	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
 		return vm.Run(ctx, w, vm.Options{
 			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,

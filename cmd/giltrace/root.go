@@ -143,7 +143,8 @@ func (e *usageError) Unwrap() error { return e.err }
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
-			return &usageError{err}
+			// "attach: accepts 1 arg(s), received 0 (usage: giltrace attach PID [flags])"
+			return &usageError{fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, cmd.UseLine())}
 		}
 		return nil
 	}

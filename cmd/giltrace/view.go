@@ -128,10 +128,16 @@ func serveView(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return fmt.Errorf("serving the page: %w", err)
 	case <-ctx.Done():
 	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests under way get a second to finish. What is still open then is
+	// closed: a download cut short, or a connection a browser opened ahead
+	// of a request it never sent (Chromium preconnects), which Shutdown
+	// counts as idle only after 5 s; it made a stop fail now and then.
+	shut, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil {
-		return fmt.Errorf("stopping the server: %w", err)
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("stopping the server: %w", err)
+		}
 	}
 	<-errc // http.ErrServerClosed
 	return nil

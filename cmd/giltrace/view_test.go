@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/internal/chrometest"
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -58,4 +61,39 @@ func fetch(t *testing.T, url string) string {
 		t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// TestServeViewStopsWithPreconnect: a connection opened and left without
+// a request (as Chromium preconnects) does not hold up or fail the stop:
+// net/http counts it idle only after 5 s, when the stop gave up with an
+// error before.
+func TestServeViewStopsWithPreconnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveView(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(100 * time.Millisecond) // accepted
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("stopping: %v, want nil", err)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("stopped after %v, want about a second", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not stop")
+	}
 }

@@ -35,7 +35,7 @@ var ErrNoTracing = errors.New("no tracefs uprobe support")
 // the mount.
 func Check() error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("tracing CPython needs root (CAP_SYS_ADMIN and CAP_PERFMON, to create uprobes in tracefs): %w; run giltrace with sudo", ErrPermission)
+		return fmt.Errorf("tracing CPython needs root (CAP_SYS_ADMIN to create uprobes in tracefs, CAP_SYS_PTRACE to read the program's memory): %w; run giltrace with sudo", ErrPermission)
 	}
 	if _, err := os.Stat(filepath.Join(tracefsRoot, "uprobe_events")); err != nil {
 		if _, err2 := os.Stat(filepath.Join(tracefsRoot, "trace")); err2 != nil {
