@@ -91,3 +91,22 @@ func TestRecordedFixtures(t *testing.T) {
 		}
 	}
 }
+
+// TestNoConvoyBehindNative: an I/O thread waiting for the GIL while a
+// native call keeps it (python-c-extension-holding-gil's heartbeat, 223 ms
+// a re-acquire) is gil-held-in-native's case, not a convoy: no switch
+// interval bounds such a wait, and the convoy's advice to shorten it would
+// not help. The VM twin got gil-held-in-native alone; the real trace got
+// a convoy too.
+func TestNoConvoyBehindNative(t *testing.T) {
+	for _, name := range []string{"python-c-extension-holding-gil", "c-extension-holding-gil"} {
+		tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), name+".giltrace"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Analyze(tracer.Derive(tr))
+		if got := r.VerdictCodes(); got != GILHeldInNative {
+			t.Errorf("%s: verdicts %s, want %s alone", name, got, GILHeldInNative)
+		}
+	}
+}

@@ -348,7 +348,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		conds := []cond{
 			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
 			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
-			{measure: "share behind CPU-bound holders", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare},
+			{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare},
 		}
 		if !all(conds) {
 			if nearConds == nil && allNear(conds) {
@@ -388,12 +388,66 @@ func (a *analysis) convoy() (Verdict, bool) {
 }
 
 // cpuHolderShare is the part of thread id's GIL waits during which a
-// CPU-bound thread held the GIL.
+// CPU-bound thread held the GIL running Python: not inside a native call
+// that keeps it, which checks for no drop request, so that no switch
+// interval bounds the wait (gil-held-in-native's case, not a convoy's).
 func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
 	if a.cpuHeld == nil {
 		a.cpuHeld, a.anyHeld = a.heldBehind()
+		a.nativeHeld = a.nativeBehind()
 	}
-	return textfmt.Share(a.cpuHeld[id], a.anyHeld[id])
+	return textfmt.Share(a.cpuHeld[id]-a.nativeHeld[id], a.anyHeld[id])
+}
+
+// nativeBehind is, per thread, the time of its GIL waits during which a
+// CPU-bound thread held the GIL inside a native call that keeps it: prefix
+// sums over each GIL's timeline (Spans.Timeline: its holds split by the
+// holders' states), two searches a wait, as heldBehind.
+func (a *analysis) nativeBehind() []int64 {
+	out := make([]int64, len(a.r.Threads))
+	for l := range a.t.Locks {
+		id := tracer.LockID(l)
+		if !isGIL(a.t, id) {
+			continue
+		}
+		// Per timeline segment: its bounds, whether it counts, and (pn)
+		// the time counted before it.
+		var starts, ends []int64
+		var counts []bool
+		pn := []int64{0}
+		for b := range a.s.Timeline(id) {
+			n := b.Holder != tracer.NoThread && b.State == tracer.StateNativeHolding && int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder]
+			d := int64(0)
+			if n {
+				d = max(b.End-b.Start, 0)
+			}
+			starts, ends, counts = append(starts, b.Start), append(ends, b.End), append(counts, n)
+			pn = append(pn, pn[len(pn)-1]+d)
+		}
+		if len(ends) == 0 {
+			continue
+		}
+		first := firstEndAfter(ends)
+		upTo := func(t int64, k int) int64 { // counted before t; k: the first segment ending after t
+			v := pn[k]
+			if k < len(ends) && counts[k] && starts[k] < t {
+				v += t - starts[k]
+			}
+			return v
+		}
+		from := 0
+		for _, wi := range a.s.LockWaits(id) {
+			w := &a.s.Waits[wi]
+			if int(w.Thread) >= len(out) {
+				continue
+			}
+			ks := first(w.Start, from)
+			ke := first(w.End, ks)
+			from = ks
+			out[w.Thread] += upTo(w.End, ke) - upTo(w.Start, ks)
+		}
+	}
+	return out
 }
 
 // heldBehind is, per thread, the time of its GIL waits during which a
