@@ -311,16 +311,20 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	if len(frames) == 0 {
 		return tracer.Frame{Func: "<thread>"}
 	}
+	own := func(id tracer.FrameID) bool { f := &t.Frames[id]; return ownCode(f.File) && !unnamed(f) }
 	i := 0 // innermost
-	for i < len(frames)-1 && !ownCode(t.Frames[frames[i]].File) {
+	for i < len(frames)-1 && !own(frames[i]) {
 		i++
 	}
-	if !ownCode(t.Frames[frames[i]].File) {
+	if !own(frames[i]) {
 		// No frame of the program's own (the interpreter starting up):
 		// the outermost named frame, so that start-up is a few blocks.
 		i = len(frames) - 1
-		for i > 0 && t.Frames[frames[i]].Func == "?" {
+		for i > 0 && unnamed(&t.Frames[frames[i]]) {
 			i--
+		}
+		if unnamed(&t.Frames[frames[i]]) {
+			return tracer.Frame{Func: startUp}
 		}
 	}
 	if len(frames)-i > depth {
@@ -329,11 +333,29 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	return t.Frames[frames[i]]
 }
 
+// startUp names a block with no frame of the program's own code and no
+// named frame: the interpreter's start-up or shutdown.
+const startUp = "<start-up>"
+
+// unnamed reports whether frame f says nothing a reader could use: its
+// function unknown ("?": a frame the recorder could not name, or a name
+// with characters no identifier has: funcName), the marker
+// of a stack cut at its maximum depth ("...more frames"), or a line no
+// source file has (a frame a recorder before 2026-12-01 read from memory
+// that had changed: "__all__" in file "stat" at line 1204561984).
+func unnamed(f *tracer.Frame) bool {
+	return funcName(f.Func) == "?" || f.Func == "...more frames" || f.Line > maxLine
+}
+
+// maxLine is past the last line of any source file.
+const maxLine = 1 << 22
+
 // ownCode reports whether file is the program's own code: not a frozen
 // module of the interpreter ("<frozen importlib._bootstrap>") nor a file
-// of the standard library or of installed packages.
+// of the standard library or of installed packages, nor a frame the
+// recorder could not place ("?").
 func ownCode(file string) bool {
-	return file != "" && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
+	return file != "" && file != "?" && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
 		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
 }
 
@@ -492,13 +514,18 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 // took most of its time.
 const smallShare = 0.005
 
-// coarsen merges runs of consecutive small blocks into one.
+// coarsen merges runs of consecutive small blocks, and of blocks outside
+// the program's own code (the interpreter's start-up and shutdown, which
+// in a thread that does little else are each more than smallShare), into
+// one.
 func coarsen(blocks []block) []block {
 	total := 0.0
 	for _, b := range blocks {
 		total += opsTime(b.ops)
 	}
-	small := func(b block) bool { return opsTime(b.ops) < smallShare*total }
+	small := func(b block) bool {
+		return opsTime(b.ops) < smallShare*total || !ownCode(b.fn.File)
+	}
 	var out []block
 	for i := 0; i < len(blocks); {
 		if !small(blocks[i]) {

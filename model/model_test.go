@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -437,5 +438,50 @@ func TestTooManyThreadsToModel(t *testing.T) {
 func TestMaxThreads(t *testing.T) {
 	if model.MaxThreads != workload.MaxThreads {
 		t.Errorf("model.MaxThreads %d, workload.MaxThreads %d", model.MaxThreads, workload.MaxThreads)
+	}
+}
+
+// TestStartUpFolded: a real program's start-up (imports, site: hundreds
+// of blocks outside its own code) is one block in the model, and no
+// function is named after an unknown frame ("?"), a cut stack's marker
+// ("...more frames") or a frame read from changing memory (a line past
+// any file's end): the 3.11 convoy's MainThread called 34 functions named
+// ? to ?#34 and 6 named ...more frames before.
+func TestStartUpFolded(t *testing.T) {
+	for _, c := range testkit.Fixtures(t) {
+		if !strings.HasPrefix(c.Name, "fixture-python-") {
+			continue
+		}
+		src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse(c.Name+".yaml", src)
+		if err != nil {
+			t.Fatalf("%s: the model does not load: %v", c.Name, err)
+		}
+		for name := range w.Functions {
+			if strings.HasPrefix(name, "?") || strings.HasPrefix(name, "...more frames") {
+				t.Errorf("%s: a function named %q", c.Name, name)
+			}
+		}
+		for _, line := range strings.Split(string(src), "\n") {
+			if i := strings.LastIndex(line, ":"); strings.HasPrefix(strings.TrimSpace(line), `"`) && strings.Contains(line, "# ") && i > 0 {
+				if n, err := strconv.Atoi(line[i+1:]); err == nil && n > 1<<22 {
+					t.Errorf("%s: a function from a frame at line %d: %s", c.Name, n, line)
+				}
+			}
+		}
+		if f := w.Functions["thread MainThread"]; f != nil {
+			calls := 0
+			for _, o := range f.Ops {
+				if o.Kind == workload.OpCall {
+					calls++
+				}
+			}
+			if calls > 12 {
+				t.Errorf("%s: MainThread makes %d calls, want its start-up folded into one block", c.Name, calls)
+			}
+		}
 	}
 }

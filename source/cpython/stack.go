@@ -137,7 +137,14 @@ func codeHeader(m *memory, l *layout, addr uint64) ([]byte, [5]uint64, bool) {
 	return hdr, id, true
 }
 
-// readCode reads code object addr.
+// maxFirstLine is the last first line a code object read from memory may
+// have: no source file is that long, and a frame read while the
+// interpreter changes it can point at memory whose names are those of
+// other objects and whose "first line" is half a pointer (1204561984 for
+// a "function __all__ in file stat", seen on 3.11).
+const maxFirstLine = 1 << 22
+
+// readCode reads code object addr; false if it is not one.
 func readCode(m *memory, l *layout, addr uint64) (*code, bool) {
 	hdr, id, ok := codeHeader(m, l, addr)
 	if !ok {
@@ -145,6 +152,9 @@ func readCode(m *memory, l *layout, addr uint64) (*code, bool) {
 	}
 	ptr := func(off int64) uint64 { return binary.LittleEndian.Uint64(hdr[off:]) }
 	c := &code{id: id, first: int(int32(binary.LittleEndian.Uint32(hdr[l.codeFirstLine:])))}
+	if c.first < 0 || c.first > maxFirstLine {
+		return nil, false
+	}
 	nameOff := l.codeName
 	if l.codeQualname >= 0 {
 		nameOff = l.codeQualname
