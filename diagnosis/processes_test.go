@@ -53,3 +53,40 @@ functions:
 		t.Errorf("verdicts %s, want scales", r.VerdictCodes())
 	}
 }
+
+// TestGILBoundBesideASleeper: two CPU-bound threads taking turns on the
+// GIL are gil-bound even beside a thread that sleeps through the run (a
+// heartbeat): its sleep made the run's work look parallel enough that the
+// run's GIL ceiling met its without-GIL estimate, and the verdict said
+// that no threshold was reached.
+func TestGILBoundBesideASleeper(t *testing.T) {
+	for _, ticker := range []bool{false, true} {
+		src := `name: heartbeat
+clock: virtual
+threads:
+  - {name: cpu, count: 2, run: crunch}
+`
+		if ticker {
+			src += "  - {name: ticker, run: tick}\n"
+		}
+		src += `functions:
+  crunch:
+    - compute: 300ms
+  tick:
+    - repeat: {times: 60, body: [{sleep: 10ms}]}
+`
+		w, err := workload.Parse("heartbeat.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := vm.Run(context.Background(), w, vm.Options{Cores: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := diagnosis.Analyze(tracer.Derive(tr))
+		if !strings.Contains(r.VerdictCodes(), diagnosis.GILBound) {
+			t.Errorf("ticker %v: verdicts %q, want gil-bound among them (achieved %.2fx, GIL ceiling %.2fx, without a GIL %.2fx)",
+				ticker, r.VerdictCodes(), r.Speedup.Achieved, r.Speedup.GILCeiling, r.Speedup.WithoutGIL)
+		}
+	}
+}

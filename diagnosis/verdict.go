@@ -241,10 +241,16 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			perProc[a.procOf[i]]++
 		}
 	}
-	n, s := a.threadSums(func(i int) bool { return a.competing[i] && perProc[a.procOf[i]] >= 2 })
+	cpuThreads := func(i int) bool { return a.competing[i] && perProc[a.procOf[i]] >= 2 }
+	n, s := a.threadSums(cpuThreads)
 	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
 	compute := textfmt.Share(s.RunningNS, threadWork(&s))
-	ruleA := []cond{gain,
+	// The gain of these threads' own work: a thread that sleeps through
+	// the run (a heartbeat, a poller) makes the run's work look parallel
+	// enough that its GIL ceiling meets the without-GIL estimate, while
+	// the CPU-bound threads beside it take turns on the GIL.
+	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: a.gainOf(cpuThreads), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	ruleA := []cond{gainA,
 		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
 		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare}}
 	// (b) Threads of any kind behind a saturated GIL.
@@ -284,6 +290,32 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			textfmt.Pct0(a.r.GILHeldFraction), nb, textfmt.Pct0(waitShareB), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)) + a.measuredNote(),
 		Advice: advice,
 	}, true
+}
+
+// gainOf is, for the work of the threads sel selects alone, the
+// without-GIL estimate over the GIL ceiling (as speedup makes them for the
+// run): the largest of the longest thread's work and each process's
+// GIL-held work, over the largest of the longest thread's work and their
+// CPU work spread over the cores.
+func (a *analysis) gainOf(sel func(int) bool) float64 {
+	var cpu, longest int64
+	serial := map[int]int64{}
+	for i := range a.r.Threads {
+		if !sel(i) {
+			continue
+		}
+		th := &a.r.Threads[i]
+		cpu += threadCPU(th)
+		longest = max(longest, a.threadWork(i))
+		if p := a.procOf[i]; a.gilOf(p) != tracer.NoLock {
+			serial[p] += th.RunningNS + th.NativeHoldingNS
+		}
+	}
+	withGIL := longest
+	for _, v := range serial {
+		withGIL = max(withGIL, v)
+	}
+	return ratio(float64(withGIL), float64(max(longest, cpu/int64(max(a.r.Speedup.Cores, 1)))))
 }
 
 // allNear reports whether every condition holds or is near its threshold.
