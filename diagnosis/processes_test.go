@@ -88,5 +88,11 @@ threads:
 			t.Errorf("ticker %v: verdicts %q, want gil-bound among them (achieved %.2fx, GIL ceiling %.2fx, without a GIL %.2fx)",
 				ticker, r.VerdictCodes(), r.Speedup.Achieved, r.Speedup.GILCeiling, r.Speedup.WithoutGIL)
 		}
+		for _, v := range r.Verdicts {
+			// Their own work: 1.00x achieved, 2.00x as processes.
+			if v.Code == diagnosis.GILBound && (!strings.Contains(v.Advice, "Move the compute to processes") || !strings.Contains(v.Text, "ran 1.00x as fast")) {
+				t.Errorf("ticker %v: %s\n%s", ticker, v.Text, v.Advice)
+			}
+		}
 	}
 }

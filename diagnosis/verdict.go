@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -178,17 +179,30 @@ const AdviceMinGain = 1.1
 // figure "predicted", and the two differ (docs/diagnosis.md).
 func (a *analysis) processesAdvice() string {
 	sp := a.r.Speedup
+	return a.processesAdviceFor(estimates{Achieved: sp.Achieved, AsProcesses: sp.AsProcesses, WithoutGIL: sp.WithoutGIL, Cores: sp.Cores})
+}
+
+// estimates are the speedup figures an advice weighs: the run's
+// (Speedup), or those of some of its threads' own work (speedupOf).
+type estimates struct {
+	Achieved, GILCeiling, AsProcesses, WithoutGIL float64
+	Cores                                         int
+}
+
+// processesAdviceFor is processesAdvice on the figures e.
+func (a *analysis) processesAdviceFor(e estimates) string {
+	better := func(estimate float64) bool { return estimate > AdviceMinGain*e.Achieved }
 	switch {
-	case a.better(sp.AsProcesses) && sp.AsProcesses >= sp.WithoutGIL:
-		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores (now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
-		if a.better(sp.WithoutGIL) {
-			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(sp.WithoutGIL))
+	case better(e.AsProcesses) && e.AsProcesses >= e.WithoutGIL:
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores (now %s)", textfmt.X(e.AsProcesses), e.Cores, textfmt.X(e.Achieved))
+		if better(e.WithoutGIL) {
+			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(e.WithoutGIL))
 		}
 		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
-	case a.better(sp.WithoutGIL):
-		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(sp.WithoutGIL), sp.Cores, textfmt.X(sp.Achieved))
+	case better(e.WithoutGIL):
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), e.Cores, textfmt.X(e.Achieved))
 	}
-	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Cores)
+	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), e.Cores)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -249,7 +263,8 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	// the run (a heartbeat, a poller) makes the run's work look parallel
 	// enough that its GIL ceiling meets the without-GIL estimate, while
 	// the CPU-bound threads beside it take turns on the GIL.
-	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: a.gainOf(cpuThreads), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	own := a.speedupOf(cpuThreads)
+	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
 	ruleA := []cond{gainA,
 		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
 		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare}}
@@ -269,11 +284,21 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			return Verdict{}, false
 		}
 		a.cpuThreadsTakeTurns = true
+		if gain.holds() { // the run's figures say it too: they are the report's
+			return Verdict{
+				Code: GILBound,
+				Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
+					n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()) + a.measuredNote(),
+				Advice: a.processesAdvice(),
+			}, true
+		}
+		// Only their own work says it (other threads' waits, a heartbeat's
+		// sleep, made the run look parallel): its figures.
 		return Verdict{
 			Code: GILBound,
-			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
-				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()) + a.measuredNote(),
-			Advice: a.processesAdvice(),
+			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s; the run's %s counts the other threads' sleeps and I/O as parallel work).%s",
+				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(own.Achieved), textfmt.X(own.GILCeiling), textfmt.X(sp.Achieved), a.unfair()),
+			Advice: a.processesAdviceFor(own),
 		}, true
 	}
 	if nb < 2 || !a.decide(GILBound, ruleB...) {
@@ -292,30 +317,43 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	}, true
 }
 
-// gainOf is, for the work of the threads sel selects alone, the
-// without-GIL estimate over the GIL ceiling (as speedup makes them for the
-// run): the largest of the longest thread's work and each process's
-// GIL-held work, over the largest of the longest thread's work and their
-// CPU work spread over the cores.
-func (a *analysis) gainOf(sel func(int) bool) float64 {
-	var cpu, longest int64
+// speedupOf is the speedup arithmetic (speedup) of the work of the threads
+// sel selects alone, over the time from the first one's start to the last
+// one's end: achieved, the GIL ceiling (the longest thread's work and each
+// process's GIL-held work), and without a GIL or as processes (the longest
+// thread's work and their CPU work spread over the cores; no guest locks).
+func (a *analysis) speedupOf(sel func(int) bool) estimates {
+	var work, cpu, longest int64
+	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	serial := map[int]int64{}
 	for i := range a.r.Threads {
 		if !sel(i) {
 			continue
 		}
 		th := &a.r.Threads[i]
+		w := a.threadWork(i)
+		work += w
 		cpu += threadCPU(th)
-		longest = max(longest, a.threadWork(i))
+		longest = max(longest, w)
 		if p := a.procOf[i]; a.gilOf(p) != tracer.NoLock {
 			serial[p] += th.RunningNS + th.NativeHoldingNS
 		}
+		if i < len(a.s.Threads) {
+			from, to = min(from, a.s.Threads[i].Start), max(to, a.s.Threads[i].End)
+		}
 	}
+	e := estimates{Cores: max(a.r.Speedup.Cores, 1)}
 	withGIL := longest
 	for _, v := range serial {
 		withGIL = max(withGIL, v)
 	}
-	return ratio(float64(withGIL), float64(max(longest, cpu/int64(max(a.r.Speedup.Cores, 1)))))
+	e.GILCeiling = round3(ratio(float64(work), float64(withGIL)))
+	e.AsProcesses = round3(ratio(float64(work), float64(max(longest, cpu/int64(e.Cores)))))
+	e.WithoutGIL = e.AsProcesses
+	if to > from {
+		e.Achieved = round3(ratio(float64(work), float64(to-from)))
+	}
+	return e
 }
 
 // allNear reports whether every condition holds or is near its threshold.
