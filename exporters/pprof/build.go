@@ -689,12 +689,15 @@ func (b *builder) function(name, file string, line int) *profile.Function {
 		}
 		return fn
 	}
+	// No SystemName: pprof takes a function whose SystemName is its Name
+	// as not demangled yet, and its default demangling drops what is
+	// between < and > (Python's <module>, <listcomp>, <lambda> had no name
+	// in -top and -list).
 	fn := &profile.Function{
-		ID:         uint64(len(b.p.Function)) + 1,
-		Name:       name,
-		SystemName: name,
-		Filename:   file,
-		StartLine:  int64(line),
+		ID:        uint64(len(b.p.Function)) + 1,
+		Name:      name,
+		Filename:  file,
+		StartLine: int64(line),
 	}
 	b.funcs[k] = fn
 	b.p.Function = append(b.p.Function, fn)

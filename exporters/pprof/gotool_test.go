@@ -306,3 +306,28 @@ func TestGoToolList(t *testing.T) {
 		t.Errorf("-list=parse does not show line 20 of the workload with its time:\n%s", out)
 	}
 }
+
+// TestGoToolAngleNames: Python's functions named in angle brackets
+// (<module>, <listcomp>, <lambda>) keep their names in `go tool pprof
+// -top`: pprof demangled a function whose SystemName was its Name and
+// dropped the bracketed text, leaving no name.
+func TestGoToolAngleNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go tool pprof")
+	}
+	b := testkit.New("angles")
+	p := b.Process("angles", 1)
+	mod, comp := b.Func("<module>", 3), b.Func("<listcomp>", 7)
+	th := b.Thread(p, "MainThread").Start(0).Acquire(0, 0, tracer.AcquireUncontended).Call(0, mod)
+	th.Call(1_000_000, comp).Return(3_000_000).Release(4_000_000, 0, tracer.ReleaseThreadEnd).End(4_000_000)
+	file := filepath.Join(t.TempDir(), "wall.pb.gz")
+	if err := os.WriteFile(file, export(t, b.Trace(), pprof.KindWall), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := goTool(t, file, "-top")
+	for _, name := range []string{"<module>", "<listcomp>"} {
+		if !strings.Contains(out, name) {
+			t.Errorf("-top does not name %s:\n%s", name, out)
+		}
+	}
+}
