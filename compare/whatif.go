@@ -51,7 +51,7 @@ type Prediction struct {
 	RecordedCores  int           `json:"recorded_cores"`
 	MeasuredWallNS int64         `json:"measured_wall_ns"`
 	SerialNS       int64         `json:"serial_work_ns"`
-	Measured       float64       `json:"measured_speedup"`
+	Measured       float64       `json:"measured_speedup"` // the report's achieved speedup (Speedup.Achieved: the trace's overlap), which the rows' speedups compare with
 	Replay         PredictionRow `json:"replay"`            // the model as recorded, on the recorded cores
 	ReplayError    float64       `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
 	// ReplayOff is set when ReplayError is beyond ReplayTolerance: the
@@ -427,7 +427,7 @@ const ReplayTolerance = 0.10
 func (p *Prediction) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "What would help (predicted from a model of the run, in virtual time)\n")
-	fmt.Fprintf(&b, "  measured: %s (the same work on one thread: %s, wall %s, %d cores)\n",
+	fmt.Fprintf(&b, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s, %d cores)\n",
 		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), p.RecordedCores)
 	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the measured wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
@@ -501,7 +501,7 @@ func (p *Prediction) WriteJSON(w io.Writer) error {
 // measured speedup as a point on the recorded machine.
 func (p *Prediction) Chart() *chart.Chart {
 	ch := &chart.Chart{
-		Title:  fmt.Sprintf("%s: predicted speedup (virtual time), measured %s on %d cores", p.Workload, textfmt.X(p.Measured), p.RecordedCores),
+		Title:  fmt.Sprintf("%s: predicted speedup (virtual time), achieved %s on %d cores", p.Workload, textfmt.X(p.Measured), p.RecordedCores),
 		XLabel: "cores (simulated)",
 		YLabel: "speedup",
 		Cores:  p.RecordedCores,
@@ -515,7 +515,7 @@ func (p *Prediction) Chart() *chart.Chart {
 		}
 		ch.Series = append(ch.Series, s)
 	}
-	ch.Series = append(ch.Series, chart.Series{Name: "measured", Color: colMeasured, Square: true,
+	ch.Series = append(ch.Series, chart.Series{Name: "recorded run", Color: colMeasured, Square: true,
 		Points: [][2]float64{{float64(p.RecordedCores), p.Measured}}})
 	return ch
 }

@@ -98,7 +98,8 @@ type Source struct {
 
 	mu         sync.Mutex
 	exitCode   int
-	exitSignal string // the signal that killed the program, if one did
+	exitSignal string        // the signal that killed the program, if one did
+	cpu        time.Duration // the program's user and system time, once it has exited
 }
 
 var _ tracer.Source = (*Source)(nil)
@@ -125,6 +126,14 @@ func (s *Source) ExitCode() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.exitCode
+}
+
+// cpuTime is the CPU time of the program started by Command (user and
+// system, its threads and the children it waited for), once it has exited.
+func (s *Source) cpuTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cpu
 }
 
 // exitSignalName is the signal that killed the program, or "".

@@ -537,13 +537,19 @@ func TestPassThrough(t *testing.T) {
 	py := pyenv("3.12.1")
 	needTracing(t, py)
 	var out bytes.Buffer
-	src := Command([]string{py, "-c", "import sys; print(sys.stdin.readline().upper(), end=''); sys.exit(3)"},
+	// The program burns 0.2 s of CPU after its line: its CPU time, which
+	// the busy-machine check weighs, is recorded.
+	src := Command([]string{py, "-c", "import sys, time; print(sys.stdin.readline().upper(), end=''); t = time.process_time()\nwhile time.process_time() - t < 0.2: pass\nsys.exit(3)"},
 		Options{Stdin: strings.NewReader("hello\n"), Stdout: &out})
-	if _, err := record(t, context.Background(), src); err != nil {
+	tr, err := record(t, context.Background(), src)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "HELLO\n" || src.ExitCode() != 3 {
 		t.Errorf("stdout %q, exit %d; want HELLO, 3", out.String(), src.ExitCode())
+	}
+	if cpu, err := strconv.ParseInt(tr.Meta.Extra["cpu_ns"], 10, 64); err != nil || cpu < 200e6 || cpu > 10e9 {
+		t.Errorf("cpu_ns %q (%v): want the program's CPU time, at least its 0.2 s loop", tr.Meta.Extra["cpu_ns"], err)
 	}
 }
 

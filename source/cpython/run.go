@@ -103,6 +103,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			_ = cmd.Wait()
 			s.mu.Lock()
 			s.exitCode = cmd.ProcessState.ExitCode()
+			s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				// As a shell reports it: 128 + the signal's number.
 				s.exitCode, s.exitSignal = 128+int(ws.Signal()), unix.SignalName(ws.Signal())
@@ -227,6 +228,12 @@ loop:
 		select {
 		case <-exited: // its status is known
 			r.meta.Extra["exit_status"] = strconv.Itoa(s.ExitCode())
+			if cpu := s.cpuTime(); cpu > 0 {
+				// The CPU time the kernel gave the program (its threads, and
+				// the children it waited for), for the busy-machine check
+				// (diagnosis.ExtraCPU).
+				r.meta.Extra["cpu_ns"] = strconv.FormatInt(cpu.Nanoseconds(), 10)
+			}
 			if sig := s.exitSignalName(); sig != "" {
 				r.meta.Extra["exit_signal"] = sig
 			}
