@@ -51,7 +51,7 @@ type Prediction struct {
 	RecordedCores  int           `json:"recorded_cores"`
 	MeasuredWallNS int64         `json:"measured_wall_ns"`
 	SerialNS       int64         `json:"serial_work_ns"`
-	Measured       float64       `json:"measured_speedup"` // the report's achieved speedup (Speedup.Achieved: the trace's overlap), which the rows' speedups compare with
+	Measured       float64       `json:"measured_speedup"`  // the report's achieved speedup (Speedup.Achieved: the trace's overlap), which the rows' speedups compare with
 	Replay         PredictionRow `json:"replay"`            // the model as recorded, on the recorded cores
 	ReplayError    float64       `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
 	// ReplayOff is set when ReplayError is beyond ReplayTolerance: the
