@@ -53,6 +53,8 @@ const (
 	// opWait is a wait for a notification: ios[a], on guest lock
 	// ios[a].lock.
 	opWait
+	// opNotify is a notify on notices[a] (package vm, notify.go).
+	opNotify
 )
 
 // Lengths of the sequences the superinstructions replace.
@@ -100,6 +102,7 @@ type ioOp struct {
 	d, jitter time.Duration
 	kind      tracer.StringID
 	lock      int // opWait: the guest lock
+	notice    int // opWait until a notify: 1 + the index in notices; 0 for a wait of fixed length
 }
 
 type nativeOp struct {
@@ -127,6 +130,10 @@ type program struct {
 	// starts; started[g] says whether group g waits for a start.
 	starts  [][]int
 	started []bool
+	// notices are the notifications waits until: notify wait for, by
+	// lock name (noticeIdx), shared by the run's processes.
+	notices   []*notice
+	noticeIdx map[string]int
 }
 
 // maxLoops bounds a compute's loop count (about an hour of the interpreter).
@@ -296,8 +303,15 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		c.setOp(fc, op.Line)
 		fc.emit(instr{op: opLockRelease, a: int32(li)})
 	case workload.OpWait:
-		fc.ios = append(fc.ios, ioOp{d: op.Duration, lock: c.lock(op.Lock)})
+		io := ioOp{d: op.Duration, lock: c.lock(op.Lock)}
+		if op.UntilNotify {
+			io.notice = c.notice(op.Lock) + 1
+		}
+		fc.ios = append(fc.ios, io)
 		fc.emit(instr{op: opWait, a: int32(len(fc.ios) - 1)})
+	case workload.OpNotify:
+		c.setOp(fc, op.Line)
+		fc.emit(instr{op: opNotify, a: int32(c.notice(op.Lock))})
 	case workload.OpJoin:
 		gs, err := c.groupsNamed(op, "join", &c.p.joined)
 		if err != nil {
@@ -340,6 +354,20 @@ func (c *compiler) lock(name string) int {
 	c.p.locks = append(c.p.locks, name)
 	c.p.lockIdx[name] = len(c.p.locks) - 1
 	return len(c.p.locks) - 1
+}
+
+// notice returns the index of the notification named name, made on first
+// use.
+func (c *compiler) notice(name string) int {
+	if c.p.noticeIdx == nil {
+		c.p.noticeIdx = map[string]int{}
+	}
+	if i, ok := c.p.noticeIdx[name]; ok {
+		return i
+	}
+	c.p.notices = append(c.p.notices, &notice{})
+	c.p.noticeIdx[name] = len(c.p.notices) - 1
+	return len(c.p.notices) - 1
 }
 
 // loops is a compute's iteration count: exact, or its duration times the

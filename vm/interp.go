@@ -119,7 +119,7 @@ func (th *thread) eval() error {
 					return nil
 				}
 				break loop
-			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart, opWait:
+			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart, opWait, opNotify:
 				f.pc, th.instrs = pc+1, instrs
 				th.at(f, pc)
 				if err := th.blocking(f.code, in); err != nil {
@@ -149,7 +149,13 @@ func (th *thread) blocking(c *code, in *instr) error {
 		th.startGroups(th.prog.starts[in.a])
 		return nil
 	case opWait:
+		if op := &c.ios[in.a]; op.notice > 0 {
+			return th.waitNotice(th.prog.notices[op.notice-1], th.proc.locks[op.lock])
+		}
 		return th.wait(&c.ios[in.a])
+	case opNotify:
+		th.prog.notices[in.a].notify()
+		return nil
 	default:
 		return th.proc.locks[in.a].release(th, tracer.ReleaseUnlock)
 	}

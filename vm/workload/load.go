@@ -78,7 +78,7 @@ var formatKeys = map[string][]string{
 	"native":  {"duration", "releases_gil", "name"},
 	"lock":    {"name", "body"},
 	"repeat":  {"times", "body"},
-	"wait":    {"duration", "lock"},
+	"wait":    {"duration", "lock", "until"},
 }
 
 // Load reads and validates the workload file at path. Errors name the file,

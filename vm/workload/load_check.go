@@ -53,6 +53,44 @@ func (l *loader) checkCalls(w *Workload) {
 		l.checkCallDepth(w, sites)
 		l.checkLocks(w)
 	}
+	l.checkNotifies(funcs)
+}
+
+// checkNotifies reports each wait until: notify on a lock that no notify
+// operation names: it would wait forever.
+func (l *loader) checkNotifies(funcs []*Function) {
+	notified := map[string]bool{}
+	type wait struct {
+		op   Op
+		path string
+	}
+	var waits []wait
+	var walk func(ops []Op, path string)
+	walk = func(ops []Op, path string) {
+		for i, op := range ops {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			switch op.Kind {
+			case OpNotify:
+				notified[op.Lock] = true
+			case OpWait:
+				if op.UntilNotify {
+					waits = append(waits, wait{op, p + ".wait"})
+				}
+			case OpRepeat:
+				walk(op.Body, p+".repeat.body")
+			case OpLock:
+				walk(op.Body, p+".lock.body")
+			}
+		}
+	}
+	for _, f := range funcs {
+		walk(f.Ops, "functions."+f.Name)
+	}
+	for _, w := range waits {
+		if !notified[w.op.Lock] {
+			l.errorAt(w.op.Line, w.op.Col, w.path, "waits until a notify on lock %q, but no operation notifies it (notify: %s); it would wait forever", w.op.Lock, w.op.Lock)
+		}
+	}
 }
 
 // checkCycles reports every call that closes a cycle, naming the cycle, by a

@@ -12,7 +12,7 @@ import (
 )
 
 // opNames are the operation keys of format v1.
-var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join", "start", "wait"}
+var opNames = []string{"call", "compute", "io", "sleep", "native", "lock", "repeat", "join", "start", "wait", "notify"}
 
 // functions decodes the functions: mapping of name to list of operations.
 func (l *loader) functions(n *yaml.Node) map[string]*Function {
@@ -141,6 +141,10 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 		op.Group, ok = l.name(v, field)
 	case "wait":
 		op, ok = l.wait(v, field)
+	case "notify":
+		op.Kind = OpNotify
+		op.Lock, ok = l.name(v, field)
+		ok = ok && l.countLock(v, field, op.Lock)
 	default:
 		l.errorf(k, path, "unknown operation %q%s; expected one of %s", k.Value, didYouMean(k.Value, opNames), strings.Join(opNames, ", "))
 		return Op{}, false
@@ -258,11 +262,23 @@ func (l *loader) native(v *yaml.Node, path string) (Op, bool) {
 	return op, ok
 }
 
-// wait decodes `wait: 5ms` or `{duration: 5ms, lock: queue}`: a wait for a
-// notification on a guest lock (DefaultWaitLock if none is named).
+// wait decodes `wait: 5ms`, `{duration: 5ms, lock: queue}` or `{lock:
+// queue, until: notify}`: a wait for a notification on a guest lock
+// (DefaultWaitLock if none is named), for a duration or until a notify.
 func (l *loader) wait(v *yaml.Node, path string) (Op, bool) {
 	op := Op{Kind: OpWait, Lock: DefaultWaitLock}
-	m, more, d, ok := l.timed(v, path, "a wait", "a duration like 5ms", formatKeys["wait"])
+	if rv := resolveAlias(v); rv != nil && rv.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(rv.Content); i += 2 {
+			if rv.Content[i].Value == "until" {
+				m, ok := l.mapping(v, path, "a wait", formatKeys["wait"])
+				if !ok {
+					return op, false
+				}
+				return l.waitUntil(v, m, path)
+			}
+		}
+	}
+	m, more, d, ok := l.timed(v, path, "a wait", "a duration like 5ms, or until: notify", formatKeys["wait"])
 	op.Duration = d
 	at := v
 	if more {
@@ -271,6 +287,32 @@ func (l *loader) wait(v *yaml.Node, path string) (Op, bool) {
 			op.Lock, nok = l.name(nm, path+".lock")
 			ok, at = ok && nok, nm
 		}
+	}
+	return op, l.countLock(at, path, op.Lock) && ok
+}
+
+// waitUntil decodes `{lock: queue, until: notify}`: a wait that ends at a
+// notify on the lock, which takes no duration.
+func (l *loader) waitUntil(v *yaml.Node, m nodeMap, path string) (Op, bool) {
+	op := Op{Kind: OpWait, Lock: DefaultWaitLock, UntilNotify: true}
+	ok := true
+	if u := m.value("until"); u != nil {
+		s, uok := l.str(u, path+".until", "notify")
+		if uok && s != "notify" {
+			l.errorf(u, path+".until", "expected notify (the wait ends at a notify: on its lock), got %s", describeNode(u))
+			uok = false
+		}
+		ok = uok
+	}
+	if d := m.value("duration"); d != nil {
+		l.errorf(d, path+".duration", "a wait until: notify ends at the notify, so it takes no duration; remove duration, or until for a wait of fixed length")
+		ok = false
+	}
+	at := v
+	if nm := m.value("lock"); nm != nil {
+		var nok bool
+		op.Lock, nok = l.name(nm, path+".lock")
+		ok, at = ok && nok, nm
 	}
 	return op, l.countLock(at, path, op.Lock) && ok
 }

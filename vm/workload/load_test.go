@@ -206,9 +206,9 @@ func parseErrorCases() []parseErrorCase {
 		{"call chain too deep", chainYAML(MaxDepth + 1), []string{"t.yaml:2:17: threads[0].run: calls nest 33 frames deep (f0 -> f1 -> f2 -> ... -> f31 -> f32), beyond the limit of 32"}},
 
 		// operations.
-		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got "sleep" (sleep needs a value: - sleep: ...)`}},
-		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
-		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait), got 3"}},
+		{"op scalar", opYAML("sleep"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait, notify), got "sleep" (sleep needs a value: - sleep: ...)`}},
+		{"op without space", opYAML("compute:2ms"), []string{`t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait, notify), got "compute:2ms" (put a space after the colon: - compute: 2ms)`}},
+		{"op number", opYAML("3"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call, compute, io, sleep, native, lock, repeat, join, start, wait, notify), got 3"}},
 		{"op empty mapping", opYAML("{}"), []string{"t.yaml:5:7: functions.f[0]: expected an operation (one of call", "got an empty mapping"}},
 		{"op two keys", opYAML("call: g\n      io: 1ms"), []string{"t.yaml:6:7: functions.f[0]: an operation has exactly one key, got call and io; start each operation with its own -"}},
 		{"op unknown", opYAML("computee: 1ms"), []string{`t.yaml:5:7: functions.f[0]: unknown operation "computee" (did you mean "compute"?); expected one of call, compute, io, sleep, native, lock, repeat`}},

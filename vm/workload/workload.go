@@ -86,7 +86,8 @@ const (
 	OpRepeat                    // Body Times times
 	OpJoin                      // wait until every thread of the groups named Group has ended (Thread.join)
 	OpStart                     // start every thread of the groups named Group (Thread.start)
-	OpWait                      // wait for a notification on guest lock Lock for Duration (a Condition's, an Event's, a queue's wait)
+	OpWait                      // wait for a notification on guest lock Lock for Duration (a Condition's, an Event's, a queue's wait), or until a notify on Lock (UntilNotify)
+	OpNotify                    // notify on guest lock Lock: ends one wait until notified on it, now or the next to come (a Condition's notify, an Event's set, a queue's put)
 )
 
 // Op is one operation of a function. Which fields matter depends on Kind.
@@ -100,7 +101,8 @@ type Op struct {
 	IOKind      string        // OpIO: network, disk, db, sleep, ...; default "io"
 	ReleasesGIL bool          // OpNative
 	NativeName  string        // OpNative: optional name shown as a frame
-	Lock        string        // OpLock, OpWait
+	Lock        string        // OpLock, OpWait, OpNotify
+	UntilNotify bool          // OpWait: waits until a notify on Lock (no Duration), not for Duration
 	Times       int           // OpRepeat
 	Group       string        // OpJoin, OpStart: the name of the thread group(s) joined or started
 	Body        []Op          // OpLock, OpRepeat
