@@ -427,8 +427,8 @@ const ReplayTolerance = 0.10
 func (p *Prediction) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "What would help (predicted from a model of the run, in virtual time)\n")
-	fmt.Fprintf(&b, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s, %d cores)\n",
-		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), p.RecordedCores)
+	fmt.Fprintf(&b, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s, %s)\n",
+		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Plural(p.RecordedCores, "core"))
 	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the measured wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
 	if p.ReplayOff {
@@ -440,7 +440,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	if p.Best == p.Replay {
 		best = p.Replay.Mode + ", as recorded"
 	}
-	fmt.Fprintf(&b, "  best on %d cores: %s, predicted %s; limited by %s\n", p.RecordedCores, best, textfmt.X(p.Best.Speedup), p.Limit)
+	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.RecordedCores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
 		fmt.Fprintf(&b, "  estimated %s for %s in the verdict: the work over the cores, without the GIL handoffs, waits and start-up that this prediction replays (docs/what-if.md)\n",
 			textfmt.X(e), p.Best.Mode)
@@ -501,7 +501,7 @@ func (p *Prediction) WriteJSON(w io.Writer) error {
 // measured speedup as a point on the recorded machine.
 func (p *Prediction) Chart() *chart.Chart {
 	ch := &chart.Chart{
-		Title:  fmt.Sprintf("%s: predicted speedup (virtual time), achieved %s on %d cores", p.Workload, textfmt.X(p.Measured), p.RecordedCores),
+		Title:  fmt.Sprintf("%s: predicted speedup (virtual time), achieved %s on %s", p.Workload, textfmt.X(p.Measured), textfmt.Plural(p.RecordedCores, "core")),
 		XLabel: "cores (simulated)",
 		YLabel: "speedup",
 		Cores:  p.RecordedCores,

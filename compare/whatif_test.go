@@ -13,6 +13,8 @@ import (
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 func fixtureSpans(t *testing.T, name string) *tracer.Spans {
@@ -433,5 +435,57 @@ func TestEstimatesReconciled(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "without a GIL in the verdict") {
 		t.Errorf("free-threaded's estimate (0.96x) is within 5 %% of its row (0.95x), yet explained:\n%s", b.String())
+	}
+}
+
+// TestWhatIfWaitsForResults: a main thread waiting for its workers'
+// results (a ThreadPoolExecutor's futures: Condition.wait, notified by the
+// worker that ran when it ended) waits less when the workers finish
+// sooner. Recorded on 1 core, two workers doing 50 ms of GIL-releasing
+// native work each finish at 100 ms; on 2 cores at 50 ms, and so does the
+// program. The model kept the main thread's waits at their recorded
+// length, and predicted the same wall on every number of cores.
+func TestWhatIfWaitsForResults(t *testing.T) {
+	w, err := workload.Parse("pool.yaml", []byte(`name: pool
+clock: virtual
+cores: 1
+threads:
+  - {name: main, run: main}
+  - {name: w, count: 2, run: work}
+functions:
+  main:
+    - compute: 1ms
+    - wait: {lock: results, until: notify}
+    - wait: {lock: results, until: notify}
+    - compute: 1ms
+  work:
+    - compute: 1ms
+    - native: {duration: 50ms, releases_gil: true}
+    - notify: results
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "pool.giltrace", Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one, two int64
+	for _, r := range p.Rows {
+		if r.Mode == "threads" && r.SwitchInterval == 0 {
+			switch r.Cores {
+			case 1:
+				one = r.WallNS
+			case 2:
+				two = r.WallNS
+			}
+		}
+	}
+	if one < 95e6 || two > 60e6 {
+		t.Errorf("threads on 1 core %v, on 2 %v: want about 100ms and 50ms\n%s", time.Duration(one), time.Duration(two), p.Model)
 	}
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// cores: settings (virtual-time replay).
 	Clock string
 	Cores int
+	// FixedWaits writes every wait for a notification with its recorded
+	// length, as models did before notifiers were inferred (findNotifies):
+	// for a replay that a wrongly inferred notifier would deadlock.
+	FixedWaits bool
 }
 
 // opKind is what an operation of the model does.
@@ -63,6 +67,8 @@ const (
 	opJoin                         // wait until thread target has ended (Thread.join)
 	opStart                        // start thread target (Thread.start)
 	opWait                         // a wait for a notification on lock label (Condition.wait, a queue's get)
+	opWaitNotify                   // a wait until a notify on lock label (d: its recorded length)
+	opNotify                       // a notify on lock label
 )
 
 // op is an operation of the model.
@@ -116,12 +122,16 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	starts := findStarts(s, joins)
 	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
+	var notes []notification
+	if !o.FixedWaits {
+		notes = findNotifies(s, shared, holds, joins)
+	}
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
 		threads = threads[:0]
 		fns := map[string]bool{}
 		for id := range t.Threads {
-			tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, cpu, depth, o.Tolerance)
+			tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, o.Tolerance)
 			threads = append(threads, tm)
 			for _, b := range tm.blocks {
 				fns[b.fn.Func] = true
@@ -132,6 +142,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		}
 		depth = min(depth, maxStackDepth(t)) - 1
 	}
+	fixUnmatchedWaits(threads)
 	if !slices.ContainsFunc(threads, func(tm threadModel) bool {
 		return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 	}) {
@@ -376,7 +387,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, cpu *cpuShare, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, notes []notification, cpu *cpuShare, depth int, tol float64) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	if int(id) < len(s.Threads) && !s.Threads[id].Existed {
@@ -427,18 +438,35 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			start = cut
 		}
 	}
-	// The thread's starts of other threads, in time order: each goes
-	// where its time falls, splitting the operation there.
+	// The thread's starts of other threads and its notifies, in time
+	// order: each goes where its time falls, splitting the operation
+	// there.
 	var mine []start
 	for _, st := range starts {
 		if st.starter == id {
 			mine = append(mine, st)
 		}
 	}
+	for _, n := range notes {
+		if n.notifier == id {
+			mine = append(mine, start{starter: id, at: n.at, notify: n.name})
+		}
+	}
+	slices.SortStableFunc(mine, func(a, b start) int { return cmp.Compare(a.at, b.at) })
+	waitNote := map[int64]string{} // the thread's waits that a notify ends, by start
+	for _, n := range notes {
+		if n.waiter == id {
+			waitNote[n.waitStart] = n.name
+		}
+	}
 	var lastFn tracer.Frame
 	flush := func(upTo int64, fn tracer.Frame) {
 		for len(mine) > 0 && mine[0].at <= upTo {
-			leaves = append(leaves, leaf{kind: opStart, target: mine[0].target, fn: fn, hold: -1})
+			if mine[0].notify != "" {
+				leaves = append(leaves, leaf{kind: opNotify, label: mine[0].notify, fn: fn, hold: -1})
+			} else {
+				leaves = append(leaves, leaf{kind: opStart, target: mine[0].target, fn: fn, hold: -1})
+			}
 			mine = mine[1:]
 		}
 	}
@@ -472,7 +500,10 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 					joined = true
 				}
 			}
-			if !joined && (!shared[sp.Lock] || mutexHeld.others(sp.Lock, id, sp.Start, sp.End) < mutexWaitShare*float64(sp.End-sp.Start)) {
+			if name, ok := waitNote[sp.Start]; ok && !joined {
+				// A wait that another thread's notify ended (findNotifies).
+				leaves = append(leaves, leaf{kind: opWaitNotify, label: name, d: sp.End - sp.Start, fn: fn, hold: -1})
+			} else if !joined && plainWait(sp, id, shared, mutexHeld) {
 				// A wait for an event, a condition or a queue: what it
 				// waited for is not in the trace, its length is. A wait
 				// on a mutex that others did not hold for most of it is
@@ -583,7 +614,7 @@ func opsTime(ops []op) float64 {
 // the last lock body, when it is under the same hold) when they match.
 func appendLeaf(ops []op, lf leaf) []op {
 	if lf.kind.marker() {
-		return append(ops, op{kind: lf.kind, target: lf.target})
+		return append(ops, op{kind: lf.kind, target: lf.target, label: lf.label, d: float64(lf.d)})
 	}
 	if lf.hold >= 0 {
 		if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
@@ -711,13 +742,137 @@ func (c *cpuShare) share(start, end int64) float64 {
 	return got / float64(end-start)
 }
 
-// marker says whether k is an operation without duration (join, start).
-func (k opKind) marker() bool { return k == opJoin || k == opStart }
+// marker says whether k is an operation without duration (join, start,
+// notify, a wait until notified): never merged with its neighbours.
+func (k opKind) marker() bool {
+	return k == opJoin || k == opStart || k == opNotify || k == opWaitNotify
+}
 
 // start is a thread's start of another (Thread.start).
 type start struct {
 	starter, target tracer.ThreadID
-	at              int64 // where in the starter's time the start goes
+	at              int64  // where in the starter's time the start goes
+	notify          string // not a start: a notify on this lock (findNotifies)
+}
+
+// notification is a wait that another thread's notify ended: CPython's
+// Condition.wait, Event.wait, a queue's get or a future's result block on
+// a waiter lock that the notifier releases, holding the GIL.
+type notification struct {
+	waiter, notifier tracer.ThreadID
+	waitStart, at    int64  // the wait's start; its end, where the notify goes in the notifier's time
+	name             string // the lock of the model's wait and notify: one per waiter and notifier
+}
+
+// notifyWindow is how long before a wait's end the GIL's last holder may
+// have released it and still count as the notifier, when no thread held
+// the GIL at the end: the waiter's wake-up through the kernel.
+const notifyWindow = 1_000_000
+
+// findNotifies finds who notified each wait for a notification (a wait
+// that is no join and whose lock no other thread held for most of it,
+// plainWait): the thread holding the GIL of the waiter's process when the
+// wait ended, else the last to hold it, if it let it go within
+// notifyWindow before. The notifier releases the waiter lock holding the
+// GIL and runs on; the waiter wakes with the GIL still held, or just let
+// go. A wait that ended with nobody running (a timeout, a notify from
+// another process) keeps its recorded length.
+func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join) []notification {
+	t := s.Trace
+	var out []notification
+	for w := range t.Threads {
+		waiter := tracer.ThreadID(w)
+		proc := t.Threads[waiter].Proc
+		if int(proc) >= len(t.Procs) || t.Procs[proc].GIL == tracer.NoLock {
+			continue
+		}
+		hs := s.LockHolds(t.Procs[proc].GIL)
+		for _, sp := range s.ThreadStates(waiter) {
+			if sp.State != tracer.StateLockWait || sp.End <= sp.Start || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+				continue
+			}
+			joined := false
+			for _, j := range joins {
+				joined = joined || j.waiter == waiter && sp.Start <= j.start && j.start < sp.End
+			}
+			if joined || !plainWait(sp, waiter, shared, mutexHeld) {
+				continue
+			}
+			k := sort.Search(len(hs), func(i int) bool { return s.Holds[hs[i]].End > sp.End })
+			notifier, at := tracer.NoThread, sp.End
+			if k < len(hs) && s.Holds[hs[k]].Start <= sp.End && s.Holds[hs[k]].Thread != waiter {
+				notifier = s.Holds[hs[k]].Thread
+			} else {
+				for i := k - 1; i >= 0 && i >= k-4; i-- {
+					if h := &s.Holds[hs[i]]; h.Thread != waiter {
+						if sp.End-h.End <= notifyWindow {
+							// It notified while it held the GIL: the
+							// notify goes at the end of that hold, not
+							// into whatever it waited for next.
+							notifier, at = h.Thread, h.End
+						}
+						break
+					}
+				}
+			}
+			if notifier == tracer.NoThread || int(notifier) >= len(t.Threads) {
+				continue
+			}
+			name := cleanName("notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name)
+			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: name})
+		}
+	}
+	return out
+}
+
+// fixUnmatchedWaits gives back its recorded length to every wait until
+// notified on a lock whose written notifies are fewer than its waits (a
+// notifier with no operation to write, which the model leaves out): the
+// replay would wait for them forever.
+func fixUnmatchedWaits(threads []threadModel) {
+	notifies, waits := map[string]int{}, map[string]int{}
+	var count func(ops []op, times int)
+	count = func(ops []op, times int) {
+		for _, o := range ops {
+			switch o.kind {
+			case opNotify:
+				notifies[o.label] += times
+			case opWaitNotify:
+				waits[o.label] += times
+			case opRepeat:
+				count(o.body, times*o.times)
+			default:
+				count(o.body, times)
+			}
+		}
+	}
+	for _, tm := range threads {
+		for _, b := range tm.blocks {
+			count(b.ops, 1)
+		}
+	}
+	var fix func(ops []op)
+	fix = func(ops []op) {
+		for i := range ops {
+			if o := &ops[i]; o.kind == opWaitNotify && notifies[o.label] < waits[o.label] {
+				o.kind = opWait
+			}
+			fix(ops[i].body)
+		}
+	}
+	for _, tm := range threads {
+		for _, b := range tm.blocks {
+			fix(b.ops)
+		}
+	}
+}
+
+// plainWait reports whether lock wait sp of thread id is a wait for a
+// notification rather than for a mutex: its lock is shared by no two
+// threads, or the others held it for less than mutexWaitShare of the wait
+// (a Condition's waiter lock, whose address the next waiter lock reuses).
+func plainWait(sp tracer.StateSpan, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy) bool {
+	return !shared[sp.Lock] || mutexHeld.others(sp.Lock, id, sp.Start, sp.End) < mutexWaitShare*float64(sp.End-sp.Start)
 }
 
 // startWindow is how long before a thread's start its starter may have
@@ -1117,6 +1272,10 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 			fmt.Fprintf(w, "%s- io: {duration: %s, kind: %s}\n", pad, dur(o.d), ioKind(o.label))
 		case opWait:
 			fmt.Fprintf(w, "%s- wait: {duration: %s, lock: %s}\n", pad, dur(o.d), strconv.Quote(o.label))
+		case opWaitNotify:
+			fmt.Fprintf(w, "%s- wait: {lock: %s, until: notify, duration: %s}\n", pad, strconv.Quote(o.label), dur(o.d))
+		case opNotify:
+			fmt.Fprintf(w, "%s- notify: %s\n", pad, strconv.Quote(o.label))
 		case opNative:
 			fmt.Fprintf(w, "%s- native: {duration: %s, releases_gil: true}\n", pad, dur(o.d))
 		case opNativeHold:

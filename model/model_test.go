@@ -409,7 +409,10 @@ func TestConditionWaitIsNotAJoin(t *testing.T) {
 			t.Fatalf("%s: the model does not load: %v\n%s", c.lock, err, src)
 		}
 		join := strings.Contains(string(src), `- join: "workers"`)
-		wait := strings.Contains(string(src), `- wait: {duration: 99ms, lock: "lock 0x10"}`)
+		// Not a join: a wait, until the notify of the thread that ran last
+		// before it ended (workers, 0.5 ms before), at most its 99 ms.
+		wait := strings.Contains(string(src), `- wait: {lock: "notify workers to tasks", until: notify, duration: 99ms}`) &&
+			strings.Contains(string(src), `- notify: "notify workers to tasks"`)
 		if join != c.join || wait == c.join {
 			t.Errorf("%s: join %v, 99ms wait %v; want join %v\n%s", c.lock, join, wait, c.join, src)
 		}

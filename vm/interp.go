@@ -150,7 +150,7 @@ func (th *thread) blocking(c *code, in *instr) error {
 		return nil
 	case opWait:
 		if op := &c.ios[in.a]; op.notice > 0 {
-			return th.waitNotice(th.prog.notices[op.notice-1], th.proc.locks[op.lock])
+			return th.waitNotice(th.prog.notices[op.notice-1], th.proc.locks[op.lock], op.d)
 		}
 		return th.wait(&c.ios[in.a])
 	case opNotify:

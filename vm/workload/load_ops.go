@@ -292,7 +292,7 @@ func (l *loader) wait(v *yaml.Node, path string) (Op, bool) {
 }
 
 // waitUntil decodes `{lock: queue, until: notify}`: a wait that ends at a
-// notify on the lock, which takes no duration.
+// notify on the lock, or gives up after its duration if it has one.
 func (l *loader) waitUntil(v *yaml.Node, m nodeMap, path string) (Op, bool) {
 	op := Op{Kind: OpWait, Lock: DefaultWaitLock, UntilNotify: true}
 	ok := true
@@ -305,8 +305,9 @@ func (l *loader) waitUntil(v *yaml.Node, m nodeMap, path string) (Op, bool) {
 		ok = uok
 	}
 	if d := m.value("duration"); d != nil {
-		l.errorf(d, path+".duration", "a wait until: notify ends at the notify, so it takes no duration; remove duration, or until for a wait of fixed length")
-		ok = false
+		var dok bool
+		op.Duration, dok = l.duration(d, path+".duration", time.Nanosecond)
+		ok = ok && dok
 	}
 	at := v
 	if nm := m.value("lock"); nm != nil {

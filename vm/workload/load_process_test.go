@@ -127,7 +127,7 @@ func TestWaitOperation(t *testing.T) {
 		{opYAML("lock: {name: q, body: [{wait: {duration: 1ms, lock: q}}]}"), `waits on lock "q", already held here`},
 		// until: notify
 		{opYAML("wait: {lock: done, until: notify}"), `functions.f[0].wait: waits until a notify on lock "done", but no operation notifies it (notify: done); it would wait forever`},
-		{opYAML("wait: {lock: done, until: notify, duration: 3ms}") + "    - notify: done\n", "functions.f[0].wait.duration: a wait until: notify ends at the notify, so it takes no duration"},
+		{opYAML("wait: {lock: done, until: notify, duration: -3ms}") + "    - notify: done\n", "functions.f[0].wait.duration"},
 		{opYAML("wait: {lock: done, until: later}") + "    - notify: done\n", `functions.f[0].wait.until: expected notify`},
 		{opYAML("repeat: {times: 2, body: [{wait: {lock: d, until: notify}}]}") + "    - notify: e\n", `functions.f[0].repeat.body[0].wait: waits until a notify on lock "d"`},
 		{opYAML("notify: {lock: x}"), "functions.f[0].notify"},
@@ -142,6 +142,13 @@ func TestWaitOperation(t *testing.T) {
 	}
 	if op := w.Functions["f"].Ops[0]; op.Kind != OpWait || !op.UntilNotify || op.Lock != "done" || op.Duration != 0 {
 		t.Errorf("wait: {lock: done, until: notify} gave %+v", op)
+	}
+	w, err = Parse("t.yaml", []byte(opYAML("wait: {lock: done, until: notify, duration: 3ms}")+"    - notify: done\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := w.Functions["f"].Ops[0]; !op.UntilNotify || op.Duration != 3*time.Millisecond {
+		t.Errorf("wait: {lock: done, until: notify, duration: 3ms} gave %+v", op)
 	}
 	if op := w.Functions["f"].Ops[1]; op.Kind != OpNotify || op.Lock != "done" {
 		t.Errorf("notify: done gave %+v", op)
