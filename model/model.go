@@ -1115,8 +1115,8 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	if py := m.Extra["python"]; py != "" {
 		fmt.Fprintf(&w, " (CPython %s)", py)
 	}
-	fmt.Fprintf(&w, ",\n# recorded %s, wall %v, %d threads in %d processes.\n",
-		m.Start.UTC().Format("2006-01-02 15:04:05 MST"), time.Duration(t.Duration()).Round(time.Microsecond), len(t.Threads), len(t.Procs))
+	fmt.Fprintf(&w, ",\n# recorded %s, wall %v, %s in %s.\n",
+		m.Start.UTC().Format("2006-01-02 15:04:05 MST"), time.Duration(t.Duration()).Round(time.Microsecond), count(len(t.Threads), "thread", "threads"), count(len(t.Procs), "process", "processes"))
 	w.WriteString(`#
 # Each thread does what it did in the recorded run, in the same order: its
 # Python running time (compute), blocking calls that released the GIL (io,
@@ -1298,6 +1298,14 @@ func writeOps(w *strings.Builder, ops []op, indent int, names map[tracer.ThreadI
 			writeOps(w, o.body, indent+6, names)
 		}
 	}
+}
+
+// count is "1 thread" or "3 threads".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // dur formats nanoseconds as a Go duration rounded to the microsecond, at

@@ -473,6 +473,17 @@ func TestRecordPythonDefaultDir(t *testing.T) {
 	if _, err := runRoot("record", "--formats", "none", "--", py, "countdown.py"); err != nil {
 		t.Fatal(err)
 	}
+	// With outputs, the outputs line names every file written, the
+	// what-if's too.
+	out, err := runRoot("record", "--formats", "folded", "-o", "py-out", "--", py, "countdown.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"flame.folded", "whatif/model.yaml", "whatif/whatif.json"} {
+		if !strings.Contains(out, " "+filepath.Join("py-out", f)) {
+			t.Errorf("the outputs line does not name %s:\n%s", f, out)
+		}
+	}
 	for _, p := range []string{"giltrace-out/countdown/run.giltrace", "giltrace-out/py-countdown/run.giltrace"} {
 		if _, err := os.Stat(p); err != nil {
 			t.Error(err)

@@ -331,11 +331,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// are written, and waited for by report.txt and report.json only,
 	// which hold the report printed below (reportOutput).
 	var pred *compare.Prediction
+	var predFiles []string
 	var predErr error
 	predDone := make(chan struct{})
 	go func() {
 		defer close(predDone)
-		pred, predErr = predict(ctx, r, path, dir, saveErr == nil && o.Formats != "none")
+		pred, predFiles, predErr = predict(ctx, r, path, dir, saveErr == nil && o.Formats != "none")
 	}()
 	r.whatIf = func() *compare.Prediction {
 		<-predDone
@@ -350,6 +351,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
 	<-predDone
+	written = append(written, predFiles...)
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}
@@ -410,17 +412,18 @@ func (o *recordOptions) otlp() *otlpOptions {
 
 // predict models a real program's run and predicts what would help it (a
 // VM run is its own model: compare WORKLOAD.yaml answers for it). With
-// files, the model, the prediction and its chart go into dir/whatif/.
-func predict(ctx context.Context, r *run, path, dir string, files bool) (*compare.Prediction, error) {
+// files, the model, the prediction and its chart go into dir/whatif/, and
+// their paths are returned.
+func predict(ctx context.Context, r *run, path, dir string, files bool) (*compare.Prediction, []string, error) {
 	if r.trace.Meta.Extra["source"] != "cpython" || len(r.trace.Threads) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	p, err := compare.WhatIf(context.WithoutCancel(ctx), r.spans, compare.WhatIfOptions{Source: path, Version: giltraceVersion()})
 	if err != nil || !files {
-		return p, err
+		return p, nil, err
 	}
-	_, err = writePrediction(ctx, p, filepath.Join(dir, "whatif"))
-	return p, err
+	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"))
+	return p, written, err
 }
 
 // reportOutput writes report.txt or report.json (JSON set) of run r: the
