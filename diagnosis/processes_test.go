@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -93,6 +94,40 @@ threads:
 			if v.Code == diagnosis.GILBound && (!strings.Contains(v.Advice, "Move the compute to processes") || !strings.Contains(v.Text, "ran 1.00x as fast")) {
 				t.Errorf("ticker %v: %s\n%s", ticker, v.Text, v.Advice)
 			}
+		}
+	}
+}
+
+// TestFailedAtStart: a real program that exited with an error before any
+// of its own code ran (python3 missing.py: only the interpreter's frozen
+// modules and the standard library in its stacks) gets no verdict (it got
+// single-threaded, with advice to split its work); one that ran its own
+// code and then failed keeps its verdicts, as does a program giltrace
+// stopped.
+func TestFailedAtStart(t *testing.T) {
+	build := func(file string, status string) *tracer.Trace {
+		b := testkit.New("app")
+		b.Meta().Extra = map[string]string{"source": "cpython", "exit_status": status}
+		p := b.Process("app", 1)
+		fr := b.Frame(tracer.Frame{Func: "main", File: file, Line: 3})
+		th := b.Thread(p, "MainThread").Start(0).Acquire(0, 0, tracer.AcquireUncontended).Call(0, fr)
+		th.Return(50_000_000).Release(50_000_000, 0, tracer.ReleaseThreadEnd).End(50_000_000)
+		return b.Trace()
+	}
+	for _, c := range []struct {
+		file, status string
+		failed       bool
+	}{
+		{"<frozen importlib._bootstrap>", "2", true},
+		{"/usr/lib/python3.11/site.py", "1", true},
+		{"hasattr", "2", true}, // a name read from changing memory
+		{"/tmp/app.py", "2", false},
+		{"app.py", "2", false},
+		{"<frozen importlib._bootstrap>", "0", false},
+	} {
+		r := diagnosis.Analyze(tracer.Derive(build(c.file, c.status)))
+		if r.FailedAtStart != c.failed || c.failed && len(r.Verdicts) > 0 || !c.failed && len(r.Verdicts) == 0 {
+			t.Errorf("%s, status %s: failed at start %v, verdicts %q; want %v", c.file, c.status, r.FailedAtStart, r.VerdictCodes(), c.failed)
 		}
 	}
 }

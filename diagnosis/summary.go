@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -36,9 +37,15 @@ type Summary struct {
 	// SIGINT and exited within StopGrace, traced meanwhile) or "killed"
 	// (it had not, or a second signal came first, and it was sent SIGKILL
 	// KilledAfter the SIGINT).
-	Stopped     string `json:"stopped,omitempty"`
-	StopGrace   string `json:"stop_grace,omitempty"`
-	KilledAfter string `json:"killed_after,omitempty"`
+	// FailedAtStart: a real program that exited with a non-zero status
+	// before any of its own code ran (no frame outside the interpreter's
+	// frozen modules, the standard library and installed packages): a
+	// missing script, a failed import. Its run is the interpreter's
+	// start-up, and no verdict is given.
+	FailedAtStart bool   `json:"failed_at_start,omitempty"`
+	Stopped       string `json:"stopped,omitempty"`
+	StopGrace     string `json:"stop_grace,omitempty"`
+	KilledAfter   string `json:"killed_after,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
@@ -114,6 +121,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
 	sum.Stopped, sum.StopGrace, sum.KilledAfter = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"], t.Meta.Extra["killed_after"]
+	sum.FailedAtStart = sum.ExitStatus != nil && *sum.ExitStatus != 0 && sum.Stopped == "" && sum.Source == "cpython" && !ranOwnCode(t)
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {
@@ -178,4 +186,32 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// ranOwnCode reports whether a frame of the program's own code is in the
+// trace: a file that is no frozen module of the interpreter
+// ("<frozen importlib._bootstrap>"), no file of the standard library or
+// of installed packages, a path or a .py file's name; or the outermost frame of
+// python3 -c or of a script on stdin ("<string>", "<stdin>": deeper, a
+// "<string>" is site's exec of a .pth file's line).
+func ranOwnCode(t *tracer.Trace) bool {
+	for _, f := range t.Frames {
+		file := f.File
+		// A path, or a script's name (python3 app.py): "hasattr" or
+		// "importlib.resources.abc" is a name read from memory that
+		// changed under the recorder.
+		path := strings.Contains(file, "/") || strings.HasSuffix(file, ".py") || strings.HasSuffix(file, ".pyw")
+		if path && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
+			!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/") {
+			return true
+		}
+	}
+	for _, st := range t.Stacks {
+		if st.Parent == tracer.NoStack && int(st.Frame) < len(t.Frames) {
+			if file := t.Frames[st.Frame].File; file == "<string>" || file == "<stdin>" {
+				return true
+			}
+		}
+	}
+	return false
 }

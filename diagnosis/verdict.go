@@ -119,9 +119,14 @@ type Verdict struct {
 	NearBoundary bool `json:"near_boundary,omitempty"`
 }
 
-// diagnose applies every verdict's rule, in vocabulary order.
+// diagnose applies every verdict's rule, in vocabulary order; a real
+// program that failed before its own code ran gets none (its run is the
+// interpreter's start-up: advice on it would be noise).
 func diagnose(a *analysis) []Verdict {
 	out := []Verdict{}
+	if a.r.FailedAtStart {
+		return out
+	}
 	if a.r.Speedup.Threads <= 1 {
 		if v, ok := a.singleThreaded(); ok {
 			out = append(out, v)

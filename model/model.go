@@ -363,10 +363,13 @@ const maxLine = 1 << 22
 
 // ownCode reports whether file is the program's own code: not a frozen
 // module of the interpreter ("<frozen importlib._bootstrap>") nor a file
-// of the standard library or of installed packages, nor a frame the
-// recorder could not place ("?").
+// of the standard library or of installed packages; a path, or the name of
+// a script or a workload file (python3 app.py): not "?" (a frame the
+// recorder could not place), nor a name such as "hasattr" that a frame
+// read from memory the interpreter was changing gave.
 func ownCode(file string) bool {
-	return file != "" && file != "?" && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
+	path := strings.Contains(file, "/") || strings.HasSuffix(file, ".py") || strings.HasSuffix(file, ".pyw") || strings.HasSuffix(file, ".yaml") || strings.HasSuffix(file, ".yml")
+	return path && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
 		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
 }
 

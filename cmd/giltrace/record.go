@@ -415,8 +415,8 @@ func (o *recordOptions) otlp() *otlpOptions {
 // files, the model, the prediction and its chart go into dir/whatif/, and
 // their paths are returned.
 func predict(ctx context.Context, r *run, path, dir string, files bool) (*compare.Prediction, []string, error) {
-	if r.trace.Meta.Extra["source"] != "cpython" || len(r.trace.Threads) == 0 {
-		return nil, nil, nil
+	if r.trace.Meta.Extra["source"] != "cpython" || len(r.trace.Threads) == 0 || r.diagnosis().FailedAtStart {
+		return nil, nil, nil // a failed start is the interpreter's: nothing to predict
 	}
 	p, err := compare.WhatIf(context.WithoutCancel(ctx), r.spans, compare.WhatIfOptions{Source: path, Version: giltraceVersion()})
 	if err != nil || !files {

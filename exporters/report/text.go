@@ -78,6 +78,8 @@ func headline(s *diagnosis.Summary) string {
 			}
 		}
 		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it %s within %s, and its shutdown is in the run", how, s.StopGrace)
+	case s.FailedAtStart && st != nil:
+		line += fmt.Sprintf("\nThe program exited with status %d before any of its own code ran (a missing script, a failed import): this run is the interpreter's start-up, and no verdict is given", *st)
 	case st != nil && *st != 0:
 		how := fmt.Sprintf("exited with status %d", *st)
 		switch {
@@ -200,9 +202,12 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	if cw := r.CoreWait; cw != nil {
 		fmt.Fprintf(w, "Note: %s\n\n", cw.Text)
 	}
-	if len(r.Verdicts) == 0 {
+	switch {
+	case r.FailedAtStart:
+		fmt.Fprintf(w, "Verdict: none: the program failed before its own code ran (fix its start, then record it again).\n")
+	case len(r.Verdicts) == 0:
 		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n")
-	} else {
+	default:
 		fmt.Fprintf(w, "Verdict: %s\n", r.VerdictCodes())
 		for _, v := range r.Verdicts {
 			fmt.Fprintf(w, "  %s: %s\n", v.Code, v.Text)

@@ -72,6 +72,9 @@ func (b *Builder) Func(name string, line int) tracer.FrameID {
 	return b.r.AddFrame(tracer.Frame{Func: name, File: File, Line: line})
 }
 
+// Frame returns the frame f, added on first use.
+func (b *Builder) Frame(f tracer.Frame) tracer.FrameID { return b.r.AddFrame(f) }
+
 // Thread adds a thread of process p.
 func (b *Builder) Thread(p tracer.ProcID, name string) *Thread {
 	return &Thread{b: b, buf: b.r.NewThread(name, p)}
