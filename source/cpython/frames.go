@@ -205,12 +205,31 @@ func (m *machine) code(p *proc, addr uint64) *code {
 	if c, ok := p.codes[addr]; ok {
 		return c
 	}
-	c, ok := readCode(m.mem.memory(p.pid), m.in.layout, addr)
+	mem := m.mem.memory(p.pid)
+	if !m.isCode(p.pid, mem, addr) {
+		return nil
+	}
+	c, ok := readCode(mem, m.in.layout, addr)
 	if !ok {
 		return nil
 	}
 	p.codes[addr] = c
 	return c
+}
+
+// isCode reports whether the object at addr in process pid is a code
+// object: its type is PyCode_Type. A frame read while the interpreter
+// changes it can point at another object, whose "name" and "file" are
+// strings of its own: a function "_warnings" in file "hasattr" was shown.
+// True when it cannot be told (no PyCode_Type symbol, the interpreter's
+// load address unknown, a free-threaded build's other object header).
+func (m *machine) isCode(pid int, mem *memory, addr uint64) bool {
+	want, ok := m.mem.codeType(pid)
+	if !ok {
+		return true
+	}
+	typ, ok := mem.u64(addr + 8) // PyObject: ob_refcnt, then ob_type
+	return !ok || typ == want
 }
 
 // checkedCode is code, but checks that a cached code object is still the

@@ -31,8 +31,9 @@ func (fakeMem) mapping(_ int, addr uint64) (string, uint64, bool) {
 	}
 	return testLib, addr, true
 }
-func (fakeMem) interval(int) (int64, bool) { return 5_000_000, true }
-func (fakeMem) holder(int) (uint64, bool)  { return 0, false }
+func (fakeMem) interval(int) (int64, bool)  { return 5_000_000, true }
+func (fakeMem) holder(int) (uint64, bool)   { return 0, false }
+func (fakeMem) codeType(int) (uint64, bool) { return 0, false }
 
 func testMachine(rec *tracer.Recorder) *machine {
 	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}

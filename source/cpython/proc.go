@@ -150,6 +150,18 @@ func (pm *procMem) findBase(pid int) (uint64, bool) {
 	return 0, false
 }
 
+// codeType is the address of PyCode_Type in process pid, if known: the
+// type of every code object (but in a free-threaded build, whose objects
+// have another header).
+func (pm *procMem) codeType(pid int) (uint64, bool) {
+	sym, ok := pm.in.syms["PyCode_Type"]
+	if !ok || sym.Value == 0 || pm.in.NoGIL {
+		return 0, false
+	}
+	b, ok := pm.base(pid)
+	return b + sym.Value, ok
+}
+
 // interval reads the switch interval of process pid from its runtime
 // state (ns).
 func (pm *procMem) interval(pid int) (int64, bool) {
