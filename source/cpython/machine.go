@@ -72,7 +72,7 @@ type memReader interface {
 	mapping(pid int, addr uint64) (path string, vaddr uint64, ok bool)
 	interval(pid int) (int64, bool)
 	holder(pid int) (ts uint64, ok bool) // the GIL's holder now, if locked
-	codeType(pid int) (uint64, bool)    // PyCode_Type's address in process pid, if known
+	codeType(pid int) (uint64, bool)     // PyCode_Type's address in process pid, if known
 }
 
 type proc struct {
