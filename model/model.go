@@ -821,7 +821,13 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			if notifier == tracer.NoThread || int(notifier) >= len(t.Threads) {
 				continue
 			}
-			name := cleanName("notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name)
+			name := "notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name
+			if len(t.Procs) > 1 {
+				// Notifies are shared by a workload's processes: one per
+				// process, so that a worker's notify ends its own waits.
+				name += fmt.Sprintf(" in process %d", proc+1)
+			}
+			name = cleanName(name)
 			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: name})
 		}
 	}
@@ -1131,12 +1137,13 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # the measured ones (time in Python, not loop counts).
 #
 # A join waits until the joined thread has ended (join: THREAD); a wait for
-# an event, a condition or a queue keeps its recorded length (wait: on the
-# lock it waited on).
+# an event, a condition, a queue or a future waits until a notify from the
+# thread that ran when it ended (wait: until: notify, at most its recorded
+# length), or keeps its recorded length when no thread ran then.
 #
 # What the model cannot know: what a process pool pays to pickle its tasks,
-# what a C extension would do without a GIL, and what a thread's waits for
-# events and queues would become if the threads they wait for ran faster.
+# what a C extension would do without a GIL, and how much longer a thread
+# would wait for results if the threads it waits for ran slower.
 `)
 	if procs.note != "" {
 		w.WriteString("#\n")
