@@ -365,7 +365,7 @@ func (c *compiler) notice(name string) int {
 	if i, ok := c.p.noticeIdx[name]; ok {
 		return i
 	}
-	c.p.notices = append(c.p.notices, &notice{})
+	c.p.notices = append(c.p.notices, &notice{name: name})
 	c.p.noticeIdx[name] = len(c.p.notices) - 1
 	return len(c.p.notices) - 1
 }

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -58,5 +59,66 @@ functions:
 				}
 			}
 		})
+	}
+}
+
+// TestNotifyDeadlock: a run whose threads all wait until a notify that
+// none is left to give stops with an error saying so, in both clocks (in
+// real time it waited for ever).
+func TestNotifyDeadlock(t *testing.T) {
+	w, err := workload.Parse("short.yaml", []byte(`name: short
+threads: [{name: a, run: a}, {name: b, run: b}]
+functions:
+  a: [{wait: {lock: x, until: notify}}, {wait: {lock: x, until: notify}}, {compute: 1ms}]
+  b: [{compute: 2ms}, {notify: x}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clock := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Run(context.Background(), w, Options{ClockMode: clock, LoopsPerMS: testLoopsPerMS()})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), `every thread left waits until a notify that no thread is left to give (a on "x")`) {
+				t.Errorf("%s: error %v, want the notify deadlock", clock, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the run did not stop", clock)
+		}
+	}
+}
+
+// TestNotifyFIFO, in virtual time (exact): a notify goes to the thread
+// that has waited longest, as Condition.notify does (the lowest-numbered
+// thread took every notify before, whatever the order of arrival).
+func TestNotifyFIFO(t *testing.T) {
+	w, err := workload.Parse("fifo.yaml", []byte(`name: fifo
+clock: virtual
+threads:
+  - {name: c1, run: late}
+  - {name: c2, run: middle}
+  - {name: c3, run: early}
+  - {name: p, run: produce}
+functions:
+  early: [{sleep: 1ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
+  middle: [{sleep: 2ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
+  late: [{sleep: 3ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
+  produce: [{sleep: 20ms}, {notify: q}, {sleep: 10ms}, {notify: q}, {sleep: 10ms}, {notify: q}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s := mustRun(t, w, Options{Cores: 4})
+	end := map[string]time.Duration{}
+	for i, th := range s.Trace.Threads {
+		end[th.Name] = time.Duration(s.Threads[i].End)
+	}
+	// c3 waited first, then c2, then c1: woken at 20, 30 and 40 ms.
+	if !(end["c3"] < 25*time.Millisecond && end["c2"] > 30*time.Millisecond && end["c2"] < 35*time.Millisecond && end["c1"] > 40*time.Millisecond) {
+		t.Errorf("ends %v: want c3 woken first (20 ms), then c2 (30 ms), then c1 (40 ms)", end)
 	}
 }

@@ -279,6 +279,10 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	}
 	clock := o.Clock
 	start := time.Now()
+	// A run whose threads all wait until a notify that none is left to
+	// give stops with the cause (noticeWaits).
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	var vc *vclock
 	switch {
 	case s.virtual:
@@ -295,6 +299,15 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	threads, procs, err := r.build()
 	if err != nil {
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
+	}
+	if len(prog.notices) > 0 {
+		waits := newNoticeWaits(len(threads), stopRun)
+		for _, n := range prog.notices {
+			n.waits = waits
+		}
+		for _, th := range threads {
+			th.noticeWaits = waits
+		}
 	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, p := range procs {
@@ -427,7 +440,7 @@ func (r *runner) process(pid int) (*process, error) {
 func (r *runner) thread(p *process, name string, top *code, after time.Duration) *thread {
 	buf := r.rec.NewThread(name, p.id)
 	th := &thread{
-		id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
+		id: buf.Thread(), name: name, proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
 		prog: r.prog, wake: NewWaker(), stacks: map[uint64]tracer.StackID{},
 		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),

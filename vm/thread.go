@@ -16,17 +16,21 @@ var errStopped = errors.New("vm: run stopped")
 // thread is a guest thread: a goroutine running the interpreter, owning
 // its tracer buffer.
 type thread struct {
-	id    tracer.ThreadID
-	proc  *process
-	home  int // the workload's process the thread belongs to (1-based): proc's, unless Options.OneProcess
-	gil   gil
-	buf   *tracer.Buffer
-	rec   *tracer.Recorder
-	clock Clock
-	ctx   context.Context
-	prog  *program
-	rng   *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
-	wake  *Waker
+	id   tracer.ThreadID
+	name string
+	// noticeWaits: the run's waits until notified, for their deadlock;
+	// nil in a run without them.
+	noticeWaits *noticeWaits
+	proc        *process
+	home        int // the workload's process the thread belongs to (1-based): proc's, unless Options.OneProcess
+	gil         gil
+	buf         *tracer.Buffer
+	rec         *tracer.Recorder
+	clock       Clock
+	ctx         context.Context
+	prog        *program
+	rng         *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
+	wake        *Waker
 	// parkSeq numbers the thread's current wait on a lock (lock.parks).
 	parkSeq uint64
 	// widx is the thread's index in its lock's waiters while it waits
@@ -121,6 +125,7 @@ func (th *thread) released(l *lock) {
 
 // run is the thread's life: start, take the GIL, run the top level, end.
 func (th *thread) run() {
+	defer th.noticeWaits.ended()
 	if th.gate != nil && !th.gate.wait(th) || th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
 		th.stopped.Store(true)
 		if th.joinLock != nil {
