@@ -2,6 +2,7 @@ package compare
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -82,6 +83,14 @@ func (o VMOptions) variant(w *workload.Workload, v Variant, lpm float64) vm.Opti
 // comparison that would fail at its eighth variant fails before its first.
 // The error names the first variant refused.
 func CheckVM(w *workload.Workload, o VMOptions, c Options) error {
+	for _, g := range w.Threads {
+		if g.Process != 0 {
+			// Its variants put every thread group in one process (threads)
+			// or each in processes of its own: a group pinned to process K
+			// fits neither.
+			return fmt.Errorf("thread group %q runs in process %d (process:): %w; compare the recorded run instead (giltrace compare RUN.giltrace), or remove the process: keys", g.Name, g.Process, ErrPinnedProcesses)
+		}
+	}
 	vs, err := c.Variants()
 	if err != nil {
 		return err
@@ -94,6 +103,10 @@ func CheckVM(w *workload.Workload, o VMOptions, c Options) error {
 	}
 	return nil
 }
+
+// ErrPinnedProcesses: a workload whose thread groups are pinned to
+// processes (process:) has no variants to compare.
+var ErrPinnedProcesses = errors.New("compare scales a workload's thread groups as threads of one process or as processes of their own, which a workload of pinned processes (a model of a multiprocessing program) does not allow")
 
 // CallsPerThread is how many times one thread of each group calls its run
 // function, summed over the groups: the unit of a comparison's throughput.

@@ -102,7 +102,7 @@ func TestVirtualOneProcess(t *testing.T) {
 		t.Errorf("process 2's MainThread: %v running, %v lock wait; want 20ms and none", time.Duration(tt[tracer.StateRunning]), time.Duration(tt[tracer.StateLockWait]))
 	}
 	// A group beyond the processes of an override is refused.
-	if _, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Processes: 2}); err == nil || !strings.Contains(err.Error(), `thread group "MainThread" belongs to process 3, but the run has 2 processes: run it with 3 or more`) {
+	if _, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Processes: 2}); err == nil || !strings.Contains(err.Error(), `thread group "MainThread" belongs to process 3, but the run has 2: run it with 3 or more processes`) {
 		t.Errorf("2 processes for a workload of 3: %v", err)
 	}
 }

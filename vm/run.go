@@ -135,7 +135,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		}
 		s.counts = append(s.counts, n)
 		if g.Process > s.processes {
-			return s, fmt.Errorf("thread group %q belongs to process %d, but the run has %d processes: run it with %d or more", g.Name, g.Process, s.processes, g.Process)
+			return s, fmt.Errorf("thread group %q belongs to process %d, but the run has %d: run it with %d or more processes", g.Name, g.Process, s.processes, g.Process)
 		}
 		if g.Process != 0 {
 			total += n

@@ -118,6 +118,9 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	// Every variant is checked against the workload before the first runs:
 	// a --threads too large for it is a usage error, with nothing written.
 	if err := compare.CheckVM(w, vo, co); err != nil {
+		if errors.Is(err, compare.ErrPinnedProcesses) {
+			return &usageError{fmt.Errorf("%s: %w", o.File, err)}
+		}
 		return &usageError{fmt.Errorf("%s: %w (check --threads, --cores and --switch-interval)", o.File, err)}
 	}
 	run := compare.NewVMRunner(w, vo)

@@ -108,3 +108,18 @@ func TestCoresNeedVirtualTime(t *testing.T) {
 		t.Errorf("--cores with a workload in virtual time: %v", err)
 	}
 }
+
+// TestCompareRefusesPinnedProcesses: a workload whose thread groups are
+// pinned to processes (a model of a multiprocessing program) has no
+// variants to compare: a usage error that says so and what to do, not
+// one that blames --threads, --cores and --switch-interval.
+func TestCompareRefusesPinnedProcesses(t *testing.T) {
+	wl := filepath.Join(t.TempDir(), "pp.yaml")
+	if err := os.WriteFile(wl, []byte("name: pp\nprocesses: 2\nthreads:\n  - {name: a, run: f, process: 1}\n  - {name: b, run: f, process: 2}\nfunctions:\n  f: [{compute: 1ms}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runRoot("compare", wl, "-o", filepath.Join(t.TempDir(), "out"))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "compare the recorded run instead") || strings.Contains(err.Error(), "check --threads") {
+		t.Errorf("err = %v (exit %d)", err, exitCode(err))
+	}
+}
