@@ -70,9 +70,14 @@ func (l *loader) ops(n *yaml.Node, path string, depth int) []Op {
 		if l.opsFull {
 			break
 		}
-		if op, ok := l.op(item, fmt.Sprintf("%s[%d]", path, i), depth); ok {
-			ops = append(ops, op)
+		op, ok := l.op(item, fmt.Sprintf("%s[%d]", path, i), depth)
+		if !ok {
+			// Keeps its place (an operation of no kind: the workload is
+			// refused anyway), so that the later checks' paths name the
+			// operations by their index in the file.
+			op = Op{Line: item.Line, Col: item.Column}
 		}
+		ops = append(ops, op)
 	}
 	return ops
 }

@@ -131,6 +131,8 @@ func TestWaitOperation(t *testing.T) {
 		{opYAML("wait: {lock: done, until: later}") + "    - notify: done\n", `functions.f[0].wait.until: expected notify`},
 		{opYAML("repeat: {times: 2, body: [{wait: {lock: d, until: notify}}]}") + "    - notify: e\n", `functions.f[0].repeat.body[0].wait: waits until a notify on lock "d"`},
 		{opYAML("notify: {lock: x}"), "functions.f[0].notify"},
+		// An operation refused keeps its place: the next is f[1].
+		{opYAML("compute: 5") + "    - wait: {lock: done, until: notify}\n", `functions.f[1].wait: waits until a notify on lock "done"`},
 	} {
 		if _, err := Parse("t.yaml", []byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", tc.src, err, tc.want)
