@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -423,8 +424,11 @@ func (a *analysis) convoy() (Verdict, bool) {
 		conds := []cond{
 			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
 			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
-			{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare},
 		}
+		if !allNear(conds) {
+			continue // the holders' share (a pass over the run) cannot change that
+		}
+		conds = append(conds, cond{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare})
 		if !all(conds) {
 			if nearConds == nil && allNear(conds) {
 				nearConds = conds
@@ -475,43 +479,41 @@ func (a *analysis) cpuHolderShare(id tracer.ThreadID) float64 {
 }
 
 // nativeBehind is, per thread, the time of its GIL waits during which a
-// CPU-bound thread held the GIL inside a native call that keeps it: prefix
-// sums over each GIL's timeline (Spans.Timeline: its holds split by the
-// holders' states), two searches a wait, as heldBehind.
+// CPU-bound thread held the GIL inside a native call that keeps it. Such a
+// call is a state span of its own (StateNativeHolding), during which its
+// thread holds its process's GIL: per GIL, those spans in time order with
+// prefix sums, two searches a wait, as heldBehind. Most runs have few.
 func (a *analysis) nativeBehind() []int64 {
 	out := make([]int64, len(a.r.Threads))
-	for l := range a.t.Locks {
-		id := tracer.LockID(l)
-		if !isGIL(a.t, id) {
+	type span struct{ start, end int64 }
+	byGIL := map[tracer.LockID][]span{}
+	for i := range a.s.States {
+		sp := &a.s.States[i]
+		if sp.State != tracer.StateNativeHolding || sp.End <= sp.Start || int(sp.Thread) >= len(a.cpuBound) || !a.cpuBound[sp.Thread] {
 			continue
 		}
-		// Per timeline segment: its bounds, whether it counts, and (pn)
-		// the time counted before it.
-		var starts, ends []int64
-		var counts []bool
-		pn := []int64{0}
-		for b := range a.s.Timeline(id) {
-			n := b.Holder != tracer.NoThread && b.State == tracer.StateNativeHolding && int(b.Holder) < len(a.cpuBound) && a.cpuBound[b.Holder]
-			d := int64(0)
-			if n {
-				d = max(b.End-b.Start, 0)
-			}
-			starts, ends, counts = append(starts, b.Start), append(ends, b.End), append(counts, n)
-			pn = append(pn, pn[len(pn)-1]+d)
+		if gil := a.gilOf(a.procOf[sp.Thread]); gil != tracer.NoLock {
+			byGIL[gil] = append(byGIL[gil], span{sp.Start, sp.End})
 		}
-		if len(ends) == 0 {
-			continue
+	}
+	for gil, spans := range byGIL {
+		slices.SortFunc(spans, func(x, y span) int { return cmp.Compare(x.start, y.start) })
+		ends := make([]int64, len(spans))
+		before := make([]int64, len(spans)+1) // native time before spans[k]
+		for k, sp := range spans {
+			ends[k] = sp.end
+			before[k+1] = before[k] + sp.end - sp.start
 		}
 		first := firstEndAfter(ends)
-		upTo := func(t int64, k int) int64 { // counted before t; k: the first segment ending after t
-			v := pn[k]
-			if k < len(ends) && counts[k] && starts[k] < t {
-				v += t - starts[k]
+		upTo := func(t int64, k int) int64 { // native time before t; k: the first span ending after t
+			v := before[k]
+			if k < len(spans) && spans[k].start < t {
+				v += t - spans[k].start
 			}
 			return v
 		}
 		from := 0
-		for _, wi := range a.s.LockWaits(id) {
+		for _, wi := range a.s.LockWaits(gil) {
 			w := &a.s.Waits[wi]
 			if int(w.Thread) >= len(out) {
 				continue
