@@ -162,11 +162,22 @@ func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
 	if more {
 		out = append(out, moreFrames)
 	}
-	if th.name == "" && th.nameFrom == nil && len(out) > 0 {
-		th.nameFrom = reverse(out)
+	if th.name == "" && len(out) > 0 && (th.nameFrom == nil || th.nameTries < maxNameStacks && threadTarget(th.nameFrom) == "") {
+		// The first stack, or a later one that names the thread's target
+		// where the first did not (a thread seen first in its start-up or
+		// its teardown: Thread._delete).
+		th.nameTries++
+		if cand := reverse(out); th.nameFrom == nil || threadTarget(cand) != "" {
+			th.nameFrom = cand
+		}
 	}
 	return out
 }
+
+// maxNameStacks bounds the stacks a thread's fallback name is looked for
+// in: a thread whose stacks never show its target (the main thread)
+// stops costing a copy of its stack per release.
+const maxNameStacks = 16
 
 func reverse(fs []tracer.Frame) []tracer.Frame {
 	out := make([]tracer.Frame, len(fs))

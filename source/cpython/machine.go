@@ -129,12 +129,13 @@ type thread struct {
 	owed           []*guestLock // of held: released, shown released once it has the GIL back
 	last           int64
 
-	stack    tracer.StackID
-	frames   []tracer.FrameID // outermost first
-	tailKey  uint64
-	tail     []tracer.Frame
-	top      tracer.Frame   // innermost frame of its stack
-	nameFrom []tracer.Frame // the stack that named it
+	stack     tracer.StackID
+	frames    []tracer.FrameID // outermost first
+	tailKey   uint64
+	tail      []tracer.Frame
+	top       tracer.Frame   // innermost frame of its stack
+	nameFrom  []tracer.Frame // the stack that named it
+	nameTries int            // stacks looked at for a better nameFrom
 
 	ts      uint64       // its thread state (take_gil's argument)
 	samples []heldSample // its stack read from memory during the hold that goes on
@@ -887,21 +888,32 @@ func (m *machine) finish(t int64, why tracer.Release) {
 // of threading.Thread.run, or the run method of a Thread subclass, with
 // its thread id.
 func threadName(frames []tracer.Frame, tid int) string {
+	if target := threadTarget(frames); target != "" {
+		return fmt.Sprintf("%s (tid %d)", target, tid)
+	}
+	return fmt.Sprintf("thread %d", tid)
+}
+
+// threadTarget is the function a thread's stack (outermost first) runs
+// under Thread._bootstrap_inner: the target of threading.Thread.run, or
+// the run method of a Thread subclass; "" if the stack shows none (one
+// seen in the thread's start-up, or its teardown: Thread._delete is no
+// target).
+func threadTarget(frames []tracer.Frame) string {
 	for i, f := range frames {
 		if !strings.HasSuffix(f.Func, "_bootstrap_inner") || i+1 >= len(frames) {
 			continue
 		}
 		next := frames[i+1]
-		target := next.Func
-		if (next.Func == "Thread.run" || next.Func == "run") && filepath.Base(next.File) == "threading.py" {
-			if i+2 >= len(frames) {
-				break
-			}
-			target = frames[i+2].Func
+		if filepath.Base(next.File) != "threading.py" {
+			return next.Func // a Thread subclass's run, in the program's file
 		}
-		return fmt.Sprintf("%s (tid %d)", target, tid)
+		if (next.Func == "Thread.run" || next.Func == "run") && i+2 < len(frames) {
+			return frames[i+2].Func
+		}
+		return "" // threading's own: _delete, _set_ident, ...
 	}
-	return fmt.Sprintf("thread %d", tid)
+	return ""
 }
 
 // intern is rec.Intern, remembering the string for the live recording

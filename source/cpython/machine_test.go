@@ -671,3 +671,26 @@ func TestMachineNativeAfterSample(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadName: a thread whose Python name could not be read is named
+// after its target (under Thread.run) or its Thread subclass's run, never
+// after threading's own functions seen in its teardown (a 3.13 thread was
+// "Thread._delete (tid N)").
+func TestThreadName(t *testing.T) {
+	const lib = "/usr/lib/python3.13/threading.py"
+	boot := []tracer.Frame{{Func: "Thread._bootstrap", File: lib}, {Func: "Thread._bootstrap_inner", File: lib}}
+	for _, c := range []struct {
+		frames []tracer.Frame
+		want   string
+	}{
+		{append(boot[:2:2], tracer.Frame{Func: "Thread.run", File: lib}, tracer.Frame{Func: "w", File: "/tmp/js.py"}), "w (tid 5)"},
+		{append(boot[:2:2], tracer.Frame{Func: "Worker.run", File: "/tmp/app.py"}), "Worker.run (tid 5)"},
+		{append(boot[:2:2], tracer.Frame{Func: "Thread._delete", File: lib}), "thread 5"},
+		{append(boot[:2:2], tracer.Frame{Func: "Thread.run", File: lib}), "thread 5"},
+		{boot[:1], "thread 5"},
+	} {
+		if got := threadName(c.frames, 5); got != c.want {
+			t.Errorf("threadName(%v) = %q, want %q", c.frames, got, c.want)
+		}
+	}
+}
