@@ -108,6 +108,9 @@ func TestFailedAtStart(t *testing.T) {
 	build := func(file string, status string) *tracer.Trace {
 		b := testkit.New("app")
 		b.Meta().Extra = map[string]string{"source": "cpython", "exit_status": status}
+		if status == "137" {
+			b.Meta().Extra["exit_signal"] = "SIGKILL"
+		}
 		p := b.Process("app", 1)
 		fr := b.Frame(tracer.Frame{Func: "main", File: file, Line: 3})
 		th := b.Thread(p, "MainThread").Start(0).Acquire(0, 0, tracer.AcquireUncontended).Call(0, fr)
@@ -124,6 +127,7 @@ func TestFailedAtStart(t *testing.T) {
 		{"/tmp/app.py", "2", false},
 		{"app.py", "2", false},
 		{"<frozen importlib._bootstrap>", "0", false},
+		{"<frozen importlib._bootstrap>", "137", false}, // killed while it ran: its own code, unseen in a short hold
 	} {
 		r := diagnosis.Analyze(tracer.Derive(build(c.file, c.status)))
 		if r.FailedAtStart != c.failed || c.failed && len(r.Verdicts) > 0 || !c.failed && len(r.Verdicts) == 0 {

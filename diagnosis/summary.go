@@ -121,7 +121,9 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
 	sum.Stopped, sum.StopGrace, sum.KilledAfter = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"], t.Meta.Extra["killed_after"]
-	sum.FailedAtStart = sum.ExitStatus != nil && *sum.ExitStatus != 0 && sum.Stopped == "" && sum.Source == "cpython" && !ranOwnCode(t)
+	// Killed by a signal, it was running (its own code, maybe in too short
+	// a hold to be sampled), not failing to start.
+	sum.FailedAtStart = sum.ExitStatus != nil && *sum.ExitStatus != 0 && sum.ExitSignal == "" && sum.Stopped == "" && sum.Source == "cpython" && !ranOwnCode(t)
 	totals := threadTotals(s, len(t.Threads))
 	acq := gilAcquisitions(t, s)
 	for i, th := range t.Threads {
