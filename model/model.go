@@ -124,7 +124,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	holds := indexHolds(s, shared)
 	var notes []notification
 	if !o.FixedWaits {
-		notes = findNotifies(s, shared, holds, joins)
+		notes = limitNotifyNames(findNotifies(s, shared, holds, joins), t)
 	}
 	var threads []threadModel
 	for depth := math.MaxInt; ; {
@@ -832,6 +832,41 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 		}
 	}
 	return out
+}
+
+// maxNotifyNames is the most lock names the model's notifies take, half
+// of a workload's 256: the rest is for the run's own locks.
+const maxNotifyNames = 128
+
+// limitNotifyNames keeps the notifications' lock names within
+// maxNotifyNames: one per notifier and waiter, else one per waiter (every
+// notify to a thread shares it: its waits take them in the order they
+// come), else none (every wait keeps its recorded length). A pool of 24
+// threads notifying each other made 452 names, and a model that did not
+// load.
+func limitNotifyNames(notes []notification, t *tracer.Trace) []notification {
+	distinct := func() int {
+		names := map[string]bool{}
+		for _, n := range notes {
+			names[n.name] = true
+		}
+		return len(names)
+	}
+	if distinct() <= maxNotifyNames {
+		return notes
+	}
+	for i := range notes {
+		n := &notes[i]
+		name := "notify to " + t.Threads[n.waiter].Name
+		if p := t.Threads[n.waiter].Proc; len(t.Procs) > 1 {
+			name += fmt.Sprintf(" in process %d", p+1)
+		}
+		n.name = cleanName(name)
+	}
+	if distinct() <= maxNotifyNames {
+		return notes
+	}
+	return nil
 }
 
 // fixUnmatchedWaits gives back its recorded length to every wait until

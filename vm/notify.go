@@ -27,13 +27,20 @@ import (
 // several processes (Options.OneProcess off: a lock per process) share
 // the notice, which is the run's.
 type notice struct {
-	mu      sync.Mutex
-	name    string
-	pending int       // notifies not taken yet
-	owed    int       // waits that gave up (their duration passed) before their notify came
-	queue   []*thread // the threads waiting, in order of arrival: the first takes the next notify
-	locks   []*lock   // the locks waiters park on, one per process
-	waits   *noticeWaits
+	mu       sync.Mutex
+	name     string
+	pending  int       // notifies not taken yet
+	owed     int       // waits that gave up (their duration passed) before their notify came
+	queue    []*thread // the threads waiting, in order of arrival: the first takes the next notify
+	sleepers []*thread // the waiting threads parked now, to wake at a notify
+	waits    *noticeWaits
+}
+
+// wake signals the parked waiters; called without n.mu.
+func wake(ths []*thread) {
+	for _, th := range ths {
+		th.signal()
+	}
 }
 
 // notify gives one notification and wakes the waiters to take it, the
@@ -47,26 +54,19 @@ func (n *notice) notify() {
 		return
 	}
 	n.pending++
-	locks := append([]*lock(nil), n.locks...)
+	ths := slices.Clone(n.sleepers)
 	n.mu.Unlock()
-	for _, l := range locks {
-		l.mu.Lock()
-		for _, w := range l.waiters {
-			w.signal()
-		}
-		l.unlock()
-	}
+	wake(ths)
 }
 
-// take takes one notification for th if there is one and th is the first
-// waiting; if not and giveUp, th gives up, and the notify meant for it,
-// when it comes, goes to it.
-func (n *notice) take(th *thread, giveUp bool) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.pending > 0 && len(n.queue) > 0 && n.queue[0] == th {
+// takeLocked takes one notification for th, under n.mu, if there is one
+// and th is the first waiting; if not and giveUp, th gives up: it takes
+// one if one is pending (its duration ran out as it came), else the
+// notify meant for it, when it comes, goes to it.
+func (n *notice) takeLocked(th *thread, giveUp bool) bool {
+	if n.pending > 0 && (giveUp || len(n.queue) > 0 && n.queue[0] == th) {
 		n.pending--
-		n.queue = n.queue[1:]
+		n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
 		return true
 	}
 	if giveUp {
@@ -76,14 +76,12 @@ func (n *notice) take(th *thread, giveUp bool) bool {
 	return false
 }
 
-// waitNotice waits until n gives th a notification, on guest lock l (see
-// notice), for at most d if d > 0 (Condition.wait's timeout; a model's
-// recorded length).
+// waitNotice waits until n gives th a notification, for at most d if
+// d > 0 (Condition.wait's timeout; a model's recorded length), recorded
+// as a wait on guest lock l (see notice). It parks on the notice, not on
+// l: a thread waiting to take l is woken by l's release, not this one.
 func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	n.mu.Lock()
-	if !slices.Contains(n.locks, l) {
-		n.locks = append(n.locks, l)
-	}
 	n.queue = append(n.queue, th)
 	n.mu.Unlock()
 	l.mu.Lock()
@@ -92,24 +90,39 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	}
 	if d <= 0 {
 		n.waits.enter(th, n)
-		defer n.waits.leave(th)
 	}
 	deadline := th.clock.Now() + int64(d)
-	l.mu.Lock()
-	for !n.take(th, false) {
+	n.mu.Lock()
+	for !n.takeLocked(th, false) {
 		var timeout time.Duration
 		if d > 0 {
 			if timeout = time.Duration(deadline - th.clock.Now()); timeout <= 0 {
-				n.take(th, true)
+				n.takeLocked(th, true)
 				break
 			}
 		}
-		if l.park(th, timeout) == WakeStop {
-			l.unlock()
+		th.drainWake()
+		n.sleepers = append(n.sleepers, th)
+		n.mu.Unlock()
+		w := th.clock.Park(th.ctx, th.wake, timeout)
+		n.mu.Lock()
+		n.sleepers = slices.DeleteFunc(n.sleepers, func(x *thread) bool { return x == th })
+		if w == WakeStop {
+			n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+			n.mu.Unlock()
+			n.waits.leave(th)
 			return errStopped
 		}
 	}
-	l.unlock()
+	// The next waiter may take a notify still pending: it was woken
+	// before it was first.
+	var next []*thread
+	if n.pending > 0 {
+		next = slices.Clone(n.sleepers)
+	}
+	n.mu.Unlock()
+	wake(next)
+	n.waits.leave(th) // it has what it waited for: no longer stuck
 	return th.endLockWait(l, nil)
 }
 

@@ -94,7 +94,8 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 	in := interruptsOf(cmd.Context())
 	in.atForcedExit(func() { _ = cpython.RemoveStale() })
 	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
-		StopGrace: ro.KillAfter, KillNow: in.nth(2)}
+		StopGrace: ro.KillAfter, KillNow: in.nth(2),
+		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() }}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {
 		stderr := cmd.ErrOrStderr()
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "giltrace: cpython: "+format+"\n", args...) }
@@ -188,7 +189,13 @@ func resolveLauncher(ctx context.Context, argv []string) []string {
 	if !ok {
 		return argv
 	}
-	return slices.Concat([]string{exe}, args, []string{argv[0]}, argv[1:])
+	// The script by the path found (as the kernel passes it): by its bare
+	// name the interpreter would look for it in the working directory.
+	script := argv[0]
+	if !strings.ContainsRune(script, filepath.Separator) {
+		script = path
+	}
+	return slices.Concat([]string{exe}, args, []string{script}, argv[1:])
 }
 
 // pythonName matches the names of interpreters and their launchers

@@ -550,6 +550,7 @@ func TestResolveLauncher(t *testing.T) {
 	argScript := write(filepath.Join(dir, "unbuffered.py"), "#!"+shim+" -u\nprint('hi')\n")
 	realScript := write(filepath.Join(dir, "plain.py"), "#!"+real+"\nprint('hi')\n")
 	named := write(filepath.Join(dir, "python_app.py"), "#!/bin/sh\ntouch "+marker+"\n")
+	onPath := write(filepath.Join(bin, "mytool"), "#!/usr/bin/env python3\nprint('hi')\n")
 	for _, c := range []struct {
 		argv, want []string
 	}{
@@ -559,6 +560,10 @@ func TestResolveLauncher(t *testing.T) {
 		{[]string{realScript, "x"}, []string{realScript, "x"}},
 		{[]string{named}, []string{named}},
 		{[]string{"/bin/true"}, []string{"/bin/true"}},
+		// A script found on $PATH goes to the interpreter by its path, as
+		// the kernel passes it: by its bare name the interpreter would look
+		// in the working directory.
+		{[]string{"mytool", "x"}, []string{real, onPath, "x"}},
 	} {
 		if got := resolveLauncher(context.Background(), c.argv); !slices.Equal(got, c.want) {
 			t.Errorf("resolveLauncher(%q) = %q, want %q", c.argv, got, c.want)

@@ -81,6 +81,11 @@ type Options struct {
 	// KillNow, once closed, cuts StopGrace short: the program is killed at
 	// once (the CLI closes it at a second Ctrl-C).
 	KillNow <-chan struct{}
+	// Interrupted, if set, reports at the stop whether the program has had
+	// its SIGINT already: a Ctrl-C at the terminal reaches the whole
+	// foreground process group, the program included, and a second SIGINT
+	// would interrupt the shutdown (its finally blocks) the first began.
+	Interrupted func() bool
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
 }

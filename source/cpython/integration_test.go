@@ -424,6 +424,10 @@ func TestStopGrace(t *testing.T) {
 		cleaned    bool
 	}{
 		{"exit", "exit", 0, false, "interrupted", true},
+		// The program had its SIGINT from the terminal (Interrupted): no
+		// second one from giltrace, which would cut its cleanup short.
+		// Here nobody sends it one: it runs on until killed.
+		{"interrupted-already", "exit", 500 * time.Millisecond, false, "killed", false},
 		{"ignore", "ignore", 500 * time.Millisecond, false, "killed", false},
 		{"second-signal", "ignore", time.Minute, true, "killed", false},
 	} {
@@ -438,7 +442,11 @@ func TestStopGrace(t *testing.T) {
 			var mu sync.Mutex
 			var out strings.Builder
 			var stoppedAt time.Time
-			src := Command([]string{py, script, c.mode}, Options{StopGrace: c.grace, KillNow: killNow, Stdout: writerFunc(func(b []byte) {
+			var interrupted func() bool
+			if c.name == "interrupted-already" {
+				interrupted = func() bool { return true }
+			}
+			src := Command([]string{py, script, c.mode}, Options{StopGrace: c.grace, KillNow: killNow, Interrupted: interrupted, Stdout: writerFunc(func(b []byte) {
 				mu.Lock()
 				defer mu.Unlock()
 				out.Write(b)

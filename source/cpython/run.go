@@ -159,7 +159,9 @@ loop:
 				break loop
 			}
 			stop, stoppedAt = nil, time.Now()
-			_ = cmd.Process.Signal(os.Interrupt)
+			if s.o.Interrupted == nil || !s.o.Interrupted() {
+				_ = cmd.Process.Signal(os.Interrupt)
+			}
 			s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
 			kt := time.NewTimer(s.o.stopGrace())
 			defer kt.Stop()

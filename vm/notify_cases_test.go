@@ -1,0 +1,175 @@
+package vm
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+func runSrc(t *testing.T, name, src string, clock workload.ClockMode, o Options) error {
+	t.Helper()
+	w, err := workload.Parse(name+".yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ClockMode = clock
+	if o.LoopsPerMS == 0 {
+		o.LoopsPerMS = testLoopsPerMS()
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), w, o)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: run hung", clock)
+		return nil
+	}
+}
+
+// A waiter that took its notify but has not yet retaken the GIL is still
+// counted waiting: the notifier's end reports a deadlock.
+func TestNotifyCaseFalseDeadlockAfterTake(t *testing.T) {
+	src := `name: fd
+threads: [{name: a, run: a}, {name: b, run: b}]
+functions:
+  a: [{wait: {lock: x, until: notify}}, {compute: 1ms}]
+  b: [{compute: 2ms}, {notify: x}, {compute: 200us}]
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		fails := 0
+		for i := 0; i < 20; i++ {
+			if err := runSrc(t, "fd", src, c, Options{Cores: 0}); err != nil {
+				fails++
+				if fails == 1 {
+					t.Logf("%s: %v", c, err)
+				}
+			}
+		}
+		if fails > 0 {
+			t.Errorf("%s: %d/20 runs failed", c, fails)
+		}
+	}
+}
+
+// Two notifies back to back, the later waiter (c1) a lower thread index:
+// c1 runs first, fails its take (c2 is first in the queue), parks again;
+// c2 takes; nobody wakes c1 though a notify is pending for it.
+func TestNotifyCaseLostWakeup(t *testing.T) {
+	src := `name: lw
+clock: virtual
+threads:
+  - {name: c1, run: late}
+  - {name: c2, run: early}
+  - {name: p, run: produce}
+functions:
+  early: [{sleep: 1ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
+  late: [{sleep: 2ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
+  produce: [{sleep: 10ms}, {notify: q}, {notify: q}, {sleep: 50ms}]
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		o := Options{Cores: 4}
+		if c == workload.ClockReal {
+			o.Cores = 0
+		}
+		if err := runSrc(t, "lw", src, c, o); err != nil {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+}
+
+// A guest lock used both as a mutex and as a notify lock: a release of
+// the mutex may wake the notice waiter instead of the blocked acquirer.
+func TestNotifyCaseSharedLock(t *testing.T) {
+	src := `name: sl
+threads:
+  - {name: w, run: waiter}
+  - {name: m, run: mutex, count: 2}
+  - {name: p, run: produce}
+functions:
+  waiter: [{wait: {lock: q, until: notify}}]
+  mutex: [{repeat: {times: 20, body: [{lock: {name: q, body: [{io: 1ms}]}}]}}]
+  produce: [{sleep: 200ms}, {notify: q}]
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		o := Options{Cores: 4}
+		if c == workload.ClockReal {
+			o.Cores = 0
+		}
+		if err := runSrc(t, "sl", src, c, o); err != nil {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+}
+
+func TestNotifyCaseLostWakeupMany(t *testing.T) {
+	src := `name: lwm
+threads:
+  - {name: c, run: cons, count: 8}
+  - {name: p, run: produce}
+functions:
+  cons: [{wait: {lock: q, until: notify}}, {compute: 100us}]
+  produce: [{sleep: 10ms}, {repeat: {times: 8, body: [{notify: q}]}}, {sleep: 20ms}]
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		for i := 0; i < 10; i++ {
+			o := Options{Cores: 4}
+			if c == workload.ClockReal {
+				o.Cores = 0
+			}
+			if err := runSrc(t, "lwm", src, c, o); err != nil {
+				t.Errorf("%s: %v", c, err)
+				break
+			}
+		}
+	}
+}
+
+func TestNotifyCaseSharedLock2(t *testing.T) {
+	src := `name: sl2
+threads:
+  - {name: w, run: waiter}
+  - {name: m1, run: holder}
+  - {name: m2, run: giver}
+functions:
+  waiter: [{wait: {lock: q, until: notify}}]
+  holder: [{lock: {name: q, body: [{io: 5ms}]}}]
+  giver: [{sleep: 1ms}, {lock: {name: q, body: [{notify: q}]}}]
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		for i := 0; i < 10; i++ {
+			seed := int64(i)
+			o := Options{Cores: 4, Seed: &seed}
+			if c == workload.ClockReal {
+				o.Cores = 0
+			}
+			if err := runSrc(t, "sl2", src, c, o); err != nil {
+				t.Errorf("%s seed %d: %v", c, i, err)
+				break
+			}
+		}
+	}
+}
+
+func TestNotifyCaseFalseDeadlockReal(t *testing.T) {
+	for _, after := range []string{"20us", "200us", "1ms"} {
+		src := `name: fdr
+threads: [{name: a, run: a}, {name: b, run: b}]
+functions:
+  a: [{wait: {lock: x, until: notify}}, {compute: 1ms}]
+  b: [{compute: 2ms}, {notify: x}, {compute: ` + after + `}]
+`
+		fails := 0
+		for i := 0; i < 30; i++ {
+			if err := runSrc(t, "fdr", src, workload.ClockReal, Options{}); err != nil {
+				fails++
+			}
+		}
+		t.Logf("after %s: %d/30 failed", after, fails)
+	}
+}
