@@ -466,7 +466,17 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 	flush := func(upTo int64, fn tracer.Frame) {
 		for len(mine) > 0 && mine[0].at <= upTo {
 			if mine[0].notify != "" {
-				leaves = append(leaves, leaf{kind: opNotify, label: mine[0].notify, fn: fn, hold: -1})
+				// Inside the shared-lock hold it happened in, if any
+				// (with cond: cond.notify()): a notify between two lock
+				// operations would let another thread take the lock there.
+				lf := leaf{kind: opNotify, label: mine[0].notify, fn: fn, hold: -1}
+				for i, h := range holds {
+					if h.start <= mine[0].at && mine[0].at < h.end {
+						lf.hold, lf.lock = i, h.name
+						break
+					}
+				}
+				leaves = append(leaves, lf)
 			} else {
 				leaves = append(leaves, leaf{kind: opStart, target: mine[0].target, fn: fn, hold: -1})
 			}
@@ -617,7 +627,15 @@ func opsTime(ops []op) float64 {
 // the last lock body, when it is under the same hold) when they match.
 func appendLeaf(ops []op, lf leaf) []op {
 	if lf.kind.marker() {
-		return append(ops, op{kind: lf.kind, target: lf.target, label: lf.label, d: float64(lf.d)})
+		m := op{kind: lf.kind, target: lf.target, label: lf.label, d: float64(lf.d)}
+		if lf.hold >= 0 { // a notify inside a hold: in its lock's body
+			if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
+				ops[n-1].body = append(ops[n-1].body, m)
+				return ops
+			}
+			return append(ops, op{kind: opLock, label: lf.lock, times: lf.hold + 1, body: []op{m}})
+		}
+		return append(ops, m)
 	}
 	if lf.hold >= 0 {
 		if n := len(ops); n > 0 && ops[n-1].kind == opLock && ops[n-1].times == lf.hold+1 {
