@@ -17,7 +17,7 @@ import (
 // its compute back under one GIL) instead of calling threads the right
 // tool, as it did when its I/O share passed half.
 func TestScalesAsProcessesKeepsThem(t *testing.T) {
-	w, err := workload.Parse("procs.yaml", []byte(`name: procs
+	r := analyzeVirtual(t, `name: procs
 clock: virtual
 processes: 2
 threads:
@@ -25,15 +25,7 @@ threads:
 functions:
   work:
     - repeat: {times: 20, body: [{compute: 1ms}, {io: 3ms}]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{Cores: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := diagnosis.Analyze(tracer.Derive(tr))
+`)
 	if r.Work.SerialShare >= 0.5 {
 		t.Fatalf("serial share %.2f: the case wants mostly I/O", r.Work.SerialShare)
 	}
@@ -76,15 +68,7 @@ threads:
   tick:
     - repeat: {times: 60, body: [{sleep: 10ms}]}
 `
-		w, err := workload.Parse("heartbeat.yaml", []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := vm.Run(context.Background(), w, vm.Options{Cores: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := diagnosis.Analyze(tracer.Derive(tr))
+		r := analyzeVirtual(t, src)
 		if !strings.Contains(r.VerdictCodes(), diagnosis.GILBound) {
 			t.Errorf("ticker %v: verdicts %q, want gil-bound among them (achieved %.2fx, GIL ceiling %.2fx, without a GIL %.2fx)",
 				ticker, r.VerdictCodes(), r.Speedup.Achieved, r.Speedup.GILCeiling, r.Speedup.WithoutGIL)
@@ -134,4 +118,19 @@ func TestFailedAtStart(t *testing.T) {
 			t.Errorf("%s, status %s: failed at start %v, verdicts %q; want %v", c.file, c.status, r.FailedAtStart, r.VerdictCodes(), c.failed)
 		}
 	}
+}
+
+// analyzeVirtual runs workload src on the VM in virtual time on 2 cores
+// and analyses its trace.
+func analyzeVirtual(t *testing.T, src string) *diagnosis.Report {
+	t.Helper()
+	w, err := workload.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return diagnosis.Analyze(tracer.Derive(tr))
 }

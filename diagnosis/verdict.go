@@ -512,19 +512,29 @@ func (a *analysis) nativeBehind() []int64 {
 			}
 			return v
 		}
-		from := 0
-		for _, wi := range a.s.LockWaits(gil) {
-			w := &a.s.Waits[wi]
-			if int(w.Thread) >= len(out) {
-				continue
-			}
-			ks := first(w.Start, from)
-			ke := first(w.End, ks)
-			from = ks
+		a.eachWait(gil, first, func(w *tracer.Wait, ks, ke int) {
 			out[w.Thread] += upTo(w.End, ke) - upTo(w.Start, ks)
-		}
+		})
 	}
 	return out
+}
+
+// eachWait calls f for each wait for lock id, with the indexes (by first,
+// a firstEndAfter) of the first entries ending after its start and after
+// its end: the waits are in time order, so each search starts from the
+// previous wait's.
+func (a *analysis) eachWait(id tracer.LockID, first func(t int64, hint int) int, f func(w *tracer.Wait, ks, ke int)) {
+	from := 0
+	for _, wi := range a.s.LockWaits(id) {
+		w := &a.s.Waits[wi]
+		if int(w.Thread) >= len(a.r.Threads) {
+			continue
+		}
+		ks := first(w.Start, from)
+		ke := first(w.End, ks)
+		from = ks
+		f(w, ks, ke)
+	}
 }
 
 // heldBehind is, per thread, the time of its GIL waits during which a
@@ -567,20 +577,12 @@ func (a *analysis) heldBehind() (cpu, any []int64) {
 			}
 			return cpu, any
 		}
-		from := 0
-		for _, wi := range a.s.LockWaits(id) {
-			w := &a.s.Waits[wi]
-			if int(w.Thread) >= len(cpu) {
-				continue
-			}
-			ks := first(w.Start, from)
-			ke := first(w.End, ks)
-			from = ks
+		a.eachWait(id, first, func(w *tracer.Wait, ks, ke int) {
 			c0, a0 := upTo(w.Start, ks)
 			c1, a1 := upTo(w.End, ke)
 			cpu[w.Thread] += c1 - c0
 			any[w.Thread] += a1 - a0 // Spans.Held(w)
-		}
+		})
 	}
 	return cpu, any
 }

@@ -244,14 +244,7 @@ func TestStarts(t *testing.T) {
 		if c.Name != "fixture-python-c-extension-holding-gil" {
 			continue
 		}
-		src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := workload.Parse(c.Name+".yaml", src)
-		if err != nil {
-			t.Fatalf("the model does not load: %v", err)
-		}
+		_, w := buildLoaded(t, c)
 		started := map[string]bool{}
 		var walk func(ops []workload.Op)
 		walk = func(ops []workload.Op) {
@@ -455,14 +448,7 @@ func TestStartUpFolded(t *testing.T) {
 		if !strings.HasPrefix(c.Name, "fixture-python-") {
 			continue
 		}
-		src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := workload.Parse(c.Name+".yaml", src)
-		if err != nil {
-			t.Fatalf("%s: the model does not load: %v", c.Name, err)
-		}
+		src, w := buildLoaded(t, c)
 		for name := range w.Functions {
 			if strings.HasPrefix(name, "?") || strings.HasPrefix(name, "...more frames") {
 				t.Errorf("%s: a function named %q", c.Name, name)
@@ -487,4 +473,19 @@ func TestStartUpFolded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// buildLoaded models fixture c and loads the model, failing the test if
+// either fails.
+func buildLoaded(t *testing.T, c testkit.Case) ([]byte, *workload.Workload) {
+	t.Helper()
+	src, err := model.Build(tracer.Derive(c.Trace), model.Options{Source: c.Name + ".giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Parse(c.Name+".yaml", src)
+	if err != nil {
+		t.Fatalf("%s: the model does not load: %v", c.Name, err)
+	}
+	return src, w
 }
