@@ -86,6 +86,9 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	n.mu.Unlock()
 	l.mu.Lock()
 	if err := th.beginLockWait(l); err != nil {
+		n.mu.Lock()
+		n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+		n.mu.Unlock()
 		return err
 	}
 	if d <= 0 {
