@@ -44,11 +44,13 @@ func wake(ths []*thread) {
 }
 
 // notify gives one notification and wakes the waiters to take it, the
-// first to have come taking it (Condition.notify's order); it goes to a
-// wait that gave up before it came, if one did.
+// first to have come taking it (Condition.notify's order); with none
+// waiting, it goes to a wait that gave up before it came, if one did.
 func (n *notice) notify() {
 	n.mu.Lock()
-	if n.owed > 0 {
+	if n.owed > 0 && len(n.queue) == 0 {
+		// Meant for a wait that gave up: with no other wait waiting, it
+		// ends none (a model's capped wait, whose notifier came late).
 		n.owed--
 		n.mu.Unlock()
 		return
@@ -138,8 +140,22 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 type noticeWaits struct {
 	mu      sync.Mutex
 	live    int
+	gated   int                 // threads not started, waiting for a start: operation
 	waiting map[*thread]*notice // the threads waiting, and what each waits for
 	stop    context.CancelCauseFunc
+}
+
+// gate records threads waiting for their start: (+n, from the run's
+// start) or started (-1, when their gate opens): if every other thread
+// waits until a notify, none will start them.
+func (w *noticeWaits) gate(d int) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gated += d
+	w.check()
 }
 
 func newNoticeWaits(threads int, stop context.CancelCauseFunc) *noticeWaits {
@@ -178,24 +194,29 @@ func (w *noticeWaits) ended() {
 	w.check()
 }
 
-// check stops the run if every thread left waits until a notify, and no
-// notify given is left for any of them to take.
+// check stops the run if every thread left waits until a notify (or for
+// a start that only they could give), and no notify given is left for any
+// of them to take.
 func (w *noticeWaits) check() {
-	if w.live <= 0 || len(w.waiting) < w.live {
+	if w.live <= 0 || len(w.waiting) == 0 || len(w.waiting)+w.gated < w.live {
 		return
 	}
 	var ws []string
 	for th, n := range w.waiting {
 		n.mu.Lock()
-		pending := n.pending
+		stuck := n.pending == 0 && slices.Contains(n.queue, th) // else it has taken one, or will
 		n.mu.Unlock()
-		if pending > 0 {
-			return // it will take it, and run on
+		if !stuck {
+			return
 		}
 		ws = append(ws, fmt.Sprintf("%s on %q", th.name, n.name))
 	}
 	sort.Strings(ws)
-	w.stop(fmt.Errorf("%w: every thread left waits until a notify that no thread is left to give (%s): the workload's waits until: notify outnumber its notifies", errNotifyDeadlock, strings.Join(ws, ", ")))
+	unstarted := ""
+	if w.gated > 0 {
+		unstarted = fmt.Sprintf("; %d more wait for a start: that none of them will give", w.gated)
+	}
+	w.stop(fmt.Errorf("%w: every thread left waits until a notify that no thread is left to give (%s%s): the workload's waits until: notify outnumber its notifies, or come before what would give them", errNotifyDeadlock, strings.Join(ws, ", "), unstarted))
 }
 
 // errNotifyDeadlock is the cause of a run stopped by noticeWaits.

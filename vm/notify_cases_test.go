@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,81 @@ functions:
 			}
 		}
 		t.Logf("after %s: %d/30 failed", after, fails)
+	}
+}
+
+// A ping-pong of notifies and waits in real time: a wait that has taken
+// its notify is not stuck, even before it has left its wait (10 of 11 real
+// runs reported a false deadlock).
+func TestNotifyCasePingPongReal(t *testing.T) {
+	src := `name: pingpong
+threads:
+  - {name: a, run: ping}
+  - {name: b, run: pong}
+functions:
+  ping:
+    - repeat: {times: 200, body: [{notify: x}, {wait: {lock: y, until: notify}}]}
+  pong:
+    - repeat: {times: 200, body: [{wait: {lock: x, until: notify}}, {notify: y}]}
+`
+	for i := 0; i < 5; i++ {
+		if err := runSrc(t, "pingpong", src, workload.ClockReal, Options{}); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+}
+
+// A capped wait that gave up does not take a notify from a wait still
+// waiting: a waits from 0, b gives up at 11 ms, the one notify at 20 ms
+// ends a's wait (it was owed to b and swallowed: a deadlock).
+func TestNotifyCaseGiveUpKeepsOrder(t *testing.T) {
+	src := `name: giveup
+clock: virtual
+threads:
+  - {name: a, run: fa}
+  - {name: b, run: fb}
+  - {name: p, run: prod}
+functions:
+  fa:
+    - wait: {lock: q, until: notify}
+  fb:
+    - sleep: 1ms
+    - wait: {lock: q, until: notify, duration: 10ms}
+  prod:
+    - sleep: 20ms
+    - notify: q
+    - sleep: 20ms
+`
+	w, err := workload.Parse("giveup.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s := mustRun(t, w, Options{Cores: 2})
+	for i, th := range s.Trace.Threads {
+		if got := time.Duration(s.Threads[i].End); th.Name == "a" && (got < 20*time.Millisecond || got > 21*time.Millisecond) {
+			t.Errorf("a ended at %v, want at the notify, 20 ms", got)
+		}
+	}
+}
+
+// A wait for a notify from a thread that only it starts, after the wait:
+// a deadlock the run reports, in both clocks (real time waited for ever).
+func TestNotifyCaseUnstartedNotifier(t *testing.T) {
+	src := `name: unstarted
+threads:
+  - {name: main, run: main}
+  - {name: w, run: work}
+functions:
+  main:
+    - wait: {lock: x, until: notify}
+    - start: w
+  work:
+    - notify: x
+`
+	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+		err := runSrc(t, "unstarted", src, c, Options{})
+		if err == nil || !strings.Contains(err.Error(), `(main on "x"; 1 more wait for a start: that none of them will give)`) {
+			t.Errorf("%s: %v, want the notify deadlock naming the unstarted thread", c, err)
+		}
 	}
 }

@@ -305,9 +305,14 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		for _, n := range prog.notices {
 			n.waits = waits
 		}
+		gated := 0
 		for _, th := range threads {
 			th.noticeWaits = waits
+			if th.gate != nil {
+				gated++
+			}
 		}
+		waits.gated = gated
 	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, p := range procs {

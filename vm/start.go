@@ -53,13 +53,17 @@ func (th *thread) startGroups(gs []int) {
 			}
 			l := g.l
 			l.mu.Lock()
-			if !g.open {
+			opened := !g.open
+			if opened {
 				g.open = true
 				for _, w := range l.waiters {
 					l.wakeLater(w)
 				}
 			}
 			l.unlock()
+			if opened {
+				th.noticeWaits.gate(-1) // started: no longer waits for a start
+			}
 		}
 	}
 }
