@@ -33,7 +33,6 @@ type notice struct {
 	owed     int       // waits that gave up (their duration passed) before their notify came
 	queue    []*thread // the threads waiting, in order of arrival: the first takes the next notify
 	sleepers []*thread // the waiting threads parked now, to wake at a notify
-	waits    *noticeWaits
 }
 
 // wake signals the parked waiters; called without n.mu.
@@ -94,7 +93,7 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 		return err
 	}
 	if d <= 0 {
-		n.waits.enter(th, n)
+		th.noticeWaits.enter(th, n)
 	}
 	deadline := th.clock.Now() + int64(d)
 	n.mu.Lock()
@@ -115,7 +114,7 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 		if w == WakeStop {
 			n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
 			n.mu.Unlock()
-			n.waits.leave(th)
+			th.noticeWaits.leave(th)
 			return errStopped
 		}
 	}
@@ -127,7 +126,7 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	}
 	n.mu.Unlock()
 	wake(next)
-	n.waits.leave(th) // it has what it waited for: no longer stuck
+	th.noticeWaits.leave(th) // it has what it waited for: no longer stuck
 	return th.endLockWait(l, nil)
 }
 
@@ -145,21 +144,27 @@ type noticeWaits struct {
 	stop    context.CancelCauseFunc
 }
 
-// gate records threads waiting for their start: (+n, from the run's
-// start) or started (-1, when their gate opens): if every other thread
-// waits until a notify, none will start them.
-func (w *noticeWaits) gate(d int) {
+// newNoticeWaits tracks the run of threads, which stop stops.
+func newNoticeWaits(threads []*thread, stop context.CancelCauseFunc) *noticeWaits {
+	w := &noticeWaits{live: len(threads), waiting: map[*thread]*notice{}, stop: stop}
+	for _, th := range threads {
+		if th.gate != nil {
+			w.gated++
+		}
+	}
+	return w
+}
+
+// started records a thread's start: (its gate opened): while every other
+// thread waits until a notify, none would have started it.
+func (w *noticeWaits) started() {
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.gated += d
+	w.gated--
 	w.check()
-}
-
-func newNoticeWaits(threads int, stop context.CancelCauseFunc) *noticeWaits {
-	return &noticeWaits{live: threads, waiting: map[*thread]*notice{}, stop: stop}
 }
 
 // enter records th waiting until n notifies.

@@ -9,6 +9,11 @@ import (
 	"github.com/giltrace/giltrace/vm/workload"
 )
 
+// bothClocks are the clocks the notify cases run in.
+var bothClocks = []workload.ClockMode{workload.ClockVirtual, workload.ClockReal}
+
+// runSrc runs workload src in clock (a real clock has this machine's
+// cores: o.Cores is for virtual time) and fails the test if it hangs.
 func runSrc(t *testing.T, name, src string, clock workload.ClockMode, o Options) error {
 	t.Helper()
 	w, err := workload.Parse(name+".yaml", []byte(src))
@@ -16,6 +21,9 @@ func runSrc(t *testing.T, name, src string, clock workload.ClockMode, o Options)
 		t.Fatal(err)
 	}
 	o.ClockMode = clock
+	if clock == workload.ClockReal {
+		o.Cores = 0
+	}
 	if o.LoopsPerMS == 0 {
 		o.LoopsPerMS = testLoopsPerMS()
 	}
@@ -33,27 +41,29 @@ func runSrc(t *testing.T, name, src string, clock workload.ClockMode, o Options)
 	}
 }
 
-// A waiter that took its notify but has not yet retaken the GIL is still
-// counted waiting: the notifier's end reports a deadlock.
+// A waiter that took its notify but has not yet retaken the GIL counted
+// as waiting: the notifier's end, soon after its notify, reported a
+// deadlock (every virtual run; some real ones).
 func TestNotifyCaseFalseDeadlockAfterTake(t *testing.T) {
-	src := `name: fd
+	for _, after := range []string{"20us", "200us", "1ms"} {
+		src := `name: fd
 threads: [{name: a, run: a}, {name: b, run: b}]
 functions:
   a: [{wait: {lock: x, until: notify}}, {compute: 1ms}]
-  b: [{compute: 2ms}, {notify: x}, {compute: 200us}]
+  b: [{compute: 2ms}, {notify: x}, {compute: ` + after + `}]
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		fails := 0
-		for i := 0; i < 20; i++ {
-			if err := runSrc(t, "fd", src, c, Options{Cores: 0}); err != nil {
-				fails++
-				if fails == 1 {
-					t.Logf("%s: %v", c, err)
+		for _, c := range bothClocks {
+			fails := 0
+			for range 10 {
+				if err := runSrc(t, "fd", src, c, Options{}); err != nil {
+					if fails++; fails == 1 {
+						t.Logf("%s, %s after the notify: %v", c, after, err)
+					}
 				}
 			}
-		}
-		if fails > 0 {
-			t.Errorf("%s: %d/20 runs failed", c, fails)
+			if fails > 0 {
+				t.Errorf("%s, %s after the notify: %d/10 runs failed", c, after, fails)
+			}
 		}
 	}
 }
@@ -73,12 +83,8 @@ functions:
   late: [{sleep: 2ms}, {wait: {lock: q, until: notify}}, {compute: 1ms}]
   produce: [{sleep: 10ms}, {notify: q}, {notify: q}, {sleep: 50ms}]
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		o := Options{Cores: 4}
-		if c == workload.ClockReal {
-			o.Cores = 0
-		}
-		if err := runSrc(t, "lw", src, c, o); err != nil {
+	for _, c := range bothClocks {
+		if err := runSrc(t, "lw", src, c, Options{Cores: 4}); err != nil {
 			t.Errorf("%s: %v", c, err)
 		}
 	}
@@ -97,17 +103,15 @@ functions:
   mutex: [{repeat: {times: 20, body: [{lock: {name: q, body: [{io: 1ms}]}}]}}]
   produce: [{sleep: 200ms}, {notify: q}]
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		o := Options{Cores: 4}
-		if c == workload.ClockReal {
-			o.Cores = 0
-		}
-		if err := runSrc(t, "sl", src, c, o); err != nil {
+	for _, c := range bothClocks {
+		if err := runSrc(t, "sl", src, c, Options{Cores: 4}); err != nil {
 			t.Errorf("%s: %v", c, err)
 		}
 	}
 }
 
+// Eight waiters, eight notifies back to back: each taken notify wakes the
+// next waiter while more are pending (they deadlocked).
 func TestNotifyCaseLostWakeupMany(t *testing.T) {
 	src := `name: lwm
 threads:
@@ -117,13 +121,9 @@ functions:
   cons: [{wait: {lock: q, until: notify}}, {compute: 100us}]
   produce: [{sleep: 10ms}, {repeat: {times: 8, body: [{notify: q}]}}, {sleep: 20ms}]
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		for i := 0; i < 10; i++ {
-			o := Options{Cores: 4}
-			if c == workload.ClockReal {
-				o.Cores = 0
-			}
-			if err := runSrc(t, "lwm", src, c, o); err != nil {
+	for _, c := range bothClocks {
+		for range 10 {
+			if err := runSrc(t, "lwm", src, c, Options{Cores: 4}); err != nil {
 				t.Errorf("%s: %v", c, err)
 				break
 			}
@@ -131,6 +131,9 @@ functions:
 	}
 }
 
+// A notice waiter and a thread waiting to take the lock of the same name:
+// the lock's release wakes the latter (it woke the notice waiter, which
+// went back to sleep: a hang in real time).
 func TestNotifyCaseSharedLock2(t *testing.T) {
 	src := `name: sl2
 threads:
@@ -142,36 +145,14 @@ functions:
   holder: [{lock: {name: q, body: [{io: 5ms}]}}]
   giver: [{sleep: 1ms}, {lock: {name: q, body: [{notify: q}]}}]
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		for i := 0; i < 10; i++ {
+	for _, c := range bothClocks {
+		for i := range 10 {
 			seed := int64(i)
-			o := Options{Cores: 4, Seed: &seed}
-			if c == workload.ClockReal {
-				o.Cores = 0
-			}
-			if err := runSrc(t, "sl2", src, c, o); err != nil {
+			if err := runSrc(t, "sl2", src, c, Options{Cores: 4, Seed: &seed}); err != nil {
 				t.Errorf("%s seed %d: %v", c, i, err)
 				break
 			}
 		}
-	}
-}
-
-func TestNotifyCaseFalseDeadlockReal(t *testing.T) {
-	for _, after := range []string{"20us", "200us", "1ms"} {
-		src := `name: fdr
-threads: [{name: a, run: a}, {name: b, run: b}]
-functions:
-  a: [{wait: {lock: x, until: notify}}, {compute: 1ms}]
-  b: [{compute: 2ms}, {notify: x}, {compute: ` + after + `}]
-`
-		fails := 0
-		for i := 0; i < 30; i++ {
-			if err := runSrc(t, "fdr", src, workload.ClockReal, Options{}); err != nil {
-				fails++
-			}
-		}
-		t.Logf("after %s: %d/30 failed", after, fails)
 	}
 }
 
@@ -243,7 +224,7 @@ functions:
   work:
     - notify: x
 `
-	for _, c := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
+	for _, c := range bothClocks {
 		err := runSrc(t, "unstarted", src, c, Options{})
 		if err == nil || !strings.Contains(err.Error(), `(main on "x"; 1 more wait for a start: that none of them will give)`) {
 			t.Errorf("%s: %v, want the notify deadlock naming the unstarted thread", c, err)

@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -66,28 +65,15 @@ functions:
 // none is left to give stops with an error saying so, in both clocks (in
 // real time it waited for ever).
 func TestNotifyDeadlock(t *testing.T) {
-	w, err := workload.Parse("short.yaml", []byte(`name: short
+	const src = `name: short
 threads: [{name: a, run: a}, {name: b, run: b}]
 functions:
   a: [{wait: {lock: x, until: notify}}, {wait: {lock: x, until: notify}}, {compute: 1ms}]
   b: [{compute: 2ms}, {notify: x}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, clock := range []workload.ClockMode{workload.ClockVirtual, workload.ClockReal} {
-		done := make(chan error, 1)
-		go func() {
-			_, err := Run(context.Background(), w, Options{ClockMode: clock, LoopsPerMS: testLoopsPerMS()})
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), `every thread left waits until a notify that no thread is left to give (a on "x")`) {
-				t.Errorf("%s: error %v, want the notify deadlock", clock, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: the run did not stop", clock)
+`
+	for _, clock := range bothClocks {
+		if err := runSrc(t, "short", src, clock, Options{}); err == nil || !strings.Contains(err.Error(), `every thread left waits until a notify that no thread is left to give (a on "x")`) {
+			t.Errorf("%s: error %v, want the notify deadlock", clock, err)
 		}
 	}
 }

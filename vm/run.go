@@ -301,18 +301,10 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
 	if len(prog.notices) > 0 {
-		waits := newNoticeWaits(len(threads), stopRun)
-		for _, n := range prog.notices {
-			n.waits = waits
-		}
-		gated := 0
+		waits := newNoticeWaits(threads, stopRun)
 		for _, th := range threads {
 			th.noticeWaits = waits
-			if th.gate != nil {
-				gated++
-			}
 		}
-		waits.gated = gated
 	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, p := range procs {

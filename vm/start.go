@@ -62,7 +62,7 @@ func (th *thread) startGroups(gs []int) {
 			}
 			l.unlock()
 			if opened {
-				th.noticeWaits.gate(-1) // started: no longer waits for a start
+				th.noticeWaits.started()
 			}
 		}
 	}
