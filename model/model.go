@@ -839,17 +839,25 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			if notifier == tracer.NoThread || int(notifier) >= len(t.Threads) {
 				continue
 			}
-			name := "notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name
-			if len(t.Procs) > 1 {
-				// Notifies are shared by a workload's processes: one per
-				// process, so that a worker's notify ends its own waits.
-				name += fmt.Sprintf(" in process %d", proc+1)
-			}
-			name = cleanName(name)
-			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: name})
+			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: notifyName(t, notifier, waiter)})
 		}
 	}
 	return out
+}
+
+// notifyName is the lock of the notifies from notifier (NoThread: from
+// any thread) to waiter: "notify N to W". Notifies are shared by a
+// workload's processes: in a run of several the name ends with the
+// waiter's process, so that a worker's notify ends its own waits.
+func notifyName(t *tracer.Trace, notifier, waiter tracer.ThreadID) string {
+	name := "notify to " + t.Threads[waiter].Name
+	if notifier != tracer.NoThread {
+		name = "notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name
+	}
+	if len(t.Procs) > 1 {
+		name += fmt.Sprintf(" in process %d", t.Threads[waiter].Proc+1)
+	}
+	return cleanName(name)
 }
 
 // maxNotifyNames is the most lock names the model's notifies take, half
@@ -874,12 +882,7 @@ func limitNotifyNames(notes []notification, t *tracer.Trace) []notification {
 		return notes
 	}
 	for i := range notes {
-		n := &notes[i]
-		name := "notify to " + t.Threads[n.waiter].Name
-		if p := t.Threads[n.waiter].Proc; len(t.Procs) > 1 {
-			name += fmt.Sprintf(" in process %d", p+1)
-		}
-		n.name = cleanName(name)
+		notes[i].name = notifyName(t, tracer.NoThread, notes[i].waiter)
 	}
 	if distinct() <= maxNotifyNames {
 		return notes
@@ -889,8 +892,9 @@ func limitNotifyNames(notes []notification, t *tracer.Trace) []notification {
 
 // fixUnmatchedWaits gives back its recorded length to every wait until
 // notified on a lock whose written notifies are fewer than its waits (a
-// notifier with no operation to write, which the model leaves out): the
-// replay would wait for them forever.
+// notifier with no operation to write, which the model leaves out): a
+// lock that no notify names does not load, and past the notifies the
+// waits would end at their cap anyway.
 func fixUnmatchedWaits(threads []threadModel) {
 	notifies, waits := map[string]int{}, map[string]int{}
 	var count func(ops []op, times int)
