@@ -3,7 +3,6 @@ package diagnosis
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -191,20 +190,12 @@ func orDefault(s, def string) string {
 }
 
 // ranOwnCode reports whether a frame of the program's own code is in the
-// trace: a file that is no frozen module of the interpreter
-// ("<frozen importlib._bootstrap>"), no file of the standard library or
-// of installed packages, a path or a .py file's name; or the outermost frame of
-// python3 -c or of a script on stdin ("<string>", "<stdin>": deeper, a
-// "<string>" is site's exec of a .pth file's line).
+// trace (tracer.ProgramFile), or the outermost frame of python3 -c or of
+// a script on stdin ("<string>", "<stdin>": deeper, a "<string>" is
+// site's exec of a .pth file's line).
 func ranOwnCode(t *tracer.Trace) bool {
 	for _, f := range t.Frames {
-		file := f.File
-		// A path, or a script's name (python3 app.py): "hasattr" or
-		// "importlib.resources.abc" is a name read from memory that
-		// changed under the recorder.
-		path := strings.Contains(file, "/") || strings.HasSuffix(file, ".py") || strings.HasSuffix(file, ".pyw")
-		if path && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
-			!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/") {
+		if tracer.ProgramFile(f.File) {
 			return true
 		}
 	}

@@ -322,7 +322,7 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	if len(frames) == 0 {
 		return tracer.Frame{Func: "<thread>"}
 	}
-	own := func(id tracer.FrameID) bool { f := &t.Frames[id]; return ownCode(f.File) && !unnamed(f) }
+	own := func(id tracer.FrameID) bool { f := &t.Frames[id]; return tracer.ProgramFile(f.File) && !unnamed(f) }
 	i := 0 // innermost
 	for i < len(frames)-1 && !own(frames[i]) {
 		i++
@@ -360,18 +360,6 @@ func unnamed(f *tracer.Frame) bool {
 
 // maxLine is past the last line of any source file.
 const maxLine = 1 << 22
-
-// ownCode reports whether file is the program's own code: not a frozen
-// module of the interpreter ("<frozen importlib._bootstrap>") nor a file
-// of the standard library or of installed packages; a path, or the name of
-// a script or a workload file (python3 app.py): not "?" (a frame the
-// recorder could not place), nor a name such as "hasattr" that a frame
-// read from memory the interpreter was changing gave.
-func ownCode(file string) bool {
-	path := strings.Contains(file, "/") || strings.HasSuffix(file, ".py") || strings.HasSuffix(file, ".pyw") || strings.HasSuffix(file, ".yaml") || strings.HasSuffix(file, ".yml")
-	return path && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
-		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
-}
 
 // threadModel is one thread: when it starts, and its blocks, each a call
 // of a function with the operations it did there.
@@ -568,7 +556,7 @@ func coarsen(blocks []block) []block {
 		total += opsTime(b.ops)
 	}
 	small := func(b block) bool {
-		return opsTime(b.ops) < smallShare*total || !ownCode(b.fn.File)
+		return opsTime(b.ops) < smallShare*total || !tracer.ProgramFile(b.fn.File)
 	}
 	var out []block
 	for i := 0; i < len(blocks); {

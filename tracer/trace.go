@@ -1,6 +1,9 @@
 package tracer
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Meta describes a run: what ran, how, where and when.
 type Meta struct {
@@ -43,6 +46,19 @@ type Frame struct {
 	Func string // the function's name
 	File string // the workload file
 	Line int    // 1-based line of the function's definition or call site; 0 if unknown
+}
+
+// ProgramFile reports whether file, a frame's, is the program's own code:
+// a path or the name of a script or workload file (python3 app.py), but
+// not a frozen module of the interpreter ("<frozen importlib._bootstrap>"),
+// a file of the standard library or of installed packages, nor a name such
+// as "hasattr" or "?" (a frame a recorder read from memory the interpreter
+// was changing, or could not place).
+func ProgramFile(file string) bool {
+	path := strings.Contains(file, "/") || strings.HasSuffix(file, ".py") || strings.HasSuffix(file, ".pyw") ||
+		strings.HasSuffix(file, ".yaml") || strings.HasSuffix(file, ".yml")
+	return path && !strings.HasPrefix(file, "<") && !strings.Contains(file, "/lib/python") &&
+		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
 }
 
 // Stack is a node of the stack trie: its innermost frame and the stack of
