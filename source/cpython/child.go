@@ -39,18 +39,6 @@ func (r *run) startGated() (*exec.Cmd, *os.File, error) {
 	return cmd, wp, nil
 }
 
-// stopProgram interrupts the program like Ctrl-C would, then kills it if
-// it has not exited within grace.
-func stopProgram(cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-	case <-time.After(grace):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
 // stopGrace is StopGrace or its default.
 func (o *Options) stopGrace() time.Duration {
 	if o.StopGrace <= 0 {

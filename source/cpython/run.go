@@ -150,6 +150,10 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	var stoppedAt time.Time
 	var killedAfter time.Duration
 	killed := false
+	killProgram := func() {
+		kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
+		_ = cmd.Process.Kill()
+	}
 loop:
 	for {
 		select {
@@ -166,16 +170,14 @@ loop:
 			kt := time.NewTimer(s.o.stopGrace())
 			defer kt.Stop()
 			kill, killNow = kt.C, s.o.KillNow
-		case <-kill:
-			kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
-			_ = cmd.Process.Kill()
-		case <-killNow:
-			kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
-			_ = cmd.Process.Kill()
+		case <-kill: // the grace is over
+			killProgram()
+		case <-killNow: // a second signal
+			killProgram()
 		case <-mainExited:
 			mainExited = nil
 			if interrupted || len(r.survivors(m)) == 0 {
-				break loop
+				break loop // a stopped program (only a command is: an attach stops at once) has exited
 			}
 			grace = time.After(orphanWait)
 		case <-grace:
@@ -193,13 +195,6 @@ loop:
 	}
 	if cut || interrupted && cmd == nil {
 		r.stopMono = monoNow()
-	}
-	if cmd != nil && interrupted {
-		select {
-		case <-exited:
-		default: // not seen exiting yet: as the loop would have
-			stopProgram(cmd, exited, s.o.stopGrace())
-		}
 	}
 	tEnd := time.Now()
 	r.drain(m, q, rd, pend)
