@@ -575,12 +575,7 @@ func TestDropAfter(t *testing.T) {
 // next from its time, and in the release's stack only at the release.
 // Without them the whole hold went to the release's stack.
 func TestMachineSampledHold(t *testing.T) {
-	rec := tracer.NewRecorder(tracer.Config{})
-	m := testMachine(rec)
-	step(m, 0, testThread, evTakeGIL, "ts", 1)
-	step(m, 1, testThread, evTakeGILRet)
-	sampleAt(m, 10_000, 1, "spin")
-	sampleAt(m, 200_000, 1, "tail")
+	rec, m := sampledHold()
 	sampleAt(m, 210_000, 2, "other") // another thread state: not the holder's
 	step(m, 300_000, testThread, evSave, "ra", raSleep)
 	step(m, 300_001, testThread, evDropGIL, "ts", 1)
@@ -591,6 +586,18 @@ func TestMachineSampledHold(t *testing.T) {
 	if by["spin"] != 199 || by["tail"] != 99 || by["other"] != 0 || m.heldSamples != 2 {
 		t.Errorf("running ms by function %v, samples used %d; want spin 199 (0-200 ms), tail 99 (200-300 ms), 2 samples", by, m.heldSamples)
 	}
+}
+
+// sampledHold is a machine whose thread takes the GIL at 0 and holds it,
+// sampled in function spin at 10 ms and in tail at 200 ms.
+func sampledHold() (*tracer.Recorder, *machine) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	step(m, 0, testThread, evTakeGIL, "ts", 1)
+	step(m, 1, testThread, evTakeGILRet)
+	sampleAt(m, 10_000, 1, "spin")
+	sampleAt(m, 200_000, 1, "tail")
+	return rec, m
 }
 
 // sampleAt feeds a holder_sample of thread state ts in function fn at t
@@ -626,12 +633,7 @@ func runningBy(t *testing.T, tr *tracer.Trace) map[string]int64 {
 // process exits) runs in the stacks read during it too; they were thrown
 // away, and a program ending in a 300 ms loop showed no frame for it.
 func TestMachineSampledHoldAtExit(t *testing.T) {
-	rec := tracer.NewRecorder(tracer.Config{})
-	m := testMachine(rec)
-	step(m, 0, testThread, evTakeGIL, "ts", 1)
-	step(m, 1, testThread, evTakeGILRet)
-	sampleAt(m, 10_000, 1, "spin")
-	sampleAt(m, 200_000, 1, "tail")
+	rec, m := sampledHold()
 	step(m, 300_000, testThread, evExit)
 	m.finish(300_001_000, tracer.ReleaseThreadEnd)
 	by := runningBy(t, rec.Finish(tracer.Meta{}))
