@@ -12,6 +12,9 @@ import (
 	"github.com/giltrace/giltrace/vm/workload"
 )
 
+// TestManyNotifyPairs: 24 threads waiting for each other's notifies made
+// 452 notify lock names, past a workload's 256, and a model that did not
+// load; the names stay within maxNotifyNames and the model loads.
 func TestManyNotifyPairs(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("name: pairs\nclock: virtual\nthreads:\n")
