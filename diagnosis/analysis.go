@@ -49,6 +49,9 @@ type Report struct {
 	// the queue for the cores explains, how much of the threads' running
 	// and native time was spent waiting for a core (consistency.go).
 	CoreWait *CoreWait `json:"core_wait,omitempty"`
+	// TracingCost is, for a real CPython program, what its probes cost it
+	// (estimated): High when they distort its figures.
+	TracingCost *TracingCost `json:"tracing_cost,omitempty"`
 }
 
 // Latency is a distribution of durations in nanoseconds: nearest-rank
@@ -191,6 +194,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.speedup()
 	a.measured()
 	a.machine()
+	a.tracingCost()
 	r.Verdicts = consistent(a, diagnose(a))
 	return r
 }

@@ -28,6 +28,40 @@ const (
 // machine's share 1.0 or a little more, so 0.8 is well clear of noise.
 const BusyCPUShare = 0.8
 
+// ProbeCostNS is what tracing a real CPython program costs it per
+// recorded event: the probes' traps, about 2 µs (docs/cpython.md,
+// "Overhead": 0.9-2.1 µs per event measured, a plain uprobe 1.45 µs and a
+// return probe 2.0 µs on an idle machine, several times that on a busy
+// one). An estimate, not a measurement of the run.
+const ProbeCostNS = 2000
+
+// TracingCostShare: a real program whose probes cost it, at ProbeCostNS
+// an event, more than this share of its wall is flagged: its short
+// blocking calls (I/O, native) and the GIL operations around them look
+// longer than they are, and the untraced program runs faster.
+const TracingCostShare = 0.10
+
+// TracingCost is what the probes cost a real program, estimated from its
+// recorded events (and the probe hits the kernel lost).
+type TracingCost struct {
+	Events      int     `json:"events"`
+	PerEventNS  int64   `json:"per_event_ns"` // ProbeCostNS
+	EstimatedNS int64   `json:"estimated_ns"` // (events + lost) × per event
+	Share       float64 `json:"share"`        // of the wall
+	High        bool    `json:"high"`         // Share > TracingCostShare
+}
+
+// tracingCost fills r.TracingCost for a real CPython program.
+func (a *analysis) tracingCost() {
+	if a.t.Meta.Extra["source"] != "cpython" || a.wallNS <= 0 {
+		return
+	}
+	n := len(a.t.Events)
+	est := (int64(n) + int64(min(a.r.LostEvents, 1<<40))) * ProbeCostNS
+	share := min(textfmt.Share(est, a.wallNS), 1)
+	a.r.TracingCost = &TracingCost{Events: n, PerEventNS: ProbeCostNS, EstimatedNS: est, Share: round3(share), High: share > TracingCostShare}
+}
+
 // Machine is how much of the CPU time the run wanted it obtained, when the
 // trace records it.
 type Machine struct {

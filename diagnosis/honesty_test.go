@@ -100,3 +100,37 @@ func TestNearBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestTracingCost: a real program whose probes cost it (at ProbeCostNS an
+// event, lost probe hits included) more than TracingCostShare of its wall
+// is flagged, and its single-threaded advice gives no split bound built on
+// the probes' time; a VM run has no tracing cost.
+func TestTracingCost(t *testing.T) {
+	if r := Analyze(tracer.Derive(testkit.SingleThread())); r.TracingCost != nil {
+		t.Errorf("a VM run has a tracing cost: %+v", r.TracingCost)
+	}
+	for _, tc := range []struct {
+		lost  string
+		high  bool
+		split bool
+	}{{"0", false, true}, {"10000", true, false}} {
+		tr := testkit.SingleThread()
+		tr.Meta.Extra = map[string]string{"source": "cpython", "lost_events": tc.lost}
+		r := Analyze(tracer.Derive(tr))
+		c := r.TracingCost
+		if c == nil {
+			t.Fatalf("lost %s: no tracing cost", tc.lost)
+		}
+		lost, _ := strconv.Atoi(tc.lost)
+		if want := int64(len(tr.Events)+lost) * ProbeCostNS; c.EstimatedNS != want || c.Events != len(tr.Events) || c.High != tc.high {
+			t.Errorf("lost %s: %+v, want %d ns estimated, high %v", tc.lost, c, want, tc.high)
+		}
+		var advice string
+		for _, v := range r.Verdicts {
+			advice += v.Advice
+		}
+		if got := strings.Contains(advice, "Split over"); got != tc.split {
+			t.Errorf("lost %s: split bound given = %v, want %v: %q", tc.lost, got, tc.split, advice)
+		}
+	}
+}

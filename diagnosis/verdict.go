@@ -839,12 +839,13 @@ func (a *analysis) lockAdvice(l LockReport) string {
 
 // splitBound is what splitting a single thread's work could give at most:
 // its compute spread over the cores and its I/O overlapped with it, the
-// wall is still at least CPU / cores. "" when it would not beat 1.0.
+// wall is still at least CPU / cores. "" when it would not beat 1.0, or
+// when the tracing cost distorts the thread's times.
 func (a *analysis) splitBound(s *ThreadSummary) string {
 	c := a.r.Speedup.Cores
 	cpu := threadCPU(s)
-	if cpu <= 0 {
-		return ""
+	if cpu <= 0 || a.r.TracingCost != nil && a.r.TracingCost.High {
+		return "" // the probes' time, counted as I/O, would inflate it
 	}
 	bound := ratio(float64(threadWork(s)), float64(cpu)/float64(c))
 	if bound <= AdviceMinGain {

@@ -199,6 +199,7 @@ func writeText(w io.Writer, r *diagnosis.Report, st tracer.Status) error {
 // its breakdown. Write errors are left to the caller's writer.
 func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	writeMachine(w, r)
+	writeTracingCost(w, r)
 	if cw := r.CoreWait; cw != nil {
 		fmt.Fprintf(w, "Note: %s\n\n", cw.Text)
 	}
@@ -227,6 +228,17 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 	}
 	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time its threads wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
 		textfmt.Pct0(m.Share), textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
+}
+
+// writeTracingCost warns, for a real program whose probes cost it much of
+// its wall, that its short calls look longer than they are.
+func writeTracingCost(w io.Writer, r *diagnosis.Report) {
+	c := r.TracingCost
+	if c == nil || !c.High {
+		return
+	}
+	fmt.Fprintf(w, "Warning: tracing cost: %d events at about %s each put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",
+		c.Events, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share))
 }
 
 // writeNear lists the verdicts not given whose deciding measure was near
@@ -304,7 +316,7 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	} else {
 		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
 	}
-	fmt.Fprintf(w, "  estimated on %d cores: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	fmt.Fprintf(w, "  estimated on %d cores, with the same threads: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 }
 
 func writeFunctions(w io.Writer, r *diagnosis.Report) {

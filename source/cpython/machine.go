@@ -353,14 +353,22 @@ func (m *machine) takeGILReturn(th *thread, t int64) {
 	if th.inTake && !th.waiting && (p.lastChange > th.takeStart || forced) {
 		m.wait(th, th.takeStart)
 	}
-	how := tracer.AcquireUncontended
+	how, at := tracer.AcquireUncontended, t
 	if th.waiting {
 		how = tracer.AcquireAfterWait
 		if forced {
 			how = tracer.AcquireForced
 		}
+	} else if th.inTake {
+		// Uncontended: the GIL was free when the thread asked for it and
+		// no thread took it or let it go since. Its time in take_gil is
+		// the probes' own (a few microseconds a call, more than the rest
+		// of the call), not a wait for the GIL: the acquire is shown
+		// where the thread came to take it, just after its own last event
+		// and the GIL's last change.
+		at = min(t, max(th.last, p.lastChange+1))
 	}
-	m.acquire(th, t, how)
+	m.acquire(th, at, how)
 	for _, o := range p.threads {
 		if o != th && o.inTake && !o.waiting && !o.ended {
 			m.wait(o, t)
