@@ -231,6 +231,9 @@ type critical struct {
 	name    string
 	endNS   int64
 	ioShare float64
+	// cpuNS is every thread's CPU work (running and native time): the
+	// cores' load, whatever splits it.
+	cpuNS int64
 
 	startNS, workNS int64
 	starter         string
@@ -244,9 +247,11 @@ func (c critical) lateStart() bool { return c.startNS > c.workNS }
 func criticalThread(s *tracer.Spans) critical {
 	var c critical
 	cid := -1
+	var cpu int64
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
+		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
 		if id < len(s.Threads) && !s.Threads[id].Existed { // first seen late (attach): blocked, not started
 			start = s.Threads[id].Start
@@ -258,6 +263,13 @@ func criticalThread(s *tracer.Spans) critical {
 			}
 		}
 	}
+	c.cpuNS = cpu
+	if cid >= 0 && sameName(s.Trace, tracer.ThreadID(cid)) {
+		// Every process of a pool has a MainThread: say which.
+		if p := s.Trace.Threads[cid].Proc; int(p) < len(s.Trace.Procs) {
+			c.name = fmt.Sprintf("%s (pid %d)", c.name, s.Trace.Procs[p].PID)
+		}
+	}
 	if cid >= 0 && c.lateStart() {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
 			c.starter = s.Trace.Threads[st].Name
@@ -265,6 +277,16 @@ func criticalThread(s *tracer.Spans) critical {
 		}
 	}
 	return c
+}
+
+// sameName reports whether another thread of t has id's name.
+func sameName(t *tracer.Trace, id tracer.ThreadID) bool {
+	for j, th := range t.Threads {
+		if tracer.ThreadID(j) != id && th.Name == t.Threads[id].Name {
+			return true
+		}
+	}
+	return false
 }
 
 // starterOf finds the thread that started thread id: CPython's
@@ -400,6 +422,11 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s alone needs %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.name, textfmt.Dur(crit.endNS), textfmt.Pct0(crit.ioShare))
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && float64(crit.cpuNS) >= 0.9*float64(crit.endNS)*float64(best.Cores):
+		// The longest thread ends about when the cores have done all the
+		// CPU work: splitting it would not make that work end sooner here.
+		p.Limit = fmt.Sprintf("the cores: the threads' CPU work (%s) keeps the %s busy about as long as %s alone needs (%s); splitting its work would not help on %s, splitting it across more workers on more cores would",
+			textfmt.Dur(crit.cpuNS), textfmt.Plural(best.Cores, "core"), crit.name, textfmt.Dur(crit.endNS), textfmt.Plural(best.Cores, "core"))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS):
 		p.Limit = fmt.Sprintf("the longest thread: %s alone needs %s from the start of the run; splitting its work across more workers would help",
 			crit.name, textfmt.Dur(crit.endNS))
@@ -415,6 +442,15 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost).", o.IPCCost))
 	}
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
+}
+
+// estimateWhy says why the verdict's estimate e and the prediction differ,
+// by which is higher.
+func estimateWhy(predicted, e float64) string {
+	if predicted < e {
+		return "the estimate is the work over the cores, without the GIL handoffs, waits (a lock's queue) and start-up that the prediction replays"
+	}
+	return "the estimate is arithmetic on the run's totals (the work over the cores, the longest thread); the prediction replays the threads' order and overlaps them better"
 }
 
 // ReplayTolerance is the largest relative difference between the replayed
@@ -442,8 +478,8 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.RecordedCores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
-		fmt.Fprintf(&b, "  estimated %s for %s in the verdict: the work over the cores, without the GIL handoffs, waits and start-up that this prediction replays (docs/what-if.md)\n",
-			textfmt.X(e), p.Best.Mode)
+		fmt.Fprintf(&b, "  estimated %s for %s in the verdict: %s (docs/what-if.md)\n",
+			textfmt.X(e), p.Best.Mode, estimateWhy(p.Best.Speedup, e))
 	}
 	// The verdict's estimates for the other modes, where the table says
 	// otherwise: a lock queue makes processes 0.94x here, estimated 1.24x.
@@ -455,8 +491,8 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		for _, r := range p.Rows {
 			if r.Mode == m && r.Cores == p.EstimatedCores && r.SwitchInterval == 0 && math.Abs(r.Speedup-e) > 0.05*e {
 				as := map[string]string{Processes: "as processes", FreeThreaded: "without a GIL"}[m]
-				fmt.Fprintf(&b, "  estimated %s %s in the verdict, predicted %s here: the estimate is the work over the cores, without the waits (a lock's queue, handoffs) and start-up that the prediction replays (docs/what-if.md)\n",
-					textfmt.X(e), as, textfmt.X(r.Speedup))
+				fmt.Fprintf(&b, "  estimated %s %s in the verdict, predicted %s here: %s (docs/what-if.md)\n",
+					textfmt.X(e), as, textfmt.X(r.Speedup), estimateWhy(r.Speedup, e))
 			}
 		}
 	}
