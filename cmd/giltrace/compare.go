@@ -176,8 +176,14 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 }
 
 // isTrace reports whether path is a recorded run (a .giltrace file, by its
-// magic) rather than a workload.
+// magic) rather than a workload. Only a regular file is opened to look: a
+// named pipe would block the open until a writer comes; it and the other
+// non-regular files are told by their name alone, and the trace reader or
+// the workload loader refuses them.
 func isTrace(path string) bool {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return strings.HasSuffix(path, ".giltrace")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return strings.HasSuffix(path, ".giltrace")

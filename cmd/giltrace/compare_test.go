@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -45,6 +46,37 @@ func TestCompareChecksVariantsFirst(t *testing.T) {
 func TestCompareMissingWorkload(t *testing.T) {
 	if _, err := runRoot("compare", "no-such-workload.yaml"); err == nil || exitCode(err) != 1 {
 		t.Fatalf("compare of a missing file: err = %v, want exit status 1", err)
+	}
+}
+
+// compare refuses a named pipe at once, with its path and what it is,
+// whatever its name (a trace's, a workload's or neither), instead of
+// blocking in the open until a writer comes.
+func TestCompareRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"fifo.giltrace", "fifo.yaml", "fifo"} {
+		fifo := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Skip("no named pipes here:", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := runRoot("compare", fifo, "-o", filepath.Join(dir, "out"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), fifo+": not a regular file (a named pipe)") {
+				t.Errorf("compare %s: err = %v; want %q", name, err, fifo+": not a regular file (a named pipe)")
+			}
+		case <-time.After(10 * time.Second):
+			// Unblock the open with a writer, so that the test ends.
+			if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+				w.Close()
+			}
+			<-done
+			t.Errorf("compare %s blocks on a named pipe", name)
+		}
 	}
 }
 
