@@ -80,6 +80,39 @@ func TestCompareRefusesFIFO(t *testing.T) {
 	}
 }
 
+// compare tells a trace by its name too: an empty (or cut-off) file named
+// *.giltrace gets the trace reader's message, as report gives it, not the
+// workload loader's "empty workload". A file of another name is a trace if
+// it starts with the trace magic.
+func TestCompareEmptyTrace(t *testing.T) {
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.giltrace")
+	if err := os.WriteFile(zero, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := runRoot("report", zero)
+	if want == nil || !strings.Contains(want.Error(), "file cut off at byte 0") {
+		t.Fatalf("report of an empty trace: %v", want)
+	}
+	_, err := runRoot("compare", zero, "-o", filepath.Join(dir, "out"))
+	if err == nil || err.Error() != want.Error() || exitCode(err) != 1 {
+		t.Errorf("compare of an empty trace: err = %v; want report's %v", err, want)
+	}
+	for _, tc := range []struct{ name, content, want string }{
+		{"run.giltrace.partial", "", "file cut off at byte 0"}, // a record's stream, cut off before its header
+		{"trace.bin", "GILTRACE", "file cut off at byte 8"},    // the magic, without the name
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runRoot("compare", p, "-o", filepath.Join(dir, "out"))
+		if err == nil || !strings.Contains(err.Error(), "reading trace "+p+": "+tc.want) {
+			t.Errorf("compare of %s holding %q: err = %v; want the trace reader's %q", tc.name, tc.content, err, tc.want)
+		}
+	}
+}
+
 // compare RUN.giltrace refuses, as usage errors naming the flag, the
 // flags of a workload's comparison that its prediction cannot apply,
 // before it reads the trace.
