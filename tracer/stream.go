@@ -30,7 +30,10 @@ const streamSync = time.Second
 // A process killed or a machine that loses power mid-run leaves a file cut
 // off after its last flush; Read returns its complete prefix, up to the
 // last sync time, as a truncated trace: at most about 2 x StreamFlush of
-// the run is lost to a crash, and streamSync more to a power loss.
+// the run is lost to a crash, and streamSync more to a power loss. These
+// are real (wall) time: a run in virtual time, computed far faster than it
+// simulates, may be lost whole (it is recomputed exactly by running it
+// again).
 //
 // Use it through tracer.Record: WithStream(ctx, s) makes Record stream
 // into s. A Stream is used for one run; its methods are safe for

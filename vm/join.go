@@ -134,8 +134,10 @@ func (th *thread) endLockWait(l *lock, ready func() bool) error {
 // as CPython's recorder does, a wait on the lock: the thread emits
 // LockWait, releases the GIL (ReleaseLockWait), waits for the wait's
 // duration, then takes the lock (after whoever holds it releases it),
-// takes the GIL back and releases the lock. What notifies it is not
-// modelled: the wait keeps its length.
+// takes the GIL back and releases the lock. This is the wait of a
+// duration only: it keeps its length whatever the other threads do; a
+// wait until: notify, ended by a notify: operation, is waitNotice
+// (vm/notify.go).
 func (th *thread) wait(op *ioOp) error {
 	l := th.proc.locks[op.lock]
 	l.mu.Lock()

@@ -175,12 +175,23 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 	return errors.Join(chartErr, err)
 }
 
-// isTrace reports whether path is a recorded run (a .giltrace file, by its
-// magic) rather than a workload.
+// isTrace reports whether path is a recorded run rather than a workload:
+// a file named *.giltrace (or a record's run.giltrace.partial), whatever it
+// holds, so that an empty or cut-off trace gets the trace reader's message,
+// or a file of another name that starts with the trace magic. Only a
+// regular file is opened to look: a named pipe would block the open until
+// a writer comes; it and the other non-regular files are told by their name
+// alone, and the trace reader or the workload loader refuses them.
 func isTrace(path string) bool {
+	if strings.HasSuffix(path, ".giltrace") || strings.HasSuffix(path, ".giltrace.partial") {
+		return true
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return strings.HasSuffix(path, ".giltrace")
+		return false
 	}
 	defer f.Close()
 	var magic [len(tracer.Magic)]byte

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -45,6 +46,70 @@ func TestCompareChecksVariantsFirst(t *testing.T) {
 func TestCompareMissingWorkload(t *testing.T) {
 	if _, err := runRoot("compare", "no-such-workload.yaml"); err == nil || exitCode(err) != 1 {
 		t.Fatalf("compare of a missing file: err = %v, want exit status 1", err)
+	}
+}
+
+// compare refuses a named pipe at once, with its path and what it is,
+// whatever its name (a trace's, a workload's or neither), instead of
+// blocking in the open until a writer comes.
+func TestCompareRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"fifo.giltrace", "fifo.yaml", "fifo"} {
+		fifo := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Skip("no named pipes here:", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := runRoot("compare", fifo, "-o", filepath.Join(dir, "out"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), fifo+": not a regular file (a named pipe)") {
+				t.Errorf("compare %s: err = %v; want %q", name, err, fifo+": not a regular file (a named pipe)")
+			}
+		case <-time.After(10 * time.Second):
+			// Unblock the open with a writer, so that the test ends.
+			if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+				w.Close()
+			}
+			<-done
+			t.Errorf("compare %s blocks on a named pipe", name)
+		}
+	}
+}
+
+// compare tells a trace by its name too: an empty (or cut-off) file named
+// *.giltrace gets the trace reader's message, as report gives it, not the
+// workload loader's "empty workload". A file of another name is a trace if
+// it starts with the trace magic.
+func TestCompareEmptyTrace(t *testing.T) {
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.giltrace")
+	if err := os.WriteFile(zero, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := runRoot("report", zero)
+	if want == nil || !strings.Contains(want.Error(), "file cut off at byte 0") {
+		t.Fatalf("report of an empty trace: %v", want)
+	}
+	_, err := runRoot("compare", zero, "-o", filepath.Join(dir, "out"))
+	if err == nil || err.Error() != want.Error() || exitCode(err) != 1 {
+		t.Errorf("compare of an empty trace: err = %v; want report's %v", err, want)
+	}
+	for _, tc := range []struct{ name, content, want string }{
+		{"run.giltrace.partial", "", "file cut off at byte 0"}, // a record's stream, cut off before its header
+		{"trace.bin", "GILTRACE", "file cut off at byte 8"},    // the magic, without the name
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runRoot("compare", p, "-o", filepath.Join(dir, "out"))
+		if err == nil || !strings.Contains(err.Error(), "reading trace "+p+": "+tc.want) {
+			t.Errorf("compare of %s holding %q: err = %v; want the trace reader's %q", tc.name, tc.content, err, tc.want)
+		}
 	}
 }
 

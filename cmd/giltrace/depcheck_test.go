@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // layerRules is what each package of the module may import of the module
@@ -84,6 +88,30 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s; its rule (%s) allows only %v", pkg, dep, layerRules[rule].pkg, layerRules[rule].allowed)
 			}
 		}
+	}
+}
+
+// TestGlobalFlagsDocumented: every global flag (in every command's --help)
+// is documented in README.md or docs/*.md, by its name as typed.
+func TestGlobalFlagsDocumented(t *testing.T) {
+	var docs strings.Builder
+	files, _ := filepath.Glob("../../docs/*.md")
+	for _, f := range append(files, "../../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs.Write(b)
+	}
+	n := 0
+	newRootCmd().PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		n++
+		if !strings.Contains(docs.String(), "`--"+f.Name) {
+			t.Errorf("the global flag --%s (%s) is documented nowhere in README.md or docs/", f.Name, f.Usage)
+		}
+	})
+	if n == 0 {
+		t.Fatal("no global flags")
 	}
 }
 

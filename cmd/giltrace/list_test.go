@@ -127,3 +127,45 @@ func TestPprofListPerOperation(t *testing.T) {
 		t.Errorf("running per line %v: want line 11 about half of line 9, line 10 (the io) under 5 %%, none on line 8 (the def)", run)
 	}
 }
+
+// TestOutputsDocPprofList: the `go tool pprof -list=serve` example of
+// docs/outputs.md is what the command it names prints, run from the
+// repository's root on a virtual-time record of fixtures/convoy.yaml
+// (exact: the same figures on every machine).
+func TestOutputsDocPprofList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs giltrace record and go tool pprof")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	doc, err := os.ReadFile("../../docs/outputs.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const record = "`giltrace record fixtures/convoy.yaml --clock virtual -o /tmp/convoy`"
+	const prompt = "$ go tool pprof -list=serve /tmp/convoy/wall.pb.gz\n"
+	text := string(doc)
+	i := strings.Index(text, prompt)
+	if i < 0 || !strings.Contains(strings.Join(strings.Fields(text), " "), record) {
+		t.Fatalf("docs/outputs.md lacks the example's commands %s and %q", record, prompt)
+	}
+	want, _, _ := strings.Cut(text[i+len(prompt):], "```")
+
+	root, bin := "../..", giltraceBinary(t)
+	dir := t.TempDir()
+	rec := exec.Command(bin, "record", "fixtures/convoy.yaml", "--clock", "virtual", "-o", dir, "--formats", "pprof-wall")
+	rec.Dir = root
+	if out, err := rec.CombinedOutput(); err != nil {
+		t.Fatalf("giltrace record: %v\n%s", err, out)
+	}
+	pp := exec.Command("go", "tool", "pprof", "-list=serve", filepath.Join(dir, "wall.pb.gz"))
+	pp.Dir = root
+	got, err := pp.Output()
+	if err != nil {
+		t.Fatalf("go tool pprof: %v", err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/outputs.md shows\n%s\ngo tool pprof -list=serve prints\n%s", want, got)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,4 +227,59 @@ func TestBySize(t *testing.T) {
 	if got := bySize("chrome", []string{"chrome"}, large, &note); !slices.Equal(got, []string{"chrome"}) || note.Len() > 0 {
 		t.Errorf("large run, chrome named: %q, note %q", got, note.String())
 	}
+}
+
+// TestPerfettoSizeRatio measures trace.perfetto-trace against trace.json
+// on fixtures/traces/convoy.giltrace, as docs/outputs.md does, and checks
+// that the format's help line and docs/outputs.md give that ratio ("about
+// a sixth") and the docs the two sizes.
+func TestPerfettoSizeRatio(t *testing.T) {
+	const fixture = "../../fixtures/traces/convoy.giltrace"
+	dir := t.TempDir()
+	size := map[string]int64{}
+	for _, f := range []string{"chrome", "perfetto"} {
+		out := filepath.Join(dir, f)
+		if _, err := runRoot("export", fixture, "-f", f, "-o", out); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size[f] = fi.Size()
+	}
+	ratio := float64(size["chrome"]) / float64(size["perfetto"])
+	words := map[int]string{3: "a third", 4: "a quarter", 5: "a fifth", 6: "a sixth", 7: "a seventh", 8: "an eighth"}
+	want, ok := words[int(ratio+0.5)]
+	if !ok {
+		t.Fatalf("JSON %d bytes, Perfetto %d bytes: ratio %.2f", size["chrome"], size["perfetto"], ratio)
+	}
+	want = "about " + want
+	for _, o := range outputs() {
+		if o.Name == "perfetto" && !strings.Contains(o.About, want+" of trace.json's size") {
+			t.Errorf("perfetto's help line %q; measured %.2fx (%d against %d bytes): want %q", o.About, ratio, size["perfetto"], size["chrome"], want)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/outputs.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	for _, w := range []string{
+		want + " of the size",
+		fmt.Sprintf("%s bytes against %s bytes of `trace.json` (%.1fx", thousands(size["perfetto"]), thousands(size["chrome"]), ratio),
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("docs/outputs.md lacks %q (measured on %s)", w, fixture)
+		}
+	}
+}
+
+// thousands writes n with commas: 229699 as 229,699.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

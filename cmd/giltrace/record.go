@@ -61,10 +61,11 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"recorded, its outputs and the report, then exits 128 + the signal's number;\n" +
 			"a second signal stops the outputs. The trace is written as the run goes\n" +
 			"(DIR/run.giltrace.partial until it ends): a crash loses at most about half a\n" +
-			"second. Recording into DIR replaces the previous run's files there\n" +
-			"(docs/guarantees.md). With --clock virtual the run is simulated\n" +
+			"second of real time. Recording into DIR replaces the previous run's files\n" +
+			"there (docs/guarantees.md). With --clock virtual the run is simulated\n" +
 			"(docs/vm.md): exact, the same bytes on every run and machine, on --cores N\n" +
-			"simulated cores.\n\n" +
+			"simulated cores; it is computed faster than the trace is streamed, so a crash\n" +
+			"may lose all of it, and running the same command again gives it back.\n\n" +
 			"After --, record runs COMMAND instead, a real CPython program (python3 app.py,\n" +
 			"python3 -m pkg, a script with a python shebang), and traces it and the CPython\n" +
 			"processes it starts through uprobes on the interpreter until it exits\n" +

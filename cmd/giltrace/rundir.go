@@ -88,11 +88,7 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	}
 	if serr != nil {
 		if err := tracer.WriteFile(partial, t); err != nil {
-			where := fmt.Sprintf("the run's prefix is in %s", partial)
-			if fi, serr2 := os.Stat(partial); serr2 == nil && fi.Size() == 0 {
-				where = fmt.Sprintf("nothing of the run reached the disk: %s is empty", partial)
-			}
-			return "", fmt.Errorf("%w; then %w (%s)", serr, err, where)
+			return "", fmt.Errorf("%w; then %w (%s)", serr, err, partialHolds(partial, t.Meta.Extra["clock"] == "virtual"))
 		}
 	}
 	// The new trace takes its place first; only then, and only if a run
@@ -125,6 +121,28 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	}
 	fmt.Fprintf(stderr, "giltrace: replaced the previous run in %s\n", dir)
 	return path, nil
+}
+
+// partialHolds says, for the error of a run whose trace could not be
+// written, what of the run its streamed file partial holds: the run's
+// prefix (a truncated trace of its complete events), or that it holds none.
+// A virtual-time run is computed faster than the stream's flushes, which
+// come every 250 ms of real time: a disk that fills during it may leave
+// the file with its header and tables and no event; it is the same on
+// every run (virtual), so recording it again gives it whole.
+func partialHolds(partial string, virtual bool) string {
+	again := ""
+	if virtual {
+		again = "; a virtual-time run is the same bytes every time: record it again where the disk has room"
+	}
+	if fi, err := os.Stat(partial); err == nil && fi.Size() == 0 {
+		return fmt.Sprintf("nothing of the run reached the disk: %s is empty%s", partial, again)
+	}
+	t, _ := tracer.ReadFile(partial)
+	if t == nil || len(t.Events) == 0 {
+		return fmt.Sprintf("%s holds no complete event of the run%s", partial, again)
+	}
+	return fmt.Sprintf("the run's prefix, %d events, is in %s%s", len(t.Events), partial, again)
 }
 
 // runSubdirs are the subdirectories giltrace writes into a run's

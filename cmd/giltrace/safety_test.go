@@ -353,6 +353,67 @@ func TestFullDiskTrace(t *testing.T) {
 	}
 }
 
+// TestFullDiskTraceVirtual: a virtual-time run is computed before the
+// stream's first flush (every 250 ms of real time), so a disk that fills
+// leaves its partial file with a header and no event: the error must say
+// so, not call it the run's prefix, and say that recording it again gives
+// the same run.
+func TestFullDiskTraceVirtual(t *testing.T) {
+	disk := mountTmpfs(t, "1m")
+	dir := filepath.Join(disk, "out")
+	os.Mkdir(dir, 0o755)
+	fill(t, disk, 4096) // the header, the meta and the tables; not convoy's events
+	var stdout, stderr bytes.Buffer
+	err := record(context.Background(), &recordOptions{Workload: "../../fixtures/convoy.yaml", Out: dir, Clock: "virtual", Cores: 2}, &stdout, &stderr)
+	partial := filepath.Join(dir, partialName)
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("record on a full disk: %v", err)
+	}
+	tr, _ := tracer.ReadFile(partial)
+	if tr == nil || len(tr.Events) != 0 {
+		t.Fatalf("%s should hold a header and no event, for this test; read %v", partial, tr)
+	}
+	for _, want := range []string{partial + " holds no complete event of the run", "virtual-time run is the same bytes every time: record it again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("record on a full disk: %v\nwant %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "prefix") {
+		t.Errorf("record on a full disk calls an eventless file the run's prefix: %v", err)
+	}
+}
+
+// TestPartialHolds: the error of a run whose trace could not be written
+// says what its partial file holds: nothing, no complete event, or the
+// run's prefix with its count of events.
+func TestPartialHolds(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.giltrace.partial")
+	os.WriteFile(empty, nil, 0o644)
+	var b bytes.Buffer
+	if err := tracer.Write(&b, testkit.Mixed()); err != nil {
+		t.Fatal(err)
+	}
+	whole := filepath.Join(dir, "whole.giltrace.partial")
+	os.WriteFile(whole, b.Bytes(), 0o644)
+	cut := filepath.Join(dir, "cut.giltrace.partial")
+	os.WriteFile(cut, b.Bytes()[:b.Len()-20], 0o644) // the one events record cut off: 0 events
+	for _, tc := range []struct {
+		path    string
+		virtual bool
+		want    string
+	}{
+		{empty, false, "nothing of the run reached the disk: " + empty + " is empty"},
+		{cut, false, cut + " holds no complete event of the run"},
+		{cut, true, cut + " holds no complete event of the run; a virtual-time run is the same bytes every time: record it again where the disk has room"},
+		{whole, false, "the run's prefix, 53 events, is in " + whole},
+	} {
+		if got := partialHolds(tc.path, tc.virtual); got != tc.want {
+			t.Errorf("partialHolds(%s, %v) = %q, want %q", filepath.Base(tc.path), tc.virtual, got, tc.want)
+		}
+	}
+}
+
 // TestRecordThroughSymlink: a run.giltrace that is a symbolic link (to a
 // trace kept elsewhere) is written through, and stays a link.
 func TestRecordThroughSymlink(t *testing.T) {

@@ -571,6 +571,42 @@ func TestLoadFixtures(t *testing.T) {
 	}
 }
 
+// TestVMDocOperations keeps docs/vm.md's Operations table in step with the
+// operations a workload has: a row for each, and the wait row's notify as
+// workloads.md documents it (it said once "what notifies it is not
+// modelled").
+func TestVMDocOperations(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/vm.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Operations\n")
+	if !ok {
+		t.Fatal("docs/vm.md has no Operations section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string]string{} // operation: its row
+	for line := range strings.Lines(section) {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) < 3 {
+			continue
+		}
+		for _, name := range opNames {
+			if strings.Contains(cells[0], "`"+name+"`") {
+				rows[name] += line
+			}
+		}
+	}
+	for _, name := range opNames {
+		if rows[name] == "" {
+			t.Errorf("docs/vm.md's Operations table has no row for %s", name)
+		}
+	}
+	if w := rows["wait"]; !strings.Contains(w, "until: notify") || strings.Contains(w, "not modelled") {
+		t.Errorf("docs/vm.md's wait row does not describe wait until: notify:\n%s", w)
+	}
+}
+
 // TestDocsExamples keeps docs/workloads.md honest: every yaml block is valid
 // YAML, and every block that is a whole workload (it has name:) loads.
 func TestDocsExamples(t *testing.T) {
