@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"strings"
@@ -525,5 +526,32 @@ func TestEstimateWhy(t *testing.T) {
 	}
 	if got := estimateWhy(1.66, 1.54); strings.Contains(got, "without") || !strings.Contains(got, "overlaps them better") {
 		t.Errorf("prediction above the estimate: %q", got)
+	}
+}
+
+// TestReplayDaemonThreads: fixtures/python/daemon_threads.py's daemons (two
+// CPU-bound threads and a poller) are stopped when its main thread ends.
+// Their model marks them daemon: true, so the replay ends with the main
+// thread, as the program did: modelled as work of its recorded length, the
+// poller waited longer for the GIL in the replay and ran past the main
+// thread's end (+5.5 % on this recording, +15-21 % on CPython 3.12's).
+func TestReplayDaemonThreads(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-daemon-threads"), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Parse("model.yaml", p.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemons := map[string]bool{}
+	for _, g := range w.Threads {
+		daemons[g.Name] = g.Daemon
+	}
+	if want := map[string]bool{"MainThread": false, "cpu0": true, "cpu1": true, "poller": true}; !maps.Equal(daemons, want) {
+		t.Errorf("the model's threads and their daemon flags %v, want %v", daemons, want)
+	}
+	if math.Abs(p.ReplayError) > 0.02 {
+		t.Errorf("replay %+.1f %% off the measured wall, want within 2 %%", 100*p.ReplayError)
 	}
 }

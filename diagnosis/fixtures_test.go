@@ -37,6 +37,7 @@ var recordedVerdicts = map[string]string{
 	"python-lock-contention":         LockBound,
 	"python-hashlib-large":           Scales,
 	"python-multiprocessing-pool":    Scales,
+	"python-daemon-threads":          Convoy,
 }
 
 // TestRecordedFixtures checks the report of every trace recorded from the

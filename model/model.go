@@ -143,6 +143,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		depth = min(depth, maxStackDepth(t)) - 1
 	}
 	fixUnmatchedWaits(threads)
+	markDaemons(s, threads)
 	if !slices.ContainsFunc(threads, func(tm threadModel) bool {
 		return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 	}) {
@@ -369,6 +370,77 @@ type threadModel struct {
 	start  int64
 	blocks []block
 	body   []op // blocks as calls, compressed
+	daemon bool // written daemon: true (markDaemons)
+}
+
+// hasOps reports whether the thread has an operation: only then is it
+// written.
+func (tm *threadModel) hasOps() bool {
+	return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
+}
+
+// markDaemons marks the threads written as daemons (daemon: true), which
+// the replay stops when the last thread of their process that is not a
+// daemon ends, wherever they are: the threads that did not end as a
+// thread ends in CPython, letting the GIL go for good (ReleaseThreadEnd),
+// but were stopped: CPython's daemon threads at the interpreter's exit,
+// and every thread of a killed program, or running at the end of an
+// attach. Modelled as work of their recorded length instead, a daemon that
+// polled for the whole run and waited longer for the GIL in the replay
+// made the replayed run last longer than the program (15-21 %). Only in a
+// process with a GIL (its releases tell the ends apart); never the
+// process's main thread (MainThread, else the thread that ended last),
+// and a process keeps a thread that is not a daemon among those written.
+func markDaemons(s *tracer.Spans, threads []threadModel) {
+	t := s.Trace
+	lastWhy := map[tracer.ThreadID]tracer.Release{}
+	for _, h := range s.Holds { // in start order: the last one stays
+		if int(h.Lock) < len(t.Locks) && t.Locks[h.Lock].GIL {
+			lastWhy[h.Thread] = h.Why
+		}
+	}
+	end := func(id tracer.ThreadID) int64 {
+		if int(id) < len(s.Threads) {
+			return s.Threads[id].End
+		}
+		return 0
+	}
+	main := map[tracer.ProcID]tracer.ThreadID{}
+	for id, th := range t.Threads {
+		m, ok := main[th.Proc]
+		switch {
+		case !ok, th.Name == "MainThread" && t.Threads[m].Name != "MainThread",
+			(th.Name == "MainThread") == (t.Threads[m].Name == "MainThread") && end(tracer.ThreadID(id)) > end(m):
+			main[th.Proc] = tracer.ThreadID(id)
+		}
+	}
+	kept := map[tracer.ProcID]int{} // written threads that are not daemons
+	for i := range threads {
+		tm := &threads[i]
+		p := t.Threads[tm.id].Proc
+		why, held := lastWhy[tm.id]
+		ended := int(tm.id) < len(s.Threads) && s.Threads[tm.id].Ended
+		tm.daemon = int(p) < len(t.Procs) && t.Procs[p].GIL != tracer.NoLock && main[p] != tm.id &&
+			!(ended && held && why == tracer.ReleaseThreadEnd)
+		if !tm.daemon && tm.hasOps() {
+			kept[p]++
+		}
+	}
+	// A process whose written threads would all be daemons (its main
+	// thread did nothing to model) keeps the one that ended last.
+	for i := range threads {
+		tm := &threads[i]
+		if p := t.Threads[tm.id].Proc; tm.daemon && tm.hasOps() && kept[p] == 0 {
+			last := i
+			for j := range threads {
+				if o := threads[j]; o.daemon && o.hasOps() && t.Threads[o.id].Proc == p && end(o.id) > end(threads[last].id) {
+					last = j
+				}
+			}
+			threads[last].daemon = false
+			kept[p]++
+		}
+	}
 }
 
 // block is a run of consecutive operations in one function.
@@ -479,6 +551,13 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			start = at
 		}
 		add(k, start, end, label, fn)
+	}
+	if sts := s.ThreadStates(id); len(sts) > 0 && int(id) < len(s.Threads) && s.Threads[id].Existed && s.Threads[id].Start > 0 {
+		// First seen late (attach): blocked from the trace's start in a
+		// call it made before, a wait of that length. Left out, a main
+		// thread that slept through most of the window ended at once in
+		// the replay, and with it the daemons it stops.
+		add(opIO, 0, s.Threads[id].Start, "blocking", frameAt(t, sts[0].Stack, depth))
 	}
 	for _, sp := range s.ThreadStates(id) {
 		fn := frameAt(t, sp.Stack, depth)
@@ -1286,6 +1365,9 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		}
 		if tm.start > 0 && !started[tm.id] {
 			fmt.Fprintf(&w, "    start_after: %s\n", dur(float64(tm.start)))
+		}
+		if tm.daemon {
+			w.WriteString("    daemon: true\n")
 		}
 	}
 	w.WriteString("functions:\n")

@@ -208,6 +208,9 @@ func (w *noticeWaits) check() {
 	}
 	var ws []string
 	for th, n := range w.waiting {
+		if th.daemon && th.proc.exited.Load() {
+			return // its process exited: it stops, not stuck (process.exit)
+		}
 		n.mu.Lock()
 		stuck := n.pending == 0 && slices.Contains(n.queue, th) // else it has taken one, or will
 		n.mu.Unlock()

@@ -70,6 +70,17 @@ type process struct {
 	// gates[g] are the start gates of the threads of group g, if a start
 	// operation starts the group (start.go).
 	gates [][]*startGate
+
+	// The process exits when its last thread that is not a daemon ends
+	// (exit): its daemon threads stop then. ctx is its threads' context
+	// (the run's, cancelled at the exit in real time); live counts the
+	// threads that are not daemons and have not ended.
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	threads []*thread
+	live    atomic.Int32
+	exited  atomic.Bool
+	exitAt  int64 // virtual time: when it exited
 }
 
 // settings are a run's resolved settings.
@@ -393,6 +404,11 @@ func (r *runner) build() ([]*thread, []*process, error) {
 				}
 				th := r.thread(p, name, r.prog.tops[gi], grp.StartAfter)
 				th.home = pid
+				th.daemon = grp.Daemon
+				p.threads = append(p.threads, th)
+				if !th.daemon {
+					p.live.Add(1)
+				}
 				if r.prog.joined != nil && r.prog.joined[gi] {
 					r.addJoinLock(p, gi, th, name)
 				}
@@ -413,6 +429,16 @@ func (r *runner) process(pid int) (*process, error) {
 		name = r.w.Name + "-" + strconv.Itoa(pid)
 	}
 	p := &process{id: r.rec.AddProcess(name, pid)}
+	p.ctx, p.cancel = context.WithCancelCause(r.ctx)
+	context.AfterFunc(p.ctx, func() {
+		// Its daemon threads stop at the exit (or every thread at the
+		// run's stop): the eval breaker for those computing, a wake-up
+		// for those parked (Waker.Park sees the context).
+		p.breaker.set(bitStop)
+		for _, th := range p.threads {
+			th.wake.Signal()
+		}
+	})
 	id := tracer.NoLock
 	if r.s.mode != tracer.GILNone {
 		id = r.rec.AddLock("GIL", p.id, true)
@@ -437,7 +463,7 @@ func (r *runner) process(pid int) (*process, error) {
 func (r *runner) thread(p *process, name string, top *code, after time.Duration) *thread {
 	buf := r.rec.NewThread(name, p.id)
 	th := &thread{
-		id: buf.Thread(), name: name, proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: r.ctx,
+		id: buf.Thread(), name: name, proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: p.ctx, runCtx: r.ctx,
 		prog: r.prog, wake: NewWaker(), stacks: map[uint64]tracer.StackID{},
 		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),

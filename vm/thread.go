@@ -27,7 +27,9 @@ type thread struct {
 	buf         *tracer.Buffer
 	rec         *tracer.Recorder
 	clock       Clock
-	ctx         context.Context
+	ctx         context.Context // its process's: done at the run's stop, or at the process's exit
+	runCtx      context.Context // the run's
+	daemon      bool            // stopped at its process's exit (process.exit)
 	prog        *program
 	rng         *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
 	wake        *Waker
@@ -127,7 +129,9 @@ func (th *thread) released(l *lock) {
 func (th *thread) run() {
 	defer th.noticeWaits.ended()
 	if th.gate != nil && !th.gate.wait(th) || th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
-		th.stopped.Store(true)
+		if !th.exitStopped() {
+			th.stopped.Store(true)
+		}
 		if th.joinLock != nil {
 			th.joinLock.end()
 		}
@@ -146,12 +150,41 @@ func (th *thread) run() {
 	}
 	th.sync()
 	why := tracer.ReleaseThreadEnd
-	if err != nil {
+	if err != nil && !th.exitStopped() {
 		why = tracer.ReleaseInterrupt
 		th.stopped.Store(true)
 	}
 	th.unwind(why)
+	if !th.daemon && th.proc.live.Add(-1) == 0 {
+		th.proc.exit(th)
+	}
 }
+
+// exitStopped reports whether the thread was stopped by its process's
+// exit (a daemon), not by the run's stop: it ends, not interrupted.
+func (th *thread) exitStopped() bool {
+	if !th.daemon || !th.proc.exited.Load() {
+		return false
+	}
+	if v := th.vt; v != nil {
+		return !v.c.stopping
+	}
+	return th.runCtx.Err() == nil
+}
+
+// exit is the process's exit, when th, its last thread that is not a
+// daemon, has ended: its daemon threads stop where they are and end.
+func (p *process) exit(th *thread) {
+	p.exited.Store(true)
+	if v := th.vt; v != nil {
+		v.c.exit(p, v.now())
+		return
+	}
+	p.cancel(errProcessExit)
+}
+
+// errProcessExit is the cause of a process's context at its exit.
+var errProcessExit = errors.New("vm: the process exited")
 
 // unwind ends the thread: it releases every lock it holds and records its
 // end. A thread stopped mid-run ends where it was (inside I/O, a native

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -239,7 +240,7 @@ func (c *vclock) pop() *vthread {
 		}
 		if len(c.q) > 0 {
 			v := c.q[0]
-			if v.parked && v.qwake && !c.stopping && (!c.limited || c.free > 0) {
+			if v.parked && v.qwake && v.qwhy != WakeStop && !c.stopping && (!c.limited || c.free > 0) {
 				if v.wait != nil && v.wait.locked {
 					c.rewait(v)
 					continue
@@ -349,6 +350,41 @@ func (c *vclock) stop(err error) {
 	}
 }
 
+// halted reports whether v is to stop: the run is stopped, or v is a
+// daemon thread of a process that exited.
+func (c *vclock) halted(v *vthread) bool {
+	return c.stopping || v.th.daemon && v.th.proc.exited.Load()
+}
+
+// exit stops the daemon threads of process p, which exited at time t
+// (process.exit) while its last thread that is not a daemon, the running
+// one, ended: each is queued at t, whatever it was doing (an entry later
+// than t moves to t), to stop there. No entry is earlier than t: the
+// ending thread synced, and a daemon runs ahead no further than a thread
+// that is not one (horizonOf).
+func (c *vclock) exit(p *process, t int64) {
+	p.exitAt = t
+	p.breaker.set(bitStop)
+	for _, th := range p.threads {
+		v := th.vt
+		if v == nil || v.ended || v == c.cur {
+			continue
+		}
+		switch {
+		case v.inRunq:
+			c.runq = slices.DeleteFunc(c.runq, func(w *vthread) bool { return w == v })
+			v.inRunq = false
+			c.push(v, t, WakeStop)
+		case v.qi >= 0:
+			if v.at > t {
+				c.pushEntry(v, t, WakeStop, v.qwake)
+			}
+		case v.parked:
+			c.push(v, t, WakeStop)
+		}
+	}
+}
+
 // wakeParked queues every parked or core-waiting thread to stop; it
 // reports whether there was one.
 func (c *vclock) wakeParked() bool {
@@ -403,7 +439,7 @@ func (c *vclock) sync(v *vthread) {
 // Sleep is blocking I/O or start_after: no core, back after exactly d.
 func (c *vclock) Sleep(_ context.Context, _ *Waker, d time.Duration) bool {
 	v := c.cur
-	if c.stopping {
+	if c.halted(v) {
 		return false
 	}
 	c.sync(v)
@@ -411,7 +447,7 @@ func (c *vclock) Sleep(_ context.Context, _ *Waker, d time.Duration) bool {
 	c.push(v, v.now()+int64(max(d, 0)), WakeTimeout)
 	c.yield(v)
 	c.acquireCore(v)
-	return !c.stopping
+	return !c.halted(v)
 }
 
 // Burn is a native call: d of CPU time on a core, longer if the thread
@@ -419,7 +455,7 @@ func (c *vclock) Sleep(_ context.Context, _ *Waker, d time.Duration) bool {
 func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
 	v := c.cur
 	left := int64(max(d, 0))
-	for !c.stopping {
+	for !c.halted(v) {
 		seg := left
 		if c.limited {
 			seg = min(left, max(v.sliceEnd-v.now(), 0))
@@ -427,19 +463,19 @@ func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
 		v.setTime(v.now() + seg)
 		left -= seg
 		c.sync(v)
-		if left == 0 || c.stopping {
+		if left == 0 || c.halted(v) {
 			break
 		}
 		c.sliceExpired(v)
 	}
-	return !c.stopping
+	return !c.halted(v)
 }
 
 // Park waits for a signal (signal, after the wake-up latency) or the
 // timeout, without a core.
 func (c *vclock) Park(_ context.Context, _ *Waker, timeout time.Duration) Wake {
 	v := c.cur
-	if c.stopping {
+	if c.halted(v) {
 		return WakeStop
 	}
 	c.sync(v)
@@ -456,7 +492,7 @@ func (c *vclock) Park(_ context.Context, _ *Waker, timeout time.Duration) Wake {
 	v.parked = false
 	why := v.why
 	c.acquireCore(v)
-	if c.stopping {
+	if c.halted(v) {
 		return WakeStop
 	}
 	if why == WakeSignal {

@@ -8,7 +8,7 @@ func (v *vthread) check() {
 	if v.horizon == unknownHorizon {
 		v.horizon = c.horizonOf(v)
 	}
-	if c.stopping || v.now() < v.horizon {
+	if c.halted(v) || v.now() < v.horizon {
 		return
 	}
 	c.pushEntry(v, v.now(), 0, false)
@@ -16,7 +16,7 @@ func (v *vthread) check() {
 		v.safe = c.lookahead(v)
 	}
 	c.yield(v)
-	if c.limited && v.now() >= v.sliceEnd && !c.stopping {
+	if c.limited && v.now() >= v.sliceEnd && !c.halted(v) {
 		c.sliceExpired(v)
 	}
 }
@@ -31,6 +31,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	if c.limited {
 		h = v.sliceEnd
 	}
+	h = min(h, daemonBound(v))
 	if strictOrder {
 		if len(c.q) > 0 {
 			h = min(h, c.q[0].at)
@@ -90,6 +91,7 @@ func (c *vclock) lookahead(v *vthread) int64 {
 	if c.limited {
 		t = min(t, v.sliceEnd)
 	}
+	t = min(t, daemonBound(v))
 	if v.th.proc.dropRequests() {
 		for _, w := range v.peers {
 			if w != v {
@@ -197,4 +199,21 @@ func (v *vthread) loopLeft() int64 {
 		return 0
 	}
 	return (x - test.b + dec.b - 1) / dec.b
+}
+
+// daemonBound is how far a daemon thread may run ahead: to the earliest
+// queued thread of its process that is not a daemon, which may end there
+// and make the process exit, stopping v (process.exit). never for a
+// thread that is not a daemon.
+func daemonBound(v *vthread) int64 {
+	b := int64(never)
+	if !v.th.daemon {
+		return b
+	}
+	for _, w := range v.peers {
+		if w != v && !w.th.daemon {
+			b = min(b, w.at)
+		}
+	}
+	return b
 }

@@ -2,7 +2,7 @@ package vm
 
 // acquireCore gives v a core, waiting in the run queue if none is free.
 func (c *vclock) acquireCore(v *vthread) {
-	if !c.limited || v.onCore || c.stopping {
+	if !c.limited || v.onCore || c.halted(v) {
 		return
 	}
 	if c.free > 0 {

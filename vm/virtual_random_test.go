@@ -51,6 +51,10 @@ func randomWorkload(r *rand.Rand) *workload.Workload {
 		w.Threads = append(w.Threads, workload.ThreadGroup{Name: fmt.Sprintf("g%d", g), Count: 1 + r.IntN(4), Run: name, Repeat: 1 + r.IntN(3),
 			StartAfter: time.Duration(r.IntN(3)) * time.Millisecond})
 	}
+	for g := 1; g < len(w.Threads); g++ {
+		// Daemons, stopped when g0's threads (never daemons) have ended.
+		w.Threads[g].Daemon = r.IntN(2) == 0
+	}
 	return w
 }
 

@@ -112,6 +112,12 @@ func (t *Thread) emit(at int64, k tracer.Kind, arg uint64) *Thread {
 // Start emits ThreadStart.
 func (t *Thread) Start(at int64) *Thread { return t.emit(at, tracer.KindThreadStart, 0) }
 
+// StartExisted begins a thread that existed before the trace began
+// (attach), first seen at at.
+func (t *Thread) StartExisted(at int64) *Thread {
+	return t.emit(at, tracer.KindThreadStart, tracer.ThreadExisted)
+}
+
 // End emits ThreadEnd.
 func (t *Thread) End(at int64) *Thread { return t.emit(at, tracer.KindThreadEnd, 0) }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ var gilModes = func() []string {
 var formatKeys = map[string][]string{
 	"":        {"version", "name", "description", "gil", "processes", "seed", "clock", "cores", "threads", "functions"},
 	"gil":     {"mode", "switch_interval", "check_interval"},
-	"threads": {"name", "count", "run", "repeat", "start_after", "process"},
+	"threads": {"name", "count", "run", "repeat", "start_after", "process", "daemon"},
 	"compute": {"duration", "loops"},
 	"io":      {"duration", "jitter", "kind"},
 	"native":  {"duration", "releases_gil", "name"},
@@ -466,6 +467,16 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function, procs int) []
 		}
 		groups = append(groups, g)
 	}
+	for pid := 1; pid <= procs && len(groups) > 0; pid++ {
+		if !slices.ContainsFunc(groups, func(g ThreadGroup) bool { return g.InProcess(pid) && !g.Daemon }) {
+			where := "the workload"
+			if procs > 1 {
+				where = fmt.Sprintf("process %d", pid)
+			}
+			l.errorf(n, "threads", "every thread of %s is a daemon, so it would exit before any ran; give it a thread that is not (CPython's main thread never is)", where)
+			break
+		}
+	}
 	return groups
 }
 
@@ -507,6 +518,9 @@ func (l *loader) threadGroup(n *yaml.Node, path string, funcs map[string]*Functi
 		if p, ok := l.integer(v, path+".process", 1, MaxProcesses); ok {
 			g.Process = int(p)
 		}
+	}
+	if v := m.value("daemon"); v != nil {
+		g.Daemon, _ = l.boolean(v, path+".daemon")
 	}
 	return g, m.value("run"), g.Name != "" && g.Run != ""
 }

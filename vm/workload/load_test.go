@@ -172,7 +172,7 @@ func parseErrorCases() []parseErrorCase {
 		{"threads not a list", "name: t\nfunctions: {f: [{sleep: 1ms}]}\nthreads: {run: f}\n", []string{"t.yaml:3:10: threads: expected a list of thread groups, got a mapping"}},
 		{"threads empty", "name: t\nfunctions: {f: [{sleep: 1ms}]}\nthreads: []\n", []string{"t.yaml:3:10: threads: expected at least one thread group, got an empty list"}},
 		{"too many thread groups", manyGroups, []string{"t.yaml:4:3: threads: 1025 thread groups exceed the limit of 1024 threads"}},
-		{"group not a mapping", threadYAML("f"), []string{`t.yaml:4:5: threads[0]: expected a thread group (a mapping of name, count, run, repeat, start_after, process), got "f"`}},
+		{"group not a mapping", threadYAML("f"), []string{`t.yaml:4:5: threads[0]: expected a thread group (a mapping of name, count, run, repeat, start_after, process, daemon), got "f"`}},
 		{"group unknown key", threadYAML("run: f\n    cuont: 2"), []string{`t.yaml:5:5: threads[0]: unknown key "cuont" (did you mean "count"?)`}},
 		{"run missing", threadYAML("name: a"), []string{"t.yaml:4:5: threads[0].run: missing; expected the name of a function"}},
 		{"run unknown", threadYAML("run: h"), []string{`t.yaml:4:10: threads[0].run: unknown function "h"`}},
@@ -635,5 +635,30 @@ func TestDocsExamples(t *testing.T) {
 	}
 	if whole == 0 {
 		t.Error("no whole workload among the docs' examples")
+	}
+}
+
+// TestDaemonThreads: daemon: true marks a group's threads as daemons; a
+// process whose threads are all daemons is refused, naming the process.
+func TestDaemonThreads(t *testing.T) {
+	w, err := Parse("t.yaml", []byte("name: t\nthreads:\n  - {run: f}\n  - {run: f, name: bg, daemon: true}\nfunctions:\n  f: [{compute: 1ms}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Threads[0].Daemon || !w.Threads[1].Daemon {
+		t.Errorf("daemon flags %v %v, want false true", w.Threads[0].Daemon, w.Threads[1].Daemon)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"name: t\nthreads:\n  - {run: f, daemon: true}\nfunctions:\n  f: [{compute: 1ms}]\n",
+			"t.yaml:3:3: threads: every thread of the workload is a daemon"},
+		{"name: t\nprocesses: 2\nthreads:\n  - {run: f, process: 1}\n  - {run: f, name: g, process: 2, daemon: true}\nfunctions:\n  f: [{compute: 1ms}]\n",
+			"threads: every thread of process 2 is a daemon"},
+		{"name: t\nthreads:\n  - {run: f, daemon: yes}\nfunctions:\n  f: [{compute: 1ms}]\n",
+			`threads[0].daemon: expected true or false, got "yes"`},
+	} {
+		_, err := Parse("t.yaml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
+		}
 	}
 }

@@ -59,7 +59,11 @@ type ThreadGroup struct {
 	Repeat     int // >= 1
 	StartAfter time.Duration
 	Process    int // 1-based: the one process whose threads these are; 0: every process
-	Line       int // line of the entry in the workload file
+	// Daemon threads (threading.Thread(daemon=True)) are stopped when the
+	// last thread of their process that is not a daemon ends: the process
+	// exits then, as CPython's does, whatever they were doing.
+	Daemon bool
+	Line   int // line of the entry in the workload file
 }
 
 // InProcess reports whether the group has threads in process pid
