@@ -311,6 +311,19 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	if err != nil {
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
+	for _, p := range procs {
+		// Its daemon threads stop at its exit (or every thread at the
+		// run's stop): the eval breaker for those computing, a wake-up
+		// for those parked (Waker.Park sees the context). Registered
+		// once the process has all its threads: a run already stopped
+		// calls it at once.
+		context.AfterFunc(p.ctx, func() {
+			p.breaker.set(bitStop)
+			for _, th := range p.threads {
+				th.wake.Signal()
+			}
+		})
+	}
 	if len(prog.notices) > 0 {
 		waits := newNoticeWaits(threads, stopRun)
 		for _, th := range threads {
@@ -430,15 +443,6 @@ func (r *runner) process(pid int) (*process, error) {
 	}
 	p := &process{id: r.rec.AddProcess(name, pid)}
 	p.ctx, p.cancel = context.WithCancelCause(r.ctx)
-	context.AfterFunc(p.ctx, func() {
-		// Its daemon threads stop at the exit (or every thread at the
-		// run's stop): the eval breaker for those computing, a wake-up
-		// for those parked (Waker.Park sees the context).
-		p.breaker.set(bitStop)
-		for _, th := range p.threads {
-			th.wake.Signal()
-		}
-	})
 	id := tracer.NoLock
 	if r.s.mode != tracer.GILNone {
 		id = r.rec.AddLock("GIL", p.id, true)
