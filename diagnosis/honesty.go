@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Keys of tracer.Meta.Extra that the diagnosis reads.
@@ -44,10 +45,12 @@ const TracingCostShare = 0.10
 // TracingCost is what the probes cost a real program, estimated from its
 // recorded events (and the probe hits the kernel lost).
 type TracingCost struct {
+	// Events are the events a probe hit records: not the calls (read
+	// from the stacks) nor the drop requests (inferred).
 	Events      int     `json:"events"`
 	PerEventNS  int64   `json:"per_event_ns"` // ProbeCostNS
 	EstimatedNS int64   `json:"estimated_ns"` // (events + lost) × per event
-	Share       float64 `json:"share"`        // of the wall
+	Share       float64 `json:"share"`        // of the wall times the processes (each pays its own)
 	High        bool    `json:"high"`         // Share > TracingCostShare
 }
 
@@ -56,9 +59,16 @@ func (a *analysis) tracingCost() {
 	if a.t.Meta.Extra["source"] != "cpython" || a.wallNS <= 0 {
 		return
 	}
-	n := len(a.t.Events)
+	n := 0
+	for i := range a.t.Events {
+		switch a.t.Events[i].Kind {
+		case tracer.KindCallEnter, tracer.KindCallExit, tracer.KindDropRequest:
+		default:
+			n++
+		}
+	}
 	est := (int64(n) + int64(min(a.r.LostEvents, 1<<40))) * ProbeCostNS
-	share := min(textfmt.Share(est, a.wallNS), 1)
+	share := min(textfmt.Share(est, a.wallNS*int64(max(len(a.t.Procs), 1))), 1)
 	a.r.TracingCost = &TracingCost{Events: n, PerEventNS: ProbeCostNS, EstimatedNS: est, Share: round3(share), High: share > TracingCostShare}
 }
 

@@ -128,7 +128,11 @@ func (th *thread) released(l *lock) {
 // run is the thread's life: start, take the GIL, run the top level, end.
 func (th *thread) run() {
 	defer th.noticeWaits.ended()
-	if th.gate != nil && !th.gate.wait(th) || th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
+	shut := th.gate != nil && !th.gate.wait(th) // stopped before a start opened its gate
+	if shut || th.startAfter > 0 && !th.clock.Sleep(th.ctx, th.wake, th.startAfter) {
+		if shut {
+			th.noticeWaits.started() // no longer a thread waiting for a start
+		}
 		if !th.exitStopped() {
 			th.stopped.Store(true)
 		}
@@ -141,7 +145,10 @@ func (th *thread) run() {
 	}
 	th.emit(tracer.KindThreadStart, 0)
 	th.frames = append(th.frames, frame{code: th.top})
-	err := th.gil.acquire(th)
+	err := errStopped
+	if !th.exitStopped() { // a daemon given a core only at its process's exit ends there
+		err = th.gil.acquire(th)
+	}
 	if err == nil && th.joinLock != nil {
 		th.holdJoinLock()
 	}

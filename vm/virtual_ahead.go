@@ -202,17 +202,27 @@ func (v *vthread) loopLeft() int64 {
 }
 
 // daemonBound is how far a daemon thread may run ahead: to the earliest
-// queued thread of its process that is not a daemon, which may end there
-// and make the process exit, stopping v (process.exit). never for a
-// thread that is not a daemon.
+// time a thread of its process that is not a daemon may run (its queued
+// time, or, parked or waiting for a core, the earliest queued entry),
+// where it may end and make the process exit, stopping v (process.exit).
+// never for a thread that is not a daemon.
 func daemonBound(v *vthread) int64 {
 	b := int64(never)
 	if !v.th.daemon {
 		return b
 	}
 	for _, w := range v.peers {
-		if w != v && !w.th.daemon {
+		if w == v || w.th.daemon || w.ended {
+			continue
+		}
+		if w.at != never {
 			b = min(b, w.at)
+		} else if q := v.c.q; len(q) > 0 {
+			// Parked or waiting for a core: whichever thread wakes it
+			// or frees a core runs first, no earlier than the earliest
+			// queued entry (v itself, at a lock or a core, is the
+			// earliest then, and its push resets this horizon).
+			b = min(b, q[0].at)
 		}
 	}
 	return b

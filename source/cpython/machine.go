@@ -371,7 +371,7 @@ func (m *machine) takeGILReturn(th *thread, t int64) {
 	m.acquire(th, at, how)
 	for _, o := range p.threads {
 		if o != th && o.inTake && !o.waiting && !o.ended {
-			m.wait(o, t)
+			m.wait(o, max(o.takeStart, p.holderSince)) // from its take, or th's acquire
 		}
 	}
 }
