@@ -460,14 +460,23 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 // readName reads the Python name (threading.Thread._name) of thread tid
 // of process p from its thread state ts, when its first releases of the
 // GIL are read (not handled: the thread may have ended by then).
-func (m *machine) readName(p *proc, tid int, ts uint64) {
+func (m *machine) readName(p *proc, tid int, ts uint64, e *rawEvent) {
 	l := m.in.layout
 	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= 3 || l.objErr != nil || ts == 0 {
 		return
 	}
 	m.nameTries[tid]++
 	codes := func(addr uint64) *code { return m.code(p, addr) }
-	m.names[tid] = pythonThreadName(m.mem.memory(p.pid), l, codes, ts)
+	mem := m.mem.memory(p.pid)
+	if fp := e.val("fp"); fp != 0 && l.minor >= 11 {
+		// From the hit's frame and stack window first: the thread's
+		// state and stack may be gone by now.
+		if n := pythonThreadNameAt(mem, m.window(e), l, codes, fp, tid); n != "" {
+			m.names[tid] = n
+			return
+		}
+	}
+	m.names[tid] = pythonThreadName(mem, l, codes, ts, tid)
 }
 
 // nativeHoldingAfter is how long after a drop request the holder may take

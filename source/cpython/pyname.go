@@ -94,10 +94,42 @@ func innermostFrame(m *memory, l *layout, ts uint64) (uint64, bool) {
 	return frame, ok
 }
 
+// pythonThreadNameAt is pythonThreadName from the frame at address frame
+// (a drop_gil hit's innermost, 3.11+), reading the frames from win, the
+// thread's data stack as the probe fetched it at the hit, before memory:
+// when the hit is read the thread may have ended and its stack gone
+// (200 threads of 20 ms each were named "thread N"), while the Thread
+// object its _bootstrap_inner frame points at usually lives on.
+func pythonThreadNameAt(m *memory, win stackWindow, l *layout, codes func(uint64) *code, frame uint64, tid int) string {
+	u64 := func(a uint64) (uint64, bool) {
+		if b, ok := win.read(a, 8); ok {
+			return binary.LittleEndian.Uint64(b), true
+		}
+		return m.u64(a)
+	}
+	for depth := 0; frame != 0 && depth < 256; depth++ {
+		co, ok := u64(frame + uint64(l.frameCode))
+		if !ok {
+			return ""
+		}
+		if c := codes(co); c != nil && strings.HasSuffix(c.name, "_bootstrap_inner") {
+			self, ok := u64(frame + uint64(l.obj.localsplus))
+			if !ok {
+				return ""
+			}
+			return threadObjectName(m, l, self, tid)
+		}
+		if frame, ok = u64(frame + uint64(l.framePrev)); !ok {
+			return ""
+		}
+	}
+	return ""
+}
+
 // pythonThreadName reads the name of the threading.Thread whose
 // _bootstrap_inner frame is on the stack of thread state ts; "" if it
 // cannot be read.
-func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64) string {
+func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64, tid int) string {
 	frame, ok := innermostFrame(m, l, ts)
 	for depth := 0; ok && frame != 0 && depth < 256; depth++ {
 		co, ok1 := m.u64(frame + uint64(l.frameCode))
@@ -109,11 +141,47 @@ func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64)
 			if !ok {
 				return ""
 			}
-			return readAttrString(m, l, self, "_name")
+			return threadObjectName(m, l, self, tid)
 		}
 		frame, ok = m.u64(frame + uint64(l.framePrev))
 	}
 	return ""
+}
+
+// threadObjectName is the _name of threading.Thread obj if its
+// _native_id is tid: memory read after the thread ended (its stack, its
+// frames) may have been reused by another thread, whose Thread it would
+// then name (3.12: 22 of 60 short threads named, several after another).
+func threadObjectName(m *memory, l *layout, obj uint64, tid int) string {
+	typ, ok := m.u64(obj + 8)
+	if !ok {
+		return ""
+	}
+	if id, ok := readSmallInt(m, l, attr(m, l, obj, typ, "_native_id")); !ok || id != int64(tid) {
+		return ""
+	}
+	return readAttrString(m, l, obj, "_name")
+}
+
+// readSmallInt reads int object v if it is non-negative and below 2**30
+// (one digit: a thread ID is below 2**22).
+func readSmallInt(m *memory, l *layout, v uint64) (int64, bool) {
+	if v == 0 {
+		return 0, false
+	}
+	size, ok1 := m.u64(v + 16) // ob_size (3.9-3.11), lv_tag (3.12+)
+	b, ok2 := m.read(v+24, 4)  // ob_digit[0]
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	one := size == 1
+	if l.minor >= 12 {
+		one = size == 1<<3 // one digit, sign bits 0: positive
+	}
+	if !one {
+		return 0, false
+	}
+	return int64(binary.LittleEndian.Uint32(b) & (1<<30 - 1)), true
 }
 
 // readAttrString reads the str attribute name of instance obj from its
