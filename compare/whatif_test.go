@@ -387,7 +387,7 @@ func TestWhatIfQuotesTheEstimate(t *testing.T) {
 		if err := q.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
-		got := strings.Contains(b.String(), "estimated 2.04x for processes in the verdict") || strings.Contains(b.String(), "in the verdict:")
+		got := strings.Contains(b.String(), "estimated 2.04x for processes in the report") || strings.Contains(b.String(), "in the report:")
 		if got != c.line {
 			t.Errorf("estimate %.2f against predicted 1.72x: estimate line %v, want %v\n%s", c.est, got, c.line, b.String())
 		}
@@ -457,10 +457,10 @@ func TestEstimatesReconciled(t *testing.T) {
 	if err := p.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "estimated 1.24x as processes in the verdict, predicted 0.94x here") {
+	if !strings.Contains(b.String(), "estimated 1.24x as processes in the report, predicted 0.94x here") {
 		t.Errorf("no reconciliation of the processes estimate:\n%s", b.String())
 	}
-	if strings.Contains(b.String(), "without a GIL in the verdict") {
+	if strings.Contains(b.String(), "without a GIL in the report") {
 		t.Errorf("free-threaded's estimate (0.96x) is within 5 %% of its row (0.95x), yet explained:\n%s", b.String())
 	}
 }
@@ -553,5 +553,39 @@ func TestReplayDaemonThreads(t *testing.T) {
 	}
 	if math.Abs(p.ReplayError) > 0.02 {
 		t.Errorf("replay %+.1f %% off the measured wall, want within 2 %%", 100*p.ReplayError)
+	}
+}
+
+// TestLimitSkipsDaemonsAndGIL: a daemon the replay stops (an acceptor
+// blocked in accept() until the exit) is not the thread that limits the
+// run, and the GIL is named the limit only if running the threads without
+// it is predicted faster (QA: "limited by I/O latency: acceptor alone
+// needs 897ms" beside a 530ms prediction; "limited by the GIL" beside a
+// free-threaded row no faster).
+func TestLimitSkipsDaemonsAndGIL(t *testing.T) {
+	const ms = int64(1_000_000)
+	b := testkit.New("echo")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	m := b.Thread(p, "MainThread")
+	a := b.Thread(p, "acceptor")
+	m.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Release(100*ms, gil, tracer.ReleaseIO).IOBegin(100*ms+10, "network")
+	a.Start(1*ms).Acquire(1*ms+10, gil, tracer.AcquireUncontended).IOBegin(1*ms+20, "network").Release(1*ms+30, gil, tracer.ReleaseIO)
+	m.IOEnd(300*ms).Acquire(300*ms+10, gil, tracer.AcquireUncontended).Release(310*ms, gil, tracer.ReleaseThreadEnd).End(310*ms + 10)
+	a.End(310*ms + 20) // stopped at the exit, in its accept()
+	c := criticalThread(tracer.Derive(b.Trace()))
+	if c.name != "MainThread" {
+		t.Errorf("critical thread %q, want MainThread (the acceptor is a daemon)", c.name)
+	}
+	for _, ft := range []float64{0, 1.01} { // 0: no free-threaded row
+		row := PredictionRow{Mode: Threads, Cores: 2, WallNS: 500 * ms, Speedup: 1, Verdicts: "gil-bound"}
+		p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+		if ft > 0 {
+			p.Rows = append(p.Rows, PredictionRow{Mode: FreeThreaded, Cores: 2, WallNS: 495 * ms, Speedup: ft})
+		}
+		p.choose(WhatIfOptions{}, critical{})
+		if gil := strings.HasPrefix(p.Limit, "the GIL"); gil != (ft == 0) {
+			t.Errorf("free-threaded %.2fx against threads' 1.00x: limit %q", ft, p.Limit)
+		}
 	}
 }

@@ -78,6 +78,11 @@ threads:
 			if v.Code == diagnosis.GILBound && (!strings.Contains(v.Advice, "Move the compute to processes") || !strings.Contains(v.Text, "ran 1.00x as fast")) {
 				t.Errorf("ticker %v: %s\n%s", ticker, v.Text, v.Advice)
 			}
+			// Beside the ticker the estimate is of their own work, not the
+			// run's (the Speedup section's): the advice says whose.
+			if own := strings.Contains(v.Advice, "on 2 cores for the 2 CPU-bound threads' own work"); v.Code == diagnosis.GILBound && own != ticker {
+				t.Errorf("ticker %v: the advice names their own work: %v\n%s", ticker, own, v.Advice)
+			}
 		}
 	}
 }

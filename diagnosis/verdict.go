@@ -193,22 +193,30 @@ func (a *analysis) processesAdvice() string {
 type estimates struct {
 	Achieved, GILCeiling, AsProcesses, WithoutGIL float64
 	Cores                                         int
+	// Of names whose work the figures are of when not the run's ("the 2
+	// CPU-bound threads' own work"): the report's Speedup section and the
+	// what-if are the run's, and differ.
+	Of string
 }
 
 // processesAdviceFor is processesAdvice on the figures e.
 func (a *analysis) processesAdviceFor(e estimates) string {
 	better := func(estimate float64) bool { return estimate > AdviceMinGain*e.Achieved }
+	of := ""
+	if e.Of != "" {
+		of = " for " + e.Of
+	}
 	switch {
 	case better(e.AsProcesses) && e.AsProcesses >= e.WithoutGIL:
-		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores (now %s)", textfmt.X(e.AsProcesses), e.Cores, textfmt.X(e.Achieved))
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores%s (now %s)", textfmt.X(e.AsProcesses), e.Cores, of, textfmt.X(e.Achieved))
 		if better(e.WithoutGIL) {
 			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(e.WithoutGIL))
 		}
 		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
 	case better(e.WithoutGIL):
-		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), e.Cores, textfmt.X(e.Achieved))
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores%s (now %s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), e.Cores, of, textfmt.X(e.Achieved))
 	}
-	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), e.Cores)
+	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores%s: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), e.Cores, of)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -304,7 +312,8 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			Code: GILBound,
 			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s; the run's %s counts the other threads' sleeps and I/O as parallel work).%s",
 				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(own.Achieved), textfmt.X(own.GILCeiling), textfmt.X(sp.Achieved), a.unfair()),
-			Advice: a.processesAdviceFor(own),
+			Advice: a.processesAdviceFor(estimates{Achieved: own.Achieved, GILCeiling: own.GILCeiling, AsProcesses: own.AsProcesses,
+				WithoutGIL: own.WithoutGIL, Cores: own.Cores, Of: fmt.Sprintf("the %d CPU-bound threads' own work", n)}),
 		}, true
 	}
 	if nb < 2 || !a.decide(GILBound, ruleB...) {

@@ -379,19 +379,15 @@ func (tm *threadModel) hasOps() bool {
 	return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 }
 
-// markDaemons marks the threads written as daemons (daemon: true), which
-// the replay stops when the last thread of their process that is not a
-// daemon ends, wherever they are: the threads that did not end as a
-// thread ends in CPython, letting the GIL go for good (ReleaseThreadEnd),
-// but were stopped: CPython's daemon threads at the interpreter's exit,
-// and every thread of a killed program, or running at the end of an
-// attach. Modelled as work of their recorded length instead, a daemon that
-// polled for the whole run and waited longer for the GIL in the replay
-// made the replayed run last longer than the program (15-21 %). Only in a
-// process with a GIL (its releases tell the ends apart); never the
-// process's main thread (MainThread, else the thread that ended last),
-// and a process keeps a thread that is not a daemon among those written.
-func markDaemons(s *tracer.Spans, threads []threadModel) {
+// Daemons are the threads of the run that did not end as a thread ends in
+// CPython, letting the GIL go for good (ReleaseThreadEnd), but were
+// stopped where they were: CPython's daemon threads at the interpreter's
+// exit, and every thread of a killed program, or running at the end of an
+// attach. Only in a process with a GIL (its releases tell the ends apart);
+// never the process's main thread (MainThread, else the thread that ended
+// last). The model writes them daemon: true (markDaemons), and the
+// what-if does not take one for the thread that limits the run.
+func Daemons(s *tracer.Spans) map[tracer.ThreadID]bool {
 	t := s.Trace
 	lastWhy := map[tracer.ThreadID]tracer.Release{}
 	for _, h := range s.Holds { // in start order: the last one stays
@@ -399,31 +395,52 @@ func markDaemons(s *tracer.Spans, threads []threadModel) {
 			lastWhy[h.Thread] = h.Why
 		}
 	}
-	end := func(id tracer.ThreadID) int64 {
-		if int(id) < len(s.Threads) {
-			return s.Threads[id].End
-		}
-		return 0
-	}
 	main := map[tracer.ProcID]tracer.ThreadID{}
 	for id, th := range t.Threads {
 		m, ok := main[th.Proc]
 		switch {
 		case !ok, th.Name == "MainThread" && t.Threads[m].Name != "MainThread",
-			(th.Name == "MainThread") == (t.Threads[m].Name == "MainThread") && end(tracer.ThreadID(id)) > end(m):
+			(th.Name == "MainThread") == (t.Threads[m].Name == "MainThread") && threadEnd(s, tracer.ThreadID(id)) > threadEnd(s, m):
 			main[th.Proc] = tracer.ThreadID(id)
 		}
 	}
+	out := map[tracer.ThreadID]bool{}
+	for id, th := range t.Threads {
+		tid := tracer.ThreadID(id)
+		why, held := lastWhy[tid]
+		ended := id < len(s.Threads) && s.Threads[id].Ended
+		if int(th.Proc) < len(t.Procs) && t.Procs[th.Proc].GIL != tracer.NoLock && main[th.Proc] != tid &&
+			!(ended && held && why == tracer.ReleaseThreadEnd) {
+			out[tid] = true
+		}
+	}
+	return out
+}
+
+// threadEnd is when thread id ended (or the trace did).
+func threadEnd(s *tracer.Spans, id tracer.ThreadID) int64 {
+	if int(id) < len(s.Threads) {
+		return s.Threads[id].End
+	}
+	return 0
+}
+
+// markDaemons marks the threads written as daemons (daemon: true), which
+// the replay stops when the last thread of their process that is not a
+// daemon ends, wherever they are (Daemons). Modelled as work of their
+// recorded length instead, a daemon that polled for the whole run and
+// waited longer for the GIL in the replay made the replayed run last
+// longer than the program (15-21 %). A process keeps a thread that is not
+// a daemon among those written.
+func markDaemons(s *tracer.Spans, threads []threadModel) {
+	t := s.Trace
+	daemons := Daemons(s)
 	kept := map[tracer.ProcID]int{} // written threads that are not daemons
 	for i := range threads {
 		tm := &threads[i]
-		p := t.Threads[tm.id].Proc
-		why, held := lastWhy[tm.id]
-		ended := int(tm.id) < len(s.Threads) && s.Threads[tm.id].Ended
-		tm.daemon = int(p) < len(t.Procs) && t.Procs[p].GIL != tracer.NoLock && main[p] != tm.id &&
-			!(ended && held && why == tracer.ReleaseThreadEnd)
+		tm.daemon = daemons[tm.id]
 		if !tm.daemon && tm.hasOps() {
-			kept[p]++
+			kept[t.Threads[tm.id].Proc]++
 		}
 	}
 	// A process whose written threads would all be daemons (its main
@@ -433,7 +450,7 @@ func markDaemons(s *tracer.Spans, threads []threadModel) {
 		if p := t.Threads[tm.id].Proc; tm.daemon && tm.hasOps() && kept[p] == 0 {
 			last := i
 			for j := range threads {
-				if o := threads[j]; o.daemon && o.hasOps() && t.Threads[o.id].Proc == p && end(o.id) > end(threads[last].id) {
+				if o := threads[j]; o.daemon && o.hasOps() && t.Threads[o.id].Proc == p && threadEnd(s, o.id) > threadEnd(s, threads[last].id) {
 					last = j
 				}
 			}

@@ -215,7 +215,9 @@ time.sleep(60)
 // the end.
 func TestAttachUntilExit(t *testing.T) {
 	py := python(t)
-	prog := exec.Command(py, "-c", joinedSpinners(2))
+	// 4 s of spinning: under the race detector on a loaded machine the
+	// attach took 1.2 s to set up, and 2 s left 342 ms to trace.
+	prog := exec.Command(py, "-c", joinedSpinners(4))
 	if err := prog.Start(); err != nil {
 		t.Fatal(err)
 	}

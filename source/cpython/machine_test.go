@@ -750,3 +750,26 @@ func TestMachineUncontendedTake(t *testing.T) {
 		}
 	}
 }
+
+// TestTgidOfEndedThread: a thread whose creation was not seen and whose
+// /proc entry is gone (created while an attach set up, ended before its
+// first hit was read) belongs to the only process traced, else to the
+// program or the process attached to, never to a process of its own (it
+// was one, named after the program, and the program "child PID").
+func TestTgidOfEndedThread(t *testing.T) {
+	const gone = 1 << 30 // no such task
+	r := &run{tgids: map[int]int{}, mainPID: 4242}
+	m := testMachine(tracer.NewRecorder(tracer.Config{}))
+	if got := r.tgidOf(m, gone); got != 4242 {
+		t.Errorf("no process traced yet: %d, want the attached 4242", got)
+	}
+	m.proc(4242)
+	m.proc(5000) // a child
+	if got := r.tgidOf(m, gone+1); got != 4242 {
+		t.Errorf("two processes traced: %d, want the attached 4242", got)
+	}
+	r.mainPID = 0
+	if got := r.tgidOf(m, gone+2); got != gone+2 {
+		t.Errorf("no program known: %d, want the task itself", got)
+	}
+}

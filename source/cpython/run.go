@@ -448,7 +448,11 @@ func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, f
 
 // tgidOf finds the process of task tid: from the task_newtask event that
 // created it (or the task list at the start), else /proc/TID/status, else
-// the only process traced so far.
+// the only process traced so far, else the program (or the process
+// attached to). A thread created while an attach sets up (after the task
+// list, before the events are on) that has ended by the time its first
+// hit is read has neither; it used to become a process of its own, named
+// after the program, and the program "child PID".
 func (r *run) tgidOf(m *machine, tid int) int {
 	if g, ok := r.tgids[tid]; ok {
 		return g
@@ -467,6 +471,10 @@ func (r *run) tgidOf(m *machine, tid int) int {
 		for pid := range m.procs {
 			return pid
 		}
+	}
+	if r.mainPID > 0 {
+		r.tgids[tid] = r.mainPID
+		return r.mainPID
 	}
 	return tid
 }
