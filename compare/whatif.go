@@ -248,7 +248,13 @@ func criticalThread(s *tracer.Spans) critical {
 	var c critical
 	cid := -1
 	var cpu int64
-	daemons := model.Daemons(s) // stopped by the replay: they limit nothing
+	// Threads the program stopped when it exited (daemons, a killed
+	// program's) are stopped by the replay: they limit nothing. Those
+	// still running when an attach ended (no exit status) may.
+	daemons := map[tracer.ThreadID]bool{}
+	if s.Trace.Meta.Extra["exit_status"] != "" {
+		daemons = model.Daemons(s)
+	}
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]

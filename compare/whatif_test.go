@@ -565,6 +565,7 @@ func TestReplayDaemonThreads(t *testing.T) {
 func TestLimitSkipsDaemonsAndGIL(t *testing.T) {
 	const ms = int64(1_000_000)
 	b := testkit.New("echo")
+	b.Meta().Extra = map[string]string{"source": "cpython", "exit_status": "0"}
 	p := b.Process("python", 1)
 	gil := tracer.LockID(0)
 	m := b.Thread(p, "MainThread")
@@ -573,9 +574,15 @@ func TestLimitSkipsDaemonsAndGIL(t *testing.T) {
 	a.Start(1*ms).Acquire(1*ms+10, gil, tracer.AcquireUncontended).IOBegin(1*ms+20, "network").Release(1*ms+30, gil, tracer.ReleaseIO)
 	m.IOEnd(300*ms).Acquire(300*ms+10, gil, tracer.AcquireUncontended).Release(310*ms, gil, tracer.ReleaseThreadEnd).End(310*ms + 10)
 	a.End(310*ms + 20) // stopped at the exit, in its accept()
-	c := criticalThread(tracer.Derive(b.Trace()))
-	if c.name != "MainThread" {
+	tr := b.Trace()
+	if c := criticalThread(tracer.Derive(tr)); c.name != "MainThread" {
 		t.Errorf("critical thread %q, want MainThread (the acceptor is a daemon)", c.name)
+	}
+	// The end of an attach (no exit status) stopped no one: a thread
+	// still running then may limit the run.
+	delete(tr.Meta.Extra, "exit_status")
+	if c := criticalThread(tracer.Derive(tr)); c.name != "acceptor" {
+		t.Errorf("after an attach: critical thread %q, want the acceptor", c.name)
 	}
 	for _, ft := range []float64{0, 1.01} { // 0: no free-threaded row
 		row := PredictionRow{Mode: Threads, Cores: 2, WallNS: 500 * ms, Speedup: 1, Verdicts: "gil-bound"}

@@ -59,7 +59,7 @@ func (m *machine) prefetch(e *rawEvent) {
 	for i, f := range raw {
 		e.codes[i] = m.checkedCode(p, f.code)
 	}
-	m.readName(p, e.tid, e.val("ts"), e)
+	m.readName(p, e.tid, e.val("ts"))
 }
 
 // stackWindow is memory of the thread's data stack fetched by the probe

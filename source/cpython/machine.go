@@ -2,6 +2,7 @@ package cpython
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,15 +77,18 @@ type memReader interface {
 }
 
 type proc struct {
-	pid     int
-	id      tracer.ProcID
-	gil     tracer.LockID // NoLock: free-threaded
-	liveGIL tracer.LockID // gil in the live recording
-	threads []*thread
-	locks   map[uint64]*guestLock // by address: the lock now at it
-	lockGen map[uint64]int        // by address: locks freed there
-	codes   map[uint64]*code
-	ra      map[uint64]blocking
+	pid int
+	// nsOther: in another PID namespace than giltrace (otherNS, read
+	// once: nsRead).
+	nsOther, nsRead bool
+	id              tracer.ProcID
+	gil             tracer.LockID // NoLock: free-threaded
+	liveGIL         tracer.LockID // gil in the live recording
+	threads         []*thread
+	locks           map[uint64]*guestLock // by address: the lock now at it
+	lockGen         map[uint64]int        // by address: locks freed there
+	codes           map[uint64]*code
+	ra              map[uint64]blocking
 
 	holder          *thread
 	holderSince     int64
@@ -460,23 +464,31 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 // readName reads the Python name (threading.Thread._name) of thread tid
 // of process p from its thread state ts, when its first releases of the
 // GIL are read (not handled: the thread may have ended by then).
-func (m *machine) readName(p *proc, tid int, ts uint64, e *rawEvent) {
+func (m *machine) readName(p *proc, tid int, ts uint64) {
 	l := m.in.layout
 	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= 3 || l.objErr != nil || ts == 0 {
 		return
 	}
 	m.nameTries[tid]++
 	codes := func(addr uint64) *code { return m.code(p, addr) }
-	mem := m.mem.memory(p.pid)
-	if fp := e.val("fp"); fp != 0 && l.minor >= 11 {
-		// From the hit's frame and stack window first: the thread's
-		// state and stack may be gone by now.
-		if n := pythonThreadNameAt(mem, m.window(e), l, codes, fp, tid); n != "" {
-			m.names[tid] = n
-			return
-		}
+	check := tid
+	if p.otherNS() {
+		check = -1 // its threads' _native_id are IDs in its namespace
 	}
-	m.names[tid] = pythonThreadName(mem, l, codes, ts, tid)
+	m.names[tid] = pythonThreadName(m.mem.memory(p.pid), l, codes, ts, check)
+}
+
+// otherNS reports whether the process is in another PID namespace than
+// giltrace (a container), read once.
+func (p *proc) otherNS() bool {
+	if p.nsRead {
+		return p.nsOther
+	}
+	p.nsRead = true
+	mine, err1 := os.Readlink("/proc/self/ns/pid")
+	its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p.pid))
+	p.nsOther = err1 == nil && err2 == nil && mine != its
+	return p.nsOther
 }
 
 // nativeHoldingAfter is how long after a drop request the holder may take
