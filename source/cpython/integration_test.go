@@ -927,9 +927,10 @@ func TestLockReuse(t *testing.T) {
 // to 18 of them after other threads ("short-52 #2"). A Thread object is
 // taken only if its _native_id is the thread's ID; a thread not named so
 // is "thread N" or named after its target. How many keep their names
-// depends on when the hits are read (0 to 60 of 60 on 3.12 and 3.13); on
-// 3.11 the thread states outlive the threads long enough (60 of 60 in
-// every run seen), and at least half must be named there.
+// depends on when the hits are read: 0 to 60 of 60 (3.11 named 60 in
+// every plain run, 0 once under the race detector), so only their
+// correctness is checked here; TestCountdownVersions and TestFixtures
+// check the names of threads that live longer.
 //
 // In another PID namespace (a container) _native_id is the ID there, and
 // the check is skipped: the threads of a child in a new namespace keep
@@ -957,9 +958,6 @@ func TestShortThreadNames(t *testing.T) {
 					}
 				}
 				t.Logf("round %d: %d of 60 named", round, named)
-				if v == "3.11.7" && named < 30 {
-					t.Errorf("round %d: %d of 60 short threads named on 3.11", round, named)
-				}
 			}
 		})
 	}
