@@ -238,6 +238,7 @@ type critical struct {
 	startNS, workNS int64
 	starter         string
 	starterWorkNS   int64
+	starterIONS     int64 // of starterWorkNS, in blocking calls (a server waiting for requests)
 }
 
 // lateStart reports whether the critical thread's end is mostly its start:
@@ -280,7 +281,7 @@ func criticalThread(s *tracer.Spans) critical {
 	if cid >= 0 && c.lateStart() {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
 			c.starter = s.Trace.Threads[st].Name
-			c.starterWorkNS = workBefore(s, st, c.startNS)
+			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
 		}
 	}
 	return c
@@ -331,17 +332,26 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
 
 // workBefore is thread id's running, I/O and native time before at.
 func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
-	var n int64
+	n, _ := workIOBefore(s, id, at)
+	return n
+}
+
+// workIOBefore is workBefore and the part of it in blocking calls.
+func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64) {
 	for _, sp := range s.ThreadStates(id) {
 		if sp.Start >= at {
 			break
 		}
 		switch sp.State {
 		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
-			n += min(sp.End, at) - sp.Start
+			d := min(sp.End, at) - sp.Start
+			work += d
+			if sp.State == tracer.StateIO {
+				io += d
+			}
 		}
 	}
-	return n
+	return work, io
 }
 
 // Replay runs a model (a workload file's text, as model.Build writes it)
@@ -422,6 +432,15 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		before := "the program's work before it"
 		if crit.starter != "" {
 			before = fmt.Sprintf("%s's %s of work", crit.starter, textfmt.Dur(crit.starterWorkNS))
+		}
+		if crit.starter != "" && 2*crit.starterIONS >= crit.starterWorkNS {
+			// Mostly blocking calls: a server waiting for requests,
+			// which start the workers as they come (not work to shorten).
+			p.Limit = fmt.Sprintf("when %s started: it ends %s into the run, but its own work is %s; it started at %s, when %s started it after %s of blocking calls (%s of its time before then: waiting, for requests or input, that decides when workers start). "+
+				"Splitting %s's work across more workers would not help; what it waited for arriving sooner would",
+				crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), crit.starter, textfmt.Dur(crit.starterIONS),
+				textfmt.Pct0(textfmt.Share(crit.starterIONS, crit.starterWorkNS)), crit.name)
+			break
 		}
 		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s, which runs on one thread. "+
 			"Splitting %s's work across more workers would not help; shortening that serial work, or starting the workers sooner, would",

@@ -324,6 +324,19 @@ func TestLongestThreadStartedLate(t *testing.T) {
 		!strings.Contains(p.Limit, "would not help") || !strings.Contains(p.Limit, "MainThread's 200ms of work") {
 		t.Errorf("limit %q: want the serial work before the worker (MainThread's 200ms) named, and splitting the worker ruled out", p.Limit)
 	}
+	// A server's request thread, started after the server's 362ms of
+	// mostly select() (335ms): the workers start as requests come; there
+	// is no serial work to shorten (QA: "after server's 362ms of work,
+	// which runs on one thread ... shortening that serial work ... would").
+	srv := critical{name: "Thread-100 (process_request_thread)", endNS: 1_410_000_000, startNS: 1_390_000_000, workNS: 15_100_000,
+		starter: "server", starterWorkNS: 362_000_000, starterIONS: 335_000_000}
+	row.WallNS = srv.endNS
+	p = &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	p.choose(WhatIfOptions{}, srv)
+	if !strings.HasPrefix(p.Limit, "when Thread-100 (process_request_thread) started") || !strings.Contains(p.Limit, "335ms of blocking calls") ||
+		strings.Contains(p.Limit, "shortening that serial work") {
+		t.Errorf("limit %q: want the server's waiting named, not its work", p.Limit)
+	}
 	own := critical{name: "worker", endNS: 300_000_000, startNS: 10_000_000, workNS: 290_000_000}
 	row.WallNS = own.endNS
 	p = &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
