@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
@@ -137,6 +138,40 @@ func TestTracingCost(t *testing.T) {
 		}
 		if got := strings.Contains(advice, "Split over"); got != tc.split {
 			t.Errorf("lost %s: split bound given = %v, want %v: %q", tc.lost, got, tc.split, advice)
+		}
+	}
+}
+
+// TestStartupOnly: a real program whose one thread spent most of its work
+// outside its own code (the interpreter's start-up, imports: print("hi"))
+// is not told to split its work (it was told it could run 2.13x as fast);
+// one that ran its own code most of the time is.
+func TestStartupOnly(t *testing.T) {
+	const ms = int64(1_000_000)
+	build := func(startup, own int64) *tracer.Trace {
+		b := testkit.New("app")
+		b.Meta().Extra = map[string]string{"source": "cpython", "exit_status": "0"}
+		p := b.Process("app", 1)
+		boot := b.Frame(tracer.Frame{Func: "_find_and_load", File: "<frozen importlib._bootstrap>", Line: 1})
+		mine := b.Frame(tracer.Frame{Func: "<module>", File: "/app/main.py", Line: 1})
+		th := b.Thread(p, "MainThread").Start(0).Acquire(0, 0, tracer.AcquireUncontended).Call(0, boot)
+		th.IOBegin(startup/2, "disk").Release(startup/2+1, 0, tracer.ReleaseIO).IOEnd(startup-1).Acquire(startup, 0, tracer.AcquireUncontended)
+		th.Return(startup+1).Call(startup+2, mine).IOBegin(startup+own/2, "disk").Release(startup+own/2+1, 0, tracer.ReleaseIO).
+			IOEnd(startup+own-1).Acquire(startup+own, 0, tracer.AcquireUncontended).Return(startup+own+1).
+			Release(startup+own+2, 0, tracer.ReleaseThreadEnd).End(startup + own + 3)
+		return b.Trace()
+	}
+	for _, c := range []struct {
+		startup, own int64
+		split        bool
+	}{{40 * ms, 10 * ms, false}, {10 * ms, 40 * ms, true}} {
+		r := Analyze(tracer.Derive(build(c.startup, c.own)))
+		if len(r.Verdicts) != 1 || r.Verdicts[0].Code != SingleThreaded {
+			t.Fatalf("verdicts %q", r.VerdictCodes())
+		}
+		v := r.Verdicts[0]
+		if split := strings.Contains(v.Advice, "split the work"); split != c.split || !c.split && !strings.Contains(v.Text, "Only 20 % of it ran in the program's own code") {
+			t.Errorf("start-up %v, own %v: %s\n%s", time.Duration(c.startup), time.Duration(c.own), v.Text, v.Advice)
 		}
 	}
 }
