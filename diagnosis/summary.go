@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -199,12 +200,17 @@ func ranOwnCode(t *tracer.Trace) bool {
 			return true
 		}
 	}
-	for _, st := range t.Stacks {
-		if st.Parent == tracer.NoStack && int(st.Frame) < len(t.Frames) {
-			if file := t.Frames[st.Frame].File; file == "<string>" || file == "<stdin>" {
-				return true
-			}
-		}
+	return slices.ContainsFunc(t.Stacks, func(st tracer.Stack) bool { return ownFrame(t, st) })
+}
+
+// ownFrame reports whether stack node st's frame is the program's own
+// code: a file of the program (tracer.ProgramFile), or the outermost
+// frame of python3 -c or of a script on stdin ("<string>", "<stdin>":
+// deeper, a "<string>" is site's exec of a .pth file's line).
+func ownFrame(t *tracer.Trace, st tracer.Stack) bool {
+	if int(st.Frame) >= len(t.Frames) {
+		return false
 	}
-	return false
+	f := t.Frames[st.Frame].File
+	return tracer.ProgramFile(f) || st.Parent == tracer.NoStack && (f == "<string>" || f == "<stdin>")
 }

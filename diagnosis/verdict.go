@@ -291,13 +291,7 @@ func (a *analysis) ownCodeShare() (float64, bool) {
 			return v
 		}
 		own[st] = false // a cycle in a corrupt trace ends here
-		s := t.Stacks[st]
-		v := false
-		if int(s.Frame) < len(t.Frames) {
-			f := t.Frames[s.Frame].File
-			v = tracer.ProgramFile(f) || s.Parent == tracer.NoStack && (f == "<string>" || f == "<stdin>")
-		}
-		v = v || isOwn(s.Parent)
+		v := ownFrame(t, t.Stacks[st]) || isOwn(t.Stacks[st].Parent)
 		own[st] = v
 		return v
 	}
@@ -339,6 +333,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	// enough that its GIL ceiling meets the without-GIL estimate, while
 	// the CPU-bound threads beside it take turns on the GIL.
 	own := a.speedupOf(cpuThreads)
+	own.Of = fmt.Sprintf("the %d CPU-bound threads' own work", n)
 	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
 	ruleA := []cond{gainA,
 		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
@@ -373,8 +368,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			Code: GILBound,
 			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s; the run's %s counts the other threads' sleeps and I/O as parallel work).%s",
 				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(own.Achieved), textfmt.X(own.GILCeiling), textfmt.X(sp.Achieved), a.unfair()),
-			Advice: a.processesAdviceFor(estimates{Achieved: own.Achieved, GILCeiling: own.GILCeiling, AsProcesses: own.AsProcesses,
-				WithoutGIL: own.WithoutGIL, Cores: own.Cores, Of: fmt.Sprintf("the %d CPU-bound threads' own work", n)}),
+			Advice: a.processesAdviceFor(own),
 		}, true
 	}
 	if nb < 2 || !a.decide(GILBound, ruleB...) {

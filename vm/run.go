@@ -80,7 +80,6 @@ type process struct {
 	threads []*thread
 	live    atomic.Int32
 	exited  atomic.Bool
-	exitAt  int64 // virtual time: when it exited
 }
 
 // settings are a run's resolved settings.

@@ -363,7 +363,6 @@ func (c *vclock) halted(v *vthread) bool {
 // ending thread synced, and a daemon runs ahead no further than a thread
 // that is not one (horizonOf).
 func (c *vclock) exit(p *process, t int64) {
-	p.exitAt = t
 	p.breaker.set(bitStop)
 	for _, th := range p.threads {
 		v := th.vt
