@@ -229,6 +229,22 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 	if in.NoGIL {
 		meta.GILMode = tracer.GILNone
 	}
+	if len(in.inlined) > 0 {
+		// A build with link-time optimisation: the inlined copies probed,
+		// and where a lock wait is not told apart from other blocking calls.
+		var at []string
+		for _, p := range in.inlined {
+			where := p.site.in
+			if p.sym != "" {
+				where = p.sym + " (entry)"
+			}
+			at = append(at, p.site.fn+" in "+where)
+		}
+		meta.Extra["inlined_probes"] = strings.Join(at, ", ")
+	}
+	if len(in.unprobedLocks) > 0 {
+		meta.Extra["unprobed_lock_copies"] = strings.Join(in.unprobedLocks, ", ")
+	}
 	if s.argv != nil {
 		meta.Extra["command"] = strings.Join(s.argv, " ")
 		meta.Workload, meta.WorkloadFile = workloadName(s.argv)

@@ -37,6 +37,7 @@ import (
 // (steps 2 and 3 above) and reads the code objects of its frames: a
 // process that exits before the hit is handled can no longer be read.
 func (m *machine) prefetch(e *rawEvent) {
+	m.unalias(e)
 	if e.event != evDropGIL || e.tgid <= 0 {
 		return
 	}

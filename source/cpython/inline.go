@@ -30,46 +30,175 @@ var inlineChecked = []string{"take_gil", "drop_gil", "PyEval_SaveThread", "PyThr
 // pyenv's build.
 var inlineHarmless = map[string]bool{"PyEval_ReleaseLock": true}
 
-// inlineSite is an inlined copy of a probed function: its address and the
-// function that holds it.
+// inlineSite is an inlined copy of a probed function: its address (the
+// copy's first instruction), the function that holds it, and where its
+// parameters are at that address (those located).
 type inlineSite struct {
 	fn, in string
 	addr   uint64
+	entry  bool // addr is the copy's DW_AT_entry_pc (or its only range's start)
+	params map[string]paramLoc
 }
 
-// checkInlined returns an error wrapping ErrInlined if the interpreter's
-// DWARF (from file f, which has the symbols) shows inlined copies of the
-// probed functions that a running program would call.
+// inlineProbe is a probe on an inlined copy: a hit is handled as the
+// probe event of the function copied (event), named name_iN.
+type inlineProbe struct {
+	site   inlineSite
+	event  string // evDropGIL, evSave or evLock
+	name   string // the probe's event name
+	sym    string // probe this function's entry rather than site.addr
+	args   string // fetch arguments, drop_gil's frames excluded
+	reg    string // drop_gil: where tstate is
+	filter string
+	// evLock: the timeout when the copy's is a constant (usConst), or -1
+	// for PyThread_acquire_lock's blocking acquires.
+	us      int64
+	usConst bool
+	// alsoSave: a drop_gil copy at the address of a PyEval_SaveThread
+	// copy: one probe for both, the blocking call first.
+	alsoSave bool
+}
+
+// checkInlined looks for inlined copies of the probed functions in the
+// DWARF of f (the interpreter's, or its debug file) and plans a probe on
+// each that a running program would go through (in.inlined). It returns an
+// error wrapping ErrInlined if a copy cannot be probed: take_gil (its
+// return is what is recorded, and a copy has no return to probe), or a
+// copy whose address or thread state the DWARF does not give. A copy of
+// PyThread_acquire_lock_timed whose lock is not located is left unprobed
+// (in.unprobedLocks): a wait for a lock there is shown as a blocking call.
 func checkInlined(f *elf.File, in *interp) error {
 	d, err := f.DWARF()
 	if err != nil {
 		return nil // readLayout has already needed the DWARF
 	}
-	sites := inlinedSites(d, inlineChecked)
+	sites := inlinedSites(d, newLocLists(f), inlineChecked)
 	if len(sites) == 0 {
 		return nil
 	}
 	funcs := funcSymbols(f)
-	var bad []inlineSite
-	for _, s := range sites {
-		s.in = funcs.lookup(s.addr)
-		if !inlineHarmless[s.in] {
-			bad = append(bad, s)
-		}
+	for i := range sites {
+		sites[i].in = funcs.lookup(sites[i].addr)
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return inlinedError(in, bad)
+	return in.planInlined(sites)
 }
 
-// inlinedError names, for each function inlined, where its copies are.
-func inlinedError(in *interp, bad []inlineSite) error {
+// planInlined plans the probes on inlined copies sites (each named with
+// the function holding it) into in.inlined, in.unprobedLocks and
+// in.inlinedLocks, or returns the error of checkInlined.
+func (in *interp) planInlined(sites []inlineSite) error {
+	var bad []badSite
+	in.inlined, in.unprobedLocks, in.inlinedLocks = nil, nil, false
+	acquireWrapped := false
+	seen := map[string]bool{}
+	for _, s := range sites {
+		if inlineHarmless[s.in] {
+			continue
+		}
+		key := fmt.Sprintf("%s@%#x", s.fn, s.addr)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		p := inlineProbe{site: s}
+		switch s.fn {
+		case "take_gil":
+			bad = append(bad, badSite{s, "its return is the acquire, and a copy has no return to probe"})
+			continue
+		case "drop_gil":
+			ts := s.params["tstate"]
+			if !s.entry || ts.fetch == "" {
+				bad = append(bad, badSite{s, "the DWARF does not say where the copy begins or where its tstate is"})
+				continue
+			}
+			p.event, p.reg = evDropGIL, ts.fetch
+		case "PyEval_SaveThread":
+			if !s.entry {
+				bad = append(bad, badSite{s, "the DWARF does not say where the copy begins"})
+				continue
+			}
+			p.event = evSave
+		case "PyThread_acquire_lock_timed":
+			in.inlinedLocks = true
+			us, lock := s.params["microseconds"], s.params["lock"]
+			switch {
+			case us.isConst && us.konst == 0:
+				continue // a try that never blocks: no event needed (lock holds aside)
+			case s.entry && lock.fetch != "" && us.located():
+				p.event, p.args = evLock, "lock="+lock.fetch+":x64"
+				if us.isConst {
+					p.us, p.usConst = us.konst, true
+				} else {
+					p.args += " us=" + us.fetch + ":s64"
+					p.filter = "us != 0"
+				}
+			case s.in == "PyThread_acquire_lock":
+				// The API's whole body: PyThread_acquire_lock(lock,
+				// waitflag) is PyThread_acquire_lock_timed(lock, waitflag
+				// ? -1 : 0, 0); its entry is probed with its own arguments.
+				if acquireWrapped {
+					continue
+				}
+				acquireWrapped = true
+				p.event, p.sym, p.us, p.usConst = evLock, "PyThread_acquire_lock", -1, true
+				p.args, p.filter = "lock=%di:x64 wf=%si:s32", "wf != 0"
+			default:
+				if !slices.Contains(in.unprobedLocks, s.in) {
+					in.unprobedLocks = append(in.unprobedLocks, s.in)
+				}
+				continue
+			}
+		default:
+			continue
+		}
+		in.inlined = append(in.inlined, p)
+	}
+	if len(bad) > 0 {
+		in.inlined = nil
+		return inlinedError(in, bad)
+	}
+	// A drop_gil copy at a PyEval_SaveThread copy's address: one probe.
+	saves := map[uint64]int{}
+	for i, p := range in.inlined {
+		if p.event == evSave {
+			saves[p.site.addr] = i
+		}
+	}
+	out := in.inlined[:0]
+	drop := map[int]bool{}
+	for _, p := range in.inlined {
+		if i, ok := saves[p.site.addr]; ok && p.event == evDropGIL {
+			p.alsoSave = true
+			drop[i] = true
+		}
+		out = append(out, p)
+	}
+	in.inlined = nil
+	for i, p := range out {
+		if !drop[i] {
+			p.name = fmt.Sprintf("%s_i%d", p.event, len(in.inlined))
+			in.inlined = append(in.inlined, p)
+		}
+	}
+	return nil
+}
+
+// badSite is an inlined copy that cannot be probed, and why.
+type badSite struct {
+	inlineSite
+	why string
+}
+
+// inlinedError names, for each function whose copies cannot be probed,
+// where they are and why.
+func inlinedError(in *interp, bad []badSite) error {
 	where := map[string][]string{}
+	why := map[string]string{}
 	var fns []string
 	for _, s := range bad {
 		if _, ok := where[s.fn]; !ok {
 			fns = append(fns, s.fn)
+			why[s.fn] = s.why
 		}
 		name := s.in
 		if name == "" {
@@ -86,12 +215,12 @@ func inlinedError(in *interp, bad []inlineSite) error {
 		if len(w) > 4 {
 			list += fmt.Sprintf(" and %d more", len(w)-4)
 		}
-		parts = append(parts, fmt.Sprintf("%s into %s", fn, list))
+		parts = append(parts, fmt.Sprintf("%s into %s (%s)", fn, list, why[fn]))
 	}
-	return fmt.Errorf("interpreter %s (Python %s): %w: its build copied %s (inlining, as link-time optimisation does: "+
-		"Debian's and Ubuntu's python3 are built that way). A uprobe on a function's entry misses the calls made through "+
-		"its copies, so the trace would miss GIL releases or lock waits; giltrace refuses rather than record a wrong trace. "+
-		"Use a CPython built without link-time optimisation, such as pyenv's default build or one configured without --with-lto%s",
+	return fmt.Errorf("interpreter %s (Python %s): %w: its build copied %s (inlining, as link-time optimisation does). "+
+		"giltrace probes the copies it can locate, but not these, so the trace would miss GIL acquisitions or releases; "+
+		"it refuses rather than record a wrong trace. Use a CPython built without link-time optimisation, such as pyenv's "+
+		"default build or one configured without --with-lto%s",
 		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint())
 }
 
@@ -121,33 +250,48 @@ func pyenvHint() string {
 }
 
 // inlinedSites returns the inlined copies of the named functions that the
-// DWARF in d describes, in the order found. Without link-time
+// DWARF in d describes, in the order found, each with the parameters
+// located at its address (from the location lists ll). Without link-time
 // optimisation a function can be inlined only in its own source file, so
 // only the compile units of the files that define these functions are
 // read, and the link-time units (named "<artificial>" by GCC).
-func inlinedSites(d *dwarf.Data, names []string) []inlineSite {
+func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
 	type site struct {
+		inlineSite
 		origin dwarf.Offset
-		addr   uint64
+		base   uint64                        // the unit's base address
+		params map[dwarf.Offset]*dwarf.Entry // by abstract origin
 	}
-	var sites []site
+	var sites []*site
 	origins := map[dwarf.Offset]string{} // subprograms named in names
+	var open []*site                     // per open entry with children: the site it is, or nil
+	var base uint64
 	r := d.Reader()
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			break
 		}
+		if e.Tag == 0 {
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+			continue
+		}
+		var cur *site
 		switch e.Tag {
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
 			name, _ := e.Val(dwarf.AttrName).(string)
 			if !inlineUnit(name) {
 				r.SkipChildren()
+				continue
 			}
+			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			open = open[:0]
 		case dwarf.TagSubprogram:
 			if n, _ := e.Val(dwarf.AttrName).(string); want[n] {
 				origins[e.Offset] = n
@@ -155,43 +299,92 @@ func inlinedSites(d *dwarf.Data, names []string) []inlineSite {
 		case dwarf.TagInlinedSubroutine:
 			o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
 			if !ok {
-				continue
+				break
 			}
-			addr, _ := e.Val(dwarf.AttrEntrypc).(uint64)
-			if addr == 0 {
-				addr, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			addr, entry := siteEntry(d, e)
+			if addr != 0 {
+				cur = &site{inlineSite: inlineSite{addr: addr, entry: entry}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
+				sites = append(sites, cur)
 			}
-			if addr == 0 {
-				if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
-					addr = rs[0][0]
+		case dwarf.TagFormalParameter:
+			if n := len(open); n > 0 && open[n-1] != nil {
+				if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok {
+					open[n-1].params[o] = e
 				}
 			}
-			if addr != 0 {
-				sites = append(sites, site{o, addr})
+		}
+		if e.Children {
+			open = append(open, cur)
+		}
+	}
+	name := func(o dwarf.Offset) string {
+		rr := d.Reader()
+		rr.Seek(o)
+		e, err := rr.Next()
+		if err != nil || e == nil {
+			return ""
+		}
+		n, _ := e.Val(dwarf.AttrName).(string)
+		// An out-of-line instance of an abstract one names it by origin.
+		if ao, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && n == "" {
+			if n = origins[ao]; n == "" {
+				rr.Seek(ao)
+				if e, err := rr.Next(); err == nil && e != nil {
+					n, _ = e.Val(dwarf.AttrName).(string)
+				}
 			}
 		}
+		return n
 	}
 	var out []inlineSite
 	for _, s := range sites {
 		n, ok := origins[s.origin]
 		if !ok {
-			// An abstract instance in a unit not read: look it up.
-			rr := d.Reader()
-			rr.Seek(s.origin)
-			if e, err := rr.Next(); err == nil && e != nil && e.Tag == dwarf.TagSubprogram {
-				n, _ = e.Val(dwarf.AttrName).(string)
-				// An out-of-line instance of an abstract one names it by origin.
-				if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && n == "" {
-					n = origins[o]
-				}
-			}
+			n = name(s.origin) // an abstract instance in a unit not read
 			origins[s.origin] = n
 		}
-		if want[n] {
-			out = append(out, inlineSite{fn: n, addr: s.addr})
+		if !want[n] {
+			continue
 		}
+		s.fn = n
+		s.inlineSite.params = map[string]paramLoc{}
+		for o, pe := range s.params {
+			if loc, ok := paramAt(pe, ll, s.base, s.addr); ok {
+				s.inlineSite.params[name(o)] = loc
+			}
+		}
+		out = append(out, s.inlineSite)
 	}
 	return out
+}
+
+// siteEntry returns the address of the first instruction of inlined copy
+// e, and whether the DWARF says so (DW_AT_entry_pc, or a copy of one
+// range) rather than it being the start of the copy's first range, which
+// need not be where every call enters.
+func siteEntry(d *dwarf.Data, e *dwarf.Entry) (uint64, bool) {
+	low, hasLow := e.Val(dwarf.AttrLowpc).(uint64)
+	rs, _ := d.Ranges(e)
+	switch v := e.Val(dwarf.AttrEntrypc).(type) {
+	case uint64:
+		if v != 0 {
+			return v, true
+		}
+	case int64: // DWARF 5: an offset from the copy's base address
+		switch {
+		case hasLow:
+			return low + uint64(v), true
+		case len(rs) > 0:
+			return rs[0][0] + uint64(v), true
+		}
+	}
+	if hasLow && low != 0 {
+		return low, len(rs) <= 1
+	}
+	if len(rs) > 0 {
+		return rs[0][0], len(rs) == 1
+	}
+	return 0, false
 }
 
 // inlineUnit reports whether a compile unit named name can hold an inlined

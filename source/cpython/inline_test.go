@@ -2,10 +2,13 @@ package cpython
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,7 +68,7 @@ func TestInlinedHarmless(t *testing.T) {
 	}
 	funcs := funcSymbols(f)
 	var found []string
-	for _, s := range inlinedSites(d, inlineChecked) {
+	for _, s := range inlinedSites(d, newLocLists(f), inlineChecked) {
 		found = append(found, s.fn+" in "+funcs.lookup(s.addr))
 	}
 	if len(found) != 1 || found[0] != "drop_gil in PyEval_ReleaseLock" {
@@ -76,14 +79,11 @@ func TestInlinedHarmless(t *testing.T) {
 	}
 }
 
-// TestInlinedRefused: Debian's python3.11 (link-time optimised, stripped,
-// its symbols and DWARF in python3.11-dbg) copies drop_gil into
-// PyEval_SaveThread and the os module's calls, so probes on the functions'
-// entries would miss most releases: it is refused, naming the copies,
-// where it used to be traced with 880 mended inconsistencies (a main
-// thread in Thread.join shown waiting for the GIL). test.sh installs
-// python3.11-dbg; in CI (CI=true) a missing debug file fails.
-func TestInlinedRefused(t *testing.T) {
+// debianPython returns Debian's python3.11 (link-time optimised, stripped,
+// its symbols and DWARF in python3.11-dbg), or skips: test.sh installs
+// python3.11-dbg, and in CI (CI=true) a missing debug file fails.
+func debianPython(t *testing.T) string {
+	t.Helper()
 	const exe = "/usr/bin/python3.11"
 	if _, err := os.Stat(exe); err != nil {
 		t.Skipf("no %s (not a Debian machine): %v", exe, err)
@@ -104,14 +104,213 @@ func TestInlinedRefused(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	_, err = interpOfExecutable(exe)
-	if !errors.Is(err, ErrInlined) {
-		t.Fatalf("interpOfExecutable(%s) = %v; want ErrInlined", exe, err)
+	return exe
+}
+
+// TestInlinedProbed: Debian's python3.11 copies drop_gil into
+// PyEval_SaveThread and the os and io modules' calls, and
+// PyEval_SaveThread into those calls, where probes on the functions'
+// entries miss them (it used to be traced with 880 mended
+// inconsistencies, then refused). Each copy is probed where it begins,
+// drop_gil's thread state read where the DWARF says it is at that
+// address; the tries that never block (a constant timeout of 0) are not
+// probed, PyThread_acquire_lock is probed at its own entry; --lock-holds,
+// which needs the returns of the copies, is refused.
+func TestInlinedProbed(t *testing.T) {
+	exe := debianPython(t)
+	in, err := interpOfExecutable(exe)
+	if err != nil {
+		t.Fatalf("interpOfExecutable(%s): %v", exe, err)
 	}
-	for _, want := range []string{"drop_gil into PyEval_SaveThread, os_stat", "PyEval_SaveThread into os_stat", "giltrace refuses rather than record a wrong trace"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
+	by := map[string][]inlineProbe{}
+	for _, p := range in.inlined {
+		by[p.site.fn] = append(by[p.site.fn], p)
+		if p.event == evDropGIL && !strings.HasPrefix(p.reg, "%") && !strings.Contains(p.reg, "(%") {
+			t.Errorf("drop_gil in %s: tstate at %q", p.site.in, p.reg)
 		}
+		if p.event == evLock && p.usConst && p.us == 0 {
+			t.Errorf("a try that never blocks is probed: %+v", p)
+		}
+	}
+	has := func(fn, in string) bool {
+		return slices.ContainsFunc(by[fn], func(p inlineProbe) bool { return p.site.in == in })
+	}
+	for _, w := range [][2]string{{"drop_gil", "PyEval_SaveThread"}, {"drop_gil", "os_stat"}, {"PyEval_SaveThread", "os_stat"}, {"PyEval_SaveThread", "_Py_read"}} {
+		if !has(w[0], w[1]) {
+			t.Errorf("no probe on the copy of %s in %s: %+v", w[0], w[1], in.inlined)
+		}
+	}
+	if !slices.ContainsFunc(by["PyThread_acquire_lock_timed"], func(p inlineProbe) bool { return p.sym == "PyThread_acquire_lock" && p.filter == "wf != 0" }) {
+		t.Errorf("PyThread_acquire_lock's entry is not probed: %+v", by["PyThread_acquire_lock_timed"])
+	}
+	probes, _, err := buildProbes(in, DefaultExactFrames, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range probes {
+		if names[p.name] {
+			t.Errorf("two probes named %s", p.name)
+		}
+		names[p.name] = true
+	}
+	for _, p := range in.inlined {
+		if !names[p.name] {
+			t.Errorf("probe %s not built", p.name)
+		}
+	}
+	if _, _, err := buildProbes(in, DefaultExactFrames, false, true); !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), "--lock-holds") {
+		t.Errorf("--lock-holds: %v; want ErrInlined naming --lock-holds", err)
+	}
+}
+
+// TestPlanInlined: which copies are probed, how, and which are refused.
+func TestPlanInlined(t *testing.T) {
+	reg := func(r string) paramLoc { return paramLoc{fetch: r} }
+	konst := func(v int64) paramLoc { return paramLoc{konst: v, isConst: true} }
+	site := func(fn, in string, addr uint64, entry bool, params map[string]paramLoc) inlineSite {
+		return inlineSite{fn: fn, in: in, addr: addr, entry: entry, params: params}
+	}
+	in := &interp{Path: "/usr/bin/python3.11", Version: "3.11.2"}
+	err := in.planInlined([]inlineSite{
+		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}),
+		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}), // the same copy twice
+		site("drop_gil", "PyEval_ReleaseLock", 0x18, true, nil),                                      // harmless
+		site("PyEval_SaveThread", "os_stat", 0x20, true, nil),
+		site("drop_gil", "os_stat", 0x20, true, map[string]paramLoc{"tstate": reg("+8(%bp)")}), // at the same address
+		site("PyThread_acquire_lock_timed", "lock_PyThread_acquire_lock", 0x30, true, map[string]paramLoc{"lock": reg("%r12"), "microseconds": konst(0)}),
+		site("PyThread_acquire_lock_timed", "tracemalloc_free", 0x40, true, map[string]paramLoc{"lock": reg("%bx"), "microseconds": konst(-1)}),
+		site("PyThread_acquire_lock_timed", "acquire_timed", 0x48, true, map[string]paramLoc{"lock": reg("%bx"), "microseconds": reg("%r13")}),
+		site("PyThread_acquire_lock_timed", "PyThread_acquire_lock", 0x50, false, nil),
+		site("PyThread_acquire_lock_timed", "PyThread_acquire_lock", 0x58, false, nil),
+		site("PyThread_acquire_lock_timed", "_PyTraceMalloc_NewReference", 0x60, false, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range in.inlined {
+		got = append(got, fmt.Sprintf("%s %s in %s %s %q %q %q us=%d/%v save=%v", p.name, p.site.fn, p.site.in, p.sym, p.reg, p.args, p.filter, p.us, p.usConst, p.alsoSave))
+	}
+	want := []string{
+		`drop_gil_i0 drop_gil in PyEval_SaveThread  "%bx" "" "" us=0/false save=false`,
+		`drop_gil_i1 drop_gil in os_stat  "+8(%bp)" "" "" us=0/false save=true`,
+		`lock_acquire_i2 PyThread_acquire_lock_timed in tracemalloc_free  "" "lock=%bx:x64" "" us=-1/true save=false`,
+		`lock_acquire_i3 PyThread_acquire_lock_timed in acquire_timed  "" "lock=%bx:x64 us=%r13:s64" "us != 0" us=0/false save=false`,
+		`lock_acquire_i4 PyThread_acquire_lock_timed in PyThread_acquire_lock PyThread_acquire_lock "" "lock=%di:x64 wf=%si:s32" "wf != 0" us=-1/true save=false`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("probes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Equal(in.unprobedLocks, []string{"_PyTraceMalloc_NewReference"}) || !in.inlinedLocks {
+		t.Errorf("unprobed lock copies %q, inlined locks %v", in.unprobedLocks, in.inlinedLocks)
+	}
+	for _, bad := range []struct {
+		site inlineSite
+		want string
+	}{
+		{site("take_gil", "PyEval_RestoreThread", 0x10, true, nil), "take_gil into PyEval_RestoreThread (its return is the acquire"},
+		{site("drop_gil", "PyEval_SaveThread", 0x10, true, nil), "drop_gil into PyEval_SaveThread (the DWARF does not say"},
+		{site("drop_gil", "PyEval_SaveThread", 0x10, false, map[string]paramLoc{"tstate": reg("%bx")}), "drop_gil into PyEval_SaveThread"},
+		{site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": konst(0)}), "drop_gil into PyEval_SaveThread"},
+		{site("PyEval_SaveThread", "os_stat", 0x10, false, nil), "PyEval_SaveThread into os_stat"},
+	} {
+		err := in.planInlined([]inlineSite{bad.site})
+		if !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), bad.want) || in.inlined != nil {
+			t.Errorf("%+v: %v, %d probes; want ErrInlined with %q", bad.site, err, len(in.inlined), bad.want)
+		}
+	}
+}
+
+// TestEvalLoc: the DWARF location expressions read, and those not.
+func TestEvalLoc(t *testing.T) {
+	for _, c := range []struct {
+		expr []byte
+		want paramLoc
+		ok   bool
+	}{
+		{[]byte{0x53}, paramLoc{fetch: "%bx"}, true},                         // DW_OP_reg3
+		{[]byte{0x5c}, paramLoc{fetch: "%r12"}, true},                        // DW_OP_reg12
+		{[]byte{0x90, 0x0f}, paramLoc{fetch: "%r15"}, true},                  // DW_OP_regx 15
+		{[]byte{0x90, 0x11}, paramLoc{}, false},                              // DW_OP_regx 17: an xmm register
+		{[]byte{0x76, 0x10}, paramLoc{fetch: "+16(%bp)"}, true},              // DW_OP_breg6 16: in memory
+		{[]byte{0x77, 0x78}, paramLoc{fetch: "-8(%sp)"}, true},               // DW_OP_breg7 -8
+		{[]byte{0x92, 0x03, 0x00}, paramLoc{fetch: "+0(%bx)"}, true},         // DW_OP_bregx 3 0
+		{[]byte{0x73, 0x00, 0x9f}, paramLoc{fetch: "%bx"}, true},             // DW_OP_breg3 0; DW_OP_stack_value
+		{[]byte{0x76, 0xe0, 0x00, 0x9f}, paramLoc{}, false},                  // DW_OP_breg6 96; stack_value: a sum
+		{[]byte{0x30, 0x9f}, paramLoc{konst: 0, isConst: true}, true},        // DW_OP_lit0; stack_value
+		{[]byte{0x09, 0xff, 0x9f}, paramLoc{konst: -1, isConst: true}, true}, // DW_OP_const1s -1
+		{[]byte{0x0a, 0xe8, 0x03, 0x9f}, paramLoc{konst: 1000, isConst: true}, true},
+		{[]byte{0x11, 0x7f, 0x9f}, paramLoc{konst: -1, isConst: true}, true}, // DW_OP_consts -1
+		{[]byte{0x30}, paramLoc{}, false},                                    // a literal as an address
+		{[]byte{0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0x06}, paramLoc{}, false},      // DW_OP_addr; deref
+		{[]byte{0xa3, 0x01, 0x55, 0x9f}, paramLoc{}, false},                  // DW_OP_entry_value(reg5)
+		{[]byte{0x53, 0x93, 0x08}, paramLoc{}, false},                        // a piece
+		{nil, paramLoc{}, false},
+		{[]byte{0x90}, paramLoc{}, false}, // cut short
+		{[]byte{0x0e, 1, 2}, paramLoc{}, false},
+	} {
+		got, ok := evalLoc(c.expr)
+		if got != c.want || ok != c.ok {
+			t.Errorf("evalLoc(% x) = %+v, %v; want %+v, %v", c.expr, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestLocLists: DWARF 5's and DWARF 4's location lists, the entry that
+// holds at an address.
+func TestLocLists(t *testing.T) {
+	le := func(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+	var v5 []byte
+	v5 = append(v5, 0x06) // DW_LLE_base_address 0x1000
+	v5 = append(v5, le(0x1000)...)
+	v5 = append(v5, 0x04, 0x00, 0x10, 0x01, 0x55) // offset_pair [0x1000, 0x1010): reg5
+	v5 = append(v5, 0x04, 0x10, 0x20, 0x01, 0x53) // [0x1010, 0x1020): reg3
+	v5 = append(v5, 0x07)                         // start_end [0x2000, 0x2008): lit0
+	v5 = append(v5, le(0x2000)...)
+	v5 = append(v5, le(0x2008)...)
+	v5 = append(v5, 0x02, 0x30, 0x9f)
+	v5 = append(v5, 0x08) // start_length [0x3000, +4)
+	v5 = append(v5, le(0x3000)...)
+	v5 = append(v5, 0x04, 0x01, 0x5c, 0x00) // reg12; end
+	l := &locLists{v5: true, data: v5}
+	for _, c := range []struct {
+		pc   uint64
+		want []byte
+	}{{0x1000, []byte{0x55}}, {0x100f, []byte{0x55}}, {0x1010, []byte{0x53}}, {0x1020, nil}, {0x2004, []byte{0x30, 0x9f}}, {0x3003, []byte{0x5c}}, {0x3004, nil}, {0x10, nil}} {
+		got, ok := l.at(0, 0, c.pc)
+		if ok != (c.want != nil) || string(got) != string(c.want) {
+			t.Errorf("v5 at %#x: % x, %v; want % x", c.pc, got, ok, c.want)
+		}
+	}
+	if _, ok := l.at(int64(len(v5)), 0, 0x1000); ok {
+		t.Error("an offset past the section is read")
+	}
+	if _, ok := (&locLists{v5: true, data: v5[:5]}).at(0, 0, 0x1000); ok {
+		t.Error("a list cut short is read")
+	}
+	var v4 []byte
+	v4 = append(v4, le(0x10)...) // [base+0x10, base+0x20): reg3
+	v4 = append(v4, le(0x20)...)
+	v4 = append(v4, 0x01, 0x00, 0x53)
+	v4 = append(v4, le(^uint64(0))...) // base selection: 0x5000
+	v4 = append(v4, le(0x5000)...)
+	v4 = append(v4, le(0x0)...) // [0x5000, 0x5008): reg6
+	v4 = append(v4, le(0x8)...)
+	v4 = append(v4, 0x01, 0x00, 0x56)
+	v4 = append(v4, make([]byte, 16)...) // end
+	l = &locLists{data: v4}
+	for _, c := range []struct {
+		pc   uint64
+		want []byte
+	}{{0x1010, []byte{0x53}}, {0x1020, nil}, {0x5004, []byte{0x56}}, {0x5008, nil}} {
+		got, ok := l.at(0, 0x1000, c.pc)
+		if ok != (c.want != nil) || string(got) != string(c.want) {
+			t.Errorf("v4 at %#x: % x, %v; want % x", c.pc, got, ok, c.want)
+		}
+	}
+	if _, ok := (*locLists)(nil).at(0, 0, 0); ok {
+		t.Error("no lists: read")
 	}
 }
 

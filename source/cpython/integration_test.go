@@ -995,3 +995,92 @@ os.waitpid(pid, 0)
 		})
 	}
 }
+
+// lto.py: every kind of GIL release that Debian's link-time optimised
+// python3.11 makes through an inlined copy (os.stat, a file's read), and
+// through the functions' own entries (time.sleep, a lock wait, the GIL's
+// drop requests between two CPU-bound threads).
+const ltoProgram = `import os, threading, time
+lock = threading.Lock()
+def cpu(n):
+    while n: n -= 1
+def stat(n):
+    for _ in range(n): os.stat("/")
+def sleeper():
+    for _ in range(20): time.sleep(0.001)
+def locker():
+    with lock: pass
+def reader():
+    for _ in range(200):
+        with open("/proc/self/stat", "rb") as f: f.read()
+lock.acquire()
+ts = [threading.Thread(target=cpu, args=(2_000_000,), name="cpu1"), threading.Thread(target=cpu, args=(2_000_000,), name="cpu2"),
+      threading.Thread(target=stat, args=(3000,), name="stat"), threading.Thread(target=sleeper, name="sleeper"),
+      threading.Thread(target=locker, name="locker"), threading.Thread(target=reader, name="reader")]
+for t in ts: t.start()
+time.sleep(0.05)
+lock.release()
+for t in ts: t.join()
+`
+
+// TestRecordLTO records Debian's python3.11 (link-time optimised, its
+// symbols in python3.11-dbg), whose inlined copies of drop_gil and
+// PyEval_SaveThread are probed where they begin: every release is seen
+// (no inconsistency mended), each blocking call is classified by the
+// function that holds the copy, with the thread's Python stack, and the
+// threads keep their names. Before the copies were probed it was traced
+// with 880 mended inconsistencies, then refused.
+func TestRecordLTO(t *testing.T) {
+	exe := debianPython(t)
+	needTracing(t, exe)
+	script := filepath.Join(t.TempDir(), "lto.py")
+	if err := os.WriteFile(script, []byte(ltoProgram), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	src := Command([]string{exe, script}, Options{Stdout: &out, Stderr: &out})
+	tr, err := record(t, context.Background(), src)
+	if err != nil || src.ExitCode() != 0 {
+		t.Fatalf("recording: %v, exit %d\n%s", err, src.ExitCode(), out.String())
+	}
+	if r := tr.Meta.Extra["repairs"]; r != "" {
+		t.Errorf("%s inconsistencies mended: a release or an acquire was missed", r)
+	}
+	if !strings.Contains(tr.Meta.Extra["inlined_probes"], "drop_gil in os_stat") {
+		t.Errorf("inlined_probes = %q", tr.Meta.Extra["inlined_probes"])
+	}
+	names := threadNames(tr)
+	for _, n := range []string{"MainThread", "cpu1", "cpu2", "stat", "sleeper", "locker", "reader"} {
+		if !slices.Contains(names, n) {
+			t.Errorf("no thread %s: %q", n, names)
+		}
+	}
+	s := count(tr)
+	if n := s.io["stat"]["disk"]; n != 3000 {
+		t.Errorf("stat: %d disk I/Os, want 3000 (os.stat's copy of PyEval_SaveThread): %v", n, s.io["stat"])
+	}
+	if n := s.io["reader"]["disk"]; n < 400 {
+		t.Errorf("reader: %d disk I/Os, want at least 400 (an open and a read per file): %v", n, s.io["reader"])
+	}
+	if n := s.io["sleeper"]["sleep"]; n != 20 {
+		t.Errorf("sleeper: %d sleeps, want 20: %v", n, s.io["sleeper"])
+	}
+	if s.lockWaits["locker"] == 0 {
+		t.Errorf("locker: no lock wait")
+	}
+	if s.drops["cpu1"]+s.drops["cpu2"] == 0 || s.forced["cpu1"]+s.forced["cpu2"] == 0 {
+		t.Errorf("no drop requests or forced switches between the CPU-bound threads: %v %v", s.drops, s.forced)
+	}
+	// The releases through the inlined copies carry the Python stack.
+	tops := map[string]int{}
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindIOBegin && tr.Threads[e.Thread].Name == "stat" {
+			if fs := tr.StackFrames(e.Stack); len(fs) > 0 {
+				tops[fs[0].Func]++
+			}
+		}
+	}
+	if tops["stat"] != 3000 {
+		t.Errorf("the stat thread's I/Os by innermost Python function: %v; want stat 3000", tops)
+	}
+}

@@ -48,6 +48,16 @@ type interp struct {
 	copies map[string][]string
 	progs  []elf.ProgHeader // PT_LOAD segments
 	layout *layout
+	// inlined are the probes on the inlined copies of probed functions
+	// (a build with link-time optimisation: checkInlined).
+	inlined []inlineProbe
+	// unprobedLocks are the functions holding a copy of
+	// PyThread_acquire_lock_timed whose lock is not located: a blocking
+	// acquire there is not known to be a lock wait.
+	unprobedLocks []string
+	// inlinedLocks: PyThread_acquire_lock_timed has copies (whose
+	// returns, --lock-holds' acquires, cannot be probed).
+	inlinedLocks bool
 }
 
 // requiredSymbols are the functions the recorder probes and the variable it

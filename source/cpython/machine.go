@@ -29,6 +29,9 @@ type machine struct {
 
 	rec *tracer.Recorder
 	in  *interp
+	// inlined are the probes on inlined copies of the probed functions,
+	// by event name (link-time optimised builds).
+	inlined map[string]*inlineProbe
 	// live is the provisional recording (tracer.LiveSource), or nil: every
 	// table row rec gets, live gets too, in the same order (so the IDs of
 	// strings, frames, stacks and processes are the same in both); locks
@@ -168,8 +171,15 @@ type section struct {
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
-	return &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
+	m := &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
 		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
+	if in != nil && len(in.inlined) > 0 {
+		m.inlined = map[string]*inlineProbe{}
+		for i := range in.inlined {
+			m.inlined[in.inlined[i].name] = &in.inlined[i]
+		}
+	}
+	return m
 }
 
 func (m *machine) proc(pid int) *proc {
@@ -232,6 +242,14 @@ func (m *machine) emitStack(th *thread, t int64, k tracer.Kind, st tracer.StackI
 	return t
 }
 
+// unalias names a hit of a probe on an inlined copy (drop_gil_i3) by the
+// event of the function copied (drop_gil), keeping the probe in e.inl.
+func (m *machine) unalias(e *rawEvent) {
+	if p, ok := m.inlined[e.event]; ok {
+		e.event, e.inl = p.event, p
+	}
+}
+
 // step handles one probe hit at run time t (ns).
 func (m *machine) step(e *rawEvent, t int64) {
 	m.now = max(m.now, t)
@@ -248,6 +266,25 @@ func (m *machine) step(e *rawEvent, t int64) {
 	}
 	th := m.thread(e.tid, e.tgid)
 	m.refreshInterval(th.p, t)
+	m.unalias(e)
+	if p := e.inl; p != nil { // a hit of a probe on an inlined copy
+		switch e.event {
+		case evDropGIL:
+			if p.alsoSave {
+				m.saveThread(th, t, e.val("__probe_ip"), false)
+			}
+		case evSave: // the blocking call is the function holding the copy
+			m.saveThread(th, t, e.val("__probe_ip"), false)
+			return
+		case evLock:
+			us := int64(e.val("us"))
+			if p.usConst {
+				us = p.us
+			}
+			m.lockEntry(th, e.val("lock"), us)
+			return
+		}
+	}
 	switch e.event {
 	case evTakeGIL:
 		th.ts = e.val("ts")

@@ -3,11 +3,12 @@ package cpython
 // rawEvent is one event read from the ring buffers: a probe hit, a task
 // creation or a task exit.
 type rawEvent struct {
-	mono  int64  // CLOCK_MONOTONIC, ns
-	tid   int    // the task (thread) id
-	tgid  int    // its process id, once known
-	event string // the event name, without the group
-	args  []arg  // fields, in format order
+	mono  int64        // CLOCK_MONOTONIC, ns
+	tid   int          // the task (thread) id
+	tgid  int          // its process id, once known
+	event string       // the event name, without the group (a probe on an inlined copy: the function's, unalias)
+	inl   *inlineProbe // the probe on an inlined copy that made it, or nil
+	args  []arg        // fields, in format order
 
 	frames   []rawFrame // drop_gil: the whole stack, once prefetched
 	codes    []*code    // the code object of each frame, read then

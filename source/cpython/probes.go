@@ -100,17 +100,34 @@ func buildFrameArgs(l *layout, reg string, n int, window bool) frameArgs {
 // fetches frames.
 func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, frameArgs, error) {
 	l := in.layout
-	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames, window)
-	var da strings.Builder
-	fmt.Fprintf(&da, "ts=%s:x64 ra=$stack0:x64", argRegs[l.dropGILTstate])
-	for i, e := range fa.exprs {
-		fmt.Fprintf(&da, " f%d=%s", i, e)
+	if lockHolds && in.inlinedLocks {
+		return nil, frameArgs{}, fmt.Errorf("interpreter %s (Python %s): %w: --lock-holds needs the return of every "+
+			"PyThread_acquire_lock_timed, and this build copied it into its callers (inlining), where no return can be probed; "+
+			"record without --lock-holds (lock waits are still shown), or use a build without link-time optimisation%s",
+			in.Path, in.Version, ErrInlined, pyenvHint())
 	}
-	if fa.frameExpr != "" {
-		fmt.Fprintf(&da, " fp=%s", fa.frameExpr)
-		for i, e := range fa.windowExprs {
-			fmt.Fprintf(&da, " w%d=%s", i, e)
+	// Every drop_gil probe fetches as many frames: the fewest that the
+	// argument length allows with any of their thread states.
+	for _, p := range in.inlined {
+		if p.event == evDropGIL {
+			exactFrames = min(exactFrames, buildFrameArgs(l, p.reg, exactFrames, window).frames)
 		}
+	}
+	fa := buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames, window)
+	dropArgs := func(reg string) string {
+		fa := buildFrameArgs(l, reg, exactFrames, window)
+		var da strings.Builder
+		fmt.Fprintf(&da, "ts=%s:x64", reg)
+		for i, e := range fa.exprs {
+			fmt.Fprintf(&da, " f%d=%s", i, e)
+		}
+		if fa.frameExpr != "" {
+			fmt.Fprintf(&da, " fp=%s", fa.frameExpr)
+			for i, e := range fa.windowExprs {
+				fmt.Fprintf(&da, " w%d=%s", i, e)
+			}
+		}
+		return da.String()
 	}
 	// Without lock holds, only blocking acquires: lock.acquire() first
 	// tries without blocking (microseconds == 0), which needs no event.
@@ -126,7 +143,7 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	}{
 		{evTakeGIL, "take_gil", false, fmt.Sprintf("ts=%s:x64", argRegs[l.takeGILTstate]), ""},
 		{evTakeGILRet, "take_gil", true, "", ""},
-		{evDropGIL, "drop_gil", false, da.String(), ""},
+		{evDropGIL, "drop_gil", false, dropArgs(argRegs[l.dropGILTstate]), ""},
 		{evSave, "PyEval_SaveThread", false, "ra=$stack0:x64", ""},
 		{evLock, "PyThread_acquire_lock_timed", false, "lock=%di:x64 us=%si:s64", lockFilter},
 		{evThreadEnd, "_PyThreadState_DeleteCurrent", false, "", ""},
@@ -184,6 +201,25 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 			off = pastStackAdjust(in.Path, off)
 		}
 		out = append(out, probe{name: s.name, ret: s.ret, offset: off, args: s.args, filter: s.filter})
+	}
+	// The inlined copies (link-time optimisation): each at its address,
+	// or at the entry of the function that is its whole body.
+	for _, p := range in.inlined {
+		var off uint64
+		var err error
+		if p.sym != "" {
+			off, err = in.symbolOffset(p.sym)
+		} else if off, err = fileOffset(in.progs, p.site.addr); err != nil {
+			err = fmt.Errorf("the copy of %s in %s in %s: %w", p.site.fn, p.site.in, in.Path, err)
+		}
+		if err != nil {
+			return nil, fa, err
+		}
+		args := p.args
+		if p.event == evDropGIL {
+			args = dropArgs(p.reg)
+		}
+		out = append(out, probe{name: p.name, offset: off, args: args, filter: p.filter})
 	}
 	return out, fa, nil
 }
