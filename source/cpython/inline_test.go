@@ -332,3 +332,36 @@ func TestPyenvHint(t *testing.T) {
 		t.Errorf("hint %q, want %q", h, want)
 	}
 }
+
+// FuzzEvalLoc: any location expression is read or not, never a panic, and
+// what is read is a fetch argument tracefs takes or a constant.
+func FuzzEvalLoc(f *testing.F) {
+	for _, e := range [][]byte{{0x53}, {0x76, 0x10}, {0x30, 0x9f}, {0x09, 0xff, 0x9f}, {0x92, 0x03, 0x00}, {0x90}, {0x11, 0x80}} {
+		f.Add(e)
+	}
+	f.Fuzz(func(t *testing.T, expr []byte) {
+		loc, ok := evalLoc(expr)
+		if !ok {
+			if loc != (paramLoc{}) {
+				t.Errorf("not read, yet %+v", loc)
+			}
+			return
+		}
+		if loc.isConst == (loc.fetch != "") || len(loc.fetch) > maxArgLen/2 {
+			t.Errorf("%+v", loc)
+		}
+	})
+}
+
+// FuzzLocLists: any bytes as a location list section, at any offset and
+// address, never a panic.
+func FuzzLocLists(f *testing.F) {
+	f.Add([]byte{0x06, 0, 0x10, 0, 0, 0, 0, 0, 0, 0x04, 0x00, 0x10, 0x01, 0x55, 0x00}, true, int64(0), uint64(0x1000))
+	f.Add(make([]byte, 40), false, int64(0), uint64(0))
+	f.Fuzz(func(t *testing.T, data []byte, v5 bool, off int64, pc uint64) {
+		l := &locLists{v5: v5, data: data}
+		if e, ok := l.at(off, 0, pc); ok && len(e) > len(data) {
+			t.Errorf("an expression longer than the section")
+		}
+	})
+}
