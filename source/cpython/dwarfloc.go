@@ -24,7 +24,7 @@ type paramLoc struct {
 // located reports whether the value can be had at the probe.
 func (l paramLoc) located() bool { return l.fetch != "" || l.isConst }
 
-// dwarfRegs are the DWARF register numbers 0-16 of x86-64 (System V psABI)
+// dwarfRegs are the DWARF register numbers 0-15 of x86-64 (System V psABI)
 // as tracefs names them.
 var dwarfRegs = [...]string{"%ax", "%dx", "%cx", "%bx", "%si", "%di", "%bp", "%sp",
 	"%r8", "%r9", "%r10", "%r11", "%r12", "%r13", "%r14", "%r15"}
@@ -266,6 +266,7 @@ func (l *locLists) at(off int64, base, pc uint64) ([]byte, bool) {
 		i += int(n)
 		return e, true
 	}
+	var dflt []byte // DW_LLE_default_location: where no bounded entry holds
 	for i < len(b) {
 		kind := b[i]
 		i++
@@ -273,7 +274,7 @@ func (l *locLists) at(off int64, base, pc uint64) ([]byte, bool) {
 		var ok bool
 		switch kind {
 		case 0x00: // DW_LLE_end_of_list
-			return nil, false
+			return dflt, dflt != nil
 		case 0x04: // DW_LLE_offset_pair
 			var a, z uint64
 			a, ok = uleb128(b, &i)
@@ -282,7 +283,10 @@ func (l *locLists) at(off int64, base, pc uint64) ([]byte, bool) {
 			}
 			lo, hi = base+a, base+z
 		case 0x05: // DW_LLE_default_location
-			return expr()
+			if dflt, ok = expr(); !ok {
+				return nil, false
+			}
+			continue
 		case 0x06: // DW_LLE_base_address
 			if base, ok = addr(); !ok {
 				return nil, false

@@ -359,30 +359,31 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
 }
 
 // siteEntry returns the address of the first instruction of inlined copy
-// e, and whether the DWARF says so (DW_AT_entry_pc, or a copy of one
-// range) rather than it being the start of the copy's first range, which
-// need not be where every call enters.
+// e, and whether the DWARF says so: a DW_AT_entry_pc (an address, or a
+// DWARF 5 offset from the copy's DW_AT_low_pc) inside one of the copy's
+// non-empty ranges, or the start of a copy of one range. The start of the
+// first of several ranges need not be where every call enters.
 func siteEntry(d *dwarf.Data, e *dwarf.Entry) (uint64, bool) {
 	low, hasLow := e.Val(dwarf.AttrLowpc).(uint64)
 	rs, _ := d.Ranges(e)
+	inside := func(a uint64) bool {
+		return slices.ContainsFunc(rs, func(r [2]uint64) bool { return a >= r[0] && a < r[1] })
+	}
 	switch v := e.Val(dwarf.AttrEntrypc).(type) {
 	case uint64:
 		if v != 0 {
-			return v, true
+			return v, inside(v)
 		}
-	case int64: // DWARF 5: an offset from the copy's base address
-		switch {
-		case hasLow:
-			return low + uint64(v), true
-		case len(rs) > 0:
-			return rs[0][0] + uint64(v), true
+	case int64:
+		if hasLow {
+			return low + uint64(v), inside(low + uint64(v))
 		}
 	}
 	if hasLow && low != 0 {
-		return low, len(rs) <= 1
+		return low, len(rs) == 1 && rs[0][1] > rs[0][0]
 	}
 	if len(rs) > 0 {
-		return rs[0][0], len(rs) == 1
+		return rs[0][0], len(rs) == 1 && rs[0][1] > rs[0][0]
 	}
 	return 0, false
 }

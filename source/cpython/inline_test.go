@@ -309,6 +309,17 @@ func TestLocLists(t *testing.T) {
 			t.Errorf("v4 at %#x: % x, %v; want % x", c.pc, got, ok, c.want)
 		}
 	}
+	// A default location holds only where no bounded entry does.
+	dl := []byte{0x05, 0x01, 0x50, 0x07}
+	dl = append(dl, le(0x1000)...)
+	dl = append(dl, le(0x1010)...)
+	dl = append(dl, 0x01, 0x53, 0x00)
+	l = &locLists{v5: true, data: dl}
+	for pc, want := range map[uint64]byte{0x1004: 0x53, 0x2000: 0x50} {
+		if got, ok := l.at(0, 0, pc); !ok || len(got) != 1 || got[0] != want {
+			t.Errorf("default location, at %#x: % x, %v; want %x", pc, got, ok, want)
+		}
+	}
 	if _, ok := (*locLists)(nil).at(0, 0, 0); ok {
 		t.Error("no lists: read")
 	}

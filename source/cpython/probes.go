@@ -108,6 +108,7 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	}
 	// Every drop_gil probe fetches as many frames: the fewest that the
 	// argument length allows with any of their thread states.
+	exactFrames = min(exactFrames, buildFrameArgs(l, argRegs[l.dropGILTstate], exactFrames, window).frames)
 	for _, p := range in.inlined {
 		if p.event == evDropGIL {
 			exactFrames = min(exactFrames, buildFrameArgs(l, p.reg, exactFrames, window).frames)
