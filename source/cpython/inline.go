@@ -38,6 +38,10 @@ type inlineSite struct {
 	addr   uint64
 	entry  bool // addr is the copy's DW_AT_entry_pc (or its only range's start)
 	params map[string]paramLoc
+	ranges [][2]uint64 // the copy's code
+	// bypassed: part of the copy can run without passing addr (bypassed),
+	// or that could not be checked.
+	bypassed bool
 }
 
 // inlineProbe is a probe on an inlined copy: a hit is handled as the
@@ -72,13 +76,31 @@ func checkInlined(f *elf.File, in *interp) error {
 	if err != nil {
 		return nil // readLayout has already needed the DWARF
 	}
-	sites := inlinedSites(d, newLocLists(f), inlineChecked)
+	sites, noreturn := inlinedSites(d, newLocLists(f), inlineChecked)
 	if len(sites) == 0 {
 		return nil
 	}
 	funcs := funcSymbols(f)
+	var code codeAt
+	exe, err := elf.Open(in.Path) // the code (f may be the debug file, which has none)
+	if err == nil {
+		defer exe.Close()
+		for _, p := range exe.Progs {
+			if p.Type == elf.PT_LOAD {
+				code.progs = append(code.progs, p)
+			}
+		}
+	}
 	for i := range sites {
-		sites[i].in = funcs.lookup(sites[i].addr)
+		s := &sites[i]
+		s.in = funcs.lookup(s.addr)
+		if inlineHarmless[s.in] {
+			continue
+		}
+		var err error
+		if s.bypassed, err = bypassed(code, funcs, noreturn, *s, s.ranges); err != nil {
+			s.bypassed = true
+		}
 	}
 	return in.planInlined(sites)
 }
@@ -107,12 +129,20 @@ func (in *interp) planInlined(sites []inlineSite) error {
 			continue
 		case "drop_gil":
 			ts := s.params["tstate"]
+			if s.bypassed {
+				bad = append(bad, badSite{s, "the machine code can run part of a copy without passing its first instruction"})
+				continue
+			}
 			if !s.entry || ts.fetch == "" {
 				bad = append(bad, badSite{s, "the DWARF does not say where the copy begins or where its tstate is"})
 				continue
 			}
 			p.event, p.reg = evDropGIL, ts.fetch
 		case "PyEval_SaveThread":
+			if s.bypassed {
+				bad = append(bad, badSite{s, "the machine code can run part of a copy without passing its first instruction"})
+				continue
+			}
 			if !s.entry {
 				bad = append(bad, badSite{s, "the DWARF does not say where the copy begins"})
 				continue
@@ -124,7 +154,7 @@ func (in *interp) planInlined(sites []inlineSite) error {
 			switch {
 			case us.isConst && us.konst == 0:
 				continue // a try that never blocks: no event needed (lock holds aside)
-			case s.entry && lock.fetch != "" && us.located():
+			case s.entry && !s.bypassed && lock.fetch != "" && us.located():
 				p.event, p.args = evLock, "lock="+lock.fetch+":x64"
 				if us.isConst {
 					p.us, p.usConst = us.konst, true
@@ -255,7 +285,11 @@ func pyenvHint() string {
 // optimisation a function can be inlined only in its own source file, so
 // only the compile units of the files that define these functions are
 // read, and the link-time units (named "<artificial>" by GCC).
-func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
+//
+// It also returns the functions the DWARF says never return
+// (DW_AT_noreturn) among those it reads.
+func inlinedSites(d *dwarf.Data, ll *locLists, names []string) ([]inlineSite, map[string]bool) {
+	noreturn := map[string]bool{}
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -293,8 +327,12 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
 			base, _ = e.Val(dwarf.AttrLowpc).(uint64)
 			open = open[:0]
 		case dwarf.TagSubprogram:
-			if n, _ := e.Val(dwarf.AttrName).(string); want[n] {
+			n, _ := e.Val(dwarf.AttrName).(string)
+			if want[n] {
 				origins[e.Offset] = n
+			}
+			if nr, _ := e.Val(dwarf.AttrNoreturn).(bool); nr && n != "" {
+				noreturn[n] = true
 			}
 		case dwarf.TagInlinedSubroutine:
 			o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
@@ -303,7 +341,8 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
 			}
 			addr, entry := siteEntry(d, e)
 			if addr != 0 {
-				cur = &site{inlineSite: inlineSite{addr: addr, entry: entry}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
+				rs, _ := d.Ranges(e)
+				cur = &site{inlineSite: inlineSite{addr: addr, entry: entry, ranges: rs}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
 				sites = append(sites, cur)
 			}
 		case dwarf.TagFormalParameter:
@@ -355,7 +394,7 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) []inlineSite {
 		}
 		out = append(out, s.inlineSite)
 	}
-	return out
+	return out, noreturn
 }
 
 // siteEntry returns the address of the first instruction of inlined copy

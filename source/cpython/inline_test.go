@@ -68,7 +68,8 @@ func TestInlinedHarmless(t *testing.T) {
 	}
 	funcs := funcSymbols(f)
 	var found []string
-	for _, s := range inlinedSites(d, newLocLists(f), inlineChecked) {
+	sites, _ := inlinedSites(d, newLocLists(f), inlineChecked)
+	for _, s := range sites {
 		found = append(found, s.fn+" in "+funcs.lookup(s.addr))
 	}
 	if len(found) != 1 || found[0] != "drop_gil in PyEval_ReleaseLock" {
@@ -143,6 +144,12 @@ func TestInlinedProbed(t *testing.T) {
 	if !slices.ContainsFunc(by["PyThread_acquire_lock_timed"], func(p inlineProbe) bool { return p.sym == "PyThread_acquire_lock" && p.filter == "wf != 0" }) {
 		t.Errorf("PyThread_acquire_lock's entry is not probed: %+v", by["PyThread_acquire_lock_timed"])
 	}
+	// GCC duplicated the start of tracemalloc_free's copy on another path,
+	// which jumps past the copy's first instruction: found in the machine
+	// code, and left unprobed.
+	if !slices.Contains(in.unprobedLocks, "tracemalloc_free") || has("PyThread_acquire_lock_timed", "tracemalloc_free") {
+		t.Errorf("tracemalloc_free's bypassed copy: unprobed %q", in.unprobedLocks)
+	}
 	probes, _, err := buildProbes(in, DefaultExactFrames, false, false)
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +221,8 @@ func TestPlanInlined(t *testing.T) {
 		{site("drop_gil", "PyEval_SaveThread", 0x10, false, map[string]paramLoc{"tstate": reg("%bx")}), "drop_gil into PyEval_SaveThread"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": konst(0)}), "drop_gil into PyEval_SaveThread"},
 		{site("PyEval_SaveThread", "os_stat", 0x10, false, nil), "PyEval_SaveThread into os_stat"},
+		{inlineSite{fn: "drop_gil", in: "os_stat", addr: 0x10, entry: true, params: map[string]paramLoc{"tstate": reg("%bx")}, bypassed: true}, "drop_gil into os_stat (the machine code can run part of a copy"},
+		{inlineSite{fn: "PyEval_SaveThread", in: "os_stat", addr: 0x10, entry: true, bypassed: true}, "PyEval_SaveThread into os_stat (the machine code"},
 	} {
 		err := in.planInlined([]inlineSite{bad.site})
 		if !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), bad.want) || in.inlined != nil {
