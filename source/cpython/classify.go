@@ -31,8 +31,9 @@ const (
 //
 //   - time.sleep (pysleep) is I/O "sleep";
 //   - sockets, select, ssl are I/O "network";
-//   - file and os I/O of the interpreter (_Py_read, _Py_write, _io, os_*)
-//     is I/O "disk"; waiting for processes (os.wait*, and
+//   - file and os I/O of the interpreter (_Py_read, _Py_write, _io, os_*,
+//     and their helpers posix_do_*, internal_close, portable_lseek) is
+//     I/O "disk"; waiting for processes (os.wait*, and
 //     _multiprocessing's semaphores: multiprocessing.Lock, a Pool's
 //     queues), I/O "wait";
 //   - compression and hashing modules (_hashlib, _sha*, _md5, _blake2,
@@ -58,7 +59,12 @@ func classify(path, fn string) blocking {
 		b.kind = ioWait
 	case strings.HasPrefix(fn, "_Py_read") || strings.HasPrefix(fn, "_Py_write") || strings.HasPrefix(fn, "_Py_open") ||
 		strings.HasPrefix(fn, "_Py_fstat") || strings.HasPrefix(fn, "_Py_stat") || strings.HasPrefix(fn, "_io_") ||
-		strings.HasPrefix(fn, "os_") || strings.HasPrefix(fn, "_bufferedreader") || strings.HasPrefix(fn, "_io"):
+		strings.HasPrefix(fn, "os_") || strings.HasPrefix(fn, "_bufferedreader") || strings.HasPrefix(fn, "_io") ||
+		// the os and io modules' static helpers (posix_do_stat,
+		// FileIO's internal_close and portable_lseek), which a build
+		// with link-time optimisation may also hold the release of
+		// their callers in
+		strings.HasPrefix(fn, "posix_do_") || fn == "internal_close" || fn == "portable_lseek" || strings.HasPrefix(fn, "_Py_dup"):
 		b.kind = ioDisk
 	case strings.HasPrefix(mod, "libpython") || strings.HasPrefix(mod, "python"):
 		// the interpreter itself: unknown blocking call

@@ -112,6 +112,9 @@ func TestClassify(t *testing.T) {
 		{"/x/lib-dynload/_multiprocessing.cpython-312-x86_64-linux-gnu.so", "_multiprocessing_SemLock_acquire_impl", true, ioWait},
 		{"/x/lib-dynload/_hashlib.cpython-311-x86_64-linux-gnu.so", "EVP_hash", false, ""},
 		{"/x/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so", "zlib_compress_impl", false, ""},
+		{lib, "posix_do_stat", true, ioDisk},  // os.stat on a build that does not inline it
+		{lib, "internal_close", true, ioDisk}, // FileIO.close
+		{lib, "portable_lseek", true, ioDisk}, // open()'s seek, Debian's 3.11
 		{lib, "some_unknown_function", true, ioOther},
 	}
 	for _, tc := range tests {
