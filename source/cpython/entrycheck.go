@@ -35,32 +35,16 @@ func (c codeAt) read(lo, hi uint64) ([]byte, bool) {
 	return nil, false
 }
 
-// symbolAt returns the function symbol containing addr.
+// symbolAt returns the function symbol of known size containing addr.
 func (s *symbolize) symbolAt(addr uint64) (elf.Symbol, bool) {
-	i, _ := slices.BinarySearchFunc(s.funcs, addr, func(f elf.Symbol, a uint64) int {
-		switch {
-		case f.Value > a:
-			return 1
-		case f.Value < a:
-			return -1
-		}
-		return 0
-	})
-	if i < len(s.funcs) && s.funcs[i].Value == addr {
-		return s.funcs[i], s.funcs[i].Size > 0
-	}
-	if i == 0 {
-		return elf.Symbol{}, false
-	}
-	f := s.funcs[i-1]
-	return f, f.Size > 0 && addr < f.Value+f.Size
+	f, ok := s.find(addr)
+	return f, ok && f.Size > 0
 }
 
 // insn is a decoded instruction: where control goes after it.
 type insn struct {
-	next    []uint64 // the instructions that may follow it
-	leaves  bool     // it may leave the functions decoded (a return, a jump elsewhere, an indirect jump)
-	decoded bool
+	next   []uint64 // the instructions that may follow it
+	leaves bool     // it may leave the functions decoded (a return, a jump elsewhere, an indirect jump)
 }
 
 // bypassed reports whether inlined copy s, whose ranges are ranges and
@@ -115,7 +99,7 @@ func bypassed(code codeAt, funcs *symbolize, noreturn map[string]bool, s inlineS
 				continue
 			}
 			end := a + uint64(ins.Len)
-			n := &insn{decoded: true}
+			n := &insn{}
 			// add makes t follow a: an address outside the functions
 			// decoded is their leaving.
 			add := func(t uint64) {

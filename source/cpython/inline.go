@@ -188,27 +188,29 @@ func (in *interp) planInlined(sites []inlineSite) error {
 		return inlinedError(in, bad)
 	}
 	// A drop_gil copy at a PyEval_SaveThread copy's address: one probe.
-	saves := map[uint64]int{}
-	for i, p := range in.inlined {
-		if p.event == evSave {
-			saves[p.site.addr] = i
-		}
-	}
-	out := in.inlined[:0]
-	drop := map[int]bool{}
+	drops := map[uint64]bool{} // addresses of drop_gil copies
 	for _, p := range in.inlined {
-		if i, ok := saves[p.site.addr]; ok && p.event == evDropGIL {
-			p.alsoSave = true
-			drop[i] = true
+		if p.event == evDropGIL {
+			drops[p.site.addr] = true
 		}
-		out = append(out, p)
 	}
-	in.inlined = nil
-	for i, p := range out {
-		if !drop[i] {
-			p.name = fmt.Sprintf("%s_i%d", p.event, len(in.inlined))
-			in.inlined = append(in.inlined, p)
+	saves := map[uint64]bool{} // addresses of PyEval_SaveThread copies
+	for _, p := range in.inlined {
+		if p.event == evSave {
+			saves[p.site.addr] = true
 		}
+	}
+	planned := in.inlined
+	in.inlined = nil
+	for _, p := range planned {
+		switch {
+		case p.event == evSave && drops[p.site.addr]:
+			continue // the drop_gil copy's probe does both
+		case p.event == evDropGIL && saves[p.site.addr]:
+			p.alsoSave = true
+		}
+		p.name = fmt.Sprintf("%s_i%d", p.event, len(in.inlined))
+		in.inlined = append(in.inlined, p)
 	}
 	return nil
 }

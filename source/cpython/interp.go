@@ -502,6 +502,15 @@ func newSymbolize(path string) *symbolize {
 
 // lookup returns the function containing virtual address addr, or "".
 func (s *symbolize) lookup(addr uint64) string {
+	if f, ok := s.find(addr); ok {
+		return f.Name
+	}
+	return ""
+}
+
+// find returns the last function symbol at or before addr, if addr is
+// within it (or its size is not known).
+func (s *symbolize) find(addr uint64) (elf.Symbol, bool) {
 	lo, hi := 0, len(s.funcs)
 	for lo < hi {
 		m := (lo + hi) / 2
@@ -512,13 +521,13 @@ func (s *symbolize) lookup(addr uint64) string {
 		}
 	}
 	if lo == 0 {
-		return ""
+		return elf.Symbol{}, false
 	}
 	f := s.funcs[lo-1]
 	if f.Size != 0 && addr >= f.Value+f.Size {
-		return ""
+		return elf.Symbol{}, false
 	}
-	return f.Name
+	return f, true
 }
 
 func sortSymbols(s []elf.Symbol) {
