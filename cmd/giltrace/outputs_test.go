@@ -172,7 +172,7 @@ func TestRecordOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record: %v\n%s", err, out)
 	}
-	want := []string{"flame.folded", "flame.html", "gil-blame.pb.gz", "gil-wait.pb.gz", "report.json", "report.txt", "run.giltrace", "trace.json", "wall.pb.gz"}
+	want := []string{".giltrace-outputs", "flame.folded", "flame.html", "gil-blame.pb.gz", "gil-wait.pb.gz", "report.json", "report.txt", "run.giltrace", "trace.json", "wall.pb.gz"}
 	if got := files(dir); !slices.Equal(got, want) {
 		t.Errorf("record wrote %q, want %q", got, want)
 	}
@@ -195,7 +195,7 @@ func TestRecordOutputs(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ formats, want string }{
-		{"pprof-wait,chrome", "gil-wait.pb.gz run.giltrace trace.json"},
+		{"pprof-wait,chrome", ".giltrace-outputs gil-wait.pb.gz run.giltrace trace.json"},
 		{"none", "run.giltrace"},
 	} {
 		dir := filepath.Join(t.TempDir(), "some")

@@ -353,6 +353,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	diag := r.diagnosis()
 	<-predDone
 	written = append(written, predFiles...)
+	if saveErr == nil && len(written) > 0 {
+		// What the next record into dir removes: these files and no other.
+		if err := writeManifest(dir, written); err != nil {
+			fmt.Fprintf(stderr, "giltrace: warning: listing the outputs in %s: %v: the next record into %s will leave them\n", manifestName, err, dir)
+		}
+	}
 	if predErr != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: predicting what would help: %v\n", predErr)
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
@@ -22,15 +23,16 @@ import (
 // while the run goes (a crash leaves it there, readable as a truncated
 // trace, beside the previous run's files, which are untouched). When the
 // trace is complete, it is renamed to run.giltrace; then, if a previous
-// run's trace was there, that run's outputs (the files with giltrace's
-// output names, and giltrace's files in its subdirectories whatif/ and
-// compare/, which go once empty) are removed, and the new outputs are
-// written: the directory never holds files of two runs under giltrace's
-// names (if a removal fails, record warns that it does). A directory
-// without a run's trace holds no run: files in it are the user's, even
-// under giltrace's names, and are only replaced by the new outputs of the
-// same names (atomically), never removed. A failure to put the new trace
-// in place leaves the previous run whole and the new trace in partial.
+// run's trace was there, that run's outputs (the files its record listed
+// in DIR/.giltrace-outputs as written, and giltrace's files in its
+// subdirectories whatif/ and compare/, which go once empty) are removed,
+// and the new outputs are written and listed: the directory never holds
+// files of two runs under giltrace's names (if a removal fails, record
+// warns that it does). A file record did not write is never removed, even
+// under an output's name: a directory without a run's trace holds no run,
+// and a user's file beside a run is not in its list; an output of the
+// same name replaces it (atomically). A failure to put the new trace in
+// place leaves the previous run whole and the new trace in partial.
 
 // traceName and partialName are the names of a run's trace in its
 // directory, complete and while it is recorded.
@@ -38,6 +40,50 @@ const (
 	traceName   = "run.giltrace"
 	partialName = "run.giltrace.partial"
 )
+
+// manifestName is the list of the outputs record wrote beside the run's
+// trace, one path relative to the directory a line: the files the next
+// record into the directory removes (clearRun).
+const manifestName = ".giltrace-outputs"
+
+// writeManifest lists the outputs paths (in dir or below it) in dir's
+// manifest.
+func writeManifest(dir string, paths []string) error {
+	var b strings.Builder
+	b.WriteString("# giltrace record: the outputs written beside run.giltrace; the next record into this directory removes them\n")
+	for _, p := range paths {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		b.WriteString(filepath.ToSlash(rel))
+		b.WriteByte('\n')
+	}
+	return writeFile(context.Background(), filepath.Join(dir, manifestName), func(w io.Writer) error {
+		_, err := io.WriteString(w, b.String())
+		return err
+	})
+}
+
+// readManifest returns the outputs dir's manifest lists (paths relative to
+// dir, slash-separated), none if it has none.
+func readManifest(dir string) map[string]bool {
+	p := filepath.Join(dir, manifestName)
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
+		return nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			listed[line] = true
+		}
+	}
+	return listed
+}
 
 // runFiles are the names of the files of a run in its directory.
 func runFiles() []string {
@@ -206,9 +252,10 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 }
 
 // clearRun removes the outputs of a previous run in dir (regular files
-// with giltrace's output names, not the trace, which is renamed over, and
-// giltrace's files in its subdirectories whatif/ and compare/: see
-// runSubdirs) and returns how many it removed, counting the trace.
+// with giltrace's output names that its manifest lists, not the trace,
+// which is renamed over, and giltrace's files in its subdirectories
+// whatif/ and compare/: see runSubdirs), then the manifest, and returns
+// how many files it removed, counting the trace.
 func clearRun(dir string) (int, error) {
 	n := 0
 	var errs []error
@@ -219,17 +266,27 @@ func clearRun(dir string) (int, error) {
 			errs = append(errs, err)
 		}
 	}
+	listed := readManifest(dir)
 	for _, name := range runFiles() {
 		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue // absent, or not giltrace's (a link, a device): left alone
 		}
-		n++
 		if name == traceName {
+			n++
 			continue
 		}
+		if !listed[name] {
+			continue // not written by the previous run: the user's
+		}
+		n++
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if listed != nil {
+		if err := os.Remove(filepath.Join(dir, manifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -151,8 +151,45 @@ func TestRecordReplacesPreviousRun(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if got := strings.Join(names, " "); got != "notes.txt report.txt run.giltrace" {
+	if got := strings.Join(names, " "); got != ".giltrace-outputs notes.txt report.txt run.giltrace" {
 		t.Errorf("directory holds %s; want the new run's files and notes.txt", got)
+	}
+}
+
+// TestRecordKeepsUnlistedOutputNames: a file under an output's name that
+// the previous run did not write (the user's, made after it) is not
+// removed by the next record, which removes only what the previous one
+// listed as written.
+func TestRecordKeepsUnlistedOutputNames(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "report,pprof-wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var mine []string
+	for _, name := range runFiles() {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); os.IsNotExist(err) {
+			os.WriteFile(p, []byte("mine"), 0o644)
+			mine = append(mine, name)
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatal("the first run wrote every output")
+	}
+	out, err := runRoot("record", w, "-o", dir, "--formats", "none")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, name := range mine {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "mine" {
+			t.Errorf("the user's %s after the second record: %q, %v", name, b, err)
+		}
+	}
+	for _, name := range []string{"report.txt", ".giltrace-outputs"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("the previous run's %s is still there (%v)", name, err)
+		}
 	}
 }
 
