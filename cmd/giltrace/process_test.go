@@ -365,3 +365,29 @@ functions:
 		t.Errorf("the user's trace.json: %q, %v", b, err)
 	}
 }
+
+// TestRecordPythonWithoutPrivilege: a user who may not create uprobes is
+// told so first, before anything else fails (here the output directory,
+// which that user could not make either), and nothing is created.
+func TestRecordPythonWithoutPrivilege(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs giltrace as another user: needs root (CI runs as root)")
+	}
+	bin := giltraceBinary(t)
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil { // MkdirTemp's 0700
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out") // in a directory only root may write
+	for _, args := range [][]string{{"record", "-o", out, "--", "python3", "-c", "pass"}, {"attach", "-o", out, "1"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "needs root") || strings.Contains(string(b), "mkdir") {
+			t.Errorf("giltrace %s as nobody: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		if _, err := os.Lstat(out); !os.IsNotExist(err) {
+			t.Errorf("giltrace %s as nobody made %s (%v)", strings.Join(args, " "), out, err)
+		}
+	}
+}

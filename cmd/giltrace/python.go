@@ -113,6 +113,11 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython",
 			"switch_interval": "not read from the process before the trace was cut off; CPython's default 5ms assumed"}}
+	// The privilege first: a user without it learns that, not that the
+	// output directory could not be made.
+	if err := cpython.Check(); err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
+	}
 	if o.Out == "" {
 		oo := *o
 		oo.Out = programOutDir(name)
