@@ -286,7 +286,17 @@ func writeLatency(w io.Writer, what string, l diagnosis.Latency) {
 	if l.Count == 0 {
 		return
 	}
-	fmt.Fprintf(w, "    %s: p50 %s, p99 %s, max %s (%s)\n", what, textfmt.Dur(l.P50), textfmt.Dur(l.P99), textfmt.Dur(l.Max), textfmt.Plural(l.Count, "time"))
+	fmt.Fprintf(w, "    %s: p50 %s, p99 %s, max %s (%s)\n", what, waitDur(l.P50), waitDur(l.P99), waitDur(l.Max), textfmt.Plural(l.Count, "time"))
+}
+
+// waitDur is a wait's duration, "<1us" under a microsecond: an
+// uncontended acquire is recorded 1 ns after its request (a thread's
+// events have distinct times), which is "at once", not a measured 1ns.
+func waitDur(ns int64) string {
+	if ns < 1000 {
+		return "<1us"
+	}
+	return textfmt.Dur(ns)
 }
 
 // siteName is "count (test.yaml:3)".
@@ -325,6 +335,9 @@ func writeFunctions(w io.Writer, r *diagnosis.Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\twaits\ttotal\tshare\tlongest\n")
 		for _, f := range r.TopWait {
+			if f.TotalNS < minHeldNS {
+				continue // uncontended re-acquires; the JSON keeps it
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", f.Function, lineOf(f), f.Count, textfmt.Dur(f.TotalNS), textfmt.Pct(f.Share), textfmt.Dur(f.MaxNS))
 		}
 		tw.Flush()
