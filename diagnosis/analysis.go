@@ -99,8 +99,10 @@ type ProcReport struct {
 // Fairness compares GIL acquisitions among the CPU-bound threads of a
 // process that competed for its GIL (competingThread: the same threads
 // gil-bound counts); Ratio is fewest/most (1 is perfectly even).
-// Its counts are each thread's acquisitions of the GIL, all of them, as
-// the thread table's acquisitions column counts them; the GIL wait of the
+// Its counts are each thread's acquisitions of the GIL, contended or not,
+// begun while at least two of these threads were alive (a main thread's
+// imports before it started its workers do not count; the thread table's
+// acquisitions column counts all); the GIL wait of the
 // thread with the fewest and of the one with the most says whether the
 // difference cost the first (unfair) or not.
 type Fairness struct {

@@ -1,9 +1,12 @@
 package diagnosis
 
 import (
+	"cmp"
+	"math"
+	"slices"
+
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
-	"slices"
 )
 
 // processes fills the per-process figures and their run-wide totals.
@@ -192,19 +195,24 @@ func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 }
 
 // fairness compares the GIL acquisitions of the CPU-bound threads that
-// competed for the GIL in each process (competingThread).
+// competed for the GIL in each process (competingThread), counted while
+// at least two of them were alive (competedWindows).
 func (a *analysis) fairness() {
-	// All acquisitions, as the thread table counts them: a legacy GIL's
+	// All acquisitions in those windows, contended or not: a legacy GIL's
 	// releasing thread wins it straight back uncontended thousands of
 	// times while the other waits, and counting only contended ones hid
-	// that. A main thread that took the GIL alone (imports) and then
-	// joined the workers is not among the competing threads.
+	// that. Outside them no other competing thread could have taken it:
+	// a main thread's thousand acquisitions during its imports, before it
+	// started its workers, are not a sign that the GIL favoured it. A main
+	// thread that took the GIL alone and then joined the workers is not
+	// among the competing threads at all.
+	counts := a.competedAcquisitions()
 	for i := range a.r.Threads {
 		if !a.competing[i] {
 			continue
 		}
 		th := &a.r.Threads[i]
-		n := th.Acquisitions
+		n := counts[i]
 		f := &a.r.Procs[a.procOf[i]].Fairness
 		if f.CPUBoundThreads == 0 || n < f.Fewest {
 			f.Fewest, f.FewestThread, f.FewestGILWaitNS = n, th.Name, th.GILWaitNS
@@ -218,6 +226,66 @@ func (a *analysis) fairness() {
 		f := &a.r.Procs[i].Fairness
 		f.Ratio = round3(ratio(float64(f.Fewest), float64(f.Most)))
 	}
+}
+
+// competedAcquisitions is, per thread, its acquisitions of its process's
+// GIL begun while at least two of the process's competing threads were
+// alive (from their start to their end); all of them for a process's only
+// competing thread.
+func (a *analysis) competedAcquisitions() []int {
+	counts := make([]int, len(a.r.Threads))
+	type edge struct {
+		t  int64
+		up int // +1 a start, -1 an end
+	}
+	edges := map[int][]edge{} // by process
+	for i := range a.r.Threads {
+		if !a.competing[i] || i >= len(a.s.Threads) {
+			continue
+		}
+		th := &a.s.Threads[i]
+		p := a.procOf[i]
+		edges[p] = append(edges[p], edge{th.Start, 1}, edge{th.End, -1})
+	}
+	for p, es := range edges {
+		gil := a.gilOf(p)
+		if gil == tracer.NoLock {
+			continue
+		}
+		// Ends before starts at one time: a thread that ends as another
+		// starts did not compete with it.
+		slices.SortFunc(es, func(x, y edge) int { return cmp.Or(cmp.Compare(x.t, y.t), cmp.Compare(x.up, y.up)) })
+		var windows [][2]int64
+		if len(es) == 2 { // one competing thread: nothing to compare, all its acquisitions
+			windows = [][2]int64{{math.MinInt64, math.MaxInt64}}
+		}
+		alive := 0
+		for _, e := range es {
+			alive += e.up
+			switch {
+			case e.up > 0 && alive == 2:
+				windows = append(windows, [2]int64{e.t, math.MaxInt64})
+			case e.up < 0 && alive == 1:
+				windows[len(windows)-1][1] = e.t
+			}
+		}
+		for _, hi := range a.s.LockHolds(gil) {
+			h := &a.s.Holds[hi]
+			if int(h.Thread) >= len(counts) || !a.competing[h.Thread] {
+				continue
+			}
+			k, _ := slices.BinarySearchFunc(windows, h.Start, func(w [2]int64, t int64) int {
+				if w[1] <= t {
+					return -1
+				}
+				return 1
+			})
+			if k < len(windows) && windows[k][0] <= h.Start && h.Start < windows[k][1] {
+				counts[h.Thread]++
+			}
+		}
+	}
+	return counts
 }
 
 // runTotals fills the per-process fractions and the run-wide figures.

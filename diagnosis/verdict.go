@@ -469,7 +469,7 @@ func (a *analysis) unfair() string {
 	}
 	p := a.r.Procs[worst]
 	f := p.Fairness
-	return fmt.Sprintf(" The GIL was also unfair: %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
+	return fmt.Sprintf(" The GIL was also unfair: while they competed, %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
 		f.FewestThread, textfmt.Plural(f.Fewest, "time"), textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
 }
 

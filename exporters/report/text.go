@@ -265,9 +265,9 @@ func writeProcesses(w io.Writer, r *diagnosis.Report) {
 		fmt.Fprintf(w, ", GIL held %s of the wall\n", textfmt.Pct(p.GILHeldFraction))
 		fmt.Fprintf(w, "    handoffs %d (%.1f/s), drop requests %d, forced switches %d\n", p.Handoffs, p.HandoffsPerSec, p.DropRequests, p.ForcedSwitches)
 		if f := p.Fairness; f.CPUBoundThreads > 1 && f.Fewest == f.Most {
-			fmt.Fprintf(w, "    fairness: each of the %d CPU-bound threads acquired the GIL %d times\n", f.CPUBoundThreads, f.Most)
+			fmt.Fprintf(w, "    fairness: while they competed, each of the %d CPU-bound threads acquired the GIL %d times\n", f.CPUBoundThreads, f.Most)
 		} else if f.CPUBoundThreads > 1 {
-			fmt.Fprintf(w, "    fairness among %d CPU-bound threads: fewest acquisitions %d (%s), most %d (%s), ratio %.2f\n",
+			fmt.Fprintf(w, "    fairness among %d CPU-bound threads, while they competed: fewest acquisitions %d (%s), most %d (%s), ratio %.2f\n",
 				f.CPUBoundThreads, f.Fewest, f.FewestThread, f.Most, f.MostThread, f.Ratio)
 		}
 		writeLatency(w, "GIL re-acquire after I/O", p.ReacquireIO)
