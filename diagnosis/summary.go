@@ -49,6 +49,10 @@ type Summary struct {
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
+	// Ended is "exited" for a process giltrace attached to that exited
+	// while attached (by itself, or killed): its exit status went to its
+	// parent, which giltrace is not.
+	Ended string `json:"ended,omitempty"`
 	// LostEvents and Repairs are a real program's probe hits the kernel
 	// lost, and the inconsistencies the recorder mended (a release or an
 	// acquisition it did not see): the times around them are estimates.
@@ -117,6 +121,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		sum.ExitStatus = &v
 	}
 	sum.Outlived = t.Meta.Extra["outlived"]
+	sum.Ended = t.Meta.Extra["ended"]
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]

@@ -239,9 +239,13 @@ func TestAttachUntilExit(t *testing.T) {
 		Speedup struct {
 			AsProcesses float64 `json:"as_processes"`
 		} `json:"speedup"`
+		Ended string `json:"ended"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("attach --json: %v\n%.500s", err, stdout.String())
+	}
+	if rep.Ended != "exited" { // QA: nothing said the process had gone
+		t.Errorf("ended %q, want exited", rep.Ended)
 	}
 	gil := false
 	for _, v := range rep.Verdicts {

@@ -97,6 +97,9 @@ func headline(s *diagnosis.Summary) string {
 	if s.Outlived != "" {
 		line += fmt.Sprintf("\nStill running a second after the program exited, and cut off then (not ended): %s", s.Outlived)
 	}
+	if s.Ended == "exited" {
+		line += "\nEnded: the process exited while giltrace was attached, by itself or killed (its exit status went to its parent, not to giltrace): the run ends with it"
+	}
 	return line
 }
 

@@ -218,6 +218,10 @@ loop:
 		if len(names) > 0 {
 			r.meta.Extra["outlived"] = strings.Join(names, ", ")
 		}
+		if cmd == nil {
+			// Attached, neither stopped nor cut off: the process exited.
+			r.meta.Extra["ended"] = "exited"
+		}
 	}
 	m.finish(now, why)
 	r.finishMeta(m, rd, interrupted)
