@@ -18,6 +18,10 @@ type layout struct {
 	// cframeFrame in it (3.11, 3.12).
 	tstateFrame int64
 	cframeFrame int64
+	// tstateID is the offset of the thread state's id (unique in the
+	// process: a thread state at a freed one's address has another), -1
+	// if unknown.
+	tstateID int64
 
 	frameCode, framePrev, frameInstr int64 // in the frame struct
 	frameInstrIsIndex                bool  // f_lasti (int) rather than an instruction pointer
@@ -233,6 +237,10 @@ func (l *layout) readFrames(ix *dwarfIndex) error {
 	ts, err := ix.structType("_ts")
 	if err != nil {
 		return err
+	}
+	l.tstateID = -1
+	if off, err := offset(ts, "id"); err == nil {
+		l.tstateID = off
 	}
 	var fr *dwarf.StructType
 	hasCurrent := func() bool {

@@ -38,12 +38,23 @@ import (
 // process that exits before the hit is handled can no longer be read.
 func (m *machine) prefetch(e *rawEvent) {
 	m.unalias(e)
+	if e.event == evTakeGIL && e.tgid > 0 {
+		// A thread's name is read at its acquires too: a short thread that
+		// never lets the GIL go before its end has no frame and (3.12) no
+		// thread state at its one release; read now, a little after its
+		// first acquire, it is most often running its target.
+		m.readName(m.proc(e.tgid), e.tid, e.val("ts"))
+		return
+	}
 	if e.event != evDropGIL || e.tgid <= 0 {
 		return
 	}
 	p := m.proc(e.tgid)
 	var words [][]uint64
 	for k := range m.fa.frames {
+		if !fetchedFrames(e) {
+			break // the thread has no frame: what f0 holds is stale
+		}
 		name := fmt.Sprintf("f%d", k)
 		for _, a := range e.args {
 			if a.name == name {
@@ -61,6 +72,19 @@ func (m *machine) prefetch(e *rawEvent) {
 		e.codes[i] = m.checkedCode(p, f.code)
 	}
 	m.readName(p, e.tid, e.val("ts"))
+}
+
+// fetchedFrames reports whether the frames a drop_gil hit fetched are its
+// thread's: its thread state and its innermost frame (fp) are nonzero. A
+// fetch through a NULL pointer faults, and the kernel then leaves in its
+// place what the previous hit on that CPU fetched (see frameArgs): on
+// 3.12, a thread's end (tstate NULL) showed the stack of the thread that
+// released the GIL last on that CPU. A hit without fp (a test's) counts.
+func fetchedFrames(e *rawEvent) bool {
+	if e.has("ts") && e.val("ts") == 0 {
+		return false
+	}
+	return !e.has("fp") || e.val("fp") != 0
 }
 
 // stackWindow is memory of the thread's data stack fetched by the probe
@@ -163,16 +187,26 @@ func (m *machine) frames(th *thread, e *rawEvent) []tracer.Frame {
 	if more {
 		out = append(out, moreFrames)
 	}
-	if th.name == "" && len(out) > 0 && (th.nameFrom == nil || th.nameTries < maxNameStacks && threadTarget(th.nameFrom) == "") {
+	m.noteStack(th, out)
+	return out
+}
+
+// noteStack keeps th's stack fs (innermost first), released in or read
+// during a hold, for th's fallback name (threadName), and takes th's
+// Python name once read.
+func (m *machine) noteStack(th *thread, fs []tracer.Frame) {
+	if th.name == "" {
+		th.name = m.names[th.tid]
+	}
+	if th.name == "" && len(fs) > 0 && (th.nameFrom == nil || th.nameTries < maxNameStacks && threadTarget(th.nameFrom) == "") {
 		// The first stack, or a later one that names the thread's target
 		// where the first did not (a thread seen first in its start-up or
 		// its teardown: Thread._delete).
 		th.nameTries++
-		if cand := reverse(out); th.nameFrom == nil || threadTarget(cand) != "" {
+		if cand := reverse(fs); th.nameFrom == nil || threadTarget(cand) != "" {
 			th.nameFrom = cand
 		}
 	}
-	return out
 }
 
 // maxNameStacks bounds the stacks a thread's fallback name is looked for

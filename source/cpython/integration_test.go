@@ -1105,3 +1105,71 @@ func TestRecordLTO(t *testing.T) {
 		t.Errorf("the stat thread's I/Os by innermost Python function: %v; want stat 3000", tops)
 	}
 }
+
+// seqThreads: 20 threads one after the other, each running w for about
+// 3 ms without ever letting the GIL go before it ends (below the switch
+// interval, and the main thread waits in Thread.join).
+const seqThreads = `import threading
+def w():
+    s = 0
+    for k in range(60000): s += k
+for i in range(20):
+    t = threading.Thread(target=w, name=f"seq-{i}"); t.start(); t.join()
+`
+
+// TestShortSequentialThreads: a thread that never releases the GIL before
+// it ends has no frame left at its one release (3.12: not even a thread
+// state), and its frame fetch faulted there, leaving in the probe's
+// record what the previous hit on that CPU had fetched: the workers were
+// all "thread N", ran in "?", and with 200 of them in the main thread's
+// <module> and Thread.start. Now no worker runs in a frame of the main
+// thread's, and the stack and name read during the thread's hold by the
+// sampler name it and show w. Those readings are every 0.5 ms, and a busy
+// machine delays them (a 3 ms thread may be missed): at least half of
+// the workers must be named and show w (none was before; QA's runs named
+// 13 to 20 of 20), and every name must be right.
+func TestShortSequentialThreads(t *testing.T) {
+	mainOnly := []string{"<module>", "Thread.start", "start", "Thread.join", "join", "Event.wait", "Condition.wait",
+		"_wait_for_tstate_lock", "wait"}
+	eachVersion(t, "seq.py", seqThreads, []string{"3.10.13", "3.11.7", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		withW, wrong := map[tracer.ThreadID]bool{}, map[tracer.ThreadID]bool{}
+		for _, sp := range tracer.Derive(tr).States {
+			name := tr.Threads[sp.Thread].Name
+			if name == "MainThread" {
+				continue
+			}
+			for _, f := range tr.StackFrames(sp.Stack) {
+				if slices.Contains(mainOnly, f.Func) && !wrong[sp.Thread] {
+					wrong[sp.Thread] = true
+					t.Errorf("thread %s %s in the main thread's frame %s (%s:%d)", name, sp.State, f.Func, f.File, f.Line)
+				}
+				if f.Func == "w" && sp.State == tracer.StateRunning {
+					withW[sp.Thread] = true
+				}
+			}
+		}
+		named, workers := 0, 0
+		seen := map[string]bool{}
+		for _, th := range tr.Threads {
+			if th.Name == "MainThread" {
+				continue
+			}
+			workers++
+			if seen[th.Name] || strings.Contains(th.Name, "#") {
+				t.Errorf("thread name %q given twice: %q", th.Name, threadNames(tr))
+			}
+			seen[th.Name] = true
+			var i int
+			if _, err := fmt.Sscanf(th.Name, "seq-%d", &i); err == nil && i >= 0 && i < 20 {
+				named++
+			}
+		}
+		t.Logf("%d workers, %d named seq-N, %d running in w", workers, named, len(withW))
+		if workers != 20 {
+			t.Errorf("%d worker threads, want 20: %q", workers, threadNames(tr))
+		}
+		if named < 10 || len(withW) < 10 {
+			t.Errorf("%d of 20 workers named seq-N and %d running in w, want at least 10 of each: %q", named, len(withW), threadNames(tr))
+		}
+	})
+}

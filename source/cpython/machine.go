@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -46,6 +45,8 @@ type machine struct {
 	mem        memReader
 
 	procs   map[int]*proc
+	pidMu   sync.Mutex // guards pids
+	pids    []int      // the keys of procs, in order
 	threads map[int]*thread
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
@@ -104,11 +105,6 @@ type proc struct {
 	interval     int64 // switch interval, ns
 	intervalRead bool  // read from the process
 	intervalAt   int64
-	// The GIL's holder as the reading goroutine last read it
-	// (sampleHolders): since when, and whether its stack was read.
-	seenTS    uint64
-	seenSince int64
-	seenLast  int64 // when its stack was last read, or 0
 }
 
 // thread is the state of one traced thread.
@@ -202,7 +198,18 @@ func (m *machine) proc(pid int) *proc {
 		}
 	}
 	m.procs[pid] = p
+	m.pidMu.Lock()
+	m.pids = append(m.pids, pid)
+	m.pidMu.Unlock()
 	return p
+}
+
+// tracedPIDs is the processes traced so far, for the sampler (which does
+// not take mu).
+func (m *machine) tracedPIDs() []int {
+	m.pidMu.Lock()
+	defer m.pidMu.Unlock()
+	return append([]int(nil), m.pids...)
 }
 
 func (m *machine) thread(tid, tgid int) *thread {
@@ -467,6 +474,12 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 		m.acquire(th, t-1, tracer.AcquireUncontended)
 	}
 	frames := m.frames(th, e)
+	if th.ending && len(frames) == 0 && len(th.samples) == 0 {
+		// A thread ending has no frame left (3.12: no thread state), and
+		// nothing read during its hold says where it ran: unknown, not
+		// no code at all.
+		frames = []tracer.Frame{unknownFrame}
+	}
 	if len(th.samples) > 0 {
 		m.sampledHold(th, t, frames, false)
 	} else {
@@ -498,12 +511,17 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	}
 }
 
+// maxNameReads bounds the reads of a thread's name at its hits: a thread
+// without a threading.Thread (C code's, _thread.start_new_thread's) stops
+// costing them.
+const maxNameReads = 6
+
 // readName reads the Python name (threading.Thread._name) of thread tid
 // of process p from its thread state ts, when its first releases of the
 // GIL are read (not handled: the thread may have ended by then).
 func (m *machine) readName(p *proc, tid int, ts uint64) {
 	l := m.in.layout
-	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= 3 || l.objErr != nil || ts == 0 {
+	if tid == p.pid || m.names[tid] != "" || m.nameTries[tid] >= maxNameReads || l.objErr != nil || ts == 0 {
 		return
 	}
 	m.nameTries[tid]++
@@ -582,18 +600,26 @@ type heldSample struct {
 const maxHeldSamples = 10_000
 
 // sample handles a reading of process e.tgid's GIL holder and its stack
-// (sampleHolders): kept for the hold that goes on, if the machine's
+// (sampler): kept for the hold that goes on, if the machine's
 // holder is the thread read. The stacks at acquire and release alone
 // charged a long hold to the release's stack: a single thread's 445 ms
 // loop to the os.stat after it, or, on 3.11+, a C call keeping the GIL to
 // the instruction after it (a time.sleep after b'x' * 400_000_000).
 func (m *machine) sample(e *rawEvent, t int64) {
 	p, ok := m.procs[e.tgid]
-	if !ok || p.holder == nil {
+	if !ok {
+		return
+	}
+	if e.nameTID > 0 && e.nameTID != p.pid && m.names[e.nameTID] == "" {
+		if o, ok := m.threads[e.nameTID]; !ok || o.p == p {
+			m.names[e.nameTID] = e.name
+		}
+	}
+	if p.holder == nil {
 		return
 	}
 	th := p.holder
-	if !th.holds || th.ts == 0 || th.ts != e.val("ts") || t <= p.holderSince || len(th.samples) >= maxHeldSamples {
+	if !th.holds || th.ts == 0 || th.ts != e.val("ts") || t-int64(e.val("since")) <= p.holderSince || len(th.samples) >= maxHeldSamples {
 		return
 	}
 	if th.sec != nil && !th.sec.dropped {
@@ -611,6 +637,7 @@ func (m *machine) sample(e *rawEvent, t int64) {
 	if more {
 		fs = append(fs, moreFrames)
 	}
+	m.noteStack(th, fs)
 	th.samples = append(th.samples, heldSample{t: t, frames: fs})
 }
 
@@ -658,56 +685,6 @@ func (m *machine) sampledHold(th *thread, t int64, release []tracer.Frame, endin
 		m.setStackAt(th, release, at)
 	}
 	th.samples = nil
-}
-
-// sampleEvery is how often the stack of a thread holding the GIL for long
-// is read.
-const sampleEvery = 10 * time.Millisecond
-
-// sampleHolders reads, for each traced process whose GIL one thread has
-// held for more than a switch interval and 2 ms, the holder's thread
-// state and Python stack from memory, then every sampleEvery while the
-// hold goes on, as events at mono (CLOCK_MONOTONIC) for the machine to
-// match against its own holder. Called every 2 ms by the reading
-// goroutine, with m.mu held: two reads per process, and the stack's (a
-// read per frame, code objects cached) only for a hold longer than the
-// threads taking turns at the switch interval make.
-func (m *machine) sampleHolders(mono int64) []rawEvent {
-	l := m.in.layout
-	if l.gilPath == nil {
-		return nil
-	}
-	var out []rawEvent
-	for pid, p := range m.procs {
-		if p.gil == tracer.NoLock {
-			continue
-		}
-		ts, ok := m.mem.holder(pid)
-		if !ok {
-			p.seenTS = 0
-			continue
-		}
-		if ts != p.seenTS {
-			p.seenTS, p.seenSince, p.seenLast = ts, mono, 0
-			continue
-		}
-		if mono-p.seenSince < p.interval+int64(2*time.Millisecond) || p.seenLast != 0 && mono-p.seenLast < int64(sampleEvery) {
-			continue
-		}
-		p.seenLast = mono
-		frame, ok := innermostFrame(m.mem.memory(pid), l, ts)
-		if !ok || frame == 0 {
-			continue
-		}
-		raw := m.chain(p, stackWindow{}, frame, m.maxDepth+1)
-		codes := make([]*code, len(raw))
-		for i, f := range raw {
-			codes[i] = m.checkedCode(p, f.code)
-		}
-		out = append(out, rawEvent{mono: mono, tgid: pid, event: evSample,
-			args: []arg{{name: "ts", vals: []uint64{ts}}}, frames: raw, codes: codes, resolved: true})
-	}
-	return out
 }
 
 // saveThread: PyEval_SaveThread (or, 3.13, a detach elsewhere) entered, by

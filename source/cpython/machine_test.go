@@ -138,6 +138,7 @@ func TestMachineProtocol(t *testing.T) {
 6000 MainThread lock-wait lock 0xabc
 6001 MainThread lock-release GIL lock-wait
 6003 thread 101 lock-acquire GIL after-wait
+6003 thread 101 call-enter
 7000 MainThread lock-acquire lock 0xabc after-wait
 7001 MainThread lock-wait GIL
 7101 thread 101 lock-release GIL thread-end
@@ -280,6 +281,7 @@ func TestMachineLockHolds(t *testing.T) {
 62 thread 101 lock-acquire GIL after-wait
 70 thread 101 lock-release lock 0xa unlock
 73 thread 101 lock-acquire lock 0xc uncontended
+73 thread 101 call-enter
 81 thread 101 lock-release GIL thread-end
 81 thread 101 lock-release lock 0xc thread-end
 81 thread 101 thread-end
@@ -771,5 +773,39 @@ func TestTgidOfEndedThread(t *testing.T) {
 	r.mainPID = 0
 	if got := r.tgidOf(m, gone+2); got != gone+2 {
 		t.Errorf("no program known: %d, want the task itself", got)
+	}
+}
+
+// TestStaleFrameFetch: a drop_gil hit whose frame fetch faulted (a thread
+// ending: no frame left, or on 3.12 no thread state) carries in f0 what
+// the previous hit on that CPU fetched there, another thread's frame: the
+// kernel leaves its per-CPU buffer as it was. Such a hit has no frame;
+// one whose thread state and innermost frame (fp) were fetched keeps its
+// own. A worker of 200 sequential 3 ms threads on 3.12 was shown running
+// in the main thread's <module> and Thread.start.
+func TestStaleFrameFetch(t *testing.T) {
+	m := testMachine(tracer.NewRecorder(tracer.Config{}))
+	m.in.layout.frameCode, m.in.layout.framePrev, m.in.layout.frameInstr = 0, 8, 16
+	m.fa = frameArgs{lo: 0, words: 3, frames: 1}
+	stale := []uint64{0x5000, 0, 0x100} // code, previous (none), instruction
+	for _, c := range []struct {
+		ts, fp uint64
+		fp2    bool // fp fetched
+		want   int
+	}{
+		{ts: 0, fp: 0x7000, fp2: true, want: 0}, // 3.12's thread end: fp is stale too
+		{ts: 0x1000, fp: 0, fp2: true, want: 0}, // no frame: f0 is stale
+		{ts: 0x1000, fp: 0x7000, fp2: true, want: 1},
+		{ts: 0x1000, want: 1}, // without fp (a hit made before it was fetched)
+	} {
+		e := rawEvent{tid: testThread, tgid: testThread, event: evDropGIL,
+			args: []arg{{name: "ts", vals: []uint64{c.ts}}, {name: "f0", vals: stale}}}
+		if c.fp2 {
+			e.args = append(e.args, arg{name: "fp", vals: []uint64{c.fp}})
+		}
+		m.prefetch(&e)
+		if len(e.frames) != c.want {
+			t.Errorf("ts %#x fp %#x (fetched %v): %d frames, want %d", c.ts, c.fp, c.fp2, len(e.frames), c.want)
+		}
 	}
 }

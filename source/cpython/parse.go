@@ -10,6 +10,11 @@ type rawEvent struct {
 	inl   *inlineProbe // the probe on an inlined copy that made it, or nil
 	args  []arg        // fields, in format order
 
+	// holder_sample: the Python name of thread nameTID, read with the
+	// stack (0: none).
+	name    string
+	nameTID int
+
 	frames   []rawFrame // drop_gil: the whole stack, once prefetched
 	codes    []*code    // the code object of each frame, read then
 	resolved bool
@@ -29,4 +34,14 @@ func (e *rawEvent) val(name string) uint64 {
 		}
 	}
 	return 0
+}
+
+// has reports whether the event has argument name.
+func (e *rawEvent) has(name string) bool {
+	for _, a := range e.args {
+		if a.name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -27,7 +27,7 @@ const (
 	evAttach     = "attach"
 	evPark       = "park"
 	// evSample is not a probe: the recorder's own reading of the GIL's
-	// holder and its Python stack from the process's memory (sampleHolders).
+	// holder and its Python stack from the process's memory (sampler).
 	evSample = "holder_sample"
 )
 
@@ -41,11 +41,18 @@ type frameArgs struct {
 	frames int   // frames fetched
 	exprs  []string
 
-	// 3.11+: the interpreter's frames live in a per-thread data stack,
-	// each above its caller, so the probe also fetches the address of the
-	// innermost frame (frameExpr) and the windows of memory below it
-	// (windowExprs, the lowest first): callers found in them are exact.
-	frameExpr   string
+	// frameExpr fetches the address of the innermost frame itself (fp).
+	// A fetch that faults stores nothing, and the kernel's per-CPU buffer
+	// then keeps what the previous hit on that CPU fetched there (another
+	// thread's frames): a thread ending has no frame (3.9-3.11, 3.13) or
+	// no thread state (3.12's _PyThreadState_DeleteCurrent passes NULL),
+	// and its f0 came out as the last frame another thread released in.
+	// The frames fetched count only if ts and fp are nonzero (prefetch).
+	frameExpr string
+	// 3.11+ with Options.StackWindow: the interpreter's frames live in a
+	// per-thread data stack, each above its caller, so the probe also
+	// fetches the windows of memory below the innermost frame (windowExprs,
+	// the lowest first): callers found in them are exact.
 	windowExprs []string
 }
 
@@ -87,8 +94,8 @@ func buildFrameArgs(l *layout, reg string, n int, window bool) frameArgs {
 		ptr = fmt.Sprintf("+%d(%s)", l.framePrev, ptr)
 	}
 	fa.frames = len(fa.exprs)
+	fa.frameExpr = base + ":x64"
 	if window && l.minor >= 11 {
-		fa.frameExpr = base + ":x64"
 		for i := windows; i >= 1; i-- {
 			fa.windowExprs = append(fa.windowExprs, fmt.Sprintf("-%d(%s):x64[%d]", i*windowWords*8, base, windowWords))
 		}
@@ -122,11 +129,9 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 		for i, e := range fa.exprs {
 			fmt.Fprintf(&da, " f%d=%s", i, e)
 		}
-		if fa.frameExpr != "" {
-			fmt.Fprintf(&da, " fp=%s", fa.frameExpr)
-			for i, e := range fa.windowExprs {
-				fmt.Fprintf(&da, " w%d=%s", i, e)
-			}
+		fmt.Fprintf(&da, " fp=%s", fa.frameExpr)
+		for i, e := range fa.windowExprs {
+			fmt.Fprintf(&da, " w%d=%s", i, e)
 		}
 		return da.String()
 	}

@@ -98,22 +98,32 @@ func innermostFrame(m *memory, l *layout, ts uint64) (uint64, bool) {
 // _bootstrap_inner frame is on the stack of thread state ts; "" if it
 // cannot be read.
 func pythonThreadName(m *memory, l *layout, codes func(uint64) *code, ts uint64, tid int) string {
+	self := bootstrapThread(m, l, codes, ts)
+	if self == 0 {
+		return ""
+	}
+	return threadObjectName(m, l, self, tid)
+}
+
+// bootstrapThread is the threading.Thread that is self in the frame of
+// Thread._bootstrap_inner on the stack of thread state ts, or 0.
+func bootstrapThread(m *memory, l *layout, codes func(uint64) *code, ts uint64) uint64 {
 	frame, ok := innermostFrame(m, l, ts)
 	for depth := 0; ok && frame != 0 && depth < 256; depth++ {
 		co, ok1 := m.u64(frame + uint64(l.frameCode))
 		if !ok1 {
-			return ""
+			return 0
 		}
 		if c := codes(co); c != nil && strings.HasSuffix(c.name, "_bootstrap_inner") {
 			self, ok := m.u64(frame + uint64(l.obj.localsplus))
 			if !ok {
-				return ""
+				return 0
 			}
-			return threadObjectName(m, l, self, tid)
+			return self
 		}
 		frame, ok = m.u64(frame + uint64(l.framePrev))
 	}
-	return ""
+	return 0
 }
 
 // threadObjectName is the _name of threading.Thread obj if its

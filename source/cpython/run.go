@@ -349,11 +349,38 @@ type readQueue struct {
 	quit chan struct{}
 }
 
-// startReading reads rd every 2 ms into a queue until stop.
+// startReading reads rd every 2 ms, and the GIL's holders every
+// sampleTick (sampler), into a queue until stop.
 func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 	q := &readQueue{done: make(chan struct{}), quit: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(q.done)
+		wg.Wait()
+		close(q.done)
+	}()
+	go func() {
+		defer wg.Done()
+		pm := newProcMem(r.in)
+		defer pm.close()
+		s := newSampler(r.in, r.fa, r.depth, pm)
+		t := time.NewTicker(sampleTick)
+		defer t.Stop()
+		for {
+			if evs := s.read(m.tracedPIDs(), monoNow()); len(evs) > 0 {
+				q.mu.Lock()
+				q.evs = append(q.evs, evs...)
+				q.mu.Unlock()
+			}
+			select {
+			case <-q.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -361,7 +388,6 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			safe := rd.safe
 			m.mu.Lock()
 			evs = r.prepare(m, evs)
-			evs = append(evs, m.sampleHolders(monoNow())...)
 			m.mu.Unlock()
 			q.mu.Lock()
 			q.evs = append(q.evs, evs...)

@@ -1,0 +1,209 @@
+package cpython
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// sampleTick is how often the sampler reads each process's GIL holder. A
+// thread that never lets the GIL go before it ends (a worker of a few
+// milliseconds) has no frame left and (3.12) no thread state at its one
+// release: these readings are all that says what it ran and who it is.
+// Read every 2 ms by the goroutine reading the ring buffers, under the
+// machine's lock (held for tens of milliseconds while the start-up's
+// events are prepared), 3 ms threads were missed in most runs.
+const sampleTick = 500 * time.Microsecond
+
+// sampleEvery is how often the stack of a thread holding the GIL for long
+// is read.
+const sampleEvery = 10 * time.Millisecond
+
+// freshSamples is how many readings of a thread state's first hold of the
+// GIL read its stack, however short the hold: a thread's first reading
+// may find it still in Thread._bootstrap_inner, before its target.
+const freshSamples = 3
+
+// sampler reads, every sampleTick, each traced process's GIL state
+// (locked, last_holder: two reads of its memory). It reads the holder's
+// Python stack and thread name when the holder is a thread state whose
+// stack it has read fewer than freshSamples times (a new thread), and
+// once one thread has held the GIL for a switch interval and 2 ms, then
+// every sampleEvery while the hold goes on. Each reading is a
+// holder_sample event at the end of its reads, for the machine to match
+// against its own holder (machine.sample). It runs in a goroutine of its
+// own with its own file handles and code cache, without the machine's
+// lock, so that it keeps its pace while the machine is busy.
+type sampler struct {
+	in    *interp
+	fa    frameArgs
+	depth int
+	mem   memReader
+	procs map[int]*sampled
+}
+
+// sampled is the sampler's state for one process.
+type sampled struct {
+	// The GIL's holder as last read: since when, and when its stack was
+	// last read (0: not during this hold).
+	seenTS    uint64
+	seenSince int64
+	seenLast  int64
+	// fresh: by thread state id, the stacks read (freshHolder).
+	fresh map[uint64]int
+
+	interval   int64
+	intervalAt int64
+	codes      map[uint64]*code
+	nsOther    bool
+	nsRead     bool
+}
+
+func newSampler(in *interp, fa frameArgs, depth int, mem memReader) *sampler {
+	return &sampler{in: in, fa: fa, depth: depth, mem: mem, procs: map[int]*sampled{}}
+}
+
+// read reads the processes pids at mono (CLOCK_MONOTONIC) and returns
+// their holder_sample events.
+func (s *sampler) read(pids []int, mono int64) []rawEvent {
+	l := s.in.layout
+	if l.gilPath == nil || s.in.NoGIL {
+		return nil
+	}
+	var out []rawEvent
+	for _, pid := range pids {
+		sp, ok := s.procs[pid]
+		if !ok {
+			sp = &sampled{fresh: map[uint64]int{}, codes: map[uint64]*code{}, interval: defaultInterval, intervalAt: -1 << 62}
+			s.procs[pid] = sp
+		}
+		if mono-sp.intervalAt > int64(100*time.Millisecond) {
+			sp.intervalAt = mono
+			if v, ok := s.mem.interval(pid); ok {
+				sp.interval = v
+			}
+		}
+		ts, ok := s.mem.holder(pid)
+		if !ok {
+			sp.seenTS = 0
+			continue
+		}
+		mem := s.mem.memory(pid)
+		id, fresh := s.freshHolder(sp, mem, ts)
+		switch {
+		case ts != sp.seenTS:
+			sp.seenTS, sp.seenSince, sp.seenLast = ts, mono, 0
+			if !fresh {
+				continue
+			}
+		case fresh:
+		case mono-sp.seenSince < sp.interval+int64(2*time.Millisecond) || sp.seenLast != 0 && mono-sp.seenLast < int64(sampleEvery):
+			continue
+		}
+		sp.seenLast = mono
+		frame, ok := innermostFrame(mem, l, ts)
+		if !ok || frame == 0 {
+			continue
+		}
+		raw, _ := readFrames(mem, l, s.fa, frame, s.depth+1)
+		if len(raw) == 0 {
+			continue
+		}
+		codes := make([]*code, len(raw))
+		for i, f := range raw {
+			codes[i] = s.code(pid, sp, mem, f.code)
+		}
+		e := rawEvent{tgid: pid, event: evSample, frames: raw, codes: codes, resolved: true}
+		if fresh {
+			sp.fresh[id]++
+			e.name, e.nameTID = s.threadName(pid, sp, mem, ts)
+		}
+		// The hit is at the end of the reads, and says when they began:
+		// the machine takes the stack only if the thread it shows holding
+		// the GIL then held it since before they began (no other thread
+		// can have run, or reused the thread state, in between).
+		e.mono = max(monoNow(), mono)
+		e.args = []arg{{name: "ts", vals: []uint64{ts}}, {name: "since", vals: []uint64{uint64(e.mono - mono)}}}
+		out = append(out, e)
+	}
+	return out
+}
+
+// freshHolder reports whether thread state ts (holding the GIL now) is one
+// whose stack has been read fewer than freshSamples times, by its id
+// (unique in the process, where its address is not: 3.12 reuses a freed
+// thread state at once).
+func (s *sampler) freshHolder(sp *sampled, mem *memory, ts uint64) (uint64, bool) {
+	l := s.in.layout
+	if l.tstateID < 0 {
+		return 0, false
+	}
+	id, ok := mem.u64(ts + uint64(l.tstateID))
+	if !ok {
+		return 0, false
+	}
+	return id, sp.fresh[id] < freshSamples
+}
+
+// threadName reads the Python name of the thread whose thread state ts
+// holds the GIL now, and the thread's ID: its Thread's _native_id, set by
+// the thread itself in the _bootstrap_inner whose frame gives the Thread.
+// Not in another PID namespace, where _native_id is an ID there.
+func (s *sampler) threadName(pid int, sp *sampled, mem *memory, ts uint64) (string, int) {
+	l := s.in.layout
+	if l.objErr != nil || sp.otherNS(pid) {
+		return "", 0
+	}
+	obj := bootstrapThread(mem, l, func(addr uint64) *code { return s.code(pid, sp, mem, addr) }, ts)
+	if obj == 0 {
+		return "", 0
+	}
+	typ, ok := mem.u64(obj + 8)
+	if !ok {
+		return "", 0
+	}
+	tid, ok := readSmallInt(mem, l, attr(mem, l, obj, typ, "_native_id"))
+	if !ok {
+		return "", 0
+	}
+	name := readAttrString(mem, l, obj, "_name")
+	if name == "" {
+		return "", 0
+	}
+	return name, int(tid)
+}
+
+// code is code object addr of process pid, cached as machine.checkedCode
+// caches it: checked against the object at addr at each use.
+func (s *sampler) code(pid int, sp *sampled, mem *memory, addr uint64) *code {
+	l := s.in.layout
+	if c, ok := sp.codes[addr]; ok {
+		if _, id, ok := codeHeader(mem, l, addr); !ok || id == c.id {
+			return c
+		}
+		delete(sp.codes, addr)
+	}
+	if want, ok := s.mem.codeType(pid); ok {
+		if typ, ok := mem.u64(addr + 8); ok && typ != want {
+			return nil
+		}
+	}
+	c, ok := readCode(mem, l, addr)
+	if !ok {
+		return nil
+	}
+	sp.codes[addr] = c
+	return c
+}
+
+// otherNS reports whether process pid is in another PID namespace than
+// giltrace, read once.
+func (sp *sampled) otherNS(pid int) bool {
+	if !sp.nsRead {
+		sp.nsRead = true
+		mine, err1 := os.Readlink("/proc/self/ns/pid")
+		its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+		sp.nsOther = err1 == nil && err2 == nil && mine != its
+	}
+	return sp.nsOther
+}
