@@ -174,7 +174,7 @@ func TestFairnessWhileCompeting(t *testing.T) {
 		if k > 0 {
 			th.Acquire(at, gil, tracer.AcquireAfterWait)
 		}
-		th.Return(at + 10).Release(at+20, gil, tracer.ReleaseThreadEnd).End(at + 30)
+		th.Return(at+10).Release(at+20, gil, tracer.ReleaseThreadEnd).End(at + 30)
 		at += 100
 	}
 	r := Analyze(tracer.Derive(b.Trace()))
