@@ -2,7 +2,6 @@ package diagnosis_test
 
 import (
 	"context"
-	"math"
 	"strings"
 	"testing"
 
@@ -139,61 +138,4 @@ func analyzeVirtual(t *testing.T, src string) *diagnosis.Report {
 		t.Fatal(err)
 	}
 	return diagnosis.Analyze(tracer.Derive(tr))
-}
-
-// TestEstimatesKeepStarts: workers started after the main thread's 200 ms
-// of set-up cannot, as processes, end before it plus their work over the
-// cores: 4 x 50 ms on 2 cores end at 300 ms at best, 1.40x the 420 ms of
-// work (the main thread's 20 ms beside them included), not the 1.68x (the
-// latest start plus one worker's work) or 2.00x (the work over the cores)
-// that ignore it (QA: "an estimated 1.70x" advised for a program whose
-// own figures said 1.16x). With a ticker
-// beside them and the main thread computing beside its workers too (so
-// one of the CPU-bound threads), the advice's figure is the CPU-bound
-// threads' own work's, bounded the same way: the workers' 200 ms after the
-// main thread's 200 ms, 420 ms of work in 300 ms at best, 1.40x.
-func TestEstimatesKeepStarts(t *testing.T) {
-	for _, ticker := range []bool{false, true} {
-		src := `name: serial-then-pool
-clock: virtual
-threads:
-  - {name: MainThread, run: main}
-  - {name: cruncher, count: 4, run: work}
-`
-		if ticker {
-			src += "  - {name: ticker, run: tick}\n"
-		}
-		src += `functions:
-  main:
-    - compute: 200ms
-    - start: cruncher
-    - compute: 20ms
-    - join: cruncher
-  work:
-    - compute: 50ms
-  tick:
-    - repeat: {times: 60, body: [{sleep: 10ms}]}
-`
-		r := analyzeVirtual(t, src)
-		if !ticker && math.Abs(r.Speedup.AsProcesses-1.4) > 0.02 {
-			t.Errorf("as processes %.3fx, want 1.40x (300 ms at best for 420 ms of work)", r.Speedup.AsProcesses)
-		}
-		found := false
-		for _, v := range r.Verdicts {
-			if v.Code != diagnosis.GILBound {
-				continue
-			}
-			found = true
-			want := "an estimated 1.40x on 2 cores"
-			if ticker {
-				want += " for the 5 CPU-bound threads' own work"
-			}
-			if !strings.Contains(v.Advice, want) {
-				t.Errorf("ticker %v: the advice does not say %q:\n%s", ticker, want, v.Advice)
-			}
-		}
-		if !found {
-			t.Errorf("ticker %v: verdicts %q, want gil-bound", ticker, r.VerdictCodes())
-		}
-	}
 }

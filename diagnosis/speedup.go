@@ -1,9 +1,6 @@
 package diagnosis
 
 import (
-	"cmp"
-	"slices"
-
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -61,9 +58,9 @@ func cores(m *tracer.Meta) int {
 //     spread over its threads W_p / N_p, and the longest thread's work:
 //     W / the largest of these.
 //  4. Without a GIL: the wall can be no shorter than the longest thread's
-//     own work, the CPU work spread over the cores, what the threads'
-//     starts leave (startBound), and the hold time of each shared guest
-//     lock, a mutex (its critical sections still run one at a time):
+//     own work, the CPU work spread over the cores, and the hold time of
+//     each shared guest lock, a mutex (its critical sections still run one
+//     at a time):
 //     T1 / max of these. As processes: the same without the guest-lock
 //     bound, since each process has its own locks.
 func (a *analysis) speedup() {
@@ -83,24 +80,22 @@ func (a *analysis) speedup() {
 	// workers start after its main thread's imports and set-up). A thread
 	// that existed before the trace (attach) has no start in it: first
 	// seen late, it was blocked until then, not started then.
-	var io, longest int64
-	starts := make([]startWork, 0, len(r.Threads))
+	var io, longest, path int64
 	for i := range r.Threads {
 		io += a.io[i]
 		w := a.threadWork(i)
 		longest = max(longest, w)
-		c := threadCPU(&r.Threads[i])
-		if sp.CPUCapped && r.Work.CPUNS > 0 { // as the run's CPU work is capped, so is each thread's share
-			c = int64(float64(c) * float64(cpu) / float64(r.Work.CPUNS))
+		path = max(path, w)
+		if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
+			path = max(path, a.s.Threads[i].Start+w)
 		}
-		starts = append(starts, startWork{start: a.startOf(i), work: w, cpu: c})
 	}
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.AmdahlLaw = sp.AmdahlCeiling
 	sp.GILCeiling = round3(a.gilCeiling(longest))
-	bound := max(startBound(starts, 0, sp.Cores), cpu/int64(sp.Cores))
+	bound := max(path, cpu/int64(sp.Cores))
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
 		if l.Shared { // a mutex; a join lock, held by its thread for its life, serialises nothing
@@ -108,43 +103,6 @@ func (a *analysis) speedup() {
 		}
 	}
 	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))
-}
-
-// startOf is when thread i started, for the bounds that keep the threads'
-// starts (startBound): 0 for a thread that existed before the trace
-// (attach), which was blocked until first seen, not started then.
-func (a *analysis) startOf(i int) int64 {
-	if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
-		return max(a.s.Threads[i].Start, 0)
-	}
-	return 0
-}
-
-// startWork is a thread's start, its work and the CPU part of its work.
-type startWork struct{ start, work, cpu int64 }
-
-// startBound is the least time from `from` in which threads that start
-// when they did can do their work on cores cores, with no GIL and no lock:
-// none ends before its start plus its own work, and the CPU work of the
-// threads that start at or after any time T takes at least that work over
-// the cores after T (a real program's workers start after its main
-// thread's imports and set-up, and the same would hold as processes: four
-// workers of 50 ms started after 200 ms of the main thread's work end at
-// 300 ms at best on 2 cores, not 250).
-func startBound(ts []startWork, from int64, cores int) int64 {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(x, y startWork) int { return cmp.Compare(y.start, x.start) }) // latest first
-	var bound, suffix int64
-	for k, t := range ts {
-		at := max(t.start-from, 0)
-		bound = max(bound, at+t.work)
-		suffix += t.cpu
-		if k+1 < len(ts) && ts[k+1].start == t.start {
-			continue // the suffix bound at a time counts every thread started then
-		}
-		bound = max(bound, at+suffix/int64(max(cores, 1)))
-	}
-	return bound
 }
 
 // processWork is the work of each process's threads: serial (needs the
