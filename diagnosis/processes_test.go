@@ -2,6 +2,7 @@ package diagnosis_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -82,6 +83,12 @@ threads:
 			// run's (the Speedup section's): the advice says whose.
 			if own := strings.Contains(v.Advice, "on 2 cores for the 2 CPU-bound threads' own work"); v.Code == diagnosis.GILBound && own != ticker {
 				t.Errorf("ticker %v: the advice names their own work: %v\n%s", ticker, own, v.Advice)
+			}
+			// And then the whole program's figures beside them, so that
+			// the first is not read for the program's (QA).
+			whole := fmt.Sprintf("the whole program: %.2fx as processes, %.2fx without a GIL, now %.2fx, the Speedup section", r.Speedup.AsProcesses, r.Speedup.WithoutGIL, r.Speedup.Achieved)
+			if has := strings.Contains(v.Advice, whole); v.Code == diagnosis.GILBound && has != ticker {
+				t.Errorf("ticker %v: the advice gives the whole program's figures (%q): %v\n%s", ticker, whole, has, v.Advice)
 			}
 		}
 	}
