@@ -345,7 +345,23 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	var written []string
 	if outErr == nil && saveErr == nil {
-		written, outErr = writeOutputs(octx, dir, r, bySize(o.Formats, formats, r, stderr))
+		names := bySize(o.Formats, formats, r, stderr)
+		// Listed before they are written, those not there now (a file
+		// there now is the user's, until an output replaces it), so that
+		// a record killed while writing leaves them listed; listed again,
+		// as written, below.
+		var planned []string
+		for _, n := range names {
+			if op, err := lookupOutput(n); err == nil {
+				if p := filepath.Join(dir, op.File); !exists(p) {
+					planned = append(planned, p)
+				}
+			}
+		}
+		if len(planned) > 0 {
+			_ = writeManifest(dir, planned) // a failure is reported below, with the final list
+		}
+		written, outErr = writeOutputs(octx, dir, r, names)
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
@@ -353,7 +369,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	diag := r.diagnosis()
 	<-predDone
 	written = append(written, predFiles...)
-	if saveErr == nil && len(written) > 0 {
+	if saveErr == nil && (len(written) > 0 || exists(filepath.Join(dir, manifestName))) {
 		// What the next record into dir removes: these files and no other.
 		if err := writeManifest(dir, written); err != nil {
 			fmt.Fprintf(stderr, "giltrace: warning: listing the outputs in %s: %v: the next record into %s will leave them\n", manifestName, err, dir)
@@ -482,4 +498,10 @@ func writeReportJSON(w io.Writer, diag *diagnosis.Report, st tracer.Status, pred
 		Salvaged    string              `json:"salvaged,omitempty"`
 		WhatIf      *compare.Prediction `json:"what_if,omitempty"`
 	}{diag, st.Interrupted, st.Salvaged, pred})
+}
+
+// exists reports whether path names anything (a link included).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -47,8 +47,12 @@ const (
 const manifestName = ".giltrace-outputs"
 
 // writeManifest lists the outputs paths (in dir or below it) in dir's
-// manifest.
+// manifest. A manifest that is not a regular file (a link) is the user's:
+// it is not written through, and the outputs stay unlisted.
 func writeManifest(dir string, paths []string) error {
+	if fi, err := os.Lstat(filepath.Join(dir, manifestName)); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file: left alone", filepath.Join(dir, manifestName))
+	}
 	var b strings.Builder
 	b.WriteString("# giltrace record: the outputs written beside run.giltrace; the next record into this directory removes them\n")
 	for _, p := range paths {
@@ -267,6 +271,7 @@ func clearRun(dir string) (int, error) {
 		}
 	}
 	listed := readManifest(dir)
+	var unlisted []string
 	for _, name := range runFiles() {
 		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)
@@ -278,6 +283,9 @@ func clearRun(dir string) (int, error) {
 			continue
 		}
 		if !listed[name] {
+			if listed == nil {
+				unlisted = append(unlisted, name)
+			}
 			continue // not written by the previous run: the user's
 		}
 		n++
@@ -289,6 +297,11 @@ func clearRun(dir string) (int, error) {
 		if err := os.Remove(filepath.Join(dir, manifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+	} else if len(unlisted) > 0 {
+		// A run recorded before the list existed (or whose record was
+		// killed before writing it): its outputs cannot be told from the
+		// user's files, and are left.
+		errs = append(errs, fmt.Errorf("the previous run did not list its outputs (%s is missing: recorded by an older giltrace, or stopped before it was written), so %s, which may be its outputs or your files, were left", manifestName, strings.Join(unlisted, ", ")))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("removing the previous run's outputs: %w", err)

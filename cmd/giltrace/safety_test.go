@@ -491,3 +491,50 @@ func TestWriteFIFONoReader(t *testing.T) {
 		t.Fatal("writing a FIFO with no reader blocked")
 	}
 }
+
+// TestRecordWithoutManifest: a previous run that did not list its outputs
+// (recorded by an older giltrace, or stopped before the list was written)
+// has them left, with a warning naming them: they cannot be told from the
+// user's files. A manifest that is a link is the user's: not written
+// through, with a warning.
+func TestRecordWithoutManifest(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "report,folded"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, ".giltrace-outputs")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("record", w, "-o", dir, "--formats", "report")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "did not list its outputs") || !strings.Contains(out, "flame.folded") {
+		t.Errorf("no warning naming the unlisted outputs:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flame.folded")); err != nil {
+		t.Errorf("an unlisted output was removed: %v", err)
+	}
+
+	precious := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(precious, []byte("precious"), 0o644)
+	link := filepath.Join(dir, ".giltrace-outputs")
+	os.Remove(link)
+	if err := os.Symlink(precious, link); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot("record", w, "-o", dir, "--formats", "report")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(precious); string(b) != "precious" {
+		t.Errorf("the manifest was written through a link: %q", b)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link is gone: %v, %v", fi, err)
+	}
+	if !strings.Contains(out, "not a regular file") {
+		t.Errorf("no warning about the linked manifest:\n%s", out)
+	}
+}
