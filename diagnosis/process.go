@@ -230,8 +230,8 @@ func (a *analysis) fairness() {
 
 // competedAcquisitions is, per thread, its acquisitions of its process's
 // GIL begun while at least two of the process's competing threads were
-// alive (from their start to their end); all of them for a process's only
-// competing thread.
+// alive (from their start to their end); all of them in a process whose
+// competing threads were never two alive at once (or is one).
 func (a *analysis) competedAcquisitions() []int {
 	counts := make([]int, len(a.r.Threads))
 	type edge struct {
@@ -256,9 +256,6 @@ func (a *analysis) competedAcquisitions() []int {
 		// starts did not compete with it.
 		slices.SortFunc(es, func(x, y edge) int { return cmp.Or(cmp.Compare(x.t, y.t), cmp.Compare(x.up, y.up)) })
 		var windows [][2]int64
-		if len(es) == 2 { // one competing thread: nothing to compare, all its acquisitions
-			windows = [][2]int64{{math.MinInt64, math.MaxInt64}}
-		}
 		alive := 0
 		for _, e := range es {
 			alive += e.up
@@ -268,6 +265,12 @@ func (a *analysis) competedAcquisitions() []int {
 			case e.up < 0 && alive == 1:
 				windows[len(windows)-1][1] = e.t
 			}
+		}
+		if len(windows) == 0 {
+			// Never two alive at once (one after the other, each joined
+			// before the next starts): nothing competed; all of them, as
+			// the table counts them.
+			windows = [][2]int64{{math.MinInt64, math.MaxInt64}}
 		}
 		for _, hi := range a.s.LockHolds(gil) {
 			h := &a.s.Holds[hi]

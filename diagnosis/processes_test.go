@@ -146,3 +146,35 @@ func analyzeVirtual(t *testing.T, src string) *diagnosis.Report {
 	}
 	return diagnosis.Analyze(tracer.Derive(tr))
 }
+
+// TestFairnessOneAfterAnother: threads that never ran at once (each
+// joined before the next starts) never competed: their fairness counts
+// every acquisition, as the table does, not "0 times" (review).
+func TestFairnessOneAfterAnother(t *testing.T) {
+	r := analyzeVirtual(t, `name: seq
+clock: virtual
+threads:
+  - {name: main, run: main}
+  - {name: a, run: work}
+  - {name: b, run: work}
+functions:
+  main:
+    - start: a
+    - join: a
+    - start: b
+    - join: b
+  work:
+    - repeat: {times: 5, body: [{compute: 10ms}, {io: 1ms}]}
+`)
+	acq := map[string]int{}
+	for _, th := range r.Threads {
+		acq[th.Name] = th.Acquisitions
+	}
+	f := r.Procs[0].Fairness
+	if f.CPUBoundThreads < 2 {
+		t.Fatalf("fairness %+v: want a and b as CPU-bound threads", f)
+	}
+	if f.Most == 0 || f.Fewest != acq[f.FewestThread] || f.Most != acq[f.MostThread] {
+		t.Errorf("fairness %+v; the table says %v", f, acq)
+	}
+}

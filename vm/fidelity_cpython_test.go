@@ -703,7 +703,11 @@ func fmtAll(xs []float64) string {
 // on the same segments (random threads' runs, 0.3 to 3.6 s, so one to four
 // fairness windows), so that both sides of the table are computed alike.
 func TestHandoffFiguresAsPython(t *testing.T) {
-	py := needPython(t)
+	// Any python3: figures() is plain Python.
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		py = needPython(t)
+	}
 	rng := rand.New(rand.NewPCG(16, 1))
 	var cases [][][][2]int64
 	for range 40 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -276,7 +277,7 @@ func writeProcesses(w io.Writer, r *diagnosis.Report) {
 		writeLatency(w, "GIL re-acquire after I/O", p.ReacquireIO)
 		writeLatency(w, "GIL re-acquire after native", p.ReacquireNative)
 		if lw := p.LongestWait; lw != nil {
-			fmt.Fprintf(w, "    longest GIL wait: %s by %s in %s at %s", textfmt.Dur(lw.DurationNS), lw.Thread, siteName(lw.Function, lw.File, lw.Line), textfmt.Dur(lw.StartNS))
+			fmt.Fprintf(w, "    longest GIL wait: %s by %s in %s at %s", waitDur(lw.DurationNS), lw.Thread, siteName(lw.Function, lw.File, lw.Line), textfmt.Dur(lw.StartNS))
 			if lw.HeldBy != "" {
 				fmt.Fprintf(w, ", while %s held it", lw.HeldBy)
 			}
@@ -333,7 +334,7 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 }
 
 func writeFunctions(w io.Writer, r *diagnosis.Report) {
-	if len(r.TopWait) > 0 {
+	if slices.ContainsFunc(r.TopWait, func(f diagnosis.FuncTime) bool { return f.TotalNS >= minHeldNS }) {
 		fmt.Fprintf(w, "\nTop functions by GIL wait (the waiter's function)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\twaits\ttotal\tshare\tlongest\n")
