@@ -299,6 +299,9 @@ func TestFixtures(t *testing.T) {
 					return
 				}
 				got = append(got, codes)
+				if run == 0 { // what the report said, for a failure's log
+					t.Logf("run 1 gave verdicts %q; its report:\n%s", codes, reportText(t, tr))
+				}
 			}
 			t.Errorf("verdicts %q, want %s in one of three runs", got, tc.verdict)
 		})
@@ -640,6 +643,21 @@ func verdicts(t *testing.T, tr *tracer.Trace) string {
 		codes = append(codes, v.Code)
 	}
 	return strings.Join(codes, ",")
+}
+
+// reportText is giltrace report's text of tr, its first 60 lines.
+func reportText(t *testing.T, tr *tracer.Trace) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "run.giltrace")
+	if err := tracer.WriteFile(file, tr); err != nil {
+		return err.Error()
+	}
+	out, err := exec.Command(giltraceBinary(t), "report", file).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("giltrace report: %v\n%s", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	return strings.Join(lines[:min(len(lines), 60)], "\n")
 }
 
 // TestCrash records a program that aborts: the trace of what ran is
