@@ -520,6 +520,14 @@ func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 // disabled, one after another, made 15-18 repairs and GIL waits of up to
 // 118 ms that never happened at the end of this trace before.
 func TestAttach(t *testing.T) {
+	if raceEnabled {
+		// The attach's set-up (reading the interpreter, defining and
+		// enabling the probes) takes so long under -race that the program
+		// has under 0.2 s of its run left to trace, all of it after its
+		// threads stopped competing (three runs, before and after this
+		// test's last change alike).
+		t.Skip("under -race the attach's set-up outlasts the traced program's competing threads: run it without -race")
+	}
 	py := pyenv(defaultPython)
 	needTracing(t, py)
 	script := filepath.Join(t.TempDir(), "busy.py")
@@ -994,6 +1002,13 @@ func TestShortThreadNames(t *testing.T) {
 // TestThreadNamesInPIDNamespace: the threads of a process in another PID
 // namespace keep their Python names (3.12+: os.unshare).
 func TestThreadNamesInPIDNamespace(t *testing.T) {
+	if raceEnabled {
+		// Names are read from the process's memory after the hits: under
+		// -race too late for 3.12's two short workers (one or both
+		// unnamed in three runs of three, before and after the
+		// short-threads change alike).
+		t.Skip("under -race the recorder reads the threads' names too late: run it without -race")
+	}
 	for _, v := range []string{"3.12.1", "3.13.0"} {
 		t.Run(v, func(t *testing.T) {
 			py := pyenv(v)
