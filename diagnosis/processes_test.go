@@ -3,6 +3,7 @@ package diagnosis_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -176,5 +177,63 @@ functions:
 	}
 	if f.Most == 0 || f.Fewest != acq[f.FewestThread] || f.Most != acq[f.MostThread] {
 		t.Errorf("fairness %+v; the table says %v", f, acq)
+	}
+}
+
+// TestEstimatesKeepStarts: the estimates without a GIL and as processes
+// keep when the threads could start. Workers started after the main
+// thread's 200 ms of set-up end, on 2 cores, at 300 ms at best: 1.33x the
+// 400 ms of work, not the 2.00x of the work over the cores (QA: "an
+// estimated 1.70x" for a program whose main thread's serial phase limits
+// it). A start is as early as it could be without the GIL: set-up that
+// shared the GIL with a worker already started (100 ms of waits) reaches
+// the next workers 100 ms sooner, so the estimate is what the same
+// workload achieves without a GIL, 1.75x (a bound on the recorded start,
+// 300 ms, said 1.40x: review). And no estimate is below what the run
+// achieved, even where the trace counts waits for a core as running.
+func TestEstimatesKeepStarts(t *testing.T) {
+	serial := analyzeVirtual(t, `name: serial-then-pool
+clock: virtual
+threads:
+  - {name: MainThread, run: main}
+  - {name: cruncher, count: 4, run: work}
+functions:
+  main:
+    - compute: 200ms
+    - start: cruncher
+    - join: cruncher
+  work:
+    - compute: 50ms
+`)
+	if sp := serial.Speedup; math.Abs(sp.AsProcesses-4.0/3) > 0.01 || math.Abs(sp.WithoutGIL-4.0/3) > 0.01 {
+		t.Errorf("serial set-up, then 4 workers: as processes %.3fx, without a GIL %.3fx; want 1.33x", sp.AsProcesses, sp.WithoutGIL)
+	}
+	staggered := func(mode string) *diagnosis.Report {
+		return analyzeVirtual(t, `name: staggered
+clock: virtual
+gil: {mode: `+mode+`}
+threads:
+  - {name: main, run: main}
+  - {name: early, run: w}
+  - {name: late, count: 4, run: w}
+functions:
+  main:
+    - compute: 200ms
+    - start: late
+    - join: late
+  w:
+    - compute: 100ms
+`)
+	}
+	// The wall the estimate implies against the wall of the same workload
+	// run without a GIL (its "achieved" counts waits for a core as work).
+	withGIL, noGIL := staggered("cpython"), staggered("none")
+	if est, got := float64(withGIL.Speedup.SerialEquivNS)/withGIL.Speedup.WithoutGIL, float64(noGIL.WallNS); est > got*1.005 || est < got*0.95 {
+		t.Errorf("staggered starts: estimated %.3fx without a GIL, a wall of %.0f ms; the same workload without one took %.0f ms", withGIL.Speedup.WithoutGIL, est/1e6, got/1e6)
+	}
+	for _, r := range []*diagnosis.Report{serial, withGIL, noGIL} {
+		if sp := r.Speedup; sp.AsProcesses < sp.Achieved-0.001 || sp.WithoutGIL < sp.Achieved-0.001 {
+			t.Errorf("%s (%s): estimated %.3fx as processes, %.3fx without a GIL, below the %.3fx achieved", r.Workload, r.GILMode, sp.AsProcesses, sp.WithoutGIL, sp.Achieved)
+		}
 	}
 }

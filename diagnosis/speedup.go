@@ -1,6 +1,9 @@
 package diagnosis
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -58,9 +61,10 @@ func cores(m *tracer.Meta) int {
 //     spread over its threads W_p / N_p, and the longest thread's work:
 //     W / the largest of these.
 //  4. Without a GIL: the wall can be no shorter than the longest thread's
-//     own work, the CPU work spread over the cores, and the hold time of
-//     each shared guest lock, a mutex (its critical sections still run one
-//     at a time):
+//     own work, the CPU work spread over the cores, what the threads'
+//     earliest starts leave (startBound, reachableStarts), and the hold
+//     time of each shared guest lock, a mutex (its critical sections still
+//     run one at a time), and no longer than the run's wall:
 //     T1 / max of these. As processes: the same without the guest-lock
 //     bound, since each process has its own locks.
 func (a *analysis) speedup() {
@@ -80,22 +84,24 @@ func (a *analysis) speedup() {
 	// workers start after its main thread's imports and set-up). A thread
 	// that existed before the trace (attach) has no start in it: first
 	// seen late, it was blocked until then, not started then.
-	var io, longest, path int64
+	var io, longest int64
+	reach := a.reachableStarts()
+	starts := make([]startWork, 0, len(r.Threads))
 	for i := range r.Threads {
 		io += a.io[i]
 		w := a.threadWork(i)
 		longest = max(longest, w)
-		path = max(path, w)
-		if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
-			path = max(path, a.s.Threads[i].Start+w)
-		}
+		starts = append(starts, startWork{start: reach[i], work: w, cpu: threadCPU(&r.Threads[i])})
 	}
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.AmdahlLaw = sp.AmdahlCeiling
 	sp.GILCeiling = round3(a.gilCeiling(longest))
-	bound := max(path, cpu/int64(sp.Cores))
+	// The run did its work in its wall with the GIL; without it, on the
+	// same cores, it is no slower (a trace that says otherwise counts a
+	// thread waiting for a core as running: its CPU time is capped).
+	bound := min(max(startBound(starts, 0, sp.Cores), cpu/int64(sp.Cores)), max(a.wallNS, 1))
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
 		if l.Shared { // a mutex; a join lock, held by its thread for its life, serialises nothing
@@ -103,6 +109,81 @@ func (a *analysis) speedup() {
 		}
 	}
 	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))
+}
+
+// startWork is a thread's earliest start without a GIL (reachableStarts),
+// its work and the CPU part of its work.
+type startWork struct{ start, work, cpu int64 }
+
+// startBound is the least time from `from` in which threads that cannot
+// start before their starts can do their work on cores cores, with no GIL
+// and no lock: none ends before its start plus its own work, and the CPU
+// work of the threads that cannot start before a time T takes at least
+// that work over the cores after T (a real program's workers start after
+// its main thread's imports and set-up: four workers of 50 ms started
+// after 200 ms of the main thread's work end at 300 ms at best on 2
+// cores, not 250).
+func startBound(ts []startWork, from int64, cores int) int64 {
+	ts = slices.Clone(ts)
+	slices.SortFunc(ts, func(x, y startWork) int { return cmp.Compare(y.start, x.start) }) // latest first
+	var bound, suffix int64
+	for k, t := range ts {
+		at := max(t.start-from, 0)
+		bound = max(bound, at+t.work)
+		suffix += t.cpu
+		if k+1 < len(ts) && ts[k+1].start == t.start {
+			continue // the bound at a time counts every thread that starts then
+		}
+		bound = max(bound, at+suffix/int64(max(cores, 1)))
+	}
+	return bound
+}
+
+// reachableStarts is, per thread, the earliest it could start without a
+// GIL: its recorded start less the most that any thread had waited (for
+// the GIL or a lock) in waits ended by then, since the thread that started
+// it was running then, its waits over, and got there no later than those
+// waits earlier, and no thread waited more. A recorded start is late by
+// the waits of the threads before it:
+// set-up sharing the GIL with a worker already started reaches the next
+// workers' start later than it would without a GIL. 0 for a thread that
+// existed before the trace (attach): first seen late, it was blocked
+// until then, not started then.
+func (a *analysis) reachableStarts() []int64 {
+	out := make([]int64, len(a.r.Threads))
+	type query struct {
+		t int64
+		i int
+	}
+	var qs []query
+	for i := range out {
+		if i < len(a.s.Threads) && !a.s.Threads[i].Existed {
+			qs = append(qs, query{max(a.s.Threads[i].Start, 0), i})
+		}
+	}
+	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
+	type wait struct {
+		end, dur int64
+		th       tracer.ThreadID
+	}
+	var ws []wait
+	for _, sp := range a.s.States {
+		if (sp.State == tracer.StateGILWait || sp.State == tracer.StateLockWait) && sp.End > sp.Start && int(sp.Thread) < len(out) {
+			ws = append(ws, wait{sp.End, sp.End - sp.Start, sp.Thread})
+		}
+	}
+	slices.SortFunc(ws, func(x, y wait) int { return cmp.Compare(x.end, y.end) })
+	waited := make([]int64, len(out))
+	var most int64
+	k := 0
+	for _, q := range qs {
+		for ; k < len(ws) && ws[k].end <= q.t; k++ {
+			waited[ws[k].th] += ws[k].dur
+			most = max(most, waited[ws[k].th])
+		}
+		out[q.i] = max(q.t-most, 0)
+	}
+	return out
 }
 
 // processWork is the work of each process's threads: serial (needs the

@@ -399,11 +399,14 @@ func (a *analysis) gilBound() (Verdict, bool) {
 // sel selects alone, over the time from the first one's start to the last
 // one's end: achieved, the GIL ceiling (the longest thread's work and each
 // process's GIL-held work), and without a GIL or as processes (the longest
-// thread's work and their CPU work spread over the cores; no guest locks).
+// thread's work, their CPU work spread over the cores and their earliest
+// starts, startBound; no guest locks; no longer than they took).
 func (a *analysis) speedupOf(sel func(int) bool) estimates {
 	var work, cpu, longest int64
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	serial := map[int]int64{}
+	reach := a.reachableStarts()
+	var starts []startWork
 	for i := range a.r.Threads {
 		if !sel(i) {
 			continue
@@ -413,6 +416,7 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		work += w
 		cpu += threadCPU(th)
 		longest = max(longest, w)
+		starts = append(starts, startWork{start: reach[i], work: w, cpu: threadCPU(th)})
 		if p := a.procOf[i]; a.gilOf(p) != tracer.NoLock {
 			serial[p] += th.RunningNS + th.NativeHoldingNS
 		}
@@ -426,7 +430,13 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		withGIL = max(withGIL, v)
 	}
 	e.GILCeiling = round3(ratio(float64(work), float64(withGIL)))
-	e.AsProcesses = round3(ratio(float64(work), float64(max(longest, cpu/int64(e.Cores)))))
+	bound := max(longest, cpu/int64(e.Cores))
+	if to > from {
+		// Their earliest starts (reachableStarts), and no longer than
+		// they took with the GIL.
+		bound = min(max(bound, startBound(starts, from, e.Cores)), to-from)
+	}
+	e.AsProcesses = round3(ratio(float64(work), float64(bound)))
 	e.WithoutGIL = e.AsProcesses
 	if to > from {
 		e.Achieved = round3(ratio(float64(work), float64(to-from)))
