@@ -206,7 +206,8 @@ type analysis struct {
 	t        *tracer.Trace
 	s        *tracer.Spans
 	r        *Report
-	procOf   []int // thread -> index into r.Procs
+	reach    []int64 // reachableStarts, once computed
+	procOf   []int   // thread -> index into r.Procs
 	wallNS   int64
 	cpuBound []bool // per thread
 	// competing: per thread, one of "the CPU-bound threads" that the

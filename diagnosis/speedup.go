@@ -150,7 +150,11 @@ func startBound(ts []startWork, from int64, cores int) int64 {
 // existed before the trace (attach): first seen late, it was blocked
 // until then, not started then.
 func (a *analysis) reachableStarts() []int64 {
+	if a.reach != nil {
+		return a.reach
+	}
 	out := make([]int64, len(a.r.Threads))
+	a.reach = out
 	type query struct {
 		t int64
 		i int
