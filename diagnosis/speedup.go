@@ -78,12 +78,10 @@ func (a *analysis) speedup() {
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
 	}
-	// longest is the most work one thread did; path the latest any thread
-	// could finish doing its own work from when it started: without a GIL
-	// or as processes the run cannot end before either (a real program's
-	// workers start after its main thread's imports and set-up). A thread
-	// that existed before the trace (attach) has no start in it: first
-	// seen late, it was blocked until then, not started then.
+	// longest is the most work one thread did. Without a GIL or as
+	// processes the run cannot end before its threads' earliest starts
+	// allow (startBound, reachableStarts: a real program's workers start
+	// after its main thread's imports and set-up).
 	var io, longest int64
 	reach := a.reachableStarts()
 	starts := make([]startWork, 0, len(r.Threads))
@@ -140,15 +138,17 @@ func startBound(ts []startWork, from int64, cores int) int64 {
 }
 
 // reachableStarts is, per thread, the earliest it could start without a
-// GIL: its recorded start less the most that any thread had waited (for
-// the GIL or a lock) in waits ended by then, since the thread that started
-// it was running then, its waits over, and got there no later than those
-// waits earlier, and no thread waited more. A recorded start is late by
-// the waits of the threads before it:
-// set-up sharing the GIL with a worker already started reaches the next
-// workers' start later than it would without a GIL. 0 for a thread that
-// existed before the trace (attach): first seen late, it was blocked
-// until then, not started then.
+// GIL: its recorded start less the time before it during which some
+// thread waited for the GIL. What leads to a start (the thread that
+// starts it, and the threads that one waited for or was started by, back
+// to the run's start) was at each moment running, in I/O or waiting: for
+// the GIL, which goes, or for a lock or a join, which passes the question
+// to the thread it waited for; so it reached the start no sooner than by
+// the GIL waits that overlap it, all of which are in that union (the
+// delays of a chain of starts add up, each link's waits its own thread's:
+// the most any one thread waited is not enough). 0 for a thread that
+// existed before the trace (attach): first seen late, it was blocked until
+// then, not started then.
 func (a *analysis) reachableStarts() []int64 {
 	if a.reach != nil {
 		return a.reach
@@ -165,27 +165,37 @@ func (a *analysis) reachableStarts() []int64 {
 			qs = append(qs, query{max(a.s.Threads[i].Start, 0), i})
 		}
 	}
-	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
-	type wait struct {
-		end, dur int64
-		th       tracer.ThreadID
+	if len(qs) == 0 {
+		return out
 	}
-	var ws []wait
+	// The union of the GIL waits, as disjoint intervals in time order.
+	var ws [][2]int64
 	for _, sp := range a.s.States {
-		if (sp.State == tracer.StateGILWait || sp.State == tracer.StateLockWait) && sp.End > sp.Start && int(sp.Thread) < len(out) {
-			ws = append(ws, wait{sp.End, sp.End - sp.Start, sp.Thread})
+		if sp.State == tracer.StateGILWait && sp.End > sp.Start {
+			ws = append(ws, [2]int64{sp.Start, sp.End})
 		}
 	}
-	slices.SortFunc(ws, func(x, y wait) int { return cmp.Compare(x.end, y.end) })
-	waited := make([]int64, len(out))
-	var most int64
+	slices.SortFunc(ws, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
+	var union [][2]int64
+	for _, w := range ws {
+		if n := len(union); n > 0 && w[0] <= union[n-1][1] {
+			union[n-1][1] = max(union[n-1][1], w[1])
+			continue
+		}
+		union = append(union, w)
+	}
+	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
+	var before int64 // the union's length before union[k]
 	k := 0
 	for _, q := range qs {
-		for ; k < len(ws) && ws[k].end <= q.t; k++ {
-			waited[ws[k].th] += ws[k].dur
-			most = max(most, waited[ws[k].th])
+		for ; k < len(union) && union[k][1] <= q.t; k++ {
+			before += union[k][1] - union[k][0]
 		}
-		out[q.i] = max(q.t-most, 0)
+		waited := before
+		if k < len(union) && union[k][0] < q.t {
+			waited += q.t - union[k][0]
+		}
+		out[q.i] = max(q.t-waited, 0)
 	}
 	return out
 }
