@@ -131,11 +131,15 @@ type FuncTime struct {
 
 // LockReport is a guest lock's contention.
 type LockReport struct {
-	Name     string `json:"name"`
-	Process  string `json:"process"`
-	WaitNS   int64  `json:"wait_ns"`
-	Waits    int    `json:"waits"`
-	HoldNS   int64  `json:"hold_ns"`
+	Name    string `json:"name"`
+	Process string `json:"process"`
+	WaitNS  int64  `json:"wait_ns"`
+	Waits   int    `json:"waits"`
+	HoldNS  int64  `json:"hold_ns"`
+	// WorkNS is HoldNS less the GIL waits of the holders inside their
+	// holds: the critical sections' own time, which still runs one thread
+	// at a time without a GIL (their waits for the GIL go).
+	WorkNS   int64  `json:"work_ns"`
 	Holds    int    `json:"holds"`
 	HeldBy   string `json:"held_by,omitempty"` // the function that held it longest while others waited
 	HeldLine int    `json:"held_by_line,omitempty"`

@@ -142,10 +142,16 @@ func (a *analysis) guestLocks() {
 	for i := range holder {
 		holder[i] = tracer.NoThread
 	}
+	gilWaits := a.gilWaitSpans()
 	for _, h := range a.s.Holds {
 		if int(h.Lock) < len(t.Locks) && !t.Locks[h.Lock].GIL {
 			reps[h.Lock].Holds++
 			reps[h.Lock].HoldNS += h.End - h.Start
+			inside := int64(0)
+			if int(h.Thread) < len(gilWaits) {
+				inside = overlap(gilWaits[h.Thread], h.Start, h.End)
+			}
+			reps[h.Lock].WorkNS += max(h.End-h.Start-inside, 0)
 			switch holder[h.Lock] {
 			case tracer.NoThread:
 				holder[h.Lock] = h.Thread
@@ -228,4 +234,15 @@ func (a *analysis) eachWaited(keep func(tracer.LockID) bool, f func(l tracer.Loc
 			}
 		}
 	}
+}
+
+// gilWaitSpans is each thread's GIL waits, [start, end) in time order.
+func (a *analysis) gilWaitSpans() [][][2]int64 {
+	out := make([][][2]int64, len(a.t.Threads))
+	for _, sp := range a.s.States { // by thread, each in time order
+		if sp.State == tracer.StateGILWait && sp.End > sp.Start && int(sp.Thread) < len(out) {
+			out[sp.Thread] = append(out[sp.Thread], [2]int64{sp.Start, sp.End})
+		}
+	}
+	return out
 }

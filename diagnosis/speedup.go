@@ -63,8 +63,9 @@ func cores(m *tracer.Meta) int {
 //  4. Without a GIL: the wall can be no shorter than the longest thread's
 //     own work, the CPU work spread over the cores, what the threads'
 //     earliest starts leave (startBound, reachableStarts), and the hold
-//     time of each shared guest lock, a mutex (its critical sections still
-//     run one at a time), and no longer than the run's wall:
+//     time of each shared guest lock, a mutex, less the GIL waits inside
+//     it (its critical sections still run one at a time), and no longer
+//     than the run's wall:
 //     T1 / max of these. As processes: the same without the guest-lock
 //     bound, since each process has its own locks.
 func (a *analysis) speedup() {
@@ -103,7 +104,9 @@ func (a *analysis) speedup() {
 	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
 	for _, l := range r.Locks {
 		if l.Shared { // a mutex; a join lock, held by its thread for its life, serialises nothing
-			bound = max(bound, l.HoldNS)
+			// Its critical sections' own time: the GIL waits inside
+			// them go with the GIL.
+			bound = max(bound, l.WorkNS)
 		}
 	}
 	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))

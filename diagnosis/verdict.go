@@ -914,9 +914,9 @@ func (a *analysis) lockAdvice(l LockReport) string {
 	sp := a.r.Speedup
 	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end."
 	if a.better(sp.WithoutGIL) {
-		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of holds.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
+		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of work under it (its %s of holds less the GIL waits inside them).", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.WorkNS), textfmt.Dur(l.HoldNS))
 	}
-	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS))
+	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s, %s of it work under it, not GIL waits) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS), textfmt.Dur(l.WorkNS))
 }
 
 // splitBound is what splitting a single thread's work could give at most:
