@@ -188,3 +188,62 @@ func TestFairnessWhileCompeting(t *testing.T) {
 		}
 	}
 }
+
+// TestFairnessWhileWanted: workers already started but blocked on an
+// event (a lock's wait) do not compete for the GIL: the main thread's
+// thousand uncontended re-acquires meanwhile (its I/O) do not count
+// against them (review: counting while the threads were alive let the QA
+// symptom back in for workers that wait before they compute).
+func TestFairnessWhileWanted(t *testing.T) {
+	b := testkit.New("event")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	ev := b.Lock(p, "event")
+	mainF, work := b.Func("main", 1), b.Func("work", 5)
+	m := b.Thread(p, "MainThread")
+	w := []*testkit.Thread{b.Thread(p, "worker-1"), b.Thread(p, "worker-2")}
+	m.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, mainF).Acquire(30, ev, tracer.AcquireUncontended)
+	at := int64(100)
+	for k, th := range w { // each starts, takes the GIL at main's I/O, and blocks on the event
+		th.Start(at).Wait(at+1, gil)
+		m.Release(at+10, gil, tracer.ReleaseIO).IOBegin(at+11, "disk")
+		th.Acquire(at+12, gil, tracer.AcquireAfterWait).Call(at+13, work).Wait(at+14, ev).Release(at+15, gil, tracer.ReleaseLockWait)
+		m.IOEnd(at+50).Acquire(at+60, gil, tracer.AcquireUncontended)
+		at += 100 + int64(k)
+	}
+	for range 1000 { // main's I/O while the workers wait on the event
+		m.Release(at, gil, tracer.ReleaseIO).IOBegin(at+1, "disk").IOEnd(at+50).Acquire(at+60, gil, tracer.AcquireUncontended)
+		at += 100
+	}
+	// The event is set: the workers take it in turn and queue for the GIL.
+	m.Release(at, ev, tracer.ReleaseUnlock)
+	for k, th := range w {
+		th.Acquire(at+1+int64(k)*3, ev, tracer.AcquireAfterWait).Release(at+2+int64(k)*3, ev, tracer.ReleaseUnlock).Wait(at+3+int64(k)*3, gil)
+	}
+	ths := []*testkit.Thread{m, w[0], w[1]}
+	holder, at := 0, at+5*ms
+	for range 60 { // round robin, 5 ms each
+		next := (holder + 1) % 3
+		ths[next].DropRequest(at, gil, ths[holder].ID())
+		ths[holder].Release(at+100, gil, tracer.ReleaseDropRequest).Wait(at+110, gil)
+		ths[next].Acquire(at+200, gil, tracer.AcquireForced)
+		holder, at = next, at+5*ms
+	}
+	for k, th := range []*testkit.Thread{ths[holder], ths[(holder+1)%3], ths[(holder+2)%3]} {
+		if k > 0 {
+			th.Acquire(at, gil, tracer.AcquireAfterWait)
+		}
+		th.Return(at+10).Release(at+20, gil, tracer.ReleaseThreadEnd).End(at + 30)
+		at += 100
+	}
+	r := Analyze(tracer.Derive(b.Trace()))
+	f := r.Procs[0].Fairness
+	if f.CPUBoundThreads != 3 || f.Ratio < 0.9 {
+		t.Errorf("fairness %+v: want 3 CPU-bound threads, about 20 acquisitions each", f)
+	}
+	for _, v := range r.Verdicts {
+		if strings.Contains(v.Text, "unfair") {
+			t.Errorf("%s: %s", v.Code, v.Text)
+		}
+	}
+}

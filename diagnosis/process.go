@@ -229,9 +229,10 @@ func (a *analysis) fairness() {
 }
 
 // competedAcquisitions is, per thread, its acquisitions of its process's
-// GIL begun while at least two of the process's competing threads were
-// alive (from their start to their end); all of them in a process whose
-// competing threads were never two alive at once (or is one).
+// GIL begun while at least two of the process's competing threads wanted
+// or held the GIL (running, waiting for it, in a native call that keeps
+// it: not in I/O, a sleep or a lock's wait); all of them in a process
+// whose competing threads never wanted it two at once (or is one).
 func (a *analysis) competedAcquisitions() []int {
 	counts := make([]int, len(a.r.Threads))
 	type edge struct {
@@ -239,21 +240,24 @@ func (a *analysis) competedAcquisitions() []int {
 		up int // +1 a start, -1 an end
 	}
 	edges := map[int][]edge{} // by process
-	for i := range a.r.Threads {
-		if !a.competing[i] || i >= len(a.s.Threads) {
+	for _, sp := range a.s.States {
+		i := int(sp.Thread)
+		if i >= len(a.competing) || !a.competing[i] || sp.End <= sp.Start {
 			continue
 		}
-		th := &a.s.Threads[i]
-		p := a.procOf[i]
-		edges[p] = append(edges[p], edge{th.Start, 1}, edge{th.End, -1})
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateGILWait, tracer.StateNativeHolding: // wanting or holding the GIL
+			p := a.procOf[i]
+			edges[p] = append(edges[p], edge{sp.Start, 1}, edge{sp.End, -1})
+		}
 	}
 	for p, es := range edges {
 		gil := a.gilOf(p)
 		if gil == tracer.NoLock {
 			continue
 		}
-		// Ends before starts at one time: a thread that ends as another
-		// starts did not compete with it.
+		// Ends before starts at one time: a thread that stops wanting the
+		// GIL as another starts did not compete with it.
 		slices.SortFunc(es, func(x, y edge) int { return cmp.Or(cmp.Compare(x.t, y.t), cmp.Compare(x.up, y.up)) })
 		var windows [][2]int64
 		alive := 0
