@@ -100,7 +100,7 @@ type ProcReport struct {
 // process that competed for its GIL (competingThread: the same threads
 // gil-bound counts); Ratio is fewest/most (1 is perfectly even).
 // Its counts are each thread's acquisitions of the GIL, contended or not,
-// begun while at least two of these threads wanted or held it (a main thread's
+// at which another of these threads was waiting for it (a main thread's
 // imports before it started its workers do not count; the thread table's
 // acquisitions column counts all); the GIL wait of the
 // thread with the fewest and of the one with the most says whether the

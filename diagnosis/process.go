@@ -229,66 +229,47 @@ func (a *analysis) fairness() {
 }
 
 // competedAcquisitions is, per thread, its acquisitions of its process's
-// GIL begun while at least two of the process's competing threads wanted
-// or held the GIL (running, waiting for it, in a native call that keeps
-// it: not in I/O, a sleep or a lock's wait); all of them in a process
-// whose competing threads never wanted it two at once (or is one).
+// GIL that another competing thread was waiting for the GIL at (a thread
+// acquiring it, no other holds it: another wanting it is waiting); all of
+// them in a process where no acquisition had one waiting (its threads ran
+// one after another, or it has one). A thread in I/O, a sleep or a lock's
+// wait does not want the GIL: the main thread's thousand uncontended
+// re-acquires around its imports' I/O, or while its workers block on an
+// event, do not count against them.
 func (a *analysis) competedAcquisitions() []int {
 	counts := make([]int, len(a.r.Threads))
-	type edge struct {
-		t  int64
-		up int // +1 a start, -1 an end
-	}
-	edges := map[int][]edge{} // by process
-	for _, sp := range a.s.States {
-		i := int(sp.Thread)
-		if i >= len(a.competing) || !a.competing[i] || sp.End <= sp.Start {
-			continue
-		}
-		switch sp.State {
-		case tracer.StateRunning, tracer.StateGILWait, tracer.StateNativeHolding: // wanting or holding the GIL
-			p := a.procOf[i]
-			edges[p] = append(edges[p], edge{sp.Start, 1}, edge{sp.End, -1})
+	waits := map[tracer.LockID][][2]int64{} // by GIL: [start, end) of its competing threads' waits
+	for _, w := range a.s.Waits {
+		i := int(w.Thread)
+		if i < len(a.competing) && a.competing[i] && w.End > w.Start && w.Lock == a.gilOf(a.procOf[i]) && w.Lock != tracer.NoLock {
+			waits[w.Lock] = append(waits[w.Lock], [2]int64{w.Start, w.End})
 		}
 	}
-	for p, es := range edges {
+	for p := range a.r.Procs {
 		gil := a.gilOf(p)
 		if gil == tracer.NoLock {
 			continue
 		}
-		// Ends before starts at one time: a thread that stops wanting the
-		// GIL as another starts did not compete with it.
-		slices.SortFunc(es, func(x, y edge) int { return cmp.Or(cmp.Compare(x.t, y.t), cmp.Compare(x.up, y.up)) })
-		var windows [][2]int64
-		alive := 0
-		for _, e := range es {
-			alive += e.up
-			switch {
-			case e.up > 0 && alive == 2:
-				windows = append(windows, [2]int64{e.t, math.MaxInt64})
-			case e.up < 0 && alive == 1:
-				windows[len(windows)-1][1] = e.t
-			}
-		}
-		if len(windows) == 0 {
-			// Never two alive at once (one after the other, each joined
-			// before the next starts): nothing competed; all of them, as
-			// the table counts them.
-			windows = [][2]int64{{math.MinInt64, math.MaxInt64}}
-		}
-		for _, hi := range a.s.LockHolds(gil) {
+		ws := waits[gil]
+		slices.SortFunc(ws, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
+		holds := a.s.LockHolds(gil) // in time order
+		var latest int64 = math.MinInt64 // the latest end of the waits begun so far
+		k, counted := 0, 0
+		for _, hi := range holds {
 			h := &a.s.Holds[hi]
-			if int(h.Thread) >= len(counts) || !a.competing[h.Thread] {
-				continue
+			for ; k < len(ws) && ws[k][0] <= h.Start; k++ {
+				latest = max(latest, ws[k][1])
 			}
-			k, _ := slices.BinarySearchFunc(windows, h.Start, func(w [2]int64, t int64) int {
-				if w[1] <= t {
-					return -1
-				}
-				return 1
-			})
-			if k < len(windows) && windows[k][0] <= h.Start && h.Start < windows[k][1] {
+			if int(h.Thread) < len(counts) && a.competing[h.Thread] && latest > h.Start {
 				counts[h.Thread]++
+				counted++
+			}
+		}
+		if counted == 0 {
+			for _, hi := range holds {
+				if h := &a.s.Holds[hi]; int(h.Thread) < len(counts) && a.competing[h.Thread] {
+					counts[h.Thread]++
+				}
 			}
 		}
 	}
