@@ -252,7 +252,7 @@ func (a *analysis) competedAcquisitions() []int {
 		}
 		ws := waits[gil]
 		slices.SortFunc(ws, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
-		holds := a.s.LockHolds(gil) // in time order
+		holds := a.s.LockHolds(gil)      // in time order
 		var latest int64 = math.MinInt64 // the latest end of the waits begun so far
 		k, counted := 0, 0
 		for _, hi := range holds {
