@@ -207,13 +207,14 @@ func Analyze(s *tracer.Spans) *Report {
 
 // analysis holds what the steps of Analyze share.
 type analysis struct {
-	t        *tracer.Trace
-	s        *tracer.Spans
-	r        *Report
-	reach    []int64 // reachableStarts, once computed
-	procOf   []int   // thread -> index into r.Procs
-	wallNS   int64
-	cpuBound []bool // per thread
+	t           *tracer.Trace
+	s           *tracer.Spans
+	r           *Report
+	reach       []int64 // reachableStarts, once computed
+	gilWaitList []int32 // gilWaits, once computed
+	procOf      []int   // thread -> index into r.Procs
+	wallNS      int64
+	cpuBound    []bool // per thread
 	// competing: per thread, one of "the CPU-bound threads" that the
 	// gil-bound verdict and fairness speak of (competingThread).
 	competing []bool

@@ -236,12 +236,23 @@ func (a *analysis) eachWaited(keep func(tracer.LockID) bool, f func(l tracer.Loc
 	}
 }
 
-// gilWaitSpans is each thread's GIL waits, [start, end) in time order.
+// gilWaitSpans is each thread's GIL waits, [start, end) in time order;
+// none if no guest lock was held (their only reader).
 func (a *analysis) gilWaitSpans() [][][2]int64 {
+	held := false
+	for _, h := range a.s.Holds {
+		if !isGIL(a.t, h.Lock) {
+			held = true
+			break
+		}
+	}
+	if !held {
+		return nil
+	}
 	out := make([][][2]int64, len(a.t.Threads))
-	for _, sp := range a.s.States { // by thread, each in time order
-		if sp.State == tracer.StateGILWait && sp.End > sp.Start && int(sp.Thread) < len(out) {
-			out[sp.Thread] = append(out[sp.Thread], [2]int64{sp.Start, sp.End})
+	for _, wi := range a.gilWaits() {
+		if w := &a.s.Waits[wi]; int(w.Thread) < len(out) {
+			out[w.Thread] = append(out[w.Thread], [2]int64{w.Start, w.End})
 		}
 	}
 	return out

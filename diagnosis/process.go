@@ -1,7 +1,6 @@
 package diagnosis
 
 import (
-	"cmp"
 	"math"
 	"slices"
 
@@ -238,27 +237,21 @@ func (a *analysis) fairness() {
 // event, do not count against them.
 func (a *analysis) competedAcquisitions() []int {
 	counts := make([]int, len(a.r.Threads))
-	waits := map[tracer.LockID][][2]int64{} // by GIL: [start, end) of its competing threads' waits
-	for _, w := range a.s.Waits {
-		i := int(w.Thread)
-		if i < len(a.competing) && a.competing[i] && w.End > w.Start && w.Lock == a.gilOf(a.procOf[i]) && w.Lock != tracer.NoLock {
-			waits[w.Lock] = append(waits[w.Lock], [2]int64{w.Start, w.End})
-		}
-	}
+	waits := a.gilWaits() // in start order
 	for p := range a.r.Procs {
 		gil := a.gilOf(p)
 		if gil == tracer.NoLock {
 			continue
 		}
-		ws := waits[gil]
-		slices.SortFunc(ws, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
 		holds := a.s.LockHolds(gil)      // in time order
 		var latest int64 = math.MinInt64 // the latest end of the waits begun so far
 		k, counted := 0, 0
 		for _, hi := range holds {
 			h := &a.s.Holds[hi]
-			for ; k < len(ws) && ws[k][0] <= h.Start; k++ {
-				latest = max(latest, ws[k][1])
+			for ; k < len(waits) && a.s.Waits[waits[k]].Start <= h.Start; k++ {
+				if w := &a.s.Waits[waits[k]]; w.Lock == gil && int(w.Thread) < len(a.competing) && a.competing[w.Thread] {
+					latest = max(latest, w.End)
+				}
 			}
 			if int(h.Thread) < len(counts) && a.competing[h.Thread] && latest > h.Start {
 				counts[h.Thread]++

@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
@@ -172,20 +173,14 @@ func (a *analysis) reachableStarts() []int64 {
 		return out
 	}
 	// The union of the GIL waits, as disjoint intervals in time order.
-	var ws [][2]int64
-	for _, sp := range a.s.States {
-		if sp.State == tracer.StateGILWait && sp.End > sp.Start {
-			ws = append(ws, [2]int64{sp.Start, sp.End})
-		}
-	}
-	slices.SortFunc(ws, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
 	var union [][2]int64
-	for _, w := range ws {
-		if n := len(union); n > 0 && w[0] <= union[n-1][1] {
-			union[n-1][1] = max(union[n-1][1], w[1])
+	for _, wi := range a.gilWaits() {
+		w := &a.s.Waits[wi]
+		if n := len(union); n > 0 && w.Start <= union[n-1][1] {
+			union[n-1][1] = max(union[n-1][1], w.End)
 			continue
 		}
-		union = append(union, w)
+		union = append(union, [2]int64{w.Start, w.End})
 	}
 	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
 	var before int64 // the union's length before union[k]
@@ -200,6 +195,33 @@ func (a *analysis) reachableStarts() []int64 {
 		}
 		out[q.i] = max(q.t-waited, 0)
 	}
+	return out
+}
+
+// gilWaits is the waits for a GIL that lasted, as indexes into Spans.Waits,
+// in the order they began (Derive appends them so; sorted here if a trace
+// says otherwise).
+func (a *analysis) gilWaits() []int32 {
+	if a.gilWaitList != nil {
+		return a.gilWaitList
+	}
+	gil := make([]bool, len(a.t.Locks))
+	for i, l := range a.t.Locks {
+		gil[i] = l.GIL
+	}
+	out := []int32{}
+	sorted, last := true, int64(math.MinInt64)
+	for i := range a.s.Waits {
+		if w := &a.s.Waits[i]; w.End > w.Start && int(w.Lock) < len(gil) && gil[w.Lock] {
+			out = append(out, int32(i))
+			sorted = sorted && w.Start >= last
+			last = w.Start
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(out, func(x, y int32) int { return cmp.Compare(a.s.Waits[x].Start, a.s.Waits[y].Start) })
+	}
+	a.gilWaitList = out
 	return out
 }
 
