@@ -520,14 +520,12 @@ func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 // disabled, one after another, made 15-18 repairs and GIL waits of up to
 // 118 ms that never happened at the end of this trace before.
 func TestAttach(t *testing.T) {
-	if raceEnabled {
-		// The attach's set-up (reading the interpreter, defining and
-		// enabling the probes) takes so long under -race that the program
-		// has under 0.2 s of its run left to trace, all of it after its
-		// threads stopped competing (three runs, before and after this
-		// test's last change alike).
-		t.Skip("under -race the attach's set-up outlasts the traced program's competing threads: run it without -race")
-	}
+	// The attach's set-up (reading the interpreter, defining and
+	// enabling the probes) takes so long under -race that the program
+	// has under 0.2 s of its run left to trace, all of it after its
+	// threads stopped competing (three runs, before and after this
+	// test's last change alike).
+	skipUnderRace(t, "the attach's set-up outlasts the traced program's competing threads")
 	py := pyenv(defaultPython)
 	needTracing(t, py)
 	script := filepath.Join(t.TempDir(), "busy.py")
@@ -1002,13 +1000,11 @@ func TestShortThreadNames(t *testing.T) {
 // TestThreadNamesInPIDNamespace: the threads of a process in another PID
 // namespace keep their Python names (3.12+: os.unshare).
 func TestThreadNamesInPIDNamespace(t *testing.T) {
-	if raceEnabled {
-		// Names are read from the process's memory after the hits: under
-		// -race too late for 3.12's two short workers (one or both
-		// unnamed in three runs of three, before and after the
-		// short-threads change alike).
-		t.Skip("under -race the recorder reads the threads' names too late: run it without -race")
-	}
+	// Names are read from the process's memory after the hits: under
+	// -race too late for 3.12's two short workers (one or both
+	// unnamed in three runs of three, before and after the
+	// short-threads change alike).
+	skipUnderRace(t, "the recorder reads the threads' names too late")
 	for _, v := range []string{"3.12.1", "3.13.0"} {
 		t.Run(v, func(t *testing.T) {
 			py := pyenv(v)
@@ -1073,13 +1069,11 @@ for t in ts: t.join()
 // function that holds the copy, with the thread's Python stack. Before the copies were probed it was traced
 // with 880 mended inconsistencies, then refused.
 func TestRecordLTO(t *testing.T) {
-	if raceEnabled {
-		// Its releases go through inlined copies whose stacks and the
-		// threads' names are read from memory after the hit: under -race
-		// the recorder reads them too late (0 of 6 names, every I/O in
-		// "?", before and after the short-threads change alike).
-		t.Skip("under -race the recorder reads a link-time optimised build's stacks and names too late: run it without -race")
-	}
+	// Its releases go through inlined copies whose stacks and the
+	// threads' names are read from memory after the hit: under -race
+	// the recorder reads them too late (0 of 6 names, every I/O in
+	// "?", before and after the short-threads change alike).
+	skipUnderRace(t, "the recorder reads a link-time optimised build's stacks and names too late")
 	exe := debianPython(t)
 	needTracing(t, exe)
 	script := filepath.Join(t.TempDir(), "lto.py")
@@ -1223,4 +1217,13 @@ func TestShortSequentialThreads(t *testing.T) {
 			t.Errorf("%d of 20 workers named seq-N and %d running in w, want at least 3 of each: %q", named, len(withW), threadNames(tr))
 		}
 	})
+}
+
+// skipUnderRace skips a test that the race detector's slowness defeats,
+// saying why (what is too late under -race).
+func skipUnderRace(t *testing.T, why string) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("under -race " + why + ": run it without -race")
+	}
 }

@@ -2,7 +2,6 @@ package cpython
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -539,10 +538,7 @@ func (p *proc) otherNS() bool {
 	if p.nsRead {
 		return p.nsOther
 	}
-	p.nsRead = true
-	mine, err1 := os.Readlink("/proc/self/ns/pid")
-	its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p.pid))
-	p.nsOther = err1 == nil && err2 == nil && mine != its
+	p.nsRead, p.nsOther = true, otherPIDNamespace(p.pid)
 	return p.nsOther
 }
 

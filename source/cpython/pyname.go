@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -133,14 +134,31 @@ func bootstrapThread(m *memory, l *layout, codes func(uint64) *code, ts uint64) 
 // negative tid skips the check: in another PID namespace (a container)
 // _native_id is the ID there, not the one the trace knows.
 func threadObjectName(m *memory, l *layout, obj uint64, tid int) string {
+	name, id, ok := threadObject(m, l, obj)
+	if tid >= 0 && (!ok || id != int64(tid)) {
+		return ""
+	}
+	return name
+}
+
+// threadObject is the _name of threading.Thread obj and its _native_id
+// (ok false if that could not be read).
+func threadObject(m *memory, l *layout, obj uint64) (name string, nativeID int64, ok bool) {
 	typ, ok := m.u64(obj + 8)
 	if !ok {
-		return ""
+		return "", 0, false
 	}
-	if id, ok := readSmallInt(m, l, attr(m, l, obj, typ, "_native_id")); tid >= 0 && (!ok || id != int64(tid)) {
-		return ""
-	}
-	return readAttrString(m, l, obj, "_name")
+	nativeID, ok = readSmallInt(m, l, attr(m, l, obj, typ, "_native_id"))
+	return readAttrString(m, l, obj, "_name"), nativeID, ok
+}
+
+// otherPIDNamespace reports whether process pid is in another PID
+// namespace than giltrace (a container): its threads' _native_id are IDs
+// there.
+func otherPIDNamespace(pid int) bool {
+	mine, err1 := os.Readlink("/proc/self/ns/pid")
+	its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	return err1 == nil && err2 == nil && mine != its
 }
 
 // readSmallInt reads int object v if it is non-negative and below 2**30

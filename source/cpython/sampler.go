@@ -1,8 +1,6 @@
 package cpython
 
 import (
-	"fmt"
-	"os"
 	"time"
 )
 
@@ -158,16 +156,8 @@ func (s *sampler) threadName(pid int, sp *sampled, mem *memory, ts uint64) (stri
 	if obj == 0 {
 		return "", 0
 	}
-	typ, ok := mem.u64(obj + 8)
-	if !ok {
-		return "", 0
-	}
-	tid, ok := readSmallInt(mem, l, attr(mem, l, obj, typ, "_native_id"))
-	if !ok {
-		return "", 0
-	}
-	name := readAttrString(mem, l, obj, "_name")
-	if name == "" {
+	name, tid, ok := threadObject(mem, l, obj)
+	if !ok || name == "" {
 		return "", 0
 	}
 	return name, int(tid)
@@ -200,10 +190,7 @@ func (s *sampler) code(pid int, sp *sampled, mem *memory, addr uint64) *code {
 // giltrace, read once.
 func (sp *sampled) otherNS(pid int) bool {
 	if !sp.nsRead {
-		sp.nsRead = true
-		mine, err1 := os.Readlink("/proc/self/ns/pid")
-		its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
-		sp.nsOther = err1 == nil && err2 == nil && mine != its
+		sp.nsRead, sp.nsOther = true, otherPIDNamespace(pid)
 	}
 	return sp.nsOther
 }
