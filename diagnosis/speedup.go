@@ -173,15 +173,11 @@ func (a *analysis) reachableStarts() []int64 {
 		return out
 	}
 	// The union of the GIL waits, as disjoint intervals in time order.
-	var union [][2]int64
+	ws := make([][2]int64, 0, len(a.gilWaits()))
 	for _, wi := range a.gilWaits() {
-		w := &a.s.Waits[wi]
-		if n := len(union); n > 0 && w.Start <= union[n-1][1] {
-			union[n-1][1] = max(union[n-1][1], w.End)
-			continue
-		}
-		union = append(union, [2]int64{w.Start, w.End})
+		ws = append(ws, [2]int64{a.s.Waits[wi].Start, a.s.Waits[wi].End})
 	}
+	union := mergeIntervals(ws)
 	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
 	var before int64 // the union's length before union[k]
 	k := 0
