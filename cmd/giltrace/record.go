@@ -41,6 +41,7 @@ type recordOptions struct {
 	LockHolds      bool          // --lock-holds: a real program's lock holds are observed (docs/cpython.md)
 	lockHoldsSet   bool          // --lock-holds given: refused for a workload
 	KillAfter      time.Duration // --kill-after: a stopped program's time to exit after its SIGINT (record -- COMMAND)
+	Timings        bool          // --timings: print the time of the run and of each step after it on stderr
 }
 
 func newRecordCmd() *cobra.Command { return recordCmd(runRecord) }
@@ -111,6 +112,7 @@ func outputFlags(cmd *cobra.Command, o *recordOptions) {
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
+	f.BoolVar(&o.Timings, "timings", false, "print on stderr, at the end, how long the run and each step after it took (saving, deriving, outputs, report; docs/performance.md)")
 	f.StringVar(&o.Formats, "formats", "", "write these outputs into DIR beside run.giltrace: all or none (each alone), or a comma-separated `LIST` of "+outputNames()+" ("+outputFiles()+"; docs/outputs.md)")
 }
 
@@ -275,6 +277,8 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return fmt.Sprintf("the run so far is in %s (a truncated trace)", f.Name())
 	})
 	pg := progressOf(ctx)
+	tm := newTimings(o.Timings)
+	defer tm.write(stderr)
 	pg.Phase("running %s", label)
 	stopLive := pg.every(func() string {
 		threads, ended, events := st.Stats()
@@ -282,6 +286,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	})
 	t, runErr := source(tracer.WithStream(ctx, st))
 	stopLive()
+	tm.done("run")
 	// The signal that stopped the run does not stop the saving and the
 	// outputs of what it recorded; the next one does (newPhase).
 	octx, cancel := newPhase(ctx)
@@ -304,6 +309,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// A virtual run is written whole (its stream's records depend on timing), and so
 	// is a real program's (its stream was provisional: tracer.LiveSource).
 	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual" || st.Provisional())
+	tm.done("saving the trace")
 	formats, outErr := parseFormats(o.Formats)
 	if saveErr != nil {
 		path = f.Name()
@@ -320,9 +326,11 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// collecting them before the spans are derived lets the analysis reuse
 	// their memory instead of growing the heap past them.
 	runtime.GC()
+	tm.done("freeing the recorder's buffers")
 	// The printed report needs no call spans: without outputs or OTLP,
 	// none are derived.
 	r, derr := deriveRun(octx, t, len(formats) > 0 || o.OTLP != "")
+	tm.done("deriving the spans")
 	if derr != nil { // a signal while the spans were derived
 		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
 	}
@@ -362,12 +370,14 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			_ = writeManifest(dir, planned) // a failure is reported below, with the final list
 		}
 		written, outErr = writeOutputs(octx, dir, r, names)
+		tm.done("outputs")
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
 	<-predDone
+	tm.done("the diagnosis")
 	written = append(written, predFiles...)
 	if saveErr == nil && (len(written) > 0 || exists(filepath.Join(dir, manifestName))) {
 		// What the next record into dir removes: these files and no other.
@@ -396,6 +406,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			_, err = fmt.Fprintf(stdout, "outputs: %s\n", strings.Join(written, " "))
 		}
 	}
+	tm.done("printing the report")
 	if err != nil {
 		return errors.Join(saveErr, err, runErr)
 	}
@@ -414,6 +425,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
 			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
 		}
+		tm.done("sending over OTLP")
 	}
 	if outErr != nil {
 		return errors.Join(fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr), otlpErr, runErr)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// timings measures record's steps for --timings: the run, then each step
+// after it, printed on stderr when the command ends. It is how the
+// post-run time of issue 14 (record's work after the run against the
+// time validate takes to read the trace) is measured on the commands
+// themselves (docs/performance.md). A nil *timings measures nothing.
+type timings struct {
+	start, last time.Time
+	steps       []timedStep
+}
+
+type timedStep struct {
+	name string
+	d    time.Duration
+}
+
+func newTimings(on bool) *timings {
+	if !on {
+		return nil
+	}
+	now := time.Now()
+	return &timings{start: now, last: now}
+}
+
+// done ends the step called name, begun when the previous one ended.
+func (t *timings) done(name string) {
+	if t == nil {
+		return
+	}
+	now := time.Now()
+	t.steps = append(t.steps, timedStep{name, now.Sub(t.last)})
+	t.last = now
+}
+
+// write prints the steps: the first (the run) alone, then the time after
+// it and each step of that time, in milliseconds, for example
+//
+//	giltrace: timings: run 512 ms; after the run 601 ms: saving the trace 41 ms, deriving the spans 130 ms, ...
+func (t *timings) write(w io.Writer) {
+	if t == nil || len(t.steps) == 0 {
+		return
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+	var after time.Duration
+	var parts []string
+	for _, s := range t.steps[1:] {
+		after += s.d
+		parts = append(parts, s.name+" "+ms(s.d))
+	}
+	fmt.Fprintf(w, "giltrace: timings: %s %s; after the run %s", t.steps[0].name, ms(t.steps[0].d), ms(after))
+	if len(parts) > 0 {
+		fmt.Fprintf(w, ": %s", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
+}
