@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"github.com/giltrace/giltrace/internal/hugepage"
 	"sync"
 	"sync/atomic"
 )
@@ -227,6 +228,7 @@ func (b *Buffer) grow() bool {
 		}
 	}
 	c := &chunk{ev: make([]Event, n)}
+	hugepage.Covering(c.ev)
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)
 	b.r.mu.Unlock()
@@ -326,6 +328,7 @@ func mergeEvents(lists [][]Event) []Event {
 		}
 	}
 	out := make([]Event, total)
+	hugepage.Slice(out)
 	o := 0
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)

@@ -1,0 +1,68 @@
+//go:build linux
+
+package hugepage
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestSliceAdvises: a fresh large slice's mapping is marked for huge pages
+// (the "hg" flag of /proc/self/smaps: MADV_HUGEPAGE), and writing it after
+// the advice reads back what was written.
+func TestSliceAdvises(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	}
+	s := make([]uint64, 32<<20/8)
+	Slice(s)
+	start, length := inner(uintptr(unsafe.Pointer(&s[0])), uintptr(len(s))*8)
+	if length == 0 {
+		t.Fatal("a 32 MB slice holds no whole huge page")
+	}
+	flags, err := vmFlags(start)
+	if err != nil {
+		t.Skipf("reading /proc/self/smaps: %v", err)
+	}
+	if !strings.Contains(" "+flags+" ", " hg ") {
+		t.Errorf("VmFlags of the mapping at %#x: %q, want hg (MADV_HUGEPAGE)", start, flags)
+	}
+	for i := range s {
+		s[i] = uint64(i)
+	}
+	for i := range s {
+		if s[i] != uint64(i) {
+			t.Fatalf("s[%d] = %d", i, s[i])
+		}
+	}
+}
+
+// vmFlags returns the VmFlags line of the mapping holding address a.
+func vmFlags(a uintptr) (string, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 && strings.Contains(line, " ") {
+			in = lo <= a && a < hi
+			continue
+		}
+		if in && strings.HasPrefix(line, "VmFlags:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmFlags:")), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("no mapping holds %#x", a)
+}
