@@ -1,7 +1,6 @@
 package tracer
 
 import (
-	"github.com/giltrace/giltrace/internal/hugepage"
 	"sync"
 	"sync/atomic"
 )
@@ -228,7 +227,7 @@ func (b *Buffer) grow() bool {
 		}
 	}
 	c := &chunk{ev: make([]Event, n)}
-	hugepage.Covering(c.ev)
+	hugeCovering(c.ev)
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)
 	b.r.mu.Unlock()
@@ -328,7 +327,7 @@ func mergeEvents(lists [][]Event) []Event {
 		}
 	}
 	out := make([]Event, total)
-	hugepage.Slice(out)
+	hugeSlice(out)
 	o := 0
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)

@@ -2,7 +2,6 @@ package tracer
 
 import (
 	"context"
-	"github.com/giltrace/giltrace/internal/hugepage"
 	"sort"
 )
 
@@ -148,9 +147,9 @@ func newDeriver(t *Trace, withCalls bool) *deriver {
 	states := make([]StateSpan, nstates)
 	callSpans := make([]CallSpan, ncalls)
 	// The largest arrays of a run: huge pages where the kernel leaves it
-	// to the program (internal/hugepage).
-	hugepage.Slice(states)
-	hugepage.Slice(callSpans)
+	// to the program (hugepage.go).
+	hugeSlice(states)
+	hugeSlice(callSpans)
 	d.stateArr, d.callArr = states, callSpans
 	for i, th := range t.Threads {
 		ts := &d.threads[i]
@@ -167,9 +166,9 @@ func newDeriver(t *Trace, withCalls bool) *deriver {
 	d.s.holdSpan = make([]int32, 0, acquires)
 	d.s.Handoffs = make([]Handoff, 0, acquires) // at most one per acquire: no regrowth at the peak
 	d.s.Waits = make([]Wait, 0, acquires+2*len(t.Threads))
-	hugepage.Slice(d.s.Holds)
-	hugepage.Slice(d.s.Handoffs)
-	hugepage.Slice(d.s.Waits)
+	hugeSlice(d.s.Holds)
+	hugeSlice(d.s.Handoffs)
+	hugeSlice(d.s.Waits)
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/giltrace/giltrace/internal/hugepage"
 	"hash/crc32"
 	"io"
 	"math"
@@ -541,7 +540,7 @@ func (rd *reader) growEvents(left uint64, n int) {
 	want := uint64(len(t.Events)) + min(left, 16*uint64(max(rd.off, rd.size)))
 	want = max(want, uint64(len(t.Events)+n), 2*uint64(cap(t.Events)))
 	evs := make([]Event, len(t.Events), want)
-	hugepage.Slice(evs)
+	hugeSlice(evs)
 	copy(evs, t.Events)
 	t.Events = evs
 }

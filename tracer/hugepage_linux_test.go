@@ -1,6 +1,6 @@
 //go:build linux
 
-package hugepage
+package tracer
 
 import (
 	"bufio"
@@ -11,16 +11,16 @@ import (
 	"unsafe"
 )
 
-// TestSliceAdvises: a fresh large slice's mapping is marked for huge pages
+// TestHugeSliceAdvises: a fresh large slice's mapping is marked for huge pages
 // (the "hg" flag of /proc/self/smaps: MADV_HUGEPAGE), and writing it after
 // the advice reads back what was written.
-func TestSliceAdvises(t *testing.T) {
+func TestHugeSliceAdvises(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
 		t.Skipf("this kernel has no transparent huge pages: %v", err)
 	}
 	s := make([]uint64, 32<<20/8)
-	Slice(s)
-	start, length := inner(uintptr(unsafe.Pointer(&s[0])), uintptr(len(s))*8)
+	hugeSlice(s)
+	start, length := hugeInner(uintptr(unsafe.Pointer(&s[0])), uintptr(len(s))*8)
 	if length == 0 {
 		t.Fatal("a 32 MB slice holds no whole huge page")
 	}

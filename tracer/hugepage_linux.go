@@ -1,11 +1,11 @@
 //go:build linux
 
-package hugepage
+package tracer
 
 import "syscall"
 
 const madvHugepage = 14 // MADV_HUGEPAGE
 
-func advise(start, n uintptr) {
+func madviseHuge(start, n uintptr) {
 	syscall.Syscall(syscall.SYS_MADVISE, start, n, madvHugepage)
 }

@@ -1,0 +1,83 @@
+package tracer
+
+// Huge pages for a trace's largest arrays (its events, the recorder's
+// chunks, the derived spans).
+//
+// Go's heap does not ask for transparent huge pages (since Go 1.21.1), and
+// on Linux set to "madvise" (/sys/kernel/mm/transparent_hugepage/enabled,
+// the default of many distributions) the kernel then backs it with 4 KiB
+// pages, one page fault each on first touch. Where a page fault is dear
+// (virtual machines: on the Firecracker guests giltrace is developed on,
+// about 14 us each, so 3.5 ms per MB first touched) a 100 MB array costs
+// 0.35 s of faults before any work; with huge pages, a few ms
+// (docs/performance.md, "Page faults").
+
+import "unsafe"
+
+// hugeMin is the smallest array hugeSlice acts on: below it, the few pages saved
+// are not worth a system call (and a split of the heap's mapping).
+const hugeMin = 8 << 20
+
+// hugeSize is the huge page size of x86-64 and arm64 with 4 KiB pages.
+const hugeSize = 2 << 20
+
+// hugeSlice advises huge pages for the backing array of s, which must not
+// have been written yet (a fresh make): see hugeAdvise.
+func hugeSlice[T any](s []T) {
+	if cap(s) == 0 {
+		return
+	}
+	var zero T
+	hugeAdvise(unsafe.Pointer(unsafe.SliceData(s)), uintptr(cap(s))*unsafe.Sizeof(zero))
+}
+
+// hugeAdvise asks for huge pages for the whole 2 MiB pages inside [p, p+n),
+// when n is at least hugeMin; it is a hint, and its failure (another
+// platform, transparent huge pages off) changes nothing but the speed.
+// Memory already touched keeps its small pages until the kernel's
+// khugepaged collapses them.
+func hugeAdvise(p unsafe.Pointer, n uintptr) {
+	if start, length := hugeInner(uintptr(p), n); length > 0 {
+		madviseHuge(start, length)
+	}
+}
+
+// hugeInner is the range of whole huge pages inside [p, p+n): empty (length 0)
+// below hugeMin.
+func hugeInner(p, n uintptr) (start, length uintptr) {
+	if n < hugeMin {
+		return 0, 0
+	}
+	start = (p + hugeSize - 1) &^ (hugeSize - 1)
+	end := (p + n) &^ (hugeSize - 1)
+	if end <= start {
+		return 0, 0
+	}
+	return start, end - start
+}
+
+// hugeCovering advises huge pages for every 2 MiB page that s's backing array
+// touches, when it is at least one huge page long: for arrays of that
+// hugeSize allocated one after the other (a recorder's chunks), contiguous but
+// not aligned, so that the pages that straddle two of them are huge too.
+// The first and the last page hold neighbours' bytes: an advice changes
+// none, and they lie in the heap arenas that hold the array (whose 64 MiB
+// boundaries are huge-page boundaries), so no other mapping is touched. It must
+// come before the array is written.
+func hugeCovering[T any](s []T) {
+	var zero T
+	if start, length := hugeOuter(uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s))*unsafe.Sizeof(zero)); length > 0 {
+		madviseHuge(start, length)
+	}
+}
+
+// hugeOuter is the range of the huge pages that [p, p+n) touches: empty
+// (length 0) when n is less than one huge page.
+func hugeOuter(p, n uintptr) (start, length uintptr) {
+	if n < hugeSize {
+		return 0, 0
+	}
+	start = p &^ (hugeSize - 1)
+	end := (p + n + hugeSize - 1) &^ (hugeSize - 1)
+	return start, end - start
+}

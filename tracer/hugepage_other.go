@@ -1,0 +1,5 @@
+//go:build !linux
+
+package tracer
+
+func madviseHuge(start, n uintptr) {}

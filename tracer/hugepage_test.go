@@ -1,0 +1,54 @@
+package tracer
+
+import "testing"
+
+func TestHugeInner(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		p, n          uintptr
+		start, length uintptr
+	}{
+		{0, hugeMin, 0, hugeMin},                      // aligned: every page
+		{1, hugeMin, 2 * mb, hugeMin - 2*mb},          // one byte past: the first and the last page are partial
+		{2*mb - 1, hugeMin + 1, 2 * mb, hugeMin},      // starts one byte before a page
+		{3 * mb, hugeMin - 1, 0, 0},                   // below hugeMin: nothing
+		{5 * mb, 16 * mb, 6 * mb, 14 * mb},            // an odd start
+		{1<<40 + 123, 64 * mb, 1<<40 + 2*mb, 62 * mb}, // high addresses
+	} {
+		start, length := hugeInner(tc.p, tc.n)
+		if start != tc.start || length != tc.length {
+			t.Errorf("hugeInner(%#x, %d MB) = %#x, %d bytes; want %#x, %d", tc.p, tc.n/mb, start, length, tc.start, tc.length)
+		}
+		if length > 0 && (start < tc.p || start+length > tc.p+tc.n || start%hugeSize != 0 || length%hugeSize != 0) {
+			t.Errorf("hugeInner(%#x, %d): [%#x, %#x) is not whole huge pages inside", tc.p, tc.n, start, start+length)
+		}
+	}
+}
+
+func TestHugeOuter(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		p, n          uintptr
+		start, length uintptr
+	}{
+		{0, 2 * mb, 0, 2 * mb},                  // one aligned page
+		{8 * 1024, 2 * mb, 0, 4 * mb},           // a recorder's chunk: straddles two pages
+		{3 * mb, 2*mb - 1, 0, 0},                // under a huge page: nothing
+		{5*mb + 4096, 6 * mb, 4 * mb, 8 * mb},   // ends inside its fourth page
+		{64*mb - 8192, 2 * mb, 62 * mb, 4 * mb}, // across an arena boundary: the pages of the two arenas it is in
+	} {
+		start, length := hugeOuter(tc.p, tc.n)
+		if start != tc.start || length != tc.length {
+			t.Errorf("hugeOuter(%#x, %d) = %#x, %d; want %#x, %d", tc.p, tc.n, start, length, tc.start, tc.length)
+		}
+		if length > 0 && (start > tc.p || start+length < tc.p+tc.n || start%hugeSize != 0 || length%hugeSize != 0) {
+			t.Errorf("hugeOuter(%#x, %d): [%#x, %#x) does not cover the array in whole pages", tc.p, tc.n, start, start+length)
+		}
+	}
+}
+
+func TestHugeSliceEmpty(t *testing.T) {
+	hugeSlice([]int64(nil)) // nothing to advise: no panic
+	hugeSlice(make([]int64, 0))
+	hugeCovering([]int64(nil))
+}
