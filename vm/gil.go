@@ -98,7 +98,7 @@ func (g *legacyGIL) drop(*thread) error { return nil }
 // tick releases and re-acquires the GIL. A tick with no thread waiting
 // changes nothing anyone could observe, so it is skipped without an event.
 func (g *legacyGIL) tick(th *thread) error {
-	if g.l.nwait.Load() == 0 {
+	if g.l.waiting() == 0 {
 		return nil
 	}
 	if err := g.l.release(th, tracer.ReleaseLegacyTick); err != nil {

@@ -132,7 +132,7 @@ func (v *vthread) stopAt(ticks bool) int64 {
 func (v *vthread) noopTicks() bool {
 	th := v.th
 	l := th.proc.gilLock
-	return th.checkInterval > 0 && l != nil && l.breaker == nil && l.nwait.Load() == 0
+	return th.checkInterval > 0 && l != nil && l.breaker == nil && l.waiting() == 0
 }
 
 // fastForward runs the countdown loop at the top frame's pc in one step,
