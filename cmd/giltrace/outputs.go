@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/exporters/flamegraph"
@@ -238,6 +239,8 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}
 		path := filepath.Join(dir, o.File)
 		r.progress.Phase("writing %s (%d of %d)", path, started.Add(1), len(names))
+		begun := time.Now()
+		defer func() { r.timings.part(names[i], time.Since(begun)) }()
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			if ctx.Err() != nil {
 				res.interrupted = true
@@ -271,7 +274,9 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		}()
 	}
 	if workers > 1 && len(names) > 0 {
+		begun := time.Now()
 		r.diagnosis() // meanwhile, on this goroutine, before its share of the outputs
+		r.timings.part("diagnosis", time.Since(begun))
 	}
 	worker()
 	wg.Wait()

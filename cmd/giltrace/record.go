@@ -340,6 +340,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
 	}
 	r.progress = pg
+	r.timings = tm
 	// A real program's report gains what would help it, predicted from its
 	// model in virtual time (docs/what-if.md): predicted while the outputs
 	// are written, and waited for by report.txt and report.json only,

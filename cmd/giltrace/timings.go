@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,11 +16,15 @@ import (
 type timings struct {
 	start, last time.Time
 	steps       []timedStep
+
+	mu    sync.Mutex
+	parts []timedStep // of the next step: what ran in it, on any core (part)
 }
 
 type timedStep struct {
-	name string
-	d    time.Duration
+	name  string
+	d     time.Duration
+	parts []timedStep
 }
 
 func newTimings(on bool) *timings {
@@ -36,14 +41,31 @@ func (t *timings) done(name string) {
 		return
 	}
 	now := time.Now()
-	t.steps = append(t.steps, timedStep{name, now.Sub(t.last)})
+	t.mu.Lock()
+	parts := t.parts
+	t.parts = nil
+	t.mu.Unlock()
+	t.steps = append(t.steps, timedStep{name, now.Sub(t.last), parts})
 	t.last = now
 }
 
+// part notes that name, a piece of the step under way, took d: the
+// outputs written at once on several cores, each with its own time.
+// Safe for concurrent use.
+func (t *timings) part(name string, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.parts = append(t.parts, timedStep{name: name, d: d})
+	t.mu.Unlock()
+}
+
 // write prints the steps: the first (the run) alone, then the time after
-// it and each step of that time, in milliseconds, for example
+// it and each step of that time, in milliseconds, with the parts of a step
+// in parentheses (each its own time: they ran at once), for example
 //
-//	giltrace: timings: run 512 ms; after the run 601 ms: saving the trace 41 ms, deriving the spans 130 ms, ...
+//	giltrace: timings: run 512 ms; after the run 601 ms: saving the trace 41 ms, deriving the spans 130 ms, outputs 300 ms (diagnosis 80 ms, perfetto 180 ms, ...), ...
 func (t *timings) write(w io.Writer) {
 	if t == nil || len(t.steps) == 0 {
 		return
@@ -53,7 +75,15 @@ func (t *timings) write(w io.Writer) {
 	var parts []string
 	for _, s := range t.steps[1:] {
 		after += s.d
-		parts = append(parts, s.name+" "+ms(s.d))
+		p := s.name + " " + ms(s.d)
+		if len(s.parts) > 0 {
+			var in []string
+			for _, x := range s.parts {
+				in = append(in, x.name+" "+ms(x.d))
+			}
+			p += " (" + strings.Join(in, ", ") + ")"
+		}
+		parts = append(parts, p)
 	}
 	fmt.Fprintf(w, "giltrace: timings: %s %s; after the run %s", t.steps[0].name, ms(t.steps[0].d), ms(after))
 	if len(parts) > 0 {

@@ -25,9 +25,15 @@ func TestRecordTimings(t *testing.T) {
 			}
 			continue
 		}
-		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms; after the run \d+ ms: saving the trace \d+ ms, freeing the recorder's buffers \d+ ms, deriving the spans \d+ ms, outputs \d+ ms, the diagnosis \d+ ms, printing the report \d+ ms$`)
+		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms; after the run \d+ ms: saving the trace \d+ ms, freeing the recorder's buffers \d+ ms, deriving the spans \d+ ms, outputs \d+ ms \(([a-z-]+ \d+ ms(, )?)+\), the diagnosis \d+ ms, printing the report \d+ ms$`)
 		if len(got) != 1 || !want.MatchString(got[0]) {
 			t.Errorf("--timings printed %q\nwant one line matching %s\nstderr:\n%s", got, want, stderr.String())
+		}
+		// Each output written, and the diagnosis computed beside them, with its time.
+		for _, n := range append(parsedFormats(t, ""), "diagnosis") {
+			if !regexp.MustCompile(`(\(|, )` + n + ` \d+ ms[,)]`).MatchString(got[0]) {
+				t.Errorf("--timings: no time for %s in %q", n, got[0])
+			}
 		}
 		if !strings.HasSuffix(strings.TrimRight(stderr.String(), "\n"), got[0]) {
 			t.Errorf("the timings are not the last line of stderr:\n%s", stderr.String())
@@ -38,17 +44,33 @@ func TestRecordTimings(t *testing.T) {
 // TestTimingsSum: the time after the run is the sum of its steps, and a
 // nil *timings (no --timings) does nothing.
 func TestTimingsSum(t *testing.T) {
-	tm := &timings{steps: []timedStep{{"run", 5 * time.Millisecond}, {"a", 1500 * time.Microsecond}, {"b", 2 * time.Millisecond}}}
+	tm := newTimings(true)
+	tm.steps = []timedStep{{"run", 5 * time.Millisecond, nil}, {"a", 1500 * time.Microsecond, nil}}
+	tm.part("x", 3*time.Millisecond)
+	tm.part("y", time.Millisecond)
+	tm.done("b")
+	tm.steps[2].d = 2 * time.Millisecond
 	var b bytes.Buffer
 	tm.write(&b)
-	if want := "giltrace: timings: run 5 ms; after the run 4 ms: a 2 ms, b 2 ms\n"; b.String() != want {
+	if want := "giltrace: timings: run 5 ms; after the run 4 ms: a 2 ms, b 2 ms (x 3 ms, y 1 ms)\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 	var none *timings
 	none.done("x")
+	none.part("y", time.Second)
 	b.Reset()
 	none.write(&b)
 	if b.Len() != 0 {
 		t.Errorf("a nil *timings wrote %q", b.String())
 	}
+}
+
+// parsedFormats is the formats record writes for spec.
+func parsedFormats(t *testing.T, spec string) []string {
+	t.Helper()
+	names, err := parseFormats(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

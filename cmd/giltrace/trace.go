@@ -80,6 +80,7 @@ type run struct {
 	report *diagnosis.Report
 
 	progress *progress // says which output is being written; nil for none
+	timings  *timings  // record --timings: each output's time; nil for none
 
 	// whatIf, if set, waits for and returns the prediction of what would
 	// help the run (record of a real program), nil if none: report.txt and
