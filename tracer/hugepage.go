@@ -10,9 +10,33 @@ package tracer
 // (virtual machines: on the Firecracker guests giltrace is developed on,
 // about 14 us each, so 3.5 ms per MB first touched) a 100 MB array costs
 // 0.35 s of faults before any work; with huge pages, a few ms
-// (docs/performance.md, "Page faults").
+// (docs/performance.md, "Page faults, huge pages and `record --timings`").
+//
+// GODEBUG=disablethp=1, Go's way to keep its heap off huge pages, turns
+// the advice off too. In a long-lived process, the pages the runtime
+// returns inside an advised range may be collapsed back into huge pages by
+// the kernel (khugepaged): its resident memory then stays nearer its peak.
 
-import "unsafe"
+import (
+	"os"
+	"strings"
+	"unsafe"
+)
+
+// hugeOff is GODEBUG=disablethp=1: no advice.
+var hugeOff = disableTHP(os.Getenv("GODEBUG"))
+
+// disableTHP reports whether the GODEBUG setting godebug turns Go's heap
+// huge pages off (the last disablethp= wins, as in the runtime).
+func disableTHP(godebug string) bool {
+	off := false
+	for _, kv := range strings.Split(godebug, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "disablethp="); ok {
+			off = v == "1"
+		}
+	}
+	return off
+}
 
 // hugeMin is the smallest array hugeSlice acts on: below it, the few pages saved
 // are not worth a system call (and a split of the heap's mapping).
@@ -37,7 +61,7 @@ func hugeSlice[T any](s []T) {
 // Memory already touched keeps its small pages until the kernel's
 // khugepaged collapses them.
 func hugeAdvise(p unsafe.Pointer, n uintptr) {
-	if start, length := hugeInner(uintptr(p), n); length > 0 {
+	if start, length := hugeInner(uintptr(p), n); length > 0 && !hugeOff {
 		madviseHuge(start, length)
 	}
 }
@@ -66,7 +90,7 @@ func hugeInner(p, n uintptr) (start, length uintptr) {
 // come before the array is written.
 func hugeCovering[T any](s []T) {
 	var zero T
-	if start, length := hugeOuter(uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s))*unsafe.Sizeof(zero)); length > 0 {
+	if start, length := hugeOuter(uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s))*unsafe.Sizeof(zero)); length > 0 && !hugeOff {
 		madviseHuge(start, length)
 	}
 }

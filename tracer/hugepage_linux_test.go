@@ -18,6 +18,9 @@ func TestHugeSliceAdvises(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
 		t.Skipf("this kernel has no transparent huge pages: %v", err)
 	}
+	if hugeOff {
+		t.Skip("GODEBUG=disablethp=1: no advice")
+	}
 	s := make([]uint64, 32<<20/8)
 	hugeSlice(s)
 	start, length := hugeInner(uintptr(unsafe.Pointer(&s[0])), uintptr(len(s))*8)

@@ -4,16 +4,17 @@ import "testing"
 
 func TestHugeInner(t *testing.T) {
 	const mb = 1 << 20
+	high := ^uintptr(0) / 2 &^ (hugeSize - 1) // any platform's
 	for _, tc := range []struct {
 		p, n          uintptr
 		start, length uintptr
 	}{
-		{0, hugeMin, 0, hugeMin},                      // aligned: every page
-		{1, hugeMin, 2 * mb, hugeMin - 2*mb},          // one byte past: the first and the last page are partial
-		{2*mb - 1, hugeMin + 1, 2 * mb, hugeMin},      // starts one byte before a page
-		{3 * mb, hugeMin - 1, 0, 0},                   // below hugeMin: nothing
-		{5 * mb, 16 * mb, 6 * mb, 14 * mb},            // an odd start
-		{1<<40 + 123, 64 * mb, 1<<40 + 2*mb, 62 * mb}, // high addresses
+		{0, hugeMin, 0, hugeMin},                    // aligned: every page
+		{1, hugeMin, 2 * mb, hugeMin - 2*mb},        // one byte past: the first and the last page are partial
+		{2*mb - 1, hugeMin + 1, 2 * mb, hugeMin},    // starts one byte before a page
+		{3 * mb, hugeMin - 1, 0, 0},                 // below hugeMin: nothing
+		{5 * mb, 16 * mb, 6 * mb, 14 * mb},          // an odd start
+		{high + 123, 64 * mb, high + 2*mb, 62 * mb}, // high addresses
 	} {
 		start, length := hugeInner(tc.p, tc.n)
 		if start != tc.start || length != tc.length {
@@ -51,4 +52,16 @@ func TestHugeSliceEmpty(t *testing.T) {
 	hugeSlice([]int64(nil)) // nothing to advise: no panic
 	hugeSlice(make([]int64, 0))
 	hugeCovering([]int64(nil))
+}
+
+func TestDisableTHP(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": false, "disablethp=1": true, "disablethp=0": false,
+		"gctrace=1,disablethp=1": true, "disablethp=1,disablethp=0": false,
+		"madvdontneed=1": false, " disablethp=1": true,
+	} {
+		if got := disableTHP(in); got != want {
+			t.Errorf("disableTHP(%q) = %v, want %v", in, got, want)
+		}
+	}
 }

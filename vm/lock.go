@@ -99,7 +99,7 @@ func (l *lock) waiting() int32 { return atomic.LoadInt32(&l.nwait) }
 // setWaiting sets waiting's count, under mu. In virtual time, a plain
 // store: the threads are coroutines that run one at a time, and an atomic
 // store (an exchange on x86) was 78 % of removeWaiter's time, 6 % of a
-// simulation's (docs/performance.md).
+// simulation's (docs/performance.md, "Fifth round: locked instructions").
 func (l *lock) setWaiting(n int) {
 	if l.mu.off {
 		l.nwait = int32(n)

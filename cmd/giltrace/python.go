@@ -124,7 +124,9 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		o = &oo
 	}
 	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
-		return tracer.Record(ctx, src, tracer.Config{})
+		// The events are read and recorded by giltrace, not by the
+		// program: huge pages for its buffers cost the program nothing.
+		return tracer.Record(ctx, src, tracer.Config{HugePages: true})
 	})
 	if err != nil {
 		return err

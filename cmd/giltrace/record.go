@@ -278,7 +278,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	})
 	pg := progressOf(ctx)
 	tm := newTimings(o.Timings)
-	defer tm.write(stderr)
+	defer func() {
+		if tm != nil {
+			pg.Stop() // the live line cleared first, on every path
+			tm.write(stderr)
+		}
+	}()
 	pg.Phase("running %s", label)
 	stopLive := pg.every(func() string {
 		threads, ended, events := st.Stats()
@@ -328,8 +333,9 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// back to the system as well (FreeOSMemory, not just a collection):
 	// the spans then fault them in again as huge pages where the recorder
 	// asked for them (tracer/hugepage.go), instead of the runtime clearing
-	// them 4 KiB at a time; on a machine whose page faults are dear, 0.08-0.33 s
-	// to derive 1.9 M events instead of 0.35-0.46 s (docs/performance.md).
+	// them 4 KiB at a time; on a machine whose page faults are dear, 0.07-0.28 s
+	// to derive 1.9 M events instead of 0.33-0.46 s (docs/performance.md,
+	// "Page faults, huge pages and record --timings").
 	debug.FreeOSMemory()
 	tm.done("freeing the recorder's buffers")
 	// The printed report needs no call spans: without outputs or OTLP,
@@ -376,14 +382,19 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			_ = writeManifest(dir, planned) // a failure is reported below, with the final list
 		}
 		written, outErr = writeOutputs(octx, dir, r, names)
-		tm.done("outputs")
+		if len(names) > 0 {
+			tm.done("outputs")
+		}
 	}
 	// The whole report (issue 6: "also printed at the end of record"): its
 	// JSON keeps every field of the breakdown and adds the diagnosis. The
 	// run is analysed once, for this and for report.txt and report.json.
 	diag := r.diagnosis()
-	<-predDone
 	tm.done("the diagnosis")
+	<-predDone
+	if pred != nil || predErr != nil {
+		tm.done("predicting what would help") // what was left of it (it began with the outputs)
+	}
 	written = append(written, predFiles...)
 	if saveErr == nil && (len(written) > 0 || exists(filepath.Join(dir, manifestName))) {
 		// What the next record into dir removes: these files and no other.

@@ -10,29 +10,42 @@ import (
 )
 
 // TestRecordTimings: --timings prints, once and last, the run's time and
-// the time after it with each step; without it nothing is printed.
+// the time after it with each step (each output's own time in the
+// outputs step; no outputs step without outputs); without it nothing is
+// printed.
 func TestRecordTimings(t *testing.T) {
-	for _, on := range []bool{true, false} {
+	for _, tc := range []struct {
+		timings bool
+		formats string
+		want    string // the steps after the run
+	}{
+		{true, "", `saving the trace \d+ ms, freeing the recorder's buffers \d+ ms, deriving the spans \d+ ms, outputs \d+ ms \(([a-z-]+ \d+ ms(, )?)+\), the diagnosis \d+ ms, printing the report \d+ ms`},
+		{true, "none", `saving the trace \d+ ms, freeing the recorder's buffers \d+ ms, deriving the spans \d+ ms, the diagnosis \d+ ms, printing the report \d+ ms`},
+		{false, "", ""},
+	} {
 		var stdout, stderr bytes.Buffer
-		o := &recordOptions{Workload: "../../fixtures/convoy.yaml", Out: t.TempDir(), Clock: "virtual", Cores: 2, Timings: on}
+		o := &recordOptions{Workload: "../../fixtures/convoy.yaml", Out: t.TempDir(), Clock: "virtual", Cores: 2, Formats: tc.formats, Timings: tc.timings}
 		if err := record(context.Background(), o, &stdout, &stderr); err != nil {
 			t.Fatal(err)
 		}
 		got := regexp.MustCompile(`(?m)^giltrace: timings: .*$`).FindAllString(stderr.String(), -1)
-		if !on {
+		if !tc.timings {
 			if len(got) > 0 {
 				t.Errorf("without --timings: %q", got)
 			}
 			continue
 		}
-		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms; after the run \d+ ms: saving the trace \d+ ms, freeing the recorder's buffers \d+ ms, deriving the spans \d+ ms, outputs \d+ ms \(([a-z-]+ \d+ ms(, )?)+\), the diagnosis \d+ ms, printing the report \d+ ms$`)
+		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms; after the run \d+ ms: ` + tc.want + `$`)
 		if len(got) != 1 || !want.MatchString(got[0]) {
-			t.Errorf("--timings printed %q\nwant one line matching %s\nstderr:\n%s", got, want, stderr.String())
+			t.Errorf("--formats %q --timings printed %q\nwant one line matching %s\nstderr:\n%s", tc.formats, got, want, stderr.String())
+			continue
 		}
 		// Each output written, and the diagnosis computed beside them, with its time.
-		for _, n := range append(parsedFormats(t, ""), "diagnosis") {
-			if !regexp.MustCompile(`(\(|, )` + n + ` \d+ ms[,)]`).MatchString(got[0]) {
-				t.Errorf("--timings: no time for %s in %q", n, got[0])
+		if tc.formats != "none" {
+			for _, n := range append(parsedFormats(t, tc.formats), "diagnosis") {
+				if !regexp.MustCompile(`(\(|, )` + n + ` \d+ ms[,)]`).MatchString(got[0]) {
+					t.Errorf("--timings: no time for %s in %q", n, got[0])
+				}
 			}
 		}
 		if !strings.HasSuffix(strings.TrimRight(stderr.String(), "\n"), got[0]) {
