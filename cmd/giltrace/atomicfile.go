@@ -67,7 +67,19 @@ func writeFile(ctx context.Context, path string, write func(io.Writer) error) er
 func replaceFile(ctx context.Context, path string, mode fs.FileMode, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		// The temporary file's name means nothing to the user: say what
+		// is wrong with the directory the output goes into.
+		dir := filepath.Dir(path)
+		if st, serr := os.Stat(dir); serr != nil {
+			return fmt.Errorf("its directory %s: %w", dir, errors.Unwrap(serr))
+		} else if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		cause := err
+		if u := errors.Unwrap(err); u != nil {
+			cause = u
+		}
+		return fmt.Errorf("creating a temporary file in %s: %w", dir, cause)
 	}
 	in := interruptsOf(ctx)
 	in.track(f.Name(), true)

@@ -79,7 +79,11 @@ func TestBadInputs(t *testing.T) {
 		{"trace damaged validate", []string{"validate", file("damaged.giltrace", damaged)}, nil, 1, []string{"damaged.giltrace", "byte", "checksum mismatch"}},
 		// Damaged in its only event record: nothing before the damage to report.
 		{"trace damaged report", []string{"report", filepath.Join(dir, "damaged.giltrace")}, nil, 1, []string{"warning", "checksum mismatch", "salvaged the 0 events", "damaged before its first events", "nothing to report"}},
-		{"trace damaged export", []string{"export", filepath.Join(dir, "damaged.giltrace"), "-f", "folded", "-o", filepath.Join(dir, "d.folded")}, nil, 0, []string{"warning", "salvaged", "exporting the valid part"}},
+		// No event to export either: refused as report refuses it, not an empty file.
+		{"trace damaged export", []string{"export", filepath.Join(dir, "damaged.giltrace"), "-f", "folded", "-o", filepath.Join(dir, "d.folded")}, nil, 1, []string{"warning", "salvaged", "damaged before its first events", "nothing to export"}},
+		{"trace damaged model", []string{"model", filepath.Join(dir, "damaged.giltrace")}, nil, 1, []string{"damaged before its first events", "nothing to model"}},
+		{"trace damaged compare", []string{"compare", filepath.Join(dir, "damaged.giltrace")}, nil, 1, []string{"damaged before its first events", "nothing to model"}},
+		{"trace damaged view", []string{"view", filepath.Join(dir, "damaged.giltrace"), "--addr", "127.0.0.1:0"}, nil, 1, []string{"damaged before its first events", "nothing to show"}},
 		{"trace version 3", []string{"validate", file("v3.giltrace", v3)}, nil, 1, []string{"v3.giltrace", "byte 8", "unsupported format version 3"}},
 		// Flags.
 		{"flag --gil", []string{"record", good, "--gil", "nogil"}, nil, 2, []string{"--gil", "nogil"}},
@@ -90,6 +94,7 @@ func TestBadInputs(t *testing.T) {
 		{"flag --otlp credentials", []string{"record", good, "--otlp=ftp://alice:pw-secret@host"}, nil, 2, []string{"--otlp", "REDACTED"}},
 		{"flag export --format", []string{"export", goodTrace, "--format", "bogus"}, nil, 2, []string{"unknown format", "bogus"}},
 		{"flag export -o directory", []string{"export", goodTrace, "-f", "chrome", "-o", dir}, nil, 1, []string{dir, "is a directory"}},
+		{"flag export -o in a missing directory", []string{"export", goodTrace, "-f", "folded", "-o", filepath.Join(dir, "none", "x.folded")}, nil, 1, []string{"writing " + filepath.Join(dir, "none", "x.folded"), "its directory " + filepath.Join(dir, "none"), "no such file or directory"}},
 		{"flag record -o a file", []string{"record", good, "-o", notDir}, nil, 1, []string{notDir, "not a directory"}},
 		{"flag view --addr", []string{"view", goodTrace, "--addr", "8.8.8.8:0"}, nil, 2, []string{"--addr", "loopback"}},
 		{"flag unknown", []string{"record", good, "--bogus"}, nil, 2, []string{"--bogus"}},

@@ -213,6 +213,9 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHasEvents(t, o.File, "modelling", "model"); err != nil {
+		return err
+	}
 	if len(o.SwitchIntervals) > 0 && t.Meta.GILMode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.File, t.Meta.CheckInterval)}
 	}

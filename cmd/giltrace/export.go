@@ -76,6 +76,9 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHasEvents(t, o.File, "exporting", "export"); err != nil {
+		return err
+	}
 	s, err := deriveRun(cmd.Context(), t, true)
 	if err != nil {
 		return fmt.Errorf("exporting %s: %w", o.File, err)

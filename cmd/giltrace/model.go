@@ -46,6 +46,9 @@ func runModel(cmd *cobra.Command, o *modelOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHasEvents(t, o.File, "modelling", "model"); err != nil {
+		return err
+	}
 	src, err := buildModel(t, o.File)
 	if err != nil {
 		return err

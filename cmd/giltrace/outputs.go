@@ -240,7 +240,13 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		path := filepath.Join(dir, o.File)
 		r.progress.Phase("writing %s (%d of %d)", path, started.Add(1), len(names))
 		begun := time.Now()
-		defer func() { r.timings.part(names[i], time.Since(begun)) }()
+		defer func() {
+			name := names[i]
+			if res.path == "" {
+				name += " not written" // interrupted or failed: see the error
+			}
+			r.timings.part(name, time.Since(begun))
+		}()
 		if err := writeOutputFile(ctx, o, r, path); err != nil {
 			if ctx.Err() != nil {
 				res.interrupted = true

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/giltrace/giltrace/vm/workload"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,5 +258,37 @@ func TestRecordFixture(t *testing.T) {
 	}
 	if tr.Meta.LoopsPerMS <= 0 || tr.Meta.WorkloadFile != "../../fixtures/web-scraping.yaml" {
 		t.Errorf("meta %+v", tr.Meta)
+	}
+}
+
+// TestRecordSignalAsTheRunEnds: a signal that came as the run ended, too
+// late to cut it short and before its outputs began (a virtual run being
+// merged), stops nothing: the trace and every output are written, and
+// stderr says why the command will exit as stopped (QA: exit 130 with no
+// word).
+func TestRecordSignalAsTheRunEnds(t *testing.T) {
+	in, ctx, _, _ := newTestInterrupts(t)
+	w, err := workload.Load("../../fixtures/convoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := &recordOptions{Workload: w.File, Out: dir, Clock: "virtual", Cores: 2, Formats: "folded,report"}
+	var stdout, stderr bytes.Buffer
+	err = recordRun(ctx, w.Name, w.Name, startMeta(w, o), o, &stdout, &stderr, func(ctx context.Context) (*tracer.Trace, error) {
+		t, err := vm.Run(ctx, w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 2})
+		in.signal(syscall.SIGINT) // the run is over, record has not seen it yet
+		return t, err
+	})
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr.String())
+	}
+	if want := "giltrace: stopped by SIGINT as the run ended: the run is complete, and so are its trace and outputs"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
+	}
+	for _, f := range []string{traceName, "flame.folded", "report.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -78,6 +78,9 @@ func runView(cmd *cobra.Command, o *viewOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHasEvents(t, o.File, "showing", "show"); err != nil {
+		return err
+	}
 	r := newRun(t)
 	title := t.Meta.Workload
 	if title == "" {
