@@ -809,3 +809,46 @@ func TestStaleFrameFetch(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineLateDropRequest: a waiter that a release woke but that lost
+// the GIL to another thread begins a new timed wait then, unseen, and its
+// drop request comes one interval into the new hold, before inferDrops
+// would place it: the eval breaker's release still gets its request, from
+// that waiter, so that no forced switch lacks one (QA, CPython 3.12: 354
+// forced switches, 202 drop requests).
+func TestMachineLateDropRequest(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	const a, b, c = testThread, 102, 103
+	step(m, 0, a, evTakeGIL, "ts", 1)
+	step(m, 1, a, evTakeGILRet)
+	step(m, 10, b, evTakeGIL, "ts", 2)
+	step(m, 20, c, evTakeGIL, "ts", 3)
+	step(m, 5030, a, evDropGIL, "ts", 1) // b's request, inferred at 5010
+	step(m, 5031, c, evTakeGILRet)       // c wins; b waits again from 5030
+	step(m, 5040, a, evTakeGIL, "ts", 1)
+	step(m, 10035, c, evDropGIL, "ts", 3) // on b's request, made at about 10031
+	step(m, 10036, b, evTakeGILRet)
+	m.finish(11000_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	got := dump(tr)
+	for _, want := range []string{
+		"5010 thread 102 drop-request GIL holder=MainThread\n",
+		"10031 thread 102 drop-request GIL holder=thread 103\n10035 thread 103 lock-release GIL drop-request\n",
+		"10036 thread 102 lock-acquire GIL forced\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("events lack %q:\n%s", want, got)
+		}
+	}
+	requests, forced := strings.Count(got, "drop-request GIL holder="), strings.Count(got, "lock-acquire GIL forced")
+	if forced > requests {
+		t.Errorf("%d forced switches, %d drop requests:\n%s", forced, requests, got)
+	}
+	if m.lateDrops != 1 {
+		t.Errorf("lateDrops = %d, want 1", m.lateDrops)
+	}
+}

@@ -554,6 +554,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.repairs > 0 {
 		ex["repairs"] = strconv.Itoa(m.repairs)
 	}
+	if m.lateDrops > 0 {
+		ex["late_drop_requests"] = strconv.Itoa(m.lateDrops)
+	}
 	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
 	ex["processes"] = strconv.Itoa(len(m.procs))
 }
