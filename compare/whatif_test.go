@@ -609,3 +609,17 @@ func TestLimitSkipsDaemonsAndGIL(t *testing.T) {
 		}
 	}
 }
+
+// TestCriticalNeeds: a thread that started late is described by when it
+// ends and its own time, which the report's thread table shows as its
+// wall; one that started with the run, by its end alone.
+func TestCriticalNeeds(t *testing.T) {
+	early := critical{name: "w", startNS: 10e6, endNS: 1000e6}
+	if got, want := early.needs(), "w alone needs 1.00s"; got != want {
+		t.Errorf("early start: %q, want %q", got, want)
+	}
+	late := critical{name: "Thread-6 (writer)", startNS: 260e6, endNS: 1260e6}
+	if got, want := late.needs(), "Thread-6 (writer) ends 1.26s into the run (started at 260ms, its own time is 1.00s)"; got != want {
+		t.Errorf("late start: %q, want %q", got, want)
+	}
+}
