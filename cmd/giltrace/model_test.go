@@ -67,7 +67,8 @@ func TestModelCutTrace(t *testing.T) {
 	cut := cutBeforeEvents(t)
 	out := filepath.Join(filepath.Dir(cut), "model.yaml")
 	msg, err := runRoot("model", cut, "-o", out)
-	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "modelling "+cut+": nothing to model") || strings.Contains(err.Error(), "a bug") {
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "modelling "+cut+": the trace holds no events") ||
+		!strings.Contains(err.Error(), "cut off before its first events") || !strings.Contains(err.Error(), "nothing to model") || strings.Contains(err.Error(), "a bug") {
 		t.Fatalf("model of a cut trace: err = %v (%s), want an error naming %s and nothing to model", err, msg, cut)
 	}
 	if _, serr := os.Stat(out); !os.IsNotExist(serr) {

@@ -350,13 +350,25 @@ func writeFunctions(w io.Writer, r *diagnosis.Report) {
 		fmt.Fprintf(w, "\nTop functions by GIL hold (blame: others' GIL wait while it held the GIL)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  function\tline\tblame\tshare\theld\tof which native\tacquisitions\n")
+		var leftRows, leftAcq, allAcq int
 		for _, f := range r.TopHold {
+			allAcq += f.Count
 			if f.TotalNS < minHeldNS && f.BlameNS < minHeldNS {
+				leftRows, leftAcq = leftRows+1, leftAcq+f.Count
 				continue // the JSON keeps it: the rows sum to the blame
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", f.Function, lineOf(f), textfmt.Dur(f.BlameNS), textfmt.Pct(f.Share), textfmt.Dur(f.TotalNS), textfmt.Dur(f.NativeNS), f.Count)
 		}
 		tw.Flush()
+		if leftAcq*10 > allAcq {
+			// An acquisition counts where the thread took the GIL, and the
+			// hold where it ran: a thread back from I/O takes it in the
+			// caller, then holds it in the function it calls (QA: 40 of 48
+			// acquisitions missing from the table). Said when more than a
+			// tenth of them are in rows left out.
+			fmt.Fprintf(w, "  (acquisitions count where the GIL was taken: %d were taken at %s that held it under 1us, left out here; report.json lists them)\n",
+				leftAcq, textfmt.Plural(leftRows, "function line"))
+		}
 	}
 }
 
