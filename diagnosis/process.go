@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -176,6 +177,17 @@ func (a *analysis) site(w *tracer.Wait) *Site {
 // ws, or NoThread. Ties go to the lower ThreadID. It walks the waits'
 // blame: call it for a few waits, not all.
 func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
+	if hs := mainHolders(s, ws...); len(hs) > 0 {
+		return hs[0]
+	}
+	return tracer.NoThread
+}
+
+// mainHolders is the threads that held the lock during the waits ws,
+// the one that held it longest first, then those that held it at least a
+// third as long as that one (at most three in all): two CPU-bound threads
+// taking turns behind an I/O thread are both its convoy's holders.
+func mainHolders(s *tracer.Spans, ws ...*tracer.Wait) []tracer.ThreadID {
 	held := map[tracer.ThreadID]int64{}
 	for _, w := range ws {
 		for b := range s.BlameOf(w) {
@@ -184,13 +196,26 @@ func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 			}
 		}
 	}
-	best, bestNS := tracer.NoThread, int64(0)
+	ids := make([]tracer.ThreadID, 0, len(held))
 	for id, ns := range held {
-		if ns > bestNS || ns == bestNS && id < best {
-			best, bestNS = id, ns
+		if ns > 0 {
+			ids = append(ids, id)
 		}
 	}
-	return best
+	slices.SortFunc(ids, func(x, y tracer.ThreadID) int {
+		if c := cmp.Compare(held[y], held[x]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	out := ids[:0]
+	for _, id := range ids {
+		if len(out) == 3 || 3*held[id] < held[ids[0]] {
+			break
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // fairness compares the GIL acquisitions of the CPU-bound threads that

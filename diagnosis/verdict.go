@@ -530,7 +530,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	}
 	a.decide(Convoy, worstConds...)
 	th := &a.r.Threads[worst]
-	holder := a.mainGILHolder(tracer.ThreadID(worst))
+	holder, holders := a.mainGILHolder(tracer.ThreadID(worst))
 	others := ""
 	if hit > 1 {
 		others = fmt.Sprintf(" (and %s like it)", textfmt.Plural(hit-1, "other I/O thread"))
@@ -544,7 +544,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after each of its %d I/O operations, %s, while %s held it: %s of its time went to getting the GIL back.",
 			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), worstLat.Count,
 			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
-		Advice: a.convoyAdvice(holder),
+		Advice: a.convoyAdvice(holder, holders),
 	}, true
 }
 
@@ -696,19 +696,28 @@ func firstEndAfter(ends []int64) func(t int64, hint int) int {
 	}
 }
 
-// mainGILHolder names the thread that held the GIL longest while thread id
-// waited for it.
-func (a *analysis) mainGILHolder(id tracer.ThreadID) string {
+// mainGILHolder names the threads that held the GIL while thread id
+// waited for it (mainHolders: the longest holder, and those that held it
+// at least a third as long), and how many they are.
+func (a *analysis) mainGILHolder(id tracer.ThreadID) (string, int) {
 	var ws []*tracer.Wait
 	for i := range a.s.Waits {
 		if w := &a.s.Waits[i]; w.Thread == id && isGIL(a.t, w.Lock) {
 			ws = append(ws, w)
 		}
 	}
-	if h := mainHolder(a.s, ws...); h != tracer.NoThread {
-		return a.threadName(h)
+	hs := mainHolders(a.s, ws...)
+	if len(hs) == 0 {
+		return "another thread", 1
 	}
-	return "another thread"
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = a.threadName(h)
+	}
+	if len(names) == 1 {
+		return names[0], 1
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1], len(names)
 }
 
 func (a *analysis) gilHeldInNative() (Verdict, bool) {
@@ -848,11 +857,15 @@ func (r *Report) VerdictCodes() string {
 	return strings.Join(codes, ",")
 }
 
-// convoyAdvice moves the holder's compute to a process, with the
+// convoyAdvice moves the holders' compute to processes, with the
 // estimate when it is faster, and names the switch-interval trade-off.
-func (a *analysis) convoyAdvice(holder string) string {
+func (a *analysis) convoyAdvice(holder string, holders int) string {
 	sp := a.r.Speedup
-	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s's compute in a process (ProcessPoolExecutor) and keep the I/O in threads or asyncio", holder)
+	where := fmt.Sprintf("%s's compute in a process", holder)
+	if holders > 1 {
+		where = fmt.Sprintf("the compute of %s in processes", holder)
+	}
+	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s (ProcessPoolExecutor) and keep the I/O in threads or asyncio", where)
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: an estimated %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
 	}
