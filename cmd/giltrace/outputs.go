@@ -138,6 +138,9 @@ func parseFormats(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, n := range strings.Split(s, ",") {
 		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, fmt.Errorf("%q: an empty name in the list (a comma too many?); formats: %s", s, outputNames())
+		}
 		if n == "all" || n == "none" {
 			return nil, fmt.Errorf("%q cannot be combined with other formats: give all (every format but %s) or none alone, or list the formats (formats: %s)", n, optionalNames(), outputNames())
 		}

@@ -31,6 +31,7 @@ func TestParseFormats(t *testing.T) {
 		{"folded, pprof-wait,folded", []string{"pprof-wait", "folded"}, false},
 		{"pprof", nil, true},
 		{"chrome,", nil, true},
+		{"pprof-wait,,folded", nil, true},
 		{"all,chrome", nil, true},
 		{"all,text", nil, true},
 		{"text, none", nil, true},
@@ -46,6 +47,12 @@ func TestParseFormats(t *testing.T) {
 			if strings.Contains(tc.in, "all") || strings.Contains(tc.in, "none") {
 				if err == nil || !strings.Contains(err.Error(), "cannot be combined with other formats") || strings.Contains(err.Error(), "unknown format") {
 					t.Errorf("parseFormats(%q) = %v; want an error saying all and none cannot be combined", tc.in, err)
+				}
+			}
+			// An empty name: a comma too many, not an unknown format "".
+			if strings.Contains(","+tc.in+",", ",,") || strings.HasSuffix(tc.in, ",") {
+				if err == nil || !strings.Contains(err.Error(), "an empty name in the list") || strings.Contains(err.Error(), "unknown format") {
+					t.Errorf("parseFormats(%q) = %v; want an error naming the empty entry", tc.in, err)
 				}
 			}
 			continue
