@@ -623,3 +623,23 @@ func TestCriticalNeeds(t *testing.T) {
 		t.Errorf("late start: %q, want %q", got, want)
 	}
 }
+
+// TestMoreCoresFewest: the limit "on N cores" names the fewest cores that
+// give (within 2 %) what the most give (QA: "on 8 cores processes would
+// run 1.89x" where the table showed 1.89x on 4 cores already).
+func TestMoreCoresFewest(t *testing.T) {
+	row := func(cores int, x float64) PredictionRow {
+		return PredictionRow{Mode: Processes, Cores: cores, WallNS: int64(1e9 / x), Speedup: x}
+	}
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 1e9, Speedup: 1}
+	p := &Prediction{RecordedCores: 2, Replay: replay, Rows: []PredictionRow{replay, row(1, 1), row(2, 1.4), row(4, 1.89), row(8, 1.89)}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the cores: on 4 cores processes would run 1.89x"; !strings.HasPrefix(p.Limit, want) {
+		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+	p = &Prediction{RecordedCores: 2, Replay: replay, Rows: []PredictionRow{replay, row(2, 1.4), row(4, 1.7), row(8, 1.95)}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the cores: on 8 cores processes would run 1.95x"; !strings.HasPrefix(p.Limit, want) {
+		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+}
