@@ -53,7 +53,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"slices"
 	"sort"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -406,15 +405,20 @@ func newFlows(s *tracer.Spans) *flows {
 		f.start[i] += f.start[i-1]
 	}
 	f.ids = make([]flowID, len(fs)*2)
-	next := slices.Clone(f.start[:len(f.start)-1])
+	// start[i] is the cursor of span i's block while the flows are
+	// placed, so that no copy of it is needed (a 4-byte word per state
+	// span); each cursor ends at the next block's start, shifted back
+	// after.
 	for _, fl := range fs { // leaving, in the order of the handoffs
-		f.ids[next[fl.from]] = flowID{id: fl.id}
-		next[fl.from]++
+		f.ids[f.start[fl.from]] = flowID{id: fl.id}
+		f.start[fl.from]++
 	}
 	for _, fl := range fs { // then entering
-		f.ids[next[fl.to]] = flowID{id: fl.id, in: true}
-		next[fl.to]++
+		f.ids[f.start[fl.to]] = flowID{id: fl.id, in: true}
+		f.start[fl.to]++
 	}
+	copy(f.start[1:], f.start[:len(f.start)-1])
+	f.start[0] = 0
 	return f
 }
 
