@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"cmp"
+	"iter"
 	"math"
 	"slices"
 
@@ -172,25 +173,58 @@ func (a *analysis) reachableStarts() []int64 {
 	if len(qs) == 0 {
 		return out
 	}
-	// The union of the GIL waits, as disjoint intervals in time order.
-	ws := make([][2]int64, 0, len(a.gilWaits()))
-	for _, wi := range a.gilWaits() {
-		ws = append(ws, [2]int64{a.s.Waits[wi].Start, a.s.Waits[wi].End})
-	}
-	union := mergeIntervals(ws)
 	slices.SortFunc(qs, func(x, y query) int { return cmp.Compare(x.t, y.t) })
-	var before int64 // the union's length before union[k]
-	k := 0
-	for _, q := range qs {
-		for ; k < len(union) && union[k][1] <= q.t; k++ {
-			before += union[k][1] - union[k][0]
-		}
-		waited := before
-		if k < len(union) && union[k][0] < q.t {
-			waited += q.t - union[k][0]
-		}
-		out[q.i] = max(q.t-waited, 0)
+	ts := make([]int64, len(qs))
+	for j, q := range qs {
+		ts[j] = q.t
 	}
+	waited := unionBefore(func(yield func(start, end int64) bool) {
+		for _, wi := range a.gilWaits() {
+			if !yield(a.s.Waits[wi].Start, a.s.Waits[wi].End) {
+				return
+			}
+		}
+	}, ts)
+	for j, q := range qs {
+		out[q.i] = max(q.t-waited[j], 0)
+	}
+	return out
+}
+
+// unionBefore is, for each time of ts (sorted), how much of [0, t) the
+// union of the intervals covers; intervals yields them in the order they
+// begin. One pass, nothing allocated but the answer: the union is merged
+// as it goes, and a time is answered once no interval left can begin
+// before it (the GIL waits of a 1.9 M-event run: a 10 MB copy, sorted and
+// merged, before).
+func unionBefore(intervals iter.Seq2[int64, int64], ts []int64) []int64 {
+	out := make([]int64, len(ts))
+	var before int64 // the union's length before cur
+	var lo, hi int64 // cur: the merged interval being built
+	started := false // cur holds an interval
+	j := 0
+	answer := func(upTo int64, all bool) {
+		for ; j < len(ts) && (all || ts[j] <= upTo); j++ {
+			w := before
+			if started && ts[j] > lo {
+				w += min(hi, ts[j]) - lo
+			}
+			out[j] = w
+		}
+	}
+	for start, end := range intervals {
+		answer(start, false) // no interval left begins before these
+		switch {
+		case !started:
+			lo, hi, started = start, end, true
+		case start <= hi:
+			hi = max(hi, end)
+		default:
+			before += hi - lo
+			lo, hi = start, end
+		}
+	}
+	answer(0, true)
 	return out
 }
 
