@@ -16,6 +16,9 @@ const DefaultMaxEvents = 16 << 20
 const (
 	firstChunkEvents = 1 << 10
 	chunkEvents      = 64 << 10
+	// slabEvents bounds the slabs (4 MiB) that a recorder with
+	// Config.HugePages carves its chunks from (carve).
+	slabEvents = 128 << 10
 )
 
 // Config configures a Recorder.
@@ -56,8 +59,10 @@ type Recorder struct {
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
 	disabled bool
-	huge     bool // Config.HugePages
-	streamed bool // a Stream reads the buffers as they fill (set before any thread)
+	huge     bool    // Config.HugePages
+	slab     []Event // under mu: what carve has left of its current slab
+	slabbed  int     // under mu: the events of every slab taken
+	streamed bool    // a Stream reads the buffers as they fill (set before any thread)
 }
 
 // NewRecorder returns an empty Recorder.
@@ -235,15 +240,40 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	c := &chunk{ev: make([]Event, n)}
+	var c *chunk
 	if b.r.huge {
-		hugeCovering(c.ev)
+		c = &chunk{ev: b.r.carve(int(n))}
+	} else {
+		c = &chunk{ev: make([]Event, n)}
 	}
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)
 	b.r.mu.Unlock()
 	b.c, b.cur = c, c.ev[:0]
 	return true
+}
+
+// carve returns a zeroed chunk of n events cut from the recorder's
+// current slab, taking a new slab, advised huge pages, when it has no
+// room: the small first chunks of a run's threads (32 KiB to 1 MiB, too
+// small to advise on their own) were two thirds of a virtual run's page
+// faults, one each 4 KiB (docs/performance.md). A slab lives as long as
+// its chunks, which all live as long as the recorder's run. What is left
+// unused: the current slab's rest, and the rest of each slab left for a
+// chunk too large for it.
+func (r *Recorder) carve(n int) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.slab) < n {
+		// As large as all the slabs before it, up to slabEvents: a short
+		// run takes about what its chunks need, a long one 4 MiB slabs.
+		r.slab = make([]Event, max(n, min(r.slabbed, slabEvents)))
+		r.slabbed += len(r.slab)
+		hugeCovering(r.slab)
+	}
+	ev := r.slab[:n:n]
+	r.slab = r.slab[n:]
+	return ev
 }
 
 // Empty reports whether no event has been recorded yet.

@@ -1,6 +1,9 @@
 package tracer
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestHugeInner(t *testing.T) {
 	const mb = 1 << 20
@@ -62,6 +65,37 @@ func TestDisableTHP(t *testing.T) {
 	} {
 		if got := disableTHP(in); got != want {
 			t.Errorf("disableTHP(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestCarve: a recorder with huge pages cuts its chunks from slabs: each
+// chunk zeroed, of its size and capacity (an append past it cannot reach
+// the next chunk), none overlapping; a chunk larger than a slab gets a
+// slab of its own.
+func TestCarve(t *testing.T) {
+	r := NewRecorder(Config{HugePages: true})
+	type span struct{ lo, hi uintptr }
+	var got []span
+	for _, n := range []int{firstChunkEvents, 2 * firstChunkEvents, 4 * firstChunkEvents, chunkEvents, chunkEvents, chunkEvents, 3 * slabEvents, firstChunkEvents} {
+		ev := r.carve(n)
+		if len(ev) != n || cap(ev) != n {
+			t.Fatalf("carve(%d): len %d, cap %d", n, len(ev), cap(ev))
+		}
+		for i := range ev {
+			if ev[i] != (Event{}) {
+				t.Fatalf("carve(%d): event %d not zero", n, i)
+			}
+			ev[i].Time = int64(i + 1) // a later chunk must not see it
+		}
+		lo := uintptr(unsafe.Pointer(&ev[0]))
+		got = append(got, span{lo, lo + uintptr(n)*unsafe.Sizeof(ev[0])})
+	}
+	for i, a := range got {
+		for _, b := range got[i+1:] {
+			if a.lo < b.hi && b.lo < a.hi {
+				t.Fatalf("chunks overlap: [%#x, %#x) and [%#x, %#x)", a.lo, a.hi, b.lo, b.hi)
+			}
 		}
 	}
 }
