@@ -15,6 +15,7 @@ import (
 // themselves (docs/performance.md). A nil *timings measures nothing.
 type timings struct {
 	start, last time.Time
+	cpu         int64 // processCPU at the last step's end; -1 unknown
 	steps       []timedStep
 
 	mu    sync.Mutex
@@ -24,6 +25,7 @@ type timings struct {
 type timedStep struct {
 	name  string
 	d     time.Duration
+	cpu   time.Duration // giltrace's CPU time in the step, all cores; < 0 unknown
 	parts []timedStep
 }
 
@@ -32,7 +34,7 @@ func newTimings(on bool) *timings {
 		return nil
 	}
 	now := time.Now()
-	return &timings{start: now, last: now}
+	return &timings{start: now, last: now, cpu: processCPU()}
 }
 
 // done ends the step called name, begun when the previous one ended.
@@ -40,13 +42,17 @@ func (t *timings) done(name string) {
 	if t == nil {
 		return
 	}
-	now := time.Now()
+	now, cpu := time.Now(), processCPU()
 	t.mu.Lock()
 	parts := t.parts
 	t.parts = nil
 	t.mu.Unlock()
-	t.steps = append(t.steps, timedStep{name, now.Sub(t.last), parts})
-	t.last = now
+	used := time.Duration(-1)
+	if cpu >= 0 && t.cpu >= 0 {
+		used = time.Duration(cpu - t.cpu)
+	}
+	t.steps = append(t.steps, timedStep{name, now.Sub(t.last), used, parts})
+	t.last, t.cpu = now, cpu
 }
 
 // part notes that name, a piece of the step under way, took d: the
@@ -65,16 +71,21 @@ func (t *timings) part(name string, d time.Duration) {
 // it and each step of that time, in milliseconds, with the parts of a step
 // in parentheses (each its own time: they ran at once), for example
 //
-//	giltrace: timings: run 512 ms; after the run 601 ms: saving the trace 41 ms, deriving the spans 130 ms, outputs 300 ms (diagnosis 80 ms, perfetto 180 ms, ...), ...
+//	giltrace: timings: run 512 ms (CPU 530 ms); after the run 601 ms (CPU 980 ms): saving the trace 41 ms, deriving the spans 130 ms, outputs 300 ms (diagnosis 80 ms, perfetto 180 ms, ...), ...
 func (t *timings) write(w io.Writer) {
 	if t == nil || len(t.steps) == 0 {
 		return
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-	var after time.Duration
+	var after, afterCPU time.Duration
 	var parts []string
 	for _, s := range t.steps[1:] {
 		after += s.d
+		if afterCPU >= 0 && s.cpu >= 0 {
+			afterCPU += s.cpu
+		} else {
+			afterCPU = -1
+		}
 		p := s.name + " " + ms(s.d)
 		if len(s.parts) > 0 {
 			var in []string
@@ -85,7 +96,15 @@ func (t *timings) write(w io.Writer) {
 		}
 		parts = append(parts, p)
 	}
-	fmt.Fprintf(w, "giltrace: timings: %s %s; after the run %s", t.steps[0].name, ms(t.steps[0].d), ms(after))
+	// The CPU time beside the wall time of the run and of what follows
+	// it: the issues' "per CPU second" figures (both cores counted).
+	withCPU := func(d, cpu time.Duration) string {
+		if cpu < 0 {
+			return ms(d)
+		}
+		return ms(d) + " (CPU " + ms(cpu) + ")"
+	}
+	fmt.Fprintf(w, "giltrace: timings: %s %s; after the run %s", t.steps[0].name, withCPU(t.steps[0].d, t.steps[0].cpu), withCPU(after, afterCPU))
 	if len(parts) > 0 {
 		fmt.Fprintf(w, ": %s", strings.Join(parts, ", "))
 	}

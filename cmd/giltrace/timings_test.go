@@ -35,7 +35,7 @@ func TestRecordTimings(t *testing.T) {
 			}
 			continue
 		}
-		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms; after the run \d+ ms: ` + tc.want + `$`)
+		want := regexp.MustCompile(`^giltrace: timings: run \d+ ms \(CPU \d+ ms\); after the run \d+ ms \(CPU \d+ ms\): ` + tc.want + `$`)
 		if len(got) != 1 || !want.MatchString(got[0]) {
 			t.Errorf("--formats %q --timings printed %q\nwant one line matching %s\nstderr:\n%s", tc.formats, got, want, stderr.String())
 			continue
@@ -58,14 +58,21 @@ func TestRecordTimings(t *testing.T) {
 // nil *timings (no --timings) does nothing.
 func TestTimingsSum(t *testing.T) {
 	tm := newTimings(true)
-	tm.steps = []timedStep{{"run", 5 * time.Millisecond, nil}, {"a", 1500 * time.Microsecond, nil}}
+	tm.steps = []timedStep{{"run", 5 * time.Millisecond, 6 * time.Millisecond, nil}, {"a", 1500 * time.Microsecond, time.Millisecond, nil}}
 	tm.part("x", 3*time.Millisecond)
 	tm.part("y", time.Millisecond)
 	tm.done("b")
-	tm.steps[2].d = 2 * time.Millisecond
+	tm.steps[2].d, tm.steps[2].cpu = 2*time.Millisecond, 4*time.Millisecond
 	var b bytes.Buffer
 	tm.write(&b)
-	if want := "giltrace: timings: run 5 ms; after the run 4 ms: a 2 ms, b 2 ms (x 3 ms, y 1 ms)\n"; b.String() != want {
+	if want := "giltrace: timings: run 5 ms (CPU 6 ms); after the run 4 ms (CPU 5 ms): a 2 ms, b 2 ms (x 3 ms, y 1 ms)\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	// Unknown CPU time (another system): wall times alone.
+	tm.steps[1].cpu = -1
+	b.Reset()
+	tm.write(&b)
+	if want := "giltrace: timings: run 5 ms (CPU 6 ms); after the run 4 ms: a 2 ms, b 2 ms (x 3 ms, y 1 ms)\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 	var none *timings
