@@ -130,38 +130,7 @@ func TestConvoyAdviceSwitchInterval(t *testing.T) {
 // that take turns holding the GIL (QA: "run cpu-a's compute in a process"
 // where cpu-b held it as long): the verdict and the advice name both.
 func TestConvoyNamesEveryHolder(t *testing.T) {
-	b := testkit.New("convoy-two")
-	p := b.Process("python", 1)
-	gil := tracer.LockID(0)
-	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
-	cpuA, cpuB, io := b.Thread(p, "cpu-a"), b.Thread(p, "cpu-b"), b.Thread(p, "io")
-	cpuA.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, crunch)
-	cpuB.Start(50).Wait(60, gil)
-	io.Start(100).Wait(200, gil)
-	holder, waiter := cpuA, cpuB
-	t0 := int64(200)
-	for r := 0; r < 20; r++ {
-		t0 += 5 * ms
-		io.DropRequest(t0, gil, holder.ID())
-		holder.Release(t0+50*us, gil, tracer.ReleaseDropRequest).Wait(t0+50*us+10, gil)
-		io.Acquire(t0+100*us, gil, tracer.AcquireForced)
-		if r == 0 {
-			io.Call(t0+100*us+10, serve)
-		}
-		io.IOBegin(t0+150*us, "network").Release(t0+150*us+10, gil, tracer.ReleaseIO)
-		waiter.Acquire(t0+160*us, gil, tracer.AcquireAfterWait)
-		if r == 0 {
-			waiter.Call(t0+160*us+10, crunch)
-		}
-		io.IOEnd(t0+1150*us).Wait(t0+1150*us+10, gil)
-		holder, waiter = waiter, holder
-		t0 += 1150*us + 10
-	}
-	t0 += ms
-	holder.Return(t0).Release(t0+10, gil, tracer.ReleaseThreadEnd).End(t0 + 20)
-	waiter.Acquire(t0+30, gil, tracer.AcquireAfterWait).Return(t0+40).Release(t0+50, gil, tracer.ReleaseThreadEnd).End(t0 + 60)
-	io.Acquire(t0+70, gil, tracer.AcquireAfterWait).Return(t0+80).Release(t0+90, gil, tracer.ReleaseThreadEnd).End(t0 + 100)
-	tr := b.Trace()
+	tr := testkit.ConvoyTakingTurns(20)
 	if err := tr.CheckValid(); err != nil {
 		t.Fatal(err)
 	}

@@ -119,6 +119,44 @@ func Convoy(rounds int) *tracer.Trace {
 	return b.Trace()
 }
 
+// ConvoyTakingTurns is Convoy behind two CPU-bound threads that take turns
+// holding the GIL: each drop request the I/O thread makes is to the one
+// holding it then, and the other takes the GIL when the I/O thread goes
+// back to its I/O (the convoy's advice names both: cpu-a and cpu-b).
+func ConvoyTakingTurns(rounds int) *tracer.Trace {
+	b := New("convoy-two")
+	p := b.Process("python", 1)
+	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
+	cpuA, cpuB, io := b.Thread(p, "cpu-a"), b.Thread(p, "cpu-b"), b.Thread(p, "io")
+	cpuA.Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, crunch)
+	cpuB.Start(50).Wait(60, gil0)
+	io.Start(100).Wait(200, gil0)
+	holder, waiter := cpuA, cpuB
+	t := int64(200)
+	for r := 0; r < rounds; r++ {
+		t += 5 * ms
+		io.DropRequest(t, gil0, holder.ID())
+		holder.Release(t+50*us, gil0, tracer.ReleaseDropRequest).Wait(t+50*us+10, gil0)
+		io.Acquire(t+100*us, gil0, tracer.AcquireForced)
+		if r == 0 {
+			io.Call(t+100*us+10, serve)
+		}
+		io.IOBegin(t+150*us, "network").Release(t+150*us+10, gil0, tracer.ReleaseIO)
+		waiter.Acquire(t+160*us, gil0, tracer.AcquireAfterWait)
+		if r == 0 {
+			waiter.Call(t+160*us+10, crunch)
+		}
+		io.IOEnd(t+1150*us).Wait(t+1150*us+10, gil0)
+		holder, waiter = waiter, holder
+		t += 1150*us + 10
+	}
+	t += ms
+	holder.Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
+	waiter.Acquire(t+30, gil0, tracer.AcquireAfterWait).Return(t+40).Release(t+50, gil0, tracer.ReleaseThreadEnd).End(t + 60)
+	io.Acquire(t+70, gil0, tracer.AcquireAfterWait).Return(t+80).Release(t+90, gil0, tracer.ReleaseThreadEnd).End(t + 100)
+	return b.Trace()
+}
+
 // NativeHolding is an extension thread whose 19 ms native call keeps the
 // GIL beside a thread that wants to compute: the drop request is honoured
 // only when the call returns.
