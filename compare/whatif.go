@@ -241,16 +241,16 @@ type critical struct {
 	starterIONS     int64 // of starterWorkNS, in blocking calls (a server waiting for requests)
 }
 
-// needs says how long the critical thread takes: alone, from the start
-// of the run, when it started near it; else when it ends and its own
-// time, so that the figure matches the thread's wall in the report's
-// table (QA: "alone needs 1.26s" for a thread whose wall was 1.00 s, begun
-// 0.26 s into the program).
+// needs says how long the critical thread takes alone (its work, without
+// its GIL waits): from the start of the run, when it started near it;
+// else when it would end and its own work, which the report's thread
+// table shows as its wall when it did not wait (QA: "alone needs 1.26s"
+// for a thread whose wall was 1.00 s, begun 0.26 s into the program).
 func (c critical) needs() string {
 	if c.startNS*20 <= c.endNS {
 		return fmt.Sprintf("%s alone needs %s", c.name, textfmt.Dur(c.endNS))
 	}
-	return fmt.Sprintf("%s ends %s into the run (started at %s, its own time is %s)",
+	return fmt.Sprintf("%s alone would end %s into the run (it started at %s; its own work, without waiting for the GIL, takes %s)",
 		c.name, textfmt.Dur(c.endNS), textfmt.Dur(c.startNS), textfmt.Dur(c.endNS-c.startNS))
 }
 
@@ -445,7 +445,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
 	case strings.Contains(best.Near, diagnosis.LockBound):
 		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
-	case more.Cores > best.Cores && more.Speedup > best.Speedup*1.1:
+	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
 		// Most of the path is what ran before the thread started, not its

@@ -429,11 +429,16 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	if errors.Is(runErr, tracer.ErrInterrupted) {
 		fmt.Fprintf(stderr, "giltrace: run interrupted%s: the trace and the report hold what was recorded until then\n", signalName(in.Signal()))
-	} else if sig := in.Signal(); sig != nil && runErr == nil && outErr == nil && octx.Err() == nil {
+	} else if sig := in.Signal(); sig != nil && runErr == nil && saveErr == nil && outErr == nil && octx.Err() == nil {
 		// The signal came as the run ended (a virtual run being merged,
 		// the trace being saved): nothing was cut short, but the command
-		// exits as stopped (main), and says why.
-		fmt.Fprintf(stderr, "giltrace: stopped%s as the run ended: the run is complete, and so are its trace and outputs\n", signalName(sig))
+		// exits as stopped (main), and says why; it sends nothing over
+		// OTLP after a signal.
+		not := ""
+		if o.OTLP != "" {
+			not = "; it was not sent over OTLP (giltrace export " + path + " --format otlp sends it)"
+		}
+		fmt.Fprintf(stderr, "giltrace: stopped%s as the run ended: the run is complete, and so are its trace and outputs%s\n", signalName(sig), not)
 	}
 	if saveErr != nil {
 		return errors.Join(saveErr, runErr)

@@ -291,4 +291,19 @@ func TestRecordSignalAsTheRunEnds(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// With --otlp: nothing is sent after a signal, and it says so.
+	in2, ctx2, _, _ := newTestInterrupts(t)
+	o.OTLP, o.Out = "http://127.0.0.1:1", t.TempDir()
+	stderr.Reset()
+	err = recordRun(ctx2, w.Name, w.Name, startMeta(w, o), o, &stdout, &stderr, func(ctx context.Context) (*tracer.Trace, error) {
+		t, err := vm.Run(ctx, w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 2})
+		in2.signal(syscall.SIGINT)
+		return t, err
+	})
+	if err != nil {
+		t.Fatalf("record --otlp: %v\n%s", err, stderr.String())
+	}
+	if want := "and so are its trace and outputs; it was not sent over OTLP (giltrace export " + filepath.Join(o.Out, traceName) + " --format otlp sends it)"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
+	}
 }

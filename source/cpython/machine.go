@@ -55,16 +55,19 @@ type machine struct {
 	nameTries map[int]int
 	syms      map[string]*symbolize
 
-	repairs        int  // inconsistencies mended (missed events)
-	lateDrops      int  // drop requests placed at the release they caused (lateDrop)
-	inferredNative int  // native calls keeping the GIL, inferred
-	heldSamples    int  // stacks read during long holds and used (sampledHold)
-	lockTimeouts   int  // lock waits shown as I/O "lock-timeout"
-	crossReleases  int  // guest locks released by another thread than their holder
-	unmatchedLocks int  // guest-lock acquires and releases left out of the trace
-	lockHolds      bool // guest-lock acquires' outcomes and releases are probed
-	glocks         []*guestLock
-	windowFrames   int // callers read from the data-stack window of a hit
+	repairs   int // inconsistencies mended (missed events)
+	lateDrops int // drop requests placed at the release they caused (lateDrop)
+	// unexplainedDrops: releases on the eval breaker with a waiter but
+	// none that could have asked in time (lateDrop): left without a request.
+	unexplainedDrops int
+	inferredNative   int  // native calls keeping the GIL, inferred
+	heldSamples      int  // stacks read during long holds and used (sampledHold)
+	lockTimeouts     int  // lock waits shown as I/O "lock-timeout"
+	crossReleases    int  // guest locks released by another thread than their holder
+	unmatchedLocks   int  // guest-lock acquires and releases left out of the trace
+	lockHolds        bool // guest-lock acquires' outcomes and releases are probed
+	glocks           []*guestLock
+	windowFrames     int // callers read from the data-stack window of a hit
 	// existed: the tasks of the process attached to when tracing began
 	// (until each is started).
 	existed map[int]bool
@@ -519,8 +522,9 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 // a release woke but that lost the GIL to another thread began a new
 // timed wait then, which the probes do not see, and its request came one
 // interval after that, earlier than inferred (dropAfter). The request is
-// put one interval into the hold, or just before the release if that is
-// earlier, from the waiter that would have made it first. Without it the
+// put when the first waiter's timed wait of one interval, begun in this
+// hold or at its switch, ended; a release that comes before any waiter
+// could have waited that long gets none (unexplainedDrops). Without it the
 // trace held forced switches that no drop request preceded (QA: 354
 // forced switches against 202 drop requests, CPython 3.12). A release
 // with no thread waiting keeps no request: its cause is unseen.
@@ -548,9 +552,18 @@ func (m *machine) lateDrop(th *thread, t int64) {
 	if first == nil {
 		return
 	}
-	at = max(min(at, t-1), first.last+1, p.holderSince+1)
 	if at >= t {
-		return // no room before the release: the request stays unseen
+		// No waiter could have waited a whole interval in this hold: the
+		// release's cause is unseen (an interval changed since it was
+		// read, or a release taken for the eval breaker's); no request
+		// is invented, and the release is counted.
+		m.unexplainedDrops++
+		return
+	}
+	at = max(at, first.last+1, p.holderSince+1)
+	if at >= t {
+		m.unexplainedDrops++
+		return // no room before the release
 	}
 	first.events = append(first.events, pending{t: at, kind: tracer.KindDropRequest,
 		st: first.stack, arg: uint64(p.gil), peer: th})

@@ -852,3 +852,28 @@ func TestMachineLateDropRequest(t *testing.T) {
 		t.Errorf("lateDrops = %d, want 1", m.lateDrops)
 	}
 }
+
+// TestMachineNoInventedDropRequest: a release on the eval breaker before
+// any waiter could have waited a whole switch interval in the hold gets no
+// drop request (none could have been made); it is counted instead.
+func TestMachineNoInventedDropRequest(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	const a, b = testThread, 102
+	step(m, 0, a, evTakeGIL, "ts", 1)
+	step(m, 1, a, evTakeGILRet)
+	step(m, 100, b, evTakeGIL, "ts", 2)
+	step(m, 200, a, evDropGIL, "ts", 1) // 100 us into b's 5 ms wait
+	step(m, 201, b, evTakeGILRet)
+	m.finish(1000_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	if got := dump(tr); strings.Contains(got, "drop-request GIL holder=") {
+		t.Errorf("a drop request no waiter could have made:\n%s", got)
+	}
+	if m.lateDrops != 0 || m.unexplainedDrops != 1 {
+		t.Errorf("lateDrops %d, unexplainedDrops %d; want 0 and 1", m.lateDrops, m.unexplainedDrops)
+	}
+}

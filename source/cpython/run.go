@@ -557,6 +557,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.lateDrops > 0 {
 		ex["late_drop_requests"] = strconv.Itoa(m.lateDrops)
 	}
+	if m.unexplainedDrops > 0 {
+		ex["drop_releases_without_request"] = strconv.Itoa(m.unexplainedDrops)
+	}
 	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
 	ex["processes"] = strconv.Itoa(len(m.procs))
 }
