@@ -510,6 +510,12 @@ func BenchmarkVirtual(b *testing.B) {
 			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
 	}
 	convoy := fixtures(b)
+	// A long run: docs/performance.md's FILE workload, 16 threads x 20 000
+	// x [1 us network I/O, 200 loops], 1.92 M events: the per-run costs
+	// (threads, coroutines, the merge's set-up) are a small part of it.
+	long16 := &workload.Workload{Name: "long", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"work": {blockIO(time.Microsecond), loops(200)}}),
+		Threads:   []workload.ThreadGroup{{Name: "w", Count: 16, Run: "work", Repeat: 20000}}}
 	for _, tc := range []struct {
 		name string
 		w    *workload.Workload
@@ -520,6 +526,7 @@ func BenchmarkVirtual(b *testing.B) {
 		{"free-threaded-8threads-10s-2cores", long(tracer.GILNone, 8, 10*time.Second), Options{Cores: 2}},
 		{"legacy-2threads-100ms", long(tracer.GILLegacy, 2, 50*time.Millisecond), Options{}},
 		{"fixtures", nil, Options{}},
+		{"io-compute-16threads-1.9M-events", long16, Options{}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			events, virtual := 0, time.Duration(0)
