@@ -30,10 +30,10 @@ type Config struct {
 	// Disabled makes every Buffer discard its events at the cost of one
 	// branch; tables are still kept.
 	Disabled bool
-	// HugePages asks for huge pages for the buffers' 2 MiB chunks
-	// (hugepage.go): fewer page faults, at the cost of a madvise call
-	// when a chunk is taken and, where the kernel compacts memory for
-	// it, a stall at its first touch. For recorders whose Emit calls are
+	// HugePages asks for huge pages for the buffers' chunks (hugepage.go;
+	// the small ones carved from slabs: carve): fewer page faults, at the
+	// cost of a madvise call when a chunk or a slab is taken and, where
+	// the kernel compacts memory for it, a stall at its first touch. For recorders whose Emit calls are
 	// not what is measured: a virtual-time run, a real program's events
 	// read by giltrace; not a real-time VM run, whose guest threads emit.
 	HugePages bool
@@ -241,15 +241,14 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	var c *chunk
-	switch {
-	case b.r.huge && n < chunkEvents:
-		c = &chunk{ev: b.r.carve(int(n))}
-	case b.r.huge:
-		c = &chunk{ev: make([]Event, n)}
-		hugeCovering(c.ev)
-	default:
-		c = &chunk{ev: make([]Event, n)}
+	c := &chunk{}
+	if b.r.huge && n < chunkEvents {
+		c.ev = b.r.carve(int(n))
+	} else {
+		c.ev = make([]Event, n)
+		if b.r.huge {
+			hugeCovering(c.ev)
+		}
 	}
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)

@@ -38,32 +38,30 @@ func disableTHP(godebug string) bool {
 	return off
 }
 
-// hugeMin is the smallest array hugeSlice acts on: below it, the few pages saved
-// are not worth a system call (and a split of the heap's mapping).
+// hugeMin is the smallest array hugeSlice acts on: below it, the few
+// pages saved are not worth a system call (and a split of the heap's
+// mapping).
 const hugeMin = 8 << 20
 
 // hugeSize is the huge page size of x86-64 and arm64 with 4 KiB pages.
 const hugeSize = 2 << 20
 
-// hugeSlice advises huge pages for the backing array of s, which must not
-// have been written yet (a fresh make): see hugeAdvise.
+// hugeSlice advises huge pages for the whole 2 MiB pages inside the
+// backing array of s, when it is at least hugeMin long; s must not have
+// been written yet (a fresh make). A hint: its failure (another platform,
+// transparent huge pages off) changes nothing but the speed, and memory
+// already touched keeps its small pages until the kernel's khugepaged
+// collapses them.
 func hugeSlice[T any](s []T) {
-	if cap(s) == 0 {
-		return
-	}
-	var zero T
-	hugeAdvise(unsafe.Pointer(unsafe.SliceData(s)), uintptr(cap(s))*unsafe.Sizeof(zero))
-}
-
-// hugeAdvise asks for huge pages for the whole 2 MiB pages inside [p, p+n),
-// when n is at least hugeMin; it is a hint, and its failure (another
-// platform, transparent huge pages off) changes nothing but the speed.
-// Memory already touched keeps its small pages until the kernel's
-// khugepaged collapses them.
-func hugeAdvise(p unsafe.Pointer, n uintptr) {
-	if start, length := hugeInner(uintptr(p), n); length > 0 && !hugeOff {
+	if start, length := hugeInner(bytesOf(s)); length > 0 && !hugeOff {
 		madviseHuge(start, length)
 	}
+}
+
+// bytesOf is the address and the length in bytes of s's backing array.
+func bytesOf[T any](s []T) (p, n uintptr) {
+	var zero T
+	return uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s)) * unsafe.Sizeof(zero)
 }
 
 // hugeInner is the range of whole huge pages inside [p, p+n): empty (length 0)
@@ -80,17 +78,16 @@ func hugeInner(p, n uintptr) (start, length uintptr) {
 	return start, end - start
 }
 
-// hugeCovering advises huge pages for every 2 MiB page that s's backing array
-// touches, when it is at least one huge page long: for arrays of that
-// hugeSize allocated one after the other (a recorder's chunks), contiguous but
-// not aligned, so that the pages that straddle two of them are huge too.
-// The first and the last page hold neighbours' bytes: an advice changes
-// none, and they lie in the heap arenas that hold the array (whose 64 MiB
-// boundaries are huge-page boundaries), so no other mapping is touched. It must
-// come before the array is written.
+// hugeCovering advises huge pages for every 2 MiB page that s's backing
+// array touches, when it is at least one huge page long: for arrays of
+// that size allocated one after the other (a recorder's chunks and slabs),
+// contiguous but not aligned, so that the pages that straddle two of them
+// are huge too. The first and the last page hold neighbours' bytes: an
+// advice changes none, and they lie in the heap arenas that hold the
+// array (whose 64 MiB boundaries are huge-page boundaries), so no other
+// mapping is touched. It must come before the array is written.
 func hugeCovering[T any](s []T) {
-	var zero T
-	if start, length := hugeOuter(uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s))*unsafe.Sizeof(zero)); length > 0 && !hugeOff {
+	if start, length := hugeOuter(bytesOf(s)); length > 0 && !hugeOff {
 		madviseHuge(start, length)
 	}
 }
