@@ -565,10 +565,7 @@ func (m *machine) lateDrop(th *thread, t int64) {
 		m.unexplainedDrops++
 		return // no room before the release
 	}
-	first.events = append(first.events, pending{t: at, kind: tracer.KindDropRequest,
-		st: first.stack, arg: uint64(p.gil), peer: th})
-	first.last = at
-	p.dropSent, p.dropAt = true, at
+	m.requestDrop(p, first, at)
 	m.lateDrops++
 }
 
@@ -903,12 +900,18 @@ func (m *machine) inferDrops(now int64) {
 			}
 		}
 		if first != nil {
-			first.events = append(first.events, pending{t: max(at, first.last+1), kind: tracer.KindDropRequest,
-				st: first.stack, arg: uint64(p.gil), peer: p.holder})
-			first.last = max(at, first.last+1)
-			p.dropSent, p.dropAt = true, at
+			m.requestDrop(p, first, at)
 		}
 	}
+}
+
+// requestDrop emits waiter w's drop request to p's holder at at (after
+// w's last event), for the rest of the hold.
+func (m *machine) requestDrop(p *proc, w *thread, at int64) {
+	t := max(at, w.last+1)
+	w.events = append(w.events, pending{t: t, kind: tracer.KindDropRequest, st: w.stack, arg: uint64(p.gil), peer: p.holder})
+	w.last = t
+	p.dropSent, p.dropAt = true, at
 }
 
 // dropAfter is when a waiter whose wait began at start sets the drop
