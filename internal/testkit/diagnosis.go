@@ -92,48 +92,37 @@ func IOThreads(n, rounds int) *tracer.Trace {
 
 // Convoy is a CPU-bound thread beside an I/O-bound one that does 1 ms
 // of I/O, then waits a switch interval for the GIL, then runs 50 us.
-func Convoy(rounds int) *tracer.Trace {
-	b := New("convoy")
-	p := b.Process("python", 1)
-	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
-	c, io := b.Thread(p, "cpu"), b.Thread(p, "io")
-	c.Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, crunch)
-	io.Start(100).Wait(200, gil0)
-	t := int64(200)
-	for r := 0; r < rounds; r++ {
-		t += 5 * ms
-		io.DropRequest(t, gil0, c.ID())
-		c.Release(t+50*us, gil0, tracer.ReleaseDropRequest).Wait(t+50*us+10, gil0)
-		io.Acquire(t+100*us, gil0, tracer.AcquireForced)
-		if r == 0 {
-			io.Call(t+100*us+10, serve)
-		}
-		io.IOBegin(t+150*us, "network").Release(t+150*us+10, gil0, tracer.ReleaseIO)
-		c.Acquire(t+160*us, gil0, tracer.AcquireAfterWait)
-		io.IOEnd(t+1150*us).Wait(t+1150*us+10, gil0)
-		t += 1150*us + 10
-	}
-	t += ms
-	c.Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
-	io.Acquire(t+30, gil0, tracer.AcquireAfterWait).Return(t+40).Release(t+50, gil0, tracer.ReleaseThreadEnd).End(t + 60)
-	return b.Trace()
-}
+func Convoy(rounds int) *tracer.Trace { return convoyBehind("convoy", rounds, "cpu") }
 
 // ConvoyTakingTurns is Convoy behind two CPU-bound threads that take turns
 // holding the GIL: each drop request the I/O thread makes is to the one
 // holding it then, and the other takes the GIL when the I/O thread goes
 // back to its I/O (the convoy's advice names both: cpu-a and cpu-b).
 func ConvoyTakingTurns(rounds int) *tracer.Trace {
-	b := New("convoy-two")
+	return convoyBehind("convoy-two", rounds, "cpu-a", "cpu-b")
+}
+
+// convoyBehind is an I/O thread's convoy behind the CPU-bound threads
+// named, which take the GIL in turn (one thread: always the same), for
+// rounds of a 5 ms hold, the I/O thread's forced acquire and its 1 ms I/O.
+func convoyBehind(name string, rounds int, cpus ...string) *tracer.Trace {
+	b := New(name)
 	p := b.Process("python", 1)
 	crunch, serve := b.Func("crunch", 17), b.Func("serve", 19)
-	cpuA, cpuB, io := b.Thread(p, "cpu-a"), b.Thread(p, "cpu-b"), b.Thread(p, "io")
-	cpuA.Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, crunch)
-	cpuB.Start(50).Wait(60, gil0)
+	cs := make([]*Thread, len(cpus))
+	for i, n := range cpus {
+		cs[i] = b.Thread(p, n)
+	}
+	io := b.Thread(p, "io")
+	cs[0].Start(0).Acquire(10, gil0, tracer.AcquireUncontended).Call(20, crunch)
+	for i, c := range cs[1:] {
+		c.Start(int64(50+20*i)).Wait(int64(60+20*i), gil0)
+	}
 	io.Start(100).Wait(200, gil0)
-	holder, waiter := cpuA, cpuB
+	called := map[*Thread]bool{cs[0]: true}
 	t := int64(200)
 	for r := 0; r < rounds; r++ {
+		holder, next := cs[r%len(cs)], cs[(r+1)%len(cs)]
 		t += 5 * ms
 		io.DropRequest(t, gil0, holder.ID())
 		holder.Release(t+50*us, gil0, tracer.ReleaseDropRequest).Wait(t+50*us+10, gil0)
@@ -142,18 +131,24 @@ func ConvoyTakingTurns(rounds int) *tracer.Trace {
 			io.Call(t+100*us+10, serve)
 		}
 		io.IOBegin(t+150*us, "network").Release(t+150*us+10, gil0, tracer.ReleaseIO)
-		waiter.Acquire(t+160*us, gil0, tracer.AcquireAfterWait)
-		if r == 0 {
-			waiter.Call(t+160*us+10, crunch)
+		next.Acquire(t+160*us, gil0, tracer.AcquireAfterWait)
+		if !called[next] {
+			next.Call(t+160*us+10, crunch)
+			called[next] = true
 		}
 		io.IOEnd(t+1150*us).Wait(t+1150*us+10, gil0)
-		holder, waiter = waiter, holder
 		t += 1150*us + 10
 	}
 	t += ms
+	holder := cs[rounds%len(cs)]
 	holder.Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
-	waiter.Acquire(t+30, gil0, tracer.AcquireAfterWait).Return(t+40).Release(t+50, gil0, tracer.ReleaseThreadEnd).End(t + 60)
-	io.Acquire(t+70, gil0, tracer.AcquireAfterWait).Return(t+80).Release(t+90, gil0, tracer.ReleaseThreadEnd).End(t + 100)
+	for _, c := range cs {
+		if c != holder {
+			t += 40
+			c.Acquire(t-10, gil0, tracer.AcquireAfterWait).Return(t).Release(t+10, gil0, tracer.ReleaseThreadEnd).End(t + 20)
+		}
+	}
+	io.Acquire(t+30, gil0, tracer.AcquireAfterWait).Return(t+40).Release(t+50, gil0, tracer.ReleaseThreadEnd).End(t + 60)
 	return b.Trace()
 }
 
