@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -68,4 +69,36 @@ func vmFlags(a uintptr) (string, error) {
 		return "", err
 	}
 	return "", fmt.Errorf("no mapping holds %#x", a)
+}
+
+// BenchmarkFirstTouch is the cost of touching fresh memory, a write every
+// 4 KiB of a new 64 MiB mapping, with 4 KiB pages and advised huge pages
+// (madviseHuge): on a machine whose page faults are dear the difference
+// is what hugepage.go is for (docs/performance.md).
+func BenchmarkFirstTouch(b *testing.B) {
+	const size = 64 << 20
+	for _, huge := range []bool{false, true} {
+		name := "4KiB-pages"
+		if huge {
+			name = "huge-pages"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if huge {
+					if start, length := hugeInner(bytesOf(m)); length > 0 {
+						madviseHuge(start, length)
+					}
+				}
+				for i := 0; i < len(m); i += 4096 {
+					m[i] = 1
+				}
+				syscall.Munmap(m)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/64/1e6, "ms/MB")
+		})
+	}
 }
