@@ -2,7 +2,6 @@ package tracer
 
 import (
 	"context"
-	"sort"
 )
 
 // Derive pairs the events of t into spans, once, for every exporter.
@@ -465,27 +464,4 @@ func groupByLock(nl, n int, lockOf func(int) LockID) ([]int32, []int) {
 		}
 	}
 	return out, start
-}
-
-// holderSegments calls f for the parts of [from, to) split by the state
-// spans of thread id.
-func (d *deriver) holderSegments(id ThreadID, from, to int64, f func(Blame)) {
-	if from >= to {
-		return
-	}
-	spans := d.s.ThreadStates(id)
-	k := sort.Search(len(spans), func(j int) bool { return spans[j].End > from })
-	at := from
-	for ; k < len(spans) && at < to; k++ {
-		sp := &spans[k]
-		if sp.Start >= to {
-			break
-		}
-		end := min(sp.End, to)
-		f(Blame{Holder: id, Stack: sp.Stack, State: sp.State, Start: max(at, sp.Start), End: end})
-		at = end
-	}
-	if at < to {
-		f(Blame{Holder: id, Stack: NoStack, State: StateRunning, Start: at, End: to})
-	}
 }

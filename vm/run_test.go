@@ -63,19 +63,6 @@ func mustRun(t *testing.T, w *workload.Workload, o Options) (*tracer.Trace, *tra
 
 func wall(s *tracer.Spans) time.Duration { return time.Duration(s.Trace.Duration()) }
 
-func dumpEvents(t *testing.T, tr *tracer.Trace) {
-	for _, e := range tr.Events {
-		arg := ""
-		switch e.Kind {
-		case tracer.KindLockAcquire:
-			arg = e.Acquire().String()
-		case tracer.KindLockRelease:
-			arg = e.Release().String()
-		}
-		t.Logf("%10.3fms %-6s %-13s %s", float64(e.Time)/1e6, tr.Threads[e.Thread].Name, e.Kind, arg)
-	}
-}
-
 func TestManyThreadsAreNotCut(t *testing.T) {
 	w := &workload.Workload{Name: "many", Seed: 1,
 		Functions: fns(map[string][]workload.Op{"f": {loops(100), blockIO(time.Millisecond)}}),

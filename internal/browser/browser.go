@@ -53,9 +53,8 @@ func need(t testing.TB, name, pkg string) string {
 
 // Driver is a minimal W3C WebDriver client for one chromedriver session.
 type Driver struct {
-	t       testing.TB
-	base    string // http://127.0.0.1:PORT/session/ID
-	element string // the W3C element reference key
+	t    testing.TB
+	base string // http://127.0.0.1:PORT/session/ID
 }
 
 // ElementKey is the W3C element reference key of an element in a result.

@@ -137,11 +137,9 @@ type thread struct {
 
 	stack     tracer.StackID
 	frames    []tracer.FrameID // outermost first
-	tailKey   uint64
-	tail      []tracer.Frame
-	top       tracer.Frame   // innermost frame of its stack
-	nameFrom  []tracer.Frame // the stack that named it
-	nameTries int            // stacks looked at for a better nameFrom
+	top       tracer.Frame     // innermost frame of its stack
+	nameFrom  []tracer.Frame   // the stack that named it
+	nameTries int              // stacks looked at for a better nameFrom
 
 	ts      uint64       // its thread state (take_gil's argument)
 	samples []heldSample // its stack read from memory during the hold that goes on

@@ -78,8 +78,6 @@ func (l *layout) readObjects(ix *dwarfIndex) error {
 	return nil
 }
 
-var objectStructs = []string{"_typeobject", "_heaptypeobject", "PyDictObject", "_dictkeysobject"}
-
 const (
 	tpflagsInlineValues = 1 << 2 // Py_TPFLAGS_INLINE_VALUES (3.13)
 	dictKeysGeneral     = 0      // DICT_KEYS_GENERAL: 24-byte entries (hash, key, value)
