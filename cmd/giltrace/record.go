@@ -297,16 +297,25 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	octx, cancel := newPhase(ctx)
 	defer cancel()
 	interrupted := errors.Is(runErr, tracer.ErrInterrupted)
-	if runErr != nil && !interrupted {
-		if t == nil || len(t.Events) == 0 {
-			// Nothing recorded: nothing half-done is left behind.
-			f.Close()
-			os.Remove(f.Name())
-			if os.IsNotExist(statErr) {
-				os.Remove(dir) // only if giltrace made it and it is empty
-			}
-			return runErr
+	if runErr != nil && (t == nil || len(t.Events) == 0) {
+		// Nothing recorded (a failure, or a signal before the first
+		// event): nothing half-done is left behind, and a previous run
+		// in dir stays whole rather than replaced by an empty trace.
+		f.Close()
+		os.Remove(f.Name())
+		if os.IsNotExist(statErr) {
+			os.Remove(dir) // only if giltrace made it and it is empty
 		}
+		if interrupted {
+			kept := ""
+			if exists(filepath.Join(dir, traceName)) {
+				kept = "; the previous run in " + dir + " is kept"
+			}
+			return fmt.Errorf("%w before any event was recorded: nothing written%s", runErr, kept)
+		}
+		return runErr
+	}
+	if runErr != nil && !interrupted {
 		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %d events recorded before the failure\n", runErr, len(t.Events))
 		interrupted = true
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/giltrace/giltrace/vm/workload"
 	"os"
 	"path/filepath"
@@ -305,5 +306,52 @@ func TestRecordSignalAsTheRunEnds(t *testing.T) {
 	}
 	if want := "and so are its trace and outputs; it was not sent over OTLP (giltrace export " + filepath.Join(o.Out, traceName) + " --format otlp sends it)"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
+	}
+}
+
+// TestRecordInterruptedBeforeAnyEvent: a signal before the first event
+// (an early Ctrl-C on record -- or attach) writes nothing and keeps the
+// previous run in the directory whole, instead of replacing it with an
+// empty trace and a meaningless report (QA).
+func TestRecordInterruptedBeforeAnyEvent(t *testing.T) {
+	dir := t.TempDir()
+	w := writeWorkload(t, "name: w\nclock: virtual\nthreads: [{name: T, count: 2, run: f}]\nfunctions: {f: [{compute: 1ms}]}\n")
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "none"); err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	empty := func(context.Context) (*tracer.Trace, error) {
+		return &tracer.Trace{Meta: tracer.Meta{Start: time.Now()}}, fmt.Errorf("tracing: %w", tracer.ErrInterrupted)
+	}
+	err = recordRun(context.Background(), "prog", "prog", tracer.Meta{Start: time.Now()}, &recordOptions{Out: dir}, &out, &errOut, empty)
+	if !errors.Is(err, tracer.ErrInterrupted) || !strings.Contains(err.Error(), "nothing written") ||
+		!strings.Contains(err.Error(), "the previous run in "+dir+" is kept") {
+		t.Fatalf("err = %v", err)
+	}
+	if out.Len() > 0 {
+		t.Errorf("a report of nothing:\n%s", out.String())
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "run.giltrace"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the previous run's trace changed (err %v)", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), "partial") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	// Into a new directory: nothing is left, not even the directory.
+	fresh := filepath.Join(t.TempDir(), "new")
+	err = recordRun(context.Background(), "prog", "prog", tracer.Meta{Start: time.Now()}, &recordOptions{Out: fresh}, &out, &errOut, empty)
+	if !errors.Is(err, tracer.ErrInterrupted) || strings.Contains(err.Error(), "kept") {
+		t.Errorf("err = %v", err)
+	}
+	if _, serr := os.Stat(fresh); !os.IsNotExist(serr) {
+		t.Errorf("%s left behind (%v)", fresh, serr)
 	}
 }
