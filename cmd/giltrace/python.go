@@ -47,6 +47,9 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 			if err != nil || pid < 1 {
 				return &usageError{fmt.Errorf("PID %q: expected a process id, a positive integer", args[0])}
 			}
+			if err := checkAttachPID(pid); err != nil {
+				return &usageError{err}
+			}
 			o.PID = pid
 			if o.Duration < 0 || cmd.Flags().Changed("duration") && o.Duration == 0 {
 				return &usageError{fmt.Errorf("--duration %v: expected a positive duration such as 10s (leave it out to trace until Ctrl-C or the process exits)", o.Duration)}
@@ -72,6 +75,40 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 // from 2.2x to 4x its untraced time.
 func lockHoldsFlag(cmd *cobra.Command, o *recordOptions) {
 	cmd.Flags().BoolVar(&o.LockHolds, "lock-holds", false, "real programs: also observe every acquire and release of the program's locks, so that lock holds are exact, uncontended ones included (costs about 4 us per acquire and release; docs/cpython.md)")
+}
+
+// checkAttachPID refuses, from /proc/PID/status, what is not a live
+// process: a thread's id (TID) that is not its process's, which attach
+// would trace with the thread taken for the main one (QA), and a zombie,
+// whose interpreter is gone. Where the file cannot be read (no such
+// process, no /proc), the recorder says why.
+func checkAttachPID(pid int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil
+	}
+	var tgid int
+	var state string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Tgid":
+			tgid, _ = strconv.Atoi(v)
+		case "State":
+			state = v
+		}
+	}
+	if tgid > 0 && tgid != pid {
+		return fmt.Errorf("PID %d is a thread of process %d, not a process: attach %d", pid, tgid, tgid)
+	}
+	if strings.HasPrefix(state, "Z") {
+		return fmt.Errorf("process %d has exited (a zombie its parent has not reaped): nothing to trace", pid)
+	}
+	return nil
 }
 
 func runAttach(cmd *cobra.Command, o *attachOptions) error {

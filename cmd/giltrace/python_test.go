@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,5 +579,53 @@ func TestResolveLauncher(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("resolveLauncher ran %s", named)
+	}
+}
+
+// TestCheckAttachPID: attach refuses a thread's id (QA: the thread was
+// traced as its process, taken for the main thread) and a zombie.
+func TestCheckAttachPID(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	if err := checkAttachPID(os.Getpid()); err != nil {
+		t.Errorf("this process: %v", err)
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/[0-9]*")
+	tid := 0
+	for _, p := range tasks {
+		if n, _ := strconv.Atoi(filepath.Base(p)); n != os.Getpid() {
+			tid = n
+			break
+		}
+	}
+	if tid == 0 {
+		t.Fatalf("no thread besides the main one in %v", tasks)
+	}
+	want := fmt.Sprintf("PID %d is a thread of process %d, not a process: attach %d", tid, os.Getpid(), os.Getpid())
+	if err := checkAttachPID(tid); err == nil || err.Error() != want {
+		t.Errorf("thread %d: %v, want %q", tid, err, want)
+	}
+	if _, err := runRoot("attach", strconv.Itoa(tid)); err == nil || !strings.Contains(err.Error(), "is a thread of process") || exitCode(err) != 2 {
+		t.Errorf("attach TID: %v (exit %d)", err, exitCode(err))
+	}
+	child := exec.Command("true")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	pid := child.Process.Pid
+	for i := 0; ; i++ { // until it has exited, unreaped
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("child %d never became a zombie", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := checkAttachPID(pid); err == nil || !strings.Contains(err.Error(), "has exited") {
+		t.Errorf("zombie: %v", err)
 	}
 }
