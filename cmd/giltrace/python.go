@@ -129,7 +129,7 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 	// A second signal kills a program that the first one asked to stop; a
 	// forced exit (the third) removes the probes before giltrace exits.
 	in := interruptsOf(cmd.Context())
-	in.atForcedExit(func() { _ = cpython.RemoveStale() })
+	in.atForcedExit(func() { _ = cpython.RemoveAtExit() })
 	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
 		StopGrace: ro.KillAfter, KillNow: in.nth(2),
 		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() }}

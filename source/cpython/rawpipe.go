@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -242,6 +243,7 @@ func openRawReader(instance string, names []string) (*rawReader, error) {
 			return nil, fmt.Errorf("opening %s/trace_pipe_raw: %w", c, err)
 		}
 		r.fds = append(r.fds, fd)
+		openPipes.add(fd)
 	}
 	if len(r.fds) == 0 {
 		return nil, fmt.Errorf("no per-CPU buffers in %s", instance)
@@ -278,7 +280,46 @@ func (r *rawReader) read() []rawEvent {
 
 func (r *rawReader) close() {
 	for _, fd := range r.fds {
-		syscall.Close(fd)
+		openPipes.close(fd)
 	}
 	r.fds = nil
+}
+
+// openPipes is the trace_pipe_raw descriptors open in this process: an
+// instance whose buffers are open cannot be removed (EBUSY), so a forced
+// exit (RemoveStale, while the readers still read) closes them first,
+// or the instance stays behind (QA: in 2 of 7 triple Ctrl-Cs). Each is
+// closed once, by whichever of the reader and the forced exit comes
+// first, so that a number the system gives again is never closed.
+var openPipes = pipeSet{fds: map[int]bool{}}
+
+type pipeSet struct {
+	mu  sync.Mutex
+	fds map[int]bool
+}
+
+func (p *pipeSet) add(fd int) {
+	p.mu.Lock()
+	p.fds[fd] = true
+	p.mu.Unlock()
+}
+
+// close closes fd if it is still open here.
+func (p *pipeSet) close(fd int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fds[fd] {
+		delete(p.fds, fd)
+		syscall.Close(fd)
+	}
+}
+
+// closeAll closes every descriptor still open.
+func (p *pipeSet) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for fd := range p.fds {
+		syscall.Close(fd)
+	}
+	clear(p.fds)
 }

@@ -218,6 +218,15 @@ func (s *session) close() error {
 // Every recording does it first; tests that kill one call it after.
 func RemoveStale() error { return cleanupStale() }
 
+// RemoveAtExit removes this process's probes and instance as well as
+// stale ones, for a forced exit while a recording runs: it first closes
+// the recording's per-CPU buffers, which would keep its instance (EBUSY).
+// The recording cannot go on after it.
+func RemoveAtExit() error {
+	openPipes.closeAll()
+	return cleanupStale()
+}
+
 // cleanupStale removes the instances and uprobes of earlier runs whose
 // recorder process no longer exists (killed before it could clean up).
 func cleanupStale() error {
