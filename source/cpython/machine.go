@@ -27,6 +27,10 @@ type machine struct {
 
 	rec *tracer.Recorder
 	in  *interp
+	// root is the program started or the process attached to (0 if not
+	// known): the process named after the workload, whichever process's
+	// event comes first (a multiprocessing pool's worker may).
+	root int
 	// inlined are the probes on inlined copies of the probed functions,
 	// by event name (link-time optimised builds).
 	inlined map[string]*inlineProbe
@@ -184,7 +188,7 @@ func (m *machine) proc(pid int) *proc {
 		return p
 	}
 	name := m.workload
-	if len(m.procs) > 0 {
+	if m.root > 0 && pid != m.root || m.root <= 0 && len(m.procs) > 0 {
 		name = fmt.Sprintf("%s child %d", m.workload, pid)
 	}
 	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, liveGIL: tracer.NoLock, locks: map[uint64]*guestLock{},

@@ -877,3 +877,26 @@ func TestMachineNoInventedDropRequest(t *testing.T) {
 		t.Errorf("lateDrops %d, unexplainedDrops %d; want 0 and 1", m.lateDrops, m.unexplainedDrops)
 	}
 }
+
+// TestMachineRootNamed: the process attached to (or started) is the one
+// named after the program, whichever process's event comes first (QA: a
+// multiprocessing pool's worker, seen first, was named the program and
+// the process attached to a child).
+func TestMachineRootNamed(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	m.root = 200
+	for i, pid := range []int{300, 200} {
+		e := rawEvent{tid: pid, tgid: pid, event: evTakeGIL, args: []arg{{name: "ts", vals: []uint64{uint64(i + 1)}}}}
+		m.step(&e, int64(i)*1000)
+	}
+	tr := rec.Finish(tracer.Meta{})
+	var got []string
+	for _, p := range tr.Procs {
+		got = append(got, fmt.Sprintf("%s pid=%d", p.Name, p.PID))
+	}
+	want := []string{"test child 300 pid=300", "test pid=200"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("processes %q, want %q", got, want)
+	}
+}

@@ -124,6 +124,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	defer pm.close()
 	m := newMachine(r.rec, r.in, r.fa, r.depth, r.meta.Workload, pm)
 	m.live = r.live
+	m.root = r.mainPID
 	if cmd == nil { // attached: every task known now existed before the trace
 		m.existed = map[int]bool{}
 		for tid := range r.tgids {
