@@ -130,7 +130,14 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 	// forced exit (the third) removes the probes before giltrace exits.
 	in := interruptsOf(cmd.Context())
 	in.atForcedExit(func() { _ = cpython.RemoveAtExit() })
-	o := cpython.Options{Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
+	// With --json, giltrace's standard output is the JSON document alone
+	// (for jq and scripts): the program's goes to standard error (QA: its
+	// lines came before the document, which no parser then read).
+	progOut := cmd.OutOrStdout()
+	if ro.JSON {
+		progOut = cmd.ErrOrStderr()
+	}
+	o := cpython.Options{Stdin: os.Stdin, Stdout: progOut, Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
 		StopGrace: ro.KillAfter, KillNow: in.nth(2),
 		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() }}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {

@@ -109,7 +109,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 // once recorded: --json, --otlp, --formats.
 func outputFlags(cmd *cobra.Command, o *recordOptions) {
 	f := cmd.Flags()
-	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis)")
+	f.BoolVar(&o.JSON, "json", false, "print the report as JSON (the breakdown fields, then the diagnosis); for a real program, its own standard output goes to standard error, so that standard output is the JSON alone")
 	f.StringVar(&o.OTLP, "otlp", "", "also send the run as an OpenTelemetry trace to the OTLP collector at `URL` (--otlp=URL; a bare --otlp uses OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318; docs/otel.md)")
 	f.Lookup("otlp").NoOptDefVal = otlpDefault
 	f.BoolVar(&o.Timings, "timings", false, "print on stderr, at the end, how long the run and each step after it took (saving, deriving, outputs, report; docs/performance.md)")
