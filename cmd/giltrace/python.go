@@ -173,6 +173,11 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		return tracer.Record(ctx, src, tracer.Config{HugePages: true})
 	})
 	if err != nil {
+		// giltrace failed (its outputs, a signal): it exits 1 (or as
+		// stopped), and says what the program's own status was.
+		if code := src.ExitCode(); o.Command != nil && code != 0 {
+			return fmt.Errorf("%w (the program exited with status %d)", err, code)
+		}
 		return err
 	}
 	if o.Command != nil {

@@ -631,3 +631,31 @@ func TestCheckAttachPID(t *testing.T) {
 		t.Errorf("zombie: %v", err)
 	}
 }
+
+// TestRecordPythonOutputFails: when an output cannot be written, record --
+// exits 1 and its error names the program's own status (QA: the status
+// was lost silently).
+func TestRecordPythonOutputFails(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte("import sys\nsys.exit(7)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(filepath.Join(out, "report.txt"), 0o755); err != nil { // in the output's way
+		t.Fatal(err)
+	}
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", out, "--formats", "report", "--", py, app})
+	err := cmd.ExecuteContext(context.Background())
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "report.txt") || !strings.HasSuffix(err.Error(), "(the program exited with status 7)") {
+		t.Fatalf("err %v (exit %d), want exit 1 naming report.txt and the program's status 7; stderr:\n%s", err, exitCode(err), stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "run.giltrace")); err != nil {
+		t.Errorf("the trace: %v", err)
+	}
+}
