@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/giltrace/giltrace/compare"
 	"io"
 	"path/filepath"
 
@@ -85,6 +86,18 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	}
 	if o.Format == otlpFormat {
 		return sendOTLP(cmd.Context(), s.spans, &o.OTLP, cmd.OutOrStdout())
+	}
+	if o.Format == "report" || o.Format == "report-json" {
+		// A real program's report holds what would help, as record's
+		// does: exporting it again gives record's file, not one without
+		// the prediction (QA: report.txt lost "What would help").
+		pred, _, err := predict(cmd.Context(), s, o.File, "", false)
+		if err != nil {
+			return fmt.Errorf("exporting %s as %s: predicting what would help: %w", o.File, o.Format, err)
+		}
+		if pred != nil {
+			s.whatIf = func() *compare.Prediction { return pred }
+		}
 	}
 	if o.Out == "-" {
 		err := writeStream(cmd.Context(), cmd.OutOrStdout(), func(w io.Writer) error { return out.New(w, s).Export(cmd.Context(), s.spans) })

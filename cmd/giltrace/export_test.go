@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +102,44 @@ func TestExportErrors(t *testing.T) {
 	_, err = runRoot("export", path, "-f", "chrome", "-o", bad)
 	if err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("unwritable output: err = %v, want it to name %s", err, bad)
+	}
+}
+
+// TestExportReportPrediction: export --format report (and report-json) of
+// a real program's trace writes record's report, with what would help
+// (QA: exporting again next to the trace replaced record's report.txt
+// with one without it); a workload's has none, as record's.
+func TestExportReportPrediction(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		fixture string
+		want    bool
+	}{{"python-countdown", true}, {"countdown", false}} {
+		src, err := os.ReadFile(filepath.Join(testkit.FixtureDir(), tc.fixture+".giltrace"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, tc.fixture+".giltrace")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text, err := runRoot("export", path, "--format", "report", "-o", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(text, "What would help"); got != tc.want {
+			t.Errorf("%s: report with what would help %v, want %v:\n%s", tc.fixture, got, tc.want, text)
+		}
+		js, err := runRoot("export", path, "--format", "report-json", "-o", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(js), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if _, got := rep["what_if"]; got != tc.want {
+			t.Errorf("%s: report.json with what_if %v, want %v", tc.fixture, got, tc.want)
+		}
 	}
 }
