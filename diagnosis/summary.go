@@ -49,6 +49,9 @@ type Summary struct {
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
+	// Untraced lists the processes the program started (pid N (PATH), ...)
+	// that ran another CPython than the one probed: not in the trace.
+	Untraced string `json:"untraced,omitempty"`
 	// Ended is "exited" for a process giltrace attached to that exited
 	// while attached (by itself, or killed): its exit status went to its
 	// parent, which giltrace is not.
@@ -121,6 +124,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		sum.ExitStatus = &v
 	}
 	sum.Outlived = t.Meta.Extra["outlived"]
+	sum.Untraced = t.Meta.Extra["untraced"]
 	sum.Ended = t.Meta.Extra["ended"]
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])

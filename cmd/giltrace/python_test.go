@@ -659,3 +659,48 @@ func TestRecordPythonOutputFails(t *testing.T) {
 		t.Errorf("the trace: %v", err)
 	}
 }
+
+// TestRecordPythonUntracedChild: a child process running another CPython
+// than the one probed is named in the trace's metadata and the report
+// (QA: it was left out without a word); a child running the same one is
+// traced, not named.
+func TestRecordPythonUntracedChild(t *testing.T) {
+	py := python(t)
+	const other = "/root/.pyenv/versions/3.12.1/bin/python3.12"
+	if _, err := os.Stat(other); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("another CPython: %v", err)
+		}
+		t.Skipf("another CPython: %v", err)
+	}
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	src := fmt.Sprintf(`import subprocess, sys, threading
+def spin(n):
+    while n > 0: n -= 1
+ts = [threading.Thread(target=spin, args=(1000000,)) for _ in range(2)]
+for t in ts: t.start()
+subprocess.run([%q, "-c", "import time; time.sleep(0.4)"])
+subprocess.run([sys.executable, "-c", "import time; time.sleep(0.4)"])
+for t in ts: t.join()
+`, other)
+	if err := os.WriteFile(app, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	text, err := runRoot("record", "-o", out, "--formats", "none", "--", py, app)
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, text)
+	}
+	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Meta.Extra["untraced"]
+	if strings.Count(got, "pid ") != 1 || !strings.Contains(got, "("+other+")") {
+		t.Errorf("untraced = %q, want the one child running %s", got, other)
+	}
+	if !strings.Contains(text, "Not traced: processes started by the program") {
+		t.Errorf("the report does not say so:\n%s", text)
+	}
+}

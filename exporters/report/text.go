@@ -98,6 +98,9 @@ func headline(s *diagnosis.Summary) string {
 	if s.Outlived != "" {
 		line += fmt.Sprintf("\nStill running a second after the program exited, and cut off then (not ended): %s", s.Outlived)
 	}
+	if s.Untraced != "" {
+		line += fmt.Sprintf("\nNot traced: processes started by the program that ran another interpreter than the one probed (giltrace traces one CPython build a run): %s", s.Untraced)
+	}
 	if s.Ended == "exited" {
 		line += "\nEnded: the process exited while giltrace was attached, by itself or killed (its exit status went to its parent, not to giltrace): the run ends with it"
 	}

@@ -135,6 +135,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	interrupted, cut := false, false
 	var pend []rawEvent
 	q := startReading(rd, r, m)
+	watch := startUntracedWatch(r.mainPID, r.in.Path)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	// When the program (or the process attached to) has exited, the trace
@@ -198,6 +199,9 @@ loop:
 		r.stopMono = monoNow()
 	}
 	tEnd := time.Now()
+	if untraced := watch.stop(); len(untraced) > 0 {
+		r.meta.Extra["untraced"] = strings.Join(untraced, ", ")
+	}
 	r.drain(m, q, rd, pend)
 	why := tracer.ReleaseThreadEnd
 	if interrupted || cut {

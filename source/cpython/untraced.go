@@ -1,0 +1,120 @@
+package cpython
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// untracedWatch looks, every untracedTick, for processes descended from the
+// program (or the process attached to) that run another interpreter than
+// the probed one (a program that starts python3.12 beside its own 3.11):
+// the probes are on one ELF file, so those are not traced, and the trace
+// would not say so (QA). It is a poll: a child that lives less than a
+// tick may be missed.
+type untracedWatch struct {
+	root   int
+	probed string // r.in.Path
+	dev    uint64
+	ino    uint64
+
+	mu    sync.Mutex
+	seen  map[int]bool
+	found []string // "pid N (PATH)", in the order found
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+const untracedTick = 100 * time.Millisecond
+
+// pythonFile matches the file name of a CPython interpreter or library:
+// python3.12, python3.12d, libpython3.12.so.1.0, python3.13t.
+var pythonFile = regexp.MustCompile(`^(lib)?python\d+(\.\d+)?[a-z]*(\.so.*)?$`)
+
+func startUntracedWatch(root int, probed string) *untracedWatch {
+	u := &untracedWatch{root: root, probed: probed, seen: map[int]bool{root: true}, quit: make(chan struct{}), done: make(chan struct{})}
+	var st syscall.Stat_t
+	if syscall.Stat(probed, &st) == nil {
+		u.dev, u.ino = st.Dev, st.Ino
+	}
+	go func() {
+		defer close(u.done)
+		t := time.NewTicker(untracedTick)
+		defer t.Stop()
+		for {
+			u.scan()
+			select {
+			case <-u.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return u
+}
+
+// scan notes the descendants of root that map another interpreter.
+func (u *untracedWatch) scan() {
+	procs := map[int]bool{}
+	for _, p := range processTree(u.root) {
+		procs[p] = true
+	}
+	for p := range procs {
+		u.mu.Lock()
+		seen := u.seen[p]
+		u.seen[p] = true
+		u.mu.Unlock()
+		if seen {
+			continue
+		}
+		if path := u.otherInterpreter(p); path != "" {
+			u.mu.Lock()
+			u.found = append(u.found, fmt.Sprintf("pid %d (%s)", p, path))
+			u.mu.Unlock()
+		}
+	}
+}
+
+// otherInterpreter is the CPython interpreter file process pid maps if it
+// is not the probed one, else "".
+func (u *untracedWatch) otherInterpreter(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return ""
+	}
+	var other string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasPrefix(f[5], "/") || !pythonFile.MatchString(filepath.Base(f[5])) {
+			continue
+		}
+		path := f[5]
+		if path == u.probed {
+			return "" // the probed interpreter (its executable, or its library beside another's)
+		}
+		var st syscall.Stat_t
+		if u.ino != 0 && syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, f[0]), &st) == nil && st.Dev == u.dev && st.Ino == u.ino {
+			return "" // the same file under another name (a link, a bind mount)
+		}
+		if other == "" {
+			other = path
+		}
+	}
+	return other
+}
+
+// stop ends the watch after one last scan and returns what it found.
+func (u *untracedWatch) stop() []string {
+	close(u.quit)
+	<-u.done
+	u.scan()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.found)
+}
