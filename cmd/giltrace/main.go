@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -16,7 +17,7 @@ func main() {
 	stop()
 	if err != nil {
 		if _, ok := programStatus(err); !ok {
-			fmt.Fprintf(os.Stderr, "giltrace: %v\n", err)
+			printError(os.Stderr, err)
 		}
 	}
 	// A stopping signal exits 128 + its number (130, 143, 129), as a
@@ -27,4 +28,17 @@ func main() {
 	if err != nil {
 		os.Exit(exitCode(err))
 	}
+}
+
+// printError prints err on w after "giltrace: ", each error of a joined
+// list (errors.Join: validate's files, a failure and its clean-up) on a
+// line of its own with the prefix.
+func printError(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			printError(w, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "giltrace: %v\n", err)
 }

@@ -165,6 +165,9 @@ func (o *recordOptions) check(given func(name string) bool) error {
 	case o.Processes < 0 || given("processes") && o.Processes == 0 || o.Processes > workload.MaxProcesses:
 		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, workload.MaxProcesses)
 	}
+	if given("formats") && strings.TrimSpace(o.Formats) == "" {
+		return fmt.Errorf("--formats %q: expected all, none, or a comma-separated list of %s", o.Formats, outputNames())
+	}
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
 	}

@@ -74,6 +74,7 @@ func TestAttachArgs(t *testing.T) {
 		{[]string{"123", "--duration", "-1s"}, nil, true, "--duration"},
 		{[]string{"123", "--duration", "0"}, nil, true, "--duration 0s: expected a positive duration"},
 		{[]string{"123", "--formats", "svg"}, nil, true, "--formats"},
+		{[]string{"123", "--formats", ""}, nil, true, `--formats "": expected all, none`},
 		{[]string{"123", "--lock-holds"}, &attachOptions{PID: 123, recordOptions: recordOptions{LockHolds: true}}, false, ""},
 	})
 }

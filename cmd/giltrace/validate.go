@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -38,7 +39,7 @@ func runValidate(cmd *cobra.Command, o *validateOptions) error {
 	var errs []error
 	for _, f := range o.Files {
 		if err := validateFile(cmd, f); err != nil {
-			if len(o.Files) > 1 {
+			if len(o.Files) > 1 && !strings.Contains(err.Error(), f) {
 				err = fmt.Errorf("%s: %w", f, err)
 			}
 			errs = append(errs, err)

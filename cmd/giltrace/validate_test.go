@@ -87,3 +87,13 @@ func TestValidateSeveral(t *testing.T) {
 		t.Errorf("two good files: %q, %v", out, err)
 	}
 }
+
+// TestPrintError: each error of a joined list gets its own prefixed line
+// (QA: validate a b printed the second file's error without "giltrace: ").
+func TestPrintError(t *testing.T) {
+	var b strings.Builder
+	printError(&b, errors.Join(errors.New("a: bad"), errors.Join(errors.New("b: worse"), errors.New("c: worst"))))
+	if want := "giltrace: a: bad\ngiltrace: b: worse\ngiltrace: c: worst\n"; b.String() != want {
+		t.Errorf("printed %q, want %q", b.String(), want)
+	}
+}

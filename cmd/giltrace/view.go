@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,9 +61,12 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 
 // check accepts only loopback addresses: the page serves the whole trace.
 func (o *viewOptions) check() error {
-	host, _, err := net.SplitHostPort(o.Addr)
+	host, port, err := net.SplitHostPort(o.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w", o.Addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--addr %q: expected a port number from 0 to 65535 (0 picks a free one)", o.Addr)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("--addr %q: expected a loopback host such as 127.0.0.1", o.Addr)

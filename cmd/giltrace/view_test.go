@@ -25,6 +25,8 @@ func TestViewArgs(t *testing.T) {
 		{[]string{"run.giltrace", "--addr", "0.0.0.0:8080"}, nil, true, ""},
 		{[]string{"run.giltrace", "--addr", ":8080"}, nil, true, ""},
 		{[]string{"run.giltrace", "--addr", "8080"}, nil, true, ""},
+		{[]string{"run.giltrace", "--addr", "127.0.0.1:99999"}, nil, true, "expected a port number"},
+		{[]string{"run.giltrace", "--addr", "127.0.0.1:http"}, nil, true, "expected a port number"},
 		{nil, nil, true, ""},
 		{[]string{"a", "b"}, nil, true, ""},
 	})

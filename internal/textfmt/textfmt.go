@@ -18,10 +18,12 @@ func Dur(ns int64) string {
 		neg, ns = "-", -ns
 	}
 	v := float64(ns)
+	// A value that rounds up to 1000 of its unit is shown in the next
+	// one: 999.96 ms is "1.00s", not "1000ms".
 	switch {
-	case ns >= 1e9:
+	case v >= 999.5e6:
 		return neg + sig3(v/1e9) + "s"
-	case ns >= 1e6:
+	case v >= 999.5e3:
 		return neg + sig3(v/1e6) + "ms"
 	case ns >= 1e3:
 		return neg + sig3(v/1e3) + "us"

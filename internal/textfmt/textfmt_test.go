@@ -1,0 +1,18 @@
+package textfmt
+
+import "testing"
+
+func TestDur(t *testing.T) {
+	for _, tc := range []struct {
+		ns   int64
+		want string
+	}{
+		{0, "0ns"}, {999, "999ns"}, {1000, "1.00us"}, {999_400, "999us"}, {999_600, "1.00ms"},
+		{1_234_567, "1.23ms"}, {999_400_000, "999ms"}, {999_960_000, "1.00s"}, {1_500_000_000, "1.50s"},
+		{-999_960_000, "-1.00s"}, {9_999_000, "10.0ms"}, {120_000_000_000, "120s"},
+	} {
+		if got := Dur(tc.ns); got != tc.want {
+			t.Errorf("Dur(%d) = %q, want %q", tc.ns, got, tc.want)
+		}
+	}
+}
