@@ -136,12 +136,16 @@ const AchievedFromOverlap = "overlap"
 
 // measuredNote is the sentence a verdict quoting the overlap adds when the
 // speedup was also measured, or "".
-func (a *analysis) measuredNote() string {
+func (a *analysis) measuredNote() string { return a.measuredNoteOf("the wall time") }
+
+// measuredNoteOf is measuredNote naming the wall time whose: "the run's
+// wall time" in a sentence whose other figures are some threads' own.
+func (a *analysis) measuredNoteOf(whose string) string {
 	sp := a.r.Speedup
 	if sp.Measured == 0 {
 		return ""
 	}
-	s := fmt.Sprintf(" Measured against the same work on one thread (%s), the wall time gives %s.", textfmt.Dur(sp.SerialWallNS), textfmt.X(sp.Measured))
+	s := fmt.Sprintf(" Measured against the same work on one thread (%s), %s gives %s.", textfmt.Dur(sp.SerialWallNS), whose, textfmt.X(sp.Measured))
 	if sp.Measured < sp.Overlap/AdviceMinGain {
 		s += " The machine, not the threads, made up the difference"
 		if a.r.Machine != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -92,6 +93,45 @@ threads:
 				t.Errorf("ticker %v: the advice gives the whole program's figures (%q): %v\n%s", ticker, whole, has, v.Advice)
 			}
 		}
+	}
+}
+
+// TestGILBoundBesideASleeperAndIO is QA's work.py in virtual time: two
+// CPU-bound threads taking turns, a thread sleeping most of the run and
+// an I/O thread. The run's figures also say gil-bound (GIL ceiling 2.19x,
+// 3.65x without a GIL), and the verdict said that the two threads
+// "together ... ran 1.90x as fast as one thread would (GIL ceiling
+// 2.19x)": the run's figures, the sleep and the I/O counted as their
+// parallel work. Their own: 0.99x, ceiling 1.00x; the run's is named as
+// the run's, with why it is higher.
+func TestGILBoundBesideASleeperAndIO(t *testing.T) {
+	r := analyzeVirtual(t, `name: workpy
+clock: virtual
+threads:
+  - {name: cpu, count: 2, run: crunch}
+  - {name: sleeper, run: nap}
+  - {name: io, run: fetch}
+functions:
+  crunch:
+    - compute: 100ms
+  nap:
+    - sleep: 120ms
+  fetch:
+    - repeat: {times: 20, body: [{io: {duration: 6ms, kind: network}}, {compute: 50us}]}
+`)
+	want := "The 2 CPU-bound threads spent 48 % of their time waiting for the GIL: 100 % of their work is pure-Python compute that only one thread per process can run at a time, so together they ran 0.99x as fast as one thread would (GIL ceiling 1.00x). " +
+		"The run's 1.90x, in the Speedup section, is higher: it also counts the other threads' 241ms of work (240ms of it sleeps and I/O) as parallel work."
+	found := false
+	for _, v := range r.Verdicts {
+		if v.Code == diagnosis.GILBound {
+			found = true
+			if v.Text != want {
+				t.Errorf("text\n got %s\nwant %s", v.Text, want)
+			}
+		}
+	}
+	if !found || textfmt.X(r.Speedup.Achieved) != "1.90x" {
+		t.Errorf("verdicts %s, achieved %s: want gil-bound, 1.90x", r.VerdictCodes(), textfmt.X(r.Speedup.Achieved))
 	}
 }
 

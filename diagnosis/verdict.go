@@ -197,6 +197,9 @@ type estimates struct {
 	// CPU-bound threads' own work"): the report's Speedup section and the
 	// what-if are the run's, and differ.
 	Of string
+	// workNS is their work, fromNS and toNS the first one's start and the
+	// last one's end (speedupOf; 0 for the run's).
+	workNS, fromNS, toNS int64
 }
 
 // processesAdviceFor is processesAdvice on the figures e.
@@ -362,22 +365,19 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			return Verdict{}, false
 		}
 		a.cpuThreadsTakeTurns = true
-		if gain.holds() { // the run's figures say it too: they are the report's
-			return Verdict{
-				Code: GILBound,
-				Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).%s",
-					n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), a.unfair()) + a.measuredNote(),
-				Advice: a.processesAdvice(),
-			}, true
+		// The speedup quoted for "the N CPU-bound threads" is theirs: their
+		// work over their wall (QA: a main thread's sleep and an I/O
+		// thread's waits made it "2.02x" for two threads taking turns).
+		text := fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s).",
+			n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(own.Achieved), textfmt.X(own.GILCeiling))
+		if sameFigures(own, sp) {
+			// Their figures are the run's, as the Speedup section prints
+			// them: the advice's and the measured note's are theirs too.
+			return Verdict{Code: GILBound, Text: text + a.unfair() + a.measuredNote(), Advice: a.processesAdvice()}, true
 		}
-		// Only their own work says it (other threads' waits, a heartbeat's
-		// sleep, made the run look parallel): its figures.
-		return Verdict{
-			Code: GILBound,
-			Text: fmt.Sprintf("The %d CPU-bound threads spent %s of their time waiting for the GIL: %s of their work is pure-Python compute that only one thread per process can run at a time, so together they ran %s as fast as one thread would (GIL ceiling %s; the run's %s counts the other threads' sleeps and I/O as parallel work).%s",
-				n, textfmt.Pct0(waitShare), textfmt.Pct0(compute), textfmt.X(own.Achieved), textfmt.X(own.GILCeiling), textfmt.X(sp.Achieved), a.unfair()),
-			Advice: a.processesAdviceFor(own),
-		}, true
+		// Else the run's figures are named as the run's: the Speedup
+		// section's achieved, and the measured speedup, which is the run's.
+		return Verdict{Code: GILBound, Text: text + a.runBeside(cpuThreads, own) + a.unfair() + a.measuredNoteOf("the run's wall time"), Advice: a.processesAdviceFor(own)}, true
 	}
 	if nb < 2 || !a.decide(GILBound, ruleB...) {
 		return Verdict{}, false
@@ -393,6 +393,84 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			textfmt.Pct0(a.r.GILHeldFraction), nb, textfmt.Pct0(waitShareB), textfmt.Pct0(a.r.Work.SerialShare), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved)) + a.measuredNote(),
 		Advice: advice,
 	}, true
+}
+
+// sameFigures reports whether some threads' own figures e print as the
+// run's (the Speedup section's): achieved, GIL ceiling, as processes and
+// without a GIL. Two CPU-bound threads alone in their run have the run's
+// figures; beside other threads, or with time before them or after them
+// in the run's wall, they differ.
+func sameFigures(e estimates, sp Speedup) bool {
+	return textfmt.X(e.Achieved) == textfmt.X(sp.Achieved) && textfmt.X(e.GILCeiling) == textfmt.X(sp.GILCeiling) &&
+		textfmt.X(e.AsProcesses) == textfmt.X(sp.AsProcesses) && textfmt.X(e.WithoutGIL) == textfmt.X(sp.WithoutGIL)
+}
+
+// runBeside is the sentence that names the run's achieved speedup (the
+// Speedup section's) beside the one of the threads sel selects (own, from
+// speedupOf), and says why it differs, by which way it does; "" when the
+// two print the same, or when the difference has no cause it can name.
+//
+// The run's figure is all the threads' work over the run's wall; theirs is
+// their work over their wall (from the first one's start to the last
+// one's end). The run's is higher only if the other threads did work (a
+// sleep or an I/O wait counts as work: one thread would have to do it
+// too), more than their rate over the run's wall outside theirs; it is
+// lower only if the run's wall has time outside theirs (before they
+// started, after they ended), or if its CPU time was capped at the cores.
+func (a *analysis) runBeside(sel func(int) bool, own estimates) string {
+	sp := a.r.Speedup
+	if textfmt.X(own.Achieved) == textfmt.X(sp.Achieved) {
+		return ""
+	}
+	if sp.Achieved > own.Achieved {
+		var cpu, io int64
+		for i := range a.r.Threads {
+			if !sel(i) {
+				cpu += threadCPU(&a.r.Threads[i])
+				io += a.io[i]
+			}
+		}
+		// The kinds of their work named are those its printed figure
+		// shows: 100ns of compute beside 220ms of sleep is "220ms of
+		// sleeps and I/O".
+		var what string
+		switch all := textfmt.Dur(cpu + io); {
+		case cpu+io == 0:
+			return ""
+		case all == textfmt.Dur(io):
+			what = fmt.Sprintf("the other threads' %s of sleeps and I/O", all)
+		case all == textfmt.Dur(cpu):
+			what = fmt.Sprintf("the other threads' %s of compute", all)
+		default:
+			what = fmt.Sprintf("the other threads' %s of work (%s of it sleeps and I/O)", textfmt.Dur(cpu+io), textfmt.Dur(io))
+		}
+		return fmt.Sprintf(" The run's %s, in the Speedup section, is higher: it also counts %s as parallel work.", textfmt.X(sp.Achieved), what)
+	}
+	before, after := own.fromNS, a.wallNS-own.toNS
+	other := a.r.Speedup.SerialEquivNS - own.workNS
+	if own.toNS <= own.fromNS || sp.CPUCapped || before < 0 || after < 0 || before+after == 0 || other < 0 {
+		return "" // the run's CPU time was capped at the cores, or no wall outside theirs: no cause to name
+	}
+	// The sides named are those its printed figure shows: 30.0ms before
+	// them and 100ns after is "30.0ms before they started".
+	var outside string
+	switch all := textfmt.Dur(before + after); {
+	case all == textfmt.Dur(before):
+		outside = "before they started"
+	case all == textfmt.Dur(after):
+		outside = "after they ended"
+	default:
+		outside = "before they started and after they ended"
+	}
+	work := "no other work"
+	if other > 0 {
+		work = fmt.Sprintf("the other threads' %s of work", textfmt.Dur(other))
+	}
+	// run = (their work + other) / (their wall + before + after): below
+	// their rate exactly when other < their rate x (before + after), the
+	// two figures the sentence names.
+	return fmt.Sprintf(" The run's %s, in the Speedup section, is lower: it is all the threads' work over the run's wall, which adds %s and the %s of the run %s.",
+		textfmt.X(sp.Achieved), work, textfmt.Dur(before+after), outside)
 }
 
 // speedupOf is the speedup arithmetic (speedup) of the work of the threads
@@ -424,7 +502,10 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 			from, to = min(from, a.s.Threads[i].Start), max(to, a.s.Threads[i].End)
 		}
 	}
-	e := estimates{Cores: max(a.r.Speedup.Cores, 1)}
+	e := estimates{Cores: max(a.r.Speedup.Cores, 1), workNS: work}
+	if to > from {
+		e.fromNS, e.toNS = from, to
+	}
 	withGIL := longest
 	for _, v := range serial {
 		withGIL = max(withGIL, v)
