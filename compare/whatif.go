@@ -26,7 +26,9 @@ type WhatIfOptions struct {
 	// Source is the trace's path, named in the model's header.
 	Source string
 	// Cores is the largest simulated machine: the predictions run on 1,
-	// 2, 4, ... up to Cores cores. 0 means max(8, the recorded machine's).
+	// 2, 4, ... (the powers of two below Cores) and Cores cores. 0 means
+	// max(8, the recorded machine's). The best option is chosen on the
+	// recorded machine's cores, or on Cores when that is fewer.
 	Cores int
 	// IPCCost is the inter-process cost of each worker thread run as a
 	// process (spawning it, pickling its work and its result), which the
@@ -73,6 +75,11 @@ type Prediction struct {
 	Limit          string             `json:"limit"` // what limits the best option
 	Notes          []string           `json:"notes"`
 	Model          []byte             `json:"-"` // the workload file the predictions ran
+
+	// recordedOnTarget is the model as recorded on the cores the best option
+	// is chosen on when they are not the recorded machine's (--cores
+	// fewer): the candidate Replay stands for otherwise. Cores 0: none.
+	recordedOnTarget PredictionRow
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -90,13 +97,18 @@ type PredictionRow struct {
 
 // WhatIf models the run of spans s and replays the model in virtual time:
 // as recorded, then as threads, processes and free-threaded on 1 ... Cores
-// cores, and with threads at the switch intervals of the sweep.
+// cores (CoreCounts), and with threads at the switch intervals of the
+// sweep, on the cores the best option is chosen on.
 func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction, error) {
 	t := s.Trace
 	recCores := max(t.Meta.Cores, 1)
 	if o.Cores <= 0 {
 		o.Cores = max(8, recCores)
 	}
+	// The best option is chosen among rows computed on these cores: the
+	// recorded machine's, or fewer if asked (QA: --cores 1 on a run of 2
+	// cores named a best "on 2 cores" that no row but the sweep had run).
+	target := min(recCores, o.Cores)
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -161,13 +173,19 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if len(t.Procs) > 1 {
 		p.Replay.Mode = Processes
 	}
+	if target != recCores {
+		if p.recordedOnTarget, err = run(Threads, target, 0); err != nil {
+			return nil, err
+		}
+		p.recordedOnTarget.Mode, p.recordedOnTarget.SwitchInterval = p.Replay.Mode, p.Replay.SwitchInterval
+	}
 	asRecorded = false
 	if p.MeasuredWallNS > 0 {
 		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
 		p.ReplayOff = math.Abs(p.ReplayError) > ReplayTolerance
 	}
 	for _, m := range AllModes {
-		for c := 1; c <= o.Cores; c *= 2 {
+		for _, c := range CoreCounts(o.Cores) {
 			row, err := run(m, c, 0)
 			if err != nil {
 				return nil, err
@@ -176,7 +194,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 	}
 	for _, d := range o.Intervals {
-		row, err := run(Threads, recCores, d)
+		row, err := run(Threads, target, d)
 		if err != nil {
 			return nil, err
 		}
@@ -204,6 +222,18 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
 	}
 	return p, nil
+}
+
+// CoreCounts are the simulated machines of a prediction up to n cores:
+// the powers of two below n, and n (3: 1, 2 and 3; 6: 1, 2, 4 and 6). The
+// powers of two alone left n out when it was not one (QA: --cores 3 ran 1
+// and 2 cores).
+func CoreCounts(n int) []int {
+	var out []int
+	for c := 1; c < n; c *= 2 {
+		out = append(out, c)
+	}
+	return append(out, max(n, 1))
 }
 
 // inferredHolds reports whether s is a real CPython run recorded without
@@ -413,12 +443,16 @@ func addNear(near string, r *diagnosis.Report) string {
 	return strings.Join(codes, ",")
 }
 
-// choose picks the best option on the recorded machine and what limits it,
-// and writes the notes.
+// choose picks the best option on the recorded machine (or on the fewer
+// cores asked for: the as-recorded row's) and what limits it, and writes
+// the notes. Only rows run on those cores compete.
 func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	best := p.Replay
+	if p.recordedOnTarget.Cores > 0 {
+		best = p.recordedOnTarget
+	}
 	for _, r := range p.Rows {
-		if r.Cores == p.RecordedCores && r.Speedup > best.Speedup*1.02 {
+		if r.Cores == best.Cores && r.Speedup > best.Speedup*1.02 {
 			best = r
 		}
 	}
@@ -476,8 +510,12 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 			textfmt.Dur(crit.cpuNS), textfmt.Plural(best.Cores, "core"), crit.name, textfmt.Dur(crit.endNS), textfmt.Plural(best.Cores, "core"))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS):
 		p.Limit = fmt.Sprintf("the longest thread: %s; splitting its work across more workers would help", crit.needs())
+	case most.Cores > best.Cores:
+		p.Limit = fmt.Sprintf("the work itself: no option on %s does better, and more cores would not help", textfmt.Plural(best.Cores, "core"))
 	default:
-		p.Limit = "the work itself: no option on this machine does better, and more cores would not help"
+		// No row on more cores: whether they would help is not known (QA:
+		// --cores 1 said more cores would not help, where 2 ran 1.43x).
+		p.Limit = fmt.Sprintf("the work itself: no option on %s does better; more cores were not simulated (--cores)", textfmt.Plural(best.Cores, "core"))
 	}
 	p.Notes = append(p.Notes,
 		"Predicted by replaying a model of the run (giltrace model) in virtual time; docs/what-if.md says how and how accurate it is.",
@@ -533,10 +571,10 @@ func (p *Prediction) WriteText(w io.Writer) error {
 			100*math.Abs(p.ReplayError), 100*ReplayTolerance)
 	}
 	best := describe(p.Best)
-	if p.Best == p.Replay {
-		best = p.Replay.Mode + ", as recorded"
+	if p.Best == p.Replay || p.recordedOnTarget.Cores > 0 && p.Best == p.recordedOnTarget {
+		best = p.Best.Mode + ", as recorded"
 	}
-	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.RecordedCores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
+	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.Best.Cores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
 		fmt.Fprintf(&b, "  estimated %s for %s in the report: %s (docs/what-if.md)\n",
 			textfmt.X(e), p.Best.Mode, estimateWhy(p.Best.Speedup, e))

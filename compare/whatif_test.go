@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -648,5 +649,66 @@ func TestMoreCoresFewest(t *testing.T) {
 	p.choose(WhatIfOptions{}, critical{})
 	if want := "the cores: on 4 cores processes would run 1.65x"; !strings.HasPrefix(p.Limit, want) {
 		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+}
+
+// TestWhatIfCoreCounts: --cores N simulates the powers of two below N and
+// N itself (QA: --cores 3 ran 1 and 2 cores, --cores 6 ran 1, 2 and 4),
+// and the best option comes from rows run on the cores it is named for:
+// the recorded machine's, or N when that is fewer (QA: --cores 1 on a run
+// of 2 cores said "best on 2 cores: threads ... limited by the GIL", though
+// no processes or free-threaded row had run on 2 cores).
+func TestWhatIfCoreCounts(t *testing.T) {
+	for n, want := range map[int][]int{1: {1}, 2: {1, 2}, 3: {1, 2, 3}, 6: {1, 2, 4, 6}, 8: {1, 2, 4, 8}, 12: {1, 2, 4, 8, 12}} {
+		if got := CoreCounts(n); !slices.Equal(got, want) {
+			t.Errorf("CoreCounts(%d) = %v, want %v", n, got, want)
+		}
+	}
+	s := fixtureSpans(t, "python-countdown") // recorded on 2 cores
+	for _, c := range []struct {
+		cores, best int
+		rows        []int
+	}{{3, 2, []int{1, 2, 3}}, {6, 2, []int{1, 2, 4, 6}}, {1, 1, []int{1}}} {
+		p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: c.cores})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range AllModes {
+			var got []int
+			for _, r := range p.Rows {
+				if r.Mode == m && r.SwitchInterval == 0 {
+					got = append(got, r.Cores)
+				}
+			}
+			if !slices.Equal(got, c.rows) {
+				t.Errorf("--cores %d: %s rows on %v cores, want %v", c.cores, m, got, c.rows)
+			}
+		}
+		if p.Best.Cores != c.best {
+			t.Errorf("--cores %d: best %+v, want it on %d cores", c.cores, p.Best, c.best)
+		}
+		for _, r := range p.Rows {
+			if r.SwitchInterval > 0 && r.Cores != c.best {
+				t.Errorf("--cores %d: switch-interval row %+v, want it on the best's %d cores", c.cores, r, c.best)
+			}
+		}
+		var b bytes.Buffer
+		if err := p.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("best on %s:", map[int]string{1: "1 core", 2: "2 cores"}[c.best]); !strings.Contains(b.String(), want) {
+			t.Errorf("--cores %d: no %q in\n%s", c.cores, want, b.String())
+		}
+		if c.cores == 1 {
+			// Nothing ran on 2 cores: the best is the run as recorded on
+			// 1 core (threads; processes and free-threaded no faster there),
+			// and the limit does not claim more cores would not help.
+			if p.Best.Mode != Threads || p.Best.SwitchInterval != int64(s.Trace.Meta.SwitchInterval) || !strings.Contains(b.String(), "best on 1 core: threads, as recorded") {
+				t.Errorf("--cores 1: best %+v, want threads as recorded on 1 core\n%s", p.Best, b.String())
+			}
+			if strings.Contains(p.Limit, "GIL") || strings.Contains(p.Limit, "more cores would not help") {
+				t.Errorf("--cores 1: limit %q: want neither the GIL (nothing ran on more cores without it) nor a verdict on more cores", p.Limit)
+			}
+		}
 	}
 }

@@ -91,7 +91,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default 0: none)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")
 	return cmd
 }
 
