@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -32,8 +33,10 @@ type WhatIfOptions struct {
 	Cores int
 	// IPCCost is the inter-process cost of each worker thread run as a
 	// process (spawning it, pickling its work and its result), which the
-	// model cannot know: added to each worker's work in the processes
-	// variants. 0 leaves it out, and the output says so.
+	// model cannot know: added at the start of each worker's work in the
+	// processes variants, a worker being every thread but a real
+	// program's main thread, which stays the program's process
+	// (ipcWorker). 0 leaves it out, and the output says so.
 	IPCCost time.Duration
 	// Intervals are the switch intervals of the sweep; nil means 1, 2, 5,
 	// 10 and 20 ms.
@@ -80,6 +83,11 @@ type Prediction struct {
 	// is chosen on when they are not the recorded machine's (--cores
 	// fewer): the candidate Replay stands for otherwise. Cores 0: none.
 	recordedOnTarget PredictionRow
+	// ipcWorkers counts the model's threads that pay IPCCost; ipcStays
+	// names those that do not (a main thread, per process).
+	ipcWorkers, ipcThreads int
+	ipcStays               []string
+	recordedProcs          int
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -147,7 +155,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 			// One process per thread: no GIL between them, as free-threaded,
 			// plus what moving the work between processes costs.
 			opts.Mode = tracer.GILNone
-			ww = withIPCCost(w, o.IPCCost)
+			ww = withIPCCost(w, o.IPCCost, func(g workload.ThreadGroup) bool { return ipcWorker(t, g) })
 		}
 		tr, err := vm.Run(ctx, ww, opts)
 		if err != nil {
@@ -199,6 +207,14 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 			return nil, err
 		}
 		p.Rows = append(p.Rows, row)
+	}
+	p.ipcThreads, p.recordedProcs = len(w.Threads), len(t.Procs)
+	for _, g := range w.Threads {
+		if ipcWorker(t, g) {
+			p.ipcWorkers++
+		} else if !slices.Contains(p.ipcStays, g.Name) {
+			p.ipcStays = append(p.ipcStays, g.Name)
+		}
 	}
 	p.choose(o, criticalThread(s))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
@@ -409,23 +425,57 @@ func Replay(ctx context.Context, src []byte, cores int) (*tracer.Trace, error) {
 	return vm.Run(ctx, w, vm.Options{ClockMode: workload.ClockVirtual, Cores: max(cores, 1), Seed: &seed})
 }
 
-// withIPCCost is w with cost added at the start of each thread's work, in
-// its own process: a copy, w is not changed.
-func withIPCCost(w *workload.Workload, cost time.Duration) *workload.Workload {
+// withIPCCost is w with cost added at the start of the work of each
+// thread group that becomes a worker process in the processes variants
+// (workers): a copy, w is not changed. Each such group runs a function of
+// its own that spends cost, then calls its run function, which other
+// groups may share.
+func withIPCCost(w *workload.Workload, cost time.Duration, workers func(workload.ThreadGroup) bool) *workload.Workload {
 	if cost <= 0 {
 		return w
 	}
 	c := *w
-	c.Functions = map[string]*workload.Function{}
-	for n, f := range w.Functions {
-		c.Functions[n] = f
-	}
-	for _, g := range c.Threads {
-		f := *c.Functions[g.Run]
-		f.Ops = append([]workload.Op{{Kind: workload.OpCompute, Duration: cost, Line: f.Line}}, f.Ops...)
-		c.Functions[g.Run] = &f
+	c.Functions = maps.Clone(w.Functions)
+	c.Threads = slices.Clone(w.Threads)
+	for i, g := range c.Threads {
+		if !workers(g) {
+			continue
+		}
+		name := g.Run + ", as a process"
+		for c.Functions[name] != nil {
+			name += "'"
+		}
+		line := 0
+		if f := c.Functions[g.Run]; f != nil {
+			line = f.Line
+		}
+		c.Functions[name] = &workload.Function{Name: name, Line: line, Ops: []workload.Op{
+			{Kind: workload.OpCompute, Duration: cost, Line: line},
+			{Kind: workload.OpCall, Func: g.Run, Line: line},
+		}}
+		c.Threads[i].Run = name
 	}
 	return &c
+}
+
+// ipcWorker reports whether thread group g of the model of trace t becomes
+// a worker process in the processes variants, and pays --ipc-cost: its
+// work moves to a process of its own. In a real CPython program of one
+// process, every thread but the main thread (MainThread), which starts
+// and joins the others and stays the program's process (QA:
+// fixtures/traces/python-countdown.giltrace with --ipc-cost 100ms went
+// from 372 to 569 ms as processes on 2 cores, where its two workers in
+// parallel take 472: the main thread paid the cost before it started
+// them, and they paid it again). In one of several processes (a pool), no
+// thread: its workers were processes already, and what they paid is in
+// the trace; the parent's other threads are the pool's own, and stay in
+// it. A run of the VM has no main thread, and its processes paid nothing:
+// every thread is a worker.
+func ipcWorker(t *tracer.Trace, g workload.ThreadGroup) bool {
+	if t.Meta.Extra["source"] != "cpython" {
+		return true
+	}
+	return len(t.Procs) <= 1 && g.Name != "MainThread"
 }
 
 // addNear adds to near (comma-separated codes) the verdicts of r not given
@@ -523,7 +573,19 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	if o.IPCCost <= 0 {
 		p.Notes = append(p.Notes, "The processes figures include no inter-process cost (spawning, pickling tasks and results): set one with --ipc-cost.")
 	} else {
-		p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost).", o.IPCCost))
+		switch {
+		case p.ipcWorkers > 0:
+			stays := ""
+			if len(p.ipcStays) > 0 {
+				stays = fmt.Sprintf(", not to %s, which stays the program's process", strings.Join(p.ipcStays, ", "))
+			}
+			p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost): at the start of each thread that becomes a process (%d of the model's %s)%s.",
+				o.IPCCost, p.ipcWorkers, textfmt.Plural(p.ipcThreads, "thread"), stays))
+		case p.recordedProcs > 1:
+			p.Notes = append(p.Notes, fmt.Sprintf("--ipc-cost %v is charged to no thread: it is the cost of a thread becoming a process, and this run's workers were processes already (what they paid is in the trace).", o.IPCCost))
+		default:
+			p.Notes = append(p.Notes, fmt.Sprintf("--ipc-cost %v is charged to no thread: it is the cost of a thread becoming a process, and the program's only thread, %s, stays the program's process.", o.IPCCost, strings.Join(p.ipcStays, ", ")))
+		}
 	}
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
 }

@@ -712,3 +712,57 @@ func TestWhatIfCoreCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatIfIPCCostWorkers: --ipc-cost is charged to the threads that
+// become worker processes, not to a main thread that starts and joins
+// them (QA: python-countdown's processes on 2 cores went from 372 to
+// 569 ms with 100 ms of cost, where two workers paying it in parallel
+// take about 472). A VM run has no main thread: every thread pays (the
+// VM countdown's wall grows by the cost); a pool's workers were processes
+// already and pay nothing more.
+func TestWhatIfIPCCostWorkers(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		charged []string
+		grows   int64 // the processes wall on 2 cores, with the cost over without
+	}{
+		{"python-countdown", []string{"Thread-1 (countdown)", "Thread-2 (countdown)"}, 100e6},
+		{"countdown", []string{"counter-1", "counter-2"}, 100e6},
+		{"python-multiprocessing-pool", nil, 0},
+	} {
+		s := fixtureSpans(t, c.fixture)
+		free, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		costly, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2, IPCCost: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse("model.yaml", free.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var charged []string
+		for _, g := range withIPCCost(w, time.Millisecond, func(g workload.ThreadGroup) bool { return ipcWorker(s.Trace, g) }).Threads {
+			if strings.HasSuffix(g.Run, ", as a process") {
+				charged = append(charged, g.Name)
+			}
+		}
+		if !slices.Equal(charged, c.charged) {
+			t.Errorf("%s: charged %q, want %q", c.fixture, charged, c.charged)
+		}
+		for i, r := range costly.Rows {
+			if r.Mode == Processes && r.Cores == 2 {
+				if d := r.WallNS - free.Rows[i].WallNS; d < c.grows-1e6 || d > c.grows+1e6 {
+					t.Errorf("%s: processes on 2 cores %v with 100ms of IPC cost, %v without: want %v more", c.fixture,
+						time.Duration(r.WallNS), time.Duration(free.Rows[i].WallNS), time.Duration(c.grows))
+				}
+			}
+		}
+		note := strings.Join(costly.Notes, "\n")
+		if want := map[bool]string{true: "(2 of the model's", false: "--ipc-cost 100ms is charged to no thread"}[len(c.charged) > 0]; !strings.Contains(note, want) {
+			t.Errorf("%s: notes %q, want %q", c.fixture, note, want)
+		}
+	}
+}

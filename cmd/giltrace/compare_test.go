@@ -241,3 +241,22 @@ func TestCompareCores(t *testing.T) {
 		t.Errorf("compare countdown.yaml --cores 3: %s; want 4 processes 3x as fast as 1 on 3 cores", out)
 	}
 }
+
+// compare WORKLOAD.yaml --ipc-cost is a usage error that says why and
+// where the cost applies, with nothing written: it was ignored without a
+// word, the processes rows the same as without it. --ipc-cost 0 (none)
+// is accepted.
+func TestCompareWorkloadRefusesIPCCost(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cmp")
+	_, err := runRoot("compare", "../../fixtures/countdown.yaml", "--ipc-cost", "5ms", "-o", dir)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--ipc-cost 5ms: a workload's processes run what its file says") ||
+		!strings.Contains(err.Error(), "giltrace record --clock virtual ../../fixtures/countdown.yaml") {
+		t.Errorf("compare countdown.yaml --ipc-cost 5ms: err = %v; want a usage error saying why, and how to apply it", err)
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Errorf("compare --ipc-cost 5ms wrote %s (stat: %v)", dir, serr)
+	}
+	if _, err := runRoot("compare", "../../fixtures/countdown.yaml", "--ipc-cost", "0", "--threads", "1", "--modes", "threads", "-o", dir); err != nil {
+		t.Errorf("compare countdown.yaml --ipc-cost 0: %v", err)
+	}
+}
