@@ -269,10 +269,13 @@ func inferredHolds(s *tracer.Spans) bool {
 }
 
 // critical is the thread whose own work ends last if nothing made it wait:
-// its start plus its running, I/O and native time. No variant can finish
-// before it does. When most of that is its start (startNS > workNS: what
-// ran before it), starter is the thread that started it, if found, and
-// starterWorkNS that thread's own work before the start.
+// its start plus its running, I/O and native time, as the model has them
+// (a thread of an attach first seen late was blocked until then: the
+// model's io: {kind: blocking} of that length, counted as I/O here). No
+// variant can finish before it does. When most of that is its start
+// (startNS > workNS: what ran before it), starter is the thread that
+// started it, if found, and starterWorkNS that thread's own time before
+// the start, of which starterIONS in blocking calls.
 type critical struct {
 	name    string
 	endNS   int64
@@ -285,6 +288,10 @@ type critical struct {
 	starter         string
 	starterWorkNS   int64
 	starterIONS     int64 // of starterWorkNS, in blocking calls (a server waiting for requests)
+	// starterBlockedNS is the part of starterIONS before the trace began
+	// (an attach's thread first seen late, blocked in a call it made
+	// before the attach).
+	starterBlockedNS int64
 }
 
 // needs says how long the critical thread takes alone (its work, without
@@ -317,16 +324,20 @@ func criticalThread(s *tracer.Spans) critical {
 	}
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
-		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
+		blocked := blockedBefore(s, tracer.ThreadID(id))
+		io := tot[tracer.StateIO] + blocked
+		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
-		if id < len(s.Threads) && !s.Threads[id].Existed { // first seen late (attach): blocked, not started
+		if id < len(s.Threads) && !s.Threads[id].Existed {
+			// Started in the trace; one that existed before it (attach)
+			// starts with it, blocked until first seen.
 			start = s.Threads[id].Start
 		}
 		if end := start + work; end > c.endNS && !daemons[tracer.ThreadID(id)] {
 			c, cid = critical{name: th.Name, endNS: end, startNS: start, workNS: work}, id
 			if work > 0 {
-				c.ioShare = float64(tot[tracer.StateIO]) / float64(work)
+				c.ioShare = float64(io) / float64(work)
 			}
 		}
 	}
@@ -341,6 +352,7 @@ func criticalThread(s *tracer.Spans) critical {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
 			c.starter = s.Trace.Threads[st].Name
 			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
+			c.starterBlockedNS = min(blockedBefore(s, st), c.startNS)
 		}
 	}
 	return c
@@ -389,7 +401,8 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
 	return most, any && mostWork > 0
 }
 
-// workBefore is thread id's running, I/O and native time before at.
+// workBefore is thread id's running, I/O and native time before at, as
+// the model has it (blockedBefore counts as I/O).
 func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
 	n, _ := workIOBefore(s, id, at)
 	return n
@@ -397,6 +410,9 @@ func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
 
 // workIOBefore is workBefore and the part of it in blocking calls.
 func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64) {
+	if b := min(blockedBefore(s, id), at); b > 0 {
+		work, io = b, b
+	}
 	for _, sp := range s.ThreadStates(id) {
 		if sp.Start >= at {
 			break
@@ -411,6 +427,20 @@ func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64
 		}
 	}
 	return work, io
+}
+
+// blockedBefore is how long thread id was blocked before the trace first
+// saw it: a thread of an attach that existed before it, first seen late,
+// was blocked from the trace's start in a call it made before, which the
+// model writes as io: {duration, kind: blocking} (QA: an attach begun
+// while every thread was blocked named "MainThread's 1.88ms of work" and
+// advised "shortening that serial work", where the model had MainThread
+// blocked 154 ms before it started the worker). 0 for any other thread.
+func blockedBefore(s *tracer.Spans, id tracer.ThreadID) int64 {
+	if int(id) >= len(s.Threads) || !s.Threads[id].Existed || s.Threads[id].Start <= 0 || len(s.ThreadStates(id)) == 0 {
+		return 0
+	}
+	return s.Threads[id].Start
 }
 
 // Replay runs a model (a workload file's text, as model.Build writes it)
@@ -534,20 +564,30 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
 		// Most of the path is what ran before the thread started, not its
 		// own work: name that, and do not suggest splitting the thread.
-		before := "the program's work before it"
-		if crit.starter != "" {
-			before = fmt.Sprintf("%s's %s of work", crit.starter, textfmt.Dur(crit.starterWorkNS))
-		}
+		// The starter's time before the start is named as the model has
+		// it: its serial work is its compute (running, native calls), and
+		// its blocking calls are named as such.
 		if crit.starter != "" && 2*crit.starterIONS >= crit.starterWorkNS {
 			// Mostly blocking calls: a server waiting for requests,
 			// which start the workers as they come (not work to shorten).
-			p.Limit = fmt.Sprintf("when %s started: it ends %s into the run, but its own work is %s; it started at %s, when %s started it after %s of blocking calls (%s of its time before then: waiting, for requests or input, that decides when workers start). "+
+			blocked := ""
+			if crit.starterBlockedNS > 0 {
+				blocked = fmt.Sprintf(", %s of it in a call made before the trace began", textfmt.Dur(crit.starterBlockedNS))
+			}
+			p.Limit = fmt.Sprintf("when %s started: it ends %s into the run, but its own work is %s; it started at %s, when %s started it after %s of blocking calls (%s of its time before then%s: waiting, for requests or input, that decides when workers start). "+
 				"Splitting %s's work across more workers would not help; what it waited for arriving sooner would",
 				crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), crit.starter, textfmt.Dur(crit.starterIONS),
-				textfmt.Pct0(textfmt.Share(crit.starterIONS, crit.starterWorkNS)), crit.name)
+				textfmt.Pct0(textfmt.Share(crit.starterIONS, crit.starterWorkNS)), blocked, crit.name)
 			break
 		}
-		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s, which runs on one thread. "+
+		before := "the program's work before it, which runs"
+		if crit.starter != "" {
+			before = fmt.Sprintf("%s's %s of work, which runs", crit.starter, textfmt.Dur(crit.starterWorkNS-crit.starterIONS))
+			if 100*crit.starterIONS >= crit.starterWorkNS {
+				before = fmt.Sprintf("%s's %s of work and %s of blocking calls, which run", crit.starter, textfmt.Dur(crit.starterWorkNS-crit.starterIONS), textfmt.Dur(crit.starterIONS))
+			}
+		}
+		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s on one thread. "+
 			"Splitting %s's work across more workers would not help; shortening that serial work, or starting the workers sooner, would",
 			crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), before, crit.name)
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:

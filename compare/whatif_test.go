@@ -766,3 +766,39 @@ func TestWhatIfIPCCostWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitAfterAttachWhileBlocked: an attach begun while every thread was
+// blocked (compare/testdata/attach_blocked.py, asleep in time.sleep when
+// the attach began) has its main thread first seen 1.69 s in, when it
+// woke and started its worker. The model writes that wait as the main
+// thread's io: {duration: 1.691749s, kind: blocking}; the limit named
+// "MainThread's 768us of work ... shortening that serial work" (QA, the
+// same on another program: 1.88 ms of work beside 154 ms blocked). It now
+// follows the model: the time before the worker started is blocking, and
+// is named so. The serial work of a starter that did compute is its
+// compute, its blocking calls named beside it.
+func TestLimitAfterAttachWhileBlocked(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join("testdata", "attach-blocked.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "attach-blocked.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(p.Model, []byte("io: {duration: 1.691749s, kind: blocking}")) {
+		t.Fatalf("the model does not have the main thread blocked 1.691749s:\n%s", p.Model)
+	}
+	if want := "when Thread-1 (work) started: it ends 1.73s into the run, but its own work is 41.0ms; it started at 1.69s, when MainThread started it after 1.69s of blocking calls (100 % of its time before then, 1.69s of it in a call made before the trace began"; !strings.HasPrefix(p.Limit, want) ||
+		strings.Contains(p.Limit, "serial work") {
+		t.Errorf("limit %q,\nwant it to begin %q and not advise shortening serial work", p.Limit, want)
+	}
+	c := critical{name: "Thread-2 (countdown)", endNS: 372e6, startNS: 187e6, workNS: 185e6,
+		starter: "MainThread", starterWorkNS: 148e6, starterIONS: 16e6}
+	row := PredictionRow{Mode: Processes, Cores: 2, WallNS: 372e6, Speedup: 1.43}
+	q := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	q.choose(WhatIfOptions{}, c)
+	if want := "after MainThread's 132ms of work and 16.0ms of blocking calls, which run on one thread"; !strings.Contains(q.Limit, want) {
+		t.Errorf("limit %q, want %q", q.Limit, want)
+	}
+}
