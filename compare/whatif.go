@@ -292,6 +292,11 @@ type critical struct {
 	// (an attach's thread first seen late, blocked in a call it made
 	// before the attach).
 	starterBlockedNS int64
+	// starterStartupNS is the part of starterWorkNS before the program's
+	// own code first ran on the starter, a main thread started in the
+	// trace: the interpreter starting up (startUpEnd); starterStartupIONS
+	// the part of that in blocking calls (reading the modules it imports).
+	starterStartupNS, starterStartupIONS int64
 }
 
 // needs says how long the critical thread takes alone (its work, without
@@ -310,6 +315,78 @@ func (c critical) needs() string {
 // lateStart reports whether the critical thread's end is mostly its start:
 // splitting its own work would not help.
 func (c critical) lateStart() bool { return c.startNS > c.workNS }
+
+// lateStartLimit is the limit when the critical thread's end is mostly its
+// start: what ran before it is named, and splitting the thread is not
+// advised. The starter's time before the start is named as the model has
+// it, by what most of it was: the interpreter starting up (before the
+// program's own code: not the program's to shorten), blocking calls (a
+// server waiting for requests, which start the workers as they come: not
+// work to shorten), or compute, the only part called serial work; the
+// other parts, when at least 1 % of it, are named beside.
+func (c critical) lateStartLimit() string {
+	head := fmt.Sprintf("it ends %s into the run, but its own work is %s; it started at %s", textfmt.Dur(c.endNS), textfmt.Dur(c.workNS), textfmt.Dur(c.startNS))
+	split := fmt.Sprintf("Splitting %s's work across more workers would not help", c.name)
+	if c.starter == "" {
+		return fmt.Sprintf("the work before %s started: %s, after the program's work before it, which runs on one thread. %s; shortening that serial work, or starting the workers sooner, would", c.name, head, split)
+	}
+	total := c.starterWorkNS
+	startup, io := c.starterStartupNS, c.starterIONS-c.starterStartupIONS
+	compute := total - startup - io
+	seen := func(d int64) bool { return d > 0 && 100*d >= total }
+	switch {
+	case 2*startup >= total:
+		// The time before the start is the interpreter's start-up
+		// (QA: "after MainThread's 137ms of work ... shortening that
+		// serial work", of which CPython's start-up was most).
+		var rest []string
+		if seen(compute) {
+			rest = append(rest, fmt.Sprintf("%s of the program's own work", textfmt.Dur(compute)))
+		}
+		if seen(io) {
+			rest = append(rest, fmt.Sprintf("%s of its blocking calls", textfmt.Dur(io)))
+		}
+		more := ""
+		if len(rest) > 0 {
+			more = ", then " + andList(rest)
+		}
+		return fmt.Sprintf("the interpreter's start-up before %s started: %s, after %s's %s of the interpreter starting up (before any frame of the program's own code: initialising, importing its modules, site)%s. "+
+			"%s, nor would restructuring the program: the start-up is the interpreter's (python3 -X importtime lists what it imports), and weighs less in a longer run",
+			c.name, head, c.starter, textfmt.Dur(startup), more, split)
+	case 2*io >= total-startup:
+		blocked, before := "", ""
+		if c.starterBlockedNS > 0 {
+			blocked = fmt.Sprintf(", %s of it in a call made before the trace began", textfmt.Dur(c.starterBlockedNS))
+		}
+		if seen(startup) {
+			before = fmt.Sprintf(" and the interpreter's %s start-up", textfmt.Dur(startup))
+		}
+		return fmt.Sprintf("when %s started: %s, when %s started it after %s of blocking calls%s (%s of its time before then%s: waiting, for requests or input, that decides when workers start). "+
+			"%s; what it waited for arriving sooner would",
+			c.name, head, c.starter, textfmt.Dur(io), before, textfmt.Pct0(textfmt.Share(io, total)), blocked, split)
+	}
+	parts := []string{fmt.Sprintf("%s of work", textfmt.Dur(compute))}
+	if seen(startup) {
+		parts = append([]string{fmt.Sprintf("%s of the interpreter starting up", textfmt.Dur(startup))}, parts...)
+	}
+	if seen(io) {
+		parts = append(parts, fmt.Sprintf("%s of blocking calls", textfmt.Dur(io)))
+	}
+	verb := "runs"
+	if len(parts) > 1 {
+		verb = "run"
+	}
+	return fmt.Sprintf("the work before %s started: %s, after %s's %s, which %s on one thread. %s; shortening that serial work, or starting the workers sooner, would",
+		c.name, head, c.starter, andList(parts), verb, split)
+}
+
+// andList joins parts as a list in a sentence: "a", "a and b", "a, b and c".
+func andList(parts []string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
 
 func criticalThread(s *tracer.Spans) critical {
 	var c critical
@@ -353,6 +430,9 @@ func criticalThread(s *tracer.Spans) critical {
 			c.starter = s.Trace.Threads[st].Name
 			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
 			c.starterBlockedNS = min(blockedBefore(s, st), c.startNS)
+			if end, ok := startUpEnd(s, st); ok {
+				c.starterStartupNS, c.starterStartupIONS = workIOBefore(s, st, min(end, c.startNS))
+			}
 		}
 	}
 	return c
@@ -427,6 +507,25 @@ func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64
 		}
 	}
 	return work, io
+}
+
+// startUpEnd is when the interpreter's start-up ended on thread id, if it
+// is a main thread that started in a real CPython run: when the program's
+// own code first appears in its stacks (model.ProgramCodeAt). What ran on
+// it before was the interpreter initialising and importing its modules,
+// not the program (QA: "the work before Thread-2 started ... after
+// MainThread's 137ms of work ... shortening that serial work", for
+// fixtures/python/countdown.py, where most of it was CPython's start-up,
+// the model's block _path_stat). A thread that existed before the trace
+// (attach) or any other thread has none, nor a main thread whose stacks
+// never show the program's code (python3 -m of a library's module).
+func startUpEnd(s *tracer.Spans, id tracer.ThreadID) (int64, bool) {
+	t := s.Trace
+	if t.Meta.Extra["source"] != "cpython" || int(id) >= len(t.Threads) || t.Threads[id].Name != "MainThread" ||
+		int(id) >= len(s.Threads) || s.Threads[id].Existed {
+		return 0, false
+	}
+	return model.ProgramCodeAt(s, id)
 }
 
 // blockedBefore is how long thread id was blocked before the trace first
@@ -562,34 +661,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
-		// Most of the path is what ran before the thread started, not its
-		// own work: name that, and do not suggest splitting the thread.
-		// The starter's time before the start is named as the model has
-		// it: its serial work is its compute (running, native calls), and
-		// its blocking calls are named as such.
-		if crit.starter != "" && 2*crit.starterIONS >= crit.starterWorkNS {
-			// Mostly blocking calls: a server waiting for requests,
-			// which start the workers as they come (not work to shorten).
-			blocked := ""
-			if crit.starterBlockedNS > 0 {
-				blocked = fmt.Sprintf(", %s of it in a call made before the trace began", textfmt.Dur(crit.starterBlockedNS))
-			}
-			p.Limit = fmt.Sprintf("when %s started: it ends %s into the run, but its own work is %s; it started at %s, when %s started it after %s of blocking calls (%s of its time before then%s: waiting, for requests or input, that decides when workers start). "+
-				"Splitting %s's work across more workers would not help; what it waited for arriving sooner would",
-				crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), crit.starter, textfmt.Dur(crit.starterIONS),
-				textfmt.Pct0(textfmt.Share(crit.starterIONS, crit.starterWorkNS)), blocked, crit.name)
-			break
-		}
-		before := "the program's work before it, which runs"
-		if crit.starter != "" {
-			before = fmt.Sprintf("%s's %s of work, which runs", crit.starter, textfmt.Dur(crit.starterWorkNS-crit.starterIONS))
-			if 100*crit.starterIONS >= crit.starterWorkNS {
-				before = fmt.Sprintf("%s's %s of work and %s of blocking calls, which run", crit.starter, textfmt.Dur(crit.starterWorkNS-crit.starterIONS), textfmt.Dur(crit.starterIONS))
-			}
-		}
-		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s on one thread. "+
-			"Splitting %s's work across more workers would not help; shortening that serial work, or starting the workers sooner, would",
-			crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), before, crit.name)
+		p.Limit = crit.lateStartLimit()
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))

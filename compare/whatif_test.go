@@ -802,3 +802,27 @@ func TestLimitAfterAttachWhileBlocked(t *testing.T) {
 		t.Errorf("limit %q, want %q", q.Limit, want)
 	}
 }
+
+// TestLimitNamesInterpreterStartUp: fixtures/python/countdown.py's second
+// worker starts 187 ms into the run, 147 ms of it its main thread's
+// CPython start-up, before any frame of countdown.py (the model's block
+// _path_stat). The limit named it "MainThread's 148ms of work" and advised
+// "shortening that serial work" (QA, on a fresh recording: 137 ms),
+// which no restructuring of the program does. It now names the
+// interpreter's start-up, and gives no such advice. Where the start-up is
+// a part only, it is named beside the work.
+func TestLimitNamesInterpreterStartUp(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-countdown"), WhatIfOptions{Source: "python-countdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "the interpreter's start-up before Thread-2 (countdown) started: it ends 372ms into the run, but its own work is 185ms; it started at 187ms, after MainThread's 147ms of the interpreter starting up (before any frame of the program's own code"; !strings.HasPrefix(p.Limit, want) ||
+		strings.Contains(p.Limit, "serial work") || !strings.Contains(p.Limit, "nor would restructuring the program") {
+		t.Errorf("limit %q,\nwant it to begin %q, and no advice to shorten serial work", p.Limit, want)
+	}
+	c := critical{name: "w", endNS: 300e6, startNS: 150e6, workNS: 150e6, starter: "MainThread",
+		starterWorkNS: 100e6, starterIONS: 20e6, starterStartupNS: 40e6, starterStartupIONS: 10e6}
+	if got, want := c.lateStartLimit(), "after MainThread's 40.0ms of the interpreter starting up, 50.0ms of work and 10.0ms of blocking calls, which run on one thread. Splitting w's work across more workers would not help; shortening that serial work"; !strings.Contains(got, want) {
+		t.Errorf("limit %q, want %q", got, want)
+	}
+}
