@@ -826,3 +826,25 @@ func TestLimitNamesInterpreterStartUp(t *testing.T) {
 		t.Errorf("limit %q, want %q", got, want)
 	}
 }
+
+// TestLimitWorkItself: with nothing else to name, the limit is the work
+// itself on the best's cores, and says that more cores would not help
+// only where rows on more cores ran and gained under 10 %; without such
+// rows it says they were not simulated (it claimed more cores would not
+// help whether or not any had run: the countdown twin with --cores 1,
+// whose processes run 1.43x on 2 cores).
+func TestLimitWorkItself(t *testing.T) {
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 1}
+	p := &Prediction{RecordedCores: 2, Replay: replay, Rows: []PredictionRow{
+		{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 1}, {Mode: Threads, Cores: 4, WallNS: 95, Speedup: 1.05}}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the work itself: no option on 2 cores does better, and more cores would not help"; p.Limit != want {
+		t.Errorf("limit %q, want %q", p.Limit, want)
+	}
+	one := PredictionRow{Mode: Threads, Cores: 1, WallNS: 100, Speedup: 1}
+	p = &Prediction{RecordedCores: 2, Replay: replay, recordedOnTarget: one, Rows: []PredictionRow{one}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the work itself: no option on 1 core does better; more cores were not simulated (--cores)"; p.Limit != want {
+		t.Errorf("limit %q, want %q", p.Limit, want)
+	}
+}
