@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -26,12 +27,16 @@ type WhatIfOptions struct {
 	// Source is the trace's path, named in the model's header.
 	Source string
 	// Cores is the largest simulated machine: the predictions run on 1,
-	// 2, 4, ... up to Cores cores. 0 means max(8, the recorded machine's).
+	// 2, 4, ... (the powers of two below Cores) and Cores cores. 0 means
+	// max(8, the recorded machine's). The best option is chosen on the
+	// recorded machine's cores, or on Cores when that is fewer.
 	Cores int
 	// IPCCost is the inter-process cost of each worker thread run as a
 	// process (spawning it, pickling its work and its result), which the
-	// model cannot know: added to each worker's work in the processes
-	// variants. 0 leaves it out, and the output says so.
+	// model cannot know: added at the start of each worker's work in the
+	// processes variants, a worker being every thread but a real
+	// program's main thread, which stays the program's process
+	// (ipcWorker). 0 leaves it out, and the output says so.
 	IPCCost time.Duration
 	// Intervals are the switch intervals of the sweep; nil means 1, 2, 5,
 	// 10 and 20 ms.
@@ -73,6 +78,16 @@ type Prediction struct {
 	Limit          string             `json:"limit"` // what limits the best option
 	Notes          []string           `json:"notes"`
 	Model          []byte             `json:"-"` // the workload file the predictions ran
+
+	// recordedOnTarget is the model as recorded on the cores the best option
+	// is chosen on when they are not the recorded machine's (--cores
+	// fewer): the candidate Replay stands for otherwise. Cores 0: none.
+	recordedOnTarget PredictionRow
+	// ipcWorkers counts the model's threads that pay IPCCost; ipcStays
+	// names those that do not (a main thread, per process).
+	ipcWorkers, ipcThreads int
+	ipcStays               []string
+	recordedProcs          int
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -90,13 +105,18 @@ type PredictionRow struct {
 
 // WhatIf models the run of spans s and replays the model in virtual time:
 // as recorded, then as threads, processes and free-threaded on 1 ... Cores
-// cores, and with threads at the switch intervals of the sweep.
+// cores (CoreCounts), and with threads at the switch intervals of the
+// sweep, on the cores the best option is chosen on.
 func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction, error) {
 	t := s.Trace
 	recCores := max(t.Meta.Cores, 1)
 	if o.Cores <= 0 {
 		o.Cores = max(8, recCores)
 	}
+	// The best option is chosen among rows computed on these cores: the
+	// recorded machine's, or fewer if asked (QA: --cores 1 on a run of 2
+	// cores named a best "on 2 cores" that no row but the sweep had run).
+	target := min(recCores, o.Cores)
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -135,7 +155,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 			// One process per thread: no GIL between them, as free-threaded,
 			// plus what moving the work between processes costs.
 			opts.Mode = tracer.GILNone
-			ww = withIPCCost(w, o.IPCCost)
+			ww = withIPCCost(w, o.IPCCost, func(g workload.ThreadGroup) bool { return ipcWorker(t, g) })
 		}
 		tr, err := vm.Run(ctx, ww, opts)
 		if err != nil {
@@ -161,13 +181,19 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if len(t.Procs) > 1 {
 		p.Replay.Mode = Processes
 	}
+	if target != recCores {
+		if p.recordedOnTarget, err = run(Threads, target, 0); err != nil {
+			return nil, err
+		}
+		p.recordedOnTarget.Mode, p.recordedOnTarget.SwitchInterval = p.Replay.Mode, p.Replay.SwitchInterval
+	}
 	asRecorded = false
 	if p.MeasuredWallNS > 0 {
 		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
 		p.ReplayOff = math.Abs(p.ReplayError) > ReplayTolerance
 	}
 	for _, m := range AllModes {
-		for c := 1; c <= o.Cores; c *= 2 {
+		for _, c := range CoreCounts(o.Cores) {
 			row, err := run(m, c, 0)
 			if err != nil {
 				return nil, err
@@ -176,11 +202,19 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 	}
 	for _, d := range o.Intervals {
-		row, err := run(Threads, recCores, d)
+		row, err := run(Threads, target, d)
 		if err != nil {
 			return nil, err
 		}
 		p.Rows = append(p.Rows, row)
+	}
+	p.ipcThreads, p.recordedProcs = len(w.Threads), len(t.Procs)
+	for _, g := range w.Threads {
+		if ipcWorker(t, g) {
+			p.ipcWorkers++
+		} else if !slices.Contains(p.ipcStays, g.Name) {
+			p.ipcStays = append(p.ipcStays, g.Name)
+		}
 	}
 	p.choose(o, criticalThread(s))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
@@ -206,6 +240,18 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	return p, nil
 }
 
+// CoreCounts are the simulated machines of a prediction up to n cores:
+// the powers of two below n, and n (3: 1, 2 and 3; 6: 1, 2, 4 and 6). The
+// powers of two alone left n out when it was not one (QA: --cores 3 ran 1
+// and 2 cores).
+func CoreCounts(n int) []int {
+	var out []int
+	for c := 1; c < n; c *= 2 {
+		out = append(out, c)
+	}
+	return append(out, max(n, 1))
+}
+
 // inferredHolds reports whether s is a real CPython run recorded without
 // its lock holds in which a thread waited for a guest lock: the model then
 // knows that lock's critical sections only from the waits.
@@ -223,10 +269,13 @@ func inferredHolds(s *tracer.Spans) bool {
 }
 
 // critical is the thread whose own work ends last if nothing made it wait:
-// its start plus its running, I/O and native time. No variant can finish
-// before it does. When most of that is its start (startNS > workNS: what
-// ran before it), starter is the thread that started it, if found, and
-// starterWorkNS that thread's own work before the start.
+// its start plus its running, I/O and native time, as the model has them
+// (a thread of an attach first seen late was blocked until then: the
+// model's io: {kind: blocking} of that length, counted as I/O here). No
+// variant can finish before it does. When most of that is its start
+// (startNS > workNS: what ran before it), starter is the thread that
+// started it, if found, and starterWorkNS that thread's own time before
+// the start, of which starterIONS in blocking calls.
 type critical struct {
 	name    string
 	endNS   int64
@@ -239,6 +288,15 @@ type critical struct {
 	starter         string
 	starterWorkNS   int64
 	starterIONS     int64 // of starterWorkNS, in blocking calls (a server waiting for requests)
+	// starterBlockedNS is the part of starterIONS before the trace began
+	// (an attach's thread first seen late, blocked in a call it made
+	// before the attach).
+	starterBlockedNS int64
+	// starterStartupNS is the part of starterWorkNS before the program's
+	// own code first ran on the starter, a main thread started in the
+	// trace: the interpreter starting up (startUpEnd); starterStartupIONS
+	// the part of that in blocking calls (reading the modules it imports).
+	starterStartupNS, starterStartupIONS int64
 }
 
 // needs says how long the critical thread takes alone (its work, without
@@ -258,6 +316,78 @@ func (c critical) needs() string {
 // splitting its own work would not help.
 func (c critical) lateStart() bool { return c.startNS > c.workNS }
 
+// lateStartLimit is the limit when the critical thread's end is mostly its
+// start: what ran before it is named, and splitting the thread is not
+// advised. The starter's time before the start is named as the model has
+// it, by what most of it was: the interpreter starting up (before the
+// program's own code: not the program's to shorten), blocking calls (a
+// server waiting for requests, which start the workers as they come: not
+// work to shorten), or compute, the only part called serial work; the
+// other parts, when at least 1 % of it, are named beside.
+func (c critical) lateStartLimit() string {
+	head := fmt.Sprintf("it ends %s into the run, but its own work is %s; it started at %s", textfmt.Dur(c.endNS), textfmt.Dur(c.workNS), textfmt.Dur(c.startNS))
+	split := fmt.Sprintf("Splitting %s's work across more workers would not help", c.name)
+	if c.starter == "" {
+		return fmt.Sprintf("the work before %s started: %s, after the program's work before it, which runs on one thread. %s; shortening that serial work, or starting the workers sooner, would", c.name, head, split)
+	}
+	total := c.starterWorkNS
+	startup, io := c.starterStartupNS, c.starterIONS-c.starterStartupIONS
+	compute := total - startup - io
+	seen := func(d int64) bool { return d > 0 && 100*d >= total }
+	switch {
+	case 2*startup >= total:
+		// The time before the start is the interpreter's start-up
+		// (QA: "after MainThread's 137ms of work ... shortening that
+		// serial work", of which CPython's start-up was most).
+		var rest []string
+		if seen(compute) {
+			rest = append(rest, fmt.Sprintf("%s of the program's own work", textfmt.Dur(compute)))
+		}
+		if seen(io) {
+			rest = append(rest, fmt.Sprintf("%s of its blocking calls", textfmt.Dur(io)))
+		}
+		more := ""
+		if len(rest) > 0 {
+			more = ", then " + andList(rest)
+		}
+		return fmt.Sprintf("the interpreter's start-up before %s started: %s, after %s's %s of the interpreter starting up (before any frame of the program's own code: initialising, importing its modules, site)%s. "+
+			"%s, nor would restructuring the program: the start-up is the interpreter's (python3 -X importtime lists what it imports), and weighs less in a longer run",
+			c.name, head, c.starter, textfmt.Dur(startup), more, split)
+	case 2*io >= total-startup:
+		blocked, before := "", ""
+		if c.starterBlockedNS > 0 {
+			blocked = fmt.Sprintf(", %s of it in a call made before the trace began", textfmt.Dur(c.starterBlockedNS))
+		}
+		if seen(startup) {
+			before = fmt.Sprintf(" and the interpreter's %s start-up", textfmt.Dur(startup))
+		}
+		return fmt.Sprintf("when %s started: %s, when %s started it after %s of blocking calls%s (%s of its time before then%s: waiting, for requests or input, that decides when workers start). "+
+			"%s; what it waited for arriving sooner would",
+			c.name, head, c.starter, textfmt.Dur(io), before, textfmt.Pct0(textfmt.Share(io, total)), blocked, split)
+	}
+	parts := []string{fmt.Sprintf("%s of work", textfmt.Dur(compute))}
+	if seen(startup) {
+		parts = append([]string{fmt.Sprintf("%s of the interpreter starting up", textfmt.Dur(startup))}, parts...)
+	}
+	if seen(io) {
+		parts = append(parts, fmt.Sprintf("%s of blocking calls", textfmt.Dur(io)))
+	}
+	verb := "runs"
+	if len(parts) > 1 {
+		verb = "run"
+	}
+	return fmt.Sprintf("the work before %s started: %s, after %s's %s, which %s on one thread. %s; shortening that serial work, or starting the workers sooner, would",
+		c.name, head, c.starter, andList(parts), verb, split)
+}
+
+// andList joins parts as a list in a sentence: "a", "a and b", "a, b and c".
+func andList(parts []string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
 func criticalThread(s *tracer.Spans) critical {
 	var c critical
 	cid := -1
@@ -271,16 +401,20 @@ func criticalThread(s *tracer.Spans) critical {
 	}
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
-		work := tot[tracer.StateRunning] + tot[tracer.StateIO] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
+		blocked := blockedBefore(s, tracer.ThreadID(id))
+		io := tot[tracer.StateIO] + blocked
+		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
-		if id < len(s.Threads) && !s.Threads[id].Existed { // first seen late (attach): blocked, not started
+		if id < len(s.Threads) && !s.Threads[id].Existed {
+			// Started in the trace; one that existed before it (attach)
+			// starts with it, blocked until first seen.
 			start = s.Threads[id].Start
 		}
 		if end := start + work; end > c.endNS && !daemons[tracer.ThreadID(id)] {
 			c, cid = critical{name: th.Name, endNS: end, startNS: start, workNS: work}, id
 			if work > 0 {
-				c.ioShare = float64(tot[tracer.StateIO]) / float64(work)
+				c.ioShare = float64(io) / float64(work)
 			}
 		}
 	}
@@ -295,6 +429,10 @@ func criticalThread(s *tracer.Spans) critical {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
 			c.starter = s.Trace.Threads[st].Name
 			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
+			c.starterBlockedNS = min(blockedBefore(s, st), c.startNS)
+			if end, ok := startUpEnd(s, st); ok {
+				c.starterStartupNS, c.starterStartupIONS = workIOBefore(s, st, min(end, c.startNS))
+			}
 		}
 	}
 	return c
@@ -343,7 +481,8 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
 	return most, any && mostWork > 0
 }
 
-// workBefore is thread id's running, I/O and native time before at.
+// workBefore is thread id's running, I/O and native time before at, as
+// the model has it (blockedBefore counts as I/O).
 func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
 	n, _ := workIOBefore(s, id, at)
 	return n
@@ -351,6 +490,9 @@ func workBefore(s *tracer.Spans, id tracer.ThreadID, at int64) int64 {
 
 // workIOBefore is workBefore and the part of it in blocking calls.
 func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64) {
+	if b := min(blockedBefore(s, id), at); b > 0 {
+		work, io = b, b
+	}
 	for _, sp := range s.ThreadStates(id) {
 		if sp.Start >= at {
 			break
@@ -367,6 +509,39 @@ func workIOBefore(s *tracer.Spans, id tracer.ThreadID, at int64) (work, io int64
 	return work, io
 }
 
+// startUpEnd is when the interpreter's start-up ended on thread id, if it
+// is a main thread that started in a real CPython run: when the program's
+// own code first appears in its stacks (model.ProgramCodeAt). What ran on
+// it before was the interpreter initialising and importing its modules,
+// not the program (QA: "the work before Thread-2 started ... after
+// MainThread's 137ms of work ... shortening that serial work", for
+// fixtures/python/countdown.py, where most of it was CPython's start-up,
+// the model's block _path_stat). A thread that existed before the trace
+// (attach) or any other thread has none, nor a main thread whose stacks
+// never show the program's code (python3 -m of a library's module).
+func startUpEnd(s *tracer.Spans, id tracer.ThreadID) (int64, bool) {
+	t := s.Trace
+	if t.Meta.Extra["source"] != "cpython" || int(id) >= len(t.Threads) || t.Threads[id].Name != "MainThread" ||
+		int(id) >= len(s.Threads) || s.Threads[id].Existed {
+		return 0, false
+	}
+	return model.ProgramCodeAt(s, id)
+}
+
+// blockedBefore is how long thread id was blocked before the trace first
+// saw it: a thread of an attach that existed before it, first seen late,
+// was blocked from the trace's start in a call it made before, which the
+// model writes as io: {duration, kind: blocking} (QA: an attach begun
+// while every thread was blocked named "MainThread's 1.88ms of work" and
+// advised "shortening that serial work", where the model had MainThread
+// blocked 154 ms before it started the worker). 0 for any other thread.
+func blockedBefore(s *tracer.Spans, id tracer.ThreadID) int64 {
+	if int(id) >= len(s.Threads) || !s.Threads[id].Existed || s.Threads[id].Start <= 0 || len(s.ThreadStates(id)) == 0 {
+		return 0
+	}
+	return s.Threads[id].Start
+}
+
 // Replay runs a model (a workload file's text, as model.Build writes it)
 // as recorded, in virtual time on cores simulated cores, and returns its
 // trace.
@@ -379,23 +554,57 @@ func Replay(ctx context.Context, src []byte, cores int) (*tracer.Trace, error) {
 	return vm.Run(ctx, w, vm.Options{ClockMode: workload.ClockVirtual, Cores: max(cores, 1), Seed: &seed})
 }
 
-// withIPCCost is w with cost added at the start of each thread's work, in
-// its own process: a copy, w is not changed.
-func withIPCCost(w *workload.Workload, cost time.Duration) *workload.Workload {
+// withIPCCost is w with cost added at the start of the work of each
+// thread group that becomes a worker process in the processes variants
+// (workers): a copy, w is not changed. Each such group runs a function of
+// its own that spends cost, then calls its run function, which other
+// groups may share.
+func withIPCCost(w *workload.Workload, cost time.Duration, workers func(workload.ThreadGroup) bool) *workload.Workload {
 	if cost <= 0 {
 		return w
 	}
 	c := *w
-	c.Functions = map[string]*workload.Function{}
-	for n, f := range w.Functions {
-		c.Functions[n] = f
-	}
-	for _, g := range c.Threads {
-		f := *c.Functions[g.Run]
-		f.Ops = append([]workload.Op{{Kind: workload.OpCompute, Duration: cost, Line: f.Line}}, f.Ops...)
-		c.Functions[g.Run] = &f
+	c.Functions = maps.Clone(w.Functions)
+	c.Threads = slices.Clone(w.Threads)
+	for i, g := range c.Threads {
+		if !workers(g) {
+			continue
+		}
+		name := g.Run + ", as a process"
+		for c.Functions[name] != nil {
+			name += "'"
+		}
+		line := 0
+		if f := c.Functions[g.Run]; f != nil {
+			line = f.Line
+		}
+		c.Functions[name] = &workload.Function{Name: name, Line: line, Ops: []workload.Op{
+			{Kind: workload.OpCompute, Duration: cost, Line: line},
+			{Kind: workload.OpCall, Func: g.Run, Line: line},
+		}}
+		c.Threads[i].Run = name
 	}
 	return &c
+}
+
+// ipcWorker reports whether thread group g of the model of trace t becomes
+// a worker process in the processes variants, and pays --ipc-cost: its
+// work moves to a process of its own. In a real CPython program of one
+// process, every thread but the main thread (MainThread), which starts
+// and joins the others and stays the program's process (QA:
+// fixtures/traces/python-countdown.giltrace with --ipc-cost 100ms went
+// from 372 to 569 ms as processes on 2 cores, where its two workers in
+// parallel take 472: the main thread paid the cost before it started
+// them, and they paid it again). In one of several processes (a pool), no
+// thread: its workers were processes already, and what they paid is in
+// the trace; the parent's other threads are the pool's own, and stay in
+// it. A run of the VM has no main thread, and its processes paid nothing:
+// every thread is a worker.
+func ipcWorker(t *tracer.Trace, g workload.ThreadGroup) bool {
+	if t.Meta.Extra["source"] != "cpython" {
+		return true
+	}
+	return len(t.Procs) <= 1 && g.Name != "MainThread"
 }
 
 // addNear adds to near (comma-separated codes) the verdicts of r not given
@@ -413,12 +622,16 @@ func addNear(near string, r *diagnosis.Report) string {
 	return strings.Join(codes, ",")
 }
 
-// choose picks the best option on the recorded machine and what limits it,
-// and writes the notes.
+// choose picks the best option on the recorded machine (or on the fewer
+// cores asked for: the as-recorded row's) and what limits it, and writes
+// the notes. Only rows run on those cores compete.
 func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	best := p.Replay
+	if p.recordedOnTarget.Cores > 0 {
+		best = p.recordedOnTarget
+	}
 	for _, r := range p.Rows {
-		if r.Cores == p.RecordedCores && r.Speedup > best.Speedup*1.02 {
+		if r.Cores == best.Cores && r.Speedup > best.Speedup*1.02 {
 			best = r
 		}
 	}
@@ -448,24 +661,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
-		// Most of the path is what ran before the thread started, not its
-		// own work: name that, and do not suggest splitting the thread.
-		before := "the program's work before it"
-		if crit.starter != "" {
-			before = fmt.Sprintf("%s's %s of work", crit.starter, textfmt.Dur(crit.starterWorkNS))
-		}
-		if crit.starter != "" && 2*crit.starterIONS >= crit.starterWorkNS {
-			// Mostly blocking calls: a server waiting for requests,
-			// which start the workers as they come (not work to shorten).
-			p.Limit = fmt.Sprintf("when %s started: it ends %s into the run, but its own work is %s; it started at %s, when %s started it after %s of blocking calls (%s of its time before then: waiting, for requests or input, that decides when workers start). "+
-				"Splitting %s's work across more workers would not help; what it waited for arriving sooner would",
-				crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), crit.starter, textfmt.Dur(crit.starterIONS),
-				textfmt.Pct0(textfmt.Share(crit.starterIONS, crit.starterWorkNS)), crit.name)
-			break
-		}
-		p.Limit = fmt.Sprintf("the work before %s started: it ends %s into the run, but its own work is %s; it started at %s, after %s, which runs on one thread. "+
-			"Splitting %s's work across more workers would not help; shortening that serial work, or starting the workers sooner, would",
-			crit.name, textfmt.Dur(crit.endNS), textfmt.Dur(crit.workNS), textfmt.Dur(crit.startNS), before, crit.name)
+		p.Limit = crit.lateStartLimit()
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))
@@ -476,8 +672,12 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 			textfmt.Dur(crit.cpuNS), textfmt.Plural(best.Cores, "core"), crit.name, textfmt.Dur(crit.endNS), textfmt.Plural(best.Cores, "core"))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS):
 		p.Limit = fmt.Sprintf("the longest thread: %s; splitting its work across more workers would help", crit.needs())
+	case most.Cores > best.Cores:
+		p.Limit = fmt.Sprintf("the work itself: no option on %s does better, and more cores would not help", textfmt.Plural(best.Cores, "core"))
 	default:
-		p.Limit = "the work itself: no option on this machine does better, and more cores would not help"
+		// No row on more cores: whether they would help is not known (QA:
+		// --cores 1 said more cores would not help, where 2 ran 1.43x).
+		p.Limit = fmt.Sprintf("the work itself: no option on %s does better; more cores were not simulated (--cores)", textfmt.Plural(best.Cores, "core"))
 	}
 	p.Notes = append(p.Notes,
 		"Predicted by replaying a model of the run (giltrace model) in virtual time; docs/what-if.md says how and how accurate it is.",
@@ -485,7 +685,19 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	if o.IPCCost <= 0 {
 		p.Notes = append(p.Notes, "The processes figures include no inter-process cost (spawning, pickling tasks and results): set one with --ipc-cost.")
 	} else {
-		p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost).", o.IPCCost))
+		switch {
+		case p.ipcWorkers > 0:
+			stays := ""
+			if len(p.ipcStays) > 0 {
+				stays = fmt.Sprintf(", not to %s, which stays the program's process", strings.Join(p.ipcStays, ", "))
+			}
+			p.Notes = append(p.Notes, fmt.Sprintf("The processes figures include %v of inter-process cost per worker (--ipc-cost): at the start of each thread that becomes a process (%d of the model's %s)%s.",
+				o.IPCCost, p.ipcWorkers, textfmt.Plural(p.ipcThreads, "thread"), stays))
+		case p.recordedProcs > 1:
+			p.Notes = append(p.Notes, fmt.Sprintf("--ipc-cost %v is charged to no thread: it is the cost of a thread becoming a process, and this run's workers were processes already (what they paid is in the trace).", o.IPCCost))
+		default:
+			p.Notes = append(p.Notes, fmt.Sprintf("--ipc-cost %v is charged to no thread: it is the cost of a thread becoming a process, and the program's only thread, %s, stays the program's process.", o.IPCCost, strings.Join(p.ipcStays, ", ")))
+		}
 	}
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
 }
@@ -533,10 +745,10 @@ func (p *Prediction) WriteText(w io.Writer) error {
 			100*math.Abs(p.ReplayError), 100*ReplayTolerance)
 	}
 	best := describe(p.Best)
-	if p.Best == p.Replay {
-		best = p.Replay.Mode + ", as recorded"
+	if p.Best == p.Replay || p.recordedOnTarget.Cores > 0 && p.Best == p.recordedOnTarget {
+		best = p.Best.Mode + ", as recorded"
 	}
-	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.RecordedCores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
+	fmt.Fprintf(&b, "  best on %s: %s, predicted %s; limited by %s\n", textfmt.Plural(p.Best.Cores, "core"), best, textfmt.X(p.Best.Speedup), p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
 		fmt.Fprintf(&b, "  estimated %s for %s in the report: %s (docs/what-if.md)\n",
 			textfmt.X(e), p.Best.Mode, estimateWhy(p.Best.Speedup, e))

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -648,5 +649,202 @@ func TestMoreCoresFewest(t *testing.T) {
 	p.choose(WhatIfOptions{}, critical{})
 	if want := "the cores: on 4 cores processes would run 1.65x"; !strings.HasPrefix(p.Limit, want) {
 		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+}
+
+// TestWhatIfCoreCounts: --cores N simulates the powers of two below N and
+// N itself (QA: --cores 3 ran 1 and 2 cores, --cores 6 ran 1, 2 and 4),
+// and the best option comes from rows run on the cores it is named for:
+// the recorded machine's, or N when that is fewer (QA: --cores 1 on a run
+// of 2 cores said "best on 2 cores: threads ... limited by the GIL", though
+// no processes or free-threaded row had run on 2 cores).
+func TestWhatIfCoreCounts(t *testing.T) {
+	for n, want := range map[int][]int{1: {1}, 2: {1, 2}, 3: {1, 2, 3}, 6: {1, 2, 4, 6}, 8: {1, 2, 4, 8}, 12: {1, 2, 4, 8, 12}} {
+		if got := CoreCounts(n); !slices.Equal(got, want) {
+			t.Errorf("CoreCounts(%d) = %v, want %v", n, got, want)
+		}
+	}
+	s := fixtureSpans(t, "python-countdown") // recorded on 2 cores
+	for _, c := range []struct {
+		cores, best int
+		rows        []int
+	}{{3, 2, []int{1, 2, 3}}, {6, 2, []int{1, 2, 4, 6}}, {1, 1, []int{1}}} {
+		p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: c.cores})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range AllModes {
+			var got []int
+			for _, r := range p.Rows {
+				if r.Mode == m && r.SwitchInterval == 0 {
+					got = append(got, r.Cores)
+				}
+			}
+			if !slices.Equal(got, c.rows) {
+				t.Errorf("--cores %d: %s rows on %v cores, want %v", c.cores, m, got, c.rows)
+			}
+		}
+		if p.Best.Cores != c.best {
+			t.Errorf("--cores %d: best %+v, want it on %d cores", c.cores, p.Best, c.best)
+		}
+		for _, r := range p.Rows {
+			if r.SwitchInterval > 0 && r.Cores != c.best {
+				t.Errorf("--cores %d: switch-interval row %+v, want it on the best's %d cores", c.cores, r, c.best)
+			}
+		}
+		var b bytes.Buffer
+		if err := p.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("best on %s:", map[int]string{1: "1 core", 2: "2 cores"}[c.best]); !strings.Contains(b.String(), want) {
+			t.Errorf("--cores %d: no %q in\n%s", c.cores, want, b.String())
+		}
+		if c.cores == 1 {
+			// Nothing ran on 2 cores: the best is the run as recorded on
+			// 1 core (threads; processes and free-threaded no faster there),
+			// and the limit does not claim more cores would not help.
+			if p.Best.Mode != Threads || p.Best.SwitchInterval != int64(s.Trace.Meta.SwitchInterval) || !strings.Contains(b.String(), "best on 1 core: threads, as recorded") {
+				t.Errorf("--cores 1: best %+v, want threads as recorded on 1 core\n%s", p.Best, b.String())
+			}
+			if strings.Contains(p.Limit, "GIL") || strings.Contains(p.Limit, "more cores would not help") {
+				t.Errorf("--cores 1: limit %q: want neither the GIL (nothing ran on more cores without it) nor a verdict on more cores", p.Limit)
+			}
+		}
+	}
+}
+
+// TestWhatIfIPCCostWorkers: --ipc-cost is charged to the threads that
+// become worker processes, not to a main thread that starts and joins
+// them (QA: python-countdown's processes on 2 cores went from 372 to
+// 569 ms with 100 ms of cost, where two workers paying it in parallel
+// take about 472). A VM run has no main thread: every thread pays (the
+// VM countdown's wall grows by the cost); a pool's workers were processes
+// already and pay nothing more.
+func TestWhatIfIPCCostWorkers(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		charged []string
+		grows   int64 // the processes wall on 2 cores, with the cost over without
+	}{
+		{"python-countdown", []string{"Thread-1 (countdown)", "Thread-2 (countdown)"}, 100e6},
+		{"countdown", []string{"counter-1", "counter-2"}, 100e6},
+		{"python-multiprocessing-pool", nil, 0},
+	} {
+		s := fixtureSpans(t, c.fixture)
+		free, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		costly, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2, IPCCost: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse("model.yaml", free.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var charged []string
+		for _, g := range withIPCCost(w, time.Millisecond, func(g workload.ThreadGroup) bool { return ipcWorker(s.Trace, g) }).Threads {
+			if strings.HasSuffix(g.Run, ", as a process") {
+				charged = append(charged, g.Name)
+			}
+		}
+		if !slices.Equal(charged, c.charged) {
+			t.Errorf("%s: charged %q, want %q", c.fixture, charged, c.charged)
+		}
+		for i, r := range costly.Rows {
+			if r.Mode == Processes && r.Cores == 2 {
+				if d := r.WallNS - free.Rows[i].WallNS; d < c.grows-1e6 || d > c.grows+1e6 {
+					t.Errorf("%s: processes on 2 cores %v with 100ms of IPC cost, %v without: want %v more", c.fixture,
+						time.Duration(r.WallNS), time.Duration(free.Rows[i].WallNS), time.Duration(c.grows))
+				}
+			}
+		}
+		note := strings.Join(costly.Notes, "\n")
+		if want := map[bool]string{true: "(2 of the model's", false: "--ipc-cost 100ms is charged to no thread"}[len(c.charged) > 0]; !strings.Contains(note, want) {
+			t.Errorf("%s: notes %q, want %q", c.fixture, note, want)
+		}
+	}
+}
+
+// TestLimitAfterAttachWhileBlocked: an attach begun while every thread was
+// blocked (compare/testdata/attach_blocked.py, asleep in time.sleep when
+// the attach began) has its main thread first seen 1.69 s in, when it
+// woke and started its worker. The model writes that wait as the main
+// thread's io: {duration: 1.691749s, kind: blocking}; the limit named
+// "MainThread's 768us of work ... shortening that serial work" (QA, the
+// same on another program: 1.88 ms of work beside 154 ms blocked). It now
+// follows the model: the time before the worker started is blocking, and
+// is named so. The serial work of a starter that did compute is its
+// compute, its blocking calls named beside it.
+func TestLimitAfterAttachWhileBlocked(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join("testdata", "attach-blocked.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "attach-blocked.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(p.Model, []byte("io: {duration: 1.691749s, kind: blocking}")) {
+		t.Fatalf("the model does not have the main thread blocked 1.691749s:\n%s", p.Model)
+	}
+	if want := "when Thread-1 (work) started: it ends 1.73s into the run, but its own work is 41.0ms; it started at 1.69s, when MainThread started it after 1.69s of blocking calls (100 % of its time before then, 1.69s of it in a call made before the trace began"; !strings.HasPrefix(p.Limit, want) ||
+		strings.Contains(p.Limit, "serial work") {
+		t.Errorf("limit %q,\nwant it to begin %q and not advise shortening serial work", p.Limit, want)
+	}
+	c := critical{name: "Thread-2 (countdown)", endNS: 372e6, startNS: 187e6, workNS: 185e6,
+		starter: "MainThread", starterWorkNS: 148e6, starterIONS: 16e6}
+	row := PredictionRow{Mode: Processes, Cores: 2, WallNS: 372e6, Speedup: 1.43}
+	q := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	q.choose(WhatIfOptions{}, c)
+	if want := "after MainThread's 132ms of work and 16.0ms of blocking calls, which run on one thread"; !strings.Contains(q.Limit, want) {
+		t.Errorf("limit %q, want %q", q.Limit, want)
+	}
+}
+
+// TestLimitNamesInterpreterStartUp: fixtures/python/countdown.py's second
+// worker starts 187 ms into the run, 147 ms of it its main thread's
+// CPython start-up, before any frame of countdown.py (the model's block
+// _path_stat). The limit named it "MainThread's 148ms of work" and advised
+// "shortening that serial work" (QA, on a fresh recording: 137 ms),
+// which no restructuring of the program does. It now names the
+// interpreter's start-up, and gives no such advice. Where the start-up is
+// a part only, it is named beside the work.
+func TestLimitNamesInterpreterStartUp(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-countdown"), WhatIfOptions{Source: "python-countdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "the interpreter's start-up before Thread-2 (countdown) started: it ends 372ms into the run, but its own work is 185ms; it started at 187ms, after MainThread's 147ms of the interpreter starting up (before any frame of the program's own code"; !strings.HasPrefix(p.Limit, want) ||
+		strings.Contains(p.Limit, "serial work") || !strings.Contains(p.Limit, "nor would restructuring the program") {
+		t.Errorf("limit %q,\nwant it to begin %q, and no advice to shorten serial work", p.Limit, want)
+	}
+	c := critical{name: "w", endNS: 300e6, startNS: 150e6, workNS: 150e6, starter: "MainThread",
+		starterWorkNS: 100e6, starterIONS: 20e6, starterStartupNS: 40e6, starterStartupIONS: 10e6}
+	if got, want := c.lateStartLimit(), "after MainThread's 40.0ms of the interpreter starting up, 50.0ms of work and 10.0ms of blocking calls, which run on one thread. Splitting w's work across more workers would not help; shortening that serial work"; !strings.Contains(got, want) {
+		t.Errorf("limit %q, want %q", got, want)
+	}
+}
+
+// TestLimitWorkItself: with nothing else to name, the limit is the work
+// itself on the best's cores, and says that more cores would not help
+// only where rows on more cores ran and gained under 10 %; without such
+// rows it says they were not simulated (it claimed more cores would not
+// help whether or not any had run: the countdown twin with --cores 1,
+// whose processes run 1.43x on 2 cores).
+func TestLimitWorkItself(t *testing.T) {
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 1}
+	p := &Prediction{RecordedCores: 2, Replay: replay, Rows: []PredictionRow{
+		{Mode: Threads, Cores: 2, WallNS: 100, Speedup: 1}, {Mode: Threads, Cores: 4, WallNS: 95, Speedup: 1.05}}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the work itself: no option on 2 cores does better, and more cores would not help"; p.Limit != want {
+		t.Errorf("limit %q, want %q", p.Limit, want)
+	}
+	one := PredictionRow{Mode: Threads, Cores: 1, WallNS: 100, Speedup: 1}
+	p = &Prediction{RecordedCores: 2, Replay: replay, recordedOnTarget: one, Rows: []PredictionRow{one}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the work itself: no option on 1 core does better; more cores were not simulated (--cores)"; p.Limit != want {
+		t.Errorf("limit %q, want %q", p.Limit, want)
 	}
 }

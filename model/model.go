@@ -323,7 +323,7 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	if len(frames) == 0 {
 		return tracer.Frame{Func: "<thread>"}
 	}
-	own := func(id tracer.FrameID) bool { f := &t.Frames[id]; return tracer.ProgramFile(f.File) && !unnamed(f) }
+	own := func(id tracer.FrameID) bool { return ownFrame(&t.Frames[id]) }
 	i := 0 // innermost
 	for i < len(frames)-1 && !own(frames[i]) {
 		i++
@@ -345,6 +345,31 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	return t.Frames[frames[i]]
 }
 
+// ownFrame reports whether f is a frame of the program's own code, which
+// the model names its blocks after: in a file of the program
+// (tracer.ProgramFile), and named (not unnamed).
+func ownFrame(f *tracer.Frame) bool { return tracer.ProgramFile(f.File) && !unnamed(f) }
+
+// ProgramCodeAt is when thread id first ran the program's own code, as far
+// as its stacks show: the start of its first state span whose stack has a
+// frame the model would name a block after (frameAt); ok is false when
+// none has. Before it the thread ran only the interpreter's code and the
+// libraries': a process's main thread, the interpreter starting up
+// (initialising, importing its modules, site) before the main script's
+// first frame, which the model folds into a block named after the
+// function that took most of it (_path_stat, of importlib).
+func ProgramCodeAt(s *tracer.Spans, id tracer.ThreadID) (at int64, ok bool) {
+	t := s.Trace
+	for _, sp := range s.ThreadStates(id) {
+		for st := sp.Stack; st != tracer.NoStack && int(st) < len(t.Stacks); st = t.Stacks[st].Parent {
+			if f := t.Stacks[st].Frame; int(f) < len(t.Frames) && ownFrame(&t.Frames[f]) {
+				return sp.Start, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // startUp names a block with no frame of the program's own code and no
 // named frame: the interpreter's start-up or shutdown.
 const startUp = "<start-up>"
@@ -354,9 +379,13 @@ const startUp = "<start-up>"
 // with characters no identifier has: funcName), the marker
 // of a stack cut at its maximum depth ("...more frames"), or a line no
 // source file has (a frame a recorder before 2026-12-01 read from memory
-// that had changed: "__all__" in file "stat" at line 1204561984).
+// that had changed: "__all__" in file "stat" at line 1204561984; or
+// "/root/.pyenv/versions/3.11.7/bin/python3.11" in file "countdown.py" at
+// line -301444112, the command line's memory, in
+// fixtures/traces/python-countdown.giltrace, which ProgramCodeAt took for
+// the script's first frame, 100 ms before it).
 func unnamed(f *tracer.Frame) bool {
-	return funcName(f.Func) == "?" || f.Func == "...more frames" || f.Line > maxLine
+	return funcName(f.Func) == "?" || f.Func == "...more frames" || f.Line < 0 || f.Line > maxLine
 }
 
 // maxLine is past the last line of any source file.

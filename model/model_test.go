@@ -530,3 +530,23 @@ func TestDaemonsAndLateThreads(t *testing.T) {
 		t.Errorf("MainThread, first seen at 200ms, does not begin with a 200ms blocking call:\n%s", src)
 	}
 }
+
+// TestProgramCodeAt: the main thread of the recorded countdown twin first
+// shows its program's own code at 171.99 ms, in <module> at line 30 of
+// countdown.py (main()); before that it was CPython starting up. A frame
+// of the command line's memory, read as a frame ("/root/.pyenv/...
+// /python3.11" in file "countdown.py" at line -301444112, at 71.5 ms), is
+// no frame of the program: a negative line is no line of any file.
+func TestProgramCodeAt(t *testing.T) {
+	for _, c := range testkit.Fixtures(t) {
+		if c.Name != "fixture-python-countdown" {
+			continue
+		}
+		s := tracer.Derive(c.Trace)
+		if at, ok := model.ProgramCodeAt(s, 0); !ok || at != 171_988_988 {
+			t.Errorf("MainThread's program code at %d ns (%v), want 171988988", at, ok)
+		}
+		return
+	}
+	t.Fatal("no fixture python-countdown")
+}

@@ -90,14 +90,21 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine; a recorded run's virtual-time prediction runs each once)")
 	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
-	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "with a recorded run: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions, e.g. 20ms (default 0: none)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more")
+	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "a recorded run only: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions for each thread that becomes a process (not a main thread), e.g. 20ms (default 0: none)")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")
 	return cmd
 }
 
 func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if isTrace(o.File) {
 		return runWhatIf(cmd, o)
+	}
+	if o.IPCCost > 0 {
+		// The VM runs a workload's processes as its file says, with nothing
+		// to add a worker's cost to that would leave the other modes and
+		// the one-process baseline alone; a recorded run's model has both
+		// (it was ignored here without a word).
+		return &usageError{fmt.Errorf("--ipc-cost %v: a workload's processes run what its file says, and compare adds nothing to them; the cost is for a recorded run's prediction: record the workload (giltrace record --clock virtual %s) and compare the run.giltrace it writes with --ipc-cost", o.IPCCost, o.File)}
 	}
 	w, err := workload.Load(o.File)
 	if err != nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -186,5 +188,75 @@ func TestCompareRefusesPinnedProcesses(t *testing.T) {
 	_, err := runRoot("compare", wl, "-o", filepath.Join(t.TempDir(), "out"))
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "compare the recorded run instead") || strings.Contains(err.Error(), "check --threads") {
 		t.Errorf("err = %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// compare --cores N runs the recorded run's prediction on 1, 2, 4 ... and
+// N cores, N included (QA: --cores 3 ran 1 and 2), and names its best
+// option on the recorded machine's cores, which ran; a workload's
+// comparison runs on N simulated cores.
+func TestCompareCores(t *testing.T) {
+	dir := t.TempDir()
+	out, err := runRoot("compare", "../../fixtures/traces/python-countdown.giltrace", "--cores", "3", "--json", "-o", filepath.Join(dir, "whatif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Rows []struct {
+			Mode     string `json:"mode"`
+			Cores    int    `json:"cores"`
+			Interval int64  `json:"switch_interval_ns"`
+		} `json:"rows"`
+		Best struct {
+			Cores int `json:"cores"`
+		} `json:"best"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var cores []int
+	for _, r := range p.Rows {
+		if r.Mode == "processes" && r.Interval == 0 {
+			cores = append(cores, r.Cores)
+		}
+	}
+	if !slices.Equal(cores, []int{1, 2, 3}) || p.Best.Cores != 2 {
+		t.Errorf("compare RUN --cores 3: processes on %v cores, best on %d; want 1, 2 and 3, best on the recorded 2", cores, p.Best.Cores)
+	}
+	out, err = runRoot("compare", "../../fixtures/countdown.yaml", "--cores", "3", "--threads", "4", "--modes", "processes", "--json", "-o", filepath.Join(dir, "cmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Cores int `json:"cores"`
+		Rows  []struct {
+			Threads int     `json:"threads"`
+			Speedup float64 `json:"speedup"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Cores != 3 || len(r.Rows) != 2 || r.Rows[1].Threads != 4 || r.Rows[1].Speedup < 2.9 || r.Rows[1].Speedup > 3 {
+		t.Errorf("compare countdown.yaml --cores 3: %s; want 4 processes 3x as fast as 1 on 3 cores", out)
+	}
+}
+
+// compare WORKLOAD.yaml --ipc-cost is a usage error that says why and
+// where the cost applies, with nothing written: it was ignored without a
+// word, the processes rows the same as without it. --ipc-cost 0 (none)
+// is accepted.
+func TestCompareWorkloadRefusesIPCCost(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cmp")
+	_, err := runRoot("compare", "../../fixtures/countdown.yaml", "--ipc-cost", "5ms", "-o", dir)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--ipc-cost 5ms: a workload's processes run what its file says") ||
+		!strings.Contains(err.Error(), "giltrace record --clock virtual ../../fixtures/countdown.yaml") {
+		t.Errorf("compare countdown.yaml --ipc-cost 5ms: err = %v; want a usage error saying why, and how to apply it", err)
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Errorf("compare --ipc-cost 5ms wrote %s (stat: %v)", dir, serr)
+	}
+	if _, err := runRoot("compare", "../../fixtures/countdown.yaml", "--ipc-cost", "0", "--threads", "1", "--modes", "threads", "-o", dir); err != nil {
+		t.Errorf("compare countdown.yaml --ipc-cost 0: %v", err)
 	}
 }
