@@ -88,7 +88,11 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
 	f.Lookup("switch-interval").DefValue = "" // no pflag "(default [])" after the help text
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine; a recorded run's virtual-time prediction runs each once)")
-	f.StringVarP(&o.Dir, "output", "o", "", "directory for the traces and charts (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
+	f.StringVarP(&o.Dir, "out", "o", "", "write the traces and charts to `DIR` (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")
+	// --output, its first name, still works: --out is every other
+	// command's name for it.
+	f.StringVar(&o.Dir, "output", "", "the same as --out")
+	_ = f.MarkHidden("output")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "a recorded run only: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions for each thread that becomes a process (not a main thread), e.g. 20ms (default 0: none)")
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")

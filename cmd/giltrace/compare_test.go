@@ -17,6 +17,8 @@ func TestCompareArgs(t *testing.T) {
 		{[]string{"w.yaml", "--threads", "1,3", "--modes", "threads,processes", "--switch-interval", "5ms,1ms", "--runs", "3", "-o", "out", "--json"},
 			&compareOptions{File: "w.yaml", Threads: []int{1, 3}, Modes: []string{"threads", "processes"},
 				SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}, Runs: 3, Dir: "out", JSON: true}, false, ""},
+		{[]string{"w.yaml", "--out", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
+		{[]string{"w.yaml", "--output", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
 		{[]string{"w.yaml", "--runs", "0"}, nil, true, ""},
 		{nil, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "0"}, nil, true, ""},
