@@ -197,6 +197,9 @@ time.sleep(60)
 	if !names["worker-0"] || !names["worker-1"] {
 		t.Errorf("threads %v, want worker-0 and worker-1", names)
 	}
+	if d := time.Duration(tr.Duration()); d > time.Second+time.Millisecond {
+		t.Errorf("a trace of %v for --duration 1s", d) // QA: 15 ms for 10ms
+	}
 	for _, th := range tracer.Derive(tr).Threads { // every thread was there before the attach
 		if !th.Existed {
 			t.Errorf("thread %s: not marked as existing before the trace", tr.Threads[th.Thread].Name)

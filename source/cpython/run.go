@@ -116,7 +116,9 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	}
 	var deadline <-chan time.Time
 	if s.duration > 0 {
-		tm := time.NewTimer(s.duration)
+		// From the trace's start, which enabling the probes follows by a
+		// few milliseconds: --duration 10ms is a 10 ms trace (QA: 15 ms).
+		tm := time.NewTimer(max(s.duration-time.Duration(monoNow()-r.startMono), 0))
 		defer tm.Stop()
 		deadline = tm.C
 	}
@@ -197,6 +199,11 @@ loop:
 	}
 	if cut || interrupted && cmd == nil {
 		r.stopMono = monoNow()
+		if cut && s.duration > 0 {
+			// At the duration exactly: the loop may see the timer late
+			// (handling a batch of events), and what came after is cut.
+			r.stopMono = min(r.stopMono, r.startMono+s.duration.Nanoseconds())
+		}
 	}
 	tEnd := time.Now()
 	if untraced := watch.stop(); len(untraced) > 0 {
