@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -33,12 +34,27 @@ func main() {
 // printError prints err on w after "giltrace: ", each error of a joined
 // list (errors.Join: validate's files, a failure and its clean-up) on a
 // line of its own with the prefix.
+//
+// Only a plain join is split: an error that lists its parts its own way
+// (workload.LoadErrors: the first 20, then "(and N more errors)") is
+// printed whole.
 func printError(w io.Writer, err error) {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			printError(w, e)
+		parts := j.Unwrap()
+		var msgs []string
+		for _, e := range parts {
+			if e != nil {
+				msgs = append(msgs, e.Error())
+			}
 		}
-		return
+		if len(msgs) > 0 && err.Error() == strings.Join(msgs, "\n") {
+			for _, e := range parts {
+				if e != nil {
+					printError(w, e)
+				}
+			}
+			return
+		}
 	}
 	fmt.Fprintf(w, "giltrace: %v\n", err)
 }

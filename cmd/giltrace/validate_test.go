@@ -96,4 +96,16 @@ func TestPrintError(t *testing.T) {
 	if want := "giltrace: a: bad\ngiltrace: b: worse\ngiltrace: c: worst\n"; b.String() != want {
 		t.Errorf("printed %q, want %q", b.String(), want)
 	}
+	// An error listing its parts its own way is printed whole (QA: a
+	// workload's "(and N more errors)" was dropped).
+	b.Reset()
+	printError(&b, trailed{[]error{errors.New("x"), errors.New("y")}})
+	if want := "giltrace: x\ny\n(and 2 more errors)\n"; b.String() != want {
+		t.Errorf("printed %q, want %q", b.String(), want)
+	}
 }
+
+type trailed struct{ errs []error }
+
+func (e trailed) Error() string   { return errors.Join(e.errs...).Error() + "\n(and 2 more errors)" }
+func (e trailed) Unwrap() []error { return e.errs }
