@@ -203,7 +203,11 @@ func (s *settings) resolveClock(w *workload.Workload, o Options) error {
 	if !s.virtual && w.Cores != 0 {
 		// Checked here, not when the file is loaded: --clock virtual may
 		// make the run virtual.
-		return fmt.Errorf("cores: %d: simulated cores need virtual time (a real run uses this machine's cores): add clock: virtual, record with --clock virtual, or remove cores", w.Cores)
+		where := ""
+		if w.File != "" && w.CoresLine > 0 {
+			where = fmt.Sprintf("%s:%d: ", w.File, w.CoresLine)
+		}
+		return fmt.Errorf("%scores: %d: simulated cores need virtual time (a real run uses this machine's cores): add clock: virtual, record with --clock virtual, or remove cores", where, w.Cores)
 	}
 	if s.virtual {
 		if _, err := virtualRate(o.LoopsPerMS); err != nil {

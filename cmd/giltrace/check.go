@@ -46,6 +46,13 @@ func runCheck(cmd *cobra.Command, o *checkOptions) error {
 		if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s\n", f, describeWorkload(w)); err != nil {
 			return err
 		}
+		if w.Cores > 0 && w.Clock != workload.ClockVirtual {
+			// Valid (record --clock virtual runs it), but not as it stands
+			// (QA: check said ok to a file record then refused).
+			if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: note: cores: %d simulates cores in virtual time only: record it with --clock virtual, or add clock: virtual (recorded in real time as it stands, it is refused)\n", f, w.CoresLine, w.Cores); err != nil {
+				return err
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -52,3 +52,25 @@ func TestCheckReportsEveryBadFile(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCoresWithoutVirtualTime: cores: in a file recorded in real time
+// as it stands is valid (record --clock virtual runs it) but noted by
+// check, at its line; record refuses it naming the file and the line (QA:
+// check said ok, record refused without a location).
+func TestCheckCoresWithoutVirtualTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("name: c\ncores: 2\nthreads: [{name: a, run: f, count: 2}]\nfunctions: {f: [{compute: 1ms}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("check", path)
+	if err != nil || !strings.Contains(out, path+":2: note: cores: 2 simulates cores in virtual time only") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+	_, err = runRoot("record", path, "-o", filepath.Join(t.TempDir(), "out"))
+	if err == nil || !strings.Contains(err.Error(), path+":2: cores: 2: simulated cores need virtual time") {
+		t.Errorf("record: %v", err)
+	}
+	if out, err := runRoot("record", path, "-o", filepath.Join(t.TempDir(), "out"), "--clock", "virtual", "--formats", "none"); err != nil {
+		t.Errorf("record --clock virtual: %v\n%s", err, out)
+	}
+}

@@ -344,7 +344,7 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		// Simulated cores need virtual time: the file's clock: or
 		// record --clock virtual (vm.Run checks it, once both are known).
 		if v, ok := l.integer(n, "cores", 1, MaxCores); ok {
-			w.Cores = int(v)
+			w.Cores, w.CoresLine = int(v), n.Line
 		}
 	}
 	if n := m.require(l, "functions", "a mapping of function names to lists of operations"); n != nil {

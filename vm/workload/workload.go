@@ -16,6 +16,7 @@ type Workload struct {
 	Seed        int64     // for jitter and random choices
 	Clock       ClockMode // real (default) or virtual time
 	Cores       int       // simulated cores in virtual time; 0: one per thread
+	CoresLine   int       // the line of cores: in the file (0 if not from a file)
 	Threads     []ThreadGroup
 	Functions   map[string]*Function
 
