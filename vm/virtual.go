@@ -116,12 +116,16 @@ type vthread struct {
 	horizon  int64                   // run-ahead bound while computing
 	safe     int64                   // queued: the earliest time it could give a core up
 	sliceEnd int64
-	onCore   bool
-	inRunq   bool
-	parked   bool
-	pending  bool // a signal arrived while not parked (the wake channel's buffered value)
-	ended    bool
-	peers    []*vthread // threads of the same process, itself included
+	// coreNS is the time it had a core before coreAt, when it last got
+	// one (virtual_cores.go: who gives a core up at a slice's end).
+	coreNS, coreAt int64
+	onCore         bool
+	preempted      bool // in the run queue for the end of its slice (not back from a wait)
+	inRunq         bool
+	parked         bool
+	pending        bool // a signal arrived while not parked (the wake channel's buffered value)
+	ended          bool
+	peers          []*vthread // threads of the same process, itself included
 	// wait is the lock whose acquire the thread is parked in, saved the
 	// lock's switch number when that wait began (lock.acquire); the
 	// scheduler re-arms a wait that ends with nothing to do (rewait).

@@ -618,3 +618,41 @@ func TestVirtualLeavesNoGoroutines(t *testing.T) {
 	}
 	t.Errorf("%d goroutines after virtual runs, %d before", runtime.NumGoroutine(), before)
 }
+
+// TestVirtualCoresTakeTurns: more CPU-bound workers than cores, by a
+// number that is not a multiple (QA: 9 threads on 8 cores took 136 ms for
+// 112.5 ms of fair shares: six never lost their core): every worker waits
+// its turn, and the run ends within a slice of the fair share, n x work /
+// cores.
+func TestVirtualCoresTakeTurns(t *testing.T) {
+	const work = 30 * time.Millisecond
+	w := &workload.Workload{Name: "workers", Seed: 1,
+		Functions: fns(map[string][]workload.Op{"count": {compute(work)}}),
+		Threads:   []workload.ThreadGroup{group("T", 1, "count")}}
+	for _, tc := range []struct {
+		name     string
+		o        Options
+		n, cores int
+	}{
+		{"free-threaded 9 on 8", Options{Mode: tracer.GILNone, Threads: 9, Cores: 8}, 9, 8},
+		{"free-threaded 5 on 4", Options{Mode: tracer.GILNone, Threads: 5, Cores: 4}, 5, 4},
+		{"free-threaded 3 on 2", Options{Mode: tracer.GILNone, Threads: 3, Cores: 2}, 3, 2},
+		{"free-threaded 10 on 8", Options{Mode: tracer.GILNone, Threads: 10, Cores: 8}, 10, 8},
+		{"processes 5 on 4", Options{Processes: 5, Cores: 4}, 5, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, s := sim(t, w, tc.o)
+			fair := work * time.Duration(tc.n) / time.Duration(tc.cores)
+			if got := wall(s); got < fair || got > fair+TimeSlice {
+				t.Errorf("wall %v, want the fair share %v, within a slice (%v)", got, fair, TimeSlice)
+			}
+			for _, th := range s.Threads {
+				// Each waited at least a slice (all start at 0; one that
+				// had no core at first starts later): none kept its core.
+				if d := time.Duration(th.End); d < work+TimeSlice {
+					t.Errorf("%s: %v for %v of work: it never waited for a core", s.Trace.Threads[th.Thread].Name, d, work)
+				}
+			}
+		})
+	}
+}
