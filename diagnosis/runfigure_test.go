@@ -28,6 +28,9 @@ type turnsThread struct {
 	name   string
 	fn     string
 	phases []phase
+	// existed: the thread existed before the trace began (attach), and
+	// its start is when the trace first sees it.
+	existed bool
 
 	th      *testkit.Thread
 	idx     int   // the current phase
@@ -60,7 +63,11 @@ func turns(name string, startAt int64, first *turnsThread) *tracer.Trace {
 	var start func(t *turnsThread, at int64)
 	start = func(t *turnsThread, at int64) {
 		t.th = b.Thread(p, t.name)
-		t.th.Start(at)
+		if t.existed {
+			t.th.StartExisted(at)
+		} else {
+			t.th.Start(at)
+		}
 		for _, ph := range t.phases {
 			if ph.join != nil {
 				ph.join.joined = true

@@ -259,6 +259,11 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 	if n == 0 {
 		return Verdict{}, false
 	}
+	for _, b := range a.blocked {
+		// An attach first seeing the thread late: its call before then
+		// is I/O work, as in the Speedup section (blockedBeforeSeen).
+		s.IONS += b
+	}
 	w := threadWork(&s)
 	text := fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
 		textfmt.Pct0(textfmt.Share(threadCPU(&s), w)), textfmt.Pct0(textfmt.Share(s.IONS, w)))
@@ -474,8 +479,9 @@ func (a *analysis) runBeside(sel func(int) bool, own estimates) string {
 }
 
 // speedupOf is the speedup arithmetic (speedup) of the work of the threads
-// sel selects alone, over the time from the first one's start to the last
-// one's end: achieved, the GIL ceiling (the longest thread's work and each
+// sel selects alone, over the time from the first one's start (or the
+// beginning of the time counted before the trace first saw it, for a
+// thread of an attach first seen late) to the last one's end: achieved, the GIL ceiling (the longest thread's work and each
 // process's GIL-held work), and without a GIL or as processes (the longest
 // thread's work, their CPU work spread over the cores and their earliest
 // starts, startBound; no guest locks; no longer than they took).
@@ -500,6 +506,11 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		}
 		if i < len(a.s.Threads) {
 			from, to = min(from, a.s.Threads[i].Start), max(to, a.s.Threads[i].End)
+		}
+		if a.blocked != nil && a.blocked[i] > 0 {
+			// Its work has time before the trace first saw it
+			// (blockedBeforeSeen): their wall begins with it.
+			from = min(from, a.blockFrom[i])
 		}
 	}
 	e := estimates{Cores: max(a.r.Speedup.Cores, 1), workNS: work}
