@@ -161,6 +161,10 @@ type Work struct {
 	SerialShare   float64 `json:"serial_share"`
 	ParallelShare float64 `json:"parallel_share"`
 	CPUNS         int64   `json:"cpu_ns"` // running + native + native holding: work that needs a core
+	// BlockedBefore lists the threads of an attach that existed before the
+	// trace and were first seen late, with the time before then counted
+	// as a blocking call, in ParallelNS (blockedBeforeSeen).
+	BlockedBefore []BlockedBefore `json:"blocked_before,omitempty"`
 }
 
 // Speedup is the speedup arithmetic: what the run achieved relative to the
@@ -223,8 +227,13 @@ type analysis struct {
 	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
 
 	// io: per thread, the I/O time that counts as work in the speedup
-	// arithmetic (ioWork: not the waits for the program's other processes).
+	// arithmetic (ioWork: not the waits for the program's other processes),
+	// with the time before the trace first saw a thread that existed
+	// before it that counts as a blocking call (blocked).
 	io []int64
+	// blocked: per thread, that time (blockedBeforeSeen), and blockFrom
+	// where it begins; nil when no thread was first seen late.
+	blocked, blockFrom []int64
 
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
 

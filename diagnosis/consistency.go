@@ -53,6 +53,9 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	for i := range r.Threads {
 		io += r.Threads[i].IONS
 	}
+	for _, b := range a.blocked {
+		io += b // a blocking call before the trace first saw the thread
+	}
 	cpuOnly := io == 0 // every thread's work needed a core
 	speedup := r.Speedup.Achieved
 	// Within the slack the excess is the edges' jitter: the figures are

@@ -16,10 +16,17 @@ import (
 // free-threaded processes).
 //
 // The I/O counted is a.io's (ioWork): a real program's waits for its other
-// processes are not work.
+// processes are not work. A thread of an attach first seen late adds the
+// time before then that counts as a blocking call (blockedBeforeSeen), as
+// the model writes it.
 func (a *analysis) work() {
 	w := &a.r.Work
 	a.io = a.ioWork()
+	a.blocked, a.blockFrom = a.blockedBeforeSeen()
+	for i, b := range a.blocked {
+		a.io[i] += b
+	}
+	w.BlockedBefore = a.blockedBefore()
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		w.CPUNS += threadCPU(th)
@@ -49,7 +56,9 @@ func cores(m *tracer.Meta) int {
 //
 //  1. Serial-equivalent time T1: the time one thread would need for the
 //     same work, back to back: CPU time (running + native + native
-//     holding) plus I/O time, without any waiting. CPU time above
+//     holding) plus I/O time (a.io: with the time before the trace first
+//     saw a thread of an attach that counts as a blocking call,
+//     blockedBeforeSeen), without any waiting. CPU time above
 //     cores × wall cannot have been real CPU work (the threads were
 //     descheduled by the OS while "running"), so it is capped there.
 //  2. Achieved speedup: T1 / wall.

@@ -322,6 +322,19 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	fmt.Fprintf(w, "\nSpeedup\n")
 	fmt.Fprintf(w, "  work %s: serial (needs the GIL) %s, parallel (I/O, GIL-releasing native, no GIL) %s\n",
 		textfmt.Dur(wk.TotalNS), textfmt.Pct(wk.SerialShare), textfmt.Pct(wk.ParallelShare))
+	if len(wk.BlockedBefore) > 0 {
+		// An attach's threads first seen late: their time before then,
+		// which the thread table does not have.
+		which := "a thread that existed before the attach, counted as a blocking call (the thread table has its time from then)"
+		if len(wk.BlockedBefore) > 1 {
+			which = "threads that existed before the attach, counted as blocking calls (the thread table has their time from then)"
+		}
+		parts := make([]string, len(wk.BlockedBefore))
+		for i, b := range wk.BlockedBefore {
+			parts[i] = fmt.Sprintf("%s %s, first seen %s in", b.Thread, textfmt.Dur(b.BlockedNS), textfmt.Dur(b.FirstSeenNS))
+		}
+		fmt.Fprintf(w, "  of it, time before the trace first saw %s: %s\n", which, strings.Join(parts, "; "))
+	}
 	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlLaw))
 	capped := ""
 	if sp.CPUCapped {
