@@ -1,74 +1,12 @@
 package diagnosis
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
-
-// webAppIn adds issue 14's web app (testkit.WebApp) to process p, whose
-// GIL is gil, from startAt: handlers threads, each serving requests x
-// [2 ms network I/O, then 1 ms of Python compute], the GIL granted first
-// come, first served. With 8 handlers the GIL is saturated.
-func webAppIn(b *testkit.Builder, p tracer.ProcID, gil tracer.LockID, handlers, requests int, startAt int64) {
-	handle := b.Func("handle", 12)
-	ths := make([]*testkit.Thread, handlers)
-	ready := make([]int64, handlers)
-	done := make([]int, handlers)
-	waiting := make([]bool, handlers)
-	for i := range ths {
-		ths[i] = b.Thread(p, fmt.Sprintf("handler-%d", i+1))
-		start := startAt + int64(i)*10*us
-		ths[i].Start(start).Acquire(start+1, gil, tracer.AcquireUncontended).Call(start+2, handle).
-			IOBegin(start+3, "network").Release(start+4, gil, tracer.ReleaseIO)
-		ready[i] = start + 4 + 2*ms
-	}
-	free := int64(0)
-	for {
-		next := -1
-		for i := range ths {
-			if done[i] < requests && (next < 0 || ready[i] < ready[next]) {
-				next = i
-			}
-		}
-		if next < 0 {
-			return
-		}
-		th := ths[next]
-		if !waiting[next] {
-			th.IOEnd(ready[next])
-		}
-		for i := range ths {
-			if i != next && done[i] < requests && !waiting[i] && ready[i] < max(free, ready[next]) {
-				ths[i].IOEnd(ready[i]).Wait(ready[i]+1, gil)
-				waiting[i] = true
-			}
-		}
-		at := max(free, ready[next]+2)
-		how := tracer.AcquireUncontended
-		if waiting[next] {
-			how = tracer.AcquireAfterWait
-		} else if at > ready[next]+2 {
-			th.Wait(ready[next]+1, gil)
-			how = tracer.AcquireAfterWait
-		}
-		waiting[next] = false
-		th.Acquire(at, gil, how)
-		end := at + ms
-		done[next]++
-		if done[next] == requests {
-			th.Return(end).Release(end+1, gil, tracer.ReleaseThreadEnd).End(end + 2)
-			free = end + 2
-			continue
-		}
-		th.IOBegin(end, "network").Release(end+1, gil, tracer.ReleaseIO)
-		free = end + 2
-		ready[next] = end + 1 + 2*ms
-	}
-}
 
 // webAppBeside is the web app of 8 handlers serving 50 requests each in
 // process "web", from webAt, beside a process "batch" whose one thread
@@ -79,7 +17,7 @@ func webAppBeside(webAt, batchAt, batchEnd int64) *tracer.Trace {
 	b.Meta().Cores, b.Meta().GOMAXPROCS = 4, 4
 	web := b.Process("web", 1)
 	batch := b.Process("batch", 2)
-	webAppIn(b, web, 0, 8, 50, webAt)
+	testkit.WebAppIn(b, web, 0, 8, 50, webAt)
 	b.Thread(batch, "MainThread").Start(batchAt).Acquire(batchAt+1, 1, tracer.AcquireUncontended).Call(batchAt+2, b.Func("crunch", 30)).
 		Return(batchEnd).Release(batchEnd+1, 1, tracer.ReleaseThreadEnd).End(batchEnd + 2)
 	return b.Trace()

@@ -18,6 +18,13 @@ func WebApp(handlers, requests int) *tracer.Trace {
 	b := New(fmt.Sprintf("web-app-%d", handlers))
 	b.Meta().Cores = 2
 	p := b.Process("python", 1)
+	WebAppIn(b, p, gil0, handlers, requests, 0)
+	return b.Trace()
+}
+
+// WebAppIn adds WebApp's handlers to process p of b, whose GIL is gil,
+// starting at startAt (beside other processes of a test's trace).
+func WebAppIn(b *Builder, p tracer.ProcID, gil tracer.LockID, handlers, requests int, startAt int64) {
 	handle := b.Func("handle", 12)
 	ths := make([]*Thread, handlers)
 	// ready[i]: when handler i next wants the GIL; done[i]: requests served.
@@ -26,9 +33,9 @@ func WebApp(handlers, requests int) *tracer.Trace {
 	waiting := make([]bool, handlers)
 	for i := range ths {
 		ths[i] = b.Thread(p, fmt.Sprintf("handler-%d", i+1))
-		start := int64(i) * 10 * us
-		ths[i].Start(start).Acquire(start+1, gil0, tracer.AcquireUncontended).Call(start+2, handle).
-			IOBegin(start+3, "network").Release(start+4, gil0, tracer.ReleaseIO)
+		start := startAt + int64(i)*10*us
+		ths[i].Start(start).Acquire(start+1, gil, tracer.AcquireUncontended).Call(start+2, handle).
+			IOBegin(start+3, "network").Release(start+4, gil, tracer.ReleaseIO)
 		ready[i] = start + 4 + 2*ms
 	}
 	free := int64(0) // when the GIL is next free
@@ -41,7 +48,7 @@ func WebApp(handlers, requests int) *tracer.Trace {
 			}
 		}
 		if next < 0 {
-			break
+			return
 		}
 		th := ths[next]
 		if !waiting[next] {
@@ -50,7 +57,7 @@ func WebApp(handlers, requests int) *tracer.Trace {
 		// Everyone else whose I/O ended before the GIL comes free waits.
 		for i := range ths {
 			if i != next && done[i] < requests && !waiting[i] && ready[i] < max(free, ready[next]) {
-				ths[i].IOEnd(ready[i]).Wait(ready[i]+1, gil0)
+				ths[i].IOEnd(ready[i]).Wait(ready[i]+1, gil)
 				waiting[i] = true
 			}
 		}
@@ -59,21 +66,20 @@ func WebApp(handlers, requests int) *tracer.Trace {
 		if waiting[next] {
 			how = tracer.AcquireAfterWait
 		} else if at > ready[next]+2 {
-			th.Wait(ready[next]+1, gil0)
+			th.Wait(ready[next]+1, gil)
 			how = tracer.AcquireAfterWait
 		}
 		waiting[next] = false
-		th.Acquire(at, gil0, how)
+		th.Acquire(at, gil, how)
 		end := at + ms // the compute
 		done[next]++
 		if done[next] == requests {
-			th.Return(end).Release(end+1, gil0, tracer.ReleaseThreadEnd).End(end + 2)
+			th.Return(end).Release(end+1, gil, tracer.ReleaseThreadEnd).End(end + 2)
 			free = end + 2
 			continue
 		}
-		th.IOBegin(end, "network").Release(end+1, gil0, tracer.ReleaseIO)
+		th.IOBegin(end, "network").Release(end+1, gil, tracer.ReleaseIO)
 		free = end + 2
 		ready[next] = end + 1 + 2*ms
 	}
-	return b.Trace()
 }
