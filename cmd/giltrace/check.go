@@ -28,7 +28,7 @@ func checkCmd(run func(*cobra.Command, *checkOptions) error) *cobra.Command {
 			"what it would run, or every problem with its file, line and column. It runs\n" +
 			"nothing, so it suits editors and CI. The exit status is non-zero if any file\n" +
 			"has a problem.",
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: usageArgs(minimumArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files = args
 			return run(cmd, o)
