@@ -53,14 +53,14 @@ var (
 // interval, in row order, of metric m.
 func (r *Result) Chart(m Metric) *chart.Chart {
 	ch := &chart.Chart{
-		Title:  fmt.Sprintf("%s: speedup over one thread, %s (%s)", r.Workload, r.how(), r.machine()),
+		Title:  fmt.Sprintf("%s: speedup over one thread, %s (%s)", r.Workload, r.how(), r.machineShort()),
 		XLabel: "threads (processes in processes mode)",
 		YLabel: "speedup",
 		Cores:  r.Cores,
 	}
 	value := func(row Row) float64 { return row.Speedup }
 	if m == Overlap {
-		ch.Title = fmt.Sprintf("%s: overlap from the traces (%s)", r.Workload, r.machine())
+		ch.Title = fmt.Sprintf("%s: overlap from the traces (%s)", r.Workload, r.machineShort())
 		ch.YLabel = "overlap"
 		value = func(row Row) float64 { return row.Overlap }
 	}

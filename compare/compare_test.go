@@ -177,3 +177,49 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	golden.Check(t, filepath.Join("testdata", name), got)
 }
+
+// TestMachineWording: the table and the charts name the cores in the
+// singular for one (QA: "on 1 simulated cores"), and the charts' titles
+// nest no parentheses (QA: "(2 simulated cores (virtual time))").
+func TestMachineWording(t *testing.T) {
+	for _, tc := range []struct {
+		cores              int
+		clock              string
+		text, speed, overl string
+	}{
+		{1, "virtual", "w on 1 simulated core (virtual time). speedup:", "w: speedup over one thread, simulated (1 simulated core, virtual time)", "w: overlap from the traces (1 simulated core, virtual time)"},
+		{2, "virtual", "w on 2 simulated cores (virtual time). speedup:", "w: speedup over one thread, simulated (2 simulated cores, virtual time)", "w: overlap from the traces (2 simulated cores, virtual time)"},
+		{1, "", "w on 1 core. speedup:", "w: speedup over one thread, measured (1 core)", "w: overlap from the traces (1 core)"},
+		{8, "", "w on 8 cores. speedup:", "w: speedup over one thread, measured (8 cores)", "w: overlap from the traces (8 cores)"},
+	} {
+		r := &Result{Workload: "w", Cores: tc.cores, Clock: tc.clock, Rows: []Row{{Mode: Threads, Threads: 1, WallNS: 1e9, SwitchIntervalNS: 5e6}}}
+		var b strings.Builder
+		if err := r.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(b.String(), tc.text) {
+			t.Errorf("%d cores, clock %q: table starts %q, want %q", tc.cores, tc.clock, strings.SplitN(b.String(), "\n", 2)[0], tc.text)
+		}
+		if got := r.Chart(Speedup).Title; got != tc.speed {
+			t.Errorf("%d cores, clock %q: speedup chart %q, want %q", tc.cores, tc.clock, got, tc.speed)
+		}
+		if got := r.Chart(Overlap).Title; got != tc.overl {
+			t.Errorf("%d cores, clock %q: overlap chart %q, want %q", tc.cores, tc.clock, got, tc.overl)
+		}
+	}
+}
+
+// TestTableWallAsRecord: the table's wall is textfmt.Dur's, as record's
+// report prints it (QA: compare "1s", record "1.00s").
+func TestTableWallAsRecord(t *testing.T) {
+	r := &Result{Workload: "w", Cores: 2, Rows: []Row{{Mode: Threads, Threads: 1, WallNS: 1e9, SwitchIntervalNS: 5e6}, {Mode: Threads, Threads: 2, WallNS: 2_004_000_000, SwitchIntervalNS: 5e6}}}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"threads  1        5ms              1.00s  ", "threads  2        5ms              2.00s  "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

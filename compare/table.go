@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/giltrace/giltrace/internal/textfmt"
 )
 
 // WriteText writes the comparison table.
@@ -26,7 +28,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			verdict = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.1f calls/s\t%.2fx\t%.2fx\t%.1f%%\t%s\n",
-			row.Mode, row.Threads, si, fmtWall(row.WallNS), row.Throughput, row.Speedup, row.Overlap, 100*row.GILWaitFraction, verdict)
+			row.Mode, row.Threads, si, textfmt.Dur(row.WallNS), row.Throughput, row.Speedup, row.Overlap, 100*row.GILWaitFraction, verdict)
 	}
 	tw.Flush()
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -39,9 +41,18 @@ func (r *Result) WriteText(w io.Writer) error {
 // (virtual time)".
 func (r *Result) machine() string {
 	if r.Clock == "virtual" {
-		return fmt.Sprintf("%d simulated cores (virtual time)", r.Cores)
+		return textfmt.Plural(r.Cores, "simulated core") + " (virtual time)"
 	}
-	return fmt.Sprintf("%d cores", r.Cores)
+	return textfmt.Plural(r.Cores, "core")
+}
+
+// machineShort is machine without parentheses, for the charts' titles,
+// which put it in their own: "8 cores", "8 simulated cores, virtual time".
+func (r *Result) machineShort() string {
+	if r.Clock == "virtual" {
+		return textfmt.Plural(r.Cores, "simulated core") + ", virtual time"
+	}
+	return textfmt.Plural(r.Cores, "core")
 }
 
 // how says whether the figures were measured or simulated.
@@ -60,24 +71,4 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("writing comparison json: %w", err)
 	}
 	return nil
-}
-
-// fmtWall formats nanoseconds with three significant digits.
-func fmtWall(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d >= 100*time.Second:
-		return d.Round(time.Second).String()
-	case d >= 10*time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= 100*time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond).String()
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Microsecond).String()
 }

@@ -98,6 +98,12 @@ type PredictionRow struct {
 	WallNS         int64   `json:"wall_ns"`
 	Speedup        float64 `json:"speedup"`
 	Verdicts       string  `json:"verdicts"`
+	// ranInterval is the switch interval the row ran with, which the text
+	// shows: SwitchInterval for the sweep, the model's (the recorded one)
+	// for the other threads rows, 0 without a switch interval (no GIL, the
+	// legacy GIL). SwitchInterval stays 0 on those rows: it tells the
+	// sweep from them.
+	ranInterval int64
 	// Near lists the verdicts not given whose measure came near their
 	// threshold (diagnosis.Report.NearBoundary), comma-separated.
 	Near string `json:"near,omitempty"`
@@ -159,13 +165,16 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 		tr, err := vm.Run(ctx, ww, opts)
 		if err != nil {
-			return PredictionRow{}, fmt.Errorf("predicting %s as %s on %d cores: %w", t.Meta.Workload, m, cores, err)
+			return PredictionRow{}, fmt.Errorf("predicting %s as %s on %s: %w", t.Meta.Workload, m, textfmt.Plural(cores, "core"), err)
 		}
 		r := diagnosis.Analyze(tracer.Derive(tr))
 		row := PredictionRow{Mode: m, Cores: cores, WallNS: tr.Duration(), Verdicts: r.VerdictCodes()}
 		row.Near = addNear("", r)
 		if m == Threads && interval > 0 {
 			row.SwitchInterval = int64(interval)
+		}
+		if tr.Meta.GILMode == tracer.GILCPython {
+			row.ranInterval = int64(tr.Meta.SwitchInterval)
 		}
 		if row.WallNS > 0 {
 			row.Speedup = round3(float64(p.SerialNS) / float64(row.WallNS))
@@ -659,7 +668,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case strings.Contains(best.Near, diagnosis.LockBound):
 		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
 	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
-		p.Limit = fmt.Sprintf("the cores: on %d cores %s would run %s (%s)", more.Cores, best.Mode, textfmt.X(more.Speedup), "predicted")
+		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
 		p.Limit = crit.lateStartLimit()
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
@@ -772,8 +781,8 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "\n  mode\tcores\tswitch interval\twall\tspeedup\tverdicts\n")
 	for _, r := range p.Rows {
 		si := "-"
-		if r.SwitchInterval > 0 {
-			si = time.Duration(r.SwitchInterval).String()
+		if r.ranInterval > 0 {
+			si = time.Duration(r.ranInterval).String()
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", r.Mode, r.Cores, si, textfmt.Dur(r.WallNS), textfmt.X(r.Speedup), r.Verdicts)
 	}

@@ -848,3 +848,49 @@ func TestLimitWorkItself(t *testing.T) {
 		t.Errorf("limit %q, want %q", p.Limit, want)
 	}
 }
+
+// TestWhatIfTableSwitchInterval: the table shows the switch interval each
+// threads row ran with, the recorded one where the sweep sets none, as
+// compare does (QA: "-" beside compare's 5ms); no GIL, no interval.
+func TestWhatIfTableSwitchInterval(t *testing.T) {
+	s := fixtureSpans(t, "countdown")
+	if s.Trace.Meta.SwitchInterval != 5*time.Millisecond {
+		t.Fatalf("countdown recorded with a %v switch interval, the test wants 5ms", s.Trace.Meta.SwitchInterval)
+	}
+	p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2, Intervals: []time.Duration{2 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"threads 1": "5ms", "threads 2": "5ms", "processes 1": "-", "processes 2": "-", "free-threaded 1": "-", "free-threaded 2": "-"}
+	sweep := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !slices.Contains(AllModes, f[0]) {
+			continue
+		}
+		k := f[0] + " " + f[1]
+		if w, ok := want[k]; ok {
+			if f[2] != w {
+				t.Errorf("row %q: switch interval %q, want %q", line, f[2], w)
+			}
+			delete(want, k)
+		} else if k == "threads 2" && f[2] == "2ms" {
+			sweep++
+		} else {
+			t.Errorf("unexpected row %q", line)
+		}
+	}
+	if len(want) > 0 || sweep != 1 {
+		t.Errorf("rows missing: %v; sweep rows at 2ms: %d, want 1\n%s", want, sweep, b.String())
+	}
+	// The JSON keeps switch_interval_ns for the sweep alone.
+	for _, r := range p.Rows {
+		if r.SwitchInterval != 0 && r.SwitchInterval != int64(2*time.Millisecond) {
+			t.Errorf("row %+v: switch_interval_ns %d, want 0 off the sweep", r, r.SwitchInterval)
+		}
+	}
+}

@@ -23,7 +23,7 @@ var pageCSS string
 var pageJS string
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"dur": textfmt.Dur, "pct": textfmt.Pct, "x": textfmt.X,
+	"dur": textfmt.Dur, "pct": textfmt.Pct, "x": textfmt.X, "plural": textfmt.Plural,
 	"css": func() template.CSS { return template.CSS(pageCSS) },
 	"js":  func() template.JS { return template.JS(pageJS) },
 }).Parse(pageHTML))

@@ -25,6 +25,8 @@
     if (a >= 1e3) return (ns / 1e3).toFixed(1) + " µs";
     return Math.round(ns) + " ns";
   }
+  // "1 span", "2 spans": textfmt.Plural's words.
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
   function load() {
     const id = ++tl.pending;
@@ -101,11 +103,11 @@
     tl.arrows = arrows;
     if (d.omitted_handoffs) {
       ctx.fillStyle = "#555";
-      ctx.fillText(d.omitted_handoffs + " more handoffs: zoom in to see them", LABEL + 4, AXIS - 8);
+      ctx.fillText(plural(d.omitted_handoffs, "more handoff") + ": zoom in to see them", LABEL + 4, AXIS - 8);
     }
     tl.drawn = drawn;
     $("tl-range").textContent = fmt(tl.start) + " – " + fmt(tl.end) + " of " + fmt(tl.duration) +
-      " · " + d.spans + " spans drawn as " + drawn + " segments";
+      " · " + plural(d.spans, "span") + " drawn as " + plural(drawn, "segment");
   }
 
   function arrow(x0, y0, x1, y1) {

@@ -265,3 +265,28 @@ func TestCompareCharts(t *testing.T) {
 		t.Error("a compare section without charts")
 	}
 }
+
+// TestPageCounts: the page counts in the singular for one (QA: "1
+// process(es)", "1 threads").
+func TestPageCounts(t *testing.T) {
+	h := newHandler(t, testkit.SingleThread())
+	r := h.o.Report
+	if len(r.Threads) != 1 || r.Processes != 1 || r.Speedup.Threads != 1 {
+		t.Fatalf("the trace has %d threads, %d processes, %d for the speedup; the test wants 1 each", len(r.Threads), r.Processes, r.Speedup.Threads)
+	}
+	page := get(t, h, "/").Body.String()
+	// The page's own words: the report's text (exporters/report) aside.
+	if i, j := strings.Index(page, `<pre id="text">`), strings.Index(page, "</pre>"); i >= 0 && j > i {
+		page = page[:i] + page[j:]
+	}
+	for _, want := range []string{" · 1 thread · 1 process · ", "<td>for 1 thread</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+	for _, bad := range []string{"(es)", " 1 threads", " 1 processes", " 1 cores", " 1 events", " 1 handoffs", " 1 drop requests"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page says %q", bad)
+		}
+	}
+}

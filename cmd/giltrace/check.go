@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
@@ -27,7 +28,7 @@ func checkCmd(run func(*cobra.Command, *checkOptions) error) *cobra.Command {
 			"what it would run, or every problem with its file, line and column. It runs\n" +
 			"nothing, so it suits editors and CI. The exit status is non-zero if any file\n" +
 			"has a problem.",
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: usageArgs(minimumArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files = args
 			return run(cmd, o)
@@ -78,20 +79,13 @@ func describeWorkload(w *workload.Workload) string {
 	var th string
 	switch {
 	case pinned == 0:
-		th = plural(threads, "thread", "threads") + " per process"
+		th = textfmt.Plural(threads, "thread") + " per process"
 	case threads == 0:
-		th = plural(pinned, "thread", "threads") + " in all"
+		th = textfmt.Plural(pinned, "thread") + " in all"
 	default:
-		th = fmt.Sprintf("%s (%d in every process)", plural(threads*procs+pinned, "thread", "threads"), threads)
+		th = fmt.Sprintf("%s (%d in every process)", textfmt.Plural(threads*procs+pinned, "thread"), threads)
 	}
 	return fmt.Sprintf("workload %q (GIL %s): %s, %s, %s",
-		w.Name, gil, th, plural(procs, "process", "processes"),
-		plural(len(w.Functions), "function", "functions"))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+		w.Name, gil, th, textfmt.Plural(procs, "process"),
+		textfmt.Plural(len(w.Functions), "function"))
 }

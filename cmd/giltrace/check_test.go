@@ -11,7 +11,7 @@ func TestCheckArgs(t *testing.T) {
 	testArgs(t, checkCmd, []argsCase[checkOptions]{
 		{[]string{"a.yaml"}, &checkOptions{Files: []string{"a.yaml"}}, false, ""},
 		{[]string{"a.yaml", "b.yaml"}, &checkOptions{Files: []string{"a.yaml", "b.yaml"}}, false, ""},
-		{nil, nil, true, "requires at least 1 arg"},
+		{nil, nil, true, "check: requires at least 1 argument, received 0 (usage: "},
 	})
 }
 

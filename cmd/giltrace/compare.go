@@ -49,7 +49,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"from the traces, which a busy machine does not distort. The runs are\n" +
 			"simulated in virtual time on --cores simulated cores (docs/vm.md), the same\n" +
 			"on every machine; --clock real measures this machine instead.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			if !cmd.Flags().Changed("seed") {

@@ -32,7 +32,7 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			"(the name giltrace record uses); -o names another file, -o - writes to stdout.\n\n" +
 			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			if o.Format == "" {

@@ -22,8 +22,8 @@ func TestExportArgs(t *testing.T) {
 		{[]string{"run.giltrace", "--format=folded", "-o", "-"}, &exportOptions{File: "run.giltrace", Format: "folded", Out: "-"}, false, ""},
 		{[]string{"run.giltrace"}, nil, true, "--format is required (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, report, report-json, perfetto, text, otlp)"},
 		{[]string{"run.giltrace", "--format", "svg"}, nil, true, `unknown format "svg" (formats: pprof-wait, pprof-blame, pprof-wall, chrome, folded, flamegraph, report, report-json, perfetto, text, otlp)`},
-		{[]string{"--format", "chrome"}, nil, true, "arg"},
-		{[]string{"a", "b", "--format", "chrome"}, nil, true, "arg"},
+		{[]string{"--format", "chrome"}, nil, true, "export: accepts 1 argument, received 0 (usage: "},
+		{[]string{"a", "b", "--format", "chrome"}, nil, true, "export: accepts 1 argument, received 2 (usage: "},
 		{[]string{"run.giltrace", "--format", "chrome", "--bogus"}, nil, true, "bogus"},
 	})
 }

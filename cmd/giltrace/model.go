@@ -31,7 +31,7 @@ func modelCmd(run func(*cobra.Command, *modelOptions) error) *cobra.Command {
 			"grouped into functions named after the Python functions and compressed into\n" +
 			"repeats. The file is an ordinary, commented workload: check, record and\n" +
 			"compare take it (docs/what-if.md).",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			return run(cmd, o)

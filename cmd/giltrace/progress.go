@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
@@ -162,7 +163,7 @@ func runSize(w *workload.Workload, o *recordOptions) string {
 	if o.Processes > 0 {
 		procs = o.Processes
 	}
-	return fmt.Sprintf("%s in %s", plural(threads*procs, "thread", "threads"), plural(procs, "process", "processes"))
+	return fmt.Sprintf("%s in %s", textfmt.Plural(threads*procs, "thread"), textfmt.Plural(procs, "process"))
 }
 
 type progressKey struct{}

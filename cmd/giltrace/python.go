@@ -41,7 +41,7 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 			"--duration elapses, Ctrl-C, or the process exits. It writes DIR/run.giltrace\n" +
 			"and every output (--formats) and prints the report, as record does. The\n" +
 			"process is not stopped or changed: only observed.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := strconv.Atoi(args[0])
 			if err != nil || pid < 1 {

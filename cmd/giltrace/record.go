@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,6 +17,7 @@ import (
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
@@ -290,7 +292,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	pg.Phase("running %s", label)
 	stopLive := pg.every(func() string {
 		threads, ended, events := st.Stats()
-		return fmt.Sprintf("running %s: %d threads alive, %d events recorded", label, threads-ended, events)
+		return fmt.Sprintf("running %s: %s alive, %s recorded", label, textfmt.Plural(threads-ended, "thread"), textfmt.Plural(int(events), "event"))
 	})
 	t, runErr := source(tracer.WithStream(ctx, st))
 	stopLive()
@@ -319,10 +321,10 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return runErr
 	}
 	if runErr != nil && !interrupted {
-		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %d events recorded before the failure\n", runErr, len(t.Events))
+		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %s recorded before the failure\n", runErr, textfmt.Plural(len(t.Events), "event"))
 		interrupted = true
 	}
-	pg.Phase("recorded %d events of %d threads; saving the trace", len(t.Events), len(t.Threads))
+	pg.Phase("recorded %s of %s; saving the trace", textfmt.Plural(len(t.Events), "event"), textfmt.Plural(len(t.Threads), "thread"))
 	// A virtual run is written whole (its stream's records depend on timing), and so
 	// is a real program's (its stream was provisional: tracer.LiveSource).
 	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual" || st.Provisional())
@@ -456,7 +458,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return errors.Join(saveErr, runErr)
 	}
 	if diag.DroppedEvents > 0 {
-		fmt.Fprintf(stderr, "giltrace: warning: %d events dropped at the recorder's bound; the trace stops at the first of them\n", diag.DroppedEvents)
+		fmt.Fprintf(stderr, "giltrace: warning: %s dropped at the recorder's bound; the trace stops at the first of them\n", textfmt.Plural(int(min(diag.DroppedEvents, math.MaxInt)), "event"))
 	}
 	var otlpErr error
 	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
@@ -470,7 +472,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return errors.Join(fmt.Errorf("recorded %s, but writing its outputs failed: %w", path, outErr), otlpErr, runErr)
 	}
 	if interrupted {
-		return fmt.Errorf("%w: wrote the %d events recorded so far to %s", runErr, len(t.Events), path)
+		return fmt.Errorf("%w: wrote the %s recorded so far to %s", runErr, textfmt.Plural(len(t.Events), "event"), path)
 	}
 	return otlpErr
 }

@@ -28,7 +28,7 @@ func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
 			"parallelism, handoffs and re-acquire latency per process; the functions that\n" +
 			"wait and that make others wait; the speedup achieved and its bounds; and\n" +
 			"verdicts with what to do. docs/diagnosis.md explains every number.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			return run(cmd, o)

@@ -107,3 +107,11 @@ func TestReportNoEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHasEventsOneThread: one thread is "its 1 thread".
+func TestCheckHasEventsOneThread(t *testing.T) {
+	err := checkHasEvents(&tracer.Trace{Threads: make([]tracer.Thread, 1), Truncated: true}, "x.giltrace", "reporting", "report")
+	if want := "reporting x.giltrace: the trace holds no events of its 1 thread (the file was cut off before its first events were written): nothing to report"; err == nil || err.Error() != want {
+		t.Errorf("%v, want %s", err, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/felixge/fgprof"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/spf13/cobra"
 )
 
@@ -143,8 +144,30 @@ func (e *usageError) Unwrap() error { return e.err }
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
-			// "attach: accepts 1 arg(s), received 0 (usage: giltrace attach PID [flags])"
+			// "attach: accepts 1 argument, received 0 (usage: giltrace attach PID [flags])"
 			return &usageError{fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, cmd.UseLine())}
+		}
+		return nil
+	}
+}
+
+// exactArgs is cobra.ExactArgs, its count in words: "accepts 1 argument,
+// received 0" (cobra's "accepts 1 arg(s)").
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("accepts %s, received %d", textfmt.Plural(n, "argument"), len(args))
+		}
+		return nil
+	}
+}
+
+// minimumArgs is cobra.MinimumNArgs, its count in words: "requires at
+// least 1 argument, received 0" (cobra's "1 arg(s), only received 0").
+func minimumArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < n {
+			return fmt.Errorf("requires at least %s, received %d", textfmt.Plural(n, "argument"), len(args))
 		}
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 )
@@ -192,7 +193,7 @@ func partialHolds(partial string, virtual bool) string {
 	if t == nil || len(t.Events) == 0 {
 		return fmt.Sprintf("%s holds no complete event of the run%s", partial, again)
 	}
-	return fmt.Sprintf("the run's prefix, %d events, is in %s%s", len(t.Events), partial, again)
+	return fmt.Sprintf("the run's prefix, %s, is in %s%s", textfmt.Plural(len(t.Events), "event"), partial, again)
 }
 
 // runSubdirs are the subdirectories giltrace writes into a run's

@@ -9,6 +9,7 @@ import (
 
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -66,7 +67,7 @@ func checkHasEvents(t *tracer.Trace, path, doing, what string) error {
 	case t.Truncated:
 		why = " (the file was cut off before its first events were written)"
 	}
-	return fmt.Errorf("%s %s: the trace holds no events of its %d threads%s: nothing to %s", doing, path, len(t.Threads), why, what)
+	return fmt.Errorf("%s %s: the trace holds no events of its %s%s: nothing to %s", doing, path, textfmt.Plural(len(t.Threads), "thread"), why, what)
 }
 
 // run is a recorded run as every consumer of the CLI takes it: the trace,

@@ -27,7 +27,7 @@ func validateCmd(run func(*cobra.Command, *validateOptions) error) *cobra.Comman
 			"damaged or invalid file it prints where and what is wrong. For a file cut off\n" +
 			"mid-write it summarises the complete part and warns. The exit status is\n" +
 			"non-zero if any file is damaged, invalid or cut off.",
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: usageArgs(minimumArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files = args
 			return run(cmd, o)

@@ -44,7 +44,7 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 			"goes from this page to the browser tab, and is not uploaded anywhere). It opens\n" +
 			"a browser unless --no-browser; Ctrl-C stops the server. docs/outputs.md explains\n" +
 			"the page.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			if err := o.check(); err != nil {

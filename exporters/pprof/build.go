@@ -530,7 +530,11 @@ var kindComments = [...]string{
 func (b *builder) comments(k Kind) []string {
 	m := &b.t.Meta
 	c := []string{kindComments[k]}
-	add := func(name string, v any) { c = append(c, fmt.Sprintf("%s: %v", name, v)) }
+	given := map[string]string{} // the keys above Extra's, and their values
+	add := func(name string, v any) {
+		given[name] = fmt.Sprint(v)
+		c = append(c, fmt.Sprintf("%s: %v", name, v))
+	}
 	add("workload", m.Workload)
 	add("workload file", m.WorkloadFile)
 	add("gil mode", m.GILMode)
@@ -563,6 +567,11 @@ func (b *builder) comments(k Kind) []string {
 	}
 	slices.Sort(extra)
 	for _, name := range extra {
+		// A virtual run's Extra repeats the cores, and every run's the
+		// processes (QA: both listed twice): said once, unless they differ.
+		if v, ok := given[name]; ok && v == m.Extra[name] {
+			continue
+		}
 		add(name, m.Extra[name])
 	}
 	return c

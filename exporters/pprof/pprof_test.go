@@ -3,7 +3,9 @@ package pprof_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/exporters/pprof"
@@ -149,5 +151,27 @@ func TestBlameManyWaiters(t *testing.T) {
 	}
 	if n := len(blame.Sample); n > 2*len(tr.Threads)+len(s.Waits) {
 		t.Errorf("%d samples for %d threads", n, len(tr.Threads))
+	}
+}
+
+// TestCommentsOnce: the metadata's Extra does not repeat a key the
+// comments give already with the same value (QA: a virtual run's cores and
+// every run's processes were listed twice); a different value is kept.
+func TestCommentsOnce(t *testing.T) {
+	tr := *testkit.Scenarios()[0].Trace
+	tr.Meta.Cores = 2
+	tr.Meta.Extra = map[string]string{"clock": "virtual", "cores": "2", "processes": "7", "seed": "1"}
+	p, err := pprof.Profile(tracer.Derive(&tr), pprof.KindWall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, c := range p.Comments {
+		count[c]++
+	}
+	for _, want := range []string{"cores: 2", "clock: virtual", "seed: 1", fmt.Sprintf("processes: %d", len(tr.Procs)), "processes: 7"} {
+		if count[want] != 1 {
+			t.Errorf("comment %q %d times, want once:\n%s", want, count[want], strings.Join(p.Comments, "\n"))
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -316,7 +317,9 @@ func (l *loader) workload(root *yaml.Node) *Workload {
 		return w
 	}
 	if n := m.value("version"); n != nil {
-		if v, ok := l.integer(n, "version", 1, FormatVersion); ok && v != FormatVersion {
+		// Any positive version parses, so that one this giltrace does not
+		// read is named as such (QA: "version: 2 exceeds the limit of 1").
+		if v, ok := l.integer(n, "version", 1, math.MaxInt64); ok && v != FormatVersion {
 			l.errorf(n, "version", "unsupported format version %d; this giltrace reads version %d", v, FormatVersion)
 		}
 	}
@@ -459,7 +462,7 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function, procs int) []
 		}
 		l.runs = append(l.runs, run)
 		if g.Process > procs {
-			l.errorf(resolveAlias(item), path+".process", "process %d, but the workload runs %s (processes: %d); a group's process is 1 ... processes, or leave process out to run the group in every process", g.Process, countProcesses(procs), procs)
+			l.errorf(resolveAlias(item), path+".process", "process %d, but the workload runs %s (processes: %d); a group's process is 1 ... processes, or leave process out to run the group in every process", g.Process, counted(procs, "process"), procs)
 			g.Process = 0
 		}
 		if total += g.Count; total <= MaxThreads { // past it, checkThreadTotal reports
@@ -551,11 +554,17 @@ func (l *loader) checkThreadNames(n *yaml.Node, path string, g ThreadGroup, proc
 // unknownGroup begins the error of a join or start naming no thread group.
 const unknownGroup = "unknown thread group"
 
-func countProcesses(n int) string {
-	if n == 1 {
-		return "1 process"
+// counted is n and word, plural unless n is 1: "1 thread", "2 threads",
+// "3 processes" (internal/textfmt.Plural, which this package does not
+// import: it depends on tracer alone).
+func counted(n int, word string) string {
+	switch {
+	case n == 1:
+		return "1 " + word
+	case strings.HasSuffix(word, "s"):
+		return strconv.Itoa(n) + " " + word + "es"
 	}
-	return strconv.Itoa(n) + " processes"
+	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // perProcess runs check, a check of the joins or the starts, on w or, when
@@ -621,7 +630,11 @@ func (l *loader) checkThreadTotal(threads, processes *yaml.Node, w *Workload) {
 		return
 	}
 	if pinned > 0 {
-		l.errorf(threads, "threads", "%d threads in every process x %d processes + %d threads of one process = %d threads exceed the limit of %d", total, max(w.Processes, 1), pinned, total*max(w.Processes, 1)+pinned, MaxThreads)
+		sum := counted(pinned, "thread") + " of one process"
+		if total > 0 {
+			sum = fmt.Sprintf("%s in every process x %s + %s = %d threads", counted(total, "thread"), counted(max(w.Processes, 1), "process"), sum, total*max(w.Processes, 1)+pinned)
+		}
+		l.errorf(threads, "threads", "%s exceed the limit of %d", sum, MaxThreads)
 		return
 	}
 	if w.Processes > 1 {

@@ -67,7 +67,7 @@ func (l *LoadErrors) Error() string {
 		lines = append(lines, e.Error())
 	}
 	if l.Omitted > 0 {
-		lines = append(lines, fmt.Sprintf("(and %d more errors)", l.Omitted))
+		lines = append(lines, "(and "+counted(l.Omitted, "more error")+")")
 	}
 	return strings.Join(lines, "\n")
 }

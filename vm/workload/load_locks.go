@@ -27,7 +27,9 @@ type lockChecker struct {
 	calls    map[[2]string]bool // (held lock, callee) pairs checked already
 }
 
-// checkLocks runs the lock checks. The call graph must be acyclic.
+// checkLocks runs the lock checks. On a call graph with cycles (an error
+// of its own) they see, through calls, the locks locksOf finds: no more
+// than the graph has, maybe fewer.
 func (l *loader) checkLocks(w *Workload) {
 	c := &lockChecker{l: l, w: w, acquires: map[string][]string{}, edges: map[[2]string]lockEdge{}, calls: map[[2]string]bool{}}
 	for _, f := range functionsByLine(w.Functions) {
@@ -37,10 +39,13 @@ func (l *loader) checkLocks(w *Workload) {
 }
 
 // locksOf returns the locks function fn may take, directly or through calls.
+// A call back into a function whose locks are being collected adds none:
+// on a call cycle the result may lack some, and never ends up in a loop.
 func (c *lockChecker) locksOf(fn string) []string {
 	if s, ok := c.acquires[fn]; ok {
 		return s
 	}
+	c.acquires[fn] = nil // in progress
 	set := map[string]bool{}
 	var collect func(ops []Op)
 	collect = func(ops []Op) {

@@ -78,8 +78,7 @@ func (l *loader) mapping(n *yaml.Node, path, what string, known []string) (nodeM
 		name := k.Value
 		j := m.index(name)
 		switch {
-		case name == "<<":
-			l.errorf(k, path, "merge keys (<<) are not supported; repeat the keys or use an alias (*name) for the whole value")
+		case l.mergeKey(k, path):
 		case j < 0:
 			l.errorf(k, path, "unknown key %q%s; expected one of %s", name, didYouMean(name, known), strings.Join(known, ", "))
 		case m.keys[j] != nil:
@@ -89,6 +88,16 @@ func (l *loader) mapping(n *yaml.Node, path, what string, known []string) (nodeM
 		}
 	}
 	return m, true
+}
+
+// mergeKey reports k if it is a YAML merge key (<<:), which the loader
+// does not expand, and says whether it was. A quoted "<<" is a plain key.
+func (l *loader) mergeKey(k *yaml.Node, path string) bool {
+	if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
+		return false
+	}
+	l.errorf(k, path, "merge keys (<<) are not supported; repeat the keys or use an alias (*name) for the whole value")
+	return true
 }
 
 // sequence checks that n is a list and returns its items.

@@ -36,6 +36,9 @@ func (l *loader) functions(n *yaml.Node) map[string]*Function {
 			l.errorf(k, "functions", "expected a function name, got %s", describeNode(k))
 			continue
 		}
+		if l.mergeKey(k, "functions") {
+			continue
+		}
 		name, ok := l.name(k, "functions."+k.Value)
 		if !ok {
 			continue
@@ -71,7 +74,10 @@ func (l *loader) ops(n *yaml.Node, path string, depth int) []Op {
 			break
 		}
 		op, ok := l.op(item, fmt.Sprintf("%s[%d]", path, i), depth)
-		if !ok {
+		// A repeat refused for its times keeps its body, for the checks
+		// of what it runs (a lock taken again where it is held): only the
+		// cost check, which runs on a file without errors, reads Times.
+		if !ok && !(op.Kind == OpRepeat && len(op.Body) > 0) {
 			// Keeps its place (an operation of no kind: the workload is
 			// refused anyway), so that the later checks' paths name the
 			// operations by their index in the file.
@@ -98,6 +104,13 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 		}
 		l.errorf(n, path, "expected an operation (one of %s), got %s%s", strings.Join(opNames, ", "), describeNode(n), hint)
 		return Op{}, false
+	}
+	// A merge key is named as such, not as an unknown operation "<<"
+	// (QA) or as one key too many.
+	for i := 0; i < len(rn.Content); i += 2 {
+		if l.mergeKey(rn.Content[i], path) {
+			return Op{}, false
+		}
 	}
 	if len(rn.Content) > 2 {
 		keys := make([]string, 0, len(rn.Content)/2)

@@ -97,6 +97,15 @@ func TestThreadTotalWithProcesses(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "16 threads in every process x 64 processes + 1000 threads of one process = 2024 threads exceed the limit of 1024") {
 		t.Errorf("error %v", err)
 	}
+	// One of each is singular (QA: "+ 1 threads of one process").
+	one := "name: t\nprocesses: 2\nthreads:\n  - {run: f, count: 1}\n  - {run: f, name: one, count: 1023, process: 1}\nfunctions: {f: [{sleep: 1ms}]}\n"
+	if _, err := Parse("t.yaml", []byte(one)); err == nil || err.Error() != "t.yaml:4:3: threads: 1 thread in every process x 2 processes + 1023 threads of one process = 1025 threads exceed the limit of 1024" {
+		t.Errorf("error %v", err)
+	}
+	pinned := "name: t\nthreads:\n  - {run: f, name: a, count: 600, process: 1}\n  - {run: f, name: b, count: 600, process: 1}\nfunctions: {f: [{sleep: 1ms}]}\n"
+	if _, err := Parse("t.yaml", []byte(pinned)); err == nil || err.Error() != "t.yaml:3:3: threads: 1200 threads of one process exceed the limit of 1024" {
+		t.Errorf("error %v", err)
+	}
 	ok := "name: t\nprocesses: 64\nthreads:\n  - {run: f, count: 8}\n  - {run: f, name: one, count: 512, process: 1}\nfunctions: {f: [{sleep: 1ms}]}\n"
 	if _, err := Parse("t.yaml", []byte(ok)); err != nil {
 		t.Errorf("8 x 64 + 512 threads: %v", err)

@@ -116,6 +116,10 @@ func parseErrorCases() []parseErrorCase {
 		{"unknown key no suggestion", topYAML("name: t\nzzzzzz: 1"), []string{`t.yaml:2:1: unknown key "zzzzzz"; expected one of`}},
 		{"duplicate key", topYAML("name: t\nname: u"), []string{"t.yaml:2:1: name: given twice (first at line 1)"}},
 		{"merge key", topYAML("name: t\n<<: {seed: 1}"), []string{"t.yaml:2:1: merge keys (<<) are not supported"}},
+		// Not 'unknown operation "<<"' (QA), nor one key too many.
+		{"merge key as an operation", opYAML("<<: {compute: 1ms}"), []string{"t.yaml:5:7: functions.f[0]: merge keys (<<) are not supported; repeat the keys or use an alias (*name) for the whole value"}},
+		{"merge key beside an operation", opYAML("<<: {sleep: 1ms}\n      compute: 1ms"), []string{"t.yaml:5:7: functions.f[0]: merge keys (<<) are not supported"}},
+		{"merge key among functions", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{sleep: 1ms}]\n  <<: {g: [{sleep: 1ms}]}\n", []string{"t.yaml:5:3: functions: merge keys (<<) are not supported"}},
 		{"non-scalar key", topYAML("name: t\n? [a]\n: 1"), []string{"t.yaml:2:3: expected a key name, got a list"}},
 
 		// clock, cores.
@@ -127,7 +131,8 @@ func parseErrorCases() []parseErrorCase {
 		{"cores over limit", topYAML("name: t\nclock: virtual\ncores: 5000"), []string{"t.yaml:3:8: cores: 5000 exceeds the limit of 4096"}},
 
 		// version, name, description, processes, seed.
-		{"version 2", topYAML("version: 2\nname: t"), []string{"t.yaml:1:10: version: 2 exceeds the limit of 1"}},
+		{"version 2", topYAML("version: 2\nname: t"), []string{"t.yaml:1:10: version: unsupported format version 2; this giltrace reads version 1"}},
+		{"version 0", topYAML("version: 0\nname: t"), []string{"t.yaml:1:10: version: expected a positive integer, got 0"}},
 		{"version text", topYAML("version: v1\nname: t"), []string{`t.yaml:1:10: version: expected a positive integer, got "v1"`}},
 		{"name missing", topYAML("seed: 1"), []string{"t.yaml:1:1: name: missing; expected a workload name"}},
 		{"name path", topYAML("name: ../etc"), []string{`t.yaml:1:7: name: expected a name of letters, digits, '.', '_' and '-'`, `got "../etc"`}},
@@ -262,6 +267,13 @@ func parseErrorCases() []parseErrorCase {
 
 		// Guest locks that would deadlock.
 		{"lock taken twice", opYAML("lock: {name: a, body: [{repeat: {times: 2, body: [{lock: {name: a, body: [{sleep: 1ms}]}}]}}]}"), []string{`t.yaml:5:58: functions.f[0].lock.body[0].repeat.body[0].lock: lock "a" is already held here (taken at 5:7); a threading.Lock would deadlock`}},
+		// Reported beside a recursion too, which stopped the lock checks.
+		{"lock taken twice beside recursion", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{call: g}, {lock: {name: a, body: [{lock: {name: a, body: [{sleep: 1ms}]}}]}}]\n  g: [{call: g}]\n",
+			[]string{`t.yaml:4:43: functions.f[1].lock.body[0].lock: lock "a" is already held here (taken at 4:19); a threading.Lock would deadlock`, "t.yaml:5:8: functions.g[0].call: calls recurse: g -> g"}},
+		{"lock taken twice through a call cycle", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{lock: {name: a, body: [{call: g}]}}]\n  g: [{call: h}]\n  h: [{call: g}, {lock: {name: a, body: [{sleep: 1ms}]}}]\n",
+			[]string{`t.yaml:4:32: functions.f[0].lock.body[0].call: calls g, which takes lock "a", already held here (taken at 4:8)`, "t.yaml:6:8: functions.h[0].call: calls recurse: g -> h -> g"}},
+		{"lock taken twice in a refused repeat", opYAML("lock: {name: a, body: [{repeat: {times: 0, body: [{lock: {name: a, body: [{sleep: 1ms}]}}]}}]}"),
+			[]string{"t.yaml:5:47: functions.f[0].lock.body[0].repeat.times: expected a positive integer, got 0", `t.yaml:5:58: functions.f[0].lock.body[0].repeat.body[0].lock: lock "a" is already held here (taken at 5:7)`}},
 		{"lock taken twice through a call", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{lock: {name: a, body: [{call: g}]}}]\n  g: [{call: h}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:4:32: functions.f[0].lock.body[0].call: calls g, which takes lock "a", already held here (taken at 4:8)`}},
 		{"lock order cycle", "name: t\nthreads: [{run: f}, {run: g}]\nfunctions:\n  f: [{lock: {name: a, body: [{lock: {name: b, body: [{sleep: 1ms}]}}]}}]\n  g: [{lock: {name: b, body: [{call: h}]}}]\n  h: [{lock: {name: a, body: [{sleep: 1ms}]}}]\n", []string{`t.yaml:5:32: functions.g[0].lock.body[0].call: lock order cycle a -> b -> a ("b" inside "a" at line 4, "a" inside "b" at line 5); threads taking these locks in different orders deadlock`}},
 
@@ -660,5 +672,13 @@ func TestDaemonThreads(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
 		}
+	}
+}
+
+// TestLoadErrorsOmittedOne: one error left out is "1 more error".
+func TestLoadErrorsOmittedOne(t *testing.T) {
+	e := &LoadErrors{Errs: []*LoadError{{File: "t.yaml", Line: 1, Col: 1, Msg: "x"}, {File: "t.yaml", Line: 2, Col: 1, Msg: "y"}}, Omitted: 1}
+	if got, want := e.Error(), "t.yaml:1:1: x\nt.yaml:2:1: y\n(and 1 more error)"; got != want {
+		t.Errorf("%q, want %q", got, want)
 	}
 }
