@@ -35,7 +35,7 @@ func Dur(ns int64) string {
 func sig3(v float64) string {
 	v = math.Round(v*100) / 100 // so that 9.999 is "10.0", not "10.00"
 	switch {
-	case v >= 100:
+	case v >= 99.95: // 99.95 printed with one decimal is "100.0": "100"
 		return fmt.Sprintf("%.0f", v)
 	case v >= 10:
 		return fmt.Sprintf("%.1f", v)
