@@ -22,7 +22,7 @@ type Options struct {
 	Spans  *tracer.Spans     // the run's spans (tracer.Derive)
 	Report *diagnosis.Report // the run's diagnosis (diagnosis.Analyze of Spans)
 	Title  string            // the run's name, for the page's title
-	Dir    string            // the run's directory: compare charts are looked for in it and in Dir/compare; "" for none
+	Dir    string            // the run's directory: compare charts are looked for in it, in Dir/compare and (the what-if's) in Dir/whatif; "" for none
 	// PerfettoOrigin is the UI the Perfetto button opens; "" is
 	// PerfettoOrigin (tests give a stand-in).
 	PerfettoOrigin string
@@ -97,17 +97,18 @@ func LoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// chartNames are the charts of giltrace compare that the page shows.
-var chartNames = []string{"speedup.svg", "overlap.svg"}
+// chartNames are the charts of giltrace compare that the page shows, and
+// the what-if chart that record writes for a real program (whatif/).
+var chartNames = []string{"speedup.svg", "overlap.svg", "whatif.svg"}
 
-// findCharts looks for the compare charts in dir and dir/compare.
+// findCharts looks for the charts in dir, dir/compare and dir/whatif.
 func findCharts(dir string) map[string]string {
 	found := map[string]string{}
 	if dir == "" {
 		return found
 	}
 	for _, name := range chartNames {
-		for _, d := range []string{dir, filepath.Join(dir, "compare")} {
+		for _, d := range []string{dir, filepath.Join(dir, "compare"), filepath.Join(dir, "whatif")} {
 			p := filepath.Join(d, name)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 				found[name] = p

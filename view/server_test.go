@@ -239,6 +239,10 @@ func TestCompareCharts(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "speedup.svg"), []byte("<svg>speedup</svg>"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "compare"), 0o755)
 	os.WriteFile(filepath.Join(dir, "compare", "overlap.svg"), []byte("<svg>overlap</svg>"), 0o644)
+	// A real program's what-if chart, which record writes in whatif/ (QA:
+	// not shown).
+	os.MkdirAll(filepath.Join(dir, "whatif"), 0o755)
+	os.WriteFile(filepath.Join(dir, "whatif", "whatif.svg"), []byte("<svg>whatif</svg>"), 0o644)
 	s := tracer.Derive(testkit.Mixed())
 	h, err := New(Options{Spans: s, Report: diagnosis.Analyze(s), Title: "t", Dir: dir})
 	if err != nil {
@@ -246,7 +250,7 @@ func TestCompareCharts(t *testing.T) {
 	}
 	defer h.Close()
 	page := get(t, h, "/").Body.String()
-	for _, want := range []string{`id="compare"`, `src="compare/speedup.svg"`, `src="compare/overlap.svg"`} {
+	for _, want := range []string{`id="compare"`, `src="compare/speedup.svg"`, `src="compare/overlap.svg"`, `src="compare/whatif.svg"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page has no %q", want)
 		}
