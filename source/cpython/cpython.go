@@ -192,8 +192,14 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 	if err != nil {
 		return meta, err
 	}
-	if err := cleanupStale(); err != nil {
+	removed, err := cleanupStale()
+	if err != nil {
 		s.logf("cleaning up after an earlier run: %v", err)
+	}
+	if len(removed) > 0 && s.o.Stderr != nil {
+		// Said, not done silently (QA): the user may wonder where the
+		// probes they saw went.
+		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobes and tracefs instance left by an earlier giltrace (pid %s) that was killed before it could remove them\n", strings.Join(removed, ", "))
 	}
 	sess := newSession(in.Path)
 	defer func() {

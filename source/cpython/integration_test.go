@@ -591,8 +591,13 @@ func TestStaleCleanup(t *testing.T) {
 	if err := s.open(probes[:2], 64); err != nil {
 		t.Fatal(err)
 	}
-	if err := cleanupStale(); err != nil {
+	removed, err := cleanupStale()
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Named, for the note the next recording prints (QA: removed silently).
+	if !slices.Contains(removed, itoa(dead.Process.Pid)) {
+		t.Errorf("removed %q, want the dead recorder's pid %d", removed, dead.Process.Pid)
 	}
 	if ev, _ := probeEvents(); strings.Contains(strings.Join(ev, "\n"), s.group+"/") {
 		t.Errorf("stale uprobes left: %v", ev)

@@ -216,7 +216,10 @@ func (s *session) close() error {
 // RemoveStale removes the tracefs instances and uprobes that recorders
 // which no longer exist left behind (killed before they could clean up).
 // Every recording does it first; tests that kill one call it after.
-func RemoveStale() error { return cleanupStale() }
+func RemoveStale() error {
+	_, err := cleanupStale()
+	return err
+}
 
 // RemoveAtExit removes this process's probes and instance as well as
 // stale ones, for a forced exit while a recording runs: it first closes
@@ -224,12 +227,13 @@ func RemoveStale() error { return cleanupStale() }
 // The recording cannot go on after it.
 func RemoveAtExit() error {
 	openPipes.closeAll()
-	return cleanupStale()
+	_, err := cleanupStale()
+	return err
 }
 
 // cleanupStale removes the instances and uprobes of earlier runs whose
 // recorder process no longer exists (killed before it could clean up).
-func cleanupStale() error {
+func cleanupStale() (removed []string, err error) {
 	alive := func(g string) bool {
 		pid, err := strconv.Atoi(strings.TrimPrefix(g, groupPrefix))
 		if err != nil {
@@ -241,9 +245,17 @@ func cleanupStale() error {
 		return syscall.Kill(pid, 0) == nil
 	}
 	var errs []error
+	seen := map[string]bool{}
+	note := func(g string) {
+		if !seen[g] && g != groupPrefix+strconv.Itoa(os.Getpid()) {
+			seen[g] = true
+			removed = append(removed, strings.TrimPrefix(g, groupPrefix))
+		}
+	}
 	dirs, _ := filepath.Glob(filepath.Join(tracefsRoot, "instances", groupPrefix+"*"))
 	for _, d := range dirs {
 		if !alive(filepath.Base(d)) {
+			note(filepath.Base(d))
 			_ = writeFile(filepath.Join(d, "events", "enable"), "0")
 			// Another recorder starting at the same time may remove it
 			// first (gone), or be removing it (busy): not an error here.
@@ -254,7 +266,7 @@ func cleanupStale() error {
 	}
 	b, err := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return removed, errors.Join(append(errs, err)...)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		fields := strings.Fields(line)
@@ -266,9 +278,10 @@ func cleanupStale() error {
 		if !ok || !ok2 || !strings.HasPrefix(g, groupPrefix) || alive(g) {
 			continue
 		}
+		note(g)
 		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), "-:"+ev+"\n"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing stale uprobe %s: %w", ev, err)) // ENOENT: removed by another recorder
 		}
 	}
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
