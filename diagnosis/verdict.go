@@ -185,7 +185,7 @@ const AdviceMinGain = 1.1
 // figure "predicted", and the two differ (docs/diagnosis.md).
 func (a *analysis) processesAdvice() string {
 	sp := a.r.Speedup
-	return a.processesAdviceFor(estimates{Achieved: sp.Achieved, AsProcesses: sp.AsProcesses, WithoutGIL: sp.WithoutGIL, Cores: sp.Cores})
+	return a.processesAdviceFor(estimates{Achieved: sp.Achieved, AsProcesses: sp.AsProcesses, WithoutGIL: sp.WithoutGIL, Cores: sp.Cores, Limit: sp.Limit})
 }
 
 // estimates are the speedup figures an advice weighs: the run's
@@ -200,6 +200,8 @@ type estimates struct {
 	// workNS is their work, fromNS and toNS the first one's start and the
 	// last one's end (speedupOf; 0 for the run's).
 	workNS, fromNS, toNS int64
+	// Limit is what bounds AsProcesses and WithoutGIL.
+	Limit Limit
 }
 
 // processesAdviceFor is processesAdvice on the figures e.
@@ -216,6 +218,12 @@ func (a *analysis) processesAdviceFor(e estimates) string {
 		sp := a.r.Speedup
 		of = " for " + e.Of
 		whole = fmt.Sprintf("; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
+		if !a.better(max(sp.AsProcesses, sp.WithoutGIL)) {
+			// Theirs would go faster, the program would not end sooner:
+			// said, with what bounds it (QA: "2.74x" for a program that
+			// a thread started by a timer kept at 1.00x).
+			whole = fmt.Sprintf("; but the whole program would not end sooner: %s as processes, %s without a GIL, now %s, bounded by %s", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Limit.Text)
+		}
 	}
 	switch {
 	case better(e.AsProcesses) && e.AsProcesses >= e.WithoutGIL:
@@ -527,16 +535,18 @@ func (a *analysis) runBeside(sel func(int) bool, own estimates) string {
 // speedupOf is the speedup arithmetic (speedup) of the work of the threads
 // sel selects alone, over the time from the first one's start (or the
 // beginning of the time counted before the trace first saw it, for a
-// thread of an attach first seen late) to the last one's end: achieved, the GIL ceiling (the longest thread's work and each
-// process's GIL-held work), and without a GIL or as processes (the longest
-// thread's work, their CPU work spread over the cores and their earliest
-// starts, startBound; no guest locks; no longer than they took).
+// thread of an attach first seen late) to the last one's end: achieved,
+// the GIL ceiling (the longest thread's work and each process's GIL-held
+// work), and without a GIL or as processes (the flow's limits on their
+// work, noGILLimit: their earliest ends, their CPU work over the cores,
+// the critical sections of shared locks they hold; from the earliest any
+// of them could start, and no longer than they took).
 func (a *analysis) speedupOf(sel func(int) bool) estimates {
-	var work, cpu, longest int64
+	var work, longest int64
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	serial := map[int]int64{}
-	reach := a.reachableStarts()
-	var starts []startWork
+	f := a.flowOf()
+	earliest := int64(math.MaxInt64)
 	for i := range a.r.Threads {
 		if !sel(i) {
 			continue
@@ -544,9 +554,8 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		th := &a.r.Threads[i]
 		w := a.threadWork(i)
 		work += w
-		cpu += threadCPU(th)
 		longest = max(longest, w)
-		starts = append(starts, startWork{start: reach[i], work: w, cpu: threadCPU(th)})
+		earliest = min(earliest, f.begin(i))
 		if p := a.procOf[i]; a.gilOf(p) != tracer.NoLock {
 			serial[p] += th.RunningNS + th.NativeHoldingNS
 		}
@@ -560,25 +569,22 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		}
 	}
 	e := estimates{Cores: max(a.r.Speedup.Cores, 1), workNS: work}
-	if to > from {
-		e.fromNS, e.toNS = from, to
+	if to <= from {
+		return e
 	}
+	e.fromNS, e.toNS = from, to
 	withGIL := longest
 	for _, v := range serial {
 		withGIL = max(withGIL, v)
 	}
 	e.GILCeiling = round3(ratio(float64(work), float64(withGIL)))
-	bound := max(longest, cpu/int64(e.Cores))
-	if to > from {
-		// Their earliest starts (reachableStarts), and no longer than
-		// they took with the GIL.
-		bound = min(max(bound, startBound(starts, from, e.Cores)), to-from)
-	}
-	e.AsProcesses = round3(ratio(float64(work), float64(bound)))
+	// From the earliest any of them could start, and no longer than they
+	// took with the GIL.
+	earliest = min(earliest, from)
+	e.Limit = a.noGILLimit(sel, earliest, to-from, true)
+	e.AsProcesses = round3(ratio(float64(work), float64(e.Limit.NS)))
 	e.WithoutGIL = e.AsProcesses
-	if to > from {
-		e.Achieved = round3(ratio(float64(work), float64(to-from)))
-	}
+	e.Achieved = round3(ratio(float64(work), float64(to-from)))
 	return e
 }
 
@@ -1059,15 +1065,26 @@ func (a *analysis) nativeAdvice() string {
 }
 
 // lockAdvice: the lock's critical sections, not the GIL, serialise the
-// work; the without-GIL estimate counts them, so it says how little a
-// GIL-free Python would give.
+// work; the estimates without a GIL and as processes keep them (the data
+// a lock guards stays shared), so the advice says how little they give,
+// what bounds them (the lock, another lock, the cores, a thread: the
+// Speedup section's limit, named with its figures), and what giving each
+// thread its own data would give.
 func (a *analysis) lockAdvice(l LockReport) string {
 	sp := a.r.Speedup
-	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end."
-	if a.better(sp.WithoutGIL) {
-		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of work under it (its %s of holds less the GIL waits inside them).", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.WorkNS), textfmt.Dur(l.HoldNS))
+	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end"
+	if sp.WithoutLocks > AdviceMinGain*max(sp.WithoutGIL, sp.Achieved) {
+		s += fmt.Sprintf(": with no lock serialising the threads, and no GIL or as processes, an estimated %s", textfmt.X(sp.WithoutLocks))
 	}
-	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s, %s of it work under it, not GIL waits) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS), textfmt.Dur(l.WorkNS))
+	s += "."
+	if a.better(sp.WithoutGIL) {
+		return s + fmt.Sprintf(" With the lock as it is, the estimate without a GIL or as processes is %s (now %s), bounded by %s.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Limit.Text)
+	}
+	why := fmt.Sprintf("while %s (held %s, %s of it work under it, not GIL waits) serialises the work", l.Name, textfmt.Dur(l.HoldNS), textfmt.Dur(l.WorkNS))
+	if sp.Limit.Kind != LimitLock || sp.Limit.Name != l.Name {
+		why = "bounded as they are by " + sp.Limit.Text
+	}
+	return s + fmt.Sprintf(" A free-threaded Python or processes are estimated at %s (now %s): they will not help %s.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), why)
 }
 
 // splitBound is what splitting a single thread's work could give at most:

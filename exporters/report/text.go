@@ -346,7 +346,13 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	} else {
 		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
 	}
-	fmt.Fprintf(w, "  estimated on %d cores, with the same threads: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	fmt.Fprintf(w, "  estimated on %s, with the same threads: as processes %s, without a GIL %s\n", textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	if sp.Limit.Text != "" {
+		fmt.Fprintf(w, "    bounded by %s\n", sp.Limit.Text)
+	}
+	if sp.WithoutLocks > 0 && textfmt.X(sp.WithoutLocks) != textfmt.X(sp.WithoutGIL) {
+		fmt.Fprintf(w, "    with no lock serialising the threads (each with its own data, as compare's processes mode runs a workload): %s\n", textfmt.X(sp.WithoutLocks))
+	}
 }
 
 func writeFunctions(w io.Writer, r *diagnosis.Report) {
