@@ -234,6 +234,10 @@ type analysis struct {
 	procOf      []int   // thread -> index into r.Procs
 	wallNS      int64
 	cpuBound    []bool // per thread
+	// cpuShare, ioShare: per thread, the shares of its work that it was
+	// classified on (its own, or its group's: classify); group its group.
+	cpuShare, ioShare []float64
+	group             []int
 	// competing: per thread, one of "the CPU-bound threads" that the
 	// gil-bound verdict and fairness speak of (competingThread).
 	competing []bool
@@ -267,14 +271,7 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 	for i, th := range t.Threads {
 		a.procOf[i] = int(th.Proc)
 	}
-	a.cpuBound = make([]bool, len(r.Threads))
-	a.ioBound = make([]bool, len(r.Threads))
-	for i := range r.Threads {
-		th := &r.Threads[i]
-		w := threadWork(th)
-		a.cpuBound[i] = w > 0 && textfmt.Share(threadCPU(th), w) >= CPUBoundShare
-		a.ioBound[i] = w > 0 && textfmt.Share(th.IONS, w) >= IOBoundShare
-	}
+	a.classify()
 	a.competing = make([]bool, len(r.Threads))
 	for i := range r.Threads {
 		a.competing[i] = a.competingThread(i)

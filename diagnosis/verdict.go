@@ -338,7 +338,7 @@ func (a *analysis) ownCodeShare() (float64, bool) {
 
 func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
-	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin, unit: unitX}
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	// The CPU-bound threads are those that competed for the GIL
 	// (competingThread), the same that fairness counts.
@@ -358,10 +358,13 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	// the CPU-bound threads beside it take turns on the GIL.
 	own := a.speedupOf(cpuThreads)
 	own.Of = fmt.Sprintf("the %d CPU-bound threads' own work", n)
-	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin, unit: unitX}
 	ruleA := []cond{gainA,
-		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
-		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare}}
+		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare},
+		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare, unit: unitShare}}
+	if c, ok := a.classEdge(cpuThreads); ok {
+		ruleA = append(ruleA, c) // calling them CPU-bound was close
+	}
 	// (b) Threads of any kind behind a saturated GIL.
 	saturated := map[int]bool{}
 	for i, p := range a.r.Procs {
@@ -370,8 +373,8 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	nb, sb := a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
 	waitShareB := textfmt.Share(sb.GILWaitNS, sb.WallNS)
 	ruleB := []cond{gain,
-		{measure: "GIL held fraction", value: a.r.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin},
-		{measure: "GIL wait share", value: waitShareB, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin}}
+		{measure: "GIL held fraction", value: a.r.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin, unit: unitShare},
+		{measure: "GIL wait share", value: waitShareB, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare}}
 	useA := n >= 2 && (all(ruleA) || !all(ruleB) || nb < 2)
 	if useA {
 		if !a.decide(GILBound, ruleA...) {
@@ -648,13 +651,14 @@ func (a *analysis) convoy() (Verdict, bool) {
 		}
 		lat := latency(a.ioReacquire[i]) // sorts them: only their sum is used again
 		conds := []cond{
-			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
-			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
+			{measure: "median re-acquire after I/O", value: float64(lat.P50), threshold: float64(limit), margin: ConvoyLatencyMargin, unit: unitNS},
+			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin, unit: unitShare},
 		}
 		if !allNear(conds) {
 			continue // the holders' share (a pass over the run) cannot change that
 		}
-		conds = append(conds, cond{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare})
+		conds = append(conds, cond{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare, unit: unitShare},
+			a.classNear(i, false)) // it is I/O-bound: near, when its share was close
 		if !all(conds) {
 			if nearConds == nil && allNear(conds) {
 				nearConds = conds
@@ -868,8 +872,8 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 	totalWait, blamed, byFunc := a.gilWaitNS, a.nativeBlamed, a.nativeBlame // from functions' sweep
 	_, s := a.threadSums(func(int) bool { return true })
 	if !a.decide(GILHeldInNative,
-		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin},
-		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin}) {
+		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin, unit: unitShare},
+		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
@@ -901,7 +905,7 @@ func (a *analysis) lockBound() (Verdict, bool) {
 			waitNS += l.WaitNS
 		}
 	}
-	if len(shared) == 0 || !a.decide(LockBound, cond{measure: "shared-lock wait share", value: textfmt.Share(waitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin}) {
+	if len(shared) == 0 || !a.decide(LockBound, cond{measure: "shared-lock wait share", value: textfmt.Share(waitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	s.LockWaitNS = waitNS
@@ -942,9 +946,9 @@ func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
 	n, s := a.threadSums(func(int) bool { return true })
 	if !a.decide(Scales,
-		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin},
-		cond{measure: "achieved / without-GIL estimate", value: ratio(sp.Achieved, sp.WithoutGIL), threshold: ScalesEfficiency, margin: ScalesMargin},
-		cond{measure: "GIL wait share", value: textfmt.Share(s.GILWaitNS, s.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, below: true}) {
+		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin, unit: unitX},
+		cond{measure: "achieved / without-GIL estimate", value: ratio(sp.Achieved, sp.WithoutGIL), threshold: ScalesEfficiency, margin: ScalesMargin, unit: unitShare},
+		cond{measure: "GIL wait share", value: textfmt.Share(s.GILWaitNS, s.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, below: true, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	gilProcs, freeWork := 0, int64(0)

@@ -253,7 +253,7 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 func writeNear(w io.Writer, r *diagnosis.Report) {
 	for _, b := range r.NearBoundary {
 		if !b.Fired {
-			fmt.Fprintf(w, "  near the boundary, not given: %s (%s %.5g against %.4g)\n", b.Code, b.Measure, b.Value, b.Threshold)
+			fmt.Fprintf(w, "  near the boundary, not given: %s (%s)\n", b.Code, b.Figures())
 		}
 	}
 }
