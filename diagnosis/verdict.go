@@ -926,19 +926,44 @@ func (a *analysis) lockBound() (Verdict, bool) {
 // code; threads waiting for the GIL are not running and do not count)
 // exceeded the cores. The CPU time is the trace's, uncapped: threads that
 // the OS descheduled while "running" are the saturation.
+//
+// Or the cores are the limit of threads that take turns on a GIL: counted
+// with the threads waiting for the GIL, the demand exceeds the cores, and
+// neither estimate (without a GIL, as processes) beats what the run
+// achieved, the cores bounding them (two CPU-bound threads on one core,
+// two processes of two on two): without the GIL its waiters would wait
+// for a core instead. Gil-bound does not fire there (its gain is not
+// there), and the report said nothing ("none of the verdicts' thresholds
+// was reached") of threads waiting half their time (QA).
 func (a *analysis) cpuSaturated() (Verdict, bool) {
 	_, s := a.threadSums(func(int) bool { return true })
-	demand := ratio(float64(threadCPU(&s)), float64(a.wallNS))
 	sp := a.r.Speedup
-	if !a.decide(CPUSaturated, cond{measure: "runnable CPU demand per core", value: demand / float64(sp.Cores), threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}) {
+	cores := float64(sp.Cores)
+	demand := ratio(float64(threadCPU(&s)), float64(a.wallNS))
+	running := cond{measure: "runnable CPU demand per core", value: demand / cores, threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}
+	waiting := ratio(float64(s.GILWaitNS), float64(a.wallNS))
+	turns := cond{measure: "runnable demand per core, threads waiting for the GIL counted", value: (demand + waiting) / cores, threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}
+	coresLimit := sp.Limit.Kind == LimitCores && s.GILWaitNS > 0 && !a.better(max(sp.AsProcesses, sp.WithoutGIL))
+	if !running.holds() && coresLimit && (turns.holds() || turns.near()) {
+		if !a.decide(CPUSaturated, turns) {
+			return Verdict{}, false
+		}
+		return Verdict{
+			Code: CPUSaturated,
+			Text: fmt.Sprintf("On average %.1f threads were runnable on %s: %.1f running or in native code, %.1f waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (%s without a GIL, %s as processes, now %s; bounded by %s).",
+				demand+waiting, textfmt.Plural(sp.Cores, "core"), demand, waiting, textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text),
+			Advice: fmt.Sprintf("Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores),
+		}, true
+	}
+	if !a.decide(CPUSaturated, running) {
 		return Verdict{}, false
 	}
 	return Verdict{
 		Code: CPUSaturated,
-		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %d cores (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
-			demand, sp.Cores),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %d cores; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
-			sp.Cores, textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved)),
+		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %s (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
+			demand, textfmt.Plural(sp.Cores, "core")),
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %s; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
+			sp.Cores, textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved)),
 	}, true
 }
 
