@@ -114,6 +114,14 @@ type Fairness struct {
 	Ratio           float64 `json:"ratio"`
 	FewestGILWaitNS int64   `json:"fewest_thread_gil_wait_ns"`
 	MostGILWaitNS   int64   `json:"most_thread_gil_wait_ns"`
+	// FewestThreadAcquisitions and MostThreadAcquisitions are those two
+	// threads' acquisitions in the thread table (all of them); Counted
+	// and Acquisitions the CPU-bound threads' counted here, and all of
+	// theirs: the difference came while no other of them wanted the GIL.
+	FewestThreadAcquisitions int `json:"fewest_thread_acquisitions"`
+	MostThreadAcquisitions   int `json:"most_thread_acquisitions"`
+	Counted                  int `json:"counted"`
+	Acquisitions             int `json:"acquisitions"`
 }
 
 // FuncTime is a guest function with GIL time charged to it.

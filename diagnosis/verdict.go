@@ -227,15 +227,15 @@ func (a *analysis) processesAdviceFor(e estimates) string {
 	}
 	switch {
 	case better(e.AsProcesses) && e.AsProcesses >= e.WithoutGIL:
-		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores%s (now %s%s)", textfmt.X(e.AsProcesses), e.Cores, of, textfmt.X(e.Achieved), whole)
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %s%s (now %s%s)", textfmt.X(e.AsProcesses), textfmt.Plural(e.Cores, "core"), of, textfmt.X(e.Achieved), whole)
 		if better(e.WithoutGIL) {
 			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(e.WithoutGIL))
 		}
 		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
 	case better(e.WithoutGIL):
-		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores%s (now %s%s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), e.Cores, of, textfmt.X(e.Achieved), whole)
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %s%s (now %s%s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), textfmt.Plural(e.Cores, "core"), of, textfmt.X(e.Achieved), whole)
 	}
-	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores%s%s: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), e.Cores, of, whole)
+	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %s%s%s: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), textfmt.Plural(e.Cores, "core"), of, whole)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -444,15 +444,15 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	if sameFigures(own, sp) {
 		// Their figures are the run's, as the Speedup section prints them.
 		if a.better(sp.AsProcesses) {
-			advice += fmt.Sprintf(" As processes: an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+			advice += fmt.Sprintf(" As processes: an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
 		return Verdict{Code: GILBound, Text: text + a.measuredNote(), Advice: advice + " More threads will not help."}, true
 	}
 	// Else the advice weighs theirs and gives the whole program's beside
 	// them, and the run's achieved and measured speedups are named so.
 	if own.AsProcesses > AdviceMinGain*own.Achieved {
-		advice += fmt.Sprintf(" As processes: an estimated %s on %d cores for %s (now %s; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section).",
-			textfmt.X(own.AsProcesses), own.Cores, own.Of, textfmt.X(own.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
+		advice += fmt.Sprintf(" As processes: an estimated %s on %s for %s (now %s; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section).",
+			textfmt.X(own.AsProcesses), textfmt.Plural(own.Cores, "core"), own.Of, textfmt.X(own.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
 	}
 	return Verdict{Code: GILBound, Text: text + a.runBeside(satThreads, own) + a.measuredNoteOf("the run's wall time"), Advice: advice + " More threads will not help."}, true
 }
@@ -628,8 +628,22 @@ func (a *analysis) unfair() string {
 	}
 	p := a.r.Procs[worst]
 	f := p.Fairness
-	return fmt.Sprintf(" The GIL was also unfair: while they competed, %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
-		f.FewestThread, textfmt.Plural(f.Fewest, "time"), textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
+	// The counts are of acquisitions while another of them wanted the GIL;
+	// the thread table counts all, and says so when they differ (QA:
+	// "acquired it only 0 times" beside a table that showed 1).
+	var fewest string
+	switch all := f.FewestThreadAcquisitions; {
+	case f.Fewest == 0 && all > 0:
+		fewest = fmt.Sprintf("never acquired it (its %s in the threads table came when no other of them wanted it)", textfmt.Plural(all, "acquisition"))
+	case f.Fewest == 0:
+		fewest = "never acquired it"
+	case all != f.Fewest:
+		fewest = fmt.Sprintf("acquired it only %s (of its %d in the threads table: the others came when no other of them wanted it)", textfmt.Plural(f.Fewest, "time"), all)
+	default:
+		fewest = "acquired it only " + textfmt.Plural(f.Fewest, "time")
+	}
+	return fmt.Sprintf(" The GIL was also unfair: while they competed, %s %s and waited %s for it, while %s acquired it %s and waited %s.",
+		f.FewestThread, fewest, textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
 }
 
 func (a *analysis) convoy() (Verdict, bool) {
@@ -994,7 +1008,7 @@ func (a *analysis) scales() (Verdict, bool) {
 	switch {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
-		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound workers will not help.", sp.Cores, sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound workers will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
 	case gilProcs > 1:
 		// A program of processes: threads would put its compute back
 		// under one GIL, whatever its share of I/O.
@@ -1002,18 +1016,18 @@ func (a *analysis) scales() (Verdict, bool) {
 		if w.SerialShare < 0.5 {
 			why += fmt.Sprintf(", and %s of their work is I/O or native code that releases the GIL", textfmt.Pct0(w.ParallelShare))
 		}
-		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound processes will not help.", sp.Cores, sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound processes will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
 		if a.better(sp.AsProcesses) {
-			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
 	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
+		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %s): %s; GIL wait was %s of their time.",
+			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"), why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }
@@ -1040,7 +1054,7 @@ func (a *analysis) convoyAdvice(holder string, holders int) string {
 	}
 	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s (ProcessPoolExecutor) and keep the I/O in threads or asyncio", where)
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(" (as processes: an estimated %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(" (as processes: an estimated %s on %s, now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	}
 	return s + a.switchIntervalAdvice()
 }
@@ -1088,7 +1102,7 @@ func (a *analysis) nativeAdvice() string {
 	sp := a.r.Speedup
 	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(": either lets the others run, an estimated %s on %d cores (as processes; now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(": either lets the others run, an estimated %s on %s (as processes; now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	}
 	return s + "."
 }
@@ -1130,5 +1144,5 @@ func (a *analysis) splitBound(s *ThreadSummary) string {
 	if bound <= AdviceMinGain {
 		return ""
 	}
-	return fmt.Sprintf(" Split over %d cores, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", c, textfmt.X(bound))
+	return fmt.Sprintf(" Split over %s, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", textfmt.Plural(c, "core"), textfmt.X(bound))
 }
