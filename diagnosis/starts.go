@@ -1,11 +1,12 @@
 package diagnosis
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/giltrace/giltrace/vm/workload"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // startCause is what started a thread, as far as the run's workload file
@@ -18,11 +19,11 @@ type startCause struct {
 	timer bool
 	atNS  int64
 	// Else a `start:` of another thread started it (starter, a thread
-	// index), and delayNS (the group's start_after) after that start.
+	// index), and delayNS (the group's start_after, and the wake-up
+	// latency) after that start.
 	starter int
 	delayNS int64
-	// joins: the joins of the thread's function whose place in the trace
-	// its lines give (joinPoint).
+	// joins: the joins of the thread's function (joinPoint).
 	joins []joinPoint
 }
 
@@ -43,53 +44,56 @@ type joinPoint struct {
 // with start_after T that no `start:` starts begins T after the run's
 // start, a timer, and no GIL wait of the threads before it delays it; a
 // thread of a group that a `start:` starts begins when its starter gets
-// there, then its start_after. nil when the trace is not a VM run's or
-// the file cannot be read; a thread that cannot be placed in one group,
-// or whose starter is not one thread of its process, is not known.
+// there, then its start_after; and for the joins of each thread. nil when
+// the trace is not a VM run's or the file cannot be read; a thread that
+// cannot be placed in one group, or whose starter is not one thread of its
+// process, is not known.
+//
+// The file is read here (readWorkload), not by vm/workload: the diagnosis
+// depends on the tracer alone (docs/architecture.md), and the VM only
+// records files its loader accepted, of which this needs a few keys.
 func (a *analysis) workloadStarts() []startCause {
 	m := &a.t.Meta
 	if m.WorkloadSource == "" || m.Extra["source"] == "cpython" {
 		return nil
 	}
-	w, err := workload.Parse(m.WorkloadFile, []byte(m.WorkloadSource))
+	w, err := readWorkload(m.WorkloadSource)
 	if err != nil {
 		return nil
 	}
 	// The groups each function starts, through the functions it calls.
 	starts := map[string]map[string]bool{}
-	var visit func(fn string, seen map[string]bool) map[string]bool
-	visit = func(fn string, seen map[string]bool) map[string]bool {
+	var visit func(fn string, depth int) map[string]bool
+	visit = func(fn string, depth int) map[string]bool {
 		if s, ok := starts[fn]; ok {
 			return s
 		}
 		out := map[string]bool{}
-		f := w.Functions[fn]
-		if f == nil || seen[fn] {
+		ops, ok := w.funcs[fn]
+		if !ok || depth > maxDepth {
 			return out
 		}
-		seen[fn] = true
-		var walk func(ops []workload.Op)
-		walk = func(ops []workload.Op) {
+		var walk func(ops []wlOp)
+		walk = func(ops []wlOp) {
 			for _, op := range ops {
-				switch op.Kind {
-				case workload.OpStart:
-					out[op.Group] = true
-				case workload.OpCall:
-					for g := range visit(op.Func, seen) {
+				switch op.kind {
+				case "start":
+					out[op.name] = true
+				case "call":
+					for g := range visit(op.name, depth+1) {
 						out[g] = true
 					}
 				}
-				walk(op.Body)
+				walk(op.body)
 			}
 		}
-		walk(f.Ops)
-		delete(seen, fn)
+		walk(ops)
 		starts[fn] = out
 		return out
 	}
 	started := map[string]bool{} // group names some `start:` starts
-	for _, g := range w.Threads {
-		for name := range visit(g.Run, map[string]bool{}) {
+	for _, g := range w.groups {
+		for name := range visit(g.run, 0) {
 			started[name] = true
 		}
 	}
@@ -102,11 +106,11 @@ func (a *analysis) workloadStarts() []startCause {
 		if int(th.Proc) < len(a.t.Procs) {
 			pid = a.t.Procs[th.Proc].PID
 		}
-		for gi, g := range w.Threads {
-			if !g.InProcess(pid) && a.t.Meta.Extra["one_process_of"] == "" {
+		for gi, g := range w.groups {
+			if g.process != 0 && g.process != pid && m.Extra["one_process_of"] == "" {
 				continue
 			}
-			if !groupName(th.Name, g.Name) {
+			if !groupName(th.Name, g.name) {
 				continue
 			}
 			if group[i] >= 0 {
@@ -126,25 +130,25 @@ func (a *analysis) workloadStarts() []startCause {
 		if gi < 0 {
 			continue
 		}
-		g := w.Threads[gi]
-		out[i].joins = joinPoints(w, g.Run, m.LoopsPerMS, func(name string) []int {
+		g := w.groups[gi]
+		out[i].joins = joinPoints(w, g.run, m.LoopsPerMS, func(name string) []int {
 			var ths []int
 			for j := range a.t.Threads {
-				if j != i && group[j] >= 0 && w.Threads[group[j]].Name == name && a.t.Threads[j].Proc == a.t.Threads[i].Proc {
+				if j != i && group[j] >= 0 && w.groups[group[j]].name == name && a.t.Threads[j].Proc == a.t.Threads[i].Proc {
 					ths = append(ths, j)
 				}
 			}
 			return ths
 		})
-		if !started[g.Name] {
-			out[i].known, out[i].timer, out[i].atNS = true, true, int64(g.StartAfter)
+		if !started[g.name] {
+			out[i].known, out[i].timer, out[i].atNS = true, true, g.startAfter
 			continue
 		}
 		// Its starter: the one thread of its process whose group's
 		// function starts it.
 		starter := -1
 		for j := range a.t.Threads {
-			if j == i || group[j] < 0 || a.t.Threads[j].Proc != a.t.Threads[i].Proc || !visit(w.Threads[group[j]].Run, map[string]bool{})[g.Name] {
+			if j == i || group[j] < 0 || a.t.Threads[j].Proc != a.t.Threads[i].Proc || !visit(w.groups[group[j]].run, 0)[g.name] {
 				continue
 			}
 			if starter >= 0 {
@@ -154,77 +158,75 @@ func (a *analysis) workloadStarts() []startCause {
 			starter = j
 		}
 		if starter >= 0 {
-			out[i].known, out[i].starter, out[i].delayNS = true, starter, int64(g.StartAfter)+latency
+			out[i].known, out[i].starter, out[i].delayNS = true, starter, g.startAfter+latency
 		}
 	}
 	return out
 }
 
+// maxDepth bounds the walks through calls and bodies (the loader refuses
+// recursion and deeper nesting; a corrupt file must not loop).
+const maxDepth = 64
+
 // joinPoints are the joins of function fn and the functions it calls,
 // with the threads they join (threads, by group name) and the work after
-// each to the end of fn, repeat times (the thread calls its function
-// `repeat` times: the joins of the last call).
-func joinPoints(w *workload.Workload, fn string, loopsPerMS float64, threads func(group string) []int) []joinPoint {
+// each to the end of fn (the thread calls its function `repeat` times:
+// the joins of the last call).
+func joinPoints(w *wl, fn string, loopsPerMS float64, threads func(group string) []int) []joinPoint {
 	var out []joinPoint
 	// walk visits ops, with after the work that follows them outside.
-	var walk func(ops []workload.Op, after int64, depth int)
-	walk = func(ops []workload.Op, after int64, depth int) {
-		if depth > 32 {
+	var walk func(ops []wlOp, after int64, depth int)
+	walk = func(ops []wlOp, after int64, depth int) {
+		if depth > maxDepth {
 			return
 		}
 		for k, op := range ops {
-			rest := after + postWork(w, ops[k+1:], loopsPerMS, 0)
-			switch op.Kind {
-			case workload.OpJoin:
-				if ths := threads(op.Group); len(ths) > 0 {
+			rest := after + postWork(w, ops[k+1:], loopsPerMS, depth)
+			switch op.kind {
+			case "join":
+				if ths := threads(op.name); len(ths) > 0 {
 					out = append(out, joinPoint{threads: ths, afterNS: rest})
 				}
-			case workload.OpCall:
-				if f := w.Functions[op.Func]; f != nil {
-					walk(f.Ops, rest, depth+1)
-				}
-			case workload.OpLock, workload.OpRepeat:
-				walk(op.Body, rest, depth+1)
+			case "call":
+				walk(w.funcs[op.name], rest, depth+1)
+			case "lock", "repeat":
+				walk(op.body, rest, depth+1)
 			}
 		}
 	}
-	if f := w.Functions[fn]; f != nil {
-		walk(f.Ops, 0, 0)
-	}
+	walk(w.funcs[fn], 0, 0)
 	return out
 }
 
 // postWork is the least own work of ops: compute (its loops at the
-// calibration's rate), I/O less its jitter, native calls, each repeat's
-// body its times; calls into their functions. Waits, joins and starts
-// count nothing.
-func postWork(w *workload.Workload, ops []workload.Op, loopsPerMS float64, depth int) int64 {
-	if depth > 32 {
+// calibration's rate), I/O and sleeps less their jitter, native calls,
+// each repeat's body its times; calls into their functions. Waits, joins
+// and starts count nothing.
+func postWork(w *wl, ops []wlOp, loopsPerMS float64, depth int) int64 {
+	if depth > maxDepth {
 		return 0
 	}
 	var n int64
 	for _, op := range ops {
-		switch op.Kind {
-		case workload.OpCompute:
-			if op.Loops > 0 {
+		switch op.kind {
+		case "compute":
+			if op.loops > 0 {
 				if loopsPerMS > 0 {
-					n += int64(float64(op.Loops) / loopsPerMS * 1e6)
+					n += int64(float64(op.loops) / loopsPerMS * 1e6)
 				}
 			} else {
-				n += int64(op.Duration)
+				n += op.ns
 			}
-		case workload.OpIO:
-			n += max(int64(op.Duration-op.Jitter), 0)
-		case workload.OpNative:
-			n += int64(op.Duration)
-		case workload.OpLock:
-			n += postWork(w, op.Body, loopsPerMS, depth+1)
-		case workload.OpRepeat:
-			n += int64(op.Times) * postWork(w, op.Body, loopsPerMS, depth+1)
-		case workload.OpCall:
-			if f := w.Functions[op.Func]; f != nil {
-				n += postWork(w, f.Ops, loopsPerMS, depth+1)
-			}
+		case "io", "sleep":
+			n += max(op.ns-op.jitter, 0)
+		case "native":
+			n += op.ns
+		case "lock":
+			n += postWork(w, op.body, loopsPerMS, depth+1)
+		case "repeat":
+			n += int64(op.times) * postWork(w, op.body, loopsPerMS, depth+1)
+		case "call":
+			n += postWork(w, w.funcs[op.name], loopsPerMS, depth+1)
 		}
 	}
 	return n
@@ -242,4 +244,171 @@ func groupName(name, g string) bool {
 	}
 	_, err := strconv.ParseUint(rest, 10, 32)
 	return err == nil
+}
+
+// wl is what the diagnosis reads of a workload file (docs/workloads.md):
+// its thread groups and its functions' operations.
+type wl struct {
+	groups []wlGroup
+	funcs  map[string][]wlOp
+}
+
+// wlGroup is an entry of threads:.
+type wlGroup struct {
+	name, run  string
+	process    int   // 0: every process
+	startAfter int64 // ns
+}
+
+// wlOp is an operation: its kind (the key: compute, io, sleep, native,
+// call, lock, repeat, join, start, wait, notify), its duration and jitter
+// (ns) or loops, the function, group or lock it names, and a lock's or a
+// repeat's body, times.
+type wlOp struct {
+	kind       string
+	ns, jitter int64
+	loops      int64
+	name       string
+	times      int
+	body       []wlOp
+}
+
+// readWorkload reads the few keys the diagnosis needs of workload file
+// src; an error for anything it does not understand (the loader's format,
+// which the VM checked before it ran the file).
+func readWorkload(src string) (*wl, error) {
+	var root map[string]any
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		return nil, err
+	}
+	w := &wl{funcs: map[string][]wlOp{}}
+	groups, ok := root["threads"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("no threads")
+	}
+	for _, g := range groups {
+		m, ok := g.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("a thread group is not a mapping")
+		}
+		gr := wlGroup{run: text(m["run"])}
+		gr.name = text(m["name"])
+		if gr.name == "" {
+			gr.name = gr.run
+		}
+		if v, ok := m["process"]; ok {
+			p, ok := v.(int)
+			if !ok {
+				return nil, fmt.Errorf("process %v", v)
+			}
+			gr.process = p
+		}
+		if v, ok := m["start_after"]; ok {
+			d, err := duration(v)
+			if err != nil {
+				return nil, err
+			}
+			gr.startAfter = d
+		}
+		if gr.run == "" {
+			return nil, fmt.Errorf("a thread group without run")
+		}
+		w.groups = append(w.groups, gr)
+	}
+	fs, ok := root["functions"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("no functions")
+	}
+	for name, body := range fs {
+		ops, err := readOps(body, 0)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", name, err)
+		}
+		w.funcs[name] = ops
+	}
+	return w, nil
+}
+
+// readOps reads a list of operations.
+func readOps(v any, depth int) ([]wlOp, error) {
+	list, ok := v.([]any)
+	if !ok || depth > maxDepth {
+		return nil, fmt.Errorf("expected a list of operations")
+	}
+	out := make([]wlOp, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok || len(m) != 1 {
+			return nil, fmt.Errorf("an operation is a mapping of one key")
+		}
+		for kind, arg := range m {
+			op := wlOp{kind: kind}
+			var err error
+			switch kind {
+			case "call", "join", "start", "notify":
+				op.name = text(arg)
+			case "compute":
+				if a, ok := arg.(map[string]any); ok {
+					if l, ok := a["loops"].(int); ok {
+						op.loops = int64(l)
+					} else {
+						op.ns, err = duration(a["duration"])
+					}
+				} else {
+					op.ns, err = duration(arg)
+				}
+			case "io", "sleep", "native", "wait":
+				if a, ok := arg.(map[string]any); ok {
+					if d, ok := a["duration"]; ok {
+						op.ns, err = duration(d)
+					}
+					if err == nil && a["jitter"] != nil {
+						op.jitter, err = duration(a["jitter"])
+					}
+				} else {
+					op.ns, err = duration(arg)
+				}
+			case "lock":
+				a, _ := arg.(map[string]any)
+				op.name = text(a["name"])
+				op.body, err = readOps(a["body"], depth+1)
+			case "repeat":
+				a, _ := arg.(map[string]any)
+				times, ok := a["times"].(int)
+				if !ok {
+					return nil, fmt.Errorf("repeat without times")
+				}
+				op.times = times
+				op.body, err = readOps(a["body"], depth+1)
+			default:
+				return nil, fmt.Errorf("unknown operation %s", kind)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", kind, err)
+			}
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// text is a scalar's text: a name written as a number is still a name.
+func text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+// duration reads a duration written as the loader takes it: 200us, 5ms.
+func duration(v any) (int64, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf("expected a duration, got %v", v)
+	}
+	d, err := time.ParseDuration(s)
+	return int64(d), err
 }
