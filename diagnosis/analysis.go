@@ -114,6 +114,14 @@ type Fairness struct {
 	Ratio           float64 `json:"ratio"`
 	FewestGILWaitNS int64   `json:"fewest_thread_gil_wait_ns"`
 	MostGILWaitNS   int64   `json:"most_thread_gil_wait_ns"`
+	// FewestThreadAcquisitions and MostThreadAcquisitions are those two
+	// threads' acquisitions in the thread table (all of them); Counted
+	// and Acquisitions the CPU-bound threads' counted here, and all of
+	// theirs: the difference came while no other of them wanted the GIL.
+	FewestThreadAcquisitions int `json:"fewest_thread_acquisitions"`
+	MostThreadAcquisitions   int `json:"most_thread_acquisitions"`
+	Counted                  int `json:"counted"`
+	Acquisitions             int `json:"acquisitions"`
 }
 
 // FuncTime is a guest function with GIL time charged to it.
@@ -182,11 +190,19 @@ type Speedup struct {
 	// ceiling: threads overlap one thread's serial part with the others'
 	// I/O and beat it. AmdahlLaw is the same number under its true name.
 	AmdahlCeiling float64 `json:"amdahl_ceiling"`
-	AmdahlLaw     float64 `json:"amdahl_law"`           // Amdahl's law, 1 / (s + p/N) per process: an estimate, not a bound
-	GILCeiling    float64 `json:"gil_ceiling"`          // the tight bound under the GIL (see speedup): a true upper bound on Overlap
-	AsProcesses   float64 `json:"as_processes"`         // estimated speedup of the same work as processes on Cores cores
-	WithoutGIL    float64 `json:"without_gil"`          // estimated speedup without a GIL on Cores cores
-	CPUCapped     bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
+	AmdahlLaw     float64 `json:"amdahl_law"`   // Amdahl's law, 1 / (s + p/N) per process: an estimate, not a bound
+	GILCeiling    float64 `json:"gil_ceiling"`  // the tight bound under the GIL (see speedup): a true upper bound on Overlap
+	AsProcesses   float64 `json:"as_processes"` // estimated speedup of the same work as processes on Cores cores (shared locks still shared)
+	WithoutGIL    float64 `json:"without_gil"`  // estimated speedup without a GIL on Cores cores
+	// Limit is what bounds the two estimates: a thread's earliest end,
+	// the cores, a shared lock's critical sections, or the run's wall.
+	Limit Limit `json:"limit"`
+	// WithoutLocks, when higher than WithoutGIL, is the estimate with no
+	// shared lock serialising the threads either (each with its own data,
+	// as compare's processes mode runs a workload: each process its own
+	// copy of the locks).
+	WithoutLocks float64 `json:"without_locks,omitempty"`
+	CPUCapped    bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
 }
 
 // Analyze computes the full report of a run from its spans s
@@ -211,14 +227,25 @@ func Analyze(s *tracer.Spans) *Report {
 
 // analysis holds what the steps of Analyze share.
 type analysis struct {
-	t           *tracer.Trace
-	s           *tracer.Spans
-	r           *Report
-	reach       []int64 // reachableStarts, once computed
+	t     *tracer.Trace
+	s     *tracer.Spans
+	r     *Report
+	reach []int64 // reachableStarts, once computed
+	fl    *flow   // flowOf, once computed
+	// mutex: per lock, one that two threads or more held, not a join's
+	// (LockReport.Shared, however few its holds): the estimates' mutexes.
+	mutex []bool
+	// otherCPU: for a real program of several processes, per process,
+	// the other processes' CPU intervals, merged (ioWork); nil otherwise.
+	otherCPU    [][][2]int64
 	gilWaitList []int32 // gilWaits, once computed
 	procOf      []int   // thread -> index into r.Procs
 	wallNS      int64
 	cpuBound    []bool // per thread
+	// cpuShare, ioShare: per thread, the shares of its work that it was
+	// classified on (its own, or its group's: classify); group its group.
+	cpuShare, ioShare []float64
+	group             []int
 	// competing: per thread, one of "the CPU-bound threads" that the
 	// gil-bound verdict and fairness speak of (competingThread).
 	competing []bool
@@ -252,14 +279,7 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 	for i, th := range t.Threads {
 		a.procOf[i] = int(th.Proc)
 	}
-	a.cpuBound = make([]bool, len(r.Threads))
-	a.ioBound = make([]bool, len(r.Threads))
-	for i := range r.Threads {
-		th := &r.Threads[i]
-		w := threadWork(th)
-		a.cpuBound[i] = w > 0 && textfmt.Share(threadCPU(th), w) >= CPUBoundShare
-		a.ioBound[i] = w > 0 && textfmt.Share(th.IONS, w) >= IOBoundShare
-	}
+	a.classify()
 	a.competing = make([]bool, len(r.Threads))
 	for i := range r.Threads {
 		a.competing[i] = a.competingThread(i)

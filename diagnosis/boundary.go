@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Margins of the thresholds: a measure within margin × threshold of its
@@ -40,7 +41,48 @@ type Boundary struct {
 	Measure   string  `json:"measure"`
 	Value     float64 `json:"value"`
 	Threshold float64 `json:"threshold"`
-	Fired     bool    `json:"fired"` // whether the verdict was given
+	// Unit says how Value and Threshold read: "share" (a fraction, printed
+	// as a percentage), "x" (a factor), "ns" (a duration) or "" (a plain
+	// number).
+	Unit  string `json:"unit,omitempty"`
+	Fired bool   `json:"fired"` // whether the verdict was given
+}
+
+// Units of a Boundary.
+const (
+	unitShare = "share"
+	unitX     = "x"
+	unitNS    = "ns"
+)
+
+// Figures is the measure and the threshold in the units of the text
+// around them: "GIL wait share 24.4 % against 25 %", "median re-acquire
+// after I/O 2.10ms against 2.5ms" (QA: raw ratios, "0.78434 against
+// 0.75", among percentages). The value gets more digits while it would
+// print as the threshold.
+func (b Boundary) Figures() string {
+	format := func(v float64, prec int) string {
+		switch b.Unit {
+		case unitShare:
+			return fmt.Sprintf("%.*f %%", prec, 100*v)
+		case unitX:
+			return fmt.Sprintf("%.*fx", prec+1, v)
+		case unitNS:
+			return fmt.Sprintf("%.*fms", prec+1, v/1e6)
+		}
+		return fmt.Sprintf("%.*f", prec+1, v)
+	}
+	prec := 1
+	for prec < 4 && b.Value != b.Threshold && format(b.Value, prec) == format(b.Threshold, prec) {
+		prec++
+	}
+	// The threshold as it is written: 25 %, 1.25x, 2.5ms.
+	t := format(b.Threshold, 4)
+	num := strings.TrimRight(t, " %xms")
+	if strings.Contains(num, ".") {
+		num = strings.TrimSuffix(strings.TrimRight(num, "0"), ".")
+	}
+	return fmt.Sprintf("%s %s against %s%s", b.Measure, format(b.Value, prec), num, t[len(strings.TrimRight(t, " %xms")):])
 }
 
 // cond is one condition of a verdict's rule: value >= threshold (or <,
@@ -50,6 +92,7 @@ type cond struct {
 	value, threshold float64
 	margin           float64 // relative, one of the *Margin constants; 0: never near
 	below            bool
+	unit             string // Boundary.Unit
 }
 
 func (c cond) holds() bool {
@@ -88,7 +131,7 @@ func (a *analysis) decide(code string, conds ...cond) bool {
 		// Five decimals: a measure just under its threshold must not print
 		// as equal to it.
 		a.r.NearBoundary = append(a.r.NearBoundary, Boundary{Code: code, Measure: c.measure,
-			Value: math.Round(c.value*1e5) / 1e5, Threshold: round3(c.threshold), Fired: fired})
+			Value: math.Round(c.value*1e5) / 1e5, Threshold: round3(c.threshold), Unit: c.unit, Fired: fired})
 	}
 	return fired
 }
@@ -102,7 +145,7 @@ func (r *Report) nearText(code string) string {
 			if s != "" {
 				s += "; "
 			}
-			s += fmt.Sprintf("%s %.5g against %.4g", b.Measure, b.Value, b.Threshold)
+			s += b.Figures()
 		}
 	}
 	if s == "" {

@@ -65,6 +65,7 @@ func (a *analysis) ioWork() []int64 {
 			}
 			others[p], built[p] = mergeIntervals(all), true
 		}
+		a.otherCPU = others // the flow counts each I/O span so
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
 			if sp.State == tracer.StateIO {
 				io[i] -= overlap(others[p], sp.Start, sp.End)

@@ -84,10 +84,10 @@ func consistent(a *analysis, verdicts []Verdict) []Verdict {
 	}
 	v := Verdict{
 		Code: Inconsistent,
-		Text: fmt.Sprintf("The measurement is inconsistent: in %s, threads were busy (running or in native code) %.2f at a time on average, on %d cores, "+
+		Text: fmt.Sprintf("The measurement is inconsistent: in %s, threads were busy (running or in native code) %.2f at a time on average, on %s, "+
 			"more than the machine allows; part of the time recorded as running or native was spent waiting for a core (an oversubscribed or loaded machine), "+
-			"or the trace's clock is wrong. The parallelism and the achieved speedup below are capped at %d cores and are not measurements.",
-			where, worst, r.Speedup.Cores, r.Speedup.Cores),
+			"or the trace's clock is wrong. The parallelism and the achieved speedup below are capped at %s and are not measurements.",
+			where, worst, textfmt.Plural(r.Speedup.Cores, "core"), textfmt.Plural(r.Speedup.Cores, "core")),
 		Advice: "Record again with fewer busy threads than cores, on a machine with free cores, or in virtual time (--clock virtual --cores N); " +
 			"the GIL's figures (waits, handoffs, re-acquire latencies) stay valid, the CPU ones do not.",
 	}
@@ -170,16 +170,16 @@ func (a *analysis) coreWait() {
 			how = fmt.Sprintf("The VM's threads burn their work as CPU time (the process obtained %s) and are timed on the wall clock, so one that waits for a core (the operating system's run queue) counts as busy: ",
 				textfmt.Dur(a.r.Machine.CPUNS))
 		}
-		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads were running or in native code %.2f at a time on average, on %d cores. "+
-			"%sthe per-thread running and native figures over-count CPU time by at least %s (%s busy, %d cores x %s wall). "+
-			"The parallelism and the achieved speedup are capped at %d cores.",
-			cw.Where, cw.Busy, cw.Cores, how, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
+		cw.Text = fmt.Sprintf("More busy threads than cores: in %s, threads were running or in native code %.2f at a time on average, on %s. "+
+			"%sthe per-thread running and native figures over-count CPU time by at least %s (%s busy, %s x %s wall). "+
+			"The parallelism and the achieved speedup are capped at %s.",
+			cw.Where, cw.Busy, textfmt.Plural(cw.Cores, "core"), how, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), textfmt.Plural(cw.Cores, "core"), textfmt.Dur(cw.WallNS), textfmt.Plural(cw.Cores, "core"))
 		r.CoreWait = &cw
 		return
 	}
-	cw.Text = fmt.Sprintf("Simulated on %d cores with more runnable threads than cores: in %s, threads were running or in native code %.2f at a time on average, "+
+	cw.Text = fmt.Sprintf("Simulated on %s with more runnable threads than cores: in %s, threads were running or in native code %.2f at a time on average, "+
 		"and the VM records a thread waiting for a simulated core as running, so the per-thread running (and native) figures over-count CPU time by %s "+
-		"(%s of running and native time, %d cores x %s wall). The parallelism and the achieved speedup are capped at %d cores.",
-		cw.Cores, cw.Where, cw.Busy, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), cw.Cores, textfmt.Dur(cw.WallNS), cw.Cores)
+		"(%s of running and native time, %s x %s wall). The parallelism and the achieved speedup are capped at %s.",
+		textfmt.Plural(cw.Cores, "core"), cw.Where, cw.Busy, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.BusyNS), textfmt.Plural(cw.Cores, "core"), textfmt.Dur(cw.WallNS), textfmt.Plural(cw.Cores, "core"))
 	r.CoreWait = &cw
 }

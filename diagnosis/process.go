@@ -239,12 +239,14 @@ func (a *analysis) fairness() {
 		n := counts[i]
 		f := &a.r.Procs[a.procOf[i]].Fairness
 		if f.CPUBoundThreads == 0 || n < f.Fewest {
-			f.Fewest, f.FewestThread, f.FewestGILWaitNS = n, th.Name, th.GILWaitNS
+			f.Fewest, f.FewestThread, f.FewestGILWaitNS, f.FewestThreadAcquisitions = n, th.Name, th.GILWaitNS, th.Acquisitions
 		}
 		if f.CPUBoundThreads == 0 || n > f.Most {
-			f.Most, f.MostThread, f.MostGILWaitNS = n, th.Name, th.GILWaitNS
+			f.Most, f.MostThread, f.MostGILWaitNS, f.MostThreadAcquisitions = n, th.Name, th.GILWaitNS, th.Acquisitions
 		}
 		f.CPUBoundThreads++
+		f.Counted += n
+		f.Acquisitions += th.Acquisitions
 	}
 	for i := range a.r.Procs {
 		f := &a.r.Procs[i].Fairness

@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"cmp"
+	"fmt"
 	"iter"
 	"math"
 	"slices"
@@ -71,14 +72,19 @@ func cores(m *tracer.Meta) int {
 //     bound: the wall is at least each process's GIL-held work S_p, its work
 //     spread over its threads W_p / N_p, and the longest thread's work:
 //     W / the largest of these.
-//  4. Without a GIL: the wall can be no shorter than the longest thread's
-//     own work, the CPU work spread over the cores, what the threads'
-//     earliest starts leave (startBound, reachableStarts), and the hold
-//     time of each shared guest lock, a mutex, less the GIL waits inside
-//     it (its critical sections still run one at a time), and no longer
-//     than the run's wall:
-//     T1 / max of these. As processes: the same without the guest-lock
-//     bound, since each process has its own locks.
+//  4. Without a GIL: the wall can be no shorter than the limits of the
+//     run's flow (flow.go): each thread's earliest end (its earliest start,
+//     from what started it, its own work and the threads it joined), the
+//     CPU work spread over the cores from when it could begin (coresBound),
+//     and the critical sections of each shared guest lock, a mutex, one at
+//     a time (lockBound); and no longer than the run's wall:
+//     T1 / the largest of these (noGILLimit names it). As processes: the
+//     same. A shared lock guards shared data, which processes would still
+//     share (a multiprocessing.Lock, a manager), one holder at a time:
+//     what the what-if models too (docs/what-if.md). WithoutLocks is the
+//     estimate with no lock serialising: each thread with its own data, as
+//     `giltrace compare`'s processes mode runs a workload, each process
+//     with its own copy of its locks.
 func (a *analysis) speedup() {
 	r := a.r
 	sp := &r.Speedup
@@ -90,65 +96,134 @@ func (a *analysis) speedup() {
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
 	}
-	// longest is the most work one thread did. Without a GIL or as
-	// processes the run cannot end before its threads' earliest starts
-	// allow (startBound, reachableStarts: a real program's workers start
-	// after its main thread's imports and set-up).
 	var io, longest int64
-	reach := a.reachableStarts()
-	starts := make([]startWork, 0, len(r.Threads))
 	for i := range r.Threads {
 		io += a.io[i]
-		w := a.threadWork(i)
-		longest = max(longest, w)
-		starts = append(starts, startWork{start: reach[i], work: w, cpu: threadCPU(&r.Threads[i])})
+		longest = max(longest, a.threadWork(i))
 	}
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.AmdahlLaw = sp.AmdahlCeiling
 	sp.GILCeiling = round3(a.gilCeiling(longest))
+	all := func(int) bool { return true }
 	// The run did its work in its wall with the GIL; without it, on the
 	// same cores, it is no slower (a trace that says otherwise counts a
-	// thread waiting for a core as running: its CPU time is capped).
-	bound := min(max(startBound(starts, 0, sp.Cores), cpu/int64(sp.Cores)), max(a.wallNS, 1))
-	sp.AsProcesses = round3(textfmt.Share(sp.SerialEquivNS, bound))
-	for _, l := range r.Locks {
-		if l.Shared { // a mutex; a join lock, held by its thread for its life, serialises nothing
-			// Its critical sections' own time: the GIL waits inside
-			// them go with the GIL.
-			bound = max(bound, l.WorkNS)
-		}
+	// thread waiting for a core as running).
+	lim := a.noGILLimit(all, 0, max(a.wallNS, 1), true)
+	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, lim.NS))
+	sp.AsProcesses = sp.WithoutGIL
+	sp.Limit = lim
+	if lim.Kind == LimitLock {
+		free := a.noGILLimit(all, 0, max(a.wallNS, 1), false)
+		sp.WithoutLocks = round3(textfmt.Share(sp.SerialEquivNS, free.NS))
 	}
-	sp.WithoutGIL = round3(textfmt.Share(sp.SerialEquivNS, bound))
 }
 
-// startWork is a thread's earliest start without a GIL (reachableStarts),
-// its work and the CPU part of its work.
-type startWork struct{ start, work, cpu int64 }
+// Limit is what bounds an estimate without a GIL (or as processes): the
+// least wall the flow allows, and what sets it.
+type Limit struct {
+	// Kind: LimitThread (a thread's earliest end: its start, its own work
+	// and the threads it joined), LimitCores (CPU work over the cores),
+	// LimitLock (a shared lock's critical sections, one at a time) or
+	// LimitWall (the run's own wall: no slower than it ran).
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"` // the thread or the lock
+	NS   int64  `json:"ns"`             // the wall it allows, from the start of the time counted
+	// WorkNS: the thread's own work, the CPU work counted, or the lock's
+	// critical sections' work; FromNS: when that work can begin at the
+	// earliest (the thread's start, the time before which the CPU work
+	// counted cannot begin, the first critical section's).
+	WorkNS int64 `json:"work_ns"`
+	FromNS int64 `json:"from_ns"`
+	// AfterNS (the cores): the least work that follows the CPU work
+	// counted (a thread's I/O after its last compute, a joiner's work).
+	AfterNS int64  `json:"after_ns,omitempty"`
+	Text    string `json:"text"`
+}
 
-// startBound is the least time from `from` in which threads that cannot
-// start before their starts can do their work on cores cores, with no GIL
-// and no lock: none ends before its start plus its own work, and the CPU
-// work of the threads that cannot start before a time T takes at least
-// that work over the cores after T (a real program's workers start after
-// its main thread's imports and set-up: four workers of 50 ms started
-// after 200 ms of the main thread's work end at 300 ms at best on 2
-// cores, not 250).
-func startBound(ts []startWork, from int64, cores int) int64 {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(x, y startWork) int { return cmp.Compare(y.start, x.start) }) // latest first
-	var bound, suffix int64
-	for k, t := range ts {
-		at := max(t.start-from, 0)
-		bound = max(bound, at+t.work)
-		suffix += t.cpu
-		if k+1 < len(ts) && ts[k+1].start == t.start {
-			continue // the bound at a time counts every thread that starts then
-		}
-		bound = max(bound, at+suffix/int64(max(cores, 1)))
+// Kinds of Limit.
+const (
+	LimitThread = "thread"
+	LimitCores  = "cores"
+	LimitLock   = "lock"
+	LimitWall   = "wall"
+)
+
+// noGILLimit is the largest of the flow's limits on the work of the
+// threads sel selects, from time `from`, no longer than wall; with locks,
+// the mutexes' critical sections of those threads count.
+func (a *analysis) noGILLimit(sel func(int) bool, from, wall int64, locks bool) Limit {
+	f := a.flowOf()
+	// The tails (what the run does after a point) are the whole run's:
+	// for some of its threads, their own work after it.
+	tails := true
+	for i := range a.r.Threads {
+		tails = tails && sel(i)
 	}
-	return bound
+	cores := max(a.r.Speedup.Cores, 1)
+	best := Limit{Kind: LimitWall}
+	for i := range a.r.Threads {
+		if !sel(i) {
+			continue
+		}
+		v, w := f.end(i)
+		if ns := v - from; ns > best.NS {
+			best = Limit{Kind: LimitThread, Name: a.r.Threads[i].Name, NS: ns, WorkNS: w - f.w[f.off[i]], FromNS: max(f.begin(i)-from, 0)}
+		}
+	}
+	if ns, at, work, after := f.coresBound(sel, from, cores, tails); ns > best.NS {
+		best = Limit{Kind: LimitCores, NS: ns, WorkNS: work, FromNS: at, AfterNS: after}
+	}
+	if locks {
+		for i, l := range a.t.Locks {
+			if i >= len(a.mutex) || !a.mutex[i] {
+				continue
+			}
+			if ns, work, first := f.lockBound(tracer.LockID(i), sel, from, tails); ns > best.NS {
+				best = Limit{Kind: LimitLock, Name: l.Name, NS: ns, WorkNS: work, FromNS: first}
+			}
+		}
+	}
+	if best.NS > wall || best.NS <= 0 {
+		best = Limit{Kind: LimitWall, NS: wall}
+	}
+	best.Text = best.text(cores)
+	return best
+}
+
+// text names the limit with its figures.
+func (l Limit) text(cores int) string {
+	switch l.Kind {
+	case LimitThread:
+		if l.FromNS > 0 {
+			return fmt.Sprintf("%s, which cannot start before %s and has %s of its own work: it ends at %s at the earliest", l.Name, textfmt.Dur(l.FromNS), textfmt.Dur(l.WorkNS), textfmt.Dur(l.NS))
+		}
+		if textfmt.Dur(l.NS) != textfmt.Dur(l.WorkNS) {
+			return fmt.Sprintf("%s, whose %s of own work and the threads it waits for end at %s at the earliest", l.Name, textfmt.Dur(l.WorkNS), textfmt.Dur(l.NS))
+		}
+		return fmt.Sprintf("%s's own work, %s", l.Name, textfmt.Dur(l.NS))
+	case LimitCores:
+		what := fmt.Sprintf("%s of CPU work", textfmt.Dur(l.WorkNS))
+		if l.FromNS > 0 {
+			what += " that cannot begin before " + textfmt.Dur(l.FromNS)
+		}
+		what += " over " + textfmt.Plural(cores, "core")
+		if l.AfterNS > 0 {
+			return fmt.Sprintf("the cores: %s, and at least %s of work after it: %s at the earliest", what, textfmt.Dur(l.AfterNS), textfmt.Dur(l.NS))
+		}
+		if l.FromNS > 0 {
+			return fmt.Sprintf("the cores: %s: %s at the earliest", what, textfmt.Dur(l.NS))
+		}
+		return fmt.Sprintf("the cores: %s, %s", what, textfmt.Dur(l.NS))
+	case LimitLock:
+		if textfmt.Dur(l.NS) != textfmt.Dur(l.WorkNS) {
+			// Their order matters: the bound takes the best.
+			return fmt.Sprintf("%s's critical sections (%s of work, one thread at a time, the first at %s at the earliest) and the work after them: %s, in their best order", l.Name, textfmt.Dur(l.WorkNS), textfmt.Dur(l.FromNS), textfmt.Dur(l.NS))
+		}
+		return fmt.Sprintf("%s's critical sections, %s of work, one thread at a time", l.Name, textfmt.Dur(l.WorkNS))
+	}
+	return fmt.Sprintf("the run's own wall, %s (no slower than it ran)", textfmt.Dur(l.NS))
 }
 
 // reachableStarts is, per thread, the earliest it could start without a

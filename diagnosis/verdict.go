@@ -185,7 +185,7 @@ const AdviceMinGain = 1.1
 // figure "predicted", and the two differ (docs/diagnosis.md).
 func (a *analysis) processesAdvice() string {
 	sp := a.r.Speedup
-	return a.processesAdviceFor(estimates{Achieved: sp.Achieved, AsProcesses: sp.AsProcesses, WithoutGIL: sp.WithoutGIL, Cores: sp.Cores})
+	return a.processesAdviceFor(estimates{Achieved: sp.Achieved, AsProcesses: sp.AsProcesses, WithoutGIL: sp.WithoutGIL, Cores: sp.Cores, Limit: sp.Limit})
 }
 
 // estimates are the speedup figures an advice weighs: the run's
@@ -200,6 +200,8 @@ type estimates struct {
 	// workNS is their work, fromNS and toNS the first one's start and the
 	// last one's end (speedupOf; 0 for the run's).
 	workNS, fromNS, toNS int64
+	// Limit is what bounds AsProcesses and WithoutGIL.
+	Limit Limit
 }
 
 // processesAdviceFor is processesAdvice on the figures e.
@@ -216,18 +218,24 @@ func (a *analysis) processesAdviceFor(e estimates) string {
 		sp := a.r.Speedup
 		of = " for " + e.Of
 		whole = fmt.Sprintf("; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
+		if !a.better(max(sp.AsProcesses, sp.WithoutGIL)) {
+			// Theirs would go faster, the program would not end sooner:
+			// said, with what bounds it (QA: "2.74x" for a program that
+			// a thread started by a timer kept at 1.00x).
+			whole = fmt.Sprintf("; but the whole program would not end sooner: %s as processes, %s without a GIL, now %s, bounded by %s", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Limit.Text)
+		}
 	}
 	switch {
 	case better(e.AsProcesses) && e.AsProcesses >= e.WithoutGIL:
-		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %d cores%s (now %s%s)", textfmt.X(e.AsProcesses), e.Cores, of, textfmt.X(e.Achieved), whole)
+		s := fmt.Sprintf("Move the compute to processes (multiprocessing, concurrent.futures.ProcessPoolExecutor): as processes, an estimated %s on %s%s (now %s%s)", textfmt.X(e.AsProcesses), textfmt.Plural(e.Cores, "core"), of, textfmt.X(e.Achieved), whole)
 		if better(e.WithoutGIL) {
 			s += fmt.Sprintf("; or run a free-threaded Python (3.13t): an estimated %s", textfmt.X(e.WithoutGIL))
 		}
 		return s + "; or vectorise the loop into a native library that releases the GIL (numpy). More threads will not help."
 	case better(e.WithoutGIL):
-		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %d cores%s (now %s%s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), e.Cores, of, textfmt.X(e.Achieved), whole)
+		return fmt.Sprintf("Run a free-threaded Python (3.13t): an estimated %s on %s%s (now %s%s), or a native library that releases the GIL. More threads will not help.", textfmt.X(e.WithoutGIL), textfmt.Plural(e.Cores, "core"), of, textfmt.X(e.Achieved), whole)
 	}
-	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %d cores%s%s: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), e.Cores, of, whole)
+	return fmt.Sprintf("Neither processes (estimated %s) nor a free-threaded Python (estimated %s) is expected to beat the %s achieved on %s%s%s: the cores or the threads' own work limit the run; shorten the work itself.", textfmt.X(e.AsProcesses), textfmt.X(e.WithoutGIL), textfmt.X(e.Achieved), textfmt.Plural(e.Cores, "core"), of, whole)
 }
 
 func hasCode(vs []Verdict, code string) bool {
@@ -330,7 +338,7 @@ func (a *analysis) ownCodeShare() (float64, bool) {
 
 func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
-	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	gain := cond{measure: "without-GIL estimate / GIL ceiling", value: ratio(sp.WithoutGIL, sp.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin, unit: unitX}
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	// The CPU-bound threads are those that competed for the GIL
 	// (competingThread), the same that fairness counts.
@@ -350,10 +358,13 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	// the CPU-bound threads beside it take turns on the GIL.
 	own := a.speedupOf(cpuThreads)
 	own.Of = fmt.Sprintf("the %d CPU-bound threads' own work", n)
-	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin}
+	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin, unit: unitX}
 	ruleA := []cond{gainA,
-		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin},
-		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare}}
+		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare},
+		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare, unit: unitShare}}
+	if c, ok := a.classEdge(cpuThreads); ok {
+		ruleA = append(ruleA, c) // calling them CPU-bound was close
+	}
 	// (b) Threads of any kind behind a saturated GIL.
 	saturated := map[int]bool{}
 	for i, p := range a.r.Procs {
@@ -362,8 +373,8 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	nb, sb := a.threadSums(func(i int) bool { return saturated[a.procOf[i]] })
 	waitShareB := textfmt.Share(sb.GILWaitNS, sb.WallNS)
 	ruleB := []cond{gain,
-		{measure: "GIL held fraction", value: a.r.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin},
-		{measure: "GIL wait share", value: waitShareB, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin}}
+		{measure: "GIL held fraction", value: a.r.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin, unit: unitShare},
+		{measure: "GIL wait share", value: waitShareB, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare}}
 	useA := n >= 2 && (all(ruleA) || !all(ruleB) || nb < 2)
 	if useA {
 		if !a.decide(GILBound, ruleA...) {
@@ -433,15 +444,15 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	if sameFigures(own, sp) {
 		// Their figures are the run's, as the Speedup section prints them.
 		if a.better(sp.AsProcesses) {
-			advice += fmt.Sprintf(" As processes: an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+			advice += fmt.Sprintf(" As processes: an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
 		return Verdict{Code: GILBound, Text: text + a.measuredNote(), Advice: advice + " More threads will not help."}, true
 	}
 	// Else the advice weighs theirs and gives the whole program's beside
 	// them, and the run's achieved and measured speedups are named so.
 	if own.AsProcesses > AdviceMinGain*own.Achieved {
-		advice += fmt.Sprintf(" As processes: an estimated %s on %d cores for %s (now %s; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section).",
-			textfmt.X(own.AsProcesses), own.Cores, own.Of, textfmt.X(own.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
+		advice += fmt.Sprintf(" As processes: an estimated %s on %s for %s (now %s; the whole program: %s as processes, %s without a GIL, now %s, the Speedup section).",
+			textfmt.X(own.AsProcesses), textfmt.Plural(own.Cores, "core"), own.Of, textfmt.X(own.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
 	}
 	return Verdict{Code: GILBound, Text: text + a.runBeside(satThreads, own) + a.measuredNoteOf("the run's wall time"), Advice: advice + " More threads will not help."}, true
 }
@@ -527,16 +538,18 @@ func (a *analysis) runBeside(sel func(int) bool, own estimates) string {
 // speedupOf is the speedup arithmetic (speedup) of the work of the threads
 // sel selects alone, over the time from the first one's start (or the
 // beginning of the time counted before the trace first saw it, for a
-// thread of an attach first seen late) to the last one's end: achieved, the GIL ceiling (the longest thread's work and each
-// process's GIL-held work), and without a GIL or as processes (the longest
-// thread's work, their CPU work spread over the cores and their earliest
-// starts, startBound; no guest locks; no longer than they took).
+// thread of an attach first seen late) to the last one's end: achieved,
+// the GIL ceiling (the longest thread's work and each process's GIL-held
+// work), and without a GIL or as processes (the flow's limits on their
+// work, noGILLimit: their earliest ends, their CPU work over the cores,
+// the critical sections of shared locks they hold; from the earliest any
+// of them could start, and no longer than they took).
 func (a *analysis) speedupOf(sel func(int) bool) estimates {
-	var work, cpu, longest int64
+	var work, longest int64
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	serial := map[int]int64{}
-	reach := a.reachableStarts()
-	var starts []startWork
+	f := a.flowOf()
+	earliest := int64(math.MaxInt64)
 	for i := range a.r.Threads {
 		if !sel(i) {
 			continue
@@ -544,9 +557,8 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		th := &a.r.Threads[i]
 		w := a.threadWork(i)
 		work += w
-		cpu += threadCPU(th)
 		longest = max(longest, w)
-		starts = append(starts, startWork{start: reach[i], work: w, cpu: threadCPU(th)})
+		earliest = min(earliest, f.begin(i))
 		if p := a.procOf[i]; a.gilOf(p) != tracer.NoLock {
 			serial[p] += th.RunningNS + th.NativeHoldingNS
 		}
@@ -560,25 +572,22 @@ func (a *analysis) speedupOf(sel func(int) bool) estimates {
 		}
 	}
 	e := estimates{Cores: max(a.r.Speedup.Cores, 1), workNS: work}
-	if to > from {
-		e.fromNS, e.toNS = from, to
+	if to <= from {
+		return e
 	}
+	e.fromNS, e.toNS = from, to
 	withGIL := longest
 	for _, v := range serial {
 		withGIL = max(withGIL, v)
 	}
 	e.GILCeiling = round3(ratio(float64(work), float64(withGIL)))
-	bound := max(longest, cpu/int64(e.Cores))
-	if to > from {
-		// Their earliest starts (reachableStarts), and no longer than
-		// they took with the GIL.
-		bound = min(max(bound, startBound(starts, from, e.Cores)), to-from)
-	}
-	e.AsProcesses = round3(ratio(float64(work), float64(bound)))
+	// From the earliest any of them could start, and no longer than they
+	// took with the GIL.
+	earliest = min(earliest, from)
+	e.Limit = a.noGILLimit(sel, earliest, to-from, true)
+	e.AsProcesses = round3(ratio(float64(work), float64(e.Limit.NS)))
 	e.WithoutGIL = e.AsProcesses
-	if to > from {
-		e.Achieved = round3(ratio(float64(work), float64(to-from)))
-	}
+	e.Achieved = round3(ratio(float64(work), float64(to-from)))
 	return e
 }
 
@@ -619,8 +628,22 @@ func (a *analysis) unfair() string {
 	}
 	p := a.r.Procs[worst]
 	f := p.Fairness
-	return fmt.Sprintf(" The GIL was also unfair: while they competed, %s acquired it only %s and waited %s for it, while %s acquired it %s and waited %s.",
-		f.FewestThread, textfmt.Plural(f.Fewest, "time"), textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
+	// The counts are of acquisitions while another of them wanted the GIL;
+	// the thread table counts all, and says so when they differ (QA:
+	// "acquired it only 0 times" beside a table that showed 1).
+	var fewest string
+	switch all := f.FewestThreadAcquisitions; {
+	case f.Fewest == 0 && all > 0:
+		fewest = fmt.Sprintf("never acquired it (its %s in the threads table came when no other of them wanted it)", textfmt.Plural(all, "acquisition"))
+	case f.Fewest == 0:
+		fewest = "never acquired it"
+	case all != f.Fewest:
+		fewest = fmt.Sprintf("acquired it only %s (of its %d in the threads table: the others came when no other of them wanted it)", textfmt.Plural(f.Fewest, "time"), all)
+	default:
+		fewest = "acquired it only " + textfmt.Plural(f.Fewest, "time")
+	}
+	return fmt.Sprintf(" The GIL was also unfair: while they competed, %s %s and waited %s for it, while %s acquired it %s and waited %s.",
+		f.FewestThread, fewest, textfmt.Dur(f.FewestGILWaitNS), f.MostThread, textfmt.Plural(f.Most, "time"), textfmt.Dur(f.MostGILWaitNS))
 }
 
 func (a *analysis) convoy() (Verdict, bool) {
@@ -642,13 +665,14 @@ func (a *analysis) convoy() (Verdict, bool) {
 		}
 		lat := latency(a.ioReacquire[i]) // sorts them: only their sum is used again
 		conds := []cond{
-			{measure: "median re-acquire after I/O (ms)", value: float64(lat.P50) / 1e6, threshold: float64(limit) / 1e6, margin: ConvoyLatencyMargin},
-			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin},
+			{measure: "median re-acquire after I/O", value: float64(lat.P50), threshold: float64(limit), margin: ConvoyLatencyMargin, unit: unitNS},
+			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin, unit: unitShare},
 		}
 		if !allNear(conds) {
 			continue // the holders' share (a pass over the run) cannot change that
 		}
-		conds = append(conds, cond{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare})
+		conds = append(conds, cond{measure: "share behind CPU-bound holders running Python", value: a.cpuHolderShare(tracer.ThreadID(i)), threshold: ConvoyCPUHolderShare, unit: unitShare},
+			a.classNear(i, false)) // it is I/O-bound: near, when its share was close
 		if !all(conds) {
 			if nearConds == nil && allNear(conds) {
 				nearConds = conds
@@ -862,8 +886,8 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 	totalWait, blamed, byFunc := a.gilWaitNS, a.nativeBlamed, a.nativeBlame // from functions' sweep
 	_, s := a.threadSums(func(int) bool { return true })
 	if !a.decide(GILHeldInNative,
-		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin},
-		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin}) {
+		cond{measure: "GIL wait behind native calls keeping it, share of all GIL wait", value: textfmt.Share(blamed, totalWait), threshold: NativeHoldingBlameShare, margin: NativeHoldingMargin, unit: unitShare},
+		cond{measure: "GIL wait behind native calls keeping it, share of the threads' time", value: textfmt.Share(blamed, s.WallNS), threshold: NativeHoldingMinWaitShare, margin: NativeHoldingMargin, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
@@ -895,7 +919,7 @@ func (a *analysis) lockBound() (Verdict, bool) {
 			waitNS += l.WaitNS
 		}
 	}
-	if len(shared) == 0 || !a.decide(LockBound, cond{measure: "shared-lock wait share", value: textfmt.Share(waitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin}) {
+	if len(shared) == 0 || !a.decide(LockBound, cond{measure: "shared-lock wait share", value: textfmt.Share(waitNS, s.WallNS), threshold: LockBoundWaitShare, margin: LockBoundMargin, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	s.LockWaitNS = waitNS
@@ -916,19 +940,44 @@ func (a *analysis) lockBound() (Verdict, bool) {
 // code; threads waiting for the GIL are not running and do not count)
 // exceeded the cores. The CPU time is the trace's, uncapped: threads that
 // the OS descheduled while "running" are the saturation.
+//
+// Or the cores are the limit of threads that take turns on a GIL: counted
+// with the threads waiting for the GIL, the demand exceeds the cores, and
+// neither estimate (without a GIL, as processes) beats what the run
+// achieved, the cores bounding them (two CPU-bound threads on one core,
+// two processes of two on two): without the GIL its waiters would wait
+// for a core instead. Gil-bound does not fire there (its gain is not
+// there), and the report said nothing ("none of the verdicts' thresholds
+// was reached") of threads waiting half their time (QA).
 func (a *analysis) cpuSaturated() (Verdict, bool) {
 	_, s := a.threadSums(func(int) bool { return true })
-	demand := ratio(float64(threadCPU(&s)), float64(a.wallNS))
 	sp := a.r.Speedup
-	if !a.decide(CPUSaturated, cond{measure: "runnable CPU demand per core", value: demand / float64(sp.Cores), threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}) {
+	cores := float64(sp.Cores)
+	demand := ratio(float64(threadCPU(&s)), float64(a.wallNS))
+	running := cond{measure: "runnable CPU demand per core", value: demand / cores, threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}
+	waiting := ratio(float64(s.GILWaitNS), float64(a.wallNS))
+	turns := cond{measure: "runnable demand per core, threads waiting for the GIL counted", value: (demand + waiting) / cores, threshold: CPUSaturatedDemand, margin: CPUSaturatedMargin}
+	coresLimit := sp.Limit.Kind == LimitCores && s.GILWaitNS > 0 && !a.better(max(sp.AsProcesses, sp.WithoutGIL))
+	if !running.holds() && coresLimit && (turns.holds() || turns.near()) {
+		if !a.decide(CPUSaturated, turns) {
+			return Verdict{}, false
+		}
+		return Verdict{
+			Code: CPUSaturated,
+			Text: fmt.Sprintf("On average %.1f threads were runnable on %s: %.1f running or in native code, %.1f waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (%s without a GIL, %s as processes, now %s; bounded by %s).",
+				demand+waiting, textfmt.Plural(sp.Cores, "core"), demand, waiting, textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text),
+			Advice: fmt.Sprintf("Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores),
+		}, true
+	}
+	if !a.decide(CPUSaturated, running) {
 		return Verdict{}, false
 	}
 	return Verdict{
 		Code: CPUSaturated,
-		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %d cores (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
-			demand, sp.Cores),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %d cores; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
-			sp.Cores, textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved)),
+		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %s (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
+			demand, textfmt.Plural(sp.Cores, "core")),
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %s; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
+			sp.Cores, textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved)),
 	}, true
 }
 
@@ -936,9 +985,9 @@ func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
 	n, s := a.threadSums(func(int) bool { return true })
 	if !a.decide(Scales,
-		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin},
-		cond{measure: "achieved / without-GIL estimate", value: ratio(sp.Achieved, sp.WithoutGIL), threshold: ScalesEfficiency, margin: ScalesMargin},
-		cond{measure: "GIL wait share", value: textfmt.Share(s.GILWaitNS, s.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, below: true}) {
+		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin, unit: unitX},
+		cond{measure: "achieved / without-GIL estimate", value: ratio(sp.Achieved, sp.WithoutGIL), threshold: ScalesEfficiency, margin: ScalesMargin, unit: unitShare},
+		cond{measure: "GIL wait share", value: textfmt.Share(s.GILWaitNS, s.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, below: true, unit: unitShare}) {
 		return Verdict{}, false
 	}
 	gilProcs, freeWork := 0, int64(0)
@@ -959,7 +1008,7 @@ func (a *analysis) scales() (Verdict, bool) {
 	switch {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
-		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound workers will not help.", sp.Cores, sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound workers will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
 	case gilProcs > 1:
 		// A program of processes: threads would put its compute back
 		// under one GIL, whatever its share of I/O.
@@ -967,18 +1016,18 @@ func (a *analysis) scales() (Verdict, bool) {
 		if w.SerialShare < 0.5 {
 			why += fmt.Sprintf(", and %s of their work is I/O or native code that releases the GIL", textfmt.Pct0(w.ParallelShare))
 		}
-		advice = fmt.Sprintf("Keep this design; with %d cores, more than %d CPU-bound processes will not help.", sp.Cores, sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound processes will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
 		if a.better(sp.AsProcesses) {
-			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %d cores (now %s).", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
 	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %d cores): %s; GIL wait was %s of their time.",
-			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), sp.Cores, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
+		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %s): %s; GIL wait was %s of their time.",
+			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"), why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }
@@ -1005,7 +1054,7 @@ func (a *analysis) convoyAdvice(holder string, holders int) string {
 	}
 	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s (ProcessPoolExecutor) and keep the I/O in threads or asyncio", where)
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(" (as processes: an estimated %s on %d cores, now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(" (as processes: an estimated %s on %s, now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	}
 	return s + a.switchIntervalAdvice()
 }
@@ -1053,21 +1102,32 @@ func (a *analysis) nativeAdvice() string {
 	sp := a.r.Speedup
 	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(": either lets the others run, an estimated %s on %d cores (as processes; now %s)", textfmt.X(sp.AsProcesses), sp.Cores, textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(": either lets the others run, an estimated %s on %s (as processes; now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	}
 	return s + "."
 }
 
 // lockAdvice: the lock's critical sections, not the GIL, serialise the
-// work; the without-GIL estimate counts them, so it says how little a
-// GIL-free Python would give.
+// work; the estimates without a GIL and as processes keep them (the data
+// a lock guards stays shared), so the advice says how little they give,
+// what bounds them (the lock, another lock, the cores, a thread: the
+// Speedup section's limit, named with its figures), and what giving each
+// thread its own data would give.
 func (a *analysis) lockAdvice(l LockReport) string {
 	sp := a.r.Speedup
-	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end."
-	if a.better(sp.WithoutGIL) {
-		return s + fmt.Sprintf(" Without a GIL the estimate is %s (now %s), still bounded by %s's %s of work under it (its %s of holds less the GIL waits inside them).", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.WorkNS), textfmt.Dur(l.HoldNS))
+	s := "Shorten the critical section (compute outside the lock, publish the result under it), split the lock (one per key or shard), or give each thread its own data and merge at the end"
+	if sp.WithoutLocks > AdviceMinGain*max(sp.WithoutGIL, sp.Achieved) {
+		s += fmt.Sprintf(": with no lock serialising the threads, and no GIL or as processes, an estimated %s", textfmt.X(sp.WithoutLocks))
 	}
-	return s + fmt.Sprintf(" A free-threaded Python is estimated at %s (now %s): it will not help while %s (held %s, %s of it work under it, not GIL waits) serialises the work.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), l.Name, textfmt.Dur(l.HoldNS), textfmt.Dur(l.WorkNS))
+	s += "."
+	if a.better(sp.WithoutGIL) {
+		return s + fmt.Sprintf(" With the lock as it is, the estimate without a GIL or as processes is %s (now %s), bounded by %s.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), sp.Limit.Text)
+	}
+	why := fmt.Sprintf("while %s (held %s, %s of it work under it, not GIL waits) serialises the work", l.Name, textfmt.Dur(l.HoldNS), textfmt.Dur(l.WorkNS))
+	if sp.Limit.Kind != LimitLock || sp.Limit.Name != l.Name {
+		why = "bounded as they are by " + sp.Limit.Text
+	}
+	return s + fmt.Sprintf(" A free-threaded Python or processes are estimated at %s (now %s): they will not help %s.", textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved), why)
 }
 
 // splitBound is what splitting a single thread's work could give at most:
@@ -1084,5 +1144,5 @@ func (a *analysis) splitBound(s *ThreadSummary) string {
 	if bound <= AdviceMinGain {
 		return ""
 	}
-	return fmt.Sprintf(" Split over %d cores, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", c, textfmt.X(bound))
+	return fmt.Sprintf(" Split over %s, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", textfmt.Plural(c, "core"), textfmt.X(bound))
 }

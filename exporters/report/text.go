@@ -63,7 +63,7 @@ func headline(s *diagnosis.Summary) string {
 	}
 	switch {
 	case s.Clock == "virtual":
-		line += fmt.Sprintf("\nSimulated in virtual time (docs/vm.md) on %d simulated cores, seed %s: exact and reproducible, not measured", s.Cores, s.Seed)
+		line += fmt.Sprintf("\nSimulated in virtual time (docs/vm.md) on %s, seed %s: exact and reproducible, not measured", textfmt.Plural(s.Cores, "simulated core"), s.Seed)
 	case s.Source == "cpython":
 		line += "\nRecorded from a real CPython program (docs/cpython.md)"
 	}
@@ -107,11 +107,14 @@ func headline(s *diagnosis.Summary) string {
 	return line
 }
 
-// breakdownStates are the columns of the breakdown table, in order.
-var breakdownStates = [...]struct {
+// breakdownState is a column of the breakdown table.
+type breakdownState struct {
 	state tracer.State
 	title string
-}{
+}
+
+// breakdownStates are the columns of the breakdown table, in order.
+var breakdownStates = [...]breakdownState{
 	{tracer.StateRunning, "running"},
 	{tracer.StateGILWait, "GIL wait"},
 	{tracer.StateIO, "I/O"},
@@ -121,6 +124,12 @@ var breakdownStates = [...]struct {
 }
 
 func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
+	// Without a GIL no native call keeps one: its column would be zeros
+	// (QA). The JSON keeps native_holding_ns.
+	states := breakdownStates[:]
+	if s.GILMode == "none" {
+		states = slices.DeleteFunc(slices.Clone(states), func(c breakdownState) bool { return c.state == tracer.StateNativeHolding })
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// Names are padded to one width so that they read left-aligned.
 	nw, pw := len("thread"), len("process")
@@ -128,14 +137,14 @@ func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
 		nw, pw = max(nw, len(th.Name)), max(pw, len(th.Process))
 	}
 	fmt.Fprintf(tw, "%-*s\t%-*s\twall\t", nw, "thread", pw, "process")
-	for _, c := range breakdownStates {
+	for _, c := range states {
 		fmt.Fprintf(tw, "%s\t%%\t", c.title)
 	}
 	fmt.Fprint(tw, "acquisitions\t\n")
 	for i := range s.Threads {
 		th := &s.Threads[i]
 		fmt.Fprintf(tw, "%-*s\t%-*s\t%s\t", nw, th.Name, pw, th.Process, textfmt.Dur(th.WallNS))
-		for _, c := range breakdownStates {
+		for _, c := range states {
 			v := th.Time(c.state)
 			fmt.Fprintf(tw, "%s\t%s\t", textfmt.Dur(v), textfmt.Pct(textfmt.Share(v, th.WallNS)))
 		}
@@ -253,7 +262,7 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 func writeNear(w io.Writer, r *diagnosis.Report) {
 	for _, b := range r.NearBoundary {
 		if !b.Fired {
-			fmt.Fprintf(w, "  near the boundary, not given: %s (%s %.5g against %.4g)\n", b.Code, b.Measure, b.Value, b.Threshold)
+			fmt.Fprintf(w, "  near the boundary, not given: %s (%s)\n", b.Code, b.Figures())
 		}
 	}
 }
@@ -271,15 +280,28 @@ func writeProcesses(w io.Writer, r *diagnosis.Report) {
 		}
 		fmt.Fprintf(w, ", GIL held %s of the wall\n", textfmt.Pct(p.GILHeldFraction))
 		fmt.Fprintf(w, "    handoffs %d (%.1f/s), drop requests %d, forced switches %d\n", p.Handoffs, p.HandoffsPerSec, p.DropRequests, p.ForcedSwitches)
-		if f := p.Fairness; f.CPUBoundThreads > 1 && f.Fewest == f.Most {
-			fmt.Fprintf(w, "    fairness: while they competed, each of the %d CPU-bound threads acquired the GIL %d times\n", f.CPUBoundThreads, f.Most)
+		// The counts are of acquisitions while another of them wanted the
+		// GIL; the threads table counts all, and the line says so when
+		// they differ (QA: 99 here, 100 in the table, unexplained).
+		f := p.Fairness
+		table := ""
+		if d := f.Acquisitions - f.Counted; d == 1 {
+			table = fmt.Sprintf(" (of their %d in the threads table: the other one came when no other of them wanted the GIL)", f.Acquisitions)
+		} else if d != 0 {
+			table = fmt.Sprintf(" (of their %d in the threads table: the other %d came when no other of them wanted the GIL)", f.Acquisitions, d)
+		}
+		if f.CPUBoundThreads > 1 && f.Fewest == f.Most {
+			fmt.Fprintf(w, "    fairness: while they competed, each of the %d CPU-bound threads acquired the GIL %s%s\n", f.CPUBoundThreads, textfmt.Plural(f.Most, "time"), table)
 		} else if f.CPUBoundThreads > 1 {
-			fmt.Fprintf(w, "    fairness among %d CPU-bound threads, while they competed: fewest acquisitions %d (%s), most %d (%s), ratio %.2f\n",
-				f.CPUBoundThreads, f.Fewest, f.FewestThread, f.Most, f.MostThread, f.Ratio)
+			fmt.Fprintf(w, "    fairness among %d CPU-bound threads, while they competed: fewest acquisitions %d (%s), most %d (%s), ratio %.2f%s\n",
+				f.CPUBoundThreads, f.Fewest, f.FewestThread, f.Most, f.MostThread, f.Ratio, table)
 		}
 		writeLatency(w, "GIL re-acquire after I/O", p.ReacquireIO)
 		writeLatency(w, "GIL re-acquire after native", p.ReacquireNative)
-		if lw := p.LongestWait; lw != nil {
+		if lw := p.LongestWait; lw != nil && lw.DurationNS < 1000 {
+			// Uncontended: every acquire at once (QA: "<1us ... at 0ns").
+			fmt.Fprintf(w, "    longest GIL wait: under 1us (every thread took the GIL at once)\n")
+		} else if lw != nil {
 			fmt.Fprintf(w, "    longest GIL wait: %s by %s in %s at %s", waitDur(lw.DurationNS), lw.Thread, siteName(lw.Function, lw.File, lw.Line), textfmt.Dur(lw.StartNS))
 			if lw.HeldBy != "" {
 				fmt.Fprintf(w, ", while %s held it", lw.HeldBy)
@@ -338,15 +360,25 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlLaw))
 	capped := ""
 	if sp.CPUCapped {
-		capped = fmt.Sprintf(", CPU time capped at %d cores x wall", sp.Cores)
+		capped = fmt.Sprintf(", CPU time capped at %s x wall", textfmt.Plural(sp.Cores, "core"))
 	}
 	fmt.Fprintf(w, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
-	if sp.Measured > 0 {
+	switch {
+	case sp.Measured > 0:
 		fmt.Fprintf(w, "  measured: %s (the same work on one thread took %s, this run %s)\n", textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
-	} else {
+	case sp.Threads <= 1:
+		// QA: "not known (no one-thread run ...)" of a one-thread run.
+		fmt.Fprintf(w, "  measured: this run is the one-thread run\n")
+	default:
 		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
 	}
-	fmt.Fprintf(w, "  estimated on %d cores, with the same threads: as processes %s, without a GIL %s\n", sp.Cores, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	fmt.Fprintf(w, "  estimated on %s, with the same threads: as processes %s, without a GIL %s\n", textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	if sp.Limit.Text != "" {
+		fmt.Fprintf(w, "    bounded by %s\n", sp.Limit.Text)
+	}
+	if sp.WithoutLocks > 0 && textfmt.X(sp.WithoutLocks) != textfmt.X(sp.WithoutGIL) {
+		fmt.Fprintf(w, "    with no lock serialising the threads (each with its own data, as compare's processes mode runs a workload): %s\n", textfmt.X(sp.WithoutLocks))
+	}
 }
 
 func writeFunctions(w io.Writer, r *diagnosis.Report) {
@@ -382,8 +414,12 @@ func writeFunctions(w io.Writer, r *diagnosis.Report) {
 			// caller, then holds it in the function it calls (QA: 40 of 48
 			// acquisitions missing from the table). Said when more than a
 			// tenth of them are in rows left out.
-			fmt.Fprintf(w, "  (acquisitions count where the GIL was taken: %d were taken at %s that held it under 1us, left out here; report.json lists them)\n",
-				leftAcq, textfmt.Plural(leftRows, "function line"))
+			were := "were"
+			if leftAcq == 1 {
+				were = "was"
+			}
+			fmt.Fprintf(w, "  (acquisitions count where the GIL was taken: %d %s taken at %s that held it under 1us, left out here; report.json lists them)\n",
+				leftAcq, were, textfmt.Plural(leftRows, "function line"))
 		}
 	}
 }

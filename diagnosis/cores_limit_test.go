@@ -1,0 +1,57 @@
+package diagnosis_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/vm"
+)
+
+// TestCoresTheLimitOfTakingTurns: threads taking turns on a GIL whose
+// cores are full: the countdown's two threads on one core, and two
+// processes of two CPU-bound threads on two cores. They wait half their
+// time for the GIL, and without it they would wait for a core: neither
+// estimate beats what the run achieved. The report said "none of the
+// verdicts' thresholds was reached" (QA); it now says cpu-saturated, that
+// the cores are the limit and that neither a free-threaded Python nor
+// processes would help. On two cores the countdown stays gil-bound.
+func TestCoresTheLimitOfTakingTurns(t *testing.T) {
+	countdown, err := os.ReadFile(filepath.Join("..", "fixtures", "countdown.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(countdown), "threads:", "clock: virtual\nthreads:", 1)
+	two := `name: two
+clock: virtual
+threads:
+  - {name: w, count: 2, run: f}
+functions:
+  f:
+    - compute: 100ms
+`
+	for _, c := range []struct {
+		name string
+		src  string
+		o    vm.Options
+		text string
+	}{
+		{"countdown on 1 core", src, vm.Options{Cores: 1}, "On average 2.0 threads were runnable on 1 core: 1.0 running or in native code, 1.0 waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (1.00x without a GIL, 1.00x as processes, now 1.00x; bounded by the cores: 1.00s of CPU work over 1 core, 1.00s)."},
+		{"2 processes of 2 on 2 cores", two, vm.Options{Cores: 2, Processes: 2}, "On average 4.0 threads were runnable on 2 cores: 2.0 running or in native code, 2.0 waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (2.00x without a GIL, 2.00x as processes, now 2.00x; bounded by the cores: 400ms of CPU work over 2 cores, 200ms)."},
+	} {
+		r := runWith(t, c.src, "cpython", c.o)
+		v := verdict(r, diagnosis.CPUSaturated)
+		if r.VerdictCodes() != diagnosis.CPUSaturated || v == nil {
+			t.Errorf("%s: verdicts %s, want cpu-saturated", c.name, r.VerdictCodes())
+			continue
+		}
+		if v.Text != c.text || !strings.HasPrefix(v.Advice, "Neither removing the GIL nor processes would help here: more cores would") {
+			t.Errorf("%s:\n got %s\n     %s\nwant %s", c.name, v.Text, v.Advice, c.text)
+		}
+	}
+	if r := runWith(t, src, "cpython", vm.Options{Cores: 2}); r.VerdictCodes() != diagnosis.GILBound {
+		t.Errorf("countdown on 2 cores: verdicts %s, want gil-bound", r.VerdictCodes())
+	}
+}

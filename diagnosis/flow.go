@@ -1,0 +1,679 @@
+package diagnosis
+
+import (
+	"cmp"
+	"container/heap"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// flow is the run as the estimates without a GIL and as processes see it:
+// the same threads, each doing its own work (running, I/O, native calls:
+// a.threadWork's), started no earlier than what started them allows and
+// waiting for the threads they join, with no GIL, as many cores as
+// threads and no wait for a mutex. For each boundary of each thread's
+// state spans it holds the earliest time the thread could have got there
+// (v), and the own work the thread had done by then (w).
+//
+// The rules, span by span, from the thread's earliest start:
+//   - running, native calls and I/O take as long as they took (the I/O
+//     that counts as work, a.io: a real program's waits for its other
+//     processes do not);
+//   - a GIL wait takes no time;
+//   - a wait on a shared guest lock, a mutex, takes no time here: its
+//     critical sections' bound (lockBound) is the estimates' other part;
+//   - a wait for a thread's end (a join: the lock its thread held to its
+//     end) lasts until that thread could have ended;
+//   - any other wait for a guest lock (a timed wait, a notification
+//     whose notifier the trace does not name) takes as long as it took.
+//
+// A thread's earliest start: for a VM run, from its workload file
+// (workloadStarts): a thread of a group with start_after T starts at T,
+// whatever the other threads did before (a timer: issue 14's QA found
+// estimates of 1.60x and 2.74x for runs that took as long without a GIL,
+// their late threads moved earlier by the GIL waits before their timers);
+// a thread another one starts, when its starter could have got to its
+// `start:`, then its start_after. Otherwise (a real program) its
+// recorded start less the GIL waits before it (reachableStarts). A thread
+// that existed before an attach starts at 0, its time before the trace
+// first saw it (a.blocked) a blocking call.
+//
+// Each v is at most the recorded time (no rule makes a thread later than
+// it was), so the bounds built on it are at most the run's wall.
+type flow struct {
+	a      *analysis
+	sps    [][]tracer.StateSpan // per thread: its state spans
+	off    []int                // per thread: its first boundary in v, w and tail
+	v, w   []int64              // per boundary
+	done   []int                // per thread: its spans whose end is known (v[off+done] is)
+	state  []int8               // per thread: 0 start unknown, 1 being computed, 2 known
+	causes []startCause
+	shared []bool // per lock: a mutex (LockReport.Shared)
+	// edges: each dependency the forward pass used, for the tails.
+	edges []edge
+	// tail: per boundary, the least time from there to the end of the run
+	// (the thread's own work left, and what waits for it: a joiner's work
+	// after the join, a started thread's), computed backwards (tails).
+	tail []int64
+}
+
+// edge: thread to, at its boundary k, could be there no earlier than
+// thread from at its recorded time at, plus delay.
+type edge struct {
+	from, to, k int
+	at, delay   int64
+}
+
+// flowOf computes the flow once.
+func (a *analysis) flowOf() *flow {
+	if a.fl != nil {
+		return a.fl
+	}
+	n := len(a.r.Threads)
+	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex}
+	f.sps = make([][]tracer.StateSpan, n)
+	for i := range n {
+		if i < len(a.s.Threads) {
+			f.sps[i] = a.s.ThreadStates(tracer.ThreadID(i))
+		}
+		f.off[i+1] = f.off[i] + len(f.sps[i]) + 1
+	}
+	f.v = make([]int64, f.off[n])
+	f.w = make([]int64, f.off[n])
+	a.fl = f
+	// Each thread's spans in the order they end: a wait's end depends on
+	// the thread it waited for at a time no later than that end, and a
+	// start on its starter at a time no later than the start; a
+	// dependency on a span not yet known (a tie) takes the last boundary
+	// known, which is no later (a bound all the same).
+	h := &spanHeap{}
+	for i := range n {
+		if len(f.sps[i]) > 0 {
+			h.items = append(h.items, f.next(i))
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		i := h.items[0].thread
+		// The spans that depend on no other thread follow at once: only a
+		// wait, and a joiner's end, wait their turn.
+		f.step(i)
+		for f.done[i] < len(f.sps[i]) && !f.ordered(i, f.done[i]) {
+			f.step(i)
+		}
+		if f.done[i] < len(f.sps[i]) {
+			h.items[0] = f.next(i)
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	f.tails()
+	return f
+}
+
+func (f *flow) spans(i int) []tracer.StateSpan { return f.sps[i] }
+
+// ordered reports whether span k of thread i depends on other threads: a
+// wait for a guest lock, or the end of a thread that joins others
+// (joinPoint).
+func (f *flow) ordered(i, k int) bool {
+	return f.sps[i][k].State == tracer.StateLockWait || k == len(f.sps[i])-1 && f.causes != nil && len(f.causes[i].joins) > 0
+}
+
+// next is thread i's next span to do, as the forward pass orders them.
+func (f *flow) next(i int) spanKey {
+	sp := &f.sps[i][f.done[i]]
+	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait, thread: i}
+}
+
+// spanKey is a thread's next span in the forward pass: by its end, waits
+// after the other states at the same time, then by thread.
+type spanKey struct {
+	end    int64
+	wait   bool
+	thread int
+}
+
+type spanHeap struct{ items []spanKey }
+
+func (h *spanHeap) Len() int { return len(h.items) }
+func (h *spanHeap) Less(x, y int) bool {
+	a, b := &h.items[x], &h.items[y]
+	if a.end != b.end {
+		return a.end < b.end
+	}
+	if a.wait != b.wait {
+		return !a.wait
+	}
+	return a.thread < b.thread
+}
+func (h *spanHeap) Swap(x, y int) { h.items[x], h.items[y] = h.items[y], h.items[x] }
+func (h *spanHeap) Push(x any)    { h.items = append(h.items, x.(spanKey)) }
+func (h *spanHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// counted is the work of span sp of thread i: its length for CPU states,
+// the part of an I/O that counts as work (ioWork), 0 for waits.
+func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
+	d := sp.End - sp.Start
+	switch sp.State {
+	case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
+		return d
+	case tracer.StateIO:
+		if oc := f.a.otherCPU; oc != nil {
+			if p := f.a.procOfThread(tracer.ThreadID(i)); p >= 0 && oc[p] != nil {
+				return max(d-overlap(oc[p], sp.Start, sp.End), 0)
+			}
+		}
+		return d
+	}
+	return 0
+}
+
+// step computes the end of thread i's next span.
+func (f *flow) step(i int) {
+	f.start(i)
+	k := f.done[i]
+	sp := &f.spans(i)[k]
+	b := f.off[i] + k
+	v, w := f.v[b], f.w[b]
+	switch sp.State {
+	case tracer.StateGILWait:
+	case tracer.StateLockWait:
+		v = f.afterWait(i, k, sp, v)
+	default:
+		c := f.counted(i, sp)
+		v, w = v+c, w+c
+	}
+	if k == len(f.spans(i))-1 && f.causes != nil {
+		// Its end: after the threads it joined and its work after the
+		// joins (joinPoint).
+		for _, jp := range f.causes[i].joins {
+			for _, j := range jp.threads {
+				if j < len(f.a.s.Threads) {
+					v = max(v, f.dep(j, f.a.s.Threads[j].End, i, k+1, jp.afterNS))
+				}
+			}
+		}
+	}
+	f.v[b+1], f.w[b+1] = min(v, sp.End), w
+	f.done[i] = k + 1
+}
+
+// dep is the earliest thread i can be at its boundary k given thread
+// from's earliest at its recorded time at, plus delay; the dependency is
+// kept for the tails.
+func (f *flow) dep(from int, at int64, i, k int, delay int64) int64 {
+	f.edges = append(f.edges, edge{from: from, to: i, k: k, at: at, delay: delay})
+	return f.at(from, at) + delay
+}
+
+// afterWait is when thread i could end its wait sp, its span k, on a guest
+// lock, having begun it at v.
+func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
+	a := f.a
+	l := sp.Lock
+	if int(l) < len(f.shared) && f.shared[l] {
+		return v // a mutex: lockBound
+	}
+	// The release that ended it: the last hold by another thread that
+	// ended during it.
+	hs := a.s.LockHolds(l)
+	x := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > sp.End }) - 1
+	for ; x >= 0; x-- {
+		h := &a.s.Holds[hs[x]]
+		if h.End < sp.Start {
+			x = -1
+			break
+		}
+		if int(h.Thread) != i {
+			break
+		}
+	}
+	if x < 0 {
+		return v + sp.End - sp.Start // a timed wait, or a notifier the trace does not name
+	}
+	h := &a.s.Holds[hs[x]]
+	if !f.joinHold(h, l) {
+		return v // a lock two threads held once each: a mutex, in either order
+	}
+	return max(v, f.dep(int(h.Thread), h.End, i, k+1, 0))
+}
+
+// joinHold reports whether hold h of lock l is a thread's hold to its end,
+// which a join waits for (CPython's Thread.join, the VM's "join T" lock).
+func (f *flow) joinHold(h *tracer.Hold, l tracer.LockID) bool {
+	if h.Why == tracer.ReleaseThreadEnd || h.Why == tracer.ReleaseInterrupt {
+		return true
+	}
+	if int(h.Thread) < len(f.a.s.Threads) && h.End >= f.a.s.Threads[h.Thread].End {
+		return true
+	}
+	if int(l) < len(f.a.t.Locks) {
+		name := f.a.t.Locks[l].Name
+		return strings.HasPrefix(name, "join ") || strings.HasSuffix(name, "(Thread.join)")
+	}
+	return false
+}
+
+// start fills thread i's earliest start, once.
+func (f *flow) start(i int) {
+	if f.state[i] == 2 {
+		return
+	}
+	a := f.a
+	b := f.off[i]
+	if f.state[i] == 1 { // a cycle of starters in a corrupt trace
+		f.v[b], f.state[i] = a.reachableStarts()[i], 2
+		return
+	}
+	f.state[i] = 1
+	ts := tracer.ThreadSpan{}
+	if i < len(a.s.Threads) {
+		ts = a.s.Threads[i]
+	}
+	var v int64
+	switch {
+	case ts.Existed:
+		if a.blocked != nil {
+			v = a.blocked[i] // its call before the trace first saw it, from 0
+			f.w[b] = v
+		}
+	case f.causes != nil && f.causes[i].known && f.causes[i].timer:
+		v = min(f.causes[i].atNS, ts.Start)
+	case f.causes != nil && f.causes[i].known:
+		c := f.causes[i]
+		s := c.starter
+		at := max(ts.Start-c.delayNS, 0)
+		if s < len(a.s.Threads) {
+			at = max(at, a.s.Threads[s].Start)
+		}
+		v = min(f.dep(s, at, i, 0, c.delayNS), ts.Start)
+	default:
+		v = a.reachableStarts()[i]
+	}
+	f.v[b], f.state[i] = max(v, 0), 2
+}
+
+// at is the earliest time thread i could have reached its recorded time t,
+// from what is known: no later than the true answer.
+func (f *flow) at(i int, t int64) int64 {
+	v, _ := f.reach(i, t)
+	return v
+}
+
+// reach is at, and the own work thread i had done by then.
+func (f *flow) reach(i int, t int64) (v, w int64) {
+	f.start(i)
+	sps := f.spans(i)
+	b := f.off[i]
+	if len(sps) == 0 || t <= sps[0].Start {
+		return f.v[b], f.w[b]
+	}
+	k := sort.Search(len(sps), func(j int) bool { return sps[j].Start > t }) - 1
+	if k >= f.done[i] {
+		d := f.done[i]
+		return f.v[b+d], f.w[b+d]
+	}
+	sp := &sps[k]
+	if t >= sp.End {
+		return f.v[b+k+1], f.w[b+k+1]
+	}
+	v, w = f.v[b+k], f.w[b+k]
+	if c := f.counted(i, sp); c > 0 && sp.End > sp.Start {
+		part := int64(float64(c) * float64(t-sp.Start) / float64(sp.End-sp.Start))
+		v, w = v+part, w+part
+	}
+	return v, w
+}
+
+// end is the earliest time thread i could have ended, and its own work.
+func (f *flow) end(i int) (v, w int64) {
+	b := f.off[i+1] - 1
+	if len(f.spans(i)) == 0 {
+		f.start(i)
+	}
+	return f.v[b], f.w[b]
+}
+
+// begin is the earliest time thread i could have started.
+func (f *flow) begin(i int) int64 {
+	f.start(i)
+	return f.v[f.off[i]]
+}
+
+// piece is CPU work that cannot begin before at, after which the run
+// cannot end before tail.
+type piece struct{ at, ns, tail int64 }
+
+// coresBound is the least time from `from` in which the CPU work of the
+// threads sel selects can be done on cores cores: for every time T, the
+// work that cannot begin before T takes that work over the cores after T
+// (workers started after 200 ms of a main thread's set-up, 4 x 50 ms on
+// 2 cores, end at 300 ms at best, not 250); and for every tail Q, the
+// work of those pieces with a tail of Q or more is followed by Q (with
+// tails: for the whole run). It returns the bound and the T, work and Q
+// that set it.
+func (f *flow) coresBound(sel func(int) bool, from int64, cores int, tails bool) (bound, at, work, after int64) {
+	c := int64(max(cores, 1))
+	// A thread's CPU spans close together are one piece, at the first's
+	// time with the least tail of them: no cell of the grid counts more
+	// work than it holds, and thousands of slices of a thread's compute
+	// between GIL handoffs do not each cost a piece.
+	near := max(f.a.wallNS/(4*gridSize), 1)
+	var ps []piece
+	for i := range f.a.r.Threads {
+		if !sel(i) {
+			continue
+		}
+		b := f.off[i]
+		open := false
+		for k, sp := range f.spans(i) {
+			switch sp.State {
+			case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
+			default:
+				continue
+			}
+			d := sp.End - sp.Start
+			if d <= 0 {
+				continue
+			}
+			at := max(f.v[b+k]-from, 0)
+			tail := int64(0)
+			if tails {
+				tail = f.tail[b+k+1]
+			}
+			if last := len(ps) - 1; open && at-ps[last].at < near {
+				ps[last].ns += d
+				ps[last].tail = min(ps[last].tail, tail)
+				continue
+			}
+			ps = append(ps, piece{at: at, ns: d, tail: tail})
+			open = true
+		}
+	}
+	if len(ps) == 0 {
+		return 0, 0, 0, 0
+	}
+	// The times T and tails Q tried: every one, up to gridSize of each
+	// (then the lowest of each group of them: still a bound).
+	ats, qs := grid(ps, func(p piece) int64 { return p.at }), grid(ps, func(p piece) int64 { return p.tail })
+	// sum[x][y]: the work of the pieces at ats[x] or later with a tail of
+	// qs[y] or more.
+	nx, ny := len(ats), len(qs)
+	sum := make([]int64, (nx+1)*(ny+1))
+	for _, p := range ps {
+		x := sort.Search(nx, func(j int) bool { return ats[j] > p.at }) - 1
+		y := sort.Search(ny, func(j int) bool { return qs[j] > p.tail }) - 1
+		sum[x*(ny+1)+y] += p.ns
+	}
+	for x := nx - 1; x >= 0; x-- {
+		for y := ny - 1; y >= 0; y-- {
+			sum[x*(ny+1)+y] += sum[(x+1)*(ny+1)+y] + sum[x*(ny+1)+y+1] - sum[(x+1)*(ny+1)+y+1]
+		}
+	}
+	for x := range nx {
+		for y := range ny {
+			w := sum[x*(ny+1)+y]
+			if w == 0 {
+				continue
+			}
+			if v := ats[x] + w/c + qs[y]; v > bound {
+				bound, at, work, after = v, ats[x], w, qs[y]
+			}
+		}
+	}
+	return bound, at, work, after
+}
+
+// gridSize is the most times (and tails) coresBound tries.
+const gridSize = 256
+
+// grid is the distinct values of key over ps, sorted; past gridSize of
+// them, every k-th (the lowest of each group).
+func grid(ps []piece, key func(piece) int64) []int64 {
+	vs := make([]int64, len(ps))
+	for i, p := range ps {
+		vs[i] = key(p)
+	}
+	slices.Sort(vs)
+	vs = slices.Compact(vs)
+	if len(vs) <= gridSize {
+		return vs
+	}
+	step := (len(vs) + gridSize - 1) / gridSize
+	out := vs[:0]
+	for i := 0; i < len(vs); i += step {
+		out = append(out, vs[i])
+	}
+	return out
+}
+
+// tails fills, backwards, each boundary's tail: the least time from
+// there to the end of the run. A thread's tail at a boundary is its own
+// work after it (the waits that take their time, as in the forward pass),
+// and, for each dependency the forward pass used from this thread (a
+// thread it starts, a joiner waiting for its end), the time from here to
+// that dependency's point, its delay and the dependent's tail there.
+// Boundaries are done in the reverse order of their spans' starts, so a
+// dependent's tail is known when its source's is computed (a tie takes
+// what is known: no more than the true tail).
+func (f *flow) tails() {
+	n := len(f.a.r.Threads)
+	f.tail = make([]int64, len(f.v))
+	out := make([][]edge, n) // edges by source thread, latest first
+	for _, e := range f.edges {
+		if e.from < n {
+			out[e.from] = append(out[e.from], e)
+		}
+	}
+	for i := range out {
+		slices.SortFunc(out[i], func(x, y edge) int { return cmp.Compare(y.at, x.at) })
+	}
+	cur := make([]int, n) // per thread: the next span to do, backwards; -1 when done
+	h := &tailHeap{}
+	for i := range n {
+		cur[i] = len(f.sps[i]) - 1
+		if cur[i] >= 0 {
+			h.items = append(h.items, tailKey{start: f.sps[i][cur[i]].Start, thread: i})
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		i := h.items[0].thread
+		k := cur[i]
+		sp := &f.sps[i][k]
+		b := f.off[i] + k
+		if k == len(f.sps[i])-1 {
+			// Its end: a joiner's dependency on it.
+			for len(out[i]) > 0 && out[i][0].at >= sp.End {
+				e := out[i][0]
+				f.tail[b+1] = max(f.tail[b+1], e.delay+f.tail[f.off[e.to]+e.k])
+				out[i] = out[i][1:]
+			}
+		}
+		t := f.tail[b+1] + f.own(i, sp)
+		for len(out[i]) > 0 && out[i][0].at >= sp.Start {
+			e := out[i][0]
+			part := int64(0)
+			if c := f.counted(i, sp); c > 0 && sp.End > sp.Start {
+				part = int64(float64(c) * float64(min(e.at, sp.End)-sp.Start) / float64(sp.End-sp.Start))
+			}
+			t = max(t, part+e.delay+f.tail[f.off[e.to]+e.k])
+			out[i] = out[i][1:]
+		}
+		f.tail[b] = t
+		cur[i]--
+		if cur[i] >= 0 {
+			h.items[0].start = f.sps[i][cur[i]].Start
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+}
+
+// own is what span sp of thread i takes of the thread's own time in the
+// flow: its work, a wait that takes its time; not a GIL wait, a mutex's,
+// nor a join's (whose dependency is an edge).
+func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
+	if sp.State != tracer.StateLockWait {
+		return f.counted(i, sp)
+	}
+	l := sp.Lock
+	if int(l) < len(f.shared) && f.shared[l] {
+		return 0
+	}
+	hs := f.a.s.LockHolds(l)
+	x := sort.Search(len(hs), func(j int) bool { return f.a.s.Holds[hs[j]].End > sp.End }) - 1
+	for ; x >= 0; x-- {
+		h := &f.a.s.Holds[hs[x]]
+		if h.End < sp.Start {
+			break
+		}
+		if int(h.Thread) != i {
+			return 0 // ended by another thread's release: an edge, or a mutex
+		}
+	}
+	return sp.End - sp.Start
+}
+
+// tailKey is a thread's next span in the backward pass: the latest start
+// first, then by thread.
+type tailKey struct {
+	start  int64
+	thread int
+}
+
+type tailHeap struct{ items []tailKey }
+
+func (h *tailHeap) Len() int { return len(h.items) }
+func (h *tailHeap) Less(x, y int) bool {
+	a, b := &h.items[x], &h.items[y]
+	if a.start != b.start {
+		return a.start > b.start
+	}
+	return a.thread > b.thread
+}
+func (h *tailHeap) Swap(x, y int) { h.items[x], h.items[y] = h.items[y], h.items[x] }
+func (h *tailHeap) Push(x any)    { h.items = append(h.items, x.(tailKey)) }
+func (h *tailHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// tailAt is thread i's tail at its recorded time t.
+func (f *flow) tailAt(i int, t int64) int64 {
+	sps := f.spans(i)
+	b := f.off[i]
+	if len(sps) == 0 || t <= sps[0].Start {
+		return f.tail[b]
+	}
+	k := sort.Search(len(sps), func(j int) bool { return sps[j].Start > t }) - 1
+	sp := &sps[k]
+	if t >= sp.End {
+		return f.tail[b+k+1]
+	}
+	rest := int64(0)
+	if c := f.own(i, sp); c > 0 && sp.End > sp.Start {
+		rest = int64(float64(c) * float64(sp.End-t) / float64(sp.End-sp.Start))
+	}
+	return f.tail[b+k+1] + rest
+}
+
+// section is a critical section of a shared lock: its thread cannot enter
+// it before release, does work in it, and the run cannot end before tail
+// after it (tails).
+type section struct{ release, work, tail int64 }
+
+// lockBound is the least time from `from` in which the critical sections
+// of shared lock l held by the threads sel selects can run, one at a time,
+// and the run end after them: each begins no earlier than its thread
+// could get there, and after each the run still has its tail (with tails,
+// for the whole run; else its thread's own work after it). The
+// sections, one at a time, are a single machine's jobs with release and
+// delivery times; the best schedule that may interrupt a section (the
+// longest tail first among those released: Jackson's rule) ends no later
+// than the best that does not, so it is a bound. It also returns the
+// sections' work and the earliest any could begin.
+func (f *flow) lockBound(l tracer.LockID, sel func(int) bool, from int64, tails bool) (bound, work, first int64) {
+	var ss []section
+	for _, hi := range f.a.s.LockHolds(l) {
+		h := &f.a.s.Holds[hi]
+		i := int(h.Thread)
+		if i >= len(f.a.r.Threads) || !sel(i) {
+			continue
+		}
+		v0, w0 := f.reach(i, h.Start)
+		_, w1 := f.reach(i, h.End)
+		sc := section{release: max(v0-from, 0), work: max(w1-w0, 0)}
+		if tails {
+			sc.tail = f.tailAt(i, h.End)
+		} else {
+			_, we := f.end(i)
+			sc.tail = max(we-w1, 0) // its own work after it
+		}
+		ss = append(ss, sc)
+		work += max(w1-w0, 0)
+	}
+	if len(ss) == 0 {
+		return 0, 0, 0
+	}
+	slices.SortFunc(ss, func(x, y section) int { return cmp.Compare(x.release, y.release) })
+	first = ss[0].release
+	return jackson(ss), work, first
+}
+
+// jackson is the end of the preemptive schedule of ss (sorted by release)
+// that runs, at each moment, the released section with the longest tail:
+// the latest of its sections' ends plus their tails.
+func jackson(ss []section) int64 {
+	h := &tailQueue{}
+	var t, end int64
+	k := 0
+	for k < len(ss) || h.Len() > 0 {
+		if h.Len() == 0 {
+			t = max(t, ss[k].release)
+		}
+		for k < len(ss) && ss[k].release <= t {
+			heap.Push(h, ss[k])
+			k++
+		}
+		s := heap.Pop(h).(section)
+		next := int64(math.MaxInt64)
+		if k < len(ss) {
+			next = ss[k].release
+		}
+		if run := min(s.work, next-t); run < s.work {
+			t += run
+			s.work -= run
+			heap.Push(h, s)
+			continue
+		}
+		t += s.work
+		end = max(end, t+s.tail)
+	}
+	return end
+}
+
+// tailQueue is a heap of sections, the longest tail first.
+type tailQueue []section
+
+func (q tailQueue) Len() int           { return len(q) }
+func (q tailQueue) Less(x, y int) bool { return q[x].tail > q[y].tail }
+func (q tailQueue) Swap(x, y int)      { q[x], q[y] = q[y], q[x] }
+func (q *tailQueue) Push(x any)        { *q = append(*q, x.(section)) }
+func (q *tailQueue) Pop() any {
+	x := (*q)[len(*q)-1]
+	*q = (*q)[:len(*q)-1]
+	return x
+}
