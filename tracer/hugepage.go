@@ -102,3 +102,10 @@ func hugeOuter(p, n uintptr) (start, length uintptr) {
 	end := (p + n + hugeSize - 1) &^ (hugeSize - 1)
 	return start, end - start
 }
+
+// AdviseHugePages is hugeSlice for the other packages' large arrays of a
+// run (the diagnosis's per-span arrays): on a machine whose page faults
+// are dear, a fresh array of a few tens of MB costs more to touch than to
+// compute (docs/performance.md, "Page faults, huge pages and record
+// --timings"). s must be freshly made and not yet written.
+func AdviseHugePages[T any](s []T) { hugeSlice(s) }
