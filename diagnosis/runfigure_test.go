@@ -60,8 +60,7 @@ func turns(name string, startAt int64, first *turnsThread) *tracer.Trace {
 	}
 	var queue []*turnsThread
 	var wakes []wake // in time order
-	var start func(t *turnsThread, at int64)
-	start = func(t *turnsThread, at int64) {
+	start := func(t *turnsThread, at int64) {
 		t.th = b.Thread(p, t.name)
 		if t.existed {
 			t.th.StartExisted(at)
@@ -77,8 +76,7 @@ func turns(name string, startAt int64, first *turnsThread) *tracer.Trace {
 	}
 	// run is t's phases from the current one on, holding the GIL from
 	// at: true if it keeps the GIL to compute, false if it let go.
-	var run func(t *turnsThread, at int64) (int64, bool)
-	run = func(t *turnsThread, at int64) (int64, bool) {
+	run := func(t *turnsThread, at int64) (int64, bool) {
 		if !t.called {
 			t.th.Call(at+1, b.Func(t.fn, 1))
 			at++
