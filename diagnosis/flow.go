@@ -163,13 +163,6 @@ func (a *analysis) flowOf() *flow {
 
 func (f *flow) spans(i int) []tracer.StateSpan { return f.sps[i] }
 
-// ordered reports whether span k of thread i depends on other threads: a
-// wait for a guest lock, or the end of a thread that joins others
-// (joinPoint).
-func (f *flow) ordered(i, k int) bool {
-	return f.sps[i][k].State == tracer.StateLockWait || k == len(f.sps[i])-1 && f.causes != nil && len(f.causes[i].joins) > 0
-}
-
 // next is thread i's next span to do, as the forward pass orders them.
 func (f *flow) next(i int) spanKey {
 	sp := &f.sps[i][f.done[i]]
@@ -256,7 +249,7 @@ func (f *flow) step(i int) {
 }
 
 // run steps thread i through its spans that depend on no other thread
-// (ordered), as step does, in one loop: a thread's v grows with its own
+// (a wait for a guest lock, a joiner's end), as step does, in one loop: a thread's v grows with its own
 // work there, and changes (setV) only where the recorded time bounds it.
 // Its start is known (a step came first).
 func (f *flow) run(i int) {
