@@ -248,10 +248,11 @@ func (f *flow) step(i int) {
 	f.done[i] = k + 1
 }
 
-// run steps thread i through its spans that depend on no other thread
-// (a wait for a guest lock, a joiner's end), as step does, in one loop: a thread's v grows with its own
-// work there, and changes (setV) only where the recorded time bounds it.
-// Its start is known (a step came first).
+// run steps thread i, as step does, through its spans that depend on no
+// other thread (not a wait for a guest lock, nor a joiner's end), in one
+// loop: a thread's v grows with its own work there, and changes (setV)
+// only where the recorded time bounds it. Its start is known (a step
+// came first).
 func (f *flow) run(i int) {
 	sps := f.sps[i]
 	k, b := f.done[i], f.off[i]
