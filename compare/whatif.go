@@ -715,9 +715,9 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 // by which is higher.
 func estimateWhy(predicted, e float64) string {
 	if predicted < e {
-		return "the estimate is the work over the cores, without the GIL handoffs, waits (a lock's queue) and start-up that the prediction replays"
+		return "the estimate is a bound (the work over the cores, each thread from its earliest start, a lock's sections in their best order), without the GIL handoffs, the waits for a core and the lock's actual order that the prediction replays"
 	}
-	return "the estimate is arithmetic on the run's totals (the work over the cores, the longest thread); the prediction replays the threads' order and overlaps them better"
+	return "the estimate is arithmetic on the run's flow (the work over the cores, each thread from its earliest start, the longest chain of work); the prediction replays the threads' order and overlaps them better"
 }
 
 // gains reports whether mode, on best's cores, is predicted more than 10 %

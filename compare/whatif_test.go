@@ -535,7 +535,7 @@ functions:
 // prediction follows which is higher (QA: "predicted 1.66x, estimated
 // 1.54x" was explained by waits that could only lower the prediction).
 func TestEstimateWhy(t *testing.T) {
-	if got := estimateWhy(0.94, 1.24); !strings.Contains(got, "without the GIL handoffs, waits") {
+	if got := estimateWhy(0.94, 1.24); !strings.Contains(got, "without the GIL handoffs, the waits for a core") {
 		t.Errorf("prediction below the estimate: %q", got)
 	}
 	if got := estimateWhy(1.66, 1.54); strings.Contains(got, "without") || !strings.Contains(got, "overlaps them better") {
