@@ -306,8 +306,20 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 // the CPU-bound threads, whose own estimate its serial start-up then
 // bounded (QA: no verdict for the countdown twin in a loaded CI run).
 func (a *analysis) competingThread(i int) bool {
+	return a.cpuBound[i] && a.competes(i)
+}
+
+// competingNear reports whether thread i would compete (competingThread)
+// but for a CPU share just under CPU-bound's, within the classification's
+// margin (ClassifyMargin).
+func (a *analysis) competingNear(i int) bool {
+	return !a.cpuBound[i] && a.cpuShare[i] >= CPUBoundShare-ClassifyMargin && a.competes(i)
+}
+
+// competes is competingThread's conditions but the CPU-bound one.
+func (a *analysis) competes(i int) bool {
 	th := &a.r.Threads[i]
-	if !a.cpuBound[i] || a.gilOf(a.procOf[i]) == tracer.NoLock || th.LockWaitNS*2 > th.WallNS {
+	if a.gilOf(a.procOf[i]) == tracer.NoLock || th.LockWaitNS*2 > th.WallNS || threadWork(th) == 0 {
 		return false
 	}
 	if textfmt.Share(th.RunningNS+th.NativeHoldingNS, threadCPU(th)) < CPUBoundShare {

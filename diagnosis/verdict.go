@@ -342,13 +342,27 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	// (a) CPU-bound threads of processes where at least two of them share the GIL.
 	// The CPU-bound threads are those that competed for the GIL
 	// (competingThread), the same that fairness counts.
-	perProc := map[int]int{}
+	// With them, the threads a little short of CPU-bound (within the
+	// classification's margin), the verdict then at most near its
+	// boundary (classEdge). Workers half compute, half file reads, whose
+	// reads a loaded machine stretched (the OS's delay counts as the I/O),
+	// took turns on the GIL for half their wall and got no verdict.
+	// Only in a process where no thread is clearly CPU-bound: beside
+	// one that is, a thread half I/O is the convoy's.
+	clear := map[int]bool{}
 	for i := range a.r.Threads {
 		if a.competing[i] {
+			clear[a.procOf[i]] = true
+		}
+	}
+	competing := func(i int) bool { return a.competing[i] || !clear[a.procOf[i]] && a.competingNear(i) }
+	perProc := map[int]int{}
+	for i := range a.r.Threads {
+		if competing(i) {
 			perProc[a.procOf[i]]++
 		}
 	}
-	cpuThreads := func(i int) bool { return a.competing[i] && perProc[a.procOf[i]] >= 2 }
+	cpuThreads := func(i int) bool { return competing(i) && perProc[a.procOf[i]] >= 2 }
 	n, s := a.threadSums(cpuThreads)
 	waitShare := textfmt.Share(s.GILWaitNS, s.WallNS)
 	compute := textfmt.Share(s.RunningNS, threadWork(&s))
@@ -361,7 +375,7 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	gainA := cond{measure: "CPU-bound threads' without-GIL estimate / GIL ceiling", value: ratio(own.WithoutGIL, own.GILCeiling), threshold: GILBoundGain, margin: GILBoundGainMargin, unit: unitX}
 	ruleA := []cond{gainA,
 		{measure: "CPU-bound threads' GIL wait share", value: waitShare, threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare},
-		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare, unit: unitShare}}
+		{measure: "pure-Python compute share", value: compute, threshold: GILBoundComputeShare, margin: ClassifyMargin, unit: unitShare}}
 	if c, ok := a.classEdge(cpuThreads); ok {
 		ruleA = append(ruleA, c) // calling them CPU-bound was close
 	}
