@@ -313,7 +313,10 @@ func (a *analysis) competingThread(i int) bool {
 // but for a CPU share just under CPU-bound's, within the classification's
 // margin (ClassifyMargin).
 func (a *analysis) competingNear(i int) bool {
-	return !a.cpuBound[i] && a.cpuShare[i] >= CPUBoundShare-ClassifyMargin && a.competes(i)
+	// The margin is relative, as cond.near's (review: 0.5 - 0.1 took in
+	// threads at 40-45 % that classEdge did not flag near, and gil-bound
+	// fired in full on them).
+	return !a.cpuBound[i] && a.cpuShare[i] >= CPUBoundShare*(1-ClassifyMargin) && a.competes(i)
 }
 
 // competes is competingThread's conditions but the CPU-bound one.

@@ -85,9 +85,15 @@ type vclock struct {
 	latency    int64 // wake-up latency, ns
 	slice      int64 // time slice, ns
 	cores      int
-	free       int  // cores free
-	limited    bool // cores < threads: cores can run out
-	done       <-chan struct{}
+	free       int // cores free
+	// onCores are the threads on a core (at most the cores), and
+	// coreFloor the least core time of them seen so far (it only rises):
+	// a woken or new thread's core time starts at most a slice behind it
+	// (acquireCore), as a fair scheduler's min_vruntime.
+	onCores   []*vthread
+	coreFloor int64
+	limited   bool // cores < threads: cores can run out
+	done      <-chan struct{}
 
 	cur      *vthread
 	next     *vthread // the thread the loop resumes after the running one suspends

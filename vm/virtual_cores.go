@@ -1,24 +1,22 @@
 package vm
 
+import "slices"
+
 // acquireCore gives v a core, waiting in the run queue if none is free.
 func (c *vclock) acquireCore(v *vthread) {
 	if !c.limited || v.onCore || c.halted(v) {
 		return
 	}
-	// Back from a wait: its core time counts from a slice behind the
-	// least of the threads on a core, as a fair scheduler places a waking
+	// Back from a wait, or new: its core time counts from a slice behind
+	// the least of the threads on a core (or, with none on a core, the
+	// least seen before: coreFloor), as a fair scheduler places a waking
 	// thread, so that one that slept long does not keep its core later,
-	// once preempted, until it has caught up with the others
-	// (sliceExpired).
-	least := int64(never)
-	for _, w := range c.threads {
-		if w.onCore {
-			least = min(least, w.coreTime(v.now()))
-		}
-	}
-	if least != never {
-		v.coreNS = max(v.coreNS, least-c.slice)
-	}
+	// once preempted, until it has caught up with the others, nor one
+	// that ran alone wait for a new one to catch up with it
+	// (sliceExpired; review: main, alone 100 ms before it started two
+	// workers, then waited 90 ms for a core).
+	c.raiseFloor(v.now())
+	v.coreNS = max(v.coreNS, c.coreFloor-c.slice)
 	if c.free > 0 {
 		c.free--
 		c.onCore(v, v.now())
@@ -30,9 +28,22 @@ func (c *vclock) acquireCore(v *vthread) {
 	c.yield(v)
 }
 
+// raiseFloor raises coreFloor to the least core time of the threads on a
+// core at time t, if that is more.
+func (c *vclock) raiseFloor(t int64) {
+	least := int64(never)
+	for _, w := range c.onCores {
+		least = min(least, w.coreTime(t))
+	}
+	if least != never {
+		c.coreFloor = max(c.coreFloor, least)
+	}
+}
+
 // onCore gives v a core at time t.
 func (c *vclock) onCore(v *vthread, t int64) {
 	v.onCore, v.sliceEnd, v.coreAt = true, t+c.slice, t
+	c.onCores = append(c.onCores, v)
 }
 
 // coreTime is the time v has had a core, at time t.
@@ -55,8 +66,12 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 		return
 	}
 	t := v.now()
+	c.raiseFloor(t) // v among them: the last one on a core sets it too
 	v.coreNS = v.coreTime(t)
 	v.onCore = false
+	if k := slices.Index(c.onCores, v); k >= 0 {
+		c.onCores = slices.Delete(c.onCores, k, k+1)
+	}
 	if i >= len(c.runq) {
 		c.free++
 		return
@@ -82,7 +97,9 @@ func (c *vclock) sliceExpired(v *vthread) {
 	now := v.coreTime(v.now())
 	i := 0
 	for ; i < len(c.runq); i++ {
-		if w := c.runq[i]; !w.preempted || w.coreNS < now {
+		// A tie gives the core up too: one slice a turn (review: with
+		// "<", evenly matched threads kept their cores for two slices).
+		if w := c.runq[i]; !w.preempted || w.coreNS <= now {
 			break
 		}
 	}

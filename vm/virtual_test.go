@@ -656,3 +656,35 @@ func TestVirtualCoresTakeTurns(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualCoresNoStarvation: a thread that ran alone, then started two
+// workers, is not made to wait for a core until they catch up with its
+// core time (review: free-threaded on 2 cores, main's 50 ms after its
+// workers began ended at 247 ms, its fair share about 226 ms: it waited
+// for a core from about 110 to 200 ms). A new thread's core time starts at
+// most a slice behind the least of those on a core, or seen on one.
+func TestVirtualCoresNoStarvation(t *testing.T) {
+	w, err := workload.Parse("starve", []byte(`name: starve
+threads:
+  - {name: main, run: main}
+  - {name: w, count: 2, run: work}
+functions:
+  main:
+    - compute: 100ms
+    - start: w
+    - io: 1ms
+    - compute: 50ms
+    - join: w
+  work:
+    - compute: 100ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s := sim(t, w, Options{Mode: tracer.GILNone, Cores: 2})
+	// After main's 100 ms alone: 250 ms of work on 2 cores, 125 ms, and
+	// 1 ms of I/O: 226 ms, within a slice.
+	if got, fair := wall(s), 226*time.Millisecond; got > fair+TimeSlice {
+		t.Errorf("wall %v, want its fair share %v within a slice", got, fair)
+	}
+}

@@ -87,7 +87,7 @@ func checkAttachPID(pid int) error {
 	if err != nil {
 		return nil
 	}
-	var tgid int
+	var tgid, threads int
 	var state string
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -100,12 +100,14 @@ func checkAttachPID(pid int) error {
 			tgid, _ = strconv.Atoi(v)
 		case "State":
 			state = v
+		case "Threads":
+			threads, _ = strconv.Atoi(v)
 		}
 	}
 	if tgid > 0 && tgid != pid {
 		return fmt.Errorf("PID %d is a thread of process %d, not a process: attach %d", pid, tgid, tgid)
 	}
-	if strings.HasPrefix(state, "Z") {
+	if strings.HasPrefix(state, "Z") && threads <= 1 { // a leader gone before its threads is not a zombie process (review)
 		return fmt.Errorf("process %d has exited (a zombie its parent has not reaped): nothing to trace", pid)
 	}
 	return nil
@@ -176,7 +178,8 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		// giltrace failed (its outputs, a signal): it exits 1 (or as
 		// stopped), and says what the program's own status was.
 		if code := src.ExitCode(); o.Command != nil && code != 0 {
-			return fmt.Errorf("%w (the program exited with status %d)", err, code)
+			// Its own line (printError), after giltrace's error's lines.
+			return errors.Join(err, fmt.Errorf("the program itself exited with status %d", code))
 		}
 		return err
 	}

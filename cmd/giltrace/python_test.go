@@ -655,7 +655,7 @@ func TestRecordPythonOutputFails(t *testing.T) {
 	cmd.SetErr(&stderr)
 	cmd.SetArgs([]string{"record", "-o", out, "--formats", "report", "--", py, app})
 	err := cmd.ExecuteContext(context.Background())
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "report.txt") || !strings.HasSuffix(err.Error(), "(the program exited with status 7)") {
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "report.txt") || !strings.HasSuffix(err.Error(), "\nthe program itself exited with status 7") {
 		t.Fatalf("err %v (exit %d), want exit 1 naming report.txt and the program's status 7; stderr:\n%s", err, exitCode(err), stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(out, "run.giltrace")); err != nil {

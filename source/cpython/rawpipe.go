@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // The recorder reads the instance's per-CPU binary ring buffers
@@ -314,12 +316,22 @@ func (p *pipeSet) close(fd int) {
 	}
 }
 
-// closeAll closes every descriptor still open.
+// closeAll lets go of every buffer still open: each descriptor is made a
+// copy of /dev/null (dup2), so that the instance can be removed while its
+// number stays taken: a reader still reading it sees its end, and never a
+// file opened since under the same number (review). Closed if /dev/null
+// cannot be opened.
 func (p *pipeSet) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	null, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	for fd := range p.fds {
-		syscall.Close(fd)
+		if err != nil || unix.Dup2(null, fd) != nil {
+			syscall.Close(fd)
+		}
+	}
+	if err == nil {
+		syscall.Close(null)
 	}
 	clear(p.fds)
 }

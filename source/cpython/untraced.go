@@ -26,8 +26,8 @@ type untracedWatch struct {
 	ino    uint64
 
 	mu    sync.Mutex
-	seen  map[int]bool
-	found []string // "pid N (PATH)", in the order found
+	seen  map[int]string // pid -> its executable when last looked at
+	found []string       // "pid N (PATH)", in the order found
 	quit  chan struct{}
 	done  chan struct{}
 }
@@ -39,10 +39,10 @@ const untracedTick = 100 * time.Millisecond
 var pythonFile = regexp.MustCompile(`^(lib)?python\d+(\.\d+)?[a-z]*(\.so.*)?$`)
 
 func startUntracedWatch(root int, probed string) *untracedWatch {
-	u := &untracedWatch{root: root, probed: probed, seen: map[int]bool{root: true}, quit: make(chan struct{}), done: make(chan struct{})}
+	u := &untracedWatch{root: root, probed: probed, seen: map[int]string{}, quit: make(chan struct{}), done: make(chan struct{})}
 	var st syscall.Stat_t
 	if syscall.Stat(probed, &st) == nil {
-		u.dev, u.ino = st.Dev, st.Ino
+		u.dev, u.ino = uint64(st.Dev), uint64(st.Ino)
 	}
 	go func() {
 		defer close(u.done)
@@ -70,11 +70,14 @@ func (u *untracedWatch) scan() {
 		}
 	}
 	for p := range procs {
+		// Looked at again when it has exec'd since (a shell, or pyenv's
+		// shim, then the interpreter, under the same pid; review).
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
 		u.mu.Lock()
-		seen := u.seen[p]
-		u.seen[p] = true
+		last, seen := u.seen[p]
+		u.seen[p] = exe
 		u.mu.Unlock()
-		if seen {
+		if seen && last == exe {
 			continue
 		}
 		if path := u.otherInterpreter(p); path != "" {
@@ -103,7 +106,7 @@ func (u *untracedWatch) otherInterpreter(pid int) string {
 			return "" // the probed interpreter (its executable, or its library beside another's)
 		}
 		var st syscall.Stat_t
-		if u.ino != 0 && syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, f[0]), &st) == nil && st.Dev == u.dev && st.Ino == u.ino {
+		if u.ino != 0 && syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, f[0]), &st) == nil && uint64(st.Dev) == u.dev && uint64(st.Ino) == u.ino {
 			return "" // the same file under another name (a link, a bind mount)
 		}
 		if other == "" {
@@ -132,7 +135,9 @@ func (u *untracedWatch) stop() []string {
 func descendants(root int) (procs map[int]bool, ok bool) {
 	procs = map[int]bool{}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", root, root)); err != nil {
-		return procs, !os.IsNotExist(err) || !processAlive(root)
+		// Gone with its process (nothing to walk), or not there at all
+		// (the caller falls back), or another error (so does it).
+		return procs, os.IsNotExist(err) && !processAlive(root)
 	}
 	todo := []int{root}
 	for len(todo) > 0 {
