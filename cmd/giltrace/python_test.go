@@ -120,8 +120,15 @@ func TestRecordPython(t *testing.T) {
 	} else if got := strings.TrimPrefix(text, "hello from python\n"); string(b) != got {
 		t.Errorf("report.json differs from what record --json printed:\n%.600s\nprinted:\n%.600s", b, got)
 	}
-	// Two CPU-bound threads: processes (or free-threading) would help, the GIL limits threads.
-	if w := rep.WhatIf; w == nil || w.Best.Mode == "threads" || w.Best.Speedup <= 1 || w.Limit == "" {
+	// Two CPU-bound threads: processes (or free-threading) would help, the
+	// GIL limits threads; unless the interpreter's start-up, which a
+	// loaded machine stretched (647 ms in one CI run), is most of the run:
+	// then the prediction says so and promises nothing.
+	if w := rep.WhatIf; w == nil || w.Limit == "" {
+		t.Errorf("what would help: %+v, want a prediction and its limit", w)
+	} else if strings.Contains(w.Limit, "the interpreter's start-up") {
+		t.Logf("the start-up is most of this run: %s", w.Limit)
+	} else if w.Best.Mode == "threads" || w.Best.Speedup <= 1 {
 		t.Errorf("what would help: %+v, want processes or free-threading with a speedup", w)
 	}
 	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
