@@ -269,13 +269,7 @@ func (f *flow) run(i int) {
 		if sp.State == tracer.StateLockWait || k == last && joins {
 			break // ordered: step, in its turn
 		}
-		var c int64
-		switch sp.State {
-		case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
-			c = sp.End - sp.Start
-		case tracer.StateIO:
-			c = f.counted(i, sp)
-		}
+		c := f.counted(i, sp) // 0 for a GIL wait, as in step
 		v, w = min(v+c, sp.End), w+c
 		f.w[b+k+1] = w
 		if v-w != delta {

@@ -1,7 +1,6 @@
 package diagnosis_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
-	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // TestScalesAsProcessesKeepsThem: a program of processes whose work is
@@ -177,15 +175,7 @@ func TestFailedAtStart(t *testing.T) {
 // and analyses its trace.
 func analyzeVirtual(t *testing.T, src string) *diagnosis.Report {
 	t.Helper()
-	w, err := workload.Parse("test.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{Cores: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return diagnosis.Analyze(tracer.Derive(tr))
+	return runWith(t, src, "cpython", vm.Options{Cores: 2}) // its sources name no MODE
 }
 
 // TestFairnessOneAfterAnother: threads that never ran at once (each
