@@ -14,11 +14,10 @@ import (
 // futex mutex, as glibc's default pthread mutex is. A thread that finds it
 // taken sleeps in the kernel and the unlocking thread wakes it with
 // futex(FUTEX_WAKE), as in CPython. Go's sync.Mutex parks the goroutine in
-// Go's scheduler instead, and a guest thread, locked to its
-// operating-system thread, is then woken through other threads (the
-// unlocker's processor readies it, an idle processor's thread takes it and
-// hands itself over to the guest's thread), each of which may wait for a
-// core on a loaded machine. States: unlocked, locked, locked with
+// Go's scheduler instead, and a guest thread is then woken through other
+// threads (the unlocker's processor readies it, and an idle processor's
+// thread is woken to take it), each of which may wait for a core on a
+// loaded machine. States: unlocked, locked, locked with
 // sleepers (Drepper, "Futexes Are Tricky", mutex 3).
 //
 // The legacy GIL keeps Go's mutex (goMu) and wakes its waiter under it,

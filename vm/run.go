@@ -355,16 +355,14 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		r.gomaxprocs = gomaxprocs
 		defer done()
 		for _, th := range threads {
-			// Each guest thread is an operating-system thread of its own,
-			// as CPython's are: a thread the GIL wakes has to be scheduled
-			// by the kernel, not run at once by the Go scheduler on the
-			// waker's processor, so on a loaded machine handoffs slow down
-			// as CPython's do (docs/vm.md, "Threads").
-			wg.Go(func() {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				th.run()
-			})
+			// Each guest thread is a goroutine that sleeps only in the
+			// kernel (a futex: Waker), on the operating-system thread it
+			// runs on, and that thread has a processor of its own: a thread
+			// the GIL wakes is scheduled by the kernel, as CPython's are, not
+			// run by Go's scheduler on the waker's processor, so on a loaded
+			// machine handoffs slow down as CPython's do. It is not locked
+			// to that thread: see passScheduler (docs/vm.md, "Threads").
+			wg.Go(th.run)
 		}
 		wg.Wait()
 	}

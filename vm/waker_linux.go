@@ -4,6 +4,7 @@ package vm
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -17,13 +18,14 @@ import (
 // sleeps, futex(FUTEX_WAKE). The kernel wakes the thread itself, on the
 // hrtimer of the timeout (with the thread's timer slack, 50 us by default,
 // as CPython's timed wait gets) or on the waker's call: no goroutine of
-// Go's scheduler or network poller stands between them. A guest thread is
-// locked to its operating-system thread and a real-time run has a
-// processor for each (procs.go), so a thread blocked in the system call
-// keeps its processor and runs on as soon as the kernel schedules it
-// (docs/vm.md, "Timed waits and sleeps").
+// Go's scheduler or network poller stands between them. A goroutine in a
+// system call stays on its operating-system thread, and a real-time run has
+// a processor for each guest thread (procs.go), so a thread blocked in the
+// system call runs on as soon as the kernel schedules it (docs/vm.md,
+// "Timed waits and sleeps").
 type waker struct {
-	state atomic.Uint32 // wakeIdle, wakeSignalled or wakeParked
+	state    atomic.Uint32 // wakeIdle, wakeSignalled or wakeParked
+	lastPass int64         // monoNow at the thread's last pass through Go's scheduler
 }
 
 const (
@@ -64,6 +66,19 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 		}
 		if w.state.CompareAndSwap(wakeSignalled, wakeIdle) {
 			return WakeSignal
+		}
+		// A pass through Go's scheduler before a sleep that may end
+		// passEvery or more after the last (see passScheduler); the
+		// timeout is taken after it. A wait without one is taken for
+		// half of passEvery: a pass before each lock wait would cost
+		// one more wake-up a handoff.
+		expect := timeout
+		if expect <= 0 {
+			expect = passEvery / 2
+		}
+		if now := monoNow(); now+int64(expect)-w.lastPass >= int64(passEvery) {
+			passScheduler()
+			w.lastPass = now
 		}
 		var ts *unix.Timespec
 		if timeout > 0 {
@@ -109,3 +124,36 @@ func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
 
 // pending reports whether a signal is pending (tests).
 func (w *Waker) pending() bool { return w.state.Load() == wakeSignalled }
+
+// passScheduler passes the calling goroutine through Go's scheduler, which
+// runs it on at once when nothing else waits for a processor. A guest
+// thread sleeps in the futex system call, never in Go's scheduler, so
+// without it the processor (P) it runs on would count no scheduling for as
+// long as the thread lives, and Go's system monitor treats a P that has not
+// scheduled for 10 ms as running a goroutine to preempt: it signals the
+// thread and, if it is in a system call, takes its P away, and every P so
+// taken makes the monitor poll again every 20 us. Measured with 8 threads
+// of 100 x (2 ms compute + 2 ms sleep) on 2 cores: 12 k wake-ups of the
+// monitor and 530 preemption signals in a 2 s run, 3 times the context
+// switches of CPython running the same program, and each 2 ms compute
+// 10-20 % slower than with one thread, where CPython's is not. A pass costs
+// more than it seems: it wakes an idle P's thread to look for work
+// (runtime.wakep), which spins on another core; before every sleep, it made
+// the GIL's handoff (BenchmarkHandoff) 15 us instead of 2-7. So a thread
+// passes before a sleep only if it could otherwise go passEvery without
+// one: 400 wake-ups of the monitor, 5 signals, a third of the context
+// switches, each compute 4-8 % slower than with one thread, and a 2 us
+// handoff (docs/vm.md, "Where the model differs from CPython"). The
+// guest threads are not locked to their operating-system threads for this
+// reason: a locked goroutine's pass hands its P to another thread and back.
+func passScheduler() { runtime.Gosched() }
+
+// passEvery is how long at most a thread goes without passing through Go's
+// scheduler, as far as its sleeps' timeouts tell: under the system
+// monitor's 10 ms.
+const passEvery = 8 * time.Millisecond
+
+var monoStart = time.Now()
+
+// monoNow is the monotonic clock in ns.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
