@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -270,5 +271,8 @@ func (r *Result) finish() {
 }
 
 func round3(f float64) float64 {
-	return float64(int64(f*1000+0.5)) / 1000
+	// math.Round, not int64(f*1000+0.5), which rounds a negative figure
+	// (a replay shorter than the measured wall) toward zero: -0.0225 gave
+	// -0.022.
+	return math.Round(f*1000) / 1000
 }

@@ -894,3 +894,42 @@ func TestWhatIfTableSwitchInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestBestSaysItsEffect: the best option's line gives its effect against
+// the model as recorded, like for like. A start-up-dominated run measured
+// at 1.00x, replayed at 0.95x, with processes predicted 0.972x, printed
+// "best on 2 cores: processes ..., predicted 0.97x", which reads as a
+// change that makes the run slower than measured; it is 2 % less wall
+// time than the run as recorded. As recorded, no effect is printed.
+func TestBestSaysItsEffect(t *testing.T) {
+	replay := PredictionRow{Mode: Threads, Cores: 2, WallNS: 1000, Speedup: 0.95}
+	p := &Prediction{Workload: "w", RecordedCores: 2, MeasuredWallNS: 950, SerialNS: 950, Measured: 1.0, Replay: replay,
+		Rows: []PredictionRow{replay, {Mode: Processes, Cores: 2, WallNS: 977, Speedup: 0.972}, {Mode: FreeThreaded, Cores: 2, WallNS: 990, Speedup: 0.96}}}
+	p.choose(WhatIfOptions{}, critical{})
+	if p.Best.Mode != Processes || p.BestWallChange != -0.023 {
+		t.Fatalf("best %s, wall change %v; want processes, -0.023", p.Best.Mode, p.BestWallChange)
+	}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "predicted 0.97x against 0.95x as recorded (2 % less wall time);"; !strings.Contains(b.String(), want) {
+		t.Errorf("the best line does not say %q:\n%s", want, b.String())
+	}
+	var js strings.Builder
+	if err := p.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"best_wall_change": -0.023`) {
+		t.Errorf("JSON without best_wall_change -0.023 (%v):\n%s", err, js.String())
+	}
+
+	// As recorded: no effect, and 0.
+	p = &Prediction{Workload: "w", RecordedCores: 2, MeasuredWallNS: 1000, SerialNS: 1000, Measured: 1.0, Replay: replay,
+		Rows: []PredictionRow{replay, {Mode: Processes, Cores: 2, WallNS: 995, Speedup: 0.955}}}
+	p.choose(WhatIfOptions{}, critical{})
+	b.Reset()
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if p.BestWallChange != 0 || !strings.Contains(b.String(), "best on 2 cores: threads, as recorded, predicted 0.95x;") {
+		t.Errorf("as recorded: wall change %v, text:\n%s", p.BestWallChange, b.String())
+	}
+}

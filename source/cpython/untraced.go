@@ -105,8 +105,7 @@ func (u *untracedWatch) otherInterpreter(pid int) string {
 		if path == u.probed {
 			return "" // the probed interpreter (its executable, or its library beside another's)
 		}
-		var st syscall.Stat_t
-		if u.ino != 0 && syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, f[0]), &st) == nil && uint64(st.Dev) == u.dev && uint64(st.Ino) == u.ino {
+		if u.sameFile(pid, f[0], path) {
 			return "" // the same file under another name (a link, a bind mount)
 		}
 		if other == "" {
@@ -114,6 +113,22 @@ func (u *untracedWatch) otherInterpreter(pid int) string {
 		}
 	}
 	return other
+}
+
+// sameFile reports whether the file mapped at addresses rng of process pid,
+// named path in its maps, is the probed interpreter: the mapping's own
+// file (/proc/PID/map_files), else, when that cannot be read (the process
+// exited or exec'd since its maps were read: the clean-clone CI once named
+// the program's own python3.11 child so), the file at path now.
+func (u *untracedWatch) sameFile(pid int, rng, path string) bool {
+	if u.ino == 0 {
+		return false
+	}
+	var st syscall.Stat_t
+	if syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, rng), &st) != nil && syscall.Stat(path, &st) != nil {
+		return false
+	}
+	return uint64(st.Dev) == u.dev && uint64(st.Ino) == u.ino
 }
 
 // stop ends the watch after one last scan and returns what it found.
