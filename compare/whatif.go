@@ -81,9 +81,9 @@ type Prediction struct {
 	// -0.3 is 30 % less wall time; 0 when the best is as recorded. The
 	// like-for-like effect of the change: the best's speedup may still be
 	// below the measured one when the model misses the run (ReplayError).
-	BestWallChange float64 `json:"best_wall_change"`
-	Notes          []string           `json:"notes"`
-	Model          []byte             `json:"-"` // the workload file the predictions ran
+	BestWallChange float64  `json:"best_wall_change"`
+	Notes          []string `json:"notes"`
+	Model          []byte   `json:"-"` // the workload file the predictions ran
 
 	// recordedOnTarget is the model as recorded on the cores the best option
 	// is chosen on when they are not the recorded machine's (--cores
