@@ -271,8 +271,9 @@ func (r *Result) finish() {
 }
 
 func round3(f float64) float64 {
-	// math.Round, not int64(f*1000+0.5), which rounds a negative figure
-	// (a replay shorter than the measured wall) toward zero: -0.0225 gave
-	// -0.022.
-	return math.Round(f*1000) / 1000
+	// math.Round, not int64(f*1000+0.5), which moved every negative
+	// figure (a replay shorter than the measured wall) 0.001 toward zero:
+	// -0.023 gave -0.022. + 0 makes a -0 (from -0.0003) a 0, which JSON
+	// and the text's %+.1f print without a sign.
+	return math.Round(f*1000)/1000 + 0
 }

@@ -771,7 +771,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	best, effect := describe(p.Best), ""
 	if asRecorded := p.asRecorded(); p.Best == asRecorded {
 		best = p.Best.Mode + ", as recorded"
-	} else {
+	} else if asRecorded.WallNS > 0 {
 		// The change's effect against the model as recorded, like for
 		// like: a best predicted at 0.97x beside a measured 1.00x (the
 		// replay 0.95x) read as a change that makes the run slower.

@@ -933,3 +933,13 @@ func TestBestSaysItsEffect(t *testing.T) {
 		t.Errorf("as recorded: wall change %v, text:\n%s", p.BestWallChange, b.String())
 	}
 }
+
+// TestRound3: to nearest for negative figures too, and no -0.
+func TestRound3(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{{-0.023, -0.023}, {-0.0225, -0.023}, {0.0225, 0.023}, {-0.0003, 0}, {1.2344, 1.234}} {
+		got := round3(c.in)
+		if got != c.want || math.Signbit(got) != math.Signbit(c.want) {
+			t.Errorf("round3(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

@@ -2,10 +2,11 @@
 // workloads (package vm/workload) to bytecode and runs them (Run, or Source
 // as a tracer.Source) with every guest thread a goroutine executing a real
 // interpreter loop and contending for a real GIL, recording every state
-// change through the tracer. In real time each guest thread is locked to
-// an operating-system thread of its own, as CPython's threads are
-// pthreads, waits and sleeps block in the kernel on a futex of the thread's
-// own (waker_linux.go), and native calls burn the
+// change through the tracer. In real time each guest thread runs on an
+// operating-system thread, as CPython's threads are pthreads, waits and
+// sleeps block in the kernel on a futex of the thread's own
+// (waker_linux.go; elsewhere than Linux, a channel and a Go timer, the
+// thread locked to its operating-system thread), and native calls burn the
 // thread's own CPU time (docs/vm.md).
 //
 // # Interpreter

@@ -6,13 +6,12 @@ import (
 	"sync"
 )
 
-// Processors for real-time runs. Each guest thread is locked to an
-// operating-system thread of its own, and a locked thread runs only while
-// it holds one of Go's GOMAXPROCS processors. With as many processors as
-// cores, more runnable guest threads than cores would queue for a processor
-// in Go's scheduler (which preempts after 10 ms, and hands a processor to a
-// locked thread by waking it from another thread); CPython's threads are
-// shared among the cores by the kernel. So a real-time run raises
+// Processors for real-time runs. Each guest thread runs on an
+// operating-system thread, which runs Go code only while it holds one of
+// Go's GOMAXPROCS processors. With as many processors as cores, more
+// runnable guest threads than cores would queue for a processor in Go's
+// scheduler (which preempts after 10 ms); CPython's threads are shared
+// among the cores by the kernel. So a real-time run raises
 // GOMAXPROCS to its threads plus one for its duration: every guest thread
 // can hold a processor, and the kernel shares the cores among them. The
 // trace records the GOMAXPROCS from before (the cores the run may use).

@@ -355,14 +355,18 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		r.gomaxprocs = gomaxprocs
 		defer done()
 		for _, th := range threads {
-			// Each guest thread is a goroutine that sleeps only in the
-			// kernel (a futex: Waker), on the operating-system thread it
-			// runs on, and that thread has a processor of its own: a thread
-			// the GIL wakes is scheduled by the kernel, as CPython's are, not
+			// On Linux each guest thread is a goroutine that sleeps only in
+			// the kernel (a futex: Waker), on the operating-system thread it
+			// runs on, with a processor for each (raiseProcs): a thread the
+			// GIL wakes is scheduled by the kernel, as CPython's are, not
 			// run by Go's scheduler on the waker's processor, so on a loaded
 			// machine handoffs slow down as CPython's do. It is not locked
-			// to that thread: see passScheduler (docs/vm.md, "Threads").
-			wg.Go(th.run)
+			// to that thread there (passScheduler); elsewhere it is
+			// (lockGuestThread; docs/vm.md, "Threads").
+			wg.Go(func() {
+				defer lockGuestThread()()
+				th.run()
+			})
 		}
 		wg.Wait()
 	}

@@ -68,13 +68,16 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 			return WakeSignal
 		}
 		// A pass through Go's scheduler before a sleep that may end
-		// passEvery or more after the last (see passScheduler); the
-		// timeout is taken after it. A wait without one is taken for
-		// half of passEvery: a pass before each lock wait would cost
-		// one more wake-up a handoff.
-		expect := timeout
-		if expect <= 0 {
-			expect = passEvery / 2
+		// passEvery or more after the last (see passScheduler), the
+		// timeout taken again after it. A wait without a timeout is taken
+		// for half of passEvery: a pass before each lock wait would cost
+		// one more wake-up a handoff (a wait that lasts longer may still
+		// lose its processor to the system monitor, once).
+		expect := passEvery / 2
+		if timeout > 0 {
+			if expect = time.Until(deadline); expect <= 0 {
+				return WakeTimeout
+			}
 		}
 		if now := monoNow(); now+int64(expect)-w.lastPass >= int64(passEvery) {
 			passScheduler()
@@ -124,6 +127,11 @@ func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
 
 // pending reports whether a signal is pending (tests).
 func (w *Waker) pending() bool { return w.state.Load() == wakeSignalled }
+
+// lockGuestThread does nothing on Linux: a guest thread sleeps in the
+// kernel on its own futex, and is not locked to its operating-system
+// thread (passScheduler says why).
+func lockGuestThread() (unlock func()) { return func() {} }
 
 // passScheduler passes the calling goroutine through Go's scheduler, which
 // runs it on at once when nothing else waits for a processor. A guest

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // untracedWatch looks, every untracedTick, for processes descended from the
@@ -105,7 +107,7 @@ func (u *untracedWatch) otherInterpreter(pid int) string {
 		if path == u.probed {
 			return "" // the probed interpreter (its executable, or its library beside another's)
 		}
-		if u.sameFile(pid, f[0], path) {
+		if u.sameFile(pid, f) {
 			return "" // the same file under another name (a link, a bind mount)
 		}
 		if other == "" {
@@ -115,20 +117,32 @@ func (u *untracedWatch) otherInterpreter(pid int) string {
 	return other
 }
 
-// sameFile reports whether the file mapped at addresses rng of process pid,
-// named path in its maps, is the probed interpreter: the mapping's own
-// file (/proc/PID/map_files), else, when that cannot be read (the process
-// exited or exec'd since its maps were read: the clean-clone CI once named
-// the program's own python3.11 child so), the file at path now.
-func (u *untracedWatch) sameFile(pid int, rng, path string) bool {
-	if u.ino == 0 {
+// sameFile reports whether the mapping of process pid described by f (a
+// line of its maps, split into fields) is of the probed interpreter: by
+// the mapping's own file (/proc/PID/map_files), else, when that cannot be
+// stat'd (the process exited or exec'd since its maps were read: the
+// program's own python3.11 child was once named untraced so), by the
+// device and inode the maps line gives, which need no permission and name
+// the file the process mapped, whatever the tracer's mount namespace.
+func (u *untracedWatch) sameFile(pid int, f []string) bool {
+	if u.ino == 0 || len(f) < 6 {
 		return false
 	}
+	// map_files names a range without the maps line's zero padding
+	// (00400000-0048c000 there, 400000-48c000 here: a non-PIE program).
+	lo, hi, _ := strings.Cut(f[0], "-")
+	a, errA := strconv.ParseUint(lo, 16, 64)
+	b, errB := strconv.ParseUint(hi, 16, 64)
 	var st syscall.Stat_t
-	if syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%s", pid, rng), &st) != nil && syscall.Stat(path, &st) != nil {
-		return false
+	if errA == nil && errB == nil && syscall.Stat(fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, a, b), &st) == nil {
+		return uint64(st.Dev) == u.dev && uint64(st.Ino) == u.ino
 	}
-	return uint64(st.Dev) == u.dev && uint64(st.Ino) == u.ino
+	major, minor, ok := strings.Cut(f[3], ":")
+	ma, err1 := strconv.ParseUint(major, 16, 32)
+	mi, err2 := strconv.ParseUint(minor, 16, 32)
+	ino, err3 := strconv.ParseUint(f[4], 10, 64)
+	return ok && err1 == nil && err2 == nil && err3 == nil && ino == u.ino &&
+		uint32(ma) == unix.Major(u.dev) && uint32(mi) == unix.Minor(u.dev)
 }
 
 // stop ends the watch after one last scan and returns what it found.

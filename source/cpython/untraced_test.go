@@ -1,17 +1,24 @@
 package cpython
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSameFileWhenMapFilesGone: a process whose maps were read but whose
-// map_files can no longer be (it exited or exec'd meanwhile) is judged by
-// the file at the mapped path: the clean-clone CI once listed the
-// program's own python3.11 child among the untraced ones, the stat of its
-// map_files having failed.
+// map_files can no longer be stat'd (it exited or exec'd meanwhile) is
+// judged by the device and inode of its maps line, not by a file named
+// like it: the clean-clone CI once listed the program's own python3.11
+// child among the untraced ones, the stat of its map_files having failed.
+// A readable map_files entry decides (the process itself here: a non-PIE
+// test binary, whose maps line pads its range with zeros and whose
+// map_files name does not).
 func TestSameFileWhenMapFilesGone(t *testing.T) {
 	dir := t.TempDir()
 	probed, other := filepath.Join(dir, "python3.11"), filepath.Join(dir, "python3.12")
@@ -20,19 +27,46 @@ func TestSameFileWhenMapFilesGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	line := func(path string) []string { // a maps line of path, split
+		var st syscall.Stat_t
+		if err := syscall.Stat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"0-1000", "r-xp", "00000000", fmt.Sprintf("%02x:%02x", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev))), fmt.Sprint(st.Ino), path}
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(probed, &st); err != nil {
 		t.Fatal(err)
 	}
 	u := &untracedWatch{probed: filepath.Join(dir, "python3"), dev: uint64(st.Dev), ino: uint64(st.Ino)}
 	const gone = 1 << 30 // no such process
-	if !u.sameFile(gone, "0-1000", probed) {
+	if !u.sameFile(gone, line(probed)) {
 		t.Errorf("the probed file, its process gone: not the same file")
 	}
-	if u.sameFile(gone, "0-1000", other) {
+	if u.sameFile(gone, line(other)) {
 		t.Errorf("another file, its process gone: the same file")
 	}
-	if u.sameFile(gone, "0-1000", filepath.Join(dir, "missing")) {
-		t.Errorf("nothing to stat: the same file")
+	// Named like the probed file, another inode: not the same.
+	l := line(probed)
+	l[4] = fmt.Sprint(st.Ino + 1)
+	if u.sameFile(gone, l) {
+		t.Errorf("another inode under the probed file's name: the same file")
+	}
+	// A live mapping's map_files decides: this test binary's own text,
+	// which is not the probed file whatever its maps line says.
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	exe, _ := os.Executable()
+	for _, ln := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(ln)
+		if len(f) >= 6 && f[5] == exe {
+			f[3], f[4] = l[3], fmt.Sprint(st.Ino) // the probed file's, in the line
+			if u.sameFile(os.Getpid(), f) {
+				t.Errorf("a readable map_files entry of another file: the same file")
+			}
+			return
+		}
 	}
 }
