@@ -94,6 +94,7 @@ type Prediction struct {
 	ipcWorkers, ipcThreads int
 	ipcStays               []string
 	recordedProcs          int
+	ipcCost                time.Duration // WhatIfOptions.IPCCost, when charged to some thread
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -230,6 +231,9 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		} else if !slices.Contains(p.ipcStays, g.Name) {
 			p.ipcStays = append(p.ipcStays, g.Name)
 		}
+	}
+	if p.ipcWorkers > 0 {
+		p.ipcCost = o.IPCCost
 	}
 	p.choose(o, criticalThread(s))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
@@ -728,9 +732,20 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 
 // estimateWhy says why the verdict's estimate e and the prediction differ,
 // by which is higher.
-func estimateWhy(predicted, e float64) string {
+// modeAs names a mode's estimate as the report does.
+var modeAs = map[string]string{Processes: "as processes", FreeThreaded: "without a GIL"}
+
+// estimateWhy says why mode's prediction differs from the report's
+// estimate e.
+func (p *Prediction) estimateWhy(mode string, predicted, e float64) string {
 	if predicted < e {
-		return "the estimate is a bound (the work over the cores, each thread from its earliest start, a lock's sections in their best order), without the GIL handoffs, the waits for a core and the lock's actual order that the prediction replays"
+		why := "the estimate is a bound (the work over the cores, each thread from its earliest start, a lock's sections in their best order), without the GIL handoffs, the waits for a core and the lock's actual order that the prediction replays"
+		if mode == Processes && p.ipcCost > 0 {
+			// QA: a gap made of the user's own --ipc-cost was put down to
+			// handoffs and waits only.
+			why += fmt.Sprintf(", and without the %v of --ipc-cost that each of its %s pays here", p.ipcCost, textfmt.Plural(p.ipcWorkers, "worker"))
+		}
+		return why
 	}
 	return "the estimate is arithmetic on the run's flow (the work over the cores, each thread from its earliest start, the longest chain of work); the prediction replays the threads' order and overlaps them better"
 }
@@ -769,18 +784,25 @@ func (p *Prediction) WriteText(w io.Writer) error {
 			100*math.Abs(p.ReplayError), 100*ReplayTolerance)
 	}
 	best, effect := describe(p.Best), ""
+	// On fewer cores than recorded (--cores), "as recorded" is the run as
+	// recorded but on those cores (QA: "processes, as recorded" two lines
+	// under a replay of the recording at 1.41x).
+	asWhat := "as recorded"
+	if p.recordedOnTarget.Cores > 0 {
+		asWhat = "as recorded but on " + textfmt.Plural(p.recordedOnTarget.Cores, "core")
+	}
 	if asRecorded := p.asRecorded(); p.Best == asRecorded {
-		best = p.Best.Mode + ", as recorded"
+		best = p.Best.Mode + ", " + asWhat
 	} else if asRecorded.WallNS > 0 {
 		// The change's effect against the model as recorded, like for
 		// like: a best predicted at 0.97x beside a measured 1.00x (the
 		// replay 0.95x) read as a change that makes the run slower.
-		effect = fmt.Sprintf(" against %s as recorded (%.0f %% less wall time)", textfmt.X(asRecorded.Speedup), -100*p.BestWallChange)
+		effect = fmt.Sprintf(" against %s %s (%.0f %% less wall time)", textfmt.X(asRecorded.Speedup), asWhat, -100*p.BestWallChange)
 	}
 	fmt.Fprintf(&b, "  best on %s: %s, predicted %s%s; limited by %s\n", textfmt.Plural(p.Best.Cores, "core"), best, textfmt.X(p.Best.Speedup), effect, p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {
-		fmt.Fprintf(&b, "  estimated %s for %s in the report: %s (docs/what-if.md)\n",
-			textfmt.X(e), p.Best.Mode, estimateWhy(p.Best.Speedup, e))
+		fmt.Fprintf(&b, "  estimated %s %s in the report, predicted %s here: %s (docs/what-if.md)\n",
+			textfmt.X(e), modeAs[p.Best.Mode], textfmt.X(p.Best.Speedup), p.estimateWhy(p.Best.Mode, p.Best.Speedup, e))
 	}
 	// The verdict's estimates for the other modes, where the table says
 	// otherwise: a lock queue makes processes 0.94x here, estimated 1.24x.
@@ -791,9 +813,8 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		}
 		for _, r := range p.Rows {
 			if r.Mode == m && r.Cores == p.EstimatedCores && r.SwitchInterval == 0 && math.Abs(r.Speedup-e) > 0.05*e {
-				as := map[string]string{Processes: "as processes", FreeThreaded: "without a GIL"}[m]
 				fmt.Fprintf(&b, "  estimated %s %s in the report, predicted %s here: %s (docs/what-if.md)\n",
-					textfmt.X(e), as, textfmt.X(r.Speedup), estimateWhy(r.Speedup, e))
+					textfmt.X(e), modeAs[m], textfmt.X(r.Speedup), p.estimateWhy(m, r.Speedup, e))
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package diagnosis_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
@@ -74,5 +75,75 @@ thread 2 "B" proc=0
 		if v.Code == "lock-bound" {
 			t.Errorf("verdict lock-bound on a join: %s", v.Text)
 		}
+	}
+}
+
+// TestJoinWithoutHold: a real program recorded without --lock-holds has
+// no hold of a thread's join lock (the thread took it uncontended at its
+// start), only the joiner's wait on it, named for Thread.join. The wait
+// lasts until the joined thread could have ended, not as long as it took:
+// QA found a countdown's main thread joining three workers bounded at
+// 389 ms "at the earliest", where the workers could have ended by 284 ms
+// and the what-if replayed processes at 309 ms. Here the worker W runs
+// 1-11 ms and 90-100 ms, waiting between for the GIL, which B holds from
+// 11 to 90 ms, so without a GIL W ends at 21 ms and main, after 1 ms more
+// of work, at 22 ms: the bound is B's end, 90 ms, and as processes the
+// run's 101 ms of work take 1.12x less; taking the join as long as it took
+// ends main at 101 ms, 1.0x.
+func TestJoinWithoutHold(t *testing.T) {
+	text := `giltrace-text 1
+meta workload "join"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 4
+string 0 ""
+process 0 "join" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+lock 1 "lock 0x7f23c0000b70 (Thread.join)" proc=0
+lock 2 "busy" proc=0
+thread 0 "MainThread" proc=0
+thread 1 "W" proc=0
+thread 2 "B" proc=0
+0 0 thread-start
+1 0 lock-acquire GIL uncontended
+1000000 1 thread-start
+1000001 1 lock-wait GIL
+1000002 0 lock-wait "lock 0x7f23c0000b70 (Thread.join)"
+1000003 0 lock-release GIL lock-wait
+1000004 1 lock-acquire GIL after-wait
+11000000 2 thread-start
+11000001 2 lock-wait GIL
+11000002 2 drop-request GIL 1
+11000003 1 lock-release GIL drop-request
+11000004 1 lock-wait GIL
+11000005 2 lock-acquire GIL forced
+90000000 2 lock-release GIL thread-end
+90000001 2 thread-end
+90000002 1 lock-acquire GIL after-wait
+99999000 0 lock-acquire "lock 0x7f23c0000b70 (Thread.join)" after-wait
+99999001 0 lock-wait GIL
+100000000 1 lock-release GIL thread-end
+100000001 1 thread-end
+100000002 0 lock-acquire GIL after-wait
+100999999 0 lock-release "lock 0x7f23c0000b70 (Thread.join)" unlock
+101000000 0 lock-release GIL thread-end
+101000001 0 thread-end
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := diagnosis.Analyze(tracer.Derive(tr))
+	sp := r.Speedup
+	// Main's earliest end: W's 20 ms of work from 1 ms, then main's 1 ms;
+	// B's 79 ms from 11 ms end at 90 ms: the bound is B's, 90 ms.
+	if sp.Limit.NS > 91e6 {
+		t.Errorf("no-GIL bound %v (%s), want at most B's end, 90ms: the join taken as long as it took", time.Duration(sp.Limit.NS), sp.Limit.Text)
+	}
+	if sp.AsProcesses < 1.05 {
+		t.Errorf("as processes %.2fx, want about 101/90 = 1.12x", sp.AsProcesses)
 	}
 }

@@ -1038,10 +1038,14 @@ func (a *analysis) scales() (Verdict, bool) {
 			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
 	}
+	figures := fmt.Sprintf("GIL ceiling %s, estimated %s without a GIL on %s", textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"))
+	if a.t.Meta.GILMode == "none" { // no GIL to have a ceiling (QA)
+		figures = fmt.Sprintf("estimated %s on %s", textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"))
+	}
 	return Verdict{
 		Code: Scales,
-		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (GIL ceiling %s, estimated %s without a GIL on %s): %s; GIL wait was %s of their time.",
-			n, textfmt.X(sp.Achieved), textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"), why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
+		Text: fmt.Sprintf("The %d threads overlapped %s: the same work on one thread, back to back, over the run's wall (%s): %s; GIL wait was %s of their time.",
+			n, textfmt.X(sp.Achieved), figures, why, textfmt.Pct0(textfmt.Share(s.GILWaitNS, s.WallNS))) + a.measuredNote(),
 		Advice: advice,
 	}, true
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -82,5 +83,20 @@ functions:
 	// acquisition is in the table, not in the fairness counts.
 	if !strings.Contains(text, "(of their 20 in the threads table: the other one came when no other of them wanted the GIL)") {
 		t.Errorf("fairness counts against the threads table:\n%s", text)
+	}
+}
+
+// TestNoGILCeilingWithoutAGIL: a free-threaded run's Speedup section gives
+// no GIL ceiling (QA: "ceiling for 16 threads: GIL 10.42x" on a run with
+// no GIL); a run with one does.
+func TestNoGILCeilingWithoutAGIL(t *testing.T) {
+	for _, mode := range []string{"none", "cpython"} {
+		r := &diagnosis.Report{Summary: diagnosis.Summary{GILMode: mode, WallNS: 1e9}, Speedup: diagnosis.Speedup{Threads: 16, Cores: 2, GILCeiling: 10.42, AmdahlLaw: 16}}
+		var b strings.Builder
+		writeSpeedup(&b, r)
+		gil := strings.Contains(b.String(), "GIL 10.42x")
+		if mode == "none" && (gil || !strings.Contains(b.String(), "none from a GIL (free-threaded)")) || mode == "cpython" && !gil {
+			t.Errorf("GIL mode %s:\n%s", mode, b.String())
+		}
 	}
 }
