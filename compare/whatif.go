@@ -316,6 +316,11 @@ type critical struct {
 	// trace: the interpreter starting up (startUpEnd); starterStartupIONS
 	// the part of that in blocking calls (reading the modules it imports).
 	starterStartupNS, starterStartupIONS int64
+	// importNS is the part of workNS spent starting the interpreter
+	// (startUpEnd) or importing modules (under importlib's frames): a
+	// script whose main thread mostly imports was advised that "splitting
+	// its work across more workers would help" (QA).
+	importNS int64
 }
 
 // needs says how long the critical thread takes alone (its work, without
@@ -444,6 +449,9 @@ func criticalThread(s *tracer.Spans) critical {
 			c.name = fmt.Sprintf("%s (pid %d)", c.name, s.Trace.Procs[p].PID)
 		}
 	}
+	if cid >= 0 {
+		c.importNS = importWork(s, tracer.ThreadID(cid))
+	}
 	if cid >= 0 && c.lateStart() {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
 			c.starter = s.Trace.Threads[st].Name
@@ -455,6 +463,50 @@ func criticalThread(s *tracer.Spans) critical {
 		}
 	}
 	return c
+}
+
+// importWork is thread id's work (running, I/O, native) before its
+// program's own code first ran (startUpEnd: the interpreter starting up)
+// or under one of importlib's frames (importing modules).
+func importWork(s *tracer.Spans, id tracer.ThreadID) int64 {
+	t := s.Trace
+	if t.Meta.Extra["source"] != "cpython" {
+		return 0
+	}
+	startEnd, _ := startUpEnd(s, id)
+	importing := map[tracer.StackID]bool{}
+	var under func(st tracer.StackID) bool
+	under = func(st tracer.StackID) bool {
+		if st == tracer.NoStack || int(st) >= len(t.Stacks) {
+			return false
+		}
+		if v, ok := importing[st]; ok {
+			return v
+		}
+		importing[st] = false // a cycle in a corrupt table ends here
+		v := false
+		if f := t.Stacks[st].Frame; int(f) < len(t.Frames) && strings.HasPrefix(t.Frames[f].File, "<frozen importlib") {
+			v = true
+		} else {
+			v = under(t.Stacks[st].Parent)
+		}
+		importing[st] = v
+		return v
+	}
+	var ns int64
+	for _, sp := range s.ThreadStates(id) {
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
+		default:
+			continue
+		}
+		if sp.End <= startEnd {
+			ns += sp.End - sp.Start
+		} else if under(sp.Stack) {
+			ns += sp.End - max(sp.Start, startEnd)
+		}
+	}
+	return ns
 }
 
 // sameName reports whether another thread of t has id's name.
@@ -690,6 +742,9 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
 		p.Limit = crit.lateStartLimit()
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
+		p.Limit = fmt.Sprintf("the interpreter's start-up and imports: %s, of which %s starting the interpreter and importing modules; splitting its work across more workers would not help: import less, or later (python3 -X importtime lists what it imports)",
+			crit.needs(), textfmt.Dur(crit.importNS))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))

@@ -955,3 +955,36 @@ func TestRound3(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsLimit: a real program's main thread that spends most of its
+// work importing modules (under importlib's frames) is limited by the
+// interpreter's start-up and imports, which splitting its work across more
+// workers would not shorten (QA: "limited by the longest thread: MainThread
+// ... splitting its work across more workers would help" for a script of
+// eight imports and two tiny threads).
+func TestImportsLimit(t *testing.T) {
+	b := testkit.New("imports")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	p := b.Process("python3", 100)
+	mod := b.Frame(tracer.Frame{Func: "<module>", File: "/app/imports.py", Line: 1})
+	imp := b.Frame(tracer.Frame{Func: "_find_and_load", File: "<frozen importlib._bootstrap>", Line: 1165})
+	work := b.Frame(tracer.Frame{Func: "w", File: "/app/imports.py", Line: 2})
+	main := b.Thread(p, "MainThread")
+	w := b.Thread(p, "Thread-1 (w)")
+	main.Start(0).Acquire(1, 0, tracer.AcquireUncontended).Call(2, mod).Call(3, imp)
+	main.Return(300e6).Release(300e6+1, 0, tracer.ReleaseIO)
+	w.Start(300e6+2).Acquire(300e6+3, 0, tracer.AcquireUncontended).Call(300e6+4, work).Return(301e6).Release(301e6+1, 0, tracer.ReleaseThreadEnd).End(301e6 + 2)
+	main.Acquire(301e6+3, 0, tracer.AcquireUncontended).Return(305e6).Release(305e6+1, 0, tracer.ReleaseThreadEnd).End(305e6 + 2)
+	s := tracer.Derive(b.Trace())
+	c := criticalThread(s)
+	if c.name != "MainThread" || c.importNS < 290e6 {
+		t.Fatalf("critical %s, imports %v; want MainThread, about 300ms", c.name, time.Duration(c.importNS))
+	}
+	p2, err := WhatIf(context.Background(), s, WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p2.Limit, "the interpreter's start-up and imports:") || strings.Contains(p2.Limit, "would help") {
+		t.Errorf("limit: %s", p2.Limit)
+	}
+}
