@@ -151,3 +151,39 @@ func TestConvoyNamesEveryHolder(t *testing.T) {
 		t.Errorf("advice names one holder: %s", v.Advice)
 	}
 }
+
+// TestSaturatedNativePoolAdvice: cpu-saturated on threads whose CPU work is
+// mostly native code that releases the GIL advises a thread pool sized to
+// the cores, not a process pool (QA: ml-preprocessing's loaders, 90 % in
+// GIL-releasing calls, got "ProcessPoolExecutor(max_workers=...)" beside
+// scales' "Threads are the right tool for this work"). Four threads each
+// in one 100 ms native call on 2 cores, with 5 ms of Python before it.
+func TestSaturatedNativePoolAdvice(t *testing.T) {
+	b := testkit.New("native")
+	b.Meta().Cores = 2
+	p := b.Process("python", 1)
+	const ms = int64(time.Millisecond)
+	for i := range 4 {
+		th := b.Thread(p, "loader-"+string(rune('0'+i)))
+		at := int64(i) * 5 * ms
+		th.Start(at).Acquire(at+1, 0, tracer.AcquireUncontended).NativeBegin(at+5*ms, true).Release(at+5*ms+1, 0, tracer.ReleaseNative)
+		th.NativeEnd(at + 5*ms + 100*ms).Acquire(at+5*ms+100*ms+1, 0, tracer.AcquireUncontended).Release(at+5*ms+100*ms+2, 0, tracer.ReleaseThreadEnd).End(at + 5*ms + 100*ms + 3)
+	}
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	var v *Verdict
+	for i := range r.Verdicts {
+		if r.Verdicts[i].Code == CPUSaturated {
+			v = &r.Verdicts[i]
+		}
+	}
+	if v == nil {
+		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
+	}
+	if !strings.Contains(v.Advice, "ThreadPoolExecutor(max_workers=os.cpu_count()) will do") || strings.Contains(v.Advice, "ProcessPoolExecutor") {
+		t.Errorf("advice: %s", v.Advice)
+	}
+}

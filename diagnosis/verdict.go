@@ -986,12 +986,20 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 	if !a.decide(CPUSaturated, running) {
 		return Verdict{}, false
 	}
+	pool := fmt.Sprintf("ProcessPoolExecutor(max_workers=os.cpu_count()), %d here", sp.Cores)
+	if cpu := threadCPU(&s); cpu > 0 && 2*s.NativeNS >= cpu {
+		// Most of the CPU work is native code that releases the GIL, which
+		// threads already run in parallel: a process pool is not what the
+		// numbers favour (QA: this advice beside "Threads are the right
+		// tool for this work" for loaders 80 % in GIL-releasing calls).
+		pool = fmt.Sprintf("%d here; ThreadPoolExecutor(max_workers=os.cpu_count()) will do: %s of this CPU work is native code that releases the GIL", sp.Cores, textfmt.Pct0(textfmt.Share(s.NativeNS, cpu)))
+	}
 	return Verdict{
 		Code: CPUSaturated,
 		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %s (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
 			demand, textfmt.Plural(sp.Cores, "core")),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (ProcessPoolExecutor(max_workers=os.cpu_count()), %d here): the cores cap this work at an estimated %s (as processes on %s; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
-			sp.Cores, textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved)),
+		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (%s): the cores cap this work at an estimated %s (as processes on %s; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
+			pool, textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved)),
 	}, true
 }
 
