@@ -167,7 +167,7 @@ func TestSaturatedNativePoolAdvice(t *testing.T) {
 		th := b.Thread(p, "loader-"+string(rune('0'+i)))
 		at := int64(i) * 5 * ms
 		th.Start(at).Acquire(at+1, 0, tracer.AcquireUncontended).NativeBegin(at+5*ms, true).Release(at+5*ms+1, 0, tracer.ReleaseNative)
-		th.NativeEnd(at + 5*ms + 100*ms).Acquire(at+5*ms+100*ms+1, 0, tracer.AcquireUncontended).Release(at+5*ms+100*ms+2, 0, tracer.ReleaseThreadEnd).End(at + 5*ms + 100*ms + 3)
+		th.NativeEnd(at+5*ms+100*ms).Acquire(at+5*ms+100*ms+1, 0, tracer.AcquireUncontended).Release(at+5*ms+100*ms+2, 0, tracer.ReleaseThreadEnd).End(at + 5*ms + 100*ms + 3)
 	}
 	tr := b.Trace()
 	if err := tr.CheckValid(); err != nil {
