@@ -720,7 +720,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after each of its %d I/O operations, %s, while %s held it: %s of its time went to getting the GIL back.",
 			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), worstLat.Count,
 			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
-		Advice: a.convoyAdvice(holder, holders),
+		Advice: a.convoyAdvice(holder, holders, th.Name, worstWait, worstLat.P50),
 	}, true
 }
 
@@ -1071,8 +1071,11 @@ func (r *Report) VerdictCodes() string {
 }
 
 // convoyAdvice moves the holders' compute to processes, with the
-// estimate when it is faster, and names the switch-interval trade-off.
-func (a *analysis) convoyAdvice(holder string, holders int) string {
+// estimate when it is faster, else its effect on the I/O thread io's
+// latency (it waited waitNS in all for the GIL after its I/O, a median
+// medianNS each: QA, the advice named an option with no expected effect),
+// and names the switch-interval trade-off.
+func (a *analysis) convoyAdvice(holder string, holders int, io string, waitNS, medianNS int64) string {
 	sp := a.r.Speedup
 	where := fmt.Sprintf("%s's compute in a process", holder)
 	if holders > 1 {
@@ -1081,6 +1084,8 @@ func (a *analysis) convoyAdvice(holder string, holders int) string {
 	s := fmt.Sprintf("Keep CPU-bound work away from the I/O threads' GIL: run %s (ProcessPoolExecutor) and keep the I/O in threads or asyncio", where)
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: an estimated %s on %s, now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
+	} else {
+		s += fmt.Sprintf(" (latency, not throughput: %s would get the GIL back at once after each I/O instead of after a median %s, %s of waiting in all)", io, textfmt.Dur(medianNS), textfmt.Dur(waitNS))
 	}
 	return s + a.switchIntervalAdvice()
 }
