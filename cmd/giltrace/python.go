@@ -177,7 +177,9 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 	if err != nil {
 		// giltrace failed (its outputs, a signal): it exits 1 (or as
 		// stopped), and says what the program's own status was.
-		if code := src.ExitCode(); o.Command != nil && code != 0 {
+		// -1: it never ran (not a CPython, no such file): nothing to say
+		// (QA: "the program itself exited with status -1").
+		if code := src.ExitCode(); o.Command != nil && code != 0 && code != -1 {
 			// Its own line (printError), after giltrace's error's lines.
 			return errors.Join(err, fmt.Errorf("the program itself exited with status %d", code))
 		}

@@ -159,6 +159,11 @@ func TestRecordPythonErrors(t *testing.T) {
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "not a CPython interpreter") {
 		t.Fatalf("err = %v (exit %d), want a 'not a CPython interpreter' error", err, exitCode(err))
 	}
+	// The program never ran: no status of its own to name (QA: "the
+	// program itself exited with status -1").
+	if strings.Contains(err.Error(), "the program itself exited") {
+		t.Errorf("err = %v: names a status of a program that never ran", err)
+	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("%s exists after a failed start: %v", out, err)
 	}
