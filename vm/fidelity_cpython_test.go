@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,12 +100,14 @@ func fidelityVM(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm
 		o.ClockMode, o.Cores = workload.ClockVirtual, 2
 	} else {
 		o.LoopsPerMS = lpm
-		// A collection now, not during the run: this test process holds
-		// the traces of every run before it, and a collection that starts
-		// mid-run puts the runtime's mark workers on the cores the guest
-		// threads wake on (2 ms late wake-ups in the mixed runs), where
-		// each CPython run is a fresh process.
+		// A collection now and none during the run: this test process
+		// holds the garbage of every run before it, and a collection that
+		// starts mid-run puts the runtime's mark workers on the cores the
+		// guest threads wake on (2 ms late wake-ups in the mixed runs),
+		// where each CPython run is a fresh process. A run allocates a
+		// few MB.
 		runtime.GC()
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	}
 	tr, err := Run(context.Background(), w, o)
 	if err != nil {
