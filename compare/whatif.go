@@ -743,8 +743,8 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
 		p.Limit = crit.lateStartLimit()
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
-		p.Limit = fmt.Sprintf("the interpreter's start-up and imports: %s, of which %s starting the interpreter and importing modules; splitting its work across more workers would not help: import less, or later (python3 -X importtime lists what it imports)",
-			crit.needs(), textfmt.Dur(crit.importNS))
+		p.Limit = fmt.Sprintf("the interpreter's start-up and imports: %s; %s of %s's work is starting the interpreter and importing modules, which splitting its work across more workers would not shorten: import less, or later (python3 -X importtime lists what it imports)",
+			crit.needs(), textfmt.Dur(crit.importNS), crit.name)
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))
@@ -785,20 +785,18 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
 }
 
-// estimateWhy says why the verdict's estimate e and the prediction differ,
-// by which is higher.
 // modeAs names a mode's estimate as the report does.
 var modeAs = map[string]string{Processes: "as processes", FreeThreaded: "without a GIL"}
 
 // estimateWhy says why mode's prediction differs from the report's
-// estimate e.
+// estimate e, by which is higher.
 func (p *Prediction) estimateWhy(mode string, predicted, e float64) string {
 	if predicted < e {
 		why := "the estimate is a bound (the work over the cores, each thread from its earliest start, a lock's sections in their best order), without the GIL handoffs, the waits for a core and the lock's actual order that the prediction replays"
 		if mode == Processes && p.ipcCost > 0 {
 			// QA: a gap made of the user's own --ipc-cost was put down to
 			// handoffs and waits only.
-			why += fmt.Sprintf(", and without the %v of --ipc-cost that each of its %s pays here", p.ipcCost, textfmt.Plural(p.ipcWorkers, "worker"))
+			why += fmt.Sprintf(", and without the %v of --ipc-cost that each of the prediction's %s pays", p.ipcCost, textfmt.Plural(p.ipcWorkers, "worker"))
 		}
 		return why
 	}

@@ -547,7 +547,7 @@ func TestEstimateWhy(t *testing.T) {
 		t.Errorf("prediction above the estimate: %q", got)
 	}
 	p = &Prediction{ipcCost: 200 * time.Millisecond, ipcWorkers: 3}
-	if got := p.estimateWhy(Processes, 0.67, 1.05); !strings.Contains(got, "without the 200ms of --ipc-cost that each of its 3 workers pays here") {
+	if got := p.estimateWhy(Processes, 0.67, 1.05); !strings.Contains(got, "without the 200ms of --ipc-cost that each of the prediction's 3 workers pays") {
 		t.Errorf("with --ipc-cost: %q", got)
 	}
 	if got := p.estimateWhy(FreeThreaded, 0.67, 1.05); strings.Contains(got, "ipc-cost") {

@@ -311,8 +311,11 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 		}
 	}
 	if x < 0 {
-		if j := f.joinedUnseen(i, sp); j >= 0 {
-			return max(v, f.dep(j, a.s.Threads[j].End, i, k+1, 0))
+		if js := f.joinedUnseen(i, sp); len(js) > 0 {
+			for _, j := range js {
+				v = max(v, f.dep(j, a.s.Threads[j].End, i, k+1, 0))
+			}
+			return v
 		}
 		return v + sp.End - sp.Start // a timed wait, or a notifier the trace does not name
 	}
@@ -323,42 +326,41 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 	return max(v, f.dep(int(h.Thread), h.End, i, k+1, 0))
 }
 
-// joinSlack is how far from the end of a join's wait the joined thread's
-// end may be recorded: CPython releases a thread's join lock as its
-// thread state is torn down, just before the thread's last GIL release,
-// which the trace records as its end (65 us after the joiner's acquire in
-// a recorded countdown).
-const joinSlack = int64(2e6)
+// joinSlack is how far after the end of a join's wait the joined thread's
+// end may be recorded, as the model has it (model.joinSlack): CPython 3.12
+// releases a thread's join lock as its thread state is torn down, just
+// before the thread's last GIL release, which the trace records as its end
+// (65 us after the joiner's acquire in a recorded countdown).
+const joinSlack = int64(1e6)
 
-// joinedUnseen is the thread that thread i's wait sp, on a lock named
-// for a join, waited for, when the trace has no hold of that lock (a real
+// joinedUnseen is the threads that thread i's wait sp, on a lock named for
+// a join, waited for, when the trace has no hold of that lock (a real
 // program recorded without --lock-holds: the joined thread took its join
-// lock uncontended at its start): the thread other than i whose end lies
-// within joinSlack of the wait's end, the nearest; -1 if none, or if the
-// lock is not a join's. Without it the wait took as long as it took
-// (QA: a countdown's main thread joining three workers was bounded at
-// 389 ms "at the earliest", where the workers could have ended by 284 ms
-// and the what-if replayed processes at 309 ms).
-func (f *flow) joinedUnseen(i int, sp *tracer.StateSpan) int {
+// lock uncontended at its start; CPython 3.13's joins, a parking-lot event
+// set as the thread ends): as the model finds them (model.findJoins),
+// every other thread of i's process that started before the wait and
+// ended during it, or within joinSlack after it; none if the lock is not a
+// join's. Without it the wait took as long as it took (QA: a countdown's
+// main thread joining three workers was bounded at 389 ms "at the
+// earliest", where the workers could have ended by 284 ms and the what-if
+// replayed processes at 309 ms).
+func (f *flow) joinedUnseen(i int, sp *tracer.StateSpan) []int {
+	a := f.a
 	l := sp.Lock
-	if int(l) >= len(f.a.t.Locks) || !joinLockName(f.a.t.Locks[l].Name) {
-		return -1
+	if int(l) >= len(a.t.Locks) || !joinLockName(a.t.Locks[l].Name) || i >= len(a.t.Threads) {
+		return nil
 	}
-	best, bestD := -1, joinSlack+1
-	for j := range f.a.s.Threads {
-		th := &f.a.s.Threads[j]
-		if j == i || j >= len(f.sps) || th.Start >= sp.End {
+	var out []int
+	for j := range a.s.Threads {
+		th := &a.s.Threads[j]
+		if j == i || j >= len(f.sps) || j >= len(a.t.Threads) || !th.Ended || a.t.Threads[j].Proc != a.t.Threads[i].Proc {
 			continue
 		}
-		d := th.End - sp.End
-		if d < 0 {
-			d = -d
-		}
-		if d < bestD {
-			best, bestD = j, d
+		if th.Start < sp.Start && sp.Start <= th.End && th.End <= sp.End+joinSlack {
+			out = append(out, j)
 		}
 	}
-	return best
+	return out
 }
 
 // joinLockName reports whether a lock's name marks a thread's join lock:
@@ -683,7 +685,7 @@ func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
 			return 0 // ended by another thread's release: an edge, or a mutex
 		}
 	}
-	if f.joinedUnseen(i, sp) >= 0 {
+	if len(f.joinedUnseen(i, sp)) > 0 {
 		return 0 // a join the trace has no hold of: an edge (afterWait)
 	}
 	return sp.End - sp.Start

@@ -154,7 +154,7 @@ func (a *analysis) measuredNoteOf(whose string) string {
 		// simulated core (after an I/O, as I/O; running, as running), which
 		// the one-thread run did not (QA: "the machine made up the
 		// difference" in a free-threaded run of 8 threads on 2 cores).
-		s += " The difference is the simulated cores' queue: the trace counts a thread's wait for a core as its I/O or its running, which the one-thread run did not wait."
+		s += " The difference is the simulated cores' queue: the trace counts a thread's wait for a core as its I/O or its running, which the one-thread run did not have."
 	default:
 		s += " The machine, not the threads, made up the difference"
 		if a.r.Machine != nil {

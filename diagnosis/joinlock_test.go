@@ -1,6 +1,7 @@
 package diagnosis_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,45 +92,11 @@ thread 2 "B" proc=0
 // run's 101 ms of work take 1.12x less; taking the join as long as it took
 // ends main at 101 ms, 1.0x.
 func TestJoinWithoutHold(t *testing.T) {
-	text := `giltrace-text 1
-meta workload "join"
-meta gil-mode "cpython"
-meta switch-interval 5000000
-meta cores 4
-string 0 ""
-process 0 "join" pid=100 gil=0
-lock 0 "GIL" proc=0 gil
-lock 1 "lock 0x7f23c0000b70 (Thread.join)" proc=0
-lock 2 "busy" proc=0
-thread 0 "MainThread" proc=0
-thread 1 "W" proc=0
-thread 2 "B" proc=0
-0 0 thread-start
-1 0 lock-acquire GIL uncontended
-1000000 1 thread-start
-1000001 1 lock-wait GIL
-1000002 0 lock-wait "lock 0x7f23c0000b70 (Thread.join)"
-1000003 0 lock-release GIL lock-wait
-1000004 1 lock-acquire GIL after-wait
-11000000 2 thread-start
-11000001 2 lock-wait GIL
-11000002 2 drop-request GIL 1
-11000003 1 lock-release GIL drop-request
-11000004 1 lock-wait GIL
-11000005 2 lock-acquire GIL forced
-90000000 2 lock-release GIL thread-end
-90000001 2 thread-end
-90000002 1 lock-acquire GIL after-wait
-99999000 0 lock-acquire "lock 0x7f23c0000b70 (Thread.join)" after-wait
-99999001 0 lock-wait GIL
-100000000 1 lock-release GIL thread-end
-100000001 1 thread-end
-100000002 0 lock-acquire GIL after-wait
-100999999 0 lock-release "lock 0x7f23c0000b70 (Thread.join)" unlock
-101000000 0 lock-release GIL thread-end
-101000001 0 thread-end
-`
-	tr, err := tracer.ParseText(strings.NewReader(text))
+	text, err := os.ReadFile("testdata/join-without-hold.txt") // its flow: TestJoinWithoutHoldFlow
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracer.ParseText(strings.NewReader(string(text)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -987,9 +987,13 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	pool := fmt.Sprintf("ProcessPoolExecutor(max_workers=os.cpu_count()), %d here", sp.Cores)
-	if cpu := threadCPU(&s); cpu > 0 && 2*s.NativeNS >= cpu {
+	if cpu := threadCPU(&s); cpu > 0 && 2*s.NativeNS >= cpu && len(a.t.Procs) == 1 {
+		// One process: its threads share a GIL, and at least half their
+		// CPU work leaves it. Of several processes (a pool), threads would
+		// bring their Python parts back under one GIL (scales says keep
+		// them).
 		// Most of the CPU work is native code that releases the GIL, which
-		// threads already run in parallel: a process pool is not what the
+		// threads run in parallel: a process pool is not what the
 		// numbers favour (QA: this advice beside "Threads are the right
 		// tool for this work" for loaders 80 % in GIL-releasing calls).
 		pool = fmt.Sprintf("%d here; ThreadPoolExecutor(max_workers=os.cpu_count()) will do: %s of this CPU work is native code that releases the GIL", sp.Cores, textfmt.Pct0(textfmt.Share(s.NativeNS, cpu)))
@@ -1047,8 +1051,8 @@ func (a *analysis) scales() (Verdict, bool) {
 		}
 	}
 	figures := fmt.Sprintf("GIL ceiling %s, estimated %s without a GIL on %s", textfmt.X(sp.GILCeiling), textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"))
-	if a.t.Meta.GILMode == "none" { // no GIL to have a ceiling (QA)
-		figures = fmt.Sprintf("estimated %s on %s", textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"))
+	if a.t.Meta.GILMode == tracer.GILNone { // no GIL to have a ceiling (QA)
+		figures = fmt.Sprintf("estimated %s on %s, without a GIL as run", textfmt.X(sp.WithoutGIL), textfmt.Plural(sp.Cores, "core"))
 	}
 	return Verdict{
 		Code: Scales,
@@ -1085,7 +1089,7 @@ func (a *analysis) convoyAdvice(holder string, holders int, io string, waitNS, m
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: an estimated %s on %s, now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	} else {
-		s += fmt.Sprintf(" (latency, not throughput: %s would get the GIL back at once after each I/O instead of after a median %s, %s of waiting in all)", io, textfmt.Dur(medianNS), textfmt.Dur(waitNS))
+		s += fmt.Sprintf(" (no faster in all, but %s would no longer wait behind %s's compute after its I/O: a median %s each, %s in all)", io, holder, textfmt.Dur(medianNS), textfmt.Dur(waitNS))
 	}
 	return s + a.switchIntervalAdvice()
 }

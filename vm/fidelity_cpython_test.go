@@ -107,7 +107,13 @@ func fidelityVM(t *testing.T, w *workload.Workload, o Options, virtual bool, lpm
 		// where each CPython run is a fresh process. A run allocates a
 		// few MB.
 		runtime.GC()
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		gc := debug.SetGCPercent(-1)
+		tr, err := Run(context.Background(), w, o)
+		debug.SetGCPercent(gc) // before Derive and any Fatal
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr, tracer.Derive(tr)
 	}
 	tr, err := Run(context.Background(), w, o)
 	if err != nil {

@@ -357,7 +357,7 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		}
 		fmt.Fprintf(w, "  of it, time before the trace first saw %s: %s\n", which, strings.Join(parts, "; "))
 	}
-	if r.GILMode == "none" { // free-threaded: no GIL to have a ceiling (QA)
+	if r.GILMode == string(tracer.GILNone) { // free-threaded: no GIL to have a ceiling (QA)
 		fmt.Fprintf(w, "  ceiling for %s: none from a GIL (free-threaded); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.AmdahlLaw))
 	} else {
 		fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlLaw))
