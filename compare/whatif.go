@@ -474,25 +474,9 @@ func importWork(s *tracer.Spans, id tracer.ThreadID) int64 {
 		return 0
 	}
 	startEnd, _ := startUpEnd(s, id)
-	importing := map[tracer.StackID]bool{}
-	var under func(st tracer.StackID) bool
-	under = func(st tracer.StackID) bool {
-		if st == tracer.NoStack || int(st) >= len(t.Stacks) {
-			return false
-		}
-		if v, ok := importing[st]; ok {
-			return v
-		}
-		importing[st] = false // a cycle in a corrupt table ends here
-		v := false
-		if f := t.Stacks[st].Frame; int(f) < len(t.Frames) && strings.HasPrefix(t.Frames[f].File, "<frozen importlib") {
-			v = true
-		} else {
-			v = under(t.Stacks[st].Parent)
-		}
-		importing[st] = v
-		return v
-	}
+	under := t.StackMatcher(func(st tracer.Stack) bool {
+		return int(st.Frame) < len(t.Frames) && strings.HasPrefix(t.Frames[st.Frame].File, "<frozen importlib")
+	})
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {
 		switch sp.State {

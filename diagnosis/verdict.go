@@ -305,20 +305,7 @@ func (a *analysis) ownCodeShare() (float64, bool) {
 	if t.Meta.Extra["source"] != "cpython" {
 		return 0, false
 	}
-	own := map[tracer.StackID]bool{}
-	var isOwn func(st tracer.StackID) bool
-	isOwn = func(st tracer.StackID) bool {
-		if st == tracer.NoStack || int(st) >= len(t.Stacks) {
-			return false
-		}
-		if v, ok := own[st]; ok {
-			return v
-		}
-		own[st] = false // a cycle in a corrupt trace ends here
-		v := ownFrame(t, t.Stacks[st]) || isOwn(t.Stacks[st].Parent)
-		own[st] = v
-		return v
-	}
+	isOwn := t.StackMatcher(func(st tracer.Stack) bool { return ownFrame(t, st) })
 	var work, in int64
 	for _, sp := range a.s.States {
 		switch sp.State {

@@ -99,6 +99,29 @@ func (t *Trace) StackFrames(s StackID) []Frame {
 	return out
 }
 
+// StackMatcher returns whether a stack, or one it was called from, is one
+// for which has is true, remembered per stack: for a question asked of
+// every span's stack (is it the program's own code, is it importing). A
+// stack out of the table, or met again on its own chain (a cycle in a
+// corrupt table), is not.
+func (t *Trace) StackMatcher(has func(Stack) bool) func(StackID) bool {
+	seen := map[StackID]bool{}
+	var match func(StackID) bool
+	match = func(s StackID) bool {
+		if s == NoStack || int(s) >= len(t.Stacks) {
+			return false
+		}
+		if v, ok := seen[s]; ok {
+			return v
+		}
+		seen[s] = false // a cycle ends here
+		v := has(t.Stacks[s]) || match(t.Stacks[s].Parent)
+		seen[s] = v
+		return v
+	}
+	return match
+}
+
 // Duration is the time of the last event: the run's wall time.
 func (t *Trace) Duration() int64 {
 	if len(t.Events) == 0 {
