@@ -40,6 +40,16 @@ func TestWebAppAdvice(t *testing.T) {
 	}
 }
 
+// verdictOf is r's verdict of the given code, or nil.
+func verdictOf(r *Report, code string) *Verdict {
+	for i := range r.Verdicts {
+		if r.Verdicts[i].Code == code {
+			return &r.Verdicts[i]
+		}
+	}
+	return nil
+}
+
 // TestAdviceAgainstEstimates checks every verdict's advice on every built
 // trace against the report's own estimates: an option recommended for
 // speed is estimated faster than what the run achieved, and its estimate
@@ -135,12 +145,7 @@ func TestConvoyNamesEveryHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Analyze(tracer.Derive(tr))
-	var v *Verdict
-	for i := range r.Verdicts {
-		if r.Verdicts[i].Code == Convoy {
-			v = &r.Verdicts[i]
-		}
-	}
+	v := verdictOf(r, Convoy)
 	if v == nil {
 		t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
 	}
@@ -174,12 +179,7 @@ func TestSaturatedNativePoolAdvice(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Analyze(tracer.Derive(tr))
-	var v *Verdict
-	for i := range r.Verdicts {
-		if r.Verdicts[i].Code == CPUSaturated {
-			v = &r.Verdicts[i]
-		}
-	}
+	v := verdictOf(r, CPUSaturated)
 	if v == nil {
 		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
 	}

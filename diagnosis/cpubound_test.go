@@ -26,12 +26,7 @@ func TestOneSetOfCPUBoundThreads(t *testing.T) {
 	if f := r.Procs[0].Fairness; f.CPUBoundThreads != 2 {
 		t.Errorf("fairness among %d CPU-bound threads, want 2", f.CPUBoundThreads)
 	}
-	var gb *Verdict
-	for i := range r.Verdicts {
-		if r.Verdicts[i].Code == GILBound {
-			gb = &r.Verdicts[i]
-		}
-	}
+	gb := verdictOf(r, GILBound)
 	if gb == nil {
 		t.Fatalf("verdicts %s, want gil-bound", r.VerdictCodes())
 	}

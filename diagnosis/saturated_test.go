@@ -75,12 +75,7 @@ func TestSaturatedGILQuotesTheirOwnSpeedup(t *testing.T) {
 				t.Fatalf("built trace is invalid: %v", err)
 			}
 			r := Analyze(tracer.Derive(tr))
-			var v *Verdict
-			for i := range r.Verdicts {
-				if r.Verdicts[i].Code == GILBound {
-					v = &r.Verdicts[i]
-				}
-			}
+			v := verdictOf(r, GILBound)
 			if v == nil {
 				t.Fatalf("verdicts %s, want gil-bound", r.VerdictCodes())
 			}
