@@ -56,9 +56,9 @@ func (w *Waker) Drain() { w.state.CompareAndSwap(wakeSignalled, wakeIdle) }
 // when timeout <= 0), or ctx is done (WakeStop; whoever cancels ctx must
 // then Signal the parked threads: Run does).
 func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
-	var deadline time.Time
+	var deadline int64 // monoNow
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = monoNow() + int64(timeout)
 	}
 	for {
 		if ctx.Err() != nil {
@@ -67,29 +67,31 @@ func (w *Waker) Park(ctx context.Context, timeout time.Duration) Wake {
 		if w.state.CompareAndSwap(wakeSignalled, wakeIdle) {
 			return WakeSignal
 		}
-		// A pass through Go's scheduler before a sleep that may end
-		// passEvery or more after the last (see passScheduler), the
-		// timeout taken again after it. A wait without a timeout is taken
-		// for half of passEvery: a pass before each lock wait would cost
-		// one more wake-up a handoff (a wait that lasts longer may still
-		// lose its processor to the system monitor, once).
-		expect := passEvery / 2
+		// From one clock read: the time left, and whether the sleep may
+		// end passEvery or more after the last pass through Go's scheduler
+		// (see passScheduler; a wait without a timeout is taken for half
+		// of passEvery: a pass before each lock wait would cost one more
+		// wake-up a handoff, and a wait that lasts longer may still lose
+		// its processor to the system monitor, once). After a pass, the
+		// time left again.
+		now := monoNow()
+		left, expect := deadline-now, int64(passEvery/2)
 		if timeout > 0 {
-			if expect = time.Until(deadline); expect <= 0 {
-				return WakeTimeout
-			}
-		}
-		if now := monoNow(); now+int64(expect)-w.lastPass >= int64(passEvery) {
-			passScheduler()
-			w.lastPass = now
-		}
-		var ts *unix.Timespec
-		if timeout > 0 {
-			left := time.Until(deadline)
 			if left <= 0 {
 				return WakeTimeout
 			}
-			t := unix.NsecToTimespec(int64(left))
+			expect = left
+		}
+		if now+expect-w.lastPass >= int64(passEvery) {
+			passScheduler()
+			w.lastPass = now
+			if left = deadline - monoNow(); timeout > 0 && left <= 0 {
+				return WakeTimeout
+			}
+		}
+		var ts *unix.Timespec
+		if timeout > 0 {
+			t := unix.NsecToTimespec(left)
 			ts = &t
 		}
 		if !w.state.CompareAndSwap(wakeIdle, wakeParked) {
