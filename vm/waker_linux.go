@@ -143,17 +143,19 @@ func lockGuestThread() (unlock func()) { return func() {} }
 // scheduled for 10 ms as running a goroutine to preempt: it signals the
 // thread and, if it is in a system call, takes its P away, and every P so
 // taken makes the monitor poll again every 20 us. Measured with 8 threads
-// of 100 x (2 ms compute + 2 ms sleep) on 2 cores: 12 k wake-ups of the
-// monitor and 530 preemption signals in a 2 s run, 3 times the context
-// switches of CPython running the same program, and each 2 ms compute
-// 10-20 % slower than with one thread, where CPython's is not. A pass costs
+// of 100 x (2 ms compute + 2 ms sleep) on 2 cores
+// (scripts/runtime-preemption.sh): 13-15 k wake-ups of the monitor and
+// 530-570 preemption signals in a 2 s run, about 5 times the context switches
+// of CPython running the same program, and each 2 ms compute 10-20 %
+// slower than with one thread, where CPython's is not. A pass costs
 // more than it seems: it wakes an idle P's thread to look for work
 // (runtime.wakep), which spins on another core; before every sleep, it made
 // the GIL's handoff (BenchmarkHandoff) 15 us instead of 2-7. So a thread
 // passes before a sleep only if it could otherwise go passEvery without
-// one: 400 wake-ups of the monitor, 5 signals, a third of the context
-// switches, each compute 4-8 % slower than with one thread, and a 2 us
-// handoff (docs/vm.md, "Where the model differs from CPython"). The
+// one: 0.7-1.3 k wake-ups of the monitor, 7-10 signals, a third of the
+// context switches, each compute 4-8 % slower than with one thread (in one
+// process, runs alternating), and a 2 us handoff (docs/vm.md, "Where the
+// model differs from CPython"). The
 // guest threads are not locked to their operating-system threads for this
 // reason: a locked goroutine's pass hands its P to another thread and back.
 func passScheduler() { runtime.Gosched() }
