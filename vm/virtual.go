@@ -99,6 +99,7 @@ type vclock struct {
 	next     *vthread // the thread the loop resumes after the running one suspends
 	q        vqueue
 	runq     []*vthread // threads waiting for a core, FIFO
+	lostq    []*vthread // threads a woken thread took the core of, in that order
 	threads  []*vthread
 	live     int
 	procs    []*process
@@ -125,13 +126,20 @@ type vthread struct {
 	// coreNS is the time it had a core before coreAt, when it last got
 	// one (virtual_cores.go: who gives a core up at a slice's end).
 	coreNS, coreAt int64
+	deadline       int64 // the core time at which its slice ends (preemptCore)
 	onCore         bool
-	preempted      bool // in the run queue for the end of its slice (not back from a wait)
-	inRunq         bool
-	parked         bool
-	pending        bool // a signal arrived while not parked (the wake channel's buffered value)
-	ended          bool
-	peers          []*vthread // threads of the same process, itself included
+	// lost: a woken thread took its core (preemptCore) at lostAt while
+	// it computed; it goes on computing, the core's absence owed as debt
+	// (virtual_cores.go, settle).
+	lost      bool
+	lostAt    int64
+	debt      int64 // time off its core since its last settle, not yet in its time
+	preempted bool  // in the run queue for the end of its slice (not back from a wait)
+	inRunq    bool
+	parked    bool
+	pending   bool // a signal arrived while not parked (the wake channel's buffered value)
+	ended     bool
+	peers     []*vthread // threads of the same process, itself included
 	// wait is the lock whose acquire the thread is parked in, saved the
 	// lock's switch number when that wait began (lock.acquire); the
 	// scheduler re-arms a wait that ends with nothing to do (rewait).
@@ -217,6 +225,7 @@ func (v *vthread) begin() {
 // end releases the thread's core and passes the token on for good.
 func (v *vthread) end() {
 	c := v.c
+	c.unlose(v)
 	c.releaseCore(v)
 	v.ended = true
 	c.live--
@@ -439,6 +448,20 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 // sync makes v the earliest thread before it touches shared state: if an
 // entry is earlier than v's time, v queues itself at its time and yields.
 func (c *vclock) sync(v *vthread) {
+	c.syncAt(v)
+	// A woken thread may take its core while it yields (preemptCore):
+	// it touches shared state only with its core and nothing owed.
+	for v.lost || v.debt > 0 {
+		c.settle(v)
+		if c.halted(v) {
+			return
+		}
+		c.syncAt(v)
+	}
+}
+
+// syncAt is sync at v's time as it stands.
+func (c *vclock) syncAt(v *vthread) {
 	if len(c.q) > 0 && c.q[0].before(v.now(), v) {
 		c.pushEntry(v, v.now(), 0, false)
 		c.yield(v)
@@ -475,7 +498,9 @@ func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
 		if left == 0 || c.halted(v) {
 			break
 		}
-		c.sliceExpired(v)
+		if !v.lost && v.now() >= v.sliceEnd {
+			c.sliceExpired(v)
+		}
 	}
 	return !c.halted(v)
 }

@@ -17,7 +17,12 @@ func (v *vthread) check() {
 	}
 	c.yield(v)
 	if c.limited && v.now() >= v.sliceEnd && !c.halted(v) {
-		c.sliceExpired(v)
+		if v.lost || v.debt > 0 {
+			c.sync(v) // the end of its slice settles what it owes
+		}
+		if !v.lost && v.now() >= v.sliceEnd && !c.halted(v) {
+			c.sliceExpired(v)
+		}
 	}
 }
 

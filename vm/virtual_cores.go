@@ -23,6 +23,9 @@ func (c *vclock) acquireCore(v *vthread) {
 		v.horizon = unknownHorizon
 		return
 	}
+	if c.preemptCore(v) {
+		return
+	}
 	v.inRunq, v.preempted = true, false
 	c.runq = append(c.runq, v)
 	c.yield(v)
@@ -43,6 +46,7 @@ func (c *vclock) raiseFloor(t int64) {
 // onCore gives v a core at time t.
 func (c *vclock) onCore(v *vthread, t int64) {
 	v.onCore, v.sliceEnd, v.coreAt = true, t+c.slice, t
+	v.deadline = v.coreNS + c.slice
 	c.onCores = append(c.onCores, v)
 }
 
@@ -71,6 +75,10 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 	v.onCore = false
 	if k := slices.Index(c.onCores, v); k >= 0 {
 		c.onCores = slices.Delete(c.onCores, k, k+1)
+	}
+	if len(c.lostq) > 0 {
+		c.giveBack(c.lostq[0], t)
+		return
 	}
 	if i >= len(c.runq) {
 		c.free++
@@ -105,6 +113,7 @@ func (c *vclock) sliceExpired(v *vthread) {
 	}
 	if i == len(c.runq) {
 		v.sliceEnd = v.now() + c.slice
+		v.deadline = now + c.slice
 		v.horizon = unknownHorizon
 		return
 	}
@@ -112,4 +121,104 @@ func (c *vclock) sliceExpired(v *vthread) {
 	v.inRunq, v.preempted = true, true
 	c.runq = append(c.runq, v)
 	c.yield(v)
+}
+
+// preemptCore is the wake-up preemption of Linux's fair scheduler (EEVDF):
+// v, back from a wait or new, finds no core free, and takes the core of
+// the thread on a core whose deadline (the core time at which its slice
+// ends) is the latest, if v's own (its core time, placed by acquireCore,
+// plus a slice) is earlier. A thread back from a sleep or an I/O, owed
+// core time, so runs at once, as on Linux, instead of waiting up to a
+// slice (docs/vm.md, "Cores"). It reports whether v got a core.
+//
+// The thread that loses its core may have computed past this time
+// already (it runs ahead, virtual_ahead.go), and nothing of what it did
+// since was seen by another thread: it touches shared state only at its
+// sync points, which it cannot have passed. So it is not stopped: it goes
+// on computing, lost, and the time it spends without a core is owed
+// (lostAt, debt) and paid at its next sync point or the end of its slice
+// (settle), where its time moves forward by it, before it touches shared
+// state. Its pure computing (calls) in between is recorded early by at
+// most that time; everything it does to other threads is at the time it
+// would be with an exact preemption. The same whatever the run-ahead:
+// TestVirtualRunAheadIsExact.
+func (c *vclock) preemptCore(v *vthread) bool {
+	t := v.now()
+	var x *vthread
+	var xd int64
+	for _, w := range c.onCores {
+		// A slice whose end its thread has not reached yet in its own
+		// time (it owes time: settle) is over in core time: renewed, as
+		// the scheduler would have at its end with no one waiting.
+		d := w.deadline
+		if ct := w.coreTime(t); d <= ct {
+			d += ((ct-d)/c.slice + 1) * c.slice
+		}
+		if x == nil || d > xd || d == xd && w.th.id > x.th.id {
+			x, xd = w, d
+		}
+	}
+	if x == nil || v.coreNS+c.slice >= xd {
+		return false
+	}
+	x.coreNS = x.coreTime(t)
+	x.onCore = false
+	if k := slices.Index(c.onCores, x); k >= 0 {
+		c.onCores = slices.Delete(c.onCores, k, k+1)
+	}
+	x.lost, x.lostAt = true, t
+	c.lostq = append(c.lostq, x)
+	c.onCore(v, t)
+	v.horizon = unknownHorizon
+	return true
+}
+
+// giveBack gives a core released at time t to x, which lost its own to a
+// woken thread (preemptCore): its time without one is owed. Its slice is
+// the one it had: a slice is core time served, and x's own time counts
+// what it computed without a core too.
+func (c *vclock) giveBack(x *vthread, t int64) {
+	c.unlose(x)
+	x.debt += t - x.lostAt
+	x.onCore, x.coreAt = true, t
+	c.onCores = append(c.onCores, x)
+}
+
+// unlose takes v out of the lost threads, if it is one.
+func (c *vclock) unlose(v *vthread) {
+	if !v.lost {
+		return
+	}
+	v.lost = false
+	c.lostq = slices.DeleteFunc(c.lostq, func(w *vthread) bool { return w == v })
+}
+
+// settle pays what v owes for the time it computed without a core
+// (preemptCore), at a sync point or the end of its slice: given its core
+// back meanwhile (giveBack), its time moves forward by that time; still
+// without one, it waits for one in the run queue, and what it computed
+// since it lost its core is done again from there.
+func (c *vclock) settle(v *vthread) {
+	owed := v.debt
+	if v.lost {
+		owed += v.now() - v.lostAt
+	}
+	lost := v.lost
+	c.unlose(v)
+	v.debt = 0
+	if c.halted(v) {
+		// Stopped (its process exited, or the run): it ends where the
+		// stop queued it, owing nothing.
+		return
+	}
+	if !lost {
+		v.setTime(v.now() + owed)
+		return
+	}
+	v.inRunq, v.preempted = true, true
+	c.runq = append(c.runq, v)
+	c.yield(v)
+	if !c.halted(v) {
+		v.setTime(v.now() + owed)
+	}
 }

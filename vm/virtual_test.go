@@ -688,3 +688,67 @@ functions:
 		t.Errorf("wall %v, want its fair share %v within a slice", got, fair)
 	}
 }
+
+// TestVirtualWakePreempts: a thread back from an I/O takes a core at once
+// from a CPU-bound thread, as Linux's scheduler does (measured here: a
+// Python thread's 1 ms sleeps end 0.10 ms late on a core with 0, 1 or 3
+// CPU-bound processes beside it), so each I/O lasts its duration, not up
+// to a slice more; the CPU-bound thread loses the core for what the woken
+// one runs, no more. Free-threaded and as two processes with a GIL each,
+// on one core. Before: the I/Os lasted 1-3 ms (a woken thread waited for
+// the end of the hog's slice).
+func TestVirtualWakePreempts(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"free-threaded", `name: wake
+gil: {mode: none}
+threads:
+  - {name: hog, run: hog}
+  - {name: io, run: serve, repeat: 20}
+functions:
+  hog: [{compute: 100ms}]
+  serve: [{io: 1ms}, {compute: 100us}]
+`},
+		{"processes", `name: wake
+processes: 2
+threads:
+  - {name: hog, run: hog, process: 1}
+  - {name: io, run: serve, repeat: 20, process: 2}
+functions:
+  hog: [{compute: 100ms}]
+  serve: [{io: 1ms}, {compute: 100us}]
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := workload.Parse("wake.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, s := sim(t, w, Options{Cores: 1})
+			var begin int64
+			n := 0
+			for _, e := range tr.Events {
+				switch e.Kind {
+				case tracer.KindIOBegin:
+					begin = e.Time
+				case tracer.KindIOEnd:
+					n++
+					// The first I/O begins after the hog's first slice
+					// (both start at 0, the hog first); every one ends
+					// when its duration does.
+					if d := time.Duration(e.Time - begin); d != time.Millisecond {
+						t.Errorf("I/O %d lasted %v, want 1ms", n, d)
+					}
+				}
+			}
+			if n != 20 {
+				t.Fatalf("%d I/Os, want 20", n)
+			}
+			// One core, always busy with the hog or the I/O thread's
+			// computing: 100 ms + 20 x 100 us of work, and the hog ends
+			// last.
+			if got, want := wall(s), 102*time.Millisecond; got < want || got > want+10*time.Microsecond {
+				t.Errorf("wall %v, want the work on one core, %v", got, want)
+			}
+		})
+	}
+}
