@@ -331,7 +331,13 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		})
 	}
 	if len(prog.notices) > 0 {
-		waits := newNoticeWaits(threads, stopRun)
+		stop := stopRun
+		if vc != nil {
+			// Seen at the scheduler's next pop, not when the context's
+			// callback runs (newVClock).
+			stop = func(err error) { stopRun(err); vc.cancelled.Store(true) }
+		}
+		waits := newNoticeWaits(threads, stop)
 		for _, th := range threads {
 			th.noticeWaits = waits
 		}
