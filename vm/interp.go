@@ -169,6 +169,14 @@ func (th *thread) atBreaker() error {
 		th.vt.check()
 	}
 	w := th.proc.breaker.w.Load()
+	if v := th.vt; v != nil && v.c.limited && (w&bitDrop != 0 && th.holdsGIL || th.tickActs()) {
+		// Virtual time with fewer cores than threads: a thread lets the
+		// GIL go with its core, having settled what it owes, at its
+		// time: a woken thread of any process may have taken its core
+		// since (preemptCore), which it learns only as the earliest.
+		v.c.sync(v)
+		w = th.proc.breaker.w.Load()
+	}
 	if w&bitStop != 0 {
 		return errStopped
 	}
@@ -187,6 +195,13 @@ func (th *thread) atBreaker() error {
 		th.vt.fastForward()
 	}
 	return nil
+}
+
+// tickActs reports whether a legacy tick is due and would release the
+// GIL (legacyGIL.tick: a thread waits for it).
+func (th *thread) tickActs() bool {
+	l := th.proc.gilLock
+	return th.instrs >= th.nextTick && l != nil && l.breaker == nil && l.waiting() > 0
 }
 
 // at makes the thread's stack that of frame f at instruction pc: its

@@ -267,6 +267,11 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 // nor a drop request before the acquire of the holder it targets, even when
 // a thread's own clock is pushed forward (Buffer.Emit's last+1).
 func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
+	if v := th.vt; v != nil && v.lost && !v.c.halted(v) {
+		// Virtual time: a thread acts on a lock only with a core
+		// (vclock.sync, thread.atBreaker settle what it owes first).
+		panic("vm: a lock event of a thread without its core (virtual time)")
+	}
 	t := max(l.clock.Now(), l.lastT+1)
 	l.lastT = th.buf.Emit(t, k, th.stack, arg)
 }

@@ -454,8 +454,14 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 // entry is earlier than v's time, v queues itself at its time and yields.
 func (c *vclock) sync(v *vthread) {
 	c.syncAt(v)
-	// A woken thread may take its core while it yields (preemptCore):
-	// it touches shared state only with its core and nothing owed.
+	c.settleAll(v)
+}
+
+// settleAll settles what v owes (settle) until it has its core and owes
+// nothing, syncing after each step: a woken thread may take its core
+// whenever it yields (preemptCore), and it touches shared state only with
+// its core and nothing owed.
+func (c *vclock) settleAll(v *vthread) {
 	for v.lost || v.debt > 0 {
 		c.settle(v)
 		if c.halted(v) {

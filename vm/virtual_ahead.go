@@ -74,10 +74,21 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	if waiting {
 		// A thread of its process waits for a core: it gets one when a
 		// thread on a core gives it up, no earlier than that thread's
-		// safe time (threads off the cores have none to give).
+		// safe time, or when a thread that wakes takes a core from
+		// another (preemptCore) and gives it up: a queued thread off the
+		// cores no earlier than its time, one that a thread wakes no
+		// earlier than a wake-up latency after the waker's time.
 		for _, w := range c.threads {
-			if w != v && w.qi >= 0 && w.onCore {
-				h = min(h, w.safe)
+			if w == v || w.qi < 0 {
+				continue
+			}
+			if w.onCore || w.lost {
+				h = min(h, w.at+c.latency)
+				if w.onCore {
+					h = min(h, w.safe)
+				}
+			} else {
+				h = min(h, w.at)
 			}
 		}
 	}

@@ -29,6 +29,8 @@ func (c *vclock) acquireCore(v *vthread) {
 	v.inRunq, v.preempted = true, false
 	c.runq = append(c.runq, v)
 	c.yield(v)
+	// Given a core, it may have lost it again before it ran.
+	c.settleAll(v)
 }
 
 // raiseFloor raises coreFloor to the least core time of the threads on a
@@ -77,8 +79,15 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 		c.onCores = slices.Delete(c.onCores, k, k+1)
 	}
 	if len(c.lostq) > 0 {
-		c.giveBack(c.lostq[0], t)
-		return
+		// The thread that lost its core first (preemptCore) gets it
+		// back, unless the thread of the run queue has the earlier
+		// deadline (EEVDF picks the earliest eligible deadline): a
+		// waiter of the run queue is not passed over, slice after slice,
+		// by a computing thread that a sleeper keeps preempting.
+		if x := c.lostq[0]; i >= len(c.runq) || lostDeadline(x, c.slice) <= c.runq[i].coreNS+c.slice {
+			c.giveBack(x, t)
+			return
+		}
 	}
 	if i >= len(c.runq) {
 		c.free++
@@ -111,7 +120,7 @@ func (c *vclock) sliceExpired(v *vthread) {
 			break
 		}
 	}
-	if i == len(c.runq) {
+	if i == len(c.runq) && (len(c.lostq) == 0 || lostDeadline(c.lostq[0], c.slice) > now+c.slice) {
 		v.sliceEnd = v.now() + c.slice
 		v.deadline = now + c.slice
 		v.horizon = unknownHorizon
@@ -147,13 +156,7 @@ func (c *vclock) preemptCore(v *vthread) bool {
 	var x *vthread
 	var xd int64
 	for _, w := range c.onCores {
-		// A slice whose end its thread has not reached yet in its own
-		// time (it owes time: settle) is over in core time: renewed, as
-		// the scheduler would have at its end with no one waiting.
-		d := w.deadline
-		if ct := w.coreTime(t); d <= ct {
-			d += ((ct-d)/c.slice + 1) * c.slice
-		}
+		d := renewed(w.deadline, w.coreTime(t), c.slice)
 		if x == nil || d > xd || d == xd && w.th.id > x.th.id {
 			x, xd = w, d
 		}
@@ -222,3 +225,17 @@ func (c *vclock) settle(v *vthread) {
 		v.setTime(v.now() + owed)
 	}
 }
+
+// renewed is a deadline d at core time ct: a slice whose end its thread
+// has not reached yet in its own time (it owes time: settle) is over in
+// core time, and renewed as the scheduler would have at its end.
+func renewed(d, ct, slice int64) int64 {
+	if d <= ct {
+		d += ((ct-d)/slice + 1) * slice
+	}
+	return d
+}
+
+// lostDeadline is the deadline of x, a thread without its core
+// (preemptCore): its core time stands still meanwhile.
+func lostDeadline(x *vthread, slice int64) int64 { return renewed(x.deadline, x.coreNS, slice) }

@@ -752,3 +752,49 @@ functions:
 		})
 	}
 }
+
+// TestVirtualRunQueueBeforeLost: on one core, a GIL waiter (h-2) whose
+// timed wait ends while a sleeper of another process (s) computes gets the
+// core when s begins its next I/O, before the holder (h-1) that s took the
+// core from: its deadline is earlier (EEVDF). Before, the core went back
+// to h-1 at each of s's I/Os and h-2 waited for the end of h-1's slice
+// (its drop request at 6.0 ms instead of 4.0 ms).
+func TestVirtualRunQueueBeforeLost(t *testing.T) {
+	w, err := workload.Parse("pre.yaml", []byte(`name: pre
+processes: 2
+gil: {switch_interval: 1ms}
+threads:
+  - {name: h, run: cpu, count: 2, process: 1}
+  - {name: s, run: serve, repeat: 4, process: 2}
+functions:
+  cpu: [{compute: 6ms}]
+  serve: [{io: 700us}, {compute: 300us}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := sim(t, w, Options{Cores: 1})
+	name := func(e tracer.Event) string { return tr.Threads[e.Thread].Name }
+	var timeout, drop int64 = -1, -1
+	var ios []int64
+	for _, e := range tr.Events {
+		switch {
+		case e.Kind == tracer.KindLockWait && name(e) == "h-2" && timeout < 0:
+			timeout = e.Time + int64(time.Millisecond)
+		case e.Kind == tracer.KindDropRequest && name(e) == "h-2" && drop < 0:
+			drop = e.Time
+		case e.Kind == tracer.KindIOBegin && name(e) == "s":
+			ios = append(ios, e.Time)
+		}
+	}
+	want := int64(-1)
+	for _, at := range ios {
+		if at >= timeout {
+			want = at
+			break
+		}
+	}
+	if timeout < 0 || want < 0 || drop != want {
+		t.Errorf("h-2's timed wait ended at %v, s began I/Os at %v: h-2's drop request at %v, want %v (the first I/O after)", time.Duration(timeout), ios, time.Duration(drop), time.Duration(want))
+	}
+}
