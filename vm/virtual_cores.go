@@ -145,12 +145,13 @@ func (c *vclock) sliceExpired(v *vthread) {
 // since was seen by another thread: it touches shared state only at its
 // sync points, which it cannot have passed. So it is not stopped: it goes
 // on computing, lost, and the time it spends without a core is owed
-// (lostAt, debt) and paid at its next sync point or the end of its slice
-// (settle), where its time moves forward by it, before it touches shared
-// state. Its pure computing (calls) in between is recorded early by at
-// most that time; everything it does to other threads is at the time it
-// would be with an exact preemption. The same whatever the run-ahead:
-// TestVirtualRunAheadIsExact.
+// (lostAt, debt) and paid before it next touches shared state (a sync
+// point; the GIL let go on a drop request or a legacy tick: atBreaker) or
+// at the end of its slice (settle), where its time moves forward by it.
+// Against an exact preemption, the calls it records in between are early
+// and what its process does meanwhile reaches it late (a drop request),
+// both by at most that time (docs/vm.md, "Wake-up preemption"). The same
+// whatever the run-ahead: TestVirtualRunAheadIsExact.
 func (c *vclock) preemptCore(v *vthread) bool {
 	t := v.now()
 	var x *vthread

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func TestVirtualRunAheadIsExact(t *testing.T) {
 		a, errA := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
 		strictOrder = false
 		b, errB := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
-		if (errA == nil) != (errB == nil) || !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
+		if (errA == nil) != (errB == nil) || !bytes.Equal(traceBytes(t, canonicalStacks(a)), traceBytes(t, canonicalStacks(b))) {
 			t.Errorf("%s (mode %s, %d processes) on %d cores: running ahead changed the run (%v, %v)", name, w.GIL.Mode, w.Processes, cores, errA, errB)
 		}
 	}
@@ -124,4 +125,45 @@ func TestVirtualRunAheadIsExact(t *testing.T) {
 	for i := range 12 {
 		check(fmt.Sprintf("random %d", i), randomWorkload(r), r.IntN(5))
 	}
+}
+
+// canonicalStacks returns tr with its stacks numbered in the order the
+// events first use them (each after its parents), those no event uses
+// after, in their order: threads intern their stacks when they first run
+// them, so the numbering follows the order in which the coroutines ran,
+// which running ahead changes, where the events do not (review: seed 3,
+// workload 273, at 24f3265 already).
+func canonicalStacks(tr *tracer.Trace) *tracer.Trace {
+	if tr == nil {
+		return nil
+	}
+	id := make([]tracer.StackID, len(tr.Stacks))
+	for i := range id {
+		id[i] = ^tracer.StackID(0)
+	}
+	var stacks []tracer.Stack
+	var number func(s tracer.StackID) tracer.StackID
+	number = func(s tracer.StackID) tracer.StackID {
+		if id[s] != ^tracer.StackID(0) {
+			return id[s]
+		}
+		st := tr.Stacks[s]
+		if s != 0 {
+			st.Parent = number(st.Parent)
+		}
+		id[s] = tracer.StackID(len(stacks))
+		stacks = append(stacks, st)
+		return id[s]
+	}
+	number(0)
+	c := *tr
+	c.Events = slices.Clone(tr.Events)
+	for i := range c.Events {
+		c.Events[i].Stack = number(c.Events[i].Stack)
+	}
+	for s := range tr.Stacks {
+		number(tracer.StackID(s))
+	}
+	c.Stacks = stacks
+	return &c
 }
