@@ -67,7 +67,7 @@ functions:
 	for _, b := range r.NearBoundary {
 		figures = append(figures, b.Figures())
 	}
-	want := []string{"I/O share of io's work 52.6 % against 50 %", "without-GIL estimate / GIL ceiling 1.23x against 1.25x", "GIL wait share 24.9 % against 25 %"}
+	want := []string{"I/O share of io's work 52.6 % against 50 %", "without-GIL estimate / GIL ceiling 1.23x against 1.25x"}
 	if strings.Join(figures, "; ") != strings.Join(want, "; ") {
 		t.Errorf("near the boundary:\n got %q\nwant %q", figures, want)
 	}

@@ -155,7 +155,7 @@ func (l *lock) waitAndTake(th *thread) error {
 		if v := th.vt; v != nil {
 			v.wait, v.saved = l, saved
 		}
-		w := l.park(th, l.interval)
+		w := l.park(th, l.timeout())
 		for w == WakeTimeout && l.lateTimeout(th, saved) {
 			w = l.parkLate(th)
 		}
@@ -165,6 +165,16 @@ func (l *lock) waitAndTake(th *thread) error {
 	}
 	l.take(th, l.afterWait())
 	return nil
+}
+
+// timeout is the length of a timed wait for the lock: the switch
+// interval, and in virtual time the timer latency after it
+// (DefaultTimerLatency; real time has the machine's own).
+func (l *lock) timeout() time.Duration {
+	if c, ok := l.clock.(*vclock); ok && l.interval > 0 {
+		return l.interval + time.Duration(c.timer)
+	}
+	return l.interval
 }
 
 // woken ends one of acquire's waits, begun with switch number saved: on a

@@ -49,6 +49,9 @@ type Options struct {
 	// WakeLatency is virtual time's wake-up latency; 0 is
 	// DefaultWakeLatency.
 	WakeLatency time.Duration
+	// TimerLatency is how late virtual time's GIL timed waits expire; 0
+	// is DefaultTimerLatency, negative none (the switch interval exactly).
+	TimerLatency time.Duration
 }
 
 // ErrInterrupted is returned, wrapped, by Run when its context was done
@@ -95,6 +98,7 @@ type settings struct {
 	cores     int   // simulated cores (virtual time)
 	seed      int64 // the workload's seed or the override
 	latency   time.Duration
+	timer     time.Duration // TimerLatency, resolved
 }
 
 func resolve(w *workload.Workload, o Options) (settings, error) {
@@ -185,6 +189,13 @@ func (s *settings) resolveClock(w *workload.Workload, o Options) error {
 	if s.latency == 0 {
 		s.latency = DefaultWakeLatency
 	}
+	s.timer = o.TimerLatency
+	switch {
+	case s.timer == 0:
+		s.timer = DefaultTimerLatency
+	case s.timer < 0:
+		s.timer = 0
+	}
 	switch {
 	case mode != "" && !mode.Valid():
 		return fmt.Errorf("unknown clock %q (want %s or %s)", mode, workload.ClockReal, workload.ClockVirtual)
@@ -192,6 +203,8 @@ func (s *settings) resolveClock(w *workload.Workload, o Options) error {
 		return fmt.Errorf("%d cores: expected 1 to %d", s.cores, workload.MaxCores)
 	case s.latency < 0 || s.latency > workload.MaxDuration:
 		return fmt.Errorf("wake-up latency %v out of range [0, %v]", s.latency, workload.MaxDuration)
+	case s.timer > workload.MaxDuration:
+		return fmt.Errorf("timer latency %v out of range [0, %v]", s.timer, workload.MaxDuration)
 	}
 	s.virtual = mode == workload.ClockVirtual
 	if s.virtual && o.Clock != nil {
@@ -307,6 +320,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		// not depend on when it ran.
 		start = time.Unix(0, 0).UTC()
 		vc = newVClock(ctx, s.cores, lpm, s.latency)
+		vc.timer = int64(s.timer)
 		clock = vc
 	case clock == nil:
 		clock = &realClock{start: start} // time 0 of the events is Meta.Start
@@ -525,6 +539,7 @@ func (r *runner) virtualMeta(m *tracer.Meta, c *vclock) {
 	m.Extra["seed"] = strconv.FormatInt(r.s.seed, 10)
 	m.Extra["instruction_ps"] = strconv.FormatInt(c.psPerInstr, 10)
 	m.Extra["wake_latency"] = r.s.latency.String()
+	m.Extra["timer_latency"] = r.s.timer.String()
 	m.Extra["time_slice"] = time.Duration(c.slice).String()
 }
 

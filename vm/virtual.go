@@ -60,6 +60,15 @@ const (
 	// CPU-bound threads measured 11-64 us on this project's machine
 	// (docs/vm.md, "Virtual time", and docs/fidelity.md).
 	DefaultWakeLatency = 10 * time.Microsecond
+	// DefaultTimerLatency is how much later than its switch interval a
+	// GIL waiter's timed wait ends in virtual time: Linux ends a timed
+	// futex wait up to the thread's timer slack (50 us by default) late,
+	// and the waiter then needs a CPU. Measured on this project's machine
+	// (Linux 6.18): CPython 3.11's time.sleep(1 ms) ends 0.10-0.12 ms late
+	// (median), alone or beside CPU-bound processes, and its GIL holding
+	// periods between two CPU-bound threads last 0.12-0.14 ms more than
+	// the switch interval at 5, 1 and 0.2 ms (docs/fidelity.md).
+	DefaultTimerLatency = 100 * time.Microsecond
 	// TimeSlice is the simulated OS scheduler's time slice when threads
 	// wait for a core: Linux EEVDF's base slice, 0.75 ms x (1 + log2 8
 	// cores) = 3 ms.
@@ -84,6 +93,7 @@ var errDeadlock = errors.New("every thread is waiting for a lock that no running
 type vclock struct {
 	psPerInstr int64 // compute cost of one instruction, in picoseconds
 	latency    int64 // wake-up latency, ns
+	timer      int64 // timer latency of the GIL's timed waits, ns
 	slice      int64 // time slice, ns
 	cores      int
 	free       int // cores free
@@ -358,7 +368,7 @@ func (c *vclock) waitAgain(v *vthread, l *lock) {
 	th.parkSeq = l.parks
 	l.addWaiter(th)
 	if l.interval > 0 {
-		c.push(v, v.now()+int64(l.interval), WakeTimeout)
+		c.push(v, v.now()+int64(l.interval)+c.timer, WakeTimeout)
 	}
 }
 

@@ -58,7 +58,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	// waiter woken with no core free waits for one.
 	noop := int64(0)
 	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
-		noop = int64(l.interval)
+		noop = int64(l.interval) + c.timer
 	}
 	waiting := false
 	for _, w := range v.peers {

@@ -24,6 +24,7 @@ import (
 
 const (
 	vLatency = int64(DefaultWakeLatency)
+	vTimer   = int64(DefaultTimerLatency) // a GIL timed wait ends this late
 	vIter    = int64(instrsPerLoop * defaultInstrPS / 1000) // 36 ns: one countdown iteration
 )
 
@@ -175,7 +176,8 @@ func TestVirtualCountdownThreadsVsBackToBack(t *testing.T) {
 
 // TestVirtualDropRequestAfterExactlyOneInterval (the twin of
 // TestCPythonDropRequestAfterSwitchInterval): a waiter sets the drop
-// request exactly one switch interval after it parks; the holder releases
+// request exactly one switch interval and the timer latency after it
+// parks; the holder releases
 // at its next check; the waiter takes the GIL (forced) one wake-up latency
 // later; the old holder, woken by that switch, parks in its turn.
 func TestVirtualDropRequestAfterExactlyOneInterval(t *testing.T) {
@@ -195,14 +197,14 @@ func TestVirtualDropRequestAfterExactlyOneInterval(t *testing.T) {
 			if len(drops) < 2 || len(rels) != len(drops) || len(forced) != len(drops) {
 				t.Fatalf("%d drop requests, %d releases on them, %d forced acquires", len(drops), len(rels), len(forced))
 			}
-			if drops[0].Time != int64(interval) {
-				t.Errorf("first drop request at %d, expected exactly %d (the waiter parked at 0)", drops[0].Time, int64(interval))
+			if want := int64(interval) + vTimer; drops[0].Time != want {
+				t.Errorf("first drop request at %d, expected exactly %d (the waiter parked at 0)", drops[0].Time, want)
 			}
 			for i, d := range drops {
 				if i > 0 {
 					// The previous holder was woken by the switch (one
 					// latency after the forced acquire) and parked then.
-					if want := forced[i-1].Time + vLatency + int64(interval); d.Time != want {
+					if want := forced[i-1].Time + vLatency + int64(interval) + vTimer; d.Time != want {
 						t.Errorf("drop request %d at %d, expected %d", i, d.Time, want)
 					}
 				}
@@ -262,8 +264,9 @@ func ioWaits(tr *tracer.Trace, s *tracer.Spans, name, cpu string) []int64 {
 
 // TestVirtualConvoy (the twin of TestConvoyIOThreadWaitsAboutASwitchInterval):
 // behind a CPU-bound holder, the I/O thread waits one
-// switch interval for its drop request, at most one iteration for the
-// holder to notice it and one wake-up latency: after every I/O.
+// switch interval and the timer latency for its drop request, at most one
+// iteration for the holder to notice it and one wake-up latency: after
+// every I/O.
 func TestVirtualConvoy(t *testing.T) {
 	for _, interval := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
@@ -278,7 +281,7 @@ func TestVirtualConvoy(t *testing.T) {
 			if len(waits) != 13 {
 				t.Fatalf("%d contended waits of the I/O thread, expected one at its start and one per I/O (13)", len(waits))
 			}
-			lo, hi := int64(interval)+vLatency, int64(interval)+vLatency+vIter+1
+			lo, hi := int64(interval)+vTimer+vLatency, int64(interval)+vTimer+vLatency+vIter+1
 			for _, d := range waits {
 				if d < lo || d > hi {
 					t.Errorf("I/O thread waited %v for the GIL, expected %v to %v", time.Duration(d), time.Duration(lo), time.Duration(hi))
@@ -466,9 +469,10 @@ func TestVirtualHoldingNativeCallBlocksOthers(t *testing.T) {
 	if len(end) != 1 || len(acq) != 1 || len(drops) != 1 {
 		t.Fatalf("native ends %v, other's acquires %v, drop requests %v", end, acq, drops)
 	}
-	// The drop request comes at 6 ms and is noticed only when the call
+	// The drop request comes at 6.1 ms (one interval and the timer latency
+	// after the other thread's start) and is noticed only when the call
 	// returns, at 30 ms (the function's exit is the next check).
-	if drops[0].Time != int64(6*time.Millisecond) || acq[0].Time < end[0].Time {
+	if drops[0].Time != int64(6*time.Millisecond)+vTimer || acq[0].Time < end[0].Time {
 		t.Errorf("drop request at %v, other acquired at %v, native end at %v", time.Duration(drops[0].Time), time.Duration(acq[0].Time), time.Duration(end[0].Time))
 	}
 }
@@ -756,9 +760,9 @@ functions:
 // TestVirtualRunQueueBeforeLost: on one core, a GIL waiter (h-2) whose
 // timed wait ends while a sleeper of another process (s) computes gets the
 // core when s begins its next I/O, before the holder (h-1) that s took the
-// core from: its deadline is earlier (EEVDF). Before, the core went back
-// to h-1 at each of s's I/Os and h-2 waited for the end of h-1's slice
-// (its drop request at 6.0 ms instead of 4.0 ms).
+// core from: its deadline is earlier (EEVDF). Given back to h-1 at each of
+// s's I/Os, the core left h-2 waiting for the end of h-1's slice (its drop
+// request at 6.0 ms instead of 4.0 ms, before the timer latency).
 func TestVirtualRunQueueBeforeLost(t *testing.T) {
 	w, err := workload.Parse("pre.yaml", []byte(`name: pre
 processes: 2
@@ -768,7 +772,7 @@ threads:
   - {name: s, run: serve, repeat: 4, process: 2}
 functions:
   cpu: [{compute: 6ms}]
-  serve: [{io: 700us}, {compute: 300us}]
+  serve: [{io: 800us}, {compute: 400us}]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -780,7 +784,7 @@ functions:
 	for _, e := range tr.Events {
 		switch {
 		case e.Kind == tracer.KindLockWait && name(e) == "h-2" && timeout < 0:
-			timeout = e.Time + int64(time.Millisecond)
+			timeout = e.Time + int64(time.Millisecond) + vTimer
 		case e.Kind == tracer.KindDropRequest && name(e) == "h-2" && drop < 0:
 			drop = e.Time
 		case e.Kind == tracer.KindIOBegin && name(e) == "s":
