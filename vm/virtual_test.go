@@ -24,7 +24,7 @@ import (
 
 const (
 	vLatency = int64(DefaultWakeLatency)
-	vTimer   = int64(DefaultTimerLatency) // a GIL timed wait ends this late
+	vTimer   = int64(DefaultTimerLatency)                   // a GIL timed wait ends this late
 	vIter    = int64(instrsPerLoop * defaultInstrPS / 1000) // 36 ns: one countdown iteration
 )
 
