@@ -8,14 +8,21 @@ func (c *vclock) acquireCore(v *vthread) {
 		return
 	}
 	// Back from a wait, or new: its core time counts from a slice behind
-	// the least of the threads on a core (or, with none on a core, the
-	// least seen before: coreFloor), as a fair scheduler places a waking
-	// thread, so that one that slept long does not keep its core later,
-	// once preempted, until it has caught up with the others, nor one
-	// that ran alone wait for a new one to catch up with it
-	// (sliceExpired; review: main, alone 100 ms before it started two
-	// workers, then waited 90 ms for a core).
-	c.raiseFloor(v.now())
+	// the least of the runnable threads (on a core, waiting for one, or
+	// having lost theirs; with none, the least seen last: coreFloor), as
+	// a fair scheduler places a waking thread (CFS's min_vruntime), so
+	// that one that slept long does not keep its core later, once
+	// preempted, until it has caught up with the others, nor one that ran
+	// alone wait for a new one to catch up with it (sliceExpired; review:
+	// main, alone 100 ms before it started two workers, then waited 90 ms
+	// for a core). The threads waiting for a core count: with two
+	// CPU-bound threads taking turns on a core, the one that had just
+	// left it, a slice ahead, set the floor, and a thread back from an
+	// I/O, placed a slice behind that, had no earlier deadline than the
+	// one running and waited for the end of its slice (QA: with 2 or 3
+	// CPU-bound processes on a core, half of a sleeper's 1 ms sleeps
+	// lasted 3-9 ms).
+	c.raiseFloor(v.now(), v)
 	v.coreNS = max(v.coreNS, c.coreFloor-c.slice)
 	if c.free > 0 {
 		c.free--
@@ -33,15 +40,25 @@ func (c *vclock) acquireCore(v *vthread) {
 	c.settleAll(v)
 }
 
-// raiseFloor raises coreFloor to the least core time of the threads on a
-// core at time t, if that is more.
-func (c *vclock) raiseFloor(t int64) {
+// raiseFloor sets coreFloor to the least core time at time t of the
+// runnable threads but not (on a core, in the run queue, without their
+// core), if there is one.
+func (c *vclock) raiseFloor(t int64, not *vthread) {
 	least := int64(never)
 	for _, w := range c.onCores {
-		least = min(least, w.coreTime(t))
+		if w != not {
+			least = min(least, w.coreTime(t))
+		}
+	}
+	for _, ws := range [2][]*vthread{c.runq, c.lostq} {
+		for _, w := range ws {
+			if w != not {
+				least = min(least, w.coreNS)
+			}
+		}
 	}
 	if least != never {
-		c.coreFloor = max(c.coreFloor, least)
+		c.coreFloor = least
 	}
 }
 
@@ -62,7 +79,27 @@ func (v *vthread) coreTime(t int64) int64 {
 
 // releaseCore gives v's core to the first thread waiting for one.
 func (c *vclock) releaseCore(v *vthread) {
-	c.releaseCoreTo(v, 0)
+	c.releaseCoreTo(v, c.earliest(-1))
+}
+
+// earliest is the index of the thread of the run queue with the earliest
+// deadline (the least core time; the first of equals), among those that
+// have had a core for no more than bound if bound >= 0 or are back from a
+// wait; len(runq) if none is. EEVDF runs the earliest deadline: a thread
+// back from an I/O behind CPU-bound threads of the queue is not made to
+// wait for them (QA: 4 CPU-bound and 4 I/O threads on 2 cores, two I/Os
+// of 1 ms lasted 4.2 ms).
+func (c *vclock) earliest(bound int64) int {
+	best := len(c.runq)
+	for i, w := range c.runq {
+		if bound >= 0 && w.preempted && w.coreNS > bound {
+			continue
+		}
+		if best == len(c.runq) || w.coreNS < c.runq[best].coreNS {
+			best = i
+		}
+	}
+	return best
 }
 
 // releaseCoreTo gives v's core to the i-th thread of the run queue, if
@@ -72,7 +109,7 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 		return
 	}
 	t := v.now()
-	c.raiseFloor(t) // v among them: the last one on a core sets it too
+	c.raiseFloor(t, nil) // v among them: the last one runnable sets it too
 	v.coreNS = v.coreTime(t)
 	v.onCore = false
 	if k := slices.Index(c.onCores, v); k >= 0 {
@@ -100,10 +137,11 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 	c.pushEntry(w, t, 0, false)
 }
 
-// sliceExpired ends v's time slice. It gives its core to the first thread
-// of the run queue that is back from a wait, or that its own slice's end
-// queued and has had a core for less time than v, and goes to the back
-// of the queue; if none is, it starts a new slice. The slices of the
+// sliceExpired ends v's time slice. It gives its core to the thread of
+// the run queue with the earliest deadline (earliest) among those back
+// from a wait and those that their own slice's end queued and have had a
+// core for no more time than v, and goes to the back of the queue; if
+// none is, it starts a new slice. The slices of the
 // cores end about together: handing a core to whichever thread waits
 // would give it, slice after slice, to the one the previous core's thread
 // had just queued, and the same last one would wait every time (QA: 9
@@ -112,14 +150,9 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 // cores take turns: one thread waits a slice, then the next.
 func (c *vclock) sliceExpired(v *vthread) {
 	now := v.coreTime(v.now())
-	i := 0
-	for ; i < len(c.runq); i++ {
-		// A tie gives the core up too: one slice a turn (review: with
-		// "<", evenly matched threads kept their cores for two slices).
-		if w := c.runq[i]; !w.preempted || w.coreNS <= now {
-			break
-		}
-	}
+	// A tie gives the core up too: one slice a turn (review: with "<",
+	// evenly matched threads kept their cores for two slices).
+	i := c.earliest(now)
 	if i == len(c.runq) && (len(c.lostq) == 0 || lostDeadline(c.lostq[0], c.slice) > now+c.slice) {
 		v.sliceEnd = v.now() + c.slice
 		v.deadline = now + c.slice
