@@ -55,3 +55,24 @@ functions:
 		t.Errorf("countdown on 2 cores: verdicts %s, want gil-bound", r.VerdictCodes())
 	}
 }
+
+// TestCoresTheLimitSaysWhatFasterMeans: when the estimates print higher
+// than the run's speedup but by less than AdviceMinGain, the cores-limit
+// text says they are not more than that much faster, not that they are
+// not faster (QA: api-service on one simulated core, "neither ... is
+// estimated faster (7.21x without a GIL, 7.21x as processes, now
+// 6.85x)").
+func TestCoresTheLimitSaysWhatFasterMeans(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "fixtures", "api-service.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runWith(t, strings.Replace(string(src), "threads:", "clock: virtual\nthreads:", 1), "cpython", vm.Options{Cores: 1})
+	v := verdict(r, diagnosis.CPUSaturated)
+	if v == nil {
+		t.Fatalf("verdicts %s, want cpu-saturated", r.VerdictCodes())
+	}
+	if !strings.Contains(v.Text, "neither a free-threaded Python nor processes is estimated more than 10 % faster (7.44x without a GIL, 7.44x as processes, now 6.77x;") {
+		t.Errorf("text: %s", v.Text)
+	}
+}
