@@ -40,9 +40,12 @@ import (
 //     TestVirtualRunAheadIsExact compares with strictOrder.
 //  4. N simulated cores: compute and native calls need a core; sleeping,
 //     I/O and parked threads use none. With more runnable threads than
-//     cores, threads wait for a core in FIFO order and a running thread
-//     gives up its core at the end of a time slice (TimeSlice) if another
-//     waits: round-robin time slicing.
+//     cores, threads wait for a core, served by the least core time (the
+//     earliest deadline), and a running thread gives up its core at the
+//     end of a time slice (TimeSlice) if another waits: time slicing
+//     decided by core time. A thread back from a wait takes a core from a
+//     running thread whose deadline is later than its own (preemptCore:
+//     wake-up preemption, virtual_cores.go).
 //
 // Nothing depends on goroutine scheduling or the wall clock, so a run is
 // a function of the workload, the options and the seed.
@@ -113,7 +116,7 @@ type vclock struct {
 	cur      *vthread
 	next     *vthread // the thread the loop resumes after the running one suspends
 	q        vqueue
-	runq     []*vthread // threads waiting for a core, FIFO
+	runq     []*vthread // threads waiting for a core, in arrival order (served by deadline: earliest)
 	lostq    []*vthread // threads a woken thread took the core of, in that order
 	threads  []*vthread
 	live     int
