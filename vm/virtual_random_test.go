@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -166,4 +168,40 @@ func canonicalStacks(tr *tracer.Trace) *tracer.Trace {
 	}
 	c.Stacks = stacks
 	return &c
+}
+
+// TestVirtualRunAheadIsExactMany is TestVirtualRunAheadIsExact on many
+// more random workloads, on 1 to 3 cores: GILTRACE_VIRTUAL_STRESS=SEEDS
+// runs 150 workloads per seed, seeds 1 to SEEDS (7 seeds, 1,050
+// workloads, take about a minute). Skipped without it. A lock event of a
+// thread without its core (the run's panic) counts as a failure.
+func TestVirtualRunAheadIsExactMany(t *testing.T) {
+	seeds, _ := strconv.Atoi(os.Getenv("GILTRACE_VIRTUAL_STRESS"))
+	if seeds <= 0 {
+		t.Skip("a long check: GILTRACE_VIRTUAL_STRESS=SEEDS (150 random workloads each)")
+	}
+	defer func() { strictOrder = false }()
+	for seed := 1; seed <= seeds; seed++ {
+		r := rand.New(rand.NewPCG(uint64(seed), 32))
+		for i := range 150 {
+			w := randomWorkload(r)
+			cores := 1 + r.IntN(3)
+			func() {
+				defer func() {
+					if e := recover(); e != nil {
+						t.Errorf("seed %d, workload %d on %d cores: %v", seed, i, cores, e)
+					}
+				}()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				strictOrder = true
+				a, errA := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
+				strictOrder = false
+				b, errB := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, Cores: cores})
+				if (errA == nil) != (errB == nil) || !bytes.Equal(traceBytes(t, canonicalStacks(a)), traceBytes(t, canonicalStacks(b))) {
+					t.Errorf("seed %d, workload %d (mode %s, %d processes) on %d cores: running ahead changed the run (%v, %v)", seed, i, w.GIL.Mode, w.Processes, cores, errA, errB)
+				}
+			}()
+		}
+	}
 }
