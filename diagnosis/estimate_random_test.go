@@ -154,10 +154,11 @@ func runVirtual(t *testing.T, src, mode string) *diagnosis.Report {
 //     3 of 500 with locks were off by more than 0.5 %, by up to 20 %);
 //     most are exact (orderExact of them within half a percent);
 //   - orderSlack with fewer cores than threads: the VM shares the cores in
-//     slices of 3 ms, a thread back from I/O waiting for the next slice's
-//     end, where the estimate packs the CPU work on the cores from when it
-//     can begin (in 3000 runs: median 1.5 % optimistic, 1 in 6 more than
-//     10 %, up to 31 %): an estimate, the what-if predicts (docs/what-if.md).
+//     slices of 3 ms, a thread back from I/O that cannot take a core from
+//     a running thread waiting for one, where the estimate packs the CPU
+//     work on the cores from when it can begin (in 3000 runs, 2026-12-02:
+//     579 on fewer cores, median 1.4 % optimistic, 92 more than 10 %, up
+//     to 30.5 %): an estimate, the what-if predicts (docs/what-if.md).
 func TestEstimatesAgainstRuns(t *testing.T) {
 	runs, orderSlack, orderExact := 60, 0.35, 0.8
 	if os.Getenv("GILTRACE_RANDOM_RUNS") != "" {

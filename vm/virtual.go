@@ -101,9 +101,10 @@ type vclock struct {
 	cores      int
 	free       int // cores free
 	// onCores are the threads on a core (at most the cores), and
-	// coreFloor the least core time of them seen so far (it only rises):
-	// a woken or new thread's core time starts at most a slice behind it
-	// (acquireCore), as a fair scheduler's min_vruntime.
+	// coreFloor the least core time of the runnable threads (on a core,
+	// in the run queue, without their core) when last looked at
+	// (raiseFloor): a woken or new thread's core time starts at most a
+	// slice behind it (acquireCore), as a fair scheduler's min_vruntime.
 	onCores   []*vthread
 	coreFloor int64
 	limited   bool // cores < threads: cores can run out
