@@ -424,7 +424,20 @@ func (l *lock) signal(why tracer.Release) *thread {
 // (26 %): later in the hold, more of the late threads have been moved to
 // the idle processor before the release. 0.15 is within that range; the
 // VM's fairness at 5 ms moved little between 0.08 and 0.25.
-const lateChance = 0.15
+//
+// Only at switch intervals of lateFrom or more: since the VM's threads
+// pass through Go's scheduler instead of being locked to OS threads
+// (waker_linux.go), the kernel makes them late as it does CPython's at
+// short intervals. Counted with lateChance 0 (4 CPU-bound threads, 1 s
+// each, 2026-12-02): late 3.7 % of the expiries that set no drop request
+// at 5 ms (CPython: 7-8 %), 20.6 % at 1 ms and 29.3 % at 0.2 ms (CPython:
+// about 20 % and 26 %). Drawn on top of those, lateness had the 4
+// threads at 0.2 ms switch 0.81-0.90 as often as CPython's in every run
+// (docs/fidelity.md).
+const (
+	lateChance = 0.15
+	lateFrom   = 2 * time.Millisecond
+)
 
 // lateTimeout says whether a timeout that ended th's wait, in real time,
 // is late: the kernel queued th's wake-up on the busy holder's processor,
@@ -434,15 +447,15 @@ const lateChance = 0.15
 // millisecond, up to 5 ms). Until it runs, th is still in its wait: in its
 // place in the futex's queue and in glibc's G1 if it was there, so the
 // next release wakes it (signal), and the drop requester cannot catch
-// that wake-up. The VM's threads, Go threads on the same kernel, are
+// that wake-up. The VM's threads, Go threads on the same kernel, were
 // seldom late (at 5 ms G1 was not empty at 3 of 113 releases for a drop
 // request, against about 1 in 7 on CPython), so the lock draws lateness
-// at lateChance. Only a waiter whose timeout would just begin another wait
+// at lateChance, at intervals of lateFrom or more. Only a waiter whose timeout would just begin another wait
 // (the lock changed hands during this one) is made late: one that would
 // set the drop request is not, so that handoffs between two threads are
 // unchanged. Called with mu held, th not in waiters.
 func (l *lock) lateTimeout(th *thread, saved uint64) bool {
-	return l.oldestFirst && l.locked && l.switches != saved && !th.wake.pending() && l.pick.Float64() < lateChance
+	return l.oldestFirst && l.interval >= lateFrom && l.locked && l.switches != saved && !th.wake.pending() && l.pick.Float64() < lateChance
 }
 
 // parkLate puts th back in its wait, with its wait's number (same place,
