@@ -103,7 +103,7 @@ type vclock struct {
 	// onCores are the threads on a core (at most the cores), and
 	// coreFloor the least core time of the runnable threads (on a core,
 	// in the run queue, without their core) when last looked at
-	// (raiseFloor): a woken or new thread's core time starts at most a
+	// (setFloor): a woken or new thread's core time starts at most a
 	// slice behind it (acquireCore), as a fair scheduler's min_vruntime.
 	onCores   []*vthread
 	coreFloor int64

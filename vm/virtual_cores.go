@@ -22,7 +22,7 @@ func (c *vclock) acquireCore(v *vthread) {
 	// one running and waited for the end of its slice (QA: with 2 or 3
 	// CPU-bound processes on a core, half of a sleeper's 1 ms sleeps
 	// lasted 3-9 ms).
-	c.raiseFloor(v.now(), v)
+	c.setFloor(v.now(), v)
 	v.coreNS = max(v.coreNS, c.coreFloor-c.slice)
 	if c.free > 0 {
 		c.free--
@@ -40,10 +40,10 @@ func (c *vclock) acquireCore(v *vthread) {
 	c.settleAll(v)
 }
 
-// raiseFloor sets coreFloor to the least core time at time t of the
+// setFloor sets coreFloor to the least core time at time t of the
 // runnable threads but not (on a core, in the run queue, without their
-// core), if there is one.
-func (c *vclock) raiseFloor(t int64, not *vthread) {
+// core), if there is one: it can go down as well as up.
+func (c *vclock) setFloor(t int64, not *vthread) {
 	least := int64(never)
 	for _, w := range c.onCores {
 		if w != not {
@@ -77,7 +77,8 @@ func (v *vthread) coreTime(t int64) int64 {
 	return v.coreNS
 }
 
-// releaseCore gives v's core to the first thread waiting for one.
+// releaseCore gives v's core to the waiting thread with the earliest
+// deadline (earliest), or to a thread that lost its core (releaseCoreTo).
 func (c *vclock) releaseCore(v *vthread) {
 	c.releaseCoreTo(v, c.earliest(-1))
 }
@@ -109,7 +110,7 @@ func (c *vclock) releaseCoreTo(v *vthread, i int) {
 		return
 	}
 	t := v.now()
-	c.raiseFloor(t, nil) // v among them: the last one runnable sets it too
+	c.setFloor(t, nil) // v among them: the last one runnable sets it too
 	v.coreNS = v.coreTime(t)
 	v.onCore = false
 	if k := slices.Index(c.onCores, v); k >= 0 {
