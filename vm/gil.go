@@ -51,7 +51,10 @@ func newGIL(mode tracer.GILMode, id tracer.LockID, c Clock, b *breaker, interval
 	switch mode {
 	case tracer.GILCPython:
 		l := newLock(id, c, seed)
-		l.interval = interval
+		l.interval, l.timedWait = interval, interval
+		if vc, ok := c.(*vclock); ok {
+			l.timedWait += time.Duration(vc.timer)
+		}
 		l.breaker = b
 		return &cpythonGIL{l}, nil
 	case tracer.GILLegacy:

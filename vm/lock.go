@@ -35,7 +35,11 @@ type lock struct {
 	id       tracer.LockID
 	clock    Clock
 	interval time.Duration // > 0: timed waits and drop requests (cpython GIL)
-	breaker  *breaker      // the process's eval breaker, for drop requests
+	// timedWait is a timed wait's length: the interval, and in virtual
+	// time the timer latency after it (DefaultTimerLatency; real time has
+	// the machine's own). Set with interval (newGIL).
+	timedWait time.Duration
+	breaker   *breaker // the process's eval breaker, for drop requests
 
 	mu       kmutex
 	locked   bool
@@ -155,7 +159,7 @@ func (l *lock) waitAndTake(th *thread) error {
 		if v := th.vt; v != nil {
 			v.wait, v.saved = l, saved
 		}
-		w := l.park(th, l.timeout())
+		w := l.park(th, l.timedWait)
 		for w == WakeTimeout && l.lateTimeout(th, saved) {
 			w = l.parkLate(th)
 		}
@@ -165,16 +169,6 @@ func (l *lock) waitAndTake(th *thread) error {
 	}
 	l.take(th, l.afterWait())
 	return nil
-}
-
-// timeout is the length of a timed wait for the lock: the switch
-// interval, and in virtual time the timer latency after it
-// (DefaultTimerLatency; real time has the machine's own).
-func (l *lock) timeout() time.Duration {
-	if c, ok := l.clock.(*vclock); ok && l.interval > 0 {
-		return l.interval + time.Duration(c.timer)
-	}
-	return l.interval
 }
 
 // woken ends one of acquire's waits, begun with switch number saved: on a

@@ -372,7 +372,7 @@ func (c *vclock) waitAgain(v *vthread, l *lock) {
 	th.parkSeq = l.parks
 	l.addWaiter(th)
 	if l.interval > 0 {
-		c.push(v, v.now()+int64(l.interval)+c.timer, WakeTimeout)
+		c.push(v, v.now()+int64(l.timedWait), WakeTimeout)
 	}
 }
 
@@ -523,7 +523,7 @@ func (c *vclock) Burn(_ context.Context, d time.Duration) bool {
 		if left == 0 || c.halted(v) {
 			break
 		}
-		if !v.lost && v.now() >= v.sliceEnd {
+		if v.now() >= v.sliceEnd { // sync settled: it has its core
 			c.sliceExpired(v)
 		}
 	}

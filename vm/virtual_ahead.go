@@ -20,7 +20,7 @@ func (v *vthread) check() {
 		if v.lost || v.debt > 0 {
 			c.sync(v) // the end of its slice settles what it owes
 		}
-		if !v.lost && v.now() >= v.sliceEnd && !c.halted(v) {
+		if v.now() >= v.sliceEnd && !c.halted(v) { // sync settled: it has its core
 			c.sliceExpired(v)
 		}
 	}
@@ -58,7 +58,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	// waiter woken with no core free waits for one.
 	noop := int64(0)
 	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
-		noop = int64(l.interval) + c.timer
+		noop = int64(l.timedWait)
 	}
 	waiting := false
 	for _, w := range v.peers {
