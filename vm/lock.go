@@ -62,6 +62,7 @@ type lock struct {
 	requester   *thread    // the waiter that set the pending drop request
 	reqSeq      uint64     // the number of the wait it began right after
 	late        []*thread  // waiters whose timeout is late (parkLate)
+	switchAt    int64      // the time of the latest change of holder (countExpiry)
 	wakes       [4]*thread // threads to wake once mu is unlocked
 	nwakes      int
 }
@@ -159,7 +160,16 @@ func (l *lock) waitAndTake(th *thread) error {
 		if v := th.vt; v != nil {
 			v.wait, v.saved = l, saved
 		}
+		var deadline int64
+		if countExpiry != nil {
+			deadline = l.clock.Now() + int64(l.timedWait)
+		}
 		w := l.park(th, l.timedWait)
+		if countExpiry != nil && w == WakeTimeout && l.interval > 0 {
+			// Late: the lock changed hands after the deadline, before
+			// the thread ran (lateChance's definition).
+			countExpiry(l.switches != saved, l.switches != saved && l.switchAt > deadline)
+		}
 		for w == WakeTimeout && l.lateTimeout(th, saved) {
 			w = l.parkLate(th)
 		}
@@ -253,6 +263,7 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	if l.last != th {
 		l.last = th
 		l.switches++
+		l.switchAt = l.clock.Now()
 		if l.switcher != nil {
 			l.wakeLater(l.switcher)
 			l.switcher = nil
@@ -423,8 +434,9 @@ func (l *lock) signal(why tracer.Release) *thread {
 // pass through Go's scheduler instead of being locked to OS threads
 // (waker_linux.go), the kernel makes them late as it does CPython's at
 // short intervals. Counted with lateChance 0 (4 CPU-bound threads, 1 s
-// each, 2026-12-02): late 3.7 % of the expiries that set no drop request
-// at 5 ms (CPython: 7-8 %), 20.6 % at 1 ms and 29.3 % at 0.2 ms (CPython:
+// each, 2026-12-02, two runs of TestLateExpiries): late 2.5-3.7 % of the
+// expiries that set no drop request at 5 ms (CPython: 7-8 %), 20.6-21.2 %
+// at 1 ms and 29.3-33.5 % at 0.2 ms (CPython:
 // about 20 % and 26 %). Drawn on top of those, lateness had the 4
 // threads at 0.2 ms switch 0.81-0.90 as often as CPython's in every run
 // (docs/fidelity.md).
@@ -449,8 +461,17 @@ const (
 // set the drop request is not, so that handoffs between two threads are
 // unchanged. Called with mu held, th not in waiters.
 func (l *lock) lateTimeout(th *thread, saved uint64) bool {
-	return l.oldestFirst && l.interval >= lateFrom && l.locked && l.switches != saved && !th.wake.pending() && l.pick.Float64() < lateChance
+	return l.oldestFirst && l.interval >= lateFrom && l.locked && l.switches != saved && !th.wake.pending() && l.pick.Float64() < lateDraw
 }
+
+// lateDraw is lateChance; TestLateExpiries turns the draw off to count
+// the lateness the kernel gives the VM's threads by itself.
+var lateDraw = lateChance
+
+// countExpiry, if set (TestLateExpiries), is told of every timed wait of
+// the GIL that expired: whether the lock had changed hands during it (it
+// sets no drop request) and whether that was after its deadline (late).
+var countExpiry func(noop, late bool)
 
 // parkLate puts th back in its wait, with its wait's number (same place,
 // same group), until a release: the release may wake it as any waiter;

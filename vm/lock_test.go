@@ -21,7 +21,8 @@ func TestLockMutexOffInVirtualTime(t *testing.T) {
 // TestLateTimeoutOnlyAtLongIntervals: real time draws a no-op timeout late
 // (lateTimeout) only at switch intervals of lateFrom or more: below, the
 // kernel already makes the VM's threads late as often as CPython's
-// (counted 2026-12-02: 20.6 % and 29.3 % of the no-op expiries at 1 and
+// (TestLateExpiries, 2026-12-02: 20.6-21.2 % and 29.3-33.5 % of the no-op
+// expiries at 1 and
 // 0.2 ms, CPython about 20 % and 26 %), and drawing more had 4 threads
 // at 0.2 ms switch 0.81-0.90 as often as CPython's (docs/fidelity.md).
 func TestLateTimeoutOnlyAtLongIntervals(t *testing.T) {

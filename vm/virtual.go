@@ -67,8 +67,9 @@ const (
 	// GIL waiter's timed wait ends in virtual time: Linux ends a timed
 	// futex wait up to the thread's timer slack (50 us by default) late,
 	// and the waiter then needs a CPU. Measured on this project's machine
-	// (Linux 6.18): CPython 3.11's time.sleep(1 ms) ends 0.10-0.12 ms late
-	// (median), alone or beside CPU-bound processes, and its GIL holding
+	// (Linux 6.18, scripts/wake-lateness.sh): CPython 3.11's
+	// time.sleep(1 ms) ends 0.10-0.12 ms late (median), alone or beside
+	// CPU-bound processes, and its GIL holding
 	// periods between two CPU-bound threads last 0.12-0.14 ms more than
 	// the switch interval at 5, 1 and 0.2 ms (docs/fidelity.md).
 	DefaultTimerLatency = 100 * time.Microsecond
