@@ -430,14 +430,13 @@ func (l *lock) signal(why tracer.Release) *thread {
 // the idle processor before the release. 0.15 is within that range; the
 // VM's fairness at 5 ms moved little between 0.08 and 0.25.
 //
-// Only at switch intervals of lateFrom or more: since the VM's threads
-// pass through Go's scheduler instead of being locked to OS threads
-// (waker_linux.go), the kernel makes them late as it does CPython's at
-// short intervals. Counted with lateChance 0 (4 CPU-bound threads, 1 s
-// each, 2026-12-02, two runs of TestLateExpiries): late 2.5-3.7 % of the
-// expiries that set no drop request at 5 ms (CPython: 7-8 %), 20.6-21.2 %
-// at 1 ms and 29.3-33.5 % at 0.2 ms (CPython:
-// about 20 % and 26 %). Drawn on top of those, lateness had the 4
+// Only at switch intervals of lateFrom or more: at short intervals the
+// kernel makes the VM's threads late as it does CPython's. Counted with
+// lateChance 0 (4 CPU-bound threads, 1 s each, 2026-12-02, three runs of
+// TestLateExpiries, the last with the guest threads locked to their OS
+// threads again, lockGuestThread): late 2.0-3.7 % of the expiries that set
+// no drop request at 5 ms (CPython: 7-8 %), 19.8-21.2 % at 1 ms and
+// 29.3-34.7 % at 0.2 ms (CPython: about 20 % and 26 %). Drawn on top of those, lateness had the 4
 // threads at 0.2 ms switch 0.81-0.90 as often as CPython's in every run
 // (docs/fidelity.md).
 const (

@@ -380,8 +380,8 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 			// runs on, with a processor for each (raiseProcs): a thread the
 			// GIL wakes is scheduled by the kernel, as CPython's are, not
 			// run by Go's scheduler on the waker's processor, so on a loaded
-			// machine handoffs slow down as CPython's do. It is not locked
-			// to that thread there (passScheduler); elsewhere it is
+			// machine handoffs slow down as CPython's do. It is locked to
+			// that thread, as a CPython thread is one pthread
 			// (lockGuestThread; docs/vm.md, "Threads").
 			wg.Go(func() {
 				defer lockGuestThread()()

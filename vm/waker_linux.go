@@ -130,11 +130,6 @@ func (w *Waker) Sleep(ctx context.Context, d time.Duration) bool {
 // pending reports whether a signal is pending (tests).
 func (w *Waker) pending() bool { return w.state.Load() == wakeSignalled }
 
-// lockGuestThread does nothing on Linux: a guest thread sleeps in the
-// kernel on its own futex, and is not locked to its operating-system
-// thread (passScheduler says why).
-func lockGuestThread() (unlock func()) { return func() {} }
-
 // passScheduler passes the calling goroutine through Go's scheduler, which
 // runs it on at once when nothing else waits for a processor. A guest
 // thread sleeps in the futex system call, never in Go's scheduler, so
@@ -155,9 +150,10 @@ func lockGuestThread() (unlock func()) { return func() {} }
 // one: 0.7-1.3 k wake-ups of the monitor, 7-10 signals, a third of the
 // context switches, each compute 4-8 % slower than with one thread (in one
 // process, runs alternating), and a 2 us handoff (docs/vm.md, "Where the
-// model differs from CPython"). The
-// guest threads are not locked to their operating-system threads for this
-// reason: a locked goroutine's pass hands its P to another thread and back.
+// model differs from CPython"). A guest
+// thread is locked to its operating-system thread (lockGuestThread), so its
+// pass hands its P to another thread and back; that costs context switches,
+// not handoff time (BenchmarkHandoff 1.9-2.0 us either way).
 func passScheduler() { runtime.Gosched() }
 
 // passEvery is how long at most a thread goes without passing through Go's

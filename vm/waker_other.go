@@ -4,19 +4,8 @@ package vm
 
 import (
 	"context"
-	"runtime"
 	"time"
 )
-
-// lockGuestThread locks a real-time guest thread to its operating-system
-// thread and returns what unlocks it. Its waits go through Go's scheduler
-// here (a channel and a Go timer), and a thread that a release wakes would
-// otherwise be run at once on the waker's processor instead of being
-// scheduled by the kernel, as CPython's are (docs/vm.md, "Threads").
-func lockGuestThread() (unlock func()) {
-	runtime.LockOSThread()
-	return runtime.UnlockOSThread
-}
 
 // Elsewhere the Waker is a channel holding at most one signal, and the
 // timeout a Go timer.
