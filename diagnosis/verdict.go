@@ -100,6 +100,13 @@ const (
 	// many as the one with the most (the legacy GIL's re-acquire race).
 	UnfairRatio = 0.5
 
+	// FairMinAcquisitions: the fairness figures compare the CPU-bound
+	// threads' GIL acquisitions only when the one with the most acquired it
+	// at least this often while they competed: at 0 against 1 (two loops
+	// that slept 1 ms between short computes, QA) the ratio, 0.00, says
+	// nothing about the GIL.
+	FairMinAcquisitions = 10
+
 	// ScalesMinSpeedup: the threads achieved at least 1.5x the same work
 	// on one thread: half of the ideal for two threads.
 	ScalesMinSpeedup = 1.5
@@ -620,7 +627,7 @@ func (a *analysis) unfair() string {
 	worst := -1
 	for i, p := range a.r.Procs {
 		f := p.Fairness
-		if f.CPUBoundThreads >= 2 && f.Ratio < UnfairRatio && f.FewestGILWaitNS > f.MostGILWaitNS && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
+		if f.CPUBoundThreads >= 2 && f.Most >= FairMinAcquisitions && f.Ratio < UnfairRatio && f.FewestGILWaitNS > f.MostGILWaitNS && (worst < 0 || f.Ratio < a.r.Procs[worst].Fairness.Ratio) {
 			worst = i
 		}
 	}

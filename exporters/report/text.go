@@ -290,7 +290,9 @@ func writeProcesses(w io.Writer, r *diagnosis.Report) {
 		} else if d != 0 {
 			table = fmt.Sprintf(" (of their %d in the threads table: the other %d came when no other of them wanted the GIL)", f.Acquisitions, d)
 		}
-		if f.CPUBoundThreads > 1 && f.Fewest == f.Most {
+		if f.CPUBoundThreads > 1 && f.Most < diagnosis.FairMinAcquisitions {
+			fmt.Fprintf(w, "    fairness among %d CPU-bound threads: too few acquisitions while they competed to compare (most %d, by %s)%s\n", f.CPUBoundThreads, f.Most, f.MostThread, table)
+		} else if f.CPUBoundThreads > 1 && f.Fewest == f.Most {
 			fmt.Fprintf(w, "    fairness: while they competed, each of the %d CPU-bound threads acquired the GIL %s%s\n", f.CPUBoundThreads, textfmt.Plural(f.Most, "time"), table)
 		} else if f.CPUBoundThreads > 1 {
 			fmt.Fprintf(w, "    fairness among %d CPU-bound threads, while they competed: fewest acquisitions %d (%s), most %d (%s), ratio %.2f%s\n",
