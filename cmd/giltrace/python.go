@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,10 +81,17 @@ func lockHoldsFlag(cmd *cobra.Command, o *recordOptions) {
 // checkAttachPID refuses, from /proc/PID/status, what is not a live
 // process: a thread's id (TID) that is not its process's, which attach
 // would trace with the thread taken for the main one (QA), and a zombie,
-// whose interpreter is gone. Where the file cannot be read (no such
-// process, no /proc), the recorder says why.
+// whose interpreter is gone, and a process that does not exist (as the
+// zombie, a usage error: QA found exit status 1 for one and 2 for the
+// other). Where the file cannot be read otherwise (no /proc, no
+// permission), the recorder says why.
 func checkAttachPID(pid int) error {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, perr := os.Stat("/proc/self/status"); perr == nil {
+			return fmt.Errorf("no process %d: nothing to trace", pid)
+		}
+	}
 	if err != nil {
 		return nil
 	}

@@ -645,6 +645,14 @@ func TestCheckAttachPID(t *testing.T) {
 	if err := checkAttachPID(pid); err == nil || !strings.Contains(err.Error(), "has exited") {
 		t.Errorf("zombie: %v", err)
 	}
+	// A process that does not exist is a usage error too (exit 2, as the
+	// zombie's; QA found 1): the highest PID the kernel allows, plus one.
+	pidMax, _ := os.ReadFile("/proc/sys/kernel/pid_max")
+	gone, _ := strconv.Atoi(strings.TrimSpace(string(pidMax)))
+	gone++
+	if _, err := runRoot("attach", strconv.Itoa(gone)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("no process %d: nothing to trace", gone)) || exitCode(err) != 2 {
+		t.Errorf("attach %d: %v (exit %d)", gone, err, exitCode(err))
+	}
 }
 
 // TestRecordPythonOutputFails: when an output cannot be written, record --
