@@ -436,9 +436,9 @@ func (l *lock) signal(why tracer.Release) *thread {
 // TestLateExpiries, the last with the guest threads locked to their OS
 // threads again, lockGuestThread): late 2.0-3.7 % of the expiries that set
 // no drop request at 5 ms (CPython: 7-8 %), 19.8-21.2 % at 1 ms and
-// 29.3-34.7 % at 0.2 ms (CPython: about 20 % and 26 %). Drawn on top of those, lateness had the 4
-// threads at 0.2 ms switch 0.81-0.90 as often as CPython's in every run
-// (docs/fidelity.md).
+// 29.3-34.7 % at 0.2 ms (CPython: about 20 % and 26 %). Drawn on top of
+// those, lateness had the 4 threads at 0.2 ms switch 0.81-0.90 as often as
+// CPython's in every run (docs/fidelity.md).
 const (
 	lateChance = 0.15
 	lateFrom   = 2 * time.Millisecond

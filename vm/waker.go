@@ -29,9 +29,10 @@ func NewWaker() *Waker {
 // system thread: 2 threads of 20 x (2 ms compute + 2 ms sleep) overlapped
 // 1.55-1.75x (medians of 5 rounds, six runs; CPython 1.68-1.93x), against
 // 1.63-1.91x locked, 1.77x or more in five of six (scripts/fidelity.sh,
-// docs/vm.md "Where the model differs from CPython"). Elsewhere than Linux the waits go through Go's scheduler (a
-// channel and a Go timer), and a woken thread would otherwise run at once on
-// the waker's processor instead of being scheduled by the kernel.
+// docs/vm.md "Where the model differs from CPython"). Elsewhere than
+// Linux the waits go through Go's scheduler (a channel and a Go timer),
+// and a woken thread would otherwise run at once on the waker's processor
+// instead of being scheduled by the kernel.
 func lockGuestThread() (unlock func()) {
 	runtime.LockOSThread()
 	return runtime.UnlockOSThread

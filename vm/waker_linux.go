@@ -150,10 +150,11 @@ func (w *Waker) pending() bool { return w.state.Load() == wakeSignalled }
 // one: 0.7-1.3 k wake-ups of the monitor, 7-10 signals, a third of the
 // context switches, each compute 4-8 % slower than with one thread (in one
 // process, runs alternating), and a 2 us handoff (docs/vm.md, "Where the
-// model differs from CPython"). A guest
-// thread is locked to its operating-system thread (lockGuestThread), so its
-// pass hands its P to another thread and back; that costs context switches,
-// not handoff time (BenchmarkHandoff 1.9-2.0 us either way).
+// model differs from CPython"). Those figures are of unlocked threads;
+// a guest thread is now locked to its operating-system thread
+// (lockGuestThread), so its pass hands its P to another thread and back:
+// about twice the context switches (12.6-14.0 k in the same script's run),
+// the same handoff (BenchmarkHandoff 1.9-2.0 us either way).
 func passScheduler() { runtime.Gosched() }
 
 // passEvery is how long at most a thread goes without passing through Go's
