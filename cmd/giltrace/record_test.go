@@ -9,6 +9,7 @@ import (
 	"github.com/giltrace/giltrace/vm/workload"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,18 +65,21 @@ func TestRecordArgs(t *testing.T) {
 }
 
 func TestAttachArgs(t *testing.T) {
+	// A process that exists (attach refuses one that does not): this one.
+	pid := os.Getpid()
+	p := strconv.Itoa(pid)
 	testArgs(t, attachCmd, []argsCase[attachOptions]{
-		{[]string{"123"}, &attachOptions{PID: 123}, false, ""},
-		{[]string{"123", "--duration", "10s", "-o", "d", "--json", "--formats", "report"},
-			&attachOptions{PID: 123, Duration: 10 * time.Second, recordOptions: recordOptions{Out: "d", JSON: true, Formats: "report"}}, false, ""},
+		{[]string{p}, &attachOptions{PID: pid}, false, ""},
+		{[]string{p, "--duration", "10s", "-o", "d", "--json", "--formats", "report"},
+			&attachOptions{PID: pid, Duration: 10 * time.Second, recordOptions: recordOptions{Out: "d", JSON: true, Formats: "report"}}, false, ""},
 		{nil, nil, true, ""},
 		{[]string{"abc"}, nil, true, "expected a process id"},
 		{[]string{"0"}, nil, true, "expected a process id"},
-		{[]string{"123", "--duration", "-1s"}, nil, true, "--duration"},
-		{[]string{"123", "--duration", "0"}, nil, true, "--duration 0s: expected a positive duration"},
-		{[]string{"123", "--formats", "svg"}, nil, true, "--formats"},
-		{[]string{"123", "--formats", ""}, nil, true, `--formats "": expected all, none`},
-		{[]string{"123", "--lock-holds"}, &attachOptions{PID: 123, recordOptions: recordOptions{LockHolds: true}}, false, ""},
+		{[]string{p, "--duration", "-1s"}, nil, true, "--duration"},
+		{[]string{p, "--duration", "0"}, nil, true, "--duration 0s: expected a positive duration"},
+		{[]string{p, "--formats", "svg"}, nil, true, "--formats"},
+		{[]string{p, "--formats", ""}, nil, true, `--formats "": expected all, none`},
+		{[]string{p, "--lock-holds"}, &attachOptions{PID: pid, recordOptions: recordOptions{LockHolds: true}}, false, ""},
 	})
 }
 
