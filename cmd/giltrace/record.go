@@ -379,11 +379,11 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	var written []string
 	if outErr == nil && saveErr == nil {
-		names := bySize(o.Formats, formats, r, stderr)
-		// Listed before they are written, those not there now (a file
-		// there now is the user's, until an output replaces it), so that
-		// a record killed while writing leaves them listed; listed again,
-		// as written, below.
+		names, theirs := outputsToWrite(dir, bySize(o.Formats, formats, r, stderr))
+		// Listed before they are written (no file is there now: a file
+		// there now is the user's, and that output is not written), so
+		// that a record killed while writing leaves them listed; listed
+		// again, as written, below.
 		var planned []string
 		for _, n := range names {
 			if op, err := lookupOutput(n); err == nil {
@@ -396,6 +396,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			_ = writeManifest(dir, planned) // a failure is reported below, with the final list
 		}
 		written, outErr = writeOutputs(octx, dir, r, names)
+		outErr = errors.Join(outErr, theirs)
 		if len(names) > 0 {
 			tm.done("outputs")
 		}

@@ -31,8 +31,9 @@ import (
 // files of two runs under giltrace's names (if a removal fails, record
 // warns that it does). A file record did not write is never removed, even
 // under an output's name: a directory without a run's trace holds no run,
-// and a user's file beside a run is not in its list; an output of the
-// same name replaces it (atomically). A failure to put the new trace in
+// and a user's file beside a run is not in its list; nor is it replaced:
+// an output whose name a file already has is not written, and record says
+// so (outputsToWrite). A failure to put the new trace in
 // place leaves the previous run whole and the new trace in partial.
 
 // traceName and partialName are the names of a run's trace in its
@@ -308,6 +309,34 @@ func clearRun(dir string) (int, error) {
 		return n, fmt.Errorf("removing the previous run's outputs: %w", err)
 	}
 	return n, nil
+}
+
+// outputsToWrite is, of the formats names, those whose file in dir record
+// may write, and an error naming the others: a regular file already there
+// under an output's name, once the previous run's listed outputs are
+// cleared (clearRun), is not giltrace's (a file of the user's, or of a
+// run that did not list its outputs), and record does not replace it
+// (QA: a user's report.txt was replaced by the report, beside a warning
+// that it had been left). A link there is written through, as ever.
+func outputsToWrite(dir string, names []string) ([]string, error) {
+	var keep, theirs []string
+	for _, n := range names {
+		o, err := lookupOutput(n)
+		if err != nil {
+			keep = append(keep, n) // writeOutputs reports it
+			continue
+		}
+		p := filepath.Join(dir, o.File)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			theirs = append(theirs, p)
+			continue
+		}
+		keep = append(keep, n)
+	}
+	if len(theirs) == 0 {
+		return keep, nil
+	}
+	return keep, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName)
 }
 
 // syncDir makes a rename in dir durable, where the system allows it.

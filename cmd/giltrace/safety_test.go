@@ -495,8 +495,11 @@ func TestWriteFIFONoReader(t *testing.T) {
 // TestRecordWithoutManifest: a previous run that did not list its outputs
 // (recorded by an older giltrace, or stopped before the list was written)
 // has them left, with a warning naming them: they cannot be told from the
-// user's files. A manifest that is a link is the user's: not written
-// through, with a warning.
+// user's files. Nor are they replaced: an output whose name such a file
+// has is not written, and record fails saying so, the file as it was (QA:
+// a user's report.txt was replaced beside a warning that it was left). A
+// manifest that is a link is the user's: not written through, with a
+// warning.
 func TestRecordWithoutManifest(t *testing.T) {
 	w := writeWorkload(t, small)
 	dir := filepath.Join(t.TempDir(), "out")
@@ -506,15 +509,25 @@ func TestRecordWithoutManifest(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, ".giltrace-outputs")); err != nil {
 		t.Fatal(err)
 	}
+	report := filepath.Join(dir, "report.txt")
+	if err := os.WriteFile(report, []byte("the user's notes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := runRoot("record", w, "-o", dir, "--formats", "report")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), report+": not written by giltrace (not listed in .giltrace-outputs), left as it is") {
+		t.Errorf("record over an unlisted report.txt: %v (exit %d), want its output refused\n%s", err, exitCode(err), out)
+	}
+	if b, _ := os.ReadFile(report); string(b) != "the user's notes" {
+		t.Errorf("report.txt replaced: %.60q", b)
 	}
 	if !strings.Contains(out, "did not list its outputs") || !strings.Contains(out, "flame.folded") {
 		t.Errorf("no warning naming the unlisted outputs:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "flame.folded")); err != nil {
 		t.Errorf("an unlisted output was removed: %v", err)
+	}
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "chrome"); err != nil {
+		t.Fatalf("an output no file is in the way of: %v\n%s", err, out)
 	}
 
 	precious := filepath.Join(t.TempDir(), "precious")
@@ -524,7 +537,7 @@ func TestRecordWithoutManifest(t *testing.T) {
 	if err := os.Symlink(precious, link); err != nil {
 		t.Fatal(err)
 	}
-	out, err = runRoot("record", w, "-o", dir, "--formats", "report")
+	out, err = runRoot("record", w, "-o", dir, "--formats", "text")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
