@@ -111,3 +111,33 @@ func TestNoConvoyBehindNative(t *testing.T) {
 		}
 	}
 }
+
+// TestScalesAdviceFitsTheWork: the scales verdict's advice speaks of
+// asyncio only for I/O; for work mostly in GIL-releasing native code (the
+// recorded hashlib program: no I/O to speak of) it says the native calls
+// run in parallel, up to the cores (QA: four native calls with no I/O
+// were told that asyncio scales further).
+func TestScalesAdviceFitsTheWork(t *testing.T) {
+	for name, want := range map[string]string{
+		"python-hashlib-large": "its native calls release the GIL and run in parallel",
+		"file-reading":         "asyncio scales further",
+	} {
+		tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), name+".giltrace"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Analyze(tracer.Derive(tr))
+		found := false
+		for _, v := range r.Verdicts {
+			if v.Code == Scales {
+				found = true
+				if !strings.Contains(v.Advice, want) {
+					t.Errorf("%s: scales advice %q, want %q", name, v.Advice, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no scales verdict", name)
+		}
+	}
+}

@@ -1047,7 +1047,13 @@ func (a *analysis) scales() (Verdict, bool) {
 		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound processes will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
-		advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+		if s.NativeNS > s.IONS {
+			// Mostly GIL-releasing native code, not I/O: asyncio does not
+			// apply (QA: four native calls with no I/O were told it did).
+			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
+		} else {
+			advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+		}
 		if a.better(sp.AsProcesses) {
 			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
