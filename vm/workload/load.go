@@ -38,6 +38,7 @@ const (
 	MaxThreadTime    = 24 * time.Hour    // a thread's planned time: start_after plus every duration it runs, over all repeats and calls
 	MaxThreadLoops   = 1_000_000_000_000 // a thread's planned compute loops over all repeats and calls
 	MaxThreadOps     = 1_000_000_000     // a thread's planned operations over all repeats and calls: each costs about a microsecond to run, however short
+	MaxTotalOps      = 1_000_000_000     // every thread's planned operations together: minutes of CPU, not days (QA: 1024 threads x 1e8 operations each passed)
 	MaxCores         = 4096              // cores: (simulated, virtual time)
 )
 

@@ -220,9 +220,15 @@ func (l *loader) checkCost(w *Workload) {
 		}
 		return total
 	}
+	var all int64 // every thread's operations, for MaxTotalOps
 	for i, g := range w.Threads {
 		per := funcCost(g.Run)
 		c := per.times(int64(g.Repeat))
+		copies := int64(g.Count)
+		if g.Process == 0 {
+			copies *= int64(max(w.Processes, 1))
+		}
+		all = satAdd(all, satMul(c.ops, copies))
 		c.time = satAdd(c.time, g.StartAfter)
 		field := fmt.Sprintf("threads[%d]", i)
 		if c.time > MaxThreadTime {
@@ -237,6 +243,10 @@ func (l *loader) checkCost(w *Workload) {
 			l.errorf(l.runs[i], field, "a thread would run %s operations (repeat %d x %s per call of %s), beyond the limit of %d: each takes about a microsecond to run, however short its duration",
 				roughCount(c.ops), g.Repeat, roughCount(per.ops), g.Run, int64(MaxThreadOps))
 		}
+	}
+	if all > MaxTotalOps && len(l.runs) > 0 {
+		l.errorf(l.runs[0], "threads", "the threads would run %s operations in all (each group's per thread, times its count and processes), beyond the limit of %d: each takes about a microsecond to run and records an event or more, however short its duration",
+			roughCount(all), int64(MaxTotalOps))
 	}
 }
 

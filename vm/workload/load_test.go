@@ -299,6 +299,9 @@ func parseErrorCases() []parseErrorCase {
 		{"thread loops over limit", "name: t\nthreads: [{run: f, repeat: 20}]\nfunctions:\n  f: [{compute: {loops: 1e11}}]\n", []string{"t.yaml:2:17: threads[0]: a thread would run 2000000000000 compute loops (repeat 20 x 100000000000 per call of f), beyond the limit of 1000000000000"}},
 		// 10^12 operations of 1 ns: 1000 s planned, days to run (QA pass).
 		{"thread operations over limit", "name: t\nthreads: [{run: f, repeat: 1000000}]\nfunctions:\n  f: [{repeat: {times: 1000000, body: [{io: 1ns}]}}]\n", []string{"t.yaml:2:17: threads[0]: a thread would run 1000001000000 operations (repeat 1000000 x 1000001 per call of f), beyond the limit of 1000000000"}},
+		// Each thread within MaxThreadOps, all of them together not
+		// (QA: 1024 threads x 1e8 operations would have run for hours).
+		{"all threads' operations over limit", "name: t\nthreads: [{run: f, count: 1000, repeat: 1000000}]\nfunctions:\n  f: [{io: 1ns}, {io: 1ns}]\n", []string{"t.yaml:2:17: threads: the threads would run 2000000000 operations in all (each group's per thread, times its count and processes), beyond the limit of 1000000000"}},
 		{"thread time through calls", "name: t\nthreads: [{run: f, start_after: 1h}]\nfunctions:\n  f: [{repeat: {times: 12, body: [{call: g}, {call: g}]}}]\n  g: [{native: 1h}]\n", []string{"threads[0]: a thread would run for at least 25h (start_after 1h + repeat 1 x 24h per call of f)"}},
 
 		// Many errors at once: sorted, capped, summarised.
