@@ -23,7 +23,7 @@ type Options struct {
 	Mode           tracer.GILMode // GIL mode; "" keeps the workload's
 	SwitchInterval time.Duration  // cpython mode's switch interval
 	CheckInterval  int            // legacy mode's check interval, in instructions
-	Threads        int            // every thread group's count
+	Threads        int            // every thread group's count, but a group that starts others (StartsOthers) keeps its own
 	Processes      int            // VM processes, each running every group without a process
 	MaxEvents      int            // bound on recorded events (tracer.Config.MaxEvents)
 	LoopsPerMS     float64        // real time: interpreter calibration, 0 measures it with Calibrate; virtual time: the compute rate, 0 is VirtualLoopsPerMS
@@ -144,7 +144,9 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 	total := 0
 	for _, g := range w.Threads {
 		n := max(g.Count, 1)
-		if o.Threads > 0 {
+		if o.Threads > 0 && !w.StartsOthers(g) {
+			// A group that starts others keeps its count: each of its
+			// threads would start them again, which check refuses (QA).
 			n = o.Threads
 		}
 		s.counts = append(s.counts, n)

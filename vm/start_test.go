@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,27 @@ func TestStopUnstartedThreads(t *testing.T) {
 	tr, err := Run(ctx, w, Options{ClockMode: workload.ClockVirtual})
 	if !errors.Is(err, ErrInterrupted) || tr == nil {
 		t.Fatalf("virtual: Run: %v, expected ErrInterrupted and the trace", err)
+	}
+}
+
+// TestThreadsOptionKeepsStarters: Options.Threads (record --threads,
+// compare's sizes) sets every group's count but a starting group's: a
+// thread can be started only once, and main started the workers once per
+// copy of itself (QA: "--threads 2" ran a workload check refuses).
+func TestThreadsOptionKeepsStarters(t *testing.T) {
+	w, err := workload.Parse("fj.yaml", []byte("name: fj\nthreads:\n  - {name: main, run: m}\n  - {name: worker, count: 4, run: w}\nfunctions:\n  m: [{call: go}, {join: worker}]\n  go: [{start: worker}]\n  w: [{compute: 10ms}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual, Threads: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, th := range tr.Threads {
+		names[strings.TrimRight(th.Name, "-0123456789")]++
+	}
+	if names["main"] != 1 || names["worker"] != 3 {
+		t.Errorf("threads %v, want 1 main and 3 workers", names)
 	}
 }

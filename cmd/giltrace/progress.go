@@ -154,7 +154,7 @@ func (p *progress) Stop() {
 func runSize(w *workload.Workload, o *recordOptions) string {
 	threads, procs := 0, w.Processes
 	for _, g := range w.Threads {
-		if o.Threads > 0 {
+		if o.Threads > 0 && !w.StartsOthers(g) {
 			threads += o.Threads
 		} else {
 			threads += g.Count

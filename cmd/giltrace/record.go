@@ -98,7 +98,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.StringVarP(&o.Out, "out", "o", "", "write run.giltrace to `DIR` (default giltrace-out/<workload name>; for a command, giltrace-out/py-<script or command name>)")
 	f.StringVar(&o.Mode, "gil", "", "GIL `MODE`: cpython, legacy or none (default: the workload's)")
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
-	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group (default: each group's count)")
+	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group but those that start others (a thread is started once; default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
 	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "the workload's clock:, else real", "one per thread")
 	outputFlags(cmd, o)

@@ -112,3 +112,38 @@ type Op struct {
 	Group       string        // OpJoin, OpStart: the name of the thread group(s) joined or started
 	Body        []Op          // OpLock, OpRepeat
 }
+
+// StartsOthers reports whether the threads of group g start other thread
+// groups: a start operation in its function or in a function it calls. A
+// thread can be started only once, so such a group keeps its count when a
+// run sets every group's count (record --threads, compare's sizes).
+func (w *Workload) StartsOthers(g ThreadGroup) bool {
+	seen := map[string]bool{}
+	var inOps func(ops []Op) bool
+	inFunc := func(name string) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		f := w.Functions[name]
+		return f != nil && inOps(f.Ops)
+	}
+	inOps = func(ops []Op) bool {
+		for i := range ops {
+			switch op := &ops[i]; op.Kind {
+			case OpStart:
+				return true
+			case OpCall:
+				if inFunc(op.Func) {
+					return true
+				}
+			case OpLock, OpRepeat:
+				if inOps(op.Body) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return inFunc(g.Run)
+}
