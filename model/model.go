@@ -1294,8 +1294,15 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	if py := m.Extra["python"]; py != "" {
 		fmt.Fprintf(&w, " (CPython %s)", py)
 	}
-	fmt.Fprintf(&w, ",\n# recorded %s, wall %v, %s in %s.\n",
-		m.Start.UTC().Format("2006-01-02 15:04:05 MST"), time.Duration(t.Duration()).Round(time.Microsecond), count(len(t.Threads), "thread", "threads"), count(len(t.Procs), "process", "processes"))
+	// A run in virtual time has no date (its Start is the zero of its
+	// clock, for identical bytes): "simulated", not "recorded 1970-01-01"
+	// (QA).
+	when := "recorded " + m.Start.UTC().Format("2006-01-02 15:04:05 MST")
+	if m.Extra["clock"] == "virtual" || m.Start.Unix() <= 0 {
+		when = "simulated in virtual time"
+	}
+	fmt.Fprintf(&w, ",\n# %s, wall %v, %s in %s.\n",
+		when, time.Duration(t.Duration()).Round(time.Microsecond), count(len(t.Threads), "thread", "threads"), count(len(t.Procs), "process", "processes"))
 	w.WriteString(`#
 # Each thread does what it did in the recorded run, in the same order: its
 # Python running time (compute), blocking calls that released the GIL (io,

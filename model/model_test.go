@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/model"
@@ -549,4 +550,20 @@ func TestProgramCodeAt(t *testing.T) {
 		return
 	}
 	t.Fatal("no fixture python-countdown")
+}
+
+// TestModelHeaderOfASimulatedRun: the header of a model of a run in
+// virtual time says it was simulated, not "recorded 1970-01-01" (its
+// Start is the zero of the simulated clock; QA).
+func TestModelHeaderOfASimulatedRun(t *testing.T) {
+	tr := testkit.Countdown(4)
+	tr.Meta.Start = time.Unix(0, 0)
+	tr.Meta.Extra = map[string]string{"clock": "virtual"}
+	b, err := model.Build(tracer.Derive(tr), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := string(b); !strings.Contains(head, "# simulated in virtual time, wall ") || strings.Contains(head, "1970") {
+		t.Errorf("header:\n%.300s", head)
+	}
 }

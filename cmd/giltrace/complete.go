@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/giltrace/giltrace/compare"
@@ -150,6 +151,13 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// flagHints answer a flag one command has and another has not, by what
+// the other takes instead (QA: "compare FIXTURE --gil none" said only
+// "unknown flag").
+var flagHints = map[string]string{
+	"compare --gil": "compare runs the workload in every mode: --modes threads,processes,free-threaded chooses them; free-threaded is the run without a GIL",
+}
+
 // flagError rewrites a flag parsing error for people: an unknown flag
 // with the nearest one, a number or duration that does not parse in plain
 // words instead of strconv's. It is a usage error.
@@ -161,13 +169,25 @@ func flagError(c *cobra.Command, err error) error {
 		var names []string
 		c.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 		c.InheritedFlags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-		if s := closest(notExist.GetSpecifiedName(), names); s != "" {
+		if hint := flagHints[c.Name()+" --"+notExist.GetSpecifiedName()]; hint != "" {
+			err = fmt.Errorf("%w (%s)", err, hint)
+		} else if s := closest(notExist.GetSpecifiedName(), names); s != "" {
 			err = fmt.Errorf("%w (did you mean --%s?)", err, s)
 		}
 	case errors.As(err, &invalid):
 		f := invalid.GetFlag()
 		switch f.Value.Type() {
 		case "int", "int64", "uint":
+			if errors.Is(err, strconv.ErrRange) {
+				// A whole number, too large (QA: "--seed 99999999999999999999:
+				// expected a whole number such as 4").
+				lim := "-9223372036854775808 to 9223372036854775807"
+				if f.Value.Type() == "uint" {
+					lim = "0 to 18446744073709551615"
+				}
+				err = fmt.Errorf("--%s %q: out of range: expected %s", f.Name, invalid.GetValue(), lim)
+				break
+			}
 			err = fmt.Errorf("--%s %q: expected a whole number such as 4", f.Name, invalid.GetValue())
 		case "intSlice":
 			err = fmt.Errorf("--%s %q: expected whole numbers separated by commas, such as 1,2,4", f.Name, invalid.GetValue())

@@ -75,6 +75,10 @@ func TestFlagSuggestions(t *testing.T) {
 		{[]string{"compare", "w.yaml", "--modes", "nogil"}, `(did you mean "free-threaded"?)`},
 		{[]string{"compare", "w.yaml", "--threads", "1,two"}, `--threads "1,two": expected whole numbers separated by commas`},
 		{[]string{"compare", "w.yaml", "--runz", "2"}, "(did you mean --runs?)"},
+		// QA: a number too large was "expected a whole number such as 4";
+		// compare has --modes where record has --gil.
+		{[]string{"record", "w.yaml", "--seed", "99999999999999999999"}, `--seed "99999999999999999999": out of range: expected -9223372036854775808 to 9223372036854775807`},
+		{[]string{"compare", "w.yaml", "--gil", "none"}, "unknown flag: --gil (compare runs the workload in every mode: --modes threads,processes,free-threaded chooses them"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, err := runRoot(tc.args...)
