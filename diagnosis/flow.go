@@ -63,6 +63,11 @@ type flow struct {
 	edges []edge
 	// lockWaits: some thread has a span waiting for a guest lock (step).
 	lockWaits bool
+	// recordedWaits: some wait for a guest lock took, in the flow, as long
+	// as it was recorded (afterWait: a timed wait, or a notification whose
+	// notifier the trace does not name). Without the GIL a notifier may
+	// come sooner, so an end built on one is an estimate, not the earliest.
+	recordedWaits bool
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
 	// after the join, a started thread's), computed backwards (tails).
@@ -320,6 +325,9 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 				v = max(v, f.dep(j, a.s.Threads[j].End, i, k+1, 0))
 			}
 			return v
+		}
+		if sp.End > sp.Start {
+			f.recordedWaits = true
 		}
 		return v + sp.End - sp.Start // a timed wait, or a notifier the trace does not name
 	}
