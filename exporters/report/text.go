@@ -89,7 +89,9 @@ func headline(s *diagnosis.Summary) string {
 		case *st < 0:
 			how = "was killed by a signal"
 		}
-		line += fmt.Sprintf("\nThe program %s: this is its run until it failed (a run that failed at its start is mostly the interpreter's start-up)", how)
+		// Its own code was seen running (else FailedAtStart, above): the
+		// note about a failure at the start did not apply (QA).
+		line += fmt.Sprintf("\nThe program %s: this is its run until it failed", how)
 	}
 	if s.LostEvents > 0 || s.Repairs > 0 {
 		line += fmt.Sprintf("\nNot seen by the recorder: %d probe hits lost, %d inconsistencies mended (a release or an acquisition it missed); the times around them are estimates (docs/cpython.md)",

@@ -25,6 +25,10 @@ func TestHeadlineStopped(t *testing.T) {
 			"it had not exited 1.2s later and was killed (SIGKILL)", "5s"},
 		{diagnosis.Summary{Source: "cpython", ExitStatus: status(3)},
 			"The program exited with status 3: this is its run until it failed", "Stopped"},
+		// Its code ran (not failed at its start): no note about a failure
+		// at the start (QA).
+		{diagnosis.Summary{Source: "cpython", ExitStatus: status(1)},
+			"this is its run until it failed", "start-up"},
 	} {
 		got := headline(&c.sum)
 		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) {
