@@ -455,8 +455,9 @@ const (
 // that wake-up. The VM's threads, Go threads on the same kernel, were
 // seldom late (at 5 ms G1 was not empty at 3 of 113 releases for a drop
 // request, against about 1 in 7 on CPython), so the lock draws lateness
-// at lateChance, at intervals of lateFrom or more. Only a waiter whose timeout would just begin another wait
-// (the lock changed hands during this one) is made late: one that would
+// at lateChance, at intervals of lateFrom or more. Only a waiter whose
+// timeout would just begin another wait (the lock changed hands during
+// this one) is made late: one that would
 // set the drop request is not, so that handoffs between two threads are
 // unchanged. Called with mu held, th not in waiters.
 func (l *lock) lateTimeout(th *thread, saved uint64) bool {
