@@ -883,3 +883,28 @@ func TestLateExpiries(t *testing.T) {
 			iv, expired.Load(), noop.Load(), late.Load(), 100*float64(late.Load())/float64(max(noop.Load(), 1)))
 	}
 }
+
+// TestPairedShortestTakesTurns: the two sides' runs of each size come one
+// after the other, which first alternating, bestOf times, and each side
+// keeps its shortest.
+func TestPairedShortestTakesTurns(t *testing.T) {
+	var order []string
+	run := func(name string, walls ...float64) func() float64 {
+		i := 0
+		return func() float64 {
+			order = append(order, name)
+			w := walls[i%len(walls)]
+			i++
+			return w
+		}
+	}
+	vm, py := pairedShortest(true, []func() float64{run("v1", 5, 3, 4), run("v2", 9)},
+		[]func() float64{run("p1", 2, 7, 1), run("p2", 8, 6)})
+	want := []string{"v1", "p1", "p2", "v2", "p1", "v1", "v2", "p2", "v1", "p1", "p2", "v2"}
+	if bestOf != 3 || !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v (bestOf %d)", order, want, bestOf)
+	}
+	if !slices.Equal(vm, []float64{3, 9}) || !slices.Equal(py, []float64{1, 6}) {
+		t.Errorf("shortest: VM %v, CPython %v; want [3 9], [1 6]", vm, py)
+	}
+}
