@@ -30,7 +30,7 @@ import (
 // sides are measured the same way: see each experiment.
 //
 //   - Full: GILTRACE_FIDELITY=cpython (scripts/fidelity.sh), every
-//     experiment, GILTRACE_FIDELITY_ROUNDS rounds (3), medians; prints the
+//     experiment, GILTRACE_FIDELITY_ROUNDS rounds (5), medians; prints the
 //     table of docs/fidelity.md. A measurement, not a check.
 //   - Short (the normal test suite, not with -short): two experiments
 //     with tolerances a loaded machine allows (a factor of 3, best of 3).
@@ -648,7 +648,7 @@ func TestFidelityCPython(t *testing.T) {
 		t.Skip("a measurement: GILTRACE_FIDELITY=cpython (scripts/fidelity.sh)")
 	}
 	py := needPython(t)
-	rounds := 3
+	rounds := 5
 	if n, err := strconv.Atoi(os.Getenv("GILTRACE_FIDELITY_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
