@@ -15,8 +15,8 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 	apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium chromium-driver >/dev/null
 fi
 # The debug symbols of Debian's own python3.11, for the test that giltrace
-# refuses it, naming the functions its link-time optimised build inlined
-# (source/cpython TestInlinedRefused).
+# probes the copies of the GIL functions its link-time optimised build
+# inlined (source/cpython TestInlinedProbed).
 if dpkg -s python3.11-minimal >/dev/null 2>&1 && ! dpkg -s python3.11-dbg >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

@@ -90,7 +90,7 @@ func TestStrippedInterpreter(t *testing.T) {
 	if _, err := os.Stat(exe); err != nil {
 		t.Skipf("no %s", exe)
 	}
-	// Its debug file, if installed, is not looked for (TestInlinedRefused).
+	// Its debug file, if installed, is not looked for (TestInlinedProbed probes it).
 	old := debugRoot
 	debugRoot = t.TempDir()
 	defer func() { debugRoot = old }()

@@ -332,7 +332,7 @@ func TestErrors(t *testing.T) {
 					t.Skip("no /usr/bin/python3.11")
 				}
 				// Its debug file, if installed, is not looked for: with
-				// it, TestInlinedRefused's error comes instead.
+				// it, the program is traced instead (TestInlinedProbed).
 				old := debugRoot
 				debugRoot = t.TempDir()
 				defer func() { debugRoot = old }()
