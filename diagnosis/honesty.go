@@ -13,6 +13,11 @@ const (
 	// ExtraCPU is the CPU time (user + system, getrusage) the recording
 	// process obtained during the run, in nanoseconds: the VM records it.
 	ExtraCPU = "cpu_ns"
+	// ExtraInferredNative counts the native calls keeping the GIL that a
+	// real program's recorder inferred rather than observed
+	// (source/cpython: a holder that let the GIL go more than a switch
+	// interval after a drop request).
+	ExtraInferredNative = "inferred_native_holding"
 	// ExtraWantedCPU is the CPU time the threads asked for, in nanoseconds
 	// (their running and native time); when absent, the diagnosis takes it
 	// from the trace (Work.CPUNS).

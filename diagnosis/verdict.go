@@ -899,12 +899,31 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	f, _ := topFrame(byFunc)
-	return Verdict{
+	v := Verdict{
 		Code: GILHeldInNative,
 		Text: fmt.Sprintf("Other threads waited %s for the GIL while %s held it inside a native call that does not release it: %s of all GIL waiting, %s of the threads' time.",
 			textfmt.Dur(blamed), funcAt(f), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS))),
 		Advice: a.nativeAdvice(),
-	}, true
+	}
+	if a.r.BusyMachine && a.t.Meta.Extra[ExtraInferredNative] != "" {
+		// A real program's native holding is inferred from a holder that
+		// let the GIL go long after a drop request, which a holder the
+		// operating system descheduled does too: on a busy machine a
+		// pure-Python loop got this verdict (QA: 186 ms of a countdown at
+		// a load average of 2.7), and the advice to release the GIL in C
+		// code would have sent its user after C code it does not have.
+		v.Text += " The machine was busy (see the warning above): a holder that the operating system took off its core looks the same to the probes as one inside a native call, so some or all of this may be the machine's."
+		v.Advice = "Record again on a quiet machine before acting on this; if the native holding stays: " + lowerFirst(v.Advice)
+	}
+	return v, true
+}
+
+// lowerFirst lowers the first letter of an advice joined after a colon.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // funcAt is "resize (line 12)".
