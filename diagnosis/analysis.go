@@ -159,6 +159,13 @@ type LockReport struct {
 	// one that a thread holds for its life and another takes when it ends:
 	// not contention, and not counted by the lock-bound verdict.
 	Shared bool `json:"shared"`
+	// HoldsInferred: the trace did not observe the lock's holds (a real
+	// program recorded without --lock-holds: docs/cpython.md). A holder
+	// is then shown holding it only from the end of its wait until it had
+	// the GIL back, so HoldNS is mostly GIL wait, WorkNS next to nothing,
+	// and what the holders did under the lock (sleeping in it, say) counts
+	// as their own work outside it.
+	HoldsInferred bool `json:"holds_inferred,omitempty"`
 }
 
 // Work splits the threads' work (time not spent waiting) into the serial
@@ -204,6 +211,11 @@ type Speedup struct {
 	// copy of the locks).
 	WithoutLocks float64 `json:"without_locks,omitempty"`
 	CPUCapped    bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
+	// LockHoldsInferred: a lock that two threads held has inferred holds
+	// (LockReport.HoldsInferred): the estimates do not know how long it
+	// was held, and count the holders' time under it as work that could
+	// overlap; they may be far too high.
+	LockHoldsInferred bool `json:"lock_holds_inferred,omitempty"`
 }
 
 // Analyze computes the full report of a run from its spans s

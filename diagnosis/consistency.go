@@ -100,6 +100,13 @@ func (a *analysis) simulated() bool {
 	return a.r.Clock == "virtual"
 }
 
+// lockHoldsObserved reports whether the trace observed its guest locks'
+// holds: always in the VM; for a real program only when recorded with
+// --lock-holds (source/cpython sets Extra["lock_holds"]).
+func (a *analysis) lockHoldsObserved() bool {
+	return !a.realProgram() || a.t.Meta.Extra["lock_holds"] == "observed"
+}
+
 // realProgram reports whether the trace is of a real CPython program
 // (record -- python3, attach), not of the VM.
 func (a *analysis) realProgram() bool {

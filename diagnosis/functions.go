@@ -200,6 +200,10 @@ func (a *analysis) guestLocks() {
 		if f, ok := topFrame(heldBy[i]); ok {
 			lr.HeldBy, lr.HeldLine = f.Func, f.Line
 		}
+		lr.HoldsInferred = !a.lockHoldsObserved()
+		if lr.HoldsInferred && a.mutex[i] {
+			a.r.Speedup.LockHoldsInferred = true
+		}
 		a.r.Locks = append(a.r.Locks, lr)
 	}
 	slices.SortStableFunc(a.r.Locks, func(x, y LockReport) int {

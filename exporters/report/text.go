@@ -384,6 +384,9 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	if sp.Limit.Text != "" {
 		fmt.Fprintf(w, "    bounded by %s\n", sp.Limit.Text)
 	}
+	if sp.LockHoldsInferred {
+		fmt.Fprintf(w, "    (the program's locks were traced without --lock-holds: these estimates do not know how long they were held, and count the holders' time under them as work that overlaps; they may be far too high)\n")
+	}
 	if sp.WithoutLocks > 0 && textfmt.X(sp.WithoutLocks) != textfmt.X(sp.WithoutGIL) {
 		fmt.Fprintf(w, "    with no lock serialising the threads (each with its own data, as compare's processes mode runs a workload): %s\n", textfmt.X(sp.WithoutLocks))
 	}
