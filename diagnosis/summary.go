@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -213,13 +214,36 @@ func ranOwnCode(t *tracer.Trace) bool {
 }
 
 // ownFrame reports whether stack node st's frame is the program's own
-// code: a file of the program (tracer.ProgramFile), or the outermost
-// frame of python3 -c or of a script on stdin ("<string>", "<stdin>":
-// deeper, a "<string>" is site's exec of a .pth file's line).
+// code: a file of the program (tracer.ProgramFile), or code of python3 -c
+// or of a script on stdin ("<string>", "<stdin>") that is the outermost
+// frame or the target a thread runs (called from threading's Thread.run,
+// or a thread pool's work item). Deeper, a "<string>" is other code
+// exec'd from a string: site's exec of a .pth file's line, a namedtuple's
+// or a dataclass's generated methods (QA: a python3 -c program whose main
+// thread was only seen in a join, "?", and whose workers ran "<string>"
+// functions under Thread._bootstrap was said to have failed before any
+// of its own code ran).
 func ownFrame(t *tracer.Trace, st tracer.Stack) bool {
 	if int(st.Frame) >= len(t.Frames) {
 		return false
 	}
 	f := t.Frames[st.Frame].File
-	return tracer.ProgramFile(f) || st.Parent == tracer.NoStack && (f == "<string>" || f == "<stdin>")
+	if tracer.ProgramFile(f) {
+		return true
+	}
+	if f != "<string>" && f != "<stdin>" {
+		return false
+	}
+	if st.Parent == tracer.NoStack {
+		return true
+	}
+	if int(st.Parent) >= len(t.Stacks) {
+		return false
+	}
+	pf := t.Stacks[st.Parent].Frame
+	if int(pf) >= len(t.Frames) {
+		return false
+	}
+	caller := t.Frames[pf].File
+	return strings.HasSuffix(caller, "/threading.py") || caller == "threading.py" || strings.HasSuffix(caller, "/concurrent/futures/thread.py")
 }
