@@ -110,3 +110,18 @@ func TestCompareLegacyNoSwitchInterval(t *testing.T) {
 		t.Errorf("legacy table shows a switch interval:\n%s", text.String())
 	}
 }
+
+// TestCompareWorkloadCores: without --cores, compare simulates the
+// workload's cores: as record does (QA: a workload of cores: 3 was
+// compared on this machine's cores); --cores wins over it.
+func TestCompareWorkloadCores(t *testing.T) {
+	w := &workload.Workload{Name: "c", Cores: 3}
+	for _, tc := range []struct {
+		o    VMOptions
+		want int
+	}{{VMOptions{}, 3}, {VMOptions{Cores: 5}, 5}} {
+		if got := tc.o.variant(w, Variant{Mode: Threads, Threads: 2}, 0).Cores; got != tc.want {
+			t.Errorf("options %+v: %d simulated cores, want %d", tc.o, got, tc.want)
+		}
+	}
+}

@@ -61,7 +61,13 @@ func (o VMOptions) variant(w *workload.Workload, v Variant, lpm float64) vm.Opti
 		clock = workload.ClockVirtual
 	}
 	if clock == workload.ClockVirtual && cores == 0 {
-		cores = runtime.NumCPU()
+		// The workload's cores:, as record simulates them (QA: compare
+		// ran a workload of cores: 3 on this machine's 2), else this
+		// machine's.
+		cores = w.Cores
+		if cores == 0 {
+			cores = runtime.NumCPU()
+		}
 	}
 	gil := w.GIL.Mode
 	if gil == tracer.GILNone || gil == "" {
