@@ -56,3 +56,27 @@ func TestLockHoldsInferred(t *testing.T) {
 		t.Errorf("VM trace: holds inferred %+v", r.Locks)
 	}
 }
+
+// TestBarelySooner: when the whole program's estimates beat what it
+// achieved by less than the advice's margin, the advice says it would end
+// barely sooner, with the figure, not that it would not end sooner (QA:
+// "would not end sooner: 2.32x as processes, ..., now 2.23x").
+func TestBarelySooner(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-daemon-threads.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	found := false
+	for _, v := range r.Verdicts {
+		if strings.Contains(v.Advice, "whole program") {
+			found = true
+			if strings.Contains(v.Advice, "would not end sooner") || !strings.Contains(v.Advice, "would end barely sooner (4 % faster): 2.32x as processes") {
+				t.Errorf("%s: %s", v.Code, v.Advice)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no advice about the whole program: %s", r.VerdictCodes())
+	}
+}
