@@ -87,6 +87,10 @@ type Machine struct {
 	// is the run's own doing (cpu-saturated), not a busy machine.
 	Share float64 `json:"obtained_share"`
 	Busy  bool    `json:"busy"` // Share < BusyCPUShare: wall times, overlap and verdicts are distorted
+	// MainProcessOnly: a real program of several processes, whose CPU
+	// time recorded covers only the children it waited for: the CPU time
+	// wanted is its main process's threads' alone.
+	MainProcessOnly bool `json:"main_process_only,omitempty"`
 }
 
 // extraInt reads a non-negative integer from the trace's Extra metadata.
@@ -106,15 +110,29 @@ func (a *analysis) machine() {
 		return
 	}
 	wanted, ok := a.extraInt(ExtraWantedCPU)
+	mainOnly := false
 	if !ok {
 		wanted = a.r.Work.CPUNS
+		if a.realProgram() && len(a.t.Procs) > 1 {
+			// A real program's cpu_ns is its own CPU time and that of the
+			// children it waited for; a child it never waited for is not
+			// in it (QA: a forked child spinning 0.8 s that its parent
+			// never waited for made an idle machine "busy": 11 %). So the
+			// CPU time wanted is its main process's, the first.
+			wanted, mainOnly = 0, true
+			for i := range a.r.Threads {
+				if a.procOf[i] == 0 {
+					wanted += threadCPU(&a.r.Threads[i])
+				}
+			}
+		}
 	}
 	capacity := int64(cores(&a.t.Meta)) * a.wallNS
 	if wanted <= 0 || capacity <= 0 {
 		return
 	}
 	share := textfmt.Share(cpu, min(wanted, capacity))
-	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare}
+	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare, MainProcessOnly: mainOnly}
 	a.r.BusyMachine = share < BusyCPUShare
 }
 

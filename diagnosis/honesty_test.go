@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,5 +216,44 @@ func TestNativeHoldingOnABusyMachine(t *testing.T) {
 				t.Errorf("advice changed without a busy machine and inferred holding: %s", v.Advice)
 			}
 		})
+	}
+}
+
+// TestBusyMachineChildrenNotWaitedFor: a real program's cpu_ns covers the
+// children it waited for only; with several processes, the CPU time
+// wanted is its main process's, so that children it never waited for do
+// not make an idle machine "busy" (QA: a forked child spinning 0.8 s,
+// never waited for: "the run obtained 11 %"). A main process short of CPU
+// is still flagged.
+func TestBusyMachineChildrenNotWaitedFor(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-multiprocessing-pool.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Procs) < 2 || tr.Meta.Extra["source"] != "cpython" {
+		t.Fatalf("want a real program of several processes: %d processes, source %q", len(tr.Procs), tr.Meta.Extra["source"])
+	}
+	r := Analyze(tracer.Derive(tr))
+	var main, all int64
+	for i := range r.Threads {
+		c := threadCPU(&r.Threads[i])
+		all += c
+		if tr.Threads[i].Proc == 0 {
+			main += c
+		}
+	}
+	if main <= 0 || main*2 > all {
+		t.Fatalf("main process's CPU %d of %d: want a program whose children do most of the work", main, all)
+	}
+	for _, tc := range []struct {
+		name string
+		cpu  int64
+		busy bool
+	}{{"children not waited for", main, false}, {"main process short", main / 10, true}} {
+		tr.Meta.Extra[ExtraCPU] = strconv.FormatInt(tc.cpu, 10)
+		r := Analyze(tracer.Derive(tr))
+		if r.Machine == nil || r.BusyMachine != tc.busy || !r.Machine.MainProcessOnly || r.Machine.WantedCPUNS != main {
+			t.Errorf("%s: busy %v, machine %+v; want busy %v, wanted %d, main process only", tc.name, r.BusyMachine, r.Machine, tc.busy, main)
+		}
 	}
 }

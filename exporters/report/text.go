@@ -244,8 +244,12 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 	if m == nil || !m.Busy {
 		return
 	}
-	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time its threads wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
-		textfmt.Pct0(m.Share), textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
+	whose := "its threads"
+	if m.MainProcessOnly {
+		whose = "its main process's threads"
+	}
+	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time %s wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
+		textfmt.Pct0(m.Share), whose, textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
 }
 
 // writeTracingCost warns, for a real program whose probes cost it much of
