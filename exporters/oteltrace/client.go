@@ -2,6 +2,7 @@ package oteltrace
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -85,29 +86,81 @@ func NewClient(ctx context.Context, o ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{endpoint: cfg.endpoint, shown: Redact(cfg.endpoint), protocol: cfg.protocol, timeout: cfg.timeout}
+	// The SDK keeps only an endpoint URL's scheme, host and path: its
+	// user:password@ goes as HTTP basic authentication, beside the
+	// OTEL_EXPORTER_OTLP_[TRACES_]HEADERS that an explicit header option
+	// would otherwise replace (QA: the credentials were dropped, the
+	// message saying they were used).
+	endpoint, headers := withoutUserinfo(cfg.endpoint, os.Getenv)
 	switch cfg.protocol {
 	case ProtocolGRPC:
-		c.exp, err = otlptracegrpc.New(ctx,
-			otlptracegrpc.WithEndpointURL(cfg.endpoint),
+		opts := []otlptracegrpc.Option{
+			otlptracegrpc.WithEndpointURL(endpoint),
 			otlptracegrpc.WithTimeout(cfg.timeout),
 			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(retry(cfg.timeout))),
-		)
+		}
+		if headers != nil {
+			opts = append(opts, otlptracegrpc.WithHeaders(headers))
+		}
+		c.exp, err = otlptracegrpc.New(ctx, opts...)
 	default:
 		enc := otlptracehttp.EncodingProtobuf
 		if cfg.protocol == ProtocolHTTPJSON {
 			enc = otlptracehttp.EncodingJSON
 		}
-		c.exp, err = otlptracehttp.New(ctx,
-			otlptracehttp.WithEndpointURL(cfg.endpoint),
+		opts := []otlptracehttp.Option{
+			otlptracehttp.WithEndpointURL(endpoint),
 			otlptracehttp.WithEncoding(enc),
 			otlptracehttp.WithTimeout(cfg.timeout),
 			otlptracehttp.WithRetry(otlptracehttp.RetryConfig(retry(cfg.timeout))),
-		)
+		}
+		if headers != nil {
+			opts = append(opts, otlptracehttp.WithHeaders(headers))
+		}
+		c.exp, err = otlptracehttp.New(ctx, opts...)
 	}
 	if err != nil {
 		return nil, c.sanitize(fmt.Errorf("otlp %s client for %s: %w", cfg.protocol, c.shown, err))
 	}
 	return c, nil
+}
+
+// withoutUserinfo returns endpoint without its user:password@ and, when it
+// had one, the headers to send: the environment's
+// (OTEL_EXPORTER_OTLP_TRACES_HEADERS, else OTEL_EXPORTER_OTLP_HEADERS:
+// key=value pairs separated by commas, values percent-encoded) and an
+// Authorization header of HTTP basic authentication, which replaces
+// theirs. nil headers: the SDK reads the environment's itself.
+func withoutUserinfo(endpoint string, getenv func(string) string) (string, map[string]string) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return endpoint, nil
+	}
+	headers := map[string]string{}
+	env := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS"))
+	if env == "" {
+		env = strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_HEADERS"))
+	}
+	for _, kv := range strings.Split(env, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			continue
+		}
+		if d, err := url.PathUnescape(strings.TrimSpace(v)); err == nil {
+			v = d
+		}
+		headers[k] = strings.TrimSpace(v)
+	}
+	for k := range headers {
+		if strings.EqualFold(k, "authorization") {
+			delete(headers, k)
+		}
+	}
+	pw, _ := u.User.Password()
+	headers["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))
+	u.User = nil
+	return u.String(), headers
 }
 
 // retry retries what the exporters deem transient (503, 429, gRPC
@@ -246,14 +299,20 @@ const (
 )
 
 // endpointURL checks endpoint u and, for OTLP/HTTP, sets its path as mode
-// says. gRPC endpoints keep only their scheme and host.
+// says. gRPC endpoints keep only their scheme, credentials and host; a query
+// is refused (the SDK would drop it).
 func endpointURL(u string, isHTTP bool, mode int) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 		return "", fmt.Errorf("endpoint %q: want a URL such as http://localhost:4318 (http:// is sent in the clear, https:// over TLS)", Redact(u))
 	}
+	if p.RawQuery != "" || p.ForceQuery {
+		// The SDK sends no query: a collector's key in one would be
+		// dropped without a word (QA).
+		return "", fmt.Errorf("endpoint %q: a query (?...) is not sent with the spans: pass the collector's key as a header instead, OTEL_EXPORTER_OTLP_HEADERS='api-key=...' (the name your collector wants)", Redact(u))
+	}
 	if !isHTTP {
-		return p.Scheme + "://" + p.Host, nil
+		return (&url.URL{Scheme: p.Scheme, User: p.User, Host: p.Host}).String(), nil
 	}
 	switch {
 	case mode == pathJoin:
