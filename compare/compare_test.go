@@ -255,3 +255,30 @@ func TestTableNotesDifferentBaselines(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNotesAboveCores: a measured speedup above the cores is said to
+// come from a slow one-thread run (QA: "processes 2: 2.11x" on 2 cores,
+// --clock real); within 2 % of the cores, or in virtual time, nothing.
+func TestTableNotesAboveCores(t *testing.T) {
+	rows := []Row{
+		{Mode: Threads, Threads: 1, Throughput: 9.0, Speedup: 1},
+		{Mode: Threads, Threads: 2, Throughput: 9.1, Speedup: 1.01},
+		{Mode: Processes, Threads: 1, Throughput: 9.0, Speedup: 1},
+		{Mode: Processes, Threads: 2, Throughput: 19.0, Speedup: 2.11},
+		{Mode: FreeThreaded, Threads: 1, Throughput: 9.0, Speedup: 1},
+		{Mode: FreeThreaded, Threads: 2, Throughput: 18.2, Speedup: 2.02},
+	}
+	for _, tc := range []struct {
+		clock string
+		want  bool
+	}{{"", true}, {"virtual", false}} {
+		var b strings.Builder
+		if err := (&Result{Workload: "w", Cores: 2, Clock: tc.clock, Rows: rows}).WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		const note = "Above the 2 cores: processes 2: 2.11x. No run goes faster than its cores allow"
+		if strings.Contains(b.String(), note) != tc.want || strings.Contains(b.String(), "free-threaded 2") {
+			t.Errorf("clock %q:\n%s", tc.clock, b.String())
+		}
+	}
+}

@@ -32,10 +32,32 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	b.WriteString(r.baselineNote())
+	b.WriteString(r.aboveCoresNote())
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing comparison: %w", err)
 	}
 	return nil
+}
+
+// aboveCoresNote says, for measured runs, which speedups exceed the cores:
+// no run's work can go faster than the cores allow, so such a figure is a
+// slow one-thread run, the baseline, not a gain (QA: "processes 2: 2.11x"
+// on 2 cores with --clock real). "" otherwise, and in virtual time.
+func (r *Result) aboveCoresNote() string {
+	if r.Clock == "virtual" || r.Cores <= 0 {
+		return ""
+	}
+	var over []string
+	for _, row := range r.Rows {
+		if row.Speedup > float64(r.Cores)*1.02 {
+			over = append(over, fmt.Sprintf("%s %d: %.2fx", row.Mode, row.Threads, row.Speedup))
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nAbove the %s: %s. No run goes faster than its cores allow: the one-thread run each is measured against was slowed by the machine. Add --runs 3, or compare in virtual time (the default).\n",
+		textfmt.Plural(r.Cores, "core"), strings.Join(over, ", "))
 }
 
 // baselineNote says, when the modes' one-thread runs differ in throughput

@@ -50,6 +50,12 @@ type Summary struct {
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
+	// KilledChildren lists the traced child processes killed with a
+	// program giltrace killed (--kill-after, or a second signal);
+	// LeftRunning those still running when a program giltrace stopped
+	// had exited (they were not signalled).
+	KilledChildren string `json:"killed_children,omitempty"`
+	LeftRunning    string `json:"left_running,omitempty"`
 	// Untraced lists the processes the program started (pid N (PATH), ...)
 	// that ran another CPython than the one probed: not in the trace.
 	Untraced string `json:"untraced,omitempty"`
@@ -125,6 +131,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		sum.ExitStatus = &v
 	}
 	sum.Outlived = t.Meta.Extra["outlived"]
+	sum.KilledChildren, sum.LeftRunning = t.Meta.Extra["killed_children"], t.Meta.Extra["left_running"]
 	sum.Untraced = t.Meta.Extra["untraced"]
 	sum.Ended = t.Meta.Extra["ended"]
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)

@@ -98,6 +98,7 @@ func TestBadInputs(t *testing.T) {
 		{"flag record -o a file", []string{"record", good, "-o", notDir}, nil, 1, []string{notDir, "not a directory"}},
 		{"flag view --addr", []string{"view", goodTrace, "--addr", "8.8.8.8:0"}, nil, 2, []string{"--addr", "loopback"}},
 		{"flag unknown", []string{"record", good, "--bogus"}, nil, 2, []string{"--bogus"}},
+		{"command unknown", []string{"bogus"}, nil, 2, []string{`unknown command "bogus"`}},
 		// Environment.
 		{"env endpoint", []string{"record", good, "--otlp"}, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://bob:pw-secret@"}, 2, []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "REDACTED"}},
 		{"env protocol", []string{"export", goodTrace, "-f", "otlp"}, []string{"OTEL_EXPORTER_OTLP_PROTOCOL=carrier-pigeon"}, 2, []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"}},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/felixge/fgprof"
@@ -180,7 +181,9 @@ func exitCode(err error) int {
 		return code
 	}
 	var u *usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command ") {
+		// Cobra's own usage error for an unknown command is untyped (QA:
+		// `giltrace bogus` exited 1, other usage errors 2).
 		return 2
 	}
 	return 1

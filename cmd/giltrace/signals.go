@@ -35,17 +35,21 @@ type interrupts struct {
 	stderr io.Writer
 	exit   func(int) // os.Exit, replaced in tests
 
-	mu       sync.Mutex
-	first    os.Signal     // the first signal received, or nil
-	count    int           // signals received
-	lastSig  os.Signal     // the last one
-	next     chan struct{} // closed at the next signal
-	unsafe   int           // > 0 while a trace is not yet safe on disk
-	temps    map[string]bool
-	pending  func() string // says what is left undone, for a forced exit
-	returned bool          // the command returned: main exits
-	cleanups []func()      // run by a forced exit before it exits (atForcedExit)
-	waiters  []countWaiter // nth's channels not yet closed
+	mu      sync.Mutex
+	first   os.Signal // the first signal received, or nil
+	count   int       // signals received
+	lastSig os.Signal // the last one
+	lastAt  time.Time // when it came
+	// dupWindow: the same signal again within it is the same signal
+	// delivered twice, not a second one (0 in tests that count signals).
+	dupWindow time.Duration
+	next      chan struct{} // closed at the next signal
+	unsafe    int           // > 0 while a trace is not yet safe on disk
+	temps     map[string]bool
+	pending   func() string // says what is left undone, for a forced exit
+	returned  bool          // the command returned: main exits
+	cleanups  []func()      // run by a forced exit before it exits (atForcedExit)
+	waiters   []countWaiter // nth's channels not yet closed
 }
 
 // countWaiter is a channel closed at the n-th signal (nth).
@@ -60,7 +64,7 @@ type interruptsKey struct{}
 // context they cancel and the watcher; stop ends the watch.
 func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context, *interrupts, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
-	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}}
+	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}, dupWindow: sameSignalWindow}
 	ctx = context.WithValue(ctx, interruptsKey{}, in)
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, stopSignals...)
@@ -95,9 +99,23 @@ func interruptsOf(ctx context.Context) *interrupts {
 	return in
 }
 
+// sameSignalWindow: a signal that comes again within it is one signal
+// delivered twice. GNU timeout sends its signal to its child, giltrace,
+// and then to its own process group, giltrace again (QA: `timeout -s INT
+// 2 giltrace record -- python3 ...` counted a second signal, which kills
+// the program at once, 1 ms after the first); a terminal's Ctrl-C reaches
+// giltrace once, and a person's second Ctrl-C comes a few hundred ms
+// later.
+const sameSignalWindow = 50 * time.Millisecond
+
 // signal handles one received signal.
 func (in *interrupts) signal(s os.Signal) {
 	in.mu.Lock()
+	if in.dupWindow > 0 && in.count > 0 && s == in.lastSig && time.Since(in.lastAt) < in.dupWindow {
+		in.mu.Unlock()
+		return
+	}
+	in.lastAt = time.Now()
 	if in.first == nil {
 		in.first = s
 	}

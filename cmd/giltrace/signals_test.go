@@ -167,3 +167,39 @@ func TestViewSignal(t *testing.T) {
 		t.Errorf("exited %v after the signal", d)
 	}
 }
+
+// TestSameSignalTwice: the same signal again within sameSignalWindow is
+// one signal delivered twice (GNU timeout signals giltrace, then its
+// process group: QA saw the program killed 1 ms after the first, as at a
+// second signal); after the window, or another signal, it is a second.
+func TestSameSignalTwice(t *testing.T) {
+	in, _, _, _ := newTestInterrupts(t)
+	in.setUnsafe(+1) // no forced exit in this test
+	in.dupWindow = sameSignalWindow
+	second := in.nth(2)
+	in.signal(syscall.SIGINT)
+	in.signal(syscall.SIGINT)
+	select {
+	case <-second:
+		t.Fatal("the same signal twice at once counted as a second")
+	default:
+	}
+	time.Sleep(sameSignalWindow + 20*time.Millisecond)
+	in.signal(syscall.SIGINT)
+	select {
+	case <-second:
+	default:
+		t.Fatal("the same signal after the window is not a second")
+	}
+	in2, _, _, _ := newTestInterrupts(t)
+	in2.setUnsafe(+1)
+	in2.dupWindow = sameSignalWindow
+	second2 := in2.nth(2)
+	in2.signal(syscall.SIGINT)
+	in2.signal(syscall.SIGTERM)
+	select {
+	case <-second2:
+	default:
+		t.Fatal("another signal at once is not a second")
+	}
+}

@@ -69,7 +69,16 @@ func headline(s *diagnosis.Summary) string {
 	}
 	switch st := s.ExitStatus; {
 	case s.Stopped == "killed":
-		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it had not exited %s later and was killed (SIGKILL): its shutdown until then is in the run", cmp.Or(s.KilledAfter, s.StopGrace))
+		how := fmt.Sprintf("it had not exited %s later and was killed (SIGKILL)", cmp.Or(s.KilledAfter, s.StopGrace))
+		if after, err := time.ParseDuration(s.KilledAfter); err == nil {
+			if grace, err := time.ParseDuration(s.StopGrace); err == nil && after < grace {
+				// Killed before its grace was over: a second signal
+				// (QA: "it had not exited 1ms later" read as a 1 ms
+				// --kill-after).
+				how = fmt.Sprintf("a second signal to giltrace killed it (SIGKILL) %s later, before its grace of %s was over", s.KilledAfter, s.StopGrace)
+			}
+		}
+		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; %s: its shutdown until then is in the run", how)
 	case s.Stopped != "":
 		how := "exited"
 		if st != nil {
@@ -99,6 +108,12 @@ func headline(s *diagnosis.Summary) string {
 	}
 	if s.Outlived != "" {
 		line += fmt.Sprintf("\nStill running a second after the program exited, and cut off then (not ended): %s", s.Outlived)
+	}
+	if s.KilledChildren != "" {
+		line += fmt.Sprintf("\nKilled with it, their parent gone: its traced child processes %s", s.KilledChildren)
+	}
+	if s.LeftRunning != "" {
+		line += fmt.Sprintf("\nStill running when the stopped program had exited (giltrace sent SIGINT to the program only, and traced them no further): %s", s.LeftRunning)
 	}
 	if s.Untraced != "" {
 		line += fmt.Sprintf("\nNot traced: processes started by the program that ran another interpreter than the one probed (giltrace traces one CPython build a run): %s", s.Untraced)

@@ -21,8 +21,16 @@ func TestHeadlineStopped(t *testing.T) {
 			"it exited with status 0 within 5s", "until it failed"},
 		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "500ms", ExitStatus: status(137), ExitSignal: "SIGKILL"},
 			"it had not exited 500ms later and was killed (SIGKILL)", "until it failed"},
+		// Killed before its grace was over: by a second signal (QA: "it
+		// had not exited 1ms later" read as a 1 ms --kill-after).
 		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "5s", KilledAfter: "1.2s", ExitStatus: status(137), ExitSignal: "SIGKILL"},
-			"it had not exited 1.2s later and was killed (SIGKILL)", "5s"},
+			"a second signal to giltrace killed it (SIGKILL) 1.2s later, before its grace of 5s was over", "had not exited"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "5s", KilledAfter: "5.001s", ExitStatus: status(137), ExitSignal: "SIGKILL"},
+			"it had not exited 5.001s later and was killed (SIGKILL)", "second signal"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "1s", KilledAfter: "1.001s", ExitStatus: status(137), ExitSignal: "SIGKILL", KilledChildren: "pid 12, pid 13"},
+			"Killed with it, their parent gone: its traced child processes pid 12, pid 13", "Still running"},
+		{diagnosis.Summary{Source: "cpython", Stopped: "interrupted", StopGrace: "5s", ExitStatus: status(130), LeftRunning: "pid 14"},
+			"Still running when the stopped program had exited (giltrace sent SIGINT to the program only, and traced them no further): pid 14", "Killed with it"},
 		{diagnosis.Summary{Source: "cpython", ExitStatus: status(3)},
 			"The program exited with status 3: this is its run until it failed", "Stopped"},
 		// Its code ran (not failed at its start): no note about a failure

@@ -78,6 +78,34 @@ func processAlive(pid int) bool {
 	return true
 }
 
+// descendantOf reports whether process pid descends from process
+// ancestor, by their parents in /proc (at most 64 generations).
+func descendantOf(pid, ancestor int) bool {
+	for range 64 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			return false
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			return false
+		}
+		pp, err := strconv.Atoi(f[1])
+		if err != nil || pp <= 1 {
+			return false
+		}
+		if pp == ancestor {
+			return true
+		}
+		pid = pp
+	}
+	return false
+}
+
 // processTree maps the tasks (threads) of pid and of its descendants to
 // their process.
 func processTree(pid int) map[int]int {

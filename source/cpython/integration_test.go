@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1230,5 +1231,63 @@ func skipUnderRace(t *testing.T, why string) {
 	t.Helper()
 	if raceEnabled {
 		t.Skip("under -race " + why + ": run it without -race")
+	}
+}
+
+// TestKillTakesTracedChildren: a program killed at the end of its grace
+// takes its traced child processes with it, which the trace names; before,
+// a child that ignored SIGINT spun on, reparented to init, unmentioned
+// (QA: a Pool's workers after --kill-after).
+func TestKillTakesTracedChildren(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "forks.py")
+	if err := os.WriteFile(script, []byte(`import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+pid = os.fork()
+if pid == 0:
+    while True:
+        time.sleep(0.001)
+print("ready", pid, flush=True)
+while True:
+    time.sleep(0.05)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	child := make(chan int, 1)
+	var mu sync.Mutex
+	var out strings.Builder // print writes "ready", " ", "519\n" apart
+	src := Command([]string{py, script}, Options{StopGrace: 500 * time.Millisecond, Stdout: writerFunc(func(b []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.Write(b)
+		var pid int
+		if _, err := fmt.Sscanf(out.String(), "ready %d\n", &pid); err == nil && len(child) == 0 && strings.HasSuffix(out.String(), "\n") {
+			child <- pid
+			time.AfterFunc(300*time.Millisecond, cancel)
+		}
+	})})
+	tr, err := record(t, ctx, src)
+	if !errors.Is(err, tracer.ErrInterrupted) || tr == nil {
+		t.Fatalf("trace %v, error %v; want ErrInterrupted", tr != nil, err)
+	}
+	var pid int
+	select {
+	case pid = <-child:
+	default:
+		t.Fatal("the program never said it was ready")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("child pid %d still running after its parent was killed", pid)
+	}
+	if x := tr.Meta.Extra; x["stopped"] != "killed" || x["killed_children"] != fmt.Sprintf("pid %d", pid) {
+		t.Errorf("stopped %q, killed children %q; want killed, pid %d", x["stopped"], x["killed_children"], pid)
 	}
 }

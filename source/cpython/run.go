@@ -156,6 +156,20 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	killed := false
 	killProgram := func() {
 		kill, killNow, killed, killedAfter = nil, nil, true, time.Since(stoppedAt)
+		// Its traced child processes first, while their parents still
+		// lead to it: a program killed leaves nothing to end them (QA: a
+		// Pool's workers kept spinning, their parent gone, and nothing
+		// said so). Only processes the trace follows, descended from the
+		// program giltrace started.
+		var names []string
+		for _, p := range r.survivors(m) {
+			if descendantOf(p.pid, r.mainPID) && syscall.Kill(p.pid, syscall.SIGKILL) == nil {
+				names = append(names, fmt.Sprintf("pid %d", p.pid))
+			}
+		}
+		if len(names) > 0 {
+			r.meta.Extra["killed_children"] = strings.Join(names, ", ")
+		}
 		_ = cmd.Process.Kill()
 	}
 loop:
@@ -217,6 +231,18 @@ loop:
 	now := monoNow() - r.startMono
 	if r.stopMono != 0 {
 		now = r.stopMono - r.startMono
+	}
+	if interrupted && cmd != nil && !killed {
+		// A stopped program exited and left traced processes running:
+		// said, not signalled (SIGINT went to the program; a second
+		// signal, or --kill-after, kills them with it).
+		var names []string
+		for _, p := range r.survivors(m) {
+			names = append(names, fmt.Sprintf("pid %d", p.pid))
+		}
+		if len(names) > 0 {
+			r.meta.Extra["left_running"] = strings.Join(names, ", ")
+		}
 	}
 	if !interrupted && !cut {
 		// The processes still running are cut off, not ended.
