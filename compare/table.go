@@ -56,7 +56,7 @@ func (r *Result) aboveCoresNote() string {
 	if len(over) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nAbove the %s: %s. No run goes faster than its cores allow: the one-thread run each is measured against was slowed by the machine. Add --runs 3, or compare in virtual time (the default).\n",
+	return fmt.Sprintf("\nAbove the %s: %s. No run goes faster than its cores allow: such a figure is a one-thread run slowed by the machine, or an inconsistent measurement (see its verdicts), not a gain. Add --runs 3, or compare in virtual time (the default).\n",
 		textfmt.Plural(r.Cores, "core"), strings.Join(over, ", "))
 }
 

@@ -233,9 +233,9 @@ loop:
 		now = r.stopMono - r.startMono
 	}
 	if interrupted && cmd != nil && !killed {
-		// A stopped program exited and left traced processes running:
-		// said, not signalled (SIGINT went to the program; a second
-		// signal, or --kill-after, kills them with it).
+		// A stopped program exited by itself and left traced processes
+		// running: said, not signalled (SIGINT went to the program only;
+		// only a program giltrace kills takes them with it).
 		var names []string
 		for _, p := range r.survivors(m) {
 			names = append(names, fmt.Sprintf("pid %d", p.pid))
