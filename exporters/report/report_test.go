@@ -62,7 +62,10 @@ func TestSimulatedCoreWaitNoted(t *testing.T) {
 	tr.Meta.Extra = map[string]string{"clock": "virtual", "seed": "1"}
 	s := tracer.Derive(tr)
 	txt, js := textAndJSON(t, s)
-	for _, want := range []string{"Note: Simulated on 2 cores with more runnable threads than cores", "over-count CPU time by 200ms", "Verdict: cpu-saturated"} {
+	for _, want := range []string{"Note: Simulated on 2 cores with more runnable threads than cores", "over-count CPU time by 200ms", "Verdict: cpu-saturated",
+		// The Speedup section's work says it too (QA: "work 15.9s" beside
+		// "the same work on one thread: 4.00s").
+		"  work 400ms (200ms of it waiting for a core, counted as running: see the note above)"} {
 		if !bytes.Contains(txt.Bytes(), []byte(want)) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
 		}
