@@ -41,8 +41,9 @@ func (r *Result) WriteText(w io.Writer) error {
 
 // aboveCoresNote says, for measured runs, which speedups exceed the cores:
 // no run's work can go faster than the cores allow, so such a figure is a
-// slow one-thread run, the baseline, not a gain (QA: "processes 2: 2.11x"
-// on 2 cores with --clock real). "" otherwise, and in virtual time.
+// slow one-thread run, the baseline, or an inconsistent measurement, not a
+// gain (QA: "processes 2: 2.11x" on 2 cores with --clock real). "" otherwise,
+// and in virtual time.
 func (r *Result) aboveCoresNote() string {
 	if r.Clock == "virtual" || r.Cores <= 0 {
 		return ""
