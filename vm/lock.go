@@ -51,7 +51,11 @@ type lock struct {
 	waiters  []*thread      // unordered
 	nwait    int32          // len(waiters), readable without mu (waiting)
 	switcher *thread        // a releasing thread waiting for the switch
-	pick     *rand.Rand     // picks the waiter a release wakes (virtual time)
+	// swMu is CPython's switch_mutex in real time (dropSwitch): last,
+	// switches and switcher are written under it as well as mu, and the
+	// dropper waits for the switch under it alone.
+	swMu kmutex
+	pick *rand.Rand // picks the waiter a release wakes (virtual time)
 	// oldestFirst: a release wakes a waiter as glibc's condition variable
 	// does (real time; signal): the one whose current wait began first,
 	// unless the drop requester catches the wake-up; else one picked at
@@ -69,9 +73,12 @@ type lock struct {
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while
 // the waker still holds mu would find it taken, and sleep on it again
-// (glibc's condition variable signals a waiter that takes the mutex back
-// only after the signaller released it; a semaphore's post is its last
-// step). Called with mu held.
+// (a semaphore's post is its last step). Guest locks and virtual time use
+// it; the cpython GIL in real time does not: CPython's drop_gil signals
+// the GIL's condition while it holds the GIL's mutex, and a waiter that
+// catches the signal awake then waits for that mutex, as on CPython, where
+// bpftrace counted the mutex contended at nearly every switch at 0.2 ms
+// (releaseLocked, dropSwitch; docs/fidelity.md). Called with mu held.
 func (l *lock) wakeLater(th *thread) {
 	if l.mu.goMu != nil || l.nwakes == len(l.wakes) { // the legacy GIL: as before (kmutex_linux.go)
 		th.signal()
@@ -260,7 +267,21 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	l.locked = true
 	l.holder = th
 	l.requester = nil
-	if l.last != th {
+	if l.oldestFirst && l.interval > 0 {
+		// take_gil: under switch_mutex, the holder changes and
+		// switch_cond is signalled (dropSwitch).
+		l.swMu.Lock()
+		if l.last != th {
+			l.last = th
+			l.switches++
+			l.switchAt = l.clock.Now()
+		}
+		if l.switcher != nil {
+			l.switcher.signal()
+			l.switcher = nil
+		}
+		l.swMu.Unlock()
+	} else if l.last != th {
 		l.last = th
 		l.switches++
 		l.switchAt = l.clock.Now()
@@ -297,7 +318,12 @@ func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
 // stopped meanwhile (the lock is released all the same).
 func (l *lock) release(th *thread, why tracer.Release) error {
 	l.mu.Lock()
-	defer l.unlock()
+	unlocked := false // dropSwitch let mu go
+	defer func() {
+		if !unlocked {
+			l.unlock()
+		}
+	}()
 	l.releaseLocked(th, why)
 	if why == tracer.ReleaseDropRequest {
 		l.stamp(th, tracer.KindLockWait, tracer.LockArg(l.id, 0))
@@ -305,6 +331,10 @@ func (l *lock) release(th *thread, why tracer.Release) error {
 	ending := why == tracer.ReleaseThreadEnd || why == tracer.ReleaseInterrupt
 	if ending || l.breaker == nil || !l.breaker.has(bitDrop) {
 		return nil
+	}
+	if l.oldestFirst && l.interval > 0 {
+		unlocked = true
+		return l.dropSwitch(th)
 	}
 	v := th.vt
 	if v != nil && why == tracer.ReleaseDropRequest {
@@ -334,7 +364,11 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 			w = l.waiters[l.pick.IntN(n)]
 		}
 		l.removeWaiter(w)
-		l.wakeLater(w)
+		if l.oldestFirst && l.interval > 0 {
+			w.signal() // drop_gil's COND_SIGNAL, under the mutex (dropSwitch)
+		} else {
+			l.wakeLater(w)
+		}
 	}
 	// The holder's processor is free: the late waiters run (parkLate).
 	for _, x := range l.late {
@@ -344,6 +378,40 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 		}
 	}
 	l.late = l.late[:0]
+}
+
+// dropSwitch is the end of CPython's drop_gil in real time: the GIL's
+// mutex is let go at once after the release's signal (which
+// releaseLocked sent under it, as drop_gil's COND_SIGNAL), and
+// FORCE_SWITCHING waits for another thread to take the GIL under the
+// switch mutex alone (swMu), on which take signals it. Before, the dropper
+// set up that wait under the GIL's mutex, and the release's signal came
+// after the unlock: on CPython (bpftrace, 2 threads at 0.2 ms) the GIL's
+// mutex is contended at nearly every switch, and the VM switched 12-16 %
+// more often (docs/fidelity.md). Called with mu held; returns with it
+// unlocked.
+func (l *lock) dropSwitch(th *thread) error {
+	l.unlock()
+	l.swMu.Lock()
+	defer l.swMu.Unlock()
+	if l.last != th {
+		return nil
+	}
+	l.breaker.clear(bitDrop)
+	for l.last == th {
+		th.drainWake()
+		l.switcher = th
+		l.swMu.Unlock()
+		w := l.clock.Park(th.ctx, th.wake, 0)
+		l.swMu.Lock()
+		if l.switcher == th {
+			l.switcher = nil
+		}
+		if w == WakeStop {
+			return errStopped
+		}
+	}
+	return nil
 }
 
 // awaitSwitch is FORCE_SWITCHING: after dropping the lock with a drop
