@@ -267,28 +267,25 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	l.locked = true
 	l.holder = th
 	l.requester = nil
-	if l.oldestFirst && l.interval > 0 {
-		// take_gil: under switch_mutex, the holder changes and
-		// switch_cond is signalled (dropSwitch).
-		l.swMu.Lock()
-		if l.last != th {
-			l.last = th
-			l.switches++
-			l.switchAt = l.clock.Now()
-		}
-		if l.switcher != nil {
-			l.switcher.signal()
-			l.switcher = nil
-		}
-		l.swMu.Unlock()
-	} else if l.last != th {
+	realGIL := l.realGIL()
+	if realGIL {
+		l.swMu.Lock() // take_gil: the holder changes under switch_mutex (dropSwitch)
+	}
+	if l.last != th {
 		l.last = th
 		l.switches++
 		l.switchAt = l.clock.Now()
 		if l.switcher != nil {
-			l.wakeLater(l.switcher)
+			if realGIL {
+				l.switcher.signal() // switch_cond, under switch_mutex
+			} else {
+				l.wakeLater(l.switcher)
+			}
 			l.switcher = nil
 		}
+	}
+	if realGIL {
+		l.swMu.Unlock()
 	}
 	if l.breaker != nil {
 		l.breaker.clear(bitDrop)
@@ -332,7 +329,7 @@ func (l *lock) release(th *thread, why tracer.Release) error {
 	if ending || l.breaker == nil || !l.breaker.has(bitDrop) {
 		return nil
 	}
-	if l.oldestFirst && l.interval > 0 {
+	if l.realGIL() {
 		unlocked = true
 		return l.dropSwitch(th)
 	}
@@ -364,7 +361,7 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 			w = l.waiters[l.pick.IntN(n)]
 		}
 		l.removeWaiter(w)
-		if l.oldestFirst && l.interval > 0 {
+		if l.realGIL() {
 			w.signal() // drop_gil's COND_SIGNAL, under the mutex (dropSwitch)
 		} else {
 			l.wakeLater(w)
@@ -379,6 +376,10 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 	}
 	l.late = l.late[:0]
 }
+
+// realGIL reports whether the lock is the cpython GIL in real time, which
+// locks as CPython's drop_gil and take_gil do (dropSwitch).
+func (l *lock) realGIL() bool { return l.oldestFirst && l.interval > 0 }
 
 // dropSwitch is the end of CPython's drop_gil in real time: the GIL's
 // mutex is let go at once after the release's signal (which
