@@ -86,16 +86,8 @@ func descendantOf(pid, ancestor int) bool {
 		if err != nil {
 			return false
 		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			return false
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			return false
-		}
-		pp, err := strconv.Atoi(f[1])
-		if err != nil || pp <= 1 {
+		pp, ok := statParent(b)
+		if !ok || pp <= 1 {
 			return false
 		}
 		if pp == ancestor {
@@ -104,6 +96,21 @@ func descendantOf(pid, ancestor int) bool {
 		pid = pp
 	}
 	return false
+}
+
+// statParent is the parent process ID in b, a /proc/PID/stat: the second
+// field after the command, which is in parentheses and may hold spaces.
+func statParent(b []byte) (int, bool) {
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pp, err := strconv.Atoi(f[1])
+	return pp, err == nil
 }
 
 // processTree maps the tasks (threads) of pid and of its descendants to
@@ -116,13 +123,11 @@ func processTree(pid int) map[int]int {
 		if err != nil {
 			continue
 		}
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
+		pp, ok := statParent(b)
+		if !ok {
 			continue
 		}
 		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		pp, _ := strconv.Atoi(f[1])
 		children[pp] = append(children[pp], p)
 	}
 	out := map[int]int{}
