@@ -56,11 +56,16 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 	return cmd
 }
 
-// formatHelp lists the formats with their file names, one a line.
+// formatHelp lists the formats with their file names, one a line, in
+// columns as wide as their longest entry.
 func formatHelp() string {
+	wn, wf := 0, 0
+	for _, o := range outputs() {
+		wn, wf = max(wn, len(o.Name)), max(wf, len(o.File))
+	}
 	s := ""
 	for _, o := range outputs() {
-		s += fmt.Sprintf("  %-12s %-16s %s\n", o.Name, o.File, o.About)
+		s += fmt.Sprintf("  %-*s  %-*s  %s\n", wn, o.Name, wf, o.File, o.About)
 	}
 	return s
 }
