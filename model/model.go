@@ -37,8 +37,10 @@ import (
 type Options struct {
 	// Source is the path of the trace, named in the file's header.
 	Source string
-	// Tolerance is how far apart (relative) two durations may be for two
-	// passages to count as repeats of one another: 0 means 0.25.
+	// Tolerance is how far apart (relative to the longer) two durations
+	// may be for two passages to count as repeats of one another: 0 means
+	// 0.25; 1 or more takes any two durations as similar. A model over
+	// 256 KiB is built again with wider tolerances (coarser).
 	Tolerance float64
 	// MaxFunctions bounds the functions written; beyond it, operations are
 	// attributed to outer frames of their stacks. 0 means 200.
@@ -52,6 +54,9 @@ type Options struct {
 	// for a replay that a wrongly inferred notifier would deadlock.
 	FixedWaits bool
 }
+
+// defaultTolerance is Options.Tolerance's default.
+const defaultTolerance = 0.25
 
 // opKind is what an operation of the model does.
 type opKind uint8
@@ -96,7 +101,7 @@ type leaf struct {
 // Build writes the workload modelling the run of spans s.
 func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	if o.Tolerance <= 0 {
-		o.Tolerance = 0.25
+		o.Tolerance = defaultTolerance
 	}
 	if o.MaxFunctions <= 0 {
 		o.MaxFunctions = 200
@@ -126,30 +131,81 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	if !o.FixedWaits {
 		notes = limitNotifyNames(findNotifies(s, shared, holds, joins), t)
 	}
-	var threads []threadModel
-	for depth := math.MaxInt; ; {
-		threads = threads[:0]
-		fns := map[string]bool{}
-		for id := range t.Threads {
-			tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, o.Tolerance)
-			threads = append(threads, tm)
-			for _, b := range tm.blocks {
-				fns[b.fn.Func] = true
+	build := func(tol float64) []threadModel {
+		var threads []threadModel
+		for depth := math.MaxInt; ; {
+			threads = threads[:0]
+			fns := map[string]bool{}
+			for id := range t.Threads {
+				tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, tol)
+				threads = append(threads, tm)
+				for _, b := range tm.blocks {
+					fns[b.fn.Func] = true
+				}
 			}
+			if len(fns) <= o.MaxFunctions || depth <= 1 {
+				break
+			}
+			depth = min(depth, maxStackDepth(t)) - 1
 		}
-		if len(fns) <= o.MaxFunctions || depth <= 1 {
-			break
+		fixUnmatchedWaits(threads)
+		markDaemons(s, threads)
+		return threads
+	}
+	// A run whose repeated passages vary a lot (a loop of short writes with
+	// a slow one now and then) compresses poorly: past sizeTarget, the
+	// model is built again with a wider tolerance (it must stay under
+	// MaxSize, a workload's limit),
+	// and at last with every passage of the same operations counted as a
+	// repeat whatever their durations. Repeats keep their copies' mean
+	// durations, so each thread's total time is kept; what is lost is how
+	// the durations varied (QA: 60 000 prints of 3 threads, 1.5 M events,
+	// made a 1.6 MB model that the what-if prediction could not load).
+	var out []byte
+	tols := coarser(o.Tolerance)
+	for i, tol := range tols {
+		threads := build(tol)
+		if !slices.ContainsFunc(threads, func(tm threadModel) bool {
+			return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
+		}) {
+			return nil, fmt.Errorf("modelling %s: %w: none of its %d threads has a complete operation (running, I/O, a native call or a lock hold) in the trace", what, ErrNothingToModel, len(t.Threads))
 		}
-		depth = min(depth, maxStackDepth(t)) - 1
+		oo := o
+		oo.Tolerance = tol
+		out = write(t, procs, threads, oo)
+		if len(out) <= sizeTarget || len(out) <= MaxSize && i == len(tols)-1 {
+			return out, nil
+		}
 	}
-	fixUnmatchedWaits(threads)
-	markDaemons(s, threads)
-	if !slices.ContainsFunc(threads, func(tm threadModel) bool {
-		return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
-	}) {
-		return nil, fmt.Errorf("modelling %s: %w: none of its %d threads has a complete operation (running, I/O, a native call or a lock hold) in the trace", what, ErrNothingToModel, len(t.Threads))
+	return nil, fmt.Errorf("modelling %s: %w: %d bytes with every repeated passage merged, over a workload's limit of %d bytes (1 MiB): the threads did too many different things in a row", what, ErrTooLarge, len(out), MaxSize)
+}
+
+// sizeTarget is the size past which Build tries a wider tolerance: a
+// model is read and replayed many times by a prediction (compare), and
+// more than a few hundred kilobytes of it are passages that differ only in
+// their durations.
+const sizeTarget = 256 << 10
+
+// MaxSize is the largest model written: a workload file's limit
+// (workload.MaxFileSize, which model does not import: TestMaxSize).
+const MaxSize = 1 << 20
+
+// ErrTooLarge is wrapped by Build's error for a run whose model is over
+// MaxSize even with every repeated passage merged.
+var ErrTooLarge = errors.New("model too large")
+
+// coarser is the tolerances Build tries, from tol to any difference: a
+// tolerance of 0.75 takes durations within a factor of 4 as similar, and 1
+// any (opSimilar). Each is a build of the whole model (about 0.8 s for
+// 1.5 M events), so the steps are few.
+func coarser(tol float64) []float64 {
+	out := []float64{tol}
+	for _, c := range []float64{0.75, 1} {
+		if c > tol {
+			out = append(out, c)
+		}
 	}
-	return write(t, procs, threads, o), nil
+	return out
 }
 
 // ErrNothingToModel is wrapped by Build's error for a trace in which no
@@ -1322,6 +1378,20 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # what a C extension would do without a GIL, and how much longer a thread
 # would wait for results if the threads it waits for ran slower.
 `)
+	if o.Tolerance > defaultTolerance {
+		// Two durations are similar when the shorter is at least 1 - tol
+		// of the longer (opSimilar, beside its slack).
+		note := fmt.Sprintf("To keep the model short, passages count as repeats when their durations are within a factor of %.3g of each other, instead of %.3g:",
+			1/(1-o.Tolerance), 1/(1-defaultTolerance))
+		if o.Tolerance >= 1 {
+			note = "To keep the model short, passages of the same operations count as repeats whatever their durations:"
+		}
+		note += " each repeat has its copies' mean durations, so each thread's total time is kept, but not how its durations varied."
+		w.WriteString("#\n")
+		for _, line := range wrap(note, 74) {
+			fmt.Fprintf(&w, "# %s\n", line)
+		}
+	}
 	if procs.note != "" {
 		w.WriteString("#\n")
 		for _, line := range wrap(procs.note, 74) {

@@ -567,3 +567,69 @@ func TestModelHeaderOfASimulatedRun(t *testing.T) {
 		t.Errorf("header:\n%.300s", head)
 	}
 }
+
+// TestCoarsenedToFit: a loop whose durations vary widely (a write that is
+// slow now and then, as 3 threads printing 20 000 lines each, 1.5 M
+// events, made a 1.6 MB model: QA) is written with a wider tolerance,
+// under a workload's limit, says so in its header, loads, and keeps each
+// thread's time in Python and in blocking calls.
+func TestCoarsenedToFit(t *testing.T) {
+	const us = int64(1000)
+	b := testkit.New("prints")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	f := b.Func("w", 3)
+	th := b.Thread(p, "writer")
+	now := int64(10)
+	th.Start(now).Acquire(now+1, gil, tracer.AcquireUncontended).Call(now+2, f)
+	now += 10
+	var compute, io int64
+	x := uint64(1)
+	for range 40_000 {
+		// Durations from 8 us to 8 ms, a pseudo-random spread: no two
+		// neighbours within the default tolerance, most within a factor
+		// of 1000.
+		x = x*6364136223846793005 + 1442695040888963407
+		c := 8*us + int64(x>>33)%(80*us)
+		d := 60*us + int64(x>>20)%(8000*us)
+		th.Release(now+c, gil, tracer.ReleaseIO).IOBegin(now+c+1, "disk").IOEnd(now + c + 1 + d)
+		th.Acquire(now+c+2+d, gil, tracer.AcquireUncontended)
+		compute += c
+		io += d
+		now += c + 2 + d
+	}
+	th.Return(now+1).Release(now+2, gil, tracer.ReleaseThreadEnd).End(now + 3)
+	src, err := model.Build(tracer.Derive(b.Trace()), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src) > model.MaxSize {
+		t.Fatalf("model of %d bytes, over %d", len(src), model.MaxSize)
+	}
+	if !strings.Contains(string(src), "# To keep the model short, passages") {
+		t.Errorf("the header does not say the model was coarsened:\n%.2000s", src)
+	}
+	w, err := workload.Parse("prints.yaml", src)
+	if err != nil {
+		t.Fatalf("%v\n%.2000s", err, src)
+	}
+	got := plan(t, w)[threadKey{0, "writer"}]
+	if math.Abs(got.compute-float64(compute)) > 0.02*float64(compute) {
+		t.Errorf("compute %.1f ms, recorded %.1f", got.compute/1e6, float64(compute)/1e6)
+	}
+	if math.Abs(got.io-float64(io)) > 0.02*float64(io) {
+		t.Errorf("io %.1f ms, recorded %.1f", got.io/1e6, float64(io)/1e6)
+	}
+	// The same trace, the same bytes.
+	again, _ := model.Build(tracer.Derive(b.Trace()), model.Options{})
+	if !bytes.Equal(src, again) {
+		t.Error("a second build differs")
+	}
+}
+
+// TestMaxSize: a model's limit is a workload file's.
+func TestMaxSize(t *testing.T) {
+	if model.MaxSize != workload.MaxFileSize {
+		t.Errorf("model.MaxSize %d, workload.MaxFileSize %d", model.MaxSize, workload.MaxFileSize)
+	}
+}
