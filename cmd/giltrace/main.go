@@ -5,19 +5,34 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 func main() {
+	// A write to a closed pipe returns EPIPE instead of killing giltrace
+	// (Go's default for standard output): `record ... | head` still sends
+	// over OTLP and reports its other failures; brokenStdout then exits as
+	// SIGPIPE would have.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, in, stop := notifyInterrupts(context.Background(), os.Stderr)
 	cmd := newRootCmd()
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		if _, ok := programStatus(err); !ok {
+			if rest, broken := brokenStdout(err); broken {
+				if rest != nil {
+					printError(os.Stderr, rest)
+					os.Exit(exitCode(rest))
+				}
+				os.Exit(128 + int(syscall.SIGPIPE))
+			}
 			printError(os.Stderr, err)
 		}
 	}
@@ -57,4 +72,34 @@ func printError(w io.Writer, err error) {
 		}
 	}
 	fmt.Fprintf(w, "giltrace: %v\n", err)
+}
+
+// brokenStdout reports whether err is, or a plain join (errors.Join) of
+// errors holds, a write to a closed pipe (EPIPE), and returns the other
+// errors of the join, nil if none.
+func brokenStdout(err error) (rest error, broken bool) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var others []error
+		for _, e := range j.Unwrap() {
+			if e == nil {
+				continue
+			}
+			if r, b := brokenStdout(e); b {
+				broken = true
+				if r != nil {
+					others = append(others, r)
+				}
+			} else {
+				others = append(others, e)
+			}
+		}
+		if broken {
+			return errors.Join(others...), true
+		}
+		return err, false
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return nil, true
+	}
+	return err, false
 }

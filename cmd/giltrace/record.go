@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
@@ -254,7 +255,16 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 // recording keeps what it recorded the same way and returns its error; one
 // that recorded nothing leaves nothing behind.
 func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *recordOptions, stdout, stderr io.Writer,
-	source func(context.Context) (*tracer.Trace, error)) error {
+	source func(context.Context) (*tracer.Trace, error)) (retErr error) {
+	// Standard output closed early (record ... | head): what follows the
+	// report (sending over OTLP, the warnings) still runs, and the error
+	// comes last; main exits as SIGPIPE would have (brokenStdout).
+	var pipeErr error
+	defer func() {
+		if pipeErr != nil {
+			retErr = errors.Join(retErr, pipeErr)
+		}
+	}()
 	dir := o.Out
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", name)
@@ -439,6 +449,9 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		}
 	}
 	tm.done("printing the report")
+	if errors.Is(err, syscall.EPIPE) {
+		pipeErr, err = fmt.Errorf("printing the report: %w", err), nil
+	}
 	if err != nil {
 		return errors.Join(saveErr, err, runErr)
 	}

@@ -5,12 +5,16 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -549,5 +553,64 @@ func TestRecordWithoutManifest(t *testing.T) {
 	}
 	if !strings.Contains(out, "not a regular file") {
 		t.Errorf("no warning about the linked manifest:\n%s", out)
+	}
+}
+
+// closedPipe is a standard output whose reader has gone (record ... | head).
+type closedPipe struct{}
+
+func (closedPipe) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+// TestClosedStdout: a record whose standard output is a closed pipe still
+// writes its outputs and their list, sends the run over OTLP (which comes
+// after the report), and returns the broken pipe alone, which main turns
+// into SIGPIPE's exit status without a message.
+func TestClosedStdout(t *testing.T) {
+	clearOTLPEnv(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			requests.Add(1)
+		}
+	}))
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "out")
+	var stderr bytes.Buffer
+	err := record(context.Background(), &recordOptions{Workload: "../../fixtures/convoy.yaml", Out: dir, Clock: "virtual", Cores: 2, OTLP: srv.URL}, closedPipe{}, &stderr)
+	if rest, broken := brokenStdout(err); !broken || rest != nil {
+		t.Fatalf("record to a closed pipe: %v (broken %v, rest %v)", err, broken, rest)
+	}
+	if requests.Load() != 1 {
+		t.Errorf("record to a closed pipe sent %d requests over OTLP, want 1; stderr:\n%s", requests.Load(), stderr.String())
+	}
+	for _, f := range []string{"run.giltrace", "report.txt", "gil-wait.pb.gz", manifestName} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("record to a closed pipe: %v", err)
+		}
+	}
+}
+
+// TestBrokenStdout: the broken pipe is found in a join, and the other
+// errors are kept.
+func TestBrokenStdout(t *testing.T) {
+	pipe := fmt.Errorf("printing the report: %w", &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE})
+	other := errors.New("writing flame.html: no space left on device")
+	for _, c := range []struct {
+		err    error
+		broken bool
+		rest   error
+	}{
+		{pipe, true, nil},
+		{errors.Join(nil, pipe), true, nil},
+		{errors.Join(other, pipe), true, other},
+		{other, false, other},
+		{errors.Join(other, errors.Join(pipe)), true, other},
+	} {
+		rest, broken := brokenStdout(c.err)
+		if broken != c.broken || (rest == nil) != (c.rest == nil) || rest != nil && rest.Error() != c.rest.Error() {
+			t.Errorf("brokenStdout(%v) = %v, %v; want %v, %v", c.err, rest, broken, c.rest, c.broken)
+		}
 	}
 }
