@@ -143,6 +143,42 @@ func TestTracingCost(t *testing.T) {
 	}
 }
 
+// TestTracingCostSystemTime: a real program's system CPU time, when above
+// the floor of ProbeCostNS an event, is reported beside it, and flags the
+// cost when it passes TracingCostShare with a floor of a quarter of that
+// at least; below the floor it is not reported, and with a floor smaller
+// than that it does not flag (the system calls' own work).
+func TestTracingCostSystemTime(t *testing.T) {
+	base := testkit.SingleThread()
+	base.Meta.Extra = map[string]string{"source": "cpython"}
+	r0 := Analyze(tracer.Derive(base))
+	floor := r0.TracingCost.EstimatedNS
+	wall := base.Duration() // one process: the floor's share is of its wall
+	for _, tc := range []struct {
+		name      string
+		sys       int64
+		lostShare float64 // lost probe hits making the floor this share of the wall
+		reported  bool
+		high      bool
+	}{
+		{"below the floor", floor / 2, 0, false, false},
+		{"half the wall, small floor", wall / 2, 0, true, false},
+		{"half the wall, floor 5 %", wall / 2, 0.05, true, true},
+		{"a twentieth of the wall, floor 5 %", wall / 20, 0.05, true, false},
+	} {
+		tr := testkit.SingleThread()
+		tr.Meta.Extra = map[string]string{"source": "cpython", ExtraSysCPU: strconv.FormatInt(tc.sys, 10)}
+		if tc.lostShare > 0 {
+			lost := int64(tc.lostShare*float64(wall))/ProbeCostNS - int64(r0.TracingCost.Events)
+			tr.Meta.Extra["lost_events"] = strconv.FormatInt(lost, 10)
+		}
+		c := Analyze(tracer.Derive(tr)).TracingCost
+		if got := c.SystemCPUNS != 0; got != tc.reported || got && c.SystemCPUNS != tc.sys || c.High != tc.high {
+			t.Errorf("%s: %+v; want the system time reported %v, high %v", tc.name, c, tc.reported, tc.high)
+		}
+	}
+}
+
 // TestStartupOnly: a real program whose one thread spent most of its work
 // outside its own code (the interpreter's start-up, imports: print("hi"))
 // is not told to split its work (it was told it could run 2.13x as fast);

@@ -105,6 +105,7 @@ type Source struct {
 	exitCode   int
 	exitSignal string        // the signal that killed the program, if one did
 	cpu        time.Duration // the program's user and system time, once it has exited
+	sysCPU     time.Duration // its system time alone
 }
 
 var _ tracer.Source = (*Source)(nil)
@@ -139,6 +140,13 @@ func (s *Source) cpuTime() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cpu
+}
+
+// systemTime is the system part of cpuTime.
+func (s *Source) systemTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sysCPU
 }
 
 // exitSignalName is the signal that killed the program, or "".

@@ -104,6 +104,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			s.mu.Lock()
 			s.exitCode = cmd.ProcessState.ExitCode()
 			s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			s.sysCPU = cmd.ProcessState.SystemTime()
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				// As a shell reports it: 128 + the signal's number.
 				s.exitCode, s.exitSignal = 128+int(ws.Signal()), unix.SignalName(ws.Signal())
@@ -272,6 +273,9 @@ loop:
 				// the children it waited for), for the busy-machine check
 				// (diagnosis.ExtraCPU).
 				r.meta.Extra["cpu_ns"] = strconv.FormatInt(cpu.Nanoseconds(), 10)
+				// Its kernel part: the probes' traps and its system calls
+				// (diagnosis.ExtraSysCPU, the tracing cost's bound).
+				r.meta.Extra["sys_cpu_ns"] = strconv.FormatInt(s.systemTime().Nanoseconds(), 10)
 			}
 			if sig := s.exitSignalName(); sig != "" {
 				r.meta.Extra["exit_signal"] = sig
