@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/giltrace/giltrace/compare"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/giltrace/giltrace/compare"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +31,10 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 		Long: "export reads a .giltrace file and writes it in one format (docs/outputs.md):\n\n" +
 			formatHelp() + "\n" +
 			"By default the output goes next to the trace under the format's file name\n" +
-			"(the name giltrace record uses); -o names another file, -o - writes to stdout.\n\n" +
+			"(the name giltrace record uses); -o names another file, -o - writes to stdout.\n" +
+			"Beside a run's trace (DIR/run.giltrace) it joins the run's outputs, as record's:\n" +
+			"a file of yours under that name is left as it is (export fails), and the next\n" +
+			"record into DIR removes the output with the run's others.\n\n" +
 			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(exactArgs(1)),
@@ -114,9 +119,52 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	path := o.Out
 	if path == "" {
 		path = filepath.Join(filepath.Dir(o.File), out.File)
+		if isRunTrace(o.File) {
+			return exportIntoRun(cmd, o, out, s, path)
+		}
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {
 		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", path)
+	return err
+}
+
+// isRunTrace reports whether path is a run's trace in its directory (record
+// -o DIR's DIR/run.giltrace), beside the outputs listed in the directory's
+// manifest.
+func isRunTrace(path string) bool { return filepath.Base(path) == traceName }
+
+// exportIntoRun writes an output of a run beside its trace (export's
+// default path) as record would: a file already there under the output's
+// name that the run's list does not hold is the user's, and is not
+// replaced; the output written joins the list, so that the next record
+// into the directory removes it with the run's other outputs (QA: export
+// replaced a user's report.txt, and its trace.perfetto-trace outlived the
+// run, and made the next record call it a file of the user's).
+func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, path string) error {
+	dir := filepath.Dir(path)
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("exporting %s as %s: %w", o.File, o.Format, err)
+	}
+	defer unlock()
+	listed := readManifest(dir)
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && !listed[out.File] {
+		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
+	}
+	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {
+		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)
+	}
+	if !listed[out.File] {
+		paths := []string{path}
+		for rel := range listed {
+			paths = append(paths, filepath.Join(dir, filepath.FromSlash(rel)))
+		}
+		slices.Sort(paths)
+		if err := writeManifest(dir, paths); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: listing %s in %s: %v: the next record into %s will leave it\n", path, manifestName, err, dir)
+		}
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", path)
 	return err

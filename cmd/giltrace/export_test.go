@@ -143,3 +143,60 @@ func TestExportReportPrediction(t *testing.T) {
 		}
 	}
 }
+
+// TestExportIntoRun: export's default path in a run's directory is
+// record's: a user's file under the output's name is not replaced, and an
+// output written joins the run's list, so that the next record into the
+// directory removes it and does not call it the user's (QA).
+func TestExportIntoRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "-o", dir, "--formats", "report"); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(dir, traceName)
+	if _, err := runRoot("export", trace, "--format", "text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("export", trace, "--format", "text"); err != nil {
+		t.Fatalf("exporting the same output again: %v", err)
+	}
+	if !readManifest(dir)["run.txt"] || !readManifest(dir)["report.txt"] {
+		t.Errorf("the list after export: %v", readManifest(dir))
+	}
+	mine := filepath.Join(dir, "flame.folded")
+	if err := os.WriteFile(mine, []byte("my notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runRoot("export", trace, "--format", "folded")
+	if err == nil || !strings.Contains(err.Error(), mine+": not written by giltrace") {
+		t.Errorf("export over a user's file: %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my notes\n" {
+		t.Errorf("the user's file became %q", b)
+	}
+	os.Remove(mine)
+	// The next record removes the exported output with the run's, and
+	// writes it again when asked.
+	if _, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "--seed", "7", "-o", dir, "--formats", "report"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run.txt")); !os.IsNotExist(err) {
+		t.Errorf("the previous run's exported run.txt outlived it: %v", err)
+	}
+	if _, err := runRoot("export", trace, "--format", "text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "--seed", "8", "-o", dir, "--formats", "report,text"); err != nil {
+		t.Errorf("record after an export: %v", err)
+	}
+	// A trace that is not a run's keeps the old default: beside it.
+	other := filepath.Join(t.TempDir(), "mine.giltrace")
+	b, _ := os.ReadFile(trace)
+	os.WriteFile(other, b, 0o644)
+	if _, err := runRoot("export", other, "--format", "text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(other), manifestName)); !os.IsNotExist(err) {
+		t.Errorf("an export beside a lone trace wrote a list: %v", err)
+	}
+}
