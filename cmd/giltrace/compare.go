@@ -70,9 +70,18 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 				if d <= 0 {
 					return &usageError{fmt.Errorf("invalid --switch-interval: %v is not a positive duration such as 5ms", d)}
 				}
+				if d < workload.MinSwitchInterval || d > workload.MaxDuration {
+					// record's and the workload file's range (QA: compare
+					// simulated 1ns, whose model then read 1µs).
+					return &usageError{fmt.Errorf("--switch-interval %v: expected %v to %v", d, workload.MinSwitchInterval, workload.MaxDuration)}
+				}
 			}
 			if o.Runs < 1 {
 				return &usageError{fmt.Errorf("invalid --runs %d: must be at least 1", o.Runs)}
+			}
+			if cmd.Flags().Changed("modes") && len(o.Modes) == 0 {
+				// As --threads '' is (QA: --modes '' ran all three).
+				return &usageError{fmt.Errorf("invalid --modes: empty (want threads, processes or free-threaded, comma-separated)")}
 			}
 			for _, m := range o.Modes {
 				if m != compare.Threads && m != compare.Processes && m != compare.FreeThreaded {
