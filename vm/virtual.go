@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -141,7 +142,9 @@ type vthread struct {
 	qwake    bool                    // the queued entry is a wake-up: it sets why
 	why      Wake                    // why the last wake-up entry woke it
 	horizon  int64                   // run-ahead bound while computing
-	safe     int64                   // queued: the earliest time it could give a core up
+	safe     int64                   // queued: the earliest time it could give a core up (safeTime)
+	safeSeq  uint64                  // its process's cap number when safe was set (vproc)
+	vp       *vproc                  // its process's scheduler state
 	sliceEnd int64
 	// coreNS is the time it had a core before coreAt, when it last got
 	// one (virtual_cores.go: who gives a core up at a slice's end).
@@ -194,8 +197,15 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)
 	}
+	vps := map[*process]*vproc{}
 	for _, v := range c.threads {
 		v.peers = byProc[v.th.proc]
+		if vps[v.th.proc] == nil {
+			vps[v.th.proc] = &vproc{}
+		}
+		v.vp = vps[v.th.proc]
+	}
+	for _, v := range c.threads {
 		c.push(v, 0, WakeSignal)
 	}
 	c.live = len(threads)
@@ -457,12 +467,65 @@ func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 		// An event of the process can make its computing threads park
 		// (a drop request) and give their cores up: no later than t.
 		// (Safe times matter only when threads can wait for a core.)
-		for _, w := range v.peers {
-			if w != v && w.qi >= 0 && w.safe > t {
-				w.safe = t
+		// Every queued peer's safe time is capped at t, lazily (vproc).
+		v.vp.capAt(t, v.peers)
+	}
+	v.safeSeq = v.vp.seq // the caps until now are not v's: it was not queued
+}
+
+// vproc is a process's scheduler state: the caps on its queued threads'
+// safe times (pushEntry), kept as a list instead of written to every
+// thread (QA: 256 threads on 2 cores, a third of the simulation in that
+// loop). A thread's safe time is the least of its own (set when it was
+// queued, safeSeq the cap number then) and of the caps after it; the
+// list keeps only the caps that are the least of all those after them
+// (their times increase along it), so the first cap after a thread's
+// number is the one that matters. A thread leaves the queue only by pop
+// and re-enters it only by pushEntry, so the caps after its number all
+// came while it was queued, as the loop they replace required.
+type vproc struct {
+	seq  uint64 // caps made
+	caps []safeCap
+	keep int // the list's length after its last trim
+}
+
+type safeCap struct {
+	seq uint64
+	t   int64
+}
+
+// capAt caps the safe times of the process's queued threads at t.
+func (p *vproc) capAt(t int64, peers []*vthread) {
+	p.seq++
+	n := len(p.caps)
+	for n > 0 && p.caps[n-1].t >= t {
+		n--
+	}
+	p.caps = append(p.caps[:n], safeCap{p.seq, t})
+	if len(p.caps) > 2*p.keep+len(peers)+64 {
+		// Drop the caps before the oldest queued thread's number: no
+		// thread reads them.
+		oldest := p.seq
+		for _, w := range peers {
+			if w.qi >= 0 {
+				oldest = min(oldest, w.safeSeq)
 			}
 		}
+		i, _ := slices.BinarySearchFunc(p.caps, oldest+1, func(c safeCap, s uint64) int { return cmp.Compare(c.seq, s) })
+		p.caps = append(p.caps[:0], p.caps[i:]...)
+		p.keep = len(p.caps)
 	}
+}
+
+// safeTime is v's safe time (vthread.safe, capped by its process's caps
+// since it was set). For a queued thread.
+func (v *vthread) safeTime() int64 {
+	caps := v.vp.caps
+	i, _ := slices.BinarySearchFunc(caps, v.safeSeq+1, func(c safeCap, s uint64) int { return cmp.Compare(c.seq, s) })
+	if i < len(caps) {
+		return min(v.safe, caps[i].t)
+	}
+	return v.safe
 }
 
 // sync makes v the earliest thread before it touches shared state: if an

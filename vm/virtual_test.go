@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -817,12 +818,12 @@ func TestVirtualRunQueueBeforeLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newVClock(context.Background(), 1, VirtualLoopsPerMS, DefaultWakeLatency)
 			c.limited = true
-			p := &process{}
+			p, vp := &process{}, &vproc{}
 			n := 0
 			mk := func(core int64) *vthread {
 				th := &thread{id: tracer.ThreadID(n), proc: p}
 				n++
-				v := &vthread{th: th, c: c, at: never, qi: -1, coreNS: core}
+				v := &vthread{th: th, c: c, at: never, qi: -1, coreNS: core, vp: vp}
 				th.vt = v
 				return v
 			}
@@ -858,5 +859,53 @@ func TestVirtualRunQueueBeforeLost(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSafeCapsAsTheLoop: the safe times that vproc's caps give are those
+// of the loop they replace (each queueing capped every other queued
+// thread's safe time at its time), over random queueings, pops and
+// lookaheads, trims of the list included.
+func TestSafeCapsAsTheLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 20 {
+		n := 1 + r.IntN(40)
+		vp := &vproc{}
+		vs := make([]*vthread, n)
+		naive := make([]int64, n)
+		for i := range vs {
+			vs[i] = &vthread{qi: -1, vp: vp}
+		}
+		now := int64(0)
+		for step := range 5000 {
+			now += r.Int64N(100)
+			i := r.IntN(n)
+			v := vs[i]
+			switch r.IntN(3) {
+			case 0, 1: // pushEntry(v, t): v queued at t, the others capped
+				at := now + r.Int64N(1000) - 200
+				v.safe, v.qi = at, 0
+				naive[i] = at
+				vp.capAt(at, vs)
+				v.safeSeq = vp.seq
+				for j, w := range vs {
+					if j != i && w.qi >= 0 && naive[j] > at {
+						naive[j] = at
+					}
+				}
+				if r.IntN(2) == 0 {
+					// check: lookahead sets it right after the queueing
+					v.safe += r.Int64N(500)
+					naive[i] = v.safe
+				}
+			default: // pop
+				v.qi = -1
+			}
+			for j, w := range vs {
+				if w.qi >= 0 && w.safeTime() != naive[j] {
+					t.Fatalf("round %d, step %d: thread %d's safe time %d, the loop's %d", round, step, j, w.safeTime(), naive[j])
+				}
+			}
+		}
 	}
 }
