@@ -187,6 +187,10 @@ func (l *loader) yamlError(err error, src []byte) error {
 		// The library gives no position: the first such byte's.
 		e.Line, e.Col = controlChar(src)
 	}
+	if m := unknownAnchorRe.FindStringSubmatch(err.Error()); e.Line == 0 && m != nil {
+		// Nor for an alias of no anchor (QA): the alias's.
+		e.Line, e.Col = aliasAt(src, err.Error(), m[1])
+	}
 	switch {
 	case strings.Contains(e.Msg, "mapping values are not allowed"):
 		e.Msg += " (quote a text that contains \": \")"
@@ -194,6 +198,40 @@ func (l *loader) yamlError(err error, src []byte) error {
 		e.Msg += " (check this line's indentation)"
 	}
 	return e
+}
+
+// unknownAnchorRe is the YAML library's error for an alias of no anchor.
+var unknownAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+
+// aliasAt is the line and column (1-based, in bytes) of the alias *name
+// that fails src with the YAML error msg: on the last line of the
+// shortest prefix of src, in whole lines, that fails with msg (a binary
+// search, as problemLine's); 0, 0 if none does.
+func aliasAt(src []byte, msg, name string) (line, col int) {
+	var ends []int
+	for i, c := range src {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] < len(src) {
+		ends = append(ends, len(src))
+	}
+	n := sort.Search(len(ends), func(i int) bool {
+		err := yamlSyntax(src[:ends[i]])
+		return err != nil && err.Error() == msg
+	})
+	if n >= len(ends) {
+		return 0, 0
+	}
+	start := 0
+	if n > 0 {
+		start = ends[n-1]
+	}
+	if i := bytes.Index(src[start:ends[n]], []byte("*"+name)); i >= 0 {
+		col = i + 1
+	}
+	return n + 1, col
 }
 
 // controlChar is the line and column (1-based, in bytes) of the first

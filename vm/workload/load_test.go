@@ -99,6 +99,8 @@ func parseErrorCases() []parseErrorCase {
 		{"yaml tab", "name: t\n\tthreads: []\n", []string{"t.yaml:2: invalid YAML: found a tab character"}},
 		{"switch interval with mode none", "name: t\ngil: {mode: none, switch_interval: 1ms}\nthreads: [{run: f}]\nfunctions:\n  f: [{io: 1ms}]\n", []string{"gil.switch_interval: applies only to mode cpython, but mode is none; remove it (mode none has no GIL to switch)"}},
 		{"yaml control character", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{io: 1ms\x07}]\n", []string{"t.yaml:4:15: invalid YAML: control characters are not allowed"}},
+		{"yaml unknown anchor", "name: t\nthreads: [{run: f}]\nfunctions: {f: [{compute: 1ms}]}\nfoo: *x\n", []string{"t.yaml:4:6: invalid YAML: unknown anchor 'x' referenced"}},
+		{"yaml unknown anchor in a flow", "name: t\nthreads: [{run: f}]\nfunctions:\n  f:\n    - {compute: *dur}\n", []string{"t.yaml:5:17: invalid YAML: unknown anchor 'dur' referenced"}},
 		// The line of the mistake, not of the list it broke (the YAML
 		// library names line 2 for both).
 		{"yaml indent under threads", "name: bad1\nthreads:\n  - name: a\n    run: f\n    count: 2\n  functions:\n  f:\n    - compute: {loops: 1000}\n",
