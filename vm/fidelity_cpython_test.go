@@ -669,33 +669,51 @@ func TestFidelityCPython(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("GILTRACE_FIDELITY_WAIT")); err == nil {
 		wait = d
 	}
-	unbalanced, runs := 0, 0
+	unbalanced, runs, repeated, drifted := 0, 0, 0, 0
 	for r := range rounds {
 		loads = append(loads, loadavg())
 		_, _ = awaitBalance(wait)
 		lpm := Calibrate()
 		for i := range exps {
 			e := &exps[i]
-			cpus, ok := awaitBalance(wait)
-			runs++
-			if !ok {
-				unbalanced++
-				cpus += ", unbalanced"
+			var real, cp []float64
+			// An experiment after which the processors are no longer
+			// equally fast ran while the machine changed under it (a
+			// vCPU slowed for seconds: 3 of 5 rounds of CPython's
+			// holding native call at 2026-12-02 08:35 UTC, 0.73-0.80x
+			// in them against 0.97x in the others): it is run again,
+			// twice at most, and the last run is kept.
+			for try := 0; ; try++ {
+				cpus, ok := awaitBalance(wait)
+				runs++
+				if !ok {
+					unbalanced++
+					cpus += ", unbalanced"
+				}
+				real, cp = e.run(t, py, lpm, (r+i)%2 == 0)
+				ra, after := cpuBalance()
+				t.Logf("round %d, %s: real %v, CPython %v (load %s; before: %s; after: %s)", r+1, e.name, fmtAll(real), fmtAll(cp), loadavg(), cpus, after)
+				if ra <= maxImbalance {
+					break
+				}
+				if try == 2 {
+					drifted++
+					break
+				}
+				repeated++
+				t.Logf("round %d, %s: the processors drifted apart during it: run again", r+1, e.name)
 			}
-			real, cp := e.run(t, py, lpm, (r+i)%2 == 0)
 			for j := range e.figs {
 				e.figs[j].real = append(e.figs[j].real, real[j])
 				e.figs[j].cpython = append(e.figs[j].cpython, cp[j])
 			}
-			_, after := cpuBalance()
-			t.Logf("round %d, %s: real %v, CPython %v (load %s; before: %s; after: %s)", r+1, e.name, fmtAll(real), fmtAll(cp), loadavg(), cpus, after)
 		}
 	}
 	loads = append(loads, loadavg())
 	var b strings.Builder
-	fmt.Fprintf(&b, "CPython %s (%s), %d cores, GOMAXPROCS %d, %s, median of %d interleaved rounds, load average (1/5/15 min) at each round: %s; experiments begun with the processors equally fast (within %.0f %%): %d of %d\n\n",
+	fmt.Fprintf(&b, "CPython %s (%s), %d cores, GOMAXPROCS %d, %s, median of %d interleaved rounds, load average (1/5/15 min) at each round: %s; experiments begun with the processors equally fast (within %.0f %%): %d of %d; run again because they drifted apart during it: %d (kept though they drifted again: %d)\n\n",
 		strings.TrimSpace(string(ver)), py, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02 15:04 MST"), rounds, strings.Join(loads, "; "),
-		(maxImbalance-1)*100, runs-unbalanced, runs)
+		(maxImbalance-1)*100, runs-unbalanced, runs, repeated, drifted)
 	fmt.Fprintf(&b, "| experiment | figure | virtual (2 cores) | real | CPython | real / CPython | virtual / CPython | target | real met |\n|---|---|---|---|---|---|---|---|---|\n")
 	met, total := 0, 0
 	for _, e := range exps {
