@@ -208,15 +208,7 @@ var unknownAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' reference
 // shortest prefix of src, in whole lines, that fails with msg (a binary
 // search, as problemLine's); 0, 0 if none does.
 func aliasAt(src []byte, msg, name string) (line, col int) {
-	var ends []int
-	for i, c := range src {
-		if c == '\n' {
-			ends = append(ends, i+1)
-		}
-	}
-	if len(ends) == 0 || ends[len(ends)-1] < len(src) {
-		ends = append(ends, len(src))
-	}
+	ends := lineEnds(src)
 	n := sort.Search(len(ends), func(i int) bool {
 		err := yamlSyntax(src[:ends[i]])
 		return err != nil && err.Error() == msg
@@ -232,6 +224,21 @@ func aliasAt(src []byte, msg, name string) (line, col int) {
 		col = i + 1
 	}
 	return n + 1, col
+}
+
+// lineEnds is the end of each line of src, its newline included (the
+// last line's end is src's, with or without a newline).
+func lineEnds(src []byte) []int {
+	var ends []int
+	for i, c := range src {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] < len(src) {
+		ends = append(ends, len(src))
+	}
+	return ends
 }
 
 // controlChar is the line and column (1-based, in bytes) of the first
@@ -260,15 +267,7 @@ func controlChar(src []byte) (line, col int) {
 // message (a prefix cut inside a multi-line flow mapping fails otherwise).
 // A binary search: about log2(lines) parses.
 func problemLine(src []byte, msg string) int {
-	var ends []int // the end of each line, its newline included
-	for i, c := range src {
-		if c == '\n' {
-			ends = append(ends, i+1)
-		}
-	}
-	if len(ends) == 0 || ends[len(ends)-1] < len(src) {
-		ends = append(ends, len(src))
-	}
+	ends := lineEnds(src)
 	n := sort.Search(len(ends), func(i int) bool { return yamlSyntax(src[:ends[i]]) != nil }) + 1
 	if n > len(ends) {
 		return 0
