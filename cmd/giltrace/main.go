@@ -75,8 +75,9 @@ func printError(w io.Writer, err error) {
 }
 
 // brokenStdout reports whether err is, or a plain join (errors.Join) of
-// errors holds, a write to a closed pipe (EPIPE), and returns the other
-// errors of the join, nil if none.
+// errors holds, a write to standard output closed early (EPIPE), and
+// returns the other errors of the join, nil if none. A closed pipe at -o
+// FILE stays an error to print.
 func brokenStdout(err error) (rest error, broken bool) {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var others []error
@@ -98,7 +99,8 @@ func brokenStdout(err error) (rest error, broken bool) {
 		}
 		return err, false
 	}
-	if errors.Is(err, syscall.EPIPE) {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == os.Stdout.Name() && errors.Is(pe.Err, syscall.EPIPE) {
 		return nil, true
 	}
 	return err, false

@@ -592,11 +592,12 @@ func TestClosedStdout(t *testing.T) {
 	}
 }
 
-// TestBrokenStdout: the broken pipe is found in a join, and the other
-// errors are kept.
+// TestBrokenStdout: standard output's broken pipe is found in a join, and
+// the other errors are kept; another file's is an error like any.
 func TestBrokenStdout(t *testing.T) {
 	pipe := fmt.Errorf("printing the report: %w", &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE})
 	other := errors.New("writing flame.html: no space left on device")
+	fifo := fmt.Errorf("exporting: %w", &os.PathError{Op: "write", Path: "out.fifo", Err: syscall.EPIPE})
 	for _, c := range []struct {
 		err    error
 		broken bool
@@ -607,6 +608,7 @@ func TestBrokenStdout(t *testing.T) {
 		{errors.Join(other, pipe), true, other},
 		{other, false, other},
 		{errors.Join(other, errors.Join(pipe)), true, other},
+		{fifo, false, fifo}, // a closed pipe at -o FILE is printed
 	} {
 		rest, broken := brokenStdout(c.err)
 		if broken != c.broken || (rest == nil) != (c.rest == nil) || rest != nil && rest.Error() != c.rest.Error() {
