@@ -22,6 +22,7 @@ type procMem struct {
 	// misses counts the failed searches by pid: a process that has exited
 	// (a pool's worker) is searched no more after maxBaseMisses.
 	misses map[int]int
+	gens   map[int]int // memory.gen when the caches above were last cleared
 }
 
 const maxBaseMisses = 50
@@ -32,7 +33,7 @@ type mapping struct {
 }
 
 func newProcMem(in *interp) *procMem {
-	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}, bases: map[int]uint64{}, misses: map[int]int{}}
+	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}, bases: map[int]uint64{}, misses: map[int]int{}, gens: map[int]int{}}
 }
 
 func (pm *procMem) memory(pid int) *memory {
@@ -41,7 +42,20 @@ func (pm *procMem) memory(pid int) *memory {
 		m = openMemory(pid)
 		pm.mems[pid] = m
 	}
+	pm.fresh(pid)
 	return m
+}
+
+// fresh forgets what pm knew of process pid's address space if it has
+// exec'd since (memory.read reopened its memory): its maps and the
+// interpreter's load address. Called before each use of them.
+func (pm *procMem) fresh(pid int) {
+	if m, ok := pm.mems[pid]; ok && m.gen != pm.gens[pid] {
+		delete(pm.maps, pid)
+		delete(pm.bases, pid)
+		delete(pm.misses, pid)
+		pm.gens[pid] = m.gen
+	}
 }
 
 func (pm *procMem) close() {
@@ -71,6 +85,7 @@ func readMaps(pid int) []mapping {
 }
 
 func (pm *procMem) lookupMap(pid int, addr uint64) (mapping, bool) {
+	pm.fresh(pid)
 	for range 2 {
 		for _, mp := range pm.maps[pid] {
 			if addr >= mp.start && addr < mp.end {
@@ -117,6 +132,7 @@ func (pm *procMem) mapping(pid int, addr uint64) (string, uint64, bool) {
 
 // base returns the load bias of the interpreter's file in process pid.
 func (pm *procMem) base(pid int) (uint64, bool) {
+	pm.fresh(pid)
 	if b, ok := pm.bases[pid]; ok {
 		return b, true
 	}

@@ -2,7 +2,9 @@ package cpython
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"unicode/utf8"
 
@@ -15,15 +17,20 @@ const frameOwnedByCStack = 3
 
 // memory reads a traced process's memory through /proc/PID/mem.
 type memory struct {
-	f *os.File
+	f   *os.File
+	pid int
+	// gen counts the reopenings after an exec (read): the process's
+	// other caches (its maps, the interpreter's load address) are stale
+	// then (procMem.memory).
+	gen int
 }
 
 func openMemory(pid int) *memory {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
 	if err != nil {
-		return &memory{}
+		return &memory{pid: pid}
 	}
-	return &memory{f: f}
+	return &memory{f: f, pid: pid}
 }
 
 func (m *memory) read(addr uint64, n int) ([]byte, bool) {
@@ -32,6 +39,26 @@ func (m *memory) read(addr uint64, n int) ([]byte, bool) {
 	}
 	b := make([]byte, n)
 	k, err := m.f.ReadAt(b, int64(addr))
+	if k == 0 && errors.Is(err, io.EOF) && m.pid > 0 {
+		// The address space the file was opened on is gone: the process
+		// exec'd (a program that re-executes itself, os.execv), or
+		// exited. An address the process does not map fails with EIO,
+		// not end of file. Open the new one once (QA: after an exec into
+		// the same interpreter every stack read "?").
+		m.f.Close()
+		m.f = nil
+		f, oerr := os.Open(fmt.Sprintf("/proc/%d/mem", m.pid))
+		if oerr != nil {
+			return nil, false
+		}
+		k, err = f.ReadAt(b, int64(addr))
+		if k == 0 && errors.Is(err, io.EOF) {
+			f.Close() // exited (a zombie has no address space): read no more
+			return nil, false
+		}
+		m.f = f
+		m.gen++
+	}
 	return b, err == nil && k == n
 }
 

@@ -2,8 +2,11 @@ package cpython
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
 )
 
 // TestReadGarbage reads code objects and strings at addresses of this
@@ -99,5 +102,58 @@ func TestReadCodeRefusesAbsurdFirstLine(t *testing.T) {
 		if ok != tc.ok || ok && (c.name != "__all__" || c.file != "stat") {
 			t.Errorf("first line %d: read %v (%+v), want %v", tc.first, ok, c, tc.ok)
 		}
+	}
+}
+
+// TestMemoryAfterExec: a process that execs gets a new address space,
+// which a /proc/PID/mem opened before no longer reads (end of file): the
+// memory is opened again, counts it (gen), and procMem forgets the
+// process's maps (QA: after os.execv into the same interpreter every
+// stack read "?").
+func TestMemoryAfterExec(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	cmd := exec.Command(sh, "-c", "read _; exec sleep 5")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	first := func() uint64 {
+		for range 100 {
+			if ms := readMaps(pid); len(ms) > 0 {
+				return ms[0].start
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("no maps")
+		return 0
+	}
+	pm := newProcMem(&interp{})
+	m := pm.memory(pid)
+	if _, ok := m.read(first(), 8); !ok {
+		t.Skipf("cannot read /proc/%d/mem here", pid)
+	}
+	pm.maps[pid] = readMaps(pid)
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	in.Write([]byte("\n"))
+	for range 200 { // until sleep has replaced sh
+		if now, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); now != exe && now != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := m.read(first(), 8); !ok || m.gen != 1 {
+		t.Fatalf("after the exec: read %v, gen %d; want the new address space read, gen 1", ok, m.gen)
+	}
+	if pm.memory(pid); pm.maps[pid] != nil {
+		t.Error("the maps from before the exec are still kept")
 	}
 }
