@@ -60,24 +60,15 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	if !c.limited && l.interval > 0 && l.breaker != nil && l.holder == v.th && !l.breaker.has(bitDrop) {
 		noop = int64(l.timedWait)
 	}
-	waiting := false
-	if noop == 0 && len(c.procs) == 1 {
-		// The same without a pass over the threads: every thread is a
-		// peer, the queue holds the earliest, and a thread waiting for a
-		// core is in the run queue (QA: 256 threads on 2 cores took
-		// 6.4 s, this loop, lookahead's and pushEntry's most of it).
-		h = min(h, c.minOtherAt(v))
-		for _, w := range c.runq {
-			if w != v && w.inRunq {
-				waiting = true
-				break
-			}
-		}
+	var waiting bool
+	if noop == 0 {
+		h = min(h, c.minPeerAt(v))
+		waiting = c.peerInRunq(v)
 	} else {
 		for _, w := range v.peers {
 			if w != v {
 				at := w.at
-				if noop > 0 && w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
+				if w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
 					at += noop
 				}
 				h = min(h, at)
@@ -123,24 +114,26 @@ func (c *vclock) lookahead(v *vthread) int64 {
 	}
 	t = min(t, daemonBound(v))
 	if v.th.proc.dropRequests() {
-		if len(c.procs) == 1 {
-			t = min(t, c.minOtherAt(v))
-		} else {
-			for _, w := range v.peers {
-				if w != v {
-					t = min(t, w.at)
-				}
-			}
-		}
+		t = min(t, c.minPeerAt(v))
 	}
 	return t
 }
 
-// minOtherAt is the earliest queued time of a thread other than v (never
-// if none): the queue's head, or its earlier child when v is the head. A
-// thread not queued has the time never (pop), so in a run of one process
-// it is the least time of v's peers but v.
-func (c *vclock) minOtherAt(v *vthread) int64 {
+// minPeerAt is the earliest queued time of a thread of v's process other
+// than v (never if none; a thread not queued has the time never, pop). In
+// a run of one process every thread is a peer, and that is the queue's
+// head, or its earlier child when v is the head: no pass over the threads
+// (QA: 256 threads on 2 cores took 6.4 s, such passes most of it).
+func (c *vclock) minPeerAt(v *vthread) int64 {
+	if len(c.procs) != 1 {
+		t := int64(never)
+		for _, w := range v.peers {
+			if w != v {
+				t = min(t, w.at)
+			}
+		}
+		return t
+	}
 	q := c.q
 	switch {
 	case len(q) == 0:
@@ -153,6 +146,18 @@ func (c *vclock) minOtherAt(v *vthread) int64 {
 		return q[1].at
 	}
 	return min(q[1].at, q[2].at)
+}
+
+// peerInRunq reports whether a thread of v's process other than v waits
+// for a core: every such thread is in the run queue (acquireCore,
+// sliceExpired, settle), which is short.
+func (c *vclock) peerInRunq(v *vthread) bool {
+	for _, w := range c.runq {
+		if w != v && w.inRunq && w.th.proc == v.th.proc {
+			return true
+		}
+	}
+	return false
 }
 
 // dropRequests reports whether the process's GIL has drop requests (the
