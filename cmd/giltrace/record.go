@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
@@ -449,7 +448,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		}
 	}
 	tm.done("printing the report")
-	if errors.Is(err, syscall.EPIPE) {
+	if _, broken := brokenStdout(err); broken {
 		pipeErr, err = fmt.Errorf("printing the report: %w", err), nil
 	}
 	if err != nil {

@@ -162,15 +162,13 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 		// Pool's workers kept spinning, their parent gone, and nothing
 		// said so). Only processes the trace follows, descended from the
 		// program giltrace started.
-		var names []string
+		var killedChildren []*proc
 		for _, p := range r.survivors(m) {
 			if descendantOf(p.pid, r.mainPID) && syscall.Kill(p.pid, syscall.SIGKILL) == nil {
-				names = append(names, fmt.Sprintf("pid %d", p.pid))
+				killedChildren = append(killedChildren, p)
 			}
 		}
-		if len(names) > 0 {
-			r.meta.Extra["killed_children"] = strings.Join(names, ", ")
-		}
+		r.notePIDs("killed_children", killedChildren)
 		_ = cmd.Process.Kill()
 	}
 loop:
@@ -237,26 +235,17 @@ loop:
 		// A stopped program exited by itself and left traced processes
 		// running: said, not signalled (SIGINT went to the program only;
 		// only a program giltrace kills takes them with it).
-		var names []string
-		for _, p := range r.survivors(m) {
-			names = append(names, fmt.Sprintf("pid %d", p.pid))
-		}
-		if len(names) > 0 {
-			r.meta.Extra["left_running"] = strings.Join(names, ", ")
-		}
+		r.notePIDs("left_running", r.survivors(m))
 	}
 	if !interrupted && !cut {
 		// The processes still running are cut off, not ended.
-		var names []string
-		for _, p := range r.survivors(m) {
+		outlived := r.survivors(m)
+		for _, p := range outlived {
 			for _, th := range p.threads {
 				m.end(th, now, tracer.ReleaseInterrupt)
 			}
-			names = append(names, fmt.Sprintf("pid %d", p.pid))
 		}
-		if len(names) > 0 {
-			r.meta.Extra["outlived"] = strings.Join(names, ", ")
-		}
+		r.notePIDs("outlived", outlived)
 		if cmd == nil {
 			// Attached, neither stopped nor cut off: the process exited.
 			r.meta.Extra["ended"] = "exited"
@@ -274,7 +263,8 @@ loop:
 				// (diagnosis.ExtraCPU).
 				r.meta.Extra["cpu_ns"] = strconv.FormatInt(cpu.Nanoseconds(), 10)
 				// Its kernel part: the probes' traps and its system calls
-				// (diagnosis.ExtraSysCPU, the tracing cost's bound).
+				// (diagnosis.ExtraSysCPU, shown beside the tracing cost's
+				// floor).
 				r.meta.Extra["sys_cpu_ns"] = strconv.FormatInt(s.systemTime().Nanoseconds(), 10)
 			}
 			if sig := s.exitSignalName(); sig != "" {
@@ -604,4 +594,16 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	}
 	ex["exact_frames"] = strconv.Itoa(r.fa.frames)
 	ex["processes"] = strconv.Itoa(len(m.procs))
+}
+
+// notePIDs lists processes ps in the run's metadata under key ("pid N,
+// pid M"), if there are any.
+func (r *run) notePIDs(key string, ps []*proc) {
+	var names []string
+	for _, p := range ps {
+		names = append(names, fmt.Sprintf("pid %d", p.pid))
+	}
+	if len(names) > 0 {
+		r.meta.Extra[key] = strings.Join(names, ", ")
+	}
 }
