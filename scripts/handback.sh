@@ -5,7 +5,9 @@
 # (scripts/fidelity/handoff.py's threads, untraced, from their running
 # segments) and on the VM in real time (from the trace's GIL acquires).
 # The figure behind docs/fidelity.md's "Why the 4 threads at 0.2 ms are
-# fairer on the VM". Needs python3.11 (GILTRACE_PYTHON, else pyenv's 3.11,
+# fairer on the VM"; for the VM also the share of the drop requests that
+# the previous holder set (its timed wait the first to expire after the
+# switch). Needs python3.11 (GILTRACE_PYTHON, else pyenv's 3.11,
 # else python3.11).
 #
 #   scripts/handback.sh [ROUNDS]
@@ -54,8 +56,10 @@ YAML
 vmshare() {
 	"$bin" record "$out/h4.yaml" --switch-interval "$1" -o "$out/run" --formats none >/dev/null 2>&1
 	"$bin" export "$out/run/run.giltrace" --format text -o - | awk '
-		$3 == "lock-acquire" && $4 == "GIL" { if ($2 != last) { r[n++] = $2; last = $2 } }
-		END { b = 0; for (i = 2; i < n; i++) if (r[i] == r[i-2]) b++; printf "%.2f\n", (n > 2 ? b / (n - 2) : 0) }'
+		$3 == "lock-acquire" && $4 == "GIL" { if ($2 != last) { prev = last; r[n++] = $2; last = $2 } }
+		$3 == "drop-request" && $4 == "GIL" { nd++; if ($2 == prev) rp++ }
+		END { b = 0; for (i = 2; i < n; i++) if (r[i] == r[i-2]) b++
+			printf "%.2f (drop requests set by the previous holder: %.2f)\n", (n > 2 ? b / (n - 2) : 0), (nd ? rp / nd : 0) }'
 }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "share of handoffs back to the previous holder, 4 CPU-bound threads ($($py -V 2>&1))"
