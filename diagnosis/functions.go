@@ -227,20 +227,15 @@ func topFrame(m map[tracer.Frame]int64) (tracer.Frame, bool) {
 	return best, found
 }
 
-// eachWaited calls f for every segment of the timelines of the locks for
-// which keep is true that a thread held while others waited, with the
-// summed waiting behind it: the blame of all waits, in time linear in the
-// timelines (tracer.Spans.Waited), whatever the number of waiters.
+// eachWaited calls f for every holder, stack and state that held a lock
+// for which keep is true while others waited, with the summed waiting
+// behind it: the blame of all waits, in time linear in the timelines
+// (tracer.Spans.WaitedSums, shared with the flame graph's blame view),
+// whatever the number of waiters.
 func (a *analysis) eachWaited(keep func(tracer.LockID) bool, f func(l tracer.LockID, b tracer.Blame, waited int64)) {
-	for l := range a.t.Locks {
-		id := tracer.LockID(l)
-		if !keep(id) {
-			continue
-		}
-		for b, waited := range a.s.Waited(id) {
-			if b.Holder != tracer.NoThread && waited > 0 {
-				f(id, b, waited)
-			}
+	for _, w := range a.s.WaitedSums() {
+		if keep(w.Lock) {
+			f(w.Lock, tracer.Blame{Holder: w.Holder, Stack: w.Stack, State: w.State}, w.Waited)
 		}
 	}
 }

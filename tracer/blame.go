@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 	"sort"
@@ -287,4 +288,110 @@ func (s *Spans) holdEndingAfter(hs []int32, t int64, hint int) int {
 	}
 	hi = min(hi, len(hs))
 	return lo + sort.Search(hi-lo, func(j int) bool { return s.Holds[hs[lo+j]].End > t })
+}
+
+// WaitedSum is the waiting that one holder key caused on one lock: Waited
+// summed over the segments of the lock's timeline with that holder, state
+// and stack.
+type WaitedSum struct {
+	Lock     LockID
+	Holder   ThreadID
+	Stack    StackID
+	State    State
+	Segments int   // the segments summed, each with some waiting behind it
+	Waited   int64 // nanoseconds, summed over the waiting threads
+}
+
+// WaitedSums is Waited of every lock of the trace, summed by holder, stack
+// and state: the segments nobody held, and those nobody waited behind, are
+// left out. It is what the diagnosis and the flame graph's blame view
+// charge to the holders, computed once for all of them on the first call
+// (one sweep of each lock's timeline) and shared: safe for concurrent use,
+// and the slice must not be modified. In order of lock, holder, stack and
+// state.
+func (s *Spans) WaitedSums() []WaitedSum {
+	s.waitedOnce.Do(func() { s.waitedSums = s.sumWaited() })
+	return s.waitedSums
+}
+
+func (s *Spans) sumWaited() []WaitedSum {
+	var out []WaitedSum
+	var at keyTable
+	for l := range s.Trace.Locks {
+		at.reset()
+		first := len(out)
+		for b, waited := range s.Waited(LockID(l)) {
+			if b.Holder == NoThread || waited <= 0 {
+				continue
+			}
+			i, added := at.index(b.Holder, b.Stack, b.State, len(out))
+			if added {
+				out = append(out, WaitedSum{Lock: LockID(l), Holder: b.Holder, Stack: b.Stack, State: b.State})
+			}
+			out[i].Segments++
+			out[i].Waited += waited
+		}
+		slices.SortFunc(out[first:], func(a, b WaitedSum) int {
+			if a.Holder != b.Holder {
+				return cmp.Compare(a.Holder, b.Holder)
+			}
+			if a.Stack != b.Stack {
+				return cmp.Compare(a.Stack, b.Stack)
+			}
+			return cmp.Compare(a.State, b.State)
+		})
+	}
+	return out
+}
+
+// keyTable maps a holder key (thread, stack, state) to an index: an open
+// addressing table, a few times cheaper per lookup than a Go map on the
+// sweep's hot path (one lookup per timeline segment).
+type keyTable struct {
+	slots []keySlot // a power of two long, at most half full
+	n     int
+}
+
+type keySlot struct {
+	holder ThreadID
+	stack  StackID
+	state  State
+	used   bool
+	i      int32
+}
+
+func (t *keyTable) reset() {
+	clear(t.slots)
+	t.n = 0
+}
+
+// index is the index of the key, or next (added true) when it is new.
+func (t *keyTable) index(holder ThreadID, stack StackID, state State, next int) (i int, added bool) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := uint32(len(t.slots) - 1)
+	h := uint32(holder)*0x9e3779b1 ^ uint32(stack)*0x85ebca6b ^ uint32(state)*0xc2b2ae35
+	for j := (h ^ h>>16) & mask; ; j = (j + 1) & mask {
+		sl := &t.slots[j]
+		if !sl.used {
+			*sl = keySlot{holder: holder, stack: stack, state: state, used: true, i: int32(next)}
+			t.n++
+			return next, true
+		}
+		if sl.holder == holder && sl.stack == stack && sl.state == state {
+			return int(sl.i), false
+		}
+	}
+}
+
+func (t *keyTable) grow() {
+	old := t.slots
+	t.slots = make([]keySlot, max(64, 2*len(old)))
+	t.n = 0
+	for _, sl := range old {
+		if sl.used {
+			t.index(sl.holder, sl.stack, sl.state, int(sl.i))
+		}
+	}
 }

@@ -113,7 +113,36 @@ func TestBlameTimeline(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("Waited by holder:\n got %v\nwant %v", got, want)
 			}
+			checkWaitedSums(t, s, func(l tracer.LockID, h tracer.ThreadID, st tracer.StackID, state tracer.State) int64 {
+				return want[key{l, h, st, state}]
+			}, len(want))
 		})
+	}
+}
+
+// checkWaitedSums checks s.WaitedSums against want (the naive sum of the
+// parts of every wait, n keys of it): the same sums, each key once, in
+// order, and the same slice from a second call.
+func checkWaitedSums(t *testing.T, s *tracer.Spans, want func(tracer.LockID, tracer.ThreadID, tracer.StackID, tracer.State) int64, n int) {
+	t.Helper()
+	sums := s.WaitedSums()
+	if len(sums) != n {
+		t.Errorf("WaitedSums: %d keys, want %d", len(sums), n)
+	}
+	for i, w := range sums {
+		if exp := want(w.Lock, w.Holder, w.Stack, w.State); w.Waited != exp || w.Segments < 1 {
+			t.Errorf("WaitedSums %+v: want %d ns", w, exp)
+		}
+		if i > 0 {
+			p := sums[i-1]
+			if [4]uint64{uint64(p.Lock), uint64(p.Holder), uint64(p.Stack), uint64(p.State)} == [4]uint64{uint64(w.Lock), uint64(w.Holder), uint64(w.Stack), uint64(w.State)} ||
+				p.Lock > w.Lock || p.Lock == w.Lock && (p.Holder > w.Holder || p.Holder == w.Holder && (p.Stack > w.Stack || p.Stack == w.Stack && p.State > w.State)) {
+				t.Errorf("WaitedSums out of order: %+v then %+v", p, w)
+			}
+		}
+	}
+	if again := s.WaitedSums(); len(again) > 0 && &again[0] != &sums[0] {
+		t.Error("WaitedSums computed twice")
 	}
 }
 
@@ -135,5 +164,22 @@ func TestHeldEachAnyEvents(t *testing.T) {
 				}
 			}
 		}
+		type key struct {
+			lock   tracer.LockID
+			holder tracer.ThreadID
+			stack  tracer.StackID
+			state  tracer.State
+		}
+		want := map[key]int64{}
+		for l := range tr.Locks {
+			for b, waited := range s.Waited(tracer.LockID(l)) {
+				if b.Holder != tracer.NoThread && waited > 0 {
+					want[key{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
+				}
+			}
+		}
+		checkWaitedSums(t, s, func(l tracer.LockID, h tracer.ThreadID, st tracer.StackID, state tracer.State) int64 {
+			return want[key{l, h, st, state}]
+		}, len(want))
 	}
 }

@@ -1,6 +1,9 @@
 package tracer
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // State is what a thread is doing at a moment.
 type State uint8
@@ -138,6 +141,9 @@ type Spans struct {
 	lockWaits     []int32
 	lockWaitStart []int
 	heldBefore    []int64
+
+	waitedOnce sync.Once   // WaitedSums, computed on first use
+	waitedSums []WaitedSum // by lock, then holder, stack and state
 }
 
 // ThreadStates returns the state spans of thread id, in time order.

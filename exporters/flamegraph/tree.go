@@ -108,15 +108,12 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 			sums.add(key{w.Thread, int(st), w.Stack}, w.End-w.Start)
 		}
 	case ViewBlame:
-		// The held parts of all waits, summed per timeline segment
-		// (tracer.Spans.Waited: linear whatever the number of waiters),
-		// then the parts nobody held.
-		for l := range s.Trace.Locks {
-			for b, waited := range s.Waited(tracer.LockID(l)) {
-				if b.Holder != tracer.NoThread && waited > 0 {
-					sums.add(key{b.Holder, int(b.State), b.Stack}, waited)
-				}
-			}
+		// The held parts of all waits, summed by holder
+		// (tracer.Spans.WaitedSums: linear whatever the number of
+		// waiters, and shared with the diagnosis), then the parts nobody
+		// held.
+		for _, w := range s.WaitedSums() {
+			sums.add(key{w.Holder, int(w.State), w.Stack}, w.Waited)
 		}
 		for l := range s.Trace.Locks {
 			for wi, held := range s.HeldEach(tracer.LockID(l)) {
