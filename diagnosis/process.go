@@ -190,10 +190,8 @@ func mainHolder(s *tracer.Spans, ws ...*tracer.Wait) tracer.ThreadID {
 func mainHolders(s *tracer.Spans, ws ...*tracer.Wait) []tracer.ThreadID {
 	held := map[tracer.ThreadID]int64{}
 	for _, w := range ws {
-		for b := range s.BlameOf(w) {
-			if b.Holder != tracer.NoThread {
-				held[b.Holder] += b.End - b.Start
-			}
+		for id, ns := range s.HeldDuring(w) {
+			held[id] += ns
 		}
 	}
 	ids := make([]tracer.ThreadID, 0, len(held))

@@ -139,6 +139,37 @@ func (s *Spans) BlameOf(w *Wait) iter.Seq[Blame] {
 	}
 }
 
+// HeldDuring yields, for each hold of wait w's lock during the wait, its
+// holder and the part of the wait it covers: the parts of BlameOf(w) with
+// a holder, one per hold instead of one per state span of the holder,
+// summing to the same time per holder in a valid trace (whose holders'
+// state spans cover their holds). Its cost is the holds it yields, after
+// a binary search.
+func (s *Spans) HeldDuring(w *Wait) iter.Seq2[ThreadID, int64] {
+	return func(yield func(ThreadID, int64) bool) {
+		if w.End <= w.Start {
+			return
+		}
+		hs := s.LockHolds(w.Lock)
+		at := w.Start
+		for k := s.firstHold(w.Lock, w.Start); k < len(hs); k++ {
+			h := &s.Holds[hs[k]]
+			if h.Start >= w.End {
+				break
+			}
+			if h.End <= h.Start || h.End <= at {
+				continue
+			}
+			at = max(at, h.Start)
+			end := min(h.End, w.End)
+			if end > at && !yield(h.Thread, end-at) {
+				return
+			}
+			at = end
+		}
+	}
+}
+
 // BlameParts is the number of holds that wait w overlaps, plus one: what
 // walking its blame costs, up to the holders' state changes within them.
 // It costs two binary searches.

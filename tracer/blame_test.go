@@ -76,10 +76,24 @@ func TestBlameTimeline(t *testing.T) {
 					t.Errorf("wait %+v: BlameParts %d, %d parts", w, n, len(got))
 				}
 				var held int64
+				byHolder := map[tracer.ThreadID]int64{}
 				for _, b := range got {
 					if b.Holder != tracer.NoThread {
 						held += b.End - b.Start
+						byHolder[b.Holder] += b.End - b.Start
 					}
+				}
+				during := map[tracer.ThreadID]int64{}
+				for id, ns := range s.HeldDuring(w) {
+					during[id] += ns
+				}
+				for id, ns := range byHolder {
+					if ns == 0 {
+						delete(byHolder, id)
+					}
+				}
+				if fmt.Sprint(during) != fmt.Sprint(byHolder) {
+					t.Errorf("wait %+v: HeldDuring %v, BlameOf by holder %v", w, during, byHolder)
 				}
 				if h := s.Held(w); h != held {
 					t.Errorf("wait %+v: Held %d, parts held %d", w, h, held)
@@ -162,6 +176,19 @@ func TestHeldEachAnyEvents(t *testing.T) {
 				if h := s.Held(&s.Waits[wi]); h != held {
 					t.Fatalf("events %v, wait %+v: HeldEach %d, Held %d", data, s.Waits[wi], held, h)
 				}
+			}
+		}
+		for i := range s.Waits { // HeldDuring: within the wait, whatever the events
+			w := &s.Waits[i]
+			var sum int64
+			for _, ns := range s.HeldDuring(w) {
+				if ns <= 0 {
+					t.Fatalf("events %v, wait %+v: HeldDuring yielded %d", data, w, ns)
+				}
+				sum += ns
+			}
+			if sum > max(w.End-w.Start, 0) {
+				t.Fatalf("events %v, wait %+v: HeldDuring %d in all", data, w, sum)
 			}
 		}
 		type key struct {
