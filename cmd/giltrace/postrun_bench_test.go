@@ -246,7 +246,10 @@ func BenchmarkPeakMemory(b *testing.B) {
 // BenchmarkPostRunEach is each part of record's post-run work on its own,
 // on one goroutine, on the trace BenchmarkPostRun uses: deriving the
 // spans, writing the trace, the diagnosis, and each output written to
-// io.Discard (no system calls), for the cost of each.
+// io.Discard (no system calls), for the cost of each. The sweep of the
+// locks' timelines that the diagnosis and the flame graph share
+// (tracer.Spans.WaitedSums, computed once per Spans) is timed on its own,
+// waited-sums, and is in neither's figure.
 func BenchmarkPostRunEach(b *testing.B) {
 	path := benchTrace(b)
 	t, err := tracer.ReadFile(path)
@@ -270,7 +273,17 @@ func BenchmarkPostRunEach(b *testing.B) {
 		}
 		perEvent(b, n, cpu)
 	})
+	b.Run("waited-sums", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			s := tracer.Derive(t)
+			b.StartTimer()
+			s.WaitedSums()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
+	})
 	r := newRun(t)
+	r.spans.WaitedSums()
 	b.Run("diagnosis", func(b *testing.B) {
 		cpu := testkit.CPUTime()
 		for b.Loop() {
