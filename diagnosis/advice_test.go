@@ -187,3 +187,45 @@ func TestSaturatedNativePoolAdvice(t *testing.T) {
 		t.Errorf("advice: %s", v.Advice)
 	}
 }
+
+// TestSaturatedIOPoolAdvice: cpu-saturated on threads that spend half
+// their work in I/O does not tell the user to shrink the pool to the cores
+// (QA: 8 threads, each 20 x [4 ms GIL-releasing native call, 4 ms I/O], on
+// 2 cores, were told "Size CPU-bound pools to the cores (2 here)", and
+// `compare` measured 2 threads 47 % slower than the 8). Its advice names a
+// floor of the cores ÷ the CPU share, and scales does not say that more
+// threads than cores will not help. Eight such threads, 5 rounds each, on 2
+// cores; their GIL holds a few ns, staggered so that none overlap.
+func TestSaturatedIOPoolAdvice(t *testing.T) {
+	b := testkit.New("native-io")
+	b.Meta().Cores = 2
+	p := b.Process("python", 1)
+	const ms = int64(time.Millisecond)
+	for i := range 8 {
+		th := b.Thread(p, "worker-"+string(rune('0'+i)))
+		at := int64(i) * 10
+		th.Start(at).Acquire(at+1, 0, tracer.AcquireUncontended)
+		for range 5 {
+			th.NativeBegin(at+2, true).Release(at+3, 0, tracer.ReleaseNative).NativeEnd(at+4*ms).Acquire(at+4*ms+1, 0, tracer.AcquireUncontended)
+			th.IOBegin(at+4*ms+2, "network").Release(at+4*ms+3, 0, tracer.ReleaseIO).IOEnd(at+8*ms).Acquire(at+8*ms+1, 0, tracer.AcquireUncontended)
+			at += 8 * ms
+		}
+		th.Release(at+2, 0, tracer.ReleaseThreadEnd).End(at + 3)
+	}
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	v := verdictOf(r, CPUSaturated)
+	if v == nil {
+		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
+	}
+	t.Logf("advice: %s", v.Advice)
+	if strings.Contains(v.Advice, "Size CPU-bound pools") || !strings.Contains(v.Advice, "at least 4 threads (2 cores ÷ the 50 % of their work that is CPU)") {
+		t.Errorf("cpu-saturated advice: %s", v.Advice)
+	}
+	if s := verdictOf(r, Scales); s != nil && strings.Contains(s.Advice, "will not go faster") {
+		t.Errorf("scales advice: %s", s.Advice)
+	}
+}

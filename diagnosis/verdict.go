@@ -182,6 +182,28 @@ func (a *analysis) better(estimate float64) bool {
 // beats the achieved speedup by 10 %, more than the noise of one run.
 const AdviceMinGain = 1.1
 
+// PoolIOShare: cpu-saturated advises sizing pools to the cores only for
+// threads that spend less than this share of their work in I/O. A thread
+// in I/O leaves its core to another, so a pool whose threads wait for I/O
+// keeps the cores busy only with more threads than cores (QA: 8 threads,
+// each half native code and half I/O, on 2 cores, were told to shrink to
+// 2, which `compare` measured 47 % slower than the 8).
+const PoolIOShare = 0.1
+
+// ioPoolAdvice is cpu-saturated's advice on the size of the pools when
+// the threads, whose summed work is s, spend at least PoolIOShare of it in
+// I/O: a floor of the cores ÷ the CPU share of the work, and no advice to
+// shrink; "" for CPU-bound threads, whose pools go to the cores.
+func ioPoolAdvice(s *ThreadSummary, cores int) string {
+	io := textfmt.Share(s.IONS, threadWork(s))
+	if io < PoolIOShare || io >= 1 || cores <= 0 {
+		return ""
+	}
+	floor := int(math.Ceil(float64(cores) / (1 - io)))
+	return fmt.Sprintf("Do not size these pools down to the cores: the threads spent %s of their work in I/O, during which a core is free for another thread, so it takes at least %d threads (%s ÷ the %s of their work that is CPU) to keep the cores busy; `giltrace compare FILE --threads ...` measures other sizes.",
+		textfmt.Pct0(io), floor, textfmt.Plural(cores, "core"), textfmt.Pct0(1-io))
+}
+
 // processesAdvice names the option the estimates favour for moving
 // GIL-bound compute, with its expected effect, or says that none of them
 // is estimated to be faster.
@@ -1037,7 +1059,8 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 			Code: CPUSaturated,
 			Text: fmt.Sprintf("On average %.1f threads were runnable on %s: %.1f running or in native code, %.1f waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated %s (%s without a GIL, %s as processes, now %s; bounded by %s).",
 				demand+waiting, textfmt.Plural(sp.Cores, "core"), demand, waiting, faster, textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text),
-			Advice: fmt.Sprintf("Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores),
+			Advice: "Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). " +
+				cmp.Or(ioPoolAdvice(&s, sp.Cores), fmt.Sprintf("Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores)),
 		}, true
 	}
 	if !a.decide(CPUSaturated, running) {
@@ -1055,12 +1078,17 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 		// tool for this work" for loaders 80 % in GIL-releasing calls).
 		pool = fmt.Sprintf("%d here; ThreadPoolExecutor(max_workers=os.cpu_count()) will do: %s of this CPU work is native code that releases the GIL", sp.Cores, textfmt.Pct0(textfmt.Share(s.NativeNS, cpu)))
 	}
+	capped := fmt.Sprintf("the cores cap this work at an estimated %s (as processes on %s; achieved %s)",
+		textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
+	advice := fmt.Sprintf("Size CPU-bound pools to the cores (%s): %s, so extra CPU-bound threads or processes add switching, not speed.", pool, capped)
+	if io := ioPoolAdvice(&s, sp.Cores); io != "" {
+		advice = "More cores would help, or less CPU work: " + capped + ". " + io
+	}
 	return Verdict{
 		Code: CPUSaturated,
 		Text: fmt.Sprintf("On average %.1f threads were running or in native code on %s (threads waiting for the GIL not counted): more CPU work at once than cores, so the threads queued for a core.",
 			demand, textfmt.Plural(sp.Cores, "core")),
-		Advice: fmt.Sprintf("Size CPU-bound pools to the cores (%s): the cores cap this work at an estimated %s (as processes on %s; achieved %s), so extra CPU-bound threads or processes add switching, not speed.",
-			pool, textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved)),
+		Advice: advice,
 	}, true
 }
 
@@ -1106,6 +1134,11 @@ func (a *analysis) scales() (Verdict, bool) {
 			// Mostly GIL-releasing native code, not I/O: asyncio does not
 			// apply (QA: four native calls with no I/O were told it did).
 			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
+			if textfmt.Share(s.IONS, threadWork(&s)) >= PoolIOShare {
+				// More threads than cores fill the cores while others wait
+				// for I/O (PoolIOShare).
+				advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))
+			}
 		} else {
 			advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
 		}
