@@ -211,6 +211,10 @@ type Speedup struct {
 	// copy of the locks).
 	WithoutLocks float64 `json:"without_locks,omitempty"`
 	CPUCapped    bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
+	// CoreWaitNS: in virtual time, the threads' waits for a simulated core
+	// that the trace records as running, native or I/O time, left out of
+	// SerialEquivNS (the VM's count of the work: CoreWait).
+	CoreWaitNS int64 `json:"core_wait_ns,omitempty"`
 	// LockHoldsInferred: a lock that two threads held has inferred holds
 	// (LockReport.HoldsInferred): the estimates do not know how long it
 	// was held, and count the holders' time under it as work that could

@@ -146,7 +146,12 @@ type CoreWait struct {
 	WallNS int64   `json:"wall_ns"`
 	WaitNS int64   `json:"wait_ns"`
 	Busy   float64 `json:"busy"`
-	Text   string  `json:"text"`
+	// CPUWaitNS and IOWaitNS (virtual time, which counts the work itself:
+	// ExtraWantedCPU, ExtraWantedIO): WaitNS is their sum, the waits the
+	// trace records as running and native time and as I/O, for the run.
+	CPUWaitNS int64  `json:"cpu_wait_ns,omitempty"`
+	IOWaitNS  int64  `json:"io_wait_ns,omitempty"`
+	Text      string `json:"text"`
 }
 
 // coreWait fills r.CoreWait when the busy thread-time of the run, or of
@@ -166,11 +171,37 @@ func (a *analysis) coreWait() {
 			cw = CoreWait{Cores: r.Speedup.Cores, Where: fmt.Sprintf("process %s (pid %d)", p.Name, p.PID), BusyNS: p.busyNS, WallNS: p.WallNS, WaitNS: w}
 		}
 	}
+	wc, wi, exact := a.wantedWork()
+	if exact {
+		// Virtual time: the VM's count of the work gives the waits
+		// exactly, in the running and native time and in the I/O (a thread
+		// back from an I/O waits for a core before the trace sees it run).
+		var io int64
+		for i := range r.Threads {
+			io += a.io[i]
+		}
+		cw = CoreWait{Cores: r.Speedup.Cores, Where: "the run", BusyNS: busy, WallNS: a.wallNS,
+			CPUWaitNS: max(busy-wc, 0), IOWaitNS: max(io-wi, 0)}
+		cw.WaitNS = cw.CPUWaitNS + cw.IOWaitNS
+		if cw.WaitNS*1000 <= wc+wi { // within 0.1 % of the work: the clock's rounding
+			return
+		}
+	}
 	if cw.WaitNS <= 0 || cw.WallNS <= 0 {
 		return
 	}
 	cw.Busy = round3(textfmt.Share(cw.BusyNS, cw.WallNS))
 	cw.Simulated = a.simulated()
+	if exact {
+		cw.Text = fmt.Sprintf("Simulated on %s with more runnable threads than cores: threads were running or in native code %.2f at a time on average, "+
+			"and the VM records a thread waiting for a simulated core as running, in native code or in I/O (a thread back from an I/O waits for a core before it is seen to run), "+
+			"so the per-thread figures over-count the threads' work by %s: %s of running and native time, %s of I/O. "+
+			"The achieved speedup and the estimates count the work the VM did (%s: %s of CPU, %s of I/O), not those waits; the parallelism is capped at %s.",
+			textfmt.Plural(cw.Cores, "core"), cw.Busy, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.CPUWaitNS), textfmt.Dur(cw.IOWaitNS),
+			textfmt.Dur(wc+wi), textfmt.Dur(wc), textfmt.Dur(wi), textfmt.Plural(cw.Cores, "core"))
+		r.CoreWait = &cw
+		return
+	}
 	if !cw.Simulated {
 		how := "A thread is timed from its GIL events, so one that waits for a core (the operating system's run queue) counts as busy: "
 		if !a.realProgram() {

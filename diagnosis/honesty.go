@@ -20,8 +20,13 @@ const (
 	ExtraInferredNative = "inferred_native_holding"
 	// ExtraWantedCPU is the CPU time the threads asked for, in nanoseconds
 	// (their running and native time); when absent, the diagnosis takes it
-	// from the trace (Work.CPUNS).
+	// from the trace (Work.CPUNS). A virtual run records it, and
+	// ExtraWantedIO: the VM's own count of its threads' work, which the
+	// trace records with their waits for a simulated core in it.
 	ExtraWantedCPU = "wanted_cpu_ns"
+	// ExtraWantedIO is the I/O time the threads asked for, in nanoseconds
+	// (a virtual run's: its I/O and sleep durations, jitter included).
+	ExtraWantedIO = "wanted_io_ns"
 	// ExtraSerialWall is the wall time of the same work done by one
 	// thread, in nanoseconds, when it was measured (compare's one-thread
 	// run of the same variant).
@@ -161,6 +166,18 @@ func (a *analysis) machine() {
 	share := textfmt.Share(cpu, min(wanted, capacity))
 	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare, MainProcessOnly: mainOnly}
 	a.r.BusyMachine = share < BusyCPUShare
+}
+
+// wantedWork is a virtual run's own count of its threads' work: the CPU
+// time of their instructions and native calls, and their I/O; ok false
+// for other runs, whose trace is the only count.
+func (a *analysis) wantedWork() (cpu, io int64, ok bool) {
+	if !a.simulated() {
+		return 0, 0, false
+	}
+	cpu, okC := a.extraInt(ExtraWantedCPU)
+	io, okI := a.extraInt(ExtraWantedIO)
+	return cpu, io, okC && okI
 }
 
 // measured fills the measured speedup when the trace records the wall time

@@ -191,11 +191,14 @@ const AdviceMinGain = 1.1
 const PoolIOShare = 0.1
 
 // ioPoolAdvice is cpu-saturated's advice on the size of the pools when
-// the threads, whose summed work is s, spend at least PoolIOShare of it in
-// I/O: a floor of the cores ÷ the CPU share of the work, and no advice to
+// the threads, whose summed work is s (in virtual time, the VM's count of
+// all threads' work), spend at least PoolIOShare of it in I/O: a floor of the cores ÷ the CPU share of the work, and no advice to
 // shrink; "" for CPU-bound threads, whose pools go to the cores.
-func ioPoolAdvice(s *ThreadSummary, cores int) string {
+func (a *analysis) ioPoolAdvice(s *ThreadSummary, cores int) string {
 	io := textfmt.Share(s.IONS, threadWork(s))
+	if wc, wi, ok := a.wantedWork(); ok {
+		io = textfmt.Share(wi, wc+wi) // the trace's I/O holds waits for a core
+	}
 	if io < PoolIOShare || io >= 1 || cores <= 0 {
 		return ""
 	}
@@ -1060,7 +1063,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 			Text: fmt.Sprintf("On average %.1f threads were runnable on %s: %.1f running or in native code, %.1f waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated %s (%s without a GIL, %s as processes, now %s; bounded by %s).",
 				demand+waiting, textfmt.Plural(sp.Cores, "core"), demand, waiting, faster, textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text),
 			Advice: "Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). " +
-				cmp.Or(ioPoolAdvice(&s, sp.Cores), fmt.Sprintf("Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores)),
+				cmp.Or(a.ioPoolAdvice(&s, sp.Cores), fmt.Sprintf("Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores)),
 		}, true
 	}
 	if !a.decide(CPUSaturated, running) {
@@ -1081,7 +1084,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 	capped := fmt.Sprintf("the cores cap this work at an estimated %s (as processes on %s; achieved %s)",
 		textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	advice := fmt.Sprintf("Size CPU-bound pools to the cores (%s): %s, so extra CPU-bound threads or processes add switching, not speed.", pool, capped)
-	if io := ioPoolAdvice(&s, sp.Cores); io != "" {
+	if io := a.ioPoolAdvice(&s, sp.Cores); io != "" {
 		advice = "More cores would help, or less CPU work: " + capped + ". " + io
 	}
 	return Verdict{

@@ -395,7 +395,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	stop()
 	meta := r.meta(start, lpm)
 	if vc != nil {
-		r.virtualMeta(&meta, vc)
+		r.virtualMeta(&meta, vc, threads)
 		if vc.err != nil {
 			meta.Extra["interrupted"] = "true"
 			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.cur.t), ErrInterrupted, vc.err)
@@ -533,8 +533,20 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 }
 
 // virtualMeta marks a virtual run's metadata: the simulated cores, the
-// seed and the model's parameters (docs/vm.md, "Virtual time").
-func (r *runner) virtualMeta(m *tracer.Meta, c *vclock) {
+// seed and the model's parameters (docs/vm.md, "Virtual time"), and the
+// work its threads asked for: the CPU time of their instructions and
+// native calls, and their I/O (the diagnosis's ExtraWantedCPU and
+// ExtraWantedIO). A thread waiting for a simulated core is recorded as
+// running, in native code or in I/O, as a traced program is: these tell
+// the work from those waits.
+func (r *runner) virtualMeta(m *tracer.Meta, c *vclock, threads []*thread) {
+	var cpu, io int64
+	for _, th := range threads {
+		cpu += th.instrs*c.psPerInstr/1000 + th.nativeNS
+		io += th.ioNS
+	}
+	m.Extra["wanted_cpu_ns"] = strconv.FormatInt(cpu, 10)
+	m.Extra["wanted_io_ns"] = strconv.FormatInt(io, 10)
 	m.Cores, m.GOMAXPROCS = r.s.cores, r.s.cores
 	m.Extra["clock"] = string(workload.ClockVirtual)
 	m.Extra["cores"] = strconv.Itoa(r.s.cores)

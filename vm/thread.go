@@ -45,11 +45,16 @@ type thread struct {
 	locals []int64
 	// instrs counts the instructions the thread has executed, as CPython
 	// would have (a superinstruction counts those it covers).
-	instrs        int64
-	nextTick      int64 // instrs at which the next legacy tick is due, or math.MaxInt64
-	checkInterval int64 // legacy mode's check interval; 0 in other modes
-	holdsGIL      bool
-	held          []*lock // guest locks held, in acquire order
+	instrs int64
+	// nativeNS and ioNS are the native calls' and the I/O's durations the
+	// thread asked for (jitter included): with instrs, the work it wanted,
+	// which a virtual run records (runner.virtualMeta) for the diagnosis
+	// to tell from the time it waited for a simulated core.
+	nativeNS, ioNS int64
+	nextTick       int64 // instrs at which the next legacy tick is due, or math.MaxInt64
+	checkInterval  int64 // legacy mode's check interval; 0 in other modes
+	holdsGIL       bool
+	held           []*lock // guest locks held, in acquire order
 
 	nativeParent tracer.StackID // the stack under a named native call's frame
 
@@ -229,6 +234,7 @@ func (th *thread) io(op *ioOp) error {
 	if op.jitter > 0 {
 		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
 	}
+	th.ioNS += int64(max(d, 0))
 	if !th.clock.Sleep(th.ctx, th.wake, max(d, 0)) {
 		return errStopped
 	}
@@ -251,6 +257,7 @@ func (th *thread) native(op *nativeOp) error {
 			return err
 		}
 	}
+	th.nativeNS += int64(max(op.d, 0))
 	if !th.clock.Burn(th.ctx, op.d) {
 		return errStopped
 	}
