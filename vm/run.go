@@ -398,7 +398,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		r.virtualMeta(&meta, vc, threads)
 		if vc.err != nil {
 			meta.Extra["interrupted"] = "true"
-			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.cur.t), ErrInterrupted, vc.err)
+			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.stopAt), ErrInterrupted, vc.err)
 		}
 	} else if cpu1 := processCPU(); o.Clock == nil && cpu0 >= 0 && cpu1 >= cpu0 {
 		meta.Extra["cpu_ns"] = strconv.FormatInt(cpu1-cpu0, 10) // CPU obtained in real time (diagnosis.ExtraCPU)

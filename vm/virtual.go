@@ -126,6 +126,7 @@ type vclock struct {
 	procs    []*process
 	stopping bool
 	err      error // why the run stopped early (deadlock)
+	stopAt   int64 // the time of the stop: its parked threads end there (wakeParked)
 }
 
 // vthread is a thread's state in the scheduler.
@@ -436,15 +437,27 @@ func (c *vclock) exit(p *process, t int64) {
 // wakeParked queues every parked or core-waiting thread to stop; it
 // reports whether there was one.
 func (c *vclock) wakeParked() bool {
-	t := int64(0)
+	t := c.stopAt
 	if c.cur != nil {
-		t = c.cur.t
+		t = max(t, c.cur.t)
 	}
+	if c.err == errDeadlock {
+		// Threads run ahead of each other: the deadlock is complete only
+		// when the last of them waits (QA: a thread joining one that went
+		// on computing for 20 ms was ended, and the deadlock reported, at
+		// the joiner's 5 ms).
+		for _, v := range c.threads {
+			if !v.ended {
+				t = max(t, v.now())
+			}
+		}
+	}
+	c.stopAt = t
 	woke := false
 	for _, v := range c.threads {
 		if !v.ended && v.qi < 0 && (v.parked || v.inRunq) {
 			v.inRunq = false
-			c.push(v, t, WakeStop)
+			c.push(v, max(t, v.now()), WakeStop)
 			woke = true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -491,6 +492,50 @@ func TestVirtualDeadlockEndsTheRun(t *testing.T) {
 	}
 	if err := tr.CheckValid(); err != nil {
 		t.Errorf("invalid trace: %v", err)
+	}
+}
+
+// TestVirtualDeadlockAtItsTime: a thread joins one that goes on computing
+// for 20 ms and then waits for a notification nobody sends. The threads
+// run ahead of each other, and the run used to stop, and end the joiner,
+// at the joiner's 5 ms (QA); the deadlock is complete at about 25 ms, when
+// the last thread waits: both end there, and the error says so.
+func TestVirtualDeadlockAtItsTime(t *testing.T) {
+	w, err := workload.Parse("dl.yaml", []byte(`name: dl
+clock: virtual
+threads:
+  - {name: a, run: fa}
+  - {name: b, run: fb}
+functions:
+  fa: [{compute: 5ms}, {join: b}, {notify: y}]
+  fb: [{compute: 20ms}, {wait: {lock: y, until: notify}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Run(context.Background(), w, Options{})
+	if !errors.Is(err, errDeadlock) || tr == nil {
+		t.Fatalf("Run: %v, expected a deadlock error and the trace", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Errorf("invalid trace: %v", err)
+	}
+	var last int64
+	ends := map[string]int64{}
+	for _, e := range tr.Events {
+		last = max(last, e.Time)
+		if e.Kind == tracer.KindThreadEnd {
+			ends[tr.Threads[e.Thread].Name] = e.Time
+		}
+	}
+	const ms = int64(time.Millisecond)
+	for _, name := range []string{"a", "b"} {
+		if end, ok := ends[name]; !ok || end < 25*ms || end < last-ms {
+			t.Errorf("thread %s ended at %v (ok %v), want at the deadlock, about 25ms (the last event %v)", name, time.Duration(end), ok, time.Duration(last))
+		}
+	}
+	if !strings.Contains(err.Error(), "stopped at 25.0") {
+		t.Errorf("error: %v", err)
 	}
 }
 
