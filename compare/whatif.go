@@ -41,8 +41,8 @@ type WhatIfOptions struct {
 	// Intervals are the switch intervals of the sweep; nil means 1, 2, 5,
 	// 10 and 20 ms.
 	Intervals []time.Duration
-	// Seed is the virtual runs' seed; 0 means 1.
-	Seed int64
+	// Seed is the virtual runs' seed; nil means 1.
+	Seed *int64
 	// Version is giltrace's version, recorded in the simulated traces.
 	Version string
 }
@@ -130,8 +130,9 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	// recorded machine's, or fewer if asked (QA: --cores 1 on a run of 2
 	// cores named a best "on 2 cores" that no row but the sweep had run).
 	target := min(recCores, o.Cores)
-	if o.Seed == 0 {
-		o.Seed = 1
+	seed := int64(1)
+	if o.Seed != nil {
+		seed = *o.Seed
 	}
 	if o.Intervals == nil {
 		o.Intervals = []time.Duration{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond}
@@ -157,7 +158,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	// variants are what its threads would do as threads of one program.
 	asRecorded := true
 	run := func(m string, cores int, interval time.Duration) (PredictionRow, error) {
-		opts := vm.Options{ClockMode: workload.ClockVirtual, Cores: cores, Seed: &o.Seed, Version: o.Version, Mode: mode, OneProcess: !asRecorded}
+		opts := vm.Options{ClockMode: workload.ClockVirtual, Cores: cores, Seed: &seed, Version: o.Version, Mode: mode, OneProcess: !asRecorded}
 		ww := w
 		switch m {
 		case Threads:
@@ -217,7 +218,13 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 			p.Rows = append(p.Rows, row)
 		}
 	}
-	for _, d := range o.Intervals {
+	intervals := o.Intervals
+	if t.Meta.GILMode == tracer.GILLegacy {
+		// The legacy GIL has no switch interval: the sweep's rows would be
+		// the same run five times (QA).
+		intervals = nil
+	}
+	for _, d := range intervals {
 		row, err := run(Threads, target, d)
 		if err != nil {
 			return nil, err
@@ -813,7 +820,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "What would help (predicted from a model of the run, in virtual time)\n")
 	fmt.Fprintf(&b, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s, %s)\n",
 		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Plural(p.RecordedCores, "core"))
-	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the measured wall)\n",
+	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the recorded wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
 	if p.ReplayOff {
 		fmt.Fprintf(&b, "  warning: the replay misses the measured run by %.1f %%, more than the %.0f %% the model is held to (docs/what-if.md): "+

@@ -988,3 +988,24 @@ func TestImportsLimit(t *testing.T) {
 		t.Errorf("limit: %s", p2.Limit)
 	}
 }
+
+// TestWhatIfLegacyNoSweep: a run of the legacy GIL, which has no switch
+// interval, gets no switch-interval sweep (QA: five identical rows).
+func TestWhatIfLegacyNoSweep(t *testing.T) {
+	s := fixtureSpans(t, "countdown-legacy")
+	if s.Trace.Meta.GILMode != tracer.GILLegacy {
+		t.Fatalf("countdown-legacy recorded with GIL %v", s.Trace.Meta.GILMode)
+	}
+	p, err := WhatIf(context.Background(), s, WhatIfOptions{Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Rows {
+		if r.SwitchInterval != 0 {
+			t.Errorf("legacy run: sweep row %+v", r)
+		}
+	}
+	if len(p.Rows) != len(AllModes)*len(CoreCounts(2)) {
+		t.Errorf("%d rows, want %d (no sweep)", len(p.Rows), len(AllModes)*len(CoreCounts(2)))
+	}
+}

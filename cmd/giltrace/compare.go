@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,18 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 					return &usageError{fmt.Errorf("--switch-interval %v: expected %v to %v", d, workload.MinSwitchInterval, workload.MaxDuration)}
 				}
 			}
+			// A repeated interval is the same variant: run once (QA:
+			// --switch-interval 1ms,1ms printed each row twice and wrote
+			// its trace twice), as --threads and --modes are.
+			var seen []time.Duration
+			for _, d := range o.SwitchIntervals {
+				if !slices.Contains(seen, d) {
+					seen = append(seen, d)
+				}
+			}
+			if o.SwitchIntervals != nil {
+				o.SwitchIntervals = seen
+			}
 			if o.Runs < 1 {
 				return &usageError{fmt.Errorf("invalid --runs %d: must be at least 1", o.Runs)}
 			}
@@ -104,7 +117,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	_ = f.MarkHidden("output")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "a recorded run only: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions for each thread that becomes a process (not a main thread), e.g. 20ms (default 0: none)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual, the same table on every machine", "the workload's cores:, else this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual: the same table on every machine for the same --cores", "the workload's cores:, else this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")
 	return cmd
 }
 
@@ -240,7 +253,7 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 		return &usageError{legacySwitchInterval(o.File, t.Meta.CheckInterval)}
 	}
 	p, err := compare.WhatIf(cmd.Context(), tracer.Derive(t), compare.WhatIfOptions{
-		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Version: giltraceVersion()})
+		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Seed: o.Seed, Version: giltraceVersion()})
 	if err != nil {
 		return err
 	}

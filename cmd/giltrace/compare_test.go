@@ -19,6 +19,8 @@ func TestCompareArgs(t *testing.T) {
 				SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}, Runs: 3, Dir: "out", JSON: true}, false, ""},
 		{[]string{"w.yaml", "--out", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
 		{[]string{"w.yaml", "--output", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
+		{[]string{"w.yaml", "--switch-interval", "1ms,2ms,1ms"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"},
+			SwitchIntervals: []time.Duration{time.Millisecond, 2 * time.Millisecond}, Runs: 1}, false, ""}, // a repeat runs once (QA)
 		{[]string{"w.yaml", "--runs", "0"}, nil, true, ""},
 		{nil, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "0"}, nil, true, ""},

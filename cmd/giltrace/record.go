@@ -187,7 +187,7 @@ func addClockFlags(cmd *cobra.Command, clock *string, cores *int, seed **int64, 
 	*seed = new(int64)
 	f.StringVar(clock, "clock", "", "`CLOCK`: real (run and measure on this machine) or virtual (simulate: exact, reproducible, any number of cores; docs/vm.md) (default: "+clockDefault+")")
 	f.IntVar(cores, "cores", 0, "virtual time: simulate `N` cores (default: "+coresDefault+")")
-	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter, the waiter a release wakes) with `S`")
+	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter; in virtual time, the waiter a release wakes) with `S`")
 }
 
 // checkClockFlags rejects a --clock or --cores that no run could accept;
