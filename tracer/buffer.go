@@ -171,6 +171,7 @@ type Buffer struct {
 	publish bool // the Recorder streams: publish each event
 	thread  ThreadID
 	last    int64
+	stack   StackID // the stack of the last event emitted (LastStack)
 	cur     []Event // the current chunk's events; its storage is c.ev
 	c       *chunk  // the current chunk
 	chunks  []*chunk
@@ -209,11 +210,16 @@ func (b *Buffer) Emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	return b.emit(t, k, s, arg)
 }
 
+// LastStack is the stack of the last event emitted (NoStack before the
+// first): a thread that moves on to another line without an event of its
+// own records a KindLine when it differs.
+func (b *Buffer) LastStack() StackID { return b.stack }
+
 func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	if t <= b.last {
 		t = b.last + 1
 	}
-	b.last = t
+	b.last, b.stack = t, s
 	if len(b.cur) == cap(b.cur) && !b.grow() {
 		if b.dropAt.Load() < 0 {
 			b.dropAt.Store(t)

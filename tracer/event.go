@@ -49,6 +49,7 @@ const (
 	KindNativeEnd        // the native call ends
 	KindCallEnter        // a guest function is entered; Stack includes it
 	KindCallExit         // a guest function returns; Stack still includes it
+	KindLine             // the thread moves on to another line of its current call, running: Stack is the call at that line
 	numKinds
 )
 
@@ -66,6 +67,7 @@ var kindNames = [...]string{
 	KindNativeEnd:   "native-end",
 	KindCallEnter:   "call-enter",
 	KindCallExit:    "call-exit",
+	KindLine:        "line",
 }
 
 // NumKinds is one more than the largest valid Kind.

@@ -375,6 +375,14 @@ func (c *checker) dropRequest(ts *threadCheck, e *Event, l LockID) string {
 // ioNativeEvent checks I/O, native calls and thread starts.
 func (c *checker) ioNativeEvent(ts *threadCheck, e *Event) string {
 	switch e.Kind {
+	case KindLine:
+		switch {
+		case ts.io || ts.native != 0:
+			return "line inside I/O or a native call, expected the thread running"
+		case e.Arg != 0:
+			return fmt.Sprintf("argument %d, expected 0", e.Arg)
+		}
+		return c.needGIL(ts, e)
 	case KindIOBegin:
 		switch {
 		case ts.io || ts.native != 0:

@@ -207,6 +207,20 @@ func TestCheckValidRejects(t *testing.T) {
 			x.c.Start(1).DropRequest(3, x.gil, x.a.ID())
 		}, nil, "the requester is not waiting"},
 
+		// Line events: running, holding the GIL, argument 0.
+		{"line inside I/O", func(x *fixture) { x.run(x.a, 0).IOBegin(2, "db") },
+			func(tr *tracer.Trace) {
+				tr.Events = append(tr.Events, tracer.Event{Time: 50, Kind: tracer.KindLine})
+			}, "line inside I/O or a native call"},
+		{"line without the GIL", func(x *fixture) { x.run(x.a, 0); x.c.Start(3) },
+			func(tr *tracer.Trace) {
+				tr.Events = append(tr.Events, tracer.Event{Time: 50, Thread: 1, Kind: tracer.KindLine})
+			}, "does not hold its GIL"},
+		{"line argument", func(x *fixture) { x.run(x.a, 0) },
+			func(tr *tracer.Trace) {
+				tr.Events = append(tr.Events, tracer.Event{Time: 50, Kind: tracer.KindLine, Arg: 1})
+			}, "argument 1, expected 0"},
+
 		// I/O and native calls.
 		{"nested I/O", func(x *fixture) { x.run(x.a, 0).IOBegin(2, "db").IOBegin(3, "db") }, nil, "expected no nesting"},
 		{"I/O kind dangling", func(x *fixture) { x.run(x.a, 0) },

@@ -55,6 +55,13 @@ const (
 	opWait
 	// opNotify is a notify on notices[a] (package vm, notify.go).
 	opNotify
+	// opLine starts a compute operation: the thread moves on to its line,
+	// recorded (tracer.KindLine) when the thread's last event was at
+	// another (a call's return, a native call keeping the GIL, an
+	// uncontended lock: operations whose last event is at their own
+	// line), so that the compute's time is on its own line. Not an
+	// instruction of CPython's: it costs no time and no legacy tick.
+	opLine
 )
 
 // Lengths of the sequences the superinstructions replace.
@@ -277,6 +284,9 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		n, err := c.loops(op)
 		if err != nil {
 			return err
+		}
+		if fc.fn != nil {
+			fc.emit(instr{op: opLine})
 		}
 		c.loop(fc, n, nil)
 	case workload.OpIO:

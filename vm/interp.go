@@ -119,6 +119,14 @@ func (th *thread) eval() error {
 					return nil
 				}
 				break loop
+			case opLine:
+				instrs-- // not an instruction of CPython's
+				th.at(f, pc)
+				pc++
+				if th.stack != th.buf.LastStack() {
+					f.pc, th.instrs = pc, instrs
+					th.emit(tracer.KindLine, 0)
+				}
 			case opIO, opNative, opLockAcquire, opLockRelease, opJoin, opStart, opWait, opNotify:
 				f.pc, th.instrs = pc+1, instrs
 				th.at(f, pc)
