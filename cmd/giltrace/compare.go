@@ -139,6 +139,9 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	if len(o.SwitchIntervals) > 0 && w.GIL.Mode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.File, w.GIL.CheckInterval)}
 	}
+	if w.Cores > 0 && o.Cores == 0 && o.Clock == string(workload.ClockReal) {
+		return &usageError{fmt.Errorf("--clock real: %s:%d: cores: %d: simulated cores need virtual time (a real run uses this machine's cores): compare without --clock real, or remove cores from the file", o.File, w.CoresLine, w.Cores)}
+	}
 	dir := o.Dir
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", w.Name, "compare")

@@ -162,6 +162,26 @@ func TestLegacyRefusesSwitchInterval(t *testing.T) {
 	}
 }
 
+// A file's cores: with --clock real is a usage error (exit 2) for record
+// and compare alike, naming the file's line and the fix, with nothing
+// written (QA: record exited 1, compare 2 with a hint at --threads).
+func TestFileCoresWithClockReal(t *testing.T) {
+	wl := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(wl, []byte("cores: 3\nname: c\nthreads:\n  - {name: w, run: work}\nfunctions:\n  work:\n    - compute: 1ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"record", "compare"} {
+		dir := filepath.Join(t.TempDir(), "out")
+		_, err := runRoot(cmd, wl, "--clock", "real", "-o", dir)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), wl+":1: cores: 3: simulated cores need virtual time") || !strings.Contains(err.Error(), "without --clock real") {
+			t.Errorf("%s: err = %v (exit %d); want a usage error naming the file's cores", cmd, err, exitCode(err))
+		}
+		if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+			t.Errorf("%s wrote %s", cmd, dir)
+		}
+	}
+}
+
 // --cores on a real-time workload without --clock virtual is a usage
 // error (exit 2) naming the flag and the fix, with nothing written; with a
 // workload in virtual time (clock: virtual) it is accepted.

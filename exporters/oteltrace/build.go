@@ -197,6 +197,15 @@ func (b *builder) root() *spec {
 		keyFoldedWaits.Int(b.p.totalFoldedWaits),
 		keyFoldedEvents.Int(b.nFoldedEv),
 	}
+	// Where the run comes from: a simulated run is dated 1970 in Jaeger,
+	// and these tell it apart (QA).
+	attrs = append(attrs, keyClock.String(cmp.Or(m.Extra["clock"], "real")))
+	if seed, ok := m.Extra["seed"]; ok && m.Extra["clock"] == "virtual" {
+		attrs = append(attrs, keySeed.String(seed))
+	}
+	if src := m.Extra["source"]; src != "" {
+		attrs = append(attrs, keySource.String(src))
+	}
 	attrs = append(attrs, total.attrs()...)
 	return &spec{ref: rootRef, name: "run " + m.Workload, start: 0, end: b.t.Duration(), attrs: attrs}
 }

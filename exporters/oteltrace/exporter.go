@@ -242,6 +242,9 @@ const (
 	keyCores          = attribute.Key("giltrace.cores")
 	keyGOMAXPROCS     = attribute.Key("giltrace.gomaxprocs")
 	keyVersion        = attribute.Key("giltrace.version")
+	keyClock          = attribute.Key("giltrace.clock")  // real, or virtual (simulated)
+	keySeed           = attribute.Key("giltrace.seed")   // a simulated run's seed
+	keySource         = attribute.Key("giltrace.source") // cpython for a real program
 	keyEventsDropped  = attribute.Key("giltrace.events_dropped")
 	keyTruncated      = attribute.Key("giltrace.truncated")
 	keyThreshold      = attribute.Key("giltrace.wait_threshold_ns")

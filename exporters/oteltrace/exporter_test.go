@@ -630,3 +630,26 @@ func TestExportResourceAttributes(t *testing.T) {
 		t.Errorf("err = %v, want one naming OTEL_RESOURCE_ATTRIBUTES", err)
 	}
 }
+
+// TestRunSpanSaysWhereTheRunComesFrom: the run span carries the clock
+// (and a simulated run's seed), so that a simulated run, dated 1970, can
+// be told apart in Jaeger (QA).
+func TestRunSpanSaysWhereTheRunComesFrom(t *testing.T) {
+	tr := testkit.Countdown(3)
+	root := export(t, tr, Options{}).one("run countdown")
+	if got := attr(root, "giltrace.clock").AsString(); got != "real" {
+		t.Errorf("giltrace.clock %q, want real", got)
+	}
+	if got := attr(root, "giltrace.seed"); got.Type() != attribute.INVALID {
+		t.Errorf("a real run's giltrace.seed %v", got)
+	}
+	tr = testkit.Countdown(3)
+	if tr.Meta.Extra == nil {
+		tr.Meta.Extra = map[string]string{}
+	}
+	tr.Meta.Extra["clock"], tr.Meta.Extra["seed"] = "virtual", "7"
+	root = export(t, tr, Options{}).one("run countdown")
+	if c, s := attr(root, "giltrace.clock").AsString(), attr(root, "giltrace.seed").AsString(); c != "virtual" || s != "7" {
+		t.Errorf("giltrace.clock %q, giltrace.seed %q; want virtual, 7", c, s)
+	}
+}
