@@ -208,7 +208,35 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 	} else if err = res.WriteText(cmd.OutOrStdout()); err == nil && chartErr == nil {
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
 	}
+	if stale := staleVariants(res, dir); len(stale) > 0 {
+		// Not removed: compare cannot tell them from a user's files.
+		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: %s in %s %s an earlier comparison's, not this one's (left as they are)\n",
+			strings.Join(stale, ", "), dir, map[bool]string{true: "is", false: "are"}[len(stale) == 1])
+	}
 	return errors.Join(chartErr, err)
+}
+
+// staleVariants are the variant traces in dir (by compare's names) that
+// res did not write: an earlier comparison's, with other variants (QA: a
+// compare of threads only beside a previous one's processes traces).
+func staleVariants(res *compare.Result, dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	written := map[string]bool{}
+	for _, r := range res.Rows {
+		if r.Trace != "" {
+			written[filepath.Base(r.Trace)] = true
+		}
+	}
+	var stale []string
+	for _, e := range ents {
+		if name := e.Name(); e.Type().IsRegular() && variantTrace.MatchString(name) && !written[name] {
+			stale = append(stale, name)
+		}
+	}
+	return stale
 }
 
 // isTrace reports whether path is a recorded run rather than a workload:

@@ -287,3 +287,23 @@ func TestCompareWorkloadRefusesIPCCost(t *testing.T) {
 		t.Errorf("compare countdown.yaml --ipc-cost 0: %v", err)
 	}
 }
+
+// TestCompareNamesStaleVariants: a comparison into a directory that holds
+// an earlier one's variant traces, of variants it does not run, says so
+// and leaves them (QA: they were left without a word).
+func TestCompareNamesStaleVariants(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cmp")
+	if _, err := runRoot("compare", "../../fixtures/countdown.yaml", "--threads", "1", "--modes", "threads,processes", "-o", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("compare", "../../fixtures/countdown.yaml", "--threads", "1", "--modes", "threads", "-o", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "note: processes-1.giltrace in "+dir+" is an earlier comparison's") || strings.Contains(out, "threads-1.giltrace in") {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "processes-1.giltrace")); err != nil {
+		t.Errorf("the earlier trace: %v", err)
+	}
+}
