@@ -3,8 +3,10 @@ package report
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -131,5 +133,22 @@ func TestTracingCostSystemTime(t *testing.T) {
 		if !bytes.Contains(js.Bytes(), []byte(want)) {
 			t.Errorf("JSON lacks %s:\n%s", want, js.String())
 		}
+	}
+}
+
+// TestNearBoundaryOneLinePerVerdict: a verdict not given that was near its
+// boundary by two measures is listed once, with both (QA: api-service's
+// gil-bound was listed twice).
+func TestNearBoundaryOneLinePerVerdict(t *testing.T) {
+	r := &diagnosis.Report{NearBoundary: []diagnosis.Boundary{
+		{Code: "gil-bound", Measure: "GIL wait share", Value: 0.244, Threshold: 0.25, Unit: "share"},
+		{Code: "scales", Measure: "achieved speedup", Value: 1.6, Threshold: 1.5, Unit: "x", Fired: true},
+		{Code: "gil-bound", Measure: "without-GIL estimate / GIL ceiling", Value: 1.2, Threshold: 1.25, Unit: "x"},
+	}}
+	var b strings.Builder
+	writeNear(&b, r)
+	want := "  near the boundary, not given: gil-bound (GIL wait share 24.4 % against 25 %; without-GIL estimate / GIL ceiling 1.20x against 1.25x)\n"
+	if b.String() != want {
+		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}
 }

@@ -286,11 +286,21 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 
 // writeNear lists the verdicts not given whose deciding measure was near
 // its threshold (those given say so in their sentence).
+// A verdict near its boundary by several measures is one line, its
+// measures joined (QA: api-service's gil-bound was listed twice).
 func writeNear(w io.Writer, r *diagnosis.Report) {
+	var codes []string
+	figures := map[string][]string{}
 	for _, b := range r.NearBoundary {
 		if !b.Fired {
-			fmt.Fprintf(w, "  near the boundary, not given: %s (%s)\n", b.Code, b.Figures())
+			if figures[b.Code] == nil {
+				codes = append(codes, b.Code)
+			}
+			figures[b.Code] = append(figures[b.Code], b.Figures())
 		}
+	}
+	for _, c := range codes {
+		fmt.Fprintf(w, "  near the boundary, not given: %s (%s)\n", c, strings.Join(figures[c], "; "))
 	}
 }
 
