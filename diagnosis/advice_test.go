@@ -229,3 +229,35 @@ func TestSaturatedIOPoolAdvice(t *testing.T) {
 		t.Errorf("scales advice: %s", s.Advice)
 	}
 }
+
+// TestSaturatedPoolAdviceIgnoresAnIdleMonitor: a CPU-bound pool beside a
+// thread asleep for the whole run (a monitor, no CPU work) is told to size
+// its pool to the cores: the I/O share weighs each thread by its CPU time
+// (review: the monitor made the pool "33 % in I/O", "at least 3 threads").
+func TestSaturatedPoolAdviceIgnoresAnIdleMonitor(t *testing.T) {
+	b := testkit.New("native-monitor")
+	b.Meta().Cores = 2
+	p := b.Process("python", 1)
+	const ms = int64(time.Millisecond)
+	for i := range 8 {
+		th := b.Thread(p, "worker-"+string(rune('0'+i)))
+		at := int64(i) * 10
+		th.Start(at).Acquire(at+1, 0, tracer.AcquireUncontended).NativeBegin(at+2, true).Release(at+3, 0, tracer.ReleaseNative)
+		th.NativeEnd(at+400*ms).Acquire(at+400*ms+1, 0, tracer.AcquireUncontended).Release(at+400*ms+2, 0, tracer.ReleaseThreadEnd).End(at + 400*ms + 3)
+	}
+	mon := b.Thread(p, "monitor")
+	mon.Start(100).Acquire(101, 0, tracer.AcquireUncontended).IOBegin(102, "sleep").Release(103, 0, tracer.ReleaseIO).IOEnd(400*ms + 200)
+	mon.Acquire(400*ms+201, 0, tracer.AcquireUncontended).Release(400*ms+202, 0, tracer.ReleaseThreadEnd).End(400*ms + 203)
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	v := verdictOf(r, CPUSaturated)
+	if v == nil {
+		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
+	}
+	if !strings.Contains(v.Advice, "Size CPU-bound pools to the cores") || strings.Contains(v.Advice, "Do not size") {
+		t.Errorf("advice: %s", v.Advice)
+	}
+}

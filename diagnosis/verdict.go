@@ -190,21 +190,44 @@ const AdviceMinGain = 1.1
 // 2, which `compare` measured 47 % slower than the 8).
 const PoolIOShare = 0.1
 
-// ioPoolAdvice is cpu-saturated's advice on the size of the pools when
-// the threads, whose summed work is s (in virtual time, the VM's count of
-// all threads' work), spend at least PoolIOShare of it in I/O: a floor of the cores ÷ the CPU share of the work, and no advice to
-// shrink; "" for CPU-bound threads, whose pools go to the cores.
-func (a *analysis) ioPoolAdvice(s *ThreadSummary, cores int) string {
-	io := textfmt.Share(s.IONS, threadWork(s))
-	if wc, wi, ok := a.wantedWork(); ok {
-		io = textfmt.Share(wi, wc+wi) // the trace's I/O holds waits for a core
+// poolIOShare is the share of I/O in the work of the threads that make
+// up the CPU demand: each thread's share of I/O in its own work (running,
+// native calls, I/O that counts as work), weighted by its CPU time, so
+// that a thread with little CPU work (a monitor asleep for the whole run)
+// weighs little (review: one such thread made a CPU-bound pool "33 % in
+// I/O"). cpu-saturated's pool advice and scales' wording read it.
+func (a *analysis) poolIOShare() float64 {
+	var num, den float64
+	for i := range a.r.Threads {
+		cpu := threadCPU(&a.r.Threads[i])
+		if cpu <= 0 || i >= len(a.io) {
+			continue
+		}
+		num += float64(cpu) * textfmt.Share(a.io[i], cpu+a.io[i])
+		den += float64(cpu)
 	}
+	return ratio(num, den)
+}
+
+// ioPoolAdvice is cpu-saturated's advice on the size of the pools when
+// the threads that make up the CPU demand spend at least PoolIOShare of
+// their work in I/O (poolIOShare): a floor of the cores ÷ the CPU share of
+// the work, and no advice to shrink; "" for CPU-bound threads, whose pools
+// go to the cores.
+func (a *analysis) ioPoolAdvice(cores int) string {
+	io := a.poolIOShare()
 	if io < PoolIOShare || io >= 1 || cores <= 0 {
 		return ""
 	}
-	floor := int(math.Ceil(float64(cores) / (1 - io)))
-	return fmt.Sprintf("Do not size these pools down to the cores: the threads spent %s of their work in I/O, during which a core is free for another thread, so it takes at least %d threads (%s ÷ the %s of their work that is CPU) to keep the cores busy; `giltrace compare FILE --threads ...` measures other sizes.",
-		textfmt.Pct0(io), floor, textfmt.Plural(cores, "core"), textfmt.Pct0(1-io))
+	// The floor from the share as printed, so that the sentence's
+	// division gives it.
+	cpuPct := 100 - math.Round(100*io)
+	if cpuPct < 1 {
+		return ""
+	}
+	floor := int(math.Ceil(float64(cores) * 100 / cpuPct))
+	return fmt.Sprintf("Do not size these pools down to the cores: the threads spent %.0f %% of their work in I/O, during which a core is free for another thread, so it takes at least %d threads (%s ÷ the %.0f %% of their work that is CPU) to keep the cores busy; `giltrace compare FILE --threads ...` measures other sizes.",
+		100-cpuPct, floor, textfmt.Plural(cores, "core"), cpuPct)
 }
 
 // processesAdvice names the option the estimates favour for moving
@@ -1063,7 +1086,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 			Text: fmt.Sprintf("On average %.1f threads were runnable on %s: %.1f running or in native code, %.1f waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated %s (%s without a GIL, %s as processes, now %s; bounded by %s).",
 				demand+waiting, textfmt.Plural(sp.Cores, "core"), demand, waiting, faster, textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text),
 			Advice: "Neither removing the GIL nor processes would help here: more cores would, or less CPU work (a faster algorithm, a native library). " +
-				cmp.Or(a.ioPoolAdvice(&s, sp.Cores), fmt.Sprintf("Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores)),
+				cmp.Or(a.ioPoolAdvice(sp.Cores), fmt.Sprintf("Size CPU-bound pools to the cores (%d here): more threads or processes add switching, not speed.", sp.Cores)),
 		}, true
 	}
 	if !a.decide(CPUSaturated, running) {
@@ -1084,7 +1107,7 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 	capped := fmt.Sprintf("the cores cap this work at an estimated %s (as processes on %s; achieved %s)",
 		textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	advice := fmt.Sprintf("Size CPU-bound pools to the cores (%s): %s, so extra CPU-bound threads or processes add switching, not speed.", pool, capped)
-	if io := a.ioPoolAdvice(&s, sp.Cores); io != "" {
+	if io := a.ioPoolAdvice(sp.Cores); io != "" {
 		advice = "More cores would help, or less CPU work: " + capped + ". " + io
 	}
 	return Verdict{
@@ -1137,7 +1160,7 @@ func (a *analysis) scales() (Verdict, bool) {
 			// Mostly GIL-releasing native code, not I/O: asyncio does not
 			// apply (QA: four native calls with no I/O were told it did).
 			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
-			if textfmt.Share(s.IONS, threadWork(&s)) >= PoolIOShare {
+			if a.poolIOShare() >= PoolIOShare {
 				// More threads than cores fill the cores while others wait
 				// for I/O (PoolIOShare).
 				advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))

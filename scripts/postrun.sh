@@ -59,7 +59,7 @@ for r in $(seq "$rounds"); do
 		read -r cvs _ < <(t "$out/giltrace" validate "$out/run/run.giltrace")
 		awk -v r="$r" -v rs="$crs" -v after="$cms" -v vs="$cvs" 'BEGIN {
 			printf "round %d, cold (after %s s idle): record %.2f s, after the run %.3f s; validate %.3f s; after the run / validate %.1fx\n",
-				r, "'"$cold"'", rs, after/1000, vs, (after/1000)/vs }'
+				r, "'"$cold"'", rs, after/1000, vs, (after/1000)/(vs > 0 ? vs : 0.001) }'
 		echo "  $ctiming"
 	fi
 	# Warm: each command right after one like it (the first not timed).
@@ -69,9 +69,10 @@ for r in $(seq "$rounds"); do
 	ms=$(after)
 	events=$("$out/giltrace" validate "$out/run/run.giltrace" | sed -n 's/.* \([0-9]*\) events.*/\1/p')
 	read -r vs vkb < <(t "$out/giltrace" validate "$out/run/run.giltrace")
+	t "$out/giltrace" report "$out/run/run.giltrace" >/dev/null
 	read -r ps pkb < <(t "$out/giltrace" report "$out/run/run.giltrace")
 	awk -v r="$r" -v ev="$events" -v rs="$rs" -v rkb="$rkb" -v after="$ms" -v vs="$vs" -v vkb="$vkb" -v ps="$ps" -v pkb="$pkb" 'BEGIN {
 		printf "round %d, %d events, warm: record %.2f s (%d MB), after the run %.3f s; validate %.3f s (%d MB); report %.2f s (%d MB); after the run / validate %.1fx\n",
-			r, ev, rs, rkb/1024, after/1000, vs, vkb/1024, ps, pkb/1024, (after/1000)/vs }'
+			r, ev, rs, rkb/1024, after/1000, vs, vkb/1024, ps, pkb/1024, (after/1000)/(vs > 0 ? vs : 0.001) }'
 	echo "  $timing"
 done

@@ -349,6 +349,9 @@ func (s *Spans) sumWaited() []WaitedSum {
 	var out []WaitedSum
 	var at keyTable
 	for l := range s.Trace.Locks {
+		if len(s.LockWaits(LockID(l))) == 0 {
+			continue // nobody waited: nothing to sum (a trace of many locks)
+		}
 		at.reset()
 		first := len(out)
 		for b, waited := range s.Waited(LockID(l)) {
@@ -381,6 +384,7 @@ func (s *Spans) sumWaited() []WaitedSum {
 type keyTable struct {
 	slots []keySlot // a power of two long, at most half full
 	n     int
+	used  []int32 // the slots in use, which reset clears
 }
 
 type keySlot struct {
@@ -391,9 +395,13 @@ type keySlot struct {
 	i      int32
 }
 
+// reset empties the table in the time of its keys, not of its size (a
+// lock's after a larger one's).
 func (t *keyTable) reset() {
-	clear(t.slots)
-	t.n = 0
+	for _, j := range t.used {
+		t.slots[j] = keySlot{}
+	}
+	t.n, t.used = 0, t.used[:0]
 }
 
 // index is the index of the key, or next (added true) when it is new.
@@ -408,6 +416,7 @@ func (t *keyTable) index(holder ThreadID, stack StackID, state State, next int) 
 		if !sl.used {
 			*sl = keySlot{holder: holder, stack: stack, state: state, used: true, i: int32(next)}
 			t.n++
+			t.used = append(t.used, int32(j))
 			return next, true
 		}
 		if sl.holder == holder && sl.stack == stack && sl.state == state {
@@ -419,7 +428,7 @@ func (t *keyTable) index(holder ThreadID, stack StackID, state State, next int) 
 func (t *keyTable) grow() {
 	old := t.slots
 	t.slots = make([]keySlot, max(64, 2*len(old)))
-	t.n = 0
+	t.n, t.used = 0, t.used[:0]
 	for _, sl := range old {
 		if sl.used {
 			t.index(sl.holder, sl.stack, sl.state, int(sl.i))

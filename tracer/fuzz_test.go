@@ -29,7 +29,7 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzRead")
 	}
 	seeds := map[string][]byte{}
-	for name, tr := range map[string]*tracer.Trace{"countdown": testkit.Countdown(3), "mixed": testkit.Mixed()} {
+	for name, tr := range map[string]*tracer.Trace{"countdown": testkit.Countdown(3), "mixed": testkit.Mixed(), "lines": linesTrace()} {
 		b := encode(t, tr)
 		seeds[name] = b
 		seeds[name+"-cut"] = b[:len(b)*2/3]
@@ -50,6 +50,7 @@ func TestUpdateFuzzSeeds(t *testing.T) {
 		"countdown": text(t, testkit.Countdown(2)),
 		"mixed":     text(t, testkit.Mixed()),
 		"odd-names": text(t, oddNames()),
+		"lines":     text(t, linesTrace()),
 	})
 }
 

@@ -379,6 +379,8 @@ func (c *checker) ioNativeEvent(ts *threadCheck, e *Event) string {
 		switch {
 		case ts.io || ts.native != 0:
 			return "line inside I/O or a native call, expected the thread running"
+		case ts.waiting != NoLock:
+			return fmt.Sprintf("line while waiting for lock %s, expected the thread running", c.lockName(ts.waiting))
 		case e.Arg != 0:
 			return fmt.Sprintf("argument %d, expected 0", e.Arg)
 		}

@@ -216,6 +216,13 @@ func TestCheckValidRejects(t *testing.T) {
 			func(tr *tracer.Trace) {
 				tr.Events = append(tr.Events, tracer.Event{Time: 50, Thread: 1, Kind: tracer.KindLine})
 			}, "does not hold its GIL"},
+		{"line while waiting", func(x *fixture) {
+			x.run(x.a, 0)
+			x.c.Start(3).Wait(4, x.gil)
+		},
+			func(tr *tracer.Trace) {
+				tr.Events = append(tr.Events, tracer.Event{Time: 50, Thread: 1, Kind: tracer.KindLine})
+			}, "line while waiting for lock"},
 		{"line argument", func(x *fixture) { x.run(x.a, 0) },
 			func(tr *tracer.Trace) {
 				tr.Events = append(tr.Events, tracer.Event{Time: 50, Kind: tracer.KindLine, Arg: 1})

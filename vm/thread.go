@@ -234,13 +234,24 @@ func (th *thread) io(op *ioOp) error {
 	if op.jitter > 0 {
 		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
 	}
-	th.ioNS += int64(max(d, 0))
-	if !th.clock.Sleep(th.ctx, th.wake, max(d, 0)) {
+	t0 := th.clock.Now()
+	ok := th.clock.Sleep(th.ctx, th.wake, max(d, 0))
+	th.ioNS += th.did(int64(max(d, 0)), t0)
+	if !ok {
 		return errStopped
 	}
 	th.emit(tracer.KindIOEnd, 0)
 	th.resume() // the re-acquire and what runs after belong to the next operation's line
 	return th.gil.acquire(th)
+}
+
+// did is the part of an I/O or a native call of duration d begun at t0
+// that the thread did: d, or less if the run stopped it first (a daemon at
+// its process's exit, a deadlock, a cancelled run), whose time then stops
+// short (QA: a daemon's 100 s sleep, stopped at 400 ms, was counted
+// whole). The time since t0 also holds waits for a core: never more than d.
+func (th *thread) did(d, t0 int64) int64 {
+	return max(min(d, th.clock.Now()-t0), 0)
 }
 
 // native is a call into C: CPU burnt for its duration, outside the GIL if
@@ -257,8 +268,10 @@ func (th *thread) native(op *nativeOp) error {
 			return err
 		}
 	}
-	th.nativeNS += int64(max(op.d, 0))
-	if !th.clock.Burn(th.ctx, op.d) {
+	t0 := th.clock.Now()
+	ok := th.clock.Burn(th.ctx, op.d)
+	th.nativeNS += th.did(int64(max(op.d, 0)), t0)
+	if !ok {
 		return errStopped
 	}
 	th.emit(tracer.KindNativeEnd, 0)

@@ -170,6 +170,10 @@ func TestFileCoresWithClockReal(t *testing.T) {
 	if err := os.WriteFile(wl, []byte("cores: 3\nname: c\nthreads:\n  - {name: w, run: work}\nfunctions:\n  work:\n    - compute: 1ms\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := runRoot("record", wl, "-o", dir); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), wl+":1: cores: 3: simulated cores need virtual time") || !strings.Contains(err.Error(), "--clock virtual") {
+		t.Errorf("record without a clock: err = %v (exit %d); want a usage error naming the file's cores", err, exitCode(err))
+	}
 	for _, cmd := range []string{"record", "compare"} {
 		dir := filepath.Join(t.TempDir(), "out")
 		_, err := runRoot(cmd, wl, "--clock", "real", "-o", dir)

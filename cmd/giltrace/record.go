@@ -239,6 +239,9 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 		// is, not a failed run (QA: exit 1 here, 2 from compare).
 		return &usageError{fmt.Errorf("--clock real: %s:%d: cores: %d: simulated cores need virtual time (a real run uses this machine's cores): record without --clock real, or remove cores from the file", o.Workload, w.CoresLine, w.Cores)}
 	}
+	if w.Cores > 0 && o.Cores == 0 && o.Clock == "" && w.Clock != workload.ClockVirtual {
+		return &usageError{fmt.Errorf("%s:%d: cores: %d: simulated cores need virtual time, and the file runs in real time (record's default): add clock: virtual to the file, record with --clock virtual, or remove cores", o.Workload, w.CoresLine, w.Cores)}
+	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
 		return vm.Run(ctx, w, vm.Options{
 			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,

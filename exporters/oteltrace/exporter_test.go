@@ -652,4 +652,10 @@ func TestRunSpanSaysWhereTheRunComesFrom(t *testing.T) {
 	if c, s := attr(root, "giltrace.clock").AsString(), attr(root, "giltrace.seed").AsString(); c != "virtual" || s != "7" {
 		t.Errorf("giltrace.clock %q, giltrace.seed %q; want virtual, 7", c, s)
 	}
+	tr = testkit.Countdown(3)
+	tr.Meta.Extra = map[string]string{"source": "cpython"}
+	root = export(t, tr, Options{}).one("run countdown")
+	if src := attr(root, "giltrace.source").AsString(); src != "cpython" {
+		t.Errorf("giltrace.source %q, want cpython", src)
+	}
 }

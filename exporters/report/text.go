@@ -386,7 +386,11 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		// The threads' running time counts their waits for a core (the
 		// note above): the work is over-counted by as much (QA: "work
 		// 15.9s" beside "the same work on one thread: 4.00s").
-		waiting = fmt.Sprintf(" (%s of it waiting for a core, counted as running: see the note above)", textfmt.Dur(cw.WaitNS))
+		as := "running"
+		if cw.IOWaitNS > 0 {
+			as = "running or I/O"
+		}
+		waiting = fmt.Sprintf(" (%s of it waiting for a core, counted as %s: see the note above)", textfmt.Dur(cw.WaitNS), as)
 	}
 	fmt.Fprintf(w, "  work %s%s: serial (needs the GIL) %s, parallel (I/O, GIL-releasing native, no GIL) %s\n",
 		textfmt.Dur(wk.TotalNS), waiting, textfmt.Pct(wk.SerialShare), textfmt.Pct(wk.ParallelShare))

@@ -164,6 +164,17 @@ func (t *Thread) Call(at int64, f tracer.FrameID) *Thread {
 	return t.emit(at, tracer.KindCallEnter, 0)
 }
 
+// Line moves the thread, running, to frame f of its innermost call (the
+// same function at another line): a line event.
+func (t *Thread) Line(at int64, f tracer.FrameID) *Thread {
+	parent := tracer.NoStack
+	if n := len(t.stack); n > 1 {
+		parent = t.stack[n-2]
+	}
+	t.stack[len(t.stack)-1] = t.b.r.Stack(parent, f)
+	return t.emit(at, tracer.KindLine, 0)
+}
+
 // Return exits the innermost function.
 func (t *Thread) Return(at int64) *Thread {
 	t.emit(at, tracer.KindCallExit, 0)
