@@ -174,15 +174,7 @@ func TestSaturatedNativePoolAdvice(t *testing.T) {
 		th.Start(at).Acquire(at+1, 0, tracer.AcquireUncontended).NativeBegin(at+5*ms, true).Release(at+5*ms+1, 0, tracer.ReleaseNative)
 		th.NativeEnd(at+5*ms+100*ms).Acquire(at+5*ms+100*ms+1, 0, tracer.AcquireUncontended).Release(at+5*ms+100*ms+2, 0, tracer.ReleaseThreadEnd).End(at + 5*ms + 100*ms + 3)
 	}
-	tr := b.Trace()
-	if err := tr.CheckValid(); err != nil {
-		t.Fatal(err)
-	}
-	r := Analyze(tracer.Derive(tr))
-	v := verdictOf(r, CPUSaturated)
-	if v == nil {
-		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
-	}
+	_, v := cpuSaturatedOf(t, b)
 	if !strings.Contains(v.Advice, "ThreadPoolExecutor(max_workers=os.cpu_count()) will do") || strings.Contains(v.Advice, "ProcessPoolExecutor") {
 		t.Errorf("advice: %s", v.Advice)
 	}
@@ -212,15 +204,7 @@ func TestSaturatedIOPoolAdvice(t *testing.T) {
 		}
 		th.Release(at+2, 0, tracer.ReleaseThreadEnd).End(at + 3)
 	}
-	tr := b.Trace()
-	if err := tr.CheckValid(); err != nil {
-		t.Fatal(err)
-	}
-	r := Analyze(tracer.Derive(tr))
-	v := verdictOf(r, CPUSaturated)
-	if v == nil {
-		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
-	}
+	r, v := cpuSaturatedOf(t, b)
 	t.Logf("advice: %s", v.Advice)
 	if strings.Contains(v.Advice, "Size CPU-bound pools") || !strings.Contains(v.Advice, "at least 4 threads (2 cores ÷ the 50 % of their work that is CPU)") {
 		t.Errorf("cpu-saturated advice: %s", v.Advice)
@@ -248,6 +232,16 @@ func TestSaturatedPoolAdviceIgnoresAnIdleMonitor(t *testing.T) {
 	mon := b.Thread(p, "monitor")
 	mon.Start(100).Acquire(101, 0, tracer.AcquireUncontended).IOBegin(102, "sleep").Release(103, 0, tracer.ReleaseIO).IOEnd(400*ms + 200)
 	mon.Acquire(400*ms+201, 0, tracer.AcquireUncontended).Release(400*ms+202, 0, tracer.ReleaseThreadEnd).End(400*ms + 203)
+	_, v := cpuSaturatedOf(t, b)
+	if !strings.Contains(v.Advice, "Size CPU-bound pools to the cores") || strings.Contains(v.Advice, "Do not size") {
+		t.Errorf("advice: %s", v.Advice)
+	}
+}
+
+// cpuSaturatedOf analyses the trace b built, valid, and returns its report
+// and its cpu-saturated verdict, failing the test without one.
+func cpuSaturatedOf(t *testing.T, b *testkit.Builder) (*Report, *Verdict) {
+	t.Helper()
 	tr := b.Trace()
 	if err := tr.CheckValid(); err != nil {
 		t.Fatal(err)
@@ -257,7 +251,5 @@ func TestSaturatedPoolAdviceIgnoresAnIdleMonitor(t *testing.T) {
 	if v == nil {
 		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
 	}
-	if !strings.Contains(v.Advice, "Size CPU-bound pools to the cores") || strings.Contains(v.Advice, "Do not size") {
-		t.Errorf("advice: %s", v.Advice)
-	}
+	return r, v
 }

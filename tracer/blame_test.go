@@ -42,6 +42,15 @@ func naiveBlame(s *tracer.Spans, w *tracer.Wait) []tracer.Blame {
 	return out
 }
 
+// waitedKey is a holder key of a lock's waiting: the lock, the holder, its
+// stack and its state.
+type waitedKey struct {
+	lock   tracer.LockID
+	holder tracer.ThreadID
+	stack  tracer.StackID
+	state  tracer.State
+}
+
 // TestBlameTimeline checks BlameOf against the naive walk, and Waited
 // against the sum of every wait's parts, on the scenarios.
 func TestBlameTimeline(t *testing.T) {
@@ -55,13 +64,7 @@ func TestBlameTimeline(t *testing.T) {
 	for name, tr := range traces {
 		t.Run(name, func(t *testing.T) {
 			s := tracer.Derive(tr)
-			type key struct {
-				lock   tracer.LockID
-				holder tracer.ThreadID
-				stack  tracer.StackID
-				state  tracer.State
-			}
-			want := map[key]int64{}
+			want := map[waitedKey]int64{}
 			for i := range s.Waits {
 				w := &s.Waits[i]
 				var got []tracer.Blame
@@ -100,7 +103,7 @@ func TestBlameTimeline(t *testing.T) {
 				}
 				for _, b := range got {
 					if b.Holder != tracer.NoThread {
-						want[key{w.Lock, b.Holder, b.Stack, b.State}] += b.End - b.Start
+						want[waitedKey{w.Lock, b.Holder, b.Stack, b.State}] += b.End - b.Start
 					}
 				}
 			}
@@ -116,11 +119,11 @@ func TestBlameTimeline(t *testing.T) {
 			if n != len(s.Waits) {
 				t.Errorf("HeldEach yielded %d waits of %d", n, len(s.Waits))
 			}
-			got := map[key]int64{}
+			got := map[waitedKey]int64{}
 			for l := range tr.Locks {
 				for b, waited := range s.Waited(tracer.LockID(l)) {
 					if b.Holder != tracer.NoThread && waited != 0 {
-						got[key{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
+						got[waitedKey{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
 					}
 				}
 			}
@@ -128,7 +131,7 @@ func TestBlameTimeline(t *testing.T) {
 				t.Errorf("Waited by holder:\n got %v\nwant %v", got, want)
 			}
 			checkWaitedSums(t, s, func(l tracer.LockID, h tracer.ThreadID, st tracer.StackID, state tracer.State) int64 {
-				return want[key{l, h, st, state}]
+				return want[waitedKey{l, h, st, state}]
 			}, len(want))
 		})
 	}
@@ -191,22 +194,16 @@ func TestHeldEachAnyEvents(t *testing.T) {
 				t.Fatalf("events %v, wait %+v: HeldDuring %d in all", data, w, sum)
 			}
 		}
-		type key struct {
-			lock   tracer.LockID
-			holder tracer.ThreadID
-			stack  tracer.StackID
-			state  tracer.State
-		}
-		want := map[key]int64{}
+		want := map[waitedKey]int64{}
 		for l := range tr.Locks {
 			for b, waited := range s.Waited(tracer.LockID(l)) {
 				if b.Holder != tracer.NoThread && waited > 0 {
-					want[key{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
+					want[waitedKey{tracer.LockID(l), b.Holder, b.Stack, b.State}] += waited
 				}
 			}
 		}
 		checkWaitedSums(t, s, func(l tracer.LockID, h tracer.ThreadID, st tracer.StackID, state tracer.State) int64 {
-			return want[key{l, h, st, state}]
+			return want[waitedKey{l, h, st, state}]
 		}, len(want))
 	}
 }
