@@ -534,9 +534,9 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 
 // virtualMeta marks a virtual run's metadata: the simulated cores, the
 // seed and the model's parameters (docs/vm.md, "Virtual time"), and the
-// work its threads asked for: the CPU time of their instructions and
-// native calls, and their I/O (the diagnosis's ExtraWantedCPU and
-// ExtraWantedIO). A thread waiting for a simulated core is recorded as
+// work its threads did: the CPU time of their instructions and native
+// calls, and their I/O (the diagnosis's ExtraWantedCPU and ExtraWantedIO,
+// named for what a thread asks of the machine). A thread waiting for a simulated core is recorded as
 // running, in native code or in I/O, as a traced program is: these tell
 // the work from those waits.
 func (r *runner) virtualMeta(m *tracer.Meta, c *vclock, threads []*thread) {

@@ -46,10 +46,11 @@ type thread struct {
 	// instrs counts the instructions the thread has executed, as CPython
 	// would have (a superinstruction counts those it covers).
 	instrs int64
-	// nativeNS and ioNS are the native calls' and the I/O's durations the
-	// thread asked for (jitter included): with instrs, the work it wanted,
-	// which a virtual run records (runner.virtualMeta) for the diagnosis
-	// to tell from the time it waited for a simulated core.
+	// nativeNS and ioNS are the time the thread spent in its native calls
+	// and its I/O (jitter included; less than asked when the run stopped
+	// it: did): with instrs, the work it did, which a virtual run records
+	// (runner.virtualMeta) for the diagnosis to tell from the time it
+	// waited for a simulated core.
 	nativeNS, ioNS int64
 	nextTick       int64 // instrs at which the next legacy tick is due, or math.MaxInt64
 	checkInterval  int64 // legacy mode's check interval; 0 in other modes
@@ -248,7 +249,7 @@ func (th *thread) io(op *ioOp) error {
 // did is the part of an I/O or a native call of duration d begun at t0
 // that the thread did: d, or less if the run stopped it first (a daemon at
 // its process's exit, a deadlock, a cancelled run), whose time then stops
-// short (QA: a daemon's 100 s sleep, stopped at 400 ms, was counted
+// short (review: a daemon's 100 s sleep, stopped at 400 ms, was counted
 // whole). The time since t0 also holds waits for a core: never more than d.
 func (th *thread) did(d, t0 int64) int64 {
 	return max(min(d, th.clock.Now()-t0), 0)
