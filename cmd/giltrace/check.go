@@ -85,7 +85,15 @@ func describeWorkload(w *workload.Workload) string {
 	default:
 		th = fmt.Sprintf("%s (%d in every process)", textfmt.Plural(threads*procs+pinned, "thread"), threads)
 	}
-	return fmt.Sprintf("workload %q (GIL %s): %s, %s, %s",
+	clock := ""
+	if w.Clock == workload.ClockVirtual {
+		// How record runs it without flags (QA: check did not say).
+		clock = ", simulated in virtual time"
+		if w.Cores > 0 {
+			clock += " on " + textfmt.Plural(w.Cores, "core")
+		}
+	}
+	return fmt.Sprintf("workload %q (GIL %s): %s, %s, %s%s",
 		w.Name, gil, th, textfmt.Plural(procs, "process"),
-		textfmt.Plural(len(w.Functions), "function"))
+		textfmt.Plural(len(w.Functions), "function"), clock)
 }

@@ -33,6 +33,19 @@ func TestCheckFixtures(t *testing.T) {
 	}
 }
 
+// TestCheckSaysSimulated: a workload in virtual time (clock: virtual,
+// cores:) is described as record runs it.
+func TestCheckSaysSimulated(t *testing.T) {
+	wl := filepath.Join(t.TempDir(), "v.yaml")
+	if err := os.WriteFile(wl, []byte("name: v\nclock: virtual\ncores: 4\nthreads:\n  - {name: w, run: work}\nfunctions:\n  work:\n    - compute: 1ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("check", wl)
+	if err != nil || !strings.HasSuffix(out, "1 function, simulated in virtual time on 4 cores\n") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+}
+
 func TestCheckReportsEveryBadFile(t *testing.T) {
 	dir := t.TempDir()
 	bad1 := filepath.Join(dir, "bad1.yaml")
