@@ -58,6 +58,9 @@ type Chart struct {
 	YLabel string
 	Cores  int // a horizontal line at y = Cores; 0 for none
 	Series []Series
+	// Ideal names the line y = x in the legend: "x threads" (the
+	// default) for speedups against threads, "x cores" against cores.
+	Ideal string
 }
 
 // layout is a Chart's scales and ticks, in pixels.
@@ -161,7 +164,7 @@ func (ch *layout) legend(c canvas) {
 	for _, s := range ch.Series {
 		item(s.Name, s.Color, 2.5, s.Dash, true, s.Square)
 	}
-	item("ideal (x threads)", colIdeal, 1.5, [2]float64{6, 4}, false, false)
+	item("ideal ("+cmp.Or(ch.Ideal, "x threads")+")", colIdeal, 1.5, [2]float64{6, 4}, false, false)
 	if ch.Cores > 0 {
 		item(fmt.Sprintf("cores (%d)", ch.Cores), colIdeal, 1, [2]float64{2, 3}, false, false)
 	}

@@ -907,6 +907,7 @@ func (p *Prediction) Chart() *chart.Chart {
 		XLabel: "cores (simulated)",
 		YLabel: "speedup",
 		Cores:  p.RecordedCores,
+		Ideal:  "x cores", // QA: "x threads" against cores
 	}
 	for _, m := range AllModes {
 		s := chart.Series{Name: m, Color: modeColors[m], Dash: dashes[modeDashes[m]], Square: m == Processes}

@@ -1009,3 +1009,17 @@ func TestWhatIfLegacyNoSweep(t *testing.T) {
 		t.Errorf("%d rows, want %d (no sweep)", len(p.Rows), len(AllModes)*len(CoreCounts(2)))
 	}
 }
+
+// TestWhatIfChartIdealAgainstCores: the what-if chart's x axis is cores,
+// and its ideal line says so (QA: "ideal (x threads)").
+func TestWhatIfChartIdealAgainstCores(t *testing.T) {
+	p := &Prediction{Workload: "w", RecordedCores: 2, Measured: 1,
+		Rows: []PredictionRow{{Mode: Threads, Cores: 1, Speedup: 1}, {Mode: Threads, Cores: 2, Speedup: 1}}}
+	var b strings.Builder
+	if err := p.Chart().WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "ideal (x cores)") || strings.Contains(b.String(), "x threads") {
+		t.Errorf("legend: %s", b.String())
+	}
+}
