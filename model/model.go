@@ -1398,7 +1398,14 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			fmt.Fprintf(&w, "# %s\n", line)
 		}
 	}
-	fmt.Fprintf(&w, "name: %s\n", workloadName(m.Workload))
+	// Its own name: recorded, a model goes to giltrace-out/NAME-model, not
+	// over the run of the workload it models (QA: what-if.md's record of
+	// app.yaml replaced the quick start's giltrace-out/countdown).
+	name := workloadName(m.Workload)
+	if m.Workload != "" {
+		name += "-model"
+	}
+	fmt.Fprintf(&w, "name: %s\n", name)
 	fmt.Fprintf(&w, "description: %s\n", strconv.Quote("model of "+orDefault(m.Workload, "a recorded run")))
 	mode := m.GILMode
 	if mode == "" {

@@ -633,3 +633,17 @@ func TestMaxSize(t *testing.T) {
 		t.Errorf("model.MaxSize %d, workload.MaxFileSize %d", model.MaxSize, workload.MaxFileSize)
 	}
 }
+
+// TestModelNamedApart: a model's workload is named after the run with
+// -model, so that recording it does not replace the run of the workload
+// it models (QA: giltrace-out/countdown was replaced).
+func TestModelNamedApart(t *testing.T) {
+	tr := testkit.Countdown(2)
+	src, err := model.Build(tracer.Derive(tr), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), "\nname: "+tr.Meta.Workload+"-model\n") {
+		t.Errorf("model:\n%s", src)
+	}
+}

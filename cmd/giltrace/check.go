@@ -91,6 +91,8 @@ func describeWorkload(w *workload.Workload) string {
 		clock = ", simulated in virtual time"
 		if w.Cores > 0 {
 			clock += " on " + textfmt.Plural(w.Cores, "core")
+		} else {
+			clock += " on a core per thread (record's default; compare's is this machine's cores)"
 		}
 	}
 	return fmt.Sprintf("workload %q (GIL %s): %s, %s, %s%s",

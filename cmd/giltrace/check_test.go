@@ -44,6 +44,13 @@ func TestCheckSaysSimulated(t *testing.T) {
 	if err != nil || !strings.HasSuffix(out, "1 function, simulated in virtual time on 4 cores\n") {
 		t.Errorf("check: %v\n%s", err, out)
 	}
+	if err := os.WriteFile(wl, []byte("name: v\nclock: virtual\nthreads:\n  - {name: w, run: work}\nfunctions:\n  work:\n    - compute: 1ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot("check", wl)
+	if err != nil || !strings.HasSuffix(out, "simulated in virtual time on a core per thread (record's default; compare's is this machine's cores)\n") {
+		t.Errorf("check without cores: %v\n%s", err, out)
+	}
 }
 
 func TestCheckReportsEveryBadFile(t *testing.T) {

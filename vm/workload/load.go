@@ -502,6 +502,12 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function, procs int) []
 		if g.Process > procs {
 			l.errorf(resolveAlias(item), path+".process", "process %d, but the workload runs %s (processes: %d); a group's process is 1 ... processes, or leave process out to run the group in every process", g.Process, counted(procs, "process"), procs)
 			g.Process = 0
+			// Not named again as if it ran in every process: its names
+			// would collide with each process's own (QA: a second error,
+			// "thread name MainThread is also given by threads[0]").
+			total += g.Count
+			groups = append(groups, g)
+			continue
 		}
 		if total += g.Count; total <= MaxThreads { // past it, checkThreadTotal reports
 			l.checkThreadNames(item, path, g, procs, names)

@@ -54,6 +54,10 @@ functions:
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
+			if tc.name == "beyond the processes" && strings.Contains(err.Error(), "is also given by") {
+				// QA: the group was named again in every process.
+				t.Errorf("a second error follows from the first: %v", err)
+			}
 		})
 	}
 	// Each process starts its own group of one name: not a double start.
