@@ -275,6 +275,10 @@ type analysis struct {
 	// with the time before the trace first saw a thread that existed
 	// before it that counts as a blocking call (blocked).
 	io []int64
+	// vmWork, in virtual time (speedup): the VM's count of the threads'
+	// work, each part at most the trace's, and the waits for a simulated
+	// core the trace holds beside it (coreWait's note).
+	vmWork *vmWork
 	// blocked: per thread, that time (blockedBeforeSeen), and blockFrom
 	// where it begins; nil when no thread was first seen late.
 	blocked, blockFrom []int64

@@ -171,22 +171,15 @@ func (a *analysis) coreWait() {
 			cw = CoreWait{Cores: r.Speedup.Cores, Where: fmt.Sprintf("process %s (pid %d)", p.Name, p.PID), BusyNS: p.busyNS, WallNS: p.WallNS, WaitNS: w}
 		}
 	}
-	wc, wi, exact := a.wantedWork()
-	if exact {
+	vw := a.vmWork
+	if vw != nil {
 		// Virtual time: the VM's count of the work gives the waits
 		// exactly, in the running and native time and in the I/O (a thread
-		// back from an I/O waits for a core before the trace sees it run).
-		var io int64
-		for i := range r.Threads {
-			io += a.io[i]
-		}
+		// back from an I/O waits for a core before the trace sees it run);
+		// speedup counted them.
 		cw = CoreWait{Cores: r.Speedup.Cores, Where: "the run", BusyNS: busy, WallNS: a.wallNS,
-			CPUWaitNS: max(busy-wc, 0), IOWaitNS: max(io-wi, 0)}
-		cw.WaitNS = cw.CPUWaitNS + cw.IOWaitNS
-		// The work counted (speedup): the VM's count, never more than the
-		// trace's figures.
-		wc, wi = min(busy, wc), min(io, wi)
-		if cw.WaitNS*1000 <= wc+wi { // within 0.1 % of the work: the clock's rounding
+			CPUWaitNS: vw.cpuWait, IOWaitNS: vw.ioWait, WaitNS: vw.cpuWait + vw.ioWait}
+		if cw.WaitNS*1000 <= vw.cpu+vw.io { // within 0.1 % of the work: the clock's rounding
 			r.Speedup.CoreWaitNS = 0
 			return
 		}
@@ -196,14 +189,14 @@ func (a *analysis) coreWait() {
 	}
 	cw.Busy = round3(textfmt.Share(cw.BusyNS, cw.WallNS))
 	cw.Simulated = a.simulated()
-	if exact {
+	if vw != nil {
 		cw.Text = fmt.Sprintf("Simulated on %s with more runnable threads than cores: threads were running or in native code %.2f at a time on average, "+
 			"and the VM records a thread waiting for a simulated core as running, in native code or in I/O (a thread back from an I/O waits for a core before it is seen to run), "+
 			"so the per-thread figures over-count the threads' work by %s: %s of running and native time, %s of I/O. "+
 			"The achieved speedup counts the work the VM did (%s: %s of CPU, %s of I/O), not those waits; the parallelism is capped at %s, "+
 			"and the other figures (the ceilings, the estimates' limits, the work split) are the trace's.",
 			textfmt.Plural(cw.Cores, "core"), cw.Busy, textfmt.Dur(cw.WaitNS), textfmt.Dur(cw.CPUWaitNS), textfmt.Dur(cw.IOWaitNS),
-			textfmt.Dur(wc+wi), textfmt.Dur(wc), textfmt.Dur(wi), textfmt.Plural(cw.Cores, "core"))
+			textfmt.Dur(vw.cpu+vw.io), textfmt.Dur(vw.cpu), textfmt.Dur(vw.io), textfmt.Plural(cw.Cores, "core"))
 		r.CoreWait = &cw
 		return
 	}

@@ -103,8 +103,9 @@ func (a *analysis) speedup() {
 		// threads' waits for a simulated core (CoreWait); the work is the
 		// VM's count (QA: 8 threads of I/O and compute on 2 cores
 		// "overlapped 7.78x" for a run 5.33x as fast as one thread).
-		sp.CoreWaitNS = max(cpu-wc, 0) + max(io-wi, 0)
-		cpu, io = min(cpu, wc), min(io, wi)
+		a.vmWork = &vmWork{cpuWait: max(cpu-wc, 0), ioWait: max(io-wi, 0), cpu: min(cpu, wc), io: min(io, wi)}
+		sp.CoreWaitNS = a.vmWork.cpuWait + a.vmWork.ioWait
+		cpu, io = a.vmWork.cpu, a.vmWork.io
 	}
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
@@ -127,6 +128,11 @@ func (a *analysis) speedup() {
 		sp.WithoutLocks = round3(textfmt.Share(sp.SerialEquivNS, free.NS))
 	}
 }
+
+// vmWork is a virtual run's work as the VM counted it (cpu, io: each at
+// most the trace's figure) and the waits for a simulated core that the
+// trace's running and native time (cpuWait) and I/O (ioWait) hold.
+type vmWork struct{ cpu, io, cpuWait, ioWait int64 }
 
 // Limit is what bounds an estimate without a GIL (or as processes): the
 // least wall the flow allows, and what sets it.

@@ -216,13 +216,10 @@ func (a *analysis) poolIOShare() float64 {
 // go to the cores.
 func (a *analysis) ioPoolAdvice(cores int) string {
 	io := a.poolIOShare()
-	if io < PoolIOShare || io >= 1 || cores <= 0 {
-		return ""
-	}
 	// The floor from the share as printed, so that the sentence's
-	// division gives it.
+	// division gives it; none when no work is CPU.
 	cpuPct := 100 - math.Round(100*io)
-	if cpuPct < 1 {
+	if io < PoolIOShare || cpuPct < 1 || cores <= 0 {
 		return ""
 	}
 	floor := int(math.Ceil(float64(cores) * 100 / cpuPct))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -952,5 +953,41 @@ func TestSafeCapsAsTheLoop(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWantedWorkIsWhatRan: a virtual run's count of its threads' work
+// (wanted_cpu_ns, wanted_io_ns) holds what they did, not what a stopped
+// thread had asked for (review: a daemon's 100 s sleep and 100 s native
+// call, stopped at the process's exit after 10 ms, were counted whole).
+func TestWantedWorkIsWhatRan(t *testing.T) {
+	w, err := workload.Parse("daemon.yaml", []byte(`name: daemon
+clock: virtual
+threads:
+  - {name: main, run: m}
+  - {name: sleeper, run: s, daemon: true}
+  - {name: burner, run: b, daemon: true}
+functions:
+  m: [{io: {duration: 10ms}}]
+  s: [{io: {duration: 100s}}]
+  b: [{native: {duration: 100s, releases_gil: true}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Run(context.Background(), w, Options{Cores: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(k string) time.Duration {
+		n, err := strconv.ParseInt(tr.Meta.Extra[k], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %q", k, tr.Meta.Extra[k])
+		}
+		return time.Duration(n)
+	}
+	wall := time.Duration(tr.Duration())
+	if io, cpu := get("wanted_io_ns"), get("wanted_cpu_ns"); io > 2*wall+time.Millisecond || cpu > wall+time.Millisecond || io < 20*time.Millisecond-time.Millisecond {
+		t.Errorf("wanted I/O %v, CPU %v in a run of %v: want the 10 ms of each thread that ran (main's and the sleeper's I/O, the burner's native call)", io, cpu, wall)
 	}
 }
