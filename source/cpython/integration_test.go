@@ -555,6 +555,41 @@ func TestAttach(t *testing.T) {
 	}
 }
 
+// TestAttachExitedDuringSetUp: a process that exits while the attach
+// sets up its probes is said to have exited, and nothing is recorded. QA:
+// its task list was empty, and writing it cleared the pid filter, so the
+// attach recorded every other CPython process of the machine (another
+// user's detached program among them) as the process's "children", and
+// exited 0. A bystander competing for its GIL runs meanwhile.
+func TestAttachExitedDuringSetUp(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "bystander.py")
+	os.WriteFile(script, []byte("import threading\ndef spin(n):\n    while n: n -= 1\n"+
+		"ts = [threading.Thread(target=spin, args=(100_000_000,)) for i in range(2)]\n"+
+		"[t.start() for t in ts]; [t.join() for t in ts]\n"), 0o644)
+	bystander := exec.Command(py, script)
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { bystander.Process.Kill(); bystander.Wait() }()
+	target := exec.Command(py, "-c", "import time; time.sleep(60)")
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { target.Process.Kill(); target.Wait() }()
+	time.Sleep(200 * time.Millisecond)
+	beforeLaunch = func() { target.Process.Kill(); target.Wait() }
+	defer func() { beforeLaunch = nil }()
+	tr, err := record(t, context.Background(), Attach(target.Process.Pid, time.Second, Options{}))
+	if err == nil || !strings.Contains(err.Error(), "exited while the probes were set up") {
+		t.Fatalf("err %v; want the process's exit named", err)
+	}
+	if tr != nil && len(tr.Events) > 0 {
+		t.Errorf("%d events recorded (threads %q): want none", len(tr.Events), threadNames(tr))
+	}
+}
+
 // TestPassThrough checks the program's stdin, stdout and exit status.
 func TestPassThrough(t *testing.T) {
 	py := pyenv("3.12.1")

@@ -1,6 +1,11 @@
 package cpython
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // TestLockHoldProbes checks the lock probes of each pyenv build: without
 // lock holds, blocking acquires only; with them, every acquire, its return
@@ -40,5 +45,25 @@ func TestLockHoldProbes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSetPIDsRefusesNone: an empty list of tasks is refused, not written:
+// written, it clears the instance's pid filter, and the probes then record
+// every CPython process that maps the interpreter.
+func TestSetPIDsRefusesNone(t *testing.T) {
+	s := &session{instance: t.TempDir()}
+	if err := s.setPIDs(nil); err == nil || !strings.Contains(err.Error(), "no task to trace") {
+		t.Fatalf("setPIDs(nil): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.instance, "set_event_pid")); !os.IsNotExist(err) {
+		t.Errorf("set_event_pid made (%v)", err)
+	}
+	os.WriteFile(filepath.Join(s.instance, "set_event_pid"), nil, 0o644) // tracefs has it
+	if err := s.setPIDs([]int{7, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.instance, "set_event_pid")); string(b) != "7 9 " {
+		t.Errorf("set_event_pid %q", b)
 	}
 }

@@ -302,6 +302,9 @@ loop:
 // tasks of the process to attach to, and restricts the instance's events
 // to them.
 func (r *run) launch() (*exec.Cmd, *os.File, error) {
+	if beforeLaunch != nil {
+		beforeLaunch()
+	}
 	var cmd *exec.Cmd
 	var gate *os.File
 	var pids []int
@@ -319,6 +322,13 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 			pids = append(pids, tid)
 			r.tgids[tid] = pid
 		}
+		if len(pids) == 0 {
+			// It exited while the probes were made (QA: an empty list
+			// cleared the instance's pid filter, and the trace recorded
+			// every other CPython process using the same interpreter,
+			// as the process's "children").
+			return nil, nil, fmt.Errorf("attaching to process %d: it exited while the probes were set up: nothing recorded", r.s.pid)
+		}
 	}
 	if err := r.sess.setPIDs(pids); err != nil {
 		if cmd != nil {
@@ -330,6 +340,10 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 	}
 	return cmd, gate, nil
 }
+
+// beforeLaunch (tests) runs as launch begins: the probes are defined,
+// not yet enabled.
+var beforeLaunch func()
 
 // orphanWait is how long the trace follows the processes that the
 // program (or the process attached to) left running when it exited.

@@ -145,8 +145,13 @@ func (s *session) open(probes []probe, bufKB int) error {
 }
 
 // setPIDs restricts the instance's events to the given tasks (and, with
-// event-fork, the tasks they create).
+// event-fork, the tasks they create). An empty list is refused: written,
+// it would clear the filter, and the probes, on a library every CPython
+// process of the machine may map, would record them all.
 func (s *session) setPIDs(pids []int) error {
+	if len(pids) == 0 {
+		return errors.New("setting the traced pids: no task to trace (an empty list would trace every process)")
+	}
 	var b strings.Builder
 	for _, p := range pids {
 		fmt.Fprintf(&b, "%d ", p)
