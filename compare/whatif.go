@@ -94,7 +94,12 @@ type Prediction struct {
 	ipcWorkers, ipcThreads int
 	ipcStays               []string
 	recordedProcs          int
-	ipcCost                time.Duration // WhatIfOptions.IPCCost, when charged to some thread
+	// runLock is the recorded run's lock-bound verdict ("lock-bound", or
+	// "near the lock-bound verdict's boundary"), "" without it, for the
+	// limit; unseenHolds: its lock holds were not recorded (inferredHolds).
+	runLock     string
+	unseenHolds bool
+	ipcCost     time.Duration // WhatIfOptions.IPCCost, when charged to some thread
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -242,6 +247,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if p.ipcWorkers > 0 {
 		p.ipcCost = o.IPCCost
 	}
+	p.runLock, p.unseenHolds = lockVerdict(diag), inferredHolds(s)
 	p.choose(o, criticalThread(s))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
 		p.EstimatedAs, p.EstimatedCores = map[string]float64{}, sp.Cores
@@ -264,6 +270,26 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
 	}
 	return p, nil
+}
+
+// lockVerdict is the run's lock-bound verdict as the limit says it:
+// "lock-bound" when given, "near the lock-bound verdict's boundary" when
+// not given but near it, else "".
+func lockVerdict(r *diagnosis.Report) string {
+	if r == nil {
+		return ""
+	}
+	for _, v := range r.Verdicts {
+		if v.Code == diagnosis.LockBound {
+			return "lock-bound"
+		}
+	}
+	for _, b := range r.NearBoundary {
+		if b.Code == diagnosis.LockBound {
+			return "near the lock-bound verdict's boundary"
+		}
+	}
+	return ""
 }
 
 // CoreCounts are the simulated machines of a prediction up to n cores:
@@ -729,6 +755,16 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		p.Limit = "the GIL: the threads' Python work runs one thread at a time"
 	case strings.Contains(best.Near, diagnosis.LockBound):
 		p.Limit = "a lock, near the lock-bound verdict's boundary: the threads wait for a lock that one of them holds, whatever runs them"
+	case p.runLock != "":
+		// The run is lock-bound (or near it) where its replay is not: QA,
+		// a program traced without --lock-holds whose report said
+		// lock-bound, 47 % of the threads' time blocked on one lock, was
+		// said to be limited by "the work itself: no lock and no GIL is
+		// to blame" (docs/what-if.md: a lock also when the run is).
+		p.Limit = "a lock: the run is " + p.runLock + ": the threads wait for a lock that one of them holds, whatever runs them"
+		if p.unseenHolds {
+			p.Limit += "; traced without --lock-holds, the model knows its critical sections only from the waits for it: record with --lock-holds to predict what shortening them would change"
+		}
 	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), best.Mode, textfmt.X(more.Speedup), "predicted")
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():

@@ -1023,3 +1023,33 @@ func TestWhatIfChartIdealAgainstCores(t *testing.T) {
 		t.Errorf("legend: %s", b.String())
 	}
 }
+
+// TestLimitIsTheRunsLock: a run whose report is lock-bound (or near it)
+// is limited by a lock even when its replay gives no verdict. QA: a
+// program traced without --lock-holds, 47 % of its threads' time blocked
+// on one lock, was said to be limited by "the work itself", which
+// docs/what-if.md defines as no lock being to blame.
+func TestLimitIsTheRunsLock(t *testing.T) {
+	row := PredictionRow{Mode: Threads, Cores: 2, WallNS: 1e9, Speedup: 0.95}
+	more := PredictionRow{Mode: Threads, Cores: 8, WallNS: 1e9, Speedup: 0.95}
+	for _, tc := range []struct {
+		report      *diagnosis.Report
+		unseenHolds bool
+		want        string
+	}{
+		{&diagnosis.Report{Verdicts: []diagnosis.Verdict{{Code: diagnosis.LockBound}}}, true, "a lock: the run is lock-bound: the threads wait for a lock that one of them holds, whatever runs them; traced without --lock-holds"},
+		{&diagnosis.Report{Verdicts: []diagnosis.Verdict{{Code: diagnosis.LockBound}}}, false, "a lock: the run is lock-bound: the threads wait for a lock that one of them holds, whatever runs them"},
+		{&diagnosis.Report{NearBoundary: []diagnosis.Boundary{{Code: diagnosis.LockBound}}}, false, "a lock: the run is near the lock-bound verdict's boundary:"},
+		{&diagnosis.Report{Verdicts: []diagnosis.Verdict{{Code: diagnosis.GILBound}}}, true, "the work itself: no option on 2 cores does better, and more cores would not help"},
+	} {
+		p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row, more}}
+		p.runLock, p.unseenHolds = lockVerdict(tc.report), tc.unseenHolds
+		p.choose(WhatIfOptions{}, critical{})
+		if !strings.HasPrefix(p.Limit, tc.want) {
+			t.Errorf("limit %q, want it to begin %q", p.Limit, tc.want)
+		}
+		if want := tc.unseenHolds && p.runLock != ""; strings.Contains(p.Limit, "--lock-holds") != want {
+			t.Errorf("limit %q: want --lock-holds named: %v", p.Limit, want)
+		}
+	}
+}
