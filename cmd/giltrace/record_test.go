@@ -47,6 +47,10 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"--lock-holds", "--", "python3", "app.py"},
 			&recordOptions{Command: []string{"python3", "app.py"}, LockHolds: true, lockHoldsSet: true}, false, ""},
 		{[]string{"w.yaml", "--lock-holds"}, nil, true, "--lock-holds applies to a real program"},
+		// QA: told to trace the YAML file as a program.
+		{[]string{"w.yaml", "--otlp", "http://127.0.0.1:1"}, nil, true, `--otlp takes its URL after "=": --otlp=http://127.0.0.1:1`},
+		{[]string{"--otlp", "https://c:4318", "--", "python3", "app.py"}, nil, true, `--otlp=https://c:4318`},
+		{[]string{"w.yaml", "--otlp=http://127.0.0.1:1"}, &recordOptions{Workload: "w.yaml", OTLP: "http://127.0.0.1:1"}, false, ""},
 		{[]string{"--kill-after", "30s", "--", "python3", "app.py"},
 			&recordOptions{Command: []string{"python3", "app.py"}, KillAfter: 30 * time.Second}, false, ""},
 		{[]string{"--kill-after", "0", "--", "python3", "app.py"}, nil, true, "--kill-after 0s: expected a positive duration"},
@@ -80,6 +84,7 @@ func TestAttachArgs(t *testing.T) {
 		{[]string{p, "--formats", "svg"}, nil, true, "--formats"},
 		{[]string{p, "--formats", ""}, nil, true, `--formats "": expected all, none`},
 		{[]string{p, "--lock-holds"}, &attachOptions{PID: pid, recordOptions: recordOptions{LockHolds: true}}, false, ""},
+		{[]string{p, "--otlp", "http://c:4318"}, nil, true, `--otlp=http://c:4318`},
 	})
 }
 

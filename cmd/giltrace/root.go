@@ -145,11 +145,32 @@ func (e *usageError) Unwrap() error { return e.err }
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
+			if u := otlpURLArg(cmd, args); u != "" {
+				// QA: `record W.yaml --otlp http://host:4318` was told to
+				// trace the YAML file as a program.
+				return &usageError{fmt.Errorf("%s: --otlp takes its URL after \"=\": --otlp=%s (with a space, %s is read as an argument, and a bare --otlp sends to $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)", cmd.Name(), u, u)}
+			}
 			// "attach: accepts 1 argument, received 0 (usage: giltrace attach PID [flags])"
 			return &usageError{fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, cmd.UseLine())}
 		}
 		return nil
 	}
+}
+
+// otlpURLArg is the argument that looks like a URL when the command's
+// --otlp flag was given bare (its value the default): a URL meant for it
+// after a space. "" otherwise.
+func otlpURLArg(cmd *cobra.Command, args []string) string {
+	f := cmd.Flags().Lookup("otlp")
+	if f == nil || !f.Changed || f.Value.String() != otlpDefault {
+		return ""
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+			return a
+		}
+	}
+	return ""
 }
 
 // exactArgs is cobra.ExactArgs, its count in words: "accepts 1 argument,
