@@ -1142,7 +1142,7 @@ func (a *analysis) scales() (Verdict, bool) {
 	switch {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
-		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound workers will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %s will not help.", textfmt.Plural(sp.Cores, "core"), textfmt.Plural(sp.Cores, "CPU-bound worker"))
 	case gilProcs > 1:
 		// A program of processes: threads would put its compute back
 		// under one GIL, whatever its share of I/O.
@@ -1150,7 +1150,7 @@ func (a *analysis) scales() (Verdict, bool) {
 		if w.SerialShare < 0.5 {
 			why += fmt.Sprintf(", and %s of their work is I/O or native code that releases the GIL", textfmt.Pct0(w.ParallelShare))
 		}
-		advice = fmt.Sprintf("Keep this design; with %s, more than %d CPU-bound processes will not help.", textfmt.Plural(sp.Cores, "core"), sp.Cores)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %s will not help.", textfmt.Plural(sp.Cores, "core"), textfmt.Plural(sp.Cores, "CPU-bound process"))
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
 		if s.NativeNS > s.IONS {

@@ -403,7 +403,7 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		}
 		parts := make([]string, len(wk.BlockedBefore))
 		for i, b := range wk.BlockedBefore {
-			parts[i] = fmt.Sprintf("%s %s, first seen %s in", b.Thread, textfmt.Dur(b.BlockedNS), textfmt.Dur(b.FirstSeenNS))
+			parts[i] = fmt.Sprintf("%s %s, first seen %s into the trace", b.Thread, textfmt.Dur(b.BlockedNS), textfmt.Dur(b.FirstSeenNS))
 		}
 		fmt.Fprintf(w, "  of it, time before the trace first saw %s: %s\n", which, strings.Join(parts, "; "))
 	}
