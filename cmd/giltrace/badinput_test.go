@@ -73,7 +73,7 @@ func TestBadInputs(t *testing.T) {
 		{"trace is a FIFO", []string{"report", fifo}, nil, 1, []string{fifo, "named pipe"}},
 		{"trace is a device", []string{"export", "/dev/zero", "-f", "chrome", "-o", "-"}, nil, 1, []string{"/dev/zero", "a device"}},
 		{"trace missing", []string{"report", filepath.Join(dir, "none.giltrace")}, nil, 1, []string{"none.giltrace", "no such file"}},
-		{"trace not a trace", []string{"validate", good}, nil, 1, []string{"good.yaml", "not a giltrace file"}},
+		{"trace not a trace", []string{"validate", good}, nil, 1, []string{"good.yaml", "not a giltrace file", "(a workload file: giltrace record " + good + " runs it"}},
 		{"trace empty", []string{"validate", file("empty.giltrace", nil)}, nil, 1, []string{"empty.giltrace", "byte 0"}},
 		{"trace cut off", []string{"validate", file("cut.giltrace", trace[:len(trace)-40])}, nil, 1, []string{"cut.giltrace", "file cut off at byte"}},
 		{"trace damaged validate", []string{"validate", file("damaged.giltrace", damaged)}, nil, 1, []string{"damaged.giltrace", "byte", "checksum mismatch"}},

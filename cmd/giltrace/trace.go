@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/giltrace/giltrace/compare"
@@ -32,7 +34,18 @@ func readTraceFile(path string, salvage bool) (t *tracer.Trace, partial, err err
 	if err != nil && (errors.As(err, &te) || errors.As(err, &se)) && t != nil {
 		return t, err, nil
 	}
+	if err != nil && t == nil && isWorkloadName(path) && strings.Contains(err.Error(), "not a giltrace file") {
+		// QA: `giltrace report fixtures/convoy.yaml` said only that the
+		// file starts with "# convoy: on".
+		err = fmt.Errorf("%w (a workload file: giltrace record %s runs it and reports the run)", err, path)
+	}
 	return t, nil, err
+}
+
+// isWorkloadName reports whether path is named as a workload file.
+func isWorkloadName(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".yaml" || ext == ".yml"
 }
 
 // readTrace is readTraceFile for a command that works on the valid part of
