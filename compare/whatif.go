@@ -844,6 +844,11 @@ func (p *Prediction) gains(mode string, best PredictionRow) bool {
 	return true
 }
 
+// SmallGain is the least cut of the wall time, against the run as
+// recorded, that the best option's line states without calling it a small
+// gain to weigh against the cost of the change.
+const SmallGain = 0.05
+
 // ReplayTolerance is the largest relative difference between the replayed
 // and the measured wall that the model is held to on the committed traces
 // (docs/what-if.md, "Accuracy"); beyond it the prediction says so.
@@ -877,7 +882,14 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		// The change's effect against the model as recorded, like for
 		// like: a best predicted at 0.97x beside a measured 1.00x (the
 		// replay 0.95x) read as a change that makes the run slower.
-		effect = fmt.Sprintf(" against %s %s (%.0f %% less wall time)", textfmt.X(asRecorded.Speedup), asWhat, -100*p.BestWallChange)
+		small := ""
+		if -p.BestWallChange < SmallGain {
+			// QA: a multiprocessing pool told to make its handler threads
+			// processes too, for 3 %: within what the model's own error
+			// (ReplayTolerance) could make of it.
+			small = ", a small gain: weigh it against the cost of the change"
+		}
+		effect = fmt.Sprintf(" against %s %s (%.0f %% less wall time%s)", textfmt.X(asRecorded.Speedup), asWhat, -100*p.BestWallChange, small)
 	}
 	fmt.Fprintf(&b, "  best on %s: %s, predicted %s%s; limited by %s\n", textfmt.Plural(p.Best.Cores, "core"), best, textfmt.X(p.Best.Speedup), effect, p.Limit)
 	if e := p.Estimated; e > 0 && math.Abs(p.Best.Speedup-e) > 0.05*e {

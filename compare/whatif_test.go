@@ -925,8 +925,17 @@ func TestBestSaysItsEffect(t *testing.T) {
 	if err := p.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	if want := "predicted 0.97x against 0.95x as recorded (2 % less wall time);"; !strings.Contains(b.String(), want) {
+	if want := "predicted 0.97x against 0.95x as recorded (2 % less wall time, a small gain: weigh it against the cost of the change);"; !strings.Contains(b.String(), want) {
 		t.Errorf("the best line does not say %q:\n%s", want, b.String())
+	}
+	// A cut of 5 % or more is no small gain.
+	big := *p
+	big.Rows = append([]PredictionRow(nil), p.Rows...)
+	big.Rows[1].WallNS, big.Rows[1].Speedup = 900, 1.05
+	big.choose(WhatIfOptions{}, critical{})
+	var bb strings.Builder
+	if err := big.WriteText(&bb); err != nil || !strings.Contains(bb.String(), "(10 % less wall time);") {
+		t.Errorf("want a 10 %% cut stated alone (%v):\n%s", err, bb.String())
 	}
 	var js strings.Builder
 	if err := p.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"best_wall_change": -0.023`) {
