@@ -292,7 +292,7 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(o.File), "whatif")
 	}
-	written, werr := writePrediction(cmd.Context(), p, dir)
+	written, werr := writePrediction(cmd.Context(), p, dir, false)
 	if o.JSON {
 		err = p.WriteJSON(cmd.OutOrStdout())
 	} else if err = p.WriteText(cmd.OutOrStdout()); err == nil && len(written) > 0 {
@@ -333,20 +333,33 @@ func checkWhatIfFlags(given func(string) bool, o *compareOptions) error {
 }
 
 // writePrediction writes the files of prediction p into dir, atomically,
-// and returns the paths written.
-func writePrediction(ctx context.Context, p *compare.Prediction, dir string) ([]string, error) {
+// and returns the paths written. With protect (record's run directory,
+// the previous run's files cleared), a regular file already there is the
+// user's: left as it is, and named in the error.
+func writePrediction(ctx context.Context, p *compare.Prediction, dir string, protect bool) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var written []string
+	var written, theirs []string
 	var errs []error
 	for _, f := range p.Files() {
 		path := filepath.Join(dir, f.Name)
+		if fi, err := os.Lstat(path); protect && err == nil && fi.Mode().IsRegular() {
+			// Record's run directory, its previous run's files cleared
+			// (clearRun): a file here is the user's (QA: whatif/model.yaml
+			// of a fresh directory was overwritten, where report.txt was
+			// left as it was).
+			theirs = append(theirs, path)
+			continue
+		}
 		if err := writeFile(context.WithoutCancel(ctx), path, f.Write); err != nil {
 			errs = append(errs, fmt.Errorf("writing %s: %w", path, err))
 			continue
 		}
 		written = append(written, path)
+	}
+	if len(theirs) > 0 {
+		errs = append(errs, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName))
 	}
 	return written, errors.Join(errs...)
 }

@@ -727,3 +727,39 @@ for t in ts: t.join()
 		t.Errorf("the report does not say so:\n%s", text)
 	}
 }
+
+// TestWhatIfFilesOfTheUser: a file of the user's where record would write
+// what would help (whatif/model.yaml in a fresh directory) is left as it
+// is, with a warning naming it; the other files of the prediction are
+// written. QA: it was overwritten, where report.txt was protected.
+func TestWhatIfFilesOfTheUser(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte(twoThreads), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	mine := filepath.Join(out, "whatif", "model.yaml")
+	os.MkdirAll(filepath.Dir(mine), 0o755)
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text, err := runRoot("record", "-o", out, "--formats", "report", "--", py, app)
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("exit status %d (%v), want the program's 3:\n%s", code, err, text)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "mine" {
+		t.Errorf("the user's whatif/model.yaml replaced: %.60q", b)
+	}
+	if !strings.Contains(text, mine+": not written by giltrace") {
+		t.Errorf("no warning naming %s:\n%s", mine, text)
+	}
+	if _, err := os.Stat(filepath.Join(out, "whatif", "whatif.json")); err != nil {
+		t.Errorf("the prediction's other files: %v", err)
+	}
+	m, _ := os.ReadFile(filepath.Join(out, ".giltrace-outputs"))
+	if strings.Contains(string(m), "model.yaml") {
+		t.Errorf("the user's file listed as an output:\n%s", m)
+	}
+}

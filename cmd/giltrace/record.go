@@ -519,7 +519,7 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 	if err != nil || !files {
 		return p, nil, err
 	}
-	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"))
+	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"), true)
 	return p, written, err
 }
 
