@@ -198,6 +198,9 @@ func boundMemory(n int) (restore func()) {
 	return func() { debug.SetMemoryLimit(prev) }
 }
 
+// beforeOutput (tests) runs as each output begins, on its goroutine.
+var beforeOutput func(path string)
+
 func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
 	type result struct {
 		path        string // written
@@ -241,6 +244,9 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 			return
 		}
 		path := filepath.Join(dir, o.File)
+		if beforeOutput != nil {
+			beforeOutput(path)
+		}
 		r.progress.Phase("writing %s (%d of %d)", path, started.Add(1), len(names))
 		begun := time.Now()
 		defer func() {
@@ -259,6 +265,9 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 			return
 		}
 		res.path = path
+		if r.written != nil {
+			r.written(path)
+		}
 	}
 	var order []int // indexes into names: the longest first
 	for _, first := range []bool{true, false} {

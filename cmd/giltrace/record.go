@@ -378,6 +378,22 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	r.progress = pg
 	r.timings = tm
+	if saveErr == nil {
+		// Each output (and each file of the prediction) is listed as soon
+		// as it is in place, so that a record killed while writing leaves
+		// its outputs listed, and nothing else: the next record into dir
+		// removes what is listed (QA: listed before they were written,
+		// outputs that a signal stopped stayed listed, and a file the
+		// user put there later was removed). Listed again, whole, below.
+		var listMu sync.Mutex
+		var listed []string
+		r.written = func(path string) {
+			listMu.Lock()
+			defer listMu.Unlock()
+			listed = append(listed, path)
+			_ = writeManifest(dir, listed) // a failure is reported below, with the final list
+		}
+	}
 	// A real program's report gains what would help it, predicted from its
 	// model in virtual time (docs/what-if.md): predicted while the outputs
 	// are written, and waited for by report.txt and report.json only,
@@ -397,21 +413,6 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	var written []string
 	if outErr == nil && saveErr == nil {
 		names, theirs := outputsToWrite(dir, bySize(o.Formats, formats, r, stderr))
-		// Listed before they are written (no file is there now: a file
-		// there now is the user's, and that output is not written), so
-		// that a record killed while writing leaves them listed; listed
-		// again, as written, below.
-		var planned []string
-		for _, n := range names {
-			if op, err := lookupOutput(n); err == nil {
-				if p := filepath.Join(dir, op.File); !exists(p) {
-					planned = append(planned, p)
-				}
-			}
-		}
-		if len(planned) > 0 {
-			_ = writeManifest(dir, planned) // a failure is reported below, with the final list
-		}
 		written, outErr = writeOutputs(octx, dir, r, names)
 		outErr = errors.Join(outErr, theirs)
 		if len(names) > 0 {
@@ -520,6 +521,11 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 		return p, nil, err
 	}
 	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"), true)
+	if r.written != nil {
+		for _, path := range written {
+			r.written(path)
+		}
+	}
 	return p, written, err
 }
 

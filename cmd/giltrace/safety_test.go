@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -614,5 +615,39 @@ func TestBrokenStdout(t *testing.T) {
 		if broken != c.broken || (rest == nil) != (c.rest == nil) || rest != nil && rest.Error() != c.rest.Error() {
 			t.Errorf("brokenStdout(%v) = %v, %v; want %v, %v", c.err, rest, broken, c.rest, c.broken)
 		}
+	}
+}
+
+// TestManifestListsOnlyWritten: while record writes its outputs, the
+// directory's list of them (which the next record into it removes) holds
+// only outputs already in place, whenever the command is killed. QA: they
+// were listed before they were written; an attach stopped while writing
+// left report.txt listed and unwritten, and a file the user put there
+// later was removed by the next record.
+func TestManifestListsOnlyWritten(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := filepath.Join(t.TempDir(), "out")
+	var mu sync.Mutex
+	var bad []string
+	seen := 0
+	beforeOutput = func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		for name := range readManifest(dir) {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				bad = append(bad, name)
+			}
+		}
+	}
+	defer func() { beforeOutput = nil }()
+	if out, err := runRoot("record", w, "-o", dir, "--formats", "report,folded,pprof-wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if seen != 3 || len(bad) > 0 {
+		t.Errorf("%d outputs begun; listed before they were written: %q", seen, bad)
+	}
+	if got := len(readManifest(dir)); got != 3 {
+		t.Errorf("%d outputs listed at the end, want 3", got)
 	}
 }

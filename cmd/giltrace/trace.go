@@ -100,6 +100,10 @@ type run struct {
 	// help the run (record of a real program), nil if none: report.txt and
 	// report.json include it (reportOutput).
 	whatIf func() *compare.Prediction
+
+	// written, if set, is told each output as soon as it is in place
+	// (record lists it in the directory's manifest then).
+	written func(path string)
 }
 
 // newRun derives the spans of t.
