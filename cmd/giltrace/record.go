@@ -290,6 +290,15 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	in.setUnsafe(+1)
 	safe := sync.OnceFunc(func() { in.setUnsafe(-1) })
 	defer safe()
+	if fi, err := os.Stat(filepath.Join(dir, traceName)); err == nil && fi.IsDir() {
+		// Found before the run, not after it (QA).
+		return fmt.Errorf("recording %s: %s is a directory: record into another directory", name, filepath.Join(dir, traceName))
+	}
+	if kept, err := keepPartial(dir); err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
+	} else if kept != "" {
+		fmt.Fprintf(stderr, "giltrace: kept %s, the trace of an earlier run that did not finish (killed, or its disk full), as %s\n", filepath.Join(dir, partialName), kept)
+	}
 	f, err := os.Create(filepath.Join(dir, partialName))
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", name, err)

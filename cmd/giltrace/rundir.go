@@ -339,6 +339,31 @@ func outputsToWrite(dir string, names []string) ([]string, error) {
 	return keep, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName)
 }
 
+// keepPartial moves aside the streamed trace an earlier run left in dir
+// (run.giltrace.partial: killed, or stopped by a full disk), the only copy
+// of what it recorded, before a new run streams into that name: to
+// run.giltrace.partial.N, the first N free. It returns the new path, ""
+// when there was none (or an empty one, which it replaces). QA: the next
+// record truncated it without a word.
+func keepPartial(dir string) (string, error) {
+	p := filepath.Join(dir, partialName)
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return "", nil
+	}
+	for n := 1; n < 1000; n++ {
+		to := fmt.Sprintf("%s.%d", p, n)
+		if _, err := os.Lstat(to); err == nil {
+			continue
+		}
+		if err := os.Rename(p, to); err != nil {
+			return "", fmt.Errorf("keeping the earlier run's %s: %w", p, err)
+		}
+		return to, nil
+	}
+	return "", fmt.Errorf("%s: the trace of an earlier run that did not finish, and %s.1 to .999 are taken: move them away", p, p)
+}
+
 // syncDir makes a rename in dir durable, where the system allows it.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {

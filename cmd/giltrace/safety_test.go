@@ -651,3 +651,43 @@ func TestManifestListsOnlyWritten(t *testing.T) {
 		t.Errorf("%d outputs listed at the end, want 3", got)
 	}
 }
+
+// TestRecordKeepsAnEarlierPartial: the streamed trace an earlier run left
+// (killed, or stopped by a full disk: the only copy of what it recorded)
+// is kept under a new name, said, when the next record streams into its
+// name (QA: truncated without a word). A run.giltrace that is a directory
+// is found before the run, not after it.
+func TestRecordKeepsAnEarlierPartial(t *testing.T) {
+	w := writeWorkload(t, small)
+	dir := t.TempDir()
+	partial := filepath.Join(dir, partialName)
+	os.WriteFile(partial, []byte("earlier"), 0o644)
+	os.WriteFile(partial+".1", []byte("earliest"), 0o644)
+	out, err := runRoot("record", w, "-o", dir, "--formats", "none")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(partial + ".2"); string(b) != "earlier" {
+		t.Errorf("%s.2: %q, want the earlier run's partial trace", partial, b)
+	}
+	if b, _ := os.ReadFile(partial + ".1"); string(b) != "earliest" {
+		t.Errorf("%s.1: %q, want it as it was", partial, b)
+	}
+	if !strings.Contains(out, "giltrace: kept "+partial+", the trace of an earlier run that did not finish") {
+		t.Errorf("not said:\n%s", out)
+	}
+	if _, err := tracer.ReadFile(filepath.Join(dir, traceName)); err != nil {
+		t.Errorf("the new run: %v", err)
+	}
+
+	other := t.TempDir()
+	os.Mkdir(filepath.Join(other, traceName), 0o755)
+	start := time.Now()
+	out, err = runRoot("record", writeWorkload(t, longWorkload), "-o", other, "--formats", "none")
+	if err == nil || !strings.Contains(err.Error(), "run.giltrace is a directory") {
+		t.Errorf("record into a directory whose run.giltrace is a directory: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refused after %v: want before the run", d)
+	}
+}
