@@ -127,6 +127,7 @@ type vclock struct {
 	stopping bool
 	err      error // why the run stopped early (deadlock)
 	stopAt   int64 // the time of the stop: its parked threads end there (wakeParked)
+	resumes  int64 // coroutine resumes (tests: how often threads took turns)
 }
 
 // vthread is a thread's state in the scheduler.
@@ -240,13 +241,20 @@ func (c *vclock) run() {
 	}
 	for w := c.pop(); w != nil; w = c.next {
 		c.next = nil
+		c.resumes++
 		w.resume()
 	}
 	for _, stop := range stops {
 		stop()
 	}
 	c.stopCancel()
+	if vclockDone != nil {
+		vclockDone(c)
+	}
 }
+
+// vclockDone (tests) is told each virtual run's scheduler once it ends.
+var vclockDone func(*vclock)
 
 // begin takes a core for the thread at its first turn (a thread that
 // starts later takes one when its start_after sleep or its start ends).
