@@ -180,7 +180,14 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
 		// The events are read and recorded by giltrace, not by the
 		// program: huge pages for its buffers cost the program nothing.
-		return tracer.Record(ctx, src, tracer.Config{HugePages: true})
+		t, err := tracer.Record(ctx, src, tracer.Config{HugePages: true})
+		if t != nil && t.Meta.Workload == "" {
+			// The process's command line was gone when the recorder read
+			// it (it exited as the attach began): the name it had when
+			// giltrace started (QA: a run named ".").
+			t.Meta.Workload = name
+		}
+		return t, err
 	})
 	if err != nil {
 		// giltrace failed (its outputs, a signal): it exits 1 (or as

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -272,8 +273,30 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 }
 
 // workloadName is the script's name without ".py" (or the module of -m,
-// or the command's name) and the script's path.
+// or the command's name) and the script's path; the name made printable
+// (a control character, a newline, is a "_") and never "." or "..", which
+// name no run (QA: `python3 ..py` was recorded as ".", in a directory
+// py-., and a newline in a script's name made one in the directory's).
 func workloadName(argv []string) (string, string) {
+	name, file := scriptName(argv)
+	if name == "." || name == ".." || name == "" {
+		name = ""
+		if len(argv) > 0 {
+			name = filepath.Base(argv[0]) // the command's
+		}
+	}
+	if name == "." || name == ".." || name == "/" {
+		name = ""
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '/' {
+			return '_'
+		}
+		return r
+	}, name), file
+}
+
+func scriptName(argv []string) (string, string) {
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
 		switch {

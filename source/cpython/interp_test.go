@@ -88,6 +88,11 @@ func TestWorkloadName(t *testing.T) {
 		{[]string{"python3", "-u", "-X", "dev", "dir/job.py"}, "job", "dir/job.py"},
 		{[]string{"python3", "-m", "http.server"}, "http.server", ""},
 		{[]string{"/usr/local/bin/tool"}, "tool", ""},
+		// QA: names of no run.
+		{[]string{"python3", ".py"}, "python3", ".py"},
+		{[]string{"python3", "..py"}, "python3", "..py"},
+		{[]string{"python3", "a\nb.py"}, "a_b", "a\nb.py"},
+		{[]string{""}, "", ""},
 	}
 	for _, tc := range tests {
 		n, f := workloadName(tc.argv)
