@@ -109,6 +109,14 @@ func (s *Stream) Err() error {
 	return nil
 }
 
+// Complete reports whether the stream holds the whole run: it was
+// finished (its end record written) with no error writing it.
+func (s *Stream) Complete() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished && s.w.err == nil
+}
+
 type streamKey struct{}
 
 // WithStream returns ctx carrying s: Record streams the run it records

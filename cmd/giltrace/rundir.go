@@ -135,7 +135,12 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	}
 	if canonical && serr == nil {
 		if err := tracer.WriteFile(partial, t); err != nil {
-			return "", fmt.Errorf("%w (the streamed run is in %s)", err, partial)
+			if !st.Complete() {
+				return "", fmt.Errorf("%w (the streamed run is in %s)", err, partial)
+			}
+			// The rewrite needs room for a second copy: the stream, whole,
+			// takes its place (QA: a full disk discarded a complete trace).
+			fmt.Fprintf(stderr, "giltrace: warning: %v: the streamed trace, which holds the whole run, is kept instead (the same events; its bytes differ from another record of the same run)\n", err)
 		}
 	}
 	if serr != nil {

@@ -691,3 +691,47 @@ func TestRecordKeepsAnEarlierPartial(t *testing.T) {
 		t.Errorf("refused after %v: want before the run", d)
 	}
 }
+
+// TestFullDiskKeepsTheCompleteStream: a virtual run streams its trace,
+// then rewrites it canonically, which needs room for a second copy. On a
+// disk with room for one, the streamed trace, complete, takes its place,
+// with a warning (QA: a full disk discarded a complete trace of 1.92 M
+// events, kept only as run.giltrace.partial behind an error).
+func TestFullDiskKeepsTheCompleteStream(t *testing.T) {
+	w := writeWorkload(t, `name: stream
+clock: virtual
+threads: [{name: w, count: 4, run: work, repeat: 20000}]
+functions:
+  work: [{io: {duration: 1us, kind: network}}, {compute: {loops: 200}}]
+`)
+	ref := filepath.Join(t.TempDir(), "ref")
+	if out, err := runRoot("record", w, "-o", ref, "--formats", "none"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want, err := tracer.ReadFile(filepath.Join(ref, traceName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(filepath.Join(ref, traceName))
+	disk := mountTmpfs(t, "16m")
+	dir := filepath.Join(disk, "out")
+	os.Mkdir(dir, 0o755)
+	fill(t, disk, fi.Size()*3/2) // room for the stream, not for a second copy
+	out, err := runRoot("record", w, "-o", dir, "--formats", "none")
+	if err != nil {
+		t.Fatalf("record on a disk with room for one copy: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "no space left") || !strings.Contains(out, "the streamed trace, which holds the whole run, is kept instead") {
+		t.Errorf("no warning:\n%s", out)
+	}
+	got, err := tracer.ReadFile(filepath.Join(dir, traceName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Events) != len(want.Events) || got.Dropped != want.Dropped {
+		t.Errorf("kept %d events (%d dropped), want the run's %d", len(got.Events), got.Dropped, len(want.Events))
+	}
+	if _, err := os.Stat(filepath.Join(dir, partialName)); err == nil {
+		t.Errorf("%s left beside the trace", partialName)
+	}
+}
