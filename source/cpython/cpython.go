@@ -210,6 +210,26 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 		// probes they saw went.
 		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobes and tracefs instance left by an earlier giltrace (pid %s) that was killed before it could remove them\n", strings.Join(removed, ", "))
 	}
+	if others := otherUsers(in.Path, s.pid); len(others) > 0 && s.o.Stderr != nil {
+		// Said, not hidden (QA): a tracefs uprobe is armed in every
+		// process that maps the probed file, and costs them a trap per
+		// hit although their events are filtered out.
+		shown := others
+		if len(shown) > 8 {
+			shown = shown[:8]
+		}
+		var ids []string
+		for _, p := range shown {
+			ids = append(ids, strconv.Itoa(p))
+		}
+		more := ""
+		if len(others) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(others)-len(shown))
+		}
+		fmt.Fprintf(s.o.Stderr, "giltrace: note: %s also %s %s (pid %s%s): while giltrace traces, %s GIL and lock operations take the probes' trap too, a few microseconds each (a program doing little else runs many times slower), and none of %s events is recorded (docs/cpython.md, \"How it works\")\n",
+			plural(len(others), "other process", "other processes"), verbFor(len(others), "runs", "run"), in.Path, strings.Join(ids, ", "), more,
+			verbFor(len(others), "its", "their"), verbFor(len(others), "its", "their"))
+	}
 	sess := newSession(in.Path)
 	defer func() {
 		if cerr := sess.close(); cerr != nil {
