@@ -115,7 +115,8 @@ func TestRecordOTLPUnreachable(t *testing.T) {
 	if err == nil || exitCode(err) != 1 {
 		t.Fatalf("err = %v, want exit 1\n%s", err, out)
 	}
-	for _, want := range []string{"sending it over OTLP failed", endpoint, "connection refused", "otlp grpc, timeout 1.5s"} {
+	for _, want := range []string{"sending it over OTLP failed", endpoint, "connection refused", "otlp grpc, timeout 1.5s",
+		"giltrace export " + filepath.Join(dir, traceName) + " --format otlp --endpoint " + endpoint + " sends it again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

@@ -495,7 +495,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
 		// After the local outputs, so that a collector's failure loses nothing.
 		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
-			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w", path, err)
+			again := "giltrace export " + path + " --format otlp"
+			if o.OTLP != otlpDefault {
+				again += " --endpoint " + o.OTLP
+			}
+			// QA: only the signal's message said how to send it again.
+			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w; %s sends it again", path, err, again)
 		}
 		tm.done("sending over OTLP")
 	}
