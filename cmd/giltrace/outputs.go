@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,18 +75,28 @@ func (e textExporter) Export(ctx context.Context, s *tracer.Spans) error {
 // r: past perfetto.LargeRun events, perfetto replaces chrome, with a note on
 // stderr. Formats named explicitly are kept as they are.
 func bySize(spec string, names []string, r *run, stderr io.Writer) []string {
+	out := sizedNames(spec, names, len(r.trace.Events))
+	if !slices.Equal(out, names) {
+		fmt.Fprintf(stderr, "giltrace: note: %d events: writing trace.perfetto-trace (Perfetto's protobuf) instead of trace.json; `giltrace export --format chrome` writes the JSON anyway\n", len(r.trace.Events))
+	}
+	return out
+}
+
+// sizedNames is the formats bySize picks for a run of n events, without
+// the note: the outputs a message says were not written (QA: trace.json
+// named for a run whose output is trace.perfetto-trace).
+func sizedNames(spec string, names []string, n int) []string {
 	spec = strings.TrimSpace(spec)
-	if len(r.trace.Events) <= perfetto.LargeRun || (spec != "" && spec != "all") {
+	if n <= perfetto.LargeRun || (spec != "" && spec != "all") {
 		return names
 	}
 	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if n == "chrome" {
-			n = "perfetto"
+	for _, name := range names {
+		if name == "chrome" {
+			name = "perfetto"
 		}
-		out = append(out, n)
+		out = append(out, name)
 	}
-	fmt.Fprintf(stderr, "giltrace: note: %d events: writing trace.perfetto-trace (Perfetto's protobuf) instead of trace.json; `giltrace export --format chrome` writes the JSON anyway\n", len(r.trace.Events))
 	return out
 }
 

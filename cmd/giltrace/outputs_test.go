@@ -290,3 +290,19 @@ func thousands(n int64) string {
 	}
 	return s
 }
+
+// TestSizedNames: the formats a message names as not written are those
+// record picks for the run's size (QA: trace.json named for a run of
+// 1.92 M events, whose output is trace.perfetto-trace).
+func TestSizedNames(t *testing.T) {
+	all := []string{"pprof-wait", "chrome", "report"}
+	if got := sizedNames("", all, perfetto.LargeRun+1); !slices.Equal(got, []string{"pprof-wait", "perfetto", "report"}) {
+		t.Errorf("a large run: %q", got)
+	}
+	if got := sizedNames("all", all, perfetto.LargeRun); !slices.Equal(got, all) {
+		t.Errorf("at the bound: %q", got)
+	}
+	if got := sizedNames("chrome,report", all, perfetto.LargeRun+1); !slices.Equal(got, all) {
+		t.Errorf("formats named: %q", got)
+	}
+}

@@ -305,6 +305,10 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	st := tracer.NewStream(f, start)
 	in.setPending(func() string {
+		if st.Complete() {
+			// Streamed whole, not yet renamed (QA: called truncated).
+			return fmt.Sprintf("the run is in %s, whole (giltrace report %s reads it)", f.Name(), f.Name())
+		}
 		return fmt.Sprintf("the run so far is in %s (a truncated trace)", f.Name())
 	})
 	pg := progressOf(ctx)
@@ -363,7 +367,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		// From now on a signal that the command does not answer within a
 		// second (deriving the spans of a long run) exits, saying this.
 		in.setPending(func() string {
-			return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, formats))
+			return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, sizedNames(o.Formats, formats, len(t.Events))))
 		})
 	}
 	safe()
@@ -383,7 +387,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	r, derr := deriveRun(octx, t, len(formats) > 0 || o.OTLP != "")
 	tm.done("deriving the spans")
 	if derr != nil { // a signal while the spans were derived
-		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed; outputs not written: %s", path, derr, notWritten(dir, formats)))
+		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed (giltrace report %s prints it); outputs not written: %s", path, derr, path, notWritten(dir, sizedNames(o.Formats, formats, len(t.Events)))))
 	}
 	r.progress = pg
 	r.timings = tm
