@@ -348,6 +348,12 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			}
 			return fmt.Errorf("%w before any event was recorded: nothing written%s", runErr, kept)
 		}
+		if sig := in.Signal(); sig != nil {
+			// A signal while the program was being started (a pyenv shim
+			// resolved) fails the start: said as the signal's doing (QA:
+			// "/usr/bin/bash: not a CPython interpreter" after a Ctrl-C).
+			return fmt.Errorf("%w%s before the run began: nothing recorded (%v)", tracer.ErrInterrupted, signalName(sig), runErr)
+		}
 		return runErr
 	}
 	if runErr != nil && !interrupted {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/giltrace/giltrace/vm/workload"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -363,5 +364,24 @@ func TestRecordInterruptedBeforeAnyEvent(t *testing.T) {
 	}
 	if _, serr := os.Stat(fresh); !os.IsNotExist(serr) {
 		t.Errorf("%s left behind (%v)", fresh, serr)
+	}
+}
+
+// TestRecordSignalBeforeTheRunBegan: a start that fails after a signal
+// (a pyenv shim interrupted while it is resolved) is said to be the
+// signal's doing, with the failure beside it (QA: "/usr/bin/bash: not a
+// CPython interpreter" after a Ctrl-C).
+func TestRecordSignalBeforeTheRunBegan(t *testing.T) {
+	ctx, in, stop := notifyInterrupts(context.Background(), io.Discard)
+	defer stop()
+	in.exit = func(int) {}
+	failed := func(context.Context) (*tracer.Trace, error) {
+		in.signal(syscall.SIGINT)
+		return nil, errors.New("/usr/bin/bash: not a CPython interpreter")
+	}
+	var out, errOut strings.Builder
+	err := recordRun(ctx, "prog", "prog", tracer.Meta{Start: time.Now()}, &recordOptions{Out: t.TempDir()}, &out, &errOut, failed)
+	if !errors.Is(err, tracer.ErrInterrupted) || !strings.Contains(err.Error(), "by SIGINT before the run began: nothing recorded (/usr/bin/bash: not a CPython interpreter)") {
+		t.Errorf("err = %v", err)
 	}
 }
