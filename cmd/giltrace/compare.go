@@ -89,8 +89,8 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			if o.SwitchIntervals != nil {
 				o.SwitchIntervals = seen
 			}
-			if o.Runs < 1 {
-				return &usageError{fmt.Errorf("invalid --runs %d: must be at least 1", o.Runs)}
+			if o.Runs < 1 || o.Runs > maxRuns {
+				return &usageError{fmt.Errorf("invalid --runs %d: must be from 1 to %d", o.Runs, maxRuns)}
 			}
 			if cmd.Flags().Changed("modes") && len(o.Modes) == 0 {
 				// As --threads '' is (QA: --modes '' ran all three).
@@ -331,6 +331,10 @@ func checkWhatIfFlags(given func(string) bool, o *compareOptions) error {
 	}
 	return nil
 }
+
+// maxRuns bounds --runs: each run of each variant takes the workload's
+// time (QA: --runs 100000000 ran until killed).
+const maxRuns = 100
 
 // writePrediction writes the files of prediction p into dir, atomically,
 // and returns the paths written. With protect (record's run directory,

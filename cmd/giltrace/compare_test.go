@@ -22,6 +22,7 @@ func TestCompareArgs(t *testing.T) {
 		{[]string{"w.yaml", "--switch-interval", "1ms,2ms,1ms"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"},
 			SwitchIntervals: []time.Duration{time.Millisecond, 2 * time.Millisecond}, Runs: 1}, false, ""}, // a repeat runs once (QA)
 		{[]string{"w.yaml", "--runs", "0"}, nil, true, ""},
+		{[]string{"w.yaml", "--runs", "101"}, nil, true, "invalid --runs 101: must be from 1 to 100"},
 		{nil, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "0"}, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "two"}, nil, true, ""},

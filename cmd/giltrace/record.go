@@ -167,6 +167,10 @@ func (o *recordOptions) check(given func(name string) bool) error {
 	case o.Processes < 0 || given("processes") && o.Processes == 0 || o.Processes > workload.MaxProcesses:
 		return fmt.Errorf("--processes %d: expected 1 to %d", o.Processes, workload.MaxProcesses)
 	}
+	if given("out") && strings.TrimSpace(o.Out) == "" {
+		// QA: it silently meant the default directory.
+		return fmt.Errorf("-o %q: expected a directory (without -o, giltrace-out/NAME)", o.Out)
+	}
 	if given("formats") && strings.TrimSpace(o.Formats) == "" {
 		return fmt.Errorf("--formats %q: expected all, none, or a comma-separated list of %s", o.Formats, outputNames())
 	}

@@ -48,6 +48,7 @@ func TestRecordArgs(t *testing.T) {
 		{[]string{"--lock-holds", "--", "python3", "app.py"},
 			&recordOptions{Command: []string{"python3", "app.py"}, LockHolds: true, lockHoldsSet: true}, false, ""},
 		{[]string{"w.yaml", "--lock-holds"}, nil, true, "--lock-holds applies to a real program"},
+		{[]string{"w.yaml", "-o", ""}, nil, true, `-o "": expected a directory`},
 		// QA: told to trace the YAML file as a program.
 		{[]string{"w.yaml", "--otlp", "http://127.0.0.1:1"}, nil, true, `--otlp takes its URL after "=": --otlp=http://127.0.0.1:1`},
 		{[]string{"--otlp", "https://c:4318", "--", "python3", "app.py"}, nil, true, `--otlp=https://c:4318`},
