@@ -155,6 +155,8 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	path := filepath.Join(dir, traceName)
 	fi, lerr := os.Lstat(path)
 	previous := lerr == nil
+	_, terr := os.Stat(path)
+	replaced := terr == nil // not a dangling link (QA: "replaced the previous run" of none)
 	if previous && !fi.Mode().IsRegular() {
 		// A link (or a device) the user put there: written through, as
 		// every output is (writeFile), never replaced.
@@ -176,7 +178,9 @@ func saveTrace(dir string, f *os.File, st *tracer.Stream, t *tracer.Trace, stder
 	if _, err := clearRun(dir); err != nil {
 		fmt.Fprintf(stderr, "giltrace: warning: %v: %s holds files of the previous run beside this one's\n", err, dir)
 	}
-	fmt.Fprintf(stderr, "giltrace: replaced the previous run in %s\n", dir)
+	if replaced {
+		fmt.Fprintf(stderr, "giltrace: replaced the previous run in %s\n", dir)
+	}
 	return path, nil
 }
 

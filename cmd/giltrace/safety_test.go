@@ -735,3 +735,23 @@ functions:
 		t.Errorf("%s left beside the trace", partialName)
 	}
 }
+
+// TestRecordThroughDanglingLink: a run.giltrace that is a link to nothing
+// is written through, and record does not say it replaced a run (QA).
+func TestRecordThroughDanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "kept.giltrace")
+	if err := os.Symlink(target, filepath.Join(dir, traceName)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("record", writeWorkload(t, small), "-o", dir, "--formats", "none")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "replaced the previous run") {
+		t.Errorf("said it replaced a run:\n%s", out)
+	}
+	if _, err := tracer.ReadFile(target); err != nil {
+		t.Errorf("the link's target: %v", err)
+	}
+}
