@@ -208,10 +208,14 @@ func (l *layout) instant(o *out, name, trk string, at int64, k1, v1, k2, v2 stri
 // the slice on top of the track's stack), and "f" with "bp":"e" on the
 // acquiring thread at the acquire, binding to the slice that starts there.
 // An end outside its thread's life has no slice to bind to (an acquire as
-// the trace was cut off, or a broken trace): that handoff gets no arrow.
+// the trace was cut off, or a broken trace): that handoff gets no arrow;
+// nor does a thread taking back the lock it released (no handoff: the
+// Perfetto exporter and the view draw none; QA: 48 226 arrows of 48 227,
+// 10 MB of a legacy countdown's 36 MB trace.json, went from a thread to
+// itself).
 func (l *layout) writeFlows(o *out) {
 	for i, h := range l.s.Handoffs {
-		if int(h.Lock) >= len(l.flowName) {
+		if int(h.Lock) >= len(l.flowName) || h.From == h.To {
 			continue
 		}
 		from := max(h.Released-1, l.life(h.From).Start)
