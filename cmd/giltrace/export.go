@@ -117,17 +117,31 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 		return nil
 	}
 	path := o.Out
+	beside := filepath.Join(filepath.Dir(o.File), out.File)
 	if path == "" {
-		path = filepath.Join(filepath.Dir(o.File), out.File)
+		path = beside
 		if isRunTrace(o.File) {
-			return exportIntoRun(cmd, o, out, s, path)
+			return exportIntoRun(cmd, o, out, s, path, false)
 		}
+	} else if isRunTrace(o.File) && samePath(path, beside) {
+		// -o naming the default path: written, as asked, and listed with
+		// the run's outputs (QA: the next record called it a file of the
+		// user's, and kept another run's output beside its own).
+		return exportIntoRun(cmd, o, out, s, path, true)
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {
 		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", path)
 	return err
+}
+
+// samePath reports whether a and b name the same path (made absolute and
+// clean; links are not followed).
+func samePath(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
 }
 
 // isRunTrace reports whether path is a run's trace in its directory (record
@@ -142,7 +156,7 @@ func isRunTrace(path string) bool { return filepath.Base(path) == traceName }
 // into the directory removes it with the run's other outputs (QA: export
 // replaced a user's report.txt, and its trace.perfetto-trace outlived the
 // run, and made the next record call it a file of the user's).
-func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, path string) error {
+func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, path string, asked bool) error {
 	dir := filepath.Dir(path)
 	unlock, err := lockDir(dir)
 	if err != nil {
@@ -150,7 +164,7 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	}
 	defer unlock()
 	listed := readManifest(dir)
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && !listed[out.File] {
+	if fi, err := os.Lstat(path); !asked && err == nil && fi.Mode().IsRegular() && !listed[out.File] {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {

@@ -189,6 +189,19 @@ func TestExportIntoRun(t *testing.T) {
 	if _, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "--seed", "8", "-o", dir, "--formats", "report,text"); err != nil {
 		t.Errorf("record after an export: %v", err)
 	}
+	// -o naming the default path beside the run's trace: written, and
+	// listed, so that the next record removes it (QA: it called it a
+	// file of the user's and kept it beside its own run).
+	pf := filepath.Join(dir, "trace.perfetto-trace")
+	if _, err := runRoot("export", trace, "-f", "perfetto", "-o", pf); err != nil {
+		t.Fatal(err)
+	}
+	if !readManifest(dir)["trace.perfetto-trace"] {
+		t.Errorf("-o at the default path not listed: %v", readManifest(dir))
+	}
+	if out, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "--seed", "9", "-o", dir, "--formats", "report,perfetto"); err != nil {
+		t.Errorf("record after an export -o at the default path: %v\n%s", err, out)
+	}
 	// A trace that is not a run's keeps the old default: beside it.
 	other := filepath.Join(t.TempDir(), "mine.giltrace")
 	b, _ := os.ReadFile(trace)
