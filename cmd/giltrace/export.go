@@ -33,8 +33,9 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			"By default the output goes next to the trace under the format's file name\n" +
 			"(the name giltrace record uses); -o names another file, -o - writes to stdout.\n" +
 			"Beside a run's trace (DIR/run.giltrace) it joins the run's outputs, as record's:\n" +
-			"a file of yours under that name is left as it is (export fails), and the next\n" +
-			"record into DIR removes the output with the run's others.\n\n" +
+			"a file of yours under that name is left as it is (export fails; with -o naming\n" +
+			"that path it is replaced, as asked), and the next record into DIR removes the\n" +
+			"output with the run's others.\n\n" +
 			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(exactArgs(1)),
