@@ -181,7 +181,6 @@ func (b *builder) root() *spec {
 		keyWorkloadFile.String(m.WorkloadFile),
 		keyGILMode.String(string(m.GILMode)),
 		keySwitchInterval.Int64(int64(m.SwitchInterval)),
-		keyCheckInterval.Int(m.CheckInterval),
 		keyProcesses.Int(len(b.t.Procs)),
 		keyProcessNames.StringSlice(names),
 		keyProcessPIDs.Int64Slice(pids),
@@ -196,6 +195,12 @@ func (b *builder) root() *spec {
 		keyFoldedCalls.Int(b.p.totalFoldedCalls),
 		keyFoldedWaits.Int(b.p.totalFoldedWaits),
 		keyFoldedEvents.Int(b.nFoldedEv),
+	}
+	if m.GILMode == tracer.GILLegacy {
+		// The legacy GIL's tick count; other modes have none (QA: sent
+		// for every run, 100 for a cpython-mode one, as docs/otel.md
+		// said it was not).
+		attrs = append(attrs, keyCheckInterval.Int(m.CheckInterval))
 	}
 	// Where the run comes from: a simulated run is dated 1970 in Jaeger,
 	// and these tell it apart (QA).

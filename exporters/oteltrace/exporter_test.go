@@ -659,3 +659,18 @@ func TestRunSpanSaysWhereTheRunComesFrom(t *testing.T) {
 		t.Errorf("giltrace.source %q, want cpython", src)
 	}
 }
+
+// TestCheckIntervalOnlyInLegacyMode: giltrace.check_interval, the legacy
+// GIL's ticks, is on a legacy run's span only (QA: sent for every run).
+func TestCheckIntervalOnlyInLegacyMode(t *testing.T) {
+	tr := testkit.Countdown(2)
+	tr.Meta.CheckInterval = 100
+	if got := attr(export(t, tr, Options{}).one("run countdown"), "giltrace.check_interval"); got.Type() != attribute.EMPTY {
+		t.Errorf("a %s run's giltrace.check_interval: %v", tr.Meta.GILMode, got.Emit())
+	}
+	tr = testkit.Countdown(2)
+	tr.Meta.GILMode, tr.Meta.CheckInterval = tracer.GILLegacy, 100
+	if got := attr(export(t, tr, Options{}).one("run countdown"), "giltrace.check_interval").AsInt64(); got != 100 {
+		t.Errorf("a legacy run's giltrace.check_interval: %d, want 100", got)
+	}
+}
