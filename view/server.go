@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,7 +81,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "giltrace view answers only its own pages", http.StatusForbidden)
 		return
 	}
+	if o := r.Header.Get("Origin"); o != "" && r.Method != http.MethodGet && r.Method != http.MethodHead && !loopbackOrigin(o) {
+		// A form or script of another origin posting here, from a
+		// browser that does not send Sec-Fetch-Site (QA: pprof's
+		// saveconfig wrote ~/.config/pprof/settings.json for a POST with
+		// Origin: http://evil.example).
+		http.Error(w, "giltrace view answers only its own pages", http.StatusForbidden)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// loopbackOrigin reports whether an Origin header names a loopback host.
+func loopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && LoopbackHost(u.Host)
 }
 
 // LoopbackHost reports whether host (a Host header: a name or address,

@@ -77,6 +77,36 @@ func TestCrossSite(t *testing.T) {
 	}
 }
 
+// TestForeignOriginPost: a POST whose Origin is another site is refused
+// even without Sec-Fetch-Site (QA: pprof's saveconfig wrote the user's
+// ~/.config/pprof/settings.json for Origin: http://evil.example); the
+// page's own posts, and GETs, are served.
+func TestForeignOriginPost(t *testing.T) {
+	h := newHandler(t, testkit.Countdown(3))
+	for _, tc := range []struct {
+		method, origin string
+		refused        bool
+	}{
+		{"POST", "http://evil.example", true},
+		{"POST", "null", true},
+		{"POST", "http://127.0.0.1:1234", false},
+		{"POST", "http://localhost:1234", false},
+		{"POST", "", false},
+		{"GET", "http://evil.example", false},
+	} {
+		req := httptest.NewRequest(tc.method, "/pprof/wait/top", nil)
+		req.Host = "127.0.0.1:1234"
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Code == http.StatusForbidden; got != tc.refused {
+			t.Errorf("%s with Origin %q: %d, want refused %v", tc.method, tc.origin, rec.Code, tc.refused)
+		}
+	}
+}
+
 func get(t testing.TB, h http.Handler, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
