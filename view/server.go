@@ -3,8 +3,8 @@ package view
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
