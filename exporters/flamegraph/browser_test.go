@@ -135,9 +135,14 @@ func TestBrowser(t *testing.T) {
 
 	// 6. Thread filter: hiding worker-2 leaves worker-1's waits only.
 	wd.Click(wd.Find("#threads-panel summary"))
+	aboutAll := wd.Text("#about")
 	wd.Click(wd.Find(`#threads input[data-thread="python/worker-2"]`))
 	if w, _ := wd.frameWidth("python/worker-2"); w != 0 {
 		t.Errorf("hidden thread drawn %.0f px wide", w)
+	}
+	// The total is of the threads shown (QA: it stayed that of all).
+	if about := wd.Text("#about"); about == aboutAll || !strings.Contains(about, "(1 hidden)") {
+		t.Errorf("about %q after hiding a thread (was %q)", about, aboutAll)
 	}
 	if w, width := wd.frameWidth("python/worker-1"); math.Abs(w-width) > 2 {
 		t.Errorf("the only thread left is %.0f px of %.0f", w, width)

@@ -235,11 +235,18 @@
     state.viewID = id;
     state.view = tree(id);
     state.zoom = null;
-    const v = data.views.find((x) => x.id === id);
-    $("about").textContent = `${v.label}: ${v.about}. Total ${fmtTime(value(state.view))}.`;
     details.textContent = "Hover over a frame for details; click it to zoom.";
     buildThreads();
+    showAbout();
     render();
+  }
+
+  // showAbout says what the view shows and its total, of the threads shown
+  // (QA: hiding a thread left the total of all of them).
+  function showAbout() {
+    const v = data.views.find((x) => x.id === state.viewID);
+    const hidden = state.hidden.size ? ` (${state.hidden.size} hidden)` : "";
+    $("about").textContent = `${v.label}: ${v.about}. Total ${fmtTime(value(state.view))}${hidden}.`;
   }
 
   function buildThreads() {
@@ -254,6 +261,7 @@
       c.addEventListener("change", () => {
         if (c.checked) state.hidden.delete(t.name); else state.hidden.add(t.name);
         if (state.zoom && value(state.zoom) <= 0) state.zoom = null;
+        showAbout();
         render();
       });
       l.append(c, " " + t.name);
