@@ -1062,3 +1062,27 @@ func TestLimitIsTheRunsLock(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatIfFreeThreadedRecording: a run recorded without a GIL is
+// replayed without one, and nothing is said to beat it that runs the same
+// (QA: replayed under a GIL at +93 % of its wall, and told that processes
+// would cut it by half).
+func TestWhatIfFreeThreadedRecording(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "free-threaded.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.GILMode != tracer.GILNone {
+		t.Fatalf("the fixture's GIL mode is %s", tr.Meta.GILMode)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "free-threaded.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Replay.Mode != FreeThreaded || math.Abs(p.ReplayError) > 0.05 || p.Replay.SwitchInterval != 0 {
+		t.Errorf("replay %s at %+.1f %% of the recorded wall, switch interval %d: want free-threaded, within 5 %%, none", p.Replay.Mode, 100*p.ReplayError, p.Replay.SwitchInterval)
+	}
+	if p.Best.Mode != FreeThreaded || p.BestWallChange != 0 {
+		t.Errorf("best %s, wall change %v: want the run as recorded", p.Best.Mode, p.BestWallChange)
+	}
+}
