@@ -282,3 +282,19 @@ func TestEmpty(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMetaSaysSimulated: the page of a virtual-time run says it was
+// simulated, with its seed and simulated cores (QA: it showed
+// GOMAXPROCS and a start in 1970, nothing of the clock).
+func TestMetaSaysSimulated(t *testing.T) {
+	tr := testkit.Countdown(2)
+	tr.Meta.Extra = map[string]string{"clock": "virtual", "seed": "7"}
+	tr.Meta.Cores = 4
+	var buf bytes.Buffer
+	if err := flamegraph.NewHTML(&buf).Export(context.Background(), tracer.Derive(tr)); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, "clock: virtual (simulated, seed 7; docs/vm.md), simulated cores: 4") || strings.Contains(got, "GOMAXPROCS") {
+		t.Errorf("the page of a virtual run does not say it was simulated")
+	}
+}

@@ -149,8 +149,14 @@ func meta(t *tracer.Trace) []string {
 	case "legacy":
 		lines = append(lines, "check interval: "+strconv.Itoa(m.CheckInterval))
 	}
+	cores := fmt.Sprintf("cores: %d, GOMAXPROCS: %d", m.Cores, m.GOMAXPROCS)
+	if m.Extra["clock"] == "virtual" {
+		// Said, as the pprof files and trace.json say it (QA: a page of
+		// a simulated run, dated 1970, said nothing of it).
+		cores = fmt.Sprintf("clock: virtual (simulated, seed %s; docs/vm.md), simulated cores: %d", m.Extra["seed"], m.Cores)
+	}
 	lines = append(lines,
-		fmt.Sprintf("cores: %d, GOMAXPROCS: %d", m.Cores, m.GOMAXPROCS),
+		cores,
 		"duration: "+time.Duration(t.Duration()).String(),
 		fmt.Sprintf("threads: %d, processes: %d, events: %d", len(t.Threads), len(t.Procs), len(t.Events)),
 	)
