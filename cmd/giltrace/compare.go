@@ -101,15 +101,6 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 					return &usageError{fmt.Errorf("invalid --modes: unknown mode %q (want threads, processes or free-threaded)%s", m, didYouMean("modes", m))}
 				}
 			}
-			if slices.Contains(o.Modes, compare.Processes) {
-				for _, n := range o.Threads {
-					if n > workload.MaxProcesses {
-						// Found before the first variant runs (QA: the run
-						// failed part-way, with no table).
-						return &usageError{fmt.Errorf("--threads %d: processes mode runs one process per thread, at most %d: give --threads up to %d, or --modes threads,free-threaded", n, workload.MaxProcesses, workload.MaxProcesses)}
-					}
-				}
-			}
 			return run(cmd, o)
 		},
 	}

@@ -23,7 +23,6 @@ func TestCompareArgs(t *testing.T) {
 			SwitchIntervals: []time.Duration{time.Millisecond, 2 * time.Millisecond}, Runs: 1}, false, ""}, // a repeat runs once (QA)
 		{[]string{"w.yaml", "--runs", "0"}, nil, true, ""},
 		{[]string{"w.yaml", "--runs", "101"}, nil, true, "invalid --runs 101: must be from 1 to 100"},
-		{[]string{"w.yaml", "--threads", "100"}, nil, true, "--threads 100: processes mode runs one process per thread, at most 64"},
 		{nil, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "0"}, nil, true, ""},
 		{[]string{"w.yaml", "--threads", "two"}, nil, true, ""},
