@@ -21,7 +21,11 @@ type Summary struct {
 	WallNS           int64  `json:"wall_ns"`
 	Events           int    `json:"events"`
 	DroppedEvents    uint64 `json:"dropped_events"`
-	Truncated        bool   `json:"truncated,omitempty"`
+	// StoppedAtBound: a virtual run that stopped at the recorder's bound
+	// (DroppedEvents then counts the events made before it stopped, not
+	// all the run would have made).
+	StoppedAtBound bool `json:"stopped_at_bound,omitempty"`
+	Truncated      bool `json:"truncated,omitempty"`
 	// Source and Clock say where the run comes from: "vm" or "cpython" (a
 	// real program); "real" (measured) or "virtual" (simulated by the VM:
 	// exact, on Cores simulated cores, with Seed).
@@ -118,6 +122,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		WallNS:           t.Duration(),
 		Events:           len(t.Events),
 		DroppedEvents:    t.Dropped,
+		StoppedAtBound:   t.Meta.Extra["stopped_at_bound"] == "true",
 		Truncated:        t.Truncated,
 		Source:           orDefault(t.Meta.Extra["source"], "vm"),
 		Clock:            orDefault(t.Meta.Extra["clock"], "real"),

@@ -58,6 +58,7 @@ type Recorder struct {
 	bufs    []*Buffer
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
+	cutAt    atomic.Int64 // the earliest time an event was dropped, -1 none (CutAt)
 	disabled bool
 	huge     bool // Config.HugePages
 	slabMu   sync.Mutex
@@ -82,7 +83,23 @@ func NewRecorder(cfg Config) *Recorder {
 		max = DefaultMaxEvents
 	}
 	r.budget.Store(int64(max))
+	r.cutAt.Store(-1)
 	return r
+}
+
+// CutAt is the earliest time of an event dropped at the bound so far, -1
+// if none: the trace ends there (Finish), so an event after it is never
+// kept. A simulation may stop once nothing before it can happen.
+func (r *Recorder) CutAt() int64 { return r.cutAt.Load() }
+
+// noteCut lowers CutAt to t.
+func (r *Recorder) noteCut(t int64) {
+	for {
+		c := r.cutAt.Load()
+		if c >= 0 && c <= t || r.cutAt.CompareAndSwap(c, t) {
+			return
+		}
+	}
 }
 
 // Intern returns the StringID of s, adding it to the table if needed.
@@ -223,6 +240,7 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	if len(b.cur) == cap(b.cur) && !b.grow() {
 		if b.dropAt.Load() < 0 {
 			b.dropAt.Store(t)
+			b.r.noteCut(t)
 		}
 		b.dropped++
 		return t

@@ -323,6 +323,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		start = time.Unix(0, 0).UTC()
 		vc = newVClock(ctx, s.cores, lpm, s.latency)
 		vc.timer = int64(s.timer)
+		vc.cutAt = recorderCut(rec)
 		clock = vc
 	case clock == nil:
 		clock = &realClock{start: start} // time 0 of the events is Meta.Start
@@ -396,6 +397,11 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	meta := r.meta(start, lpm)
 	if vc != nil {
 		r.virtualMeta(&meta, vc, threads)
+		if vc.cut {
+			// The dropped count is of the events simulated before the
+			// stop, not of all the run would have made.
+			meta.Extra["stopped_at_bound"] = "true"
+		}
 		if vc.err != nil {
 			meta.Extra["interrupted"] = "true"
 			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.stopAt), ErrInterrupted, vc.err)
@@ -403,11 +409,19 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	} else if cpu1 := processCPU(); o.Clock == nil && cpu0 >= 0 && cpu1 >= cpu0 {
 		meta.Extra["cpu_ns"] = strconv.FormatInt(cpu1-cpu0, 10) // CPU obtained in real time (diagnosis.ExtraCPU)
 	}
-	if stopped.Load() {
+	if stopped.Load() && (vc == nil || !vc.cut) { // stopped at the cut: every kept event was made
 		meta.Extra["interrupted"] = "true"
 		return meta, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
 	}
 	return meta, nil
+}
+
+// recorderCut is the recorder's CutAt, nil without a recorder.
+func recorderCut(rec *tracer.Recorder) func() int64 {
+	if rec == nil {
+		return nil
+	}
+	return rec.CutAt
 }
 
 // runner builds the processes and threads of a run.

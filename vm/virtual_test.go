@@ -1038,3 +1038,47 @@ functions:
 		t.Error("running ahead changed the run")
 	}
 }
+
+// TestVirtualStopsAtTheCut: a virtual run whose recorder reached its
+// bound stops once every thread is past the first event dropped: the trace
+// it keeps is the same, and the events it would have dropped are not
+// simulated (QA: a run of 16.8 M events kept simulated 113 M more, 70 %
+// of its CPU, and then dropped them).
+func TestVirtualStopsAtTheCut(t *testing.T) {
+	w, err := workload.Parse("long.yaml", []byte(`name: long
+clock: virtual
+threads: [{name: w, count: 3, run: f, repeat: 20000}]
+functions:
+  f: [{io: 1us}, {compute: {loops: 100}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(stop bool) (*tracer.Trace, int64) {
+		stopAtCut = stop
+		defer func() { stopAtCut = true }()
+		var resumes int64
+		vclockDone = func(c *vclock) { resumes = c.resumes }
+		defer func() { vclockDone = nil }()
+		tr, err := Run(context.Background(), w, Options{MaxEvents: 20000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr, resumes
+	}
+	all, allResumes := run(false)
+	cut, cutResumes := run(true)
+	if all.Dropped == 0 {
+		t.Fatalf("no event dropped at a bound of 20000 (%d events)", len(all.Events))
+	}
+	if len(cut.Events) != len(all.Events) || !slices.Equal(cut.Events, all.Events) {
+		t.Errorf("the kept trace differs: %d events, %d simulating the rest", len(cut.Events), len(all.Events))
+	}
+	if cut.Meta.Extra["stopped_at_bound"] != "true" {
+		t.Errorf("meta %v: want stopped_at_bound", cut.Meta.Extra)
+	}
+	if cutResumes*5 > allResumes {
+		t.Errorf("%d resumes stopping at the cut, %d simulating the rest: want far fewer", cutResumes, allResumes)
+	}
+	t.Logf("resumes %d against %d; dropped %d against %d", cutResumes, allResumes, cut.Dropped, all.Dropped)
+}

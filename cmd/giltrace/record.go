@@ -502,7 +502,10 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if saveErr != nil {
 		return errors.Join(saveErr, runErr)
 	}
-	if diag.DroppedEvents > 0 {
+	switch {
+	case diag.StoppedAtBound:
+		fmt.Fprintf(stderr, "giltrace: warning: the run reached the recorder's bound of events: the trace stops at the first event past it, and the simulation stopped there\n")
+	case diag.DroppedEvents > 0:
 		fmt.Fprintf(stderr, "giltrace: warning: %s dropped at the recorder's bound; the trace stops at the first of them\n", textfmt.Plural(int(min(diag.DroppedEvents, math.MaxInt)), "event"))
 	}
 	var otlpErr error

@@ -55,7 +55,10 @@ func headline(s *diagnosis.Summary) string {
 	line := fmt.Sprintf("%s: %s in %s, %s, wall %s, %d events",
 		s.Workload, textfmt.Plural(len(s.Threads), "thread"), textfmt.Plural(s.Processes, "process"),
 		mode, textfmt.Dur(s.WallNS), s.Events)
-	if s.DroppedEvents > 0 {
+	switch {
+	case s.StoppedAtBound:
+		line += " (the recorder's bound was reached: the trace is cut short there, and the simulation stopped)"
+	case s.DroppedEvents > 0:
 		line += fmt.Sprintf(" (%d dropped: the trace is cut short)", s.DroppedEvents)
 	}
 	if s.Truncated {
