@@ -204,7 +204,9 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if p.Replay, err = run(recMode, recCores, 0); err != nil {
 		return nil, err
 	}
-	if recMode == Threads {
+	if recMode == Threads && t.Meta.GILMode == tracer.GILCPython {
+		// The legacy GIL has no switch interval: 0, as its rows (QA:
+		// 5000000 in a legacy run's whatif.json).
 		p.Replay.SwitchInterval = int64(t.Meta.SwitchInterval)
 	}
 	// The run itself near a boundary is the replay near it too.

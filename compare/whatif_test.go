@@ -1009,9 +1009,9 @@ func TestWhatIfLegacyNoSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range p.Rows {
+	for _, r := range append(p.Rows, p.Replay) {
 		if r.SwitchInterval != 0 {
-			t.Errorf("legacy run: sweep row %+v", r)
+			t.Errorf("legacy run: row %+v has a switch interval", r)
 		}
 	}
 	if len(p.Rows) != len(AllModes)*len(CoreCounts(2)) {
