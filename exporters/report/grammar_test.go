@@ -54,7 +54,7 @@ functions:
 		{"on 1 simulated core, seed", "on 1 simulated cores"},
 		{"1 was taken at 1 function line that held it under 1us", "1 were taken"},
 		{"    longest GIL wait: under 1us (every thread took the GIL at once)\n", "<1us by"},
-		{"  measured: this run is the one-thread run\n", "no one-thread run"},
+		{"  simulated: this run is the one-thread run\n", "no one-thread run"},
 		{"estimated on 1 core, with the same threads", "1 cores"},
 	} {
 		if !strings.Contains(text, c.want) || strings.Contains(text, c.not) {

@@ -420,14 +420,19 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		capped = fmt.Sprintf(", CPU time capped at %s x wall", textfmt.Plural(sp.Cores, "core"))
 	}
 	fmt.Fprintf(w, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
+	// A simulated run's figure is simulated, not measured (QA).
+	measured := "measured"
+	if r.Clock == "virtual" {
+		measured = "simulated"
+	}
 	switch {
 	case sp.Measured > 0:
-		fmt.Fprintf(w, "  measured: %s (the same work on one thread took %s, this run %s)\n", textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
+		fmt.Fprintf(w, "  %s: %s (the same work on one thread took %s, this run %s)\n", measured, textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
 	case sp.Threads <= 1:
 		// QA: "not known (no one-thread run ...)" of a one-thread run.
-		fmt.Fprintf(w, "  measured: this run is the one-thread run\n")
+		fmt.Fprintf(w, "  %s: this run is the one-thread run\n", measured)
 	default:
-		fmt.Fprintf(w, "  measured: not known (no one-thread run of the same work; giltrace compare records one)\n")
+		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work; giltrace compare records one)\n", measured)
 	}
 	fmt.Fprintf(w, "  estimated on %s, with the same threads: as processes %s, without a GIL %s\n", textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 	if sp.Limit.Text != "" {
