@@ -666,7 +666,7 @@ func TestCheckIntervalOnlyInLegacyMode(t *testing.T) {
 	tr := testkit.Countdown(2)
 	tr.Meta.CheckInterval = 100
 	if got := attr(export(t, tr, Options{}).one("run countdown"), "giltrace.check_interval"); got.Type() != attribute.EMPTY {
-		t.Errorf("a %s run's giltrace.check_interval: %v", tr.Meta.GILMode, got.Emit())
+		t.Errorf("a %s run's giltrace.check_interval: %v", tr.Meta.GILMode, got.String())
 	}
 	tr = testkit.Countdown(2)
 	tr.Meta.GILMode, tr.Meta.CheckInterval = tracer.GILLegacy, 100
