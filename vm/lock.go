@@ -226,7 +226,9 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 	th.parkSeq = l.parks
 	l.addWaiter(th)
 	l.unlock()
+	th.parkedOn = l
 	w := l.clock.Park(th.ctx, th.wake, timeout)
+	th.parkedOn = nil
 	l.mu.Lock()
 	l.removeWaiter(th)
 	return w

@@ -66,6 +66,7 @@ type thread struct {
 	vt *vthread // the thread in the virtual clock's scheduler; nil in real time
 
 	joinLock *joinLock  // held for the thread's life if another thread joins it (join.go)
+	parkedOn *lock      // the lock whose park it is in, if any (a virtual deadlock's message)
 	gate     *startGate // the thread waits, not started, until a start opens it (start.go)
 }
 

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -340,10 +341,42 @@ func (c *vclock) pop() *vthread {
 			return nil
 		}
 		if !c.stopping {
-			c.stop(errDeadlock)
+			c.stop(c.deadlock())
 			c.wakeParked()
 		}
 	}
+}
+
+// deadlock is errDeadlock with who waits for whom: each thread still
+// running and the holder of the lock it waits for (QA: the message named
+// no thread).
+func (c *vclock) deadlock() error {
+	var parts []string
+	for _, v := range c.threads {
+		if v.ended {
+			continue
+		}
+		l := v.wait
+		if l == nil {
+			l = v.th.parkedOn
+		}
+		switch {
+		case l != nil && l.holder != nil && l.holder.joinLock != nil && l.holder.joinLock.l == l:
+			parts = append(parts, fmt.Sprintf("%s joins %s", v.th.name, l.holder.name))
+		case l != nil && l.holder != nil:
+			parts = append(parts, fmt.Sprintf("%s waits for a lock %s holds", v.th.name, l.holder.name))
+		case l != nil || v.parked:
+			parts = append(parts, v.th.name+" waits")
+		}
+		if len(parts) == 8 {
+			parts = append(parts, "...")
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return errDeadlock
+	}
+	return fmt.Errorf("%w: %s", errDeadlock, strings.Join(parts, "; "))
 }
 
 // rewait does, without resuming it, what a thread woken in lock.acquire's
@@ -468,7 +501,7 @@ func (c *vclock) wakeParked() bool {
 	if c.cur != nil {
 		t = max(t, c.cur.t)
 	}
-	if c.err == errDeadlock {
+	if errors.Is(c.err, errDeadlock) {
 		// Threads run ahead of each other: the deadlock is complete only
 		// when the last of them waits (QA: a thread joining one that went
 		// on computing for 20 ms was ended, and the deadlock reported, at

@@ -491,6 +491,10 @@ func TestVirtualDeadlockEndsTheRun(t *testing.T) {
 	if !errors.Is(err, errDeadlock) || tr == nil {
 		t.Fatalf("Run: %v, expected a deadlock error and the trace", err)
 	}
+	// Who waits for whom (QA: the message named no thread).
+	if !strings.Contains(err.Error(), "AB waits for a lock BA holds; BA waits for a lock AB holds") {
+		t.Errorf("the deadlock's error does not say who waits for whom: %v", err)
+	}
 	if err := tr.CheckValid(); err != nil {
 		t.Errorf("invalid trace: %v", err)
 	}
@@ -517,6 +521,9 @@ functions:
 	tr, err := Run(context.Background(), w, Options{})
 	if !errors.Is(err, errDeadlock) || tr == nil {
 		t.Fatalf("Run: %v, expected a deadlock error and the trace", err)
+	}
+	if !strings.Contains(err.Error(), "a joins b; b waits") {
+		t.Errorf("the deadlock's error does not say who waits for whom: %v", err)
 	}
 	if err := tr.CheckValid(); err != nil {
 		t.Errorf("invalid trace: %v", err)
