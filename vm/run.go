@@ -323,7 +323,7 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		start = time.Unix(0, 0).UTC()
 		vc = newVClock(ctx, s.cores, lpm, s.latency)
 		vc.timer = int64(s.timer)
-		vc.cutAt = recorderCut(rec)
+		vc.rec = rec
 		clock = vc
 	case clock == nil:
 		clock = &realClock{start: start} // time 0 of the events is Meta.Start
@@ -414,14 +414,6 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		return meta, fmt.Errorf("running workload %s: %w: %w", w.Name, ErrInterrupted, context.Cause(ctx))
 	}
 	return meta, nil
-}
-
-// recorderCut is the recorder's CutAt, nil without a recorder.
-func recorderCut(rec *tracer.Recorder) func() int64 {
-	if rec == nil {
-		return nil
-	}
-	return rec.CutAt
 }
 
 // runner builds the processes and threads of a run.

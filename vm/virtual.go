@@ -129,10 +129,10 @@ type vclock struct {
 	err      error // why the run stopped early (deadlock)
 	stopAt   int64 // the time of the stop: its parked threads end there (wakeParked)
 	resumes  int64 // coroutine resumes (tests: how often threads took turns)
-	// cutAt is the recorder's CutAt: the run stops once every thread is
-	// past it (pop); cut records that it did.
-	cutAt func() int64
-	cut   bool
+	// rec is the run's recorder (nil in tests): the run stops once every
+	// thread is past its CutAt (pop); cut records that it did.
+	rec *tracer.Recorder
+	cut bool
 }
 
 // stopAtCut (tests) turns off the stop at the recorder's cut.
@@ -304,14 +304,14 @@ func (c *vclock) pop() *vthread {
 		if !c.stopping && c.cancelled.Load() {
 			c.stop(nil)
 		}
-		if !c.stopping && c.cutAt != nil && len(c.q) > 0 && stopAtCut {
+		if !c.stopping && c.rec != nil && len(c.q) > 0 && stopAtCut {
 			// The recorder dropped an event at its bound: the trace ends
 			// at the earliest one, and once every thread is past it
 			// (the earliest queued entry; parked and core-waiting threads
 			// wait for a queued one) nothing the trace keeps can happen.
 			// QA: a run of 16.8 M events kept simulated 113 M more it
 			// dropped, 70 % of its 16 s of CPU.
-			if cut := c.cutAt(); cut >= 0 && c.q[0].at > cut {
+			if cut := c.rec.CutAt(); cut >= 0 && c.q[0].at > cut {
 				c.cut = true
 				c.stop(nil)
 			}

@@ -348,11 +348,9 @@ func writePrediction(ctx context.Context, p *compare.Prediction, dir string, pro
 	var errs []error
 	for _, f := range p.Files() {
 		path := filepath.Join(dir, f.Name)
-		if fi, err := os.Lstat(path); protect && err == nil && fi.Mode().IsRegular() {
-			// Record's run directory, its previous run's files cleared
-			// (clearRun): a file here is the user's (QA: whatif/model.yaml
-			// of a fresh directory was overwritten, where report.txt was
-			// left as it was).
+		if protect && usersFile(path) {
+			// QA: whatif/model.yaml of a fresh directory was overwritten,
+			// where report.txt was left as it was.
 			theirs = append(theirs, path)
 			continue
 		}
@@ -362,8 +360,5 @@ func writePrediction(ctx context.Context, p *compare.Prediction, dir string, pro
 		}
 		written = append(written, path)
 	}
-	if len(theirs) > 0 {
-		errs = append(errs, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName))
-	}
-	return written, errors.Join(errs...)
+	return written, errors.Join(append(errs, leftAsTheyAre(theirs))...)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -165,7 +164,7 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	}
 	defer unlock()
 	listed := readManifest(dir)
-	if fi, err := os.Lstat(path); !asked && err == nil && fi.Mode().IsRegular() && !listed[out.File] {
+	if !asked && !listed[out.File] && usersFile(path) {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {

@@ -336,16 +336,30 @@ func outputsToWrite(dir string, names []string) ([]string, error) {
 			continue
 		}
 		p := filepath.Join(dir, o.File)
-		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+		if usersFile(p) {
 			theirs = append(theirs, p)
 			continue
 		}
 		keep = append(keep, n)
 	}
+	return keep, leftAsTheyAre(theirs)
+}
+
+// usersFile reports whether a regular file is at path p of a run's
+// directory after the previous run's listed files were cleared (clearRun):
+// the user's, which record leaves as it is.
+func usersFile(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// leftAsTheyAre is the error naming the user's files that record left in
+// place of its outputs, nil for none.
+func leftAsTheyAre(theirs []string) error {
 	if len(theirs) == 0 {
-		return keep, nil
+		return nil
 	}
-	return keep, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName)
+	return fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName)
 }
 
 // keepPartial moves aside the streamed trace an earlier run left in dir

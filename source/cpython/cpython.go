@@ -226,9 +226,13 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 		if len(others) > len(shown) {
 			more = fmt.Sprintf(" and %d more", len(others)-len(shown))
 		}
+		// (Pluralised here: a source package does not import textfmt.)
+		what, verb, their := fmt.Sprintf("%d other processes", len(others)), "run", "their"
+		if len(others) == 1 {
+			what, verb, their = "1 other process", "runs", "its"
+		}
 		fmt.Fprintf(s.o.Stderr, "giltrace: note: %s also %s %s (pid %s%s): while giltrace traces, %s GIL and lock operations take the probes' trap too, a few microseconds each (a program doing little else runs many times slower), and none of %s events is recorded (docs/cpython.md, \"How it works\")\n",
-			plural(len(others), "other process", "other processes"), verbFor(len(others), "runs", "run"), in.Path, strings.Join(ids, ", "), more,
-			verbFor(len(others), "its", "their"), verbFor(len(others), "its", "their"))
+			what, verb, in.Path, strings.Join(ids, ", "), more, their, their)
 	}
 	sess := newSession(in.Path)
 	defer func() {

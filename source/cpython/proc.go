@@ -274,17 +274,3 @@ func otherUsers(path string, pid int) []int {
 	slices.Sort(out)
 	return out
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
-func verbFor(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
