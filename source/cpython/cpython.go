@@ -302,15 +302,17 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 // name no run (QA: `python3 ..py` was recorded as ".", in a directory
 // py-., and a newline in a script's name made one in the directory's).
 func workloadName(argv []string) (string, string) {
-	name, file := scriptName(argv)
-	if name == "." || name == ".." || name == "" {
-		name = ""
-		if len(argv) > 0 {
-			name = filepath.Base(argv[0]) // the command's
-		}
+	script, file := scriptName(argv)
+	candidates := []string{script}
+	if len(argv) > 0 {
+		candidates = append(candidates, filepath.Base(argv[0])) // the command's
 	}
-	if name == "." || name == ".." || name == "/" {
-		name = ""
+	name := ""
+	for _, n := range candidates {
+		if n != "" && n != "." && n != ".." && n != "/" {
+			name = n
+			break
+		}
 	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '/' {
