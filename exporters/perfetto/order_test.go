@@ -99,7 +99,8 @@ func TestBlocksAreRecords(t *testing.T) {
 
 // TestFlowsAsSearched: the flows found by galloping from each thread's
 // previous span are those a binary search of each handoff finds, for
-// valid traces and for events in any order.
+// valid traces and for events in any order; indexed densely or sparsely,
+// asked for in the spans' order (as the exporter asks) or in any order.
 func TestFlowsAsSearched(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
@@ -107,7 +108,6 @@ func TestFlowsAsSearched(t *testing.T) {
 	cases = append(cases, byteCases(rand.New(rand.NewPCG(9, 10)), 300)...)
 	for _, c := range cases {
 		s := tracer.Derive(c.Trace)
-		got := newFlows(s)
 		// The reference: each handoff's spans by binary search.
 		first := make([]int, len(s.Trace.Threads)+1)
 		for id := range s.Trace.Threads {
@@ -135,8 +135,21 @@ func TestFlowsAsSearched(t *testing.T) {
 			in[to] = append(in[to], flowID{id: uint64(i + 1), in: true})
 		}
 		for i := range want {
-			if w := append(want[i], in[i]...); !slices.Equal(got.of(int32(i)), w) {
-				t.Fatalf("%s: span %d: flows %v, want %v", c.Name, i, got.of(int32(i)), w)
+			want[i] = append(want[i], in[i]...)
+		}
+		order := rand.New(rand.NewPCG(uint64(len(s.States)), 3)).Perm(len(s.States))
+		for _, dense := range []int{1, 0, -1} {
+			for _, shuffled := range []bool{false, true} {
+				got := makeFlows(s, dense)
+				for k := range want {
+					i := k
+					if shuffled {
+						i = order[k]
+					}
+					if g := got.of(int32(i)); !slices.Equal(g, want[i]) {
+						t.Fatalf("%s (dense %d, shuffled %v): span %d: flows %v, want %v", c.Name, dense, shuffled, i, g, want[i])
+					}
+				}
 			}
 		}
 	}

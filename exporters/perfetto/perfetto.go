@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 	"sort"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -314,11 +315,22 @@ func order(recs []record, i, j int) int {
 // flows are the flow ids leaving and entering each state span (by index
 // in Spans.States): a handoff's flow leaves the releaser's span that holds
 // the release and enters the acquirer's that holds the acquire. The ids of
-// span i are ids[start[i]:start[i+1]], those leaving it first, each kind in
-// the order of the handoffs.
+// a span are those leaving it first, each kind in the order of the
+// handoffs.
+//
+// Where many spans have flows (threads handing the GIL to each other),
+// they are indexed densely: the ids of span i are ids[start[i]:start[i+1]].
+// Where few do, a per-span index would cost more than the flows (a 4-byte
+// word per span, 6.4 MB of fresh memory for 1.6 M spans, a fifth of the
+// exporter's time on a run whose threads never handed the GIL to another),
+// so only the spans that have flows are listed, in order (spans), each
+// entry's id beside it; of then moves a cursor forward, as the exporter
+// asks for the spans in order, and searches otherwise.
 type flows struct {
-	start []int32 // per state span, and one more
+	start []int32 // dense: per state span, and one more
+	spans []int32 // sparse: the span of each of ids, in order
 	ids   []flowID
+	cur   int // sparse: where the previous of ended
 }
 
 type flowID struct {
@@ -328,13 +340,36 @@ type flowID struct {
 
 // of returns the flow ids of state span i.
 func (f *flows) of(i int32) []flowID {
-	if int(i)+1 >= len(f.start) {
-		return nil
+	if f.start != nil {
+		if int(i)+1 >= len(f.start) {
+			return nil
+		}
+		return f.ids[f.start[i]:f.start[i+1]]
 	}
-	return f.ids[f.start[i]:f.start[i+1]]
+	k := f.cur
+	if k > 0 && f.spans[k-1] >= i { // behind the cursor: search
+		k = sort.Search(k, func(j int) bool { return f.spans[j] >= i })
+	}
+	for k < len(f.spans) && f.spans[k] < i {
+		k++
+	}
+	j := k
+	for j < len(f.spans) && f.spans[j] == i {
+		j++
+	}
+	f.cur = j
+	return f.ids[k:j]
 }
 
-func newFlows(s *tracer.Spans) *flows {
+// denseFlows is the share of the state spans (flows per span) from which
+// flows are indexed densely.
+const denseFlows = 1.0 / 8
+
+func newFlows(s *tracer.Spans) *flows { return makeFlows(s, -1) }
+
+// makeFlows indexes the flows of s: densely if dense is 1, sparsely if 0,
+// by their number if -1 (denseFlows).
+func makeFlows(s *tracer.Spans, dense int) *flows {
 	// first[th] is the index in s.States of thread th's first span: the
 	// spans are by thread, then time.
 	first := make([]int, len(s.Trace.Threads)+1)
@@ -383,12 +418,7 @@ func newFlows(s *tracer.Spans) *flows {
 		}
 		return int32(first[th] + i)
 	}
-	type flow struct {
-		from, to int32
-		id       uint64
-	}
 	fs := make([]flow, 0, len(s.Handoffs)) // at most one a handoff: no regrowth
-	f := &flows{start: make([]int32, len(s.States)+1)}
 	for i, h := range s.Handoffs {
 		if h.From == tracer.NoThread || h.From == h.To {
 			continue
@@ -398,8 +428,43 @@ func newFlows(s *tracer.Spans) *flows {
 			continue // a thread that ended there: no slice to bind to
 		}
 		fs = append(fs, flow{from, to, uint64(i + 1)})
-		f.start[from+1]++
-		f.start[to+1]++
+	}
+	if dense == 1 || dense < 0 && float64(2*len(fs)) >= denseFlows*float64(len(s.States)) {
+		return denseIndex(fs, len(s.States))
+	}
+	// Sparse: the entries leaving, then those entering, each in the order
+	// of the handoffs, sorted stably by span.
+	type entry struct {
+		span int32
+		id   flowID
+	}
+	es := make([]entry, 0, 2*len(fs))
+	for _, fl := range fs {
+		es = append(es, entry{fl.from, flowID{id: fl.id}})
+	}
+	for _, fl := range fs {
+		es = append(es, entry{fl.to, flowID{id: fl.id, in: true}})
+	}
+	slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(a.span, b.span) })
+	f := &flows{spans: make([]int32, len(es)), ids: make([]flowID, len(es))}
+	for k, e := range es {
+		f.spans[k], f.ids[k] = e.span, e.id
+	}
+	return f
+}
+
+// flow is a handoff's flow: the spans it leaves and enters, its id.
+type flow struct {
+	from, to int32
+	id       uint64
+}
+
+// denseIndex indexes the flows fs of n state spans densely.
+func denseIndex(fs []flow, n int) *flows {
+	f := &flows{start: make([]int32, n+1)}
+	for _, fl := range fs {
+		f.start[fl.from+1]++
+		f.start[fl.to+1]++
 	}
 	for i := 1; i < len(f.start); i++ {
 		f.start[i] += f.start[i-1]
