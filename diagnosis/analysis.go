@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
@@ -77,24 +78,23 @@ type Site struct {
 
 // ProcReport is the GIL figures of one process.
 type ProcReport struct {
-	Name             string   `json:"name"`
-	PID              int      `json:"pid"`
-	HasGIL           bool     `json:"gil"`
-	Threads          int      `json:"threads"`
-	WallNS           int64    `json:"wall_ns"` // first thread start to last thread end
-	GILHeldFraction  float64  `json:"gil_held_fraction"`
-	Parallelism      float64  `json:"parallelism"`
-	Handoffs         int      `json:"handoffs"`
-	HandoffsPerSec   float64  `json:"handoffs_per_sec"`
-	DropRequests     int      `json:"drop_requests"`
-	ForcedSwitches   int      `json:"forced_switches"`
-	Fairness         Fairness `json:"fairness"`
-	ReacquireIO      Latency  `json:"reacquire_after_io_ns"`
-	ReacquireNative  Latency  `json:"reacquire_after_native_ns"`
-	LongestWait      *Site    `json:"longest_gil_wait,omitempty"`
-	gilHoldNS        int64
-	busyNS           int64
-	reacquireSamples [2][]int64 // after I/O, after native
+	Name            string   `json:"name"`
+	PID             int      `json:"pid"`
+	HasGIL          bool     `json:"gil"`
+	Threads         int      `json:"threads"`
+	WallNS          int64    `json:"wall_ns"` // first thread start to last thread end
+	GILHeldFraction float64  `json:"gil_held_fraction"`
+	Parallelism     float64  `json:"parallelism"`
+	Handoffs        int      `json:"handoffs"`
+	HandoffsPerSec  float64  `json:"handoffs_per_sec"`
+	DropRequests    int      `json:"drop_requests"`
+	ForcedSwitches  int      `json:"forced_switches"`
+	Fairness        Fairness `json:"fairness"`
+	ReacquireIO     Latency  `json:"reacquire_after_io_ns"`
+	ReacquireNative Latency  `json:"reacquire_after_native_ns"`
+	LongestWait     *Site    `json:"longest_gil_wait,omitempty"`
+	gilHoldNS       int64
+	busyNS          int64
 }
 
 // Fairness compares GIL acquisitions among the CPU-bound threads of a
@@ -268,7 +268,10 @@ type analysis struct {
 	competing []bool
 	ioBound   []bool // per thread
 
-	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O
+	ioReacquire [][]int64 // per thread: GIL re-acquire latencies after I/O, sorted (reacquires)
+	// reacquireRuns are the re-acquire latencies of each thread after I/O
+	// (run 2*thread) and after native calls (2*thread+1), each sorted.
+	reacquireRuns [][]int64
 
 	// io: per thread, the I/O time that counts as work in the speedup
 	// arithmetic (ioWork: not the waits for the program's other processes),
@@ -419,16 +422,46 @@ func (a *analysis) frame(st tracer.StackID) tracer.Frame {
 
 // latency summarises samples with nearest-rank percentiles; it sorts them.
 func latency(samples []int64) Latency {
-	if len(samples) == 0 {
+	slices.Sort(samples)
+	return latencyOf([][]int64{samples})
+}
+
+// latencyOf is latency of the samples of every run, each run sorted,
+// without merging them: each percentile is the sample of its nearest rank
+// (the smallest with at least p of them at or below it), found by
+// searching the values for the least with that many samples at or below
+// it. Samples are durations, never negative.
+func latencyOf(runs [][]int64) Latency {
+	n := 0
+	lo, hi := int64(math.MaxInt64), int64(0)
+	for _, run := range runs {
+		if len(run) == 0 {
+			continue
+		}
+		n += len(run)
+		lo, hi = min(lo, run[0]), max(hi, run[len(run)-1])
+	}
+	if n == 0 {
 		return Latency{}
 	}
-	slices.Sort(samples)
 	rank := func(p float64) int64 {
-		// Nearest rank: the smallest sample with at least p of them at or below it.
-		i := int(p*float64(len(samples))+0.999999999) - 1
-		return samples[min(max(i, 0), len(samples)-1)]
+		want := min(max(int(p*float64(n)+0.999999999), 1), n) // samples at or below the answer
+		l, h := lo, hi                                        // the answer is in [l, h]
+		for l < h {
+			m := l + (h-l)/2
+			atOrBelow := 0
+			for _, run := range runs {
+				atOrBelow += sort.Search(len(run), func(i int) bool { return run[i] > m })
+			}
+			if atOrBelow >= want {
+				h = m
+			} else {
+				l = m + 1
+			}
+		}
+		return l
 	}
-	return Latency{Count: len(samples), P50: rank(0.50), P99: rank(0.99), Max: samples[len(samples)-1]}
+	return Latency{Count: n, P50: rank(0.50), P99: rank(0.99), Max: hi}
 }
 
 // sortFuncs orders by the keys descending, then by function, file and

@@ -70,42 +70,58 @@ func (a *analysis) processes() {
 	a.runTotals()
 }
 
-// reacquires collects, per process, how long each thread waited for the
-// GIL after blocking I/O and after GIL-releasing native calls: the GIL-wait
-// spans right after the I/O (or native) span, 0 if it got the GIL at once.
+// reacquires collects how long each thread waited for the GIL after
+// blocking I/O and after GIL-releasing native calls (the GIL-wait spans
+// right after the I/O or native span, 0 if it got the GIL at once), and
+// their percentiles per process. The samples (one per I/O: a large share
+// of the events) are kept once, in one array, a sorted run per thread and
+// kind; a process's and the run's percentiles are selected from the runs
+// (latencyOf) instead of from copies of them sorted again.
 func (a *analysis) reacquires() {
-	a.ioReacquire = make([][]int64, len(a.r.Threads))
-	// A first pass counts the samples, so that each list is allocated once
-	// at its size (one sample per I/O: a large share of the events).
-	perThread := make([]int, len(a.r.Threads))
-	perProc := make([][2]int, len(a.r.Procs))
+	n := len(a.r.Threads)
+	start := make([]int, 2*n+1) // run th*2+kind is all[start[i]:start[i+1]]
 	a.eachReacquire(func(th tracer.ThreadID, kind int, _ int64) {
-		perProc[a.procOf[th]][kind]++
-		if kind == 0 {
-			perThread[th]++
-		}
+		start[2*int(th)+kind+1]++
 	})
-	for i := range a.r.Procs {
-		for k := range 2 {
-			a.r.Procs[i].reacquireSamples[k] = make([]int64, 0, perProc[i][k])
-		}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
 	}
-	for i, n := range perThread {
-		a.ioReacquire[i] = make([]int64, 0, n)
-	}
+	all := make([]int64, start[2*n])
+	next := slices.Clone(start[:2*n])
 	a.eachReacquire(func(th tracer.ThreadID, kind int, lat int64) {
-		pr := &a.r.Procs[a.procOf[th]]
-		pr.reacquireSamples[kind] = append(pr.reacquireSamples[kind], lat)
-		if kind == 0 {
-			a.ioReacquire[th] = append(a.ioReacquire[th], lat)
-		}
+		i := 2*int(th) + kind
+		all[next[i]] = lat
+		next[i]++
 	})
+	a.reacquireRuns = make([][]int64, 2*n)
+	a.ioReacquire = make([][]int64, n)
+	for i := range a.reacquireRuns {
+		run := all[start[i]:start[i+1]]
+		slices.Sort(run)
+		a.reacquireRuns[i] = run
+	}
+	for th := range n {
+		a.ioReacquire[th] = a.reacquireRuns[2*th]
+	}
 	for i := range a.r.Procs {
 		pr := &a.r.Procs[i]
-		// latency sorts in place: the samples' order is not used again.
-		pr.ReacquireIO = latency(pr.reacquireSamples[0])
-		pr.ReacquireNative = latency(pr.reacquireSamples[1])
+		pr.ReacquireIO = latencyOf(a.runsOf(i, 0))
+		pr.ReacquireNative = latencyOf(a.runsOf(i, 1))
 	}
+}
+
+// runsOf lists the sorted re-acquire runs (reacquires) of kind (0 after
+// I/O, 1 after native calls, -1 both) of process proc's threads, or of
+// every thread if proc is -1.
+func (a *analysis) runsOf(proc, kind int) [][]int64 {
+	var runs [][]int64
+	for i, run := range a.reacquireRuns {
+		th, k := i/2, i%2
+		if len(run) > 0 && (kind < 0 || k == kind) && (proc < 0 || a.procOf[th] == proc) {
+			runs = append(runs, run)
+		}
+	}
+	return runs
 }
 
 // eachReacquire calls f for every I/O (kind 0) and GIL-releasing native
@@ -298,12 +314,6 @@ func (a *analysis) competedAcquisitions() []int {
 func (a *analysis) runTotals() {
 	r := a.r
 	var hold, gilWall int64
-	var samples [2][]int64
-	for i := range r.Procs {
-		for k := range 2 {
-			samples[k] = slices.Grow(samples[k], len(r.Procs[i].reacquireSamples[k]))
-		}
-	}
 	for i := range r.Procs {
 		pr := &r.Procs[i]
 		pr.Parallelism = round3(textfmt.Share(pr.busyNS, pr.WallNS))
@@ -316,8 +326,6 @@ func (a *analysis) runTotals() {
 		r.Handoffs += pr.Handoffs
 		r.DropRequests += pr.DropRequests
 		r.ForcedSwitches += pr.ForcedSwitches
-		samples[0] = append(samples[0], pr.reacquireSamples[0]...)
-		samples[1] = append(samples[1], pr.reacquireSamples[1]...)
 		if lw := pr.LongestWait; lw != nil && (r.LongestWait == nil || lw.DurationNS > r.LongestWait.DurationNS) {
 			r.LongestWait = lw
 		}
@@ -329,7 +337,7 @@ func (a *analysis) runTotals() {
 	r.GILHeldFraction = round3(textfmt.Share(hold, gilWall))
 	r.Parallelism = round3(textfmt.Share(busy, a.wallNS))
 	r.HandoffsPerSec = round3(ratio(float64(r.Handoffs), float64(a.wallNS)/1e9))
-	r.ReacquireIO = latency(samples[0])
-	r.ReacquireNative = latency(samples[1])
-	r.ReacquireLatency = latency(append(samples[0], samples[1]...))
+	r.ReacquireIO = latencyOf(a.runsOf(-1, 0))
+	r.ReacquireNative = latencyOf(a.runsOf(-1, 1))
+	r.ReacquireLatency = latencyOf(a.runsOf(-1, -1))
 }

@@ -723,7 +723,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		for _, l := range a.ioReacquire[i] {
 			total += l
 		}
-		lat := latency(a.ioReacquire[i]) // sorts them: only their sum is used again
+		lat := latencyOf([][]int64{a.ioReacquire[i]}) // sorted by reacquires
 		conds := []cond{
 			{measure: "median re-acquire after I/O", value: float64(lat.P50), threshold: float64(limit), margin: ConvoyLatencyMargin, unit: unitNS},
 			{measure: "re-acquire wait share", value: textfmt.Share(total, th.WallNS), threshold: ConvoyMinWaitShare, margin: ConvoyWaitMargin, unit: unitShare},
