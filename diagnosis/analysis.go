@@ -420,17 +420,11 @@ func (a *analysis) frame(st tracer.StackID) tracer.Frame {
 	return a.t.Frames[f]
 }
 
-// latency summarises samples with nearest-rank percentiles; it sorts them.
-func latency(samples []int64) Latency {
-	slices.Sort(samples)
-	return latencyOf([][]int64{samples})
-}
-
-// latencyOf is latency of the samples of every run, each run sorted,
-// without merging them: each percentile is the sample of its nearest rank
-// (the smallest with at least p of them at or below it), found by
-// searching the values for the least with that many samples at or below
-// it. Samples are durations, never negative.
+// latencyOf summarises the samples of every run, each run sorted, without
+// merging the runs: each percentile is the sample of its nearest rank (the
+// smallest with at least p of them at or below it), found by searching the
+// values for the least with that many samples at or below it. Samples are
+// durations, never negative.
 func latencyOf(runs [][]int64) Latency {
 	n := 0
 	lo, hi := int64(math.MaxInt64), int64(0)
