@@ -145,18 +145,18 @@ func (a *analysis) machine() {
 	mainOnly := false
 	if !ok {
 		wanted = a.r.Work.CPUNS
-		if a.realProgram() && len(a.t.Procs) > 1 {
+		if main := a.mainProcessCPU(); a.childrenUnaccounted(cpu, main) {
 			// A real program's cpu_ns is its own CPU time and that of the
 			// children it waited for; a child it never waited for is not
 			// in it (QA: a forked child spinning 0.8 s that its parent
-			// never waited for made an idle machine "busy": 11 %). So the
-			// CPU time wanted is its main process's, the first.
-			wanted, mainOnly = 0, true
-			for i := range a.r.Threads {
-				if a.procOf[i] == 0 {
-					wanted += threadCPU(&a.r.Threads[i])
-				}
-			}
+			// never waited for made an idle machine "busy": 11 %). When
+			// the CPU time obtained is not past the main process's own
+			// (its children's is not in it), the CPU time wanted is the
+			// main process's, the first; when it is past it, the children
+			// were waited for and count on both sides (QA: a 10-process
+			// pool on a busy machine obtained "154 %" of its main
+			// process's and was never flagged).
+			wanted, mainOnly = main, true
 		}
 	}
 	capacity := int64(cores(&a.t.Meta)) * a.wallNS
@@ -166,6 +166,39 @@ func (a *analysis) machine() {
 	share := textfmt.Share(cpu, min(wanted, capacity))
 	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare, MainProcessOnly: mainOnly}
 	a.r.BusyMachine = share < BusyCPUShare
+}
+
+// mainProcessCPU is the running and native time of the threads of the
+// trace's first process (a real program's main process).
+func (a *analysis) mainProcessCPU() int64 {
+	var main int64
+	for i := range a.r.Threads {
+		if a.procOf[i] == 0 {
+			main += threadCPU(&a.r.Threads[i])
+		}
+	}
+	return main
+}
+
+// childrenUnaccounted reports whether a real program of several processes
+// recorded a CPU time (cpu) that leaves its children out: no more than its
+// main process's running and native time (main), with the slack of the
+// edges. Its children's CPU time is in cpu only when its main process
+// waited for them; one it did not wait for is not.
+func (a *analysis) childrenUnaccounted(cpu, main int64) bool {
+	return a.realProgram() && len(a.t.Procs) > 1 && float64(cpu) <= float64(main)*(1+ConsistencySlack)
+}
+
+// obtainedCPU is the CPU time the run obtained, when it bounds the CPU
+// work of every thread of the trace: recorded, not simulated, and not a
+// real program of several processes whose children's CPU time it leaves
+// out (childrenUnaccounted).
+func (a *analysis) obtainedCPU() (int64, bool) {
+	cpu, ok := a.extraInt(ExtraCPU)
+	if !ok || a.simulated() || a.childrenUnaccounted(cpu, a.mainProcessCPU()) {
+		return 0, false
+	}
+	return cpu, true
 }
 
 // wantedWork is a virtual run's own count of its threads' work: the CPU

@@ -416,7 +416,12 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		fmt.Fprintf(w, "  ceiling for %s: GIL %s (serial work, or work per thread); Amdahl's law %s (an estimate, not a bound: threads overlapping I/O can beat it)\n", textfmt.Plural(sp.Threads, "thread"), textfmt.X(sp.GILCeiling), textfmt.X(sp.AmdahlLaw))
 	}
 	capped := ""
-	if sp.CPUCapped {
+	switch {
+	case sp.CPUObtainedCap && r.Machine != nil:
+		capped = fmt.Sprintf(", CPU time capped at the %s of CPU the run obtained", textfmt.Dur(r.Machine.CPUNS))
+	case sp.CPUObtainedCap:
+		capped = ", CPU time capped at the CPU time the run obtained"
+	case sp.CPUCapped:
 		capped = fmt.Sprintf(", CPU time capped at %s x wall", textfmt.Plural(sp.Cores, "core"))
 	}
 	fmt.Fprintf(w, "  achieved, from the trace's overlap: %s (the same work on one thread: %s, wall %s%s)\n", textfmt.X(sp.Overlap), textfmt.Dur(sp.SerialEquivNS), textfmt.Dur(r.WallNS), capped)
