@@ -948,6 +948,45 @@ func TestSampledHold(t *testing.T) {
 	})
 }
 
+// TestShortHoldsSampled: holds of a few ms that end in a blocking call in
+// another function run where the work ran, from a stack read during the
+// hold (sampleAfter): two threads each loop over compute() (about 2 ms of
+// Python) then wait_io() (a 2 ms sleep). QA: with reads only past a
+// switch interval and 2 ms, the sleep's function had 0.45 s of running
+// time and compute 0.10 s. Tolerant: a reading can come late on a busy
+// machine, so compute needs half of the two functions' running time, not
+// all of it.
+func TestShortHoldsSampled(t *testing.T) {
+	src := "import threading, time\n" +
+		"def compute():\n    x, end = 0, time.perf_counter() + 0.002\n" +
+		"    while time.perf_counter() < end:\n        x += 1\n" +
+		"def wait_io():\n    time.sleep(0.002)\n" +
+		"def work():\n    for _ in range(100):\n        compute()\n        wait_io()\n" +
+		"ts = [threading.Thread(target=work) for _ in range(2)]\n" +
+		"for t in ts: t.start()\nfor t in ts: t.join()\n"
+	eachVersion(t, "short.py", src, []string{"3.11.7", "3.12.1"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		s := tracer.Derive(tr)
+		by := map[string]int64{}
+		for _, sp := range s.States {
+			if sp.State != tracer.StateRunning {
+				continue
+			}
+			for _, f := range tr.StackFrames(sp.Stack) {
+				if f.Func == "compute" || f.Func == "wait_io" {
+					by[f.Func] += sp.End - sp.Start
+					break
+				}
+			}
+		}
+		if both := by["compute"] + by["wait_io"]; both == 0 || float64(by["compute"])/float64(both) < 0.5 {
+			t.Errorf("running time (ns) under compute and under wait_io: %v: want compute to have most of it", by)
+		}
+		if testing.Verbose() {
+			t.Logf("running time (ns) by function: %v", by)
+		}
+	})
+}
+
 // TestLockReuse: with --lock-holds, a lock freed (PyThread_free_lock) and
 // another allocated at its address are two locks. The interpreter's
 // start-up frees many short-lived locks, and a program's threading.Lock
