@@ -531,7 +531,7 @@ func TestAttach(t *testing.T) {
 	needTracing(t, py)
 	script := filepath.Join(t.TempDir(), "busy.py")
 	os.WriteFile(script, []byte("import threading, time\ndef spin(n):\n    while n: n -= 1\n"+
-		"ts = [threading.Thread(target=spin, args=(30_000_000,), name=f'spin-{i}') for i in range(2)]\n"+
+		"ts = [threading.Thread(target=spin, args=(300_000_000,), name=f'spin-{i}') for i in range(2)]\n"+
 		"[t.start() for t in ts]; [t.join() for t in ts]\n"), 0o644)
 	cmd := exec.Command(py, script)
 	if err := cmd.Start(); err != nil {
@@ -552,6 +552,13 @@ func TestAttach(t *testing.T) {
 	}
 	if n := tr.Meta.Extra["repairs"]; n != "" {
 		t.Errorf("%s inconsistencies mended in a run cut off by its duration", n)
+	}
+	// The CPU time the process obtained while attached, for the
+	// busy-machine check: two spinning threads had some of it, and no
+	// more than the cores in the trace's wall (and /proc's 10 ms ticks).
+	cpu, err := strconv.ParseInt(tr.Meta.Extra["cpu_ns"], 10, 64)
+	if limit := int64(runtime.NumCPU())*tr.Duration() + 2*int64(10*time.Millisecond); err != nil || cpu <= 0 || cpu > limit {
+		t.Errorf("cpu_ns %q (%v): want some CPU time, at most %d ns", tr.Meta.Extra["cpu_ns"], err, limit)
 	}
 }
 

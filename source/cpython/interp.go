@@ -172,21 +172,32 @@ func isPython(f *elf.File) bool {
 }
 
 // resolveLibrary finds the file the dynamic linker would load for lib
-// needed by f: its RUNPATH/RPATH ($ORIGIN expanded), LD_LIBRARY_PATH, the
-// ldconfig cache, then the default directories.
+// needed by f, in the loader's order (ld.so(8)): its RPATH if it has no
+// RUNPATH, LD_LIBRARY_PATH, its RUNPATH ($ORIGIN expanded), the ldconfig
+// cache, then the default directories. (QA: RUNPATH searched before
+// LD_LIBRARY_PATH probed pyenv's libpython while the program ran another
+// copy, untraced.)
 func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
-	var dirs []string
-	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+	dirsOf := func(tag elf.DynTag) []string {
+		var dirs []string
 		vals, _ := f.DynString(tag)
 		for _, v := range vals {
 			for _, d := range strings.Split(v, ":") {
-				dirs = append(dirs, strings.ReplaceAll(d, "$ORIGIN", filepath.Dir(exe)))
+				d = strings.ReplaceAll(strings.ReplaceAll(d, "${ORIGIN}", "$ORIGIN"), "$ORIGIN", filepath.Dir(exe))
+				dirs = append(dirs, d)
 			}
 		}
+		return dirs
+	}
+	runpath := dirsOf(elf.DT_RUNPATH)
+	var dirs []string
+	if len(runpath) == 0 {
+		dirs = dirsOf(elf.DT_RPATH)
 	}
 	dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
+	dirs = append(dirs, runpath...)
 	for _, d := range dirs {
-		if p := filepath.Join(d, lib); fileExists(p) {
+		if p := filepath.Join(d, lib); d != "" && fileExists(p) {
 			return p, nil
 		}
 	}
@@ -347,8 +358,8 @@ func (in *interp) missingSymbol(name string) error {
 	}
 	return fmt.Errorf("interpreter %s (Python %s): %w: %s is missing (the binary is stripped, and no debug file was found for it under %s); "+
 		"use a pyenv or python.org build, which keep their symbol table, or install the distribution's debug symbols "+
-		"(e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora) to let giltrace check the build "+
-		"(Debian's and Ubuntu's inline the GIL's functions and are then refused: docs/cpython.md)", in.Path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
+		"(e.g. python%d.%d-dbg on Debian/Ubuntu, python3-debuginfo on Fedora), with which it finds the GIL's functions, "+
+		"and the copies a link-time optimised build inlined (docs/cpython.md)", in.Path, in.Version, ErrNoSymbols, name, debugRoot, in.Major, in.Minor)
 }
 
 // debugRoot is where distributions install separate debug files.

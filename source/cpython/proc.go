@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // procMem reads the traced processes' memory and maps (memReader).
@@ -273,4 +274,41 @@ func otherUsers(path string, pid int) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// procCPU is the CPU time process pid has had, user and system, its
+// threads' and its waited-for children's (/proc/PID/stat: utime, stime,
+// cutime, cstime, in USER_HZ ticks of 10 ms on Linux), and the system
+// part; ok false if it cannot be read (the process is gone).
+func procCPU(pid int) (cpu, sys time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads the CPU times of a /proc/PID/stat line: the fields
+// after the command's closing parenthesis (the command may hold spaces
+// and parentheses) begin with the state, the third field.
+func parseStatCPU(stat string) (cpu, sys time.Duration, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	const utime, stime, cutime, cstime = 14 - 3, 15 - 3, 16 - 3, 17 - 3
+	if len(f) <= cstime {
+		return 0, 0, false
+	}
+	var ticks [4]int64
+	for k, idx := range []int{utime, stime, cutime, cstime} {
+		n, err := strconv.ParseInt(f[idx], 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false
+		}
+		ticks[k] = n
+	}
+	const tick = 10 * time.Millisecond // USER_HZ: 100 on every Linux ABI
+	return time.Duration(ticks[0]+ticks[1]+ticks[2]+ticks[3]) * tick, time.Duration(ticks[1]+ticks[3]) * tick, true
 }
