@@ -361,6 +361,31 @@ func sleeper(t *testing.T) int {
 
 // TestInterrupt cancels the recording of a long program: the trace is
 // valid and marked interrupted, the program stopped, the probes removed.
+// TestSignalAfterExit: a stop (a signal to giltrace) that comes once the
+// program has exited, leaving nothing to trace, stops nothing: the run is
+// complete, not interrupted (QA: a signal right after the program's exit
+// made the run "interrupted", its program "stopped with SIGINT").
+func TestSignalAfterExit(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "quick.py")
+	os.WriteFile(script, []byte("import threading\nt = threading.Thread(target=sum, args=(range(1000),))\nt.start(); t.join()\n"), 0o644)
+	for i := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		// The stop comes after the exit, and is seen first.
+		afterProgramExit = func() { cancel(); time.Sleep(50 * time.Millisecond) }
+		tr, err := record(t, ctx, Command([]string{py, script}, Options{}))
+		afterProgramExit = nil
+		cancel()
+		if err != nil || tr == nil {
+			t.Fatalf("run %d: trace %v, error %v; want a complete run", i, tr != nil, err)
+		}
+		if x := tr.Meta.Extra; x["interrupted"] != "" || x["stopped"] != "" || x["exit_status"] != "0" {
+			t.Fatalf("run %d: meta %v: want a complete run that exited 0", i, x)
+		}
+	}
+}
+
 func TestInterrupt(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)

@@ -116,6 +116,9 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 				s.exitCode, s.exitSignal = 128+int(ws.Signal()), unix.SignalName(ws.Signal())
 			}
 			s.mu.Unlock()
+			if afterProgramExit != nil {
+				afterProgramExit()
+			}
 			close(exited)
 		}()
 	} else {
@@ -181,6 +184,13 @@ loop:
 	for {
 		select {
 		case <-stop:
+			if cmd != nil && s.ExitCode() >= 0 && len(r.survivors(m)) == 0 {
+				// The program had exited, leaving no process to trace,
+				// when the signal came: nothing was stopped (QA: a signal
+				// right after the program's exit made a complete run
+				// "interrupted", its program "stopped with SIGINT").
+				break loop
+			}
 			interrupted = true
 			if cmd == nil {
 				break loop
@@ -651,3 +661,8 @@ func attachCPU(meta *tracer.Meta, pid int, cpu0, sys0, window time.Duration) {
 	meta.Extra["cpu_ns"] = strconv.FormatInt((cpu1 - cpu0).Nanoseconds(), 10)
 	meta.Extra["sys_cpu_ns"] = strconv.FormatInt((sys1 - sys0).Nanoseconds(), 10)
 }
+
+// afterProgramExit (tests) runs once the program started by Command has
+// exited and been reaped (its exit status known), before the recorder's
+// loop is told.
+var afterProgramExit func()
