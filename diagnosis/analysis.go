@@ -210,11 +210,7 @@ type Speedup struct {
 	// as compare's processes mode runs a workload: each process its own
 	// copy of the locks).
 	WithoutLocks float64 `json:"without_locks,omitempty"`
-	CPUCapped    bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall, or the CPU time obtained, and was capped
-	// CPUObtainedCap: the CPU work was capped at the CPU time the run
-	// obtained (Machine.CPUNS), less than the threads' running and native
-	// time: a busy machine kept them off the CPU part of it.
-	CPUObtainedCap bool `json:"cpu_capped_at_obtained,omitempty"`
+	CPUCapped    bool    `json:"cpu_capped,omitempty"` // busy time exceeded cores × wall and was capped
 	// CoreWaitNS: in virtual time, the threads' waits for a simulated core
 	// that the trace records as running, native or I/O time, left out of
 	// SerialEquivNS (the VM's count of the work: CoreWait).

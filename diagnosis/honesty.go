@@ -189,18 +189,6 @@ func (a *analysis) childrenUnaccounted(cpu, main int64) bool {
 	return a.realProgram() && len(a.t.Procs) > 1 && float64(cpu) <= float64(main)*(1+ConsistencySlack)
 }
 
-// obtainedCPU is the CPU time the run obtained, when it bounds the CPU
-// work of every thread of the trace: recorded, not simulated, and not a
-// real program of several processes whose children's CPU time it leaves
-// out (childrenUnaccounted).
-func (a *analysis) obtainedCPU() (int64, bool) {
-	cpu, ok := a.extraInt(ExtraCPU)
-	if !ok || a.simulated() || a.childrenUnaccounted(cpu, a.mainProcessCPU()) {
-		return 0, false
-	}
-	return cpu, true
-}
-
 // wantedWork is a virtual run's own count of its threads' work: the CPU
 // time of their instructions and native calls, and their I/O; ok false
 // for other runs, whose trace is the only count.

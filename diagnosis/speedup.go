@@ -61,9 +61,12 @@ func cores(m *tracer.Meta) int {
 //     saw a thread of an attach that counts as a blocking call,
 //     blockedBeforeSeen), without any waiting. CPU time above
 //     cores × wall cannot have been real CPU work (the threads were
-//     descheduled by the OS while "running"), so it is capped there,
-//     and at the CPU time the run obtained when that is recorded
-//     (obtainedCPU).
+//     descheduled by the OS while "running"), so it is capped there.
+//     It is not capped at the CPU time the run obtained (on a busy
+//     machine, less): the overlap is what the GIL and the locks let the
+//     threads do, which the verdicts judge, and a busy machine is flagged
+//     beside it (machine), so that the verdicts do not move with the
+//     machine's load.
 //  2. Achieved speedup: T1 / wall.
 //  3. Amdahl ceiling: per process, the serial work S_p runs one thread at
 //     a time and the parallel work P_p spreads over its N_p threads:
@@ -111,14 +114,6 @@ func (a *analysis) speedup() {
 	}
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
-	}
-	if obtained, ok := a.obtainedCPU(); ok && cpu > obtained {
-		// No more CPU work can have been done than the CPU time the run
-		// obtained: on a busy machine a thread "running" or in a C call
-		// was partly off the CPU (QA: 4 threads of sqlite scans, 669 ms
-		// of CPU in 848 ms of wall, "achieved 2.08x" and "scales" for a
-		// run no faster than one thread).
-		cpu, sp.CPUCapped, sp.CPUObtainedCap = obtained, true, true
 	}
 	sp.SerialEquivNS = cpu + io
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
