@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -242,28 +243,33 @@ func programStatus(err error) (int, bool) {
 // does not have. A script whose "#!" line runs such a launcher
 // ("#!/usr/bin/env python3" with a pyenv shim first on $PATH) becomes the
 // interpreter running the script, as the kernel would have run it.
-// Anything else is returned as it is.
-func resolveLauncher(ctx context.Context, argv []string) []string {
+// Anything else is returned as it is. failed says why a launcher asked
+// for its interpreter did not say it ("" otherwise), for the error that
+// follows when the launcher is then taken for the interpreter (QA: a pyenv
+// shim for a version it could not run was "/usr/bin/bash: not a CPython
+// interpreter").
+func resolveLauncher(ctx context.Context, argv []string) (resolved []string, failed string) {
 	if len(argv) == 0 {
-		return argv
+		return argv, ""
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		return argv
+		return argv, ""
 	}
 	if pythonName.MatchString(filepath.Base(argv[0])) {
-		if exe, ok := launcherTarget(ctx, path); ok {
-			return append([]string{exe}, argv[1:]...)
+		exe, failed := launcherTarget(ctx, path)
+		if exe != "" {
+			return append([]string{exe}, argv[1:]...), ""
 		}
-		return argv
+		return argv, failed
 	}
 	prog, args, ok, err := cpython.Shebang(path)
 	if err != nil || !ok || !pythonName.MatchString(filepath.Base(prog)) {
-		return argv
+		return argv, ""
 	}
-	exe, ok := launcherTarget(ctx, prog)
-	if !ok {
-		return argv
+	exe, failed := launcherTarget(ctx, prog)
+	if exe == "" {
+		return argv, failed
 	}
 	// The script by the path found (as the kernel passes it): by its bare
 	// name the interpreter would look for it in the working directory.
@@ -271,7 +277,7 @@ func resolveLauncher(ctx context.Context, argv []string) []string {
 	if !strings.ContainsRune(script, filepath.Separator) {
 		script = path
 	}
-	return slices.Concat([]string{exe}, args, []string{script}, argv[1:])
+	return slices.Concat([]string{exe}, args, []string{script}, argv[1:]), ""
 }
 
 // pythonName matches the names of interpreters and their launchers
@@ -280,27 +286,42 @@ func resolveLauncher(ctx context.Context, argv []string) []string {
 var pythonName = regexp.MustCompile(`^python[0-9.]*$`)
 
 // launcherTarget returns the interpreter that launcher script path runs
-// (its sys.executable), false if path is no script or does not say.
-func launcherTarget(ctx context.Context, path string) (string, bool) {
+// (its sys.executable), "" if path is no script or does not say; failed
+// then says why, when path is a script that was asked.
+func launcherTarget(ctx context.Context, path string) (exe, failed string) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", false
+		return "", ""
 	}
 	var head [2]byte
 	_, err = io.ReadFull(f, head[:])
 	f.Close()
 	if err != nil || string(head[:]) != "#!" {
-		return "", false // an executable, or unreadable: the recorder decides
+		return "", "" // an executable, or unreadable: the recorder decides
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "-c", "import sys; print(sys.executable)").Output()
-	exe := strings.TrimSpace(string(out))
-	if err != nil || exe == "" || !filepath.IsAbs(exe) {
-		return "", false
+	var stderr bytes.Buffer
+	c := exec.CommandContext(ctx, path, "-c", "import sys; print(sys.executable)")
+	c.Stderr = &stderr
+	out, err := c.Output()
+	exe = strings.TrimSpace(string(out))
+	asked := fmt.Sprintf("asked for the interpreter it runs (%s -c 'import sys; print(sys.executable)')", path)
+	switch {
+	case err != nil:
+		said := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(said, '\n'); i >= 0 {
+			said = said[:i]
+		}
+		if said == "" {
+			return "", fmt.Sprintf("%s, it failed (%v)", asked, err)
+		}
+		return "", fmt.Sprintf("%s, it failed: %q", asked, said)
+	case exe == "" || !filepath.IsAbs(exe):
+		return "", fmt.Sprintf("%s, it printed %q, not a path", asked, exe)
 	}
 	if _, err := os.Stat(exe); err != nil {
-		return "", false
+		return "", fmt.Sprintf("%s, it named %s: %v", asked, exe, err)
 	}
-	return exe, true
+	return exe, ""
 }

@@ -590,12 +590,20 @@ func TestResolveLauncher(t *testing.T) {
 		// in the working directory.
 		{[]string{"mytool", "x"}, []string{real, onPath, "x"}},
 	} {
-		if got := resolveLauncher(context.Background(), c.argv); !slices.Equal(got, c.want) {
-			t.Errorf("resolveLauncher(%q) = %q, want %q", c.argv, got, c.want)
+		if got, failed := resolveLauncher(context.Background(), c.argv); !slices.Equal(got, c.want) || failed != "" {
+			t.Errorf("resolveLauncher(%q) = %q, %q; want %q", c.argv, got, failed, c.want)
 		}
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("resolveLauncher ran %s", named)
+	}
+	// A shim that cannot run the version asked for: left as it is, and
+	// what it said is kept for the error that follows (QA: only
+	// "/usr/bin/bash: not a CPython interpreter").
+	write(filepath.Join(bin, "python3.99"), "#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n")
+	argv := []string{"python3.99", "x"}
+	if got, failed := resolveLauncher(context.Background(), argv); !slices.Equal(got, argv) || !strings.Contains(failed, `it failed: "pyenv: python3.99: command not found"`) {
+		t.Errorf("resolveLauncher(%q) = %q, %q; want it as it is, and the shim's words", argv, got, failed)
 	}
 }
 

@@ -215,9 +215,13 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 	defer pg.Stop()
 	ctx := withProgress(cmd.Context(), pg)
 	if o.Command != nil {
-		argv := resolveLauncher(ctx, o.Command)
+		argv, failed := resolveLauncher(ctx, o.Command)
 		src := cpython.Command(argv, pythonOptions(cmd, o))
-		return recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
+		err := recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
+		if failed != "" && errors.Is(err, cpython.ErrNotCPython) {
+			err = fmt.Errorf("%w; giltrace %s", err, failed)
+		}
+		return err
 	}
 	return record(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
