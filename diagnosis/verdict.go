@@ -162,6 +162,11 @@ func diagnose(a *analysis) []Verdict {
 			out = append(out, v)
 		}
 	}
+	// A rule that fired and was then dropped (gil-bound beside a convoy or
+	// native calls keeping the GIL) was not given for its thresholds: its
+	// near entries, which say it was given, go (QA: near_boundary had
+	// gil-bound "fired" beside verdicts without it).
+	a.r.NearBoundary = givenNear(a.r.NearBoundary, out)
 	for i := range out {
 		if t := a.r.nearText(out[i].Code); t != "" {
 			out[i].Text += t
@@ -169,6 +174,14 @@ func diagnose(a *analysis) []Verdict {
 		}
 	}
 	return out
+}
+
+// givenNear is near without the entries of rules that fired and whose
+// verdict is not in out.
+func givenNear(near []Boundary, out []Verdict) []Boundary {
+	return slices.DeleteFunc(near, func(b Boundary) bool {
+		return b.Fired && !hasCode(out, b.Code)
+	})
 }
 
 // better reports whether an estimated speedup is worth recommending: more
