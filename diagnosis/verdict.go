@@ -345,8 +345,29 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		s.IONS += b
 	}
 	w := threadWork(&s)
+	if l, ok := a.eventLoop(); ok && textfmt.Share(l.work, l.all) >= EventLoopShare {
+		// asyncio: the coroutines overlap inside the one thread, which the
+		// probes see only as the loop's waits (QA: 80 concurrent requests
+		// were "nothing to overlap", told to use threads or asyncio, or
+		// that the run was start-up).
+		compute := textfmt.Share(l.compute, l.work)
+		v := Verdict{
+			Code: SingleThreaded,
+			Text: fmt.Sprintf("Only one thread ran: an asyncio event loop (%s of the work ran under it, the rest before or after it). Its coroutines overlap their waits inside this thread: "+
+				"of the loop's time, %s was I/O, the loop waiting for whichever coroutine is ready first, which the probes cannot split by coroutine, "+
+				"and %s compute; no other thread competed for the GIL.", textfmt.Pct0(textfmt.Share(l.work, l.all)), textfmt.Pct0(textfmt.Share(l.io, l.work)), textfmt.Pct0(compute)),
+			Advice: "The loop mostly waited: more concurrent coroutines overlap in it at no GIL cost; to go faster, shorten what it waits for, " +
+				"or move its compute to processes (loop.run_in_executor with a ProcessPoolExecutor).",
+		}
+		if compute >= 0.5 {
+			v.Advice = fmt.Sprintf("The loop's compute (%s of its time) is what limits it: more coroutines will not help. Move CPU-bound steps off the loop "+
+				"to processes (loop.run_in_executor with a ProcessPoolExecutor), or run an event loop in each of several processes to use more cores.", textfmt.Pct0(compute))
+		}
+		return v, true
+	}
+	compute, io := textfmt.Share(threadCPU(&s), w), textfmt.Share(s.IONS, w)
 	text := fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
-		textfmt.Pct0(textfmt.Share(threadCPU(&s), w)), textfmt.Pct0(textfmt.Share(s.IONS, w)))
+		textfmt.Pct0(compute), textfmt.Pct0(io))
 	if own, ok := a.ownCodeShare(); ok && own < StartupOwnShare {
 		// print("hi"): the interpreter's start-up and imports, which
 		// splitting the program's own work does not touch.
@@ -361,6 +382,49 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		Text:   text,
 		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio." + a.splitBound(&s),
 	}, true
+}
+
+// EventLoopShare: a single-threaded real program that ran at least this
+// share of its work under asyncio's event loop is an asyncio program: its
+// coroutines overlap inside the thread.
+const EventLoopShare = 0.5
+
+// loopWork is a real program's work (running, I/O, native: all), and the
+// part of it under asyncio's event loop (work), split into compute and io.
+type loopWork struct{ all, work, compute, io int64 }
+
+// eventLoop is, for a real CPython program, its threads' work and the
+// part spent with asyncio's event loop on the stack (a frame of
+// asyncio/base_events.py: run_forever, _run_once); false for a VM run.
+func (a *analysis) eventLoop() (loopWork, bool) {
+	t := a.t
+	var l loopWork
+	if t.Meta.Extra["source"] != "cpython" {
+		return l, false
+	}
+	inLoop := t.StackMatcher(func(st tracer.Stack) bool {
+		if int(st.Frame) >= len(t.Frames) {
+			return false
+		}
+		return strings.HasSuffix(t.Frames[st.Frame].File, "/asyncio/base_events.py")
+	})
+	for _, sp := range a.s.States {
+		switch sp.State {
+		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
+			d := sp.End - sp.Start
+			l.all += d
+			if !inLoop(sp.Stack) {
+				continue
+			}
+			l.work += d
+			if sp.State == tracer.StateIO {
+				l.io += d
+			} else {
+				l.compute += d
+			}
+		}
+	}
+	return l, l.all > 0
 }
 
 // StartupOwnShare: a single-threaded real program whose own code (frames

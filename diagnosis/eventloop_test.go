@@ -1,0 +1,76 @@
+package diagnosis_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// eventLoopTrace is a one-thread real program whose stacks from 10ms on
+// run under file's _run_once: 30ms of compute, 60ms of waiting in the
+// selector (I/O), after 10ms of start-up in the program's module.
+func eventLoopTrace(t *testing.T, file string) *tracer.Trace {
+	t.Helper()
+	text := `giltrace-text 1
+meta workload "aio"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 2
+meta extra "source" "cpython"
+string 0 ""
+string 1 "network"
+process 0 "aio" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+thread 0 "MainThread" proc=0
+frame 0 "<module>" "/tmp/aio.py" 20
+frame 1 "BaseEventLoop._run_once" "` + file + `" 1900
+frame 2 "fetch" "/tmp/aio.py" 5
+stack 1 parent=0 frame=0
+stack 2 parent=1 frame=1
+stack 3 parent=2 frame=2
+0 0 thread-start
+1 0 lock-acquire GIL uncontended
+2 0 call-enter @1
+10000000 0 call-enter @2
+10000001 0 call-enter @3
+40000000 0 call-exit @3
+40000001 0 io-begin network @2
+40000002 0 lock-release GIL io
+100000000 0 io-end
+100000001 0 lock-acquire GIL uncontended
+100000002 0 lock-release GIL thread-end
+100000003 0 thread-end
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestEventLoopSingleThread: a one-thread program running asyncio's event
+// loop is told its coroutines overlap inside the loop, with the loop's
+// I/O and compute, not that there was nothing to overlap or that it
+// should use threads or asyncio (QA: 80 concurrent requests); a thread
+// whose frames are not asyncio's gets the usual verdict.
+func TestEventLoopSingleThread(t *testing.T) {
+	r := diagnosis.Analyze(tracer.Derive(eventLoopTrace(t, "/usr/lib/python3.11/asyncio/base_events.py")))
+	if len(r.Verdicts) != 1 || r.Verdicts[0].Code != diagnosis.SingleThreaded {
+		t.Fatalf("verdicts %+v, want single-threaded", r.Verdicts)
+	}
+	v := r.Verdicts[0]
+	for _, want := range []string{"an asyncio event loop (90 % of the work ran under it", "of the loop's time, 67 % was I/O", "and 33 % compute"} {
+		if !strings.Contains(v.Text, want) {
+			t.Errorf("text lacks %q: %s", want, v.Text)
+		}
+	}
+	if !strings.Contains(v.Advice, "more concurrent coroutines overlap in it") || strings.Contains(v.Advice, "I/O into threads or asyncio") {
+		t.Errorf("advice: %s", v.Advice)
+	}
+	r = diagnosis.Analyze(tracer.Derive(eventLoopTrace(t, "/tmp/loop.py")))
+	if v := r.Verdicts[0]; strings.Contains(v.Text, "asyncio") || !strings.Contains(v.Text, "nothing to overlap") {
+		t.Errorf("not asyncio: %+v", v)
+	}
+}
