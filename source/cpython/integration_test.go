@@ -1019,6 +1019,20 @@ func TestShortHoldsSampled(t *testing.T) {
 	})
 }
 
+// TestEventLoopReport: an asyncio program, 200 coroutines each sleeping
+// 50 ms four times in one event loop, is reported as an event loop whose
+// coroutines overlap, on every tested version's asyncio (its frames'
+// file, asyncio/base_events.py, is how the report knows).
+func TestEventLoopReport(t *testing.T) {
+	src := "import asyncio\nasync def one():\n    for _ in range(4):\n        await asyncio.sleep(0.05)\n" +
+		"async def main():\n    await asyncio.gather(*(one() for _ in range(200)))\nasyncio.run(main())\n"
+	eachVersion(t, "aio.py", src, []string{"3.9.18", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		if txt := reportText(t, tr); !strings.Contains(txt, "single-threaded: Only one thread ran: an asyncio event loop") {
+			t.Errorf("the report does not name the event loop:\n%s", txt)
+		}
+	})
+}
+
 // TestLockReuse: with --lock-holds, a lock freed (PyThread_free_lock) and
 // another allocated at its address are two locks. The interpreter's
 // start-up frees many short-lived locks, and a program's threading.Lock
