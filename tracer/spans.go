@@ -100,11 +100,13 @@ type Blame struct {
 	Start, End int64
 }
 
-// Handoff pairs a release with the next acquire of the same lock.
+// Handoff pairs a release with the next acquire of the same lock. (Its
+// times first: 32 bytes, not the 40 that padding made of the lock and the
+// threads first, one per acquire of a run.)
 type Handoff struct {
+	Released, Acquired int64
 	Lock               LockID
 	From, To           ThreadID
-	Released, Acquired int64
 	Why                Release
 	How                Acquire
 }
