@@ -900,3 +900,34 @@ func TestMachineRootNamed(t *testing.T) {
 		t.Errorf("processes %q, want %q", got, want)
 	}
 }
+
+// TestMachineEndAfterUnaskedRelease: a one-thread program whose last
+// release is taken for the eval breaker's, with no waiter (3.12's and
+// 3.13's finalization), ends right after it, not a GIL wait later (QA:
+// every one-thread program showed a GIL wait of up to 1.3 ms at exit); a
+// thread that another one waited for keeps its wait, and a run stopped
+// (not ended) keeps the thread until the stop.
+func TestMachineEndAfterUnaskedRelease(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		why  tracer.Release
+		want string
+	}{
+		{"ended", tracer.ReleaseThreadEnd, "500 MainThread lock-release GIL drop-request\n500 MainThread thread-end\n"},
+		{"stopped", tracer.ReleaseInterrupt, "500 MainThread lock-release GIL drop-request\n800 MainThread thread-end\n"},
+	} {
+		rec := tracer.NewRecorder(tracer.Config{})
+		m := testMachine(rec)
+		step(m, 0, testThread, evTakeGIL, "ts", 1)
+		step(m, 1, testThread, evTakeGILRet)
+		step(m, 500, testThread, evDropGIL, "ts", 1)
+		m.finish(800_000, tc.why)
+		tr := rec.Finish(tracer.Meta{})
+		if err := tr.CheckValid(); err != nil {
+			t.Fatalf("%s: invalid: %v\n%s", tc.name, err, dump(tr))
+		}
+		if got := dump(tr); !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s: got\n%swant the end\n%s", tc.name, got, tc.want)
+		}
+	}
+}
