@@ -131,17 +131,17 @@ type thread struct {
 	// breaker's while no other thread waited for the GIL (none asked for
 	// it), 0 for none; its end right after it (end) is at that release.
 	unexplained int64
-	inTake         bool
-	takeStart      int64
-	waiting        bool
-	waitStart      int64
-	sec            *section
-	ending         bool
-	park           uint64 // a lock about to be waited for (3.13 parking lot)
-	acq            lockCall
-	held           []*guestLock // guest locks shown held, in order of acquire
-	owed           []*guestLock // of held: released, shown released once it has the GIL back
-	last           int64
+	inTake      bool
+	takeStart   int64
+	waiting     bool
+	waitStart   int64
+	sec         *section
+	ending      bool
+	park        uint64 // a lock about to be waited for (3.13 parking lot)
+	acq         lockCall
+	held        []*guestLock // guest locks shown held, in order of acquire
+	owed        []*guestLock // of held: released, shown released once it has the GIL back
+	last        int64
 
 	stack     tracer.StackID
 	frames    []tracer.FrameID // outermost first
