@@ -345,7 +345,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		s.IONS += b
 	}
 	w := threadWork(&s)
-	if l, ok := a.eventLoop(); ok && textfmt.Share(l.work, l.all) >= EventLoopShare {
+	if l, ok := a.eventLoop(); ok && l.work > 0 && textfmt.Share(l.work, l.own) >= EventLoopShare {
 		// asyncio: the coroutines overlap inside the one thread, which the
 		// probes see only as the loop's waits (QA: 80 concurrent requests
 		// were "nothing to overlap", told to use threads or asyncio, or
@@ -353,7 +353,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		compute := textfmt.Share(l.compute, l.work)
 		v := Verdict{
 			Code: SingleThreaded,
-			Text: fmt.Sprintf("Only one thread ran: an asyncio event loop (%s of the work ran under it, the rest before or after it). Its coroutines overlap their waits inside this thread: "+
+			Text: fmt.Sprintf("Only one thread ran: an asyncio event loop (%s of the work ran under it; the rest was start-up, imports and code outside the loop). Its coroutines overlap their waits inside this thread: "+
 				"of the loop's time, %s was I/O, the loop waiting for whichever coroutine is ready first, which the probes cannot split by coroutine, "+
 				"and %s compute; no other thread competed for the GIL.", textfmt.Pct0(textfmt.Share(l.work, l.all)), textfmt.Pct0(textfmt.Share(l.io, l.work)), textfmt.Pct0(compute)),
 			Advice: "The loop mostly waited: more concurrent coroutines overlap in it at no GIL cost; to go faster, shorten what it waits for, " +
@@ -362,6 +362,10 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		if compute >= 0.5 {
 			v.Advice = fmt.Sprintf("The loop's compute (%s of its time) is what limits it: more coroutines will not help. Move CPU-bound steps off the loop "+
 				"to processes (loop.run_in_executor with a ProcessPoolExecutor), or run an event loop in each of several processes to use more cores.", textfmt.Pct0(compute))
+		}
+		if outside := 1 - textfmt.Share(l.work, l.all); outside > StartupOwnShare {
+			// A short script: its imports outweigh its loop.
+			v.Advice = fmt.Sprintf("Most of this run (%s) was outside the loop, the interpreter's start-up and imports mostly: a loop that runs longer per process start, or fewer imports, matters more here. ", textfmt.Pct0(outside)) + v.Advice
 		}
 		return v, true
 	}
@@ -385,13 +389,17 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 }
 
 // EventLoopShare: a single-threaded real program that ran at least this
-// share of its work under asyncio's event loop is an asyncio program: its
-// coroutines overlap inside the thread.
+// share of its own code's work (its start-up and imports left out) under
+// asyncio's event loop is an asyncio program: its coroutines overlap
+// inside the thread. (Of all its work, a short script's loop can be less
+// than its imports: on a loaded machine, 200 ms of sleeping coroutines
+// beside 300 ms of start-up.)
 const EventLoopShare = 0.5
 
-// loopWork is a real program's work (running, I/O, native: all), and the
-// part of it under asyncio's event loop (work), split into compute and io.
-type loopWork struct{ all, work, compute, io int64 }
+// loopWork is a real program's work (running, I/O, native: all), the part
+// of it in its own code (own: ownFrame on the stack), and the part under
+// asyncio's event loop (work), split into compute and io.
+type loopWork struct{ all, own, work, compute, io int64 }
 
 // eventLoop is, for a real CPython program, its threads' work and the
 // part spent with asyncio's event loop on the stack (a frame of
@@ -408,11 +416,15 @@ func (a *analysis) eventLoop() (loopWork, bool) {
 		}
 		return strings.HasSuffix(t.Frames[st.Frame].File, "/asyncio/base_events.py")
 	})
+	isOwn := t.StackMatcher(func(st tracer.Stack) bool { return ownFrame(t, st) })
 	for _, sp := range a.s.States {
 		switch sp.State {
 		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
 			d := sp.End - sp.Start
 			l.all += d
+			if isOwn(sp.Stack) {
+				l.own += d
+			}
 			if !inLoop(sp.Stack) {
 				continue
 			}
