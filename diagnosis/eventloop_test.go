@@ -18,7 +18,8 @@ func eventLoopTrace(t *testing.T, file string) *tracer.Trace {
 }
 
 // parseEventLoop is eventLoopTrace after startup ns of the interpreter's
-// start-up (a frame of <frozen importlib._bootstrap>).
+// start-up (a frame of <frozen importlib._bootstrap>); with startup < 0,
+// without its I/O.
 func parseEventLoop(t *testing.T, file string, startup int64) *tracer.Trace {
 	t.Helper()
 	text := `giltrace-text 1
@@ -57,6 +58,11 @@ stack 4 parent=0 frame=3
 `
 	if startup > 0 {
 		text = shiftAfter(text, "2 0 call-enter @4", startup)
+	}
+	if startup < 0 { // no I/O: the loop computes throughout
+		text = strings.NewReplacer("40000001 0 io-begin network @2\n", "", "40000002 0 lock-release GIL io\n", "",
+			"100000000 0 io-end\n", "", "100000001 0 lock-acquire GIL uncontended\n", "",
+			"100000002 0 lock-release GIL thread-end\n", "100000002 0 lock-release GIL thread-end @2\n").Replace(text)
 	}
 	tr, err := tracer.ParseText(strings.NewReader(text))
 	if err != nil {
@@ -109,6 +115,12 @@ func TestEventLoopSingleThread(t *testing.T) {
 	r = diagnosis.Analyze(tracer.Derive(parseEventLoop(t, "/usr/lib/python3.11/asyncio/base_events.py", 100_000_000)))
 	if v := r.Verdicts[0]; !strings.Contains(v.Text, "an asyncio event loop (45 % of the work ran under it") || !strings.Contains(v.Advice, "Most of this run (55 %) was outside the loop") {
 		t.Errorf("after a long start-up: %+v", v)
+	}
+	// Coroutines that compute, with nothing to wait for (QA: "0 % was I/O,
+	// the loop waiting for whichever coroutine is ready first").
+	r = diagnosis.Analyze(tracer.Derive(parseEventLoop(t, "/usr/lib/python3.11/asyncio/base_events.py", -1)))
+	if v := r.Verdicts[0]; !strings.Contains(v.Text, "had little to wait for: of the loop's time, 100 % was compute and 0 % I/O") || !strings.Contains(v.Advice, "more coroutines will not help") {
+		t.Errorf("computing coroutines: %+v", v)
 	}
 	r = diagnosis.Analyze(tracer.Derive(eventLoopTrace(t, "/tmp/loop.py")))
 	if v := r.Verdicts[0]; strings.Contains(v.Text, "asyncio") || !strings.Contains(v.Text, "nothing to overlap") {

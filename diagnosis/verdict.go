@@ -350,12 +350,19 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		// probes see only as the loop's waits (QA: 80 concurrent requests
 		// were "nothing to overlap", told to use threads or asyncio, or
 		// that the run was start-up).
-		compute := textfmt.Share(l.compute, l.work)
+		compute, io := textfmt.Share(l.compute, l.work), textfmt.Share(l.io, l.work)
+		how := fmt.Sprintf("Its coroutines overlap their waits inside this thread: of the loop's time, %s was I/O, the loop waiting for whichever coroutine is ready first, "+
+			"which the probes cannot split by coroutine, and %s compute", textfmt.Pct0(io), textfmt.Pct0(compute))
+		if io < EventLoopWaitShare {
+			// QA: "of the loop's time, 0 % was I/O, the loop waiting for
+			// whichever coroutine is ready first" for computing coroutines.
+			how = fmt.Sprintf("Its coroutines take turns inside this thread, and had little to wait for: of the loop's time, %s was compute and %s I/O, so there was little for them to overlap",
+				textfmt.Pct0(compute), textfmt.Pct0(io))
+		}
 		v := Verdict{
 			Code: SingleThreaded,
-			Text: fmt.Sprintf("Only one thread ran: an asyncio event loop (%s of the work ran under it; the rest was start-up, imports and code outside the loop). Its coroutines overlap their waits inside this thread: "+
-				"of the loop's time, %s was I/O, the loop waiting for whichever coroutine is ready first, which the probes cannot split by coroutine, "+
-				"and %s compute; no other thread competed for the GIL.", textfmt.Pct0(textfmt.Share(l.work, l.all)), textfmt.Pct0(textfmt.Share(l.io, l.work)), textfmt.Pct0(compute)),
+			Text: fmt.Sprintf("Only one thread ran: an asyncio event loop (%s of the work ran under it; the rest was start-up, imports and code outside the loop). %s; no other thread competed for the GIL.",
+				textfmt.Pct0(textfmt.Share(l.work, l.all)), how),
 			Advice: "The loop mostly waited: more concurrent coroutines overlap in it at no GIL cost; to go faster, shorten what it waits for, " +
 				"or move its compute to processes (loop.run_in_executor with a ProcessPoolExecutor).",
 		}
@@ -387,6 +394,10 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		Advice: "To go faster, split the work: CPU-bound parts into processes (multiprocessing, ProcessPoolExecutor), I/O into threads or asyncio." + a.splitBound(&s),
 	}, true
 }
+
+// EventLoopWaitShare: an event loop that spent less than this share of its
+// time waiting (I/O) is said to have had little to overlap.
+const EventLoopWaitShare = 0.1
 
 // EventLoopShare: a single-threaded real program that ran at least this
 // share of its own code's work (its start-up and imports left out) under

@@ -309,10 +309,13 @@ func launcherTarget(ctx context.Context, path string) (exe, failed string) {
 	asked := fmt.Sprintf("asked for the interpreter it runs (%s -c 'import sys; print(sys.executable)')", path)
 	switch {
 	case err != nil:
-		said := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(said, '\n'); i >= 0 {
-			said = said[:i]
+		// Its first lines: pyenv's second and third say which versions
+		// have the command (QA: only the first was kept).
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		for i := range lines {
+			lines[i] = strings.TrimSpace(lines[i])
 		}
+		said := strings.Join(slices.DeleteFunc(lines[:min(len(lines), 4)], func(l string) bool { return l == "" }), " ")
 		if said == "" {
 			return "", fmt.Sprintf("%s, it failed (%v)", asked, err)
 		}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestBusyMachineFlagged(t *testing.T) {
 	s := tracer.Derive(tr)
 	txt, js := textAndJSON(t, s)
 	for _, want := range []string{"Warning: busy machine: the run obtained 47 % of the CPU time its threads wanted, up to what its cores could give (50.0ms of 107ms)", "achieved, from the trace's overlap",
-		"(what the GIL and the locks let the threads overlap; the busy machine gave the run 50.0ms of CPU in its ",
+		"(what the GIL and the locks let the threads overlap; the busy machine gave the run 50.0ms of CPU in the run's ",
 		"of a core: it ran at most 0.46x as fast as one thread would on a free core, not 0.98x)"} {
 		if !bytes.Contains(txt.Bytes(), []byte(want)) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
@@ -55,6 +56,22 @@ func TestBusyMachineFlagged(t *testing.T) {
 		if !bytes.Contains(js.Bytes(), []byte(want)) {
 			t.Errorf("JSON lacks %s", want)
 		}
+	}
+}
+
+// TestBusyMachineMainProcess: for a real program of several processes
+// whose CPU time is its main process's alone, the line under the speedup
+// names the main process and claims no bound on the run's speed (QA: "the
+// busy machine gave the run 152ms", its main process's).
+func TestBusyMachineMainProcess(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-multiprocessing-pool.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Meta.Extra["cpu_ns"] = "1000000" // a millisecond: short of the main process's wanted CPU
+	txt, _ := textAndJSON(t, tracer.Derive(tr))
+	if s := txt.String(); !strings.Contains(s, "the busy machine gave the main process 1.00ms of CPU in the run's") || strings.Contains(s, "it ran at most") {
+		t.Errorf("the speedup's busy line:\n%s", s)
 	}
 }
 

@@ -579,10 +579,12 @@ func TestAttach(t *testing.T) {
 		t.Errorf("%s inconsistencies mended in a run cut off by its duration", n)
 	}
 	// The CPU time the process obtained while attached, for the
-	// busy-machine check: two spinning threads had some of it, and no
-	// more than the cores in the trace's wall (and /proc's 10 ms ticks).
+	// busy-machine check: two spinning threads had some of it, and, taking
+	// turns under the GIL, about one core's in the trace's wall, with
+	// room for the probes' traps and /proc's 10 ms ticks (QA: read after
+	// the draining, a 300 ms attach counted 1.35 s).
 	cpu, err := strconv.ParseInt(tr.Meta.Extra["cpu_ns"], 10, 64)
-	if limit := int64(runtime.NumCPU())*tr.Duration() + 2*int64(10*time.Millisecond); err != nil || cpu <= 0 || cpu > limit {
+	if limit := tr.Duration()*3/2 + 3*int64(10*time.Millisecond); err != nil || cpu <= 0 || cpu > limit {
 		t.Errorf("cpu_ns %q (%v): want some CPU time, at most %d ns", tr.Meta.Extra["cpu_ns"], err, limit)
 	}
 }

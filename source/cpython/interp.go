@@ -173,8 +173,9 @@ func isPython(f *elf.File) bool {
 
 // resolveLibrary finds the file the dynamic linker would load for lib
 // needed by f, in the loader's order (ld.so(8)): its RPATH if it has no
-// RUNPATH, LD_LIBRARY_PATH, its RUNPATH ($ORIGIN expanded), the ldconfig
-// cache, then the default directories. (QA: RUNPATH searched before
+// RUNPATH, LD_LIBRARY_PATH (an empty entry the working directory), its
+// RUNPATH ($ORIGIN expanded; not $LIB or $PLATFORM), the ldconfig cache,
+// then the default directories. (QA: RUNPATH searched before
 // LD_LIBRARY_PATH probed pyenv's libpython while the program ran another
 // copy, untraced.)
 func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
@@ -194,7 +195,16 @@ func resolveLibrary(f *elf.File, exe, lib string) (string, error) {
 	if len(runpath) == 0 {
 		dirs = dirsOf(elf.DT_RPATH)
 	}
-	dirs = append(dirs, filepath.SplitList(os.Getenv("LD_LIBRARY_PATH"))...)
+	for _, d := range strings.Split(os.Getenv("LD_LIBRARY_PATH"), ":") {
+		if d == "" && os.Getenv("LD_LIBRARY_PATH") != "" {
+			// An empty entry is the working directory, to the loader
+			// (QA: "/opt/lib:" left out the directory the program ran in).
+			d, _ = os.Getwd()
+		}
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
 	dirs = append(dirs, runpath...)
 	for _, d := range dirs {
 		if p := filepath.Join(d, lib); d != "" && fileExists(p) {

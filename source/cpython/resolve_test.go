@@ -8,9 +8,10 @@ import (
 )
 
 // TestResolveLibraryOrder: the libpython found for an interpreter is the
-// one the dynamic linker loads: LD_LIBRARY_PATH before the binary's
-// RUNPATH (QA: the RUNPATH's copy was probed while the program ran the
-// LD_LIBRARY_PATH's, untraced), the RUNPATH without it.
+// one the dynamic linker loads: LD_LIBRARY_PATH (an empty entry the
+// working directory) before the binary's RUNPATH (QA: the RUNPATH's copy
+// was probed while the program ran the LD_LIBRARY_PATH's, untraced), the
+// RUNPATH without it.
 func TestResolveLibraryOrder(t *testing.T) {
 	exe := "/root/.pyenv/versions/3.12.1/bin/python3.12"
 	const lib = "libpython3.12.so.1.0"
@@ -33,11 +34,14 @@ func TestResolveLibraryOrder(t *testing.T) {
 	if err := os.Symlink(runpathLib, filepath.Join(other, lib)); err != nil {
 		t.Fatal(err)
 	}
+	// An empty entry is the working directory (QA: "/opt/lib:" left it out).
+	t.Chdir(other)
 	for _, tc := range []struct {
 		ldPath, want string
 	}{
 		{"", runpathLib},
 		{"/nonexistent:" + other, filepath.Join(other, lib)},
+		{"/nonexistent:", filepath.Join(other, lib)},
 	} {
 		t.Setenv("LD_LIBRARY_PATH", tc.ldPath)
 		got, err := resolveLibrary(f, exe, lib)

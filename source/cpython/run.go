@@ -79,11 +79,18 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 			gate.Close()
 		}
 	}()
+	// An attached process's CPU time over the trace's window, for the
+	// busy-machine check (diagnosis.ExtraCPU): read as it begins and as
+	// it is cut off or stopped (attachCPU).
+	cpu0, sys0, cpuOK := time.Duration(0), time.Duration(0), false
 	rd, err := openRawReader(r.sess.instance, r.eventNames())
 	if err == nil {
 		defer rd.close()
 		r.meta.Start = time.Now()
 		r.startMono = monoNow()
+		if cmd == nil {
+			cpu0, sys0, cpuOK = procCPU(s.pid)
+		}
 		err = r.sess.enable()
 	}
 	if err != nil {
@@ -94,12 +101,6 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 		return *r.meta, err
 	}
 	s.logf("probes enabled in %v", time.Since(r.meta.Start).Round(time.Millisecond))
-	// An attached process's CPU time from here, for the busy-machine
-	// check (diagnosis.ExtraCPU): read again at the end (attachCPU).
-	cpu0, sys0, cpuOK := time.Duration(0), time.Duration(0), false
-	if cmd == nil {
-		cpu0, sys0, cpuOK = procCPU(s.pid)
-	}
 
 	exited := make(chan struct{})
 	if cmd != nil {
@@ -234,6 +235,16 @@ loop:
 			r.stopMono = min(r.stopMono, r.startMono+s.duration.Nanoseconds())
 		}
 	}
+	if cmd == nil && cpuOK {
+		// Where the trace stops, before the draining (QA: read after it,
+		// a 300 ms attach counted 1.35 s of CPU).
+		end := r.stopMono
+		if end == 0 {
+			end = monoNow()
+		}
+		cpu1, sys1, ok := procCPU(s.pid)
+		cpuOK = ok && attachCPU(r.meta, cpu0, sys0, cpu1, sys1, time.Duration(end-r.startMono))
+	}
 	tEnd := time.Now()
 	if untraced := watch.stop(); len(untraced) > 0 {
 		r.meta.Extra["untraced"] = strings.Join(untraced, ", ")
@@ -263,13 +274,12 @@ loop:
 		}
 		r.notePIDs("outlived", outlived)
 		if cmd == nil {
-			// Attached, neither stopped nor cut off: the process exited.
+			// Attached, neither stopped nor cut off: the process exited,
+			// its CPU time read at its end, if at all, missing its last.
 			r.meta.Extra["ended"] = "exited"
-			cpuOK = false // its CPU time went with it
+			delete(r.meta.Extra, "cpu_ns")
+			delete(r.meta.Extra, "sys_cpu_ns")
 		}
-	}
-	if cmd == nil && cpuOK {
-		attachCPU(r.meta, s.pid, cpu0, sys0, time.Duration(monoNow()-r.startMono))
 	}
 	m.finish(now, why)
 	r.finishMeta(m, rd, interrupted)
@@ -646,20 +656,21 @@ func (r *run) notePIDs(key string, ps []*proc) {
 // /proc counts it in ticks of 10 ms, a few per cent of half a second.
 const attachMinCPUWindow = 500 * time.Millisecond
 
-// attachCPU records in meta the CPU time attached process pid obtained
-// during the trace (its threads', and the children it waited for), from
-// cpu0 and sys0 read as the trace began, window ago: what record --
-// records of the program it starts, so that an attach on a busy machine
-// is flagged too (QA: a pure-Python loop attached to beside 5 spinning
-// processes on 2 cores got gil-held-in-native, unflagged). Nothing when
-// the process is gone or the window is shorter than attachMinCPUWindow.
-func attachCPU(meta *tracer.Meta, pid int, cpu0, sys0, window time.Duration) {
-	cpu1, sys1, ok := procCPU(pid)
-	if !ok || window < attachMinCPUWindow || cpu1 < cpu0 || sys1 < sys0 {
-		return
+// attachCPU records in meta the CPU time an attached process obtained
+// during the trace's window (its threads', and the children it waited
+// for): cpu0 and sys0 read as the trace began, cpu1 and sys1 as it was cut
+// off or stopped, window apart: what record -- records of the program it
+// starts, so that an attach on a busy machine is flagged too (QA: a
+// pure-Python loop attached to beside 5 spinning processes on 2 cores got
+// gil-held-in-native, unflagged). Nothing, and false, for a window shorter
+// than attachMinCPUWindow or times that went back.
+func attachCPU(meta *tracer.Meta, cpu0, sys0, cpu1, sys1, window time.Duration) bool {
+	if window < attachMinCPUWindow || cpu1 < cpu0 || sys1 < sys0 {
+		return false
 	}
 	meta.Extra["cpu_ns"] = strconv.FormatInt((cpu1 - cpu0).Nanoseconds(), 10)
 	meta.Extra["sys_cpu_ns"] = strconv.FormatInt((sys1 - sys0).Nanoseconds(), 10)
+	return true
 }
 
 // afterProgramExit (tests) runs once the program started by Command has
