@@ -589,6 +589,52 @@ func TestAttach(t *testing.T) {
 	}
 }
 
+// TestAttachDurationBusyPool: an attach with a duration to a program
+// whose pool of processes floods the probes ends at its duration: its
+// trace no longer, and the attach back long before the program ends (QA:
+// a 2 s attach to a multiprocessing.Pool handled the hits that kept coming
+// for 20 s, its trace 11 s long, and returned when the program exited;
+// here, before the change, after 70 s for a program of 60 s).
+func TestAttachDurationBusyPool(t *testing.T) {
+	if os.Getenv("GILTRACE_LONG") == "" {
+		// Half a minute of 8 processes on every core: it would disturb
+		// the live tests beside it in the default run.
+		t.Skip("a long check: GILTRACE_LONG=1 go test ./source/cpython -run TestAttachDurationBusyPool")
+	}
+	skipUnderRace(t, "the attach's set-up and the pool's flood of hits outlast the test's bounds under -race")
+	py := pyenv("3.13.0")
+	needTracing(t, py)
+	script := filepath.Join(t.TempDir(), "pool.py")
+	os.WriteFile(script, []byte("import multiprocessing as mp, time\n"+
+		"def f(x):\n    s = 0\n    for i in range(2000): s += i\n    return s\n"+
+		"if __name__ == '__main__':\n    end = time.time() + 120\n"+
+		"    with mp.Pool(8) as p:\n        while time.time() < end:\n            p.map(f, range(2000), chunksize=1)\n"), 0o644)
+	cmd := exec.Command(py, script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the program and its pool, its own group
+		cmd.Wait()
+	}()
+	time.Sleep(time.Second)
+	start := time.Now()
+	tr, err := record(t, context.Background(), Attach(cmd.Process.Pid, 2*time.Second, Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Duration(tr.Duration()); d > 2*time.Second+time.Millisecond {
+		t.Errorf("a 2 s attach made a trace of %v", d)
+	}
+	// Bounded by the hits of those 2 s that the buffers held (giltrace
+	// handles them more slowly than such a pool makes them), not by the
+	// program's 120 s.
+	if took := time.Since(start); took > 60*time.Second {
+		t.Errorf("a 2 s attach took %v", took)
+	}
+}
+
 // TestAttachExitedDuringSetUp: a process that exits while the attach
 // sets up its probes is said to have exited, and nothing is recorded. QA:
 // its task list was empty, and writing it cleared the pid filter, so the

@@ -40,8 +40,13 @@ type run struct {
 	// still enabled meanwhile (a drop_gil without its take_gil) made a
 	// tail of mended releases and GIL waits that never happened.
 	stopMono int64
-	tgids    map[int]int // task -> process
-	mainPID  int         // the program started, or the process attached to
+	// cutAt, for an attach with a duration, is where it ends: events
+	// after it are never handled (QA: a 2 s attach to a busy
+	// multiprocessing.Pool handled the hits that kept coming for 20 s
+	// before its loop saw the duration pass).
+	cutAt   int64
+	tgids   map[int]int // task -> process
+	mainPID int         // the program started, or the process attached to
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -132,6 +137,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 		tm := time.NewTimer(max(s.duration-time.Duration(monoNow()-r.startMono), 0))
 		defer tm.Stop()
 		deadline = tm.C
+		r.cutAt = r.startMono + s.duration.Nanoseconds()
 	}
 	pm := newProcMem(r.in)
 	defer pm.close()
@@ -224,6 +230,12 @@ loop:
 				break loop
 			}
 		}
+		if r.cutAt != 0 && monoNow() > r.cutAt {
+			// The duration passed while a batch was handled: the select
+			// may pick the tick again.
+			cut = true
+			break loop
+		}
 		evs, safe := q.take()
 		pend = r.process(m, evs, safe, pend, false)
 	}
@@ -246,6 +258,7 @@ loop:
 		cpuOK = ok && attachCPU(r.meta, cpu0, sys0, cpu1, sys1, time.Duration(end-r.startMono))
 	}
 	tEnd := time.Now()
+	s.logf("recording loop ended %v after the trace's start (cut %v, interrupted %v)", time.Duration(monoNow()-r.startMono).Round(time.Millisecond), cut, interrupted)
 	if untraced := watch.stop(); len(untraced) > 0 {
 		r.meta.Extra["untraced"] = strings.Join(untraced, ", ")
 	}
@@ -397,8 +410,24 @@ func (r *run) survivors(m *machine) []*proc {
 // drain stops the reading goroutine and handles every event left: those
 // of a process that has exited are all in the buffers.
 func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
+	t0 := time.Now()
+	disabled := false
+	disable := func() {
+		tOff := time.Now()
+		_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
+		r.s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
+		disabled = true
+	}
+	if r.stopMono != 0 {
+		// Cut off or stopped: nothing after the stop is kept, and a busy
+		// program's probes would go on filling the buffers while they are
+		// drained (QA: a 2 s attach to a multiprocessing.Pool returned
+		// only when the program exited, a minute later).
+		disable()
+	}
 	q.stop()
 	evs, _ := q.take()
+	r.s.logf("reading stopped in %v, %d events queued", time.Since(t0).Round(time.Millisecond), len(evs))
 	pend = r.process(m, evs, 0, pend, false)
 	for range 3 {
 		evs := r.prepare(m, rd.read())
@@ -407,9 +436,9 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	tOff := time.Now()
-	_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
-	r.s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
+	if !disabled {
+		disable()
+	}
 	r.process(m, r.prepare(m, rd.read()), 0, pend, true)
 }
 
@@ -527,8 +556,10 @@ func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, f
 		return pend
 	}
 	sort.SliceStable(pend, func(i, j int) bool { return pend[i].mono < pend[j].mono })
-	if r.stopMono != 0 {
-		pend = pend[:sort.Search(len(pend), func(i int) bool { return pend[i].mono > r.stopMono })]
+	for _, end := range []int64{r.stopMono, r.cutAt} {
+		if end != 0 {
+			pend = pend[:sort.Search(len(pend), func(i int) bool { return pend[i].mono > end })]
+		}
 	}
 	cut := len(pend)
 	if !final {
