@@ -254,8 +254,9 @@ loop:
 		if end == 0 {
 			end = monoNow()
 		}
-		cpu1, sys1, ok := procCPU(s.pid)
-		cpuOK = ok && attachCPU(r.meta, cpu0, sys0, cpu1, sys1, time.Duration(end-r.startMono))
+		if cpu1, sys1, ok := procCPU(s.pid); ok {
+			attachCPU(r.meta, cpu0, sys0, cpu1, sys1, time.Duration(end-r.startMono))
+		}
 	}
 	tEnd := time.Now()
 	s.logf("recording loop ended %v after the trace's start (cut %v, interrupted %v)", time.Duration(monoNow()-r.startMono).Round(time.Millisecond), cut, interrupted)
@@ -693,15 +694,14 @@ const attachMinCPUWindow = 500 * time.Millisecond
 // off or stopped, window apart: what record -- records of the program it
 // starts, so that an attach on a busy machine is flagged too (QA: a
 // pure-Python loop attached to beside 5 spinning processes on 2 cores got
-// gil-held-in-native, unflagged). Nothing, and false, for a window shorter
-// than attachMinCPUWindow or times that went back.
-func attachCPU(meta *tracer.Meta, cpu0, sys0, cpu1, sys1, window time.Duration) bool {
+// gil-held-in-native, unflagged). Nothing for a window shorter than
+// attachMinCPUWindow or times that went back.
+func attachCPU(meta *tracer.Meta, cpu0, sys0, cpu1, sys1, window time.Duration) {
 	if window < attachMinCPUWindow || cpu1 < cpu0 || sys1 < sys0 {
-		return false
+		return
 	}
 	meta.Extra["cpu_ns"] = strconv.FormatInt((cpu1 - cpu0).Nanoseconds(), 10)
 	meta.Extra["sys_cpu_ns"] = strconv.FormatInt((sys1 - sys0).Nanoseconds(), 10)
-	return true
 }
 
 // afterProgramExit (tests) runs once the program started by Command has
