@@ -345,7 +345,8 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 		s.IONS += b
 	}
 	w := threadWork(&s)
-	if l, ok := a.eventLoop(); ok && l.work > 0 && textfmt.Share(l.work, l.own) >= EventLoopShare {
+	l, real := a.realWork()
+	if real && l.work > 0 && textfmt.Share(l.work, l.own) >= EventLoopShare {
 		// asyncio: the coroutines overlap inside the one thread, which the
 		// probes see only as the loop's waits (QA: 80 concurrent requests
 		// were "nothing to overlap", told to use threads or asyncio, or
@@ -379,7 +380,7 @@ func (a *analysis) singleThreaded() (Verdict, bool) {
 	compute, io := textfmt.Share(threadCPU(&s), w), textfmt.Share(s.IONS, w)
 	text := fmt.Sprintf("Only one thread ran, so there was nothing to overlap: %s of its work was compute, %s I/O.",
 		textfmt.Pct0(compute), textfmt.Pct0(io))
-	if own, ok := a.ownCodeShare(); ok && own < StartupOwnShare {
+	if own := textfmt.Share(l.own, l.all); real && own < StartupOwnShare {
 		// print("hi"): the interpreter's start-up and imports, which
 		// splitting the program's own work does not touch.
 		return Verdict{
@@ -412,10 +413,12 @@ const EventLoopShare = 0.5
 // asyncio's event loop (work), split into compute and io.
 type loopWork struct{ all, own, work, compute, io int64 }
 
-// eventLoop is, for a real CPython program, its threads' work and the
-// part spent with asyncio's event loop on the stack (a frame of
-// asyncio/base_events.py: run_forever, _run_once); false for a VM run.
-func (a *analysis) eventLoop() (loopWork, bool) {
+// realWork is, for a real CPython program, its threads' work, the part
+// of it with a frame of the program's own code on the stack (ownFrame:
+// its files, or python3 -c), and the part spent with asyncio's event loop
+// on the stack (a frame of asyncio/base_events.py: run_forever,
+// _run_once); false for a VM run, and for a run without work.
+func (a *analysis) realWork() (loopWork, bool) {
 	t := a.t
 	var l loopWork
 	if t.Meta.Extra["source"] != "cpython" {
@@ -455,32 +458,6 @@ func (a *analysis) eventLoop() (loopWork, bool) {
 // of its work is mostly the interpreter's start-up: it gets no advice to
 // split its work (print("hi") was told it could run 2.13x as fast).
 const StartupOwnShare = 0.5
-
-// ownCodeShare is, for a real CPython program, the share of its threads'
-// work (running, I/O, native) spent with a frame of the program's own
-// code on the stack; false for a VM run.
-func (a *analysis) ownCodeShare() (float64, bool) {
-	t := a.t
-	if t.Meta.Extra["source"] != "cpython" {
-		return 0, false
-	}
-	isOwn := t.StackMatcher(func(st tracer.Stack) bool { return ownFrame(t, st) })
-	var work, in int64
-	for _, sp := range a.s.States {
-		switch sp.State {
-		case tracer.StateRunning, tracer.StateIO, tracer.StateNative, tracer.StateNativeHolding:
-			d := sp.End - sp.Start
-			work += d
-			if isOwn(sp.Stack) {
-				in += d
-			}
-		}
-	}
-	if work <= 0 {
-		return 0, false
-	}
-	return float64(in) / float64(work), true
-}
 
 func (a *analysis) gilBound() (Verdict, bool) {
 	sp := a.r.Speedup
