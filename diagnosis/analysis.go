@@ -219,7 +219,8 @@ type Speedup struct {
 	// (LockReport.HoldsInferred): the estimates do not know how long it
 	// was held, and count the holders' time under it as work that could
 	// overlap; they may be far too high.
-	LockHoldsInferred bool `json:"lock_holds_inferred,omitempty"`
+	LockHoldsInferred bool  `json:"lock_holds_inferred,omitempty"`
+	cpuNS             int64 // the CPU work in SerialEquivNS (the rest is I/O)
 }
 
 // Analyze computes the full report of a run from its spans s

@@ -168,6 +168,20 @@ func (a *analysis) machine() {
 	a.r.BusyMachine = share < BusyCPUShare
 }
 
+// BusyBound is, for a run on a busy machine whose recorded CPU time covers
+// all its processes, the most it can have gone faster than one thread on a
+// free core: the CPU time it obtained (no more than its CPU work) and its
+// I/O, over its wall; false for other runs. The overlap (Speedup.Achieved)
+// is what the GIL and the locks let the threads do; this is what the
+// machine let the run do.
+func (r *Report) BusyBound() (float64, bool) {
+	m, sp := r.Machine, &r.Speedup
+	if m == nil || !m.Busy || m.MainProcessOnly || r.WallNS <= 0 {
+		return 0, false
+	}
+	return float64(min(m.CPUNS, sp.cpuNS)+sp.SerialEquivNS-sp.cpuNS) / float64(r.WallNS), true
+}
+
 // mainProcessCPU is the running and native time of the threads of the
 // trace's first process (a real program's main process).
 func (a *analysis) mainProcessCPU() int64 {

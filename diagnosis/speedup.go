@@ -115,7 +115,7 @@ func (a *analysis) speedup() {
 	if limit := int64(sp.Cores) * a.wallNS; cpu > limit {
 		cpu, sp.CPUCapped = limit, true
 	}
-	sp.SerialEquivNS = cpu + io
+	sp.SerialEquivNS, sp.cpuNS = cpu+io, cpu
 	sp.Achieved = round3(textfmt.Share(sp.SerialEquivNS, a.wallNS))
 	sp.AmdahlCeiling = round3(a.amdahl())
 	sp.AmdahlLaw = sp.AmdahlCeiling

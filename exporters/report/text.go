@@ -429,15 +429,9 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 			// Its CPU time is its main process's: no bound on the others'
 			// work (QA: "the run" for the main process's 152 ms).
 			whose = "the main process"
-		} else {
-			// The work it can have done: the CPU time it obtained, at most
-			// the trace's CPU time, and its I/O.
-			cpu := min(r.Work.CPUNS, int64(sp.Cores)*r.WallNS)
-			io := max(sp.SerialEquivNS-cpu, 0)
-			bound := float64(min(m.CPUNS, cpu)+io) / float64(r.WallNS)
-			if sp.Overlap > bound*(1+diagnosis.ConsistencySlack) {
-				not = fmt.Sprintf(": it ran at most %s as fast as one thread would on a free core, not %s", textfmt.X(bound), textfmt.X(sp.Overlap))
-			}
+		}
+		if bound, ok := r.BusyBound(); ok && sp.Overlap > bound*(1+diagnosis.ConsistencySlack) {
+			not = fmt.Sprintf(": it ran at most %s as fast as one thread would on a free core, not %s", textfmt.X(bound), textfmt.X(sp.Overlap))
 		}
 		fmt.Fprintf(w, "    (what the GIL and the locks let the threads overlap; the busy machine gave %s %s of CPU in the run's %s of wall, %.2f of a core%s)\n",
 			whose, textfmt.Dur(m.CPUNS), textfmt.Dur(r.WallNS), got, not)
