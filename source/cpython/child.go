@@ -71,7 +71,7 @@ func processAlive(pid int) bool {
 		return false
 	}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+		if f := statFields(string(b)); len(f) > 0 && f[0] == "Z" {
 			return false
 		}
 	}
@@ -98,14 +98,21 @@ func descendantOf(pid, ancestor int) bool {
 	return false
 }
 
-// statParent is the parent process ID in b, a /proc/PID/stat: the second
-// field after the command, which is in parentheses and may hold spaces.
-func statParent(b []byte) (int, bool) {
-	i := strings.LastIndexByte(string(b), ')')
+// statFields are the fields of a /proc/PID/stat line after the command,
+// which is in parentheses and may hold spaces and parentheses: the state
+// (stat's third field) first; nil if it has no command.
+func statFields(stat string) []string {
+	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, false
+		return nil
 	}
-	f := strings.Fields(string(b[i+1:]))
+	return strings.Fields(stat[i+1:])
+}
+
+// statParent is the parent process ID in b, a /proc/PID/stat: the second
+// field after the command.
+func statParent(b []byte) (int, bool) {
+	f := statFields(string(b))
 	if len(f) < 2 {
 		return 0, false
 	}

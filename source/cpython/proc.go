@@ -288,15 +288,10 @@ func procCPU(pid int) (cpu, sys time.Duration, ok bool) {
 	return parseStatCPU(string(b))
 }
 
-// parseStatCPU reads the CPU times of a /proc/PID/stat line: the fields
-// after the command's closing parenthesis (the command may hold spaces
-// and parentheses) begin with the state, the third field.
+// parseStatCPU reads the CPU times of a /proc/PID/stat line (statFields:
+// stat's fields from the third).
 func parseStatCPU(stat string) (cpu, sys time.Duration, ok bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(stat[i+1:])
+	f := statFields(stat)
 	const utime, stime, cutime, cstime = 14 - 3, 15 - 3, 16 - 3, 17 - 3
 	if len(f) <= cstime {
 		return 0, 0, false
