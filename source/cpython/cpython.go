@@ -27,11 +27,6 @@ const (
 	DefaultExactFrames = 1
 )
 
-// bufferKB is the ring buffer per CPU of the tracefs instance: 32 MiB
-// holds about 100 000 events per CPU, seconds of the busiest program, so
-// that the reader falling behind for a moment loses nothing.
-const bufferKB = 32 << 10
-
 // reorderMargin: an event is handled once every CPU's buffer has been
 // drained after its time plus this margin, so that events of all CPUs are
 // handled in time order although each buffer is read in turn (and the
@@ -210,37 +205,13 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 		// probes they saw went.
 		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobes and tracefs instance left by an earlier giltrace (pid %s) that was killed before it could remove them\n", strings.Join(removed, ", "))
 	}
-	if others := otherUsers(in.Path, s.pid); len(others) > 0 && s.o.Stderr != nil {
-		// Said, not hidden (QA): a tracefs uprobe is armed in every
-		// process that maps the probed file, and costs them a trap per
-		// hit although their events are filtered out.
-		shown := others
-		if len(shown) > 8 {
-			shown = shown[:8]
-		}
-		var ids []string
-		for _, p := range shown {
-			ids = append(ids, strconv.Itoa(p))
-		}
-		more := ""
-		if len(others) > len(shown) {
-			more = fmt.Sprintf(" and %d more", len(others)-len(shown))
-		}
-		// (Pluralised here: a source package does not import textfmt.)
-		what, verb, their := fmt.Sprintf("%d other processes", len(others)), "run", "their"
-		if len(others) == 1 {
-			what, verb, their = "1 other process", "runs", "its"
-		}
-		fmt.Fprintf(s.o.Stderr, "giltrace: note: %s also %s %s (pid %s%s): while giltrace traces, %s GIL and lock operations take the probes' trap too, a few microseconds each (a program doing little else runs many times slower), and none of %s events is recorded (docs/cpython.md, \"How it works\")\n",
-			what, verb, in.Path, strings.Join(ids, ", "), more, their, their)
-	}
 	sess := newSession(in.Path)
 	defer func() {
 		if cerr := sess.close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	if err := sess.open(probes, bufferKB); err != nil {
+	if err := sess.open(probes); err != nil {
 		return meta, err
 	}
 	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))

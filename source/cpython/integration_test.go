@@ -691,20 +691,24 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
-// TestStaleCleanup leaves a group and an instance as a killed run would
-// and checks that the next run removes them.
+// TestStaleCleanup leaves a group as a killed run would (and an instance,
+// as a killed giltrace of before 2026-12-02 would) and checks that the
+// next run removes them.
 func TestStaleCleanup(t *testing.T) {
 	in := pyenvInterp(t, defaultPython)
 	needTracing(t, "")
 	dead := exec.Command("true")
 	dead.Run() // its pid no longer exists
-	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path}
-	s.instance = filepath.Join(tracefsRoot, "instances", s.group)
+	s := &session{group: groupPrefix + itoa(dead.Process.Pid), path: in.Path, filter: map[string]string{}}
+	instance := filepath.Join(tracefsRoot, "instances", s.group)
 	probes, _, err := buildProbes(in, 16, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.open(probes[:2], 64); err != nil {
+	if err := s.open(probes[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(instance, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	removed, err := cleanupStale()
@@ -718,8 +722,8 @@ func TestStaleCleanup(t *testing.T) {
 	if ev, _ := probeEvents(); strings.Contains(strings.Join(ev, "\n"), s.group+"/") {
 		t.Errorf("stale uprobes left: %v", ev)
 	}
-	if _, err := os.Stat(s.instance); err == nil {
-		t.Errorf("stale instance %s left", s.instance)
+	if _, err := os.Stat(instance); err == nil {
+		t.Errorf("stale instance %s left", instance)
 	}
 }
 
@@ -1460,4 +1464,102 @@ while True:
 	if x := tr.Meta.Extra; x["stopped"] != "killed" || x["killed_children"] != fmt.Sprintf("pid %d", pid) {
 		t.Errorf("stopped %q, killed children %q; want killed, pid %d", x["stopped"], x["killed_children"], pid)
 	}
+}
+
+// TestProbesOnlyInTracedProcesses: while giltrace records a program, the
+// probe's breakpoint (int3) is in the traced process's copy of take_gil
+// and not in that of another process running the same libpython. With a
+// tracefs-enabled uprobe it was in both (QA: the other process's GIL and
+// lock operations ran 7-47 times slower); the traced process's is the
+// control that the test reads the right byte.
+func TestProbesOnlyInTracedProcesses(t *testing.T) {
+	python := pyenv(defaultPython)
+	needTracing(t, python)
+	in := pyenvInterp(t, defaultPython)
+	off, err := in.symbolOffset("take_gil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command(python, "-c", "import threading, time; time.sleep(30)")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := fmt.Sprintf("import os, time\nopen(%q, 'w').write(str(os.getpid()))\ntime.sleep(1.5)\n", pidFile)
+	type seen struct {
+		traced, other byte
+		err           error
+	}
+	got := make(chan seen, 1)
+	go func() {
+		var s seen
+		defer func() { got <- s }()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			b, err := os.ReadFile(pidFile)
+			if pid, err2 := strconv.Atoi(string(b)); err == nil && err2 == nil {
+				time.Sleep(200 * time.Millisecond) // well inside its sleep
+				if s.traced, s.err = codeByte(pid, in.Path, off); s.err == nil {
+					s.other, s.err = codeByte(other.Process.Pid, in.Path, off)
+				}
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.err = errors.New("the traced program never wrote its pid")
+	}()
+	src := Command([]string{python, "-c", script}, Options{})
+	if _, err := record(t, context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	if s.traced != 0xcc {
+		t.Errorf("take_gil's first byte in the traced process: %#x, want the probe's int3 (0xcc)", s.traced)
+	}
+	if s.other == 0xcc {
+		t.Errorf("take_gil's first byte in another process running %s: the probe's int3, armed where it was not asked", in.Path)
+	}
+	if b, err := codeByte(other.Process.Pid, in.Path, off); err != nil || b == 0xcc {
+		t.Errorf("after the recording, the other process's take_gil: %#x, %v", b, err)
+	}
+}
+
+// codeByte reads the byte at file offset off of path as process pid maps it.
+func codeByte(pid int, path string, off uint64) (byte, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return 0, err
+	}
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != real {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		mapOff, err3 := strconv.ParseUint(f[2], 16, 64)
+		if err1 != nil || err2 != nil || err3 != nil || off < mapOff || off >= mapOff+end-start {
+			continue
+		}
+		mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+		if err != nil {
+			return 0, err
+		}
+		defer mem.Close()
+		var b [1]byte
+		if _, err := mem.ReadAt(b[:], int64(start+off-mapOff)); err != nil {
+			return 0, err
+		}
+		return b[0], nil
+	}
+	return 0, fmt.Errorf("process %d does not map offset %#x of %s", pid, off, real)
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestFileOffset(t *testing.T) {
@@ -225,38 +224,5 @@ func TestLibpythonName(t *testing.T) {
 		if got := libpythonRe.MatchString(name); got != want {
 			t.Errorf("libpythonRe.MatchString(%q) = %v, want %v", name, got, want)
 		}
-	}
-}
-
-// TestOtherUsers: the processes that map the probed file are found, the
-// process attached to (and its tree) left out: record and attach name
-// them, since a tracefs uprobe traps in them too (QA: their lock
-// operations ran up to 95x slower, unsaid).
-func TestOtherUsers(t *testing.T) {
-	const lib = "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
-	if _, err := os.Stat(lib); err != nil {
-		t.Skipf("no %s: %v", lib, err)
-	}
-	cmd := exec.Command(pyenv(defaultPython), "-c", "import time; time.sleep(30)")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	pid := cmd.Process.Pid
-	var found []int
-	for range 50 { // until it has mapped its libpython
-		if found = otherUsers(lib, 0); slices.Contains(found, pid) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !slices.Contains(found, pid) {
-		t.Fatalf("otherUsers = %v, want %d among them", found, pid)
-	}
-	if slices.Contains(otherUsers(lib, pid), pid) {
-		t.Errorf("the process attached to is listed")
-	}
-	if got := otherUsers("/no/such/lib.so", 0); len(got) != 0 {
-		t.Errorf("otherUsers of a file nobody maps = %v", got)
 	}
 }

@@ -1,9 +1,6 @@
 package cpython
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -45,24 +42,5 @@ func TestLockHoldProbes(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestSetPIDsRefusesNone: an empty list of tasks is refused, not written:
-// written, it clears the instance's pid filter, and the probes then record
-// every CPython process that maps the interpreter. (The file here is not
-// tracefs's: writing "" would fail on its absence, so the error's text is
-// what tells the refusal.)
-func TestSetPIDsRefusesNone(t *testing.T) {
-	s := &session{instance: t.TempDir()}
-	if err := s.setPIDs(nil); err == nil || !strings.Contains(err.Error(), "no task to trace") {
-		t.Fatalf("setPIDs(nil): %v", err)
-	}
-	os.WriteFile(filepath.Join(s.instance, "set_event_pid"), nil, 0o644) // tracefs has it
-	if err := s.setPIDs([]int{7, 9}); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(s.instance, "set_event_pid")); string(b) != "7 9 " {
-		t.Errorf("set_event_pid %q", b)
 	}
 }

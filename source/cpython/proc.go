@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,42 +237,6 @@ func (pm *procMem) holder(pid int) (uint64, bool) {
 	}
 	ts, ok := m.u64(gil + uint64(l.gilHolder))
 	return ts, ok && ts != 0
-}
-
-// otherUsers lists the processes, in pid order, that map the file path
-// (the probed interpreter or libpython), leaving out the process attached
-// to (pid > 0) and its process tree, and giltrace itself: the processes a
-// tracefs uprobe on path traps in too.
-func otherUsers(path string, pid int) []int {
-	skip := map[int]bool{os.Getpid(): true}
-	if pid > 0 {
-		for _, p := range processTree(pid) {
-			skip[p] = true
-		}
-	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real // as the maps show it
-	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/maps")
-	var out []int
-	for _, d := range dirs {
-		p, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		if err != nil || skip[p] {
-			continue
-		}
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasSuffix(line, " "+path) {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // procCPU is the CPU time process pid has had, user and system, its

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -47,6 +46,7 @@ type run struct {
 	cutAt   int64
 	tgids   map[int]int // task -> process
 	mainPID int         // the program started, or the process attached to
+	tasks   []int       // the tasks launch found to trace (their children follow)
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -88,15 +88,21 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	// busy-machine check (diagnosis.ExtraCPU): read as it begins and as
 	// it is cut off or stopped (attachCPU).
 	cpu0, sys0, cpuOK := time.Duration(0), time.Duration(0), false
-	rd, err := openRawReader(r.sess.instance, r.eventNames())
+	rd, err := openRawReader(r.eventNames(), r.sess.filter)
 	if err == nil {
 		defer rd.close()
+		err = r.openTasks(rd, cmd)
+	}
+	if err == nil {
 		r.meta.Start = time.Now()
 		r.startMono = monoNow()
 		if cmd == nil {
 			cpu0, sys0, cpuOK = procCPU(s.pid)
 		}
-		err = r.sess.enable()
+		err = rd.enable()
+	}
+	if err == nil && cmd == nil {
+		err = r.followNewTasks(rd)
 	}
 	if err != nil {
 		if cmd != nil {
@@ -298,6 +304,11 @@ loop:
 	m.finish(now, why)
 	r.finishMeta(m, rd, interrupted)
 	if cmd != nil && !cut {
+		if s.ExitCode() >= 0 {
+			// Its status is set: exited closes right after (the drain,
+			// quick with perf events, can end first).
+			<-exited
+		}
 		select {
 		case <-exited: // its status is known
 			r.meta.Extra["exit_status"] = strconv.Itoa(s.ExitCode())
@@ -374,15 +385,51 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 			return nil, nil, fmt.Errorf("attaching to process %d: it exited while the probes were set up: nothing recorded", r.s.pid)
 		}
 	}
-	if err := r.sess.setPIDs(pids); err != nil {
-		if cmd != nil {
-			_ = cmd.Process.Kill() // before the gate opens: it never runs
-			gate.Close()
-			_ = cmd.Wait()
-		}
-		return nil, nil, err
-	}
+	r.tasks = pids
 	return cmd, gate, nil
+}
+
+// openTasks opens the events for the tasks launch found (disabled until
+// enable). The program behind its gate cannot have exited; a process
+// attached to can have, while the probes were made.
+func (r *run) openTasks(rd *rawReader, cmd *exec.Cmd) error {
+	n, err := rd.addTasks(r.tasks)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if cmd != nil {
+			return fmt.Errorf("recording %s: its process %d is gone before it ran", r.meta.Workload, cmd.Process.Pid)
+		}
+		return fmt.Errorf("attaching to process %d: it exited while the probes were set up: nothing recorded", r.s.pid)
+	}
+	return nil
+}
+
+// followNewTasks opens, once the events are on, those of the tasks an
+// attached process created after its task list was read and before its
+// tasks' events were opened (those created after follow by inheritance):
+// until a listing finds none.
+func (r *run) followNewTasks(rd *rawReader) error {
+	for range 8 {
+		var tids []int
+		for tid, pid := range processTree(r.s.pid) {
+			if !rd.tasks[tid] {
+				tids = append(tids, tid)
+				if _, ok := r.tgids[tid]; !ok {
+					r.tgids[tid] = pid
+				}
+			}
+		}
+		if len(tids) == 0 {
+			return nil
+		}
+		sort.Ints(tids)
+		if _, err := rd.addTasks(tids); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // beforeLaunch (tests) runs as launch begins: the probes are defined,
@@ -415,7 +462,7 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 	disabled := false
 	disable := func() {
 		tOff := time.Now()
-		_ = writeFile(filepath.Join(r.sess.instance, "events", "enable"), "0")
+		rd.disable()
 		r.s.logf("probes disabled in %v", time.Since(tOff).Round(time.Millisecond))
 		disabled = true
 	}
@@ -634,7 +681,7 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if interrupted {
 		ex["interrupted"] = "true"
 	}
-	lost := rd.lost + r.sess.lost()
+	lost := rd.lost
 	if lost > 0 {
 		ex["lost_events"] = strconv.FormatUint(lost, 10)
 	}

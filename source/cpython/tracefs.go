@@ -1,7 +1,6 @@
 package cpython
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,9 +14,8 @@ import (
 // tracefsRoot is where tracefs is mounted (and mounted by Check if absent).
 const tracefsRoot = "/sys/kernel/tracing"
 
-// groupPrefix starts the uprobe group and the tracefs instance of every
-// run: giltrace_<pid of the recorder>. A later run removes those whose
-// recorder is gone.
+// groupPrefix starts the uprobe group of every run: giltrace_<pid of the
+// recorder>. A later run removes those whose recorder is gone.
 const groupPrefix = "giltrace_"
 
 // ErrPermission is wrapped by the error of a recorder that lacks the
@@ -47,8 +45,8 @@ func Check() error {
 			return fmt.Errorf("%s/uprobe_events: %w (the kernel needs CONFIG_UPROBE_EVENTS=y)", tracefsRoot, ErrNoTracing)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(tracefsRoot, "instances")); err != nil {
-		return fmt.Errorf("%s/instances: %w (%w)", tracefsRoot, err, ErrNoTracing)
+	if _, err := os.Stat("/proc/sys/kernel/perf_event_paranoid"); err != nil {
+		return fmt.Errorf("/proc/sys/kernel/perf_event_paranoid: %w (%w: the kernel needs CONFIG_PERF_EVENTS)", err, ErrNoTracing)
 	}
 	return nil
 }
@@ -62,18 +60,19 @@ type probe struct {
 	filter string // event filter, or ""
 }
 
-// session is the tracefs state of one run: its group of uprobes and its
-// instance. close removes both.
+// session is the tracefs state of one run: its group of uprobes, defined
+// in uprobe_events (their events are opened, and armed, per traced task
+// through perf: perf.go). close removes them.
 type session struct {
-	group    string
-	instance string // path of the instance directory
-	path     string // interpreter file
-	defined  []string
+	group   string
+	path    string // interpreter file
+	defined []string
+	filter  map[string]string // group/event -> its filter
 }
 
 func newSession(path string) *session {
 	g := groupPrefix + strconv.Itoa(os.Getpid())
-	return &session{group: g, instance: filepath.Join(tracefsRoot, "instances", g), path: path}
+	return &session{group: g, path: path, filter: map[string]string{}}
 }
 
 func writeFile(path, s string) error {
@@ -107,24 +106,9 @@ func kernelError(err error) error {
 	return err
 }
 
-// open creates the instance (private ring buffer of bufKB per CPU, the
-// monotonic clock, tgids recorded, event pid filters following forks) and
-// defines the probes.
-func (s *session) open(probes []probe, bufKB int) error {
-	if err := os.Mkdir(s.instance, 0o755); err != nil {
-		return fmt.Errorf("creating tracefs instance %s: %w", s.instance, err)
-	}
-	settings := [][2]string{
-		{"trace_clock", "mono"},
-		{"buffer_size_kb", strconv.Itoa(bufKB)},
-		{"options/record-tgid", "1"},
-		{"options/event-fork", "1"},
-	}
-	for _, kv := range settings {
-		if err := writeFile(filepath.Join(s.instance, kv[0]), kv[1]); err != nil {
-			return fmt.Errorf("setting %s of tracefs instance %s: %w", kv[0], s.instance, err)
-		}
-	}
+// open defines the probes. A definition arms nothing: a probe is armed
+// in a process only while an event of it is open for one of its tasks.
+func (s *session) open(probes []probe) error {
 	for _, p := range probes {
 		kind := "p"
 		if p.ret {
@@ -136,79 +120,16 @@ func (s *session) open(probes []probe, bufKB int) error {
 		}
 		s.defined = append(s.defined, p.name)
 		if p.filter != "" {
-			if err := writeFile(filepath.Join(s.instance, "events", s.group, p.name, "filter"), p.filter); err != nil {
-				return fmt.Errorf("setting the filter of uprobe %s/%s: %w", s.group, p.name, err)
-			}
+			s.filter[s.group+"/"+p.name] = p.filter
 		}
 	}
 	return nil
 }
 
-// setPIDs restricts the instance's events to the given tasks (and, with
-// event-fork, the tasks they create). An empty list is refused: written,
-// it would clear the filter, and the probes, on a library every CPython
-// process of the machine may map, would record them all.
-func (s *session) setPIDs(pids []int) error {
-	if len(pids) == 0 {
-		return errors.New("setting the traced pids: no task to trace (an empty list would trace every process)")
-	}
-	var b strings.Builder
-	for _, p := range pids {
-		fmt.Fprintf(&b, "%d ", p)
-	}
-	if err := writeFile(filepath.Join(s.instance, "set_event_pid"), b.String()); err != nil {
-		return fmt.Errorf("setting the traced pids: %w", err)
-	}
-	return nil
-}
-
-// enable turns on the group's uprobes and the task creation and exit
-// tracepoints.
-func (s *session) enable() error {
-	if err := writeFile(filepath.Join(s.instance, "events", s.group, "enable"), "1"); err != nil {
-		return fmt.Errorf("enabling uprobes %s: %w", s.group, err)
-	}
-	for _, ev := range []string{"sched/sched_process_exit", "task/task_newtask"} {
-		if err := writeFile(filepath.Join(s.instance, "events", ev, "enable"), "1"); err != nil {
-			return fmt.Errorf("enabling %s: %w", ev, err)
-		}
-	}
-	return nil
-}
-
-// lost sums the events each CPU's ring buffer overwrote or dropped.
-func (s *session) lost() uint64 {
-	var n uint64
-	dirs, _ := filepath.Glob(filepath.Join(s.instance, "per_cpu", "cpu*"))
-	for _, d := range dirs {
-		f, err := os.Open(filepath.Join(d, "stats"))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), ":")
-			if ok && (k == "overrun" || k == "dropped events") {
-				x, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-				n += x
-			}
-		}
-		f.Close()
-	}
-	return n
-}
-
-// close disables and removes the instance, then the probes. It is safe to
-// call more than once.
+// close removes the probes' definitions (their events must be closed
+// first). It is safe to call more than once.
 func (s *session) close() error {
 	var errs []error
-	if _, err := os.Stat(s.instance); err == nil {
-		_ = writeFile(filepath.Join(s.instance, "tracing_on"), "0")
-		_ = writeFile(filepath.Join(s.instance, "events", "enable"), "0")
-		if err := os.Remove(s.instance); err != nil {
-			errs = append(errs, fmt.Errorf("removing tracefs instance %s: %w", s.instance, err))
-		}
-	}
 	for _, name := range s.defined {
 		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), fmt.Sprintf("-:%s/%s\n", s.group, name)); err != nil {
 			errs = append(errs, fmt.Errorf("removing uprobe %s/%s: %w", s.group, name, err))
@@ -218,20 +139,22 @@ func (s *session) close() error {
 	return errors.Join(errs...)
 }
 
-// RemoveStale removes the tracefs instances and uprobes that recorders
-// which no longer exist left behind (killed before they could clean up).
+// RemoveStale removes the uprobe definitions (and the tracefs instances of
+// giltrace before 2026-12-02) that recorders which no longer exist left
+// behind (killed before they could clean up: their probes were disarmed
+// when the kernel closed their events).
 // Every recording does it first; tests that kill one call it after.
 func RemoveStale() error {
 	_, err := cleanupStale()
 	return err
 }
 
-// RemoveAtExit removes this process's probes and instance as well as
-// stale ones, for a forced exit while a recording runs: it first closes
-// the recording's per-CPU buffers, which would keep its instance (EBUSY).
-// The recording cannot go on after it.
+// RemoveAtExit removes this process's probes as well as stale ones, for a
+// forced exit while a recording runs: it first closes the recording's
+// perf events, which disarm the probes and would keep their definitions
+// (EBUSY). The recording cannot go on after it.
 func RemoveAtExit() error {
-	openPipes.closeAll()
+	perfFiles.closeAll()
 	_, err := cleanupStale()
 	return err
 }
@@ -284,8 +207,11 @@ func cleanupStale() (removed []string, err error) {
 			continue
 		}
 		note(g)
-		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), "-:"+ev+"\n"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing stale uprobe %s: %w", ev, err)) // ENOENT: removed by another recorder
+		// ENOENT: removed by another recorder. EBUSY: its events are
+		// open, by a recording of this process (RemoveStale while it
+		// reads), which removes it itself.
+		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), "-:"+ev+"\n"); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EBUSY) {
+			errs = append(errs, fmt.Errorf("removing stale uprobe %s: %w", ev, err))
 		}
 	}
 	return removed, errors.Join(errs...)

@@ -1,0 +1,259 @@
+package cpython
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const testFormat = `name: drop_gil
+ID: 2031
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:unsigned long __probe_ip;	offset:8;	size:8;	signed:0;
+	field:u64 ts;	offset:16;	size:8;	signed:0;
+	field:u64 f0[];	offset:24;	size:24;	signed:0;
+	field:s64 us;	offset:48;	size:8;	signed:1;
+	field:char comm[16];	offset:56;	size:16;	signed:0;
+	field:pid_t pid;	offset:72;	size:4;	signed:1;
+
+print fmt: "(%lx) ts=0x%Lx", REC->__probe_ip, REC->ts
+`
+
+func dropPayload(tid int32, ts uint64, f0 [3]uint64, us int64, pid int32) []byte {
+	b := make([]byte, 76)
+	binary.LittleEndian.PutUint16(b, 2031)
+	binary.LittleEndian.PutUint32(b[4:], uint32(tid))
+	binary.LittleEndian.PutUint64(b[16:], ts)
+	for i, v := range f0 {
+		binary.LittleEndian.PutUint64(b[24+8*i:], v)
+	}
+	binary.LittleEndian.PutUint64(b[48:], uint64(us))
+	copy(b[56:], "python3")
+	binary.LittleEndian.PutUint32(b[72:], uint32(pid))
+	return b
+}
+
+// testRing is a CPU's ring in ordinary memory: a metadata page, then
+// data bytes, written as the kernel writes them.
+type testRing struct {
+	buf  []byte
+	ring *perfRing
+	head uint64
+}
+
+func newTestRing(dataLen int) *testRing {
+	page := os.Getpagesize()
+	buf := make([]byte, page+dataLen)
+	rg := &perfRing{mem: unsafe.Pointer(&buf[0]), size: uintptr(len(buf)), data: buf[page:]}
+	return &testRing{buf: buf, ring: rg}
+}
+
+// at starts the ring at offset (head and tail), to test a wrap.
+func (tr *testRing) at(off uint64) {
+	tr.head = off
+	tr.ring.meta().Data_head, tr.ring.meta().Data_tail = off, off
+}
+
+// record writes a record (header and body), padded to 8 bytes, and
+// publishes it.
+func (tr *testRing) record(typ uint32, body []byte) {
+	size := (recHeader + len(body) + 7) &^ 7
+	rec := make([]byte, size)
+	binary.LittleEndian.PutUint32(rec, typ)
+	binary.LittleEndian.PutUint16(rec[6:], uint16(size))
+	copy(rec[recHeader:], body)
+	n := uint64(len(tr.ring.data))
+	for i, c := range rec {
+		tr.ring.data[(tr.head+uint64(i))%n] = c
+	}
+	tr.head += uint64(size)
+	tr.ring.meta().Data_head = tr.head
+}
+
+// sample writes a PERF_RECORD_SAMPLE of a raw record at a time.
+func (tr *testRing) sample(mono uint64, raw []byte) {
+	body := binary.LittleEndian.AppendUint64(nil, mono)
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(raw)))
+	tr.record(unix.PERF_RECORD_SAMPLE, append(body, raw...))
+}
+
+func testReader(t testing.TB) *rawReader {
+	f, err := parseFormat("drop_gil", testFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawReader{formats: map[uint16]*eventFormat{f.id: f}}
+}
+
+// TestReadRing: samples are decoded with their times, a record that wraps
+// around the ring's end is read whole, lost records are counted, records
+// of unknown events are passed over, and the tail follows.
+func TestReadRing(t *testing.T) {
+	r := testReader(t)
+	tr := newTestRing(256)
+	tr.at(200) // the second sample wraps
+	tr.sample(1_000_100, dropPayload(42, 0xabc, [3]uint64{1, 2, 3}, -1, 7))
+	tr.sample(1_000_200, dropPayload(43, 0xdef, [3]uint64{4, 5, 6}, 9, 8))
+	lost := binary.LittleEndian.AppendUint64(nil, 1) // the event's id
+	tr.record(unix.PERF_RECORD_LOST, binary.LittleEndian.AppendUint64(lost, 17))
+	unknown := make([]byte, 8)
+	binary.LittleEndian.PutUint16(unknown, 999)
+	tr.sample(1_000_300, unknown)
+	got := r.readRing(tr.ring, nil)
+	want := []rawEvent{
+		{mono: 1_000_100, tid: 42, event: "drop_gil", args: []arg{{"__probe_ip", []uint64{0}}, {"ts", []uint64{0xabc}},
+			{"f0", []uint64{1, 2, 3}}, {"us", []uint64{1<<64 - 1}}, {"pid", []uint64{7}}}},
+		{mono: 1_000_200, tid: 43, event: "drop_gil", args: []arg{{"__probe_ip", []uint64{0}}, {"ts", []uint64{0xdef}},
+			{"f0", []uint64{4, 5, 6}}, {"us", []uint64{9}}, {"pid", []uint64{8}}}},
+	}
+	if r.lost != 17 || r.err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("readRing: lost %d, err %v\n got %+v\nwant %+v", r.lost, r.err, got, want)
+	}
+	if m := tr.ring.meta(); m.Data_tail != tr.head {
+		t.Errorf("tail %d, want the head %d", m.Data_tail, tr.head)
+	}
+	if got := r.readRing(tr.ring, nil); len(got) != 0 {
+		t.Errorf("read again: %d events", len(got))
+	}
+}
+
+// TestReadRingCorrupt: a record whose size passes the head, or is smaller
+// than its header, ends the read with an error naming the CPU; the tail
+// moves to the head, and the next records are read.
+func TestReadRingCorrupt(t *testing.T) {
+	for _, size := range []uint16{0, 4, 4096} {
+		r := testReader(t)
+		tr := newTestRing(512)
+		tr.sample(10, dropPayload(1, 2, [3]uint64{}, 0, 3))
+		binary.LittleEndian.PutUint16(tr.ring.data[6:], size)
+		if got := r.readRing(tr.ring, nil); len(got) != 0 || r.err == nil || !strings.Contains(r.err.Error(), "CPU 0's ring") {
+			t.Errorf("size %d: %d events, err %v", size, len(got), r.err)
+		}
+		tr.sample(20, dropPayload(1, 2, [3]uint64{}, 0, 3))
+		if got := r.readRing(tr.ring, nil); len(got) != 1 || got[0].mono != 20 {
+			t.Errorf("size %d: after, %+v", size, got)
+		}
+	}
+}
+
+// TestDedupe: a hit recorded by two events of a task (inherited, and its
+// own, opened after the events were on) is kept once; hits of other
+// tasks or events at the same time are kept.
+func TestDedupe(t *testing.T) {
+	evs := []rawEvent{
+		{mono: 5, tid: 1, event: "drop_gil"}, {mono: 3, tid: 1, event: "drop_gil"}, {mono: 5, tid: 2, event: "drop_gil"},
+		{mono: 5, tid: 1, event: "drop_gil"}, {mono: 5, tid: 1, event: "take_gil"}, {mono: 3, tid: 1, event: "drop_gil"},
+	}
+	got := dedupeEvents(evs)
+	want := []rawEvent{{mono: 3, tid: 1, event: "drop_gil"}, {mono: 5, tid: 1, event: "drop_gil"}, {mono: 5, tid: 2, event: "drop_gil"}, {mono: 5, tid: 1, event: "take_gil"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("dedupeEvents\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-3": {0, 1, 2, 3}, "0,2-3,7": {0, 2, 3, 7}} {
+		if got, err := parseCPUList(in); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("parseCPUList(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "a", "3-1", "-1", "0-99999999"} {
+		if got, err := parseCPUList(in); err == nil {
+			t.Errorf("parseCPUList(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+// FuzzReadRing: any bytes in a ring, under any head, never panic the
+// reader.
+func FuzzReadRing(f *testing.F) {
+	r := testReader(f)
+	tr := newTestRing(256)
+	tr.sample(3, dropPayload(1, 2, [3]uint64{3, 4, 5}, 6, 7))
+	f.Add(append([]byte(nil), tr.ring.data...), uint64(0), tr.head)
+	f.Fuzz(func(t *testing.T, data []byte, tail, head uint64) {
+		tr := newTestRing(256)
+		copy(tr.ring.data, data)
+		tr.ring.meta().Data_head, tr.ring.meta().Data_tail = head, tail
+		r.err = nil
+		r.readRing(tr.ring, nil)
+	})
+}
+
+// TestRemoveAtExit: a forced exit while a recording's events are open
+// releases them (their rings replaced by empty memory a reader can still
+// read) and removes this process's probes, which open events keep
+// (EBUSY); RemoveStale alone, which a recording may call while another
+// in the process reads, leaves them.
+func TestRemoveAtExit(t *testing.T) {
+	needTracing(t, "")
+	s := newSession("/bin/sh")
+	if err := s.open([]probe{{name: "exit_probe", offset: shEntry(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.close() })
+	rd, err := openRawReader([]string{s.group + "/exit_probe"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rd.addTasks([]int{os.Getpid()}); err != nil || n != 1 {
+		t.Fatalf("addTasks: %d, %v", n, err)
+	}
+	if err := RemoveStale(); err != nil {
+		t.Fatal(err)
+	}
+	if !probeDefined(t, s.group+"/exit_probe") {
+		t.Fatal("RemoveStale removed a probe whose events are open")
+	}
+	if err := RemoveAtExit(); err != nil {
+		t.Fatal(err)
+	}
+	if probeDefined(t, s.group+"/exit_probe") {
+		t.Error("the probe stays defined")
+	}
+	if len(perfFiles.fds) != 0 || len(perfFiles.maps) != 0 {
+		t.Errorf("left open: %d descriptors, %d rings", len(perfFiles.fds), len(perfFiles.maps))
+	}
+	if got := rd.read(); len(got) != 0 || rd.err != nil {
+		t.Errorf("reading after: %d events, %v", len(got), rd.err)
+	}
+	rd.close()
+}
+
+// shEntry is the file offset of /bin/sh's ELF entry point: somewhere to
+// put a probe that nothing here runs.
+func shEntry(t *testing.T) uint64 {
+	f, err := elf.Open("/bin/sh")
+	if err != nil {
+		t.Skipf("no /bin/sh to probe: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && f.Entry >= p.Vaddr && f.Entry < p.Vaddr+p.Filesz {
+			return f.Entry - p.Vaddr + p.Off
+		}
+	}
+	t.Skip("no executable segment holds /bin/sh's entry")
+	return 0
+}
+
+// probeDefined tells whether uprobe_events defines group/name.
+func probeDefined(t *testing.T, name string) bool {
+	b, err := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(b), ":"+name+" ")
+}

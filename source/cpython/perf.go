@@ -1,0 +1,517 @@
+package cpython
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The probes' hits are read through perf events bound to the traced
+// tasks, not through a tracefs instance. A uprobe enabled in tracefs is
+// armed in every process that maps the probed file (the kernel's uprobe
+// filter lets every mm through for tracefs), so that every other CPython
+// process using the same libpython took the breakpoint's trap at each GIL
+// and lock operation (QA: a program doing little else ran 7-47 times
+// slower while giltrace traced another). A uprobe event opened with
+// perf_event_open for a task is armed only in the memory of the tasks
+// its events are bound to (trace_uprobe.c, uprobe_perf_filter): the
+// processes giltrace was asked to trace, and those they create (inherit).
+// Closing the descriptors, even by a kill -9 of giltrace, disarms them.
+//
+// Each event is opened once per traced task and CPU (a per-task event
+// that follows the task's children must be per CPU to be mapped), and
+// every event of a CPU writes into one ring (PERF_EVENT_IOC_SET_OUTPUT):
+// as many rings as CPUs, read without a system call. A sample is the
+// tracepoint's raw record (PERF_SAMPLE_RAW), the same bytes, at the same
+// offsets (the event's format file), as a tracefs ring buffer's event,
+// with its CLOCK_MONOTONIC time (PERF_SAMPLE_TIME, use_clockid).
+// Documentation: perf_event_open(2), tools/perf's ring buffer reader.
+
+// perfEvent is one tracepoint of the recording: a uprobe of its group or
+// a scheduler tracepoint.
+type perfEvent struct {
+	name   string // group/event
+	id     uint64 // its tracepoint id (the format file's ID)
+	filter string // its event filter, or ""
+}
+
+// perfRing is one CPU's ring: the mapping of its first event.
+type perfRing struct {
+	cpu  int
+	fd   int
+	mem  unsafe.Pointer // the mapping: a metadata page, then the data
+	size uintptr        // of the mapping
+	data []byte         // the data pages, a power of two
+}
+
+func (rg *perfRing) meta() *unix.PerfEventMmapPage { return (*unix.PerfEventMmapPage)(rg.mem) }
+
+// rawReader reads the samples of the recording's events for the traced
+// tasks, on every CPU, without blocking.
+type rawReader struct {
+	formats map[uint16]*eventFormat
+	events  []perfEvent
+	cpus    []int
+	rings   map[int]*perfRing // by CPU
+	order   []*perfRing       // in CPU order
+	fds     []int             // every event's descriptor
+	tasks   map[int]bool      // the tasks with events of their own
+	enabled bool
+	// dedupe: tasks were added after the events were enabled, so that a
+	// task created meanwhile by one already traced may have its events
+	// twice (inherited, and its own): read drops the second copy.
+	dedupe  bool
+	ringLen int // data bytes per ring
+	lost    uint64
+	err     error
+	scratch []byte
+	// safe is a time before which every event has been read: the
+	// earliest start of the last drain of a CPU's ring.
+	safe int64
+}
+
+// perfRingBytes is the data of each CPU's ring: 32 MiB, as the tracefs
+// buffers were (about 100 000 events, seconds of the busiest program); halved down to minRingBytes while the kernel
+// refuses the mapping (locked memory).
+const (
+	perfRingBytes = 32 << 20
+	minRingBytes  = 256 << 10
+)
+
+// openRawReader reads the formats and ids of the events in names
+// (group/event or system/event) with their filters; the events are opened
+// for tasks by addTasks.
+func openRawReader(names []string, filters map[string]string) (*rawReader, error) {
+	r := &rawReader{formats: map[uint16]*eventFormat{}, rings: map[int]*perfRing{}, tasks: map[int]bool{}, ringLen: perfRingBytes}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(tracefsRoot, "events", n, "format"))
+		if err != nil {
+			return nil, fmt.Errorf("reading the format of event %s: %w", n, err)
+		}
+		f, err := parseFormat(filepath.Base(n), string(b))
+		if err != nil {
+			return nil, err
+		}
+		r.formats[f.id] = f
+		r.events = append(r.events, perfEvent{name: n, id: uint64(f.id), filter: filters[n]})
+	}
+	cpus, err := onlineCPUs()
+	if err != nil {
+		return nil, err
+	}
+	r.cpus = cpus
+	return r, nil
+}
+
+// onlineCPUs lists the CPUs a task may run on.
+func onlineCPUs() ([]int, error) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return nil, fmt.Errorf("listing the CPUs: %w", err)
+	}
+	cpus, err := parseCPUList(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("listing the CPUs: /sys/devices/system/cpu/online: %w", err)
+	}
+	return cpus, nil
+}
+
+// parseCPUList parses a kernel CPU list ("0-3,5").
+func parseCPUList(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("bad CPU list %q", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 1<<16 {
+				return nil, fmt.Errorf("bad CPU list %q", s)
+			}
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bad CPU list %q", s)
+	}
+	return out, nil
+}
+
+// addTasks opens every event for each task not yet traced, following the
+// tasks it creates from then on. A task that has exited is passed over;
+// it returns how many were added.
+func (r *rawReader) addTasks(tids []int) (int, error) {
+	added := 0
+	for _, tid := range tids {
+		if r.tasks[tid] {
+			continue
+		}
+		ok, err := r.openTask(tid)
+		if err != nil {
+			return added, err
+		}
+		if ok {
+			r.tasks[tid] = true
+			added++
+			if r.enabled {
+				r.dedupe = true
+			}
+		}
+	}
+	return added, nil
+}
+
+// openTask opens the events of one task; false if it has exited.
+func (r *rawReader) openTask(tid int) (bool, error) {
+	var mine []int
+	undo := func() {
+		for _, fd := range mine {
+			perfFiles.closeFD(fd)
+		}
+		r.fds = r.fds[:len(r.fds)-len(mine)]
+	}
+	for _, ev := range r.events {
+		for _, cpu := range r.cpus {
+			attr := unix.PerfEventAttr{
+				Type:        unix.PERF_TYPE_TRACEPOINT,
+				Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+				Config:      ev.id,
+				Sample:      1, // every hit
+				Sample_type: unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_RAW,
+				Bits:        unix.PerfBitInherit | unix.PerfBitUseClockID | unix.PerfBitWatermark,
+				Clockid:     unix.CLOCK_MONOTONIC,
+				Wakeup:      uint32(r.ringLen / 2), // nobody waits: the reader polls
+			}
+			if !r.enabled {
+				attr.Bits |= unix.PerfBitDisabled
+			}
+			fd, err := unix.PerfEventOpen(&attr, tid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+			if err != nil {
+				undo()
+				if errors.Is(err, syscall.ESRCH) {
+					return false, nil
+				}
+				return false, perfError(fmt.Errorf("opening event %s for task %d on CPU %d (perf_event_open): %w", ev.name, tid, cpu, err))
+			}
+			perfFiles.addFD(fd)
+			r.fds = append(r.fds, fd)
+			mine = append(mine, fd)
+			if ev.filter != "" {
+				if err := setFilter(fd, ev.filter); err != nil {
+					undo()
+					return false, fmt.Errorf("setting the filter %q of event %s: %w", ev.filter, ev.name, err)
+				}
+			}
+			if rg := r.rings[cpu]; rg != nil {
+				if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_OUTPUT, rg.fd); err != nil {
+					undo()
+					return false, fmt.Errorf("sending event %s of task %d to CPU %d's ring: %w", ev.name, tid, cpu, err)
+				}
+				continue
+			}
+			rg, err := r.mapRing(fd, cpu)
+			if err != nil {
+				undo()
+				return false, err
+			}
+			r.rings[cpu] = rg
+			r.order = append(r.order, rg)
+			sort.Slice(r.order, func(i, j int) bool { return r.order[i].cpu < r.order[j].cpu })
+		}
+	}
+	return true, nil
+}
+
+// perfError names the likely cause of a refused perf_event_open.
+func perfError(err error) error {
+	switch {
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		b, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+		return fmt.Errorf("%w (%w: giltrace needs CAP_PERFMON or CAP_SYS_ADMIN for per-task tracepoint events; kernel.perf_event_paranoid is %s)", err, ErrPermission, strings.TrimSpace(string(b)))
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENOSYS):
+		return fmt.Errorf("%w (%w: the kernel needs CONFIG_PERF_EVENTS)", err, ErrNoTracing)
+	case errors.Is(err, syscall.EMFILE):
+		return fmt.Errorf("%w (one descriptor per traced task, event and CPU: raise the open file limit, ulimit -n)", err)
+	}
+	return err
+}
+
+// setFilter sets a tracepoint event's filter (the tracefs filter syntax).
+func setFilter(fd int, filter string) error {
+	p, err := unix.BytePtrFromString(filter)
+	if err != nil {
+		return err
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.PERF_EVENT_IOC_SET_FILTER), uintptr(unsafe.Pointer(p))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// mapRing maps the ring of a CPU's first event, smaller while the kernel
+// refuses (locked memory).
+func (r *rawReader) mapRing(fd, cpu int) (*perfRing, error) {
+	page := os.Getpagesize()
+	for {
+		size := uintptr(page + r.ringLen)
+		mem, err := unix.MmapPtr(fd, 0, nil, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err == nil {
+			rg := &perfRing{cpu: cpu, fd: fd, mem: mem, size: size}
+			rg.data = unsafe.Slice((*byte)(unsafe.Add(mem, page)), r.ringLen)
+			perfFiles.addMap(mem, size)
+			return rg, nil
+		}
+		if (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOMEM)) && r.ringLen/2 >= minRingBytes && len(r.rings) == 0 {
+			r.ringLen /= 2
+			continue
+		}
+		return nil, fmt.Errorf("mapping CPU %d's ring of %d KiB: %w (locked memory: ulimit -l, kernel.perf_event_mlock_kb)", cpu, r.ringLen>>10, err)
+	}
+}
+
+// enable turns on every event: the probes are armed from here.
+func (r *rawReader) enable() error {
+	for _, fd := range r.fds {
+		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+			return fmt.Errorf("enabling the probes: %w", err)
+		}
+	}
+	r.enabled = true
+	return nil
+}
+
+// disable turns every event off (the probes stay defined until close).
+func (r *rawReader) disable() {
+	for _, fd := range r.fds {
+		_ = unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_DISABLE, 0)
+	}
+}
+
+// Sample layout (PERF_SAMPLE_TIME | PERF_SAMPLE_RAW): the 8-byte record
+// header, the time, the raw record's size and its bytes.
+const (
+	recHeader     = 8
+	sampleTimeOff = recHeader
+	sampleRawOff  = sampleTimeOff + 8
+)
+
+// read returns the events every CPU's ring has ready.
+func (r *rawReader) read() []rawEvent {
+	var out []rawEvent
+	r.safe = 1<<63 - 1
+	for _, rg := range r.order {
+		r.safe = min(r.safe, monoNow())
+		out = r.readRing(rg, out)
+	}
+	if r.dedupe && len(out) > 1 {
+		out = dedupeEvents(out)
+	}
+	return out
+}
+
+func (r *rawReader) readRing(rg *perfRing, out []rawEvent) []rawEvent {
+	m := rg.meta()
+	head := atomic.LoadUint64(&m.Data_head)
+	tail := atomic.LoadUint64(&m.Data_tail)
+	n := uint64(len(rg.data))
+	if n == 0 || head <= tail {
+		return out
+	}
+	if head-tail > n { // cannot happen: the kernel does not pass the tail
+		r.setErr(fmt.Errorf("CPU %d's ring: head %d is %d bytes past the tail", rg.cpu, head, head-tail))
+		atomic.StoreUint64(&m.Data_tail, head)
+		return out
+	}
+	for tail+recHeader <= head {
+		off := tail % n
+		var hdr [recHeader]byte
+		copyRing(hdr[:], rg.data, off)
+		typ := binary.LittleEndian.Uint32(hdr[:])
+		size := uint64(binary.LittleEndian.Uint16(hdr[6:]))
+		if size < recHeader || tail+size > head {
+			r.setErr(fmt.Errorf("CPU %d's ring: a record of %d bytes at %d (head %d)", rg.cpu, size, tail, head))
+			tail = head
+			break
+		}
+		var rec []byte
+		if off+size <= n {
+			rec = rg.data[off : off+size : off+size]
+		} else { // wraps around the end
+			if cap(r.scratch) < int(size) {
+				r.scratch = make([]byte, size)
+			}
+			rec = r.scratch[:size]
+			copyRing(rec, rg.data, off)
+		}
+		switch typ {
+		case unix.PERF_RECORD_SAMPLE:
+			out = r.sample(rec, out)
+		case unix.PERF_RECORD_LOST:
+			if len(rec) >= 24 {
+				r.lost += binary.LittleEndian.Uint64(rec[16:])
+			}
+		}
+		tail += size
+	}
+	atomic.StoreUint64(&m.Data_tail, tail)
+	return out
+}
+
+// sample appends the event of one PERF_RECORD_SAMPLE.
+func (r *rawReader) sample(rec []byte, out []rawEvent) []rawEvent {
+	if len(rec) < sampleRawOff+4 {
+		return out
+	}
+	mono := binary.LittleEndian.Uint64(rec[sampleTimeOff:])
+	rawLen := int(binary.LittleEndian.Uint32(rec[sampleRawOff:]))
+	raw := rec[sampleRawOff+4:]
+	if rawLen < 8 || rawLen > len(raw) {
+		return out
+	}
+	raw = raw[:rawLen]
+	f := r.formats[binary.LittleEndian.Uint16(raw)]
+	if f == nil {
+		return out
+	}
+	e := rawEvent{mono: int64(mono), tid: int(int32(binary.LittleEndian.Uint32(raw[4:]))), event: f.name}
+	f.decode(raw, &e)
+	return append(out, e)
+}
+
+// copyRing copies len(dst) bytes of the ring from off, wrapping.
+func copyRing(dst, ring []byte, off uint64) {
+	n := copy(dst, ring[off:])
+	copy(dst[n:], ring)
+}
+
+func (r *rawReader) setErr(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// dedupeEvents drops the second copy of a hit recorded by two events of
+// one task: the same event, task and time (a task hits a probe once a
+// nanosecond at most).
+func dedupeEvents(evs []rawEvent) []rawEvent {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
+	out := evs[:1]
+	for _, e := range evs[1:] {
+		dup := false
+		for k := len(out) - 1; k >= 0 && out[k].mono == e.mono; k-- {
+			if out[k].tid == e.tid && out[k].event == e.event {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// close unmaps the rings and closes every event: the probes are disarmed.
+func (r *rawReader) close() {
+	for _, rg := range r.order {
+		perfFiles.unmap(rg.mem, rg.size)
+	}
+	for _, fd := range r.fds {
+		perfFiles.closeFD(fd)
+	}
+	r.fds, r.order = nil, nil
+	clear(r.rings)
+}
+
+// perfFiles is the perf descriptors and ring mappings open in this
+// process, so that a forced exit (RemoveAtExit) can let go of them while
+// a reader may still be reading: a probe stays armed as long as its
+// event is open, and a mapping holds its event open. Each is released
+// once, by whichever of the reader and the forced exit comes first, so
+// that a number or an address the system gives again is never released.
+var perfFiles = perfSet{fds: map[int]bool{}, maps: map[unsafe.Pointer]uintptr{}}
+
+type perfSet struct {
+	mu   sync.Mutex
+	fds  map[int]bool
+	maps map[unsafe.Pointer]uintptr
+}
+
+func (p *perfSet) addFD(fd int) {
+	p.mu.Lock()
+	p.fds[fd] = true
+	p.mu.Unlock()
+}
+
+func (p *perfSet) addMap(mem unsafe.Pointer, size uintptr) {
+	p.mu.Lock()
+	p.maps[mem] = size
+	p.mu.Unlock()
+}
+
+// closeFD closes fd if it is still open here.
+func (p *perfSet) closeFD(fd int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fds[fd] {
+		delete(p.fds, fd)
+		_ = syscall.Close(fd)
+	}
+}
+
+// unmap unmaps a ring if it is still mapped here.
+func (p *perfSet) unmap(mem unsafe.Pointer, size uintptr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.maps[mem]; ok {
+		delete(p.maps, mem)
+		_ = unix.MunmapPtr(mem, size)
+	}
+}
+
+// closeAll lets go of every event still open: each ring is replaced in
+// place by zeroed anonymous memory (a reader still reading it finds it
+// empty, never a fault), then the descriptors are made copies of
+// /dev/null (dup2), so that their numbers stay taken: a reader never
+// touches a file opened since under the same number (review).
+func (p *perfSet) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for mem, size := range p.maps {
+		_, err := unix.MmapPtr(-1, 0, mem, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
+		if err != nil {
+			// Not replaced: stays mapped (and its event open) until
+			// the process exits, which a forced exit is about to do.
+			continue
+		}
+	}
+	clear(p.maps)
+	null, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	for fd := range p.fds {
+		if err != nil || unix.Dup2(null, fd) != nil {
+			_ = syscall.Close(fd)
+		}
+	}
+	if err == nil {
+		_ = syscall.Close(null)
+	}
+	clear(p.fds)
+}
