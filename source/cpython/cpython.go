@@ -203,7 +203,7 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 	if len(removed) > 0 && s.o.Stderr != nil {
 		// Said, not done silently (QA): the user may wonder where the
 		// probes they saw went.
-		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobes and tracefs instance left by an earlier giltrace (pid %s) that was killed before it could remove them\n", strings.Join(removed, ", "))
+		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobe definitions left by an earlier giltrace (pid %s) that was killed before it could remove them (its probes were disarmed when it died)\n", strings.Join(removed, ", "))
 	}
 	sess := newSession(in.Path)
 	defer func() {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -230,6 +231,43 @@ func TestRemoveAtExit(t *testing.T) {
 		t.Errorf("reading after: %d events, %v", len(got), rd.err)
 	}
 	rd.close()
+}
+
+// TestTaskGoneWhileOpened: a task that exits while its events are opened
+// is passed over, its descriptors closed and the rings its events made
+// unmapped, so that the next task's events make their own.
+func TestTaskGoneWhileOpened(t *testing.T) {
+	needTracing(t, "")
+	s := newSession("/bin/sh")
+	if err := s.open([]probe{{name: "gone_probe", offset: shEntry(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := openRawReader([]string{s.group + "/gone_probe", "sched/sched_process_exit"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.close(); s.close() })
+	opens := 0
+	perfEventOpen = func(attr *unix.PerfEventAttr, pid, cpu, group, flags int) (int, error) {
+		if opens++; opens == 2*len(rd.cpus) { // every CPU's ring mapped, then gone
+			return -1, syscall.ESRCH
+		}
+		return unix.PerfEventOpen(attr, pid, cpu, group, flags)
+	}
+	n, err := rd.addTasks([]int{os.Getpid()})
+	perfEventOpen = unix.PerfEventOpen
+	if err != nil || n != 0 {
+		t.Fatalf("addTasks of a task gone: %d, %v", n, err)
+	}
+	if len(rd.fds) != 0 || len(rd.rings) != 0 || len(rd.order) != 0 || len(perfFiles.fds) != 0 || len(perfFiles.maps) != 0 {
+		t.Fatalf("left: %d descriptors, %d rings (%d, %d, %d in perfFiles)", len(rd.fds), len(rd.rings), len(rd.order), len(perfFiles.fds), len(perfFiles.maps))
+	}
+	if n, err := rd.addTasks([]int{os.Getpid()}); err != nil || n != 1 {
+		t.Fatalf("addTasks after: %d, %v", n, err)
+	}
+	if len(rd.rings) != len(rd.cpus) || len(rd.fds) != 2*len(rd.cpus) {
+		t.Errorf("after: %d rings, %d descriptors on %d CPUs", len(rd.rings), len(rd.fds), len(rd.cpus))
+	}
 }
 
 // shEntry is the file offset of /bin/sh's ELF entry point: somewhere to

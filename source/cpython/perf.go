@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,14 +183,23 @@ func (r *rawReader) addTasks(tids []int) (int, error) {
 // openTask opens the events of one task; false if it has exited.
 func (r *rawReader) openTask(tid int) (bool, error) {
 	var mine []int
+	var rings []*perfRing // mapped for this task's events
 	undo := func() {
+		// A task that exits while its events are opened: its rings too
+		// (a later task's events must not be sent to a closed one).
+		for _, rg := range rings {
+			perfFiles.unmap(rg.mem, rg.size)
+			delete(r.rings, rg.cpu)
+			r.order = slices.DeleteFunc(r.order, func(o *perfRing) bool { return o == rg })
+		}
 		for _, fd := range mine {
 			perfFiles.closeFD(fd)
 		}
 		r.fds = r.fds[:len(r.fds)-len(mine)]
 	}
-	for _, ev := range r.events {
-		for _, cpu := range r.cpus {
+	for _, cpu := range r.cpus {
+		leader := -1 // the task's events on a CPU are one group
+		for _, ev := range r.events {
 			attr := unix.PerfEventAttr{
 				Type:        unix.PERF_TYPE_TRACEPOINT,
 				Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
@@ -203,7 +213,7 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 			if !r.enabled {
 				attr.Bits |= unix.PerfBitDisabled
 			}
-			fd, err := unix.PerfEventOpen(&attr, tid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+			fd, err := perfEventOpen(&attr, tid, cpu, leader, unix.PERF_FLAG_FD_CLOEXEC)
 			if err != nil {
 				undo()
 				if errors.Is(err, syscall.ESRCH) {
@@ -214,6 +224,9 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 			perfFiles.addFD(fd)
 			r.fds = append(r.fds, fd)
 			mine = append(mine, fd)
+			if leader < 0 {
+				leader = fd
+			}
 			if ev.filter != "" {
 				if err := setFilter(fd, ev.filter); err != nil {
 					undo()
@@ -233,12 +246,16 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 				return false, err
 			}
 			r.rings[cpu] = rg
+			rings = append(rings, rg)
 			r.order = append(r.order, rg)
 			sort.Slice(r.order, func(i, j int) bool { return r.order[i].cpu < r.order[j].cpu })
 		}
 	}
 	return true, nil
 }
+
+// perfEventOpen is unix.PerfEventOpen (tests make it fail).
+var perfEventOpen = unix.PerfEventOpen
 
 // perfError names the likely cause of a refused perf_event_open.
 func perfError(err error) error {
