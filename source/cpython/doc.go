@@ -18,13 +18,15 @@
 // frames, code objects, strings, dicts, the GIL's interval): nothing is
 // hard-coded per version.
 //
-// A run defines a uprobe group giltrace_<pid> and a tracefs instance of
-// the same name (a private ring buffer on CLOCK_MONOTONIC, filtered to the
-// traced process tree with set_event_pid and event-fork), reads the
-// per-CPU binary buffers, holds each event for a short reorder window and
-// hands the events in time order to a state machine that emits the event
-// protocol of package tracer. The group and the instance are removed on
-// every exit path; a later run removes those of a run that was killed.
+// A run defines a uprobe group giltrace_<pid> in tracefs and opens its
+// events through perf_event_open for the traced tasks only, inheriting
+// into the tasks they create (perf.go: a probe is armed in the traced
+// processes, never in another process of the same interpreter), reads the
+// per-CPU rings, holds each event for a short reorder window and hands
+// the events in time order to a state machine that emits the event
+// protocol of package tracer. The events are closed and the group removed
+// on every exit path; a later run removes the group of a run that was
+// killed (whose probes the kernel disarmed as it died).
 // A Command starts behind a gate (a shell waiting on a pipe, then exec):
 // its pid is traced before it runs any code.
 //

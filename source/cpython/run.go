@@ -68,9 +68,9 @@ func monoNow() int64 {
 // until it ends.
 //
 //  1. Start the program stopped behind a gate (Command), or list the tasks
-//     of the process tree (Attach); restrict the instance to them.
+//     of the process tree (Attach); open the events for them.
 //  2. Enable the probes, note time 0, open the gate.
-//  3. Read trace_pipe, hold each event for the reorder window, handle it.
+//  3. Read the rings, hold each event for the reorder window, handle it.
 //  4. When the program exits (or the duration elapses, or ctx is done),
 //     drain what is left and end every thread.
 func (r *run) record(ctx context.Context) (tracer.Meta, error) {
@@ -354,8 +354,7 @@ loop:
 }
 
 // launch starts the command behind its gate (not yet open), or lists the
-// tasks of the process to attach to, and restricts the instance's events
-// to them.
+// tasks of the process to attach to: the tasks to open the events for.
 func (r *run) launch() (*exec.Cmd, *os.File, error) {
 	if beforeLaunch != nil {
 		beforeLaunch()
