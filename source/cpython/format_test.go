@@ -4,10 +4,10 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -83,9 +83,14 @@ func (tr *testRing) record(typ uint32, body []byte) {
 	tr.ring.meta().Data_head = tr.head
 }
 
-// sample writes a PERF_RECORD_SAMPLE of a raw record at a time.
-func (tr *testRing) sample(mono uint64, raw []byte) {
-	body := binary.LittleEndian.AppendUint64(nil, mono)
+// sample writes a PERF_RECORD_SAMPLE of a raw record at a time, from
+// event 1.
+func (tr *testRing) sample(mono uint64, raw []byte) { tr.sampleOf(1, mono, raw) }
+
+// sampleOf writes a PERF_RECORD_SAMPLE of event id.
+func (tr *testRing) sampleOf(id, mono uint64, raw []byte) {
+	body := binary.LittleEndian.AppendUint64(nil, id)
+	body = binary.LittleEndian.AppendUint64(body, mono)
 	body = binary.LittleEndian.AppendUint32(body, uint32(len(raw)))
 	tr.record(unix.PERF_RECORD_SAMPLE, append(body, raw...))
 }
@@ -95,7 +100,7 @@ func testReader(t testing.TB) *rawReader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rawReader{formats: map[uint16]*eventFormat{f.id: f}}
+	return &rawReader{formats: map[uint16]*eventFormat{f.id: f}, late: map[int]map[uint64]bool{}, double: map[int]bool{}}
 }
 
 // TestReadRing: samples are decoded with their times, a record that wraps
@@ -103,8 +108,8 @@ func testReader(t testing.TB) *rawReader {
 // of unknown events are passed over, and the tail follows.
 func TestReadRing(t *testing.T) {
 	r := testReader(t)
-	tr := newTestRing(256)
-	tr.at(200) // the second sample wraps
+	tr := newTestRing(512)
+	tr.at(450) // the first sample wraps
 	tr.sample(1_000_100, dropPayload(42, 0xabc, [3]uint64{1, 2, 3}, -1, 7))
 	tr.sample(1_000_200, dropPayload(43, 0xdef, [3]uint64{4, 5, 6}, 9, 8))
 	lost := binary.LittleEndian.AppendUint64(nil, 1) // the event's id
@@ -112,21 +117,51 @@ func TestReadRing(t *testing.T) {
 	unknown := make([]byte, 8)
 	binary.LittleEndian.PutUint16(unknown, 999)
 	tr.sample(1_000_300, unknown)
-	got := r.readRing(tr.ring, nil)
+	got, more := r.readRing(tr.ring, nil)
 	want := []rawEvent{
 		{mono: 1_000_100, tid: 42, event: "drop_gil", args: []arg{{"__probe_ip", []uint64{0}}, {"ts", []uint64{0xabc}},
 			{"f0", []uint64{1, 2, 3}}, {"us", []uint64{1<<64 - 1}}, {"pid", []uint64{7}}}},
 		{mono: 1_000_200, tid: 43, event: "drop_gil", args: []arg{{"__probe_ip", []uint64{0}}, {"ts", []uint64{0xdef}},
 			{"f0", []uint64{4, 5, 6}}, {"us", []uint64{9}}, {"pid", []uint64{8}}}},
 	}
-	if r.lost != 17 || r.err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("readRing: lost %d, err %v\n got %+v\nwant %+v", r.lost, r.err, got, want)
+	if r.lost != 17 || r.err != nil || more || !reflect.DeepEqual(got, want) {
+		t.Errorf("readRing: lost %d, err %v, more %v\n got %+v\nwant %+v", r.lost, r.err, more, got, want)
 	}
 	if m := tr.ring.meta(); m.Data_tail != tr.head {
 		t.Errorf("tail %d, want the head %d", m.Data_tail, tr.head)
 	}
-	if got := r.readRing(tr.ring, nil); len(got) != 0 {
+	if got, _ := r.readRing(tr.ring, nil); len(got) != 0 {
 		t.Errorf("read again: %d events", len(got))
+	}
+}
+
+// TestReadRingBounded: a read takes at most maxRead bytes of a ring and
+// says it left some; the next reads take the rest, in order.
+func TestReadRingBounded(t *testing.T) {
+	r := testReader(t)
+	tr := newTestRing(4096)
+	for i := range 10 {
+		tr.sample(uint64(100+i), dropPayload(1, 2, [3]uint64{}, 0, 3))
+	}
+	r.maxRead = 300 // a sample is 112 bytes: three a read
+	var all []rawEvent
+	for k := 0; ; k++ {
+		got, more := r.readRing(tr.ring, nil)
+		if len(got) > 3 {
+			t.Fatalf("read %d: %d events", k, len(got))
+		}
+		all = append(all, got...)
+		if !more {
+			break
+		}
+	}
+	if len(all) != 10 {
+		t.Fatalf("%d events, want 10", len(all))
+	}
+	for i, e := range all {
+		if e.mono != int64(100+i) {
+			t.Errorf("event %d at %d", i, e.mono)
+		}
 	}
 }
 
@@ -139,28 +174,43 @@ func TestReadRingCorrupt(t *testing.T) {
 		tr := newTestRing(512)
 		tr.sample(10, dropPayload(1, 2, [3]uint64{}, 0, 3))
 		binary.LittleEndian.PutUint16(tr.ring.data[6:], size)
-		if got := r.readRing(tr.ring, nil); len(got) != 0 || r.err == nil || !strings.Contains(r.err.Error(), "CPU 0's ring") {
+		if got, _ := r.readRing(tr.ring, nil); len(got) != 0 || r.err == nil || !strings.Contains(r.err.Error(), "CPU 0's ring") {
 			t.Errorf("size %d: %d events, err %v", size, len(got), r.err)
 		}
 		tr.sample(20, dropPayload(1, 2, [3]uint64{}, 0, 3))
-		if got := r.readRing(tr.ring, nil); len(got) != 1 || got[0].mono != 20 {
+		if got, _ := r.readRing(tr.ring, nil); len(got) != 1 || got[0].mono != 20 {
 			t.Errorf("size %d: after, %+v", size, got)
 		}
 	}
 }
 
-// TestDedupe: a hit recorded by two events of a task (inherited, and its
-// own, opened after the events were on) is kept once; hits of other
-// tasks or events at the same time are kept.
-func TestDedupe(t *testing.T) {
-	evs := []rawEvent{
-		{mono: 5, tid: 1, event: "drop_gil"}, {mono: 3, tid: 1, event: "drop_gil"}, {mono: 5, tid: 2, event: "drop_gil"},
-		{mono: 5, tid: 1, event: "drop_gil"}, {mono: 5, tid: 1, event: "take_gil"}, {mono: 3, tid: 1, event: "drop_gil"},
+// TestLateTaskCopies: a task whose events were opened once the others'
+// were on (attach) and that its creator's inherited events report too
+// gives each hit twice, a microsecond or so apart, its own events' copy
+// first or second: one is kept. A late task that only its own events
+// report (created before its creator's were opened) keeps every hit, and
+// so does a task that is not late.
+func TestLateTaskCopies(t *testing.T) {
+	r := testReader(t)
+	r.late[7] = map[uint64]bool{50: true, 51: true}
+	r.late[8] = map[uint64]bool{60: true}
+	tr := newTestRing(8192)
+	hit := func(tid int32) []byte { return dropPayload(tid, 0, [3]uint64{}, 0, 0) }
+	tr.sampleOf(50, 1000, hit(7)) // own first: before any inherited copy, kept...
+	tr.sampleOf(9, 1900, hit(7))  // ...until its inherited copy comes
+	tr.sampleOf(9, 5000, hit(7))  // inherited first
+	tr.sampleOf(51, 6100, hit(7)) // own second: dropped
+	tr.sampleOf(60, 7000, hit(8)) // a late task without inherited events
+	tr.sampleOf(60, 7010, hit(8))
+	tr.sampleOf(3, 7020, hit(4)) // another task: kept whatever the id
+	tr.sampleOf(3, 7020, hit(4))
+	got, _ := r.readRing(tr.ring, nil)
+	var times []int64
+	for _, e := range got {
+		times = append(times, e.mono)
 	}
-	got := dedupeEvents(evs)
-	want := []rawEvent{{mono: 3, tid: 1, event: "drop_gil"}, {mono: 5, tid: 1, event: "drop_gil"}, {mono: 5, tid: 2, event: "drop_gil"}, {mono: 5, tid: 1, event: "take_gil"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("dedupeEvents\n got %+v\nwant %+v", got, want)
+	if want := []int64{1900, 5000, 7000, 7010, 7020, 7020}; !reflect.DeepEqual(times, want) {
+		t.Errorf("kept the hits at %v, want %v", times, want)
 	}
 }
 
@@ -189,7 +239,12 @@ func FuzzReadRing(f *testing.F) {
 		copy(tr.ring.data, data)
 		tr.ring.meta().Data_head, tr.ring.meta().Data_tail = head, tail
 		r.err = nil
-		r.readRing(tr.ring, nil)
+		r.maxRead = 64
+		for range 64 { // bounded: a few reads take it all
+			if _, more := r.readRing(tr.ring, nil); !more {
+				break
+			}
+		}
 	})
 }
 
@@ -247,14 +302,20 @@ func TestTaskGoneWhileOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rd.close(); s.close() })
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
 	opens := 0
 	perfEventOpen = func(attr *unix.PerfEventAttr, pid, cpu, group, flags int) (int, error) {
-		if opens++; opens == 2*len(rd.cpus) { // every CPU's ring mapped, then gone
-			return -1, syscall.ESRCH
+		if opens++; opens == 2*len(rd.cpus) { // every CPU's ring mapped, then it exits
+			child.Process.Kill()
+			child.Wait()
 		}
 		return unix.PerfEventOpen(attr, pid, cpu, group, flags)
 	}
-	n, err := rd.addTasks([]int{os.Getpid()})
+	n, err := rd.addTasks([]int{child.Process.Pid})
 	perfEventOpen = unix.PerfEventOpen
 	if err != nil || n != 0 {
 		t.Fatalf("addTasks of a task gone: %d, %v", n, err)

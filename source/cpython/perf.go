@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -69,11 +70,20 @@ type rawReader struct {
 	fds     []int             // every event's descriptor
 	tasks   map[int]bool      // the tasks with events of their own
 	enabled bool
-	// dedupe: tasks were added after the events were enabled, so that a
-	// task created meanwhile by one already traced may have its events
-	// twice (inherited, and its own): read drops the second copy.
-	dedupe  bool
-	ringLen int // data bytes per ring
+	// late: the tasks whose events were opened once the others' were on
+	// (attach's followNewTasks), with their events' ids. One created
+	// meanwhile by a task already traced has its creator's events too,
+	// inherited: each hit then comes twice, and the copy of its own
+	// events is dropped once an inherited one is seen (double).
+	late   map[int]map[uint64]bool
+	double map[int]bool
+	// lostFormat: the events count their lost samples (PERF_FORMAT_LOST,
+	// Linux 6.0): lostSamples reads them.
+	lostFormat bool
+	ringLen    int // data bytes per ring
+	// maxRead bounds the bytes read from one ring at a time, so that the
+	// reading goroutine, which prepares what it read, sees a stop soon.
+	maxRead uint64
 	lost    uint64
 	err     error
 	scratch []byte
@@ -90,11 +100,15 @@ const (
 	minRingBytes  = 256 << 10
 )
 
+// testRingBytes (tests), when set, is the size of the rings.
+var testRingBytes int
+
 // openRawReader reads the formats and ids of the events in names
 // (group/event or system/event) with their filters; the events are opened
 // for tasks by addTasks.
 func openRawReader(names []string, filters map[string]string) (*rawReader, error) {
-	r := &rawReader{formats: map[uint16]*eventFormat{}, rings: map[int]*perfRing{}, tasks: map[int]bool{}, ringLen: perfRingBytes}
+	r := &rawReader{formats: map[uint16]*eventFormat{}, rings: map[int]*perfRing{}, tasks: map[int]bool{},
+		late: map[int]map[uint64]bool{}, double: map[int]bool{}, lostFormat: true, ringLen: perfRingBytes, maxRead: 4 << 20}
 	for _, n := range names {
 		b, err := os.ReadFile(filepath.Join(tracefsRoot, "events", n, "format"))
 		if err != nil {
@@ -112,6 +126,9 @@ func openRawReader(names []string, filters map[string]string) (*rawReader, error
 		return nil, err
 	}
 	r.cpus = cpus
+	if testRingBytes > 0 {
+		r.ringLen = testRingBytes
+	}
 	return r, nil
 }
 
@@ -165,23 +182,34 @@ func (r *rawReader) addTasks(tids []int) (int, error) {
 		if r.tasks[tid] {
 			continue
 		}
-		ok, err := r.openTask(tid)
+		fds, err := r.openTask(tid)
 		if err != nil {
 			return added, err
 		}
-		if ok {
-			r.tasks[tid] = true
-			added++
-			if r.enabled {
-				r.dedupe = true
+		if fds == nil {
+			continue // gone
+		}
+		r.tasks[tid] = true
+		added++
+		if r.enabled {
+			ids := map[uint64]bool{}
+			for _, fd := range fds {
+				var id uint64
+				if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.PERF_EVENT_IOC_ID), uintptr(unsafe.Pointer(&id))); e != 0 {
+					return added, fmt.Errorf("reading the id of an event of task %d: %w", tid, e)
+				}
+				ids[id] = true
 			}
+			r.late[tid] = ids
 		}
 	}
 	return added, nil
 }
 
-// openTask opens the events of one task; false if it has exited.
-func (r *rawReader) openTask(tid int) (bool, error) {
+// openTask opens the events of one task and returns their descriptors;
+// none if it has exited (or is exiting: the kernel then refuses its events,
+// with ESRCH or ENODEV).
+func (r *rawReader) openTask(tid int) ([]int, error) {
 	var mine []int
 	var rings []*perfRing // mapped for this task's events
 	undo := func() {
@@ -198,14 +226,17 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 		r.fds = r.fds[:len(r.fds)-len(mine)]
 	}
 	for _, cpu := range r.cpus {
-		leader := -1 // the task's events on a CPU are one group
+		// Not a group: a sibling joining a group whose task creates
+		// threads meanwhile was refused (ENODEV, EINVAL; QA: attaches
+		// to a program whose threads come and go failed), and a group
+		// cost no less within the noise.
 		for _, ev := range r.events {
 			attr := unix.PerfEventAttr{
 				Type:        unix.PERF_TYPE_TRACEPOINT,
 				Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 				Config:      ev.id,
 				Sample:      1, // every hit
-				Sample_type: unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_RAW,
+				Sample_type: unix.PERF_SAMPLE_IDENTIFIER | unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_RAW,
 				Bits:        unix.PerfBitInherit | unix.PerfBitUseClockID | unix.PerfBitWatermark,
 				Clockid:     unix.CLOCK_MONOTONIC,
 				Wakeup:      uint32(r.ringLen / 2), // nobody waits: the reader polls
@@ -213,37 +244,43 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 			if !r.enabled {
 				attr.Bits |= unix.PerfBitDisabled
 			}
-			fd, err := perfEventOpen(&attr, tid, cpu, leader, unix.PERF_FLAG_FD_CLOEXEC)
+			if r.lostFormat {
+				attr.Read_format = unix.PERF_FORMAT_LOST
+			}
+			fd, err := perfEventOpen(&attr, tid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+			if err != nil && errors.Is(err, syscall.EINVAL) && r.lostFormat && len(r.fds) == 0 && !taskGone(tid) {
+				// A kernel before 6.0: no count of lost samples per event.
+				r.lostFormat = false
+				attr.Read_format = 0
+				fd, err = perfEventOpen(&attr, tid, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+			}
 			if err != nil {
 				undo()
-				if errors.Is(err, syscall.ESRCH) {
-					return false, nil
+				if (errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENODEV)) && taskGone(tid) {
+					return nil, nil
 				}
-				return false, perfError(fmt.Errorf("opening event %s for task %d on CPU %d (perf_event_open): %w", ev.name, tid, cpu, err))
+				return nil, perfError(fmt.Errorf("opening event %s for task %d on CPU %d (perf_event_open): %w", ev.name, tid, cpu, err))
 			}
 			perfFiles.addFD(fd)
 			r.fds = append(r.fds, fd)
 			mine = append(mine, fd)
-			if leader < 0 {
-				leader = fd
-			}
 			if ev.filter != "" {
 				if err := setFilter(fd, ev.filter); err != nil {
 					undo()
-					return false, fmt.Errorf("setting the filter %q of event %s: %w", ev.filter, ev.name, err)
+					return nil, fmt.Errorf("setting the filter %q of event %s: %w", ev.filter, ev.name, err)
 				}
 			}
 			if rg := r.rings[cpu]; rg != nil {
 				if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_OUTPUT, rg.fd); err != nil {
 					undo()
-					return false, fmt.Errorf("sending event %s of task %d to CPU %d's ring: %w", ev.name, tid, cpu, err)
+					return nil, fmt.Errorf("sending event %s of task %d to CPU %d's ring: %w", ev.name, tid, cpu, err)
 				}
 				continue
 			}
 			rg, err := r.mapRing(fd, cpu)
 			if err != nil {
 				undo()
-				return false, err
+				return nil, err
 			}
 			r.rings[cpu] = rg
 			rings = append(rings, rg)
@@ -251,7 +288,36 @@ func (r *rawReader) openTask(tid int) (bool, error) {
 			sort.Slice(r.order, func(i, j int) bool { return r.order[i].cpu < r.order[j].cpu })
 		}
 	}
-	return true, nil
+	return mine, nil
+}
+
+// taskGone tells whether task tid has exited or is exiting (a zombie, or
+// dead), looking again after a moment if it still runs: the kernel
+// refuses events for a task on its way out before /proc shows it.
+func taskGone(tid int) bool {
+	for i := range 2 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", tid))
+		if err != nil {
+			return true
+		}
+		if st, ok := statState(string(b)); !ok || strings.ContainsRune("ZXx", st) {
+			return true
+		}
+		if i == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return false
+}
+
+// statState is the state letter of a /proc/PID/stat line (after the
+// command's closing parenthesis, which the command may contain).
+func statState(line string) (rune, bool) {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 || i+2 >= len(line) {
+		return 0, false
+	}
+	return rune(line[i+2]), true
 }
 
 // perfEventOpen is unix.PerfEventOpen (tests make it fail).
@@ -263,7 +329,7 @@ func perfError(err error) error {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		b, _ := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
 		return fmt.Errorf("%w (%w: giltrace needs CAP_PERFMON or CAP_SYS_ADMIN for per-task tracepoint events; kernel.perf_event_paranoid is %s)", err, ErrPermission, strings.TrimSpace(string(b)))
-	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENOSYS):
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOSYS):
 		return fmt.Errorf("%w (%w: the kernel needs CONFIG_PERF_EVENTS)", err, ErrNoTracing)
 	case errors.Is(err, syscall.EMFILE):
 		return fmt.Errorf("%w (one descriptor per traced task, event and CPU: raise the open file limit, ulimit -n)", err)
@@ -322,11 +388,14 @@ func (r *rawReader) disable() {
 	}
 }
 
-// Sample layout (PERF_SAMPLE_TIME | PERF_SAMPLE_RAW): the 8-byte record
-// header, the time, the raw record's size and its bytes.
+// Sample layout (PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TIME |
+// PERF_SAMPLE_RAW): the 8-byte record header, the event's id (its
+// parent's, for an inherited event), the time, the raw record's size and
+// its bytes.
 const (
 	recHeader     = 8
-	sampleTimeOff = recHeader
+	sampleIDOff   = recHeader
+	sampleTimeOff = sampleIDOff + 8
 	sampleRawOff  = sampleTimeOff + 8
 )
 
@@ -336,28 +405,44 @@ func (r *rawReader) read() []rawEvent {
 	r.safe = 1<<63 - 1
 	for _, rg := range r.order {
 		r.safe = min(r.safe, monoNow())
-		out = r.readRing(rg, out)
-	}
-	if r.dedupe && len(out) > 1 {
-		out = dedupeEvents(out)
+		n := len(out)
+		var more bool
+		out, more = r.readRing(rg, out)
+		if more && len(out) > n {
+			// Not drained: what follows in this ring is no earlier than
+			// its last event read (a CPU's samples are in time order).
+			r.safe = min(r.safe, out[len(out)-1].mono)
+		} else if more {
+			r.safe = min(r.safe, 0)
+		}
 	}
 	return out
 }
 
-func (r *rawReader) readRing(rg *perfRing, out []rawEvent) []rawEvent {
+// readRing appends the events of one ring, up to maxRead bytes of it (all
+// if 0), and tells whether it left some.
+func (r *rawReader) readRing(rg *perfRing, out []rawEvent) ([]rawEvent, bool) {
 	m := rg.meta()
 	head := atomic.LoadUint64(&m.Data_head)
 	tail := atomic.LoadUint64(&m.Data_tail)
 	n := uint64(len(rg.data))
 	if n == 0 || head <= tail {
-		return out
+		return out, false
 	}
 	if head-tail > n { // cannot happen: the kernel does not pass the tail
 		r.setErr(fmt.Errorf("CPU %d's ring: head %d is %d bytes past the tail", rg.cpu, head, head-tail))
 		atomic.StoreUint64(&m.Data_tail, head)
-		return out
+		return out, false
 	}
+	more := false
+	if r.maxRead > 0 && head-tail > r.maxRead {
+		more = true
+	}
+	start := tail
 	for tail+recHeader <= head {
+		if more && tail-start >= r.maxRead {
+			break
+		}
 		off := tail % n
 		var hdr [recHeader]byte
 		copyRing(hdr[:], rg.data, off)
@@ -389,7 +474,7 @@ func (r *rawReader) readRing(rg *perfRing, out []rawEvent) []rawEvent {
 		tail += size
 	}
 	atomic.StoreUint64(&m.Data_tail, tail)
-	return out
+	return out, tail < head
 }
 
 // sample appends the event of one PERF_RECORD_SAMPLE.
@@ -397,6 +482,7 @@ func (r *rawReader) sample(rec []byte, out []rawEvent) []rawEvent {
 	if len(rec) < sampleRawOff+4 {
 		return out
 	}
+	id := binary.LittleEndian.Uint64(rec[sampleIDOff:])
 	mono := binary.LittleEndian.Uint64(rec[sampleTimeOff:])
 	rawLen := int(binary.LittleEndian.Uint32(rec[sampleRawOff:]))
 	raw := rec[sampleRawOff+4:]
@@ -408,9 +494,58 @@ func (r *rawReader) sample(rec []byte, out []rawEvent) []rawEvent {
 	if f == nil {
 		return out
 	}
-	e := rawEvent{mono: int64(mono), tid: int(int32(binary.LittleEndian.Uint32(raw[4:]))), event: f.name}
+	tid := int(int32(binary.LittleEndian.Uint32(raw[4:])))
+	if own := r.late[tid]; own != nil {
+		switch {
+		case !own[id] && !r.double[tid]:
+			// The task's creator's events report it too: its own
+			// events' copies go, that of this hit among them if it
+			// came first (the two copies of a hit are written one
+			// after the other, into this CPU's ring).
+			r.double[tid] = true
+			out = dropOwnCopy(out, tid, f.name, int64(mono))
+		case own[id] && r.double[tid]:
+			return out
+		}
+	}
+	e := rawEvent{mono: int64(mono), tid: tid, event: f.name}
 	f.decode(raw, &e)
 	return append(out, e)
+}
+
+// dupWindow: two copies of one hit are timed apart by the writing of the
+// first, a microsecond or two; a thread takes longer between two hits of
+// one probe (each a breakpoint trap, with others between).
+const dupWindow = 50_000 // ns
+
+// dropOwnCopy removes the latest event of task tid, event name, read just
+// before an inherited copy at mono: its own events' copy of the same hit.
+func dropOwnCopy(out []rawEvent, tid int, name string, mono int64) []rawEvent {
+	for k := len(out) - 1; k >= 0 && k >= len(out)-8; k-- {
+		e := &out[k]
+		if e.tid == tid && e.event == name && mono-e.mono >= 0 && mono-e.mono < dupWindow {
+			return append(out[:k], out[k+1:]...)
+		}
+	}
+	return out
+}
+
+// lostSamples sums the samples each event could not write into its full
+// ring (PERF_FORMAT_LOST), those its ring never reported among them: the
+// kernel reports a loss in the ring only before the next sample that fits.
+// Zero without the count (a kernel before 6.0).
+func (r *rawReader) lostSamples() uint64 {
+	if !r.lostFormat {
+		return 0
+	}
+	var n uint64
+	var b [16]byte // value, lost
+	for _, fd := range r.fds {
+		if k, err := syscall.Read(fd, b[:]); err == nil && k == len(b) {
+			n += binary.LittleEndian.Uint64(b[8:])
+		}
+	}
+	return n
 }
 
 // copyRing copies len(dst) bytes of the ring from off, wrapping.
@@ -423,27 +558,6 @@ func (r *rawReader) setErr(err error) {
 	if r.err == nil {
 		r.err = err
 	}
-}
-
-// dedupeEvents drops the second copy of a hit recorded by two events of
-// one task: the same event, task and time (a task hits a probe once a
-// nanosecond at most).
-func dedupeEvents(evs []rawEvent) []rawEvent {
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].mono < evs[j].mono })
-	out := evs[:1]
-	for _, e := range evs[1:] {
-		dup := false
-		for k := len(out) - 1; k >= 0 && out[k].mono == e.mono; k-- {
-			if out[k].tid == e.tid && out[k].event == e.event {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // close unmaps the rings and closes every event: the probes are disarmed.

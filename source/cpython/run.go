@@ -431,6 +431,10 @@ func (r *run) followNewTasks(rd *rawReader) error {
 	return nil
 }
 
+// readDelay (tests) holds the reading goroutine back for that long, as a
+// recorder starved of CPU is.
+var readDelay time.Duration
+
 // beforeLaunch (tests) runs as launch begins: the probes are defined,
 // not yet enabled.
 var beforeLaunch func()
@@ -486,7 +490,14 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 	if !disabled {
 		disable()
 	}
-	r.process(m, r.prepare(m, rd.read()), 0, pend, true)
+	for { // every ring to its end (read takes a bounded part of each)
+		evs := rd.read()
+		if len(evs) == 0 && rd.safe > 0 {
+			break
+		}
+		pend = r.process(m, r.prepare(m, evs), rd.safe, pend, false)
+	}
+	r.process(m, nil, 0, pend, true)
 }
 
 // readQueue holds the events a reading goroutine has read and prepared
@@ -533,6 +544,13 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 	}()
 	go func() {
 		defer wg.Done()
+		if readDelay > 0 { // tests: a recorder starved of CPU
+			select {
+			case <-time.After(readDelay):
+			case <-q.quit:
+				return
+			}
+		}
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -680,7 +698,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if interrupted {
 		ex["interrupted"] = "true"
 	}
-	lost := rd.lost
+	// Counted by the events (all of it, those at the end of the run
+	// among them), else as the rings reported it.
+	lost := max(rd.lost, rd.lostSamples())
 	if lost > 0 {
 		ex["lost_events"] = strconv.FormatUint(lost, 10)
 	}
