@@ -180,8 +180,15 @@ func joinPoints(w *wl, fn string, loopsPerMS float64, threads func(group string)
 		if depth > maxDepth {
 			return
 		}
+		// The work after each op, summed from the end once (a sum per op
+		// was quadratic in a function's ops: a model of a 2 s attach to a
+		// process pool, thousands of ops a function, spent seconds here).
+		suffix := make([]int64, len(ops)+1)
+		for k := len(ops) - 1; k >= 0; k-- {
+			suffix[k] = suffix[k+1] + postWork(w, ops[k:k+1], loopsPerMS, depth)
+		}
 		for k, op := range ops {
-			rest := after + postWork(w, ops[k+1:], loopsPerMS, depth)
+			rest := after + suffix[k+1]
 			switch op.kind {
 			case "join":
 				if ths := threads(op.name); len(ths) > 0 {
@@ -226,8 +233,23 @@ func postWork(w *wl, ops []wlOp, loopsPerMS float64, depth int) int64 {
 		case "repeat":
 			n += int64(op.times) * postWork(w, op.body, loopsPerMS, depth+1)
 		case "call":
-			n += postWork(w, w.funcs[op.name], loopsPerMS, depth+1)
+			n += w.funcWork(op.name, loopsPerMS, depth+1)
 		}
+	}
+	return n
+}
+
+// funcWork is postWork of function name's ops, computed once per rate.
+func (w *wl) funcWork(name string, loopsPerMS float64, depth int) int64 {
+	if w.work == nil || w.workRate != loopsPerMS {
+		w.work, w.workRate = map[string]int64{}, loopsPerMS
+	}
+	if n, ok := w.work[name]; ok {
+		return n
+	}
+	n := postWork(w, w.funcs[name], loopsPerMS, depth)
+	if depth <= maxDepth { // a walk cut at the bound is not the function's work
+		w.work[name] = n
 	}
 	return n
 }
@@ -251,6 +273,9 @@ func groupName(name, g string) bool {
 type wl struct {
 	groups []wlGroup
 	funcs  map[string][]wlOp
+	// work: postWork of each function called, at workRate loops per ms.
+	work     map[string]int64
+	workRate float64
 }
 
 // wlGroup is an entry of threads:.

@@ -1,8 +1,10 @@
 package diagnosis
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/giltrace/giltrace/vm/workload"
@@ -69,5 +71,95 @@ func TestReadWorkloadAsTheLoader(t *testing.T) {
 		for name, f := range want.Functions {
 			same(p+":"+name, got.funcs[name], f.Ops)
 		}
+	}
+}
+
+// TestJoinPointsAsSummedPerOp: the work after each join, summed from the
+// end of each function once (and each called function's work once), is
+// the sum of postWork over the ops after it, as before, on random
+// nestings of calls, repeats, locks and joins.
+func TestJoinPointsAsSummedPerOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	kinds := []string{"compute", "io", "sleep", "native", "join", "call", "repeat", "lock", "wait"}
+	points := 0
+	for trial := range 300 {
+		w := &wl{funcs: map[string][]wlOp{}}
+		var gen func(depth int) []wlOp
+		names := []string{"f0", "f1", "f2", "f3"}
+		gen = func(depth int) []wlOp {
+			var ops []wlOp
+			for range rng.IntN(6) {
+				op := wlOp{kind: kinds[rng.IntN(len(kinds))], ns: rng.Int64N(1000), jitter: rng.Int64N(100), loops: rng.Int64N(3) * 1000, times: 1 + rng.IntN(3), name: "g"}
+				switch op.kind {
+				case "call":
+					// Only functions after this one's: no recursion, as the loader.
+					if depth >= 3 {
+						op.kind = "compute"
+					} else {
+						op.name = names[depth+1+rng.IntN(3-depth)]
+					}
+				case "repeat", "lock":
+					if depth < 3 {
+						op.body = gen(depth + 1)
+					}
+				}
+				ops = append(ops, op)
+			}
+			return ops
+		}
+		for i := len(names) - 1; i >= 0; i-- {
+			w.funcs[names[i]] = gen(i)
+		}
+		threads := func(string) []int { return []int{1} }
+		got := joinPoints(w, "f0", 2.5, threads)
+		// The walk as it was: postWork of the ops after each, each time.
+		var want []joinPoint
+		var naive func(ops []wlOp) int64
+		naive = func(ops []wlOp) int64 {
+			var n int64
+			for _, op := range ops {
+				switch op.kind {
+				case "compute":
+					if op.loops > 0 {
+						n += int64(float64(op.loops) / 2.5 * 1e6)
+					} else {
+						n += op.ns
+					}
+				case "io", "sleep":
+					n += max(op.ns-op.jitter, 0)
+				case "native":
+					n += op.ns
+				case "lock":
+					n += naive(op.body)
+				case "repeat":
+					n += int64(op.times) * naive(op.body)
+				case "call":
+					n += naive(w.funcs[op.name])
+				}
+			}
+			return n
+		}
+		var walk func(ops []wlOp, after int64)
+		walk = func(ops []wlOp, after int64) {
+			for k, op := range ops {
+				rest := after + naive(ops[k+1:])
+				switch op.kind {
+				case "join":
+					want = append(want, joinPoint{threads: []int{1}, afterNS: rest})
+				case "call":
+					walk(w.funcs[op.name], rest)
+				case "lock", "repeat":
+					walk(op.body, rest)
+				}
+			}
+		}
+		walk(w.funcs["f0"], 0)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("trial %d: joinPoints\n got %v\nwant %v", trial, got, want)
+		}
+		points += len(got)
+	}
+	if points < 100 {
+		t.Errorf("%d join points in all: the trials test little", points)
 	}
 }
