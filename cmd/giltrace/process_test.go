@@ -386,6 +386,10 @@ func TestRecordPythonWithoutPrivilege(t *testing.T) {
 		if err == nil || !strings.Contains(string(b), "needs root") || strings.Contains(string(b), "mkdir") {
 			t.Errorf("giltrace %s as nobody: %v\n%s", strings.Join(args, " "), err, b)
 		}
+		// Said of what was asked (QA: "recording NAME" for an attach).
+		if want := map[string]string{"record": "recording ", "attach": "attaching to "}[args[0]]; !strings.Contains(string(b), want) {
+			t.Errorf("giltrace %s as nobody: %q, want %q in it", strings.Join(args, " "), b, want)
+		}
 		if _, err := os.Lstat(out); !os.IsNotExist(err) {
 			t.Errorf("giltrace %s as nobody made %s (%v)", strings.Join(args, " "), out, err)
 		}

@@ -127,6 +127,11 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", o.PID)); err == nil && len(b) > 0 {
 		name = cpython.ProgramName(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
 	}
+	// The privilege first, said of an attach (QA: "recording NAME: ...
+	// needs root" for an attach).
+	if err := cpython.Check(); err != nil {
+		return fmt.Errorf("attaching to %s (pid %d): %w", name, o.PID, err)
+	}
 	pg := newProgress(cmd)
 	defer pg.Stop()
 	return recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd, &o.recordOptions)), name)
