@@ -3,11 +3,13 @@ package cpython
 import (
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -328,6 +330,28 @@ func TestTaskGoneWhileOpened(t *testing.T) {
 	}
 	if len(rd.rings) != len(rd.cpus) || len(rd.fds) != 2*len(rd.cpus) {
 		t.Errorf("after: %d rings, %d descriptors on %d CPUs", len(rd.rings), len(rd.fds), len(rd.cpus))
+	}
+}
+
+// TestTooManyFiles: past the open file limit, the error says how many
+// descriptors the tasks need and what the limit is.
+func TestTooManyFiles(t *testing.T) {
+	needTracing(t, "")
+	s := newSession("/bin/sh")
+	if err := s.open([]probe{{name: "emfile_probe", offset: shEntry(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := openRawReader([]string{s.group + "/emfile_probe", "sched/sched_process_exit"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.close(); s.close() })
+	perfEventOpen = func(*unix.PerfEventAttr, int, int, int, int) (int, error) { return -1, syscall.EMFILE }
+	defer func() { perfEventOpen = unix.PerfEventOpen }()
+	_, err = rd.addTasks([]int{os.Getpid(), os.Getpid() + 0})
+	want := fmt.Sprintf("about %d needed (2 tasks x 2 events x %d CPUs)", 4*len(rd.cpus), len(rd.cpus))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ulimit -n") {
+		t.Errorf("error %v, want %q and ulimit -n in it", err, want)
 	}
 }
 

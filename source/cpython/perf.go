@@ -183,6 +183,12 @@ func (r *rawReader) addTasks(tids []int) (int, error) {
 			continue
 		}
 		fds, err := r.openTask(tid)
+		if errors.Is(err, syscall.EMFILE) {
+			var lim unix.Rlimit
+			_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+			need := (len(r.tasks) + len(tids) - added) * len(r.events) * len(r.cpus)
+			return added, fmt.Errorf("%w: about %d needed (%d tasks x %d events x %d CPUs), the limit is %d", err, need, len(r.tasks)+len(tids)-added, len(r.events), len(r.cpus), lim.Cur)
+		}
 		if err != nil {
 			return added, err
 		}
