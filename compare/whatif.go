@@ -8,8 +8,10 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -225,13 +227,15 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.ReplayError = round3(float64(p.Replay.WallNS-p.MeasuredWallNS) / float64(p.MeasuredWallNS))
 		p.ReplayOff = math.Abs(p.ReplayError) > ReplayTolerance
 	}
+	type job struct {
+		mode     string
+		cores    int
+		interval time.Duration
+	}
+	var jobs []job
 	for _, m := range AllModes {
 		for _, c := range CoreCounts(o.Cores) {
-			row, err := run(m, c, 0)
-			if err != nil {
-				return nil, err
-			}
-			p.Rows = append(p.Rows, row)
+			jobs = append(jobs, job{m, c, 0})
 		}
 	}
 	intervals := o.Intervals
@@ -241,12 +245,36 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		intervals = nil
 	}
 	for _, d := range intervals {
-		row, err := run(Threads, target, d)
-		if err != nil {
-			return nil, err
-		}
-		p.Rows = append(p.Rows, row)
+		jobs = append(jobs, job{Threads, target, d})
 	}
+	// The variants are independent runs of the same model: on every core
+	// (the run of a recorded attach to a process pool took 15 s one after
+	// the other), each row in its place, so that the table is the same
+	// whatever finishes first.
+	rows := make([]PredictionRow, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rows[i], errs[i] = run(jobs[i].mode, jobs[i].cores, jobs[i].interval)
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i := range jobs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+	}
+	p.Rows = append(p.Rows, rows...)
 	p.ipcThreads, p.recordedProcs = len(w.Threads), len(t.Procs)
 	for _, g := range w.Threads {
 		if ipcWorker(t, g) {
