@@ -294,16 +294,7 @@ func TestRemoveAtExit(t *testing.T) {
 // is passed over, its descriptors closed and the rings its events made
 // unmapped, so that the next task's events make their own.
 func TestTaskGoneWhileOpened(t *testing.T) {
-	needTracing(t, "")
-	s := newSession("/bin/sh")
-	if err := s.open([]probe{{name: "gone_probe", offset: shEntry(t)}}); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := openRawReader([]string{s.group + "/gone_probe", "sched/sched_process_exit"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rd.close(); s.close() })
+	rd := shReader(t, "gone_probe")
 	child := exec.Command("sleep", "60")
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -336,23 +327,33 @@ func TestTaskGoneWhileOpened(t *testing.T) {
 // TestTooManyFiles: past the open file limit, the error says how many
 // descriptors the tasks need and what the limit is.
 func TestTooManyFiles(t *testing.T) {
-	needTracing(t, "")
-	s := newSession("/bin/sh")
-	if err := s.open([]probe{{name: "emfile_probe", offset: shEntry(t)}}); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := openRawReader([]string{s.group + "/emfile_probe", "sched/sched_process_exit"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rd.close(); s.close() })
+	rd := shReader(t, "emfile_probe")
 	perfEventOpen = func(*unix.PerfEventAttr, int, int, int, int) (int, error) { return -1, syscall.EMFILE }
 	defer func() { perfEventOpen = unix.PerfEventOpen }()
-	_, err = rd.addTasks([]int{os.Getpid(), os.Getpid() + 0})
+	_, err := rd.addTasks([]int{os.Getpid(), os.Getppid()})
 	want := fmt.Sprintf("about %d needed (2 tasks x 2 events x %d CPUs)", 4*len(rd.cpus), len(rd.cpus))
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ulimit -n") {
 		t.Errorf("error %v, want %q and ulimit -n in it", err, want)
 	}
+}
+
+// shReader is a reader of two events, a probe named name at /bin/sh's
+// entry (which nothing here runs) and sched_process_exit, opened for no
+// task yet; removed at the test's end.
+func shReader(t *testing.T, name string) *rawReader {
+	t.Helper()
+	needTracing(t, "")
+	s := newSession("/bin/sh")
+	if err := s.open([]probe{{name: name, offset: shEntry(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := openRawReader([]string{s.group + "/" + name, "sched/sched_process_exit"}, nil)
+	if err != nil {
+		s.close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.close(); s.close() })
+	return rd
 }
 
 // shEntry is the file offset of /bin/sh's ELF entry point: somewhere to
