@@ -102,7 +102,7 @@ func testReader(t testing.TB) *rawReader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rawReader{formats: map[uint16]*eventFormat{f.id: f}, late: map[int]map[uint64]bool{}, double: map[int]bool{}}
+	return &rawReader{formats: map[uint16]*eventFormat{f.id: f}, late: map[int]map[uint64]bool{}}
 }
 
 // TestReadRing: samples are decoded with their times, a record that wraps
@@ -189,29 +189,40 @@ func TestReadRingCorrupt(t *testing.T) {
 // TestLateTaskCopies: a task whose events were opened once the others'
 // were on (attach) and that its creator's inherited events report too
 // gives each hit twice, a microsecond or so apart, its own events' copy
-// first or second: one is kept. A late task that only its own events
-// report (created before its creator's were opened) keeps every hit, and
-// so does a task that is not late.
+// first or second, and a read may fall between the two: the samples are
+// tagged by the events that wrote them, and of the events held for the
+// reorder window one copy of each hit is kept. A late task that only its
+// own events report (created before its creator's were opened) keeps
+// every hit, and so does a task that is not late.
 func TestLateTaskCopies(t *testing.T) {
 	r := testReader(t)
 	r.late[7] = map[uint64]bool{50: true, 51: true}
 	r.late[8] = map[uint64]bool{60: true}
 	tr := newTestRing(8192)
 	hit := func(tid int32) []byte { return dropPayload(tid, 0, [3]uint64{}, 0, 0) }
-	tr.sampleOf(50, 1000, hit(7)) // own first: before any inherited copy, kept...
-	tr.sampleOf(9, 1900, hit(7))  // ...until its inherited copy comes
+	tr.sampleOf(50, 1000, hit(7)) // own first...
+	first, _ := r.readRing(tr.ring, nil)
+	tr.sampleOf(9, 1900, hit(7))  // ...its inherited copy in the next read
 	tr.sampleOf(9, 5000, hit(7))  // inherited first
-	tr.sampleOf(51, 6100, hit(7)) // own second: dropped
+	tr.sampleOf(51, 6100, hit(7)) // own second
 	tr.sampleOf(60, 7000, hit(8)) // a late task without inherited events
 	tr.sampleOf(60, 7010, hit(8))
 	tr.sampleOf(3, 7020, hit(4)) // another task: kept whatever the id
 	tr.sampleOf(3, 7020, hit(4))
-	got, _ := r.readRing(tr.ring, nil)
+	tr.sampleOf(50, 200_000, hit(7)) // an own hit far from any inherited one
+	second, _ := r.readRing(tr.ring, nil)
+	var copies []copyKind
+	for _, e := range append(first, second...) {
+		copies = append(copies, e.copy)
+	}
+	if want := []copyKind{copyOwn, copyInherited, copyInherited, copyOwn, copyOwn, copyOwn, copyNone, copyNone, copyOwn}; !reflect.DeepEqual(copies, want) {
+		t.Fatalf("copies %v, want %v", copies, want)
+	}
 	var times []int64
-	for _, e := range got {
+	for _, e := range dropOwnCopies(append(first, second...)) {
 		times = append(times, e.mono)
 	}
-	if want := []int64{1900, 5000, 7000, 7010, 7020, 7020}; !reflect.DeepEqual(times, want) {
+	if want := []int64{1900, 5000, 7000, 7010, 7020, 7020, 200_000}; !reflect.DeepEqual(times, want) {
 		t.Errorf("kept the hits at %v, want %v", times, want)
 	}
 }

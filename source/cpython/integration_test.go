@@ -1580,12 +1580,21 @@ func codeByte(pid int, path string, off uint64) (byte, error) {
 func TestLostAtTheEnd(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)
+	// And a drain that begins 1.5 s after the exit: the thread, whose
+	// end the full rings lost, ends at the program's exit, not there (QA:
+	// a 10 s program's threads ran to 16.9 s of the trace, waiting for
+	// the GIL).
 	testRingBytes, readDelay = 64<<10, 4*time.Second
-	defer func() { testRingBytes, readDelay = 0, 0 }()
+	beforeDrain = func() { time.Sleep(1500 * time.Millisecond) }
+	defer func() { testRingBytes, readDelay, beforeDrain = 0, 0, nil }()
 	src := Command([]string{py, "-c", "import time\nfor _ in range(20000): time.sleep(0)\n"}, Options{})
+	start := time.Now()
 	tr, err := tracer.Record(context.Background(), src, tracer.Config{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d, all := time.Duration(tr.Duration()), time.Since(start); d > all-time.Second {
+		t.Errorf("trace of %v for a recording of %v whose drain began 1.5 s after the exit: want it to end at the exit", d, all)
 	}
 	n, _ := strconv.Atoi(tr.Meta.Extra["lost_events"])
 	if n < 10000 {

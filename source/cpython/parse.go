@@ -5,6 +5,7 @@ package cpython
 type rawEvent struct {
 	mono  int64        // CLOCK_MONOTONIC, ns
 	tid   int          // the task (thread) id
+	copy  copyKind     // for a late task (rawReader.late), which of its events wrote it
 	tgid  int          // its process id, once known
 	event string       // the event name, without the group (a probe on an inlined copy: the function's, unalias)
 	inl   *inlineProbe // the probe on an inlined copy that made it, or nil

@@ -73,10 +73,9 @@ type rawReader struct {
 	// late: the tasks whose events were opened once the others' were on
 	// (attach's followNewTasks), with their events' ids. One created
 	// meanwhile by a task already traced has its creator's events too,
-	// inherited: each hit then comes twice, and the copy of its own
-	// events is dropped once an inherited one is seen (double).
-	late   map[int]map[uint64]bool
-	double map[int]bool
+	// inherited: each hit then comes twice, each copy tagged (copyKind)
+	// for dropOwnCopies.
+	late map[int]map[uint64]bool
 	// lostFormat: the events count their lost samples (PERF_FORMAT_LOST,
 	// Linux 6.0): lostSamples reads them.
 	lostFormat bool
@@ -108,7 +107,7 @@ var testRingBytes int
 // for tasks by addTasks.
 func openRawReader(names []string, filters map[string]string) (*rawReader, error) {
 	r := &rawReader{formats: map[uint16]*eventFormat{}, rings: map[int]*perfRing{}, tasks: map[int]bool{},
-		late: map[int]map[uint64]bool{}, double: map[int]bool{}, lostFormat: true, ringLen: perfRingBytes, maxRead: 4 << 20}
+		late: map[int]map[uint64]bool{}, lostFormat: true, ringLen: perfRingBytes, maxRead: 4 << 20}
 	for _, n := range names {
 		b, err := os.ReadFile(filepath.Join(tracefsRoot, "events", n, "format"))
 		if err != nil {
@@ -501,37 +500,61 @@ func (r *rawReader) sample(rec []byte, out []rawEvent) []rawEvent {
 		return out
 	}
 	tid := int(int32(binary.LittleEndian.Uint32(raw[4:])))
+	e := rawEvent{mono: int64(mono), tid: tid, event: f.name}
 	if own := r.late[tid]; own != nil {
-		switch {
-		case !own[id] && !r.double[tid]:
-			// The task's creator's events report it too: its own
-			// events' copies go, that of this hit among them if it
-			// came first (the two copies of a hit are written one
-			// after the other, into this CPU's ring).
-			r.double[tid] = true
-			out = dropOwnCopy(out, tid, f.name, int64(mono))
-		case own[id] && r.double[tid]:
-			return out
+		e.copy = copyInherited
+		if own[id] {
+			e.copy = copyOwn
 		}
 	}
-	e := rawEvent{mono: int64(mono), tid: tid, event: f.name}
 	f.decode(raw, &e)
 	return append(out, e)
 }
+
+// copyKind tells, for a task whose events were opened once the others'
+// were on (attach), whether a hit came through its own events or through
+// those it inherited from its creator: a task created during the set-up by
+// a task already traced has both, and each of its hits comes twice.
+type copyKind uint8
+
+const (
+	copyNone      copyKind = iota // not a late task
+	copyOwn                       // its own events'
+	copyInherited                 // its creator's, inherited
+)
 
 // dupWindow: two copies of one hit are timed apart by the writing of the
 // first, a microsecond or two; a thread takes longer between two hits of
 // one probe (each a breakpoint trap, with others between).
 const dupWindow = 50_000 // ns
 
-// dropOwnCopy removes the latest event of task tid, event name, read just
-// before an inherited copy at mono: its own events' copy of the same hit.
-func dropOwnCopy(out []rawEvent, tid int, name string, mono int64) []rawEvent {
-	for k := len(out) - 1; k >= 0 && k >= len(out)-8; k-- {
-		e := &out[k]
-		if e.tid == tid && e.event == name && mono-e.mono >= 0 && mono-e.mono < dupWindow {
-			return append(out[:k], out[k+1:]...)
+// dropOwnCopies removes from evs (sorted by time) each hit of a late
+// task's own events that its inherited events also reported (the same
+// task and event within dupWindow). Done on the events held for the
+// reorder window, where both copies are, whichever was written first and
+// however the reads split them (QA: a check at read time let a copy
+// through when a read fell between the two, as a thread "N #2").
+func dropOwnCopies(evs []rawEvent) []rawEvent {
+	twin := func(i int) bool {
+		e := &evs[i]
+		for j := i - 1; j >= 0 && e.mono-evs[j].mono < dupWindow; j-- {
+			if o := &evs[j]; o.copy == copyInherited && o.tid == e.tid && o.event == e.event {
+				return true
+			}
 		}
+		for j := i + 1; j < len(evs) && evs[j].mono-e.mono < dupWindow; j++ {
+			if o := &evs[j]; o.copy == copyInherited && o.tid == e.tid && o.event == e.event {
+				return true
+			}
+		}
+		return false
+	}
+	out := evs[:0]
+	for i := range evs {
+		if evs[i].copy == copyOwn && twin(i) {
+			continue
+		}
+		out = append(out, evs[i])
 	}
 	return out
 }
