@@ -305,7 +305,7 @@ func taskGone(tid int) bool {
 		if err != nil {
 			return true
 		}
-		if st, ok := statState(string(b)); !ok || strings.ContainsRune("ZXx", st) {
+		if f := statFields(string(b)); len(f) == 0 || f[0] == "Z" || f[0] == "X" || f[0] == "x" {
 			return true
 		}
 		if i == 0 {
@@ -313,16 +313,6 @@ func taskGone(tid int) bool {
 		}
 	}
 	return false
-}
-
-// statState is the state letter of a /proc/PID/stat line (after the
-// command's closing parenthesis, which the command may contain).
-func statState(line string) (rune, bool) {
-	i := strings.LastIndexByte(line, ')')
-	if i < 0 || i+2 >= len(line) {
-		return 0, false
-	}
-	return rune(line[i+2]), true
 }
 
 // perfEventOpen is unix.PerfEventOpen (tests make it fail).
@@ -549,8 +539,12 @@ func dropOwnCopies(evs []rawEvent) []rawEvent {
 		}
 		return false
 	}
-	out := evs[:0]
-	for i := range evs {
+	first := slices.IndexFunc(evs, func(e rawEvent) bool { return e.copy == copyOwn })
+	if first < 0 {
+		return evs // no late task's own copy: every record, most attaches
+	}
+	out := evs[:first]
+	for i := first; i < len(evs); i++ {
 		if evs[i].copy == copyOwn && twin(i) {
 			continue
 		}
