@@ -132,6 +132,31 @@ func TestRecordOTLPUnreachable(t *testing.T) {
 	}
 }
 
+// A password in --otlp is shown nowhere, the hint that sends the run
+// again included (QA: it printed the endpoint as given).
+func TestRecordOTLPCredentialsHidden(t *testing.T) {
+	clearOTLPEnv(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1500")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	out, err := runRoot("record", writeWorkload(t, small), "-o", dir, "--threads", "1", "--otlp=http://someone:s3cret-pw@"+addr)
+	if err == nil {
+		t.Fatalf("sent to a closed port\n%s", out)
+	}
+	if strings.Contains(err.Error()+out, "s3cret-pw") || strings.Contains(err.Error()+out, "someone") {
+		t.Errorf("the credentials are shown:\n%v\n%s", err, out)
+	}
+	want := "--format otlp --endpoint http://REDACTED@" + addr + " (with --otlp's credentials in place of REDACTED) sends it again"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error lacks %q: %v", want, err)
+	}
+}
+
 // record --otlp sends a real run to a real Jaeger.
 func TestRecordOTLPJaeger(t *testing.T) {
 	if testing.Short() && !jaegertest.InCI() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/oteltrace"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/source/cpython"
@@ -499,7 +500,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		// OTLP after a signal.
 		not := ""
 		if o.OTLP != "" {
-			not = "; it was not sent over OTLP (giltrace export " + path + " --format otlp sends it)"
+			not = "; it was not sent over OTLP (" + o.otlpAgain(path) + " sends it)"
 		}
 		fmt.Fprintf(stderr, "giltrace: stopped%s as the run ended: the run is complete, and so are its trace and outputs%s\n", signalName(sig), not)
 	}
@@ -516,12 +517,8 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
 		// After the local outputs, so that a collector's failure loses nothing.
 		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
-			again := "giltrace export " + path + " --format otlp"
-			if o.OTLP != otlpDefault {
-				again += " --endpoint " + o.OTLP
-			}
 			// QA: only the signal's message said how to send it again.
-			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w; %s sends it again", path, err, again)
+			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w; %s sends it again", path, err, o.otlpAgain(path))
 		}
 		tm.done("sending over OTLP")
 	}
@@ -532,6 +529,23 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		return fmt.Errorf("%w: wrote the %s recorded so far to %s", runErr, textfmt.Plural(len(t.Events), "event"), path)
 	}
 	return otlpErr
+}
+
+// otlpAgain is the command that sends the trace at path where --otlp
+// said, for messages: the endpoint's credentials are not shown (QA: a
+// password given in --otlp was printed in this hint), and the hint says
+// where they go back.
+func (o *recordOptions) otlpAgain(path string) string {
+	again := "giltrace export " + path + " --format otlp"
+	if o.OTLP == otlpDefault {
+		return again
+	}
+	shown := oteltrace.Redact(o.OTLP)
+	again += " --endpoint " + shown
+	if shown != o.OTLP {
+		again += " (with --otlp's credentials in place of " + oteltrace.Redacted + ")"
+	}
+	return again
 }
 
 // otlp is the OTLP setting of --otlp, with oteltrace's defaults.

@@ -13,7 +13,7 @@ import (
 const maxErrorText = 512
 
 // redacted replaces a credential in messages.
-const redacted = "REDACTED"
+const Redacted = "REDACTED"
 
 // userinfo matches the user:password@ part of a URL in free text.
 var userinfo = regexp.MustCompile(`(//)[^/@\s"]*@`)
@@ -25,15 +25,15 @@ var userinfo = regexp.MustCompile(`(//)[^/@\s"]*@`)
 func Redact(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.Scheme == "" {
-		return userinfo.ReplaceAllString(u, "${1}"+redacted+"@")
+		return userinfo.ReplaceAllString(u, "${1}"+Redacted+"@")
 	}
 	if p.User != nil {
-		p.User = url.User(redacted)
+		p.User = url.User(Redacted)
 	}
 	if p.RawQuery != "" {
 		q := p.Query()
 		for k := range q {
-			q[k] = []string{redacted}
+			q[k] = []string{Redacted}
 		}
 		p.RawQuery = q.Encode()
 	}
@@ -42,7 +42,7 @@ func Redact(u string) string {
 
 // RedactText redacts anything like user:password@ of a URL in a message.
 func RedactText(msg string) string {
-	return userinfo.ReplaceAllString(msg, "${1}"+redacted+"@")
+	return userinfo.ReplaceAllString(msg, "${1}"+Redacted+"@")
 }
 
 // secrets are the strings of endpoint u that messages must not show: its
@@ -89,10 +89,10 @@ func (c *Client) sanitize(err error) error {
 	}
 	for _, s := range secrets(c.endpoint) {
 		if len(s) >= 3 { // short strings would redact ordinary words
-			msg = strings.ReplaceAll(msg, s, redacted)
+			msg = strings.ReplaceAll(msg, s, Redacted)
 		}
 	}
-	msg = userinfo.ReplaceAllString(msg, "${1}"+redacted+"@")
+	msg = userinfo.ReplaceAllString(msg, "${1}"+Redacted+"@")
 	if len(msg) > maxErrorText {
 		cut := maxErrorText
 		for cut > 0 && !utf8Start(msg[cut]) {
