@@ -31,8 +31,11 @@ type File struct {
 func (r *Result) Charts() []File {
 	svg := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WriteSVG(w, m) } }
 	png := func(m Metric) func(io.Writer) error { return func(w io.Writer) error { return r.WritePNG(w, m) } }
-	return []File{{"speedup.svg", svg(Speedup)}, {"speedup.png", png(Speedup)}, {"overlap.svg", svg(Overlap)}, {"overlap.png", png(Overlap)}}
+	return []File{{ChartFiles[0], svg(Speedup)}, {ChartFiles[1], png(Speedup)}, {ChartFiles[2], svg(Overlap)}, {ChartFiles[3], png(Overlap)}}
 }
+
+// ChartFiles are the names of Charts' files, in their order.
+var ChartFiles = []string{"speedup.svg", "speedup.png", "overlap.svg", "overlap.png"}
 
 var (
 	// One color per mode (matplotlib's first three, colour-blind friendly enough

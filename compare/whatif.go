@@ -1015,12 +1015,16 @@ func (p *Prediction) Chart() *chart.Chart {
 // writes each atomically, as it does compare's charts.
 func (p *Prediction) Files() []File {
 	return []File{
-		{"model.yaml", func(w io.Writer) error { _, err := w.Write(p.Model); return err }},
-		{"whatif.json", p.WriteJSON},
-		{"whatif.svg", p.Chart().WriteSVG},
-		{"whatif.png", p.Chart().WritePNG},
+		{PredictionFiles[0], func(w io.Writer) error { _, err := w.Write(p.Model); return err }},
+		{PredictionFiles[1], p.WriteJSON},
+		{PredictionFiles[2], p.Chart().WriteSVG},
+		{PredictionFiles[3], p.Chart().WritePNG},
 	}
 }
+
+// PredictionFiles are the names of a prediction's Files, in their order:
+// what a command writing them checks for before it predicts.
+var PredictionFiles = []string{"model.yaml", "whatif.json", "whatif.svg", "whatif.png"}
 
 func orDefault(s, def string) string {
 	if s == "" {

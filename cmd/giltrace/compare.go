@@ -159,6 +159,20 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		}
 		return &usageError{fmt.Errorf("%s: %w (check --threads, --cores and --switch-interval)", o.File, err)}
 	}
+	// The files it writes: none of them may be the user's.
+	vs, err := co.Variants()
+	if err != nil {
+		return &usageError{fmt.Errorf("%s: %w", o.File, err)}
+	}
+	names := slices.Clone(compare.ChartFiles)
+	for _, v := range vs {
+		names = append(names, v.Name()+".giltrace")
+	}
+	if theirs := notCompares(dir, names); len(theirs) > 0 {
+		return refuseTheirs(dir, theirs)
+	}
+	made := missingDirs(dir)
+	defer removeEmptyDirs(made) // a compare that wrote nothing leaves no directory
 	run := compare.NewVMRunner(w, vo)
 	pg := newProgress(cmd)
 	// The runs stop within a switch interval of a signal and save their
@@ -174,8 +188,27 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {
 			err = werr
 		}
+		noteCompares(cmd, dir, names)
 	}
 	return err
+}
+
+// noteCompares lists in dir's compare manifest the files of names that
+// compare wrote there (none was the user's: notCompares), with a warning
+// if it cannot.
+func noteCompares(cmd *cobra.Command, dir string, names []string) {
+	var there []string
+	for _, n := range names {
+		if usersFile(filepath.Join(dir, n)) {
+			there = append(there, n)
+		}
+	}
+	if len(there) == 0 {
+		return
+	}
+	if err := listCompares(dir, there); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: listing what compare wrote in %s: %v: the next compare into %s will refuse to replace them\n", compareManifest, err, dir)
+	}
 }
 
 // writeCompare writes the charts and prints the table (also when a chart
@@ -209,9 +242,26 @@ func writeCompare(cmd *cobra.Command, res *compare.Result, dir string, asJSON bo
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "\ntraces and charts (speedup and overlap, .svg and .png) in %s\n", dir)
 	}
 	if stale := staleVariants(res, dir); len(stale) > 0 {
-		// Not removed: compare cannot tell them from a user's files.
-		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: %s in %s %s an earlier comparison's, not this one's (left as they are)\n",
-			strings.Join(stale, ", "), dir, map[bool]string{true: "is", false: "are"}[len(stale) == 1])
+		// Not removed: an earlier comparison's results are kept beside
+		// this one's. Unlisted, they may be the user's.
+		ours := comparesFiles(dir)
+		var earlier, unlisted []string
+		for _, n := range stale {
+			if ours[n] {
+				earlier = append(earlier, n)
+			} else {
+				unlisted = append(unlisted, n)
+			}
+		}
+		is := map[bool]string{true: "is", false: "are"}
+		if len(earlier) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: %s in %s %s an earlier comparison's, not this one's (left as they are)\n",
+				strings.Join(earlier, ", "), dir, is[len(earlier) == 1])
+		}
+		if len(unlisted) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: %s in %s %s not this comparison's, nor listed as giltrace's (left as they are)\n",
+				strings.Join(unlisted, ", "), dir, is[len(unlisted) == 1])
+		}
 	}
 	return errors.Join(chartErr, err)
 }
@@ -283,16 +333,24 @@ func runWhatIf(cmd *cobra.Command, o *compareOptions) error {
 	if len(o.SwitchIntervals) > 0 && t.Meta.GILMode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.File, t.Meta.CheckInterval)}
 	}
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(o.File), "whatif")
+	}
+	if theirs := notCompares(dir, compare.PredictionFiles); len(theirs) > 0 {
+		return refuseTheirs(dir, theirs)
+	}
 	p, err := compare.WhatIf(cmd.Context(), tracer.Derive(t), compare.WhatIfOptions{
 		Source: o.File, Cores: o.Cores, IPCCost: o.IPCCost, Intervals: o.SwitchIntervals, Seed: o.Seed, Version: giltraceVersion()})
 	if err != nil {
 		return err
 	}
-	dir := o.Dir
-	if dir == "" {
-		dir = filepath.Join(filepath.Dir(o.File), "whatif")
+	written, werr := writePrediction(cmd.Context(), p, dir)
+	var names []string
+	for _, w := range written {
+		names = append(names, filepath.Base(w))
 	}
-	written, werr := writePrediction(cmd.Context(), p, dir, false)
+	noteCompares(cmd, dir, names)
 	if o.JSON {
 		err = p.WriteJSON(cmd.OutOrStdout())
 	} else if err = p.WriteText(cmd.OutOrStdout()); err == nil && len(written) > 0 {
@@ -337,18 +395,19 @@ func checkWhatIfFlags(given func(string) bool, o *compareOptions) error {
 const maxRuns = 100
 
 // writePrediction writes the files of prediction p into dir, atomically,
-// and returns the paths written. With protect (record's run directory,
-// the previous run's files cleared), a regular file already there is the
-// user's: left as it is, and named in the error.
-func writePrediction(ctx context.Context, p *compare.Prediction, dir string, protect bool) ([]string, error) {
+// and returns the paths written. A regular file already there that
+// giltrace did not write (comparesFiles: record clears its previous run's
+// first) is the user's: left as it is, and named in the error.
+func writePrediction(ctx context.Context, p *compare.Prediction, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var written, theirs []string
 	var errs []error
+	ours := comparesFiles(dir)
 	for _, f := range p.Files() {
 		path := filepath.Join(dir, f.Name)
-		if protect && usersFile(path) {
+		if usersFile(path) && !ours[f.Name] {
 			// QA: whatif/model.yaml of a fresh directory was overwritten,
 			// where report.txt was left as it was.
 			theirs = append(theirs, path)

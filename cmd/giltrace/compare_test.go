@@ -312,3 +312,105 @@ func TestCompareNamesStaleVariants(t *testing.T) {
 		t.Errorf("the earlier trace: %v", err)
 	}
 }
+
+// TestCompareKeepsTheUsersFiles: compare replaces only the files it
+// listed as its own in the directory (QA: -o DIR replaced a user's
+// speedup.png, threads-1.giltrace and model.yaml without a word). A
+// directory holding one of them under a name compare writes is refused
+// before anything runs; a second compare into its own directory replaces
+// its files.
+func TestCompareKeepsTheUsersFiles(t *testing.T) {
+	w := "../../fixtures/countdown.yaml"
+	dir := t.TempDir()
+	for _, name := range []string{"speedup.png", "threads-1.giltrace"} {
+		d := filepath.Join(dir, "theirs-"+name)
+		os.Mkdir(d, 0o755)
+		os.WriteFile(filepath.Join(d, name), []byte("mine"), 0o644)
+		_, err := runRoot("compare", w, "--threads", "1,2", "--modes", "threads", "-o", d)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(d, name)+": not written by giltrace compare") || !strings.Contains(err.Error(), "nothing was compared") {
+			t.Errorf("%s: err = %v, want a refusal naming it", name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(d, name)); string(b) != "mine" {
+			t.Errorf("the user's %s replaced", name)
+		}
+		if ents, _ := os.ReadDir(d); len(ents) != 1 {
+			t.Errorf("%s: %d files in the directory after the refusal, want the user's alone", name, len(ents))
+		}
+	}
+	own := filepath.Join(dir, "own", "cmp")
+	for range 2 {
+		if out, err := runRoot("compare", w, "--threads", "1,2", "--modes", "threads", "-o", own); err != nil {
+			t.Fatalf("a compare into its own directory: %v\n%s", err, out)
+		}
+	}
+	listed := readListing(filepath.Join(own, compareManifest))
+	for _, name := range []string{"speedup.svg", "speedup.png", "overlap.svg", "overlap.png", "threads-1.giltrace", "threads-2.giltrace"} {
+		if !listed[name] {
+			t.Errorf("%s not listed in %s: %v", name, compareManifest, listed)
+		}
+	}
+
+	// A recorded run's what-if, into a directory with the user's model.yaml.
+	run := filepath.Join(dir, "run")
+	if out, err := runRoot("record", writeWorkload(t, small), "-o", run, "--formats", "none"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wi := filepath.Join(dir, "wi")
+	os.Mkdir(wi, 0o755)
+	os.WriteFile(filepath.Join(wi, "model.yaml"), []byte("mine"), 0o644)
+	if _, err := runRoot("compare", filepath.Join(run, traceName), "-o", wi); err == nil || !strings.Contains(err.Error(), filepath.Join(wi, "model.yaml")+": not written by giltrace compare") {
+		t.Errorf("what-if: err = %v, want a refusal naming model.yaml", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(wi, "model.yaml")); string(b) != "mine" {
+		t.Errorf("the user's model.yaml replaced")
+	}
+	// Into its default directory, twice.
+	for range 2 {
+		if out, err := runRoot("compare", filepath.Join(run, traceName)); err != nil {
+			t.Fatalf("what-if into whatif/: %v\n%s", err, out)
+		}
+	}
+	if !readListing(filepath.Join(run, "whatif", compareManifest))["model.yaml"] {
+		t.Errorf("whatif/model.yaml not listed")
+	}
+}
+
+// TestRemoveEmptyDirs: what a command made and left empty goes, deepest
+// first; a directory holding anything stays, and so do its parents.
+func TestRemoveEmptyDirs(t *testing.T) {
+	root := t.TempDir()
+	deep := filepath.Join(root, "a", "b", "c")
+	made := missingDirs(deep)
+	if want := []string{deep, filepath.Join(root, "a", "b"), filepath.Join(root, "a")}; !slices.Equal(made, want) {
+		t.Fatalf("missingDirs = %q, want %q", made, want)
+	}
+	os.MkdirAll(deep, 0o755)
+	os.WriteFile(filepath.Join(root, "a", "kept"), nil, 0o644)
+	removeEmptyDirs(made)
+	if _, err := os.Stat(filepath.Join(root, "a", "b")); !os.IsNotExist(err) {
+		t.Errorf("a/b: %v, want removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "kept")); err != nil {
+		t.Errorf("a/kept: %v", err)
+	}
+	// A file put where a directory was to be made is not removed.
+	f := filepath.Join(root, "f")
+	made = missingDirs(filepath.Join(f, "x"))
+	os.WriteFile(f, nil, 0o644)
+	removeEmptyDirs(made)
+	if _, err := os.Stat(f); err != nil {
+		t.Errorf("the file in the way: %v", err)
+	}
+}
+
+// TestRecordLeavesNoEmptyDirs: a record that recorded nothing leaves no
+// giltrace-out/ behind in the working directory (QA).
+func TestRecordLeavesNoEmptyDirs(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if _, err := runRoot("record", "--", "/bin/true"); err == nil {
+		t.Fatal("recorded /bin/true")
+	}
+	if _, err := os.Stat("giltrace-out"); !os.IsNotExist(err) {
+		t.Errorf("giltrace-out: %v, want none", err)
+	}
+}

@@ -285,7 +285,11 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if dir == "" {
 		dir = filepath.Join("giltrace-out", name)
 	}
-	_, statErr := os.Stat(dir)
+	// What MkdirAll makes is removed again at the end if it is still
+	// empty: a command that recorded nothing leaves no directory behind
+	// (QA: an attach refused for want of privilege left giltrace-out/).
+	made := missingDirs(dir)
+	defer removeEmptyDirs(made)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
@@ -346,10 +350,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		// event): nothing half-done is left behind, and a previous run
 		// in dir stays whole rather than replaced by an empty trace.
 		f.Close()
-		os.Remove(f.Name())
-		if os.IsNotExist(statErr) {
-			os.Remove(dir) // only if giltrace made it and it is empty
-		}
+		os.Remove(f.Name()) // then dir, if giltrace made it and it is empty (removeEmptyDirs)
 		if interrupted {
 			kept := ""
 			if exists(filepath.Join(dir, traceName)) {
@@ -569,7 +570,7 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 	if err != nil || !files {
 		return p, nil, err
 	}
-	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"), true)
+	written, err := writePrediction(ctx, p, filepath.Join(dir, "whatif"))
 	if r.written != nil {
 		for _, path := range written {
 			r.written(path)

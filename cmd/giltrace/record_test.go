@@ -316,7 +316,7 @@ func TestRecordSignalAsTheRunEnds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("record --otlp: %v\n%s", err, stderr.String())
 	}
-	if want := "and so are its trace and outputs; it was not sent over OTLP (giltrace export " + filepath.Join(o.Out, traceName) + " --format otlp sends it)"; !strings.Contains(stderr.String(), want) {
+	if want := "and so are its trace and outputs; it was not sent over OTLP (giltrace export " + filepath.Join(o.Out, traceName) + " --format otlp --endpoint " + o.OTLP + " sends it)"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
 	}
 }

@@ -48,6 +48,37 @@ const (
 // record into the directory removes (clearRun).
 const manifestName = ".giltrace-outputs"
 
+// missingDirs lists dir and those of its parents that do not exist, the
+// deepest first: what os.MkdirAll(dir) is about to make.
+func missingDirs(dir string) []string {
+	var made []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !os.IsNotExist(err) {
+			break
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return made
+}
+
+// removeEmptyDirs removes, deepest first, the directories of made
+// (missingDirs before they were made) while they are empty: a command that
+// wrote nothing leaves nothing behind. One that holds anything stays, and
+// so do its parents.
+func removeEmptyDirs(made []string) {
+	for _, d := range made {
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() {
+			return // not made (MkdirAll failed), or replaced since
+		}
+		if os.Remove(d) != nil { // a directory is removed only when empty
+			return
+		}
+	}
+}
+
 // writeManifest lists the outputs paths (in dir or below it) in dir's
 // manifest. A manifest that is not a regular file (a link) is the user's:
 // it is not written through, and the outputs stay unlisted.
@@ -73,8 +104,11 @@ func writeManifest(dir string, paths []string) error {
 
 // readManifest returns the outputs dir's manifest lists (paths relative to
 // dir, slash-separated), none if it has none.
-func readManifest(dir string) map[string]bool {
-	p := filepath.Join(dir, manifestName)
+func readManifest(dir string) map[string]bool { return readListing(filepath.Join(dir, manifestName)) }
+
+// readListing reads a listing of paths, one a line, "#" lines left out: a
+// manifest. It is empty unless p is a regular file of at most 1 MiB.
+func readListing(p string) map[string]bool {
 	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
 		return nil
 	}
@@ -215,12 +249,9 @@ var runSubdirs = []struct {
 	name  string
 	owned func(file string) bool
 }{
-	{"whatif", func(f string) bool { return slices.Contains(whatIfFiles(), f) }},
+	{"whatif", func(f string) bool { return slices.Contains(compare.PredictionFiles, f) }},
 	{"compare", isCompareFile},
 }
-
-// whatIfFiles are the names of the files of a prediction (compare.Prediction.Files).
-func whatIfFiles() []string { return []string{"model.yaml", "whatif.json", "whatif.svg", "whatif.png"} }
 
 // variantTrace matches the file name of a comparison's trace of a variant
 // (compare.Variant.Name): threads-4.giltrace, processes-2-si1ms.giltrace.
@@ -229,17 +260,14 @@ var variantTrace = regexp.MustCompile(`^(threads|processes|free-threaded)-[0-9]+
 // isCompareFile reports whether file is a name giltrace compare writes: a
 // chart or a variant's trace.
 func isCompareFile(file string) bool {
-	for _, c := range (&compare.Result{}).Charts() {
-		if c.Name == file {
-			return true
-		}
-	}
-	return variantTrace.MatchString(file)
+	return slices.Contains(compare.ChartFiles, file) || variantTrace.MatchString(file)
 }
 
 // clearSubdir removes the regular files of dir/sub that owned says are
-// giltrace's, then dir/sub if that left it empty, and returns how many
-// files it removed. Anything else (the user's files, links, other
+// giltrace's names and that giltrace listed as written there
+// (comparesFiles), then the listing, then dir/sub if that left it empty,
+// and returns how many files it removed. Anything else (the user's files,
+// those of an older giltrace that listed nothing, links, other
 // directories) is left, and so is the directory that holds them.
 func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 	d := filepath.Join(dir, sub)
@@ -252,8 +280,9 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 	}
 	n := 0
 	var errs []error
+	listed := comparesFiles(d) // what giltrace listed as written there: a file of one of its names may be the user's
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !owned(e.Name()) {
+		if !e.Type().IsRegular() || !owned(e.Name()) || !listed[e.Name()] {
 			continue
 		}
 		if err := os.Remove(filepath.Join(d, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -261,6 +290,11 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 			continue
 		}
 		n++
+	}
+	if len(errs) == 0 {
+		if m := filepath.Join(d, compareManifest); usersFile(m) {
+			os.Remove(m) // what it listed is gone
+		}
 	}
 	os.Remove(d) // fails, as it should, unless empty
 	return n, errors.Join(errs...)

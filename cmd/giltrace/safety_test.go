@@ -199,9 +199,9 @@ func TestRecordKeepsUnlistedOutputNames(t *testing.T) {
 }
 
 // TestRecordClearsSubdirs: recording into a directory removes the previous
-// run's compare/ and whatif/ (giltrace's files in them, then the
-// directories once empty), and leaves the user's files and the directory
-// holding them.
+// run's compare/ and whatif/ (the files giltrace listed as written in
+// them, then the directories once empty), and leaves the user's files,
+// those under giltrace's names included, and the directory holding them.
 func TestRecordClearsSubdirs(t *testing.T) {
 	w := writeWorkload(t, small)
 	dir := filepath.Join(t.TempDir(), "out")
@@ -211,13 +211,19 @@ func TestRecordClearsSubdirs(t *testing.T) {
 	if out, err := runRoot("compare", w, "-o", filepath.Join(dir, "compare"), "--threads", "1,2", "--modes", "threads", "--switch-interval", "1ms,500us"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// whatif/ as compare RUN.giltrace leaves it: its files, listed.
 	whatif := filepath.Join(dir, "whatif")
 	os.Mkdir(whatif, 0o755)
-	for _, f := range whatIfFiles() {
+	for _, f := range compare.PredictionFiles {
 		os.WriteFile(filepath.Join(whatif, f), []byte("old"), 0o644)
+	}
+	if err := listCompares(whatif, compare.PredictionFiles); err != nil {
+		t.Fatal(err)
 	}
 	mine := filepath.Join(dir, "compare", "mine.svg")
 	os.WriteFile(mine, []byte("mine"), 0o644)
+	// A file of the user's under a name compare writes, not listed.
+	os.WriteFile(filepath.Join(dir, "compare", "threads-9.giltrace"), []byte("mine"), 0o644)
 	if out, err := runRoot("record", w, "-o", dir, "--formats", "none"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -229,8 +235,8 @@ func TestRecordClearsSubdirs(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if got := strings.Join(names, " "); got != "mine.svg" {
-		t.Errorf("compare/ holds %q; want only the user's mine.svg", got)
+	if got := strings.Join(names, " "); got != "mine.svg threads-9.giltrace" {
+		t.Errorf("compare/ holds %q; want only the user's mine.svg threads-9.giltrace", got)
 	}
 }
 
@@ -241,8 +247,15 @@ func TestRunSubdirNames(t *testing.T) {
 	for _, f := range (&compare.Prediction{}).Files() {
 		files = append(files, f.Name)
 	}
-	if !slices.Equal(files, whatIfFiles()) {
-		t.Errorf("prediction files %q, whatIfFiles %q", files, whatIfFiles())
+	if !slices.Equal(files, compare.PredictionFiles) {
+		t.Errorf("prediction files %q, compare.PredictionFiles %q", files, compare.PredictionFiles)
+	}
+	var charts []string
+	for _, f := range (&compare.Result{}).Charts() {
+		charts = append(charts, f.Name)
+	}
+	if !slices.Equal(charts, compare.ChartFiles) {
+		t.Errorf("charts %q, compare.ChartFiles %q", charts, compare.ChartFiles)
 	}
 	for _, v := range []compare.Variant{{Mode: "threads", Threads: 4}, {Mode: "free-threaded", Threads: 16}, {Mode: "processes", Threads: 2, SwitchInterval: 500 * time.Microsecond}, {Mode: "threads", Threads: 1, SwitchInterval: time.Minute}} {
 		if !isCompareFile(v.Name() + ".giltrace") {
