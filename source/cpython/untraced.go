@@ -1,7 +1,9 @@
 package cpython
 
 import (
+	"debug/elf"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,11 +29,13 @@ type untracedWatch struct {
 	dev    uint64
 	ino    uint64
 
-	mu    sync.Mutex
-	seen  map[int]string // pid -> its executable when last looked at
-	found []string       // "pid N (PATH)", in the order found
-	quit  chan struct{}
-	done  chan struct{}
+	mu      sync.Mutex
+	seen    map[int]string  // pid -> its executable when last looked at
+	found   []string        // "pid N (PATH)", in the order found
+	pending map[int]bool    // pids whose interpreter was not settled yet (otherInterpreter)
+	shared  map[string]bool // interpreter executable -> whether it loads a libpython
+	quit    chan struct{}
+	done    chan struct{}
 }
 
 const untracedTick = 100 * time.Millisecond
@@ -41,7 +45,8 @@ const untracedTick = 100 * time.Millisecond
 var pythonFile = regexp.MustCompile(`^(lib)?python\d+(\.\d+)?[a-z]*(\.so.*)?$`)
 
 func startUntracedWatch(root int, probed string) *untracedWatch {
-	u := &untracedWatch{root: root, probed: probed, seen: map[int]string{}, quit: make(chan struct{}), done: make(chan struct{})}
+	u := &untracedWatch{root: root, probed: probed, seen: map[int]string{}, pending: map[int]bool{}, shared: map[string]bool{},
+		quit: make(chan struct{}), done: make(chan struct{})}
 	var st syscall.Stat_t
 	if syscall.Stat(probed, &st) == nil {
 		u.dev, u.ino = uint64(st.Dev), uint64(st.Ino)
@@ -82,39 +87,82 @@ func (u *untracedWatch) scan() {
 		if seen && last == exe {
 			continue
 		}
-		if path := u.otherInterpreter(p); path != "" {
-			u.mu.Lock()
-			u.found = append(u.found, fmt.Sprintf("pid %d (%s)", p, path))
-			u.mu.Unlock()
-		}
+		u.look(p)
 	}
 }
 
-// otherInterpreter is the CPython interpreter file process pid maps if it
-// is not the probed one, else "".
-func (u *untracedWatch) otherInterpreter(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
-	if err != nil {
-		return ""
+// look decides whether process p runs another interpreter, and notes it
+// if so; one that has not loaded its interpreter's library yet is left
+// pending, looked at again at the next scan.
+func (u *untracedWatch) look(p int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p))
+	path, settled := "", true
+	if err == nil {
+		path, settled = u.otherInterpreter(p, string(b))
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !settled {
+		delete(u.seen, p) // looked at again
+		u.pending[p] = true
+		return
+	}
+	delete(u.pending, p)
+	if path != "" {
+		u.found = append(u.found, fmt.Sprintf("pid %d (%s)", p, path))
+	}
+}
+
+// otherInterpreter is the CPython interpreter file process pid maps (maps
+// is its /proc/PID/maps) if it is not the probed one, else "". It is not
+// settled when the process maps only the executable of a shared build
+// whose libpython is not mapped yet: a process that has just exec'd, whose
+// loader has not loaded the library, which may be the probed one (QA: the
+// program's own python3.11 child was named untraced so, on a busy machine).
+func (u *untracedWatch) otherInterpreter(pid int, maps string) (string, bool) {
 	var other string
-	for _, line := range strings.Split(string(b), "\n") {
+	lib := false
+	for _, line := range strings.Split(maps, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 6 || !strings.HasPrefix(f[5], "/") || !pythonFile.MatchString(filepath.Base(f[5])) {
 			continue
 		}
 		path := f[5]
 		if path == u.probed {
-			return "" // the probed interpreter (its executable, or its library beside another's)
+			return "", true // the probed interpreter (its executable, or its library beside another's)
 		}
 		if u.sameFile(pid, f) {
-			return "" // the same file under another name (a link, a bind mount)
+			return "", true // the same file under another name (a link, a bind mount)
 		}
+		lib = lib || strings.HasPrefix(filepath.Base(path), "lib")
 		if other == "" {
 			other = path
 		}
 	}
-	return other
+	if other != "" && !lib && u.loadsLibpython(other) {
+		return other, false
+	}
+	return other, true
+}
+
+// loadsLibpython reports whether the interpreter executable at path is a
+// shared build's: it needs a libpython, which the loader maps after it.
+func (u *untracedWatch) loadsLibpython(path string) bool {
+	u.mu.Lock()
+	v, ok := u.shared[path]
+	u.mu.Unlock()
+	if ok {
+		return v
+	}
+	if f, err := elf.Open(path); err == nil {
+		libs, _ := f.ImportedLibraries()
+		f.Close()
+		v = slices.ContainsFunc(libs, func(l string) bool { return strings.HasPrefix(l, "libpython") })
+	}
+	u.mu.Lock()
+	u.shared[path] = v
+	u.mu.Unlock()
+	return v
 }
 
 // sameFile reports whether the mapping of process pid described by f (a
@@ -150,6 +198,20 @@ func (u *untracedWatch) stop() []string {
 	close(u.quit)
 	<-u.done
 	u.scan()
+	// A process still loading its interpreter is given a moment to; one
+	// that never maps a libpython (exiting, or stuck) runs no Python.
+	for range 10 {
+		u.mu.Lock()
+		pending := slices.Collect(maps.Keys(u.pending))
+		u.mu.Unlock()
+		if len(pending) == 0 {
+			break
+		}
+		time.Sleep(untracedTick / 5)
+		for _, p := range pending {
+			u.look(p)
+		}
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return slices.Clone(u.found)

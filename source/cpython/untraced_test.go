@@ -70,3 +70,35 @@ func TestSameFileWhenMapFilesGone(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherInterpreterSettled: a process that maps only the executable of
+// a shared build (its loader has not mapped libpython yet: it has just
+// exec'd) is not judged yet; once its libpython is mapped, the probed one
+// makes it traced, another one untraced (QA: the program's own python3.11
+// child, read that early, was named untraced on a busy machine).
+func TestOtherInterpreterSettled(t *testing.T) {
+	in311 := pyenvInterp(t, "3.11.7")
+	in312 := pyenvInterp(t, "3.12.1")
+	exe311, _ := filepath.EvalSymlinks(pyenv("3.11.7"))
+	exe312, _ := filepath.EvalSymlinks(pyenv("3.12.1"))
+	u := &untracedWatch{probed: in311.Path, shared: map[string]bool{}}
+	line := func(path string) string { return "7f0000000000-7f0000001000 r-xp 00000000 00:00 0 " + path + "\n" }
+	const gone = 1 << 30 // no such process: judged by the lines
+	for _, tc := range []struct {
+		name    string
+		maps    string
+		other   string
+		settled bool
+	}{
+		{"the probed build's executable alone", line(exe311), exe311, false},
+		{"then its library", line(exe311) + line(in311.Path), "", true},
+		{"another build's executable alone", line(exe312), exe312, false},
+		{"then its library", line(exe312) + line(in312.Path), exe312, true},
+		{"no interpreter", line("/usr/bin/sleep"), "", true},
+	} {
+		other, settled := u.otherInterpreter(gone, tc.maps)
+		if other != tc.other || settled != tc.settled {
+			t.Errorf("%s: (%q, %v), want (%q, %v)", tc.name, other, settled, tc.other, tc.settled)
+		}
+	}
+}
