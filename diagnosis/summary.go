@@ -234,7 +234,12 @@ func ranOwnCode(t *tracer.Trace) bool {
 // or a dataclass's generated methods (QA: a python3 -c program whose main
 // thread was only seen in a join, "?", and whose workers ran "<string>"
 // functions under Thread._bootstrap was said to have failed before any
-// of its own code ran).
+// of its own code ran). A program run from a script file (the trace's
+// WorkloadFile) has no code of its own in a string at the outermost
+// frame: one there is a stack read only in part, such as site's exec of a
+// .pth file's line seen without site's frames (QA: `python3 missing.py`
+// beside setuptools' distutils-precedence.pth was given a verdict as a
+// program that ran).
 func ownFrame(t *tracer.Trace, st tracer.Stack) bool {
 	if int(st.Frame) >= len(t.Frames) {
 		return false
@@ -247,7 +252,7 @@ func ownFrame(t *tracer.Trace, st tracer.Stack) bool {
 		return false
 	}
 	if st.Parent == tracer.NoStack {
-		return true
+		return t.Meta.WorkloadFile == ""
 	}
 	if int(st.Parent) >= len(t.Stacks) {
 		return false
