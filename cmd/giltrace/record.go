@@ -479,7 +479,14 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 			err = pred.WriteText(stdout)
 		}
 		if err == nil {
-			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", path)
+			line := path
+			switch {
+			case saveErr != nil && !exists(path):
+				line = "not saved (see the error)"
+			case saveErr != nil:
+				line = "not saved in full: what reached the disk is in " + path + " (see the error)"
+			}
+			_, err = fmt.Fprintf(stdout, "\ntrace: %s\n", line)
 		}
 		if err == nil && len(written) > 0 {
 			_, err = fmt.Fprintf(stdout, "outputs: %s\n", strings.Join(written, " "))

@@ -230,8 +230,11 @@ func partialHolds(partial string, virtual bool) string {
 	if virtual {
 		again = "; a virtual-time run is the same bytes every time: record it again where the disk has room"
 	}
-	if fi, err := os.Stat(partial); err == nil && fi.Size() == 0 {
-		return fmt.Sprintf("nothing of the run reached the disk: %s is empty%s", partial, again)
+	if fi, err := os.Lstat(partial); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		// This run's own file, with nothing in it: not left behind for
+		// the report's trace line to point at (QA).
+		os.Remove(partial)
+		return fmt.Sprintf("nothing of the run reached the disk: its empty %s was removed%s", partial, again)
 	}
 	t, _ := tracer.ReadFile(partial)
 	if t == nil || len(t.Events) == 0 {

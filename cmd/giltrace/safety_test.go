@@ -406,6 +406,11 @@ func TestFullDiskTrace(t *testing.T) {
 	if !strings.Contains(stdout.String(), "Threads (time in each state") {
 		t.Errorf("no report printed:\n%s", stdout.String())
 	}
+	// The trace line says the trace was not saved (QA: it named an empty
+	// file as the trace).
+	if !strings.Contains(stdout.String(), "\ntrace: not saved") {
+		t.Errorf("the report's trace line:\n%s", stdout.String())
+	}
 }
 
 // TestFullDiskTraceVirtual: a virtual-time run is computed before the
@@ -458,7 +463,7 @@ func TestPartialHolds(t *testing.T) {
 		virtual bool
 		want    string
 	}{
-		{empty, false, "nothing of the run reached the disk: " + empty + " is empty"},
+		{empty, false, "nothing of the run reached the disk: its empty " + empty + " was removed"},
 		{cut, false, cut + " holds no complete event of the run"},
 		{cut, true, cut + " holds no complete event of the run; a virtual-time run is the same bytes every time: record it again where the disk has room"},
 		{whole, false, "the run's prefix, 53 events, is in " + whole},
@@ -466,6 +471,9 @@ func TestPartialHolds(t *testing.T) {
 		if got := partialHolds(tc.path, tc.virtual); got != tc.want {
 			t.Errorf("partialHolds(%s, %v) = %q, want %q", filepath.Base(tc.path), tc.virtual, got, tc.want)
 		}
+	}
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Errorf("the empty partial file: %v, want removed", err)
 	}
 }
 
