@@ -15,12 +15,17 @@ type Summary struct {
 	Workload         string `json:"workload"`
 	GILMode          string `json:"gil_mode"`
 	SwitchIntervalNS int64  `json:"switch_interval_ns"`
-	CheckInterval    int    `json:"check_interval,omitempty"` // legacy mode, in instructions
-	Processes        int    `json:"processes"`
-	Cores            int    `json:"cores"`
-	WallNS           int64  `json:"wall_ns"`
-	Events           int    `json:"events"`
-	DroppedEvents    uint64 `json:"dropped_events"`
+	// SwitchIntervals: a real program that changed its switch interval
+	// (sys.setswitchinterval) while traced: each value and from when, as
+	// "5ms from the start, 20ms from 100ms"; SwitchIntervalNS is then the
+	// one in effect for the longest time.
+	SwitchIntervals string `json:"switch_intervals,omitempty"`
+	CheckInterval   int    `json:"check_interval,omitempty"` // legacy mode, in instructions
+	Processes       int    `json:"processes"`
+	Cores           int    `json:"cores"`
+	WallNS          int64  `json:"wall_ns"`
+	Events          int    `json:"events"`
+	DroppedEvents   uint64 `json:"dropped_events"`
 	// StoppedAtBound: a virtual run that stopped at the recorder's bound
 	// (DroppedEvents then counts the events made before it stopped, not
 	// all the run would have made).
@@ -117,6 +122,7 @@ func Summarize(s *tracer.Spans) *Summary {
 		Workload:         t.Meta.Workload,
 		GILMode:          string(t.Meta.GILMode),
 		SwitchIntervalNS: int64(t.Meta.SwitchInterval),
+		SwitchIntervals:  t.Meta.Extra["switch_intervals"],
 		Processes:        len(t.Procs),
 		Cores:            t.Meta.Cores,
 		WallNS:           t.Duration(),

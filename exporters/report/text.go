@@ -45,6 +45,9 @@ func headline(s *diagnosis.Summary) string {
 	switch mode {
 	case "cpython":
 		mode = fmt.Sprintf("GIL cpython (switch interval %s)", time.Duration(s.SwitchIntervalNS))
+		if s.SwitchIntervals != "" {
+			mode = fmt.Sprintf("GIL cpython (switch interval %s for most of the run; the program changed it: %s)", time.Duration(s.SwitchIntervalNS), s.SwitchIntervals)
+		}
 	case "legacy":
 		mode = fmt.Sprintf("GIL legacy (check interval %d instructions)", s.CheckInterval)
 	case "none":

@@ -1637,3 +1637,58 @@ while time.time() < end:
 		}
 	}
 }
+
+// TestSwitchIntervalChanged: a program that changes its switch interval
+// while traced has the one in effect for most of its run in the trace's
+// metadata, and each value, from when, in Extra["switch_intervals"] (QA:
+// a program that contended at 20 ms, then set 1 ms before it ended, was
+// reported at 1 ms, and its convoy told not to shorten it).
+func TestSwitchIntervalChanged(t *testing.T) {
+	src := `import sys, threading, time
+sys.setswitchinterval(0.02)
+stop = False
+def spin():
+    while not stop:
+        pass
+ts = [threading.Thread(target=spin) for _ in range(2)]
+for t in ts: t.start()
+time.sleep(0.6)
+stop = True
+for t in ts: t.join()
+sys.setswitchinterval(0.001)
+ts = [threading.Thread(target=spin) for _ in range(2)]
+stop = False
+for t in ts: t.start()
+time.sleep(0.25)
+stop = True
+for t in ts: t.join()
+`
+	eachVersion(t, "interval.py", src, []string{"3.9.18", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		if tr.Meta.SwitchInterval != 20*time.Millisecond {
+			t.Errorf("switch interval %v, want 20ms, in effect for most of the run", tr.Meta.SwitchInterval)
+		}
+		got := tr.Meta.Extra["switch_intervals"]
+		if !strings.Contains(got, "20ms from") || !strings.Contains(got, ", 1ms from") {
+			t.Errorf("switch_intervals = %q, want 20ms then 1ms", got)
+		}
+	})
+}
+
+// TestMainInterval: the interval in effect for the longest time, and the
+// text of the changes.
+func TestMainInterval(t *testing.T) {
+	p := &proc{interval: 1_000_000, intervals: []intervalChange{{0, 5_000_000}, {100_000_000, 20_000_000}, {900_000_000, 1_000_000}}}
+	if v, changed := p.mainInterval(1_000_000_000); v != 20_000_000 || !changed {
+		t.Errorf("mainInterval = %v, %v; want 20ms, changed", v, changed)
+	}
+	if v, _ := p.mainInterval(2_000_000_000); v != 1_000_000 {
+		t.Errorf("mainInterval to 2s = %v, want 1ms", v)
+	}
+	if got, want := p.intervalsText(), "5ms from the start, 20ms from 100ms, 1ms from 900ms"; got != want {
+		t.Errorf("intervalsText = %q, want %q", got, want)
+	}
+	one := &proc{interval: 5_000_000, intervals: []intervalChange{{0, 5_000_000}}}
+	if v, changed := one.mainInterval(1e9); v != 5_000_000 || changed {
+		t.Errorf("one interval: %v, %v", v, changed)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -112,7 +113,17 @@ type proc struct {
 	interval     int64 // switch interval, ns
 	intervalRead bool  // read from the process
 	intervalAt   int64
+	intervals    []intervalChange // each value read, from when it was first read (the first from the start)
 }
+
+// intervalChange is a switch interval read from a process (ns), and when
+// it was first read: sys.setswitchinterval takes effect at once, and is
+// seen at the next reading, at most refreshEvery later.
+type intervalChange struct{ at, ns int64 }
+
+// refreshEvery is how often a process's switch interval is read again,
+// in trace time, at its threads' probe hits.
+const refreshEvery = 100_000_000
 
 // thread is the state of one traced thread.
 type thread struct {
@@ -956,13 +967,49 @@ func dropAfter(start, since, interval int64) int64 {
 }
 
 func (m *machine) refreshInterval(p *proc, t int64) {
-	if t-p.intervalAt < 100_000_000 {
+	if t-p.intervalAt < refreshEvery {
 		return
 	}
 	p.intervalAt = t
 	if v, ok := m.mem.interval(p.pid); ok {
+		switch {
+		case !p.intervalRead:
+			p.intervals = append(p.intervals, intervalChange{0, v})
+		case v != p.interval:
+			p.intervals = append(p.intervals, intervalChange{t, v})
+		}
 		p.interval, p.intervalRead = v, true
 	}
+}
+
+// mainInterval is the switch interval in effect for the longest time of
+// process p's run up to end (the earlier on a tie), and whether it changed.
+func (p *proc) mainInterval(end int64) (int64, bool) {
+	best, bestFor := p.interval, int64(-1)
+	for i, c := range p.intervals {
+		until := end
+		if i+1 < len(p.intervals) {
+			until = p.intervals[i+1].at
+		}
+		if d := until - c.at; d > bestFor {
+			best, bestFor = c.ns, d
+		}
+	}
+	return best, len(p.intervals) > 1
+}
+
+// intervalsText says when p's switch interval changed: "20ms from the
+// start, 1ms from 1.05s".
+func (p *proc) intervalsText() string {
+	var parts []string
+	for _, c := range p.intervals {
+		from := "from the start"
+		if c.at > 0 {
+			from = "from " + time.Duration(c.at).Round(time.Millisecond).String()
+		}
+		parts = append(parts, time.Duration(c.ns).String()+" "+from)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // finish ends every thread still running at t (why: ReleaseInterrupt

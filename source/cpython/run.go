@@ -701,15 +701,23 @@ func (r *run) tgidOf(m *machine, tid int) int {
 
 func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	ex := r.meta.Extra
-	interval, known := int64(0), false
-	for _, p := range m.procs {
-		if p.intervalRead {
-			interval, known = p.interval, true
+	// The first process seen (the program's, or the one attached to)
+	// whose interval was read: its interval for most of the run.
+	var first *proc
+	for _, th := range m.order {
+		if th.p != nil && th.p.intervalRead {
+			first = th.p
 			break
 		}
 	}
-	if known {
+	if first != nil {
+		interval, changed := first.mainInterval(m.now)
 		r.meta.SwitchInterval = time.Duration(interval)
+		if changed {
+			// QA: a program that set 20 ms for its contention, then 1 ms,
+			// was reported at 1 ms, and told to shorten no further.
+			ex["switch_intervals"] = first.intervalsText()
+		}
 	} else {
 		ex["switch_interval"] = "not read from the process; CPython's default 5ms assumed"
 	}
