@@ -215,6 +215,28 @@ func (a *analysis) guestLocks() {
 }
 
 // topFrame is the frame with the most time, ties broken by name and line.
+// topFrames is the frames of m by their time, the longest first (ties:
+// by function name, then line, as topFrame).
+func topFrames(m map[tracer.Frame]int64) []tracer.Frame {
+	fs := make([]tracer.Frame, 0, len(m))
+	for f := range m {
+		fs = append(fs, f)
+	}
+	slices.SortFunc(fs, func(a, b tracer.Frame) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Func, b.Func); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Line, b.Line); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.File, b.File)
+	})
+	return fs
+}
+
 func topFrame(m map[tracer.Frame]int64) (tracer.Frame, bool) {
 	var best tracer.Frame
 	var bestNS int64

@@ -7,6 +7,7 @@ package textfmt
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Dur formats nanoseconds with three significant digits: "1.23s",
@@ -75,4 +76,15 @@ func Plural(n int, word string) string {
 		return fmt.Sprintf("%d %ses", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// And joins items as an English list: "a", "a and b", "a, b and c".
+func And(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
