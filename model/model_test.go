@@ -647,3 +647,86 @@ func TestModelNamedApart(t *testing.T) {
 		t.Errorf("model:\n%s", src)
 	}
 }
+
+// TestUnseenJoins: a main thread that starts two CPU-bound workers, then
+// waits for the GIL until both have ended (its Thread.join calls returned
+// at once, no wait to see), twice: the model joins each round's workers
+// at that wait and starts the second round's from the main thread, not at
+// their recorded times (QA: processes were predicted at 1.07-1.75x for a
+// program that ran at 1.6x as processes); a worker started by a thread
+// that did I/O before the worker ended is not joined.
+func TestUnseenJoins(t *testing.T) {
+	const ms = int64(1_000_000)
+	build := func(io bool) *tracer.Trace {
+		b := testkit.New("rounds")
+		b.Meta().Extra = map[string]string{"source": "cpython"}
+		p := b.Process("python", 1)
+		gil := tracer.LockID(0)
+		started := b.Lock(p, "Event._started")
+		m := b.Thread(p, "MainThread")
+		count := b.Func("count", 3)
+		m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+		at := ms
+		for round := range 2 {
+			var ws []*testkit.Thread
+			for k := range 2 {
+				m.Release(at, gil, tracer.ReleaseLockWait).Wait(at, started)
+				w := b.Thread(p, fmt.Sprintf("Thread-%d (count)", 2*round+k+1)).Start(at + 10)
+				w.Wait(at+20, gil).Acquire(at+30, gil, tracer.AcquireAfterWait).Call(at+40, count)
+				m.Acquire(at+50, started, tracer.AcquireAfterWait).Release(at+60, started, tracer.ReleaseUnlock)
+				w.Release(at+70, gil, tracer.ReleaseDropRequest)
+				m.Wait(at+80, gil).Acquire(at+90, gil, tracer.AcquireAfterWait)
+				ws = append(ws, w)
+				at += 100
+			}
+			if io && round == 1 {
+				m.Release(at, gil, tracer.ReleaseIO).IOBegin(at+10, "network").IOEnd(at+20*ms).Wait(at+20*ms+10, gil)
+				at += 20 * ms
+			}
+			// The workers run in turn, 50 ms each; the main thread waits
+			// for the GIL until both have ended.
+			m.Release(at+100, gil, tracer.ReleaseDropRequest).Wait(at+110, gil)
+			ws[0].Acquire(at+200, gil, tracer.AcquireAfterWait).Release(at+50*ms, gil, tracer.ReleaseThreadEnd).Return(at + 50*ms + 10).End(at + 50*ms + 20)
+			ws[1].Acquire(at+50*ms+30, gil, tracer.AcquireAfterWait).Release(at+100*ms, gil, tracer.ReleaseThreadEnd).Return(at + 100*ms + 10).End(at + 100*ms + 20)
+			m.Acquire(at+100*ms+30, gil, tracer.AcquireAfterWait)
+			at += 101 * ms
+		}
+		m.Release(at, gil, tracer.ReleaseThreadEnd).End(at + 10)
+		return b.Trace()
+	}
+	for _, c := range []struct {
+		io                 bool
+		joins, startsAfter int
+	}{{false, 4, 0}, {true, 2, 2}} {
+		src, err := model.Build(tracer.Derive(build(c.io)), model.Options{Source: "rounds.giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse("rounds.yaml", src)
+		if err != nil {
+			t.Fatalf("the model does not load: %v\n%s", err, src)
+		}
+		joins := 0
+		var walk func(ops []workload.Op)
+		walk = func(ops []workload.Op) {
+			for _, o := range ops {
+				if o.Kind == workload.OpJoin {
+					joins++
+				}
+				walk(o.Body)
+			}
+		}
+		for _, f := range w.Functions {
+			walk(f.Ops)
+		}
+		after := 0
+		for _, g := range w.Threads {
+			if g.StartAfter != 0 {
+				after++
+			}
+		}
+		if joins != c.joins || after != c.startsAfter {
+			t.Errorf("io %v: %d joins, %d threads with start_after; want %d and %d\n%s", c.io, joins, after, c.joins, c.startsAfter, src)
+		}
+	}
+}
