@@ -39,7 +39,7 @@ func checkCmd(run func(*cobra.Command, *checkOptions) error) *cobra.Command {
 func runCheck(cmd *cobra.Command, o *checkOptions) error {
 	var errs []error
 	for _, f := range o.Files {
-		w, err := workload.Load(f)
+		w, err := loadWorkload(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -56,6 +56,16 @@ func runCheck(cmd *cobra.Command, o *checkOptions) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// loadWorkload loads the workload file path, or says that path is a
+// recorded trace and which command reads it (QA: check of a .giltrace
+// said "invalid UTF-8 at byte 13").
+func loadWorkload(path string) (*workload.Workload, error) {
+	if isTrace(path) {
+		return nil, fmt.Errorf("%s: a recorded trace, not a workload file: giltrace validate %s checks it, giltrace report %s reads it, giltrace compare %s predicts what would help it", path, path, path, path)
+	}
+	return workload.Load(path)
 }
 
 // describeWorkload says in one line what a workload runs.

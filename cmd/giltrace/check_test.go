@@ -94,3 +94,15 @@ func TestCheckCoresWithoutVirtualTime(t *testing.T) {
 		t.Errorf("record --clock virtual: %v\n%s", err, out)
 	}
 }
+
+// TestCheckATrace: check (and record) of a recorded trace says what it is
+// and which commands read it (QA: "invalid UTF-8 at byte 13").
+func TestCheckATrace(t *testing.T) {
+	f := "../../fixtures/traces/convoy.giltrace"
+	for _, args := range [][]string{{"check", f}, {"record", f, "-o", t.TempDir()}} {
+		_, err := runRoot(args...)
+		if err == nil || !strings.Contains(err.Error(), f+": a recorded trace, not a workload file: giltrace validate "+f+" checks it") {
+			t.Errorf("%s: err = %v", args[0], err)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 // record loads and runs the workload of o, then saves, reports and sends
 // the run (recordRun).
 func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) error {
-	w, err := workload.Load(o.Workload)
+	w, err := loadWorkload(o.Workload)
 	if err != nil {
 		return err
 	}
@@ -239,6 +239,14 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	}
 	if o.SwitchInterval > 0 && o.Mode == "" && w.GIL.Mode == tracer.GILLegacy {
 		return &usageError{legacySwitchInterval(o.Workload, w.GIL.CheckInterval)}
+	}
+	if o.SwitchInterval > 0 && (o.Mode == string(tracer.GILNone) || o.Mode == "" && w.GIL.Mode == tracer.GILNone) {
+		// QA: accepted, and ignored without a word.
+		who := "--gil none asks for"
+		if o.Mode == "" {
+			who = o.Workload + " runs"
+		}
+		return &usageError{fmt.Errorf("--switch-interval %v: %s no GIL (free-threaded), which has no switch interval", o.SwitchInterval, who)}
 	}
 	if o.Cores > 0 && o.Clock == "" && w.Clock != workload.ClockVirtual {
 		return &usageError{fmt.Errorf("--cores %d: simulated cores need virtual time, and %s runs in real time: add --clock virtual (a real run uses this machine's cores)", o.Cores, o.Workload)}

@@ -386,3 +386,23 @@ func TestRecordSignalBeforeTheRunBegan(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestRecordSwitchIntervalWithoutOne: --switch-interval for a run with no
+// switch interval (free-threaded, the legacy GIL) is a usage error naming
+// why, not ignored (QA: --gil none --switch-interval 1ms was accepted).
+func TestRecordSwitchIntervalWithoutOne(t *testing.T) {
+	w := writeWorkload(t, small)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gil", "none"}, "--switch-interval 1ms: --gil none asks for no GIL (free-threaded), which has no switch interval"},
+		{[]string{"--gil", "legacy"}, "--gil legacy asks for the legacy GIL"},
+	} {
+		args := append([]string{"record", w, "-o", t.TempDir(), "--switch-interval", "1ms"}, c.args...)
+		_, err := runRoot(args...)
+		if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v (exit %d), want a usage error with %q", c.args, err, exitCode(err), c.want)
+		}
+	}
+}
