@@ -253,12 +253,16 @@ func inlinedError(in *interp, bad []badSite) error {
 		"giltrace probes the copies it can locate, but not these, so the trace would miss GIL acquisitions or releases; "+
 		"it refuses rather than record a wrong trace. Use a CPython built without link-time optimisation, such as pyenv's "+
 		"default build or one configured without --with-lto%s",
-		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint())
+		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint(in.Minor))
 }
 
 // pyenvHint names the pyenv builds of supported versions installed here,
 // if any: "; installed here: /root/.pyenv/versions/3.11.7/bin/python3.11".
-func pyenvHint() string {
+// The newest build of minor version same (the refused interpreter's,
+// 0 for none) comes first, then those of the two newest versions (QA: a
+// refused 3.11 was shown 3.13 and 3.12 alone, where a 3.11 build was
+// installed).
+func pyenvHint(same int) string {
 	root := os.Getenv("PYENV_ROOT")
 	if root == "" {
 		home, err := os.UserHomeDir()
@@ -267,12 +271,22 @@ func pyenvHint() string {
 		}
 		root = filepath.Join(home, ".pyenv")
 	}
-	var found []string
-	for minor := 13; minor >= 9 && len(found) < 2; minor-- {
+	newest := func(minor int) string {
 		m, _ := filepath.Glob(filepath.Join(root, "versions", fmt.Sprintf("3.%d.*", minor), "bin", fmt.Sprintf("python3.%d", minor)))
-		if len(m) > 0 {
-			slices.Sort(m)
-			found = append(found, m[len(m)-1])
+		if len(m) == 0 {
+			return ""
+		}
+		slices.Sort(m)
+		return m[len(m)-1]
+	}
+	var found []string
+	if p := newest(same); same >= 9 && same <= 13 && p != "" {
+		found = append(found, p)
+	}
+	for minor, others := 13, 0; minor >= 9 && others < 2; minor-- {
+		if p := newest(minor); p != "" && minor != same {
+			found = append(found, p)
+			others++
 		}
 	}
 	if len(found) == 0 {

@@ -334,12 +334,13 @@ func TestLocLists(t *testing.T) {
 	}
 }
 
-// TestPyenvHint: the refusal names the newest pyenv build of each of the
-// two newest supported versions installed, and nothing when there is none.
+// TestPyenvHint: the refusal names the newest pyenv build of the refused
+// interpreter's version, then of each of the two newest supported
+// versions installed, and nothing when there is none.
 func TestPyenvHint(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv("PYENV_ROOT", root)
-	if h := pyenvHint(); h != "" {
+	if h := pyenvHint(11); h != "" {
 		t.Errorf("no pyenv build: hint %q", h)
 	}
 	for _, v := range []string{"3.8.18/bin/python3.8", "3.11.2/bin/python3.11", "3.11.7/bin/python3.11", "3.12.1/bin/python3.12", "3.9.18/bin/python3.9"} {
@@ -348,8 +349,16 @@ func TestPyenvHint(t *testing.T) {
 		os.WriteFile(p, nil, 0o755)
 	}
 	want := "; installed here: " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.11.7/bin/python3.11")
-	if h := pyenvHint(); h != want {
+	if h := pyenvHint(0); h != want {
 		t.Errorf("hint %q, want %q", h, want)
+	}
+	want = "; installed here: " + filepath.Join(root, "versions/3.9.18/bin/python3.9") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.11.7/bin/python3.11")
+	if h := pyenvHint(9); h != want {
+		t.Errorf("a 3.9 refused: hint %q, want %q", h, want)
+	}
+	want = "; installed here: " + filepath.Join(root, "versions/3.11.7/bin/python3.11") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.9.18/bin/python3.9")
+	if h := pyenvHint(11); h != want {
+		t.Errorf("a 3.11 refused: hint %q, want %q", h, want)
 	}
 }
 
