@@ -250,6 +250,17 @@ func maxEvents(asked int, s settings) int {
 	return max(tracer.DefaultMaxEvents, min(s.threads*threadReserve, maxEventsCap))
 }
 
+// EventBound is the recorder's bound of events Run takes for w with o:
+// o.MaxEvents if set, else the tracer's default raised so that every
+// thread has room for its buffer.
+func EventBound(w *workload.Workload, o Options) (int, error) {
+	s, err := resolve(w, o)
+	if err != nil {
+		return 0, fmt.Errorf("running workload %s: %w", w.Name, err)
+	}
+	return maxEvents(o.MaxEvents, s), nil
+}
+
 // maxEventsCap bounds maxEvents' raise.
 const maxEventsCap = 2 * tracer.DefaultMaxEvents
 

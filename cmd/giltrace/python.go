@@ -183,10 +183,14 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		oo.Out = programOutDir(name)
 		o = &oo
 	}
+	bound, note := fitEvents(tracer.DefaultMaxEvents)
+	if note != "" {
+		fmt.Fprint(cmd.ErrOrStderr(), note)
+	}
 	err := recordRun(ctx, name, name, start, o, cmd.OutOrStdout(), cmd.ErrOrStderr(), func(ctx context.Context) (*tracer.Trace, error) {
 		// The events are read and recorded by giltrace, not by the
 		// program: huge pages for its buffers cost the program nothing.
-		t, err := tracer.Record(ctx, src, tracer.Config{HugePages: true})
+		t, err := tracer.Record(ctx, src, tracer.Config{HugePages: true, MaxEvents: bound})
 		if t != nil && t.Meta.Workload == "" {
 			// The process's command line was gone when the recorder read
 			// it (it exited as the attach began): the name it had when

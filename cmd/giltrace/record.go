@@ -259,11 +259,21 @@ func record(ctx context.Context, o *recordOptions, stdout, stderr io.Writer) err
 	if w.Cores > 0 && o.Cores == 0 && o.Clock == "" && w.Clock != workload.ClockVirtual {
 		return &usageError{fmt.Errorf("%s:%d: cores: %d: simulated cores need virtual time, and the file runs in real time (record's default): add clock: virtual to the file, record with --clock virtual, or remove cores", o.Workload, w.CoresLine, w.Cores)}
 	}
+	vo := vm.Options{
+		Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
+		Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
+	}
+	if bound, err := vm.EventBound(w, vo); err == nil {
+		// QA: a workload of 500 threads x a million operations took
+		// 2.3 GB at the recorder's bound, and a smaller container's
+		// limit would have killed it.
+		var note string
+		if vo.MaxEvents, note = fitEvents(bound); note != "" {
+			fmt.Fprint(stderr, note)
+		}
+	}
 	return recordRun(ctx, w.Name, w.Name+": "+runSize(w, o), startMeta(w, o), o, stdout, stderr, func(ctx context.Context) (*tracer.Trace, error) {
-		return vm.Run(ctx, w, vm.Options{
-			Mode: tracer.GILMode(o.Mode), SwitchInterval: o.SwitchInterval, Threads: o.Threads, Processes: o.Processes,
-			Version: giltraceVersion(), ClockMode: workload.ClockMode(o.Clock), Cores: o.Cores, Seed: o.Seed,
-		})
+		return vm.Run(ctx, w, vo)
 	})
 }
 
