@@ -124,7 +124,6 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	procs := modelledProcs(t)
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared)
-	joins = append(joins, findUnseenJoins(s, joins)...)
 	starts := findStarts(s, joins)
 	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
@@ -675,14 +674,6 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			addAt(opNative, sp.Start, sp.End, "", fn)
 		case tracer.StateNativeHolding:
 			addAt(opNativeHold, sp.Start, sp.End, "", fn)
-		case tracer.StateGILWait:
-			// A join the trace does not show (findUnseenJoins), where
-			// the thread waited for the GIL until its target ended.
-			for _, j := range joins {
-				if j.waiter == id && j.start == sp.Start {
-					leaves = append(leaves, leaf{kind: opJoin, target: j.target, fn: fn, hold: -1})
-				}
-			}
 		case tracer.StateLockWait:
 			joined := false
 			for _, j := range joins {
@@ -1135,13 +1126,32 @@ const startWindow = 2_000_000
 // wait). The start goes where that wait begins. A thread whose starter is
 // not found keeps its start_after.
 func findStarts(s *tracer.Spans, joins []join) []start {
+	t := s.Trace
 	var out []start
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
 			continue
 		}
-		best, bestAt, found := starterOf(s, target)
+		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
+		for j, js := range s.Threads {
+			cand := tracer.ThreadID(j)
+			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+				continue
+			}
+			for _, sp := range s.ThreadStates(cand) {
+				if sp.Start > ts.Start {
+					break
+				}
+				if sp.State != tracer.StateLockWait || sp.End <= ts.Start ||
+					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+					continue
+				}
+				if sp.Start > bestAt {
+					found, best, bestAt = true, cand, sp.Start
+				}
+			}
+		}
 		joined := false
 		for _, j := range joins {
 			joined = joined || found && j.waiter == best && j.target == target
@@ -1152,110 +1162,6 @@ func findStarts(s *tracer.Spans, joins []join) []start {
 	}
 	// A starter started before its target: no cycles.
 	return out
-}
-
-// starterOf is the thread that started target (findStarts' rule, without
-// its join) and when its wait in Thread.start began.
-func starterOf(s *tracer.Spans, target tracer.ThreadID) (tracer.ThreadID, int64, bool) {
-	t := s.Trace
-	ts := s.Threads[target]
-	found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
-	for j, js := range s.Threads {
-		cand := tracer.ThreadID(j)
-		if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
-			continue
-		}
-		for _, sp := range s.ThreadStates(cand) {
-			if sp.Start > ts.Start {
-				break
-			}
-			if sp.State != tracer.StateLockWait || sp.End <= ts.Start ||
-				int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
-				continue
-			}
-			if sp.Start > bestAt {
-				found, best, bestAt = true, cand, sp.Start
-			}
-		}
-	}
-	return best, bestAt, found
-}
-
-// findUnseenJoins finds the joins the trace does not show: a thread that
-// ended before its starter called Thread.join, which then returned at
-// once, with no wait to see (QA: a program that started two CPU-bound
-// threads and joined them, twice, had its second round pinned to its
-// recorded start, and processes predicted at 1.07-1.75x where they ran at
-// 1.6x). Such a thread is taken as joined by its starter (starterOf) at
-// the starter's GIL wait that the thread ended during (the starter's
-// wait for the GIL to call join, the threads it started holding it in
-// turn): the starter, between starting it and that wait, only waited
-// for the GIL, started threads, or ran for at most unseenJoinRun (or a
-// tenth of the thread's life): it was blocked behind the thread, not
-// doing work of its own (a server's accept loop does I/O between the
-// request threads it starts: none is joined).
-func findUnseenJoins(s *tracer.Spans, joins []join) []join {
-	t := s.Trace
-	joined := map[tracer.ThreadID]bool{}
-	for _, j := range joins {
-		joined[j.target] = true
-	}
-	var out []join
-	for id, ts := range s.Threads {
-		target := tracer.ThreadID(id)
-		if ts.Start <= 0 || ts.Existed || !ts.Ended || joined[target] {
-			continue
-		}
-		starter, at, ok := starterOf(s, target)
-		if !ok || ts.Start-at > startWindow {
-			continue
-		}
-		budget := max(int64(unseenJoinRun), (ts.End-ts.Start)/10)
-		var ran int64
-	spans:
-		for _, sp := range s.ThreadStates(starter) {
-			if sp.End <= at {
-				continue
-			}
-			if sp.Start > ts.End+joinSlack {
-				break
-			}
-			switch sp.State {
-			case tracer.StateRunning:
-				if ran += sp.End - max(sp.Start, at); ran > budget {
-					break spans
-				}
-			case tracer.StateGILWait:
-				if sp.Start < ts.End && ts.End <= sp.End {
-					out = append(out, join{waiter: starter, target: target, start: sp.Start})
-					break spans
-				}
-			case tracer.StateLockWait:
-				if !startsDuring(s, t.Threads[target].Proc, sp) {
-					break spans // a wait for something else
-				}
-			default:
-				break spans // I/O, native work: work of its own
-			}
-		}
-	}
-	return out
-}
-
-// unseenJoinRun is how long a starter may run between starting a thread
-// and the end of the GIL wait taken as its join (findUnseenJoins), at the
-// least: starting the others, calling join.
-const unseenJoinRun = 2_000_000
-
-// startsDuring reports whether lock wait sp is a wait in Thread.start: a
-// thread of process p started during it.
-func startsDuring(s *tracer.Spans, p tracer.ProcID, sp tracer.StateSpan) bool {
-	for id, ts := range s.Threads {
-		if ts.Start > 0 && !ts.Existed && sp.Start <= ts.Start && ts.Start < sp.End && s.Trace.Threads[id].Proc == p {
-			return true
-		}
-	}
-	return false
 }
 
 // join is a thread's wait for another thread to end (Thread.join).
