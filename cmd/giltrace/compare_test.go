@@ -414,3 +414,44 @@ func TestRecordLeavesNoEmptyDirs(t *testing.T) {
 		t.Errorf("giltrace-out: %v, want none", err)
 	}
 }
+
+// TestCompareDirAcrossRecords: a prediction written into a run's compare/
+// (compare -o D/compare) is cleared by the next record into D, list and
+// all, and the next compare there is not refused (review: the list went,
+// the files stayed, unlisted); a link of the user's under a name compare
+// writes is refused, not replaced nor written through (review).
+func TestCompareDirAcrossRecords(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "D")
+	w := writeWorkload(t, small)
+	cmp := filepath.Join(d, "compare")
+	for range 2 {
+		if out, err := runRoot("record", w, "-o", d, "--formats", "none"); err != nil {
+			t.Fatalf("record: %v\n%s", err, out)
+		}
+		if out, err := runRoot("compare", filepath.Join(d, traceName), "-o", cmp); err != nil {
+			t.Fatalf("compare into %s: %v\n%s", cmp, err, out)
+		}
+	}
+
+	c := filepath.Join(t.TempDir(), "C")
+	os.MkdirAll(c, 0o755)
+	mine := filepath.Join(filepath.Dir(c), "mine.txt")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	for _, name := range []string{"threads-1.giltrace", "speedup.png"} {
+		link := filepath.Join(c, name)
+		os.Remove(link)
+		if err := os.Symlink(mine, link); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runRoot("compare", "../../fixtures/countdown.yaml", "--threads", "1,2", "--modes", "threads", "-o", c)
+		if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), ": not written by giltrace compare") {
+			t.Errorf("%s a link: err = %v, want a refusal", name, err)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the user's link %s: %v, %v", name, fi, err)
+		}
+		if b, _ := os.ReadFile(mine); string(b) != "mine" {
+			t.Errorf("the link's target written through")
+		}
+	}
+}

@@ -36,12 +36,16 @@ func comparesFiles(dir string) map[string]bool {
 }
 
 // notCompares is, of the names compare is about to write into dir, the
-// paths of those that are regular files giltrace did not write.
+// paths of those that are there and that giltrace did not write: regular
+// files it did not list, and anything else (a link: a variant's trace
+// would replace it, a chart would be written through to its target;
+// review).
 func notCompares(dir string, names []string) []string {
 	ours := comparesFiles(dir)
 	var theirs []string
 	for _, n := range names {
-		if p := filepath.Join(dir, n); !ours[n] && usersFile(p) {
+		p := filepath.Join(dir, n)
+		if fi, err := os.Lstat(p); err == nil && (!fi.Mode().IsRegular() || !ours[n]) {
 			theirs = append(theirs, p)
 		}
 	}
@@ -55,7 +59,7 @@ func refuseTheirs(dir string, theirs []string) error {
 	if len(theirs) == 1 {
 		left, them = "it is", "it"
 	}
-	return fmt.Errorf("%s: not written by giltrace compare (not listed in %s), under a name compare writes: left as %s, and nothing was compared; move %s away, or compare into another directory (-o)",
+	return fmt.Errorf("%s: not written by giltrace compare (not listed in %s; a comparison by a giltrace before 2026-12-02 listed nothing), under a name compare writes: left as %s, and nothing was compared; move %s away, or compare into another directory (-o)",
 		strings.Join(theirs, ", "), filepath.Join(dir, compareManifest), left, them)
 }
 

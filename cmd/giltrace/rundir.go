@@ -260,6 +260,12 @@ var runSubdirs = []struct {
 // (compare.Variant.Name): threads-4.giltrace, processes-2-si1ms.giltrace.
 var variantTrace = regexp.MustCompile(`^(threads|processes|free-threaded)-[0-9]+(-si[0-9a-zµμ.]+)?\.giltrace$`)
 
+// isCompareOutput reports whether file is a name any giltrace compare
+// writes: a comparison's (isCompareFile) or a prediction's.
+func isCompareOutput(file string) bool {
+	return isCompareFile(file) || slices.Contains(compare.PredictionFiles, file)
+}
+
 // isCompareFile reports whether file is a name giltrace compare writes: a
 // chart or a variant's trace.
 func isCompareFile(file string) bool {
@@ -285,7 +291,11 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 	var errs []error
 	listed := comparesFiles(d) // what giltrace listed as written there: a file of one of its names may be the user's
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !owned(e.Name()) || !listed[e.Name()] {
+		// Listed, and a name compare writes (a prediction's file in
+		// compare/ too, or a comparison's in whatif/: compare -o puts
+		// either anywhere; review: left, they became unlisted when the
+		// list went, and the next compare refused them).
+		if !e.Type().IsRegular() || !listed[e.Name()] || !owned(e.Name()) && !isCompareOutput(e.Name()) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(d, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -294,8 +304,12 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 		}
 		n++
 	}
-	if len(errs) == 0 {
-		if m := filepath.Join(d, compareManifest); usersFile(m) {
+	if m := filepath.Join(d, compareManifest); len(errs) == 0 && usersFile(m) {
+		left := false
+		for name := range readListing(m) {
+			left = left || usersFile(filepath.Join(d, name))
+		}
+		if !left {
 			os.Remove(m) // what it listed is gone
 		}
 	}
