@@ -1687,6 +1687,12 @@ func TestMainInterval(t *testing.T) {
 	if got, want := p.intervalsText(), "5ms from the start, 20ms from 100ms, 1ms from 900ms"; got != want {
 		t.Errorf("intervalsText = %q, want %q", got, want)
 	}
+	// Summed over the run: 5 ms for 1 s and 1 s again, 20 ms for 1.5 s
+	// in between (review: the longest single stretch was taken).
+	back := &proc{interval: 5_000_000, intervals: []intervalChange{{0, 5_000_000}, {1_000_000_000, 20_000_000}, {2_500_000_000, 5_000_000}}}
+	if v, _ := back.mainInterval(3_500_000_000); v != 5_000_000 {
+		t.Errorf("5ms, 20ms, 5ms again: %v, want 5ms, in effect for 2s of the 3.5s", v)
+	}
 	one := &proc{interval: 5_000_000, intervals: []intervalChange{{0, 5_000_000}}}
 	if v, changed := one.mainInterval(1e9); v != 5_000_000 || changed {
 		t.Errorf("one interval: %v, %v", v, changed)

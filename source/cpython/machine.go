@@ -982,17 +982,22 @@ func (m *machine) refreshInterval(p *proc, t int64) {
 	}
 }
 
-// mainInterval is the switch interval in effect for the longest time of
-// process p's run up to end (the earlier on a tie), and whether it changed.
+// mainInterval is the switch interval in effect for the longest time in
+// all of process p's run up to end (the one set first on a tie), and
+// whether it changed.
 func (p *proc) mainInterval(end int64) (int64, bool) {
-	best, bestFor := p.interval, int64(-1)
+	total := map[int64]int64{}
 	for i, c := range p.intervals {
 		until := end
 		if i+1 < len(p.intervals) {
 			until = p.intervals[i+1].at
 		}
-		if d := until - c.at; d > bestFor {
-			best, bestFor = c.ns, d
+		total[c.ns] += until - c.at
+	}
+	best, bestFor := p.interval, int64(-1)
+	for _, c := range p.intervals { // in the order set: the first wins a tie
+		if total[c.ns] > bestFor {
+			best, bestFor = c.ns, total[c.ns]
 		}
 	}
 	return best, len(p.intervals) > 1
