@@ -26,11 +26,17 @@ var memAvailable = readMemAvailable
 
 // readMemAvailable is the least of the kernel's MemAvailable and, for each
 // cgroup (v2) from this process's up to the root that sets memory.max,
-// that limit less the cgroup's memory.current: a container's limit, which
-// the machine's free memory does not show.
+// that limit less the cgroup's memory.current without its inactive page
+// cache: a container's limit, which the machine's free memory does not
+// show. cgroup v1 is not read.
 func readMemAvailable() (int64, string) {
+	return memAvailableUnder("/proc/meminfo", "/proc/self/cgroup", "/sys/fs/cgroup")
+}
+
+// memAvailableUnder is readMemAvailable reading the files named (tests).
+func memAvailableUnder(meminfo, selfCgroup, cgroupRoot string) (int64, string) {
 	avail, from := int64(0), ""
-	if f, err := os.Open("/proc/meminfo"); err == nil {
+	if f, err := os.Open(meminfo); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			if v, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
@@ -41,7 +47,7 @@ func readMemAvailable() (int64, string) {
 		}
 		f.Close()
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
+	b, err := os.ReadFile(selfCgroup)
 	if err != nil {
 		return avail, from
 	}
@@ -50,20 +56,40 @@ func readMemAvailable() (int64, string) {
 		if !ok {
 			continue
 		}
-		for dir := filepath.Join("/sys/fs/cgroup", rel); strings.HasPrefix(dir, "/sys/fs/cgroup"); dir = filepath.Dir(dir) {
+		for dir := filepath.Join(cgroupRoot, rel); strings.HasPrefix(dir, cgroupRoot); dir = filepath.Dir(dir) {
 			limit, lerr := readCgroupValue(filepath.Join(dir, "memory.max"))
 			used, uerr := readCgroupValue(filepath.Join(dir, "memory.current"))
+			// memory.current counts the page cache, which the kernel
+			// reclaims before it kills anything: a long-lived container
+			// sits near its limit (review). Its inactive file pages are
+			// taken out, as container runtimes count a working set.
+			used -= cgroupStat(filepath.Join(dir, "memory.stat"), "inactive_file")
 			if lerr == nil && uerr == nil && limit > 0 {
 				if left := max(limit-used, 0); avail == 0 || left < avail {
-					avail, from = left, "the memory limit of cgroup "+strings.TrimPrefix(dir, "/sys/fs/cgroup")
+					avail, from = left, "the memory limit of cgroup "+strings.TrimPrefix(dir, cgroupRoot)
 				}
 			}
-			if dir == "/sys/fs/cgroup" {
+			if dir == cgroupRoot {
 				break
 			}
 		}
 	}
 	return avail, from
+}
+
+// cgroupStat is the value of key in a cgroup's memory.stat, 0 if none.
+func cgroupStat(path, key string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // readCgroupValue reads a cgroup file holding a number; "max" is 0.
