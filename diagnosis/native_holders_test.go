@@ -39,9 +39,9 @@ func TestNativeHoldersNamed(t *testing.T) {
 		holds []int64
 		want  string
 	}{
-		{"three", []int64{200 * ms, 190 * ms, 50 * ms}, "while native calls that do not release it held it: sorter (line 1) 200ms, dumper (line 2) 190ms and finder (line 3) 50.0ms:"},
-		{"one", []int64{400 * ms, 10 * ms}, "while sorter (line 1) held it inside a native call that does not release it:"},
-		{"two and the rest", []int64{200 * ms, 190 * ms, 20 * ms}, "held it: sorter (line 1) 200ms, dumper (line 2) 190ms and other calls 20.0ms:"},
+		{"three", []int64{200 * ms, 190 * ms, 50 * ms}, "while native calls that do not release it held it: sorter (line 1) 200ms, dumper (line 2) 190ms and finder (line 3) 50.0ms."},
+		{"one", []int64{400 * ms, 10 * ms}, "while sorter (line 1) held it inside a native call that does not release it."},
+		{"two and the rest", []int64{200 * ms, 190 * ms, 20 * ms}, "held it: sorter (line 1) 200ms, dumper (line 2) 190ms and other calls 20.0ms."},
 	} {
 		r := Analyze(tracer.Derive(build(c.holds)))
 		var text string

@@ -1029,8 +1029,8 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 	}
 	v := Verdict{
 		Code: GILHeldInNative,
-		Text: fmt.Sprintf("Other threads waited %s for the GIL while %s: %s of all GIL waiting, %s of the threads' time.",
-			textfmt.Dur(blamed), nativeHolders(byFunc, blamed), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS))),
+		Text: fmt.Sprintf("Other threads waited %s for the GIL (%s of all GIL waiting, %s of the threads' time) while %s.",
+			textfmt.Dur(blamed), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS)), nativeHolders(byFunc, blamed)),
 		Advice: a.nativeAdvice(),
 	}
 	if a.r.BusyMachine && a.t.Meta.Extra[ExtraInferredNative] != "" {
@@ -1063,7 +1063,9 @@ func nativeHolders(byFunc map[tracer.Frame]int64, blamed int64) string {
 	var named []string
 	var rest int64
 	for i, f := range fs {
-		if i < 3 && textfmt.Share(byFunc[f], blamed) >= NativeHoldersMin {
+		// The longest always, with its part (review: none past the
+		// share named no function at all).
+		if i == 0 || i < 3 && textfmt.Share(byFunc[f], blamed) >= NativeHoldersMin {
 			named = append(named, funcAt(f)+" "+textfmt.Dur(byFunc[f]))
 		} else {
 			rest += byFunc[f]

@@ -568,7 +568,7 @@ func (o *recordOptions) otlpAgain(path string) string {
 	}
 	shown := oteltrace.Redact(o.OTLP)
 	again += " --endpoint " + shown
-	if shown != o.OTLP {
+	if strings.Contains(shown, oteltrace.Redacted) { // not a URL only written otherwise (HTTP://; review)
 		again += " (with --otlp's credentials in place of " + oteltrace.Redacted + ")"
 	}
 	return again

@@ -301,8 +301,8 @@ func scriptName(argv []string) (string, string) {
 			return argv[i+1], ""
 		case a == "-c":
 			return filepath.Base(argv[0]), ""
-		case a == "-X" || a == "-W":
-			i++
+		case a == "-X" || a == "-W" || a == "--check-hash-based-pycs":
+			i++ // an option with its argument apart (review: the argument was taken for the script)
 		case strings.HasPrefix(a, "-"):
 		default:
 			return strings.TrimSuffix(filepath.Base(a), ".py"), a

@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -253,7 +255,7 @@ func inlinedError(in *interp, bad []badSite) error {
 		"giltrace probes the copies it can locate, but not these, so the trace would miss GIL acquisitions or releases; "+
 		"it refuses rather than record a wrong trace. Use a CPython built without link-time optimisation, such as pyenv's "+
 		"default build or one configured without --with-lto%s",
-		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint(in.Minor))
+		in.Path, in.Version, ErrInlined, strings.Join(parts, "; "), pyenvHint(in.Minor, in.Path))
 }
 
 // pyenvHint names the pyenv builds of supported versions installed here,
@@ -261,8 +263,9 @@ func inlinedError(in *interp, bad []badSite) error {
 // The newest build of minor version same (the refused interpreter's,
 // 0 for none) comes first, then those of the two newest versions (QA: a
 // refused 3.11 was shown 3.13 and 3.12 alone, where a 3.11 build was
-// installed).
-func pyenvHint(same int) string {
+// installed). The refused interpreter's own build (refused, the path of
+// its executable or library) is never named (review).
+func pyenvHint(same int, refused string) string {
 	root := os.Getenv("PYENV_ROOT")
 	if root == "" {
 		home, err := os.UserHomeDir()
@@ -271,12 +274,22 @@ func pyenvHint(same int) string {
 		}
 		root = filepath.Join(home, ".pyenv")
 	}
+	// The refused build's directory (versions/3.11.7): its executable
+	// and its library are both below it.
+	refusedDir := ""
+	if rel, err := filepath.Rel(filepath.Join(root, "versions"), refused); err == nil && filepath.IsLocal(rel) {
+		refusedDir = strings.Split(filepath.ToSlash(rel), "/")[0]
+	}
 	newest := func(minor int) string {
 		m, _ := filepath.Glob(filepath.Join(root, "versions", fmt.Sprintf("3.%d.*", minor), "bin", fmt.Sprintf("python3.%d", minor)))
+		m = slices.DeleteFunc(m, func(p string) bool {
+			return refusedDir != "" && filepath.Base(filepath.Dir(filepath.Dir(p))) == refusedDir
+		})
 		if len(m) == 0 {
 			return ""
 		}
-		slices.Sort(m)
+		// By the micro version as a number: 3.11.10 after 3.11.7.
+		slices.SortFunc(m, func(a, b string) int { return cmp.Compare(microOf(a), microOf(b)) })
 		return m[len(m)-1]
 	}
 	var found []string
@@ -293,6 +306,22 @@ func pyenvHint(same int) string {
 		return ""
 	}
 	return "; installed here: " + strings.Join(found, ", ")
+}
+
+// microOf is the micro version of a pyenv build's executable path
+// (.../versions/3.11.7/bin/python3.11: 7), -1 if it has none (3.11.7t,
+// 3.11-dev).
+func microOf(path string) int {
+	v := filepath.Base(filepath.Dir(filepath.Dir(path)))
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return -1
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // inlinedSites returns the inlined copies of the named functions that the

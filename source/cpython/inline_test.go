@@ -340,7 +340,7 @@ func TestLocLists(t *testing.T) {
 func TestPyenvHint(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv("PYENV_ROOT", root)
-	if h := pyenvHint(11); h != "" {
+	if h := pyenvHint(11, ""); h != "" {
 		t.Errorf("no pyenv build: hint %q", h)
 	}
 	for _, v := range []string{"3.8.18/bin/python3.8", "3.11.2/bin/python3.11", "3.11.7/bin/python3.11", "3.12.1/bin/python3.12", "3.9.18/bin/python3.9"} {
@@ -349,16 +349,29 @@ func TestPyenvHint(t *testing.T) {
 		os.WriteFile(p, nil, 0o755)
 	}
 	want := "; installed here: " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.11.7/bin/python3.11")
-	if h := pyenvHint(0); h != want {
+	if h := pyenvHint(0, ""); h != want {
 		t.Errorf("hint %q, want %q", h, want)
 	}
 	want = "; installed here: " + filepath.Join(root, "versions/3.9.18/bin/python3.9") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.11.7/bin/python3.11")
-	if h := pyenvHint(9); h != want {
+	if h := pyenvHint(9, ""); h != want {
 		t.Errorf("a 3.9 refused: hint %q, want %q", h, want)
 	}
 	want = "; installed here: " + filepath.Join(root, "versions/3.11.7/bin/python3.11") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.9.18/bin/python3.9")
-	if h := pyenvHint(11); h != want {
+	if h := pyenvHint(11, ""); h != want {
 		t.Errorf("a 3.11 refused: hint %q, want %q", h, want)
+	}
+	// The refused build itself is not named, and 3.11.10 is newer than
+	// 3.11.7 (review).
+	p := filepath.Join(root, "versions", "3.11.10/bin/python3.11")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, nil, 0o755)
+	want = "; installed here: " + filepath.Join(root, "versions/3.11.7/bin/python3.11") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.9.18/bin/python3.9")
+	if h := pyenvHint(11, filepath.Join(root, "versions/3.11.10/lib/libpython3.11.so.1.0")); h != want {
+		t.Errorf("3.11.10 refused: hint %q, want %q", h, want)
+	}
+	want = "; installed here: " + filepath.Join(root, "versions/3.11.10/bin/python3.11") + ", " + filepath.Join(root, "versions/3.12.1/bin/python3.12") + ", " + filepath.Join(root, "versions/3.9.18/bin/python3.9")
+	if h := pyenvHint(11, "/usr/bin/python3.11"); h != want {
+		t.Errorf("Debian's 3.11 refused: hint %q, want %q", h, want)
 	}
 }
 

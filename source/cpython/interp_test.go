@@ -87,6 +87,8 @@ func TestWorkloadName(t *testing.T) {
 		{[]string{"python3", "app.py", "-v"}, "app", "app.py"},
 		{[]string{"python3", "-u", "-X", "dev", "dir/job.py"}, "job", "dir/job.py"},
 		{[]string{"python3", "-m", "http.server"}, "http.server", ""},
+		{[]string{"python3", "--check-hash-based-pycs", "never", "-c", "pass"}, "python3", ""},
+		{[]string{"python3", "--check-hash-based-pycs", "never", "app.py"}, "app", "app.py"},
 		{[]string{"/usr/local/bin/tool"}, "tool", ""},
 		// QA: names of no run.
 		{[]string{"python3", ".py"}, "python3", ".py"},

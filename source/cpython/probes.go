@@ -111,7 +111,7 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 		return nil, frameArgs{}, fmt.Errorf("interpreter %s (Python %s): %w: --lock-holds needs the return of every "+
 			"PyThread_acquire_lock_timed, and this build copied it into its callers (inlining), where no return can be probed; "+
 			"record without --lock-holds (lock waits are still shown), or use a build without link-time optimisation%s",
-			in.Path, in.Version, ErrInlined, pyenvHint(in.Minor))
+			in.Path, in.Version, ErrInlined, pyenvHint(in.Minor, in.Path))
 	}
 	// Every drop_gil probe fetches as many frames: the fewest that the
 	// argument length allows with any of their thread states.
