@@ -263,8 +263,10 @@ func (r *Result) finish() {
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		for _, b := range r.Rows {
-			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Throughput > 0 {
-				row.Speedup = round3(row.Throughput / b.Throughput)
+			// From the calls and walls, not the rounded throughputs (QA:
+			// runs of hours, 0.0 calls a second, all gave 0.00x).
+			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 {
+				row.Speedup = round3(float64(row.Calls) / float64(row.WallNS) * float64(b.WallNS) / float64(b.Calls))
 			}
 		}
 	}

@@ -282,3 +282,18 @@ func TestTableNotesAboveCores(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeedupOfLongRuns: the speedups come from the calls and walls, not
+// from throughputs rounded to 0.001 a second (QA: runs of hours, 0.0
+// calls a second, gave 0.00x, the one-thread row included).
+func TestSpeedupOfLongRuns(t *testing.T) {
+	const hour = int64(3600e9)
+	r := &Result{Rows: []Row{
+		{Mode: Threads, Threads: 1, WallNS: 21 * hour, Calls: 1, Throughput: round3(1 / (21 * 3600.0))},
+		{Mode: Threads, Threads: 2, WallNS: 21 * hour, Calls: 2, Throughput: round3(2 / (21 * 3600.0))},
+	}}
+	r.finish()
+	if r.Rows[0].Speedup != 1 || r.Rows[1].Speedup != 2 {
+		t.Errorf("speedups %v and %v, want 1 and 2", r.Rows[0].Speedup, r.Rows[1].Speedup)
+	}
+}
