@@ -74,6 +74,9 @@ func (r *Result) Chart(m Metric) *chart.Chart {
 	index := map[key]int{}
 	intervals := map[string]int{}
 	for _, row := range r.Rows {
+		if row.Error != "" {
+			continue // failed: no point (its table row says why)
+		}
 		k := key{row.Mode, row.interval}
 		i, ok := index[k]
 		if !ok {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/diagnosis"
@@ -78,6 +79,11 @@ type Row struct {
 	GILWaitFraction  float64  `json:"gil_wait_fraction"`
 	Verdicts         []string `json:"verdicts"`
 	Trace            string   `json:"trace,omitempty"` // the kept .giltrace file
+	// Error is why the variant's run failed (a deadlock that its thread
+	// count makes: a main thread waiting for more notifies than one
+	// worker gives); its figures are then zero. The other variants still
+	// run.
+	Error string `json:"error,omitempty"`
 
 	interval time.Duration // the requested switch interval, for grouping
 }
@@ -167,17 +173,29 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 		interval time.Duration
 	}
 	oneThread := map[base]int64{}
+	var failed []string // the variants that failed
+	var firstErr error
 	for i, v := range vs {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "compare: [%d/%d] %s (%d left, %s elapsed)\n", i+1, len(vs), v.Name(), len(vs)-i-1, time.Since(start).Round(time.Second))
 		}
 		t, err := o.best(ctx, v, run)
 		if err != nil {
-			res.finish()
 			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				res.finish()
 				return res, fmt.Errorf("comparing %s: stopped at %s: %w", o.Workload, v.Name(), err)
 			}
-			return res, fmt.Errorf("comparing %s: running %s: %w", o.Workload, v.Name(), err)
+			// A row that says why, and the other variants still run (QA:
+			// the one-thread variant of a pool whose main thread waits
+			// for four workers' notifies deadlocked, and compare printed
+			// nothing).
+			if len(failed) == 0 {
+				firstErr = err
+			}
+			failed = append(failed, v.Name())
+			res.Rows = append(res.Rows, Row{Mode: v.Mode, Threads: v.Threads, SwitchIntervalNS: int64(v.SwitchInterval),
+				Calls: 0, Verdicts: []string{}, Error: err.Error(), interval: v.SwitchInterval})
+			continue
 		}
 		if v.Threads == 1 {
 			oneThread[base{v.Mode, v.SwitchInterval}] = t.Duration()
@@ -198,6 +216,9 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 		res.Rows = append(res.Rows, row)
 	}
 	res.finish()
+	if len(failed) > 0 {
+		return res, fmt.Errorf("comparing %s: %d of %d variants failed (%s; each row says why); the first, %s: %w", o.Workload, len(failed), len(vs), strings.Join(failed, ", "), failed[0], firstErr)
+	}
 	return res, nil
 }
 
@@ -265,7 +286,7 @@ func (r *Result) finish() {
 		for _, b := range r.Rows {
 			// From the calls and walls, not the rounded throughputs (QA:
 			// runs of hours, 0.0 calls a second, all gave 0.00x).
-			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 {
+			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 && b.Error == "" && row.Error == "" {
 				row.Speedup = round3(float64(row.Calls) / float64(row.WallNS) * float64(b.WallNS) / float64(b.Calls))
 			}
 		}

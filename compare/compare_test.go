@@ -297,3 +297,48 @@ func TestSpeedupOfLongRuns(t *testing.T) {
 		t.Errorf("speedups %v and %v, want 1 and 2", r.Rows[0].Speedup, r.Rows[1].Speedup)
 	}
 }
+
+// TestRunPastAFailedVariant: a variant whose run fails (not a stop) gets
+// a row saying why, the others still run, the charts leave it out, the
+// table says "failed" and gives no speedup to rows without their
+// one-thread run, and the error names the variants that failed (QA: the
+// one-thread run of a pool deadlocked, and compare printed nothing).
+func TestRunPastAFailedVariant(t *testing.T) {
+	deadlock := errors.New("running workload pool: run interrupted: deadlock: every thread left waits")
+	run := func(ctx context.Context, v Variant) (*tracer.Trace, error) {
+		if v.Mode == Threads && v.Threads == 1 {
+			return nil, deadlock
+		}
+		return fakeRun(ctx, v)
+	}
+	res, err := Run(context.Background(), Options{Workload: "pool", CallsPerThread: 1, Threads: []int{1, 2}, Modes: []string{Threads, Processes}}, run)
+	if !errors.Is(err, deadlock) || !strings.Contains(err.Error(), "1 of 4 variants failed (threads-1; each row says why)") {
+		t.Errorf("err = %v", err)
+	}
+	if res == nil || len(res.Rows) != 4 {
+		t.Fatalf("rows: %+v", res)
+	}
+	if r := res.Rows[0]; r.Error == "" || r.WallNS != 0 {
+		t.Errorf("the failed row: %+v", r)
+	}
+	if r := res.Rows[1]; r.Error != "" || r.Speedup != 0 || r.WallNS == 0 {
+		t.Errorf("threads-2, without its baseline: %+v", r)
+	}
+	if r := res.Rows[3]; r.Speedup < 1.8 {
+		t.Errorf("processes-2: speedup %v", r.Speedup)
+	}
+	var b bytes.Buffer
+	if err := res.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "failed: deadlock") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	for _, s := range res.Chart(Speedup).Series {
+		for _, p := range s.Points {
+			if s.Name == Threads && p[0] == 1 {
+				t.Errorf("the failed run charted: %v", s.Points)
+			}
+		}
+	}
+}

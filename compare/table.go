@@ -27,8 +27,16 @@ func (r *Result) WriteText(w io.Writer) error {
 		if verdict == "" {
 			verdict = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.1f calls/s\t%.2fx\t%.2fx\t%.1f%%\t%s\n",
-			row.Mode, row.Threads, si, textfmt.Dur(row.WallNS), row.Throughput, row.Speedup, row.Overlap, 100*row.GILWaitFraction, verdict)
+		if row.Error != "" {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t-\t-\t-\t-\t-\tfailed: %s\n", row.Mode, row.Threads, si, shortError(row.Error))
+			continue
+		}
+		speedup := fmt.Sprintf("%.2fx", row.Speedup)
+		if row.Speedup == 0 {
+			speedup = "-" // no one-thread run of its mode to compare with (it failed)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.1f calls/s\t%s\t%.2fx\t%.1f%%\t%s\n",
+			row.Mode, row.Threads, si, textfmt.Dur(row.WallNS), row.Throughput, speedup, row.Overlap, 100*row.GILWaitFraction, verdict)
 	}
 	tw.Flush()
 	b.WriteString(r.baselineNote())
@@ -125,4 +133,23 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("writing comparison json: %w", err)
 	}
 	return nil
+}
+
+// shortError is the first clause of a failed variant's error, after the
+// run's name, for the table (the JSON keeps it whole): "deadlock".
+func shortError(e string) string {
+	for _, p := range []string{"running workload ", "run interrupted: "} {
+		if i := strings.Index(e, p); i >= 0 {
+			e = e[i+len(p):]
+			if p == "running workload " {
+				if j := strings.Index(e, ": "); j >= 0 {
+					e = e[j+2:]
+				}
+			}
+		}
+	}
+	if i := strings.IndexAny(e, ":("); i > 0 {
+		e = e[:i]
+	}
+	return strings.TrimSpace(e)
 }
