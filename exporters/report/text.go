@@ -453,7 +453,11 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	default:
 		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work; giltrace compare records one)\n", measured)
 	}
-	fmt.Fprintf(w, "  estimated on %s, with the same threads: as processes %s, without a GIL %s\n", textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	shared := ""
+	if sp.WithoutLocks > 0 && textfmt.X(sp.WithoutLocks) != textfmt.X(sp.WithoutGIL) {
+		shared = " (their locks shared)" // QA: read as compare's processes, each with its own locks
+	}
+	fmt.Fprintf(w, "  estimated on %s, with the same threads: as processes%s %s, without a GIL %s\n", textfmt.Plural(sp.Cores, "core"), shared, textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
 	if sp.Limit.Text != "" {
 		fmt.Fprintf(w, "    bounded by %s\n", sp.Limit.Text)
 	}
