@@ -442,22 +442,14 @@ count(100000)
 			if child < 0 {
 				t.Fatalf("no thread of the child %s in the trace", b)
 			}
-			// Its sleep, or, when the child exited before giltrace read its
-			// memory map (a loaded machine: the full suite once), a
-			// blocking call of unknown kind (docs/cpython.md).
-			sleeps, blocking := 0, 0
+			sleeps := 0
 			for _, e := range tr.Events {
-				if int(e.Thread) == child && e.Kind == tracer.KindIOBegin {
-					switch tr.Str(e.IOKind()) {
-					case "sleep":
-						sleeps++
-					case "blocking":
-						blocking++
-					}
+				if int(e.Thread) == child && e.Kind == tracer.KindIOBegin && tr.Str(e.IOKind()) == "sleep" {
+					sleeps++
 				}
 			}
-			if sleeps+blocking != 1 {
-				t.Errorf("%d sleeps and %d blocking calls recorded for the child, want its one sleep", sleeps, blocking)
+			if sleeps != 1 {
+				t.Errorf("%d sleeps recorded for the child, want its one", sleeps)
 			}
 			if c.cut && !strings.Contains(stdout.String(), "cut off then (not ended): pid "+string(b)) {
 				t.Errorf("the report does not say the child was cut off:\n%.600s", stdout.String())
