@@ -77,7 +77,13 @@ type machine struct {
 	// (until each is started).
 	existed map[int]bool
 	now     int64 // the latest probe hit handled
+	// forkedFrom: the process each traced process was forked from
+	// (task_newtask), by pid.
+	forkedFrom map[int]int
 }
+
+// layoutIPs bounds the probe addresses kept per process (proc.ips).
+const layoutIPs = 4
 
 // memReader gives a traced process's memory and map; tests replace it.
 type memReader interface {
@@ -101,6 +107,10 @@ type proc struct {
 	lockGen         map[uint64]int        // by address: locks freed there
 	codes           map[uint64]*code
 	ra              map[uint64]blocking
+	// ips: the probe addresses of its first hits, by event (at most
+	// layoutIPs): where its interpreter is mapped, to tell a forked
+	// child that still has its parent's layout (sameLayoutParent).
+	ips map[string]uint64
 
 	holder          *thread
 	holderSince     int64
@@ -188,7 +198,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	m := &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}, forkedFrom: map[int]int{}}
 	if in != nil && len(in.inlined) > 0 {
 		m.inlined = map[string]*inlineProbe{}
 		for i := range in.inlined {
@@ -207,7 +217,7 @@ func (m *machine) proc(pid int) *proc {
 		name = fmt.Sprintf("%s child %d", m.workload, pid)
 	}
 	p := &proc{pid: pid, id: m.rec.AddProcess(name, pid), gil: tracer.NoLock, liveGIL: tracer.NoLock, locks: map[uint64]*guestLock{},
-		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, interval: defaultInterval, intervalAt: -1 << 62}
+		codes: map[uint64]*code{}, ra: map[uint64]blocking{}, ips: map[string]uint64{}, interval: defaultInterval, intervalAt: -1 << 62}
 	if !m.in.NoGIL {
 		p.gil = m.rec.AddLock("GIL", p.id, true)
 	}
@@ -292,6 +302,13 @@ func (m *machine) step(e *rawEvent, t int64) {
 		return
 	}
 	th := m.thread(e.tid, e.tgid)
+	if p := th.p; len(p.ips) < layoutIPs {
+		if _, ok := p.ips[e.event]; !ok {
+			if ip := e.val("__probe_ip"); ip != 0 {
+				p.ips[e.event] = ip
+			}
+		}
+	}
 	m.refreshInterval(th.p, t)
 	m.unalias(e)
 	if p := e.inl; p != nil { // a hit of a probe on an inlined copy
@@ -849,13 +866,49 @@ func (m *machine) blocking(p *proc, ra uint64) blocking {
 	}
 	path, fn := m.symbol(p, ra)
 	if path == "" {
-		// The process's map could not be read (it has exited): unknown,
-		// not cached.
-		return blocking{io: true, kind: ioOther}
+		// The process's map could not be read (it has exited). A
+		// forked child with its parent's layout still is classified, by
+		// its parent's map (a child of some tens of milliseconds, whose
+		// events were handled after its exit: its time.sleep was shown
+		// as a blocking call of unknown kind).
+		pp := m.sameLayoutParent(p)
+		if pp == nil {
+			return blocking{io: true, kind: ioOther} // unknown, not cached
+		}
+		if b, ok := pp.ra[ra]; ok {
+			return b
+		}
+		if path, fn = m.symbol(pp, ra); path == "" {
+			return blocking{io: true, kind: ioOther}
+		}
 	}
 	b := classify(path, fn)
 	p.ra[ra] = b
 	return b
+}
+
+// sameLayoutParent is the traced process p was forked from, if p's
+// interpreter is where its parent's is: each probe address p hit is its
+// parent's for the same probe, and there is one at least. A child that
+// exec'd (a new interpreter, mapped elsewhere) is not its parent's.
+func (m *machine) sameLayoutParent(p *proc) *proc {
+	pp := m.procs[m.forkedFrom[p.pid]]
+	if pp == nil || pp == p {
+		return nil
+	}
+	same := 0
+	for ev, ip := range p.ips {
+		if pip, ok := pp.ips[ev]; ok {
+			if pip != ip {
+				return nil
+			}
+			same++
+		}
+	}
+	if same == 0 {
+		return nil
+	}
+	return pp
 }
 
 // caller is the function containing return address ra, or "".

@@ -620,6 +620,7 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 				r.tgids[child] = r.tgidOf(m, e.tid)
 			} else {
 				r.tgids[child] = child
+				m.forkedFrom[child] = r.tgidOf(m, e.tid)
 			}
 			continue
 		}
