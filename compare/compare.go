@@ -194,7 +194,7 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 			}
 			failed = append(failed, v.Name())
 			res.Rows = append(res.Rows, Row{Mode: v.Mode, Threads: v.Threads, SwitchIntervalNS: int64(v.SwitchInterval),
-				Calls: 0, Verdicts: []string{}, Error: err.Error(), interval: v.SwitchInterval})
+				Verdicts: []string{}, Error: err.Error(), interval: v.SwitchInterval})
 			continue
 		}
 		if v.Threads == 1 {

@@ -214,9 +214,8 @@ func (a *analysis) guestLocks() {
 	})
 }
 
-// topFrame is the frame with the most time, ties broken by name and line.
-// topFrames is the frames of m by their time, the longest first (ties:
-// by function name, then line, as topFrame).
+// topFrames is the frames of m by their time, the longest first, ties
+// broken by function name, line, then file.
 func topFrames(m map[tracer.Frame]int64) []tracer.Frame {
 	fs := make([]tracer.Frame, 0, len(m))
 	for f := range m {
@@ -237,16 +236,12 @@ func topFrames(m map[tracer.Frame]int64) []tracer.Frame {
 	return fs
 }
 
+// topFrame is the first of topFrames: the frame with the most time.
 func topFrame(m map[tracer.Frame]int64) (tracer.Frame, bool) {
-	var best tracer.Frame
-	var bestNS int64
-	found := false
-	for f, ns := range m {
-		if !found || ns > bestNS || ns == bestNS && (f.Func < best.Func || f.Func == best.Func && f.Line < best.Line) {
-			best, bestNS, found = f, ns, true
-		}
+	if fs := topFrames(m); len(fs) > 0 {
+		return fs[0], true
 	}
-	return best, found
+	return tracer.Frame{}, false
 }
 
 // eachWaited calls f for every holder, stack and state that held a lock

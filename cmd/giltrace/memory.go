@@ -59,12 +59,13 @@ func memAvailableUnder(meminfo, selfCgroup, cgroupRoot string) (int64, string) {
 		for dir := filepath.Join(cgroupRoot, rel); strings.HasPrefix(dir, cgroupRoot); dir = filepath.Dir(dir) {
 			limit, lerr := readCgroupValue(filepath.Join(dir, "memory.max"))
 			used, uerr := readCgroupValue(filepath.Join(dir, "memory.current"))
-			// memory.current counts the page cache, which the kernel
-			// reclaims before it kills anything: a long-lived container
-			// sits near its limit (review). Its inactive file pages are
-			// taken out, as container runtimes count a working set.
-			used -= cgroupStat(filepath.Join(dir, "memory.stat"), "inactive_file")
 			if lerr == nil && uerr == nil && limit > 0 {
+				// memory.current counts the page cache, which the kernel
+				// reclaims before it kills anything: a long-lived
+				// container sits near its limit (review). Its inactive
+				// file pages are taken out, as container runtimes count
+				// a working set.
+				used -= cgroupStat(filepath.Join(dir, "memory.stat"), "inactive_file")
 				if left := max(limit-used, 0); avail == 0 || left < avail {
 					avail, from = left, "the memory limit of cgroup "+strings.TrimPrefix(dir, cgroupRoot)
 				}

@@ -244,17 +244,12 @@ func partialHolds(partial string, virtual bool) string {
 }
 
 // runSubdirs are the subdirectories giltrace writes into a run's
-// directory, each with what tells its files from the user's: whatif/
-// (record's prediction for a real program, and compare RUN.giltrace's
-// default) and compare/ (where compare -o DIR/compare puts a workload's
-// comparison, as docs/tutorial.md shows).
-var runSubdirs = []struct {
-	name  string
-	owned func(file string) bool
-}{
-	{"whatif", func(f string) bool { return slices.Contains(compare.PredictionFiles, f) }},
-	{"compare", isCompareFile},
-}
+// directory: whatif/ (record's prediction for a real program, and compare
+// RUN.giltrace's default) and compare/ (where compare -o DIR/compare puts
+// a workload's comparison, as docs/tutorial.md shows). Either may hold
+// any compare's files (compare -o puts either anywhere): what tells
+// giltrace's from the user's is the listing (clearSubdir).
+var runSubdirs = []string{"whatif", "compare"}
 
 // variantTrace matches the file name of a comparison's trace of a variant
 // (compare.Variant.Name): threads-4.giltrace, processes-2-si1ms.giltrace.
@@ -272,13 +267,13 @@ func isCompareFile(file string) bool {
 	return slices.Contains(compare.ChartFiles, file) || variantTrace.MatchString(file)
 }
 
-// clearSubdir removes the regular files of dir/sub that owned says are
-// giltrace's names and that giltrace listed as written there
+// clearSubdir removes the regular files of dir/sub that have the names
+// compare writes (isCompareOutput) and that giltrace listed as written there
 // (comparesFiles), then the listing, then dir/sub if that left it empty,
 // and returns how many files it removed. Anything else (the user's files,
 // those of an older giltrace that listed nothing, links, other
 // directories) is left, and so is the directory that holds them.
-func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
+func clearSubdir(dir, sub string) (int, error) {
 	d := filepath.Join(dir, sub)
 	if fi, err := os.Lstat(d); err != nil || !fi.IsDir() {
 		return 0, nil // absent, or a link or a file of the user's: left alone
@@ -291,11 +286,10 @@ func clearSubdir(dir, sub string, owned func(string) bool) (int, error) {
 	var errs []error
 	listed := comparesFiles(d) // what giltrace listed as written there: a file of one of its names may be the user's
 	for _, e := range entries {
-		// Listed, and a name compare writes (a prediction's file in
-		// compare/ too, or a comparison's in whatif/: compare -o puts
-		// either anywhere; review: left, they became unlisted when the
+		// Any compare's name, in either directory (review: a
+		// prediction's files in compare/ were left, unlisted once the
 		// list went, and the next compare refused them).
-		if !e.Type().IsRegular() || !listed[e.Name()] || !owned(e.Name()) && !isCompareOutput(e.Name()) {
+		if !e.Type().IsRegular() || !listed[e.Name()] || !isCompareOutput(e.Name()) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(d, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -326,7 +320,7 @@ func clearRun(dir string) (int, error) {
 	n := 0
 	var errs []error
 	for _, sd := range runSubdirs {
-		k, err := clearSubdir(dir, sd.name, sd.owned)
+		k, err := clearSubdir(dir, sd)
 		n += k
 		if err != nil {
 			errs = append(errs, err)

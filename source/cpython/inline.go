@@ -293,8 +293,10 @@ func pyenvHint(same int, refused string) string {
 		return m[len(m)-1]
 	}
 	var found []string
-	if p := newest(same); same >= 9 && same <= 13 && p != "" {
-		found = append(found, p)
+	if same >= 9 && same <= 13 {
+		if p := newest(same); p != "" {
+			found = append(found, p)
+		}
 	}
 	for minor, others := 13, 0; minor >= 9 && others < 2; minor-- {
 		if p := newest(minor); p != "" && minor != same {
