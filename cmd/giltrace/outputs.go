@@ -54,7 +54,7 @@ func outputs() []output {
 			func(w io.Writer, r *run) exporter { return reportOutput{w, r, false} }, false},
 		{"report-json", "report.json", "the diagnosis as JSON, as giltrace report --json prints it, and for a real program what would help (what_if), as record --json prints it",
 			func(w io.Writer, r *run) exporter { return reportOutput{w, r, true} }, false},
-		{"perfetto", "trace.perfetto-trace", "Perfetto's native protobuf trace for ui.perfetto.dev, about a sixth of trace.json's size; record writes it instead of trace.json for runs over 1 M events",
+		{"perfetto", "trace.perfetto-trace", "Perfetto's native protobuf trace for ui.perfetto.dev, about a seventh of trace.json's size; record writes it instead of trace.json for runs over 1 M events",
 			func(w io.Writer, _ *run) exporter { return perfetto.New(w) }, true},
 		{"text", "run.txt", "the trace's events in the tracer's text form, one a line (docs/trace-format.md); record writes it only when --formats names it",
 			func(w io.Writer, _ *run) exporter { return textExporter{w} }, true},

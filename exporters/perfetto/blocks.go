@@ -93,7 +93,7 @@ func (g *gen) check() bool {
 type source struct {
 	kind   uint8
 	hasEnd bool
-	track  uint32
+	track  uint32 // the track of its records, 0 for the drop requests (each on its requester's)
 	i, hi  int
 	holds  []int32 // a GIL's holds, indexes into s.Holds (Spans.LockHolds)
 	end    record
@@ -145,7 +145,7 @@ func (g *gen) sources() []source {
 		for hi < len(s.States) && s.States[hi].Thread == s.States[lo].Thread {
 			hi++
 		}
-		srcs = append(srcs, source{kind: srcStates, i: lo, hi: hi})
+		srcs = append(srcs, source{kind: srcStates, i: lo, hi: hi, track: g.l.state[s.States[lo].Thread]})
 		lo = hi
 	}
 	for lo := 0; lo < len(s.Calls); { // each thread's calls

@@ -15,12 +15,13 @@ type packer struct {
 	out     []byte // the packets not yet written to bw
 	pkt, te []byte // scratch buffers
 
-	flows *flows
-	names map[string]uint32 // interned name -> iid, assigned in order of first use
-	list  []string          // names by iid-1
-	seq   uint32            // the sequence being written (trusted_packet_sequence_id)
-	sent  []uint32          // per iid: the sequence that last sent it in InternedData
-	last  int64             // the previous packet's time in the sequence
+	flows    *flows
+	names    map[string]uint32 // interned name -> iid, assigned in order of first use
+	list     []string          // names by iid-1
+	seq      uint32            // the sequence being written (trusted_packet_sequence_id)
+	defTrack uint32            // the sequence's default track (TrackEventDefaults), 0 for none
+	sent     []uint32          // per iid: the sequence that last sent it in InternedData
+	last     int64             // the previous packet's time in the sequence
 }
 
 // intern returns the iid of name (assigning one on first use).
@@ -81,9 +82,11 @@ func (p *packer) track(uuid, parent uint32, name string, field int, desc []byte)
 // reset writes the packet that starts event sequence seq (from 1, each
 // used once): it clears the sequence's incremental state, defines its
 // incremental clock at BOOTTIME 0 (the trace's time 0) and makes it the
-// default clock of the sequence's later packets. Every name interned so
-// far can then be sent once in the sequence.
-func (p *packer) reset(seq uint32) {
+// default clock of the sequence's later packets, and track (unless 0) the
+// default track of their events, which then name a track only when it is
+// another. Every name interned so far can then be sent once in the
+// sequence.
+func (p *packer) reset(seq, track uint32) {
 	var snap, c []byte
 	for _, clk := range []struct {
 		id   uint64
@@ -105,6 +108,13 @@ func (p *packer) reset(seq uint32) {
 	var defaults []byte
 	defaults = protowire.AppendTag(defaults, fDefaultsClock, protowire.VarintType)
 	defaults = protowire.AppendVarint(defaults, clockIncremental)
+	if track != 0 {
+		var te []byte
+		te = protowire.AppendTag(te, fTEDefaultsTrackUUID, protowire.VarintType)
+		te = protowire.AppendVarint(te, uint64(track))
+		defaults = protowire.AppendTag(defaults, fDefaultsTrackEvent, protowire.BytesType)
+		defaults = protowire.AppendBytes(defaults, te)
+	}
 
 	pkt := protowire.AppendTag(p.pkt[:0], fPktTimestamp, protowire.VarintType)
 	pkt = protowire.AppendVarint(pkt, 0)
@@ -119,7 +129,7 @@ func (p *packer) reset(seq uint32) {
 	pkt = protowire.AppendTag(pkt, fPktDefaults, protowire.BytesType)
 	p.pkt = protowire.AppendBytes(pkt, defaults)
 	p.write()
-	p.seq, p.last = seq, 0
+	p.seq, p.defTrack, p.last = seq, track, 0
 	if len(p.sent) <= len(p.list) {
 		p.sent = make([]uint32, len(p.list)+1)
 	}
@@ -127,16 +137,15 @@ func (p *packer) reset(seq uint32) {
 
 // Tags (field number and wire type) of the fields of every event packet.
 const (
-	tagTracePacket      = fTracePacket<<3 | uint64(protowire.BytesType)
-	tagPktTimestamp     = fPktTimestamp<<3 | uint64(protowire.VarintType)
-	tagPktSequenceID    = fPktSequenceID<<3 | uint64(protowire.VarintType)
-	tagPktSequenceFlags = fPktSequenceFlags<<3 | uint64(protowire.VarintType)
-	tagPktTrackEvent    = fPktTrackEvent<<3 | uint64(protowire.BytesType)
-	tagTEType           = fTEType<<3 | uint64(protowire.VarintType)
-	tagTETrackUUID      = fTETrackUUID<<3 | uint64(protowire.VarintType)
-	tagTENameIID        = fTENameIID<<3 | uint64(protowire.VarintType)
-	tagTEFlowIDs        = fTEFlowIDs<<3 | uint64(protowire.Fixed64Type)
-	tagTETermFlowID     = fTETermFlowID<<3 | uint64(protowire.Fixed64Type)
+	tagTracePacket   = fTracePacket<<3 | uint64(protowire.BytesType)
+	tagPktTimestamp  = fPktTimestamp<<3 | uint64(protowire.VarintType)
+	tagPktSequenceID = fPktSequenceID<<3 | uint64(protowire.VarintType)
+	tagPktTrackEvent = fPktTrackEvent<<3 | uint64(protowire.BytesType)
+	tagTEType        = fTEType<<3 | uint64(protowire.VarintType)
+	tagTETrackUUID   = fTETrackUUID<<3 | uint64(protowire.VarintType)
+	tagTENameIID     = fTENameIID<<3 | uint64(protowire.VarintType)
+	tagTEFlowIDs     = fTEFlowIDs<<3 | uint64(protowire.Fixed64Type)
+	tagTETermFlowID  = fTETermFlowID<<3 | uint64(protowire.Fixed64Type)
 )
 
 // event writes the packet of record r, in one pass: each length is
@@ -152,7 +161,7 @@ func (p *packer) event(r *record) {
 	out := append(p.out, byte(tagTracePacket), 0, byte(tagPktSequenceID))
 	pkt := len(out) - 2
 	out = appendVarint(out, uint64(p.seq))
-	out = append(out, byte(tagPktSequenceFlags), seqNeedsIncrementalState, byte(tagPktTimestamp))
+	out = append(out, byte(tagPktTimestamp))
 	out = appendVarint(out, delta)
 	out = append(out, byte(tagPktTrackEvent), 0)
 	te := len(out) - 1
@@ -166,8 +175,11 @@ func (p *packer) event(r *record) {
 
 // appendTrackEvent appends the fields of r's TrackEvent.
 func (p *packer) appendTrackEvent(b []byte, r *record) []byte {
-	b = append(b, byte(tagTEType), r.typ, byte(tagTETrackUUID))
-	b = appendVarint(b, uint64(r.track))
+	b = append(b, byte(tagTEType), r.typ)
+	if r.track != p.defTrack {
+		b = append(b, byte(tagTETrackUUID))
+		b = appendVarint(b, uint64(r.track))
+	}
 	if r.name != 0 {
 		b = append(b, byte(tagTENameIID))
 		b = appendVarint(b, uint64(r.name))
@@ -207,7 +219,6 @@ func patchLen(b []byte, at int) []byte {
 func (p *packer) eventWithName(r *record) {
 	pkt := appendVarint(p.pkt[:0], tagPktSequenceID)
 	pkt = appendVarint(pkt, uint64(p.seq))
-	pkt = append(pkt, byte(tagPktSequenceFlags), seqNeedsIncrementalState)
 	pkt = appendVarint(pkt, tagPktTimestamp)
 	pkt = appendVarint(pkt, uint64(r.t-p.last))
 	p.last = r.t

@@ -40,10 +40,18 @@
 //   - Slice and instant names are interned (InternedData.event_names,
 //     TrackEvent.name_iid), each sent once per sequence, with the packet
 //     that first uses it.
-//   - Track uuids are small integers; slice ends carry no name.
-//
-// Every event packet has SEQ_NEEDS_INCREMENTAL_STATE; a sequence's first
-// packet clears its incremental state.
+//   - Track uuids are small integers, and each sequence's first packet
+//     makes its block's track the default of its events
+//     (TrackEventDefaults.track_uuid), so that an event names its track
+//     only when it is another (a drop request's); slice ends carry no
+//     name.
+//   - A sequence's first packet clears its incremental state, and the
+//     event packets after it do not carry SEQ_NEEDS_INCREMENTAL_STATE:
+//     that flag only tells trace_processor to skip a packet whose
+//     sequence has lost its state (a ring buffer that overwrote its
+//     start), which a file written whole never has; without it,
+//     trace_processor reads a packet with the sequence's state as it is
+//     (proto_trace_reader.cc). Two bytes a packet, a tenth of the file.
 package perfetto
 
 import (
@@ -74,7 +82,9 @@ const (
 	fPktTrackDesc      = 60 // track_descriptor
 	fPktClockSnapshot  = 6
 
-	fDefaultsClock = 58 // TracePacketDefaults.timestamp_clock_id
+	fDefaultsClock       = 58 // TracePacketDefaults.timestamp_clock_id
+	fDefaultsTrackEvent  = 11 // TracePacketDefaults.track_event_defaults
+	fTEDefaultsTrackUUID = 11 // TrackEventDefaults.track_uuid
 
 	fSnapClocks  = 1 // ClockSnapshot.clocks
 	fSnapPrimary = 2 // primary_trace_clock
@@ -116,13 +126,13 @@ const (
 	clockIncremental = 64
 
 	seqIncrementalStateCleared = 1
-	seqNeedsIncrementalState   = 2
+	seqNeedsIncrementalState   = 2 // not written: see the package comment
 )
 
 // LargeRun is the number of events past which giltrace prefers this
 // format to Chrome JSON (record's default outputs, view's Perfetto button):
 // Chrome JSON takes about 195 bytes an event (300 MB for 1.5 M events,
-// slow in any viewer), this format under 40.
+// slow in any viewer), this format under 30.
 const LargeRun = 1_000_000
 
 // Exporter writes Perfetto's protobuf trace format to a writer. Each
@@ -173,7 +183,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 				}
 				if first {
 					seq++
-					p.reset(seq)
+					p.reset(seq, src.track)
 				}
 				for k := range buf[:n] {
 					p.event(&buf[k])
@@ -182,7 +192,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 		}
 	} else {
 		recs := records(s, l, p)
-		p.reset(1)
+		p.reset(1, 0)
 		i := 0
 		for r := range inOrder(recs) {
 			if i++; i%4096 == 0 {

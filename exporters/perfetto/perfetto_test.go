@@ -72,6 +72,7 @@ func decode(t *testing.T, b []byte) *decoded {
 	type sequence struct {
 		cleared, incremental bool
 		last                 int64
+		track                uint64 // the default track of its events, 0 for none
 		names                map[uint64]string
 	}
 	seqs := map[uint64]*sequence{}
@@ -88,7 +89,7 @@ func decode(t *testing.T, b []byte) *decoded {
 			t.Fatalf("Trace field %d, want only packets", num)
 		}
 		d.packets++
-		var ts, seqID, flags uint64
+		var ts, seqID, flags, defTrack uint64
 		var hasTS, hasDefaults, incremental bool
 		var te, interned []byte
 		fields(t, pkt, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
@@ -101,8 +102,17 @@ func decode(t *testing.T, b []byte) *decoded {
 				flags = v
 			case fPktDefaults:
 				hasDefaults = true
-				fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
-					incremental = num == fDefaultsClock && v == clockIncremental
+				fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
+					switch num {
+					case fDefaultsClock:
+						incremental = v == clockIncremental
+					case fDefaultsTrackEvent:
+						fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
+							if num == fTEDefaultsTrackUUID {
+								defTrack = v
+							}
+						})
+					}
 				})
 			case fPktInternedData:
 				interned = bs
@@ -144,11 +154,13 @@ func decode(t *testing.T, b []byte) *decoded {
 		if flags&seqIncrementalStateCleared != 0 {
 			*sq = sequence{cleared: true, names: map[uint64]string{}}
 		}
-		if flags&seqNeedsIncrementalState != 0 && !sq.cleared {
+		if (te != nil || interned != nil || flags&seqNeedsIncrementalState != 0) && !sq.cleared {
+			// The event packets carry no SEQ_NEEDS_INCREMENTAL_STATE, but
+			// each needs its sequence's state (clock, names, track).
 			t.Fatalf("packet %d of sequence %d needs incremental state its sequence never cleared", d.packets, seqID)
 		}
 		if hasDefaults {
-			sq.incremental = incremental
+			sq.incremental, sq.track = incremental, defTrack
 		}
 		if interned != nil {
 			fields(t, interned, func(num protowire.Number, _ protowire.Type, _ uint64, en []byte) {
@@ -174,7 +186,7 @@ func decode(t *testing.T, b []byte) *decoded {
 			t.Fatalf("event packet %d: a negative timestamp delta (%d): its sequence goes back in time", d.packets, int64(ts))
 		}
 		sq.last += int64(ts)
-		e := event{ts: sq.last}
+		e := event{ts: sq.last, track: sq.track}
 		var iid uint64
 		fields(t, te, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) {
 			switch num {
