@@ -24,6 +24,12 @@ const (
 	// lock was still held by the thread that got it first): lock.acquire
 	// with a timeout, Condition.wait(timeout), Event.wait(timeout).
 	ioLockTimeout = "lock-timeout"
+	// ioNativeWait is a GIL-releasing call of an extension module (native
+	// work by classify) during which the recorder's readings of its
+	// thread's scheduler state found it asleep more often than running:
+	// the C code waited (a database driver on its socket, a ctypes call
+	// to usleep) rather than computed (machine.watchSection).
+	ioNativeWait = "native-wait"
 )
 
 // classify judges the blocking call made by function fn of ELF file path

@@ -3,6 +3,7 @@ package cpython
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,9 @@ type machine struct {
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
+	// nativeWaits counts the GIL-releasing calls of extension modules
+	// shown as I/O ioNativeWait: their thread was found asleep.
+	nativeWaits int
 	// names and nameTries: per task, its Python name once read.
 	names     map[int]string
 	nameTries map[int]int
@@ -194,6 +198,12 @@ type section struct {
 	observed    bool // the lock's acquire is probed: its outcome is known
 	timed       bool // the lock's acquire has a timeout (it may end without the lock)
 	failed      bool // the acquire returned without the lock
+	// watched: a call of an extension module (native by classify), whose
+	// thread's scheduler states read during it (taskState) tell whether
+	// it waited; asleep and awake count the readings that found the
+	// thread sleeping (S, D) and running or runnable (R).
+	watched       bool
+	asleep, awake int
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -232,6 +242,56 @@ func (m *machine) proc(pid int) *proc {
 	m.pids = append(m.pids, pid)
 	m.pidMu.Unlock()
 	return p
+}
+
+// statePIDs is the processes whose threads' scheduler states the sampler
+// reads (taskStates): those traced so far and the one started or
+// attached to, known before the machine handles its first event.
+func (m *machine) statePIDs() []int {
+	pids := m.tracedPIDs()
+	if m.root > 0 && !slices.Contains(pids, m.root) {
+		pids = append(pids, m.root)
+	}
+	return pids
+}
+
+// watchSection marks th's blocking call s (it released the GIL) for the
+// readings of its thread's scheduler state when the call is an extension
+// module's (classify: native work): whether the thread then slept or ran
+// tells a C call that waited (a database driver on its socket, ctypes)
+// from one that computed. The sampler reads every live thread's state,
+// whatever it is doing: the machine handles the probe hits some
+// milliseconds after they happen (tens at the start), so readings begun
+// at its notice would miss a call's start, or all of a short one; a
+// reading counts against the call it falls in (taskState), as events are
+// handled in time order.
+func (m *machine) watchSection(th *thread, s *section) {
+	s.watched = !s.hasLock && !m.blocking(th.p, s.ra).io
+}
+
+// taskState counts a reading of a task's scheduler state (evTaskState,
+// "asleep" 1 or 0) against its thread's watched blocking call, if the
+// reading fell inside it.
+func (m *machine) taskState(e *rawEvent) {
+	th, ok := m.threads[e.tid]
+	if !ok || th.ended {
+		return
+	}
+	s := th.sec
+	if s == nil || !s.dropped || !s.watched || s.hasLock {
+		return
+	}
+	if e.val("asleep") != 0 {
+		s.asleep++
+	} else {
+		s.awake++
+	}
+}
+
+// waited reports whether the readings of the section's thread found it
+// asleep more often than running: the call waited rather than computed.
+func (s *section) waited() bool {
+	return s.watched && !s.hasLock && s.asleep > s.awake
 }
 
 // tracedPIDs is the processes traced so far, for the sampler (which does
@@ -299,6 +359,10 @@ func (m *machine) step(e *rawEvent, t int64) {
 	}
 	if e.event == evSample {
 		m.sample(e, t)
+		return
+	}
+	if e.event == evTaskState {
+		m.taskState(e)
 		return
 	}
 	th := m.thread(e.tid, e.tgid)
@@ -532,6 +596,7 @@ func (m *machine) dropGIL(th *thread, t int64, e *rawEvent) {
 	switch {
 	case th.sec != nil && !th.sec.dropped: // a blocking call: emitted at its end
 		th.sec.dropped, th.sec.drop = true, t
+		m.watchSection(th, th.sec)
 		if p.holder == th {
 			p.holder = nil
 		}
@@ -838,6 +903,22 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		}
 	}
 	b := m.blocking(p, s.ra)
+	if !b.io && s.waited() {
+		b = blocking{io: true, kind: ioNativeWait}
+	}
+	if pr := th.prov; pr != nil && pr.sec == s && !s.hasLock {
+		// Emitted provisionally into the live recording: the same kind
+		// here, so that the live recording stays valid.
+		if io := pr.begin == tracer.KindIOBegin; io != b.io {
+			b = m.blocking(p, s.ra)
+			if io {
+				b = blocking{io: true, kind: ioNativeWait}
+			}
+		}
+	}
+	if b.kind == ioNativeWait {
+		m.nativeWaits++
+	}
 	if s.hasLock {
 		// The wait returned without the lock (a timeout), or, not
 		// probed, another thread is shown holding it.
@@ -1235,6 +1316,11 @@ func (m *machine) publishLive() {
 // after the release) are handled by then.
 const provisionalAfter = 1_000_000 // ns
 
+// provisionalNativeAfter is how long a watched call of an extension module
+// (watchSection) that no reading of its thread's scheduler state has
+// reached yet may go on before it is emitted provisionally as native work.
+const provisionalNativeAfter = 50_000_000 // ns
+
 // provisionalSection emits the begin and the GIL release of th's blocking
 // call s into the live recording, as the machine will most likely emit
 // them at its end: a lock wait if a lock is being acquired, else the
@@ -1256,6 +1342,13 @@ func (m *machine) provisionalSection(th *thread, s *section) {
 		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(l, 0))
 	default:
 		bl := m.blocking(p, s.ra)
+		if s.watched && s.asleep+s.awake == 0 && m.now-s.drop < provisionalNativeAfter {
+			// Not read yet: whether it waits or computes is not known.
+			return
+		}
+		if !bl.io && s.waited() {
+			bl = blocking{io: true, kind: ioNativeWait}
+		}
 		if bl.io {
 			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO
 			buf.Emit(s.start, tracer.KindIOBegin, th.stack, uint64(m.live.Intern(bl.kind)))

@@ -29,6 +29,10 @@ const (
 	// evSample is not a probe: the recorder's own reading of the GIL's
 	// holder and its Python stack from the process's memory (sampler).
 	evSample = "holder_sample"
+	// evTaskState is not a probe either: the recorder's reading of a
+	// task's scheduler state ("asleep": S or D in /proc/PID/task/TID/stat)
+	// during a GIL-releasing call of an extension module (machine.watched).
+	evTaskState = "task_state"
 )
 
 // frameArgs describes how the drop_gil probe fetches the top of the Python

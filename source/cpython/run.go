@@ -544,10 +544,16 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		pm := newProcMem(r.in)
 		defer pm.close()
 		s := newSampler(r.in, r.fa, r.depth, pm)
+		states := newTaskStates()
+		defer states.close()
 		t := time.NewTicker(sampleTick)
 		defer t.Stop()
-		for {
-			if evs := s.read(m.tracedPIDs(), monoNow()); len(evs) > 0 {
+		for tick := 0; ; tick++ {
+			evs := s.read(m.tracedPIDs(), monoNow())
+			if tick%stateEvery == 0 {
+				evs = states.read(m.statePIDs(), evs)
+			}
+			if len(evs) > 0 {
 				q.mu.Lock()
 				q.evs = append(q.evs, evs...)
 				q.mu.Unlock()
@@ -736,6 +742,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	}
 	if m.windowFrames > 0 {
 		ex["callers_from_window"] = strconv.Itoa(m.windowFrames)
+	}
+	if m.nativeWaits > 0 {
+		ex["native_waits"] = strconv.Itoa(m.nativeWaits)
 	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
