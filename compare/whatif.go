@@ -150,7 +150,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	w, err := workload.Parse("model of "+orDefault(o.Source, t.Meta.Workload), src)
 	if err != nil {
-		return nil, fmt.Errorf("predicting %s: the model does not load (a bug in giltrace): %w", t.Meta.Workload, err)
+		return nil, fmt.Errorf("predicting %s: %s: %w", t.Meta.Workload, model.NoLoad(t), err)
 	}
 	diag := diagnosis.Analyze(s)
 	p := &Prediction{Workload: t.Meta.Workload, RecordedCores: recCores, MeasuredWallNS: t.Duration(),

@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -121,16 +122,19 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		// threads one after another past the limit has no model.
 		return nil, fmt.Errorf("modelling %s: %w: the run had %d threads over its life, and a model has one thread group per thread, at most %d (a workload's limit)", what, ErrTooManyThreads, n, MaxThreads)
 	}
-	procs := modelledProcs(t)
+	procs := modelledProcs(t, nil) // every process, until the threads built say which have work
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared)
 	starts := findStarts(s, joins)
 	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
 	var notes []notification
-	if !o.FixedWaits {
-		notes = limitNotifyNames(findNotifies(s, shared, holds, joins), t)
+	nameNotifies := func() {
+		if !o.FixedWaits {
+			notes = limitNotifyNames(findNotifies(s, shared, holds, joins, procs), t, procs)
+		}
 	}
+	nameNotifies()
 	build := func(tol float64) []threadModel {
 		var threads []threadModel
 		for depth := math.MaxInt; ; {
@@ -165,6 +169,15 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	tols := coarser(o.Tolerance)
 	for i, tol := range tols {
 		threads := build(tol)
+		if p := modelledProcs(t, threads); !maps.Equal(p.num, procs.num) {
+			// A process with no thread to write (a trace cut off before
+			// its threads did anything) is left out, and the others
+			// numbered again: built again, for the notifies' names, which
+			// give the waiter's process. The same threads have work.
+			procs = p
+			nameNotifies()
+			threads = build(tol)
+		}
 		if !slices.ContainsFunc(threads, func(tm threadModel) bool {
 			return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 		}) {
@@ -178,6 +191,21 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("modelling %s: %w: %d bytes with every repeated passage merged, over a workload's limit of %d bytes (1 MiB): the threads did too many different things in a row", what, ErrTooLarge, len(out), MaxSize)
+}
+
+// NoLoad says that the model of trace t does not load, and why, for the
+// error of a model that the workload loader refused: a bug in giltrace for
+// a whole trace, which Build must model; for a file cut off mid-write or
+// damaged, the part it holds, whose last moments Build may not have
+// foreseen (QA: a pool's trace cut off before its workers' events).
+func NoLoad(t *tracer.Trace) string {
+	switch {
+	case t.Salvaged != "":
+		return "the model of the trace's part before the damage does not load (the file is damaged)"
+	case t.Truncated:
+		return "the model of the trace's complete part does not load (the file was cut off mid-write)"
+	}
+	return "the model does not load (a bug in giltrace)"
 }
 
 // sizeTarget is the size past which Build tries a wider tolerance: a
@@ -221,24 +249,74 @@ const MaxThreads = 1024
 // its life than a workload may have.
 var ErrTooManyThreads = errors.New("too many threads to model")
 
-// procSet is the processes whose threads are modelled: every process of
-// the run. A run of several processes (a parent and its pool workers) is
-// written as processes: N, each thread in its own process (process: K, the
-// recorded process's place in the trace).
+// procSet is the processes whose threads are modelled: those of the run
+// with a thread written (one with an operation). A run of several
+// processes (a parent and its pool workers) is written as processes: N,
+// each thread in its own process (process: K, the recorded process's place
+// among those written). A process with no thread to write is left out: a
+// workload's process needs a thread that is not a daemon, and a process
+// of none would have nothing to run (QA: a multiprocessing pool's trace
+// cut off mid-write, before its workers' events, made a model of 3
+// processes with threads in the first only, which did not load, and
+// export --format report of the file failed).
 type procSet struct {
-	workers int // processes written
+	num     map[tracer.ProcID]int // process: K of each process written; nil: every process, K its place + 1
+	workers int                   // processes written
 	note    string
 }
 
-// modelledProcs chooses the processes to model: all of them, each thread
-// in the process it ran in.
-func modelledProcs(t *tracer.Trace) procSet {
+// place is process p's number in the model, 1 ... workers.
+func (ps procSet) place(p tracer.ProcID) int {
+	if ps.num == nil {
+		return int(p) + 1
+	}
+	return ps.num[p]
+}
+
+// modelledProcs chooses the processes to model: those of the threads
+// written among threads, each thread in the process it ran in; nil
+// threads, or none written, is every process of the run.
+func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 	if len(t.Procs) <= 1 {
 		return procSet{workers: 1}
 	}
-	return procSet{workers: len(t.Procs),
-		note: fmt.Sprintf("The run had %d processes: each thread runs in the process it ran in (process: K, %s being process 1), each process with its own GIL. What the processes sent each other (tasks, results) is not modelled as such: a wait for it keeps its recorded length.",
-			len(t.Procs), t.Procs[0].Name)}
+	ps := procSet{workers: len(t.Procs)}
+	var left []string // the processes left out
+	if threads != nil {
+		has := make([]bool, len(t.Procs))
+		for i := range threads {
+			if p := int(t.Threads[threads[i].id].Proc); p < len(has) && threads[i].hasOps() {
+				has[p] = true
+			}
+		}
+		if slices.Contains(has, true) && slices.Contains(has, false) {
+			ps.num = map[tracer.ProcID]int{}
+			for p, ok := range has {
+				if ok {
+					ps.num[tracer.ProcID(p)] = len(ps.num) + 1
+				} else {
+					left = append(left, t.Procs[p].Name)
+				}
+			}
+			ps.workers = len(ps.num)
+		}
+	}
+	first := t.Procs[0].Name // process 1
+	for p, k := range ps.num {
+		if k == 1 {
+			first = t.Procs[p].Name
+		}
+	}
+	if ps.workers > 1 {
+		ps.note = fmt.Sprintf("The run had %d processes: each thread runs in the process it ran in (process: K, %s being process 1), each process with its own GIL. What the processes sent each other (tasks, results) is not modelled as such: a wait for it keeps its recorded length.",
+			len(t.Procs), first)
+	} else if len(left) > 0 {
+		ps.note = fmt.Sprintf("The run had %d processes: only %s has threads to model.", len(t.Procs), first)
+	}
+	if len(left) > 0 {
+		ps.note += fmt.Sprintf(" Left out: %s, of whose threads the trace holds no complete operation (a trace cut off before they did anything?).", strings.Join(left, ", "))
+	}
+	return ps
 }
 
 // sharedLocks are the guest locks that at least two threads held, three
@@ -967,7 +1045,7 @@ const notifyWindow = 1_000_000
 // GIL and runs on; the waiter wakes with the GIL still held, or just let
 // go. A wait that ended with nobody running (a timeout, a notify from
 // another process) keeps its recorded length.
-func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join) []notification {
+func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, procs procSet) []notification {
 	t := s.Trace
 	var out []notification
 	for w := range t.Threads {
@@ -1008,7 +1086,7 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			if notifier == tracer.NoThread || int(notifier) >= len(t.Threads) {
 				continue
 			}
-			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: notifyName(t, notifier, waiter)})
+			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: notifyName(t, procs, notifier, waiter)})
 		}
 	}
 	return out
@@ -1018,13 +1096,13 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 // any thread) to waiter: "notify N to W". Notifies are shared by a
 // workload's processes: in a run of several the name ends with the
 // waiter's process, so that a worker's notify ends its own waits.
-func notifyName(t *tracer.Trace, notifier, waiter tracer.ThreadID) string {
+func notifyName(t *tracer.Trace, procs procSet, notifier, waiter tracer.ThreadID) string {
 	name := "notify to " + t.Threads[waiter].Name
 	if notifier != tracer.NoThread {
 		name = "notify " + t.Threads[notifier].Name + " to " + t.Threads[waiter].Name
 	}
-	if len(t.Procs) > 1 {
-		name += fmt.Sprintf(" in process %d", t.Threads[waiter].Proc+1)
+	if procs.workers > 1 {
+		name += fmt.Sprintf(" in process %d", procs.place(t.Threads[waiter].Proc))
 	}
 	return cleanName(name)
 }
@@ -1039,7 +1117,7 @@ const maxNotifyNames = 128
 // come), else none (every wait keeps its recorded length). A pool of 24
 // threads notifying each other made 452 names, and a model that did not
 // load.
-func limitNotifyNames(notes []notification, t *tracer.Trace) []notification {
+func limitNotifyNames(notes []notification, t *tracer.Trace, procs procSet) []notification {
 	distinct := func() int {
 		names := map[string]bool{}
 		for _, n := range notes {
@@ -1051,7 +1129,7 @@ func limitNotifyNames(notes []notification, t *tracer.Trace) []notification {
 		return notes
 	}
 	for i := range notes {
-		notes[i].name = notifyName(t, tracer.NoThread, notes[i].waiter)
+		notes[i].name = notifyName(t, procs, tracer.NoThread, notes[i].waiter)
 	}
 	if distinct() <= maxNotifyNames {
 		return notes
@@ -1491,7 +1569,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))
 		if procs.workers > 1 {
-			fmt.Fprintf(&w, "    process: %d\n", proc+1)
+			fmt.Fprintf(&w, "    process: %d\n", procs.place(proc))
 		}
 		if tm.start > 0 && !started[tm.id] {
 			fmt.Fprintf(&w, "    start_after: %s\n", dur(float64(tm.start)))

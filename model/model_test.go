@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -645,5 +647,90 @@ func TestModelNamedApart(t *testing.T) {
 	}
 	if !strings.Contains(string(src), "\nname: "+tr.Meta.Workload+"-model\n") {
 		t.Errorf("model:\n%s", src)
+	}
+}
+
+// TestProcessWithoutThreadsLeftOut: a process none of whose threads has an
+// operation to write (a pool worker whose events a trace cut off mid-write
+// does not hold) is left out of the model, and the others numbered again,
+// so that the model loads: written as processes: 3, its process 2 had no
+// thread, which the loader refuses (QA: export --format report of a
+// multiprocessing pool's trace cut at 40000 bytes failed on it).
+func TestProcessWithoutThreadsLeftOut(t *testing.T) {
+	b := testkit.New("pool")
+	count := b.Func("count", 3)
+	for i, ops := range []bool{true, false, true} {
+		p := b.Process(fmt.Sprintf("python-%d", i+1), i+1)
+		th := b.Thread(p, "MainThread").Start(int64(i))
+		if !ops {
+			continue // seen starting, then cut off
+		}
+		gil := tracer.LockID(i) // each Process adds its GIL, in order
+		th.Acquire(10, gil, tracer.AcquireUncontended).Call(20, count).Return(1_000_000).
+			Release(1_000_010, gil, tracer.ReleaseThreadEnd).End(1_000_020)
+	}
+	src, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "pool.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Parse("pool-model.yaml", src)
+	if err != nil {
+		t.Fatalf("the model does not load: %v\n%s", err, src)
+	}
+	if w.Processes != 2 || len(w.Threads) != 2 || w.Threads[0].Process != 1 || w.Threads[1].Process != 2 {
+		t.Errorf("processes %d, threads %+v; want 2 processes, a thread in each\n%s", w.Processes, w.Threads, src)
+	}
+	if !strings.Contains(string(src), "Left out: python-2, of") {
+		t.Errorf("the model does not say python-2 was left out:\n%s", src)
+	}
+}
+
+// TestCutPoolModelLoads: the model of a real multiprocessing pool's trace
+// cut off mid-write, at any of several points, loads.
+func TestCutPoolModelLoads(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testkit.FixtureDir(), "python-multiprocessing-pool.giltrace"))
+	if err != nil {
+		t.Skip("no fixture traces")
+	}
+	modelled := 0
+	for n := 2500; n < len(data); n += 2500 {
+		tr, err := tracer.ReadOptions{Salvage: true}.Read(bytes.NewReader(data[:n]))
+		if tr == nil || len(tr.Events) == 0 {
+			continue // cut in the tables, or before the first events
+		}
+		if !tr.Truncated {
+			t.Fatalf("cut at %d: not truncated (%v)", n, err)
+		}
+		src, err := model.Build(tracer.Derive(tr), model.Options{Source: "cut.giltrace"})
+		if errors.Is(err, model.ErrNothingToModel) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("cut at %d: %v", n, err)
+		}
+		if _, err := workload.Parse("model of cut.giltrace", src); err != nil {
+			t.Errorf("cut at %d: the model does not load: %v", n, err)
+		}
+		modelled++
+	}
+	if modelled < 5 {
+		t.Errorf("%d cuts modelled, want 5 at least", modelled)
+	}
+}
+
+// TestNoLoad: a model that does not load is a bug in giltrace for a whole
+// trace only; for a file cut off or damaged, the error says so.
+func TestNoLoad(t *testing.T) {
+	for _, c := range []struct {
+		t    *tracer.Trace
+		want string
+	}{
+		{&tracer.Trace{}, "the model does not load (a bug in giltrace)"},
+		{&tracer.Trace{Truncated: true}, "the model of the trace's complete part does not load (the file was cut off mid-write)"},
+		{&tracer.Trace{Truncated: true, Salvaged: "bad checksum"}, "the model of the trace's part before the damage does not load (the file is damaged)"},
+	} {
+		if got := model.NoLoad(c.t); got != c.want {
+			t.Errorf("NoLoad(truncated %v, salvaged %q) = %q, want %q", c.t.Truncated, c.t.Salvaged, got, c.want)
+		}
 	}
 }

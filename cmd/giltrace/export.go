@@ -101,11 +101,14 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 		// A real program's report holds what would help, as record's
 		// does: exporting it again gives record's file, not one without
 		// the prediction (QA: report.txt lost "What would help").
+		// A prediction that cannot be made is left out with a warning, as
+		// record leaves it: the report is written without it (QA: the
+		// model of a pool's trace cut off mid-write did not load, and
+		// export of the report failed where report printed it).
 		pred, _, err := predict(cmd.Context(), s, o.File, "", false)
 		if err != nil {
-			return fmt.Errorf("exporting %s as %s: predicting what would help: %w", o.File, o.Format, err)
-		}
-		if pred != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: warning: predicting what would help: %v; exporting the report without it\n", err)
+		} else if pred != nil {
 			s.whatIf = func() *compare.Prediction { return pred }
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/giltrace/giltrace/exporters/flamegraph"
 	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/model"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -140,6 +142,98 @@ func TestExportReportPrediction(t *testing.T) {
 		}
 		if _, got := rep["what_if"]; got != tc.want {
 			t.Errorf("%s: report.json with what_if %v, want %v", tc.fixture, got, tc.want)
+		}
+	}
+}
+
+// TestExportReportCutTrace: export --format report and report-json of a
+// real program's trace cut off mid-write, at any of several points, write
+// the report of its complete part with a warning, as report does, and
+// model and compare work on it (QA: cut at 40000 bytes, a multiprocessing
+// pool's trace made a model of 3 processes with threads in the first only,
+// which did not load, and export failed with "a bug in giltrace"). A cut
+// before the first events is refused by report too: left out.
+func TestExportReportCutTrace(t *testing.T) {
+	dir := t.TempDir()
+	exported := 0
+	for _, tc := range []struct {
+		fixture string
+		cuts    []int
+	}{
+		{"python-multiprocessing-pool", []int{35000, 40000, 45000, 50000, 55000, 60000, 64000}},
+		{"python-daemon-threads", []int{25000, 40000}},
+		{"python-web-scraping", []int{50000, 90000}},
+	} {
+		src, err := os.ReadFile(filepath.Join(testkit.FixtureDir(), tc.fixture+".giltrace"))
+		if err != nil {
+			t.Skip("no fixture traces")
+		}
+		for _, n := range tc.cuts {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.giltrace", tc.fixture, n))
+			if err := os.WriteFile(path, src[:n], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := runRoot("report", "--json", path); err != nil {
+				t.Fatalf("report of %s cut at %d: %v\n%s", tc.fixture, n, err, out)
+			}
+			for _, f := range []string{"report", "report-json"} {
+				file := filepath.Join(dir, fmt.Sprintf("%s-%d.%s", tc.fixture, n, f))
+				out, err := runRoot("export", path, "-f", f, "-o", file)
+				if err != nil || !strings.Contains(out, "cut off at byte") || strings.Contains(out, "a bug") {
+					t.Errorf("export %s of %s cut at %d: %v\n%s", f, tc.fixture, n, err, out)
+					continue
+				}
+				b, err := os.ReadFile(file)
+				if f == "report-json" && err == nil {
+					var rep map[string]json.RawMessage
+					err = json.Unmarshal(b, &rep)
+					if _, ok := rep["what_if"]; err == nil && !ok {
+						t.Errorf("export %s of %s cut at %d: no what_if (%s)", f, tc.fixture, n, out)
+					}
+				}
+				if err != nil {
+					t.Errorf("export %s of %s cut at %d: %v", f, tc.fixture, n, err)
+				}
+				exported++
+			}
+		}
+	}
+	if exported < 10 {
+		t.Errorf("%d reports exported, want 10 at least", exported)
+	}
+	cut := filepath.Join(dir, "python-multiprocessing-pool-40000.giltrace")
+	if out, err := runRoot("model", cut, "-o", filepath.Join(dir, "model.yaml")); err != nil {
+		t.Errorf("model of %s: %v\n%s", cut, err, out)
+	}
+	if out, err := runRoot("compare", cut, "-o", filepath.Join(dir, "whatif")); err != nil || !strings.Contains(out, "What would help") {
+		t.Errorf("compare %s: %v\n%s", cut, err, out)
+	}
+}
+
+// TestExportReportPredictionFails: a real program's report whose
+// prediction cannot be made (a run of more threads than a model can have)
+// is exported without what would help, with a warning that says why, as
+// record writes it, not refused.
+func TestExportReportPredictionFails(t *testing.T) {
+	b := testkit.New("many")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	for i := range model.MaxThreads + 1 {
+		t0 := int64(i) * 1000
+		b.Thread(p, fmt.Sprintf("T%d", i)).Start(t0).Acquire(t0+10, gil, tracer.AcquireUncontended).
+			Release(t0+500, gil, tracer.ReleaseThreadEnd).End(t0 + 510)
+	}
+	path, _ := writeTrace(t, b.Trace())
+	for _, f := range []string{"report", "report-json"} {
+		file := filepath.Join(t.TempDir(), "report")
+		out, err := runRoot("export", path, "-f", f, "-o", file)
+		if err != nil || !strings.Contains(out, "giltrace: warning: predicting what would help: ") ||
+			!strings.Contains(out, "too many threads to model") || !strings.Contains(out, "exporting the report without it") {
+			t.Errorf("export %s: %v\n%s", f, err, out)
+		}
+		if b, err := os.ReadFile(file); err != nil || len(b) == 0 || bytes.Contains(b, []byte("What would help")) || bytes.Contains(b, []byte(`"what_if"`)) {
+			t.Errorf("export %s wrote %d bytes (%v), want the report without what would help", f, len(b), err)
 		}
 	}
 }

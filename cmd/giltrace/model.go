@@ -77,7 +77,7 @@ func buildModel(t *tracer.Trace, path string) ([]byte, error) {
 		return nil, err
 	}
 	if _, err := workload.Parse("model of "+path, src); err != nil {
-		return nil, fmt.Errorf("modelling %s: the model does not load (a bug in giltrace model): %w", path, err)
+		return nil, fmt.Errorf("modelling %s: %s: %w", path, model.NoLoad(t), err)
 	}
 	return src, nil
 }

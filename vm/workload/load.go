@@ -520,6 +520,12 @@ func (l *loader) threads(n *yaml.Node, funcs map[string]*Function, procs int) []
 			if procs > 1 {
 				where = fmt.Sprintf("process %d", pid)
 			}
+			if !slices.ContainsFunc(groups, func(g ThreadGroup) bool { return g.InProcess(pid) }) {
+				// Not "every thread is a daemon" (QA: said of a model's
+				// process that had no thread at all).
+				l.errorf(n, "threads", "%s has no thread (no group without process:, and none with process: %d), so it would run nothing; give it one, or run fewer processes", where, pid)
+				break
+			}
 			l.errorf(n, "threads", "every thread of %s is a daemon, so it would exit before any ran; give it a thread that is not (CPython's main thread never is)", where)
 			break
 		}

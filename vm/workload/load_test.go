@@ -656,7 +656,8 @@ func TestDocsExamples(t *testing.T) {
 }
 
 // TestDaemonThreads: daemon: true marks a group's threads as daemons; a
-// process whose threads are all daemons is refused, naming the process.
+// process whose threads are all daemons is refused, naming the process,
+// and one with no thread at all is refused as such, not as one of daemons.
 func TestDaemonThreads(t *testing.T) {
 	w, err := Parse("t.yaml", []byte("name: t\nthreads:\n  - {run: f}\n  - {run: f, name: bg, daemon: true}\nfunctions:\n  f: [{compute: 1ms}]\n"))
 	if err != nil {
@@ -670,6 +671,8 @@ func TestDaemonThreads(t *testing.T) {
 			"t.yaml:3:3: threads: every thread of the workload is a daemon"},
 		{"name: t\nprocesses: 2\nthreads:\n  - {run: f, process: 1}\n  - {run: f, name: g, process: 2, daemon: true}\nfunctions:\n  f: [{compute: 1ms}]\n",
 			"threads: every thread of process 2 is a daemon"},
+		{"name: t\nprocesses: 3\nthreads:\n  - {run: f, process: 1}\n  - {run: f, name: g, process: 3}\nfunctions:\n  f: [{compute: 1ms}]\n",
+			"threads: process 2 has no thread (no group without process:, and none with process: 2)"},
 		{"name: t\nthreads:\n  - {run: f, daemon: yes}\nfunctions:\n  f: [{compute: 1ms}]\n",
 			`threads[0].daemon: expected true or false, got "yes"`},
 	} {
