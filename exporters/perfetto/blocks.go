@@ -11,7 +11,8 @@ import (
 // block by time, or at its time if it is no slice end or the previous one
 // is one. It makes no records: a state or hold slice's begin comes before
 // its end (a later time), so only each begin against the previous end
-// needs a look; a thread's calls are walked as fill makes them.
+// needs a look; a thread's calls are walked as fill makes them, those of
+// no length left out as fill leaves them out.
 func (g *gen) check() bool {
 	s, sorted := g.s, true
 	for lo := 0; lo < len(s.States); { // each thread's states
@@ -50,6 +51,9 @@ func (g *gen) check() bool {
 				break
 			}
 			c := &s.Calls[lo]
+			if c.End <= c.Start { // left out (fill)
+				continue
+			}
 			if g.callNames[c.Stack] == 0 {
 				g.callNames[c.Stack] = g.p.intern(s.Trace.Frames[s.Trace.Stacks[c.Stack].Frame].Func)
 			}
@@ -220,6 +224,14 @@ func (g *gen) fill(src *source, buf []record) int {
 			}
 			c := &s.Calls[src.i]
 			src.i++
+			if c.End <= c.Start {
+				// A call of no length (begun at a cut trace's last
+				// moment) is left out, as trace.json leaves it: written,
+				// its end at its begin's time went first once the
+				// records were merged by time (order), leaving an end
+				// with no open slice and the begin open (QA).
+				continue
+			}
 			name := g.callNames[c.Stack]
 			if name == 0 {
 				name = g.p.intern(s.Trace.Frames[s.Trace.Stacks[c.Stack].Frame].Func)

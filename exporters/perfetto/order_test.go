@@ -64,11 +64,14 @@ func byteCases(r *rand.Rand, most int) []testkit.Case {
 // records Export writes, each block a sequence) are those records makes,
 // in the same order, with the same names interned in the same order; and
 // check finds every block of a valid trace in order (no fallback to one
-// merged sequence).
+// merged sequence), a real program's cut off mid-write too (QA: a call
+// of no length at the cut sent it to the merged sequence, which wrote its
+// end first).
 func TestBlocksAreRecords(t *testing.T) {
 	cases := append(testkit.All(t),
 		testkit.Case{Name: "turns", Trace: testkit.Turns(20_000)},
 		testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	cases = append(cases, cutTraces(t)...)
 	valid := len(cases)
 	cases = append(cases, byteCases(rand.New(rand.NewPCG(7, 8)), 200)...)
 	for k, c := range cases {

@@ -13,6 +13,8 @@
 //     calls as nested slices, and under it a child track "state" with a
 //     slice per state span (running, gil-wait, io, native,
 //     native-holding, lock-wait) and an instant per drop request it made.
+//     A slice of no length (a call begun at the last moment of a trace
+//     cut off mid-write) is left out, as exporters/chrome leaves it out.
 //   - Per process with a GIL a track "GIL" with a slice per hold, named
 //     after the holding thread.
 //   - A flow arrow per handoff (GIL and guest locks): from the state slice
@@ -545,7 +547,8 @@ func records(s *tracer.Spans, l *layout, p *packer) []record {
 
 // appendCalls appends the call slices of every thread: begins in order of
 // start, each end before the next begin it does not enclose, inner ends
-// before outer ones.
+// before outer ones. A call of no length is left out, as gen.fill leaves
+// it out.
 func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record {
 	t := s.Trace
 	names := map[tracer.StackID]uint32{}
@@ -562,6 +565,9 @@ func appendCalls(recs []record, s *tracer.Spans, l *layout, p *packer) []record 
 			closeTo(0)
 		}
 		closeTo(c.Depth)
+		if c.End <= c.Start {
+			continue // no length: left out (gen.fill)
+		}
 		name, ok := names[c.Stack]
 		if !ok {
 			f := t.Frames[t.Stacks[c.Stack].Frame]
