@@ -143,6 +143,27 @@ func TestTracingCost(t *testing.T) {
 	}
 }
 
+// TestTracingCostProbeHits: the probe hits that made no event (an
+// uncontended Lock.acquire, dropped by its probe's filter) count in the
+// estimate when recorded: QA's 500 000 uncontended acquires, 6-10x slower
+// traced, were 2652 events and 0.8 % estimated, no warning.
+func TestTracingCostProbeHits(t *testing.T) {
+	tr := testkit.SingleThread()
+	tr.Meta.Extra = map[string]string{"source": "cpython"}
+	base := Analyze(tracer.Derive(tr)).TracingCost
+	if base == nil || base.High || base.ProbeHits != 0 {
+		t.Fatalf("without probe hits: %+v, want a low estimate", base)
+	}
+	for _, hits := range []int64{int64(base.Events) / 2, 10 * int64(base.Events), 1 << 50} {
+		tr.Meta.Extra[ExtraProbeHits] = strconv.FormatInt(hits, 10)
+		c := Analyze(tracer.Derive(tr)).TracingCost
+		want := max(int64(base.Events), min(hits, 1<<40)) * ProbeCostNS
+		if c.EstimatedNS != want || c.High != (c.Share > TracingCostShare) || c.Share > 1 || hits == 1<<50 && !c.High {
+			t.Errorf("%d probe hits: %+v, want %d ns estimated, high past %v of the wall", hits, c, want, TracingCostShare)
+		}
+	}
+}
+
 // TestTracingCostSystemTime: a real program's system CPU time, when above
 // the floor of ProbeCostNS an event, is reported beside it, and flags the
 // cost when it passes TracingCostShare with a floor of a quarter of that

@@ -280,13 +280,19 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 	if c == nil || !c.High {
 		return
 	}
+	traps := fmt.Sprintf("%d events", c.Events)
+	if c.ProbeHits > int64(c.Events) {
+		// QA: uncontended lock acquires trap into their probe, whose
+		// filter drops them: no event.
+		traps = fmt.Sprintf("%d probe hits (%d of them events; the others, uncontended lock acquires and the like, dropped by the probes' filters)", c.ProbeHits, c.Events)
+	}
 	if c.SystemCPUNS == 0 {
-		fmt.Fprintf(w, "Warning: tracing cost: %d events at about %s each put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",
-			c.Events, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share))
+		fmt.Fprintf(w, "Warning: tracing cost: %s at about %s each put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",
+			traps, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share))
 		return
 	}
-	fmt.Fprintf(w, "Warning: tracing cost: %d events at about %s each put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, cannot show a busy machine.\n\n",
-		c.Events, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share),
+	fmt.Fprintf(w, "Warning: tracing cost: %s at about %s each put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, cannot show a busy machine.\n\n",
+		traps, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share),
 		textfmt.Dur(c.PerEventNS), textfmt.Dur(c.SystemCPUNS), textfmt.Pct0(c.SystemShare))
 }
 

@@ -708,6 +708,9 @@ func (r *run) tgidOf(m *machine, tid int) int {
 
 func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	ex := r.meta.Extra
+	if hits, ok := r.sess.hits(); ok {
+		ex["probe_hits"] = strconv.FormatInt(hits, 10)
+	}
 	// The first process seen (the program's, or the one attached to)
 	// whose interval was read: its interval for most of the run.
 	var first *proc

@@ -2,6 +2,7 @@ package cpython
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,33 @@ func TestTaskStatesRead(t *testing.T) {
 	}
 	if len(ts.files) == 0 || len(ts.files) > len(ts.tasks) {
 		t.Errorf("%d files open for %d threads", len(ts.files), len(ts.tasks))
+	}
+}
+
+// TestSessionHits: the hits of a session's probes in uprobe_profile are
+// those on its group's lines of uprobe_events, matched by position; lists
+// that do not match (a probe added between the reads) give nothing.
+func TestSessionHits(t *testing.T) {
+	defs := "p:giltrace_1/take_gil /lib/libpython3.12.so:0x10 ts=%di:x64\n" +
+		"r:giltrace_1/take_gil_ret /lib/libpython3.12.so:0x10\n" +
+		"p:giltrace_2/take_gil /lib/libpython3.12.so:0x10 ts=%di:x64\n" +
+		"p:giltrace_1/lock_acquire /lib/libpython3.12.so:0x20 lock=%di:x64 us=%si:s64\n"
+	prof := "  /lib/libpython3.12.so take_gil   5\n" +
+		"  /lib/libpython3.12.so take_gil_ret   5\n" +
+		"  /lib/libpython3.12.so take_gil   700\n" +
+		"  /lib/libpython3.12.so lock_acquire   500000\n"
+	if n, ok := sessionHits("giltrace_1", defs, prof); !ok || n != 500010 {
+		t.Errorf("giltrace_1: %d, %v; want 500010", n, ok)
+	}
+	if n, ok := sessionHits("giltrace_3", defs, prof); ok {
+		t.Errorf("a group with no probe: %d, %v", n, ok)
+	}
+	short := prof[:strings.LastIndex(strings.TrimSpace(prof), "\n")+1]
+	if n, ok := sessionHits("giltrace_1", defs, short); ok {
+		t.Errorf("lists of different lengths: %d, %v", n, ok)
+	}
+	swapped := strings.Replace(prof, "take_gil_ret", "drop_gil", 1)
+	if n, ok := sessionHits("giltrace_1", defs, swapped); ok {
+		t.Errorf("lists that do not match: %d, %v", n, ok)
 	}
 }

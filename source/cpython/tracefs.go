@@ -216,3 +216,60 @@ func cleanupStale() (removed []string, err error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// hits is how many times the session's probes were hit, summed: tracefs's
+// uprobe_profile counts every hit, those the events' filters then drop
+// included (an uncontended Lock.acquire, without lock holds), each of
+// which costs the program a trap. uprobe_profile names no group, so its
+// lines are matched with uprobe_events' by position (the kernel lists both
+// from the same list), read again if another session changed the list in
+// between; ok false if they never match.
+func (s *session) hits() (int64, bool) {
+	for range 3 {
+		defs, err1 := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
+		prof, err2 := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_profile"))
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		if n, ok := sessionHits(s.group, string(defs), string(prof)); ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// sessionHits sums the hits in profile (uprobe_profile: "FILE EVENT HITS"
+// per line) of the probes of group in defs (uprobe_events: "p:GROUP/EVENT
+// FILE:OFFSET ..."), matched line by line; ok false if the two lists do
+// not match (a probe added or removed between the reads) or none is the
+// group's.
+func sessionHits(group, defs, profile string) (int64, bool) {
+	dl := strings.Split(strings.TrimSpace(defs), "\n")
+	pl := strings.Split(strings.TrimSpace(profile), "\n")
+	if len(dl) != len(pl) {
+		return 0, false
+	}
+	var sum int64
+	found := false
+	for i, d := range dl {
+		df, pf := strings.Fields(d), strings.Fields(pl[i])
+		if len(df) < 1 || len(pf) < 3 {
+			return 0, false
+		}
+		_, ev, ok := strings.Cut(df[0], "/")
+		if !ok || pf[len(pf)-2] != ev {
+			return 0, false
+		}
+		g := df[0][:strings.Index(df[0], "/")]
+		if _, gr, ok := strings.Cut(g, ":"); !ok || gr != group {
+			continue
+		}
+		n, err := strconv.ParseInt(pf[len(pf)-1], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		sum += n
+		found = true
+	}
+	return sum, found
+}
