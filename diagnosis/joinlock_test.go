@@ -114,3 +114,68 @@ func TestJoinWithoutHold(t *testing.T) {
 		t.Errorf("as processes %.2fx, want about 101/90 = 1.12x", sp.AsProcesses)
 	}
 }
+
+// TestJoinLockNotALimit: a thread's join lock, whose holds a recording
+// with --lock-holds observes (the thread holds it for its life), bounds
+// no estimate as a lock's "critical sections" (QA: lk.py's two threads,
+// "bounded by lock 0x7ff634000b70 (Thread.join)'s critical sections
+// (1.68s of work, one thread at a time)"). Here A holds its join lock for
+// 110 ms of its life, which bounded the estimate before.
+func TestJoinLockNotALimit(t *testing.T) {
+	text := `giltrace-text 1
+meta workload "j"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 2
+meta extra "source" "cpython"
+meta extra "lock_holds" "observed"
+string 0 ""
+process 0 "j" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+lock 1 "lock 0x10 (Thread.join)" proc=0
+lock 2 "lock 0x20 (Thread.join)" proc=0
+thread 0 "MainThread" proc=0
+thread 1 "A" proc=0
+thread 2 "B" proc=0
+0 0 thread-start
+1 0 lock-acquire GIL uncontended
+2 1 thread-start
+2 2 thread-start
+3 1 lock-wait GIL
+4 2 lock-wait GIL
+5 0 lock-wait "lock 0x10 (Thread.join)"
+6 0 lock-release GIL lock-wait
+7 1 lock-acquire GIL after-wait
+8 1 lock-acquire "lock 0x10 (Thread.join)" uncontended
+50000000 1 lock-release GIL drop-request
+50000001 2 lock-acquire GIL after-wait
+50000002 2 lock-acquire "lock 0x20 (Thread.join)" uncontended
+50000003 1 lock-wait GIL
+100000000 2 lock-release GIL drop-request
+100000001 1 lock-acquire GIL after-wait
+100000002 2 lock-wait GIL
+150000000 1 lock-release "lock 0x10 (Thread.join)" unlock
+150000001 1 lock-release GIL thread-end
+150000002 1 thread-end
+150000003 2 lock-acquire GIL after-wait
+200000000 2 lock-release "lock 0x20 (Thread.join)" unlock
+200000001 2 lock-release GIL thread-end
+200000002 2 thread-end
+200000003 0 lock-acquire "lock 0x10 (Thread.join)" after-wait
+200000004 0 lock-acquire GIL uncontended
+210000000 0 lock-release "lock 0x10 (Thread.join)" unlock
+210000001 0 lock-release GIL thread-end
+210000002 0 thread-end
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := diagnosis.Analyze(tracer.Derive(tr))
+	if l := r.Speedup.Limit; l.Kind == diagnosis.LimitLock || strings.Contains(l.Text, "Thread.join") {
+		t.Errorf("the estimate bounded by %+v, a thread's join lock", l)
+	}
+}

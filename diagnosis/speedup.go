@@ -201,7 +201,10 @@ func (a *analysis) noGILLimit(sel func(int) bool, from, wall int64, locks bool) 
 	}
 	if locks {
 		for i, l := range a.t.Locks {
-			if i >= len(a.mutex) || !a.mutex[i] {
+			if i >= len(a.mutex) || !a.mutex[i] || joinLockName(l.Name) {
+				// A thread's join lock is held for its life: not a
+				// critical section (QA: "bounded by lock 0x...
+				// (Thread.join)'s critical sections", --lock-holds).
 				continue
 			}
 			if ns, work, first := f.lockBound(tracer.LockID(i), sel, from, tails); ns > best.NS {

@@ -28,7 +28,7 @@ Speedup
   of it, time before the trace first saw a thread that existed before the attach, counted as a blocking call (the thread table has its time from then): MainThread 1.69s, first seen 1.69s into the trace
   ceiling for 2 threads: GIL 1.02x (serial work, or work per thread); Amdahl's law 1.94x (an estimate, not a bound: threads overlapping I/O can beat it)
   achieved, from the trace's overlap: 1.00x (the same work on one thread: 1.75s, wall 1.75s)
-  measured: not known (no one-thread run of the same work; giltrace compare records one)
+  measured: not known (no one-thread run of the same work: time the program with one thread to measure it; giltrace compare predicts one from the model)
   estimated on 2 cores, with the same threads: as processes 1.01x, without a GIL 1.01x
 `
 	if !strings.Contains(txt.String(), want) {

@@ -456,6 +456,10 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 	case sp.Threads <= 1:
 		// QA: "not known (no one-thread run ...)" of a one-thread run.
 		fmt.Fprintf(w, "  %s: this run is the one-thread run\n", measured)
+	case r.Source == "cpython":
+		// QA: compare simulates a real program's model; it runs no
+		// one-thread version of the program itself.
+		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work: time the program with one thread to measure it; giltrace compare predicts one from the model)\n", measured)
 	default:
 		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work; giltrace compare records one)\n", measured)
 	}
