@@ -16,6 +16,7 @@ import (
 // alone.
 func TestNativeHoldersNamed(t *testing.T) {
 	const ms = int64(1_000_000)
+	file := "/app/native.py"
 	build := func(holds []int64) *tracer.Trace {
 		b := testkit.New("native")
 		p := b.Process("native", 1)
@@ -24,7 +25,7 @@ func TestNativeHoldersNamed(t *testing.T) {
 		at := int64(0)
 		for i, d := range holds {
 			h := b.Thread(p, fns[i]).Start(at)
-			h.Call(at, b.Frame(tracer.Frame{Func: fns[i], File: "/app/native.py", Line: i + 1}))
+			h.Call(at, b.Frame(tracer.Frame{Func: fns[i], File: file, Line: i + 1}))
 			h.Acquire(at, 0, tracer.AcquireUncontended).NativeBegin(at+1, false)
 			s.Wait(at+2, 0)
 			h.NativeEnd(at+d).Release(at+d+1, 0, tracer.ReleaseThreadEnd).Return(at + d + 2).End(at + d + 2)
@@ -52,6 +53,50 @@ func TestNativeHoldersNamed(t *testing.T) {
 		}
 		if !strings.Contains(text, c.want) {
 			t.Errorf("%s: verdicts %s, gil-held-in-native %q; want %q", c.name, r.VerdictCodes(), text, c.want)
+		}
+	}
+}
+
+// TestNativeAdviceStdlib: GIL held in the standard library's own C code
+// (json, re: it builds Python objects and cannot release the GIL) is
+// advised a process or less of the work, not releasing the GIL or a
+// library build that does (QA: that advice for json.dumps and re.findall).
+func TestNativeAdviceStdlib(t *testing.T) {
+	for _, c := range []struct {
+		file   string
+		stdlib bool
+	}{
+		{"/root/.pyenv/versions/3.12.1/lib/python3.12/json/encoder.py", true},
+		{"/usr/lib/python3.11/re/__init__.py", true},
+		{"/root/.pyenv/versions/3.12.1/lib/python3.12/site-packages/numpy/core/numeric.py", false},
+		{"/usr/lib/python3/dist-packages/yaml/__init__.py", false},
+		{"/app/native.py", false},
+	} {
+		if got := stdlibFile(c.file); got != c.stdlib {
+			t.Errorf("stdlibFile(%q) = %v", c.file, got)
+		}
+		const ms = int64(1_000_000)
+		b := testkit.New("native")
+		p := b.Process("native", 1)
+		s := b.Thread(p, "spinner").Start(0)
+		h := b.Thread(p, "dumper").Start(0)
+		h.Call(0, b.Frame(tracer.Frame{Func: "dumps", File: c.file, Line: 1}))
+		h.Acquire(0, 0, tracer.AcquireUncontended).NativeBegin(1, false)
+		s.Wait(2, 0)
+		h.NativeEnd(400*ms).Release(400*ms+1, 0, tracer.ReleaseThreadEnd).Return(400*ms + 2).End(400*ms + 2)
+		s.Acquire(400*ms+1, 0, tracer.AcquireAfterWait).Release(401*ms, 0, tracer.ReleaseDropRequest).End(401 * ms)
+		r := Analyze(tracer.Derive(b.Trace()))
+		var advice string
+		for _, v := range r.Verdicts {
+			if v.Code == GILHeldInNative {
+				advice = v.Advice
+			}
+		}
+		if advice == "" {
+			t.Fatalf("%s: no gil-held-in-native: %s", c.file, r.VerdictCodes())
+		}
+		if std := strings.Contains(advice, "standard library"); std != c.stdlib || c.stdlib == strings.Contains(advice, "Py_BEGIN_ALLOW_THREADS") {
+			t.Errorf("%s: advice %q; want the standard library's = %v", c.file, advice, c.stdlib)
 		}
 	}
 }

@@ -1031,7 +1031,7 @@ func (a *analysis) gilHeldInNative() (Verdict, bool) {
 		Code: GILHeldInNative,
 		Text: fmt.Sprintf("Other threads waited %s for the GIL (%s of all GIL waiting, %s of the threads' time) while %s.",
 			textfmt.Dur(blamed), textfmt.Pct0(textfmt.Share(blamed, totalWait)), textfmt.Pct0(textfmt.Share(blamed, s.WallNS)), nativeHolders(byFunc, blamed)),
-		Advice: a.nativeAdvice(),
+		Advice: a.nativeAdvice(stdlibShare(byFunc, blamed) >= 0.5),
 	}
 	if a.r.BusyMachine && a.t.Meta.Extra[ExtraInferredNative] != "" {
 		// A real program's native holding is inferred from a holder that
@@ -1367,14 +1367,45 @@ func seconds(d time.Duration) string {
 }
 
 // nativeAdvice: releasing the GIL in the C code, or a process, with the
-// estimate of the latter when it is faster.
-func (a *analysis) nativeAdvice() string {
+// estimate of the latter when it is faster. stdlib: the calls are mostly
+// the standard library's (json, re), whose C code builds Python objects
+// and cannot release the GIL: a process, or less of the work.
+func (a *analysis) nativeAdvice(stdlib bool) string {
 	sp := a.r.Speedup
 	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
+	if stdlib {
+		// QA: "release the GIL ..." of json.dumps and re.findall.
+		s = "These are the standard library's own C code (json, re and the like), which holds the GIL while it builds Python objects and cannot release it: " +
+			"run that work in a separate process (multiprocessing, ProcessPoolExecutor), or make it smaller (smaller documents, fewer or simpler matches, a faster library, which holds the GIL for less time)"
+	}
 	if a.better(sp.AsProcesses) {
-		s += fmt.Sprintf(": either lets the others run, an estimated %s on %s (as processes; now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
+		s += fmt.Sprintf(": a process lets the others run, an estimated %s on %s (as processes; now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
+		if !stdlib {
+			s = strings.Replace(s, ": a process lets", ": either lets", 1)
+		}
 	}
 	return s + "."
+}
+
+// stdlibShare is the share of blamed held in frames of the standard
+// library (stdlibFile).
+func stdlibShare(byFunc map[tracer.Frame]int64, blamed int64) float64 {
+	var in int64
+	for f, ns := range byFunc {
+		if stdlibFile(f.File) {
+			in += ns
+		}
+	}
+	return textfmt.Share(in, blamed)
+}
+
+// stdlibFile reports whether a Python source file is the standard
+// library's: under an interpreter's lib/pythonX.Y, not in its
+// site-packages (pyenv's /root/.pyenv/versions/3.12.1/lib/python3.12/,
+// Debian's /usr/lib/python3.11/; dist-packages is Debian's).
+func stdlibFile(path string) bool {
+	i := strings.Index(path, "/lib/python3.")
+	return i >= 0 && !strings.Contains(path[i:], "-packages/")
 }
 
 // lockAdvice: the lock's critical sections, not the GIL, serialise the
