@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -252,4 +253,34 @@ func cpuSaturatedOf(t *testing.T, b *testkit.Builder) (*Report, *Verdict) {
 		t.Fatalf("not cpu-saturated: %s", r.VerdictCodes())
 	}
 	return r, v
+}
+
+// TestScalesIOCaveat: a real program's scales verdict on I/O says that
+// its overlap takes each I/O call to last as long alone, which a server
+// answering one request at a time breaks (QA: 8 threads fetching from
+// one overlapped "7.23x" and ran no faster than one thread); a VM run,
+// whose I/O lasts what the workload says, has no such caveat.
+func TestScalesIOCaveat(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		caveat  bool
+	}{{"python-web-scraping", true}, {"web-scraping", false}} {
+		tr, err := tracer.ReadFile(filepath.Join("..", "fixtures", "traces", c.fixture+".giltrace"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Analyze(tracer.Derive(tr))
+		found := false
+		for _, v := range r.Verdicts {
+			if v.Code == Scales {
+				found = true
+				if got := strings.Contains(v.Advice, "one request at a time"); got != c.caveat {
+					t.Errorf("%s: scales advice %q; the caveat %v, want %v", c.fixture, v.Advice, got, c.caveat)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no scales verdict: %s", c.fixture, r.VerdictCodes())
+		}
+	}
 }

@@ -1280,6 +1280,12 @@ func (a *analysis) scales() (Verdict, bool) {
 			}
 		} else {
 			advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
+			if a.realProgram() && a.r.Speedup.Measured == 0 {
+				// QA: 8 threads fetching from a server that answered one
+				// request at a time overlapped "7.23x" and ran no faster
+				// than one thread: each call's wait held the others'.
+				advice += " The overlap takes each I/O call to last as long alone as it did here: if the other end serves one request at a time (a single-threaded server, one database connection, a rate limit), the calls waited on each other, and fewer threads would be as fast: time the program with one thread to tell."
+			}
 		}
 		if a.better(sp.AsProcesses) {
 			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
