@@ -925,15 +925,19 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		b = blocking{io: true, kind: ioLockTimeout}
 		m.lockTimeouts++
 	}
+	// The I/O or the native call begins where the GIL is let go (s.drop),
+	// not at PyEval_SaveThread's entry (s.start): the few microseconds in
+	// between the thread still holds the GIL (QA: a GIL hold longer than
+	// the holder's running time, and waits blamed on a holder in I/O).
 	if b.io {
-		m.emit(th, s.start, tracer.KindIOBegin, uint64(m.intern(b.kind)))
+		m.emit(th, s.drop, tracer.KindIOBegin, uint64(m.intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
 		if !ended {
 			m.emit(th, t, tracer.KindIOEnd, 0)
 		}
 		return
 	}
-	m.emit(th, s.start, tracer.KindNativeBegin, tracer.NativeArg(true))
+	m.emit(th, s.drop, tracer.KindNativeBegin, tracer.NativeArg(true))
 	gilRel(tracer.ReleaseNative)
 	if !ended {
 		m.emit(th, t, tracer.KindNativeEnd, 0)
@@ -1351,10 +1355,10 @@ func (m *machine) provisionalSection(th *thread, s *section) {
 		}
 		if bl.io {
 			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO
-			buf.Emit(s.start, tracer.KindIOBegin, th.stack, uint64(m.live.Intern(bl.kind)))
+			buf.Emit(s.drop, tracer.KindIOBegin, th.stack, uint64(m.live.Intern(bl.kind)))
 		} else {
 			pr.begin, why = tracer.KindNativeBegin, tracer.ReleaseNative
-			buf.Emit(s.start, tracer.KindNativeBegin, th.stack, tracer.NativeArg(true))
+			buf.Emit(s.drop, tracer.KindNativeBegin, th.stack, tracer.NativeArg(true))
 		}
 	}
 	if p.liveGIL != tracer.NoLock {

@@ -125,7 +125,7 @@ func TestMachineProtocol(t *testing.T) {
 	}
 	want := `0 MainThread thread-start
 0 MainThread lock-acquire GIL uncontended
-10 MainThread io-begin sleep
+11 MainThread io-begin sleep
 11 MainThread lock-release GIL io
 12 thread 101 thread-start
 12 thread 101 lock-acquire GIL uncontended
@@ -145,7 +145,7 @@ func TestMachineProtocol(t *testing.T) {
 7101 thread 101 thread-end
 7102 MainThread lock-acquire GIL after-wait
 7102 MainThread lock-release lock 0xabc unlock
-7500 MainThread native-begin releases=true
+7501 MainThread native-begin releases=true
 7501 MainThread lock-release GIL native
 7600 MainThread native-end
 7600 MainThread lock-acquire GIL uncontended
@@ -265,7 +265,7 @@ func TestMachineLockHolds(t *testing.T) {
 6 MainThread lock-acquire lock 0xc uncontended
 7 MainThread lock-release lock 0xc unlock
 11 MainThread lock-acquire lock 0xa uncontended
-20 MainThread io-begin sleep
+21 MainThread io-begin sleep
 21 MainThread lock-release GIL io
 22 thread 101 thread-start
 22 thread 101 lock-acquire GIL uncontended
@@ -276,7 +276,7 @@ func TestMachineLockHolds(t *testing.T) {
 50 MainThread lock-release lock 0xa unlock
 51 thread 101 lock-acquire lock 0xa after-wait
 52 thread 101 lock-wait GIL
-60 MainThread io-begin sleep
+61 MainThread io-begin sleep
 61 MainThread lock-release GIL io
 62 thread 101 lock-acquire GIL after-wait
 70 thread 101 lock-release lock 0xa unlock
@@ -366,14 +366,14 @@ func TestMachineCrossThreadRelease(t *testing.T) {
 21 MainThread lock-acquire lock 0xee after-wait
 22 MainThread lock-wait GIL
 31 thread 101 lock-acquire lock 0xb uncontended
-32 thread 101 io-begin sleep
+33 thread 101 io-begin sleep
 33 thread 101 lock-release GIL io
 34 MainThread lock-acquire GIL after-wait
 42 MainThread lock-acquire lock 0xb uncontended
 43 MainThread lock-release lock 0xb unlock
 50 thread 101 io-end
 50 thread 101 lock-wait GIL
-60 MainThread io-begin sleep
+61 MainThread io-begin sleep
 61 MainThread lock-release GIL io
 62 thread 101 lock-acquire GIL after-wait
 62 thread 101 lock-release lock 0xb unlock
