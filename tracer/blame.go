@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Blame answers "who made this thread wait?" without materialising, for
@@ -434,4 +435,61 @@ func (t *keyTable) grow() {
 			t.index(sl.holder, sl.stack, sl.state, int(sl.i))
 		}
 	}
+}
+
+// Unheld is what the parts of a wait during which the trace shows nobody
+// holding the lock stand for, as the blame views name them.
+type Unheld uint8
+
+const (
+	// UnheldHandoff: nobody held the lock, between a release and the
+	// waiter's acquire (its wake-up latency). The GIL's holds are always
+	// observed, and a VM run's guest locks' too.
+	UnheldHandoff Unheld = iota
+	// UnheldJoin: a real program's thread join lock (named "... (Thread.join)"),
+	// whose hold by the joined thread, still running, is not observed
+	// (without --lock-holds, nor on 3.13, whose Thread.join waits on an
+	// event).
+	UnheldJoin
+	// UnheldUnobserved: a guest lock of a real program recorded without
+	// its lock holds (Meta.Extra["lock_holds"] not "observed"): some
+	// thread may well have held it; the trace does not say which.
+	UnheldUnobserved
+)
+
+var unheldNames = [...]struct{ state, frame string }{
+	UnheldHandoff:    {"handoff", "[no holder]"},
+	UnheldJoin:       {"join", "[the joined thread]"},
+	UnheldUnobserved: {"unknown-holder", "[holder not observed]"},
+}
+
+// String is the blame state of u: "handoff", "join" or "unknown-holder".
+func (u Unheld) String() string { return unheldNames[u].state }
+
+// Frame is the synthetic frame the blame views charge u to: "[no holder]",
+// "[the joined thread]" or "[holder not observed]".
+func (u Unheld) Frame() string { return unheldNames[u].frame }
+
+// UnheldOf classifies the parts of a wait for lock l (NoLock or a lock
+// out of range: the GIL's handoff) during which no holder is shown.
+func (t *Trace) UnheldOf(l LockID) Unheld {
+	if int(l) >= len(t.Locks) || t.Locks[l].GIL {
+		return UnheldHandoff
+	}
+	if strings.HasSuffix(t.Locks[l].Name, "(Thread.join)") {
+		return UnheldJoin
+	}
+	if !t.GuestHoldsObserved() {
+		return UnheldUnobserved
+	}
+	return UnheldHandoff
+}
+
+// GuestHoldsObserved reports whether the trace shows every hold of its
+// guest locks: always for a VM run; for a real CPython program (Extra
+// "source" "cpython") only when recorded with --lock-holds (Extra
+// "lock_holds" "observed", docs/cpython.md "Lock holds"). The GIL's holds
+// are always observed.
+func (t *Trace) GuestHoldsObserved() bool {
+	return t.Meta.Extra["source"] != "cpython" || t.Meta.Extra["lock_holds"] == "observed"
 }

@@ -21,9 +21,10 @@ const (
 	// lock, state lock-wait), charged to the waiting thread's stack.
 	ViewWait
 	// ViewBlame: every wait, charged to the thread that held the lock
-	// meanwhile, its state and its stack; while nobody held it (between a
-	// release and the next acquire) to the root frames "(no holder)" and
-	// "handoff".
+	// meanwhile, its state and its stack; while no holder is shown to the
+	// root frames "(no holder)" and the tracer.Unheld's state: "handoff"
+	// (between a release and the next acquire) or "unknown-holder" (a
+	// guest lock of a real program recorded without its lock holds).
 	ViewBlame
 )
 
@@ -36,16 +37,13 @@ func (v View) String() string {
 	return fmt.Sprintf("view(%d)", uint8(v))
 }
 
-// Names of the synthetic root frames of blame with no holder.
-const (
-	noHolder     = "(no holder)"
-	stateHandoff = "handoff"
-)
+// noHolder names the synthetic root frame of blame with no holder.
+const noHolder = "(no holder)"
 
 // key aggregates time: one (thread, state, stack).
 type key struct {
 	thread tracer.ThreadID // NoThread: no holder
-	state  int             // a tracer.State, or -1 for handoff
+	state  int             // a tracer.State, or unheldState(u) for no holder
 	stack  tracer.StackID
 }
 
@@ -116,15 +114,19 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 			sums.add(key{w.Holder, int(w.State), w.Stack}, w.Waited)
 		}
 		for l := range s.Trace.Locks {
+			u := s.Trace.UnheldOf(tracer.LockID(l))
+			if u == tracer.UnheldJoin {
+				u = tracer.UnheldHandoff
+			}
 			for wi, held := range s.HeldEach(tracer.LockID(l)) {
 				if w := &s.Waits[wi]; w.End-w.Start-held > 0 {
-					sums.add(key{tracer.NoThread, -1, tracer.NoStack}, w.End-w.Start-held)
+					sums.add(key{tracer.NoThread, unheldState(u), tracer.NoStack}, w.End-w.Start-held)
 				}
 			}
 		}
 		for i := range s.Waits { // waits for no lock of the trace: nobody held it
 			if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) && w.End > w.Start {
-				sums.add(key{tracer.NoThread, -1, tracer.NoStack}, w.End-w.Start)
+				sums.add(key{tracer.NoThread, unheldState(tracer.UnheldHandoff), tracer.NoStack}, w.End-w.Start)
 			}
 		}
 	default:
@@ -171,9 +173,13 @@ func (n *namer) thread(id tracer.ThreadID) string {
 	return noHolder
 }
 
+// unheldState is the key's state of blame with no holder of kind u: below
+// every tracer.State.
+func unheldState(u tracer.Unheld) int { return -1 - int(u) }
+
 func stateName(st int) string {
 	if st < 0 {
-		return stateHandoff
+		return tracer.Unheld(-1 - st).String()
 	}
 	return tracer.State(st).String()
 }

@@ -259,6 +259,10 @@ func (b *builder) wait(i int) *spec {
 		keyAcquired.Bool(w.Acquired),
 		keyUnheld.Int64(unheld),
 	)
+	if u := b.t.UnheldOf(w.Lock); u != tracer.UnheldHandoff && unheld > 0 {
+		// Not a handoff's latency: a holder the trace does not show.
+		attrs = append(attrs, keyUnheldAs.String(u.String()))
+	}
 	if how, ok := b.how[holdKey{w.Thread, w.Lock, w.End}]; ok && w.Acquired {
 		attrs = append(attrs, keyHow.String(how.String()))
 	}

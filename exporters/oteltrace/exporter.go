@@ -261,6 +261,7 @@ const (
 	keyAcquired       = attribute.Key("giltrace.wait.acquired")
 	keyHow            = attribute.Key("giltrace.wait.acquire")
 	keyUnheld         = attribute.Key("gil.unheld_ns")
+	keyUnheldAs       = attribute.Key("giltrace.wait.unheld")
 	keyNativeHolding  = attribute.Key("giltrace.native_holding_ns")
 	keySegments       = attribute.Key("giltrace.blame.segments")
 	keyHolderID       = attribute.Key("giltrace.holder.thread.id")

@@ -5,28 +5,26 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/google/pprof/profile"
 )
 
-// stateHandoff is the state label of blame charged to nobody: the part of a
-// wait between a release and the next acquire, while no thread held the
-// lock (the waiter had not yet woken up and taken it).
+// stateHandoff is the state of blame charged to nobody: the part of a wait
+// during which no thread is shown holding the lock. Its label is its
+// tracer.Unheld: "handoff" (between a release and the next acquire, while
+// the waiter had not yet woken up and taken it), "join" or
+// "unknown-holder" (a holder the trace does not show).
 const stateHandoff = tracer.NumStates
 
-// Names of the synthetic frames.
+// Names of the synthetic frames. Blame while no holder is shown is charged
+// to the frame of its tracer.Unheld: "[no holder]" (a handoff), "[the
+// joined thread]" (a real program's join lock) or "[holder not observed]"
+// (a guest lock of a real program recorded without its lock holds).
 const (
-	frameNoGuest  = "[no guest frame]" // a thread outside every guest function
-	frameNoHolder = "[no holder]"      // blame while nobody held the lock
-	// frameJoined is blame while nobody was seen holding a thread's join
-	// lock: the thread being joined, still running, whose hold of the lock
-	// a real program's trace does not show (without --lock-holds, or on
-	// 3.13, whose Thread.join waits on an event).
-	frameJoined = "[the joined thread]"
-	threadNone  = "(none)" // the thread label of blame while nobody held the lock
+	frameNoGuest = "[no guest frame]" // a thread outside every guest function
+	threadNone   = "(none)"           // the thread label of blame while no holder is shown
 )
 
 // key is what samples are aggregated by: one sample per distinct key. The
@@ -621,10 +619,7 @@ func (b *builder) labels(k key) map[string][]string {
 		"process": {b.procName(b.keyProc(k))},
 	}
 	if k.state == stateHandoff {
-		l["state"] = []string{"handoff"}
-		if b.joinLock(k.lock) {
-			l["state"] = []string{"join"}
-		}
+		l["state"] = []string{b.t.UnheldOf(k.lock).String()}
 	} else {
 		l["state"] = []string{tracer.State(k.state).String()}
 	}
@@ -654,19 +649,11 @@ func (b *builder) procName(id tracer.ProcID) string {
 	return ""
 }
 
-// joinLock reports whether l is a thread's join lock, as a real program's
-// recorder names it.
-func (b *builder) joinLock(l tracer.LockID) bool {
-	return l != tracer.NoLock && int(l) < len(b.t.Locks) && strings.HasSuffix(b.t.Locks[l].Name, "(Thread.join)")
-}
-
 // locations is the sample's stack, innermost first.
 func (b *builder) locations(k key) []*profile.Location {
 	switch {
-	case k.state == stateHandoff && b.joinLock(k.lock):
-		return []*profile.Location{b.syntheticLoc(frameJoined)}
 	case k.state == stateHandoff:
-		return []*profile.Location{b.syntheticLoc(frameNoHolder)}
+		return []*profile.Location{b.syntheticLoc(b.t.UnheldOf(k.lock).Frame())}
 	case k.stack == tracer.NoStack || int(k.stack) >= len(b.t.Stacks):
 		return []*profile.Location{b.syntheticLoc(frameNoGuest)}
 	}
