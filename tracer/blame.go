@@ -470,6 +470,11 @@ func (u Unheld) String() string { return unheldNames[u].state }
 // "[the joined thread]" or "[holder not observed]".
 func (u Unheld) Frame() string { return unheldNames[u].frame }
 
+// NoHolderThread is the thread the blame views charge the parts of a wait
+// with no holder shown to (any Unheld), under the state Unheld.String()
+// and the frame Unheld.Frame().
+const NoHolderThread = "(none)"
+
 // UnheldOf classifies the parts of a wait for lock l (NoLock or a lock
 // out of range: the GIL's handoff) during which no holder is shown.
 func (t *Trace) UnheldOf(l LockID) Unheld {

@@ -10,6 +10,7 @@
   const HUES = { // colours by state: [hue, saturation %]
     "running": [120, 45], "gil-wait": [0, 70], "io": [210, 60], "native": [275, 45],
     "native-holding": [30, 80], "lock-wait": [50, 85], "handoff": [0, 0],
+    "join": [180, 15], "unknown-holder": [300, 15],
   };
 
   const $ = (id) => document.getElementById(id);

@@ -21,9 +21,11 @@ const (
 	// lock, state lock-wait), charged to the waiting thread's stack.
 	ViewWait
 	// ViewBlame: every wait, charged to the thread that held the lock
-	// meanwhile, its state and its stack; while no holder is shown to the
-	// root frames "(no holder)" and the tracer.Unheld's state: "handoff"
-	// (between a release and the next acquire) or "unknown-holder" (a
+	// meanwhile, its state and its stack; while no holder is shown, as in
+	// the pprof blame profile, to the thread "(none)", the tracer.Unheld's
+	// state and its frame: "handoff" and "[no holder]" (between a release
+	// and the next acquire), "join" and "[the joined thread]" (a real
+	// program's join lock), "unknown-holder" and "[holder not observed]" (a
 	// guest lock of a real program recorded without its lock holds).
 	ViewBlame
 )
@@ -37,8 +39,9 @@ func (v View) String() string {
 	return fmt.Sprintf("view(%d)", uint8(v))
 }
 
-// noHolder names the synthetic root frame of blame with no holder.
-const noHolder = "(no holder)"
+// noHolder names the synthetic root frame (the thread) of blame with no
+// holder, as the pprof blame profile's thread label does.
+const noHolder = tracer.NoHolderThread
 
 // key aggregates time: one (thread, state, stack).
 type key struct {
@@ -115,9 +118,6 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 		}
 		for l := range s.Trace.Locks {
 			u := s.Trace.UnheldOf(tracer.LockID(l))
-			if u == tracer.UnheldJoin {
-				u = tracer.UnheldHandoff
-			}
 			for wi, held := range s.HeldEach(tracer.LockID(l)) {
 				if w := &s.Waits[wi]; w.End-w.Start-held > 0 {
 					sums.add(key{tracer.NoThread, unheldState(u), tracer.NoStack}, w.End-w.Start-held)
@@ -228,6 +228,9 @@ func stacks(s *tracer.Spans, v View) ([]stack, error) {
 	out := make([]stack, 0, len(sums))
 	for k, ns := range sums {
 		frames := []string{n.thread(k.thread), stateName(k.state)}
+		if k.state < 0 { // no holder: its synthetic frame
+			frames = append(frames, tracer.Unheld(-1-k.state).Frame())
+		}
 		out = append(out, stack{frames: n.path(frames, k.stack), ns: ns})
 	}
 	slices.SortFunc(out, func(a, b stack) int {

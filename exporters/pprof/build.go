@@ -23,8 +23,8 @@ const stateHandoff = tracer.NumStates
 // joined thread]" (a real program's join lock) or "[holder not observed]"
 // (a guest lock of a real program recorded without its lock holds).
 const (
-	frameNoGuest = "[no guest frame]" // a thread outside every guest function
-	threadNone   = "(none)"           // the thread label of blame while no holder is shown
+	frameNoGuest = "[no guest frame]"    // a thread outside every guest function
+	threadNone   = tracer.NoHolderThread // the thread label of blame while no holder is shown
 )
 
 // key is what samples are aggregated by: one sample per distinct key. The
