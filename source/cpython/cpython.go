@@ -170,8 +170,11 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 // lock the program used, where rec gets, at the end, the threads' names
 // and only the locks that say something about the threads. A crash of
 // giltrace then leaves the run so far on disk. live may be nil.
-func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tracer.Meta, error) {
-	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
+func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (meta tracer.Meta, err error) {
+	// err is named so that the deferred removal of the probes below can
+	// return its error: it was dropped, and a probe left defined went
+	// unsaid (review).
+	meta = tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Version: s.o.Version, Extra: map[string]string{"source": "cpython"}}
 	t0 := time.Now()
 	if err := Check(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // tracefsRoot is where tracefs is mounted (and mounted by Check if absent).
@@ -131,13 +132,32 @@ func (s *session) open(probes []probe) error {
 func (s *session) close() error {
 	var errs []error
 	for _, name := range s.defined {
-		if err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), fmt.Sprintf("-:%s/%s\n", s.group, name)); err != nil {
+		def := fmt.Sprintf("-:%s/%s\n", s.group, name)
+		err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), def)
+		// A probe is busy while an event of it is still open: the kernel
+		// frees the event of a task that exited just before its
+		// descriptor was closed a little later, from that task's side
+		// (seen when threads ended as an attach stopped: thread_end's
+		// probe stayed defined, once in some tens of runs on a loaded
+		// machine). Tried again for up to busyWait.
+		for waited := time.Duration(0); errors.Is(err, syscall.EBUSY) && waited < busyWait; waited += busyRetry {
+			time.Sleep(busyRetry)
+			err = appendFile(filepath.Join(tracefsRoot, "uprobe_events"), def)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("removing uprobe %s/%s: %w", s.group, name, err))
 		}
 	}
 	s.defined = nil
 	return errors.Join(errs...)
 }
+
+// busyWait is how long close tries again to remove a probe the kernel
+// says is busy, every busyRetry.
+const (
+	busyWait  = 2 * time.Second
+	busyRetry = 10 * time.Millisecond
+)
 
 // RemoveStale removes the uprobe definitions (and the tracefs instances of
 // giltrace before 2026-12-02) that recorders which no longer exist left
