@@ -1430,7 +1430,9 @@ func (a *analysis) convoyAdvice(holder string, holders int, io string, waitNS, m
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(" (as processes: an estimated %s on %s, now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 	} else {
-		s += fmt.Sprintf(" (no faster in all, but %s would no longer wait behind %s's compute after its I/O: a median %s each, %s in all)", io, holder, textfmt.Dur(medianNS), textfmt.Dur(waitNS))
+		// QA: "no faster in all", said as a fact, of a program whose
+		// wall was the I/O thread's: it is the estimate's figure.
+		s += fmt.Sprintf(" (as processes an estimated %s against %s now, little gain in all, but %s would no longer wait behind %s's compute after its I/O: a median %s each, %s in all)", textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), io, holder, textfmt.Dur(medianNS), textfmt.Dur(waitNS))
 	}
 	return s + a.switchIntervalAdvice()
 }
