@@ -159,7 +159,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	// A run whose repeated passages vary a lot (a loop of short writes with
 	// a slow one now and then) compresses poorly: past sizeTarget, the
 	// model is built again with a wider tolerance (it must stay under
-	// MaxSize, a workload's limit),
+	// MaxSize, the loader's limit for a model),
 	// and at last with every passage of the same operations counted as a
 	// repeat whatever their durations. Repeats keep their copies' mean
 	// durations, so each thread's total time is kept; what is lost is how
@@ -190,7 +190,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("modelling %s: %w: %d bytes with every repeated passage merged, over a workload's limit of %d bytes (1 MiB): the threads did too many different things in a row", what, ErrTooLarge, len(out), MaxSize)
+	return nil, fmt.Errorf("modelling %s: %w: %d bytes with every repeated passage merged, over a model's limit of %d bytes (16 MiB): the threads did too many different things in a row", what, ErrTooLarge, len(out), MaxSize)
 }
 
 // NoLoad says that the model of trace t does not load, and why, for the
@@ -214,9 +214,17 @@ func NoLoad(t *tracer.Trace) string {
 // their durations.
 const sizeTarget = 256 << 10
 
-// MaxSize is the largest model written: a workload file's limit
-// (workload.MaxFileSize, which model does not import: TestMaxSize).
-const MaxSize = 1 << 20
+// MaxSize is the largest model written: the workload loader's limit for a
+// model giltrace wrote (workload.MaxModelSize, which model does not
+// import: TestMaxSize), not the 1 MiB of a file written by hand, which a
+// model of a long run of irregular passages can exceed (QA: a 12-line
+// lock counter's run made 1.8 MB). It only guards against absurd sizes:
+// Build aims at sizeTarget.
+const MaxSize = 16 << 20
+
+// header begins every model: the loader knows a model by it and bounds it
+// by MaxSize (workload.ModelHeader, TestMaxSize).
+const header = "# Modelled by giltrace model"
 
 // ErrTooLarge is wrapped by Build's error for a run whose model is over
 // MaxSize even with every repeated passage merged.
@@ -1421,7 +1429,7 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		frames: map[string]string{}, byFunc: map[string][]string{}}
 	var w strings.Builder
 	m := t.Meta
-	fmt.Fprintf(&w, "# Modelled by giltrace model from %s", commentText(orDefault(o.Source, "a trace")))
+	fmt.Fprintf(&w, "%s from %s", header, commentText(orDefault(o.Source, "a trace")))
 	if cmd := m.Extra["command"]; cmd != "" {
 		fmt.Fprintf(&w, ": %s", commentText(cmd))
 	}

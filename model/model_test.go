@@ -629,10 +629,18 @@ func TestCoarsenedToFit(t *testing.T) {
 	}
 }
 
-// TestMaxSize: a model's limit is a workload file's.
+// TestMaxSize: a model's limit is the loader's for a model, which knows
+// a model by its header.
 func TestMaxSize(t *testing.T) {
-	if model.MaxSize != workload.MaxFileSize {
-		t.Errorf("model.MaxSize %d, workload.MaxFileSize %d", model.MaxSize, workload.MaxFileSize)
+	if model.MaxSize != workload.MaxModelSize {
+		t.Errorf("model.MaxSize %d, workload.MaxModelSize %d", model.MaxSize, workload.MaxModelSize)
+	}
+	src, err := model.Build(tracer.Derive(testkit.Countdown(4)), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(src, []byte(workload.ModelHeader)) {
+		t.Errorf("a model begins %.60q, not with workload.ModelHeader %q", src, workload.ModelHeader)
 	}
 }
 
@@ -733,4 +741,56 @@ func TestNoLoad(t *testing.T) {
 			t.Errorf("NoLoad(truncated %v, salvaged %q) = %q, want %q", c.t.Truncated, c.t.Salvaged, got, c.want)
 		}
 	}
+}
+
+// TestModelOverFileLimit: a model that no coarsening brings under a
+// workload file's 1 MiB (QA: a 12-line lock counter's run made a 1.8 MB
+// model, and record dropped its "What would help", compare and model
+// failed) is written and loads, a model giltrace wrote being bounded by
+// model.MaxSize, not by the limit of a file written by hand. Here: 24 000
+// blocking calls of three kinds in a random order, which no repeat
+// compresses, each after a stretch of Python.
+func TestModelOverFileLimit(t *testing.T) {
+	const us = int64(1000)
+	b := testkit.New("irregular")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	f := b.Func("w", 3)
+	th := b.Thread(p, "worker")
+	now := int64(10)
+	th.Start(now).Acquire(now+1, gil, tracer.AcquireUncontended).Call(now+2, f)
+	now += 10
+	var compute, io int64
+	kinds := []string{"disk", "socket", "pipe"}
+	x := uint64(1)
+	for range 24_000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		c := 8*us + int64(x>>33)%(80*us)
+		d := 60*us + int64(x>>20)%(800*us)
+		th.Release(now+c, gil, tracer.ReleaseIO).IOBegin(now+c+1, kinds[(x>>50)%3]).IOEnd(now + c + 1 + d)
+		th.Acquire(now+c+2+d, gil, tracer.AcquireUncontended)
+		compute += c
+		io += d
+		now += c + 2 + d
+	}
+	th.Return(now+1).Release(now+2, gil, tracer.ReleaseThreadEnd).End(now + 3)
+	src, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "irregular.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src) <= workload.MaxFileSize || len(src) > model.MaxSize {
+		t.Fatalf("model of %d bytes; want one over a file's %d, under a model's %d", len(src), workload.MaxFileSize, model.MaxSize)
+	}
+	w, err := workload.Parse("irregular.yaml", src)
+	if err != nil {
+		t.Fatalf("%.300v", err)
+	}
+	got := plan(t, w)[threadKey{0, "worker"}]
+	if math.Abs(got.compute-float64(compute)) > 0.02*float64(compute) {
+		t.Errorf("compute %.1f ms, recorded %.1f", got.compute/1e6, float64(compute)/1e6)
+	}
+	if math.Abs(got.io-float64(io)) > 0.02*float64(io) {
+		t.Errorf("io %.1f ms, recorded %.1f", got.io/1e6, float64(io)/1e6)
+	}
+	t.Logf("model of %d bytes", len(src))
 }

@@ -84,6 +84,21 @@ var formatKeys = map[string][]string{
 	"wait":    {"duration", "lock", "until"},
 }
 
+// A model that giltrace wrote (giltrace model, the what-if's prediction:
+// text that begins with ModelHeader) is machine-made, one function per
+// passage of the run, and is bounded more generously than a file written
+// by hand: MaxModelSize bytes instead of MaxFileSize, MaxModelOps
+// operations instead of MaxOps and MaxModelFunctions functions instead of
+// MaxFunctions. The bounds still keep an absurd file from exhausting
+// memory (QA: the model of a 12-line lock counter's run was 1.8 MB, over
+// MaxFileSize, and record dropped its prediction).
+const (
+	ModelHeader       = "# Modelled by giltrace model" // the first line's start of a model (package model writes it)
+	MaxModelSize      = 16 << 20                       // bytes of a model's source
+	MaxModelOps       = 1_000_000                      // operations in all functions of a model as written
+	MaxModelFunctions = 65536                          // entries of a model's functions:
+)
+
 // Load reads and validates the workload file at path. Errors name the file,
 // line and column, the field and what was expected; a file with several
 // problems gives a *LoadErrors listing them. See Parse.
@@ -98,7 +113,7 @@ func Load(path string) (*Workload, error) {
 		return nil, fmt.Errorf("reading workload: %w", err)
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	src, err := io.ReadAll(io.LimitReader(f, MaxModelSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading workload %s: %w", path, err)
 	}
@@ -115,7 +130,11 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	if name == "" {
 		name = "workload"
 	}
-	l := &loader{file: name, locks: map[string]bool{}}
+	l := &loader{file: name, locks: map[string]bool{}, maxOps: MaxOps, maxFunctions: MaxFunctions}
+	isModel := bytes.HasPrefix(src, []byte(ModelHeader))
+	if isModel {
+		l.maxOps, l.maxFunctions = MaxModelOps, MaxModelFunctions
+	}
 	defer func() {
 		// The YAML library is not ours; a panic in it on odd input must still
 		// be an error, never a crash.
@@ -123,7 +142,10 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 			w, err = nil, &LoadError{File: name, Msg: fmt.Sprintf("invalid YAML: %v", r)}
 		}
 	}()
-	if len(src) > MaxFileSize {
+	if isModel && len(src) > MaxModelSize {
+		return nil, &LoadError{File: name, Msg: fmt.Sprintf("model of %d bytes is larger than the limit of %d bytes (16 MiB) for a model giltrace wrote", len(src), MaxModelSize)}
+	}
+	if !isModel && len(src) > MaxFileSize {
 		return nil, &LoadError{File: name, Msg: fmt.Sprintf("file is larger than the limit of %d bytes (1 MiB)", MaxFileSize)}
 	}
 	if err := checkUTF8(name, src); err != nil {
@@ -302,13 +324,15 @@ func yamlSyntax(src []byte) (err error) {
 // loader holds the state of one Parse: the errors found so far and the
 // counters behind the limits.
 type loader struct {
-	file    string
-	errs    []*LoadError
-	omitted int
-	opCount int             // operations decoded so far, for MaxOps
-	opsFull bool            // MaxOps was hit: stop decoding operations
-	runs    []*yaml.Node    // the run: value of each decoded thread group
-	locks   map[string]bool // guest lock names seen, for MaxLocks
+	file         string
+	errs         []*LoadError
+	omitted      int
+	opCount      int             // operations decoded so far, for MaxOps
+	maxOps       int             // MaxOps, or MaxModelOps for a model giltrace wrote
+	maxFunctions int             // MaxFunctions, or MaxModelFunctions for a model
+	opsFull      bool            // MaxOps was hit: stop decoding operations
+	runs         []*yaml.Node    // the run: value of each decoded thread group
+	locks        map[string]bool // guest lock names seen, for MaxLocks
 }
 
 // errorf records an error at n's position.

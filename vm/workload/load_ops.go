@@ -26,8 +26,8 @@ func (l *loader) functions(n *yaml.Node) map[string]*Function {
 		l.errorf(n, "functions", "expected at least one function, got an empty mapping")
 		return funcs
 	}
-	if len(rn.Content)/2 > MaxFunctions {
-		l.errorf(n, "functions", "%d functions exceed the limit of %d", len(rn.Content)/2, MaxFunctions)
+	if len(rn.Content)/2 > l.maxFunctions {
+		l.errorf(n, "functions", "%d functions exceed the limit of %d", len(rn.Content)/2, l.maxFunctions)
 		return funcs
 	}
 	for i := 0; i+1 < len(rn.Content); i += 2 {
@@ -121,8 +121,8 @@ func (l *loader) op(n *yaml.Node, path string, depth int) (Op, bool) {
 		return Op{}, false
 	}
 	l.opCount++
-	if l.opCount > MaxOps {
-		l.errorf(n, path, "more than %d operations in the workload; that is the limit", MaxOps)
+	if l.opCount > l.maxOps {
+		l.errorf(n, path, "more than %d operations in the workload; that is the limit", l.maxOps)
 		l.opsFull = true
 		return Op{}, false
 	}

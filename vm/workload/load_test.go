@@ -690,3 +690,20 @@ func TestLoadErrorsOmittedOne(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// TestParseModelSize: a model giltrace wrote (ModelHeader) may exceed a
+// hand-written file's MaxFileSize up to MaxModelSize, and past that the
+// error names its size and the bound.
+func TestParseModelSize(t *testing.T) {
+	body := opYAML("sleep: 1ms")
+	src := []byte(ModelHeader + " from x\n" + body + "# " + strings.Repeat("x", MaxFileSize))
+	if _, err := Parse("model", src); err != nil {
+		t.Fatalf("Parse of a model of %d bytes: %v", len(src), err)
+	}
+	src = []byte(ModelHeader + " from x\n" + body + "# " + strings.Repeat("x", MaxModelSize))
+	_, err := Parse("model", src)
+	want := fmt.Sprintf("model: model of %d bytes is larger than the limit of %d bytes (16 MiB)", len(src), MaxModelSize)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse of a model of %d bytes: err = %v; want %q", len(src), err, want)
+	}
+}
