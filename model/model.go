@@ -135,13 +135,13 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		}
 	}
 	nameNotifies()
-	build := func(tol float64) []threadModel {
+	build := func(tol float64, lines bool) []threadModel {
 		var threads []threadModel
 		for depth := math.MaxInt; ; {
 			threads = threads[:0]
 			fns := map[string]bool{}
 			for id := range t.Threads {
-				tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, tol)
+				tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, tol, lines)
 				threads = append(threads, tm)
 				for _, b := range tm.blocks {
 					fns[b.fn.Func] = true
@@ -167,8 +167,9 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	// made a 1.6 MB model that the what-if prediction could not load).
 	var out []byte
 	tols := coarser(o.Tolerance)
-	for i, tol := range tols {
-		threads := build(tol)
+	for i, st := range tols {
+		tol := st.tol
+		threads := build(tol, st.lines)
 		if p := modelledProcs(t, threads); !maps.Equal(p.num, procs.num) {
 			// A process with no thread to write (a trace cut off before
 			// its threads did anything) is left out, and the others
@@ -176,7 +177,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			// give the waiter's process. The same threads have work.
 			procs = p
 			nameNotifies()
-			threads = build(tol)
+			threads = build(tol, st.lines)
 		}
 		if !slices.ContainsFunc(threads, func(tm threadModel) bool {
 			return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
@@ -230,15 +231,28 @@ const header = "# Modelled by giltrace model"
 // MaxSize even with every repeated passage merged.
 var ErrTooLarge = errors.New("model too large")
 
-// coarser is the tolerances Build tries, from tol to any difference: a
-// tolerance of 0.75 takes durations within a factor of 4 as similar, and 1
-// any (opSimilar). Each is a build of the whole model (about 0.8 s for
-// 1.5 M events), so the steps are few.
-func coarser(tol float64) []float64 {
-	out := []float64{tol}
+// step is one way Build tries to write the model: a tolerance, and
+// whether the blocks of one function found at different lines stay apart.
+type step struct {
+	tol   float64
+	lines bool
+}
+
+// coarser is the steps Build tries: at tol with a block for each line
+// of a function, as recorded; then with the consecutive blocks of one
+// function merged whatever their lines (a loop whose thread is found at
+// one line or another of it at each switch of the GIL made a block, and
+// a function, of each stretch between switches, each with its own repeat
+// counts: nothing shared them, and the loop was hundreds of functions);
+// then at wider tolerances, from tol to any difference: a tolerance of
+// 0.75 takes durations within a factor of 4 as similar, and 1 any
+// (opSimilar). Each is a build of the whole model (about 0.8 s for 1.5 M
+// events), so the steps are few.
+func coarser(tol float64) []step {
+	out := []step{{tol, true}, {tol, false}}
 	for _, c := range []float64{0.75, 1} {
 		if c > tol {
-			out = append(out, c)
+			out = append(out, step{c, false})
 		}
 	}
 	return out
@@ -638,7 +652,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, notes []notification, cpu *cpuShare, depth int, tol float64) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, notes []notification, cpu *cpuShare, depth int, tol float64, lines bool) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	if int(id) < len(s.Threads) && !s.Threads[id].Existed {
@@ -790,8 +804,8 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			lf.kind, lf.label = opIO, "wait"
 		}
 	}
-	// Blocks: consecutive leaves in one function; within a block,
-	// consecutive leaves of one kind (and label and hold) merge.
+	// Blocks: consecutive leaves in one function at one line; within a
+	// block, consecutive leaves of one kind (and label and hold) merge.
 	for _, lf := range leaves {
 		if n := len(tm.blocks); n == 0 || tm.blocks[n-1].fn != lf.fn {
 			tm.blocks = append(tm.blocks, block{fn: lf.fn})
@@ -801,9 +815,45 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 	}
 	tm.blocks = coarsen(tm.blocks)
 	for i := range tm.blocks {
-		tm.blocks[i].ops = compress(dropTiny(tm.blocks[i].ops), tol)
+		tm.blocks[i].ops = dropTiny(tm.blocks[i].ops)
+	}
+	if !lines {
+		tm.blocks = mergeLines(tm.blocks)
+	}
+	for i := range tm.blocks {
+		tm.blocks[i].ops = compress(tm.blocks[i].ops, tol)
 	}
 	return tm
+}
+
+// mergeLines merges consecutive blocks of one function (its file and
+// name) found at different lines, leaving out the blocks left with no
+// operation between them (a moment in another frame shorter than minOp):
+// a loop that its thread is found at one line or another of at each
+// switch of the GIL is then one block, which compress can make a repeat
+// of, instead of a block, and a function, for each stretch between
+// switches. The first block's frame names the merged one.
+func mergeLines(blocks []block) []block {
+	var out []block
+	for _, b := range blocks {
+		if len(b.ops) == 0 {
+			continue
+		}
+		n := len(out)
+		if n == 0 || out[n-1].fn.Func != b.fn.Func || out[n-1].fn.File != b.fn.File {
+			out = append(out, b)
+			continue
+		}
+		prev := &out[n-1]
+		ops := b.ops
+		if last, first := &prev.ops[len(prev.ops)-1], ops[0]; last.kind == first.kind && last.label == first.label &&
+			first.kind != opLock && !first.kind.marker() {
+			last.d += first.d // the seam: one operation, as dropTiny merges them
+			ops = ops[1:]
+		}
+		prev.ops = append(prev.ops, ops...)
+	}
+	return out
 }
 
 // smallShare is the share of a thread's active time below which a block is

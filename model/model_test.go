@@ -794,3 +794,80 @@ func TestModelOverFileLimit(t *testing.T) {
 	}
 	t.Logf("model of %d bytes", len(src))
 }
+
+// TestLoopLinesMerged: a lock counter's loop (`with lock: counter += 1`,
+// then `sum(range(50))`) whose threads were found at line 6 or line 8 of
+// it from one switch of the GIL to the next made a block, and a function,
+// of each stretch between switches, none shared (each its own repeat
+// count): past sizeTarget, the consecutive blocks of one function are
+// merged whatever their lines, and the loop compresses. 64 threads take
+// 120 turns each: a stretch of 3 to 5 ms of Python, then 2 to 50
+// iterations of a 2 us hold and 4 us outside it.
+func TestLoopLinesMerged(t *testing.T) {
+	const us = int64(1000)
+	b := testkit.New("lk")
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	lock := b.Lock(p, "lock 0x5637")
+	at6, at8 := b.Func("work", 6), b.Func("work", 8)
+	const n = 64
+	var ths []*testkit.Thread
+	now := int64(10)
+	for i := range n {
+		th := b.Thread(p, fmt.Sprintf("Thread-%d (work)", i+1))
+		th.Start(now).Wait(now+1, gil)
+		ths = append(ths, th)
+		now += 2
+	}
+	var compute int64
+	x := uint64(7)
+	for turn := range 120 * n {
+		th := ths[turn%n]
+		th.Acquire(now, gil, tracer.AcquireAfterWait)
+		if turn < n {
+			th.Call(now+1, at6)
+		}
+		if (turn/n)%2 == 1 {
+			th.Line(now+2, at8)
+		} else {
+			th.Line(now+2, at6)
+		}
+		now += 3
+		x = x*6364136223846793005 + 1442695040888963407
+		stretch := 3000*us + int64(x>>33)%(2000*us)
+		now += stretch
+		compute += stretch
+		for range 2 + int(x>>20)%49 {
+			th.Acquire(now, lock, tracer.AcquireUncontended)
+			th.Release(now+2*us, lock, tracer.ReleaseUnlock)
+			now += 6 * us
+			compute += 6 * us
+		}
+		if turn >= 119*n {
+			th.Return(now).Release(now+1, gil, tracer.ReleaseThreadEnd).End(now + 2)
+		} else {
+			th.Wait(now, gil).Release(now+1, gil, tracer.ReleaseLockWait)
+		}
+		now += 3
+	}
+	src, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "lk.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 24 400 bytes; 233 049 with a block, and a function, for each line
+	// (over sizeTarget at the default tolerance, under it at any).
+	if len(src) > 64<<10 {
+		t.Errorf("model of %d bytes, over 64 KiB", len(src))
+	}
+	w, err := workload.Parse("lk.yaml", src)
+	if err != nil {
+		t.Fatalf("%.300v", err)
+	}
+	got := 0.0
+	for _, c := range plan(t, w) {
+		got += c.compute
+	}
+	if math.Abs(got-float64(compute)) > 0.02*float64(compute) {
+		t.Errorf("compute %.1f ms, recorded %.1f", got/1e6, float64(compute)/1e6)
+	}
+}
