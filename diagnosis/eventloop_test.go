@@ -184,3 +184,52 @@ stack 4 parent=0 frame=3
 		t.Errorf("verdicts %+v, want the loop's 90 %%", r.Verdicts)
 	}
 }
+
+// TestEventLoopTwoRuns: work between two runs of the loop, with its
+// stacks read whole and none of the loop's frames, is not the loop's
+// (review: asyncio.run(a); 100 ms of synchronous work; asyncio.run(b)
+// would have counted the 100 ms under the loop). Here the loop runs 30 ms
+// twice around 100 ms of crunch(): 35 % of the work, not an event loop's
+// run.
+func TestEventLoopTwoRuns(t *testing.T) {
+	text := `giltrace-text 1
+meta workload "aio"
+meta gil-mode "cpython"
+meta switch-interval 5000000
+meta cores 2
+meta extra "source" "cpython"
+string 0 ""
+process 0 "aio" pid=100 gil=0
+lock 0 "GIL" proc=0 gil
+thread 0 "MainThread" proc=0
+frame 0 "<module>" "/tmp/aio.py" 20
+frame 1 "BaseEventLoop._run_once" "/usr/lib/python3.11/asyncio/base_events.py" 1900
+frame 2 "fetch" "/tmp/aio.py" 5
+frame 3 "crunch" "/tmp/aio.py" 9
+stack 1 parent=0 frame=0
+stack 2 parent=1 frame=1
+stack 3 parent=2 frame=2
+stack 4 parent=1 frame=3
+0 0 thread-start
+1 0 lock-acquire GIL uncontended
+2 0 call-enter @1
+10000000 0 call-enter @2
+10000001 0 call-enter @3
+40000000 0 call-exit @3
+40000001 0 call-exit @2
+40000002 0 call-enter @4
+140000000 0 call-exit @4
+140000001 0 call-enter @2
+140000002 0 call-enter @3
+170000000 0 lock-release GIL thread-end @3
+170000001 0 thread-end @3
+`
+	tr, err := tracer.ParseText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := diagnosis.Analyze(tracer.Derive(tr))
+	if len(r.Verdicts) != 1 || strings.Contains(r.Verdicts[0].Text, "an asyncio event loop") {
+		t.Errorf("verdicts %+v, want a single-threaded run's, not an event loop's", r.Verdicts)
+	}
+}

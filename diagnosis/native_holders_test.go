@@ -70,6 +70,8 @@ func TestNativeAdviceStdlib(t *testing.T) {
 		{"/usr/lib/python3.11/re/__init__.py", true},
 		{"/root/.pyenv/versions/3.12.1/lib/python3.12/site-packages/numpy/core/numeric.py", false},
 		{"/usr/lib/python3/dist-packages/yaml/__init__.py", false},
+		{"/root/.pyenv/versions/3.12.1/lib/python3.12/threading.py", false},                 // Thread(target=cfunc)
+		{"/root/.pyenv/versions/3.12.1/lib/python3.12/concurrent/futures/thread.py", false}, // executor.map(cfunc, ...)
 		{"/app/native.py", false},
 	} {
 		if got := stdlibFile(c.file); got != c.stdlib {

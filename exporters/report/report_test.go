@@ -3,7 +3,9 @@ package report
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -170,5 +172,33 @@ func TestNearBoundaryOneLinePerVerdict(t *testing.T) {
 	want := "  near the boundary, not given: gil-bound (GIL wait share 24.4 % against 25 %; without-GIL estimate / GIL ceiling 1.20x against 1.25x)\n"
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
+	}
+}
+
+// TestTracingCostCounts: the tracing-cost warning names the count its
+// estimate took: the probe hits when they pass the events and the lost
+// hits, else the events and the lost hits (review: with lost hits, it
+// printed fewer probe hits than the estimate counted).
+func TestTracingCostCounts(t *testing.T) {
+	tr := testkit.Countdown(20)
+	events := 0
+	for _, e := range tr.Events {
+		if e.Kind != tracer.KindCallEnter && e.Kind != tracer.KindCallExit && e.Kind != tracer.KindDropRequest {
+			events++
+		}
+	}
+	for _, c := range []struct {
+		lost, hits int
+		want       string
+	}{
+		{100000, events + 50000, fmt.Sprintf("%d events and 100000 probe hits lost at about", events)},
+		{100000, events + 200000, fmt.Sprintf("%d probe hits (%d of them events and 100000 lost;", events+200000, events)},
+		{0, events + 200000, fmt.Sprintf("%d probe hits (%d of them events;", events+200000, events)},
+	} {
+		tr.Meta.Extra = map[string]string{"source": "cpython", "lost_events": strconv.Itoa(c.lost), "probe_hits": strconv.Itoa(c.hits)}
+		txt, _ := textAndJSON(t, tracer.Derive(tr))
+		if !bytes.Contains(txt.Bytes(), []byte(c.want)) {
+			t.Errorf("lost %d, hits %d: text lacks %q:\n%s", c.lost, c.hits, c.want, txt.String())
+		}
 	}
 }

@@ -281,10 +281,17 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 		return
 	}
 	traps := fmt.Sprintf("%d events", c.Events)
-	if c.ProbeHits > int64(c.Events) {
+	if lost := int64(min(r.LostEvents, 1<<40)); c.ProbeHits > int64(c.Events)+lost {
 		// QA: uncontended lock acquires trap into their probe, whose
-		// filter drops them: no event.
-		traps = fmt.Sprintf("%d probe hits (%d of them events; the others, uncontended lock acquires and the like, dropped by the probes' filters)", c.ProbeHits, c.Events)
+		// filter drops them: no event. The count the estimate took
+		// (review).
+		of := fmt.Sprintf("%d of them events", c.Events)
+		if lost > 0 {
+			of = fmt.Sprintf("%d of them events and %d lost", c.Events, lost)
+		}
+		traps = fmt.Sprintf("%d probe hits (%s; the others, uncontended lock acquires and the like, dropped by the probes' filters)", c.ProbeHits, of)
+	} else if lost > 0 {
+		traps = fmt.Sprintf("%d events and %d probe hits lost", c.Events, lost)
 	}
 	if c.SystemCPUNS == 0 {
 		fmt.Fprintf(w, "Warning: tracing cost: %s at about %s each put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",

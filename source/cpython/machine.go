@@ -148,6 +148,10 @@ type thread struct {
 	live   *tracer.Buffer // in the live recording, once it has an event
 	liveN  int            // events emitted into live
 	prov   *provisional   // a blocking call emitted into live before its end
+	// liveEnd: the end the live recording gives in place of the next
+	// event of kind liveEnd[0] (an I/O or native call published as the
+	// other: its begin was the provisional one), or zeros.
+	liveEnd [2]tracer.Kind
 
 	started, ended bool
 	skip           bool // seen first inside a blocking call (attach): wait for take_gil
@@ -906,16 +910,6 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 	if !b.io && s.waited() {
 		b = blocking{io: true, kind: ioNativeWait}
 	}
-	if pr := th.prov; pr != nil && pr.sec == s && !s.hasLock {
-		// Emitted provisionally into the live recording: the same kind
-		// here, so that the live recording stays valid.
-		if io := pr.begin == tracer.KindIOBegin; io != b.io {
-			b = m.blocking(p, s.ra)
-			if io {
-				b = blocking{io: true, kind: ioNativeWait}
-			}
-		}
-	}
 	if b.kind == ioNativeWait {
 		m.nativeWaits++
 	}
@@ -1287,10 +1281,22 @@ func (m *machine) publishLive() {
 				case !pr.begun && e.kind == pr.begin:
 					pr.begun = true
 					continue
+				case !pr.begun && callBegin(pr.begin) && callBegin(e.kind):
+					// Published as native work, ended as I/O (its
+					// thread found asleep: native-wait), or the other
+					// way: the live recording keeps the kind it began
+					// with, and ends it so.
+					pr.begun = true
+					th.liveEnd = [2]tracer.Kind{callEnd(e.kind), callEnd(pr.begin)}
+					continue
 				case !pr.rel && e.kind == tracer.KindLockRelease && e.lock == nil:
 					pr.rel = true
 					continue
 				}
+			}
+			kind := e.kind
+			if th.liveEnd[0] != 0 && kind == th.liveEnd[0] {
+				kind, th.liveEnd = th.liveEnd[1], [2]tracer.Kind{}
 			}
 			arg := e.arg
 			switch {
@@ -1303,7 +1309,7 @@ func (m *machine) publishLive() {
 			case e.kind == tracer.KindIOBegin:
 				arg = uint64(m.live.Intern(m.strs[tracer.StringID(e.arg)]))
 			}
-			m.liveThread(th).Emit(e.t, e.kind, e.st, arg)
+			m.liveThread(th).Emit(e.t, kind, e.st, arg)
 		}
 		if pr := th.prov; pr != nil && pr.sec != th.sec && pr.begun && pr.rel {
 			th.prov = nil
@@ -1312,6 +1318,17 @@ func (m *machine) publishLive() {
 			m.provisionalSection(th, s)
 		}
 	}
+}
+
+// callBegin reports whether k begins an I/O or a native call.
+func callBegin(k tracer.Kind) bool { return k == tracer.KindIOBegin || k == tracer.KindNativeBegin }
+
+// callEnd is the end of the call that k begins.
+func callEnd(k tracer.Kind) tracer.Kind {
+	if k == tracer.KindIOBegin {
+		return tracer.KindIOEnd
+	}
+	return tracer.KindNativeEnd
 }
 
 // provisionalAfter is how long a blocking call must have gone on, as far

@@ -997,3 +997,50 @@ func TestForkedChildClassified(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineNativeWait: a GIL-releasing call of an extension module
+// whose thread the readings found asleep more often than running is I/O
+// native-wait in the trace, decided at its end by all its readings, even
+// when the live recording published it as native work after its first
+// reading found the thread running (review: the final kind was forced to
+// the published one); the live recording stays valid, ending the call as
+// it began it. With more readings running, it stays native work.
+func TestMachineNativeWait(t *testing.T) {
+	for _, c := range []struct {
+		asleep int
+		want   string
+	}{{5, "io-begin native-wait"}, {0, "native-begin releases=true"}} {
+		rec, live := tracer.NewRecorder(tracer.Config{}), tracer.NewRecorder(tracer.Config{})
+		m := testMachine(rec)
+		m.live = live
+		st := func(us int64, event string, args ...any) {
+			step(m, us, testThread, event, args...)
+			m.publishLive()
+		}
+		st(0, evTakeGIL, "ts", 1)
+		st(1, evTakeGILRet)
+		st(10, evSave, "ra", raHashlib)
+		st(11, evDropGIL, "ts", 1)
+		st(1500, evTaskState, "asleep", 0) // running: published as native work
+		st(2500, evTaskState, "asleep", 0)
+		for i := range c.asleep {
+			st(int64(4000+1000*i), evTaskState, "asleep", 1)
+		}
+		st(20000, evRestore, "ts", 1)
+		st(20001, evTakeGIL, "ts", 1)
+		st(20002, evTakeGILRet)
+		m.finish(21000_000, tracer.ReleaseThreadEnd)
+		m.publishLive()
+		final := dump(rec.Finish(tracer.Meta{}))
+		if !strings.Contains(final, "11 MainThread "+c.want+"\n") {
+			t.Errorf("%d readings asleep: the trace\n%s\nwant its call as %q", c.asleep, final, c.want)
+		}
+		lt := live.Finish(tracer.Meta{})
+		if err := lt.CheckValid(); err != nil {
+			t.Fatalf("%d readings asleep: the live recording is invalid: %v\n%s", c.asleep, err, dump(lt))
+		}
+		if got := dump(lt); !strings.Contains(got, "11 MainThread native-begin releases=true\n") || !strings.Contains(got, "20000 MainThread native-end\n") {
+			t.Errorf("%d readings asleep: the live recording\n%s\nwant the call as native work, as published", c.asleep, got)
+		}
+	}
+}

@@ -66,6 +66,11 @@ func (ts *taskStates) read(pids []int, evs []rawEvent) []rawEvent {
 		}
 		n, err := f.ReadAt(ts.buf, 0)
 		if n == 0 && err != nil {
+			// The task has ended: its file is closed, so that a new
+			// thread given the same id is read from a file of its own
+			// (review).
+			f.Close()
+			delete(ts.files, tid)
 			continue
 		}
 		asleep, ok := statAsleep(ts.buf[:n])

@@ -83,3 +83,24 @@ func TestSessionHits(t *testing.T) {
 		t.Errorf("lists that do not match: %d, %v", n, ok)
 	}
 }
+
+// TestSharedProbes: another group's probe at one of a group's file and
+// offset pairs makes its hits shared (review: the kernel counts a hit in
+// both); other offsets or files, and the group's own, do not.
+func TestSharedProbes(t *testing.T) {
+	mine := "p:giltrace_1/take_gil /lib/libpython3.12.so:0x10 ts=%di:x64\nr:giltrace_1/take_gil_ret /lib/libpython3.12.so:0x10\n"
+	for _, c := range []struct {
+		other  string
+		shared bool
+	}{
+		{"", false},
+		{"p:giltrace_2/take_gil /lib/libpython3.12.so:0x10 ts=%di:x64\n", true},
+		{"r:giltrace_2/take_gil_ret /lib/libpython3.12.so:0x10\n", true},
+		{"p:giltrace_2/take_gil /lib/libpython3.11.so:0x10 ts=%di:x64\n", false},
+		{"p:giltrace_2/drop_gil /lib/libpython3.12.so:0x20\n", false},
+	} {
+		if got := sharedProbes("giltrace_1", mine+c.other); got != c.shared {
+			t.Errorf("with %q: shared %v, want %v", c.other, got, c.shared)
+		}
+	}
+}

@@ -69,6 +69,9 @@ type session struct {
 	path    string // interpreter file
 	defined []string
 	filter  map[string]string // group/event -> its filter
+	// shared: another session had probes where this one put its own
+	// when they were defined (sharedProbes): the hits counted are both's.
+	shared bool
 }
 
 func newSession(path string) *session {
@@ -124,13 +127,44 @@ func (s *session) open(probes []probe) error {
 			s.filter[s.group+"/"+p.name] = p.filter
 		}
 	}
+	if defs, err := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events")); err == nil {
+		s.shared = sharedProbes(s.group, string(defs))
+	}
 	return nil
+}
+
+// sharedProbes reports whether another group of uprobe_events (defs) has
+// a probe at a file and offset where group has one: the kernel then calls
+// both probes at every hit, and counts the hits of each in both
+// (uprobe_profile counts a hit before any filter, the other session's
+// process included).
+func sharedProbes(group, defs string) bool {
+	mine, others := map[string]bool{}, map[string]bool{}
+	for _, d := range strings.Split(strings.TrimSpace(defs), "\n") {
+		f := strings.Fields(d)
+		if len(f) < 2 {
+			continue
+		}
+		g, _, _ := strings.Cut(f[0], "/")
+		if _, gr, _ := strings.Cut(g, ":"); gr == group {
+			mine[f[1]] = true
+		} else {
+			others[f[1]] = true
+		}
+	}
+	for at := range mine {
+		if others[at] {
+			return true
+		}
+	}
+	return false
 }
 
 // close removes the probes' definitions (their events must be closed
 // first). It is safe to call more than once.
 func (s *session) close() error {
 	var errs []error
+	deadline := time.Now().Add(busyWait) // for all the probes together
 	for _, name := range s.defined {
 		def := fmt.Sprintf("-:%s/%s\n", s.group, name)
 		err := appendFile(filepath.Join(tracefsRoot, "uprobe_events"), def)
@@ -139,8 +173,8 @@ func (s *session) close() error {
 		// descriptor was closed a little later, from that task's side
 		// (seen when threads ended as an attach stopped: thread_end's
 		// probe stayed defined, once in some tens of runs on a loaded
-		// machine). Tried again for up to busyWait.
-		for waited := time.Duration(0); errors.Is(err, syscall.EBUSY) && waited < busyWait; waited += busyRetry {
+		// machine). Tried again until busyWait has passed.
+		for errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline) {
 			time.Sleep(busyRetry)
 			err = appendFile(filepath.Join(tracefsRoot, "uprobe_events"), def)
 		}
@@ -243,12 +277,20 @@ func cleanupStale() (removed []string, err error) {
 // which costs the program a trap. uprobe_profile names no group, so its
 // lines are matched with uprobe_events' by position (the kernel lists both
 // from the same list), read again if another session changed the list in
-// between; ok false if they never match.
+// between; ok false if they never match, or if another session had probes
+// at the same places when this one's were defined or has now
+// (sharedProbes): a session that came and went in between is not seen.
 func (s *session) hits() (int64, bool) {
 	for range 3 {
 		defs, err1 := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_events"))
 		prof, err2 := os.ReadFile(filepath.Join(tracefsRoot, "uprobe_profile"))
 		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		if s.shared || sharedProbes(s.group, string(defs)) {
+			// Another giltrace traced the same interpreter at once: its
+			// program's hits are in the counts (review: a sleeping
+			// program was given 345 370 hits of another's locks).
 			return 0, false
 		}
 		if n, ok := sessionHits(s.group, string(defs), string(prof)); ok {
