@@ -1712,26 +1712,42 @@ func TestNativeWaits(t *testing.T) {
 		"ts = [threading.Thread(target=wait, name=f'wait{i}') for i in range(4)] + [threading.Thread(target=work, name='hash')]\n" +
 		"[x.start() for x in ts]; [x.join() for x in ts]\n"
 	eachVersion(t, "nativewait.py", src, []string{"3.9.18", "3.12.1", "3.13.0"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
-		s := count(tr)
-		waits, native := 0, 0
-		for i := range 4 {
-			name := fmt.Sprintf("wait%d", i)
-			waits += s.io[name][ioNativeWait]
-			native += s.native[name]
+		// Counted by the Python function making the call (wait or work),
+		// not by thread name: a slow recorder (-race) may not read every
+		// thread's name.
+		calls := map[string]map[string]int{"wait": {}, "work": {}}
+		for _, e := range tr.Events {
+			fs := tr.StackFrames(e.Stack)
+			if len(fs) == 0 || calls[fs[0].Func] == nil {
+				continue
+			}
+			switch {
+			case e.Kind == tracer.KindIOBegin:
+				calls[fs[0].Func][tr.Str(e.IOKind())]++
+			case e.Kind == tracer.KindNativeBegin && e.ReleasesGIL():
+				calls[fs[0].Func]["native"]++
+			}
 		}
+		if calls["work"][ioOther] > 0 && calls["work"]["native"] == 0 {
+			// The machine handled the hits after the program had exited,
+			// its memory map gone: every call is of unknown kind
+			// (docs/cpython.md; seen under -race, whose recorder is slow).
+			t.Skipf("the process's map was read after it exited (a slow recorder): its calls %v are of unknown kind", calls)
+		}
+		waits, native := calls["wait"][ioNativeWait], calls["wait"]["native"]
 		// 40 calls of 20 ms, each thread read about every 2 ms: all 40
 		// seen asleep here, quiet or beside two CPU hogs; 21 of 40 once
 		// in a full run of this package beside another package's tests
 		// (the readings late or few when the recorder gets little CPU).
-		t.Logf("usleep calls: %d native-wait, %d native", waits, native)
-		if waits < 20 || waits+native < 40 {
+		t.Logf("usleep calls: %d native-wait, %d native; hashlib calls: %v", waits, native, calls["work"])
+		if waits < 20 || waits+native != 40 {
 			t.Errorf("of the 40 usleep calls: %d shown as I/O %q, %d as native work; want at least 20 of 40 as I/O", waits, ioNativeWait, native)
 		}
 		if got := tr.Meta.Extra["native_waits"]; got != strconv.Itoa(waits) {
 			t.Errorf("native_waits %q, want %d", got, waits)
 		}
-		if h := s.io["hash"][ioNativeWait]; h > 0 || s.native["hash"] < 6 {
-			t.Errorf("hashlib's 6 calls: %d shown as native work, %d as I/O %q; want all native work", s.native["hash"], h, ioNativeWait)
+		if h := calls["work"][ioNativeWait]; h > 0 || calls["work"]["native"] != 6 {
+			t.Errorf("hashlib's 6 calls: %d shown as native work, %d as I/O %q; want all native work", calls["work"]["native"], h, ioNativeWait)
 		}
 	})
 }
