@@ -1026,7 +1026,10 @@ func TestSampledHold(t *testing.T) {
 		if tr.Meta.Extra["held_samples"] == "" {
 			t.Fatalf("running time by innermost function %v: the recorder read no stack during a hold of 300 ms", by)
 		}
-		if all == 0 || float64(by["spin"])/float64(all) < 0.7 {
+		// Most, not 70 % (as it was): the interpreter's start-up, in the
+		// same running time, took 155 ms beside spin's 300 once in a
+		// loaded full run (66 %); without the readings spin had none.
+		if all == 0 || float64(by["spin"])/float64(all) <= 0.5 {
 			t.Errorf("running time by innermost function %v: want spin to have most of it", by)
 		}
 	})
