@@ -50,17 +50,21 @@ type threadBar struct {
 
 // pageData is what page.html shows.
 type pageData struct {
-	Title          string
-	R              *diagnosis.Report
-	Bars           []threadBar
-	States         []bar // the legend
-	Text           string
-	Profiles       []string
-	Charts         []string
-	PerfettoOrigin string
-	TraceFile      string
-	Colors         []string
-	NoDot          bool // Graphviz's dot is missing: pprof's graph view cannot work
+	Title  string
+	R      *diagnosis.Report
+	Bars   []threadBar
+	States []bar // the legend
+	Text   string
+	// Warnings and Notes are what the text report says besides its
+	// verdicts and tables (report.Notices): a busy machine, the tracing
+	// cost; a real program, a stopped run, verdicts near their boundary.
+	Warnings, Notes []string
+	Profiles        []string
+	Charts          []string
+	PerfettoOrigin  string
+	TraceFile       string
+	Colors          []string
+	NoDot           bool // Graphviz's dot is missing: pprof's graph view cannot work
 }
 
 func (h *Handler) pageData() (*pageData, error) {
@@ -92,6 +96,7 @@ func (h *Handler) pageData() (*pageData, error) {
 		return nil, err
 	}
 	d.Text = text.String()
+	d.Warnings, d.Notes = report.Notices(r)
 	for _, k := range Profiles {
 		d.Profiles = append(d.Profiles, k.String())
 	}

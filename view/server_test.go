@@ -313,7 +313,7 @@ func TestPageCounts(t *testing.T) {
 	if i, j := strings.Index(page, `<pre id="text">`), strings.Index(page, "</pre>"); i >= 0 && j > i {
 		page = page[:i] + page[j:]
 	}
-	for _, want := range []string{" · 1 thread · 1 process · ", "<td>for 1 thread</td>"} {
+	for _, want := range []string{" · 1 thread · 1 process · ", "<td>for 1 thread: "} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page has no %q", want)
 		}
@@ -322,5 +322,44 @@ func TestPageCounts(t *testing.T) {
 		if strings.Contains(page, bad) {
 			t.Errorf("the page says %q", bad)
 		}
+	}
+}
+
+// TestPageNotices: what the text report says besides its verdicts is on
+// the page too, outside the collapsed whole report: the busy machine's
+// warning (issue 14: flagged in every output), where the run comes from,
+// and the speedup measured or not, apart from the trace's overlap.
+func TestPageNotices(t *testing.T) {
+	page := func(h *Handler) string {
+		t.Helper()
+		p := get(t, h, "/").Body.String()
+		if i, j := strings.Index(p, `<pre id="text">`), strings.Index(p, "</pre>"); i >= 0 && j > i {
+			p = p[:i] + p[j:]
+		}
+		return p
+	}
+	h := newHandler(t, testkit.Countdown(3))
+	r := h.o.Report
+	r.Machine = &diagnosis.Machine{Busy: true, Share: 0.4, CPUNS: 400e6, WantedCPUNS: 1e9, CapacityNS: 2e9}
+	r.BusyMachine = true
+	r.Speedup.Measured, r.Speedup.SerialWallNS = 1.5, 3*r.WallNS/2
+	p := page(h)
+	for _, want := range []string{`<p class="warning"><b>Warning</b>: busy machine: the run obtained 40 %`, "<th>measured</th><td>1.50x</td>", "overlap: the same work on one thread "} {
+		if !strings.Contains(p, want) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-convoy.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = page(newHandler(t, tr))
+	for _, want := range []string{`<p class="note">Recorded from a real CPython program`, "<th>measured</th><td>-</td><td>not known"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("the real program's page has no %q", want)
+		}
+	}
+	if strings.Contains(p, `class="warning"`) {
+		t.Errorf("the real program's page warns, and its report does not")
 	}
 }

@@ -1,0 +1,40 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/giltrace/giltrace/diagnosis"
+)
+
+// Notices are what the text report says around its verdicts besides the
+// run's name and size, for a page that shows the report in parts
+// (giltrace view) and must not leave them out: warnings are the busy
+// machine and the tracing cost, which distort the figures; notes say
+// where the run comes from (simulated, a real CPython program), how it
+// ended (stopped, failed, events lost, processes not traced), the wait
+// for the cores, and the verdicts not given that came near their
+// boundary. Each is one paragraph of plain text, in the report's order.
+func Notices(r *diagnosis.Report) (warnings, notes []string) {
+	var b bytes.Buffer
+	writeMachine(&b, r)
+	writeTracingCost(&b, r)
+	for _, p := range strings.Split(b.String(), "\n\n") {
+		if p = strings.TrimSpace(p); p != "" {
+			warnings = append(warnings, strings.TrimPrefix(p, "Warning: "))
+		}
+	}
+	lines := strings.Split(headline(&r.Summary), "\n")
+	notes = append(notes, lines[1:]...)
+	if cw := r.CoreWait; cw != nil {
+		notes = append(notes, cw.Text)
+	}
+	b.Reset()
+	writeNear(&b, r)
+	for _, l := range strings.Split(b.String(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			notes = append(notes, strings.ToUpper(l[:1])+l[1:])
+		}
+	}
+	return warnings, notes
+}
