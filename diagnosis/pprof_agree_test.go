@@ -1,8 +1,9 @@
-package diagnosis
+package diagnosis_test
 
 import (
 	"testing"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
@@ -16,12 +17,12 @@ import (
 // holder equals the report's blame, which its top functions share out.
 func TestAgreesWithPprof(t *testing.T) {
 	cases := map[string]*tracer.Trace{"mixed": testkit.Mixed(), "countdown": testkit.Countdown(10)}
-	for _, tc := range verdictCases {
-		cases[tc.name] = tc.trace()
+	for name, trace := range diagnosis.VerdictCaseTraces() {
+		cases[name] = trace()
 	}
 	for name, tr := range cases {
 		sp := tracer.Derive(tr)
-		r := Analyze(sp)
+		r := diagnosis.Analyze(sp)
 
 		type tk struct{ proc, thread, state string }
 		wall := map[tk]int64{}
@@ -56,7 +57,7 @@ func TestAgreesWithPprof(t *testing.T) {
 			}
 		}
 		for _, w := range sp.Waits {
-			if isGIL(tr, w.Lock) {
+			if int(w.Lock) < len(tr.Locks) && tr.Locks[w.Lock].GIL {
 				for b := range sp.BlameOf(&w) {
 					if b.Holder != tracer.NoThread {
 						reportBlame += b.End - b.Start
@@ -68,7 +69,7 @@ func TestAgreesWithPprof(t *testing.T) {
 		for _, f := range r.TopHold {
 			top += f.BlameNS
 		}
-		if len(r.TopHold) < TopN && top != reportBlame {
+		if len(r.TopHold) < diagnosis.TopN && top != reportBlame {
 			t.Errorf("%s: top functions by hold blame %d, all blame %d", name, top, reportBlame)
 		}
 		if blamed != reportBlame {

@@ -70,7 +70,7 @@ type pageData struct {
 func (h *Handler) pageData() (*pageData, error) {
 	r := h.o.Report
 	d := &pageData{Title: h.o.Title, R: r, PerfettoOrigin: h.o.PerfettoOrigin, Colors: stateColors[:]}
-	d.TraceFile, _ = traceFormat(h.o.Spans)
+	d.TraceFile, _ = traceFormat(h.o.Spans, nil)
 	_, err := exec.LookPath("dot")
 	d.NoDot = err != nil
 	for st := range tracer.NumStates {

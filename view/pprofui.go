@@ -26,11 +26,13 @@ var Profiles = []gpprof.Kind{gpprof.KindWait, gpprof.KindBlame, gpprof.KindWall}
 // traceFormat is the trace the Perfetto button sends, its file name and a
 // function writing it: Chrome JSON, or Perfetto's protobuf for a run over
 // perfetto.LargeRun events.
-func traceFormat(s *tracer.Spans) (string, func(context.Context, io.Writer) error) {
+func traceFormat(s *tracer.Spans, warnings []string) (string, func(context.Context, io.Writer) error) {
 	if len(s.Trace.Events) > perfetto.LargeRun {
-		return "trace.perfetto-trace", func(ctx context.Context, w io.Writer) error { return perfetto.New(w).Export(ctx, s) }
+		return "trace.perfetto-trace", func(ctx context.Context, w io.Writer) error {
+			return perfetto.New(w).WithWarnings(warnings).Export(ctx, s)
+		}
 	}
-	return "trace.json", func(ctx context.Context, w io.Writer) error { return chrome.New(w).Export(ctx, s) }
+	return "trace.json", func(ctx context.Context, w io.Writer) error { return chrome.New(w).WithWarnings(warnings).Export(ctx, s) }
 }
 
 // mountPprof builds each profile and mounts pprof's web UI for it under
@@ -47,6 +49,7 @@ func (h *Handler) mountPprof() error {
 		if err != nil {
 			return err
 		}
+		gpprof.AddWarnings(p, h.warnings)
 		handlers, err := pprofHandlers(p, k.String(), src)
 		if err != nil {
 			return fmt.Errorf("starting pprof's web UI for the %s profile: %w", k, err)

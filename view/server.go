@@ -12,6 +12,7 @@ import (
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/chrome"
 	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -37,6 +38,7 @@ func New(o Options) (*Handler, error) {
 		o.PerfettoOrigin = PerfettoOrigin
 	}
 	h := &Handler{o: o, mux: http.NewServeMux(), timeline: newTimeline(o.Spans)}
+	h.warnings, _ = report.Notices(o.Report)
 	h.charts = findCharts(o.Dir)
 	if err := h.mountPprof(); err != nil {
 		h.Close()
@@ -47,7 +49,7 @@ func New(o Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /flame.html", h.flame)
 	h.mux.HandleFunc("GET /trace", h.trace)
 	h.mux.HandleFunc("GET /compare/{name}", h.chart)
-	h.mux.Handle("/perfetto/", http.StripPrefix("/perfetto", chrome.Handler(o.Spans, o.Title)))
+	h.mux.Handle("/perfetto/", http.StripPrefix("/perfetto", chrome.Handler(o.Spans, o.Title, h.warnings)))
 	return h, nil
 }
 
@@ -57,6 +59,7 @@ type Handler struct {
 	mux      *http.ServeMux
 	timeline *timeline
 	charts   map[string]string // file name -> path
+	warnings []string          // the report's warnings, which every output of the page shows
 	tmp      string            // pprof's source directory
 }
 
@@ -146,14 +149,14 @@ func (h *Handler) chart(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) flame(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := flamegraph.NewHTML(w).Export(r.Context(), h.o.Spans); err != nil {
+	if err := flamegraph.NewHTML(w).WithWarnings(h.warnings).Export(r.Context(), h.o.Spans); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
 
 // trace serves the trace for the Perfetto UI.
 func (h *Handler) trace(w http.ResponseWriter, r *http.Request) {
-	name, write := traceFormat(h.o.Spans)
+	name, write := traceFormat(h.o.Spans, h.warnings)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Trace-File", name)

@@ -225,10 +225,10 @@ func TestTimelineJSON(t *testing.T) {
 func TestTraceFormat(t *testing.T) {
 	small := &tracer.Spans{Trace: &tracer.Trace{Events: make([]tracer.Event, 10)}}
 	large := &tracer.Spans{Trace: &tracer.Trace{Events: make([]tracer.Event, perfetto.LargeRun+1)}}
-	if name, _ := traceFormat(small); name != "trace.json" {
+	if name, _ := traceFormat(small, nil); name != "trace.json" {
 		t.Errorf("small run: %s", name)
 	}
-	if name, _ := traceFormat(large); name != "trace.perfetto-trace" {
+	if name, _ := traceFormat(large, nil); name != "trace.perfetto-trace" {
 		t.Errorf("large run: %s", name)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/model"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/google/pprof/profile"
 )
 
 func TestExportArgs(t *testing.T) {
@@ -305,5 +306,80 @@ func TestExportIntoRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(other), manifestName)); !os.IsNotExist(err) {
 		t.Errorf("an export beside a lone trace wrote a list: %v", err)
+	}
+}
+
+// TestExportWarnings: a run on a busy machine is flagged, with the figure,
+// in every output that has room for words (issue 14): the report, the
+// pprof profiles' comments, trace.json's metadata and a global instant,
+// the Perfetto trace's Warnings track, the flame graph page; folded
+// stacks and the text dump have none (the dump keeps the figures, as the
+// trace's metadata). A run the machine served is flagged in none.
+func TestExportWarnings(t *testing.T) {
+	const warning = "busy machine: the run obtained "
+	for _, busy := range []bool{true, false} {
+		tr := testkit.Countdown(3)
+		if tr.Meta.Extra == nil {
+			tr.Meta.Extra = map[string]string{}
+		}
+		tr.Meta.Extra["cpu_ns"] = fmt.Sprint(tr.Duration()) // a core's worth: what the threads wanted
+		if busy {
+			tr.Meta.Extra["cpu_ns"] = fmt.Sprint(tr.Duration() / 10)
+		}
+		path, _ := writeTrace(t, tr)
+		dir := filepath.Dir(path)
+		for _, f := range []string{"report", "report-json", "pprof-wait", "pprof-blame", "pprof-wall", "chrome", "perfetto", "flamegraph"} {
+			out := filepath.Join(dir, f+".out")
+			if msg, err := runRoot("export", path, "-f", f, "-o", out); err != nil {
+				t.Fatalf("export -f %s: %v\n%s", f, err, msg)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text string
+			switch {
+			case f == "report-json": // the flag and the figures, for scripts
+				if got := strings.Contains(string(b), `"busy_machine": true`) && strings.Contains(string(b), `"obtained_share": 0.1`); got != busy {
+					t.Errorf("busy %v: report.json flags it: %v", busy, got)
+				}
+				continue
+			case strings.HasPrefix(f, "pprof-"):
+				p, err := profile.Parse(bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = strings.Join(p.Comments, "\n")
+			case f == "chrome":
+				var doc struct {
+					Metadata    map[string]any `json:"metadata"`
+					TraceEvents []struct {
+						Ph, S, Cat, Name string
+						Args             map[string]any
+					} `json:"traceEvents"`
+				}
+				if err := json.Unmarshal(b, &doc); err != nil {
+					t.Fatal(err)
+				}
+				text = fmt.Sprint(doc.Metadata["warnings"])
+				instants := 0
+				for _, e := range doc.TraceEvents {
+					if e.Cat == "warning" {
+						instants++
+						if e.Ph != "i" || e.S != "g" || e.Name != "Warning: busy machine" || !strings.HasPrefix(fmt.Sprint(e.Args["text"]), warning) {
+							t.Errorf("trace.json's warning instant: %+v", e)
+						}
+					}
+				}
+				if busy != (instants == 1) {
+					t.Errorf("busy %v: trace.json has %d warning instants", busy, instants)
+				}
+			default:
+				text = string(b)
+			}
+			if got := strings.Contains(text, warning); got != busy {
+				t.Errorf("busy %v: %s says %q: %v", busy, f, warning, got)
+			}
+		}
 	}
 }

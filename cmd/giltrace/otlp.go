@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/giltrace/giltrace/exporters/oteltrace"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -105,7 +106,7 @@ func sendOTLP(ctx context.Context, s *tracer.Spans, o *otlpOptions, w io.Writer)
 	if err != nil {
 		return err
 	}
-	exp := oteltrace.New(c, oteltrace.Options{WaitThreshold: o.WaitThreshold, SpanBudget: o.SpanBudget})
+	exp := oteltrace.New(c, oteltrace.Options{WaitThreshold: o.WaitThreshold, SpanBudget: o.SpanBudget, Warnings: report.Warnings(s)})
 	err = exp.Export(ctx, s)
 	// Shutdown closes the connection; bounded so that a stuck collector
 	// cannot hold the command.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -93,6 +94,9 @@ type run struct {
 	once   sync.Once
 	report *diagnosis.Report
 
+	warnOnce sync.Once
+	warns    []string
+
 	progress *progress // says which output is being written; nil for none
 	timings  *timings  // record --timings: each output's time; nil for none
 
@@ -123,6 +127,14 @@ func deriveRun(ctx context.Context, t *tracer.Trace, calls bool) (*run, error) {
 		return nil, err
 	}
 	return &run{trace: t, spans: s}, nil
+}
+
+// warnings are the run's warnings (report.Warnings: a busy machine, a real
+// program's tracing cost), which every output shows; made once, without
+// the whole diagnosis, which runs beside the outputs.
+func (r *run) warnings() []string {
+	r.warnOnce.Do(func() { r.warns = report.Warnings(r.spans) })
+	return r.warns
 }
 
 // diagnosis analyses the run the first time it is called.

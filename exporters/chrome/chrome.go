@@ -20,7 +20,10 @@
 //   - A counter "GIL" per process: how many threads are waiting for it.
 //   - The run's metadata in the top-level "metadata" object, which Perfetto
 //     imports into its metadata table and chrome://tracing shows under
-//     "Metadata".
+//     "Metadata"; with it, "warnings", what distorts the run's figures
+//     (given by WithWarnings: exporters/report.Warnings, a busy machine, a
+//     real program's tracing cost), each also a global instant at time 0
+//     (category "warning").
 //
 // # Perfetto's importer rules
 //
@@ -56,7 +59,16 @@ import (
 // one whole document; calls must not be concurrent, as they share the
 // writer.
 type Exporter struct {
-	w io.Writer
+	w        io.Writer
+	warnings []string
+}
+
+// WithWarnings makes e write the run's warnings (exporters/report.Warnings:
+// a busy machine, a real program's tracing cost) in the metadata and as
+// global instants, and returns e.
+func (e *Exporter) WithWarnings(warnings []string) *Exporter {
+	e.warnings = warnings
+	return e
 }
 
 // New returns an Exporter writing to w. It writes through its own buffer
@@ -73,12 +85,14 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err != nil {
 		return fmt.Errorf("exporting chrome trace: %w", err)
 	}
+	warnings := e.warnings
 	o := newOut(ctx, e.w)
 	o.raw("{\"metadata\":")
-	o.b = appendMeta(o.b, s.Trace)
+	o.b = appendMeta(o.b, s.Trace, warnings)
 	o.raw(",\n\"traceEvents\":[")
 	l.writeMetadataEvents(o)
 	l.writeEmptyMarker(o)
+	l.writeWarnings(o, warnings)
 	for id := range s.Trace.Threads {
 		l.writeThread(o, tracer.ThreadID(id))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -194,7 +195,7 @@ func (l *layout) metaEvent(o *out, name, track, key, str string, n int) {
 // appendMeta appends the run's metadata as a flat JSON object, keys in a
 // fixed order and Extra's sorted, every value a string, number or bool (the
 // types Perfetto's metadata table keeps).
-func appendMeta(b []byte, t *tracer.Trace) []byte {
+func appendMeta(b []byte, t *tracer.Trace, warnings []string) []byte {
 	m := t.Meta
 	b = append(b, '{')
 	str := func(k, v string) {
@@ -250,5 +251,34 @@ func appendMeta(b []byte, t *tracer.Trace) []byte {
 		b = append(b, ':')
 		b = appendString(b, m.WorkloadSource)
 	}
+	if len(warnings) > 0 {
+		b = append(b, ',')
+		b = appendString(b, "warnings")
+		b = append(b, ':')
+		b = appendString(b, strings.Join(warnings, "\n"))
+	}
 	return append(b, '}')
+}
+
+// writeWarnings writes each warning of the run (exporters/report.Warnings: a busy
+// machine, a real program's tracing cost) as a global instant at time 0,
+// named after its first words and with its text as argument, where
+// Perfetto and chrome://tracing show it above every track.
+func (l *layout) writeWarnings(o *out, warnings []string) {
+	pid := 1
+	if len(l.t.Procs) > 0 {
+		pid = l.t.Procs[0].PID
+	}
+	for _, w := range warnings {
+		name, _, _ := strings.Cut(w, ":")
+		o.begin()
+		b := append(o.b, `"ph":"i","s":"g","cat":"warning","name":`...)
+		b = appendString(b, "Warning: "+name)
+		b = append(b, `,"pid":`...)
+		b = strconv.AppendInt(b, int64(pid), 10)
+		b = append(b, `,"ts":0.000,"args":{"text":`...)
+		b = appendString(b, w)
+		o.b = append(b, '}')
+		o.end()
+	}
 }

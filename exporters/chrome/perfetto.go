@@ -22,14 +22,14 @@ const PerfettoOrigin = "https://ui.perfetto.dev"
 //   - GET /trace.json is the Chrome JSON of s, written as it is requested
 //     (streamed, never held whole in memory).
 //
-// title names the trace in the UI. The handler may serve requests
-// concurrently.
-func Handler(s *tracer.Spans, title string) http.Handler {
-	return handler(s, title, PerfettoOrigin)
+// title names the trace in the UI; warnings are the run's (WithWarnings).
+// The handler may serve requests concurrently.
+func Handler(s *tracer.Spans, title string, warnings []string) http.Handler {
+	return handler(s, title, PerfettoOrigin, warnings)
 }
 
 // handler is Handler opening the UI at origin (a stand-in in tests).
-func handler(s *tracer.Spans, title, origin string) http.Handler {
+func handler(s *tracer.Spans, title, origin string, warnings []string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -44,7 +44,7 @@ func handler(s *tracer.Spans, title, origin string) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		// Headers are sent with the first bytes: an error past them can
 		// only cut the response short, which the page reports as bad JSON.
-		if err := New(w).Export(r.Context(), s); err != nil {
+		if err := New(w).WithWarnings(warnings).Export(r.Context(), s); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

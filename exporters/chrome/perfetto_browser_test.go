@@ -46,7 +46,7 @@ func TestViewPageInBrowser(t *testing.T) {
 	}))
 	defer fake.Close()
 	s := tracer.Derive(testkit.Mixed())
-	view := httptest.NewServer(handler(s, "mixed run", fake.URL))
+	view := httptest.NewServer(handler(s, "mixed run", fake.URL, nil))
 	defer view.Close()
 	want := len(exportBytes(t, s))
 

@@ -33,7 +33,7 @@ func get(t *testing.T, method, url string) (int, string, string) {
 func TestHandler(t *testing.T) {
 	tr := testkit.Countdown(2)
 	title := `countdown </script><b>"x"`
-	srv := httptest.NewServer(chrome.Handler(tracer.Derive(tr), title))
+	srv := httptest.NewServer(chrome.Handler(tracer.Derive(tr), title, nil))
 	defer srv.Close()
 
 	code, ctype, page := get(t, "GET", srv.URL+"/")

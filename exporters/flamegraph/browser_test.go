@@ -1,6 +1,8 @@
 package flamegraph_test
 
 import (
+	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/exporters/flamegraph"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/browser"
 	"github.com/giltrace/giltrace/internal/golden"
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -193,5 +197,34 @@ func checkLabels(t *testing.T, wd flame) {
 	}).map(d => d.dataset.name + " as " + JSON.stringify(d.textContent) + " in " + d.clientWidth + "px")`)
 	if len(bad) > 0 {
 		t.Errorf("labels that do not fit: %q", bad)
+	}
+}
+
+// TestBrowserWarnings: the page of a run on a busy machine says so above
+// the graph, in the report's words.
+func TestBrowserWarnings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	tr := testkit.Countdown(3)
+	if tr.Meta.Extra == nil {
+		tr.Meta.Extra = map[string]string{}
+	}
+	tr.Meta.Extra["cpu_ns"] = strconv.FormatInt(tr.Duration()/10, 10)
+	s := tracer.Derive(tr)
+	var html bytes.Buffer
+	if err := flamegraph.NewHTML(&html).WithWarnings(report.Warnings(s)).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "flame.html")
+	if err := os.WriteFile(file, html.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd := flame{browser.Start(t)}
+	wd.Navigate("file://" + file)
+	var warnings []string
+	wd.Script(&warnings, `return [...document.querySelectorAll("#warnings .warning")].map(p => p.textContent)`)
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "Warning: busy machine: the run obtained 10 % of the CPU time") {
+		t.Errorf("the page's warnings: %q", warnings)
 	}
 }

@@ -274,6 +274,12 @@
     document.title = data.title;
     $("title").textContent = data.title;
     $("meta").textContent = data.meta.join("\n");
+    for (const w of data.warnings || []) {
+      const p = document.createElement("p");
+      p.className = "warning";
+      p.textContent = "Warning: " + w;
+      $("warnings").appendChild(p);
+    }
     for (const [i, v] of data.views.entries()) {
       const l = document.createElement("label");
       const r = document.createElement("input");

@@ -49,7 +49,16 @@ var pageHead, pageTail = func() (string, string) {
 
 // HTML writes the interactive flame graph page.
 type HTML struct {
-	w io.Writer
+	w        io.Writer
+	warnings []string
+}
+
+// WithWarnings makes h show the run's warnings (exporters/report.Warnings:
+// a busy machine, a real program's tracing cost) above the graph, and
+// returns h.
+func (h *HTML) WithWarnings(warnings []string) *HTML {
+	h.warnings = warnings
+	return h
 }
 
 // NewHTML returns an exporter writing the HTML flame graph to w.
@@ -73,7 +82,7 @@ func (h *HTML) Export(ctx context.Context, s *tracer.Spans) error {
 	}
 	bw := bufio.NewWriter(h.w)
 	bw.WriteString(pageHead)
-	if err := writeData(bw, s); err != nil {
+	if err := writeData(bw, s, h.warnings); err != nil {
 		return err
 	}
 	bw.WriteString(pageTail)
@@ -85,19 +94,25 @@ func (h *HTML) Export(ctx context.Context, s *tracer.Spans) error {
 
 // writeData writes the page's data as JSON:
 //
-//	{"title": ..., "meta": [lines], "names": [frame names],
+//	{"title": ..., "meta": [lines], "warnings": [paragraphs, if any], "names": [frame names],
 //	 "views": [{"id", "label", "about", "tree"}]}
 //
 // where a tree node is [name index, nanoseconds, [children]] (children
 // omitted when none), the root named "all", its children the threads,
 // theirs the states, then the guest frames; children sorted by name.
-func writeData(bw *bufio.Writer, s *tracer.Spans) error {
+func writeData(bw *bufio.Writer, s *tracer.Spans, warnings []string) error {
 	names := newNameTable()
 	var b []byte
 	b = append(b, `{"title":`...)
 	b = appendJSON(b, "giltrace: "+s.Trace.Meta.Workload)
 	b = append(b, `,"meta":`...)
 	b = appendJSON(b, meta(s.Trace))
+	if len(warnings) > 0 {
+		// What distorts the run's figures (a busy machine, a real
+		// program's tracing cost), shown above the graph.
+		b = append(b, `,"warnings":`...)
+		b = appendJSON(b, warnings)
+	}
 	b = append(b, `,"views":[`...)
 	for i, v := range views {
 		sts, err := stacks(s, v.v)

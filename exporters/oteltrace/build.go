@@ -212,7 +212,14 @@ func (b *builder) root() *spec {
 		attrs = append(attrs, keySource.String(src))
 	}
 	attrs = append(attrs, total.attrs()...)
-	return &spec{ref: rootRef, name: "run " + m.Workload, start: 0, end: b.t.Duration(), attrs: attrs}
+	var events []event
+	if ws := b.opts.Warnings; len(ws) > 0 {
+		attrs = append(attrs, keyWarnings.StringSlice(ws))
+		for _, w := range ws {
+			events = append(events, event{name: "giltrace.warning", time: 0, attrs: []attribute.KeyValue{keyMessage.String("Warning: " + w)}})
+		}
+	}
+	return &spec{ref: rootRef, name: "run " + m.Workload, start: 0, end: b.t.Duration(), attrs: attrs, events: events}
 }
 
 func (b *builder) thread(th tracer.ThreadID) *spec {

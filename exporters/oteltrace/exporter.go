@@ -61,6 +61,10 @@ type Options struct {
 	// ServiceName is the resource's service.name. "" means
 	// OTEL_SERVICE_NAME, else DefaultServiceName.
 	ServiceName string
+	// Warnings are what distorts the run's figures (exporters/report.Warnings:
+	// a busy machine, a real program's tracing cost): the run span gets
+	// them as giltrace.warnings, and an event giltrace.warning each.
+	Warnings []string
 }
 
 // Exporter sends runs as OpenTelemetry traces to a span exporter (an OTLP
@@ -245,29 +249,34 @@ const (
 	keyClock          = attribute.Key("giltrace.clock")  // real, or virtual (simulated)
 	keySeed           = attribute.Key("giltrace.seed")   // a simulated run's seed
 	keySource         = attribute.Key("giltrace.source") // cpython for a real program
-	keyEventsDropped  = attribute.Key("giltrace.events_dropped")
-	keyTruncated      = attribute.Key("giltrace.truncated")
-	keyThreshold      = attribute.Key("giltrace.wait_threshold_ns")
-	keyBudget         = attribute.Key("giltrace.span_budget")
-	keyFoldedCalls    = attribute.Key("giltrace.folded.calls")
-	keyFoldedWaits    = attribute.Key("giltrace.folded.waits")
-	keyFoldedEvents   = attribute.Key("giltrace.folded.events")
-	keyFoldedLinks    = attribute.Key("giltrace.folded.links")
-	keyProcessName    = attribute.Key("giltrace.process.name")
-	keyEnded          = attribute.Key("giltrace.thread.ended")
-	keyDepth          = attribute.Key("giltrace.call.depth")
-	keyLock           = attribute.Key("giltrace.lock")
-	keyIsGIL          = attribute.Key("giltrace.lock.gil")
-	keyAcquired       = attribute.Key("giltrace.wait.acquired")
-	keyHow            = attribute.Key("giltrace.wait.acquire")
-	keyUnheld         = attribute.Key("gil.unheld_ns")
-	keyUnheldAs       = attribute.Key("giltrace.wait.unheld")
-	keyNativeHolding  = attribute.Key("giltrace.native_holding_ns")
-	keySegments       = attribute.Key("giltrace.blame.segments")
-	keyHolderID       = attribute.Key("giltrace.holder.thread.id")
-	keyHolderName     = attribute.Key("giltrace.holder.thread.name")
-	keyToID           = attribute.Key("giltrace.to.thread.id")
-	keyToName         = attribute.Key("giltrace.to.thread.name")
-	keyHandoff        = attribute.Key("gil.handoff_ns")
-	keyHeld           = attribute.Key("gil.held_ns")
+	// keyWarnings: what distorts the run's figures (Options.Warnings), on
+	// the root span, each also an event "giltrace.warning" at the run's
+	// start.
+	keyWarnings      = attribute.Key("giltrace.warnings")
+	keyMessage       = attribute.Key("message")
+	keyEventsDropped = attribute.Key("giltrace.events_dropped")
+	keyTruncated     = attribute.Key("giltrace.truncated")
+	keyThreshold     = attribute.Key("giltrace.wait_threshold_ns")
+	keyBudget        = attribute.Key("giltrace.span_budget")
+	keyFoldedCalls   = attribute.Key("giltrace.folded.calls")
+	keyFoldedWaits   = attribute.Key("giltrace.folded.waits")
+	keyFoldedEvents  = attribute.Key("giltrace.folded.events")
+	keyFoldedLinks   = attribute.Key("giltrace.folded.links")
+	keyProcessName   = attribute.Key("giltrace.process.name")
+	keyEnded         = attribute.Key("giltrace.thread.ended")
+	keyDepth         = attribute.Key("giltrace.call.depth")
+	keyLock          = attribute.Key("giltrace.lock")
+	keyIsGIL         = attribute.Key("giltrace.lock.gil")
+	keyAcquired      = attribute.Key("giltrace.wait.acquired")
+	keyHow           = attribute.Key("giltrace.wait.acquire")
+	keyUnheld        = attribute.Key("gil.unheld_ns")
+	keyUnheldAs      = attribute.Key("giltrace.wait.unheld")
+	keyNativeHolding = attribute.Key("giltrace.native_holding_ns")
+	keySegments      = attribute.Key("giltrace.blame.segments")
+	keyHolderID      = attribute.Key("giltrace.holder.thread.id")
+	keyHolderName    = attribute.Key("giltrace.holder.thread.name")
+	keyToID          = attribute.Key("giltrace.to.thread.id")
+	keyToName        = attribute.Key("giltrace.to.thread.name")
+	keyHandoff       = attribute.Key("gil.handoff_ns")
+	keyHeld          = attribute.Key("gil.held_ns")
 )

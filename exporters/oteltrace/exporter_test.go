@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -672,5 +674,47 @@ func TestCheckIntervalOnlyInLegacyMode(t *testing.T) {
 	tr.Meta.GILMode, tr.Meta.CheckInterval = tracer.GILLegacy, 100
 	if got := attr(export(t, tr, Options{}).one("run countdown"), "giltrace.check_interval").AsInt64(); got != 100 {
 		t.Errorf("a legacy run's giltrace.check_interval: %d, want 100", got)
+	}
+}
+
+// TestExportWarnings: a run on a busy machine says so on its root span
+// (giltrace.warnings, and an event giltrace.warning at its start), with
+// the figure, in the report's words (Options.Warnings, as giltrace gives
+// them); a run the machine served does not.
+func TestExportWarnings(t *testing.T) {
+	for _, busy := range []bool{true, false} {
+		tr := testkit.Countdown(3)
+		if tr.Meta.Extra == nil {
+			tr.Meta.Extra = map[string]string{}
+		}
+		tr.Meta.Extra["cpu_ns"] = strconv.FormatInt(tr.Duration(), 10)
+		if busy {
+			tr.Meta.Extra["cpu_ns"] = strconv.FormatInt(tr.Duration()/10, 10)
+		}
+		e := export(t, tr, Options{Warnings: report.Warnings(tracer.Derive(tr))})
+		root := e.one("run " + tr.Meta.Workload)
+		ws := attr(root, "giltrace.warnings").AsStringSlice()
+		var events []string
+		for _, ev := range root.Events {
+			if ev.Name == "giltrace.warning" {
+				for _, a := range ev.Attributes {
+					if a.Key == "message" {
+						events = append(events, a.Value.AsString())
+					}
+				}
+			}
+		}
+		if !busy {
+			if len(ws) != 0 || len(events) != 0 {
+				t.Errorf("not busy: warnings %q, events %q", ws, events)
+			}
+			continue
+		}
+		if len(ws) != 1 || !strings.HasPrefix(ws[0], "busy machine: the run obtained 10 % of the CPU time") {
+			t.Errorf("giltrace.warnings = %q", ws)
+		}
+		if len(events) != 1 || !strings.HasPrefix(events[0], "Warning: busy machine: ") {
+			t.Errorf("warning events %q", events)
+		}
 	}
 }

@@ -19,6 +19,9 @@
 //     after the holding thread.
 //   - A flow arrow per handoff (GIL and guest locks): from the state slice
 //     that ended with the release to the one that began with the acquire.
+//   - A track "Warnings", only when the run has some (WithWarnings: a
+//     busy machine, a real program's tracing cost), with an instant at
+//     time 0 per warning, named "Warning: " and its text.
 //
 // # Encoding
 //
@@ -140,7 +143,16 @@ const LargeRun = 1_000_000
 // Exporter writes Perfetto's protobuf trace format to a writer. Each
 // Export writes one whole trace; calls must not be concurrent.
 type Exporter struct {
-	w io.Writer
+	w        io.Writer
+	warnings []string
+}
+
+// WithWarnings makes e write the run's warnings (exporters/report.Warnings:
+// a busy machine, a real program's tracing cost) on a track of their own,
+// and returns e.
+func (e *Exporter) WithWarnings(warnings []string) *Exporter {
+	e.warnings = warnings
+	return e
 }
 
 // New returns an exporter writing to w.
@@ -167,12 +179,17 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	p := &packer{bw: bw, names: map[string]uint32{}, out: make([]byte, 0, 72<<10)}
 	l := newLayout(s.Trace)
 	l.describe(p)
+	warnings := e.warnings
+	if len(warnings) > 0 {
+		p.track(l.warnings, 0, "Warnings", 0, nil)
+	}
 	g := newGen(s, l, p)
 	sorted := g.check() // interns every name, in records' order
 	p.flows = newFlows(s)
+	seq := uint32(0)
 	if sorted {
 		buf := make([]record, 256)
-		seq, i := uint32(0), 0
+		i := 0
 		for _, src := range g.sources() {
 			for n, first := g.fill(&src, buf), true; n > 0; n, first = g.fill(&src, buf), false {
 				if i++; i%16 == 0 {
@@ -194,7 +211,8 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 		}
 	} else {
 		recs := records(s, l, p)
-		p.reset(1, 0)
+		seq = 1
+		p.reset(seq, 0)
 		i := 0
 		for r := range inOrder(recs) {
 			if i++; i%4096 == 0 {
@@ -202,6 +220,20 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 					return err
 				}
 			}
+			p.event(&r)
+		}
+	}
+	if len(warnings) > 0 {
+		// What distorts the run's figures (a busy machine, a real
+		// program's tracing cost): instants at time 0 on a track of
+		// their own, first in the UI.
+		names := make([]uint32, len(warnings))
+		for i, w := range warnings {
+			names[i] = p.intern("Warning: " + w) // before the sequence's start, which sizes what it sent
+		}
+		p.reset(seq+1, l.warnings)
+		for _, name := range names {
+			r := record{t: 0, track: l.warnings, name: name, span: -1, typ: typeInstant}
 			p.event(&r)
 		}
 	}
@@ -217,13 +249,16 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 // layout assigns track uuids: processes first, then per thread its
 // thread track and its state track, then the GILs.
 type layout struct {
-	t       *tracer.Trace
-	proc    []uint32 // per process
-	thread  []uint32 // per thread: calls
-	state   []uint32 // per thread: states, drop requests
-	gil     []uint32 // per process: 0 without a GIL
-	tid     []int    // per thread
-	gilProc map[tracer.LockID]tracer.ProcID
+	t      *tracer.Trace
+	proc   []uint32 // per process
+	thread []uint32 // per thread: calls
+	state  []uint32 // per thread: states, drop requests
+	gil    []uint32 // per process: 0 without a GIL
+	tid    []int    // per thread
+	// warnings is the track of the run's warnings (WithWarnings), after
+	// every other, used only when there are some.
+	warnings uint32
+	gilProc  map[tracer.LockID]tracer.ProcID
 }
 
 // gilsOf lists the processes whose GIL track shows their GIL's holds, in
@@ -262,6 +297,7 @@ func newLayout(t *tracer.Trace) *layout {
 			uuid++
 		}
 	}
+	l.warnings = uuid
 	return l
 }
 

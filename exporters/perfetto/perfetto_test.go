@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -253,9 +254,11 @@ func decode(t *testing.T, b []byte) *decoded {
 	return d
 }
 
+// export writes the Perfetto trace of s, with the report's warnings
+// (those of a cut real program's trace: its tracing cost).
 func export(t testing.TB, s *tracer.Spans) []byte {
 	var b bytes.Buffer
-	if err := New(&b).Export(context.Background(), s); err != nil {
+	if err := New(&b).WithWarnings(report.Warnings(s)).Export(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -313,6 +316,20 @@ func checkTrace(t *testing.T, s *tracer.Spans, d *decoded) {
 		if n != 0 {
 			t.Errorf("unexpected slice %s (x%d)", k, n)
 		}
+	}
+	// The run's warnings: instants at 0 on their own track, last.
+	warnings := report.Warnings(s)
+	var warned []string
+	for len(d.instants) > 0 && d.instants[len(d.instants)-1].track == uint64(l.warnings) {
+		w := d.instants[len(d.instants)-1]
+		if w.start != 0 || d.tracks[w.track] != "Warnings" {
+			t.Errorf("warning %+v on track %q, want at 0 on track Warnings", w, d.tracks[w.track])
+		}
+		warned = append([]string{strings.TrimPrefix(w.name, "Warning: ")}, warned...)
+		d.instants = d.instants[:len(d.instants)-1]
+	}
+	if !slices.Equal(warned, warnings) {
+		t.Errorf("warnings %q, want the report's %q", warned, warnings)
 	}
 	if len(d.instants) != len(s.DropRequests) {
 		t.Errorf("%d instants, want %d drop requests", len(d.instants), len(s.DropRequests))

@@ -61,8 +61,26 @@ func (k Kind) String() string {
 
 // Exporter writes one profile of a trace, gzipped, to a writer.
 type Exporter struct {
-	w    io.Writer
-	kind Kind
+	w        io.Writer
+	kind     Kind
+	warnings []string
+}
+
+// WithWarnings makes e add the run's warnings to the profile's comments
+// (AddWarnings) and returns e.
+func (e *Exporter) WithWarnings(warnings []string) *Exporter {
+	e.warnings = warnings
+	return e
+}
+
+// AddWarnings adds to p's comments, after the run's metadata, a line
+// "warning: W" for each warning W of the run: what distorts its figures
+// (exporters/report.Warnings: a busy machine, a real program's tracing
+// cost), which `go tool pprof -comments` lists.
+func AddWarnings(p *profile.Profile, warnings []string) {
+	for _, w := range warnings {
+		p.Comments = append(p.Comments, "warning: "+w)
+	}
 }
 
 // New returns an Exporter writing the profile of kind k to w.
@@ -87,6 +105,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	if err != nil {
 		return err
 	}
+	AddWarnings(p, e.warnings)
 	if err := p.Write(e.w); err != nil {
 		return fmt.Errorf("writing %s profile: %w", e.kind, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // Notices are what the text report says around its verdicts besides the
@@ -16,20 +17,13 @@ import (
 // for the cores, and the verdicts not given that came near their
 // boundary. Each is one paragraph of plain text, in the report's order.
 func Notices(r *diagnosis.Report) (warnings, notes []string) {
-	var b bytes.Buffer
-	writeMachine(&b, r)
-	writeTracingCost(&b, r)
-	for _, p := range strings.Split(b.String(), "\n\n") {
-		if p = strings.TrimSpace(p); p != "" {
-			warnings = append(warnings, strings.TrimPrefix(p, "Warning: "))
-		}
-	}
+	warnings = warningsOf(r)
 	lines := strings.Split(headline(&r.Summary), "\n")
 	notes = append(notes, lines[1:]...)
 	if cw := r.CoreWait; cw != nil {
 		notes = append(notes, cw.Text)
 	}
-	b.Reset()
+	var b bytes.Buffer
 	writeNear(&b, r)
 	for _, l := range strings.Split(b.String(), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -37,4 +31,31 @@ func Notices(r *diagnosis.Report) (warnings, notes []string) {
 		}
 	}
 	return warnings, notes
+}
+
+// Warnings are the caveats of the run of s (diagnosis.Caveats: a busy
+// machine, a real program's tracing cost) in the report's words, each a
+// paragraph without its "Warning: ": what every output flags, the
+// exporters' too. A few milliseconds for a million events.
+func Warnings(s *tracer.Spans) []string {
+	if x := s.Trace.Meta.Extra; x[diagnosis.ExtraCPU] == "" && x["source"] != "cpython" {
+		return nil // neither figure recorded: no summary to make
+	}
+	sum := diagnosis.Summarize(s)
+	m, c := diagnosis.Caveats(s, sum)
+	return warningsOf(&diagnosis.Report{Summary: *sum, Machine: m, TracingCost: c})
+}
+
+// warningsOf are the report's warnings of r.
+func warningsOf(r *diagnosis.Report) []string {
+	var b bytes.Buffer
+	writeMachine(&b, r)
+	writeTracingCost(&b, r)
+	var warnings []string
+	for _, p := range strings.Split(b.String(), "\n\n") {
+		if p = strings.TrimSpace(p); p != "" {
+			warnings = append(warnings, strings.TrimPrefix(p, "Warning: "))
+		}
+	}
+	return warnings
 }
