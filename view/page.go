@@ -59,12 +59,14 @@ type pageData struct {
 	// verdicts and tables (report.Notices): a busy machine, the tracing
 	// cost; a real program, a stopped run, verdicts near their boundary.
 	Warnings, Notes []string
-	Profiles        []string
-	Charts          []string
-	PerfettoOrigin  string
-	TraceFile       string
-	Colors          []string
-	NoDot           bool // Graphviz's dot is missing: pprof's graph view cannot work
+	// WhatIf is what would help, as record printed it (readWhatIf).
+	WhatIf         string
+	Profiles       []string
+	Charts         []string
+	PerfettoOrigin string
+	TraceFile      string
+	Colors         []string
+	NoDot          bool // Graphviz's dot is missing: pprof's graph view cannot work
 }
 
 func (h *Handler) pageData() (*pageData, error) {
@@ -97,6 +99,7 @@ func (h *Handler) pageData() (*pageData, error) {
 	}
 	d.Text = text.String()
 	d.Warnings, d.Notes = report.Notices(r)
+	d.WhatIf = h.whatIf
 	for _, k := range Profiles {
 		d.Profiles = append(d.Profiles, k.String())
 	}

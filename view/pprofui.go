@@ -32,7 +32,9 @@ func traceFormat(s *tracer.Spans, warnings []string) (string, func(context.Conte
 			return perfetto.New(w).WithWarnings(warnings).Export(ctx, s)
 		}
 	}
-	return "trace.json", func(ctx context.Context, w io.Writer) error { return chrome.New(w).WithWarnings(warnings).Export(ctx, s) }
+	return "trace.json", func(ctx context.Context, w io.Writer) error {
+		return chrome.New(w).WithWarnings(warnings).Export(ctx, s)
+	}
 }
 
 // mountPprof builds each profile and mounts pprof's web UI for it under

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -39,6 +40,7 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{o: o, mux: http.NewServeMux(), timeline: newTimeline(o.Spans)}
 	h.warnings, _ = report.Notices(o.Report)
+	h.whatIf = readWhatIf(o.Dir, o.Report)
 	h.charts = findCharts(o.Dir)
 	if err := h.mountPprof(); err != nil {
 		h.Close()
@@ -60,6 +62,7 @@ type Handler struct {
 	timeline *timeline
 	charts   map[string]string // file name -> path
 	warnings []string          // the report's warnings, which every output of the page shows
+	whatIf   string            // what would help, as record printed it for a real program (readWhatIf), or ""
 	tmp      string            // pprof's source directory
 }
 
@@ -118,6 +121,35 @@ func LoopbackHost(host string) bool {
 // chartNames are the charts of giltrace compare that the page shows, and
 // the what-if chart that record writes for a real program (whatif/).
 var chartNames = []string{"speedup.svg", "overlap.svg", "whatif.svg"}
+
+// readWhatIf is the part "What would help" of the report.txt that record
+// wrote in dir for a real program, when that file is the report of the
+// run of r (its first line, naming the run and its size, is r's): the
+// prediction takes seconds of simulation, which record made once; "" when
+// there is none.
+func readWhatIf(dir string, r *diagnosis.Report) string {
+	if dir == "" || r == nil {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.txt"))
+	if err != nil || len(b) > 16<<20 {
+		return ""
+	}
+	var mine bytes.Buffer
+	if report.WriteText(&mine, r) != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(mine.String(), "\n")
+	text := string(b)
+	if got, _, _ := strings.Cut(text, "\n"); got != first {
+		return "" // another run's report
+	}
+	i := strings.Index(text, "\nWhat would help (")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimRight(text[i+1:], "\n")
+}
 
 // findCharts looks for the charts in dir, dir/compare and dir/whatif.
 func findCharts(dir string) map[string]string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/perfetto"
+	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -361,5 +362,44 @@ func TestPageNotices(t *testing.T) {
 	}
 	if strings.Contains(p, `class="warning"`) {
 		t.Errorf("the real program's page warns, and its report does not")
+	}
+}
+
+// TestPageWhatIf: the page shows what would help, as record printed it in
+// the run's report.txt for a real program, and not another run's.
+func TestPageWhatIf(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-convoy.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tracer.Derive(tr)
+	r := diagnosis.Analyze(s)
+	var text strings.Builder
+	if err := report.WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	const whatIf = "What would help (predicted from a model of the run, in virtual time)\n  best on 2 cores: threads, as recorded, predicted 1.09x"
+	for _, tc := range []struct {
+		name, file string
+		want       bool
+	}{
+		{"this run's", text.String() + "\n" + whatIf + "\n", true},
+		{"another run's", "other: 2 threads in 1 process\n" + text.String() + "\n" + whatIf + "\n", false},
+		{"without a prediction", text.String(), false},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "report.txt"), []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, err := New(Options{Spans: s, Report: r, Title: "convoy", Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := get(t, h, "/").Body.String()
+		h.Close()
+		got := strings.Contains(page, "<h2>What would help</h2>\n<pre id=\"whatif\">What would help (predicted from a model of the run, in virtual time)\n  best on 2 cores: threads, as recorded, predicted 1.09x</pre>")
+		if got != tc.want {
+			t.Errorf("%s report.txt: the page shows its what-if: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
