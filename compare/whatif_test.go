@@ -355,6 +355,25 @@ func TestLongestThreadStartedLate(t *testing.T) {
 	if !strings.HasPrefix(p.Limit, "the cores: the threads' CPU work (1.62s) keeps the 2 cores busy") || strings.Contains(p.Limit, "across more workers would help") {
 		t.Errorf("limit %q: want the cores named, the CPU work filling them, and no advice to split on this machine", p.Limit)
 	}
+	// Two threads sorting with numpy, started after 350ms of imports on
+	// one thread: from their start they fill the 2 cores (QA: splitting
+	// was advised, as the cores were counted from 0, when only one could
+	// be busy; 4 and 8 threads ran no faster).
+	late := critical{name: "Thread-1 (sort)", startNS: 350_000_000, endNS: 1_000_000_000, workNS: 650_000_000,
+		cpuNS: 1_650_000_000, cpuFromStartNS: 1_300_000_000}
+	row.WallNS = 1_010_000_000
+	p = &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	p.choose(WhatIfOptions{}, late)
+	if !strings.HasPrefix(p.Limit, "the cores: the threads' CPU work from Thread-1 (sort)'s start at 350ms on (1.30s) keeps the 2 cores busy about as long as Thread-1 (sort) alone needs (650ms)") {
+		t.Errorf("limit %q: want the cores named, counted from the thread's start", p.Limit)
+	}
+	// The same thread beside one core's work: splitting it would help.
+	late.cpuFromStartNS = 700_000_000
+	p = &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+	p.choose(WhatIfOptions{}, late)
+	if !strings.Contains(p.Limit, "splitting its work across more workers would help") {
+		t.Errorf("limit %q: want splitting advised, a core being free", p.Limit)
+	}
 }
 
 // TestCriticalThreadNamesItsProcess: in a pool every process has a
