@@ -54,6 +54,46 @@ type Report struct {
 	// TracingCost is, for a real CPython program, what its probes cost it
 	// (estimated): High when they distort its figures.
 	TracingCost *TracingCost `json:"tracing_cost,omitempty"`
+	// Idle is the threads' waits for work or a notification on locks that
+	// several of them took (LockReport.Notify), when they are
+	// LockBoundWaitShare of all the threads' summed wall or more (where
+	// waits for a mutex would be lock-bound): why so much lock wait is
+	// not lock-bound.
+	Idle *Idle `json:"idle,omitempty"`
+	// NoVerdict, when no verdict was given, is the thread whose own work
+	// fills most of the run's wall (NoVerdictThreadShare or more): what
+	// limits the run, whatever the other threads do.
+	NoVerdict *NoVerdict `json:"no_verdict,omitempty"`
+}
+
+// Idle: threads waited for work or a notification (a pool's idle
+// workers), on locks that several of them took to be notified
+// (LockReport.Notify), for Share of their summed wall.
+type Idle struct {
+	Threads    int     `json:"threads"`
+	WaitNS     int64   `json:"wait_ns"`
+	WallNS     int64   `json:"wall_ns"` // the waiting threads' summed wall
+	Share      float64 `json:"share"`
+	Lock       string  `json:"lock"` // the lock waited for the longest
+	WaitedIn   string  `json:"waited_in,omitempty"`
+	WaitedLine int     `json:"waited_in_line,omitempty"`
+	Text       string  `json:"text"`
+}
+
+// NoVerdict is the thread whose own work (running, native calls, the I/O
+// that counts as work) is Share of the run's wall: the run cannot end
+// before that work is done, so no other way of running the threads makes
+// it more than MaxSpeedup (1 / Share) faster without splitting it.
+type NoVerdict struct {
+	Thread     string  `json:"thread"`
+	WorkNS     int64   `json:"work_ns"`
+	RunningNS  int64   `json:"running_ns"` // of WorkNS: running Python, native calls keeping the GIL
+	NativeNS   int64   `json:"native_ns"`  // GIL-releasing native calls
+	IONS       int64   `json:"io_ns"`
+	Share      float64 `json:"share"`
+	MaxSpeedup float64 `json:"max_speedup"`
+	Text       string  `json:"text"`
+	Advice     string  `json:"advice"`
 }
 
 // Latency is a distribution of durations in nanoseconds: nearest-rank
@@ -159,6 +199,16 @@ type LockReport struct {
 	// one that a thread holds for its life and another takes when it ends:
 	// not contention, and not counted by the lock-bound verdict.
 	Shared bool `json:"shared"`
+	// Notify: several threads took the lock, but to be notified, not to
+	// serialise a critical section (notifyLocks): its waits were waits
+	// for work or a notification from another thread (a queue's get, a
+	// pool's idle workers, a Condition, an Event). Not Shared, and the
+	// estimates take its waits as lasting until the thread that notified
+	// could get there. WaitedIn and WaitedLine are where it was waited
+	// for the longest.
+	Notify     bool   `json:"notify,omitempty"`
+	WaitedIn   string `json:"waited_in,omitempty"`
+	WaitedLine int    `json:"waited_in_line,omitempty"`
 	// HoldsInferred: the trace did not observe the lock's holds (a real
 	// program recorded without --lock-holds: docs/cpython.md). A holder
 	// is then shown holding it only from the end of its wait until it had
@@ -253,6 +303,9 @@ type analysis struct {
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
 	mutex []bool
+	// notify: per lock, LockReport.Notify: its waits last, in the flow,
+	// until the thread that notified could get there (flow.notifier).
+	notify []bool
 	// otherCPU: for a real program of several processes, per process,
 	// the other processes' CPU intervals, merged (ioWork); nil otherwise.
 	otherCPU    [][][2]int64

@@ -28,6 +28,11 @@ import (
 //     critical sections' bound (lockBound) is the estimates' other part;
 //   - a wait for a thread's end (a join: the lock its thread held to its
 //     end) lasts until that thread could have ended;
+//   - a wait on a lock that several threads took to be notified
+//     (LockReport.Notify: a queue's get, a pool's idle workers) lasts
+//     until the thread that notified could get there (notifier): the
+//     thread holding the GIL when the wait ended, or its last holder
+//     just before;
 //   - any other wait for a guest lock (a timed wait, a notification
 //     whose notifier the trace does not name) takes as long as it took.
 //
@@ -59,6 +64,7 @@ type flow struct {
 	state  []int8 // per thread: 0 start unknown, 1 being computed, 2 known
 	causes []startCause
 	shared []bool // per lock: a mutex (LockReport.Shared)
+	notify []bool // per lock: waits for a notification (LockReport.Notify)
 	// edges: each dependency the forward pass used, for the tails.
 	edges []edge
 	// lockWaits: some thread has a span waiting for a guest lock (step).
@@ -125,7 +131,7 @@ func (a *analysis) flowOf() *flow {
 		return a.fl
 	}
 	n := len(a.r.Threads)
-	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex}
+	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify}
 	f.sps = make([][]tracer.StateSpan, n)
 	for i := range n {
 		if i < len(a.s.Threads) {
@@ -301,6 +307,15 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 	if int(l) < len(f.shared) && f.shared[l] {
 		return v // a mutex: lockBound
 	}
+	if int(l) < len(f.notify) && f.notify[l] {
+		if j, at, ok := f.notifier(i, sp); ok {
+			return max(v, f.dep(j, at, i, k+1, 0))
+		}
+		if sp.End > sp.Start {
+			f.recordedWaits = true
+		}
+		return v + sp.End - sp.Start // nobody running when it ended: a timeout, another process
+	}
 	// The release that ended it: the last hold by another thread that
 	// ended during it.
 	hs := a.s.LockHolds(l)
@@ -337,6 +352,45 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 	}
 	return max(v, f.dep(int(h.Thread), h.End, i, k+1, 0))
 }
+
+// notifier is the thread that ended thread i's wait sp for a notification
+// (a lock with LockReport.Notify), and where in its time: as the model
+// finds it (model.findNotifies), the thread holding the GIL of i's
+// process when the wait ended (the notifier releases the waiter's lock
+// holding the GIL, and runs on), else the last other thread to hold it,
+// if it let it go within notifyWindow before, at the end of that hold.
+// None in a process without a GIL, or when nobody ran then (a timeout).
+func (f *flow) notifier(i int, sp *tracer.StateSpan) (int, int64, bool) {
+	a := f.a
+	if i >= len(a.t.Threads) {
+		return 0, 0, false
+	}
+	p := a.t.Threads[i].Proc
+	if int(p) >= len(a.t.Procs) || a.t.Procs[p].GIL == tracer.NoLock {
+		return 0, 0, false
+	}
+	hs := a.s.LockHolds(a.t.Procs[p].GIL)
+	k := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > sp.End })
+	if k < len(hs) {
+		if h := &a.s.Holds[hs[k]]; h.Start <= sp.End && int(h.Thread) != i && int(h.Thread) < len(f.sps) {
+			return int(h.Thread), sp.End, true
+		}
+	}
+	for j := k - 1; j >= 0 && j >= k-4; j-- {
+		if h := &a.s.Holds[hs[j]]; int(h.Thread) != i {
+			if sp.End-h.End <= notifyWindow && int(h.Thread) < len(f.sps) {
+				return int(h.Thread), h.End, true
+			}
+			break
+		}
+	}
+	return 0, 0, false
+}
+
+// notifyWindow is how long before a wait's end the GIL's last holder may
+// have let it go and still be taken for the notifier (the waiter's
+// wake-up through the kernel; the model's notifyWindow).
+const notifyWindow = int64(1_000_000)
 
 // joinSlack is how far after the end of a join's wait the joined thread's
 // end may be recorded, as the model has it (model.joinSlack): CPython 3.12
@@ -719,6 +773,12 @@ func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
 	l := sp.Lock
 	if int(l) < len(f.shared) && f.shared[l] {
 		return 0
+	}
+	if int(l) < len(f.notify) && f.notify[l] {
+		if _, _, ok := f.notifier(i, sp); ok {
+			return 0 // an edge (afterWait)
+		}
+		return sp.End - sp.Start
 	}
 	hs := f.a.s.LockHolds(l)
 	x := sort.Search(len(hs), func(j int) bool { return f.a.s.Holds[hs[j]].End > sp.End }) - 1

@@ -162,6 +162,10 @@ func diagnose(a *analysis) []Verdict {
 			out = append(out, v)
 		}
 	}
+	a.r.Idle = a.idle()
+	if len(out) == 0 {
+		a.r.NoVerdict = a.noVerdict()
+	}
 	// A rule that fired and was then dropped (gil-bound beside a convoy or
 	// native calls keeping the GIL) was not given for its thresholds: its
 	// near entries, which say it was given, go (QA: near_boundary had
@@ -174,6 +178,121 @@ func diagnose(a *analysis) []Verdict {
 		}
 	}
 	return out
+}
+
+// idle is the threads' waits on the locks that several of them took to be
+// notified (LockReport.Notify), said when they are LockBoundWaitShare or
+// more of all the threads' summed wall, the share at which waits for a
+// mutex make a run lock-bound: the report would otherwise show that much
+// lock wait and no word of why it is not lock-bound (QA: the idle workers
+// of asyncio.to_thread's pool, "72 % of their time blocked on guest
+// locks", were called lock-bound).
+func (a *analysis) idle() *Idle {
+	var longest *LockReport
+	names := map[string]bool{}
+	for i := range a.r.Locks {
+		if l := &a.r.Locks[i]; l.Notify {
+			names[l.Name+"\x00"+l.Process] = true
+			if longest == nil || l.WaitNS > longest.WaitNS {
+				longest = l
+			}
+		}
+	}
+	if longest == nil {
+		return nil
+	}
+	waiting := make([]bool, len(a.r.Threads))
+	var waitNS int64
+	for _, w := range a.s.Waits {
+		if int(w.Lock) < len(a.notify) && a.notify[w.Lock] && int(w.Thread) < len(waiting) {
+			waiting[w.Thread] = true
+			waitNS += w.End - w.Start
+		}
+	}
+	// Said when lock-bound would have counted them: that share of all the
+	// threads' summed wall.
+	if _, all := a.threadSums(func(int) bool { return true }); textfmt.Share(waitNS, all.WallNS) < LockBoundWaitShare {
+		return nil
+	}
+	n, s := a.threadSums(func(i int) bool { return waiting[i] })
+	share := textfmt.Share(waitNS, s.WallNS)
+	if n == 0 {
+		return nil
+	}
+	where := ""
+	if longest.WaitedIn != "" {
+		where = ", in " + funcAt(tracer.Frame{Func: longest.WaitedIn, Line: longest.WaitedLine})
+	}
+	lock := longest.Name
+	if len(names) > 1 {
+		lock = fmt.Sprintf("%s and %s", longest.Name, textfmt.Plural(len(names)-1, "other lock"))
+	}
+	return &Idle{
+		Threads: n, WaitNS: waitNS, WallNS: s.WallNS, Share: round3(share),
+		Lock: longest.Name, WaitedIn: longest.WaitedIn, WaitedLine: longest.WaitedLine,
+		Text: fmt.Sprintf("%s that waited for %s spent %s of their time (%s) waiting there for work or a notification from another thread%s: idle, not held up by another thread's critical section. Several threads took the lock, but each to be notified, as a queue's get or a pool's idle workers do, so it is not counted as lock contention.",
+			upperFirst(threadsPhrase(n)), lock, textfmt.Pct0(share), textfmt.Dur(waitNS), where),
+	}
+}
+
+// threadsPhrase is "the 6 threads", or "the thread".
+func threadsPhrase(n int) string {
+	if n == 1 {
+		return "the thread"
+	}
+	return fmt.Sprintf("the %d threads", n)
+}
+
+// NoVerdictThreadShare is the least share of the run's wall that one
+// thread's own work must fill for a report without a verdict to name it
+// as what limits the run.
+const NoVerdictThreadShare = 0.5
+
+// noVerdict, for a run that got no verdict, names the thread whose own
+// work fills NoVerdictThreadShare of the wall or more: its work is done
+// on one thread, one piece after another, so the run cannot end before
+// it, whatever the other threads do (QA: an asyncio program whose main
+// thread ran 2.76s of its 3.78s wall, beside idle to_thread workers, was
+// left with "none of the verdicts' thresholds was reached").
+func (a *analysis) noVerdict() *NoVerdict {
+	best, bestWork := -1, int64(0)
+	for i := range a.r.Threads {
+		th := &a.r.Threads[i]
+		w := threadCPU(th)
+		if i < len(a.io) {
+			w += a.io[i]
+		} else {
+			w += th.IONS
+		}
+		if w > bestWork {
+			best, bestWork = i, w
+		}
+	}
+	share := textfmt.Share(bestWork, a.wallNS)
+	if best < 0 || share < NoVerdictThreadShare {
+		return nil
+	}
+	th := &a.r.Threads[best]
+	io := bestWork - threadCPU(th)
+	var parts []string
+	if r := th.RunningNS + th.NativeHoldingNS; r > 0 {
+		parts = append(parts, textfmt.Dur(r)+" running Python with the GIL")
+	}
+	if th.NativeNS > 0 {
+		parts = append(parts, textfmt.Dur(th.NativeNS)+" in native calls that release the GIL")
+	}
+	if io > 0 {
+		parts = append(parts, textfmt.Dur(io)+" of I/O and blocking calls")
+	}
+	most := 1 / max(share, 1e-9)
+	sp := a.r.Speedup
+	return &NoVerdict{
+		Thread: th.Name, WorkNS: bestWork, RunningNS: th.RunningNS + th.NativeHoldingNS, NativeNS: th.NativeNS, IONS: io,
+		Share: round3(share), MaxSpeedup: round3(most),
+		Text: fmt.Sprintf("%s's own work, %s, fills %s of the run's %s wall: %s. That work runs on one thread, one piece after another, so the run cannot end before it, whatever the other threads do: no other way of running them makes the run more than %s faster without splitting it (estimated %s without a GIL, %s as processes; now %s).",
+			th.Name, textfmt.Dur(bestWork), textfmt.Pct0(share), textfmt.Dur(a.wallNS), textfmt.And(parts), textfmt.X(most), textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved)),
+		Advice: fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python will not help while it stays on one thread.", th.Name),
+	}
 }
 
 // givenNear is near without the entries of rules that fired and whose
@@ -1235,6 +1354,14 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// upperFirst capitalises the first letter of a sentence.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // funcAt is "resize (line 12)".

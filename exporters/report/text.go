@@ -247,12 +247,19 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 		fmt.Fprintf(w, "Verdict: none: the program failed before its own code ran (fix its start, then record it again).\n")
 	case len(r.Verdicts) == 0:
 		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n")
+		if nv := r.NoVerdict; nv != nil {
+			fmt.Fprintf(w, "  one thread's work: %s\n", nv.Text)
+			fmt.Fprintf(w, "    What to do: %s\n", nv.Advice)
+		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s\n", r.VerdictCodes())
 		for _, v := range r.Verdicts {
 			fmt.Fprintf(w, "  %s: %s\n", v.Code, v.Text)
 			fmt.Fprintf(w, "    What to do: %s\n", v.Advice)
 		}
+	}
+	if id := r.Idle; id != nil && !r.FailedAtStart {
+		fmt.Fprintf(w, "  idle threads: %s\n", id.Text)
 	}
 	writeNear(w, r)
 	fmt.Fprintln(w)
@@ -553,6 +560,15 @@ func writeLocks(w io.Writer, r *diagnosis.Report) {
 		by := "-"
 		if l.HeldBy != "" {
 			by = strings.TrimSpace(siteName(l.HeldBy, "", l.HeldLine))
+		}
+		if l.Notify {
+			// Taken to be notified: nobody held it while others waited
+			// for a critical section; say where it was waited for.
+			by = "- (waits for a notification"
+			if l.WaitedIn != "" {
+				by += ", in " + strings.TrimSpace(siteName(l.WaitedIn, "", l.WaitedLine))
+			}
+			by += ")"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t%s\n", l.Name, l.Process, l.Waits, textfmt.Dur(l.WaitNS), l.Holds, textfmt.Dur(l.HoldNS), by)
 	}

@@ -1,0 +1,44 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/vm"
+)
+
+// TestIdleWorkersText: a pool whose workers wait, idle, on one lock until
+// its main thread notifies them (QA: asyncio.to_thread's workers, called
+// lock-bound) gets no verdict; the text says instead what limits the run
+// (the main thread's own work) and that the workers were idle, and the
+// Guest locks table says where the lock was waited for, not who "held"
+// it.
+func TestIdleWorkersText(t *testing.T) {
+	const src = `name: pool
+clock: virtual
+threads:
+  - {name: main, run: m}
+  - {name: worker, run: w, count: 4}
+functions:
+  m:
+    - repeat: {times: 8, body: [{compute: 50ms}, {notify: work}]}
+    - compute: 100ms
+    - repeat: {times: 4, body: [{notify: work}]}
+  w:
+    - repeat: {times: 3, body: [{wait: {until: notify, lock: work}}, {compute: 2ms}]}
+`
+	txt := virtualText(t, src, vm.Options{Cores: 2})
+	for _, want := range []string{
+		"Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n  one thread's work: main's own work, 500ms, fills 95 % of the run's 524ms wall: 500ms running Python with the GIL. That work runs on one thread,",
+		"\n    What to do: Shorten main's own work, or split it so that other threads or processes share it;",
+		"\n  idle threads: The 4 threads that waited for work spent 94 % of their time (1.96s) waiting there for work or a notification from another thread, in w (line 12): idle, not held up by another thread's critical section.",
+		"  work  pool     12     1.96s  12     46.9ms  - (waits for a notification, in w (line 12))\n",
+	} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.Contains(txt, "lock-bound") {
+		t.Errorf("text says lock-bound:\n%s", txt)
+	}
+}
