@@ -342,8 +342,9 @@ type analysis struct {
 
 	cpuThreadsTakeTurns bool // gil-bound's first rule held
 
-	cpuHeld, anyHeld []int64 // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)
-	nativeHeld       []int64 // per thread: GIL wait behind CPU-bound holders in a native call keeping it (nativeBehind)
+	cpuHeld, anyHeld []int64      // per thread: GIL wait behind CPU-bound holders, behind any (heldBehind)
+	phases           [][][2]int64 // per thread: its CPU-bound phases (cpuPhases), once computed
+	nativeHeld       []int64      // per thread: GIL wait behind CPU-bound holders in a native call keeping it (nativeBehind)
 
 	// From functions' sweep of the GILs' blame: all GIL waiting, and the
 	// part of it behind native calls that keep the GIL, by function.

@@ -47,7 +47,7 @@ func heldBehindSearched(a *analysis) (cpu, any []int64) {
 		for k, hi := range hs {
 			h := &a.s.Holds[hi]
 			pc[k+1] = pc[k]
-			if int(h.Thread) < len(a.cpuBound) && a.cpuBound[h.Thread] {
+			if a.cpuHolder(h.Thread, h.Start) {
 				pc[k+1] += max(h.End-h.Start, 0)
 			}
 		}

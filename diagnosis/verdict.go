@@ -1051,12 +1051,22 @@ func (a *analysis) convoy() (Verdict, bool) {
 	}, true
 }
 
-// cpuWindows is when CPU-bound threads (competing) of process pr, whose
-// GIL they hold, ran: the union of their lives, in time order.
+// cpuWindows is when CPU-bound threads of process pr, whose GIL they
+// hold, ran: the union of the CPU-bound phases of the threads whose life
+// a long wait split (cpuPhases: a thread that slept before it computed,
+// the sleep left out) and of the lives of the other threads CPU-bound
+// over their life (competing), in time order.
 func (a *analysis) cpuWindows(pr int) [][2]int64 {
 	var ws [][2]int64
+	phases := a.cpuPhases()
 	for i := range a.r.Threads {
-		if i < len(a.competing) && a.competing[i] && i < len(a.s.Threads) && a.procOf[i] == pr {
+		if i >= len(a.s.Threads) || a.procOf[i] != pr {
+			continue
+		}
+		switch {
+		case phases[i] != nil:
+			ws = append(ws, phases[i]...)
+		case i < len(a.competing) && a.competing[i]:
 			ws = append(ws, [2]int64{a.s.Threads[i].Start, a.s.Threads[i].End})
 		}
 	}
@@ -1073,6 +1083,114 @@ func (a *analysis) cpuWindows(pr int) [][2]int64 {
 		out = [][2]int64{} // made, and empty
 	}
 	return out
+}
+
+// ConvoyPhaseIntervals: for the convoy, a thread is CPU-bound over the
+// part of its life when it computes, not only over its whole wall: its
+// life is split at every wait (I/O, a sleep, a guest lock) of this many
+// switch intervals or more (of ConvoyMinLatency in modes without one),
+// and a stretch between them at least that long whose work is CPU-bound
+// (cpuPhaseShare of it CPU, most of that Python, which needs the GIL) is
+// a CPU-bound phase: its holds of the GIL are a CPU-bound holder's, and
+// the I/Os of other threads that end in it are in the convoy's window.
+// QA: a CPU thread that slept 0.7 s before computing 0.6 s beside an I/O
+// thread was 45 % running over its wall, not CPU-bound, and the convoy's
+// median was taken over nothing; the same threads with the CPU thread
+// started 0.7 s later got the convoy verdict. Ten intervals (50 ms at
+// CPython's default) is far longer than the pauses of a compute loop and
+// than a re-acquire's wait, and a burst shorter than that between an I/O
+// thread's long waits is no phase.
+const ConvoyPhaseIntervals = 10
+
+// cpuPhases is, per thread, its CPU-bound phases (ConvoyPhaseIntervals),
+// in time order: [start, end) from the first to the last span of the
+// phase in which it ran, waited for the GIL or was in a native call; nil
+// for a thread whose life no long wait split (its life is what classify
+// judged), and for one of a process without a GIL. Computed once.
+func (a *analysis) cpuPhases() [][][2]int64 {
+	if a.phases != nil {
+		return a.phases
+	}
+	gap := int64(a.t.Meta.SwitchInterval)
+	if gap <= 0 || a.t.Meta.GILMode != "cpython" {
+		gap = int64(ConvoyMinLatency)
+	}
+	gap *= ConvoyPhaseIntervals
+	a.phases = make([][][2]int64, len(a.r.Threads))
+	for i := range a.r.Threads {
+		if i >= len(a.s.Threads) || a.gilOf(a.procOf[i]) == tracer.NoLock {
+			continue
+		}
+		var (
+			start, end  int64 = -1, -1 // the phase's first and last busy span
+			cpu, py, io int64          // its CPU time, the part needing the GIL, its I/O
+			pendingIO   int64          // I/O since its last busy span
+			split       bool           // a wait of gap or more between two busy spans
+			phases      [][2]int64
+		)
+		done := func() {
+			if start >= 0 && end-start >= gap && cpu > 0 && float64(cpu) >= cpuPhaseShare*float64(cpu+io) && 2*py >= cpu {
+				phases = append(phases, [2]int64{start, end})
+			}
+			start, end, cpu, py, io, pendingIO = -1, -1, 0, 0, 0, 0
+		}
+		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
+			d := sp.End - sp.Start
+			switch sp.State {
+			case tracer.StateIO, tracer.StateLockWait:
+				if sp.State == tracer.StateIO {
+					pendingIO += d
+				}
+				continue
+			}
+			if start >= 0 && sp.Start-end >= gap {
+				done()
+				split = true
+			}
+			if start < 0 {
+				start = sp.Start
+			}
+			end = sp.End
+			io += pendingIO
+			pendingIO = 0
+			switch sp.State {
+			case tracer.StateRunning, tracer.StateNativeHolding:
+				cpu += d
+				py += d
+			case tracer.StateNative:
+				cpu += d
+			}
+		}
+		done()
+		if split {
+			// A thread with no long wait has only its life, which
+			// classify judged (the threads of one function pooled: QA's
+			// four identical readers, 50 % compute each, are not to be
+			// split into CPU-bound and I/O-bound ones).
+			a.phases[i] = append([][2]int64{}, phases...)
+		}
+	}
+	return a.phases
+}
+
+// cpuPhaseShare is the CPU share of its work that makes a stretch of a
+// thread's life a CPU-bound phase (cpuPhases): CPUBoundShare beyond the
+// classification's margin, since a phase is judged alone, not pooled
+// with the threads of its function as a life is (classify).
+const cpuPhaseShare = CPUBoundShare * (1 + ClassifyMargin)
+
+// cpuHolder reports whether thread th holding the GIL at time t is a
+// CPU-bound holder: CPU-bound over its life, or in a CPU-bound phase then.
+func (a *analysis) cpuHolder(th tracer.ThreadID, t int64) bool {
+	if int(th) >= len(a.cpuBound) {
+		return false
+	}
+	if a.cpuBound[th] {
+		return true
+	}
+	ps := a.cpuPhases()[th]
+	k := sort.Search(len(ps), func(k int) bool { return ps[k][1] > t })
+	return k < len(ps) && ps[k][0] <= t
 }
 
 // reacquiresDuring is thread id's GIL re-acquire latencies after the I/Os
@@ -1132,7 +1250,7 @@ func (a *analysis) nativeBehind() []int64 {
 	byGIL := map[tracer.LockID][]span{}
 	for i := range a.s.States {
 		sp := &a.s.States[i]
-		if sp.State != tracer.StateNativeHolding || sp.End <= sp.Start || int(sp.Thread) >= len(a.cpuBound) || !a.cpuBound[sp.Thread] {
+		if sp.State != tracer.StateNativeHolding || sp.End <= sp.Start || !a.cpuHolder(sp.Thread, sp.Start) {
 			continue
 		}
 		if gil := a.gilOf(a.procOf[sp.Thread]); gil != tracer.NoLock {
@@ -1201,7 +1319,7 @@ func (a *analysis) heldBehind() (cpu, any []int64) {
 			h := &a.s.Holds[hi]
 			ends[k] = h.End
 			pc[k+1], pa[k+1] = pc[k], pa[k]+max(h.End-h.Start, 0)
-			if int(h.Thread) < len(a.cpuBound) && a.cpuBound[h.Thread] {
+			if a.cpuHolder(h.Thread, h.Start) {
 				pc[k+1] += max(h.End-h.Start, 0)
 			}
 		}
