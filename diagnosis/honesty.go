@@ -86,6 +86,13 @@ type TracingCost struct {
 	// system time.
 	SystemCPUNS int64   `json:"system_cpu_ns,omitempty"`
 	SystemShare float64 `json:"system_share,omitempty"` // of the wall times the processes
+	// LockHolds: the program was recorded with --lock-holds, whose probes
+	// filter no lock acquire: the hits that made no event are not
+	// uncontended acquires dropped by a filter (they make events then)
+	// but each acquire's entry (its return records the hold), the
+	// acquires and releases of locks only one thread used (left out of
+	// the trace), freed locks and the like.
+	LockHolds bool `json:"lock_holds,omitempty"`
 }
 
 // tracingCost fills r.TracingCost for a real CPython program.
@@ -107,7 +114,8 @@ func (a *analysis) tracingCost() {
 	est := max(traps, hits) * ProbeCostNS
 	wall := a.wallNS * int64(max(len(a.t.Procs), 1))
 	share := min(textfmt.Share(est, wall), 1)
-	c := &TracingCost{Events: n, ProbeHits: hits, PerEventNS: ProbeCostNS, EstimatedNS: est, Share: round3(share), High: share > TracingCostShare}
+	c := &TracingCost{Events: n, ProbeHits: hits, PerEventNS: ProbeCostNS, EstimatedNS: est, Share: round3(share), High: share > TracingCostShare,
+		LockHolds: a.t.Meta.Extra["lock_holds"] == "observed"}
 	if sys, ok := a.extraInt(ExtraSysCPU); ok && sys > est {
 		// Only above the floor: below it, the floor says more.
 		c.SystemCPUNS = sys

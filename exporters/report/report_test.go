@@ -178,7 +178,9 @@ func TestNearBoundaryOneLinePerVerdict(t *testing.T) {
 // TestTracingCostCounts: the tracing-cost warning names the count its
 // estimate took: the probe hits when they pass the events and the lost
 // hits, else the events and the lost hits (review: with lost hits, it
-// printed fewer probe hits than the estimate counted).
+// printed fewer probe hits than the estimate counted); and what the hits
+// that made no event were, which --lock-holds changes (its probes filter
+// no acquire).
 func TestTracingCostCounts(t *testing.T) {
 	tr := testkit.Countdown(20)
 	events := 0
@@ -187,18 +189,31 @@ func TestTracingCostCounts(t *testing.T) {
 			events++
 		}
 	}
+	const filtered = "; the others, uncontended lock acquires and the like, dropped by the probes' filters) at about"
+	const holds = "; the others recorded none: each lock acquire's entry (its return records the hold), the acquires and releases of locks only one thread used, which the trace leaves out, and the like) at about"
 	for _, c := range []struct {
 		lost, hits int
-		want       string
+		lockHolds  bool
+		want, not  string
 	}{
-		{100000, events + 50000, fmt.Sprintf("%d events and 100000 probe hits lost at about", events)},
-		{100000, events + 200000, fmt.Sprintf("%d probe hits (%d of them events and 100000 lost;", events+200000, events)},
-		{0, events + 200000, fmt.Sprintf("%d probe hits (%d of them events;", events+200000, events)},
+		{100000, events + 50000, false, fmt.Sprintf("%d events and 100000 probe hits lost at about", events), "the others"},
+		{100000, events + 200000, false, fmt.Sprintf("%d probe hits (%d of them events and 100000 lost%s", events+200000, events, filtered), holds},
+		{0, events + 200000, false, fmt.Sprintf("%d probe hits (%d of them events%s", events+200000, events, filtered), holds},
+		// With --lock-holds no acquire is filtered: an uncontended one
+		// is an event (QA: the warning said they were dropped).
+		{0, events + 200000, true, fmt.Sprintf("%d probe hits (%d of them events%s", events+200000, events, holds), filtered},
+		{100000, events + 200000, true, fmt.Sprintf("%d probe hits (%d of them events and 100000 lost%s", events+200000, events, holds), filtered},
 	} {
 		tr.Meta.Extra = map[string]string{"source": "cpython", "lost_events": strconv.Itoa(c.lost), "probe_hits": strconv.Itoa(c.hits)}
-		txt, _ := textAndJSON(t, tracer.Derive(tr))
-		if !bytes.Contains(txt.Bytes(), []byte(c.want)) {
-			t.Errorf("lost %d, hits %d: text lacks %q:\n%s", c.lost, c.hits, c.want, txt.String())
+		if c.lockHolds {
+			tr.Meta.Extra["lock_holds"] = "observed"
+		}
+		txt, js := textAndJSON(t, tracer.Derive(tr))
+		if !bytes.Contains(txt.Bytes(), []byte(c.want)) || bytes.Contains(txt.Bytes(), []byte(c.not)) {
+			t.Errorf("lost %d, hits %d, lock holds %v: text lacks %q or has %q:\n%s", c.lost, c.hits, c.lockHolds, c.want, c.not, txt.String())
+		}
+		if got := bytes.Contains(js.Bytes(), []byte(`"lock_holds": true`)); got != c.lockHolds {
+			t.Errorf("lock holds %v: JSON's tracing_cost.lock_holds %v", c.lockHolds, got)
 		}
 	}
 }

@@ -296,7 +296,13 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 		if lost > 0 {
 			of = fmt.Sprintf("%d of them events and %d lost", c.Events, lost)
 		}
-		traps = fmt.Sprintf("%d probe hits (%s; the others, uncontended lock acquires and the like, dropped by the probes' filters)", c.ProbeHits, of)
+		others := "the others, uncontended lock acquires and the like, dropped by the probes' filters"
+		if c.LockHolds {
+			// --lock-holds filters no acquire: an uncontended one is an
+			// event there (QA: the warning said they were dropped).
+			others = "the others recorded none: each lock acquire's entry (its return records the hold), the acquires and releases of locks only one thread used, which the trace leaves out, and the like"
+		}
+		traps = fmt.Sprintf("%d probe hits (%s; %s)", c.ProbeHits, of, others)
 	} else if lost > 0 {
 		traps = fmt.Sprintf("%d events and %d probe hits lost", c.Events, lost)
 	}
