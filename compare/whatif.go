@@ -101,7 +101,11 @@ type Prediction struct {
 	// limit; unseenHolds: its lock holds were not recorded (inferredHolds).
 	runLock     string
 	unseenHolds bool
-	ipcCost     time.Duration // WhatIfOptions.IPCCost, when charged to some thread
+	// machine is the run's CPU time obtained (diagnosis.Machine), when
+	// recorded: CPU time outside the traced threads, which the model does
+	// not know, and whether it kept the cores full.
+	machine *diagnosis.Machine
+	ipcCost time.Duration // WhatIfOptions.IPCCost, when charged to some thread
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -287,6 +291,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		p.ipcCost = o.IPCCost
 	}
 	p.runLock, p.unseenHolds = lockVerdict(diag), inferredHolds(s)
+	p.machine = diag.Machine
 	p.choose(o, criticalThread(s))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
 		p.EstimatedAs, p.EstimatedCores = map[string]float64{}, sp.Cores
@@ -842,6 +847,15 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
 		p.Limit = fmt.Sprintf("the interpreter's start-up and imports: %s; %s of %s's work is starting the interpreter and importing modules, which splitting its work across more workers would not shorten: import less, or later (python3 -X importtime lists what it imports)",
 			crit.needs(), textfmt.Dur(crit.importNS), crit.name)
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && p.machine != nil && p.machine.CoresFull && best.Cores == p.RecordedCores:
+		// The run's processes kept the cores full with work the trace
+		// does not see (a BLAS pool, children): splitting the longest
+		// thread's work would not help here (QA: numpy.dot on OpenBLAS's
+		// 2 threads from one thread, "splitting its work across more
+		// workers would help": 2 threads ran no faster).
+		m := p.machine
+		p.Limit = fmt.Sprintf("the cores: the run's processes obtained %s of CPU time in its %s wall (%s of what the %s could give), %s of it outside the traced threads (child processes, a native library's own threads), which the model does not know; %s, but splitting its work would not help on %s",
+			textfmt.Dur(m.CPUNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Pct0(m.CoresUsed), textfmt.Plural(m.Cores, "core"), textfmt.Dur(m.OutsideCPUNS), crit.needs(), textfmt.Plural(best.Cores, "core"))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))
@@ -883,6 +897,9 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		default:
 			p.Notes = append(p.Notes, fmt.Sprintf("--ipc-cost %v is charged to no thread: it is the cost of a thread becoming a process, and the program's only thread, %s, stays the program's process.", o.IPCCost, strings.Join(p.ipcStays, ", ")))
 		}
+	}
+	if m := p.machine; m != nil && m.OutsideCPUNS > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("The model knows only the traced threads' work: the run's processes also used %s of CPU time outside them (child processes, a native library's own threads), which it replays as waits that take no core: its figures over-count, the more so on fewer cores.", textfmt.Dur(m.OutsideCPUNS)))
 	}
 	p.Notes = append(p.Notes, "Free-threaded figures assume the program's C extensions behave the same without a GIL, and no single-thread slowdown of the free-threaded build.")
 }

@@ -1105,3 +1105,23 @@ func TestWhatIfFreeThreadedRecording(t *testing.T) {
 		t.Errorf("best %s, wall change %v: want the run as recorded", p.Best.Mode, p.BestWallChange)
 	}
 }
+
+// TestLongestThreadCoresFullOutside: a thread whose own work dominates is
+// not told to split it when the run's processes kept the cores full with
+// CPU time outside the traced threads (diagnosis.Machine.CoresFull: QA,
+// numpy.dot on OpenBLAS's 2 threads from one Python thread, "splitting
+// its work across more workers would help", where 2 threads ran no
+// faster); the notes say the model does not know that CPU time.
+func TestLongestThreadCoresFullOutside(t *testing.T) {
+	own := critical{name: "w0", endNS: 2_880_000_000, startNS: 10_000_000, workNS: 2_800_000_000}
+	row := PredictionRow{Mode: Threads, Cores: 2, WallNS: own.endNS, Speedup: 1}
+	p := &Prediction{RecordedCores: 2, MeasuredWallNS: own.endNS, Replay: row, Rows: []PredictionRow{row},
+		machine: &diagnosis.Machine{CPUNS: 4_916_000_000, WantedCPUNS: 2_788_000_000, Cores: 2, CoresUsed: 0.853, OutsideCPUNS: 2_128_000_000, CoresFull: true}}
+	p.choose(WhatIfOptions{}, own)
+	if strings.Contains(p.Limit, "would help") || !strings.HasPrefix(p.Limit, "the cores: the run's processes obtained 4.92s") || !strings.Contains(p.Limit, "2.13s of it outside the traced threads") {
+		t.Errorf("limit %q: want the full cores named and no advice to split", p.Limit)
+	}
+	if !strings.Contains(strings.Join(p.Notes, " "), "2.13s of CPU time outside them") {
+		t.Errorf("notes %q: want the CPU time the model does not know", p.Notes)
+	}
+}

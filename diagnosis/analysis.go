@@ -288,6 +288,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.speedup()
 	a.measured()
 	a.machine()
+	a.outsideBound()
 	a.tracingCost()
 	r.Verdicts = consistent(a, diagnose(a))
 	return r

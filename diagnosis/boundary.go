@@ -15,6 +15,9 @@ import (
 const (
 	// CPUSaturatedMargin: 15 % of 1.25 x cores.
 	CPUSaturatedMargin = 0.15
+	// CoresFullMargin: 10 % of CoresFullShare (the CPU time obtained is
+	// counted in 10 ms ticks, and the OS and the recorder take some).
+	CoresFullMargin = 0.1
 	// GILBoundWaitMargin: 20 % of GILBoundWaitShare (25 % ± 5 points).
 	GILBoundWaitMargin = 0.2
 	// GILBoundHeldMargin: 5 % of GILBoundHeldFraction (80 % ± 4 points).

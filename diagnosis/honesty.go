@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
@@ -73,7 +74,7 @@ type TracingCost struct {
 	ProbeHits   int64   `json:"probe_hits,omitempty"`
 	PerEventNS  int64   `json:"per_event_ns"` // ProbeCostNS
 	EstimatedNS int64   `json:"estimated_ns"` // max(events + lost, probe hits) × per event
-	Share       float64 `json:"share"`        // of the wall times the processes (each pays its own)
+	Share       float64 `json:"share"`        // of the processes' traced lives summed (each pays its own), at least the wall
 	High        bool    `json:"high"`         // Share > TracingCostShare, or SystemShare with a floor near it
 	// SystemCPUNS is the program's system CPU time, when recorded and
 	// above EstimatedNS: the probes' traps, which cost several times
@@ -85,7 +86,7 @@ type TracingCost struct {
 	// estimated, about 86-90 % measured against the untraced program, 64 %
 	// system time.
 	SystemCPUNS int64   `json:"system_cpu_ns,omitempty"`
-	SystemShare float64 `json:"system_share,omitempty"` // of the wall times the processes
+	SystemShare float64 `json:"system_share,omitempty"` // of the processes' traced lives summed, as Share
 	// LockHolds: the program was recorded with --lock-holds, whose probes
 	// filter no lock acquire: the hits that made no event are not
 	// uncontended acquires dropped by a filter (they make events then)
@@ -101,18 +102,42 @@ func (a *analysis) tracingCost() {
 		return
 	}
 	n := 0
+	// Each process pays for its own probes over its own life, from its
+	// first event to its last: 24 short children paid theirs in their
+	// few milliseconds each, not over the run's wall each (QA: 0.1 % of
+	// "wall x 25 processes" for children 2-3x slower traced).
+	first := make([]int64, len(a.t.Procs))
+	last := make([]int64, len(a.t.Procs))
+	for i := range first {
+		first[i] = -1
+	}
 	for i := range a.t.Events {
-		switch a.t.Events[i].Kind {
+		ev := &a.t.Events[i]
+		if p := a.procOfThread(ev.Thread); p >= 0 && p < len(first) {
+			if first[p] < 0 || ev.Time < first[p] {
+				first[p] = ev.Time
+			}
+			last[p] = max(last[p], ev.Time)
+		}
+		switch ev.Kind {
 		case tracer.KindCallEnter, tracer.KindCallExit, tracer.KindDropRequest:
 		default:
 			n++
+		}
+	}
+	var lives int64
+	for p := range first {
+		if first[p] >= 0 {
+			lives += last[p] - first[p]
 		}
 	}
 	traps := int64(n) + int64(min(a.r.LostEvents, 1<<40))
 	hits, _ := a.extraInt(ExtraProbeHits)
 	hits = min(hits, 1<<40)
 	est := max(traps, hits) * ProbeCostNS
-	wall := a.wallNS * int64(max(len(a.t.Procs), 1))
+	// The processes' traced lives, summed; the run's wall when they are
+	// shorter (one process, or events only at the edges).
+	wall := max(lives, a.wallNS)
 	share := min(textfmt.Share(est, wall), 1)
 	c := &TracingCost{Events: n, ProbeHits: hits, PerEventNS: ProbeCostNS, EstimatedNS: est, Share: round3(share), High: share > TracingCostShare,
 		LockHolds: a.t.Meta.Extra["lock_holds"] == "observed"}
@@ -136,6 +161,7 @@ type Machine struct {
 	CPUNS       int64 `json:"cpu_ns"`        // obtained (the process's CPU time during the run)
 	WantedCPUNS int64 `json:"wanted_cpu_ns"` // wanted (the threads' running and native time)
 	CapacityNS  int64 `json:"capacity_ns"`   // what the cores could give: cores × wall
+	Cores       int   `json:"cores"`         // the cores of CapacityNS
 	// Share is obtained / min(wanted, capacity): more threads than cores
 	// is the run's own doing (cpu-saturated), not a busy machine.
 	Share float64 `json:"obtained_share"`
@@ -144,7 +170,53 @@ type Machine struct {
 	// time recorded covers only the children it waited for: the CPU time
 	// wanted is its main process's threads' alone.
 	MainProcessOnly bool `json:"main_process_only,omitempty"`
+	// CoresUsed is the CPU time obtained over what the cores could give
+	// (CPUNS / CapacityNS): how busy the run kept the cores.
+	CoresUsed float64 `json:"cores_used"`
+	// OutsideCPUNS: a real program whose processes obtained well more CPU
+	// time than its traced threads ran or spent in native calls
+	// (OutsideCPUExcess, OutsideCPUMinNS): the difference ran outside the
+	// traced threads, in children it waited for that run no Python (a
+	// shell, a compiler) or in a native library's own threads (OpenBLAS
+	// under numpy.dot). The trace sees the threads wait for that work (as
+	// I/O, or in the native call) and counts the waits as work that
+	// overlaps, where it took cores: the overlap over-counts. 0 otherwise.
+	OutsideCPUNS int64 `json:"outside_cpu_ns,omitempty"`
+	// CoresFull: with CPU time outside the traced threads, the run kept
+	// the cores CoresFullShare busy or more: more threads or processes
+	// cannot make it faster on them (cpu-saturated).
+	CoresFull bool `json:"cores_full,omitempty"`
 }
+
+// OutsideCPUExcess: a real program whose processes obtained more than
+// (1 + OutsideCPUExcess) times the CPU time its traced threads wanted
+// (their running and native time) ran CPU work outside them. The
+// recorder's own share is nil (it is another process) and a native call's
+// time counts in full as wanted, so an excess is work the trace did not
+// see: QA, numpy.dot with OpenBLAS's 2 threads on one Python thread
+// obtained 1.76 times its thread's time; 4 threads running `sh -c` loops
+// in children they waited for, 7.9 times.
+const OutsideCPUExcess = 0.25
+
+// CPUTickNS is the resolution of a real program's CPU time (cpu_ns): the
+// kernel's clock tick, 10 ms (/proc/PID/stat for an attach; the
+// children's rusage).
+const CPUTickNS = int64(10 * time.Millisecond)
+
+// OutsideCPUMinNS: and the excess is at least 5 ticks of that CPU time.
+const OutsideCPUMinNS = 5 * CPUTickNS
+
+// BusyMinWantedNS: a real program whose threads wanted less CPU time than
+// this, a few ticks, is never flagged busy: its CPU time is counted in
+// ticks, so 0 of "203us" is the measure's resolution, not the machine
+// (QA: an idle attached server, "obtained 0 % (0ns of 203us)").
+const BusyMinWantedNS = 5 * CPUTickNS
+
+// CoresFullShare: with CPU time outside the traced threads, a run whose
+// processes obtained at least this share of what the cores could give
+// kept them full (cpu-saturated), the rest of a core being the OS's,
+// the recorder's and the edges of the run.
+const CoresFullShare = 0.75
 
 // extraInt reads a non-negative integer from the trace's Extra metadata.
 func (a *analysis) extraInt(key string) (int64, bool) {
@@ -180,13 +252,40 @@ func (a *analysis) machine() {
 			wanted, mainOnly = main, true
 		}
 	}
-	capacity := int64(cores(&a.t.Meta)) * a.wallNS
+	nc := cores(&a.t.Meta)
+	capacity := int64(nc) * a.wallNS
 	if wanted <= 0 || capacity <= 0 {
 		return
 	}
 	share := textfmt.Share(cpu, min(wanted, capacity))
-	a.r.Machine = &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Busy: share < BusyCPUShare, MainProcessOnly: mainOnly}
-	a.r.BusyMachine = share < BusyCPUShare
+	busy := share < BusyCPUShare
+	if a.realProgram() && min(wanted, capacity) < BusyMinWantedNS {
+		busy = false // below the CPU time's resolution
+	}
+	m := &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Cores: nc, Busy: busy, MainProcessOnly: mainOnly,
+		CoresUsed: round3(textfmt.Share(cpu, capacity))}
+	if a.realProgram() && !mainOnly && float64(cpu) > float64(wanted)*(1+OutsideCPUExcess) && cpu-wanted >= OutsideCPUMinNS {
+		// mainOnly: the CPU time is no more than the main process's;
+		// children not waited for are in neither figure.
+		m.OutsideCPUNS = cpu - wanted
+		m.CoresFull = m.CoresUsed >= CoresFullShare
+	}
+	a.r.Machine = m
+	a.r.BusyMachine = busy
+}
+
+// OutsideText is the sentence that says how much CPU time ran outside the
+// traced threads, and what that does to the figures; "" when none did.
+func (m *Machine) OutsideText(wallNS int64) string {
+	if m == nil || m.OutsideCPUNS <= 0 || wallNS <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("the run's processes obtained %s of CPU time in its %s wall (%.2f of its %s), of which %s (%s) ran outside the traced threads' running and native time: in child processes it waited for that run no traced Python (a shell, a compiler), or in a native library's own threads (a BLAS pool under numpy, OPENBLAS_NUM_THREADS). The trace sees the threads wait for that work, as I/O or inside a native call, and counts the waits as work that overlaps, where it took cores: the overlap and the estimates over-count",
+		textfmt.Dur(m.CPUNS), textfmt.Dur(wallNS), float64(m.CPUNS)/float64(wallNS), textfmt.Plural(m.Cores, "core"), textfmt.Dur(m.OutsideCPUNS), textfmt.Pct0(textfmt.Share(m.OutsideCPUNS, m.CPUNS)))
+	if m.CoresFull {
+		s += fmt.Sprintf("; the cores were full (%s of what they could give)", textfmt.Pct0(m.CoresUsed))
+	}
+	return s + "."
 }
 
 // BusyBound is, for a run on a busy machine whose recorded CPU time covers

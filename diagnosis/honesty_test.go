@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -328,5 +329,45 @@ func TestBusyMachineChildrenNotWaitedFor(t *testing.T) {
 		if r.Machine == nil || r.BusyMachine != tc.busy || r.Machine.MainProcessOnly || r.Machine.WantedCPUNS != all {
 			t.Errorf("%s: busy %v, machine %+v; want busy %v, wanted %d, every process", tc.name, r.BusyMachine, r.Machine, tc.busy, all)
 		}
+	}
+}
+
+// TestTracingCostShortChildren: each process pays for its probes over its
+// own traced life, not over the run's wall: 8 children that each lived
+// 10 ms of a 1 s run, their events dense, cost them far more than "their
+// events over 9 x the wall" (QA: 24 short Python children 2-3x slower
+// traced, estimated 0.1 %).
+func TestTracingCostShortChildren(t *testing.T) {
+	b := testkit.New("children")
+	main := b.Process("python", 1)
+	m := b.Thread(main, "MainThread").Start(0).Acquire(10, 0, tracer.AcquireUncontended).Call(20, b.Func("main", 1)).IOBegin(100, "wait").Release(110, 0, tracer.ReleaseIO)
+	for i := 0; i < 8; i++ {
+		p := b.Process(fmt.Sprintf("child-%d", i), 10+i)
+		gil := tracer.LockID(i + 1)
+		at := int64(i)*100*ms + 50*ms
+		th := b.Thread(p, "MainThread").Start(at).Acquire(at+10, gil, tracer.AcquireUncontended).Call(at+20, b.Func("work", 2))
+		// 500 I/O calls in 10 ms: 1000 events, 2 ms of probes at 2 us.
+		for k := int64(0); k < 500; k++ {
+			s := at + 100 + k*20*us
+			th.IOBegin(s, "read").Release(s+10, gil, tracer.ReleaseIO).IOEnd(s+10*us).Acquire(s+10*us+10, gil, tracer.AcquireUncontended)
+		}
+		end := at + 100 + 500*20*us
+		th.Return(end).Release(end+10, gil, tracer.ReleaseThreadEnd).End(end + 20)
+	}
+	m.IOEnd(1000*ms).Acquire(1000*ms+10, 0, tracer.AcquireUncontended).Return(1000*ms+20).Release(1000*ms+30, 0, tracer.ReleaseThreadEnd).End(1000*ms + 40)
+	tr := b.Trace()
+	tr.Meta.Extra = map[string]string{"source": "cpython"}
+	r := Analyze(tracer.Derive(tr))
+	c := r.TracingCost
+	if c == nil {
+		t.Fatal("no tracing cost")
+	}
+	// The children's lives: 8 x ~10 ms; the main process's, 1 s.
+	lives := 8*(500*20*us) + 1000*ms
+	if want := float64(c.EstimatedNS) / float64(lives); c.Share < want*0.95 || c.Share > want*1.05 {
+		t.Errorf("share %v: want about %.3f, the probes' cost over the processes' own lives", c.Share, want)
+	}
+	if _, m := Caveats(tracer.Derive(tr), Summarize(tracer.Derive(tr))); m == nil || m.Share != c.Share {
+		t.Errorf("caveats: %+v, want the report's share %v", m, c.Share)
 	}
 }

@@ -158,6 +158,10 @@ type Limit struct {
 	// AfterNS (the cores): the least work that follows the CPU work
 	// counted (a thread's I/O after its last compute, a joiner's work).
 	AfterNS int64 `json:"after_ns,omitempty"`
+	// OutsideNS (the cores): the CPU work counted is the CPU time the
+	// run's processes obtained (Machine.CPUNS), of which this much ran
+	// outside the traced threads (Machine.OutsideCPUNS).
+	OutsideNS int64 `json:"outside_ns,omitempty"`
 	// Approx (a thread): the flow took some wait for a notification as
 	// long as it was recorded, where without the GIL its notifier may come
 	// sooner: the end is an estimate, not the earliest (QA: "175ms at the
@@ -248,6 +252,9 @@ func (l Limit) text(cores int) string {
 		return l.threadText()
 	case LimitCores:
 		what := fmt.Sprintf("%s of CPU work", textfmt.Dur(l.WorkNS))
+		if l.OutsideNS > 0 {
+			what = fmt.Sprintf("%s of CPU time obtained, %s of it outside the traced threads,", textfmt.Dur(l.WorkNS), textfmt.Dur(l.OutsideNS))
+		}
 		if l.FromNS > 0 {
 			what += " that cannot begin before " + textfmt.Dur(l.FromNS)
 		}
@@ -435,4 +442,33 @@ func (a *analysis) gilCeiling(longest int64) float64 {
 // the I/O that counts as work (a.io).
 func (a *analysis) threadWork(i int) int64 {
 	return threadCPU(&a.r.Threads[i]) + a.io[i]
+}
+
+// outsideBound bounds the estimates without a GIL and as processes by the
+// CPU time the run's processes obtained when some of it ran outside the
+// traced threads (Machine.OutsideCPUNS): the same work, that CPU time
+// included, needs at least that CPU time over the cores, whoever runs it
+// (QA: `sh -c` loops in children that 4 threads waited for, on 2 cores,
+// were estimated 3.33x; a one-thread program whose numpy.dot ran on
+// OpenBLAS's 2 threads was estimated to gain from splitting). Never below
+// what the run achieved: no slower than it ran.
+func (a *analysis) outsideBound() {
+	m, sp := a.r.Machine, &a.r.Speedup
+	if m == nil || m.OutsideCPUNS <= 0 || sp.Cores <= 0 || sp.SerialEquivNS <= 0 {
+		return
+	}
+	ns := m.CPUNS / int64(sp.Cores)
+	if ns <= sp.Limit.NS || ns <= 0 {
+		return
+	}
+	bound := max(textfmt.Share(sp.SerialEquivNS, ns), sp.Achieved)
+	if bound >= sp.WithoutGIL {
+		return
+	}
+	sp.WithoutGIL, sp.AsProcesses = round3(bound), round3(bound)
+	if sp.WithoutLocks > 0 {
+		sp.WithoutLocks = round3(min(sp.WithoutLocks, bound))
+	}
+	sp.Limit = Limit{Kind: LimitCores, NS: ns, WorkNS: m.CPUNS, OutsideNS: m.OutsideCPUNS}
+	sp.Limit.Text = sp.Limit.text(sp.Cores)
 }

@@ -714,7 +714,12 @@ func (a *analysis) gilBound() (Verdict, bool) {
 		return Verdict{Code: GILBound, Text: text + a.runBeside(cpuThreads, own) + a.unfair() + a.measuredNoteOf("the run's wall time"), Advice: a.processesAdviceFor(own)}, true
 	}
 	if nb < 2 || !a.decide(GILBound, ruleB...) {
-		return Verdict{}, false
+		if waitShareB >= GILBoundWaitShare {
+			// Rule (b)'s waits are there: its gain was not; (c) does not
+			// sidestep it.
+			return Verdict{}, false
+		}
+		return a.gilFills()
 	}
 	// The figures quoted for "the N threads" are theirs, as in rule (a):
 	// their GIL's hold, their work's share that needs it, and their own
@@ -773,6 +778,91 @@ func (a *analysis) gilBound() (Verdict, bool) {
 			textfmt.X(own.AsProcesses), textfmt.Plural(own.Cores, "core"), own.Of, textfmt.X(own.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
 	}
 	return Verdict{Code: GILBound, Text: text + a.runBeside(satThreads, own) + a.measuredNoteOf("the run's wall time"), Advice: advice + " More threads will not help."}, true
+}
+
+// GILFillsOneThreadShare: rule (c) of gil-bound needs the Python work
+// spread over the threads: no one thread ran more than this share of it
+// (one thread's Python work filling the wall is that thread's, which
+// noVerdict names, not the GIL's).
+const GILFillsOneThreadShare = 0.7
+
+// gilFilled is, per process, whether its GIL was held GILBoundHeldFraction
+// of its wall or more while it had two threads or more: its serial work
+// fills its wall, so that more threads cannot make it faster.
+func (a *analysis) gilFilled(i int) bool {
+	p := a.r.Procs[i]
+	return p.HasGIL && p.Threads >= 2 && p.GILHeldFraction >= GILBoundHeldFraction
+}
+
+// gilFills is gil-bound's rule (c): a process whose GIL was held
+// GILBoundHeldFraction of its wall or more, mostly running Python
+// (GILBoundComputeShare of the holds' work) spread over its threads
+// (GILFillsOneThreadShare), whose threads did not wait for the GIL as long
+// as rule (b) asks: they waited for each other instead, in the queues and
+// notifications between them, a consumer for an item its producer had not
+// had the GIL to make (QA: a queue.Queue pipeline of 1 reader, 4 parsers
+// and 1 writer, the GIL held 88 % of the wall, "GIL wait 11 %", was
+// "scales, 2.34x": 1, 2 and 4 parsers ran as fast). Their waits, for the
+// GIL and for the process's guest locks (joins left out), are
+// GILBoundWaitShare of their wall or more.
+func (a *analysis) gilFills() (Verdict, bool) {
+	best, bestHeld := -1, 0.0
+	for i, p := range a.r.Procs {
+		if a.gilFilled(i) && p.GILHeldFraction > bestHeld {
+			best, bestHeld = i, p.GILHeldFraction
+		}
+	}
+	if best < 0 {
+		return Verdict{}, false
+	}
+	p := a.r.Procs[best]
+	var running, holding, most int64
+	mostName := ""
+	for i := range a.r.Threads {
+		if a.procOf[i] != best {
+			continue
+		}
+		th := &a.r.Threads[i]
+		running += th.RunningNS
+		holding += th.NativeHoldingNS
+		if th.RunningNS > most {
+			most, mostName = th.RunningNS, th.Name
+		}
+	}
+	python := textfmt.Share(running, running+holding)
+	if textfmt.Share(most, running) > GILFillsOneThreadShare {
+		return Verdict{}, false
+	}
+	if !a.decide(GILBound,
+		cond{measure: "GIL held fraction", value: p.GILHeldFraction, threshold: GILBoundHeldFraction, margin: GILBoundHeldMargin, unit: unitShare},
+		cond{measure: "pure-Python share of the GIL-holding work", value: python, threshold: GILBoundComputeShare, margin: ClassifyMargin, unit: unitShare}) {
+		return Verdict{}, false
+	}
+	nb, sb := a.threadSums(func(i int) bool { return a.procOf[i] == best })
+	// Their waits for each other: for the guest locks of the process (a
+	// queue's, a condition's), not to join a thread, which is waiting for
+	// its whole life (QA: an attached program's main thread joining its
+	// one worker).
+	var queued int64
+	for _, l := range a.r.Locks {
+		if l.Process == p.Name && !joinLockName(l.Name) {
+			queued += l.WaitNS
+		}
+	}
+	waits := cond{measure: "GIL and queue wait share", value: textfmt.Share(sb.GILWaitNS+queued, sb.WallNS), threshold: GILBoundWaitShare, margin: GILBoundWaitMargin, unit: unitShare}
+	if !waits.holds() {
+		return Verdict{}, false
+	}
+	sp := a.r.Speedup
+	text := fmt.Sprintf("The GIL of %s (pid %d) was held %s of its wall, %s of that running Python spread over its %d threads (the most by one, %s, %s of it): its Python work, which runs one thread at a time, fills its wall, so more threads cannot make it faster. Its threads waited for the GIL only %s of their time because they waited for each other instead, in the queues and notifications between them: a consumer waits for an item that its producer has not had the GIL to make.",
+		p.Name, p.PID, textfmt.Pct0(p.GILHeldFraction), textfmt.Pct0(python), nb, mostName, textfmt.Pct0(textfmt.Share(most, running)), textfmt.Pct0(textfmt.Share(sb.GILWaitNS, sb.WallNS)))
+	advice := "More threads will not help. Move the Python compute out of the GIL's way: into processes (ProcessPoolExecutor, each taking a stage's or a batch's work) or a native library that releases the GIL; or shorten it."
+	if a.better(sp.AsProcesses) {
+		advice += fmt.Sprintf(" As processes: an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
+	} else {
+		advice += fmt.Sprintf(" The estimate as processes, %s (now %s), is bounded by %s: it takes the waits between the threads as they were, which without the GIL's queue may be shorter; time a version with processes to tell.", textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved), sp.Limit.Text)
+	}
+	return Verdict{Code: GILBound, Text: text + a.measuredNote(), Advice: advice}, true
 }
 
 // sameFigures reports whether some threads' own figures e print as the
@@ -1589,6 +1679,9 @@ func (a *analysis) lockBound() (Verdict, bool) {
 // there), and the report said nothing ("none of the verdicts' thresholds
 // was reached") of threads waiting half their time (QA).
 func (a *analysis) cpuSaturated() (Verdict, bool) {
+	if v, ok := a.outsideSaturated(); ok {
+		return v, true
+	}
 	_, s := a.threadSums(func(int) bool { return true })
 	sp := a.r.Speedup
 	cores := float64(sp.Cores)
@@ -1646,8 +1739,48 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 	}, true
 }
 
+// outsideSaturated is cpu-saturated for a run whose processes kept the
+// cores full (Machine.CoresFull) with CPU work outside the traced threads:
+// children that run no traced Python, a native library's own threads. The
+// trace sees its threads wait for that work and counts the waits as work
+// that overlaps, so the threads' own demand looks low and the overlap
+// high (QA: numpy.dot on OpenBLAS's 2 threads from 2 Python threads,
+// "scales, 1.88x, threads are the right tool" where one thread ran as
+// fast; 4 threads waiting for `sh -c` loops in children, "scales, 3.18x"
+// where the 2 cores capped them at 1.75x).
+func (a *analysis) outsideSaturated() (Verdict, bool) {
+	m, sp := a.r.Machine, a.r.Speedup
+	if m == nil || m.OutsideCPUNS <= 0 {
+		return Verdict{}, false
+	}
+	if !a.decide(CPUSaturated, cond{measure: "CPU time obtained / what the cores could give, with CPU time outside the traced threads", value: m.CoresUsed, threshold: CoresFullShare, margin: CoresFullMargin, unit: unitShare}) {
+		return Verdict{}, false
+	}
+	return Verdict{
+		Code: CPUSaturated,
+		Text: "The cores are busy: " + m.OutsideText(a.wallNS) +
+			fmt.Sprintf(" More threads or processes cannot make that work faster on %s; the trace's overlap (%s) and its estimates (%s without a GIL, %s as processes, at most the CPU time obtained over the cores allows) count those waits as parallel work.",
+				textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved), textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses)),
+		Advice: fmt.Sprintf("More cores would help, or less CPU work. Size the work outside the threads to the cores together with them (%d here): a native library's own pool (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS) times the threads calling it, or the child processes running at once, should not exceed them; more threads, processes or a free-threaded Python add switching, not speed. Time the program with one thread to measure what its threads gain.", sp.Cores),
+	}, true
+}
+
 func (a *analysis) scales() (Verdict, bool) {
 	sp := a.r.Speedup
+	if m := a.r.Machine; m != nil && m.CoresFull {
+		// The cores were full with work the trace does not see: the
+		// overlap over-counts, and cpu-saturated says so.
+		return Verdict{}, false
+	}
+	for i := range a.r.Procs {
+		if a.gilFilled(i) {
+			// Its serial work, which needs the GIL, fills its wall: more
+			// threads cannot make it faster, whatever overlaps beside it
+			// (QA: a pipeline whose GIL was held 88 % of the wall was
+			// "scales, threads are the right tool").
+			return Verdict{}, false
+		}
+	}
 	n, s := a.threadSums(func(int) bool { return true })
 	if !a.decide(Scales,
 		cond{measure: "achieved speedup", value: sp.Achieved, threshold: ScalesMinSpeedup, margin: ScalesMargin, unit: unitX},
@@ -1883,9 +2016,31 @@ func (a *analysis) splitBound(s *ThreadSummary) string {
 	if cpu <= 0 || a.r.TracingCost != nil && a.r.TracingCost.High {
 		return "" // the probes' time, counted as I/O, would inflate it
 	}
-	bound := ratio(float64(threadWork(s)), float64(cpu)/float64(c))
+	obtained := ""
+	if m := a.r.Machine; m != nil && m.OutsideCPUNS > 0 && m.CPUNS > cpu {
+		// The process's CPU time, the work outside its thread included
+		// (a BLAS pool, children): the cores must run all of it.
+		cpu = m.CPUNS
+		obtained = fmt.Sprintf(", %s of it outside the thread", textfmt.Dur(m.OutsideCPUNS))
+	}
+	work := threadWork(s)
+	if textfmt.Share(cpu, work) < SplitMinCPUShare {
+		// Its work is nearly all waiting (an idle server): the bound, its
+		// waits over a CPU time of microseconds, would be thousands
+		// (QA: "at most 19708.71x as fast" for an idle attached process).
+		return fmt.Sprintf(" Its work was nearly all waiting (%s of it compute): splitting it helps only as far as those waits are independent of each other (requests that could be in flight together), and not at all if they are a pace or an idle wait for work.", textfmt.Pct0(textfmt.Share(cpu, work)))
+	}
+	bound := ratio(float64(work), float64(cpu)/float64(c))
 	if bound <= AdviceMinGain {
+		if obtained != "" {
+			return fmt.Sprintf(" Its process's CPU time (%s%s) already kept the %s busy: splitting it would not make it faster on them.", textfmt.Dur(cpu), obtained, textfmt.Plural(c, "core"))
+		}
 		return ""
 	}
-	return fmt.Sprintf(" Split over %s, the same work could run at most %s as fast (its CPU time spread over the cores; the I/O overlapped).", textfmt.Plural(c, "core"), textfmt.X(bound))
+	return fmt.Sprintf(" Split over %s, the same work could run at most %s as fast (its CPU time%s spread over the cores; the I/O overlapped).", textfmt.Plural(c, "core"), textfmt.X(bound), obtained)
 }
+
+// SplitMinCPUShare: a single thread whose compute was less than this share
+// of its work is told no bound on splitting it: the bound, its work over
+// its CPU time spread over the cores, would mostly count its waits.
+const SplitMinCPUShare = 0.05

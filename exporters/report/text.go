@@ -269,6 +269,9 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 // give the run the cores it asked for.
 func writeMachine(w io.Writer, r *diagnosis.Report) {
 	m := r.Machine
+	if t := m.OutsideText(r.WallNS); t != "" {
+		fmt.Fprintf(w, "Warning: CPU time outside the traced threads: %s\n\n", t)
+	}
 	if m == nil || !m.Busy {
 		return
 	}
