@@ -378,7 +378,7 @@ type critical struct {
 	ioShare float64
 	// cpuNS is every thread's CPU work (running and native time): the
 	// cores' load, whatever splits it; cpuFromStartNS the part of it from
-	// startNS on, while the critical thread ran (coresFull).
+	// startNS to endNS, while the critical thread could run (coresFull).
 	cpuNS, cpuFromStartNS int64
 
 	startNS, workNS int64
@@ -521,7 +521,7 @@ func criticalThread(s *tracer.Spans) critical {
 		}
 	}
 	c.cpuNS = cpu
-	c.cpuFromStartNS = cpuFrom(s, c.startNS)
+	c.cpuFromStartNS = cpuBetween(s, c.startNS, c.endNS)
 	if cid >= 0 && sameName(s.Trace, tracer.ThreadID(cid)) {
 		// Every process of a pool has a MainThread: say which.
 		if p := s.Trace.Threads[cid].Proc; int(p) < len(s.Trace.Procs) {
@@ -544,14 +544,15 @@ func criticalThread(s *tracer.Spans) critical {
 	return c
 }
 
-// cpuFrom is the CPU work (running and native time) of every thread from
-// time t on.
-func cpuFrom(s *tracer.Spans, t int64) int64 {
+// cpuBetween is the CPU work (running and native time) of every thread
+// between from and to (review: work after the critical thread's end
+// counted as keeping the cores busy while it ran).
+func cpuBetween(s *tracer.Spans, from, to int64) int64 {
 	var ns int64
 	for _, sp := range s.States {
 		switch sp.State {
 		case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
-			ns += max(sp.End-max(sp.Start, t), 0)
+			ns += max(min(sp.End, to)-max(sp.Start, from), 0)
 		}
 	}
 	return ns

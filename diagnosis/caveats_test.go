@@ -50,7 +50,7 @@ func TestCaveatsAsAnalyze(t *testing.T) {
 		if strings.HasPrefix(filepath.Base(p), "python-") {
 			continue
 		}
-		// The same run on a busy machine: a tenth of the CPU time it wanted.
+		// The same run on a busy machine: 1 us of CPU obtained, next to nothing.
 		tr.Meta.Extra["cpu_ns"] = "1000"
 		check(filepath.Base(p)+" (busy)", tr)
 	}

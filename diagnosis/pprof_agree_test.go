@@ -1,9 +1,8 @@
-package diagnosis_test
+package diagnosis
 
 import (
 	"testing"
 
-	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
@@ -17,12 +16,12 @@ import (
 // holder equals the report's blame, which its top functions share out.
 func TestAgreesWithPprof(t *testing.T) {
 	cases := map[string]*tracer.Trace{"mixed": testkit.Mixed(), "countdown": testkit.Countdown(10)}
-	for name, trace := range diagnosis.VerdictCaseTraces() {
-		cases[name] = trace()
+	for _, tc := range verdictCases {
+		cases[tc.name] = tc.trace()
 	}
 	for name, tr := range cases {
 		sp := tracer.Derive(tr)
-		r := diagnosis.Analyze(sp)
+		r := Analyze(sp)
 
 		type tk struct{ proc, thread, state string }
 		wall := map[tk]int64{}
@@ -57,7 +56,7 @@ func TestAgreesWithPprof(t *testing.T) {
 			}
 		}
 		for _, w := range sp.Waits {
-			if int(w.Lock) < len(tr.Locks) && tr.Locks[w.Lock].GIL {
+			if isGIL(tr, w.Lock) {
 				for b := range sp.BlameOf(&w) {
 					if b.Holder != tracer.NoThread {
 						reportBlame += b.End - b.Start
@@ -69,7 +68,7 @@ func TestAgreesWithPprof(t *testing.T) {
 		for _, f := range r.TopHold {
 			top += f.BlameNS
 		}
-		if len(r.TopHold) < diagnosis.TopN && top != reportBlame {
+		if len(r.TopHold) < TopN && top != reportBlame {
 			t.Errorf("%s: top functions by hold blame %d, all blame %d", name, top, reportBlame)
 		}
 		if blamed != reportBlame {

@@ -60,7 +60,9 @@ type pageData struct {
 	// cost; a real program, a stopped run, verdicts near their boundary.
 	Warnings, Notes []string
 	// WhatIf is what would help, as record printed it (readWhatIf).
-	WhatIf         string
+	WhatIf string
+	// Measured is the measured speedup's row (report.Measured).
+	Measured       struct{ Label, Figure, About string }
 	Profiles       []string
 	Charts         []string
 	PerfettoOrigin string
@@ -98,7 +100,8 @@ func (h *Handler) pageData() (*pageData, error) {
 		return nil, err
 	}
 	d.Text = text.String()
-	d.Warnings, d.Notes = report.Notices(r)
+	d.Warnings, d.Notes = report.Notices(r, h.o.Spans.Trace.Status())
+	d.Measured.Label, d.Measured.Figure, d.Measured.About = report.Measured(r)
 	d.WhatIf = h.whatIf
 	for _, k := range Profiles {
 		d.Profiles = append(d.Profiles, k.String())

@@ -2,6 +2,7 @@ package view
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -39,9 +40,12 @@ func New(o Options) (*Handler, error) {
 		o.PerfettoOrigin = PerfettoOrigin
 	}
 	h := &Handler{o: o, mux: http.NewServeMux(), timeline: newTimeline(o.Spans)}
-	h.warnings, _ = report.Notices(o.Report)
+	h.warnings, _ = report.Notices(o.Report, o.Spans.Trace.Status())
 	h.whatIf = readWhatIf(o.Dir, o.Report)
 	h.charts = findCharts(o.Dir)
+	if p, ok := h.charts["whatif.svg"]; ok && !whatIfOf(filepath.Dir(p), o.Spans.Trace) {
+		delete(h.charts, "whatif.svg") // another run's prediction
+	}
 	if err := h.mountPprof(); err != nil {
 		h.Close()
 		return nil, err
@@ -149,6 +153,21 @@ func readWhatIf(dir string, r *diagnosis.Report) string {
 		return ""
 	}
 	return strings.TrimRight(text[i+1:], "\n")
+}
+
+// whatIfOf reports whether the what-if prediction in dir (whatif.json,
+// beside its chart: record's whatif/, or compare's -o directory) is of the
+// run of t: the same workload and wall.
+func whatIfOf(dir string, t *tracer.Trace) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "whatif.json"))
+	if err != nil || len(b) > 64<<20 {
+		return false
+	}
+	var p struct {
+		Workload string `json:"workload"`
+		WallNS   int64  `json:"measured_wall_ns"`
+	}
+	return json.Unmarshal(b, &p) == nil && p.Workload == t.Meta.Workload && p.WallNS == t.Duration()
 }
 
 // findCharts looks for the charts in dir, dir/compare and dir/whatif.

@@ -275,7 +275,22 @@ func TestCompareCharts(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "whatif"), 0o755)
 	os.WriteFile(filepath.Join(dir, "whatif", "whatif.svg"), []byte("<svg>whatif</svg>"), 0o644)
 	s := tracer.Derive(testkit.Mixed())
+	// The prediction is this run's: its workload and wall (review: another
+	// run's chart was shown beside this run's page).
+	whatIfJSON := func(wall int64) {
+		os.WriteFile(filepath.Join(dir, "whatif", "whatif.json"), []byte(fmt.Sprintf(`{"workload": %q, "measured_wall_ns": %d}`, s.Trace.Meta.Workload, wall)), 0o644)
+	}
+	whatIfJSON(s.Trace.Duration() + 1)
 	h, err := New(Options{Spans: s, Report: diagnosis.Analyze(s), Title: "t", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := get(t, h, "/").Body.String(); strings.Contains(page, `src="compare/whatif.svg"`) {
+		t.Error("another run's what-if chart is on the page")
+	}
+	h.Close()
+	whatIfJSON(s.Trace.Duration())
+	h, err = New(Options{Spans: s, Report: diagnosis.Analyze(s), Title: "t", Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,6 +377,26 @@ func TestPageNotices(t *testing.T) {
 	}
 	if strings.Contains(p, `class="warning"`) {
 		t.Errorf("the real program's page warns, and its report does not")
+	}
+
+	// Review: no verdict, where the report names what limits the run and
+	// the idle threads; a trace cut short; a one-thread run.
+	tr = testkit.SingleThread()
+	tr.Dropped, tr.Truncated = 1234, true
+	h = newHandler(t, tr)
+	r = h.o.Report
+	r.Verdicts = nil
+	r.NoVerdict = &diagnosis.NoVerdict{Thread: "main", Text: "main's own work fills 90 % of the wall", Advice: "Shorten main's own work."}
+	r.Idle = &diagnosis.Idle{Threads: 2, Text: "The 2 threads that waited for lock 0x1 were idle"}
+	p = page(h)
+	for _, want := range []string{"<p>No verdict: none of the verdicts' thresholds was reached.</p>",
+		"<b>one thread's work</b>: main&#39;s own work fills 90 % of the wall</p><p class=\"advice\">Shorten main&#39;s own work.</p>",
+		"<b>idle threads</b>: The 2 threads that waited for lock 0x1 were idle",
+		`<p class="note">Trace: 1234 dropped: the trace is cut short</p>`, `<p class="note">Trace: file truncated</p>`,
+		"<th>measured</th><td>-</td><td>this run is the one-thread run</td>"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("the page of a run without a verdict, cut short, has no %q", want)
+		}
 	}
 }
 

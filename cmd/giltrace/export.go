@@ -95,7 +95,7 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 		return fmt.Errorf("exporting %s: %w", o.File, err)
 	}
 	if o.Format == otlpFormat {
-		return sendOTLP(cmd.Context(), s.spans, &o.OTLP, cmd.OutOrStdout())
+		return sendOTLP(cmd.Context(), s.spans, s.warnings(), &o.OTLP, cmd.OutOrStdout())
 	}
 	if o.Format == "report" || o.Format == "report-json" {
 		// A real program's report holds what would help, as record's

@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/giltrace/giltrace/exporters/oteltrace"
-	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
 )
 
@@ -94,19 +93,20 @@ func (o *otlpOptions) check() error {
 	return oteltrace.CheckClientOptions(oteltrace.ClientOptions{Endpoint: o.Endpoint, Protocol: o.Protocol})
 }
 
-// sendOTLP sends the run of spans s as one trace to the collector o designates and reports
+// sendOTLP sends the run of spans s (with its warnings, report.Warnings)
+// as one trace to the collector o designates and reports
 // it on w. It returns the first error: the client's (naming the endpoint
 // and the cause), the exporter's, or one the SDK reported to the global
 // OpenTelemetry error handler meanwhile, which is captured rather than
 // logged.
-func sendOTLP(ctx context.Context, s *tracer.Spans, o *otlpOptions, w io.Writer) (err error) {
+func sendOTLP(ctx context.Context, s *tracer.Spans, warnings []string, o *otlpOptions, w io.Writer) (err error) {
 	handled := captureOTelErrors()
 	defer func() { err = errors.Join(err, handled()) }()
 	c, err := oteltrace.NewClient(ctx, oteltrace.ClientOptions{Endpoint: o.Endpoint, Protocol: o.Protocol})
 	if err != nil {
 		return err
 	}
-	exp := oteltrace.New(c, oteltrace.Options{WaitThreshold: o.WaitThreshold, SpanBudget: o.SpanBudget, Warnings: report.Warnings(s)})
+	exp := oteltrace.New(c, oteltrace.Options{WaitThreshold: o.WaitThreshold, SpanBudget: o.SpanBudget, Warnings: warnings})
 	err = exp.Export(ctx, s)
 	// Shutdown closes the connection; bounded so that a stuck collector
 	// cannot hold the command.

@@ -542,7 +542,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	var otlpErr error
 	if o.OTLP != "" && !interrupted && ctx.Err() == nil {
 		// After the local outputs, so that a collector's failure loses nothing.
-		if err := sendOTLP(ctx, r.spans, o.otlp(), stderr); err != nil {
+		if err := sendOTLP(ctx, r.spans, r.warnings(), o.otlp(), stderr); err != nil {
 			// QA: only the signal's message said how to send it again.
 			otlpErr = fmt.Errorf("recorded %s, but sending it over OTLP failed: %w; %s sends it again", path, err, o.otlpAgain(path))
 		}

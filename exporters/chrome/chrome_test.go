@@ -378,3 +378,30 @@ func allTraces(t *testing.T) []namedTrace {
 	}
 	return out
 }
+
+// TestWarnings: the run's warnings (WithWarnings) are in the metadata, one
+// a line, and each a global instant at time 0 that Perfetto's importer
+// accepts; without them neither.
+func TestWarnings(t *testing.T) {
+	ws := []string{"busy machine: the run obtained 40 % of the CPU time its threads wanted", "tracing cost: 9 events"}
+	var buf bytes.Buffer
+	if err := chrome.New(&buf).WithWarnings(ws).Export(context.Background(), tracer.Derive(testkit.Countdown(4))); err != nil {
+		t.Fatal(err)
+	}
+	sum := validate(t, buf.Bytes())
+	if got := sum.Metadata["warnings"]; got != strings.Join(ws, "\n") {
+		t.Errorf("metadata warnings %q", got)
+	}
+	plain := validate(t, export(t, testkit.Countdown(4)))
+	if sum.Phases["i"] != plain.Phases["i"]+2 {
+		t.Errorf("%d instants, want the %d without warnings and 2", sum.Phases["i"], plain.Phases["i"])
+	}
+	if _, ok := plain.Metadata["warnings"]; ok {
+		t.Error("metadata warnings without any")
+	}
+	for _, name := range []string{`"name":"Warning: busy machine"`, `"name":"Warning: tracing cost"`} {
+		if !bytes.Contains(buf.Bytes(), []byte(name)) {
+			t.Errorf("no instant %s", name)
+		}
+	}
+}

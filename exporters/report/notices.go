@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/giltrace/giltrace/diagnosis"
@@ -9,15 +10,21 @@ import (
 )
 
 // Notices are what the text report says around its verdicts besides the
-// run's name and size, for a page that shows the report in parts
+// run's name and size (st is its trace's state, as the text says it), for a page that shows the report in parts
 // (giltrace view) and must not leave them out: warnings are the busy
 // machine and the tracing cost, which distort the figures; notes say
 // where the run comes from (simulated, a real CPython program), how it
 // ended (stopped, failed, events lost, processes not traced), the wait
 // for the cores, and the verdicts not given that came near their
 // boundary. Each is one paragraph of plain text, in the report's order.
-func Notices(r *diagnosis.Report) (warnings, notes []string) {
+func Notices(r *diagnosis.Report, st tracer.Status) (warnings, notes []string) {
 	warnings = warningsOf(r)
+	for _, q := range cutShort(&r.Summary) {
+		notes = append(notes, "Trace: "+q)
+	}
+	if st.Interrupted || st.Salvaged != "" {
+		notes = append(notes, fmt.Sprintf("Trace: %s: the numbers cover the part of the run it holds", st))
+	}
 	lines := strings.Split(headline(&r.Summary), "\n")
 	notes = append(notes, lines[1:]...)
 	if cw := r.CoreWait; cw != nil {

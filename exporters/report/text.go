@@ -58,14 +58,8 @@ func headline(s *diagnosis.Summary) string {
 	line := fmt.Sprintf("%s: %s in %s, %s, wall %s, %d events",
 		s.Workload, textfmt.Plural(len(s.Threads), "thread"), textfmt.Plural(s.Processes, "process"),
 		mode, textfmt.Dur(s.WallNS), s.Events)
-	switch {
-	case s.StoppedAtBound:
-		line += " (the recorder's bound was reached: the trace is cut short there, and the simulation stopped)"
-	case s.DroppedEvents > 0:
-		line += fmt.Sprintf(" (%d dropped: the trace is cut short)", s.DroppedEvents)
-	}
-	if s.Truncated {
-		line += " (file truncated)"
+	for _, q := range cutShort(s) {
+		line += " (" + q + ")"
 	}
 	switch {
 	case s.Clock == "virtual":
@@ -128,6 +122,46 @@ func headline(s *diagnosis.Summary) string {
 		line += "\nEnded: the process exited while giltrace was attached, by itself or killed (its exit status went to its parent, not to giltrace): the run ends with it"
 	}
 	return line
+}
+
+// Measured is the report's measured speedup, for the text and the page:
+// its label ("measured", or "simulated" for a run in virtual time), the
+// figure ("" when there is none) and what it is, or why there is none.
+func Measured(r *diagnosis.Report) (label, figure, about string) {
+	sp := &r.Speedup
+	// A simulated run's figure is simulated, not measured (QA).
+	label = "measured"
+	if r.Clock == "virtual" {
+		label = "simulated"
+	}
+	switch {
+	case sp.Measured > 0:
+		return label, textfmt.X(sp.Measured), fmt.Sprintf("the same work on one thread took %s, this run %s", textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
+	case sp.Threads <= 1:
+		// QA: "not known (no one-thread run ...)" of a one-thread run.
+		return label, "", "this run is the one-thread run"
+	case r.Source == "cpython":
+		// QA: compare simulates a real program's model; it runs no
+		// one-thread version of the program itself.
+		return label, "", "not known (no one-thread run of the same work: time the program with one thread to measure it; giltrace compare predicts one from the model)"
+	}
+	return label, "", "not known (no one-thread run of the same work; giltrace compare records one)"
+}
+
+// cutShort says how the trace of s is cut short, if it is: the headline's
+// parentheses after the event count.
+func cutShort(s *diagnosis.Summary) []string {
+	var q []string
+	switch {
+	case s.StoppedAtBound:
+		q = append(q, "the recorder's bound was reached: the trace is cut short there, and the simulation stopped")
+	case s.DroppedEvents > 0:
+		q = append(q, fmt.Sprintf("%d dropped: the trace is cut short", s.DroppedEvents))
+	}
+	if s.Truncated {
+		q = append(q, "file truncated")
+	}
+	return q
 }
 
 // breakdownState is a column of the breakdown table.
@@ -468,23 +502,10 @@ func writeSpeedup(w io.Writer, r *diagnosis.Report) {
 		fmt.Fprintf(w, "    (what the GIL and the locks let the threads overlap; the busy machine gave %s %s of CPU in the run's %s of wall, %.2f of a core%s)\n",
 			whose, textfmt.Dur(m.CPUNS), textfmt.Dur(r.WallNS), got, not)
 	}
-	// A simulated run's figure is simulated, not measured (QA).
-	measured := "measured"
-	if r.Clock == "virtual" {
-		measured = "simulated"
-	}
-	switch {
-	case sp.Measured > 0:
-		fmt.Fprintf(w, "  %s: %s (the same work on one thread took %s, this run %s)\n", measured, textfmt.X(sp.Measured), textfmt.Dur(sp.SerialWallNS), textfmt.Dur(r.WallNS))
-	case sp.Threads <= 1:
-		// QA: "not known (no one-thread run ...)" of a one-thread run.
-		fmt.Fprintf(w, "  %s: this run is the one-thread run\n", measured)
-	case r.Source == "cpython":
-		// QA: compare simulates a real program's model; it runs no
-		// one-thread version of the program itself.
-		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work: time the program with one thread to measure it; giltrace compare predicts one from the model)\n", measured)
-	default:
-		fmt.Fprintf(w, "  %s: not known (no one-thread run of the same work; giltrace compare records one)\n", measured)
+	if label, figure, about := Measured(r); figure != "" {
+		fmt.Fprintf(w, "  %s: %s (%s)\n", label, figure, about)
+	} else {
+		fmt.Fprintf(w, "  %s: %s\n", label, about)
 	}
 	shared := ""
 	if sp.WithoutLocks > 0 && textfmt.X(sp.WithoutLocks) != textfmt.X(sp.WithoutGIL) {
