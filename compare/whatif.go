@@ -376,6 +376,9 @@ type critical struct {
 	name    string
 	endNS   int64
 	ioShare float64
+	// sleepShare is the part of its work in time.sleep (I/O "sleep"): a
+	// program pacing itself, which more threads would not make faster.
+	sleepShare float64
 	// cpuNS is every thread's CPU work (running and native time): the
 	// cores' load, whatever splits it; cpuFromStartNS the part of it from
 	// startNS to endNS, while the critical thread could run (coresFull).
@@ -530,6 +533,9 @@ func criticalThread(s *tracer.Spans) critical {
 	}
 	if cid >= 0 {
 		c.importNS = importWork(s, tracer.ThreadID(cid))
+		if c.workNS > 0 {
+			c.sleepShare = float64(sleepWork(s, tracer.ThreadID(cid))) / float64(c.workNS)
+		}
 	}
 	if cid >= 0 && c.lateStart() {
 		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
@@ -542,6 +548,17 @@ func criticalThread(s *tracer.Spans) critical {
 		}
 	}
 	return c
+}
+
+// sleepWork is thread id's time in time.sleep (I/O of kind "sleep").
+func sleepWork(s *tracer.Spans, id tracer.ThreadID) int64 {
+	var ns int64
+	for _, sp := range s.ThreadStates(id) {
+		if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "sleep" {
+			ns += sp.End - sp.Start
+		}
+	}
+	return ns
 }
 
 // cpuBetween is the CPU work (running and native time) of every thread
@@ -857,6 +874,11 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		m := p.machine
 		p.Limit = fmt.Sprintf("the cores: the run's processes obtained %s of CPU time in its %s wall (%s of what the %s could give), %s of it outside the traced threads (child processes, a native library's own threads), which the model does not know; %s, but splitting its work would not help on %s",
 			textfmt.Dur(m.CPUNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Pct0(m.CoresUsed), textfmt.Plural(m.Cores, "core"), textfmt.Dur(m.OutsideCPUNS), crit.needs(), textfmt.Plural(best.Cores, "core"))
+	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.sleepShare >= 0.5:
+		// QA: a polling loop pacing itself with time.sleep was told that
+		// its "I/O split across more threads" would help.
+		p.Limit = fmt.Sprintf("its sleeps: %s, mostly in time.sleep (%s of its work): the program waits on purpose, and shorter or fewer sleeps would shorten it; more threads would not",
+			crit.needs(), textfmt.Pct0(crit.sleepShare))
 	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))

@@ -1125,3 +1125,24 @@ func TestLongestThreadCoresFullOutside(t *testing.T) {
 		t.Errorf("notes %q: want the CPU time the model does not know", p.Notes)
 	}
 }
+
+// TestLimitSleeps: a thread pacing itself with time.sleep is limited by
+// its sleeps, not by "I/O latency" that more threads would split (QA: a
+// polling loop was told its I/O split across more threads would help).
+func TestLimitSleeps(t *testing.T) {
+	row := PredictionRow{Mode: Threads, Cores: 2, WallNS: 1_000_000_000, Speedup: 1}
+	for _, tc := range []struct {
+		sleep float64
+		want  string
+	}{
+		{0.9, "its sleeps: poller alone needs 1.00s, mostly in time.sleep (90 % of its work): the program waits on purpose"},
+		{0.2, "I/O latency: poller alone needs 1.00s, mostly blocking calls (95 % of its work)"},
+	} {
+		c := critical{name: "poller", endNS: 1_000_000_000, workNS: 1_000_000_000, ioShare: 0.95, sleepShare: tc.sleep}
+		p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
+		p.choose(WhatIfOptions{}, c)
+		if !strings.HasPrefix(p.Limit, tc.want) {
+			t.Errorf("sleep share %.1f: limit %q, want %q", tc.sleep, p.Limit, tc.want)
+		}
+	}
+}
