@@ -1074,32 +1074,40 @@ func (a *analysis) convoy() (Verdict, bool) {
 		for _, l := range a.ioReacquire[i] {
 			total += l
 		}
-		lats := a.ioReacquire[i] // sorted by reacquires
 		pr := a.procOf[i]
 		if _, ok := windows[pr]; !ok {
 			windows[pr] = a.cpuWindows(pr)
 		}
+		samples := a.ioReacquireSamples(tracer.ThreadID(i))
 		var which []string
-		if in := a.reacquiresDuring(tracer.ThreadID(i), windows[pr]); len(in) >= ConvoyMinReacquires && len(in) < len(lats) {
+		if in := keepSamples(samples, func(s reacquireSample) bool { return inWindows(windows[pr], s.end) }); len(in) >= ConvoyMinReacquires && len(in) < len(samples) {
 			// The convoy lasts while CPU-bound threads run: its median is
 			// of the I/Os that ended then (QA: an I/O thread beside a CPU
 			// thread for 0.3 s of its 0.4 s, slowed 2.4x, 54 % of its
 			// wall waiting for the GIL, had a median of the whole run's
 			// re-acquires below the threshold, and no verdict).
-			lats = in
+			samples = in
 			which = append(which, "ended while CPU-bound threads ran")
 		}
-		if k := sort.Search(len(lats), func(k int) bool { return lats[k] >= int64(ConvoyHeldMin) }); k > 0 && len(lats)-k >= ConvoyMinReacquires {
+		if held := keepSamples(samples, func(s reacquireSample) bool { return s.held }); len(held) >= ConvoyMinReacquires && len(held) < len(samples) {
 			// A re-acquire that found the GIL free says nothing of a
 			// convoy: the I/O was over before another thread took the
 			// GIL (a send, a read already answered). Its median is of
-			// those that found it held (QA: convoy.py 1.0, whose I/O
+			// those that found it held, as the trace records the acquire
+			// (after a wait, or forced), not by their latency: an
+			// uncontended re-acquire on real CPython takes the 1-2 us
+			// between two probe hits (QA: convoy.py 1.0, whose I/O
 			// thread's send and recv re-acquired at once and only its
 			// sleep's waited, 5.1 ms each, behind the CPU thread: a third
-			// of them, a median under a microsecond, and no verdict).
-			lats = lats[k:]
-			which = append(which, "found the GIL held after")
+			// of them, a median of a few microseconds, and no verdict).
+			samples = held
+			which = append(which, "found the GIL held")
 		}
+		lats := make([]int64, len(samples))
+		for k, s := range samples {
+			lats[k] = s.lat
+		}
+		slices.Sort(lats)
 		lat := latencyOf([][]int64{lats})
 		conds := []cond{
 			{measure: "median re-acquire after I/O", value: float64(lat.P50), threshold: float64(limit), margin: ConvoyLatencyMargin, unit: unitNS},
@@ -1146,10 +1154,10 @@ func (a *analysis) convoy() (Verdict, bool) {
 	ops := fmt.Sprintf("each of its %d I/O operations", worstLat.Count)
 	switch worstWhich {
 	case "":
-	case "found the GIL held after":
-		ops = fmt.Sprintf("each of the %d of its %d I/O operations after which it found the GIL held", worstLat.Count, worstAll)
-	case "ended while CPU-bound threads ran and found the GIL held after":
-		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended while CPU-bound threads ran and after which it found the GIL held", worstLat.Count, worstAll)
+	case "found the GIL held":
+		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended with the GIL held by another thread", worstLat.Count, worstAll)
+	case "ended while CPU-bound threads ran and found the GIL held":
+		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended while CPU-bound threads ran and with the GIL held by another thread", worstLat.Count, worstAll)
 	default:
 		ops = fmt.Sprintf("each of the %d of its %d I/O operations that %s", worstLat.Count, worstAll, worstWhich)
 	}
@@ -1195,12 +1203,6 @@ func (a *analysis) cpuWindows(pr int) [][2]int64 {
 	}
 	return out
 }
-
-// ConvoyHeldMin: the convoy's median re-acquire is of the re-acquires
-// after I/O that found the GIL held, when some found it free and at least
-// ConvoyMinReacquires did not: a re-acquire of under a microsecond is one
-// at once (the report's "<1us"), which says nothing of a convoy.
-const ConvoyHeldMin = time.Microsecond
 
 // ConvoyPhaseIntervals: for the convoy, a thread is CPU-bound over the
 // part of its life when it computes, not only over its whole wall: its
@@ -1310,14 +1312,31 @@ func (a *analysis) cpuHolder(th tracer.ThreadID, t int64) bool {
 	return k < len(ps) && ps[k][0] <= t
 }
 
-// reacquiresDuring is thread id's GIL re-acquire latencies after the I/Os
-// that ended within windows (cpuWindows), sorted: as eachReacquire counts
-// them, those of another thread's running left out.
-func (a *analysis) reacquiresDuring(id tracer.ThreadID, windows [][2]int64) []int64 {
-	var out []int64
-	if len(windows) == 0 {
+// reacquireSample is one GIL re-acquire of a thread after an I/O: when
+// the I/O ended, how long the thread then waited for the GIL, and whether
+// it found the GIL held: its acquire, as the trace records it, was after a
+// wait or forced, not uncontended (docs/cpython.md: a take is a wait if
+// another thread held the GIL at its start or took it before it). Not by
+// its latency: an uncontended re-acquire on real CPython is the gap
+// between two probe hits, typically 1.3-1.9 us.
+type reacquireSample struct {
+	end, lat int64
+	held     bool
+}
+
+// ioReacquireSamples is thread id's GIL re-acquires after I/O, in time
+// order, as eachReacquire counts them (a thread that ended before it got
+// the GIL back left out).
+func (a *analysis) ioReacquireSamples(id tracer.ThreadID) []reacquireSample {
+	var out []reacquireSample
+	if int(id) >= len(a.procOf) {
 		return out
 	}
+	gil := a.gilOf(a.procOf[id])
+	if gil == tracer.NoLock {
+		return out
+	}
+	hs := a.s.LockHolds(gil)
 	st := a.s.ThreadStates(id)
 	for i := 0; i < len(st); i++ {
 		sp := st[i]
@@ -1335,13 +1354,42 @@ func (a *analysis) reacquiresDuring(id tracer.ThreadID, windows [][2]int64) []in
 		if j >= len(st) {
 			continue
 		}
-		k := sort.Search(len(windows), func(k int) bool { return windows[k][1] >= sp.End })
-		if k < len(windows) && windows[k][0] <= sp.End {
-			out = append(out, lat)
+		// The hold that the acquire began: the thread's hold of the GIL
+		// starting when it had the GIL back.
+		at, held, found := st[j].Start, false, false
+		for k := sort.Search(len(hs), func(k int) bool { return a.s.Holds[hs[k]].Start >= at }); k < len(hs) && a.s.Holds[hs[k]].Start == at; k++ {
+			if h := &a.s.Holds[hs[k]]; h.Thread == id {
+				held, found = h.How != tracer.AcquireUncontended, true
+				break
+			}
+		}
+		if !found {
+			// No hold starts there (a trace cut short, mended): another
+			// thread's hold of the GIL when the I/O ended says it.
+			k := sort.Search(len(hs), func(k int) bool { return a.s.Holds[hs[k]].End > sp.End })
+			held = k < len(hs) && a.s.Holds[hs[k]].Start <= sp.End && a.s.Holds[hs[k]].Thread != id
+		}
+		out = append(out, reacquireSample{end: sp.End, lat: lat, held: held})
+	}
+	return out
+}
+
+// keepSamples is the samples for which keep holds, in a new slice.
+func keepSamples(samples []reacquireSample, keep func(reacquireSample) bool) []reacquireSample {
+	var out []reacquireSample
+	for _, s := range samples {
+		if keep(s) {
+			out = append(out, s)
 		}
 	}
-	slices.Sort(out)
 	return out
+}
+
+// inWindows reports whether t is within one of windows (cpuWindows: in
+// time order, disjoint), their ends included.
+func inWindows(windows [][2]int64, t int64) bool {
+	k := sort.Search(len(windows), func(k int) bool { return windows[k][1] >= t })
+	return k < len(windows) && windows[k][0] <= t
 }
 
 // cpuHolderShare is the part of thread id's GIL waits during which a
