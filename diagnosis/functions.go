@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
@@ -269,8 +270,9 @@ func (a *analysis) notifyLocks(reps []LockReport, covered []int64) []bool {
 		return out
 	}
 	framed := make([]int64, len(t.Locks))
+	own := a.conditionOwnLocks()
 	for _, w := range a.s.Waits {
-		if int(w.Lock) < len(framed) && notifyFrame(t, w.Stack) {
+		if int(w.Lock) < len(framed) && notifyFrame(t, w.Stack) && !(own[w.Lock] && conditionWaitFrame(t, w.Stack)) {
 			framed[w.Lock] += w.End - w.Start
 		}
 	}
@@ -291,7 +293,10 @@ const selfWaitGap = 1
 // whether some thread waited for it while holding it: the lock is
 // released by another thread than its holder (a Condition's waiter lock,
 // a queue.SimpleQueue's lock), a signal, not a mutex. The VM's traces do
-// not show it (its releases are its threads' own).
+// not show it (its releases are its threads' own). In a trace that lost
+// events or had releases mended (Meta.Extra lost_events, repairs), one
+// such wait may be a release the recorder missed on a busy mutex: there
+// they must be selfWaitMinShare of the lock's waits.
 func (a *analysis) selfWaits() []bool {
 	t := a.t
 	out := make([]bool, len(t.Locks))
@@ -309,18 +314,101 @@ func (a *analysis) selfWaits() []bool {
 			released[key{h.Thread, h.Lock, h.End}] = true
 		}
 	}
+	self := make([]int, len(t.Locks))  // self-waits
+	waits := make([]int, len(t.Locks)) // contended waits
 	for _, w := range a.s.Waits {
-		if int(w.Lock) >= len(out) || !w.Contended || out[w.Lock] {
+		if int(w.Lock) >= len(out) || !w.Contended {
 			continue
 		}
+		waits[w.Lock]++
 		for g := int64(0); g <= selfWaitGap; g++ {
 			if released[key{w.Thread, w.Lock, w.Start - g}] {
-				out[w.Lock] = true
+				self[w.Lock]++
 				break
 			}
 		}
 	}
+	lost, _ := strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
+	repairs, _ := strconv.Atoi(t.Meta.Extra["repairs"])
+	mended := lost > 0 || repairs > 0
+	for l := range out {
+		out[l] = self[l] > 0 && (!mended || float64(self[l]) >= selfWaitMinShare*float64(waits[l]))
+	}
 	return out
+}
+
+// selfWaitMinShare is the share of a lock's waits that must be its
+// holders' waits for it (selfWaits) in a trace that lost events or had
+// releases mended: a Condition's waiter lock is waited for so each time.
+const selfWaitMinShare = 0.25
+
+// conditionOwnLocks reports, per lock, whether it is a
+// threading.Condition's own lock, not a waiter lock that a notify
+// releases, though some of its waits are in Condition.wait: a default
+// Condition's lock is an RLock, which its waiters re-acquire after the
+// notify in C (_acquire_restore), their innermost Python frame
+// Condition.wait (QA: a notify_all herd queueing on it, each working
+// under it, was taken for idle threads and lost lock-bound). It is when
+// the lock was also waited for in Condition.__enter__ or _acquire_restore
+// (the Condition's own lock's waits, `with cond:`), or when two threads
+// waited for it in Condition.wait at once: a waiter lock is one waiter's,
+// allocated for its one wait.
+func (a *analysis) conditionOwnLocks() []bool {
+	t := a.t
+	out := make([]bool, len(t.Locks))
+	for l := range out {
+		var (
+			lastEnd int64 = -1
+			lastTh  tracer.ThreadID
+		)
+		for _, wi := range a.s.LockWaits(tracer.LockID(l)) {
+			w := &a.s.Waits[wi]
+			fn, ok := threadingFrame(t, w.Stack)
+			if !ok {
+				continue
+			}
+			if fn == "__enter__" || fn == "_acquire_restore" {
+				out[l] = true
+				break
+			}
+			if fn != "wait" || w.End <= w.Start {
+				continue
+			}
+			if w.Start < lastEnd && w.Thread != lastTh {
+				out[l] = true
+				break
+			}
+			if w.End > lastEnd {
+				lastEnd, lastTh = w.End, w.Thread
+			}
+		}
+	}
+	return out
+}
+
+// threadingFrame is the name (unqualified) of stack's innermost frame when
+// it is a function of the standard library's threading.py.
+func threadingFrame(t *tracer.Trace, stack tracer.StackID) (string, bool) {
+	if stack == tracer.NoStack || int(stack) >= len(t.Stacks) {
+		return "", false
+	}
+	fid := t.Stacks[stack].Frame
+	if int(fid) >= len(t.Frames) {
+		return "", false
+	}
+	f := t.Frames[fid]
+	i := strings.Index(f.File, "/lib/python3.")
+	if i < 0 || strings.Contains(f.File[i:], "-packages/") || !strings.HasSuffix(f.File, "/threading.py") {
+		return "", false
+	}
+	return f.Func[strings.LastIndexByte(f.Func, '.')+1:], true
+}
+
+// conditionWaitFrame reports whether stack's innermost frame is
+// threading.py's Condition.wait (notifyFrames' first).
+func conditionWaitFrame(t *tracer.Trace, stack tracer.StackID) bool {
+	fn, ok := threadingFrame(t, stack)
+	return ok && fn == "wait"
 }
 
 // notifyFrames are the standard library's functions whose lock waits
