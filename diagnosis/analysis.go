@@ -291,6 +291,12 @@ func Analyze(s *tracer.Spans) *Report {
 	a.outsideBound()
 	a.tracingCost()
 	r.Verdicts = consistent(a, diagnose(a))
+	if len(r.Verdicts) == 0 && !r.FailedAtStart {
+		// Once the verdicts are final: not beside the inconsistent
+		// measurement's, which consistent() adds, nor for a program that
+		// failed before its own code ran.
+		r.NoVerdict = a.noVerdict()
+	}
 	return r
 }
 

@@ -93,6 +93,12 @@ func TestReportNeverExceedsCores(t *testing.T) {
 			if got && codes[0] != Inconsistent {
 				t.Errorf("verdicts %v: %s must come first", codes, Inconsistent)
 			}
+			// no_verdict is for a run with no verdict at all: not beside
+			// the inconsistent one (it was set before consistent() added
+			// it: native-4-on-2-cores had both).
+			if r.NoVerdict != nil && (len(codes) > 0 || r.FailedAtStart) {
+				t.Errorf("verdicts %v, failed at start %v, and no verdict %+v", codes, r.FailedAtStart, r.NoVerdict)
+			}
 		})
 	}
 }
@@ -210,5 +216,46 @@ func TestRealProgramOversubscribed(t *testing.T) {
 		if !c.inconsistent && (r.CoreWait == nil || !strings.Contains(r.CoreWait.Text, "burn their work as CPU time")) {
 			t.Errorf("VM, %d ns of CPU: CoreWait %+v", c.cpu, r.CoreWait)
 		}
+	}
+}
+
+// TestNoVerdictBesideInconsistent: no_verdict is for a run with no
+// verdict at all, set once the verdicts are final: not beside the
+// inconsistent-measurement verdict that consistent() adds. On 2 cores, M
+// runs Python 100ms holding the GIL while T1 and T2 are in GIL-releasing
+// native calls of 99ms and 20ms: 2.2 threads busy at a time (inconsistent),
+// too little CPU demand for cpu-saturated, and a GIL held the whole wall
+// by one thread: no other verdict. M's work fills the wall, which
+// no_verdict would name; it was set before consistent() and came beside
+// the inconsistent verdict.
+func TestNoVerdictBesideInconsistent(t *testing.T) {
+	gil := tracer.LockID(0)
+	b := testkit.New("inconsistent-alone")
+	p := b.Process("python", 1)
+	f, h := b.Func("compute", 3), b.Func("hash", 9)
+	m, t1, t2 := b.Thread(p, "M"), b.Thread(p, "T1"), b.Thread(p, "T2")
+	t1.Start(0).Acquire(1_000, gil, tracer.AcquireUncontended).Call(2_000, h).NativeBegin(3_000, true).Release(4_000, gil, tracer.ReleaseNative)
+	t2.Start(5_000).Acquire(6_000, gil, tracer.AcquireUncontended).Call(7_000, h).NativeBegin(8_000, true).Release(9_000, gil, tracer.ReleaseNative)
+	m.Start(10_000).Acquire(11_000, gil, tracer.AcquireUncontended).Call(12_000, f)
+	end := func(th *testkit.Thread, at int64) {
+		th.NativeEnd(at).Wait(at+1_000, gil).DropRequest(at+2_000, gil, m.ID())
+		m.Release(at+7_000, gil, tracer.ReleaseDropRequest).Wait(at+8_000, gil)
+		th.Acquire(at+9_000, gil, tracer.AcquireForced).Return(at+10_000).Release(at+11_000, gil, tracer.ReleaseThreadEnd).End(at + 12_000)
+		m.Acquire(at+13_000, gil, tracer.AcquireAfterWait)
+	}
+	end(t2, 20*ms)
+	end(t1, 99*ms)
+	m.Return(100*ms).Release(100*ms+1_000, gil, tracer.ReleaseThreadEnd).End(100*ms + 2_000)
+	tr := b.Trace()
+	tr.Meta.Cores = 2
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	if r.VerdictCodes() != Inconsistent {
+		t.Fatalf("verdicts %s, want %s alone", r.VerdictCodes(), Inconsistent)
+	}
+	if r.NoVerdict != nil {
+		t.Errorf("no verdict %+v beside the verdict %s", r.NoVerdict, r.VerdictCodes())
 	}
 }

@@ -163,9 +163,6 @@ func diagnose(a *analysis) []Verdict {
 		}
 	}
 	a.r.Idle = a.idle()
-	if len(out) == 0 {
-		a.r.NoVerdict = a.noVerdict()
-	}
 	// A rule that fired and was then dropped (gil-bound beside a convoy or
 	// native calls keeping the GIL) was not given for its thresholds: its
 	// near entries, which say it was given, go (QA: near_boundary had
