@@ -392,3 +392,29 @@ func TestNotifyLockSelfWaitMended(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleTwoLocks: idle threads on two notification locks are told that
+// each of these locks was taken to be notified, not "the lock" (review).
+func TestIdleTwoLocks(t *testing.T) {
+	const src = `name: pool2locks
+clock: virtual
+threads:
+  - {name: main, run: m}
+  - {name: worker, run: w, count: 2}
+  - {name: other, run: o, count: 2}
+functions:
+  m:
+    - repeat: {times: 8, body: [{compute: 50ms}, {notify: work}, {notify: more}]}
+    - compute: 100ms
+    - repeat: {times: 4, body: [{notify: work}, {notify: more}]}
+  w:
+    - repeat: {times: 3, body: [{wait: {until: notify, lock: work}}, {compute: 2ms}]}
+  o:
+    - repeat: {times: 3, body: [{wait: {until: notify, lock: more}}, {compute: 2ms}]}
+`
+	r := runWith(t, src, "cpython", vm.Options{Cores: 2})
+	id := r.Idle
+	if id == nil || !strings.Contains(id.Text, " and 1 other lock spent ") || !strings.Contains(id.Text, "Several threads took each of these locks, but each to be notified") || strings.Contains(id.Text, "took the lock") {
+		t.Errorf("idle %+v", id)
+	}
+}

@@ -221,14 +221,16 @@ func (a *analysis) idle() *Idle {
 		where = ", in " + funcAt(tracer.Frame{Func: longest.WaitedIn, Line: longest.WaitedLine})
 	}
 	lock := longest.Name
+	took := "Several threads took the lock, but each to be notified, as a queue's get or a pool's idle workers do, so it is not counted as lock contention."
 	if len(names) > 1 {
 		lock = fmt.Sprintf("%s and %s", longest.Name, textfmt.Plural(len(names)-1, "other lock"))
+		took = "Several threads took each of these locks, but each to be notified, as a queue's get or a pool's idle workers do, so they are not counted as lock contention."
 	}
 	return &Idle{
 		Threads: n, WaitNS: waitNS, WallNS: s.WallNS, Share: round3(share),
 		Lock: longest.Name, WaitedIn: longest.WaitedIn, WaitedLine: longest.WaitedLine,
-		Text: fmt.Sprintf("%s that waited for %s spent %s of their time (%s) waiting there for work or a notification from another thread%s: idle, not held up by another thread's critical section. Several threads took the lock, but each to be notified, as a queue's get or a pool's idle workers do, so it is not counted as lock contention.",
-			upperFirst(threadsPhrase(n)), lock, textfmt.Pct0(share), textfmt.Dur(waitNS), where),
+		Text: fmt.Sprintf("%s that waited for %s spent %s of their time (%s) waiting there for work or a notification from another thread%s: idle, not held up by another thread's critical section. %s",
+			upperFirst(threadsPhrase(n)), lock, textfmt.Pct0(share), textfmt.Dur(waitNS), where, took),
 	}
 }
 
