@@ -1744,6 +1744,12 @@ func TestNativeWaits(t *testing.T) {
 			// (docs/cpython.md; seen under -race, whose recorder is slow).
 			t.Skipf("the process's map was read after it exited (a slow recorder): its calls %v are of unknown kind", calls)
 		}
+		if len(calls["wait"])+len(calls["work"]) == 0 {
+			// Seen under -race in the full suite, on a machine loaded by
+			// other work (load average 6): the code objects were read
+			// after the program exited, every frame unknown.
+			t.Skipf("no call in a known function: the stacks were read after the program exited (a slow recorder)")
+		}
 		waits, native := calls["wait"][ioNativeWait], calls["wait"]["native"]
 		// 40 calls of 20 ms, each thread read about every 2 ms: all 40
 		// seen asleep here, quiet or beside two CPU hogs; 21 of 40 once

@@ -273,16 +273,19 @@ func (m *machine) watchSection(th *thread, s *section) {
 	s.watched = !s.hasLock && !m.blocking(th.p, s.ra).io
 }
 
-// taskState counts a reading of a task's scheduler state (evTaskState,
-// "asleep" 1 or 0) against its thread's watched blocking call, if the
-// reading fell inside it.
-func (m *machine) taskState(e *rawEvent) {
+// taskState counts a reading of a task's scheduler state (evTaskState at
+// t, the end of the read, "asleep" 1 or 0) against its thread's watched
+// blocking call, if the reading fell inside it: the read began ("window"
+// ns before t) after the call's release. A read that began before it may
+// have found the thread as it was before the call (asleep waiting for the
+// GIL, or in the call before), and is not counted.
+func (m *machine) taskState(e *rawEvent, t int64) {
 	th, ok := m.threads[e.tid]
 	if !ok || th.ended {
 		return
 	}
 	s := th.sec
-	if s == nil || !s.dropped || !s.watched || s.hasLock {
+	if s == nil || !s.dropped || !s.watched || s.hasLock || t-int64(e.val("window")) < s.drop {
 		return
 	}
 	if e.val("asleep") != 0 {
@@ -366,7 +369,7 @@ func (m *machine) step(e *rawEvent, t int64) {
 		return
 	}
 	if e.event == evTaskState {
-		m.taskState(e)
+		m.taskState(e, t)
 		return
 	}
 	th := m.thread(e.tid, e.tgid)

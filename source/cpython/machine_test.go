@@ -1044,3 +1044,33 @@ func TestMachineNativeWait(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineNativeWaitReadWindow: a reading of a thread's scheduler
+// state counts against its call only if the read began after the call's
+// release: one that began before may have found the thread as it was
+// before the call (asleep waiting for the GIL, or in its previous call),
+// and made a computing call a native-wait. The reading's event is at the
+// end of the read; "window" is how long the read took.
+func TestMachineNativeWaitReadWindow(t *testing.T) {
+	for _, c := range []struct {
+		at, window int // us
+		want       string
+	}{
+		{14, 10, "native-begin releases=true"}, // began at 4 us, before the release at 11
+		{5000, 10, "io-begin native-wait"},
+	} {
+		rec := tracer.NewRecorder(tracer.Config{})
+		m := testMachine(rec)
+		step(m, 0, testThread, evTakeGIL, "ts", 1)
+		step(m, 1, testThread, evTakeGILRet)
+		step(m, 10, testThread, evSave, "ra", raHashlib)
+		step(m, 11, testThread, evDropGIL, "ts", 1)
+		step(m, int64(c.at), testThread, evTaskState, "asleep", 1, "window", c.window*1000)
+		step(m, 20000, testThread, evTakeGIL, "ts", 1)
+		step(m, 20001, testThread, evTakeGILRet)
+		m.finish(21000_000, tracer.ReleaseThreadEnd)
+		if got := dump(rec.Finish(tracer.Meta{})); !strings.Contains(got, "11 MainThread "+c.want+"\n") {
+			t.Errorf("a reading asleep at %d us, %d us long: the trace\n%s\nwant the call as %q", c.at, c.window, got, c.want)
+		}
+	}
+}

@@ -548,10 +548,13 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		defer states.close()
 		t := time.NewTicker(sampleTick)
 		defer t.Stop()
-		for tick := 0; ; tick++ {
-			evs := s.read(m.tracedPIDs(), monoNow())
-			if tick%stateEvery == 0 {
-				evs = states.read(m.statePIDs(), evs)
+		var stateAt int64
+		for {
+			mono := monoNow()
+			evs := s.read(m.tracedPIDs(), mono)
+			if mono-stateAt >= int64(stateEvery) {
+				stateAt = mono
+				evs = states.read(m.statePIDs(), mono, evs)
 			}
 			if len(evs) > 0 {
 				q.mu.Lock()

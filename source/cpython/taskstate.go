@@ -7,46 +7,65 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
+	"time"
 )
 
-// stateEvery is how many sampler ticks apart the scheduler states of the
-// traced processes' threads are read (machine.statePIDs), stateReads of
-// them each time, in turn: every 2 ms, each of 8 threads; each of 80
-// every 20 ms. The threads are listed from /proc/PID/task every
-// listEvery readings (the machine learns of a thread only when it handles
-// its first probe hit, tens of milliseconds late at the start).
-// A GIL-releasing call of an extension module that no reading reaches (a
-// call shorter than that) stays native work (machine.watchSection).
-// Each read is about 4 us of the recorder's CPU: at most 4000 a second,
-// 1.6 % of a core.
+// stateEvery is how often the scheduler states of the traced processes'
+// threads are read (machine.statePIDs), stateReads of them each time, in
+// turn: every 2 ms, each of 8 threads; each of 80 every 20 ms (the
+// sampler's ticks come late on a busy machine: a round is due at the
+// first tick stateEvery after the last, not every so many ticks). The
+// threads are listed from /proc/PID/task when a process's number of
+// threads changed (the directory's link count, a stat of about 2 us),
+// else every listEvery (a thread ending and another starting between two
+// rounds): the machine learns of a thread only when it handles its first
+// probe hit, tens of milliseconds late at the start, and a listing every
+// 10 ms missed the first calls of new threads (QA), and cost 8 to 56 us
+// (a few threads, 100).
+// A thread listed for the first time is read in the same round, beside
+// the others. A GIL-releasing call of an extension module that no reading
+// reaches (a call shorter than the interval between its thread's
+// readings) stays native work (machine.watchSection). Each read is
+// about 4 us of the recorder's CPU: at most 4000 a second, 1.6 % of a
+// core, and up to stateReads more a round for new threads.
 const (
-	stateEvery = 4
+	stateEvery = 2 * time.Millisecond
 	stateReads = 8
-	listEvery  = 5
+	listEvery  = 100 * time.Millisecond
 )
 
 // taskStates reads the scheduler state of tasks from
 // /proc/PID/task/TID/stat, keeping each file open while its task lives (a
 // read at offset 0 gives the state anew).
 type taskStates struct {
-	files  map[int]*os.File // by tid
-	buf    []byte
-	next   int      // the first thread id to read next time
-	tasks  [][2]int // [tid, pid] by tid, as last listed
-	rounds int
+	files    map[int]*os.File // by tid
+	buf      []byte
+	next     int      // the first thread id to read next time
+	tasks    [][2]int // [tid, pid] by tid, as last listed
+	fresh    [][2]int // [tid, pid] of the tasks the last listing found new
+	nlink    map[int]uint64
+	listedAt int64 // CLOCK_MONOTONIC, ns
+	listed   bool
 }
 
 func newTaskStates() *taskStates {
-	return &taskStates{files: map[int]*os.File{}, buf: make([]byte, 512)}
+	return &taskStates{files: map[int]*os.File{}, buf: make([]byte, 512), nlink: map[int]uint64{}}
 }
 
-// read appends to evs an evTaskState event for each of the next
-// stateReads threads of processes pids whose state it could read.
-func (ts *taskStates) read(pids []int, evs []rawEvent) []rawEvent {
-	if ts.rounds%listEvery == 0 {
+// read appends to evs an evTaskState event for each task new since the
+// last listing and each of the next stateReads threads of processes pids
+// whose state it could read, at mono (CLOCK_MONOTONIC).
+func (ts *taskStates) read(pids []int, mono int64, evs []rawEvent) []rawEvent {
+	if ts.changed(pids) || !ts.listed || mono-ts.listedAt >= int64(listEvery) {
 		ts.list(pids)
+		ts.listed, ts.listedAt = true, mono
 	}
-	ts.rounds++
+	fresh := ts.fresh[:min(stateReads, len(ts.fresh))]
+	for _, tp := range fresh {
+		evs = ts.readOne(tp[0], tp[1], evs)
+	}
+	ts.fresh = ts.fresh[:0]
 	tasks := ts.tasks
 	if len(tasks) == 0 {
 		return evs
@@ -54,43 +73,79 @@ func (ts *taskStates) read(pids []int, evs []rawEvent) []rawEvent {
 	first, _ := slices.BinarySearchFunc(tasks, ts.next, func(tp [2]int, tid int) int { return cmp.Compare(tp[0], tid) })
 	for k := range min(stateReads, len(tasks)) {
 		tp := tasks[(first+k)%len(tasks)]
-		tid, pid := tp[0], tp[1]
-		ts.next = tid + 1
-		f, ok := ts.files[tid]
-		if !ok {
-			var err error
-			if f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid)); err != nil {
-				continue // it has ended
-			}
-			ts.files[tid] = f
-		}
-		n, err := f.ReadAt(ts.buf, 0)
-		if n == 0 && err != nil {
-			// The task has ended: its file is closed, so that a new
-			// thread given the same id is read from a file of its own
-			// (review).
-			f.Close()
-			delete(ts.files, tid)
-			continue
-		}
-		asleep, ok := statAsleep(ts.buf[:n])
-		if !ok {
-			continue
-		}
-		var v uint64
-		if asleep {
-			v = 1
-		}
-		evs = append(evs, rawEvent{mono: monoNow(), tid: tid, tgid: pid, event: evTaskState,
-			args: []arg{{name: "asleep", vals: []uint64{v}}}, resolved: true})
+		ts.next = tp[0] + 1
+		evs = ts.readOne(tp[0], tp[1], evs)
 	}
 	return evs
 }
 
-// list lists the threads of processes pids, and closes the files of the
-// threads gone.
+// changed reports whether the number of threads of one of processes pids
+// changed since it was last looked at (the link count of /proc/PID/task is
+// 2 and the number of its threads), or one of them is new.
+func (ts *taskStates) changed(pids []int) bool {
+	changed := false
+	var st syscall.Stat_t
+	for _, pid := range pids {
+		var n uint64
+		if syscall.Stat(fmt.Sprintf("/proc/%d/task", pid), &st) == nil {
+			n = uint64(st.Nlink)
+		}
+		if old, ok := ts.nlink[pid]; !ok || old != n {
+			ts.nlink[pid] = n
+			changed = true
+		}
+	}
+	if len(ts.nlink) > 2*len(pids)+8 { // forget processes gone
+		for pid := range ts.nlink {
+			if !slices.Contains(pids, pid) {
+				delete(ts.nlink, pid)
+			}
+		}
+	}
+	return changed
+}
+
+// readOne appends to evs an evTaskState event of task tid of process pid
+// if its state could be read: at the end of the read, with the time the
+// read took ("window", ns), for the machine to count it only against a
+// call that had begun before the read did (taskState).
+func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
+	f, ok := ts.files[tid]
+	if !ok {
+		var err error
+		if f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid)); err != nil {
+			return evs // it has ended
+		}
+		ts.files[tid] = f
+	}
+	t0 := time.Now() // the vDSO's clock: monoNow is a system call
+	n, err := f.ReadAt(ts.buf, 0)
+	t1 := monoNow()
+	window := time.Since(t0) // from before the read to after t1: at least t1 - its start
+	if n == 0 && err != nil {
+		// The task has ended: its file is closed, so that a new thread
+		// given the same id is read from a file of its own (review).
+		f.Close()
+		delete(ts.files, tid)
+		return evs
+	}
+	asleep, ok := statAsleep(ts.buf[:n])
+	if !ok {
+		return evs
+	}
+	var v uint64
+	if asleep {
+		v = 1
+	}
+	return append(evs, rawEvent{mono: t1, tid: tid, tgid: pid, event: evTaskState,
+		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}}, resolved: true})
+}
+
+// list lists the threads of processes pids, noting those new since the
+// last listing (fresh), and closes the files of the threads gone.
 func (ts *taskStates) list(pids []int) {
-	ts.tasks = ts.tasks[:0]
+	before := ts.tasks
+	ts.tasks = nil
 	keep := map[int]bool{}
 	for _, pid := range pids {
 		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
@@ -101,6 +156,9 @@ func (ts *taskStates) list(pids []int) {
 			if tid, err := strconv.Atoi(e.Name()); err == nil {
 				ts.tasks = append(ts.tasks, [2]int{tid, pid})
 				keep[tid] = true
+				if _, seen := slices.BinarySearchFunc(before, tid, func(a [2]int, tid int) int { return cmp.Compare(a[0], tid) }); !seen && ts.listed {
+					ts.fresh = append(ts.fresh, [2]int{tid, pid})
+				}
 			}
 		}
 	}

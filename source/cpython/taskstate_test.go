@@ -1,9 +1,13 @@
 package cpython
 
 import (
+	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStatAsleep(t *testing.T) {
@@ -37,7 +41,7 @@ func TestTaskStatesRead(t *testing.T) {
 	pid := os.Getpid()
 	seen := map[int]bool{}
 	for range 20 {
-		evs := ts.read([]int{pid, 1 << 30}, nil) // the second: no such process
+		evs := ts.read([]int{pid, 1 << 30}, monoNow(), nil) // the second: no such process
 		if len(evs) > stateReads {
 			t.Fatalf("%d readings at once, want at most %d", len(evs), stateReads)
 		}
@@ -53,6 +57,64 @@ func TestTaskStatesRead(t *testing.T) {
 	}
 	if len(ts.files) == 0 || len(ts.files) > len(ts.tasks) {
 		t.Errorf("%d files open for %d threads", len(ts.files), len(ts.tasks))
+	}
+}
+
+// TestTaskStatesNewThread: a thread started since the last listing is
+// read at the next round, when its process's number of threads changed,
+// ahead of the others' turn; it was read only once listed, every 10 ms,
+// then in turn (QA: a thread's first calls were not read).
+func TestTaskStatesNewThread(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	// 12 threads asleep, and one more when told.
+	cmd := exec.Command(py, "-c", "import sys, threading, time\n"+
+		"for _ in range(12): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
+		"print('ready', flush=True); sys.stdin.readline()\n"+
+		"threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
+		"print('started', flush=True); sys.stdin.readline()\n")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { in.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	out := bufio.NewReader(outPipe)
+	if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("python: %q, %v", l, err)
+	}
+	pid := cmd.Process.Pid
+	ts := newTaskStates()
+	defer ts.close()
+	mono := monoNow()
+	read := func(at time.Duration) map[int]bool {
+		got := map[int]bool{}
+		for _, e := range ts.read([]int{pid}, mono+int64(at), nil) {
+			got[e.tid] = true
+		}
+		return got
+	}
+	read(0)
+	read(2 * time.Millisecond) // 13 threads: the next round reads the other 5, and 3 again
+	before := map[int]bool{}
+	for _, tp := range ts.tasks {
+		before[tp[0]] = true
+	}
+	fmt.Fprintln(in)
+	if l, err := out.ReadString('\n'); err != nil || l != "started\n" {
+		t.Fatalf("python: %q, %v", l, err)
+	}
+	got := read(4 * time.Millisecond) // before the next listing's time
+	var added []int
+	for _, tp := range ts.tasks {
+		if !before[tp[0]] {
+			added = append(added, tp[0])
+		}
+	}
+	if len(added) != 1 || !got[added[0]] {
+		t.Errorf("threads new since the listing: %v; read at the next round: %v", added, got)
 	}
 }
 
