@@ -57,8 +57,15 @@ type machine struct {
 	stacks  map[[2]uint32]tracer.StackID
 	parents map[tracer.StackID]tracer.StackID
 	// nativeWaits counts the GIL-releasing calls of extension modules
-	// shown as I/O ioNativeWait: their thread was found asleep.
+	// shown as I/O ioNativeWait: their thread was found asleep, or their
+	// site's read calls were (nwsite.go).
 	nativeWaits int
+	// sites: the call sites of extension modules' GIL-releasing calls,
+	// with the evidence of their read calls (nwsite.go); inferredWaits:
+	// the calls without evidence of their own shown as native-wait by
+	// their site's.
+	sites         map[siteKey]*nwSite
+	inferredWaits int
 	// names and nameTries: per task, its Python name once read.
 	names     map[int]string
 	nameTries map[int]int
@@ -205,9 +212,12 @@ type section struct {
 	// watched: a call of an extension module (native by classify), whose
 	// thread's scheduler states read during it (taskState) tell whether
 	// it waited; asleep and awake count the readings that found the
-	// thread sleeping (S, D) and running or runnable (R).
+	// thread sleeping (S, D) and running or runnable (R), woke the times
+	// of those running since the last asleep (at most maxWoke, the
+	// latest: section.readings).
 	watched       bool
 	asleep, awake int
+	woke          []int64
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -290,15 +300,14 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 	}
 	if e.val("asleep") != 0 {
 		s.asleep++
-	} else {
-		s.awake++
+		s.woke = s.woke[:0]
+		return
 	}
-}
-
-// waited reports whether the readings of the section's thread found it
-// asleep more often than running: the call waited rather than computed.
-func (s *section) waited() bool {
-	return s.watched && !s.hasLock && s.asleep > s.awake
+	s.awake++
+	if len(s.woke) == maxWoke {
+		s.woke = append(s.woke[:0], s.woke[1:]...)
+	}
+	s.woke = append(s.woke, t)
 }
 
 // tracedPIDs is the processes traced so far, for the sampler (which does
@@ -909,10 +918,7 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			return
 		}
 	}
-	b := m.blocking(p, s.ra)
-	if !b.io && s.waited() {
-		b = blocking{io: true, kind: ioNativeWait}
-	}
+	b, site := m.judgeWatched(th, s, t, m.blocking(p, s.ra))
 	if b.kind == ioNativeWait {
 		m.nativeWaits++
 	}
@@ -926,6 +932,9 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 	// not at PyEval_SaveThread's entry (s.start): the few microseconds in
 	// between the thread still holds the GIL (QA: a GIL hold longer than
 	// the holder's running time, and waits blamed on a holder in I/O).
+	if site != nil { // a call without evidence of its own, judged by its site's
+		m.noteJudged(site, th, s, len(th.events), t-s.drop, b.io, p.gil != tracer.NoLock, !ended)
+	}
 	if b.io {
 		m.emit(th, s.drop, tracer.KindIOBegin, uint64(m.intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
@@ -1162,6 +1171,7 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		m.end(th, t, why)
 	}
 	m.publishLive()
+	m.settleSites()
 	m.assignLocks()
 	seen := map[string]int{}
 	bufs := map[*thread]*tracer.Buffer{}
@@ -1342,7 +1352,8 @@ const provisionalAfter = 1_000_000 // ns
 
 // provisionalNativeAfter is how long a watched call of an extension module
 // (watchSection) that no reading of its thread's scheduler state has
-// reached yet may go on before it is emitted provisionally as native work.
+// reached yet may go on before it is emitted provisionally, as its site's
+// read calls so far say (native work without them).
 const provisionalNativeAfter = 50_000_000 // ns
 
 // provisionalSection emits the begin and the GIL release of th's blocking
@@ -1365,13 +1376,21 @@ func (m *machine) provisionalSection(th *thread, s *section) {
 		l := m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))
 		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(l, 0))
 	default:
-		bl := m.blocking(p, s.ra)
 		if s.watched && s.asleep+s.awake == 0 && m.now-s.drop < provisionalNativeAfter {
 			// Not read yet: whether it waits or computes is not known.
 			return
 		}
-		if !bl.io && s.waited() {
-			bl = blocking{io: true, kind: ioNativeWait}
+		bl := m.blocking(p, s.ra)
+		if !bl.io && s.watched && !s.hasLock {
+			wait, known := s.ownVerdict(m.now)
+			if !known {
+				// No evidence of its own so far: as its site's read calls.
+				site := m.site(th, bl.caller)
+				wait = site != nil && site.infersWait(m.now-s.drop)
+			}
+			if wait {
+				bl = blocking{io: true, kind: ioNativeWait}
+			}
 		}
 		if bl.io {
 			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO

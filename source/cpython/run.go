@@ -752,6 +752,12 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.nativeWaits > 0 {
 		ex["native_waits"] = strconv.Itoa(m.nativeWaits)
 	}
+	if m.inferredWaits > 0 {
+		ex["native_waits_inferred"] = strconv.Itoa(m.inferredWaits)
+	}
+	if txt := m.sitesText(); txt != "" {
+		ex["native_wait_sites"] = txt
+	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
 	}

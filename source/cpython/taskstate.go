@@ -26,7 +26,7 @@ import (
 // A thread listed for the first time is read in the same round, beside
 // the others. A GIL-releasing call of an extension module that no reading
 // reaches (a call shorter than the interval between its thread's
-// readings) stays native work (machine.watchSection). Each read is
+// readings) is judged by its site's read calls (nwsite.go). Each read is
 // about 4 us of the recorder's CPU: at most 4000 a second, 1.6 % of a
 // core, and up to stateReads more a round for new threads.
 const (
