@@ -252,8 +252,10 @@ func TestNoVerdictBesideInconsistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Analyze(tracer.Derive(tr))
-	if r.VerdictCodes() != Inconsistent {
-		t.Fatalf("verdicts %s, want %s alone", r.VerdictCodes(), Inconsistent)
+	// scales too since M's GIL, filled by M alone, no longer holds it off
+	// (review: only a GIL filled by work spread over its threads does).
+	if !hasCode(r.Verdicts, Inconsistent) {
+		t.Fatalf("verdicts %s, want %s", r.VerdictCodes(), Inconsistent)
 	}
 	if r.NoVerdict != nil {
 		t.Errorf("no verdict %+v beside the verdict %s", r.NoVerdict, r.VerdictCodes())

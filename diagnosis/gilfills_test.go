@@ -71,3 +71,38 @@ func TestGILFillsWall(t *testing.T) {
 		t.Errorf("GIL held %v: verdicts %s, want no gil-bound", r.GILHeldFraction, r.VerdictCodes())
 	}
 }
+
+// TestGILFilledByOneThread: processes whose GIL one thread fills (a
+// multiprocessing child computing, beside its queue's feeder thread that
+// starts to send the result) do not hold "scales" off: their threads do
+// not wait for each other; the processes overlap (review: any process of
+// two threads whose GIL was held 80 % of its life did, and a program whose
+// processes scaled got no verdict).
+func TestGILFilledByOneThread(t *testing.T) {
+	b := testkit.New("pool")
+	b.Meta().Cores = 2
+	f, put := b.Func("work", 5), b.Func("_feed", 9)
+	for i := range 2 {
+		p := b.Process(fmt.Sprintf("child-%d", i), 100+i)
+		gil := tracer.LockID(i)
+		m := b.Thread(p, "MainThread")
+		m.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, f).Return(100*ms).Release(100*ms+10, gil, tracer.ReleaseThreadEnd).End(100*ms + 20)
+		fd := b.Thread(p, "QueueFeederThread")
+		fd.Start(99*ms).Wait(99*ms+10, gil).Acquire(100*ms+20, gil, tracer.AcquireAfterWait).Call(100*ms+30, put).
+			IOBegin(100*ms+40, "network").Release(100*ms+50, gil, tracer.ReleaseIO).IOEnd(101*ms).
+			Acquire(101*ms+10, gil, tracer.AcquireUncontended).Return(101*ms+20).Release(101*ms+30, gil, tracer.ReleaseThreadEnd).End(101*ms + 40)
+	}
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	for _, p := range r.Procs {
+		if p.GILHeldFraction < GILBoundHeldFraction || p.Threads != 2 {
+			t.Fatalf("process %s: GIL held %v, %d threads: want the setting's filled GIL", p.Name, p.GILHeldFraction, p.Threads)
+		}
+	}
+	if !hasCode(r.Verdicts, Scales) {
+		t.Errorf("verdicts %s (achieved %v): want scales", r.VerdictCodes(), r.Speedup.Achieved)
+	}
+}

@@ -264,10 +264,24 @@ func (a *analysis) machine() {
 	}
 	m := &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Cores: nc, Busy: busy, MainProcessOnly: mainOnly,
 		CoresUsed: round3(textfmt.Share(cpu, capacity))}
-	if a.realProgram() && !mainOnly && float64(cpu) > float64(wanted)*(1+OutsideCPUExcess) && cpu-wanted >= OutsideCPUMinNS {
+	// The user CPU time, when the system time is recorded: the probes'
+	// traps and the kernel's work in the threads' blocking calls (page
+	// copies, loopback TCP) are system time the threads' running and
+	// native time leave out, and no work of children or a native
+	// library's own threads (review).
+	user := cpu
+	if sys, ok := a.extraInt(ExtraSysCPU); ok && sys < cpu {
+		user = cpu - sys
+	}
+	// A trace cut short (events dropped at the recorder's bound, lost, a
+	// truncated file) wants the CPU time of its part of the run, where
+	// the CPU time obtained is the whole program's (review: two CPU-bound
+	// threads cut at 3 s of 10 would have obtained 20 s "outside").
+	cut := a.r.DroppedEvents > 0 || a.r.StoppedAtBound || a.r.Truncated || a.r.LostEvents > 0
+	if a.realProgram() && !mainOnly && !cut && float64(user) > float64(wanted)*(1+OutsideCPUExcess) && user-wanted >= OutsideCPUMinNS {
 		// mainOnly: the CPU time is no more than the main process's;
 		// children not waited for are in neither figure.
-		m.OutsideCPUNS = cpu - wanted
+		m.OutsideCPUNS = user - wanted
 		m.CoresFull = m.CoresUsed >= CoresFullShare
 	}
 	a.r.Machine = m

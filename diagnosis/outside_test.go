@@ -66,6 +66,25 @@ func TestOutsideCPUFillsCores(t *testing.T) {
 	if r := Analyze(tracer.Derive(waitersForChildren(same))); r.Machine == nil || r.Machine.OutsideCPUNS != 0 || r.VerdictCodes() != Scales {
 		t.Errorf("obtained as wanted: machine %+v, verdicts %s; want nothing outside, scales", r.Machine, r.VerdictCodes())
 	}
+	// Review: a trace cut short wants the CPU time of its part of the run
+	// only, where the program's CPU time is all of it; the system time
+	// (the probes' traps, the kernel's work in blocking calls) is no work
+	// outside the threads.
+	for name, edit := range map[string]func(*tracer.Trace){
+		"dropped events": func(tr *tracer.Trace) { tr.Dropped = 1000 },
+		"truncated":      func(tr *tracer.Trace) { tr.Truncated = true },
+		"lost hits":      func(tr *tracer.Trace) { tr.Meta.Extra["lost_events"] = "12" },
+		"system time": func(tr *tracer.Trace) {
+			cpu, _ := strconv.ParseInt(tr.Meta.Extra[ExtraCPU], 10, 64)
+			tr.Meta.Extra[ExtraSysCPU] = strconv.FormatInt(cpu*9/10, 10)
+		},
+	} {
+		tr := waitersForChildren(full)
+		edit(tr)
+		if r := Analyze(tracer.Derive(tr)); r.Machine == nil || r.Machine.OutsideCPUNS != 0 || r.Machine.CoresFull || hasCode(r.Verdicts, CPUSaturated) {
+			t.Errorf("%s: machine %+v, verdicts %s; want nothing outside the threads", name, r.Machine, r.VerdictCodes())
+		}
+	}
 	// The VM's own runs: its CPU time carries the Go runtime's.
 	tr := waitersForChildren(full)
 	delete(tr.Meta.Extra, "source")

@@ -798,6 +798,37 @@ func (a *analysis) gilFilled(i int) bool {
 	return p.HasGIL && p.Threads >= 2 && p.GILHeldFraction >= GILBoundHeldFraction
 }
 
+// gilWork is the GIL-holding work of process pr's threads: their running
+// time, its share of it with their native calls keeping the GIL (python),
+// and the thread that ran the most, and how long.
+func (a *analysis) gilWork(pr int) (running int64, python float64, most int64, mostName string) {
+	var holding int64
+	for i := range a.r.Threads {
+		if a.procOf[i] != pr {
+			continue
+		}
+		th := &a.r.Threads[i]
+		running += th.RunningNS
+		holding += th.NativeHoldingNS
+		if th.RunningNS > most {
+			most, mostName = th.RunningNS, th.Name
+		}
+	}
+	return running, textfmt.Share(running, running+holding), most, mostName
+}
+
+// gilFilledSpread is gilFilled with rule (c)'s other conditions on the
+// work: mostly Python, spread over the process's threads. A process whose
+// one thread did the work (a multiprocessing child and its queue's feeder
+// thread) is not a pipeline whose threads wait for each other.
+func (a *analysis) gilFilledSpread(pr int) bool {
+	if !a.gilFilled(pr) {
+		return false
+	}
+	running, python, most, _ := a.gilWork(pr)
+	return textfmt.Share(most, running) <= GILFillsOneThreadShare && python >= GILBoundComputeShare
+}
+
 // gilFills is gil-bound's rule (c): a process whose GIL was held
 // GILBoundHeldFraction of its wall or more, mostly running Python
 // (GILBoundComputeShare of the holds' work) spread over its threads
@@ -820,20 +851,7 @@ func (a *analysis) gilFills() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	p := a.r.Procs[best]
-	var running, holding, most int64
-	mostName := ""
-	for i := range a.r.Threads {
-		if a.procOf[i] != best {
-			continue
-		}
-		th := &a.r.Threads[i]
-		running += th.RunningNS
-		holding += th.NativeHoldingNS
-		if th.RunningNS > most {
-			most, mostName = th.RunningNS, th.Name
-		}
-	}
-	python := textfmt.Share(running, running+holding)
+	running, python, most, mostName := a.gilWork(best)
 	if textfmt.Share(most, running) > GILFillsOneThreadShare {
 		return Verdict{}, false
 	}
@@ -1839,7 +1857,7 @@ func (a *analysis) scales() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	for i := range a.r.Procs {
-		if a.gilFilled(i) {
+		if a.gilFilledSpread(i) {
 			// Its serial work, which needs the GIL, fills its wall: more
 			// threads cannot make it faster, whatever overlaps beside it
 			// (QA: a pipeline whose GIL was held 88 % of the wall was

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -286,5 +287,29 @@ func TestSitesText(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("sitesText:\n%s\nwant it to contain\n%s", got, want)
 		}
+	}
+}
+
+// TestReadingsWaitThenCompute: a call that waits and then computes keeps
+// its running readings at its end, but for the last one (the thread's
+// waking up): review, a call waiting 16 ms then computing 24 ms, read
+// every 2 ms (8 asleep, 12 running), was judged a wait when every running
+// reading of its last quarter was left out.
+func TestReadingsWaitThenCompute(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	s := &section{drop: 0, asleep: 8, awake: 12}
+	for r := int64(0); r < 12; r++ {
+		s.woke = append(s.woke, 18*ms+r*2*ms) // 18 ms to 40 ms
+	}
+	if asleep, awake := s.readings(40 * ms); asleep != 8 || awake != 11 {
+		t.Errorf("readings %d asleep, %d running; want 8, 11", asleep, awake)
+	}
+	if wait, known := s.ownVerdict(40 * ms); wait || !known {
+		t.Errorf("wait %v, known %v: want known work", wait, known)
+	}
+	// A call that waited and woke: one running reading at its end.
+	w := &section{drop: 0, asleep: 3, awake: 1, woke: []int64{39 * ms}}
+	if wait, _ := w.ownVerdict(40 * ms); !wait {
+		t.Error("a waiting call's waking reading: want a wait")
 	}
 }
