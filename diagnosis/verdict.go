@@ -1669,7 +1669,6 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// funcAt is "resize (line 12)".
 // nativeFuncAt is funcAt with a library's file named ("sort
 // (numpy/core/fromnumeric.py, line 1030)"; QA: "sort (line 1030)" did not
 // say it was numpy's); a function of the program's own is funcAt's.
@@ -1684,6 +1683,7 @@ func nativeFuncAt(f tracer.Frame) string {
 	return fmt.Sprintf("%s (%s)", f.Func, lib)
 }
 
+// funcAt is "resize (line 12)".
 func funcAt(f tracer.Frame) string {
 	if f.Line > 0 {
 		return fmt.Sprintf("%s (line %d)", f.Func, f.Line)
