@@ -74,6 +74,12 @@ func (ts *taskStates) read(pids []int, mono int64, evs []rawEvent) []rawEvent {
 	for k := range min(stateReads, len(tasks)) {
 		tp := tasks[(first+k)%len(tasks)]
 		ts.next = tp[0] + 1
+		if slices.ContainsFunc(fresh, func(f [2]int) bool { return f[0] == tp[0] }) {
+			// Read above, this round: a second reading microseconds
+			// later would count twice (two readings running are evidence
+			// of work; review).
+			continue
+		}
 		evs = ts.readOne(tp[0], tp[1], evs)
 	}
 	return evs

@@ -166,3 +166,49 @@ func TestSharedProbes(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskStatesNewThreadReadOnce: a new thread of a process of few
+// threads, read as soon as the listing finds it, is not read again in the
+// same round's rotation (review: two readings microseconds apart, both
+// running, counted as evidence of work).
+func TestTaskStatesNewThreadReadOnce(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	cmd := exec.Command(py, "-c", "import sys, threading, time\n"+
+		"print('ready', flush=True); sys.stdin.readline()\n"+
+		"threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
+		"print('started', flush=True); sys.stdin.readline()\n")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { in.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	out := bufio.NewReader(outPipe)
+	if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("python: %q, %v", l, err)
+	}
+	pid := cmd.Process.Pid
+	ts := newTaskStates()
+	defer ts.close()
+	mono := monoNow()
+	ts.read([]int{pid}, mono, nil)
+	fmt.Fprintln(in)
+	if l, err := out.ReadString('\n'); err != nil || l != "started\n" {
+		t.Fatalf("python: %q, %v", l, err)
+	}
+	reads := map[int]int{}
+	for _, e := range ts.read([]int{pid}, mono+int64(2*time.Millisecond), nil) {
+		reads[e.tid]++
+	}
+	if len(reads) != 2 {
+		t.Fatalf("threads read %v: want the main thread and the new one", reads)
+	}
+	for tid, n := range reads {
+		if n != 1 {
+			t.Errorf("thread %d read %d times in one round, want once", tid, n)
+		}
+	}
+}
