@@ -918,7 +918,7 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			return
 		}
 	}
-	b, site := m.judgeWatched(th, s, t, m.blocking(p, s.ra))
+	b, site := m.judgeWatched(th, s, t, ended, m.blocking(p, s.ra))
 	if b.kind == ioNativeWait {
 		m.nativeWaits++
 	}

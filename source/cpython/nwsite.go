@@ -158,11 +158,12 @@ func (m *machine) site(th *thread, caller string) *nwSite {
 }
 
 // judgeWatched judges th's watched call s (an extension module's,
-// classified b), ending at t: native-wait when its own readings, or, with
+// classified b), ending at t (cut there, not returned, when ended: the
+// recording's end or its thread's): native-wait when its own readings, or, with
 // no evidence of its own, its site's read calls so far, say that it
 // waited. It returns the site of a call it judged by the site's evidence,
 // to be noted once the call is emitted (noteJudged).
-func (m *machine) judgeWatched(th *thread, s *section, t int64, b blocking) (blocking, *nwSite) {
+func (m *machine) judgeWatched(th *thread, s *section, t int64, ended bool, b blocking) (blocking, *nwSite) {
 	if b.io || !s.watched || s.hasLock {
 		return b, nil
 	}
@@ -179,7 +180,11 @@ func (m *machine) judgeWatched(th *thread, s *section, t int64, b blocking) (blo
 		site.woke += s.awake - awake
 		switch {
 		case asleep > awake:
-			if site.waited == 0 || dur < site.minWaited {
+			// A call cut short is as long as it was when cut, shorter
+			// than it was: it says nothing of the site's shortest wait
+			// (review: an attach stopped 100 us into a wait made that
+			// the site's shortest).
+			if !ended && (site.minWaited == 0 || dur < site.minWaited) {
 				site.minWaited = dur
 			}
 			site.waited++

@@ -25,6 +25,7 @@ type siteCall struct {
 	fn       string
 	at, dur  int64
 	readings []reading
+	cut      bool // the last call, cut by the recording's end at dur
 }
 
 // runCalls feeds thread testThread's calls, in order, into a machine with a
@@ -64,10 +65,17 @@ func runCalls(t *testing.T, calls []siteCall) (*tracer.Trace, *tracer.Trace, *ma
 			}
 			hit(c.at+r.off, evTaskState, arg{name: "asleep", vals: []uint64{v}}, arg{name: "window", vals: []uint64{uint64(w * 1000)}})
 		}
+		if c.cut {
+			continue
+		}
 		hit(c.at+c.dur, evTakeGIL, arg{name: "ts", vals: []uint64{1}})
 		hit(c.at+c.dur+1, evTakeGILRet)
 	}
-	end := calls[len(calls)-1].at + calls[len(calls)-1].dur + 1000
+	last := calls[len(calls)-1]
+	end := last.at + last.dur + 1000
+	if last.cut {
+		end = last.at + last.dur
+	}
 	m.finish(end*1000, tracer.ReleaseThreadEnd)
 	m.publishLive()
 	tr, lt := rec.Finish(tracer.Meta{}), live.Finish(tracer.Meta{})
@@ -311,5 +319,23 @@ func TestReadingsWaitThenCompute(t *testing.T) {
 	w := &section{drop: 0, asleep: 3, awake: 1, woke: []int64{39 * ms}}
 	if wait, _ := w.ownVerdict(40 * ms); !wait {
 		t.Error("a waiting call's waking reading: want a wait")
+	}
+}
+
+// TestSiteCutCall: a call cut by the recording's end while it waited does
+// not set its site's shortest wait: a 1 ms unread call of a site whose
+// read calls waited 10 ms each stays native work (review: an attach stopped
+// 100 us into a wait made that the site's shortest, and every short call
+// of the site a wait).
+func TestSiteCutCall(t *testing.T) {
+	var calls []siteCall
+	for i := range 3 {
+		calls = append(calls, siteCall{fn: "query", at: 100 + int64(i)*20_000, dur: 10_000, readings: []reading{{off: 3_000, asleep: true}, {off: 6_000, asleep: true}}})
+	}
+	calls = append(calls, siteCall{fn: "query", at: 70_000, dur: 1_000}, // unread, short
+		siteCall{fn: "query", at: 80_000, dur: 100, readings: []reading{{off: 50, asleep: true}}, cut: true})
+	tr, _, _ := runCalls(t, calls)
+	if k := kinds(t, tr)[70_000]; k != "native" {
+		t.Errorf("the short unread call: %q, want native (shorter than half the site's shortest wait, 10ms)\n%s", k, dump(tr))
 	}
 }
