@@ -106,3 +106,56 @@ func TestGILFilledByOneThread(t *testing.T) {
 		t.Errorf("verdicts %s (achieved %v): want scales", r.VerdictCodes(), r.Speedup.Achieved)
 	}
 }
+
+// twoParsers: 2 parsers taking turns, each per 10 ms running 4.5 ms,
+// waiting 3.5 ms for a queue and 2 ms for the GIL; the GIL held 90 %.
+func twoParsers(rounds int) *tracer.Trace {
+	b := testkit.New("two-parsers")
+	b.Meta().Cores = 2
+	p := b.Process("python", 1)
+	gil := tracer.LockID(0)
+	q := b.Lock(p, "queue")
+	parse := b.Func("parse", 12)
+	p0, p1 := b.Thread(p, "parser0"), b.Thread(p, "parser1")
+	p0.Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, parse)
+	p1.Start(0).Wait(30, gil)
+	first := true
+	for c := 0; c < rounds; c++ {
+		B := int64(c) * 10 * ms
+		// parser0 runs [B, B+4.5]
+		p0.Wait(B+4500*us, q).Release(B+4500*us+1, gil, tracer.ReleaseLockWait)
+		if first {
+			p1.Acquire(5*ms, gil, tracer.AcquireAfterWait).Call(5*ms+10, parse)
+			first = false
+		} else {
+			p1.Acquire(B+5*ms, gil, tracer.AcquireAfterWait).Release(B+5*ms+10, q, tracer.ReleaseUnlock)
+		}
+		p0.Acquire(B+8*ms, q, tracer.AcquireAfterWait).Wait(B+8*ms+10, gil)
+		// parser1 runs [B+5, B+9.5]
+		p1.Wait(B+9500*us, q).Release(B+9500*us+1, gil, tracer.ReleaseLockWait)
+		p0.Acquire(B+10*ms, gil, tracer.AcquireAfterWait).Release(B+10*ms+10, q, tracer.ReleaseUnlock)
+		p1.Acquire(B+13*ms, q, tracer.AcquireAfterWait).Wait(B+13*ms+10, gil)
+	}
+	E := int64(rounds) * 10 * ms
+	p0.Return(E+1*ms).Release(E+1*ms+10, gil, tracer.ReleaseThreadEnd).End(E + 1*ms + 20)
+	p1.Acquire(E+1*ms+30, gil, tracer.AcquireAfterWait).Release(E+1*ms+40, q, tracer.ReleaseUnlock).Return(E+1*ms+50).Release(E+1*ms+60, gil, tracer.ReleaseThreadEnd).End(E + 1*ms + 70)
+	return b.Trace()
+}
+
+// TestGILFillsWallTwoParsers: rule (c) is tried when rule (a) fails for
+// its CPU-bound threads' short GIL wait (review: 2 parsers taking turns,
+// each 45 % running, 20 % waiting for the GIL and 35 % for their queue,
+// the GIL held 90 %, got no verdict).
+func TestGILFillsWallTwoParsers(t *testing.T) {
+	tr := twoParsers(40)
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	if r.GILHeldFraction < GILBoundHeldFraction {
+		t.Fatalf("GIL held %v: want the setting's saturated GIL", r.GILHeldFraction)
+	}
+	if r.VerdictCodes() != GILBound || !strings.Contains(r.Verdicts[0].Text, "fills its wall") {
+		t.Errorf("verdicts %s: want gil-bound by rule (c)", r.VerdictCodes())
+	}
+}

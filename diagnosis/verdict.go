@@ -700,6 +700,16 @@ func (a *analysis) gilBound() (Verdict, bool) {
 	useA := n >= 2 && (all(ruleA) || !all(ruleB) || nb < 2)
 	if useA {
 		if !a.decide(GILBound, ruleA...) {
+			if waitShare < GILBoundWaitShare {
+				// Rule (a)'s threads did not wait for the GIL long: they
+				// may have waited for each other instead, in a queue,
+				// which rule (c) looks for (review: 2 parsers taking
+				// turns, each 45 % running, 20 % waiting for the GIL and
+				// 35 % for their queue, the GIL held 90 %, got no verdict
+				// where more parsers, waiting longer in the queue than
+				// they ran, got gil-bound).
+				return a.gilFills()
+			}
 			return Verdict{}, false
 		}
 		a.cpuThreadsTakeTurns = true

@@ -217,3 +217,17 @@ func TestTracingCostCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestNearNotGivenButGiven: a verdict not given by one rule near its
+// boundary but given by another (gil-bound's rule (c) after rule (a)) is
+// not listed as "not given".
+func TestNearNotGivenButGiven(t *testing.T) {
+	r := &diagnosis.Report{Verdicts: []diagnosis.Verdict{{Code: diagnosis.GILBound, Text: "t", Advice: "a"}},
+		NearBoundary: []diagnosis.Boundary{{Code: diagnosis.GILBound, Measure: "CPU-bound threads' GIL wait share", Value: 0.2, Threshold: 0.25, Unit: "share"},
+			{Code: diagnosis.Scales, Measure: "achieved speedup", Value: 1.45, Threshold: 1.5, Unit: "x"}}}
+	var b strings.Builder
+	WriteVerdicts(&b, r)
+	if s := b.String(); strings.Contains(s, "not given: gil-bound") || !strings.Contains(s, "not given: scales") {
+		t.Errorf("verdicts:\n%s\nwant scales listed near its boundary, not gil-bound, which was given", s)
+	}
+}

@@ -360,8 +360,14 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 func writeNear(w io.Writer, r *diagnosis.Report) {
 	var codes []string
 	figures := map[string][]string{}
+	given := map[string]bool{}
+	for _, v := range r.Verdicts {
+		given[v.Code] = true
+	}
 	for _, b := range r.NearBoundary {
-		if !b.Fired {
+		// Not given by one of its rules, given by another (gil-bound's
+		// rule (c) after rule (a)): not "not given".
+		if !b.Fired && !given[b.Code] {
 			if figures[b.Code] == nil {
 				codes = append(codes, b.Code)
 			}
