@@ -65,27 +65,8 @@ func TestTaskStatesRead(t *testing.T) {
 // ahead of the others' turn; it was read only once listed, every 10 ms,
 // then in turn (QA: a thread's first calls were not read).
 func TestTaskStatesNewThread(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3")
-	}
 	// 12 threads asleep, and one more when told.
-	cmd := exec.Command(py, "-c", "import sys, threading, time\n"+
-		"for _ in range(12): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
-		"print('ready', flush=True); sys.stdin.readline()\n"+
-		"threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
-		"print('started', flush=True); sys.stdin.readline()\n")
-	in, _ := cmd.StdinPipe()
-	outPipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { in.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	out := bufio.NewReader(outPipe)
-	if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
-		t.Fatalf("python: %q, %v", l, err)
-	}
-	pid := cmd.Process.Pid
+	pid, startThread := sleepingThreads(t, 12)
 	ts := newTaskStates()
 	defer ts.close()
 	mono := monoNow()
@@ -102,10 +83,7 @@ func TestTaskStatesNewThread(t *testing.T) {
 	for _, tp := range ts.tasks {
 		before[tp[0]] = true
 	}
-	fmt.Fprintln(in)
-	if l, err := out.ReadString('\n'); err != nil || l != "started\n" {
-		t.Fatalf("python: %q, %v", l, err)
-	}
+	startThread()
 	got := read(4 * time.Millisecond) // before the next listing's time
 	var added []int
 	for _, tp := range ts.tasks {
@@ -172,33 +150,12 @@ func TestSharedProbes(t *testing.T) {
 // same round's rotation (review: two readings microseconds apart, both
 // running, counted as evidence of work).
 func TestTaskStatesNewThreadReadOnce(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3")
-	}
-	cmd := exec.Command(py, "-c", "import sys, threading, time\n"+
-		"print('ready', flush=True); sys.stdin.readline()\n"+
-		"threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
-		"print('started', flush=True); sys.stdin.readline()\n")
-	in, _ := cmd.StdinPipe()
-	outPipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { in.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	out := bufio.NewReader(outPipe)
-	if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
-		t.Fatalf("python: %q, %v", l, err)
-	}
-	pid := cmd.Process.Pid
+	pid, startThread := sleepingThreads(t, 0)
 	ts := newTaskStates()
 	defer ts.close()
 	mono := monoNow()
 	ts.read([]int{pid}, mono, nil)
-	fmt.Fprintln(in)
-	if l, err := out.ReadString('\n'); err != nil || l != "started\n" {
-		t.Fatalf("python: %q, %v", l, err)
-	}
+	startThread()
 	reads := map[int]int{}
 	for _, e := range ts.read([]int{pid}, mono+int64(2*time.Millisecond), nil) {
 		reads[e.tid]++
@@ -209,6 +166,40 @@ func TestTaskStatesNewThreadReadOnce(t *testing.T) {
 	for tid, n := range reads {
 		if n != 1 {
 			t.Errorf("thread %d read %d times in one round, want once", tid, n)
+		}
+	}
+}
+
+// sleepingThreads starts a python3 with n threads asleep beside its main
+// thread (skipping the test without python3), and returns its pid and a
+// function that makes it start one more and returns once it has. The
+// process is killed when the test ends.
+func sleepingThreads(t *testing.T, n int) (pid int, startThread func()) {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	cmd := exec.Command(py, "-c", "import sys, threading, time\n"+
+		fmt.Sprintf("for _ in range(%d): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n", n)+
+		"print('ready', flush=True); sys.stdin.readline()\n"+
+		"threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"+
+		"print('started', flush=True); sys.stdin.readline()\n")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	out := bufio.NewReader(outPipe)
+	if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("python: %q, %v", l, err)
+	}
+	return cmd.Process.Pid, func() {
+		t.Helper()
+		fmt.Fprintln(in)
+		if l, err := out.ReadString('\n'); err != nil || l != "started\n" {
+			t.Fatalf("python: %q, %v", l, err)
 		}
 	}
 }
