@@ -10,13 +10,15 @@ import (
 )
 
 // Notices are what the text report says around its verdicts besides the
-// run's name and size (st is its trace's state, as the text says it), for a page that shows the report in parts
-// (giltrace view) and must not leave them out: warnings are the busy
-// machine and the tracing cost, which distort the figures; notes say
-// where the run comes from (simulated, a real CPython program), how it
-// ended (stopped, failed, events lost, processes not traced), the wait
-// for the cores, and the verdicts not given that came near their
-// boundary. Each is one paragraph of plain text, in the report's order.
+// run's name and size (st is its trace's state, as the text says it), for
+// a page that shows the report in parts (giltrace view) and must not leave
+// them out: warnings are what distorts the figures (a busy machine, CPU
+// time outside the traced threads, a real program's tracing cost); notes
+// say how the trace is cut short, where the run comes from (simulated, a
+// real CPython program), how it ended (stopped, failed, events lost,
+// processes not traced), the wait for the cores, and the verdicts not
+// given that came near their boundary. Each is one paragraph of plain
+// text, in the report's order.
 func Notices(r *diagnosis.Report, st tracer.Status) (warnings, notes []string) {
 	warnings = warningsOf(r)
 	for _, q := range cutShort(&r.Summary) {
@@ -41,7 +43,8 @@ func Notices(r *diagnosis.Report, st tracer.Status) (warnings, notes []string) {
 }
 
 // Warnings are the caveats of the run of s (diagnosis.Caveats: a busy
-// machine, a real program's tracing cost) in the report's words, each a
+// machine, CPU time outside the traced threads, a real program's tracing
+// cost) in the report's words, each a
 // paragraph without its "Warning: ": what every output flags, the
 // exporters' too. A few milliseconds for a million events.
 func Warnings(s *tracer.Spans) []string {
