@@ -841,6 +841,9 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 			more = r
 		}
 	}
+	// The longest thread's own work ends about when the best option does:
+	// it is the limit, for one of the reasons below.
+	longest := crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS)
 	switch {
 	case strings.Contains(best.Verdicts, diagnosis.LockBound):
 		p.Limit = "a lock: the threads wait for a lock that one of them holds, whatever runs them"
@@ -860,12 +863,12 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		}
 	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
 		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), best.Mode, textfmt.X(more.Speedup), "predicted")
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.lateStart():
+	case longest && crit.lateStart():
 		p.Limit = crit.lateStartLimit()
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
+	case longest && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
 		p.Limit = fmt.Sprintf("the interpreter's start-up and imports: %s; %s of %s's work is starting the interpreter and importing modules, which splitting its work across more workers would not shorten: import less, or later (python3 -X importtime lists what it imports)",
 			crit.needs(), textfmt.Dur(crit.importNS), crit.name)
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && p.machine != nil && p.machine.CoresFull && best.Cores == p.RecordedCores:
+	case longest && p.machine != nil && p.machine.CoresFull && best.Cores == p.RecordedCores:
 		// The run's processes kept the cores full with work the trace
 		// does not see (a BLAS pool, children): splitting the longest
 		// thread's work would not help here (QA: numpy.dot on OpenBLAS's
@@ -874,15 +877,15 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		m := p.machine
 		p.Limit = fmt.Sprintf("the cores: the run's processes obtained %s of CPU time in its %s wall (%s of what the %s could give), %s of it outside the traced threads (child processes, a native library's own threads), which the model does not know; %s, but splitting its work would not help on %s",
 			textfmt.Dur(m.CPUNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Pct0(m.CoresUsed), textfmt.Plural(m.Cores, "core"), textfmt.Dur(m.OutsideCPUNS), crit.needs(), textfmt.Plural(best.Cores, "core"))
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.sleepShare >= 0.5:
+	case longest && crit.sleepShare >= 0.5:
 		// QA: a polling loop pacing itself with time.sleep was told that
 		// its "I/O split across more threads" would help.
 		p.Limit = fmt.Sprintf("its sleeps: %s, mostly in time.sleep (%s of its work): the program waits on purpose, and shorter or fewer sleeps would shorten it; more threads would not",
 			crit.needs(), textfmt.Pct0(crit.sleepShare))
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.ioShare >= 0.5:
+	case longest && crit.ioShare >= 0.5:
 		p.Limit = fmt.Sprintf("I/O latency: %s, mostly blocking calls (%s of its work); faster I/O, or its I/O split across more threads, would help",
 			crit.needs(), textfmt.Pct0(crit.ioShare))
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS) && crit.coresFull(best.Cores):
+	case longest && crit.coresFull(best.Cores):
 		// The longest thread ends about when the cores have done all the
 		// CPU work: splitting it would not make that work end sooner here.
 		work, needs := fmt.Sprintf("the threads' CPU work (%s)", textfmt.Dur(crit.cpuNS)), textfmt.Dur(crit.endNS)
@@ -892,7 +895,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		}
 		p.Limit = fmt.Sprintf("the cores: %s keeps the %s busy about as long as %s alone needs (%s); splitting its work would not help on %s, splitting it across more workers on more cores would",
 			work, textfmt.Plural(best.Cores, "core"), crit.name, needs, textfmt.Plural(best.Cores, "core"))
-	case crit.endNS > 0 && float64(best.WallNS) <= 1.1*float64(crit.endNS):
+	case longest:
 		p.Limit = fmt.Sprintf("the longest thread: %s; splitting its work across more workers would help", crit.needs())
 	case most.Cores > best.Cores:
 		p.Limit = fmt.Sprintf("the work itself: no option on %s does better, and more cores would not help", textfmt.Plural(best.Cores, "core"))

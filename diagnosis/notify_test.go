@@ -7,27 +7,10 @@ import (
 	"testing"
 
 	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 )
-
-// idlePool is a pool whose four workers wait, idle, on one lock until its
-// main thread, computing 500ms, notifies them (a ThreadPoolExecutor's
-// queue, asyncio.to_thread's workers): each worker takes the lock in
-// turn, so several threads hold it, but to be notified.
-const idlePool = `name: pool
-clock: virtual
-threads:
-  - {name: main, run: m}
-  - {name: worker, run: w, count: 4}
-functions:
-  m:
-    - repeat: {times: 8, body: [{compute: 50ms}, {notify: work}]}
-    - compute: 100ms
-    - repeat: {times: 4, body: [{notify: work}]}
-  w:
-    - repeat: {times: 3, body: [{wait: {until: notify, lock: work}}, {compute: 2ms}]}
-`
 
 // TestIdlePoolNotLockBound: threads that wait for work or a notification
 // on a lock several of them take (a queue's get: QA's asyncio.to_thread
@@ -38,7 +21,7 @@ functions:
 // limit. The trace's evidence decides (its holds are observed): nobody
 // held the lock while they waited.
 func TestIdlePoolNotLockBound(t *testing.T) {
-	r := runWith(t, idlePool, "cpython", vm.Options{Cores: 2})
+	r := runWith(t, testkit.IdlePool, "cpython", vm.Options{Cores: 2})
 	if len(r.Verdicts) != 0 {
 		t.Errorf("verdicts %s, want none: %+v", r.VerdictCodes(), r.Verdicts)
 	}

@@ -1096,7 +1096,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	var worstConds, nearConds []cond
 	windows := map[int][][2]int64{} // per process, while its CPU-bound threads ran (cpuWindows)
 	worstAll := 0                   // the worst's re-acquires in all, when only some are counted
-	var worstWhich string           // which of them were counted, when only some
+	var worstDuring, worstHeld bool // which of them were counted, when only some: those during CPU-bound threads' runs, those that found the GIL held
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		if !a.ioBound[i] || len(a.ioReacquire[i]) < ConvoyMinReacquires {
@@ -1111,15 +1111,14 @@ func (a *analysis) convoy() (Verdict, bool) {
 			windows[pr] = a.cpuWindows(pr)
 		}
 		samples := a.ioReacquireSamples(tracer.ThreadID(i))
-		var which []string
+		var during, heldOnly bool
 		if in := keepSamples(samples, func(s reacquireSample) bool { return inWindows(windows[pr], s.end) }); len(in) >= ConvoyMinReacquires && len(in) < len(samples) {
 			// The convoy lasts while CPU-bound threads run: its median is
 			// of the I/Os that ended then (QA: an I/O thread beside a CPU
 			// thread for 0.3 s of its 0.4 s, slowed 2.4x, 54 % of its
 			// wall waiting for the GIL, had a median of the whole run's
 			// re-acquires below the threshold, and no verdict).
-			samples = in
-			which = append(which, "ended while CPU-bound threads ran")
+			samples, during = in, true
 		}
 		if held := keepSamples(samples, func(s reacquireSample) bool { return s.held }); len(held) >= ConvoyMinReacquires && len(held) < len(samples) {
 			// A re-acquire that found the GIL free says nothing of a
@@ -1132,8 +1131,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 			// thread's send and recv re-acquired at once and only its
 			// sleep's waited, 5.1 ms each, behind the CPU thread: a third
 			// of them, a median of a few microseconds, and no verdict).
-			samples = held
-			which = append(which, "found the GIL held")
+			samples, heldOnly = held, true
 		}
 		lats := make([]int64, len(samples))
 		for k, s := range samples {
@@ -1159,10 +1157,9 @@ func (a *analysis) convoy() (Verdict, bool) {
 		hit++
 		if worst < 0 || total > worstWait {
 			worst, worstWait, worstLat, worstConds = i, total, lat, conds
-			worstAll, worstWhich = 0, ""
+			worstAll, worstDuring, worstHeld = 0, false, false
 			if len(lats) < len(a.ioReacquire[i]) {
-				worstAll = len(a.ioReacquire[i])
-				worstWhich = strings.Join(which, " and ")
+				worstAll, worstDuring, worstHeld = len(a.ioReacquire[i]), during, heldOnly
 			}
 		}
 	}
@@ -1184,14 +1181,13 @@ func (a *analysis) convoy() (Verdict, bool) {
 		interval = fmt.Sprintf("%.1f switch intervals of %s", float64(worstLat.P50)/float64(a.t.Meta.SwitchInterval), a.t.Meta.SwitchInterval)
 	}
 	ops := fmt.Sprintf("each of its %d I/O operations", worstLat.Count)
-	switch worstWhich {
-	case "":
-	case "found the GIL held":
-		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended with the GIL held by another thread", worstLat.Count, worstAll)
-	case "ended while CPU-bound threads ran and found the GIL held":
+	switch {
+	case worstDuring && worstHeld:
 		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended while CPU-bound threads ran and with the GIL held by another thread", worstLat.Count, worstAll)
-	default:
-		ops = fmt.Sprintf("each of the %d of its %d I/O operations that %s", worstLat.Count, worstAll, worstWhich)
+	case worstHeld:
+		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended with the GIL held by another thread", worstLat.Count, worstAll)
+	case worstDuring:
+		ops = fmt.Sprintf("each of the %d of its %d I/O operations that ended while CPU-bound threads ran", worstLat.Count, worstAll)
 	}
 	return Verdict{
 		Code: Convoy,
@@ -2046,13 +2042,19 @@ func nativeOriginOf(byFunc map[tracer.Frame]int64, blamed int64) nativeOrigin {
 // file is (numpy for .../site-packages/numpy/core/fromnumeric.py, Debian's
 // dist-packages too), or "" (a module, not a package: its file's name).
 func packageOf(path string) string {
+	rest := sitePath(path)
+	if j := strings.IndexByte(rest, '/'); j > 0 {
+		return rest[:j]
+	}
+	return strings.TrimSuffix(rest, ".py")
+}
+
+// sitePath is a third-party file's path from its site-packages (or
+// Debian's dist-packages) directory, or "".
+func sitePath(path string) string {
 	for _, dir := range []string{"/site-packages/", "/dist-packages/"} {
 		if i := strings.LastIndex(path, dir); i >= 0 {
-			rest := path[i+len(dir):]
-			if j := strings.IndexByte(rest, '/'); j > 0 {
-				return rest[:j]
-			}
-			return strings.TrimSuffix(rest, ".py")
+			return path[i+len(dir):]
 		}
 	}
 	return ""
@@ -2062,10 +2064,8 @@ func packageOf(path string) string {
 // (numpy/core/fromnumeric.py, json/encoder.py), or "" for a file of the
 // program's own.
 func libraryPath(path string) string {
-	for _, dir := range []string{"/site-packages/", "/dist-packages/"} {
-		if i := strings.LastIndex(path, dir); i >= 0 {
-			return path[i+len(dir):]
-		}
+	if rest := sitePath(path); rest != "" {
+		return rest
 	}
 	if i := strings.Index(path, "/lib/python3."); i >= 0 {
 		if j := strings.IndexByte(path[i+len("/lib/"):], '/'); j >= 0 {

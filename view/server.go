@@ -1,7 +1,6 @@
 package view
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -139,13 +138,8 @@ func readWhatIf(dir string, r *diagnosis.Report) string {
 	if err != nil || len(b) > 16<<20 {
 		return ""
 	}
-	var mine bytes.Buffer
-	if report.WriteText(&mine, r) != nil {
-		return ""
-	}
-	first, _, _ := strings.Cut(mine.String(), "\n")
 	text := string(b)
-	if got, _, _ := strings.Cut(text, "\n"); got != first {
+	if got, _, _ := strings.Cut(text, "\n"); got != report.RunLine(r) {
 		return "" // another run's report
 	}
 	i := strings.Index(text, "\nWhat would help (")

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/vm"
 )
 
@@ -14,20 +15,7 @@ import (
 // Guest locks table says where the lock was waited for, not who "held"
 // it.
 func TestIdleWorkersText(t *testing.T) {
-	const src = `name: pool
-clock: virtual
-threads:
-  - {name: main, run: m}
-  - {name: worker, run: w, count: 4}
-functions:
-  m:
-    - repeat: {times: 8, body: [{compute: 50ms}, {notify: work}]}
-    - compute: 100ms
-    - repeat: {times: 4, body: [{notify: work}]}
-  w:
-    - repeat: {times: 3, body: [{wait: {until: notify, lock: work}}, {compute: 2ms}]}
-`
-	txt := virtualText(t, src, vm.Options{Cores: 2})
+	txt := virtualText(t, testkit.IdlePool, vm.Options{Cores: 2})
 	for _, want := range []string{
 		"Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n  one thread's work: main's own work, 500ms, fills 95 % of the run's 524ms wall: 500ms running Python with the GIL. That work runs on one thread,",
 		"\n    What to do: Shorten main's own work, or split it so that other threads or processes share it;",

@@ -42,6 +42,13 @@ func Notices(r *diagnosis.Report, st tracer.Status) (warnings, notes []string) {
 	return warnings, notes
 }
 
+// RunLine is the text report's first line: the run's name and size
+// (giltrace view tells a saved report.txt of this run by it).
+func RunLine(r *diagnosis.Report) string {
+	line, _, _ := strings.Cut(headline(&r.Summary), "\n")
+	return line
+}
+
 // Warnings are the caveats of the run of s (diagnosis.Caveats: a busy
 // machine, CPU time outside the traced threads, a real program's tracing
 // cost) in the report's words, each a
