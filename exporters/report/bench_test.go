@@ -26,3 +26,21 @@ func BenchmarkExport(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(t.Events)), "events")
 }
+
+// BenchmarkWarnings measures Warnings, which every output's exporter is
+// given once per run, on testkit.Large(1_000_000) with a CPU time recorded:
+// as a VM run's, and as a real program's (whose tracing cost counts the
+// events) (docs/performance.md, "The warnings in every output").
+func BenchmarkWarnings(b *testing.B) {
+	t := testkit.Large(1_000_000)
+	s := tracer.Derive(t)
+	for _, src := range []string{"vm", "cpython"} {
+		b.Run(src, func(b *testing.B) {
+			t.Meta.Extra = map[string]string{"cpu_ns": "1000000000", "source": src}
+			for b.Loop() {
+				Warnings(s)
+			}
+			b.ReportMetric(float64(len(t.Events)), "events")
+		})
+	}
+}
