@@ -54,6 +54,10 @@ type Report struct {
 	// TracingCost is, for a real CPython program, what its probes cost it
 	// (estimated): High when they distort its figures.
 	TracingCost *TracingCost `json:"tracing_cost,omitempty"`
+	// OwnIO is, for a real CPython program, how much of its threads'
+	// blocking I/O waited on its own pipes and loopback connections (its
+	// own threads' work), when recorded: High when the overlap over-counts.
+	OwnIO *OwnIO `json:"own_io,omitempty"`
 	// Idle is the threads' waits for work or a notification on locks that
 	// several of them took (LockReport.Notify), when they are
 	// LockBoundWaitShare of all the threads' summed wall or more (where
@@ -290,6 +294,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.machine()
 	a.outsideBound()
 	a.tracingCost()
+	a.ownIO()
 	r.Verdicts = consistent(a, diagnose(a))
 	if len(r.Verdicts) == 0 && !r.FailedAtStart {
 		// Once the verdicts are final: not beside the inconsistent

@@ -5,11 +5,12 @@ import "github.com/giltrace/giltrace/tracer"
 // Caveats are what distorts a run's figures, which every output flags,
 // not the report alone: the machine that could not give the run the
 // cores it wanted (Machine, when the trace records the CPU time obtained)
-// and a real program's tracing cost (TracingCost). They are the report's
+// a real program's tracing cost (TracingCost) and its waits on itself
+// (OwnIO: I/O on its own pipes and connections). They are the report's
 // (Analyze sets the same), computed without the rest of the analysis:
 // from the summary (sum, Summarize of s) and one pass over the events, a
 // few milliseconds for a million events, so that each exporter can say so.
-func Caveats(s *tracer.Spans, sum *Summary) (*Machine, *TracingCost) {
+func Caveats(s *tracer.Spans, sum *Summary) (*Machine, *TracingCost, *OwnIO) {
 	t := s.Trace
 	r := &Report{Summary: *sum}
 	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, procOf: make([]int, len(t.Threads))}
@@ -21,5 +22,6 @@ func Caveats(s *tracer.Spans, sum *Summary) (*Machine, *TracingCost) {
 	}
 	a.machine()
 	a.tracingCost()
-	return r.Machine, r.TracingCost
+	a.ownIO()
+	return r.Machine, r.TracingCost, r.OwnIO
 }

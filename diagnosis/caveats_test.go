@@ -20,11 +20,11 @@ func TestCaveatsAsAnalyze(t *testing.T) {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no fixture traces: %v", err)
 	}
-	var machines, costs, busy int
+	var machines, costs, busy, own int
 	check := func(name string, tr *tracer.Trace) {
 		s := tracer.Derive(tr)
 		r := diagnosis.Analyze(s)
-		m, c := diagnosis.Caveats(s, diagnosis.Summarize(s))
+		m, c, o := diagnosis.Caveats(s, diagnosis.Summarize(s))
 		if !reflect.DeepEqual(m, r.Machine) {
 			t.Errorf("%s: machine %+v, the report's %+v", name, m, r.Machine)
 		}
@@ -37,8 +37,14 @@ func TestCaveatsAsAnalyze(t *testing.T) {
 				busy++
 			}
 		}
+		if !reflect.DeepEqual(o, r.OwnIO) {
+			t.Errorf("%s: own I/O %+v, the report's %+v", name, o, r.OwnIO)
+		}
 		if c != nil {
 			costs++
+		}
+		if o != nil && o.High {
+			own++
 		}
 	}
 	for _, p := range paths {
@@ -48,13 +54,16 @@ func TestCaveatsAsAnalyze(t *testing.T) {
 		}
 		check(filepath.Base(p), tr)
 		if strings.HasPrefix(filepath.Base(p), "python-") {
+			// The same program waiting on its own pipes.
+			tr.Meta.Extra[diagnosis.ExtraIOReadings], tr.Meta.Extra[diagnosis.ExtraOwnIOReadings] = "100", "60"
+			check(filepath.Base(p)+" (own I/O)", tr)
 			continue
 		}
 		// The same run on a busy machine: 1 us of CPU obtained, next to nothing.
 		tr.Meta.Extra["cpu_ns"] = "1000"
 		check(filepath.Base(p)+" (busy)", tr)
 	}
-	if machines == 0 || costs == 0 || busy == 0 {
-		t.Errorf("%d runs with a machine figure, %d busy, %d with a tracing cost: the test checks nothing", machines, busy, costs)
+	if machines == 0 || costs == 0 || busy == 0 || own == 0 {
+		t.Errorf("%d runs with a machine figure, %d busy, %d with a tracing cost, %d waiting on their own I/O: the test checks nothing", machines, busy, costs, own)
 	}
 }

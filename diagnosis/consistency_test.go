@@ -248,7 +248,7 @@ func TestNoVerdictBesideInconsistent(t *testing.T) {
 	// W waits for the GIL all along, which keeps scales off (GIL wait
 	// over a quarter of the threads' time): diagnose gives no verdict.
 	w := b.Thread(p, "W")
-	w.Start(1 * ms).Wait(1*ms+1_000, gil)
+	w.Start(1*ms).Wait(1*ms+1_000, gil)
 	m.Return(100*ms).Release(100*ms+1_000, gil, tracer.ReleaseThreadEnd).End(100*ms + 2_000)
 	w.Acquire(100*ms+3_000, gil, tracer.AcquireAfterWait).Release(100*ms+4_000, gil, tracer.ReleaseThreadEnd).End(100*ms + 5_000)
 	tr := b.Trace()

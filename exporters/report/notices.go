@@ -51,7 +51,7 @@ func RunLine(r *diagnosis.Report) string {
 
 // Warnings are the caveats of the run of s (diagnosis.Caveats: a busy
 // machine, CPU time outside the traced threads, a real program's tracing
-// cost) in the report's words, each a
+// cost, its I/O on its own pipes and connections) in the report's words, each a
 // paragraph without its "Warning: ": what every output flags, the
 // exporters' too. A few milliseconds for a million events.
 func Warnings(s *tracer.Spans) []string {
@@ -59,8 +59,8 @@ func Warnings(s *tracer.Spans) []string {
 		return nil // neither figure recorded: no summary to make
 	}
 	sum := diagnosis.Summarize(s)
-	m, c := diagnosis.Caveats(s, sum)
-	return warningsOf(&diagnosis.Report{Summary: *sum, Machine: m, TracingCost: c})
+	m, c, o := diagnosis.Caveats(s, sum)
+	return warningsOf(&diagnosis.Report{Summary: *sum, Machine: m, TracingCost: c, OwnIO: o})
 }
 
 // warningsOf are the report's warnings of r.
@@ -68,6 +68,7 @@ func warningsOf(r *diagnosis.Report) []string {
 	var b bytes.Buffer
 	writeMachine(&b, r)
 	writeTracingCost(&b, r)
+	writeOwnIO(&b, r)
 	var warnings []string
 	for _, p := range strings.Split(b.String(), "\n\n") {
 		if p = strings.TrimSpace(p); p != "" {

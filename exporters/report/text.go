@@ -273,6 +273,7 @@ func writeText(w io.Writer, r *diagnosis.Report, st tracer.Status) error {
 func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	writeMachine(w, r)
 	writeTracingCost(w, r)
+	writeOwnIO(w, r)
 	if cw := r.CoreWait; cw != nil {
 		fmt.Fprintf(w, "Note: %s\n\n", cw.Text)
 	}
@@ -315,6 +316,14 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 	}
 	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time %s wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
 		textfmt.Pct0(m.Share), whose, textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
+}
+
+// writeOwnIO warns, for a real program whose blocking I/O waited on its
+// own pipes and loopback connections, that the overlap over-counts.
+func writeOwnIO(w io.Writer, r *diagnosis.Report) {
+	if t := r.OwnIO.Text(); t != "" {
+		fmt.Fprintf(w, "Warning: I/O on its own pipes and connections: %s\n\n", t)
+	}
 }
 
 // writeTracingCost warns, for a real program whose probes cost it much of

@@ -66,6 +66,10 @@ type machine struct {
 	// their site's.
 	sites         map[siteKey]*nwSite
 	inferredWaits int
+	// ioAsleep counts the readings that found a thread asleep in an I/O
+	// call, ownIO those of them waiting on a pipe or loopback connection
+	// whose other end its process holds (ownio.go).
+	ioAsleep, ownIO int
 	// names and nameTries: per task, its Python name once read.
 	names     map[int]string
 	nameTries map[int]int
@@ -295,7 +299,18 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 		return
 	}
 	s := th.sec
-	if s == nil || !s.dropped || !s.watched || s.hasLock || t-int64(e.val("window")) < s.drop {
+	if s == nil || !s.dropped || s.hasLock || t-int64(e.val("window")) < s.drop {
+		return
+	}
+	if !s.watched {
+		// An I/O call: a reading that found the thread asleep, and
+		// whether on a descriptor of its own process's (ownio.go).
+		if e.val("asleep") != 0 {
+			m.ioAsleep++
+			if e.val("own") != 0 {
+				m.ownIO++
+			}
+		}
 		return
 	}
 	if e.val("asleep") != 0 {

@@ -545,6 +545,7 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		defer pm.close()
 		s := newSampler(r.in, r.fa, r.depth, pm)
 		states := newTaskStates()
+		states.mem = pm.memory
 		defer states.close()
 		t := time.NewTicker(sampleTick)
 		defer t.Stop()
@@ -757,6 +758,10 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	}
 	if txt := m.sitesText(); txt != "" {
 		ex["native_wait_sites"] = txt
+	}
+	if m.ioAsleep > 0 {
+		ex["io_readings"] = strconv.Itoa(m.ioAsleep)
+		ex["own_io_readings"] = strconv.Itoa(m.ownIO)
 	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)

@@ -40,6 +40,9 @@ const (
 // read at offset 0 gives the state anew).
 type taskStates struct {
 	files    map[int]*os.File // by tid
+	sys      map[int]*os.File // by tid: /proc/PID/task/TID/syscall, read when asleep (ownio.go)
+	own      *ownFDs
+	mem      func(pid int) *memory // a process's memory (a poll's descriptor), or nil
 	buf      []byte
 	next     int      // the first thread id to read next time
 	tasks    [][2]int // [tid, pid] by tid, as last listed
@@ -50,7 +53,7 @@ type taskStates struct {
 }
 
 func newTaskStates() *taskStates {
-	return &taskStates{files: map[int]*os.File{}, buf: make([]byte, 512), nlink: map[int]uint64{}}
+	return &taskStates{files: map[int]*os.File{}, sys: map[int]*os.File{}, own: newOwnFDs(), buf: make([]byte, 512), nlink: map[int]uint64{}}
 }
 
 // read appends to evs an evTaskState event for each task new since the
@@ -133,18 +136,69 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 		// given the same id is read from a file of its own (review).
 		f.Close()
 		delete(ts.files, tid)
+		ts.closeSys(tid)
 		return evs
 	}
 	asleep, ok := statAsleep(ts.buf[:n])
 	if !ok {
 		return evs
 	}
-	var v uint64
+	var v, own uint64
 	if asleep {
 		v = 1
+		if ts.ownWait(tid, pid, t1) {
+			own = 1
+		}
 	}
 	return append(evs, rawEvent{mono: t1, tid: tid, tgid: pid, event: evTaskState,
-		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}}, resolved: true})
+		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}, {name: "own", vals: []uint64{own}}}, resolved: true})
+}
+
+// ownWait reports whether task tid of process pid, found asleep, waits in
+// a read or write (or a poll of one descriptor) on a descriptor whose
+// other end is its own process's (ownio.go).
+func (ts *taskStates) ownWait(tid, pid int, mono int64) bool {
+	if fdSyscalls == nil {
+		return false
+	}
+	f, ok := ts.sys[tid]
+	if !ok {
+		var err error
+		if f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid)); err != nil {
+			ts.sys[tid] = nil // not readable: not tried again
+			return false
+		}
+		ts.sys[tid] = f
+	}
+	if f == nil {
+		return false
+	}
+	n, _ := f.ReadAt(ts.buf, 0)
+	nr, a0, a1, ok := parseSyscall(ts.buf[:n])
+	if !ok {
+		return false
+	}
+	fd := int64(-1)
+	switch {
+	case fdSyscalls[nr]:
+		fd = int64(int32(a0))
+	case pollSyscalls[nr] && a1 == 1 && ts.mem != nil:
+		// struct pollfd's first field is the descriptor (a socket with a
+		// timeout polls it alone before its recv or send).
+		if m := ts.mem(pid); m != nil {
+			if b, ok := m.read(a0, 4); ok {
+				fd = int64(int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24))
+			}
+		}
+	}
+	return fd >= 0 && ts.own.isOwn(pid, int(fd), mono)
+}
+
+func (ts *taskStates) closeSys(tid int) {
+	if f := ts.sys[tid]; f != nil {
+		f.Close()
+	}
+	delete(ts.sys, tid)
 }
 
 // list lists the threads of processes pids, noting those new since the
@@ -175,6 +229,11 @@ func (ts *taskStates) list(pids []int) {
 			delete(ts.files, tid)
 		}
 	}
+	for tid := range ts.sys {
+		if !keep[tid] {
+			ts.closeSys(tid)
+		}
+	}
 }
 
 // close closes every file.
@@ -182,6 +241,9 @@ func (ts *taskStates) close() {
 	for tid, f := range ts.files {
 		f.Close()
 		delete(ts.files, tid)
+	}
+	for tid := range ts.sys {
+		ts.closeSys(tid)
 	}
 }
 

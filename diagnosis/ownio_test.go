@@ -1,0 +1,82 @@
+package diagnosis_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/exporters/report"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestOwnIO: a real program whose threads, found asleep in blocking I/O,
+// waited on pipes or loopback connections of their own process a quarter
+// of the time or more gets no `scales` (its overlap counts waits for its
+// own threads as parallel work) and a warning in every output; fewer
+// such readings change nothing. The bundled web-scraping recording
+// scales; its readings are set here as the recorder writes them.
+func TestOwnIO(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(r *diagnosis.Report, code string) bool {
+		for _, v := range r.Verdicts {
+			if v.Code == code {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		readings, own string
+		high          bool
+	}{
+		{"", "", false},
+		{"200", "0", false},
+		{"200", "9", false},  // fewer than OwnIOMinReadings
+		{"200", "45", false}, // 22 %: below OwnIOShare
+		{"200", "50", true},
+		{"200", "190", true},
+		{"12", "12", true},
+	} {
+		if tc.readings == "" {
+			delete(tr.Meta.Extra, diagnosis.ExtraIOReadings)
+			delete(tr.Meta.Extra, diagnosis.ExtraOwnIOReadings)
+		} else {
+			tr.Meta.Extra[diagnosis.ExtraIOReadings] = tc.readings
+			tr.Meta.Extra[diagnosis.ExtraOwnIOReadings] = tc.own
+		}
+		s := tracer.Derive(tr)
+		r := diagnosis.Analyze(s)
+		name := tc.own + "/" + tc.readings
+		if got := r.OwnIO != nil && r.OwnIO.High; got != tc.high {
+			t.Errorf("%s: own I/O high %v, want %v (%+v)", name, got, tc.high, r.OwnIO)
+		}
+		if has(r, diagnosis.Scales) == tc.high {
+			t.Errorf("%s: verdicts %s: scales given %v with own I/O high %v", name, r.VerdictCodes(), !tc.high, tc.high)
+		}
+		warned := false
+		for _, w := range report.Warnings(s) {
+			if strings.Contains(w, "the program waits on itself") {
+				warned = true
+			}
+		}
+		if warned != tc.high {
+			t.Errorf("%s: warned %v in every output, want %v", name, warned, tc.high)
+		}
+		if tc.high {
+			o := r.OwnIO
+			if o.OwnNS <= 0 || o.OwnNS > o.IONS {
+				t.Errorf("%s: own I/O %d ns of %d", name, o.OwnNS, o.IONS)
+			}
+			var b strings.Builder
+			report.WriteVerdicts(&b, r)
+			if !strings.Contains(b.String(), "Warning: I/O on its own pipes and connections: the program waits on itself: "+tc.own+" of the "+tc.readings+" readings") {
+				t.Errorf("%s: the report does not warn:\n%s", name, b.String())
+			}
+		}
+	}
+}

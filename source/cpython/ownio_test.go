@@ -1,0 +1,95 @@
+package cpython
+
+import (
+	"net"
+	"os"
+	"testing"
+)
+
+func TestParseSyscall(t *testing.T) {
+	for _, tc := range []struct {
+		line   string
+		nr     int64
+		a0, a1 uint64
+		ok     bool
+	}{
+		{"0 0x5 0x7f6b74000b70 0x1 0x0 0x0 0x0 0x7ffc61759ed0 0x7f6b7c6a3f16\n", 0, 5, 0x7f6b74000b70, true},
+		{"7 0x7ffd1000 0x1 0x1388 0x0 0x0 0x0 0x7ffc 0x7f6b\n", 7, 0x7ffd1000, 1, true},
+		{"running\n", 0, 0, 0, false},
+		{"-1 0x7ffc61759ed0 0x7f6b7c6a3f16\n", 0, 0, 0, false},
+		{"", 0, 0, 0, false},
+		{"12 zz 0x1", 0, 0, 0, false},
+	} {
+		nr, a0, a1, ok := parseSyscall([]byte(tc.line))
+		if ok != tc.ok || ok && (nr != tc.nr || a0 != tc.a0 || a1 != tc.a1) {
+			t.Errorf("parseSyscall(%q) = %d, %#x, %#x, %v; want %d, %#x, %#x, %v", tc.line, nr, a0, a1, ok, tc.nr, tc.a0, tc.a1, tc.ok)
+		}
+	}
+}
+
+// TestListOwn: this process's own pipe (both ends here) and loopback TCP
+// connection (both sockets here) lead back to it; a pipe whose other end
+// is closed here, a listening socket and a connection to another process's
+// server (none here: a socket whose peer is not in the process) do not.
+func TestListOwn(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	r1, w1, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	w1.Close() // r1's other end is gone: not the process's
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fdOf := func(x interface {
+		File() (*os.File, error)
+	}) int {
+		f, err := x.File() // a dup: the same socket
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return int(f.Fd())
+	}
+	cfd, sfd := fdOf(c.(*net.TCPConn)), fdOf(s.(*net.TCPConn))
+	lfd := fdOf(ln.(*net.TCPListener))
+	own := listOwn("/proc/self")
+	for _, tc := range []struct {
+		what string
+		fd   int
+		want bool
+	}{
+		{"a pipe's read end, its write end here", int(r.Fd()), true},
+		{"its write end", int(w.Fd()), true},
+		{"a pipe's read end, its write end closed", int(r1.Fd()), false},
+		{"a loopback connection's client, its server here", cfd, true},
+		{"its server side", sfd, true},
+		{"a listening socket", lfd, false},
+	} {
+		if own[tc.fd] != tc.want {
+			t.Errorf("%s (fd %d): own %v, want %v", tc.what, tc.fd, own[tc.fd], tc.want)
+		}
+	}
+	o := newOwnFDs()
+	if !o.isOwn(os.Getpid(), int(r.Fd()), 1) || o.isOwn(os.Getpid(), lfd, 2) {
+		t.Errorf("ownFDs: pipe %v, listening socket %v; want true, false", o.isOwn(os.Getpid(), int(r.Fd()), 3), o.isOwn(os.Getpid(), lfd, 3))
+	}
+}
