@@ -78,7 +78,14 @@ type Row struct {
 	Overlap          float64  `json:"overlap"`    // the report's achieved speedup: the same work on one thread over the wall, from the trace
 	GILWaitFraction  float64  `json:"gil_wait_fraction"`
 	Verdicts         []string `json:"verdicts"`
-	Trace            string   `json:"trace,omitempty"` // the kept .giltrace file
+	// BusyMachine: a measured run (--clock real) that obtained less than
+	// diagnosis.BusyCPUShare of the CPU time its threads wanted
+	// (ObtainedShare): its wall, speedup, overlap and verdicts are
+	// distorted, and the table marks it (QA: a free-threaded run that
+	// obtained 15 % was printed "1.67x overlap, scales" with no word).
+	BusyMachine   bool    `json:"busy_machine,omitempty"`
+	ObtainedShare float64 `json:"obtained_share,omitempty"`
+	Trace         string  `json:"trace,omitempty"` // the kept .giltrace file
 	// Error is why the variant's run failed (a deadlock that its thread
 	// count makes: a main thread waiting for more notifies than one
 	// worker gives); its figures are then zero. The other variants still
@@ -268,6 +275,9 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 	}
 	for _, vd := range r.Verdicts {
 		row.Verdicts = append(row.Verdicts, vd.Code)
+	}
+	if m := r.Machine; m != nil && m.Busy {
+		row.BusyMachine, row.ObtainedShare = true, m.Share
 	}
 	if o.Dir != "" {
 		row.Trace = filepath.Join(o.Dir, v.Name()+".giltrace")

@@ -342,3 +342,38 @@ func TestRunPastAFailedVariant(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyRowsMarked: a measured run during which the machine was busy
+// (its trace's CPU time obtained well below what its threads wanted) is
+// marked in the table, with a note naming it and the share it obtained;
+// the same run with its CPU time is not. QA: with --clock real on a busy
+// machine, "free-threaded 2 ... 1.67x scales" was printed with no word,
+// where its own report warned.
+func TestBusyRowsMarked(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "free-threaded.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Workload: "w", CallsPerThread: 1}
+	v := Variant{Mode: FreeThreaded, Threads: 2}
+	for _, busy := range []bool{false, true} {
+		if busy {
+			tr.Meta.Extra["cpu_ns"] = "300000000" // 0.3 s of about 1.1 s wanted
+		}
+		row, err := o.row(v, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.BusyMachine != busy || busy && (row.ObtainedShare <= 0 || row.ObtainedShare >= 0.8) {
+			t.Errorf("busy %v: row %+v", busy, row)
+		}
+		var b strings.Builder
+		if err := (&Result{Workload: "w", Cores: 2, Rows: []Row{row}}).WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		marked := strings.Contains(b.String(), "(busy machine*)") && strings.Contains(b.String(), "* Busy machine: free-threaded 2 (2") && strings.Contains(b.String(), "%) obtained less than 80 % of the CPU time")
+		if marked != busy {
+			t.Errorf("busy %v, marked %v:\n%s", busy, marked, b.String())
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/internal/textfmt"
 )
 
@@ -27,6 +28,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		if verdict == "" {
 			verdict = "-"
 		}
+		if row.BusyMachine {
+			verdict += " (busy machine*)"
+		}
 		if row.Error != "" {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t-\t-\t-\t-\t-\tfailed: %s\n", row.Mode, row.Threads, si, shortError(row.Error))
 			continue
@@ -41,6 +45,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	tw.Flush()
 	b.WriteString(r.baselineNote())
 	b.WriteString(r.aboveCoresNote())
+	b.WriteString(r.busyNote())
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing comparison: %w", err)
 	}
@@ -67,6 +72,23 @@ func (r *Result) aboveCoresNote() string {
 	}
 	return fmt.Sprintf("\nAbove the %s: %s. No run goes faster than its cores allow: such a figure is a one-thread run slowed by the machine, or an inconsistent measurement (see its verdicts), not a gain. Add --runs 3, or compare in virtual time (the default).\n",
 		textfmt.Plural(r.Cores, "core"), strings.Join(over, ", "))
+}
+
+// busyNote names the measured runs during which the machine was busy
+// (Row.BusyMachine), with the CPU time each obtained: their figures are
+// distorted. "" when none was.
+func (r *Result) busyNote() string {
+	var busy []string
+	for _, row := range r.Rows {
+		if row.BusyMachine {
+			busy = append(busy, fmt.Sprintf("%s %d (%s)", row.Mode, row.Threads, textfmt.Pct0(row.ObtainedShare)))
+		}
+	}
+	if len(busy) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n* Busy machine: %s obtained less than %s of the CPU time their threads wanted: their wall, speedup, overlap and verdicts are distorted (each run's report: giltrace report TRACE). Compare again on a quieter machine, or in virtual time (the default).\n",
+		strings.Join(busy, ", "), textfmt.Pct0(diagnosis.BusyCPUShare))
 }
 
 // baselineNote says, when the modes' one-thread runs differ in throughput

@@ -39,17 +39,22 @@ func newCompareCmd() *cobra.Command { return compareCmd(runCompare) }
 func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command {
 	o := &compareOptions{}
 	cmd := &cobra.Command{
-		Use:   "compare WORKLOAD.yaml | RUN.giltrace",
-		Short: "Run a workload as threads, processes and free-threaded at several sizes, and compare",
+		Use: "compare WORKLOAD.yaml | RUN.giltrace",
+		// The what-if lives here: a recorded run's predictions (QA:
+		// `giltrace whatif` had no suggestion).
+		SuggestFor: []string{"whatif", "what-if", "predict"},
+		Short:      "Run a workload as threads, processes and free-threaded at several sizes, and compare",
 		Long: "compare runs the workload under every variant: each thread count of --threads,\n" +
 			"as threads under the GIL, as that many processes, or free-threaded (no GIL),\n" +
 			"and under each switch interval. It prints wall time, throughput, speedup over\n" +
 			"one thread, GIL wait and the verdict of each, keeps every run's trace in DIR,\n" +
 			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
 			"a line per mode, with the ideal line; DIR/overlap.svg and .png plot the overlap\n" +
-			"from the traces, which a busy machine does not distort. The runs are\n" +
-			"simulated in virtual time on --cores simulated cores (docs/vm.md), the same\n" +
-			"on every machine; --clock real measures this machine instead.",
+			"from the traces. The runs are simulated in virtual time on --cores simulated\n" +
+			"cores (default: this machine's; docs/vm.md): the same on every machine for the\n" +
+			"same --cores. --clock real measures this machine instead, where a busy machine\n" +
+			"distorts wall times, overlap and verdicts: a row whose run could not get the\n" +
+			"CPU time its threads wanted is marked \"busy machine*\", with a note.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
@@ -57,6 +62,9 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 				o.Seed = nil
 			}
 			if err := checkClockFlags(o.Clock, o.Cores, cmd.Flags().Changed("cores")); err != nil {
+				return &usageError{err}
+			}
+			if err := checkOutDir(o.Dir); err != nil {
 				return &usageError{err}
 			}
 			for _, n := range o.Threads {
@@ -107,7 +115,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	f := cmd.Flags()
 	f.IntSliceVar(&o.Threads, "threads", []int{1, 2, 4, 8}, "thread counts (processes in processes mode), comma-separated; 1 is always run (a workload only: a recorded run keeps its threads)")
 	f.StringSliceVar(&o.Modes, "modes", compare.AllModes, "modes: threads (under the GIL), processes (one GIL each), free-threaded (no GIL) (a workload only: a recorded run's prediction compares all three)")
-	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's)")
+	f.DurationSliceVar(&o.SwitchIntervals, "switch-interval", nil, "switch intervals for the GIL modes, comma-separated (default: the workload's; for a recorded run, 1, 2, 5, 10 and 20 ms)")
 	f.Lookup("switch-interval").DefValue = "" // no pflag "(default [])" after the help text
 	f.IntVar(&o.Runs, "runs", 1, "runs per variant, keeping the fastest (steadier on a busy machine; a recorded run's virtual-time prediction runs each once)")
 	f.StringVarP(&o.Dir, "out", "o", "", "write the traces and charts to `DIR` (default giltrace-out/<name>/compare; for a recorded run, whatif/ beside it)")

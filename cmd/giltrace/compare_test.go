@@ -18,6 +18,7 @@ func TestCompareArgs(t *testing.T) {
 			&compareOptions{File: "w.yaml", Threads: []int{1, 3}, Modes: []string{"threads", "processes"},
 				SwitchIntervals: []time.Duration{5 * time.Millisecond, time.Millisecond}, Runs: 3, Dir: "out", JSON: true}, false, ""},
 		{[]string{"w.yaml", "--out", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
+		{[]string{"w.yaml", "-o", "/nonexistent/c.giltrace"}, nil, true, "names a directory"},
 		{[]string{"w.yaml", "--output", "d"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"}, Runs: 1, Dir: "d"}, false, ""},
 		{[]string{"w.yaml", "--switch-interval", "1ms,2ms,1ms"}, &compareOptions{File: "w.yaml", Threads: []int{1, 2, 4, 8}, Modes: []string{"threads", "processes", "free-threaded"},
 			SwitchIntervals: []time.Duration{time.Millisecond, 2 * time.Millisecond}, Runs: 1}, false, ""}, // a repeat runs once (QA)

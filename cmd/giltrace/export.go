@@ -34,7 +34,8 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			"Beside a run's trace (DIR/run.giltrace) it joins the run's outputs, as record's:\n" +
 			"a file of yours under that name is left as it is (export fails; with -o naming\n" +
 			"that path it is replaced, as asked), and the next record into DIR removes the\n" +
-			"output with the run's others.\n\n" +
+			"output with the run's others. Beside any other trace the same: a file of yours\n" +
+			"is left as it is, and another trace beside a run's does not replace its outputs.\n\n" +
 			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(exactArgs(1)),
@@ -122,10 +123,10 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	path := o.Out
 	beside := filepath.Join(filepath.Dir(o.File), out.File)
 	if path == "" {
-		path = beside
-		if isRunTrace(o.File) {
-			return exportIntoRun(cmd, o, out, s, path, false)
-		}
+		// Beside any trace, as beside a run's: a file there that giltrace
+		// did not write is left as it is (QA: `export notes/a.giltrace -f
+		// report` replaced the user's notes/report.txt without a word).
+		return exportIntoRun(cmd, o, out, s, beside, false)
 	} else if isRunTrace(o.File) && samePath(path, beside) {
 		// -o naming the default path: written, as asked, and listed with
 		// the run's outputs (QA: the next record called it a file of the
@@ -152,13 +153,15 @@ func samePath(a, b string) bool {
 // manifest.
 func isRunTrace(path string) bool { return filepath.Base(path) == traceName }
 
-// exportIntoRun writes an output of a run beside its trace (export's
-// default path) as record would: a file already there under the output's
-// name that the run's list does not hold is the user's, and is not
+// exportIntoRun writes an output beside its trace (export's default
+// path) as record would: a file already there under the output's name
+// that the directory's list does not hold is the user's, and is not
 // replaced; the output written joins the list, so that the next record
-// into the directory removes it with the run's other outputs (QA: export
+// into the directory removes it with a run's other outputs (QA: export
 // replaced a user's report.txt, and its trace.perfetto-trace outlived the
-// run, and made the next record call it a file of the user's).
+// run, and made the next record call it a file of the user's). The same
+// beside any trace; and a trace beside a run's (DIR/run.giltrace) does
+// not replace that run's outputs.
 func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, path string, asked bool) error {
 	dir := filepath.Dir(path)
 	unlock, err := lockDir(dir)
@@ -169,6 +172,12 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	listed := readManifest(dir)
 	if !asked && !listed[out.File] && usersFile(path) {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
+	}
+	if !asked && listed[out.File] && !isRunTrace(o.File) && usersFile(filepath.Join(dir, traceName)) {
+		// Another trace beside a run's: the run's own output is not
+		// replaced with this trace's (QA: `export other.giltrace -f
+		// folded` in a run's directory replaced its flame.folded).
+		return fmt.Errorf("exporting %s as %s: %s is the output of the run beside it (%s), left as it is: name another file with -o", o.File, o.Format, path, traceName)
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {
 		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)

@@ -297,15 +297,16 @@ func TestExportIntoRun(t *testing.T) {
 	if out, err := runRoot("record", "../../fixtures/convoy.yaml", "--clock", "virtual", "--seed", "9", "-o", dir, "--formats", "report,perfetto"); err != nil {
 		t.Errorf("record after an export -o at the default path: %v\n%s", err, out)
 	}
-	// A trace that is not a run's keeps the old default: beside it.
+	// A trace that is not a run's keeps the old default, beside it, and
+	// lists what it wrote there, as beside a run's (TestExportBesideAnyTrace).
 	other := filepath.Join(t.TempDir(), "mine.giltrace")
 	b, _ := os.ReadFile(trace)
 	os.WriteFile(other, b, 0o644)
 	if _, err := runRoot("export", other, "--format", "text"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(other), manifestName)); !os.IsNotExist(err) {
-		t.Errorf("an export beside a lone trace wrote a list: %v", err)
+	if !readManifest(filepath.Dir(other))["run.txt"] {
+		t.Errorf("an export beside a lone trace did not list its output: %v", readManifest(filepath.Dir(other)))
 	}
 }
 
@@ -381,5 +382,66 @@ func TestExportWarnings(t *testing.T) {
 				t.Errorf("busy %v: %s says %q: %v", busy, f, warning, got)
 			}
 		}
+	}
+}
+
+// TestExportBesideAnyTrace: export's default path beside a trace not named
+// run.giltrace keeps a file of the user's there, as beside a run's, and
+// writes its output again when asked; a trace beside a run's does not
+// replace the run's outputs. QA: `export a.giltrace -f report` replaced
+// the user's report.txt; `export other.giltrace -f folded` in a run's
+// directory replaced the run's flame.folded.
+func TestExportBesideAnyTrace(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "traces", "convoy.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(dir, "a.giltrace")
+	if err := os.WriteFile(a, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "report.txt")
+	if err := os.WriteFile(mine, []byte("my notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runRoot("export", a, "--format", "report")
+	if err == nil || !strings.Contains(err.Error(), mine+": not written by giltrace") {
+		t.Errorf("export over a user's file beside a trace: %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my notes\n" {
+		t.Errorf("the user's file became %q", b)
+	}
+	for range 2 { // written, then replaced: its own
+		if _, err := runRoot("export", a, "--format", "folded"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !readManifest(dir)["flame.folded"] {
+		t.Errorf("the list after export: %v", readManifest(dir))
+	}
+
+	run := filepath.Join(t.TempDir(), "run")
+	if _, err := runRoot("record", "../../fixtures/countdown.yaml", "--clock", "virtual", "-o", run, "--formats", "folded"); err != nil {
+		t.Fatal(err)
+	}
+	folded := filepath.Join(run, "flame.folded")
+	before, err := os.ReadFile(folded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(run, "other.giltrace")
+	if err := os.WriteFile(other, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runRoot("export", other, "--format", "folded")
+	if err == nil || !strings.Contains(err.Error(), "is the output of the run beside it") {
+		t.Errorf("export of another trace over a run's output: %v", err)
+	}
+	if after, _ := os.ReadFile(folded); string(after) != string(before) {
+		t.Errorf("the run's flame.folded was replaced")
+	}
+	if _, err := runRoot("export", other, "--format", "folded", "-o", filepath.Join(run, "other.folded")); err != nil {
+		t.Errorf("export with -o beside a run: %v", err)
 	}
 }

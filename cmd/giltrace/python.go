@@ -52,6 +52,9 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 			if err := checkAttachPID(pid); err != nil {
 				return &usageError{err}
 			}
+			if err := checkOutDir(o.Out); err != nil {
+				return &usageError{err}
+			}
 			o.PID = pid
 			if o.Duration < 0 || cmd.Flags().Changed("duration") && o.Duration == 0 {
 				return &usageError{fmt.Errorf("--duration %v: expected a positive duration such as 10s (leave it out to trace until Ctrl-C or the process exits)", o.Duration)}

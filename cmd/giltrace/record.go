@@ -101,7 +101,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	f.DurationVar(&o.SwitchInterval, "switch-interval", 0, "cpython mode's switch interval, e.g. 5ms (default: the workload's)")
 	f.IntVar(&o.Threads, "threads", 0, "run `N` threads in every thread group but those that start others (a thread is started once; default: each group's count)")
 	f.IntVar(&o.Processes, "processes", 0, "run `N` VM processes, each with its own GIL (default: the workload's)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "the workload's clock:, else real", "one per thread")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "the workload's clock:, else real", "the workload's cores:, else one per thread")
 	outputFlags(cmd, o)
 	lockHoldsFlag(cmd, o)
 	f.DurationVar(&o.KillAfter, "kill-after", 0, fmt.Sprintf("real programs: when giltrace is stopped (Ctrl-C, SIGTERM, SIGHUP), the program gets SIGINT and is traced while it shuts down, then killed if it has not exited after `D` (default %v)", cpython.DefaultStopGrace))
@@ -141,6 +141,9 @@ func recordArgs(cmd *cobra.Command, args []string) error {
 // whether a flag was on the command line (cobra's Flags().Changed): the
 // flags whose default is 0 (the workload's value) refuse an explicit 0.
 func (o *recordOptions) check(given func(name string) bool) error {
+	if err := checkOutDir(o.Out); err != nil {
+		return err
+	}
 	if o.Command != nil {
 		for _, name := range []string{"gil", "switch-interval", "threads", "processes", "clock", "cores", "seed"} {
 			if given(name) {
@@ -193,6 +196,20 @@ func addClockFlags(cmd *cobra.Command, clock *string, cores *int, seed **int64, 
 	f.StringVar(clock, "clock", "", "`CLOCK`: real (run and measure on this machine) or virtual (simulate: exact, reproducible, any number of cores; docs/vm.md) (default: "+clockDefault+")")
 	f.IntVar(cores, "cores", 0, "virtual time: simulate `N` cores (default: "+coresDefault+")")
 	f.Int64Var(*seed, "seed", 0, "replace the workload's seed (I/O jitter; in virtual time, the waiter a release wakes) with `S`")
+}
+
+// checkOutDir refuses a -o DIR named like a trace file (X.giltrace) that
+// is not a directory already: record, attach and compare write a
+// directory there (DIR/run.giltrace), where export and model write a
+// file (QA: `record -o new.giltrace` made a directory new.giltrace/).
+func checkOutDir(dir string) error {
+	if !strings.HasSuffix(dir, ".giltrace") {
+		return nil
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	return fmt.Errorf("-o %s: names a directory, where the run is written (DIR/run.giltrace), not the trace file: name a directory (such as %s)", dir, strings.TrimSuffix(dir, ".giltrace"))
 }
 
 // checkClockFlags rejects a --clock or --cores that no run could accept;

@@ -27,6 +27,9 @@ func TestRecordArgs(t *testing.T) {
 			&recordOptions{Workload: "w.yaml", Out: "out", Mode: "legacy", SwitchInterval: 2 * time.Millisecond, Threads: 4, Processes: 2, JSON: true}, false, ""},
 		{[]string{"--out=d", "w.yaml", "--gil=none"}, &recordOptions{Workload: "w.yaml", Out: "d", Mode: "none"}, false, ""},
 		{nil, nil, true, ""},
+		// -o names a directory: a trace file's name is refused (QA).
+		{[]string{"w.yaml", "-o", "/nonexistent/new.giltrace"}, nil, true, "-o /nonexistent/new.giltrace: names a directory"},
+		{[]string{"-o", "x.giltrace", "--", "python3", "app.py"}, nil, true, "names a directory"},
 		{[]string{"a.yaml", "b.yaml"}, nil, true, ""},
 		{[]string{"w.yaml", "--gil", "nogil"}, nil, true, ""},
 		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true, ""},
@@ -78,6 +81,7 @@ func TestAttachArgs(t *testing.T) {
 		{[]string{p}, &attachOptions{PID: pid}, false, ""},
 		{[]string{p, "--duration", "10s", "-o", "d", "--json", "--formats", "report"},
 			&attachOptions{PID: pid, Duration: 10 * time.Second, recordOptions: recordOptions{Out: "d", JSON: true, Formats: "report"}}, false, ""},
+		{[]string{p, "-o", "run.giltrace"}, nil, true, "names a directory"},
 		{nil, nil, true, ""},
 		{[]string{"abc"}, nil, true, "expected a process id"},
 		{[]string{"0"}, nil, true, "expected a process id"},

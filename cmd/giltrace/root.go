@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	cmd.SetFlagErrorFunc(flagError)
+	cmd.SetVersionTemplate("giltrace {{.Version}}\n") // as `giltrace version` prints it (QA)
 	var selfProfile string
 	var stopProfile func() error
 	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")

@@ -42,8 +42,8 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 			"the graph needs graphviz's dot), the flame graph, the compare charts of the\n" +
 			"run's directory, and a button that opens the trace in ui.perfetto.dev (the trace\n" +
 			"goes from this page to the browser tab, and is not uploaded anywhere). It opens\n" +
-			"a browser unless --no-browser; Ctrl-C stops the server. docs/outputs.md explains\n" +
-			"the page.",
+			"a browser unless --no-browser; Ctrl-C stops the server (exit status 130, as any\n" +
+			"command stopped by a signal). docs/outputs.md explains the page.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
