@@ -67,6 +67,11 @@ func addCompletions(root *cobra.Command) {
 	}
 }
 
+// soloValues are the list values that stand alone (--formats all, none):
+// not offered after another item (QA: "pprof-wait,all" was offered, and
+// refused).
+var soloValues = map[string]bool{"all": true, "none": true}
+
 // completeValue returns the values starting with what is typed; for a
 // list, of its last item, after the items already typed.
 func completeValue(vals []string, typed string, list bool) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -77,7 +82,7 @@ func completeValue(vals []string, typed string, list bool) ([]cobra.Completion, 
 	done := strings.Split(strings.TrimSuffix(prefix, ","), ",")
 	var out []cobra.Completion
 	for _, v := range vals {
-		if strings.HasPrefix(v, typed) && !slices.Contains(done, v) {
+		if strings.HasPrefix(v, typed) && !slices.Contains(done, v) && !(prefix != "" && soloValues[v]) {
 			out = append(out, prefix+v)
 		}
 	}

@@ -38,6 +38,9 @@ func TestCompletion(t *testing.T) {
 		{[]string{"record", "w.yaml", "--gil", "l"}, "legacy", ":4"},
 		{[]string{"record", "w.yaml", "--formats", "chrome,pprof-w"}, "chrome,pprof-wait,chrome,pprof-wall", ":6"},
 		{[]string{"record", "w.yaml", "--formats", "n"}, "none", ":6"},
+		// all and none stand alone (QA: "pprof-wait,all" was offered).
+		{[]string{"record", "w.yaml", "--formats", "pprof-wait,a"}, "", ":6"},
+		{[]string{"record", "w.yaml", "--formats", "pprof-wait,n"}, "", ":6"},
 		{[]string{"export", "r.giltrace", "--format", "fl"}, "flamegraph", ":4"},
 		{[]string{"export", "r.giltrace", "--format", "o"}, "otlp", ":4"},
 		{[]string{"compare", "w.yaml", "--modes", "threads,"}, "threads,processes,threads,free-threaded", ":6"},
