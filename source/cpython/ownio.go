@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Own I/O: a thread asleep in a blocking read or write may wait for
@@ -78,9 +79,16 @@ type ownFDs struct {
 }
 
 type fdTable struct {
-	at  int64        // CLOCK_MONOTONIC of the listing
-	own map[int]bool // by descriptor: its other end is the process's own
+	at   int64        // CLOCK_MONOTONIC of the listing
+	cost int64        // how long the listing took, ns
+	own  map[int]bool // by descriptor: its other end is the process's own
 }
+
+// ownFDsShare bounds the listings' cost: a process is listed again no
+// sooner than this many times its last listing took (a readlink per
+// descriptor: a server with thousands of them, each new connection a
+// descriptor the table does not know, would be listed every 10 ms).
+const ownFDsShare = 20
 
 func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}} }
 
@@ -88,18 +96,21 @@ func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}} }
 // process (at mono), listing its descriptors when it must.
 func (o *ownFDs) isOwn(pid, fd int, mono int64) bool {
 	t := o.procs[pid]
-	if t != nil && mono-t.at < ownFDsEvery {
-		if own, ok := t.own[fd]; ok {
+	if t != nil {
+		age, gap := mono-t.at, ownFDsShare*t.cost
+		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) {
 			return own
 		}
-	}
-	if t != nil && mono-t.at < ownFDsEvery/20 {
-		return false // listed a moment ago: a descriptor opened since waits a little
+		if age < max(ownFDsEvery/20, gap) {
+			return false // listed a moment ago: a descriptor opened since waits a little
+		}
 	}
 	if len(o.procs) > 64 {
 		clear(o.procs)
 	}
+	t0 := time.Now()
 	t = &fdTable{at: mono, own: listOwn(fmt.Sprintf("/proc/%d", pid))}
+	t.cost = int64(time.Since(t0))
 	o.procs[pid] = t
 	return t.own[fd]
 }

@@ -89,7 +89,22 @@ func TestListOwn(t *testing.T) {
 		}
 	}
 	o := newOwnFDs()
-	if !o.isOwn(os.Getpid(), int(r.Fd()), 1) || o.isOwn(os.Getpid(), lfd, 2) {
-		t.Errorf("ownFDs: pipe %v, listening socket %v; want true, false", o.isOwn(os.Getpid(), int(r.Fd()), 3), o.isOwn(os.Getpid(), lfd, 3))
+	pid := os.Getpid()
+	if !o.isOwn(pid, int(r.Fd()), 1) || o.isOwn(pid, lfd, 2) {
+		t.Errorf("ownFDs: pipe %v, listening socket %v; want true, false", o.isOwn(pid, int(r.Fd()), 3), o.isOwn(pid, lfd, 3))
+	}
+	// A descriptor the table does not know lists the process again, but
+	// not within ownFDsEvery/20 (nor ownFDsShare times a listing's cost)
+	// of the last listing.
+	const unknown = 1 << 20
+	if o.isOwn(pid, unknown, 2e6) || o.procs[pid].at != 1 {
+		t.Errorf("listed again 2 ms after a listing: at %d", o.procs[pid].at)
+	}
+	o.procs[pid].cost = int64(ownFDsEvery) // a listing that took 200 ms
+	if o.isOwn(pid, unknown, 1e9) || o.procs[pid].at != 1 {
+		t.Errorf("listed again 1 s after a listing that took 200 ms: at %d", o.procs[pid].at)
+	}
+	if o.isOwn(pid, unknown, 5e9) || o.procs[pid].at != 5e9 {
+		t.Errorf("not listed again 5 s after a listing that took 200 ms: at %d", o.procs[pid].at)
 	}
 }
