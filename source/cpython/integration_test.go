@@ -1881,3 +1881,29 @@ func TestOwnIOReadings(t *testing.T) {
 		}
 	})
 }
+
+// TestDuplicateThreadNames: threads of the same name are told apart as
+// "io", "io #2", "io #3", "io #4" (QA: every one after the first was
+// "io #2", its count taken by the name with its suffix).
+func TestDuplicateThreadNames(t *testing.T) {
+	src := "import threading, time\ndef work():\n    for _ in range(20):\n        x = sum(range(20000))\n        time.sleep(0.002)\n" +
+		"ts = [threading.Thread(target=work, name='io') for _ in range(4)]\n[x.start() for x in ts]; [x.join() for x in ts]\n"
+	eachVersion(t, "dupnames.py", src, []string{"3.12.1"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		var io []string
+		for _, th := range tr.Threads {
+			if th.Name == "io" || strings.HasPrefix(th.Name, "io #") {
+				io = append(io, th.Name)
+			}
+		}
+		if len(io) < 4 {
+			for _, th := range tr.Threads {
+				t.Logf("thread %q", th.Name)
+			}
+			t.Skipf("threads %v: not every name read (a slow recorder)", io)
+		}
+		slices.Sort(io)
+		if want := []string{"io", "io #2", "io #3", "io #4"}; !slices.Equal(io, want) {
+			t.Errorf("the threads named io are %v, want %v", io, want)
+		}
+	})
+}

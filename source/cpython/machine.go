@@ -1198,10 +1198,18 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		if name == "" {
 			name = threadName(th.nameFrom, th.tid)
 		}
-		if n := seen[fmt.Sprint(th.p.pid, name)]; n > 0 {
-			name = fmt.Sprintf("%s #%d", name, n+1)
+		// The second thread of a name is "name #2", the third "name #3"
+		// (QA: every one after the first was "#2", counted by the name
+		// with its suffix), skipping a name a thread already has.
+		base := name
+		key := fmt.Sprint(th.p.pid, base)
+		for n := seen[key]; seen[fmt.Sprint(th.p.pid, name)] > 0; n++ {
+			name = fmt.Sprintf("%s #%d", base, n+1)
 		}
-		seen[fmt.Sprint(th.p.pid, name)]++
+		seen[key]++
+		if name != base {
+			seen[fmt.Sprint(th.p.pid, name)]++
+		}
 		bufs[th] = m.rec.NewThread(name, th.p.id)
 	}
 	for _, th := range m.order {
