@@ -43,12 +43,14 @@ const (
 //     _multiprocessing's semaphores: multiprocessing.Lock, a Pool's
 //     queues), I/O "wait";
 //   - compression and hashing modules (_hashlib, _sha*, _md5, _blake2,
-//     zlib, _bz2, _lzma) are GIL-releasing native calls;
+//     zlib, _bz2, _lzma) are GIL-releasing native calls, also when the
+//     build links them into the interpreter (builtinNative);
 //   - any other extension module is a GIL-releasing native call (a C
 //     extension doing work without the GIL);
 //   - anything else in the interpreter is I/O "blocking": a blocking call
 //     whose nature is not known.
 func classify(path, fn string) blocking {
+	fn, _, _ = strings.Cut(fn, ".") // a link-time optimised build's zlib_Compress_compress.lto_priv.0
 	mod := filepath.Base(path)
 	if i := strings.IndexAny(mod, ".-"); i > 0 {
 		mod = mod[:i]
@@ -72,6 +74,9 @@ func classify(path, fn string) blocking {
 		// their callers in
 		strings.HasPrefix(fn, "posix_do_") || fn == "internal_close" || fn == "portable_lseek" || strings.HasPrefix(fn, "_Py_dup"):
 		b.kind = ioDisk
+	case (strings.HasPrefix(mod, "libpython") || strings.HasPrefix(mod, "python")) && builtinNative(fn):
+		// a compression or hashing module linked into the interpreter
+		b.io, b.kind = false, ""
 	case strings.HasPrefix(mod, "libpython") || strings.HasPrefix(mod, "python"):
 		// the interpreter itself: unknown blocking call
 	default:
@@ -79,4 +84,21 @@ func classify(path, fn string) blocking {
 		b.kind = ""
 	}
 	return b
+}
+
+// builtinNative reports whether fn, a function of the interpreter's own
+// file, belongs to a compression or hashing module that the build linked
+// into it, whose GIL-releasing calls compute: Debian's python3.11 builds
+// zlib and _blake2 (and the _sha* and _md5 fallbacks) into its executable
+// (QA: blake2b and zlib.compress of 1 MiB buffers were I/O "blocking",
+// and the run's CPU time "outside the traced threads", a BLAS pool,
+// where they computed in the threads).
+func builtinNative(fn string) bool {
+	for _, p := range []string{"zlib_", "_blake2_", "py_blake2", "PyBlake2_", "_sha1_", "_sha2_", "_sha256_", "_sha512_", "_sha3_",
+		"SHA1Type_", "SHA256Type_", "SHA512Type_", "MD5Type_", "_md5_", "_bz2_", "_lzma_", "_hashlib_", "EVP_"} {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -123,6 +123,13 @@ func TestClassify(t *testing.T) {
 		{lib, "internal_close", true, ioDisk}, // FileIO.close
 		{lib, "portable_lseek", true, ioDisk}, // open()'s seek, Debian's 3.11
 		{lib, "some_unknown_function", true, ioOther},
+		// Debian's python3.11 links zlib and _blake2 into its executable
+		// (QA: shown as I/O "blocking").
+		{"/usr/bin/python3.11", "zlib_Compress_compress.lto_priv.0", false, ""},
+		{"/usr/bin/python3.11", "zlib_compress_impl", false, ""},
+		{"/usr/bin/python3.11", "_blake2_blake2b_update.lto_priv.0", false, ""},
+		{"/usr/bin/python3.11", "SHA256Type_update", false, ""},
+		{"/usr/bin/python3.11", "os_read_impl.lto_priv.0", true, ioDisk},
 	}
 	for _, tc := range tests {
 		b := classify(tc.path, tc.fn)
