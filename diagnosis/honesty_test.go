@@ -243,7 +243,7 @@ func TestStartupOnly(t *testing.T) {
 // code). Observed holding (the VM's), or a quiet machine, keeps the
 // verdict as it was.
 func TestNativeHoldingOnABusyMachine(t *testing.T) {
-	const hedge = "Record again on a quiet machine before acting on this; if the native holding stays: release the GIL"
+	const hedge = "Record again on a quiet machine before acting on this; if the native holding stays: if the C code is your own extension's, release the GIL"
 	for _, tc := range []struct {
 		name          string
 		share         float64 // of the CPU time wanted that the run obtained
@@ -270,7 +270,7 @@ func TestNativeHoldingOnABusyMachine(t *testing.T) {
 			if said != tc.say || r.BusyMachine != (tc.share < BusyCPUShare) {
 				t.Errorf("busy %v; hedged %v, want %v:\n%s\n%s", r.BusyMachine, said, tc.say, v.Text, v.Advice)
 			}
-			if !tc.say && !strings.HasPrefix(v.Advice, "Release the GIL around the C work") {
+			if !tc.say && !strings.HasPrefix(v.Advice, "If the C code is your own extension's, release the GIL around its work") {
 				t.Errorf("advice changed without a busy machine and inferred holding: %s", v.Advice)
 			}
 		})

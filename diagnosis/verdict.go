@@ -2094,6 +2094,12 @@ func (a *analysis) nativeAdvice(origin nativeOrigin) string {
 	s := "Release the GIL around the C work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`), use a library build that releases it, or run the call in a separate process"
 	switch origin {
 	case "":
+		// The program's own line called the C code: its own extension's,
+		// or a builtin's or the standard library's called directly (a
+		// compiled pattern's findall, pickle.dumps, sorted), whose frame
+		// is the caller's (QA: those were told to release the GIL).
+		s = "If the C code is your own extension's, release the GIL around its work (Py_BEGIN_ALLOW_THREADS ... Py_END_ALLOW_THREADS, Cython's `with nogil:`) or use a library build that releases it; " +
+			"Python's builtins and its own modules' C code (sorted, pickle, a compiled pattern's findall) hold the GIL while they build Python objects and cannot release it: run that work in a separate process, or make it smaller"
 	case "stdlib":
 		// QA: "release the GIL ..." of json.dumps and re.findall.
 		s = "These are the standard library's own C code (json, re and the like), which holds the GIL while it builds Python objects and cannot release it: " +
@@ -2110,9 +2116,7 @@ func (a *analysis) nativeAdvice(origin nativeOrigin) string {
 	}
 	if a.better(sp.AsProcesses) {
 		s += fmt.Sprintf(": a process lets the others run, an estimated %s on %s (as processes; now %s)", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
-		if origin == "" {
-			s = strings.Replace(s, ": a process lets", ": either lets", 1)
-		}
+
 	}
 	return s + "."
 }
