@@ -156,11 +156,12 @@ func (ch *layout) draw(c canvas) {
 		c.line(x0, ch.py(y), x1, ch.py(y), colGrid, 1, none)
 		c.text(x0-8, ch.py(y)+4, trimFloat(y), colInk, 1)
 	}
+	labels := ch.xlabels()
 	for _, n := range ch.xticks {
 		c.line(ch.px(float64(n)), y0, ch.px(float64(n)), y1, colGrid, 1, none)
-	}
-	for _, n := range ch.xlabels() {
-		c.text(ch.px(float64(n)), y0+18, fmt.Sprint(n), colInk, 0)
+		if slices.Contains(labels, n) {
+			c.text(ch.px(float64(n)), y0+18, fmt.Sprint(n), colInk, 0)
+		}
 	}
 	c.line(x0, y0, x1, y0, colInk, 1.5, none)
 	c.line(x0, y0, x0, y1, colInk, 1.5, none)

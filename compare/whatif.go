@@ -63,7 +63,15 @@ type Prediction struct {
 	ReplayError    float64       `json:"replay_wall_error"` // (replayed wall - measured wall) / measured wall
 	// ReplayOff is set when ReplayError is beyond ReplayTolerance: the
 	// model misses this run, and the predictions carry at least that error.
-	ReplayOff bool            `json:"replay_off,omitempty"`
+	ReplayOff bool `json:"replay_off,omitempty"`
+	// Distorted names what distorted the recorded run, which the report
+	// warns of (a busy machine, a real program's tracing cost, CPU time
+	// outside its traced threads, I/O waiting on its own threads): the
+	// model replays what the trace shows, so the predictions carry it
+	// (QA: a run traced 30x slower than it ran, tracing cost 80 % of the
+	// wall, was predicted 1.26x as processes, with no word; processes
+	// were 5.4x faster).
+	Distorted []string        `json:"distorted,omitempty"`
 	Rows      []PredictionRow `json:"rows"`
 	Best      PredictionRow   `json:"best"`
 	// Estimated is the diagnosis's estimate for the best option when it
@@ -158,7 +166,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	diag := diagnosis.Analyze(s)
 	p := &Prediction{Workload: t.Meta.Workload, RecordedCores: recCores, MeasuredWallNS: t.Duration(),
-		SerialNS: diag.Speedup.SerialEquivNS, Measured: diag.Speedup.Achieved, Model: src}
+		SerialNS: diag.Speedup.SerialEquivNS, Measured: diag.Speedup.Achieved, Model: src, Distorted: distorted(diag)}
 	mode := w.GIL.Mode
 	if mode == "" || mode == tracer.GILNone {
 		mode = tracer.GILCPython
@@ -981,6 +989,10 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Plural(p.RecordedCores, "core"))
 	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the recorded wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
+	if len(p.Distorted) > 0 {
+		fmt.Fprintf(&b, "  warning: the run was distorted by %s (the warnings above): the model replays what the trace shows, so every prediction below carries it; time the program itself before acting on them\n",
+			textfmt.And(p.Distorted))
+	}
 	if p.ReplayOff {
 		fmt.Fprintf(&b, "  warning: the replay misses the measured run by %.1f %%, more than the %.0f %% the model is held to (docs/what-if.md): "+
 			"the predictions below carry at least that error; a run recorded on a quieter machine, or for longer, may model better\n",
@@ -1114,3 +1126,22 @@ func orDefault(s, def string) string {
 
 // colMeasured is the measured point of the what-if chart.
 var colMeasured = color.RGBA{0x22, 0x22, 0x22, 0xff}
+
+// distorted names what distorted the run of report r (its warnings), for
+// Prediction.Distorted.
+func distorted(r *diagnosis.Report) []string {
+	var d []string
+	if m := r.Machine; m != nil && m.Busy {
+		d = append(d, fmt.Sprintf("a busy machine (%s of the CPU time it wanted)", textfmt.Pct0(m.Share)))
+	}
+	if c := r.TracingCost; c != nil && c.High {
+		d = append(d, fmt.Sprintf("the tracing cost (at least %s of the wall)", textfmt.Pct0(c.Share)))
+	}
+	if m := r.Machine; m != nil && m.OutsideCPUNS > 0 {
+		d = append(d, "CPU time outside the traced threads")
+	}
+	if o := r.OwnIO; o != nil && o.High {
+		d = append(d, "I/O waiting on its own threads")
+	}
+	return d
+}

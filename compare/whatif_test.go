@@ -1146,3 +1146,32 @@ func TestLimitSleeps(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatIfDistorted: a run whose report warns (here a busy machine: the
+// CPU time obtained far below what its threads wanted) is predicted with
+// a warning above the table that names the distortion, and distorted in
+// the JSON; the same run without it has neither. QA: a run traced 30x
+// slower than it ran was predicted with no word.
+func TestWhatIfDistorted(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "countdown.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, busy := range []bool{false, true} {
+		if busy {
+			tr.Meta.Extra["cpu_ns"] = "100000000"
+		}
+		p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "countdown.giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := p.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(b.String(), "warning: the run was distorted by a busy machine (")
+		if warned != busy || (len(p.Distorted) > 0) != busy {
+			t.Errorf("busy %v: distorted %q, warned %v:\n%s", busy, p.Distorted, warned, b.String())
+		}
+	}
+}
