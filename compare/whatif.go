@@ -515,7 +515,9 @@ func criticalThread(s *tracer.Spans) critical {
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		blocked := blockedBefore(s, tracer.ThreadID(id))
-		io := tot[tracer.StateIO] + blocked
+		// A loop that sleeps until other threads end waits for them
+		// (tracer.Poll), as the model joins them.
+		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id)), 0) + blocked
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
@@ -542,7 +544,7 @@ func criticalThread(s *tracer.Spans) critical {
 	if cid >= 0 {
 		c.importNS = importWork(s, tracer.ThreadID(cid))
 		if c.workNS > 0 {
-			c.sleepShare = float64(sleepWork(s, tracer.ThreadID(cid))) / float64(c.workNS)
+			c.sleepShare = float64(max(sleepWork(s, tracer.ThreadID(cid))-s.PollWait(tracer.ThreadID(cid)), 0)) / float64(c.workNS)
 		}
 	}
 	if cid >= 0 && c.lateStart() {

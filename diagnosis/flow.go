@@ -74,6 +74,9 @@ type flow struct {
 	// notifier the trace does not name). Without the GIL a notifier may
 	// come sooner, so an end built on one is an estimate, not the earliest.
 	recordedWaits bool
+	// polls: by thread, a loop that sleeps until other threads end
+	// (tracer.Poll): a join of them, then the rest of its last sleep.
+	polls map[tracer.ThreadID]*tracer.Poll
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
 	// after the join, a started thread's), computed backwards (tails).
@@ -131,7 +134,7 @@ func (a *analysis) flowOf() *flow {
 		return a.fl
 	}
 	n := len(a.r.Threads)
-	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify}
+	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify, polls: a.s.Polls()}
 	f.sps = make([][]tracer.StateSpan, n)
 	for i := range n {
 		if i < len(a.s.Threads) {
@@ -177,7 +180,7 @@ func (f *flow) spans(i int) []tracer.StateSpan { return f.sps[i] }
 // next is thread i's next span to do, as the forward pass orders them.
 func (f *flow) next(i int) spanKey {
 	sp := &f.sps[i][f.done[i]]
-	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait, thread: i}
+	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait || f.pollEnd(i, f.done[i]), thread: i}
 }
 
 // spanKey is a thread's next span in the forward pass: by its end, waits
@@ -209,9 +212,21 @@ func (h *spanHeap) Pop() any {
 	return x
 }
 
+// pollEnd reports whether span k of thread i is the last sleep of a loop
+// that polls other threads (tracer.Poll), which waits for them (step).
+func (f *flow) pollEnd(i, k int) bool {
+	p := f.polls[tracer.ThreadID(i)]
+	return p != nil && k == p.Last
+}
+
 // counted is the work of span sp of thread i: its length for CPU states,
-// the part of an I/O that counts as work (ioWork), 0 for waits.
+// the part of an I/O that counts as work (ioWork), 0 for waits and for
+// the spans of a loop that polls other threads (tracer.Poll: its last
+// sleep is step's).
 func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
+	if p := f.polls[tracer.ThreadID(i)]; p != nil && p.From <= sp.Start && sp.End <= p.To {
+		return 0
+	}
 	d := sp.End - sp.Start
 	switch sp.State {
 	case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
@@ -234,9 +249,18 @@ func (f *flow) step(i int) {
 	sp := &f.spans(i)[k]
 	b := f.off[i] + k
 	v, w := f.vAt(i, k), f.w[b]
-	switch sp.State {
-	case tracer.StateGILWait:
-	case tracer.StateLockWait:
+	switch {
+	case f.pollEnd(i, k):
+		// The end of a poll: after the threads it waited for, then the
+		// rest of the sleep in which the last ended.
+		p := f.polls[tracer.ThreadID(i)]
+		for _, j := range p.Targets {
+			v = max(v, f.dep(int(j), f.a.s.Threads[j].End, i, k+1, 0))
+		}
+		rest := max(sp.End-p.LastEnd, 0)
+		v, w = v+rest, w+rest
+	case sp.State == tracer.StateGILWait:
+	case sp.State == tracer.StateLockWait:
 		f.lockWaits = true
 		v = f.afterWait(i, k, sp, v)
 	default:
@@ -277,7 +301,7 @@ func (f *flow) run(i int) {
 	delta := v - w
 	for ; k < len(sps); k++ {
 		sp := &sps[k]
-		if sp.State == tracer.StateLockWait || k == last && joins {
+		if sp.State == tracer.StateLockWait || k == last && joins || f.pollEnd(i, k) {
 			break // ordered: step, in its turn
 		}
 		c := f.counted(i, sp) // 0 for a GIL wait, as in step

@@ -125,6 +125,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	procs := modelledProcs(t, nil) // every process, until the threads built say which have work
 	shared := sharedLocks(s)
 	joins := findJoins(s, shared)
+	polls := s.Polls() // loops that sleep until other threads end: joins (tracer.Poll)
 	starts := findStarts(s, joins)
 	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
@@ -141,7 +142,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			threads = threads[:0]
 			fns := map[string]bool{}
 			for id := range t.Threads {
-				tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, starts, notes, cpu, depth, tol, lines)
+				tm := buildThread(s, tracer.ThreadID(id), shared, holds, joins, polls[tracer.ThreadID(id)], starts, notes, cpu, depth, tol, lines)
 				threads = append(threads, tm)
 				for _, b := range tm.blocks {
 					fns[b.fn.Func] = true
@@ -652,7 +653,7 @@ type block struct {
 }
 
 // buildThread turns thread id's state spans into blocks and its body.
-func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, starts []start, notes []notification, cpu *cpuShare, depth int, tol float64, lines bool) threadModel {
+func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, pl *tracer.Poll, starts []start, notes []notification, cpu *cpuShare, depth int, tol float64, lines bool) threadModel {
 	t := s.Trace
 	tm := threadModel{id: id, name: t.Threads[id].Name}
 	if int(id) < len(s.Threads) && !s.Threads[id].Existed {
@@ -761,10 +762,24 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		// the replay, and with it the daemons it stops.
 		add(opIO, 0, s.Threads[id].Start, "blocking", frameAt(t, sts[0].Stack, depth))
 	}
+	polled := false
 	for _, sp := range s.ThreadStates(id) {
 		fn := frameAt(t, sp.Stack, depth)
 		flush(sp.Start, fn)
 		lastFn = fn
+		if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
+			// A loop that polls other threads with sleeps until they end
+			// (tracer.Poll): joins of them, then the rest of the sleep in
+			// which the last ended.
+			if !polled {
+				for _, target := range pl.Targets {
+					leaves = append(leaves, leaf{kind: opJoin, target: target, fn: fn, hold: -1})
+				}
+				add(opIO, pl.LastEnd, pl.To, ioSleepKind, fn)
+				polled = true
+			}
+			continue
+		}
 		switch sp.State {
 		case tracer.StateRunning:
 			addAt(opCompute, sp.Start, sp.End, "", fn)
@@ -1305,6 +1320,10 @@ type join struct {
 	waiter, target tracer.ThreadID
 	start          int64 // the wait's start
 }
+
+// ioSleepKind is the I/O kind of a sleep (time.sleep), as the recorders
+// name it.
+const ioSleepKind = "sleep"
 
 // findJoins finds the joins among the waits of the modelled threads: a
 // wait on a lock that no two threads held (in CPython, the joined thread's

@@ -146,6 +146,9 @@ type Spans struct {
 
 	waitedOnce sync.Once   // WaitedSums, computed on first use
 	waitedSums []WaitedSum // by lock, then holder, stack and state
+
+	pollsOnce sync.Once // Polls, computed on first use
+	polls     map[ThreadID]*Poll
 }
 
 // ThreadStates returns the state spans of thread id, in time order.

@@ -1,0 +1,59 @@
+package diagnosis_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/model"
+	"github.com/giltrace/giltrace/tracer"
+)
+
+// TestPollIsAJoin: a main thread that sleeps 100 ms at a time until its
+// two workers have ended (`while any(t.is_alive() for t in ts):
+// time.sleep(0.1)`) waits for them: its sleeps are not parallel work in
+// the overlap, but the rest of the sleep in which the last ended, and the
+// model joins the workers. QA: such a main thread polling 2 hashing
+// threads made the run "1.86x" (the threads ran 0.99x as fast as one)
+// and processes "4 % faster, limited by its sleeps" (they were 40-50 %
+// faster). A free-threaded process: the workers run 0-250 ms and
+// 0-430 ms, the main thread sleeps from 1 ms to 505 ms.
+func TestPollIsAJoin(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, poll := range []bool{true, false} {
+		b := testkit.New("poll")
+		p := b.FreeThreadedProcess("poll", 1)
+		m := b.Thread(p, "MainThread")
+		w1, w2 := b.Thread(p, "w1"), b.Thread(p, "w2")
+		m.Start(0)
+		w1.Start(0)
+		w2.Start(0)
+		tm := int64(1 * ms)
+		for range 5 {
+			m.IOBegin(tm, "sleep").IOEnd(tm + 100*ms)
+			tm += 101 * ms
+		}
+		m.End(tm)
+		w1.End(250 * ms)
+		if poll {
+			w2.End(430 * ms)
+		} else {
+			w2.End(510 * ms) // after the main thread's last sleep: no poll
+		}
+		s := tracer.Derive(b.Trace())
+		r := diagnosis.Analyze(s)
+		y, err := model.Build(s, model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		joins := strings.Contains(string(y), `join: "w1"`) && strings.Contains(string(y), `join: "w2"`)
+		// The work: the workers' 680 ms, the main thread's 6 ms between
+		// sleeps and, polling, the 75 ms of its last sleep after w2 ended,
+		// not its 500 ms of sleeps.
+		w := r.Speedup.SerialEquivNS
+		if poll && (w < 750*ms || w > 770*ms || !joins) || !poll && (w < 1180*ms || joins) {
+			t.Errorf("poll %v: the same work on one thread %d ms (%.2fx), model joins %v:\n%s", poll, w/ms, r.Speedup.Overlap, joins, y)
+		}
+	}
+}
