@@ -8,7 +8,6 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-
 // pollTrace: a main thread that sleeps 100 ms at a time, n times from
 // 1 ms on, while two workers run from 0 to ends[0] and ends[1].
 func pollTrace(n int, ends [2]int64) (*tracer.Trace, [3]tracer.ThreadID) {
