@@ -516,8 +516,12 @@ func criticalThread(s *tracer.Spans) critical {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		blocked := blockedBefore(s, tracer.ThreadID(id))
 		// A loop that sleeps until other threads end waits for them
-		// (tracer.Poll), as the model joins them.
-		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id)), 0) + blocked
+		// (tracer.Poll), as the model joins them; in a program of several
+		// processes, a wait for processes (os.waitpid, a multiprocessing
+		// queue's semaphore: I/O "wait") waits for their work, which
+		// their own threads count (QA: a parent in Process.join was
+		// "limited by I/O latency ... faster I/O would help").
+		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-procWait(s, tracer.ThreadID(id)), 0) + blocked
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
@@ -561,6 +565,22 @@ func criticalThread(s *tracer.Spans) critical {
 }
 
 // sleepWork is thread id's time in time.sleep (I/O of kind "sleep").
+// procWait is thread id's I/O waiting for other processes (I/O kind
+// "wait": os.waitpid, multiprocessing's semaphores) in a run of several
+// processes; 0 in a run of one.
+func procWait(s *tracer.Spans, id tracer.ThreadID) int64 {
+	if len(s.Trace.Procs) < 2 {
+		return 0
+	}
+	var ns int64
+	for _, sp := range s.ThreadStates(id) {
+		if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "wait" {
+			ns += sp.End - sp.Start
+		}
+	}
+	return ns
+}
+
 func sleepWork(s *tracer.Spans, id tracer.ThreadID) int64 {
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {

@@ -1175,3 +1175,30 @@ func TestWhatIfDistorted(t *testing.T) {
 		}
 	}
 }
+
+// TestCriticalThreadNotTheWaitForProcesses: in a program of several
+// processes, a parent waiting for its children (os.waitpid: I/O "wait")
+// waits for their work, which their threads count: the longest thread is
+// the child's, not the parent that waited for it. In a program of one
+// process the same wait is the thread's own. QA: a parent in
+// Process.join was "limited by I/O latency: MainThread alone needs 1.36s
+// ...; faster I/O, or its I/O split across more threads, would help".
+func TestCriticalThreadNotTheWaitForProcesses(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, procs := range []int{2, 1} {
+		b := testkit.New("pool")
+		p := b.FreeThreadedProcess("pool", 1)
+		q := p
+		if procs == 2 {
+			q = b.FreeThreadedProcess("pool child", 2)
+		}
+		m := b.Thread(p, "MainThread")
+		w := b.Thread(q, "worker")
+		m.Start(0).IOBegin(1*ms, "wait").IOEnd(900*ms).End(901 * ms)
+		w.Start(0).End(800 * ms)
+		c := criticalThread(tracer.Derive(b.Trace()))
+		if want := map[int]string{2: "worker", 1: "MainThread"}[procs]; c.name != want {
+			t.Errorf("%d processes: the longest thread is %s, want %s", procs, c.name, want)
+		}
+	}
+}
