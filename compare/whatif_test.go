@@ -1194,7 +1194,7 @@ func TestCriticalThreadNotTheWaitForProcesses(t *testing.T) {
 		}
 		m := b.Thread(p, "MainThread")
 		w := b.Thread(q, "worker")
-		m.Start(0).IOBegin(1*ms, "wait").IOEnd(900*ms).End(901 * ms)
+		m.Start(0).IOBegin(1*ms, "wait").IOEnd(900 * ms).End(901 * ms)
 		w.Start(0).End(800 * ms)
 		c := criticalThread(tracer.Derive(b.Trace()))
 		if want := map[int]string{2: "worker", 1: "MainThread"}[procs]; c.name != want {
