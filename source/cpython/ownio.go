@@ -66,8 +66,16 @@ func parseSyscall(line []byte) (nr int64, a0, a1 uint64, ok bool) {
 
 // ownFDsEvery is how long a process's table of descriptors (ownFDs) is
 // trusted: a descriptor it does not list, or an older table, is listed
-// anew.
-const ownFDsEvery = int64(200e6)
+// anew; ownTrueEvery how long it is trusted to say that one leads back to
+// the process: a table listed while subprocess.Popen held both ends of
+// its child's pipe, between creating it and closing the child's end in
+// the parent, would otherwise call the parent's reads of that pipe its
+// own for ownFDsEvery (seen: 71 readings of a thread reading a child's
+// output).
+const (
+	ownFDsEvery  = int64(200e6)
+	ownTrueEvery = int64(20e6)
+)
 
 // maxOwnFDs: a process with more descriptors than this is not listed (a
 // listing is a readlink each).
@@ -98,7 +106,7 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64) bool {
 	t := o.procs[pid]
 	if t != nil {
 		age, gap := mono-t.at, ownFDsShare*t.cost
-		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) {
+		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) {
 			return own
 		}
 		if age < max(ownFDsEvery/20, gap) {
@@ -125,7 +133,11 @@ func listOwn(dir string) map[int]bool {
 	if err != nil || len(ents) > maxOwnFDs {
 		return nil
 	}
-	pipes := map[string][]int{}
+	type ends struct {
+		fds         []int
+		read, write bool
+	}
+	pipes := map[string]*ends{}
 	sockets := map[string][]int{} // by inode: a socket may have several descriptors (dup)
 	own := map[int]bool{}
 	for _, e := range ents {
@@ -138,8 +150,21 @@ func listOwn(dir string) map[int]bool {
 			continue
 		}
 		if ino, ok := strings.CutPrefix(l, "pipe:["); ok {
+			// The link's permissions are the descriptor's access: a
+			// pipe's read end r-x, its write end -wx.
+			fi, err := os.Lstat(dir + "/fd/" + e.Name())
+			if err != nil {
+				continue
+			}
 			ino = strings.TrimSuffix(ino, "]")
-			pipes[ino] = append(pipes[ino], fd)
+			p := pipes[ino]
+			if p == nil {
+				p = &ends{}
+				pipes[ino] = p
+			}
+			p.fds = append(p.fds, fd)
+			p.read = p.read || fi.Mode().Perm()&0o400 != 0
+			p.write = p.write || fi.Mode().Perm()&0o200 != 0
 			own[fd] = false
 		} else if ino, ok := strings.CutPrefix(l, "socket:["); ok {
 			ino = strings.TrimSuffix(ino, "]")
@@ -147,9 +172,11 @@ func listOwn(dir string) map[int]bool {
 			own[fd] = false
 		}
 	}
-	for _, fds := range pipes {
-		if len(fds) > 1 {
-			for _, fd := range fds {
+	for _, p := range pipes {
+		// Both ends: stdout and stderr on one pipe (a shell's 2>&1) are
+		// two write ends of a pipe another process reads.
+		if p.read && p.write && len(p.fds) > 1 {
+			for _, fd := range p.fds {
 				own[fd] = true
 			}
 		}

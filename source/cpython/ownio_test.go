@@ -3,6 +3,7 @@ package cpython
 import (
 	"net"
 	"os"
+	"syscall"
 	"testing"
 )
 
@@ -44,6 +45,19 @@ func TestListOwn(t *testing.T) {
 	}
 	defer r1.Close()
 	w1.Close() // r1's other end is gone: not the process's
+	// Two write ends of a pipe another process reads (stdout and stderr
+	// on one pipe: a shell's 2>&1): not the process's own.
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	d2, err := syscall.Dup(int(w2.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(d2)
+	r2.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +94,8 @@ func TestListOwn(t *testing.T) {
 		{"a pipe's read end, its write end here", int(r.Fd()), true},
 		{"its write end", int(w.Fd()), true},
 		{"a pipe's read end, its write end closed", int(r1.Fd()), false},
+		{"a pipe's write end beside another write end of it", int(w2.Fd()), false},
+		{"that other write end", d2, false},
 		{"a loopback connection's client, its server here", cfd, true},
 		{"its server side", sfd, true},
 		{"a listening socket", lfd, false},
@@ -100,6 +116,13 @@ func TestListOwn(t *testing.T) {
 	if o.isOwn(pid, unknown, 2e6) || o.procs[pid].at != 1 {
 		t.Errorf("listed again 2 ms after a listing: at %d", o.procs[pid].at)
 	}
+	// An answer that the descriptor leads back to the process is trusted
+	// for ownTrueEvery only (a pipe Popen held both ends of for a moment).
+	o.procs[pid].cost = 0 // a listing that took no time
+	if !o.isOwn(pid, int(r.Fd()), 25e6) || o.procs[pid].at != 25e6 {
+		t.Errorf("an own answer trusted 25 ms after its listing: at %d", o.procs[pid].at)
+	}
+	o.procs[pid].at = 1
 	o.procs[pid].cost = int64(ownFDsEvery) // a listing that took 200 ms
 	if o.isOwn(pid, unknown, 1e9) || o.procs[pid].at != 1 {
 		t.Errorf("listed again 1 s after a listing that took 200 ms: at %d", o.procs[pid].at)
