@@ -29,7 +29,7 @@ const OwnIOMinReadings = 10
 
 // OwnIO is how much of a real program's blocking I/O waited for its own
 // threads: the readings of its threads asleep in I/O calls that found
-// them waiting on a pipe both of whose ends the process holds, or on a
+// them waiting on a pipe whose read and write ends the process holds, or on a
 // loopback TCP connection whose two sockets it holds (an in-process
 // server, a message passed between threads). The trace sees such a wait
 // as I/O, which the overlap and the estimates count as work that runs in
