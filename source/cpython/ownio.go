@@ -12,8 +12,8 @@ import (
 )
 
 // Own I/O: a thread asleep in a blocking read or write may wait for
-// another thread of its own process, at the other end of a pipe both of
-// whose ends the process holds, or of a loopback TCP connection whose
+// another thread of its own process, at the other end of a pipe whose
+// read and write ends the process holds, or of a loopback TCP connection whose
 // two sockets it holds (an in-process server, a message passed back and
 // forth). The trace sees such a wait as I/O, which the speedup arithmetic
 // counts as work that overlaps (QA: two threads passing a message over
