@@ -1202,3 +1202,30 @@ func TestCriticalThreadNotTheWaitForProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatIfOwnIOLimit: a run whose I/O waited on its own pipes and
+// connections (diagnosis.OwnIO.High), limited by a thread that is mostly
+// blocking calls, is limited by its own threads, not by "I/O latency ...
+// faster I/O would help" (QA: a pipe ping-pong). Without the readings the
+// same run keeps the I/O latency limit.
+func TestWhatIfOwnIOLimit(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, own := range []bool{false, true} {
+		if own {
+			tr.Meta.Extra[diagnosis.ExtraIOReadings], tr.Meta.Extra[diagnosis.ExtraOwnIOReadings] = "100", "60"
+		}
+		p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Source: "web-scraping.giltrace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !own && !strings.HasPrefix(p.Limit, "I/O latency") {
+			t.Skipf("the fixture's limit is not I/O latency: %s", p.Limit)
+		}
+		if got := strings.HasPrefix(p.Limit, "its own threads:"); got != own {
+			t.Errorf("own I/O %v: limit %q", own, p.Limit)
+		}
+	}
+}

@@ -77,7 +77,11 @@ func (a *analysis) ioWork() []int64 {
 			others[p], built[p] = mergeIntervals(all), true
 		}
 		a.otherCPU = others // the flow counts each I/O span so
+		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
+			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
+				continue // a poll's sleeps: not work already (review: taken off twice)
+			}
 			if sp.State == tracer.StateIO {
 				io[i] -= overlap(others[p], sp.Start, sp.End)
 			}

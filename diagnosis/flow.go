@@ -221,10 +221,15 @@ func (f *flow) pollEnd(i, k int) bool {
 
 // counted is the work of span sp of thread i: its length for CPU states,
 // the part of an I/O that counts as work (ioWork), 0 for waits and for
-// the spans of a loop that polls other threads (tracer.Poll: its last
-// sleep is step's).
+// the spans of a loop that polls other threads (tracer.Poll) but the rest
+// of its last sleep.
 func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	if p := f.polls[tracer.ThreadID(i)]; p != nil && p.From <= sp.Start && sp.End <= p.To {
+		if sp.End == p.To {
+			// The last sleep: what it takes after the threads it waited
+			// for have ended (step adds it; the tails count it here).
+			return max(p.To-p.LastEnd, 0)
+		}
 		return 0
 	}
 	d := sp.End - sp.Start

@@ -763,6 +763,14 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		add(opIO, 0, s.Threads[id].Start, "blocking", frameAt(t, sts[0].Stack, depth))
 	}
 	polled := false
+	for _, st := range mine {
+		if pl != nil && pl.From <= st.at && st.at <= pl.To {
+			// It notifies (or starts a thread) during the loop: modelled as
+			// recorded, not as a join that would put its notify after the
+			// threads it waits for (review).
+			pl = nil
+		}
+	}
 	for _, sp := range s.ThreadStates(id) {
 		fn := frameAt(t, sp.Stack, depth)
 		flush(sp.Start, fn)

@@ -7,26 +7,29 @@ import (
 
 // Poll is a thread's loop that waits for other threads by sleeping until
 // they have ended (`while any(t.is_alive() for t in ts): time.sleep(0.1)`,
-// a common way to wait that Ctrl-C can interrupt): its state spans First
-// to Last (a sleep), from the start of the first to the end of the last;
-// Targets, the threads that ended meanwhile, in the order they ended, the
-// last at LastEnd, inside the last sleep. Replayed or estimated as sleeps
-// of their recorded lengths, such a loop lasts as long however much
-// sooner the threads it waits for end (QA: a main thread polling 2
-// hashing threads every 100 ms made processes "4 % faster, limited by its
-// sleeps", where they were 40-50 % faster): it is a join of them, then
-// the rest of the sleep in which the last ended.
+// or `done.wait(0.1)` on an Event never set: a common way to wait that
+// Ctrl-C can interrupt): its state spans First to Last (a sleep), from the
+// start of the first to the end of the last; Targets, the threads that
+// ended meanwhile, in the order they ended, the last at LastEnd, inside
+// the last sleep. Replayed or estimated as sleeps of their recorded
+// lengths, such a loop lasts as long however much sooner the threads it
+// waits for end (QA: a main thread polling 2 hashing threads every 100 ms
+// made processes "4 % faster, limited by its sleeps", where they were
+// 40-50 % faster): it is a join of them, then the rest of the sleep in
+// which the last ended.
 type Poll struct {
 	First, Last int // the poll's state spans, ThreadStates(thread)[First:Last+1]
 	From, To    int64
 	LastEnd     int64
 	Targets     []ThreadID
+	Slept       int64 // its sleeps, summed
 }
 
-// A poll has at least pollMinSleeps sleeps (I/O kind "sleep"), each at
-// least pollMinSleep, with between them only short stretches of anything
-// else (at most pollMaxGap, or a fifth of the sleep after them: checking
-// the threads, waiting for the GIL).
+// A poll has at least pollMinSleeps sleeps (I/O "sleep", or a wait with a
+// timeout that ended without its lock: I/O "lock-timeout"), each at least
+// pollMinSleep, with between two of them at most pollMaxGap of anything
+// but waiting for the GIL (checking the threads), and at most a fifth of
+// the sleep after of waiting for the GIL.
 const (
 	pollMinSleeps = 3
 	pollMinSleep  = 1_000_000 // 1 ms
@@ -34,10 +37,20 @@ const (
 )
 
 // Polls finds, by thread, a loop that polls other threads with sleeps
-// until they end (Poll): a thread's last run of sleeps is one when the
-// other threads of its process that started before it and ended during
-// it include one that ended inside its last sleep (daemon threads,
-// stopped as the process exits, end after it). Computed once.
+// until they end (Poll). A thread's last run of sleeps is one when:
+//   - the threads of its process that started before it and ended during
+//     it include one that ended inside its last sleep;
+//   - every thread of its process that was alive when it began, and that
+//     ended, ended by its end: it waited for all of them (a main thread
+//     that paces a fixed number of ticks while workers run, one of them
+//     ending in its last tick, is no poll: the other ends later; nor a
+//     worker that sleeps in a loop beside another, the main thread living
+//     on; QA). Threads that never ended (daemons, stopped as the process
+//     exits) do not count;
+//   - no thread of its process started during it (a loop that starts
+//     threads between its sleeps does more than wait).
+//
+// Computed once.
 func (s *Spans) Polls() map[ThreadID]*Poll {
 	s.pollsOnce.Do(func() { s.polls = s.findPolls() })
 	return s.polls
@@ -46,13 +59,17 @@ func (s *Spans) Polls() map[ThreadID]*Poll {
 func (s *Spans) findPolls() map[ThreadID]*Poll {
 	t := s.Trace
 	out := map[ThreadID]*Poll{}
-	si := slices.Index(t.Strings, "sleep")
-	if si <= 0 {
+	kinds := map[StringID]bool{}
+	for _, k := range []string{"sleep", "lock-timeout"} {
+		if i := slices.Index(t.Strings, k); i > 0 {
+			kinds[StringID(i)] = true
+		}
+	}
+	if len(kinds) == 0 {
 		return out // no sleep in the trace
 	}
-	sleep := StringID(si)
 	isSleep := func(sp *StateSpan) bool {
-		return sp.State == StateIO && sp.IOKind == sleep && sp.End-sp.Start >= pollMinSleep
+		return sp.State == StateIO && kinds[sp.IOKind] && sp.End-sp.Start >= pollMinSleep
 	}
 	for id := range t.Threads {
 		tid := ThreadID(id)
@@ -70,34 +87,47 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 		if last < 0 {
 			continue
 		}
-		first, sleeps := last, 1
-		gap := int64(0) // since the sleep after
+		first, sleeps, slept := last, 1, sts[last].End-sts[last].Start
+		var busy, gilWait int64 // since the sleep after
 		for i := last - 1; i >= 0; i-- {
 			sp := &sts[i]
 			if isSleep(sp) {
-				first, sleeps, gap = i, sleeps+1, 0
+				first, sleeps, busy, gilWait = i, sleeps+1, 0, 0
+				slept += sp.End - sp.Start
 				continue
 			}
-			gap += sp.End - sp.Start
-			if gap > max(pollMaxGap, (sts[first].End-sts[first].Start)/5) {
+			if sp.State == StateGILWait {
+				gilWait += sp.End - sp.Start
+			} else {
+				busy += sp.End - sp.Start
+			}
+			if busy > pollMaxGap || gilWait > (sts[first].End-sts[first].Start)/5 {
 				break
 			}
 		}
 		if sleeps < pollMinSleeps {
 			continue
 		}
-		p := &Poll{First: first, Last: last, From: sts[first].Start, To: sts[last].End}
-		inLast := false
+		p := &Poll{First: first, Last: last, From: sts[first].Start, To: sts[last].End, Slept: slept}
+		inLast, all := false, true
 		for j := range s.Threads {
 			jt := &s.Threads[j]
-			if j == id || !jt.Ended || t.Threads[j].Proc != t.Threads[tid].Proc || jt.Start >= p.From || jt.End <= p.From || jt.End > p.To {
+			if j != id && t.Threads[j].Proc == t.Threads[tid].Proc && p.From < jt.Start && jt.Start < p.To {
+				all = false // a thread started during it: a loop that starts threads, not only waits
+				break
+			}
+			if j == id || !jt.Ended || t.Threads[j].Proc != t.Threads[tid].Proc || jt.Start >= p.From || jt.End <= p.From {
 				continue
+			}
+			if jt.End > p.To {
+				all = false // alive when the loop began, it outlived it
+				break
 			}
 			p.Targets = append(p.Targets, ThreadID(j))
 			p.LastEnd = max(p.LastEnd, jt.End)
 			inLast = inLast || jt.End >= sts[last].Start
 		}
-		if !inLast {
+		if !inLast || !all {
 			continue
 		}
 		slices.SortStableFunc(p.Targets, func(a, b ThreadID) int { return cmp.Compare(s.Threads[a].End, s.Threads[b].End) })
@@ -114,11 +144,15 @@ func (s *Spans) PollWait(id ThreadID) int64 {
 	if p == nil {
 		return 0
 	}
-	var slept int64
-	for _, sp := range s.ThreadStates(id)[p.First : p.Last+1] {
-		if sp.State == StateIO {
-			slept += sp.End - sp.Start
-		}
+	return max(p.Slept-(p.To-p.LastEnd), 0)
+}
+
+// PollRest is the rest of the last sleep of thread id's poll after the
+// last thread it waited for ended (Poll: what the poll still takes once
+// they have); 0 for a thread without one.
+func (s *Spans) PollRest(id ThreadID) int64 {
+	if p := s.Polls()[id]; p != nil {
+		return max(p.To-p.LastEnd, 0)
 	}
-	return max(slept-(p.To-p.LastEnd), 0)
+	return 0
 }

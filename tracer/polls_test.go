@@ -8,54 +8,97 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// pollTrace: a main thread that sleeps 100 ms at a time, n times from
-// 1 ms on, while two workers run from 0 to ends[0] and ends[1].
-func pollTrace(n int, ends [2]int64) (*tracer.Trace, [3]tracer.ThreadID) {
+// pollCase: a thread P that sleeps 100 ms at a time (kind), n times from
+// 1 ms on, each sleep followed by gap of the kind gapKind ("" running),
+// ending 1 ms after its last sleep; workers running from 0 to their ends;
+// and, if other > 0, one more thread O that ends at other (< 0: O never
+// ends, a daemon).
+type pollCase struct {
+	kind, gapKind string
+	n             int
+	gap           int64
+	ends          []int64
+	other         int64
+}
+
+func (c pollCase) trace() (*tracer.Trace, tracer.ThreadID, []tracer.ThreadID) {
 	b := testkit.New("poll")
 	p := b.FreeThreadedProcess("poll", 1)
-	m := b.Thread(p, "MainThread")
-	w1, w2 := b.Thread(p, "w1"), b.Thread(p, "w2")
+	m := b.Thread(p, "P")
+	var ws []*testkit.Thread
+	for i := range c.ends {
+		ws = append(ws, b.Thread(p, "w"+string(rune('1'+i))))
+	}
 	m.Start(0)
-	w1.Start(0)
-	w2.Start(0)
+	for _, w := range ws {
+		w.Start(0)
+	}
+	var o *testkit.Thread
+	if c.other != 0 {
+		o = b.Thread(p, "O")
+		o.Start(0)
+	}
 	t := int64(1 * ms)
-	for range n {
-		m.IOBegin(t, "sleep").IOEnd(t + 100*ms)
-		t += 101 * ms
+	for range c.n {
+		m.IOBegin(t, c.kind).IOEnd(t + 100*ms)
+		t += 100 * ms
+		if c.gapKind != "" {
+			m.IOBegin(t, c.gapKind).IOEnd(t + c.gap)
+		}
+		t += c.gap
 	}
 	m.End(t)
-	w1.End(ends[0])
-	w2.End(ends[1])
-	return b.Trace(), [3]tracer.ThreadID{m.ID(), w1.ID(), w2.ID()}
+	var ids []tracer.ThreadID
+	for i, w := range ws {
+		w.End(c.ends[i])
+		ids = append(ids, w.ID())
+	}
+	if o != nil && c.other > 0 {
+		o.End(c.other)
+	}
+	return b.Trace(), m.ID(), ids
 }
 
 // TestPolls: a thread whose last sleeps go on until the other threads
 // have ended, the last inside its last sleep, polls them (tracer.Poll):
-// its sleeps but the rest of the last are a wait for them (PollWait). Not
+// its sleeps but the rest of the last are a wait for them (PollWait); an
+// Event.wait(0.1) never set ("lock-timeout") polls as a sleep does. Not
 // with fewer than 3 sleeps, nor when no thread ended inside the last (a
-// daemon stopped as the process exits ends after it).
+// daemon stopped as the process exits ends after it), nor when a thread
+// alive when the loop began outlived it (QA: a main thread pacing a fixed
+// number of ticks while 2 workers ran, one ending in its last tick; a
+// worker sleeping in a loop beside another while the main thread lived
+// on), nor with work between the sleeps (QA: workers that fetch, then
+// sleep).
 func TestPolls(t *testing.T) {
-	tr, ids := pollTrace(5, [2]int64{250 * ms, 430 * ms})
+	poll := pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{250 * ms, 430 * ms}}
+	tr, id, ws := poll.trace()
 	s := tracer.Derive(tr)
-	p := s.Polls()[ids[0]]
-	if p == nil || !slices.Equal(p.Targets, []tracer.ThreadID{ids[1], ids[2]}) || p.LastEnd != 430*ms || p.From != 1*ms || p.To != 505*ms {
+	p := s.Polls()[id]
+	if p == nil || !slices.Equal(p.Targets, ws) || p.LastEnd != 430*ms || p.From != 1*ms || p.To != 505*ms {
 		t.Fatalf("poll %+v, want the workers, the last ending at 430 ms, from 1 ms to 505 ms", p)
 	}
-	if got, want := s.PollWait(ids[0]), 500*ms-75*ms; got != want {
+	if got, want := s.PollWait(id), 500*ms-75*ms; got != want {
 		t.Errorf("PollWait %d, want %d (five sleeps of 100 ms but the 75 ms after the last worker ended)", got, want)
 	}
+	event := poll
+	event.kind = "lock-timeout"
 	for _, tc := range []struct {
 		name string
-		n    int
-		ends [2]int64
+		c    pollCase
+		want bool
 	}{
-		{"two sleeps", 2, [2]int64{50 * ms, 150 * ms}},
-		{"no thread ends in the last sleep", 5, [2]int64{250 * ms, 510 * ms}},
+		{"Event.wait(0.1)", event, true},
+		{"two sleeps", pollCase{kind: "sleep", n: 2, gap: 1 * ms, ends: []int64{50 * ms, 150 * ms}}, false},
+		{"no thread ends in the last sleep", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{250 * ms, 510 * ms}}, false},
+		{"a thread alive at the start outlives it", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{430 * ms}, other: 600 * ms}, false},
+		{"beside a thread that never ends (a daemon)", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{430 * ms}, other: -1}, true},
+		{"15 ms of network I/O between the sleeps", pollCase{kind: "sleep", gapKind: "network", n: 5, gap: 15 * ms, ends: []int64{250 * ms, 500 * ms}}, false},
 	} {
-		tr, ids := pollTrace(tc.n, tc.ends)
+		tr, id, _ := tc.c.trace()
 		s := tracer.Derive(tr)
-		if p := s.Polls()[ids[0]]; p != nil || s.PollWait(ids[0]) != 0 {
-			t.Errorf("%s: poll %+v", tc.name, p)
+		if got := s.Polls()[id] != nil; got != tc.want || !got && s.PollWait(id) != 0 {
+			t.Errorf("%s: poll %v, want %v (%+v)", tc.name, got, tc.want, s.Polls()[id])
 		}
 	}
 }

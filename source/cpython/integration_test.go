@@ -1836,7 +1836,8 @@ func TestNativeWaitsShortAndPool(t *testing.T) {
 // its process writes, or a loopback connection whose server is a thread
 // of its process (with a timeout: it polls the socket first), is read as
 // waiting on its own process (own_io_readings); one reading a child's
-// pipe, or a connection to a child's server, is not. QA: two threads
+// pipe, a connection to a child's server, or a multiprocessing queue
+// that its children write, is not. QA: two threads
 // passing a message over os.pipe, 0.86x measured against one thread,
 // were reported to overlap 1.84x, "scales".
 func TestOwnIOReadings(t *testing.T) {
@@ -1859,7 +1860,13 @@ func TestOwnIOReadings(t *testing.T) {
 		"    for _ in range(100): c.sendall(b'x'); c.recv(1)\n" +
 		"def child():\n    subprocess.run(['sleep', '0.4'], stdout=subprocess.PIPE)\n" +
 		"ts = [threading.Thread(target=f) for f in (client, child)]\n" +
-		"[x.start() for x in ts]; [x.join() for x in ts]; srv.wait()\n"
+		"[x.start() for x in ts]; [x.join() for x in ts]; srv.wait()\n" +
+		// multiprocessing's queue: the parent and each child hold both
+		// ends; the children write what the parent reads.
+		"import multiprocessing as mp\n" +
+		"def work(q):\n    x = 0\n    for i in range(2_000_000): x += i\n    q.put(x)\n" +
+		"q = mp.get_context('fork').Queue()\nps = [mp.get_context('fork').Process(target=work, args=(q,)) for _ in range(2)]\n" +
+		"[p.start() for p in ps]; [q.get() for _ in ps]; [p.join() for p in ps]\n"
 	readings := func(t *testing.T, tr *tracer.Trace) (n, own int) {
 		n, _ = strconv.Atoi(tr.Meta.Extra["io_readings"])
 		own, _ = strconv.Atoi(tr.Meta.Extra["own_io_readings"])

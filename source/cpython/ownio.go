@@ -84,6 +84,10 @@ const maxOwnFDs = 4096
 // ownFDs knows, by process, which of its descriptors lead back to it.
 type ownFDs struct {
 	procs map[int]*fdTable
+	// held: by process, the pipes and sockets it holds (their inodes),
+	// as listed at its at: a pipe or socket that another traced process
+	// also holds is not the first's own (heldElsewhere).
+	held map[int]*heldTable
 }
 
 type fdTable struct {
@@ -92,17 +96,27 @@ type fdTable struct {
 	own  map[int]bool // by descriptor: its other end is the process's own
 }
 
+type heldTable struct {
+	at, cost int64
+	inodes   map[string]bool
+}
+
 // ownFDsShare bounds the listings' cost: a process is listed again no
 // sooner than this many times its last listing took (a readlink per
 // descriptor: a server with thousands of them, each new connection a
 // descriptor the table does not know, would be listed every 10 ms).
 const ownFDsShare = 20
 
-func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}} }
+func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[int]*heldTable{}} }
 
 // isOwn reports whether descriptor fd of process pid leads back to the
-// process (at mono), listing its descriptors when it must.
-func (o *ownFDs) isOwn(pid, fd int, mono int64) bool {
+// process (at mono), listing its descriptors when it must; others are the
+// other traced processes, any of which holding the same pipe or socket
+// makes it theirs too, not pid's own: multiprocessing's queues and pipes
+// keep both ends in the parent and in each child, and a child writes
+// what the parent reads (review: a parent in Queue.get and a Pool's
+// result handler, 319 of 322 readings "own").
+func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) bool {
 	t := o.procs[pid]
 	if t != nil {
 		age, gap := mono-t.at, ownFDsShare*t.cost
@@ -117,29 +131,79 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64) bool {
 		clear(o.procs)
 	}
 	t0 := time.Now()
-	t = &fdTable{at: mono, own: listOwn(fmt.Sprintf("/proc/%d", pid))}
+	own, inodes := listOwn(fmt.Sprintf("/proc/%d", pid))
+	t = &fdTable{at: mono, own: own}
 	t.cost = int64(time.Since(t0))
+	for fd, ok := range own {
+		if ok && o.heldElsewhere(inodes[fd], pid, others, mono) {
+			own[fd] = false
+		}
+	}
 	o.procs[pid] = t
 	return t.own[fd]
+}
+
+// heldElsewhere reports whether a traced process other than pid holds the
+// pipe or socket ino, listing their descriptors when it must (as isOwn,
+// for ownFDsEvery or a listing's cost times ownFDsShare).
+func (o *ownFDs) heldElsewhere(ino string, pid int, others []int, mono int64) bool {
+	for _, q := range others {
+		if q == pid {
+			continue
+		}
+		h := o.held[q]
+		if h == nil || mono-h.at >= max(ownFDsEvery, ownFDsShare*h.cost) {
+			if len(o.held) > 256 {
+				clear(o.held)
+			}
+			t0 := time.Now()
+			h = &heldTable{at: mono, inodes: listInodes(fmt.Sprintf("/proc/%d", q))}
+			h.cost = int64(time.Since(t0))
+			o.held[q] = h
+		}
+		if h.inodes[ino] {
+			return true
+		}
+	}
+	return false
+}
+
+// listInodes lists the pipes and sockets the process at dir holds: their
+// links' names ("pipe:[123]").
+func listInodes(dir string) map[string]bool {
+	ents, err := os.ReadDir(dir + "/fd")
+	if err != nil || len(ents) > maxOwnFDs {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/fd/" + e.Name()); err == nil && (strings.HasPrefix(l, "pipe:[") || strings.HasPrefix(l, "socket:[")) {
+			out[l] = true
+		}
+	}
+	return out
 }
 
 // listOwn lists the descriptors of the process at dir (/proc/PID): each
 // pipe or socket, true when its other end is a descriptor of the process
 // too (a pipe's two ends share its inode; a TCP socket's peer is the
 // socket whose local address is its remote one, in the process's
-// network namespace's tables).
-func listOwn(dir string) map[int]bool {
+// network namespace's tables), with the link's name of each own one
+// ("pipe:[123]", for heldElsewhere).
+func listOwn(dir string) (own map[int]bool, inodes map[int]string) {
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil || len(ents) > maxOwnFDs {
-		return nil
+		return nil, nil
 	}
+	inodes = map[int]string{}
 	type ends struct {
+		ino         string
 		fds         []int
 		read, write bool
 	}
 	pipes := map[string]*ends{}
 	sockets := map[string][]int{} // by inode: a socket may have several descriptors (dup)
-	own := map[int]bool{}
+	own = map[int]bool{}
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -159,7 +223,7 @@ func listOwn(dir string) map[int]bool {
 			ino = strings.TrimSuffix(ino, "]")
 			p := pipes[ino]
 			if p == nil {
-				p = &ends{}
+				p = &ends{ino: ino}
 				pipes[ino] = p
 			}
 			p.fds = append(p.fds, fd)
@@ -178,6 +242,7 @@ func listOwn(dir string) map[int]bool {
 		if p.read && p.write && len(p.fds) > 1 {
 			for _, fd := range p.fds {
 				own[fd] = true
+				inodes[fd] = "pipe:[" + p.ino + "]"
 			}
 		}
 	}
@@ -201,8 +266,9 @@ func listOwn(dir string) map[int]bool {
 				if _, ok := sockets[ino]; !ok || ino == "0" {
 					continue
 				}
-				conns[ino] = conn{fl[1], fl[2]}
-				byAddr[conn{fl[1], fl[2]}] = ino
+				c := conn{unmapped(fl[1]), unmapped(fl[2])}
+				conns[ino] = c
+				byAddr[c] = ino
 			}
 			f.Close()
 		}
@@ -210,9 +276,23 @@ func listOwn(dir string) map[int]bool {
 			if peer, ok := byAddr[conn{c.remote, c.local}]; ok && peer != ino {
 				for _, fd := range sockets[ino] {
 					own[fd] = true
+					inodes[fd] = "socket:[" + ino + "]"
 				}
 			}
 		}
 	}
-	return own
+	return own, inodes
+}
+
+// unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address
+// (::ffff:127.0.0.1, a dual-stack server's accepted connection) as
+// /proc/net/tcp writes the IPv4 one, so that its peer, a client's IPv4
+// socket, matches it (review): "0000000000000000FFFF00000100007F:1F90"
+// is "0100007F:1F90". Any other address is as it is.
+func unmapped(addr string) string {
+	ip, port, ok := strings.Cut(addr, ":")
+	if ok && len(ip) == 32 && ip[:24] == "0000000000000000FFFF0000" {
+		return ip[24:] + ":" + port
+	}
+	return addr
 }

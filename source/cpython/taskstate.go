@@ -43,6 +43,7 @@ type taskStates struct {
 	sys      map[int]*os.File // by tid: /proc/PID/task/TID/syscall, read when asleep (ownio.go)
 	own      *ownFDs
 	mem      func(pid int) *memory // a process's memory (a poll's descriptor), or nil
+	pids     []int                 // the processes read this round (read)
 	buf      []byte
 	next     int      // the first thread id to read next time
 	tasks    [][2]int // [tid, pid] by tid, as last listed
@@ -60,6 +61,7 @@ func newTaskStates() *taskStates {
 // last listing and each of the next stateReads threads of processes pids
 // whose state it could read, at mono (CLOCK_MONOTONIC).
 func (ts *taskStates) read(pids []int, mono int64, evs []rawEvent) []rawEvent {
+	ts.pids = pids
 	if ts.changed(pids) || !ts.listed || mono-ts.listedAt >= int64(listEvery) {
 		ts.list(pids)
 		ts.listed, ts.listedAt = true, mono
@@ -143,55 +145,63 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 	if !ok {
 		return evs
 	}
-	var v, own uint64
+	var v, onFD, own uint64
 	if asleep {
 		v = 1
-		if ts.ownWait(tid, pid, t1) {
+		fd, mine := ts.ownWait(tid, pid, t1)
+		if fd {
+			onFD = 1
+		}
+		if mine {
 			own = 1
 		}
 	}
 	return append(evs, rawEvent{mono: t1, tid: tid, tgid: pid, event: evTaskState,
-		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}, {name: "own", vals: []uint64{own}}}, resolved: true})
+		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}, {name: "fd", vals: []uint64{onFD}}, {name: "own", vals: []uint64{own}}}, resolved: true})
 }
 
 // ownWait reports whether task tid of process pid, found asleep, waits in
-// a read or write (or a poll of one descriptor) on a descriptor whose
-// other end is its own process's (ownio.go).
-func (ts *taskStates) ownWait(tid, pid int, mono int64) bool {
+// a read or write (or a poll of one descriptor) on a descriptor (fd), and
+// whether that descriptor's other end is its own process's (own;
+// ownio.go).
+func (ts *taskStates) ownWait(tid, pid int, mono int64) (fd, own bool) {
 	if fdSyscalls == nil {
-		return false
+		return false, false
 	}
 	f, ok := ts.sys[tid]
 	if !ok {
 		var err error
 		if f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid)); err != nil {
 			ts.sys[tid] = nil // not readable: not tried again
-			return false
+			return false, false
 		}
 		ts.sys[tid] = f
 	}
 	if f == nil {
-		return false
+		return false, false
 	}
 	n, _ := f.ReadAt(ts.buf, 0)
 	nr, a0, a1, ok := parseSyscall(ts.buf[:n])
 	if !ok {
-		return false
+		return false, false
 	}
-	fd := int64(-1)
+	d := int64(-1)
 	switch {
 	case fdSyscalls[nr]:
-		fd = int64(int32(a0))
+		d = int64(int32(a0))
 	case pollSyscalls[nr] && a1 == 1 && ts.mem != nil:
 		// struct pollfd's first field is the descriptor (a socket with a
 		// timeout polls it alone before its recv or send).
 		if m := ts.mem(pid); m != nil {
 			if b, ok := m.read(a0, 4); ok {
-				fd = int64(int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24))
+				d = int64(int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24))
 			}
 		}
 	}
-	return fd >= 0 && ts.own.isOwn(pid, int(fd), mono)
+	if d < 0 {
+		return false, false
+	}
+	return true, ts.own.isOwn(pid, int(d), mono, ts.pids)
 }
 
 func (ts *taskStates) closeSys(tid int) {
