@@ -35,7 +35,7 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			"a file of yours under that name is left as it is (export fails; with -o naming\n" +
 			"that path it is replaced, as asked), and the next record into DIR removes the\n" +
 			"output with the run's others. Beside any other trace the same: a file of yours\n" +
-			"is left as it is, and another trace beside a run's does not replace its outputs.\n\n" +
+			"is left as it is; another trace beside a run's needs -o.\n\n" +
 			"--format otlp sends the run as an OpenTelemetry trace to Jaeger or any OTLP\n" +
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(exactArgs(1)),
@@ -173,11 +173,13 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	if !asked && !listed[out.File] && usersFile(path) {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
 	}
-	if !asked && listed[out.File] && !isRunTrace(o.File) && usersFile(filepath.Join(dir, traceName)) {
-		// Another trace beside a run's: the run's own output is not
-		// replaced with this trace's (QA: `export other.giltrace -f
-		// folded` in a run's directory replaced its flame.folded).
-		return fmt.Errorf("exporting %s as %s: %s is the output of the run beside it (%s), left as it is: name another file with -o", o.File, o.Format, path, traceName)
+	if !asked && !isRunTrace(o.File) && usersFile(filepath.Join(dir, traceName)) {
+		// Another trace beside a run's: the default names are the run's
+		// outputs' (QA: `export other.giltrace -f folded` in a run's
+		// directory replaced its flame.folded; refused only when the name
+		// was listed, a second export of the same trace was then refused
+		// as "the run's output", review).
+		return fmt.Errorf("exporting %s as %s: %s is a run's directory (%s), whose outputs have the default names: name the file with -o", o.File, o.Format, dir, traceName)
 	}
 	if err := writeOutputFile(cmd.Context(), out, s, path); err != nil {
 		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)

@@ -435,7 +435,7 @@ func TestExportBesideAnyTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = runRoot("export", other, "--format", "folded")
-	if err == nil || !strings.Contains(err.Error(), "is the output of the run beside it") {
+	if err == nil || !strings.Contains(err.Error(), "is a run's directory") {
 		t.Errorf("export of another trace over a run's output: %v", err)
 	}
 	if after, _ := os.ReadFile(folded); string(after) != string(before) {

@@ -87,7 +87,7 @@ func writeManifest(dir string, paths []string) error {
 		return fmt.Errorf("%s is not a regular file: left alone", filepath.Join(dir, manifestName))
 	}
 	var b strings.Builder
-	b.WriteString("# giltrace record: the outputs written beside run.giltrace; the next record into this directory removes them\n")
+	b.WriteString("# giltrace: the outputs record and export wrote in this directory; the next record into it removes them\n")
 	for _, p := range paths {
 		rel, err := filepath.Rel(dir, p)
 		if err != nil || !filepath.IsLocal(rel) {
