@@ -7,7 +7,8 @@ import (
 
 // Poll is a thread's loop that waits for other threads by sleeping until
 // they have ended (`while any(t.is_alive() for t in ts): time.sleep(0.1)`,
-// or `done.wait(0.1)` on an Event never set: a common way to wait that
+// or `done.wait(0.1)` on an Event never set, when its timed waits are
+// known to have run out, I/O "lock-timeout": a common way to wait that
 // Ctrl-C can interrupt): its state spans First to Last (a sleep), from the
 // start of the first to the end of the last; Targets, the threads that
 // ended meanwhile, in the order they ended, the last at LastEnd, inside
