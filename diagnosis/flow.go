@@ -74,9 +74,10 @@ type flow struct {
 	// notifier the trace does not name). Without the GIL a notifier may
 	// come sooner, so an end built on one is an estimate, not the earliest.
 	recordedWaits bool
-	// polls: by thread, a loop that sleeps until other threads end
-	// (tracer.Poll): a join of them, then the rest of its last sleep.
-	polls map[tracer.ThreadID]*tracer.Poll
+	// polls: per thread, a loop that sleeps until other threads end
+	// (tracer.Poll), or nil: a join of them, then the rest of its last
+	// sleep. A slice: counted and run look at it for every span.
+	polls []*tracer.Poll
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
 	// after the join, a started thread's), computed backwards (tails).
@@ -134,7 +135,12 @@ func (a *analysis) flowOf() *flow {
 		return a.fl
 	}
 	n := len(a.r.Threads)
-	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify, polls: a.s.Polls()}
+	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify, polls: make([]*tracer.Poll, n)}
+	for id, p := range a.s.Polls() {
+		if int(id) < n {
+			f.polls[id] = p
+		}
+	}
 	f.sps = make([][]tracer.StateSpan, n)
 	for i := range n {
 		if i < len(a.s.Threads) {
@@ -215,7 +221,7 @@ func (h *spanHeap) Pop() any {
 // pollEnd reports whether span k of thread i is the last sleep of a loop
 // that polls other threads (tracer.Poll), which waits for them (step).
 func (f *flow) pollEnd(i, k int) bool {
-	p := f.polls[tracer.ThreadID(i)]
+	p := f.polls[i]
 	return p != nil && k == p.Last
 }
 
@@ -224,7 +230,7 @@ func (f *flow) pollEnd(i, k int) bool {
 // the spans of a loop that polls other threads (tracer.Poll) but the rest
 // of its last sleep.
 func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
-	if p := f.polls[tracer.ThreadID(i)]; p != nil && p.From <= sp.Start && sp.End <= p.To {
+	if p := f.polls[i]; p != nil && p.From <= sp.Start && sp.End <= p.To {
 		if sp.End == p.To {
 			// The last sleep: what it takes after the threads it waited
 			// for have ended (step adds it; the tails count it here).
@@ -258,7 +264,7 @@ func (f *flow) step(i int) {
 	case f.pollEnd(i, k):
 		// The end of a poll: after the threads it waited for, then the
 		// rest of the sleep in which the last ended.
-		p := f.polls[tracer.ThreadID(i)]
+		p := f.polls[i]
 		for _, j := range p.Targets {
 			v = max(v, f.dep(int(j), f.a.s.Threads[j].End, i, k+1, 0))
 		}

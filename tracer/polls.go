@@ -35,6 +35,7 @@ const (
 	pollMinSleeps = 3
 	pollMinSleep  = 1_000_000 // 1 ms
 	pollMaxGap    = 2_000_000 // 2 ms
+	pollTail      = 256       // the last sleep is among its thread's last pollTail spans
 )
 
 // Polls finds, by thread, a loop that polls other threads with sleeps
@@ -79,7 +80,12 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 		}
 		sts := s.ThreadStates(tid)
 		last := -1
-		for i := len(sts) - 1; i >= 0; i-- {
+		// The loop's last sleep is among the thread's last pollTail spans
+		// (what follows a poll is its thread's end: joins, a result
+		// printed); looking no further keeps this off threads that never
+		// sleep, whose every span it passed (12 % of the diagnosis of a
+		// 1.92 M-event run).
+		for i := len(sts) - 1; i >= max(0, len(sts)-pollTail); i-- {
 			if isSleep(&sts[i]) {
 				last = i
 				break
