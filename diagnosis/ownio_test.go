@@ -67,6 +67,11 @@ func TestOwnIO(t *testing.T) {
 		if warned != tc.high {
 			t.Errorf("%s: warned %v in every output, want %v", name, warned, tc.high)
 		}
+		// The run, without scales, has a thread whose work (mostly I/O)
+		// bounds it: told that its calls wait for the other threads.
+		if nv := r.NoVerdict; tc.high && (nv == nil || !strings.Contains(nv.Advice, "waits on its own pipes and connections")) {
+			t.Errorf("%s: no verdict %+v: its advice does not say the I/O waits on the program's own threads", name, nv)
+		}
 		if tc.high {
 			o := r.OwnIO
 			if o.OwnNS <= 0 || o.OwnNS > o.IONS {

@@ -285,12 +285,19 @@ func (a *analysis) noVerdict() *NoVerdict {
 	}
 	most := 1 / max(share, 1e-9)
 	sp := a.r.Speedup
+	advice := fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python will not help while it stays on one thread.", th.Name)
+	if o := a.r.OwnIO; o != nil && o.High && io*2 >= bestWork {
+		// Its blocking calls wait for the program's other threads (QA:
+		// a pipe ping-pong was told to shorten its own work, 70 % of it
+		// waits for its peer).
+		advice = fmt.Sprintf("Most of %s's work is blocking calls, and the program's I/O waits on its own pipes and connections (the warning above): those calls wait for its other threads' work. Fewer round trips between the threads, or the work done in one thread, would help; more threads, processes or a free-threaded Python will not.", th.Name)
+	}
 	return &NoVerdict{
 		Thread: th.Name, WorkNS: bestWork, RunningNS: th.RunningNS + th.NativeHoldingNS, NativeNS: th.NativeNS, IONS: io,
 		Share: round3(share), MaxSpeedup: round3(most),
 		Text: fmt.Sprintf("%s's own work, %s, fills %s of the run's %s wall: %s. That work runs on one thread, one piece after another, so the run cannot end before it, whatever the other threads do: no other way of running them makes the run more than %s faster without splitting it (estimated %s without a GIL, %s as processes; now %s).",
 			th.Name, textfmt.Dur(bestWork), textfmt.Pct0(share), textfmt.Dur(a.wallNS), textfmt.And(parts), textfmt.X(most), textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved)),
-		Advice: fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python will not help while it stays on one thread.", th.Name),
+		Advice: advice,
 	}
 }
 
