@@ -525,7 +525,7 @@ func criticalThread(s *tracer.Spans) critical {
 		// queue's semaphore: I/O "wait") waits for their work, which
 		// their own threads count (QA: a parent in Process.join was
 		// "limited by I/O latency ... faster I/O would help").
-		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-procWait(s, tracer.ThreadID(id)), 0) + blocked
+		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-procWait(s, tracer.ThreadID(id))-kindIO(s, tracer.ThreadID(id), diagnosis.ListenKind), 0) + blocked
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
@@ -576,9 +576,20 @@ func procWait(s *tracer.Spans, id tracer.ThreadID) int64 {
 	if len(s.Trace.Procs) < 2 {
 		return 0
 	}
+	return kindIO(s, id, "wait")
+}
+
+// kindIO is thread id's I/O of kind kind: "listen", a server's waits for
+// a connection, which are idle, not its own work (QA: an in-process
+// server's serve_forever was the limit, "faster I/O would help").
+func kindIO(s *tracer.Spans, id tracer.ThreadID, kind string) int64 {
+	k := slices.Index(s.Trace.Strings, kind)
+	if k <= 0 {
+		return 0
+	}
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {
-		if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "wait" {
+		if sp.State == tracer.StateIO && sp.IOKind == tracer.StringID(k) {
 			ns += sp.End - sp.Start
 		}
 	}

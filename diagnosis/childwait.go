@@ -42,6 +42,16 @@ func (a *analysis) ioWork() []int64 {
 			io[i] = max(io[i]-a.s.PollWait(id), 0)
 		}
 	}
+	// A server's waits for a connection (I/O "listen": its accept loop,
+	// idle until a client comes or it is shut down) are not work either
+	// (QA: an in-process server's serve_forever bounded the estimates).
+	if listen := a.listenKind(); listen != 0 {
+		for _, sp := range a.s.States {
+			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind == listen && i < n {
+				io[i] = max(io[i]-(sp.End-sp.Start), 0)
+			}
+		}
+	}
 	if !a.realProgram() || len(a.t.Procs) < 2 {
 		return io
 	}
@@ -89,6 +99,18 @@ func (a *analysis) ioWork() []int64 {
 		io[i] = max(io[i], 0)
 	}
 	return io
+}
+
+// ListenKind is the I/O kind of a wait for a connection (a real program's
+// accept loop: source/cpython's ioListen).
+const ListenKind = "listen"
+
+// listenKind is the trace's string for ListenKind, 0 if it has none.
+func (a *analysis) listenKind() tracer.StringID {
+	if i := slices.Index(a.t.Strings, ListenKind); i > 0 {
+		return tracer.StringID(i)
+	}
+	return 0
 }
 
 // procOfThread is the process index of thread id, or -1.

@@ -57,3 +57,28 @@ func TestPollIsAJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestListenIsNotWork: a server thread's waits for a connection (I/O
+// "listen": its accept loop, idle) are not work: not in the same work on
+// one thread, and not the thread whose work bounds the run. QA: an
+// in-process server's serve_forever was the limit, "faster I/O would
+// help".
+func TestListenIsNotWork(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, kind := range []string{diagnosis.ListenKind, "network"} {
+		b := testkit.New("server")
+		p := b.FreeThreadedProcess("server", 1)
+		srv, w := b.Thread(p, "server"), b.Thread(p, "worker")
+		srv.Start(0).IOBegin(1*ms, kind).IOEnd(900*ms).End(901 * ms)
+		w.Start(0).End(500 * ms)
+		r := diagnosis.Analyze(tracer.Derive(b.Trace()))
+		work := r.Speedup.SerialEquivNS
+		idle := kind == diagnosis.ListenKind
+		if idle && work > 510*ms || !idle && work < 1390*ms {
+			t.Errorf("%s: the same work on one thread %d ms", kind, work/ms)
+		}
+		if nv := r.NoVerdict; idle && nv != nil && nv.Thread == "server" {
+			t.Errorf("%s: the server's waits bound the run: %s", kind, nv.Text)
+		}
+	}
+}

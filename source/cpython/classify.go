@@ -20,6 +20,11 @@ const (
 	ioDisk    = "disk"
 	ioWait    = "wait"
 	ioOther   = "blocking"
+	// ioListen is a network call during which the readings of its
+	// thread found it asleep waiting for a connection: in accept, or
+	// polling a listening socket (a server's accept loop, serve_forever's
+	// select): idle, not work (ownio.go).
+	ioListen = "listen"
 	// ioLockTimeout is a wait on a guest lock that ended without it (the
 	// lock was still held by the thread that got it first): lock.acquire
 	// with a timeout, Condition.wait(timeout), Event.wait(timeout).

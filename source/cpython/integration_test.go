@@ -1919,3 +1919,42 @@ func TestDuplicateThreadNames(t *testing.T) {
 		}
 	})
 }
+
+// TestListenWaits: a server thread's waits for a connection, in
+// serve_forever's poll of its listening socket, are I/O "listen" (idle,
+// not work), and its handlers' and clients' network I/O is not. QA: an
+// in-process server's serve_forever, polling until shutdown, was the
+// limit of What would help, "faster I/O would help".
+func TestListenWaits(t *testing.T) {
+	src := "import socket, socketserver, threading, time\n" +
+		"class H(socketserver.BaseRequestHandler):\n    def handle(self):\n        self.request.recv(1); self.request.sendall(b'y')\n" +
+		"srv = socketserver.ThreadingTCPServer(('127.0.0.1', 0), H)\n" +
+		"st = threading.Thread(target=srv.serve_forever, name='server', kwargs={'poll_interval': 0.05}); st.start()\n" +
+		"def client():\n    for _ in range(15):\n        time.sleep(0.02)\n" +
+		"        c = socket.create_connection(srv.server_address); c.sendall(b'x'); c.recv(1); c.close()\n" +
+		"cs = [threading.Thread(target=client, name='client') for _ in range(2)]\n" +
+		"[c.start() for c in cs]; [c.join() for c in cs]; srv.shutdown(); st.join()\n"
+	eachVersion(t, "listen.py", src, []string{"3.12.1"}, Options{}, func(t *testing.T, tr *tracer.Trace) {
+		byThread := map[string]map[string]int{}
+		for _, e := range tr.Events {
+			if e.Kind != tracer.KindIOBegin || int(e.Thread) >= len(tr.Threads) {
+				continue
+			}
+			n := tr.Threads[e.Thread].Name
+			if byThread[n] == nil {
+				byThread[n] = map[string]int{}
+			}
+			byThread[n][tr.Str(e.IOKind())]++
+		}
+		t.Logf("I/O calls by thread and kind: %v", byThread)
+		if byThread["server"] == nil {
+			t.Skipf("the server thread's name was not read (a slow recorder): %v", byThread)
+		}
+		if byThread["server"][ioListen] == 0 {
+			t.Errorf("the server's waits for a connection: none is I/O %q: %v", ioListen, byThread["server"])
+		}
+		if byThread["client"][ioListen] > 0 {
+			t.Errorf("the clients' I/O is %q: %v", ioListen, byThread["client"])
+		}
+	})
+}

@@ -223,6 +223,12 @@ type section struct {
 	watched       bool
 	asleep, awake int
 	woke          []int64
+	// listen and onFD count, for an I/O call, the readings that found its
+	// thread asleep waiting for a connection (accept, a poll of a
+	// listening socket) and those that found it asleep on another
+	// descriptor: a call most of whose readings were the first is I/O
+	// "listen" (ioListen).
+	listen, onFD int
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -309,7 +315,10 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 		// process's (ownio.go). Not the readings of other waits (a
 		// sleep): idle heartbeat threads took a ping-pong's share from
 		// 97 % to 13 % (QA).
-		if e.val("asleep") != 0 && e.val("fd") != 0 {
+		if e.val("asleep") != 0 && e.val("listen") != 0 {
+			s.listen++
+		} else if e.val("asleep") != 0 && e.val("fd") != 0 {
+			s.onFD++
 			m.ioAsleep++
 			if e.val("own") != 0 {
 				m.ownIO++
@@ -946,6 +955,12 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		// probed, another thread is shown holding it.
 		b = blocking{io: true, kind: ioLockTimeout}
 		m.lockTimeouts++
+	}
+	if b.io && !s.hasLock && s.listen > 0 && s.listen >= s.onFD {
+		// Waiting for a connection: a server's accept loop, idle (QA: an
+		// in-process server's serve_forever, polling its listening
+		// socket until shutdown, was the limit "faster I/O would help").
+		b.kind = ioListen
 	}
 	// The I/O or the native call begins where the GIL is let go (s.drop),
 	// not at PyEval_SaveThread's entry (s.start): the few microseconds in

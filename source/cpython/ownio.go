@@ -30,20 +30,23 @@ import (
 // fdSyscalls are the system calls (this architecture's numbers) whose
 // first argument is the one descriptor a thread blocked in them waits on;
 // pollSyscalls those whose first argument points to struct pollfd
-// entries, their count the second.
-var fdSyscalls, pollSyscalls = syscallsOf(runtime.GOARCH)
+// entries, their count the second; acceptSyscalls those that wait for a
+// connection on a listening socket.
+var fdSyscalls, pollSyscalls, acceptSyscalls = syscallsOf(runtime.GOARCH)
 
-func syscallsOf(arch string) (fd, poll map[int64]bool) {
+func syscallsOf(arch string) (fd, poll, accept map[int64]bool) {
 	switch arch {
 	case "amd64":
 		// read, write, readv, writev, sendto, recvfrom, sendmsg, recvmsg
 		return map[int64]bool{0: true, 1: true, 19: true, 20: true, 44: true, 45: true, 46: true, 47: true},
-			map[int64]bool{7: true, 271: true} // poll, ppoll
+			map[int64]bool{7: true, 271: true}, // poll, ppoll
+			map[int64]bool{43: true, 288: true} // accept, accept4
 	case "arm64":
 		return map[int64]bool{63: true, 64: true, 65: true, 66: true, 206: true, 207: true, 211: true, 212: true},
-			map[int64]bool{73: true} // ppoll
+			map[int64]bool{73: true}, // ppoll
+			map[int64]bool{202: true, 242: true}
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // parseSyscall reads /proc/PID/task/TID/syscall's line: the number of the
@@ -91,9 +94,10 @@ type ownFDs struct {
 }
 
 type fdTable struct {
-	at   int64        // CLOCK_MONOTONIC of the listing
-	cost int64        // how long the listing took, ns
-	own  map[int]bool // by descriptor: its other end is the process's own
+	at     int64        // CLOCK_MONOTONIC of the listing
+	cost   int64        // how long the listing took, ns
+	own    map[int]bool // by descriptor: its other end is the process's own
+	listen map[int]bool // by descriptor: a listening TCP socket
 }
 
 type heldTable struct {
@@ -110,37 +114,38 @@ const ownFDsShare = 20
 func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[int]*heldTable{}} }
 
 // isOwn reports whether descriptor fd of process pid leads back to the
-// process (at mono), listing its descriptors when it must; others are the
+// process (at mono), and whether it is a listening socket, listening its
+// descriptors when it must; others are the
 // other traced processes, any of which holding the same pipe or socket
 // makes it theirs too, not pid's own: multiprocessing's queues and pipes
 // keep both ends in the parent and in each child, and a child writes
 // what the parent reads (review: a parent in Queue.get and a Pool's
 // result handler, 319 of 322 readings "own").
-func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) bool {
+func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool) {
 	t := o.procs[pid]
 	if t != nil {
 		age, gap := mono-t.at, ownFDsShare*t.cost
 		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) {
-			return own
+			return own, t.listen[fd]
 		}
 		if age < max(ownFDsEvery/20, gap) {
-			return false // listed a moment ago: a descriptor opened since waits a little
+			return false, false // listed a moment ago: a descriptor opened since waits a little
 		}
 	}
 	if len(o.procs) > 64 {
 		clear(o.procs)
 	}
 	t0 := time.Now()
-	own, inodes := listOwn(fmt.Sprintf("/proc/%d", pid))
-	t = &fdTable{at: mono, own: own}
+	owns, inodes, listens := listOwn(fmt.Sprintf("/proc/%d", pid))
+	t = &fdTable{at: mono, own: owns, listen: listens}
 	t.cost = int64(time.Since(t0))
-	for fd, ok := range own {
+	for fd, ok := range owns {
 		if ok && o.heldElsewhere(inodes[fd], pid, others, mono) {
-			own[fd] = false
+			owns[fd] = false
 		}
 	}
 	o.procs[pid] = t
-	return t.own[fd]
+	return t.own[fd], t.listen[fd]
 }
 
 // heldElsewhere reports whether a traced process other than pid holds the
@@ -189,13 +194,13 @@ func listInodes(dir string) map[string]bool {
 // too (a pipe's two ends share its inode; a TCP socket's peer is the
 // socket whose local address is its remote one, in the process's
 // network namespace's tables), with the link's name of each own one
-// ("pipe:[123]", for heldElsewhere).
-func listOwn(dir string) (own map[int]bool, inodes map[int]string) {
+// ("pipe:[123]", for heldElsewhere), and the listening TCP sockets.
+func listOwn(dir string) (own map[int]bool, inodes map[int]string, listen map[int]bool) {
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil || len(ents) > maxOwnFDs {
-		return nil, nil
+		return nil, nil, nil
 	}
-	inodes = map[int]string{}
+	inodes, listen = map[int]string{}, map[int]bool{}
 	type ends struct {
 		ino         string
 		fds         []int
@@ -246,7 +251,7 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string) {
 			}
 		}
 	}
-	if len(sockets) > 1 {
+	if len(sockets) > 0 {
 		type conn struct{ local, remote string }
 		conns := map[string]conn{}  // by inode, the process's
 		byAddr := map[conn]string{} // inode by its two addresses
@@ -266,6 +271,12 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string) {
 				if _, ok := sockets[ino]; !ok || ino == "0" {
 					continue
 				}
+				if fl[3] == "0A" { // TCP_LISTEN
+					for _, fd := range sockets[ino] {
+						listen[fd] = true
+					}
+					continue
+				}
 				c := conn{unmapped(fl[1]), unmapped(fl[2])}
 				conns[ino] = c
 				byAddr[c] = ino
@@ -281,7 +292,7 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string) {
 			}
 		}
 	}
-	return own, inodes
+	return own, inodes, listen
 }
 
 // unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address

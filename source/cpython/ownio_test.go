@@ -86,7 +86,7 @@ func TestListOwn(t *testing.T) {
 	}
 	cfd, sfd := fdOf(c.(*net.TCPConn)), fdOf(s.(*net.TCPConn))
 	lfd := fdOf(ln.(*net.TCPListener))
-	own, _ := listOwn("/proc/self")
+	own, _, listen := listOwn("/proc/self")
 	for _, tc := range []struct {
 		what string
 		fd   int
@@ -104,31 +104,34 @@ func TestListOwn(t *testing.T) {
 		if own[tc.fd] != tc.want {
 			t.Errorf("%s (fd %d): own %v, want %v", tc.what, tc.fd, own[tc.fd], tc.want)
 		}
+		if l := tc.fd == lfd; listen[tc.fd] != l {
+			t.Errorf("%s (fd %d): listening %v, want %v", tc.what, tc.fd, listen[tc.fd], l)
+		}
 	}
 	o := newOwnFDs()
 	pid := os.Getpid()
-	if !o.isOwn(pid, int(r.Fd()), 1, nil) || o.isOwn(pid, lfd, 2, nil) {
-		t.Errorf("ownFDs: pipe %v, listening socket %v; want true, false", o.isOwn(pid, int(r.Fd()), 3, nil), o.isOwn(pid, lfd, 3, nil))
+	if !ownOf(o, pid, int(r.Fd()), 1, nil) || ownOf(o, pid, lfd, 2, nil) {
+		t.Errorf("ownFDs: pipe %v, listening socket %v; want true, false", ownOf(o, pid, int(r.Fd()), 3, nil), ownOf(o, pid, lfd, 3, nil))
 	}
 	// A descriptor the table does not know lists the process again, but
 	// not within ownFDsEvery/20 (nor ownFDsShare times a listing's cost)
 	// of the last listing.
 	const unknown = 1 << 20
-	if o.isOwn(pid, unknown, 2e6, nil) || o.procs[pid].at != 1 {
+	if ownOf(o, pid, unknown, 2e6, nil) || o.procs[pid].at != 1 {
 		t.Errorf("listed again 2 ms after a listing: at %d", o.procs[pid].at)
 	}
 	// An answer that the descriptor leads back to the process is trusted
 	// for ownTrueEvery only (a pipe Popen held both ends of for a moment).
 	o.procs[pid].cost = 0 // a listing that took no time
-	if !o.isOwn(pid, int(r.Fd()), 25e6, nil) || o.procs[pid].at != 25e6 {
+	if !ownOf(o, pid, int(r.Fd()), 25e6, nil) || o.procs[pid].at != 25e6 {
 		t.Errorf("an own answer trusted 25 ms after its listing: at %d", o.procs[pid].at)
 	}
 	o.procs[pid].at = 1
 	o.procs[pid].cost = int64(ownFDsEvery) // a listing that took 200 ms
-	if o.isOwn(pid, unknown, 1e9, nil) || o.procs[pid].at != 1 {
+	if ownOf(o, pid, unknown, 1e9, nil) || o.procs[pid].at != 1 {
 		t.Errorf("listed again 1 s after a listing that took 200 ms: at %d", o.procs[pid].at)
 	}
-	if o.isOwn(pid, unknown, 5e9, nil) || o.procs[pid].at != 5e9 {
+	if ownOf(o, pid, unknown, 5e9, nil) || o.procs[pid].at != 5e9 {
 		t.Errorf("not listed again 5 s after a listing that took 200 ms: at %d", o.procs[pid].at)
 	}
 }
@@ -153,10 +156,10 @@ func TestOwnHeldElsewhere(t *testing.T) {
 	}
 	defer func() { child.Process.Kill(); child.Wait() }()
 	pid := os.Getpid()
-	if !newOwnFDs().isOwn(pid, int(r.Fd()), 1, []int{pid}) {
+	if !ownOf(newOwnFDs(), pid, int(r.Fd()), 1, []int{pid}) {
 		t.Errorf("a pipe whose ends this process alone traced holds is not its own")
 	}
-	if newOwnFDs().isOwn(pid, int(r.Fd()), 1, []int{pid, child.Process.Pid}) {
+	if ownOf(newOwnFDs(), pid, int(r.Fd()), 1, []int{pid, child.Process.Pid}) {
 		t.Errorf("a pipe that a traced child holds too is this process's own")
 	}
 	if got := unmapped("0000000000000000FFFF00000100007F:1F90"); got != "0100007F:1F90" {
@@ -165,4 +168,10 @@ func TestOwnHeldElsewhere(t *testing.T) {
 	if got := unmapped("00000000000000000000000001000000:1F90"); got != "00000000000000000000000001000000:1F90" {
 		t.Errorf("unmapped ::1: %s", got)
 	}
+}
+
+// ownOf is isOwn's first answer.
+func ownOf(o *ownFDs, pid, fd int, mono int64, others []int) bool {
+	own, _ := o.isOwn(pid, fd, mono, others)
+	return own
 }

@@ -145,48 +145,58 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 	if !ok {
 		return evs
 	}
-	var v, onFD, own uint64
+	var v, onFD, own, listen uint64
 	if asleep {
 		v = 1
-		fd, mine := ts.ownWait(tid, pid, t1)
-		if fd {
-			onFD = 1
-		}
-		if mine {
-			own = 1
-		}
+		w := ts.ownWait(tid, pid, t1)
+		onFD, own, listen = b2u(w.fd), b2u(w.own), b2u(w.listen)
 	}
 	return append(evs, rawEvent{mono: t1, tid: tid, tgid: pid, event: evTaskState,
-		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}}, {name: "fd", vals: []uint64{onFD}}, {name: "own", vals: []uint64{own}}}, resolved: true})
+		args: []arg{{name: "asleep", vals: []uint64{v}}, {name: "window", vals: []uint64{uint64(window)}},
+			{name: "fd", vals: []uint64{onFD}}, {name: "own", vals: []uint64{own}}, {name: "listen", vals: []uint64{listen}}}, resolved: true})
 }
 
-// ownWait reports whether task tid of process pid, found asleep, waits in
-// a read or write (or a poll of one descriptor) on a descriptor (fd), and
-// whether that descriptor's other end is its own process's (own;
-// ownio.go).
-func (ts *taskStates) ownWait(tid, pid int, mono int64) (fd, own bool) {
+// fdWait is what a task found asleep waits on (taskStates.ownWait).
+type fdWait struct {
+	fd     bool // a read or write (or a poll of one descriptor) on a descriptor
+	own    bool // whose other end is its own process's (ownio.go)
+	listen bool // for a connection: in accept, or polling a listening socket
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ownWait says what task tid of process pid, found asleep, waits on
+// (fdWait).
+func (ts *taskStates) ownWait(tid, pid int, mono int64) fdWait {
 	if fdSyscalls == nil {
-		return false, false
+		return fdWait{}
 	}
 	f, ok := ts.sys[tid]
 	if !ok {
 		var err error
 		if f, err = os.Open(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid)); err != nil {
 			ts.sys[tid] = nil // not readable: not tried again
-			return false, false
+			return fdWait{}
 		}
 		ts.sys[tid] = f
 	}
 	if f == nil {
-		return false, false
+		return fdWait{}
 	}
 	n, _ := f.ReadAt(ts.buf, 0)
 	nr, a0, a1, ok := parseSyscall(ts.buf[:n])
 	if !ok {
-		return false, false
+		return fdWait{}
 	}
 	d := int64(-1)
 	switch {
+	case acceptSyscalls[nr]:
+		return fdWait{listen: true}
 	case fdSyscalls[nr]:
 		d = int64(int32(a0))
 	case pollSyscalls[nr] && a1 == 1 && ts.mem != nil:
@@ -199,9 +209,10 @@ func (ts *taskStates) ownWait(tid, pid int, mono int64) (fd, own bool) {
 		}
 	}
 	if d < 0 {
-		return false, false
+		return fdWait{}
 	}
-	return true, ts.own.isOwn(pid, int(d), mono, ts.pids)
+	own, listen := ts.own.isOwn(pid, int(d), mono, ts.pids)
+	return fdWait{fd: true, own: own, listen: listen}
 }
 
 func (ts *taskStates) closeSys(tid int) {
