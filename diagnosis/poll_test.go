@@ -69,7 +69,7 @@ func TestListenIsNotWork(t *testing.T) {
 		b := testkit.New("server")
 		p := b.FreeThreadedProcess("server", 1)
 		srv, w := b.Thread(p, "server"), b.Thread(p, "worker")
-		srv.Start(0).IOBegin(1*ms, kind).IOEnd(900*ms).End(901 * ms)
+		srv.Start(0).IOBegin(1*ms, kind).IOEnd(900 * ms).End(901 * ms)
 		w.Start(0).End(500 * ms)
 		r := diagnosis.Analyze(tracer.Derive(b.Trace()))
 		work := r.Speedup.SerialEquivNS
