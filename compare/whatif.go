@@ -516,6 +516,8 @@ func criticalThread(s *tracer.Spans) critical {
 	if s.Trace.Meta.Extra["exit_status"] != "" {
 		daemons = model.Daemons(s)
 	}
+	listen := kindID(s, diagnosis.ListenKind)
+	procWaits := len(s.Trace.Procs) > 1
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
 		blocked := blockedBefore(s, tracer.ThreadID(id))
@@ -525,7 +527,11 @@ func criticalThread(s *tracer.Spans) critical {
 		// queue's semaphore: I/O "wait") waits for their work, which
 		// their own threads count (QA: a parent in Process.join was
 		// "limited by I/O latency ... faster I/O would help").
-		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-procWait(s, tracer.ThreadID(id))-kindIO(s, tracer.ThreadID(id), diagnosis.ListenKind), 0) + blocked
+		idle := kindIO(s, tracer.ThreadID(id), listen)
+		if procWaits {
+			idle += kindIO(s, tracer.ThreadID(id), kindID(s, "wait"))
+		}
+		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-idle, 0) + blocked
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
@@ -569,27 +575,26 @@ func criticalThread(s *tracer.Spans) critical {
 }
 
 // sleepWork is thread id's time in time.sleep (I/O of kind "sleep").
-// procWait is thread id's I/O waiting for other processes (I/O kind
-// "wait": os.waitpid, multiprocessing's semaphores) in a run of several
-// processes; 0 in a run of one.
-func procWait(s *tracer.Spans, id tracer.ThreadID) int64 {
-	if len(s.Trace.Procs) < 2 {
-		return 0
+// kindID is the trace's string of I/O kind kind, 0 if it has none.
+func kindID(s *tracer.Spans, kind string) tracer.StringID {
+	if k := slices.Index(s.Trace.Strings, kind); k > 0 {
+		return tracer.StringID(k)
 	}
-	return kindIO(s, id, "wait")
+	return 0
 }
 
-// kindIO is thread id's I/O of kind kind: "listen", a server's waits for
-// a connection, which are idle, not its own work (QA: an in-process
-// server's serve_forever was the limit, "faster I/O would help").
-func kindIO(s *tracer.Spans, id tracer.ThreadID, kind string) int64 {
-	k := slices.Index(s.Trace.Strings, kind)
-	if k <= 0 {
+// kindIO is thread id's I/O of kind k (kindID), 0 for none: "listen", a
+// server's waits for a connection, idle, not its own work (QA: an
+// in-process server's serve_forever was the limit, "faster I/O would
+// help"); "wait", in a run of several processes, its waits for them (QA:
+// a parent in Process.join was "limited by I/O latency").
+func kindIO(s *tracer.Spans, id tracer.ThreadID, k tracer.StringID) int64 {
+	if k == 0 {
 		return 0
 	}
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {
-		if sp.State == tracer.StateIO && sp.IOKind == tracer.StringID(k) {
+		if sp.State == tracer.StateIO && sp.IOKind == k {
 			ns += sp.End - sp.Start
 		}
 	}

@@ -45,7 +45,8 @@ func (a *analysis) ioWork() []int64 {
 	// A server's waits for a connection (I/O "listen": its accept loop,
 	// idle until a client comes or it is shut down) are not work either
 	// (QA: an in-process server's serve_forever bounded the estimates).
-	if listen := a.listenKind(); listen != 0 {
+	listen := a.listenKind()
+	if listen != 0 {
 		for _, sp := range a.s.States {
 			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind == listen && i < n {
 				io[i] = max(io[i]-(sp.End-sp.Start), 0)
@@ -89,8 +90,8 @@ func (a *analysis) ioWork() []int64 {
 		a.otherCPU = others // the flow counts each I/O span so
 		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
-			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
-				continue // a poll's sleeps: not work already (review: taken off twice)
+			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To || listen != 0 && sp.IOKind == listen {
+				continue // a poll's sleeps, a wait for a connection: not work already (review: taken off twice)
 			}
 			if sp.State == tracer.StateIO {
 				io[i] -= overlap(others[p], sp.Start, sp.End)

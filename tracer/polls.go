@@ -35,7 +35,6 @@ const (
 	pollMinSleeps = 3
 	pollMinSleep  = 1_000_000 // 1 ms
 	pollMaxGap    = 2_000_000 // 2 ms
-	pollTail      = 256       // the last sleep is among its thread's last pollTail spans
 )
 
 // Polls finds, by thread, a loop that polls other threads with sleeps
@@ -61,39 +60,45 @@ func (s *Spans) Polls() map[ThreadID]*Poll {
 func (s *Spans) findPolls() map[ThreadID]*Poll {
 	t := s.Trace
 	out := map[ThreadID]*Poll{}
-	kinds := map[StringID]bool{}
-	for _, k := range []string{"sleep", "lock-timeout"} {
-		if i := slices.Index(t.Strings, k); i > 0 {
-			kinds[StringID(i)] = true
-		}
+	// The kinds of a sleep: two IDs compared, not a map (a lookup per
+	// span of the pass below).
+	var sleepK, timeoutK StringID = 1<<32 - 1, 1<<32 - 1
+	if i := slices.Index(t.Strings, "sleep"); i > 0 {
+		sleepK = StringID(i)
 	}
-	if len(kinds) == 0 {
+	if i := slices.Index(t.Strings, "lock-timeout"); i > 0 {
+		timeoutK = StringID(i)
+	}
+	if sleepK == 1<<32-1 && timeoutK == 1<<32-1 {
 		return out // no sleep in the trace
 	}
 	isSleep := func(sp *StateSpan) bool {
-		return sp.State == StateIO && kinds[sp.IOKind] && sp.End-sp.Start >= pollMinSleep
+		return sp.State == StateIO && (sp.IOKind == sleepK || sp.IOKind == timeoutK) && sp.End-sp.Start >= pollMinSleep
+	}
+	// Each thread's last sleep, in one pass over every span (looking back
+	// from each thread's end passed every span of a thread that never
+	// slept, 12 % of the diagnosis of a 1.92 M-event run; looking back a
+	// few hundred spans missed a poll followed by its results' logging,
+	// review).
+	lastSleep := make([]int, len(s.Threads))
+	for i := range lastSleep {
+		lastSleep[i] = -1
+	}
+	for i := range s.States {
+		if sp := &s.States[i]; isSleep(sp) && int(sp.Thread) < len(lastSleep) {
+			lastSleep[sp.Thread] = i
+		}
 	}
 	for id := range t.Threads {
 		tid := ThreadID(id)
 		if int(tid) >= len(s.Threads) {
 			break
 		}
-		sts := s.ThreadStates(tid)
-		last := -1
-		// The loop's last sleep is among the thread's last pollTail spans
-		// (what follows a poll is its thread's end: joins, a result
-		// printed); looking no further keeps this off threads that never
-		// sleep, whose every span it passed (12 % of the diagnosis of a
-		// 1.92 M-event run).
-		for i := len(sts) - 1; i >= max(0, len(sts)-pollTail); i-- {
-			if isSleep(&sts[i]) {
-				last = i
-				break
-			}
-		}
-		if last < 0 {
+		if lastSleep[id] < 0 {
 			continue
 		}
+		sts := s.ThreadStates(tid)
+		last := lastSleep[id] - s.stateStart[id]
 		first, sleeps, slept := last, 1, sts[last].End-sts[last].Start
 		var busy, gilWait int64 // since the sleep after
 		for i := last - 1; i >= 0; i-- {
@@ -152,14 +157,4 @@ func (s *Spans) PollWait(id ThreadID) int64 {
 		return 0
 	}
 	return max(p.Slept-(p.To-p.LastEnd), 0)
-}
-
-// PollRest is the rest of the last sleep of thread id's poll after the
-// last thread it waited for ended (Poll: what the poll still takes once
-// they have); 0 for a thread without one.
-func (s *Spans) PollRest(id ThreadID) int64 {
-	if p := s.Polls()[id]; p != nil {
-		return max(p.To-p.LastEnd, 0)
-	}
-	return 0
 }

@@ -19,6 +19,7 @@ type pollCase struct {
 	gap           int64
 	ends          []int64
 	other         int64
+	tail          int // short writes after the loop (its results logged)
 }
 
 func (c pollCase) trace() (*tracer.Trace, tracer.ThreadID, []tracer.ThreadID) {
@@ -46,6 +47,10 @@ func (c pollCase) trace() (*tracer.Trace, tracer.ThreadID, []tracer.ThreadID) {
 			m.IOBegin(t, c.gapKind).IOEnd(t + c.gap)
 		}
 		t += c.gap
+	}
+	for range c.tail {
+		m.IOBegin(t, "disk").IOEnd(t + 10_000)
+		t += 20_000
 	}
 	m.End(t)
 	var ids []tracer.ThreadID
@@ -89,6 +94,7 @@ func TestPolls(t *testing.T) {
 		want bool
 	}{
 		{"Event.wait(0.1)", event, true},
+		{"its results logged after it: 400 writes", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{250 * ms, 430 * ms}, tail: 400}, true},
 		{"two sleeps", pollCase{kind: "sleep", n: 2, gap: 1 * ms, ends: []int64{50 * ms, 150 * ms}}, false},
 		{"no thread ends in the last sleep", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{250 * ms, 510 * ms}}, false},
 		{"a thread alive at the start outlives it", pollCase{kind: "sleep", n: 5, gap: 1 * ms, ends: []int64{430 * ms}, other: 600 * ms}, false},

@@ -94,10 +94,11 @@ type ownFDs struct {
 }
 
 type fdTable struct {
-	at     int64        // CLOCK_MONOTONIC of the listing
-	cost   int64        // how long the listing took, ns
-	own    map[int]bool // by descriptor: its other end is the process's own
-	listen map[int]bool // by descriptor: a listening TCP socket
+	at     int64          // CLOCK_MONOTONIC of the listing
+	cost   int64          // how long the listing took, ns
+	own    map[int]bool   // by descriptor: its other end is the process's own
+	listen map[int]bool   // by descriptor: a listening socket
+	links  map[int]string // by descriptor: its link's name when listed ("socket:[123]")
 }
 
 type heldTable struct {
@@ -125,7 +126,7 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool)
 	t := o.procs[pid]
 	if t != nil {
 		age, gap := mono-t.at, ownFDsShare*t.cost
-		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) {
+		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) && o.same(pid, fd, t) {
 			return own, t.listen[fd]
 		}
 		if age < max(ownFDsEvery/20, gap) {
@@ -136,16 +137,61 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool)
 		clear(o.procs)
 	}
 	t0 := time.Now()
-	owns, inodes, listens := listOwn(fmt.Sprintf("/proc/%d", pid))
-	t = &fdTable{at: mono, own: owns, listen: listens}
-	t.cost = int64(time.Since(t0))
+	owns, links, listens := listOwn(fmt.Sprintf("/proc/%d", pid))
+	t = &fdTable{at: mono, own: owns, listen: listens, links: links}
+	var kin []int
 	for fd, ok := range owns {
-		if ok && o.heldElsewhere(inodes[fd], pid, others, mono) {
+		if !ok {
+			continue
+		}
+		if kin == nil {
+			// The process's parent and descendants hold what it forked
+			// with, whether the recorder traces them yet or not (under
+			// -race a child was not yet traced: a queue's pipe was own).
+			kin = append(relatives(pid), others...)
+		}
+		if o.heldElsewhere(links[fd], pid, kin, mono) {
 			owns[fd] = false
 		}
 	}
+	t.cost = int64(time.Since(t0))
 	o.procs[pid] = t
 	return t.own[fd], t.listen[fd]
+}
+
+// same reports whether descriptor fd of process pid is still what table t
+// listed (its link's name): a descriptor closed and its number reused, a
+// connection per request, kept the answer of the one before (review: an
+// in-process server's clients, 0 of 142 readings own; a listening socket
+// closed and its number reused made a client's recv "listen").
+func (o *ownFDs) same(pid, fd int, t *fdTable) bool {
+	want, ok := t.links[fd]
+	if !ok {
+		return true // neither pipe nor socket when listed: no answer to keep
+	}
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+	return err == nil && l == want
+}
+
+// relatives is process pid's parent and descendants.
+func relatives(pid int) []int {
+	var out []int
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+			if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
+				if pp, err := strconv.Atoi(f[1]); err == nil && pp > 1 {
+					out = append(out, pp)
+				}
+			}
+		}
+	}
+	if ds, ok := descendants(pid); ok {
+		for d := range ds {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // heldElsewhere reports whether a traced process other than pid holds the
@@ -193,14 +239,15 @@ func listInodes(dir string) map[string]bool {
 // pipe or socket, true when its other end is a descriptor of the process
 // too (a pipe's two ends share its inode; a TCP socket's peer is the
 // socket whose local address is its remote one, in the process's
-// network namespace's tables), with the link's name of each own one
-// ("pipe:[123]", for heldElsewhere), and the listening TCP sockets.
-func listOwn(dir string) (own map[int]bool, inodes map[int]string, listen map[int]bool) {
+// network namespace's tables), with each one's link name ("pipe:[123]",
+// for heldElsewhere and same), and the listening sockets (TCP, and unix
+// sockets accepting connections).
+func listOwn(dir string) (own map[int]bool, links map[int]string, listen map[int]bool) {
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil || len(ents) > maxOwnFDs {
 		return nil, nil, nil
 	}
-	inodes, listen = map[int]string{}, map[int]bool{}
+	links, listen = map[int]string{}, map[int]bool{}
 	type ends struct {
 		ino         string
 		fds         []int
@@ -235,10 +282,12 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string, listen map[in
 			p.read = p.read || fi.Mode().Perm()&0o400 != 0
 			p.write = p.write || fi.Mode().Perm()&0o200 != 0
 			own[fd] = false
+			links[fd] = l
 		} else if ino, ok := strings.CutPrefix(l, "socket:["); ok {
 			ino = strings.TrimSuffix(ino, "]")
 			sockets[ino] = append(sockets[ino], fd)
 			own[fd] = false
+			links[fd] = l
 		}
 	}
 	for _, p := range pipes {
@@ -247,7 +296,6 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string, listen map[in
 		if p.read && p.write && len(p.fds) > 1 {
 			for _, fd := range p.fds {
 				own[fd] = true
-				inodes[fd] = "pipe:[" + p.ino + "]"
 			}
 		}
 	}
@@ -287,12 +335,28 @@ func listOwn(dir string) (own map[int]bool, inodes map[int]string, listen map[in
 			if peer, ok := byAddr[conn{c.remote, c.local}]; ok && peer != ino {
 				for _, fd := range sockets[ino] {
 					own[fd] = true
-					inodes[fd] = "socket:[" + ino + "]"
 				}
 			}
 		}
 	}
-	return own, inodes, listen
+	if len(sockets) > 0 {
+		// Unix sockets accepting connections (__SO_ACCEPTCON in their
+		// flags): a UnixStreamServer's serve_forever polls one (review).
+		if f, err := os.Open(dir + "/net/unix"); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				// Num RefCount Protocol Flags Type St Inode [Path]
+				fl := strings.Fields(sc.Text())
+				if len(fl) >= 7 && fl[3] == "00010000" {
+					for _, fd := range sockets[fl[6]] {
+						listen[fd] = true
+					}
+				}
+			}
+			f.Close()
+		}
+	}
+	return own, links, listen
 }
 
 // unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address
