@@ -1229,3 +1229,25 @@ func TestWhatIfOwnIOLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestWhatIfListenNote: a run in which a server thread waited for
+// connections (I/O "listen") a tenth of the run or more is predicted with
+// a note that its waits are replayed as recorded; a run without has none.
+func TestWhatIfListenNote(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, kind := range []string{"listen", "network"} {
+		b := testkit.New("server")
+		p := b.FreeThreadedProcess("server", 1)
+		srv, w := b.Thread(p, "server"), b.Thread(p, "worker")
+		srv.Start(0).IOBegin(1*ms, kind).IOEnd(300 * ms).End(301 * ms)
+		w.Start(0).End(500 * ms)
+		q, err := WhatIf(context.Background(), tracer.Derive(b.Trace()), WhatIfOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := strings.Contains(strings.Join(q.Notes, "\n"), "server waited 299ms for connections (I/O listen")
+		if noted != (kind == "listen") {
+			t.Errorf("%s: notes %q", kind, q.Notes)
+		}
+	}
+}
