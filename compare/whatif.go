@@ -114,9 +114,9 @@ type Prediction struct {
 	// not know, and whether it kept the cores full.
 	machine *diagnosis.Machine
 	ipcCost time.Duration // WhatIfOptions.IPCCost, when charged to some thread
-	// ownIO: the run's I/O waited on its own pipes and connections
-	// (diagnosis.OwnIO.High): its blocking calls wait for its threads.
-	ownIO bool
+	// ownIO: how the run's I/O waited on its own pipes and connections
+	// (diagnosis.OwnIO), nil if not recorded.
+	ownIO *diagnosis.OwnIO
 }
 
 // PredictionRow is one variant: a way to run the program on a machine.
@@ -170,7 +170,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	diag := diagnosis.Analyze(s)
 	p := &Prediction{Workload: t.Meta.Workload, RecordedCores: recCores, MeasuredWallNS: t.Duration(),
 		SerialNS: diag.Speedup.SerialEquivNS, Measured: diag.Speedup.Achieved, Model: src, Distorted: distorted(diag)}
-	p.ownIO = diag.OwnIO != nil && diag.OwnIO.High
+	p.ownIO = diag.OwnIO
 	mode := w.GIL.Mode
 	if mode == "" || mode == tracer.GILNone {
 		mode = tracer.GILCPython
@@ -413,6 +413,7 @@ func inferredHolds(s *tracer.Spans) bool {
 // started it, if found, and starterWorkNS that thread's own time before
 // the start, of which starterIONS in blocking calls.
 type critical struct {
+	id      int // its thread, -1 for none
 	name    string
 	endNS   int64
 	ioShare float64
@@ -575,6 +576,7 @@ func criticalThread(s *tracer.Spans) critical {
 			}
 		}
 	}
+	c.id = cid
 	c.cpuNS = cpu
 	c.cpuFromStartNS = cpuBetween(s, c.startNS, c.endNS)
 	if cid >= 0 && sameName(s.Trace, tracer.ThreadID(cid)) {
@@ -960,7 +962,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		// its "I/O split across more threads" would help.
 		p.Limit = fmt.Sprintf("its sleeps: %s, mostly in time.sleep (%s of its work): the program waits on purpose, and shorter or fewer sleeps would shorten it; more threads would not",
 			crit.needs(), textfmt.Pct0(crit.sleepShare))
-	case longest && crit.ioShare >= 0.5 && p.ownIO:
+	case longest && crit.ioShare >= 0.5 && crit.id >= 0 && p.ownIO.ThreadWaitsOnItself(tracer.ThreadID(crit.id)):
 		// QA: a pipe ping-pong, warned of, was told that faster I/O or
 		// its I/O split across more threads would help.
 		p.Limit = fmt.Sprintf("its own threads: %s, mostly blocking calls (%s of its work), which wait on pipes or connections whose other end is the program's (the warning above): faster I/O, more threads or processes would not help; fewer round trips between its threads would",

@@ -3,6 +3,8 @@ package diagnosis
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
@@ -18,6 +20,9 @@ const (
 	// pipe or a loopback TCP connection whose other end its own process
 	// holds.
 	ExtraOwnIOReadings = "own_io_readings"
+	// ExtraOwnIOByThread is both by thread: "ID:own/readings", comma-
+	// separated, the trace's thread IDs.
+	ExtraOwnIOByThread = "own_io_by_thread"
 )
 
 // OwnIOShare: a real program whose threads, found asleep in blocking I/O,
@@ -47,6 +52,26 @@ type OwnIO struct {
 	// own threads, estimated from the readings.
 	OwnNS int64 `json:"own_ns"`
 	High  bool  `json:"high"` // Own >= OwnIOMinReadings and Share >= OwnIOShare
+	// byThread: each thread's own and all readings, when recorded
+	// (ExtraOwnIOByThread).
+	byThread map[tracer.ThreadID][2]int64
+}
+
+// ThreadWaitsOnItself reports whether thread id's own readings, when
+// recorded by thread, make its blocking calls waits on the program's own
+// pipes and connections: OwnIOShare of them at least, and High for the
+// run. Without readings by thread (older traces), High for the run.
+// Review: a thread downloading from an external server, beside a pipe
+// ping-pong, was told its calls waited for its other threads.
+func (o *OwnIO) ThreadWaitsOnItself(id tracer.ThreadID) bool {
+	if o == nil || !o.High {
+		return false
+	}
+	if o.byThread == nil {
+		return true
+	}
+	r := o.byThread[id]
+	return r[1] > 0 && textfmt.Share(r[0], r[1]) >= OwnIOShare
 }
 
 // ownIO fills r.OwnIO from a real program's readings, when recorded.
@@ -76,7 +101,27 @@ func (a *analysis) ownIO() {
 	}
 	share := textfmt.Share(own, n)
 	a.r.OwnIO = &OwnIO{Readings: n, Own: own, Share: round3(share), IONS: io, OwnNS: int64(share * float64(io)),
-		High: own >= OwnIOMinReadings && share >= OwnIOShare}
+		High: own >= OwnIOMinReadings && share >= OwnIOShare, byThread: ownByThread(a.t.Meta.Extra[ExtraOwnIOByThread])}
+}
+
+// ownByThread parses ExtraOwnIOByThread; nil when absent or malformed.
+func ownByThread(v string) map[tracer.ThreadID][2]int64 {
+	if v == "" {
+		return nil
+	}
+	out := map[tracer.ThreadID][2]int64{}
+	for _, part := range strings.Split(v, ",") {
+		id, rest, ok := strings.Cut(part, ":")
+		own, all, ok2 := strings.Cut(rest, "/")
+		i, err1 := strconv.ParseUint(id, 10, 32)
+		o, err2 := strconv.ParseInt(own, 10, 64)
+		n, err3 := strconv.ParseInt(all, 10, 64)
+		if !ok || !ok2 || err1 != nil || err2 != nil || err3 != nil || o < 0 || n < o {
+			return nil
+		}
+		out[tracer.ThreadID(i)] = [2]int64{o, n}
+	}
+	return out
 }
 
 // Text is the sentence that says how much of the I/O waited for the

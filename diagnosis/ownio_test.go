@@ -1,6 +1,7 @@
 package diagnosis_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,6 +83,47 @@ func TestOwnIO(t *testing.T) {
 			if !strings.Contains(b.String(), "Warning: I/O on its own pipes and connections: the program waits on itself: "+tc.own+" of the "+tc.readings+" readings") {
 				t.Errorf("%s: the report does not warn:\n%s", name, b.String())
 			}
+		}
+	}
+}
+
+// TestOwnIOByThread: with the readings recorded by thread, the advice
+// that a thread's blocking calls wait for the other threads goes to the
+// thread bounding the run only when its own readings are own (review: a
+// thread downloading from an external server, beside a pipe ping-pong,
+// was told so); a malformed list falls back to the run's figure.
+func TestOwnIOByThread(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := -1
+	for i, th := range tr.Threads {
+		if th.Name == "server" {
+			server = i
+		}
+	}
+	if server < 0 {
+		t.Fatal("no thread named server in the fixture")
+	}
+	other := (server + 1) % len(tr.Threads)
+	tr.Meta.Extra[diagnosis.ExtraIOReadings], tr.Meta.Extra[diagnosis.ExtraOwnIOReadings] = "200", "100"
+	for _, tc := range []struct {
+		by   string
+		want bool
+	}{
+		{fmt.Sprintf("%d:0/40,%d:100/160", server, other), false},
+		{fmt.Sprintf("%d:30/40,%d:70/160", server, other), true},
+		{"garbage", true},
+	} {
+		tr.Meta.Extra[diagnosis.ExtraOwnIOByThread] = tc.by
+		r := diagnosis.Analyze(tracer.Derive(tr))
+		nv := r.NoVerdict
+		if nv == nil || nv.Thread != "server" {
+			t.Fatalf("%s: no verdict %+v, want the server bounding the run", tc.by, nv)
+		}
+		if got := strings.Contains(nv.Advice, "waits on its own pipes and connections"); got != tc.want {
+			t.Errorf("%s: own advice %v, want %v: %s", tc.by, got, tc.want, nv.Advice)
 		}
 	}
 }

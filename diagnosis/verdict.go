@@ -286,7 +286,7 @@ func (a *analysis) noVerdict() *NoVerdict {
 	most := 1 / max(share, 1e-9)
 	sp := a.r.Speedup
 	advice := fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python will not help while it stays on one thread.", th.Name)
-	if o := a.r.OwnIO; o != nil && o.High && io*2 >= bestWork {
+	if a.r.OwnIO.ThreadWaitsOnItself(tracer.ThreadID(best)) && io*2 >= bestWork {
 		// Its blocking calls wait for the program's other threads (QA:
 		// a pipe ping-pong was told to shorten its own work, 70 % of it
 		// waits for its peer).

@@ -1870,7 +1870,20 @@ func TestOwnIOReadings(t *testing.T) {
 	readings := func(t *testing.T, tr *tracer.Trace) (n, own int) {
 		n, _ = strconv.Atoi(tr.Meta.Extra["io_readings"])
 		own, _ = strconv.Atoi(tr.Meta.Extra["own_io_readings"])
-		t.Logf("%d readings asleep in I/O, %d on the process's own pipes and connections", n, own)
+		t.Logf("%d readings asleep in I/O, %d on the process's own pipes and connections; by thread %s", n, own, tr.Meta.Extra["own_io_by_thread"])
+		// By thread, the same readings: "ID:own/readings", thread IDs of
+		// the trace.
+		var byOwn, byAll int
+		for _, part := range strings.Split(tr.Meta.Extra["own_io_by_thread"], ",") {
+			var id, o, a int
+			if _, err := fmt.Sscanf(part, "%d:%d/%d", &id, &o, &a); err != nil || id >= len(tr.Threads) {
+				t.Errorf("own_io_by_thread %q: %q", tr.Meta.Extra["own_io_by_thread"], part)
+			}
+			byOwn, byAll = byOwn+o, byAll+a
+		}
+		if n > 0 && (byOwn != own || byAll != n) {
+			t.Errorf("by thread %d own of %d, in all %d of %d", byOwn, byAll, own, n)
+		}
 		if n < 10 {
 			t.Skipf("%d readings asleep in I/O: too few to judge (a recorder starved of CPU)", n)
 		}

@@ -153,13 +153,19 @@ const refreshEvery = 100_000_000
 
 // thread is the state of one traced thread.
 type thread struct {
-	tid    int
-	p      *proc
-	name   string
-	events []pending
-	live   *tracer.Buffer // in the live recording, once it has an event
-	liveN  int            // events emitted into live
-	prov   *provisional   // a blocking call emitted into live before its end
+	tid  int
+	p    *proc
+	name string
+	// ioAsleep and ownIO: the thread's readings asleep in I/O on a
+	// descriptor, and on its process's own (machine's, per thread);
+	// traced: its thread in the trace, once finish made it (NoThread
+	// before).
+	ioAsleep, ownIO int
+	traced          tracer.ThreadID
+	events          []pending
+	live            *tracer.Buffer // in the live recording, once it has an event
+	liveN           int            // events emitted into live
+	prov            *provisional   // a blocking call emitted into live before its end
 	// liveEnd: the end the live recording gives in place of the next
 	// event of kind liveEnd[0] (an I/O or native call published as the
 	// other: its begin was the provisional one), or zeros.
@@ -320,8 +326,10 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 		} else if e.val("asleep") != 0 && e.val("fd") != 0 {
 			s.onFD++
 			m.ioAsleep++
+			th.ioAsleep++
 			if e.val("own") != 0 {
 				m.ownIO++
+				th.ownIO++
 			}
 		}
 		return
@@ -354,7 +362,7 @@ func (m *machine) thread(tid, tgid int) *thread {
 		tgid = tid
 	}
 	p := m.proc(tgid)
-	th := &thread{tid: tid, p: p, last: -1}
+	th := &thread{tid: tid, p: p, last: -1, traced: tracer.NoThread}
 	if tid == tgid {
 		th.name = "MainThread"
 	}
@@ -1230,6 +1238,7 @@ func (m *machine) finish(t int64, why tracer.Release) {
 			seen[fmt.Sprint(th.p.pid, name)]++
 		}
 		bufs[th] = m.rec.NewThread(name, th.p.id)
+		th.traced = bufs[th].Thread()
 	}
 	for _, th := range m.order {
 		b := bufs[th]

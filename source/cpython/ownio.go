@@ -109,8 +109,15 @@ type heldTable struct {
 // ownFDsShare bounds the listings' cost: a process is listed again no
 // sooner than this many times its last listing took (a readlink per
 // descriptor: a server with thousands of them, each new connection a
-// descriptor the table does not know, would be listed every 10 ms).
-const ownFDsShare = 20
+// descriptor the table does not know, would be listed every 10 ms), and
+// no later for that than ownFDsMaxGap: a listing's time is wall time, on
+// a busy machine mostly waiting for a core (16 ms measured for a few
+// descriptors), which kept a new connection unknown, "not own", for
+// 320 ms.
+const (
+	ownFDsShare  = 20
+	ownFDsMaxGap = int64(100e6)
+)
 
 func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[int]*heldTable{}} }
 
@@ -125,12 +132,23 @@ func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[i
 func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool) {
 	t := o.procs[pid]
 	if t != nil {
-		age, gap := mono-t.at, ownFDsShare*t.cost
-		if own, ok := t.own[fd]; ok && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) && o.same(pid, fd, t) {
+		age, gap := mono-t.at, min(ownFDsShare*t.cost, ownFDsMaxGap)
+		own, known := t.own[fd]
+		if known {
+			known = o.same(pid, fd, t)
+		}
+		if known && age < max(ownFDsEvery, gap) && (!own || age < max(ownTrueEvery, gap)) {
 			return own, t.listen[fd]
 		}
 		if age < max(ownFDsEvery/20, gap) {
-			return false, false // listed a moment ago: a descriptor opened since waits a little
+			// Listed a moment ago: not again yet. A descriptor opened
+			// since waits a little; one the table knows keeps its answer
+			// (it was answered "not own" once its own answer had aged,
+			// a costly listing's wait long: TCP connections 0 of 59).
+			if known {
+				return own, t.listen[fd]
+			}
+			return false, false
 		}
 	}
 	if len(o.procs) > 64 {
@@ -173,14 +191,16 @@ func (o *ownFDs) same(pid, fd int, t *fdTable) bool {
 	return err == nil && l == want
 }
 
-// relatives is process pid's parent and descendants.
+// relatives is process pid's parent and descendants; not giltrace, the
+// parent of a program it started, which holds none of its pipes and
+// sockets (and, with its perf events, many descriptors to list).
 func relatives(pid int) []int {
 	var out []int
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
 		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
 			if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
-				if pp, err := strconv.Atoi(f[1]); err == nil && pp > 1 {
+				if pp, err := strconv.Atoi(f[1]); err == nil && pp > 1 && pp != os.Getpid() {
 					out = append(out, pp)
 				}
 			}
@@ -203,7 +223,7 @@ func (o *ownFDs) heldElsewhere(ino string, pid int, others []int, mono int64) bo
 			continue
 		}
 		h := o.held[q]
-		if h == nil || mono-h.at >= max(ownFDsEvery, ownFDsShare*h.cost) {
+		if h == nil || mono-h.at >= max(ownFDsEvery, min(ownFDsShare*h.cost, ownFDsMaxGap)) {
 			if len(o.held) > 256 {
 				clear(o.held)
 			}

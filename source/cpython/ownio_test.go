@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseSyscall(t *testing.T) {
@@ -128,12 +129,18 @@ func TestListOwn(t *testing.T) {
 		t.Errorf("an own answer trusted 25 ms after its listing: at %d", o.procs[pid].at)
 	}
 	o.procs[pid].at = 1
-	o.procs[pid].cost = int64(ownFDsEvery) // a listing that took 200 ms
-	if ownOf(o, pid, unknown, 1e9, nil) || o.procs[pid].at != 1 {
-		t.Errorf("listed again 1 s after a listing that took 200 ms: at %d", o.procs[pid].at)
+	o.procs[pid].cost = int64(4e6) // a listing that took 4 ms: 80 ms before the next
+	if ownOf(o, pid, unknown, 50e6, nil) || o.procs[pid].at != 1 {
+		t.Errorf("listed again 50 ms after a listing that took 4 ms: at %d", o.procs[pid].at)
 	}
-	if ownOf(o, pid, unknown, 5e9, nil) || o.procs[pid].at != 5e9 {
-		t.Errorf("not listed again 5 s after a listing that took 200 ms: at %d", o.procs[pid].at)
+	if ownOf(o, pid, unknown, 90e6, nil) || o.procs[pid].at != 90e6 {
+		t.Errorf("not listed again 90 ms after a listing that took 4 ms: at %d", o.procs[pid].at)
+	}
+	// A listing's time is wall time (a busy machine's wait for a core):
+	// the wait it makes is at most ownFDsMaxGap.
+	o.procs[pid].at, o.procs[pid].cost = 1, int64(time.Second)
+	if ownOf(o, pid, unknown, 150e6, nil) || o.procs[pid].at != 150e6 {
+		t.Errorf("not listed again 150 ms after a listing that took 1 s: at %d", o.procs[pid].at)
 	}
 }
 

@@ -762,6 +762,17 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.ioAsleep > 0 {
 		ex["io_readings"] = strconv.Itoa(m.ioAsleep)
 		ex["own_io_readings"] = strconv.Itoa(m.ownIO)
+		// By thread: "ID:own/readings" of each thread with readings, in
+		// the trace's thread IDs (diagnosis.OwnIO.ByThread).
+		var parts []string
+		for _, th := range m.order {
+			if th.ioAsleep > 0 && th.traced != tracer.NoThread {
+				parts = append(parts, fmt.Sprintf("%d:%d/%d", th.traced, th.ownIO, th.ioAsleep))
+			}
+		}
+		if len(parts) > 0 {
+			ex["own_io_by_thread"] = strings.Join(parts, ",")
+		}
 	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
