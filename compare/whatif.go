@@ -304,7 +304,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	p.runLock, p.unseenHolds = lockVerdict(diag), inferredHolds(s)
 	p.machine = diag.Machine
-	p.choose(o, criticalThread(s))
+	p.choose(o, criticalThread(s, diag.IOWorkNS))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
 		p.EstimatedAs, p.EstimatedCores = map[string]float64{}, sp.Cores
 		if sp.AsProcesses > 0 {
@@ -534,7 +534,13 @@ func andList(parts []string) string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-func criticalThread(s *tracer.Spans) critical {
+// criticalThread finds the critical thread of the run of s; ioWork is each
+// thread's I/O that counts as its work, as the diagnosis has it
+// (diagnosis.Report.IOWorkNS: QA, a parent in a multiprocessing queue's
+// get, waiting for its children's work, was "limited by I/O latency");
+// nil, each thread's I/O but its waits the diagnosis leaves out too (a
+// poll's sleeps, waits for a connection or for processes).
+func criticalThread(s *tracer.Spans, ioWork []int64) critical {
 	var c critical
 	cid := -1
 	var cpu int64
@@ -556,11 +562,16 @@ func criticalThread(s *tracer.Spans) critical {
 		// queue's semaphore: I/O "wait") waits for their work, which
 		// their own threads count (QA: a parent in Process.join was
 		// "limited by I/O latency ... faster I/O would help").
-		idle := kindIO(s, tracer.ThreadID(id), listen)
-		if procWaits {
-			idle += kindIO(s, tracer.ThreadID(id), kindID(s, "wait"))
+		var io int64
+		if id < len(ioWork) {
+			io = ioWork[id] // with the time blocked before it was first seen
+		} else {
+			idle := kindIO(s, tracer.ThreadID(id), listen)
+			if procWaits {
+				idle += kindIO(s, tracer.ThreadID(id), kindID(s, "wait"))
+			}
+			io = max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-idle, 0) + blocked
 		}
-		io := max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-idle, 0) + blocked
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		start := int64(0)
