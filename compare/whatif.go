@@ -564,7 +564,9 @@ func criticalThread(s *tracer.Spans, ioWork []int64) critical {
 		// "limited by I/O latency ... faster I/O would help").
 		var io int64
 		if id < len(ioWork) {
-			io = ioWork[id] // with the time blocked before it was first seen
+			// With the time blocked before it was first seen; not its waits
+			// for a connection, which the diagnosis counts.
+			io = max(ioWork[id]-kindIO(s, tracer.ThreadID(id), listen), 0)
 		} else {
 			idle := kindIO(s, tracer.ThreadID(id), listen)
 			if procWaits {

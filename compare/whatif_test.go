@@ -1274,3 +1274,25 @@ func TestCriticalThreadWithTheReportsIOWork(t *testing.T) {
 		t.Errorf("without the report's I/O work, the longest thread is %s, want MainThread (its read counted)", c.name)
 	}
 }
+
+// TestListenIsNotTheLimit: a server thread's waits for a connection (I/O
+// "listen": its accept loop, idle until a client comes or it is shut
+// down) are not its own work when What would help looks for the longest
+// thread (QA: an in-process server's serve_forever, polling until
+// shutdown, was "limited by I/O latency ... faster I/O would help"); the
+// same thread's network I/O is.
+func TestListenIsNotTheLimit(t *testing.T) {
+	const ms = int64(1_000_000)
+	for _, kind := range []string{"listen", "network"} {
+		b := testkit.New("server")
+		p := b.FreeThreadedProcess("server", 1)
+		srv, w := b.Thread(p, "server"), b.Thread(p, "worker")
+		srv.Start(0).IOBegin(1*ms, kind).IOEnd(900 * ms).End(901 * ms)
+		w.Start(0).End(500 * ms)
+		s := tracer.Derive(b.Trace())
+		c := criticalThread(s, diagnosis.Analyze(s).IOWorkNS)
+		if want := map[string]string{"listen": "worker", "network": "server"}[kind]; c.name != want {
+			t.Errorf("%s: the longest thread is %s, want %s", kind, c.name, want)
+		}
+	}
+}

@@ -59,11 +59,10 @@ type Report struct {
 	// own threads' work), when recorded: High when the overlap over-counts.
 	OwnIO *OwnIO `json:"own_io,omitempty"`
 	// IOWorkNS is, per thread, the I/O that counts as its work in the
-	// speedup arithmetic (ioWork: not a poll's sleeps, nor a server's
-	// waits for a connection, nor, in a real program of several
-	// processes, the waits for the others' CPU work; with an attach's
-	// time blocked before the thread was first seen): what the what-if
-	// takes as each thread's own I/O.
+	// speedup arithmetic (ioWork: not a poll's sleeps, nor, in a real
+	// program of several processes, the waits for the others' CPU work;
+	// with an attach's time blocked before the thread was first seen):
+	// what the what-if takes as each thread's own I/O.
 	IOWorkNS []int64 `json:"-"`
 	// Idle is the threads' waits for work or a notification on locks that
 	// several of them took (LockReport.Notify), when they are

@@ -42,17 +42,7 @@ func (a *analysis) ioWork() []int64 {
 			io[i] = max(io[i]-a.s.PollWait(id), 0)
 		}
 	}
-	// A server's waits for a connection (I/O "listen": its accept loop,
-	// idle until a client comes or it is shut down) are not work either
-	// (QA: an in-process server's serve_forever bounded the estimates).
-	listen := a.listenKind()
-	if listen != 0 {
-		for _, sp := range a.s.States {
-			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind == listen && i < n {
-				io[i] = max(io[i]-(sp.End-sp.Start), 0)
-			}
-		}
-	}
+
 	if !a.realProgram() || len(a.t.Procs) < 2 {
 		return io
 	}
@@ -90,8 +80,8 @@ func (a *analysis) ioWork() []int64 {
 		a.otherCPU = others // the flow counts each I/O span so
 		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
-			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To || listen != 0 && sp.IOKind == listen {
-				continue // a poll's sleeps, a wait for a connection: not work already (review: taken off twice)
+			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
+				continue // a poll's sleeps: not work already (review: taken off twice)
 			}
 			if sp.State == tracer.StateIO {
 				io[i] -= overlap(others[p], sp.Start, sp.End)
@@ -103,16 +93,11 @@ func (a *analysis) ioWork() []int64 {
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's
-// accept loop: source/cpython's ioListen).
+// accept loop: source/cpython's ioListen). The speedup arithmetic counts
+// it as the server thread's I/O, as any other (a thread that waited for
+// clients overlapped them); What would help does not take it for the
+// thread's own work when it looks for what limits the run.
 const ListenKind = "listen"
-
-// listenKind is the trace's string for ListenKind, 0 if it has none.
-func (a *analysis) listenKind() tracer.StringID {
-	if i := slices.Index(a.t.Strings, ListenKind); i > 0 {
-		return tracer.StringID(i)
-	}
-	return 0
-}
 
 // procOfThread is the process index of thread id, or -1.
 func (a *analysis) procOfThread(id tracer.ThreadID) int {

@@ -78,9 +78,6 @@ type flow struct {
 	// (tracer.Poll), or nil: a join of them, then the rest of its last
 	// sleep. A slice: counted and run look at it for every span.
 	polls []*tracer.Poll
-	// listen is the trace's I/O kind of a wait for a connection
-	// (ListenKind), 0 if none: not work (counted).
-	listen tracer.StringID
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
 	// after the join, a started thread's), computed backwards (tails).
@@ -138,7 +135,7 @@ func (a *analysis) flowOf() *flow {
 		return a.fl
 	}
 	n := len(a.r.Threads)
-	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify, polls: make([]*tracer.Poll, n), listen: a.listenKind()}
+	f := &flow{a: a, off: make([]int, n+1), done: make([]int, n), state: make([]int8, n), causes: a.workloadStarts(), shared: a.mutex, notify: a.notify, polls: make([]*tracer.Poll, n)}
 	for id, p := range a.s.Polls() {
 		if int(id) < n {
 			f.polls[id] = p
@@ -246,9 +243,6 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
 		return d
 	case tracer.StateIO:
-		if f.listen != 0 && sp.IOKind == f.listen {
-			return 0 // waiting for a connection (ioWork)
-		}
 		if oc := f.a.otherCPU; oc != nil {
 			if p := f.a.procOfThread(tracer.ThreadID(i)); p >= 0 && oc[p] != nil {
 				return max(d-overlap(oc[p], sp.Start, sp.End), 0)
