@@ -304,7 +304,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	p.runLock, p.unseenHolds = lockVerdict(diag), inferredHolds(s)
 	p.machine = diag.Machine
-	p.choose(o, criticalThread(s, diag.IOWorkNS))
+	p.choose(o, criticalThread(s, diag))
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
 		p.EstimatedAs, p.EstimatedCores = map[string]float64{}, sp.Cores
 		if sp.AsProcesses > 0 {
@@ -331,7 +331,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		// 2.06x: its waits, replayed as recorded, kept the recorded pace.
 		// Left out, they lost the shutdown's wait that the program does
 		// take (serve_forever's poll interval): the replay missed by 19 %.
-		p.Notes = append(p.Notes, fmt.Sprintf("%s waited %s for connections (I/O listen: a server's accept loop), which the model replays as recorded: where its clients would come sooner, as in a faster variant, its waits would be shorter, so the predictions may hold to the recorded pace (the report's estimates leave those waits out).", name, textfmt.Dur(ns)))
+		p.Notes = append(p.Notes, fmt.Sprintf("%s waited %s for connections (I/O listen: a server's accept loop), which the model replays as recorded: where its clients would come sooner, as in a faster variant, its waits would be shorter, so the predictions may hold to the recorded pace (the report's arithmetic counts them as the server's I/O; they are not what limits the run).", name, textfmt.Dur(ns)))
 	}
 	return p, nil
 }
@@ -353,7 +353,13 @@ func listener(s *tracer.Spans) (string, int64) {
 	if best < 0 || ns*10 < s.Trace.Duration() {
 		return "", 0
 	}
-	return s.Trace.Threads[best].Name, ns
+	name := s.Trace.Threads[best].Name
+	if sameName(s.Trace, tracer.ThreadID(best)) {
+		if p := s.Trace.Threads[best].Proc; int(p) < len(s.Trace.Procs) {
+			name = fmt.Sprintf("%s (pid %d)", name, s.Trace.Procs[p].PID)
+		}
+	}
+	return name, ns
 }
 
 // lockVerdict is the run's lock-bound verdict as the limit says it:
@@ -534,13 +540,19 @@ func andList(parts []string) string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
-// criticalThread finds the critical thread of the run of s; ioWork is each
-// thread's I/O that counts as its work, as the diagnosis has it
-// (diagnosis.Report.IOWorkNS: QA, a parent in a multiprocessing queue's
-// get, waiting for its children's work, was "limited by I/O latency");
-// nil, each thread's I/O but its waits the diagnosis leaves out too (a
-// poll's sleeps, waits for a connection or for processes).
-func criticalThread(s *tracer.Spans, ioWork []int64) critical {
+// criticalThread finds the critical thread of the run of s, whose report
+// r (nil in some tests) says each thread's I/O that counts as its work
+// (Report.IOWorkNS: QA, a parent in a multiprocessing queue's get,
+// waiting for its children's work, was "limited by I/O latency"), less
+// its waits for a connection (ListenWorkNS); without a report, each
+// thread's I/O but the same waits (a poll's sleeps, waits for a
+// connection or for processes).
+func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
+	var ioWork, listenWork []int64
+	real := s.Trace.Meta.Extra["source"] == "cpython"
+	if r != nil {
+		ioWork, listenWork = r.IOWorkNS, r.ListenWorkNS
+	}
 	var c critical
 	cid := -1
 	var cpu int64
@@ -563,10 +575,16 @@ func criticalThread(s *tracer.Spans, ioWork []int64) critical {
 		// their own threads count (QA: a parent in Process.join was
 		// "limited by I/O latency ... faster I/O would help").
 		var io int64
-		if id < len(ioWork) {
+		if id < len(ioWork) && id < len(listenWork) {
 			// With the time blocked before it was first seen; not its waits
-			// for a connection, which the diagnosis counts.
-			io = max(ioWork[id]-kindIO(s, tracer.ThreadID(id), listen), 0)
+			// for a connection, which the diagnosis counts; in a VM run of
+			// several processes (the what-if of a model), not its waits
+			// for them, which the diagnosis keeps (its processes are
+			// independent workers; review).
+			io = max(ioWork[id]-listenWork[id], 0)
+			if procWaits && !real {
+				io = max(io-kindIO(s, tracer.ThreadID(id), kindID(s, "wait")), 0)
+			}
 		} else {
 			idle := kindIO(s, tracer.ThreadID(id), listen)
 			if procWaits {
@@ -617,7 +635,6 @@ func criticalThread(s *tracer.Spans, ioWork []int64) critical {
 	return c
 }
 
-// sleepWork is thread id's time in time.sleep (I/O of kind "sleep").
 // kindID is the trace's string of I/O kind kind, 0 if it has none.
 func kindID(s *tracer.Spans, kind string) tracer.StringID {
 	if k := slices.Index(s.Trace.Strings, kind); k > 0 {
@@ -644,6 +661,7 @@ func kindIO(s *tracer.Spans, id tracer.ThreadID, k tracer.StringID) int64 {
 	return ns
 }
 
+// sleepWork is thread id's time in time.sleep (I/O of kind "sleep").
 func sleepWork(s *tracer.Spans, id tracer.ThreadID) int64 {
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {

@@ -64,6 +64,10 @@ type Report struct {
 	// with an attach's time blocked before the thread was first seen):
 	// what the what-if takes as each thread's own I/O.
 	IOWorkNS []int64 `json:"-"`
+	// ListenWorkNS is, per thread, the part of IOWorkNS that waited for a
+	// connection (I/O "listen": a server's accept loop), which does not
+	// make a thread the one that bounds the run.
+	ListenWorkNS []int64 `json:"-"`
 	// Idle is the threads' waits for work or a notification on locks that
 	// several of them took (LockReport.Notify), when they are
 	// LockBoundWaitShare of all the threads' summed wall or more (where
@@ -349,7 +353,8 @@ type analysis struct {
 	// arithmetic (ioWork: not the waits for the program's other processes),
 	// with the time before the trace first saw a thread that existed
 	// before it that counts as a blocking call (blocked).
-	io []int64
+	io         []int64
+	listenWork []int64 // per thread, the part of io waiting for a connection (ioWork)
 	// vmWork, in virtual time (speedup): the VM's count of the threads'
 	// work, each part at most the trace's, and the waits for a simulated
 	// core the trace holds beside it (coreWait's note).

@@ -42,6 +42,20 @@ func (a *analysis) ioWork() []int64 {
 			io[i] = max(io[i]-a.s.PollWait(id), 0)
 		}
 	}
+	// The part of it that waited for a connection (I/O "listen"), as
+	// counted here: what the bounding thread and What would help's limit
+	// leave out (noVerdict, Report.ListenWorkNS), taken off once (review:
+	// in a program of several processes the overlap below took it off
+	// too, and the whole span was taken off again after).
+	listen := slices.Index(a.t.Strings, ListenKind)
+	a.listenWork = make([]int64, n)
+	if listen > 0 {
+		for _, sp := range a.s.States {
+			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind == tracer.StringID(listen) && i < n {
+				a.listenWork[i] += sp.End - sp.Start
+			}
+		}
+	}
 
 	if !a.realProgram() || len(a.t.Procs) < 2 {
 		return io
@@ -84,7 +98,11 @@ func (a *analysis) ioWork() []int64 {
 				continue // a poll's sleeps: not work already (review: taken off twice)
 			}
 			if sp.State == tracer.StateIO {
-				io[i] -= overlap(others[p], sp.Start, sp.End)
+				o := overlap(others[p], sp.Start, sp.End)
+				io[i] -= o
+				if listen > 0 && sp.IOKind == tracer.StringID(listen) {
+					a.listenWork[i] -= o
+				}
 			}
 		}
 		io[i] = max(io[i], 0)

@@ -27,7 +27,7 @@ func (a *analysis) work() {
 	for i, b := range a.blocked {
 		a.io[i] += b
 	}
-	a.r.IOWorkNS = a.io
+	a.r.IOWorkNS, a.r.ListenWorkNS = a.io, a.listenWork
 	w.BlockedBefore = a.blockedBefore()
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]

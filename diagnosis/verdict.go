@@ -255,17 +255,6 @@ const NoVerdictThreadShare = 0.5
 // left with "none of the verdicts' thresholds was reached").
 func (a *analysis) noVerdict() *NoVerdict {
 	best, bestWork := -1, int64(0)
-	// A server's waits for a connection are not the work of a thread
-	// that bounds the run (QA: "Shorten serve_forever's own work", 825 ms
-	// of it waiting for clients).
-	listen := make([]int64, len(a.r.Threads))
-	if i := slices.Index(a.t.Strings, ListenKind); i > 0 {
-		for _, sp := range a.s.States {
-			if sp.State == tracer.StateIO && sp.IOKind == tracer.StringID(i) && int(sp.Thread) < len(listen) {
-				listen[sp.Thread] += sp.End - sp.Start
-			}
-		}
-	}
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		w := threadCPU(th)
@@ -274,7 +263,12 @@ func (a *analysis) noVerdict() *NoVerdict {
 		} else {
 			w += th.IONS
 		}
-		w = max(w-listen[i], 0)
+		if i < len(a.listenWork) {
+			// A server's waits for a connection are not the work of a
+			// thread that bounds the run (QA: "Shorten serve_forever's own
+			// work", 825 ms of it waiting for clients).
+			w = max(w-a.listenWork[i], 0)
+		}
 		if w > bestWork {
 			best, bestWork = i, w
 		}

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Own I/O: a thread asleep in a blocking read or write may wait for
@@ -107,17 +106,18 @@ type heldTable struct {
 }
 
 // ownFDsShare bounds the listings' cost: a process is listed again no
-// sooner than this many times its last listing took (a readlink per
+// sooner than this many times its last listing costs (a readlink per
 // descriptor: a server with thousands of them, each new connection a
-// descriptor the table does not know, would be listed every 10 ms), and
-// no later for that than ownFDsMaxGap: a listing's time is wall time, on
-// a busy machine mostly waiting for a core (16 ms measured for a few
-// descriptors), which kept a new connection unknown, "not own", for
-// 320 ms.
-const (
-	ownFDsShare  = 20
-	ownFDsMaxGap = int64(100e6)
-)
+// descriptor the table does not know, would be listed every 10 ms). The
+// cost is estimated from the descriptors listed (listCost), not timed:
+// a listing's wall time on a busy machine is mostly its wait for a core
+// (16 ms measured for a few descriptors), which kept a new connection
+// unknown, "not own", for 320 ms (TCP connections 0 of 59 readings own).
+const ownFDsShare = 20
+
+// listCost is the CPU cost of listing a process of n descriptors: a
+// readlink each, about 5 us, and the network tables (listOwn).
+func listCost(n int) int64 { return int64(n)*5_000 + 50_000 }
 
 func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[int]*heldTable{}} }
 
@@ -132,7 +132,7 @@ func newOwnFDs() *ownFDs { return &ownFDs{procs: map[int]*fdTable{}, held: map[i
 func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool) {
 	t := o.procs[pid]
 	if t != nil {
-		age, gap := mono-t.at, min(ownFDsShare*t.cost, ownFDsMaxGap)
+		age, gap := mono-t.at, ownFDsShare*t.cost
 		own, known := t.own[fd]
 		if known {
 			known = o.same(pid, fd, t)
@@ -141,28 +141,22 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool)
 			return own, t.listen[fd]
 		}
 		if age < max(ownFDsEvery/20, gap) {
-			// Listed a moment ago: not again yet. A descriptor opened
-			// since waits a little; one the table knows keeps its answer
-			// (it was answered "not own" once its own answer had aged,
-			// a costly listing's wait long: TCP connections 0 of 59).
-			if known {
-				return own, t.listen[fd]
-			}
-			return false, false
+			return false, false // listed a moment ago: a descriptor opened since waits a little
 		}
 	}
 	if len(o.procs) > 64 {
 		clear(o.procs)
 	}
-	t0 := time.Now()
-	owns, links, listens := listOwn(fmt.Sprintf("/proc/%d", pid))
-	t = &fdTable{at: mono, own: owns, listen: listens, links: links}
+	owns, links, listens, n := listOwn(fmt.Sprintf("/proc/%d", pid))
+	t = &fdTable{at: mono, own: owns, listen: listens, links: links, cost: listCost(n)}
 	var kin []int
+	kinRead := false
 	for fd, ok := range owns {
 		if !ok {
 			continue
 		}
-		if kin == nil {
+		if !kinRead {
+			kinRead = true
 			// The process's parent and descendants hold what it forked
 			// with, whether the recorder traces them yet or not (under
 			// -race a child was not yet traced: a queue's pipe was own).
@@ -172,7 +166,6 @@ func (o *ownFDs) isOwn(pid, fd int, mono int64, others []int) (own, listen bool)
 			owns[fd] = false
 		}
 	}
-	t.cost = int64(time.Since(t0))
 	o.procs[pid] = t
 	return t.own[fd], t.listen[fd]
 }
@@ -223,13 +216,12 @@ func (o *ownFDs) heldElsewhere(ino string, pid int, others []int, mono int64) bo
 			continue
 		}
 		h := o.held[q]
-		if h == nil || mono-h.at >= max(ownFDsEvery, min(ownFDsShare*h.cost, ownFDsMaxGap)) {
+		if h == nil || mono-h.at >= max(ownFDsEvery, ownFDsShare*h.cost) {
 			if len(o.held) > 256 {
 				clear(o.held)
 			}
-			t0 := time.Now()
 			h = &heldTable{at: mono, inodes: listInodes(fmt.Sprintf("/proc/%d", q))}
-			h.cost = int64(time.Since(t0))
+			h.cost = listCost(len(h.inodes))
 			o.held[q] = h
 		}
 		if h.inodes[ino] {
@@ -260,12 +252,12 @@ func listInodes(dir string) map[string]bool {
 // too (a pipe's two ends share its inode; a TCP socket's peer is the
 // socket whose local address is its remote one, in the process's
 // network namespace's tables), with each one's link name ("pipe:[123]",
-// for heldElsewhere and same), and the listening sockets (TCP, and unix
-// sockets accepting connections).
-func listOwn(dir string) (own map[int]bool, links map[int]string, listen map[int]bool) {
+// for heldElsewhere and same), the listening sockets (TCP, and unix
+// sockets accepting connections), and how many descriptors it has.
+func listOwn(dir string) (own map[int]bool, links map[int]string, listen map[int]bool, n int) {
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil || len(ents) > maxOwnFDs {
-		return nil, nil, nil
+		return nil, nil, nil, len(ents)
 	}
 	links, listen = map[int]string{}, map[int]bool{}
 	type ends struct {
@@ -376,7 +368,7 @@ func listOwn(dir string) (own map[int]bool, links map[int]string, listen map[int
 			f.Close()
 		}
 	}
-	return own, links, listen
+	return own, links, listen, len(ents)
 }
 
 // unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 func TestParseSyscall(t *testing.T) {
@@ -88,7 +87,7 @@ func TestListOwn(t *testing.T) {
 	}
 	cfd, sfd := fdOf(c.(*net.TCPConn)), fdOf(s.(*net.TCPConn))
 	lfd := fdOf(ln.(*net.TCPListener))
-	own, _, listen := listOwn("/proc/self")
+	own, _, listen, _ := listOwn("/proc/self")
 	for _, tc := range []struct {
 		what string
 		fd   int
@@ -136,11 +135,18 @@ func TestListOwn(t *testing.T) {
 	if ownOf(o, pid, unknown, 90e6, nil) || o.procs[pid].at != 90e6 {
 		t.Errorf("not listed again 90 ms after a listing that took 4 ms: at %d", o.procs[pid].at)
 	}
-	// A listing's time is wall time (a busy machine's wait for a core):
-	// the wait it makes is at most ownFDsMaxGap.
-	o.procs[pid].at, o.procs[pid].cost = 1, int64(time.Second)
-	if ownOf(o, pid, unknown, 150e6, nil) || o.procs[pid].at != 150e6 {
-		t.Errorf("not listed again 150 ms after a listing that took 1 s: at %d", o.procs[pid].at)
+	// A process of 4000 descriptors (a listing's cost estimated, not
+	// timed): listed again no sooner than 20 times its cost, 401 ms; a
+	// descriptor the table knows keeps its answer meanwhile.
+	o.procs[pid].at, o.procs[pid].cost = 1, listCost(4000)
+	if ownOf(o, pid, unknown, 300e6, nil) || o.procs[pid].at != 1 {
+		t.Errorf("listed again 300 ms after a listing of 4000 descriptors: at %d", o.procs[pid].at)
+	}
+	if !ownOf(o, pid, int(r.Fd()), 300e6, nil) || o.procs[pid].at != 1 {
+		t.Errorf("a known own descriptor, 300 ms after a listing of 4000 descriptors: not kept (at %d)", o.procs[pid].at)
+	}
+	if ownOf(o, pid, unknown, 450e6, nil) || o.procs[pid].at != 450e6 {
+		t.Errorf("not listed again 450 ms after a listing of 4000 descriptors: at %d", o.procs[pid].at)
 	}
 }
 
@@ -228,7 +234,7 @@ func TestOwnFDReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, _, listen := listOwn("/proc/self"); !listen[int(f.Fd())] {
+	if _, _, listen, _ := listOwn("/proc/self"); !listen[int(f.Fd())] {
 		t.Errorf("a unix socket accepting connections is not listening")
 	}
 }
