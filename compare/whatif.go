@@ -541,18 +541,13 @@ func andList(parts []string) string {
 }
 
 // criticalThread finds the critical thread of the run of s, whose report
-// r (nil in some tests) says each thread's I/O that counts as its work
-// (Report.IOWorkNS: QA, a parent in a multiprocessing queue's get,
+// r says each thread's I/O that counts as its work (Report.IOWorkNS: a
+// poll's sleeps are not; QA, a parent in a multiprocessing queue's get,
 // waiting for its children's work, was "limited by I/O latency"), less
-// its waits for a connection (ListenWorkNS); without a report, each
-// thread's I/O but the same waits (a poll's sleeps, waits for a
-// connection or for processes).
+// its waits for a connection (ListenWorkNS).
 func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
-	var ioWork, listenWork []int64
 	real := s.Trace.Meta.Extra["source"] == "cpython"
-	if r != nil {
-		ioWork, listenWork = r.IOWorkNS, r.ListenWorkNS
-	}
+	wait := kindID(s, "wait")
 	var c critical
 	cid := -1
 	var cpu int64
@@ -563,34 +558,22 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 	if s.Trace.Meta.Extra["exit_status"] != "" {
 		daemons = model.Daemons(s)
 	}
-	listen := kindID(s, diagnosis.ListenKind)
 	procWaits := len(s.Trace.Procs) > 1
 	for id, th := range s.Trace.Threads {
 		tot := s.ThreadTotals(tracer.ThreadID(id))
-		blocked := blockedBefore(s, tracer.ThreadID(id))
-		// A loop that sleeps until other threads end waits for them
-		// (tracer.Poll), as the model joins them; in a program of several
-		// processes, a wait for processes (os.waitpid, a multiprocessing
-		// queue's semaphore: I/O "wait") waits for their work, which
-		// their own threads count (QA: a parent in Process.join was
-		// "limited by I/O latency ... faster I/O would help").
 		var io int64
-		if id < len(ioWork) && id < len(listenWork) {
+		if id < len(r.IOWorkNS) && id < len(r.ListenWorkNS) {
 			// With the time blocked before it was first seen; not its waits
-			// for a connection, which the diagnosis counts; in a VM run of
-			// several processes (the what-if of a model), not its waits
-			// for them, which the diagnosis keeps (its processes are
-			// independent workers; review).
-			io = max(ioWork[id]-listenWork[id], 0)
-			if procWaits && !real {
-				io = max(io-kindIO(s, tracer.ThreadID(id), kindID(s, "wait")), 0)
-			}
-		} else {
-			idle := kindIO(s, tracer.ThreadID(id), listen)
-			if procWaits {
-				idle += kindIO(s, tracer.ThreadID(id), kindID(s, "wait"))
-			}
-			io = max(tot[tracer.StateIO]-s.PollWait(tracer.ThreadID(id))-idle, 0) + blocked
+			// for a connection, which the diagnosis counts.
+			io = max(r.IOWorkNS[id]-r.ListenWorkNS[id], 0)
+		}
+		if procWaits && !real {
+			// In a VM run of several processes (the what-if of a model),
+			// a parent's waits for them (os.waitpid: I/O "wait") wait for
+			// their work, which the diagnosis keeps (its VM processes are
+			// independent workers; QA: a parent in Process.join was
+			// "limited by I/O latency ... faster I/O would help").
+			io = max(io-kindIO(s, tracer.ThreadID(id), wait), 0)
 		}
 		work := tot[tracer.StateRunning] + io + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
 		cpu += tot[tracer.StateRunning] + tot[tracer.StateNative] + tot[tracer.StateNativeHolding]
