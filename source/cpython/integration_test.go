@@ -1937,8 +1937,9 @@ func TestDuplicateThreadNames(t *testing.T) {
 }
 
 // TestListenWaits: a server thread's waits for a connection, in
-// serve_forever's poll of its listening socket, are I/O "listen" (idle,
-// not work), and its handlers' and clients' network I/O is not. QA: an
+// serve_forever's poll of its listening socket, are I/O "listen" (idle:
+// not what limits the run), and its handlers' and clients' network I/O
+// is not. QA: an
 // in-process server's serve_forever, polling until shutdown, was the
 // limit of What would help, "faster I/O would help".
 func TestListenWaits(t *testing.T) {
