@@ -66,11 +66,6 @@ type machine struct {
 	// their site's.
 	sites         map[siteKey]*nwSite
 	inferredWaits int
-	// ioAsleep counts the readings that found a thread asleep in an I/O
-	// call on a descriptor (a read, write, recv, send, a poll of one),
-	// ownIO those of them waiting on a pipe or loopback connection whose
-	// other end its process holds (ownio.go).
-	ioAsleep, ownIO int
 	// names and nameTries: per task, its Python name once read.
 	names     map[int]string
 	nameTries map[int]int
@@ -156,10 +151,11 @@ type thread struct {
 	tid  int
 	p    *proc
 	name string
-	// ioAsleep and ownIO: the thread's readings asleep in I/O on a
-	// descriptor, and on its process's own (machine's, per thread);
-	// traced: its thread in the trace, once finish made it (NoThread
-	// before).
+	// ioAsleep counts the readings that found the thread asleep in an I/O
+	// call on a descriptor (a read, write, recv, send, a poll of one),
+	// ownIO those of them waiting on a pipe or loopback connection whose
+	// other end its process holds (ownio.go); traced: its thread in the
+	// trace, once finish made it (NoThread before).
 	ioAsleep, ownIO int
 	traced          tracer.ThreadID
 	events          []pending
@@ -325,10 +321,8 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 			s.listen++
 		} else if e.val("asleep") != 0 && e.val("fd") != 0 {
 			s.onFD++
-			m.ioAsleep++
 			th.ioAsleep++
 			if e.val("own") != 0 {
-				m.ownIO++
 				th.ownIO++
 			}
 		}

@@ -759,20 +759,23 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if txt := m.sitesText(); txt != "" {
 		ex["native_wait_sites"] = txt
 	}
-	if m.ioAsleep > 0 {
-		ex["io_readings"] = strconv.Itoa(m.ioAsleep)
-		ex["own_io_readings"] = strconv.Itoa(m.ownIO)
-		// By thread: "ID:own/readings" of each thread with readings, in
-		// the trace's thread IDs (diagnosis.OwnIO.ByThread).
-		var parts []string
-		for _, th := range m.order {
-			if th.ioAsleep > 0 && th.traced != tracer.NoThread {
-				parts = append(parts, fmt.Sprintf("%d:%d/%d", th.traced, th.ownIO, th.ioAsleep))
-			}
+	// The readings asleep on a descriptor, those on the process's own
+	// pipes and connections (ownio.go), and both by thread:
+	// "ID:own/readings", the trace's thread IDs (diagnosis.OwnIO).
+	var readings, own int
+	var parts []string
+	for _, th := range m.order {
+		readings, own = readings+th.ioAsleep, own+th.ownIO
+		if th.ioAsleep > 0 && th.traced != tracer.NoThread {
+			parts = append(parts, fmt.Sprintf("%d:%d/%d", th.traced, th.ownIO, th.ioAsleep))
 		}
-		if len(parts) > 0 {
-			ex["own_io_by_thread"] = strings.Join(parts, ",")
-		}
+	}
+	if readings > 0 {
+		ex["io_readings"] = strconv.Itoa(readings)
+		ex["own_io_readings"] = strconv.Itoa(own)
+	}
+	if len(parts) > 0 {
+		ex["own_io_by_thread"] = strings.Join(parts, ",")
 	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
