@@ -52,3 +52,50 @@ func joinSpan(t *testing.T, f *flow) int {
 	t.Fatal("no lock wait of main")
 	return 0
 }
+
+// TestTimedJoinLoopFlow: a main thread joining W in a loop of timed waits
+// (`while t.is_alive(): t.join(0.04)`: its first wait runs out at 41 ms,
+// the second ends as W does) waits for W from its first wait: its earliest
+// end is W's (1 ms + 20 ms of work), its 0.1 ms between the waits and its
+// 1 ms after, about 22 ms, not the 42 ms of its first wait taken as long
+// as it took. If its second wait is on another thread's join lock (it gave
+// up on W and joined another), the first wait took its 40 ms.
+func TestTimedJoinLoopFlow(t *testing.T) {
+	b, err := os.ReadFile("testdata/join-timed.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		text     string
+		min, max float64 // main's earliest end, ms
+		joined   int     // threads the first wait joined
+	}{
+		{"loop", string(b), 21, 23, 1},
+		{"gave up", gaveUp(string(b)), 41, 43, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := tracer.ParseText(strings.NewReader(tc.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := tracer.Derive(tr)
+			a := newAnalysis(tr, s, &Report{})
+			a.r = Analyze(s)
+			f := a.flowOf()
+			if v, _ := f.end(0); float64(v)/1e6 < tc.min || float64(v)/1e6 > tc.max {
+				t.Errorf("main's earliest end %.2f ms, want %v to %v ms", float64(v)/1e6, tc.min, tc.max)
+			}
+			if js := f.joinedUnseen(0, &f.spans(0)[joinSpan(t, f)]); len(js) != tc.joined || len(js) == 1 && js[0] != 1 {
+				t.Errorf("the first wait joined %v, want %d thread(s) (W)", js, tc.joined)
+			}
+		})
+	}
+}
+
+// gaveUp is join-timed.txt with main's waits from 90.1 ms on the other
+// join lock.
+func gaveUp(text string) string {
+	x := strings.Index(text, "90100000 0 lock-wait")
+	return text[:x] + strings.ReplaceAll(text[x:], "0x7f23c0000b70", "0x7f23c0000c80")
+}
