@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -84,6 +85,9 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 			return &usageError{err}
 		}
 	}
+	if err := notTheInput(o.Out, o.File); err != nil {
+		return err
+	}
 	t, err := readTrace(o.File, cmd.ErrOrStderr(), "exporting")
 	if err != nil {
 		return err
@@ -140,6 +144,22 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	return err
 }
 
+// notTheInput is an error when out, an -o, is the file in itself (the
+// same file, through a link or another name): writing it would replace
+// the trace being read (QA: `export run.giltrace -f text -o
+// run.giltrace` replaced a real program's only trace with its text).
+func notTheInput(out, in string) error {
+	if out == "" || out == "-" {
+		return nil
+	}
+	a, err1 := os.Stat(out)
+	b, err2 := os.Stat(in)
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		return nil
+	}
+	return &usageError{fmt.Errorf("-o %s is the trace being read (%s): writing it would replace the trace; name another file", out, in)}
+}
+
 // samePath reports whether a and b name the same path (made absolute and
 // clean; links are not followed).
 func samePath(a, b string) bool {
@@ -170,7 +190,7 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	}
 	defer unlock()
 	listed := readManifest(dir)
-	if !asked && !listed[out.File] && usersFile(path) {
+	if !asked && (!listed[out.File] && usersFile(path) || isLink(path)) {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
 	}
 	if !asked && !isRunTrace(o.File) && usersFile(filepath.Join(dir, traceName)) {

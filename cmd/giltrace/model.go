@@ -42,6 +42,9 @@ func modelCmd(run func(*cobra.Command, *modelOptions) error) *cobra.Command {
 }
 
 func runModel(cmd *cobra.Command, o *modelOptions) error {
+	if err := notTheInput(o.Out, o.File); err != nil {
+		return err
+	}
 	t, err := readTrace(o.File, cmd.ErrOrStderr(), "modelling")
 	if err != nil {
 		return err

@@ -342,10 +342,20 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		// Found before the run, not after it (QA).
 		return fmt.Errorf("recording %s: %s is a directory: record into another directory", name, filepath.Join(dir, traceName))
 	}
+	if head := notATrace(filepath.Join(dir, traceName)); head != "" {
+		// The run would replace it (QA: a file of notes named
+		// run.giltrace was "the previous run", replaced).
+		return fmt.Errorf("recording %s: %s is not a giltrace trace (it starts with %q): record would replace it with the run's; move it away, or record into another directory", name, filepath.Join(dir, traceName), head)
+	}
+	partial := filepath.Join(dir, partialName)
+	what := "the trace of an earlier run that did not finish (killed, or its disk full)"
+	if notATrace(partial) != "" {
+		what = "a file that is not a trace" // QA: called an earlier run's
+	}
 	if kept, err := keepPartial(dir); err != nil {
 		return fmt.Errorf("recording %s: %w", name, err)
 	} else if kept != "" {
-		fmt.Fprintf(stderr, "giltrace: kept %s, the trace of an earlier run that did not finish (killed, or its disk full), as %s\n", filepath.Join(dir, partialName), kept)
+		fmt.Fprintf(stderr, "giltrace: kept %s, %s, as %s\n", partial, what, kept)
 	}
 	f, err := os.Create(filepath.Join(dir, partialName))
 	if err != nil {

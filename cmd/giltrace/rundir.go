@@ -237,6 +237,13 @@ func partialHolds(partial string, virtual bool) string {
 		return fmt.Sprintf("nothing of the run reached the disk: its empty %s was removed%s", partial, again)
 	}
 	t, _ := tracer.ReadFile(partial)
+	if t != nil && len(t.Events) == 0 {
+		// Its header and tables, no event: this run's own file, of no
+		// use, and taking the room of the full disk (QA: 3 MB left).
+		if err := os.Remove(partial); err == nil {
+			return fmt.Sprintf("no complete event of the run reached the disk: its %s, which held none, was removed%s", partial, again)
+		}
+	}
 	if t == nil || len(t.Events) == 0 {
 		return fmt.Sprintf("%s holds no complete event of the run%s", partial, again)
 	}
@@ -371,7 +378,7 @@ func clearRun(dir string) (int, error) {
 // cleared (clearRun), is not giltrace's (a file of the user's, or of a
 // run that did not list its outputs), and record does not replace it
 // (QA: a user's report.txt was replaced by the report, beside a warning
-// that it had been left). A link there is written through, as ever.
+// that it had been left); nor is a link written through (usersEntry).
 func outputsToWrite(dir string, names []string) ([]string, error) {
 	var keep, theirs []string
 	for _, n := range names {
@@ -381,7 +388,7 @@ func outputsToWrite(dir string, names []string) ([]string, error) {
 			continue
 		}
 		p := filepath.Join(dir, o.File)
-		if usersFile(p) {
+		if usersEntry(p) {
 			theirs = append(theirs, p)
 			continue
 		}
@@ -396,6 +403,46 @@ func outputsToWrite(dir string, names []string) ([]string, error) {
 func usersFile(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// usersEntry reports whether a file of the user's is at path p, an
+// output's name in a run's directory: a regular file that giltrace did not
+// list (usersFile), or a symbolic link, which giltrace never makes (QA: a
+// link named report.txt, made by the user in a fresh directory, was
+// written through and its target replaced; a dangling one made a file
+// outside the directory). The run's trace, a link, is written through
+// (saveTrace): that one is asked for.
+func usersEntry(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && (fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0)
+}
+
+// isLink reports whether a symbolic link is at path p.
+func isLink(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}
+
+// notATrace is, for a regular file at path p, the start of its content
+// when that is not a trace's (neither the binary form's magic nor the
+// text form's first word), "" otherwise or when p is not a regular file.
+func notATrace(p string) string {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return ""
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, 16)
+	n, _ := io.ReadFull(f, b)
+	b = b[:n]
+	if strings.HasPrefix(string(b), tracer.Magic) || strings.HasPrefix(string(b), "giltrace-text") || strings.HasPrefix(tracer.Magic, string(b)) {
+		return ""
+	}
+	return string(b)
 }
 
 // leftAsTheyAre is the error naming the user's files that record left in
@@ -413,10 +460,18 @@ func leftAsTheyAre(theirs []string) error {
 // run.giltrace.partial.N, the first N free. It returns the new path, ""
 // when there was none (or an empty one, which it replaces). QA: the next
 // record truncated it without a word.
+//
+// Anything there but a regular file (a link, a directory) is refused: the
+// stream would write through a link into its target, and record rename
+// the link as the run's trace (QA: a user's link named
+// run.giltrace.partial had its target replaced by the trace).
 func keepPartial(dir string) (string, error) {
 	p := filepath.Join(dir, partialName)
 	fi, err := os.Lstat(p)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+	if err == nil && !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file (%s): record streams the run's trace into that name; move it away, or record into another directory", p, fileKind(fi.Mode()))
+	}
+	if err != nil || fi.Size() == 0 {
 		return "", nil
 	}
 	for n := 1; n < 1000; n++ {
@@ -430,6 +485,23 @@ func keepPartial(dir string) (string, error) {
 		return to, nil
 	}
 	return "", fmt.Errorf("%s: the trace of an earlier run that did not finish, and %s.1 to .999 are taken: move them away", p, p)
+}
+
+// fileKind names what a directory entry of mode m is, for an error.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // syncDir makes a rename in dir durable, where the system allows it.

@@ -429,11 +429,12 @@ func TestFullDiskTraceVirtual(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("record on a full disk: %v", err)
 	}
-	tr, _ := tracer.ReadFile(partial)
-	if tr == nil || len(tr.Events) != 0 {
-		t.Fatalf("%s should hold a header and no event, for this test; read %v", partial, tr)
+	// The file, a header and tables without an event, is removed: of no
+	// use, it kept the disk full (QA).
+	if _, err := os.Lstat(partial); !os.IsNotExist(err) {
+		t.Errorf("%s, which held no event: %v, want removed", partial, err)
 	}
-	for _, want := range []string{partial + " holds no complete event of the run", "virtual-time run is the same bytes every time: record it again"} {
+	for _, want := range []string{"no complete event of the run reached the disk: its " + partial + ", which held none, was removed", "virtual-time run is the same bytes every time: record it again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("record on a full disk: %v\nwant %q", err, want)
 		}
@@ -464,16 +465,18 @@ func TestPartialHolds(t *testing.T) {
 		want    string
 	}{
 		{empty, false, "nothing of the run reached the disk: its empty " + empty + " was removed"},
-		{cut, false, cut + " holds no complete event of the run"},
-		{cut, true, cut + " holds no complete event of the run; a virtual-time run is the same bytes every time: record it again where the disk has room"},
+		{cut, true, "no complete event of the run reached the disk: its " + cut + ", which held none, was removed; a virtual-time run is the same bytes every time: record it again where the disk has room"},
+		{cut, false, cut + " holds no complete event of the run"}, // removed by the first
 		{whole, false, "the run's prefix, 53 events, is in " + whole},
 	} {
 		if got := partialHolds(tc.path, tc.virtual); got != tc.want {
 			t.Errorf("partialHolds(%s, %v) = %q, want %q", filepath.Base(tc.path), tc.virtual, got, tc.want)
 		}
 	}
-	if _, err := os.Stat(empty); !os.IsNotExist(err) {
-		t.Errorf("the empty partial file: %v, want removed", err)
+	for _, p := range []string{empty, cut} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: %v, want removed", filepath.Base(p), err)
+		}
 	}
 }
 
@@ -682,13 +685,14 @@ func TestRecordKeepsAnEarlierPartial(t *testing.T) {
 	w := writeWorkload(t, small)
 	dir := t.TempDir()
 	partial := filepath.Join(dir, partialName)
-	os.WriteFile(partial, []byte("earlier"), 0o644)
+	earlier := tracer.Magic + "earlier" // a trace's start
+	os.WriteFile(partial, []byte(earlier), 0o644)
 	os.WriteFile(partial+".1", []byte("earliest"), 0o644)
 	out, err := runRoot("record", w, "-o", dir, "--formats", "none")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if b, _ := os.ReadFile(partial + ".2"); string(b) != "earlier" {
+	if b, _ := os.ReadFile(partial + ".2"); string(b) != earlier {
 		t.Errorf("%s.2: %q, want the earlier run's partial trace", partial, b)
 	}
 	if b, _ := os.ReadFile(partial + ".1"); string(b) != "earliest" {
@@ -699,6 +703,40 @@ func TestRecordKeepsAnEarlierPartial(t *testing.T) {
 	}
 	if _, err := tracer.ReadFile(filepath.Join(dir, traceName)); err != nil {
 		t.Errorf("the new run: %v", err)
+	}
+
+	// A file that is not a trace under the partial's name is kept, and not
+	// called a run's; one under the trace's name is not replaced: the run
+	// is refused before it starts (QA: notes named run.giltrace were "the
+	// previous run", replaced).
+	notes := t.TempDir()
+	os.WriteFile(filepath.Join(notes, partialName), []byte("partial of mine"), 0o644)
+	out, err = runRoot("record", w, "-o", notes, "--formats", "none")
+	if err != nil || !strings.Contains(out, "giltrace: kept "+filepath.Join(notes, partialName)+", a file that is not a trace, as") {
+		t.Errorf("a partial that is not a trace: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(notes, traceName), []byte("my precious notes"), 0o644)
+	out, err = runRoot("record", w, "-o", notes, "--formats", "none")
+	if err == nil || !strings.Contains(err.Error(), `run.giltrace is not a giltrace trace (it starts with "my precious note")`) {
+		t.Errorf("a run.giltrace that is not a trace: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(notes, traceName)); string(b) != "my precious notes" {
+		t.Errorf("the user's run.giltrace: %q", b)
+	}
+
+	// A link under the partial's name is refused: its target is not
+	// written through (QA: it was replaced by the trace, and the link
+	// renamed run.giltrace).
+	linked := t.TempDir()
+	target := filepath.Join(t.TempDir(), "target.txt")
+	os.WriteFile(target, []byte("precious"), 0o644)
+	os.Symlink(target, filepath.Join(linked, partialName))
+	out, err = runRoot("record", w, "-o", linked, "--formats", "none")
+	if err == nil || !strings.Contains(err.Error(), "run.giltrace.partial is not a regular file (a symbolic link)") {
+		t.Errorf("a link named run.giltrace.partial: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious" {
+		t.Errorf("the link's target: %q, want it as it was", b)
 	}
 
 	other := t.TempDir()
@@ -774,5 +812,64 @@ func TestRecordThroughDanglingLink(t *testing.T) {
 	}
 	if _, err := tracer.ReadFile(target); err != nil {
 		t.Errorf("the link's target: %v", err)
+	}
+}
+
+// TestLinksUnderOutputNames: a symbolic link of the user's under an
+// output's name is not written through, by record (in a fresh directory:
+// a live link and a dangling one) nor by export beside a trace, and -o
+// naming the trace being read (or a link to it) is refused (QA: a link
+// named report.txt had its target replaced, a dangling one made a file
+// outside the directory; `export run.giltrace -f text -o run.giltrace`
+// replaced the trace with its text).
+func TestLinksUnderOutputNames(t *testing.T) {
+	w := writeWorkload(t, small)
+	outside := t.TempDir()
+	target := filepath.Join(outside, "target.txt")
+	os.WriteFile(target, []byte("precious"), 0o644)
+	dir := t.TempDir()
+	os.Symlink(target, filepath.Join(dir, "report.txt"))
+	os.Symlink(filepath.Join(outside, "absent.json"), filepath.Join(dir, "report.json"))
+	out, err := runRoot("record", w, "-o", dir, "--formats", "report,report-json,folded")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "report.txt")) || !strings.Contains(err.Error(), filepath.Join(dir, "report.json")) {
+		t.Errorf("record with links under two outputs' names: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious" {
+		t.Errorf("the link's target: %q, want it as it was", b)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "absent.json")); !os.IsNotExist(err) {
+		t.Errorf("the dangling link's target was made: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flame.folded")); err != nil {
+		t.Errorf("the other output: %v", err)
+	}
+
+	// export beside a trace (not a run's directory): the link is left.
+	other := t.TempDir()
+	trace := filepath.Join(other, "a.giltrace")
+	copyFile(t, filepath.Join(dir, traceName), trace)
+	os.Symlink(target, filepath.Join(other, "flame.folded"))
+	if out, err := runRoot("export", trace, "-f", "folded"); err == nil {
+		t.Errorf("export with a link under the output's name: no error\n%s", out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious" {
+		t.Errorf("the link's target after export: %q", b)
+	}
+
+	// -o naming the input, directly or through a link, is refused.
+	os.Symlink(trace, filepath.Join(other, "link.giltrace"))
+	for _, args := range [][]string{
+		{"export", trace, "-f", "text", "-o", trace},
+		{"export", filepath.Join(other, "link.giltrace"), "-f", "text", "-o", trace},
+		{"model", trace, "-o", trace},
+		{"model", trace, "-o", filepath.Join(other, "link.giltrace")},
+	} {
+		out, err := runRoot(args...)
+		if err == nil || !strings.Contains(err.Error(), "is the trace being read") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := tracer.ReadFile(trace); err != nil {
+		t.Errorf("the trace after the refused commands: %v", err)
 	}
 }

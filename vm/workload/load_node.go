@@ -234,7 +234,8 @@ func (l *loader) duration(n *yaml.Node, path string, lo time.Duration) (time.Dur
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
+		if f, numErr := strconv.ParseFloat(s, 64); numErr == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			// Only a finite number: "NaNms" is no duration either (QA).
 			l.errorf(n, path, "expected a duration with a unit (ns, us, ms, s, m, h), like %sms; got %s", s, s)
 		} else {
 			l.errorf(n, path, "expected a duration like 200us, 5ms or 1.5s, got %s", describeNode(n))

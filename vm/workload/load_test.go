@@ -240,6 +240,7 @@ func parseErrorCases() []parseErrorCase {
 		{"loops over limit", opYAML("compute: {loops: 2e11}"), []string{"t.yaml:5:24: functions.f[0].compute.loops: 2e11 exceeds the limit of 100000000000"}},
 		{"loops duration", opYAML("compute: {loops: 5ms}"), []string{`functions.f[0].compute.loops: expected a positive integer, got "5ms"`}},
 		{"compute duration bad", opYAML("compute: {duration: 5}"), []string{"t.yaml:5:27: functions.f[0].compute.duration: expected a duration with a unit (ns, us, ms, s, m, h), like 5ms; got 5"}},
+		{"compute duration NaN", opYAML("compute: {duration: NaN}"), []string{"functions.f[0].compute.duration: expected a duration like 200us, 5ms or 1.5s, got"}},
 		{"io unit missing", opYAML("io: 20"), []string{"t.yaml:5:11: functions.f[0].io: expected a duration with a unit (ns, us, ms, s, m, h), like 20ms; got 20"}},
 		{"io bool", opYAML("io: true"), []string{"t.yaml:5:11: functions.f[0].io: expected a duration like 200us, 5ms or 1.5s, got true"}},
 		{"io negative", opYAML("io: -5ms"), []string{"t.yaml:5:11: functions.f[0].io: expected a duration greater than 0, got -5ms"}},
