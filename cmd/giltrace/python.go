@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
@@ -122,14 +123,47 @@ func checkAttachPID(pid int) error {
 	if strings.HasPrefix(state, "Z") && threads <= 1 { // a leader gone before its threads is not a zombie process (review)
 		return fmt.Errorf("process %d has exited (a zombie its parent has not reaped): nothing to trace", pid)
 	}
+	if kernelThread(pid) {
+		// QA: "readlink /proc/2/exe: no such file or directory".
+		return fmt.Errorf("process %d is a kernel thread, not a program: nothing to trace", pid)
+	}
 	return nil
 }
 
-func runAttach(cmd *cobra.Command, o *attachOptions) error {
-	name := "pid-" + strconv.Itoa(o.PID)
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", o.PID)); err == nil && len(b) > 0 {
-		name = cpython.ProgramName(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
+// kernelThread reports whether pid is a kernel thread: no command line and
+// no executable (a process's exe link reads, or fails for want of
+// permission, which is not this).
+func kernelThread(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) > 0 {
+		return false
 	}
+	_, err = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// attachName names the process pid for attach's messages and trace: its
+// Python program (the script, the -m module) when its command is a
+// Python's, else its command (QA: a `sleep 30` was named "30").
+func attachName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return "pid-" + strconv.Itoa(pid)
+	}
+	argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	if base := filepath.Base(argv[0]); !strings.HasPrefix(base, "python") && base != "." && base != "/" && base != "" {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '_'
+			}
+			return r
+		}, base)
+	}
+	return cpython.ProgramName(argv)
+}
+
+func runAttach(cmd *cobra.Command, o *attachOptions) error {
+	name := attachName(o.PID)
 	// The privilege first, said of an attach (QA: "recording NAME: ...
 	// needs root" for an attach).
 	if err := cpython.Check(); err != nil {

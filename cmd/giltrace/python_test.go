@@ -771,3 +771,48 @@ func TestWhatIfFilesOfTheUser(t *testing.T) {
 		t.Errorf("the user's file listed as an output:\n%s", m)
 	}
 }
+
+// TestAttachKernelThreadAndName: attach to a kernel thread (kthreadd, pid
+// 2) says what it is (QA: a readlink error); a process whose command is
+// not a Python is named by its command, not its last argument (QA: `sleep
+// 30` was "30"), and a Python's by its script.
+func TestAttachKernelThreadAndName(t *testing.T) {
+	if b, err := os.ReadFile("/proc/2/comm"); err != nil || strings.TrimSpace(string(b)) != "kthreadd" {
+		t.Skip("no kthreadd at pid 2 here")
+	}
+	if err := checkAttachPID(2); err == nil || !strings.Contains(err.Error(), "process 2 is a kernel thread, not a program") {
+		t.Errorf("attach 2: %v", err)
+	}
+	if kernelThread(os.Getpid()) {
+		t.Error("this test is taken for a kernel thread")
+	}
+	sleep := exec.Command("sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	if got := nameOnceRunning(sleep.Process.Pid, "sleep"); got != "sleep" {
+		t.Errorf("the name of `sleep 30`: %q, want sleep", got)
+	}
+	if py, err := filepath.EvalSymlinks("/usr/bin/python3"); err == nil { // not a shim
+		p := exec.Command(py, "-c", "import time; time.sleep(30)")
+		if err := p.Start(); err == nil {
+			defer func() { p.Process.Kill(); p.Wait() }()
+			if got, want := nameOnceRunning(p.Process.Pid, "time.sleep"), filepath.Base(py); got != want {
+				t.Errorf("the name of `%s -c ...`: %q, want %s", py, got, want)
+			}
+		}
+	}
+}
+
+// nameOnceRunning is attachName of pid once its command line holds want
+// (the child has exec'd it, through any shim), or after 5 s.
+func nameOnceRunning(pid int, want string) string {
+	for range 500 {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), want) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return attachName(pid)
+}
