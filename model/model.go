@@ -1636,6 +1636,27 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			}
 		}
 	}
+	// A start or a join names a thread group, and acts on every group of
+	// that name, in any process: a thread started or joined has a name
+	// no other thread has (QA: a program that forks and starts w0 and w1
+	// in both processes gave a model that did not load, each "w0"
+	// started by both MainThreads).
+	targets := map[tracer.ThreadID]bool{}
+	var mark func(ops []op)
+	mark = func(ops []op) {
+		for _, o := range ops {
+			if o.kind == opStart || o.kind == opJoin {
+				targets[o.target] = true
+			}
+			mark(o.body)
+		}
+	}
+	for _, tm := range threads {
+		for _, b := range tm.blocks {
+			mark(b.ops)
+		}
+	}
+	targetNames := map[string]bool{}
 	for i := range threads {
 		tm := &threads[i]
 		if len(tm.body) == 0 {
@@ -1646,7 +1667,12 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 		if threadsIn[proc] == nil {
 			threadsIn[proc] = map[string]bool{}
 		}
-		tm.name = unique(cleanName(tm.name), threadsIn[proc], runNames)
+		if targets[tm.id] {
+			tm.name = unique(cleanName(tm.name), allThreads, runNames)
+			targetNames[tm.name] = true
+		} else {
+			tm.name = unique(cleanName(tm.name), threadsIn[proc], targetNames, runNames)
+		}
 		threadsIn[proc][tm.name], allThreads[tm.name] = true, true
 		names[tm.id] = tm.name
 		run := unique("thread "+tm.name, allThreads, runNames)

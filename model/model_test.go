@@ -871,3 +871,51 @@ func TestLoopLinesMerged(t *testing.T) {
 		t.Errorf("compute %.1f ms, recorded %.1f", got/1e6, float64(compute)/1e6)
 	}
 }
+
+// TestForkBothStart: a program that forks and starts threads of the same
+// names (w0, w1) in both processes (testdata/fork-both-start.py, recorded
+// on CPython 3.13) gives a model that loads: a start names a thread group
+// in any process, so each started thread's name is its own (QA: "thread
+// group "w0" is started only in function Condition.wait, which no thread
+// runs", and "started twice").
+func TestForkBothStart(t *testing.T) {
+	tr, err := tracer.ReadFile("testdata/fork-both-start.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "fork-both-start"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Parse("model", src)
+	if err != nil {
+		t.Fatalf("the model does not load: %v\n%s", err, src)
+	}
+	started := map[string]bool{}
+	var walk func(ops []workload.Op)
+	walk = func(ops []workload.Op) {
+		for _, op := range ops {
+			if op.Kind == workload.OpStart {
+				started[op.Group] = true
+			}
+			walk(op.Body)
+		}
+	}
+	for _, f := range w.Functions {
+		walk(f.Ops)
+	}
+	if len(started) < 2 {
+		t.Errorf("threads started: %v, want each process's workers", started)
+	}
+	for n := range started {
+		k := 0
+		for _, g := range w.Threads {
+			if g.Name == n {
+				k++
+			}
+		}
+		if k != 1 {
+			t.Errorf("%d thread groups named %q, which a start names", k, n)
+		}
+	}
+}
