@@ -371,3 +371,30 @@ func TestTracingCostShortChildren(t *testing.T) {
 		t.Errorf("caveats: %+v, want the report's share %v", m, c.Share)
 	}
 }
+
+// TestMainProcessByPID: the main process, whose CPU time is wanted when
+// the children's is not in the CPU time recorded, is the one whose pid the
+// metadata names, not the trace's first (QA: an attach to a pool's parent
+// saw a worker first, and took the parent's 240 ms of CPU time against the
+// worker's 2.61 s: "obtained 9 %", busy at a load of 1).
+func TestMainProcessByPID(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-multiprocessing-pool.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	byProc := map[tracer.ProcID]int64{}
+	for i := range r.Threads {
+		byProc[tr.Threads[i].Proc] += threadCPU(&r.Threads[i])
+	}
+	k := tracer.ProcID(len(tr.Procs) - 1) // a worker, named the main one
+	if k == 0 || byProc[k] <= 0 || byProc[k] == byProc[0] {
+		t.Fatalf("want a worker with CPU time of its own: %v", byProc)
+	}
+	tr.Meta.Extra["pid"] = strconv.Itoa(tr.Procs[k].PID)
+	tr.Meta.Extra[ExtraCPU] = strconv.FormatInt(byProc[k], 10)
+	r = Analyze(tracer.Derive(tr))
+	if r.Machine == nil || !r.Machine.MainProcessOnly || r.Machine.WantedCPUNS != byProc[k] || r.BusyMachine {
+		t.Errorf("machine %+v, busy %v; want the named process's %d wanted, not busy", r.Machine, r.BusyMachine, byProc[k])
+	}
+}
