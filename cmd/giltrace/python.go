@@ -326,6 +326,44 @@ func resolveLauncher(ctx context.Context, argv []string) (resolved []string, fai
 	return slices.Concat([]string{exe}, args, []string{script}, argv[1:]), ""
 }
 
+// applyEnv takes the env(1) of a command `env [NAME=VALUE]... PROGRAM
+// ARGS...` (QA: `giltrace record -- env python3 app.py` was "/usr/bin/env:
+// not a CPython interpreter", where a `#!/usr/bin/env python3` shebang
+// works): it sets the assignments in giltrace's environment, which the
+// program inherits, and returns PROGRAM ARGS. env's options (-i, -u, -S,
+// ...) are refused with what to do instead; any other command is
+// returned as it is.
+func applyEnv(argv []string) ([]string, error) {
+	if len(argv) == 0 || filepath.Base(argv[0]) != "env" {
+		return argv, nil
+	}
+	i := 1
+	var set [][2]string
+	for ; i < len(argv); i++ {
+		a := argv[i]
+		if strings.HasPrefix(a, "-") {
+			return nil, &usageError{fmt.Errorf("%s: env's options (%s) are not followed: run the program without env (set its environment in giltrace's: NAME=VALUE giltrace record -- python3 ...)", strings.Join(argv, " "), a)}
+		}
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			break
+		}
+		if k == "" {
+			return nil, &usageError{fmt.Errorf("%s: %q is no NAME=VALUE", strings.Join(argv, " "), a)}
+		}
+		set = append(set, [2]string{k, v})
+	}
+	if i == len(argv) {
+		return nil, &usageError{fmt.Errorf("%s: no program after env's assignments", strings.Join(argv, " "))}
+	}
+	for _, kv := range set {
+		if err := os.Setenv(kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("env %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	return argv[i:], nil
+}
+
 // pythonName matches the names of interpreters and their launchers
 // (python, python3, python3.12), not a script named python_app.py, which
 // launcherTarget would run.

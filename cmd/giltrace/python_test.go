@@ -816,3 +816,22 @@ func nameOnceRunning(pid int, want string) string {
 	}
 	return attachName(pid)
 }
+
+// TestApplyEnv: `env NAME=VALUE... PROGRAM ARGS` is PROGRAM ARGS with the
+// assignments in the environment the program inherits (QA: "env: not a
+// CPython interpreter"); env's options are refused saying what to do.
+func TestApplyEnv(t *testing.T) {
+	t.Setenv("GILTRACE_TEST_ENV", "")
+	got, err := applyEnv([]string{"/usr/bin/env", "GILTRACE_TEST_ENV=a=b", "python3", "app.py", "X=1"})
+	if err != nil || !slices.Equal(got, []string{"python3", "app.py", "X=1"}) || os.Getenv("GILTRACE_TEST_ENV") != "a=b" {
+		t.Errorf("applyEnv = %q, %v; GILTRACE_TEST_ENV=%q", got, err, os.Getenv("GILTRACE_TEST_ENV"))
+	}
+	for _, argv := range [][]string{{"env", "-i", "python3"}, {"env", "A=1"}, {"env", "=x", "python3"}} {
+		if _, err := applyEnv(argv); err == nil {
+			t.Errorf("applyEnv(%q): no error", argv)
+		}
+	}
+	if got, err := applyEnv([]string{"python3", "A=1"}); err != nil || len(got) != 2 {
+		t.Errorf("a command without env: %q, %v", got, err)
+	}
+}

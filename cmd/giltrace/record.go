@@ -233,9 +233,13 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 	defer pg.Stop()
 	ctx := withProgress(cmd.Context(), pg)
 	if o.Command != nil {
-		argv, failed := resolveLauncher(ctx, o.Command)
+		command, err := applyEnv(o.Command)
+		if err != nil {
+			return err
+		}
+		argv, failed := resolveLauncher(ctx, command)
 		src := cpython.Command(argv, pythonOptions(cmd, o))
-		err := recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
+		err = recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
 		if failed != "" && errors.Is(err, cpython.ErrNotCPython) {
 			err = fmt.Errorf("%w; giltrace %s", err, failed)
 		}
