@@ -224,7 +224,7 @@ func orDefault(s, def string) string {
 // site's exec of a .pth file's line).
 func ranOwnCode(t *tracer.Trace) bool {
 	for _, f := range t.Frames {
-		if tracer.ProgramFile(f.File) {
+		if t.OwnFile(f.File) {
 			return true
 		}
 	}
@@ -251,7 +251,7 @@ func ownFrame(t *tracer.Trace, st tracer.Stack) bool {
 		return false
 	}
 	f := t.Frames[st.Frame].File
-	if tracer.ProgramFile(f) {
+	if t.OwnFile(f) {
 		return true
 	}
 	if f != "<string>" && f != "<stdin>" {

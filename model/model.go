@@ -480,7 +480,7 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 	if len(frames) == 0 {
 		return tracer.Frame{Func: "<thread>"}
 	}
-	own := func(id tracer.FrameID) bool { return ownFrame(&t.Frames[id]) }
+	own := func(id tracer.FrameID) bool { return ownFrame(t, &t.Frames[id]) }
 	i := 0 // innermost
 	for i < len(frames)-1 && !own(frames[i]) {
 		i++
@@ -505,7 +505,7 @@ func frameAt(t *tracer.Trace, st tracer.StackID, depth int) tracer.Frame {
 // ownFrame reports whether f is a frame of the program's own code, which
 // the model names its blocks after: in a file of the program
 // (tracer.ProgramFile), and named (not unnamed).
-func ownFrame(f *tracer.Frame) bool { return tracer.ProgramFile(f.File) && !unnamed(f) }
+func ownFrame(t *tracer.Trace, f *tracer.Frame) bool { return t.OwnFile(f.File) && !unnamed(f) }
 
 // ProgramCodeAt is when thread id first ran the program's own code, as far
 // as its stacks show: the start of its first state span whose stack has a
@@ -519,7 +519,7 @@ func ProgramCodeAt(s *tracer.Spans, id tracer.ThreadID) (at int64, ok bool) {
 	t := s.Trace
 	for _, sp := range s.ThreadStates(id) {
 		for st := sp.Stack; st != tracer.NoStack && int(st) < len(t.Stacks); st = t.Stacks[st].Parent {
-			if f := t.Stacks[st].Frame; int(f) < len(t.Frames) && ownFrame(&t.Frames[f]) {
+			if f := t.Stacks[st].Frame; int(f) < len(t.Frames) && ownFrame(t, &t.Frames[f]) {
 				return sp.Start, true
 			}
 		}

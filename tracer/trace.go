@@ -61,6 +61,53 @@ func ProgramFile(file string) bool {
 		!strings.Contains(file, "/site-packages/") && !strings.Contains(file, "/dist-packages/")
 }
 
+// OwnFile reports whether file, a frame's, is the program's own code in
+// this trace: a file ProgramFile says is, or, for a real program run as a
+// module (python3 -m pkg.mod, the metadata's "command"), a file of that
+// module's top-level package wherever it is installed, site-packages or
+// the standard library (QA: `python -m solo` from a virtualenv's
+// site-packages was "0 % own code: mostly start-up, import less", and a
+// program that then exited with status 1 "failed before its own code
+// ran").
+func (t *Trace) OwnFile(file string) bool {
+	if ProgramFile(file) {
+		return true
+	}
+	pkg := MainPackage(t.Meta.Extra["command"])
+	if pkg == "" || strings.HasPrefix(file, "<") {
+		return false
+	}
+	return strings.Contains(file, "/"+pkg+"/") || strings.HasSuffix(file, "/"+pkg+".py")
+}
+
+// MainPackage is the top-level package of the module a Python command
+// line runs (python3 -X dev -m pkg.mod args: "pkg"), "" when it runs a
+// script, -c code or stdin. The command is the metadata's, its words
+// joined by spaces.
+func MainPackage(command string) string {
+	args := strings.Fields(command)
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-m":
+			if i+1 < len(args) {
+				return strings.Split(args[i+1], ".")[0]
+			}
+			return ""
+		case strings.HasPrefix(a, "-m") && !strings.HasPrefix(a, "--"):
+			return strings.Split(a[2:], ".")[0]
+		case a == "-c" || strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
+			return ""
+		case a == "-X" || a == "-W" || a == "--check-hash-based-pycs":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return "" // a script
+		}
+	}
+	return ""
+}
+
 // Stack is a node of the stack trie: its innermost frame and the stack of
 // its caller. Stack 0 (NoStack) is the root and has no frame.
 type Stack struct {

@@ -835,3 +835,39 @@ func TestApplyEnv(t *testing.T) {
 		t.Errorf("a command without env: %q, %v", got, err)
 	}
 }
+
+// TestRecordPythonInstalledModule: a program run as a module installed in
+// a site-packages (python3 -m solo) is its own code: two CPU threads that
+// then exit with status 1 are gil-bound, not "failed before its own code
+// ran" (QA, a virtualenv's package; the same with PYTHONPATH).
+func TestRecordPythonInstalledModule(t *testing.T) {
+	py := python(t)
+	site := filepath.Join(t.TempDir(), "lib", "python3", "site-packages")
+	pkg := filepath.Join(site, "solo")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(pkg, "__init__.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(pkg, "__main__.py"), []byte(`import sys, threading
+def work(n):
+    while n: n -= 1
+ts = [threading.Thread(target=work, args=(3_000_000,)) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+sys.exit(1)
+`), 0o644)
+	t.Setenv("PYTHONPATH", site)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", out, "--formats", "report", "--", py, "-m", "solo"})
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "status 1") {
+		t.Fatalf("err %v, want the program's status 1; stderr:\n%s", err, stderr.String())
+	}
+	if s := stdout.String(); strings.Contains(s, "before its own code") || !strings.Contains(s, "Verdict: gil-bound") {
+		t.Errorf("the report of a module run from site-packages:\n%s", s)
+	}
+}
