@@ -68,6 +68,11 @@ type Summary struct {
 	// Untraced lists the processes the program started (pid N (PATH), ...)
 	// that ran another CPython than the one probed: not in the trace.
 	Untraced string `json:"untraced,omitempty"`
+	// UntracedExec lists the traced processes that exec'd a program the
+	// probes do not see (os.execv into /bin/sleep, into another
+	// interpreter): "pid N exec'd PATH at T", ", "-separated; their
+	// threads end at the exec.
+	UntracedExec string `json:"untraced_exec,omitempty"`
 	// Ended is "exited" for a process giltrace attached to that exited
 	// while attached (by itself, or killed): its exit status went to its
 	// parent, which giltrace is not.
@@ -144,6 +149,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.Outlived = t.Meta.Extra["outlived"]
 	sum.KilledChildren, sum.LeftRunning = t.Meta.Extra["killed_children"], t.Meta.Extra["left_running"]
 	sum.Untraced = t.Meta.Extra["untraced"]
+	sum.UntracedExec = t.Meta.Extra["untraced_exec"]
 	sum.Ended = t.Meta.Extra["ended"]
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])

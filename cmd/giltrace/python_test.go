@@ -871,3 +871,57 @@ sys.exit(1)
 		t.Errorf("the report of a module run from site-packages:\n%s", s)
 	}
 }
+
+// TestRecordPythonExecsAnotherProgram: a program that replaces itself
+// (os.execv) with a program the probes do not see is traced up to the
+// exec, where its threads end, and the report names the exec; a sleep of
+// the exec'd program is not its main thread running Python (QA: `os.execv
+// /bin/sleep 1` after 70 ms of threads showed 1.09 s of the main thread
+// running with the GIL, 93 % of the run).
+func TestRecordPythonExecsAnotherProgram(t *testing.T) {
+	py := python(t)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	src := fmt.Sprintf(`import os, threading
+def work(n):
+    while n: n -= 1
+ts = [threading.Thread(target=work, args=(300_000,)) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+os.execv(%q, ["sleep", "1"])
+`, sleep)
+	if err := os.WriteFile(app, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	text, err := runRoot("record", "-o", out, "--formats", "report,report-json", "--", py, app)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	if !strings.Contains(text, "Not traced after an exec") || !strings.Contains(text, "exec'd ") {
+		t.Errorf("the exec is not named:\n%s", text)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Threads []struct {
+			Name      string `json:"name"`
+			WallNS    int64  `json:"wall_ns"`
+			RunningNS int64  `json:"running_ns"`
+		} `json:"threads"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, th := range r.Threads {
+		if th.Name == "MainThread" && (th.RunningNS > 600e6 || th.WallNS > 900e6) {
+			t.Errorf("MainThread ran %v in a wall of %v: the exec'd sleep taken for it", time.Duration(th.RunningNS), time.Duration(th.WallNS))
+		}
+	}
+}

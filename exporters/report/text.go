@@ -118,6 +118,9 @@ func headline(s *diagnosis.Summary) string {
 	if s.Untraced != "" {
 		line += fmt.Sprintf("\nNot traced: processes started by the program that ran another interpreter than the one probed (giltrace traces one CPython build a run): %s", s.Untraced)
 	}
+	if s.UntracedExec != "" {
+		line += fmt.Sprintf("\nNot traced after an exec: processes that replaced themselves (os.execv) with a program the probes do not see, traced up to the exec, where their threads end: %s", s.UntracedExec)
+	}
 	if s.Ended == "exited" {
 		line += "\nEnded: the process exited while giltrace was attached, by itself or killed (its exit status went to its parent, not to giltrace): the run ends with it"
 	}

@@ -1,7 +1,9 @@
 package cpython
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +31,8 @@ type machine struct {
 
 	rec *tracer.Recorder
 	in  *interp
+	// execs: by process, its last exec (execed).
+	execs map[int]*execAt
 	// root is the program started or the process attached to (0 if not
 	// known): the process named after the workload, whichever process's
 	// event comes first (a multiprocessing pool's worker may).
@@ -370,6 +374,62 @@ func (m *machine) thread(tid, tgid int) *thread {
 	return th
 }
 
+// execAt is a traced process's exec of another program (os.execv): when,
+// into what, and whether a probe hit from the process came after it (the
+// probed interpreter again: the program re-executed itself, and goes on
+// being traced).
+type execAt struct {
+	t       int64
+	path    string
+	settled bool
+}
+
+// execed notes that task tid, a traced process's, exec'd at t (execve
+// has ended its other threads, which sched_process_exit ended). Whether
+// the new program is traced is known later: a probe hit from the process
+// says it is; its exit, or the end of the recording, with none says it is
+// not, and its threads end at the exec (execEnd), not at the exit (QA: a
+// program that exec'd /bin/sleep 1 showed the sleep as its main thread
+// running Python with the GIL, 1.09 s, a busy machine and a verdict of
+// its own).
+func (m *machine) execed(tid int, t int64) {
+	th, ok := m.threads[tid]
+	if !ok || th.ended || th.p == nil {
+		return
+	}
+	path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", tid))
+	if m.execs == nil {
+		m.execs = map[int]*execAt{}
+	}
+	m.execs[th.p.pid] = &execAt{t: t, path: path}
+}
+
+// execEnd is when thread th ends, given the end t it would have: the
+// time of its process's exec into a program the probes do not see (no
+// probe hit after it), else t.
+func (m *machine) execEnd(th *thread, t int64) int64 {
+	if th.ended || th.p == nil {
+		return t
+	}
+	if x, ok := m.execs[th.p.pid]; ok && !x.settled && x.t < t && x.t > th.last {
+		return x.t
+	}
+	return t
+}
+
+// untracedExecs describes the execs into programs the probes do not see,
+// for the trace's metadata ("pid 123 exec'd /usr/bin/sleep at 1.05s").
+func (m *machine) untracedExecs() string {
+	var out []string
+	for pid, x := range m.execs {
+		if !x.settled {
+			out = append(out, fmt.Sprintf("pid %d exec'd %s at %v", pid, cmp.Or(x.path, "another program"), time.Duration(x.t).Round(time.Millisecond)))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
 // emit keeps an event of th at t or, if t is not after its last event,
 // just after it; it returns the time kept.
 func (m *machine) emit(th *thread, t int64, k tracer.Kind, arg uint64) int64 {
@@ -397,9 +457,13 @@ func (m *machine) unalias(e *rawEvent) {
 func (m *machine) step(e *rawEvent, t int64) {
 	m.now = max(m.now, t)
 	m.inferDrops(t)
+	if e.event == evExec {
+		m.execed(e.tid, t)
+		return
+	}
 	if e.event == evExit {
 		if th, ok := m.threads[e.tid]; ok {
-			m.end(th, t, tracer.ReleaseThreadEnd)
+			m.end(th, m.execEnd(th, t), tracer.ReleaseThreadEnd)
 		}
 		return
 	}
@@ -410,6 +474,9 @@ func (m *machine) step(e *rawEvent, t int64) {
 	if e.event == evTaskState {
 		m.taskState(e, t)
 		return
+	}
+	if x, ok := m.execs[e.tgid]; ok && !x.settled {
+		x.settled = true // a probe hit after the exec: the probed interpreter again
 	}
 	th := m.thread(e.tid, e.tgid)
 	if p := th.p; len(p.ips) < layoutIPs {
@@ -1203,6 +1270,9 @@ func (m *machine) finish(t int64, why tracer.Release) {
 	for _, th := range m.order {
 		if th.sec != nil && !th.ended {
 			m.closeSection(th, t, true)
+		}
+		if end := m.execEnd(th, t); end != t {
+			m.end(th, end, tracer.ReleaseThreadEnd)
 		}
 		m.end(th, t, why)
 	}

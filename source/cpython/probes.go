@@ -23,6 +23,7 @@ const (
 	evFreeLock   = "lock_free"
 	evThreadEnd  = "thread_end"
 	evExit       = "sched_process_exit"
+	evExec       = "sched_process_exec"
 	evDetach     = "detach"
 	evAttach     = "attach"
 	evPark       = "park"

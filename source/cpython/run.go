@@ -52,7 +52,7 @@ type run struct {
 
 // eventNames lists the events of the recording, as group/event.
 func (r *run) eventNames() []string {
-	names := []string{"sched/" + evExit, "task/" + evNewTask}
+	names := []string{"sched/" + evExit, "sched/" + evExec, "task/" + evNewTask}
 	for _, p := range r.probes {
 		names = append(names, r.sess.group+"/"+p.name)
 	}
@@ -302,6 +302,9 @@ loop:
 		outlived := r.survivors(m)
 		for _, p := range outlived {
 			for _, th := range p.threads {
+				if end := m.execEnd(th, now); end != now {
+					m.end(th, end, tracer.ReleaseThreadEnd) // it exec'd a program the probes do not see
+				}
 				m.end(th, now, tracer.ReleaseInterrupt)
 			}
 		}
@@ -315,6 +318,9 @@ loop:
 		}
 	}
 	m.finish(now, why)
+	if x := m.untracedExecs(); x != "" {
+		r.meta.Extra["untraced_exec"] = x
+	}
 	r.finishMeta(m, rd, interrupted)
 	if cmd != nil && !cut {
 		if s.ExitCode() >= 0 {
