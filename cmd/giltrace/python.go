@@ -314,8 +314,15 @@ func resolveLauncher(ctx context.Context, argv []string) (resolved []string, fai
 		return argv, ""
 	}
 	exe, failed := launcherTarget(ctx, prog)
-	if exe == "" {
+	if failed != "" {
 		return argv, failed
+	}
+	if exe == "" {
+		// The interpreter itself (#!/usr/bin/python3): run as the kernel
+		// runs the script, so that the trace knows the script (QA: a
+		// script run directly had no workload-file, its command the
+		// script's name alone).
+		exe = prog
 	}
 	// The script by the path found (as the kernel passes it): by its bare
 	// name the interpreter would look for it in the working directory.

@@ -582,7 +582,9 @@ func TestResolveLauncher(t *testing.T) {
 		{[]string{"python3", "app.py"}, []string{real, "app.py"}},
 		{[]string{envScript, "x"}, []string{real, envScript, "x"}},
 		{[]string{argScript}, []string{real, "-u", argScript}},
-		{[]string{realScript, "x"}, []string{realScript, "x"}},
+		// A script whose #! names the interpreter itself runs as the
+		// kernel runs it, so that its trace knows the script (QA).
+		{[]string{realScript, "x"}, []string{real, realScript, "x"}},
 		{[]string{named}, []string{named}},
 		{[]string{"/bin/true"}, []string{"/bin/true"}},
 		// A script found on $PATH goes to the interpreter by its path, as

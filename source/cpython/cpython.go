@@ -238,6 +238,9 @@ func (s *Source) interp() (*interp, error) {
 func (s *Source) describe(meta *tracer.Meta, in *interp) {
 	meta.Extra["python"] = in.Version
 	meta.Extra["interpreter"] = in.Path
+	if abs, err := filepath.Abs(in.Path); err == nil {
+		meta.Extra["interpreter"] = abs // QA: a venv's "venv/bin/python", relative
+	}
 	if in.DebugFile != "" {
 		meta.Extra["debug_file"] = in.DebugFile
 	}
