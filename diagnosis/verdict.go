@@ -1207,8 +1207,66 @@ func (a *analysis) convoy() (Verdict, bool) {
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after %s, %s, while %s held it: %s of its time went to getting the GIL back.",
 			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), ops,
 			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
-		Advice: a.convoyAdvice(holder, holders, th.Name, worstWait, worstLat.P50),
+		Advice: a.convoyAdviceFor(tracer.ThreadID(worst), holder, holders, th.Name, worstWait, worstLat.P50),
 	}, true
+}
+
+// ConvoyMachineryShare: when at least this share of the waiting behind a
+// convoy's holders was in a thread pool's own machinery (poolMachinery),
+// the advice is about the pool, not about moving compute to processes.
+const ConvoyMachineryShare = 0.5
+
+// convoyAdviceFor is convoyAdvice, unless the holders' time holding the
+// GIL was mostly a thread pool's own machinery (starting threads, handing
+// out and completing tasks): that cannot move to a process (QA: a pool of
+// 200 sleeping workers fed 2000 tasks by its main thread, 120x faster
+// than one worker untraced, was told to "run MainThread's compute in a
+// process", the compute being Thread.start, Condition.wait and
+// Future.result).
+func (a *analysis) convoyAdviceFor(io tracer.ThreadID, holder string, holders int, ioName string, waitNS, medianNS int64) string {
+	share := a.machineryShare(a.mainGILHolderIDs(io))
+	if share < ConvoyMachineryShare {
+		return a.convoyAdvice(holder, holders, ioName, waitNS, medianNS)
+	}
+	s := fmt.Sprintf("%s's time holding the GIL was mostly the thread pool's own machinery (%s of the waiting behind it: starting threads, handing out and completing tasks, in threading and concurrent.futures), not compute a process could take: submit fewer, larger tasks (several items a task), keep the pool no larger than the calls it has in flight at once, and keep one pool for the program's life rather than starting threads per batch",
+		holder, textfmt.Pct0(share))
+	if tc := a.r.TracingCost; tc != nil && tc.High {
+		s += "; the probes make each thread start and each task dearer (the tracing-cost warning above), so the program untraced waits less behind it"
+	}
+	return s + a.switchIntervalAdvice()
+}
+
+// machineryShare is the share of the GIL waiting behind threads hs, while
+// they held the GIL, whose holder's innermost frame was a thread pool's
+// machinery (poolMachinery).
+func (a *analysis) machineryShare(hs []tracer.ThreadID) float64 {
+	if len(hs) == 0 {
+		return 0
+	}
+	var in, all int64
+	for _, w := range a.s.WaitedSums() {
+		if !isGIL(a.t, w.Lock) || !slices.Contains(hs, w.Holder) {
+			continue
+		}
+		all += w.Waited
+		if int(w.Stack) < len(a.t.Stacks) && w.Stack != tracer.NoStack {
+			if f := a.t.Stacks[w.Stack].Frame; int(f) < len(a.t.Frames) && poolMachinery(a.t.Frames[f].File) {
+				in += w.Waited
+			}
+		}
+	}
+	return textfmt.Share(in, all)
+}
+
+// poolMachinery reports whether file is the standard library's thread and
+// pool machinery: threading, concurrent.futures, queue.
+func poolMachinery(file string) bool {
+	for _, m := range []string{"/threading.py", "/concurrent/futures/thread.py", "/concurrent/futures/_base.py", "/queue.py"} {
+		if strings.HasSuffix(file, m) && strings.Contains(file, "/lib/python") && !strings.Contains(file, "-packages/") {
+			return true
+		}
+	}
+	return false
 }
 
 // cpuWindows is when CPU-bound threads of process pr, whose GIL they
@@ -1585,13 +1643,7 @@ func firstEndAfter(ends []int64) func(t int64, hint int) int {
 // waited for it (mainHolders: the longest holder, and those that held it
 // at least a third as long), and how many they are.
 func (a *analysis) mainGILHolder(id tracer.ThreadID) (string, int) {
-	var ws []*tracer.Wait
-	for i := range a.s.Waits {
-		if w := &a.s.Waits[i]; w.Thread == id && isGIL(a.t, w.Lock) {
-			ws = append(ws, w)
-		}
-	}
-	hs := mainHolders(a.s, ws...)
+	hs := a.mainGILHolderIDs(id)
 	if len(hs) == 0 {
 		return "another thread", 1
 	}
@@ -1603,6 +1655,18 @@ func (a *analysis) mainGILHolder(id tracer.ThreadID) (string, int) {
 		return names[0], 1
 	}
 	return textfmt.And(names), len(names)
+}
+
+// mainGILHolderIDs is the threads that held the GIL while thread id
+// waited for it, mostly (mainHolders).
+func (a *analysis) mainGILHolderIDs(id tracer.ThreadID) []tracer.ThreadID {
+	var ws []*tracer.Wait
+	for i := range a.s.Waits {
+		if w := &a.s.Waits[i]; w.Thread == id && isGIL(a.t, w.Lock) {
+			ws = append(ws, w)
+		}
+	}
+	return mainHolders(a.s, ws...)
 }
 
 func (a *analysis) gilHeldInNative() (Verdict, bool) {
