@@ -355,13 +355,20 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 	} else if lost > 0 {
 		traps = fmt.Sprintf("%d events and %d probe hits lost", c.Events, lost)
 	}
+	what := fmt.Sprintf("%s at about %s each", traps, textfmt.Dur(c.PerEventNS))
+	if c.ThreadStartNS > 0 {
+		// QA: a thread-per-request server and 2000 short threads, much
+		// slower traced than the events' estimate said.
+		what += fmt.Sprintf(", and %d thread starts at about %s each (the probes' events follow each new thread)", c.ThreadStarts, textfmt.Dur(diagnosis.ThreadStartCostNS))
+	}
+	cost := c.EstimatedNS + c.ThreadStartNS
 	if c.SystemCPUNS == 0 {
-		fmt.Fprintf(w, "Warning: tracing cost: %s at about %s each put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",
-			traps, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share))
+		fmt.Fprintf(w, "Warning: tracing cost: %s put about %s (%s of the wall) into the probes (an estimate; docs/cpython.md, \"Overhead\"): the untraced program runs faster, and its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are.\n\n",
+			what, textfmt.Dur(cost), textfmt.Pct0(c.Share))
 		return
 	}
-	fmt.Fprintf(w, "Warning: tracing cost: %s at about %s each put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, cannot show a busy machine.\n\n",
-		traps, textfmt.Dur(c.PerEventNS), textfmt.Dur(c.EstimatedNS), textfmt.Pct0(c.Share),
+	fmt.Fprintf(w, "Warning: tracing cost: %s put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, cannot show a busy machine.\n\n",
+		what, textfmt.Dur(cost), textfmt.Pct0(c.Share),
 		textfmt.Dur(c.PerEventNS), textfmt.Dur(c.SystemCPUNS), textfmt.Pct0(c.SystemShare))
 }
 
