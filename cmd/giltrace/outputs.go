@@ -222,19 +222,29 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 	var mu sync.Mutex
 	finished := make([]bool, len(names)) // under mu: for a forced exit's message
 	in := interruptsOf(ctx)
+	// What the command said before (record: that the trace is saved, and
+	// where) stays said; the outputs not written are this list's: those
+	// not finished, and those interrupted or failed (QA: a signal while
+	// the diagnosis ran, the outputs interrupted, printed "giltrace:
+	// interrupted" alone).
+	before := in.pendingNow()
 	in.setPending(func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		var left []string
 		for i, n := range names {
-			if !finished[i] {
+			if !finished[i] || results[i].path == "" {
 				left = append(left, n)
 			}
 		}
-		if left := notWritten(dir, left); left != "" {
-			return "outputs not written: " + left
+		said := ""
+		if before != nil {
+			said, _, _ = strings.Cut(before(), "; outputs not written")
 		}
-		return ""
+		if left := notWritten(dir, left); left != "" {
+			return strings.TrimPrefix(said+"; outputs not written: "+left, "; ")
+		}
+		return said
 	})
 	defer boundMemory(len(r.trace.Events))()
 	var next, started atomic.Int64 // the next output to take (in order); how many have started

@@ -235,6 +235,17 @@ func (in *interrupts) setPending(f func() string) {
 	in.mu.Unlock()
 }
 
+// pendingNow is what a forced exit would print as left undone now (""
+// for nothing).
+func (in *interrupts) pendingNow() func() string {
+	if in == nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.pending
+}
+
 // track registers (add) or unregisters a temporary file that a forced exit
 // removes.
 func (in *interrupts) track(path string, add bool) {

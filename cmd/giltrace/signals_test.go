@@ -201,3 +201,24 @@ func TestSameSignalTwice(t *testing.T) {
 		t.Error("another signal at once is not a second")
 	}
 }
+
+// TestPendingAfterInterruptedOutputs: outputs that a signal interrupted
+// are still "not written" for a forced exit after writeOutputs returned
+// (the diagnosis printed next takes long), beside what the command said
+// before them (QA: "giltrace: interrupted" alone, the trace saved and no
+// output written).
+func TestPendingAfterInterruptedOutputs(t *testing.T) {
+	in, ctx, _, _ := newTestInterrupts(t)
+	in.setPending(func() string { return "the trace is saved in d/run.giltrace; outputs not written: d/report.txt" })
+	cctx, cancel := context.WithCancel(ctx)
+	cancel() // the signal came: every output is interrupted
+	dir := t.TempDir()
+	if _, err := writeOutputs(cctx, dir, newRun(testkit.Mixed()), []string{"report", "folded"}); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("writeOutputs: %v", err)
+	}
+	got := in.pendingNow()()
+	want := "the trace is saved in d/run.giltrace; outputs not written: " + filepath.Join(dir, "report.txt") + " " + filepath.Join(dir, "flame.folded")
+	if got != want {
+		t.Errorf("pending %q\nwant    %q", got, want)
+	}
+}
