@@ -405,17 +405,19 @@ const maxRuns = 100
 // writePrediction writes the files of prediction p into dir, atomically,
 // and returns the paths written. A regular file already there that
 // giltrace did not write (comparesFiles: record clears its previous run's
-// first) is the user's: left as it is, and named in the error.
+// first), or a link, is the user's: left as it is, and named in the error.
 func writePrediction(ctx context.Context, p *compare.Prediction, dir string) ([]string, error) {
+	made := missingDirs(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	defer removeEmptyDirs(made) // nothing written (a full disk): no empty whatif/ left (QA)
 	var written, theirs []string
 	var errs []error
 	ours := comparesFiles(dir)
 	for _, f := range p.Files() {
 		path := filepath.Join(dir, f.Name)
-		if usersFile(path) && !ours[f.Name] {
+		if usersFile(path) && !ours[f.Name] || isLink(path) {
 			// QA: whatif/model.yaml of a fresh directory was overwritten,
 			// where report.txt was left as it was.
 			theirs = append(theirs, path)

@@ -510,7 +510,9 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	if saveErr == nil && (len(written) > 0 || exists(filepath.Join(dir, manifestName))) {
 		// What the next record into dir removes: these files and no other.
 		if err := writeManifest(dir, written); err != nil {
-			fmt.Fprintf(stderr, "giltrace: warning: listing the outputs in %s: %v: the next record into %s will leave them\n", manifestName, err, dir)
+			// Named: they are then files the next record takes for the
+			// user's (QA: "will leave them", naming none).
+			fmt.Fprintf(stderr, "giltrace: warning: listing the outputs in %s: %v: the next record into %s will leave them (%s): remove them before recording there again\n", manifestName, err, dir, strings.Join(written, " "))
 		}
 	}
 	if predErr != nil {

@@ -873,3 +873,28 @@ func TestLinksUnderOutputNames(t *testing.T) {
 		t.Errorf("the trace after the refused commands: %v", err)
 	}
 }
+
+// TestPredictionLeavesLinks: record's what-if files (whatif/) leave a
+// link of the user's under their names, as every output does, and name it.
+func TestPredictionLeavesLinks(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-countdown.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, _, err := predict(context.Background(), newRun(tr), "countdown", "", false)
+	if err != nil || pred == nil {
+		t.Fatalf("predict: %v, %v", pred, err)
+	}
+	dir := filepath.Join(t.TempDir(), "whatif")
+	os.Mkdir(dir, 0o755)
+	target := filepath.Join(t.TempDir(), "mine.yaml")
+	os.WriteFile(target, []byte("mine"), 0o644)
+	os.Symlink(target, filepath.Join(dir, "model.yaml"))
+	written, err := writePrediction(context.Background(), pred, dir)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "model.yaml")) || len(written) == 0 {
+		t.Errorf("written %v, err %v: want the others written and model.yaml named", written, err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "mine" {
+		t.Errorf("the link's target: %q", b)
+	}
+}
