@@ -141,7 +141,18 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 		return fmt.Errorf("exporting %s as %s: writing %s: %w", o.File, o.Format, path, err)
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", path)
+	stoppedAsWritten(cmd, path)
 	return err
+}
+
+// stoppedAsWritten says, when a stopping signal came but the output was
+// written whole (it came as the export ended), that it was: the command
+// still exits as stopped (QA: exit status 143 and nothing said, the file
+// replaced by the complete export).
+func stoppedAsWritten(cmd *cobra.Command, path string) {
+	if in := interruptsOf(cmd.Context()); in != nil && in.Signal() != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: stopped%s as the export ended: %s is written whole\n", signalName(in.Signal()), path)
+	}
 }
 
 // notTheInput is an error when out, an -o, is the file in itself (the
@@ -215,5 +226,6 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 		}
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", path)
+	stoppedAsWritten(cmd, path)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/internal/testkit"
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // newTestInterrupts is a watcher whose forced exit is recorded, not taken.
@@ -220,5 +221,32 @@ func TestPendingAfterInterruptedOutputs(t *testing.T) {
 	want := "the trace is saved in d/run.giltrace; outputs not written: " + filepath.Join(dir, "report.txt") + " " + filepath.Join(dir, "flame.folded")
 	if got != want {
 		t.Errorf("pending %q\nwant    %q", got, want)
+	}
+}
+
+// TestExportStoppedAsItEnded: a signal that came as an export ended (its
+// output written whole) is said, with the file (QA: exit status 143 and
+// nothing on stderr, the user's file replaced by the complete export).
+func TestExportStoppedAsItEnded(t *testing.T) {
+	in, ctx, _, _ := newTestInterrupts(t)
+	in.mu.Lock()
+	in.first = syscall.SIGTERM // as if it came just now: the context is not cancelled yet
+	in.mu.Unlock()
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "a.giltrace")
+	if err := tracer.WriteFile(trace, testkit.Mixed()); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "x.folded")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"export", trace, "-f", "folded", "-o", out})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := "giltrace: stopped by SIGTERM as the export ended: " + out + " is written whole"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }
