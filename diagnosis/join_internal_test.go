@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -98,4 +99,25 @@ func TestTimedJoinLoopFlow(t *testing.T) {
 func gaveUp(text string) string {
 	x := strings.Index(text, "90100000 0 lock-wait")
 	return text[:x] + strings.ReplaceAll(text[x:], "0x7f23c0000b70", "0x7f23c0000c80")
+}
+
+// TestTimedJoinGivenUp: a timed join that ran out (join(0.01)), then the
+// main thread's own work taking turns with W, then a join: the timed wait
+// lasts at most its recorded 10 ms in the flow, so main's work overlaps
+// W's without a GIL (review: with the wait taken for a join, that work
+// went after W's end, "188ms at the earliest", 1.02x as processes, where
+// the base gave 1.88x).
+func TestTimedJoinGivenUp(t *testing.T) {
+	b, err := os.ReadFile("testdata/join-timed-gave-up.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := tracer.ParseText(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Analyze(tracer.Derive(tr))
+	if r.Speedup.AsProcesses < 1.7 || r.Speedup.Limit.NS > r.WallNS {
+		t.Errorf("as processes %.2fx, bound %v (%s) in a wall of %v: want about 1.9x, within the wall", r.Speedup.AsProcesses, time.Duration(r.Speedup.Limit.NS), r.Speedup.Limit.Text, time.Duration(r.WallNS))
+	}
 }
