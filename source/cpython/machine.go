@@ -384,37 +384,35 @@ type execAt struct {
 	settled bool
 }
 
-// execed notes that task tid, a traced process's, exec'd at t (execve
-// has ended its other threads, which sched_process_exit ended). Whether
-// the new program is traced is known later: a probe hit from the process
-// says it is; its exit, or the end of the recording, with none says it is
-// not, and its threads end at the exec (execEnd), not at the exit (QA: a
-// program that exec'd /bin/sleep 1 showed the sleep as its main thread
-// running Python with the GIL, 1.09 s, a busy machine and a verdict of
-// its own).
-func (m *machine) execed(tid int, t int64) {
+// execed handles the exec of a traced process (sched_process_exec, at t):
+// its exec'ing thread (the event's old_pid: a thread that is not the
+// main one takes the process's id at the exec) ends there, as its other
+// threads did (execve ended them: sched_process_exit). The program it
+// became is a new one: when it is the probed interpreter again (a program
+// re-executing itself), its probe hits come from new threads; when it is
+// not, none come, and the trace says so (untracedExecs; QA: a program
+// that exec'd /bin/sleep 1 showed the sleep as its main thread running
+// Python with the GIL, 1.09 s, a busy machine and a verdict of its own;
+// review: the same from a thread that was not the main one).
+func (m *machine) execed(e *rawEvent, t int64) {
+	tid := int(int32(e.val("old_pid")))
+	if tid <= 0 {
+		tid = e.tid
+	}
 	th, ok := m.threads[tid]
 	if !ok || th.ended || th.p == nil {
 		return
 	}
-	path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", tid))
+	pid := th.p.pid
+	path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if m.execs == nil {
 		m.execs = map[int]*execAt{}
 	}
-	m.execs[th.p.pid] = &execAt{t: t, path: path}
-}
-
-// execEnd is when thread th ends, given the end t it would have: the
-// time of its process's exec into a program the probes do not see (no
-// probe hit after it), else t.
-func (m *machine) execEnd(th *thread, t int64) int64 {
-	if th.ended || th.p == nil {
-		return t
+	m.execs[pid] = &execAt{t: t, path: path}
+	if th.sec != nil {
+		m.closeSection(th, t, true)
 	}
-	if x, ok := m.execs[th.p.pid]; ok && !x.settled && x.t < t && x.t > th.last {
-		return x.t
-	}
-	return t
+	m.end(th, t, tracer.ReleaseThreadEnd)
 }
 
 // untracedExecs describes the execs into programs the probes do not see,
@@ -458,12 +456,12 @@ func (m *machine) step(e *rawEvent, t int64) {
 	m.now = max(m.now, t)
 	m.inferDrops(t)
 	if e.event == evExec {
-		m.execed(e.tid, t)
+		m.execed(e, t)
 		return
 	}
 	if e.event == evExit {
 		if th, ok := m.threads[e.tid]; ok {
-			m.end(th, m.execEnd(th, t), tracer.ReleaseThreadEnd)
+			m.end(th, t, tracer.ReleaseThreadEnd)
 		}
 		return
 	}
@@ -1270,9 +1268,6 @@ func (m *machine) finish(t int64, why tracer.Release) {
 	for _, th := range m.order {
 		if th.sec != nil && !th.ended {
 			m.closeSection(th, t, true)
-		}
-		if end := m.execEnd(th, t); end != t {
-			m.end(th, end, tracer.ReleaseThreadEnd)
 		}
 		m.end(th, t, why)
 	}

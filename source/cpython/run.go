@@ -302,9 +302,6 @@ loop:
 		outlived := r.survivors(m)
 		for _, p := range outlived {
 			for _, th := range p.threads {
-				if end := m.execEnd(th, now); end != now {
-					m.end(th, end, tracer.ReleaseThreadEnd) // it exec'd a program the probes do not see
-				}
 				m.end(th, now, tracer.ReleaseInterrupt)
 			}
 		}
