@@ -836,7 +836,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		b := &tm.blocks[len(tm.blocks)-1]
 		b.ops = appendLeaf(b.ops, lf)
 	}
-	tm.blocks = coarsen(tm.blocks)
+	tm.blocks = coarsen(s.Trace, tm.blocks)
 	for i := range tm.blocks {
 		tm.blocks[i].ops = dropTiny(tm.blocks[i].ops)
 	}
@@ -890,13 +890,13 @@ const smallShare = 0.005
 // the program's own code (the interpreter's start-up and shutdown, which
 // in a thread that does little else are each more than smallShare), into
 // one.
-func coarsen(blocks []block) []block {
+func coarsen(t *tracer.Trace, blocks []block) []block {
 	total := 0.0
 	for _, b := range blocks {
 		total += opsTime(b.ops)
 	}
 	small := func(b block) bool {
-		return opsTime(b.ops) < smallShare*total || !tracer.ProgramFile(b.fn.File)
+		return opsTime(b.ops) < smallShare*total || !t.OwnFile(b.fn.File)
 	}
 	var out []block
 	for i := 0; i < len(blocks); {

@@ -74,35 +74,63 @@ func (t *Trace) OwnFile(file string) bool {
 		return true
 	}
 	pkg := MainPackage(t.Meta.Extra["command"])
-	if pkg == "" || strings.HasPrefix(file, "<") {
+	if pkg == "" {
 		return false
 	}
-	return strings.Contains(file, "/"+pkg+"/") || strings.HasSuffix(file, "/"+pkg+".py")
+	// The path inside the directory its package was found in: after the
+	// last site-packages or dist-packages, else after lib/pythonX.Y (the
+	// standard library's: python3 -m http.server). Not anywhere in the
+	// path (review: `python -m myproj` with its virtualenv in
+	// ~/myproj/.venv would have owned every installed package).
+	rest := ""
+	if i := max(strings.LastIndex(file, "/site-packages/"), strings.LastIndex(file, "/dist-packages/")); i >= 0 {
+		rest = file[i+len("/site-packages/"):]
+	} else if i := strings.LastIndex(file, "/lib/python"); i >= 0 {
+		if j := strings.IndexByte(file[i+len("/lib/python"):], '/'); j >= 0 {
+			rest = file[i+len("/lib/python")+j+1:]
+		}
+	}
+	return strings.HasPrefix(rest, pkg+"/") || rest == pkg+".py"
 }
 
 // MainPackage is the top-level package of the module a Python command
-// line runs (python3 -X dev -m pkg.mod args: "pkg"), "" when it runs a
-// script, -c code or stdin. The command is the metadata's, its words
-// joined by spaces.
+// line runs (python3 -X dev -m pkg.mod args, python3 -um pkg: "pkg"), ""
+// when it runs a script, -c code or stdin. The command is the metadata's,
+// its words joined by spaces.
 func MainPackage(command string) string {
 	args := strings.Fields(command)
+	top := func(mod string) string { return strings.Split(mod, ".")[0] }
 	for i := 1; i < len(args); i++ {
 		a := args[i]
-		switch {
-		case a == "-m":
-			if i+1 < len(args) {
-				return strings.Split(args[i+1], ".")[0]
+		if a == "-" || !strings.HasPrefix(a, "-") {
+			return "" // a script, or stdin
+		}
+		if strings.HasPrefix(a, "--") {
+			if a == "--check-hash-based-pycs" {
+				i++
 			}
-			return ""
-		case strings.HasPrefix(a, "-m") && !strings.HasPrefix(a, "--"):
-			return strings.Split(a[2:], ".")[0]
-		case a == "-c" || strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
-			return ""
-		case a == "-X" || a == "-W" || a == "--check-hash-based-pycs":
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			return "" // a script
+			continue
+		}
+		// Short options, several in one word: m, c, X and W take the
+		// rest of the word, or the next one, as their argument.
+		for k := 1; k < len(a); k++ {
+			switch a[k] {
+			case 'm':
+				if k+1 < len(a) {
+					return top(a[k+1:])
+				}
+				if i+1 < len(args) {
+					return top(args[i+1])
+				}
+				return ""
+			case 'c':
+				return ""
+			case 'X', 'W':
+				if k+1 == len(a) {
+					i++
+				}
+				k = len(a)
+			}
 		}
 	}
 	return ""

@@ -16,6 +16,12 @@ func TestOwnFile(t *testing.T) {
 		{"python3 -c import x -m y", ""},
 		{"python3", ""},
 		{"python3 -m", ""},
+		{"python3 -um pkg.x", "pkg"},
+		{"python3 -OOm pkg", "pkg"},
+		{"python3 -Xdev -m pkg", "pkg"},
+		{"python3 -Im", ""},
+		{"python3 -uc code", ""},
+		{"python3 - -m x", ""},
 	} {
 		if got := MainPackage(tc.command); got != tc.pkg {
 			t.Errorf("MainPackage(%q) = %q, want %q", tc.command, got, tc.pkg)
