@@ -132,11 +132,25 @@ func (a *analysis) tracingCost() {
 	for i := range first {
 		first[i] = -1
 	}
+	// A process's first thread is its start, not a thread's: not counted
+	// (nor is one that existed before an attach; review: one subtracted
+	// per process undercounted an attach, whose first threads existed).
+	firstOf := make([]tracer.ThreadID, len(a.t.Procs))
+	for i := range firstOf {
+		firstOf[i] = tracer.NoThread
+	}
+	for id := range a.t.Threads {
+		if p := a.t.Threads[id].Proc; int(p) < len(firstOf) && firstOf[p] == tracer.NoThread {
+			firstOf[p] = tracer.ThreadID(id)
+		}
+	}
 	starts := 0
 	for i := range a.t.Events {
 		ev := &a.t.Events[i]
 		if ev.Kind == tracer.KindThreadStart && ev.Arg != tracer.ThreadExisted {
-			starts++
+			if p := a.procOfThread(ev.Thread); p < 0 || p >= len(firstOf) || firstOf[p] != ev.Thread {
+				starts++
+			}
 		}
 		if p := a.procOfThread(ev.Thread); p >= 0 && p < len(first) {
 			if first[p] < 0 || ev.Time < first[p] {
@@ -163,7 +177,6 @@ func (a *analysis) tracingCost() {
 	// The processes' traced lives, summed; the run's wall when they are
 	// shorter (one process, or events only at the edges).
 	wall := max(lives, a.wallNS)
-	starts = max(starts-len(a.t.Procs), 0) // each process's first thread is its start, not a thread's
 	var startNS int64
 	if starts >= ThreadStartsCounted {
 		startNS = int64(starts) * ThreadStartCostNS

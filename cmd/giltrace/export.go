@@ -201,7 +201,10 @@ func exportIntoRun(cmd *cobra.Command, o *exportOptions, out output, s *run, pat
 	}
 	defer unlock()
 	listed := readManifest(dir)
-	if !asked && (!listed[out.File] && usersFile(path) || isLink(path)) {
+	if !asked && isLink(path) {
+		return fmt.Errorf("exporting %s as %s: %s: a symbolic link (giltrace writes none), not written through: remove it, or name another file with -o", o.File, o.Format, path)
+	}
+	if !asked && !listed[out.File] && usersFile(path) {
 		return fmt.Errorf("exporting %s as %s: %s: not written by giltrace (not listed in %s), left as it is: move it away, or name another file with -o", o.File, o.Format, path, manifestName)
 	}
 	if !asked && !isRunTrace(o.File) && usersFile(filepath.Join(dir, traceName)) {

@@ -130,17 +130,30 @@ func checkAttachPID(pid int) error {
 	return nil
 }
 
-// kernelThread reports whether pid is a kernel thread: no command line and
-// no executable (a process's exe link reads, or fails for want of
-// permission, which is not this).
+// kernelThread reports whether pid is a kernel thread: the PF_KTHREAD
+// flag in its /proc/PID/stat (review: a process whose main thread exited
+// while others run has no command line nor executable either, and is no
+// kernel thread).
 func kernelThread(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || len(b) > 0 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
 		return false
 	}
-	_, err = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	return errors.Is(err, fs.ErrNotExist)
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	// After the command: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfKthread != 0
 }
+
+// pfKthread is the kernel's PF_KTHREAD task flag.
+const pfKthread = 0x00200000
 
 // attachName names the process pid for attach's messages and trace: its
 // Python program (the script, the -m module) when its command is a
@@ -341,9 +354,17 @@ func resolveLauncher(ctx context.Context, argv []string) (resolved []string, fai
 // ...) are refused with what to do instead; any other command is
 // returned as it is.
 func applyEnv(argv []string) ([]string, error) {
-	if len(argv) == 0 || filepath.Base(argv[0]) != "env" {
-		return argv, nil
+	for len(argv) > 0 && filepath.Base(argv[0]) == "env" { // env A=1 env B=2 python3 (QA)
+		var err error
+		if argv, err = applyOneEnv(argv); err != nil {
+			return nil, err
+		}
 	}
+	return argv, nil
+}
+
+// applyOneEnv is applyEnv of one env at argv[0].
+func applyOneEnv(argv []string) ([]string, error) {
 	i := 1
 	var set [][2]string
 	for ; i < len(argv); i++ {

@@ -788,6 +788,24 @@ func TestAttachKernelThreadAndName(t *testing.T) {
 	if kernelThread(os.Getpid()) {
 		t.Error("this test is taken for a kernel thread")
 	}
+	if py, err := filepath.EvalSymlinks("/usr/bin/python3"); err == nil {
+		// A process whose main thread exited while another runs has no
+		// command line nor executable, and is no kernel thread (review).
+		p := exec.Command(py, "-c", "import threading, ctypes, time\nthreading.Thread(target=time.sleep, args=(30,)).start()\nctypes.CDLL(None).pthread_exit(None)")
+		if err := p.Start(); err == nil {
+			defer func() { p.Process.Kill(); p.Wait() }()
+			for range 300 {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Process.Pid))
+				if _, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.Process.Pid)); len(b) == 0 && err != nil {
+					break // the main thread has exited
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if kernelThread(p.Process.Pid) {
+				t.Error("a process whose main thread exited is taken for a kernel thread")
+			}
+		}
+	}
 	sleep := exec.Command("sleep", "30")
 	if err := sleep.Start(); err != nil {
 		t.Skip(err)
@@ -828,7 +846,11 @@ func TestApplyEnv(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"python3", "app.py", "X=1"}) || os.Getenv("GILTRACE_TEST_ENV") != "a=b" {
 		t.Errorf("applyEnv = %q, %v; GILTRACE_TEST_ENV=%q", got, err, os.Getenv("GILTRACE_TEST_ENV"))
 	}
-	for _, argv := range [][]string{{"env", "-i", "python3"}, {"env", "A=1"}, {"env", "=x", "python3"}} {
+	t.Setenv("GILTRACE_TEST_ENV2", "")
+	if got, err := applyEnv([]string{"env", "GILTRACE_TEST_ENV=1", "env", "GILTRACE_TEST_ENV2=2", "python3"}); err != nil || !slices.Equal(got, []string{"python3"}) || os.Getenv("GILTRACE_TEST_ENV2") != "2" {
+		t.Errorf("nested env: %q, %v", got, err) // QA
+	}
+	for _, argv := range [][]string{{"env", "-i", "python3"}, {"env", "A=1"}, {"env", "=x", "python3"}, {"env", "A=1", "env", "-u", "B", "python3"}} {
 		if _, err := applyEnv(argv); err == nil {
 			t.Errorf("applyEnv(%q): no error", argv)
 		}

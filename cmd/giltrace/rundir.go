@@ -423,11 +423,12 @@ func isLink(p string) bool {
 	return err == nil && fi.Mode()&fs.ModeSymlink != 0
 }
 
-// notATrace is, for a regular file at path p, the start of its content
-// when that is not a trace's (neither the binary form's magic nor the
-// text form's first word), "" otherwise or when p is not a regular file.
+// notATrace is, for a regular file at path p (or a link's target), the
+// start of its content when that is not a trace's (neither the binary
+// form's magic nor the text form's first word), "" otherwise or when p is
+// not a regular file.
 func notATrace(p string) string {
-	fi, err := os.Lstat(p)
+	fi, err := os.Stat(p) // through a link: its target is what would be replaced (QA)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return ""
 	}
@@ -448,10 +449,23 @@ func notATrace(p string) string {
 // leftAsTheyAre is the error naming the user's files that record left in
 // place of its outputs, nil for none.
 func leftAsTheyAre(theirs []string) error {
-	if len(theirs) == 0 {
-		return nil
+	var files, links []string
+	for _, p := range theirs {
+		if isLink(p) {
+			links = append(links, p)
+		} else {
+			files = append(files, p)
+		}
 	}
-	return fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(theirs, ", "), manifestName)
+	var errs []error
+	if len(files) > 0 {
+		errs = append(errs, fmt.Errorf("%s: not written by giltrace (not listed in %s), left as it is, and its output not written: move it away, or record into another directory", strings.Join(files, ", "), manifestName))
+	}
+	if len(links) > 0 {
+		// QA, review: called "not listed", where it may have been.
+		errs = append(errs, fmt.Errorf("%s: a symbolic link (giltrace writes none), not written through, and its output not written: remove the link, or record into another directory", strings.Join(links, ", ")))
+	}
+	return errors.Join(errs...)
 }
 
 // keepPartial moves aside the streamed trace an earlier run left in dir

@@ -723,6 +723,18 @@ func TestRecordKeepsAnEarlierPartial(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(notes, traceName)); string(b) != "my precious notes" {
 		t.Errorf("the user's run.giltrace: %q", b)
 	}
+	// The same through a link: its target is what would be replaced (QA).
+	linkedNotes := t.TempDir()
+	notesFile := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notesFile, []byte("my precious notes"), 0o644)
+	os.Symlink(notesFile, filepath.Join(linkedNotes, traceName))
+	out, err = runRoot("record", w, "-o", linkedNotes, "--formats", "none")
+	if err == nil || !strings.Contains(err.Error(), "is not a giltrace trace") {
+		t.Errorf("a run.giltrace linked to a file that is not a trace: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(notesFile); string(b) != "my precious notes" {
+		t.Errorf("the linked notes: %q", b)
+	}
 
 	// A link under the partial's name is refused: its target is not
 	// written through (QA: it was replaced by the trace, and the link
@@ -831,7 +843,7 @@ func TestLinksUnderOutputNames(t *testing.T) {
 	os.Symlink(target, filepath.Join(dir, "report.txt"))
 	os.Symlink(filepath.Join(outside, "absent.json"), filepath.Join(dir, "report.json"))
 	out, err := runRoot("record", w, "-o", dir, "--formats", "report,report-json,folded")
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "report.txt")) || !strings.Contains(err.Error(), filepath.Join(dir, "report.json")) {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "report.txt")) || !strings.Contains(err.Error(), filepath.Join(dir, "report.json")) || !strings.Contains(err.Error(), "a symbolic link (giltrace writes none)") {
 		t.Errorf("record with links under two outputs' names: %v\n%s", err, out)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "precious" {
