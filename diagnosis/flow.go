@@ -396,17 +396,6 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 			}
 			return end
 		}
-		if j, at, ok := f.notifiedAt(i, sp); ok {
-			// No other thread's release ended it, and it is no join: a
-			// wait for a notification on a lock waited for once (a
-			// Condition's waiter lock, new for each wait: Event.wait,
-			// concurrent.futures.wait, a future's result), as the model
-			// takes it (model.findNotifies: QA, an Event.wait(0.1) loop
-			// until 2 workers set their events was "1.04x as processes,
-			// the wait counted as recorded", the what-if 1.89x, measured
-			// 1.4-1.75x).
-			return max(v, f.dep(j, at, i, k+1, 0))
-		}
 		if sp.End > sp.Start {
 			f.recordedWaits = true
 		}
@@ -451,17 +440,6 @@ func (f *flow) notifier(i int, sp *tracer.StateSpan) (int, int64, bool) {
 		}
 	}
 	return 0, 0, false
-}
-
-// notifiedAt is notifier for a wait on a lock not known to be a
-// notification's (afterWait's last resort), when the wait ended before
-// its thread did: a wait still going at the thread's end (the trace's)
-// was not notified.
-func (f *flow) notifiedAt(i int, sp *tracer.StateSpan) (int, int64, bool) {
-	if i >= len(f.a.s.Threads) || sp.End >= f.a.s.Threads[i].End {
-		return 0, 0, false
-	}
-	return f.notifier(i, sp)
 }
 
 // notifyWindow is how long before a wait's end the GIL's last holder may
@@ -953,9 +931,6 @@ func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
 	}
 	if len(f.joinedUnseen(i, sp)) > 0 || len(f.openAtStop(i, sp)) > 0 {
 		return 0 // a join the trace has no hold of, or a wait open at the stop: an edge (afterWait)
-	}
-	if _, _, ok := f.notifiedAt(i, sp); ok {
-		return 0 // a notification: an edge (afterWait)
 	}
 	return sp.End - sp.Start
 }

@@ -121,21 +121,3 @@ func TestTimedJoinGivenUp(t *testing.T) {
 		t.Errorf("as processes %.2fx, bound %v (%s) in a wall of %v: want about 1.9x, within the wall", r.Speedup.AsProcesses, time.Duration(r.Speedup.Limit.NS), r.Speedup.Limit.Text, time.Duration(r.WallNS))
 	}
 }
-
-// TestFuturesWait: a main thread in concurrent.futures.wait for 2
-// CPU-bound tasks on a ThreadPoolExecutor (scripts/whatif/futures_wait.py,
-// recorded on CPython 3.11) waits on a Condition's waiter lock, a new one
-// for each wait, that the finishing worker releases: a notification, ended
-// in the flow when its notifier could have come there, not as long as it
-// was recorded (QA: no verdict and "0.99x as processes", the what-if
-// 1.8x, measured 1.6x with the pools' start-up).
-func TestFuturesWait(t *testing.T) {
-	tr, err := tracer.ReadFile("testdata/futures-wait.giltrace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Analyze(tracer.Derive(tr))
-	if r.Speedup.AsProcesses < 1.5 || r.VerdictCodes() != GILBound {
-		t.Errorf("verdicts %s, as processes %.2fx (%s): want gil-bound, about 1.7x", r.VerdictCodes(), r.Speedup.AsProcesses, r.Speedup.Limit.Text)
-	}
-}
