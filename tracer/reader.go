@@ -703,6 +703,8 @@ func (d *decoder) count(minBytes int) int {
 // such files with it (they would block or mislead).
 func FileKind(m os.FileMode) string {
 	switch {
+	case m&os.ModeSymlink != 0: // of an Lstat
+		return "a symbolic link"
 	case m.IsDir():
 		return "a directory"
 	case m&os.ModeNamedPipe != 0:

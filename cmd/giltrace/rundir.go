@@ -483,7 +483,7 @@ func keepPartial(dir string) (string, error) {
 	p := filepath.Join(dir, partialName)
 	fi, err := os.Lstat(p)
 	if err == nil && !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file (%s): record streams the run's trace into that name; move it away, or record into another directory", p, fileKind(fi.Mode()))
+		return "", fmt.Errorf("%s is not a regular file (%s): record streams the run's trace into that name; move it away, or record into another directory", p, tracer.FileKind(fi.Mode()))
 	}
 	if err != nil || fi.Size() == 0 {
 		return "", nil
@@ -499,23 +499,6 @@ func keepPartial(dir string) (string, error) {
 		return to, nil
 	}
 	return "", fmt.Errorf("%s: the trace of an earlier run that did not finish, and %s.1 to .999 are taken: move them away", p, p)
-}
-
-// fileKind names what a directory entry of mode m is, for an error.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }
 
 // syncDir makes a rename in dir durable, where the system allows it.
