@@ -79,7 +79,7 @@ type flow struct {
 	// sleep. A slice: counted and run look at it for every span.
 	polls []*tracer.Poll
 	// joinWaits: per thread, its spans waiting for each join lock
-	// (laterWaits), listed on first use.
+	// (joinWaitsOf), listed on first use.
 	joinWaits []map[tracer.LockID][]joinWait
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
@@ -369,21 +369,19 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 		}
 	}
 	if x < 0 {
-		js := f.joinedUnseen(i, sp)
+		js, timed := f.joinedUnseen(i, sp)
 		if len(js) == 0 {
 			js = f.openAtStop(i, sp)
 		}
 		if len(js) > 0 {
-			if f.timedOut(i, sp) {
+			if timed {
 				// A timed join that ran out: it returns at its timeout or
 				// when the thread ends, whichever comes first (review: a
-				// join(0.3) given up,
-				// then 534 ms of the main thread's own work, then a join,
-				// had that work put after the thread's end: 1.55x
-				// estimated, 1.8x measured).
-				// No dependency is kept: the wait that joins them, later,
-				// keeps it (f.at here is how far they have come, at most
-				// their end).
+				// join(0.3) given up, then 534 ms of the main thread's own
+				// work, then a join, had that work put after the thread's
+				// end: 1.55x estimated, 1.8x measured). No dependency is
+				// kept: the wait that joins them, later, keeps it (f.at
+				// here is how far they have come, at most their end).
 				end := v
 				for _, j := range js {
 					end = max(end, f.at(j, a.s.Threads[j].End))
@@ -477,36 +475,33 @@ const joinSlack = int64(1e6)
 // fast and the what-if predicted 1.86x), and a timed join given up before
 // other work keeps that work where it was. A thread that never waited on
 // the lock again took its wait as long as it was recorded.
-func (f *flow) joinedUnseen(i int, sp *tracer.StateSpan) []int {
+//
+// timed says which: the threads come from a later wait, this one ran out.
+func (f *flow) joinedUnseen(i int, sp *tracer.StateSpan) (js []int, timed bool) {
 	a := f.a
 	l := sp.Lock
 	if int(l) >= len(a.t.Locks) || !joinLockName(a.t.Locks[l].Name) || i >= len(a.t.Threads) {
-		return nil
-	}
-	if out := f.joinedDuring(i, sp, sp.Start); len(out) > 0 {
-		return out
+		return nil, false
 	}
 	ss := f.spans(i)
 	k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start })
-	ws := f.laterWaits(i, l)
-	p := sort.Search(len(ws), func(x int) bool { return ws[x].k > k })
-	if p == len(ws) || ws[p].next < 0 {
-		return nil
+	ws := f.joinWaitsOf(i, l)
+	p := sort.Search(len(ws), func(x int) bool { return ws[x].k >= k })
+	if p == len(ws) || ws[p].k != k {
+		return f.joinedDuring(i, sp, sp.Start), false // a span not of thread i's list
 	}
-	var out []int
+	if len(ws[p].joined) > 0 {
+		return ws[p].joined, false
+	}
+	if ws[p].next < 0 {
+		return nil, false
+	}
 	for _, j := range ws[ws[p].next].joined {
-		if f.a.s.Threads[j].Start < sp.Start {
-			out = append(out, j)
+		if a.s.Threads[j].Start < sp.Start {
+			js = append(js, j)
 		}
 	}
-	return out
-}
-
-// timedOut reports whether thread i's wait sp on a join lock ran out
-// before the threads it waits for ended (joinedUnseen found them in a later
-// wait of the thread on the same lock, none ended during this one).
-func (f *flow) timedOut(i int, sp *tracer.StateSpan) bool {
-	return len(f.joinedDuring(i, sp, sp.Start)) == 0
+	return js, len(js) > 0
 }
 
 // joinedDuring is the other threads of thread i's process that started
@@ -537,9 +532,9 @@ type joinWait struct {
 	next   int
 }
 
-// laterWaits is thread i's waits for lock l, a join's, in time order;
+// joinWaitsOf is thread i's waits for lock l, a join's, in time order;
 // listed once per thread, for every such lock.
-func (f *flow) laterWaits(i int, l tracer.LockID) []joinWait {
+func (f *flow) joinWaitsOf(i int, l tracer.LockID) []joinWait {
 	if f.joinWaits == nil {
 		f.joinWaits = make([]map[tracer.LockID][]joinWait, len(f.sps))
 	}
@@ -929,7 +924,7 @@ func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
 			return 0 // ended by another thread's release: an edge, or a mutex
 		}
 	}
-	if len(f.joinedUnseen(i, sp)) > 0 || len(f.openAtStop(i, sp)) > 0 {
+	if js, _ := f.joinedUnseen(i, sp); len(js) > 0 || len(f.openAtStop(i, sp)) > 0 {
 		return 0 // a join the trace has no hold of, or a wait open at the stop: an edge (afterWait)
 	}
 	return sp.End - sp.Start

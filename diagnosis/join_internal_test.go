@@ -37,7 +37,7 @@ func TestJoinWithoutHoldFlow(t *testing.T) {
 	if v < 21e6 || v > 23e6 {
 		t.Errorf("main's earliest end %.2f ms, want about 22 ms (the worker's 21 ms, then 1 ms)", float64(v)/1e6)
 	}
-	if js := f.joinedUnseen(0, &f.spans(0)[joinSpan(t, f)]); len(js) != 1 || js[0] != 1 {
+	if js, _ := f.joinedUnseen(0, &f.spans(0)[joinSpan(t, f)]); len(js) != 1 || js[0] != 1 {
 		t.Errorf("joined %v, want [1] (W; B ended before the join's wait began)", js)
 	}
 }
@@ -87,7 +87,7 @@ func TestTimedJoinLoopFlow(t *testing.T) {
 			if v, _ := f.end(0); float64(v)/1e6 < tc.min || float64(v)/1e6 > tc.max {
 				t.Errorf("main's earliest end %.2f ms, want %v to %v ms", float64(v)/1e6, tc.min, tc.max)
 			}
-			if js := f.joinedUnseen(0, &f.spans(0)[joinSpan(t, f)]); len(js) != tc.joined || len(js) == 1 && js[0] != 1 {
+			if js, _ := f.joinedUnseen(0, &f.spans(0)[joinSpan(t, f)]); len(js) != tc.joined || len(js) == 1 && js[0] != 1 {
 				t.Errorf("the first wait joined %v, want %d thread(s) (W)", js, tc.joined)
 			}
 		})
