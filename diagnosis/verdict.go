@@ -1184,7 +1184,8 @@ func (a *analysis) convoy() (Verdict, bool) {
 	}
 	a.decide(Convoy, worstConds...)
 	th := &a.r.Threads[worst]
-	holder, holders := a.mainGILHolder(tracer.ThreadID(worst))
+	hs := a.mainGILHolderIDs(tracer.ThreadID(worst))
+	holder, holders := a.holderNames(hs)
 	others := ""
 	if hit > 1 {
 		others = fmt.Sprintf(" (and %s like it)", textfmt.Plural(hit-1, "other I/O thread"))
@@ -1207,7 +1208,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		Text: fmt.Sprintf("%s%s is I/O-bound (%s of its work is I/O) but waited a median %s (p99 %s) for the GIL after %s, %s, while %s held it: %s of its time went to getting the GIL back.",
 			th.Name, others, textfmt.Pct0(textfmt.Share(th.IONS, threadWork(th))), textfmt.Dur(worstLat.P50), textfmt.Dur(worstLat.P99), ops,
 			interval, holder, textfmt.Pct0(textfmt.Share(worstWait, th.WallNS))),
-		Advice: a.convoyAdviceFor(tracer.ThreadID(worst), holder, holders, th.Name, worstWait, worstLat.P50),
+		Advice: a.convoyAdviceFor(hs, holder, holders, th.Name, worstWait, worstLat.P50),
 	}, true
 }
 
@@ -1223,8 +1224,8 @@ const ConvoyMachineryShare = 0.5
 // than one worker untraced, was told to "run MainThread's compute in a
 // process", the compute being Thread.start, Condition.wait and
 // Future.result).
-func (a *analysis) convoyAdviceFor(io tracer.ThreadID, holder string, holders int, ioName string, waitNS, medianNS int64) string {
-	share := a.machineryShare(a.mainGILHolderIDs(io))
+func (a *analysis) convoyAdviceFor(hs []tracer.ThreadID, holder string, holders int, ioName string, waitNS, medianNS int64) string {
+	share := a.machineryShare(hs)
 	if share < ConvoyMachineryShare {
 		return a.convoyAdvice(holder, holders, ioName, waitNS, medianNS)
 	}
@@ -1261,8 +1262,11 @@ func (a *analysis) machineryShare(hs []tracer.ThreadID) float64 {
 // poolMachinery reports whether file is the standard library's thread and
 // pool machinery: threading, concurrent.futures, queue.
 func poolMachinery(file string) bool {
+	if !inStdlib(file) {
+		return false
+	}
 	for _, m := range []string{"/threading.py", "/concurrent/futures/thread.py", "/concurrent/futures/_base.py", "/queue.py"} {
-		if strings.HasSuffix(file, m) && strings.Contains(file, "/lib/python") && !strings.Contains(file, "-packages/") {
+		if strings.HasSuffix(file, m) {
 			return true
 		}
 	}
@@ -1639,11 +1643,9 @@ func firstEndAfter(ends []int64) func(t int64, hint int) int {
 	}
 }
 
-// mainGILHolder names the threads that held the GIL while thread id
-// waited for it (mainHolders: the longest holder, and those that held it
-// at least a third as long), and how many they are.
-func (a *analysis) mainGILHolder(id tracer.ThreadID) (string, int) {
-	hs := a.mainGILHolderIDs(id)
+// holderNames names threads hs, the main holders of the GIL while a
+// thread waited for it (mainGILHolderIDs), and says how many they are.
+func (a *analysis) holderNames(hs []tracer.ThreadID) (string, int) {
 	if len(hs) == 0 {
 		return "another thread", 1
 	}
@@ -2219,8 +2221,7 @@ func stdlibShare(byFunc map[tracer.Frame]int64, blamed int64) float64 {
 // they call may be any library's (review: executor.map(orjson.loads, ...)
 // was told the standard library cannot release the GIL).
 func stdlibFile(path string) bool {
-	i := strings.Index(path, "/lib/python3.")
-	if i < 0 || strings.Contains(path[i:], "-packages/") {
+	if !inStdlib(path) {
 		return false
 	}
 	for _, through := range []string{"/threading.py", "/concurrent/futures/thread.py", "/concurrent/futures/process.py", "/asyncio/events.py", "/multiprocessing/pool.py", "/functools.py"} {
@@ -2229,6 +2230,13 @@ func stdlibFile(path string) bool {
 		}
 	}
 	return true
+}
+
+// inStdlib reports whether a source file is under an interpreter's
+// lib/python3.X, not in its site-packages or dist-packages.
+func inStdlib(path string) bool {
+	i := strings.Index(path, "/lib/python3.")
+	return i >= 0 && !strings.Contains(path[i:], "-packages/")
 }
 
 // lockAdvice: the lock's critical sections, not the GIL, serialise the
