@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
@@ -164,13 +163,8 @@ func attachName(pid int) string {
 		return "pid-" + strconv.Itoa(pid)
 	}
 	argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-	if base := filepath.Base(argv[0]); !strings.HasPrefix(base, "python") && base != "." && base != "/" && base != "" {
-		return strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return '_'
-			}
-			return r
-		}, base)
+	if !strings.HasPrefix(filepath.Base(argv[0]), "python") {
+		argv = argv[:1] // named by its command (ProgramName of it alone)
 	}
 	return cpython.ProgramName(argv)
 }

@@ -235,8 +235,8 @@ func (in *interrupts) setPending(f func() string) {
 	in.mu.Unlock()
 }
 
-// pendingNow is what a forced exit would print as left undone now (""
-// for nothing).
+// pendingNow is the function that says what a forced exit would print as
+// left undone (setPending's), nil for none.
 func (in *interrupts) pendingNow() func() string {
 	if in == nil {
 		return nil
