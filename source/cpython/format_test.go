@@ -342,7 +342,7 @@ func TestTooManyFiles(t *testing.T) {
 	perfEventOpen = func(*unix.PerfEventAttr, int, int, int, int) (int, error) { return -1, syscall.EMFILE }
 	defer func() { perfEventOpen = unix.PerfEventOpen }()
 	_, err := rd.addTasks([]int{os.Getpid(), os.Getppid()})
-	want := fmt.Sprintf("about %d needed (2 tasks x 2 events x %d CPUs)", 4*len(rd.cpus), len(rd.cpus))
+	want := fmt.Sprintf("about %d needed (2 tasks x (2 events x %d CPUs + a marker))", 2*(2*len(rd.cpus)+1), len(rd.cpus))
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ulimit -n") {
 		t.Errorf("error %v, want %q and ulimit -n in it", err, want)
 	}

@@ -1975,3 +1975,102 @@ func TestListenWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestForkedProcessesKeepTheirProbes: processes the program forks record
+// to their end, whichever of their relatives ends first. Pinned to one
+// CPU, the tasks switch between each other, and the kernel swapped the
+// event contexts of those whose contexts were copies (perf.go, "Keeping
+// the probes armed"): about half of 8 children forked one after another
+// lost their hits once a sibling ended, and children that started and
+// joined a thread lost theirs once it ended, in most runs. Both ways of
+// keeping the probes armed: the inherited marker, and a kernel's that
+// refuses it (a plain marker and each forked process's keepers).
+func TestForkedProcessesKeepTheirProbes(t *testing.T) {
+	py := pyenv(defaultPython)
+	needTracing(t, py)
+	progs := map[string]string{
+		"siblings": `import os, time
+os.sched_setaffinity(0, {0})
+def count(n):
+    while n > 0: n -= 1
+kids = []
+for i in range(8):
+    pid = os.fork()
+    if pid == 0:
+        count(100000)
+        time.sleep(0.02 * (i + 1))
+        count(1000)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+`,
+		"child-threads": `import os, threading, time
+os.sched_setaffinity(0, {0})
+def count(n):
+    while n > 0: n -= 1
+kids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        t = threading.Thread(target=count, args=(200000,))
+        t.start()
+        count(200000)
+        t.join()
+        time.sleep(0.02)
+        count(1000)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+`,
+	}
+	for _, plain := range []bool{false, true} {
+		for _, name := range []string{"siblings", "child-threads"} {
+			t.Run(fmt.Sprintf("%s/plain-marker=%v", name, plain), func(t *testing.T) {
+				testPlainMarker = plain
+				t.Cleanup(func() { testPlainMarker = false })
+				script := filepath.Join(t.TempDir(), "forks.py")
+				if err := os.WriteFile(script, []byte(progs[name]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				src := Command([]string{py, script}, Options{Stdout: &out, Stderr: &out})
+				tr, err := record(t, context.Background(), src)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out.String())
+				}
+				// Each child's main thread: its sleep begins and ends,
+				// and it takes the GIL again after it, to count.
+				state := map[tracer.ThreadID]int{} // 1 in the sleep, 2 after it, 3 took the GIL after it
+				children := 0
+				for i, th := range tr.Threads {
+					if th.Proc != 0 && th.Name == "MainThread" {
+						state[tracer.ThreadID(i)] = 0
+						children++
+					}
+				}
+				if want := map[string]int{"siblings": 8, "child-threads": 4}[name]; children != want {
+					t.Fatalf("%d children's main threads, want %d: %q", children, want, threadNames(tr))
+				}
+				for _, e := range tr.Events {
+					st, ok := state[e.Thread]
+					switch {
+					case !ok:
+					case e.Kind == tracer.KindIOBegin && tr.Str(e.IOKind()) == "sleep":
+						state[e.Thread] = 1
+					case e.Kind == tracer.KindIOEnd && st == 1:
+						state[e.Thread] = 2
+					case e.Kind == tracer.KindLockAcquire && st == 2:
+						state[e.Thread] = 3
+					}
+				}
+				for id, st := range state {
+					if st != 3 {
+						t.Errorf("child pid %d: its sleep and the GIL after it not recorded (got to %d of 3)", tr.Procs[tr.Threads[id].Proc].PID, st)
+					}
+				}
+			})
+		}
+	}
+}

@@ -89,6 +89,16 @@ type rawReader struct {
 	// safe is a time before which every event has been read: the
 	// earliest start of the last drain of a CPU's ring.
 	safe int64
+	// markers: the markers of the tasks traced from the start
+	// (openMarker), open until the end: their inherited copies are
+	// closed with them.
+	markers []int
+	// keepers: by process forked during the run, its keepers
+	// (keepArmed), until it exits.
+	keepers map[int][]int
+	// plainMarker: the markers are not inherited (openMarker), and each
+	// process forked gets keepers.
+	plainMarker bool
 }
 
 // perfRingBytes is the data of each CPU's ring: 32 MiB, as the tracefs
@@ -107,7 +117,7 @@ var testRingBytes int
 // for tasks by addTasks.
 func openRawReader(names []string, filters map[string]string) (*rawReader, error) {
 	r := &rawReader{formats: map[uint16]*eventFormat{}, rings: map[int]*perfRing{}, tasks: map[int]bool{},
-		late: map[int]map[uint64]bool{}, lostFormat: true, ringLen: perfRingBytes, maxRead: 4 << 20}
+		late: map[int]map[uint64]bool{}, keepers: map[int][]int{}, lostFormat: true, ringLen: perfRingBytes, maxRead: 4 << 20}
 	for _, n := range names {
 		b, err := os.ReadFile(filepath.Join(tracefsRoot, "events", n, "format"))
 		if err != nil {
@@ -185,8 +195,8 @@ func (r *rawReader) addTasks(tids []int) (int, error) {
 		if errors.Is(err, syscall.EMFILE) {
 			var lim unix.Rlimit
 			_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
-			need := (len(r.tasks) + len(tids) - added) * len(r.events) * len(r.cpus)
-			return added, fmt.Errorf("%w: about %d needed (%d tasks x %d events x %d CPUs), the limit is %d", err, need, len(r.tasks)+len(tids)-added, len(r.events), len(r.cpus), lim.Cur)
+			need := (len(r.tasks) + len(tids) - added) * (len(r.events)*len(r.cpus) + 1)
+			return added, fmt.Errorf("%w: about %d needed (%d tasks x (%d events x %d CPUs + a marker)), the limit is %d", err, need, len(r.tasks)+len(tids)-added, len(r.events), len(r.cpus), lim.Cur)
 		}
 		if err != nil {
 			return added, err
@@ -293,6 +303,14 @@ func (r *rawReader) openTask(tid int) ([]int, error) {
 			sort.Slice(r.order, func(i, j int) bool { return r.order[i].cpu < r.order[j].cpu })
 		}
 	}
+	// Its marker: the scheduler never swaps the copies of its events
+	// that the tasks it creates run with (openMarker).
+	marker, gone, err := r.openMarker(tid)
+	if err != nil || gone {
+		undo()
+		return nil, err
+	}
+	r.markers = append(r.markers, marker...)
 	return mine, nil
 }
 
@@ -363,6 +381,136 @@ func (r *rawReader) mapRing(fd, cpu int) (*perfRing, error) {
 		}
 		return nil, fmt.Errorf("mapping CPU %d's ring of %d KiB: %w (locked memory: ulimit -l, kernel.perf_event_mlock_kb)", cpu, r.ringLen>>10, err)
 	}
+}
+
+// Keeping the probes armed in every traced process.
+//
+// The kernel keeps a uprobe's breakpoints in a process only while some
+// event of the probe is bound to a live task of that process
+// (trace_uprobe.c, __uprobe_perf_filter: on each hit, and whenever an
+// event is closed), and an inherited event does not always stay with its
+// task: the scheduler swaps two tasks' event contexts when one is an
+// unchanged copy of the other or both are copies of the same
+// (perf_event_context_sched_out), so that a forked child may run with its
+// sibling's or its parent's events, bound to them, while its own copies
+// run in that task and end with it. A child that outlived its parent then
+// lost every probe hit from its parent's exit (TestRecordPythonOrphan:
+// 3 runs of 16), children forked one after another lost theirs as their
+// siblings exited (about half of 8, every run), and a forked child whose
+// thread ended lost its own (TestForkedProcessesKeepTheirProbes).
+//
+// Each task traced from the start gets a marker (openTask): a disabled
+// event of one probe, inherited, that asks for PERF_SAMPLE_READ. A
+// context holding such an event is never swapped (the kernel's
+// nr_no_switch_fast, Linux 6.12), and every process and thread the task
+// creates inherits it. A kernel that refuses the combination gets a
+// marker that is not inherited (the contexts copied from its task are
+// then no copies, the kernel's inherited_all: its children never swap),
+// and each process forked during the run its keepers (keepArmed), once
+// its fork is read, a few milliseconds after it: its own threads'
+// contexts may swap until then, and a hit the probes lost meanwhile is
+// not recovered, but the keepers arm them again and stop the swaps.
+
+// testPlainMarker (tests) makes openTask use the markers of a kernel that
+// refuses inherited PERF_SAMPLE_READ.
+var testPlainMarker bool
+
+// openMarker opens task tid's marker: none, and gone, if it has exited.
+func (r *rawReader) openMarker(tid int) (fds []int, gone bool, err error) {
+	if r.plainMarker || testPlainMarker {
+		r.plainMarker = true
+		return r.openKeeper(tid, false)
+	}
+	for _, ev := range r.events {
+		if !ev.probe() {
+			continue
+		}
+		attr := unix.PerfEventAttr{
+			Type:        unix.PERF_TYPE_TRACEPOINT,
+			Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+			Config:      ev.id,
+			Sample:      1,
+			Sample_type: unix.PERF_SAMPLE_READ | unix.PERF_SAMPLE_TID, // TID: the kernel asks for it with inherit
+			Bits:        unix.PerfBitDisabled | unix.PerfBitInherit,
+		}
+		fd, err := perfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		switch {
+		case err == nil:
+			perfFiles.addFD(fd)
+			return []int{fd}, false, nil
+		case (errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENODEV)) && taskGone(tid):
+			return nil, true, nil
+		case errors.Is(err, syscall.EINVAL):
+			r.plainMarker = true
+			return r.openKeeper(tid, false)
+		}
+		return nil, false, perfError(fmt.Errorf("opening the marker of task %d (perf_event_open): %w", tid, err))
+	}
+	return nil, false, nil
+}
+
+// keepArmed opens the keepers of process pid, forked during the run, if
+// the tasks' markers are not inherited: a disabled event of each probe,
+// bound to pid alone (not inherited, never sampled: it writes nothing).
+func (r *rawReader) keepArmed(pid int) error {
+	if !r.plainMarker {
+		return nil
+	}
+	if _, ok := r.keepers[pid]; ok {
+		return nil
+	}
+	fds, gone, err := r.openKeeper(pid, true)
+	if err != nil || gone {
+		return err
+	}
+	r.keepers[pid] = fds
+	return nil
+}
+
+// openKeeper opens a disabled event, bound to task tid alone, of every
+// probe (all) or of the first. None, and gone, if tid has exited.
+func (r *rawReader) openKeeper(tid int, all bool) (fds []int, gone bool, err error) {
+	for _, ev := range r.events {
+		if !ev.probe() {
+			continue
+		}
+		attr := unix.PerfEventAttr{
+			Type:   unix.PERF_TYPE_TRACEPOINT,
+			Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+			Config: ev.id,
+			Bits:   unix.PerfBitDisabled,
+		}
+		fd, err := perfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			for _, fd := range fds {
+				perfFiles.closeFD(fd)
+			}
+			if (errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENODEV)) && taskGone(tid) {
+				return nil, true, nil
+			}
+			return nil, false, perfError(fmt.Errorf("keeping probe %s armed for task %d (perf_event_open): %w", ev.name, tid, err))
+		}
+		perfFiles.addFD(fd)
+		fds = append(fds, fd)
+		if !all {
+			break
+		}
+	}
+	return fds, false, nil
+}
+
+// probe tells whether the event is a uprobe (not a scheduler tracepoint).
+func (ev perfEvent) probe() bool {
+	g, _, _ := strings.Cut(ev.name, "/")
+	return g != "sched" && g != "task"
+}
+
+// letGo closes process pid's keepers, once it has exited.
+func (r *rawReader) letGo(pid int) {
+	for _, fd := range r.keepers[pid] {
+		perfFiles.closeFD(fd)
+	}
+	delete(r.keepers, pid)
 }
 
 // enable turns on every event: the probes are armed from here.
@@ -591,7 +739,13 @@ func (r *rawReader) close() {
 	for _, fd := range r.fds {
 		perfFiles.closeFD(fd)
 	}
-	r.fds, r.order = nil, nil
+	for pid := range r.keepers {
+		r.letGo(pid)
+	}
+	for _, fd := range r.markers {
+		perfFiles.closeFD(fd)
+	}
+	r.fds, r.order, r.markers = nil, nil, nil
 	clear(r.rings)
 }
 

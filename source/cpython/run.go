@@ -48,6 +48,9 @@ type run struct {
 	tgids   map[int]int // task -> process
 	mainPID int         // the program started, or the process attached to
 	tasks   []int       // the tasks launch found to trace (their children follow)
+	// forked: the processes prepare found created since the reading
+	// goroutine last looked (keepArmed), under the machine's lock.
+	forked []int
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -225,6 +228,15 @@ loop:
 			killProgram()
 		case <-mainExited:
 			mainExited = nil
+			// The processes it left are known once their events before
+			// its exit are handled: the reader is let reach it first
+			// (TestRecordPythonOrphan: 1 run in 10, the loop ended at the
+			// program's exit, its child not seen yet, and cut it off).
+			if x := exitMono.Load(); x > 0 {
+				q.reach(x+int64(reorderMargin), 200*time.Millisecond)
+				evs, safe := q.take()
+				pend = r.process(m, evs, safe, pend, false)
+			}
 			if interrupted || len(r.survivors(m)) == 0 {
 				break loop // a stopped program (only a command is: an attach stops at once) has exited
 			}
@@ -474,6 +486,7 @@ func (r *run) survivors(m *machine) []*proc {
 			out = append(out, p)
 		}
 	}
+
 	slices.SortFunc(out, func(a, b *proc) int { return cmp.Compare(a.pid, b.pid) })
 	return out
 }
@@ -588,7 +601,10 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			safe := rd.safe
 			m.mu.Lock()
 			evs = r.prepare(m, evs)
+			forked := r.forked
+			r.forked = nil
 			m.mu.Unlock()
+			r.keepArmed(rd, forked, evs)
 			q.mu.Lock()
 			q.evs = append(q.evs, evs...)
 			q.safe = safe
@@ -613,6 +629,19 @@ func (q *readQueue) take() ([]rawEvent, int64) {
 	return evs, q.safe
 }
 
+// reach waits, at most max, until every event before mono has been read
+// and prepared.
+func (q *readQueue) reach(mono int64, max time.Duration) {
+	for end := time.Now().Add(max); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		q.mu.Lock()
+		safe := q.safe
+		q.mu.Unlock()
+		if safe >= mono {
+			return
+		}
+	}
+}
+
 // stop ends the reading goroutine and waits for it.
 func (q *readQueue) stop() {
 	close(q.quit)
@@ -634,6 +663,7 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 			} else {
 				r.tgids[child] = child
 				m.forkedFrom[child] = r.tgidOf(m, e.tid)
+				r.forked = append(r.forked, child)
 			}
 			continue
 		}
@@ -642,6 +672,22 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 		out = append(out, e)
 	}
 	return out
+}
+
+// keepArmed keeps the probes armed in the processes forked (as prepare
+// found them) until they exit, where the markers do not
+// (rawReader.keepArmed): from the reading goroutine, which owns rd.
+func (r *run) keepArmed(rd *rawReader, forked []int, evs []rawEvent) {
+	for _, pid := range forked {
+		if err := rd.keepArmed(pid); err != nil {
+			r.s.logf("%v: its probe hits may be lost once its parent exits", err)
+		}
+	}
+	for i := range evs {
+		if e := &evs[i]; e.event == evExit && e.tid == e.tgid {
+			rd.letGo(e.tid)
+		}
+	}
 }
 
 // process sorts prepared events into pend and handles those before safe,
