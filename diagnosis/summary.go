@@ -73,6 +73,10 @@ type Summary struct {
 	// interpreter): "pid N exec'd PATH at T", ", "-separated; their
 	// threads end at the exec.
 	UntracedExec string `json:"untraced_exec,omitempty"`
+	// Unkept lists the processes forked during the run that the recorder
+	// could not keep its probes armed in, on a kernel before 6.12 (docs/cpython.md):
+	// their probe hits after a relative exited may be missing.
+	Unkept string `json:"unkept,omitempty"`
 	// Ended is "exited" for a process giltrace attached to that exited
 	// while attached (by itself, or killed): its exit status went to its
 	// parent, which giltrace is not.
@@ -150,6 +154,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.KilledChildren, sum.LeftRunning = t.Meta.Extra["killed_children"], t.Meta.Extra["left_running"]
 	sum.Untraced = t.Meta.Extra["untraced"]
 	sum.UntracedExec = t.Meta.Extra["untraced_exec"]
+	sum.Unkept = t.Meta.Extra["unkept"]
 	sum.Ended = t.Meta.Extra["ended"]
 	sum.LostEvents, _ = strconv.ParseUint(t.Meta.Extra["lost_events"], 10, 64)
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])

@@ -381,23 +381,37 @@ func TestRecordPythonOrphan(t *testing.T) {
 	py := python(t)
 	for _, c := range []struct {
 		name  string
+		child string // what the child does before its sleep
 		sleep string
 		cut   bool
-	}{{"short", "0.3", false}, {"long", "30", true}} {
+	}{
+		{"short", "count(500000)", "0.3", false},
+		{"long", "count(500000)", "30", true},
+		// A child whose first probe hit comes after its parent's exit (it
+		// holds the GIL in C calls that do not release it, from libc's
+		// fork on) was not followed (review).
+		{"silent", "ctypes.PyDLL(None).usleep(300000); count(300000)", "0.05", false},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			pidFile := filepath.Join(dir, "child")
 			app := filepath.Join(dir, "app.py")
-			src := `import os, sys, time
+			fork, parent := "os.fork()", "count(100000)"
+			if c.name == "silent" {
+				// libc's fork, holding the GIL: no probe hit from the child
+				// until its sleep (os.fork's own hooks make some at once).
+				fork, parent = "ctypes.PyDLL(None).fork()", "os._exit(0)"
+			}
+			src := `import ctypes, os, sys, time
 def count(n):
     while n > 0: n -= 1
-pid = os.fork()
+pid = ` + fork + `
 if pid == 0:
+    ` + c.child + `
     open(sys.argv[1], "w").write(str(os.getpid()))
-    count(500000)
     time.sleep(` + c.sleep + `)
     os._exit(0)
-count(100000)
+` + parent + `
 `
 			if err := os.WriteFile(app, []byte(src), 0o644); err != nil {
 				t.Fatal(err)

@@ -121,6 +121,9 @@ func headline(s *diagnosis.Summary) string {
 	if s.UntracedExec != "" {
 		line += fmt.Sprintf("\nNot traced after an exec: processes that replaced themselves (os.execv) with a program the probes do not see, traced up to the exec, where their threads end: %s", s.UntracedExec)
 	}
+	if s.Unkept != "" {
+		line += fmt.Sprintf("\nMay be missing probe hits: processes forked during the run whose probes the recorder could not keep armed (a kernel before 6.12, docs/cpython.md); their hits after a relative of theirs exited may be lost: %s", s.Unkept)
+	}
 	if s.Ended == "exited" {
 		line += "\nEnded: the process exited while giltrace was attached, by itself or killed (its exit status went to its parent, not to giltrace): the run ends with it"
 	}

@@ -33,6 +33,8 @@ func TestHeadlineStopped(t *testing.T) {
 			"Still running when the stopped program had exited (giltrace sent SIGINT to the program only, and traced them no further): pid 14", "Killed with it"},
 		{diagnosis.Summary{Source: "cpython", ExitStatus: status(3)},
 			"The program exited with status 3: this is its run until it failed", "Stopped"},
+		{diagnosis.Summary{Source: "cpython", ExitStatus: status(0), Unkept: "pid 15 (too many open files)"},
+			"May be missing probe hits: processes forked during the run whose probes the recorder could not keep armed (a kernel before 6.12, docs/cpython.md); their hits after a relative of theirs exited may be lost: pid 15 (too many open files)", "Stopped"},
 		// Its code ran (not failed at its start): no note about a failure
 		// at the start (QA).
 		{diagnosis.Summary{Source: "cpython", ExitStatus: status(1)},

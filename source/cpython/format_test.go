@@ -3,6 +3,7 @@ package cpython
 import (
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -391,4 +392,32 @@ func probeDefined(t *testing.T, name string) bool {
 		t.Fatal(err)
 	}
 	return strings.Contains(string(b), ":"+name+" ")
+}
+
+// TestUnkept: on a kernel that refuses the inherited marker, a forked
+// process whose keepers cannot be opened (the open file limit) is noted,
+// for the trace's metadata and the report's header (review: it was only
+// logged with GILTRACE_VERBOSE); one that has exited is passed over.
+func TestUnkept(t *testing.T) {
+	rd := shReader(t, "unkept_probe")
+	rd.plainMarker = true
+	rd.keepArmed(os.Getpid())
+	if len(rd.keepers[os.Getpid()]) != 1 || len(rd.unkept) != 0 {
+		t.Fatalf("keepers %v, unkept %v: want one keeper (one probe) and none unkept", rd.keepers, rd.unkept)
+	}
+	rd.letGo(os.Getpid())
+	if len(rd.keepers) != 0 {
+		t.Errorf("keepers %v after letGo", rd.keepers)
+	}
+	perfEventOpen = func(*unix.PerfEventAttr, int, int, int, int) (int, error) { return -1, syscall.EMFILE }
+	defer func() { perfEventOpen = unix.PerfEventOpen }()
+	rd.keepArmed(os.Getpid())
+	if len(rd.unkept) != 1 || rd.unkept[0].pid != os.Getpid() || !errors.Is(rd.unkept[0].err, syscall.EMFILE) {
+		t.Errorf("unkept %v, want this process, EMFILE", rd.unkept)
+	}
+	perfEventOpen = func(*unix.PerfEventAttr, int, int, int, int) (int, error) { return -1, syscall.ESRCH }
+	rd.keepArmed(1 << 30) // no such process
+	if len(rd.unkept) != 1 {
+		t.Errorf("unkept %v: a process gone is not unkept", rd.unkept)
+	}
 }

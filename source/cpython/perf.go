@@ -99,6 +99,8 @@ type rawReader struct {
 	// plainMarker: the markers are not inherited (openMarker), and each
 	// process forked gets keepers.
 	plainMarker bool
+	// unkept: the processes whose keepers could not be opened.
+	unkept []unkept
 }
 
 // perfRingBytes is the data of each CPU's ring: 32 MiB, as the tracefs
@@ -225,9 +227,19 @@ func (r *rawReader) addTasks(tids []int) (int, error) {
 // none if it has exited (or is exiting: the kernel then refuses its events,
 // with ESRCH or ENODEV).
 func (r *rawReader) openTask(tid int) ([]int, error) {
+	// Its marker first: the scheduler never swaps the copies of its events
+	// that the tasks it creates run with (openMarker), those it creates
+	// while its events are opened included (review).
+	marker, gone, err := r.openMarker(tid)
+	if err != nil || gone {
+		return nil, err
+	}
 	var mine []int
 	var rings []*perfRing // mapped for this task's events
 	undo := func() {
+		for _, fd := range marker {
+			perfFiles.closeFD(fd)
+		}
 		// A task that exits while its events are opened: its rings too
 		// (a later task's events must not be sent to a closed one).
 		for _, rg := range rings {
@@ -303,13 +315,6 @@ func (r *rawReader) openTask(tid int) ([]int, error) {
 			sort.Slice(r.order, func(i, j int) bool { return r.order[i].cpu < r.order[j].cpu })
 		}
 	}
-	// Its marker: the scheduler never swaps the copies of its events
-	// that the tasks it creates run with (openMarker).
-	marker, gone, err := r.openMarker(tid)
-	if err != nil || gone {
-		undo()
-		return nil, err
-	}
 	r.markers = append(r.markers, marker...)
 	return mine, nil
 }
@@ -345,7 +350,7 @@ func perfError(err error) error {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOSYS):
 		return fmt.Errorf("%w (%w: the kernel needs CONFIG_PERF_EVENTS)", err, ErrNoTracing)
 	case errors.Is(err, syscall.EMFILE):
-		return fmt.Errorf("%w (one descriptor per traced task, event and CPU: raise the open file limit, ulimit -n)", err)
+		return fmt.Errorf("%w (one descriptor per traced task, event and CPU, and a marker per task: raise the open file limit, ulimit -n)", err)
 	}
 	return err
 }
@@ -452,19 +457,28 @@ func (r *rawReader) openMarker(tid int) (fds []int, gone bool, err error) {
 // keepArmed opens the keepers of process pid, forked during the run, if
 // the tasks' markers are not inherited: a disabled event of each probe,
 // bound to pid alone (not inherited, never sampled: it writes nothing).
-func (r *rawReader) keepArmed(pid int) error {
+// One that cannot be opened (the open file limit) is noted in unkept.
+func (r *rawReader) keepArmed(pid int) {
 	if !r.plainMarker {
-		return nil
+		return
 	}
 	if _, ok := r.keepers[pid]; ok {
-		return nil
+		return
 	}
 	fds, gone, err := r.openKeeper(pid, true)
+	if err != nil {
+		r.unkept = append(r.unkept, unkept{pid, err})
+	}
 	if err != nil || gone {
-		return err
+		return
 	}
 	r.keepers[pid] = fds
-	return nil
+}
+
+// unkept is a process whose keepers could not be opened, and why.
+type unkept struct {
+	pid int
+	err error
 }
 
 // openKeeper opens a disabled event, bound to task tid alone, of every

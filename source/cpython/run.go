@@ -48,9 +48,9 @@ type run struct {
 	tgids   map[int]int // task -> process
 	mainPID int         // the program started, or the process attached to
 	tasks   []int       // the tasks launch found to trace (their children follow)
-	// forked: the processes prepare found created since the reading
-	// goroutine last looked (keepArmed), under the machine's lock.
-	forked []int
+	// execd: the processes that exec'd (prepare), under the machine's
+	// lock.
+	execd map[int]bool
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -232,11 +232,15 @@ loop:
 			// its exit are handled: the reader is let reach it first
 			// (TestRecordPythonOrphan: 1 run in 10, the loop ended at the
 			// program's exit, its child not seen yet, and cut it off).
-			if x := exitMono.Load(); x > 0 {
-				q.reach(x+int64(reorderMargin), 200*time.Millisecond)
-				evs, safe := q.take()
-				pend = r.process(m, evs, safe, pend, false)
+			// (Whether it forked is known only then: a few milliseconds
+			// at every end.)
+			x := exitMono.Load()
+			if x == 0 { // attached: seen to have exited by now
+				x = monoNow()
 			}
+			q.reach(x+int64(reorderMargin), 200*time.Millisecond)
+			evs, safe := q.take()
+			pend = r.process(m, evs, safe, pend, false)
 			if interrupted || len(r.survivors(m)) == 0 {
 				break loop // a stopped program (only a command is: an attach stops at once) has exited
 			}
@@ -288,6 +292,15 @@ loop:
 		beforeDrain()
 	}
 	r.drain(m, q, rd, pend)
+	if len(rd.unkept) > 0 {
+		// Read once the reading goroutine has stopped (drain).
+		var names []string
+		for _, u := range rd.unkept {
+			names = append(names, fmt.Sprintf("pid %d", u.pid))
+			s.logf("%v", u.err)
+		}
+		r.meta.Extra["unkept"] = strings.Join(names, ", ") + " (" + rd.unkept[0].err.Error() + ")"
+	}
 	why := tracer.ReleaseThreadEnd
 	if interrupted || cut {
 		why = tracer.ReleaseInterrupt
@@ -476,7 +489,10 @@ var beforeLaunch func()
 const orphanWait = time.Second
 
 // survivors are the traced processes, other than the one started or
-// attached to, that are still running, in order of pid.
+// attached to, that are still running, in order of pid: those with an
+// event handled, and those forked that have none yet and did not exec
+// (review: a child forked holding the GIL in a C call, its parent's exit
+// at once, was not followed), with no threads.
 func (r *run) survivors(m *machine) []*proc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -484,6 +500,11 @@ func (r *run) survivors(m *machine) []*proc {
 	for pid, p := range m.procs {
 		if pid != r.mainPID && processAlive(pid) {
 			out = append(out, p)
+		}
+	}
+	for pid := range m.forkedFrom {
+		if pid != r.mainPID && m.procs[pid] == nil && !r.execd[pid] && processAlive(pid) {
+			out = append(out, &proc{pid: pid})
 		}
 	}
 
@@ -599,12 +620,10 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		for {
 			evs := rd.read()
 			safe := rd.safe
+			keepArmed(rd, evs)
 			m.mu.Lock()
 			evs = r.prepare(m, evs)
-			forked := r.forked
-			r.forked = nil
 			m.mu.Unlock()
-			r.keepArmed(rd, forked, evs)
 			q.mu.Lock()
 			q.evs = append(q.evs, evs...)
 			q.safe = safe
@@ -663,29 +682,34 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 			} else {
 				r.tgids[child] = child
 				m.forkedFrom[child] = r.tgidOf(m, e.tid)
-				r.forked = append(r.forked, child)
 			}
 			continue
 		}
 		e.tgid = r.tgidOf(m, e.tid)
+		if e.event == evExec {
+			if r.execd == nil {
+				r.execd = map[int]bool{}
+			}
+			r.execd[e.tgid] = true
+		}
 		m.prefetch(&e)
 		out = append(out, e)
 	}
 	return out
 }
 
-// keepArmed keeps the probes armed in the processes forked (as prepare
-// found them) until they exit, where the markers do not
-// (rawReader.keepArmed): from the reading goroutine, which owns rd.
-func (r *run) keepArmed(rd *rawReader, forked []int, evs []rawEvent) {
-	for _, pid := range forked {
-		if err := rd.keepArmed(pid); err != nil {
-			r.s.logf("%v: its probe hits may be lost once its parent exits", err)
-		}
-	}
+// keepArmed keeps the probes armed in the processes forked until they
+// exit, where the markers do not (rawReader.keepArmed): from the reading
+// goroutine, which owns rd, as soon as it has read their forks.
+func keepArmed(rd *rawReader, evs []rawEvent) {
 	for i := range evs {
-		if e := &evs[i]; e.event == evExit && e.tid == e.tgid {
-			rd.letGo(e.tid)
+		switch e := &evs[i]; e.event {
+		case evNewTask:
+			if e.val("clone_flags")&cloneThread == 0 {
+				rd.keepArmed(int(int32(e.val("pid"))))
+			}
+		case evExit:
+			rd.letGo(e.tid) // its keepers if it led a process that has them
 		}
 	}
 }
