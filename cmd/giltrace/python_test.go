@@ -472,6 +472,58 @@ if pid == 0:
 	}
 }
 
+// TestRecordPythonChain: a chain of processes, each forking the next and
+// exiting at once, is followed to its last (QA: the recording stopped
+// once the processes it had seen were gone, before the fork of the next
+// was read: 3 to 9 of 10 links recorded, the rest "still running a
+// second after the program exited").
+func TestRecordPythonChain(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "chain.py")
+	if err := os.WriteFile(app, []byte(`import os, time
+os.sched_setaffinity(0, {0})
+def count(n):
+    while n > 0: n -= 1
+for i in range(8):
+    time.sleep(0.05); count(20000)
+    if i == 7 or os.fork() != 0:
+        os._exit(0)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", out, "--formats", "none", "--", py, app})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr.String())
+	}
+	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := tr.Meta.Extra["outlived"]; o != "" {
+		t.Errorf("outlived %q: the chain was cut off", o)
+	}
+	sleeps := map[tracer.ProcID]bool{} // a sleep begun and ended
+	open := map[tracer.ThreadID]bool{}
+	for _, e := range tr.Events {
+		switch {
+		case e.Kind == tracer.KindIOBegin && tr.Str(e.IOKind()) == "sleep":
+			open[e.Thread] = true
+		case e.Kind == tracer.KindIOEnd && open[e.Thread]:
+			open[e.Thread] = false
+			sleeps[tr.Threads[e.Thread].Proc] = true
+		}
+	}
+	if len(tr.Procs) != 8 || len(sleeps) != 8 {
+		t.Errorf("%d processes, %d of them with their sleep recorded, want 8 and 8", len(tr.Procs), len(sleeps))
+	}
+}
+
 // TestAttachIdle: attaching to a process whose one thread sleeps (no GIL
 // changes hands) fails saying why, not "did the program run CPython".
 func TestAttachIdle(t *testing.T) {

@@ -252,7 +252,16 @@ loop:
 			break loop
 		case <-tick.C:
 			if mainExited == nil && grace != nil && len(r.survivors(m)) == 0 {
-				break loop
+				// None left, as far as the events handled tell: the reader
+				// is let reach now first, for a fork not read yet (QA: a
+				// chain of processes, each forking the next and exiting,
+				// was cut off at its third, said to run a second more).
+				q.reach(monoNow()+int64(reorderMargin), 200*time.Millisecond)
+				evs, safe := q.take()
+				pend = r.process(m, evs, safe, pend, false)
+				if len(r.survivors(m)) == 0 {
+					break loop
+				}
 			}
 		}
 		if r.cutAt != 0 && monoNow() > r.cutAt {
