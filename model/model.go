@@ -180,6 +180,12 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 			nameNotifies()
 			threads = build(tol, st.lines)
 		}
+		if procs.workers > MaxProcesses {
+			// A workload's processes are at most that many (QA: a Pool
+			// with maxtasksperchild=1 made a model that did not load,
+			// said to be "a bug in giltrace").
+			return nil, fmt.Errorf("modelling %s: %w: the run had %d processes with threads to model, and a model has at most %d (a workload's limit)", what, ErrTooManyProcesses, procs.workers, MaxProcesses)
+		}
 		if !slices.ContainsFunc(threads, func(tm threadModel) bool {
 			return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 		}) {
@@ -271,6 +277,14 @@ const MaxThreads = 1024
 // ErrTooManyThreads is returned by Build for a run with more threads over
 // its life than a workload may have.
 var ErrTooManyThreads = errors.New("too many threads to model")
+
+// MaxProcesses is the most processes a model may have: a workload's limit
+// (workload.MaxProcesses: TestMaxThreads).
+const MaxProcesses = 64
+
+// ErrTooManyProcesses is returned by Build for a run with more processes
+// with threads to model than a workload may have.
+var ErrTooManyProcesses = errors.New("too many processes to model")
 
 // procSet is the processes whose threads are modelled: those of the run
 // with a thread written (one with an operation). A run of several

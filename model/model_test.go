@@ -434,10 +434,31 @@ func TestTooManyThreadsToModel(t *testing.T) {
 	}
 }
 
+// TestTooManyProcessesToModel: a run with more processes than a workload
+// may have is an error that says so, not a model that does not load (QA:
+// a Pool with maxtasksperchild=1, "the model does not load (a bug in
+// giltrace)").
+func TestTooManyProcessesToModel(t *testing.T) {
+	b := testkit.New("many")
+	for i := range workload.MaxProcesses + 1 {
+		p := b.Process(fmt.Sprintf("worker %d", i), 100+i)
+		t0 := int64(i) * 1000
+		b.Thread(p, "MainThread").Start(t0).Acquire(t0+10, tracer.LockID(i), tracer.AcquireUncontended).
+			Release(t0+500, tracer.LockID(i), tracer.ReleaseThreadEnd).End(t0 + 510)
+	}
+	_, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "many.giltrace"})
+	if !errors.Is(err, model.ErrTooManyProcesses) || !strings.Contains(err.Error(), "65 processes") {
+		t.Errorf("Build: %v, want ErrTooManyProcesses", err)
+	}
+}
+
 // TestMaxThreads: model's copy of the workload's thread limit is the limit.
 func TestMaxThreads(t *testing.T) {
 	if model.MaxThreads != workload.MaxThreads {
 		t.Errorf("model.MaxThreads %d, workload.MaxThreads %d", model.MaxThreads, workload.MaxThreads)
+	}
+	if model.MaxProcesses != workload.MaxProcesses {
+		t.Errorf("model.MaxProcesses %d, workload.MaxProcesses %d", model.MaxProcesses, workload.MaxProcesses)
 	}
 }
 
