@@ -38,6 +38,15 @@ import (
 // process that exits before the hit is handled can no longer be read.
 func (m *machine) prefetch(e *rawEvent) {
 	m.unalias(e)
+	if (e.event == evSave || e.event == evDetach) && e.tgid > 0 {
+		// The blocking call's site, classified while the process still
+		// maps it: one that exits before its events are handled (the
+		// reader behind it) has no map to read then (QA: a spawned pool
+		// worker's time.sleep was a blocking call of unknown kind, read
+		// 300 ms late behind the start-up of its imports).
+		m.blocking(m.proc(e.tgid), e.val("ra"))
+		return
+	}
 	if e.event == evTakeGIL && e.tgid > 0 {
 		// A thread's name is read at its acquires too: a short thread that
 		// never lets the GIL go before its end has no frame and (3.12) no

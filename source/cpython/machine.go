@@ -107,6 +107,9 @@ type memReader interface {
 	interval(pid int) (int64, bool)
 	holder(pid int) (ts uint64, ok bool) // the GIL's holder now, if locked
 	codeType(pid int) (uint64, bool)     // PyCode_Type's address in process pid, if known
+	// forget drops what is known of process pid's address space: it
+	// exec'd.
+	forget(pid int)
 }
 
 type proc struct {
@@ -404,6 +407,11 @@ func (m *machine) execed(e *rawEvent, t int64) {
 		return
 	}
 	pid := th.p.pid
+	// What was read of its address space is another program's: the
+	// call sites' kinds and the code objects (the maps: prepare).
+	clear(th.p.ra)
+	clear(th.p.codes)
+	clear(th.p.ips)
 	path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if m.execs == nil {
 		m.execs = map[int]*execAt{}

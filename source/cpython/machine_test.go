@@ -34,6 +34,7 @@ func (fakeMem) mapping(_ int, addr uint64) (string, uint64, bool) {
 func (fakeMem) interval(int) (int64, bool)  { return 5_000_000, true }
 func (fakeMem) holder(int) (uint64, bool)   { return 0, false }
 func (fakeMem) codeType(int) (uint64, bool) { return 0, false }
+func (fakeMem) forget(int)                  {}
 
 func testMachine(rec *tracer.Recorder) *machine {
 	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
@@ -998,6 +999,59 @@ func TestForkedChildClassified(t *testing.T) {
 	}
 }
 
+// dyingMem is fakeMem for a process that exits once gone is set: its
+// map cannot be read from then.
+type dyingMem struct {
+	fakeMem
+	gone *bool
+}
+
+func (d dyingMem) mapping(pid int, addr uint64) (string, uint64, bool) {
+	if *d.gone {
+		return "", 0, false
+	}
+	return d.fakeMem.mapping(pid, addr)
+}
+
+// TestSiteClassifiedWhileAlive: a blocking call's site is classified when
+// its hit is read (prefetch), while the process maps it, not only when
+// the hit is handled, after the reorder window and whatever the reader
+// was behind by: a spawned pool worker that had exited by then had its
+// time.sleep shown as a blocking call of unknown kind (QA).
+func TestSiteClassifiedWhileAlive(t *testing.T) {
+	gone := false
+	rec := tracer.NewRecorder(tracer.Config{})
+	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
+	m := newMachine(rec, in, frameArgs{}, 32, "test", dyingMem{gone: &gone})
+	m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000)}
+	ev := func(event string, args ...any) rawEvent {
+		e := rawEvent{tid: testThread, tgid: testThread, event: event}
+		for i := 0; i < len(args); i += 2 {
+			e.args = append(e.args, arg{name: args[i].(string), vals: []uint64{uint64(args[i+1].(int))}})
+		}
+		return e
+	}
+	evs := []rawEvent{ev(evTakeGIL, "ts", 1), ev(evTakeGILRet), ev(evSave, "ra", raSleep), ev(evDropGIL, "ts", 1)}
+	for i := range evs {
+		m.prefetch(&evs[i]) // read while it runs
+	}
+	gone = true // handled once it has exited
+	for i, us := range []int64{0, 1, 110, 111} {
+		m.step(&evs[i], us*1000)
+	}
+	m.finish(1_000_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	got := ""
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindIOBegin {
+			got = tr.Str(e.IOKind())
+		}
+	}
+	if got != "sleep" {
+		t.Errorf("the call is %q, want sleep\n%s", got, dump(tr))
+	}
+}
+
 // TestMachineNativeWait: a GIL-releasing call of an extension module
 // whose thread the readings found asleep more often than running is I/O
 // native-wait in the trace, decided at its end by all its readings, even
@@ -1072,5 +1126,25 @@ func TestMachineNativeWaitReadWindow(t *testing.T) {
 		if got := dump(rec.Finish(tracer.Meta{})); !strings.Contains(got, "11 MainThread "+c.want+"\n") {
 			t.Errorf("a reading asleep at %d us, %d us long: the trace\n%s\nwant the call as %q", c.at, c.window, got, c.want)
 		}
+	}
+}
+
+// TestMapsKeptAfterExit: a miss in a process's map read earlier reads it
+// again, and a process that has exited keeps what was read (it was
+// replaced by nothing, and every later lookup failed); forget (an exec)
+// drops it.
+func TestMapsKeptAfterExit(t *testing.T) {
+	pm := newProcMem(&interp{})
+	const dead = 1 << 30 // no such process
+	pm.maps[dead] = []mapping{{start: 0x1000, end: 0x2000, path: "/lib/x.so"}}
+	if _, ok := pm.lookupMap(dead, 0x5000); ok {
+		t.Errorf("0x5000 found in a map that does not cover it")
+	}
+	if mp, ok := pm.lookupMap(dead, 0x1800); !ok || mp.path != "/lib/x.so" {
+		t.Errorf("after a miss: %+v %v, want /lib/x.so", mp, ok)
+	}
+	pm.forget(dead)
+	if _, ok := pm.lookupMap(dead, 0x1800); ok {
+		t.Errorf("found after forget")
 	}
 }

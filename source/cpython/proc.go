@@ -59,6 +59,22 @@ func (pm *procMem) fresh(pid int) {
 	}
 }
 
+// forget drops what pm knew of process pid's address space (memReader):
+// it exec'd. Its maps were read again only when an address missed them,
+// and an address of the new program that an old mapping covered found
+// the wrong file (QA: a spawned pool worker's time.sleep was a blocking
+// call of unknown kind, in about half of the runs, unless ASLR was off).
+func (pm *procMem) forget(pid int) {
+	if m, ok := pm.mems[pid]; ok {
+		m.close()
+		delete(pm.mems, pid)
+	}
+	delete(pm.maps, pid)
+	delete(pm.bases, pid)
+	delete(pm.misses, pid)
+	delete(pm.gens, pid)
+}
+
 func (pm *procMem) close() {
 	for _, m := range pm.mems {
 		m.close()
@@ -93,7 +109,11 @@ func (pm *procMem) lookupMap(pid int, addr uint64) (mapping, bool) {
 				return mp, true
 			}
 		}
-		pm.maps[pid] = readMaps(pid) // a library loaded since: read again
+		ms := readMaps(pid) // a library loaded since: read again
+		if ms == nil {
+			break // exited: what was read stays
+		}
+		pm.maps[pid] = ms
 	}
 	return mapping{}, false
 }

@@ -700,6 +700,7 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 				r.execd = map[int]bool{}
 			}
 			r.execd[e.tgid] = true
+			m.mem.forget(e.tgid)
 		}
 		m.prefetch(&e)
 		out = append(out, e)
