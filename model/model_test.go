@@ -443,8 +443,10 @@ func TestTooManyProcessesToModel(t *testing.T) {
 	for i := range workload.MaxProcesses + 1 {
 		p := b.Process(fmt.Sprintf("worker %d", i), 100+i)
 		t0 := int64(i) * 1000
-		b.Thread(p, "MainThread").Start(t0).Acquire(t0+10, tracer.LockID(i), tracer.AcquireUncontended).
-			Release(t0+500, tracer.LockID(i), tracer.ReleaseThreadEnd).End(t0 + 510)
+		gil := tracer.LockID(i)
+		b.Thread(p, "MainThread").Start(t0).Acquire(t0+10, gil, tracer.AcquireUncontended).
+			IOBegin(t0+200, "sleep").Release(t0+201, gil, tracer.ReleaseIO).IOEnd(t0+400).
+			Acquire(t0+401, gil, tracer.AcquireUncontended).Release(t0+500, gil, tracer.ReleaseThreadEnd).End(t0 + 510)
 	}
 	_, err := model.Build(tracer.Derive(b.Trace()), model.Options{Source: "many.giltrace"})
 	if !errors.Is(err, model.ErrTooManyProcesses) || !strings.Contains(err.Error(), "65 processes") {

@@ -220,7 +220,7 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 		return meta, err
 	}
 	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))
-	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, live: live, probes: probes, tgids: map[int]int{}}
+	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, live: live, probes: probes, tgids: map[int]int{}, python: map[int]bool{}, silent: map[int]bool{}}
 	return r.record(ctx)
 }
 

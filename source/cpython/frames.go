@@ -38,13 +38,20 @@ import (
 // process that exits before the hit is handled can no longer be read.
 func (m *machine) prefetch(e *rawEvent) {
 	m.unalias(e)
-	if (e.event == evSave || e.event == evDetach) && e.tgid > 0 {
+	if ra := saveSite(e); ra != 0 && e.tgid > 0 && !m.prefetched[[2]uint64{uint64(e.tgid), ra}] {
 		// The blocking call's site, classified while the process still
 		// maps it: one that exits before its events are handled (the
 		// reader behind it) has no map to read then (QA: a spawned pool
 		// worker's time.sleep was a blocking call of unknown kind, read
-		// 300 ms late behind the start-up of its imports).
-		m.blocking(m.proc(e.tgid), e.val("ra"))
+		// 300 ms late behind the start-up of its imports). Once per
+		// site: one that no map covers would be looked for at each hit.
+		if m.prefetched == nil {
+			m.prefetched = map[[2]uint64]bool{}
+		}
+		m.prefetched[[2]uint64{uint64(e.tgid), ra}] = true
+		m.blocking(m.proc(e.tgid), ra)
+	}
+	if e.event == evSave || e.event == evDetach {
 		return
 	}
 	if e.event == evTakeGIL && e.tgid > 0 {
@@ -81,6 +88,19 @@ func (m *machine) prefetch(e *rawEvent) {
 		e.codes[i] = m.checkedCode(p, f.code)
 	}
 	m.readName(p, e.tid, e.val("ts"))
+}
+
+// saveSite is the return address of the blocking call that hit e opens,
+// as step reads it (a PyEval_SaveThread, an inlined copy of it, a 3.13
+// detach), or 0.
+func saveSite(e *rawEvent) uint64 {
+	switch {
+	case e.inl != nil && (e.event == evSave || e.event == evDropGIL && e.inl.alsoSave):
+		return e.val("__probe_ip") // the copy is in the function that blocks
+	case e.inl == nil && (e.event == evSave || e.event == evDetach):
+		return e.val("ra")
+	}
+	return 0
 }
 
 // fetchedFrames reports whether the frames a drop_gil hit fetched are its

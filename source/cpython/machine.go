@@ -74,6 +74,9 @@ type machine struct {
 	names     map[int]string
 	nameTries map[int]int
 	syms      map[string]*symbolize
+	// prefetched: the (process, return address) blocking-call sites
+	// prefetch classified.
+	prefetched map[[2]uint64]bool
 
 	repairs   int // inconsistencies mended (missed events)
 	lateDrops int // drop requests placed at the release they caused (lateDrop)
@@ -406,12 +409,8 @@ func (m *machine) execed(e *rawEvent, t int64) {
 	if !ok || th.ended || th.p == nil {
 		return
 	}
-	pid := th.p.pid
-	// What was read of its address space is another program's: the
-	// call sites' kinds and the code objects (the maps: prepare).
-	clear(th.p.ra)
-	clear(th.p.codes)
-	clear(th.p.ips)
+	p := th.p
+	pid := p.pid
 	path, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if m.execs == nil {
 		m.execs = map[int]*execAt{}
@@ -421,6 +420,12 @@ func (m *machine) execed(e *rawEvent, t int64) {
 		m.closeSection(th, t, true)
 	}
 	m.end(th, t, tracer.ReleaseThreadEnd)
+	// What was read of its address space from here is another program's:
+	// the call sites' kinds, the code objects, the probe addresses (its
+	// map and the interpreter's load address: prepare).
+	clear(p.ra)
+	clear(p.codes)
+	clear(p.ips)
 }
 
 // untracedExecs describes the execs into programs the probes do not see,

@@ -3,6 +3,7 @@ package cpython
 import (
 	"debug/elf"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -761,7 +762,7 @@ func TestMachineUncontendedTake(t *testing.T) {
 // was one, named after the program, and the program "child PID").
 func TestTgidOfEndedThread(t *testing.T) {
 	const gone = 1 << 30 // no such task
-	r := &run{tgids: map[int]int{}, mainPID: 4242}
+	r := &run{tgids: map[int]int{}, python: map[int]bool{}, silent: map[int]bool{}, mainPID: 4242}
 	m := testMachine(tracer.NewRecorder(tracer.Config{}))
 	if got := r.tgidOf(m, gone); got != 4242 {
 		t.Errorf("no process traced yet: %d, want the attached 4242", got)
@@ -774,6 +775,27 @@ func TestTgidOfEndedThread(t *testing.T) {
 	r.mainPID = 0
 	if got := r.tgidOf(m, gone+2); got != gone+2 {
 		t.Errorf("no program known: %d, want the task itself", got)
+	}
+}
+
+// TestSilentForks: a child that a Python process forked and that has
+// had no probe hit yet is one the trace follows (survivors), until its
+// first hit, its exec or its exit; one that a program the probes do not
+// see forked (a daemon a shell started) is not (review).
+func TestSilentForks(t *testing.T) {
+	r := &run{tgids: map[int]int{}, python: map[int]bool{}, silent: map[int]bool{}, mainPID: 4242}
+	m := testMachine(tracer.NewRecorder(tracer.Config{}))
+	fork := func(parent, child int) rawEvent {
+		return rawEvent{tid: parent, event: evNewTask, args: []arg{{name: "pid", vals: []uint64{uint64(child)}}, {name: "clone_flags", vals: []uint64{0}}}}
+	}
+	r.tgids[4242], r.tgids[7000] = 4242, 7000
+	r.prepare(m, []rawEvent{{tid: 4242, event: evTakeGIL}, fork(4242, 5001), fork(4242, 5002), fork(4242, 5003), fork(4242, 5004), fork(7000, 7001)})
+	if want := map[int]bool{5001: true, 5002: true, 5003: true, 5004: true}; !maps.Equal(r.silent, want) {
+		t.Fatalf("silent %v, want %v: the Python program's children, not the other's", r.silent, want)
+	}
+	r.prepare(m, []rawEvent{{tid: 5001, event: evTakeGIL}, {tid: 5002, event: evExec}, {tid: 5003, event: evExit}})
+	if want := map[int]bool{5004: true}; !maps.Equal(r.silent, want) {
+		t.Errorf("silent %v, want %v: a hit, an exec and an exit end it", r.silent, want)
 	}
 }
 
@@ -1019,36 +1041,48 @@ func (d dyingMem) mapping(pid int, addr uint64) (string, uint64, bool) {
 // was behind by: a spawned pool worker that had exited by then had its
 // time.sleep shown as a blocking call of unknown kind (QA).
 func TestSiteClassifiedWhileAlive(t *testing.T) {
-	gone := false
-	rec := tracer.NewRecorder(tracer.Config{})
-	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
-	m := newMachine(rec, in, frameArgs{}, 32, "test", dyingMem{gone: &gone})
-	m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000)}
-	ev := func(event string, args ...any) rawEvent {
-		e := rawEvent{tid: testThread, tgid: testThread, event: event}
-		for i := 0; i < len(args); i += 2 {
-			e.args = append(e.args, arg{name: args[i].(string), vals: []uint64{uint64(args[i+1].(int))}})
+	// PyEval_SaveThread's probe, and (review) a probe on a copy of it
+	// inlined into the function that blocks, which step reads at the
+	// hit's address, not at a return address.
+	for _, inlined := range []bool{false, true} {
+		gone := false
+		rec := tracer.NewRecorder(tracer.Config{})
+		in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
+		if inlined {
+			in.inlined = []inlineProbe{{event: evSave, name: "save_thread_i0"}}
 		}
-		return e
-	}
-	evs := []rawEvent{ev(evTakeGIL, "ts", 1), ev(evTakeGILRet), ev(evSave, "ra", raSleep), ev(evDropGIL, "ts", 1)}
-	for i := range evs {
-		m.prefetch(&evs[i]) // read while it runs
-	}
-	gone = true // handled once it has exited
-	for i, us := range []int64{0, 1, 110, 111} {
-		m.step(&evs[i], us*1000)
-	}
-	m.finish(1_000_000, tracer.ReleaseThreadEnd)
-	tr := rec.Finish(tracer.Meta{})
-	got := ""
-	for _, e := range tr.Events {
-		if e.Kind == tracer.KindIOBegin {
-			got = tr.Str(e.IOKind())
+		m := newMachine(rec, in, frameArgs{}, 32, "test", dyingMem{gone: &gone})
+		m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000)}
+		ev := func(event string, args ...any) rawEvent {
+			e := rawEvent{tid: testThread, tgid: testThread, event: event}
+			for i := 0; i < len(args); i += 2 {
+				e.args = append(e.args, arg{name: args[i].(string), vals: []uint64{uint64(args[i+1].(int))}})
+			}
+			return e
 		}
-	}
-	if got != "sleep" {
-		t.Errorf("the call is %q, want sleep\n%s", got, dump(tr))
+		save := ev(evSave, "ra", raSleep)
+		if inlined {
+			save = ev("save_thread_i0", "__probe_ip", raSleep)
+		}
+		evs := []rawEvent{ev(evTakeGIL, "ts", 1), ev(evTakeGILRet), save, ev(evDropGIL, "ts", 1)}
+		for i := range evs {
+			m.prefetch(&evs[i]) // read while it runs
+		}
+		gone = true // handled once it has exited
+		for i, us := range []int64{0, 1, 110, 111} {
+			m.step(&evs[i], us*1000)
+		}
+		m.finish(1_000_000, tracer.ReleaseThreadEnd)
+		tr := rec.Finish(tracer.Meta{})
+		got := ""
+		for _, e := range tr.Events {
+			if e.Kind == tracer.KindIOBegin {
+				got = tr.Str(e.IOKind())
+			}
+		}
+		if got != "sleep" {
+			t.Errorf("inlined %v: the call is %q, want sleep\n%s", inlined, got, dump(tr))
+		}
 	}
 }
 

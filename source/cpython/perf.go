@@ -502,7 +502,7 @@ func (r *rawReader) openKeeper(tid int, all bool) (fds []int, gone bool, err err
 			if (errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENODEV)) && taskGone(tid) {
 				return nil, true, nil
 			}
-			return nil, false, perfError(fmt.Errorf("keeping probe %s armed for task %d (perf_event_open): %w", ev.name, tid, err))
+			return nil, false, perfError(fmt.Errorf("opening a disabled event of probe %s for task %d, to keep the probes armed (perf_event_open): %w", ev.name, tid, err))
 		}
 		perfFiles.addFD(fd)
 		fds = append(fds, fd)

@@ -48,9 +48,10 @@ type run struct {
 	tgids   map[int]int // task -> process
 	mainPID int         // the program started, or the process attached to
 	tasks   []int       // the tasks launch found to trace (their children follow)
-	// execd: the processes that exec'd (prepare), under the machine's
-	// lock.
-	execd map[int]bool
+	// python: the processes a probe hit came from; silent: those they
+	// forked that have had none yet (survivors), and did not exec or
+	// exit. Kept by prepare, under the machine's lock.
+	python, silent map[int]bool
 }
 
 // eventNames lists the events of the recording, as group/event.
@@ -499,9 +500,11 @@ const orphanWait = time.Second
 
 // survivors are the traced processes, other than the one started or
 // attached to, that are still running, in order of pid: those with an
-// event handled, and those forked that have none yet and did not exec
-// (review: a child forked holding the GIL in a C call, its parent's exit
-// at once, was not followed), with no threads.
+// event handled, and, with no threads, those a Python process forked
+// that have had no probe hit yet, and did not exec (review: a child forked
+// holding the GIL in a C call, its parent's exit at once, was not
+// followed; not a fork of a program the probes do not see: a daemon a
+// shell started).
 func (r *run) survivors(m *machine) []*proc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -511,8 +514,8 @@ func (r *run) survivors(m *machine) []*proc {
 			out = append(out, p)
 		}
 	}
-	for pid := range m.forkedFrom {
-		if pid != r.mainPID && m.procs[pid] == nil && !r.execd[pid] && processAlive(pid) {
+	for pid := range r.silent {
+		if pid != r.mainPID && m.procs[pid] == nil && processAlive(pid) {
 			out = append(out, &proc{pid: pid})
 		}
 	}
@@ -690,17 +693,31 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 				r.tgids[child] = r.tgidOf(m, e.tid)
 			} else {
 				r.tgids[child] = child
-				m.forkedFrom[child] = r.tgidOf(m, e.tid)
+				parent := r.tgidOf(m, e.tid)
+				m.forkedFrom[child] = parent
+				if r.python[parent] {
+					r.silent[child] = true
+				}
 			}
 			continue
 		}
 		e.tgid = r.tgidOf(m, e.tid)
-		if e.event == evExec {
-			if r.execd == nil {
-				r.execd = map[int]bool{}
+		switch e.event {
+		case evExit:
+			if e.tid == e.tgid {
+				delete(r.silent, e.tgid)
 			}
-			r.execd[e.tgid] = true
+		case evExec:
+			delete(r.silent, e.tgid) // another program: one the probes see has hits
 			m.mem.forget(e.tgid)
+			for k := range m.prefetched {
+				if k[0] == uint64(e.tgid) {
+					delete(m.prefetched, k) // the old program's sites
+				}
+			}
+		default: // a probe's hit: it runs the probed interpreter
+			r.python[e.tgid] = true
+			delete(r.silent, e.tgid)
 		}
 		m.prefetch(&e)
 		out = append(out, e)
