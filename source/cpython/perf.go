@@ -430,14 +430,10 @@ func (r *rawReader) openMarker(tid int) (fds []int, gone bool, err error) {
 		if !ev.probe() {
 			continue
 		}
-		attr := unix.PerfEventAttr{
-			Type:        unix.PERF_TYPE_TRACEPOINT,
-			Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
-			Config:      ev.id,
-			Sample:      1,
-			Sample_type: unix.PERF_SAMPLE_READ | unix.PERF_SAMPLE_TID, // TID: the kernel asks for it with inherit
-			Bits:        unix.PerfBitDisabled | unix.PerfBitInherit,
-		}
+		attr := ev.disabled()
+		attr.Sample = 1
+		attr.Sample_type = unix.PERF_SAMPLE_READ | unix.PERF_SAMPLE_TID // TID: the kernel asks for it with inherit
+		attr.Bits |= unix.PerfBitInherit
 		fd, err := perfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		switch {
 		case err == nil:
@@ -488,12 +484,7 @@ func (r *rawReader) openKeeper(tid int, all bool) (fds []int, gone bool, err err
 		if !ev.probe() {
 			continue
 		}
-		attr := unix.PerfEventAttr{
-			Type:   unix.PERF_TYPE_TRACEPOINT,
-			Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
-			Config: ev.id,
-			Bits:   unix.PerfBitDisabled,
-		}
+		attr := ev.disabled()
 		fd, err := perfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		if err != nil {
 			for _, fd := range fds {
@@ -511,6 +502,16 @@ func (r *rawReader) openKeeper(tid int, all bool) (fds []int, gone bool, err err
 		}
 	}
 	return fds, false, nil
+}
+
+// disabled is a disabled, counting event of ev, for a marker or a keeper.
+func (ev perfEvent) disabled() unix.PerfEventAttr {
+	return unix.PerfEventAttr{
+		Type:   unix.PERF_TYPE_TRACEPOINT,
+		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Config: ev.id,
+		Bits:   unix.PerfBitDisabled,
+	}
 }
 
 // probe tells whether the event is a uprobe (not a scheduler tracepoint).
