@@ -493,13 +493,8 @@ for i in range(8):
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	cmd := newRootCmd()
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs([]string{"record", "-o", out, "--formats", "none", "--", py, app})
-	if err := cmd.ExecuteContext(context.Background()); err != nil {
-		t.Fatalf("record: %v\n%s", err, stderr.String())
+	if text, err := runRoot("record", "-o", out, "--formats", "none", "--", py, app); err != nil {
+		t.Fatalf("record: %v\n%s", err, text)
 	}
 	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
 	if err != nil {

@@ -38,18 +38,20 @@ import (
 // process that exits before the hit is handled can no longer be read.
 func (m *machine) prefetch(e *rawEvent) {
 	m.unalias(e)
-	if ra := saveSite(e); ra != 0 && e.tgid > 0 && !m.prefetched[[2]uint64{uint64(e.tgid), ra}] {
+	if ra := saveSite(e); ra != 0 && e.tgid > 0 {
 		// The blocking call's site, classified while the process still
 		// maps it: one that exits before its events are handled (the
 		// reader behind it) has no map to read then (QA: a spawned pool
 		// worker's time.sleep was a blocking call of unknown kind, read
 		// 300 ms late behind the start-up of its imports). Once per
 		// site: one that no map covers would be looked for at each hit.
-		if m.prefetched == nil {
-			m.prefetched = map[[2]uint64]bool{}
+		if p := m.proc(e.tgid); !p.prefetched[ra] {
+			if p.prefetched == nil {
+				p.prefetched = map[uint64]bool{}
+			}
+			p.prefetched[ra] = true
+			m.blocking(p, ra)
 		}
-		m.prefetched[[2]uint64{uint64(e.tgid), ra}] = true
-		m.blocking(m.proc(e.tgid), ra)
 	}
 	if e.event == evSave || e.event == evDetach {
 		return

@@ -74,9 +74,6 @@ type machine struct {
 	names     map[int]string
 	nameTries map[int]int
 	syms      map[string]*symbolize
-	// prefetched: the (process, return address) blocking-call sites
-	// prefetch classified.
-	prefetched map[[2]uint64]bool
 
 	repairs   int // inconsistencies mended (missed events)
 	lateDrops int // drop requests placed at the release they caused (lateDrop)
@@ -128,6 +125,9 @@ type proc struct {
 	lockGen         map[uint64]int        // by address: locks freed there
 	codes           map[uint64]*code
 	ra              map[uint64]blocking
+	// prefetched: the blocking calls' return addresses prefetch
+	// classified (ra holds those it could).
+	prefetched map[uint64]bool
 	// ips: the probe addresses of its first hits, by event (at most
 	// layoutIPs): where its interpreter is mapped, to tell a forked
 	// child that still has its parent's layout (sameLayoutParent).
@@ -424,6 +424,7 @@ func (m *machine) execed(e *rawEvent, t int64) {
 	// the call sites' kinds, the code objects, the probe addresses (its
 	// map and the interpreter's load address: prepare).
 	clear(p.ra)
+	clear(p.prefetched)
 	clear(p.codes)
 	clear(p.ips)
 }

@@ -175,6 +175,15 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	// it) for up to orphanWait more, then cuts them off.
 	mainExited := (<-chan struct{})(exited)
 	var grace <-chan time.Time
+	// survivorsAt are the survivors once every event before mono has
+	// been read and handled (at most 200 ms of waiting for the reader):
+	// a process is known only from its events, its fork among them.
+	survivorsAt := func(mono int64) []*proc {
+		q.reach(mono+int64(reorderMargin), 200*time.Millisecond)
+		evs, safe := q.take()
+		pend = r.process(m, evs, safe, pend, false)
+		return r.survivors(m)
+	}
 	// Once stopped, a program started here gets SIGINT, as from Ctrl-C, and
 	// is traced while it shuts down, until it exits or StopGrace has passed
 	// (then it is killed).
@@ -239,10 +248,7 @@ loop:
 			if x == 0 { // attached: seen to have exited by now
 				x = monoNow()
 			}
-			q.reach(x+int64(reorderMargin), 200*time.Millisecond)
-			evs, safe := q.take()
-			pend = r.process(m, evs, safe, pend, false)
-			if interrupted || len(r.survivors(m)) == 0 {
+			if interrupted || len(survivorsAt(x)) == 0 {
 				break loop // a stopped program (only a command is: an attach stops at once) has exited
 			}
 			grace = time.After(orphanWait)
@@ -257,10 +263,7 @@ loop:
 				// is let reach now first, for a fork not read yet (QA: a
 				// chain of processes, each forking the next and exiting,
 				// was cut off at its third, said to run a second more).
-				q.reach(monoNow()+int64(reorderMargin), 200*time.Millisecond)
-				evs, safe := q.take()
-				pend = r.process(m, evs, safe, pend, false)
-				if len(r.survivors(m)) == 0 {
+				if len(survivorsAt(monoNow())) == 0 {
 					break loop
 				}
 			}
@@ -710,11 +713,6 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 		case evExec:
 			delete(r.silent, e.tgid) // another program: one the probes see has hits
 			m.mem.forget(e.tgid)
-			for k := range m.prefetched {
-				if k[0] == uint64(e.tgid) {
-					delete(m.prefetched, k) // the old program's sites
-				}
-			}
 		default: // a probe's hit: it runs the probed interpreter
 			r.python[e.tgid] = true
 			delete(r.silent, e.tgid)
@@ -729,6 +727,9 @@ func (r *run) prepare(m *machine, evs []rawEvent) []rawEvent {
 // exit, where the markers do not (rawReader.keepArmed): from the reading
 // goroutine, which owns rd, as soon as it has read their forks.
 func keepArmed(rd *rawReader, evs []rawEvent) {
+	if !rd.plainMarker {
+		return // the markers keep them: no keepers
+	}
 	for i := range evs {
 		switch e := &evs[i]; e.event {
 		case evNewTask:
