@@ -322,6 +322,11 @@ type analysis struct {
 	r     *Report
 	reach []int64 // reachableStarts, once computed
 	fl    *flow   // flowOf, once computed
+	// chains: per thread, its loops of timed waits until notified
+	// (waitChains), once computed; chainsDone says they are.
+	chains     [][]waitChain
+	chainsDone bool
+	timeoutK   int // the StringID of "lock-timeout" where chains were found
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
 	mutex []bool

@@ -58,6 +58,7 @@ func (a *analysis) ioWork() []int64 {
 	}
 
 	if !a.realProgram() || len(a.t.Procs) < 2 {
+		a.takeChains(io)
 		return io
 	}
 	// cpu: per process, its threads' CPU intervals, merged.
@@ -75,27 +76,37 @@ func (a *analysis) ioWork() []int64 {
 	for p := range cpu {
 		cpu[p] = mergeIntervals(cpu[p])
 	}
-	others := make([][][2]int64, len(a.t.Procs)) // built on first use
+	// others: per process with a thread in I/O, the other processes'
+	// (the flow counts each I/O span so, and notifiedAt reads them).
+	others := make([][][2]int64, len(a.t.Procs))
 	built := make([]bool, len(a.t.Procs))
+	for i := range a.r.Threads {
+		p := a.procOfThread(tracer.ThreadID(i))
+		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) || built[p] {
+			continue
+		}
+		var all [][2]int64
+		for q := range cpu {
+			if q != p {
+				all = append(all, cpu[q]...)
+			}
+		}
+		others[p], built[p] = mergeIntervals(all), true
+	}
+	a.otherCPU = others
+	chains := a.takeChains(io)
 	for i := range a.r.Threads {
 		p := a.procOfThread(tracer.ThreadID(i))
 		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) {
 			continue
 		}
-		if !built[p] {
-			var all [][2]int64
-			for q := range cpu {
-				if q != p {
-					all = append(all, cpu[q]...)
-				}
-			}
-			others[p], built[p] = mergeIntervals(all), true
-		}
-		a.otherCPU = others // the flow counts each I/O span so
 		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
 			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
 				continue // a poll's sleeps: not work already (review: taken off twice)
+			}
+			if chains != nil && a.chainedIn(chains[i], &sp) {
+				continue // nor a chain's timeouts
 			}
 			if sp.State == tracer.StateIO {
 				o := overlap(others[p], sp.Start, sp.End)
@@ -108,6 +119,25 @@ func (a *analysis) ioWork() []int64 {
 		io[i] = max(io[i], 0)
 	}
 	return io
+}
+
+// takeChains takes off io the timeouts of every loop of timed waits
+// until notified (waitChains), which are a wait for the notifier, not
+// work (an Event.wait(0.05) loop's 500 ms of timeouts made 2.54x of a
+// run whose wall the flow cut by 2.1x). It returns the chains.
+func (a *analysis) takeChains(io []int64) [][]waitChain {
+	chains := a.waitChains()
+	for i, cs := range chains {
+		if len(cs) == 0 || i >= len(io) {
+			continue
+		}
+		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
+			if a.chainedIn(cs, &sp) {
+				io[i] = max(io[i]-(sp.End-sp.Start), 0)
+			}
+		}
+	}
+	return chains
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's

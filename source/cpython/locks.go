@@ -96,10 +96,15 @@ func nameWait(g *guestLock, waiter *thread) {
 		return
 	}
 	g.named = true
-	if filepath.Base(waiter.top.File) == "threading.py" &&
-		(strings.HasSuffix(waiter.top.Func, "_wait_for_tstate_lock") || strings.HasSuffix(waiter.top.Func, "join")) {
+	if joinWaiter(waiter) {
 		g.name += " (Thread.join)"
 	}
+}
+
+// joinWaiter reports whether th waits in Thread.join, by its top frame.
+func joinWaiter(th *thread) bool {
+	return filepath.Base(th.top.File) == "threading.py" &&
+		(strings.HasSuffix(th.top.Func, "_wait_for_tstate_lock") || strings.HasSuffix(th.top.Func, "join"))
 }
 
 // emitLock keeps a guest-lock event of th: arg is the acquire or release
@@ -199,7 +204,27 @@ func (m *machine) lockEntry(th *thread, addr uint64, us int64) {
 	}
 	if s := th.sec; us != 0 && s != nil && s.dropped && !s.hasLock {
 		s.lock, s.hasLock, s.observed, s.timed = addr, true, m.lockHolds, us > 0
+		if us > 0 {
+			s.timeout = us * 1000
+		}
 	}
+}
+
+// ranOut reports whether th's wait s on a lock, not probed for its
+// outcome, ended at t by running out of time: it lasted its whole
+// timeout (a wait's timeout is counted from its acquire's entry, after s
+// began, and the kernel wakes a timed-out waiter no sooner). Such a wait
+// ended without its lock, and is shown as I/O "lock-timeout", as with its
+// outcome probed: a Condition.wait(0.1), an Event.wait(0.1), a queue's
+// get(timeout=0.1) or a Lock.acquire(timeout=0.1) given up is no
+// notification and no acquire (QA: without this a timed-out wait was
+// shown acquired, and the report could not tell it from a notified one:
+// a ThreadPoolExecutor awaited with concurrent.futures.wait was "0.99x as
+// processes", measured 1.6x). A timed Thread.join is left a wait for its
+// join lock: the diagnosis tells a timed join that ran out by the next
+// join (flow.joinedUnseen).
+func ranOut(th *thread, s *section, t int64) bool {
+	return s.timed && s.timeout > 0 && t-s.start >= s.timeout && !joinWaiter(th)
 }
 
 // lockReturn: PyThread_acquire_lock_timed returned status at t.

@@ -191,6 +191,7 @@ type thread struct {
 	sec         *section
 	ending      bool
 	park        uint64 // a lock about to be waited for (3.13 parking lot)
+	parkTimeout int64  // park's timeout in ns, or <= 0: none
 	acq         lockCall
 	held        []*guestLock // guest locks shown held, in order of acquire
 	owed        []*guestLock // of held: released, shown released once it has the GIL back
@@ -223,9 +224,10 @@ type section struct {
 	ra          uint64 // return address of PyEval_SaveThread: its caller
 	lock        uint64
 	hasLock     bool
-	observed    bool // the lock's acquire is probed: its outcome is known
-	timed       bool // the lock's acquire has a timeout (it may end without the lock)
-	failed      bool // the acquire returned without the lock
+	observed    bool  // the lock's acquire is probed: its outcome is known
+	timed       bool  // the lock's acquire has a timeout (it may end without the lock)
+	timeout     int64 // that timeout in ns (timed)
+	failed      bool  // the acquire returned without the lock
 	// watched: a call of an extension module (native by classify), whose
 	// thread's scheduler states read during it (taskState) tell whether
 	// it waited; asleep and awake count the readings that found the
@@ -542,7 +544,7 @@ func (m *machine) step(e *rawEvent, t int64) {
 		m.lockFreed(th.p, e.val("lock"))
 	case evPark:
 		// 3.13: the parking lot parks before it detaches the thread.
-		th.park = e.val("lock")
+		th.park, th.parkTimeout = e.val("lock"), int64(e.val("timeout"))
 	case evDetach:
 		switch m.caller(th.p, e.val("ra")) {
 		case "PyEval_SaveThread": // its own probe opened the section
@@ -987,6 +989,9 @@ func (m *machine) saveThread(th *thread, t int64, ra uint64, parked bool) {
 		th.sec = &section{start: t, ra: ra}
 		if parked && th.park != 0 {
 			th.sec.lock, th.sec.hasLock = th.park, true
+			if th.parkTimeout > 0 {
+				th.sec.timed, th.sec.timeout = true, th.parkTimeout
+			}
 		}
 	}
 	th.park = 0
@@ -1015,7 +1020,7 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			m.emitLock(th, s.start, tracer.KindLockWait, g, 0)
 			gilRel(tracer.ReleaseLockWait)
 			return
-		case !s.observed && lockFree(g):
+		case !s.observed && lockFree(g) && !ranOut(th, s, t):
 			// The acquire is not probed (3.13's parking lot, or lock
 			// holds off): shown at the wait's end, the lock held until
 			// the waiter has the GIL back.

@@ -213,6 +213,70 @@ func TestStackWindow(t *testing.T) {
 	}
 }
 
+// TestMachineTimedWaits: without lock holds, a timed wait on a lock that
+// lasted its whole timeout ran out (ranOut): it is I/O "lock-timeout",
+// not a wait that got its lock, as with the outcome probed; one that
+// ended sooner got it (a notification), and so did an untimed one. A
+// timed wait in Thread.join stays a wait for the join lock (the diagnosis
+// tells a timed join that ran out by the next join). 3.13's parking lot
+// gives the timeout in nanoseconds.
+func TestMachineTimedWaits(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	const main = testThread
+	var top tracer.Frame // the waiter's frame, as a stack read gives it
+	wait := func(at int64, lock, us int, dur int64) {
+		step(m, at, main, evSave, "ra", raLock)
+		step(m, at+1, main, evDropGIL, "ts", 1)
+		step(m, at+2, main, evLock, "lock", lock, "us", us)
+		m.threads[main].top = top
+		step(m, at+dur, main, evRestore, "ts", 1)
+		step(m, at+dur+1, main, evTakeGIL, "ts", 1)
+		step(m, at+dur+2, main, evTakeGILRet)
+	}
+	step(m, 0, main, evTakeGIL, "ts", 1)
+	step(m, 1, main, evTakeGILRet)
+	wait(10, 0xa, 100, 103) // Event.wait(0.0001), ran out
+	wait(200, 0xb, 100, 60) // notified before its timeout
+	wait(300, 0xc, -1, 500) // untimed
+	top = tracer.Frame{Func: "Thread._wait_for_tstate_lock", File: "/py/lib/python3.11/threading.py"}
+	wait(1000, 0xd, 100, 103) // a timed join that ran out
+	top = tracer.Frame{}
+	step(m, 1200, main, evPark, "lock", 0xe, "timeout", 100_000) // 3.13: ns
+	step(m, 1201, main, evDetach, "ra", raLock)
+	step(m, 1202, main, evDropGIL, "ts", 1)
+	step(m, 1310, main, evAttach, "ts", 1)
+	step(m, 1311, main, evTakeGIL, "ts", 1)
+	step(m, 1312, main, evTakeGILRet)
+	step(m, 1400, main, evPark, "lock", 0xf, "timeout", 100_000) // notified sooner
+	step(m, 1401, main, evDetach, "ra", raLock)
+	step(m, 1402, main, evDropGIL, "ts", 1)
+	step(m, 1450, main, evAttach, "ts", 1)
+	step(m, 1451, main, evTakeGIL, "ts", 1)
+	step(m, 1452, main, evTakeGILRet)
+	m.finish(2_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	if err := tr.CheckValid(); err != nil {
+		t.Fatalf("invalid: %v\n%s", err, dump(tr))
+	}
+	got := dump(tr)
+	for _, want := range []string{
+		"11 MainThread io-begin lock-timeout\n",
+		"201 MainThread lock-release GIL lock-wait\n260 MainThread lock-acquire lock 0xb after-wait\n",
+		"800 MainThread lock-acquire lock 0xc after-wait\n",
+		"1103 MainThread lock-acquire lock 0xd (Thread.join) after-wait\n",
+		"1202 MainThread io-begin lock-timeout\n",
+		"1450 MainThread lock-acquire lock 0xf after-wait\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	if m.lockTimeouts != 2 {
+		t.Errorf("lock timeouts %d, want 2", m.lockTimeouts)
+	}
+}
+
 // TestMachineLockHolds feeds observed lock holds (Options.LockHolds): an
 // uncontended hold across a sleep, a contended acquire that waits for it,
 // a release of a lock never shown held (left out), a lock that one

@@ -188,7 +188,7 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 			filter    string
 		}{
 			{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""},
-			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64", ""},
+			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64 timeout=%cx:s64", ""},
 		}...)
 	}
 	// PyEval_RestoreThread calls take_gil at once, whose probe ends the

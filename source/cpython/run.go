@@ -881,6 +881,9 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
 	}
+	// A lock wait that ran out is I/O "lock-timeout" (ranOut, or its
+	// outcome probed): the others ended with the lock, notified.
+	ex["lock_wait_ends"] = "known"
 	if m.lockHolds {
 		ex["lock_holds"] = "observed"
 	}
