@@ -985,7 +985,11 @@ func TestRecordPythonExecsAnotherProgram(t *testing.T) {
 				last = `import sys
 if len(sys.argv) == 1:
     os.execv(sys.executable, [sys.executable, __file__, "second"])
-ts = [threading.Thread(target=work, args=(300_000,), name=f"second-{i}") for i in range(2)]
+import time
+def work_then_wait(n):
+    work(n)
+    time.sleep(0.3)  # alive while the reader, slow under -race, reads the thread's name
+ts = [threading.Thread(target=work_then_wait, args=(300_000,), name=f"second-{i}") for i in range(2)]
 for t in ts: t.start()
 for t in ts: t.join()`
 			}

@@ -1332,8 +1332,16 @@ func TestRecordLTO(t *testing.T) {
 	if s.lockWaits["locker"] == 0 {
 		t.Errorf("locker: no lock wait")
 	}
-	if s.drops["cpu"] == 0 || s.forced["cpu"] == 0 {
-		t.Errorf("no drop requests or forced switches between the CPU-bound threads: %v %v", s.drops, s.forced)
+	// The CPU-bound threads ask for the GIL by drop requests; which
+	// waiter then takes it is the kernel's choice (a clean-clone CI run
+	// on a busy machine: 6 requests by them, and every forced switch
+	// taken by the four others).
+	forced := 0
+	for _, n := range s.forced {
+		forced += n
+	}
+	if s.drops["cpu"] == 0 || forced == 0 {
+		t.Errorf("no drop requests by the CPU-bound threads, or no forced switch: %v %v", s.drops, s.forced)
 	}
 	// The releases through the inlined copies carry the Python stack.
 	tops := map[string]int{}
