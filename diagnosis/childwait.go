@@ -131,9 +131,10 @@ func (a *analysis) takeChains(io []int64) [][]waitChain {
 		if len(cs) == 0 || i >= len(io) {
 			continue
 		}
+		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
-			if a.chainedIn(cs, &sp) {
-				io[i] = max(io[i]-(sp.End-sp.Start), 0)
+			if a.chainedIn(cs, &sp) && (pl == nil || sp.Start < pl.From || sp.End > pl.To) {
+				io[i] = max(io[i]-(sp.End-sp.Start), 0) // (a poll's sleeps are off already)
 			}
 		}
 	}

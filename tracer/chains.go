@@ -1,6 +1,10 @@
 package tracer
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+	"sort"
+)
 
 // WaitChain is a thread's loop of timed waits that ran out until one
 // ended otherwise: `while not event.wait(0.1): pass`, a worker's
@@ -21,9 +25,18 @@ type WaitChain struct {
 // time order, when the trace shows every wait for a guest lock that ran
 // out as I/O "lock-timeout" (WaitEndsKnown). A chain is one timeout at
 // least, each followed, within chainMaxGap of other work (GIL waits
-// aside), by the next timeout or by the wait that ends it; a timeout
-// followed by other work (a Lock.acquire with a timeout, given up) is in
-// no chain.
+// aside; no other I/O, no other lock wait), by the next timeout or by the
+// wait that ends it; a timeout followed by other work (a Lock.acquire
+// with a timeout, given up) is in no chain. Nor is a loop that others
+// wait for: a ticker, `while not stop.wait(0.02): q.put(item)`, paces
+// its consumer, and taken for a wait for its stop it moved the consumer's
+// work to the start (review: "replayed as recorded" 54 % shorter than the
+// run). A loop is one when no other thread of its process started during
+// it, and no other thread's wait for a guest lock ended during it while
+// the loop's thread held the GIL (or had let it go within
+// chainNotifyWindow): the notifies of a Condition, an Event or a queue are
+// given holding the GIL. Only in a process with a GIL, where a notifier
+// can be found.
 //
 // Computed once.
 func (s *Spans) WaitChains() map[ThreadID][]WaitChain {
@@ -34,6 +47,11 @@ func (s *Spans) WaitChains() map[ThreadID][]WaitChain {
 // chainMaxGap is the most work, GIL waits aside, between two waits of a
 // WaitChain: the loop's checks between them (a Poll's).
 const chainMaxGap = pollMaxGap
+
+// chainNotifyWindow is how long before another thread's wait ended a
+// loop's thread may have let the GIL go and still be its notifier (the
+// waiter's wake-up; the diagnosis's and the model's notifyWindow).
+const chainNotifyWindow = 1_000_000
 
 // WaitEndsKnown reports whether trace t shows every wait for a guest lock
 // that ran out as I/O "lock-timeout", so that a wait that ended otherwise
@@ -55,9 +73,23 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		return nil
 	}
 	timeoutK := StringID(i)
+	// ends: per process, the ends of its threads' waits for a guest lock,
+	// in time order (notifies: the loop's thread may have given them).
+	type end struct {
+		at     int64
+		thread ThreadID
+	}
+	var ends map[ProcID][]end
 	var out map[ThreadID][]WaitChain
 	for id := range s.Threads {
 		tid := ThreadID(id)
+		if id >= len(t.Threads) {
+			break
+		}
+		p := t.Threads[id].Proc
+		if int(p) >= len(t.Procs) || t.Procs[p].GIL == NoLock {
+			continue
+		}
 		ss := s.ThreadStates(tid)
 		for k := range ss {
 			if ss[k].State != StateLockWait || k == 0 {
@@ -80,10 +112,47 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			if first < 0 {
 				continue
 			}
+			from, to := ss[first].Start, ss[k].Start
+			if ends == nil {
+				ends = map[ProcID][]end{}
+				for x := range s.States {
+					if sp := &s.States[x]; sp.State == StateLockWait && int(sp.Thread) < len(t.Threads) {
+						q := t.Threads[sp.Thread].Proc
+						ends[q] = append(ends[q], end{sp.End, sp.Thread})
+					}
+				}
+				for q := range ends {
+					slices.SortFunc(ends[q], func(a, b end) int { return cmp.Compare(a.at, b.at) })
+				}
+			}
+			paces := false
+			pe := ends[p]
+			hs := s.LockHolds(t.Procs[p].GIL)
+			for x, _ := slices.BinarySearchFunc(pe, from, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < to && !paces; x++ {
+				if pe[x].thread == tid {
+					continue
+				}
+				at := pe[x].at
+				h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > at })
+				switch {
+				case h < len(hs) && s.Holds[hs[h]].Start <= at:
+					paces = s.Holds[hs[h]].Thread == tid
+				case h > 0:
+					paces = s.Holds[hs[h-1]].Thread == tid && at-s.Holds[hs[h-1]].End <= chainNotifyWindow
+				}
+			}
+			for j := range s.Threads {
+				if j != id && j < len(t.Threads) && t.Threads[j].Proc == p && s.Threads[j].Start > from && s.Threads[j].Start < to {
+					paces = true // it started a thread, or another did meanwhile
+				}
+			}
+			if paces {
+				continue
+			}
 			if out == nil {
 				out = map[ThreadID][]WaitChain{}
 			}
-			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: ss[first].Start, To: ss[k].Start})
+			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: from, To: to})
 		}
 	}
 	return out

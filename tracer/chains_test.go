@@ -7,41 +7,63 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
+// chainsTrace: MainThread of a process with a GIL runs a loop of timed
+// waits: a timeout followed by 3 ms of work, two followed by 0.5 ms, a
+// notified wait of 20 ms (at 304 ms), 50 ms of work, a timeout given up
+// (300 ms of work after it), a wait alone. With paced, thread W (started
+// at 50 ms) waits for another lock from 103.1 ms to 203.2 ms, which ends
+// while MainThread holds the GIL between two timeouts (a ticker's put).
+func chainsTrace(known, paced bool) (*tracer.Trace, tracer.ThreadID) {
+	b := testkit.New("chains")
+	if known {
+		b.Meta().Extra = map[string]string{"lock_wait_ends": "known"}
+	}
+	p := b.Process("chains", 1)
+	gil := tracer.LockID(0) // Process adds it, the first lock
+	l := b.Lock(p, "lock 0x10")
+	m := b.Thread(p, "MainThread")
+	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+	at := int64(0)
+	timeout := func(gap int64) {
+		m.IOBegin(at, "lock-timeout").Release(at, gil, tracer.ReleaseIO)
+		m.IOEnd(at+100*ms).Acquire(at+100*ms, gil, tracer.AcquireUncontended)
+		at += 100*ms + gap
+	}
+	wait := func(d, gap int64) {
+		m.Wait(at, l).Release(at, gil, tracer.ReleaseLockWait)
+		m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
+		at += d + gap
+	}
+	if paced {
+		l2 := b.Lock(p, "lock 0x20")
+		w := b.Thread(p, "W")
+		w.Start(50*ms).Wait(50*ms, gil).Acquire(103_050_000, gil, tracer.AcquireAfterWait)
+		w.Wait(103_100_000, l2).Release(103_100_000, gil, tracer.ReleaseLockWait)
+		w.Acquire(203_200_000, l2, tracer.AcquireAfterWait).Release(203_300_000, l2, tracer.ReleaseThreadEnd).End(203_300_000)
+	}
+	timeout(3 * ms) // followed by 3 ms of work: not in the chain after it
+	timeout(ms / 2)
+	timeout(ms / 2)
+	wait(20*ms, 50*ms) // the chain's end: timeouts 1 and 2
+	timeout(300 * ms)  // given up: 300 ms of work after it
+	wait(10*ms, ms)    // a wait alone
+	m.Release(at, gil, tracer.ReleaseThreadEnd).End(at)
+	return b.Trace(), m.ID()
+}
+
 // TestWaitChains: a loop of timed waits that ran out (I/O "lock-timeout")
 // until a wait that got its lock is a chain, from its first timeout that
 // the loop's checks (at most 2 ms of work between two waits, GIL waits
 // aside) lead on to the wait; a timeout followed by more work (given up)
 // is in none, nor is any when the trace does not say that its waits' ends
-// are known (lock_wait_ends).
+// are known (lock_wait_ends), nor a loop during which another thread's
+// wait ended while the loop's thread held the GIL (a ticker that others
+// wait for).
 func TestWaitChains(t *testing.T) {
-	build := func(known bool) (*tracer.Trace, tracer.ThreadID) {
-		b := testkit.New("chains")
-		if known {
-			b.Meta().Extra = map[string]string{"lock_wait_ends": "known"}
-		}
-		p := b.FreeThreadedProcess("chains", 1)
-		l := b.Lock(p, "lock 0x10")
-		m := b.Thread(p, "MainThread")
-		m.Start(0)
-		at := int64(0)
-		timeout := func(gap int64) {
-			m.IOBegin(at, "lock-timeout").IOEnd(at + 100*ms)
-			at += 100*ms + gap
-		}
-		wait := func(d, gap int64) {
-			m.Wait(at, l).Acquire(at+d, l, tracer.AcquireAfterWait).Release(at+d+1000, l, tracer.ReleaseUnlock)
-			at += d + gap
-		}
-		timeout(3 * ms) // followed by 3 ms of work: not in the chain after it
-		timeout(ms / 2)
-		timeout(ms / 2)
-		wait(20*ms, 50*ms) // the chain's end: timeouts 1 and 2
-		timeout(300 * ms)  // given up: 300 ms of work after it
-		wait(10*ms, ms)    // a wait alone
-		m.End(at)
-		return b.Trace(), m.ID()
+	tr, id := chainsTrace(true, false)
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
 	}
-	tr, id := build(true)
 	s := tracer.Derive(tr)
 	cs := s.WaitChains()
 	if len(cs) != 1 || len(cs[id]) != 1 {
@@ -52,8 +74,15 @@ func TestWaitChains(t *testing.T) {
 	if c.From != 103*ms || sts[c.First].Start != c.From || sts[c.Wait].State != tracer.StateLockWait || sts[c.Wait].Start != c.To || c.To != 304*ms {
 		t.Errorf("chain %+v, want from 103 ms to the wait at 304 ms; spans %+v", c, sts)
 	}
-	tr, _ = build(false)
+	tr, _ = chainsTrace(false, false)
 	if cs := tracer.Derive(tr).WaitChains(); len(cs) != 0 {
 		t.Errorf("without lock_wait_ends: chains %+v", cs)
+	}
+	tr, _ = chainsTrace(true, true)
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	if cs := tracer.Derive(tr).WaitChains(); len(cs) != 0 {
+		t.Errorf("a loop that another thread waited for: chains %+v", cs)
 	}
 }
