@@ -426,6 +426,10 @@ type critical struct {
 	// sleepShare is the part of its work in time.sleep (I/O "sleep"): a
 	// program pacing itself, which more threads would not make faster.
 	sleepShare float64
+	// timeoutShare is the part of its work in timed waits that ran out
+	// (I/O "lock-timeout"): a wait given up, which faster I/O would not
+	// shorten.
+	timeoutShare float64
 	// cpuNS is every thread's CPU work (running and native time): the
 	// cores' load, whatever splits it; cpuFromStartNS the part of it from
 	// startNS to endNS, while the critical thread could run (coresFull).
@@ -603,6 +607,7 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 		c.importNS = importWork(s, tracer.ThreadID(cid))
 		if c.workNS > 0 {
 			c.sleepShare = float64(max(sleepWork(s, tracer.ThreadID(cid))-s.PollWait(tracer.ThreadID(cid)), 0)) / float64(c.workNS)
+			c.timeoutShare = float64(kindIO(s, tracer.ThreadID(cid), kindID(s, "lock-timeout"))) / float64(c.workNS)
 		}
 	}
 	if cid >= 0 && c.lateStart() {
@@ -976,6 +981,11 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		// its "I/O split across more threads" would help.
 		p.Limit = fmt.Sprintf("its sleeps: %s, mostly in time.sleep (%s of its work): the program waits on purpose, and shorter or fewer sleeps would shorten it; more threads would not",
 			crit.needs(), textfmt.Pct0(crit.sleepShare))
+	case longest && crit.timeoutShare >= 0.5:
+		// QA: a main thread whose Event.wait(0.3) ran out, given up, was
+		// told that faster I/O would help.
+		p.Limit = fmt.Sprintf("its timed waits: %s, mostly waits for a lock, an event or a queue that ran out (%s of its work): a shorter timeout, or what it waits for sooner, would shorten it; faster I/O or more threads would not",
+			crit.needs(), textfmt.Pct0(crit.timeoutShare))
 	case longest && crit.ioShare >= 0.5 && crit.id >= 0 && p.ownIO.ThreadWaitsOnItself(tracer.ThreadID(crit.id)):
 		// QA: a pipe ping-pong, warned of, was told that faster I/O or
 		// its I/O split across more threads would help.

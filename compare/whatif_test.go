@@ -1132,17 +1132,20 @@ func TestLongestThreadCoresFullOutside(t *testing.T) {
 func TestLimitSleeps(t *testing.T) {
 	row := PredictionRow{Mode: Threads, Cores: 2, WallNS: 1_000_000_000, Speedup: 1}
 	for _, tc := range []struct {
-		sleep float64
-		want  string
+		sleep, timeout float64
+		want           string
 	}{
-		{0.9, "its sleeps: poller alone needs 1.00s, mostly in time.sleep (90 % of its work): the program waits on purpose"},
-		{0.2, "I/O latency: poller alone needs 1.00s, mostly blocking calls (95 % of its work)"},
+		{0.9, 0, "its sleeps: poller alone needs 1.00s, mostly in time.sleep (90 % of its work): the program waits on purpose"},
+		{0.2, 0, "I/O latency: poller alone needs 1.00s, mostly blocking calls (95 % of its work)"},
+		// A timed wait that ran out, given up (I/O "lock-timeout"): not
+		// I/O that faster I/O would shorten (QA).
+		{0.2, 0.7, "its timed waits: poller alone needs 1.00s, mostly waits for a lock, an event or a queue that ran out (70 % of its work): a shorter timeout"},
 	} {
-		c := critical{name: "poller", endNS: 1_000_000_000, workNS: 1_000_000_000, ioShare: 0.95, sleepShare: tc.sleep}
+		c := critical{name: "poller", endNS: 1_000_000_000, workNS: 1_000_000_000, ioShare: 0.95, sleepShare: tc.sleep, timeoutShare: tc.timeout}
 		p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row}}
 		p.choose(WhatIfOptions{}, c)
 		if !strings.HasPrefix(p.Limit, tc.want) {
-			t.Errorf("sleep share %.1f: limit %q, want %q", tc.sleep, p.Limit, tc.want)
+			t.Errorf("sleep share %.1f, timeouts %.1f: limit %q, want %q", tc.sleep, tc.timeout, p.Limit, tc.want)
 		}
 	}
 }

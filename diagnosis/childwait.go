@@ -57,8 +57,9 @@ func (a *analysis) ioWork() []int64 {
 		}
 	}
 
+	a.timeoutK = slices.Index(a.t.Strings, "lock-timeout")
+	a.takeTimeouts(io)
 	if !a.realProgram() || len(a.t.Procs) < 2 {
-		a.takeChains(io)
 		return io
 	}
 	// cpu: per process, its threads' CPU intervals, merged.
@@ -94,7 +95,6 @@ func (a *analysis) ioWork() []int64 {
 		others[p], built[p] = mergeIntervals(all), true
 	}
 	a.otherCPU = others
-	chains := a.takeChains(io)
 	for i := range a.r.Threads {
 		p := a.procOfThread(tracer.ThreadID(i))
 		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) {
@@ -105,8 +105,8 @@ func (a *analysis) ioWork() []int64 {
 			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
 				continue // a poll's sleeps: not work already (review: taken off twice)
 			}
-			if chains != nil && a.chainedIn(chains[i], &sp) {
-				continue // nor a chain's timeouts
+			if a.isTimeout(&sp) {
+				continue // nor a timeout's (takeTimeouts)
 			}
 			if sp.State == tracer.StateIO {
 				o := overlap(others[p], sp.Start, sp.End)
@@ -121,24 +121,38 @@ func (a *analysis) ioWork() []int64 {
 	return io
 }
 
-// takeChains takes off io the timeouts of every loop of timed waits
-// until notified (waitChains), which are a wait for the notifier, not
-// work (an Event.wait(0.05) loop's 500 ms of timeouts made 2.54x of a
-// run whose wall the flow cut by 2.1x). It returns the chains.
-func (a *analysis) takeChains(io []int64) [][]waitChain {
-	chains := a.waitChains()
-	for i, cs := range chains {
-		if len(cs) == 0 || i >= len(io) {
+// takeTimeouts takes off io, in a trace whose waits' ends are known
+// (tracer.WaitEndsKnown), every timed wait that ran out (I/O
+// "lock-timeout"): a wait for another thread, which did not come, is no
+// work, as a wait for a lock is not (before the recorder told them apart
+// they were lock waits; an Event.wait(0.05) loop's 500 ms of timeouts made
+// 2.54x of a run whose wall the flow cut by 2.1x, and 2 CPU-bound threads
+// on 2 cores "2.07x as processes"). A poll's sleeps are off already.
+func (a *analysis) takeTimeouts(io []int64) {
+	if !tracer.WaitEndsKnown(a.t) {
+		return
+	}
+	k := slices.Index(a.t.Strings, "lock-timeout")
+	if k <= 0 {
+		return
+	}
+	polls := a.s.Polls()
+	for _, sp := range a.s.States {
+		i := int(sp.Thread)
+		if sp.State != tracer.StateIO || sp.IOKind != tracer.StringID(k) || i >= len(io) {
 			continue
 		}
-		pl := a.s.Polls()[tracer.ThreadID(i)]
-		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
-			if a.chainedIn(cs, &sp) && (pl == nil || sp.Start < pl.From || sp.End > pl.To) {
-				io[i] = max(io[i]-(sp.End-sp.Start), 0) // (a poll's sleeps are off already)
-			}
+		if pl := polls[sp.Thread]; pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
+			continue
 		}
+		io[i] = max(io[i]-(sp.End-sp.Start), 0)
 	}
-	return chains
+}
+
+// isTimeout reports whether sp is a timed wait that ran out, not work
+// (takeTimeouts).
+func (a *analysis) isTimeout(sp *tracer.StateSpan) bool {
+	return sp.State == tracer.StateIO && a.timeoutK > 0 && int(sp.IOKind) == a.timeoutK && tracer.WaitEndsKnown(a.t)
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's

@@ -89,6 +89,10 @@ type flow struct {
 	// chains: per thread, its loops of timed waits that ran out until a
 	// notified one (analysis.waitChains), in time order, or nil.
 	chains [][]waitChain
+	// looped: per thread, its timeouts in a loop (tracer.LoopedTimeouts),
+	// by span index, or nil: each lasts until the GIL's holder when it ran
+	// out could get there, at most its length (loopedEnd).
+	looped [][]int
 	// tail: per boundary, the least time from there to the end of the run
 	// (the thread's own work left, and what waits for it: a joiner's work
 	// after the join, a started thread's), computed backwards (tails).
@@ -165,6 +169,14 @@ func (a *analysis) flowOf() *flow {
 	f.dv = make([][]vchange, n)
 	a.fl = f
 	f.chains = a.waitChains()
+	if lt := a.s.LoopedTimeouts(); len(lt) > 0 && f.endsKnown {
+		f.looped = make([][]int, n)
+		for id, ks := range lt {
+			if int(id) < n {
+				f.looped[id] = ks
+			}
+		}
+	}
 	// Each thread's spans in the order they end: a wait's end depends on
 	// the thread it waited for at a time no later than that end, and a
 	// start on its starter at a time no later than the start; a
@@ -199,7 +211,7 @@ func (f *flow) spans(i int) []tracer.StateSpan { return f.sps[i] }
 // next is thread i's next span to do, as the forward pass orders them.
 func (f *flow) next(i int) spanKey {
 	sp := &f.sps[i][f.done[i]]
-	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait || f.pollEnd(i, f.done[i]), thread: i}
+	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait || f.pollEnd(i, f.done[i]) || f.isLooped(i, f.done[i]), thread: i}
 }
 
 // spanKey is a thread's next span in the forward pass: by its end, waits
@@ -238,6 +250,29 @@ func (f *flow) pollEnd(i, k int) bool {
 	return p != nil && k == p.Last
 }
 
+// isLooped reports whether span k of thread i is a timeout in a loop
+// (tracer.LoopedTimeouts), which step ends at loopedEnd.
+func (f *flow) isLooped(i, k int) bool {
+	if f.looped == nil || i >= len(f.looped) {
+		return false
+	}
+	_, ok := slices.BinarySearch(f.looped[i], k)
+	return ok
+}
+
+// loopedEnd is when thread i could end its timeout sp in a loop, its span
+// k, having begun it at v: when the thread that held the GIL as it ran
+// out could get there (a.notifier: the loop waits for what that thread
+// does), at most its length. No dependency is kept (it ends at its
+// timeout anyway), as for a timed join that ran out.
+func (f *flow) loopedEnd(i int, sp *tracer.StateSpan, v int64) int64 {
+	end := v + sp.End - sp.Start
+	if j, at, ok := f.a.notifier(i, sp); ok && !f.a.wokenByOther(j, sp.Start, at) {
+		end = min(end, max(v, f.at(j, at)))
+	}
+	return end
+}
+
 // counted is the work of span sp of thread i: its length for CPU states,
 // the part of an I/O that counts as work (ioWork), 0 for waits and for
 // the spans of a loop that polls other threads (tracer.Poll) but the rest
@@ -259,7 +294,7 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
 		return d
 	case tracer.StateIO:
-		if oc := f.a.otherCPU; oc != nil {
+		if oc := f.a.otherCPU; oc != nil && !f.a.isTimeout(sp) {
 			if p := f.a.procOfThread(tracer.ThreadID(i)); p >= 0 && oc[p] != nil {
 				return max(d-overlap(oc[p], sp.Start, sp.End), 0)
 			}
@@ -290,6 +325,8 @@ func (f *flow) step(i int) {
 	case sp.State == tracer.StateLockWait:
 		f.lockWaits = true
 		v = f.afterWait(i, k, sp, v)
+	case f.isLooped(i, k):
+		v = f.loopedEnd(i, sp, v)
 	default:
 		c := f.counted(i, sp)
 		v, w = v+c, w+c
@@ -328,7 +365,7 @@ func (f *flow) run(i int) {
 	delta := v - w
 	for ; k < len(sps); k++ {
 		sp := &sps[k]
-		if sp.State == tracer.StateLockWait || k == last && joins || f.pollEnd(i, k) {
+		if sp.State == tracer.StateLockWait || k == last && joins || f.pollEnd(i, k) || f.isLooped(i, k) {
 			break // ordered: step, in its turn
 		}
 		c := f.counted(i, sp) // 0 for a GIL wait, as in step
@@ -1044,6 +1081,12 @@ func (f *flow) tails() {
 // flow: its work, a wait that takes its time; not a GIL wait, a mutex's,
 // nor a join's (whose dependency is an edge).
 func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
+	if f.looped != nil && sp.State == tracer.StateIO {
+		ss := f.sps[i]
+		if k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start }); k < len(ss) && &ss[k] == sp && f.isLooped(i, k) {
+			return 0 // a timeout in a loop: it may end as soon as its notifier gets there (loopedEnd)
+		}
+	}
 	if sp.State != tracer.StateLockWait {
 		return f.counted(i, sp)
 	}

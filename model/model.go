@@ -831,6 +831,12 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		case tracer.StateRunning:
 			addAt(opCompute, sp.Start, sp.End, "", fn)
 		case tracer.StateIO:
+			if name, ok := waitNote[sp.Start]; ok {
+				// A timeout in a loop (findNotifies): until its notifier
+				// gets there, at most as long as it ran.
+				leaves = append(leaves, leaf{kind: opWaitNotify, label: name, d: sp.End - sp.Start, fn: fn, hold: -1})
+				break
+			}
 			addAt(opIO, sp.Start, sp.End, t.Str(sp.IOKind), fn)
 		case tracer.StateNative:
 			addAt(opNative, sp.Start, sp.End, "", fn)
@@ -1175,16 +1181,22 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			continue
 		}
 		hs := s.LockHolds(t.Procs[proc].GIL)
-		for _, sp := range s.ThreadStates(waiter) {
-			if sp.State != tracer.StateLockWait || sp.End <= sp.Start || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+		looped := s.LoopedTimeouts()[waiter]
+		for k, sp := range s.ThreadStates(waiter) {
+			if _, ok := slices.BinarySearch(looped, k); ok && sp.End > sp.Start {
+				// A timeout in a loop (tracer.LoopedTimeouts): a wait for
+				// what the GIL's holder when it ran out does, at most its
+				// length, as a notified wait capped at it.
+			} else if sp.State != tracer.StateLockWait || sp.End <= sp.Start || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 				continue
-			}
-			joined := false
-			for _, j := range joins {
-				joined = joined || j.waiter == waiter && sp.Start <= j.start && j.start < sp.End
-			}
-			if joined || !plainWait(sp, waiter, shared, mutexHeld) {
-				continue
+			} else {
+				joined := false
+				for _, j := range joins {
+					joined = joined || j.waiter == waiter && sp.Start <= j.start && j.start < sp.End
+				}
+				if joined || !plainWait(sp, waiter, shared, mutexHeld) {
+					continue
+				}
 			}
 			k := sort.Search(len(hs), func(i int) bool { return s.Holds[hs[i]].End > sp.End })
 			notifier, at := tracer.NoThread, sp.End

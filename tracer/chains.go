@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // WaitChain is a thread's loop of timed waits that ran out until one
@@ -63,6 +64,30 @@ func WaitEndsKnown(t *Trace) bool {
 	return t.Meta.Extra["lock_wait_ends"] == "known" || t.Meta.Extra["lock_holds"] == "observed"
 }
 
+// LoopedTimeouts finds, by thread, its timed waits that ran out (I/O
+// "lock-timeout") in a loop: each followed by another wait for a guest
+// lock of its thread (one that ran out, or one that got its lock, but not
+// a Thread.join), with in between no more work and other I/O than the
+// timeout lasted (2 ms at least: a progress print took 2-4 ms beside two
+// CPU-bound threads), and, as for a WaitChain, nothing that other threads
+// waited for. Such a loop waits for something
+// another thread does: `cf.wait(fs, timeout=0.1)` with a progress print
+// or the finished futures' work between, `Lock.acquire(timeout=0.05)`
+// round two locks, `event.wait(0.02)` then some work. With that thread
+// sooner, fewer of them would run out: each lasts, in the diagnosis's
+// flow and the what-if's model, until the thread that held the GIL when
+// it ran out could get there, at most its length, as a wait notified by
+// it would (QA: replayed as fixed timeouts, such loops beside 2 CPU-bound
+// workers were 1.15-1.4x as processes where processes ran 1.5-2x as fast).
+// A timeout followed by other work or by a join (given up) is in no loop,
+// nor is one in a WaitChain. The indexes are into ThreadStates, in order.
+//
+// Computed once, with WaitChains.
+func (s *Spans) LoopedTimeouts() map[ThreadID][]int {
+	s.WaitChains()
+	return s.looped
+}
+
 func (s *Spans) findChains() map[ThreadID][]WaitChain {
 	t := s.Trace
 	if !WaitEndsKnown(t) {
@@ -73,13 +98,69 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		return nil
 	}
 	timeoutK := StringID(i)
+	isTimeout := func(sp *StateSpan) bool { return sp.State == StateIO && sp.IOKind == timeoutK }
 	// ends: per process, the ends of its threads' waits for a guest lock,
-	// in time order (notifies: the loop's thread may have given them).
+	// in time order (notifies: the loop's thread may have given them);
+	// starts, its threads' starts, in order.
 	type end struct {
 		at     int64
 		thread ThreadID
 	}
 	var ends map[ProcID][]end
+	var starts map[ProcID][]int64
+	// paces reports whether thread tid of process p, from from to to,
+	// did what other threads waited for: another thread's wait for a lock
+	// ended while tid held the GIL (or had let it go within
+	// chainNotifyWindow), or a thread started.
+	paces := func(tid ThreadID, p ProcID, from, to int64) bool {
+		if ends == nil {
+			ends, starts = map[ProcID][]end{}, map[ProcID][]int64{}
+			for x := range s.States {
+				if sp := &s.States[x]; sp.State == StateLockWait && int(sp.Thread) < len(t.Threads) {
+					q := t.Threads[sp.Thread].Proc
+					ends[q] = append(ends[q], end{sp.End, sp.Thread})
+				}
+			}
+			for q := range ends {
+				slices.SortFunc(ends[q], func(a, b end) int { return cmp.Compare(a.at, b.at) })
+			}
+			for j := range s.Threads {
+				if j < len(t.Threads) {
+					starts[t.Threads[j].Proc] = append(starts[t.Threads[j].Proc], s.Threads[j].Start)
+				}
+			}
+			for q := range starts {
+				slices.Sort(starts[q])
+			}
+		}
+		st := starts[p]
+		if x, _ := slices.BinarySearch(st, from+1); x < len(st) && st[x] < to {
+			return true // it started a thread, or another did meanwhile
+		}
+		pe := ends[p]
+		hs := s.LockHolds(t.Procs[p].GIL)
+		for x, _ := slices.BinarySearchFunc(pe, from, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < to; x++ {
+			if pe[x].thread == tid {
+				continue
+			}
+			at := pe[x].at
+			h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > at })
+			switch {
+			case h < len(hs) && s.Holds[hs[h]].Start <= at:
+				if s.Holds[hs[h]].Thread == tid {
+					return true
+				}
+			case h > 0:
+				if s.Holds[hs[h-1]].Thread == tid && at-s.Holds[hs[h-1]].End <= chainNotifyWindow {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	joinWait := func(sp *StateSpan) bool {
+		return int(sp.Lock) < len(t.Locks) && JoinLockName(t.Locks[sp.Lock].Name)
+	}
 	var out map[ThreadID][]WaitChain
 	for id := range s.Threads {
 		tid := ThreadID(id)
@@ -98,7 +179,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			first, busy := -1, int64(0) // the chain's first timeout; the work after it
 			for x := k - 1; x >= 0; x-- {
 				p := &ss[x]
-				if p.State == StateIO && p.IOKind == timeoutK {
+				if isTimeout(p) {
 					first, busy = x, 0
 					continue
 				}
@@ -109,51 +190,54 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 					break
 				}
 			}
-			if first < 0 {
-				continue
-			}
-			from, to := ss[first].Start, ss[k].Start
-			if ends == nil {
-				ends = map[ProcID][]end{}
-				for x := range s.States {
-					if sp := &s.States[x]; sp.State == StateLockWait && int(sp.Thread) < len(t.Threads) {
-						q := t.Threads[sp.Thread].Proc
-						ends[q] = append(ends[q], end{sp.End, sp.Thread})
-					}
-				}
-				for q := range ends {
-					slices.SortFunc(ends[q], func(a, b end) int { return cmp.Compare(a.at, b.at) })
-				}
-			}
-			paces := false
-			pe := ends[p]
-			hs := s.LockHolds(t.Procs[p].GIL)
-			for x, _ := slices.BinarySearchFunc(pe, from, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < to && !paces; x++ {
-				if pe[x].thread == tid {
-					continue
-				}
-				at := pe[x].at
-				h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > at })
-				switch {
-				case h < len(hs) && s.Holds[hs[h]].Start <= at:
-					paces = s.Holds[hs[h]].Thread == tid
-				case h > 0:
-					paces = s.Holds[hs[h-1]].Thread == tid && at-s.Holds[hs[h-1]].End <= chainNotifyWindow
-				}
-			}
-			for j := range s.Threads {
-				if j != id && j < len(t.Threads) && t.Threads[j].Proc == p && s.Threads[j].Start > from && s.Threads[j].Start < to {
-					paces = true // it started a thread, or another did meanwhile
-				}
-			}
-			if paces {
+			if first < 0 || paces(tid, p, ss[first].Start, ss[k].Start) {
 				continue
 			}
 			if out == nil {
 				out = map[ThreadID][]WaitChain{}
 			}
-			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: from, To: to})
+			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: ss[first].Start, To: ss[k].Start})
+		}
+		// Timeouts in a loop, but those of a chain.
+		cs := out[tid]
+		for k := range ss {
+			if !isTimeout(&ss[k]) {
+				continue
+			}
+			if c, ok := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); ok || c < len(cs) && cs[c].First <= k {
+				continue
+			}
+			limit := max(ss[k].End-ss[k].Start, chainMaxGap)
+			var busy int64
+			next := -1
+			for x := k + 1; x < len(ss) && busy <= limit; x++ {
+				sp := &ss[x]
+				if isTimeout(sp) || sp.State == StateLockWait && !joinWait(sp) {
+					next = x
+					break
+				}
+				if sp.State == StateLockWait {
+					break // a join: given up
+				}
+				if sp.State != StateGILWait {
+					busy += sp.End - sp.Start
+				}
+			}
+			if next < 0 || busy > limit || paces(tid, p, ss[k].Start, ss[next].Start) {
+				continue
+			}
+			if s.looped == nil {
+				s.looped = map[ThreadID][]int{}
+			}
+			s.looped[tid] = append(s.looped[tid], k)
 		}
 	}
 	return out
+}
+
+// JoinLockName reports whether a lock's name marks a thread's join lock:
+// the VM's "join T", CPython's named by its waiter's frame
+// (source/cpython: "... (Thread.join)").
+func JoinLockName(name string) bool {
+	return strings.HasPrefix(name, "join ") || strings.HasSuffix(name, "(Thread.join)")
 }

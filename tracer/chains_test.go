@@ -86,3 +86,55 @@ func TestWaitChains(t *testing.T) {
 		t.Errorf("a loop that another thread waited for: chains %+v", cs)
 	}
 }
+
+// TestLoopedTimeouts: a timeout followed, after no more work than it
+// lasted, by another wait for a lock of its thread is in a loop; one
+// followed by more work, or by a Thread.join, was given up; one in a
+// WaitChain is the chain's.
+func TestLoopedTimeouts(t *testing.T) {
+	b := testkit.New("looped")
+	b.Meta().Extra = map[string]string{"lock_wait_ends": "known"}
+	p := b.Process("looped", 1)
+	gil := tracer.LockID(0) // Process adds it, the first lock
+	l := b.Lock(p, "lock 0x10")
+	j := b.Lock(p, "lock 0x30 (Thread.join)")
+	m := b.Thread(p, "MainThread")
+	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+	at := int64(0)
+	timeout := func(gap int64) {
+		m.IOBegin(at, "lock-timeout").Release(at, gil, tracer.ReleaseIO)
+		m.IOEnd(at+100*ms).Acquire(at+100*ms, gil, tracer.AcquireUncontended)
+		at += 100*ms + gap
+	}
+	wait := func(l tracer.LockID, d, gap int64) {
+		m.Wait(at, l).Release(at, gil, tracer.ReleaseLockWait)
+		m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
+		at += d + gap
+	}
+	timeout(10 * ms) // looped: span 1
+	timeout(10 * ms) // looped: span 3
+	wait(l, 5*ms, ms)
+	timeout(300 * ms) // given up
+	wait(l, 5*ms, ms)
+	timeout(5 * ms) // then a join
+	wait(j, 5*ms, ms)
+	timeout(ms / 2) // a chain's
+	wait(l, 5*ms, ms)
+	m.Release(at, gil, tracer.ReleaseThreadEnd).End(at)
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	s := tracer.Derive(tr)
+	var starts []int64
+	sts := s.ThreadStates(m.ID())
+	for _, k := range s.LoopedTimeouts()[m.ID()] {
+		starts = append(starts, sts[k].Start/ms)
+	}
+	if len(starts) != 2 || starts[0] != 0 || starts[1] != 110 {
+		t.Errorf("looped timeouts beginning at %v ms, want 0 and 110", starts)
+	}
+	if cs := s.WaitChains()[m.ID()]; len(cs) != 1 {
+		t.Errorf("chains %+v, want the last timeout's", cs)
+	}
+}

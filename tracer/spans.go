@@ -150,8 +150,9 @@ type Spans struct {
 	pollsOnce sync.Once // Polls, computed on first use
 	polls     map[ThreadID]*Poll
 
-	chainsOnce sync.Once // WaitChains, computed on first use
+	chainsOnce sync.Once // WaitChains and LoopedTimeouts, computed on first use
 	chains     map[ThreadID][]WaitChain
+	looped     map[ThreadID][]int
 }
 
 // ThreadStates returns the state spans of thread id, in time order.
