@@ -607,7 +607,9 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 		c.importNS = importWork(s, tracer.ThreadID(cid))
 		if c.workNS > 0 {
 			c.sleepShare = float64(max(sleepWork(s, tracer.ThreadID(cid))-s.PollWait(tracer.ThreadID(cid)), 0)) / float64(c.workNS)
-			c.timeoutShare = float64(kindIO(s, tracer.ThreadID(cid), kindID(s, "lock-timeout"))) / float64(c.workNS)
+			// Its timeouts given up (a loop's are no work: LoopWait).
+			given := kindIO(s, tracer.ThreadID(cid), kindID(s, "lock-timeout")) - s.LoopWait(tracer.ThreadID(cid))
+			c.timeoutShare = min(float64(max(given, 0))/float64(c.workNS), 1)
 		}
 	}
 	if cid >= 0 && c.lateStart() {

@@ -260,6 +260,13 @@ func (f *flow) isLooped(i, k int) bool {
 	return ok
 }
 
+// loopedSpan is isLooped for span sp of thread i.
+func (f *flow) loopedSpan(i int, sp *tracer.StateSpan) bool {
+	ss := f.sps[i]
+	k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start })
+	return k < len(ss) && &ss[k] == sp && f.isLooped(i, k)
+}
+
 // loopedEnd is when thread i could end its timeout sp in a loop, its span
 // k, having begun it at v: when the thread that held the GIL as it ran
 // out could get there (a.notifier: the loop waits for what that thread
@@ -288,6 +295,9 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	}
 	if f.chains != nil && sp.State == tracer.StateIO && f.chained(i, sp) {
 		return 0 // a wait that ran out in a loop until notified: an edge (waitChains)
+	}
+	if f.looped != nil && sp.State == tracer.StateIO && f.loopedSpan(i, sp) {
+		return 0 // a timeout in a loop: step ends it (loopedEnd), not work
 	}
 	d := sp.End - sp.Start
 	switch sp.State {
@@ -1081,12 +1091,6 @@ func (f *flow) tails() {
 // flow: its work, a wait that takes its time; not a GIL wait, a mutex's,
 // nor a join's (whose dependency is an edge).
 func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
-	if f.looped != nil && sp.State == tracer.StateIO {
-		ss := f.sps[i]
-		if k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start }); k < len(ss) && &ss[k] == sp && f.isLooped(i, k) {
-			return 0 // a timeout in a loop: it may end as soon as its notifier gets there (loopedEnd)
-		}
-	}
 	if sp.State != tracer.StateLockWait {
 		return f.counted(i, sp)
 	}

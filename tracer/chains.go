@@ -65,27 +65,41 @@ func WaitEndsKnown(t *Trace) bool {
 }
 
 // LoopedTimeouts finds, by thread, its timed waits that ran out (I/O
-// "lock-timeout") in a loop: each followed by another wait for a guest
-// lock of its thread (one that ran out, or one that got its lock, but not
-// a Thread.join), with in between no more work and other I/O than the
-// timeout lasted (2 ms at least: a progress print took 2-4 ms beside two
-// CPU-bound threads), and, as for a WaitChain, nothing that other threads
-// waited for. Such a loop waits for something
-// another thread does: `cf.wait(fs, timeout=0.1)` with a progress print
-// or the finished futures' work between, `Lock.acquire(timeout=0.05)`
-// round two locks, `event.wait(0.02)` then some work. With that thread
+// "lock-timeout") in a loop until a wait got its lock: runs of timeouts
+// at one call site (the same stack), each followed, after no more work
+// and other I/O than it lasted (2 ms at least: a progress print took 2-4
+// ms beside two CPU-bound threads), by the next or by the wait that ends
+// the run, at the same site, not a Thread.join, that got its lock while
+// another thread held the GIL (or had let it go within chainNotifyWindow:
+// a notifier); and, as for a WaitChain, nothing that other threads waited
+// for. Such a loop waits for something another thread does:
+// `cf.wait(fs, timeout=0.1)` with a progress print or the finished
+// futures' work between, `Lock.acquire(timeout=0.05)` round two locks
+// until one is free, `event.wait(0.02)` then some work. With that thread
 // sooner, fewer of them would run out: each lasts, in the diagnosis's
 // flow and the what-if's model, until the thread that held the GIL when
 // it ran out could get there, at most its length, as a wait notified by
 // it would (QA: replayed as fixed timeouts, such loops beside 2 CPU-bound
-// workers were 1.15-1.4x as processes where processes ran 1.5-2x as fast).
-// A timeout followed by other work or by a join (given up) is in no loop,
-// nor is one in a WaitChain. The indexes are into ThreadStates, in order.
+// workers were 1.15-1.4x as processes where processes ran 1.5-2x as
+// fast). A loop that no wait ends (a ticker of a fixed count, `for _ in
+// range(24): stop.wait(0.05)`, whose timeouts run out because nothing
+// comes; review: taken for waits, it ended before its own 1.2 s) and a
+// timeout given up (followed by other work, by a join, or by a wait
+// elsewhere) are in none, nor are a WaitChain's timeouts. The indexes are
+// into ThreadStates, in order.
 //
 // Computed once, with WaitChains.
 func (s *Spans) LoopedTimeouts() map[ThreadID][]int {
 	s.WaitChains()
 	return s.looped
+}
+
+// LoopWait is the time thread id spent in the timeouts of its loops of
+// timed waits (WaitChains, LoopedTimeouts), but those inside its Poll: a
+// wait for another thread, not work.
+func (s *Spans) LoopWait(id ThreadID) int64 {
+	s.WaitChains()
+	return s.loopWait[id]
 }
 
 func (s *Spans) findChains() map[ThreadID][]WaitChain {
@@ -99,67 +113,82 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 	}
 	timeoutK := StringID(i)
 	isTimeout := func(sp *StateSpan) bool { return sp.State == StateIO && sp.IOKind == timeoutK }
+	joinWait := func(sp *StateSpan) bool {
+		return int(sp.Lock) < len(t.Locks) && JoinLockName(t.Locks[sp.Lock].Name)
+	}
 	// ends: per process, the ends of its threads' waits for a guest lock,
 	// in time order (notifies: the loop's thread may have given them);
-	// starts, its threads' starts, in order.
+	// starts, its threads' starts, in order; holds, per thread, its holds
+	// of its GIL, in order.
 	type end struct {
 		at     int64
 		thread ThreadID
 	}
 	var ends map[ProcID][]end
 	var starts map[ProcID][]int64
+	var holds map[ThreadID][]*Hold
+	index := func() {
+		ends, starts, holds = map[ProcID][]end{}, map[ProcID][]int64{}, map[ThreadID][]*Hold{}
+		for x := range s.States {
+			if sp := &s.States[x]; sp.State == StateLockWait && int(sp.Thread) < len(t.Threads) {
+				q := t.Threads[sp.Thread].Proc
+				ends[q] = append(ends[q], end{sp.End, sp.Thread})
+			}
+		}
+		for q := range ends {
+			slices.SortFunc(ends[q], func(a, b end) int { return cmp.Compare(a.at, b.at) })
+		}
+		for j := range s.Threads {
+			if j < len(t.Threads) {
+				starts[t.Threads[j].Proc] = append(starts[t.Threads[j].Proc], s.Threads[j].Start)
+			}
+		}
+		for q := range starts {
+			slices.Sort(starts[q])
+		}
+		for q := range t.Procs {
+			if g := t.Procs[q].GIL; g != NoLock {
+				for _, h := range s.LockHolds(g) {
+					hd := &s.Holds[h]
+					holds[hd.Thread] = append(holds[hd.Thread], hd)
+				}
+			}
+		}
+	}
 	// paces reports whether thread tid of process p, from from to to,
 	// did what other threads waited for: another thread's wait for a lock
-	// ended while tid held the GIL (or had let it go within
-	// chainNotifyWindow), or a thread started.
+	// ended while tid held the GIL (or within chainNotifyWindow after it
+	// let it go), or a thread started. It looks at tid's own holds.
 	paces := func(tid ThreadID, p ProcID, from, to int64) bool {
 		if ends == nil {
-			ends, starts = map[ProcID][]end{}, map[ProcID][]int64{}
-			for x := range s.States {
-				if sp := &s.States[x]; sp.State == StateLockWait && int(sp.Thread) < len(t.Threads) {
-					q := t.Threads[sp.Thread].Proc
-					ends[q] = append(ends[q], end{sp.End, sp.Thread})
-				}
-			}
-			for q := range ends {
-				slices.SortFunc(ends[q], func(a, b end) int { return cmp.Compare(a.at, b.at) })
-			}
-			for j := range s.Threads {
-				if j < len(t.Threads) {
-					starts[t.Threads[j].Proc] = append(starts[t.Threads[j].Proc], s.Threads[j].Start)
-				}
-			}
-			for q := range starts {
-				slices.Sort(starts[q])
-			}
+			index()
 		}
 		st := starts[p]
 		if x, _ := slices.BinarySearch(st, from+1); x < len(st) && st[x] < to {
 			return true // it started a thread, or another did meanwhile
 		}
-		pe := ends[p]
-		hs := s.LockHolds(t.Procs[p].GIL)
-		for x, _ := slices.BinarySearchFunc(pe, from, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < to; x++ {
-			if pe[x].thread == tid {
-				continue
-			}
-			at := pe[x].at
-			h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > at })
-			switch {
-			case h < len(hs) && s.Holds[hs[h]].Start <= at:
-				if s.Holds[hs[h]].Thread == tid {
-					return true
-				}
-			case h > 0:
-				if s.Holds[hs[h-1]].Thread == tid && at-s.Holds[hs[h-1]].End <= chainNotifyWindow {
+		pe, hs := ends[p], holds[tid]
+		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+chainNotifyWindow > from })
+		for ; h < len(hs) && hs[h].Start < to; h++ {
+			lo, hi := max(hs[h].Start, from), min(hs[h].End+chainNotifyWindow, to)
+			for x, _ := slices.BinarySearchFunc(pe, lo, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < hi; x++ {
+				if pe[x].thread != tid {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	joinWait := func(sp *StateSpan) bool {
-		return int(sp.Lock) < len(t.Locks) && JoinLockName(t.Locks[sp.Lock].Name)
+	// notified reports whether thread tid's wait sp of process p ended
+	// while another thread held the GIL, or within chainNotifyWindow after
+	// another let it go: it had a notifier.
+	notified := func(tid ThreadID, p ProcID, sp *StateSpan) bool {
+		hs := s.LockHolds(t.Procs[p].GIL)
+		h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > sp.End })
+		if h < len(hs) && s.Holds[hs[h]].Start <= sp.End {
+			return s.Holds[hs[h]].Thread != tid
+		}
+		return h > 0 && s.Holds[hs[h-1]].Thread != tid && sp.End-s.Holds[hs[h-1]].End <= chainNotifyWindow
 	}
 	var out map[ThreadID][]WaitChain
 	for id := range s.Threads {
@@ -173,13 +202,13 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		}
 		ss := s.ThreadStates(tid)
 		for k := range ss {
-			if ss[k].State != StateLockWait || k == 0 {
+			if ss[k].State != StateLockWait || k == 0 || joinWait(&ss[k]) {
 				continue
 			}
 			first, busy := -1, int64(0) // the chain's first timeout; the work after it
 			for x := k - 1; x >= 0; x-- {
 				p := &ss[x]
-				if isTimeout(p) {
+				if isTimeout(p) && p.Stack == ss[k].Stack {
 					first, busy = x, 0
 					continue
 				}
@@ -198,41 +227,95 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			}
 			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: ss[first].Start, To: ss[k].Start})
 		}
-		// Timeouts in a loop, but those of a chain.
+		// Timeouts in a loop, but those of a chain: next is each
+		// timeout's follower, ends says the run it leads to ends in a
+		// notified wait at its site; computed from the last back.
 		cs := out[tid]
-		for k := range ss {
-			if !isTimeout(&ss[k]) {
-				continue
+		var loopWait int64
+		for _, c := range cs {
+			for x := c.First; x < c.Wait; x++ {
+				if isTimeout(&ss[x]) {
+					loopWait += ss[x].End - ss[x].Start
+				}
 			}
-			if c, ok := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); ok || c < len(cs) && cs[c].First <= k {
-				continue
+		}
+		var timeouts []int
+		for k := range ss {
+			if isTimeout(&ss[k]) {
+				timeouts = append(timeouts, k)
+			}
+		}
+		endsWell := map[int]bool{}
+		var looped []int
+		for x := len(timeouts) - 1; x >= 0; x-- {
+			k := timeouts[x]
+			if c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); c < len(cs) && cs[c].First <= k {
+				continue // a chain's
 			}
 			limit := max(ss[k].End-ss[k].Start, chainMaxGap)
 			var busy int64
 			next := -1
-			for x := k + 1; x < len(ss) && busy <= limit; x++ {
-				sp := &ss[x]
-				if isTimeout(sp) || sp.State == StateLockWait && !joinWait(sp) {
-					next = x
+			for y := k + 1; y < len(ss) && busy <= limit; y++ {
+				sp := &ss[y]
+				if isTimeout(sp) || sp.State == StateLockWait {
+					next = y
 					break
-				}
-				if sp.State == StateLockWait {
-					break // a join: given up
 				}
 				if sp.State != StateGILWait {
 					busy += sp.End - sp.Start
 				}
 			}
-			if next < 0 || busy > limit || paces(tid, p, ss[k].Start, ss[next].Start) {
+			if next < 0 || busy > limit || ss[next].Stack != ss[k].Stack {
+				continue // given up: other work, or a wait elsewhere
+			}
+			switch nx := &ss[next]; {
+			case isTimeout(nx):
+				if !endsWell[next] {
+					continue // a loop no wait ends, or given up after
+				}
+			case joinWait(nx) || !notified(tid, p, nx):
 				continue
 			}
+			if paces(tid, p, ss[k].Start, ss[next].Start) {
+				continue
+			}
+			endsWell[k] = true
+			looped = append(looped, k)
+			loopWait += ss[k].End - ss[k].Start
+		}
+		if len(looped) > 0 {
+			slices.Reverse(looped)
 			if s.looped == nil {
 				s.looped = map[ThreadID][]int{}
 			}
-			s.looped[tid] = append(s.looped[tid], k)
+			s.looped[tid] = looped
+		}
+		if loopWait > 0 {
+			if pl := s.Polls()[tid]; pl != nil {
+				for _, sp := range ss[pl.First : pl.Last+1] {
+					if isTimeout(&sp) && (s.inLoop(tid, cs, looped, ss, &sp)) {
+						loopWait -= sp.End - sp.Start
+					}
+				}
+			}
+			if s.loopWait == nil {
+				s.loopWait = map[ThreadID]int64{}
+			}
+			s.loopWait[tid] = max(loopWait, 0)
 		}
 	}
 	return out
+}
+
+// inLoop reports whether timeout sp of thread tid's spans ss is one of its
+// chains cs or of its looped timeouts.
+func (s *Spans) inLoop(tid ThreadID, cs []WaitChain, looped []int, ss []StateSpan, sp *StateSpan) bool {
+	k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start })
+	if _, ok := slices.BinarySearch(looped, k); ok {
+		return true
+	}
+	c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) })
+	return c < len(cs) && cs[c].First <= k
 }
 
 // JoinLockName reports whether a lock's name marks a thread's join lock:

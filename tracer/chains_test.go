@@ -87,10 +87,12 @@ func TestWaitChains(t *testing.T) {
 	}
 }
 
-// TestLoopedTimeouts: a timeout followed, after no more work than it
-// lasted, by another wait for a lock of its thread is in a loop; one
-// followed by more work, or by a Thread.join, was given up; one in a
-// WaitChain is the chain's.
+// TestLoopedTimeouts: timeouts each followed, after no more work than
+// they lasted, by the next or by a wait for a lock that got it while
+// another thread held the GIL are in a loop; not those of a loop whose
+// last wait had no notifier or that no wait ends, nor one followed by
+// more work, or by a Thread.join (given up), nor a WaitChain's. LoopWait
+// is the loop's and the chain's timeouts.
 func TestLoopedTimeouts(t *testing.T) {
 	b := testkit.New("looped")
 	b.Meta().Extra = map[string]string{"lock_wait_ends": "known"}
@@ -111,8 +113,14 @@ func TestLoopedTimeouts(t *testing.T) {
 		m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
 		at += d + gap
 	}
-	timeout(10 * ms) // looped: span 1
-	timeout(10 * ms) // looped: span 3
+	// W holds the GIL as the loop's wait ends: its notifier.
+	w := b.Thread(p, "W")
+	w.Start(0).Wait(0, gil).Acquire(221*ms, gil, tracer.AcquireAfterWait).Release(224_500_000, gil, tracer.ReleaseThreadEnd).End(224_500_000)
+	timeout(10 * ms) // looped
+	timeout(10 * ms) // looped
+	wait(l, 5*ms, ms)
+	timeout(10 * ms) // a loop that no wait with a notifier ends
+	timeout(10 * ms)
 	wait(l, 5*ms, ms)
 	timeout(300 * ms) // given up
 	wait(l, 5*ms, ms)
@@ -120,6 +128,8 @@ func TestLoopedTimeouts(t *testing.T) {
 	wait(j, 5*ms, ms)
 	timeout(ms / 2) // a chain's
 	wait(l, 5*ms, ms)
+	timeout(10 * ms) // a fixed-count loop: no wait ends it
+	timeout(10 * ms)
 	m.Release(at, gil, tracer.ReleaseThreadEnd).End(at)
 	tr := b.Trace()
 	if err := tr.CheckValid(); err != nil {
@@ -136,5 +146,8 @@ func TestLoopedTimeouts(t *testing.T) {
 	}
 	if cs := s.WaitChains()[m.ID()]; len(cs) != 1 {
 		t.Errorf("chains %+v, want the last timeout's", cs)
+	}
+	if w := s.LoopWait(m.ID()); w < 299*ms || w > 300*ms { // (the recorder keeps each thread's times apart by a nanosecond or so)
+		t.Errorf("loop wait %d ms, want 300 (two looped timeouts and a chain's)", w/ms)
 	}
 }

@@ -153,6 +153,7 @@ type Spans struct {
 	chainsOnce sync.Once // WaitChains and LoopedTimeouts, computed on first use
 	chains     map[ThreadID][]WaitChain
 	looped     map[ThreadID][]int
+	loopWait   map[ThreadID]int64
 }
 
 // ThreadStates returns the state spans of thread id, in time order.
