@@ -607,8 +607,17 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 		c.importNS = importWork(s, tracer.ThreadID(cid))
 		if c.workNS > 0 {
 			c.sleepShare = float64(max(sleepWork(s, tracer.ThreadID(cid))-s.PollWait(tracer.ThreadID(cid)), 0)) / float64(c.workNS)
-			// Its timeouts given up (a loop's are no work: LoopWait).
-			given := kindIO(s, tracer.ThreadID(cid), kindID(s, "lock-timeout")) - s.LoopWait(tracer.ThreadID(cid))
+			// Its timeouts given up (a loop's are no work: LoopWait; nor
+			// a poll's, taken off its work with PollWait).
+			id := tracer.ThreadID(cid)
+			given := kindIO(s, id, kindID(s, "lock-timeout")) - s.LoopWait(id)
+			if pl := s.Polls()[id]; pl != nil {
+				for _, sp := range s.ThreadStates(id)[pl.First : pl.Last+1] {
+					if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "lock-timeout" {
+						given -= sp.End - sp.Start
+					}
+				}
+			}
 			c.timeoutShare = min(float64(max(given, 0))/float64(c.workNS), 1)
 		}
 	}

@@ -95,8 +95,8 @@ func (s *Spans) LoopedTimeouts() map[ThreadID][]int {
 }
 
 // LoopWait is the time thread id spent in the timeouts of its loops of
-// timed waits (WaitChains, LoopedTimeouts), but those inside its Poll: a
-// wait for another thread, not work.
+// timed waits (WaitChains whose wait had a notifier, LoopedTimeouts), but
+// those inside its Poll: a wait for another thread, not work.
 func (s *Spans) LoopWait(id ThreadID) int64 {
 	s.WaitChains()
 	return s.loopWait[id]
@@ -168,13 +168,24 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			return true // it started a thread, or another did meanwhile
 		}
 		pe, hs := ends[p], holds[tid]
+		all := s.LockHolds(t.Procs[p].GIL)
 		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+chainNotifyWindow > from })
 		for ; h < len(hs) && hs[h].Start < to; h++ {
 			lo, hi := max(hs[h].Start, from), min(hs[h].End+chainNotifyWindow, to)
 			for x, _ := slices.BinarySearchFunc(pe, lo, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < hi; x++ {
-				if pe[x].thread != tid {
-					return true
+				if pe[x].thread == tid {
+					continue
 				}
+				if at := pe[x].at; at >= hs[h].End {
+					// After tid let the GIL go: its notify only if nobody
+					// took the GIL since (else that holder is the
+					// notifier, as the diagnosis and the model find it).
+					g := sort.Search(len(all), func(j int) bool { return s.Holds[all[j]].End > at })
+					if g < len(all) && s.Holds[all[g]].Start <= at || g > 0 && s.Holds[all[g-1]].Thread != tid {
+						continue
+					}
+				}
+				return true
 			}
 		}
 		return false
@@ -233,6 +244,9 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		cs := out[tid]
 		var loopWait int64
 		for _, c := range cs {
+			if !notified(tid, p, &ss[c.Wait]) {
+				continue // no notifier: the diagnosis and the model keep its timeouts
+			}
 			for x := c.First; x < c.Wait; x++ {
 				if isTimeout(&ss[x]) {
 					loopWait += ss[x].End - ss[x].Start
@@ -250,7 +264,10 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		for x := len(timeouts) - 1; x >= 0; x-- {
 			k := timeouts[x]
 			if c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); c < len(cs) && cs[c].First <= k {
-				continue // a chain's
+				// A chain's, ended by a wait at its site: a timeout
+				// before it leads there, if that wait was notified.
+				endsWell[k] = notified(tid, p, &ss[cs[c].Wait])
+				continue
 			}
 			limit := max(ss[k].End-ss[k].Start, chainMaxGap)
 			var busy int64

@@ -88,8 +88,9 @@ func TestWaitChains(t *testing.T) {
 }
 
 // TestLoopedTimeouts: timeouts each followed, after no more work than
-// they lasted, by the next or by a wait for a lock that got it while
-// another thread held the GIL are in a loop; not those of a loop whose
+// they lasted, by the next, by a chain that a notified wait ends, or by a
+// wait for a lock that got it while another thread held the GIL are in a
+// loop; not those of a loop whose
 // last wait had no notifier or that no wait ends, nor one followed by
 // more work, or by a Thread.join (given up), nor a WaitChain's. LoopWait
 // is the loop's and the chain's timeouts.
@@ -126,6 +127,10 @@ func TestLoopedTimeouts(t *testing.T) {
 	wait(l, 5*ms, ms)
 	timeout(5 * ms) // then a join
 	wait(j, 5*ms, ms)
+	third := at / ms
+	timeout(10 * ms) // looped: a chain follows, whose wait W2 notifies
+	w2 := b.Thread(p, "W2")
+	w2.Start(0).Wait(0, gil).Acquire(at+102*ms, gil, tracer.AcquireAfterWait).Release(at+105*ms, gil, tracer.ReleaseThreadEnd).End(at + 105*ms)
 	timeout(ms / 2) // a chain's
 	wait(l, 5*ms, ms)
 	timeout(10 * ms) // a fixed-count loop: no wait ends it
@@ -141,13 +146,13 @@ func TestLoopedTimeouts(t *testing.T) {
 	for _, k := range s.LoopedTimeouts()[m.ID()] {
 		starts = append(starts, sts[k].Start/ms)
 	}
-	if len(starts) != 2 || starts[0] != 0 || starts[1] != 110 {
-		t.Errorf("looped timeouts beginning at %v ms, want 0 and 110", starts)
+	if len(starts) != 3 || starts[0] != 0 || starts[1] != 110 || starts[2] != third {
+		t.Errorf("looped timeouts beginning at %v ms, want 0, 110 and %d", starts, third)
 	}
 	if cs := s.WaitChains()[m.ID()]; len(cs) != 1 {
 		t.Errorf("chains %+v, want the last timeout's", cs)
 	}
-	if w := s.LoopWait(m.ID()); w < 299*ms || w > 300*ms { // (the recorder keeps each thread's times apart by a nanosecond or so)
-		t.Errorf("loop wait %d ms, want 300 (two looped timeouts and a chain's)", w/ms)
+	if w := s.LoopWait(m.ID()); w < 399*ms || w > 400*ms { // (the recorder keeps each thread's times apart by a nanosecond or so)
+		t.Errorf("loop wait %d ms, want 400 (three looped timeouts and a chain's)", w/ms)
 	}
 }
