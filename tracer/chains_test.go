@@ -7,6 +7,42 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
+// waiter builds the timed waits of thread m, which holds the GIL of its
+// process between them, from at on.
+type waiter struct {
+	m   *testkit.Thread
+	gil tracer.LockID
+	at  int64
+}
+
+// newWaiter starts MainThread of process p (built by testkit's Process,
+// whose GIL is the first lock) holding its GIL at 0.
+func newWaiter(b *testkit.Builder, p tracer.ProcID) *waiter {
+	w := &waiter{m: b.Thread(p, "MainThread")}
+	w.m.Start(0).Acquire(0, w.gil, tracer.AcquireUncontended)
+	return w
+}
+
+// timeout: a timed wait of 100 ms that ran out, then gap of work.
+func (w *waiter) timeout(gap int64) {
+	w.m.IOBegin(w.at, "lock-timeout").Release(w.at, w.gil, tracer.ReleaseIO)
+	w.m.IOEnd(w.at+100*ms).Acquire(w.at+100*ms, w.gil, tracer.AcquireUncontended)
+	w.at += 100*ms + gap
+}
+
+// wait: a wait of d for lock l that got it, then gap of work.
+func (w *waiter) wait(l tracer.LockID, d, gap int64) {
+	at := w.at
+	w.m.Wait(at, l).Release(at, w.gil, tracer.ReleaseLockWait)
+	w.m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, w.gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
+	w.at += d + gap
+}
+
+// end ends MainThread where its waits ended.
+func (w *waiter) end() {
+	w.m.Release(w.at, w.gil, tracer.ReleaseThreadEnd).End(w.at)
+}
+
 // chainsTrace: MainThread of a process with a GIL runs a loop of timed
 // waits: a timeout followed by 3 ms of work, two followed by 0.5 ms, a
 // notified wait of 20 ms (at 304 ms), 50 ms of work, a timeout given up
@@ -21,19 +57,7 @@ func chainsTrace(known, paced bool) (*tracer.Trace, tracer.ThreadID) {
 	p := b.Process("chains", 1)
 	gil := tracer.LockID(0) // Process adds it, the first lock
 	l := b.Lock(p, "lock 0x10")
-	m := b.Thread(p, "MainThread")
-	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
-	at := int64(0)
-	timeout := func(gap int64) {
-		m.IOBegin(at, "lock-timeout").Release(at, gil, tracer.ReleaseIO)
-		m.IOEnd(at+100*ms).Acquire(at+100*ms, gil, tracer.AcquireUncontended)
-		at += 100*ms + gap
-	}
-	wait := func(d, gap int64) {
-		m.Wait(at, l).Release(at, gil, tracer.ReleaseLockWait)
-		m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
-		at += d + gap
-	}
+	m := newWaiter(b, p)
 	if paced {
 		l2 := b.Lock(p, "lock 0x20")
 		w := b.Thread(p, "W")
@@ -41,14 +65,14 @@ func chainsTrace(known, paced bool) (*tracer.Trace, tracer.ThreadID) {
 		w.Wait(103_100_000, l2).Release(103_100_000, gil, tracer.ReleaseLockWait)
 		w.Acquire(203_200_000, l2, tracer.AcquireAfterWait).Release(203_300_000, l2, tracer.ReleaseThreadEnd).End(203_300_000)
 	}
-	timeout(3 * ms) // followed by 3 ms of work: not in the chain after it
-	timeout(ms / 2)
-	timeout(ms / 2)
-	wait(20*ms, 50*ms) // the chain's end: timeouts 1 and 2
-	timeout(300 * ms)  // given up: 300 ms of work after it
-	wait(10*ms, ms)    // a wait alone
-	m.Release(at, gil, tracer.ReleaseThreadEnd).End(at)
-	return b.Trace(), m.ID()
+	m.timeout(3 * ms) // followed by 3 ms of work: not in the chain after it
+	m.timeout(ms / 2)
+	m.timeout(ms / 2)
+	m.wait(l, 20*ms, 50*ms) // the chain's end: timeouts 1 and 2
+	m.timeout(300 * ms)     // given up: 300 ms of work after it
+	m.wait(l, 10*ms, ms)    // a wait alone
+	m.end()
+	return b.Trace(), m.m.ID()
 }
 
 // TestWaitChains: a loop of timed waits that ran out (I/O "lock-timeout")
@@ -101,58 +125,46 @@ func TestLoopedTimeouts(t *testing.T) {
 	gil := tracer.LockID(0) // Process adds it, the first lock
 	l := b.Lock(p, "lock 0x10")
 	j := b.Lock(p, "lock 0x30 (Thread.join)")
-	m := b.Thread(p, "MainThread")
-	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
-	at := int64(0)
-	timeout := func(gap int64) {
-		m.IOBegin(at, "lock-timeout").Release(at, gil, tracer.ReleaseIO)
-		m.IOEnd(at+100*ms).Acquire(at+100*ms, gil, tracer.AcquireUncontended)
-		at += 100*ms + gap
-	}
-	wait := func(l tracer.LockID, d, gap int64) {
-		m.Wait(at, l).Release(at, gil, tracer.ReleaseLockWait)
-		m.Acquire(at+d, l, tracer.AcquireAfterWait).Acquire(at+d, gil, tracer.AcquireUncontended).Release(at+d+1000, l, tracer.ReleaseUnlock)
-		at += d + gap
-	}
+	m := newWaiter(b, p)
 	// W holds the GIL as the loop's wait ends: its notifier.
 	w := b.Thread(p, "W")
 	w.Start(0).Wait(0, gil).Acquire(221*ms, gil, tracer.AcquireAfterWait).Release(224_500_000, gil, tracer.ReleaseThreadEnd).End(224_500_000)
-	timeout(10 * ms) // looped
-	timeout(10 * ms) // looped
-	wait(l, 5*ms, ms)
-	timeout(10 * ms) // a loop that no wait with a notifier ends
-	timeout(10 * ms)
-	wait(l, 5*ms, ms)
-	timeout(300 * ms) // given up
-	wait(l, 5*ms, ms)
-	timeout(5 * ms) // then a join
-	wait(j, 5*ms, ms)
-	third := at / ms
-	timeout(10 * ms) // looped: a chain follows, whose wait W2 notifies
+	m.timeout(10 * ms) // looped
+	m.timeout(10 * ms) // looped
+	m.wait(l, 5*ms, ms)
+	m.timeout(10 * ms) // a loop that no wait with a notifier ends
+	m.timeout(10 * ms)
+	m.wait(l, 5*ms, ms)
+	m.timeout(300 * ms) // given up
+	m.wait(l, 5*ms, ms)
+	m.timeout(5 * ms) // then a join
+	m.wait(j, 5*ms, ms)
+	third := m.at / ms
+	m.timeout(10 * ms) // looped: a chain follows, whose wait W2 notifies
 	w2 := b.Thread(p, "W2")
-	w2.Start(0).Wait(0, gil).Acquire(at+102*ms, gil, tracer.AcquireAfterWait).Release(at+105*ms, gil, tracer.ReleaseThreadEnd).End(at + 105*ms)
-	timeout(ms / 2) // a chain's
-	wait(l, 5*ms, ms)
-	timeout(10 * ms) // a fixed-count loop: no wait ends it
-	timeout(10 * ms)
-	m.Release(at, gil, tracer.ReleaseThreadEnd).End(at)
+	w2.Start(0).Wait(0, gil).Acquire(m.at+102*ms, gil, tracer.AcquireAfterWait).Release(m.at+105*ms, gil, tracer.ReleaseThreadEnd).End(m.at + 105*ms)
+	m.timeout(ms / 2) // a chain's
+	m.wait(l, 5*ms, ms)
+	m.timeout(10 * ms) // a fixed-count loop: no wait ends it
+	m.timeout(10 * ms)
+	m.end()
 	tr := b.Trace()
 	if err := tr.CheckValid(); err != nil {
 		t.Fatal(err)
 	}
 	s := tracer.Derive(tr)
 	var starts []int64
-	sts := s.ThreadStates(m.ID())
-	for _, k := range s.LoopedTimeouts()[m.ID()] {
+	sts := s.ThreadStates(m.m.ID())
+	for _, k := range s.LoopedTimeouts()[m.m.ID()] {
 		starts = append(starts, sts[k].Start/ms)
 	}
 	if len(starts) != 3 || starts[0] != 0 || starts[1] != 110 || starts[2] != third {
 		t.Errorf("looped timeouts beginning at %v ms, want 0, 110 and %d", starts, third)
 	}
-	if cs := s.WaitChains()[m.ID()]; len(cs) != 1 {
+	if cs := s.WaitChains()[m.m.ID()]; len(cs) != 1 {
 		t.Errorf("chains %+v, want the last timeout's", cs)
 	}
-	if w := s.LoopWait(m.ID()); w < 399*ms || w > 400*ms { // (the recorder keeps each thread's times apart by a nanosecond or so)
+	if w := s.LoopWait(m.m.ID()); w < 399*ms || w > 400*ms { // (the recorder keeps each thread's times apart by a nanosecond or so)
 		t.Errorf("loop wait %d ms, want 400 (three looped timeouts and a chain's)", w/ms)
 	}
 }
