@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -787,11 +786,8 @@ func stoppedRun(t *tracer.Trace) bool {
 	return t.Meta.Extra["stopped"] != "" || t.Meta.Extra["interrupted"] == "true"
 }
 
-// joinLockName reports whether a lock's name marks a thread's join lock:
-// the VM's "join T", CPython's named by the waiter's frame.
-func joinLockName(name string) bool {
-	return strings.HasPrefix(name, "join ") || strings.HasSuffix(name, "(Thread.join)")
-}
+// joinLockName is tracer.JoinLockName.
+func joinLockName(name string) bool { return tracer.JoinLockName(name) }
 
 // joinHold reports whether hold h of lock l is a thread's hold to its end,
 // which a join waits for (CPython's Thread.join, the VM's "join T" lock).
