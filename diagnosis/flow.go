@@ -469,42 +469,22 @@ func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 }
 
 // notifier is the thread that ended thread i's wait sp for a notification
-// (a lock with LockReport.Notify), and where in its time: as the model
-// finds it (model.findNotifies), the thread holding the GIL of i's
-// process when the wait ended (the notifier releases the waiter's lock
-// holding the GIL, and runs on), else the last other thread to hold it,
-// if it let it go within notifyWindow before, at the end of that hold.
-// None in a process without a GIL, or when nobody ran then (a timeout).
+// (a lock with LockReport.Notify), and where in its time, as the model
+// finds it (tracer.Spans.Notifier: the GIL's holder when the wait ended,
+// or its last holder just before). None in a process without a GIL, or
+// when nobody ran then (a timeout).
 func (f *flow) notifier(i int, sp *tracer.StateSpan) (int, int64, bool) {
 	return f.a.notifier(i, sp)
 }
 
-// notifier is flow.notifier: a thread of the report's (its index below
-// len(a.r.Threads)).
+// notifier is flow.notifier (tracer.Spans.Notifier): a thread of the
+// report's (its index below len(a.r.Threads)).
 func (a *analysis) notifier(i int, sp *tracer.StateSpan) (int, int64, bool) {
-	if i >= len(a.t.Threads) {
+	j, at, ok := a.s.Notifier(tracer.ThreadID(i), sp.End)
+	if !ok || int(j) >= len(a.r.Threads) {
 		return 0, 0, false
 	}
-	p := a.t.Threads[i].Proc
-	if int(p) >= len(a.t.Procs) || a.t.Procs[p].GIL == tracer.NoLock {
-		return 0, 0, false
-	}
-	hs := a.s.LockHolds(a.t.Procs[p].GIL)
-	k := sort.Search(len(hs), func(j int) bool { return a.s.Holds[hs[j]].End > sp.End })
-	if k < len(hs) {
-		if h := &a.s.Holds[hs[k]]; h.Start <= sp.End && int(h.Thread) != i && int(h.Thread) < len(a.r.Threads) {
-			return int(h.Thread), sp.End, true
-		}
-	}
-	for j := k - 1; j >= 0 && j >= k-4; j-- {
-		if h := &a.s.Holds[hs[j]]; int(h.Thread) != i {
-			if sp.End-h.End <= notifyWindow && int(h.Thread) < len(a.r.Threads) {
-				return int(h.Thread), h.End, true
-			}
-			break
-		}
-	}
-	return 0, 0, false
+	return int(j), at, true
 }
 
 // notifiedAt is notifier for a wait that no release ended and that is no
@@ -630,10 +610,9 @@ func (a *analysis) chainedIn(cs []waitChain, sp *tracer.StateSpan) bool {
 	return x < len(cs) && cs[x].From <= sp.Start
 }
 
-// notifyWindow is how long before a wait's end the GIL's last holder may
-// have let it go and still be taken for the notifier (the waiter's
-// wake-up through the kernel; the model's notifyWindow).
-const notifyWindow = int64(1_000_000)
+// notifyWindow is tracer.NotifyWindow: how long before a wait's end the
+// GIL's last holder may have let it go and still be its notifier.
+const notifyWindow = int64(tracer.NotifyWindow)
 
 // joinSlack is how far after the end of a join's wait the joined thread's
 // end may be recorded, as the model has it (model.joinSlack): CPython 3.12

@@ -1158,16 +1158,12 @@ type notification struct {
 	name             string // the lock of the model's wait and notify: one per waiter and notifier
 }
 
-// notifyWindow is how long before a wait's end the GIL's last holder may
-// have released it and still count as the notifier, when no thread held
-// the GIL at the end: the waiter's wake-up through the kernel.
-const notifyWindow = 1_000_000
-
 // findNotifies finds who notified each wait for a notification (a wait
 // that is no join and whose lock no other thread held for most of it,
-// plainWait): the thread holding the GIL of the waiter's process when the
-// wait ended, else the last to hold it, if it let it go within
-// notifyWindow before. The notifier releases the waiter lock holding the
+// plainWait), and each timeout in a loop (tracer.LoopedTimeouts): the
+// thread holding the GIL of the waiter's process when the wait ended, else
+// the last to hold it, if it let it go within tracer.NotifyWindow before
+// (tracer.Spans.Notifier). The notifier releases the waiter lock holding the
 // GIL and runs on; the waiter wakes with the GIL still held, or just let
 // go. A wait that ended with nobody running (a timeout, a notify from
 // another process) keeps its recorded length.
@@ -1180,42 +1176,31 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 		if int(proc) >= len(t.Procs) || t.Procs[proc].GIL == tracer.NoLock {
 			continue
 		}
-		hs := s.LockHolds(t.Procs[proc].GIL)
 		looped := s.LoopedTimeouts()[waiter]
+		// notifiable: a wait for a notification, or a timeout in a loop
+		// (tracer.LoopedTimeouts: a wait for what the GIL's holder when it
+		// ran out does, at most its length, as a notified wait capped at
+		// it).
+		notifiable := func(k int, sp *tracer.StateSpan) bool {
+			if _, ok := slices.BinarySearch(looped, k); ok {
+				return true
+			}
+			if sp.State != tracer.StateLockWait || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+				return false
+			}
+			for _, j := range joins {
+				if j.waiter == waiter && sp.Start <= j.start && j.start < sp.End {
+					return false
+				}
+			}
+			return plainWait(*sp, waiter, shared, mutexHeld)
+		}
 		for k, sp := range s.ThreadStates(waiter) {
-			if _, ok := slices.BinarySearch(looped, k); ok && sp.End > sp.Start {
-				// A timeout in a loop (tracer.LoopedTimeouts): a wait for
-				// what the GIL's holder when it ran out does, at most its
-				// length, as a notified wait capped at it.
-			} else if sp.State != tracer.StateLockWait || sp.End <= sp.Start || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+			if sp.End <= sp.Start || !notifiable(k, &sp) {
 				continue
-			} else {
-				joined := false
-				for _, j := range joins {
-					joined = joined || j.waiter == waiter && sp.Start <= j.start && j.start < sp.End
-				}
-				if joined || !plainWait(sp, waiter, shared, mutexHeld) {
-					continue
-				}
 			}
-			k := sort.Search(len(hs), func(i int) bool { return s.Holds[hs[i]].End > sp.End })
-			notifier, at := tracer.NoThread, sp.End
-			if k < len(hs) && s.Holds[hs[k]].Start <= sp.End && s.Holds[hs[k]].Thread != waiter {
-				notifier = s.Holds[hs[k]].Thread
-			} else {
-				for i := k - 1; i >= 0 && i >= k-4; i-- {
-					if h := &s.Holds[hs[i]]; h.Thread != waiter {
-						if sp.End-h.End <= notifyWindow {
-							// It notified while it held the GIL: the
-							// notify goes at the end of that hold, not
-							// into whatever it waited for next.
-							notifier, at = h.Thread, h.End
-						}
-						break
-					}
-				}
-			}
-			if notifier == tracer.NoThread || int(notifier) >= len(t.Threads) {
+			notifier, at, ok := s.Notifier(waiter, sp.End)
+			if !ok || int(notifier) >= len(t.Threads) {
 				continue
 			}
 			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: notifyName(t, procs, notifier, waiter)})

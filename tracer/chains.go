@@ -35,7 +35,7 @@ type WaitChain struct {
 // run). A loop is one when no other thread of its process started during
 // it, and no other thread's wait for a guest lock ended during it while
 // the loop's thread held the GIL (or had let it go within
-// chainNotifyWindow): the notifies of a Condition, an Event or a queue are
+// NotifyWindow): the notifies of a Condition, an Event or a queue are
 // given holding the GIL. Only in a process with a GIL, where a notifier
 // can be found.
 //
@@ -49,10 +49,46 @@ func (s *Spans) WaitChains() map[ThreadID][]WaitChain {
 // WaitChain: the loop's checks between them (a Poll's).
 const chainMaxGap = pollMaxGap
 
-// chainNotifyWindow is how long before another thread's wait ended a
-// loop's thread may have let the GIL go and still be its notifier (the
-// waiter's wake-up; the diagnosis's and the model's notifyWindow).
-const chainNotifyWindow = 1_000_000
+// NotifyWindow is how long before a wait ended the GIL's last holder may
+// have let it go and still be taken for its notifier (Notifier): the
+// waiter's wake-up through the kernel.
+const NotifyWindow = 1_000_000
+
+// Notifier is the thread that ended thread waiter's wait, ending at end,
+// for a notification, and where in its time: the thread holding the GIL
+// of waiter's process when the wait ended (the notifier releases the
+// waiter's lock holding the GIL, and runs on), else the last other thread
+// to hold it, if it let it go within NotifyWindow before, at the end of
+// that hold (the notify goes there, not into whatever it did next). None
+// in a process without a GIL, or when nobody ran then (a timeout, a
+// notify from another process). The diagnosis's flow, the what-if's model
+// and the loops of timed waits (WaitChains) find notifiers so.
+func (s *Spans) Notifier(waiter ThreadID, end int64) (ThreadID, int64, bool) {
+	t := s.Trace
+	if int(waiter) >= len(t.Threads) {
+		return NoThread, 0, false
+	}
+	p := t.Threads[waiter].Proc
+	if int(p) >= len(t.Procs) || t.Procs[p].GIL == NoLock {
+		return NoThread, 0, false
+	}
+	hs := s.LockHolds(t.Procs[p].GIL)
+	k := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > end })
+	if k < len(hs) {
+		if h := &s.Holds[hs[k]]; h.Start <= end && h.Thread != waiter {
+			return h.Thread, end, true
+		}
+	}
+	for j := k - 1; j >= 0 && j >= k-4; j-- {
+		if h := &s.Holds[hs[j]]; h.Thread != waiter {
+			if end-h.End <= NotifyWindow {
+				return h.Thread, h.End, true
+			}
+			break
+		}
+	}
+	return NoThread, 0, false
+}
 
 // WaitEndsKnown reports whether trace t shows every wait for a guest lock
 // that ran out as I/O "lock-timeout", so that a wait that ended otherwise
@@ -70,7 +106,7 @@ func WaitEndsKnown(t *Trace) bool {
 // and other I/O than it lasted (2 ms at least: a progress print took 2-4
 // ms beside two CPU-bound threads), by the next or by the wait that ends
 // the run, at the same site, not a Thread.join, that got its lock while
-// another thread held the GIL (or had let it go within chainNotifyWindow:
+// another thread held the GIL (or had let it go within NotifyWindow:
 // a notifier); and, as for a WaitChain, nothing that other threads waited
 // for. Such a loop waits for something another thread does:
 // `cf.wait(fs, timeout=0.1)` with a progress print or the finished
@@ -157,7 +193,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 	}
 	// paces reports whether thread tid of process p, from from to to,
 	// did what other threads waited for: another thread's wait for a lock
-	// ended while tid held the GIL (or within chainNotifyWindow after it
+	// ended while tid held the GIL (or within NotifyWindow after it
 	// let it go), or a thread started. It looks at tid's own holds.
 	paces := func(tid ThreadID, p ProcID, from, to int64) bool {
 		if ends == nil {
@@ -169,9 +205,9 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		}
 		pe, hs := ends[p], holds[tid]
 		all := s.LockHolds(t.Procs[p].GIL)
-		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+chainNotifyWindow > from })
+		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+NotifyWindow > from })
 		for ; h < len(hs) && hs[h].Start < to; h++ {
-			lo, hi := max(hs[h].Start, from), min(hs[h].End+chainNotifyWindow, to)
+			lo, hi := max(hs[h].Start, from), min(hs[h].End+NotifyWindow, to)
 			for x, _ := slices.BinarySearchFunc(pe, lo, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < hi; x++ {
 				if pe[x].thread == tid {
 					continue
@@ -190,16 +226,10 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		}
 		return false
 	}
-	// notified reports whether thread tid's wait sp of process p ended
-	// while another thread held the GIL, or within chainNotifyWindow after
-	// another let it go: it had a notifier.
-	notified := func(tid ThreadID, p ProcID, sp *StateSpan) bool {
-		hs := s.LockHolds(t.Procs[p].GIL)
-		h := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > sp.End })
-		if h < len(hs) && s.Holds[hs[h]].Start <= sp.End {
-			return s.Holds[hs[h]].Thread != tid
-		}
-		return h > 0 && s.Holds[hs[h-1]].Thread != tid && sp.End-s.Holds[hs[h-1]].End <= chainNotifyWindow
+	// notified reports whether thread tid's wait sp had a notifier.
+	notified := func(tid ThreadID, sp *StateSpan) bool {
+		_, _, ok := s.Notifier(tid, sp.End)
+		return ok
 	}
 	var out map[ThreadID][]WaitChain
 	for id := range s.Threads {
@@ -244,7 +274,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		cs := out[tid]
 		var loopWait int64
 		for _, c := range cs {
-			if !notified(tid, p, &ss[c.Wait]) {
+			if !notified(tid, &ss[c.Wait]) {
 				continue // no notifier: the diagnosis and the model keep its timeouts
 			}
 			for x := c.First; x < c.Wait; x++ {
@@ -266,7 +296,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			if c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); c < len(cs) && cs[c].First <= k {
 				// A chain's, ended by a wait at its site: a timeout
 				// before it leads there, if that wait was notified.
-				endsWell[k] = notified(tid, p, &ss[cs[c].Wait])
+				endsWell[k] = notified(tid, &ss[cs[c].Wait])
 				continue
 			}
 			limit := max(ss[k].End-ss[k].Start, chainMaxGap)
@@ -290,7 +320,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 				if !endsWell[next] {
 					continue // a loop no wait ends, or given up after
 				}
-			case joinWait(nx) || !notified(tid, p, nx):
+			case joinWait(nx) || !notified(tid, nx):
 				continue
 			}
 			if paces(tid, p, ss[k].Start, ss[next].Start) {
@@ -310,7 +340,7 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		if loopWait > 0 {
 			if pl := s.Polls()[tid]; pl != nil {
 				for _, sp := range ss[pl.First : pl.Last+1] {
-					if isTimeout(&sp) && (s.inLoop(tid, cs, looped, ss, &sp)) {
+					if isTimeout(&sp) && s.inLoop(cs, looped, ss, &sp) {
 						loopWait -= sp.End - sp.Start
 					}
 				}
@@ -324,9 +354,9 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 	return out
 }
 
-// inLoop reports whether timeout sp of thread tid's spans ss is one of its
+// inLoop reports whether timeout sp of a thread's spans ss is one of its
 // chains cs or of its looped timeouts.
-func (s *Spans) inLoop(tid ThreadID, cs []WaitChain, looped []int, ss []StateSpan, sp *StateSpan) bool {
+func (s *Spans) inLoop(cs []WaitChain, looped []int, ss []StateSpan, sp *StateSpan) bool {
 	k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start })
 	if _, ok := slices.BinarySearch(looped, k); ok {
 		return true
