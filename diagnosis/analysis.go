@@ -326,7 +326,9 @@ type analysis struct {
 	// (waitChains), once computed; chainsDone says they are.
 	chains     [][]waitChain
 	chainsDone bool
-	timeoutK   int // the StringID of "lock-timeout" where chains were found
+	// timeoutK: the StringID of I/O "lock-timeout" in a trace that tells
+	// timed waits that ran out apart (tracer.WaitEndsKnown), else -1.
+	timeoutK int
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
 	mutex []bool
@@ -381,7 +383,12 @@ type analysis struct {
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
-	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS}
+	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, timeoutK: -1}
+	if tracer.WaitEndsKnown(t) {
+		if k := slices.Index(t.Strings, "lock-timeout"); k > 0 {
+			a.timeoutK = k
+		}
+	}
 	a.procOf = make([]int, len(t.Threads))
 	for i, th := range t.Threads {
 		a.procOf[i] = int(th.Proc)

@@ -57,7 +57,6 @@ func (a *analysis) ioWork() []int64 {
 		}
 	}
 
-	a.timeoutK = slices.Index(a.t.Strings, "lock-timeout")
 	a.takeTimeouts(io)
 	if !a.realProgram() || len(a.t.Procs) < 2 {
 		return io
@@ -77,29 +76,23 @@ func (a *analysis) ioWork() []int64 {
 	for p := range cpu {
 		cpu[p] = mergeIntervals(cpu[p])
 	}
-	// others: per process with a thread in I/O, the other processes'
-	// (the flow counts each I/O span so, and notifiedAt reads them).
-	others := make([][][2]int64, len(a.t.Procs))
+	others := make([][][2]int64, len(a.t.Procs)) // built on first use
 	built := make([]bool, len(a.t.Procs))
-	for i := range a.r.Threads {
-		p := a.procOfThread(tracer.ThreadID(i))
-		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) || built[p] {
-			continue
-		}
-		var all [][2]int64
-		for q := range cpu {
-			if q != p {
-				all = append(all, cpu[q]...)
-			}
-		}
-		others[p], built[p] = mergeIntervals(all), true
-	}
-	a.otherCPU = others
 	for i := range a.r.Threads {
 		p := a.procOfThread(tracer.ThreadID(i))
 		if p < 0 || io[i] == 0 || i >= len(a.t.Threads) {
 			continue
 		}
+		if !built[p] {
+			var all [][2]int64
+			for q := range cpu {
+				if q != p {
+					all = append(all, cpu[q]...)
+				}
+			}
+			others[p], built[p] = mergeIntervals(all), true
+		}
+		a.otherCPU = others // the flow counts each I/O span so (and notifiedAt reads it)
 		pl := a.s.Polls()[tracer.ThreadID(i)]
 		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
 			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
@@ -140,7 +133,7 @@ func (a *analysis) takeTimeouts(io []int64) {
 // "lock-timeout"), a wait for a thread of its own process: not a wait for
 // the program's other processes.
 func (a *analysis) isTimeout(sp *tracer.StateSpan) bool {
-	return sp.State == tracer.StateIO && a.timeoutK > 0 && int(sp.IOKind) == a.timeoutK && tracer.WaitEndsKnown(a.t)
+	return sp.State == tracer.StateIO && int(sp.IOKind) == a.timeoutK
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's

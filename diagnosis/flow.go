@@ -574,7 +574,6 @@ func (a *analysis) waitChains() [][]waitChain {
 	if len(all) == 0 {
 		return nil
 	}
-	a.timeoutK = slices.Index(a.t.Strings, "lock-timeout")
 	for id, cs := range all {
 		i := int(id)
 		if i >= len(a.r.Threads) {
