@@ -248,15 +248,15 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			}
 			first, busy := -1, int64(0) // the chain's first timeout; the work after it
 			for x := k - 1; x >= 0; x-- {
-				p := &ss[x]
-				if isTimeout(p) && p.Stack == ss[k].Stack {
+				sp := &ss[x]
+				if isTimeout(sp) && sp.Stack == ss[k].Stack {
 					first, busy = x, 0
 					continue
 				}
-				if p.State != StateGILWait {
-					busy += p.End - p.Start
+				if sp.State != StateGILWait {
+					busy += sp.End - sp.Start
 				}
-				if busy > chainMaxGap || p.State == StateLockWait || p.State == StateIO {
+				if busy > chainMaxGap || sp.State == StateLockWait || sp.State == StateIO {
 					break
 				}
 			}
@@ -268,35 +268,36 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			}
 			out[tid] = append(out[tid], WaitChain{First: first, Wait: k, From: ss[first].Start, To: ss[k].Start})
 		}
-		// Timeouts in a loop, but those of a chain: next is each
-		// timeout's follower, ends says the run it leads to ends in a
-		// notified wait at its site; computed from the last back.
-		cs := out[tid]
-		var loopWait int64
-		for _, c := range cs {
-			if !notified(tid, &ss[c.Wait]) {
-				continue // no notifier: the diagnosis and the model keep its timeouts
-			}
-			for x := c.First; x < c.Wait; x++ {
-				if isTimeout(&ss[x]) {
-					loopWait += ss[x].End - ss[x].Start
-				}
-			}
-		}
+		// Timeouts in a loop, but those of a chain, computed from the last
+		// back: endsWell says a timeout leads, through the next ones, to a
+		// notified wait at its site. waiting marks the timeouts that
+		// LoopWait counts: a notified chain's and the looped.
 		var timeouts []int
 		for k := range ss {
 			if isTimeout(&ss[k]) {
 				timeouts = append(timeouts, k)
 			}
 		}
-		endsWell := map[int]bool{}
+		if len(timeouts) == 0 {
+			continue
+		}
+		cs := out[tid]
+		waiting := make([]bool, len(ss))
+		for _, c := range cs {
+			if notified(tid, &ss[c.Wait]) { // else the diagnosis and the model keep its timeouts
+				for x := c.First; x < c.Wait; x++ {
+					waiting[x] = isTimeout(&ss[x])
+				}
+			}
+		}
+		endsWell := make([]bool, len(ss))
 		var looped []int
 		for x := len(timeouts) - 1; x >= 0; x-- {
 			k := timeouts[x]
 			if c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) }); c < len(cs) && cs[c].First <= k {
 				// A chain's, ended by a wait at its site: a timeout
 				// before it leads there, if that wait was notified.
-				endsWell[k] = notified(tid, &ss[cs[c].Wait])
+				endsWell[k] = waiting[k]
 				continue
 			}
 			limit := max(ss[k].End-ss[k].Start, chainMaxGap)
@@ -326,9 +327,8 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			if paces(tid, p, ss[k].Start, ss[next].Start) {
 				continue
 			}
-			endsWell[k] = true
+			endsWell[k], waiting[k] = true, true
 			looped = append(looped, k)
-			loopWait += ss[k].End - ss[k].Start
 		}
 		if len(looped) > 0 {
 			slices.Reverse(looped)
@@ -337,32 +337,21 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			}
 			s.looped[tid] = looped
 		}
-		if loopWait > 0 {
-			if pl := s.Polls()[tid]; pl != nil {
-				for _, sp := range ss[pl.First : pl.Last+1] {
-					if isTimeout(&sp) && s.inLoop(cs, looped, ss, &sp) {
-						loopWait -= sp.End - sp.Start
-					}
-				}
+		pl := s.Polls()[tid]
+		var loopWait int64
+		for k := range ss {
+			if waiting[k] && (pl == nil || k < pl.First || k > pl.Last) { // a poll's are off its work already
+				loopWait += ss[k].End - ss[k].Start
 			}
+		}
+		if loopWait > 0 {
 			if s.loopWait == nil {
 				s.loopWait = map[ThreadID]int64{}
 			}
-			s.loopWait[tid] = max(loopWait, 0)
+			s.loopWait[tid] = loopWait
 		}
 	}
 	return out
-}
-
-// inLoop reports whether timeout sp of a thread's spans ss is one of its
-// chains cs or of its looped timeouts.
-func (s *Spans) inLoop(cs []WaitChain, looped []int, ss []StateSpan, sp *StateSpan) bool {
-	k := sort.Search(len(ss), func(x int) bool { return ss[x].Start >= sp.Start })
-	if _, ok := slices.BinarySearch(looped, k); ok {
-		return true
-	}
-	c, _ := slices.BinarySearchFunc(cs, k, func(c WaitChain, k int) int { return cmp.Compare(c.Wait, k) })
-	return c < len(cs) && cs[c].First <= k
 }
 
 // JoinLockName reports whether a lock's name marks a thread's join lock:
