@@ -196,6 +196,10 @@ func (s *Stream) finish(meta Meta) {
 	}
 	s.w.record(recEnd, end)
 	s.flushFile(true)
+	// The recorder's buffers, merged into the trace by now, are garbage
+	// once the stream lets them go: record frees their memory before
+	// deriving the spans, while the trace is saved.
+	s.rec = nil
 }
 
 // segment is events of one thread published since the last flush.

@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -182,3 +183,30 @@ func TestStreamDropped(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+// TestStreamLetsTheRecorderGo: a finished stream holds no reference to
+// the recorder, whose buffers (merged into the trace by then) record
+// frees before deriving the spans while the trace is saved beside it.
+func TestStreamLetsTheRecorderGo(t *testing.T) {
+	var buf bytes.Buffer
+	st := NewStream(&buf, Meta{})
+	tr, err := Record(WithStream(context.Background(), st), sourceFunc(func(ctx context.Context, rec *Recorder) (Meta, error) {
+		b := rec.NewThread("main", rec.AddProcess("p", 1))
+		b.Emit(1, KindThreadStart, 0, 0)
+		b.Emit(2, KindThreadEnd, 0, 0)
+		return Meta{}, nil
+	}), Config{})
+	if err != nil || len(tr.Events) != 2 {
+		t.Fatalf("Record: %v, %d events", err, len(tr.Events))
+	}
+	if !st.Complete() {
+		t.Fatal("stream not complete")
+	}
+	if st.rec != nil {
+		t.Error("a finished stream still holds the recorder")
+	}
+}
+
+type sourceFunc func(context.Context, *Recorder) (Meta, error)
+
+func (f sourceFunc) Record(ctx context.Context, rec *Recorder) (Meta, error) { return f(ctx, rec) }

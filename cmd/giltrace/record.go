@@ -419,23 +419,7 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 		fmt.Fprintf(stderr, "giltrace: %v\ngiltrace: keeping the %s recorded before the failure\n", runErr, textfmt.Plural(len(t.Events), "event"))
 		interrupted = true
 	}
-	pg.Phase("recorded %s of %s; saving the trace", textfmt.Plural(len(t.Events), "event"), textfmt.Plural(len(t.Threads), "thread"))
-	// A virtual run is written whole (its stream's records depend on timing), and so
-	// is a real program's (its stream was provisional: tracer.LiveSource).
-	path, saveErr := saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual" || st.Provisional())
-	tm.done("saving the trace")
-	formats, outErr := parseFormats(o.Formats)
-	if saveErr != nil {
-		path = f.Name()
-		saveErr = fmt.Errorf("recording %s: saving the trace: %w", name, saveErr)
-	} else {
-		// From now on a signal that the command does not answer within a
-		// second (deriving the spans of a long run) exits, saying this.
-		in.setPending(func() string {
-			return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, sizedNames(o.Formats, formats, len(t.Events))))
-		})
-	}
-	safe()
+	pg.Phase("recorded %s of %s; saving the trace and deriving the spans", textfmt.Plural(len(t.Events), "event"), textfmt.Plural(len(t.Threads), "thread"))
 	// The recorder's per-thread buffers, merged into t, are garbage now:
 	// collecting them before the spans are derived lets the analysis reuse
 	// their memory instead of growing the heap past them. Their pages go
@@ -447,10 +431,40 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// "Page faults, huge pages and record --timings").
 	debug.FreeOSMemory()
 	tm.done("freeing the recorder's buffers")
+	// The trace is saved on one core while the spans are derived on
+	// another: both only read t (docs/performance.md, "Post-run time,
+	// seventh pass"). A virtual run is written whole (its stream's records
+	// depend on timing), and so is a real program's (its stream was
+	// provisional: tracer.LiveSource).
+	formats, outErr := parseFormats(o.Formats)
+	var path string
+	var saveErr error
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		begun := time.Now()
+		path, saveErr = saveTrace(dir, f, st, t, stderr, t.Meta.Extra["clock"] == "virtual" || st.Provisional())
+		tm.part("saving the trace", time.Since(begun))
+		if saveErr == nil {
+			// From now on a signal that the command does not answer within a
+			// second (deriving the spans of a long run) exits, saying this.
+			in.setPending(func() string {
+				return fmt.Sprintf("the trace is saved in %s; outputs not written: %s", path, notWritten(dir, sizedNames(o.Formats, formats, len(t.Events))))
+			})
+		}
+		safe() // the trace is on disk: a forced exit may cut the rest short
+	}()
 	// The printed report needs no call spans: without outputs or OTLP,
 	// none are derived.
+	begun := time.Now()
 	r, derr := deriveRun(octx, t, len(formats) > 0 || o.OTLP != "")
-	tm.done("deriving the spans")
+	tm.part("deriving the spans", time.Since(begun))
+	<-saved
+	tm.done("saving the trace and deriving the spans")
+	if saveErr != nil {
+		path = f.Name()
+		saveErr = fmt.Errorf("recording %s: saving the trace: %w", name, saveErr)
+	}
 	if derr != nil { // a signal while the spans were derived
 		return errors.Join(saveErr, fmt.Errorf("recorded %s, then %w: the report was not printed (giltrace report %s prints it); outputs not written: %s", path, derr, path, notWritten(dir, sizedNames(o.Formats, formats, len(t.Events)))))
 	}
