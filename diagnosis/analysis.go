@@ -78,6 +78,24 @@ type Report struct {
 	// fills most of the run's wall (NoVerdictThreadShare or more): what
 	// limits the run, whatever the other threads do.
 	NoVerdict *NoVerdict `json:"no_verdict,omitempty"`
+	// OwnWaits, when no verdict was given and no one thread's work
+	// explains it (NoVerdict), is the threads' waits on the program's own
+	// pipes and connections (I/O "own-io") when they fill OwnWaitShare or
+	// more of all its threads' summed wall: the threads wait for each
+	// other, their work one piece after another.
+	OwnWaits *OwnWaits `json:"own_waits,omitempty"`
+}
+
+// OwnWaits: Threads threads waited on their process's own pipes and
+// connections for WaitNS (I/O "own-io"), Share of the summed wall of
+// every thread (WallNS).
+type OwnWaits struct {
+	Threads int     `json:"threads"`
+	WaitNS  int64   `json:"wait_ns"`
+	WallNS  int64   `json:"wall_ns"`
+	Share   float64 `json:"share"`
+	Text    string  `json:"text"`
+	Advice  string  `json:"advice"`
 }
 
 // Idle: threads waited for work or a notification (a pool's idle
@@ -311,6 +329,9 @@ func Analyze(s *tracer.Spans) *Report {
 		// measurement's, which consistent() adds, nor for a program that
 		// failed before its own code ran.
 		r.NoVerdict = a.noVerdict()
+		if r.NoVerdict == nil {
+			r.OwnWaits = a.ownWaits()
+		}
 	}
 	return r
 }
@@ -329,6 +350,9 @@ type analysis struct {
 	// timeoutK: the StringID of I/O "lock-timeout" in a trace that tells
 	// timed waits that ran out apart (tracer.WaitEndsKnown), else -1.
 	timeoutK int
+	// ownK: the StringID of I/O "own-io" (tracer.OwnIOKind: a wait on the
+	// process's own pipe), -1 when the trace has none.
+	ownK int
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
 	mutex []bool
@@ -383,7 +407,10 @@ type analysis struct {
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
-	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, timeoutK: -1}
+	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, timeoutK: -1, ownK: -1}
+	if k := slices.Index(t.Strings, tracer.OwnIOKind); k > 0 {
+		a.ownK = k
+	}
 	if tracer.WaitEndsKnown(t) {
 		if k := slices.Index(t.Strings, "lock-timeout"); k > 0 {
 			a.timeoutK = k

@@ -58,6 +58,15 @@ func (a *analysis) ioWork() []int64 {
 	}
 
 	a.takeTimeouts(io)
+	if a.ownK > 0 {
+		// Waits on its own pipes (I/O "own-io"): until another thread
+		// wrote, not work (the flow ends them at their notifier).
+		for _, sp := range a.s.States {
+			if i := int(sp.Thread); a.isOwnWait(&sp) && i < n {
+				io[i] = max(io[i]-(sp.End-sp.Start), 0)
+			}
+		}
+	}
 	if !a.realProgram() || len(a.t.Procs) < 2 {
 		return io
 	}
@@ -98,8 +107,8 @@ func (a *analysis) ioWork() []int64 {
 			if pl != nil && pl.From <= sp.Start && sp.End <= pl.To {
 				continue // a poll's sleeps: not work already (review: taken off twice)
 			}
-			if a.isTimeout(&sp) {
-				continue // a wait for its own process's threads (loops' off already: takeTimeouts)
+			if a.isTimeout(&sp) || a.isOwnWait(&sp) {
+				continue // a wait for its own process's threads (off already: takeTimeouts, above)
 			}
 			if sp.State == tracer.StateIO {
 				o := overlap(others[p], sp.Start, sp.End)
@@ -134,6 +143,13 @@ func (a *analysis) takeTimeouts(io []int64) {
 // the program's other processes.
 func (a *analysis) isTimeout(sp *tracer.StateSpan) bool {
 	return sp.State == tracer.StateIO && int(sp.IOKind) == a.timeoutK
+}
+
+// isOwnWait reports whether sp waited on its process's own pipe or
+// loopback connection (I/O "own-io", tracer.OwnIOKind): a wait for the
+// thread that wrote to it.
+func (a *analysis) isOwnWait(sp *tracer.StateSpan) bool {
+	return sp.State == tracer.StateIO && int(sp.IOKind) == a.ownK
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's

@@ -210,7 +210,7 @@ func (f *flow) spans(i int) []tracer.StateSpan { return f.sps[i] }
 // next is thread i's next span to do, as the forward pass orders them.
 func (f *flow) next(i int) spanKey {
 	sp := &f.sps[i][f.done[i]]
-	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait || f.pollEnd(i, f.done[i]) || f.isLooped(i, f.done[i]), thread: i}
+	return spanKey{end: sp.End, wait: sp.State == tracer.StateLockWait || f.pollEnd(i, f.done[i]) || f.isLooped(i, f.done[i]) || f.a.isOwnWait(sp), thread: i}
 }
 
 // spanKey is a thread's next span in the forward pass: by its end, waits
@@ -279,6 +279,25 @@ func (f *flow) loopedEnd(i int, sp *tracer.StateSpan, v int64) int64 {
 	return end
 }
 
+// afterOwnWait is when thread i could end its wait sp on its process's
+// own pipe or loopback connection (I/O "own-io"), its span k, having begun
+// it at v: a notified wait, ended by the thread that wrote (a.notifier:
+// the GIL's holder as it ended, or its last holder just before, which
+// let the GIL go for the write), as afterWait ends a lock's; without one
+// (nobody ran then; the notifier passed on what another process sent:
+// wokenByOther) it takes as long as it took.
+func (f *flow) afterOwnWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
+	if i < len(f.a.s.Threads) && sp.End < f.a.s.Threads[i].End {
+		if j, at, ok := f.a.notifier(i, sp); ok && !f.a.wokenByOther(j, sp.Start, at) {
+			return max(v, f.dep(j, at, i, k+1, 0))
+		}
+	}
+	if sp.End > sp.Start {
+		f.recordedWaits = true
+	}
+	return v + sp.End - sp.Start
+}
+
 // counted is the work of span sp of thread i: its length for CPU states,
 // the part of an I/O that counts as work (ioWork), 0 for waits and for
 // the spans of a loop that polls other threads (tracer.Poll) but the rest
@@ -297,6 +316,9 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	}
 	if f.looped != nil && sp.State == tracer.StateIO && f.loopedSpan(i, sp) {
 		return 0 // a timeout in a loop: step ends it (loopedEnd), not work
+	}
+	if f.a.isOwnWait(sp) {
+		return 0 // a wait on its own pipe: step ends it (afterOwnWait), not work
 	}
 	d := sp.End - sp.Start
 	switch sp.State {
@@ -336,6 +358,8 @@ func (f *flow) step(i int) {
 		v = f.afterWait(i, k, sp, v)
 	case f.isLooped(i, k):
 		v = f.loopedEnd(i, sp, v)
+	case f.a.isOwnWait(sp):
+		v = f.afterOwnWait(i, k, sp, v)
 	default:
 		c := f.counted(i, sp)
 		v, w = v+c, w+c
@@ -374,7 +398,7 @@ func (f *flow) run(i int) {
 	delta := v - w
 	for ; k < len(sps); k++ {
 		sp := &sps[k]
-		if sp.State == tracer.StateLockWait || k == last && joins || f.pollEnd(i, k) || f.isLooped(i, k) {
+		if sp.State == tracer.StateLockWait || k == last && joins || f.pollEnd(i, k) || f.isLooped(i, k) || f.a.isOwnWait(sp) {
 			break // ordered: step, in its turn
 		}
 		c := f.counted(i, sp) // 0 for a GIL wait, as in step

@@ -832,8 +832,9 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 			addAt(opCompute, sp.Start, sp.End, "", fn)
 		case tracer.StateIO:
 			if name, ok := waitNote[sp.Start]; ok {
-				// A timeout in a loop (findNotifies): until its notifier
-				// gets there, at most as long as it ran.
+				// A timeout in a loop, a wait on its own pipe
+				// (findNotifies): until its notifier gets there, at most as
+				// long as it ran.
 				leaves = append(leaves, leaf{kind: opWaitNotify, label: name, d: sp.End - sp.Start, fn: fn, hold: -1})
 				break
 			}
@@ -1170,6 +1171,7 @@ type notification struct {
 func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, procs procSet) []notification {
 	t := s.Trace
 	var out []notification
+	ownK := tracer.StringID(max(slices.Index(t.Strings, tracer.OwnIOKind), 0))
 	for w := range t.Threads {
 		waiter := tracer.ThreadID(w)
 		proc := t.Threads[waiter].Proc
@@ -1177,13 +1179,17 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			continue
 		}
 		looped := s.LoopedTimeouts()[waiter]
-		// notifiable: a wait for a notification, or a timeout in a loop
+		// notifiable: a wait for a notification, a timeout in a loop
 		// (tracer.LoopedTimeouts: a wait for what the GIL's holder when it
 		// ran out does, at most its length, as a notified wait capped at
-		// it).
+		// it), or a wait on the process's own pipe (I/O "own-io", until
+		// the thread that wrote: tracer.OwnIOKind), capped so too.
 		notifiable := func(k int, sp *tracer.StateSpan) bool {
 			if _, ok := slices.BinarySearch(looped, k); ok {
 				return true
+			}
+			if sp.State == tracer.StateIO {
+				return ownK > 0 && sp.IOKind == ownK && int(waiter) < len(s.Threads) && sp.End < s.Threads[waiter].End
 			}
 			if sp.State != tracer.StateLockWait || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 				return false

@@ -1010,3 +1010,32 @@ func TestLoopedTimeoutsAreWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnIOWaitIsAWait: scripts/whatif/pool_map.py on CPython 3.11 (a
+// multiprocessing.pool.ThreadPool of 2 mapping 4 CPU-bound tasks): its
+// worker handler's wait on the pool's change notifier, a pipe of its own
+// process (I/O "own-io"), is a wait until notified by the thread that
+// wrote to it (the result handler, emptying the pool's cache), at most
+// its recorded length; replayed as an io of its length, it made the
+// handler the run's limit, 1.0x as processes (measured 1.65x).
+func TestOwnIOWaitIsAWait(t *testing.T) {
+	tr, err := tracer.ReadFile("../diagnosis/testdata/pool-map.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "pool-map.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workload.Parse("pool.yaml", src); err != nil {
+		t.Fatalf("the model does not load: %v", err)
+	}
+	// The handler's few calls of microseconds on its pipes that ended with
+	// nobody else at the GIL (no notifier) keep their length, as I/O.
+	if long := regexp.MustCompile(`io: \{duration: [0-9.]+m?s, kind: `+tracer.OwnIOKind+`\}`).FindAll(src, -1); len(long) > 0 {
+		t.Errorf("waits on its own pipe of a millisecond or more replayed as I/O: %q\n%s", long, src)
+	}
+	if !regexp.MustCompile(`wait: \{lock: "notify Thread-5 \(_handle_results\) to Thread-3 \(_handle_workers\)", until: notify, duration: [0-9.]+ms\}`).Match(src) {
+		t.Errorf("the worker handler's wait is no wait until the result handler's notify:\n%s", src)
+	}
+}

@@ -291,6 +291,9 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 		if nv := r.NoVerdict; nv != nil {
 			fmt.Fprintf(w, "  one thread's work: %s\n", nv.Text)
 			fmt.Fprintf(w, "    What to do: %s\n", nv.Advice)
+		} else if ow := r.OwnWaits; ow != nil {
+			fmt.Fprintf(w, "  waits on itself: %s\n", ow.Text)
+			fmt.Fprintf(w, "    What to do: %s\n", ow.Advice)
 		}
 	default:
 		fmt.Fprintf(w, "Verdict: %s\n", r.VerdictCodes())

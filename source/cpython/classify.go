@@ -3,6 +3,8 @@ package cpython
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // blocking is what a GIL-releasing blocking call was, judged from the C
@@ -25,6 +27,12 @@ const (
 	// polling a listening socket (a server's accept loop, serve_forever's
 	// select): idle, not work (ownio.go).
 	ioListen = "listen"
+	// ioOwn is an I/O call during which most of the readings of its
+	// thread found it asleep on a pipe or loopback connection whose other
+	// end its own process holds (ownio.go): a wait for another of its
+	// threads to write (a multiprocessing.pool.ThreadPool's worker
+	// handler until the pool closes, a message passed between threads).
+	ioOwn = tracer.OwnIOKind
 	// ioLockTimeout is a wait on a guest lock that ended without it (the
 	// lock was still held by the thread that got it first): lock.acquire
 	// with a timeout, Condition.wait(timeout), Event.wait(timeout).

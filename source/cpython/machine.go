@@ -167,11 +167,16 @@ type thread struct {
 	// other end its process holds (ownio.go); traced: its thread in the
 	// trace, once finish made it (NoThread before).
 	ioAsleep, ownIO int
-	traced          tracer.ThreadID
-	events          []pending
-	live            *tracer.Buffer // in the live recording, once it has an event
-	liveN           int            // events emitted into live
-	prov            *provisional   // a blocking call emitted into live before its end
+	// unread: its I/O calls on a descriptor (network, disk, blocking)
+	// that no reading reached, by index in events: I/O "own-io" too at
+	// finish if most of the thread's readings found it on its own pipes
+	// (ownThread).
+	unread []int
+	traced tracer.ThreadID
+	events []pending
+	live   *tracer.Buffer // in the live recording, once it has an event
+	liveN  int            // events emitted into live
+	prov   *provisional   // a blocking call emitted into live before its end
 	// liveEnd: the end the live recording gives in place of the next
 	// event of kind liveEnd[0] (an I/O or native call published as the
 	// other: its begin was the provisional one), or zeros.
@@ -241,8 +246,10 @@ type section struct {
 	// thread asleep waiting for a connection (accept, a poll of a
 	// listening socket) and those that found it asleep on another
 	// descriptor: a call most of whose readings were the first is I/O
-	// "listen" (ioListen).
-	listen, onFD int
+	// "listen" (ioListen). own counts those of onFD that found it on a
+	// pipe or loopback connection whose other end its process holds: a
+	// call most of whose readings were so is I/O "own-io" (ioOwn).
+	listen, onFD, own int
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -336,6 +343,7 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 			th.ioAsleep++
 			if e.val("own") != 0 {
 				th.ownIO++
+				s.own++
 			}
 		}
 		return
@@ -1048,6 +1056,13 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		// socket until shutdown, was the limit "faster I/O would help").
 		b.kind = ioListen
 	}
+	if b.io && !s.hasLock && b.kind != ioListen && s.own > 0 && 2*s.own >= s.onFD {
+		// Waiting for another thread of its process, at the other end of
+		// its pipe or loopback connection: a ThreadPool's worker handler
+		// until the pool is closed, a message passed between threads
+		// (ownio.go): a wait until that thread writes, not work.
+		b.kind = ioOwn
+	}
 	// The I/O or the native call begins where the GIL is let go (s.drop),
 	// not at PyEval_SaveThread's entry (s.start): the few microseconds in
 	// between the thread still holds the GIL (QA: a GIL hold longer than
@@ -1056,6 +1071,9 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		m.noteJudged(site, th, s, len(th.events), t-s.drop, b.io, p.gil != tracer.NoLock, !ended)
 	}
 	if b.io {
+		if s.onFD == 0 && s.listen == 0 && (b.kind == ioNetwork || b.kind == ioDisk || b.kind == ioOther) {
+			th.unread = append(th.unread, len(th.events))
+		}
 		m.emit(th, s.drop, tracer.KindIOBegin, uint64(m.intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
 		if !ended {
@@ -1319,6 +1337,18 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		th.traced = bufs[th].Thread()
 	}
 	for _, th := range m.order {
+		if ownThread(th) {
+			// Its calls that no reading reached waited on its own pipes
+			// too, most likely: I/O "own-io" (QA: a ping-pong over
+			// os.pipe, 27 us a wait, had 40 ms of its 3.9 s of waits
+			// caught by the readings, every 2 ms).
+			own := uint64(m.intern(ioOwn))
+			for _, i := range th.unread {
+				th.events[i].arg = own
+			}
+		}
+	}
+	for _, th := range m.order {
 		b := bufs[th]
 		for _, e := range th.events {
 			if e.lock != nil && !e.lock.kept() {
@@ -1335,6 +1365,17 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		}
 	}
 }
+
+// ownThread reports whether the readings of thread th that found it
+// asleep on a descriptor found it on its process's own pipes or
+// connections nine times in ten or more, of ownThreadMinReadings at least.
+func ownThread(th *thread) bool {
+	return th.ioAsleep >= ownThreadMinReadings && 10*th.ownIO >= 9*th.ioAsleep
+}
+
+// ownThreadMinReadings is the fewest readings of a thread on a
+// descriptor by which ownThread judges it (diagnosis.OwnIOThreadMinReadings).
+const ownThreadMinReadings = 5
 
 // threadName names a thread from its stack (outermost first): the target
 // of threading.Thread.run, or the run method of a Thread subclass, with
