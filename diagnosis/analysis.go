@@ -350,8 +350,8 @@ type analysis struct {
 	// timeoutK: the StringID of I/O "lock-timeout" in a trace that tells
 	// timed waits that ran out apart (tracer.WaitEndsKnown), else -1.
 	timeoutK int
-	// ownK: the StringID of I/O "own-io" (tracer.OwnIOKind: a wait on the
-	// process's own pipe), -1 when the trace has none.
+	// ownK: the StringID of I/O "own-io" in a real program's trace
+	// (tracer.OwnIOKindOf: a wait on the process's own pipe), 0 for none.
 	ownK int
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
@@ -407,10 +407,7 @@ type analysis struct {
 }
 
 func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
-	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, timeoutK: -1, ownK: -1}
-	if k := slices.Index(t.Strings, tracer.OwnIOKind); k > 0 {
-		a.ownK = k
-	}
+	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, timeoutK: -1, ownK: int(tracer.OwnIOKindOf(t))}
 	if tracer.WaitEndsKnown(t) {
 		if k := slices.Index(t.Strings, "lock-timeout"); k > 0 {
 			a.timeoutK = k

@@ -13,7 +13,7 @@ import "github.com/giltrace/giltrace/tracer"
 func Caveats(s *tracer.Spans, sum *Summary) (*Machine, *TracingCost, *OwnIO) {
 	t := s.Trace
 	r := &Report{Summary: *sum}
-	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, procOf: make([]int, len(t.Threads))}
+	a := &analysis{t: t, s: s, r: r, wallNS: r.WallNS, procOf: make([]int, len(t.Threads)), ownK: int(tracer.OwnIOKindOf(t))}
 	for i, th := range t.Threads {
 		a.procOf[i] = int(th.Proc)
 	}

@@ -149,7 +149,7 @@ func (a *analysis) isTimeout(sp *tracer.StateSpan) bool {
 // loopback connection (I/O "own-io", tracer.OwnIOKind): a wait for the
 // thread that wrote to it.
 func (a *analysis) isOwnWait(sp *tracer.StateSpan) bool {
-	return sp.State == tracer.StateIO && int(sp.IOKind) == a.ownK
+	return a.ownK > 0 && sp.State == tracer.StateIO && int(sp.IOKind) == a.ownK
 }
 
 // ListenKind is the I/O kind of a wait for a connection (a real program's

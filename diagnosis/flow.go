@@ -281,15 +281,16 @@ func (f *flow) loopedEnd(i int, sp *tracer.StateSpan, v int64) int64 {
 
 // afterOwnWait is when thread i could end its wait sp on its process's
 // own pipe or loopback connection (I/O "own-io"), its span k, having begun
-// it at v: a notified wait, ended by the thread that wrote (a.notifier:
-// the GIL's holder as it ended, or its last holder just before, which
-// let the GIL go for the write), as afterWait ends a lock's; without one
-// (nobody ran then; the notifier passed on what another process sent:
+// it at v: a notified wait, ended by the thread that wrote
+// (tracer.Spans.Writer: its write, a blocking call that released the GIL,
+// began by the wait's end and ended near it), once it could get to that
+// write, as afterWait ends a lock's; without one (a signal's wake-up
+// descriptor; a writer that passed on what another process sent:
 // wokenByOther) it takes as long as it took.
 func (f *flow) afterOwnWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 	if i < len(f.a.s.Threads) && sp.End < f.a.s.Threads[i].End {
-		if j, at, ok := f.a.notifier(i, sp); ok && !f.a.wokenByOther(j, sp.Start, at) {
-			return max(v, f.dep(j, at, i, k+1, 0))
+		if j, at, ok := f.a.s.Writer(tracer.ThreadID(i), sp.End); ok && int(j) < len(f.a.r.Threads) && !f.a.wokenByOther(int(j), sp.Start, at) {
+			return max(v, f.dep(int(j), at, i, k+1, 0))
 		}
 	}
 	if sp.End > sp.Start {

@@ -164,7 +164,7 @@ func (o *OwnIO) Text() string {
 // each other (OwnWaits).
 const OwnWaitShare = 0.25
 
-// ownWaits is Report.OwnWaits: nil under OwnWaitShare (QA: two threads
+// ownWaits is Report.OwnWaits: nil under OwnWaitShare (review: two threads
 // passing a message over os.pipe, their waits no longer counted as work,
 // got no verdict and no word on why they ran 0.57x as fast as one thread).
 func (a *analysis) ownWaits() *OwnWaits {
@@ -189,11 +189,13 @@ func (a *analysis) ownWaits() *OwnWaits {
 	sp := a.r.Speedup
 	n := len(waiting)
 	advice := "Fewer round trips between the threads would help, or the work done in one thread; more threads, processes or a free-threaded Python will not: the threads would still wait for each other."
-	if best := max(sp.AsProcesses, sp.WithoutGIL); best >= AdviceMinGain {
-		advice = fmt.Sprintf("Fewer round trips between the threads would help most: without the GIL's handoffs the estimates give %s as processes and %s without a GIL, but the threads would still wait for each other.", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL))
+	if a.better(sp.AsProcesses) || a.better(sp.WithoutGIL) {
+		// The GIL's handoffs were part of the waits (consistent with the
+		// estimates: review).
+		advice = fmt.Sprintf("Fewer round trips between the threads would help most: the threads would still wait for each other however they ran, though without the GIL's handoffs the estimates give %s as processes and %s without a GIL (now %s).", textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL), textfmt.X(sp.Achieved))
 	}
 	return &OwnWaits{Threads: n, WaitNS: wait, WallNS: wall, Share: round3(share),
-		Text: fmt.Sprintf("%s that waited on the program's own pipes and connections (I/O %s) spent %s of all the threads' time (%s) waiting there for another of its threads to write: their work runs one piece after another, not side by side (now %s as fast as one thread would be; estimated %s as processes, %s without a GIL).",
+		Text: fmt.Sprintf("%s that waited on the program's own pipes and connections (I/O %s) spent %s of all the threads' time there (%s of waiting), each for another of its threads to write: their work runs one piece after another, not side by side (now %s as fast as one thread would be; estimated %s as processes, %s without a GIL).",
 			upperFirst(threadsPhrase(n)), tracer.OwnIOKind, textfmt.Pct0(share), textfmt.Dur(wait), textfmt.X(sp.Achieved), textfmt.X(sp.AsProcesses), textfmt.X(sp.WithoutGIL)),
 		Advice: advice}
 }

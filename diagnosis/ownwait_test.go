@@ -55,3 +55,31 @@ func TestOwnIOWaits(t *testing.T) {
 		t.Errorf("with the waits as I/O: own I/O %+v, %q: want the warning", o, o.Text())
 	}
 }
+
+// TestOwnIOEventLoop: scripts/whatif/aio_executor.py on CPython 3.11, 4
+// CPU-bound tasks run from asyncio with run_in_executor: the event loop's
+// epoll waits on its self-pipe, a socket pair of its own, until a worker's
+// result wakes it (I/O "own-io"). They are waits for the workers: the run
+// is gil-bound, processes estimated 1.5x or more as fast; counted as work,
+// the loop's waits were "one thread's work" (MainThread), about 1.0x.
+func TestOwnIOEventLoop(t *testing.T) {
+	tr, err := tracer.ReadFile("testdata/aio-executor.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := slices.Index(tr.Strings, tracer.OwnIOKind)
+	if k <= 0 {
+		t.Fatalf("no I/O %q in the trace", tracer.OwnIOKind)
+	}
+	r := Analyze(tracer.Derive(tr))
+	if x := sooner(r); x < 1.5 || verdictOf(r, GILBound) == nil {
+		t.Errorf("as processes %.2fx as fast, verdicts %s; want 1.5x or more, gil-bound", x, r.VerdictCodes())
+	}
+	old := *tr
+	old.Strings = slices.Clone(tr.Strings)
+	old.Strings[k] = "network"
+	u := Analyze(tracer.Derive(&old))
+	if x := sooner(u); x > 1.2 || u.NoVerdict == nil || u.NoVerdict.Thread != "MainThread" {
+		t.Errorf("with the waits as I/O: as processes %.2fx as fast, no verdict %+v; want 1.2x at most, MainThread's work (this trace is no test of the fix otherwise)", x, u.NoVerdict)
+	}
+}

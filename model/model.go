@@ -1171,7 +1171,7 @@ type notification struct {
 func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld heldBy, joins []join, procs procSet) []notification {
 	t := s.Trace
 	var out []notification
-	ownK := tracer.StringID(max(slices.Index(t.Strings, tracer.OwnIOKind), 0))
+	ownK := tracer.OwnIOKindOf(t)
 	for w := range t.Threads {
 		waiter := tracer.ThreadID(w)
 		proc := t.Threads[waiter].Proc
@@ -1205,7 +1205,11 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 			if sp.End <= sp.Start || !notifiable(k, &sp) {
 				continue
 			}
-			notifier, at, ok := s.Notifier(waiter, sp.End)
+			find := s.Notifier
+			if sp.State == tracer.StateIO && ownK > 0 && sp.IOKind == ownK {
+				find = s.Writer // its own pipe's: the thread that wrote
+			}
+			notifier, at, ok := find(waiter, sp.End)
 			if !ok || int(notifier) >= len(t.Threads) {
 				continue
 			}
@@ -1312,53 +1316,70 @@ func plainWait(sp tracer.StateSpan, id tracer.ThreadID, shared map[tracer.LockID
 }
 
 // startWindow is how long before a thread's start its starter may have
-// begun waiting for it.
-const startWindow = 2_000_000
+// begun waiting for it; startLate how long after: the new thread's first
+// event (its wait for the GIL) may come before its starter, still holding
+// the GIL, waits on _started (QA: asyncio.run's shutdown_default_executor
+// thread, 58 us before, kept its recorded start, and every variant of an
+// asyncio program of run_in_executor workers ended as recorded).
+const (
+	startWindow = 2_000_000
+	startLate   = 1_000_000
+)
 
 // findStarts finds who started each modelled thread that started after
 // the trace began. CPython's Thread.start waits, the GIL released, on the
 // new thread's _started event until the thread has run its bootstrap: the
 // starter is the thread of the process in a wait on a guest lock (not the
 // GIL) when the new thread started, the one whose wait began last, within
-// startWindow before. Only a thread its starter later joins (fork and
+// startWindow before; failing that, of the threads that join it, the
+// first to begin one within startLate after. Only a thread its starter later joins (fork and
 // join) is modelled as started: a server's request threads, started by a
 // thread that never joins them, kept their recorded starts better in
 // web_scraping (started by the server, their I/O became 10-37 % lock
 // wait). The start goes where that wait begins. A thread whose starter is
 // not found keeps its start_after.
-func findStarts(s *tracer.Spans, joins []join) []start {
+func findStarts(s *tracer.Spans, js []join) []start {
 	t := s.Trace
 	var out []start
+	joined := map[[2]tracer.ThreadID]bool{} // waiter, target
+	for _, j := range js {
+		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
+	}
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
 			continue
 		}
+		// The wait begun last by the start; else, of those that join the
+		// target, the first begun within startLate after it.
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
+		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
 		for j, js := range s.Threads {
 			cand := tracer.ThreadID(j)
 			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
 				continue
 			}
 			for _, sp := range s.ThreadStates(cand) {
-				if sp.Start > ts.Start {
+				if sp.Start > ts.Start+startLate {
 					break
 				}
 				if sp.State != tracer.StateLockWait || sp.End <= ts.Start ||
 					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 					continue
 				}
-				if sp.Start > bestAt {
+				switch {
+				case sp.Start <= ts.Start && sp.Start > bestAt:
 					found, best, bestAt = true, cand, sp.Start
+				case sp.Start > ts.Start && sp.Start < lateAt && joined[[2]tracer.ThreadID{cand, target}]:
+					late, lateBy, lateAt = true, cand, sp.Start
 				}
 			}
 		}
-		joined := false
-		for _, j := range joins {
-			joined = joined || found && j.waiter == best && j.target == target
-		}
-		if found && joined && ts.Start-bestAt <= startWindow {
+		switch {
+		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
 			out = append(out, start{starter: best, target: target, at: bestAt})
+		case late:
+			out = append(out, start{starter: lateBy, target: target, at: lateAt})
 		}
 	}
 	// A starter started before its target: no cycles.

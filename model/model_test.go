@@ -1039,3 +1039,29 @@ func TestOwnIOWaitIsAWait(t *testing.T) {
 		t.Errorf("the worker handler's wait is no wait until the result handler's notify:\n%s", src)
 	}
 }
+
+// TestStartBeforeItsStarterWaits: asyncio.run's shutdown_default_executor
+// starts a thread and joins it; in this run (diagnosis/testdata's
+// aio-late-start.giltrace: CPython 3.11 running a first version of
+// scripts/whatif/aio_executor.py, its tasks on the default executor) the
+// new thread, whose name the recorder did not read ("thread 12031"),
+// waited for the GIL 58 us before its starter, still holding the GIL,
+// waited on _started. The starter is the thread that joins it and begins
+// its wait just after (startLate), not a start_after at its recorded
+// start, which held every variant of the program at its recorded wall.
+func TestStartBeforeItsStarterWaits(t *testing.T) {
+	tr, err := tracer.ReadFile("../diagnosis/testdata/aio-late-start.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "aio-late-start.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `- start: "thread 12031"`) {
+		t.Errorf("the shutdown thread is not started by the event loop's thread:\n%s", src)
+	}
+	if m := regexp.MustCompile(`(?m)^  - name: "thread 12031"\n(    .*\n)*?    start_after:`).Find(src); m != nil {
+		t.Errorf("the shutdown thread keeps a start_after: %q", m)
+	}
+}

@@ -168,3 +168,54 @@ func TestLoopedTimeouts(t *testing.T) {
 		t.Errorf("loop wait %d ms, want 400 (three looped timeouts and a chain's)", w/ms)
 	}
 }
+
+// TestWriter: the writer of what ended a wait on the process's own pipe
+// (I/O own-io, in a real program's trace) is the thread whose blocking call
+// ended nearest the wait's end, within tracer.NotifyWindow, having begun
+// before it; not the GIL's holder then (a CPU-bound thread), nor a sleep
+// that ended then. None when no thread's call ended near it (a signal's
+// wake-up descriptor), nor in a VM run's trace, whose workloads may name a
+// kind own-io.
+func TestWriter(t *testing.T) {
+	for _, real := range []bool{true, false} {
+		b := testkit.New("writer")
+		if real {
+			b.Meta().Extra = map[string]string{"source": "cpython"}
+		}
+		p := b.Process("writer", 1)
+		gil := tracer.LockID(0)
+		r := b.Thread(p, "reader")
+		r.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+		r.IOBegin(1*ms, tracer.OwnIOKind).Release(1*ms, gil, tracer.ReleaseIO)
+		r.IOEnd(50*ms).Wait(50*ms, gil).Acquire(60*ms, gil, tracer.AcquireAfterWait)
+		r.IOBegin(70*ms, tracer.OwnIOKind).Release(70*ms, gil, tracer.ReleaseIO)
+		r.IOEnd(90*ms).Acquire(90*ms, gil, tracer.AcquireUncontended)
+		r.Release(94*ms, gil, tracer.ReleaseThreadEnd).End(94 * ms)
+		w := b.Thread(p, "writer")
+		w.Start(2*ms).Acquire(2*ms, gil, tracer.AcquireUncontended).IOBegin(2*ms+1000, "sleep").Release(2*ms+1000, gil, tracer.ReleaseIO)
+		w.IOEnd(48*ms).Acquire(48*ms, gil, tracer.AcquireUncontended)
+		w.IOBegin(49*ms, "disk").Release(49*ms, gil, tracer.ReleaseIO)
+		w.IOEnd(50*ms-20_000).Wait(50*ms-20_000, gil).Acquire(70*ms+1000, gil, tracer.AcquireAfterWait)
+		w.Release(72*ms, gil, tracer.ReleaseThreadEnd).End(72 * ms)
+		s := b.Thread(p, "sleeper")
+		s.Start(3*ms).Acquire(3*ms, gil, tracer.AcquireUncontended).IOBegin(3*ms+1000, "sleep").Release(3*ms+1000, gil, tracer.ReleaseIO)
+		s.IOEnd(90*ms).Wait(90*ms, gil).Acquire(95*ms, gil, tracer.AcquireAfterWait).Release(95*ms+1000, gil, tracer.ReleaseThreadEnd).End(95*ms + 1000)
+		c := b.Thread(p, "cpu")
+		c.Start(49*ms+500_000).Acquire(49*ms+500_000, gil, tracer.AcquireUncontended).Release(59*ms, gil, tracer.ReleaseThreadEnd).End(59 * ms)
+		tr := b.Trace()
+		if err := tr.CheckValid(); err != nil {
+			t.Fatal(err)
+		}
+		sp := tracer.Derive(tr)
+		if got := tracer.OwnIOKindOf(sp.Trace) > 0; got != real {
+			t.Fatalf("real %v: own-io kind found %v", real, got)
+		}
+		id, at, ok := sp.Writer(r.ID(), 50*ms)
+		if !ok || sp.Trace.Threads[id].Name != "writer" || at != 49*ms {
+			t.Errorf("the first wait's writer: %v at %d (%v), want writer at 49 ms", id, at, ok)
+		}
+		if id, _, ok := sp.Writer(r.ID(), 90*ms); ok {
+			t.Errorf("the second wait, which no call ended near (a sleep did): writer %v", id)
+		}
+	}
+}

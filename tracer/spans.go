@@ -154,6 +154,9 @@ type Spans struct {
 	chains     map[ThreadID][]WaitChain
 	looped     map[ThreadID][]int
 	loopWait   map[ThreadID]int64
+
+	writesOnce sync.Once // Writer's index, built on first use
+	writes     []int     // the I/O spans that may be a write, by end
 }
 
 // ThreadStates returns the state spans of thread id, in time order.

@@ -168,10 +168,12 @@ type thread struct {
 	// trace, once finish made it (NoThread before).
 	ioAsleep, ownIO int
 	// unread: its I/O calls on a descriptor (network, disk, blocking)
-	// that no reading reached, by index in events: I/O "own-io" too at
-	// finish if most of the thread's readings found it on its own pipes
-	// (ownThread).
+	// that no reading reached, by index in events; ownAt: the stacks of
+	// its calls that the readings found on its own pipes (I/O "own-io").
+	// At finish an unread call at one of those stacks is I/O "own-io"
+	// too (finish).
 	unread []int
+	ownAt  map[tracer.StackID]bool
 	traced tracer.ThreadID
 	events []pending
 	live   *tracer.Buffer // in the live recording, once it has an event
@@ -248,8 +250,9 @@ type section struct {
 	// descriptor: a call most of whose readings were the first is I/O
 	// "listen" (ioListen). own counts those of onFD that found it on a
 	// pipe or loopback connection whose other end its process holds: a
-	// call most of whose readings were so is I/O "own-io" (ioOwn).
-	listen, onFD, own int
+	// call most of whose readings were so is I/O "own-io" (ioOwn). reads
+	// counts every reading of an I/O call, whatever it found.
+	listen, onFD, own, reads int
 }
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
@@ -331,6 +334,7 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 		return
 	}
 	if !s.watched {
+		s.reads++
 		// An I/O call: a reading that found the thread asleep on a
 		// descriptor, and whether one whose other end is its own
 		// process's (ownio.go). Not the readings of other waits (a
@@ -1071,7 +1075,16 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 		m.noteJudged(site, th, s, len(th.events), t-s.drop, b.io, p.gil != tracer.NoLock, !ended)
 	}
 	if b.io {
-		if s.onFD == 0 && s.listen == 0 && (b.kind == ioNetwork || b.kind == ioDisk || b.kind == ioOther) {
+		switch {
+		case b.kind == ioOwn:
+			if th.ownAt == nil {
+				th.ownAt = map[tracer.StackID]bool{}
+			}
+			th.ownAt[th.stack] = true
+		case s.reads == 0 && (b.kind == ioNetwork || b.kind == ioDisk || b.kind == ioOther):
+			// Not read at all: a reading that found it running, or asleep
+			// in another call (select on a child's pipe, a file's read),
+			// says it was no wait on its own pipes (review).
 			th.unread = append(th.unread, len(th.events))
 		}
 		m.emit(th, s.drop, tracer.KindIOBegin, uint64(m.intern(b.kind)))
@@ -1337,13 +1350,20 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		th.traced = bufs[th].Thread()
 	}
 	for _, th := range m.order {
-		if ownThread(th) {
-			// Its calls that no reading reached waited on its own pipes
-			// too, most likely: I/O "own-io" (QA: a ping-pong over
-			// os.pipe, 27 us a wait, had 40 ms of its 3.9 s of waits
-			// caught by the readings, every 2 ms).
-			own := uint64(m.intern(ioOwn))
-			for _, i := range th.unread {
+		// A call that no reading reached, made where the thread's calls
+		// that the readings found on its own pipes were made (the same
+		// stack), waited on them too, most likely: I/O "own-io" (QA: a
+		// ping-pong over os.pipe, 27 us a wait, had 40 ms of its 3.9 s
+		// of waits caught by the readings, every 2 ms). Not the thread's
+		// other calls (review: an event loop's thread, nine in ten of
+		// its readings in epoll on its self-pipe, had its imports' file
+		// reads made waits too).
+		if len(th.ownAt) == 0 {
+			continue
+		}
+		own := uint64(m.intern(ioOwn))
+		for _, i := range th.unread {
+			if th.ownAt[th.events[i].st] {
 				th.events[i].arg = own
 			}
 		}
@@ -1365,17 +1385,6 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		}
 	}
 }
-
-// ownThread reports whether the readings of thread th that found it
-// asleep on a descriptor found it on its process's own pipes or
-// connections nine times in ten or more, of ownThreadMinReadings at least.
-func ownThread(th *thread) bool {
-	return th.ioAsleep >= ownThreadMinReadings && 10*th.ownIO >= 9*th.ioAsleep
-}
-
-// ownThreadMinReadings is the fewest readings of a thread on a
-// descriptor by which ownThread judges it (diagnosis.OwnIOThreadMinReadings).
-const ownThreadMinReadings = 5
 
 // threadName names a thread from its stack (outermost first): the target
 // of threading.Thread.run, or the run method of a Thread subclass, with

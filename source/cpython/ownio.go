@@ -33,6 +33,10 @@ import (
 // connection on a listening socket.
 var fdSyscalls, pollSyscalls, acceptSyscalls = syscallsOf(runtime.GOARCH)
 
+// epollSyscalls are the waits of an epoll instance, its descriptor their
+// first argument: asyncio's event loop (ownWait reads what it watches).
+var epollSyscalls = epollOf(runtime.GOARCH)
+
 func syscallsOf(arch string) (fd, poll, accept map[int64]bool) {
 	switch arch {
 	case "amd64":
@@ -46,6 +50,48 @@ func syscallsOf(arch string) (fd, poll, accept map[int64]bool) {
 			map[int64]bool{202: true, 242: true}
 	}
 	return nil, nil, nil
+}
+
+func epollOf(arch string) map[int64]bool {
+	switch arch {
+	case "amd64":
+		return map[int64]bool{232: true, 281: true, 441: true} // epoll_wait, epoll_pwait, epoll_pwait2
+	case "arm64":
+		return map[int64]bool{22: true, 441: true} // epoll_pwait, epoll_pwait2
+	}
+	return nil
+}
+
+// maxWatched is the most descriptors a poll or an epoll instance may
+// watch for ownWait to look at each (an event loop of a few, not a
+// server's thousands).
+const maxWatched = 16
+
+// epollWatched lists the descriptors epoll instance epfd of the process
+// at dir watches (/proc/PID/fdinfo/EPFD's "tfd:" lines); nil if more
+// than maxWatched, or not readable.
+func epollWatched(dir string, epfd int) []int {
+	b, err := os.ReadFile(dir + "/fdinfo/" + strconv.Itoa(epfd))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("tfd:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		fd, err := strconv.Atoi(string(f[0]))
+		if err != nil || len(out) == maxWatched {
+			return nil
+		}
+		out = append(out, fd)
+	}
+	return out
 }
 
 // parseSyscall reads /proc/PID/task/TID/syscall's line: the number of the
@@ -352,6 +398,22 @@ func listOwn(dir string) (own map[int]bool, links map[int]string, listen map[int
 		}
 	}
 	if len(sockets) > 0 {
+		// Unix socket pairs whose two ends the process holds (asyncio's
+		// self-pipe: unixpeer.go), the sockets the TCP tables did not
+		// place alone.
+		rest := map[string][]int{}
+		for ino, fds := range sockets {
+			if !own[fds[0]] {
+				rest[ino] = fds
+			}
+		}
+		for ino, peer := range unixPeers(rest) {
+			if sockets[peer] != nil && peer != ino {
+				for _, fd := range sockets[ino] {
+					own[fd] = true
+				}
+			}
+		}
 		// Unix sockets accepting connections (__SO_ACCEPTCON in their
 		// flags): a UnixStreamServer's serve_forever polls one (review).
 		if f, err := os.Open(dir + "/net/unix"); err == nil {

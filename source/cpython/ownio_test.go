@@ -1,10 +1,14 @@
 package cpython
 
 import (
+	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -237,4 +241,71 @@ func TestOwnFDReused(t *testing.T) {
 	if _, _, listen, _ := listOwn("/proc/self"); !listen[int(f.Fd())] {
 		t.Errorf("a unix socket accepting connections is not listening")
 	}
+}
+
+// TestUnixPeersAndEpoll: the kernel's socket diagnostics give a socket
+// pair's two ends as each other's peers (unixPeers), listOwn then finds
+// both ends of this process's pair its own, and an epoll instance's
+// watched descriptors are read from /proc (epollWatched): asyncio's event
+// loop waiting on its self-pipe.
+func TestUnixPeersAndEpoll(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	ino := func(fd int) string {
+		l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")
+	}
+	a, b := ino(fds[0]), ino(fds[1])
+	peers := unixPeers(map[string][]int{a: {fds[0]}, b: {fds[1]}})
+	if peers[a] != b || peers[b] != a {
+		t.Fatalf("unix peers %v, want %s <-> %s", peers, a, b)
+	}
+	own, _, _, _ := listOwn(fmt.Sprintf("/proc/%d", os.Getpid()))
+	if !own[fds[0]] || !own[fds[1]] {
+		t.Errorf("own descriptors %v: want both ends of the pair, %d and %d", own, fds[0], fds[1])
+	}
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(ep)
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fds[0], &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fds[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if got := epollWatched(fmt.Sprintf("/proc/%d", os.Getpid()), ep); len(got) != 1 || got[0] != fds[0] {
+		t.Errorf("epoll %d watches %v, want [%d]", ep, got, fds[0])
+	}
+	if got := epollWatched(fmt.Sprintf("/proc/%d", os.Getpid()), fds[0]); got != nil {
+		t.Errorf("a socket read as an epoll instance: %v", got)
+	}
+}
+
+// TestParseUnixDiag: a unix_diag_msg with its peer attribute, and cut or
+// odd messages that must not panic.
+func TestParseUnixDiag(t *testing.T) {
+	msg := make([]byte, unixDiagMsgLen+8+8)
+	binary.LittleEndian.PutUint32(msg[4:], 77)
+	binary.LittleEndian.PutUint16(msg[16:], 8) // UNIX_DIAG_NAME-like attribute first
+	binary.LittleEndian.PutUint16(msg[18:], 0)
+	binary.LittleEndian.PutUint16(msg[24:], 8)
+	binary.LittleEndian.PutUint16(msg[26:], unixDiagPeer)
+	binary.LittleEndian.PutUint32(msg[28:], 78)
+	if ino, peer, ok := parseUnixDiag(msg); !ok || ino != 77 || peer != 78 {
+		t.Errorf("parsed %d, %d, %v; want 77, 78", ino, peer, ok)
+	}
+	for n := range len(msg) {
+		parseUnixDiag(msg[:n])
+	}
+	bad := slices.Clone(msg)
+	binary.LittleEndian.PutUint16(bad[16:], 0xffff) // a length past the end
+	parseUnixDiag(bad)
+	binary.LittleEndian.PutUint16(bad[16:], 1) // shorter than its header
+	parseUnixDiag(bad)
 }

@@ -3,6 +3,7 @@ package cpython
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"slices"
@@ -193,26 +194,47 @@ func (ts *taskStates) ownWait(tid, pid int, mono int64) fdWait {
 	if !ok {
 		return fdWait{}
 	}
-	d := int64(-1)
+	var fds []int
 	switch {
 	case acceptSyscalls[nr]:
 		return fdWait{listen: true}
 	case fdSyscalls[nr]:
-		d = int64(int32(a0))
-	case pollSyscalls[nr] && a1 == 1 && ts.mem != nil:
-		// struct pollfd's first field is the descriptor (a socket with a
-		// timeout polls it alone before its recv or send).
+		fds = []int{int(int32(a0))}
+	case pollSyscalls[nr] && a1 >= 1 && a1 <= maxWatched && ts.mem != nil:
+		// struct pollfd (8 bytes) begins with the descriptor (a socket
+		// with a timeout polls it alone before its recv or send; a
+		// selectors.PollSelector, several).
 		if m := ts.mem(pid); m != nil {
-			if b, ok := m.read(a0, 4); ok {
-				d = int64(int32(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24))
+			if b, ok := m.read(a0, int(a1)*8); ok {
+				for i := range int(a1) {
+					fds = append(fds, int(int32(binary.LittleEndian.Uint32(b[8*i:]))))
+				}
 			}
 		}
+	case epollSyscalls[nr]:
+		// An event loop: what its epoll instance watches (asyncio's
+		// self-pipe alone, while run_in_executor's workers compute).
+		fds = epollWatched(fmt.Sprintf("/proc/%d", pid), int(int32(a0)))
 	}
-	if d < 0 {
+	if len(fds) == 0 {
 		return fdWait{}
 	}
-	own, listen := ts.own.isOwn(pid, int(d), mono, ts.pids)
-	return fdWait{fd: true, own: own, listen: listen}
+	// Its own when every descriptor it waits on is; for a connection
+	// when one is a listening socket.
+	w := fdWait{own: true}
+	for _, d := range fds {
+		if d < 0 {
+			continue // a pollfd left out (negative descriptor)
+		}
+		own, listen := ts.own.isOwn(pid, d, mono, ts.pids)
+		w.fd = true
+		w.own = w.own && own
+		w.listen = w.listen || listen
+	}
+	if !w.fd || w.listen {
+		w.own = false
+	}
+	return w
 }
 
 func (ts *taskStates) closeSys(tid int) {
