@@ -281,22 +281,18 @@ func (f *flow) loopedEnd(i int, sp *tracer.StateSpan, v int64) int64 {
 
 // afterOwnWait is when thread i could end its wait sp on its process's
 // own pipe or loopback connection (I/O "own-io"), its span k, having begun
-// it at v: a notified wait, ended by the thread that wrote
-// (tracer.Spans.Writer: its write, a blocking call that released the GIL,
-// began by the wait's end and ended near it), once it could get to that
-// write, as afterWait ends a lock's; without one (a signal's wake-up
-// descriptor; a writer that passed on what another process sent:
-// wokenByOther) it takes as long as it took.
-func (f *flow) afterOwnWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
-	if i < len(f.a.s.Threads) && sp.End < f.a.s.Threads[i].End {
-		if j, at, ok := f.a.s.Writer(tracer.ThreadID(i), sp.End); ok && int(j) < len(f.a.r.Threads) && !f.a.wokenByOther(int(j), sp.Start, at) {
-			return max(v, f.dep(int(j), at, i, k+1, 0))
-		}
+// it at v, and the work it counts: a notified wait, ended by the thread
+// that wrote (a.ownWriter, tracer.Spans.Writer: its write, a blocking call
+// that released the GIL, began by the wait's end and ended near it), once
+// it could get to that write, as afterWait ends a lock's, no work; without
+// one (a signal's wake-up descriptor, paced by a timer) it takes as long
+// as it took, and counts as the thread's time, as a sleep does.
+func (f *flow) afterOwnWait(i, k int, sp *tracer.StateSpan, v int64) (int64, int64) {
+	if j, at, ok := f.a.ownWriter(i, sp); ok {
+		return max(v, f.dep(j, at, i, k+1, 0)), 0
 	}
-	if sp.End > sp.Start {
-		f.recordedWaits = true
-	}
-	return v + sp.End - sp.Start
+	d := sp.End - sp.Start
+	return v + d, d
 }
 
 // counted is the work of span sp of thread i: its length for CPU states,
@@ -318,8 +314,8 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	if f.looped != nil && sp.State == tracer.StateIO && f.loopedSpan(i, sp) {
 		return 0 // a timeout in a loop: step ends it (loopedEnd), not work
 	}
-	if f.a.isOwnWait(sp) {
-		return 0 // a wait on its own pipe: step ends it (afterOwnWait), not work
+	if f.a.ownWritten(i, sp) {
+		return 0 // a wait on its own pipe until another thread wrote: step ends it (afterOwnWait), not work
 	}
 	d := sp.End - sp.Start
 	switch sp.State {
@@ -360,7 +356,9 @@ func (f *flow) step(i int) {
 	case f.isLooped(i, k):
 		v = f.loopedEnd(i, sp, v)
 	case f.a.isOwnWait(sp):
-		v = f.afterOwnWait(i, k, sp, v)
+		var c int64
+		v, c = f.afterOwnWait(i, k, sp, v)
+		w += c
 	default:
 		c := f.counted(i, sp)
 		v, w = v+c, w+c

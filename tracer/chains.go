@@ -2,7 +2,6 @@ package tracer
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -115,16 +114,22 @@ func OwnIOKindOf(t *Trace) StringID {
 // own (Writer).
 var notWrites = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait"}
 
+// WriteWindow is how long before a wait on the process's own pipe ended
+// the writer's write may have ended (Writer): the reader's wake-up comes
+// after the write, later on a busy machine (review: an asyncio worker's
+// send ended 1.06-1.43 ms before its loop woke).
+const WriteWindow = 5_000_000
+
 // Writer is the thread that wrote what ended thread waiter's wait on its
-// process's own pipe (I/O OwnIOKind) at end, and where in its time: the
-// thread of the process whose blocking call (its write, which releases the
-// GIL) began by end and ended within NotifyWindow of it, the nearest; the
-// start of that call. Not a sleep, a timeout, a wait for a connection or a
-// process. None when no thread wrote then (a signal's wake-up descriptor,
-// written by the interpreter's handler: the GIL's holder then is no
-// writer, review). A write may take milliseconds on a busy machine (an
-// asyncio worker's send to its loop's self-pipe: 2.8 ms, ending 57 us
-// before the loop woke).
+// process's own pipe (I/O OwnIOKind) at end, and where in its time: of the
+// blocking calls of the other threads of its process (a write releases the
+// GIL) that began by end and ended within WriteWindow before it or
+// NotifyWindow after, the one begun last (a write is short: another
+// reader's read, begun long before and ended by the same broadcast, is
+// not it; review); the start of that call. Not a sleep, a timeout, a wait
+// for a connection or a process. None when no thread wrote then (a
+// signal's wake-up descriptor, written by the interpreter's handler: the
+// GIL's holder then is no writer, review).
 func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	t := s.Trace
 	if int(waiter) >= len(t.Threads) {
@@ -132,8 +137,8 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	}
 	s.writesOnce.Do(s.indexWrites)
 	ws := s.writes
-	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-NotifyWindow })
-	best, bestD := -1, int64(math.MaxInt64)
+	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-WriteWindow })
+	best := -1
 	for ; k < len(ws); k++ {
 		sp := &s.States[ws[k]]
 		if sp.End > end+NotifyWindow {
@@ -142,8 +147,8 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 		if sp.Thread == waiter || sp.Start > end || int(sp.Thread) >= len(t.Threads) || t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc {
 			continue
 		}
-		if d := max(sp.End-end, end-sp.End); d < bestD {
-			best, bestD = ws[k], d
+		if best < 0 || sp.Start > s.States[best].Start {
+			best = ws[k]
 		}
 	}
 	if best < 0 {

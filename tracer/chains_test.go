@@ -170,12 +170,14 @@ func TestLoopedTimeouts(t *testing.T) {
 }
 
 // TestWriter: the writer of what ended a wait on the process's own pipe
-// (I/O own-io, in a real program's trace) is the thread whose blocking call
-// ended nearest the wait's end, within tracer.NotifyWindow, having begun
-// before it; not the GIL's holder then (a CPU-bound thread), nor a sleep
-// that ended then. None when no thread's call ended near it (a signal's
-// wake-up descriptor), nor in a VM run's trace, whose workloads may name a
-// kind own-io.
+// (I/O own-io, in a real program's trace) is, of the other threads'
+// blocking calls begun by the wait's end and ended within
+// tracer.WriteWindow before it (a late wake-up) or tracer.NotifyWindow
+// after, the one begun last: not the GIL's holder then (a CPU-bound
+// thread), not another reader's read, begun long before and ended by the
+// same broadcast, nor a sleep that ended then. None when no thread's call
+// ended near it (a signal's wake-up descriptor). The kind is a real
+// program's only: a VM run's workload may name a kind own-io.
 func TestWriter(t *testing.T) {
 	for _, real := range []bool{true, false} {
 		b := testkit.New("writer")
@@ -190,16 +192,24 @@ func TestWriter(t *testing.T) {
 		r.IOEnd(50*ms).Wait(50*ms, gil).Acquire(60*ms, gil, tracer.AcquireAfterWait)
 		r.IOBegin(70*ms, tracer.OwnIOKind).Release(70*ms, gil, tracer.ReleaseIO)
 		r.IOEnd(90*ms).Acquire(90*ms, gil, tracer.AcquireUncontended)
-		r.Release(94*ms, gil, tracer.ReleaseThreadEnd).End(94 * ms)
+		r.IOBegin(91*ms, tracer.OwnIOKind).Release(91*ms, gil, tracer.ReleaseIO)
+		r.IOEnd(120*ms).Acquire(120*ms, gil, tracer.AcquireUncontended)
+		r.Release(121*ms, gil, tracer.ReleaseThreadEnd).End(121 * ms)
 		w := b.Thread(p, "writer")
 		w.Start(2*ms).Acquire(2*ms, gil, tracer.AcquireUncontended).IOBegin(2*ms+1000, "sleep").Release(2*ms+1000, gil, tracer.ReleaseIO)
 		w.IOEnd(48*ms).Acquire(48*ms, gil, tracer.AcquireUncontended)
 		w.IOBegin(49*ms, "disk").Release(49*ms, gil, tracer.ReleaseIO)
 		w.IOEnd(50*ms-20_000).Wait(50*ms-20_000, gil).Acquire(70*ms+1000, gil, tracer.AcquireAfterWait)
-		w.Release(72*ms, gil, tracer.ReleaseThreadEnd).End(72 * ms)
-		s := b.Thread(p, "sleeper")
-		s.Start(3*ms).Acquire(3*ms, gil, tracer.AcquireUncontended).IOBegin(3*ms+1000, "sleep").Release(3*ms+1000, gil, tracer.ReleaseIO)
-		s.IOEnd(90*ms).Wait(90*ms, gil).Acquire(95*ms, gil, tracer.AcquireAfterWait).Release(95*ms+1000, gil, tracer.ReleaseThreadEnd).End(95*ms + 1000)
+		// A late wake-up: its write ended 3 ms before the reader woke at 90 ms.
+		w.IOBegin(86*ms, "disk").Release(86*ms, gil, tracer.ReleaseIO)
+		w.IOEnd(87*ms).Wait(87*ms, gil).Acquire(91*ms+1000, gil, tracer.AcquireAfterWait)
+		w.Release(91*ms+2000, gil, tracer.ReleaseThreadEnd).End(91*ms + 2000)
+		r2 := b.Thread(p, "reader 2")
+		r2.Start(4*ms).Acquire(4*ms, gil, tracer.AcquireUncontended).IOBegin(5*ms, tracer.OwnIOKind).Release(5*ms, gil, tracer.ReleaseIO)
+		r2.IOEnd(50*ms-5_000).Wait(50*ms-5_000, gil).Acquire(121*ms+1000, gil, tracer.AcquireAfterWait).Release(121*ms+2000, gil, tracer.ReleaseThreadEnd).End(121*ms + 2000)
+		sl := b.Thread(p, "sleeper")
+		sl.Start(3*ms).Acquire(3*ms, gil, tracer.AcquireUncontended).IOBegin(3*ms+1000, "sleep").Release(3*ms+1000, gil, tracer.ReleaseIO)
+		sl.IOEnd(120*ms).Wait(120*ms, gil).Acquire(122*ms, gil, tracer.AcquireAfterWait).Release(122*ms+1000, gil, tracer.ReleaseThreadEnd).End(122*ms + 1000)
 		c := b.Thread(p, "cpu")
 		c.Start(49*ms+500_000).Acquire(49*ms+500_000, gil, tracer.AcquireUncontended).Release(59*ms, gil, tracer.ReleaseThreadEnd).End(59 * ms)
 		tr := b.Trace()
@@ -210,12 +220,23 @@ func TestWriter(t *testing.T) {
 		if got := tracer.OwnIOKindOf(sp.Trace) > 0; got != real {
 			t.Fatalf("real %v: own-io kind found %v", real, got)
 		}
-		id, at, ok := sp.Writer(r.ID(), 50*ms)
-		if !ok || sp.Trace.Threads[id].Name != "writer" || at != 49*ms {
-			t.Errorf("the first wait's writer: %v at %d (%v), want writer at 49 ms", id, at, ok)
-		}
-		if id, _, ok := sp.Writer(r.ID(), 90*ms); ok {
-			t.Errorf("the second wait, which no call ended near (a sleep did): writer %v", id)
+		for _, tc := range []struct {
+			end    int64
+			writer string
+			at     int64
+		}{
+			{50 * ms, "writer", 49 * ms},
+			{90 * ms, "writer", 86 * ms},
+			{120 * ms, "", 0},
+		} {
+			id, at, ok := sp.Writer(r.ID(), tc.end)
+			name := ""
+			if ok {
+				name = sp.Trace.Threads[id].Name
+			}
+			if name != tc.writer || ok && at != tc.at {
+				t.Errorf("the wait ended at %d ms: writer %q at %d, want %q at %d", tc.end/ms, name, at, tc.writer, tc.at)
+			}
 		}
 	}
 }

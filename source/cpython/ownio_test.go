@@ -263,7 +263,10 @@ func TestUnixPeersAndEpoll(t *testing.T) {
 		return strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")
 	}
 	a, b := ino(fds[0]), ino(fds[1])
-	peers := unixPeers(map[string][]int{a: {fds[0]}, b: {fds[1]}})
+	peers, seen := unixPeers(map[string][]int{a: {fds[0]}, b: {fds[1]}})
+	if seen < 2 {
+		t.Errorf("the dump listed %d sockets, want the pair at least", seen)
+	}
 	if peers[a] != b || peers[b] != a {
 		t.Fatalf("unix peers %v, want %s <-> %s", peers, a, b)
 	}
@@ -308,4 +311,33 @@ func TestParseUnixDiag(t *testing.T) {
 	parseUnixDiag(bad)
 	binary.LittleEndian.PutUint16(bad[16:], 1) // shorter than its header
 	parseUnixDiag(bad)
+}
+
+// TestOwnPairHeldElsewhere: a unix socket pair of which a child holds one
+// end (a spawned multiprocessing child given one end of a Pipe() that the
+// parent also kept) is not the parent's own, at either end: its other end
+// is another process's.
+func TestOwnPairHeldElsewhere(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
+	defer a.Close()
+	defer b.Close()
+	pid := os.Getpid()
+	if !ownOf(newOwnFDs(), pid, int(a.Fd()), 1, []int{pid}) {
+		t.Fatal("a socket pair whose ends this process alone holds is not its own")
+	}
+	child := exec.Command("sleep", "10")
+	child.ExtraFiles = []*os.File{b}
+	if err := child.Start(); err != nil {
+		t.Skipf("starting a child: %v", err)
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
+	for _, fd := range []*os.File{a, b} {
+		if ownOf(newOwnFDs(), pid, int(fd.Fd()), 1, []int{pid, child.Process.Pid}) {
+			t.Errorf("end %s of a pair whose other end a child holds is this process's own", fd.Name())
+		}
+	}
 }

@@ -21,17 +21,19 @@ const (
 	unixDiagPeer     = 2 // UNIX_DIAG_PEER: the peer's inode, a u32
 	unixDiagReqLen   = 24
 	unixDiagMsgLen   = 16
-	maxUnixPeerBytes = 16 << 20 // a dump larger than this is cut short: sockets of other programs
+	maxUnixPeerBytes = 16 << 20 // a dump larger than this is given up (no peers): sockets of other programs
 )
 
 // unixPeers returns, by inode ("123", as in a "socket:[123]" link), the
 // peer of every connected unix socket of the recorder's network
-// namespace, those of the inodes in want alone (nil: every one). nil on
-// any error: no unix socket is then known to be its process's own.
-func unixPeers(want map[string][]int) map[string]string {
+// namespace, those of the inodes in want alone (nil: every one), and how
+// many sockets the kernel listed (the dump's cost). No peers on any error,
+// a dump larger than maxUnixPeerBytes included: no unix socket is then
+// known to be its process's own.
+func unixPeers(want map[string][]int) (map[string]string, int) {
 	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, netlinkSockDiag)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	defer syscall.Close(fd)
 	req := make([]byte, syscall.NLMSG_HDRLEN+unixDiagReqLen)
@@ -47,27 +49,29 @@ func unixPeers(want map[string][]int) map[string]string {
 	le.PutUint32(b[16:], 0xffffffff) // no cookie
 	le.PutUint32(b[20:], 0xffffffff)
 	if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
-		return nil
+		return nil, 0
 	}
 	out := map[string]string{}
 	buf := make([]byte, 64<<10)
+	seen := 0
 	for read := 0; read < maxUnixPeerBytes; {
 		n, _, err := syscall.Recvfrom(fd, buf, 0)
 		if err != nil || n <= 0 {
-			return nil
+			return nil, seen
 		}
 		read += n
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil
+			return nil, seen
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case syscall.NLMSG_DONE:
-				return out
+				return out, seen
 			case syscall.NLMSG_ERROR:
-				return nil
+				return nil, seen
 			}
+			seen++
 			ino, peer, ok := parseUnixDiag(m.Data)
 			if !ok || peer == 0 {
 				continue
@@ -79,7 +83,7 @@ func unixPeers(want map[string][]int) map[string]string {
 			out[s] = strconv.FormatUint(uint64(peer), 10)
 		}
 	}
-	return nil
+	return nil, seen
 }
 
 // parseUnixDiag reads a unix_diag_msg and its attributes: the socket's
