@@ -58,9 +58,9 @@ type OwnIO struct {
 	// (tracer.Spans.Writer), which the figures take as waits for that
 	// thread, not as work.
 	CaughtNS int64 `json:"caught_ns"`
-	// High: Own >= OwnIOMinReadings and Share >= OwnIOShare, and a
-	// quarter of OwnNS or more not caught (CaughtNS, thread by thread when
-	// the readings are by thread): counted as work.
+	// High: Own >= OwnIOMinReadings and Share >= OwnIOShare, and of OwnNS
+	// what was not caught (CaughtNS, thread by thread when the readings are
+	// by thread), counted as work, OwnIOShare of IONS or more.
 	High bool `json:"high"`
 	// byThread: each thread's own and all readings, when recorded
 	// (ExtraOwnIOByThread).
@@ -114,7 +114,12 @@ func (a *analysis) ownIO() {
 	// own pipes (I/O "own-io").
 	ioOf := make([]int64, len(a.t.Threads))
 	caughtOf := make([]int64, len(a.t.Threads))
-	var io, caught int64
+	// unwritten: the calls on its own pipes that no thread's write ended
+	// (a signal's wake-up descriptor, an event loop's timeout): no wait
+	// for its threads, out of the estimate (review: asyncio.sleep's
+	// waits were "a wait for its own threads' work").
+	unwrittenOf := make([]int64, len(a.t.Threads))
+	var io, caught, unwritten int64
 	for _, sp := range a.s.States {
 		if sp.State != tracer.StateIO || notFD[sp.IOKind] || int(sp.Thread) >= len(ioOf) {
 			continue
@@ -122,9 +127,13 @@ func (a *analysis) ownIO() {
 		d := sp.End - sp.Start
 		io += d
 		ioOf[sp.Thread] += d
-		if a.ownWritten(int(sp.Thread), &sp) {
+		switch {
+		case a.ownWritten(int(sp.Thread), &sp):
 			caught += d
 			caughtOf[sp.Thread] += d
+		case a.isOwnWait(&sp):
+			unwritten += d
+			unwrittenOf[sp.Thread] += d
 		}
 	}
 	share := textfmt.Share(own, n)
@@ -134,22 +143,22 @@ func (a *analysis) ownIO() {
 	// (review: a file loader's 463 ms, none of its 9 readings own, was
 	// counted at the share of two ping-pong threads' 80 readings, all
 	// caught, and the warning fired), else the run's I/O times the run's.
-	ownNS := int64(share * float64(io))
+	ownNS := max(int64(share*float64(io))-unwritten, 0)
 	rest := max(ownNS-caught, 0)
 	if byThread != nil {
 		ownNS, rest = 0, 0
 		for i := range ioOf {
-			r := byThread[tracer.ThreadID(i)]
-			if r[1] == 0 {
-				continue
+			sh := share // a thread with no reading of its own: the run's
+			if r := byThread[tracer.ThreadID(i)]; r[1] > 0 {
+				sh = textfmt.Share(r[0], r[1])
 			}
-			o := int64(textfmt.Share(r[0], r[1]) * float64(ioOf[i]))
+			o := max(int64(sh*float64(ioOf[i]))-unwrittenOf[i], 0)
 			ownNS += o
 			rest += max(o-caughtOf[i], 0)
 		}
 	}
 	a.r.OwnIO = &OwnIO{Readings: n, Own: own, Share: round3(share), IONS: io, OwnNS: ownNS, CaughtNS: caught,
-		High:     own >= OwnIOMinReadings && share >= OwnIOShare && 4*rest >= ownNS && ownNS > 0,
+		High:     own >= OwnIOMinReadings && share >= OwnIOShare && float64(rest)+1 >= OwnIOShare*float64(io) && rest > 0, // +1: ownNS rounds down
 		byThread: byThread}
 }
 
