@@ -1017,7 +1017,7 @@ func TestLoopedTimeoutsAreWaits(t *testing.T) {
 // process (I/O "own-io"), is a wait until notified by the thread that
 // wrote to it (the result handler, emptying the pool's cache), at most
 // its recorded length; replayed as an io of its length, it made the
-// handler the run's limit, 1.0x as processes (measured 1.65x).
+// handler the run's limit, 1.0x as processes (measured 1.43-1.65x).
 func TestOwnIOWaitIsAWait(t *testing.T) {
 	tr, err := tracer.ReadFile("../diagnosis/testdata/pool-map.giltrace")
 	if err != nil {
