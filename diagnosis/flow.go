@@ -314,8 +314,11 @@ func (f *flow) counted(i int, sp *tracer.StateSpan) int64 {
 	if f.looped != nil && sp.State == tracer.StateIO && f.loopedSpan(i, sp) {
 		return 0 // a timeout in a loop: step ends it (loopedEnd), not work
 	}
-	if f.a.ownWritten(i, sp) {
-		return 0 // a wait on its own pipe until another thread wrote: step ends it (afterOwnWait), not work
+	if f.a.isOwnWait(sp) {
+		if f.a.ownWritten(i, sp) {
+			return 0 // a wait on its own pipe until another thread wrote: step ends it (afterOwnWait), not work
+		}
+		return sp.End - sp.Start // no writer: the thread's time, as afterOwnWait and ioWork count it
 	}
 	d := sp.End - sp.Start
 	switch sp.State {

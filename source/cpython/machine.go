@@ -172,7 +172,7 @@ type thread struct {
 	// its calls that the readings found on its own pipes (I/O "own-io").
 	// At finish an unread call at one of those stacks is I/O "own-io"
 	// too (finish).
-	unread []int
+	unread []int32 // 4 bytes an I/O call
 	ownAt  map[tracer.StackID]bool
 	traced tracer.ThreadID
 	events []pending
@@ -1085,7 +1085,7 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			// Not read at all: a reading that found it running, or asleep
 			// in another call (select on a child's pipe, a file's read),
 			// says it was no wait on its own pipes (review).
-			th.unread = append(th.unread, len(th.events))
+			th.unread = append(th.unread, int32(len(th.events)))
 		}
 		m.emit(th, s.drop, tracer.KindIOBegin, uint64(m.intern(b.kind)))
 		gilRel(tracer.ReleaseIO)
