@@ -371,6 +371,7 @@ func (m *machine) push(parent tracer.StackID, f tracer.FrameID) tracer.StackID {
 	}
 	m.stacks[k] = id
 	m.parents[id] = parent
+	m.leaf[id] = f
 	return id
 }
 
