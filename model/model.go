@@ -1331,11 +1331,9 @@ const (
 // new thread's _started event until the thread has run its bootstrap: the
 // starter is the thread of the process in a wait on a guest lock (not the
 // GIL) when the new thread started, the one whose wait began last, within
-// startWindow before; failing that, of the threads that join it (or read
-// what it writes to their own pipe), the first to begin one within
-// startLate after. Only a thread its starter later joins (fork and join),
-// or whose write to its own pipe its starter later waits for, is
-// modelled as started: a server's request threads, started by a
+// startWindow before; failing that, of the threads that join it, the
+// first to begin one within startLate after. Only a thread its starter later joins (fork and
+// join) is modelled as started: a server's request threads, started by a
 // thread that never joins them, kept their recorded starts better in
 // web_scraping (started by the server, their I/O became 10-37 % lock
 // wait). The start goes where that wait begins. A thread whose starter is
@@ -1346,37 +1344,6 @@ func findStarts(s *tracer.Spans, js []join) []start {
 	joined := map[[2]tracer.ThreadID]bool{} // waiter, target
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
-	}
-	// written: by reader and writer, the ends of the reader's waits on its
-	// own pipe that the writer's write ended (tracer.Spans.Writer). A
-	// starter that later waits for what the thread it started writes
-	// waits for it as a join does: asyncio.run's shutdown thread, which
-	// its starter joins only after it has ended (a free lock, not seen),
-	// first writes to the loop's self-pipe (review: every variant of an
-	// asyncio program held at the recorded wall in 4 of 5 recordings).
-	written := map[[2]tracer.ThreadID][]int64{}
-	if own := tracer.OwnIOKindOf(t); own > 0 {
-		for i := range s.States {
-			sp := &s.States[i]
-			if sp.State != tracer.StateIO || sp.IOKind != own || int(sp.Thread) >= len(s.Threads) || sp.End >= s.Threads[sp.Thread].End {
-				continue
-			}
-			if w, _, ok := s.Writer(sp.Thread, sp.End); ok {
-				k := [2]tracer.ThreadID{sp.Thread, w}
-				written[k] = append(written[k], sp.End)
-			}
-		}
-	}
-	waitsFor := func(waiter, target tracer.ThreadID, after int64) bool {
-		if joined[[2]tracer.ThreadID{waiter, target}] {
-			return true
-		}
-		for _, at := range written[[2]tracer.ThreadID{waiter, target}] {
-			if at > after {
-				return true
-			}
-		}
-		return false
 	}
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
@@ -1403,13 +1370,13 @@ func findStarts(s *tracer.Spans, js []join) []start {
 				switch {
 				case sp.Start <= ts.Start && sp.Start > bestAt:
 					found, best, bestAt = true, cand, sp.Start
-				case sp.Start > ts.Start && sp.Start < lateAt && waitsFor(cand, target, sp.Start):
+				case sp.Start > ts.Start && sp.Start < lateAt && joined[[2]tracer.ThreadID{cand, target}]:
 					late, lateBy, lateAt = true, cand, sp.Start
 				}
 			}
 		}
 		switch {
-		case found && waitsFor(best, target, bestAt) && ts.Start-bestAt <= startWindow:
+		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
 			out = append(out, start{starter: best, target: target, at: bestAt})
 		case late:
 			out = append(out, start{starter: lateBy, target: target, at: lateAt})

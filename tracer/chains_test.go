@@ -170,14 +170,15 @@ func TestLoopedTimeouts(t *testing.T) {
 }
 
 // TestWriter: the writer of what ended a wait on the process's own pipe
-// (I/O own-io, in a real program's trace) is, of the other threads'
-// blocking calls begun by the wait's end and ended within
-// tracer.WriteWindow before it (a late wake-up) or tracer.NotifyWindow
-// after, the one begun last: not the GIL's holder then (a CPU-bound
+// (I/O own-io, in a real program's trace) is the one other thread with a
+// blocking call begun within tracer.WriteWindow before the wait's end and
+// ended within tracer.WriteWindow before it (a late wake-up) or
+// tracer.NotifyWindow after: not the GIL's holder then (a CPU-bound
 // thread), not another reader's read, begun long before and ended by the
 // same broadcast, nor a sleep that ended then. None when no thread's call
-// ended near it (a signal's wake-up descriptor). The kind is a real
-// program's only: a VM run's workload may name a kind own-io.
+// ended near it (a signal's wake-up descriptor), nor when two threads'
+// short calls did (a bystander's file read beside the write). The kind is
+// a real program's only: a VM run's workload may name a kind own-io.
 func TestWriter(t *testing.T) {
 	for _, real := range []bool{true, false} {
 		b := testkit.New("writer")
@@ -210,6 +211,14 @@ func TestWriter(t *testing.T) {
 		sl := b.Thread(p, "sleeper")
 		sl.Start(3*ms).Acquire(3*ms, gil, tracer.AcquireUncontended).IOBegin(3*ms+1000, "sleep").Release(3*ms+1000, gil, tracer.ReleaseIO)
 		sl.IOEnd(120*ms).Wait(120*ms, gil).Acquire(122*ms, gil, tracer.AcquireAfterWait).Release(122*ms+1000, gil, tracer.ReleaseThreadEnd).End(122*ms + 1000)
+		// Two threads whose short calls ended as the third wait ended: a
+		// write and a bystander's file read, which is which unknown.
+		for i, name := range []string{"writer 2", "bystander"} {
+			x := b.Thread(p, name)
+			at := 117*ms + int64(i)*200_000
+			x.Start(at).Acquire(at, gil, tracer.AcquireUncontended).IOBegin(at+1000, "disk").Release(at+1000, gil, tracer.ReleaseIO)
+			x.IOEnd(119*ms + int64(i)*300_000).End(119*ms + int64(i)*300_000 + 1)
+		}
 		c := b.Thread(p, "cpu")
 		c.Start(49*ms+500_000).Acquire(49*ms+500_000, gil, tracer.AcquireUncontended).Release(59*ms, gil, tracer.ReleaseThreadEnd).End(59 * ms)
 		tr := b.Trace()

@@ -168,8 +168,8 @@ type thread struct {
 	// other end its process holds (ownio.go); traced: its thread in the
 	// trace, once finish made it (NoThread before).
 	ioAsleep, ownIO int
-	// unread: its I/O calls on a descriptor (network, disk, blocking)
-	// that no reading reached, by index in events; ownAt: by innermost
+	// unread: its I/O calls on a file descriptor (disk, blocking: a
+	// pipe's read or write) that no reading reached, by index in events; ownAt: by innermost
 	// frame, its calls that the readings found asleep on a descriptor,
 	// and of them those on its own pipes (I/O "own-io"). At finish an
 	// unread call made where nine in ten such calls were "own-io" is too
@@ -1088,7 +1088,11 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 				c[0]++
 			}
 			th.ownAt[m.leaf[th.stack]] = c
-		case s.reads == 0 && (b.kind == ioNetwork || b.kind == ioDisk || b.kind == ioOther):
+		case s.reads == 0 && (b.kind == ioDisk || b.kind == ioOther):
+			// Not a socket's or a select's (network): an event loop's one
+			// line of epoll waits on its self-pipe and on its connections
+			// alike, the short ones never read (review: 1695 of 1712 made
+			// own-io beside a local HTTP server).
 			// Not read at all: a reading that found it running, or asleep
 			// in another call (select on a child's pipe, a file's read),
 			// says it was no wait on its own pipes (review).
