@@ -105,7 +105,7 @@ func (a *analysis) ownIO() {
 	notFD := map[tracer.StringID]bool{}
 	// native-wait: an extension module's call its readings found asleep,
 	// counted there, not here (review).
-	for _, k := range []string{"sleep", ListenKind, "lock-timeout", "wait", "native-wait"} {
+	for _, k := range tracer.NotDescriptorKinds {
 		if i := slices.Index(a.t.Strings, k); i > 0 {
 			notFD[tracer.StringID(i)] = true
 		}

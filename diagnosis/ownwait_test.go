@@ -72,3 +72,24 @@ func TestOwnIOEventLoop(t *testing.T) {
 		t.Errorf("with the waits as I/O: as processes %.2fx as fast; want 1.3x at most (this trace is no test of the fix otherwise)", x)
 	}
 }
+
+// TestOwnWaitsText: testdata/own-relay.giltrace (scripts/nativewait/
+// own_relay.py on CPython 3.11: three threads pass a token round a ring of
+// os.pipe()s, each computing about 2 ms before passing it on). No verdict
+// fires and no one thread's work fills half the wall: the report says the
+// threads wait for each other on their own pipes (own_waits), a third of
+// their time, and that processes would not help. With the waits as I/O
+// (an older recorder's trace) it says nothing of the kind.
+func TestOwnWaitsText(t *testing.T) {
+	known, unknown, _ := ownWaitsOf(t, "own-relay.giltrace")
+	ow := known.OwnWaits
+	if len(known.Verdicts) > 0 || known.NoVerdict != nil || ow == nil {
+		t.Fatalf("verdicts %s, no verdict %+v, own waits %+v: want only own waits", known.VerdictCodes(), known.NoVerdict, ow)
+	}
+	if ow.Threads != 3 || ow.Share < OwnWaitShare || !strings.Contains(ow.Text, "waited on the program's own pipes") || !strings.Contains(ow.Advice, "will not") {
+		t.Errorf("own waits %+v: want the 3 relays, %.0f %% or more of the threads' time, and advice that processes will not help", ow, 100*OwnWaitShare)
+	}
+	if unknown.OwnWaits != nil {
+		t.Errorf("with the waits as I/O: own waits %+v, want none", unknown.OwnWaits)
+	}
+}

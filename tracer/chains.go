@@ -111,9 +111,12 @@ func OwnIOKindOf(t *Trace) StringID {
 	return StringID(max(slices.Index(t.Strings, OwnIOKind), 0))
 }
 
-// notWrites are the I/O kinds that are no write to a pipe: waits of their
-// own (Writer).
-var notWrites = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait"}
+// NotDescriptorKinds are the I/O kinds of a real program's blocking calls
+// that wait on no file descriptor (a sleep, a timed-out lock wait, a wait
+// for a connection or a process, an extension's C call found asleep): no
+// write to a pipe (Writer), nor I/O the readings of threads asleep on a
+// descriptor speak of (diagnosis.OwnIO).
+var NotDescriptorKinds = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait"}
 
 // WriteWindow is how long before a wait on the process's own pipe ended
 // the writer's write may have ended (Writer): the reader's wake-up comes
@@ -194,7 +197,7 @@ func abs64(x int64) int64 { return max(x, -x) }
 func (s *Spans) indexWrites() {
 	t := s.Trace
 	skip := map[StringID]bool{}
-	for _, k := range notWrites {
+	for _, k := range NotDescriptorKinds {
 		if i := slices.Index(t.Strings, k); i > 0 {
 			skip[StringID(i)] = true
 		}
