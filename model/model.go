@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -358,8 +359,13 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 
 // sharedLocks are the guest locks that at least two threads held, three
 // times at least (as the diagnosis counts a mutex), and that some thread
-// waited for or that were held a hundredth of the run at least: real
-// mutual exclusion, modelled as a lock. A lock held by one thread only and
+// waited for or that were held a hundredth of the run at least, by a
+// thread that held it twice: real mutual exclusion, modelled as a lock. A
+// lock nobody waited for that each holder held once serialised nothing:
+// in web_scraping, five request threads each held a lock at one address
+// for their whole request, one after the other (an object's lock, its
+// address reused), which modelled as one made them wait on each other in
+// the replay. A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
@@ -384,7 +390,7 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
 		// diagnosis's rule: a join lock has two holds
-		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration())) {
+		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration()) && holds[l] > len(hs)) {
 			out[l] = true
 		}
 	}
@@ -1328,16 +1334,20 @@ const (
 
 // findStarts finds who started each modelled thread that started after
 // the trace began. CPython's Thread.start waits, the GIL released, on the
-// new thread's _started event until the thread has run its bootstrap: the
-// starter is the thread of the process in a wait on a guest lock (not the
-// GIL) when the new thread started, the one whose wait began last, within
-// startWindow before; failing that, of the threads that join it, the
-// first to begin one within startLate after. Only a thread its starter later joins (fork and
-// join) is modelled as started: a server's request threads, started by a
-// thread that never joins them, kept their recorded starts better in
-// web_scraping (started by the server, their I/O became 10-37 % lock
-// wait). The start goes where that wait begins. A thread whose starter is
-// not found keeps its start_after.
+// new thread's _started event until the thread has run its bootstrap. In
+// a real program's trace a wait with Thread.start in its stack is that
+// wait: its thread is the starter, the one whose wait began nearest the
+// start, within startWindow before or startLate after (asyncio's
+// shutdown_default_executor joins its thread only once it has ended, a
+// free lock the recorder does not see). Otherwise (a VM workload, a stack
+// not read) the starter is the thread of the process in a wait on a guest
+// lock (not the GIL) when the new thread started, the one whose wait began
+// last, within startWindow before, if it later joins the thread; failing
+// that, of the threads that join it, the first to begin one within
+// startLate after. A wait that merely overlaps a start is no proof: a
+// server's request threads, tied so to a thread that never joins them,
+// replayed worse (web_scraping). The start goes where that wait begins. A
+// thread whose starter is not found keeps its start_after.
 func findStarts(s *tracer.Spans, js []join) []start {
 	t := s.Trace
 	var out []start
@@ -1345,15 +1355,19 @@ func findStarts(s *tracer.Spans, js []join) []start {
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
 	}
+	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]bool{}}
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
 			continue
 		}
 		// The wait begun last by the start; else, of those that join the
-		// target, the first begun within startLate after it.
+		// target, the first begun within startLate after it. A wait in
+		// Thread.start, by its stack, is the start itself, joined or not:
+		// the one begun nearest the target's start.
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
 		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
+		inStart, startBy, startAt, startOff := false, tracer.ThreadID(0), int64(0), int64(math.MaxInt64)
 		for j, js := range s.Threads {
 			cand := tracer.ThreadID(j)
 			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
@@ -1367,6 +1381,9 @@ func findStarts(s *tracer.Spans, js []join) []start {
 					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 					continue
 				}
+				if off := max(ts.Start-sp.Start, sp.Start-ts.Start); off < startOff && ts.Start-sp.Start <= startWindow && starting.in(sp.Stack) {
+					inStart, startBy, startAt, startOff = true, cand, sp.Start, off
+				}
 				switch {
 				case sp.Start <= ts.Start && sp.Start > bestAt:
 					found, best, bestAt = true, cand, sp.Start
@@ -1376,6 +1393,8 @@ func findStarts(s *tracer.Spans, js []join) []start {
 			}
 		}
 		switch {
+		case inStart:
+			out = append(out, start{starter: startBy, target: target, at: startAt})
 		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
 			out = append(out, start{starter: best, target: target, at: bestAt})
 		case late:
@@ -1384,6 +1403,37 @@ func findStarts(s *tracer.Spans, js []join) []start {
 	}
 	// A starter started before its target: no cycles.
 	return out
+}
+
+// startStacks tells the stacks of a real CPython program's waits in
+// Thread.start (threading.py's start, Thread.start from 3.11: its
+// _started.wait()), each stack looked at once.
+type startStacks struct {
+	t    *tracer.Trace
+	real bool // a real program's trace (source cpython), whose frames are CPython's
+	is   map[tracer.StackID]bool
+}
+
+// in reports whether stack id is in Thread.start.
+func (c startStacks) in(id tracer.StackID) bool {
+	if !c.real || id == tracer.NoStack || int(id) >= len(c.t.Stacks) {
+		return false
+	}
+	if v, ok := c.is[id]; ok {
+		return v
+	}
+	v := false
+	for s, n := id, 0; s != tracer.NoStack && int(s) < len(c.t.Stacks) && n < len(c.t.Stacks); s, n = c.t.Stacks[s].Parent, n+1 {
+		if f := c.t.Stacks[s].Frame; int(f) < len(c.t.Frames) {
+			fr := c.t.Frames[f]
+			if (fr.Func == "Thread.start" || fr.Func == "start") && filepath.Base(fr.File) == "threading.py" {
+				v = true
+				break
+			}
+		}
+	}
+	c.is[id] = v
+	return v
 }
 
 // join is a thread's wait for another thread to end (Thread.join).

@@ -1065,3 +1065,53 @@ func TestStartBeforeItsStarterWaits(t *testing.T) {
 		t.Errorf("the shutdown thread keeps a start_after: %q", m)
 	}
 }
+
+// TestStartInThreadStart: asyncio.run's shutdown_default_executor starts
+// a thread, awaits the future that thread sets, and joins it only after it
+// has ended (a free lock, which the recorder does not see). In this run
+// (diagnosis/testdata/aio-shutdown.giltrace: CPython 3.11 running
+// scripts/whatif/aio_executor.py) the event loop's wait on _started has
+// Thread.start in its stack: that wait is the start, joined or not, and the
+// shutdown thread has no start_after at its recorded start (577 ms), which
+// held every variant of the program at its recorded wall ("limited by when
+// Thread-1 (_do_shutdown) started").
+func TestStartInThreadStart(t *testing.T) {
+	tr, err := tracer.ReadFile("../diagnosis/testdata/aio-shutdown.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "aio-shutdown.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?s)"thread MainThread":.*- start: "Thread-1 \(_do_shutdown\)"`).Match(src) {
+		t.Errorf("the shutdown thread is not started by the event loop's thread:\n%s", src)
+	}
+	if m := regexp.MustCompile(`(?m)^  - name: "Thread-1 \(_do_shutdown\)"\n(    .*\n)*?    start_after:`).Find(src); m != nil {
+		t.Errorf("the shutdown thread keeps a start_after: %q", m)
+	}
+}
+
+// TestLockOfEachHolderOnce: a lock that nobody waited for and that each of
+// its holders held once serialised nothing; in web_scraping's recording
+// (fixtures/traces/python-web-scraping.giltrace) five request threads each
+// held a lock at one address for their whole request, one after another (an
+// object's lock, the address reused by the next). Modelled as one lock, it
+// made request threads wait on each other in the replay once their starts
+// followed their starter's (TestReplayRealTraces). It is not modelled.
+func TestLockOfEachHolderOnce(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "python-web-scraping.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(src, []byte("lock 0x7f5780000b70")) {
+		t.Errorf("the lock each request thread held once is modelled:\n%s", src)
+	}
+	if !bytes.Contains(src, []byte(`- start: "Thread-19 (process_request_thread)"`)) {
+		t.Errorf("the server does not start its request threads:\n%s", src)
+	}
+}
