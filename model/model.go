@@ -1339,7 +1339,9 @@ const (
 // wait: its thread is the starter, the one whose wait began nearest the
 // start, within startWindow before or startLate after (asyncio's
 // shutdown_default_executor joins its thread only once it has ended, a
-// free lock the recorder does not see). Otherwise (a VM workload, a stack
+// free lock the recorder does not see); failing that, a wait in
+// Condition.wait under frames the recorder could not read, ended within
+// startWindow after the start (startStacks.of). Otherwise (a VM workload, a stack
 // not read) the starter is the thread of the process in a wait on a guest
 // lock (not the GIL) when the new thread started, the one whose wait began
 // last, within startWindow before, if it later joins the thread; failing
@@ -1355,7 +1357,7 @@ func findStarts(s *tracer.Spans, js []join) []start {
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
 	}
-	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]bool{}}
+	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]startStack{}}
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
@@ -1368,6 +1370,7 @@ func findStarts(s *tracer.Spans, js []join) []start {
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
 		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
 		inStart, startBy, startAt, startOff := false, tracer.ThreadID(0), int64(0), int64(math.MaxInt64)
+		maybe, maybeBy, maybeAt, maybeOff := false, tracer.ThreadID(0), int64(0), int64(math.MaxInt64)
 		for j, js := range s.Threads {
 			cand := tracer.ThreadID(j)
 			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
@@ -1381,8 +1384,13 @@ func findStarts(s *tracer.Spans, js []join) []start {
 					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 					continue
 				}
-				if off := max(ts.Start-sp.Start, sp.Start-ts.Start); off < startOff && ts.Start-sp.Start <= startWindow && starting.in(sp.Stack) {
-					inStart, startBy, startAt, startOff = true, cand, sp.Start, off
+				if off := max(ts.Start-sp.Start, sp.Start-ts.Start); ts.Start-sp.Start <= startWindow {
+					switch st := starting.of(sp.Stack); {
+					case st == inThreadStart && off < startOff:
+						inStart, startBy, startAt, startOff = true, cand, sp.Start, off
+					case st == maybeThreadStart && off < maybeOff && sp.End <= ts.Start+startWindow:
+						maybe, maybeBy, maybeAt, maybeOff = true, cand, sp.Start, off
+					}
 				}
 				switch {
 				case sp.Start <= ts.Start && sp.Start > bestAt:
@@ -1395,6 +1403,8 @@ func findStarts(s *tracer.Spans, js []join) []start {
 		switch {
 		case inStart:
 			out = append(out, start{starter: startBy, target: target, at: startAt})
+		case maybe:
+			out = append(out, start{starter: maybeBy, target: target, at: maybeAt})
 		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
 			out = append(out, start{starter: best, target: target, at: bestAt})
 		case late:
@@ -1411,26 +1421,52 @@ func findStarts(s *tracer.Spans, js []join) []start {
 type startStacks struct {
 	t    *tracer.Trace
 	real bool // a real program's trace (source cpython), whose frames are CPython's
-	is   map[tracer.StackID]bool
+	is   map[tracer.StackID]startStack
 }
 
-// in reports whether stack id is in Thread.start.
-func (c startStacks) in(id tracer.StackID) bool {
+// startStack is what a wait's stack says of a start.
+type startStack uint8
+
+const (
+	notThreadStart   startStack = iota
+	inThreadStart               // a frame of it is Thread.start
+	maybeThreadStart            // a Condition.wait under frames the recorder could not read
+)
+
+// of tells what stack id says. A frame the recorder could not read (the
+// process had exited when it got to the event: asyncio.run's shutdown
+// thread starts at the end of a run) may be Thread.start: a wait in
+// Condition.wait under such frames is a start only if it ends soon after
+// the new thread's start (findStarts), as _started.wait() does.
+func (c startStacks) of(id tracer.StackID) startStack {
 	if !c.real || id == tracer.NoStack || int(id) >= len(c.t.Stacks) {
-		return false
+		return notThreadStart
 	}
 	if v, ok := c.is[id]; ok {
 		return v
 	}
-	v := false
+	v, cond, unread := notThreadStart, false, false
 	for s, n := id, 0; s != tracer.NoStack && int(s) < len(c.t.Stacks) && n < len(c.t.Stacks); s, n = c.t.Stacks[s].Parent, n+1 {
-		if f := c.t.Stacks[s].Frame; int(f) < len(c.t.Frames) {
-			fr := c.t.Frames[f]
-			if (fr.Func == "Thread.start" || fr.Func == "start") && filepath.Base(fr.File) == "threading.py" {
-				v = true
-				break
-			}
+		f := c.t.Stacks[s].Frame
+		if int(f) >= len(c.t.Frames) {
+			continue
 		}
+		fr := c.t.Frames[f]
+		threading := filepath.Base(fr.File) == "threading.py"
+		switch {
+		case threading && (fr.Func == "Thread.start" || fr.Func == "start"):
+			v = inThreadStart
+		case threading && (fr.Func == "Condition.wait" || fr.Func == "wait") && n == 0:
+			cond = true
+		case fr.Func == "?" && fr.File == "?":
+			unread = true
+		}
+		if v == inThreadStart {
+			break
+		}
+	}
+	if v == notThreadStart && cond && unread {
+		v = maybeThreadStart
 	}
 	c.is[id] = v
 	return v
