@@ -1358,8 +1358,9 @@ func TestWhatIfWaitsOnItsOwnPipes(t *testing.T) {
 // ended (diagnosis/testdata/aio-shutdown.giltrace), the shutdown thread
 // starts where the loop started it (model: a wait in Thread.start), not at
 // its recorded time, so that processes on 2 cores are faster than as
-// recorded: predicted 1.29x (1.26-1.43x over five recordings), measured
-// 1.46x untraced (docs/what-if.md). Held at its recorded start, every
+// recorded: predicted 1.29x (1.25-1.43x over seven recordings, 1.36-1.46x
+// over the reviewer's four on 3.10-3.13), measured 1.46x untraced
+// (docs/what-if.md). Held at its recorded start, every
 // variant was 1.00x.
 func TestWhatIfStartedInThreadStart(t *testing.T) {
 	tr, err := tracer.ReadFile("../diagnosis/testdata/aio-shutdown.giltrace")

@@ -359,13 +359,17 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 
 // sharedLocks are the guest locks that at least two threads held, three
 // times at least (as the diagnosis counts a mutex), and that some thread
-// waited for or that were held a hundredth of the run at least, by a
-// thread that held it twice: real mutual exclusion, modelled as a lock. A
-// lock nobody waited for that each holder held once serialised nothing:
-// in web_scraping, five request threads each held a lock at one address
-// for their whole request, one after the other (an object's lock, its
-// address reused), which modelled as one made them wait on each other in
-// the replay. A lock held by one thread only and
+// waited for or that were held a hundredth of the run at least: real
+// mutual exclusion, modelled as a lock. Not a lock that nobody waited for
+// and that each holder held from its first hold of the GIL to its end
+// (within lifeSlack):
+// each thread's state lock (Thread.join's), whose address the next
+// thread's reuses. In web_scraping's recording five request threads held
+// one so, one after the other; modelled as one lock, it made them wait on
+// each other in the replay once they started where the server started
+// them. A real lock taken once by each thread is held for part of its life
+// (review: workers writing their result under a lock at their end, which
+// dropped, made processes predicted 20 % faster than measured). A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
@@ -387,10 +391,21 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	for _, w := range s.Waits {
 		waited[w.Lock] = true
 	}
+	// lifeLong: every hold of the lock lasted its holder's life.
+	lifeLong := map[tracer.LockID]bool{}
+	first := firstGILHolds(s)
+	for _, h := range s.Holds {
+		ts := s.Threads[h.Thread]
+		f, ok := first[h.Thread]
+		life := ts.Ended && ok && h.Start-f <= lifeSlack && ts.End-h.End <= lifeSlack
+		if v, ok := lifeLong[h.Lock]; !ok || v {
+			lifeLong[h.Lock] = life
+		}
+	}
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
 		// diagnosis's rule: a join lock has two holds
-		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration()) && holds[l] > len(hs)) {
+		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration()) && !lifeLong[l]) {
 			out[l] = true
 		}
 	}
@@ -1357,20 +1372,20 @@ func findStarts(s *tracer.Spans, js []join) []start {
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
 	}
-	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]startStack{}}
+	started := stackStarts(s)
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
 			continue
 		}
+		if st, ok := started[target]; ok {
+			out = append(out, st)
+			continue
+		}
 		// The wait begun last by the start; else, of those that join the
-		// target, the first begun within startLate after it. A wait in
-		// Thread.start, by its stack, is the start itself, joined or not:
-		// the one begun nearest the target's start.
+		// target, the first begun within startLate after it.
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
 		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
-		inStart, startBy, startAt, startOff := false, tracer.ThreadID(0), int64(0), int64(math.MaxInt64)
-		maybe, maybeBy, maybeAt, maybeOff := false, tracer.ThreadID(0), int64(0), int64(math.MaxInt64)
 		for j, js := range s.Threads {
 			cand := tracer.ThreadID(j)
 			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
@@ -1384,14 +1399,6 @@ func findStarts(s *tracer.Spans, js []join) []start {
 					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 					continue
 				}
-				if off := max(ts.Start-sp.Start, sp.Start-ts.Start); ts.Start-sp.Start <= startWindow {
-					switch st := starting.of(sp.Stack); {
-					case st == inThreadStart && off < startOff:
-						inStart, startBy, startAt, startOff = true, cand, sp.Start, off
-					case st == maybeThreadStart && off < maybeOff && sp.End <= ts.Start+startWindow:
-						maybe, maybeBy, maybeAt, maybeOff = true, cand, sp.Start, off
-					}
-				}
 				switch {
 				case sp.Start <= ts.Start && sp.Start > bestAt:
 					found, best, bestAt = true, cand, sp.Start
@@ -1401,10 +1408,6 @@ func findStarts(s *tracer.Spans, js []join) []start {
 			}
 		}
 		switch {
-		case inStart:
-			out = append(out, start{starter: startBy, target: target, at: startAt})
-		case maybe:
-			out = append(out, start{starter: maybeBy, target: target, at: maybeAt})
 		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
 			out = append(out, start{starter: best, target: target, at: bestAt})
 		case late:
@@ -1412,6 +1415,103 @@ func findStarts(s *tracer.Spans, js []join) []start {
 		}
 	}
 	// A starter started before its target: no cycles.
+	return out
+}
+
+// stackStarts pairs the threads of a real CPython program that started
+// after the trace began with the waits in Thread.start that started them
+// (startStacks.of), each wait with one thread: a wait may be a thread's
+// start if it began at most startWindow before the thread's first event
+// or startLate after, and the thread first took the GIL while it lasted
+// (the new thread sets _started holding the GIL, which ends the wait);
+// a wait in Condition.wait under unread frames must also end within
+// startWindow after that first event. The pairs are taken surest first
+// (a Thread.start frame before unread frames), then the wait that ended
+// soonest after the thread first took the GIL (it sets _started in that
+// first hold, and the wait ends then): two threads starting threads at the
+// same moment must not trade them (review: the wait begun nearest the
+// start tied 1-5 of 30 workers to the other starter, and one wait to two
+// threads).
+func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
+	t := s.Trace
+	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]startStack{}}
+	if !starting.real {
+		return nil
+	}
+	first := firstGILHolds(s)
+	type pair struct {
+		target, by tracer.ThreadID
+		at, off    int64
+		sure       bool
+	}
+	var pairs []pair
+	for id, ts := range s.Threads {
+		target := tracer.ThreadID(id)
+		f, ok := first[target]
+		if ts.Start <= 0 || ts.Existed || !ok {
+			continue
+		}
+		for j, js := range s.Threads {
+			cand := tracer.ThreadID(j)
+			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+				continue
+			}
+			for _, sp := range s.ThreadStates(cand) {
+				if sp.Start > ts.Start+startLate {
+					break
+				}
+				if sp.State != tracer.StateLockWait || ts.Start-sp.Start > startWindow || f < sp.Start || f > sp.End ||
+					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+					continue
+				}
+				off := sp.End - f
+				switch starting.of(sp.Stack) {
+				case inThreadStart:
+					pairs = append(pairs, pair{target, cand, sp.Start, off, true})
+				case maybeThreadStart:
+					if sp.End <= ts.Start+startWindow {
+						pairs = append(pairs, pair{target, cand, sp.Start, off, false})
+					}
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(pairs, func(a, b pair) int {
+		if a.sure != b.sure {
+			if a.sure {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.off, b.off), cmp.Compare(a.target, b.target), cmp.Compare(a.by, b.by))
+	})
+	out := map[tracer.ThreadID]start{}
+	used := map[[2]int64]bool{} // the starter and its wait's start
+	for _, p := range pairs {
+		w := [2]int64{int64(p.by), p.at}
+		if _, done := out[p.target]; done || used[w] {
+			continue
+		}
+		used[w] = true
+		out[p.target] = start{starter: p.by, target: p.target, at: p.at}
+	}
+	return out
+}
+
+// firstGILHolds is when each thread first took its process's GIL.
+func firstGILHolds(s *tracer.Spans) map[tracer.ThreadID]int64 {
+	out := map[tracer.ThreadID]int64{}
+	for _, p := range s.Trace.Procs {
+		if p.GIL == tracer.NoLock {
+			continue
+		}
+		for _, i := range s.LockHolds(p.GIL) {
+			h := &s.Holds[i]
+			if _, ok := out[h.Thread]; !ok {
+				out[h.Thread] = h.Start
+			}
+		}
+	}
 	return out
 }
 
@@ -1433,11 +1533,12 @@ const (
 	maybeThreadStart            // a Condition.wait under frames the recorder could not read
 )
 
-// of tells what stack id says. A frame the recorder could not read (the
-// process had exited when it got to the event: asyncio.run's shutdown
-// thread starts at the end of a run) may be Thread.start: a wait in
-// Condition.wait under such frames is a start only if it ends soon after
-// the new thread's start (findStarts), as _started.wait() does.
+// of tells what stack id says. A frame whose code object the recorder
+// could not read ("?": the process had exited when it got to the event,
+// or the memory had changed) may be Thread.start: a wait in
+// Condition.wait under such frames is a start only if the thread first
+// took the GIL during it and it ended within startWindow after the
+// thread's start (stackStarts), as _started.wait() does.
 func (c startStacks) of(id tracer.StackID) startStack {
 	if !c.real || id == tracer.NoStack || int(id) >= len(c.t.Stacks) {
 		return notThreadStart
@@ -1471,6 +1572,14 @@ func (c startStacks) of(id tracer.StackID) startStack {
 	c.is[id] = v
 	return v
 }
+
+// lifeSlack is how far from its holder's first hold of the GIL and from
+// its end a hold of a thread's state lock may begin and end: it is taken
+// in the thread's bootstrap and let go as it ends (web_scraping: 14-70 us
+// after its first hold of the GIL, 29-82 us before its end). A thread
+// whose whole body is one critical section, never waited for, looks the
+// same: a short one, whose lock the model then leaves out.
+const lifeSlack = 1_000_000
 
 // join is a thread's wait for another thread to end (Thread.join).
 type join struct {
