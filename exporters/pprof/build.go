@@ -366,9 +366,14 @@ func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
 		v.count++
 		v.ns += ns
 	}
-	// active: the waits in progress, in the order they started; next: the
-	// first of ws not started yet.
-	var active []int32
+	// active: the waits in progress, in the order they started, each
+	// copied in (the sweep reads them once a segment); next: the first of
+	// ws not started yet.
+	type activeWait struct {
+		start, end int64
+		thread     tracer.ThreadID
+	}
+	var active []activeWait
 	next := 0
 	started, at := false, int64(0) // the timeline's start, then the end of its last segment
 	var cur key                    // the previous segment's holder key and row, to spare the map
@@ -385,7 +390,7 @@ func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
 			if w.Start < at { // before the timeline's first hold: nobody held it
 				charge(0, w.Thread, min(w.End, at)-w.Start)
 			}
-			active = append(active, ws[next])
+			active = append(active, activeWait{w.Start, w.End, w.Thread})
 		}
 		at = seg.End
 		k := handoff
@@ -405,19 +410,18 @@ func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
 		}
 		j := 0
 		row := rows[curRow] // charge, inline
-		for _, wi := range active {
-			w := &s.Waits[wi]
-			if lo, hi := max(w.Start, seg.Start), min(w.End, seg.End); lo < hi {
+		for _, w := range active {
+			if lo, hi := max(w.start, seg.Start), min(w.end, seg.End); lo < hi {
 				if row != nil {
-					v := &row[w.Thread]
+					v := &row[w.thread]
 					v.count++
 					v.ns += hi - lo
 				} else {
-					charge(curRow, w.Thread, hi-lo)
+					charge(curRow, w.thread, hi-lo)
 				}
 			}
-			if w.End > seg.End {
-				active[j] = wi
+			if w.end > seg.End {
+				active[j] = w
 				j++
 			}
 		}
@@ -425,10 +429,9 @@ func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
 	}
 	// What is left of the waits after the timeline's end, and the waits
 	// that start after it (or of a lock never held), nobody held.
-	for _, wi := range active {
-		w := &s.Waits[wi]
-		if w.End > at {
-			charge(0, w.Thread, w.End-max(w.Start, at))
+	for _, w := range active {
+		if w.end > at {
+			charge(0, w.thread, w.end-max(w.start, at))
 		}
 	}
 	for ; next < len(ws); next++ {
