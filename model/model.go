@@ -361,17 +361,20 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // times at least (as the diagnosis counts a mutex), and that some thread
 // waited for or that were held a hundredth of the run at least: real
 // mutual exclusion, modelled as a lock. Not a lock that nobody waited for
-// and that each holder held from its first hold of the GIL to its end
-// (within lifeSlack):
-// each thread's state lock (Thread.join's), whose address the next
+// and that each holder took first of its locks, within lifeSlack of its
+// first hold of the GIL, and held to within lifeSlack of its end: each
+// thread's state lock (to 3.12, Thread.join's, taken in the bootstrap
+// before _started.set() takes a Condition's), whose address the next
 // thread's reuses. In web_scraping's recording five request threads held
 // one so, one after the other; modelled as one lock, it made them wait on
 // each other in the replay once they started where the server started
-// them. A real lock taken once by each thread is held for part of its life
-// (review: workers writing their result under a lock at their end, which
-// dropped, made processes predicted 20 % faster than measured). A lock held by one thread only and
-// waited for by others (a thread's join lock, a queue's condition) is a
-// wait for that thread's work, which the model reproduces by itself.
+// them. A real lock taken once by each thread is taken after
+// _started.set() (review: workers writing their result under a lock at
+// their end, or threads whose whole body is one short critical section,
+// dropped, made processes predicted 20 % faster than measured). A lock
+// held by one thread only and waited for by others (a thread's join lock,
+// a queue's condition) is a wait for that thread's work, which the model
+// reproduces by itself.
 func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
@@ -394,10 +397,27 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	// lifeLong: every hold of the lock lasted its holder's life.
 	lifeLong := map[tracer.LockID]bool{}
 	first := firstGILHolds(s)
-	for _, h := range s.Holds {
+	// Each thread's first hold of a lock other than the GIL.
+	firstHold := make([]int, len(s.Threads))
+	for i := range firstHold {
+		firstHold[i] = -1
+	}
+	for i, h := range s.Holds {
+		if int(h.Thread) >= len(firstHold) || s.Trace.Locks[h.Lock].GIL {
+			continue
+		}
+		if firstHold[h.Thread] < 0 {
+			firstHold[h.Thread] = i
+		}
+	}
+	for i, h := range s.Holds {
+		if s.Trace.Locks[h.Lock].GIL {
+			continue
+		}
 		ts := s.Threads[h.Thread]
 		f, ok := first[h.Thread]
-		life := ts.Ended && ok && h.Start-f <= lifeSlack && ts.End-h.End <= lifeSlack
+		life := ts.Ended && ok && h.Start-f <= lifeSlack && ts.End-h.End <= lifeSlack &&
+			firstHold[h.Thread] == i
 		if v, ok := lifeLong[h.Lock]; !ok || v {
 			lifeLong[h.Lock] = life
 		}
@@ -1351,17 +1371,14 @@ const (
 // the trace began. CPython's Thread.start waits, the GIL released, on the
 // new thread's _started event until the thread has run its bootstrap. In
 // a real program's trace a wait with Thread.start in its stack is that
-// wait: its thread is the starter, the one whose wait began nearest the
-// start, within startWindow before or startLate after (asyncio's
+// wait, whether or not its thread later joins the new one (asyncio's
 // shutdown_default_executor joins its thread only once it has ended, a
-// free lock the recorder does not see); failing that, a wait in
-// Condition.wait under frames the recorder could not read, ended within
-// startWindow after the start (startStacks.of). Otherwise (a VM workload, a stack
-// not read) the starter is the thread of the process in a wait on a guest
-// lock (not the GIL) when the new thread started, the one whose wait began
-// last, within startWindow before, if it later joins the thread; failing
-// that, of the threads that join it, the first to begin one within
-// startLate after. A wait that merely overlaps a start is no proof: a
+// free lock the recorder does not see): stackStarts pairs them.
+// Otherwise (a VM workload, a stack not read) the starter is the thread of
+// the process in a wait on a guest lock (not the GIL) when the new thread
+// started, the one whose wait began last, within startWindow before, if
+// it later joins the thread; failing that, of the threads that join it,
+// the first to begin one within startLate after. A wait that merely overlaps a start is no proof: a
 // server's request threads, tied so to a thread that never joins them,
 // replayed worse (web_scraping). The start goes where that wait begins. A
 // thread whose starter is not found keeps its start_after.
@@ -1420,18 +1437,18 @@ func findStarts(s *tracer.Spans, js []join) []start {
 
 // stackStarts pairs the threads of a real CPython program that started
 // after the trace began with the waits in Thread.start that started them
-// (startStacks.of), each wait with one thread: a wait may be a thread's
-// start if it began at most startWindow before the thread's first event
-// or startLate after, and the thread first took the GIL while it lasted
-// (the new thread sets _started holding the GIL, which ends the wait);
-// a wait in Condition.wait under unread frames must also end within
-// startWindow after that first event. The pairs are taken surest first
-// (a Thread.start frame before unread frames), then the wait that ended
-// soonest after the thread first took the GIL (it sets _started in that
-// first hold, and the wait ends then): two threads starting threads at the
-// same moment must not trade them (review: the wait begun nearest the
-// start tied 1-5 of 30 workers to the other starter, and one wait to two
-// threads).
+// (startStacks.of: its _started.wait(), innermost Condition.wait), each
+// wait with one thread. A wait may be a thread's start if it began at most
+// startLate after the thread's first event and at most createLate before,
+// and the thread first took the GIL while it lasted (the new thread sets
+// _started holding the GIL, which ends the wait). A wait in Condition.wait
+// under unread frames must also have begun at most startWindow before the
+// thread's first event and ended at most startWindow after. The pairs are
+// taken surest first (a Thread.start frame before unread frames), then the
+// wait that ended soonest after the thread first took the GIL: two
+// threads starting threads at the same moment must not trade them
+// (review: the wait begun nearest the start tied 1-5 of 30 workers to the
+// other starter, and one wait to two threads).
 func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
 	t := s.Trace
 	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]startStack{}}
@@ -1460,7 +1477,7 @@ func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
 				if sp.Start > ts.Start+startLate {
 					break
 				}
-				if sp.State != tracer.StateLockWait || ts.Start-sp.Start > startWindow || f < sp.Start || f > sp.End ||
+				if sp.State != tracer.StateLockWait || ts.Start-sp.Start > createLate || f < sp.Start || f > sp.End ||
 					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
 					continue
 				}
@@ -1469,7 +1486,7 @@ func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
 				case inThreadStart:
 					pairs = append(pairs, pair{target, cand, sp.Start, off, true})
 				case maybeThreadStart:
-					if sp.End <= ts.Start+startWindow {
+					if ts.Start-sp.Start <= startWindow && sp.End <= ts.Start+startWindow {
 						pairs = append(pairs, pair{target, cand, sp.Start, off, false})
 					}
 				}
@@ -1566,19 +1583,31 @@ func (c startStacks) of(id tracer.StackID) startStack {
 			break
 		}
 	}
-	if v == notThreadStart && cond && unread {
+	switch {
+	case v == inThreadStart && !cond:
+		// Thread.start's wait for _active_limbo_lock, before the thread
+		// exists: another new thread's bootstrap ends it (review: it took
+		// that thread from its starter).
+		v = notThreadStart
+	case v == notThreadStart && cond && unread:
 		v = maybeThreadStart
 	}
 	c.is[id] = v
 	return v
 }
 
+// createLate is how long after its starter began waiting on _started a
+// new thread's first event may come: the thread is created before that
+// wait, but the system may run it later (review: 2.7-4.4 ms now and then,
+// beyond startWindow; a bound much longer let a thread starting others
+// back to back, whose wait lasted 6.8 ms, take a thread started by another
+// at its end).
+const createLate = 5_000_000
+
 // lifeSlack is how far from its holder's first hold of the GIL and from
 // its end a hold of a thread's state lock may begin and end: it is taken
 // in the thread's bootstrap and let go as it ends (web_scraping: 14-70 us
-// after its first hold of the GIL, 29-82 us before its end). A thread
-// whose whole body is one critical section, never waited for, looks the
-// same: a short one, whose lock the model then leaves out.
+// after its first hold of the GIL, 29-82 us before its end).
 const lifeSlack = 1_000_000
 
 // join is a thread's wait for another thread to end (Thread.join).
