@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"path/filepath"
@@ -1383,7 +1384,6 @@ const (
 // replayed worse (web_scraping). The start goes where that wait begins. A
 // thread whose starter is not found keeps its start_after.
 func findStarts(s *tracer.Spans, js []join) []start {
-	t := s.Trace
 	var out []start
 	joined := map[[2]tracer.ThreadID]bool{} // waiter, target
 	for _, j := range js {
@@ -1403,25 +1403,15 @@ func findStarts(s *tracer.Spans, js []join) []start {
 		// target, the first begun within startLate after it.
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
 		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
-		for j, js := range s.Threads {
-			cand := tracer.ThreadID(j)
-			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+		for cand, sp := range lockWaitsToStart(s, target) {
+			if sp.End <= ts.Start {
 				continue
 			}
-			for _, sp := range s.ThreadStates(cand) {
-				if sp.Start > ts.Start+startLate {
-					break
-				}
-				if sp.State != tracer.StateLockWait || sp.End <= ts.Start ||
-					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
-					continue
-				}
-				switch {
-				case sp.Start <= ts.Start && sp.Start > bestAt:
-					found, best, bestAt = true, cand, sp.Start
-				case sp.Start > ts.Start && sp.Start < lateAt && joined[[2]tracer.ThreadID{cand, target}]:
-					late, lateBy, lateAt = true, cand, sp.Start
-				}
+			switch {
+			case sp.Start <= ts.Start && sp.Start > bestAt:
+				found, best, bestAt = true, cand, sp.Start
+			case sp.Start > ts.Start && sp.Start < lateAt && joined[[2]tracer.ThreadID{cand, target}]:
+				late, lateBy, lateAt = true, cand, sp.Start
 			}
 		}
 		switch {
@@ -1468,27 +1458,17 @@ func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
 		if ts.Start <= 0 || ts.Existed || !ok {
 			continue
 		}
-		for j, js := range s.Threads {
-			cand := tracer.ThreadID(j)
-			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+		for cand, sp := range lockWaitsToStart(s, target) {
+			if ts.Start-sp.Start > createLate || f < sp.Start || f > sp.End {
 				continue
 			}
-			for _, sp := range s.ThreadStates(cand) {
-				if sp.Start > ts.Start+startLate {
-					break
-				}
-				if sp.State != tracer.StateLockWait || ts.Start-sp.Start > createLate || f < sp.Start || f > sp.End ||
-					int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
-					continue
-				}
-				off := sp.End - f
-				switch starting.of(sp.Stack) {
-				case inThreadStart:
-					pairs = append(pairs, pair{target, cand, sp.Start, off, true})
-				case maybeThreadStart:
-					if ts.Start-sp.Start <= startWindow && sp.End <= ts.Start+startWindow {
-						pairs = append(pairs, pair{target, cand, sp.Start, off, false})
-					}
+			off := sp.End - f
+			switch starting.of(sp.Stack) {
+			case inThreadStart:
+				pairs = append(pairs, pair{target, cand, sp.Start, off, true})
+			case maybeThreadStart:
+				if ts.Start-sp.Start <= startWindow && sp.End <= ts.Start+startWindow {
+					pairs = append(pairs, pair{target, cand, sp.Start, off, false})
 				}
 			}
 		}
@@ -1513,6 +1493,32 @@ func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
 		out[p.target] = start{starter: p.by, target: p.target, at: p.at}
 	}
 	return out
+}
+
+// lockWaitsToStart yields the waits on a guest lock (not the GIL) that may
+// have started thread target: those of the other threads of its process,
+// started before it, begun at most startLate after its first event.
+func lockWaitsToStart(s *tracer.Spans, target tracer.ThreadID) iter.Seq2[tracer.ThreadID, tracer.StateSpan] {
+	return func(yield func(tracer.ThreadID, tracer.StateSpan) bool) {
+		t, ts := s.Trace, s.Threads[target]
+		for j, js := range s.Threads {
+			cand := tracer.ThreadID(j)
+			if cand == target || t.Threads[cand].Proc != t.Threads[target].Proc || js.Start >= ts.Start {
+				continue
+			}
+			for _, sp := range s.ThreadStates(cand) {
+				if sp.Start > ts.Start+startLate {
+					break
+				}
+				if sp.State != tracer.StateLockWait || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+					continue
+				}
+				if !yield(cand, sp) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // firstGILHolds is when each thread first took its process's GIL.
