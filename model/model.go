@@ -125,10 +125,11 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		return nil, fmt.Errorf("modelling %s: %w: the run had %d threads over its life, and a model has one thread group per thread, at most %d (a workload's limit)", what, ErrTooManyThreads, n, MaxThreads)
 	}
 	procs := modelledProcs(t, nil) // every process, until the threads built say which have work
-	shared := sharedLocks(s)
+	paired := stackStarts(s)       // threads started by a wait in Thread.start
+	shared := sharedLocks(s, paired)
 	joins := findJoins(s, shared)
 	polls := s.Polls() // loops that sleep until other threads end: joins (tracer.Poll)
-	starts := findStarts(s, joins)
+	starts := findStarts(s, joins, paired)
 	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
 	holds := indexHolds(s, shared)
 	var notes []notification
@@ -362,8 +363,9 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // times at least (as the diagnosis counts a mutex), and that some thread
 // waited for or that were held a hundredth of the run at least: real
 // mutual exclusion, modelled as a lock. Not a lock that nobody waited for
-// and that each holder took first of its locks, within lifeSlack of its
-// first hold of the GIL, and held to within lifeSlack of its end: each
+// and that each holder took first of its locks (one of them at least
+// started by threading's Thread.start, stackStarts), within lifeSlack of its first hold of the GIL,
+// and held to within lifeSlack of its end: each
 // thread's state lock (to 3.12, Thread.join's, taken in the bootstrap
 // before _started.set() takes a Condition's), whose address the next
 // thread's reuses. In web_scraping's recording five request threads held
@@ -372,11 +374,13 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // them. A real lock taken once by each thread is taken after
 // _started.set() (review: workers writing their result under a lock at
 // their end, or threads whose whole body is one short critical section,
-// dropped, made processes predicted 20 % faster than measured). A lock
+// dropped, made processes predicted 20 % faster than measured); a thread
+// made with _thread.start_new_thread has no state lock, and its first
+// lock may be the program's (review). A lock
 // held by one thread only and waited for by others (a thread's join lock,
 // a queue's condition) is a wait for that thread's work, which the model
 // reproduces by itself.
-func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
+func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
 	held := map[tracer.LockID]float64{}
@@ -398,6 +402,7 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	// lifeLong: every hold of the lock lasted its holder's life.
 	lifeLong := map[tracer.LockID]bool{}
 	first := firstGILHolds(s)
+	byThreading := map[tracer.LockID]bool{} // a holder was started by Thread.start
 	// Each thread's first hold of a lock other than the GIL.
 	firstHold := make([]int, len(s.Threads))
 	for i := range firstHold {
@@ -417,6 +422,9 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 		}
 		ts := s.Threads[h.Thread]
 		f, ok := first[h.Thread]
+		if _, ok := started[h.Thread]; ok {
+			byThreading[h.Lock] = true
+		}
 		life := ts.Ended && ok && h.Start-f <= lifeSlack && ts.End-h.End <= lifeSlack &&
 			firstHold[h.Thread] == i
 		if v, ok := lifeLong[h.Lock]; !ok || v {
@@ -426,7 +434,7 @@ func sharedLocks(s *tracer.Spans) map[tracer.LockID]bool {
 	out := map[tracer.LockID]bool{}
 	for l, hs := range holders {
 		// diagnosis's rule: a join lock has two holds
-		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration()) && !lifeLong[l]) {
+		if len(hs) >= 2 && holds[l] >= 3 && (waited[l] || held[l] >= minHeldShare*float64(s.Trace.Duration()) && !(lifeLong[l] && byThreading[l])) {
 			out[l] = true
 		}
 	}
@@ -1383,13 +1391,12 @@ const (
 // server's request threads, tied so to a thread that never joins them,
 // replayed worse (web_scraping). The start goes where that wait begins. A
 // thread whose starter is not found keeps its start_after.
-func findStarts(s *tracer.Spans, js []join) []start {
+func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) []start {
 	var out []start
 	joined := map[[2]tracer.ThreadID]bool{} // waiter, target
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
 	}
-	started := stackStarts(s)
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {

@@ -1132,6 +1132,11 @@ func TestThreadStateLockNotShared(t *testing.T) {
 		// its threads' first lock: _started.set() took a Condition's
 		// before it.
 		{"testdata/lock-body.giltrace", "lock 0x55632e560270", true},
+		// model/testdata/raw_threads.py (3.12, --lock-holds): 30 threads
+		// made with _thread.start_new_thread, one at a time, whose whole
+		// body is `with L: burn(3 ms)`. They have no state lock, so L is
+		// each one's first (review: dropped).
+		{"testdata/raw-threads.giltrace", "lock 0x5632fa0a0210", true},
 	} {
 		tr, err := tracer.ReadFile(tc.file)
 		if err != nil {
