@@ -363,9 +363,9 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // times at least (as the diagnosis counts a mutex), and that some thread
 // waited for or that were held a hundredth of the run at least: real
 // mutual exclusion, modelled as a lock. Not a lock that nobody waited for
-// and that each holder took first of its locks (one of them at least
-// started by threading's Thread.start, stackStarts), within lifeSlack of its first hold of the GIL,
-// and held to within lifeSlack of its end: each
+// and that each holder took first of its locks, within lifeSlack of its
+// first hold of the GIL, and held to within lifeSlack of its end, one
+// holder at least started by threading's Thread.start (stackStarts): each
 // thread's state lock (to 3.12, Thread.join's, taken in the bootstrap
 // before _started.set() takes a Condition's), whose address the next
 // thread's reuses. In web_scraping's recording five request threads held
@@ -376,10 +376,9 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // their end, or threads whose whole body is one short critical section,
 // dropped, made processes predicted 20 % faster than measured); a thread
 // made with _thread.start_new_thread has no state lock, and its first
-// lock may be the program's (review). A lock
-// held by one thread only and waited for by others (a thread's join lock,
-// a queue's condition) is a wait for that thread's work, which the model
-// reproduces by itself.
+// lock may be the program's (review). A lock held by one thread only and
+// waited for by others (a thread's join lock, a queue's condition) is a
+// wait for that thread's work, which the model reproduces by itself.
 func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
@@ -417,7 +416,7 @@ func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start) map[tracer.
 		}
 	}
 	for i, h := range s.Holds {
-		if s.Trace.Locks[h.Lock].GIL {
+		if int(h.Thread) >= len(firstHold) || s.Trace.Locks[h.Lock].GIL {
 			continue
 		}
 		ts := s.Threads[h.Thread]
@@ -1387,10 +1386,11 @@ const (
 // the process in a wait on a guest lock (not the GIL) when the new thread
 // started, the one whose wait began last, within startWindow before, if
 // it later joins the thread; failing that, of the threads that join it,
-// the first to begin one within startLate after. A wait that merely overlaps a start is no proof: a
-// server's request threads, tied so to a thread that never joins them,
-// replayed worse (web_scraping). The start goes where that wait begins. A
-// thread whose starter is not found keeps its start_after.
+// the first to begin one within startLate after. A wait that merely
+// overlaps a start is no proof: a server's request threads, tied so to a
+// thread that never joins them, replayed worse (web_scraping). The start
+// goes where that wait begins. A thread whose starter is not found keeps
+// its start_after.
 func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) []start {
 	var out []start
 	joined := map[[2]tracer.ThreadID]bool{} // waiter, target
