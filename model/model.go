@@ -125,8 +125,9 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		return nil, fmt.Errorf("modelling %s: %w: the run had %d threads over its life, and a model has one thread group per thread, at most %d (a workload's limit)", what, ErrTooManyThreads, n, MaxThreads)
 	}
 	procs := modelledProcs(t, nil) // every process, until the threads built say which have work
-	paired := stackStarts(s)       // threads started by a wait in Thread.start
-	shared := sharedLocks(s, paired)
+	firstGIL := firstGILHolds(s)
+	paired := stackStarts(s, firstGIL) // threads started by a wait in Thread.start
+	shared := sharedLocks(s, paired, firstGIL)
 	joins := findJoins(s, shared)
 	polls := s.Polls() // loops that sleep until other threads end: joins (tracer.Poll)
 	starts := findStarts(s, joins, paired)
@@ -379,7 +380,7 @@ func modelledProcs(t *tracer.Trace, threads []threadModel) procSet {
 // lock may be the program's (review). A lock held by one thread only and
 // waited for by others (a thread's join lock, a queue's condition) is a
 // wait for that thread's work, which the model reproduces by itself.
-func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start) map[tracer.LockID]bool {
+func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start, first map[tracer.ThreadID]int64) map[tracer.LockID]bool {
 	holders := map[tracer.LockID]map[tracer.ThreadID]bool{}
 	holds := map[tracer.LockID]int{}
 	held := map[tracer.LockID]float64{}
@@ -400,7 +401,6 @@ func sharedLocks(s *tracer.Spans, started map[tracer.ThreadID]start) map[tracer.
 	}
 	// lifeLong: every hold of the lock lasted its holder's life.
 	lifeLong := map[tracer.LockID]bool{}
-	first := firstGILHolds(s)
 	byThreading := map[tracer.LockID]bool{} // a holder was started by Thread.start
 	// Each thread's first hold of a lock other than the GIL.
 	firstHold := make([]int, len(s.Threads))
@@ -1446,13 +1446,12 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 // threads starting threads at the same moment must not trade them
 // (review: the wait begun nearest the start tied 1-5 of 30 workers to the
 // other starter, and one wait to two threads).
-func stackStarts(s *tracer.Spans) map[tracer.ThreadID]start {
+func stackStarts(s *tracer.Spans, first map[tracer.ThreadID]int64) map[tracer.ThreadID]start {
 	t := s.Trace
-	starting := startStacks{t: t, real: t.Meta.Extra["source"] == "cpython", is: map[tracer.StackID]startStack{}}
-	if !starting.real {
-		return nil
+	if t.Meta.Extra["source"] != "cpython" {
+		return nil // CPython's frames: a real program's trace
 	}
-	first := firstGILHolds(s)
+	starting := startStacks{t: t, is: map[tracer.StackID]startStack{}}
 	type pair struct {
 		target, by tracer.ThreadID
 		at, off    int64
@@ -1549,9 +1548,8 @@ func firstGILHolds(s *tracer.Spans) map[tracer.ThreadID]int64 {
 // Thread.start (threading.py's start, Thread.start from 3.11: its
 // _started.wait()), each stack looked at once.
 type startStacks struct {
-	t    *tracer.Trace
-	real bool // a real program's trace (source cpython), whose frames are CPython's
-	is   map[tracer.StackID]startStack
+	t  *tracer.Trace
+	is map[tracer.StackID]startStack
 }
 
 // startStack is what a wait's stack says of a start.
@@ -1570,7 +1568,7 @@ const (
 // took the GIL during it and it ended within startWindow after the
 // thread's start (stackStarts), as _started.wait() does.
 func (c startStacks) of(id tracer.StackID) startStack {
-	if !c.real || id == tracer.NoStack || int(id) >= len(c.t.Stacks) {
+	if id == tracer.NoStack || int(id) >= len(c.t.Stacks) {
 		return notThreadStart
 	}
 	if v, ok := c.is[id]; ok {
