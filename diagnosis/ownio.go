@@ -2,7 +2,6 @@ package diagnosis
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -102,14 +101,9 @@ func (a *analysis) ownIO() {
 	// connection, for a lock or for a process (review: an idle server's
 	// 737 ms of waits for a connection made "about 923ms of their 1.19s"
 	// of a ping-pong's 452 ms).
-	notFD := map[tracer.StringID]bool{}
 	// native-wait: an extension module's call its readings found asleep,
 	// counted there, not here (review).
-	for _, k := range tracer.NotDescriptorKinds {
-		if i := slices.Index(a.t.Strings, k); i > 0 {
-			notFD[tracer.StringID(i)] = true
-		}
-	}
+	notFD := tracer.NotDescriptorKindsOf(a.t)
 	// Each thread's I/O on descriptors, and of it the calls caught on its
 	// own pipes (I/O "own-io").
 	ioOf := make([]int64, len(a.t.Threads))

@@ -118,6 +118,18 @@ func OwnIOKindOf(t *Trace) StringID {
 // descriptor speak of (diagnosis.OwnIO).
 var NotDescriptorKinds = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait"}
 
+// NotDescriptorKindsOf is the set of trace t's StringIDs of
+// NotDescriptorKinds.
+func NotDescriptorKindsOf(t *Trace) map[StringID]bool {
+	out := map[StringID]bool{}
+	for _, k := range NotDescriptorKinds {
+		if i := slices.Index(t.Strings, k); i > 0 {
+			out[StringID(i)] = true
+		}
+	}
+	return out
+}
+
 // WriteWindow is how long before a wait on the process's own pipe ended
 // the writer's write may have ended (Writer): the reader's wake-up comes
 // after the write, later on a busy machine (review: an asyncio worker's
@@ -195,13 +207,7 @@ func abs64(x int64) int64 { return max(x, -x) }
 
 // indexWrites lists the I/O spans that may be a write (Writer), by end.
 func (s *Spans) indexWrites() {
-	t := s.Trace
-	skip := map[StringID]bool{}
-	for _, k := range NotDescriptorKinds {
-		if i := slices.Index(t.Strings, k); i > 0 {
-			skip[StringID(i)] = true
-		}
-	}
+	skip := NotDescriptorKindsOf(s.Trace)
 	for i := range s.States {
 		sp := &s.States[i]
 		if sp.State == StateIO && !skip[sp.IOKind] {
