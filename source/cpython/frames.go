@@ -370,9 +370,11 @@ func (m *machine) push(parent tracer.StackID, f tracer.FrameID) tracer.StackID {
 		m.liveSame(int(id), int(m.live.Stack(parent, f)))
 	}
 	m.stacks[k] = id
-	m.parents[id] = parent
-	m.leaf[id] = f
+	m.stackOf[id] = tracer.Stack{Parent: parent, Frame: f}
 	return id
 }
 
-func (m *machine) parent(s tracer.StackID) tracer.StackID { return m.parents[s] }
+func (m *machine) parent(s tracer.StackID) tracer.StackID { return m.stackOf[s].Parent }
+
+// leaf is stack s's innermost frame.
+func (m *machine) leaf(s tracer.StackID) tracer.FrameID { return m.stackOf[s].Frame }

@@ -59,8 +59,7 @@ type machine struct {
 	threads map[int]*thread
 	order   []*thread
 	stacks  map[[2]uint32]tracer.StackID
-	parents map[tracer.StackID]tracer.StackID
-	leaf    map[tracer.StackID]tracer.FrameID // each stack's innermost frame
+	stackOf map[tracer.StackID]tracer.Stack // each stack's parent and innermost frame
 	// nativeWaits counts the GIL-releasing calls of extension modules
 	// shown as I/O ioNativeWait: their thread was found asleep, or their
 	// site's read calls were (nwsite.go).
@@ -259,7 +258,7 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	m := &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, parents: map[tracer.StackID]tracer.StackID{}, leaf: map[tracer.StackID]tracer.FrameID{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}, forkedFrom: map[int]int{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, stackOf: map[tracer.StackID]tracer.Stack{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}, forkedFrom: map[int]int{}}
 	if in != nil && len(in.inlined) > 0 {
 		m.inlined = map[string]*inlineProbe{}
 		for i := range in.inlined {
@@ -1082,12 +1081,13 @@ func (m *machine) closeSection(th *thread, t int64, ended bool) {
 			if th.ownAt == nil {
 				th.ownAt = map[tracer.FrameID][2]int32{}
 			}
-			c := th.ownAt[m.leaf[th.stack]]
+			at := m.leaf(th.stack)
+			c := th.ownAt[at]
 			c[1]++
 			if b.kind == ioOwn {
 				c[0]++
 			}
-			th.ownAt[m.leaf[th.stack]] = c
+			th.ownAt[at] = c
 		case s.reads == 0 && (b.kind == ioDisk || b.kind == ioOther):
 			// Not a socket's or a select's (network): an event loop's one
 			// line of epoll waits on its self-pipe and on its connections
@@ -1378,7 +1378,7 @@ func (m *machine) finish(t int64, why tracer.Release) {
 		}
 		own := uint64(m.intern(ioOwn))
 		for _, i := range th.unread {
-			if c := th.ownAt[m.leaf[th.events[i].st]]; c[0] > 0 && 10*c[0] >= 9*c[1] {
+			if c := th.ownAt[m.leaf(th.events[i].st)]; c[0] > 0 && 10*c[0] >= 9*c[1] {
 				th.events[i].arg = own
 			}
 		}
