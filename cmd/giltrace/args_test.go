@@ -28,7 +28,11 @@ func testArgs[O any](t *testing.T, build func(func(*cobra.Command, *O) error) *c
 			cmd := build(func(_ *cobra.Command, o *O) error { got = o; return nil })
 			// As under the root command: flag errors are usage errors.
 			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-			cmd.SetArgs(tc.args)
+			// Never nil: cobra reads os.Args (the test binary's own flags)
+			// for nil, and "no arguments" passed only when those flags
+			// happened to be usage errors (`giltrace.test -test.count 1`
+			// gave none, and every case of no arguments failed).
+			cmd.SetArgs(append([]string{}, tc.args...))
 			cmd.SetOut(io.Discard)
 			cmd.SetErr(io.Discard)
 			err := cmd.Execute()

@@ -42,10 +42,11 @@ type layout struct {
 	intervalPath []int64
 	// The GIL's state, reached as intervalPath reaches the interval:
 	// gilPath leads to the struct _gil_runtime_state, in which gilLocked
-	// (an int) and gilHolder (the thread state of its last holder) are.
-	// gilPath is nil if they are not known.
-	gilPath              []int64
-	gilLocked, gilHolder int64
+	// (an int) and gilHolder (the thread state of its last holder) are,
+	// and gilSwitches (an unsigned long counting the changes of holder;
+	// -1 if not known). gilPath is nil if the first two are not known.
+	gilPath                           []int64
+	gilLocked, gilHolder, gilSwitches int64
 
 	takeGILTstate, dropGILTstate int // parameter index of tstate: 0 = %di
 
@@ -415,6 +416,10 @@ func (l *layout) readGILState(gs *dwarf.StructType, path []int64) {
 	holder, err2 := offset(gs, "last_holder")
 	if err1 == nil && err2 == nil {
 		l.gilPath, l.gilLocked, l.gilHolder = path, locked, holder
+	}
+	l.gilSwitches = -1
+	if sw, err := offset(gs, "switch_number"); err == nil {
+		l.gilSwitches = sw
 	}
 }
 

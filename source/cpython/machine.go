@@ -105,8 +105,8 @@ type memReader interface {
 	memory(pid int) *memory
 	mapping(pid int, addr uint64) (path string, vaddr uint64, ok bool)
 	interval(pid int) (int64, bool)
-	holder(pid int) (ts uint64, ok bool) // the GIL's holder now, if locked
-	codeType(pid int) (uint64, bool)     // PyCode_Type's address in process pid, if known
+	holder(pid int) (ts, switches uint64, ok bool) // the GIL's holder now, if locked, and its changes of holder
+	codeType(pid int) (uint64, bool)               // PyCode_Type's address in process pid, if known
 	// forget drops what is known of process pid's address space: it
 	// exec'd.
 	forget(pid int)

@@ -32,10 +32,10 @@ func (fakeMem) mapping(_ int, addr uint64) (string, uint64, bool) {
 	}
 	return testLib, addr, true
 }
-func (fakeMem) interval(int) (int64, bool)  { return 5_000_000, true }
-func (fakeMem) holder(int) (uint64, bool)   { return 0, false }
-func (fakeMem) codeType(int) (uint64, bool) { return 0, false }
-func (fakeMem) forget(int)                  {}
+func (fakeMem) interval(int) (int64, bool)        { return 5_000_000, true }
+func (fakeMem) holder(int) (uint64, uint64, bool) { return 0, 0, false }
+func (fakeMem) codeType(int) (uint64, bool)       { return 0, false }
+func (fakeMem) forget(int)                        {}
 
 func testMachine(rec *tracer.Recorder) *machine {
 	in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}

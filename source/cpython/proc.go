@@ -244,19 +244,27 @@ func (pm *procMem) runtimeAddr(pid int, path []int64) (uint64, *memory, bool) {
 }
 
 // holder reads the thread state holding the GIL of process pid now, if
-// the GIL is locked.
-func (pm *procMem) holder(pid int) (uint64, bool) {
+// the GIL is locked, and the GIL's count of changes of holder (0 if not
+// known), in one read of the three fields.
+func (pm *procMem) holder(pid int) (ts, switches uint64, ok bool) {
 	l := pm.in.layout
 	gil, m, ok := pm.runtimeAddr(pid, l.gilPath)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	locked, ok := m.read(gil+uint64(l.gilLocked), 4)
-	if !ok || binary.LittleEndian.Uint32(locked) == 0 {
-		return 0, false
+	lo, hi := min(l.gilLocked, l.gilHolder), max(l.gilLocked+4, l.gilHolder+8)
+	if l.gilSwitches >= 0 {
+		lo, hi = min(lo, l.gilSwitches), max(hi, l.gilSwitches+8)
 	}
-	ts, ok := m.u64(gil + uint64(l.gilHolder))
-	return ts, ok && ts != 0
+	b, ok := m.read(gil+uint64(lo), int(hi-lo))
+	if !ok || binary.LittleEndian.Uint32(b[l.gilLocked-lo:]) == 0 {
+		return 0, 0, false
+	}
+	ts = binary.LittleEndian.Uint64(b[l.gilHolder-lo:])
+	if l.gilSwitches >= 0 {
+		switches = binary.LittleEndian.Uint64(b[l.gilSwitches-lo:])
+	}
+	return ts, switches, ts != 0
 }
 
 // procCPU is the CPU time process pid has had, user and system, its

@@ -569,6 +569,30 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 	r.process(m, nil, 0, pend, true)
 }
 
+// pacer paces a loop at every ns of CLOCK_MONOTONIC. A time.Ticker of
+// sampleTick does not: Go's timers wake a sleeping program through the
+// netpoller, whose timeout is whole milliseconds, and a 500 us ticker
+// ticked every 1.1 ms here (p50 and p99 alike), leaving holds of 2 ms
+// unread between two readings (TestShortHoldsSampled). clock_nanosleep
+// to an absolute time ticked at 500-526 us (p50-p99).
+type pacer struct {
+	every, next int64
+}
+
+// wait sleeps until the next tick; a loop that fell behind (a reading
+// that took longer than a tick, the recorder's thread not scheduled)
+// starts afresh from now rather than catching up in a burst.
+func (p *pacer) wait() {
+	now := monoNow()
+	p.next += p.every
+	if p.next <= now {
+		p.next = now + p.every
+	}
+	ts := unix.NsecToTimespec(p.next)
+	for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil) == unix.EINTR {
+	}
+}
+
 // readQueue holds the events a reading goroutine has read and prepared
 // (see prepare) until the recording loop takes them: reading and the
 // memory reads of prepare keep pace with the program even when handling
@@ -599,8 +623,7 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		states := newTaskStates()
 		states.mem = pm.memory
 		defer states.close()
-		t := time.NewTicker(sampleTick)
-		defer t.Stop()
+		tick := pacer{every: int64(sampleTick)}
 		var stateAt int64
 		for {
 			mono := monoNow()
@@ -617,7 +640,8 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			select {
 			case <-q.quit:
 				return
-			case <-t.C:
+			default:
+				tick.wait()
 			}
 		}
 	}()

@@ -18,15 +18,22 @@ const sampleTick = 500 * time.Microsecond
 const sampleEvery = 10 * time.Millisecond
 
 // A thread's stack is read at the first reading that finds it holding the
-// GIL, then every sampleEvery while the hold goes on. A hold that no
-// reading finds runs in its release's stack, which is where the work ran
-// only when the release came within a few instructions of it (a drop
-// request); a hold that ends in a blocking call runs there, often in
-// another function than the work (QA: two threads each looping over
-// compute(), 2 ms of Python, then wait_io(), a time.sleep: 0.45 s of
-// running time on the sleep's line, 0.10 s on compute's, when reads began
-// a switch interval and 2 ms into a hold; 0.27-0.30 s against 0.10-0.13 s
-// now). Holds shorter than a tick are found in proportion to their length.
+// GIL, then every sampleEvery while the hold goes on. A reading that
+// finds the holder of the last one holding it again is a new hold when
+// the GIL's count of changes of holder (switch_number) moved: the GIL went
+// to another thread and back between the two. A hold that no reading
+// finds runs in its release's stack, which is where the work ran only
+// when the release came within a few instructions of it (a drop request);
+// a hold that ends in a blocking call runs there, often in another
+// function than the work (QA: two threads each looping over compute(),
+// 2 ms of Python, then wait_io(), a time.sleep: 0.45 s of running time on
+// the sleep's line, 0.10 s on compute's, when reads began a switch
+// interval and 2 ms into a hold; 0.23-0.31 s against 0.10-0.17 s with
+// reads at each new holder every 1.1 ms (a time.Ticker's pace: pacer);
+// 0.32-0.36 s against 0.05-0.08 s at 0.5 ms with switch_number, and under
+// the load of the command's tests 0.32-0.44 s against 0.02-0.10 s, where
+// the build before gave down to 0.21 s against 0.19 s). Holds shorter
+// than a tick are found in proportion to their length.
 
 // freshSamples is how many readings of a thread state's first hold of the
 // GIL read its stack, however short the hold: a thread's first reading
@@ -53,10 +60,10 @@ type sampler struct {
 
 // sampled is the sampler's state for one process.
 type sampled struct {
-	// The GIL's holder as last read, and when its stack was last read (0:
-	// not during this hold).
-	seenTS   uint64
-	seenLast int64
+	// The GIL's holder and count of changes of holder as last read, and
+	// when the holder's stack was last read (0: not during this hold).
+	seenTS, seenSwitch uint64
+	seenLast           int64
 	// fresh: by thread state id, the stacks read (freshHolder).
 	fresh map[uint64]int
 
@@ -83,7 +90,7 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 			sp = &sampled{fresh: map[uint64]int{}, codes: map[uint64]*code{}}
 			s.procs[pid] = sp
 		}
-		ts, ok := s.mem.holder(pid)
+		ts, switches, ok := s.mem.holder(pid)
 		if !ok {
 			sp.seenTS = 0
 			continue
@@ -91,8 +98,10 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 		mem := s.mem.memory(pid)
 		id, fresh := s.freshHolder(sp, mem, ts)
 		switch {
-		case ts != sp.seenTS:
-			sp.seenTS, sp.seenLast = ts, 0
+		case ts != sp.seenTS || switches != sp.seenSwitch:
+			// A new hold, also when the holder read last held it then: the
+			// GIL went to another thread and back in between.
+			sp.seenTS, sp.seenSwitch, sp.seenLast = ts, switches, 0
 		case fresh:
 		case sp.seenLast != 0 && mono-sp.seenLast < int64(sampleEvery):
 			continue
