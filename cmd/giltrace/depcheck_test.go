@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,5 +131,22 @@ func TestSelfProfile(t *testing.T) {
 	b, err := exec.Command("go", "tool", "pprof", "-raw", file).CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "PeriodType") {
 		t.Errorf("go tool pprof -raw %s: %v\n%s", file, err, b)
+	}
+	// Also written when the command fails (a traced program's exit status
+	// of its own is such a failure: its profile was lost), and by cobra's
+	// own commands.
+	for _, args := range [][]string{{"report", filepath.Join(t.TempDir(), "missing.giltrace")}, {"help"}} {
+		file := filepath.Join(t.TempDir(), "self.pb.gz")
+		cmd := newRootCmd()
+		cmd.SetArgs(append([]string{"--self-profile", file}, args...))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.Execute()
+		if (err != nil) != (args[0] == "report") {
+			t.Errorf("%v: err = %v", args, err)
+		}
+		if fi, serr := os.Stat(file); serr != nil || fi.Size() == 0 {
+			t.Errorf("%v: no profile written: %v", args, serr)
+		}
 	}
 }

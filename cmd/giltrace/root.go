@@ -62,7 +62,6 @@ func newRootCmd() *cobra.Command {
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.SetVersionTemplate("giltrace {{.Version}}\n") // as `giltrace version` prints it (QA)
 	var selfProfile string
-	var stopProfile func() error
 	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
 	var profile bytes.Buffer // written to selfProfile at the end, atomically
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
@@ -78,29 +77,50 @@ func newRootCmd() *cobra.Command {
 			return &usageError{fmt.Errorf("--self-profile %s: %w", selfProfile, err)}
 		}
 		stop, start := fgprof.Start(&profile, fgprof.FormatPprof), time.Now()
-		stopProfile = func() error {
+		finish := func(c *cobra.Command) error {
 			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
 			// took no sample: let it sample (99 Hz) at least twice.
 			if d := time.Since(start); d < minSelfProfile {
 				time.Sleep(minSelfProfile - d)
 			}
-			return stop()
-		}
-		return nil
-	}
-	cmd.PersistentPostRunE = func(c *cobra.Command, args []string) error {
-		if stopProfile == nil {
+			err := stop()
+			if err == nil {
+				err = writeFile(context.WithoutCancel(c.Context()), selfProfile, func(w io.Writer) error {
+					_, err := w.Write(profile.Bytes())
+					return err
+				})
+			}
+			if err != nil {
+				return fmt.Errorf("self-profile %s: %w", selfProfile, err)
+			}
 			return nil
 		}
-		err := stopProfile()
-		if err == nil {
-			err = writeFile(context.WithoutCancel(c.Context()), selfProfile, func(w io.Writer) error {
-				_, err := w.Write(profile.Bytes())
-				return err
-			})
+		// Written also when the command fails: a program traced by
+		// record that exits with a status of its own is such a failure,
+		// and its profile was lost (a PersistentPostRunE runs only after
+		// a command that succeeded).
+		run := c.RunE
+		if run == nil { // cobra's own commands: help, completion
+			plain := c.Run
+			run = func(c *cobra.Command, args []string) error {
+				if plain != nil {
+					plain(c, args)
+				}
+				return nil
+			}
+			c.Run = nil
 		}
-		if err != nil {
-			return fmt.Errorf("self-profile %s: %w", selfProfile, err)
+		c.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			perr := finish(c)
+			switch {
+			case perr == nil:
+			case err == nil:
+				err = perr
+			default:
+				printError(c.ErrOrStderr(), perr)
+			}
+			return err
 		}
 		return nil
 	}
