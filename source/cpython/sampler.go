@@ -30,9 +30,9 @@ const sampleEvery = 10 * time.Millisecond
 // the sleep's line, 0.10 s on compute's, when reads began a switch
 // interval and 2 ms into a hold; 0.23-0.31 s against 0.10-0.17 s with
 // reads at each new holder every 1.1 ms (a time.Ticker's pace: pacer);
-// 0.32-0.36 s against 0.05-0.08 s at 0.5 ms with switch_number, and under
-// the load of the command's tests 0.32-0.44 s against 0.02-0.10 s, where
-// the build before gave down to 0.21 s against 0.19 s). Holds shorter
+// 0.34-0.38 s against 0.03-0.06 s at 0.5 ms with switch_number, and
+// beside go test ./cmd/giltrace 0.31-0.52 s against 0.01-0.11 s, where
+// the build before gave 0.22-0.51 s against 0.04-0.19 s). Holds shorter
 // than a tick are found in proportion to their length.
 
 // freshSamples is how many readings of a thread state's first hold of the
