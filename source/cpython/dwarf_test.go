@@ -53,6 +53,12 @@ func TestLayout(t *testing.T) {
 			if got != wants[v] {
 				t.Errorf("layout\n got %+v\nwant %+v", got, wants[v])
 			}
+			// struct _gil_runtime_state: interval, last_holder, locked,
+			// switch_number on every version (the sampler reads the last
+			// three).
+			if l.gilPath == nil || l.gilHolder != 8 || l.gilLocked != 16 || l.gilSwitches != 24 {
+				t.Errorf("GIL state at %v: last_holder +%d, locked +%d, switch_number +%d; want +8, +16, +24", l.gilPath, l.gilHolder, l.gilLocked, l.gilSwitches)
+			}
 			if len(l.intervalPath) == 0 || l.objErr != nil || l.freeThreaded {
 				t.Errorf("interval path %v, object layout error %v, free-threaded %v", l.intervalPath, l.objErr, l.freeThreaded)
 			}
