@@ -46,7 +46,8 @@ type Summary struct {
 	// was stopped (Ctrl-C, SIGTERM, SIGHUP): "interrupted" (it was sent
 	// SIGINT and exited within StopGrace, traced meanwhile) or "killed"
 	// (it had not, or a second signal came first, and it was sent SIGKILL
-	// KilledAfter the SIGINT).
+	// KilledAfter the SIGINT). SIGINTIgnored: the program ignored SIGINT
+	// when it was sent.
 	// FailedAtStart: a real program that exited with a non-zero status
 	// before any of its own code ran (no frame outside the interpreter's
 	// frozen modules, the standard library and installed packages): a
@@ -56,6 +57,7 @@ type Summary struct {
 	Stopped       string `json:"stopped,omitempty"`
 	StopGrace     string `json:"stop_grace,omitempty"`
 	KilledAfter   string `json:"killed_after,omitempty"`
+	SIGINTIgnored bool   `json:"sigint_ignored,omitempty"`
 	// Outlived lists the processes (pid N, ...) that were still running a
 	// second after the program exited: their threads are cut off then.
 	Outlived string `json:"outlived,omitempty"`
@@ -160,6 +162,7 @@ func Summarize(s *tracer.Spans) *Summary {
 	sum.Repairs, _ = strconv.Atoi(t.Meta.Extra["repairs"])
 	sum.ExitSignal = t.Meta.Extra["exit_signal"]
 	sum.Stopped, sum.StopGrace, sum.KilledAfter = t.Meta.Extra["stopped"], t.Meta.Extra["stop_grace"], t.Meta.Extra["killed_after"]
+	sum.SIGINTIgnored = t.Meta.Extra["sigint_ignored"] == "true"
 	// Killed by a signal, it was running (its own code, maybe in too short
 	// a hold to be sampled), not failing to start.
 	sum.FailedAtStart = sum.ExitStatus != nil && *sum.ExitStatus != 0 && sum.ExitSignal == "" && sum.Stopped == "" && sum.Source == "cpython" && !ranOwnCode(t)

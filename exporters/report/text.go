@@ -78,6 +78,9 @@ func headline(s *diagnosis.Summary) string {
 				how = fmt.Sprintf("a second signal to giltrace killed it (SIGKILL) %s later, before its grace of %s was over", s.KilledAfter, s.StopGrace)
 			}
 		}
+		if s.SIGINTIgnored {
+			how += " (it ignores SIGINT)"
+		}
 		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; %s: its shutdown until then is in the run", how)
 	case s.Stopped != "":
 		how := "exited"

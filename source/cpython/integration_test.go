@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -45,6 +46,21 @@ func needTracing(t *testing.T, python string) {
 		if _, err := os.Stat(python); err != nil {
 			skip("no %s: %v", python, err)
 		}
+	}
+}
+
+// needSIGINT: a test whose program must take giltrace's SIGINT needs
+// SIGINT not ignored here: a program inherits the ignoring, and a test
+// binary started in the background by a shell script (no job control)
+// ignores SIGINT (TestInterrupt then failed: the program killed after
+// the grace).
+func needSIGINT(t *testing.T) {
+	t.Helper()
+	if signal.Ignored(os.Interrupt) {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SIGINT is ignored in this process, and the traced programs would inherit that: run the tests in the foreground")
+		}
+		t.Skip("SIGINT is ignored in this process (started in the background by a shell?), and the traced programs would inherit that")
 	}
 }
 
@@ -393,6 +409,7 @@ func TestSignalAfterExit(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)
+	needSIGINT(t)
 	script := filepath.Join(t.TempDir(), "forever.py")
 	os.WriteFile(script, []byte("import threading, time\ndef spin():\n    while True: pass\n"+
 		"threading.Thread(target=spin, daemon=True).start()\ntime.sleep(0.2)\nprint('ready', flush=True)\nspin()\n"), 0o644)
@@ -450,6 +467,7 @@ finally:
 func TestStopGrace(t *testing.T) {
 	py := pyenv(defaultPython)
 	needTracing(t, py)
+	needSIGINT(t)
 	script := filepath.Join(t.TempDir(), "stopping.py")
 	if err := os.WriteFile(script, []byte(stopping), 0o644); err != nil {
 		t.Fatal(err)
@@ -509,6 +527,11 @@ func TestStopGrace(t *testing.T) {
 			}
 			if x := tr.Meta.Extra; x["stopped"] != c.stopped {
 				t.Errorf("stopped %q, want %q (extra %v)", x["stopped"], c.stopped, x)
+			}
+			// Said when the program ignores the SIGINT it is sent (the
+			// one interrupted already is sent none).
+			if got, want := tr.Meta.Extra["sigint_ignored"] == "true", c.mode == "ignore"; got != want {
+				t.Errorf("sigint_ignored %q, want it %v", tr.Meta.Extra["sigint_ignored"], want)
 			}
 			if c.stopped == "killed" {
 				if tr.Meta.Extra["exit_signal"] != "SIGKILL" {
@@ -1838,8 +1861,12 @@ func TestNativeWaitsShortAndPool(t *testing.T) {
 				t.Errorf("%s: of the %d usleep calls, %d native-wait and %d native work; want at least 75 %% native-wait", fn, n, waits, native)
 			}
 		}
-		if w, n := calls["copy"][ioNativeWait], calls["copy"]["native"]; w > 0 || n != 300 {
-			t.Errorf("the 300 copies: %d native work, %d native-wait; want all native work", n, w)
+		// All native work here; beside the command's tests one of 300 was
+		// once read asleep (a page fault of the 4 MB copy, or the thread
+		// waiting for a core: not told apart) and counted as a wait: a few
+		// such are allowed.
+		if w, n := calls["copy"][ioNativeWait], calls["copy"]["native"]; w > 3 || n+w != 300 {
+			t.Errorf("the 300 copies: %d native work, %d native-wait; want native work, but for at most 3", n, w)
 		}
 		if tr.Meta.Extra["native_waits_inferred"] == "" || !strings.Contains(tr.Meta.Extra["native_wait_sites"], "from short (nativeshort.py:5)") {
 			t.Errorf("native_waits_inferred %q, native_wait_sites %q: want both, naming short's line", tr.Meta.Extra["native_waits_inferred"], tr.Meta.Extra["native_wait_sites"])

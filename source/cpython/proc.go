@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -265,6 +266,32 @@ func (pm *procMem) holder(pid int) (ts, switches uint64, ok bool) {
 		switches = binary.LittleEndian.Uint64(b[l.gilSwitches-lo:])
 	}
 	return ts, switches, ts != 0
+}
+
+// ignoresSignal reports whether process pid ignores signal sig (SigIgn in
+// /proc/PID/status): a program that ignores SIGINT is not stopped by the
+// one giltrace sends it. (It ignores it also when it inherits that: a
+// program started by a process that ignores SIGINT and has no handler of
+// its own for it, as a test binary started in the background by a shell
+// script; giltrace's own handler makes its programs start with the
+// default.)
+func ignoresSignal(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	return sigIgnored(string(b), sig)
+}
+
+// sigIgnored reads the SigIgn mask of a /proc/PID/status text.
+func sigIgnored(status string, sig syscall.Signal) bool {
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && sig >= 1 && sig <= 64 && mask&(1<<(sig-1)) != 0
+		}
+	}
+	return false
 }
 
 // procCPU is the CPU time process pid has had, user and system, its

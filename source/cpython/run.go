@@ -228,7 +228,13 @@ loop:
 			if s.o.Interrupted == nil || !s.o.Interrupted() {
 				_ = cmd.Process.Signal(os.Interrupt)
 			}
-			s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
+			if ignoresSignal(cmd.Process.Pid, syscall.SIGINT) {
+				// Said, so that a kill after the grace is understood.
+				r.meta.Extra["sigint_ignored"] = "true"
+				s.logf("stopped: SIGINT sent to the program, which ignores it; killed if it runs %v more", s.o.stopGrace())
+			} else {
+				s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
+			}
 			kt := time.NewTimer(s.o.stopGrace())
 			defer kt.Stop()
 			kill, killNow = kt.C, s.o.KillNow
