@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -131,6 +132,26 @@ func TestSelfProfile(t *testing.T) {
 	b, err := exec.Command("go", "tool", "pprof", "-raw", file).CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "PeriodType") {
 		t.Errorf("go tool pprof -raw %s: %v\n%s", file, err, b)
+	}
+	// The same root run again (review: the second run wrapped the
+	// first's wrapper, stopped its profiler again and hung).
+	done := make(chan error, 1)
+	go func() {
+		file := filepath.Join(t.TempDir(), "again.pb.gz")
+		cmd.SetArgs([]string{"--self-profile", file, "version"})
+		err := cmd.Execute()
+		if _, serr := os.Stat(file); err == nil && serr != nil {
+			err = serr
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the same root again: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the same root run again with --self-profile did not return within a minute")
 	}
 	// Also written when the command fails (a traced program's exit status
 	// of its own is such a failure: its profile was lost), and by cobra's

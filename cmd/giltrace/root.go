@@ -76,6 +76,7 @@ func newRootCmd() *cobra.Command {
 		if _, err := os.Stat(filepath.Dir(selfProfile)); err != nil {
 			return &usageError{fmt.Errorf("--self-profile %s: %w", selfProfile, err)}
 		}
+		profile.Reset()
 		stop, start := fgprof.Start(&profile, fgprof.FormatPprof), time.Now()
 		finish := func(c *cobra.Command) error {
 			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
@@ -99,18 +100,22 @@ func newRootCmd() *cobra.Command {
 		// record that exits with a status of its own is such a failure,
 		// and its profile was lost (a PersistentPostRunE runs only after
 		// a command that succeeded).
-		run := c.RunE
+		origE, orig := c.RunE, c.Run
+		run := origE
 		if run == nil { // cobra's own commands: help, completion
-			plain := c.Run
 			run = func(c *cobra.Command, args []string) error {
-				if plain != nil {
-					plain(c, args)
+				if orig != nil {
+					orig(c, args)
 				}
 				return nil
 			}
 			c.Run = nil
 		}
 		c.RunE = func(c *cobra.Command, args []string) error {
+			// The command as it was, for a next Execute of the same root
+			// (review: a second one wrapped the wrapper, and stopped the
+			// first run's profiler again: it hung).
+			c.RunE, c.Run = origE, orig
 			err := run(c, args)
 			perr := finish(c)
 			switch {

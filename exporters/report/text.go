@@ -79,7 +79,7 @@ func headline(s *diagnosis.Summary) string {
 			}
 		}
 		if s.SIGINTIgnored {
-			how += " (it ignores SIGINT)"
+			how += "; it ignored SIGINT"
 		}
 		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; %s: its shutdown until then is in the run", how)
 	case s.Stopped != "":

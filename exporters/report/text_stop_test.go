@@ -29,7 +29,7 @@ func TestHeadlineStopped(t *testing.T) {
 			"it had not exited 5.001s later and was killed (SIGKILL)", "second signal"},
 		// A program that ignored the SIGINT: said why it was killed.
 		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "5s", KilledAfter: "5.001s", ExitStatus: status(137), ExitSignal: "SIGKILL", SIGINTIgnored: true},
-			"it had not exited 5.001s later and was killed (SIGKILL) (it ignores SIGINT)", "second signal"},
+			"it had not exited 5.001s later and was killed (SIGKILL); it ignored SIGINT: its shutdown", "second signal"},
 		{diagnosis.Summary{Source: "cpython", Stopped: "killed", StopGrace: "1s", KilledAfter: "1.001s", ExitStatus: status(137), ExitSignal: "SIGKILL", KilledChildren: "pid 12, pid 13"},
 			"Killed with it, their parent gone: its traced child processes pid 12, pid 13", "Still running"},
 		{diagnosis.Summary{Source: "cpython", Stopped: "interrupted", StopGrace: "5s", ExitStatus: status(130), LeftRunning: "pid 14"},

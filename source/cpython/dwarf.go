@@ -212,7 +212,7 @@ func readLayout(f *elf.File, minor int) (*layout, error) {
 		return nil, fmt.Errorf("no DWARF debug information (%w); install the interpreter's debug symbols", err)
 	}
 	ix := indexDWARF(d, layoutStructs, layoutFuncs)
-	l := &layout{minor: minor, cframeFrame: -1, frameOwner: -1, codeQualname: -1, codeCode: -1}
+	l := &layout{minor: minor, cframeFrame: -1, frameOwner: -1, codeQualname: -1, codeCode: -1, gilSwitches: -1}
 	var errs []error
 	try := func(err error) {
 		if err != nil {

@@ -454,6 +454,7 @@ try:
     while True:
         time.sleep(0.05)
 finally:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # took it: ignored from now on
     time.sleep(1.5)
     done.set()
     t.join()
@@ -529,7 +530,9 @@ func TestStopGrace(t *testing.T) {
 				t.Errorf("stopped %q, want %q (extra %v)", x["stopped"], c.stopped, x)
 			}
 			// Said when the program ignores the SIGINT it is sent (the
-			// one interrupted already is sent none).
+			// one interrupted already is sent none); not when it took it,
+			// then ignored SIGINT in its cleanup (review: read after the
+			// signal, it was said to ignore it in 2 of 7 runs).
 			if got, want := tr.Meta.Extra["sigint_ignored"] == "true", c.mode == "ignore"; got != want {
 				t.Errorf("sigint_ignored %q, want it %v", tr.Meta.Extra["sigint_ignored"], want)
 			}

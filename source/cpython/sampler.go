@@ -41,7 +41,8 @@ const sampleEvery = 10 * time.Millisecond
 const freshSamples = 3
 
 // sampler reads, every sampleTick, each traced process's GIL state
-// (locked, last_holder: two reads of its memory). It reads the holder's
+// (last_holder, locked and switch_number in one read of its memory, and
+// the holder's thread-state id). It reads the holder's
 // Python stack and thread name when the holder is a thread state whose
 // stack it has read fewer than freshSamples times (a new thread), and at
 // the first reading that finds a thread holding the GIL, then every
