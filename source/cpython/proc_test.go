@@ -47,7 +47,8 @@ func TestSamplerInterval(t *testing.T) {
 	sp := &sampled{}
 	s.procs[1] = sp
 	hold := func(ns int64) {
-		sp.holdFirst, sp.holdLast = 1, 1+ns-int64(s.every)
+		s.now += ns
+		sp.holdFirst, sp.holdLast, sp.heldAt = 1, 1+ns-int64(s.every), s.now
 		s.endHold(sp)
 		s.interval()
 	}
@@ -68,10 +69,16 @@ func TestSamplerInterval(t *testing.T) {
 	if s.every != slowTick || n > 16 {
 		t.Errorf("after %d holds of 5 ms: every %v, want %v within 16", n, s.every, slowTick)
 	}
-	// Another process with short holds: every sampleTick again.
-	s.procs[2] = &sampled{avgHold: float64(time.Millisecond)}
+	// Another process with short holds: every sampleTick again, until it
+	// has not been found holding the GIL for heldRecently (exited).
+	other := &sampled{avgHold: float64(time.Millisecond), heldAt: s.now}
+	s.procs[2] = other
 	if s.interval() != sampleTick {
 		t.Errorf("a process with short holds beside: every %v, want %v", s.every, sampleTick)
+	}
+	hold(int64(heldRecently) + 1)
+	if s.every != slowTick {
+		t.Errorf("the process with short holds gone: every %v, want %v", s.every, slowTick)
 	}
 }
 

@@ -16,14 +16,16 @@ const sampleTick = 500 * time.Microsecond
 // slowTick is the sampler's interval while every traced process holds the
 // GIL for longHold or more at a time, on average: CPU-bound threads taking
 // turns at the switch interval (5 ms). A reading every 0.5 ms cost the
-// recorder 0.83-0.96 s of CPU where one every 1.1 ms (a time.Ticker's
-// pace) cost 0.62-0.72 s, for two threads counting down 40 M each (about
+// recorder 0.79-0.96 s of CPU where one every 1.1 ms (a time.Ticker's
+// pace) cost 0.56-0.76 s, for two threads counting down 40 M each (about
 // 1.9 s): a wake-up is 20-50 us of CPU on these machines. Holds that long
 // are still read at once: one is found within 2 ms of its start, and
-// charged to the stack read from its start.
+// charged to the stack read from its start. A process found holding the
+// GIL last more than heldRecently ago (exited, or idle) has no say.
 const (
-	slowTick = 2 * time.Millisecond
-	longHold = 4 * time.Millisecond
+	slowTick     = 2 * time.Millisecond
+	longHold     = 4 * time.Millisecond
+	heldRecently = time.Second
 )
 
 // holdWeight is the weight of the last hold in a process's average
@@ -70,8 +72,10 @@ const freshSamples = 3
 // own with its own file handles and code cache, without the machine's
 // lock, so that it keeps its pace while the machine is busy.
 type sampler struct {
-	// every is the interval between readings now (interval).
+	// every is the interval between readings now (interval); now the
+	// time of the last readings.
 	every time.Duration
+	now   int64
 	in    *interp
 	fa    frameArgs
 	depth int
@@ -92,6 +96,8 @@ type sampled struct {
 	// readings, so a hold of one reading counts as one interval.
 	holdFirst, holdLast int64
 	avgHold             float64
+	// heldAt: the last reading that found the GIL held.
+	heldAt int64
 	// fresh: by thread state id, the stacks read (freshHolder).
 	fresh map[uint64]int
 
@@ -108,13 +114,17 @@ func newSampler(in *interp, fa frameArgs, depth int, mem memReader) *sampler {
 // every process read has held the GIL longHold or more at a time on
 // average, else sampleTick.
 func (s *sampler) interval() time.Duration {
-	every := slowTick
+	every, any := slowTick, false
 	for _, sp := range s.procs {
+		if sp.heldAt == 0 || s.now-sp.heldAt > int64(heldRecently) {
+			continue
+		}
+		any = true
 		if sp.avgHold < float64(longHold) {
 			every = sampleTick
 		}
 	}
-	if len(s.procs) == 0 {
+	if !any {
 		every = sampleTick
 	}
 	s.every = every
@@ -146,6 +156,7 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 		return nil
 	}
 	var out []rawEvent
+	s.now = mono
 	for _, pid := range pids {
 		sp, ok := s.procs[pid]
 		if !ok {
@@ -158,6 +169,7 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 			s.endHold(sp)
 			continue
 		}
+		sp.heldAt = mono
 		mem := s.mem.memory(pid)
 		// A new hold, also when the holder read last held it then: the
 		// GIL went to another thread and back in between.
