@@ -583,8 +583,7 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 	r.process(m, nil, 0, pend, true)
 }
 
-// pacer ticks every so often (sampleTick, or slowTick: sampler.interval)
-// of CLOCK_MONOTONIC, through a timerfd that
+// pacer ticks every sampleTick of CLOCK_MONOTONIC, through a timerfd that
 // Go's network poller waits on. A time.Ticker of sampleTick does not:
 // Go's timers wake a sleeping program through the poller, whose own
 // timeout is whole milliseconds, and a 500 us ticker ticked every 1.1 ms
@@ -596,8 +595,7 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 // at each tick); a timerfd read parks the goroutine as a channel would.
 type pacer struct {
 	every  time.Duration
-	f      *os.File // the timerfd, fd (not f.Fd(), which makes it blocking)
-	fd     int
+	f      *os.File
 	ticker *time.Ticker // where timerfd is refused
 }
 
@@ -606,7 +604,7 @@ func newPacer(every time.Duration) *pacer {
 	if err == nil {
 		ts := unix.NsecToTimespec(int64(every))
 		if err = unix.TimerfdSettime(fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err == nil {
-			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}
+			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd")}
 		}
 		unix.Close(fd)
 	}
@@ -625,20 +623,6 @@ func (p *pacer) wait() {
 	if _, err := p.f.Read(n[:]); err != nil {
 		time.Sleep(p.every) // not expected: keep a pace
 	}
-}
-
-// setEvery changes the interval from the next tick on.
-func (p *pacer) setEvery(every time.Duration) {
-	if every == p.every {
-		return
-	}
-	p.every = every
-	if p.ticker != nil {
-		p.ticker.Reset(every)
-		return
-	}
-	ts := unix.NsecToTimespec(int64(every))
-	_ = unix.TimerfdSettime(p.fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil)
 }
 
 func (p *pacer) stop() {
@@ -685,7 +669,6 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		for {
 			mono := monoNow()
 			evs := s.read(m.tracedPIDs(), mono)
-			tick.setEvery(s.interval())
 			if mono-stateAt >= int64(stateEvery) {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)

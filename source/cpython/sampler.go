@@ -13,25 +13,6 @@ import (
 // events are prepared), 3 ms threads were missed in most runs.
 const sampleTick = 500 * time.Microsecond
 
-// slowTick is the sampler's interval while every traced process holds the
-// GIL for longHold or more at a time, on average: CPU-bound threads taking
-// turns at the switch interval (5 ms). A reading every 0.5 ms cost the
-// recorder 0.79-0.96 s of CPU where one every 1.1 ms (a time.Ticker's
-// pace) cost 0.56-0.76 s, for two threads counting down 40 M each (about
-// 1.9 s): a wake-up is 20-50 us of CPU on these machines. Holds that long
-// are still read at once: one is found within 2 ms of its start, and
-// charged to the stack read from its start. A process found holding the
-// GIL last more than heldRecently ago (exited, or idle) has no say.
-const (
-	slowTick     = 2 * time.Millisecond
-	longHold     = 4 * time.Millisecond
-	heldRecently = time.Second
-)
-
-// holdWeight is the weight of the last hold in a process's average
-// (sampled.avgHold).
-const holdWeight = 1.0 / 8
-
 // sampleEvery is how often the stack of a thread holding the GIL for long
 // is read.
 const sampleEvery = 10 * time.Millisecond
@@ -59,8 +40,7 @@ const sampleEvery = 10 * time.Millisecond
 // may find it still in Thread._bootstrap_inner, before its target.
 const freshSamples = 3
 
-// sampler reads, every sampleTick (slowTick while the holds are long:
-// interval), each traced process's GIL state
+// sampler reads, every sampleTick, each traced process's GIL state
 // (last_holder, locked and switch_number in one read of its memory, and
 // the holder's thread-state id). It reads the holder's
 // Python stack and thread name when the holder is a thread state whose
@@ -72,10 +52,6 @@ const freshSamples = 3
 // own with its own file handles and code cache, without the machine's
 // lock, so that it keeps its pace while the machine is busy.
 type sampler struct {
-	// every is the interval between readings now (interval); now the
-	// time of the last readings.
-	every time.Duration
-	now   int64
 	in    *interp
 	fa    frameArgs
 	depth int
@@ -87,17 +63,8 @@ type sampler struct {
 type sampled struct {
 	// The GIL's holder and count of changes of holder as last read, and
 	// when the holder's stack was last read (0: not during this hold).
-	// seenStale: the holder was found not fresh during this hold.
 	seenTS, seenSwitch uint64
 	seenLast           int64
-	seenStale          bool
-	// The readings that found the hold going on, first and last, and the
-	// average length of the holds found (ns; 0 before the first): from the
-	// readings, so a hold of one reading counts as one interval.
-	holdFirst, holdLast int64
-	avgHold             float64
-	// heldAt: the last reading that found the GIL held.
-	heldAt int64
 	// fresh: by thread state id, the stacks read (freshHolder).
 	fresh map[uint64]int
 
@@ -107,45 +74,7 @@ type sampled struct {
 }
 
 func newSampler(in *interp, fa frameArgs, depth int, mem memReader) *sampler {
-	return &sampler{every: sampleTick, in: in, fa: fa, depth: depth, mem: mem, procs: map[int]*sampled{}}
-}
-
-// interval is the interval the next readings are due at: slowTick while
-// every process read has held the GIL longHold or more at a time on
-// average, else sampleTick.
-func (s *sampler) interval() time.Duration {
-	every, any := slowTick, false
-	for _, sp := range s.procs {
-		if sp.heldAt == 0 || s.now-sp.heldAt > int64(heldRecently) {
-			continue
-		}
-		any = true
-		if sp.avgHold < float64(longHold) {
-			every = sampleTick
-		}
-	}
-	if !any {
-		every = sampleTick
-	}
-	s.every = every
-	return every
-}
-
-// endHold counts the hold that the readings found going on, if any, in
-// the process's average.
-func (s *sampler) endHold(sp *sampled) {
-	if sp.holdFirst == 0 {
-		return
-	}
-	// Capped: the start-up's hold of 100 ms or more would keep the
-	// readings slow for some 25 short holds after it.
-	n := float64(min(sp.holdLast-sp.holdFirst+int64(s.every), 2*int64(longHold)))
-	if sp.avgHold == 0 {
-		sp.avgHold = n
-	} else {
-		sp.avgHold += holdWeight * (n - sp.avgHold)
-	}
-	sp.holdFirst, sp.holdLast = 0, 0
+	return &sampler{in: in, fa: fa, depth: depth, mem: mem, procs: map[int]*sampled{}}
 }
 
 // read reads the processes pids at mono (CLOCK_MONOTONIC) and returns
@@ -156,7 +85,6 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 		return nil
 	}
 	var out []rawEvent
-	s.now = mono
 	for _, pid := range pids {
 		sp, ok := s.procs[pid]
 		if !ok {
@@ -166,29 +94,17 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 		ts, switches, ok := s.mem.holder(pid)
 		if !ok {
 			sp.seenTS = 0
-			s.endHold(sp)
 			continue
 		}
-		sp.heldAt = mono
 		mem := s.mem.memory(pid)
-		// A new hold, also when the holder read last held it then: the
-		// GIL went to another thread and back in between.
-		newHold := ts != sp.seenTS || switches != sp.seenSwitch
-		if newHold {
-			sp.seenTS, sp.seenSwitch, sp.seenLast, sp.seenStale = ts, switches, 0, false
-			s.endHold(sp)
-			sp.holdFirst = mono
-		}
-		sp.holdLast = mono
-		// A holder found not fresh stays so for the rest of its hold: its
-		// id is not read again at every reading of a long hold.
-		var id uint64
-		fresh := false
-		if !sp.seenStale {
-			id, fresh = s.freshHolder(sp, mem, ts)
-			sp.seenStale = !fresh
-		}
-		if !newHold && !fresh && sp.seenLast != 0 && mono-sp.seenLast < int64(sampleEvery) {
+		id, fresh := s.freshHolder(sp, mem, ts)
+		switch {
+		case ts != sp.seenTS || switches != sp.seenSwitch:
+			// A new hold, also when the holder read last held it then: the
+			// GIL went to another thread and back in between.
+			sp.seenTS, sp.seenSwitch, sp.seenLast = ts, switches, 0
+		case fresh:
+		case sp.seenLast != 0 && mono-sp.seenLast < int64(sampleEvery):
 			continue
 		}
 		sp.seenLast = mono
