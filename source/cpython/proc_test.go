@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -8,21 +9,39 @@ import (
 
 // TestPacer: the sampler's pacer ticks through a timerfd (a time.Ticker
 // of 0.5 ms ticks every 1.1 ms when the program is otherwise idle), never
-// sooner than its interval on average, and stops.
+// sooner than its interval on average, and stops. With -v it logs the
+// intervals of both (docs/cpython.md, "where a long hold ran").
 func TestPacer(t *testing.T) {
-	const every, n = 500 * time.Microsecond, 40
+	const every, n = 500 * time.Microsecond, 400
 	p := newPacer(every)
 	if p.f == nil {
 		t.Fatal("no timerfd: the pacer fell back to a time.Ticker")
 	}
 	start := time.Now()
-	for range n {
-		p.wait()
-	}
+	gaps := paced(n, p.wait)
 	if d := time.Since(start); d < (n-1)*every {
 		t.Errorf("%d ticks of %v in %v: sooner than the interval", n, every, d)
 	}
 	p.stop()
+	if testing.Verbose() {
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		t.Logf("ticks of %v, p50 and p99: timerfd %v; time.Ticker %v", every, gaps, paced(n, func() { <-tk.C }))
+	}
+}
+
+// paced is the median and 99th percentile of the intervals between n
+// calls of wait.
+func paced(n int, wait func()) []time.Duration {
+	gaps := make([]time.Duration, n)
+	last := time.Now()
+	for i := range gaps {
+		wait()
+		now := time.Now()
+		gaps[i], last = now.Sub(last), now
+	}
+	slices.Sort(gaps)
+	return []time.Duration{gaps[n/2], gaps[n*99/100]}
 }
 
 // TestSigIgnored reads the SigIgn mask of /proc/PID/status.

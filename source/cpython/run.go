@@ -225,6 +225,7 @@ loop:
 				break loop
 			}
 			stop, stoppedAt = nil, time.Now()
+			ignored := false
 			if s.o.Interrupted == nil || !s.o.Interrupted() {
 				// Whether it ignores SIGINT is read before it is sent
 				// (review: a program that caught KeyboardInterrupt and
@@ -232,13 +233,13 @@ loop:
 				// ignore it when read after), and said, so that a kill
 				// after the grace is understood. Not when the terminal
 				// sent it (nothing then tells what it did with it).
-				ignored := ignoresSignal(cmd.Process.Pid, syscall.SIGINT)
+				ignored = ignoresSignal(cmd.Process.Pid, syscall.SIGINT)
 				_ = cmd.Process.Signal(os.Interrupt)
 				if ignored {
 					r.meta.Extra["sigint_ignored"] = "true"
 				}
 			}
-			if r.meta.Extra["sigint_ignored"] != "" {
+			if ignored {
 				s.logf("stopped: SIGINT sent to the program, which ignores it; killed if it runs %v more", s.o.stopGrace())
 			} else {
 				s.logf("stopped: SIGINT sent to the program, killed if it runs %v more", s.o.stopGrace())
