@@ -402,6 +402,7 @@ func mergeEvents(lists [][]Event) []Event {
 	}
 	out := make([]Event, total)
 	hugeSlice(out)
+	defer prefault(out, regionOf(out))() // its pages faulted in on another core meanwhile
 	o := 0
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)

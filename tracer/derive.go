@@ -48,6 +48,7 @@ func DeriveStatesContext(ctx context.Context, t *Trace) (*Spans, error) {
 
 func deriveContext(ctx context.Context, t *Trace, calls bool) (*Spans, error) {
 	d := newDeriver(t, calls)
+	defer d.stopPrefault()
 	for i := range t.Events {
 		if i%deriveCheck == 0 && ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -103,6 +104,8 @@ type deriver struct {
 	stateArr []StateSpan
 	callArr  []CallSpan
 	noCalls  bool // DeriveStates: no call spans
+
+	stopPrefault func() // stops faulting in the arrays' pages (prefault)
 }
 
 func newDeriver(t *Trace, withCalls bool) *deriver {
@@ -168,6 +171,17 @@ func newDeriver(t *Trace, withCalls bool) *deriver {
 	hugeSlice(d.s.Holds)
 	hugeSlice(d.s.Handoffs)
 	hugeSlice(d.s.Waits)
+	// The arrays' pages are faulted in on another core while the events
+	// are replayed into them: each thread's region of the state and call
+	// spans, and the holds, handoffs and waits, all filled from their
+	// starts at once.
+	rs := make([]region, 0, 2*len(t.Threads)+3)
+	for i := range d.threads {
+		ts := &d.threads[i]
+		rs = append(rs, regionOf(ts.spans), regionOf(ts.calls))
+	}
+	rs = append(rs, regionOf(d.s.Holds), regionOf(d.s.Handoffs), regionOf(d.s.Waits))
+	d.stopPrefault = prefault([]any{d.stateArr, d.callArr, d.s.Holds, d.s.Handoffs, d.s.Waits}, rs...)
 	d.locks = make([]lockState, len(t.Locks))
 	for i := range d.locks {
 		d.locks[i] = lockState{holder: NoThread, hold: -1}

@@ -19,7 +19,9 @@ package tracer
 
 import (
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -109,3 +111,74 @@ func hugeOuter(p, n uintptr) (start, length uintptr) {
 // compute (docs/performance.md, "Page faults, huge pages and record
 // --timings"). s must be freshly made and not yet written.
 func AdviseHugePages[T any](s []T) { hugeSlice(s) }
+
+// region is a byte range of an array: its address and length.
+type region struct{ p, n uintptr }
+
+// regionOf is the byte range of s's backing array.
+func regionOf[T any](s []T) region {
+	p, n := bytesOf(s)
+	return region{p, n}
+}
+
+// prefaultMin is the least a prefault is started for: below it the
+// goroutine costs more than the faults it spares.
+const prefaultMin = 16 << 20
+
+// prefault faults in the pages of the regions on another goroutine while
+// the caller writes them, and returns what stops it and waits for it. The
+// regions are the fresh arrays a pass fills (each from its start, all at
+// once): their pages are faulted in proportionally, a huge page of the
+// largest at a time, so that the pass finds them present. Each fault
+// zeroes its page in the kernel; on a virtual machine whose host must back
+// the memory again, that is most of the cost of a fresh array (0.6-5 GB/s
+// here), and it is done on the other core instead of in the pass
+// (docs/performance.md). The kernel's MADV_POPULATE_WRITE faults pages in
+// as a write would, without writing: what the caller wrote stays. keep
+// holds the arrays until the goroutine is done. Nothing is done with one
+// core to run on, below prefaultMin, or where the kernel lacks the advice.
+func prefault(keep any, rs ...region) (stop func()) {
+	quit, done := startPrefault(keep, rs)
+	return func() {
+		quit.Store(true)
+		<-done
+	}
+}
+
+// startPrefault is prefault's goroutine, started: quit stops it between
+// two huge pages, done is closed once it is over (at once when there is
+// nothing to do).
+func startPrefault(keep any, rs []region) (quit *atomic.Bool, done chan struct{}) {
+	quit, done = new(atomic.Bool), make(chan struct{})
+	total, largest := uintptr(0), uintptr(0)
+	for _, r := range rs {
+		total += r.n
+		largest = max(largest, r.n)
+	}
+	if total < prefaultMin || runtime.GOMAXPROCS(0) < 2 || !canPopulate() {
+		close(done)
+		return quit, done
+	}
+	go func() {
+		defer close(done)
+		steps := (largest + hugeSize - 1) / hugeSize
+		at := make([]uintptr, len(rs)) // bytes of each region done
+		for s := uintptr(1); s <= steps; s++ {
+			for i, r := range rs {
+				if quit.Load() {
+					return
+				}
+				to := min(r.n, (r.n*s/steps+hugeSize-1)&^(hugeSize-1))
+				if to <= at[i] {
+					continue
+				}
+				if !populate(r.p+at[i], to-at[i]) {
+					return
+				}
+				at[i] = to
+			}
+		}
+		runtime.KeepAlive(keep)
+	}()
+	return quit, done
+}

@@ -2,10 +2,38 @@
 
 package tracer
 
-import "syscall"
+import (
+	"sync/atomic"
+	"syscall"
+)
 
 const madvHugepage = 14 // MADV_HUGEPAGE
 
 func madviseHuge(start, n uintptr) {
 	syscall.Syscall(syscall.SYS_MADVISE, start, n, madvHugepage)
+}
+
+const madvPopulateWrite = 23 // MADV_POPULATE_WRITE, Linux 5.14
+
+// populateOK is false once the kernel refused MADV_POPULATE_WRITE.
+var populateOK atomic.Bool
+
+func init() { populateOK.Store(true) }
+
+func canPopulate() bool { return populateOK.Load() }
+
+// populate faults in the pages of [p, p+n) for writing, without writing;
+// p is rounded down to its page. It reports false when the kernel refused
+// (an older one, EINVAL: then it is never tried again) or failed.
+func populate(p, n uintptr) bool {
+	const page = 4096
+	start := p &^ (page - 1)
+	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, start, p+n-start, madvPopulateWrite)
+	if errno != 0 {
+		if errno == syscall.EINVAL {
+			populateOK.Store(false)
+		}
+		return false
+	}
+	return true
 }

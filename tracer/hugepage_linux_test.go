@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,4 +102,86 @@ func BenchmarkFirstTouch(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/64/1e6, "ms/MB")
 		})
 	}
+}
+
+// TestPrefaultPopulates: prefault faults in every page of fresh anonymous
+// memory (none resident before, by mincore), region by region, while the
+// caller writes part of it, and what the caller wrote stays.
+func TestPrefaultPopulates(t *testing.T) {
+	if !canPopulate() {
+		t.Skip("this kernel refuses MADV_POPULATE_WRITE (Linux 5.14)")
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS=1: prefault does nothing")
+	}
+	const size = 24 << 20
+	var rs []region
+	var mems [][]byte
+	for range 2 {
+		m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Munmap(m)
+		mems = append(mems, m)
+		rs = append(rs, regionOf(m))
+	}
+	for _, m := range mems {
+		if n := resident(t, m); n != 0 {
+			t.Fatalf("%d of %d pages of a fresh mapping resident before", n, size/4096)
+		}
+	}
+	quit, done := startPrefault(nil, rs)
+	for i := range size / 2 { // written meanwhile
+		mems[0][i] = byte(i % 251)
+	}
+	<-done
+	if quit.Load() {
+		t.Fatal("quit set without a stop")
+	}
+	for k, m := range mems {
+		if n := resident(t, m); n != size/4096 {
+			t.Errorf("mapping %d: %d of %d pages resident after prefault", k, n, size/4096)
+		}
+	}
+	for i := range size / 2 {
+		if mems[0][i] != byte(i%251) {
+			t.Fatalf("byte %d: %d after prefault, written %d", i, mems[0][i], byte(i%251))
+		}
+	}
+	for i, b := range mems[0][size/2:] {
+		if b != 0 {
+			t.Fatalf("byte %d: %d after prefault, want 0", size/2+i, b)
+		}
+	}
+}
+
+// TestPrefaultStops: the stop returned by prefault ends its goroutine,
+// and below prefaultMin nothing is started.
+func TestPrefaultStops(t *testing.T) {
+	m := make([]byte, 64<<20)
+	stop := prefault(m, regionOf(m))
+	stop()
+	stop = prefault(nil, region{0, prefaultMin - 1}) // an address never touched: nothing started
+	stop()
+	_, done := startPrefault(nil, []region{{0, prefaultMin - 1}})
+	select {
+	case <-done:
+	default:
+		t.Fatal("a prefault below prefaultMin was started")
+	}
+}
+
+// resident is how many of m's pages are in memory, by mincore.
+func resident(t *testing.T, m []byte) int {
+	t.Helper()
+	vec := make([]byte, (len(m)+4095)/4096)
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }

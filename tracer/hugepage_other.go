@@ -3,3 +3,6 @@
 package tracer
 
 func madviseHuge(start, n uintptr) {}
+
+func canPopulate() bool          { return false }
+func populate(p, n uintptr) bool { return false }
