@@ -22,6 +22,7 @@ type packer struct {
 	defTrack uint32            // the sequence's default track (TrackEventDefaults), 0 for none
 	sent     []uint32          // per iid: the sequence that last sent it in InternedData
 	last     int64             // the previous packet's time in the sequence
+	seqField []byte            // the sequence's trusted_packet_sequence_id field, encoded
 }
 
 // intern returns the iid of name (assigning one on first use).
@@ -130,6 +131,7 @@ func (p *packer) reset(seq, track uint32) {
 	p.pkt = protowire.AppendBytes(pkt, defaults)
 	p.write()
 	p.seq, p.defTrack, p.last = seq, track, 0
+	p.seqField = appendVarint(append(p.seqField[:0], byte(tagPktSequenceID)), uint64(seq))
 	if len(p.sent) <= len(p.list) {
 		p.sent = make([]uint32, len(p.list)+1)
 	}
@@ -156,16 +158,24 @@ func (p *packer) event(r *record) {
 		p.eventWithName(r)
 		return
 	}
+	var fl []flowID
+	if r.span >= 0 && p.flows != nil {
+		fl = p.flows.of(r.span)
+	}
+	if r.track == p.defTrack && len(fl) == 0 {
+		p.eventShort(r)
+		return
+	}
 	delta := uint64(r.t - p.last)
 	p.last = r.t
-	out := append(p.out, byte(tagTracePacket), 0, byte(tagPktSequenceID))
-	pkt := len(out) - 2
-	out = appendVarint(out, uint64(p.seq))
+	out := append(p.out, byte(tagTracePacket), 0)
+	pkt := len(out) - 1
+	out = append(out, p.seqField...)
 	out = append(out, byte(tagPktTimestamp))
 	out = appendVarint(out, delta)
 	out = append(out, byte(tagPktTrackEvent), 0)
 	te := len(out) - 1
-	out = p.appendTrackEvent(out, r)
+	out = p.appendTrackEvent(out, r, fl)
 	out = patchLen(out, te)
 	p.out = patchLen(out, pkt)
 	if len(p.out) >= 64<<10 {
@@ -173,8 +183,57 @@ func (p *packer) event(r *record) {
 	}
 }
 
-// appendTrackEvent appends the fields of r's TrackEvent.
-func (p *packer) appendTrackEvent(b []byte, r *record) []byte {
+// shortMax bounds a packet that eventShort writes: its two tags and
+// lengths, the sequence id (at most 6 bytes), the timestamp's tag and
+// delta (at most 11), the track event's tag and length, its type (2) and
+// its name (at most 6).
+const shortMax = 2 + 6 + 11 + 2 + 2 + 6
+
+// eventShort is event for the packets of most records: on the
+// sequence's default track, with no flows and a name already sent. It
+// writes the bytes event would, in place, every length in one byte.
+func (p *packer) eventShort(r *record) {
+	n := len(p.out)
+	if cap(p.out)-n < shortMax {
+		p.out = append(p.out, make([]byte, shortMax)...)[:n]
+	}
+	b := p.out[n : n+shortMax]
+	delta := uint64(r.t - p.last)
+	p.last = r.t
+	b[0] = byte(tagTracePacket)
+	i := 2 + copy(b[2:], p.seqField)
+	b[i] = byte(tagPktTimestamp)
+	i = putVarint(b, i+1, delta)
+	b[i] = byte(tagPktTrackEvent)
+	te := i + 1
+	b[te+1], b[te+2] = byte(tagTEType), r.typ
+	i = te + 3
+	if r.name != 0 {
+		b[i] = byte(tagTENameIID)
+		i = putVarint(b, i+1, uint64(r.name))
+	}
+	b[te] = byte(i - te - 1)
+	b[1] = byte(i - 2)
+	p.out = p.out[:n+i]
+	if len(p.out) >= 64<<10 {
+		p.flush()
+	}
+}
+
+// putVarint writes v as a varint at b[i:] and returns the index after it.
+func putVarint(b []byte, i int, v uint64) int {
+	for v >= 0x80 {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+		i++
+	}
+	b[i] = byte(v)
+	return i + 1
+}
+
+// appendTrackEvent appends the fields of r's TrackEvent, with its flows
+// fl (flows.of).
+func (p *packer) appendTrackEvent(b []byte, r *record, fl []flowID) []byte {
 	b = append(b, byte(tagTEType), r.typ)
 	if r.track != p.defTrack {
 		b = append(b, byte(tagTETrackUUID))
@@ -184,15 +243,13 @@ func (p *packer) appendTrackEvent(b []byte, r *record) []byte {
 		b = append(b, byte(tagTENameIID))
 		b = appendVarint(b, uint64(r.name))
 	}
-	if r.span >= 0 && p.flows != nil {
-		for _, f := range p.flows.of(r.span) { // those leaving, then those entering
-			tag := uint64(tagTEFlowIDs)
-			if f.in {
-				tag = tagTETermFlowID
-			}
-			b = appendVarint(b, tag)
-			b = protowire.AppendFixed64(b, f.id)
+	for _, f := range fl { // those leaving, then those entering
+		tag := uint64(tagTEFlowIDs)
+		if f.in {
+			tag = tagTETermFlowID
 		}
+		b = appendVarint(b, tag)
+		b = protowire.AppendFixed64(b, f.id)
 	}
 	return b
 }
@@ -225,7 +282,11 @@ func (p *packer) eventWithName(r *record) {
 	pkt = p.appendName(pkt, r.name)
 	pkt = append(pkt, byte(tagPktTrackEvent), 0)
 	te := len(pkt) - 1
-	pkt = p.appendTrackEvent(pkt, r)
+	var fl []flowID
+	if r.span >= 0 && p.flows != nil {
+		fl = p.flows.of(r.span)
+	}
+	pkt = p.appendTrackEvent(pkt, r, fl)
 	p.pkt = patchLen(pkt, te)
 	p.write()
 }
