@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"context"
+	"runtime"
 )
 
 // Derive pairs the events of t into spans, once, for every exporter.
@@ -49,11 +50,30 @@ func DeriveStatesContext(ctx context.Context, t *Trace) (*Spans, error) {
 func deriveContext(ctx context.Context, t *Trace, calls bool) (*Spans, error) {
 	d := newDeriver(t, calls)
 	defer d.stopPrefault()
+	// The call spans depend on nothing else: with two cores, they are
+	// replayed on the other meanwhile (deriving them was a quarter to a
+	// third of the time to derive a run whose threads call a function per
+	// iteration).
+	callsOn := calls && len(d.callArr) >= callsApart && runtime.GOMAXPROCS(0) >= 2
+	var callsDone chan struct{}
+	if callsOn {
+		callsDone = make(chan struct{})
+		go func() {
+			defer close(callsDone)
+			d.callPass(ctx)
+		}()
+		defer func() { <-callsDone }()
+	}
 	for i := range t.Events {
 		if i%deriveCheck == 0 && ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		d.event(&t.Events[i])
+	}
+	if callsOn {
+		<-callsDone
+	} else if calls {
+		d.callPass(ctx)
 	}
 	d.finish()
 	if ctx.Err() != nil {
@@ -62,6 +82,10 @@ func deriveContext(ctx context.Context, t *Trace, calls bool) (*Spans, error) {
 	d.blame()
 	return d.s, nil
 }
+
+// callsApart is how many call spans a run needs for them to be derived on
+// another goroutine.
+var callsApart = 16 << 10 // a variable for the tests
 
 type threadState struct {
 	started, ended bool
@@ -78,10 +102,15 @@ type threadState struct {
 
 	span        StateSpan // the open span, valid when started && !ended
 	spans       []StateSpan
-	calls       []CallSpan
-	open        []int // indexes into calls of open calls
-	gilWait     int   // index into Spans.Waits of the open GIL wait, or -1
-	lockWaitIdx int   // index into Spans.Waits of the open guest-lock wait, or -1
+	gilWait     int // index into Spans.Waits of the open GIL wait, or -1
+	lockWaitIdx int // index into Spans.Waits of the open guest-lock wait, or -1
+}
+
+// callState is a thread's calls, replayed apart from the rest (callPass).
+type callState struct {
+	started, ended bool
+	calls          []CallSpan
+	open           []int // indexes into calls of open calls
 }
 
 type lockState struct {
@@ -103,14 +132,15 @@ type deriver struct {
 	// region per thread.
 	stateArr []StateSpan
 	callArr  []CallSpan
-	noCalls  bool // DeriveStates: no call spans
+	calls    []callState // per thread
 
 	stopPrefault func() // stops faulting in the arrays' pages (prefault)
 }
 
 func newDeriver(t *Trace, withCalls bool) *deriver {
-	d := &deriver{t: t, s: &Spans{Trace: t}, noCalls: !withCalls}
+	d := &deriver{t: t, s: &Spans{Trace: t}}
 	d.threads = make([]threadState, len(t.Threads))
+	d.calls = make([]callState, len(t.Threads))
 	d.s.Threads = make([]ThreadSpan, len(t.Threads))
 	// Size everything once rather than grow it: a thread has at most one
 	// state span more than it has events and one call span per CallEnter;
@@ -162,7 +192,7 @@ func newDeriver(t *Trace, withCalls bool) *deriver {
 		}
 		d.s.Threads[i] = ThreadSpan{Thread: ThreadID(i)}
 		ts.spans, states = states[:0:counts[i]+1], states[counts[i]+1:]
-		ts.calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
+		d.calls[i].calls, callSpans = callSpans[:0:calls[i]], callSpans[calls[i]:]
 	}
 	d.s.Holds = make([]Hold, 0, acquires)
 	d.s.holdSpan = make([]int32, 0, acquires)
@@ -178,7 +208,7 @@ func newDeriver(t *Trace, withCalls bool) *deriver {
 	rs := make([]region, 0, 2*len(t.Threads)+3)
 	for i := range d.threads {
 		ts := &d.threads[i]
-		rs = append(rs, regionOf(ts.spans), regionOf(ts.calls))
+		rs = append(rs, regionOf(ts.spans), regionOf(d.calls[i].calls))
 	}
 	rs = append(rs, regionOf(d.s.Holds), regionOf(d.s.Handoffs), regionOf(d.s.Waits))
 	d.stopPrefault = prefault([]any{d.stateArr, d.callArr, d.s.Holds, d.s.Handoffs, d.s.Waits}, rs...)
@@ -264,17 +294,7 @@ func (d *deriver) event(e *Event) {
 		ts.inNative, ts.nativeReleases = true, e.ReleasesGIL()
 	case KindNativeEnd:
 		ts.inNative, ts.nativeReleases = false, false
-	case KindCallEnter:
-		if d.noCalls {
-			break
-		}
-		ts.open = append(ts.open, len(ts.calls))
-		ts.calls = append(ts.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(ts.open), Start: e.Time, End: -1})
 	case KindCallExit:
-		if n := len(ts.open); n > 0 {
-			ts.calls[ts.open[n-1]].End = e.Time
-			ts.open = ts.open[:n-1]
-		}
 		ts.stack = NoStack
 		if int(e.Stack) < len(d.t.Stacks) {
 			ts.stack = d.t.Stacks[e.Stack].Parent
@@ -376,10 +396,6 @@ func (d *deriver) release(e *Event, ts *threadState) {
 // endThread closes everything the thread has open at time now.
 func (d *deriver) endThread(id ThreadID, ts *threadState, now int64, ended bool) {
 	d.closeSpan(ts, now)
-	for _, i := range ts.open {
-		ts.calls[i].End = now
-	}
-	ts.open = nil
 	for _, wi := range []int{ts.gilWait, ts.lockWaitIdx} {
 		if wi >= 0 {
 			d.s.Waits[wi].End = now
@@ -408,7 +424,61 @@ func (d *deriver) finish() {
 	}
 	d.s.stateStart = make([]int, len(d.threads)+1)
 	d.s.States = compact(d.stateArr, d.threads, func(ts *threadState) *[]StateSpan { return &ts.spans }, d.s.stateStart)
-	d.s.Calls = compact(d.callArr, d.threads, func(ts *threadState) *[]CallSpan { return &ts.calls }, nil)
+	d.s.Calls = compact(d.callArr, d.calls, func(cs *callState) *[]CallSpan { return &cs.calls }, nil)
+}
+
+// callPass replays the events into call spans, pairing each thread's
+// CallEnter with its CallExit, and closes the calls still open when the
+// thread ends, or when the trace ends (at its duration). It reads only
+// the trace and writes only d.calls, so it may run beside the replay of
+// the rest (event); it gives up once ctx is done (deriveContext then
+// returns ctx's cause).
+func (d *deriver) callPass(ctx context.Context) {
+	evs := d.t.Events
+	for i := range evs {
+		if i%deriveCheck == 0 && ctx.Err() != nil {
+			return
+		}
+		e := &evs[i]
+		if int(e.Thread) >= len(d.calls) {
+			continue
+		}
+		cs := &d.calls[e.Thread]
+		if cs.ended {
+			continue
+		}
+		if !cs.started {
+			cs.started = e.Kind == KindThreadStart
+			continue
+		}
+		switch e.Kind {
+		case KindThreadEnd:
+			cs.closeAll(e.Time)
+			cs.ended = true
+		case KindCallEnter:
+			cs.open = append(cs.open, len(cs.calls))
+			cs.calls = append(cs.calls, CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(cs.open), Start: e.Time, End: -1})
+		case KindCallExit:
+			if n := len(cs.open); n > 0 {
+				cs.calls[cs.open[n-1]].End = e.Time
+				cs.open = cs.open[:n-1]
+			}
+		}
+	}
+	end := d.t.Duration()
+	for i := range d.calls {
+		if cs := &d.calls[i]; cs.started && !cs.ended {
+			cs.closeAll(end)
+		}
+	}
+}
+
+// closeAll ends the thread's open calls at time now.
+func (cs *callState) closeAll(now int64) {
+	for _, i := range cs.open {
+		cs.calls[i].End = now
+	}
+	cs.open = nil
 }
 
 // compact lays the threads' slices one after the other in shared, the
@@ -416,7 +486,7 @@ func (d *deriver) finish() {
 // each thread's part starts in start, if not nil. Each part begins its
 // region, so moving part i down to the end of the parts before it never
 // overwrites a later part (append moves with memmove semantics).
-func compact[S any](shared []S, threads []threadState, part func(*threadState) *[]S, start []int) []S {
+func compact[S, T any](shared []S, threads []T, part func(*T) *[]S, start []int) []S {
 	out := shared[:0]
 	for i := range threads {
 		p := part(&threads[i])
