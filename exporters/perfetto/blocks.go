@@ -1,6 +1,7 @@
 package perfetto
 
 import (
+	"context"
 	"math"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -180,6 +181,40 @@ func (src *source) pair(buf []record, n *int, begin, end record) bool {
 	src.end, src.hasEnd = end, true
 	*n++
 	return false
+}
+
+// states writes the packets of a thread's state slices, src, as fill and
+// event would, without the records in between (most of a trace's
+// packets): the sequence begins (*seq and the packer reset) with its first
+// slice. It gives up once ctx is done, or the writer failed.
+func (g *gen) states(ctx context.Context, src *source, seq *uint32) error {
+	s, p := g.s, g.p
+	first := true
+	for i := src.i; i < src.hi; i++ {
+		sp := &s.States[i]
+		if sp.End <= sp.Start {
+			continue
+		}
+		if first {
+			*seq++
+			p.reset(*seq, src.track)
+			first = false
+		}
+		if (i-src.i)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if p.err != nil {
+				return nil
+			}
+		}
+		begin := record{t: sp.Start, track: src.track, name: g.stateNames[sp.State], span: int32(i), typ: typeSliceBegin}
+		p.event(&begin)
+		end := record{t: sp.End, track: src.track, span: -1, typ: typeSliceEnd}
+		p.event(&end)
+	}
+	src.i = src.hi
+	return nil
 }
 
 // fill puts the next records of src in buf, as many as fit, and returns

@@ -191,6 +191,12 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 		buf := make([]record, 256)
 		i := 0
 		for _, src := range g.sources() {
+			if src.kind == srcStates {
+				if err := g.states(ctx, &src, &seq); err != nil {
+					return err
+				}
+				continue
+			}
 			for n, first := g.fill(&src, buf), true; n > 0; n, first = g.fill(&src, buf), false {
 				if i++; i%16 == 0 {
 					if err := ctx.Err(); err != nil {

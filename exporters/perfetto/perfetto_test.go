@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -450,4 +451,59 @@ func cutTraces(t *testing.T) []testkit.Case {
 		}
 	}
 	return cases
+}
+
+// failAfter is a writer that fails once n bytes were written.
+type failAfter struct{ n int }
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, fmt.Errorf("no space left on device")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// cancelAfter is a writer that cancels once n bytes were written.
+type cancelAfter struct {
+	n      int
+	cancel func()
+}
+
+func (w *cancelAfter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n <= 0 {
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+// TestExportStops: a done context stops the export with its error, and a
+// writer that fails (a full disk), at any point, fails it with the
+// writer's error named, without a panic.
+func TestExportStops(t *testing.T) {
+	s := tracer.Derive(testkit.Large(200_000))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := New(io.Discard).Export(ctx, s); err != context.Canceled {
+		t.Errorf("cancelled: %v, want %v", err, context.Canceled)
+	}
+	// Cancelled midway, as a signal does: by the writer, once the first
+	// 64 KiB are out.
+	ctx, cancel = context.WithCancel(context.Background())
+	w := &cancelAfter{n: 1 << 16, cancel: cancel}
+	if err := New(w).Export(ctx, s); err != context.Canceled {
+		t.Errorf("cancelled midway: %v, want %v", err, context.Canceled)
+	}
+	var whole bytes.Buffer
+	if err := New(&whole).Export(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 10, 1 << 16, whole.Len() / 2, whole.Len() - 1} {
+		err := New(&failAfter{n}).Export(context.Background(), s)
+		if err == nil || !strings.Contains(err.Error(), "writing the Perfetto trace: no space left on device") {
+			t.Errorf("failing after %d of %d bytes: %v", n, whole.Len(), err)
+		}
+	}
 }
