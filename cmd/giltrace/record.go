@@ -425,8 +425,10 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// their memory instead of growing the heap past them. Their pages go
 	// back to the system as well (FreeOSMemory, not just a collection):
 	// the spans then fault them in again as huge pages where the recorder
-	// asked for them (tracer/hugepage.go), instead of the runtime clearing
-	// them 4 KiB at a time; on a machine whose page faults are dear, 0.07-0.28 s
+	// asked for them (tracer/hugepage.go; on the other core, tracer's
+	// prefault), instead of the runtime clearing them 4 KiB at a time (a
+	// bare collection was tried again on 2026-12-04: no better); on a
+	// machine whose page faults are dear, 0.07-0.28 s
 	// to derive 1.9 M events instead of 0.33-0.46 s (docs/performance.md,
 	// "Page faults, huge pages and record --timings").
 	debug.FreeOSMemory()
