@@ -114,6 +114,11 @@ type memReader interface {
 
 type proc struct {
 	pid int
+	// exited: its main thread exited (sched_process_exit), so the
+	// sampler no longer reads it (tracedPIDs), until a probe hit of the
+	// same pid (an exec into the interpreter, a reused pid) says it runs
+	// Python again.
+	exited bool
 	// nsOther: in another PID namespace than giltrace (otherNS, read
 	// once: nsRead).
 	nsOther, nsRead bool
@@ -270,6 +275,12 @@ func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, wo
 
 func (m *machine) proc(pid int) *proc {
 	if p, ok := m.procs[pid]; ok {
+		if p.exited {
+			p.exited = false
+			m.pidMu.Lock()
+			m.pids = append(m.pids, pid)
+			m.pidMu.Unlock()
+		}
 		return p
 	}
 	name := m.workload
@@ -491,6 +502,15 @@ func (m *machine) step(e *rawEvent, t int64) {
 	if e.event == evExit {
 		if th, ok := m.threads[e.tid]; ok {
 			m.end(th, t, tracer.ReleaseThreadEnd)
+			if p := th.p; p != nil && th.tid == p.pid && !p.exited {
+				// The process is gone: the sampler stops reading it
+				// (every tick, for the rest of the run: a pool's workers
+				// come and go).
+				p.exited = true
+				m.pidMu.Lock()
+				m.pids = slices.DeleteFunc(m.pids, func(pid int) bool { return pid == p.pid })
+				m.pidMu.Unlock()
+			}
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"slices"
 	"time"
 )
 
@@ -132,6 +133,16 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 		e.mono = max(monoNow(), mono)
 		e.args = []arg{{name: "ts", vals: []uint64{ts}}, {name: "since", vals: []uint64{uint64(e.mono - mono)}}}
 		out = append(out, e)
+	}
+	if len(s.procs) > len(pids) {
+		// Processes no longer traced (exited): their state, file and
+		// caches go.
+		for pid := range s.procs {
+			if !slices.Contains(pids, pid) {
+				delete(s.procs, pid)
+				s.mem.forget(pid)
+			}
+		}
 	}
 	return out
 }
