@@ -25,6 +25,12 @@ type procMem struct {
 	// (a pool's worker) is searched no more after maxBaseMisses.
 	misses map[int]int
 	gens   map[int]int // memory.gen when the caches above were last cleared
+	// real caches filepath.EvalSymlinks by path: findBase resolves every
+	// mapped file of a new process until it finds the interpreter's, often
+	// last (a shared libpython, mapped first, at the highest address),
+	// each a few lstat calls a path component (QA: a pool's 150 workers
+	// cost the recorder 10 % of its CPU in them).
+	real map[string]string
 }
 
 const maxBaseMisses = 50
@@ -35,7 +41,7 @@ type mapping struct {
 }
 
 func newProcMem(in *interp) *procMem {
-	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}, bases: map[int]uint64{}, misses: map[int]int{}, gens: map[int]int{}}
+	return &procMem{in: in, mems: map[int]*memory{}, maps: map[int][]mapping{}, progs: map[string][]elf.ProgHeader{}, bases: map[int]uint64{}, misses: map[int]int{}, gens: map[int]int{}, real: map[string]string{}}
 }
 
 func (pm *procMem) memory(pid int) *memory {
@@ -171,10 +177,10 @@ func (pm *procMem) base(pid int) (uint64, bool) {
 }
 
 func (pm *procMem) findBase(pid int) (uint64, bool) {
-	want, _ := filepath.EvalSymlinks(pm.in.Path)
+	want := pm.realPath(pm.in.Path)
 	for range 2 {
 		for _, mp := range pm.maps[pid] {
-			if p, _ := filepath.EvalSymlinks(mp.path); p != want {
+			if pm.realPath(mp.path) != want {
 				continue
 			}
 			for _, ph := range pm.loads(mp.path) {
@@ -186,6 +192,17 @@ func (pm *procMem) findBase(pid int) (uint64, bool) {
 		pm.maps[pid] = readMaps(pid)
 	}
 	return 0, false
+}
+
+// realPath is path with its symbolic links resolved ("" if it cannot
+// be), resolved once.
+func (pm *procMem) realPath(path string) string {
+	if p, ok := pm.real[path]; ok {
+		return p
+	}
+	p, _ := filepath.EvalSymlinks(path)
+	pm.real[path] = p
+	return p
 }
 
 // codeType is the address of PyCode_Type in process pid, if known: the
