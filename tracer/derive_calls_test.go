@@ -51,6 +51,9 @@ func TestDeriveCallsApart(t *testing.T) {
 		apart := tracer.Derive(c.Trace)
 		restore()
 		calls += len(after.Calls)
+		if want := refCalls(c.Trace); !reflect.DeepEqual(after.Calls, want) {
+			t.Errorf("%s: %d calls derived, %d by the reference", c.Name, len(after.Calls), len(want))
+		}
 		if !reflect.DeepEqual(apart.Calls, after.Calls) {
 			t.Errorf("%s: %d calls derived apart, %d after the rest, or different", c.Name, len(apart.Calls), len(after.Calls))
 		}
@@ -78,4 +81,51 @@ func TestDeriveCallsApartStops(t *testing.T) {
 	if s := tracer.Derive(tr); len(s.Calls) == 0 {
 		t.Error("testkit.Large has no calls")
 	}
+}
+
+// refCalls pairs the calls of tr as Derive did before the calls had a
+// pass of their own (review): a thread's events count from its
+// ThreadStart to its ThreadEnd, each CallEnter opens a call at the depth
+// of those open, each CallExit ends the innermost, and the calls open at
+// a thread's end, or at the trace's end, end then. In thread order, each
+// thread's in the order they began.
+func refCalls(tr *tracer.Trace) []tracer.CallSpan {
+	type th struct {
+		started, ended bool
+		calls          []tracer.CallSpan
+		open           []int
+	}
+	ths := make([]th, len(tr.Threads))
+	for _, e := range tr.Events {
+		if int(e.Thread) >= len(ths) {
+			continue
+		}
+		x := &ths[e.Thread]
+		switch {
+		case x.ended:
+		case !x.started:
+			x.started = e.Kind == tracer.KindThreadStart
+		case e.Kind == tracer.KindThreadEnd:
+			for _, i := range x.open {
+				x.calls[i].End = e.Time
+			}
+			x.open, x.ended = nil, true
+		case e.Kind == tracer.KindCallEnter:
+			x.open = append(x.open, len(x.calls))
+			x.calls = append(x.calls, tracer.CallSpan{Thread: e.Thread, Stack: e.Stack, Depth: len(x.open), Start: e.Time, End: -1})
+		case e.Kind == tracer.KindCallExit && len(x.open) > 0:
+			x.calls[x.open[len(x.open)-1]].End = e.Time
+			x.open = x.open[:len(x.open)-1]
+		}
+	}
+	out := []tracer.CallSpan{}
+	for i := range ths {
+		if x := &ths[i]; x.started && !x.ended {
+			for _, k := range x.open {
+				x.calls[k].End = tr.Duration()
+			}
+		}
+		out = append(out, ths[i].calls...)
+	}
+	return out
 }

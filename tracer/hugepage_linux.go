@@ -3,6 +3,7 @@
 package tracer
 
 import (
+	"os"
 	"sync/atomic"
 	"syscall"
 )
@@ -26,7 +27,7 @@ func canPopulate() bool { return populateOK.Load() }
 // p is rounded down to its page. It reports false when the kernel refused
 // (an older one, EINVAL: then it is never tried again) or failed.
 func populate(p, n uintptr) bool {
-	const page = 4096
+	page := uintptr(os.Getpagesize())
 	start := p &^ (page - 1)
 	_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, start, p+n-start, madvPopulateWrite)
 	if errno != 0 {

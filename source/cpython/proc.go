@@ -195,15 +195,29 @@ func (pm *procMem) findBase(pid int) (uint64, bool) {
 }
 
 // realPath is path with its symbolic links resolved ("" if it cannot
-// be), resolved once.
+// be), resolved once while the cache holds it (symbolic links changed
+// during the run are not seen again).
 func (pm *procMem) realPath(path string) string {
 	if p, ok := pm.real[path]; ok {
 		return p
 	}
-	p, _ := filepath.EvalSymlinks(path)
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		// Not kept: a deleted file's path (multiprocessing's named
+		// semaphores, one per lock) is never asked again, and would grow
+		// the cache for as long as the program makes them.
+		return ""
+	}
+	if len(pm.real) >= maxRealPaths {
+		clear(pm.real)
+	}
 	pm.real[path] = p
 	return p
 }
+
+// maxRealPaths bounds procMem.real: a program that maps ever new files
+// (it writes and loads modules) empties it now and then.
+const maxRealPaths = 4096
 
 // codeType is the address of PyCode_Type in process pid, if known: the
 // type of every code object (but in a free-threaded build, whose objects
