@@ -164,13 +164,20 @@ func withoutUserinfo(endpoint string, getenv func(string) string) (string, map[s
 }
 
 // retry retries what the exporters deem transient (503, 429, gRPC
-// Unavailable...) with backoff, within the timeout.
+// Unavailable...) with backoff, for half the timeout, each wait at most a
+// quarter of it (3/8 with the backoff's jitter): the last attempt then
+// begins by 7/8 of the timeout, and its answer ("503 Service
+// Unavailable: collector overloaded") is the error. Retried until the
+// timeout itself, an attempt begun just before it was cut short, and the
+// error said only "context deadline exceeded" (CI: once in a run of the
+// tests).
 func retry(timeout time.Duration) otlptracehttp.RetryConfig {
+	initial := min(250*time.Millisecond, timeout/8)
 	return otlptracehttp.RetryConfig{
 		Enabled:         true,
-		InitialInterval: 250 * time.Millisecond,
-		MaxInterval:     2 * time.Second,
-		MaxElapsedTime:  timeout,
+		InitialInterval: initial,
+		MaxInterval:     max(initial, min(2*time.Second, timeout/4)),
+		MaxElapsedTime:  timeout / 2,
 	}
 }
 
