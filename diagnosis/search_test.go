@@ -82,11 +82,7 @@ func TestHeldBehindAsSearched(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(13, 14))
 	for range 300 {
-		data := make([]byte, 3*r.IntN(200))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		traces = append(traces, testkit.FromBytes(data))
+		traces = append(traces, testkit.RandomBytes(r, 200))
 	}
 	for i, tr := range traces {
 		s := tracer.Derive(tr)

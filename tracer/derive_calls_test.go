@@ -36,11 +36,7 @@ func TestDeriveCallsApart(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := range 200 {
-		data := make([]byte, 3*r.IntN(300))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.RandomBytes(r, 300)})
 	}
 	calls := 0
 	for _, c := range cases {

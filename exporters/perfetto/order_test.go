@@ -51,11 +51,7 @@ func TestInOrderIsTheSort(t *testing.T) {
 func byteCases(r *rand.Rand, most int) []testkit.Case {
 	var cases []testkit.Case
 	for i := range 300 {
-		data := make([]byte, 3*r.IntN(most))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.RandomBytes(r, most)})
 	}
 	return cases
 }

@@ -29,11 +29,7 @@ func testBlameSweep(t *testing.T) {
 	)
 	r := rand.New(rand.NewPCG(9, 10))
 	for i := range 300 { // events in any order: some locks are walked
-		data := make([]byte, 3*r.IntN(200))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.FromBytes(data)})
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.RandomBytes(r, 200)})
 	}
 	swept := 0
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -115,6 +116,16 @@ func Rate(b *testing.B, events int, wall time.Time, cpu time.Duration) {
 	if used := CPUTime() - cpu; used > 0 {
 		b.ReportMetric(n/used.Seconds(), "events/cpu-s")
 	}
+}
+
+// RandomBytes is FromBytes of the bytes of up to most events drawn from r:
+// a trace whose events need not follow the protocol, for property tests.
+func RandomBytes(r *rand.Rand, most int) *tracer.Trace {
+	data := make([]byte, 3*r.IntN(most))
+	for j := range data {
+		data[j] = byte(r.Uint32())
+	}
+	return FromBytes(data)
 }
 
 // FromBytes builds a trace from bytes, three per event: the thread, the
