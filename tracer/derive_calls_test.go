@@ -63,8 +63,9 @@ func TestDeriveCallsApart(t *testing.T) {
 	}
 }
 
-// TestDeriveCallsApartStops: a done context stops the calls' goroutine
-// too, with the context's cause.
+// TestDeriveCallsApartStops: with the calls derived apart, a done
+// context stops the derivation with its cause (that their pass stops
+// too: TestCallPassStops).
 func TestDeriveCallsApartStops(t *testing.T) {
 	defer tracer.SetCallsApart(0)()
 	tr := testkit.Large(300_000)
