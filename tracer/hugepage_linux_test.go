@@ -175,13 +175,54 @@ func TestPrefaultStops(t *testing.T) {
 // resident is how many of m's pages are in memory, by mincore.
 func resident(t *testing.T, m []byte) int {
 	t.Helper()
-	vec := make([]byte, (len(m)+4095)/4096)
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+	return residentAt(t, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)))
+}
+
+// residentAt is resident of the n bytes at p (p page-aligned).
+func residentAt(t *testing.T, p, n uintptr) int {
+	t.Helper()
+	vec := make([]byte, (n+4095)/4096)
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, p, n, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
 		t.Fatalf("mincore: %v", errno)
 	}
-	n := 0
+	res := 0
 	for _, v := range vec {
-		n += int(v & 1)
+		res += int(v & 1)
 	}
-	return n
+	return res
+}
+
+// TestFreeForAnalysisAdvises: the room FreeForAnalysis grows the heap by
+// lies in a mapping advised for huge pages (smaps' VmFlags "hg"), and is
+// not backed (mincore) until used; below hugeMin there is none.
+func TestFreeForAnalysisAdvises(t *testing.T) {
+	if hugeOff {
+		t.Skip("GODEBUG=disablethp=1: no advice")
+	}
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	}
+	if r := freeForAnalysis(hugeMin - 1); r.n != 0 {
+		t.Fatalf("a room of %d bytes below hugeMin", r.n)
+	}
+	const grow = 64 << 20
+	r := freeForAnalysis(grow)
+	if r.n != grow {
+		t.Fatalf("room of %d bytes, want %d", r.n, grow)
+	}
+	for _, at := range []uintptr{r.p, r.p + r.n/2, r.p + r.n - 1} {
+		flags, err := vmFlags(at)
+		if err != nil {
+			t.Fatalf("reading /proc/self/smaps: %v", err)
+		}
+		if !strings.Contains(" "+flags+" ", " hg ") {
+			t.Errorf("the mapping holding %#x (room %#x+%d) is not advised for huge pages: VmFlags %q", at, r.p, r.n, flags)
+		}
+	}
+	// The room was never written: at most what the runtime has reused of
+	// it since (a few small spans) is resident.
+	p, n := (r.p+4095)&^4095, r.n&^4095-4096
+	if res := residentAt(t, p, n); res > int(n/4096/4) {
+		t.Errorf("%d of the room's %d pages resident: it was written", res, n/4096)
+	}
 }

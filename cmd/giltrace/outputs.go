@@ -193,6 +193,13 @@ const (
 	memoryPerEvent = 90
 )
 
+// analysisRoom is how far Go's heap is grown, in fresh memory advised for
+// huge pages, before the work after a run of n events
+// (tracer.FreeForAnalysis): as much as that work may use past the trace,
+// the soft limit's share per event. It costs address space, not memory:
+// pages the work does not touch are never backed.
+func analysisRoom(n int) int { return memoryPerEvent * n }
+
 // boundMemory sets the soft memory limit for writing the outputs of a
 // trace of n events, unless one was set (GOMEMLIMIT, or a caller's), and
 // returns what restores the previous one. A soft limit never fails an

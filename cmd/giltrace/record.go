@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -430,8 +429,11 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	// bare collection was tried again on 2026-12-04: no better); on a
 	// machine whose page faults are dear, 0.07-0.28 s
 	// to derive 1.9 M events instead of 0.33-0.46 s (docs/performance.md,
-	// "Page faults, huge pages and record --timings").
-	debug.FreeOSMemory()
+	// "Page faults, huge pages and record --timings"). The heap is grown
+	// first by room advised for huge pages, so that what the analysis
+	// makes past the recorder's memory is faulted in so too (tracer's
+	// FreeForAnalysis; "Post-run time, ninth pass").
+	tracer.FreeForAnalysis(analysisRoom(len(t.Events)))
 	tm.done("freeing the recorder's buffers")
 	// The trace is saved on one core while the spans are derived on
 	// another: both only read t (docs/performance.md, "Post-run time,
