@@ -613,7 +613,7 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 			given := kindIO(s, id, kindID(s, "lock-timeout")) - s.LoopWait(id)
 			if pl := s.Polls()[id]; pl != nil {
 				for _, sp := range s.ThreadStates(id)[pl.First : pl.Last+1] {
-					if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "lock-timeout" {
+					if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind()) == "lock-timeout" {
 						given -= sp.End - sp.Start
 					}
 				}
@@ -653,7 +653,7 @@ func kindIO(s *tracer.Spans, id tracer.ThreadID, k tracer.StringID) int64 {
 	}
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {
-		if sp.State == tracer.StateIO && sp.IOKind == k {
+		if sp.State == tracer.StateIO && sp.IOKind() == k {
 			ns += sp.End - sp.Start
 		}
 	}
@@ -664,7 +664,7 @@ func kindIO(s *tracer.Spans, id tracer.ThreadID, k tracer.StringID) int64 {
 func sleepWork(s *tracer.Spans, id tracer.ThreadID) int64 {
 	var ns int64
 	for _, sp := range s.ThreadStates(id) {
-		if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind) == "sleep" {
+		if sp.State == tracer.StateIO && s.Trace.Str(sp.IOKind()) == "sleep" {
 			ns += sp.End - sp.Start
 		}
 	}
@@ -758,7 +758,7 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
 			if sp.Start > at {
 				break
 			}
-			if sp.State == tracer.StateLockWait && sp.End > at && !(int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL) && sp.Start > bestAt {
+			if sp.State == tracer.StateLockWait && sp.End > at && !(int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL) && sp.Start > bestAt {
 				best, bestAt, found = cand, sp.Start, true
 			}
 		}

@@ -51,7 +51,7 @@ func (a *analysis) ioWork() []int64 {
 	a.listenWork = make([]int64, n)
 	if listen > 0 {
 		for _, sp := range a.s.States {
-			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind == tracer.StringID(listen) && i < n {
+			if i := int(sp.Thread); sp.State == tracer.StateIO && sp.IOKind() == tracer.StringID(listen) && i < n {
 				a.listenWork[i] += sp.End - sp.Start
 			}
 		}
@@ -113,7 +113,7 @@ func (a *analysis) ioWork() []int64 {
 			if sp.State == tracer.StateIO {
 				o := overlap(others[p], sp.Start, sp.End)
 				io[i] -= o
-				if listen > 0 && sp.IOKind == tracer.StringID(listen) {
+				if listen > 0 && sp.IOKind() == tracer.StringID(listen) {
 					a.listenWork[i] -= o
 				}
 			}
@@ -142,14 +142,14 @@ func (a *analysis) takeTimeouts(io []int64) {
 // "lock-timeout"), a wait for a thread of its own process: not a wait for
 // the program's other processes.
 func (a *analysis) isTimeout(sp *tracer.StateSpan) bool {
-	return sp.State == tracer.StateIO && int(sp.IOKind) == a.timeoutK
+	return sp.State == tracer.StateIO && int(sp.IOKind()) == a.timeoutK
 }
 
 // isOwnWait reports whether sp waited on its process's own pipe or
 // loopback connection (I/O "own-io", tracer.OwnIOKind): a wait for the
 // thread that wrote to it.
 func (a *analysis) isOwnWait(sp *tracer.StateSpan) bool {
-	return a.ownK > 0 && sp.State == tracer.StateIO && int(sp.IOKind) == a.ownK
+	return a.ownK > 0 && sp.State == tracer.StateIO && int(sp.IOKind()) == a.ownK
 }
 
 // ownWriter is the thread that wrote what ended thread i's wait sp on

@@ -426,7 +426,7 @@ func (f *flow) dep(from int, at int64, i, k int, delay int64) int64 {
 // lock, having begun it at v.
 func (f *flow) afterWait(i, k int, sp *tracer.StateSpan, v int64) int64 {
 	a := f.a
-	l := sp.Lock
+	l := sp.Lock()
 	if int(l) < len(f.shared) && f.shared[l] {
 		return v // a mutex: lockBound
 	}
@@ -540,7 +540,7 @@ func (a *analysis) notifiedAt(i int, sp *tracer.StateSpan) (int, int64, bool) {
 	if i >= len(a.s.Threads) || sp.End >= a.s.Threads[i].End {
 		return 0, 0, false
 	}
-	if l := sp.Lock; int(l) < len(a.t.Locks) && joinLockName(a.t.Locks[l].Name) {
+	if l := sp.Lock(); int(l) < len(a.t.Locks) && joinLockName(a.t.Locks[l].Name) {
 		return 0, 0, false
 	}
 	j, at, ok := a.notifier(i, sp)
@@ -628,7 +628,7 @@ func (f *flow) chained(i int, sp *tracer.StateSpan) bool {
 // chainedIn reports whether span sp is a timeout of one of the chains cs
 // of its thread.
 func (a *analysis) chainedIn(cs []waitChain, sp *tracer.StateSpan) bool {
-	if sp.State != tracer.StateIO || int(sp.IOKind) != a.timeoutK {
+	if sp.State != tracer.StateIO || int(sp.IOKind()) != a.timeoutK {
 		return false
 	}
 	x := sort.Search(len(cs), func(j int) bool { return cs[j].To > sp.Start })
@@ -673,7 +673,7 @@ const joinSlack = int64(1e6)
 // timed says which: the threads come from a later wait, this one ran out.
 func (f *flow) joinedUnseen(i int, sp *tracer.StateSpan) (js []int, timed bool) {
 	a := f.a
-	l := sp.Lock
+	l := sp.Lock()
 	if int(l) >= len(a.t.Locks) || !joinLockName(a.t.Locks[l].Name) || i >= len(a.t.Threads) {
 		return nil, false
 	}
@@ -738,8 +738,8 @@ func (f *flow) joinWaitsOf(i int, l tracer.LockID) []joinWait {
 		ss := f.spans(i)
 		for k := range ss {
 			sp := &ss[k]
-			if sp.State == tracer.StateLockWait && int(sp.Lock) < len(f.a.t.Locks) && joinLockName(f.a.t.Locks[sp.Lock].Name) {
-				m[sp.Lock] = append(m[sp.Lock], joinWait{k: k, joined: f.joinedDuring(i, sp, sp.Start)})
+			if sp.State == tracer.StateLockWait && int(sp.Lock()) < len(f.a.t.Locks) && joinLockName(f.a.t.Locks[sp.Lock()].Name) {
+				m[sp.Lock()] = append(m[sp.Lock()], joinWait{k: k, joined: f.joinedDuring(i, sp, sp.Start)})
 			}
 		}
 		for _, ws := range m {
@@ -918,6 +918,9 @@ func (f *flow) coresBound(sel func(int) bool, from int64, cores int, tails bool)
 			continue
 		}
 		open := false
+		// vAt, read in the order of k: ch[x] is the last change at or
+		// before k.
+		ch, x, base := f.dv[i], -1, f.off[i]
 		for k, sp := range f.spans(i) {
 			switch sp.State {
 			case tracer.StateRunning, tracer.StateNative, tracer.StateNativeHolding:
@@ -928,7 +931,14 @@ func (f *flow) coresBound(sel func(int) bool, from int64, cores int, tails bool)
 			if d <= 0 {
 				continue
 			}
-			at := max(f.vAt(i, k)-from, 0)
+			for x+1 < len(ch) && ch[x+1].k <= k {
+				x++
+			}
+			v := f.w[base+k]
+			if x >= 0 {
+				v += ch[x].d
+			}
+			at := max(v-from, 0)
 			tail := int64(0)
 			if tails {
 				tail = f.tailOf(i, k+1)
@@ -1094,7 +1104,7 @@ func (f *flow) own(i int, sp *tracer.StateSpan) int64 {
 	if sp.State != tracer.StateLockWait {
 		return f.counted(i, sp)
 	}
-	l := sp.Lock
+	l := sp.Lock()
 	if int(l) < len(f.shared) && f.shared[l] {
 		return 0
 	}

@@ -115,7 +115,7 @@ func (a *analysis) ownIO() {
 	unwrittenOf := make([]int64, len(a.t.Threads))
 	var io, caught, unwritten int64
 	for _, sp := range a.s.States {
-		if sp.State != tracer.StateIO || notFD[sp.IOKind] || int(sp.Thread) >= len(ioOf) {
+		if sp.State != tracer.StateIO || notFD[sp.IOKind()] || int(sp.Thread) >= len(ioOf) {
 			continue
 		}
 		d := sp.End - sp.Start

@@ -887,7 +887,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 				leaves = append(leaves, leaf{kind: opWaitNotify, label: name, d: sp.End - sp.Start, fn: fn, hold: -1})
 				break
 			}
-			addAt(opIO, sp.Start, sp.End, t.Str(sp.IOKind), fn)
+			addAt(opIO, sp.Start, sp.End, t.Str(sp.IOKind()), fn)
 		case tracer.StateNative:
 			addAt(opNative, sp.Start, sp.End, "", fn)
 		case tracer.StateNativeHolding:
@@ -910,7 +910,7 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 				// one too: a Condition's wait on a waiter lock, whose
 				// address the next waiter lock reuses. It stays a wait
 				// on the same lock.
-				add(opWait, sp.Start, sp.End, cleanName(t.Locks[sp.Lock].Name), fn)
+				add(opWait, sp.Start, sp.End, cleanName(t.Locks[sp.Lock()].Name), fn)
 			}
 		}
 	}
@@ -1238,9 +1238,9 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 				return true
 			}
 			if sp.State == tracer.StateIO {
-				return ownK > 0 && sp.IOKind == ownK && int(waiter) < len(s.Threads) && sp.End < s.Threads[waiter].End
+				return ownK > 0 && sp.IOKind() == ownK && int(waiter) < len(s.Threads) && sp.End < s.Threads[waiter].End
 			}
-			if sp.State != tracer.StateLockWait || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+			if sp.State != tracer.StateLockWait || int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL {
 				return false
 			}
 			for _, j := range joins {
@@ -1255,7 +1255,7 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 				continue
 			}
 			find := s.Notifier
-			if sp.State == tracer.StateIO && ownK > 0 && sp.IOKind == ownK {
+			if sp.State == tracer.StateIO && ownK > 0 && sp.IOKind() == ownK {
 				find = s.Writer // its own pipe's: the thread that wrote
 			}
 			notifier, at, ok := find(waiter, sp.End)
@@ -1361,7 +1361,7 @@ func fixUnmatchedWaits(threads []threadModel) {
 // threads, or the others held it for less than mutexWaitShare of the wait
 // (a Condition's waiter lock, whose address the next waiter lock reuses).
 func plainWait(sp tracer.StateSpan, id tracer.ThreadID, shared map[tracer.LockID]bool, mutexHeld heldBy) bool {
-	return !shared[sp.Lock] || mutexHeld.others(sp.Lock, id, sp.Start, sp.End) < mutexWaitShare*float64(sp.End-sp.Start)
+	return !shared[sp.Lock()] || mutexHeld.others(sp.Lock(), id, sp.Start, sp.End) < mutexWaitShare*float64(sp.End-sp.Start)
 }
 
 // startWindow is how long before a thread's start its starter may have
@@ -1516,7 +1516,7 @@ func lockWaitsToStart(s *tracer.Spans, target tracer.ThreadID) iter.Seq2[tracer.
 				if sp.Start > ts.Start+startLate {
 					break
 				}
-				if sp.State != tracer.StateLockWait || int(sp.Lock) < len(t.Locks) && t.Locks[sp.Lock].GIL {
+				if sp.State != tracer.StateLockWait || int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL {
 					continue
 				}
 				if !yield(cand, sp) {

@@ -210,7 +210,7 @@ func (s *Spans) indexWrites() {
 	skip := NotDescriptorKindsOf(s.Trace)
 	for i := range s.States {
 		sp := &s.States[i]
-		if sp.State == StateIO && !skip[sp.IOKind] {
+		if sp.State == StateIO && !skip[sp.IOKind()] {
 			s.writes = append(s.writes, i)
 		}
 	}
@@ -275,9 +275,9 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 		return nil
 	}
 	timeoutK := StringID(i)
-	isTimeout := func(sp *StateSpan) bool { return sp.State == StateIO && sp.IOKind == timeoutK }
+	isTimeout := func(sp *StateSpan) bool { return sp.State == StateIO && sp.IOKind() == timeoutK }
 	joinWait := func(sp *StateSpan) bool {
-		return int(sp.Lock) < len(t.Locks) && JoinLockName(t.Locks[sp.Lock].Name)
+		return int(sp.Lock()) < len(t.Locks) && JoinLockName(t.Locks[sp.Lock()].Name)
 	}
 	// ends: per process, the ends of its threads' waits for a guest lock,
 	// in time order (notifies: the loop's thread may have given them);

@@ -227,21 +227,22 @@ func gilOf(t *Trace, id ThreadID) LockID {
 	return NoLock
 }
 
-// state is the thread's state, with the lock it waits for and its I/O kind.
-func (ts *threadState) state() (State, LockID, StringID) {
+// state is the thread's state and its span's arg: the lock it waits
+// for, or its I/O kind.
+func (ts *threadState) state() (State, uint32) {
 	switch {
 	case ts.lockWait != NoLock:
-		return StateLockWait, ts.lockWait, 0
+		return StateLockWait, uint32(ts.lockWait)
 	case ts.inIO:
-		return StateIO, NoLock, ts.ioKind
+		return StateIO, uint32(ts.ioKind)
 	case ts.inNative && ts.nativeReleases:
-		return StateNative, NoLock, 0
+		return StateNative, 0
 	case ts.inNative:
-		return StateNativeHolding, NoLock, 0
+		return StateNativeHolding, 0
 	case !ts.hasGIL || ts.holdsGIL || ts.exiting:
-		return StateRunning, NoLock, 0
+		return StateRunning, 0
 	}
-	return StateGILWait, ts.gil, 0
+	return StateGILWait, uint32(ts.gil)
 }
 
 func (d *deriver) event(e *Event) {
@@ -260,8 +261,8 @@ func (d *deriver) event(e *Event) {
 		d.s.Threads[e.Thread].Start = e.Time
 		d.s.Threads[e.Thread].Existed = e.Arg == ThreadExisted
 		ts.stack = e.Stack
-		st, l, k := ts.state()
-		ts.span = StateSpan{Thread: e.Thread, State: st, Start: e.Time, Stack: ts.stack, Lock: l, IOKind: k}
+		st, arg := ts.state()
+		ts.span = StateSpan{Thread: e.Thread, State: st, Start: e.Time, Stack: ts.stack, arg: arg}
 		d.maybeStartGILWait(e.Thread, ts, e.Time)
 		return
 	}
@@ -305,13 +306,13 @@ func (d *deriver) event(e *Event) {
 
 // update closes the thread's state span if its state changed at time now.
 func (d *deriver) update(id ThreadID, ts *threadState, now int64) {
-	st, l, k := ts.state()
+	st, arg := ts.state()
 	sp := &ts.span
-	if st == sp.State && l == sp.Lock && k == sp.IOKind && ts.stack == sp.Stack {
+	if st == sp.State && arg == sp.arg && ts.stack == sp.Stack {
 		return
 	}
 	d.closeSpan(ts, now)
-	ts.span = StateSpan{Thread: id, State: st, Start: now, Stack: ts.stack, Lock: l, IOKind: k}
+	ts.span = StateSpan{Thread: id, State: st, Start: now, Stack: ts.stack, arg: arg}
 	d.maybeStartGILWait(id, ts, now)
 }
 

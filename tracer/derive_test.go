@@ -3,6 +3,7 @@ package tracer_test
 import (
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
@@ -181,5 +182,67 @@ func TestDeriveStates(t *testing.T) {
 			!slices.Equal(full.DropRequests, states.DropRequests) || !slices.Equal(full.Threads, states.Threads) {
 			t.Errorf("%s: DeriveStates differs from Derive beyond the calls", c.Name)
 		}
+	}
+}
+
+// TestStateSpanArg: a state span is 32 bytes, its lock and I/O kind
+// sharing a word: Lock is the lock only in the wait states, IOKind the
+// kind only in StateIO, and Derive sets each from the events (Mixed: a
+// GIL wait, a wait for the cache lock, "db" and "network" I/O).
+func TestStateSpanArg(t *testing.T) {
+	if n := unsafe.Sizeof(tracer.StateSpan{}); n != 32 {
+		t.Errorf("a StateSpan is %d bytes, want 32", n)
+	}
+	for st := range tracer.State(tracer.NumStates) {
+		sp := tracer.NewStateSpan(1, st, 10, 20, 3, 7, 9)
+		wantLock, wantIO := tracer.NoLock, tracer.StringID(0)
+		switch st {
+		case tracer.StateGILWait, tracer.StateLockWait:
+			wantLock = 7
+		case tracer.StateIO:
+			wantIO = 9
+		}
+		if sp.Lock() != wantLock || sp.IOKind() != wantIO || sp.Thread != 1 || sp.State != st || sp.Start != 10 || sp.End != 20 || sp.Stack != 3 {
+			t.Errorf("%v: %+v, Lock %d, IOKind %d; want Lock %d, IOKind %d", st, sp, sp.Lock(), sp.IOKind(), wantLock, wantIO)
+		}
+	}
+	tr := testkit.Mixed()
+	s := tracer.Derive(tr)
+	seen, kinds := map[tracer.State]bool{}, map[string]bool{}
+	for _, sp := range s.States {
+		seen[sp.State] = true
+		switch sp.State {
+		case tracer.StateGILWait:
+			if l := sp.Lock(); int(l) >= len(tr.Locks) || !tr.Locks[l].GIL {
+				t.Errorf("GIL wait %+v: lock %d is not a GIL", sp, l)
+			}
+		case tracer.StateLockWait:
+			if l := sp.Lock(); int(l) >= len(tr.Locks) || tr.Locks[l].Name != "cache" {
+				t.Errorf("lock wait %+v: lock %d, want the cache", sp, l)
+			}
+		case tracer.StateIO:
+			// The kind of the thread's last I/O begun by then.
+			want := tracer.StringID(0)
+			for _, e := range tr.Events {
+				if e.Thread == sp.Thread && e.Kind == tracer.KindIOBegin && e.Time <= sp.Start {
+					want = e.IOKind()
+				}
+			}
+			if k := sp.IOKind(); k != want || k == 0 {
+				t.Errorf("I/O %+v: kind %q, want %q", sp, tr.Str(k), tr.Str(want))
+			}
+			kinds[tr.Str(sp.IOKind())] = true
+		}
+		if sp.State != tracer.StateIO && sp.IOKind() != 0 || sp.State != tracer.StateGILWait && sp.State != tracer.StateLockWait && sp.Lock() != tracer.NoLock {
+			t.Errorf("%+v: lock %d, I/O kind %d outside their states", sp, sp.Lock(), sp.IOKind())
+		}
+	}
+	for _, st := range []tracer.State{tracer.StateGILWait, tracer.StateLockWait, tracer.StateIO} {
+		if !seen[st] {
+			t.Errorf("Mixed has no %v span", st)
+		}
+	}
+	if !kinds["db"] || !kinds["network"] {
+		t.Errorf("I/O kinds %v, want db and network", kinds)
 	}
 }

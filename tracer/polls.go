@@ -73,7 +73,7 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 		return out // no sleep in the trace
 	}
 	isSleep := func(sp *StateSpan) bool {
-		return sp.State == StateIO && (sp.IOKind == sleepK || sp.IOKind == timeoutK) && sp.End-sp.Start >= pollMinSleep
+		return sp.State == StateIO && (sp.IOKind() == sleepK || sp.IOKind() == timeoutK) && sp.End-sp.Start >= pollMinSleep
 	}
 	// Each thread's last sleep, in one pass over every span (looking back
 	// from each thread's end passed every span of a thread that never

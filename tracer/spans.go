@@ -53,13 +53,48 @@ type ThreadSpan struct {
 // StateSpan is an interval in one state with one guest stack. A thread's
 // state spans are gap-free from its start to its end; a new span begins
 // when the state, the stack, the lock or the I/O kind changes.
+//
+// A span is 32 bytes: the lock and the I/O kind share a word (a span has
+// at most one of them), read through Lock and IOKind. Every exporter and
+// the diagnosis read all of a run's spans, so their size is much of the
+// cost of reading them (docs/performance.md).
 type StateSpan struct {
-	Thread     ThreadID
-	State      State
 	Start, End int64
+	Thread     ThreadID
 	Stack      StackID
-	Lock       LockID   // the lock waited for in StateGILWait and StateLockWait, else NoLock
-	IOKind     StringID // the I/O kind in StateIO, else 0
+	arg        uint32 // the lock of a wait state, the I/O kind of StateIO
+	State      State
+}
+
+// NewStateSpan is a span of thread in state st over [start, end) with
+// stack; lock is kept only for StateGILWait and StateLockWait, ioKind
+// only for StateIO.
+func NewStateSpan(thread ThreadID, st State, start, end int64, stack StackID, lock LockID, ioKind StringID) StateSpan {
+	sp := StateSpan{Thread: thread, State: st, Start: start, End: end, Stack: stack}
+	switch st {
+	case StateGILWait, StateLockWait:
+		sp.arg = uint32(lock)
+	case StateIO:
+		sp.arg = uint32(ioKind)
+	}
+	return sp
+}
+
+// Lock is the lock waited for in StateGILWait and StateLockWait, else
+// NoLock.
+func (sp StateSpan) Lock() LockID {
+	if sp.State == StateGILWait || sp.State == StateLockWait {
+		return LockID(sp.arg)
+	}
+	return NoLock
+}
+
+// IOKind is the I/O kind in StateIO, else 0.
+func (sp StateSpan) IOKind() StringID {
+	if sp.State == StateIO {
+		return StringID(sp.arg)
+	}
+	return 0
 }
 
 // CallSpan is one call of a guest function.

@@ -87,13 +87,13 @@ func (l *layout) writeState(o *out, trk string, sp tracer.StateSpan, start, end 
 	sep := byte('{')
 	b = append(b, `,"args":`...)
 	switch {
-	case sp.State == tracer.StateIO && sp.IOKind != 0:
+	case sp.State == tracer.StateIO && sp.IOKind() != 0:
 		b = append(b, `{"kind":`...)
-		b = appendString(b, l.t.Str(sp.IOKind))
+		b = appendString(b, l.t.Str(sp.IOKind()))
 		sep = ','
-	case sp.State == tracer.StateLockWait && int(sp.Lock) < len(l.t.Locks):
+	case sp.State == tracer.StateLockWait && int(sp.Lock()) < len(l.t.Locks):
 		b = append(b, `{"lock":`...)
-		b = appendString(b, l.t.Locks[sp.Lock].Name)
+		b = appendString(b, l.t.Locks[sp.Lock()].Name)
 		sep = ','
 	}
 	if line := l.line(sp.Stack); line > 0 {

@@ -494,7 +494,7 @@ func (b *builder) wall(s *tracer.Spans) {
 			continue
 		}
 		k := key{thread: sp.Thread, state: int32(sp.State), stack: sp.Stack,
-			lock: b.guestLock(sp.Lock), waiter: tracer.NoThread, io: sp.IOKind}
+			lock: b.guestLock(sp.Lock()), waiter: tracer.NoThread, io: sp.IOKind()}
 		b.add(k, 1, sp.End-sp.Start)
 	}
 }

@@ -951,7 +951,7 @@ func TestLockHolds(t *testing.T) {
 			s := tracer.Derive(tr)
 			var sleep *tracer.StateSpan
 			for i, sp := range s.States {
-				if tr.Threads[sp.Thread].Name == "MainThread" && sp.State == tracer.StateIO && tr.Str(sp.IOKind) == "sleep" {
+				if tr.Threads[sp.Thread].Name == "MainThread" && sp.State == tracer.StateIO && tr.Str(sp.IOKind()) == "sleep" {
 					sleep = &s.States[i]
 					break
 				}
