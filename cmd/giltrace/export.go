@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
 )
 
@@ -95,6 +96,7 @@ func runExport(cmd *cobra.Command, o *exportOptions) error {
 	if err := checkHasEvents(t, o.File, "exporting", "export"); err != nil {
 		return err
 	}
+	tracer.FreeForAnalysis(analysisRoom(len(t.Events))) // as report does
 	s, err := deriveRun(cmd.Context(), t, true)
 	if err != nil {
 		return fmt.Errorf("exporting %s: %w", o.File, err)

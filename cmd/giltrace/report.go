@@ -50,6 +50,9 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if o.JSON {
 		f = report.JSON
 	}
+	// The reading's garbage freed, and room for the analysis advised for
+	// huge pages, as record does after its run.
+	tracer.FreeForAnalysis(analysisRoom(len(t.Events)))
 	s, err := tracer.DeriveContext(cmd.Context(), t)
 	if err != nil {
 		return fmt.Errorf("reporting %s: %w", o.File, err)
