@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -77,8 +78,10 @@ func TestCarve(t *testing.T) {
 	r := NewRecorder(Config{HugePages: true})
 	type span struct{ lo, hi uintptr }
 	var got []span
+	var chunks [][]Event // kept: a chunk the test dropped could be collected and its memory carved again
 	for _, n := range []int{firstChunkEvents, 2 * firstChunkEvents, 4 * firstChunkEvents, chunkEvents, chunkEvents, chunkEvents, 3 * slabEvents, firstChunkEvents} {
 		ev := r.carve(n)
+		chunks = append(chunks, ev)
 		if len(ev) != n || cap(ev) != n {
 			t.Fatalf("carve(%d): len %d, cap %d", n, len(ev), cap(ev))
 		}
@@ -98,6 +101,7 @@ func TestCarve(t *testing.T) {
 			}
 		}
 	}
+	runtime.KeepAlive(chunks)
 }
 
 // TestSlabsBounded: a long thread's full-size chunks, taken between short
