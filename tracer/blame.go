@@ -341,8 +341,20 @@ type WaitedSum struct {
 // (one sweep of each lock's timeline) and shared: safe for concurrent use,
 // and the slice must not be modified. In order of lock, holder, stack and
 // state.
+//
+// After PlanBlameSums, they come from BlameSums' sweep (when it sums the
+// parts: within its maxParts), which yields them too.
 func (s *Spans) WaitedSums() []WaitedSum {
-	s.waitedOnce.Do(func() { s.waitedSums = s.sumWaited() })
+	s.waitedOnce.Do(func() {
+		if s.blamePlanned.Load() {
+			s.blameOnce.Do(s.sweepBlame)
+			if s.blame.ok {
+				s.waitedSums = s.blameWaited
+				return
+			}
+		}
+		s.waitedSums = s.sumWaited()
+	})
 	return s.waitedSums
 }
 
@@ -353,30 +365,42 @@ func (s *Spans) sumWaited() []WaitedSum {
 		if len(s.LockWaits(LockID(l))) == 0 {
 			continue // nobody waited: nothing to sum (a trace of many locks)
 		}
-		at.reset()
 		first := len(out)
-		for b, waited := range s.Waited(LockID(l)) {
-			if b.Holder == NoThread || waited <= 0 {
-				continue
-			}
-			i, added := at.index(b.Holder, b.Stack, b.State, len(out))
-			if added {
-				out = append(out, WaitedSum{Lock: LockID(l), Holder: b.Holder, Stack: b.Stack, State: b.State})
-			}
-			out[i].Segments++
-			out[i].Waited += waited
-		}
-		slices.SortFunc(out[first:], func(a, b WaitedSum) int {
-			if a.Holder != b.Holder {
-				return cmp.Compare(a.Holder, b.Holder)
-			}
-			if a.Stack != b.Stack {
-				return cmp.Compare(a.Stack, b.Stack)
-			}
-			return cmp.Compare(a.State, b.State)
-		})
+		out = s.appendWaited(out, LockID(l), &at)
+		sortWaited(out[first:])
 	}
 	return out
+}
+
+// appendWaited appends lock l's WaitedSums, unsorted, summing Waited(l)
+// with the table at (reset first).
+func (s *Spans) appendWaited(out []WaitedSum, l LockID, at *keyTable) []WaitedSum {
+	at.reset()
+	for b, waited := range s.Waited(l) {
+		if b.Holder == NoThread || waited <= 0 {
+			continue
+		}
+		i, added := at.index(b.Holder, b.Stack, b.State, len(out))
+		if added {
+			out = append(out, WaitedSum{Lock: l, Holder: b.Holder, Stack: b.Stack, State: b.State})
+		}
+		out[i].Segments++
+		out[i].Waited += waited
+	}
+	return out
+}
+
+// sortWaited sorts one lock's WaitedSums by holder, stack and state.
+func sortWaited(ws []WaitedSum) {
+	slices.SortFunc(ws, func(a, b WaitedSum) int {
+		if a.Holder != b.Holder {
+			return cmp.Compare(a.Holder, b.Holder)
+		}
+		if a.Stack != b.Stack {
+			return cmp.Compare(a.Stack, b.Stack)
+		}
+		return cmp.Compare(a.State, b.State)
+	})
 }
 
 // keyTable maps a holder key (thread, stack, state) to an index: an open

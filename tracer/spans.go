@@ -182,6 +182,13 @@ type Spans struct {
 	waitedOnce sync.Once   // WaitedSums, computed on first use
 	waitedSums []WaitedSum // by lock, then holder, stack and state
 
+	blamePlan              // PlanBlameSums
+	blameOnce   sync.Once  // BlameSums, computed on first use
+	blame       *blameSums // what BlameSums returns
+	blameWaited []WaitedSum
+	partsOnce   sync.Once // TotalBlameParts, computed on first use
+	parts       int
+
 	pollsOnce sync.Once // Polls, computed on first use
 	polls     map[ThreadID]*Poll
 

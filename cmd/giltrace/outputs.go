@@ -254,6 +254,11 @@ func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]st
 		return said
 	})
 	defer boundMemory(len(r.trace.Events))()
+	if slices.Contains(names, "pprof-blame") {
+		// The diagnosis's and the flame graph's WaitedSums then come
+		// from the blame profile's sweep of the locks' timelines.
+		pprof.PlanBlame(r.spans)
+	}
 	var next, started atomic.Int64 // the next output to take (in order); how many have started
 	write := func(i int) {
 		res := &results[i]

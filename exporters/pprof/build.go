@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/giltrace/giltrace/tracer"
@@ -229,7 +228,7 @@ func (b *builder) waits(s *tracer.Spans) {
 // Beyond, when many threads queue for one lock at once and the parts grow
 // with the square of the threads, the parts held by a thread are charged
 // once per holder and stack with the summed waiting behind them
-// (tracer.Spans.Waited), without the waiter label, so that the profile
+// (tracer.Spans.WaitedSums), without the waiter label, so that the profile
 // costs time and memory linear in the events; the parts nobody held
 // (handoffs) keep their waiter.
 const (
@@ -237,15 +236,22 @@ const (
 	MinBlameParts      = 1 << 16
 )
 
-// blame charges every part of every wait to the holder's stack.
+// blame charges every part of every wait to the holder's stack: the
+// locks' timelines swept once (tracer.Spans.BlameSums), and the waits of a
+// lock that cannot be swept (an invalid trace's) walked one by one.
 func (b *builder) blame(s *tracer.Spans) {
-	if blameParts(s) > BlamePartsPerEvent*len(s.Trace.Events)+MinBlameParts {
+	sums, swept, ok := s.BlameSums(blameLimit(s))
+	if !ok {
 		b.blameByHolder(s)
 		return
 	}
-	swept := make([]bool, len(s.Trace.Locks))
-	for l := range s.Trace.Locks {
-		swept[l] = b.blameSweep(s, tracer.LockID(l))
+	for i := range sums {
+		x := &sums[i]
+		k := key{thread: x.Holder, state: int32(x.State), stack: x.Stack, lock: b.guestLock(x.Lock), waiter: x.Waiter}
+		if x.Holder == tracer.NoThread {
+			k.state, k.stack = stateHandoff, tracer.NoStack
+		}
+		b.add(k, x.Parts, x.Waited)
 	}
 	for i := range s.Waits {
 		w := &s.Waits[i]
@@ -266,208 +272,24 @@ func (b *builder) blame(s *tracer.Spans) {
 	}
 }
 
-// blameParts is the sum of s.BlameParts over all waits, with searches
-// that start from the previous wait's where the lock's holds are in order
-// and do not overlap (a valid trace), instead of two binary searches per
-// wait.
-func blameParts(s *tracer.Spans) int {
-	parts := 0
-	for i := range s.Waits {
-		if w := &s.Waits[i]; int(w.Lock) >= len(s.Trace.Locks) {
-			parts += s.BlameParts(w)
-		}
-	}
-	for l := range s.Trace.Locks {
-		hs, ws := s.LockHolds(tracer.LockID(l)), s.LockWaits(tracer.LockID(l))
-		if !holdsInOrder(s, hs) {
-			for _, wi := range ws {
-				parts += s.BlameParts(&s.Waits[wi])
-			}
-			continue
-		}
-		from := 0
-		for _, wi := range ws {
-			w := &s.Waits[wi]
-			i := gallop(len(hs), from, func(j int) bool { return s.Holds[hs[j]].End > w.Start })
-			j := gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
-			from = i
-			parts += max(j-i, 0) + 1
-		}
-	}
-	return parts
+// blameLimit is the most parts the blame profile charges with their
+// waiter (BlamePartsPerEvent).
+func blameLimit(s *tracer.Spans) int {
+	return BlamePartsPerEvent*len(s.Trace.Events) + MinBlameParts
 }
 
-// holdsInOrder reports whether the holds hs are in time order without
-// overlapping: their starts and ends are then both in order.
-func holdsInOrder(s *tracer.Spans, hs []int32) bool {
-	for k, hi := range hs {
-		h := &s.Holds[hi]
-		if h.End < h.Start || k > 0 && s.Holds[hs[k-1]].End > h.Start {
-			return false
-		}
-	}
-	return true
-}
-
-// gallop is sort.Search(n, f) for f false then true, searched from hint:
-// forward from it in growing steps when f(hint-1) is false, else from 0.
-func gallop(n, hint int, f func(int) bool) int {
-	lo := min(max(hint, 0), n)
-	if lo > 0 && f(lo-1) {
-		lo = 0
-	}
-	step, hi := 1, lo
-	for hi < n && !f(hi) {
-		lo = hi + 1
-		hi += step
-		step *= 2
-	}
-	hi = min(hi, n)
-	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
-}
-
-// sweepCells bounds the memory of blameSweep's table: holder keys x
-// threads cells of 16 bytes, 4 MiB; past it, parts are added one by one.
-var sweepCells = 1 << 18 // a variable for the tests
-
-// blameSweep charges the blame of every wait for lock l as blame does,
-// part for part (each part of each wait, Spans.BlameOf, to the holder's
-// stack with its waiter), in one sweep over l's timeline instead of a walk
-// per wait: each timeline segment is charged to the waits in progress
-// during it, in a table of holder key x waiter that needs no hashing per
-// part. It returns false, charging nothing, for a lock whose holds are out
-// of order or overlap (an invalid trace): those are walked wait by wait.
-func (b *builder) blameSweep(s *tracer.Spans, l tracer.LockID) bool {
-	if !holdsInOrder(s, s.LockHolds(l)) {
-		return false
-	}
-	ws := s.LockWaits(l)
-	nt := len(s.Trace.Threads)
-	for _, wi := range ws {
-		if int(s.Waits[wi].Thread) >= nt {
-			return false
-		}
-	}
-	lock := b.guestLock(l)
-	handoff := key{thread: tracer.NoThread, state: stateHandoff, stack: tracer.NoStack, lock: lock}
-	// rows[r][waiter] is the blame of holder key heads[r] (waiter unset)
-	// with that waiter; row 0 is the handoff's.
-	var heads keyIndex
-	heads.index(handoff)
-	rows := [][]value{make([]value, nt)}
-	charge := func(r int, waiter tracer.ThreadID, ns int64) {
-		if rows[r] == nil { // past sweepCells
-			k := heads.keys[r]
-			k.waiter = waiter
-			b.add(k, 1, ns)
-			return
-		}
-		v := &rows[r][waiter]
-		v.count++
-		v.ns += ns
-	}
-	// active: the waits in progress, in the order they started, each
-	// copied in (the sweep reads them once a segment); next: the first of
-	// ws not started yet.
-	type activeWait struct {
-		start, end int64
-		thread     tracer.ThreadID
-	}
-	var active []activeWait
-	next := 0
-	started, at := false, int64(0) // the timeline's start, then the end of its last segment
-	var cur key                    // the previous segment's holder key and row, to spare the map
-	curRow := -1
-	for seg := range s.Timeline(l) {
-		if !started {
-			started, at = true, seg.Start
-		}
-		for ; next < len(ws) && s.Waits[ws[next]].Start < seg.End; next++ {
-			w := &s.Waits[ws[next]]
-			if w.End <= w.Start {
-				continue
-			}
-			if w.Start < at { // before the timeline's first hold: nobody held it
-				charge(0, w.Thread, min(w.End, at)-w.Start)
-			}
-			active = append(active, activeWait{w.Start, w.End, w.Thread})
-		}
-		at = seg.End
-		k := handoff
-		if seg.Holder != tracer.NoThread {
-			k = key{thread: seg.Holder, state: int32(seg.State), stack: seg.Stack, lock: lock, waiter: tracer.NoThread}
-		}
-		if k != cur || curRow < 0 {
-			r, added := heads.index(k)
-			if added {
-				var cells []value
-				if len(rows)*nt < sweepCells {
-					cells = make([]value, nt)
-				}
-				rows = append(rows, cells)
-			}
-			cur, curRow = k, r
-		}
-		j := 0
-		row := rows[curRow] // charge, inline
-		for _, w := range active {
-			if lo, hi := max(w.start, seg.Start), min(w.end, seg.End); lo < hi {
-				if row != nil {
-					v := &row[w.thread]
-					v.count++
-					v.ns += hi - lo
-				} else {
-					charge(curRow, w.thread, hi-lo)
-				}
-			}
-			if w.end > seg.End {
-				active[j] = w
-				j++
-			}
-		}
-		active = active[:j]
-	}
-	// What is left of the waits after the timeline's end, and the waits
-	// that start after it (or of a lock never held), nobody held.
-	for _, w := range active {
-		if w.end > at {
-			charge(0, w.thread, w.end-max(w.start, at))
-		}
-	}
-	for ; next < len(ws); next++ {
-		if w := &s.Waits[ws[next]]; w.End > w.Start {
-			from := w.Start
-			if started {
-				from = max(from, at)
-			}
-			charge(0, w.Thread, w.End-from)
-		}
-	}
-	for r, cells := range rows {
-		for waiter, v := range cells {
-			if v.count > 0 {
-				k := heads.keys[r]
-				k.waiter = tracer.ThreadID(waiter)
-				b.add(k, v.count, v.ns)
-			}
-		}
-	}
-	return true
-}
+// PlanBlame tells s that its blame profile will be made, before the
+// outputs that read s.WaitedSums (the diagnosis, the flame graph) start:
+// WaitedSums then comes from the blame profile's sweep of the locks'
+// timelines instead of a sweep of its own (tracer.Spans.PlanBlameSums).
+func PlanBlame(s *tracer.Spans) { s.PlanBlameSums(blameLimit(s)) }
 
 // blameByHolder charges the held parts of all waits to the holders'
 // stacks without the waiter, and the unheld part of each wait to nobody
 // with its waiter: linear in the timelines and the waits.
 func (b *builder) blameByHolder(s *tracer.Spans) {
-	for l := range s.Trace.Locks {
-		id := tracer.LockID(l)
-		lock := b.guestLock(id)
-		for bl, waited := range s.Waited(id) {
-			if bl.Holder == tracer.NoThread || waited <= 0 {
-				continue
-			}
-			b.add(key{thread: bl.Holder, state: int32(bl.State), stack: bl.Stack, lock: lock, waiter: tracer.NoThread}, 1, waited)
-		}
+	for _, ws := range s.WaitedSums() { // Waited, summed by holder key
+		b.add(key{thread: ws.Holder, state: int32(ws.State), stack: ws.Stack, lock: b.guestLock(ws.Lock), waiter: tracer.NoThread}, int64(ws.Segments), ws.Waited)
 	}
 	unheld := func(w *tracer.Wait, held int64) {
 		if d := w.End - w.Start - held; d > 0 {
