@@ -1,6 +1,7 @@
 package tracer_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -33,4 +34,26 @@ func BenchmarkWaitedSums(b *testing.B) {
 			s.WaitedSums()
 		}
 	})
+}
+
+// BenchmarkBlameSums: the blame sums of every lock, part for part, with
+// the waited sums from the same sweep, on a fresh Spans each time
+// (GILTRACE_BENCH_TRACE names a trace to use instead of the web app's).
+func BenchmarkBlameSums(b *testing.B) {
+	tr := testkit.WebApp(16, 20000)
+	if path := os.Getenv("GILTRACE_BENCH_TRACE"); path != "" {
+		var err error
+		if tr, err = tracer.ReadFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		b.StopTimer()
+		s := tracer.Derive(tr)
+		s.PlanBlameSums(1 << 62)
+		b.StartTimer()
+		s.BlameSums(1 << 62)
+		s.WaitedSums()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(len(tr.Events)*b.N), "ns/event")
 }

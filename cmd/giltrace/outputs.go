@@ -174,15 +174,6 @@ func parseFormats(s string) ([]string, error) {
 // the other outputs share the other cores meanwhile.
 var longest = map[string]bool{"chrome": true, "perfetto": true, "text": true}
 
-// writeOutputs writes every format in names for run r into dir, each to
-// its file name (writeFile: atomically), and returns the paths written, in
-// the order of names. The outputs are independent: up to GOMAXPROCS of
-// them are written at once, the longest first, then in the order of names,
-// and the run's diagnosis (which record prints after them) is made
-// alongside. Failures
-// do not stop the other formats: they are joined in the order of names,
-// each naming its file. Once ctx is done no output starts, those cut short
-// fail, and the error names the outputs not written.
 // memoryPerEvent and memoryBase make the soft memory limit of writing the
 // outputs (issue 14: at most 100 bytes per event and 50 MB, the trace and
 // its spans included): below the bound, so that the garbage collector
@@ -219,6 +210,15 @@ func boundMemory(n int) (restore func()) {
 // beforeOutput (tests) runs as each output begins, on its goroutine.
 var beforeOutput func(path string)
 
+// writeOutputs writes every format in names for run r into dir, each to
+// its file name (writeFile: atomically), and returns the paths written, in
+// the order of names. The outputs are independent: up to GOMAXPROCS of
+// them are written at once, the longest first, then in the order of names,
+// and the run's diagnosis (which record prints after them) is made
+// alongside. Failures do not stop the other formats: they are joined in
+// the order of names, each naming its file. Once ctx is done no output
+// starts, those cut short fail, and the error names the outputs not
+// written.
 func writeOutputs(ctx context.Context, dir string, r *run, names []string) ([]string, error) {
 	type result struct {
 		path        string // written
