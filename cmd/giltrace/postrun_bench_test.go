@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/tracer"
@@ -282,7 +283,21 @@ func BenchmarkPostRunEach(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
 	})
+	b.Run("blame-sums", func(b *testing.B) { // the sweep pprof-blame and WaitedSums share in record (PlanBlame)
+		for b.Loop() {
+			b.StopTimer()
+			s := tracer.Derive(t)
+			pprof.PlanBlame(s)
+			b.StartTimer()
+			s.WaitedSums()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
+	})
+	// The outputs below share one run's spans, as in record: the waited
+	// and blame sums are made once, before them (waited-sums and
+	// blame-sums above measure them).
 	r := newRun(t)
+	pprof.PlanBlame(r.spans)
 	r.spans.WaitedSums()
 	b.Run("diagnosis", func(b *testing.B) {
 		cpu := testkit.CPUTime()
