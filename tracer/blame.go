@@ -342,16 +342,14 @@ type WaitedSum struct {
 // and the slice must not be modified. In order of lock, holder, stack and
 // state.
 //
-// After PlanBlameSums, they come from BlameSums' sweep (when it sums the
-// parts: within its maxParts), which yields them too.
+// After PlanBlameSums, they come from BlameSums' sweep (when the parts
+// are within the plan's bound), which yields them too.
 func (s *Spans) WaitedSums() []WaitedSum {
 	s.waitedOnce.Do(func() {
-		if s.blamePlanned.Load() {
+		if s.planned() {
 			s.blameOnce.Do(s.sweepBlame)
-			if s.blame.ok {
-				s.waitedSums = s.blameWaited
-				return
-			}
+			s.waitedSums = s.blameWaited
+			return
 		}
 		s.waitedSums = s.sumWaited()
 	})

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"sort"
-	"sync/atomic"
 )
 
 // BlameSum is the blame that one holder key caused one waiter on one lock:
@@ -26,49 +25,49 @@ type BlameSum struct {
 type blameSums struct {
 	sums  []BlameSum
 	swept []bool
-	ok    bool
 }
 
-// PlanBlameSums says that BlameSums(maxParts) will be asked for: the
+// PlanBlameSums says that BlameSums will be asked for, by a caller that
+// sums the parts one by one up to maxParts (TotalBlameParts): the
 // WaitedSums computed after it then come from the same sweep of the
 // locks' timelines, instead of a sweep of their own (the timelines' walk
-// is most of either's time). Call it before the first WaitedSums, and
-// only when the blame sums are wanted: past the waits' first few parts,
-// summing them part for part costs more than WaitedSums alone.
+// is most of either's time), when the parts are within maxParts. Call it
+// before the first WaitedSums, and only when the blame sums are wanted:
+// summing the parts one by one costs more than WaitedSums alone. The
+// first plan's bound stands.
 func (s *Spans) PlanBlameSums(maxParts int) {
-	s.blameMax.Store(int64(maxParts))
-	s.blamePlanned.Store(true)
+	s.planOnce.Do(func() { s.planMax = maxParts })
 }
 
 // BlameSums is the blame of every wait, part for part (BlameOf), summed by
 // lock, holder key and waiter, from one sweep of each lock's timeline: a
-// timeline segment is charged to the waits in progress during it. ok is
-// false, with nothing, when the parts summed would be more than maxParts
-// (TotalBlameParts: with n threads queueing at once, they grow as n²):
-// WaitedSums then gives the holders' side in time linear in the events.
-// swept[l] is false for a lock whose holds are out of order or overlap, or
-// whose waiters are not threads of the trace (an invalid trace): its
-// waits are not in the sums, and are to be walked wait by wait (BlameOf),
-// as are the waits for a lock not in the trace. Computed once for all
-// callers (the first call's maxParts, or PlanBlameSums') and shared:
-// safe for concurrent use; the slices must not be modified. The sums of
-// a lock are in the order its holder keys first appear in its timeline,
-// then by waiter.
-func (s *Spans) BlameSums(maxParts int) (sums []BlameSum, swept []bool, ok bool) {
-	s.blameMax.CompareAndSwap(0, int64(maxParts))
+// timeline segment is charged to the waits in progress during it. Its
+// time grows with the parts (TotalBlameParts: with n threads queueing at
+// once, as n²); past a caller's bound, WaitedSums gives the holders' side
+// in time linear in the events. swept[l] is false for a lock whose holds
+// are out of order or overlap, or whose waiters are not threads of the
+// trace (an invalid trace): its waits are not in the sums, and are to be
+// walked wait by wait (BlameOf), as are the waits for a lock not in the
+// trace. Computed once for all callers and shared: safe for concurrent
+// use; the slices must not be modified. A lock's sums begin with the time
+// nobody held it (Holder NoThread), then its holder keys in the order they
+// first appear in its timeline, each by waiter; the locks in order. They
+// stay as long as s.
+func (s *Spans) BlameSums() (sums []BlameSum, swept []bool) {
 	s.blameOnce.Do(s.sweepBlame)
-	b := s.blame
-	return b.sums, b.swept, b.ok
+	return s.blame.sums, s.blame.swept
+}
+
+// planned reports whether WaitedSums come from BlameSums' sweep: planned
+// (PlanBlameSums), and the parts within the plan's bound.
+func (s *Spans) planned() bool {
+	s.planOnce.Do(func() { s.planMax = -1 }) // no plan: none later
+	return s.planMax >= 0 && s.TotalBlameParts() <= s.planMax
 }
 
 // sweepBlame computes the blame sums, and the waited sums with them.
 func (s *Spans) sweepBlame() {
-	b := &blameSums{}
-	s.blame = b
-	if s.TotalBlameParts() > int(s.blameMax.Load()) {
-		return
-	}
-	b.ok = true
+	b := &s.blame
 	b.swept = make([]bool, len(s.Trace.Locks))
 	var waited []WaitedSum
 	var sw sweeper
@@ -79,7 +78,7 @@ func (s *Spans) sweepBlame() {
 			continue
 		}
 		first := len(waited)
-		if b.swept[l] = sw.sweep(s, id, b, &waited); !b.swept[l] {
+		if b.swept[l] = sw.sweep(s, id, &b.sums, &waited); !b.swept[l] {
 			waited = s.appendWaited(waited, id, &sw.keys)
 		}
 		sortWaited(waited[first:])
@@ -92,7 +91,7 @@ type sweeper struct {
 	keys   keyTable
 	rows   []sweepRow
 	active []activeWait
-	over   map[[2]int32]*sweepCell // cells past sweepCells
+	over   map[[2]int32]sweepCell // cells past sweepCells
 }
 
 // sweepRow is one holder key's row of the sweep: its cells by waiter
@@ -120,11 +119,11 @@ type activeWait struct {
 var sweepCells = 1 << 18 // a variable for the tests
 
 // sweep charges the waits for lock l, part for part, to the holder keys
-// of l's timeline, appending to b.sums and, for the keys with waiting
+// of l's timeline, appending to sums and, for the keys with waiting
 // behind them, to waited (WaitedSums' entries, unsorted). It returns
 // false, charging nothing, for a lock whose holds are out of order or
 // overlap, or whose waiters are not threads of the trace.
-func (sw *sweeper) sweep(s *Spans, l LockID, b *blameSums, waited *[]WaitedSum) bool {
+func (sw *sweeper) sweep(s *Spans, l LockID, sums *[]BlameSum, waited *[]WaitedSum) bool {
 	hs, ws := s.LockHolds(l), s.LockWaits(l)
 	for k, hi := range hs {
 		h := &s.Holds[hi]
@@ -150,16 +149,13 @@ func (sw *sweeper) sweep(s *Spans, l LockID, b *blameSums, waited *[]WaitedSum) 
 			return
 		}
 		if sw.over == nil {
-			sw.over = map[[2]int32]*sweepCell{}
+			sw.over = map[[2]int32]sweepCell{}
 		}
 		k := [2]int32{int32(r), int32(waiter)}
 		c := sw.over[k]
-		if c == nil {
-			c = &sweepCell{}
-			sw.over[k] = c
-		}
 		c.parts++
 		c.ns += ns
+		sw.over[k] = c
 	}
 	active := sw.active[:0]
 	next := 0
@@ -253,7 +249,7 @@ func (sw *sweeper) sweep(s *Spans, l LockID, b *blameSums, waited *[]WaitedSum) 
 	for r := range sw.rows {
 		row := &sw.rows[r]
 		add := func(waiter ThreadID, c sweepCell) {
-			b.sums = append(b.sums, BlameSum{Lock: l, Holder: row.holder, Stack: row.stack, State: row.state, Waiter: waiter, Parts: c.parts, Waited: c.ns})
+			*sums = append(*sums, BlameSum{Lock: l, Holder: row.holder, Stack: row.stack, State: row.state, Waiter: waiter, Parts: c.parts, Waited: c.ns})
 		}
 		if row.cells != nil {
 			for waiter, c := range row.cells {
@@ -264,7 +260,7 @@ func (sw *sweeper) sweep(s *Spans, l LockID, b *blameSums, waited *[]WaitedSum) 
 		} else {
 			k := sort.Search(len(over), func(i int) bool { return over[i][0] >= int32(r) })
 			for ; k < len(over) && over[k][0] == int32(r); k++ {
-				add(ThreadID(over[k][1]), *sw.over[over[k]])
+				add(ThreadID(over[k][1]), sw.over[over[k]])
 			}
 		}
 		if row.holder != NoThread && row.segments > 0 {
@@ -332,10 +328,4 @@ func gallop(n, hint int, f func(int) bool) int {
 	}
 	hi = min(hi, n)
 	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
-}
-
-// blamePlan is what PlanBlameSums set.
-type blamePlan struct {
-	blamePlanned atomic.Bool
-	blameMax     atomic.Int64
 }

@@ -47,16 +47,3 @@ func SetSweepCells(n int) (restore func()) {
 	sweepCells = n
 	return func() { sweepCells = prev }
 }
-
-// TestGallop: gallop gives sort.Search's answer from any hint.
-func TestGallop(t *testing.T) {
-	for n := range 40 {
-		for answer := 0; answer <= n; answer++ {
-			for hint := -1; hint <= n+1; hint++ {
-				if got := gallop(n, hint, func(j int) bool { return j >= answer }); got != answer {
-					t.Fatalf("n %d, hint %d: %d, want %d", n, hint, got, answer)
-				}
-			}
-		}
-	}
-}

@@ -115,32 +115,42 @@ func AdviseHugePages[T any](s []T) { hugeSlice(s) }
 
 // FreeForAnalysis collects the garbage of a finished run and returns its
 // pages to the system (debug.FreeOSMemory), having first grown Go's heap
-// by grow bytes of fresh memory advised for huge pages and left unwritten.
-// The arrays of the work after the run (the derived spans, the
-// diagnosis's, the exporters') are then made in memory whose first touch
-// is a huge page fault, wherever the runtime places them: in that room,
-// or in the recorder's freed buffers (advised when they were made). Go's
-// heap otherwise grows into fresh arenas of 4 KiB pages, one fault each:
-// on this project's virtual machines about 10 us a page, 2.6 ms a MB,
-// against 0.2 us a page for memory advised huge (docs/performance.md,
-// "Page faults, huge pages and record --timings", and its ninth pass).
-// The room costs no resident memory until it is used: a page the
-// analysis never touches is never backed.
+// by grow bytes (at most maxRoom) of fresh memory advised for huge pages
+// and left unwritten. The arrays of the work after the run (the derived
+// spans, the diagnosis's, the exporters') are then mostly made in memory
+// whose first touch is a huge page fault: that room, or the recorder's
+// freed buffers (advised when they were made). Go's heap otherwise grows
+// into fresh arenas of 4 KiB pages, one fault each: on this project's
+// virtual machines 10-14 us a page, against 0.2 us per 4 KiB for
+// memory advised huge (docs/performance.md, "Post-run time, ninth
+// pass"). The room is backed only where the analysis touches it; it does
+// count against a limit on the address space (RLIMIT_AS) and, under
+// strict overcommit (vm.overcommit_memory 2), against the commit limit:
+// there it is not made (roomAllowed).
 //
-// With GODEBUG=disablethp=1, or grow below hugeMin, it is FreeOSMemory.
-// The room comes from fresh memory only when the heap has no free run of
-// grow bytes (right after a run, whose garbage is not yet collected, it
-// has none); otherwise the runtime clears it, which costs time, not
-// correctness.
+// Where huge pages cannot be advised (another system, GODEBUG=disablethp=1)
+// or grow is below hugeMin, it is FreeOSMemory. The room comes from fresh
+// memory only when the heap has no free run of grow bytes (right after a
+// run, whose garbage is not yet collected, it has none); otherwise the
+// runtime clears it, which costs time, not correctness.
 func FreeForAnalysis(grow int) { freeForAnalysis(grow) }
+
+// maxRoom bounds FreeForAnalysis's room: 1 GiB, the arrays of about 12 M
+// events.
+const maxRoom = 1 << 30
 
 // freeForAnalysis is FreeForAnalysis, returning the room it advised (its
 // bytes now free in the heap), or none.
 func freeForAnalysis(grow int) (room region) {
-	if grow >= hugeMin && !hugeOff {
+	grow = min(grow, maxRoom)
+	if grow >= hugeMin && !hugeOff && roomAllowed() {
+		// No collection started by the room's allocation: the one below
+		// frees it with the rest.
+		gc := debug.SetGCPercent(-1)
 		b := make([]byte, grow)
 		hugeCovering(b)
 		room = regionOf(b)
+		debug.SetGCPercent(gc)
 	}
 	debug.FreeOSMemory()
 	return room

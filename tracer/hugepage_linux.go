@@ -4,6 +4,7 @@ package tracer
 
 import (
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 )
@@ -37,4 +38,16 @@ func populate(p, n uintptr) bool {
 		return false
 	}
 	return true
+}
+
+// roomAllowed reports whether FreeForAnalysis may grow the heap by a room
+// it may not use: not under a limit on the address space (RLIMIT_AS) nor
+// under strict overcommit, where unbacked memory still counts.
+func roomAllowed() bool {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &lim); err != nil || lim.Cur != ^uint64(0) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	return err == nil && strings.TrimSpace(string(b)) != "2"
 }

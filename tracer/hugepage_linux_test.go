@@ -193,8 +193,9 @@ func residentAt(t *testing.T, p, n uintptr) int {
 }
 
 // TestFreeForAnalysisAdvises: the room FreeForAnalysis grows the heap by
-// lies in a mapping advised for huge pages (smaps' VmFlags "hg"), and is
-// not backed (mincore) until used; below hugeMin there is none.
+// lies in a mapping advised for huge pages (smaps' VmFlags "hg"), is freed
+// again (the heap in use does not keep it), and is not backed (mincore)
+// until used; below hugeMin there is none, and above maxRoom it is capped.
 func TestFreeForAnalysisAdvises(t *testing.T) {
 	if hugeOff {
 		t.Skip("GODEBUG=disablethp=1: no advice")
@@ -202,13 +203,22 @@ func TestFreeForAnalysisAdvises(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
 		t.Skipf("this kernel has no transparent huge pages: %v", err)
 	}
+	if !roomAllowed() {
+		t.Skip("no room here: a limit on the address space, or strict overcommit")
+	}
 	if r := freeForAnalysis(hugeMin - 1); r.n != 0 {
 		t.Fatalf("a room of %d bytes below hugeMin", r.n)
 	}
 	const grow = 64 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	r := freeForAnalysis(grow)
+	runtime.ReadMemStats(&after)
 	if r.n != grow {
 		t.Fatalf("room of %d bytes, want %d", r.n, grow)
+	}
+	if after.HeapInuse >= before.HeapInuse+grow/2 {
+		t.Errorf("heap in use %d -> %d bytes: the room of %d was not freed", before.HeapInuse, after.HeapInuse, grow)
 	}
 	for _, at := range []uintptr{r.p, r.p + r.n/2, r.p + r.n - 1} {
 		flags, err := vmFlags(at)
@@ -224,5 +234,8 @@ func TestFreeForAnalysisAdvises(t *testing.T) {
 	p, n := (r.p+4095)&^4095, r.n&^4095-4096
 	if res := residentAt(t, p, n); res > int(n/4096/4) {
 		t.Errorf("%d of the room's %d pages resident: it was written", res, n/4096)
+	}
+	if r := freeForAnalysis(4 * maxRoom); r.n != maxRoom {
+		t.Errorf("room of %d bytes asked for %d, want the cap %d", r.n, 4*maxRoom, maxRoom)
 	}
 }

@@ -182,11 +182,12 @@ type Spans struct {
 	waitedOnce sync.Once   // WaitedSums, computed on first use
 	waitedSums []WaitedSum // by lock, then holder, stack and state
 
-	blamePlan              // PlanBlameSums
-	blameOnce   sync.Once  // BlameSums, computed on first use
-	blame       *blameSums // what BlameSums returns
-	blameWaited []WaitedSum
-	partsOnce   sync.Once // TotalBlameParts, computed on first use
+	planOnce    sync.Once   // PlanBlameSums, or the first WaitedSums without it
+	planMax     int         // the plan's bound on the parts; -1 for none
+	blameOnce   sync.Once   // BlameSums, computed on first use
+	blame       blameSums   // what BlameSums returns
+	blameWaited []WaitedSum // WaitedSums from BlameSums' sweep
+	partsOnce   sync.Once   // TotalBlameParts, computed on first use
 	parts       int
 
 	pollsOnce sync.Once // Polls, computed on first use

@@ -186,9 +186,9 @@ const (
 
 // analysisRoom is how far Go's heap is grown, in fresh memory advised for
 // huge pages, before the work after a run of n events
-// (tracer.FreeForAnalysis): as much as that work may use past the trace,
-// the soft limit's share per event. It costs address space, not memory:
-// pages the work does not touch are never backed.
+// (tracer.FreeForAnalysis): the soft limit's share per event, which counts
+// the trace too, so more than the work after the run makes. Pages the work
+// does not touch are never backed.
 func analysisRoom(n int) int { return memoryPerEvent * n }
 
 // boundMemory sets the soft memory limit for writing the outputs of a

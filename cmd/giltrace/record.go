@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/diagnosis"
 	"github.com/giltrace/giltrace/exporters/oteltrace"
+	"github.com/giltrace/giltrace/exporters/pprof"
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/source/cpython"
@@ -497,6 +499,16 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	var pred *compare.Prediction
 	var predFiles []string
 	var predErr error
+	var names []string
+	var theirs error
+	if outErr == nil && saveErr == nil {
+		names, theirs = outputsToWrite(dir, bySize(o.Formats, formats, r, stderr))
+		if slices.Contains(names, "pprof-blame") {
+			// Before the prediction's diagnosis asks for the waited sums:
+			// they then come from the blame profile's sweep.
+			pprof.PlanBlame(r.spans)
+		}
+	}
 	predDone := make(chan struct{})
 	go func() {
 		defer close(predDone)
@@ -508,7 +520,6 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	}
 	var written []string
 	if outErr == nil && saveErr == nil {
-		names, theirs := outputsToWrite(dir, bySize(o.Formats, formats, r, stderr))
 		written, outErr = writeOutputs(octx, dir, r, names)
 		outErr = errors.Join(outErr, theirs)
 		if len(names) > 0 {

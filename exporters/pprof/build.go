@@ -240,11 +240,11 @@ const (
 // locks' timelines swept once (tracer.Spans.BlameSums), and the waits of a
 // lock that cannot be swept (an invalid trace's) walked one by one.
 func (b *builder) blame(s *tracer.Spans) {
-	sums, swept, ok := s.BlameSums(blameLimit(s))
-	if !ok {
+	if s.TotalBlameParts() > blameLimit(s) {
 		b.blameByHolder(s)
 		return
 	}
+	sums, swept := s.BlameSums()
 	for i := range sums {
 		x := &sums[i]
 		k := key{thread: x.Holder, state: int32(x.State), stack: x.Stack, lock: b.guestLock(x.Lock), waiter: x.Waiter}

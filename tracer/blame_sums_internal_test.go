@@ -1,0 +1,42 @@
+package tracer
+
+import "testing"
+
+// TestGallop: gallop gives sort.Search's answer from any hint.
+func TestGallop(t *testing.T) {
+	for n := range 40 {
+		for answer := 0; answer <= n; answer++ {
+			for hint := -1; hint <= n+1; hint++ {
+				if got := gallop(n, hint, func(j int) bool { return j >= answer }); got != answer {
+					t.Fatalf("n %d, hint %d: %d, want %d", n, hint, got, answer)
+				}
+			}
+		}
+	}
+}
+
+// TestStateSpanArgRaw: Derive leaves a span's word 0 outside the wait
+// states and StateIO (so that update's comparison of words splits no span
+// for a stale lock or kind), and sets it in GIL waits and I/O (generated
+// traces; a guest lock's wait: TestStateSpanArg).
+func TestStateSpanArgRaw(t *testing.T) {
+	set := map[State]bool{}
+	for seed := range uint64(20) {
+		s := Derive(genTrace(seed, 2, 4, 3000))
+		for _, sp := range s.States {
+			switch sp.State {
+			case StateGILWait, StateLockWait, StateIO:
+				set[sp.State] = set[sp.State] || sp.arg != 0
+			default:
+				if sp.arg != 0 {
+					t.Fatalf("seed %d: %+v: word %d outside the wait states and I/O", seed, sp, sp.arg)
+				}
+			}
+		}
+	}
+	for _, st := range []State{StateGILWait, StateIO} { // lock waits: TestStateSpanArg
+		if !set[st] {
+			t.Errorf("no %v span with its word set", st)
+		}
+	}
+}
