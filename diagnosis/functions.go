@@ -41,17 +41,17 @@ func (a *analysis) functions() {
 		}
 	})
 	a.gilWaitNS = totalWait
-	for _, sp := range a.s.States {
-		if sp.State != tracer.StateRunning && sp.State != tracer.StateNativeHolding {
+	for _, x := range a.s.StateSums() { // the state spans, summed by key
+		if x.State != tracer.StateRunning && x.State != tracer.StateNativeHolding {
 			continue
 		}
-		if int(sp.Thread) >= len(a.procOf) || a.gilOf(a.procOf[sp.Thread]) == tracer.NoLock {
+		if int(x.Thread) >= len(a.procOf) || a.gilOf(a.procOf[x.Thread]) == tracer.NoLock {
 			continue
 		}
-		ft := get(holds, sp.Stack)
-		ft.TotalNS += sp.End - sp.Start
-		if sp.State == tracer.StateNativeHolding {
-			ft.NativeNS += sp.End - sp.Start
+		ft := get(holds, x.Stack)
+		ft.TotalNS += x.NS
+		if x.State == tracer.StateNativeHolding {
+			ft.NativeNS += x.NS
 		}
 	}
 	for _, h := range a.s.Holds {

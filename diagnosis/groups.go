@@ -103,6 +103,9 @@ func (a *analysis) threadGroups() []int {
 	// M-event run), in a map for any other (a corrupt trace's).
 	dense := make([]int64, len(t.Frames)+1)
 	var touched []int32
+	// The state spans summed by key (tracer.Spans.StateSums), by thread:
+	// the sums of thread i are sums[next:] up to the first of another.
+	sums, next := a.s.StateSums(), 0
 	for i := range out {
 		out[i] = -1
 		if i >= len(a.s.Threads) {
@@ -115,8 +118,12 @@ func (a *analysis) threadGroups() []int {
 		var other map[int32]int64
 		var best int32 = -1
 		bestNS := int64(0)
-		for _, sp := range a.s.ThreadStates(tracer.ThreadID(i)) {
-			f := rootOf(sp.Stack)
+		for next < len(sums) && int(sums[next].Thread) < i {
+			next++
+		}
+		for ; next < len(sums) && int(sums[next].Thread) == i; next++ {
+			x := &sums[next]
+			f := rootOf(x.Stack)
 			if f < 0 {
 				continue
 			}
@@ -125,13 +132,13 @@ func (a *analysis) threadGroups() []int {
 				if dense[f] == 0 {
 					touched = append(touched, f)
 				}
-				dense[f] += sp.End - sp.Start
+				dense[f] += x.NS
 				ns = dense[f]
 			} else {
 				if other == nil {
 					other = map[int32]int64{}
 				}
-				other[f] += sp.End - sp.Start
+				other[f] += x.NS
 				ns = other[f]
 			}
 			if f == best {

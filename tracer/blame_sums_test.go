@@ -121,3 +121,49 @@ func testBlameSums(t *testing.T) {
 		t.Errorf("%d locks swept, %d sums", swept, summed)
 	}
 }
+
+// TestStateSums: StateSums is the state spans summed by thread, state,
+// stack and lock or I/O kind, by thread, then in the order each key first
+// appears; its Lock and IOKind are the spans'.
+func TestStateSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := append(testkit.All(t), testkit.Case{Name: "webapp", Trace: testkit.WebApp(6, 200)})
+	for i := range 100 {
+		cases = append(cases, testkit.Case{Name: fmt.Sprintf("bytes-%d", i), Trace: testkit.RandomBytes(r, 200)})
+	}
+	for _, c := range cases {
+		s := tracer.Derive(c.Trace)
+		type k struct {
+			thread tracer.ThreadID
+			state  tracer.State
+			stack  tracer.StackID
+			lock   tracer.LockID
+			io     tracer.StringID
+		}
+		var want []tracer.StateSum
+		var wantKeys []k
+		index := map[k]int{}
+		for _, sp := range s.States {
+			key := k{sp.Thread, sp.State, sp.Stack, sp.Lock(), sp.IOKind()}
+			i, ok := index[key]
+			if !ok {
+				i = len(want)
+				index[key] = i
+				want = append(want, tracer.StateSum{Thread: sp.Thread, State: sp.State, Stack: sp.Stack})
+				wantKeys = append(wantKeys, key)
+			}
+			want[i].Spans++
+			want[i].NS += sp.End - sp.Start
+		}
+		got := s.StateSums()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d sums, want %d", c.Name, len(got), len(want))
+		}
+		for i, x := range got {
+			w, wk := want[i], wantKeys[i]
+			if x.Thread != w.Thread || x.State != w.State || x.Stack != w.Stack || x.Spans != w.Spans || x.NS != w.NS || x.Lock() != wk.lock || x.IOKind() != wk.io {
+				t.Fatalf("%s: sum %d: %+v (lock %d, I/O %d), want %+v (lock %d, I/O %d)", c.Name, i, x, x.Lock(), x.IOKind(), w, wk.lock, wk.io)
+			}
+		}
+	}
+}

@@ -190,6 +190,9 @@ type Spans struct {
 	partsOnce   sync.Once   // TotalBlameParts, computed on first use
 	parts       int
 
+	stateSumsOnce sync.Once  // StateSums, computed on first use
+	stateSums     []StateSum // by thread, then key in order of first appearance
+
 	pollsOnce sync.Once // Polls, computed on first use
 	polls     map[ThreadID]*Poll
 

@@ -293,12 +293,22 @@ func BenchmarkPostRunEach(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
 	})
-	// The outputs below share one run's spans, as in record: the waited
-	// and blame sums are made once, before them (waited-sums and
-	// blame-sums above measure them).
+	b.Run("state-sums", func(b *testing.B) { // the state spans summed by key, shared by four outputs
+		for b.Loop() {
+			b.StopTimer()
+			s := tracer.Derive(t)
+			b.StartTimer()
+			s.StateSums()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
+	})
+	// The outputs below share one run's spans, as in record: the waited,
+	// blame and state sums are made once, before them (waited-sums,
+	// blame-sums and state-sums above measure them).
 	r := newRun(t)
 	pprof.PlanBlame(r.spans)
 	r.spans.WaitedSums()
+	r.spans.StateSums()
 	b.Run("diagnosis", func(b *testing.B) {
 		cpu := testkit.CPUTime()
 		for b.Loop() {

@@ -90,11 +90,8 @@ func weigh(s *tracer.Spans, v View) (map[key]int64, error) {
 	sums := &sums{m: make(map[key]int64)}
 	switch v {
 	case ViewWall:
-		for i := range s.States {
-			sp := &s.States[i]
-			if sp.End > sp.Start {
-				sums.add(key{sp.Thread, int(sp.State), sp.Stack}, sp.End-sp.Start)
-			}
+		for _, x := range s.StateSums() { // the spans summed, shared with the other outputs
+			sums.add(key{x.Thread, int(x.State), x.Stack}, x.NS)
 		}
 	case ViewWait:
 		for i := range s.Waits {

@@ -308,16 +308,13 @@ func (b *builder) blameByHolder(s *tracer.Spans) {
 	}
 }
 
-// wall charges every state span to its thread's stack.
+// wall charges every state span to its thread's stack (their sums, shared
+// with the other outputs: tracer.Spans.StateSums).
 func (b *builder) wall(s *tracer.Spans) {
-	for i := range s.States {
-		sp := &s.States[i]
-		if sp.End <= sp.Start {
-			continue
-		}
-		k := key{thread: sp.Thread, state: int32(sp.State), stack: sp.Stack,
-			lock: b.guestLock(sp.Lock()), waiter: tracer.NoThread, io: sp.IOKind()}
-		b.add(k, 1, sp.End-sp.Start)
+	for _, x := range s.StateSums() {
+		k := key{thread: x.Thread, state: int32(x.State), stack: x.Stack,
+			lock: b.guestLock(x.Lock()), waiter: tracer.NoThread, io: x.IOKind()}
+		b.add(k, int64(x.Spans), x.NS)
 	}
 }
 
