@@ -36,7 +36,9 @@ func (s *Spans) StateSums() []StateSum {
 
 func (s *Spans) sumStates() []StateSum {
 	var out []StateSum
-	var t stateKeys
+	// A thread's keys, numbered: the table of the blame sweep's holder
+	// keys, a span's word in the holder's place.
+	var t keyTable
 	for i := range len(s.stateStart) - 1 {
 		t.reset()
 		first := len(out)
@@ -51,7 +53,7 @@ func (s *Spans) sumStates() []StateSum {
 					continue
 				}
 			}
-			j, added := t.index(sp.State, sp.Stack, sp.arg, len(out)-first)
+			j, added := t.index(ThreadID(sp.arg), sp.Stack, sp.State, len(out)-first)
 			if added {
 				out = append(out, StateSum{Thread: sp.Thread, State: sp.State, Stack: sp.Stack, arg: sp.arg})
 			}
@@ -62,59 +64,4 @@ func (s *Spans) sumStates() []StateSum {
 		}
 	}
 	return out
-}
-
-// stateKeys maps a thread's span key (state, stack, arg) to an index: an
-// open addressing table, cleared per thread in the time of its keys.
-type stateKeys struct {
-	slots []stateSlot // a power of two long, at most half full
-	n     int
-	used  []int32
-}
-
-type stateSlot struct {
-	stack StackID
-	arg   uint32
-	state State
-	used  bool
-	i     int32
-}
-
-func (t *stateKeys) reset() {
-	for _, j := range t.used {
-		t.slots[j] = stateSlot{}
-	}
-	t.n, t.used = 0, t.used[:0]
-}
-
-// index is the key's index, or next (added true) when it is new.
-func (t *stateKeys) index(state State, stack StackID, arg uint32, next int) (i int, added bool) {
-	if 2*(t.n+1) > len(t.slots) {
-		t.grow()
-	}
-	mask := uint32(len(t.slots) - 1)
-	h := uint32(stack)*0x9e3779b1 ^ arg*0x85ebca6b ^ uint32(state)*0xc2b2ae35
-	for j := (h ^ h>>16) & mask; ; j = (j + 1) & mask {
-		sl := &t.slots[j]
-		if !sl.used {
-			*sl = stateSlot{stack: stack, arg: arg, state: state, used: true, i: int32(next)}
-			t.n++
-			t.used = append(t.used, int32(j))
-			return next, true
-		}
-		if sl.stack == stack && sl.arg == arg && sl.state == state {
-			return int(sl.i), false
-		}
-	}
-}
-
-func (t *stateKeys) grow() {
-	old := t.slots
-	t.slots = make([]stateSlot, max(64, 2*len(old)))
-	t.n, t.used = 0, t.used[:0]
-	for _, sl := range old {
-		if sl.used {
-			t.index(sl.state, sl.stack, sl.arg, int(sl.i))
-		}
-	}
 }
