@@ -79,15 +79,26 @@ func (a *analysis) processes() {
 // (latencyOf) instead of from copies of them sorted again.
 func (a *analysis) reacquires() {
 	n := len(a.r.Threads)
-	// Run th*2+kind, filled in one pass over the state spans.
-	a.reacquireRuns = make([][]int64, 2*n)
+	start := make([]int, 2*n+1) // run th*2+kind is all[start[i]:start[i+1]]
+	a.eachReacquire(func(th tracer.ThreadID, kind int, _ int64) {
+		start[2*int(th)+kind+1]++
+	})
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	all := make([]int64, start[2*n])
+	next := slices.Clone(start[:2*n])
 	a.eachReacquire(func(th tracer.ThreadID, kind int, lat int64) {
 		i := 2*int(th) + kind
-		a.reacquireRuns[i] = append(a.reacquireRuns[i], lat)
+		all[next[i]] = lat
+		next[i]++
 	})
+	a.reacquireRuns = make([][]int64, 2*n)
 	a.ioReacquire = make([][]int64, n)
-	for _, run := range a.reacquireRuns {
+	for i := range a.reacquireRuns {
+		run := all[start[i]:start[i+1]]
 		slices.Sort(run)
+		a.reacquireRuns[i] = run
 	}
 	for th := range n {
 		a.ioReacquire[th] = a.reacquireRuns[2*th]
