@@ -211,7 +211,11 @@ func (g *gen) states(ctx context.Context, src *source, seq *uint32) error {
 		begin := record{t: sp.Start, track: src.track, name: g.stateNames[sp.State], span: int32(i), typ: typeSliceBegin}
 		p.event(&begin)
 		end := record{t: sp.End, track: src.track, span: -1, typ: typeSliceEnd}
-		p.event(&end)
+		if end.track == p.defTrack {
+			p.eventShort(&end) // no name, no flows: what event would do
+		} else {
+			p.event(&end)
+		}
 	}
 	src.i = src.hi
 	return nil
