@@ -45,9 +45,16 @@ func populate(p, n uintptr) bool {
 // under strict overcommit, where unbacked memory still counts.
 func roomAllowed() bool {
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &lim); err != nil || lim.Cur != ^uint64(0) {
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &lim); err != nil {
 		return false
 	}
 	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
-	return err == nil && strings.TrimSpace(string(b)) != "2"
+	return err == nil && roomAllowedBy(lim, string(b))
+}
+
+// roomAllowedBy is roomAllowed's rule: no limit on the address space
+// (RLIMIT_AS's soft limit infinite) and overcommit not strict
+// (/proc/sys/vm/overcommit_memory not 2).
+func roomAllowedBy(as syscall.Rlimit, overcommit string) bool {
+	return as.Cur == ^uint64(0) && strings.TrimSpace(overcommit) != "2"
 }

@@ -239,3 +239,45 @@ func TestFreeForAnalysisAdvises(t *testing.T) {
 		t.Errorf("room of %d bytes asked for %d, want the cap %d", r.n, 4*maxRoom, maxRoom)
 	}
 }
+
+// TestRoomAllowed: no room under a limit on the address space, nor under
+// strict overcommit (roomAllowedBy), and a limit set on this process is
+// read (roomAllowed), then lifted again.
+func TestRoomAllowed(t *testing.T) {
+	inf := syscall.Rlimit{Cur: ^uint64(0), Max: ^uint64(0)}
+	for _, c := range []struct {
+		as         syscall.Rlimit
+		overcommit string
+		want       bool
+	}{
+		{inf, "0\n", true},
+		{inf, "1\n", true},
+		{inf, "2\n", false},
+		{syscall.Rlimit{Cur: 1 << 40, Max: ^uint64(0)}, "0\n", false},
+	} {
+		if got := roomAllowedBy(c.as, c.overcommit); got != c.want {
+			t.Errorf("RLIMIT_AS %+v, overcommit %q: %v, want %v", c.as, c.overcommit, got, c.want)
+		}
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &old); err != nil {
+		t.Skip(err)
+	}
+	if old.Cur != ^uint64(0) {
+		t.Skipf("RLIMIT_AS is already %d here", old.Cur)
+	}
+	// 1 TiB: far more than this test process reserves.
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: 1 << 40, Max: old.Max}); err != nil {
+		t.Skip(err)
+	}
+	limited := roomAllowed()
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &old); err != nil {
+		t.Fatalf("restoring RLIMIT_AS: %v", err)
+	}
+	if limited {
+		t.Error("a room allowed under RLIMIT_AS of 1 TiB")
+	}
+	if r := freeForAnalysis(64 << 20); roomAllowed() && !hugeOff && r.n == 0 {
+		t.Error("no room once the limit is lifted")
+	}
+}

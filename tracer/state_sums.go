@@ -28,7 +28,8 @@ func (x StateSum) IOKind() StringID {
 // function each summed from every span on its own, one pass over the
 // spans for all of them. By thread, then in the order each key first
 // appears in the thread's spans. Computed once, on first use, and shared:
-// safe for concurrent use; the slice must not be modified.
+// safe for concurrent use; the slice must not be modified. For the Spans
+// of Derive (whose spans are each of positive length, by thread).
 func (s *Spans) StateSums() []StateSum {
 	s.stateSumsOnce.Do(func() { s.stateSums = s.sumStates() })
 	return s.stateSums
@@ -42,23 +43,14 @@ func (s *Spans) sumStates() []StateSum {
 	for i := range len(s.stateStart) - 1 {
 		t.reset()
 		first := len(out)
-		last := -1 // the previous span's sum: a thread's spans often repeat a key
 		sps := s.ThreadStates(ThreadID(i))
 		for k := range sps {
 			sp := &sps[k]
-			if last >= 0 {
-				if x := &out[last]; x.State == sp.State && x.Stack == sp.Stack && x.arg == sp.arg {
-					x.Spans++
-					x.NS += sp.End - sp.Start
-					continue
-				}
-			}
 			j, added := t.index(ThreadID(sp.arg), sp.Stack, sp.State, len(out)-first)
 			if added {
 				out = append(out, StateSum{Thread: sp.Thread, State: sp.State, Stack: sp.Stack, arg: sp.arg})
 			}
-			last = first + j
-			x := &out[last]
+			x := &out[first+j]
 			x.Spans++
 			x.NS += sp.End - sp.Start
 		}
