@@ -125,11 +125,8 @@ var sweepCells = 1 << 18 // a variable for the tests
 // overlap, or whose waiters are not threads of the trace.
 func (sw *sweeper) sweep(s *Spans, l LockID, sums *[]BlameSum, waited *[]WaitedSum) bool {
 	hs, ws := s.LockHolds(l), s.LockWaits(l)
-	for k, hi := range hs {
-		h := &s.Holds[hi]
-		if h.End < h.Start || k > 0 && s.Holds[hs[k-1]].End > h.Start {
-			return false
-		}
+	if !s.holdsInOrder(hs) {
+		return false
 	}
 	nt := len(s.Trace.Threads)
 	for _, wi := range ws {
@@ -240,12 +237,7 @@ func (sw *sweeper) sweep(s *Spans, l LockID, sums *[]BlameSum, waited *[]WaitedS
 	for k := range sw.over {
 		over = append(over, k)
 	}
-	slices.SortFunc(over, func(a, b [2]int32) int {
-		if a[0] != b[0] {
-			return cmp.Compare(a[0], b[0])
-		}
-		return cmp.Compare(a[1], b[1])
-	})
+	slices.SortFunc(over, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	for r := range sw.rows {
 		row := &sw.rows[r]
 		add := func(waiter ThreadID, c sweepCell) {
@@ -288,14 +280,7 @@ func (s *Spans) totalBlameParts() int {
 	}
 	for l := range s.Trace.Locks {
 		hs, ws := s.LockHolds(LockID(l)), s.LockWaits(LockID(l))
-		inOrder := true
-		for k, hi := range hs {
-			if h := &s.Holds[hi]; h.End < h.Start || k > 0 && s.Holds[hs[k-1]].End > h.Start {
-				inOrder = false
-				break
-			}
-		}
-		if !inOrder {
+		if !s.holdsInOrder(hs) {
 			for _, wi := range ws {
 				parts += s.BlameParts(&s.Waits[wi])
 			}
@@ -304,13 +289,25 @@ func (s *Spans) totalBlameParts() int {
 		from := 0
 		for _, wi := range ws {
 			w := &s.Waits[wi]
-			i := gallop(len(hs), from, func(j int) bool { return s.Holds[hs[j]].End > w.Start })
+			i := s.holdEndingAfter(hs, w.Start, from)
 			j := gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
 			from = i
 			parts += max(j-i, 0) + 1
 		}
 	}
 	return parts
+}
+
+// holdsInOrder reports whether the holds hs are in time order without
+// overlapping: their starts and ends are then both in order (what the
+// sweep and the galloping searches need).
+func (s *Spans) holdsInOrder(hs []int32) bool {
+	for k, hi := range hs {
+		if h := &s.Holds[hi]; h.End < h.Start || k > 0 && s.Holds[hs[k-1]].End > h.Start {
+			return false
+		}
+	}
+	return true
 }
 
 // gallop is sort.Search(n, f) for f false then true, searched from hint:
