@@ -121,9 +121,9 @@ func AdviseHugePages[T any](s []T) { hugeSlice(s) }
 // whose first touch is a huge page fault: that room, or the recorder's
 // freed buffers (advised when they were made). Go's heap otherwise grows
 // into fresh arenas of 4 KiB pages, one fault each: on this project's
-// virtual machines 10-14 us a page, against 0.2 us per 4 KiB for
-// memory advised huge (docs/performance.md, "Post-run time, ninth
-// pass"). The room is backed only where the analysis touches it; it does
+// virtual machines 10-14 us a page, 3 ms a MB, against 0.2-0.4 ms a MB
+// for memory advised huge (BenchmarkFirstTouch; docs/performance.md,
+// "Post-run time, ninth pass"). The room is backed only where the analysis touches it; it does
 // count against a limit on the address space (RLIMIT_AS) and, under
 // strict overcommit (vm.overcommit_memory 2), against the commit limit:
 // there it is not made (roomAllowed).
