@@ -274,34 +274,31 @@ func BenchmarkPostRunEach(b *testing.B) {
 		}
 		perEvent(b, n, cpu)
 	})
-	b.Run("waited-sums", func(b *testing.B) {
-		for b.Loop() {
-			b.StopTimer()
-			s := tracer.Derive(t)
-			b.StartTimer()
-			s.WaitedSums()
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
-	})
-	b.Run("blame-sums", func(b *testing.B) { // the sweep pprof-blame and WaitedSums share in record (PlanBlame)
-		for b.Loop() {
-			b.StopTimer()
-			s := tracer.Derive(t)
-			pprof.PlanBlame(s)
-			b.StartTimer()
-			s.WaitedSums()
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
-	})
-	b.Run("state-sums", func(b *testing.B) { // the state spans summed by key, shared by four outputs
-		for b.Loop() {
-			b.StopTimer()
-			s := tracer.Derive(t)
-			b.StartTimer()
-			s.StateSums()
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
-	})
+	// The sums made once per run's spans, each on fresh spans (Derive
+	// untimed): the waited sums alone, the sweep that pprof-blame and
+	// WaitedSums share in record (PlanBlame), the state spans by key.
+	for _, c := range []struct {
+		name string
+		plan bool
+		sum  func(*tracer.Spans)
+	}{
+		{"waited-sums", false, func(s *tracer.Spans) { s.WaitedSums() }},
+		{"blame-sums", true, func(s *tracer.Spans) { s.WaitedSums() }},
+		{"state-sums", false, func(s *tracer.Spans) { s.StateSums() }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				s := tracer.Derive(t)
+				if c.plan {
+					pprof.PlanBlame(s)
+				}
+				b.StartTimer()
+				c.sum(s)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/event")
+		})
+	}
 	// The outputs below share one run's spans, as in record: the waited,
 	// blame and state sums are made once, before them (waited-sums,
 	// blame-sums and state-sums above measure them).
