@@ -30,13 +30,7 @@ if [ -n "${GILTRACE_BIN:-}" ]; then
 else
 	go build -o "$out/giltrace" ./cmd/giltrace
 fi
-cat >"$out/big.yaml" <<'YAML'
-name: big
-clock: virtual
-threads: [{name: w, count: 16, run: work, repeat: 20000}]
-functions:
-  work: [{io: {duration: 1us, kind: network}}, {compute: {loops: 200}}]
-YAML
+cp scripts/postrun-big.yaml "$out/big.yaml"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(getconf _NPROCESSORS_ONLN) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo -)"
 cold=${COLD:-5}
 t() { # t CMD...: the command's wall seconds and peak KB, its output dropped

@@ -14,13 +14,7 @@ shift
 [ $# -ge 1 ] || { echo "usage: $0 ROUNDS BIN [BIN...]" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cat >"$out/big.yaml" <<'YAML'
-name: big
-clock: virtual
-threads: [{name: w, count: 16, run: work, repeat: 20000}]
-functions:
-  work: [{io: {duration: 1us, kind: network}}, {compute: {loops: 200}}]
-YAML
+cp "$(dirname "$0")/postrun-big.yaml" "$out/big.yaml"
 for _ in $(seq "$rounds"); do
 	for b in "$@"; do
 		rm -rf "$out/run"
