@@ -338,17 +338,19 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		Stacks:  append([]Stack(nil), r.stacks...),
 	}
 	cut := int64(-1)
-	var lists [][]Event
+	seqs := make([][][]Event, 0, len(r.bufs))
 	for _, b := range r.bufs {
 		t.Dropped += b.dropped
 		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
 			cut = at
 		}
+		seq := make([][]Event, len(b.chunks))
 		for i := range b.chunks {
-			lists = append(lists, b.events(i))
+			seq[i] = b.events(i)
 		}
+		seqs = append(seqs, seq)
 	}
-	t.Events = mergeEvents(lists)
+	t.Events = mergeEvents(seqs)
 	if cut >= 0 {
 		n := len(t.Events)
 		for n > 0 && t.Events[n-1].Time >= cut {
@@ -384,20 +386,28 @@ func Less(a, b *Event) bool {
 	return a.Thread < b.Thread
 }
 
-// mergeEvents merges sorted lists. Chunks of one thread are consecutive
-// and time-ordered, so each list is sorted. It always takes the smallest
-// head of the lists (by Less), the first list's run of events that come
-// before every other list's head at once: a thread holding the GIL emits
-// thousands in a row, and in virtual time, where threads take turns every
-// few events, each step costs a few comparisons of two words on a heap of
-// the heads' keys, with no interface call.
-func mergeEvents(lists [][]Event) []Event {
+// mergeEvents merges sequences of events by Less, each sequence a
+// thread's events in its order, held in chunks (consecutive and
+// time-ordered). A sequence's events keep their order, whatever Less says
+// of two of them: a thread emits events of one time in any order of kinds
+// (an acquire, then its thread's end), and one of its chunks may end
+// between two events of one time and kind. (Merged as separate lists, the
+// chunks of one thread could be interleaved there: a later chunk's head,
+// equal to or before an earlier chunk's rest, went first.) It always takes
+// the smallest head of the sequences, the first sequence's run of events
+// that come before every other sequence's head at once: a thread holding
+// the GIL emits thousands in a row, and in virtual time, where threads
+// take turns every few events, each step costs a few comparisons of two
+// words on a heap of the heads' keys, with no interface call.
+func mergeEvents(seqs [][][]Event) []Event {
 	total := 0
-	h := make(mergeHeap, 0, len(lists))
-	for i, l := range lists {
-		total += len(l)
-		if len(l) > 0 {
-			h = append(h, mergeHead{t: l[0].Time, k: mergeKey(&l[0]), list: i})
+	h := make(mergeHeap, 0, len(seqs))
+	for i, seq := range seqs {
+		for _, l := range seq {
+			total += len(l)
+		}
+		if c := nextChunk(seq, 0); c < len(seq) {
+			h = append(h, mergeHead{t: seq[c][0].Time, k: mergeKey(&seq[c][0]), seq: i, chunk: c})
 		}
 	}
 	out := make([]Event, total)
@@ -414,7 +424,8 @@ func mergeEvents(lists [][]Event) []Event {
 			nt, nk = h[2].t, h[2].k
 		}
 		top := &h[0]
-		l := lists[top.list][top.pos:]
+		seq := seqs[top.seq]
+		l := seq[top.chunk][top.pos:]
 		n := 1
 		for n < len(l) && (l[n].Time < nt || l[n].Time == nt && mergeKey(&l[n]) < nk) {
 			n++
@@ -425,20 +436,39 @@ func mergeEvents(lists [][]Event) []Event {
 		} else {
 			o += copy(out[o:], l[:n])
 		}
-		if n == len(l) {
-			last := len(h) - 1
-			h[0] = h[last]
-			h = h[:last]
-		} else {
+		switch {
+		case n < len(l):
 			top.pos += n
 			top.t, top.k = l[n].Time, mergeKey(&l[n])
+		default: // the chunk is done: the sequence goes on in its next one
+			if c := nextChunk(seq, top.chunk+1); c < len(seq) {
+				top.chunk, top.pos = c, 0
+				top.t, top.k = seq[c][0].Time, mergeKey(&seq[c][0])
+			} else {
+				last := len(h) - 1
+				h[0] = h[last]
+				h = h[:last]
+			}
 		}
 		h.down(0)
 	}
 	if len(h) == 1 {
-		o += copy(out[o:], lists[h[0].list][h[0].pos:])
+		seq := seqs[h[0].seq]
+		o += copy(out[o:], seq[h[0].chunk][h[0].pos:])
+		for _, l := range seq[h[0].chunk+1:] {
+			o += copy(out[o:], l)
+		}
 	}
 	return out[:o]
+}
+
+// nextChunk is the index of seq's first non-empty chunk from c on, or
+// len(seq).
+func nextChunk(seq [][]Event, c int) int {
+	for c < len(seq) && len(seq[c]) == 0 {
+		c++
+	}
+	return c
 }
 
 // mergeKey is the order of Less after the time, as one word: kindOrder,
@@ -447,14 +477,15 @@ func mergeKey(e *Event) uint64 {
 	return uint64(kindOrder(e.Kind))<<32 | uint64(e.Thread)
 }
 
-// mergeHead is the rest of a list being merged, lists[list][pos:], with
-// its first event's key. It holds no pointer, so that moving it in the
+// mergeHead is the rest of a sequence being merged, from
+// seqs[seq][chunk][pos] on, with its first event's key. It holds no pointer, so that moving it in the
 // heap needs no write barrier.
 type mergeHead struct {
-	t    int64  // the first event's time
-	k    uint64 // its mergeKey
-	list int
-	pos  int
+	t     int64  // the first event's time
+	k     uint64 // its mergeKey
+	seq   int
+	chunk int
+	pos   int
 }
 
 // mergeHeap is a binary min-heap of heads by (t, k).

@@ -5,31 +5,33 @@ import "testing"
 // mergeInput is threads x per events in chunks as a Recorder holds them,
 // the threads taking turns every run events (as threads sharing a GIL do;
 // run 1 is the worst case of free-threaded threads).
-func mergeInput(threads, per, run int) [][]Event {
-	var lists [][]Event
+func mergeInput(threads, per, run int) [][][]Event {
+	var seqs [][][]Event
 	for th := range threads {
 		evs := make([]Event, per)
 		for i := range evs {
 			turn, k := i/run, i%run
 			evs[i] = Event{Time: int64((turn*threads+th)*run + k), Thread: ThreadID(th), Kind: KindCallEnter}
 		}
+		var seq [][]Event
 		for len(evs) > 0 {
 			n := min(len(evs), chunkEvents)
-			lists = append(lists, evs[:n])
+			seq = append(seq, evs[:n])
 			evs = evs[n:]
 		}
+		seqs = append(seqs, seq)
 	}
-	return lists
+	return seqs
 }
 
 // BenchmarkMergeEvents: Recorder.Finish's merge of 3 threads' 6 Mi events.
 func BenchmarkMergeEvents(b *testing.B) {
 	for _, run := range []int{1, 1000} {
 		b.Run(map[int]string{1: "interleaved", 1000: "gil-turns"}[run], func(b *testing.B) {
-			lists := mergeInput(3, 2<<20, run)
+			seqs := mergeInput(3, 2<<20, run)
 			b.ResetTimer()
 			for range b.N {
-				mergeEvents(lists)
+				mergeEvents(seqs)
 			}
 		})
 	}

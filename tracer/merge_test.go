@@ -8,11 +8,13 @@ import (
 )
 
 // heapMerge is the merge mergeEvents replaced (container/heap on the
-// lists' heads): the reference its order must equal.
-func heapMerge(lists [][]Event) []Event {
+// heads of the sequences, each made one list): the reference its order
+// must equal.
+func heapMerge(seqs [][][]Event) []Event {
 	total := 0
-	h := make(refHeap, 0, len(lists))
-	for _, l := range lists {
+	h := make(refHeap, 0, len(seqs))
+	for _, seq := range seqs {
+		l := slices.Concat(seq...)
 		total += len(l)
 		if len(l) > 0 {
 			h = append(h, l)
@@ -57,16 +59,20 @@ func (h *refHeap) Pop() any {
 	return x
 }
 
-// TestMergeEventsAsTheHeap: the same order as the heap merge, on lists of
-// one thread each (a Recorder's, or a file's whose times may repeat and
-// whose kinds at one time are in any order), split in chunks or not, of
-// threads that take turns or interleave.
+// TestMergeEventsAsTheHeap: the same order as the heap merge, on
+// sequences of one thread each (a Recorder's, or a file's whose times may
+// repeat and whose kinds at one time are in any order), in chunks or not,
+// with empty chunks and sequences, of threads that take turns or
+// interleave; and each thread's events in its own order, wherever its
+// chunks end (they were merged as lists of their own, which put a later
+// chunk's head before an earlier chunk's events of the same time and kind,
+// or of a later kind).
 func TestMergeEventsAsTheHeap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	kinds := []Kind{KindLockRelease, KindThreadEnd, KindLockAcquire, KindCallEnter, KindLockWait}
-	for round := range 2000 {
+	for round := range 4000 {
 		threads := 1 + r.IntN(12)
-		var lists [][]Event
+		var seqs [][][]Event
 		for th := range threads {
 			n := r.IntN(200)
 			evs := make([]Event, n)
@@ -81,27 +87,39 @@ func TestMergeEventsAsTheHeap(t *testing.T) {
 				evs[i] = Event{Time: tm, Thread: ThreadID(threads - 1 - th), Kind: kinds[r.IntN(len(kinds))], Arg: uint64(i)}
 			}
 			if round%2 == 0 {
-				lists = append(lists, evs)
+				seqs = append(seqs, [][]Event{evs})
 				continue
 			}
+			var seq [][]Event
 			for len(evs) > 0 { // chunks
 				k := min(len(evs), 1+r.IntN(40))
-				lists = append(lists, evs[:k])
+				seq = append(seq, evs[:k])
 				evs = evs[k:]
 			}
+			if r.IntN(2) == 0 { // an empty chunk anywhere
+				seq = slices.Insert(seq, r.IntN(len(seq)+1), []Event(nil))
+			}
+			seqs = append(seqs, seq)
 		}
-		if r.IntN(2) == 0 { // an empty list anywhere
-			lists = slices.Insert(lists, r.IntN(len(lists)+1), []Event(nil))
+		if r.IntN(2) == 0 { // an empty sequence anywhere
+			seqs = slices.Insert(seqs, r.IntN(len(seqs)+1), [][]Event(nil))
 		}
-		want := heapMerge(lists)
-		got := mergeEvents(lists)
+		want := heapMerge(seqs)
+		got := mergeEvents(seqs)
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: the merge differs from the heap merge", round)
 		}
+		next := make([]uint64, threads)
+		for _, e := range got {
+			if e.Arg != next[e.Thread] {
+				t.Fatalf("round %d: thread %d's event %d merged where its event %d was due", round, e.Thread, e.Arg, next[e.Thread])
+			}
+			next[e.Thread]++
+		}
 	}
 	for _, run := range []int{1, 3, 1000} {
-		lists := mergeInput(5, 100_000, run)
-		if !slices.Equal(mergeEvents(lists), heapMerge(lists)) {
+		seqs := mergeInput(5, 100_000, run)
+		if !slices.Equal(mergeEvents(seqs), heapMerge(seqs)) {
 			t.Fatalf("mergeInput run %d: the merge differs from the heap merge", run)
 		}
 	}

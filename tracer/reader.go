@@ -162,6 +162,8 @@ type reader struct {
 	// merged by time at the end; the sync times read; the end's cut.
 	version uint32
 	thr     []threadEvents
+	slab    []Event // the rest of the slab the threads' chunks are cut from (carve)
+	slabbed int     // the events of all slabs so far
 	syncs   []int64
 	cut     int64 // -1: none
 }
@@ -169,7 +171,8 @@ type reader struct {
 // threadEvents are a thread's events in a version 2 file.
 type threadEvents struct {
 	threadCoder
-	events []Event
+	chunks [][]Event // in order, each but the last full enough (room)
+	next   int       // the size of its next chunk
 }
 
 const headerLen = len(Magic) + 4

@@ -29,7 +29,7 @@ func (rd *reader) threadEvents(d *decoder) int {
 		rd.thr = append(rd.thr, threadEvents{})
 	}
 	te := &rd.thr[th]
-	te.events = slices.Grow(te.events, n)
+	evs := rd.room(te, n)
 	nstacks := uint64(len(rd.t.Stacks))
 	for k := range n {
 		delta := d.uvarint()
@@ -71,11 +71,52 @@ func (rd *reader) threadEvents(d *decoder) int {
 		if d.err != nil {
 			return rd.nevents + k
 		}
-		te.events = append(te.events, e)
+		evs = append(evs, e)
+		te.chunks[len(te.chunks)-1] = evs
 		te.time, te.stack = e.Time, e.Stack
 	}
 	rd.nevents += n
 	return rd.nevents
+}
+
+// maxChunk bounds the chunks a thread's events are read into: 64 Ki
+// events, 2 MiB.
+const maxChunk = 64 << 10
+
+// room returns the thread's last chunk with room for n more events,
+// starting a chunk if it has not: twice the size of the one before, up to
+// maxChunk, or n, cut from the reader's slab (carve). The events are never
+// moved: grown as one slice, copied at each growth, a thread's events were
+// copied about four times over (half of reading a streamed trace's time,
+// and a third of its peak memory, was copying them).
+func (rd *reader) room(te *threadEvents, n int) []Event {
+	if k := len(te.chunks); k > 0 {
+		if last := te.chunks[k-1]; cap(last)-len(last) >= n {
+			return last
+		}
+	}
+	te.next = min(max(2*te.next, 256), maxChunk)
+	te.chunks = append(te.chunks, rd.carve(max(te.next, n), n))
+	return te.chunks[len(te.chunks)-1]
+}
+
+// carve returns an empty chunk with room for want events, or for at least
+// need when the reader's slab has less left, cut from the slab: slabs are
+// advised huge pages (hugepage.go), as the Recorder's are, as large as all
+// the slabs before them up to slabEvents. Fault for fault, a streamed
+// trace's events in 4 KiB pages made reading it five times as slow as a
+// whole one (a fault costs about 12 us on a virtual machine;
+// docs/performance.md).
+func (rd *reader) carve(want, need int) []Event {
+	if len(rd.slab) < need {
+		rd.slab = make([]Event, max(need, min(max(rd.slabbed, 8<<10), slabEvents)))
+		rd.slabbed += len(rd.slab)
+		hugeCovering(rd.slab)
+	}
+	n := min(want, len(rd.slab))
+	c := rd.slab[:0:n]
+	rd.slab = rd.slab[n:]
+	return c
 }
 
 // sync reads a sync record: the time before which the file holds every
@@ -126,12 +167,12 @@ func (rd *reader) end2(d *decoder) {
 // as dropped. A thread's events are in time order by construction (each
 // is a non-negative delta after the previous one).
 func (rd *reader) merge() {
-	lists := make([][]Event, 0, len(rd.thr))
+	seqs := make([][][]Event, 0, len(rd.thr))
 	for i := range rd.thr {
-		lists = append(lists, rd.thr[i].events)
+		seqs = append(seqs, rd.thr[i].chunks)
 	}
-	rd.t.Events = mergeEvents(lists)
-	rd.thr = nil
+	rd.t.Events = mergeEvents(seqs)
+	rd.thr, rd.slab = nil, nil
 	if rd.cut >= 0 {
 		n := rd.before(rd.cut)
 		rd.t.Dropped += uint64(len(rd.t.Events) - n)
