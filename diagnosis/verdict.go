@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/search"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -1455,6 +1456,11 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 	}
 	hs := a.s.LockHolds(gil)
 	st := a.s.ThreadStates(id)
+	// The thread's samples are in time order, and so are the holds: each
+	// search starts from the previous one's answer (a binary search of all
+	// the holds for each was a third of the diagnosis of a real run of 16
+	// I/O threads, 2.05 M events).
+	from, fromEnd := 0, 0
 	for i := 0; i < len(st); i++ {
 		sp := st[i]
 		if sp.State != tracer.StateIO {
@@ -1474,7 +1480,8 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 		// The hold that the acquire began: the thread's hold of the GIL
 		// starting when it had the GIL back.
 		at, held, found := st[j].Start, false, false
-		for k := sort.Search(len(hs), func(k int) bool { return a.s.Holds[hs[k]].Start >= at }); k < len(hs) && a.s.Holds[hs[k]].Start == at; k++ {
+		from = search.Gallop(len(hs), from, func(k int) bool { return a.s.Holds[hs[k]].Start >= at })
+		for k := from; k < len(hs) && a.s.Holds[hs[k]].Start == at; k++ {
 			if h := &a.s.Holds[hs[k]]; h.Thread == id {
 				held, found = h.How != tracer.AcquireUncontended, true
 				break
@@ -1483,7 +1490,8 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 		if !found {
 			// No hold starts there (a trace cut short, mended): another
 			// thread's hold of the GIL when the I/O ended says it.
-			k := sort.Search(len(hs), func(k int) bool { return a.s.Holds[hs[k]].End > sp.End })
+			k := search.Gallop(len(hs), fromEnd, func(k int) bool { return a.s.Holds[hs[k]].End > sp.End })
+			fromEnd = k
 			held = k < len(hs) && a.s.Holds[hs[k]].Start <= sp.End && a.s.Holds[hs[k]].Thread != id
 		}
 		out = append(out, reacquireSample{end: sp.End, lat: lat, held: held})

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+
+	"github.com/giltrace/giltrace/internal/search"
 )
 
 // BlameSum is the blame that one holder key caused one waiter on one lock:
@@ -290,7 +292,7 @@ func (s *Spans) totalBlameParts() int {
 		for _, wi := range ws {
 			w := &s.Waits[wi]
 			i := s.holdEndingAfter(hs, w.Start, from)
-			j := gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
+			j := search.Gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
 			from = i
 			parts += max(j-i, 0) + 1
 		}
@@ -308,21 +310,4 @@ func (s *Spans) holdsInOrder(hs []int32) bool {
 		}
 	}
 	return true
-}
-
-// gallop is sort.Search(n, f) for f false then true, searched from hint:
-// forward from it in growing steps when f(hint-1) is false, else from 0.
-func gallop(n, hint int, f func(int) bool) int {
-	lo := min(max(hint, 0), n)
-	if lo > 0 && f(lo-1) {
-		lo = 0
-	}
-	step, hi := 1, lo
-	for hi < n && !f(hi) {
-		lo = hi + 1
-		hi += step
-		step *= 2
-	}
-	hi = min(hi, n)
-	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
 }

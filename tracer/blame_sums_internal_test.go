@@ -2,19 +2,6 @@ package tracer
 
 import "testing"
 
-// TestGallop: gallop gives sort.Search's answer from any hint.
-func TestGallop(t *testing.T) {
-	for n := range 40 {
-		for answer := 0; answer <= n; answer++ {
-			for hint := -1; hint <= n+1; hint++ {
-				if got := gallop(n, hint, func(j int) bool { return j >= answer }); got != answer {
-					t.Fatalf("n %d, hint %d: %d, want %d", n, hint, got, answer)
-				}
-			}
-		}
-	}
-}
-
 // TestStateSpanArgRaw: Derive leaves a span's word 0 outside the wait
 // states and StateIO (so that update's comparison of words splits no span
 // for a stale lock or kind), and sets it in GIL waits and I/O (generated
