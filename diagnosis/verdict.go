@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/giltrace/giltrace/internal/search"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 )
@@ -1480,7 +1479,7 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 		// The hold that the acquire began: the thread's hold of the GIL
 		// starting when it had the GIL back.
 		at, held, found := st[j].Start, false, false
-		from = search.Gallop(len(hs), from, func(k int) bool { return a.s.Holds[hs[k]].Start >= at })
+		from = a.s.HoldStartingFrom(hs, at, from)
 		for k := from; k < len(hs) && a.s.Holds[hs[k]].Start == at; k++ {
 			if h := &a.s.Holds[hs[k]]; h.Thread == id {
 				held, found = h.How != tracer.AcquireUncontended, true
@@ -1490,7 +1489,7 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 		if !found {
 			// No hold starts there (a trace cut short, mended): another
 			// thread's hold of the GIL when the I/O ended says it.
-			k := search.Gallop(len(hs), fromEnd, func(k int) bool { return a.s.Holds[hs[k]].End > sp.End })
+			k := a.s.HoldEndingAfter(hs, sp.End, fromEnd)
 			fromEnd = k
 			held = k < len(hs) && a.s.Holds[hs[k]].Start <= sp.End && a.s.Holds[hs[k]].Thread != id
 		}

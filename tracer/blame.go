@@ -294,8 +294,8 @@ func (s *Spans) HeldEach(l LockID) iter.Seq2[int32, int64] {
 		from := 0
 		for _, wi := range ws {
 			w := &s.Waits[wi]
-			ks := s.holdEndingAfter(hs, w.Start, from)
-			ke := s.holdEndingAfter(hs, w.End, ks)
+			ks := s.HoldEndingAfter(hs, w.Start, from)
+			ke := s.HoldEndingAfter(hs, w.End, ks)
 			from = ks
 			if !yield(wi, upTo(w.End, ke)-upTo(w.Start, ks)) {
 				return
@@ -304,22 +304,19 @@ func (s *Spans) HeldEach(l LockID) iter.Seq2[int32, int64] {
 	}
 }
 
-// holdEndingAfter is the index in hs (holds whose ends are in order) of
-// the first hold ending after t, as firstHold finds it, searched from
-// hint: galloping forward from it when it is at or below the answer.
-func (s *Spans) holdEndingAfter(hs []int32, t int64, hint int) int {
-	lo := min(max(hint, 0), len(hs))
-	if lo > 0 && s.Holds[hs[lo-1]].End > t {
-		lo = 0 // the hint is past the answer
-	}
-	step, hi := 1, lo
-	for hi < len(hs) && s.Holds[hs[hi]].End <= t {
-		lo = hi + 1
-		hi += step
-		step *= 2
-	}
-	hi = min(hi, len(hs))
-	return lo + sort.Search(hi-lo, func(j int) bool { return s.Holds[hs[lo+j]].End > t })
+// HoldEndingAfter is the index in hs (holds whose ends are in order, as
+// LockHolds gives a lock's in a valid trace) of the first hold ending
+// after t, or len(hs), searched from hint: galloping forward from it when
+// it is at or below the answer, else from the start. A caller searching
+// times in increasing order passes each answer as the next hint.
+func (s *Spans) HoldEndingAfter(hs []int32, t int64, hint int) int {
+	return gallop(len(hs), hint, func(j int) bool { return s.Holds[hs[j]].End > t })
+}
+
+// HoldStartingFrom is HoldEndingAfter for the first hold in hs (in order
+// of their starts, as LockHolds gives them) starting at or after t.
+func (s *Spans) HoldStartingFrom(hs []int32, t int64, hint int) int {
+	return gallop(len(hs), hint, func(j int) bool { return s.Holds[hs[j]].Start >= t })
 }
 
 // WaitedSum is the waiting that one holder key caused on one lock: Waited

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"sort"
-
-	"github.com/giltrace/giltrace/internal/search"
 )
 
 // BlameSum is the blame that one holder key caused one waiter on one lock:
@@ -291,8 +289,8 @@ func (s *Spans) totalBlameParts() int {
 		from := 0
 		for _, wi := range ws {
 			w := &s.Waits[wi]
-			i := s.holdEndingAfter(hs, w.Start, from)
-			j := search.Gallop(len(hs), i, func(j int) bool { return s.Holds[hs[j]].Start >= w.End })
+			i := s.HoldEndingAfter(hs, w.Start, from)
+			j := s.HoldStartingFrom(hs, w.End, i)
 			from = i
 			parts += max(j-i, 0) + 1
 		}
@@ -310,4 +308,24 @@ func (s *Spans) holdsInOrder(hs []int32) bool {
 		}
 	}
 	return true
+}
+
+// gallop is sort.Search(n, f) for f false then true, searched from hint:
+// forward from it in growing steps when f(hint-1) is false, else from 0.
+// For answers that move forward little by little, each search costs the
+// logarithm of its move, instead of a binary search of the whole array
+// whose probes, far apart, miss the cache.
+func gallop(n, hint int, f func(int) bool) int {
+	lo := min(max(hint, 0), n)
+	if lo > 0 && f(lo-1) {
+		lo = 0
+	}
+	step, hi := 1, lo
+	for hi < n && !f(hi) {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, n)
+	return lo + sort.Search(hi-lo, func(j int) bool { return f(lo + j) })
 }

@@ -1,6 +1,22 @@
 package tracer
 
-import "testing"
+import (
+	"sort"
+	"testing"
+)
+
+// TestGallop: gallop gives sort.Search's answer from any hint.
+func TestGallop(t *testing.T) {
+	for n := range 40 {
+		for answer := 0; answer <= n; answer++ {
+			for hint := -1; hint <= n+1; hint++ {
+				if got := gallop(n, hint, func(j int) bool { return j >= answer }); got != answer {
+					t.Fatalf("n %d, hint %d: %d, want %d", n, hint, got, answer)
+				}
+			}
+		}
+	}
+}
 
 // TestStateSpanArgRaw: Derive leaves a span's word 0 outside the wait
 // states and StateIO (so that update's comparison of words splits no span
@@ -25,5 +41,37 @@ func TestStateSpanArgRaw(t *testing.T) {
 		if !set[st] {
 			t.Errorf("no %v span with its word set", st)
 		}
+	}
+}
+
+// TestHoldSearches: HoldStartingFrom and HoldEndingAfter give
+// sort.Search's answers over each lock's holds, from any hint.
+func TestHoldSearches(t *testing.T) {
+	searched := 0
+	for seed := range uint64(5) {
+		s := Derive(genTrace(seed, 2, 4, 2000))
+		for l := range s.Trace.Locks {
+			hs := s.LockHolds(LockID(l))
+			if !s.holdsInOrder(hs) || len(hs) == 0 {
+				continue
+			}
+			searched++
+			last := s.Holds[hs[len(hs)-1]].End
+			for tm := int64(-1); tm <= last+1; tm += 1 + last/97 {
+				wantStart := sort.Search(len(hs), func(k int) bool { return s.Holds[hs[k]].Start >= tm })
+				wantEnd := sort.Search(len(hs), func(k int) bool { return s.Holds[hs[k]].End > tm })
+				for _, hint := range []int{-1, 0, wantStart / 2, wantStart, wantEnd, len(hs) / 2, len(hs), len(hs) + 1} {
+					if got := s.HoldStartingFrom(hs, tm, hint); got != wantStart {
+						t.Fatalf("seed %d lock %d t %d hint %d: HoldStartingFrom %d, want %d", seed, l, tm, hint, got, wantStart)
+					}
+					if got := s.HoldEndingAfter(hs, tm, hint); got != wantEnd {
+						t.Fatalf("seed %d lock %d t %d hint %d: HoldEndingAfter %d, want %d", seed, l, tm, hint, got, wantEnd)
+					}
+				}
+			}
+		}
+	}
+	if searched == 0 {
+		t.Fatal("no lock with holds in order to search")
 	}
 }
