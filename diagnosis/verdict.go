@@ -1160,12 +1160,18 @@ func (a *analysis) convoy() (Verdict, bool) {
 			// of them, a median of a few microseconds, and no verdict).
 			samples, heldOnly = held, true
 		}
-		lats := bufs.lats[:0]
-		for _, s := range samples {
-			lats = append(lats, s.lat)
+		// All of them: their latencies are the thread's re-acquire run,
+		// sorted already (eachReacquire and ioReacquireSamples pass the
+		// same spans the same way).
+		lats := a.ioReacquire[i]
+		if during || heldOnly {
+			lats = bufs.lats[:0]
+			for _, s := range samples {
+				lats = append(lats, s.lat)
+			}
+			bufs.lats = lats
+			slices.Sort(lats)
 		}
-		bufs.lats = lats
-		slices.Sort(lats)
 		lat := latencyOf([][]int64{lats})
 		conds := []cond{
 			{measure: "median re-acquire after I/O", value: float64(lat.P50), threshold: float64(limit), margin: ConvoyLatencyMargin, unit: unitNS},
