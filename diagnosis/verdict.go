@@ -1118,7 +1118,6 @@ func (a *analysis) convoy() (Verdict, bool) {
 		all, in, held []reacquireSample
 		lats          []int64
 	}
-	var samples []reacquireSample
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
 		if !a.ioBound[i] || len(a.ioReacquire[i]) < ConvoyMinReacquires {
@@ -1133,7 +1132,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 			windows[pr] = a.cpuWindows(pr)
 		}
 		bufs.all = a.ioReacquireSamples(tracer.ThreadID(i), bufs.all[:0])
-		samples = bufs.all
+		samples := bufs.all
 		var during, heldOnly bool
 		in := keepSamples(bufs.in[:0], samples, func(s reacquireSample) bool { return inWindows(windows[pr], s.end) })
 		bufs.in = in
@@ -1164,7 +1163,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 		// sorted already (eachReacquire and ioReacquireSamples pass the
 		// same spans the same way).
 		lats := a.ioReacquire[i]
-		if during || heldOnly {
+		if during || heldOnly || len(lats) != len(samples) {
 			lats = bufs.lats[:0]
 			for _, s := range samples {
 				lats = append(lats, s.lat)
@@ -1464,7 +1463,9 @@ func (a *analysis) ioReacquireSamples(id tracer.ThreadID, out []reacquireSample)
 	// The thread's samples are in time order, and so are the holds: each
 	// search starts from the previous one's answer (a binary search of all
 	// the holds for each was a third of the diagnosis of a real run of 16
-	// I/O threads, 2.05 M events).
+	// I/O threads, 2.05 M events). On an invalid trace whose holds of the
+	// GIL overlap, the answers, like sort.Search's there, are some hold
+	// nearby; the same for the same trace.
 	from, fromEnd := 0, 0
 	for i := 0; i < len(st); i++ {
 		sp := st[i]

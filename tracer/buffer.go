@@ -389,12 +389,13 @@ func Less(a, b *Event) bool {
 // mergeEvents merges sequences of events by Less, each sequence a
 // thread's events in its order, held in chunks (consecutive and
 // time-ordered). A sequence's events keep their order, whatever Less says
-// of two of them: in a file, a thread's events may share a time, in any
-// order of kinds (a Recorder's times increase strictly, thread by thread),
-// and the reader's chunks of a thread may end between two of them. (Merged
-// as separate lists, the chunks of one thread could be interleaved there:
-// a later chunk's head, equal to or before an earlier chunk's rest, would
-// go first.) It always takes
+// of two of them. In a valid trace a thread's times increase strictly
+// (a Recorder's do), and its chunks could be merged as lists of their
+// own; a damaged file's thread may repeat a time, and merged so, the
+// reader's chunks of that thread could be interleaved there (a later
+// chunk's head, equal to or before an earlier chunk's rest, would go
+// first), moving the error that CheckValid reports, and where a salvaged
+// read cuts the trace. It always takes
 // the smallest head of the sequences, the first sequence's run of events
 // that come before every other sequence's head at once: a thread holding
 // the GIL emits thousands in a row, and in virtual time, where threads

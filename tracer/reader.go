@@ -171,8 +171,10 @@ type reader struct {
 // threadEvents are a thread's events in a version 2 file.
 type threadEvents struct {
 	threadCoder
-	chunks [][]Event // in order, each but the last full enough (room)
-	next   int       // the size of its next chunk
+	// chunks hold its events in order; a chunk is left, for the next,
+	// when a record's events do not fit in what is left of it (room)
+	chunks [][]Event
+	want   int // the size wanted for its last chunk (the next: twice that)
 }
 
 const headerLen = len(Magic) + 4

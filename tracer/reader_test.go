@@ -342,3 +342,97 @@ func TestFixtureTraces(t *testing.T) {
 		})
 	}
 }
+
+// file2 is file in version 2 (a stream's format).
+func file2(recs ...[]byte) []byte {
+	b := file(recs...)
+	binary.LittleEndian.PutUint32(b[len(Magic):], StreamVersion)
+	return b
+}
+
+// TestReadDamagedStream: version 2's per-thread event records whose
+// contents are wrong part-way through (the thread's chunks have taken
+// some of them): the error names the record and the event, counted over
+// the file; salvaged, the trace keeps the events before the last sync.
+func TestReadDamagedStream(t *testing.T) {
+	meta := append([]byte{recMeta}, appendMeta(nil, &Meta{})...)
+	strs := rec(recStrings, 1, 0)
+	procs := append(rec(recProcs, 1, 1, byte('p')), binary.AppendVarint(nil, 1)...)
+	procs = binary.AppendUvarint(procs, uint64(NoLock))
+	threads := rec(recThreads, 2, 1, byte('t'), 0, 1, byte('u'), 0)
+	stacks := rec(recStacks, 1, 0, 0)
+	const h = evSameThread | evSameStack | evArgZero
+	// Thread 0 starts, then 300 I/O begin-and-end events in records of 100
+	// (its chunks: 16, 100, 200, 400 events), and thread 1 starts; a sync
+	// at 50.
+	good := func(th, from int) []byte {
+		fields := []any{th, 100}
+		for k := range 100 {
+			kind := KindIOBegin
+			if (from+k)%2 == 1 {
+				kind = KindIOEnd
+			}
+			fields = append(fields, 1, byte(kind)|h)
+		}
+		return rec(recEvents, fields...)
+	}
+	start := rec(recEvents, 0, 1, 0, byte(KindThreadStart)|h)
+	start1 := rec(recEvents, 1, 1, 0, byte(KindThreadStart)|h)
+	sync := rec(recSync, 50)
+	bad := func(at int) []byte { // 100 events, the one at index at of kind 0
+		fields := []any{0, 100}
+		for k := range 100 {
+			kind := byte(KindIOBegin)
+			if k%2 == 1 {
+				kind = byte(KindIOEnd)
+			}
+			if k == at {
+				kind = 0
+			}
+			fields = append(fields, 1, kind|h)
+		}
+		return rec(recEvents, fields...)
+	}
+	for _, tc := range []struct {
+		name          string
+		recs          [][]byte
+		record, event int
+	}{
+		{"first record", [][]byte{meta, strs, procs, threads, stacks, bad(0)}, 5, 0},
+		{"part-way", [][]byte{meta, strs, procs, threads, stacks, start, start1, sync, good(0, 0), good(0, 100), bad(57)}, 10, 1 + 1 + 200 + 57},
+		{"past the first chunk", [][]byte{meta, strs, procs, threads, stacks, start, start1, sync, good(0, 0), good(0, 100), good(0, 200), bad(99)}, 11, 1 + 1 + 300 + 99},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := file2(tc.recs...)
+			got, err := Read(bytes.NewReader(b))
+			var fe *FormatError
+			if got != nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), "invalid event kind 0") {
+				t.Fatalf("Read = %v, %v; want a FormatError, invalid event kind 0", got, err)
+			}
+			if fe.Record != tc.record || fe.Event != tc.event {
+				t.Fatalf("error at record %d event %d, want record %d event %d: %v", fe.Record, fe.Event, tc.record, tc.event, err)
+			}
+			s, err := ReadOptions{Salvage: true}.Read(bytes.NewReader(b))
+			if tc.record == 5 {
+				if s != nil && len(s.Events) > 0 {
+					t.Fatalf("salvaged %d events from a file with no sync", len(s.Events))
+				}
+				return
+			}
+			var se *SalvagedError
+			if s == nil || !errors.As(err, &se) || s.Salvaged == "" {
+				t.Fatalf("salvage: %v, %v; want the trace before the damage", s, err)
+			}
+			// The sync at 50 vouches for the events before it: the two
+			// starts and thread 0's first 49 I/O events.
+			if len(s.Events) != 2+49 {
+				t.Fatalf("salvaged %d events, want %d", len(s.Events), 2+49)
+			}
+			for i := 1; i < len(s.Events); i++ {
+				if Less(&s.Events[i], &s.Events[i-1]) {
+					t.Fatalf("salvaged events out of order at %d", i)
+				}
+			}
+		})
+	}
+}

@@ -84,29 +84,31 @@ func (rd *reader) threadEvents(d *decoder) int {
 const maxChunk = 64 << 10
 
 // room returns the thread's last chunk with room for n more events,
-// starting a chunk if it has not: twice the size of the one before, up to
-// maxChunk, or n, cut from the reader's slab (carve). The events are never
-// moved: grown as one slice, copied at each growth, a thread's events were
-// copied about four times over (half of reading a streamed trace's time,
-// and a third of its peak memory, was copying them).
+// starting a chunk if it has not: twice the size wanted for the one
+// before, up to maxChunk, at least 16 events (a thread of a few events
+// takes little more) and at least n, cut from the reader's slab (carve).
+// The events are never moved: grown as one slice, copied at each growth,
+// a thread's events were copied about four times over (half of reading a
+// streamed trace's time, and a third of its peak memory, was copying
+// them).
 func (rd *reader) room(te *threadEvents, n int) []Event {
 	if k := len(te.chunks); k > 0 {
 		if last := te.chunks[k-1]; cap(last)-len(last) >= n {
 			return last
 		}
 	}
-	te.next = min(max(2*te.next, 256), maxChunk)
-	te.chunks = append(te.chunks, rd.carve(max(te.next, n), n))
+	te.want = max(n, min(max(2*te.want, 16), maxChunk))
+	te.chunks = append(te.chunks, rd.carve(te.want, n))
 	return te.chunks[len(te.chunks)-1]
 }
 
 // carve returns an empty chunk with room for want events, or for at least
-// need when the reader's slab has less left, cut from the slab: slabs are
-// advised huge pages (hugepage.go), as the Recorder's are, as large as all
-// the slabs before them up to slabEvents. Fault for fault, a streamed
-// trace's events in 4 KiB pages made reading it five times as slow as a
-// whole one (a fault costs about 12 us on a virtual machine;
-// docs/performance.md).
+// need when the reader's slab has less left, cut from the slab. Slabs are
+// as large as all the slabs before them (the first 8 Ki events), up to
+// slabEvents, and from 2 MiB on advised huge pages (hugepage.go), as the
+// Recorder's are. Fault for fault, a streamed trace's events in 4 KiB
+// pages made reading it five times as slow as a whole one (a fault costs
+// about 12 us on a virtual machine; docs/performance.md).
 func (rd *reader) carve(want, need int) []Event {
 	if len(rd.slab) < need {
 		rd.slab = make([]Event, max(need, min(max(rd.slabbed, 8<<10), slabEvents)))
