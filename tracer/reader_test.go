@@ -363,7 +363,7 @@ func TestReadDamagedStream(t *testing.T) {
 	stacks := rec(recStacks, 1, 0, 0)
 	const h = evSameThread | evSameStack | evArgZero
 	// Thread 0 starts, then 300 I/O begin-and-end events in records of 100
-	// (its chunks: 16, 100, 200, 400 events), and thread 1 starts; a sync
+	// (its chunks: 1, 100, 200, 400 events), and thread 1 starts; a sync
 	// at 50.
 	good := func(th, from int) []byte {
 		fields := []any{th, 100}

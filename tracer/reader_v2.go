@@ -85,8 +85,9 @@ const maxChunk = 64 << 10
 
 // room returns the thread's last chunk with room for n more events,
 // starting a chunk if it has not: twice the size wanted for the one
-// before, up to maxChunk, at least 16 events (a thread of a few events
-// takes little more) and at least n, cut from the reader's slab (carve).
+// before, up to maxChunk, and at least n (the first, n: a file of many
+// threads of an event or two takes no more than their events), cut from
+// the reader's slab (carve).
 // The events are never moved: grown as one slice, copied at each growth,
 // a thread's events were copied about four times over (half of reading a
 // streamed trace's time, and a third of its peak memory, was copying
@@ -97,7 +98,7 @@ func (rd *reader) room(te *threadEvents, n int) []Event {
 			return last
 		}
 	}
-	te.want = max(n, min(max(2*te.want, 16), maxChunk))
+	te.want = max(n, min(2*te.want, maxChunk))
 	te.chunks = append(te.chunks, rd.carve(te.want, n))
 	return te.chunks[len(te.chunks)-1]
 }

@@ -81,8 +81,8 @@ func TestStreamRoundTrip(t *testing.T) {
 		{"many flushes", 2, 4, 20000, 313},
 		{"every event", 1, 3, 500, 1},
 		{"several batches", 2, 4, 3*batchEvents + 17, 5000},
-		// Each of 2 threads' events over the reader's chunks, from 16
-		// events to maxChunk, cut from slabs that fill mid-chunk (carve).
+		// Each of 2 threads' events over the reader's chunks, doubling up
+		// to maxChunk, cut from slabs that fill mid-chunk (carve).
 		{"chunks and slabs", 1, 2, 3*maxChunk + 12345, 7919},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
