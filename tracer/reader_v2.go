@@ -84,14 +84,13 @@ func (rd *reader) threadEvents(d *decoder) int {
 const maxChunk = 64 << 10
 
 // room returns the thread's last chunk with room for n more events,
-// starting a chunk if it has not: twice the size wanted for the one
-// before, up to maxChunk, and at least n (the first, n: a file of many
-// threads of an event or two takes no more than their events), cut from
-// the reader's slab (carve).
-// The events are never moved: grown as one slice, copied at each growth,
-// a thread's events were copied about four times over (half of reading a
-// streamed trace's time, and a third of its peak memory, was copying
-// them).
+// starting a chunk if it has not, cut from the reader's slab (carve):
+// twice the size wanted for the one before, up to maxChunk, and at least
+// n (the first, n: a file of many threads of an event or two takes no
+// more than their events). The events are never moved: grown as one
+// slice, copied at each growth, a thread's events were copied about four
+// times over (half of reading a streamed trace's time, and a third of its
+// peak memory, was copying them).
 func (rd *reader) room(te *threadEvents, n int) []Event {
 	if k := len(te.chunks); k > 0 {
 		if last := te.chunks[k-1]; cap(last)-len(last) >= n {
