@@ -36,6 +36,7 @@ fi
 cp scripts/postrun-big.yaml "$out/big.yaml"
 if [ -n "${CLOCK:-}" ]; then
 	sed -i "s/^clock: .*/clock: $CLOCK/" "$out/big.yaml"
+	grep -q "^clock: $CLOCK\$" "$out/big.yaml" || { echo "scripts/postrun-big.yaml has no top-level clock: line for CLOCK=$CLOCK to set" >&2; exit 1; }
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(getconf _NPROCESSORS_ONLN) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo -)"
 cold=${COLD:-5}
