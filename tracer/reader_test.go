@@ -189,15 +189,25 @@ func rec(typ byte, fields ...any) []byte {
 	return b
 }
 
+// tableRecs are the records before the events of a small file: the meta,
+// the empty string, a process p without a GIL, n threads of it named t, u,
+// v..., and the empty stack.
+func tableRecs(n int) (meta, strs, procs, threads, stacks []byte) {
+	meta = append([]byte{recMeta}, appendMeta(nil, &Meta{})...)
+	strs = rec(recStrings, 1, 0)
+	procs = append(rec(recProcs, 1, 1, byte('p')), binary.AppendVarint(nil, 1)...)
+	procs = binary.AppendUvarint(procs, uint64(NoLock))
+	fields := []any{n}
+	for i := range n {
+		fields = append(fields, 1, byte('t'+i), 0)
+	}
+	return meta, strs, procs, rec(recThreads, fields...), rec(recStacks, 1, 0, 0)
+}
+
 // TestReadDamaged feeds files whose records are intact but whose contents
 // are wrong: the error names the record, the event and what was expected.
 func TestReadDamaged(t *testing.T) {
-	meta := append([]byte{recMeta}, appendMeta(nil, &Meta{})...)
-	strs := rec(recStrings, 1, 0)
-	procs := append(rec(recProcs, 1, 1, byte('p')), binary.AppendVarint(nil, 1)...)
-	procs = binary.AppendUvarint(procs, uint64(NoLock))
-	threads := rec(recThreads, 1, 1, byte('t'), 0)
-	stacks := rec(recStacks, 1, 0, 0)
+	meta, strs, procs, threads, stacks := tableRecs(1)
 	start := rec(recEvents, 1, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0)
 	tests := []struct {
 		name   string
@@ -355,12 +365,7 @@ func file2(recs ...[]byte) []byte {
 // some of them): the error names the record and the event, counted over
 // the file; salvaged, the trace keeps the events before the last sync.
 func TestReadDamagedStream(t *testing.T) {
-	meta := append([]byte{recMeta}, appendMeta(nil, &Meta{})...)
-	strs := rec(recStrings, 1, 0)
-	procs := append(rec(recProcs, 1, 1, byte('p')), binary.AppendVarint(nil, 1)...)
-	procs = binary.AppendUvarint(procs, uint64(NoLock))
-	threads := rec(recThreads, 2, 1, byte('t'), 0, 1, byte('u'), 0)
-	stacks := rec(recStacks, 1, 0, 0)
+	meta, strs, procs, threads, stacks := tableRecs(2)
 	const h = evSameThread | evSameStack | evArgZero
 	// Thread 0 starts, then 300 I/O begin-and-end events in records of 100
 	// (its chunks: 1, 100, 200, 400 events), and thread 1 starts; a sync
