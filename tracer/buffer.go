@@ -395,12 +395,14 @@ func Less(a, b *Event) bool {
 // reader's chunks of that thread could be interleaved there (a later
 // chunk's head, equal to or before an earlier chunk's rest, would go
 // first), moving the error that CheckValid reports, and where a salvaged
-// read cuts the trace. It always takes
-// the smallest head of the sequences, the first sequence's run of events
-// that come before every other sequence's head at once: a thread holding
-// the GIL emits thousands in a row, and in virtual time, where threads
-// take turns every few events, each step costs a few comparisons of two
-// words on a heap of the heads' keys, with no interface call.
+// read cuts the trace.
+//
+// It always takes the smallest head of the sequences, the first
+// sequence's run of events that come before every other sequence's head
+// at once: a thread holding the GIL emits thousands in a row, and in
+// virtual time, where threads take turns every few events, each step
+// costs a few comparisons of two words on a heap of the heads' keys, with
+// no interface call.
 func mergeEvents(seqs [][][]Event) []Event {
 	total := 0
 	h := make(mergeHeap, 0, len(seqs))
