@@ -123,10 +123,10 @@ func AdviseHugePages[T any](s []T) { hugeSlice(s) }
 // into fresh arenas of 4 KiB pages, one fault each: on this project's
 // virtual machines 10-14 us a page, 3 ms a MB, against 0.2-0.4 ms a MB
 // for memory advised huge (BenchmarkFirstTouch; docs/performance.md,
-// "Post-run time, ninth pass"). The room is backed only where the analysis touches it; it does
-// count against a limit on the address space (RLIMIT_AS) and, under
-// strict overcommit (vm.overcommit_memory 2), against the commit limit:
-// there it is not made (roomAllowed).
+// "Post-run time, ninth pass"). The room is backed only where the
+// analysis touches it; it does count against a limit on the address space
+// (RLIMIT_AS) and, under strict overcommit (vm.overcommit_memory 2),
+// against the commit limit: there it is not made (roomAllowed).
 //
 // Where huge pages cannot be advised (another system, GODEBUG=disablethp=1)
 // or grow is below hugeMin, it is FreeOSMemory. The room comes from fresh
