@@ -95,9 +95,10 @@ func (a *analysis) reacquires() {
 	})
 	a.reacquireRuns = make([][]int64, 2*n)
 	a.ioReacquire = make([][]int64, n)
+	var scratch []int64
 	for i := range a.reacquireRuns {
 		run := all[start[i]:start[i+1]]
-		slices.Sort(run)
+		scratch = sortTimes(run, scratch)
 		a.reacquireRuns[i] = run
 	}
 	for th := range n {

@@ -1116,7 +1116,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 	// threads (2 M events: 52 MB), which a report holds until it ends.
 	var bufs struct {
 		all, in, held []reacquireSample
-		lats          []int64
+		lats, scratch []int64
 	}
 	for i := range a.r.Threads {
 		th := &a.r.Threads[i]
@@ -1169,7 +1169,7 @@ func (a *analysis) convoy() (Verdict, bool) {
 				lats = append(lats, s.lat)
 			}
 			bufs.lats = lats
-			slices.Sort(lats)
+			bufs.scratch = sortTimes(lats, bufs.scratch)
 		}
 		lat := latencyOf([][]int64{lats})
 		conds := []cond{

@@ -57,10 +57,26 @@ func TestHoldSearches(t *testing.T) {
 			}
 			searched++
 			last := s.Holds[hs[len(hs)-1]].End
+			// Times across the run, and the holds' own starts and ends,
+			// where >= and > differ.
+			var times []int64
 			for tm := int64(-1); tm <= last+1; tm += 1 + last/97 {
+				times = append(times, tm)
+			}
+			for k := 0; k < len(hs); k += 1 + len(hs)/61 {
+				h := &s.Holds[hs[k]]
+				times = append(times, h.Start, h.End)
+			}
+			for _, tm := range times {
 				wantStart := sort.Search(len(hs), func(k int) bool { return s.Holds[hs[k]].Start >= tm })
 				wantEnd := sort.Search(len(hs), func(k int) bool { return s.Holds[hs[k]].End > tm })
-				for _, hint := range []int{-1, 0, wantStart / 2, wantStart, wantEnd, len(hs) / 2, len(hs), len(hs) + 1} {
+				// Hints a few holds short of the answer too: HoldStartingFrom
+				// looks at shortScan of them one by one before galloping.
+				hints := []int{-1, 0, wantStart / 2, wantStart, wantEnd, len(hs) / 2, len(hs) - 1, len(hs), len(hs) + 1}
+				for _, back := range []int{1, 5, shortScan - 1, shortScan, shortScan + 1, 3 * shortScan} {
+					hints = append(hints, wantStart-back, wantEnd-back)
+				}
+				for _, hint := range hints {
 					if got := s.HoldStartingFrom(hs, tm, hint); got != wantStart {
 						t.Fatalf("seed %d lock %d t %d hint %d: HoldStartingFrom %d, want %d", seed, l, tm, hint, got, wantStart)
 					}
