@@ -113,26 +113,33 @@ func hugeOuter(p, n uintptr) (start, length uintptr) {
 // --timings"). s must be freshly made and not yet written.
 func AdviseHugePages[T any](s []T) { hugeSlice(s) }
 
-// FreeForAnalysis collects the garbage of a finished run and returns its
-// pages to the system (debug.FreeOSMemory), having first grown Go's heap
-// by grow bytes (at most maxRoom) of fresh memory advised for huge pages
-// and left unwritten. The arrays of the work after the run (the derived
-// spans, the diagnosis's, the exporters') are then mostly made in memory
-// whose first touch is a huge page fault: that room, or the recorder's
-// freed buffers (advised when they were made). Go's heap otherwise grows
-// into fresh arenas of 4 KiB pages, one fault each: on this project's
-// virtual machines 10-14 us a page, 3 ms a MB, against 0.2-0.4 ms a MB
-// for memory advised huge (BenchmarkFirstTouch; docs/performance.md,
-// "Post-run time, ninth pass"). The room is backed only where the
-// analysis touches it; it does count against a limit on the address space
-// (RLIMIT_AS) and, under strict overcommit (vm.overcommit_memory 2),
-// against the commit limit: there it is not made (roomAllowed).
+// FreeForAnalysis collects the garbage of a finished run, having first
+// grown Go's heap by grow bytes (at most maxRoom) of fresh memory advised
+// for huge pages and left unwritten. The arrays of the work after the run
+// (the derived spans, the diagnosis's, the exporters') are then made in
+// the recorder's (or the reader's) freed buffers, whose pages are still
+// resident, and past them in that room, whose first touch is a huge page
+// fault. Go's heap otherwise grows into fresh arenas of 4 KiB pages, one
+// fault each: on this project's virtual machines 10-14 us a page, 3 ms a
+// MB, against 0.2-0.4 ms a MB for memory advised huge (BenchmarkFirstTouch;
+// docs/performance.md, "Post-run time, ninth pass"). The room is backed
+// only where the analysis touches it; it does count against a limit on
+// the address space (RLIMIT_AS) and, under strict overcommit
+// (vm.overcommit_memory 2), against the commit limit: there it is not
+// made (roomAllowed).
+//
+// The freed pages are kept, not returned to the system
+// (debug.FreeOSMemory, until 2026-12-04): after a run of seconds in real
+// time, returned pages came back as memory the host had to back again,
+// and record's work after the run took 11 % more time and 26 % more CPU
+// (docs/performance.md, "Post-run time, eleventh pass"); after a short
+// virtual run the two were alike.
 //
 // Where huge pages cannot be advised (another system, GODEBUG=disablethp=1)
-// or grow is below hugeMin, it is FreeOSMemory. The room comes from fresh
-// memory only when the heap has no free run of grow bytes (right after a
-// run, whose garbage is not yet collected, it has none); otherwise the
-// runtime clears it, which costs time, not correctness.
+// or grow is below hugeMin, it is a collection alone. The room comes from
+// fresh memory only when the heap has no free run of grow bytes (right
+// after a run, whose garbage is not yet collected, it has none); otherwise
+// the runtime clears it, which costs time, not correctness.
 func FreeForAnalysis(grow int) { freeForAnalysis(grow) }
 
 // maxRoom bounds FreeForAnalysis's room: 1 GiB, the arrays of about 12 M
@@ -152,7 +159,7 @@ func freeForAnalysis(grow int) (room region) {
 		room = regionOf(b)
 		debug.SetGCPercent(gc)
 	}
-	debug.FreeOSMemory()
+	runtime.GC()
 	return room
 }
 

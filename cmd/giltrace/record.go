@@ -423,18 +423,14 @@ func recordRun(ctx context.Context, name, label string, start tracer.Meta, o *re
 	pg.Phase("recorded %s of %s; saving the trace and deriving the spans", textfmt.Plural(len(t.Events), "event"), textfmt.Plural(len(t.Threads), "thread"))
 	// The recorder's per-thread buffers, merged into t, are garbage now:
 	// collecting them before the spans are derived lets the analysis reuse
-	// their memory instead of growing the heap past them. Their pages go
-	// back to the system as well (FreeOSMemory, not just a collection):
-	// the spans then fault them in again as huge pages where the recorder
-	// asked for them (tracer/hugepage.go; on the other core, tracer's
-	// prefault), instead of the runtime clearing them 4 KiB at a time (a
-	// bare collection was tried again on 2026-12-04: no better); on a
-	// machine whose page faults are dear, 0.07-0.28 s
-	// to derive 1.9 M events instead of 0.33-0.46 s (docs/performance.md,
-	// "Page faults, huge pages and record --timings"). The heap is grown
-	// first by room advised for huge pages, so that what the analysis
-	// makes past the recorder's memory is faulted in so too (tracer's
-	// FreeForAnalysis; "Post-run time, ninth pass").
+	// their memory, still resident, instead of growing the heap past them.
+	// The heap is grown first by room advised for huge pages, so that what
+	// the analysis makes past the recorder's memory is faulted in as huge
+	// pages (tracer's FreeForAnalysis; docs/performance.md, "Post-run
+	// time, ninth pass"). Until 2026-12-04 the freed pages also went back
+	// to the system (FreeOSMemory): after a run of seconds in real time
+	// they came back as memory the host had to back again, 11 % slower
+	// ("Post-run time, eleventh pass").
 	tracer.FreeForAnalysis(analysisRoom(len(t.Events)))
 	tm.done("freeing the recorder's buffers")
 	// The trace is saved on one core while the spans are derived on
