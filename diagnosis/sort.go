@@ -20,7 +20,7 @@ const radixBits = 11
 // least-significant-digit radix sort: a pass per 11 bits of the largest
 // value, each in linear time, where a comparison sort of a real run's
 // re-acquire latencies (16 threads of 20 000, varied to the nanosecond)
-// was a quarter of the diagnosis (docs/performance.md, "Post-run time,
+// was a fifth of the diagnosis (docs/performance.md, "Post-run time,
 // eleventh pass"). Equal values are indistinguishable, so the result is
 // slices.Sort's.
 func sortTimes(vs, scratch []int64) []int64 {
