@@ -130,27 +130,3 @@ func TestSlabsBounded(t *testing.T) {
 		t.Errorf("slabs of %d events for %d events of small chunks", slabbed, small)
 	}
 }
-
-// TestFreeForAnalysisKeepsPages: the garbage FreeForAnalysis collects
-// stays resident for the analysis to reuse: its pages are not returned to
-// the system (HeapReleased does not grow by them), where returning them
-// made record's work after a real run 11 % slower.
-func TestFreeForAnalysisKeepsPages(t *testing.T) {
-	const size = 64 << 20
-	garbage := make([]byte, size)
-	for i := 0; i < len(garbage); i += 4096 {
-		garbage[i] = 1 // resident
-	}
-	runtime.KeepAlive(garbage)
-	garbage = nil
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	freeForAnalysis(size)
-	runtime.ReadMemStats(&after)
-	if after.HeapInuse >= before.HeapInuse-size/2 {
-		t.Errorf("heap in use %d -> %d bytes: the garbage of %d was not collected", before.HeapInuse, after.HeapInuse, size)
-	}
-	if after.HeapReleased >= before.HeapReleased+size/2 {
-		t.Errorf("released to the system %d -> %d bytes: the garbage of %d went back", before.HeapReleased, after.HeapReleased, size)
-	}
-}
