@@ -482,8 +482,8 @@ func mergeKey(e *Event) uint64 {
 }
 
 // mergeHead is the rest of a sequence being merged, from
-// seqs[seq][chunk][pos] on, with its first event's key. It holds no pointer, so that moving it in the
-// heap needs no write barrier.
+// seqs[seq][chunk][pos] on, with its first event's key. It holds no
+// pointer, so that moving it in the heap needs no write barrier.
 type mergeHead struct {
 	t     int64  // the first event's time
 	k     uint64 // its mergeKey

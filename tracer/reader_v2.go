@@ -30,6 +30,9 @@ func (rd *reader) threadEvents(d *decoder) int {
 	}
 	te := &rd.thr[th]
 	evs := rd.room(te, n)
+	// The chunk keeps the events decoded, also those before an error
+	// (a salvaged read keeps them).
+	defer func() { te.chunks[len(te.chunks)-1] = evs }()
 	nstacks := uint64(len(rd.t.Stacks))
 	for k := range n {
 		delta := d.uvarint()
@@ -72,7 +75,6 @@ func (rd *reader) threadEvents(d *decoder) int {
 			return rd.nevents + k
 		}
 		evs = append(evs, e)
-		te.chunks[len(te.chunks)-1] = evs
 		te.time, te.stack = e.Time, e.Stack
 	}
 	rd.nevents += n
