@@ -62,9 +62,10 @@ type Recorder struct {
 	disabled bool
 	huge     bool // Config.HugePages
 	slabMu   sync.Mutex
-	slab     []Event // under slabMu: what carve has left of its current slab
-	slabbed  int     // under slabMu: the events of every slab taken
-	streamed bool    // a Stream reads the buffers as they fill (set before any thread)
+	slab     []Event   // under slabMu: what carve has left of its current slab
+	slabbed  int       // under slabMu: the events of every slab taken
+	arrays   [][]Event // under slabMu: the slabs and chunks taken (recycled by Finish)
+	streamed bool      // a Stream reads the buffers as they fill (set before any thread)
 }
 
 // NewRecorder returns an empty Recorder.
@@ -269,10 +270,14 @@ func (b *Buffer) grow() bool {
 	if b.r.huge && n < chunkEvents {
 		c.ev = b.r.carve(int(n))
 	} else {
-		c.ev = make([]Event, n)
-		if b.r.huge {
+		var reused bool
+		c.ev, reused = takeEvents(int(n))
+		if b.r.huge && !reused {
 			hugeCovering(c.ev)
 		}
+		b.r.slabMu.Lock()
+		b.r.arrays = append(b.r.arrays, c.ev)
+		b.r.slabMu.Unlock()
 	}
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)
@@ -300,9 +305,13 @@ func (r *Recorder) carve(n int) []Event {
 	if len(r.slab) < n {
 		// As large as all the slabs before it, up to slabEvents: a short
 		// run takes about what its chunks need, a long one 4 MiB slabs.
-		r.slab = make([]Event, max(n, min(r.slabbed, slabEvents)))
+		var reused bool
+		r.slab, reused = takeEvents(max(n, min(r.slabbed, slabEvents)))
 		r.slabbed += len(r.slab)
-		hugeCovering(r.slab)
+		if !reused {
+			hugeCovering(r.slab)
+		}
+		r.arrays = append(r.arrays, r.slab)
 	}
 	ev := r.slab[:n:n]
 	r.slab = r.slab[n:]
@@ -351,6 +360,7 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		seqs = append(seqs, seq)
 	}
 	t.Events = mergeEvents(seqs)
+	r.recycle()
 	if cut >= 0 {
 		n := len(t.Events)
 		for n > 0 && t.Events[n-1].Time >= cut {
@@ -360,6 +370,25 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		t.Events = t.Events[:n]
 	}
 	return t
+}
+
+// recycle gives the run's arrays back to the pools (recycle.go) once
+// Finish has merged them, unless a Stream read them: it may still hold
+// its view of a chunk. The buffers lose their storage: a Buffer is done
+// before Finish.
+func (r *Recorder) recycle() {
+	if r.streamed {
+		return
+	}
+	r.slabMu.Lock()
+	defer r.slabMu.Unlock()
+	for _, b := range r.bufs {
+		b.cur, b.c, b.chunks = nil, nil, nil
+	}
+	for _, a := range r.arrays {
+		giveEvents(a)
+	}
+	r.arrays, r.slab = nil, nil
 }
 
 // kindOrder orders events of different threads at the same time: a
