@@ -360,7 +360,6 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		seqs = append(seqs, seq)
 	}
 	t.Events = mergeEvents(seqs)
-	r.recycle()
 	if cut >= 0 {
 		n := len(t.Events)
 		for n > 0 && t.Events[n-1].Time >= cut {
@@ -374,8 +373,9 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 
 // recycle gives the run's arrays back to the pools (recycle.go) once
 // Finish has merged them, unless a Stream read them: it may still hold
-// its view of a chunk. The buffers lose their storage: a Buffer is done
-// before Finish.
+// its view of a chunk. The buffers lose their storage, and the recorder
+// its events: Record calls it, which owns the recorder (a caller of
+// Finish may call it again: testkit's Builder).
 func (r *Recorder) recycle() {
 	if r.streamed {
 		return

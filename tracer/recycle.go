@@ -10,8 +10,9 @@ import (
 // them into the trace; a process that records run after run (the
 // what-if's replays, compare's variants, the benchmarks) would allocate,
 // zero and fault in the same arrays again each time, and collect them
-// (docs/performance.md, "Recycled chunks"). Finish gives a recorder's
-// arrays back here and a later recorder's chunks and slabs take them:
+// (docs/performance.md, "Recycled chunks"). Record gives its recorder's
+// arrays back here once finished, and a later recorder's chunks and slabs
+// take them:
 // arrays of firstChunkEvents << i events, i < len(eventPools). Their
 // events are not zeroed: a chunk's events are read only once written
 // (Buffer.cur's length; a Stream's published count).

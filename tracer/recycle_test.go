@@ -20,10 +20,12 @@ func recordRun(cfg Config, run, threads, n int) *Trace {
 			b.Emit(int64(i*threads+j), KindCallEnter, NoStack, uint64(run)<<32|uint64(i))
 		}
 	}
-	return r.Finish(Meta{})
+	t := r.Finish(Meta{})
+	r.recycle()
+	return t
 }
 
-// TestRecycledChunks: a run's chunks and slabs, given back by Finish, are
+// TestRecycledChunks: a run's chunks and slabs, given back once finished, are
 // taken by the next run's recorder, whose trace is the same as with fresh
 // arrays; the first trace is untouched by the run that reuses its chunks;
 // a streamed recorder keeps its arrays.
@@ -68,6 +70,7 @@ func TestRecycledChunks(t *testing.T) {
 		b.Emit(int64(i), KindCallEnter, NoStack, 0)
 	}
 	r.Finish(Meta{})
+	r.recycle()
 	for i := range eventPools {
 		if eventPools[i].Get() != nil {
 			t.Errorf("a streamed recorder gave its arrays back (pool %d)", i)

@@ -63,7 +63,9 @@ func Record(ctx context.Context, src Source, cfg Config) (*Trace, error) {
 	if err != nil && !errors.Is(err, ErrInterrupted) && rec.Empty() {
 		return nil, err
 	}
-	return rec.Finish(meta), err
+	t := rec.Finish(meta)
+	rec.recycle()
+	return t, err
 }
 
 // A LiveSource is a Source whose events become final only at the end of
