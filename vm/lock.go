@@ -69,6 +69,12 @@ type lock struct {
 	switchAt    int64      // the time of the latest change of holder (countExpiry)
 	wakes       [4]*thread // threads to wake once mu is unlocked
 	nwakes      int
+	// lazy: the cpython GIL in virtual time with a core for every
+	// thread: its waiters' timed waits are computed, not queued
+	// (virtual_timers.go); rep is the waiter whose next expiry that
+	// matters is queued, nil if none matters.
+	lazy bool
+	rep  *vthread
 }
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while
@@ -236,6 +242,9 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 
 // addWaiter puts th last in the waiter list.
 func (l *lock) addWaiter(th *thread) {
+	if l.lazy {
+		th.vt.armed = false // its timed wait begins at its Park (arm)
+	}
 	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
 	l.setWaiting(len(l.waiters))
@@ -262,6 +271,9 @@ func (l *lock) removeWaiter(th *thread) {
 	l.waiters[last] = nil
 	l.waiters = l.waiters[:last]
 	l.setWaiting(last)
+	if l.lazy {
+		l.unarm(th.vt)
+	}
 }
 
 // take makes th the holder. Called with mu held.
@@ -291,6 +303,9 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	}
 	if l.breaker != nil {
 		l.breaker.clear(bitDrop)
+	}
+	if l.lazy {
+		l.rearm()
 	}
 	l.stamp(th, tracer.KindLockAcquire, tracer.LockArg(l.id, uint8(how)))
 	th.took(l)
@@ -363,6 +378,9 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 			w = l.waiters[l.pick.IntN(n)]
 		}
 		l.removeWaiter(w)
+		if l.lazy {
+			l.keepExpiry(w.vt)
+		}
 		if l.realGIL() {
 			w.signal() // drop_gil's COND_SIGNAL, under the mutex (dropSwitch)
 		} else {
@@ -377,6 +395,9 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 		}
 	}
 	l.late = l.late[:0]
+	if l.lazy {
+		l.rearm() // free: every expiry from now on matters
+	}
 }
 
 // realGIL reports whether the lock is the cpython GIL in real time, which

@@ -178,6 +178,12 @@ type vthread struct {
 	// scheduler re-arms a wait that ends with nothing to do (rewait).
 	wait  *lock
 	saved uint64
+	// fire is the next expiry of its timed wait on a lazy lock
+	// (virtual_timers.go) not yet passed, armed whether it has one.
+	fire    int64
+	armed   bool
+	chain   int64  // when the wait began
+	chainSw uint64 // the lock's switch number then
 	// switching is the GIL the thread dropped on a drop request while
 	// it waits for the switch (lock.awaitSwitch); it then waits for the
 	// GIL (cpythonGIL.drop).
@@ -206,6 +212,11 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)
+	}
+	for _, p := range procs {
+		if l := p.gilLock; l != nil && l.interval > 0 && l.breaker != nil && !c.limited && !eagerTimers {
+			l.lazy = true
+		}
 	}
 	vps := map[*process]*vproc{}
 	for _, v := range c.threads {
@@ -319,6 +330,10 @@ func (c *vclock) pop() *vthread {
 		if len(c.q) > 0 {
 			v := c.q[0]
 			if v.parked && v.qwake && v.qwhy != WakeStop && !c.stopping && (!c.limited || c.free > 0) {
+				if l := v.wait; l != nil && l.lazy && v.armed && v.qwhy == WakeTimeout && l.locked {
+					c.expire(v, l)
+					continue
+				}
 				if v.wait != nil && v.wait.locked {
 					c.rewait(v)
 					continue
@@ -382,11 +397,14 @@ func (c *vclock) deadlock() error {
 // rewait does, without resuming it, what a thread woken in lock.acquire's
 // wait (a timeout or a signal) does when the lock is still held: Park
 // returns (it takes a core and gives it back at once: the caller checked
-// that one is free), the waiter leaves the waiter list, sets the drop
-// request if its timed wait expired with no switch since it began
-// (CPython's rule; an event only if the request was not already set),
-// and parks again, last in the list, for a new wait that saves the
-// current switch number. The same steps, state and events as the thread
+// that one is free), sets the drop request if its timed wait expired
+// with no switch since it began (CPython's rule; an event only if the
+// request was not already set), and waits again, saving the current
+// switch number. A waiter whose timed wait expired keeps its place in the
+// waiter list (the list is unordered, and a release picks from it at
+// random: lazy locks, virtual_timers.go, need an expiry that changes
+// nothing to change nothing); one woken by a signal had left it, and
+// parks again, last in it. The same steps, state and events as the thread
 // would make, with no coroutine switch. v is the earliest entry, and its
 // lock is held (the caller checked); a new timed wait moves the entry in
 // place.
@@ -396,9 +414,19 @@ func (c *vclock) rewait(v *vthread) {
 	if v.why == WakeSignal {
 		v.pending = false
 	}
-	l.removeWaiter(th)
-	if v.why == WakeTimeout && l.switches == v.saved && l.breaker != nil && l.breaker.set(bitDrop) {
+	// A waiter whose timed wait expired keeps its place in the list
+	// (virtual_timers.go).
+	keep := v.why == WakeTimeout && th.widx < len(l.waiters) && l.waiters[th.widx] == th
+	if !keep {
+		l.removeWaiter(th)
+	}
+	if v.why == WakeTimeout && l.breaker != nil && l.expiryMatters(v) && l.breaker.set(bitDrop) {
 		l.stamp(th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+	}
+	if keep {
+		v.saved = l.switches
+		c.push(v, v.now()+int64(l.timedWait), WakeTimeout)
+		return
 	}
 	c.waitAgain(v, l)
 }
@@ -428,7 +456,7 @@ func (c *vclock) wakeInPlace(v *vthread, l *lock) {
 	v.setTime(v.at)
 	v.why = v.qwhy
 	c.cur = v
-	if l.interval <= 0 {
+	if l.interval <= 0 || l.lazy {
 		c.q.popMin()
 		v.at = never
 	}
@@ -443,7 +471,10 @@ func (c *vclock) waitAgain(v *vthread, l *lock) {
 	l.parks++
 	th.parkSeq = l.parks
 	l.addWaiter(th)
-	if l.interval > 0 {
+	switch {
+	case l.lazy:
+		l.arm(v)
+	case l.interval > 0:
 		c.push(v, v.now()+int64(l.timedWait), WakeTimeout)
 	}
 }
@@ -682,7 +713,11 @@ func (c *vclock) Park(_ context.Context, _ *Waker, timeout time.Duration) Wake {
 	c.releaseCore(v)
 	v.parked = true
 	if timeout > 0 {
-		c.push(v, v.now()+int64(timeout), WakeTimeout)
+		if l := v.wait; l != nil && l.lazy {
+			l.arm(v)
+		} else {
+			c.push(v, v.now()+int64(timeout), WakeTimeout)
+		}
 	}
 	c.yield(v)
 	v.parked = false

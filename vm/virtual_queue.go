@@ -52,6 +52,21 @@ func (q *vqueue) popMin() *vthread {
 	return v
 }
 
+// remove takes v, queued, out of the queue.
+func (q *vqueue) remove(v *vthread) {
+	old := *q
+	i, n := v.qi, len(old)-1
+	if i != n {
+		old.swap(i, n)
+	}
+	old[n] = nil
+	*q = old[:n]
+	if i < n && !q.up(i) {
+		q.down(i)
+	}
+	v.qi, v.at = -1, never
+}
+
 func (q vqueue) up(i int) bool {
 	moved := false
 	for i > 0 {

@@ -1,0 +1,194 @@
+package vm
+
+import "github.com/giltrace/giltrace/tracer"
+
+// Lazy timed waits. A waiter of the cpython GIL waits at most a switch
+// interval (plus the timer latency: timedWait, T) at a time; when its wait
+// expires it sets the drop request if the GIL has not changed hands since
+// that wait began, and waits again. While the GIL is held, an expiry at
+// time x matters only if no switch happened in (x-T, x]: every other one
+// re-arms the wait and changes nothing anyone sees. With 8 threads, 7
+// waiters expired once a switch each, and the scheduler handled each
+// expiry (rewait): the largest share of a contended switch's time
+// (docs/performance.md).
+//
+// A lazy lock computes its waiters' expiries instead of queueing them: a
+// waiter's wait that began at s expires at s+T, s+2T, ... (its chain,
+// unbroken by expiries that change nothing), and of all the waiters only
+// the first expiry that matters is queued, as its waiter's wake-up entry
+// (rep): while the lock is held with no drop request pending, the
+// earliest expiry at or after the latest switch plus T; while it is free,
+// the earliest expiry from now on (the waiter wakes and takes the lock, as
+// in lock.acquire); none while a drop request is pending. Whatever
+// changes that (a switch, a release, a waiter that comes or goes, the
+// drop request) computes it again (rearm), from the waiters' next
+// expiries (fire), which only move forward.
+//
+// The same events at the same times as queueing every expiry, with two
+// differences (docs/vm.md): an expiry that changes nothing no longer
+// moves its waiter to the back of the waiter list, from which a release
+// picks the waiter it wakes at random (the list's order changes only when
+// a wait begins or ends); and a switch at the very time of an expiry
+// counts as before it. Only without core limits: there a waiter whose
+// wait expires needs a core, and may wait for one, so every expiry acts.
+
+// eagerTimers (tests) queues every expiry, as before lazy locks.
+var eagerTimers bool
+
+// arm begins v's timed wait on l at its time: its first expiry a timed
+// wait from now, and, if that comes first and matters, it is queued.
+// Called for a waiter just added (its saved switch number that of its
+// wait's beginning, lock.waitAndTake), with nothing else changed since
+// the last rearm.
+func (l *lock) arm(v *vthread) {
+	v.chain = v.now()
+	v.chainSw = v.saved
+	v.fire = v.chain + int64(l.timedWait)
+	v.armed = true
+	if l.locked && l.breaker.has(bitDrop) {
+		return // no expiry matters until the release
+	}
+	f := l.matters(v, v.fire)
+	if r := l.rep; r != nil && (r.at < f || r.at == f && r.th.id < v.th.id) {
+		return
+	}
+	l.queue(v, f)
+}
+
+// next is v's first expiry that has not passed at the running thread's
+// turn: later than now, or now and after it in the queue's order (a
+// lower thread ID's entry at the same time comes first).
+func (l *lock) next(v *vthread) int64 {
+	cur := v.c.cur
+	f, now, t := v.fire, cur.now(), int64(l.timedWait)
+	if f < now {
+		f += (now - f + t - 1) / t * t
+	}
+	if f == now && v.th.id < cur.th.id {
+		f += t
+	}
+	v.fire = f
+	return f
+}
+
+// matters is v's first expiry at or after f (one of its chain's) that
+// matters now: any while the lock is free; while it is held, the first of
+// its chain if the lock has not changed hands since the wait began (its
+// saved switch number), or one whose timed wait (the chain's previous
+// expiry) began after the latest switch. An expiry re-arms the wait
+// (rewait) at its time, in the queue's order: a switch at that very time
+// came before it if the thread that took the lock has the lower ID.
+func (l *lock) matters(v *vthread, f int64) int64 {
+	if !l.locked {
+		return f
+	}
+	t := int64(l.timedWait)
+	if f == v.chain+t {
+		if l.switches == v.chainSw {
+			return f
+		}
+		f += t
+	}
+	if a := l.switchAt; f-t < a {
+		f += (a - (f - t) + t - 1) / t * t
+	}
+	if f-t == l.switchAt && l.last.id > v.th.id {
+		f += t
+	}
+	return f
+}
+
+// queue makes v the waiter whose expiry at f is queued, taking the
+// previous one's out of the queue.
+func (l *lock) queue(v *vthread, f int64) {
+	c := v.c
+	if r := l.rep; r != nil && r != v && r.qi >= 0 && r.qwhy == WakeTimeout {
+		c.q.remove(r)
+	}
+	l.rep = v
+	v.saved = l.switches // horizonOf: an expiry that matters
+	if v.qi < 0 || v.at != f || v.qwhy != WakeTimeout {
+		c.push(v, f, WakeTimeout)
+	}
+}
+
+// rearm computes which expiry matters first (rep) after a change of the
+// lock's state: a switch, a release, the drop request set, or its
+// queued waiter gone.
+func (l *lock) rearm() {
+	c := l.clock.(*vclock)
+	var best *vthread
+	bestAt := int64(never)
+	if !l.locked || !l.breaker.has(bitDrop) {
+		for _, th := range l.waiters {
+			v := th.vt
+			if !v.armed || v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
+				continue // parking (its wait begins at arm), or queued to stop
+			}
+			if f := l.matters(v, l.next(v)); f < bestAt || f == bestAt && th.id < best.th.id {
+				best, bestAt = v, f
+			}
+		}
+	}
+	if best == nil {
+		if r := l.rep; r != nil && r.qi >= 0 && r.qwhy == WakeTimeout {
+			c.q.remove(r)
+		}
+		l.rep = nil
+		return
+	}
+	l.queue(best, bestAt)
+}
+
+// unarm ends v's timed wait on l: it left the waiters (woken, or its wait
+// over). If its expiry was the one queued, another is.
+func (l *lock) unarm(v *vthread) {
+	v.armed = false
+	if l.rep != v {
+		return
+	}
+	if v.qi >= 0 && v.qwhy == WakeTimeout {
+		v.c.q.remove(v)
+	}
+	l.rep = nil
+	l.rearm()
+}
+
+// expiryMatters reports whether v's wait on l, held, ended by a timeout
+// at v's time, saw no switch (rewait): its saved switch number is the
+// current one; on a lazy lock, whose expiries that change nothing do not
+// save it, matters says.
+func (l *lock) expiryMatters(v *vthread) bool {
+	if l.lazy {
+		return l.matters(v, v.t) == v.t
+	}
+	return l.switches == v.saved
+}
+
+// expire is v's queued expiry on l, held, at its time: it sets the drop
+// request if no switch happened during the wait that ends (an event, as
+// in lock.woken), and v waits on, without resuming it; the next expiry
+// that matters is queued.
+func (c *vclock) expire(v *vthread, l *lock) {
+	c.q.popMin()
+	t := v.at
+	v.at = never
+	v.setTime(t)
+	c.cur = v
+	l.rep = nil
+	if l.matters(v, t) == t && l.breaker.set(bitDrop) {
+		l.stamp(v.th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
+	}
+	v.fire = t + int64(l.timedWait)
+	l.rearm()
+}
+
+// keepExpiry queues the next expiry of v, the waiter a release of l wakes:
+// until the wake-up (a wake-up latency later) its timed wait goes on, and
+// if it expires first, v wakes then (the lock is free: it takes it) or,
+// the lock taken meanwhile, waits again (rewait). Called after v left the
+// waiters.
+func (l *lock) keepExpiry(v *vthread) {
+	v.saved = l.switches // horizonOf: a switch before it makes it change nothing
+	v.c.push(v, l.next(v), WakeTimeout)
+}

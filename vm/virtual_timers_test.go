@@ -1,0 +1,140 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm/workload"
+)
+
+// lazySameAsEager runs w with lazy timed waits and with every expiry
+// queued (eagerTimers) and reports how the two traces differ, "" if they
+// are byte-identical; lazy reports whether the lazy run had a lazy lock.
+func lazySameAsEager(t *testing.T, w *workload.Workload, o Options) (diff string, lazy bool) {
+	t.Helper()
+	o.ClockMode = workload.ClockVirtual
+	defer func() { eagerTimers, vclockDone = false, nil }()
+	run := func(eager bool) (*tracer.Trace, error) {
+		eagerTimers = eager
+		vclockDone = func(c *vclock) {
+			for _, p := range c.procs {
+				lazy = lazy || p.gilLock != nil && p.gilLock.lazy
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return Run(ctx, w, o)
+	}
+	a, errA := run(true)
+	b, errB := run(false)
+	if (errA == nil) != (errB == nil) {
+		return fmt.Sprintf("errors %v and %v", errA, errB), lazy
+	}
+	if a == nil || b == nil {
+		return "", lazy
+	}
+	// Stacks are numbered as threads first run them, in the order the
+	// coroutines ran, which an expiry resumed or not changes.
+	a, b = canonicalStacks(a), canonicalStacks(b)
+	for i := range min(len(a.Events), len(b.Events)) {
+		if a.Events[i] != b.Events[i] {
+			return fmt.Sprintf("event %d of %d: queued %+v, lazy %+v", i, len(a.Events), a.Events[i], b.Events[i]), lazy
+		}
+	}
+	if len(a.Events) != len(b.Events) || !bytes.Equal(traceBytes(t, a), traceBytes(t, b)) {
+		return fmt.Sprintf("%d and %d events", len(a.Events), len(b.Events)), lazy
+	}
+	return "", lazy
+}
+
+// TestLazyTimersAreExact: computing the GIL waiters' timed waits
+// (virtual_timers.go) gives the same trace, byte for byte (stacks numbered
+// in the order of use: canonicalStacks), as queueing
+// every expiry: on the fixtures, countdowns of 3 to 16 threads (one
+// waiter's expiry a switch matters, the others' change nothing) at switch
+// intervals from 50 us to 5 ms, wake-up latencies of 0 to 50 us (expiries
+// in the free lock's window before the woken waiter runs: they take the
+// lock) and random workloads. Every case but the limited-core ones has a
+// lazy lock.
+func TestLazyTimersAreExact(t *testing.T) {
+	check := func(name string, w *workload.Workload, o Options, wantLazy bool) {
+		t.Helper()
+		diff, lazy := lazySameAsEager(t, w, o)
+		if diff != "" {
+			t.Errorf("%s (%+v): lazy timed waits changed the run: %s", name, o, diff)
+		}
+		if wantLazy && !lazy {
+			t.Errorf("%s (%+v): no lazy lock", name, o)
+		}
+	}
+	for _, w := range fixtures(t) {
+		check(w.Name, w, Options{}, w.GIL.Mode != tracer.GILNone && w.GIL.Mode != tracer.GILLegacy)
+		check(w.Name, w, Options{SwitchInterval: 100 * time.Microsecond, WakeLatency: 50 * time.Microsecond}, false)
+		check(w.Name, w, Options{Cores: 2}, false) // queued: a waiter needs a core
+	}
+	for _, n := range []int{3, 8, 16} {
+		w := &workload.Workload{Name: "countdown", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+			Functions: fns(map[string][]workload.Op{"count": {compute(100 * time.Millisecond)}}),
+			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+		for _, si := range []time.Duration{0, time.Millisecond, 50 * time.Microsecond} {
+			for _, lat := range []time.Duration{0, time.Nanosecond, 50 * time.Microsecond} {
+				for _, timer := range []time.Duration{0, -1} { // -1: no timer latency
+					for _, seed := range []int64{1, 2} {
+						check(fmt.Sprintf("countdown of %d", n), w, Options{SwitchInterval: si, WakeLatency: lat, TimerLatency: timer, Seed: &seed}, true)
+					}
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := range 40 {
+		check(fmt.Sprintf("random %d", i), randomWorkload(r), Options{Cores: 64}, false)
+	}
+}
+
+// TestLazyTimersAreExactMany is TestLazyTimersAreExact on many random
+// workloads: GILTRACE_VIRTUAL_STRESS=SEEDS runs 150 per seed, each with a
+// core per thread and on 64 cores, and compares the first with a run in
+// strict order (TestVirtualRunAheadIsExact). Skipped without it.
+func TestLazyTimersAreExactMany(t *testing.T) {
+	seeds, _ := strconv.Atoi(os.Getenv("GILTRACE_VIRTUAL_STRESS"))
+	if seeds <= 0 {
+		t.Skip("a long check: GILTRACE_VIRTUAL_STRESS=SEEDS (150 random workloads each)")
+	}
+	lazyRuns := 0
+	for seed := 1; seed <= seeds; seed++ {
+		r := rand.New(rand.NewPCG(uint64(seed), 33))
+		for i := range 150 {
+			w := randomWorkload(r)
+			si := time.Duration(10+r.IntN(1000)) * time.Microsecond
+			lat := time.Duration(r.IntN(60)) * time.Microsecond
+			for _, cores := range []int{0, 64} {
+				diff, lazy := lazySameAsEager(t, w, Options{Cores: cores, SwitchInterval: si, WakeLatency: lat})
+				if diff != "" {
+					t.Errorf("seed %d, workload %d (mode %s, %d processes), %d cores: %s", seed, i, w.GIL.Mode, w.Processes, cores, diff)
+				}
+				if lazy {
+					lazyRuns++
+				}
+			}
+			// Running ahead of lazy locks' queued expiries changes nothing.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			strictOrder = true
+			a, errA := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, SwitchInterval: si, WakeLatency: lat})
+			strictOrder = false
+			b, errB := Run(ctx, w, Options{ClockMode: workload.ClockVirtual, SwitchInterval: si, WakeLatency: lat})
+			cancel()
+			if (errA == nil) != (errB == nil) || !bytes.Equal(traceBytes(t, canonicalStacks(a)), traceBytes(t, canonicalStacks(b))) {
+				t.Errorf("seed %d, workload %d: running ahead changed the run (%v, %v)", seed, i, errA, errB)
+			}
+		}
+	}
+	t.Logf("%d runs with a lazy lock", lazyRuns)
+}
