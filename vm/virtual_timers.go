@@ -60,14 +60,22 @@ func (l *lock) arm(v *vthread) {
 // lower thread ID's entry at the same time comes first).
 func (l *lock) next(v *vthread) int64 {
 	cur := v.c.cur
-	f, now, t := v.fire, cur.now(), int64(l.timedWait)
-	if f < now {
-		f += (now - f + t - 1) / t * t
+	return l.nextAt(v, cur.now(), cur.th.id)
+}
+
+// nextAt is next for the running thread's time now and ID id.
+func (l *lock) nextAt(v *vthread, now int64, id tracer.ThreadID) int64 {
+	f := v.fire
+	if f <= now {
+		t := int64(l.timedWait)
+		if f < now {
+			f += (now - f + t - 1) / t * t
+		}
+		if f == now && v.th.id < id {
+			f += t
+		}
+		v.fire = f
 	}
-	if f == now && v.th.id < cur.th.id {
-		f += t
-	}
-	v.fire = f
 	return f
 }
 
@@ -120,12 +128,13 @@ func (l *lock) rearm() {
 	var best *vthread
 	bestAt := int64(never)
 	if !l.locked || !l.breaker.has(bitDrop) {
+		now, id := c.cur.now(), c.cur.th.id
 		for _, th := range l.waiters {
 			v := th.vt
 			if !v.armed || v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
 				continue // parking (its wait begins at arm), or queued to stop
 			}
-			if f := l.matters(v, l.next(v)); f < bestAt || f == bestAt && th.id < best.th.id {
+			if f := l.matters(v, l.nextAt(v, now, id)); f < bestAt || f == bestAt && th.id < best.th.id {
 				best, bestAt = v, f
 			}
 		}
