@@ -75,6 +75,7 @@ type lock struct {
 	// matters is queued, nil if none matters.
 	lazy bool
 	rep  *vthread
+	minV *vthread // the waiter whose next expiry (fire) comes first, nil if not known
 }
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while

@@ -45,6 +45,9 @@ func (l *lock) arm(v *vthread) {
 	v.chainSw = v.saved
 	v.fire = v.chain + int64(l.timedWait)
 	v.armed = true
+	if m := l.minV; m != nil && (v.fire < m.fire || v.fire == m.fire && v.th.id < m.th.id) {
+		l.minV = v
+	}
 	if l.locked && l.breaker.has(bitDrop) {
 		return // no expiry matters until the release
 	}
@@ -129,15 +132,39 @@ func (l *lock) rearm() {
 	bestAt := int64(never)
 	if !l.locked || !l.breaker.has(bitDrop) {
 		now, id := c.cur.now(), c.cur.th.id
+		if m := l.minV; m != nil && (m.fire > now || m.fire == now && m.th.id > id) && (m.qi < 0 || m == l.rep && m.qwhy == WakeTimeout) {
+			// No waiter's next expiry has passed, and m's comes first:
+			// free, it is the first that matters; just taken by a switch
+			// now, every waiter's next expiry began its wait before the
+			// switch and changes nothing, and the one after it (a timed
+			// wait later, all in the same order) matters.
+			if !l.locked {
+				l.queue(m, m.fire)
+				return
+			}
+			if l.switchAt == now && l.last == c.cur.th {
+				l.queue(m, l.matters(m, m.fire))
+				return
+			}
+		}
+		var first *vthread // of the next expiries, the earliest (minV)
 		for _, th := range l.waiters {
 			v := th.vt
-			if !v.armed || v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
-				continue // parking (its wait begins at arm), or queued to stop
+			if !v.armed {
+				continue // parking: its wait begins at arm
 			}
-			if f := l.matters(v, l.nextAt(v, now, id)); f < bestAt || f == bestAt && th.id < best.th.id {
+			f := l.nextAt(v, now, id)
+			if first == nil || f < first.fire || f == first.fire && th.id < first.th.id {
+				first = v
+			}
+			if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
+				continue // queued to stop
+			}
+			if f = l.matters(v, f); f < bestAt || f == bestAt && th.id < best.th.id {
 				best, bestAt = v, f
 			}
 		}
+		l.minV = first
 	}
 	if best == nil {
 		if r := l.rep; r != nil && r.qi >= 0 && r.qwhy == WakeTimeout {
@@ -153,6 +180,9 @@ func (l *lock) rearm() {
 // over). If its expiry was the one queued, another is.
 func (l *lock) unarm(v *vthread) {
 	v.armed = false
+	if l.minV == v {
+		l.minV = nil
+	}
 	if l.rep != v {
 		return
 	}
@@ -189,6 +219,9 @@ func (c *vclock) expire(v *vthread, l *lock) {
 		l.stamp(v.th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 	}
 	v.fire = t + int64(l.timedWait)
+	if l.minV == v {
+		l.minV = nil
+	}
 	l.rearm()
 }
 
