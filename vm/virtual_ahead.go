@@ -61,10 +61,24 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 		noop = int64(l.timedWait)
 	}
 	var waiting bool
-	if noop == 0 {
+	switch {
+	case noop == 0:
 		h = min(h, c.minPeerAt(v))
 		waiting = c.peerInRunq(v)
-	} else {
+	case l.lazy:
+		// Its waiters' expiries are computed (virtual_timers.go): of
+		// its peers only a few are queued, and with a core each none
+		// waits for one. The queue holds them.
+		for _, w := range c.q {
+			if w != v && w.th.proc == v.th.proc {
+				at := w.at
+				if w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
+					at += noop
+				}
+				h = min(h, at)
+			}
+		}
+	default:
 		for _, w := range v.peers {
 			if w != v {
 				at := w.at
