@@ -64,7 +64,7 @@ type Recorder struct {
 	slabMu   sync.Mutex
 	slab     []Event   // under slabMu: what carve has left of its current slab
 	slabbed  int       // under slabMu: the events of every slab taken
-	arrays   [][]Event // under slabMu: the slabs and chunks taken (recycled by Finish)
+	arrays   [][]Event // under slabMu: the slabs and chunks taken (given back by recycle)
 	streamed bool      // a Stream reads the buffers as they fill (set before any thread)
 }
 

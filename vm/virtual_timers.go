@@ -24,13 +24,15 @@ import "github.com/giltrace/giltrace/tracer"
 // drop request) computes it again (rearm), from the waiters' next
 // expiries (fire), which only move forward.
 //
-// The same events at the same times as queueing every expiry, with two
-// differences (docs/vm.md): an expiry that changes nothing no longer
-// moves its waiter to the back of the waiter list, from which a release
-// picks the waiter it wakes at random (the list's order changes only when
-// a wait begins or ends); and a switch at the very time of an expiry
-// counts as before it. Only without core limits: there a waiter whose
-// wait expires needs a core, and may wait for one, so every expiry acts.
+// The same events at the same times as queueing every expiry
+// (TestLazyTimersAreExact), a switch at the very time of an expiry taken
+// in the queue's order as there, given one rule that both follow since
+// 2026-12-04 (docs/vm.md): an expiry that changes nothing leaves its
+// waiter's place in the waiter list, from which a release picks the
+// waiter it wakes at random (before, it moved to the back; the list's
+// order now changes only when a wait begins or ends). Only without core
+// limits: there a waiter whose wait expires needs a core, and may wait
+// for one, so every expiry acts.
 
 // eagerTimers (tests) queues every expiry, as before lazy locks.
 var eagerTimers bool
