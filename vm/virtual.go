@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"math"
 	"slices"
 	"strings"
@@ -261,6 +262,9 @@ func (c *vclock) run() {
 	for w := c.pop(); w != nil; w = c.next {
 		c.next = nil
 		c.resumes++
+		if c.resumes%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 		w.resume()
 	}
 	for _, stop := range stops {
@@ -271,6 +275,15 @@ func (c *vclock) run() {
 		vclockDone(c)
 	}
 }
+
+// yieldEvery is how many resumes the scheduler's loop makes between two
+// visits to Go's scheduler. Coroutine switches bypass it, so that with one
+// processor (GOMAXPROCS=1: a one-CPU container, a pinned benchmark) the
+// garbage collector's mark worker waited for a preemption, every 10 ms,
+// and its write barrier stayed on: half of the time with the trace's
+// garbage collected every 9 ms, 13 % of a 2-thread countdown's CPU in the
+// barrier's buffer flushes (docs/performance.md).
+const yieldEvery = 256
 
 // vclockDone (tests) is told each virtual run's scheduler once it ends.
 var vclockDone func(*vclock)
