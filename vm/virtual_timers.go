@@ -73,15 +73,26 @@ func (l *lock) nextAt(v *vthread, now int64, id tracer.ThreadID) int64 {
 	f := v.fire
 	if f <= now {
 		t := int64(l.timedWait)
-		if f < now {
-			f += (now - f + t - 1) / t * t
-		}
+		f = upTo(f, now, t)
 		if f == now && v.th.id < id {
 			f += t
 		}
 		v.fire = f
 	}
 	return f
+}
+
+// upTo is the first of f, f+t, f+2t, ... at or after b: usually f or
+// f+t (a waiter's next expiry falls behind by a timed wait at most
+// between two looks), without a division for those.
+func upTo(f, b, t int64) int64 {
+	if f >= b {
+		return f
+	}
+	if f += t; f >= b {
+		return f
+	}
+	return f + (b-f+t-1)/t*t
 }
 
 // matters is v's first expiry at or after f (one of its chain's) that
@@ -102,9 +113,7 @@ func (l *lock) matters(v *vthread, f int64) int64 {
 		}
 		f += t
 	}
-	if a := l.switchAt; f-t < a {
-		f += (a - (f - t) + t - 1) / t * t
-	}
+	f = upTo(f, l.switchAt+t, t)
 	if f-t == l.switchAt && l.last.id > v.th.id {
 		f += t
 	}
