@@ -378,8 +378,9 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 		} else {
 			w = l.waiters[l.pick.IntN(n)]
 		}
+		armed := l.lazy && w.vt.armed // parked, its timed wait begun (not still syncing in Park)
 		l.removeWaiter(w)
-		if l.lazy {
+		if armed {
 			l.keepExpiry(w.vt)
 		}
 		if l.realGIL() {

@@ -240,8 +240,14 @@ func (c *vclock) expire(v *vthread, l *lock) {
 // until the wake-up (a wake-up latency later) its timed wait goes on, and
 // if it expires first, v wakes then (the lock is free: it takes it) or,
 // the lock taken meanwhile, waits again (rewait). Called after v left the
-// waiters.
+// waiters, right before the release signals it, at the same time: if the
+// wake-up comes first, it alone is queued.
 func (l *lock) keepExpiry(v *vthread) {
+	c := v.c
+	f := l.next(v)
+	if f > c.cur.now()+c.latency {
+		return // the wake-up comes first and takes the entry's place (vclock.signal)
+	}
 	v.saved = l.switches // horizonOf: a switch before it makes it change nothing
-	v.c.push(v, l.next(v), WakeTimeout)
+	c.push(v, f, WakeTimeout)
 }
