@@ -65,29 +65,24 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	case noop == 0:
 		h = min(h, c.minPeerAt(v))
 		waiting = c.peerInRunq(v)
-	case l.lazy:
-		// Its waiters' expiries are computed (virtual_timers.go): of
-		// its peers only a few are queued, and with a core each none
-		// waits for one. The queue holds them.
-		for _, w := range c.q {
-			if w != v && w.th.proc == v.th.proc {
-				at := w.at
-				if w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
-					at += noop
-				}
-				h = min(h, at)
-			}
-		}
 	default:
-		for _, w := range v.peers {
-			if w != v {
-				at := w.at
-				if w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
-					at += noop
-				}
-				h = min(h, at)
-				waiting = waiting || w.inRunq
+		// A lazy lock's waiters' expiries are computed
+		// (virtual_timers.go): few of its peers are queued, none waits
+		// for a core (each has one), and the queue holds them.
+		ws := v.peers
+		if l.lazy {
+			ws = c.q
+		}
+		for _, w := range ws {
+			if w == v || w.th.proc != v.th.proc {
+				continue
 			}
+			at := w.at
+			if w.parked && w.qwake && at != never && (w.wait == l && (w.qwhy != WakeTimeout || w.saved != l.switches) || w.switching == l) {
+				at += noop
+			}
+			h = min(h, at)
+			waiting = waiting || w.inRunq
 		}
 	}
 	if waiting {
