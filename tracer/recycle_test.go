@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"testing"
@@ -33,11 +34,7 @@ func TestRecycledChunks(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // the pools keep what they hold until a collection
 	for _, huge := range []bool{false, true} {
 		cfg := Config{HugePages: huge}
-		// Fresh arrays: drain the pools first.
-		for i := range eventPools {
-			for eventPools[i].Get() != nil {
-			}
-		}
+		emptyPools() // fresh arrays
 		want := recordRun(cfg, 2, 3, 5000)
 		first := recordRun(cfg, 1, 4, 70_000) // full-size chunks and slabs
 		firstEvents := slices.Clone(first.Events)
@@ -59,10 +56,7 @@ func TestRecycledChunks(t *testing.T) {
 	}
 
 	// A streamed recorder's arrays stay with it.
-	for i := range eventPools {
-		for eventPools[i].Get() != nil {
-		}
-	}
+	emptyPools()
 	r := NewRecorder(Config{})
 	r.streamed = true
 	b := r.NewThread("t", r.AddProcess("p", 1))
@@ -76,6 +70,14 @@ func TestRecycledChunks(t *testing.T) {
 			t.Errorf("a streamed recorder gave its arrays back (pool %d)", i)
 		}
 	}
+}
+
+// emptyPools empties the pools: two collections (a pool's content goes
+// to its victim cache at the first, is dropped at the second), which see
+// every processor's share, where Get sees only those it may steal.
+func emptyPools() {
+	runtime.GC()
+	runtime.GC()
 }
 
 func TestPoolIndex(t *testing.T) {
