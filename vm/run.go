@@ -283,8 +283,12 @@ func Run(ctx context.Context, w *workload.Workload, o Options) (*tracer.Trace, e
 	// Huge pages for the buffers in virtual time only: in real time the
 	// guest threads take the chunks, and the madvise call (and any
 	// compaction at the first touch) would be in the timing measured.
-	return tracer.Record(ctx, src, tracer.Config{MaxEvents: maxEvents(o.MaxEvents, src.s), HugePages: src.s.virtual})
+	return tracer.Record(ctx, src, tracer.Config{MaxEvents: maxEvents(o.MaxEvents, src.s), HugePages: src.s.virtual, Disabled: unrecorded})
 }
+
+// unrecorded (benchmarks) runs with the recorder disabled: what the
+// simulation costs without its events (BenchmarkVirtualThreads).
+var unrecorded bool
 
 // Source is the VM as a tracer.Source: a workload with the options of one
 // run. Each call of Record runs it once.

@@ -138,3 +138,35 @@ func TestLazyTimersAreExactMany(t *testing.T) {
 	}
 	t.Logf("%d runs with a lazy lock", lazyRuns)
 }
+
+// BenchmarkVirtualThreads: the countdown (10 s of CPU-bound work, 5 ms
+// switch interval) shared by 2 to 64 threads, each GIL switch 4 events:
+// the GIL waiters' expiries computed (the default), every expiry queued
+// (eagerTimers), and, at 8 threads, the recorder disabled (what the
+// simulation alone costs; no events, so ns/op is its figure).
+func BenchmarkVirtualThreads(b *testing.B) {
+	for _, n := range []int{2, 8, 16, 64} {
+		w := &workload.Workload{Name: "bench", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+			Functions: fns(map[string][]workload.Op{"count": {compute(10 * time.Second / time.Duration(n))}}),
+			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+		for _, how := range []string{"computed", "queued", "unrecorded"} {
+			if how == "unrecorded" && n != 8 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%d-threads-%s", n, how), func(b *testing.B) {
+				eagerTimers, unrecorded = how == "queued", how == "unrecorded"
+				defer func() { eagerTimers, unrecorded = false, false }()
+				events := 0
+				cpu0 := cpuTime()
+				for b.Loop() {
+					tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
+					if err != nil {
+						b.Fatal(err)
+					}
+					events += len(tr.Events)
+				}
+				b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+			})
+		}
+	}
+}
