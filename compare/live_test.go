@@ -104,9 +104,15 @@ func TestCompareCountdownLive(t *testing.T) {
 	}
 	// What the GIL allows is exact, but a machine busy with other tests
 	// can start one thread of a short run late and shrink its overlap: the
-	// comparison must hold in one of three runs.
+	// comparison must hold in one of eight runs, 2 s apart, so that a
+	// burst of another package's tests passes (a clean-clone CI run at
+	// 7666ba7: three runs back to back in 1.3 s, all at overlap
+	// 1.49-1.50 beside the other packages' tests; alone it passes).
 	var problems []string
-	for attempt := 1; attempt <= 3; attempt++ {
+	for attempt := 1; attempt <= 8; attempt++ {
+		if attempt > 1 {
+			time.Sleep(2 * time.Second)
+		}
 		if problems = compareCountdown(t, w); len(problems) == 0 {
 			return
 		}
