@@ -37,6 +37,12 @@ type Config struct {
 	// not what is measured: a virtual-time run, a real program's events
 	// read by giltrace; not a real-time VM run, whose guest threads emit.
 	HugePages bool
+	// Sequential says that the buffers are never used concurrently, only
+	// one after another (a virtual-time run: its threads are coroutines
+	// that take turns): the Recorder then logs which thread emitted each
+	// event, and Finish gathers the events in that order when it is the
+	// trace's order, instead of merging the buffers (order.go).
+	Sequential bool
 }
 
 // Recorder collects the tables and per-thread buffers of one run.
@@ -66,6 +72,7 @@ type Recorder struct {
 	slabbed  int       // under slabMu: the events of every slab taken
 	arrays   [][]Event // under slabMu: the slabs and chunks taken (given back by recycle)
 	streamed bool      // a Stream reads the buffers as they fill (set before any thread)
+	order    orderLog  // Config.Sequential: the thread of each event kept, in emission order
 }
 
 // NewRecorder returns an empty Recorder.
@@ -78,6 +85,7 @@ func NewRecorder(cfg Config) *Recorder {
 		stIdx:    map[Stack]StackID{},
 		disabled: cfg.Disabled,
 		huge:     cfg.HugePages,
+		order:    orderLog{on: cfg.Sequential},
 	}
 	max := cfg.MaxEvents
 	if max <= 0 {
@@ -168,7 +176,7 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &Buffer{on: !r.disabled, publish: r.streamed, thread: ThreadID(len(r.threads)), last: -1, r: r}
+	b := &Buffer{on: !r.disabled, publish: r.streamed, log: r.order.on, thread: ThreadID(len(r.threads)), last: -1, r: r}
 	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
 	r.bufs = append(r.bufs, b)
@@ -187,6 +195,7 @@ func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 type Buffer struct {
 	on      bool
 	publish bool // the Recorder streams: publish each event
+	log     bool // the Recorder logs the order of its events (Config.Sequential)
 	thread  ThreadID
 	last    int64
 	stack   StackID // the stack of the last event emitted (LastStack)
@@ -247,6 +256,9 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 		return t
 	}
 	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
+	if b.log {
+		b.r.logOrder(b.thread)
+	}
 	if b.publish {
 		b.c.n.Store(int64(len(b.cur))) // to the Stream
 	}
@@ -266,24 +278,29 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	c := &chunk{}
-	if b.r.huge && n < chunkEvents {
-		c.ev = b.r.carve(int(n))
-	} else {
-		var reused bool
-		c.ev, reused = takeEvents(int(n))
-		if b.r.huge && !reused {
-			hugeCovering(c.ev)
-		}
-		b.r.slabMu.Lock()
-		b.r.arrays = append(b.r.arrays, c.ev)
-		b.r.slabMu.Unlock()
-	}
+	c := &chunk{ev: b.r.array(int(n))}
 	b.r.mu.Lock()
 	b.chunks = append(b.chunks, c)
 	b.r.mu.Unlock()
 	b.c, b.cur = c, c.ev[:0]
 	return true
+}
+
+// array returns the storage of a chunk of n events: carved from a slab
+// (small ones, with huge pages), else its own array, recycled or fresh
+// (advised huge pages if asked); the recorder keeps it until recycle.
+func (r *Recorder) array(n int) []Event {
+	if r.huge && n < chunkEvents {
+		return r.carve(n)
+	}
+	ev, reused := takeEvents(n)
+	if r.huge && !reused {
+		hugeCovering(ev)
+	}
+	r.slabMu.Lock()
+	r.arrays = append(r.arrays, ev)
+	r.slabMu.Unlock()
+	return ev
 }
 
 // carve returns a zeroed chunk of n events, less than chunkEvents, cut
@@ -359,7 +376,20 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		}
 		seqs = append(seqs, seq)
 	}
-	t.Events = mergeEvents(seqs)
+	if r.order.on {
+		// A sequential run: its events in the order logged, if that is
+		// the trace's (order.go), else merged into the same array.
+		out := make([]Event, countEvents(seqs))
+		hugeSlice(out)
+		stop := prefault(out, regionOf(out))
+		if !r.order.gather(out, seqs) {
+			mergeInto(out, seqs)
+		}
+		stop()
+		t.Events = out
+	} else {
+		t.Events = mergeEvents(seqs)
+	}
 	if cut >= 0 {
 		n := len(t.Events)
 		for n > 0 && t.Events[n-1].Time >= cut {
@@ -389,6 +419,7 @@ func (r *Recorder) recycle() {
 		giveEvents(a)
 	}
 	r.arrays, r.slab = nil, nil
+	r.order.recycle()
 }
 
 // kindOrder orders events of different threads at the same time: a
@@ -433,19 +464,31 @@ func Less(a, b *Event) bool {
 // costs a few comparisons of two words on a heap of the heads' keys, with
 // no interface call.
 func mergeEvents(seqs [][][]Event) []Event {
+	out := make([]Event, countEvents(seqs))
+	hugeSlice(out)
+	defer prefault(out, regionOf(out))() // its pages faulted in on another core meanwhile
+	return mergeInto(out, seqs)
+}
+
+// countEvents is the number of events of seqs.
+func countEvents(seqs [][][]Event) int {
 	total := 0
-	h := make(mergeHeap, 0, len(seqs))
-	for i, seq := range seqs {
+	for _, seq := range seqs {
 		for _, l := range seq {
 			total += len(l)
 		}
+	}
+	return total
+}
+
+// mergeInto is mergeEvents into out, of countEvents(seqs) events.
+func mergeInto(out []Event, seqs [][][]Event) []Event {
+	h := make(mergeHeap, 0, len(seqs))
+	for i, seq := range seqs {
 		if c := nextChunk(seq, 0); c < len(seq) {
 			h = append(h, mergeHead{t: seq[c][0].Time, k: mergeKey(&seq[c][0]), seq: i, chunk: c})
 		}
 	}
-	out := make([]Event, total)
-	hugeSlice(out)
-	defer prefault(out, regionOf(out))() // its pages faulted in on another core meanwhile
 	o := 0
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)

@@ -283,7 +283,7 @@ func Run(ctx context.Context, w *workload.Workload, o Options) (*tracer.Trace, e
 	// Huge pages for the buffers in virtual time only: in real time the
 	// guest threads take the chunks, and the madvise call (and any
 	// compaction at the first touch) would be in the timing measured.
-	return tracer.Record(ctx, src, tracer.Config{MaxEvents: maxEvents(o.MaxEvents, src.s), HugePages: src.s.virtual, Disabled: unrecorded})
+	return tracer.Record(ctx, src, tracer.Config{MaxEvents: maxEvents(o.MaxEvents, src.s), HugePages: src.s.virtual, Sequential: src.s.virtual && !unordered, Disabled: unrecorded})
 }
 
 // unrecorded (benchmarks) runs with the recorder disabled: what the
@@ -588,3 +588,7 @@ func sortedFunctions(w *workload.Workload) []string {
 	slices.Sort(names)
 	return names
 }
+
+// unordered (tests) runs virtual time without the recorder's order log
+// (tracer.Config.Sequential): its buffers merged, as in real time.
+var unordered bool

@@ -3,9 +3,11 @@ package vm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -168,5 +170,43 @@ func BenchmarkVirtualThreads(b *testing.B) {
 				b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
 			})
 		}
+	}
+}
+
+// TestOrderLogIsExact: a virtual run's trace, its events gathered in the
+// order the recorder logged them (tracer.Config.Sequential), equals the
+// trace of the same run with its buffers merged: every fixture, with a
+// core per thread and on 2 cores, countdowns and random workloads.
+func TestOrderLogIsExact(t *testing.T) {
+	check := func(name string, w *workload.Workload, o Options) {
+		t.Helper()
+		o.ClockMode = workload.ClockVirtual
+		got, err := Run(context.Background(), w, o)
+		if err != nil && !errors.Is(err, errDeadlock) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		unordered = true
+		want, err := Run(context.Background(), w, o)
+		unordered = false
+		if err != nil && !errors.Is(err, errDeadlock) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.Equal(got.Events, want.Events) {
+			t.Errorf("%s (%+v): the logged order gave another trace (%d events, merged %d)", name, o, len(got.Events), len(want.Events))
+		}
+	}
+	for _, w := range fixtures(t) {
+		check(w.Name, w, Options{})
+		check(w.Name, w, Options{Cores: 2})
+	}
+	for _, n := range []int{2, 8, 64} {
+		w := &workload.Workload{Name: "countdown", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+			Functions: fns(map[string][]workload.Op{"count": {compute(100 * time.Millisecond)}}),
+			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+		check(fmt.Sprintf("countdown of %d", n), w, Options{SwitchInterval: 50 * time.Microsecond})
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for i := range 40 {
+		check(fmt.Sprintf("random %d", i), randomWorkload(r), Options{Cores: 1 + r.IntN(64)})
 	}
 }
