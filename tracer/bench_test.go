@@ -12,14 +12,17 @@ import (
 // includes taking a new 64 Ki-event chunk when one is full (full chunks are
 // let go, as if handed over); "enabled-reuse" rewrites one chunk, the
 // append alone; "streamed-reuse" is that while a Stream reads the buffers
-// (one atomic store more); "disabled" is tracing switched off.
+// (one atomic store more); "sequential-reuse" is that with the order log
+// of a virtual run (Config.Sequential; its chunks let go as they fill);
+// "disabled" is tracing switched off.
 func BenchmarkEmit(b *testing.B) {
 	for _, bc := range []struct {
-		name                      string
-		disabled, reuse, streamed bool
-	}{{"enabled", false, false, false}, {"enabled-reuse", false, true, false}, {"streamed-reuse", false, true, true}, {"disabled", true, false, false}} {
+		name                                  string
+		disabled, reuse, streamed, sequential bool
+	}{{"enabled", false, false, false, false}, {"enabled-reuse", false, true, false, false}, {"streamed-reuse", false, true, true, false},
+		{"sequential-reuse", false, true, false, true}, {"disabled", true, false, false, false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			r := NewRecorder(Config{MaxEvents: 1 << 50, Disabled: bc.disabled})
+			r := NewRecorder(Config{MaxEvents: 1 << 50, Disabled: bc.disabled, Sequential: bc.sequential})
 			r.streamed = bc.streamed
 			buf := r.NewThread("t", 0)
 			b.ReportAllocs()
@@ -32,6 +35,9 @@ func BenchmarkEmit(b *testing.B) {
 				}
 				if bc.reuse && len(buf.cur) == cap(buf.cur) {
 					buf.cur = buf.cur[:0]
+				}
+				if len(r.order.chunks) > 0 {
+					r.order.chunks = r.order.chunks[:0]
 				}
 			}
 			if cpu := cpuTime() - cpu; cpu > 0 {
