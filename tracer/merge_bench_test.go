@@ -1,6 +1,9 @@
 package tracer
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // mergeInput is threads x per events in chunks as a Recorder holds them,
 // the threads taking turns every run events (as threads sharing a GIL do;
@@ -32,6 +35,33 @@ func BenchmarkMergeEvents(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				mergeEvents(seqs)
+			}
+		})
+	}
+}
+
+// BenchmarkGatherEvents: Finish's merge (merge) against its gather of a
+// sequential recorder's log (gather, order.go) of the same events, 16
+// threads' 2 Mi events taking turns every run events: every event in
+// order, as a virtual run's nearly are.
+func BenchmarkGatherEvents(b *testing.B) {
+	for _, run := range []int{1, 3, 1000} {
+		seqs := mergeInput(16, 128<<10, run)
+		r := NewRecorder(Config{Sequential: true})
+		for _, e := range mergeEvents(seqs) {
+			r.logOrder(e.Thread)
+		}
+		out := make([]Event, countEvents(seqs))
+		b.Run(fmt.Sprintf("merge-run%d", run), func(b *testing.B) {
+			for range b.N {
+				mergeInto(out, seqs)
+			}
+		})
+		b.Run(fmt.Sprintf("gather-run%d", run), func(b *testing.B) {
+			for range b.N {
+				if !r.order.gather(out, seqs) {
+					b.Fatal("not gathered")
+				}
 			}
 		})
 	}

@@ -71,12 +71,20 @@ func (o *orderLog) gather(out []Event, seqs [][][]Event) bool {
 	if !o.on || len(out) != o.len() {
 		return false // not every event logged: not a sequential run
 	}
-	// Each thread's next event: its chunk and its index there (no
-	// pointers, so that moving on needs no write barrier).
-	type cursor struct{ chunk, pos int }
+	// Each thread's current chunk, the index of its next event there,
+	// and the chunk's index (moving on writes no pointer: no write
+	// barrier but at a new chunk).
+	type cursor struct {
+		ev         []Event
+		pos, chunk int
+	}
 	cur := make([]cursor, len(seqs))
 	for i, seq := range seqs {
-		cur[i].chunk = nextChunk(seq, 0)
+		if c := nextChunk(seq, 0); c < len(seq) {
+			cur[i] = cursor{ev: seq[c], chunk: c}
+		} else {
+			cur[i].chunk = c
+		}
 	}
 	// Moving an event back into its place costs its distance; beyond a
 	// budget of moves (a thread that ran far ahead of the others), the
@@ -93,14 +101,15 @@ func (o *orderLog) gather(out []Event, seqs [][][]Event) bool {
 			if int(th) >= len(cur) {
 				return false
 			}
-			c, seq := &cur[th], seqs[th]
-			if c.chunk < len(seq) && c.pos == len(seq[c.chunk]) {
-				c.chunk, c.pos = nextChunk(seq, c.chunk+1), 0
+			c := &cur[th]
+			if c.pos == len(c.ev) {
+				seq := seqs[th]
+				if c.chunk = nextChunk(seq, c.chunk+1); c.chunk >= len(seq) {
+					return false
+				}
+				c.ev, c.pos = seq[c.chunk], 0
 			}
-			if c.chunk >= len(seq) {
-				return false
-			}
-			e := &seq[c.chunk][c.pos]
+			e := &c.ev[c.pos]
 			c.pos++
 			if last == nil || !Less(e, last) {
 				out[i] = *e
