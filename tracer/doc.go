@@ -64,7 +64,8 @@
 //
 // Events are recorded per thread into Buffers obtained from a Recorder (the
 // hot path, lock-free and allocation-free). Recorder.Finish merges them into
-// a Trace: tables of strings, processes, threads, locks, frames and stacks,
+// a Trace (a recorder whose buffers take turns, Config.Sequential, lays the
+// events out in the order they were emitted instead, order.go): tables of strings, processes, threads, locks, frames and stacks,
 // and the events in time order. A Trace is written with Write and read with
 // Read; CheckValid checks its invariants. A Stream writes a run's trace while
 // it is recorded (format version 2, so that a crash leaves a readable
