@@ -272,6 +272,9 @@ func (v *vthread) loopLeft() int64 {
 	if x <= test.b {
 		return 0
 	}
+	if dec.b == 1 { // n -= 1: no division (a 64-bit one was most of this)
+		return x - test.b
+	}
 	return (x - test.b + dec.b - 1) / dec.b
 }
 
