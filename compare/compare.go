@@ -8,6 +8,7 @@
 package compare
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,59 @@ type Row struct {
 	Error string `json:"error,omitempty"`
 
 	interval time.Duration // the requested switch interval, for grouping
+	// work is the CPU work of the run's trace, for the bound on the
+	// speedups over it (speedupBound); nil when the trace gives none.
+	work *runWork
+}
+
+// runWork is what a run's trace says of its work that needs a core:
+// running and native calls, the diagnosis's CPU work (Report.Work); its
+// I/O and sleeps need none.
+type runWork struct {
+	// cpuNS is the threads' CPU work, as the report counts it in the
+	// serial-equivalent time: at most cores × wall, and in virtual time
+	// the VM's own count (without the waits for a simulated core); when
+	// the threads outnumbered the cores, at most the CPU time the run
+	// obtained (their running time may hold waits for a core). -1 when
+	// the trace gives no figure that can be trusted: a measured run whose
+	// threads outnumbered the cores, without the CPU time it obtained.
+	cpuNS int64
+	// threads is each thread's CPU work, largest first.
+	threads []int64
+	// queued: more threads than cores, so that each thread's figure may
+	// count a wait for a core as running.
+	queued bool
+	cores  int // the cores the run had (Speedup.Cores)
+}
+
+// workOf is the CPU work of the run of trace t, from its report r; nil
+// when the trace has no cores, wall or threads.
+func workOf(t *tracer.Trace, r *diagnosis.Report) *runWork {
+	cores := r.Speedup.Cores
+	if cores <= 0 || r.WallNS <= 0 || len(r.Threads) == 0 {
+		return nil
+	}
+	w := &runWork{threads: make([]int64, len(r.Threads)), queued: len(r.Threads) > cores, cores: cores}
+	var sum int64
+	for i := range r.Threads {
+		th := &r.Threads[i]
+		w.threads[i] = th.RunningNS + th.NativeNS + th.NativeHoldingNS
+		sum += w.threads[i]
+	}
+	slices.SortFunc(w.threads, func(a, b int64) int { return cmp.Compare(b, a) })
+	w.cpuNS = min(sum, int64(cores)*r.WallNS) // as the report caps it (Speedup.CPUCapped)
+	if r.Clock == "virtual" {
+		if wc, err := strconv.ParseInt(t.Meta.Extra[diagnosis.ExtraWantedCPU], 10, 64); err == nil && wc >= 0 {
+			w.cpuNS = min(w.cpuNS, wc)
+		}
+	} else if w.queued {
+		if m := r.Machine; m != nil && !m.MainProcessOnly {
+			w.cpuNS = min(w.cpuNS, m.CPUNS)
+		} else {
+			w.cpuNS = -1
+		}
+	}
+	return w
 }
 
 // Result is a comparison.
@@ -257,6 +311,7 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 		Overlap:          r.Speedup.Overlap,
 		Verdicts:         []string{},
 		interval:         v.SwitchInterval,
+		work:             workOf(t, r),
 	}
 	if v.Mode == FreeThreaded || t.Meta.GILMode == tracer.GILLegacy {
 		// No switch interval: no GIL, or the legacy GIL's check interval.

@@ -52,26 +52,111 @@ func (r *Result) WriteText(w io.Writer) error {
 	return nil
 }
 
-// aboveCoresNote says, for measured runs, which speedups exceed the cores:
-// no run's work can go faster than the cores allow, so such a figure is a
-// slow one-thread run, the baseline, or an inconsistent measurement, not a
-// gain (QA: "processes 2: 2.11x" on 2 cores with --clock real). "" otherwise,
-// and in virtual time.
+// aboveCoresNote says, for measured runs, which speedups exceed what the
+// cores allow the runs' CPU work (speedupBound): no run's work can go
+// faster than that, so such a figure is a slow one-thread run, the
+// baseline, or an inconsistent measurement, not a gain (QA: "processes 2:
+// 2.11x" on 2 cores with --clock real). A speedup above the cores that
+// the I/O explains is not one (QA: web-scraping's threads 2, 1.88x on 1
+// core, was said to be: its threads wait on the network, which needs no
+// core). "" otherwise, in virtual time, and for a run whose CPU work its
+// one-thread run's trace does not give.
 func (r *Result) aboveCoresNote() string {
 	if r.Clock == "virtual" || r.Cores <= 0 {
 		return ""
 	}
 	var over []string
-	for _, row := range r.Rows {
-		if row.Speedup > float64(r.Cores)*1.02 {
-			over = append(over, fmt.Sprintf("%s %d: %.2fx", row.Mode, row.Threads, row.Speedup))
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		if row.Error != "" || row.Speedup <= 0 {
+			continue
+		}
+		bound, ok := r.speedupBound(row)
+		if ok && row.Speedup > bound*(1+diagnosis.ConsistencySlack) {
+			over = append(over, fmt.Sprintf("%s %d: %.2fx (at most %.2fx)", row.Mode, row.Threads, row.Speedup, bound))
 		}
 	}
 	if len(over) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nAbove the %s: %s. No run goes faster than its cores allow: such a figure is a one-thread run slowed by the machine, or an inconsistent measurement (see its verdicts), not a gain. Add --runs 3, or compare in virtual time (the default).\n",
-		textfmt.Plural(r.Cores, "core"), strings.Join(over, ", "))
+	allow := "allow"
+	if r.Cores == 1 {
+		allow = "allows"
+	}
+	return fmt.Sprintf("\nAbove what the %s %s: %s. No run goes faster than its cores allow its CPU work (running and native calls: N times the one-thread run's, over the cores; each thread's, on one core at a time; I/O needs no core): such a figure is a one-thread run slowed by the machine, or an inconsistent measurement (see its verdicts), not a gain. Add --runs 3, or compare in virtual time (the default).\n",
+		textfmt.Plural(r.Cores, "core"), allow, strings.Join(over, ", "))
+}
+
+// speedupBound is the most the run of row can be faster than its mode's
+// one-thread run (of the same switch interval), given the CPU work of that
+// run's trace (runWork), as the diagnosis bounds a run without a GIL
+// ("estimated on N cores ... bounded by": the CPU work over the cores, a
+// thread's own work; diagnosis.Limit). The run of row has N workers
+// (N = row.Threads) doing N times the one-thread run's work, on C cores
+// (the run's): its wall is at least
+//
+//   - its CPU work over the cores: N times the one-thread run's CPU work,
+//     less, for the threads that do not multiply (a thread group that
+//     starts others keeps its count, vm.Options.Threads), as much as the
+//     one-thread run's busiest threads did, over C; and
+//   - the one-thread run's busiest thread's CPU work, which each of its
+//     copies does on one core at a time (unless that run's threads
+//     outnumbered its cores: their figures may hold waits for a core);
+//
+// and its speedup, N × W1 / its wall (W1: the one-thread run's wall), at
+// most N × W1 over the larger. I/O needs no core: N threads that wait on
+// the network can be N times as fast on one core, and the bound says so.
+// The I/O of the busiest thread is left out of it: its jitter is drawn
+// per thread, so that its copies need not wait as long. The bound is on
+// the machine, not on the GIL: a run under it may be far slower.
+//
+// ok is false when the one-thread run's trace gave no CPU work
+// (Row.work), row's none of its threads, there is no one-thread run to
+// compare with, or row is one.
+func (r *Result) speedupBound(row *Row) (bound float64, ok bool) {
+	base := r.baseline(row)
+	if base == nil || base == row || base.work == nil || row.work == nil || base.WallNS <= 0 || row.Threads < 2 {
+		return 0, false
+	}
+	w := base.work
+	cores := row.work.cores
+	if cores <= 0 {
+		cores = r.Cores
+	}
+	if cores <= 0 || len(w.threads) == 0 || w.cpuNS < 0 {
+		return 0, false
+	}
+	n := row.Threads
+	// The one-thread run's threads that run once in row's (k): row's
+	// run has n copies of the others; the busiest k of them count once.
+	t1, tn := len(w.threads), len(row.work.threads)
+	k := t1 - max(tn-t1, 0)/(n-1)
+	k = min(max(k, 0), t1)
+	var once int64
+	for _, c := range w.threads[:k] {
+		once += c
+	}
+	copied := max(w.cpuNS-once, 0)
+	least := float64(w.cpuNS+int64(n-1)*copied) / float64(cores)
+	if !w.queued {
+		least = max(least, float64(w.threads[0]))
+	}
+	if least <= 0 {
+		return 0, false // no CPU work: nothing bounds it but the I/O
+	}
+	return float64(n) * float64(base.WallNS) / least, true
+}
+
+// baseline is the one-thread row of row's mode and switch interval, which
+// its speedup is over (finish); nil if there is none or it failed.
+func (r *Result) baseline(row *Row) *Row {
+	for i := range r.Rows {
+		b := &r.Rows[i]
+		if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Error == "" {
+			return b
+		}
+	}
+	return nil
 }
 
 // busyNote names the measured runs during which the machine was busy
