@@ -162,15 +162,18 @@ func stoppedAsWritten(cmd *cobra.Command, path string) {
 // the trace being read (QA: `export run.giltrace -f text -o
 // run.giltrace` replaced a real program's only trace with its text).
 func notTheInput(out, in string) error {
-	if out == "" || out == "-" {
-		return nil
-	}
-	a, err1 := os.Stat(out)
-	b, err2 := os.Stat(in)
-	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+	if out == "" || out == "-" || !sameFile(out, in) {
 		return nil
 	}
 	return &usageError{fmt.Errorf("-o %s is the trace being read (%s): writing it would replace the trace; name another file", out, in)}
+}
+
+// sameFile reports whether a and b are one existing file, through a link
+// or another name (os.SameFile).
+func sameFile(a, b string) bool {
+	x, err1 := os.Stat(a)
+	y, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(x, y)
 }
 
 // samePath reports whether a and b name the same path (made absolute and

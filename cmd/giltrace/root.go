@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"time"
 
-	"github.com/felixge/fgprof"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/spf13/cobra"
 )
@@ -63,71 +56,12 @@ func newRootCmd() *cobra.Command {
 	cmd.SetVersionTemplate("giltrace {{.Version}}\n") // as `giltrace version` prints it (QA)
 	var selfProfile string
 	cmd.PersistentFlags().Bool("quiet", false, "show no progress on stderr (shown only on a terminal, while record and compare work)")
-	var profile bytes.Buffer // written to selfProfile at the end, atomically
 	cmd.PersistentFlags().StringVar(&selfProfile, "self-profile", "", "write a wall-clock pprof profile of giltrace itself (fgprof: on- and off-CPU Go time) to `FILE`")
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if selfProfile == "" {
 			return nil
 		}
-		// Checked before the command runs; written when it ends (writeFile).
-		if fi, err := os.Stat(selfProfile); err == nil && fi.IsDir() {
-			return &usageError{fmt.Errorf("--self-profile %s: is a directory", selfProfile)}
-		}
-		if _, err := os.Stat(filepath.Dir(selfProfile)); err != nil {
-			return &usageError{fmt.Errorf("--self-profile %s: %w", selfProfile, err)}
-		}
-		profile.Reset()
-		stop, start := fgprof.Start(&profile, fgprof.FormatPprof), time.Now()
-		finish := func(c *cobra.Command) error {
-			// fgprof v0.9.5 divides by its sample rate, which is 0 when it
-			// took no sample: let it sample (99 Hz) at least twice.
-			if d := time.Since(start); d < minSelfProfile {
-				time.Sleep(minSelfProfile - d)
-			}
-			err := stop()
-			if err == nil {
-				err = writeFile(context.WithoutCancel(c.Context()), selfProfile, func(w io.Writer) error {
-					_, err := w.Write(profile.Bytes())
-					return err
-				})
-			}
-			if err != nil {
-				return fmt.Errorf("self-profile %s: %w", selfProfile, err)
-			}
-			return nil
-		}
-		// Written also when the command fails: a program traced by
-		// record that exits with a status of its own is such a failure,
-		// and its profile was lost (a PersistentPostRunE runs only after
-		// a command that succeeded).
-		origE, orig := c.RunE, c.Run
-		run := origE
-		if run == nil { // cobra's own commands: help, completion
-			run = func(c *cobra.Command, args []string) error {
-				if orig != nil {
-					orig(c, args)
-				}
-				return nil
-			}
-			c.Run = nil
-		}
-		c.RunE = func(c *cobra.Command, args []string) error {
-			// The command as it was, for a next Execute of the same root
-			// (review: a second one wrapped the wrapper, and stopped the
-			// first run's profiler again: it hung).
-			c.RunE, c.Run = origE, orig
-			err := run(c, args)
-			perr := finish(c)
-			switch {
-			case perr == nil:
-			case err == nil:
-				err = perr
-			default:
-				printError(c.ErrOrStderr(), perr)
-			}
-			return err
-		}
-		return nil
+		return profileSelf(c, args, selfProfile)
 	}
 	// Subcommands: one file each, one constructor each.
 	cmd.AddCommand(
@@ -145,9 +79,6 @@ func newRootCmd() *cobra.Command {
 	addCompletions(cmd)
 	return cmd
 }
-
-// minSelfProfile is the shortest self-profile: 3 samples at fgprof's 99 Hz.
-const minSelfProfile = 31 * time.Millisecond
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
