@@ -8,6 +8,9 @@
 // itself. GIL waits are not written: they emerge when the model runs, so
 // that the model can be replayed under other choices (processes,
 // free-threading, more cores, another switch interval) in virtual time.
+// It carries the recorded machine's cores (cores: N, with clock: virtual,
+// which simulated cores need), so that replayed as it stands it runs on
+// the cores the run had: a run its cores held back replays as long.
 //
 // Durations are the measured ones: time in Python, not the VM's loop
 // counts. docs/what-if.md says how the model is built and where it cannot
@@ -48,8 +51,13 @@ type Options struct {
 	// MaxFunctions bounds the functions written; beyond it, operations are
 	// attributed to outer frames of their stacks. 0 means 200.
 	MaxFunctions int
-	// Clock and Cores, if set, are written as the workload's clock: and
-	// cores: settings (virtual-time replay).
+	// Cores is written as the workload's cores: setting, the simulated
+	// cores of a virtual-time replay: 0 means the recorded machine's
+	// (tracer.Meta.Cores, at most MaxCores), and none when the trace does
+	// not say (the header then says so). Clock is written as its clock:
+	// setting: "" means virtual when cores: is written (a workload's
+	// cores: needs virtual time: the model's replay is the recorded run on
+	// as many cores), else none.
 	Clock string
 	Cores int
 	// FixedWaits writes every wait for a notification with its recorded
@@ -131,7 +139,7 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 	joins := findJoins(s, shared)
 	polls := s.Polls() // loops that sleep until other threads end: joins (tracer.Poll)
 	starts := findStarts(s, joins, paired)
-	cpu := newCPUShare(s, max(t.Meta.Cores, 1))
+	cpu := newCPUShare(s, t.Meta.Cores)
 	holds := indexHolds(s, shared)
 	var notes []notification
 	nameNotifies := func() {
@@ -285,6 +293,11 @@ var ErrTooManyThreads = errors.New("too many threads to model")
 // MaxProcesses is the most processes a model may have: a workload's limit
 // (workload.MaxProcesses: TestMaxThreads).
 const MaxProcesses = 64
+
+// MaxCores is the most simulated cores a model may write: a workload's
+// limit (workload.MaxCores: TestMaxThreads). A run on a machine of more
+// is written with that many, as many as its threads can use.
+const MaxCores = 4096
 
 // ErrTooManyProcesses is returned by Build for a run with more processes
 // with threads to model than a workload may have.
@@ -1160,9 +1173,14 @@ func newCPUShare(s *tracer.Spans, cores int) *cpuShare {
 }
 
 // share is the part of [start, end) that a busy thread had a core: 1 when
-// no more threads than cores were busy meanwhile.
+// no more threads than cores were busy meanwhile, and when the trace does
+// not say how many cores the run had (cores 0): the model then writes no
+// cores:, its replay gives each thread a core, and the busy spans keep
+// their recorded length, any wait for a core included (taken as one core,
+// overlapping native calls were cut to a share of one core that the
+// replay, on a core per thread, ran in parallel).
 func (c *cpuShare) share(start, end int64) float64 {
-	if end <= start || len(c.times) == 0 {
+	if end <= start || len(c.times) == 0 || c.cores <= 0 {
 		return 1
 	}
 	i, _ := slices.BinarySearch(c.times, start+1)
@@ -1794,6 +1812,47 @@ func (ft *functionTable) name(fn tracer.Frame, body []op) string {
 	return n
 }
 
+// coresNote is the header's paragraph on the cores the model replays on:
+// recorded, the cores of the recording machine (0: not in the trace), or
+// of the simulated one when simulated (a run in virtual time); cores and
+// clock, the cores: and clock: written (0, "": none).
+//
+// Without cores:, virtual time gives each thread a core of its own: the
+// replay of a run that its machine's cores held back did not reproduce it
+// (QA: a model of fixtures/traces/ml-preprocessing.giltrace, recorded on 2
+// cores at 616 ms, replayed with record --clock virtual in 355 ms).
+func coresNote(recorded int, simulated bool, cores int, clock string) string {
+	const cpuTime = " Work that needs a core is written as its CPU time, the part of each busy stretch in which the thread had one of the run's cores."
+	machine := fmt.Sprintf("The recorded machine had %s (the CPUs the recorder could run on)", count(recorded, "core", "cores"))
+	if simulated {
+		machine = fmt.Sprintf("The run was simulated on %s", count(recorded, "core", "cores"))
+	}
+	var note string
+	switch {
+	case recorded > 0 && cores == recorded:
+		note = fmt.Sprintf("%s: cores: %d below replays it on as many simulated cores, on which its threads queue for a core as they did.", machine, cores) + cpuTime
+	case recorded > MaxCores && cores == MaxCores:
+		note = fmt.Sprintf("%s: cores: %d below, a workload's most and more than a model's threads can use, replays it with a core for each thread.", machine, cores) + cpuTime
+	case cores > 0:
+		note = fmt.Sprintf("The model replays the run on %s (cores: %d below)", count(cores, "simulated core", "simulated cores"), cores)
+		if recorded > 0 {
+			note += fmt.Sprintf("; %s.", strings.ToLower(machine[:1])+machine[1:]) + cpuTime
+		} else {
+			note += "; the trace does not say how many cores the recorded machine had."
+		}
+	default:
+		note = "The trace does not say how many cores the recorded machine had: no cores: is written, so a replay in virtual time gives each thread a core of its own (record's default; compare's is this machine's cores), and work that needs a core is written as it was recorded, any wait for a core included. A run that its machine's cores held back replays shorter than it ran: give them with giltrace record --clock virtual --cores N."
+		if clock != "" {
+			note += fmt.Sprintf(" The model runs with clock: %s.", clock)
+		}
+		return note
+	}
+	if clock == "virtual" {
+		note += " Simulated cores need virtual time, hence clock: virtual: giltrace record runs the model so, and record --cores N or compare --cores N simulates another machine; to run it in real time on this machine's cores, remove the clock: and cores: lines."
+	}
+	return note
+}
+
 // write renders the workload.
 func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []byte {
 	// Calls of one Python function share a definition when their bodies
@@ -1839,6 +1898,17 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 # what a C extension would do without a GIL, and how much longer a thread
 # would wait for results if the threads it waits for ran slower.
 `)
+	cores, clock := o.Cores, o.Clock
+	if cores == 0 {
+		cores = min(max(m.Cores, 0), MaxCores)
+	}
+	if clock == "" && cores > 0 {
+		clock = "virtual"
+	}
+	w.WriteString("#\n")
+	for _, line := range wrap(coresNote(m.Cores, m.Extra["clock"] == "virtual", cores, clock), 74) {
+		fmt.Fprintf(&w, "# %s\n", line)
+	}
 	if o.Tolerance > defaultTolerance {
 		// Two durations are similar when the shorter is at least 1 - tol
 		// of the longer (opSimilar, beside its slack).
@@ -1882,11 +1952,11 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	if procs.workers > 1 {
 		fmt.Fprintf(&w, "processes: %d\n", procs.workers)
 	}
-	if o.Clock != "" {
-		fmt.Fprintf(&w, "clock: %s\n", o.Clock)
+	if clock != "" {
+		fmt.Fprintf(&w, "clock: %s\n", clock)
 	}
-	if o.Cores > 0 {
-		fmt.Fprintf(&w, "cores: %d\n", o.Cores)
+	if cores > 0 {
+		fmt.Fprintf(&w, "cores: %d\n", cores)
 	}
 	// Thread bodies: each block a call of its function.
 	for i := range threads {

@@ -190,6 +190,67 @@ func TestCPUShare(t *testing.T) {
 	}
 }
 
+// TestCores: the model carries the recorded machine's cores as cores: N,
+// with clock: virtual, which simulated cores need (QA: a model without
+// them replayed a 4-thread run held back by its 2 cores 42 % shorter than
+// it ran, each thread on a core of its own). The header says whose cores
+// they are (a run in virtual time: simulated ones). Options.Cores
+// replaces them; past a workload's limit they are written as the limit.
+// A trace that does not say (cores 0) gets neither line, a header that
+// says so, and its busy spans as recorded: no core to share.
+func TestCores(t *testing.T) {
+	build := func(cores int, virtual bool, o model.Options) (string, *workload.Workload) {
+		t.Helper()
+		b := testkit.New("cores")
+		b.Meta().Cores = cores
+		if virtual {
+			b.Meta().Extra = map[string]string{"clock": "virtual", "cores": strconv.Itoa(cores)}
+		}
+		p := b.FreeThreadedProcess("python", 1)
+		for i := range 4 {
+			th := b.Thread(p, "w"+string(rune('0'+i)))
+			th.Start(0).NativeBegin(1, true).NativeEnd(100_000_001).End(100_000_002)
+		}
+		src, err := model.Build(tracer.Derive(b.Trace()), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := workload.Parse("cores.yaml", src)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, src)
+		}
+		return string(src), w
+	}
+	for _, c := range []struct {
+		recorded int
+		virtual  bool // a run in virtual time: its cores simulated
+		o        model.Options
+		cores    int
+		clock    workload.ClockMode
+		native   float64 // ms of each thread's native work
+		inHeader string
+	}{
+		{2, false, model.Options{}, 2, workload.ClockVirtual, 50, "# The recorded machine had 2 cores (the CPUs the recorder could run on): cores: 2 below"},
+		{1, false, model.Options{}, 1, workload.ClockVirtual, 25, "# The recorded machine had 1 core (the CPUs the recorder could run on): cores: 1 below"},
+		{8, false, model.Options{}, 8, workload.ClockVirtual, 100, "# The recorded machine had 8 cores"},
+		{3, true, model.Options{}, 3, workload.ClockVirtual, 75, "# The run was simulated on 3 cores: cores: 3 below"},
+		{2, false, model.Options{Cores: 16}, 16, workload.ClockVirtual, 50, "(cores: 16 below); the recorded machine had 2 cores"},
+		{model.MaxCores + 1, false, model.Options{}, model.MaxCores, workload.ClockVirtual, 100, fmt.Sprintf("# The recorded machine had %d cores (the CPUs the recorder could run on): cores: %d below", model.MaxCores+1, model.MaxCores)},
+		{0, false, model.Options{}, 0, "", 100, "# The trace does not say how many cores the recorded machine had"},
+	} {
+		src, w := build(c.recorded, c.virtual, c.o)
+		if w.Cores != c.cores || w.Clock != c.clock {
+			t.Errorf("recorded on %d cores, options %+v: cores %d, clock %q; want %d, %q", c.recorded, c.o, w.Cores, w.Clock, c.cores, c.clock)
+		}
+		if !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(src, "\n# ", " ")), " "), c.inHeader) {
+			t.Errorf("recorded on %d cores: no %q in the header:\n%.2000s", c.recorded, c.inHeader, src)
+		}
+		if n := plan(t, w)[threadKey{0, "w0"}].native; math.Abs(n-c.native*1e6) > 1e3 {
+			t.Errorf("recorded on %d cores, 4 threads busy: %.3f ms of native work each, want %v", c.recorded, n/1e6, c.native)
+		}
+	}
+}
+
 // TestJoins: the main thread of the real CPython fixtures joins its
 // workers; the model writes each join as a join of the thread's group
 // (docs/workloads.md), never as a lock, and the thread state locks that
@@ -462,6 +523,9 @@ func TestMaxThreads(t *testing.T) {
 	}
 	if model.MaxProcesses != workload.MaxProcesses {
 		t.Errorf("model.MaxProcesses %d, workload.MaxProcesses %d", model.MaxProcesses, workload.MaxProcesses)
+	}
+	if model.MaxCores != workload.MaxCores {
+		t.Errorf("model.MaxCores %d, workload.MaxCores %d", model.MaxCores, workload.MaxCores)
 	}
 }
 

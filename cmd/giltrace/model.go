@@ -29,8 +29,16 @@ func modelCmd(run func(*cobra.Command, *modelOptions) error) *cobra.Command {
 			"writes a workload file that reproduces it: each thread's Python running time,\n" +
 			"blocking calls, native calls and shared-lock holds in the order recorded,\n" +
 			"grouped into functions named after the Python functions and compressed into\n" +
-			"repeats. The file is an ordinary, commented workload: check, record and\n" +
-			"compare take it (docs/what-if.md).",
+			"repeats. It replays on the recorded machine's cores (cores: N, with clock:\n" +
+			"virtual) when the trace says how many it had.\n\n" +
+			"The file is an ordinary, commented workload: check and record take it\n" +
+			"(record simulates it on those cores; --cores N another machine). compare\n" +
+			"takes it too, but refuses the model of a run of several processes: its\n" +
+			"threads are pinned to their processes (process: K), which compare's\n" +
+			"variants (threads of one process, or a process each) cannot scale; compare\n" +
+			"the recorded run instead (giltrace compare RUN.giltrace). As for any\n" +
+			"workload, compare also refuses variants of over 1024 threads in all\n" +
+			"(--threads), and --clock real beside cores: (docs/what-if.md).",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
