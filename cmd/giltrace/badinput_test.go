@@ -88,6 +88,7 @@ func TestBadInputs(t *testing.T) {
 		// Flags.
 		{"flag --gil", []string{"record", good, "--gil", "nogil"}, nil, 2, []string{"--gil", "nogil"}},
 		{"flag --switch-interval", []string{"record", good, "--switch-interval", "1ns"}, nil, 2, []string{"--switch-interval"}},
+		{"flag --switch-interval, not whole microseconds", []string{"record", good, "--switch-interval", "1500ns"}, nil, 2, []string{"--switch-interval 1.5µs is not a whole number of microseconds"}},
 		{"flag --threads", []string{"record", good, "--threads", "-1"}, nil, 2, []string{"--threads -1"}},
 		{"flag --formats", []string{"record", good, "--formats", "bogus"}, nil, 2, []string{"--formats", "bogus"}},
 		{"flag --otlp", []string{"record", good, "--otlp=not a url"}, nil, 2, []string{"--otlp", "not a url"}},

@@ -84,6 +84,9 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 					// simulated 1ns, whose model then read 1µs).
 					return &usageError{fmt.Errorf("--switch-interval %v: expected %v to %v", d, workload.MinSwitchInterval, workload.MaxDuration)}
 				}
+				if why := workload.WholeMicroseconds(d); why != "" {
+					return &usageError{fmt.Errorf("--switch-interval %s", why)}
+				}
 			}
 			// A repeated interval is the same variant: run once (QA:
 			// --switch-interval 1ms,1ms printed each row twice and wrote

@@ -31,6 +31,7 @@ func TestCompareArgs(t *testing.T) {
 		{[]string{"w.yaml", "--switch-interval", "5"}, nil, true, ""},
 		{[]string{"w.yaml", "--switch-interval", "0"}, nil, true, "--switch-interval"},
 		{[]string{"w.yaml", "--switch-interval", "1ns"}, nil, true, "--switch-interval 1ns: expected 1µs to 1h0m0s"},
+		{[]string{"w.yaml", "--switch-interval", "2500ns"}, nil, true, "--switch-interval 2.5µs is not a whole number of microseconds, in which CPython keeps the switch interval (sys.setswitchinterval); use 2µs or 3µs"},
 		{[]string{"w.yaml", "--switch-interval", "5ms,2h"}, nil, true, "--switch-interval 2h0m0s: expected 1µs to 1h0m0s"},
 		{[]string{"w.yaml", "--modes", ""}, nil, true, "invalid --modes: empty"},
 		{[]string{"w.yaml", "--threads", "100000"}, nil, true, "100000: expected 1 to 1024"},

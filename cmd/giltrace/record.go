@@ -167,6 +167,8 @@ func (o *recordOptions) check(given func(name string) bool) error {
 		return fmt.Errorf("--switch-interval %v: expected %v to %v", o.SwitchInterval, workload.MinSwitchInterval, workload.MaxDuration)
 	case o.SwitchInterval > workload.MaxDuration:
 		return fmt.Errorf("--switch-interval %v: expected %v to %v", o.SwitchInterval, workload.MinSwitchInterval, workload.MaxDuration)
+	case workload.WholeMicroseconds(o.SwitchInterval) != "":
+		return fmt.Errorf("--switch-interval %s", workload.WholeMicroseconds(o.SwitchInterval))
 	case o.Threads < 0 || given("threads") && o.Threads == 0 || o.Threads > workload.MaxThreads:
 		return fmt.Errorf("--threads %d: expected 1 to %d", o.Threads, workload.MaxThreads)
 	case o.Processes < 0 || given("processes") && o.Processes == 0 || o.Processes > workload.MaxProcesses:

@@ -46,6 +46,17 @@ const (
 // interval in whole microseconds (sys.setswitchinterval).
 const MinSwitchInterval = time.Microsecond
 
+// WholeMicroseconds says why d is no switch interval CPython could have,
+// "" if it is one: a whole number of microseconds (QA: 1500ns ran as
+// 1.5 us, which sys.setswitchinterval truncates to 1 us).
+func WholeMicroseconds(d time.Duration) string {
+	if d%time.Microsecond == 0 {
+		return ""
+	}
+	lo := d.Truncate(time.Microsecond)
+	return fmt.Sprintf("%v is not a whole number of microseconds, in which CPython keeps the switch interval (sys.setswitchinterval); use %v or %v", d, lo, lo+time.Microsecond)
+}
+
 // Defaults of format v1.
 const (
 	DefaultGILMode        = tracer.GILCPython
@@ -473,7 +484,11 @@ func (l *loader) gil(n *yaml.Node) GILConfig {
 	}
 	if v := m.value("switch_interval"); v != nil {
 		if d, ok := l.duration(v, "gil.switch_interval", MinSwitchInterval); ok {
-			g.SwitchInterval = d
+			if why := WholeMicroseconds(d); why != "" {
+				l.errorf(v, "gil.switch_interval", "%s", why)
+			} else {
+				g.SwitchInterval = d
+			}
 		}
 		// Against a mode that is itself wrong (reported above), no more.
 		if g.Mode != tracer.GILCPython && !badMode {

@@ -171,6 +171,7 @@ func parseErrorCases() []parseErrorCase {
 		{"check interval for none", gilYAML("{mode: none, check_interval: 100}"), []string{"gil.check_interval: applies only to mode legacy, but mode is none"}},
 		{"switch interval too small", gilYAML("{switch_interval: 100ns}"), []string{"t.yaml:2:24: gil.switch_interval: expected a duration of at least 1µs, got 100ns"}},
 		{"switch interval zero", gilYAML("{switch_interval: 0s}"), []string{"gil.switch_interval: expected a duration of at least 1µs, got 0s"}},
+		{"switch interval not whole microseconds", gilYAML("{switch_interval: 1500ns}"), []string{"gil.switch_interval: 1.5µs is not a whole number of microseconds, in which CPython keeps the switch interval (sys.setswitchinterval); use 1µs or 2µs"}},
 		{"switch interval too large", gilYAML("{switch_interval: 2h}"), []string{"t.yaml:2:24: gil.switch_interval: 2h exceeds the limit of 1h"}},
 		{"check interval zero", gilYAML("{mode: legacy, check_interval: 0}"), []string{"t.yaml:2:37: gil.check_interval: expected a positive integer, got 0"}},
 		{"check interval too large", gilYAML("{mode: legacy, check_interval: 2e6}"), []string{"gil.check_interval: 2e6 exceeds the limit of 1000000"}},
