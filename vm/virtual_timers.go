@@ -159,20 +159,25 @@ func (l *lock) rearm() {
 			}
 		}
 		var first *vthread // of the next expiries, the earliest (minV)
+		firstAt, firstID, bestID := int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
+		locked := l.locked
 		for _, th := range l.waiters {
 			v := th.vt
 			if !v.armed {
 				continue // parking: its wait begins at arm
 			}
 			f := l.nextAt(v, now, id)
-			if first == nil || f < first.fire || f == first.fire && th.id < first.th.id {
-				first = v
+			if first == nil || f < firstAt || f == firstAt && th.id < firstID {
+				first, firstAt, firstID = v, f, th.id
 			}
 			if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
 				continue // queued to stop
 			}
-			if f = l.matters(v, f); f < bestAt || f == bestAt && th.id < best.th.id {
-				best, bestAt = v, f
+			if locked {
+				f = l.matters(v, f) // free, every expiry matters
+			}
+			if best == nil || f < bestAt || f == bestAt && th.id < bestID {
+				best, bestAt, bestID = v, f, th.id
 			}
 		}
 		l.minV = first
