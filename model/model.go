@@ -1823,7 +1823,7 @@ func (ft *functionTable) name(fn tracer.Frame, body []op) string {
 // cores at 616 ms, replayed with record --clock virtual in 355 ms).
 func coresNote(recorded int, simulated bool, cores int, clock string) string {
 	const cpuTime = " Work that needs a core is written as its CPU time, the part of each busy stretch in which the thread had one of the run's cores."
-	machine := fmt.Sprintf("The recorded machine had %s (the CPUs the recorder could run on)", count(recorded, "core", "cores"))
+	machine := fmt.Sprintf("The recorded machine had %s (the CPUs the recorded program could run on)", count(recorded, "core", "cores"))
 	if simulated {
 		machine = fmt.Sprintf("The run was simulated on %s", count(recorded, "core", "cores"))
 	}

@@ -230,12 +230,12 @@ func TestCores(t *testing.T) {
 		native   float64 // ms of each thread's native work
 		inHeader string
 	}{
-		{2, false, model.Options{}, 2, workload.ClockVirtual, 50, "# The recorded machine had 2 cores (the CPUs the recorder could run on): cores: 2 below"},
-		{1, false, model.Options{}, 1, workload.ClockVirtual, 25, "# The recorded machine had 1 core (the CPUs the recorder could run on): cores: 1 below"},
+		{2, false, model.Options{}, 2, workload.ClockVirtual, 50, "# The recorded machine had 2 cores (the CPUs the recorded program could run on): cores: 2 below"},
+		{1, false, model.Options{}, 1, workload.ClockVirtual, 25, "# The recorded machine had 1 core (the CPUs the recorded program could run on): cores: 1 below"},
 		{8, false, model.Options{}, 8, workload.ClockVirtual, 100, "# The recorded machine had 8 cores"},
 		{3, true, model.Options{}, 3, workload.ClockVirtual, 75, "# The run was simulated on 3 cores: cores: 3 below"},
 		{2, false, model.Options{Cores: 16}, 16, workload.ClockVirtual, 50, "(cores: 16 below); the recorded machine had 2 cores"},
-		{model.MaxCores + 1, false, model.Options{}, model.MaxCores, workload.ClockVirtual, 100, fmt.Sprintf("# The recorded machine had %d cores (the CPUs the recorder could run on): cores: %d below", model.MaxCores+1, model.MaxCores)},
+		{model.MaxCores + 1, false, model.Options{}, model.MaxCores, workload.ClockVirtual, 100, fmt.Sprintf("# The recorded machine had %d cores (the CPUs the recorded program could run on): cores: %d below", model.MaxCores+1, model.MaxCores)},
 		{0, false, model.Options{}, 0, "", 100, "# The trace does not say how many cores the recorded machine had"},
 	} {
 		src, w := build(c.recorded, c.virtual, c.o)

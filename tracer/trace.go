@@ -13,7 +13,7 @@ type Meta struct {
 	GILMode        GILMode           // how the threads share the interpreter
 	SwitchInterval time.Duration     // cpython mode's switch interval
 	CheckInterval  int               // legacy mode's check interval, in instructions
-	Cores          int               // runtime.NumCPU() of the recording machine
+	Cores          int               // the CPUs the run could use: runtime.NumCPU(); an attached process's affinity; the simulated cores
 	GOMAXPROCS     int               // runtime.GOMAXPROCS(0) during the run
 	LoopsPerMS     float64           // interpreter calibration: countdown iterations per millisecond, alone
 	Start          time.Time         // wall-clock time of the run's start (time 0 of the events)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/giltrace/giltrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // Default and minimum stack depth recorded per event.
@@ -269,6 +270,13 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 		return
 	}
 	meta.Extra["pid"] = strconv.Itoa(s.pid)
+	// The CPUs the process may run on, not giltrace's (runtime.NumCPU,
+	// which a program that record starts inherits): what its threads had,
+	// and what a model of the run replays (model, cores:).
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(s.pid, &set); err == nil && set.Count() > 0 {
+		meta.Cores = set.Count()
+	}
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid))
 	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	meta.Extra["command"] = strings.Join(argv, " ")

@@ -588,7 +588,12 @@ func TestAttach(t *testing.T) {
 	os.WriteFile(script, []byte("import threading, time\ndef spin(n):\n    while n: n -= 1\n"+
 		"ts = [threading.Thread(target=spin, args=(300_000_000,), name=f'spin-{i}') for i in range(2)]\n"+
 		"[t.start() for t in ts]; [t.join() for t in ts]\n"), 0o644)
-	cmd := exec.Command(py, script)
+	// On one CPU of the machine's (taskset execs the program, same PID):
+	// the trace's cores are the process's, not giltrace's.
+	cmd, pinned := exec.Command(py, script), false
+	if ts, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
+		cmd, pinned = exec.Command(ts, "-c", "0", py, script), true
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -604,6 +609,9 @@ func TestAttach(t *testing.T) {
 	}
 	if tr.Meta.Workload != "busy" || tr.Meta.Extra["pid"] == "" {
 		t.Errorf("meta %+v", tr.Meta)
+	}
+	if pinned && tr.Meta.Cores != 1 {
+		t.Errorf("cores %d, want 1: the CPUs of the process attached to (taskset -c 0), not giltrace's %d", tr.Meta.Cores, runtime.NumCPU())
 	}
 	if n := tr.Meta.Extra["repairs"]; n != "" {
 		t.Errorf("%s inconsistencies mended in a run cut off by its duration", n)
