@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 
+	"github.com/giltrace/giltrace/internal/cpus"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -18,7 +18,7 @@ type VMOptions struct {
 	// measure this machine.
 	Clock workload.ClockMode
 	// Cores is the simulated machine of virtual time; 0 is this machine's
-	// (runtime.NumCPU). Real time rejects it.
+	// (internal/cpus). Real time rejects it.
 	Cores int
 	// Seed, if set, replaces the workload's seed.
 	Seed *int64
@@ -63,10 +63,11 @@ func (o VMOptions) variant(w *workload.Workload, v Variant, lpm float64) vm.Opti
 	if clock == workload.ClockVirtual && cores == 0 {
 		// The workload's cores:, as record simulates them (QA: compare
 		// ran a workload of cores: 3 on this machine's 2), else this
-		// machine's.
+		// machine's (the CPUs giltrace can use at once, within its
+		// cgroup's limit: internal/cpus).
 		cores = w.Cores
 		if cores == 0 {
-			cores = runtime.NumCPU()
+			cores = cpus.Usable()
 		}
 	}
 	gil := w.GIL.Mode

@@ -13,7 +13,7 @@ type Meta struct {
 	GILMode        GILMode           // how the threads share the interpreter
 	SwitchInterval time.Duration     // cpython mode's switch interval
 	CheckInterval  int               // legacy mode's check interval, in instructions
-	Cores          int               // the CPUs the run could use: runtime.NumCPU(); an attached process's affinity; the simulated cores
+	Cores          int               // the CPUs the run could use at once (internal/cpus): its affinity within its cgroup's CPU limit; the simulated cores
 	GOMAXPROCS     int               // runtime.GOMAXPROCS(0) during the run
 	LoopsPerMS     float64           // interpreter calibration: countdown iterations per millisecond, alone
 	Start          time.Time         // wall-clock time of the run's start (time 0 of the events)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/cpus"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 )
@@ -544,7 +545,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		GILMode:        r.s.mode,
 		SwitchInterval: r.s.interval,
 		CheckInterval:  r.s.check,
-		Cores:          runtime.NumCPU(),
+		Cores:          cpus.Usable(),
 		GOMAXPROCS:     r.gomaxprocs,
 		LoopsPerMS:     lpm,
 		Start:          start,

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/giltrace/giltrace/internal/cpus"
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/spf13/cobra"
@@ -214,7 +215,7 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
 	// The metadata a trace cut off mid-run keeps (the run's replaces it at
 	// the end): the switch interval is read from the process later.
-	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: cpus.Usable(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Start: time.Now().UTC(), Version: giltraceVersion(), Extra: map[string]string{"provisional": "true", "source": "cpython",
 			"switch_interval": "not read from the process before the trace was cut off; CPython's default 5ms assumed"}}
 	// The privilege first: a user without it learns that, not that the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/compare"
+	"github.com/giltrace/giltrace/internal/cpus"
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
@@ -142,7 +143,7 @@ func startMeta(w *workload.Workload, o *recordOptions) tracer.Meta {
 	m := tracer.Meta{
 		Workload: w.Name, WorkloadFile: w.File, WorkloadSource: string(w.Source),
 		GILMode: w.GIL.Mode, SwitchInterval: w.GIL.SwitchInterval, CheckInterval: w.GIL.CheckInterval,
-		Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Cores: cpus.Usable(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Start: time.Now().UTC(), Version: giltraceVersion(),
 		Extra: map[string]string{"provisional": "true"},
 	}

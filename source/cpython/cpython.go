@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/giltrace/giltrace/internal/cpus"
 	"github.com/giltrace/giltrace/tracer"
 	"golang.org/x/sys/unix"
 )
@@ -171,7 +172,7 @@ func (s *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Meta,
 // and only the locks that say something about the threads. A crash of
 // giltrace then leaves the run so far on disk. live may be nil.
 func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tracer.Meta, error) {
-	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: runtime.NumCPU(),
+	meta := tracer.Meta{GILMode: tracer.GILCPython, SwitchInterval: defaultInterval, Cores: cpus.Usable(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Version: s.o.Version, Extra: map[string]string{"source": "cpython"}}
 	t0 := time.Now()
 	if err := Check(); err != nil {
@@ -270,12 +271,13 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 		return
 	}
 	meta.Extra["pid"] = strconv.Itoa(s.pid)
-	// The CPUs the process may run on, not giltrace's (runtime.NumCPU,
-	// which a program that record starts inherits): what its threads had,
-	// and what a model of the run replays (model, cores:).
+	// The CPUs the process may run on, not giltrace's (which a program
+	// that record starts inherits): its affinity, within its cgroup's CPU
+	// limit; what its threads had, and what a model of the run replays
+	// (model, cores:).
 	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(s.pid, &set); err == nil && set.Count() > 0 {
-		meta.Cores = set.Count()
+	if err := unix.SchedGetaffinity(s.pid, &set); err == nil {
+		meta.Cores = cpus.Of(s.pid, set.Count())
 	}
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid))
 	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
