@@ -23,22 +23,23 @@ var layerRules = []struct {
 }{
 	{"tracer", nil},
 	{"vm/workload", []string{"tracer"}},
-	{"vm", []string{"tracer", "vm/workload"}},
-	{"source", []string{"tracer", "source"}}, // and its own helpers under source/
+	{"vm", []string{"tracer", "vm/workload", "internal/cpus"}},
+	{"source", []string{"tracer", "source", "internal/cpus"}}, // and its own helpers under source/
 	{"diagnosis", []string{"tracer", "internal/textfmt"}},
 	{"exporters/report", []string{"tracer", "diagnosis", "internal/textfmt"}},
 	{"exporters", []string{"tracer"}},
 	{"model", []string{"tracer"}},
 	{"chart", nil},
-	{"compare", []string{"tracer", "vm", "diagnosis", "chart", "model", "internal/textfmt"}},
+	{"compare", []string{"tracer", "vm", "diagnosis", "chart", "model", "internal/textfmt", "internal/cpus"}},
 	{"view", []string{"tracer", "diagnosis", "exporters", "internal/textfmt"}},
 	{"internal/textfmt", nil},
+	{"internal/cpus", nil},
 	{"internal/golden", nil},
 	{"internal/browser", nil},
 	{"internal/chrometest", nil},
 	{"internal/jaegertest", nil},
 	{"internal/testkit", []string{"tracer"}},
-	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "view", "internal/textfmt"}},
+	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "view", "internal/textfmt", "internal/cpus"}},
 }
 
 // TestDependencyDirection checks every package's imports of the module
