@@ -256,7 +256,7 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 		return t
 	}
 	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
-	if b.log { // Recorder.logOrder, inlined by hand (a call was 2 % of a virtual run)
+	if b.log { // orderLog.grow's caller, by hand: a call was 2 % of a virtual run
 		o := &b.r.order
 		if o.n == len(o.cur) {
 			o.grow(b.r)
@@ -381,20 +381,9 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		}
 		seqs = append(seqs, seq)
 	}
-	if r.order.on {
-		// A sequential run: its events in the order logged, if that is
-		// the trace's (order.go), else merged into the same array.
-		out := make([]Event, countEvents(seqs))
-		hugeSlice(out)
-		stop := prefault(out, regionOf(out))
-		if !r.order.gather(out, seqs) {
-			mergeInto(out, seqs)
-		}
-		stop()
-		t.Events = out
-	} else {
-		t.Events = mergeEvents(seqs)
-	}
+	// A sequential run's events in the order logged, if that is the
+	// trace's (order.go), else merged.
+	t.Events = layOut(seqs, &r.order)
 	if cut >= 0 {
 		n := len(t.Events)
 		for n > 0 && t.Events[n-1].Time >= cut {
@@ -468,10 +457,18 @@ func Less(a, b *Event) bool {
 // virtual time, where threads take turns every few events, each step
 // costs a few comparisons of two words on a heap of the heads' keys, with
 // no interface call.
-func mergeEvents(seqs [][][]Event) []Event {
+func mergeEvents(seqs [][][]Event) []Event { return layOut(seqs, nil) }
+
+// layOut is the events of seqs in one array, in the trace's order: in
+// the order o logged, if it gathers them (a sequential recorder's,
+// order.go), else merged (mergeInto). o may be nil.
+func layOut(seqs [][][]Event, o *orderLog) []Event {
 	out := make([]Event, countEvents(seqs))
 	hugeSlice(out)
 	defer prefault(out, regionOf(out))() // its pages faulted in on another core meanwhile
+	if o != nil && o.gather(out, seqs) {
+		return out
+	}
 	return mergeInto(out, seqs)
 }
 

@@ -46,10 +46,23 @@ func BenchmarkMergeEvents(b *testing.B) {
 // order, as a virtual run's nearly are.
 func BenchmarkGatherEvents(b *testing.B) {
 	for _, run := range []int{1, 3, 1000} {
-		seqs := mergeInput(16, 128<<10, run)
-		r := NewRecorder(Config{Sequential: true})
-		for _, e := range mergeEvents(seqs) {
-			r.logOrder(e.Thread)
+		// The same events emitted in the trace's order into a sequential
+		// recorder, which logs it.
+		r := NewRecorder(Config{Sequential: true, MaxEvents: 16 * 128 << 10})
+		var bufs []*Buffer
+		for range 16 {
+			bufs = append(bufs, r.NewThread("t", 0))
+		}
+		for _, e := range mergeEvents(mergeInput(16, 128<<10, run)) {
+			bufs[e.Thread].Emit(e.Time, e.Kind, e.Stack, e.Arg)
+		}
+		var seqs [][][]Event
+		for _, b := range bufs {
+			var seq [][]Event
+			for c := range b.chunks {
+				seq = append(seq, b.events(c))
+			}
+			seqs = append(seqs, seq)
 		}
 		out := make([]Event, countEvents(seqs))
 		b.Run(fmt.Sprintf("merge-run%d", run), func(b *testing.B) {

@@ -33,18 +33,8 @@ type orderLog struct {
 	events int // the events of the arrays taken so far
 }
 
-// logOrder logs an event of thread th (Buffer.emit does the same inline).
-func (r *Recorder) logOrder(th ThreadID) {
-	o := &r.order
-	if o.n == len(o.cur) {
-		o.grow(r)
-	}
-	o.cur[o.n] = uint32(th)
-	o.n++
-}
-
-// grow takes a new chunk: as many events as all before it, within
-// [firstChunkEvents, chunkEvents].
+// grow takes a new chunk (Buffer.emit, when the current one is full): as
+// many events as all before it, within [firstChunkEvents, chunkEvents].
 func (o *orderLog) grow(r *Recorder) {
 	if o.n > 0 {
 		o.chunks = append(o.chunks, o.cur[:o.n])
