@@ -119,27 +119,22 @@ type runWork struct {
 	cores  int // the cores the run had (Speedup.Cores)
 }
 
-// workOf is the CPU work of the run of trace t, from its report r; nil
-// when the trace has no cores, wall or threads.
-func workOf(t *tracer.Trace, r *diagnosis.Report) *runWork {
+// workOf is the CPU work of a run, from its report r (the report's own
+// figure, Speedup.CPUWorkNS); nil when the trace has no cores, wall or
+// threads.
+func workOf(r *diagnosis.Report) *runWork {
 	cores := r.Speedup.Cores
 	if cores <= 0 || r.WallNS <= 0 || len(r.Threads) == 0 {
 		return nil
 	}
 	w := &runWork{threads: make([]int64, len(r.Threads)), queued: len(r.Threads) > cores, cores: cores}
-	var sum int64
 	for i := range r.Threads {
 		th := &r.Threads[i]
-		w.threads[i] = th.RunningNS + th.NativeNS + th.NativeHoldingNS
-		sum += w.threads[i]
+		w.threads[i] = th.RunningNS + th.NativeNS + th.NativeHoldingNS // as Work.CPUNS sums them
 	}
 	slices.SortFunc(w.threads, func(a, b int64) int { return cmp.Compare(b, a) })
-	w.cpuNS = min(sum, int64(cores)*r.WallNS) // as the report caps it (Speedup.CPUCapped)
-	if r.Clock == "virtual" {
-		if wc, err := strconv.ParseInt(t.Meta.Extra[diagnosis.ExtraWantedCPU], 10, 64); err == nil && wc >= 0 {
-			w.cpuNS = min(w.cpuNS, wc)
-		}
-	} else if w.queued {
+	w.cpuNS = r.Speedup.CPUWorkNS()
+	if r.Clock != "virtual" && w.queued {
 		if m := r.Machine; m != nil && !m.MainProcessOnly {
 			w.cpuNS = min(w.cpuNS, m.CPUNS)
 		} else {
@@ -311,7 +306,7 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 		Overlap:          r.Speedup.Overlap,
 		Verdicts:         []string{},
 		interval:         v.SwitchInterval,
-		work:             workOf(t, r),
+		work:             workOf(r),
 	}
 	if v.Mode == FreeThreaded || t.Meta.GILMode == tracer.GILLegacy {
 		// No switch interval: no GIL, or the legacy GIL's check interval.

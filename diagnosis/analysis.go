@@ -305,6 +305,11 @@ type Speedup struct {
 	cpuNS             int64 // the CPU work in SerialEquivNS (the rest is I/O)
 }
 
+// CPUWorkNS is the CPU work counted in SerialEquivNS, the rest being I/O:
+// the threads' running and native time (Work.CPUNS), in virtual time at
+// most the VM's count of it, and at most Cores × the wall (CPUCapped).
+func (s *Speedup) CPUWorkNS() int64 { return s.cpuNS }
+
 // Analyze computes the full report of a run from its spans s
 // (tracer.Derive of the trace, which is s.Trace). It does not modify them
 // and is deterministic.
