@@ -173,8 +173,8 @@ func (l *lock) rearm() {
 			if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
 				continue // queued to stop
 			}
-			if locked {
-				f = l.matters(v, f) // free, every expiry matters
+			if locked { // while free, every expiry matters: f itself
+				f = l.matters(v, f)
 			}
 			if best == nil || f < bestAt || f == bestAt && th.id < bestID {
 				best, bestAt, bestID = v, f, th.id
