@@ -38,7 +38,8 @@ func TestRecycledChunks(t *testing.T) {
 		want := recordRun(cfg, 2, 3, 5000)
 		first := recordRun(cfg, 1, 4, 70_000) // full-size chunks and slabs
 		firstEvents := slices.Clone(first.Events)
-		if _, reused := takeEvents(firstChunkEvents); !reused {
+		// Under the race detector the pool may drop what it is given.
+		if _, reused := takeEvents(firstChunkEvents); !reused && !raceEnabled {
 			t.Fatalf("huge %v: no array given back after Finish", huge)
 		}
 		got := recordRun(cfg, 2, 3, 5000)
