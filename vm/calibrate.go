@@ -81,7 +81,7 @@ func countdownThread(n int64, quick bool) *thread {
 	p := &process{id: rec.AddProcess("calibrate", 1), gil: noGIL{}}
 	buf := rec.NewThread("main", p.id)
 	th := &thread{id: buf.Thread(), proc: p, gil: p.gil, buf: buf, rec: rec, clock: &realClock{start: time.Now()},
-		ctx: context.Background(), prog: prog, stacks: map[uint64]tracer.StackID{},
+		ctx: context.Background(), prog: prog,
 		frames: make([]frame, 0, prog.maxDepth+1), locals: make([]int64, prog.maxLocal),
 		nextTick: math.MaxInt64, wake: NewWaker()}
 	th.frames = append(th.frames, frame{code: prog.tops[0]})

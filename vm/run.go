@@ -520,7 +520,7 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 	buf := r.rec.NewThread(name, p.id)
 	th := &thread{
 		id: buf.Thread(), name: name, proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: p.ctx, runCtx: r.ctx,
-		prog: r.prog, wake: NewWaker(), stacks: map[uint64]tracer.StackID{},
+		prog: r.prog, wake: NewWaker(),
 		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
 		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
 		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,

@@ -40,7 +40,7 @@ type thread struct {
 	widx int
 
 	stack  tracer.StackID
-	stacks map[uint64]tracer.StackID // (parent, frame) -> stack
+	stacks stackCache // (parent, frame) -> stack (stackOf)
 	frames []frame
 	locals []int64
 	// instrs counts the instructions the thread has executed, as CPython
