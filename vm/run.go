@@ -532,6 +532,9 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 	return th
 }
 
+// usableCores is cpus.Usable (tests: whether a run asks).
+var usableCores = cpus.Usable
+
 func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 	extra := map[string]string{"processes": strconv.Itoa(r.s.processes)}
 	if r.s.one && r.s.processes > 1 {
@@ -543,7 +546,7 @@ func (r *runner) meta(start time.Time, lpm float64) tracer.Meta {
 		// This machine's, within the cgroup's limit: files to read, 90 us
 		// a run, 8 % of an 8-thread virtual countdown's CPU when virtual
 		// runs asked too (docs/performance.md).
-		cores = cpus.Usable()
+		cores = usableCores()
 	}
 	return tracer.Meta{
 		Workload:       r.w.Name,
