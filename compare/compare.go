@@ -58,7 +58,7 @@ type Runner func(ctx context.Context, v Variant) (*tracer.Trace, error)
 // Options configure a comparison.
 type Options struct {
 	Workload        string          // the workload's name
-	CallsPerThread  int             // calls of its run functions one thread makes (sum of the groups' repeats)
+	CallsPerThread  int             // calls of its run functions one thread makes (the repeats of the groups that scale: CallsPerThread)
 	Threads         []int           // thread counts; 1 is added if missing (the speedup baseline)
 	Modes           []string        // of AllModes; empty means all
 	SwitchIntervals []time.Duration // for the GIL modes; empty means the workload's own

@@ -125,3 +125,42 @@ func TestCompareWorkloadCores(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsOfAStarter: a group that starts others keeps its count at
+// every size, so its calls are not the unit of throughput: main starting
+// N workers of 3 calls each makes 3N calls (QA: it counted N calls of
+// main too), and the speedup is the same either way.
+func TestCallsOfAStarter(t *testing.T) {
+	w, err := workload.Parse("starter.yaml", []byte(`
+name: starter
+functions:
+  main:
+    - start: workers
+    - join: workers
+  work:
+    - compute: 1ms
+threads:
+  - name: main
+    run: main
+  - name: workers
+    count: 2
+    run: work
+    repeat: 3
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CallsPerThread(w); got != 3 {
+		t.Fatalf("CallsPerThread = %d, want 3 (the workers' repeat)", got)
+	}
+	res, err := Run(context.Background(), Options{Workload: w.Name, CallsPerThread: CallsPerThread(w), Threads: []int{1, 2}, Modes: []string{Threads, Processes}},
+		NewVMRunner(w, VMOptions{Cores: 4, Version: "test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range res.Rows {
+		if row.Calls != 3*row.Threads {
+			t.Errorf("%s %d: %d calls, want %d", row.Mode, row.Threads, row.Calls, 3*row.Threads)
+		}
+	}
+}

@@ -115,12 +115,23 @@ func CheckVM(w *workload.Workload, o VMOptions, c Options) error {
 // processes (process:) has no variants to compare.
 var ErrPinnedProcesses = errors.New("compare scales a workload's thread groups as threads of one process or as processes of their own, which a workload of pinned processes (a model of a multiprocessing program) does not allow")
 
-// CallsPerThread is how many times one thread of each group calls its run
-// function, summed over the groups: the unit of a comparison's throughput.
+// CallsPerThread is how many times one thread of each group that scales
+// calls its run function, summed over those groups: the unit of a
+// comparison's calls and throughput. A group that starts others keeps its
+// count at every size (vm.Options.Threads) and is not counted: with it,
+// a run of main starting N workers counted N calls of main (QA); the
+// speedups, ratios of like runs, are the same either way. If every group
+// starts others, all are counted.
 func CallsPerThread(w *workload.Workload) int {
-	n := 0
+	n, all := 0, 0
 	for _, g := range w.Threads {
-		n += max(g.Repeat, 1)
+		all += max(g.Repeat, 1)
+		if !w.StartsOthers(g) {
+			n += max(g.Repeat, 1)
+		}
+	}
+	if n == 0 {
+		return all
 	}
 	return n
 }
