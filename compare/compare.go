@@ -84,6 +84,12 @@ type Row struct {
 	// (ObtainedShare): its wall, speedup, overlap and verdicts are
 	// distorted, and the table marks it (QA: a free-threaded run that
 	// obtained 15 % was printed "1.67x overlap, scales" with no word).
+	// SpeedupBound: a measured run's (--clock real) highest speedup
+	// that its cores allow its CPU work (the one-thread run's, N times;
+	// speedupBound): a Speedup above it is a slow baseline or an
+	// inconsistent measurement, as the table's note says. 0 in virtual
+	// time, and when the traces do not give it.
+	SpeedupBound  float64 `json:"speedup_bound,omitempty"`
 	BusyMachine   bool    `json:"busy_machine,omitempty"`
 	ObtainedShare float64 `json:"obtained_share,omitempty"`
 	Trace         string  `json:"trace,omitempty"` // the kept .giltrace file
@@ -348,6 +354,12 @@ func (r *Result) finish() {
 			// runs of hours, 0.0 calls a second, all gave 0.00x).
 			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 && b.Error == "" && row.Error == "" {
 				row.Speedup = round3(float64(row.Calls) / float64(row.WallNS) * float64(b.WallNS) / float64(b.Calls))
+			}
+		}
+		row.SpeedupBound = 0
+		if r.Clock != "virtual" && r.Cores > 0 && row.Error == "" {
+			if bound, ok := r.speedupBound(row); ok {
+				row.SpeedupBound = round3(bound)
 			}
 		}
 	}

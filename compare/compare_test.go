@@ -390,3 +390,30 @@ func TestBusyRowsMarked(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeedupBoundInJSON: a measured run's bound (the note's "at most")
+// is in the JSON as speedup_bound; in virtual time, and for the
+// one-thread rows, it is not.
+func TestSpeedupBoundInJSON(t *testing.T) {
+	rows := func() []Row {
+		return []Row{
+			{Mode: Processes, Threads: 1, WallNS: 110 * ms, Calls: 1, work: &runWork{cpuNS: 110 * ms, threads: []int64{110 * ms}, cores: 2}},
+			{Mode: Processes, Threads: 2, WallNS: 104 * ms, Calls: 2, work: &runWork{cpuNS: 220 * ms, threads: []int64{110 * ms, 110 * ms}, cores: 2}},
+		}
+	}
+	for _, clock := range []string{"", "virtual"} {
+		r := &Result{Workload: "w", Cores: 2, Clock: clock, Rows: rows()}
+		r.finish()
+		var b strings.Builder
+		if err := r.WriteJSON(&b); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Count(b.String(), `"speedup_bound": 2`)
+		if want := map[string]int{"": 1, "virtual": 0}[clock]; got != want || strings.Count(b.String(), "speedup_bound") != want {
+			t.Errorf("clock %q: speedup_bound 2 %d times, want %d:\n%s", clock, got, want, b.String())
+		}
+		if clock == "" && r.Rows[1].Speedup != 2.115 {
+			t.Errorf("speedup %v, want 2.115", r.Rows[1].Speedup)
+		}
+	}
+}

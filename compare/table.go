@@ -53,7 +53,7 @@ func (r *Result) WriteText(w io.Writer) error {
 }
 
 // aboveCoresNote says, for measured runs, which speedups exceed what the
-// cores allow the runs' CPU work (speedupBound): no run's work can go
+// cores allow the runs' CPU work (speedupBound, in the JSON Row.SpeedupBound): no run's work can go
 // faster than that, so such a figure is a slow one-thread run, the
 // baseline, or an inconsistent measurement, not a gain (QA: "processes 2:
 // 2.11x" on 2 cores with --clock real). A speedup above the cores that
