@@ -939,17 +939,37 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 	// Does the best option still gain from more cores? The fewest cores
 	// that give (within 2 %) what the most give: QA, "on 8 cores
 	// processes would run 1.89x" where the table showed 1.89x on 4.
-	var most PredictionRow
-	for _, r := range p.Rows {
-		if r.Mode == best.Mode && r.SwitchInterval == 0 && r.Cores > most.Cores {
-			most = r
+	moreOf := func(mode string) (most, more PredictionRow) {
+		for _, r := range p.Rows {
+			if r.Mode == mode && r.SwitchInterval == 0 && r.Cores > most.Cores {
+				most = r
+			}
+		}
+		more = most
+		for _, r := range p.Rows {
+			if r.Mode == mode && r.SwitchInterval == 0 && r.Cores > best.Cores && r.Cores < more.Cores && r.Speedup >= 0.98*most.Speedup {
+				more = r
+			}
+		}
+		return most, more
+	}
+	gains := func(most, more PredictionRow) bool {
+		return more.Cores > best.Cores && most.Speedup > best.Speedup*1.1
+	}
+	most, more := moreOf(best.Mode)
+	if !gains(most, more) {
+		// Another option may gain from more cores where the best does
+		// not (QA: recorded on 1 core, "more cores would not help" above
+		// a table of processes 2 at 1.99x): the one that gains most.
+		for _, mode := range []string{Threads, Processes, FreeThreaded} {
+			if mo, mr := moreOf(mode); mode != best.Mode && gains(mo, mr) && (!gains(most, more) || mo.Speedup > most.Speedup) {
+				most, more = mo, mr
+			}
 		}
 	}
-	more := most
+	var anyMore bool // a row on more cores: whether they help is known
 	for _, r := range p.Rows {
-		if r.Mode == best.Mode && r.SwitchInterval == 0 && r.Cores > best.Cores && r.Cores < more.Cores && r.Speedup >= 0.98*most.Speedup {
-			more = r
-		}
+		anyMore = anyMore || r.Cores > best.Cores
 	}
 	// The longest thread's own work ends about when the best option does:
 	// it is the limit, for one of the reasons below.
@@ -971,8 +991,8 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		if p.unseenHolds {
 			p.Limit += "; traced without --lock-holds, the model knows its critical sections only from the waits for it: record with --lock-holds to predict what shortening them would change"
 		}
-	case more.Cores > best.Cores && most.Speedup > best.Speedup*1.1:
-		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), best.Mode, textfmt.X(more.Speedup), "predicted")
+	case gains(most, more):
+		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), more.Mode, textfmt.X(more.Speedup), "predicted")
 	case longest && crit.lateStart():
 		p.Limit = crit.lateStartLimit()
 	case longest && crit.importNS*2 >= crit.workNS && crit.workNS > 0:
@@ -1017,7 +1037,7 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 			work, textfmt.Plural(best.Cores, "core"), crit.name, needs, textfmt.Plural(best.Cores, "core"))
 	case longest:
 		p.Limit = fmt.Sprintf("the longest thread: %s; splitting its work across more workers would help", crit.needs())
-	case most.Cores > best.Cores:
+	case anyMore:
 		p.Limit = fmt.Sprintf("the work itself: no option on %s does better, and more cores would not help", textfmt.Plural(best.Cores, "core"))
 	default:
 		// No row on more cores: whether they would help is not known (QA:

@@ -880,6 +880,31 @@ func TestLimitWorkItself(t *testing.T) {
 	}
 }
 
+// TestLimitMoreCoresOtherMode: on the recorded cores nothing beats the
+// run as recorded, and more cores do not help its mode, but they help
+// another: the limit names that mode on the fewest cores that give its
+// gain (QA: a countdown recorded on 1 core, "more cores would not help"
+// above a table of processes and free-threaded at 1.99x on 2 cores).
+func TestLimitMoreCoresOtherMode(t *testing.T) {
+	row := func(mode string, cores int, x float64) PredictionRow {
+		return PredictionRow{Mode: mode, Cores: cores, WallNS: int64(1e9 / x), Speedup: x}
+	}
+	one := row(Threads, 1, 1)
+	p := &Prediction{RecordedCores: 1, Replay: one, Rows: []PredictionRow{one, row(Threads, 2, 1), row(Threads, 4, 1),
+		row(Processes, 1, 1), row(Processes, 2, 1.99), row(Processes, 4, 1.99),
+		row(FreeThreaded, 1, 1), row(FreeThreaded, 2, 1.99), row(FreeThreaded, 4, 1.99)}}
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the cores: on 2 cores processes would run 1.99x"; !strings.HasPrefix(p.Limit, want) {
+		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+	// The mode that gains most, when they differ.
+	p.Rows = append(p.Rows[:len(p.Rows)-1], row(FreeThreaded, 4, 3.9))
+	p.choose(WhatIfOptions{}, critical{})
+	if want := "the cores: on 4 cores free-threaded would run 3.90x"; !strings.HasPrefix(p.Limit, want) {
+		t.Errorf("limit %q, want it to begin %q", p.Limit, want)
+	}
+}
+
 // TestWhatIfTableSwitchInterval: the table shows the switch interval each
 // threads row ran with, the recorded one where the sweep sets none, as
 // compare does (QA: "-" beside compare's 5ms); no GIL, no interval.
