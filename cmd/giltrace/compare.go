@@ -59,7 +59,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"CPU time its threads wanted is marked \"busy machine*\", with a note.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.File = runTraceArg(args[0])
 			if !cmd.Flags().Changed("seed") {
 				o.Seed = nil
 			}

@@ -42,7 +42,7 @@ func exportCmd(run func(*cobra.Command, *exportOptions) error) *cobra.Command {
 			"collector instead (--endpoint, --protocol, OTEL_EXPORTER_OTLP_*; docs/otel.md).",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.File = runTraceArg(args[0])
 			if o.Format == "" {
 				return &usageError{fmt.Errorf("--format is required (formats: %s)", exportFormatNames())}
 			}

@@ -41,7 +41,7 @@ func modelCmd(run func(*cobra.Command, *modelOptions) error) *cobra.Command {
 			"(--threads), and --clock real beside cores: (docs/what-if.md).",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.File = runTraceArg(args[0])
 			return run(cmd, o)
 		},
 	}

@@ -30,7 +30,7 @@ func reportCmd(run func(*cobra.Command, *reportOptions) error) *cobra.Command {
 			"verdicts with what to do. docs/diagnosis.md explains every number.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.File = runTraceArg(args[0])
 			return run(cmd, o)
 		},
 	}

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -113,5 +118,50 @@ func TestCheckHasEventsOneThread(t *testing.T) {
 	err := checkHasEvents(&tracer.Trace{Threads: make([]tracer.Thread, 1), Truncated: true}, "x.giltrace", "reporting", "report")
 	if want := "reporting x.giltrace: the trace holds no events of its 1 thread (the file was cut off before its first events were written): nothing to report"; err == nil || err.Error() != want {
 		t.Errorf("%v, want %s", err, want)
+	}
+}
+
+// TestRunDirArgument: a run's directory names its trace (DIR/run.giltrace)
+// for report, export, model and compare (QA: "giltrace view
+// giltrace-out/countdown" failed, "not a regular file (a directory)"); a
+// directory without one is still refused.
+func TestRunDirArgument(t *testing.T) {
+	dir := t.TempDir()
+	if err := tracer.WriteFile(filepath.Join(dir, traceName), testkit.Countdown(10)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := runRoot("report", filepath.Join(dir, traceName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := runRoot("report", dir); err != nil || got != want {
+		t.Errorf("report DIR = %q, %v; want report DIR/run.giltrace's", got, err)
+	}
+	if _, err := runRoot("export", dir, "--format", "folded"); err != nil {
+		t.Errorf("export DIR: %v", err)
+	} else if _, err := os.Stat(filepath.Join(dir, "flame.folded")); err != nil {
+		t.Errorf("export DIR wrote no flame.folded beside the run's trace: %v", err)
+	}
+	if got, err := runRoot("model", dir); err != nil || !strings.Contains(got, "threads:") {
+		t.Errorf("model DIR = %.200q, %v; want the run's model", got, err)
+	}
+	empty := t.TempDir()
+	if _, err := runRoot("report", empty); err == nil || !strings.Contains(err.Error(), "a directory") {
+		t.Errorf("report of a directory without a run: %v, want it refused as a directory", err)
+	}
+	// view and compare, as parsed (each serves or predicts at length).
+	var files []string
+	view := viewCmd(func(_ *cobra.Command, o *viewOptions) error { files = append(files, o.File); return nil })
+	cmp := compareCmd(func(_ *cobra.Command, o *compareOptions) error { files = append(files, o.File); return nil })
+	for _, c := range []*cobra.Command{view, cmp} {
+		c.SetArgs([]string{dir})
+		c.SetOut(io.Discard)
+		c.SetErr(io.Discard)
+		if err := c.Execute(); err != nil {
+			t.Fatalf("%s DIR: %v", c.Name(), err)
+		}
+	}
+	if want := []string{filepath.Join(dir, traceName), filepath.Join(dir, traceName)}; !slices.Equal(files, want) {
+		t.Errorf("view and compare of DIR read %q, want %q", files, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,6 +48,20 @@ func readTraceFile(path string, salvage bool) (t *tracer.Trace, partial, err err
 func isWorkloadName(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
 	return ext == ".yaml" || ext == ".yml"
+}
+
+// runTraceArg is the trace a command reads for its argument p: p, or, if
+// p is a directory holding a run's trace, that trace (DIR/run.giltrace,
+// as record writes it): QA, "giltrace view giltrace-out/countdown" failed
+// with "not a regular file (a directory)".
+func runTraceArg(p string) string {
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return p
+	}
+	if fi, err := os.Stat(filepath.Join(p, traceName)); err == nil && fi.Mode().IsRegular() {
+		return filepath.Join(p, traceName)
+	}
+	return p
 }
 
 // readTrace is readTraceFile for a command that works on the valid part of

@@ -46,7 +46,7 @@ func viewCmd(run func(*cobra.Command, *viewOptions) error) *cobra.Command {
 			"command stopped by a signal). docs/outputs.md explains the page.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
+			o.File = runTraceArg(args[0])
 			if err := o.check(); err != nil {
 				return &usageError{err}
 			}
