@@ -57,5 +57,13 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("reporting %s: %w", o.File, err)
 	}
-	return report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), s)
+	if err := report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), s); err != nil {
+		return err
+	}
+	if !o.JSON && t.Meta.Extra["source"] == "cpython" {
+		// What record prints after it, and report does not make (QA: the
+		// report gave no hint of where the prediction is).
+		fmt.Fprintf(cmd.OutOrStdout(), "\nWhat would help (processes, free-threading, more cores, another switch interval): record printed it and kept it beside the run (report.txt, whatif/); giltrace compare %s predicts it again (docs/what-if.md).\n", o.File)
+	}
+	return nil
 }

@@ -165,3 +165,21 @@ func TestRunDirArgument(t *testing.T) {
 		t.Errorf("view and compare of DIR read %q, want %q", files, want)
 	}
 }
+
+// TestReportPointsToWhatIf: the report of a real program's run ends by
+// saying where what would help is (QA: it gave no hint); a workload's,
+// whose compare runs the workload, and --json do not.
+func TestReportPointsToWhatIf(t *testing.T) {
+	py := testkit.FixtureDir() + "/python-countdown.giltrace"
+	out, err := runRoot("report", py)
+	if want := "giltrace compare " + py + " predicts it again"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("report of a real run: %v; lacks %q", err, want)
+	}
+	if out, err := runRoot("report", "--json", py); err != nil || strings.Contains(out, "predicts it again") {
+		t.Errorf("report --json of a real run: %v; has the text hint", err)
+	}
+	vmRun := testkit.FixtureDir() + "/convoy.giltrace"
+	if out, err := runRoot("report", vmRun); err != nil || strings.Contains(out, "predicts it again") {
+		t.Errorf("report of a workload's run: %v; has the real run's hint", err)
+	}
+}
