@@ -285,8 +285,8 @@ func (th *thread) stackOf(parent tracer.StackID, f tracer.FrameID) tracer.StackI
 
 // stackCache is a thread's cache of stacks, (parent, frame) -> stack: its
 // first few in place, the rest in a map. A map for each thread, made at
-// its start, was 2 % of a virtual run of an 8-thread countdown, which
-// has two (docs/performance.md).
+// its start, was 2 % of a virtual run of an 8-thread countdown, whose
+// threads have two stacks each (docs/performance.md).
 type stackCache struct {
 	keys [4]uint64
 	ids  [4]tracer.StackID
