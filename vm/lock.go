@@ -76,6 +76,9 @@ type lock struct {
 	lazy bool
 	rep  *vthread
 	minV *vthread // the waiter whose next expiry (fire) comes first, nil if not known
+	// vwaiters is waiters' schedulers, in the same order (lazy): the
+	// pass over them (rearm) reads one struct a waiter, not two.
+	vwaiters []*vthread
 }
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while
@@ -248,6 +251,9 @@ func (l *lock) addWaiter(th *thread) {
 	}
 	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
+	if l.lazy {
+		l.vwaiters = append(l.vwaiters, th.vt)
+	}
 	l.setWaiting(len(l.waiters))
 }
 
@@ -271,6 +277,11 @@ func (l *lock) removeWaiter(th *thread) {
 	moved.widx = i
 	l.waiters[last] = nil
 	l.waiters = l.waiters[:last]
+	if l.lazy {
+		l.vwaiters[i] = l.vwaiters[last]
+		l.vwaiters[last] = nil
+		l.vwaiters = l.vwaiters[:last]
+	}
 	l.setWaiting(last)
 	if l.lazy {
 		l.unarm(th.vt)

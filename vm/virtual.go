@@ -142,6 +142,7 @@ var stopAtCut = true
 // vthread is a thread's state in the scheduler.
 type vthread struct {
 	th       *thread
+	id       tracer.ThreadID // th.id, read without loading th (the waiters' pass: rearm)
 	c        *vclock
 	resume   func() (struct{}, bool) // the loop resumes the thread's coroutine
 	suspend  func(struct{}) bool     // the thread suspends it, back to the loop
@@ -209,7 +210,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 	c.limited = c.cores < len(threads)
 	byProc := map[*process][]*vthread{}
 	for _, th := range threads {
-		v := &vthread{th: th, c: c, at: never, qi: -1, horizon: never}
+		v := &vthread{th: th, id: th.id, c: c, at: never, qi: -1, horizon: never}
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)

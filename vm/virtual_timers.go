@@ -74,7 +74,7 @@ func (l *lock) nextAt(v *vthread, now int64, id tracer.ThreadID) int64 {
 	if f <= now {
 		t := int64(l.timedWait)
 		f = upTo(f, now, t)
-		if f == now && v.th.id < id {
+		if f == now && v.id < id {
 			f += t
 		}
 		v.fire = f
@@ -114,7 +114,7 @@ func (l *lock) matters(v *vthread, f int64) int64 {
 		f += t
 	}
 	f = upTo(f, l.switchAt+t, t)
-	if f-t == l.switchAt && l.last.id > v.th.id {
+	if f-t == l.switchAt && l.last.id > v.id {
 		f += t
 	}
 	return f
@@ -161,14 +161,13 @@ func (l *lock) rearm() {
 		var first *vthread // of the next expiries, the earliest (minV)
 		firstAt, firstID, bestID := int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
 		locked := l.locked
-		for _, th := range l.waiters {
-			v := th.vt
+		for _, v := range l.vwaiters {
 			if !v.armed {
 				continue // parking: its wait begins at arm
 			}
 			f := l.nextAt(v, now, id)
-			if first == nil || f < firstAt || f == firstAt && th.id < firstID {
-				first, firstAt, firstID = v, f, th.id
+			if first == nil || f < firstAt || f == firstAt && v.id < firstID {
+				first, firstAt, firstID = v, f, v.id
 			}
 			if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
 				continue // queued to stop
@@ -176,8 +175,8 @@ func (l *lock) rearm() {
 			if locked { // while free, every expiry matters: f itself
 				f = l.matters(v, f)
 			}
-			if best == nil || f < bestAt || f == bestAt && th.id < bestID {
-				best, bestAt, bestID = v, f, th.id
+			if best == nil || f < bestAt || f == bestAt && v.id < bestID {
+				best, bestAt, bestID = v, f, v.id
 			}
 		}
 		l.minV = first
