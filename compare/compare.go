@@ -79,17 +79,17 @@ type Row struct {
 	Overlap          float64  `json:"overlap"`    // the report's achieved speedup: the same work on one thread over the wall, from the trace
 	GILWaitFraction  float64  `json:"gil_wait_fraction"`
 	Verdicts         []string `json:"verdicts"`
-	// BusyMachine: a measured run (--clock real) that obtained less than
-	// diagnosis.BusyCPUShare of the CPU time its threads wanted
-	// (ObtainedShare): its wall, speedup, overlap and verdicts are
-	// distorted, and the table marks it (QA: a free-threaded run that
-	// obtained 15 % was printed "1.67x overlap, scales" with no word).
 	// SpeedupBound: a measured run's (--clock real) highest speedup
 	// that its cores allow its CPU work (the one-thread run's, N times;
 	// speedupBound): a Speedup above it is a slow baseline or an
 	// inconsistent measurement, as the table's note says. 0 in virtual
 	// time, and when the traces do not give it.
-	SpeedupBound  float64 `json:"speedup_bound,omitempty"`
+	SpeedupBound float64 `json:"speedup_bound,omitempty"`
+	// BusyMachine: a measured run (--clock real) that obtained less than
+	// diagnosis.BusyCPUShare of the CPU time its threads wanted
+	// (ObtainedShare): its wall, speedup, overlap and verdicts are
+	// distorted, and the table marks it (QA: a free-threaded run that
+	// obtained 15 % was printed "1.67x overlap, scales" with no word).
 	BusyMachine   bool    `json:"busy_machine,omitempty"`
 	ObtainedShare float64 `json:"obtained_share,omitempty"`
 	Trace         string  `json:"trace,omitempty"` // the kept .giltrace file
