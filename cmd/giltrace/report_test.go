@@ -146,8 +146,8 @@ func TestRunDirArgument(t *testing.T) {
 		t.Errorf("model DIR = %.200q, %v; want the run's model", got, err)
 	}
 	empty := t.TempDir()
-	if _, err := runRoot("report", empty); err == nil || !strings.Contains(err.Error(), "a directory") {
-		t.Errorf("report of a directory without a run: %v, want it refused as a directory", err)
+	if _, err := runRoot("report", empty); err == nil || !strings.Contains(err.Error(), "a directory") || !strings.Contains(err.Error(), "holds no run.giltrace") {
+		t.Errorf("report of a directory without a run: %v, want it refused as a directory with no run.giltrace", err)
 	}
 	// view and compare, as parsed (each serves or predicts at length).
 	var files []string

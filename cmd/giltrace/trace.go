@@ -41,6 +41,11 @@ func readTraceFile(path string, salvage bool) (t *tracer.Trace, partial, err err
 		// file starts with "# convoy: on".
 		err = fmt.Errorf("%w (a workload file: giltrace record %s runs it and reports the run)", err, path)
 	}
+	if fi, serr := os.Stat(path); err != nil && t == nil && serr == nil && fi.IsDir() {
+		// A run's directory is read for its trace (runTraceArg); this one
+		// holds none.
+		err = fmt.Errorf("%w, and holds no %s: name a trace, or a run's directory as record writes it", err, traceName)
+	}
 	return t, nil, err
 }
 
