@@ -120,18 +120,15 @@ var ErrPinnedProcesses = errors.New("compare scales a workload's thread groups a
 // comparison's calls and throughput. A group that starts others keeps its
 // count at every size (vm.Options.Threads) and is not counted: with it,
 // a run of main starting N workers counted N calls of main (QA); the
-// speedups, ratios of like runs, are the same either way. If every group
-// starts others, all are counted.
+// speedups, ratios of like runs, are the same either way. A valid
+// workload has a group that scales: a started group's starter is another
+// group, and the starts make no cycle (the loader's checkStarts).
 func CallsPerThread(w *workload.Workload) int {
-	n, all := 0, 0
+	n := 0
 	for _, g := range w.Threads {
-		all += max(g.Repeat, 1)
 		if !w.StartsOthers(g) {
 			n += max(g.Repeat, 1)
 		}
-	}
-	if n == 0 {
-		return all
 	}
 	return n
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
@@ -60,10 +62,25 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if err := report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), s); err != nil {
 		return err
 	}
-	if !o.JSON && t.Meta.Extra["source"] == "cpython" {
-		// What record prints after it, and report does not make (QA: the
-		// report gave no hint of where the prediction is).
-		fmt.Fprintf(cmd.OutOrStdout(), "\nWhat would help (processes, free-threading, more cores, another switch interval): record printed it and kept it beside the run (report.txt, whatif/); giltrace compare %s predicts it again (docs/what-if.md).\n", o.File)
+	if !o.JSON {
+		fmt.Fprint(cmd.OutOrStdout(), whatIfHint(&run{trace: t, spans: s}, o.File))
 	}
 	return nil
+}
+
+// whatIfHint is the report's last line for a real program's run that
+// record predicts for (predict), which report does not predict: where the
+// prediction is kept, if it is (the run's whatif/, beside the trace), and
+// the command that makes it (QA: the report gave no hint). "" for
+// another run.
+func whatIfHint(r *run, path string) string {
+	t := r.trace
+	if t.Meta.Extra["source"] != "cpython" || len(t.Threads) == 0 || r.diagnosis().FailedAtStart {
+		return ""
+	}
+	kept := ""
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(path), "whatif", "whatif.json")); err == nil && fi.Mode().IsRegular() {
+		kept = fmt.Sprintf("record kept it beside the run (%s); ", filepath.Join(filepath.Dir(path), "whatif"))
+	}
+	return fmt.Sprintf("\nWhat would help (processes, free-threading, more cores, another switch interval): %sgiltrace compare %s predicts it (docs/what-if.md).\n", kept, path)
 }

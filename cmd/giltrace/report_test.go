@@ -146,8 +146,29 @@ func TestRunDirArgument(t *testing.T) {
 		t.Errorf("model DIR = %.200q, %v; want the run's model", got, err)
 	}
 	empty := t.TempDir()
-	if _, err := runRoot("report", empty); err == nil || !strings.Contains(err.Error(), "a directory") || !strings.Contains(err.Error(), "holds no run.giltrace") {
+	if _, err := runRoot("report", empty); err == nil || !strings.Contains(err.Error(), "a directory") || !strings.Contains(err.Error(), "holds no run.giltrace nor run.giltrace.partial") {
 		t.Errorf("report of a directory without a run: %v, want it refused as a directory with no run.giltrace", err)
+	}
+	// A killed record's directory: its partial trace, read as far as it
+	// was written, with the warning.
+	killed := t.TempDir()
+	b, err := os.ReadFile(testkit.FixtureDir() + "/python-countdown.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(killed, partialName), b[:len(b)*3/4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runRoot("report", killed); err != nil || !strings.Contains(out, "(file truncated)") {
+		t.Errorf("report of a killed record's directory: %v; want its partial trace's report, truncated:\n%.300s", err, out)
+	}
+	// A run.giltrace that is no file is named, not passed over.
+	odd := t.TempDir()
+	if err := os.Mkdir(filepath.Join(odd, traceName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot("report", odd); err == nil || !strings.Contains(err.Error(), filepath.Join(odd, traceName)+": not a regular file") {
+		t.Errorf("report of a directory whose run.giltrace is a directory: %v", err)
 	}
 	// view and compare, as parsed (each serves or predicts at length).
 	var files []string
@@ -167,19 +188,39 @@ func TestRunDirArgument(t *testing.T) {
 }
 
 // TestReportPointsToWhatIf: the report of a real program's run ends by
-// saying where what would help is (QA: it gave no hint); a workload's,
-// whose compare runs the workload, and --json do not.
+// saying how to predict what would help, and where record kept the
+// prediction when it is beside the trace (QA: no hint); a workload's run,
+// whose compare runs the workload, and --json have no such line.
 func TestReportPointsToWhatIf(t *testing.T) {
 	py := testkit.FixtureDir() + "/python-countdown.giltrace"
 	out, err := runRoot("report", py)
-	if want := "giltrace compare " + py + " predicts it again"; err != nil || !strings.Contains(out, want) {
-		t.Errorf("report of a real run: %v; lacks %q", err, want)
+	if want := "giltrace compare " + py + " predicts it"; err != nil || !strings.Contains(out, want) || strings.Contains(out, "record kept it") {
+		t.Errorf("report of a real run, no whatif/ beside it: %v; want %q and no word of a kept prediction:\n%s", err, want, out[max(len(out)-400, 0):])
 	}
-	if out, err := runRoot("report", "--json", py); err != nil || strings.Contains(out, "predicts it again") {
+	// A run's directory, as record leaves it.
+	dir := t.TempDir()
+	b, err := os.ReadFile(py)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, traceName), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "whatif"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "whatif", "whatif.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runRoot("report", dir)
+	if want := "record kept it beside the run (" + filepath.Join(dir, "whatif") + "); giltrace compare " + filepath.Join(dir, traceName) + " predicts it"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("report of a real run's directory: %v; lacks %q", err, want)
+	}
+	if out, err := runRoot("report", "--json", py); err != nil || strings.Contains(out, "predicts it") {
 		t.Errorf("report --json of a real run: %v; has the text hint", err)
 	}
 	vmRun := testkit.FixtureDir() + "/convoy.giltrace"
-	if out, err := runRoot("report", vmRun); err != nil || strings.Contains(out, "predicts it again") {
+	if out, err := runRoot("report", vmRun); err != nil || strings.Contains(out, "predicts it") {
 		t.Errorf("report of a workload's run: %v; has the real run's hint", err)
 	}
 }

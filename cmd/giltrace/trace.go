@@ -44,7 +44,7 @@ func readTraceFile(path string, salvage bool) (t *tracer.Trace, partial, err err
 	if fi, serr := os.Stat(path); err != nil && t == nil && serr == nil && fi.IsDir() {
 		// A run's directory is read for its trace (runTraceArg); this one
 		// holds none.
-		err = fmt.Errorf("%w, and holds no %s: name a trace, or a run's directory as record writes it", err, traceName)
+		err = fmt.Errorf("%w, and holds no %s nor %s: name a trace, or a run's directory as record writes it", err, traceName, partialName)
 	}
 	return t, nil, err
 }
@@ -57,14 +57,19 @@ func isWorkloadName(path string) bool {
 
 // runTraceArg is the trace a command reads for its argument p: p, or, if
 // p is a directory holding a run's trace, that trace (DIR/run.giltrace,
-// as record writes it): QA, "giltrace view giltrace-out/countdown" failed
-// with "not a regular file (a directory)".
+// as record writes it; else the run.giltrace.partial of a record that was
+// killed, which the command reads as far as it was written, and says
+// so): QA, "giltrace view giltrace-out/countdown" failed with "not a
+// regular file (a directory)".
 func runTraceArg(p string) string {
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 		return p
 	}
-	if fi, err := os.Stat(filepath.Join(p, traceName)); err == nil && fi.Mode().IsRegular() {
-		return filepath.Join(p, traceName)
+	if _, err := os.Lstat(filepath.Join(p, traceName)); err == nil {
+		return filepath.Join(p, traceName) // refused by the read if it is no file
+	}
+	if fi, err := os.Stat(filepath.Join(p, partialName)); err == nil && fi.Mode().IsRegular() {
+		return filepath.Join(p, partialName)
 	}
 	return p
 }
