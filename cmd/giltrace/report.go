@@ -59,11 +59,12 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("reporting %s: %w", o.File, err)
 	}
-	if err := report.New(cmd.OutOrStdout(), f).Export(cmd.Context(), s); err != nil {
+	r := &run{trace: t, spans: s} // its diagnosis made once, for the report and the hint
+	if err := report.For(r.diagnosis(), cmd.OutOrStdout(), f).Export(cmd.Context(), s); err != nil {
 		return err
 	}
 	if !o.JSON {
-		fmt.Fprint(cmd.OutOrStdout(), whatIfHint(&run{trace: t, spans: s}, o.File))
+		fmt.Fprint(cmd.OutOrStdout(), whatIfHint(r, o.File))
 	}
 	return nil
 }
