@@ -349,12 +349,10 @@ func (o *Options) row(v Variant, t *tracer.Trace) (Row, error) {
 func (r *Result) finish() {
 	for i := range r.Rows {
 		row := &r.Rows[i]
-		for _, b := range r.Rows {
-			// From the calls and walls, not the rounded throughputs (QA:
-			// runs of hours, 0.0 calls a second, all gave 0.00x).
-			if b.Threads == 1 && b.Mode == row.Mode && b.interval == row.interval && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 && b.Error == "" && row.Error == "" {
-				row.Speedup = round3(float64(row.Calls) / float64(row.WallNS) * float64(b.WallNS) / float64(b.Calls))
-			}
+		// From the calls and walls, not the rounded throughputs (QA: runs
+		// of hours, 0.0 calls a second, all gave 0.00x).
+		if b := r.baseline(row); b != nil && b.Calls > 0 && b.WallNS > 0 && row.WallNS > 0 && row.Error == "" {
+			row.Speedup = round3(float64(row.Calls) / float64(row.WallNS) * float64(b.WallNS) / float64(b.Calls))
 		}
 		row.SpeedupBound = 0
 		if r.Clock != "virtual" && r.Cores > 0 && row.Error == "" {

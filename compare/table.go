@@ -53,7 +53,7 @@ func (r *Result) WriteText(w io.Writer) error {
 }
 
 // aboveCoresNote says, for measured runs, which speedups exceed what the
-// cores allow the runs' CPU work (speedupBound, in the JSON Row.SpeedupBound): no run's work can go
+// cores allow the runs' CPU work (Row.SpeedupBound, set by finish): no run's work can go
 // faster than that, so such a figure is a slow one-thread run, the
 // baseline, or an inconsistent measurement, not a gain (QA: "processes 2:
 // 2.11x" on 2 cores with --clock real). A speedup above the cores that
@@ -66,13 +66,8 @@ func (r *Result) aboveCoresNote() string {
 		return ""
 	}
 	var over []string
-	for i := range r.Rows {
-		row := &r.Rows[i]
-		if row.Error != "" || row.Speedup <= 0 {
-			continue
-		}
-		bound, ok := r.speedupBound(row)
-		if ok && row.Speedup > bound*(1+diagnosis.ConsistencySlack) {
+	for _, row := range r.Rows {
+		if bound := row.SpeedupBound; bound > 0 && row.Speedup > bound*(1+diagnosis.ConsistencySlack) {
 			over = append(over, fmt.Sprintf("%s %d: %.2fx (at most %.2fx)", row.Mode, row.Threads, row.Speedup, bound))
 		}
 	}
