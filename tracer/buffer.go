@@ -223,6 +223,16 @@ func (b *Buffer) events(i int) []Event {
 	return b.chunks[i].ev
 }
 
+// sequence is b's events chunk by chunk, once b is done: its sequence for
+// layOut.
+func (b *Buffer) sequence() [][]Event {
+	seq := make([][]Event, len(b.chunks))
+	for i := range b.chunks {
+		seq[i] = b.events(i)
+	}
+	return seq
+}
+
 // Thread is the buffer's thread.
 func (b *Buffer) Thread() ThreadID { return b.thread }
 
@@ -375,11 +385,7 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
 			cut = at
 		}
-		seq := make([][]Event, len(b.chunks))
-		for i := range b.chunks {
-			seq[i] = b.events(i)
-		}
-		seqs = append(seqs, seq)
+		seqs = append(seqs, b.sequence())
 	}
 	// A sequential run's events in the order logged, if that is the
 	// trace's (order.go), else merged.

@@ -58,11 +58,7 @@ func BenchmarkGatherEvents(b *testing.B) {
 		}
 		var seqs [][][]Event
 		for _, b := range bufs {
-			var seq [][]Event
-			for c := range b.chunks {
-				seq = append(seq, b.events(c))
-			}
-			seqs = append(seqs, seq)
+			seqs = append(seqs, b.sequence())
 		}
 		out := make([]Event, countEvents(seqs))
 		b.Run(fmt.Sprintf("merge-run%d", run), func(b *testing.B) {

@@ -57,11 +57,7 @@ func TestSequentialAsMerged(t *testing.T) {
 		}
 		var seqs [][][]Event
 		for _, b := range sb {
-			var s [][]Event
-			for c := range b.chunks {
-				s = append(s, b.events(c))
-			}
-			seqs = append(seqs, s)
+			seqs = append(seqs, b.sequence())
 		}
 		out := make([]Event, countEvents(seqs))
 		if seq.order.gather(out, seqs) {
