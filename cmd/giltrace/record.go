@@ -648,8 +648,8 @@ func (o *recordOptions) otlp() *otlpOptions {
 // files, the model, the prediction and its chart go into dir/whatif/, and
 // their paths are returned.
 func predict(ctx context.Context, r *run, path, dir string, files bool) (*compare.Prediction, []string, error) {
-	if r.trace.Meta.Extra["source"] != "cpython" || len(r.trace.Threads) == 0 || r.diagnosis().FailedAtStart {
-		return nil, nil, nil // a failed start is the interpreter's: nothing to predict
+	if !predicted(r) {
+		return nil, nil, nil
 	}
 	p, err := compare.WhatIf(context.WithoutCancel(ctx), r.spans, compare.WhatIfOptions{Source: path, Version: giltraceVersion()})
 	if err != nil || !files {
@@ -662,6 +662,13 @@ func predict(ctx context.Context, r *run, path, dir string, files bool) (*compar
 		}
 	}
 	return p, written, err
+}
+
+// predicted reports whether record predicts what would help run r: a
+// real program's that ran (a failed start is the interpreter's: nothing
+// to predict).
+func predicted(r *run) bool {
+	return r.trace.Meta.Extra["source"] == "cpython" && len(r.trace.Threads) > 0 && !r.diagnosis().FailedAtStart
 }
 
 // reportOutput writes report.txt or report.json (JSON set) of run r: the

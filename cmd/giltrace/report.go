@@ -69,14 +69,12 @@ func runReport(cmd *cobra.Command, o *reportOptions) error {
 	return nil
 }
 
-// whatIfHint is the report's last line for a real program's run that
-// record predicts for (predict), which report does not predict: where the
-// prediction is kept, if it is (the run's whatif/, beside the trace), and
-// the command that makes it (QA: the report gave no hint). "" for
-// another run.
+// whatIfHint is the report's last line for a run that record predicts
+// for (predicted), which report does not predict: where the prediction is
+// kept, if it is (the run's whatif/, beside the trace), and the command
+// that makes it (QA: the report gave no hint). "" for another run.
 func whatIfHint(r *run, path string) string {
-	t := r.trace
-	if t.Meta.Extra["source"] != "cpython" || len(t.Threads) == 0 || r.diagnosis().FailedAtStart {
+	if !predicted(r) {
 		return ""
 	}
 	kept := ""
