@@ -247,6 +247,18 @@ func (b *Buffer) Emit(t int64, k Kind, s StackID, arg uint64) int64 {
 	return b.emit(t, k, s, arg)
 }
 
+// Cut cuts the recording off at t, as an event dropped at t would: the
+// trace keeps no event at or after t (Finish), and a Stream's sync times
+// stay before it. For a recording that cannot go on consistently past t
+// (the real-CPython source's provisional recording, LiveSource). The
+// earliest of several cuts holds.
+func (b *Buffer) Cut(t int64) {
+	if at := b.dropAt.Load(); at < 0 || t < at {
+		b.dropAt.Store(t)
+		b.r.noteCut(t)
+	}
+}
+
 // LastStack is the stack of the last event emitted (NoStack before the
 // first): a thread that moves on to another line without an event of its
 // own records a KindLine when it differs.

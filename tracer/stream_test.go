@@ -213,3 +213,52 @@ func TestStreamLetsTheRecorderGo(t *testing.T) {
 type sourceFunc func(context.Context, *Recorder) (Meta, error)
 
 func (f sourceFunc) Record(ctx context.Context, rec *Recorder) (Meta, error) { return f(ctx, rec) }
+
+// TestBufferCut: a recording cut off at t (Buffer.Cut, the real-CPython
+// source's provisional recording where it cannot go on) keeps no event at
+// or after t, in the Recorder's trace and in a stream of it cut off
+// (crashed) mid-run, whose sync times stay before t; the other thread's
+// events after t, emitted before the cut, count as dropped.
+func TestBufferCut(t *testing.T) {
+	var buf bytes.Buffer
+	rec := NewRecorder(Config{})
+	st := NewStream(&buf, Meta{})
+	st.begin(rec)
+	rec.AddProcess("p", 1) // free-threaded: I/O needs no GIL
+	a, b := rec.NewThread("a", 0), rec.NewThread("b", 0)
+	a.Emit(0, KindThreadStart, 0, 0)
+	b.Emit(1, KindThreadStart, 0, 0)
+	flush := func() {
+		st.mu.Lock()
+		st.flushLocked(false)
+		st.mu.Unlock()
+	}
+	for k := range 100 {
+		b.Emit(int64(10+k*10), KindIOBegin, 0, 0)
+		b.Emit(int64(15+k*10), KindIOEnd, 0, 0)
+		if k == 60 {
+			a.Emit(500, KindIOBegin, 0, 0)
+			a.Cut(700)
+			a.Cut(600) // the earliest cut holds
+			a.Cut(800)
+		}
+		if k%20 == 19 {
+			flush()
+		}
+	}
+	flush()
+	crashed := append([]byte(nil), buf.Bytes()...) // the file as a crash now leaves it
+	st.finish(Meta{})
+	tr := rec.Finish(Meta{})
+	if last := tr.Events[len(tr.Events)-1]; last.Time >= 600 || tr.Dropped == 0 {
+		t.Errorf("the trace ends at %d with %d events dropped, want before the cut at 600, the events after it dropped", last.Time, tr.Dropped)
+	}
+	got, err := Read(bytes.NewReader(crashed))
+	var te *TruncatedError
+	if !errors.As(err, &te) || got == nil {
+		t.Fatalf("reading the cut-off stream: %v", err)
+	}
+	if n := len(got.Events); n == 0 || got.Events[n-1].Time >= 600 || got.Events[n-1].Time < 400 {
+		t.Errorf("the cut-off stream's prefix holds %d events, up to %d; want those up to the cut at 600, from 400 at least", n, got.Events[max(n-1, 0)].Time)
+	}
+}

@@ -45,9 +45,12 @@ type machine struct {
 	// strings, frames, stacks and processes are the same in both); locks
 	// and threads have IDs of their own there (liveGIL, liveID, live).
 	live       *tracer.Recorder
-	liveBroken bool                        // an ID differed: live gets nothing more
-	liveLocks  map[[2]uint64]tracer.LockID // live guest locks by process and address
-	strs       map[tracer.StringID]string  // rec's strings interned (I/O kinds), for live
+	liveBroken bool   // an ID differed, or live could not follow (liveStop): live gets nothing more
+	liveStop   string // why live stopped (stopLive), at liveStopAt
+	liveStopAt int64
+	liveLocks  map[[2]uint64]tracer.LockID  // the newest live guest lock by process and address
+	liveOwner  map[tracer.LockID]*guestLock // the guest lock of each live guest lock, once it has one
+	strs       map[tracer.StringID]string   // rec's strings interned (I/O kinds), for live
 	fa         frameArgs
 	maxDepth   int
 	workload   string
@@ -185,10 +188,7 @@ type thread struct {
 	live   *tracer.Buffer // in the live recording, once it has an event
 	liveN  int            // events emitted into live
 	prov   *provisional   // a blocking call emitted into live before its end
-	// liveEnd: the end the live recording gives in place of the next
-	// event of kind liveEnd[0] (an I/O or native call published as the
-	// other: its begin was the provisional one), or zeros.
-	liveEnd [2]tracer.Kind
+	lst    liveState      // what its events in live left it in
 
 	started, ended bool
 	skip           bool // seen first inside a blocking call (attach): wait for take_gil
@@ -263,7 +263,8 @@ type section struct {
 
 func newMachine(rec *tracer.Recorder, in *interp, fa frameArgs, maxDepth int, workload string, mem memReader) *machine {
 	m := &machine{rec: rec, in: in, fa: fa, maxDepth: maxDepth, workload: workload, mem: mem,
-		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, stackOf: map[tracer.StackID]tracer.Stack{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}, forkedFrom: map[int]int{}}
+		procs: map[int]*proc{}, threads: map[int]*thread{}, stacks: map[[2]uint32]tracer.StackID{}, stackOf: map[tracer.StackID]tracer.Stack{}, names: map[int]string{}, nameTries: map[int]int{}, syms: map[string]*symbolize{}, forkedFrom: map[int]int{},
+		liveLocks: map[[2]uint64]tracer.LockID{}, liveOwner: map[tracer.LockID]*guestLock{}}
 	if in != nil && len(in.inlined) > 0 {
 		m.inlined = map[string]*inlineProbe{}
 		for i := range in.inlined {
@@ -1464,196 +1465,4 @@ func (m *machine) intern(str string) tracer.StringID {
 		m.strs[id] = str
 	}
 	return id
-}
-
-// liveSame checks that a row has the same ID in the live recording as in
-// rec; if not (a row added to one and not the other), the live recording
-// gets nothing more: a crash would leave its prefix.
-func (m *machine) liveSame(id, live int) {
-	if id != live {
-		m.liveBroken = true
-	}
-}
-
-// provisional is a blocking call (a section) whose start and GIL release
-// were emitted into the live recording while it went on: the machine
-// emits a section's events only at its end, when it knows what it was,
-// and a thread shown holding the GIL until then (a main thread in
-// Thread.join for the whole run) would make every later acquire in the
-// live recording invalid.
-type provisional struct {
-	sec        *section
-	begin      tracer.Kind // the kind of its first event: LockWait, IOBegin or NativeBegin
-	begun, rel bool        // the section's own begin and release seen (and left out)
-}
-
-// publishLive emits into the live recording the events kept since its
-// last call, each thread's in order: the threads are named for now
-// ("thread TID", or MainThread), every guest lock is in (named as it is
-// now), and a drop request names its holder by the holder's live thread.
-// A thread inside a blocking call that released the GIL gets the call's
-// begin and release now (provisional); when the call ends, those two of
-// its events are left out. If the call turns out other than guessed (a
-// lock wait that timed out), the live recording may break the protocol
-// there, and a crash would leave the run up to that point.
-func (m *machine) publishLive() {
-	if m.live == nil || m.liveBroken {
-		return
-	}
-	for _, th := range m.order {
-		for ; th.liveN < len(th.events); th.liveN++ {
-			e := &th.events[th.liveN]
-			if pr := th.prov; pr != nil && pr.sec != th.sec && !(pr.begun && pr.rel) {
-				switch {
-				case !pr.begun && e.kind == pr.begin:
-					pr.begun = true
-					continue
-				case !pr.begun && callBegin(pr.begin) && callBegin(e.kind):
-					// Published as native work, ended as I/O (its
-					// thread found asleep: native-wait), or the other
-					// way: the live recording keeps the kind it began
-					// with, and ends it so.
-					pr.begun = true
-					th.liveEnd = [2]tracer.Kind{callEnd(e.kind), callEnd(pr.begin)}
-					continue
-				case !pr.rel && e.kind == tracer.KindLockRelease && e.lock == nil:
-					pr.rel = true
-					continue
-				}
-			}
-			kind := e.kind
-			if th.liveEnd[0] != 0 && kind == th.liveEnd[0] {
-				kind, th.liveEnd = th.liveEnd[1], [2]tracer.Kind{}
-			}
-			arg := e.arg
-			switch {
-			case e.peer != nil:
-				arg = tracer.DropArg(th.p.liveGIL, m.liveThread(e.peer).Thread())
-			case e.lock != nil:
-				arg = tracer.LockArg(m.liveLock(e.lock), uint8(e.arg))
-			case e.kind == tracer.KindLockWait || e.kind == tracer.KindLockAcquire || e.kind == tracer.KindLockRelease:
-				arg = tracer.LockArg(th.p.liveGIL, uint8(e.arg>>32)) // the GIL
-			case e.kind == tracer.KindIOBegin:
-				arg = uint64(m.live.Intern(m.strs[tracer.StringID(e.arg)]))
-			}
-			m.liveThread(th).Emit(e.t, kind, e.st, arg)
-		}
-		if pr := th.prov; pr != nil && pr.sec != th.sec && pr.begun && pr.rel {
-			th.prov = nil
-		}
-		if s := th.sec; s != nil && s.dropped && th.prov == nil && !th.ended && m.now-s.drop > provisionalAfter {
-			m.provisionalSection(th, s)
-		}
-	}
-}
-
-// callBegin reports whether k begins an I/O or a native call.
-func callBegin(k tracer.Kind) bool { return k == tracer.KindIOBegin || k == tracer.KindNativeBegin }
-
-// callEnd is the end of the call that k begins.
-func callEnd(k tracer.Kind) tracer.Kind {
-	if k == tracer.KindIOBegin {
-		return tracer.KindIOEnd
-	}
-	return tracer.KindNativeEnd
-}
-
-// provisionalAfter is how long a blocking call must have gone on, as far
-// as the handled probe hits tell, before it is emitted provisionally: the
-// hits that say what it is (the lock it waits for, a few microseconds
-// after the release) are handled by then.
-const provisionalAfter = 1_000_000 // ns
-
-// provisionalNativeAfter is how long a watched call of an extension module
-// (watchSection) that no reading of its thread's scheduler state has
-// reached yet may go on before it is emitted provisionally, as its site's
-// read calls so far say (native work without them).
-const provisionalNativeAfter = 50_000_000 // ns
-
-// provisionalSection emits the begin and the GIL release of th's blocking
-// call s into the live recording, as the machine will most likely emit
-// them at its end: a lock wait if a lock is being acquired, else the
-// call's I/O or native kind.
-func (m *machine) provisionalSection(th *thread, s *section) {
-	p := th.p
-	if s.hasLock && s.timed {
-		// It may time out, and then be shown as I/O: not guessed; it ends
-		// within its timeout, and the live recording waits for it.
-		return
-	}
-	pr := &provisional{sec: s}
-	buf := m.liveThread(th)
-	var why tracer.Release
-	switch {
-	case s.hasLock:
-		pr.begin, why = tracer.KindLockWait, tracer.ReleaseLockWait
-		l := m.liveLockAt(p, s.lock, fmt.Sprintf("lock %#x", s.lock))
-		buf.Emit(s.start, tracer.KindLockWait, th.stack, tracer.LockArg(l, 0))
-	default:
-		if s.watched && s.asleep+s.awake == 0 && m.now-s.drop < provisionalNativeAfter {
-			// Not read yet: whether it waits or computes is not known.
-			return
-		}
-		bl := m.blocking(p, s.ra)
-		if !bl.io && s.watched && !s.hasLock {
-			wait, known := s.ownVerdict(m.now)
-			if !known {
-				// No evidence of its own so far: as its site's read calls.
-				site := m.site(th, bl.caller)
-				wait = site != nil && site.infersWait(m.now-s.drop)
-			}
-			if wait {
-				bl = blocking{io: true, kind: ioNativeWait}
-			}
-		}
-		if bl.io {
-			pr.begin, why = tracer.KindIOBegin, tracer.ReleaseIO
-			buf.Emit(s.drop, tracer.KindIOBegin, th.stack, uint64(m.live.Intern(bl.kind)))
-		} else {
-			pr.begin, why = tracer.KindNativeBegin, tracer.ReleaseNative
-			buf.Emit(s.drop, tracer.KindNativeBegin, th.stack, tracer.NativeArg(true))
-		}
-	}
-	if p.liveGIL != tracer.NoLock {
-		buf.Emit(s.drop, tracer.KindLockRelease, th.stack, tracer.LockArg(p.liveGIL, uint8(why)))
-	} else {
-		pr.rel = true // no GIL: the machine emits no release either
-	}
-	th.prov = pr
-}
-
-// liveLock is guest lock g's LockID in the live recording: the lock a
-// provisional wait at its address used, or a new one.
-func (m *machine) liveLock(g *guestLock) tracer.LockID {
-	if g.liveID == tracer.NoLock {
-		g.liveID = m.liveLockAt(g.proc, g.addr, g.name)
-	}
-	return g.liveID
-}
-
-// liveLockAt is the live recording's lock at address addr of process p,
-// added if new.
-func (m *machine) liveLockAt(p *proc, addr uint64, name string) tracer.LockID {
-	k := [2]uint64{uint64(p.pid), addr}
-	if id, ok := m.liveLocks[k]; ok {
-		return id
-	}
-	if m.liveLocks == nil {
-		m.liveLocks = map[[2]uint64]tracer.LockID{}
-	}
-	id := m.live.AddLock(name, p.id, false)
-	m.liveLocks[k] = id
-	return id
-}
-
-// liveThread is th's buffer in the live recording, made on first use.
-func (m *machine) liveThread(th *thread) *tracer.Buffer {
-	if th.live == nil {
-		name := th.name
-		if name == "" {
-			name = fmt.Sprintf("thread %d", th.tid)
-		}
-		th.live = m.live.NewThread(name, th.p.id)
-	}
-	return th.live
 }

@@ -959,6 +959,11 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.unmatchedLocks > 0 {
 		ex["unmatched_lock_events"] = strconv.Itoa(m.unmatchedLocks)
 	}
+	if m.liveStop != "" {
+		// The provisional recording stopped there: a crash would have
+		// left the run up to it (live.go).
+		ex["live_stopped"] = fmt.Sprintf("%v into the trace, %s", time.Duration(m.liveStopAt).Round(time.Microsecond), m.liveStop)
+	}
 	if m.heldSamples > 0 {
 		ex["held_samples"] = strconv.Itoa(m.heldSamples)
 	}
