@@ -33,6 +33,20 @@ func liveRun(t *testing.T, holds bool, rng *rand.Rand, hits func(st func(us int6
 	return final, live, m
 }
 
+// sleeps feeds the hits of thread tid (thread state 2), which holds the GIL, sleeping
+// for 48 us every millisecond from us from to to, each millisecond's
+// hits after those of at(us).
+func sleeps(st func(us int64, tid int, event string, args ...any), tid int, from, to int64, at func(us int64)) {
+	for us := from; us < to; us += 1000 {
+		at(us)
+		st(us+1, tid, evSave, "ra", raSleep)
+		st(us+2, tid, evDropGIL, "ts", 2)
+		st(us+50, tid, evRestore, "ts", 2)
+		st(us+51, tid, evTakeGIL, "ts", 2)
+		st(us+52, tid, evTakeGILRet)
+	}
+}
+
 // TestMachineLiveLateLock: a thread preempted between its GIL release and
 // the lock acquire that names what it waits for (CI: a main thread's
 // Thread.join, on a loaded machine). Its wait is published once its lock
@@ -52,16 +66,11 @@ func TestMachineLiveLateLock(t *testing.T) {
 				st(11, main, evDropGIL, "ts", 1)
 				st(20, worker, evTakeGIL, "ts", 2)
 				st(21, worker, evTakeGILRet)
-				for us := int64(1000); us < 100000; us += 1000 { // the worker sleeps now and then
+				sleeps(st, worker, 1000, 100000, func(us int64) {
 					if us == late {
 						st(late, main, evLock, "lock", 0xabc, "us", -1)
 					}
-					st(us+1, worker, evSave, "ra", raSleep)
-					st(us+2, worker, evDropGIL, "ts", 2)
-					st(us+50, worker, evRestore, "ts", 2)
-					st(us+51, worker, evTakeGIL, "ts", 2)
-					st(us+52, worker, evTakeGILRet)
-				}
+				})
 				st(100100, worker, evThreadEnd)
 				st(100101, worker, evDropGIL, "ts", 2)
 				st(100200, worker, evExit)
@@ -335,13 +344,7 @@ func TestMachineLiveStops(t *testing.T) {
 		st(22, main, evLock, "lock", 0xabc, "us", -1)
 		st(30, worker, evTakeGIL, "ts", 2)
 		st(31, worker, evTakeGILRet)
-		for us := int64(1000); us < 12000; us += 1000 {
-			st(us+1, worker, evSave, "ra", raSleep)
-			st(us+2, worker, evDropGIL, "ts", 2)
-			st(us+50, worker, evRestore, "ts", 2)
-			st(us+51, worker, evTakeGIL, "ts", 2)
-			st(us+52, worker, evTakeGILRet)
-		}
+		sleeps(st, worker, 1000, 12000, func(int64) {})
 		st(6000, main, evLockRet, "ret", 2) // PY_LOCK_INTR
 		st(6001, main, evRestore, "ts", 1)
 		return 13000
