@@ -184,6 +184,10 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && x == y
 }
 
+// samePlace reports whether a and b are one file (sameFile) or, existing
+// or not, one path (samePath).
+func samePlace(a, b string) bool { return sameFile(a, b) || samePath(a, b) }
+
 // isRunTrace reports whether path is a run's trace in its directory (record
 // -o DIR's DIR/run.giltrace), beside the outputs listed in the directory's
 // manifest.

@@ -112,7 +112,7 @@ func profileSelf(c *cobra.Command, args []string, file string) error {
 // the command has run: selfProfileWritten guards it.
 func selfProfileClash(c *cobra.Command, args []string, file string) error {
 	for _, a := range args {
-		if sameFile(file, a) || samePath(file, a) {
+		if samePlace(file, a) {
 			return &usageError{fmt.Errorf("--self-profile %s: is %s's argument %s, which the profile would replace: name another file", file, c.Name(), a)}
 		}
 	}
@@ -121,7 +121,7 @@ func selfProfileClash(c *cobra.Command, args []string, file string) error {
 		return nil
 	}
 	out := o.Value.String()
-	if sameFile(file, out) || samePath(file, out) {
+	if samePlace(file, out) {
 		return &usageError{fmt.Errorf("--self-profile %s: is what %s writes (-o %s), which the profile would replace: name another file", file, c.Name(), out)}
 	}
 	abs, err := filepath.Abs(file)
@@ -129,7 +129,7 @@ func selfProfileClash(c *cobra.Command, args []string, file string) error {
 		return nil
 	}
 	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
-		if sameFile(d, out) || samePath(d, out) {
+		if samePlace(d, out) {
 			return &usageError{fmt.Errorf("--self-profile %s: is in %s's output directory (-o %s), where the profile would replace or join the files %s writes: name a file outside it", file, c.Name(), out, c.Name())}
 		}
 		if filepath.Dir(d) == d {
