@@ -205,6 +205,7 @@ type Buffer struct {
 	r       *Recorder
 	dropped uint64
 	dropAt  atomic.Int64 // time of the first dropped event, or -1
+	quiet   atomic.Int64 // no event before it from now on (Quiet), 0 none
 }
 
 // chunk is the storage of a run of a thread's events: ev holds its whole
@@ -256,6 +257,18 @@ func (b *Buffer) Cut(t int64) {
 	if at := b.dropAt.Load(); at < 0 || t < at {
 		b.dropAt.Store(t)
 		b.r.noteCut(t)
+	}
+}
+
+// Quiet promises that the buffer's thread emits no event before t from
+// now on (a LiveSource's thread blocked in a call whose begin it has
+// emitted, whose end comes after every event its source has handled): a
+// Stream's sync times may then pass the thread's last event, up to t,
+// where they would stay a flush behind (writeSync). A later promise of an
+// earlier time changes nothing.
+func (b *Buffer) Quiet(t int64) {
+	if t > b.quiet.Load() {
+		b.quiet.Store(t)
 	}
 }
 

@@ -48,10 +48,11 @@ type Stream struct {
 	tables   [6]int      // rows of each table written
 	pos      []streamPos // per buffer: what was written of it
 	threads  []streamThread
-	events   uint64 // events written
-	maxTime  int64  // the latest event time written
-	prevMax  int64  // maxTime at the previous flush
-	syncTime int64  // the last sync time written
+	events   uint64  // events written
+	maxTime  int64   // the latest event time written
+	prevMax  int64   // maxTime at the previous flush
+	quiet    []int64 // per buffer (thread), its promise (Buffer.Quiet) as of this flush
+	syncTime int64   // the last sync time written
 	synced   time.Time
 	stop     chan struct{}
 	done     chan struct{}
@@ -221,6 +222,12 @@ func (s *Stream) flushLocked(final bool) {
 	r := s.rec
 	var segs []segment
 	r.mu.Lock()
+	// The threads' promises before their published events: a promise
+	// made after events were published is read with them.
+	s.quiet = s.quiet[:0]
+	for _, b := range r.bufs {
+		s.quiet = append(s.quiet, b.quiet.Load())
+	}
 	for i, b := range r.bufs {
 		if i == len(s.pos) {
 			s.pos = append(s.pos, streamPos{})
@@ -342,7 +349,8 @@ func (ts *threadCoder) append(b []byte, e *Event) []byte {
 // flush is complete up to its last event; a thread that wrote none (it
 // waits, sleeps in I/O, or has not started) is taken to be silent up to
 // the latest event time of the previous flush, StreamFlush ago: an event
-// it emits later reads the clock after that. Events past a drop are cut.
+// it emits later reads the clock after that. A thread that promised more
+// (Buffer.Quiet) is silent up to its promise. Events past a drop are cut.
 func (s *Stream) writeSync(nthreads int, cut int64) {
 	if s.events == 0 {
 		return // nothing to vouch for: the threads may not have started
@@ -356,6 +364,9 @@ func (s *Stream) writeSync(nthreads int, cut int64) {
 		w := s.prevMax
 		if th.any {
 			w = max(w, th.time+1)
+		}
+		if i < len(s.quiet) {
+			w = max(w, s.quiet[i])
 		}
 		sync = min(sync, w)
 	}

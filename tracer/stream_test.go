@@ -262,3 +262,45 @@ func TestBufferCut(t *testing.T) {
 		t.Errorf("the cut-off stream's prefix holds %d events, up to %d; want those up to the cut at 600, from 400 at least", n, got.Events[max(n-1, 0)].Time)
 	}
 }
+
+// TestStreamQuiet: a thread silent since its last event holds a stream's
+// sync times a flush behind the others' events, unless it promised to
+// stay silent (Buffer.Quiet): the prefix of a stream cut off then reaches
+// the promise, and no further.
+func TestStreamQuiet(t *testing.T) {
+	for _, promise := range []int64{0, 1_800, 10_000} {
+		var buf bytes.Buffer
+		rec := NewRecorder(Config{})
+		st := NewStream(&buf, Meta{})
+		st.begin(rec)
+		rec.AddProcess("p", 1) // free-threaded: I/O needs no GIL
+		a, b := rec.NewThread("a", 0), rec.NewThread("b", 0)
+		a.Emit(0, KindThreadStart, 0, 0)
+		a.Emit(5, KindIOBegin, 0, 0) // blocked from here
+		b.Emit(1, KindThreadStart, 0, 0)
+		for k := range 200 { // b's I/O calls up to 2000
+			b.Emit(int64(10+k*10), KindIOBegin, 0, 0)
+			b.Emit(int64(15+k*10), KindIOEnd, 0, 0)
+			if k%50 == 49 {
+				if k == 149 && promise > 0 {
+					a.Quiet(promise)
+				}
+				st.mu.Lock()
+				st.flushLocked(false)
+				st.mu.Unlock()
+			}
+		}
+		got, err := Read(bytes.NewReader(buf.Bytes()))
+		if got == nil {
+			t.Fatalf("promise %d: reading the cut-off stream: %v", promise, err)
+		}
+		// The last flush wrote b's events up to 2005, the one before up
+		// to 1505: the sync times are before 1505 (no promise), before
+		// the promise, or before 2006 (beyond it).
+		want := map[int64]int64{0: 1500, 1_800: 1795, 10_000: 2005}[promise]
+		if end := got.Events[len(got.Events)-1].Time; end != want {
+			t.Errorf("promise %d: the prefix ends at %d, want %d", promise, end, want)
+		}
+		st.finish(Meta{})
+	}
+}

@@ -18,18 +18,38 @@ func liveRun(t *testing.T, holds bool, rng *rand.Rand, hits func(st func(us int6
 	m = testMachine(rec)
 	m.live = lrec
 	m.lockHolds = holds
+	// The threads' promises to stay silent (tracer.Buffer.Quiet): no
+	// event after its last one then (at) and before the promise (until).
+	type promise struct {
+		th        *thread
+		at, until int64
+	}
+	var promises []promise
 	end := hits(func(us int64, tid int, event string, args ...any) {
 		if holds || (event != evLockRet && event != evUnlock) {
 			step(m, us, tid, event, args...)
 		}
 		if rng == nil || rng.IntN(3) == 0 {
+			m.liveHorizon = us * 1000 // the hits come in order: every one before it is handled
 			m.publishLive()
+			for _, th := range m.order {
+				if pr := th.prov; pr != nil && pr.sec == th.sec && th.live != nil && !th.ended && !m.liveBroken {
+					promises = append(promises, promise{th, th.liveAt, m.liveHorizon})
+				}
+			}
 		}
 	})
 	m.finish(end*1000, tracer.ReleaseInterrupt)
 	final = rec.Finish(tracer.Meta{})
 	live = lrec.Finish(tracer.Meta{})
 	live.Truncated = m.liveBroken
+	for _, p := range promises {
+		for _, e := range live.Events {
+			if e.Thread == p.th.live.Thread() && e.Time > p.at && e.Time < p.until {
+				t.Fatalf("thread %d, blocked in a call emitted provisionally, promised at %d us to stay silent until %d us, and has a %s at %d ns", p.th.tid, p.at/1000, p.until/1000, e.Kind, e.Time)
+			}
+		}
+	}
 	return final, live, m
 }
 

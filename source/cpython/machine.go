@@ -48,13 +48,18 @@ type machine struct {
 	liveBroken bool   // an ID differed, or live could not follow (liveStop): live gets nothing more
 	liveStop   string // why live stopped (stopLive), at liveStopAt
 	liveStopAt int64
-	liveLocks  map[[2]uint64]tracer.LockID  // the newest live guest lock by process and address
-	liveOwner  map[tracer.LockID]*guestLock // the guest lock of each live guest lock, once it has one
-	strs       map[tracer.StringID]string   // rec's strings interned (I/O kinds), for live
-	fa         frameArgs
-	maxDepth   int
-	workload   string
-	mem        memReader
+	// liveHorizon: every hit before it (trace time) is handled, set by
+	// the recording loop before publishLive (0: not known); a thread
+	// blocked in a call emitted provisionally emits nothing before it
+	// (tracer.Buffer.Quiet).
+	liveHorizon int64
+	liveLocks   map[[2]uint64]tracer.LockID  // the newest live guest lock by process and address
+	liveOwner   map[tracer.LockID]*guestLock // the guest lock of each live guest lock, once it has one
+	strs        map[tracer.StringID]string   // rec's strings interned (I/O kinds), for live
+	fa          frameArgs
+	maxDepth    int
+	workload    string
+	mem         memReader
 
 	procs   map[int]*proc
 	pidMu   sync.Mutex // guards pids
@@ -189,6 +194,7 @@ type thread struct {
 	liveN  int            // events emitted into live
 	prov   *provisional   // a blocking call emitted into live before its end
 	lst    liveState      // what its events in live left it in
+	liveAt int64          // the time of its last event in live
 
 	started, ended bool
 	skip           bool // seen first inside a blocking call (attach): wait for take_gil

@@ -838,6 +838,9 @@ func (r *run) process(m *machine, evs []rawEvent, safe int64, pend []rawEvent, f
 	}
 	if cut > 0 {
 		m.mu.Lock()
+		if !final {
+			m.liveHorizon = max(safe-int64(reorderMargin)-r.startMono, 0) // every hit before it is handled
+		}
 		m.publishLive()
 		m.mu.Unlock()
 	}
