@@ -98,20 +98,15 @@ func (m *machine) publishLive() {
 	}
 	for i, th := range m.order {
 		m.publishThread(th, math.MaxInt64)
+		if !m.liveBroken {
+			m.publishSection(th, math.MaxInt64)
+		}
 		if m.liveBroken {
 			if m.liveStop != "" {
-				// The other threads' events before the stop, and their
-				// blocking calls begun before it, so that the run up to
-				// it is whole (the threads before this one in the pass
-				// were published up to now).
-				for _, o := range m.order[i+1:] {
-					m.publishThread(o, m.liveStopAt)
-					m.publishSection(o, m.liveStopAt)
-				}
+				m.finishStop(m.order[i+1:])
 			}
 			return
 		}
-		m.publishSection(th, math.MaxInt64)
 	}
 	if m.liveHorizon > 0 {
 		// A thread blocked in a call emitted provisionally emits nothing
@@ -124,6 +119,31 @@ func (m *machine) publishLive() {
 				th.live.Quiet(m.liveHorizon)
 			}
 		}
+	}
+}
+
+// finishStop completes the live recording up to its stop: the events
+// before it of the threads after the stopped one in the pass (those
+// before it were published up to now), and their blocking calls begun
+// before it. A thread whose GIL release for a blocking call is still not
+// in (a call too young, or not yet read, to be emitted provisionally)
+// would be shown holding the GIL past it, while others take it: the cut
+// comes down to that release (review: a thread's sleep begun 1 ms before
+// the stop left the partial trace invalid there).
+func (m *machine) finishStop(rest []*thread) {
+	for _, o := range rest {
+		m.publishThread(o, m.liveStopAt)
+		m.publishSection(o, m.liveStopAt)
+	}
+	cut := m.liveStopAt
+	for _, o := range m.order {
+		if s := o.sec; s != nil && s.dropped && !o.ended && (o.prov == nil || o.prov.sec != s) {
+			cut = min(cut, s.drop)
+		}
+	}
+	if cut < m.liveStopAt {
+		m.liveStopAt = cut
+		m.liveStopBuf.Cut(cut)
 	}
 }
 
@@ -348,7 +368,10 @@ func (m *machine) stopLive(th *thread, t int64, k tracer.Kind, why string) {
 	m.liveBroken = true
 	// The other threads' events from t on, published before this one in
 	// the same pass, are cut off with it.
-	m.liveThread(th).Cut(t)
+	if m.liveStopBuf == nil {
+		m.liveStopBuf = m.liveThread(th)
+	}
+	m.liveStopBuf.Cut(t)
 }
 
 // callBegin reports whether k begins an I/O or a native call.

@@ -48,6 +48,8 @@ type machine struct {
 	liveBroken bool   // an ID differed, or live could not follow (liveStop): live gets nothing more
 	liveStop   string // why live stopped (stopLive), at liveStopAt
 	liveStopAt int64
+	// liveStopBuf: the live buffer cut off at liveStopAt (tracer's Cut)
+	liveStopBuf *tracer.Buffer
 	// liveHorizon: every hit before it (trace time) is handled, set by
 	// the recording loop before publishLive (0: not known); a thread
 	// blocked in a call emitted provisionally emits nothing before it

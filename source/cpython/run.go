@@ -965,7 +965,7 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if m.liveStop != "" {
 		// The provisional recording stopped there: a crash would have
 		// left the run up to it (live.go).
-		ex["live_stopped"] = fmt.Sprintf("%v into the trace, %s", time.Duration(m.liveStopAt).Round(time.Microsecond), m.liveStop)
+		ex["live_stopped"] = fmt.Sprintf("cut off %v into the trace, at or before %s", time.Duration(m.liveStopAt).Round(time.Microsecond), m.liveStop)
 	}
 	if m.heldSamples > 0 {
 		ex["held_samples"] = strconv.Itoa(m.heldSamples)
