@@ -44,9 +44,7 @@ func replay(t testing.TB, tr *Trace, flushEvery int) ([]byte, *Trace) {
 		}
 		bufs[e.Thread].Emit(e.Time, e.Kind, e.Stack, e.Arg)
 		if flushEvery > 0 && i%flushEvery == flushEvery-1 {
-			st.mu.Lock()
-			st.flushLocked(false)
-			st.mu.Unlock()
+			flushNow(st)
 		}
 	}
 	for len(bufs) < len(tr.Threads) {
@@ -167,9 +165,7 @@ func TestStreamDropped(t *testing.T) {
 		case <-done:
 			flushing = false
 		default:
-			st.mu.Lock()
-			st.flushLocked(false)
-			st.mu.Unlock()
+			flushNow(st)
 		}
 	}
 	meta := Meta{Workload: "dropped"}
@@ -214,25 +210,34 @@ type sourceFunc func(context.Context, *Recorder) (Meta, error)
 
 func (f sourceFunc) Record(ctx context.Context, rec *Recorder) (Meta, error) { return f(ctx, rec) }
 
+// twoThreadStream is a Stream of a Recorder of one free-threaded process
+// (I/O needs no GIL) with threads a and b, begun, writing to buf.
+func twoThreadStream() (buf *bytes.Buffer, st *Stream, rec *Recorder, a, b *Buffer) {
+	buf = &bytes.Buffer{}
+	rec = NewRecorder(Config{})
+	st = NewStream(buf, Meta{})
+	st.begin(rec)
+	rec.AddProcess("p", 1)
+	return buf, st, rec, rec.NewThread("a", 0), rec.NewThread("b", 0)
+}
+
+// flushNow makes st flush, as its goroutine does every StreamFlush.
+func flushNow(st *Stream) {
+	st.mu.Lock()
+	st.flushLocked(false)
+	st.mu.Unlock()
+}
+
 // TestBufferCut: a recording cut off at t (Buffer.Cut, the real-CPython
 // source's provisional recording where it cannot go on) keeps no event at
 // or after t, in the Recorder's trace and in a stream of it cut off
 // (crashed) mid-run, whose sync times stay before t; the other thread's
 // events after t, emitted before the cut, count as dropped.
 func TestBufferCut(t *testing.T) {
-	var buf bytes.Buffer
-	rec := NewRecorder(Config{})
-	st := NewStream(&buf, Meta{})
-	st.begin(rec)
-	rec.AddProcess("p", 1) // free-threaded: I/O needs no GIL
-	a, b := rec.NewThread("a", 0), rec.NewThread("b", 0)
+	buf, st, rec, a, b := twoThreadStream()
 	a.Emit(0, KindThreadStart, 0, 0)
 	b.Emit(1, KindThreadStart, 0, 0)
-	flush := func() {
-		st.mu.Lock()
-		st.flushLocked(false)
-		st.mu.Unlock()
-	}
+	flush := func() { flushNow(st) }
 	for k := range 100 {
 		b.Emit(int64(10+k*10), KindIOBegin, 0, 0)
 		b.Emit(int64(15+k*10), KindIOEnd, 0, 0)
@@ -269,12 +274,7 @@ func TestBufferCut(t *testing.T) {
 // the promise, and no further.
 func TestStreamQuiet(t *testing.T) {
 	for _, promise := range []int64{0, 1_800, 10_000} {
-		var buf bytes.Buffer
-		rec := NewRecorder(Config{})
-		st := NewStream(&buf, Meta{})
-		st.begin(rec)
-		rec.AddProcess("p", 1) // free-threaded: I/O needs no GIL
-		a, b := rec.NewThread("a", 0), rec.NewThread("b", 0)
+		buf, st, _, a, b := twoThreadStream()
 		a.Emit(0, KindThreadStart, 0, 0)
 		a.Emit(5, KindIOBegin, 0, 0) // blocked from here
 		b.Emit(1, KindThreadStart, 0, 0)
@@ -285,9 +285,7 @@ func TestStreamQuiet(t *testing.T) {
 				if k == 149 && promise > 0 {
 					a.Quiet(promise)
 				}
-				st.mu.Lock()
-				st.flushLocked(false)
-				st.mu.Unlock()
+				flushNow(st)
 			}
 		}
 		got, err := Read(bytes.NewReader(buf.Bytes()))
