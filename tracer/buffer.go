@@ -272,6 +272,9 @@ func (b *Buffer) Quiet(t int64) {
 	}
 }
 
+// LastTime is the time of the last event emitted, -1 before the first.
+func (b *Buffer) LastTime() int64 { return b.last }
+
 // LastStack is the stack of the last event emitted (NoStack before the
 // first): a thread that moves on to another line without an event of its
 // own records a KindLine when it differs.

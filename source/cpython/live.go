@@ -353,7 +353,7 @@ func (m *machine) liveEmit(th *thread, ev liveEvent) {
 	if ev.lock != tracer.NoLock {
 		arg = tracer.LockArg(ev.lock, ev.code)
 	}
-	th.liveAt = m.liveThread(th).Emit(ev.t, ev.kind, ev.st, arg)
+	m.liveThread(th).Emit(ev.t, ev.kind, ev.st, arg)
 }
 
 // stopLive stops the live recording before th's event of kind k at t,

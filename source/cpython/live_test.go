@@ -34,7 +34,7 @@ func liveRun(t *testing.T, holds bool, rng *rand.Rand, hits func(st func(us int6
 			m.publishLive()
 			for _, th := range m.order {
 				if pr := th.prov; pr != nil && pr.sec == th.sec && th.live != nil && !th.ended && !m.liveBroken {
-					promises = append(promises, promise{th, th.liveAt, m.liveHorizon})
+					promises = append(promises, promise{th, th.live.LastTime(), m.liveHorizon})
 				}
 			}
 		}

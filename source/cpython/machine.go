@@ -196,7 +196,6 @@ type thread struct {
 	liveN  int            // events emitted into live
 	prov   *provisional   // a blocking call emitted into live before its end
 	lst    liveState      // what its events in live left it in
-	liveAt int64          // the time of its last event in live
 
 	started, ended bool
 	skip           bool // seen first inside a blocking call (attach): wait for take_gil
