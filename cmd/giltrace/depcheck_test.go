@@ -39,6 +39,7 @@ var layerRules = []struct {
 	{"internal/chrometest", nil},
 	{"internal/jaegertest", nil},
 	{"internal/testkit", []string{"tracer"}},
+	{"scripts", []string{"tracer"}}, // the measuring scripts' helpers (scripts/partialloss)
 	{"cmd", []string{"tracer", "vm", "source", "diagnosis", "exporters", "chart", "compare", "model", "view", "internal/textfmt", "internal/cpus"}},
 }
 
