@@ -76,9 +76,12 @@ type lock struct {
 	lazy bool
 	rep  *vthread
 	minV *vthread // the waiter whose next expiry (fire) comes first, nil if not known
-	// vwaiters is waiters' schedulers, in the same order (lazy): the
-	// pass over them (rearm) reads one struct a waiter, not two.
-	vwaiters []*vthread
+	// ring is the waiters whose timed wait began (armed), in the order
+	// of their expiries within a timed wait: by phase, then thread ID
+	// (virtual_timers.go). The passes of rearm walk it from a time's
+	// phase and stop at the first expiry that nothing after can beat.
+	ring      []ringEntry
+	phaseBase int64 // a multiple of timedWait near the times of late (phaseOf)
 }
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while
@@ -246,30 +249,19 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 
 // addWaiter puts th last in the waiter list.
 func (l *lock) addWaiter(th *thread) {
-	if l.lazy {
-		th.vt.armed = false // its timed wait begins at its Park (arm)
+	if l.lazy && th.vt.armed {
+		l.unring(th.vt) // not a waiter: armed only in the list (arm)
+		th.vt.armed = false
 	}
 	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
-	if l.lazy {
-		l.vwaiters = append(l.vwaiters, th.vt)
-	}
 	l.setWaiting(len(l.waiters))
 }
 
 func (l *lock) removeWaiter(th *thread) {
 	i := th.widx
-	if i >= len(l.waiters) || l.waiters[i] != th {
-		i = -1
-		for j, w := range l.waiters {
-			if w == th {
-				i = j
-				break
-			}
-		}
-		if i < 0 {
-			return
-		}
+	if i < 0 || i >= len(l.waiters) || l.waiters[i] != th {
+		return // not a waiter of l: a waiter's index is kept right
 	}
 	last := len(l.waiters) - 1
 	moved := l.waiters[last]
@@ -277,11 +269,6 @@ func (l *lock) removeWaiter(th *thread) {
 	moved.widx = i
 	l.waiters[last] = nil
 	l.waiters = l.waiters[:last]
-	if l.lazy {
-		l.vwaiters[i] = l.vwaiters[last]
-		l.vwaiters[last] = nil
-		l.vwaiters = l.vwaiters[:last]
-	}
 	l.setWaiting(last)
 	if l.lazy {
 		l.unarm(th.vt)

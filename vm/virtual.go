@@ -184,6 +184,8 @@ type vthread struct {
 	// (virtual_timers.go) not yet passed, armed whether it has one.
 	fire    int64
 	armed   bool
+	phase   int64  // chain mod the timed wait: its place in the lock's ring
+	index   int32  // in vclock.threads
 	chain   int64  // when the wait began
 	chainSw uint64 // the lock's switch number then
 	// switching is the GIL the thread dropped on a drop request while
@@ -210,7 +212,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 	c.limited = c.cores < len(threads)
 	byProc := map[*process][]*vthread{}
 	for _, th := range threads {
-		v := &vthread{th: th, id: th.id, c: c, at: never, qi: -1, horizon: never}
+		v := &vthread{th: th, id: th.id, c: c, at: never, qi: -1, horizon: never, index: int32(len(c.threads))}
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)

@@ -22,7 +22,8 @@ import "github.com/giltrace/giltrace/tracer"
 // in lock.acquire); none while a drop request is pending. Whatever
 // changes that (a switch, a release, a waiter that comes or goes, the
 // drop request) computes it again (rearm), from the waiters' next
-// expiries (fire), which only move forward.
+// expiries (fire), which only move forward, walking the few waiters of
+// the ring (below) that can hold the earliest.
 //
 // The same events at the same times as queueing every expiry
 // (TestLazyTimersAreExact), a switch at the very time of an expiry taken
@@ -47,6 +48,11 @@ func (l *lock) arm(v *vthread) {
 	v.chainSw = v.saved
 	v.fire = v.chain + int64(l.timedWait)
 	v.armed = true
+	v.phase = l.phaseOf(v.chain)
+	i := l.ringAt(v.phase, v.id)
+	l.ring = append(l.ring, ringEntry{})
+	copy(l.ring[i+1:], l.ring[i:])
+	l.ring[i] = ringEntry{v.phase, v.id, v.index}
 	if m := l.minV; m != nil && (v.fire < m.fire || v.fire == m.fire && v.th.id < m.th.id) {
 		l.minV = v
 	}
@@ -158,28 +164,8 @@ func (l *lock) rearm() {
 				return
 			}
 		}
-		var first *vthread // of the next expiries, the earliest (minV)
-		firstAt, firstID, bestID := int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
-		locked := l.locked
-		for _, v := range l.vwaiters {
-			if !v.armed {
-				continue // parking: its wait begins at arm
-			}
-			f := l.nextAt(v, now, id)
-			if first == nil || f < firstAt || f == firstAt && v.id < firstID {
-				first, firstAt, firstID = v, f, v.id
-			}
-			if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
-				continue // queued to stop
-			}
-			if locked { // while free, every expiry matters: f itself
-				f = l.matters(v, f)
-			}
-			if best == nil || f < bestAt || f == bestAt && v.id < bestID {
-				best, bestAt, bestID = v, f, v.id
-			}
-		}
-		l.minV = first
+		l.minV = l.firstNext(now, id)
+		best, bestAt = l.firstMatters(now, id)
 	}
 	if best == nil {
 		if r := l.rep; r != nil && r.qi >= 0 && r.qwhy == WakeTimeout {
@@ -194,6 +180,9 @@ func (l *lock) rearm() {
 // unarm ends v's timed wait on l: it left the waiters (woken, or its wait
 // over). If its expiry was the one queued, another is.
 func (l *lock) unarm(v *vthread) {
+	if v.armed {
+		l.unring(v)
+	}
 	v.armed = false
 	if l.minV == v {
 		l.minV = nil
@@ -254,4 +243,153 @@ func (l *lock) keepExpiry(v *vthread) {
 	}
 	v.saved = l.switches // horizonOf: a switch before it makes it change nothing
 	c.push(v, f, WakeTimeout)
+}
+
+// The ring. A waiter's expiries are its chain's times, chain + kT (T the
+// timed wait), all with its phase, chain mod T. From any time x, the next
+// expiries of the waiters come in the order of their phases from x's
+// (cyclically), then of their IDs: the ring's order, which expiries
+// leave alone. So each of rearm's passes walks the ring from x's phase:
+// a waiter there expires at x + (phase - x's phase) mod T at the
+// earliest (its bound), the bounds only grow along the walk, and once
+// one is past the earliest expiry found nothing after it can beat that.
+// A walk reads a few waiters, where a pass over every waiter read 64
+// with 64 threads, a quarter of the simulation (docs/performance.md).
+
+// phase is t's phase in a chain of period T: t mod T, in [0, T).
+func phase(t, T int64) int64 {
+	if p := t % T; p >= 0 {
+		return p
+	}
+	return t%T + T
+}
+
+// ringEntry is a waiter in the ring: its phase and ID, and its index in
+// the run's threads (vclock.threads). No pointer: a waiter that comes or
+// goes moves the entries after it without the garbage collector's write
+// barrier.
+type ringEntry struct {
+	phase int64
+	id    tracer.ThreadID
+	v     int32
+}
+
+// phaseOf is x's phase in the lock's chains, x mod its timed wait,
+// without a division for the times it is asked about, which mostly move
+// forward by less than a timed wait: from the latest multiple of it
+// (phaseBase).
+func (l *lock) phaseOf(x int64) int64 {
+	t := int64(l.timedWait)
+	d := x - l.phaseBase
+	if d >= 0 && d < t {
+		return d
+	}
+	if d >= t && d < 2*t {
+		l.phaseBase += t
+		return d - t
+	}
+	p := phase(x, t)
+	l.phaseBase = x - p
+	return p
+}
+
+// ahead is how far phase p comes after phase px, both in [0, t): (p -
+// px) mod t, without a division.
+func ahead(p, px, t int64) int64 {
+	if d := p - px; d >= 0 {
+		return d
+	}
+	return p - px + t
+}
+
+// ringAt is the index in the ring at which (p, id) belongs: the first
+// waiter with a later phase, or the same phase and an ID not lower.
+func (l *lock) ringAt(p int64, id tracer.ThreadID) int {
+	lo, hi := 0, len(l.ring)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e := &l.ring[m]; e.phase < p || e.phase == p && e.id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// unring takes v, armed, out of the ring.
+func (l *lock) unring(v *vthread) {
+	if i := l.ringAt(v.phase, v.id); i < len(l.ring) && l.ring[i].id == v.id {
+		l.ring = l.ring[:i+copy(l.ring[i:], l.ring[i+1:])]
+	}
+}
+
+// firstNext is the waiter whose next expiry (nextAt) comes first, in the
+// queue's order, at time now with the running thread's ID id; nil if
+// none is armed. Every next expiry is at or after now.
+func (l *lock) firstNext(now int64, id tracer.ThreadID) *vthread {
+	n := len(l.ring)
+	if n == 0 {
+		return nil
+	}
+	t, threads := int64(l.timedWait), l.clock.(*vclock).threads
+	px := l.phaseOf(now)
+	var first *vthread
+	firstAt, firstID := int64(never), tracer.ThreadID(0)
+	for i, k := l.ringAt(px, 0), 0; k < n; i, k = i+1, k+1 {
+		if i == n {
+			i = 0
+		}
+		e := &l.ring[i]
+		if first != nil && now+ahead(e.phase, px, t) > firstAt {
+			break
+		}
+		v := threads[e.v]
+		if f := l.nextAt(v, now, id); first == nil || f < firstAt || f == firstAt && v.id < firstID {
+			first, firstAt, firstID = v, f, v.id
+		}
+	}
+	return first
+}
+
+// firstMatters is the waiter whose next expiry that matters (matters of
+// nextAt; the lock free, nextAt itself) comes first, and that expiry; a
+// waiter already queued to stop has none (nil, never if none has).
+// Every such expiry is at or after now and, the lock held, after the
+// latest switch by a timed wait: a wait that began since that switch
+// began at or after it.
+func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
+	n := len(l.ring)
+	if n == 0 {
+		return nil, never
+	}
+	t, threads := int64(l.timedWait), l.clock.(*vclock).threads
+	x, locked := now, l.locked
+	if locked {
+		x = max(now, l.switchAt+t)
+	}
+	px := l.phaseOf(x)
+	var best *vthread
+	bestAt, bestID := int64(never), tracer.ThreadID(0)
+	for i, k := l.ringAt(px, 0), 0; k < n; i, k = i+1, k+1 {
+		if i == n {
+			i = 0
+		}
+		e := &l.ring[i]
+		if best != nil && x+ahead(e.phase, px, t) > bestAt {
+			break
+		}
+		v := threads[e.v]
+		if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
+			continue // queued to stop
+		}
+		f := l.nextAt(v, now, id)
+		if locked {
+			f = l.matters(v, f)
+		}
+		if best == nil || f < bestAt || f == bestAt && v.id < bestID {
+			best, bestAt, bestID = v, f, v.id
+		}
+	}
+	return best, bestAt
 }

@@ -210,3 +210,65 @@ func TestOrderLogIsExact(t *testing.T) {
 		check(fmt.Sprintf("random %d", i), randomWorkload(r), Options{Cores: 1 + r.IntN(64)})
 	}
 }
+
+// TestRing: the ring's search and phases against their definitions,
+// waiters coming and going at random, times moving forward, back and far.
+func TestRing(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		l := &lock{timedWait: time.Duration(1 + r.Int64N(6_000_000))}
+		T := int64(l.timedWait)
+		x := r.Int64N(1 << 40)
+		for range 50 {
+			switch r.IntN(4) {
+			case 0:
+				x = r.Int64N(1 << 40) // anywhere
+			case 1:
+				x -= r.Int64N(2 * T) // back
+			default:
+				x += r.Int64N(3 * T) // forward
+			}
+			if x < 0 {
+				x = 0
+			}
+			if got, want := l.phaseOf(x), x%T; got != want {
+				t.Fatalf("round %d: phaseOf(%d) = %d with T %d, want %d", round, x, got, T, want)
+			}
+		}
+		type entry struct {
+			p  int64
+			id tracer.ThreadID
+		}
+		var in []entry
+		for range 100 {
+			if len(in) > 0 && r.IntN(3) == 0 {
+				k := r.IntN(len(in))
+				v := &vthread{phase: in[k].p, id: in[k].id}
+				l.unring(v)
+				in = slices.Delete(in, k, k+1)
+			} else {
+				e := entry{r.Int64N(T), tracer.ThreadID(r.IntN(1000))}
+				if slices.ContainsFunc(in, func(f entry) bool { return f.id == e.id }) {
+					continue
+				}
+				i := l.ringAt(e.p, e.id)
+				l.ring = slices.Insert(l.ring, i, ringEntry{e.p, e.id, 0})
+				in = append(in, e)
+			}
+			if len(l.ring) != len(in) {
+				t.Fatalf("round %d: %d entries in the ring, %d in it", round, len(l.ring), len(in))
+			}
+			for i := 1; i < len(l.ring); i++ {
+				a, b := l.ring[i-1], l.ring[i]
+				if a.phase > b.phase || a.phase == b.phase && a.id >= b.id {
+					t.Fatalf("round %d: ring out of order at %d: %+v", round, i, l.ring)
+				}
+			}
+			for _, e := range in {
+				if i := l.ringAt(e.p, e.id); i >= len(l.ring) || l.ring[i].phase != e.p || l.ring[i].id != e.id {
+					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v", round, e.p, e.id, i, l.ring)
+				}
+			}
+		}
+	}
+}
