@@ -81,7 +81,13 @@ type lock struct {
 	// (virtual_timers.go). The passes of rearm walk it from a time's
 	// phase and stop at the first expiry that nothing after can beat.
 	ring      []ringEntry
+	ringOn    bool  // the ring is kept (ringFrom)
+	narmed    int   // waiters whose timed wait began (armed)
 	phaseBase int64 // a multiple of timedWait near the times of late (phaseOf)
+	// vwaiters is waiters' schedulers, in the same order (lazy): the
+	// pass over them (rearm without the ring) reads one struct a
+	// waiter, not two.
+	vwaiters []*vthread
 }
 
 // wakeLater wakes th once mu is unlocked (unlock): a thread woken while
@@ -250,11 +256,14 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 // addWaiter puts th last in the waiter list.
 func (l *lock) addWaiter(th *thread) {
 	if l.lazy && th.vt.armed {
-		l.unring(th.vt) // not a waiter: armed only in the list (arm)
+		l.disarm(th.vt) // not a waiter: armed only in the list (arm)
 		th.vt.armed = false
 	}
 	th.widx = len(l.waiters)
 	l.waiters = append(l.waiters, th)
+	if l.lazy {
+		l.vwaiters = append(l.vwaiters, th.vt)
+	}
 	l.setWaiting(len(l.waiters))
 }
 
@@ -269,6 +278,11 @@ func (l *lock) removeWaiter(th *thread) {
 	moved.widx = i
 	l.waiters[last] = nil
 	l.waiters = l.waiters[:last]
+	if l.lazy {
+		l.vwaiters[i] = l.vwaiters[last]
+		l.vwaiters[last] = nil
+		l.vwaiters = l.vwaiters[:last]
+	}
 	l.setWaiting(last)
 	if l.lazy {
 		l.unarm(th.vt)

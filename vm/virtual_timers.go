@@ -48,11 +48,13 @@ func (l *lock) arm(v *vthread) {
 	v.chainSw = v.saved
 	v.fire = v.chain + int64(l.timedWait)
 	v.armed = true
-	v.phase = l.phaseOf(v.chain)
-	i := l.ringAt(v.phase, v.id)
-	l.ring = append(l.ring, ringEntry{})
-	copy(l.ring[i+1:], l.ring[i:])
-	l.ring[i] = ringEntry{v.phase, v.id, v.index}
+	l.narmed++
+	if l.ringOn {
+		v.phase = l.phaseOf(v.chain)
+		l.ring = insertRing(l.ring, v)
+	} else if l.narmed >= ringFrom {
+		l.buildRing()
+	}
 	if m := l.minV; m != nil && (v.fire < m.fire || v.fire == m.fire && v.th.id < m.th.id) {
 		l.minV = v
 	}
@@ -164,8 +166,12 @@ func (l *lock) rearm() {
 				return
 			}
 		}
-		l.minV = l.firstNext(now, id)
-		best, bestAt = l.firstMatters(now, id)
+		if l.ringOn {
+			l.minV = l.firstNext(now, id)
+			best, bestAt = l.firstMatters(now, id)
+		} else {
+			best, bestAt = l.pass(now, id)
+		}
 	}
 	if best == nil {
 		if r := l.rep; r != nil && r.qi >= 0 && r.qwhy == WakeTimeout {
@@ -181,7 +187,7 @@ func (l *lock) rearm() {
 // over). If its expiry was the one queued, another is.
 func (l *lock) unarm(v *vthread) {
 	if v.armed {
-		l.unring(v)
+		l.disarm(v)
 	}
 	v.armed = false
 	if l.minV == v {
@@ -255,6 +261,16 @@ func (l *lock) keepExpiry(v *vthread) {
 // one is past the earliest expiry found nothing after it can beat that.
 // A walk reads a few waiters, where a pass over every waiter read 64
 // with 64 threads, a quarter of the simulation (docs/performance.md).
+// Keeping the ring costs two searches and a move a switch, more than a
+// pass over a few waiters: the lock keeps one from ringFrom armed
+// waiters on, and gives it up below ringTo (a pass over them then).
+
+// The ring's bounds: with 8 threads (7 waiters) the pass was 5-9 %
+// faster than the ring, with 16 the ring 5 % (BenchmarkVirtualThreads).
+const ringFrom, ringTo = 12, 6
+
+// ringBuilt (tests) is told of every ring a lock begins to keep.
+var ringBuilt func()
 
 // phase is t's phase in a chain of period T: t mod T, in [0, T).
 func phase(t, T int64) int64 {
@@ -304,11 +320,14 @@ func ahead(p, px, t int64) int64 {
 
 // ringAt is the index in the ring at which (p, id) belongs: the first
 // waiter with a later phase, or the same phase and an ID not lower.
-func (l *lock) ringAt(p int64, id tracer.ThreadID) int {
-	lo, hi := 0, len(l.ring)
+func (l *lock) ringAt(p int64, id tracer.ThreadID) int { return ringIndex(l.ring, p, id) }
+
+// ringIndex is ringAt in ring r.
+func ringIndex(r []ringEntry, p int64, id tracer.ThreadID) int {
+	lo, hi := 0, len(r)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if e := &l.ring[m]; e.phase < p || e.phase == p && e.id < id {
+		if e := &r[m]; e.phase < p || e.phase == p && e.id < id {
 			lo = m + 1
 		} else {
 			hi = m
@@ -317,11 +336,79 @@ func (l *lock) ringAt(p int64, id tracer.ThreadID) int {
 	return lo
 }
 
-// unring takes v, armed, out of the ring.
-func (l *lock) unring(v *vthread) {
-	if i := l.ringAt(v.phase, v.id); i < len(l.ring) && l.ring[i].id == v.id {
-		l.ring = l.ring[:i+copy(l.ring[i:], l.ring[i+1:])]
+// disarm counts v, armed, out of the armed waiters, and takes it out
+// of the ring; below ringTo armed waiters the ring is given up.
+func (l *lock) disarm(v *vthread) {
+	l.narmed--
+	if !l.ringOn {
+		return
 	}
+	if l.narmed < ringTo {
+		l.ringOn, l.ring = false, l.ring[:0]
+		return
+	}
+	l.ring = removeRing(l.ring, v)
+}
+
+// removeRing takes v out of ring r.
+func removeRing(r []ringEntry, v *vthread) []ringEntry {
+	if i := ringIndex(r, v.phase, v.id); i < len(r) && r[i].id == v.id {
+		r = r[:i+copy(r[i:], r[i+1:])]
+	}
+	return r
+}
+
+// insertRing puts v, its phase set, in its place in ring r.
+func insertRing(r []ringEntry, v *vthread) []ringEntry {
+	i := ringIndex(r, v.phase, v.id)
+	r = append(r, ringEntry{})
+	copy(r[i+1:], r[i:])
+	r[i] = ringEntry{v.phase, v.id, v.index}
+	return r
+}
+
+// buildRing puts every armed waiter in the ring, which rearm walks from
+// now on.
+func (l *lock) buildRing() {
+	if ringBuilt != nil {
+		ringBuilt()
+	}
+	l.ringOn, l.ring = true, l.ring[:0]
+	for _, v := range l.vwaiters {
+		if v.armed {
+			v.phase = l.phaseOf(v.chain)
+			l.ring = insertRing(l.ring, v)
+		}
+	}
+}
+
+// pass is rearm's pass over every waiter, without the ring: it sets
+// minV and returns the first expiry that matters and its waiter (nil,
+// never if none does).
+func (l *lock) pass(now int64, id tracer.ThreadID) (*vthread, int64) {
+	var best, first *vthread // first: of the next expiries, the earliest (minV)
+	bestAt, firstAt, firstID, bestID := int64(never), int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
+	locked := l.locked
+	for _, v := range l.vwaiters {
+		if !v.armed {
+			continue // parking: its wait begins at arm
+		}
+		f := l.nextAt(v, now, id)
+		if first == nil || f < firstAt || f == firstAt && v.id < firstID {
+			first, firstAt, firstID = v, f, v.id
+		}
+		if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
+			continue // queued to stop
+		}
+		if locked { // while free, every expiry matters: f itself
+			f = l.matters(v, f)
+		}
+		if best == nil || f < bestAt || f == bestAt && v.id < bestID {
+			best, bestAt, bestID = v, f, v.id
+		}
+	}
+	l.minV = first
+	return best, bestAt
 }
 
 // firstNext is the waiter whose next expiry (nextAt) comes first, in the

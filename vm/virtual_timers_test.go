@@ -64,7 +64,8 @@ func lazySameAsEager(t *testing.T, w *workload.Workload, o Options) (diff string
 // intervals from 50 us to 5 ms, wake-up latencies of 0 to 50 us (expiries
 // in the free lock's window before the woken waiter runs: they take the
 // lock) and random workloads. Every case but the limited-core ones has a
-// lazy lock.
+// lazy lock. The 16 threads' lock walks a ring (ringFrom), the others
+// pass over their waiters.
 func TestLazyTimersAreExact(t *testing.T) {
 	check := func(name string, w *workload.Workload, o Options, wantLazy bool) {
 		t.Helper()
@@ -81,10 +82,14 @@ func TestLazyTimersAreExact(t *testing.T) {
 		check(w.Name, w, Options{SwitchInterval: 100 * time.Microsecond, WakeLatency: 50 * time.Microsecond}, false)
 		check(w.Name, w, Options{Cores: 2}, false) // queued: a waiter needs a core
 	}
+	rings := 0
+	ringBuilt = func() { rings++ }
+	defer func() { ringBuilt = nil }()
 	for _, n := range []int{3, 8, 16} {
 		w := &workload.Workload{Name: "countdown", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
 			Functions: fns(map[string][]workload.Op{"count": {compute(100 * time.Millisecond)}}),
 			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+		rings = 0
 		for _, si := range []time.Duration{0, time.Millisecond, 50 * time.Microsecond} {
 			for _, lat := range []time.Duration{0, time.Nanosecond, 50 * time.Microsecond} {
 				for _, timer := range []time.Duration{0, -1} { // -1: no timer latency
@@ -93,6 +98,10 @@ func TestLazyTimersAreExact(t *testing.T) {
 					}
 				}
 			}
+		}
+		// 16 threads: 15 waiters, a ring (ringFrom); 8: a pass.
+		if (rings > 0) != (n >= ringFrom+1) {
+			t.Errorf("countdown of %d: %d rings kept", n, rings)
 		}
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -243,16 +252,14 @@ func TestRing(t *testing.T) {
 		for range 100 {
 			if len(in) > 0 && r.IntN(3) == 0 {
 				k := r.IntN(len(in))
-				v := &vthread{phase: in[k].p, id: in[k].id}
-				l.unring(v)
+				l.ring = removeRing(l.ring, &vthread{phase: in[k].p, id: in[k].id})
 				in = slices.Delete(in, k, k+1)
 			} else {
 				e := entry{r.Int64N(T), tracer.ThreadID(r.IntN(1000))}
 				if slices.ContainsFunc(in, func(f entry) bool { return f.id == e.id }) {
 					continue
 				}
-				i := l.ringAt(e.p, e.id)
-				l.ring = slices.Insert(l.ring, i, ringEntry{e.p, e.id, 0})
+				l.ring = insertRing(l.ring, &vthread{phase: e.p, id: e.id})
 				in = append(in, e)
 			}
 			if len(l.ring) != len(in) {
