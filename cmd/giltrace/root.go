@@ -47,7 +47,7 @@ func newRootCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "giltrace",
 		Short:         "Trace and explain the GIL contention of Python programs and workloads",
-		Long:          "giltrace traces real CPython programs (record -- COMMAND, attach PID) or runs\nworkloads on an instrumented GIL-locked VM, records every GIL acquire,\nrelease, wait and drop request, explains why threads did or did not speed up,\nand predicts what would. Where a command reads a recorded run (report, view,\nexport, model, compare), a run's directory stands for its trace: DIR is\nDIR/run.giltrace, or a killed record's DIR/run.giltrace.partial.",
+		Long:          "giltrace traces real CPython programs (record -- COMMAND, attach PID) or runs\nworkloads on an instrumented GIL-locked VM, records every GIL acquire,\nrelease, wait and drop request, explains why threads did or did not speed up,\nand predicts what would. Where a command reads a recorded run (report, view,\nexport, model, compare, validate), a run's directory stands for its trace: DIR is\nDIR/run.giltrace, or a killed record's DIR/run.giltrace.partial.",
 		Version:       giltraceVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -68,6 +68,28 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateDir: a run's directory stands for its trace, or a killed
+// record's partial one, and the summary names the file read; a directory
+// without either is refused, saying so.
+func TestValidateDir(t *testing.T) {
+	path, _ := writeTrace(t, testkit.Mixed())
+	dir := filepath.Dir(path)
+	out, err := runRoot("validate", dir)
+	if want := path + ": valid: "; err != nil || !strings.HasPrefix(out, want) {
+		t.Errorf("validate DIR = %q, %v; want %q...", out, err, want)
+	}
+	partial := filepath.Join(t.TempDir(), partialName)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(partial, b, 0o644)
+	if out, err := runRoot("validate", filepath.Dir(partial)); err != nil || !strings.HasPrefix(out, partial+": valid: ") {
+		t.Errorf("validate DIR with a partial trace = %q, %v", out, err)
+	}
+	empty := t.TempDir()
+	if _, err := runRoot("validate", empty); err == nil || !strings.Contains(err.Error(), "holds no run.giltrace nor run.giltrace.partial") {
+		t.Errorf("validate of an empty directory: %v", err)
+	}
+}
+
 // TestValidateSeveral validates two good files and a damaged one: both
 // summaries printed, the damaged file named in the error.
 func TestValidateSeveral(t *testing.T) {
