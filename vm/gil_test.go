@@ -269,6 +269,7 @@ func TestReleaseWakesAWaiter(t *testing.T) {
 			l.waiters = append(l.waiters[:0], ws...)
 			for k, w := range ws {
 				w.parkSeq = uint64(100*i + (k+i)%3)
+				w.widx = k // as addWaiter sets it: removeWaiter trusts it
 			}
 			oldest := ws[(3-i%3)%3]
 			l.releaseLocked(holder, tracer.ReleaseUnlock)

@@ -83,7 +83,7 @@ type lock struct {
 	ring      []ringEntry
 	ringOn    bool  // the ring is kept (ringFrom)
 	narmed    int   // waiters whose timed wait began (armed)
-	phaseBase int64 // a multiple of timedWait near the times of late (phaseOf)
+	phaseBase int64 // a multiple of timedWait near the times asked about lately (phaseOf)
 	// vwaiters is waiters' schedulers, in the same order (lazy): the
 	// pass over them (rearm without the ring) reads one struct a
 	// waiter, not two.
@@ -256,7 +256,9 @@ func (l *lock) park(th *thread, timeout time.Duration) Wake {
 // addWaiter puts th last in the waiter list.
 func (l *lock) addWaiter(th *thread) {
 	if l.lazy && th.vt.armed {
-		l.disarm(th.vt) // not a waiter: armed only in the list (arm)
+		// Defensive: a thread is armed only while in the list (arm after
+		// addWaiter, unarm in removeWaiter), so none is armed here.
+		l.disarm(th.vt)
 		th.vt.armed = false
 	}
 	th.widx = len(l.waiters)

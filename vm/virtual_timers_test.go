@@ -108,6 +108,33 @@ func TestLazyTimersAreExact(t *testing.T) {
 	for i := range 40 {
 		check(fmt.Sprintf("random %d", i), randomWorkload(r), Options{Cores: 64}, false)
 	}
+	// Rings in workloads of every kind: random ones with up to 6 times
+	// the threads (I/O, native calls, guest locks, daemons stopped), at
+	// the ring's bounds and with bounds of 2 and 1 (rings given up and
+	// built again as waiters come and go). The review of the ring found
+	// the other random workloads below its bounds: none built one.
+	many := rand.New(rand.NewPCG(15, 16))
+	defer func() { ringFrom, ringTo = 12, 6 }()
+	n := 20
+	if raceEnabled {
+		n = 4
+	}
+	for _, b := range [][2]int{{12, 6}, {2, 1}} {
+		ringFrom, ringTo = b[0], b[1]
+		rings = 0
+		for i := range n {
+			w := randomWorkload(many)
+			w.GIL.Mode = tracer.GILCPython // the lazy lock's
+			for g := range w.Threads {
+				w.Threads[g].Count *= 1 + many.IntN(6)
+			}
+			check(fmt.Sprintf("random of many threads %d, ring from %d", i, b[0]), w, Options{SwitchInterval: time.Duration(20+many.IntN(500)) * time.Microsecond}, false)
+		}
+		if rings == 0 {
+			t.Errorf("random workloads of many threads, ring from %d waiters: no ring built", b[0])
+		}
+		t.Logf("ring from %d waiters: %d rings built", b[0], rings)
+	}
 }
 
 // TestLazyTimersAreExactMany is TestLazyTimersAreExact on many random
@@ -276,6 +303,73 @@ func TestRing(t *testing.T) {
 					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v", round, e.p, e.id, i, l.ring)
 				}
 			}
+		}
+	}
+}
+
+// TestRingWalks: the ring's walks (firstNext, firstMatters) find what the
+// pass over every waiter finds, on random lock states small enough for
+// ties everywhere: expiries at the very bound, equal phases, a switch at
+// the time of a wait's beginning, waiters queued to stop, the lock held
+// or free. The review of the ring found a wrong bound (x+1 for the held
+// lock's x) surviving every run of the simulation: such expiries are rare
+// there.
+func TestRingWalks(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for round := range 20000 {
+		T := int64(1 + r.IntN(12))
+		c := &vclock{}
+		l := &lock{timedWait: time.Duration(T), clock: c, locked: r.IntN(3) > 0, switches: uint64(5 + r.IntN(3))}
+		now := int64(40 + r.IntN(40))
+		l.switchAt = now - int64(r.IntN(int(2*T+2)))
+		l.last = &thread{id: tracer.ThreadID(r.IntN(20))}
+		cur := tracer.ThreadID(r.IntN(20))
+		var vs []*vthread
+		for i, id := range r.Perm(20)[:1+r.IntN(16)] {
+			v := &vthread{id: tracer.ThreadID(id), c: c, index: int32(i), qi: -1, armed: true}
+			if r.IntN(2) == 0 {
+				// Began since the latest switch, with its switch number.
+				v.chain, v.chainSw = l.switchAt+int64(r.IntN(int(now-l.switchAt+1))), l.switches
+			} else {
+				v.chain, v.chainSw = now-int64(r.IntN(60)), l.switches-uint64(1+r.IntN(2))
+			}
+			v.fire = v.chain + T*int64(1+r.IntN(8)) // on its chain, maybe stale
+			if r.IntN(6) == 0 {
+				v.qi, v.qwhy = 0, Wake(r.IntN(3)) // queued: to stop, or the rep
+			}
+			vs = append(vs, v)
+		}
+		if q := vs[r.IntN(len(vs))]; q.qi >= 0 && q.qwhy == WakeTimeout {
+			l.rep = q
+		}
+		c.threads = vs
+		// The pass on one copy of the fires, the walks on another.
+		fires := make([]int64, len(vs))
+		for i, v := range vs {
+			fires[i] = v.fire
+		}
+		l.vwaiters = vs
+		wantBest, wantAt := l.pass(now, cur)
+		wantMin := l.minV
+		for i, v := range vs {
+			v.fire = fires[i]
+		}
+		l.ring = l.ring[:0]
+		for _, v := range vs {
+			v.phase = l.phaseOf(v.chain)
+			l.ring = insertRing(l.ring, v)
+		}
+		gotMin := l.firstNext(now, cur)
+		gotBest, gotAt := l.firstMatters(now, cur)
+		if gotMin != wantMin || gotBest != wantBest || gotAt != wantAt {
+			id := func(v *vthread) any {
+				if v == nil {
+					return nil
+				}
+				return v.id
+			}
+			t.Fatalf("round %d (T %d, now %d, thread %d, locked %v, switch at %d by %d): walks give first %v, best %v at %d; the pass %v, %v at %d",
+				round, T, now, cur, l.locked, l.switchAt, l.last.id, id(gotMin), id(gotBest), gotAt, id(wantMin), id(wantBest), wantAt)
 		}
 	}
 }
