@@ -402,8 +402,12 @@ func (b *builder) comments(k Kind) []string {
 		add("check interval", m.CheckInterval)
 	}
 	add("cores", m.Cores)
-	add("gomaxprocs", m.GOMAXPROCS)
-	add("loops per ms", m.LoopsPerMS)
+	if m.Extra["source"] != "cpython" {
+		// The VM's own (QA: a real program's profile said "loops per ms:
+		// 0" and giltrace's GOMAXPROCS, which say nothing of it).
+		add("gomaxprocs", m.GOMAXPROCS)
+		add("loops per ms", m.LoopsPerMS)
+	}
 	if !m.Start.IsZero() {
 		add("start", m.Start.UTC().Format(time.RFC3339Nano))
 	}
