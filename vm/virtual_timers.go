@@ -417,28 +417,8 @@ func (l *lock) pass(now int64, id tracer.ThreadID) (*vthread, int64) {
 // queue's order, at time now with the running thread's ID id; nil if
 // none is armed. Every next expiry is at or after now.
 func (l *lock) firstNext(now int64, id tracer.ThreadID) *vthread {
-	n := len(l.ring)
-	if n == 0 {
-		return nil
-	}
-	t, threads := int64(l.timedWait), l.clock.(*vclock).threads
-	px := l.phaseOf(now)
-	var first *vthread
-	firstAt, firstID := int64(never), tracer.ThreadID(0)
-	for i, k := l.ringAt(px, 0), 0; k < n; i, k = i+1, k+1 {
-		if i == n {
-			i = 0
-		}
-		e := &l.ring[i]
-		if first != nil && now+ahead(e.phase, px, t) > firstAt {
-			break
-		}
-		v := threads[e.v]
-		if f := l.nextAt(v, now, id); first == nil || f < firstAt || f == firstAt && v.id < firstID {
-			first, firstAt, firstID = v, f, v.id
-		}
-	}
-	return first
+	v, _ := l.walk(now, id, now, false)
+	return v
 }
 
 // firstMatters is the waiter whose next expiry that matters (matters of
@@ -448,15 +428,22 @@ func (l *lock) firstNext(now int64, id tracer.ThreadID) *vthread {
 // latest switch by a timed wait: a wait that began since that switch
 // began at or after it.
 func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
+	x := now
+	if l.locked {
+		x = max(now, l.switchAt+int64(l.timedWait))
+	}
+	return l.walk(now, id, x, true)
+}
+
+// walk is the ring's walk of firstNext (mattering false) and firstMatters
+// (true) from x, at or before every expiry it looks for: the first of
+// them, in the queue's order, and its waiter.
+func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vthread, int64) {
 	n := len(l.ring)
 	if n == 0 {
 		return nil, never
 	}
-	t, threads := int64(l.timedWait), l.clock.(*vclock).threads
-	x, locked := now, l.locked
-	if locked {
-		x = max(now, l.switchAt+t)
-	}
+	t, threads, locked := int64(l.timedWait), l.clock.(*vclock).threads, l.locked
 	px := l.phaseOf(x)
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)
@@ -469,11 +456,11 @@ func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
 			break
 		}
 		v := threads[e.v]
-		if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
+		if mattering && v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
 			continue // queued to stop
 		}
 		f := l.nextAt(v, now, id)
-		if locked {
+		if mattering && locked {
 			f = l.matters(v, f)
 		}
 		if best == nil || f < bestAt || f == bestAt && v.id < bestID {
