@@ -96,10 +96,10 @@ type Prediction struct {
 	// is chosen on) moves with the seed: (longest - shortest wall) /
 	// shortest over SpreadSeeds seeds from the run's. The waiter a
 	// release wakes and drawn durations are the seed's; a change is
-	// named best only if it beats the shortest of them (QA: a pool of 4 threads
-	// on one core was told to use a 1 ms switch interval for 10 % at
-	// seed 1, a 2 ms one at seed 5, and nothing at seed 4: the replay
-	// itself moved by 11 %).
+	// named best only if it beats the shortest of them (QA: a pool of 4
+	// threads on one core was told to use a 1 ms switch interval for
+	// 10 % at seed 1, a 2 ms one at seed 5, and nothing at seed 4: the
+	// replay itself moved by 11 %).
 	SeedSpread float64  `json:"seed_spread"`
 	Notes      []string `json:"notes"`
 	Model      []byte   `json:"-"` // the workload file the predictions ran
