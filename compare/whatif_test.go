@@ -1453,3 +1453,34 @@ func TestWhatIfSeedSpread(t *testing.T) {
 		t.Errorf("beyond the spread: best %+v, held back %+v; want processes", p.Best, p.withinSpread)
 	}
 }
+
+// TestWhatIfProcessWaits: a run of several processes says that their
+// waits for each other keep their recorded length, so that rows on more
+// cores than recorded can fall well short; and a limit by the cores does
+// not promise more cores where the rows predict no gain (QA: a parent
+// joining 2 children, recorded on 1 core, predicted 1.02x on 2 to 8 cores
+// beside "splitting it across more workers on more cores would [help]";
+// run so, 1.77x). A run of one process has no such note.
+func TestWhatIfProcessWaits(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-multiprocessing-pool"), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "The run had 3 processes: what they waited for from each other") && strings.Contains(n, "than the recorded 2 cores can be well short")
+	}) {
+		t.Errorf("no note on the processes' waits: %q", p.Notes)
+	}
+	if strings.Contains(p.Limit, "on more cores would") {
+		t.Errorf("limit %q promises more cores; the rows on more cores: %+v", p.Limit, p.Rows)
+	}
+	one, err := WhatIf(context.Background(), fixtureSpans(t, "python-countdown"), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range one.Notes {
+		if strings.HasPrefix(n, "The run had") {
+			t.Errorf("a run of one process noted %q", n)
+		}
+	}
+}
