@@ -229,8 +229,22 @@ func (l *loader) yamlError(err error, src []byte) error {
 		e.Msg += " (quote a text that contains \": \")"
 	case strings.HasSuffix(e.Msg, "did not find expected '-' indicator"), strings.HasSuffix(e.Msg, "did not find expected key"):
 		e.Msg += " (check this line's indentation)"
+	case strings.HasSuffix(e.Msg, "found character that cannot start any token") && e.Line > 0 && tabIndented(src, e.Line):
+		// QA: a tab said nothing of the tab.
+		e.Msg += " (a tab in the indentation: YAML indents with spaces)"
 	}
 	return e
+}
+
+// tabIndented reports whether line n (from 1) of src has a tab in its
+// leading blanks.
+func tabIndented(src []byte, n int) bool {
+	lines := strings.Split(string(src), "\n")
+	if n > len(lines) {
+		return false
+	}
+	lead := lines[n-1][:len(lines[n-1])-len(strings.TrimLeft(lines[n-1], " \t"))]
+	return strings.Contains(lead, "\t")
 }
 
 // unknownAnchorRe is the YAML library's error for an alias of no anchor.

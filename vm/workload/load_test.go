@@ -96,6 +96,7 @@ func parseErrorCases() []parseErrorCase {
 		{"comments only", "# nothing\n", []string{"t.yaml: empty workload"}},
 		{"yaml syntax", "name: t\nthreads: [\n", []string{"t.yaml:", "invalid YAML:"}},
 		{"yaml colon in text", "name: t\ndescription: a: b\n", []string{"t.yaml:2: invalid YAML: mapping values are not allowed", `quote a text that contains ": "`}},
+		{"yaml tab", "name: t\nthreads:\n\t- {name: a, run: f}\n", []string{"t.yaml:3: invalid YAML: found character that cannot start any token (a tab in the indentation: YAML indents with spaces)"}},
 		{"yaml tab", "name: t\n\tthreads: []\n", []string{"t.yaml:2: invalid YAML: found a tab character"}},
 		{"switch interval with mode none", "name: t\ngil: {mode: none, switch_interval: 1ms}\nthreads: [{run: f}]\nfunctions:\n  f: [{io: 1ms}]\n", []string{"gil.switch_interval: applies only to mode cpython, but mode is none; remove it (mode none has no GIL to switch)"}},
 		{"yaml control character", "name: t\nthreads: [{run: f}]\nfunctions:\n  f: [{io: 1ms\x07}]\n", []string{"t.yaml:4:15: invalid YAML: control characters are not allowed"}},
