@@ -196,10 +196,14 @@ func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
 	if s.GILMode == "none" {
 		states = slices.DeleteFunc(slices.Clone(states), func(c breakdownState) bool { return c.state == tracer.StateNativeHolding })
 	}
+	rows, grouped := tableRows(s.Threads)
+	if grouped {
+		fmt.Fprintf(w, "  (%d threads: those named alike but for their numbers are summed in one row, their count in brackets; report --json lists each)\n", len(s.Threads))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// Names are padded to one width so that they read left-aligned.
 	nw, pw := len("thread"), len("process")
-	for _, th := range s.Threads {
+	for _, th := range rows {
 		nw, pw = max(nw, len(th.Name)), max(pw, len(th.Process))
 	}
 	fmt.Fprintf(tw, "%-*s\t%-*s\twall\t", nw, "thread", pw, "process")
@@ -207,8 +211,8 @@ func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
 		fmt.Fprintf(tw, "%s\t%%\t", c.title)
 	}
 	fmt.Fprint(tw, "acquisitions\t\n")
-	for i := range s.Threads {
-		th := &s.Threads[i]
+	for i := range rows {
+		th := &rows[i]
 		fmt.Fprintf(tw, "%-*s\t%-*s\t%s\t", nw, th.Name, pw, th.Process, textfmt.Dur(th.WallNS))
 		for _, c := range states {
 			v := th.Time(c.state)
@@ -217,6 +221,69 @@ func writeBreakdown(w io.Writer, s *diagnosis.Summary) {
 		fmt.Fprintf(tw, "%d\t\n", th.Acquisitions)
 	}
 	tw.Flush()
+}
+
+// ManyThreadRows is the most threads the text's thread table lists one
+// by one: with more, threads of one process whose names differ only in
+// their numbers ("w-1" ... "w-100", "Thread-3 (work)" ...) share a row,
+// their times summed (QA: a thread-per-task program's 201 rows, and a
+// workload's 204, could not be read).
+const ManyThreadRows = 24
+
+// tableRows is the thread table's rows: the threads, or, past
+// ManyThreadRows, each set of threads named alike (nameShape) in one
+// process as one row, "w-* [100]", in the order of their first thread;
+// grouped says whether any row stands for several threads.
+func tableRows(threads []diagnosis.ThreadSummary) (rows []diagnosis.ThreadSummary, grouped bool) {
+	if len(threads) <= ManyThreadRows {
+		return threads, false
+	}
+	type key struct{ shape, process string }
+	at, n := map[key]int{}, []int{}
+	for _, th := range threads {
+		k := key{nameShape(th.Name), th.Process}
+		i, ok := at[k]
+		if !ok {
+			i = len(rows)
+			at[k] = i
+			rows, n = append(rows, diagnosis.ThreadSummary{Name: th.Name, Process: th.Process}), append(n, 0)
+		}
+		r := &rows[i]
+		n[i]++
+		r.WallNS += th.WallNS
+		r.RunningNS += th.RunningNS
+		r.GILWaitNS += th.GILWaitNS
+		r.IONS += th.IONS
+		r.NativeNS += th.NativeNS
+		r.NativeHoldingNS += th.NativeHoldingNS
+		r.LockWaitNS += th.LockWaitNS
+		r.Acquisitions += th.Acquisitions
+	}
+	for i := range rows {
+		if n[i] > 1 {
+			rows[i].Name = fmt.Sprintf("%s [%d]", nameShape(rows[i].Name), n[i])
+			grouped = true
+		}
+	}
+	return rows, grouped
+}
+
+// nameShape is a thread's name with each run of digits written "*".
+func nameShape(name string) string {
+	var b strings.Builder
+	digits := false
+	for _, r := range name {
+		if r >= '0' && r <= '9' {
+			if !digits {
+				b.WriteByte('*')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // errWriter keeps the first write error so that rendering code can print

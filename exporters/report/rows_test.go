@@ -1,0 +1,44 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/giltrace/giltrace/diagnosis"
+)
+
+// TestManyThreadRows: past ManyThreadRows threads, the text's thread
+// table sums the threads of one process named alike but for their numbers
+// in one row, with their count; a thread named like no other keeps its
+// row, and so does every thread of a run of fewer threads (QA: 201 rows
+// of a thread-per-task program).
+func TestManyThreadRows(t *testing.T) {
+	var ths []diagnosis.ThreadSummary
+	ths = append(ths, diagnosis.ThreadSummary{Name: "MainThread", Process: "p", WallNS: 100, RunningNS: 100, Acquisitions: 1})
+	for i := range 30 {
+		ths = append(ths, diagnosis.ThreadSummary{Name: fmt.Sprintf("Thread-%d (work)", i+1), Process: "p", WallNS: 10, RunningNS: 4, GILWaitNS: 6, Acquisitions: 2})
+	}
+	ths = append(ths, diagnosis.ThreadSummary{Name: "Thread-31 (work)", Process: "q", WallNS: 10, IONS: 10})
+	rows, grouped := tableRows(ths)
+	if !grouped || len(rows) != 3 {
+		t.Fatalf("%d rows (grouped %v), want 3: %+v", len(rows), grouped, rows)
+	}
+	want := diagnosis.ThreadSummary{Name: "Thread-* (work) [30]", Process: "p", WallNS: 300, RunningNS: 120, GILWaitNS: 180, Acquisitions: 60}
+	if rows[0].Name != "MainThread" || rows[1] != want || rows[2].Name != "Thread-31 (work)" {
+		t.Errorf("rows %+v, want MainThread, %+v, then Thread-31 (work) of q alone", rows, want)
+	}
+	if rows, grouped := tableRows(ths[:ManyThreadRows]); grouped || len(rows) != ManyThreadRows {
+		t.Errorf("%d threads: %d rows, grouped %v; want each its own", ManyThreadRows, len(rows), grouped)
+	}
+	var b strings.Builder
+	writeBreakdown(&b, &diagnosis.Summary{Threads: ths, GILMode: "cpython"})
+	for _, s := range []string{"(32 threads: those named alike but for their numbers are summed in one row", "Thread-* (work) [30]  p        300ns    120ns   40.0%     180ns  60.0%"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, b.String())
+		}
+	}
+	if got := nameShape("ThreadPoolExecutor-0_12"); got != "ThreadPoolExecutor-*_*" {
+		t.Errorf("nameShape = %q", got)
+	}
+}
