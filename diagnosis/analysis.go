@@ -442,7 +442,8 @@ func newAnalysis(t *tracer.Trace, s *tracer.Spans, r *Report) *analysis {
 // Nor is a thread whose work that needs the GIL came mostly before any
 // other thread of its process started (a main thread's interpreter
 // start-up and imports before it starts the workers): it had no one to
-// compete with then.
+// compete with then; nor one that started after every other had ended
+// (startsAfterOthers).
 // On a loaded machine a real program's start-up ran 220 ms and its main
 // thread waited in Thread.join only 41 % of its wall, and it counted among
 // the CPU-bound threads, whose own estimate its serial start-up then
@@ -470,8 +471,30 @@ func (a *analysis) competes(i int) bool {
 	if textfmt.Share(th.RunningNS+th.NativeHoldingNS, threadCPU(th)) < CPUBoundShare {
 		return false
 	}
+	if a.startsAfterOthers(i) {
+		return false
+	}
 	before, total := a.gilWorkBeforeOthers(i)
 	return 2*before <= total
+}
+
+// startsAfterOthers reports whether thread i started when every other
+// thread of its process had ended: it had no one to compete with (QA: a
+// 1 ms thread started at 15 s, after 100 workers had ended, counted among
+// them with 0 acquisitions while they competed, "ratio 0.00"). A starved
+// thread that ran its share after the others ended existed beside them,
+// and still counts (gilWorkBeforeOthers).
+func (a *analysis) startsAfterOthers(i int) bool {
+	if i >= len(a.s.Threads) {
+		return false
+	}
+	others, lastEnd := false, int64(math.MinInt64)
+	for j := range a.s.Threads {
+		if j != i && j < len(a.procOf) && a.procOf[j] == a.procOf[i] {
+			others, lastEnd = true, max(lastEnd, a.s.Threads[j].End)
+		}
+	}
+	return others && a.s.Threads[i].Start >= lastEnd
 }
 
 // gilWorkBeforeOthers is thread i's time running Python or in native

@@ -242,3 +242,28 @@ functions:
 		t.Errorf("without a GIL %.3fx, a wall of %.1f ms; the run without a GIL %.1f ms", threads.Speedup.WithoutGIL, est/1e6, float64(noGIL.WallNS)/1e6)
 	}
 }
+
+// TestLateThreadDoesNotCompete: a thread that starts after every other
+// thread of its process has ended had no one to compete with for the GIL:
+// it is not among the CPU-bound threads that fairness counts (QA: a 1 ms
+// thread started at 15 s, after 100 workers had ended, was their fewest,
+// "0 acquisitions while they competed", ratio 0.00).
+func TestLateThreadDoesNotCompete(t *testing.T) {
+	r := runVirtual(t, `
+name: late
+clock: virtual
+gil: {mode: MODE}
+threads:
+  - {name: w, count: 2, run: work}
+  - {name: late, run: late, start_after: 500ms}
+functions:
+  work:
+    - compute: 100ms
+  late:
+    - compute: 1ms
+`, "cpython")
+	f := r.Procs[0].Fairness
+	if f.CPUBoundThreads != 2 || f.FewestThread == "late" || f.Fewest == 0 {
+		t.Errorf("fairness %+v: want the 2 workers, not the late thread", f)
+	}
+}
