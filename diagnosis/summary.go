@@ -106,6 +106,19 @@ type ThreadSummary struct {
 	Acquisitions    int    `json:"acquisitions"`      // times it acquired its process's GIL
 }
 
+// Add adds o's times and acquisitions to th's: th then sums the threads
+// added to it (a group of threads, a set a verdict weighs).
+func (th *ThreadSummary) Add(o *ThreadSummary) {
+	th.WallNS += o.WallNS
+	th.RunningNS += o.RunningNS
+	th.GILWaitNS += o.GILWaitNS
+	th.IONS += o.IONS
+	th.NativeNS += o.NativeNS
+	th.NativeHoldingNS += o.NativeHoldingNS
+	th.LockWaitNS += o.LockWaitNS
+	th.Acquisitions += o.Acquisitions
+}
+
 // Time is the time the thread spent in state st.
 func (th *ThreadSummary) Time(st tracer.State) int64 {
 	switch st {

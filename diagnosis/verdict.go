@@ -461,13 +461,7 @@ func (a *analysis) threadSums(keep func(i int) bool) (n int, sum ThreadSummary) 
 			continue
 		}
 		n++
-		sum.WallNS += th.WallNS
-		sum.RunningNS += th.RunningNS
-		sum.GILWaitNS += th.GILWaitNS
-		sum.IONS += th.IONS
-		sum.NativeNS += th.NativeNS
-		sum.NativeHoldingNS += th.NativeHoldingNS
-		sum.LockWaitNS += th.LockWaitNS
+		sum.Add(th)
 	}
 	return n, sum
 }

@@ -248,16 +248,8 @@ func tableRows(threads []diagnosis.ThreadSummary) (rows []diagnosis.ThreadSummar
 			at[k] = i
 			rows, n = append(rows, diagnosis.ThreadSummary{Name: th.Name, Process: th.Process}), append(n, 0)
 		}
-		r := &rows[i]
 		n[i]++
-		r.WallNS += th.WallNS
-		r.RunningNS += th.RunningNS
-		r.GILWaitNS += th.GILWaitNS
-		r.IONS += th.IONS
-		r.NativeNS += th.NativeNS
-		r.NativeHoldingNS += th.NativeHoldingNS
-		r.LockWaitNS += th.LockWaitNS
-		r.Acquisitions += th.Acquisitions
+		rows[i].Add(&th)
 	}
 	for i := range rows {
 		if n[i] > 1 {
