@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -127,6 +128,7 @@ type Prediction struct {
 	// spreadShortest the shortest wall among them; withinSpread is the
 	// row that would be best but for them (Cores 0: none).
 	spreadSeeds    [2]int64
+	rowSeeds       [2]int64 // the seeds of the threads rows' runs (RowSeeds)
 	spreadShortest int64
 	withinSpread   PredictionRow
 	// ownIO: how the run's I/O waited on its own pipes and connections
@@ -151,6 +153,12 @@ type PredictionRow struct {
 	// Near lists the verdicts not given whose measure came near their
 	// threshold (diagnosis.Report.NearBoundary), comma-separated.
 	Near string `json:"near,omitempty"`
+	// SeedWallsNS are a threads row's walls at seeds seed ...
+	// seed+RowSeeds-1 (the model's random choices: the waiter a release
+	// wakes); the row is the run of their median.
+	// A pointer, so that rows stay comparable (a row is named by
+	// equality: asRecorded, Best).
+	SeedWallsNS *[RowSeeds]int64 `json:"seed_walls_ns,omitempty"`
 }
 
 // WhatIf models the run of spans s and replays the model in virtual time:
@@ -282,6 +290,22 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	for k := range int64(SpreadSeeds - 1) {
 		jobs = append(jobs, job{recMode, target, 0, seed + 1 + k, true})
 	}
+	// The threads rows, which share a GIL, again with the next
+	// RowSeeds-1 seeds: each shows the run of the median wall (QA: a
+	// pool's threads at 2 ms on 1 core took 2.79 s at seed 1, where 1, 5
+	// and 10 ms took 1.93 s, and 1.94 s at seeds 2 and 3: at seed 1 the
+	// two workers handed the GIL to each other for 830 ms while three
+	// threads timed out behind them).
+	extra := len(jobs)
+	for i := range jobs[:spread] {
+		if jobs[i].mode == Threads {
+			for k := range int64(RowSeeds - 1) {
+				j := jobs[i]
+				j.seed = seed + 1 + k
+				jobs = append(jobs, j)
+			}
+		}
+	}
 	// The variants are independent runs of the same model: on every core
 	// (the run of a recorded attach to a process pool took 15 s one after
 	// the other), each row in its place, so that the table is the same
@@ -310,9 +334,24 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 			return nil, errs[i]
 		}
 	}
+	k := extra
+	for i := range rows[:spread] {
+		if jobs[i].mode != Threads {
+			continue
+		}
+		runs := append([]PredictionRow{rows[i]}, rows[k:k+RowSeeds-1]...)
+		k += RowSeeds - 1
+		var walls [RowSeeds]int64
+		for n, r := range runs {
+			walls[n] = r.WallNS
+		}
+		rows[i] = medianRow(runs)
+		rows[i].SeedWallsNS = &walls
+	}
+	p.rowSeeds = [2]int64{seed, seed + RowSeeds - 1}
 	p.Rows = append(p.Rows, rows[:spread]...)
 	lo, hi := p.asRecorded().WallNS, p.asRecorded().WallNS
-	for _, r := range rows[spread:] {
+	for _, r := range rows[spread:extra] {
 		lo, hi = min(lo, r.WallNS), max(hi, r.WallNS)
 	}
 	if lo > 0 {
@@ -483,6 +522,9 @@ type critical struct {
 	name    string
 	endNS   int64
 	ioShare float64
+	// holdShare is the part of its work in native calls that kept the
+	// GIL: split across threads, those calls would take turns.
+	holdShare float64
 	// sleepShare is the part of its work in time.sleep (I/O "sleep"): a
 	// program pacing itself, which more threads would not make faster.
 	sleepShare float64
@@ -651,6 +693,7 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 			c, cid = critical{name: th.Name, endNS: end, startNS: start, workNS: work}, id
 			if work > 0 {
 				c.ioShare = float64(io) / float64(work)
+				c.holdShare = float64(tot[tracer.StateNativeHolding]) / float64(work)
 			}
 		}
 	}
@@ -1110,13 +1153,24 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 			needs = textfmt.Dur(crit.endNS - crit.startNS)
 		}
 		more := "splitting it across more workers on more cores would"
-		if !slices.ContainsFunc(p.Rows, func(r PredictionRow) bool { return r.Cores > best.Cores && r.Speedup > 1.1*best.Speedup }) {
+		switch {
+		case p.recordedProcs > 1 && slices.ContainsFunc(p.Rows, func(r PredictionRow) bool { return r.Cores > p.RecordedCores }):
+			// QA: a pool of 2 CPU-bound workers recorded on 1 core was
+			// told that its rows on more cores "predict no more than 10 %
+			// gain", beside the note that says why they cannot show it.
+			more = "and the rows on more cores cannot say what more cores would give: its processes' waits for each other keep their recorded length (the note below); record it on the cores you ask about"
+		case !slices.ContainsFunc(p.Rows, func(r PredictionRow) bool { return r.Cores > best.Cores && r.Speedup > 1.1*best.Speedup }):
 			// QA: said beside a table flat on 2 to 8 cores (a parent's
 			// recorded waits for its children held every row).
 			more = "and the rows on more cores predict no more than 10 % gain"
 		}
 		p.Limit = fmt.Sprintf("the cores: %s keeps the %s busy about as long as %s alone needs (%s); splitting its work would not help on %s, %s",
 			work, textfmt.Plural(best.Cores, "core"), crit.name, needs, textfmt.Plural(best.Cores, "core"), more)
+	case longest && crit.holdShare >= 0.5:
+		// QA: a thread 95 % in a C extension that keeps the GIL was told
+		// that more workers would help: as threads, they would take turns.
+		p.Limit = fmt.Sprintf("the longest thread: %s, mostly native calls that keep the GIL (%s of its work): split across threads they would take turns on it; across processes, or with calls that release the GIL, they would overlap",
+			crit.needs(), textfmt.Pct0(crit.holdShare))
 	case longest:
 		p.Limit = fmt.Sprintf("the longest thread: %s; splitting its work across more workers would help", crit.needs())
 	case anyMore:
@@ -1182,6 +1236,23 @@ func (p *Prediction) gains(mode string, best PredictionRow) bool {
 		}
 	}
 	return true
+}
+
+// RowSeeds is how many seeds each threads row is run with (the run's and
+// the next ones): the row shows the run of the median wall, and
+// SeedWallsNS lists them all.
+const RowSeeds = 3
+
+// medianRow is the run of runs whose wall is the median (the lower
+// middle one of an even count; the first run, the run's own seed, among
+// equal walls).
+func medianRow(runs []PredictionRow) PredictionRow {
+	idx := make([]int, len(runs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(runs[a].WallNS, runs[b].WallNS) })
+	return runs[idx[(len(idx)-1)/2]]
 }
 
 // SpreadSeeds is how many seeds the model as recorded is replayed with

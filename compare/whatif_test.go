@@ -1423,7 +1423,7 @@ func TestWhatIfSeedSpread(t *testing.T) {
 			t.Errorf("seed %d: spread %v over seeds %v", seed, p.SeedSpread, p.spreadSeeds)
 		}
 		b := p.Best
-		b.WallNS, b.Speedup, b.Verdicts, b.Near = 0, 0, "", ""
+		b.WallNS, b.Speedup, b.Verdicts, b.Near, b.SeedWallsNS = 0, 0, "", "", nil
 		if seed == 1 {
 			first = b
 		} else if b != first {
@@ -1482,5 +1482,71 @@ func TestWhatIfProcessWaits(t *testing.T) {
 		if strings.HasPrefix(n, "The run had") {
 			t.Errorf("a run of one process noted %q", n)
 		}
+	}
+}
+
+// TestWhatIfRowSeeds: each threads row is the run of the median wall of
+// RowSeeds seeds, and lists their walls. The trace (testdata, from QA) is
+// a multiprocessing.Pool(2) recorded on 1 core: as threads on 1 core at
+// 2 ms, seed 1 made the two workers hand the GIL to each other for 830 ms
+// while three threads timed out behind them, 2.79 s where the other
+// intervals and seeds take 1.93-1.95 s. The row showed 2.79 s (0.77x).
+// Its limit by the cores no longer says that the rows on more cores
+// predict no gain: they cannot show it (the processes' waits keep their
+// recorded length).
+func TestWhatIfRowSeeds(t *testing.T) {
+	tr, err := tracer.ReadFile(filepath.Join("testdata", "pool-1core.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := int64(1)
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Seed: &seed, Cores: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outlier bool
+	for _, r := range p.Rows {
+		if r.Mode != Threads {
+			if r.SeedWallsNS != nil {
+				t.Errorf("%s row with seed walls %v", r.Mode, *r.SeedWallsNS)
+			}
+			continue
+		}
+		if r.SeedWallsNS == nil {
+			t.Errorf("threads row %+v without its seeds' walls", r)
+			continue
+		}
+		w := *r.SeedWallsNS
+		sorted := slices.Clone(w[:])
+		slices.Sort(sorted)
+		if r.WallNS != sorted[1] {
+			t.Errorf("threads row on %d cores at %v: wall %d, seeds' walls %v", r.Cores, time.Duration(r.SwitchInterval), r.WallNS, w)
+		}
+		if r.Cores == 1 && r.SwitchInterval == int64(2*time.Millisecond) {
+			outlier = true
+			if w[0] < int64(2500*time.Millisecond) || r.WallNS > int64(2*time.Second) {
+				t.Errorf("the 2 ms row: walls %v, shown %v; want seed 1's outlier (2.79 s) left out", w, time.Duration(r.WallNS))
+			}
+		}
+	}
+	if !outlier {
+		t.Errorf("no 2 ms row on 1 core: %+v", p.Rows)
+	}
+	if !strings.Contains(p.Limit, "the rows on more cores cannot say what more cores would give") || strings.Contains(p.Limit, "predict no more than") {
+		t.Errorf("limit %q", p.Limit)
+	}
+}
+
+// TestWhatIfLimitHoldsGIL: a longest thread whose work is mostly native
+// calls that keep the GIL is not told that more workers would help (QA:
+// the C extension fixture, 95 % native+GIL); processes or calls that
+// release the GIL would.
+func TestWhatIfLimitHoldsGIL(t *testing.T) {
+	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-c-extension-holding-gil"), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Limit, "mostly native calls that keep the GIL") || strings.Contains(p.Limit, "more workers would help") {
+		t.Errorf("limit %q", p.Limit)
 	}
 }
