@@ -28,10 +28,8 @@ type layout struct {
 	open     []int64 // ends of the calls open on the thread being written
 }
 
-// newLayout assigns the tracks. Thread tids start after the largest pid so
-// that no tid is also a pid (Perfetto would make that thread its
-// process's main thread): per process, its GIL track first, then its
-// threads in trace order.
+// newLayout assigns the tracks, numbered by tracer.TrackTIDs: per process, its
+// GIL track first, then its threads in trace order.
 func newLayout(s *tracer.Spans) (*layout, error) {
 	t := s.Trace
 	if err := checkPIDs(t); err != nil {
@@ -54,20 +52,18 @@ func newLayout(s *tracer.Spans) (*layout, error) {
 		}
 		byProc[th.Proc] = append(byProc[th.Proc], tracer.ThreadID(i))
 	}
-	tid := maxPID(t) + 1
+	tids, gilTIDs := tracer.TrackTIDs(t)
 	for p, pr := range t.Procs {
-		if pr.GIL != tracer.NoLock && int(pr.GIL) < len(t.Locks) {
-			l.gilTrack[p] = track(pr.PID, tid)
+		if gilTIDs[p] != 0 {
+			l.gilTrack[p] = track(pr.PID, gilTIDs[p])
 			l.procTrack[p] = l.gilTrack[p]
-			tid++
 		}
 		for i, id := range byProc[p] {
-			l.threadTrack[id] = track(pr.PID, tid)
+			l.threadTrack[id] = track(pr.PID, tids[id])
 			l.threadSort[id] = i + 1 // after the GIL track's 0
 			if l.procTrack[p] == "" {
 				l.procTrack[p] = l.threadTrack[id]
 			}
-			tid++
 		}
 	}
 	for i, lk := range t.Locks {
@@ -94,14 +90,6 @@ func checkPIDs(t *tracer.Trace) error {
 		seen[p.PID] = i
 	}
 	return nil
-}
-
-func maxPID(t *tracer.Trace) int {
-	m := 0
-	for _, p := range t.Procs {
-		m = max(m, p.PID)
-	}
-	return m
 }
 
 func track(pid, tid int) string {

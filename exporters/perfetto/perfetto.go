@@ -282,19 +282,19 @@ func (l *layout) gilsOf() []int {
 
 func newLayout(t *tracer.Trace) *layout {
 	l := &layout{t: t, proc: make([]uint32, len(t.Procs)), thread: make([]uint32, len(t.Threads)),
-		state: make([]uint32, len(t.Threads)), gil: make([]uint32, len(t.Procs)), tid: make([]int, len(t.Threads)),
+		state: make([]uint32, len(t.Threads)), gil: make([]uint32, len(t.Procs)),
 		gilProc: map[tracer.LockID]tracer.ProcID{}}
 	uuid := uint32(1)
-	maxPID := 0
-	for i, pr := range t.Procs {
+	for i := range t.Procs {
 		l.proc[i] = uuid
 		uuid++
-		maxPID = max(maxPID, pr.PID)
 	}
+	// The tids of exporters/chrome's trace.json (tracer.TrackTIDs), which
+	// gives each GIL track one too.
+	l.tid, _ = tracer.TrackTIDs(t)
 	for i := range t.Threads {
 		l.thread[i], l.state[i] = uuid, uuid+1
 		uuid += 2
-		l.tid[i] = maxPID + 1 + i // tids distinct from every pid, as in exporters/chrome
 	}
 	for i, pr := range t.Procs {
 		if pr.GIL != tracer.NoLock {

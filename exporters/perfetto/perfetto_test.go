@@ -28,6 +28,7 @@ type slice struct {
 // decoded is what a reader of the trace sees.
 type decoded struct {
 	tracks   map[uint64]string // uuid -> name (the thread's or process's for their tracks)
+	tids     map[uint64]uint64 // a thread track's uuid -> its tid
 	parents  map[uint64]uint64
 	slices   []slice
 	instants []slice
@@ -73,7 +74,7 @@ func fields(t *testing.T, b []byte, fn func(num protowire.Number, typ protowire.
 // order.
 func decode(t *testing.T, b []byte) *decoded {
 	t.Helper()
-	d := &decoded{tracks: map[uint64]string{}, parents: map[uint64]uint64{}, flowsOut: map[uint64]int{}, flowsIn: map[uint64]int{}}
+	d := &decoded{tracks: map[uint64]string{}, tids: map[uint64]uint64{}, parents: map[uint64]uint64{}, flowsOut: map[uint64]int{}, flowsIn: map[uint64]int{}}
 	type sequence struct {
 		cleared, incremental bool
 		last                 int64
@@ -133,9 +134,13 @@ func decode(t *testing.T, b []byte) *decoded {
 					case fTDName:
 						name = string(bs)
 					case fTDProcess, fTDThread:
-						fields(t, bs, func(num protowire.Number, _ protowire.Type, _ uint64, bs []byte) {
+						thread := num == fTDThread
+						fields(t, bs, func(num protowire.Number, _ protowire.Type, v uint64, bs []byte) {
 							if num == fProcName || num == fThreadName {
 								name = string(bs)
+							}
+							if thread && num == fThreadTID {
+								d.tids[uuid] = v
 							}
 						})
 					}
@@ -285,6 +290,14 @@ func TestRoundTrip(t *testing.T) {
 func checkTrace(t *testing.T, s *tracer.Spans, d *decoded) {
 	tr := s.Trace
 	l := newLayout(tr)
+	// The tids are trace.json's (tracer.TrackTIDs; QA: they were one
+	// lower per process, trace.json numbering each GIL track too).
+	tids, _ := tracer.TrackTIDs(tr)
+	for i := range tr.Threads {
+		if got := d.tids[uint64(l.thread[i])]; got != uint64(tids[i]) {
+			t.Errorf("thread %d (%s): tid %d, want %d", i, tr.Threads[i].Name, got, tids[i])
+		}
+	}
 	got := map[string]int{}
 	for _, sl := range d.slices {
 		got[fmt.Sprint(sl.track, sl.name, sl.start, sl.end)]++
