@@ -501,3 +501,23 @@ func TestConvoyBehindPoolMachinery(t *testing.T) {
 		t.Errorf("advice: %s", v.Advice)
 	}
 }
+
+// TestSaturatedFreeThreadedPoolAdvice: cpu-saturated in a run without a
+// GIL advises a thread pool sized to the cores, not a process pool (QA:
+// `record fixtures/countdown.yaml --gil none --threads 4 --clock virtual
+// --cores 2` was told "ProcessPoolExecutor(max_workers=os.cpu_count())").
+// Four threads computing 100 ms each in a free-threaded process on 2 cores.
+func TestSaturatedFreeThreadedPoolAdvice(t *testing.T) {
+	b := testkit.New("free")
+	b.Meta().Cores = 2
+	p := b.FreeThreadedProcess("python", 1)
+	const ms = int64(time.Millisecond)
+	fn := b.Func("count", 3)
+	for i := range 4 {
+		b.Thread(p, "counter-"+string(rune('0'+i))).Start(0).Call(1, fn).Return(200 * ms).End(200*ms + 1)
+	}
+	_, v := cpuSaturatedOf(t, b)
+	if !strings.Contains(v.Advice, "ThreadPoolExecutor(max_workers=os.cpu_count()) will do: without a GIL") || strings.Contains(v.Advice, "ProcessPoolExecutor") {
+		t.Errorf("advice: %s", v.Advice)
+	}
+}

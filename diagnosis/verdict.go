@@ -1916,6 +1916,10 @@ func (a *analysis) cpuSaturated() (Verdict, bool) {
 		// numbers favour (QA: this advice beside "Threads are the right
 		// tool for this work" for loaders 80 % in GIL-releasing calls).
 		pool = fmt.Sprintf("%d here; ThreadPoolExecutor(max_workers=os.cpu_count()) will do: %s of this CPU work is native code that releases the GIL", sp.Cores, textfmt.Pct0(textfmt.Share(s.NativeNS, cpu)))
+	} else if !slices.ContainsFunc(a.r.Procs, func(p ProcReport) bool { return p.HasGIL }) {
+		// QA: a free-threaded run was told to use a process pool; its
+		// threads already run Python in parallel.
+		pool = fmt.Sprintf("%d here; ThreadPoolExecutor(max_workers=os.cpu_count()) will do: without a GIL, threads run Python in parallel", sp.Cores)
 	}
 	capped := fmt.Sprintf("the cores cap this work at an estimated %s (as processes on %s; achieved %s)",
 		textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))

@@ -435,7 +435,7 @@ func writeTracingCost(w io.Writer, r *diagnosis.Report) {
 			what, textfmt.Dur(cost), textfmt.Pct0(c.Share))
 		return
 	}
-	fmt.Fprintf(w, "Warning: tracing cost: %s put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, cannot show a busy machine.\n\n",
+	fmt.Fprintf(w, "Warning: tracing cost: %s put at least %s (%s of the wall) into the probes; the program's system CPU time, which the probes' traps (several times %s each on a busy machine) share with its system calls' own work, was %s (%s; docs/cpython.md, \"Overhead\"). The untraced program runs faster, its short blocking calls (I/O, native) and the GIL operations around them look longer here than they are, and the CPU time it obtained, traps included, may hide a busy machine (it counts the traps as the program's own).\n\n",
 		what, textfmt.Dur(cost), textfmt.Pct0(c.Share),
 		textfmt.Dur(c.PerEventNS), textfmt.Dur(c.SystemCPUNS), textfmt.Pct0(c.SystemShare))
 }
