@@ -1454,25 +1454,48 @@ func TestWhatIfSeedSpread(t *testing.T) {
 	}
 }
 
-// TestWhatIfProcessWaits: a run of several processes says that their
-// waits for each other keep their recorded length, so that rows on more
-// cores than recorded can fall well short; and a limit by the cores does
-// not promise more cores where the rows predict no gain (QA: a parent
-// joining 2 children, recorded on 1 core, predicted 1.02x on 2 to 8 cores
-// beside "splitting it across more workers on more cores would [help]";
-// run so, 1.77x). A run of one process has no such note.
+// TestWhatIfProcessWaits: in a real program of several processes, the
+// waits that the trace shows another process ended (a write on a pipe
+// between them, a child's exit) end in the model when that process gets
+// there, and the note says how many. testdata/join-1core.giltrace is
+// testdata/join2.py (a parent joining 2 CPU-bound children) recorded on 1
+// core: its waits for the children kept their recorded length, and it was
+// predicted 1.02-1.03x on 2 cores, beside a note and a limit that said so;
+// run on 2 cores it took 0.96 s, 1.49 s on 1 (QA, 2026-12-05). Now
+// processes on 2 cores are predicted 0.98 s. A run of one process has no
+// such note.
 func TestWhatIfProcessWaits(t *testing.T) {
-	p, err := WhatIf(context.Background(), fixtureSpans(t, "python-multiprocessing-pool"), WhatIfOptions{})
+	tr, err := tracer.ReadFile(filepath.Join("testdata", "join-1core.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var two PredictionRow
+	for _, r := range p.Rows {
+		if r.Mode == Processes && r.Cores == 2 {
+			two = r
+		}
+	}
+	if two.WallNS < int64(900*time.Millisecond) || two.WallNS > int64(1050*time.Millisecond) {
+		t.Errorf("processes on 2 cores: %v, want about 0.96 s (the program run so); rows %+v", time.Duration(two.WallNS), p.Rows)
+	}
 	if !slices.ContainsFunc(p.Notes, func(n string) bool {
-		return strings.HasPrefix(n, "The run had 3 processes: what they waited for from each other") && strings.Contains(n, "than the recorded 2 cores can be well short")
+		return strings.HasPrefix(n, "The run had 3 processes: ") && strings.Contains(n, "of its waits that the trace shows another process ended") && !strings.Contains(n, "keep their recorded length")
 	}) {
 		t.Errorf("no note on the processes' waits: %q", p.Notes)
 	}
-	if strings.Contains(p.Limit, "on more cores would") {
-		t.Errorf("limit %q promises more cores; the rows on more cores: %+v", p.Limit, p.Rows)
+	if p.keptWaits || strings.Contains(p.Limit, "may not say what more cores would give") {
+		t.Errorf("limit %q says a wait between processes kept its length", p.Limit)
+	}
+	pool, err := WhatIf(context.Background(), fixtureSpans(t, "python-multiprocessing-pool"), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(pool.Notes, func(n string) bool { return strings.HasPrefix(n, "The run had 3 processes: ") }) {
+		t.Errorf("no note on the pool's processes' waits: %q", pool.Notes)
 	}
 	one, err := WhatIf(context.Background(), fixtureSpans(t, "python-countdown"), WhatIfOptions{})
 	if err != nil {
@@ -1492,8 +1515,9 @@ func TestWhatIfProcessWaits(t *testing.T) {
 // while three threads timed out behind them, 2.79 s where the other
 // intervals and seeds take 1.93-1.95 s. The row showed 2.79 s (0.77x).
 // Its limit by the cores no longer says that the rows on more cores
-// predict no gain: they cannot show it (the processes' waits keep their
-// recorded length).
+// predict no gain: they may not show it (the worker handler's 879 ms
+// select, which no other process's write or exit was seen to end, keeps
+// its recorded length).
 func TestWhatIfRowSeeds(t *testing.T) {
 	tr, err := tracer.ReadFile(filepath.Join("testdata", "pool-1core.giltrace"))
 	if err != nil {
@@ -1532,7 +1556,7 @@ func TestWhatIfRowSeeds(t *testing.T) {
 	if !outlier {
 		t.Errorf("no 2 ms row on 1 core: %+v", p.Rows)
 	}
-	if !strings.Contains(p.Limit, "the rows on more cores cannot say what more cores would give") || strings.Contains(p.Limit, "predict no more than") {
+	if !strings.Contains(p.Limit, "the rows on more cores may not say what more cores would give") || strings.Contains(p.Limit, "predict no more than") {
 		t.Errorf("limit %q", p.Limit)
 	}
 }

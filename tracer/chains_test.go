@@ -1,6 +1,7 @@
 package tracer_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -247,5 +248,60 @@ func TestWriter(t *testing.T) {
 				t.Errorf("the wait ended at %d ms: writer %q at %d, want %q at %d", tc.end/ms, name, at, tc.writer, tc.at)
 			}
 		}
+	}
+}
+
+// TestWriterElsewhereAndExited: in a program of several processes, a read
+// ended by another process's write finds that writer (WriterElsewhere),
+// which Writer, its own process's, does not; a wait for a child (I/O
+// "wait") ended after a child's exit finds the child's thread at its end
+// (Exited), within ExitWindow, not a child that ended before the wait
+// began, and none when two children ended as near.
+func TestWriterElsewhereAndExited(t *testing.T) {
+	b := testkit.New("procs")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	parent := b.Process("parent", 1)
+	gil := tracer.LockID(0)
+	m := b.Thread(parent, "MainThread")
+	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+	m.IOBegin(1*ms, "disk").Release(1*ms, gil, tracer.ReleaseIO) // a result's read
+	m.IOEnd(100*ms).Acquire(100*ms, gil, tracer.AcquireUncontended)
+	m.IOBegin(101*ms, "wait").Release(101*ms, gil, tracer.ReleaseIO) // join child 1
+	m.IOEnd(210*ms).Acquire(210*ms, gil, tracer.AcquireUncontended)
+	m.IOBegin(211*ms, "wait").Release(211*ms, gil, tracer.ReleaseIO) // children 2 and 3 ended as near
+	m.IOEnd(400*ms).Acquire(400*ms, gil, tracer.AcquireUncontended)
+	m.Release(401*ms, gil, tracer.ReleaseThreadEnd).End(401 * ms)
+	child := func(pid int, end int64, write bool) {
+		p := b.Process(fmt.Sprintf("child-%d", pid), pid)
+		g := tracer.LockID(b.Trace().Procs[p].GIL)
+		c := b.Thread(p, "MainThread")
+		c.Start(0).Acquire(0, g, tracer.AcquireUncontended)
+		if write {
+			c.IOBegin(99*ms, "disk").Release(99*ms, g, tracer.ReleaseIO).IOEnd(99*ms+50_000).Acquire(99*ms+50_000, g, tracer.AcquireUncontended)
+		}
+		c.Release(end, g, tracer.ReleaseThreadEnd).End(end)
+	}
+	child(2, 180*ms, true) // writes at 99 ms, ends at 180 ms: 30 ms before the join returns
+	child(3, 380*ms, false)
+	child(4, 385*ms, false)
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	s := tracer.Derive(tr)
+	if id, at, ok := s.WriterElsewhere(0, 100*ms); !ok || tr.Threads[id].Proc == 0 || at != 99*ms {
+		t.Errorf("WriterElsewhere: %d at %d (%v), want child 2's MainThread at 99 ms", id, at, ok)
+	}
+	if _, _, ok := s.Writer(0, 100*ms); ok {
+		t.Error("Writer found a writer of another process")
+	}
+	if id, at, ok := s.Exited(0, 101*ms, 210*ms); !ok || tr.Threads[id].Proc != 1 || at != s.Threads[id].End || at/ms != 180 {
+		t.Errorf("Exited: %d at %d (%v), want child 2's MainThread at 180 ms", id, at, ok)
+	}
+	if _, _, ok := s.Exited(0, 185*ms, 210*ms); ok {
+		t.Error("Exited found a child that ended before the wait began")
+	}
+	if id, _, ok := s.Exited(0, 211*ms, 400*ms); ok {
+		t.Errorf("Exited chose %d of two children that ended 20 and 15 ms before", id)
 	}
 }

@@ -109,7 +109,7 @@ type ioOp struct {
 	d, jitter time.Duration
 	kind      tracer.StringID
 	lock      int // opWait: the guest lock
-	notice    int // opWait until a notify: 1 + the index in notices; 0 for a wait of fixed length
+	notice    int // opWait until a notify, opIO ended by one: 1 + the index in notices; 0 for a fixed length
 }
 
 type nativeOp struct {
@@ -294,7 +294,11 @@ func (c *compiler) op(fc *code, op *workload.Op) error {
 		if kind == "" {
 			kind = "io"
 		}
-		fc.ios = append(fc.ios, ioOp{d: op.Duration, jitter: op.Jitter, kind: c.rec.Intern(kind)})
+		io := ioOp{d: op.Duration, jitter: op.Jitter, kind: c.rec.Intern(kind)}
+		if op.UntilNotify {
+			io.notice = c.notice(op.Lock) + 1
+		}
+		fc.ios = append(fc.ios, io)
 		fc.emit(instr{op: opIO, a: int32(len(fc.ios) - 1)})
 	case workload.OpNative:
 		n := nativeOp{d: op.Duration, releases: op.ReleasesGIL}

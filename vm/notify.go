@@ -92,6 +92,23 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 		n.mu.Unlock()
 		return err
 	}
+	if err := th.takeNotice(n, d); err != nil {
+		return err
+	}
+	return th.endLockWait(l, nil)
+}
+
+// awaitNotice waits, with nothing recorded (an I/O ended by a notify:
+// thread.io records it), until n gives th a notification, for at most d.
+func (th *thread) awaitNotice(n *notice, d time.Duration) error {
+	n.mu.Lock()
+	n.queue = append(n.queue, th)
+	n.mu.Unlock()
+	return th.takeNotice(n, d)
+}
+
+// takeNotice is the wait of waitNotice and awaitNotice, th in n's queue.
+func (th *thread) takeNotice(n *notice, d time.Duration) error {
 	if d <= 0 {
 		th.noticeWaits.enter(th, n)
 	}
@@ -127,7 +144,7 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	n.mu.Unlock()
 	wake(next)
 	th.noticeWaits.leave(th) // it has what it waited for: no longer stuck
-	return th.endLockWait(l, nil)
+	return nil
 }
 
 // noticeWaits finds the deadlock of a run whose threads all wait until a

@@ -108,3 +108,59 @@ functions:
 		t.Errorf("ends %v: want c3 woken first (20 ms), then c2 (30 ms), then c1 (40 ms)", end)
 	}
 }
+
+// TestIOUntilNotify, in virtual time (exact): an io with until: L is
+// recorded as I/O of its kind, not a lock wait, and ends at the first
+// notify on L, here another process's (a pipe that a child writes), or at
+// its duration if none comes first; a notify given before it begins ends
+// it at once.
+func TestIOUntilNotify(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		before, work time.Duration // the parent's compute before its I/O; the child's before its notify
+		d            time.Duration // the I/O's duration
+		want         time.Duration // the parent's I/O
+	}{
+		{"ended by the notify", 10 * time.Millisecond, 300 * time.Millisecond, 900 * time.Millisecond, 290 * time.Millisecond},
+		{"its duration first", 10 * time.Millisecond, 300 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+		{"notify first", 400 * time.Millisecond, 300 * time.Millisecond, 900 * time.Millisecond, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := fmt.Sprintf(`name: pipe
+clock: virtual
+processes: 2
+threads:
+  - {name: MainThread, run: parent, process: 1}
+  - {name: MainThread, run: child, process: 2}
+functions:
+  parent:
+    - compute: %v
+    - io: {duration: %v, kind: disk, until: result}
+    - compute: 5ms
+  child:
+    - compute: %v
+    - notify: result
+    - compute: 50ms
+`, c.before, c.d, c.work)
+			w, err := workload.Parse("pipe.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, s := mustRun(t, w, Options{Cores: 2})
+			// Compute is counted in loops (VirtualLoopsPerMS): its times
+			// are within a fraction of a millisecond of the durations.
+			tot := s.ThreadTotals(0)
+			if got := time.Duration(tot[tracer.StateIO]); got < c.want-500*time.Microsecond || got > c.want+500*time.Microsecond {
+				t.Errorf("the parent's I/O: %v, want %v", got, c.want)
+			}
+			if got := time.Duration(tot[tracer.StateLockWait]); got != 0 {
+				t.Errorf("the parent's lock waits: %v, want none", got)
+			}
+			for _, sp := range s.ThreadStates(0) {
+				if k := s.Trace.Str(sp.IOKind()); sp.State == tracer.StateIO && k != "disk" {
+					t.Errorf("an I/O of kind %q, want disk", k)
+				}
+			}
+		})
+	}
+}

@@ -237,6 +237,18 @@ func (th *thread) io(op *ioOp) error {
 		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
 	}
 	t0 := th.clock.Now()
+	if op.notice > 0 {
+		// Ended by a notify if one comes first (a pipe another thread or
+		// process writes).
+		err := th.awaitNotice(th.prog.notices[op.notice-1], max(d, 1))
+		th.ioNS += th.did(int64(max(d, 0)), t0)
+		if err != nil {
+			return err
+		}
+		th.emit(tracer.KindIOEnd, 0)
+		th.resume()
+		return th.gil.acquire(th)
+	}
 	ok := th.clock.Sleep(th.ctx, th.wake, max(d, 0))
 	th.ioNS += th.did(int64(max(d, 0)), t0)
 	if !ok {

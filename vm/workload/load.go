@@ -88,7 +88,7 @@ var formatKeys = map[string][]string{
 	"gil":     {"mode", "switch_interval", "check_interval"},
 	"threads": {"name", "count", "run", "repeat", "start_after", "process", "daemon"},
 	"compute": {"duration", "loops"},
-	"io":      {"duration", "jitter", "kind"},
+	"io":      {"duration", "jitter", "kind", "until"},
 	"native":  {"duration", "releases_gil", "name"},
 	"lock":    {"name", "body"},
 	"repeat":  {"times", "body"},

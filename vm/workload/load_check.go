@@ -79,6 +79,10 @@ func (l *loader) checkNotifies(funcs []*Function) {
 				if op.UntilNotify {
 					waits = append(waits, wait{op, p + ".wait"})
 				}
+			case OpIO:
+				if op.UntilNotify {
+					waits = append(waits, wait{op, p + ".io.until"})
+				}
 			case OpRepeat:
 				walk(op.Body, p+".repeat.body")
 			case OpLock:

@@ -229,7 +229,9 @@ func (l *loader) timed(v *yaml.Node, path, what, example string, known []string)
 	return m, true, d, ok
 }
 
-// io decodes `io: 20ms` or `{duration: 20ms, jitter: 5ms, kind: db}`.
+// io decodes `io: 20ms` or `{duration: 20ms, jitter: 5ms, kind: db}`, or
+// `{duration: 20ms, kind: disk, until: L}`: ended by a notify on L if one
+// comes first.
 func (l *loader) io(v *yaml.Node, path string) (Op, bool) {
 	op := Op{Kind: OpIO, IOKind: DefaultIOKind}
 	m, more, d, ok := l.timed(v, path, "an I/O", "a duration like 20ms", formatKeys["io"])
@@ -254,6 +256,15 @@ func (l *loader) io(v *yaml.Node, path string) (Op, bool) {
 		}
 		op.IOKind = s
 		ok = ok && kok
+	}
+	if u := m.value("until"); u != nil {
+		// A blocking call that a notify on lock u ends, at most its
+		// duration: a read of a pipe that another thread or process
+		// writes (what giltrace model writes for a wait it saw ended so).
+		var uok bool
+		op.Lock, uok = l.name(u, path+".until")
+		op.UntilNotify = true
+		ok = ok && uok && l.countLock(u, path+".until", op.Lock)
 	}
 	return op, ok
 }

@@ -144,6 +144,10 @@ func TestWaitOperation(t *testing.T) {
 		{opYAML("wait: {lock: done, until: later}") + "    - notify: done\n", `functions.f[0].wait.until: expected notify`},
 		{opYAML("repeat: {times: 2, body: [{wait: {lock: d, until: notify}}]}") + "    - notify: e\n", `functions.f[0].repeat.body[0].wait: waits until a notify on lock "d"`},
 		{opYAML("notify: {lock: x}"), "functions.f[0].notify"},
+		// io ended by a notify (until: L)
+		{opYAML("io: {duration: 5ms, kind: disk, until: res}"), `functions.f[0].io.until: waits until a notify on lock "res", but no operation notifies it (notify: res)`},
+		{opYAML("io: {duration: 5ms, until: [x]}") + "    - notify: x\n", "functions.f[0].io.until"},
+		{opYAML("io: {kind: disk, until: res}") + "    - notify: res\n", "functions.f[0].io.duration: missing"},
 		// An operation refused keeps its place: the next is f[1].
 		{opYAML("compute: 5") + "    - wait: {lock: done, until: notify}\n", `functions.f[1].wait: waits until a notify on lock "done"`},
 	} {
@@ -167,6 +171,13 @@ func TestWaitOperation(t *testing.T) {
 	}
 	if op := w.Functions["f"].Ops[1]; op.Kind != OpNotify || op.Lock != "done" {
 		t.Errorf("notify: done gave %+v", op)
+	}
+	w, err = Parse("t.yaml", []byte(opYAML("io: {duration: 5ms, kind: disk, until: res}")+"    - notify: res\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := w.Functions["f"].Ops[0]; op.Kind != OpIO || !op.UntilNotify || op.Lock != "res" || op.IOKind != "disk" || op.Duration != 5*time.Millisecond {
+		t.Errorf("io: {duration: 5ms, kind: disk, until: res} gave %+v", op)
 	}
 }
 

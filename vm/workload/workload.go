@@ -107,7 +107,7 @@ type Op struct {
 	ReleasesGIL bool          // OpNative
 	NativeName  string        // OpNative: optional name shown as a frame
 	Lock        string        // OpLock, OpWait, OpNotify
-	UntilNotify bool          // OpWait: waits until a notify on Lock, for at most Duration if it is > 0
+	UntilNotify bool          // OpWait: waits until a notify on Lock, for at most Duration if it is > 0; OpIO: ends at a notify on Lock if one comes within Duration
 	Times       int           // OpRepeat
 	Group       string        // OpJoin, OpStart: the name of the thread group(s) joined or started
 	Body        []Op          // OpLock, OpRepeat
