@@ -16,6 +16,22 @@ import (
 // and a closed terminal (SIGHUP).
 var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
+// watchedSignals are the stopSignals that giltrace was not started with
+// ignored. One ignored stays ignored, for giltrace and for the program it
+// starts (QA: under nohup, giltrace's signal.Notify made SIGHUP count
+// again, and a closed terminal interrupted the run and the program; a
+// background job of a script, started with SIGINT ignored, was
+// interrupted by a Ctrl-C meant for the script).
+func watchedSignals() []os.Signal {
+	var out []os.Signal
+	for _, s := range stopSignals {
+		if !signal.Ignored(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // forceAfter is how long giltrace waits, after a signal, for the command to
 // return by itself once nothing unsafe is under way, before it exits: every
 // phase answers a signal within a second.
@@ -67,7 +83,9 @@ func notifyInterrupts(parent context.Context, stderr io.Writer) (context.Context
 	in := &interrupts{cancel: cancel, stderr: stderr, exit: os.Exit, next: make(chan struct{}), temps: map[string]bool{}, dupWindow: sameSignalWindow}
 	ctx = context.WithValue(ctx, interruptsKey{}, in)
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, stopSignals...)
+	if sigs := watchedSignals(); len(sigs) > 0 {
+		signal.Notify(ch, sigs...)
+	}
 	done := make(chan struct{})
 	go func() {
 		for {

@@ -169,6 +169,29 @@ func TestViewSignal(t *testing.T) {
 	}
 }
 
+// TestIgnoredSignalStaysIgnored: a stopping signal that giltrace was
+// started with ignored (nohup, a script's background job) stays ignored:
+// view, started under `trap "" HUP`, serves on after a SIGHUP and stops
+// at a SIGINT (QA: under nohup, SIGHUP interrupted a record and the
+// program it traced, which inherited the signal no longer ignored).
+func TestIgnoredSignalStaysIgnored(t *testing.T) {
+	path, _ := writeTrace(t, testkit.Mixed())
+	bin := giltraceBinary(t)
+	p := &proc{}
+	p.cmd = exec.Command("sh", "-c", `trap "" HUP; exec "$0" view "$1"`, bin, path)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the server", func() bool { return strings.Contains(p.stdout.String(), "serving http://") })
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(1500 * time.Millisecond) // past forceAfter, had it counted: it would have exited 129
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if got := p.wait(t, 5*time.Second); got != 130 {
+		t.Errorf("exit status %d, want 130 (SIGINT; SIGHUP ignored)\n%s", got, p.stderr.String())
+	}
+}
+
 // TestSameSignalTwice: the same signal again within sameSignalWindow is
 // one signal delivered twice (GNU timeout signals giltrace, then its
 // process group: QA saw the program killed 1 ms after the first, as at a
