@@ -130,6 +130,11 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		// names the threads, but none did anything to model.
 		return nil, fmt.Errorf("modelling %s: %w: the trace holds no events of its %d threads (a run cut off before its first events were written?)", what, ErrNothingToModel, len(t.Threads))
 	}
+	if d := t.Duration(); d > int64(MaxRunTime) {
+		// A model's thread runs at most that long (QA: a run's stretch
+		// over the limit was "a bug in giltrace").
+		return nil, fmt.Errorf("modelling %s: %w: the run lasted %s, longer than a model may (%s)", what, ErrTooLong, time.Duration(d).Round(time.Second), MaxRunTime)
+	}
 	if n := len(t.Threads); n > MaxThreads {
 		// Each thread is a group of its own: a program that started
 		// threads one after another past the limit has no model.
@@ -301,6 +306,13 @@ const MaxProcesses = 64
 // limit (workload.MaxCores: TestMaxThreads). A run on a machine of more
 // is written with that many, as many as its threads can use.
 const MaxCores = 4096
+
+// MaxRunTime is the longest run a model may replay: a workload model's
+// thread's planned time (workload.MaxModelThreadTime: TestMaxThreads).
+const MaxRunTime = 7 * 24 * time.Hour
+
+// ErrTooLong is returned by Build for a run longer than MaxRunTime.
+var ErrTooLong = errors.New("run too long to model")
 
 // ErrTooManyProcesses is returned by Build for a run with more processes
 // with threads to model than a workload may have.

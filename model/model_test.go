@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/giltrace/giltrace/internal/testkit"
 	"github.com/giltrace/giltrace/model"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
 )
 
@@ -523,6 +525,9 @@ func TestMaxThreads(t *testing.T) {
 	}
 	if model.MaxProcesses != workload.MaxProcesses {
 		t.Errorf("model.MaxProcesses %d, workload.MaxProcesses %d", model.MaxProcesses, workload.MaxProcesses)
+	}
+	if model.MaxRunTime != workload.MaxModelThreadTime || model.MaxRunTime > workload.MaxModelDuration {
+		t.Errorf("model.MaxRunTime %v, workload.MaxModelThreadTime %v, MaxModelDuration %v", model.MaxRunTime, workload.MaxModelThreadTime, workload.MaxModelDuration)
 	}
 	if model.MaxCores != workload.MaxCores {
 		t.Errorf("model.MaxCores %d, workload.MaxCores %d", model.MaxCores, workload.MaxCores)
@@ -1308,4 +1313,53 @@ func modelOf(t *testing.T, path string) []byte {
 // B<i> by SB.
 func startedByItsTag(starter, target string) bool {
 	return !regexp.MustCompile(`^[AB][0-9]+$`).MatchString(target) || starter == "S"+target[:1]
+}
+
+// TestLongStretchLoads: a model of a run with a stretch longer than a
+// hand-written workload's MaxDuration (a single-threaded job computing
+// for two hours, one compute; an I/O of as long) loads, as a model may
+// have durations up to MaxModelDuration, and replays in virtual time (QA:
+// "the model does not load (a bug in giltrace): ... compute: 2h0m0s
+// exceeds the limit of 1h").
+func TestLongStretchLoads(t *testing.T) {
+	const h = int64(time.Hour)
+	b := testkit.New("long")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	p := b.Process("python", 1)
+	m := b.Thread(p, "MainThread")
+	m.Start(0).Acquire(1, 0, tracer.AcquireUncontended).Call(2, b.Func("job", 3))
+	m.IOBegin(2*h, "disk").Release(2*h, 0, tracer.ReleaseIO).IOEnd(4*h).Acquire(4*h+1, 0, tracer.AcquireUncontended)
+	m.Return(4*h+2).Release(4*h+3, 0, tracer.ReleaseThreadEnd).End(4*h + 4)
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{Source: "long.giltrace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Parse("long.yaml", src)
+	if err != nil {
+		t.Fatalf("the model does not load: %v\n%s", err, src)
+	}
+	seed := int64(1)
+	run, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Seed: &seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := run.Duration(); d < 4*h-h/100 || d > 4*h+h/100 {
+		t.Errorf("replayed in %v, want about 4h", time.Duration(d))
+	}
+	// A run longer than a model may replay is refused as such.
+	b = testkit.New("week")
+	p = b.Process("python", 1)
+	m = b.Thread(p, "MainThread")
+	m.Start(0).Acquire(1, 0, tracer.AcquireUncontended).Call(2, b.Func("job", 3)).Return(8*24*h).Release(8*24*h+1, 0, tracer.ReleaseThreadEnd).End(8*24*h + 2)
+	if _, err := model.Build(tracer.Derive(b.Trace()), model.Options{}); !errors.Is(err, model.ErrTooLong) || !strings.Contains(err.Error(), "the run lasted 192h0m0s, longer than a model may (168h0m0s)") {
+		t.Errorf("a run of 8 days: %v", err)
+	}
+	// A workload written by hand keeps the hour's limit.
+	if _, err := workload.Parse("hand.yaml", []byte("name: x\nthreads: [{name: a, run: f}]\nfunctions:\n  f:\n    - compute: 2h\n")); err == nil || !strings.Contains(err.Error(), "exceeds the limit of 1h") {
+		t.Errorf("a hand-written 2h compute: %v", err)
+	}
 }

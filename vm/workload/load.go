@@ -100,14 +100,19 @@ var formatKeys = map[string][]string{
 // passage of the run, and is bounded more generously than a file written
 // by hand: MaxModelSize bytes instead of MaxFileSize, MaxModelOps
 // operations instead of MaxOps and MaxModelFunctions functions instead of
-// MaxFunctions. The bounds still keep an absurd file from exhausting
+// MaxFunctions, and durations up to MaxModelDuration (a thread's
+// planned time MaxModelThreadTime) instead of MaxDuration and
+// MaxThreadTime. The bounds still keep an absurd file from exhausting
 // memory (QA: the model of a 12-line lock counter's run was 1.8 MB, over
-// MaxFileSize, and record dropped its prediction).
+// MaxFileSize, and record dropped its prediction; a single-threaded job
+// of two hours, one compute, made a model that did not load).
 const (
-	ModelHeader       = "# Modelled by giltrace model" // the first line's start of a model (package model writes it)
-	MaxModelSize      = 16 << 20                       // bytes of a model's source
-	MaxModelOps       = 1_000_000                      // operations in all functions of a model as written
-	MaxModelFunctions = 65536                          // entries of a model's functions:
+	ModelHeader        = "# Modelled by giltrace model" // the first line's start of a model (package model writes it)
+	MaxModelSize       = 16 << 20                       // bytes of a model's source
+	MaxModelOps        = 1_000_000                      // operations in all functions of a model as written
+	MaxModelFunctions  = 65536                          // entries of a model's functions:
+	MaxModelDuration   = 7 * 24 * time.Hour             // any single duration of a model: a run's longest stretch
+	MaxModelThreadTime = 7 * 24 * time.Hour             // a model's thread's planned time: the run's length
 )
 
 // Load reads and validates the workload file at path. Errors name the file,
@@ -141,10 +146,11 @@ func Parse(name string, src []byte) (w *Workload, err error) {
 	if name == "" {
 		name = "workload"
 	}
-	l := &loader{file: name, locks: map[string]bool{}, maxOps: MaxOps, maxFunctions: MaxFunctions}
+	l := &loader{file: name, locks: map[string]bool{}, maxOps: MaxOps, maxFunctions: MaxFunctions, maxDuration: MaxDuration, maxThreadTime: MaxThreadTime}
 	isModel := bytes.HasPrefix(src, []byte(ModelHeader))
 	if isModel {
 		l.maxOps, l.maxFunctions = MaxModelOps, MaxModelFunctions
+		l.maxDuration, l.maxThreadTime = MaxModelDuration, MaxModelThreadTime
 	}
 	defer func() {
 		// The YAML library is not ours; a panic in it on odd input must still
@@ -352,12 +358,15 @@ type loader struct {
 	file         string
 	errs         []*LoadError
 	omitted      int
-	opCount      int             // operations decoded so far, for MaxOps
-	maxOps       int             // MaxOps, or MaxModelOps for a model giltrace wrote
-	maxFunctions int             // MaxFunctions, or MaxModelFunctions for a model
-	opsFull      bool            // MaxOps was hit: stop decoding operations
-	runs         []*yaml.Node    // the run: value of each decoded thread group
-	locks        map[string]bool // guest lock names seen, for MaxLocks
+	opCount      int // operations decoded so far, for MaxOps
+	maxOps       int // MaxOps, or MaxModelOps for a model giltrace wrote
+	maxFunctions int // MaxFunctions, or MaxModelFunctions for a model
+	// MaxDuration and MaxThreadTime, or MaxModelDuration and
+	// MaxModelThreadTime for a model.
+	maxDuration, maxThreadTime time.Duration
+	opsFull                    bool            // MaxOps was hit: stop decoding operations
+	runs                       []*yaml.Node    // the run: value of each decoded thread group
+	locks                      map[string]bool // guest lock names seen, for MaxLocks
 }
 
 // errorf records an error at n's position.

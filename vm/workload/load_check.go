@@ -235,9 +235,9 @@ func (l *loader) checkCost(w *Workload) {
 		all = satAdd(all, satMul(c.ops, copies))
 		c.time = satAdd(c.time, g.StartAfter)
 		field := fmt.Sprintf("threads[%d]", i)
-		if c.time > MaxThreadTime {
+		if c.time > l.maxThreadTime {
 			l.errorf(l.runs[i], field, "a thread would run for at least %s (start_after %s + repeat %d x %s per call of %s), beyond the limit of %s",
-				roughDuration(c.time), shortDuration(g.StartAfter), g.Repeat, roughDuration(per.time), g.Run, shortDuration(MaxThreadTime))
+				roughDuration(c.time), shortDuration(g.StartAfter), g.Repeat, roughDuration(per.time), g.Run, shortDuration(l.maxThreadTime))
 		}
 		if c.loops > MaxThreadLoops {
 			l.errorf(l.runs[i], field, "a thread would run %s compute loops (repeat %d x %d per call of %s), beyond the limit of %d",

@@ -224,7 +224,8 @@ func (l *loader) outOfRange(n *yaml.Node, path, expected, got string, lo, hi int
 	return false
 }
 
-// duration decodes a Go duration ("200us", "5ms", "1.5s") in [lo, MaxDuration].
+// duration decodes a Go duration ("200us", "5ms", "1.5s") in [lo,
+// MaxDuration] (MaxModelDuration for a model).
 // lo is 0 where 0 makes sense (start_after, jitter).
 func (l *loader) duration(n *yaml.Node, path string, lo time.Duration) (time.Duration, bool) {
 	s, ok := scalarText(n)
@@ -249,8 +250,8 @@ func (l *loader) duration(n *yaml.Node, path string, lo time.Duration) (time.Dur
 		l.errorf(n, path, "expected a duration greater than 0, got %s", s)
 	case d < lo:
 		l.errorf(n, path, "expected a duration of at least %s, got %s", shortDuration(lo), s)
-	case d > MaxDuration:
-		l.errorf(n, path, "%s exceeds the limit of %s", s, shortDuration(MaxDuration))
+	case d > l.maxDuration:
+		l.errorf(n, path, "%s exceeds the limit of %s", s, shortDuration(l.maxDuration))
 	default:
 		return d, true
 	}
