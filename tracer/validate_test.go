@@ -2,6 +2,7 @@ package tracer_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -283,5 +284,25 @@ func TestCheckValidRejects(t *testing.T) {
 				t.Fatalf("CheckValid() = %q, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStackDepthLimit: a stack deeper than MaxStackDepth frames is refused
+// as the trace is read, naming the stack; one at the limit is not.
+func TestStackDepthLimit(t *testing.T) {
+	for _, depth := range []int{tracer.MaxStackDepth, tracer.MaxStackDepth + 1} {
+		tr := testkit.Mixed()
+		parent := tracer.StackID(0)
+		for range depth {
+			tr.Stacks = append(tr.Stacks, tracer.Stack{Parent: parent, Frame: 0})
+			parent = tracer.StackID(len(tr.Stacks) - 1)
+		}
+		err := tr.CheckValid()
+		if depth <= tracer.MaxStackDepth && err != nil {
+			t.Errorf("a stack of %d frames: %v", depth, err)
+		}
+		if depth > tracer.MaxStackDepth && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("stack %d: deeper than 1024 frames", len(tr.Stacks)-1))) {
+			t.Errorf("a stack of %d frames: %v", depth, err)
+		}
 	}
 }
