@@ -93,6 +93,7 @@ func TestBadInputs(t *testing.T) {
 		{"flag --formats", []string{"record", good, "--formats", "bogus"}, nil, 2, []string{"--formats", "bogus"}},
 		{"flag --otlp", []string{"record", good, "--otlp=not a url"}, nil, 2, []string{"--otlp", "not a url"}},
 		{"flag --otlp credentials", []string{"record", good, "--otlp=ftp://alice:pw-secret@host"}, nil, 2, []string{"--otlp", "REDACTED"}},
+		{"flag --otlp empty", []string{"record", good, "--otlp="}, nil, 2, []string{`--otlp ""`, "expected a collector's URL"}},
 		{"flag export --format", []string{"export", goodTrace, "--format", "bogus"}, nil, 2, []string{"unknown format", "bogus"}},
 		{"flag export -o directory", []string{"export", goodTrace, "-f", "chrome", "-o", dir}, nil, 1, []string{dir, "is a directory"}},
 		{"flag export -o in a missing directory", []string{"export", goodTrace, "-f", "folded", "-o", filepath.Join(dir, "none", "x.folded")}, nil, 1, []string{"writing " + filepath.Join(dir, "none", "x.folded"), "its directory " + filepath.Join(dir, "none"), "no such file or directory"}},

@@ -414,7 +414,9 @@ const maxRuns = 100
 func writePrediction(ctx context.Context, p *compare.Prediction, dir string) ([]string, error) {
 	made := missingDirs(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		// QA: "mkdir ud2/whatif: operation not permitted" said not what
+		// it was for.
+		return nil, fmt.Errorf("writing the prediction: %w", err)
 	}
 	defer removeEmptyDirs(made) // nothing written (a full disk): no empty whatif/ left (QA)
 	var written, theirs []string

@@ -179,7 +179,12 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 	}
 	pg := newProgress(cmd)
 	defer pg.Stop()
-	return recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd, &o.recordOptions)), name)
+	err := recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd, &o.recordOptions)), name)
+	if errors.Is(err, cpython.ErrNotCPython) {
+		// QA: "/usr/bin/bash: not a CPython interpreter" named no pid.
+		return fmt.Errorf("attaching to %s (pid %d): %w", name, o.PID, err)
+	}
+	return err
 }
 
 // pythonOptions are the CPython recorder's options for a command: the

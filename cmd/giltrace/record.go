@@ -184,6 +184,10 @@ func (o *recordOptions) check(given func(name string) bool) error {
 	if _, err := parseFormats(o.Formats); err != nil {
 		return fmt.Errorf("--formats: %w", err)
 	}
+	if given("otlp") && strings.TrimSpace(o.OTLP) == "" {
+		// QA: --otlp="$URL" with URL unset sent nothing and said nothing.
+		return fmt.Errorf("--otlp %q: expected a collector's URL, or --otlp alone for OTEL_EXPORTER_OTLP_ENDPOINT (else http://localhost:4318)", o.OTLP)
+	}
 	if o.OTLP != "" {
 		if err := o.otlp().check(); err != nil {
 			return fmt.Errorf("--otlp: %w", err)
