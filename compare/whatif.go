@@ -446,7 +446,8 @@ func listener(s *tracer.Spans) (string, int64) {
 // others keep their recorded length, named when one is a tenth of the run
 // or more (QA: a parent joining 2 CPU-bound children, recorded on 1 core,
 // was predicted 1.02x on 2 cores and ran 1.77x; testdata/join2.py,
-// recorded so, is now predicted 0.98 s on 2 cores, and ran 0.96 s). In a
+// recorded so, is now predicted 0.98 s on 2 cores, and runs in 0.87-0.91
+// s untraced). In a
 // VM run, a parent's waits for its children (I/O "wait") keep their
 // recorded length.
 func (p *Prediction) processWaitsNote(s *tracer.Spans, recCores int) []string {
