@@ -477,8 +477,13 @@ func (p *Prediction) processWaitsNote(s *tracer.Spans, recCores int) []string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "The run had %d processes: %d of its waits that the trace shows another process ended (a write on a pipe between them just before, a child's exit; %s in all) end in the model when that process gets there.",
-		len(t.Procs), matched, textfmt.Dur(matchedNS))
+	if matched > 0 {
+		fmt.Fprintf(&b, "The run had %d processes: %d of its waits that the trace shows another process ended (a write on a pipe between them just before, a child's exit; %s in all) end in the model when that process gets there.",
+			len(t.Procs), matched, textfmt.Dur(matchedNS))
+	} else {
+		// Review: "0 of its waits ... end in the model".
+		fmt.Fprintf(&b, "The run had %d processes: none of their waits was seen ended by another's write on a pipe or exit, so none waits for another process in the model.", len(t.Procs))
+	}
 	if ns := longest.End - longest.Start; ns > 0 && ns*10 >= t.Duration() && int(longest.Thread) < len(t.Threads) {
 		name := t.Threads[longest.Thread].Name
 		if pr := t.Threads[longest.Thread].Proc; int(pr) < len(t.Procs) {

@@ -914,7 +914,17 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 				// notifier gets there, at most as long as it ran. A timeout
 				// is a wait; a blocking call stays one, that a notify ends.
 				if k := t.Str(sp.IOKind()); k != "lock-timeout" {
-					leaves = append(leaves, leaf{kind: opIOUntil, label: k, until: name, d: sp.End - sp.Start, fn: fn, hold: -1})
+					// Under the shared lock held around it, if any (review:
+					// a hold across a read was split in two, the read
+					// outside).
+					hi, lock := -1, ""
+					for i, h := range holds {
+						if h.start <= sp.Start && sp.Start < h.end {
+							hi, lock = i, h.name
+							break
+						}
+					}
+					leaves = append(leaves, leaf{kind: opIOUntil, label: k, until: name, d: sp.End - sp.Start, fn: fn, hold: hi, lock: lock})
 					break
 				}
 				leaves = append(leaves, leaf{kind: opWaitNotify, label: name, d: sp.End - sp.Start, fn: fn, hold: -1})
@@ -1262,6 +1272,10 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 	var out []notification
 	ownK := tracer.OwnIOKindOf(t)
 	procWait := procWaits(s)
+	cross := map[[2]int64]crossWait{} // the waits for another process, by thread and start
+	for _, w := range crossWaits(s) {
+		cross[[2]int64{int64(w.Thread), w.Start}] = w
+	}
 	for w := range t.Threads {
 		waiter := tracer.ThreadID(w)
 		proc := t.Threads[waiter].Proc
@@ -1297,18 +1311,30 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 				continue
 			}
 			find := s.Notifier
-			if sp.State == tracer.StateIO {
-				if ownK > 0 && sp.IOKind() == ownK {
-					find = s.Writer // its own pipe's: the thread that wrote
-				} else if f, ok := procWait(&sp); ok {
-					find = f
-				}
+			cw, elsewhere := cross[[2]int64{int64(waiter), sp.Start}]
+			switch {
+			case elsewhere:
+				find = func(tracer.ThreadID, int64) (tracer.ThreadID, int64, bool) { return cw.notifier, cw.at, cw.Matched }
+			case sp.State == tracer.StateIO && ownK > 0 && sp.IOKind() == ownK:
+				find = s.Writer // its own pipe's: the thread that wrote
 			}
 			notifier, at, ok := find(waiter, sp.End)
 			if !ok || int(notifier) >= len(t.Threads) {
 				continue
 			}
-			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: notifyName(t, procs, notifier, waiter)})
+			name := notifyName(t, procs, notifier, waiter)
+			if elsewhere {
+				// Another process's: named by its process, so that the
+				// children's MainThreads' notifies, a read's and a
+				// join's, do not end each other's waits (review: a late
+				// notify of a read ended the join after it).
+				name += fmt.Sprintf(" from process %d", procs.place(t.Threads[notifier].Proc))
+				if at == s.Threads[notifier].End {
+					name += " at its exit"
+				}
+				name = cleanName(name)
+			}
+			out = append(out, notification{waiter: waiter, notifier: notifier, waitStart: sp.Start, at: at, name: name})
 		}
 	}
 	return out
@@ -1335,17 +1361,44 @@ func procWaits(s *tracer.Spans) func(sp *tracer.StateSpan) (finder, bool) {
 	}
 	notDescriptor := tracer.NotDescriptorKindsOf(t)
 	waitK := tracer.StringID(max(slices.Index(t.Strings, "wait"), 0))
+	ownK := tracer.OwnIOKindOf(t)
+	daemons := Daemons(s)
 	return func(sp *tracer.StateSpan) (finder, bool) {
+		start := sp.Start
+		if int(sp.Thread) >= len(t.Threads) || int(t.Threads[sp.Thread].Proc) >= len(t.Procs) || t.Procs[t.Threads[sp.Thread].Proc].GIL == tracer.NoLock {
+			return nil, false // as findNotifies: a process with a GIL
+		}
 		switch k := sp.IOKind(); {
-		case sp.State != tracer.StateIO:
-			return nil, false
+		case sp.State != tracer.StateIO || ownK > 0 && k == ownK:
+			return nil, false // the process's own pipe: Writer's (findNotifies)
 		case waitK > 0 && k == waitK:
-			start := sp.Start
 			return func(waiter tracer.ThreadID, end int64) (tracer.ThreadID, int64, bool) {
-				return s.Exited(waiter, start, end)
+				id, at, ok := s.Exited(waiter, start, end)
+				if !ok || !daemons[id] {
+					return id, at, ok
+				}
+				// A daemon stops at its process's exit, which the model
+				// makes the end of the last thread that is not one: the
+				// notify goes there (review: in a daemon, stopped first,
+				// it never came).
+				last := tracer.NoThread
+				for o := range t.Threads {
+					if t.Threads[o].Proc == t.Threads[id].Proc && !daemons[tracer.ThreadID(o)] && (last == tracer.NoThread || s.Threads[o].End > s.Threads[last].End) {
+						last = tracer.ThreadID(o)
+					}
+				}
+				if last == tracer.NoThread {
+					return tracer.NoThread, 0, false
+				}
+				return last, s.Threads[last].End, true
 			}, true
 		case !notDescriptor[k]:
-			return s.WriterElsewhere, true
+			return func(waiter tracer.ThreadID, end int64) (tracer.ThreadID, int64, bool) {
+				id, at, ok := s.WriterElsewhere(waiter, end)
+				// A write begun before the wait did not end it (review:
+				// a worker's read, begun 19 waits earlier, ended them all).
+				return id, at, ok && at >= start
+			}, true
 		}
 		return nil, false
 	}
@@ -1364,17 +1417,45 @@ type ProcessWait struct {
 // process of the program, in thread then time order (none unless s is of
 // a real program of several processes).
 func ProcessWaits(s *tracer.Spans) []ProcessWait {
-	procWait := procWaits(s)
 	var out []ProcessWait
+	for _, w := range crossWaits(s) {
+		out = append(out, w.ProcessWait)
+	}
+	return out
+}
+
+// crossWait is a ProcessWait, and when Matched the thread of the other
+// process whose write or exit ended it, and where in its time.
+type crossWait struct {
+	ProcessWait
+	notifier tracer.ThreadID
+	at       int64
+}
+
+// crossWaits are the waits of ProcessWaits, in thread then time order,
+// with what ended them: each write or exit of another process ends one
+// wait, the first to find it (review: a worker's read ended 19 waits,
+// its notify written 19 times). findNotifies makes the matched ones
+// wait for their notifier.
+func crossWaits(s *tracer.Spans) []crossWait {
+	procWait := procWaits(s)
+	used := map[[2]int64]bool{}
+	var out []crossWait
 	for id := range s.Trace.Threads {
 		for _, sp := range s.ThreadStates(tracer.ThreadID(id)) {
 			if sp.End <= sp.Start || int(sp.Thread) >= len(s.Threads) || sp.End >= s.Threads[sp.Thread].End {
 				continue
 			}
-			if f, ok := procWait(&sp); ok {
-				_, _, matched := f(sp.Thread, sp.End)
-				out = append(out, ProcessWait{Thread: sp.Thread, Start: sp.Start, End: sp.End, Matched: matched})
+			f, ok := procWait(&sp)
+			if !ok {
+				continue
 			}
+			w := crossWait{ProcessWait: ProcessWait{Thread: sp.Thread, Start: sp.Start, End: sp.End}}
+			if n, at, ok := f(sp.Thread, sp.End); ok && int(n) < len(s.Trace.Threads) && !used[[2]int64{int64(n), at}] {
+				used[[2]int64{int64(n), at}] = true
+				w.Matched, w.notifier, w.at = true, n, at
+			}
+			out = append(out, w)
 		}
 	}
 	return out

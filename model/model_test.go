@@ -1081,14 +1081,14 @@ func TestLoopedTimeoutsAreWaits(t *testing.T) {
 	}
 }
 
-// TestOwnIOWaitIsAWait: scripts/whatif/pool_map.py on CPython 3.11 (a
-// multiprocessing.pool.ThreadPool of 2 mapping 4 CPU-bound tasks): its
+// TestOwnIOWaitEndsAtTheWrite: scripts/whatif/pool_map.py on CPython 3.11
+// (a multiprocessing.pool.ThreadPool of 2 mapping 4 CPU-bound tasks): its
 // worker handler's wait on the pool's change notifier, a pipe of its own
-// process (I/O "own-io"), is a wait until notified by the thread that
-// wrote to it (the result handler, emptying the pool's cache), at most
+// process (I/O "own-io"), is an I/O that the thread that wrote to it (the
+// result handler, emptying the pool's cache) ends with a notify, at most
 // its recorded length; replayed as an io of its length, it made the
 // handler the run's limit, 1.0x as processes (measured 1.43-1.65x).
-func TestOwnIOWaitIsAWait(t *testing.T) {
+func TestOwnIOWaitEndsAtTheWrite(t *testing.T) {
 	tr, err := tracer.ReadFile("../diagnosis/testdata/pool-map.giltrace")
 	if err != nil {
 		t.Fatal(err)

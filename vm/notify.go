@@ -23,16 +23,19 @@ import (
 // so that a wrongly inferred notifier cannot hold a replay for ever).
 //
 // The wait is recorded as a plain wait is (thread.wait): a wait on its
-// guest lock, the GIL released, the lock taken once notified. Waiters of
+// guest lock, the GIL released, the lock taken once notified; an io with
+// until: is recorded as I/O (thread.io). Waiters of
 // several processes (Options.OneProcess off: a lock per process) share
 // the notice, which is the run's.
 type notice struct {
 	mu       sync.Mutex
 	name     string
-	pending  int       // notifies not taken yet
-	owed     int       // waits that gave up (their duration passed) before their notify came
-	queue    []*thread // the threads waiting, in order of arrival: the first takes the next notify
-	sleepers []*thread // the waiting threads parked now, to wake at a notify
+	pending  int                // notifies not taken yet
+	owed     []uint64           // the arrivals of waits that gave up (their duration passed) before their notify came, in order
+	seq      uint64             // waits arrived so far
+	arrived  map[*thread]uint64 // the arrival of each thread in queue
+	queue    []*thread          // the threads waiting, in order of arrival: the first takes the next notify
+	sleepers []*thread          // the waiting threads parked now, to wake at a notify
 }
 
 // wake signals the parked waiters; called without n.mu.
@@ -43,14 +46,18 @@ func wake(ths []*thread) {
 }
 
 // notify gives one notification and wakes the waiters to take it, the
-// first to have come taking it (Condition.notify's order); with none
-// waiting, it goes to a wait that gave up before it came, if one did.
+// first to have come taking it (Condition.notify's order); when a wait
+// that gave up before its notify came arrived before them, it goes to
+// that wait, and ends none.
 func (n *notice) notify() {
 	n.mu.Lock()
-	if n.owed > 0 && len(n.queue) == 0 {
-		// Meant for a wait that gave up: with no other wait waiting, it
-		// ends none (a model's capped wait, whose notifier came late).
-		n.owed--
+	if len(n.owed) > 0 && (len(n.queue) == 0 || n.owed[0] < n.arrived[n.queue[0]]) {
+		// Meant for a wait that gave up (a model's capped wait, whose
+		// notifier came late): not for a wait queued after it, which it
+		// would end before its own notify (review: a read's late notify
+		// ended the join that followed it), but not before one that came
+		// first either (TestNotifyCaseGiveUpKeepsOrder).
+		n.owed = n.owed[1:]
 		n.mu.Unlock()
 		return
 	}
@@ -63,18 +70,39 @@ func (n *notice) notify() {
 // takeLocked takes one notification for th, under n.mu, if there is one
 // and th is the first waiting; if not and giveUp, th gives up: it takes
 // one if one is pending (its duration ran out as it came), else the
-// notify meant for it, when it comes, goes to it.
+// notify meant for it, when it comes, goes to it (notify).
 func (n *notice) takeLocked(th *thread, giveUp bool) bool {
 	if n.pending > 0 && (giveUp || len(n.queue) > 0 && n.queue[0] == th) {
 		n.pending--
-		n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+		n.dequeue(th)
 		return true
 	}
 	if giveUp {
-		n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
-		n.owed++
+		at := n.dequeue(th)
+		i, _ := slices.BinarySearch(n.owed, at)
+		n.owed = slices.Insert(n.owed, i, at)
 	}
 	return false
+}
+
+// enqueue puts th last in n's queue, noting its arrival. Called with
+// n.mu held.
+func (n *notice) enqueue(th *thread) {
+	if n.arrived == nil {
+		n.arrived = map[*thread]uint64{}
+	}
+	n.seq++
+	n.arrived[th] = n.seq
+	n.queue = append(n.queue, th)
+}
+
+// dequeue takes th out of n's queue and returns its arrival. Called with
+// n.mu held.
+func (n *notice) dequeue(th *thread) uint64 {
+	at := n.arrived[th]
+	delete(n.arrived, th)
+	n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+	return at
 }
 
 // waitNotice waits until n gives th a notification, for at most d if
@@ -83,12 +111,12 @@ func (n *notice) takeLocked(th *thread, giveUp bool) bool {
 // l: a thread waiting to take l is woken by l's release, not this one.
 func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 	n.mu.Lock()
-	n.queue = append(n.queue, th)
+	n.enqueue(th)
 	n.mu.Unlock()
 	l.mu.Lock()
 	if err := th.beginLockWait(l); err != nil {
 		n.mu.Lock()
-		n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+		n.dequeue(th)
 		n.mu.Unlock()
 		return err
 	}
@@ -102,7 +130,7 @@ func (th *thread) waitNotice(n *notice, l *lock, d time.Duration) error {
 // thread.io records it), until n gives th a notification, for at most d.
 func (th *thread) awaitNotice(n *notice, d time.Duration) error {
 	n.mu.Lock()
-	n.queue = append(n.queue, th)
+	n.enqueue(th)
 	n.mu.Unlock()
 	return th.takeNotice(n, d)
 }
@@ -129,7 +157,7 @@ func (th *thread) takeNotice(n *notice, d time.Duration) error {
 		n.mu.Lock()
 		n.sleepers = slices.DeleteFunc(n.sleepers, func(x *thread) bool { return x == th })
 		if w == WakeStop {
-			n.queue = slices.DeleteFunc(n.queue, func(x *thread) bool { return x == th })
+			n.dequeue(th)
 			n.mu.Unlock()
 			th.noticeWaits.leave(th)
 			return errStopped

@@ -164,3 +164,35 @@ functions:
 		})
 	}
 }
+
+// TestLateNotifyEndsItsOwnWait: a notify that comes after its wait gave
+// up (a model's capped wait) is that wait's, not the next one's queued
+// after it (review: a read of 10 us on L gave up; the child's notify for
+// it, at 50 ms, ended the parent's join on L, which lasted until the
+// child's exit at 600 ms).
+func TestLateNotifyEndsItsOwnWait(t *testing.T) {
+	src := `name: late
+clock: virtual
+processes: 2
+threads:
+  - {name: MainThread, run: parent, process: 1}
+  - {name: MainThread, run: child, process: 2}
+functions:
+  parent:
+    - io: {duration: 10us, kind: disk, until: L}
+    - io: {duration: 1s, kind: wait, until: L}
+  child:
+    - sleep: 50ms
+    - notify: L
+    - compute: 550ms
+    - notify: L
+`
+	w, err := workload.Parse("late.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s := mustRun(t, w, Options{Cores: 2})
+	if end := time.Duration(s.Threads[0].End); end < 599*time.Millisecond || end > 602*time.Millisecond {
+		t.Errorf("the parent ended at %v, want at the child's second notify, about 600 ms", end)
+	}
+}
