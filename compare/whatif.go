@@ -128,7 +128,6 @@ type Prediction struct {
 	// spreadShortest the shortest wall among them; withinSpread is the
 	// row that would be best but for them (Cores 0: none).
 	spreadSeeds [2]int64
-	rowSeeds    [2]int64 // the seeds of the threads rows' runs (RowSeeds)
 	// keptWaits: in a run of several processes, a long wait between them
 	// keeps its recorded length in the model (processWaitsNote).
 	keptWaits      bool
@@ -351,7 +350,6 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		rows[i] = medianRow(runs)
 		rows[i].SeedWallsNS = &walls
 	}
-	p.rowSeeds = [2]int64{seed, seed + RowSeeds - 1}
 	p.Rows = append(p.Rows, rows[:spread]...)
 	lo, hi := p.asRecorded().WallNS, p.asRecorded().WallNS
 	for _, r := range rows[spread:extra] {
@@ -446,10 +444,9 @@ func listener(s *tracer.Spans) (string, int64) {
 // others keep their recorded length, named when one is a tenth of the run
 // or more (QA: a parent joining 2 CPU-bound children, recorded on 1 core,
 // was predicted 1.02x on 2 cores and ran 1.77x; testdata/join2.py,
-// recorded so, is now predicted 0.98 s on 2 cores, and runs in 0.87-0.91
-// s untraced). In a
-// VM run, a parent's waits for its children (I/O "wait") keep their
-// recorded length.
+// recorded so, is now predicted 0.97 s on 2 cores, and runs in 0.87-0.91
+// s untraced). In a VM run, a parent's waits for its children (I/O
+// "wait") keep their recorded length.
 func (p *Prediction) processWaitsNote(s *tracer.Spans, recCores int) []string {
 	t := s.Trace
 	more := slices.ContainsFunc(p.Rows, func(r PredictionRow) bool { return r.Cores > recCores })
