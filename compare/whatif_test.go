@@ -1462,7 +1462,7 @@ func TestWhatIfSeedSpread(t *testing.T) {
 // core: its waits for the children kept their recorded length, and it was
 // predicted 1.02-1.03x on 2 cores (1.57 s), beside a note and a limit that
 // said so; untraced, it runs in 0.87-0.91 s on 2 cores and 1.34-1.36 s on
-// 1 (QA, 2026-12-05). Now processes on 2 cores are predicted 0.98 s (the
+// 1 (QA, 2026-12-05). Now processes on 2 cores are predicted 0.97 s (the
 // traced run was 1.57 s on 1 core). A run of one process has no such
 // note.
 func TestWhatIfProcessWaits(t *testing.T) {
