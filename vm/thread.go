@@ -237,22 +237,18 @@ func (th *thread) io(op *ioOp) error {
 		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
 	}
 	t0 := th.clock.Now()
-	if op.notice > 0 {
+	var err error
+	switch {
+	case op.notice > 0:
 		// Ended by a notify if one comes first (a pipe another thread or
 		// process writes).
-		err := th.awaitNotice(th.prog.notices[op.notice-1], max(d, 1))
-		th.ioNS += th.did(int64(max(d, 0)), t0)
-		if err != nil {
-			return err
-		}
-		th.emit(tracer.KindIOEnd, 0)
-		th.resume()
-		return th.gil.acquire(th)
+		err = th.awaitNotice(th.prog.notices[op.notice-1], max(d, 1))
+	case !th.clock.Sleep(th.ctx, th.wake, max(d, 0)):
+		err = errStopped
 	}
-	ok := th.clock.Sleep(th.ctx, th.wake, max(d, 0))
 	th.ioNS += th.did(int64(max(d, 0)), t0)
-	if !ok {
-		return errStopped
+	if err != nil {
+		return err
 	}
 	th.emit(tracer.KindIOEnd, 0)
 	th.resume() // the re-acquire and what runs after belong to the next operation's line
