@@ -1434,12 +1434,14 @@ type crossWait struct {
 
 // crossWaits are the waits of ProcessWaits, in thread then time order,
 // with what ended them: each write or exit of another process ends one
-// wait, the first to find it (review: a worker's read ended 19 waits,
-// its notify written 19 times). findNotifies makes the matched ones
-// wait for their notifier.
+// wait of each thread, the first to find it (review: a worker's read
+// ended 19 waits, its notify written 19 times). Of several threads it may
+// end one each: a write on a pool's result pipe wakes the worker handler,
+// which polls that pipe, and the result handler, which reads it.
+// findNotifies makes the matched ones wait for their notifier.
 func crossWaits(s *tracer.Spans) []crossWait {
 	procWait := procWaits(s)
-	used := map[[2]int64]bool{}
+	used := map[[3]int64]bool{} // by notifier, its time and waiter
 	var out []crossWait
 	for id := range s.Trace.Threads {
 		for _, sp := range s.ThreadStates(tracer.ThreadID(id)) {
@@ -1451,8 +1453,8 @@ func crossWaits(s *tracer.Spans) []crossWait {
 				continue
 			}
 			w := crossWait{ProcessWait: ProcessWait{Thread: sp.Thread, Start: sp.Start, End: sp.End}}
-			if n, at, ok := f(sp.Thread, sp.End); ok && int(n) < len(s.Trace.Threads) && !used[[2]int64{int64(n), at}] {
-				used[[2]int64{int64(n), at}] = true
+			if n, at, ok := f(sp.Thread, sp.End); ok && int(n) < len(s.Trace.Threads) && !used[[3]int64{int64(n), at, int64(sp.Thread)}] {
+				used[[3]int64{int64(n), at, int64(sp.Thread)}] = true
 				w.Matched, w.notifier, w.at = true, n, at
 			}
 			out = append(out, w)

@@ -55,11 +55,25 @@ const chainMaxGap = pollMaxGap
 // waiter's wake-up through the kernel.
 const NotifyWindow = 1_000_000
 
+// IdleNotifyWindow is how long before a wait ended the GIL's last holder
+// may have let it go and still be taken for its notifier (Notifier) when
+// nobody held the GIL of the waiter's process since, in a trace whose
+// waits that ran out are told apart (WaitEndsKnown): such a wait ended
+// with its lock, which a thread released holding the GIL, and in the
+// idle stretch no other thread of the process could have. Its wake-up
+// needs a core, which on a loaded machine comes late (QA: a pool's task
+// handler, recorded on 1 busy core, woke 4.4 ms after the worker handler
+// put its sentinel on the task queue and ended; kept at its recorded
+// length, 872 ms, it held every what-if row to the run's wall).
+const IdleNotifyWindow = 20_000_000
+
 // Notifier is the thread that ended thread waiter's wait, ending at end,
 // for a notification, and where in its time: the thread holding the GIL
 // of waiter's process when the wait ended (the notifier releases the
 // waiter's lock holding the GIL, and runs on), else the last other thread
-// to hold it, if it let it go within NotifyWindow before, at the end of
+// to hold it, if it let it go within NotifyWindow before (within
+// IdleNotifyWindow in a trace whose timeouts are told apart, if the waiter
+// did not hold the GIL in between), at the end of
 // that hold (the notify goes there, not into whatever it did next). None
 // in a process without a GIL, or when nobody ran then (a timeout, a
 // notify from another process). The diagnosis's flow, the what-if's model
@@ -80,13 +94,17 @@ func (s *Spans) Notifier(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 			return h.Thread, end, true
 		}
 	}
+	own := false // a hold of the waiter's own since
 	for j := k - 1; j >= 0 && j >= k-4; j-- {
-		if h := &s.Holds[hs[j]]; h.Thread != waiter {
-			if end-h.End <= NotifyWindow {
-				return h.Thread, h.End, true
-			}
-			break
+		h := &s.Holds[hs[j]]
+		if h.Thread == waiter {
+			own = true
+			continue
 		}
+		if end-h.End <= NotifyWindow || !own && end-h.End <= IdleNotifyWindow && WaitEndsKnown(t) {
+			return h.Thread, h.End, true
+		}
+		break
 	}
 	return NoThread, 0, false
 }
@@ -158,7 +176,13 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // WriterElsewhere is Writer among the threads of the program's other
 // processes: the thread that wrote what ended thread waiter's wait on a
 // pipe between processes (a multiprocessing pool's task and result
-// queues, a Connection) at end, and where in its time, by the same rules.
+// queues, a Connection) at end, and where in its time, by the same rules
+// but one: the call is the one begun nearest before end, and may return
+// up to ExitWindow after it. The reader woke at the write, and the
+// writer, a process of its own, gets its core back when the machine gives
+// it (a pool recorded on 1 core: a worker's result write, begun 0.13 ms
+// before the worker handler woke, returned 2.4 ms after it; another, begun
+// 3.8 ms before the result handler woke, 13 ms after).
 func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	return s.writer(waiter, end, true)
 }
@@ -174,24 +198,32 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-WriteWindow })
 	// The nearest call, and the nearest of another thread than its.
 	best, other := -1, int64(math.MaxInt64)
+	// How near the wake-up a call is: its end (a write of the process
+	// returns before its reader gets the GIL); elsewhere its start, the
+	// write itself: the writer, a process of its own, returns when its
+	// core comes back, which on a loaded machine is after its reader ran.
+	after, dist := int64(NotifyWindow), func(sp *StateSpan) int64 { return abs64(sp.End - end) }
+	if elsewhere {
+		after, dist = ExitWindow, func(sp *StateSpan) int64 { return end - sp.Start }
+	}
 	for ; k < len(ws); k++ {
 		sp := &s.States[ws[k]]
-		if sp.End > end+NotifyWindow {
+		if sp.End > end+after {
 			break
 		}
 		if sp.Thread == waiter || sp.Start > end || sp.Start < end-WriteWindow || int(sp.Thread) >= len(t.Threads) || (t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc) != elsewhere {
 			continue
 		}
-		d := abs64(sp.End - end)
+		d := dist(sp)
 		switch {
 		case best < 0:
 			best = ws[k]
 		case s.States[best].Thread == sp.Thread:
-			if d < abs64(s.States[best].End-end) {
+			if d < dist(&s.States[best]) {
 				best = ws[k]
 			}
-		case d < abs64(s.States[best].End-end):
-			other = min(other, abs64(s.States[best].End-end))
+		case d < dist(&s.States[best]):
+			other = min(other, dist(&s.States[best]))
 			best = ws[k]
 		default:
 			other = min(other, d)
@@ -200,7 +232,7 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 	if best < 0 {
 		return NoThread, 0, false
 	}
-	if d := abs64(s.States[best].End - end); other < writeClear*d+writeSlack {
+	if d := dist(&s.States[best]); other < writeClear*d+writeSlack {
 		return NoThread, 0, false // two threads could have written
 	}
 	return s.States[best].Thread, s.States[best].Start, true

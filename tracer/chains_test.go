@@ -305,3 +305,135 @@ func TestWriterElsewhereAndExited(t *testing.T) {
 		t.Errorf("Exited chose %d of two children that ended 20 and 15 ms before", id)
 	}
 }
+
+// TestNotifierAfterIdleGIL: a wait that ended with its lock some
+// milliseconds after the GIL's last holder let it go, nobody holding it
+// since, was notified by that holder (a wake-up late on a loaded core),
+// when the trace tells the waits that ran out apart; not without that,
+// nor past tracer.IdleNotifyWindow, nor when the waiter itself held the
+// GIL in between (its wait began after that holder let go).
+func TestNotifierAfterIdleGIL(t *testing.T) {
+	build := func(known bool, gap int64, own bool) (*tracer.Spans, tracer.ThreadID) {
+		b := testkit.New("idle")
+		b.Meta().Extra = map[string]string{"source": "cpython"}
+		if known {
+			b.Meta().Extra["lock_wait_ends"] = "known"
+		}
+		p := b.Process("idle", 1)
+		gil := tracer.LockID(0)
+		q := b.Lock(p, "lock 0x10") // a queue's: the waiter waits, the notifier puts
+		n := b.Thread(p, "notifier")
+		w := b.Thread(p, "waiter")
+		w.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+		waitAt := int64(ms)
+		if own {
+			// The waiter runs again after the notifier let go, then waits.
+			w.IOBegin(ms, "disk").Release(ms, gil, tracer.ReleaseIO).IOEnd(60*ms).Acquire(60*ms, gil, tracer.AcquireUncontended)
+			waitAt = 61 * ms
+		}
+		w.Wait(waitAt, q).Release(waitAt, gil, tracer.ReleaseLockWait)
+		if own {
+			n.Start(0).Wait(0, gil).Acquire(ms+1000, gil, tracer.AcquireAfterWait).Release(50*ms, gil, tracer.ReleaseThreadEnd).End(50 * ms)
+		} else {
+			n.Start(0).Wait(0, gil).Acquire(waitAt+1000, gil, tracer.AcquireAfterWait).Release(50*ms, gil, tracer.ReleaseThreadEnd).End(50 * ms)
+		}
+		end := 50*ms + gap
+		if own {
+			end = 61*ms + gap
+		}
+		w.Acquire(end, q, tracer.AcquireAfterWait).Acquire(end, gil, tracer.AcquireUncontended).Release(end+1000, q, tracer.ReleaseUnlock)
+		w.Release(end+ms, gil, tracer.ReleaseThreadEnd).End(end + ms)
+		tr := b.Trace()
+		if err := tr.CheckValid(); err != nil {
+			t.Fatal(err)
+		}
+		return tracer.Derive(tr), w.ID()
+	}
+	for _, tc := range []struct {
+		name  string
+		known bool
+		gap   int64
+		own   bool
+		want  bool
+	}{
+		{"within NotifyWindow", false, tracer.NotifyWindow, false, true},
+		{"4.4 ms late, timeouts told apart", true, 4_400_000, false, true},
+		{"at IdleNotifyWindow", true, tracer.IdleNotifyWindow, false, true},
+		{"4.4 ms late, a timeout would look the same", false, 4_400_000, false, false},
+		{"past IdleNotifyWindow", true, tracer.IdleNotifyWindow + 1, false, false},
+		{"the waiter held the GIL since", true, 2 * ms, true, false},
+	} {
+		s, w := build(tc.known, tc.gap, tc.own)
+		sts := s.ThreadStates(w)
+		var end int64
+		for _, sp := range sts {
+			if sp.State == tracer.StateLockWait {
+				end = sp.End
+			}
+		}
+		if end == 0 {
+			t.Fatalf("%s: no lock wait in %+v", tc.name, sts)
+		}
+		id, at, ok := s.Notifier(w, end)
+		if ok != tc.want || ok && (s.Trace.Threads[id].Name != "notifier" || at != 50*ms) {
+			t.Errorf("%s: Notifier %d at %d (%v), want the notifier at its release (50 ms): %v", tc.name, id, at, ok, tc.want)
+		}
+	}
+}
+
+// TestWriterElsewhereReturnsLate: another process's write that began
+// before the wait ended (within tracer.WriteWindow) is its writer even
+// when it returned long after (on 1 busy core the reader woke first), up
+// to tracer.ExitWindow after; the one begun nearest before the wake-up,
+// not the one that returned nearest it; not one begun earlier than
+// WriteWindow.
+func TestWriterElsewhereReturnsLate(t *testing.T) {
+	b := testkit.New("late")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	parent := b.Process("parent", 1)
+	gil := tracer.LockID(0)
+	m := b.Thread(parent, "MainThread")
+	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+	for _, end := range []int64{100 * ms, 200 * ms, 400 * ms, 500 * ms} {
+		m.IOBegin(end-90*ms, "network").Release(end-90*ms, gil, tracer.ReleaseIO) // a select on the result pipe
+		m.IOEnd(end).Acquire(end, gil, tracer.AcquireUncontended)
+	}
+	m.Release(501*ms, gil, tracer.ReleaseThreadEnd).End(501 * ms)
+	write := func(th *testkit.Thread, g tracer.LockID, start, end int64) {
+		th.IOBegin(start, "disk").Release(start, g, tracer.ReleaseIO).IOEnd(end).Acquire(end, g, tracer.AcquireUncontended)
+	}
+	c := b.Process("child", 2)
+	g := tracer.LockID(b.Trace().Procs[c].GIL)
+	w := b.Thread(c, "MainThread")
+	w.Start(0).Acquire(0, g, tracer.AcquireUncontended)
+	write(w, g, 100*ms-130_000, 102_600_000) // begun 0.13 ms before the first select returned, back 2.6 ms after
+	write(w, g, 200*ms-3_800_000, 213*ms)    // 3.8 ms before the second, back 13 ms after
+	write(w, g, 400*ms-100_000, 460*ms)      // 0.1 ms before the third, back 60 ms after: past ExitWindow
+	write(w, g, 500*ms-6*ms, 500*ms-5_900_000)
+	w.Release(510*ms, g, tracer.ReleaseThreadEnd).End(510 * ms)
+	c2 := b.Process("child", 3)
+	g2 := tracer.LockID(b.Trace().Procs[c2].GIL)
+	w2 := b.Thread(c2, "MainThread")
+	w2.Start(0).Acquire(0, g2, tracer.AcquireUncontended)
+	write(w2, g2, 100*ms-4_900_000, 100*ms+100_000) // begun earlier, returned nearer: not it
+	w2.Release(510*ms, g2, tracer.ReleaseThreadEnd).End(510 * ms)
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	s := tracer.Derive(tr)
+	for _, tc := range []struct {
+		end, at int64
+		ok      bool
+	}{
+		{100 * ms, 100*ms - 130_000, true},
+		{200 * ms, 200*ms - 3_800_000, true},
+		{400 * ms, 0, false},
+		{500 * ms, 0, false},
+	} {
+		id, at, ok := s.WriterElsewhere(m.ID(), tc.end)
+		if ok != tc.ok || ok && (id != w.ID() || at != tc.at) {
+			t.Errorf("WriterElsewhere at %d ms: %d at %d (%v), want the child's write at %d (%v)", tc.end/ms, id, at, ok, tc.at, tc.ok)
+		}
+	}
+}
