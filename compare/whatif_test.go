@@ -1621,29 +1621,29 @@ func TestWhatIfRowSeeds(t *testing.T) {
 // seen to end it) makes a limit by the cores say so: the rows on more
 // cores may not show what more cores would give, and never that they
 // predict no gain (QA: a pool recorded on 1 core was told both). The
-// pool's trace, with the write that ended its worker handler's 879 ms
-// select turned into a sleep: the rows on 2 cores still gain, from less
-// than they would.
+// pool's trace, with its worker handler's 879 ms select made a wait for
+// a child's exit (I/O "wait"), which no exit ended: the rows on 2 cores
+// still gain, from less than they would.
 func TestWhatIfKeptWaitLimit(t *testing.T) {
 	tr, err := tracer.ReadFile(filepath.Join("testdata", "pool-1core.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sleep := slices.Index(tr.Strings, "sleep")
-	if sleep < 0 {
-		tr.Strings = append(tr.Strings, "sleep")
-		sleep = len(tr.Strings) - 1
+	wait := slices.Index(tr.Strings, "wait")
+	if wait < 0 {
+		t.Fatal(`no I/O "wait" in the trace`)
 	}
 	changed := 0
 	for i, e := range tr.Events {
-		// The second worker's result write, 1798.235 ms into the run.
-		if e.Kind == tracer.KindIOBegin && tr.Threads[e.Thread].Proc != 0 && e.Time/int64(time.Millisecond) == 1798 {
-			tr.Events[i].Arg = uint64(sleep)
+		// The worker handler's select, from 919.255 ms, made a wait for a
+		// child's exit, which none ended then.
+		if e.Kind == tracer.KindIOBegin && tr.Threads[e.Thread].Name == "Thread-1 (_handle_workers)" && e.Time/int64(time.Millisecond) == 919 {
+			tr.Events[i].Arg = uint64(wait)
 			changed++
 		}
 	}
 	if changed != 1 {
-		t.Fatalf("%d writes at 1798 ms, want 1", changed)
+		t.Fatalf("%d calls of the worker handler at 919 ms, want 1", changed)
 	}
 	seed := int64(1)
 	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Seed: &seed, Cores: 4})

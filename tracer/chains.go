@@ -177,15 +177,25 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // processes: the thread that wrote what ended thread waiter's wait on a
 // pipe between processes (a multiprocessing pool's task and result
 // queues, a Connection) at end, and where in its time, by the same rules
-// but one: the call is the one begun nearest before end, and may return
-// up to ExitWindow after it. The reader woke at the write, and the
-// writer, a process of its own, gets its core back when the machine gives
-// it (a pool recorded on 1 core: a worker's result write, begun 0.13 ms
-// before the worker handler woke, returned 2.4 ms after it; another, begun
-// 3.8 ms before the result handler woke, 13 ms after).
+// but three: the call is the one begun nearest before end, up to
+// WriteWindowElsewhere before it, even when another began nearly as near;
+// and it may return up to ExitWindow after end. The reader woke at the
+// write, and the writer, a process of its own, gets its core back when
+// the machine gives it (a pool recorded on 1 core: a worker's result
+// write, begun 0.13 ms before the worker handler woke, returned 2.4 ms
+// after it; another, begun 3.8 ms before the result handler woke, 13 ms
+// after).
 func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	return s.writer(waiter, end, true)
 }
+
+// WriteWindowElsewhere is how long before a wait on a pipe between
+// processes ended the write that ended it may have begun
+// (WriterElsewhere): the reader's wake-up needs a core, which on a loaded
+// machine the writer's and the other processes hold (QA: a
+// ProcessPoolExecutor's manager thread, recorded on 1 core, woke 5.9 ms
+// after a worker began sending its result).
+const WriteWindowElsewhere = 20_000_000
 
 // writer is Writer (elsewhere false) or WriterElsewhere.
 func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, int64, bool) {
@@ -195,23 +205,23 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 	}
 	s.writesOnce.Do(s.indexWrites)
 	ws := s.writes
-	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-WriteWindow })
-	// The nearest call, and the nearest of another thread than its.
-	best, other := -1, int64(math.MaxInt64)
 	// How near the wake-up a call is: its end (a write of the process
 	// returns before its reader gets the GIL); elsewhere its start, the
 	// write itself: the writer, a process of its own, returns when its
 	// core comes back, which on a loaded machine is after its reader ran.
-	after, dist := int64(NotifyWindow), func(sp *StateSpan) int64 { return abs64(sp.End - end) }
+	before, after, dist := int64(WriteWindow), int64(NotifyWindow), func(sp *StateSpan) int64 { return abs64(sp.End - end) }
 	if elsewhere {
-		after, dist = ExitWindow, func(sp *StateSpan) int64 { return end - sp.Start }
+		before, after, dist = WriteWindowElsewhere, ExitWindow, func(sp *StateSpan) int64 { return end - sp.Start }
 	}
+	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-before })
+	// The nearest call, and the nearest of another thread than its.
+	best, other := -1, int64(math.MaxInt64)
 	for ; k < len(ws); k++ {
 		sp := &s.States[ws[k]]
 		if sp.End > end+after {
 			break
 		}
-		if sp.Thread == waiter || sp.Start > end || sp.Start < end-WriteWindow || int(sp.Thread) >= len(t.Threads) || (t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc) != elsewhere {
+		if sp.Thread == waiter || sp.Start > end || sp.Start < end-before || int(sp.Thread) >= len(t.Threads) || (t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc) != elsewhere {
 			continue
 		}
 		d := dist(sp)
@@ -232,8 +242,14 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 	if best < 0 {
 		return NoThread, 0, false
 	}
-	if d := dist(&s.States[best]); other < writeClear*d+writeSlack {
-		return NoThread, 0, false // two threads could have written
+	if d := dist(&s.States[best]); !elsewhere && other < writeClear*d+writeSlack {
+		// Two threads could have written. Elsewhere the nearest is taken
+		// all the same: either write would have ended a read, and a call
+		// of the trace may be a read as well as a write (QA: a pool
+		// worker's read of its next task, begun 1.1 ms before the worker
+		// handler woke, beside the other worker's result write begun
+		// 0.28 ms before, left a 402 ms wait at its recorded length).
+		return NoThread, 0, false
 	}
 	return s.States[best].Thread, s.States[best].Start, true
 }

@@ -382,11 +382,12 @@ func TestNotifierAfterIdleGIL(t *testing.T) {
 }
 
 // TestWriterElsewhereReturnsLate: another process's write that began
-// before the wait ended (within tracer.WriteWindow) is its writer even
-// when it returned long after (on 1 busy core the reader woke first), up
-// to tracer.ExitWindow after; the one begun nearest before the wake-up,
-// not the one that returned nearest it; not one begun earlier than
-// WriteWindow.
+// before the wait ended (within tracer.WriteWindowElsewhere) is its writer
+// even when it returned long after (on 1 busy core the reader woke first),
+// up to tracer.ExitWindow after; the one begun nearest before the wake-up,
+// not the one that returned nearest it, even when another began nearly as
+// near (either write would end a read); not one begun earlier than
+// WriteWindowElsewhere.
 func TestWriterElsewhereReturnsLate(t *testing.T) {
 	b := testkit.New("late")
 	b.Meta().Extra = map[string]string{"source": "cpython"}
@@ -394,7 +395,7 @@ func TestWriterElsewhereReturnsLate(t *testing.T) {
 	gil := tracer.LockID(0)
 	m := b.Thread(parent, "MainThread")
 	m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
-	for _, end := range []int64{100 * ms, 200 * ms, 400 * ms, 500 * ms} {
+	for _, end := range []int64{100 * ms, 200 * ms, 300 * ms, 400 * ms, 500 * ms} {
 		m.IOBegin(end-90*ms, "network").Release(end-90*ms, gil, tracer.ReleaseIO) // a select on the result pipe
 		m.IOEnd(end).Acquire(end, gil, tracer.AcquireUncontended)
 	}
@@ -406,16 +407,18 @@ func TestWriterElsewhereReturnsLate(t *testing.T) {
 	g := tracer.LockID(b.Trace().Procs[c].GIL)
 	w := b.Thread(c, "MainThread")
 	w.Start(0).Acquire(0, g, tracer.AcquireUncontended)
-	write(w, g, 100*ms-130_000, 102_600_000) // begun 0.13 ms before the first select returned, back 2.6 ms after
-	write(w, g, 200*ms-3_800_000, 213*ms)    // 3.8 ms before the second, back 13 ms after
-	write(w, g, 400*ms-100_000, 460*ms)      // 0.1 ms before the third, back 60 ms after: past ExitWindow
-	write(w, g, 500*ms-6*ms, 500*ms-5_900_000)
+	write(w, g, 100*ms-130_000, 102_600_000)     // begun 0.13 ms before the first select returned, back 2.6 ms after
+	write(w, g, 200*ms-3_800_000, 213*ms)        // 3.8 ms before the second, back 13 ms after
+	write(w, g, 400*ms-100_000, 460*ms)          // 0.1 ms before the third, back 60 ms after: past ExitWindow
+	write(w, g, 300*ms-ms, 300*ms+ms)            // 1 ms before the fourth
+	write(w, g, 500*ms-21*ms, 500*ms-20_900_000) // 21 ms before the fifth: past WriteWindowElsewhere
 	w.Release(510*ms, g, tracer.ReleaseThreadEnd).End(510 * ms)
 	c2 := b.Process("child", 3)
 	g2 := tracer.LockID(b.Trace().Procs[c2].GIL)
 	w2 := b.Thread(c2, "MainThread")
 	w2.Start(0).Acquire(0, g2, tracer.AcquireUncontended)
 	write(w2, g2, 100*ms-4_900_000, 100*ms+100_000) // begun earlier, returned nearer: not it
+	write(w2, g2, 300*ms-ms/2, 300*ms+2*ms)         // begun nearer than w's, though not 4 times
 	w2.Release(510*ms, g2, tracer.ReleaseThreadEnd).End(510 * ms)
 	tr := b.Trace()
 	if err := tr.CheckValid(); err != nil {
@@ -428,11 +431,12 @@ func TestWriterElsewhereReturnsLate(t *testing.T) {
 	}{
 		{100 * ms, 100*ms - 130_000, true},
 		{200 * ms, 200*ms - 3_800_000, true},
+		{300 * ms, 300*ms - ms/2, true},
 		{400 * ms, 0, false},
 		{500 * ms, 0, false},
 	} {
 		id, at, ok := s.WriterElsewhere(m.ID(), tc.end)
-		if ok != tc.ok || ok && (id != w.ID() || at != tc.at) {
+		if want := w.ID(); ok != tc.ok || ok && (tc.end == 300*ms && id != w2.ID() || tc.end != 300*ms && id != want || at != tc.at) {
 			t.Errorf("WriterElsewhere at %d ms: %d at %d (%v), want the child's write at %d (%v)", tc.end/ms, id, at, ok, tc.at, tc.ok)
 		}
 	}
