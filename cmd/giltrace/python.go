@@ -204,7 +204,7 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 		progOut = cmd.ErrOrStderr()
 	}
 	o := cpython.Options{Stdin: os.Stdin, Stdout: progOut, Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
-		StopGrace: ro.KillAfter, KillNow: in.nth(2),
+		StopGrace: ro.KillAfter, KillNow: in.nth(2), CPUs: ro.cpuList,
 		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() }}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {
 		stderr := cmd.ErrOrStderr()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/giltrace/giltrace/source/cpython"
 	"github.com/giltrace/giltrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // python is a CPython 3.11 with symbols (the machine image's pyenv build),
@@ -166,6 +168,88 @@ func TestRecordPythonErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("%s exists after a failed start: %v", out, err)
+	}
+}
+
+// TestRecordPythonCPUs: record --cpus runs the program, its children
+// and its threads on those CPUs, as taskset -c would, and the trace's
+// cores are theirs; giltrace's own affinity is what it was once record
+// returns. A workload, and a CPU giltrace may not use, are refused.
+func TestRecordPythonCPUs(t *testing.T) {
+	py := python(t)
+	var own unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &own); err != nil {
+		t.Fatal(err)
+	}
+	first := -1
+	for c := 0; c < 1024 && first < 0; c++ {
+		if own.IsSet(c) {
+			first = c
+		}
+	}
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(app, []byte(`import os, threading
+def show(who):
+    print(who, sorted(os.sched_getaffinity(0)), flush=True)
+show("main")
+t = threading.Thread(target=show, args=("thread",)); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    show("child")
+    os._exit(0)
+os.waitpid(pid, 0)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "--cpus", strconv.Itoa(first), "-o", out, "--formats", "none", "--", py, app})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("record --cpus %d: %v\n%s", first, err, stderr.String())
+	}
+	for _, who := range []string{"main", "thread", "child"} {
+		if want := fmt.Sprintf("%s [%d]\n", who, first); !strings.Contains(stdout.String(), want) {
+			t.Errorf("the program printed %q, want %q", stdout.String(), want)
+		}
+	}
+	tr, err := tracer.ReadFile(filepath.Join(out, "run.giltrace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meta.Cores != 1 || tr.Meta.Extra["cpus"] != strconv.Itoa(first) {
+		t.Errorf("trace cores %d, cpus %q; want 1 and %d", tr.Meta.Cores, tr.Meta.Extra["cpus"], first)
+	}
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil || after != own {
+		t.Errorf("giltrace's affinity after record: %v (%v), want %v as before", after, err, own)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"record", "--cpus", "1024", "--", py, app}, `--cpus "1024": CPU 1024 is past the last`},
+		{[]string{"record", "--cpus", "0-2x", "--", py, app}, `is not a CPU number`},
+		{[]string{"record", "--cpus", "0", filepath.Join("..", "..", "fixtures", "countdown.yaml")}, "--cpus applies to a real program"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(append(tc.args[:1], append([]string{"-o", filepath.Join(dir, "refused")}, tc.args[1:]...)...))
+		if err := cmd.ExecuteContext(context.Background()); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v (exit %d), want a usage error with %q", tc.args, err, exitCode(err), tc.want)
+		}
+	}
+	if first+1 < 1024 && !own.IsSet(first+1) {
+		// A CPU giltrace may not use (a taskset around the test).
+		cmd := newRootCmd()
+		cmd.SetArgs([]string{"record", "--cpus", strconv.Itoa(first + 1), "-o", filepath.Join(dir, "refused"), "--", py, app})
+		if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "is not one giltrace may run on") {
+			t.Errorf("--cpus %d, outside giltrace's CPUs: %v", first+1, err)
+		}
 	}
 }
 

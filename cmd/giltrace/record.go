@@ -45,6 +45,8 @@ type recordOptions struct {
 	LockHolds      bool          // --lock-holds: a real program's lock holds are observed (docs/cpython.md)
 	lockHoldsSet   bool          // --lock-holds given: refused for a workload
 	KillAfter      time.Duration // --kill-after: a stopped program's time to exit after its SIGINT (record -- COMMAND)
+	CPUs           string        // --cpus: the CPUs a real program runs on (record -- COMMAND)
+	cpuList        []int         // CPUs parsed by check
 	Timings        bool          // --timings: print the time of the run and of each step after it on stderr
 }
 
@@ -106,6 +108,7 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 	outputFlags(cmd, o)
 	lockHoldsFlag(cmd, o)
 	f.DurationVar(&o.KillAfter, "kill-after", 0, fmt.Sprintf("real programs: when giltrace is stopped (Ctrl-C, SIGTERM, SIGHUP), the program gets SIGINT and is traced while it shuts down, then killed if it has not exited after `D` (default %v)", cpython.DefaultStopGrace))
+	f.StringVar(&o.CPUs, "cpus", "", "real programs: run the program on these CPUs only (a `LIST` as taskset -c takes it: 0 or 0,2 or 0-3), as if the machine had that many cores; giltrace itself keeps off them where it can, so that its tracing does not take their time, which taskset -c 0 giltrace record would (docs/cpython.md)")
 	return cmd
 }
 
@@ -154,6 +157,18 @@ func (o *recordOptions) check(given func(name string) bool) error {
 		if given("kill-after") && o.KillAfter <= 0 {
 			return fmt.Errorf("--kill-after %v: expected a positive duration", o.KillAfter)
 		}
+		if given("cpus") {
+			list, err := cpython.ParseCPUs(o.CPUs)
+			if err != nil {
+				return fmt.Errorf("--cpus %w", err)
+			}
+			if err := cpython.CheckCPUs(list); err != nil {
+				return fmt.Errorf("--cpus %s: %w", o.CPUs, err)
+			}
+			o.cpuList = list
+		}
+	} else if given("cpus") {
+		return errors.New("--cpus applies to a real program (record -- COMMAND); a workload simulates cores with --clock virtual --cores N")
 	} else if o.lockHoldsSet {
 		return errors.New("--lock-holds applies to a real program (record -- COMMAND, attach PID), not to a workload")
 	} else if given("kill-after") {

@@ -69,6 +69,12 @@ type Options struct {
 	// acquires are seen: a waiter is shown holding the lock from the end
 	// of its wait until it has the GIL back.
 	LockHolds bool
+	// CPUs, for a program that Record starts, are the CPUs it runs on
+	// (its affinity, set before it runs any code, as taskset does); nil
+	// leaves it giltrace's. The trace's cores are then theirs, and
+	// giltrace, which shares none of them unless it must, does not take
+	// the program's time on them (record --cpus).
+	CPUs []int
 	// StopGrace is how long a program started by Command has to exit once
 	// the recording is stopped (its context done): it gets SIGINT, as from
 	// Ctrl-C, and is traced while it shuts down (finally blocks, atexit
@@ -266,6 +272,10 @@ func (s *Source) describe(meta *tracer.Meta, in *interp) {
 		meta.Extra["unprobed_lock_copies"] = strings.Join(in.unprobedLocks, ", ")
 	}
 	if s.argv != nil {
+		if len(s.o.CPUs) > 0 {
+			meta.Cores = cpus.Of(os.Getpid(), len(s.o.CPUs)) // giltrace's cgroup is the program's
+			meta.Extra["cpus"] = FormatCPUs(s.o.CPUs)
+		}
 		meta.Extra["command"] = strings.Join(s.argv, " ")
 		meta.Workload, meta.WorkloadFile = workloadName(s.argv)
 		return

@@ -84,6 +84,9 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	if err != nil {
 		return *r.meta, err
 	}
+	if cmd != nil && len(s.o.CPUs) > 0 {
+		defer keepOff(s.o.CPUs)()
+	}
 	defer func() {
 		if gate != nil {
 			gate.Close()
@@ -435,6 +438,14 @@ func (r *run) launch() (*exec.Cmd, *os.File, error) {
 		var err error
 		if cmd, gate, err = r.startGated(); err != nil {
 			return nil, nil, err
+		}
+		if len(r.s.o.CPUs) > 0 {
+			if err := pin(cmd.Process.Pid, r.s.o.CPUs); err != nil {
+				_ = cmd.Process.Kill() // before the gate opens: the program never runs
+				_ = cmd.Wait()
+				gate.Close()
+				return nil, nil, err
+			}
 		}
 		pids = []int{cmd.Process.Pid}
 		r.tgids[cmd.Process.Pid] = cmd.Process.Pid
