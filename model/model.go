@@ -1609,7 +1609,7 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 		// target, the first begun within startLate after it.
 		found, best, bestAt := false, tracer.ThreadID(0), int64(math.MinInt64)
 		late, lateBy, lateAt := false, tracer.ThreadID(0), int64(math.MaxInt64)
-		for cand, sp := range lockWaitsToStart(s, target) {
+		for cand, sp := range lockWaitsToStart(s, target, ts.Start+startLate) {
 			if sp.End <= ts.Start {
 				continue
 			}
@@ -1625,10 +1625,62 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 			out = append(out, start{starter: best, target: target, at: bestAt})
 		case late:
 			out = append(out, start{starter: lateBy, target: target, at: lateAt})
+		default:
+			if by, ok := heldStart(s, target); ok {
+				out = append(out, start{starter: by, target: target, at: ts.Start})
+			}
 		}
 	}
 	// A starter started before its target: no cycles.
 	return out
+}
+
+// heldStart is, in a real CPython program, the thread that started thread
+// target without waiting for it: the holder of its process's GIL at its
+// first event, in Thread.start then (CPython's Thread.start creates the
+// thread holding the GIL; its wait on _started blocks only if the new
+// thread has not run its bootstrap yet, which it may have: on 1 busy core
+// a multiprocessing.Queue's feeder thread ran while its starter had been
+// switched out, and kept at its recorded start it pinned the process's
+// results, and every row on more cores, to it).
+func heldStart(s *tracer.Spans, target tracer.ThreadID) (tracer.ThreadID, bool) {
+	t := s.Trace
+	if t.Meta.Extra["source"] != "cpython" || int(target) >= len(t.Threads) || int(t.Threads[target].Proc) >= len(t.Procs) {
+		return tracer.NoThread, false
+	}
+	gil := t.Procs[t.Threads[target].Proc].GIL
+	if gil == tracer.NoLock {
+		return tracer.NoThread, false
+	}
+	at := s.Threads[target].Start
+	hs := s.LockHolds(gil)
+	k := sort.Search(len(hs), func(j int) bool { return s.Holds[hs[j]].End > at })
+	if k >= len(hs) || s.Holds[hs[k]].Start > at || s.Holds[hs[k]].Thread == target {
+		return tracer.NoThread, false
+	}
+	by := s.Holds[hs[k]].Thread
+	if int(by) >= len(s.Threads) || s.Threads[by].Start >= at {
+		return tracer.NoThread, false
+	}
+	sts := s.ThreadStates(by)
+	i := sort.Search(len(sts), func(j int) bool { return sts[j].End > at })
+	if i >= len(sts) || sts[i].Start > at || !inStartFrame(t, sts[i].Stack) {
+		return tracer.NoThread, false
+	}
+	return by, true
+}
+
+// inStartFrame reports whether stack id has a frame of threading's
+// Thread.start.
+func inStartFrame(t *tracer.Trace, id tracer.StackID) bool {
+	for s, n := id, 0; s != tracer.NoStack && int(s) < len(t.Stacks) && n < len(t.Stacks); s, n = t.Stacks[s].Parent, n+1 {
+		if f := t.Stacks[s].Frame; int(f) < len(t.Frames) {
+			if fr := t.Frames[f]; filepath.Base(fr.File) == "threading.py" && (fr.Func == "Thread.start" || fr.Func == "start") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stackStarts pairs the threads of a real CPython program that started
@@ -1663,7 +1715,13 @@ func stackStarts(s *tracer.Spans, first map[tracer.ThreadID]int64) map[tracer.Th
 		if ts.Start <= 0 || ts.Existed || !ok {
 			continue
 		}
-		for cand, sp := range lockWaitsToStart(s, target) {
+		// A wait in Thread.start may begin until the new thread first
+		// takes the GIL, which it needs to end that wait: on a loaded core
+		// the starter was descheduled before it began to wait (QA: a
+		// multiprocessing.Queue's feeder thread, started on 1 busy core,
+		// first ran 3.7 ms before its starter waited for it; kept at its
+		// recorded start, it pinned every result of its process).
+		for cand, sp := range lockWaitsToStart(s, target, max(ts.Start+startLate, f)) {
 			if ts.Start-sp.Start > createLate || f < sp.Start || f > sp.End {
 				continue
 			}
@@ -1672,7 +1730,7 @@ func stackStarts(s *tracer.Spans, first map[tracer.ThreadID]int64) map[tracer.Th
 			case inThreadStart:
 				pairs = append(pairs, pair{target, cand, sp.Start, off, true})
 			case maybeThreadStart:
-				if ts.Start-sp.Start <= startWindow && sp.End <= ts.Start+startWindow {
+				if ts.Start-sp.Start <= startWindow && sp.Start <= ts.Start+startLate && sp.End <= ts.Start+startWindow {
 					pairs = append(pairs, pair{target, cand, sp.Start, off, false})
 				}
 			}
@@ -1702,8 +1760,8 @@ func stackStarts(s *tracer.Spans, first map[tracer.ThreadID]int64) map[tracer.Th
 
 // lockWaitsToStart yields the waits on a guest lock (not the GIL) that may
 // have started thread target: those of the other threads of its process,
-// started before it, begun at most startLate after its first event.
-func lockWaitsToStart(s *tracer.Spans, target tracer.ThreadID) iter.Seq2[tracer.ThreadID, tracer.StateSpan] {
+// started before it, begun at the latest at until.
+func lockWaitsToStart(s *tracer.Spans, target tracer.ThreadID, until int64) iter.Seq2[tracer.ThreadID, tracer.StateSpan] {
 	return func(yield func(tracer.ThreadID, tracer.StateSpan) bool) {
 		t, ts := s.Trace, s.Threads[target]
 		for j, js := range s.Threads {
@@ -1712,7 +1770,7 @@ func lockWaitsToStart(s *tracer.Spans, target tracer.ThreadID) iter.Seq2[tracer.
 				continue
 			}
 			for _, sp := range s.ThreadStates(cand) {
-				if sp.Start > ts.Start+startLate {
+				if sp.Start > until {
 					break
 				}
 				if sp.State != tracer.StateLockWait || int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL {

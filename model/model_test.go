@@ -1169,6 +1169,31 @@ func TestStartInThreadStart(t *testing.T) {
 	}
 }
 
+// TestStartOnABusyCore: a thread started on a loaded core is started by
+// its starter in the model, not at its recorded time (start_after), which
+// pinned everything after it. testdata/queue_feeder.py recorded on 1 busy
+// core: in queue-feeder-late-wait.giltrace each child's Queue feeder thread
+// first ran up to 3.7 ms before its starter began its wait in Thread.start
+// (the starter switched out), still before the feeder first took the GIL,
+// which it needs to end that wait; in queue-feeder-no-wait.giltrace one
+// feeder ran its bootstrap while its starter was switched out, so that
+// the starter never waited: the GIL's holder at its first event, in
+// Thread.start, started it. Kept at their recorded starts, the parent's
+// results came then: processes on 2 cores were predicted 1.31 s and 731 ms
+// for runs of 1.33 s and 791 ms on 1 core; recorded on 2 cores, the
+// program takes 454-475 ms.
+func TestStartOnABusyCore(t *testing.T) {
+	for _, file := range []string{"testdata/queue-feeder-late-wait.giltrace", "testdata/queue-feeder-no-wait.giltrace"} {
+		src := modelOf(t, file)
+		if m := regexp.MustCompile(`(?m)^  - name: "QueueFeederThread.*"\n(    .*\n)*?    start_after:`).Find(src); m != nil {
+			t.Errorf("%s: a feeder keeps its recorded start: %q", file, m)
+		}
+		if n := len(regexp.MustCompile(`(?m)^    - start: "QueueFeederThread( \(2\))?"`).FindAll(src, -1)); n != 2 {
+			t.Errorf("%s: %d feeders started by a start:, want 2:\n%s", file, n, src)
+		}
+	}
+}
+
 // TestThreadStateLockNotShared: a lock that nobody waited for and that
 // each of its holders held from its start to its end is each thread's
 // state lock (Thread.join's), its address reused by the next thread's: in
