@@ -39,6 +39,10 @@ const (
 	// (source/cpython, from tracefs's uprobe_profile), those whose hit
 	// its filters dropped included: each a trap.
 	ExtraProbeHits = "probe_hits"
+	// ExtraRecorderCPU is giltrace's own CPU time while it recorded a
+	// real program on the program's own CPUs (record without --cpus),
+	// in nanoseconds: time those CPUs did not give the program.
+	ExtraRecorderCPU = "recorder_cpu_ns"
 )
 
 // BusyCPUShare: a run whose process obtained less than 80 % of the CPU
@@ -229,6 +233,27 @@ type Machine struct {
 	// the cores CoresFullShare busy or more: more threads or processes
 	// cannot make it faster on them (cpu-saturated).
 	CoresFull bool `json:"cores_full,omitempty"`
+	// RecorderCPUNS is giltrace's own CPU time on the program's CPUs
+	// (ExtraRecorderCPU), when recorded: on a machine of few cores, the
+	// recorder may be what made it busy (QA: a pool recorded under
+	// taskset -c 1 giltrace obtained 73 % of the one core).
+	RecorderCPUNS int64 `json:"recorder_cpu_ns,omitempty"`
+}
+
+// RecorderText is what the busy-machine warning says of giltrace's own
+// CPU time on the program's CPUs: "" when it is not known or is less than
+// a third of the time the run did not obtain; else how much it took and
+// how to keep it off them.
+func (m *Machine) RecorderText() string {
+	if m == nil || m.RecorderCPUNS <= 0 {
+		return ""
+	}
+	short := min(m.WantedCPUNS, m.CapacityNS) - m.CPUNS
+	if short <= 0 || 3*m.RecorderCPUNS < short {
+		return ""
+	}
+	return fmt.Sprintf("giltrace's own tracing took %s of CPU time on the same CPUs (the %s the run did not obtain): record it with giltrace record --cpus LIST, which keeps giltrace off the program's CPUs, not under taskset",
+		textfmt.Dur(m.RecorderCPUNS), textfmt.Dur(short))
 }
 
 // OutsideCPUExcess: a real program whose processes obtained more than
@@ -307,6 +332,9 @@ func (a *analysis) machine() {
 	}
 	m := &Machine{CPUNS: cpu, WantedCPUNS: wanted, CapacityNS: capacity, Share: round3(share), Cores: nc, Busy: busy, MainProcessOnly: mainOnly,
 		CoresUsed: round3(textfmt.Share(cpu, capacity))}
+	if own, ok := a.extraInt(ExtraRecorderCPU); ok && a.realProgram() {
+		m.RecorderCPUNS = own
+	}
 	// The user CPU time, when the system time is recorded: the probes'
 	// traps and the kernel's work in the threads' blocking calls (page
 	// copies, loopback TCP) are system time the threads' running and

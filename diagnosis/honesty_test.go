@@ -49,6 +49,45 @@ func TestBusyMachine(t *testing.T) {
 	}
 }
 
+// TestBusyMachineRecorder: a real program's busy-machine warning names
+// giltrace's own CPU time on the program's CPUs (recorder_cpu_ns: record
+// without --cpus) when it is a third or more of the time the run did not
+// obtain, and says how to keep it off them; not when it is less, nor for a
+// VM run.
+func TestBusyMachineRecorder(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		source string
+		share  float64 // of the wanted CPU time: obtained
+		own    float64 // of it: giltrace's own
+		named  bool
+	}{
+		{"all of it", "cpython", 0.7, 0.3, true},
+		{"a third", "cpython", 0.7, 0.1, true},
+		{"less", "cpython", 0.7, 0.09, false},
+		{"not busy", "cpython", 0.9, 0.3, false},
+		{"a VM run", "", 0.7, 0.3, false},
+	} {
+		tr := testkit.CPUThreads(2, 20)
+		want := Analyze(tracer.Derive(tr)).Work.CPUNS
+		tr.Meta.Extra = map[string]string{
+			ExtraCPU:         strconv.FormatInt(int64(float64(want)*tc.share), 10),
+			ExtraRecorderCPU: strconv.FormatInt(int64(float64(want)*tc.own), 10),
+		}
+		if tc.source != "" {
+			tr.Meta.Extra["source"] = tc.source
+		}
+		r := Analyze(tracer.Derive(tr))
+		text := ""
+		if r.Machine != nil && r.Machine.Busy {
+			text = r.Machine.RecorderText()
+		}
+		if named := strings.Contains(text, "giltrace's own tracing took") && strings.Contains(text, "--cpus"); named != tc.named {
+			t.Errorf("%s: %q (machine %+v), want it named: %v", tc.name, text, r.Machine, tc.named)
+		}
+	}
+}
+
 // TestMeasuredSpeedup: with the wall of the same work on one thread, the
 // report prints the measured speedup and says so; without, the overlap.
 func TestMeasuredSpeedup(t *testing.T) {

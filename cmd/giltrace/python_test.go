@@ -140,6 +140,11 @@ func TestRecordPython(t *testing.T) {
 	if tr.Meta.Extra["source"] != "cpython" || len(tr.Events) == 0 {
 		t.Errorf("trace meta %v, %d events", tr.Meta.Extra, len(tr.Events))
 	}
+	// giltrace ran on the program's CPUs: its own CPU time is recorded
+	// (the busy-machine warning's; diagnosis.ExtraRecorderCPU).
+	if ns, err := strconv.ParseInt(tr.Meta.Extra["recorder_cpu_ns"], 10, 64); err != nil || ns <= 0 {
+		t.Errorf("recorder_cpu_ns %q (%v), want giltrace's own CPU time", tr.Meta.Extra["recorder_cpu_ns"], err)
+	}
 	for _, f := range []string{"gil-wait.pb.gz", "trace.json", "flame.html", "report.txt", "report.json", "whatif/model.yaml", "whatif/whatif.svg"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
@@ -222,6 +227,11 @@ os.waitpid(pid, 0)
 	}
 	if tr.Meta.Cores != 1 || tr.Meta.Extra["cpus"] != strconv.Itoa(first) {
 		t.Errorf("trace cores %d, cpus %q; want 1 and %d", tr.Meta.Cores, tr.Meta.Extra["cpus"], first)
+	}
+	// Off the program's CPU (when it may use another), giltrace took none
+	// of its time.
+	if own.Count() > 1 && tr.Meta.Extra["recorder_cpu_ns"] != "" {
+		t.Errorf("recorder_cpu_ns %q with --cpus, giltrace kept off them", tr.Meta.Extra["recorder_cpu_ns"])
 	}
 	var after unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &after); err != nil || after != own {

@@ -385,8 +385,12 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 	if m.MainProcessOnly {
 		whose = "its main process's threads"
 	}
-	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time %s wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: record it again on a quieter machine.\n\n",
-		textfmt.Pct0(m.Share), whose, textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)))
+	again := "record it again on a quieter machine"
+	if t := m.RecorderText(); t != "" {
+		again = t
+	}
+	fmt.Fprintf(w, "Warning: busy machine: the run obtained %s of the CPU time %s wanted, up to what its cores could give (%s of %s); its wall time, overlap and verdicts are distorted: %s.\n\n",
+		textfmt.Pct0(m.Share), whose, textfmt.Dur(m.CPUNS), textfmt.Dur(min(m.WantedCPUNS, m.CapacityNS)), again)
 }
 
 // writeOwnIO warns, for a real program whose blocking I/O waited on its

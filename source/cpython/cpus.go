@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -114,17 +115,17 @@ func pin(pid int, cpus []int) error {
 // them (its threads made later inherit the affinity of the thread that
 // makes them); the returned function moves them back. Best effort: a
 // thread that cannot be moved stays where it is.
-func keepOff(cpus []int) (restore func()) {
+func keepOff(cpus []int) (restore func(), moved bool) {
 	var own unix.CPUSet
 	if unix.SchedGetaffinity(0, &own) != nil {
-		return func() {}
+		return func() {}, false
 	}
 	rest := own
 	for _, c := range cpus {
 		rest.Clear(c)
 	}
 	if rest.Count() == 0 {
-		return func() {} // every CPU giltrace may use is the program's
+		return func() {}, false // every CPU giltrace may use is the program's
 	}
 	set := func(s unix.CPUSet) {
 		// Twice: a thread made during the first pass, by one not yet
@@ -142,5 +143,15 @@ func keepOff(cpus []int) (restore func()) {
 		}
 	}
 	set(rest)
-	return func() { set(own) }
+	return func() { set(own) }, true
+}
+
+// selfCPU is giltrace's own CPU time so far (user and system, all its
+// threads).
+func selfCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -109,6 +109,10 @@ type Source struct {
 	exitSignal string        // the signal that killed the program, if one did
 	cpu        time.Duration // the program's user and system time, once it has exited
 	sysCPU     time.Duration // its system time alone
+	// ownCPU is giltrace's own CPU time from the probes' start to the
+	// program's exit, when giltrace shared the program's CPUs (record
+	// without --cpus): the busy-machine warning names it.
+	ownCPU time.Duration
 }
 
 var _ tracer.Source = (*Source)(nil)

@@ -84,8 +84,13 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	if err != nil {
 		return *r.meta, err
 	}
+	// Whether giltrace runs on the program's CPUs, taking their time:
+	// unless --cpus moved it off them.
+	shared := cmd != nil
 	if cmd != nil && len(s.o.CPUs) > 0 {
-		defer keepOff(s.o.CPUs)()
+		restore, moved := keepOff(s.o.CPUs)
+		defer restore()
+		shared = !moved
 	}
 	defer func() {
 		if gate != nil {
@@ -124,12 +129,17 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	exited := make(chan struct{})
 	var exitMono atomic.Int64 // when the program was seen to exit
 	if cmd != nil {
+		own0 := selfCPU()
 		gate.Close() // the program runs from here
 		gate = nil
 		go func() {
 			_ = cmd.Wait()
 			exitMono.Store(monoNow())
+			own := selfCPU() - own0
 			s.mu.Lock()
+			if shared {
+				s.ownCPU = own
+			}
 			s.exitCode = cmd.ProcessState.ExitCode()
 			s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 			s.sysCPU = cmd.ProcessState.SystemTime()
@@ -394,6 +404,12 @@ loop:
 				// floor).
 				r.meta.Extra["sys_cpu_ns"] = strconv.FormatInt(s.systemTime().Nanoseconds(), 10)
 			}
+			s.mu.Lock()
+			if own := s.ownCPU; own > 0 {
+				// giltrace's own, on the program's CPUs (diagnosis.ExtraRecorderCPU).
+				r.meta.Extra["recorder_cpu_ns"] = strconv.FormatInt(own.Nanoseconds(), 10)
+			}
+			s.mu.Unlock()
 			if sig := s.exitSignalName(); sig != "" {
 				r.meta.Extra["exit_signal"] = sig
 			}
