@@ -3,6 +3,7 @@ package tracer
 import (
 	"cmp"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -73,7 +74,8 @@ const IdleNotifyWindow = 20_000_000
 // waiter's lock holding the GIL, and runs on), else the last other thread
 // to hold it, if it let it go within NotifyWindow before (within
 // IdleNotifyWindow in a trace whose timeouts are told apart, if the waiter
-// did not hold the GIL in between), at the end of
+// did not hold the GIL in between and that thread was not itself just
+// woken from a wait for a lock: wokenFor), at the end of
 // that hold (the notify goes there, not into whatever it did next). None
 // in a process without a GIL, or when nobody ran then (a timeout, a
 // notify from another process). The diagnosis's flow, the what-if's model
@@ -101,12 +103,27 @@ func (s *Spans) Notifier(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 			own = true
 			continue
 		}
-		if end-h.End <= NotifyWindow || !own && end-h.End <= IdleNotifyWindow && WaitEndsKnown(t) {
+		if end-h.End <= NotifyWindow || !own && end-h.End <= IdleNotifyWindow && WaitEndsKnown(t) && !s.wokenFor(h) {
 			return h.Thread, h.End, true
 		}
 		break
 	}
 	return NoThread, 0, false
+}
+
+// wokenFor reports whether hold h of the GIL began its thread's run after
+// a wait for a guest lock (its GIL wait aside): a thread that a notify
+// woke, perhaps the same notify as a later waiter's (Event.set,
+// notify_all), whose setter let the GIL go before it (review: W2, woken 4
+// ms after W1's hold, was tied to W1 and not to the setter). Notifier's
+// idle window does not take it.
+func (s *Spans) wokenFor(h *Hold) bool {
+	t := s.Trace
+	sts := s.ThreadStates(h.Thread)
+	i := sort.Search(len(sts), func(j int) bool { return sts[j].End > h.Start }) - 1
+	for ; i >= 0 && (sts[i].State == StateGILWait || sts[i].End <= sts[i].Start); i-- {
+	}
+	return i >= 0 && sts[i].State == StateLockWait && !(int(sts[i].Lock()) < len(t.Locks) && t.Locks[sts[i].Lock()].GIL)
 }
 
 // OwnIOKind is the I/O kind of a real program's call that waited on a pipe
@@ -177,9 +194,10 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // processes: the thread that wrote what ended thread waiter's wait on a
 // pipe between processes (a multiprocessing pool's task and result
 // queues, a Connection) at end, and where in its time, by the same rules
-// but three: the call is the one begun nearest before end, up to
-// WriteWindowElsewhere before it, even when another began nearly as near;
-// and it may return up to ExitWindow after end. The reader woke at the
+// but two: the call is the one begun nearest before end, up to
+// WriteWindowElsewhere before it (none when another thread's began nearly
+// as near, as Writer's ends), and it may return up to ExitWindow after
+// end. The reader woke at the
 // write, and the writer, a process of its own, gets its core back when
 // the machine gives it (a pool recorded on 1 core: a worker's result
 // write, begun 0.13 ms before the worker handler woke, returned 2.4 ms
@@ -197,31 +215,31 @@ func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 // after a worker began sending its result).
 const WriteWindowElsewhere = 20_000_000
 
-// writer is Writer (elsewhere false) or WriterElsewhere.
+// writer is Writer (elsewhere false) or, for a trace whose index is
+// built, WriterElsewhere's rules but for the nearest call: see
+// writerElsewhere.
 func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, int64, bool) {
 	t := s.Trace
 	if int(waiter) >= len(t.Threads) {
 		return NoThread, 0, false
 	}
 	s.writesOnce.Do(s.indexWrites)
-	ws := s.writes
-	// How near the wake-up a call is: its end (a write of the process
-	// returns before its reader gets the GIL); elsewhere its start, the
-	// write itself: the writer, a process of its own, returns when its
-	// core comes back, which on a loaded machine is after its reader ran.
-	before, after, dist := int64(WriteWindow), int64(NotifyWindow), func(sp *StateSpan) int64 { return abs64(sp.End - end) }
 	if elsewhere {
-		before, after, dist = WriteWindowElsewhere, ExitWindow, func(sp *StateSpan) int64 { return end - sp.Start }
+		return s.writerElsewhere(waiter, end)
 	}
-	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-before })
-	// The nearest call, and the nearest of another thread than its.
+	ws := s.writes
+	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-WriteWindow })
+	// The nearest call, and the nearest of another thread than its: how
+	// near the wake-up a call is is its end (a write of the process
+	// returns before its reader gets the GIL).
 	best, other := -1, int64(math.MaxInt64)
+	dist := func(sp *StateSpan) int64 { return abs64(sp.End - end) }
 	for ; k < len(ws); k++ {
 		sp := &s.States[ws[k]]
-		if sp.End > end+after {
+		if sp.End > end+NotifyWindow {
 			break
 		}
-		if sp.Thread == waiter || sp.Start > end || sp.Start < end-before || int(sp.Thread) >= len(t.Threads) || (t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc) != elsewhere {
+		if sp.Thread == waiter || sp.Start > end || sp.Start < end-WriteWindow || int(sp.Thread) >= len(t.Threads) || t.Threads[sp.Thread].Proc != t.Threads[waiter].Proc {
 			continue
 		}
 		d := dist(sp)
@@ -242,13 +260,67 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 	if best < 0 {
 		return NoThread, 0, false
 	}
-	if d := dist(&s.States[best]); !elsewhere && other < writeClear*d+writeSlack {
-		// Two threads could have written. Elsewhere the nearest is taken
-		// all the same: either write would have ended a read, and a call
-		// of the trace may be a read as well as a write (QA: a pool
-		// worker's read of its next task, begun 1.1 ms before the worker
-		// handler woke, beside the other worker's result write begun
-		// 0.28 ms before, left a 402 ms wait at its recorded length).
+	if d := dist(&s.States[best]); other < writeClear*d+writeSlack {
+		return NoThread, 0, false // two threads could have written
+	}
+	return s.States[best].Thread, s.States[best].Start, true
+}
+
+// connectionRead reports whether stack id is in a read of a
+// multiprocessing Connection (its innermost frame Connection._recv,
+// recv_bytes, poll in multiprocessing/connection.py): a call that wrote
+// nothing. A pool worker's read of its next task, begun just before the
+// worker handler woke for the other worker's result, was taken for a
+// rival writer (QA: the 393 ms wait then kept its length, and the pool
+// was predicted 571 ms on 2 cores where 426 ms was right).
+func connectionRead(t *Trace, id StackID) bool {
+	if id == NoStack || int(id) >= len(t.Stacks) || int(t.Stacks[id].Frame) >= len(t.Frames) {
+		return false
+	}
+	f := t.Frames[t.Stacks[id].Frame]
+	if filepath.Base(f.File) != "connection.py" {
+		return false
+	}
+	fn := f.Func
+	if i := strings.LastIndexByte(fn, '.'); i >= 0 {
+		fn = fn[i+1:]
+	}
+	switch fn {
+	case "_recv", "_recv_bytes", "recv", "recv_bytes", "recv_bytes_into", "_poll", "poll":
+		return true
+	}
+	return false
+}
+
+// writerElsewhere is WriterElsewhere: the calls of the other processes'
+// threads begun from WriteWindowElsewhere before end to end and returned
+// by ExitWindow after it, walked from the one begun last: the nearest,
+// unless a call of another thread began nearly as near (writeClear
+// times as far, and writeSlack more), which could as well have written
+// (review: a parent's select timeouts beside two children logging every
+// 2 ms were tied to a log write).
+func (s *Spans) writerElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
+	t := s.Trace
+	ws := s.writesBy
+	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].Start > end }) - 1
+	best := -1
+	for ; k >= 0; k-- {
+		sp := &s.States[ws[k]]
+		d := end - sp.Start
+		if d > WriteWindowElsewhere || best >= 0 && d >= writeClear*(end-s.States[best].Start)+writeSlack {
+			break // past the window, or far enough that best is clear
+		}
+		if sp.Thread == waiter || sp.End > end+ExitWindow || int(sp.Thread) >= len(t.Threads) || t.Threads[sp.Thread].Proc == t.Threads[waiter].Proc || connectionRead(t, sp.Stack) {
+			continue
+		}
+		switch {
+		case best < 0:
+			best = ws[k]
+		case s.States[best].Thread != sp.Thread:
+			return NoThread, 0, false // two threads could have written
+		}
+	}
+	if best < 0 {
 		return NoThread, 0, false
 	}
 	return s.States[best].Thread, s.States[best].Start, true
@@ -333,6 +405,8 @@ func (s *Spans) indexWrites() {
 		}
 	}
 	slices.SortFunc(s.writes, func(a, b int) int { return cmp.Compare(s.States[a].End, s.States[b].End) })
+	s.writesBy = slices.Clone(s.writes)
+	slices.SortFunc(s.writesBy, func(a, b int) int { return cmp.Compare(s.States[a].Start, s.States[b].Start) })
 }
 
 // WaitEndsKnown reports whether trace t shows every wait for a guest lock
@@ -449,24 +523,24 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 			return true // it started a thread, or another did meanwhile
 		}
 		pe, hs := ends[p], holds[tid]
-		all := s.LockHolds(t.Procs[p].GIL)
-		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+NotifyWindow > from })
+		window := int64(NotifyWindow) // how long after tid let the GIL go its notify may end a wait
+		if WaitEndsKnown(t) {
+			window = IdleNotifyWindow
+		}
+		h := sort.Search(len(hs), func(j int) bool { return hs[j].End+window > from })
 		for ; h < len(hs) && hs[h].Start < to; h++ {
-			lo, hi := max(hs[h].Start, from), min(hs[h].End+NotifyWindow, to)
+			lo, hi := max(hs[h].Start, from), min(hs[h].End+window, to)
 			for x, _ := slices.BinarySearchFunc(pe, lo, func(e end, at int64) int { return cmp.Compare(e.at, at) }); x < len(pe) && pe[x].at < hi; x++ {
 				if pe[x].thread == tid {
 					continue
 				}
-				if at := pe[x].at; at >= hs[h].End {
-					// After tid let the GIL go: its notify only if nobody
-					// took the GIL since (else that holder is the
-					// notifier, as the diagnosis and the model find it).
-					g := sort.Search(len(all), func(j int) bool { return s.Holds[all[j]].End > at })
-					if g < len(all) && s.Holds[all[g]].Start <= at || g > 0 && s.Holds[all[g-1]].Thread != tid {
-						continue
-					}
+				// tid's notify if Notifier says so, as the diagnosis and
+				// the model find it (review: a ticker whose consumer woke
+				// 3 ms late, in the idle window, was its notifier there
+				// and here a loop that paced nobody).
+				if n, _, ok := s.Notifier(pe[x].thread, pe[x].at); ok && n == tid {
+					return true
 				}
-				return true
 			}
 		}
 		return false

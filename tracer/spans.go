@@ -203,6 +203,7 @@ type Spans struct {
 
 	writesOnce sync.Once // Writer's index, built on first use
 	writes     []int     // the I/O spans that may be a write, by end
+	writesBy   []int     // the same, by start (WriterElsewhere)
 }
 
 // ThreadStates returns the state spans of thread id, in time order.
