@@ -274,22 +274,39 @@ func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, in
 // rival writer (QA: the 393 ms wait then kept its length, and the pool
 // was predicted 571 ms on 2 cores where 426 ms was right).
 func connectionRead(t *Trace, id StackID) bool {
+	switch connectionFunc(t, id) {
+	case "_recv", "_recv_bytes", "recv", "recv_bytes", "recv_bytes_into", "_poll", "poll":
+		return true
+	}
+	return false
+}
+
+// connectionRecv reports whether stack id is in a receive of a
+// multiprocessing Connection (not a poll, which may time out): a read
+// that only a write ends.
+func connectionRecv(t *Trace, id StackID) bool {
+	switch connectionFunc(t, id) {
+	case "_recv", "_recv_bytes", "recv", "recv_bytes", "recv_bytes_into":
+		return true
+	}
+	return false
+}
+
+// connectionFunc is the function of stack id's innermost frame, without
+// its class, if it is in multiprocessing/connection.py; "" otherwise.
+func connectionFunc(t *Trace, id StackID) string {
 	if id == NoStack || int(id) >= len(t.Stacks) || int(t.Stacks[id].Frame) >= len(t.Frames) {
-		return false
+		return ""
 	}
 	f := t.Frames[t.Stacks[id].Frame]
 	if filepath.Base(f.File) != "connection.py" {
-		return false
+		return ""
 	}
 	fn := f.Func
 	if i := strings.LastIndexByte(fn, '.'); i >= 0 {
 		fn = fn[i+1:]
 	}
-	switch fn {
-	case "_recv", "_recv_bytes", "recv", "recv_bytes", "recv_bytes_into", "_poll", "poll":
-		return true
-	}
-	return false
+	return fn
 }
 
 // writerElsewhere is WriterElsewhere: the calls of the other processes'
@@ -303,6 +320,15 @@ func (s *Spans) writerElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 	t := s.Trace
 	ws := s.writesBy
 	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].Start > end }) - 1
+	// A wait in a Connection's receive ended with a write, any of them:
+	// when two began as near, the nearest (QA: a parent's Queue.get of
+	// its children's results, sent 2.2 and 3.7 ms before it woke, kept
+	// its 435 ms).
+	recv := false
+	if sts := s.ThreadStates(waiter); len(sts) > 0 {
+		i := sort.Search(len(sts), func(j int) bool { return sts[j].End >= end })
+		recv = i < len(sts) && sts[i].End == end && sts[i].State == StateIO && connectionRecv(t, sts[i].Stack)
+	}
 	best := -1
 	for ; k >= 0; k-- {
 		sp := &s.States[ws[k]]
@@ -316,7 +342,7 @@ func (s *Spans) writerElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 		switch {
 		case best < 0:
 			best = ws[k]
-		case s.States[best].Thread != sp.Thread:
+		case s.States[best].Thread != sp.Thread && !recv:
 			return NoThread, 0, false // two threads could have written
 		}
 	}

@@ -450,3 +450,50 @@ func TestWriterElsewhereReturnsLate(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterElsewhereRecv: a wait in a multiprocessing Connection's
+// receive ended with a write, either of two begun as near (QA: a parent's
+// Queue.get of two children's results, sent 3.7 and 2.2 ms before it
+// woke): the nearest; the same wait in a select, which may have timed out,
+// none.
+func TestWriterElsewhereRecv(t *testing.T) {
+	for _, recv := range []bool{true, false} {
+		b := testkit.New("recv")
+		b.Meta().Extra = map[string]string{"source": "cpython"}
+		parent := b.Process("parent", 1)
+		gil := tracer.LockID(0)
+		m := b.Thread(parent, "MainThread")
+		m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
+		fn := tracer.Frame{Func: "Connection._recv", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 395}
+		if !recv {
+			fn = tracer.Frame{Func: "_PollLikeSelector.select", File: "/usr/lib/python3.11/selectors.py", Line: 415}
+		}
+		m.Call(ms, b.Frame(fn))
+		m.IOBegin(ms, "disk").Release(ms, gil, tracer.ReleaseIO).IOEnd(100*ms).Acquire(100*ms, gil, tracer.AcquireUncontended)
+		m.Return(100*ms + 1000)
+		m.Release(101*ms, gil, tracer.ReleaseThreadEnd).End(101 * ms)
+		send := b.Frame(tracer.Frame{Func: "Connection._send", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 384})
+		var feeders []*testkit.Thread
+		for i, before := range []int64{3_700_000, 2_200_000} {
+			c := b.Process("child", 2+i)
+			g := tracer.LockID(b.Trace().Procs[c].GIL)
+			f := b.Thread(c, "QueueFeederThread")
+			f.Start(0).Acquire(0, g, tracer.AcquireUncontended).Call(100*ms-before, send)
+			f.IOBegin(100*ms-before, "disk").Release(100*ms-before, g, tracer.ReleaseIO).IOEnd(100*ms+ms).Acquire(100*ms+ms, g, tracer.AcquireUncontended)
+			f.Return(100*ms+ms+1000).Release(102*ms, g, tracer.ReleaseThreadEnd).End(102 * ms)
+			feeders = append(feeders, f)
+		}
+		tr := b.Trace()
+		if err := tr.CheckValid(); err != nil {
+			t.Fatal(err)
+		}
+		s := tracer.Derive(tr)
+		id, at, ok := s.WriterElsewhere(m.ID(), 100*ms)
+		if recv && (!ok || id != feeders[1].ID() || at/1000 != (100*ms-2_200_000)/1000) { // (the builder keeps a thread's times apart by a nanosecond)
+			t.Errorf("in Connection._recv: %d at %d (%v), want the nearer send (thread %d at 97.8 ms)", id, at, ok, feeders[1].ID())
+		}
+		if !recv && ok {
+			t.Errorf("in a select: %d at %d, want none (two sends as near)", id, at)
+		}
+	}
+}
