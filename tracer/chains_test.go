@@ -454,23 +454,35 @@ func TestWriterElsewhereReturnsLate(t *testing.T) {
 // TestWriterElsewhereRecv: a wait in a multiprocessing Connection's
 // receive ended with a write, either of two begun as near (QA: a parent's
 // Queue.get of two children's results, sent 3.7 and 2.2 ms before it
-// woke): the nearest; the same wait in a select, which may have timed out,
-// none.
+// woke): the nearest; so did a Pool's worker handler's select, which has
+// no timeout (Pool._wait_for_updates); a plain select, which may have
+// timed out, none.
 func TestWriterElsewhereRecv(t *testing.T) {
-	for _, recv := range []bool{true, false} {
+	for _, tc := range []struct {
+		name   string
+		frames []tracer.Frame // outermost first
+		taken  bool
+	}{
+		{"Connection._recv", []tracer.Frame{{Func: "Connection._recv", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 395}}, true},
+		{"a Pool's worker handler", []tracer.Frame{
+			{Func: "Pool._wait_for_updates", File: "/usr/lib/python3.11/multiprocessing/pool.py", Line: 502},
+			{Func: "wait", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 930},
+			{Func: "_PollLikeSelector.select", File: "/usr/lib/python3.11/selectors.py", Line: 415}}, true},
+		{"a select", []tracer.Frame{{Func: "_PollLikeSelector.select", File: "/usr/lib/python3.11/selectors.py", Line: 415}}, false},
+	} {
 		b := testkit.New("recv")
 		b.Meta().Extra = map[string]string{"source": "cpython"}
 		parent := b.Process("parent", 1)
 		gil := tracer.LockID(0)
 		m := b.Thread(parent, "MainThread")
 		m.Start(0).Acquire(0, gil, tracer.AcquireUncontended)
-		fn := tracer.Frame{Func: "Connection._recv", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 395}
-		if !recv {
-			fn = tracer.Frame{Func: "_PollLikeSelector.select", File: "/usr/lib/python3.11/selectors.py", Line: 415}
+		for _, f := range tc.frames {
+			m.Call(ms, b.Frame(f))
 		}
-		m.Call(ms, b.Frame(fn))
 		m.IOBegin(ms, "disk").Release(ms, gil, tracer.ReleaseIO).IOEnd(100*ms).Acquire(100*ms, gil, tracer.AcquireUncontended)
-		m.Return(100*ms + 1000)
+		for range tc.frames {
+			m.Return(100*ms + 1000)
+		}
 		m.Release(101*ms, gil, tracer.ReleaseThreadEnd).End(101 * ms)
 		send := b.Frame(tracer.Frame{Func: "Connection._send", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 384})
 		var feeders []*testkit.Thread
@@ -489,11 +501,11 @@ func TestWriterElsewhereRecv(t *testing.T) {
 		}
 		s := tracer.Derive(tr)
 		id, at, ok := s.WriterElsewhere(m.ID(), 100*ms)
-		if recv && (!ok || id != feeders[1].ID() || at/1000 != (100*ms-2_200_000)/1000) { // (the builder keeps a thread's times apart by a nanosecond)
-			t.Errorf("in Connection._recv: %d at %d (%v), want the nearer send (thread %d at 97.8 ms)", id, at, ok, feeders[1].ID())
+		if tc.taken && (!ok || id != feeders[1].ID() || at/1000 != (100*ms-2_200_000)/1000) { // (the builder keeps a thread's times apart by a nanosecond)
+			t.Errorf("%s: %d at %d (%v), want the nearer send (thread %d at 97.8 ms)", tc.name, id, at, ok, feeders[1].ID())
 		}
-		if !recv && ok {
-			t.Errorf("in a select: %d at %d, want none (two sends as near)", id, at)
+		if !tc.taken && ok {
+			t.Errorf("%s: %d at %d, want none (two sends as near)", tc.name, id, at)
 		}
 	}
 }
