@@ -31,6 +31,9 @@ type machine struct {
 
 	rec *tracer.Recorder
 	in  *interp
+	// intervalsRead: the sampler's goroutine reads the processes' switch
+	// intervals (evInterval), not the probes' path (noteInterval).
+	intervalsRead bool
 	// execs: by process, its last exec (execed).
 	execs map[int]*execAt
 	// root is the program started or the process attached to (0 if not
@@ -524,6 +527,13 @@ func (m *machine) step(e *rawEvent, t int64) {
 	}
 	if e.event == evSample {
 		m.sample(e, t)
+		return
+	}
+	if e.event == evInterval {
+		m.intervalsRead = true
+		if p, ok := m.procs[e.tgid]; ok {
+			m.noteInterval(p, int64(e.val("interval")), t)
+		}
 		return
 	}
 	if e.event == evTaskState {
@@ -1301,19 +1311,39 @@ func dropAfter(start, since, interval int64) int64 {
 }
 
 func (m *machine) refreshInterval(p *proc, t int64) {
-	if t-p.intervalAt < refreshEvery {
+	if t-p.intervalAt < refreshEvery || m.intervalsRead && p.intervalRead {
 		return
 	}
 	p.intervalAt = t
 	if v, ok := m.mem.interval(p.pid); ok {
-		switch {
-		case !p.intervalRead:
-			p.intervals = append(p.intervals, intervalChange{0, v})
-		case v != p.interval:
-			p.intervals = append(p.intervals, intervalChange{t, v})
-		}
-		p.interval, p.intervalRead = v, true
+		m.noteInterval(p, v, t)
 	}
+}
+
+// noteInterval takes v, process p's switch interval read at t: the
+// first reading is its interval from the start, the others its changes.
+// The sampler's goroutine reads it every refreshEvery of real time
+// (evInterval, m.intervalsRead) and dates it then; the probes' path, which
+// reads it when it handles an event, only before the first such reading:
+// a recorder behind its events (a loaded machine, -race) read the
+// program's interval of now and dated it at an old event (review:
+// TestSwitchIntervalChanged, 1 ms, set after 0.6 s of 20 ms, dated 129
+// ms, and taken for the run's interval).
+func (m *machine) noteInterval(p *proc, v, t int64) {
+	if v <= 0 {
+		return
+	}
+	switch {
+	case !p.intervalRead:
+		p.intervals = append(p.intervals, intervalChange{0, v})
+	case v != p.interval:
+		at := t
+		if n := len(p.intervals); n > 0 {
+			at = max(at, p.intervals[n-1].at) // in order, whoever read it
+		}
+		p.intervals = append(p.intervals, intervalChange{at, v})
+	}
+	p.interval, p.intervalRead = v, true
 }
 
 // mainInterval is the switch interval in effect for the longest time in

@@ -34,6 +34,10 @@ const (
 	// task's scheduler state ("asleep": S or D in /proc/PID/task/TID/stat)
 	// during a GIL-releasing call of an extension module (machine.watched).
 	evTaskState = "task_state"
+	// evInterval is not a probe: the recorder's reading of a process's
+	// switch interval, every refreshEvery of real time, dated when read
+	// (the sampler's goroutine).
+	evInterval = "switch_interval"
 )
 
 // frameArgs describes how the drop_gil probe fetches the top of the Python

@@ -693,13 +693,24 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		defer states.close()
 		tick := newPacer(sampleTick)
 		defer tick.stop()
-		var stateAt int64
+		var stateAt, intervalAt int64
 		for {
 			mono := monoNow()
-			evs := s.read(m.tracedPIDs(), mono)
+			pids := m.tracedPIDs()
+			evs := s.read(pids, mono)
 			if mono-stateAt >= int64(stateEvery) {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)
+			}
+			if mono-intervalAt >= refreshEvery {
+				// Each process's switch interval, dated when read
+				// (machine.noteInterval).
+				intervalAt = mono
+				for _, pid := range pids {
+					if v, ok := pm.interval(pid); ok {
+						evs = append(evs, rawEvent{mono: monoNow(), tgid: pid, event: evInterval, args: []arg{{name: "interval", vals: []uint64{uint64(v)}}}})
+					}
+				}
 			}
 			if len(evs) > 0 {
 				q.mu.Lock()
