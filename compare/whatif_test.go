@@ -1455,6 +1455,32 @@ func TestWhatIfSeedSpread(t *testing.T) {
 	}
 }
 
+// testdataWhatIf is the prediction for testdata/file with options o.
+func testdataWhatIf(t *testing.T, file string, o WhatIfOptions) *Prediction {
+	t.Helper()
+	tr, err := tracer.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// rowOf is prediction p's row of mode on cores cores (the last one
+// listed), or a zero row.
+func rowOf(p *Prediction, mode string, cores int) PredictionRow {
+	var out PredictionRow
+	for _, r := range p.Rows {
+		if r.Mode == mode && r.Cores == cores {
+			out = r
+		}
+	}
+	return out
+}
+
 // TestWhatIfPoolOnMoreCores: fixtures/python/multiprocessing_pool.py (a
 // Pool(2).map of two CPU-bound countdowns) recorded on 1 core, traced
 // wall 787 ms (testdata/pool-1core-quiet.giltrace; 2026-12-05, CPython
@@ -1477,20 +1503,8 @@ func TestWhatIfPoolOnMoreCores(t *testing.T) {
 		{"pool-1core-quiet.giltrace", 500 * time.Millisecond, 650 * time.Millisecond},
 		{"pool-1core.giltrace", 0, 1600 * time.Millisecond},
 	} {
-		tr, err := tracer.ReadFile(filepath.Join("testdata", tc.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var two PredictionRow
-		for _, r := range p.Rows {
-			if r.Mode == Processes && r.Cores == 2 {
-				two = r
-			}
-		}
+		p := testdataWhatIf(t, tc.file, WhatIfOptions{Cores: 2})
+		two := rowOf(p, Processes, 2)
 		if w := time.Duration(two.WallNS); w < tc.min || w > tc.max {
 			t.Errorf("%s: processes on 2 cores %v, want %v-%v", tc.file, w, tc.min, tc.max)
 		}
@@ -1512,20 +1526,8 @@ func TestWhatIfPoolOnMoreCores(t *testing.T) {
 // traced run was 1.57 s on 1 core). A run of one process has no such
 // note.
 func TestWhatIfProcessWaits(t *testing.T) {
-	tr, err := tracer.ReadFile(filepath.Join("testdata", "join-1core.giltrace"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var two PredictionRow
-	for _, r := range p.Rows {
-		if r.Mode == Processes && r.Cores == 2 {
-			two = r
-		}
-	}
+	p := testdataWhatIf(t, "join-1core.giltrace", WhatIfOptions{Cores: 2})
+	two := rowOf(p, Processes, 2)
 	if two.WallNS < int64(900*time.Millisecond) || two.WallNS > int64(1050*time.Millisecond) {
 		t.Errorf("processes on 2 cores: %v, want 0.9-1.05 s (untraced, the program runs in 0.87-0.91 s); rows %+v", time.Duration(two.WallNS), p.Rows)
 	}
