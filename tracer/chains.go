@@ -195,14 +195,15 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // pipe between processes (a multiprocessing pool's task and result
 // queues, a Connection) at end, and where in its time, by the same rules
 // but two: the call is the one begun nearest before end, up to
-// WriteWindowElsewhere before it (none when another thread's began nearly
-// as near, as Writer's ends), and it may return up to ExitWindow after
-// end. The reader woke at the
-// write, and the writer, a process of its own, gets its core back when
-// the machine gives it (a pool recorded on 1 core: a worker's result
-// write, begun 0.13 ms before the worker handler woke, returned 2.4 ms
-// after it; another, begun 3.8 ms before the result handler woke, 13 ms
-// after).
+// WriteWindowElsewhere before it, and it may return up to ExitWindow after
+// end. The reader woke at the write, and the writer, a process of its
+// own, gets its core back when the machine gives it (a pool recorded on 1
+// core: a worker's result write, begun 0.13 ms before the worker handler
+// woke, returned 2.4 ms after it; another, begun 3.8 ms before the result
+// handler woke, 13 ms after). None when another thread's call began
+// nearly as near, as for Writer, unless that call is a read of a
+// multiprocessing Connection (connectionRead) or the wait is one that
+// only a write ends (connectionRecv, untimedPoolWait): writerElsewhere.
 func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	return s.writer(waiter, end, true)
 }
@@ -215,9 +216,7 @@ func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 // after a worker began sending its result).
 const WriteWindowElsewhere = 20_000_000
 
-// writer is Writer (elsewhere false) or, for a trace whose index is
-// built, WriterElsewhere's rules but for the nearest call: see
-// writerElsewhere.
+// writer is Writer (elsewhere false) or WriterElsewhere (writerElsewhere).
 func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, int64, bool) {
 	t := s.Trace
 	if int(waiter) >= len(t.Threads) {
