@@ -1348,8 +1348,10 @@ type finder func(waiter tracer.ThreadID, end int64) (tracer.ThreadID, int64, boo
 // another process, and how to find the thread that ended it. In a real
 // program of several processes, a blocking call on a descriptor may end
 // by another process's write (a pool's task and result pipes:
-// tracer.Spans.WriterElsewhere), and a wait for a child (I/O "wait":
-// os.waitpid, Process.join) by its exit (tracer.Spans.Exited). The model
+// tracer.Spans.WriterElsewhere), a wait for a child (I/O "wait":
+// os.waitpid, Process.join) by its exit (tracer.Spans.Exited), and a wait
+// on a multiprocessing semaphore by its release (I/O "semaphore":
+// tracer.Spans.Released). The model
 // makes those it finds wait for that process: until its thread gets
 // there, at most their recorded length, as a notified wait (QA: kept at
 // their recorded length, a parent joining 2 CPU-bound children recorded
@@ -1361,6 +1363,7 @@ func procWaits(s *tracer.Spans) func(sp *tracer.StateSpan) (finder, bool) {
 	}
 	notDescriptor := tracer.NotDescriptorKindsOf(t)
 	waitK := tracer.StringID(max(slices.Index(t.Strings, "wait"), 0))
+	semK := tracer.StringID(max(slices.Index(t.Strings, tracer.SemaphoreKind), 0))
 	ownK := tracer.OwnIOKindOf(t)
 	daemons := Daemons(s)
 	return func(sp *tracer.StateSpan) (finder, bool) {
@@ -1394,6 +1397,12 @@ func procWaits(s *tracer.Spans) func(sp *tracer.StateSpan) (finder, bool) {
 					return tracer.NoThread, 0, false
 				}
 				return last, s.Threads[last].End, true
+			}, true
+		case semK > 0 && k == semK:
+			// A multiprocessing semaphore: until the other process's
+			// thread that released it got there (tracer.Spans.Released).
+			return func(waiter tracer.ThreadID, end int64) (tracer.ThreadID, int64, bool) {
+				return s.Released(waiter, start, end)
 			}, true
 		case !notDescriptor[k]:
 			return func(waiter tracer.ThreadID, end int64) (tracer.ThreadID, int64, bool) {

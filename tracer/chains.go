@@ -151,7 +151,13 @@ func OwnIOKindOf(t *Trace) StringID {
 // for a connection or a process, an extension's C call found asleep): no
 // write to a pipe (Writer), nor I/O the readings of threads asleep on a
 // descriptor speak of (diagnosis.OwnIO).
-var NotDescriptorKinds = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait"}
+var NotDescriptorKinds = []string{"sleep", "lock-timeout", "listen", "wait", "native-wait", SemaphoreKind}
+
+// SemaphoreKind is the I/O kind of a real program's wait on a
+// multiprocessing semaphore (a SemLock: multiprocessing.Lock, Semaphore,
+// the locks of a Pool's queues), which another process's thread releases
+// (Released). Recorded as "wait" before 2026-12-05.
+const SemaphoreKind = "semaphore"
 
 // NotDescriptorKindsOf is the set of trace t's StringIDs of
 // NotDescriptorKinds.
@@ -372,6 +378,37 @@ func (s *Spans) writerElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 		return NoThread, 0, false
 	}
 	return s.States[best].Thread, s.States[best].Start, true
+}
+
+// Released is the thread of another process that released the
+// multiprocessing semaphore thread waiter waited on from start to end (I/O
+// SemaphoreKind), and where in its time: of the other processes' threads,
+// the one whose call in a multiprocessing Connection (a read or a write)
+// returned last before end, after start and at most IdleNotifyWindow
+// before, at that return. A queue's get and put hold its read or write
+// lock around that call and let it go when it returns: a Pool's idle
+// workers wait on the task queue's read lock while one of them reads
+// (QA: 3 to 6 such waits of 20-60 ms in a Pool(4)'s run kept their
+// length). None when no such call returned then.
+func (s *Spans) Released(waiter ThreadID, start, end int64) (ThreadID, int64, bool) {
+	t := s.Trace
+	if int(waiter) >= len(t.Threads) {
+		return NoThread, 0, false
+	}
+	s.writesOnce.Do(s.indexWrites)
+	ws := s.writes // by end
+	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End > end }) - 1
+	for ; k >= 0; k-- {
+		sp := &s.States[ws[k]]
+		if sp.End < max(start, end-IdleNotifyWindow) {
+			break
+		}
+		if sp.Thread == waiter || int(sp.Thread) >= len(t.Threads) || t.Threads[sp.Thread].Proc == t.Threads[waiter].Proc || connectionFunc(t, sp.Stack) == "" {
+			continue
+		}
+		return sp.Thread, sp.End, true
+	}
+	return NoThread, 0, false
 }
 
 // ExitWindow is how long before a wait for a child process ended the

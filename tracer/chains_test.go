@@ -509,3 +509,57 @@ func TestWriterElsewhereRecv(t *testing.T) {
 		}
 	}
 }
+
+// TestReleased: the release of a multiprocessing semaphore a thread waited
+// on (a Pool's idle worker, for the task queue's read lock) is at the
+// return of the last multiprocessing Connection call of another process's
+// thread before the wait ended: the worker that held the lock around its
+// read. Not a call of the waiter's own process, nor one that is no
+// Connection's, nor one that returned before the wait began or more than
+// IdleNotifyWindow before it ended.
+func TestReleased(t *testing.T) {
+	b := testkit.New("sem")
+	b.Meta().Extra = map[string]string{"source": "cpython"}
+	recv := tracer.Frame{Func: "Connection._recv", File: "/usr/lib/python3.11/multiprocessing/connection.py", Line: 395}
+	other := tracer.Frame{Func: "FileIO.read", File: "app.py", Line: 3}
+	// call makes a blocking call of th in frame f from a to z.
+	call := func(th *testkit.Thread, g tracer.LockID, f tracer.Frame, a, z int64) {
+		th.Call(a, b.Frame(f)).IOBegin(a, "disk").Release(a, g, tracer.ReleaseIO).IOEnd(z).Acquire(z, g, tracer.AcquireUncontended).Return(z + 1000)
+	}
+	var waiter *testkit.Thread
+	var holder, sibling *testkit.Thread
+	for i := range 3 {
+		p := b.Process("worker", 10+i)
+		g := tracer.LockID(b.Trace().Procs[p].GIL)
+		th := b.Thread(p, "MainThread")
+		th.Start(0).Acquire(0, g, tracer.AcquireUncontended)
+		switch i {
+		case 0: // waits on the semaphore from 10 to 50 ms, from 100 to 200 ms
+			th.IOBegin(10*ms, tracer.SemaphoreKind).Release(10*ms, g, tracer.ReleaseIO).IOEnd(50*ms).Acquire(50*ms, g, tracer.AcquireUncontended)
+			th.IOBegin(100*ms, tracer.SemaphoreKind).Release(100*ms, g, tracer.ReleaseIO).IOEnd(200*ms).Acquire(200*ms, g, tracer.AcquireUncontended)
+			waiter = th
+		case 1: // holds the lock around its read, which returns at 49.5 ms
+			call(th, g, recv, 5*ms, 49_500_000)
+			call(th, g, recv, 60*ms, 70*ms) // returns 130 ms before the second wait ends
+			holder = th
+		case 2: // a file read that returns later: no Connection's
+			call(th, g, other, 40*ms, 49_800_000)
+			sibling = th
+		}
+		th.Release(300*ms, g, tracer.ReleaseThreadEnd).End(300 * ms)
+	}
+	tr := b.Trace()
+	if err := tr.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	s := tracer.Derive(tr)
+	if id, at, ok := s.Released(waiter.ID(), 10*ms, 50*ms); !ok || id != holder.ID() || at/1000 != 49_500 {
+		t.Errorf("Released at 50 ms: %d at %d (%v), want the reader (%d) at 49.5 ms, not %d's file read", id, at, ok, holder.ID(), sibling.ID())
+	}
+	if id, at, ok := s.Released(waiter.ID(), 100*ms, 200*ms); ok {
+		t.Errorf("Released at 200 ms: %d at %d, want none (the last Connection call returned 130 ms before)", id, at)
+	}
+	if id, at, ok := s.Released(waiter.ID(), 49_600_000, 50*ms); ok {
+		t.Errorf("Released of a wait begun after the read returned: %d at %d, want none", id, at)
+	}
+}

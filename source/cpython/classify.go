@@ -21,6 +21,10 @@ const (
 	ioNetwork = "network"
 	ioDisk    = "disk"
 	ioWait    = "wait"
+	// ioSemaphore is a wait on a multiprocessing semaphore (a SemLock:
+	// multiprocessing.Lock, Semaphore, the locks of a Pool's queues),
+	// which another process's thread releases (tracer.SemaphoreKind).
+	ioSemaphore = tracer.SemaphoreKind
 	ioOther   = "blocking"
 	// ioListen is a network call during which the readings of its
 	// thread found it asleep waiting for a connection: in accept, or
@@ -52,9 +56,9 @@ const (
 //   - sockets, select, ssl are I/O "network";
 //   - file and os I/O of the interpreter (_Py_read, _Py_write, _io, os_*,
 //     and their helpers posix_do_*, internal_close, portable_lseek) is
-//     I/O "disk"; waiting for processes (os.wait*, and
-//     _multiprocessing's semaphores: multiprocessing.Lock, a Pool's
-//     queues), I/O "wait";
+//     I/O "disk"; waiting for processes (os.wait*), I/O "wait";
+//     _multiprocessing's semaphores (multiprocessing.Lock, a Pool's
+//     queues), I/O "semaphore";
 //   - compression and hashing modules (_hashlib, _sha*, _md5, _blake2,
 //     zlib, _bz2, _lzma) are GIL-releasing native calls, also when the
 //     build links them into the interpreter (builtinNative);
@@ -74,10 +78,13 @@ func classify(path, fn string) blocking {
 		b.kind = ioSleep
 	case mod == "_socket" || mod == "select" || mod == "_ssl" || strings.HasPrefix(fn, "sock_") || strings.HasPrefix(fn, "select_"):
 		b.kind = ioNetwork
-	case strings.Contains(fn, "wait") && strings.HasPrefix(fn, "os_"), mod == "_multiprocessing":
-		// _multiprocessing: a SemLock (multiprocessing.Lock, Semaphore,
-		// a Pool's task queue) waits for another process.
+	case strings.Contains(fn, "wait") && strings.HasPrefix(fn, "os_"):
 		b.kind = ioWait
+	case mod == "_multiprocessing":
+		// A SemLock (multiprocessing.Lock, Semaphore, a Pool's task
+		// queue) waits for another process to release it (before
+		// 2026-12-05 I/O "wait", as os.waitpid).
+		b.kind = ioSemaphore
 	case strings.HasPrefix(fn, "_Py_read") || strings.HasPrefix(fn, "_Py_write") || strings.HasPrefix(fn, "_Py_open") ||
 		strings.HasPrefix(fn, "_Py_fstat") || strings.HasPrefix(fn, "_Py_stat") || strings.HasPrefix(fn, "_io_") ||
 		strings.HasPrefix(fn, "os_") || strings.HasPrefix(fn, "_bufferedreader") || strings.HasPrefix(fn, "_io") ||

@@ -116,7 +116,7 @@ func TestClassify(t *testing.T) {
 		{lib, "os_waitpid_impl", true, ioWait},
 		{"/x/lib-dynload/_socket.cpython-311-x86_64-linux-gnu.so", "sock_recv_impl", true, ioNetwork},
 		{"/x/lib-dynload/select.cpython-311-x86_64-linux-gnu.so", "select_poll_poll_impl", true, ioNetwork},
-		{"/x/lib-dynload/_multiprocessing.cpython-312-x86_64-linux-gnu.so", "_multiprocessing_SemLock_acquire_impl", true, ioWait},
+		{"/x/lib-dynload/_multiprocessing.cpython-312-x86_64-linux-gnu.so", "_multiprocessing_SemLock_acquire_impl", true, ioSemaphore},
 		{"/x/lib-dynload/_hashlib.cpython-311-x86_64-linux-gnu.so", "EVP_hash", false, ""},
 		{"/x/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so", "zlib_compress_impl", false, ""},
 		{lib, "posix_do_stat", true, ioDisk},  // os.stat on a build that does not inline it
