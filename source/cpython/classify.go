@@ -25,7 +25,7 @@ const (
 	// multiprocessing.Lock, Semaphore, the locks of a Pool's queues),
 	// which another process's thread releases (tracer.SemaphoreKind).
 	ioSemaphore = tracer.SemaphoreKind
-	ioOther   = "blocking"
+	ioOther     = "blocking"
 	// ioListen is a network call during which the readings of its
 	// thread found it asleep waiting for a connection: in accept, or
 	// polling a listening socket (a server's accept loop, serve_forever's
