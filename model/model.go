@@ -1616,6 +1616,7 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 	for _, j := range js {
 		joined[[2]tracer.ThreadID{j.waiter, j.target}] = true
 	}
+	var inStart func(tracer.StackID) bool // heldStart's, made once needed
 	for id, ts := range s.Threads {
 		target := tracer.ThreadID(id)
 		if ts.Start <= 0 || ts.Existed {
@@ -1646,7 +1647,12 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 		case late:
 			out = append(out, start{starter: lateBy, target: target, at: lateAt})
 		default:
-			if by, ok := heldStart(s, target); ok {
+			if inStart == nil {
+				inStart = s.Trace.StackMatcher(func(st tracer.Stack) bool {
+					return int(st.Frame) < len(s.Trace.Frames) && threadStartFrame(s.Trace.Frames[st.Frame])
+				})
+			}
+			if by, ok := heldStart(s, target, inStart); ok {
 				out = append(out, start{starter: by, target: target, at: ts.Start})
 			}
 		}
@@ -1663,7 +1669,9 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 // a multiprocessing.Queue's feeder thread ran while its starter had been
 // switched out, and kept at its recorded start it pinned the process's
 // results, and every row on more cores, to it).
-func heldStart(s *tracer.Spans, target tracer.ThreadID) (tracer.ThreadID, bool) {
+// inStart says whether a stack is in Thread.start (a
+// Trace.StackMatcher of threadStartFrame).
+func heldStart(s *tracer.Spans, target tracer.ThreadID, inStart func(tracer.StackID) bool) (tracer.ThreadID, bool) {
 	t := s.Trace
 	if t.Meta.Extra["source"] != "cpython" || int(target) >= len(t.Threads) || int(t.Threads[target].Proc) >= len(t.Procs) {
 		return tracer.NoThread, false
@@ -1684,23 +1692,15 @@ func heldStart(s *tracer.Spans, target tracer.ThreadID) (tracer.ThreadID, bool) 
 	}
 	sts := s.ThreadStates(by)
 	i := sort.Search(len(sts), func(j int) bool { return sts[j].End > at })
-	if i >= len(sts) || sts[i].Start > at || !inStartFrame(t, sts[i].Stack) {
+	if i >= len(sts) || sts[i].Start > at || !inStart(sts[i].Stack) {
 		return tracer.NoThread, false
 	}
 	return by, true
 }
 
-// inStartFrame reports whether stack id has a frame of threading's
-// Thread.start.
-func inStartFrame(t *tracer.Trace, id tracer.StackID) bool {
-	for s, n := id, 0; s != tracer.NoStack && int(s) < len(t.Stacks) && n < len(t.Stacks); s, n = t.Stacks[s].Parent, n+1 {
-		if f := t.Stacks[s].Frame; int(f) < len(t.Frames) {
-			if fr := t.Frames[f]; filepath.Base(fr.File) == "threading.py" && (fr.Func == "Thread.start" || fr.Func == "start") {
-				return true
-			}
-		}
-	}
-	return false
+// threadStartFrame reports whether fr is threading's Thread.start.
+func threadStartFrame(fr tracer.Frame) bool {
+	return filepath.Base(fr.File) == "threading.py" && (fr.Func == "Thread.start" || fr.Func == "start")
 }
 
 // stackStarts pairs the threads of a real CPython program that started
@@ -1860,7 +1860,7 @@ func (c startStacks) of(id tracer.StackID) startStack {
 		fr := c.t.Frames[f]
 		threading := filepath.Base(fr.File) == "threading.py"
 		switch {
-		case threading && (fr.Func == "Thread.start" || fr.Func == "start"):
+		case threadStartFrame(fr):
 			v = inThreadStart
 		case threading && (fr.Func == "Condition.wait" || fr.Func == "wait") && n == 0:
 			cond = true

@@ -193,7 +193,7 @@ const WriteWindow = 5_000_000
 // well (review: a thread of short file reads beside the real writer was
 // taken for it in 24 of 36 waits).
 func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
-	return s.writer(waiter, end, false)
+	return s.writer(waiter, end)
 }
 
 // WriterElsewhere is Writer among the threads of the program's other
@@ -211,7 +211,11 @@ func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // multiprocessing Connection (connectionRead) or the wait is one that
 // only a write ends (connectionRecv, untimedPoolWait): writerElsewhere.
 func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
-	return s.writer(waiter, end, true)
+	if int(waiter) >= len(s.Trace.Threads) {
+		return NoThread, 0, false
+	}
+	s.writesOnce.Do(s.indexWrites)
+	return s.writerElsewhere(waiter, end)
 }
 
 // WriteWindowElsewhere is how long before a wait on a pipe between
@@ -222,16 +226,13 @@ func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bo
 // after a worker began sending its result).
 const WriteWindowElsewhere = 20_000_000
 
-// writer is Writer (elsewhere false) or WriterElsewhere (writerElsewhere).
-func (s *Spans) writer(waiter ThreadID, end int64, elsewhere bool) (ThreadID, int64, bool) {
+// writer is Writer.
+func (s *Spans) writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	t := s.Trace
 	if int(waiter) >= len(t.Threads) {
 		return NoThread, 0, false
 	}
 	s.writesOnce.Do(s.indexWrites)
-	if elsewhere {
-		return s.writerElsewhere(waiter, end)
-	}
 	ws := s.writes
 	k := sort.Search(len(ws), func(j int) bool { return s.States[ws[j]].End >= end-WriteWindow })
 	// The nearest call, and the nearest of another thread than its: how
@@ -306,7 +307,7 @@ func connectionRecv(t *Trace, id StackID) bool {
 // 8.2 ms after another's; taken for neither, its 285 ms held the run's
 // end on 2 cores).
 func untimedPoolWait(t *Trace, id StackID) bool {
-	for s, n := id, 0; s != NoStack && int(s) < len(t.Stacks) && n < 12; s, n = t.Stacks[s].Parent, n+1 {
+	for s, n := id, 0; s != NoStack && int(s) < len(t.Stacks) && n < len(t.Stacks); s, n = t.Stacks[s].Parent, n+1 {
 		if int(t.Stacks[s].Frame) >= len(t.Frames) {
 			continue
 		}
