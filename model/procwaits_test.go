@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/giltrace/giltrace/internal/testkit"
@@ -159,5 +160,25 @@ func TestShortCallsAreNoProcessWaits(t *testing.T) {
 	}
 	if ws := model.ProcessWaits(tracer.Derive(tr)); len(ws) != 0 {
 		t.Errorf("%d process waits among 8 independent processes' short calls, want none", len(ws))
+	}
+}
+
+// TestSemaphoreWaitsEndAtTheirRelease: scripts/whatif/mp_imap.py (a
+// Pool(4) whose idle workers wait on the task queue's read lock) recorded
+// with --cpus 1 (testdata in compare/): its waits on the semaphore (I/O
+// semaphore) end in the model where another worker's Connection call
+// returned, 7 of its 9 (docs/what-if.md).
+func TestSemaphoreWaitsEndAtTheirRelease(t *testing.T) {
+	tr, err := tracer.ReadFile("../compare/testdata/pool4-semaphore.giltrace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Build(tracer.Derive(tr), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	if n, all := strings.Count(src, "kind: semaphore, until: "), strings.Count(src, "kind: semaphore"); n != 7 || all != 9 {
+		t.Errorf("%d of %d semaphore waits end at a release, want 7 of 9:\n%s", n, all, src)
 	}
 }
