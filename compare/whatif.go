@@ -165,7 +165,7 @@ type PredictionRow struct {
 
 // WhatIf models the run of spans s and replays the model in virtual time:
 // as recorded, then as threads, processes and free-threaded on 1 ... Cores
-// cores (CoreCounts), and with threads at the switch intervals of the
+// cores (CoreCounts) and the recorded machine's (predictionCores), and with threads at the switch intervals of the
 // sweep, on the cores the best option is chosen on.
 func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction, error) {
 	t := s.Trace
@@ -275,7 +275,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	}
 	var jobs []job
 	for _, m := range AllModes {
-		for _, c := range CoreCounts(o.Cores) {
+		for _, c := range predictionCores(o.Cores, target) {
 			jobs = append(jobs, job{m, c, 0, seed, false})
 		}
 	}
@@ -552,6 +552,18 @@ func CoreCounts(n int) []int {
 		out = append(out, c)
 	}
 	return append(out, max(n, 1))
+}
+
+// predictionCores are CoreCounts(n) with target, the cores the best option
+// is chosen on, among them: a run recorded on 6 cores, predicted with the
+// default 8, ran 1, 2, 4 and 8 cores and named "threads, as recorded" best
+// on 6, the only row there (QA: 8 CPU-bound threads, 6.00x as processes).
+func predictionCores(n, target int) []int {
+	cs := CoreCounts(n)
+	if i, found := slices.BinarySearch(cs, target); !found {
+		cs = slices.Insert(cs, i, target)
+	}
+	return cs
 }
 
 // inferredHolds reports whether s is a real CPython run recorded without

@@ -1724,3 +1724,43 @@ func TestWhatIfLimitHoldsGIL(t *testing.T) {
 		t.Errorf("limit %q", p.Limit)
 	}
 }
+
+// TestWhatIfRecordedCoresNotAPowerOfTwo: a run recorded on 6 cores,
+// predicted with the default --cores (8), runs every mode on 6 cores too,
+// and its best option there is a mode without the GIL (QA: 8 CPU-bound
+// threads recorded on 6 cores ran 1, 2, 4 and 8 cores and were told
+// "best on 6 cores: threads, as recorded, predicted 1.00x").
+func TestWhatIfRecordedCoresNotAPowerOfTwo(t *testing.T) {
+	w, err := workload.Parse("cpu8.yaml", []byte(`name: cpu8
+threads:
+  - {name: w, count: 8, run: work}
+functions:
+  work:
+    - compute: 50ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range AllModes {
+		var got []int
+		for _, r := range p.Rows {
+			if r.Mode == m && r.SwitchInterval == 0 {
+				got = append(got, r.Cores)
+			}
+		}
+		if want := []int{1, 2, 4, 6, 8}; !slices.Equal(got, want) {
+			t.Errorf("%s rows on %v cores, want %v", m, got, want)
+		}
+	}
+	if p.Best.Cores != 6 || p.Best.Mode == Threads || p.Best.Speedup < 5 {
+		t.Errorf("best %+v, want processes or free-threaded on 6 cores, about 6x", p.Best)
+	}
+}

@@ -130,7 +130,7 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 	_ = f.MarkHidden("output")
 	f.BoolVar(&o.JSON, "json", false, "print the table as JSON")
 	f.DurationVar(&o.IPCCost, "ipc-cost", 0, "a recorded run only: what running one worker thread as a process costs (spawning it, pickling its work and result), added to the processes predictions for each thread that becomes a process (not a main thread), e.g. 20ms (default 0: none)")
-	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual: the same table on every machine for the same --cores", "the workload's cores:, else this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores")
+	addClockFlags(cmd, &o.Clock, &o.Cores, &o.Seed, "virtual: the same table on every machine for the same --cores", "the workload's cores:, else this machine's cores; for a recorded run 8, or the recorded machine's if more; a recorded run's prediction runs on 1, 2, 4 ... and N cores, and on the recorded machine's")
 	return cmd
 }
 
