@@ -137,6 +137,27 @@ func TestConvoyAdviceSwitchInterval(t *testing.T) {
 	}
 }
 
+// TestConvoyAdviceLegacy: a convoy under the legacy GIL, which has no
+// switch interval, is told of its check interval, not of
+// sys.setswitchinterval (QA).
+func TestConvoyAdviceLegacy(t *testing.T) {
+	tr := testkit.Convoy(20)
+	tr.Meta.GILMode, tr.Meta.SwitchInterval, tr.Meta.CheckInterval = tracer.GILLegacy, 0, 1000
+	r := Analyze(tracer.Derive(tr))
+	var advice string
+	for _, v := range r.Verdicts {
+		if v.Code == Convoy {
+			advice = v.Advice
+		}
+	}
+	if advice == "" {
+		t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
+	}
+	if !strings.Contains(advice, "every 1000 instructions (sys.setcheckinterval(1000)") || strings.Contains(advice, "setswitchinterval") {
+		t.Errorf("legacy convoy advice: %s", advice)
+	}
+}
+
 // TestConvoyNamesEveryHolder: an I/O thread behind two CPU-bound threads
 // that take turns holding the GIL (QA: "run cpu-a's compute in a process"
 // where cpu-b held it as long): the verdict and the advice name both.

@@ -2106,6 +2106,16 @@ const ConvoyMinAdvisedInterval = time.Millisecond
 // shortening it further costs throughput, and the other options.
 func (a *analysis) switchIntervalAdvice() string {
 	si := a.t.Meta.SwitchInterval
+	if a.t.Meta.GILMode == tracer.GILLegacy {
+		// Python 2's GIL has no switch interval (QA: a legacy run was told
+		// to call sys.setswitchinterval).
+		every := "every check interval (sys.setcheckinterval; check_interval in a workload)"
+		if ci := a.t.Meta.CheckInterval; ci > 0 {
+			every = fmt.Sprintf("every %d instructions (sys.setcheckinterval(%d); check_interval in a workload)", ci, ci)
+		}
+		return "; the legacy (Python 2) GIL has no switch interval: its holder lets it go " + every +
+			" and, with more than one core, mostly takes it straight back, so a lower check interval helps the I/O threads little; Python 3's GIL hands it to a waiter within a switch interval, which bounds their wait."
+	}
 	if a.t.Meta.GILMode != "cpython" || si <= 0 {
 		return "; or shorten the switch interval (sys.setswitchinterval) to cut the I/O threads' latency, at the cost of more handoffs (latency, not throughput)."
 	}
