@@ -72,9 +72,13 @@ type Prediction struct {
 	// (QA: a run traced 30x slower than it ran, tracing cost 80 % of the
 	// wall, was predicted 1.26x as processes, with no word; processes
 	// were 5.4x faster).
-	Distorted []string        `json:"distorted,omitempty"`
-	Rows      []PredictionRow `json:"rows"`
-	Best      PredictionRow   `json:"best"`
+	Distorted []string `json:"distorted,omitempty"`
+	// Partial says what is partial about the trace (tracer.Status: an
+	// interrupted run, with what stopped it when known, dropped events):
+	// the model holds the run only as far as the trace goes.
+	Partial string          `json:"partial,omitempty"`
+	Rows    []PredictionRow `json:"rows"`
+	Best    PredictionRow   `json:"best"`
 	// Estimated is the diagnosis's estimate for the best option when it
 	// is processes or free-threaded on the recorded cores (the verdicts'
 	// advice quotes it: speedup.as_processes, speedup.without_gil): the
@@ -377,6 +381,11 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		procNote = p.processWaitsNote(s, recCores) // before choose: keptWaits
 	}
 	p.choose(o, criticalThread(s, diag))
+	if st := t.Status(); !st.Complete() {
+		// QA: a deadlocked run, stopped at 10 us, was told that processes
+		// would make it 95 % shorter, with no word of the deadlock.
+		p.Partial = st.String()
+	}
 	if sp := diag.Speedup; sp.AsProcesses > 0 || sp.WithoutGIL > 0 {
 		p.EstimatedAs, p.EstimatedCores = map[string]float64{}, sp.Cores
 		if sp.AsProcesses > 0 {
@@ -1365,6 +1374,9 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		textfmt.X(p.Measured), textfmt.Dur(p.SerialNS), textfmt.Dur(p.MeasuredWallNS), textfmt.Plural(p.RecordedCores, "core"))
 	fmt.Fprintf(&b, "  replayed as recorded: %s, wall %s (%+.1f %% of the recorded wall)\n",
 		textfmt.X(p.Replay.Speedup), textfmt.Dur(p.Replay.WallNS), 100*p.ReplayError)
+	if p.Partial != "" {
+		fmt.Fprintf(&b, "  warning: the trace is partial (%s): the model holds the run only as far as the trace goes, and every prediction below is of that part, not of the whole program\n", p.Partial)
+	}
 	if len(p.Distorted) > 0 {
 		fmt.Fprintf(&b, "  warning: the run was distorted by %s (the warnings above): the model replays what the trace shows, so every prediction below carries it; time the program itself before acting on them\n",
 			textfmt.And(p.Distorted))

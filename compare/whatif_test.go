@@ -1764,3 +1764,45 @@ functions:
 		t.Errorf("best %+v, want processes or free-threaded on 6 cores, about 6x", p.Best)
 	}
 }
+
+// TestWhatIfPartialTrace: the what-if of a partial trace (a run stopped
+// by a deadlock) says so above its best option, and in whatif.json; the
+// model's header says so too (QA: a run deadlocked at 10 us was told that
+// processes would cut it by 95 %, with no word of the deadlock).
+func TestWhatIfPartialTrace(t *testing.T) {
+	w, err := workload.Parse("dl.yaml", []byte(`name: dl
+threads:
+  - {name: x, run: fx}
+  - {name: y, run: fy}
+functions:
+  fx: [{compute: 2ms}, {join: y}, {notify: go}]
+  fy: [{compute: 1ms}, {wait: {lock: go, until: notify}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual})
+	if err == nil || tr == nil {
+		t.Fatalf("Run: %v, want a deadlock and its trace", err)
+	}
+	for _, partial := range []bool{true, false} {
+		if !partial {
+			delete(tr.Meta.Extra, "interrupted")
+		}
+		p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := p.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		const want = "warning: the trace is partial (interrupted (every thread is waiting for a lock that no running thread will release (deadlock): x joins y; y waits))"
+		if got := strings.Contains(b.String(), want); got != partial || (p.Partial != "") != partial {
+			t.Errorf("partial %v: Partial %q, text:\n%s", partial, p.Partial, b.String())
+		}
+		if partial && !strings.Contains(string(p.Model), "# The trace is partial (interrupted (every thread is waiting") {
+			t.Errorf("the model's header does not say the trace is partial:\n%.600s", p.Model)
+		}
+	}
+}

@@ -2138,6 +2138,11 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	}
 	fmt.Fprintf(&w, ",\n# %s, wall %v, %s in %s.\n",
 		when, time.Duration(t.Duration()).Round(time.Microsecond), count(len(t.Threads), "thread", "threads"), count(len(t.Procs), "process", "processes"))
+	if st := t.Status(); !st.Complete() {
+		// QA: the model of a deadlocked run ran to its end, its header
+		// silent on the deadlock.
+		fmt.Fprintf(&w, "# The trace is partial (%s): this models the run only as far as the\n# trace goes; a thread still waiting at its end waits as long as it had.\n", commentText(st.String()))
+	}
 	w.WriteString(`#
 # Each thread does what it did in the recorded run, in the same order: its
 # Python running time (compute), blocking calls that released the GIL (io,

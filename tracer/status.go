@@ -11,6 +11,7 @@ import (
 // trace is never taken for a whole run.
 type Status struct {
 	Interrupted bool   // the run was stopped (Ctrl-C, SIGTERM...) before it finished
+	Why         string // what stopped it, when the trace says (a VM run's deadlock); "" if not
 	Truncated   bool   // the file was cut off: only its complete part is here
 	Dropped     uint64 // events lost at the recorder's bound: the trace stops at the first
 	Salvaged    string // the damage (a bad record) before which the events were kept; "" if none
@@ -18,12 +19,16 @@ type Status struct {
 
 // Status returns the state of t.
 func (t *Trace) Status() Status {
-	return Status{
+	s := Status{
 		Interrupted: t.Meta.Extra["interrupted"] == "true",
 		Truncated:   t.Truncated,
 		Dropped:     t.Dropped,
 		Salvaged:    t.Salvaged,
 	}
+	if s.Interrupted {
+		s.Why = t.Meta.Extra["interrupted_by"]
+	}
+	return s
 }
 
 // Complete reports whether the trace is the whole of a run that finished.
@@ -33,7 +38,9 @@ func (s Status) Complete() bool { return s == Status{} }
 // truncated, 12 events dropped"; "complete" for a whole run.
 func (s Status) String() string {
 	var parts []string
-	if s.Interrupted {
+	if s.Interrupted && s.Why != "" {
+		parts = append(parts, "interrupted ("+s.Why+")")
+	} else if s.Interrupted {
 		parts = append(parts, "interrupted")
 	}
 	if s.Truncated {

@@ -420,6 +420,9 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		}
 		if vc.err != nil {
 			meta.Extra["interrupted"] = "true"
+			// Why, for every output that says the trace is partial (QA:
+			// compare predicted from a deadlocked run without a word).
+			meta.Extra["interrupted_by"] = vc.err.Error()
 			return meta, fmt.Errorf("running workload %s in virtual time: stopped at %v: %w: %w", w.Name, time.Duration(vc.stopAt), ErrInterrupted, vc.err)
 		}
 	} else if cpu1 := processCPU(); o.Clock == nil && cpu0 >= 0 && cpu1 >= cpu0 {

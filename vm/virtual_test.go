@@ -498,6 +498,11 @@ func TestVirtualDeadlockEndsTheRun(t *testing.T) {
 	if err := tr.CheckValid(); err != nil {
 		t.Errorf("invalid trace: %v", err)
 	}
+	// The trace says why it is partial, for every output that says it is
+	// (QA: compare predicted from a deadlocked run without a word of it).
+	if st := tr.Status(); !st.Interrupted || !strings.Contains(st.String(), "interrupted (every thread is waiting for a lock that no running thread will release (deadlock): AB waits for a lock BA holds") {
+		t.Errorf("status %q", st)
+	}
 }
 
 // TestVirtualDeadlockAtItsTime: a thread joins one that goes on computing

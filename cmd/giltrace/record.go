@@ -735,10 +735,11 @@ func writeReportJSON(w io.Writer, diag *diagnosis.Report, st tracer.Status, pred
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
 		*diagnosis.Report
-		Interrupted bool                `json:"interrupted,omitempty"`
-		Salvaged    string              `json:"salvaged,omitempty"`
-		WhatIf      *compare.Prediction `json:"what_if,omitempty"`
-	}{diag, st.Interrupted, st.Salvaged, pred})
+		Interrupted   bool                `json:"interrupted,omitempty"`
+		Salvaged      string              `json:"salvaged,omitempty"`
+		InterruptedBy string              `json:"interrupted_by,omitempty"`
+		WhatIf        *compare.Prediction `json:"what_if,omitempty"`
+	}{diag, st.Interrupted, st.Salvaged, st.Why, pred})
 }
 
 // exists reports whether path names anything (a link included).

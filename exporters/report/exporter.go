@@ -56,7 +56,7 @@ func (e *Exporter) Export(ctx context.Context, s *tracer.Spans) error {
 	case Text:
 		return writeText(e.w, r, st)
 	case JSON:
-		return writeJSON(e.w, withStatus{r, st.Interrupted, st.Salvaged})
+		return writeJSON(e.w, withStatus{r, st.Interrupted, st.Salvaged, st.Why})
 	}
 	return Write(e.w, r, e.f)
 }
@@ -68,6 +68,9 @@ type withStatus struct {
 	*diagnosis.Report
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Salvaged    string `json:"salvaged,omitempty"`
+	// InterruptedBy is what stopped the run, when the trace says (a VM
+	// run's deadlock).
+	InterruptedBy string `json:"interrupted_by,omitempty"`
 }
 
 // Write renders r to w in format f.
