@@ -1386,7 +1386,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 			"the predictions below carry at least that error; a run recorded on a quieter machine, or for longer, may model better\n",
 			100*math.Abs(p.ReplayError), 100*ReplayTolerance)
 	}
-	best, effect := describe(p.Best), ""
+	best, effect := p.describe(p.Best), ""
 	// On fewer cores than recorded (--cores), "as recorded" is the run as
 	// recorded but on those cores (QA: "processes, as recorded" two lines
 	// under a replay of the recording at 1.41x).
@@ -1414,7 +1414,7 @@ func (p *Prediction) WriteText(w io.Writer) error {
 		// The model's own noise: what a change must beat to be named.
 		held := ""
 		if r, asRec := p.withinSpread, p.asRecorded(); r.Cores > 0 && asRec.WallNS > 0 {
-			held = fmt.Sprintf("; %s (wall %s, %.0f %% less at seed %d) is within that", describe(r), textfmt.Dur(r.WallNS), 100*float64(asRec.WallNS-r.WallNS)/float64(asRec.WallNS), p.spreadSeeds[0])
+			held = fmt.Sprintf("; %s (wall %s, %.0f %% less at seed %d) is within that", p.describe(r), textfmt.Dur(r.WallNS), 100*float64(asRec.WallNS-r.WallNS)/float64(asRec.WallNS), p.spreadSeeds[0])
 		}
 		fmt.Fprintf(&b, "  the model's random choices (the waiter a release wakes, drawn durations) move the run as recorded by up to %.0f %% from seed to seed (seeds %d-%d, wall %s at the shortest): a change is named best only if it beats that%s\n",
 			100*p.SeedSpread, p.spreadSeeds[0], p.spreadSeeds[1], textfmt.Dur(p.spreadShortest), held)
@@ -1455,8 +1455,17 @@ func (p *Prediction) WriteText(w io.Writer) error {
 	return err
 }
 
-func describe(r PredictionRow) string {
+func (p *Prediction) describe(r PredictionRow) string {
 	switch {
+	case r.Mode == Threads && p.recordedProcs > 1:
+		// A run of several processes as threads is no run as recorded
+		// (QA: "best on 1 core: threads, as recorded" for a run of 3
+		// processes).
+		s := "threads (every process's threads in one process, under one GIL)"
+		if r.SwitchInterval > 0 {
+			s = fmt.Sprintf("threads with a %v switch interval (every process's threads in one process, under one GIL)", time.Duration(r.SwitchInterval))
+		}
+		return s
 	case r.Mode == Threads && r.SwitchInterval > 0:
 		return fmt.Sprintf("threads with a %v switch interval", time.Duration(r.SwitchInterval))
 	case r.Mode == Threads:

@@ -1806,3 +1806,45 @@ functions:
 		}
 	}
 }
+
+// TestWhatIfProcessesAsThreadsNamed: a run of several processes whose
+// best option is its threads in one process says so, not "threads, as
+// recorded" (QA: a run of 3 processes recorded on 1 core was told "best
+// on 1 core: threads, as recorded, ... 5 % less wall time").
+func TestWhatIfProcessesAsThreadsNamed(t *testing.T) {
+	w, err := workload.Parse("procs.yaml", []byte(`name: procs
+processes: 3
+threads:
+  - {name: MainThread, run: parent, process: 1}
+  - {name: results, run: collect, process: 1}
+  - {name: MainThread, run: work, process: 2}
+  - {name: MainThread, run: work, process: 3}
+  - {name: helper, run: help}
+functions:
+  parent: [{compute: 5ms}, {join: results}]
+  collect: [{io: {duration: 500ms, kind: pipe, until: res}}, {io: {duration: 500ms, kind: pipe, until: res}}]
+  work: [{compute: 100ms}, {notify: res}]
+  help: [{sleep: 10ms}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if p.Best.Mode != Threads {
+		t.Fatalf("best %+v: want threads, whose name this tests (the model changed: find another run whose best is threads)", p.Best)
+	}
+	if s := b.String(); strings.Contains(s, "threads, as recorded") || !strings.Contains(s, "best on 1 core: threads (every process's threads in one process, under one GIL)") {
+		t.Errorf("a run of 3 processes, its best as threads:\n%s", s)
+	}
+}
