@@ -105,6 +105,11 @@ func CheckVM(w *workload.Workload, o VMOptions, c Options) error {
 	for _, v := range vs {
 		// Real time's calibration (LoopsPerMS 0) is not needed for this.
 		if _, err := vm.NewSource(w, o.variant(w, v, o.LoopsPerMS)); err != nil {
+			if errors.Is(err, vm.ErrTooManyProcesses) {
+				// QA: --threads 1,128 stopped with the processes row's
+				// error, where threads and free-threaded run 128 well.
+				return fmt.Errorf("%s: %w: leave processes out (--modes threads,free-threaded) or keep --threads at %d or fewer", v.Name(), err, workload.MaxProcesses)
+			}
 			return fmt.Errorf("%s: %w", v.Name(), err)
 		}
 	}

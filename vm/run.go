@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/internal/cpus"
+	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 )
@@ -138,7 +139,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 	case s.check < 0:
 		return s, fmt.Errorf("check interval %d is negative", s.check)
 	case s.processes > workload.MaxProcesses:
-		return s, fmt.Errorf("%d processes: at most %d", s.processes, workload.MaxProcesses)
+		return s, fmt.Errorf("%d processes: %w", s.processes, ErrTooManyProcesses)
 	case o.Threads < 0:
 		return s, fmt.Errorf("%d threads: must be positive", o.Threads)
 	}
@@ -164,7 +165,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		return s, errors.New("no threads to run")
 	}
 	if total > workload.MaxThreads {
-		return s, fmt.Errorf("%d threads in %d processes: at most %d threads", total, s.processes, workload.MaxThreads)
+		return s, fmt.Errorf("%s in %s: at most %d threads", textfmt.Plural(total, "thread"), textfmt.Plural(s.processes, "process"), workload.MaxThreads)
 	}
 	s.threads = total
 	if s.virtual && s.cores == 0 {
@@ -434,6 +435,10 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	}
 	return meta, nil
 }
+
+// ErrTooManyProcesses: a run of more processes than the VM runs
+// (workload.MaxProcesses).
+var ErrTooManyProcesses = fmt.Errorf("at most %d processes", workload.MaxProcesses)
 
 // runner builds the processes and threads of a run.
 type runner struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/giltrace/giltrace/compare"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/vm"
 	"github.com/giltrace/giltrace/vm/workload"
 	"github.com/spf13/cobra"
 )
@@ -167,7 +168,7 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	// Every variant is checked against the workload before the first runs:
 	// a --threads too large for it is a usage error, with nothing written.
 	if err := compare.CheckVM(w, vo, co); err != nil {
-		if errors.Is(err, compare.ErrPinnedProcesses) {
+		if errors.Is(err, compare.ErrPinnedProcesses) || errors.Is(err, vm.ErrTooManyProcesses) {
 			return &usageError{fmt.Errorf("%s: %w", o.File, err)}
 		}
 		return &usageError{fmt.Errorf("%s: %w (check --threads, --cores and --switch-interval)", o.File, err)}

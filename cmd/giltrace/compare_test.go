@@ -53,6 +53,14 @@ func TestCompareChecksVariantsFirst(t *testing.T) {
 	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
 		t.Fatalf("compare --threads 100 wrote %s (stat: %v)", dir, serr)
 	}
+	// It says what to do (QA: it named the flags to check, not --modes),
+	// and without processes the same sizes run.
+	if !strings.Contains(err.Error(), "100 processes: at most 64 processes: leave processes out (--modes threads,free-threaded) or keep --threads at 64 or fewer") || strings.Contains(err.Error(), "check --threads") {
+		t.Errorf("compare --threads 100: %v", err)
+	}
+	if _, err := runRoot("compare", "../../fixtures/countdown.yaml", "--threads", "1,100", "--modes", "threads,free-threaded", "-o", dir); err != nil {
+		t.Errorf("compare --threads 1,100 --modes threads,free-threaded: %v", err)
+	}
 }
 
 func TestCompareMissingWorkload(t *testing.T) {
