@@ -632,6 +632,16 @@ type critical struct {
 	// trace: the interpreter starting up (startUpEnd); starterStartupIONS
 	// the part of that in blocking calls (reading the modules it imports).
 	starterStartupNS, starterStartupIONS int64
+	// delayed: no thread started it (none waited in Thread.start for it)
+	// and no thread's work before its start is half of it: it started
+	// late by itself (a timer, a workload's start_after). busiest and
+	// busiestNS are then the thread of its process that worked most
+	// before its start, and that work (QA: a thread with start_after:
+	// 50ms was said to start "after worker-2's 10.0ms of work and 5.00ms
+	// of blocking calls", and shortening those was advised).
+	delayed   bool
+	busiest   string
+	busiestNS int64
 	// importNS is the part of workNS spent starting the interpreter
 	// (startUpEnd) or importing modules (under importlib's frames): a
 	// script whose main thread mostly imports was advised that "splitting
@@ -667,6 +677,11 @@ func (c critical) lateStart() bool { return c.startNS > c.workNS }
 func (c critical) lateStartLimit() string {
 	head := fmt.Sprintf("it ends %s into the run, but its own work is %s; it started at %s", textfmt.Dur(c.endNS), textfmt.Dur(c.workNS), textfmt.Dur(c.startNS))
 	split := fmt.Sprintf("Splitting %s's work across more workers would not help", c.name)
+	if c.delayed {
+		return fmt.Sprintf("when %s started: %s, and no thread started it then (none waited for it to start), nor worked for most of that time (%s, the busiest before it, %s): it started late by itself, after a delay of its own (a timer, a sleep before its start, start_after in a workload). "+
+			"%s, nor would shortening the other threads' work; starting it sooner would",
+			c.name, head, c.busiest, textfmt.Dur(c.busiestNS), split)
+	}
 	if c.starter == "" {
 		return fmt.Sprintf("the work before %s started: %s, after the program's work before it, which runs on one thread. %s; shortening that serial work, or starting the workers sooner, would", c.name, head, split)
 	}
@@ -807,7 +822,9 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 		}
 	}
 	if cid >= 0 && c.lateStart() {
-		if st, ok := starterOf(s, tracer.ThreadID(cid)); ok {
+		if st, waited, ok := starterOf(s, tracer.ThreadID(cid)); ok && !waited && 2*workBefore(s, st, c.startNS) < c.startNS-s.Threads[st].Start {
+			c.delayed, c.busiest, c.busiestNS = true, s.Trace.Threads[st].Name, workBefore(s, st, c.startNS)
+		} else if ok {
 			c.starter = s.Trace.Threads[st].Name
 			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
 			c.starterBlockedNS = min(blockedBefore(s, st), c.startNS)
@@ -927,9 +944,10 @@ func sameName(t *tracer.Trace, id tracer.ThreadID) bool {
 // starterOf finds the thread that started thread id: CPython's
 // Thread.start waits, the GIL released, on the new thread's _started event,
 // so it is the thread of id's process in a wait on a guest lock when id
-// started, the one whose wait began last (as the model finds starts); else
-// the thread of the process that did the most work before id started.
-func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
+// started, the one whose wait began last (as the model finds starts:
+// waited); else the thread of the process that did the most work before
+// id started.
+func starterOf(s *tracer.Spans, id tracer.ThreadID) (starter tracer.ThreadID, waited, ok bool) {
 	t := s.Trace
 	at := s.Threads[id].Start
 	best, bestAt, found := tracer.ThreadID(0), int64(math.MinInt64), false
@@ -952,9 +970,9 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (tracer.ThreadID, bool) {
 		}
 	}
 	if found {
-		return best, true
+		return best, true, true
 	}
-	return most, any && mostWork > 0
+	return most, false, any && mostWork > 0
 }
 
 // workBefore is thread id's running, I/O and native time before at, as

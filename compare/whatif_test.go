@@ -1848,3 +1848,35 @@ functions:
 		t.Errorf("a run of 3 processes, its best as threads:\n%s", s)
 	}
 }
+
+// TestLimitDelayedStart: a thread that starts late by itself (start_after),
+// with no starter and less work before it than its delay, is limited by
+// when it started, and the other threads' work is not blamed (QA: "after
+// worker-2's 10.0ms of work and 5.00ms of blocking calls ... shortening
+// that serial work, or starting the workers sooner, would" for a 50 ms
+// start_after).
+func TestLimitDelayedStart(t *testing.T) {
+	w, err := workload.Parse("late.yaml", []byte(`name: late
+threads:
+  - {name: worker, count: 2, run: work}
+  - {name: late, run: late_job, start_after: 50ms}
+functions:
+  work: [{compute: 10ms}, {io: 5ms}]
+  late_job: [{compute: 20ms}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.Limit, "when late started: it ends 70.0ms into the run, but its own work is 20.0ms; it started at 50.0ms, and no thread started it then") ||
+		!strings.Contains(p.Limit, "start_after in a workload") || strings.Contains(p.Limit, "shortening that serial work") {
+		t.Errorf("limit %q", p.Limit)
+	}
+}
