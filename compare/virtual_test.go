@@ -164,3 +164,41 @@ threads:
 		}
 	}
 }
+
+// TestCallsOfADaemon: a daemon group's calls are not counted beside
+// groups that are not daemons: it is stopped when they end, its calls not
+// all made (QA: a heartbeat of repeat 100000 beside two 50 ms workers,
+// 1992827 calls/s); a workload whose only group that scales is a daemon
+// counts it.
+func TestCallsOfADaemon(t *testing.T) {
+	w, err := workload.Parse("daemon.yaml", []byte(`
+name: daemon
+functions:
+  work: [{compute: 50ms}]
+  beat: [{sleep: 5ms}]
+threads:
+  - {name: w, count: 2, run: work}
+  - {name: hb, run: beat, repeat: 100000, daemon: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CallsPerThread(w); got != 1 {
+		t.Errorf("CallsPerThread = %d, want 1 (a worker's call, not the daemon's)", got)
+	}
+	w, err = workload.Parse("daemons.yaml", []byte(`
+name: daemons
+functions:
+  main: [{start: hb}, {sleep: 20ms}]
+  beat: [{sleep: 5ms}]
+threads:
+  - {name: main, run: main}
+  - {name: hb, run: beat, repeat: 3, daemon: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CallsPerThread(w); got != 3 {
+		t.Errorf("CallsPerThread = %d, want 3 (the daemon, the only group that scales)", got)
+	}
+}

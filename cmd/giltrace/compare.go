@@ -50,7 +50,8 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"and under each switch interval. It prints wall time, throughput, speedup over\n" +
 			"one thread, GIL wait and the verdict of each (throughput counts the calls of\n" +
 			"the thread groups that scale with --threads; a group that starts others runs\n" +
-			"once at every size and is not counted), keeps every run's trace in DIR,\n" +
+			"once at every size and is not counted, nor is a daemon group beside groups\n" +
+			"that are not: it stops when they end), keeps every run's trace in DIR,\n" +
 			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
 			"a line per mode, with the ideal line; DIR/overlap.svg and .png plot the overlap\n" +
 			"from the traces. The runs are simulated in virtual time on --cores simulated\n" +
