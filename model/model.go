@@ -2243,9 +2243,12 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 	// MainThread), function names in the file, and the two never meet.
 	threadsIn := map[tracer.ProcID]map[string]bool{}
 	allThreads, runNames := map[string]bool{}, map[string]bool{}
-	unique := func(s string, taken ...map[string]bool) string {
+	// A function's name is taken only among functions: a thread named
+	// as a function keeps its name (QA: thread main, beside a function
+	// main, was written "main (2)").
+	unique := func(s string, function bool, taken ...map[string]bool) string {
 		u := s
-		for i := 2; ft.bodies[u] != nil || anyHas(taken, u); i++ {
+		for i := 2; function && ft.bodies[u] != nil || anyHas(taken, u); i++ {
 			u = fmt.Sprintf("%s (%d)", s, i)
 		}
 		return u
@@ -2302,14 +2305,14 @@ func write(t *tracer.Trace, procs procSet, threads []threadModel, o Options) []b
 			threadsIn[proc] = map[string]bool{}
 		}
 		if targets[tm.id] {
-			tm.name = unique(cleanName(tm.name), allThreads, runNames)
+			tm.name = unique(cleanName(tm.name), false, allThreads)
 			targetNames[tm.name] = true
 		} else {
-			tm.name = unique(cleanName(tm.name), threadsIn[proc], targetNames, runNames)
+			tm.name = unique(cleanName(tm.name), false, threadsIn[proc], targetNames)
 		}
 		threadsIn[proc][tm.name], allThreads[tm.name] = true, true
 		names[tm.id] = tm.name
-		run := unique("thread "+tm.name, allThreads, runNames)
+		run := unique("thread "+tm.name, true, runNames)
 		runNames[run] = true
 		runs = append(runs, run)
 		fmt.Fprintf(&w, "  - name: %s\n    run: %s\n", strconv.Quote(tm.name), strconv.Quote(run))

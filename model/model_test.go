@@ -1388,3 +1388,34 @@ func TestLongStretchLoads(t *testing.T) {
 		t.Errorf("a hand-written 2h compute: %v", err)
 	}
 }
+
+// TestThreadNamedAsAFunction: a thread named as a function (thread main
+// running function main) keeps its name in the model: threads and
+// functions are named apart (QA: it was written "main (2)").
+func TestThreadNamedAsAFunction(t *testing.T) {
+	w, err := workload.Parse("main.yaml", []byte(`name: m
+threads:
+  - {name: main, run: main}
+  - {name: worker, run: work}
+functions:
+  main: [{compute: 1ms}, {join: worker}]
+  work: [{compute: 2ms}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := model.Build(tracer.Derive(tr), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("  - name: \"main\"\n    run: \"thread main\"\n")) || bytes.Contains(src, []byte("main (2)")) {
+		t.Errorf("the model renamed thread main:\n%s", src)
+	}
+	if _, err := workload.Parse("model.yaml", src); err != nil {
+		t.Errorf("the model does not load: %v", err)
+	}
+}
