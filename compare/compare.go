@@ -156,6 +156,9 @@ type Result struct {
 	Cores    int    `json:"cores"`
 	Clock    string `json:"clock,omitempty"` // "virtual" if the runs were simulated (their traces' Extra["clock"]); "" measured
 	Rows     []Row  `json:"rows"`
+	// Notes say what the table does not: set by the caller (cmd's
+	// compare: a workload's processes: that its variants do not use).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Variants lists the runs of o in order: by mode, then switch interval,

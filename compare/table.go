@@ -46,6 +46,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	b.WriteString(r.baselineNote())
 	b.WriteString(r.aboveCoresNote())
 	b.WriteString(r.busyNote())
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "\nnote: %s\n", n)
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing comparison: %w", err)
 	}

@@ -198,6 +198,10 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 	defer in.setUnsafe(-1)
 	co.Progress = pg.output()
 	res, err := compare.Run(cmd.Context(), co, run)
+	if res != nil && w.Processes > 1 {
+		// QA: a workload's processes: 2 was dropped without a word.
+		res.Notes = append(res.Notes, fmt.Sprintf("%s's processes: %d is not used here: the variants run every thread in one process (threads, free-threaded) or each in a process of its own (processes); giltrace record %s runs it as written.", o.File, w.Processes, o.File))
+	}
 	pg.Stop()
 	if res != nil && len(res.Rows) > 0 {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {

@@ -465,3 +465,28 @@ func TestCompareDirAcrossRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareSaysProcessesUnused: a workload's processes: is not used by
+// compare's variants, and the table says so, in the text and the JSON
+// (QA: processes: 2 was dropped without a word).
+func TestCompareSaysProcessesUnused(t *testing.T) {
+	tmp := t.TempDir()
+	wl := filepath.Join(tmp, "p2.yaml")
+	if err := os.WriteFile(wl, []byte("name: p2\nprocesses: 2\nthreads: [{name: w, run: work}]\nfunctions: {work: [{compute: 1ms}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRoot("compare", wl, "--threads", "1,2", "-o", filepath.Join(tmp, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "note: "+wl+"'s processes: 2 is not used here") {
+		t.Errorf("no note of processes: 2:\n%s", out)
+	}
+	out, err = runRoot("compare", wl, "--threads", "1", "--json", "-o", filepath.Join(tmp, "out2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"notes": [`) {
+		t.Errorf("JSON without notes:\n%s", out)
+	}
+}
