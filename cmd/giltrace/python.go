@@ -181,8 +181,10 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 	defer pg.Stop()
 	err := recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd, &o.recordOptions)), name)
 	if errors.Is(err, cpython.ErrNotCPython) {
-		// QA: "/usr/bin/bash: not a CPython interpreter" named no pid.
-		return fmt.Errorf("attaching to %s (pid %d): %w", name, o.PID, err)
+		// QA: "/usr/bin/bash: not a CPython interpreter" named no pid;
+		// and a refusal of the PID, as the others (no process, a
+		// thread's id, a zombie), exits 2, not 1 (QA).
+		return &usageError{fmt.Errorf("attaching to %s (pid %d): %w", name, o.PID, err)}
 	}
 	return err
 }

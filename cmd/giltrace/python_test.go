@@ -1200,3 +1200,19 @@ for t in ts: t.join()
 		})
 	}
 }
+
+// TestAttachNotCPython: attach to a process that is not CPython is a
+// refusal of the PID, exit status 2 as the others (QA: 1, where no
+// process was 2), naming the pid.
+func TestAttachNotCPython(t *testing.T) {
+	python(t)
+	sleep := exec.Command("sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
+	_, err := runRoot("attach", strconv.Itoa(sleep.Process.Pid), "-o", filepath.Join(t.TempDir(), "out"))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d): ", sleep.Process.Pid)) || !strings.Contains(err.Error(), "not a CPython interpreter") {
+		t.Errorf("attach to sleep: %v (exit %d)", err, exitCode(err))
+	}
+}
