@@ -29,7 +29,9 @@ const (
 	// ioListen is a network call during which the readings of its
 	// thread found it asleep waiting for a connection: in accept, or
 	// polling a listening socket (a server's accept loop, serve_forever's
-	// select): idle, not work (ownio.go).
+	// select), or on a connection it accepted from another process (a
+	// handler waiting for its client's next request): idle, not work
+	// (ownio.go).
 	ioListen = "listen"
 	// ioOwn is an I/O call during which most of the readings of its
 	// thread found it asleep on a pipe or loopback connection whose other

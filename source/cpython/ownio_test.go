@@ -341,3 +341,64 @@ func TestOwnPairHeldElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestListAccepted: a connection this process accepted from another
+// process's client is listed with the listening sockets (asleep on it, a
+// handler waits for its client: I/O "listen"), on a socket listening on
+// one address and on every address; this process's own connection to
+// that server, and the client's side, are not (QA: an attached server's
+// handlers, waiting in recv for their clients' next requests, were told
+// to shorten their "own work").
+func TestListAccepted(t *testing.T) {
+	if _, err := os.Stat("/proc/self/net/tcp"); err != nil {
+		t.Skipf("no /proc/self/net/tcp: %v", err)
+	}
+	for _, addr := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
+		ln, err := net.Listen("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		// The client, another process: bash's /dev/tcp.
+		client := exec.Command("bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; sleep 10", port))
+		if err := client.Start(); err != nil {
+			ln.Close()
+			t.Skipf("no bash for a client: %v", err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// This process's own connection to the same server.
+		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fdOf := func(x *net.TCPConn) int {
+			f, err := x.File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			return int(f.Fd())
+		}
+		sfd, cfd, s2fd := fdOf(s.(*net.TCPConn)), fdOf(c.(*net.TCPConn)), fdOf(s2.(*net.TCPConn))
+		own, _, listen, _ := listOwn("/proc/self")
+		if !listen[sfd] || own[sfd] {
+			t.Errorf("%s: a connection accepted from another process: listening %v, own %v; want true, false", addr, listen[sfd], own[sfd])
+		}
+		if listen[cfd] || listen[s2fd] || !own[cfd] || !own[s2fd] {
+			t.Errorf("%s: its own connection to itself: client listening %v own %v, server side listening %v own %v; want false, true", addr, listen[cfd], own[cfd], listen[s2fd], own[s2fd])
+		}
+		_ = client.Process.Kill()
+		_ = client.Wait()
+		s.Close()
+		s2.Close()
+		c.Close()
+		ln.Close()
+	}
+}
