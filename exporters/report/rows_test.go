@@ -42,3 +42,36 @@ func TestManyThreadRows(t *testing.T) {
 		t.Errorf("nameShape = %q", got)
 	}
 }
+
+// TestManyLockRows: past ManyLockRows guest locks, the text's lock table
+// lists the locks that were shared, waited for to be notified, joined or
+// waited for more than once, and sums the others in one row (QA: with
+// --lock-holds, about 120 rows of a queue's waiter locks); up to
+// ManyLockRows, each has its row.
+func TestManyLockRows(t *testing.T) {
+	locks := []diagnosis.LockReport{
+		{Name: "lock 0x1", Process: "p", Waits: 118, WaitNS: 1980, Holds: 240, HoldNS: 638, Shared: true},
+		{Name: "lock 0x2 (Thread.join)", Process: "p", Waits: 1, WaitNS: 641, Holds: 2, HoldNS: 659},
+		{Name: "lock 0x3", Process: "p", Waits: 1, WaitNS: 500, Holds: 3, HoldNS: 9, Notify: true},
+		{Name: "lock 0x4", Process: "p", Waits: 2, WaitNS: 400, Holds: 2, HoldNS: 9},
+		{Name: "lock 0x5", Process: "p", Holds: 502, HoldNS: 11, Shared: true},
+	}
+	for i := range 30 {
+		locks = append(locks, diagnosis.LockReport{Name: fmt.Sprintf("lock 0x7f00 #%d", i+1), Process: "p", Waits: 1, WaitNS: 10, Holds: 2, HoldNS: 1})
+	}
+	var b strings.Builder
+	writeLocks(&b, &diagnosis.Report{Locks: locks})
+	for _, s := range []string{"lock 0x1 ", "lock 0x2 (Thread.join)", "lock 0x3 ", "lock 0x4 ", "  31 more locks           -        30     300ns   562    41ns   - (each never waited for"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "lock 0x5 ") || strings.Contains(b.String(), "#1 ") {
+		t.Errorf("a lock nobody waited for, or a waiter lock, has a row of its own:\n%s", b.String())
+	}
+	b.Reset()
+	writeLocks(&b, &diagnosis.Report{Locks: locks[:ManyLockRows]})
+	if strings.Contains(b.String(), "more locks") || strings.Count(b.String(), "\n") != ManyLockRows+3 {
+		t.Errorf("%d locks: want a row each:\n%s", ManyLockRows, b.String())
+	}
+}

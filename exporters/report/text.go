@@ -683,7 +683,25 @@ func writeLocks(w io.Writer, r *diagnosis.Report) {
 	fmt.Fprintf(w, "\nGuest locks\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  lock\tprocess\twaits\twait\tholds\theld\theld mostly in\n")
+	// Past ManyLockRows, the locks nobody waited for, and those that no
+	// two threads shared and that were waited for once at most (a
+	// Condition's waiter locks, one allocated for each wait), are summed
+	// in one row: the JSON lists each (QA: with --lock-holds, about 120
+	// rows of a queue's waiter locks, each waited for once, after the one
+	// lock that mattered).
+	var rest struct {
+		n, waits, holds int
+		waitNS, holdNS  int64
+	}
 	for _, l := range r.Locks {
+		if len(r.Locks) > ManyLockRows && (l.Waits == 0 || !l.Shared && !l.Notify && l.Waits <= 1 && !strings.HasSuffix(l.Name, "(Thread.join)")) {
+			rest.n++
+			rest.waits += l.Waits
+			rest.holds += l.Holds
+			rest.waitNS += l.WaitNS
+			rest.holdNS += l.HoldNS
+			continue
+		}
 		by := "-"
 		if l.HeldBy != "" {
 			by = strings.TrimSpace(siteName(l.HeldBy, "", l.HeldLine))
@@ -699,5 +717,14 @@ func writeLocks(w io.Writer, r *diagnosis.Report) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t%s\n", l.Name, l.Process, l.Waits, textfmt.Dur(l.WaitNS), l.Holds, textfmt.Dur(l.HoldNS), by)
 	}
+	if rest.n > 0 {
+		fmt.Fprintf(tw, "  %d more locks\t-\t%d\t%s\t%d\t%s\t- (each never waited for, or waited for once and not shared: a Condition's waiter locks; report.json lists each)\n",
+			rest.n, rest.waits, textfmt.Dur(rest.waitNS), rest.holds, textfmt.Dur(rest.holdNS))
+	}
 	tw.Flush()
 }
+
+// ManyLockRows: past this many guest locks, the text's lock table sums
+// in one row the locks nobody waited for and those that were waited for
+// once at most and that no two threads shared (writeLocks).
+const ManyLockRows = 24
