@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/giltrace/giltrace/internal/cpus"
-	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
 	"github.com/giltrace/giltrace/vm/workload"
 )
@@ -165,7 +164,11 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		return s, errors.New("no threads to run")
 	}
 	if total > workload.MaxThreads {
-		return s, fmt.Errorf("%s in %s: at most %d threads", textfmt.Plural(total, "thread"), textfmt.Plural(s.processes, "process"), workload.MaxThreads)
+		procs := "processes"
+		if s.processes == 1 {
+			procs = "process"
+		}
+		return s, fmt.Errorf("%d threads in %d %s: at most %d threads", total, s.processes, procs, workload.MaxThreads)
 	}
 	s.threads = total
 	if s.virtual && s.cores == 0 {
