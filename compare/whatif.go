@@ -1567,5 +1567,8 @@ func distorted(r *diagnosis.Report) []string {
 	if o := r.OwnIO; o != nil && o.High {
 		d = append(d, "I/O waiting on its own threads")
 	}
+	if c := r.CoreIO; c != nil && c.High {
+		d = append(d, "I/O that was CPU or a wait for a core")
+	}
 	return d
 }

@@ -58,6 +58,10 @@ type Report struct {
 	// blocking I/O waited on its own pipes and loopback connections (its
 	// own threads' work), when recorded: High when the overlap over-counts.
 	OwnIO *OwnIO `json:"own_io,omitempty"`
+	// CoreIO is, for a real CPython program, how much of its threads'
+	// blocking I/O the readings found running or waiting for a core, when
+	// recorded: High when the overlap over-counts.
+	CoreIO *CoreIO `json:"core_io,omitempty"`
 	// IOWorkNS is, per thread, the I/O that counts as its work in the
 	// speedup arithmetic (ioWork: not a poll's sleeps, nor, in a real
 	// program of several processes, the waits for the others' CPU work;
@@ -328,6 +332,7 @@ func Analyze(s *tracer.Spans) *Report {
 	a.outsideBound()
 	a.tracingCost()
 	a.ownIO()
+	a.coreIO()
 	r.Verdicts = consistent(a, diagnose(a))
 	if len(r.Verdicts) == 0 && !r.FailedAtStart {
 		// Once the verdicts are final: not beside the inconsistent

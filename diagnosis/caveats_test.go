@@ -24,7 +24,10 @@ func TestCaveatsAsAnalyze(t *testing.T) {
 	check := func(name string, tr *tracer.Trace) {
 		s := tracer.Derive(tr)
 		r := diagnosis.Analyze(s)
-		m, c, o := diagnosis.Caveats(s, diagnosis.Summarize(s))
+		m, c, o, io := diagnosis.Caveats(s, diagnosis.Summarize(s))
+		if !reflect.DeepEqual(io, r.CoreIO) {
+			t.Errorf("%s: core I/O %+v, the report's %+v", name, io, r.CoreIO)
+		}
 		if !reflect.DeepEqual(m, r.Machine) {
 			t.Errorf("%s: machine %+v, the report's %+v", name, m, r.Machine)
 		}

@@ -421,7 +421,7 @@ func TestTracingCostShortChildren(t *testing.T) {
 	if want := float64(c.EstimatedNS) / float64(lives); c.Share < want*0.95 || c.Share > want*1.05 {
 		t.Errorf("share %v: want about %.3f, the probes' cost over the processes' own lives", c.Share, want)
 	}
-	if _, m, _ := Caveats(tracer.Derive(tr), Summarize(tracer.Derive(tr))); m == nil || m.Share != c.Share {
+	if _, m, _, _ := Caveats(tracer.Derive(tr), Summarize(tracer.Derive(tr))); m == nil || m.Share != c.Share {
 		t.Errorf("caveats: %+v, want the report's share %v", m, c.Share)
 	}
 }

@@ -59,8 +59,8 @@ func Warnings(s *tracer.Spans) []string {
 		return nil // neither figure recorded: no summary to make
 	}
 	sum := diagnosis.Summarize(s)
-	m, c, o := diagnosis.Caveats(s, sum)
-	return warningsOf(&diagnosis.Report{Summary: *sum, Machine: m, TracingCost: c, OwnIO: o})
+	m, c, o, io := diagnosis.Caveats(s, sum)
+	return warningsOf(&diagnosis.Report{Summary: *sum, Machine: m, TracingCost: c, OwnIO: o, CoreIO: io})
 }
 
 // warningsOf are the report's warnings of r.
@@ -69,6 +69,7 @@ func warningsOf(r *diagnosis.Report) []string {
 	writeMachine(&b, r)
 	writeTracingCost(&b, r)
 	writeOwnIO(&b, r)
+	writeCoreIO(&b, r)
 	var warnings []string
 	for _, p := range strings.Split(b.String(), "\n\n") {
 		if p = strings.TrimSpace(p); p != "" {

@@ -342,6 +342,7 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	writeMachine(w, r)
 	writeTracingCost(w, r)
 	writeOwnIO(w, r)
+	writeCoreIO(w, r)
 	if cw := r.CoreWait; cw != nil {
 		fmt.Fprintf(w, "Note: %s\n\n", cw.Text)
 	}
@@ -398,6 +399,14 @@ func writeMachine(w io.Writer, r *diagnosis.Report) {
 func writeOwnIO(w io.Writer, r *diagnosis.Report) {
 	if t := r.OwnIO.Text(); t != "" {
 		fmt.Fprintf(w, "Warning: I/O on its own pipes and connections: %s\n\n", t)
+	}
+}
+
+// writeCoreIO warns, for a real program whose blocking I/O was found
+// running or waiting for a core, that the overlap over-counts.
+func writeCoreIO(w io.Writer, r *diagnosis.Report) {
+	if t := r.CoreIO.Text(); t != "" {
+		fmt.Fprintf(w, "Warning: I/O that was CPU: %s\n\n", t)
 	}
 }
 

@@ -185,6 +185,12 @@ type thread struct {
 	// other end its process holds (ownio.go); traced: its thread in the
 	// trace, once finish made it (NoThread before).
 	ioAsleep, ownIO int
+	// ioReads counts every reading of the thread in an I/O call, ioAwake
+	// those that found it running or runnable: CPU in the call (the
+	// kernel copying a file read from the page cache), or a wake-up
+	// waiting for a core (QA: a pool of 16 on one core, its file reads
+	// 17 ms with one worker and 340 ms with 16; diagnosis.CoreIO).
+	ioReads, ioAwake int
 	// unread: its I/O calls on a file descriptor (disk, blocking: a
 	// pipe's read or write) that no reading reached, by index in events; ownAt: by innermost
 	// frame, its calls that the readings found asleep on a descriptor,
@@ -358,6 +364,10 @@ func (m *machine) taskState(e *rawEvent, t int64) {
 	}
 	if !s.watched {
 		s.reads++
+		th.ioReads++
+		if e.val("asleep") == 0 {
+			th.ioAwake++
+		}
 		// An I/O call: a reading that found the thread asleep on a
 		// descriptor, and whether one whose other end is its own
 		// process's (ownio.go). Not the readings of other waits (a

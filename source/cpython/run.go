@@ -985,6 +985,17 @@ func (r *run) finishMeta(m *machine, rd *rawReader, interrupted bool) {
 	if len(parts) > 0 {
 		ex["own_io_by_thread"] = strings.Join(parts, ",")
 	}
+	// The readings in I/O calls, and those that found the thread running
+	// or runnable, by thread: "ID:awake/readings" (diagnosis.CoreIO).
+	parts = parts[:0]
+	for _, th := range m.order {
+		if th.ioReads > 0 && th.traced != tracer.NoThread {
+			parts = append(parts, fmt.Sprintf("%d:%d/%d", th.traced, th.ioAwake, th.ioReads))
+		}
+	}
+	if len(parts) > 0 {
+		ex["io_awake_by_thread"] = strings.Join(parts, ",")
+	}
 	if m.lockTimeouts > 0 {
 		ex["lock_timeouts"] = strconv.Itoa(m.lockTimeouts)
 	}
