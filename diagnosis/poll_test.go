@@ -79,5 +79,15 @@ func TestListenIsNotTheBoundingThread(t *testing.T) {
 		if server != (kind == "network") {
 			t.Errorf("%s: verdicts %s, no verdict %+v", kind, r.VerdictCodes(), r.NoVerdict)
 		}
+		// The estimates' bound, the server, says its time is its waits
+		// for connections, not work (QA: "bounded by MainThread, which
+		// ... has 6.02s of its own work", 6.01 s of it in accept).
+		l := r.Speedup.Limit
+		if l.Kind != diagnosis.LimitThread || l.Name != "server" {
+			t.Fatalf("%s: limit %+v, want the server thread", kind, l)
+		}
+		if listen := strings.Contains(l.Text, "899ms of it waiting for connections or requests (I/O listen"); listen != (kind == diagnosis.ListenKind) || listen == strings.Contains(l.Text, "own work") {
+			t.Errorf("%s: limit %q", kind, l.Text)
+		}
 	}
 }
