@@ -366,9 +366,15 @@ type analysis struct {
 	// mutex: per lock, one that two threads or more held, not a join's
 	// (LockReport.Shared, however few its holds): the estimates' mutexes.
 	mutex []bool
-	// notify: per lock, LockReport.Notify: its waits last, in the flow,
-	// until the thread that notified could get there (flow.notifier).
+	// notify: per lock, LockReport.Notify of a lock two threads held:
+	// its waits last, in the flow, until the thread that notified could
+	// get there (flow.notifier).
 	notify []bool
+	// waitsForWork: per lock, LockReport.Notify: notify's locks, and
+	// those that no thread held whose waits were for work (a pool's
+	// workers idle in their queue's get until the trace stopped), which
+	// the idle note counts; the flow keeps them as other locks.
+	waitsForWork []bool
 	// otherCPU: for a real program of several processes, per process,
 	// the other processes' CPU intervals, merged (ioWork); nil otherwise.
 	otherCPU    [][][2]int64

@@ -194,11 +194,16 @@ func (a *analysis) guestLocks() {
 	}
 	a.mutex = make([]bool, len(t.Locks))
 	a.notify = make([]bool, len(t.Locks))
+	a.waitsForWork = make([]bool, len(t.Locks))
 	for i := range reps {
 		// A lock several threads took to be notified (a queue's get, a
 		// pool's idle workers) serialises nothing: its waits are waits
-		// for work, not for one another's critical sections.
-		reps[i].Notify = twoHolders[i] && !joined[i] && notify[i]
+		// for work, not for one another's critical sections; nor one that
+		// no thread held, waited for where work is waited for (QA: an
+		// attached server's 8 pool workers, idle in their queue's get for
+		// the last 609 s of the trace, had neither mark nor idle note).
+		reps[i].Notify = (twoHolders[i] || reps[i].Holds == 0) && !joined[i] && notify[i]
+		a.waitsForWork[i] = reps[i].Notify
 		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds && !joined[i] && !notify[i]
 		// The estimates count every lock two threads held as a mutex,
 		// however few its holds: two critical sections of 8 ms each

@@ -401,3 +401,32 @@ functions:
 		t.Errorf("idle %+v", id)
 	}
 }
+
+// TestIdleUntilTheStop: workers waiting in a ThreadPoolExecutor's
+// _worker (its queue's get) from their start until the trace stopped, the
+// lock never held, are idle: the lock is marked as waited for to be
+// notified and the report says the threads idled (QA: an attached
+// server's 8 pool workers, idle for the last 609 s of the trace, had
+// neither mark nor idle note, beside "achieved 0.05x").
+func TestIdleUntilTheStop(t *testing.T) {
+	text := strings.Replace(traceHead("_worker", "/root/.pyenv/versions/3.12.1/lib/python3.12/concurrent/futures/thread.py", false),
+		"meta extra \"source\" \"cpython\"\n", "meta extra \"source\" \"cpython\"\nmeta extra \"interrupted\" \"true\"\n", 1) + events(0,
+		"0 thread-start", "1 thread-start", "2 thread-start", "3 thread-start",
+		"1 lock-acquire GIL uncontended", "1 call-enter @2", `1 lock-wait Q @2`, "1 lock-release GIL lock-wait @2",
+		"2 lock-acquire GIL uncontended", "2 call-enter @2", `2 lock-wait Q @2`, "2 lock-release GIL lock-wait @2",
+		"3 lock-acquire GIL uncontended", "3 call-enter @2", `3 lock-wait Q @2`, "3 lock-release GIL lock-wait @2",
+		"0 lock-acquire GIL uncontended", "0 call-enter @1",
+		"0 io-begin sleep @1", "0 lock-release GIL io @1",
+		"@100000000 0 io-end @1", "0 lock-acquire GIL uncontended @1") +
+		events(900_000_000, "0 call-exit @1", "0 lock-release GIL thread-end @0", "0 thread-end", "1 thread-end", "2 thread-end", "3 thread-end")
+	r := diagnosis.Analyze(tracer.Derive(parseTrace(t, text)))
+	if len(r.Locks) != 1 || !r.Locks[0].Notify || r.Locks[0].Holds != 0 || r.Locks[0].Shared {
+		t.Fatalf("locks %+v: want Q, never held, waited for to be notified", r.Locks)
+	}
+	if r.Idle == nil || r.Idle.Threads != 3 || !strings.Contains(r.Idle.Text, "No thread held the lock: its waits were for work or a notification that had not come") {
+		t.Errorf("idle %+v", r.Idle)
+	}
+	if verdict(r, diagnosis.LockBound) != nil {
+		t.Errorf("verdicts %s: lock-bound for a lock nobody held", r.VerdictCodes())
+	}
+}

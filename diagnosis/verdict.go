@@ -201,7 +201,7 @@ func (a *analysis) idle() *Idle {
 	waiting := make([]bool, len(a.r.Threads))
 	var waitNS int64
 	for _, w := range a.s.Waits {
-		if int(w.Lock) < len(a.notify) && a.notify[w.Lock] && int(w.Thread) < len(waiting) {
+		if int(w.Lock) < len(a.waitsForWork) && a.waitsForWork[w.Lock] && int(w.Thread) < len(waiting) {
 			waiting[w.Thread] = true
 			waitNS += w.End - w.Start
 		}
@@ -222,6 +222,9 @@ func (a *analysis) idle() *Idle {
 	}
 	lock := longest.Name
 	took := "Several threads took the lock, but each to be notified, as a queue's get or a pool's idle workers do, so it is not counted as lock contention."
+	if longest.Holds == 0 && len(names) == 1 {
+		took = "No thread held the lock: its waits were for work or a notification that had not come, as a pool's idle workers wait in their queue's get, so it is not counted as lock contention."
+	}
 	if len(names) > 1 {
 		lock = fmt.Sprintf("%s and %s", longest.Name, textfmt.Plural(len(names)-1, "other lock"))
 		took = "Several threads took each of these locks, but each to be notified, as a queue's get or a pool's idle workers do, so they are not counted as lock contention."
