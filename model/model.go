@@ -938,8 +938,10 @@ func buildThread(s *tracer.Spans, id tracer.ThreadID, shared map[tracer.LockID]b
 		case tracer.StateLockWait:
 			joined := false
 			for _, j := range joins {
-				if j.waiter == id && sp.Start <= j.start && j.start < sp.End {
-					leaves = append(leaves, leaf{kind: opJoin, target: j.target, fn: fn, hold: -1})
+				if j.waiter == id && j.covers(sp.Start, sp.End) {
+					if sp.Start <= j.start && j.start < sp.End {
+						leaves = append(leaves, leaf{kind: opJoin, target: j.target, fn: fn, hold: -1})
+					}
 					joined = true
 				}
 			}
@@ -1300,7 +1302,7 @@ func findNotifies(s *tracer.Spans, shared map[tracer.LockID]bool, mutexHeld held
 				return false
 			}
 			for _, j := range joins {
-				if j.waiter == waiter && sp.Start <= j.start && j.start < sp.End {
+				if j.waiter == waiter && j.covers(sp.Start, sp.End) {
 					return false
 				}
 			}
@@ -1641,11 +1643,23 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 				late, lateBy, lateAt = true, cand, sp.Start
 			}
 		}
+		// A join's wait may be several state spans (its line changed in
+		// it): a start in it (the VM starts a thread a wake-up after the
+		// starter asks, which may be in its next join) comes before the
+		// join, at the wait's start.
+		atJoin := func(by tracer.ThreadID, at int64) int64 {
+			for _, j := range js {
+				if j.waiter == by && j.start <= at && at < j.end {
+					return j.start
+				}
+			}
+			return at
+		}
 		switch {
 		case found && joined[[2]tracer.ThreadID{best, target}] && ts.Start-bestAt <= startWindow:
-			out = append(out, start{starter: best, target: target, at: bestAt})
+			out = append(out, start{starter: best, target: target, at: atJoin(best, bestAt)})
 		case late:
-			out = append(out, start{starter: lateBy, target: target, at: lateAt})
+			out = append(out, start{starter: lateBy, target: target, at: atJoin(lateBy, lateAt)})
 		default:
 			if inStart == nil {
 				inStart = s.Trace.StackMatcher(func(st tracer.Stack) bool {
@@ -1901,8 +1915,14 @@ const lifeSlack = 1_000_000
 // join is a thread's wait for another thread to end (Thread.join).
 type join struct {
 	waiter, target tracer.ThreadID
-	start          int64 // the wait's start
+	start, end     int64 // the wait's
 }
+
+// covers reports whether the join's wait covers part of a lock-wait
+// state span from start to end: a wait whose innermost frame changed in
+// it (its line) is several spans, all of them the join (QA: the second
+// of a VM join's spans was modelled as a wait for a notify).
+func (j join) covers(start, end int64) bool { return start < j.end && j.start < end || start == j.start }
 
 // ioSleepKind is the I/O kind of a sleep (time.sleep), as the recorders
 // name it.
@@ -1938,20 +1958,48 @@ func findJoins(s *tracer.Spans, shared map[tracer.LockID]bool) []join {
 		if named && !isJoinLock(t.Locks[w.Lock].Name) {
 			continue
 		}
+		// The VM names a join's lock after the thread it joins, which
+		// may start after the wait began (QA: main joining workers with
+		// start_after: 20ms at 5 ms was modelled as a wait for a notify
+		// from worker-1): then the threads that ended during the wait,
+		// whenever they started, as below.
+		vmTarget, vm := vmJoinTarget(s, w)
+		vm = vm && !named
 		var ended []tracer.ThreadID
 		for id, ts := range s.Threads {
 			j := tracer.ThreadID(id)
 			if j != w.Thread && ts.Ended && t.Threads[j].Proc == t.Threads[w.Thread].Proc &&
-				ts.Start < w.Start && w.Start <= ts.End && ts.End <= w.End+joinSlack {
+				(ts.Start < w.Start || vm && ts.Start < w.End) && w.Start <= ts.End && ts.End <= w.End+joinSlack {
 				ended = append(ended, j)
 			}
 		}
+		if vm && !slices.Contains(ended, vmTarget) {
+			ended = append(ended, vmTarget)
+		}
 		slices.SortStableFunc(ended, func(a, b tracer.ThreadID) int { return cmp.Compare(s.Threads[a].End, s.Threads[b].End) })
 		for _, j := range ended {
-			out = append(out, join{waiter: w.Thread, target: j, start: w.Start})
+			out = append(out, join{waiter: w.Thread, target: j, start: w.Start, end: w.End})
 		}
 	}
 	return out
+}
+
+// vmJoinTarget is the thread a VM run's wait w joined: its lock is named
+// "join THREAD" (vm/join.go) after a thread of the waiter's process that
+// ended by the wait's end.
+func vmJoinTarget(s *tracer.Spans, w tracer.Wait) (tracer.ThreadID, bool) {
+	t := s.Trace
+	name, ok := strings.CutPrefix(t.Locks[w.Lock].Name, "join ")
+	if !ok {
+		return tracer.NoThread, false
+	}
+	for id, th := range t.Threads {
+		j := tracer.ThreadID(id)
+		if th.Name == name && th.Proc == t.Threads[w.Thread].Proc && j != w.Thread && id < len(s.Threads) && s.Threads[j].Ended && s.Threads[j].End <= w.End+joinSlack {
+			return j, true
+		}
+	}
+	return tracer.NoThread, false
 }
 
 // maxPeriod bounds the length of a repeated passage that compress looks for.

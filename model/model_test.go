@@ -1419,3 +1419,77 @@ functions:
 		t.Errorf("the model does not load: %v", err)
 	}
 }
+
+// TestJoinBeforeTheStart: a VM run whose main thread joins workers that
+// start later by themselves (start_after), or that it has just asked to
+// start (the VM starts a thread a wake-up after its start), is modelled
+// with those joins, and the starts before them, not as a wait for a
+// notify from one worker (QA: the docs' join example, and a pipeline
+// whose start: producer became start_after: 1.01ms and its join a wait
+// for consumer-2's notify).
+func TestJoinBeforeTheStart(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // in this order
+		ordered    bool
+	}{
+		{"fan-out", `name: fan-out
+threads:
+  - {name: main, run: main}
+  - {name: worker, count: 4, run: work, start_after: 20ms}
+functions:
+  main: [{compute: 5ms}, {join: worker}, {compute: 2ms}]
+  work: [{repeat: {times: 10, body: [{compute: 2ms}, {io: 3ms}]}}]
+`, []string{`join: "worker-1"`, `join: "worker-2"`, `join: "worker-3"`, `join: "worker-4"`}, false},
+		{"pipeline", `name: pipeline
+threads:
+  - {name: main, run: main}
+  - {name: producer, run: produce}
+  - {name: consumer, count: 2, run: consume}
+functions:
+  main: [{compute: 1ms}, {start: consumer}, {start: producer}, {join: producer}, {join: consumer}, {compute: 1ms}]
+  produce: [{repeat: {times: 10, body: [{io: {duration: 3ms, kind: network}}, {compute: 1ms}, {notify: q}]}}]
+  consume:
+    - repeat: {times: 5, body: [{wait: {lock: q, until: notify}}, {compute: 2ms}, {io: {duration: 1ms, kind: db, until: done}}]}
+    - notify: done
+`, []string{`start: "producer"`, `start: "consumer-1"`, `start: "consumer-2"`, `join: "producer"`}, true},
+	} {
+		w, err := workload.Parse(tc.name+".yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := model.Build(tracer.Derive(tr), model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(src)
+		last := -1
+		for _, op := range tc.want {
+			i := strings.Index(body, op)
+			if i < 0 || tc.ordered && i < last {
+				t.Errorf("%s: %q missing or out of order:\n%s", tc.name, op, body)
+			}
+			last = i
+		}
+		// The fan-out's workers start by themselves, its main joins them;
+		// the pipeline's main starts every thread.
+		if tc.name == "fan-out" && strings.Contains(body, "until: notify, duration") || tc.name == "pipeline" && strings.Contains(body, "start_after") {
+			t.Errorf("%s: a join modelled as a wait for a notify, or a start as start_after:\n%s", tc.name, body)
+		}
+		m, err := workload.Parse("model.yaml", src)
+		if err != nil {
+			t.Fatalf("%s: the model does not load: %v", tc.name, err)
+		}
+		again, err := vm.Run(context.Background(), m, vm.Options{ClockMode: workload.ClockVirtual, Cores: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := again.Duration() - tr.Duration(); d < -tr.Duration()/20 || d > tr.Duration()/20 {
+			t.Errorf("%s: the model runs %v, the run %v", tc.name, time.Duration(again.Duration()), time.Duration(tr.Duration()))
+		}
+	}
+}
