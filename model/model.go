@@ -1922,7 +1922,9 @@ type join struct {
 // state span from start to end: a wait whose innermost frame changed in
 // it (its line) is several spans, all of them the join (QA: the second
 // of a VM join's spans was modelled as a wait for a notify).
-func (j join) covers(start, end int64) bool { return start < j.end && j.start < end || start == j.start }
+func (j join) covers(start, end int64) bool {
+	return start < j.end && j.start < end || start == j.start
+}
 
 // ioSleepKind is the I/O kind of a sleep (time.sleep), as the recorders
 // name it.
