@@ -1731,17 +1731,13 @@ func TestWhatIfLimitHoldsGIL(t *testing.T) {
 // threads recorded on 6 cores ran 1, 2, 4 and 8 cores and were told
 // "best on 6 cores: threads, as recorded, predicted 1.00x").
 func TestWhatIfRecordedCoresNotAPowerOfTwo(t *testing.T) {
-	w, err := workload.Parse("cpu8.yaml", []byte(`name: cpu8
+	tr, err := virtualRun(t, `name: cpu8
 threads:
   - {name: w, count: 8, run: work}
 functions:
   work:
     - compute: 50ms
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 6})
+`, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1770,18 +1766,14 @@ functions:
 // model's header says so too (QA: a run deadlocked at 10 us was told that
 // processes would cut it by 95 %, with no word of the deadlock).
 func TestWhatIfPartialTrace(t *testing.T) {
-	w, err := workload.Parse("dl.yaml", []byte(`name: dl
+	tr, err := virtualRun(t, `name: dl
 threads:
   - {name: x, run: fx}
   - {name: y, run: fy}
 functions:
   fx: [{compute: 2ms}, {join: y}, {notify: go}]
   fy: [{compute: 1ms}, {wait: {lock: go, until: notify}}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual})
+`, 0)
 	if err == nil || tr == nil {
 		t.Fatalf("Run: %v, want a deadlock and its trace", err)
 	}
@@ -1812,7 +1804,7 @@ functions:
 // recorded" (QA: a run of 3 processes recorded on 1 core was told "best
 // on 1 core: threads, as recorded, ... 5 % less wall time").
 func TestWhatIfProcessesAsThreadsNamed(t *testing.T) {
-	w, err := workload.Parse("procs.yaml", []byte(`name: procs
+	tr, err := virtualRun(t, `name: procs
 processes: 3
 threads:
   - {name: MainThread, run: parent, process: 1}
@@ -1825,11 +1817,7 @@ functions:
   collect: [{io: {duration: 500ms, kind: pipe, until: res}}, {io: {duration: 500ms, kind: pipe, until: res}}]
   work: [{compute: 100ms}, {notify: res}]
   help: [{sleep: 10ms}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 1})
+`, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1856,18 +1844,14 @@ functions:
 // that serial work, or starting the workers sooner, would" for a 50 ms
 // start_after).
 func TestLimitDelayedStart(t *testing.T) {
-	w, err := workload.Parse("late.yaml", []byte(`name: late
+	tr, err := virtualRun(t, `name: late
 threads:
   - {name: worker, count: 2, run: work}
   - {name: late, run: late_job, start_after: 50ms}
 functions:
   work: [{compute: 10ms}, {io: 5ms}]
   late_job: [{compute: 20ms}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: 2})
+`, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1879,4 +1863,15 @@ functions:
 		!strings.Contains(p.Limit, "start_after in a workload") || strings.Contains(p.Limit, "shortening that serial work") {
 		t.Errorf("limit %q", p.Limit)
 	}
+}
+
+// virtualRun runs workload src in virtual time on cores simulated cores
+// (0: a core per thread), failing the test if it does not load.
+func virtualRun(t *testing.T, src string, cores int) (*tracer.Trace, error) {
+	t.Helper()
+	w, err := workload.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: cores})
 }

@@ -120,21 +120,26 @@ func TestConvoyAdviceSwitchInterval(t *testing.T) {
 		t.Run(c.interval.String(), func(t *testing.T) {
 			tr := testkit.Convoy(20)
 			tr.Meta.SwitchInterval = c.interval
-			r := Analyze(tracer.Derive(tr))
-			var advice string
-			for _, v := range r.Verdicts {
-				if v.Code == Convoy {
-					advice = v.Advice
-				}
-			}
-			if advice == "" {
-				t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
-			}
+			advice := convoyAdvice(t, tr)
 			if !strings.Contains(advice, c.want) || strings.Contains(advice, c.not) {
 				t.Errorf("advice lacks %q or has %q: %s", c.want, c.not, advice)
 			}
 		})
 	}
+}
+
+// convoyAdvice is the advice of tr's convoy verdict; the test fails
+// without one.
+func convoyAdvice(t *testing.T, tr *tracer.Trace) string {
+	t.Helper()
+	r := Analyze(tracer.Derive(tr))
+	for _, v := range r.Verdicts {
+		if v.Code == Convoy {
+			return v.Advice
+		}
+	}
+	t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
+	return ""
 }
 
 // TestConvoyAdviceLegacy: a convoy under the legacy GIL, which has no
@@ -143,17 +148,7 @@ func TestConvoyAdviceSwitchInterval(t *testing.T) {
 func TestConvoyAdviceLegacy(t *testing.T) {
 	tr := testkit.Convoy(20)
 	tr.Meta.GILMode, tr.Meta.SwitchInterval, tr.Meta.CheckInterval = tracer.GILLegacy, 0, 1000
-	r := Analyze(tracer.Derive(tr))
-	var advice string
-	for _, v := range r.Verdicts {
-		if v.Code == Convoy {
-			advice = v.Advice
-		}
-	}
-	if advice == "" {
-		t.Fatalf("no convoy verdict: %s", r.VerdictCodes())
-	}
-	if !strings.Contains(advice, "every 1000 instructions (sys.setcheckinterval(1000)") || strings.Contains(advice, "setswitchinterval") {
+	if advice := convoyAdvice(t, tr); !strings.Contains(advice, "every 1000 instructions (sys.setcheckinterval(1000)") || strings.Contains(advice, "setswitchinterval") {
 		t.Errorf("legacy convoy advice: %s", advice)
 	}
 }

@@ -2,8 +2,6 @@ package diagnosis
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
@@ -56,7 +54,7 @@ const coreIOMinThreadReadings = 5
 
 // coreIO fills r.CoreIO from a real program's readings, when recorded.
 func (a *analysis) coreIO() {
-	byThread := awakeByThread(a.t.Meta.Extra[ExtraIOAwakeByThread])
+	byThread := readingsByThread(a.t.Meta.Extra[ExtraIOAwakeByThread])
 	if byThread == nil {
 		return
 	}
@@ -85,26 +83,6 @@ func (a *analysis) coreIO() {
 	}
 	a.r.CoreIO = &CoreIO{Readings: reads, Awake: awake, Share: round3(share), IONS: io, AwakeNS: awakeNS,
 		High: awake >= CoreIOMinReadings && float64(awakeNS) >= CoreIOShare*float64(io) && float64(awakeNS) >= CoreIOWallShare*float64(a.wallNS)}
-}
-
-// awakeByThread parses ExtraIOAwakeByThread; nil when absent or malformed.
-func awakeByThread(v string) map[tracer.ThreadID][2]int64 {
-	if v == "" {
-		return nil
-	}
-	out := map[tracer.ThreadID][2]int64{}
-	for _, part := range strings.Split(v, ",") {
-		id, rest, ok := strings.Cut(part, ":")
-		aw, all, ok2 := strings.Cut(rest, "/")
-		i, err1 := strconv.ParseUint(id, 10, 32)
-		x, err2 := strconv.ParseInt(aw, 10, 64)
-		n, err3 := strconv.ParseInt(all, 10, 64)
-		if !ok || !ok2 || err1 != nil || err2 != nil || err3 != nil || x < 0 || n < x {
-			return nil
-		}
-		out[tracer.ThreadID(i)] = [2]int64{x, n}
-	}
-	return out
 }
 
 // Text is the sentence that says how much of the I/O was CPU or a wait

@@ -131,7 +131,7 @@ func (a *analysis) ownIO() {
 		}
 	}
 	share := textfmt.Share(own, n)
-	byThread := ownByThread(a.t.Meta.Extra[ExtraOwnIOByThread])
+	byThread := readingsByThread(a.t.Meta.Extra[ExtraOwnIOByThread])
 	// The estimate of the waits on its own pipes, and of those not
 	// caught: by thread, each thread's I/O times its own readings' share
 	// (review: a file loader's 463 ms, none of its 9 readings own, was
@@ -156,8 +156,10 @@ func (a *analysis) ownIO() {
 		byThread: byThread}
 }
 
-// ownByThread parses ExtraOwnIOByThread; nil when absent or malformed.
-func ownByThread(v string) map[tracer.ThreadID][2]int64 {
+// readingsByThread parses the recorder's readings by thread
+// (ExtraOwnIOByThread, ExtraIOAwakeByThread): "ID:some/all", comma-
+// separated; nil when absent or malformed.
+func readingsByThread(v string) map[tracer.ThreadID][2]int64 {
 	if v == "" {
 		return nil
 	}
