@@ -223,6 +223,16 @@ func (w *noticeWaits) enter(th *thread, n *notice) {
 	w.check()
 }
 
+// of is what th waits until notified, nil if it does not (or w is nil).
+func (w *noticeWaits) of(th *thread) *notice {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.waiting[th]
+}
+
 // leave records th's wait over.
 func (w *noticeWaits) leave(th *thread) {
 	if w == nil {

@@ -383,6 +383,7 @@ func (c *vclock) pop() *vthread {
 // no thread).
 func (c *vclock) deadlock() error {
 	var parts []string
+	notified := false // a thread waits for a notify: said in the headline
 	for _, v := range c.threads {
 		if v.ended {
 			continue
@@ -397,6 +398,13 @@ func (c *vclock) deadlock() error {
 		case l != nil && l.holder != nil:
 			parts = append(parts, fmt.Sprintf("%s waits for a lock %s holds", v.th.name, l.holder.name))
 		case l != nil || v.parked:
+			if n := v.th.noticeWaits.of(v.th); n != nil {
+				// QA: "consumer-1 waits" beside a headline of locks, for
+				// a wait until a notify that no thread was left to give.
+				parts = append(parts, fmt.Sprintf("%s waits for a notify on %q", v.th.name, n.name))
+				notified = true
+				break
+			}
 			parts = append(parts, v.th.name+" waits")
 		}
 		if len(parts) == 8 {
@@ -407,8 +415,18 @@ func (c *vclock) deadlock() error {
 	if len(parts) == 0 {
 		return errDeadlock
 	}
+	if notified {
+		return deadlockError("every thread is waiting for a notify or a lock that no running thread will give (deadlock): " + strings.Join(parts, "; "))
+	}
 	return fmt.Errorf("%w: %s", errDeadlock, strings.Join(parts, "; "))
 }
+
+// deadlockError is a deadlock whose threads wait for notifies too, not
+// only locks: errDeadlock, said so.
+type deadlockError string
+
+func (e deadlockError) Error() string        { return string(e) }
+func (e deadlockError) Is(target error) bool { return target == errDeadlock }
 
 // rewait does, without resuming it, what a thread woken in lock.acquire's
 // wait (a timeout or a signal) does when the lock is still held: Park

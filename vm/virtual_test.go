@@ -1121,3 +1121,33 @@ func TestVirtualReadsNoCgroup(t *testing.T) {
 		t.Errorf("real run: cgroup read %d times, cores %d; want 1 read, 3 cores", asked, tr.Meta.Cores)
 	}
 }
+
+// TestVirtualDeadlockOnANotify: threads left waiting for notifies that no
+// thread will give, beside a join of one of them, say what each waits
+// for, a notify on its lock (QA: "every thread is waiting for a lock that
+// no running thread will release ... consumer-1 waits" for two consumers
+// of five notifies each and a producer of five).
+func TestVirtualDeadlockOnANotify(t *testing.T) {
+	w, err := workload.Parse("unbal.yaml", []byte(`name: unbal
+clock: virtual
+threads:
+  - {name: main, run: main}
+  - {name: consumer, count: 2, run: consume}
+functions:
+  main: [{start: consumer}, {repeat: {times: 5, body: [{io: 2ms}, {notify: q}]}}, {join: consumer}]
+  consume:
+    - repeat: {times: 5, body: [{wait: {lock: q, until: notify}}, {compute: 2ms}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), w, Options{})
+	if !errors.Is(err, errDeadlock) {
+		t.Fatalf("Run: %v, expected a deadlock", err)
+	}
+	for _, want := range []string{"every thread is waiting for a notify or a lock that no running thread will give (deadlock): ", `main joins consumer-`, `waits for a notify on "q"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the deadlock's error lacks %q: %v", want, err)
+		}
+	}
+}
