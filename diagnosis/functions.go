@@ -187,6 +187,11 @@ func (a *analysis) guestLocks() {
 		}
 	}
 	notify := a.notifyLocks(reps, covered)
+	// A lock nobody held is a wait for work only where its waiters' frames
+	// say so, holds observed or not: with them observed, a mutex taken
+	// before an attach and never released covers none of its waits either
+	// (review).
+	idleWaits := a.framedNotify(reps)
 	for i, l := range t.Locks {
 		// A join lock is a wait for its thread's end, whatever else
 		// took its address (flow's joins).
@@ -202,14 +207,14 @@ func (a *analysis) guestLocks() {
 		// no thread held, waited for where work is waited for (QA: an
 		// attached server's 8 pool workers, idle in their queue's get for
 		// the last 609 s of the trace, had neither mark nor idle note).
-		reps[i].Notify = (twoHolders[i] || reps[i].Holds == 0) && !joined[i] && notify[i]
+		reps[i].Notify = twoHolders[i] && !joined[i] && notify[i] || reps[i].Holds == 0 && idleWaits[i]
 		a.waitsForWork[i] = reps[i].Notify
 		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds && !joined[i] && !notify[i]
 		// The estimates count every lock two threads held as a mutex,
 		// however few its holds: two critical sections of 8 ms each
 		// still take 16 ms.
 		a.mutex[i] = twoHolders[i] && !joined[i] && !notify[i]
-		a.notify[i] = reps[i].Notify
+		a.notify[i] = twoHolders[i] && !joined[i] && notify[i] // not a zero-hold lock's: the flow keeps those (review)
 	}
 	a.r.Locks = []LockReport{}
 	for i, l := range t.Locks {
@@ -274,6 +279,15 @@ func (a *analysis) notifyLocks(reps []LockReport, covered []int64) []bool {
 		}
 		return out
 	}
+	return a.framedNotify(reps)
+}
+
+// framedNotify is notifyLocks by the waiters' frames alone: per lock,
+// whether at least half of its waiting was in the standard library's waits
+// for work or a notification (notifyFrame).
+func (a *analysis) framedNotify(reps []LockReport) []bool {
+	t := a.t
+	out := make([]bool, len(t.Locks))
 	framed := make([]int64, len(t.Locks))
 	own := a.conditionOwnLocks()
 	for _, w := range a.s.Waits {
