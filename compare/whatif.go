@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -943,10 +944,9 @@ func sameName(t *tracer.Trace, id tracer.ThreadID) bool {
 
 // starterOf finds the thread that started thread id: CPython's
 // Thread.start waits, the GIL released, on the new thread's _started event,
-// so it is the thread of id's process in a wait on a guest lock when id
-// started, the one whose wait began last (as the model finds starts:
-// waited); else the thread of the process that did the most work before
-// id started.
+// so it is the thread of id's process in a wait on a guest lock in
+// Thread.start when id started, the one whose wait began last (waited);
+// else the thread of the process that did the most work before id started.
 func starterOf(s *tracer.Spans, id tracer.ThreadID) (starter tracer.ThreadID, waited, ok bool) {
 	t := s.Trace
 	at := s.Threads[id].Start
@@ -961,7 +961,7 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (starter tracer.ThreadID, wa
 			if sp.Start > at {
 				break
 			}
-			if sp.State == tracer.StateLockWait && sp.End > at && !(int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL) && sp.Start > bestAt {
+			if sp.State == tracer.StateLockWait && sp.End > at && !(int(sp.Lock()) < len(t.Locks) && t.Locks[sp.Lock()].GIL) && sp.Start > bestAt && inThreadStart(t, sp.Stack) {
 				best, bestAt, found = cand, sp.Start, true
 			}
 		}
@@ -973,6 +973,25 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (starter tracer.ThreadID, wa
 		return best, true, true
 	}
 	return most, false, any && mostWork > 0
+}
+
+// inThreadStart reports whether stack is in threading's Thread.start
+// (within its four innermost frames: the wait on _started under it). A
+// wait elsewhere when a thread started (a join of other threads, an idle
+// pool worker's get) did not start it (review: a main thread joining its
+// workers was named the starter of a thread with start_after, and its
+// 1 ms of work the serial work to shorten).
+func inThreadStart(t *tracer.Trace, stack tracer.StackID) bool {
+	for k := 0; k < 4 && stack != tracer.NoStack && int(stack) < len(t.Stacks); k++ {
+		st := t.Stacks[stack]
+		if int(st.Frame) < len(t.Frames) {
+			if f := t.Frames[st.Frame]; filepath.Base(f.File) == "threading.py" && (f.Func == "Thread.start" || f.Func == "start") {
+				return true
+			}
+		}
+		stack = st.Parent
+	}
+	return false
 }
 
 // workBefore is thread id's running, I/O and native time before at, as

@@ -1789,7 +1789,7 @@ functions:
 		if err := p.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}
-		const want = "warning: the trace is partial (interrupted (every thread is waiting for a lock that no running thread will release (deadlock): x joins y; y waits))"
+		const want = `warning: the trace is partial (interrupted (every thread is waiting for a notify or a lock that no running thread will give (deadlock): x joins y; y waits for a notify on "go"))`
 		if got := strings.Contains(b.String(), want); got != partial || (p.Partial != "") != partial {
 			t.Errorf("partial %v: Partial %q, text:\n%s", partial, p.Partial, b.String())
 		}
@@ -1844,24 +1844,30 @@ functions:
 // that serial work, or starting the workers sooner, would" for a 50 ms
 // start_after).
 func TestLimitDelayedStart(t *testing.T) {
-	tr, err := virtualRun(t, `name: late
+	for _, main := range []string{"", "  - {name: main, run: main}\n"} {
+		// With a main thread joining them, its join is no start of late
+		// (review: it was named late's starter, its 1 ms of work the
+		// serial work to shorten).
+		tr, err := virtualRun(t, `name: late
 threads:
-  - {name: worker, count: 2, run: work}
+`+main+`  - {name: worker, count: 2, run: work}
   - {name: late, run: late_job, start_after: 50ms}
 functions:
+  main: [{compute: 1ms}, {join: worker}, {join: late}]
   work: [{compute: 10ms}, {io: 5ms}]
   late_job: [{compute: 20ms}]
 `, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(p.Limit, "when late started: it ends 70.0ms into the run, but its own work is 20.0ms; it started at 50.0ms, and no thread started it then") ||
-		!strings.Contains(p.Limit, "start_after in a workload") || strings.Contains(p.Limit, "shortening that serial work") {
-		t.Errorf("limit %q", p.Limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := WhatIf(context.Background(), tracer.Derive(tr), WhatIfOptions{Cores: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(p.Limit, "when late started: it ends 70.0ms into the run, but its own work is 20.0ms; it started at 50.0ms, and no thread started it then") ||
+			!strings.Contains(p.Limit, "start_after in a workload") || strings.Contains(p.Limit, "shortening that serial work") {
+			t.Errorf("main %v: limit %q", main != "", p.Limit)
+		}
 	}
 }
 
