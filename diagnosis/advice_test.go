@@ -148,8 +148,13 @@ func convoyAdvice(t *testing.T, tr *tracer.Trace) string {
 func TestConvoyAdviceLegacy(t *testing.T) {
 	tr := testkit.Convoy(20)
 	tr.Meta.GILMode, tr.Meta.SwitchInterval, tr.Meta.CheckInterval = tracer.GILLegacy, 0, 1000
-	if advice := convoyAdvice(t, tr); !strings.Contains(advice, "every 1000 instructions (sys.setcheckinterval(1000)") || strings.Contains(advice, "setswitchinterval") {
-		t.Errorf("legacy convoy advice: %s", advice)
+	for _, cores := range []int{2, 1} {
+		// "Straight back" only with more than one core (review).
+		tr.Meta.Cores = cores
+		advice := convoyAdvice(t, tr)
+		if !strings.Contains(advice, "every 1000 instructions (sys.setcheckinterval(1000)") || strings.Contains(advice, "setswitchinterval") || strings.Contains(advice, "straight back") != (cores > 1) {
+			t.Errorf("legacy convoy advice on %d cores: %s", cores, advice)
+		}
 	}
 }
 

@@ -2116,6 +2116,13 @@ func (a *analysis) switchIntervalAdvice() string {
 		if ci := a.t.Meta.CheckInterval; ci > 0 {
 			every = fmt.Sprintf("every %d instructions (sys.setcheckinterval(%d); check_interval in a workload)", ci, ci)
 		}
+		if a.t.Meta.Cores <= 1 {
+			// On one core the waiter runs only when the holder is
+			// switched out (review: "straight back" is the multicore
+			// case).
+			return "; the legacy (Python 2) GIL has no switch interval: its holder lets it go " + every +
+				", and a waiter gets it only when the operating system runs it at such a moment: a lower check interval gives it more of them, at the cost of more releases; Python 3's GIL hands it to a waiter within a switch interval, which bounds their wait."
+		}
 		return "; the legacy (Python 2) GIL has no switch interval: its holder lets it go " + every +
 			" and, with more than one core, mostly takes it straight back, so a lower check interval helps the I/O threads little; Python 3's GIL hands it to a waiter within a switch interval, which bounds their wait."
 	}

@@ -55,13 +55,17 @@ func TestManyLockRows(t *testing.T) {
 		{Name: "lock 0x3", Process: "p", Waits: 1, WaitNS: 500, Holds: 3, HoldNS: 9, Notify: true},
 		{Name: "lock 0x4", Process: "p", Waits: 2, WaitNS: 400, Holds: 2, HoldNS: 9},
 		{Name: "lock 0x5", Process: "p", Holds: 502, HoldNS: 11, Shared: true},
+		// A VM join's lock, and a mutex two threads held twice whose one
+		// wait is long, keep their rows (review).
+		{Name: "join w-7", Process: "p", Waits: 1, WaitNS: 20, Holds: 1, HoldNS: 30},
+		{Name: "lock 0x6", Process: "p", Waits: 1, WaitNS: 300, Holds: 2, HoldNS: 400},
 	}
 	for i := range 30 {
 		locks = append(locks, diagnosis.LockReport{Name: fmt.Sprintf("lock 0x7f00 #%d", i+1), Process: "p", Waits: 1, WaitNS: 10, Holds: 2, HoldNS: 1})
 	}
 	var b strings.Builder
 	writeLocks(&b, &diagnosis.Report{Locks: locks})
-	for _, s := range []string{"lock 0x1 ", "lock 0x2 (Thread.join)", "lock 0x3 ", "lock 0x4 ", "  31 more locks           -        30     300ns   562    41ns   - (each never waited for"} {
+	for _, s := range []string{"lock 0x1 ", "lock 0x2 (Thread.join)", "lock 0x3 ", "lock 0x4 ", "join w-7 ", "lock 0x6 ", "  31 more locks           -        30     300ns   562    41ns   - (each never waited for"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}

@@ -698,12 +698,19 @@ func writeLocks(w io.Writer, r *diagnosis.Report) {
 	// in one row: the JSON lists each (QA: with --lock-holds, about 120
 	// rows of a queue's waiter locks, each waited for once, after the one
 	// lock that mattered).
+	// A join's lock (the VM's too), and a lock whose one wait is 1 % or
+	// more of all the locks' waiting (a mutex two threads held twice,
+	// which the estimates count), keep their rows (review).
 	var rest struct {
 		n, waits, holds int
 		waitNS, holdNS  int64
 	}
+	var all int64
 	for _, l := range r.Locks {
-		if len(r.Locks) > ManyLockRows && (l.Waits == 0 || !l.Shared && !l.Notify && l.Waits <= 1 && !strings.HasSuffix(l.Name, "(Thread.join)")) {
+		all += l.WaitNS
+	}
+	for _, l := range r.Locks {
+		if len(r.Locks) > ManyLockRows && (l.Waits == 0 || !l.Shared && !l.Notify && l.Waits <= 1 && !tracer.JoinLockName(l.Name) && 100*l.WaitNS < all) {
 			rest.n++
 			rest.waits += l.Waits
 			rest.holds += l.Holds
