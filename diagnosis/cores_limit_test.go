@@ -42,7 +42,7 @@ functions:
 		text string
 	}{
 		{"countdown on 1 core", src, vm.Options{Cores: 1}, "On average 2.0 threads were runnable on 1 core: 1.0 running or in native code, 1.0 waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (1.00x without a GIL, 1.00x as processes, now 1.00x; bounded by the cores: 1.00s of CPU work over 1 core, 1.00s)."},
-		{"2 processes of 2 on 2 cores", two, vm.Options{Cores: 2, Processes: 2}, "On average 3.9 threads were runnable on 2 cores: 2.0 running or in native code, 1.9 waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (2.00x without a GIL, 2.00x as processes, now 2.00x; bounded by the cores: 400ms of CPU work over 2 cores, 200ms)."},
+		{"2 processes of 2 on 2 cores", two, vm.Options{Cores: 2, Processes: 2}, "On average 4.0 threads were runnable on 2 cores: 2.0 running or in native code, 2.0 waiting for the GIL. Without the GIL they would wait for a core instead: the cores are the limit, and neither a free-threaded Python nor processes is estimated faster (2.00x without a GIL, 2.00x as processes, now 2.00x; bounded by the cores: 400ms of CPU work over 2 cores, 200ms)."},
 	} {
 		r := runWith(t, c.src, "cpython", c.o)
 		v := verdict(r, diagnosis.CPUSaturated)

@@ -352,10 +352,12 @@ func (c *vclock) pop() *vthread {
 				}
 				if v.wait != nil && v.wait.locked {
 					c.rewait(v)
+					c.dispatch(v.t)
 					continue
 				}
 				if l := v.switching; l != nil && v.qwhy == WakeSignal && l.locked && l.last != v.th {
 					c.switched(v)
+					c.dispatch(v.t)
 					continue
 				}
 			}
