@@ -375,6 +375,8 @@ type analysis struct {
 	// workers idle in their queue's get until the trace stopped), which
 	// the idle note counts; the flow keeps them as other locks.
 	waitsForWork []bool
+	// stopped: exitStopped's, once asked.
+	stopped map[tracer.ThreadID]bool
 	// otherCPU: for a real program of several processes, per process,
 	// the other processes' CPU intervals, merged (ioWork); nil otherwise.
 	otherCPU    [][][2]int64

@@ -125,3 +125,29 @@ functions:
 		t.Errorf("the threads' figures %v less the waits %v: %v, want the work %v", time.Duration(busy+io), time.Duration(cw.WaitNS), time.Duration(busy+io-cw.WaitNS), time.Duration(work))
 	}
 }
+
+// TestDaemonsBoundNothing: two CPU-bound daemon threads beside an I/O
+// thread on 1 core: the program ends with the I/O thread, the daemons
+// stopped there, so their CPU work bounds no estimate; as processes the
+// I/O thread no longer waits for the GIL, and the estimate says so (QA:
+// "neither a free-threaded Python nor processes is estimated faster
+// (1.15x)", bounded by the daemons' CPU work over the core, where the
+// program as processes ran 4.2x as fast and compare predicted 4.69x).
+func TestDaemonsBoundNothing(t *testing.T) {
+	src := `name: daemons
+clock: virtual
+threads:
+  - {name: cpu, count: 2, run: spin, daemon: true}
+  - {name: io, run: poll}
+functions:
+  spin: [{compute: 5s}]
+  poll: [{repeat: {times: 60, body: [{sleep: 1ms}, {compute: 20us}]}}]
+`
+	r := runWith(t, src, "cpython", vm.Options{Cores: 1})
+	if l := r.Speedup.Limit; l.Kind == diagnosis.LimitCores || strings.HasPrefix(l.Name, "cpu") || r.Speedup.AsProcesses < 2 {
+		t.Errorf("as processes %.2fx, limit %+v: want the I/O thread's end, not the daemons' CPU work", r.Speedup.AsProcesses, l)
+	}
+	if verdict(r, diagnosis.CPUSaturated) != nil && strings.Contains(verdict(r, diagnosis.CPUSaturated).Text, "neither a free-threaded Python nor processes is estimated faster") {
+		t.Errorf("cpu-saturated says processes would not help: %s", verdict(r, diagnosis.CPUSaturated).Text)
+	}
+}

@@ -656,43 +656,12 @@ func (tm *threadModel) hasOps() bool {
 	return slices.ContainsFunc(tm.blocks, func(b block) bool { return len(b.ops) > 0 })
 }
 
-// Daemons are the threads of the run that did not end as a thread ends in
-// CPython, letting the GIL go for good (ReleaseThreadEnd), but were
-// stopped where they were: CPython's daemon threads at the interpreter's
-// exit, and every thread of a killed program, or running at the end of an
-// attach. Only in a process with a GIL (its releases tell the ends apart);
-// never the process's main thread (MainThread, else the thread that ended
-// last). The model writes them daemon: true (markDaemons), and the
-// what-if does not take one for the thread that limits the run.
-func Daemons(s *tracer.Spans) map[tracer.ThreadID]bool {
-	t := s.Trace
-	lastWhy := map[tracer.ThreadID]tracer.Release{}
-	for _, h := range s.Holds { // in start order: the last one stays
-		if int(h.Lock) < len(t.Locks) && t.Locks[h.Lock].GIL {
-			lastWhy[h.Thread] = h.Why
-		}
-	}
-	main := map[tracer.ProcID]tracer.ThreadID{}
-	for id, th := range t.Threads {
-		m, ok := main[th.Proc]
-		switch {
-		case !ok, th.Name == "MainThread" && t.Threads[m].Name != "MainThread",
-			(th.Name == "MainThread") == (t.Threads[m].Name == "MainThread") && threadEnd(s, tracer.ThreadID(id)) > threadEnd(s, m):
-			main[th.Proc] = tracer.ThreadID(id)
-		}
-	}
-	out := map[tracer.ThreadID]bool{}
-	for id, th := range t.Threads {
-		tid := tracer.ThreadID(id)
-		why, held := lastWhy[tid]
-		ended := id < len(s.Threads) && s.Threads[id].Ended
-		if int(th.Proc) < len(t.Procs) && t.Procs[th.Proc].GIL != tracer.NoLock && main[th.Proc] != tid &&
-			!(ended && held && why == tracer.ReleaseThreadEnd) {
-			out[tid] = true
-		}
-	}
-	return out
-}
+// Daemons are the threads the run stopped where they were
+// (tracer.Spans.Stopped: CPython's daemon threads at the interpreter's
+// exit, a killed program's, those running at the end of an attach). The
+// model writes them daemon: true (markDaemons), and the what-if does not
+// take one for the thread that limits the run.
+func Daemons(s *tracer.Spans) map[tracer.ThreadID]bool { return s.Stopped() }
 
 // threadEnd is when thread id ended (or the trace did).
 func threadEnd(s *tracer.Spans, id tracer.ThreadID) int64 {

@@ -765,3 +765,49 @@ func (s *Spans) findChains() map[ThreadID][]WaitChain {
 func JoinLockName(name string) bool {
 	return strings.HasPrefix(name, "join ") || strings.HasSuffix(name, "(Thread.join)")
 }
+
+// Stopped are the threads of the run that did not end as a thread ends in
+// CPython, letting the GIL go for good (ReleaseThreadEnd), but were
+// stopped where they were: CPython's daemon threads at the interpreter's
+// exit, and every thread of a killed program, or running at the end of an
+// attach. Only in a process with a GIL (its releases tell the ends apart);
+// never the process's main thread (MainThread, else the thread that ended
+// last). The model writes them daemon: true (model.Daemons), and neither
+// the what-if nor the estimates take one for what bounds the run.
+func (s *Spans) Stopped() map[ThreadID]bool {
+	t := s.Trace
+	lastWhy := map[ThreadID]Release{}
+	for _, h := range s.Holds { // in start order: the last one stays
+		if int(h.Lock) < len(t.Locks) && t.Locks[h.Lock].GIL {
+			lastWhy[h.Thread] = h.Why
+		}
+	}
+	main := map[ProcID]ThreadID{}
+	for id, th := range t.Threads {
+		m, ok := main[th.Proc]
+		switch {
+		case !ok, th.Name == "MainThread" && t.Threads[m].Name != "MainThread",
+			(th.Name == "MainThread") == (t.Threads[m].Name == "MainThread") && s.threadEnd(ThreadID(id)) > s.threadEnd(m):
+			main[th.Proc] = ThreadID(id)
+		}
+	}
+	out := map[ThreadID]bool{}
+	for id, th := range t.Threads {
+		tid := ThreadID(id)
+		why, held := lastWhy[tid]
+		ended := id < len(s.Threads) && s.Threads[id].Ended
+		if int(th.Proc) < len(t.Procs) && t.Procs[th.Proc].GIL != NoLock && main[th.Proc] != tid &&
+			!(ended && held && why == ReleaseThreadEnd) {
+			out[tid] = true
+		}
+	}
+	return out
+}
+
+// threadEnd is when thread id ended (or the trace did).
+func (s *Spans) threadEnd(id ThreadID) int64 {
+	if int(id) < len(s.Threads) {
+		return s.Threads[id].End
+	}
+	return 0
+}
