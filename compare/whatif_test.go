@@ -706,13 +706,7 @@ func TestWhatIfCoreCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range AllModes {
-			var got []int
-			for _, r := range p.Rows {
-				if r.Mode == m && r.SwitchInterval == 0 {
-					got = append(got, r.Cores)
-				}
-			}
-			if !slices.Equal(got, c.rows) {
+			if got := modeCores(p, m); !slices.Equal(got, c.rows) {
 				t.Errorf("--cores %d: %s rows on %v cores, want %v", c.cores, m, got, c.rows)
 			}
 		}
@@ -1746,13 +1740,7 @@ functions:
 		t.Fatal(err)
 	}
 	for _, m := range AllModes {
-		var got []int
-		for _, r := range p.Rows {
-			if r.Mode == m && r.SwitchInterval == 0 {
-				got = append(got, r.Cores)
-			}
-		}
-		if want := []int{1, 2, 4, 6, 8}; !slices.Equal(got, want) {
+		if got, want := modeCores(p, m), []int{1, 2, 4, 6, 8}; !slices.Equal(got, want) {
 			t.Errorf("%s rows on %v cores, want %v", m, got, want)
 		}
 	}
@@ -1880,4 +1868,15 @@ func virtualRun(t *testing.T, src string, cores int) (*tracer.Trace, error) {
 		t.Fatal(err)
 	}
 	return vm.Run(context.Background(), w, vm.Options{ClockMode: workload.ClockVirtual, Cores: cores})
+}
+
+// modeCores are the cores of mode m's rows of p (not the sweep's).
+func modeCores(p *Prediction, m string) []int {
+	var out []int
+	for _, r := range p.Rows {
+		if r.Mode == m && r.SwitchInterval == 0 {
+			out = append(out, r.Cores)
+		}
+	}
+	return out
 }
