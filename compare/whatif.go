@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -170,8 +169,9 @@ type PredictionRow struct {
 
 // WhatIf models the run of spans s and replays the model in virtual time:
 // as recorded, then as threads, processes and free-threaded on 1 ... Cores
-// cores (CoreCounts) and the recorded machine's (predictionCores), and with threads at the switch intervals of the
-// sweep, on the cores the best option is chosen on.
+// cores (CoreCounts) and on the recorded machine's (predictionCores), and
+// with threads at the switch intervals of the sweep, on the cores the best
+// option is chosen on.
 func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction, error) {
 	t := s.Trace
 	recCores := max(t.Meta.Cores, 1)
@@ -823,8 +823,9 @@ func criticalThread(s *tracer.Spans, r *diagnosis.Report) critical {
 		}
 	}
 	if cid >= 0 && c.lateStart() {
-		if st, waited, ok := starterOf(s, tracer.ThreadID(cid)); ok && !waited && 2*workBefore(s, st, c.startNS) < c.startNS-s.Threads[st].Start {
-			c.delayed, c.busiest, c.busiestNS = true, s.Trace.Threads[st].Name, workBefore(s, st, c.startNS)
+		st, waited, ok := starterOf(s, tracer.ThreadID(cid))
+		if busy := workBefore(s, st, c.startNS); ok && !waited && 2*busy < c.startNS-s.Threads[st].Start {
+			c.delayed, c.busiest, c.busiestNS = true, s.Trace.Threads[st].Name, busy
 		} else if ok {
 			c.starter = s.Trace.Threads[st].Name
 			c.starterWorkNS, c.starterIONS = workIOBefore(s, st, c.startNS)
@@ -984,10 +985,8 @@ func starterOf(s *tracer.Spans, id tracer.ThreadID) (starter tracer.ThreadID, wa
 func inThreadStart(t *tracer.Trace, stack tracer.StackID) bool {
 	for k := 0; k < 4 && stack != tracer.NoStack && int(stack) < len(t.Stacks); k++ {
 		st := t.Stacks[stack]
-		if int(st.Frame) < len(t.Frames) {
-			if f := t.Frames[st.Frame]; filepath.Base(f.File) == "threading.py" && (f.Func == "Thread.start" || f.Func == "start") {
-				return true
-			}
+		if int(st.Frame) < len(t.Frames) && model.ThreadStartFrame(t.Frames[st.Frame]) {
+			return true
 		}
 		stack = st.Parent
 	}
@@ -1494,18 +1493,20 @@ func (p *Prediction) WriteText(w io.Writer) error {
 
 func (p *Prediction) describe(r PredictionRow) string {
 	switch {
-	case r.Mode == Threads && p.recordedProcs > 1:
-		// A run of several processes as threads is no run as recorded
-		// (QA: "best on 1 core: threads, as recorded" for a run of 3
-		// processes).
-		s := "threads (every process's threads in one process, under one GIL)"
-		if r.SwitchInterval > 0 {
-			s = fmt.Sprintf("threads with a %v switch interval (every process's threads in one process, under one GIL)", time.Duration(r.SwitchInterval))
-		}
-		return s
-	case r.Mode == Threads && r.SwitchInterval > 0:
-		return fmt.Sprintf("threads with a %v switch interval", time.Duration(r.SwitchInterval))
 	case r.Mode == Threads:
+		s := "threads"
+		if r.SwitchInterval > 0 {
+			s = fmt.Sprintf("threads with a %v switch interval", time.Duration(r.SwitchInterval))
+		}
+		switch {
+		case p.recordedProcs > 1:
+			// A run of several processes as threads is no run as
+			// recorded (QA: "best on 1 core: threads, as recorded" for a
+			// run of 3 processes).
+			return s + " (every process's threads in one process, under one GIL)"
+		case r.SwitchInterval > 0:
+			return s
+		}
 		return "threads, as recorded"
 	case r.Mode == Processes:
 		return "processes (multiprocessing, one per thread)"

@@ -186,12 +186,12 @@ func (a *analysis) guestLocks() {
 			joined[h.Lock] = false
 		}
 	}
-	notify := a.notifyLocks(reps, covered)
 	// A lock nobody held is a wait for work only where its waiters' frames
 	// say so, holds observed or not: with them observed, a mutex taken
 	// before an attach and never released covers none of its waits either
 	// (review).
 	idleWaits := a.framedNotify(reps)
+	notify := a.notifyLocks(reps, covered, idleWaits)
 	for i, l := range t.Locks {
 		// A join lock is a wait for its thread's end, whatever else
 		// took its address (flow's joins).
@@ -207,14 +207,14 @@ func (a *analysis) guestLocks() {
 		// no thread held, waited for where work is waited for (QA: an
 		// attached server's 8 pool workers, idle in their queue's get for
 		// the last 609 s of the trace, had neither mark nor idle note).
-		reps[i].Notify = twoHolders[i] && !joined[i] && notify[i] || reps[i].Holds == 0 && idleWaits[i]
+		a.notify[i] = twoHolders[i] && !joined[i] && notify[i] // not a zero-hold lock's: the flow keeps those (review)
+		reps[i].Notify = a.notify[i] || reps[i].Holds == 0 && idleWaits[i]
 		a.waitsForWork[i] = reps[i].Notify
 		reps[i].Shared = twoHolders[i] && reps[i].Holds >= minSharedHolds && !joined[i] && !notify[i]
 		// The estimates count every lock two threads held as a mutex,
 		// however few its holds: two critical sections of 8 ms each
 		// still take 16 ms.
 		a.mutex[i] = twoHolders[i] && !joined[i] && !notify[i]
-		a.notify[i] = twoHolders[i] && !joined[i] && notify[i] // not a zero-hold lock's: the flow keeps those (review)
 	}
 	a.r.Locks = []LockReport{}
 	for i, l := range t.Locks {
@@ -268,8 +268,9 @@ func (a *analysis) guestLocks() {
 // which a mutex's other threads do not. Without observed holds the holds
 // are inferred from the waits and cover none of them, and the waiters'
 // frames decide: at least half of the lock's waiting in the standard
-// library's waits for work or a notification (notifyFrame).
-func (a *analysis) notifyLocks(reps []LockReport, covered []int64) []bool {
+// library's waits for work or a notification (notifyFrame): framed, the
+// caller's framedNotify.
+func (a *analysis) notifyLocks(reps []LockReport, covered []int64, framed []bool) []bool {
 	t := a.t
 	out := make([]bool, len(t.Locks))
 	if a.lockHoldsObserved() {
@@ -279,7 +280,7 @@ func (a *analysis) notifyLocks(reps []LockReport, covered []int64) []bool {
 		}
 		return out
 	}
-	return a.framedNotify(reps)
+	return slices.Clone(framed) // the caller changes it; framed is its too
 }
 
 // framedNotify is notifyLocks by the waiters' frames alone: per lock,

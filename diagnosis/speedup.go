@@ -269,8 +269,9 @@ func (l Limit) threadText() string {
 	}
 	own := textfmt.Dur(l.WorkNS) + " of its own work"
 	listening := l.ListenNS > 0 && 2*l.ListenNS >= l.WorkNS
-	listen := fmt.Sprintf("%s of it waiting for connections or requests (I/O listen: its clients decide when it ends, not its work)", textfmt.Dur(l.ListenNS))
+	listen := ""
 	if listening {
+		listen = textfmt.Dur(l.ListenNS) + " of it waiting for connections or requests (I/O listen: its clients decide when it ends, not its work)"
 		own = fmt.Sprintf("%s of its own time, %s", textfmt.Dur(l.WorkNS), listen)
 	}
 	if l.FromNS > 0 && l.NS > l.FromNS+l.WorkNS+l.NS/100 {

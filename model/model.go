@@ -1632,7 +1632,7 @@ func findStarts(s *tracer.Spans, js []join, started map[tracer.ThreadID]start) [
 		default:
 			if inStart == nil {
 				inStart = s.Trace.StackMatcher(func(st tracer.Stack) bool {
-					return int(st.Frame) < len(s.Trace.Frames) && threadStartFrame(s.Trace.Frames[st.Frame])
+					return int(st.Frame) < len(s.Trace.Frames) && ThreadStartFrame(s.Trace.Frames[st.Frame])
 				})
 			}
 			if by, ok := heldStart(s, target, inStart); ok {
@@ -1681,8 +1681,8 @@ func heldStart(s *tracer.Spans, target tracer.ThreadID, inStart func(tracer.Stac
 	return by, true
 }
 
-// threadStartFrame reports whether fr is threading's Thread.start.
-func threadStartFrame(fr tracer.Frame) bool {
+// ThreadStartFrame reports whether fr is threading's Thread.start.
+func ThreadStartFrame(fr tracer.Frame) bool {
 	return filepath.Base(fr.File) == "threading.py" && (fr.Func == "Thread.start" || fr.Func == "start")
 }
 
@@ -1843,7 +1843,7 @@ func (c startStacks) of(id tracer.StackID) startStack {
 		fr := c.t.Frames[f]
 		threading := filepath.Base(fr.File) == "threading.py"
 		switch {
-		case threadStartFrame(fr):
+		case ThreadStartFrame(fr):
 			v = inThreadStart
 		case threading && (fr.Func == "Condition.wait" || fr.Func == "wait") && n == 0:
 			cond = true

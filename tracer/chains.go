@@ -193,41 +193,6 @@ const WriteWindow = 5_000_000
 // well (review: a thread of short file reads beside the real writer was
 // taken for it in 24 of 36 waits).
 func (s *Spans) Writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
-	return s.writer(waiter, end)
-}
-
-// WriterElsewhere is Writer among the threads of the program's other
-// processes: the thread that wrote what ended thread waiter's wait on a
-// pipe between processes (a multiprocessing pool's task and result
-// queues, a Connection) at end, and where in its time, by the same rules
-// but two: the call is the one begun nearest before end, up to
-// WriteWindowElsewhere before it, and it may return up to ExitWindow after
-// end. The reader woke at the write, and the writer, a process of its
-// own, gets its core back when the machine gives it (a pool recorded on 1
-// core: a worker's result write, begun 0.13 ms before the worker handler
-// woke, returned 2.4 ms after it; another, begun 3.8 ms before the result
-// handler woke, 13 ms after). None when another thread's call began
-// nearly as near, as for Writer, unless that call is a read of a
-// multiprocessing Connection (connectionRead) or the wait is one that
-// only a write ends (connectionRecv, untimedPoolWait): writerElsewhere.
-func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
-	if int(waiter) >= len(s.Trace.Threads) {
-		return NoThread, 0, false
-	}
-	s.writesOnce.Do(s.indexWrites)
-	return s.writerElsewhere(waiter, end)
-}
-
-// WriteWindowElsewhere is how long before a wait on a pipe between
-// processes ended the write that ended it may have begun
-// (WriterElsewhere): the reader's wake-up needs a core, which on a loaded
-// machine the writer's and the other processes hold (QA: a
-// ProcessPoolExecutor's manager thread, recorded on 1 core, woke 5.9 ms
-// after a worker began sending its result).
-const WriteWindowElsewhere = 20_000_000
-
-// writer is Writer.
-func (s *Spans) writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	t := s.Trace
 	if int(waiter) >= len(t.Threads) {
 		return NoThread, 0, false
@@ -272,6 +237,36 @@ func (s *Spans) writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 	return s.States[best].Thread, s.States[best].Start, true
 }
 
+// WriterElsewhere is Writer among the threads of the program's other
+// processes: the thread that wrote what ended thread waiter's wait on a
+// pipe between processes (a multiprocessing pool's task and result
+// queues, a Connection) at end, and where in its time, by the same rules
+// but two: the call is the one begun nearest before end, up to
+// WriteWindowElsewhere before it, and it may return up to ExitWindow after
+// end. The reader woke at the write, and the writer, a process of its
+// own, gets its core back when the machine gives it (a pool recorded on 1
+// core: a worker's result write, begun 0.13 ms before the worker handler
+// woke, returned 2.4 ms after it; another, begun 3.8 ms before the result
+// handler woke, 13 ms after). None when another thread's call began
+// nearly as near, as for Writer, unless that call is a read of a
+// multiprocessing Connection (connectionRead) or the wait is one that
+// only a write ends (connectionRecv, untimedPoolWait): writerElsewhere.
+func (s *Spans) WriterElsewhere(waiter ThreadID, end int64) (ThreadID, int64, bool) {
+	if int(waiter) >= len(s.Trace.Threads) {
+		return NoThread, 0, false
+	}
+	s.writesOnce.Do(s.indexWrites)
+	return s.writerElsewhere(waiter, end)
+}
+
+// WriteWindowElsewhere is how long before a wait on a pipe between
+// processes ended the write that ended it may have begun
+// (WriterElsewhere): the reader's wake-up needs a core, which on a loaded
+// machine the writer's and the other processes hold (QA: a
+// ProcessPoolExecutor's manager thread, recorded on 1 core, woke 5.9 ms
+// after a worker began sending its result).
+const WriteWindowElsewhere = 20_000_000
+
 // connectionRead reports whether stack id is in a read of a
 // multiprocessing Connection (its innermost frame Connection._recv,
 // recv_bytes, poll in multiprocessing/connection.py): a call that wrote
@@ -281,10 +276,10 @@ func (s *Spans) writer(waiter ThreadID, end int64) (ThreadID, int64, bool) {
 // was predicted 571 ms on 2 cores where 426 ms was right).
 func connectionRead(t *Trace, id StackID) bool {
 	switch connectionFunc(t, id) {
-	case "_recv", "_recv_bytes", "recv", "recv_bytes", "recv_bytes_into", "_poll", "poll":
+	case "_poll", "poll":
 		return true
 	}
-	return false
+	return connectionRecv(t, id)
 }
 
 // connectionRecv reports whether stack id is in a receive of a

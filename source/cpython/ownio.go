@@ -499,11 +499,6 @@ func listFDs(dir string) listing {
 // (unixPeers): about 0.6 us each, 11-14 ms for 20 000 (review).
 const unixDiagCost = 700
 
-// unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address
-// (::ffff:127.0.0.1, a dual-stack server's accepted connection) as
-// /proc/net/tcp writes the IPv4 one, so that its peer, a client's IPv4
-// socket, matches it (review): "0000000000000000FFFF00000100007F:1F90"
-// is "0100007F:1F90". Any other address is as it is.
 // accepted reports whether a connection's local address (/proc/net/tcp's
 // hex "IP:PORT", unmapped) is that of one of the listening sockets
 // (listening): the same port, and the same address or one listening on
@@ -522,6 +517,11 @@ func accepted(local string, listening []string) bool {
 	return false
 }
 
+// unmapped is a /proc/net/tcp6 address of an IPv4-mapped IPv6 address
+// (::ffff:127.0.0.1, a dual-stack server's accepted connection) as
+// /proc/net/tcp writes the IPv4 one, so that its peer, a client's IPv4
+// socket, matches it (review): "0000000000000000FFFF00000100007F:1F90"
+// is "0100007F:1F90". Any other address is as it is.
 func unmapped(addr string) string {
 	ip, port, ok := strings.Cut(addr, ":")
 	if ok && len(ip) == 32 && ip[:24] == "0000000000000000FFFF0000" {
