@@ -231,10 +231,19 @@ func TestFreeForAnalysisAdvises(t *testing.T) {
 		t.Fatalf("a room of %d bytes below hugeMin", r.n)
 	}
 	// Right after a run the heap has no free run of the room's size; here
-	// the test binary's start-up (and the call above) left freed pages,
-	// which a room partly made of would be cleared whole by the runtime
-	// (resident: 1 time in 4). They are returned first.
+	// the test binary's start-up (and the call above) left freed pages. A
+	// room that begins in them is cleared whole by the runtime (resident)
+	// unless every one of them was returned to the system: returning them
+	// first (FreeOSMemory) made that 1 time in 4 rare, not impossible (CI,
+	// 2026-12-05: a page freed after the return, a stack's perhaps, and
+	// the room of 16383 pages resident). So the collector is held off and
+	// every free page taken (takeFreePages): the room then lies in fresh
+	// memory, as after a run.
+	gc := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(gc)
 	debug.FreeOSMemory()
+	filled := takeFreePages()
+	defer runtime.KeepAlive(filled)
 	const grow = 64 << 20
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -294,6 +303,21 @@ func TestFreeForAnalysisKeepsPages(t *testing.T) {
 	if res := residentAt(t, p, n); res < int(n/4096)/2 {
 		t.Errorf("%d of the garbage's %d pages resident after FreeForAnalysis: returned to the system", res, n/4096)
 	}
+}
+
+// takeFreePages allocates pages of the heap one at a time (an 8 KiB
+// object has a span of its own) until the heap grows: then none of its
+// free pages is left for a larger allocation to begin in. The collector
+// must be off, or what it frees meanwhile is free again.
+func takeFreePages() (pages [][]byte) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for sys := ms.HeapSys; ms.HeapSys == sys; runtime.ReadMemStats(&ms) {
+		for range 16 {
+			pages = append(pages, make([]byte, 8192))
+		}
+	}
+	return pages
 }
 
 // roomChildEnv runs TestFreeForAnalysisAdvises itself, in the process
