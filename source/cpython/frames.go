@@ -84,11 +84,22 @@ func (m *machine) prefetch(e *rawEvent) {
 	if next != 0 {
 		raw = append(raw, m.chain(p, m.window(e), next, m.maxDepth+1-len(raw))...)
 	}
-	e.frames, e.resolved = raw, true
-	e.codes = make([]*code, len(raw))
+	codes := make([]*code, len(raw))
 	for i, f := range raw {
-		e.codes[i] = m.checkedCode(p, f.code)
+		if m.in.layout.minor >= 12 && f.owner == frameOwnedByCStack {
+			continue // a shim frame, no Python function: resolve skips it
+		}
+		if codes[i] = m.checkedCode(p, f.code); codes[i] == nil && i > 0 {
+			// No code object there: the thread moved on and the chain
+			// read after the hit changed under the read, or the process
+			// is gone. Its callers, read through it, are as wrong (QA:
+			// 30 "?" callers under an import on 3.12, each a read of a
+			// stray address): one unknown caller stands for them.
+			raw, codes = raw[:i+1], codes[:i+1]
+			break
+		}
 	}
+	e.frames, e.codes, e.resolved = raw, codes, true
 	m.readName(p, e.tid, e.val("ts"))
 }
 

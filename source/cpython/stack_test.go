@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/giltrace/giltrace/tracer"
 )
 
 // TestReadGarbage reads code objects and strings at addresses of this
@@ -155,5 +159,72 @@ func TestMemoryAfterExec(t *testing.T) {
 	}
 	if pm.memory(pid); pm.maps[pid] != nil {
 		t.Error("the maps from before the exec are still kept")
+	}
+}
+
+// selfMem is fakeMem reading this process's memory: frames and code
+// objects built in Go slices.
+type selfMem struct{ fakeMem }
+
+func (selfMem) memory(int) *memory { return openMemory(os.Getpid()) }
+
+// TestChainCutAtAForeignFrame: a caller read after the hit whose "code
+// object" is none (the thread moved on and its frame was reused, or the
+// process is gone) ends the stack with one unknown caller: what the chain
+// reads through it is as wrong (QA, 3.12: imports had 30 "?" callers,
+// each a read of a stray address, and the reads of them put the recorder
+// so far behind that forked children had exited before their stacks were
+// read, every frame "?"). A shim frame (3.12+) is skipped, not a cut.
+func TestChainCutAtAForeignFrame(t *testing.T) {
+	for _, minor := range []int{11, 12} {
+		in := pyenvInterp(t, "3.11.7")
+		l := *in.layout
+		l.minor, l.frameCode, l.framePrev, l.frameInstr, l.frameOwner = minor, 0, 8, 16, 24
+		m := newMachine(tracer.NewRecorder(tracer.Config{}), &interp{layout: &l}, frameArgs{lo: 0, words: 4, frames: 1}, 32, "test", selfMem{})
+		codeObj := func(name string) []byte {
+			b := make([]byte, int(l.codeLineTable)+64)
+			s := strObject(&l, []byte(name), 1, true)
+			for _, off := range []int64{l.codeName, l.codeQualname, l.codeFilename} {
+				if off >= 0 {
+					binary.LittleEndian.PutUint64(b[off:], uint64(sliceAddr(s)))
+				}
+			}
+			binary.LittleEndian.PutUint32(b[l.codeFirstLine:], 7)
+			return b
+		}
+		keep := [][]byte{}
+		frame := func(code []byte, prev []byte, owner uint64) []byte {
+			b := make([]byte, 32)
+			if code != nil {
+				binary.LittleEndian.PutUint64(b, uint64(sliceAddr(code)))
+			}
+			if prev != nil {
+				binary.LittleEndian.PutUint64(b[8:], uint64(sliceAddr(prev)))
+			}
+			binary.LittleEndian.PutUint64(b[24:], owner)
+			keep = append(keep, code, prev)
+			return b
+		}
+		foreign := make([]byte, 256) // an object that is no code object: its name cannot be read
+		last := frame(codeObj("bottom"), nil, 0)
+		stray := frame(foreign, last, 0)
+		shim := frame(codeObj("<shim>"), stray, frameOwnedByCStack)
+		caller := frame(codeObj("caller"), shim, 0)
+		top := codeObj("top")
+		e := rawEvent{tid: testThread, tgid: testThread, event: evDropGIL,
+			args: []arg{{name: "f0", vals: []uint64{uint64(sliceAddr(top)), uint64(sliceAddr(caller)), 0, 0}}}}
+		m.prefetch(&e)
+		var got []string
+		for _, f := range m.resolve(m.proc(testThread), e.frames, e.codes) {
+			got = append(got, f.Func)
+		}
+		want := []string{"top", "caller", "<shim>", "?"}
+		if minor >= 12 {
+			want = []string{"top", "caller", "?"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("3.%d: stack %q, want %q", minor, got, want)
+		}
+		runtime.KeepAlive(keep)
 	}
 }
