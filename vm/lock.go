@@ -380,6 +380,10 @@ func (l *lock) releaseLocked(th *thread, why tracer.Release) {
 	if l.holder != th {
 		panic("vm: release of a lock by a thread that does not hold it")
 	}
+	// The I/O or native call it releases the GIL for (releaseFor), at the
+	// release's time: a lock's events may be stamped ahead of the clock
+	// (stamp), and the release with them.
+	th.emitBegin(l.lastT + 1)
 	l.stamp(th, tracer.KindLockRelease, tracer.LockArg(l.id, uint8(why)))
 	l.relWhy = why
 	l.locked = false
