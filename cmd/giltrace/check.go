@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
 	"github.com/giltrace/giltrace/tracer"
@@ -65,7 +69,27 @@ func loadWorkload(path string) (*workload.Workload, error) {
 	if isTrace(path) {
 		return nil, fmt.Errorf("%s: a recorded trace, not a workload file: giltrace validate %s checks it, giltrace report %s reads it, giltrace compare %s predicts what would help it", path, path, path, path)
 	}
+	if isPythonScript(path) {
+		// QA: "countdown.py:16: invalid YAML: mapping values are not
+		// allowed in this context", for the likeliest slip of all.
+		return nil, fmt.Errorf("%s: a Python script, not a workload file: giltrace record -- python3 %s traces it", path, path)
+	}
 	return workload.Load(path)
+}
+
+// isPythonScript reports whether path names a Python script: a .py file,
+// or a file whose #! line names a python.
+func isPythonScript(path string) bool {
+	if strings.HasSuffix(path, ".py") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(io.LimitReader(f, 256)).ReadString('\n')
+	return strings.HasPrefix(line, "#!") && strings.Contains(line, "python")
 }
 
 // describeWorkload says in one line what a workload runs.

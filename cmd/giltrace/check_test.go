@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,54 @@ func TestCheckCoresWithoutVirtualTime(t *testing.T) {
 	}
 	if out, err := runRoot("record", path, "-o", filepath.Join(t.TempDir(), "out"), "--clock", "virtual", "--formats", "none"); err != nil {
 		t.Errorf("record --clock virtual: %v\n%s", err, out)
+	}
+}
+
+// TestCheckAPythonScript: check, record and compare of a Python script,
+// a .py or a file with a python #! line, say how to trace it (QA:
+// "countdown.py:16: invalid YAML: mapping values are not allowed").
+func TestCheckAPythonScript(t *testing.T) {
+	shebang := filepath.Join(t.TempDir(), "app")
+	if err := os.WriteFile(shebang, []byte("#!/usr/bin/env python3\nprint(1)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"../../fixtures/python/countdown.py", shebang} {
+		for _, args := range [][]string{{"check", f}, {"record", f, "-o", t.TempDir()}, {"compare", f, "-o", t.TempDir()}} {
+			_, err := runRoot(args...)
+			if err == nil || !strings.Contains(err.Error(), f+": a Python script, not a workload file: giltrace record -- python3 "+f+" traces it") {
+				t.Errorf("%s %s: err = %v", args[0], f, err)
+			}
+		}
+	}
+}
+
+// TestRecordAMissingScript: a Python command whose script does not exist
+// is refused before anything runs (exit 2), and the previous run in the
+// output directory is kept (QA: a typo replaced the last good run with
+// the interpreter's start-up).
+func TestRecordAMissingScript(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(out, "run.giltrace")
+	if err := os.WriteFile(kept, []byte("a previous run"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nosuch.py")
+	_, err := runRoot("record", "-o", out, "--", "python3", "-X", "dev", missing, "arg")
+	var ue *usageError
+	if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "python3: the script "+missing+" cannot be opened (no such file or directory): nothing was run or recorded") {
+		t.Errorf("err = %v, want the missing script named, as a usage error", err)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "a previous run" {
+		t.Errorf("the previous run: %q, %v", b, err)
+	}
+	for _, argv := range [][]string{{"python3", "-c", "x"}, {"python3", "-m", "nosuch"}, {"python3", "-"}, {"python3"}, {"/bin/echo", "nosuch.py"}} {
+		if err := checkScript(argv); err != nil {
+			t.Errorf("%q: %v, want no script to check", argv, err)
+		}
 	}
 }
 

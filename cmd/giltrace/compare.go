@@ -147,7 +147,7 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		// (it was ignored here without a word).
 		return &usageError{fmt.Errorf("--ipc-cost %v: a workload's processes run what its file says, and compare adds nothing to them; the cost is for a recorded run's prediction: record the workload (giltrace record --clock virtual %s) and compare the run.giltrace it writes with --ipc-cost", o.IPCCost, o.File)}
 	}
-	w, err := workload.Load(o.File)
+	w, err := loadWorkload(o.File)
 	if err != nil {
 		return err
 	}

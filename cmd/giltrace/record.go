@@ -76,7 +76,9 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"After --, record runs COMMAND instead, a real CPython program (python3 app.py,\n" +
 			"python3 -m pkg, a script with a python shebang), and traces it and the CPython\n" +
 			"processes it starts through uprobes on the interpreter until it exits\n" +
-			"(docs/cpython.md: needs root). The program's stdin, stdout, stderr and exit\n" +
+			"(docs/cpython.md: needs root); a python command whose script does not exist\n" +
+			"is refused before anything runs (exit 2), keeping the previous run. The\n" +
+			"program's stdin, stdout, stderr and exit\n" +
 			"status pass through: giltrace exits with the program's status when tracing\n" +
 			"worked, and with 1 when it did not. Stopped by a signal, giltrace sends the\n" +
 			"program SIGINT (as Ctrl-C would) and traces it while it shuts down, for up\n" +
@@ -234,6 +236,25 @@ func checkOutDir(dir string) error {
 	return fmt.Errorf("-o %s: names a directory, where the run is written (DIR/run.giltrace), not the trace file: name a directory (such as %s)", dir, strings.TrimSuffix(dir, ".giltrace"))
 }
 
+// checkScript refuses a Python command whose script does not exist,
+// before anything runs: the interpreter would only say so and exit, and
+// its run, recorded all the same (its start-up), would replace the last
+// good run in the same directory (QA: a typo, or another working
+// directory, lost the previous trace, its outputs and its what-if).
+func checkScript(argv []string) error {
+	if len(argv) == 0 || !strings.HasPrefix(filepath.Base(argv[0]), "python") {
+		return nil
+	}
+	script := cpython.ScriptPath(argv)
+	if script == "" {
+		return nil
+	}
+	if _, err := os.Stat(script); err != nil {
+		return &usageError{fmt.Errorf("%s: the script %s cannot be opened (%w): nothing was run or recorded", argv[0], script, errors.Unwrap(err))}
+	}
+	return nil
+}
+
 // checkClockFlags rejects a --clock or --cores that no run could accept;
 // coresGiven: --cores was on the command line, where 0 is refused (its
 // default, 0, means one core per thread or this machine's).
@@ -260,6 +281,9 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 			return err
 		}
 		argv, failed := resolveLauncher(ctx, command)
+		if err := checkScript(argv); err != nil {
+			return err
+		}
 		src := cpython.Command(argv, pythonOptions(cmd, o))
 		err = recordPython(ctx, cmd, o, src, cpython.ProgramName(argv))
 		if failed != "" && errors.Is(err, cpython.ErrNotCPython) {

@@ -10,3 +10,13 @@ func ProgramName(argv []string) string {
 	}
 	return name
 }
+
+// ScriptPath is the script file argv runs (`python3 [options] SCRIPT
+// ...`), or "" when it runs none (-c, -m, a script from standard input,
+// the interactive interpreter).
+func ScriptPath(argv []string) string {
+	if _, file := scriptName(argv); file != "-" {
+		return file
+	}
+	return ""
+}
