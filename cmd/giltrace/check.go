@@ -83,6 +83,9 @@ func isPythonScript(path string) bool {
 	if strings.HasSuffix(path, ".py") {
 		return true
 	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false // a FIFO's open would wait for a writer
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
