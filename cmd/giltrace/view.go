@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -103,26 +104,65 @@ func runView(cmd *cobra.Command, o *viewOptions) error {
 	addr := "http://" + ln.Addr().String() + "/"
 	fmt.Fprintf(cmd.OutOrStdout(), "serving %s : the run's page (report, timeline, profiles, flame graph); Ctrl-C stops\n", addr)
 	if !o.NoBrowser {
-		if err := openBrowser(addr); err != nil {
+		failed := func(err error) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: note: could not open a browser (%v); open %s yourself\n", err, addr)
+		}
+		if err := openBrowser(addr, failed); err != nil {
+			failed(err)
 		}
 	}
 	return serveView(cmd.Context(), ln, h)
 }
 
-// openBrowser asks the desktop to open url: xdg-open (open on macOS).
-func openBrowser(url string) error {
-	name := "xdg-open"
-	if runtime.GOOS == "darwin" {
-		name = "open"
+// openBrowser asks the desktop to open url: xdg-open (open on macOS). An
+// opener that starts and then fails (xdg-open on a server: "no method
+// available", exit 3) is reported to failed, with its first line of
+// error, when it exits (QA: nothing was said, and the page never came).
+func openBrowser(url string, failed func(error)) error {
+	name := browserOpener
+	if name == "" {
+		name = "xdg-open"
+		if runtime.GOOS == "darwin" {
+			name = "open"
+		}
 	}
 	c := exec.Command(name, url)
-	c.Stdout, c.Stderr = io.Discard, io.Discard
+	var msg firstLine
+	c.Stdout, c.Stderr = io.Discard, &msg
 	if err := c.Start(); err != nil {
 		return err
 	}
-	go c.Wait()
+	go func() {
+		if err := c.Wait(); err != nil {
+			if line := strings.TrimSpace(string(msg.b)); line != "" {
+				err = fmt.Errorf("%s: %w: %s", filepath.Base(name), err, line)
+			} else {
+				err = fmt.Errorf("%s: %w", filepath.Base(name), err)
+			}
+			failed(err)
+		}
+	}()
 	return nil
+}
+
+// browserOpener (tests) replaces the desktop's opener.
+var browserOpener string
+
+// firstLine keeps the first line written to it, at most 200 bytes.
+type firstLine struct {
+	b    []byte
+	done bool
+}
+
+func (f *firstLine) Write(p []byte) (int, error) {
+	if !f.done {
+		f.b = append(f.b, p[:min(len(p), 200-len(f.b))]...)
+		if i := bytes.IndexByte(f.b, '\n'); i >= 0 {
+			f.b, f.done = f.b[:i], true
+		}
+		f.done = f.done || len(f.b) >= 200
+	}
+	return len(p), nil
 }
 
 // serveView serves h on ln until ctx is done.

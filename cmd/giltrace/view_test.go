@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,30 @@ func TestServeViewStopsWithPreconnect(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the server did not stop")
+	}
+}
+
+// TestViewSaysTheBrowserFailed: an opener that starts and then fails
+// (xdg-open on a server, exit 3) is said, with its first line of error
+// (QA: view said nothing, and no page came).
+func TestViewSaysTheBrowserFailed(t *testing.T) {
+	opener := filepath.Join(t.TempDir(), "opener")
+	script := "#!/bin/sh\necho 'xdg-open: no method available for opening' \"$1\" >&2\necho second line >&2\nexit 3\n"
+	if err := os.WriteFile(opener, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old string) { browserOpener = old }(browserOpener)
+	browserOpener = opener
+	got := make(chan error, 1)
+	if err := openBrowser("http://127.0.0.1:1/", func(err error) { got <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if want := "opener: exit status 3: xdg-open: no method available for opening http://127.0.0.1:1/"; err.Error() != want {
+			t.Errorf("failure %q, want %q", err, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the opener's failure was not reported")
 	}
 }
