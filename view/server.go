@@ -42,7 +42,7 @@ func New(o Options) (*Handler, error) {
 	h.warnings, _ = report.Notices(o.Report, o.Spans.Trace.Status())
 	h.whatIf = readWhatIf(o.Dir, o.Report)
 	h.charts = findCharts(o.Dir)
-	if p, ok := h.charts["whatif.svg"]; ok && !whatIfOf(filepath.Dir(p), o.Spans.Trace) {
+	if p, ok := h.charts["whatif.svg"]; ok && !WhatIfOf(filepath.Dir(p), o.Spans.Trace) {
 		delete(h.charts, "whatif.svg") // another run's prediction
 	}
 	if err := h.mountPprof(); err != nil {
@@ -149,10 +149,10 @@ func readWhatIf(dir string, r *diagnosis.Report) string {
 	return strings.TrimRight(text[i+1:], "\n")
 }
 
-// whatIfOf reports whether the what-if prediction in dir (whatif.json,
+// WhatIfOf reports whether the what-if prediction in dir (whatif.json,
 // beside its chart: record's whatif/, or compare's -o directory) is of the
 // run of t: the same workload and wall.
-func whatIfOf(dir string, t *tracer.Trace) bool {
+func WhatIfOf(dir string, t *tracer.Trace) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "whatif.json"))
 	if err != nil || len(b) > 64<<20 {
 		return false

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/giltrace/giltrace/exporters/report"
 	"github.com/giltrace/giltrace/tracer"
+	"github.com/giltrace/giltrace/view"
 	"github.com/spf13/cobra"
 )
 
@@ -78,8 +78,11 @@ func whatIfHint(r *run, path string) string {
 		return ""
 	}
 	kept := ""
-	if fi, err := os.Stat(filepath.Join(filepath.Dir(path), "whatif", "whatif.json")); err == nil && fi.Mode().IsRegular() {
-		kept = fmt.Sprintf("record kept it beside the run (%s); ", filepath.Join(filepath.Dir(path), "whatif"))
+	if dir := filepath.Join(filepath.Dir(path), "whatif"); view.WhatIfOf(dir, r.trace) {
+		// Only a prediction of this run: compare of another trace in the
+		// same directory writes the same whatif/ (QA: the report of
+		// python-convoy.giltrace named daemon-threads' prediction).
+		kept = fmt.Sprintf("record kept it beside the run (%s); ", dir)
 	}
 	return fmt.Sprintf("\nWhat would help (processes, free-threading, more cores, another switch interval): %sgiltrace compare %s predicts it (docs/what-if.md).\n", kept, path)
 }

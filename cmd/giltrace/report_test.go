@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -209,12 +210,26 @@ func TestReportPointsToWhatIf(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "whatif"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "whatif", "whatif.json"), []byte("{}"), 0o644); err != nil {
+	tr, err := tracer.ReadFile(py)
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = runRoot("report", dir)
-	if want := "record kept it beside the run (" + filepath.Join(dir, "whatif") + "); giltrace compare " + filepath.Join(dir, traceName) + " predicts it"; err != nil || !strings.Contains(out, want) {
-		t.Errorf("report of a real run's directory: %v; lacks %q", err, want)
+	// Another run's prediction in the same directory (compare of another
+	// trace there writes the same whatif/) is not this run's (QA).
+	for _, other := range []bool{true, false} {
+		wall := tr.Duration()
+		if other {
+			wall++
+		}
+		js := fmt.Sprintf(`{"workload": %q, "measured_wall_ns": %d}`, tr.Meta.Workload, wall)
+		if err := os.WriteFile(filepath.Join(dir, "whatif", "whatif.json"), []byte(js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = runRoot("report", dir)
+		want := "record kept it beside the run (" + filepath.Join(dir, "whatif") + "); giltrace compare " + filepath.Join(dir, traceName) + " predicts it"
+		if err != nil || strings.Contains(out, want) == other {
+			t.Errorf("report of a real run's directory, another run's prediction %v: %v; has %q: %v", other, err, want, !other)
+		}
 	}
 	if out, err := runRoot("report", "--json", py); err != nil || strings.Contains(out, "predicts it") {
 		t.Errorf("report --json of a real run: %v; has the text hint", err)
