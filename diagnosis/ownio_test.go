@@ -83,6 +83,11 @@ func TestOwnIO(t *testing.T) {
 			if !strings.Contains(b.String(), "Warning: I/O on its own pipes and connections: the program waits on itself: "+tc.own+" of the "+tc.readings+" readings") {
 				t.Errorf("%s: the report does not warn:\n%s", name, b.String())
 			}
+			// Without a verdict, it says why not scales (QA: a 4.17x
+			// scraper was told only that no threshold was reached).
+			if want := "reached (see docs/diagnosis.md); what limits the run instead:\n  not scales: its I/O waited on its own threads"; len(r.Verdicts) == 0 && !strings.Contains(b.String(), want) {
+				t.Errorf("%s: the verdict does not say why not scales:\n%s", name, b.String())
+			}
 		}
 	}
 }

@@ -350,7 +350,19 @@ func WriteVerdicts(w io.Writer, r *diagnosis.Report) {
 	case r.FailedAtStart:
 		fmt.Fprintf(w, "Verdict: none: the program failed before its own code ran (fix its start, then record it again).\n")
 	case len(r.Verdicts) == 0:
-		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md).\n")
+		limit := "."
+		if r.NoVerdict != nil || r.OwnWaits != nil {
+			// A finding follows, which is no verdict (QA: "none ...
+			// reached" and then a "What to do" read as a contradiction).
+			limit = "; what limits the run instead:"
+		}
+		fmt.Fprintf(w, "Verdict: none of the verdicts' thresholds was reached (see docs/diagnosis.md)%s\n", limit)
+		if o := r.OwnIO; o != nil && o.High {
+			// Why a run whose threads overlapped is not "scales" (QA: a
+			// 4.17x web scraper was told only that no threshold was
+			// reached).
+			fmt.Fprintf(w, "  not scales: its I/O waited on its own threads (the warning above), and the overlap counts those waits as parallel work. Time the program with one thread to measure what its threads gain.\n")
+		}
 		if nv := r.NoVerdict; nv != nil {
 			fmt.Fprintf(w, "  one thread's work: %s\n", nv.Text)
 			fmt.Fprintf(w, "    What to do: %s\n", nv.Advice)
