@@ -152,8 +152,9 @@ func TestRecordPython(t *testing.T) {
 	}
 }
 
-// TestRecordPythonErrors: a command that is not CPython fails with exit
-// status 1 and a message naming it, and writes nothing.
+// TestRecordPythonErrors: a command that is not CPython is refused with
+// exit status 2 (a usage error, as attach's refusal of one) and a message
+// naming it, and writes nothing.
 func TestRecordPythonErrors(t *testing.T) {
 	python(t)
 	out := filepath.Join(t.TempDir(), "out")
@@ -163,8 +164,8 @@ func TestRecordPythonErrors(t *testing.T) {
 	cmd.SetErr(&stderr)
 	cmd.SetArgs([]string{"record", "-o", out, "--", "/bin/true"})
 	err := cmd.ExecuteContext(context.Background())
-	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "not a CPython interpreter") {
-		t.Fatalf("err = %v (exit %d), want a 'not a CPython interpreter' error", err, exitCode(err))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "not a CPython interpreter") {
+		t.Fatalf("err = %v (exit %d), want a 'not a CPython interpreter' error, exit 2", err, exitCode(err))
 	}
 	// The program never ran: no status of its own to name (QA: "the
 	// program itself exited with status -1").

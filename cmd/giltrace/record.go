@@ -289,6 +289,11 @@ func runRecord(cmd *cobra.Command, o *recordOptions) error {
 		if failed != "" && errors.Is(err, cpython.ErrNotCPython) {
 			err = fmt.Errorf("%w; giltrace %s", err, failed)
 		}
+		if errors.Is(err, cpython.ErrNotCPython) {
+			// A command giltrace cannot trace is a usage error, exit 2,
+			// as attach's refusal of the same (QA: 1 here, 2 there).
+			return &usageError{err}
+		}
 		return err
 	}
 	return record(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
