@@ -101,6 +101,70 @@ func TestSingleThreadedBound(t *testing.T) {
 	}
 }
 
+// TestSingleThreadedBoundLongestCall: splitting cannot make a lone
+// thread's run shorter than its longest blocking call: 60 ms of compute
+// and one 1 s sleep get no bound (1.06x at most), the same sleep in ten
+// calls of 100 ms is at most 1060 / 100 = 10.60x (QA: a time.sleep(1)
+// was told "at most 25.70x as fast" on 2 cores).
+func TestSingleThreadedBoundLongestCall(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	for _, calls := range []int64{1, 10} {
+		b := testkit.New("sleeper")
+		p := b.Process("python", 1)
+		main := b.Func("main", 1)
+		gil := tracer.LockID(0)
+		th := b.Thread(p, "MainThread").Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, main)
+		at := int64(20 * ms)
+		for range calls {
+			th.IOBegin(at, "sleep").Release(at+10, gil, tracer.ReleaseIO).IOEnd(at + 1000*ms/calls).Acquire(at+1000*ms/calls+10, gil, tracer.AcquireUncontended)
+			at += 1000*ms/calls + 20
+		}
+		at += 40 * ms
+		th.Return(at).Release(at+10, gil, tracer.ReleaseThreadEnd).End(at + 20)
+		tr := b.Trace()
+		tr.Meta.Cores, tr.Meta.GOMAXPROCS = 2, 0
+		r := Analyze(tracer.Derive(tr))
+		if len(r.Verdicts) != 1 || r.Verdicts[0].Code != SingleThreaded {
+			t.Fatalf("%d calls: verdicts %+v", calls, r.Verdicts)
+		}
+		advice := r.Verdicts[0].Advice
+		if split := strings.Contains(advice, "Split over"); split != (calls == 10) || calls == 10 && !strings.Contains(advice, "at most 10.60x as fast") {
+			t.Errorf("%d calls of sleep: advice %q", calls, advice)
+		}
+	}
+}
+
+// TestSingleThreadedAttachNoStartUp: a real program whose work ran
+// little of its own code is "mostly start-up" when record started it,
+// never when giltrace attached to it, whose start-up it did not see
+// (QA: an attach to a sleeping python3 -c was told to import less).
+func TestSingleThreadedAttachNoStartUp(t *testing.T) {
+	for _, attached := range []bool{false, true} {
+		b := testkit.New("python3")
+		p := b.Process("python3", 1)
+		lib := b.Frame(tracer.Frame{Func: "sleep_loop", File: "/usr/lib/python3.12/sched.py", Line: 1})
+		gil := tracer.LockID(0)
+		b.Thread(p, "MainThread").Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, lib).
+			IOBegin(30*int64(time.Millisecond), "sleep").Release(30*int64(time.Millisecond)+10, gil, tracer.ReleaseIO).IOEnd(int64(time.Second)).
+			Acquire(int64(time.Second)+10, gil, tracer.AcquireUncontended).Return(int64(time.Second)+20).Release(int64(time.Second)+30, gil, tracer.ReleaseThreadEnd).End(int64(time.Second) + 40)
+		tr := b.Trace()
+		tr.Meta.Extra = map[string]string{"source": "cpython"}
+		if attached {
+			tr.Meta.Extra["pid"] = "4242"
+		} else {
+			tr.Meta.Extra["command"] = "python3 app.py"
+			tr.Meta.WorkloadFile = "app.py"
+		}
+		r := Analyze(tracer.Derive(tr))
+		if len(r.Verdicts) != 1 || r.Verdicts[0].Code != SingleThreaded {
+			t.Fatalf("attached %v: verdicts %+v", attached, r.Verdicts)
+		}
+		if startUp := strings.Contains(r.Verdicts[0].Text, "start-up"); startUp == attached {
+			t.Errorf("attached %v: %q", attached, r.Verdicts[0].Text)
+		}
+	}
+}
+
 // TestConvoyAdviceSwitchInterval: the convoy advice offers a switch
 // interval shorter than the one in use, with its value, and at or below
 // 1 ms says that shortening it further costs throughput and names the
