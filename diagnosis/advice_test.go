@@ -116,7 +116,7 @@ func TestSingleThreadedBoundLongestCall(t *testing.T) {
 		th := b.Thread(p, "MainThread").Start(0).Acquire(10, gil, tracer.AcquireUncontended).Call(20, main)
 		at := int64(20 * ms)
 		for range calls {
-			th.IOBegin(at, "sleep").Release(at+10, gil, tracer.ReleaseIO).IOEnd(at + 1000*ms/calls).Acquire(at+1000*ms/calls+10, gil, tracer.AcquireUncontended)
+			th.IOBegin(at, "sleep").Release(at+10, gil, tracer.ReleaseIO).IOEnd(at+1000*ms/calls).Acquire(at+1000*ms/calls+10, gil, tracer.AcquireUncontended)
 			at += 1000*ms/calls + 20
 		}
 		at += 40 * ms
