@@ -238,6 +238,8 @@ type Machine struct {
 	// recorder may be what made it busy (QA: a pool recorded under
 	// taskset -c 1 giltrace obtained 73 % of the one core).
 	RecorderCPUNS int64 `json:"recorder_cpu_ns,omitempty"`
+	// CPUs: the CPUs the program was given with record --cpus, if it was.
+	CPUs string `json:"cpus,omitempty"`
 }
 
 // RecorderText is what the busy-machine warning says of giltrace's own
@@ -252,8 +254,13 @@ func (m *Machine) RecorderText() string {
 	if short <= 0 || 3*m.RecorderCPUNS < short {
 		return ""
 	}
-	return fmt.Sprintf("giltrace's own tracing took %s of CPU time on the same CPUs (the %s the run did not obtain): record it with giltrace record --cpus LIST, which keeps giltrace off the program's CPUs, not under taskset",
-		textfmt.Dur(m.RecorderCPUNS), textfmt.Dur(short))
+	took := fmt.Sprintf("giltrace's own tracing took %s of CPU time on the same CPUs (the %s the run did not obtain)", textfmt.Dur(m.RecorderCPUNS), textfmt.Dur(short))
+	if m.CPUs != "" {
+		// Already given (QA: told to use --cpus by a run that had, and
+		// that left giltrace no CPU of its own).
+		return took + fmt.Sprintf(": the program had CPUs %s (--cpus), and giltrace runs on the others, or on the same ones when none is left; giving the program fewer leaves giltrace room, and the program fewer cores", m.CPUs)
+	}
+	return took + ": giltrace record --cpus LIST gives the program those CPUs and keeps giltrace on the others (the program then has fewer cores; under taskset the two share them)"
 }
 
 // OutsideCPUExcess: a real program whose processes obtained more than
@@ -334,6 +341,7 @@ func (a *analysis) machine() {
 		CoresUsed: round3(textfmt.Share(cpu, capacity))}
 	if own, ok := a.extraInt(ExtraRecorderCPU); ok && a.realProgram() {
 		m.RecorderCPUNS = own
+		m.CPUs = a.t.Meta.Extra["cpus"]
 	}
 	// The user CPU time, when the system time is recorded: the probes'
 	// traps and the kernel's work in the threads' blocking calls (page

@@ -85,6 +85,15 @@ func TestBusyMachineRecorder(t *testing.T) {
 		if named := strings.Contains(text, "giltrace's own tracing took") && strings.Contains(text, "--cpus"); named != tc.named {
 			t.Errorf("%s: %q (machine %+v), want it named: %v", tc.name, text, r.Machine, tc.named)
 		}
+		// A run given its CPUs with --cpus is not told to use --cpus
+		// (QA: --cpus 0,1 on 2 CPUs left giltrace none of its own).
+		if tc.named {
+			tr.Meta.Extra["cpus"] = "0,1"
+			m := Analyze(tracer.Derive(tr)).Machine
+			if text := m.RecorderText(); !strings.Contains(text, "the program had CPUs 0,1 (--cpus), and giltrace runs on the others, or on the same ones when none is left") || strings.Contains(text, "LIST") {
+				t.Errorf("%s, recorded with --cpus 0,1: %q", tc.name, text)
+			}
+		}
 	}
 }
 
