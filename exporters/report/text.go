@@ -154,7 +154,10 @@ func Measured(r *diagnosis.Report) (label, figure, about string) {
 		// one-thread version of the program itself.
 		return label, "", "not known (no one-thread run of the same work: time the program with one thread to measure it; giltrace compare predicts one from the model)"
 	}
-	return label, "", "not known (no one-thread run of the same work; giltrace compare records one)"
+	// compare runs the workload on one thread among its rows, and its own
+	// traces carry the figure; this run's report does not gain it (QA:
+	// "compare records one", then still "not known" here).
+	return label, "", "not known (no one-thread run of the same work; giltrace compare WORKLOAD runs one, and its table and traces have the figure)"
 }
 
 // cutShort says how the trace of s is cut short, if it is: the headline's
