@@ -365,7 +365,13 @@ func clearRun(dir string) (int, error) {
 		// A run recorded before the list existed (or whose record was
 		// killed before writing it): its outputs cannot be told from the
 		// user's files, and are left.
-		errs = append(errs, fmt.Errorf("the previous run did not list its outputs (%s is missing: recorded by an older giltrace, or stopped before it was written), so %s, which may be its outputs or your files, were left", manifestName, strings.Join(unlisted, ", ")))
+		// Also a run that wrote none (--formats none: QA, told it was
+		// an older giltrace's).
+		which := "which may be its outputs or your files, were left"
+		if len(unlisted) == 1 {
+			which = "which may be its output or your file, was left"
+		}
+		errs = append(errs, fmt.Errorf("the previous run did not list its outputs (%s is missing: it wrote none, with --formats none, or was recorded by an older giltrace, or stopped before it was written), so %s, %s", manifestName, strings.Join(unlisted, ", "), which))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("removing the previous run's outputs: %w", err)

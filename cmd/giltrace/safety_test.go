@@ -549,8 +549,11 @@ func TestRecordWithoutManifest(t *testing.T) {
 	if b, _ := os.ReadFile(report); string(b) != "the user's notes" {
 		t.Errorf("report.txt replaced: %.60q", b)
 	}
-	if !strings.Contains(out, "did not list its outputs") || !strings.Contains(out, "flame.folded") {
+	if !strings.Contains(out, "did not list its outputs (.giltrace-outputs is missing: it wrote none, with --formats none, or was recorded by an older giltrace") || !strings.Contains(out, "flame.folded") {
 		t.Errorf("no warning naming the unlisted outputs:\n%s", out)
+	}
+	if !strings.Contains(out, "so flame.folded, report.txt, which may be its outputs or your files, were left") {
+		t.Errorf("the warning's number:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "flame.folded")); err != nil {
 		t.Errorf("an unlisted output was removed: %v", err)
