@@ -1823,8 +1823,12 @@ func (a *analysis) lockBound() (Verdict, bool) {
 	if l.HeldBy != "" {
 		holder = ", held mostly in " + funcAt(tracer.Frame{Func: l.HeldBy, Line: l.HeldLine})
 	}
-	blocked := fmt.Sprintf("The %d threads spent %s of their time blocked on guest locks, %s of it on %s%s",
-		n, textfmt.Pct0(textfmt.Share(s.LockWaitNS, s.WallNS)), textfmt.Pct0(textfmt.Share(l.WaitNS, s.LockWaitNS)), l.Name, holder)
+	locks := "guest locks" // the workload's locks, in the VM's words
+	if a.realProgram() {
+		locks = "locks (threading's)" // QA: "guest locks" means nothing to a Python program's author
+	}
+	blocked := fmt.Sprintf("The %d threads spent %s of their time blocked on %s, %s of it on %s%s",
+		n, textfmt.Pct0(textfmt.Share(s.LockWaitNS, s.WallNS)), locks, textfmt.Pct0(textfmt.Share(l.WaitNS, s.LockWaitNS)), l.Name, holder)
 	if l.HoldsInferred {
 		// A real program recorded without --lock-holds: its holds are the
 		// ends of waits until the GIL came back, so they look like GIL

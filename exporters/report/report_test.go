@@ -251,6 +251,11 @@ func TestLockHoldsNotRecorded(t *testing.T) {
 		if err := WriteText(&b, diagnosis.Analyze(tracer.Derive(tr))); err != nil {
 			t.Fatal(err)
 		}
+		// A real program's locks are named in its words (QA: "guest
+		// locks" is the VM's).
+		if !strings.Contains(b.String(), "\nLocks (threading's: Lock, RLock, Condition, queues, joins)\n") || strings.Contains(b.String(), "guest lock") {
+			t.Errorf("a real program's lock section or verdict speaks of guest locks:\n%s", b.String())
+		}
 		row := ""
 		for _, line := range strings.Split(b.String(), "\n") {
 			if strings.Contains(line, "lock_contention  83 ") {

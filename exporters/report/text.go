@@ -704,7 +704,11 @@ func writeLocks(w io.Writer, r *diagnosis.Report) {
 	if len(r.Locks) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nGuest locks\n")
+	if r.Source == "cpython" {
+		fmt.Fprintf(w, "\nLocks (threading's: Lock, RLock, Condition, queues, joins)\n") // QA: "guest" is the VM's word
+	} else {
+		fmt.Fprintf(w, "\nGuest locks\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  lock\tprocess\twaits\twait\tholds\theld\theld mostly in\n")
 	// Past ManyLockRows, the locks nobody waited for, and those that no
