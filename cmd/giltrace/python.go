@@ -180,7 +180,7 @@ func runAttach(cmd *cobra.Command, o *attachOptions) error {
 	pg := newProgress(cmd)
 	defer pg.Stop()
 	err := recordPython(withProgress(cmd.Context(), pg), cmd, &o.recordOptions, cpython.Attach(o.PID, o.Duration, pythonOptions(cmd, &o.recordOptions)), name)
-	if errors.Is(err, cpython.ErrNotCPython) {
+	if errors.Is(err, cpython.ErrNotCPython) || errors.Is(err, cpython.ErrOtherNamespace) {
 		// QA: "/usr/bin/bash: not a CPython interpreter" named no pid;
 		// and a refusal of the PID, as the others (no process, a
 		// thread's id, a zombie), exits 2, not 1 (QA).

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrNoSymbols is wrapped by the error of an interpreter whose symbol table
@@ -242,9 +243,13 @@ func findPIDInterp(pid int) (*interp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the memory map of process %d: %w", pid, err)
 	}
-	for _, line := range strings.Split(string(maps), "\n") {
+	lines := strings.Split(string(maps), "\n")
+	for _, line := range lines {
 		fields := strings.Fields(line)
 		if len(fields) >= 6 && libpythonRe.MatchString(filepath.Base(fields[5])) {
+			if err := mappedHere(pid, fields[5], fields[4]); err != nil {
+				return nil, err
+			}
 			return openInterp(fields[5])
 		}
 	}
@@ -252,7 +257,42 @@ func findPIDInterp(pid int) (*interp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable of process %d: %w", pid, err)
 	}
+	for _, line := range lines {
+		if fields := strings.Fields(line); len(fields) >= 6 && fields[5] == exe {
+			if err := mappedHere(pid, exe, fields[4]); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	return interpOfExecutable(exe)
+}
+
+// ErrOtherNamespace: the process maps its interpreter from a path that
+// names another file here, or none: it runs in another mount namespace
+// (a container), whose files giltrace does not probe.
+var ErrOtherNamespace = errors.New("the process runs in another mount namespace")
+
+// mappedHere checks that path, which process pid maps as inode ino (its
+// maps' inode field), is that file here. The inode alone is compared: on
+// an overlay file system the device a stat gives is the overlay's, the
+// maps' the layer's (QA: a python whose libpython was bind-mounted in a
+// mount namespace of its own got probes on the host's file at the same
+// path, no event, and "each was blocked or ran alone").
+func mappedHere(pid int, path, ino string) error {
+	want, err := strconv.ParseUint(ino, 10, 64)
+	if err != nil || want == 0 {
+		return nil // cannot be told
+	}
+	var st syscall.Stat_t
+	what := "another file here"
+	if err := syscall.Stat(path, &st); err != nil {
+		what = "no file here"
+	} else if st.Ino == want {
+		return nil
+	}
+	return fmt.Errorf("process %d maps its interpreter %s (inode %d), which names %s: %w (a container?), and giltrace probes the files of its own: run giltrace where the process's files are (inside its container)",
+		pid, path, want, what, ErrOtherNamespace)
 }
 
 // openInterp reads the symbols, version and struct layout of the

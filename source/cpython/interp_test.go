@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -232,6 +234,34 @@ func TestLibpythonName(t *testing.T) {
 	} {
 		if got := libpythonRe.MatchString(name); got != want {
 			t.Errorf("libpythonRe.MatchString(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestMappedHere: the interpreter a process maps is probed only when the
+// same path names the same file (inode) here; another file, or none,
+// is a process in another mount namespace, said so (QA: a bind-mounted
+// libpython got probes on the host's file and no event).
+func TestMappedHere(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "libpython3.12.so.1.0")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	ino := strconv.FormatUint(st.Ino, 10)
+	if err := mappedHere(42, p, ino); err != nil {
+		t.Errorf("the same file: %v", err)
+	}
+	if err := mappedHere(42, p, "0"); err != nil {
+		t.Errorf("no inode to compare: %v", err)
+	}
+	for path, want := range map[string]string{p: "which names another file here", p + ".gone": "which names no file here"} {
+		err := mappedHere(42, path, strconv.FormatUint(st.Ino+1, 10))
+		if !errors.Is(err, ErrOtherNamespace) || !strings.Contains(err.Error(), "process 42 maps its interpreter "+path) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", path, err)
 		}
 	}
 }
