@@ -267,8 +267,10 @@ func resolve(o ClientOptions, getenv func(string) string) (clientConfig, error) 
 		cfg.timeout = DefaultTimeout
 		if src, v := env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"); v != "" {
 			msec, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || msec <= 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: want a positive number of milliseconds", src, v))
+			if err != nil || msec <= 0 || msec > maxTimeoutMS {
+				// Bounded: a Duration of more would overflow (QA:
+				// 999999999999999 was taken, for 1 076 616 hours).
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive number of milliseconds, at most %d (an hour)", src, v, maxTimeoutMS))
 			} else {
 				cfg.timeout = time.Duration(msec) * time.Millisecond
 			}
@@ -277,10 +279,65 @@ func resolve(o ClientOptions, getenv func(string) string) (clientConfig, error) 
 	if src, v := env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"); v != "" && v != "gzip" && v != "none" {
 		errs = append(errs, fmt.Errorf("%s=%q: want gzip or none", src, v))
 	}
+	// The SDK reads these itself, and only logs what it cannot use,
+	// sending without it (QA: a malformed header was dropped with a log
+	// line, and the request went out without its key).
+	if src, v := env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"); v != "" {
+		errs = append(errs, prefix(src, checkHeaders(v)))
+	}
+	for _, name := range []string{"CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+		if src, v := env("OTEL_EXPORTER_OTLP_TRACES_"+name, "OTEL_EXPORTER_OTLP_"+name); v != "" {
+			if f, err := os.Open(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			} else {
+				f.Close()
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return clientConfig{}, fmt.Errorf("otlp configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// maxTimeoutMS bounds OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT: an hour.
+const maxTimeoutMS = 3_600_000
+
+// checkHeaders checks OTEL_EXPORTER_OTLP_[TRACES_]HEADERS as the SDK
+// parses it: comma-separated key=value pairs, the key an HTTP token, the
+// value percent-encoded. The values are secrets (tokens): an error names
+// the pair by its place and key only.
+func checkHeaders(v string) error {
+	for i, pair := range strings.Split(v, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(pair, "=")
+		key = strings.TrimSpace(key)
+		switch {
+		case !ok:
+			return fmt.Errorf("header %d: missing '=' (want key=value pairs separated by commas)", i+1)
+		case !httpToken(key):
+			return fmt.Errorf("header %d: key %q is not an HTTP header name", i+1, key)
+		}
+		if _, err := url.PathUnescape(value); err != nil {
+			return fmt.Errorf("header %d (%s): its value is not percent-encoded as it should be", i+1, key)
+		}
+	}
+	return nil
+}
+
+// httpToken reports whether s is an HTTP token (RFC 9110), a header's name.
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
 }
 
 func prefix(src string, err error) error {

@@ -49,6 +49,13 @@ func TestResolve(t *testing.T) {
 		{name: "bad env endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, err: `OTEL_EXPORTER_OTLP_ENDPOINT: endpoint "ftp://x"`},
 		{name: "bad timeout", env: map[string]string{"OTEL_EXPORTER_OTLP_TIMEOUT": "10s"}, err: `OTEL_EXPORTER_OTLP_TIMEOUT="10s": want a positive number of milliseconds`},
 		{name: "bad compression", env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, err: `OTEL_EXPORTER_OTLP_COMPRESSION="zstd": want gzip or none`},
+		// QA: the SDK logged these and sent without them.
+		{name: "headers", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-team=giltrace, Authorization=Bearer%20abc,"}, want: clientConfig{defaultHTTPEndpoint, ProtocolHTTPProtobuf, DefaultTimeout}},
+		{name: "header without =", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-team=a,garbage"}, err: `OTEL_EXPORTER_OTLP_HEADERS: header 2: missing '='`},
+		{name: "header key", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x team=a"}, err: `OTEL_EXPORTER_OTLP_TRACES_HEADERS: header 1: key "x team" is not an HTTP header name`},
+		{name: "header value", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "token=s3cr%zz"}, err: `OTEL_EXPORTER_OTLP_HEADERS: header 1 (token): its value is not percent-encoded`},
+		{name: "certificate", env: map[string]string{"OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"}, err: `OTEL_EXPORTER_OTLP_CERTIFICATE: open /nonexistent/ca.pem: no such file or directory`},
+		{name: "huge timeout", env: map[string]string{"OTEL_EXPORTER_OTLP_TIMEOUT": "999999999999999"}, err: `want a positive number of milliseconds, at most 3600000 (an hour)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +78,7 @@ func TestResolve(t *testing.T) {
 
 // clearOTLPEnv keeps the machine's OTEL_* settings out of a test.
 func clearOTLPEnv(t *testing.T) {
-	for _, k := range []string{"ENDPOINT", "PROTOCOL", "HEADERS", "TIMEOUT", "COMPRESSION"} {
+	for _, k := range []string{"ENDPOINT", "PROTOCOL", "HEADERS", "TIMEOUT", "COMPRESSION", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
 		t.Setenv("OTEL_EXPORTER_OTLP_"+k, "")
 		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_"+k, "")
 	}
