@@ -127,6 +127,12 @@ func checkAttachPID(pid int) error {
 		// QA: "readlink /proc/2/exe: no such file or directory".
 		return fmt.Errorf("process %d is a kernel thread, not a program: nothing to trace", pid)
 	}
+	if strings.HasPrefix(state, "T") || strings.HasPrefix(state, "t") {
+		// Its main thread stopped: nothing of it runs while attached
+		// (QA: "each was blocked (sleeping, waiting, in I/O) or ran
+		// alone" for a process stopped by SIGSTOP).
+		return fmt.Errorf("process %d is stopped (%s: by SIGSTOP, Ctrl-Z or a debugger), and nothing of it would run while attached: continue it (kill -CONT %d), then attach", pid, state, pid)
+	}
 	return nil
 }
 

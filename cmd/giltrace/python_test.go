@@ -870,6 +870,35 @@ func TestCheckAttachPID(t *testing.T) {
 	if err := checkAttachPID(pid); err == nil || !strings.Contains(err.Error(), "has exited") {
 		t.Errorf("zombie: %v", err)
 	}
+	// A stopped process runs nothing while attached (QA: blamed on the
+	// program's waits); continued, it is attached to.
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+	sp := sleeper.Process.Pid
+	syscall.Kill(sp, syscall.SIGSTOP)
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", sp))
+		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "T" {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("%d never stopped", sp)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := checkAttachPID(sp); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("process %d is stopped (T (stopped): by SIGSTOP, Ctrl-Z or a debugger)", sp)) || !strings.Contains(err.Error(), fmt.Sprintf("kill -CONT %d", sp)) {
+		t.Errorf("stopped: %v", err)
+	}
+	syscall.Kill(sp, syscall.SIGCONT)
+	for i := 0; checkAttachPID(sp) != nil; i++ {
+		if i == 1000 {
+			t.Fatalf("continued, %d: %v", sp, checkAttachPID(sp))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// A process that does not exist is a usage error too (exit 2, as the
 	// zombie's; QA found 1): the highest PID the kernel allows, plus one.
 	pidMax, _ := os.ReadFile("/proc/sys/kernel/pid_max")
