@@ -129,6 +129,13 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	exited := make(chan struct{})
 	var exitMono atomic.Int64 // when the program was seen to exit
 	if cmd != nil {
+		// The trace begins as the program is let go, not before the
+		// probes were enabled: a slow enable (a loaded machine) was
+		// counted in the run's wall, time no thread lived in (QA: the
+		// first event at 170 and 214 ms, where 11-40 ms is usual, and
+		// the achieved speedup 1.72x where the other runs had 2.7-3.0x).
+		r.meta.Start = time.Now()
+		r.startMono = monoNow()
 		own0 := selfCPU()
 		gate.Close() // the program runs from here
 		gate = nil
