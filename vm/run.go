@@ -168,7 +168,7 @@ func resolve(w *workload.Workload, o Options) (settings, error) {
 		if s.processes == 1 {
 			procs = "process"
 		}
-		return s, fmt.Errorf("%d threads in %d %s: at most %d threads", total, s.processes, procs, workload.MaxThreads)
+		return s, fmt.Errorf("%d threads in %d %s: %w", total, s.processes, procs, ErrTooManyThreads)
 	}
 	s.threads = total
 	if s.virtual && s.cores == 0 {
@@ -442,6 +442,10 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 // ErrTooManyProcesses: a run of more processes than the VM runs
 // (workload.MaxProcesses).
 var ErrTooManyProcesses = fmt.Errorf("at most %d processes", workload.MaxProcesses)
+
+// ErrTooManyThreads: a run of more threads in all than a workload may
+// have (workload.MaxThreads).
+var ErrTooManyThreads = fmt.Errorf("at most %d threads", workload.MaxThreads)
 
 // runner builds the processes and threads of a run.
 type runner struct {

@@ -172,7 +172,13 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		if errors.Is(err, compare.ErrPinnedProcesses) || errors.Is(err, vm.ErrTooManyProcesses) {
 			return &usageError{fmt.Errorf("%s: %w", o.File, err)}
 		}
-		return &usageError{fmt.Errorf("%s: %w (check --threads, --cores and --switch-interval)", o.File, err)}
+		// Name the flag at fault where it is known (QA: all three were
+		// named for a thread count).
+		check := "check --threads, --cores and --switch-interval"
+		if errors.Is(err, vm.ErrTooManyThreads) {
+			check = "check --threads"
+		}
+		return &usageError{fmt.Errorf("%s: %w (%s)", o.File, err, check)}
 	}
 	// The files it writes: none of them may be the user's.
 	vs, err := co.Variants()

@@ -490,3 +490,15 @@ func TestCompareSaysProcessesUnused(t *testing.T) {
 		t.Errorf("JSON without notes:\n%s", out)
 	}
 }
+
+// TestCompareTooManyThreadsNamesTheFlag: a --threads whose variants would
+// run more threads than a workload may names --threads alone, and the
+// process count in the singular (QA: "--threads, --cores and
+// --switch-interval" for a thread count).
+func TestCompareTooManyThreadsNamesTheFlag(t *testing.T) {
+	w := writeWorkload(t, "name: two\nthreads:\n  - {name: a, run: f}\n  - {name: b, run: f}\nfunctions:\n  f: [{compute: 1ms}]\n")
+	_, err := runRoot("compare", w, "--threads", "1,600", "--modes", "threads", "-o", t.TempDir())
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "1200 threads in 1 process: at most 1024 threads (check --threads)") {
+		t.Errorf("err = %v (exit %d)", err, exitCode(err))
+	}
+}
