@@ -294,7 +294,15 @@ func daemonBound(v *vthread) int64 {
 			continue
 		}
 		if w.at != never {
-			b = min(b, w.at)
+			// Queued in the middle of a countdown, it cannot end before
+			// the countdown does (QA: bound by their quanta, two daemons
+			// beside computing threads on 4 cores ran a loop iteration
+			// at a time, 4 s for a what-if row of 2.2 s).
+			at := w.at
+			if n := w.loopLeft(); n > 0 && !w.qwake {
+				at = max(at, w.now()+n*instrsPerLoop*v.c.psPerInstr/1000)
+			}
+			b = min(b, at)
 		} else if w.inRunq {
 			// Waiting for a core, in the middle of a countdown: it cannot
 			// end (and make the process exit) before it has done the
@@ -304,14 +312,56 @@ func daemonBound(v *vthread) int64 {
 			// the other daemon's, two daemons on 2 cores beside their
 			// main thread took turns a few instructions at a time, 4.3 s
 			// of CPU for 1 s simulated, and an attach's what-if replays
-			// took seconds.
-			b = min(b, w.now()+w.loopLeft()*instrsPerLoop*v.c.psPerInstr/1000)
-		} else if q := v.c.q; len(q) > 0 {
+			// took seconds. Nor before it has a core again, no earlier
+			// than one frees (coreFreeAt): bound by its own time alone,
+			// a peer about to end, not in a countdown, held a daemon to
+			// one iteration a check until its slice's end (QA: a what-if
+			// row of 2.2 s on 4 cores took 4 s to simulate).
+			if free := v.c.coreFreeAt(v); free != never { // never: no core frees before v's own horizon
+				b = min(b, max(w.now(), free)+w.loopLeft()*instrsPerLoop*v.c.psPerInstr/1000)
+			}
+		} else if len(v.c.q) > 0 {
 			// Parked or waiting for a core: whichever thread wakes it
 			// or frees a core runs first, no earlier than the earliest
 			// queued entry (v itself, at a lock or a core, is the
-			// earliest then, and its push resets this horizon).
-			b = min(b, q[0].at)
+			// earliest then, and its push resets this horizon), nor
+			// than where a thread computing in a countdown could act
+			// (wakerBound).
+			b = min(b, v.c.wakerBound(v))
+		}
+	}
+	return b
+}
+
+// wakerBound is the earliest time a thread other than v could touch
+// shared state, for a daemon v beside a parked thread of its process,
+// which only such a touch can wake: a queued thread's time, but for one
+// queued in the middle of a countdown the countdown's end (it touches
+// nothing before; giving its core up lets a thread waiting for one run,
+// which the next term bounds); for a thread waiting for a core, the
+// earliest time a core frees (coreFreeAt) plus what is left of its
+// countdown. QA: bound by each other's entries and safe times, two
+// daemons beside a parked main thread on 4 cores took turns a loop
+// iteration at a time: a what-if row of 2.2 s took 4 s to simulate.
+func (c *vclock) wakerBound(v *vthread) int64 {
+	b := int64(never)
+	for _, x := range c.q {
+		if x == v {
+			continue
+		}
+		at := x.at
+		if n := x.loopLeft(); n > 0 && !x.qwake {
+			at = max(at, x.now()+n*instrsPerLoop*c.psPerInstr/1000)
+		}
+		b = min(b, at)
+	}
+	if len(c.runq) > 0 {
+		if free := c.coreFreeAt(v); free != never {
+			for _, w := range c.runq {
+				if w != v {
+					b = min(b, max(w.now(), free)+w.loopLeft()*instrsPerLoop*c.psPerInstr/1000)
+				}
+			}
 		}
 	}
 	return b
