@@ -248,7 +248,17 @@ func Run(ctx context.Context, o Options, run Runner) (*Result, error) {
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 				res.finish()
-				return res, fmt.Errorf("comparing %s: stopped at %s: %w", o.Workload, v.Name(), err)
+				kept := ""
+				if t != nil && o.Dir != "" {
+					// What the variant had run, its trace marked
+					// interrupted, as record keeps an interrupted run
+					// (QA: only the finished variants were kept).
+					p := filepath.Join(o.Dir, v.Name()+".giltrace")
+					if werr := tracer.WriteFile(p, t); werr == nil {
+						kept = fmt.Sprintf(" (what it had run is kept: %s)", p)
+					}
+				}
+				return res, fmt.Errorf("comparing %s: stopped at %s%s: %w", o.Workload, v.Name(), kept, err)
 			}
 			// A row that says why, and the other variants still run (QA:
 			// the one-thread variant of a pool whose main thread waits
@@ -294,6 +304,9 @@ func (o *Options) best(ctx context.Context, v Variant, run Runner) (*tracer.Trac
 	for range max(o.Runs, 1) {
 		t, err := run(ctx, v)
 		if err != nil {
+			if ctx.Err() != nil && t != nil && best == nil {
+				return t, err // stopped: what it had run (Run keeps it)
+			}
 			return nil, err
 		}
 		if best == nil || t.Duration() < best.Duration() {

@@ -172,6 +172,32 @@ func TestRunStops(t *testing.T) {
 	}
 }
 
+// TestRunStopsKeepsTheVariant: the variant a stop interrupted keeps what
+// it had run, its trace, and the error says where (QA: only the finished
+// variants were kept).
+func TestRunStopsKeepsTheVariant(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	run := func(ctx context.Context, v Variant) (*tracer.Trace, error) {
+		calls++
+		tr, err := fakeRun(ctx, v)
+		if calls == 2 {
+			cancel()
+			return tr, errors.Join(err, ctx.Err())
+		}
+		return tr, err
+	}
+	dir := t.TempDir()
+	res, err := Run(ctx, Options{Workload: "w", CallsPerThread: 1, Threads: []int{1, 2}, Dir: dir}, run)
+	kept := filepath.Join(dir, "threads-2.giltrace")
+	if !errors.Is(err, context.Canceled) || res == nil || len(res.Rows) != 1 || !strings.Contains(err.Error(), "stopped at threads-2 (what it had run is kept: "+kept+")") {
+		t.Fatalf("Run = %v, %v; want 1 row and the stopped variant's trace kept", res, err)
+	}
+	if _, err := tracer.ReadFile(kept); err != nil {
+		t.Errorf("the stopped variant's trace: %v", err)
+	}
+}
+
 // checkGolden compares got with testdata/name, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()

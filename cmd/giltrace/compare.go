@@ -213,7 +213,9 @@ func runCompare(cmd *cobra.Command, o *compareOptions) error {
 		if werr := writeCompare(cmd, res, dir, o.JSON); werr != nil && err == nil {
 			err = werr
 		}
-		noteCompares(cmd, dir, names)
+	}
+	if res != nil {
+		noteCompares(cmd, dir, names) // an interrupted variant's trace too
 	}
 	return err
 }
