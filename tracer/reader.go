@@ -179,6 +179,17 @@ type threadEvents struct {
 
 const headerLen = len(Magic) + 4
 
+// MaxTime bounds an event's time, nanoseconds since the trace's start:
+// 2^52 ns, 52 days. Beyond it a thread's times summed over a few
+// thousand threads overflow (QA: a crafted trace of times near 2^62 gave
+// "achieved -2.00x"); no recording lasts so long.
+const MaxTime = int64(1) << 52
+
+// timeBeyond is the reader's error for an event time past MaxTime.
+func timeBeyond(t int64) error {
+	return fmt.Errorf("event time %d ns is beyond %d ns (%d days), the most a trace may span", t, MaxTime, MaxTime/int64(24*time.Hour))
+}
+
 func (rd *reader) header() error {
 	var h [headerLen]byte
 	n, err := io.ReadFull(rd.br, h[:])
@@ -489,6 +500,10 @@ func (rd *reader) events(d *decoder) int {
 		}
 		if delta > math.MaxInt64-uint64(st.time) {
 			d.fail(fmt.Errorf("time delta %d overflows the time", delta))
+			break
+		}
+		if t := st.time + int64(delta); t > MaxTime {
+			d.fail(timeBeyond(t))
 			break
 		}
 		e.Time = st.time + int64(delta)

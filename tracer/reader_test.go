@@ -232,6 +232,8 @@ func TestReadDamaged(t *testing.T) {
 		{"event cut inside", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 2, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0, 5)), 5, 1, "expected its header byte"},
 		{"time overflow", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0),
 			rec(recEvents, 1, 1, uint64(1<<63), byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "overflows the time"},
+		{"time beyond MaxTime", file(meta, strs, procs, threads, stacks, rec(recEvents, 2, 1, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0),
+			rec(recEvents, 1, 1, uint64(MaxTime+1), byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "event time 4503599627370497 ns is beyond 4503599627370496 ns (52 days), the most a trace may span"},
 		{"events left mismatch", file(meta, strs, procs, threads, stacks, start,
 			rec(recEvents, 1, 1, 1, byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)), 6, 1, "the record says 1 events are left, expected 0"},
 		{"more events than left", file(meta, strs, procs, threads, stacks, rec(recEvents, 1, 2, 0, byte(KindThreadStart)|evSameStack|evArgZero, 0, 0, byte(KindThreadEnd)|evSameStack|evArgZero|evSameThread)),

@@ -52,6 +52,8 @@ func (rd *reader) threadEvents(d *decoder) int {
 			d.fail(fmt.Errorf("header byte %#02x lacks the same-thread bit, which version 2 always sets", h))
 		case delta > math.MaxInt64-uint64(te.time):
 			d.fail(fmt.Errorf("time delta %d overflows the time", delta))
+		case te.time+int64(delta) > MaxTime:
+			d.fail(timeBeyond(te.time + int64(delta)))
 		}
 		if d.err != nil {
 			return rd.nevents + k
