@@ -1064,11 +1064,14 @@ func TestSampledHold(t *testing.T) {
 		if tr.Meta.Extra["held_samples"] == "" {
 			t.Fatalf("running time by innermost function %v: the recorder read no stack during a hold of 300 ms", by)
 		}
-		// Most, not 70 % (as it was): the interpreter's start-up, in the
-		// same running time, took 155 ms beside spin's 300 once in a
-		// loaded full run (66 %); without the readings spin had none.
-		if all == 0 || float64(by["spin"])/float64(all) <= 0.5 {
-			t.Errorf("running time by innermost function %v: want spin to have most of it", by)
+		// spin's 300 ms (a loop timed by the clock: as long on a loaded
+		// machine), not a share of all the running time: the
+		// interpreter's start-up in it took 155 ms once in a loaded full
+		// run, and 300 ms beside two other test suites (CI, 2026-12-05,
+		// spin at 49 % then). Without the readings spin had none, and
+		// its time went to stat_it's line.
+		if spin := time.Duration(by["spin"]); spin < 200*time.Millisecond || by["stat_it"] >= by["spin"] {
+			t.Errorf("running time by innermost function %v (of %v): want spin to have its 300 ms loop, more than stat_it", by, time.Duration(all))
 		}
 	})
 }
