@@ -137,7 +137,7 @@ func TestRecordAMissingScript(t *testing.T) {
 	if b, err := os.ReadFile(kept); err != nil || string(b) != "a previous run" {
 		t.Errorf("the previous run: %q, %v", b, err)
 	}
-	for _, argv := range [][]string{{"python3", "-c", "x"}, {"python3", "-m", "nosuch"}, {"python3", "-"}, {"python3"}, {"/bin/echo", "nosuch.py"}} {
+	for _, argv := range [][]string{{"python3", "-c", "x"}, {"python3", "-m", "nosuch"}, {"python3", "-"}, {"python3"}, {"/bin/echo", "nosuch.py"}, {"python3", "-mhttp.server", "8000"}, {"python3", "-uc", "x", "y"}} {
 		if err := checkScript(argv); err != nil {
 			t.Errorf("%q: %v, want no script to check", argv, err)
 		}

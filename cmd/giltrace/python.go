@@ -127,11 +127,15 @@ func checkAttachPID(pid int) error {
 		// QA: "readlink /proc/2/exe: no such file or directory".
 		return fmt.Errorf("process %d is a kernel thread, not a program: nothing to trace", pid)
 	}
-	if strings.HasPrefix(state, "T") || strings.HasPrefix(state, "t") {
+	if strings.HasPrefix(state, "T") {
 		// Its main thread stopped: nothing of it runs while attached
 		// (QA: "each was blocked (sleeping, waiting, in I/O) or ran
 		// alone" for a process stopped by SIGSTOP).
-		return fmt.Errorf("process %d is stopped (%s: by SIGSTOP, Ctrl-Z or a debugger), and nothing of it would run while attached: continue it (kill -CONT %d), then attach", pid, state, pid)
+		return fmt.Errorf("process %d is stopped (%s: by SIGSTOP or Ctrl-Z), and nothing of it would run while attached: continue it (kill -CONT %d), then attach", pid, state, pid)
+	}
+	if strings.HasPrefix(state, "t") {
+		// Stopped by its tracer, which SIGCONT does not resume (review).
+		return fmt.Errorf("process %d is stopped by a debugger or tracer (%s: gdb, strace), and nothing of it would run while attached: let it run or detach the tracer, then attach", pid, state)
 	}
 	return nil
 }

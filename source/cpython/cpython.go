@@ -329,15 +329,40 @@ func scriptName(argv []string) (string, string) {
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
 		switch {
-		case a == "-m" && i+1 < len(argv):
-			return argv[i+1], ""
-		case a == "-c":
-			return filepath.Base(argv[0]), ""
-		case a == "-X" || a == "-W" || a == "--check-hash-based-pycs":
+		case a == "--check-hash-based-pycs":
 			i++ // an option with its argument apart (review: the argument was taken for the script)
-		case strings.HasPrefix(a, "-"):
-		default:
+		case a == "-": // the script from standard input
+			return filepath.Base(argv[0]), a
+		case !strings.HasPrefix(a, "-"):
 			return strings.TrimSuffix(filepath.Base(a), ".py"), a
+		case strings.HasPrefix(a, "--"):
+			// --help, --version and the like: no argument.
+		default:
+			// Short options, grouped as python takes them (-uc CODE,
+			// -Bm mod, -mhttp.server, -Xdev): -c and -m end the options,
+			// their argument the rest of the group or the next one; -X
+			// and -W take theirs likewise (review: -mhttp.server 8000
+			// took 8000 for the script).
+			for k := 1; k < len(a); k++ {
+				rest := a[k+1:]
+				switch a[k] {
+				case 'c':
+					return filepath.Base(argv[0]), ""
+				case 'm':
+					if rest != "" {
+						return rest, ""
+					}
+					if i+1 < len(argv) {
+						return argv[i+1], ""
+					}
+					return filepath.Base(argv[0]), ""
+				case 'X', 'W':
+					if rest == "" {
+						i++
+					}
+					k = len(a) // the rest of the group is its argument
+				}
+			}
 		}
 	}
 	if len(argv) == 0 {

@@ -89,12 +89,14 @@ func (m *machine) prefetch(e *rawEvent) {
 		if m.in.layout.minor >= 12 && f.owner == frameOwnedByCStack {
 			continue // a shim frame, no Python function: resolve skips it
 		}
-		if codes[i] = m.checkedCode(p, f.code); codes[i] == nil && i > 0 {
-			// No code object there: the thread moved on and the chain
-			// read after the hit changed under the read, or the process
-			// is gone. Its callers, read through it, are as wrong (QA:
-			// 30 "?" callers under an import on 3.12, each a read of a
-			// stray address): one unknown caller stands for them.
+		if codes[i] = m.checkedCode(p, f.code); codes[i] == nil && i > 0 && m.mem.memory(p.pid).f != nil {
+			// No code object there, in a process still readable: the
+			// thread moved on and the chain read after the hit changed
+			// under the read. Its callers, read through it, are as wrong
+			// (QA: 30 "?" callers under an import on 3.12, each a read
+			// of a stray address): one unknown caller stands for them.
+			// A process gone keeps its frames (review): those fetched
+			// at the hit are right, and their codes may be cached.
 			raw, codes = raw[:i+1], codes[:i+1]
 			break
 		}

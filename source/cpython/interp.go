@@ -243,11 +243,10 @@ func findPIDInterp(pid int) (*interp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the memory map of process %d: %w", pid, err)
 	}
-	lines := strings.Split(string(maps), "\n")
-	for _, line := range lines {
+	for _, line := range strings.Split(string(maps), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) >= 6 && libpythonRe.MatchString(filepath.Base(fields[5])) {
-			if err := mappedHere(pid, fields[5], fields[4]); err != nil {
+			if err := mappedHere(pid, fields[5]); err != nil {
 				return nil, err
 			}
 			return openInterp(fields[5])
@@ -257,13 +256,8 @@ func findPIDInterp(pid int) (*interp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable of process %d: %w", pid, err)
 	}
-	for _, line := range lines {
-		if fields := strings.Fields(line); len(fields) >= 6 && fields[5] == exe {
-			if err := mappedHere(pid, exe, fields[4]); err != nil {
-				return nil, err
-			}
-			break
-		}
+	if err := mappedHere(pid, exe); err != nil {
+		return nil, err
 	}
 	return interpOfExecutable(exe)
 }
@@ -273,26 +267,34 @@ func findPIDInterp(pid int) (*interp, error) {
 // (a container), whose files giltrace does not probe.
 var ErrOtherNamespace = errors.New("the process runs in another mount namespace")
 
-// mappedHere checks that path, which process pid maps as inode ino (its
-// maps' inode field), is that file here. The inode alone is compared: on
-// an overlay file system the device a stat gives is the overlay's, the
-// maps' the layer's (QA: a python whose libpython was bind-mounted in a
-// mount namespace of its own got probes on the host's file at the same
-// path, no event, and "each was blocked or ran alone").
-func mappedHere(pid int, path, ino string) error {
-	want, err := strconv.ParseUint(ino, 10, 64)
-	if err != nil || want == 0 {
+// mappedHere checks that path, which process pid maps as its
+// interpreter, names the same file here as in the process's own root
+// (/proc/PID/root: its mount namespace), by device and inode: a
+// container's file at a path the host also has is another file (QA: a
+// python whose libpython was bind-mounted in a mount namespace of its own
+// got probes on the host's file at the same path, no event, and "each was
+// blocked or ran alone"). Both are looked up through the same mounts when
+// the process shares giltrace's (an overlay's inode and device alike). Its
+// root that cannot be read (no permission) tells nothing: taken as here.
+func mappedHere(pid int, path string) error {
+	return mappedUnder(pid, path, fmt.Sprintf("/proc/%d/root", pid))
+}
+
+// mappedUnder is mappedHere with the process's root at root.
+func mappedUnder(pid int, path, root string) error {
+	var there syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(root, path), &there); err != nil {
 		return nil // cannot be told
 	}
-	var st syscall.Stat_t
+	var here syscall.Stat_t
 	what := "another file here"
-	if err := syscall.Stat(path, &st); err != nil {
+	if err := syscall.Stat(path, &here); err != nil {
 		what = "no file here"
-	} else if st.Ino == want {
+	} else if here.Dev == there.Dev && here.Ino == there.Ino {
 		return nil
 	}
-	return fmt.Errorf("process %d maps its interpreter %s (inode %d), which names %s: %w (a container?), and giltrace probes the files of its own: run giltrace where the process's files are (inside its container)",
-		pid, path, want, what, ErrOtherNamespace)
+	return fmt.Errorf("process %d maps its interpreter %s, which names %s: %w (a container?), and giltrace probes the files of its own: run giltrace where the process's files are (inside its container)",
+		pid, path, what, ErrOtherNamespace)
 }
 
 // openInterp reads the symbols, version and struct layout of the

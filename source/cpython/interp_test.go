@@ -8,9 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -92,6 +90,16 @@ func TestWorkloadName(t *testing.T) {
 		{[]string{"python3", "--check-hash-based-pycs", "never", "-c", "pass"}, "python3", ""},
 		{[]string{"python3", "--check-hash-based-pycs", "never", "app.py"}, "app", "app.py"},
 		{[]string{"/usr/local/bin/tool"}, "tool", ""},
+		// Grouped and joined short options (review: -mhttp.server 8000
+		// took 8000 for the script, which record then refused).
+		{[]string{"python3", "-mhttp.server", "8000"}, "http.server", ""},
+		{[]string{"python3", "-Bm", "pkg.mod", "x"}, "pkg.mod", ""},
+		{[]string{"python3", "-cimport sys", "arg"}, "python3", ""},
+		{[]string{"python3", "-uc", "pass", "arg"}, "python3", ""},
+		{[]string{"python3", "-Xdev", "-Wignore", "app.py"}, "app", "app.py"},
+		{[]string{"python3", "-uX", "dev", "app.py"}, "app", "app.py"},
+		{[]string{"python3", "-", "arg"}, "python3", "-"},
+		{[]string{"python3", "--version"}, "python3", ""},
 		// QA: names of no run.
 		{[]string{"python3", ".py"}, "python3", ".py"},
 		{[]string{"python3", "..py"}, "python3", "..py"},
@@ -238,29 +246,39 @@ func TestLibpythonName(t *testing.T) {
 	}
 }
 
-// TestMappedHere: the interpreter a process maps is probed only when the
-// same path names the same file (inode) here; another file, or none,
-// is a process in another mount namespace, said so (QA: a bind-mounted
-// libpython got probes on the host's file and no event).
+// TestMappedHere: the interpreter a process maps is probed only when its
+// path names the same file (device and inode) here as in the process's
+// own root; another file there, or none here, is a process in another
+// mount namespace, said so (QA: a bind-mounted libpython got probes on
+// the host's file and no event). A root that cannot be read tells
+// nothing. This process's own root is this one.
 func TestMappedHere(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "libpython3.12.so.1.0")
-	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+	root := t.TempDir()
+	p := filepath.Join(t.TempDir(), "lib", "libpython3.12.so.1.0")
+	for _, d := range []string{filepath.Dir(p), filepath.Join(root, filepath.Dir(p))} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(p, []byte("here"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
+	if err := mappedHere(os.Getpid(), p); err != nil {
+		t.Errorf("this process's own file: %v", err)
+	}
+	if err := mappedUnder(42, p, filepath.Join(root, "none")); err != nil {
+		t.Errorf("a root that cannot be read: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, p), []byte("there"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ino := strconv.FormatUint(st.Ino, 10)
-	if err := mappedHere(42, p, ino); err != nil {
-		t.Errorf("the same file: %v", err)
+	gone := p + ".gone"
+	if err := os.WriteFile(filepath.Join(root, gone), []byte("there"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if err := mappedHere(42, p, "0"); err != nil {
-		t.Errorf("no inode to compare: %v", err)
-	}
-	for path, want := range map[string]string{p: "which names another file here", p + ".gone": "which names no file here"} {
-		err := mappedHere(42, path, strconv.FormatUint(st.Ino+1, 10))
-		if !errors.Is(err, ErrOtherNamespace) || !strings.Contains(err.Error(), "process 42 maps its interpreter "+path) || !strings.Contains(err.Error(), want) {
+	for path, want := range map[string]string{p: "which names another file here", gone: "which names no file here"} {
+		err := mappedUnder(42, path, root)
+		if !errors.Is(err, ErrOtherNamespace) || !strings.Contains(err.Error(), "process 42 maps its interpreter "+path+", "+want) {
 			t.Errorf("%s: %v", path, err)
 		}
 	}
