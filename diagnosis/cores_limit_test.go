@@ -162,45 +162,41 @@ functions:
 // turns on the GIL, 1 ms a hold, 4 rounds; none ends.
 func TestStoppedAtTheBoundNoDaemons(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	for _, bound := range []bool{false, true} {
-		b := testkit.New("many")
-		p := b.Process("python", 1)
-		count := b.Func("count", 3)
-		gil := tracer.LockID(0)
-		var ths []*testkit.Thread
-		for i := range 16 {
-			th := b.Thread(p, fmt.Sprintf("w-%d", i)).Start(0)
-			if i > 0 {
-				th.Wait(10, gil)
+	b := testkit.New("many")
+	p := b.Process("python", 1)
+	count := b.Func("count", 3)
+	gil := tracer.LockID(0)
+	var ths []*testkit.Thread
+	for i := range 16 {
+		th := b.Thread(p, fmt.Sprintf("w-%d", i)).Start(0)
+		if i > 0 {
+			th.Wait(10, gil)
+		}
+		ths = append(ths, th)
+	}
+	at := int64(20)
+	for round := range 4 {
+		for i, th := range ths {
+			if round > 0 || i > 0 {
+				th.Acquire(at, gil, tracer.AcquireForced)
+			} else {
+				th.Acquire(at, gil, tracer.AcquireUncontended)
 			}
-			ths = append(ths, th)
-		}
-		at := int64(20)
-		for round := range 4 {
-			for i, th := range ths {
-				if round > 0 || i > 0 {
-					th.Acquire(at, gil, tracer.AcquireForced)
-				} else {
-					th.Acquire(at, gil, tracer.AcquireUncontended)
-				}
-				if round == 0 {
-					th.Call(at+1, count)
-				}
-				at += ms
-				th.Release(at, gil, tracer.ReleaseDropRequest).Wait(at+1, gil)
-				at += 10
+			if round == 0 {
+				th.Call(at+1, count)
 			}
+			at += ms
+			th.Release(at, gil, tracer.ReleaseDropRequest).Wait(at+1, gil)
+			at += 10
 		}
-		tr := b.Trace()
-		tr.Meta.Cores, tr.Meta.GOMAXPROCS = 8, 0
-		tr.Meta.Extra = map[string]string{"clock": "virtual"}
-		if bound {
-			tr.Meta.Extra["stopped_at_bound"] = "true"
-			tr.Dropped = 1000
-		}
-		sp := diagnosis.Analyze(tracer.Derive(tr)).Speedup
-		if bound && (sp.AsProcesses > 8.01 || sp.WithoutGIL > 8.01) {
-			t.Errorf("stopped at the bound: estimated %.2fx as processes, %.2fx without a GIL on 8 cores (limit %+v)", sp.AsProcesses, sp.WithoutGIL, sp.Limit)
-		}
+	}
+	tr := b.Trace()
+	tr.Meta.Cores, tr.Meta.GOMAXPROCS = 8, 0
+	tr.Meta.Extra = map[string]string{"clock": "virtual"}
+	tr.Meta.Extra["stopped_at_bound"] = "true"
+	tr.Dropped = 1000
+	sp := diagnosis.Analyze(tracer.Derive(tr)).Speedup
+	if sp.AsProcesses > 8.01 || sp.WithoutGIL > 8.01 {
+		t.Errorf("stopped at the bound: estimated %.2fx as processes, %.2fx without a GIL on 8 cores (limit %+v)", sp.AsProcesses, sp.WithoutGIL, sp.Limit)
 	}
 }

@@ -502,11 +502,10 @@ func (rd *reader) events(d *decoder) int {
 			d.fail(fmt.Errorf("time delta %d overflows the time", delta))
 			break
 		}
-		if t := st.time + int64(delta); t > MaxTime {
-			d.fail(timeBeyond(t))
+		if e.Time = st.time + int64(delta); e.Time > MaxTime {
+			d.fail(timeBeyond(e.Time))
 			break
 		}
-		e.Time = st.time + int64(delta)
 		if h&evSameThread == 0 {
 			e.Thread = ThreadID(d.uvarint())
 			if uint64(e.Thread) >= uint64(len(st.stacks)) {

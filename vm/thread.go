@@ -25,7 +25,7 @@ type thread struct {
 	home        int // the workload's process the thread belongs to (1-based): proc's, unless Options.OneProcess
 	gil         gil
 	// beginKind, beginArg: the IOBegin or NativeBegin that the GIL's
-	// release emits, right before its own event (beginAtRelease).
+	// release emits, right before its own event (releaseFor).
 	beginKind tracer.Kind
 	beginArg  uint64
 	buf       *tracer.Buffer

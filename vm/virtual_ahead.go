@@ -298,11 +298,7 @@ func daemonBound(v *vthread) int64 {
 			// the countdown does (QA: bound by their quanta, two daemons
 			// beside computing threads on 4 cores ran a loop iteration
 			// at a time, 4 s for a what-if row of 2.2 s).
-			at := w.at
-			if n := w.loopLeft(); n > 0 && !w.qwake {
-				at = max(at, w.now()+n*instrsPerLoop*v.c.psPerInstr/1000)
-			}
-			b = min(b, at)
+			b = min(b, w.actsAt())
 		} else if w.inRunq {
 			// Waiting for a core, in the middle of a countdown: it cannot
 			// end (and make the process exit) before it has done the
@@ -318,7 +314,7 @@ func daemonBound(v *vthread) int64 {
 			// one iteration a check until its slice's end (QA: a what-if
 			// row of 2.2 s on 4 cores took 4 s to simulate).
 			if free := v.c.coreFreeAt(v); free != never { // never: no core frees before v's own horizon
-				b = min(b, max(w.now(), free)+w.loopLeft()*instrsPerLoop*v.c.psPerInstr/1000)
+				b = min(b, w.resumesAt(free))
 			}
 		} else if len(v.c.q) > 0 {
 			// Parked or waiting for a core: whichever thread wakes it
@@ -331,6 +327,22 @@ func daemonBound(v *vthread) int64 {
 		}
 	}
 	return b
+}
+
+// actsAt is the earliest time queued thread v could act: its queued
+// time, or, queued at a check in the middle of a countdown (not a
+// wake-up), the countdown's end, before which it touches nothing shared.
+func (v *vthread) actsAt() int64 {
+	if n := v.loopLeft(); n > 0 && !v.qwake {
+		return max(v.at, v.now()+n*instrsPerLoop*v.c.psPerInstr/1000)
+	}
+	return v.at
+}
+
+// resumesAt is the earliest time v, waiting for a core, could act: once a
+// core frees (free, at the earliest), after the rest of its countdown.
+func (v *vthread) resumesAt(free int64) int64 {
+	return max(v.now(), free) + v.loopLeft()*instrsPerLoop*v.c.psPerInstr/1000
 }
 
 // wakerBound is the earliest time a thread other than v could touch
@@ -349,17 +361,13 @@ func (c *vclock) wakerBound(v *vthread) int64 {
 		if x == v {
 			continue
 		}
-		at := x.at
-		if n := x.loopLeft(); n > 0 && !x.qwake {
-			at = max(at, x.now()+n*instrsPerLoop*c.psPerInstr/1000)
-		}
-		b = min(b, at)
+		b = min(b, x.actsAt())
 	}
 	if len(c.runq) > 0 {
 		if free := c.coreFreeAt(v); free != never {
 			for _, w := range c.runq {
 				if w != v {
-					b = min(b, max(w.now(), free)+w.loopLeft()*instrsPerLoop*c.psPerInstr/1000)
+					b = min(b, w.resumesAt(free))
 				}
 			}
 		}
