@@ -78,11 +78,10 @@ func recordCmd(run func(*cobra.Command, *recordOptions) error) *cobra.Command {
 			"processes it starts through uprobes on the interpreter until it exits\n" +
 			"(docs/cpython.md: needs root); a python command whose script does not exist\n" +
 			"is refused before anything runs (exit 2), keeping the previous run. The\n" +
-			"program's stdin, stdout, stderr and exit\n" +
-			"status pass through: giltrace exits with the program's status when tracing\n" +
-			"worked, and with 1 when it did not. Stopped by a signal, giltrace sends the\n" +
-			"program SIGINT (as Ctrl-C would) and traces it while it shuts down, for up\n" +
-			"to --kill-after (5s), then kills it.",
+			"program's stdin, stdout, stderr and exit status pass through: giltrace\n" +
+			"exits with the program's status when tracing worked, and with 1 when it did\n" +
+			"not. Stopped by a signal, giltrace sends the program SIGINT (as Ctrl-C would)\n" +
+			"and traces it while it shuts down, for up to --kill-after (5s), then kills it.",
 		Args: usageArgs(recordArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
