@@ -153,7 +153,13 @@ func (th *thread) takeNotice(n *notice, d time.Duration) error {
 		th.drainWake()
 		n.sleepers = append(n.sleepers, th)
 		n.mu.Unlock()
+		if th.vt != nil {
+			th.vt.vp.noticeParked++ // a thread of another process may wake it (vclock.crossWakes)
+		}
 		w := th.clock.Park(th.ctx, th.wake, timeout)
+		if th.vt != nil {
+			th.vt.vp.noticeParked--
+		}
 		n.mu.Lock()
 		n.sleepers = slices.DeleteFunc(n.sleepers, func(x *thread) bool { return x == th })
 		if w == WakeStop {

@@ -64,6 +64,9 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	switch {
 	case noop == 0:
 		h = min(h, c.minPeerAt(v))
+		if c.crossWakes(v) {
+			h = min(h, c.othersAt(v))
+		}
 		waiting = c.peerInRunq(v)
 	default:
 		// A lazy lock's waiters' expiries are computed
@@ -83,6 +86,9 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 			}
 			h = min(h, at)
 			waiting = waiting || w.inRunq
+		}
+		if c.crossWakes(v) {
+			h = min(h, c.othersAt(v))
 		}
 	}
 	if waiting {
@@ -162,6 +168,43 @@ func (c *vclock) minPeerAt(v *vthread) int64 {
 		return q[1].at
 	}
 	return min(q[1].at, q[2].at)
+}
+
+// crossWakes reports whether a thread of another process than v's could
+// wake a thread of v's: one of v's process waits until a notify, and a
+// notice is the run's (notify.go). Woken, it waits for the GIL or asks
+// for a drop, so the earliest time another process's thread could notify
+// bounds v's run-ahead (othersAt). Review: a legacy GIL's holder passed
+// over the ticks that such a notify's waiter made, 2 processes on 4 cores.
+func (c *vclock) crossWakes(v *vthread) bool {
+	return v.vp.noticeParked > 0 && len(c.procs) > 1
+}
+
+// othersAt is the earliest time a thread of another process than v's
+// could act (a notify): as wakerBound, a queued thread's time, or the end
+// of the countdown it is in (two processes' workers computing beside a
+// waiting main thread ran ahead of each other a check at a time without
+// it), and for one waiting for a core, a core's freeing plus the rest of
+// its countdown.
+func (c *vclock) othersAt(v *vthread) int64 {
+	t := int64(never)
+	for _, w := range c.q {
+		if w.th.proc != v.th.proc {
+			t = min(t, w.actsAt())
+		}
+	}
+	free := int64(-1)
+	for _, w := range c.runq {
+		if w.inRunq && w.th.proc != v.th.proc {
+			if free < 0 {
+				free = c.coreFreeAt(v)
+			}
+			if free != never {
+				t = min(t, w.resumesAt(free))
+			}
+		}
+	}
+	return t
 }
 
 // peerInRunq reports whether a thread of v's process other than v waits
