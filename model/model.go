@@ -135,6 +135,15 @@ func Build(s *tracer.Spans, o Options) ([]byte, error) {
 		// over the limit was "a bug in giltrace").
 		return nil, fmt.Errorf("modelling %s: %w: the run lasted %s, longer than a model may (%s)", what, ErrTooLong, time.Duration(d).Round(time.Second), MaxRunTime)
 	}
+	if si := t.Meta.SwitchInterval; si > MaxRunTime {
+		// A damaged or forged header: the model's GIL could not be
+		// written (it was "a bug in giltrace", and near int64's maximum
+		// the interval wrapped to 1us).
+		return nil, fmt.Errorf("modelling %s: %w: the trace's switch interval is %s, longer than a model's GIL may have (%s)", what, ErrTooLong, si, MaxRunTime)
+	}
+	if ci := t.Meta.CheckInterval; t.Meta.GILMode == tracer.GILLegacy && ci > MaxCheckInterval {
+		return nil, fmt.Errorf("modelling %s: %w: the trace's check interval is %d instructions, more than a model's GIL may have (%d)", what, ErrTooLong, ci, MaxCheckInterval)
+	}
 	if n := len(t.Threads); n > MaxThreads {
 		// Each thread is a group of its own: a program that started
 		// threads one after another past the limit has no model.
@@ -311,7 +320,12 @@ const MaxCores = 4096
 // thread's planned time (workload.MaxModelThreadTime: TestMaxThreads).
 const MaxRunTime = 7 * 24 * time.Hour
 
-// ErrTooLong is returned by Build for a run longer than MaxRunTime.
+// MaxCheckInterval is the longest legacy check interval a model may write
+// (workload.MaxCheckInterval: TestMaxThreads).
+const MaxCheckInterval = 1_000_000
+
+// ErrTooLong is returned by Build for a run longer than MaxRunTime, or a
+// switch or check interval longer than a model's GIL may have.
 var ErrTooLong = errors.New("run too long to model")
 
 // ErrTooManyProcesses is returned by Build for a run with more processes
@@ -2425,6 +2439,11 @@ func count(n int, one, many string) string {
 // dur formats nanoseconds as a Go duration rounded to the microsecond, at
 // least 1us.
 func dur(ns float64) string {
+	if !(ns < float64(math.MaxInt64-int64(time.Millisecond))) {
+		// Saturated, not wrapped (a trace's switch interval near int64's
+		// maximum was written 1us); NaN too.
+		return time.Duration(math.MaxInt64).Truncate(time.Microsecond).String()
+	}
 	d := time.Duration(math.Round(ns/1000)) * time.Microsecond
 	return max(d, time.Microsecond).String()
 }

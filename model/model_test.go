@@ -529,6 +529,9 @@ func TestMaxThreads(t *testing.T) {
 	if model.MaxRunTime != workload.MaxModelThreadTime || model.MaxRunTime > workload.MaxModelDuration {
 		t.Errorf("model.MaxRunTime %v, workload.MaxModelThreadTime %v, MaxModelDuration %v", model.MaxRunTime, workload.MaxModelThreadTime, workload.MaxModelDuration)
 	}
+	if model.MaxCheckInterval != workload.MaxCheckInterval {
+		t.Errorf("model.MaxCheckInterval %d, workload.MaxCheckInterval %d", model.MaxCheckInterval, workload.MaxCheckInterval)
+	}
 	if model.MaxCores != workload.MaxCores {
 		t.Errorf("model.MaxCores %d, workload.MaxCores %d", model.MaxCores, workload.MaxCores)
 	}
@@ -1386,6 +1389,57 @@ func TestLongStretchLoads(t *testing.T) {
 	// A workload written by hand keeps the hour's limit.
 	if _, err := workload.Parse("hand.yaml", []byte("name: x\nthreads: [{name: a, run: f}]\nfunctions:\n  f:\n    - compute: 2h\n")); err == nil || !strings.Contains(err.Error(), "exceeds the limit of 1h") {
 		t.Errorf("a hand-written 2h compute: %v", err)
+	}
+}
+
+// TestAbsurdIntervals: a trace whose header gives a switch interval or a
+// legacy check interval longer than a model's GIL may have is refused
+// with ErrTooLong, naming it (before, the model did not load, "a bug in
+// giltrace", and an interval near int64's maximum wrapped to 1us); the
+// longest one allowed is written as it is and loads.
+func TestAbsurdIntervals(t *testing.T) {
+	build := func(mode tracer.GILMode, si time.Duration, ci int) ([]byte, error) {
+		b := testkit.New("intervals")
+		p := b.Process("python", 1)
+		m := b.Thread(p, "MainThread")
+		m.Start(0).Acquire(1, 0, tracer.AcquireUncontended).Call(2, b.Func("job", 3)).Return(int64(time.Millisecond)).Release(int64(time.Millisecond)+1, 0, tracer.ReleaseThreadEnd).End(int64(time.Millisecond) + 2)
+		tr := b.Trace()
+		tr.Meta.GILMode, tr.Meta.SwitchInterval, tr.Meta.CheckInterval = mode, si, ci
+		return model.Build(tracer.Derive(tr), model.Options{Source: "x.giltrace"})
+	}
+	for _, c := range []struct {
+		mode tracer.GILMode
+		si   time.Duration
+		ci   int
+		want string
+	}{
+		{tracer.GILCPython, math.MaxInt64, 0, "the trace's switch interval is 2562047h47m16.854775807s, longer than a model's GIL may have (168h0m0s)"},
+		{tracer.GILCPython, model.MaxRunTime + 1, 0, "switch interval is 168h0m0.000000001s"},
+		{tracer.GILLegacy, 0, model.MaxCheckInterval + 1, "the trace's check interval is 1000001 instructions, more than a model's GIL may have (1000000)"},
+	} {
+		if _, err := build(c.mode, c.si, c.ci); !errors.Is(err, model.ErrTooLong) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s, switch interval %v, check interval %d: %v, want ErrTooLong: %q", c.mode, c.si, c.ci, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		mode tracer.GILMode
+		si   time.Duration
+		ci   int
+		want string
+	}{
+		{tracer.GILCPython, model.MaxRunTime, 0, "switch_interval: 168h0m0s"},
+		{tracer.GILLegacy, 0, model.MaxCheckInterval, "check_interval: 1000000"},
+	} {
+		src, err := build(c.mode, c.si, c.ci)
+		if err != nil {
+			t.Fatalf("%s at the limit: %v", c.mode, err)
+		}
+		if !strings.Contains(string(src), c.want) {
+			t.Errorf("%s at the limit: the model lacks %q:\n%s", c.mode, c.want, src)
+		}
+		if _, err := workload.Parse("m.yaml", src); err != nil {
+			t.Errorf("%s at the limit: the model does not load: %v", c.mode, err)
+		}
 	}
 }
 
