@@ -1232,7 +1232,7 @@ func TestCriticalThreadNotTheWaitForProcesses(t *testing.T) {
 // faster I/O would help" (QA: a pipe ping-pong). Without the readings the
 // same run keeps the I/O latency limit.
 func TestWhatIfOwnIOLimit(t *testing.T) {
-	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping-inprocess.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}

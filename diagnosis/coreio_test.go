@@ -21,7 +21,7 @@ import (
 // nothing. The bundled web-scraping recording's readings are set here as
 // the recorder writes them.
 func TestCoreIO(t *testing.T) {
-	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping-inprocess.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ var recordedVerdicts = map[string]string{
 	"python-countdown":               GILBound,
 	"python-image-processing":        GILBound,
 	"python-web-scraping":            Scales,
+	"python-web-scraping-inprocess":  Scales,
 	"python-file-reading":            Scales,
 	"python-convoy":                  Convoy,
 	"python-c-extension-holding-gil": GILHeldInNative,

@@ -19,7 +19,7 @@ import (
 // such readings change nothing. The bundled web-scraping recording
 // scales; its readings are set here as the recorder writes them.
 func TestOwnIO(t *testing.T) {
-	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping-inprocess.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestOwnIO(t *testing.T) {
 // thread downloading from an external server, beside a pipe ping-pong,
 // was told so); a malformed list falls back to the run's figure.
 func TestOwnIOByThread(t *testing.T) {
-	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"))
+	tr, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "python-web-scraping-inprocess.giltrace"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2013,6 +2013,32 @@ func (a *analysis) scales() (Verdict, bool) {
 	}
 	var why, advice string
 	w := a.r.Work
+	// ioCaveat is what a real program's I/O overlap assumes, unless its
+	// speedup was measured.
+	ioCaveat := func() string {
+		if !a.realProgram() || a.r.Speedup.Measured != 0 {
+			return ""
+		}
+		// QA: 8 threads fetching from a server that answered one request
+		// at a time overlapped "7.23x" and ran no faster than one thread:
+		// each call's wait held the others'.
+		return " The overlap takes each I/O call to last as long alone as it did here: if the other end serves one request at a time (a single-threaded server, one database connection, a rate limit), the calls waited on each other, and fewer threads would be as fast: time the program with one thread to tell."
+	}
+	// releasing is the advice for work that is mostly I/O or native code
+	// releasing the GIL, which overlaps in threads.
+	releasing := func() string {
+		if s.NativeNS > s.IONS {
+			// Mostly GIL-releasing native code, not I/O: asyncio does not
+			// apply (QA: four native calls with no I/O were told it did).
+			if a.poolIOShare() >= PoolIOShare {
+				// More threads than cores fill the cores while others wait
+				// for I/O (PoolIOShare).
+				return fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))
+			}
+			return fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
+		}
+		return "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory." + ioCaveat()
+	}
 	switch {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
@@ -2021,30 +2047,22 @@ func (a *analysis) scales() (Verdict, bool) {
 		// A program of processes: threads would put its compute back
 		// under one GIL, whatever its share of I/O.
 		why = fmt.Sprintf("their compute runs in %d processes, each with its own GIL", gilProcs)
+		advice = fmt.Sprintf("Keep this design; with %s, more than %s will not help.", textfmt.Plural(sp.Cores, "core"), textfmt.Plural(sp.Cores, "CPU-bound process"))
 		if w.SerialShare < 0.5 {
 			why += fmt.Sprintf(", and %s of their work is I/O or native code that releases the GIL", textfmt.Pct0(w.ParallelShare))
+			// Mostly I/O or releasing native code, which overlaps within
+			// each process as across them: the cores do not bound it as
+			// they bound CPU-bound processes (QA: web_scraping.py's site
+			// in a child process made its scrapers' advice "more than 2
+			// CPU-bound processes will not help").
+			advice = "Keep this design: most of the work is I/O or native code that releases the GIL, which overlaps within each process's threads as across the processes."
+			if s.IONS >= s.NativeNS {
+				advice += ioCaveat()
+			}
 		}
-		advice = fmt.Sprintf("Keep this design; with %s, more than %s will not help.", textfmt.Plural(sp.Cores, "core"), textfmt.Plural(sp.Cores, "CPU-bound process"))
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
-		if s.NativeNS > s.IONS {
-			// Mostly GIL-releasing native code, not I/O: asyncio does not
-			// apply (QA: four native calls with no I/O were told it did).
-			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
-			if a.poolIOShare() >= PoolIOShare {
-				// More threads than cores fill the cores while others wait
-				// for I/O (PoolIOShare).
-				advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))
-			}
-		} else {
-			advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory."
-			if a.realProgram() && a.r.Speedup.Measured == 0 {
-				// QA: 8 threads fetching from a server that answered one
-				// request at a time overlapped "7.23x" and ran no faster
-				// than one thread: each call's wait held the others'.
-				advice += " The overlap takes each I/O call to last as long alone as it did here: if the other end serves one request at a time (a single-threaded server, one database connection, a rate limit), the calls waited on each other, and fewer threads would be as fast: time the program with one thread to tell."
-			}
-		}
+		advice = releasing()
 		if a.better(sp.AsProcesses) {
 			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}

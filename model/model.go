@@ -1009,17 +1009,20 @@ func mergeLines(blocks []block) []block {
 // took most of its time.
 const smallShare = 0.005
 
-// coarsen merges runs of consecutive small blocks, and of blocks outside
+// coarsen merges runs of consecutive small blocks, of blocks outside
 // the program's own code (the interpreter's start-up and shutdown, which
-// in a thread that does little else are each more than smallShare), into
-// one.
+// in a thread that does little else are each more than smallShare) and
+// of its module-level code, into one.
 func coarsen(t *tracer.Trace, blocks []block) []block {
 	total := 0.0
 	for _, b := range blocks {
 		total += opsTime(b.ops)
 	}
 	small := func(b block) bool {
-		return opsTime(b.ops) < smallShare*total || !t.OwnFile(b.fn.File)
+		// A program's module-level code is start-up too: its imports,
+		// each a block of its own between the library's (QA: a program
+		// importing asyncio had 9 blocks before its main).
+		return opsTime(b.ops) < smallShare*total || !t.OwnFile(b.fn.File) || b.fn.Func == "<module>"
 	}
 	var out []block
 	for i := 0; i < len(blocks); {

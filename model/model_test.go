@@ -1200,7 +1200,7 @@ func TestStartOnABusyCore(t *testing.T) {
 // TestThreadStateLockNotShared: a lock that nobody waited for and that
 // each of its holders held from its start to its end is each thread's
 // state lock (Thread.join's), its address reused by the next thread's: in
-// web_scraping's recording (fixtures/traces/python-web-scraping.giltrace)
+// web_scraping's recording (fixtures/traces/python-web-scraping-inprocess.giltrace)
 // five request threads held one so, one after the other. Modelled as one
 // lock, it made request threads wait on each other in the replay once
 // their starts followed their starter's (TestReplayRealTraces). It is not
@@ -1214,7 +1214,7 @@ func TestThreadStateLockNotShared(t *testing.T) {
 		file, lock string
 		modelled   bool
 	}{
-		{filepath.Join(testkit.FixtureDir(), "python-web-scraping.giltrace"), "lock 0x7f5780000b70", false},
+		{filepath.Join(testkit.FixtureDir(), "python-web-scraping-inprocess.giltrace"), "lock 0x7f5780000b70", false},
 		{"testdata/lock-once.giltrace", "lock 0x55d117990340", true},
 		// model/testdata/lock_body.py r=10: 40 threads whose whole body is
 		// `with L: burn(3 ms)`, shorter than the switch interval, so that

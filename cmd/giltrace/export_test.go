@@ -163,7 +163,7 @@ func TestExportReportCutTrace(t *testing.T) {
 	}{
 		{"python-multiprocessing-pool", []int{35000, 40000, 45000, 50000, 55000, 60000, 64000}},
 		{"python-daemon-threads", []int{25000, 40000}},
-		{"python-web-scraping", []int{50000, 90000}},
+		{"python-web-scraping-inprocess", []int{50000, 90000}},
 	} {
 		src, err := os.ReadFile(filepath.Join(testkit.FixtureDir(), tc.fixture+".giltrace"))
 		if err != nil {

@@ -331,17 +331,20 @@ func checkTrace(t *testing.T, s *tracer.Spans, d *decoded) {
 			t.Errorf("unexpected slice %s (x%d)", k, n)
 		}
 	}
-	// The run's warnings: instants at 0 on their own track, last.
+	// The run's warnings: instants at 0 on their own track (written last;
+	// read back in time order, before a drop request's instants).
 	warnings := report.Warnings(s)
 	var warned []string
-	for len(d.instants) > 0 && d.instants[len(d.instants)-1].track == uint64(l.warnings) {
-		w := d.instants[len(d.instants)-1]
+	d.instants = slices.DeleteFunc(d.instants, func(w slice) bool {
+		if w.track != uint64(l.warnings) {
+			return false
+		}
 		if w.start != 0 || d.tracks[w.track] != "Warnings" {
 			t.Errorf("warning %+v on track %q, want at 0 on track Warnings", w, d.tracks[w.track])
 		}
-		warned = append([]string{strings.TrimPrefix(w.name, "Warning: ")}, warned...)
-		d.instants = d.instants[:len(d.instants)-1]
-	}
+		warned = append(warned, strings.TrimPrefix(w.name, "Warning: "))
+		return true
+	})
 	if !slices.Equal(warned, warnings) {
 		t.Errorf("warnings %q, want the report's %q", warned, warnings)
 	}

@@ -250,11 +250,15 @@ func TestFixtures(t *testing.T) {
 				}
 			}
 		}},
-		{"web_scraping.py", "", func(t *testing.T, tr *tracer.Trace, s *stats) {
-			// Its server is a thread of the same process: the readings
-			// that catch a fetch waiting on it make it I/O own-io.
-			if s.io["scraper-0"]["network"]+s.io["scraper-0"][ioOwn] == 0 {
-				t.Errorf("scraper-0 I/O %v, want network or %s", s.io["scraper-0"], ioOwn)
+		{"web_scraping.py", "scales", func(t *testing.T, tr *tracer.Trace, s *stats) {
+			// Its site is a child process (a remote site's stand-in):
+			// the fetches are network I/O, not waits on the program's
+			// own connections, and the child is traced too.
+			if s.io["scraper-0"]["network"] == 0 || s.io["scraper-0"][ioOwn] != 0 {
+				t.Errorf("scraper-0 I/O %v, want network, no %s", s.io["scraper-0"], ioOwn)
+			}
+			if len(tr.Procs) != 2 {
+				t.Errorf("%d processes, want the program and its site", len(tr.Procs))
 			}
 		}},
 		{"file_reading.py", "", func(t *testing.T, tr *tracer.Trace, s *stats) {
