@@ -173,8 +173,21 @@ type Limit struct {
 	// their clients' requests), which its clients decide (QA: "bounded by
 	// MainThread, which ... has 6.02s of its own work", 6.01 s of it in
 	// accept).
-	ListenNS int64  `json:"listen_ns,omitempty"`
-	Text     string `json:"text"`
+	ListenNS int64 `json:"listen_ns,omitempty"`
+	// Process (a thread): its process, when a thread of another process
+	// has the same name (every process has a MainThread: QA, "bounded by
+	// MainThread" was a web scraper's site in its child process).
+	Process string `json:"process,omitempty"`
+	Text    string `json:"text"`
+}
+
+// who is the thread or lock a Limit names, with its process when the name
+// alone is ambiguous.
+func (l Limit) who() string {
+	if l.Process != "" {
+		return l.Name + " (" + l.Process + ")"
+	}
+	return l.Name
 }
 
 // Kinds of Limit.
@@ -235,6 +248,9 @@ func (a *analysis) noGILLimit(sel func(int) bool, from, wall int64, locks bool) 
 		v, w := f.end(i)
 		if ns := v - from; ns > best.NS {
 			best = Limit{Kind: LimitThread, Name: a.r.Threads[i].Name, NS: ns, WorkNS: w - f.w[f.off[i]], FromNS: max(f.begin(i)-from, 0), Approx: f.recordedWaits}
+			if a.nameInOtherProcess(i) {
+				best.Process = a.r.Threads[i].Process
+			}
 			if i < len(a.listenWork) {
 				best.ListenNS = min(a.listenWork[i], best.WorkNS)
 			}
@@ -281,21 +297,21 @@ func (l Limit) threadText() string {
 	if l.FromNS > 0 && l.NS > l.FromNS+l.WorkNS+l.NS/100 {
 		// The sum does not make the end: it waits for other threads
 		// (QA: "15.9ms ... 159ms of its own work: it ends at 389ms").
-		return fmt.Sprintf("%s, which cannot start before %s, has %s and waits for other threads: it ends at %s", l.Name, textfmt.Dur(l.FromNS), own, end)
+		return fmt.Sprintf("%s, which cannot start before %s, has %s and waits for other threads: it ends at %s", l.who(), textfmt.Dur(l.FromNS), own, end)
 	}
 	if l.FromNS > 0 {
-		return fmt.Sprintf("%s, which cannot start before %s and has %s: it ends at %s", l.Name, textfmt.Dur(l.FromNS), own, end)
+		return fmt.Sprintf("%s, which cannot start before %s and has %s: it ends at %s", l.who(), textfmt.Dur(l.FromNS), own, end)
 	}
 	if textfmt.Dur(l.NS) != textfmt.Dur(l.WorkNS) {
 		if listening {
-			return fmt.Sprintf("%s, whose %s of own time (%s) and the threads it waits for end at %s", l.Name, textfmt.Dur(l.WorkNS), listen, end)
+			return fmt.Sprintf("%s, whose %s of own time (%s) and the threads it waits for end at %s", l.who(), textfmt.Dur(l.WorkNS), listen, end)
 		}
-		return fmt.Sprintf("%s, whose %s of own work and the threads it waits for end at %s", l.Name, textfmt.Dur(l.WorkNS), end)
+		return fmt.Sprintf("%s, whose %s of own work and the threads it waits for end at %s", l.who(), textfmt.Dur(l.WorkNS), end)
 	}
 	if listening {
-		return fmt.Sprintf("%s's own time, %s, %s", l.Name, textfmt.Dur(l.NS), listen)
+		return fmt.Sprintf("%s's own time, %s, %s", l.who(), textfmt.Dur(l.NS), listen)
 	}
-	return fmt.Sprintf("%s's own work, %s", l.Name, textfmt.Dur(l.NS))
+	return fmt.Sprintf("%s's own work, %s", l.who(), textfmt.Dur(l.NS))
 }
 
 // text names the limit with its figures.
@@ -524,4 +540,16 @@ func (a *analysis) outsideBound() {
 	}
 	sp.Limit = Limit{Kind: LimitCores, NS: ns, WorkNS: m.CPUNS, OutsideNS: m.OutsideCPUNS}
 	sp.Limit.Text = sp.Limit.text(sp.Cores)
+}
+
+// nameInOtherProcess reports whether a thread of another process than
+// thread i's has its name.
+func (a *analysis) nameInOtherProcess(i int) bool {
+	th := &a.r.Threads[i]
+	for j := range a.r.Threads {
+		if o := &a.r.Threads[j]; j != i && o.Name == th.Name && o.Process != th.Process {
+			return true
+		}
+	}
+	return false
 }

@@ -281,6 +281,10 @@ func (a *analysis) noVerdict() *NoVerdict {
 		return nil
 	}
 	th := &a.r.Threads[best]
+	name := th.Name // in the texts, with its process if another has a thread so named
+	if a.nameInOtherProcess(best) {
+		name += " (" + th.Process + ")"
+	}
 	io := bestWork - threadCPU(th)
 	var parts []string
 	if r := th.RunningNS + th.NativeHoldingNS; r > 0 {
@@ -296,18 +300,18 @@ func (a *analysis) noVerdict() *NoVerdict {
 	sp := a.r.Speedup
 	// At most 1/share (QA: "processes ... will not help" beside a what-if
 	// of processes 9 % faster, measured 10 %, where the bound was 1.3x).
-	advice := fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python cannot make the run more than %s faster while it stays on one thread.", th.Name, textfmt.X(most))
+	advice := fmt.Sprintf("Shorten %s's own work, or split it so that other threads or processes share it; more threads, processes or a free-threaded Python cannot make the run more than %s faster while it stays on one thread.", name, textfmt.X(most))
 	if a.r.OwnIO.ThreadWaitsOnItself(tracer.ThreadID(best)) && io*2 >= bestWork {
 		// Its blocking calls wait for the program's other threads (QA:
 		// a pipe ping-pong was told to shorten its own work, 70 % of it
 		// waits for its peer).
-		advice = fmt.Sprintf("Most of %s's work is blocking calls, and the program's I/O waits on its own pipes and connections (the warning above): those calls wait for its other threads' work. Fewer round trips between the threads, or the work done in one thread, would help; more threads, processes or a free-threaded Python will not.", th.Name)
+		advice = fmt.Sprintf("Most of %s's work is blocking calls, and the program's I/O waits on its own pipes and connections (the warning above): those calls wait for its other threads' work. Fewer round trips between the threads, or the work done in one thread, would help; more threads, processes or a free-threaded Python will not.", name)
 	}
 	return &NoVerdict{
 		Thread: th.Name, WorkNS: bestWork, RunningNS: th.RunningNS + th.NativeHoldingNS, NativeNS: th.NativeNS, IONS: io,
 		Share: round3(share), MaxSpeedup: round3(most),
 		Text: fmt.Sprintf("%s's own work, %s, fills %s of the run's %s wall: %s. That work runs on one thread, one piece after another, so the run cannot end before it, whatever the other threads do: no other way of running them makes the run more than %s faster without splitting it (estimated %s without a GIL, %s as processes; now %s).",
-			th.Name, textfmt.Dur(bestWork), textfmt.Pct0(share), textfmt.Dur(a.wallNS), textfmt.And(parts), textfmt.X(most), textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved)),
+			name, textfmt.Dur(bestWork), textfmt.Pct0(share), textfmt.Dur(a.wallNS), textfmt.And(parts), textfmt.X(most), textfmt.X(sp.WithoutGIL), textfmt.X(sp.AsProcesses), textfmt.X(sp.Achieved)),
 		Advice: advice,
 	}
 }
