@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	_ "unsafe" // go:linkname (nanotime)
 
 	"golang.org/x/sys/unix"
 
@@ -63,11 +64,15 @@ func (r *run) eventNames() []string {
 	return names
 }
 
-func monoNow() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+func monoNow() int64 { return nanotime() }
+
+// nanotime is the Go runtime's CLOCK_MONOTONIC, read through the vDSO:
+// the perf events' clock, without a system call. unix.ClockGettime was a
+// system call, made thousands of times a second, each one waking Go's
+// scheduler monitor (sysmon) once the recorder's processors were idle.
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
 
 // record runs the program (or watches the process) and handles its events
 // until it ends.

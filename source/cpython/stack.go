@@ -2,9 +2,7 @@ package cpython
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"unicode/utf8"
 
@@ -38,8 +36,8 @@ func (m *memory) read(addr uint64, n int) ([]byte, bool) {
 		return nil, false
 	}
 	b := make([]byte, n)
-	k, err := m.f.ReadAt(b, int64(addr))
-	if k == 0 && errors.Is(err, io.EOF) && m.pid > 0 {
+	k, e := preadRawAt(m.f, b, int64(addr))
+	if k == 0 && e == 0 && m.pid > 0 {
 		// The address space the file was opened on is gone: the process
 		// exec'd (a program that re-executes itself, os.execv), or
 		// exited. An address the process does not map fails with EIO,
@@ -51,15 +49,15 @@ func (m *memory) read(addr uint64, n int) ([]byte, bool) {
 		if oerr != nil {
 			return nil, false
 		}
-		k, err = f.ReadAt(b, int64(addr))
-		if k == 0 && errors.Is(err, io.EOF) {
+		k, e = preadRawAt(f, b, int64(addr))
+		if k == 0 && e == 0 {
 			f.Close() // exited (a zombie has no address space): read no more
 			return nil, false
 		}
 		m.f = f
 		m.gen++
 	}
-	return b, err == nil && k == n
+	return b, e == 0 && k == n
 }
 
 func (m *memory) u64(addr uint64) (uint64, bool) {

@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // stateEvery is how often the scheduler states of the traced processes'
@@ -131,10 +133,10 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 		ts.files[tid] = f
 	}
 	t0 := time.Now() // the vDSO's clock: monoNow is a system call
-	n, err := f.ReadAt(ts.buf, 0)
+	n := preadRaw(f, ts.buf)
 	t1 := monoNow()
 	window := time.Since(t0) // from before the read to after t1: at least t1 - its start
-	if n == 0 && err != nil {
+	if n == 0 {
 		// The task has ended: its file is closed, so that a new thread
 		// given the same id is read from a file of its own (review).
 		f.Close()
@@ -189,7 +191,7 @@ func (ts *taskStates) ownWait(tid, pid int, mono int64) fdWait {
 	if f == nil {
 		return fdWait{}
 	}
-	n, _ := f.ReadAt(ts.buf, 0)
+	n := preadRaw(f, ts.buf)
 	nr, a0, a1, ok := parseSyscall(ts.buf[:n])
 	if !ok {
 		return fdWait{}
@@ -307,4 +309,30 @@ func statAsleep(line []byte) (asleep, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// preadRaw reads f from its start into buf, without telling Go's
+// scheduler (preadRawAt). 0 on an error (the task has ended).
+func preadRaw(f *os.File, buf []byte) int {
+	n, e := preadRawAt(f, buf, 0)
+	if e != 0 {
+		return 0
+	}
+	return n
+}
+
+// preadRawAt reads f at off into buf as a raw system call: reads of /proc
+// files and of a process's memory take microseconds and never wait for
+// another party, and the scheduler's part of each, thousands a second,
+// cost more than the read.
+func preadRawAt(f *os.File, buf []byte, off int64) (int, syscall.Errno) {
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), uintptr(off), 0, 0)
+	runtime.KeepAlive(f)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
 }
