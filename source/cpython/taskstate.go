@@ -132,10 +132,10 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 		}
 		ts.files[tid] = f
 	}
-	t0 := time.Now() // the vDSO's clock: monoNow is a system call
+	t0 := monoNow()
 	n := preadRaw(f, ts.buf)
 	t1 := monoNow()
-	window := time.Since(t0) // from before the read to after t1: at least t1 - its start
+	window := time.Duration(t1 - t0) // the read's, from before it to t1
 	if n == 0 {
 		// The task has ended: its file is closed, so that a new thread
 		// given the same id is read from a file of its own (review).
@@ -329,8 +329,13 @@ func preadRawAt(f *os.File, buf []byte, off int64) (int, syscall.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), uintptr(off), 0, 0)
+	fd, p := f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, fd, p, uintptr(len(buf)), uintptr(off), 0, 0)
+	for e == syscall.EINTR { // as os.File's reads retry
+		n, _, e = syscall.RawSyscall6(syscall.SYS_PREAD64, fd, p, uintptr(len(buf)), uintptr(off), 0, 0)
+	}
 	runtime.KeepAlive(f)
+	runtime.KeepAlive(buf)
 	if e != 0 {
 		return 0, e
 	}
