@@ -2028,21 +2028,6 @@ func (a *analysis) scales() (Verdict, bool) {
 		// each call's wait held the others'.
 		return " The overlap takes each I/O call to last as long alone as it did here: if the other end serves one request at a time (a single-threaded server, one database connection, a rate limit), the calls waited on each other, and fewer threads would be as fast: time the program with one thread to tell."
 	}
-	// releasing is the advice for work that is mostly I/O or native code
-	// releasing the GIL, which overlaps in threads.
-	releasing := func() string {
-		if s.NativeNS > s.IONS {
-			// Mostly GIL-releasing native code, not I/O: asyncio does not
-			// apply (QA: four native calls with no I/O were told it did).
-			if a.poolIOShare() >= PoolIOShare {
-				// More threads than cores fill the cores while others wait
-				// for I/O (PoolIOShare).
-				return fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))
-			}
-			return fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
-		}
-		return "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory." + ioCaveat()
-	}
 	switch {
 	case textfmt.Share(freeWork, w.TotalNS) >= 0.5:
 		why = "they run without a GIL (free-threaded), so their compute overlaps"
@@ -2066,7 +2051,18 @@ func (a *analysis) scales() (Verdict, bool) {
 		}
 	default:
 		why = fmt.Sprintf("%s of their work is I/O or native code that releases the GIL, and that overlaps", textfmt.Pct0(w.ParallelShare))
-		advice = releasing()
+		switch {
+		case s.NativeNS <= s.IONS:
+			advice = "Threads are the right tool for this work; for thousands of concurrent I/O operations asyncio scales further with less memory." + ioCaveat()
+		case a.poolIOShare() >= PoolIOShare:
+			// Mostly GIL-releasing native code, not I/O: asyncio does not
+			// apply (QA: four native calls with no I/O were told it did).
+			// More threads than cores fill the cores while others wait
+			// for I/O (PoolIOShare).
+			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel, as many at once as the %s allow, and its I/O overlaps them.", textfmt.Plural(sp.Cores, "core"))
+		default:
+			advice = fmt.Sprintf("Threads are the right tool for this work: its native calls release the GIL and run in parallel; as CPU work, they will not go faster with more threads than the %s.", textfmt.Plural(sp.Cores, "core"))
+		}
 		if a.better(sp.AsProcesses) {
 			advice += fmt.Sprintf(" Their Python parts still take turns on the GIL: moved to processes (ProcessPoolExecutor), an estimated %s on %s (now %s).", textfmt.X(sp.AsProcesses), textfmt.Plural(sp.Cores, "core"), textfmt.X(sp.Achieved))
 		}
