@@ -1407,12 +1407,13 @@ func TestAbsurdIntervals(t *testing.T) {
 		tr.Meta.GILMode, tr.Meta.SwitchInterval, tr.Meta.CheckInterval = mode, si, ci
 		return model.Build(tracer.Derive(tr), model.Options{Source: "x.giltrace"})
 	}
-	for _, c := range []struct {
+	type header struct {
 		mode tracer.GILMode
 		si   time.Duration
 		ci   int
-		want string
-	}{
+		want string // in the error; at the limit, in the model
+	}
+	for _, c := range []header{
 		{tracer.GILCPython, math.MaxInt64, 0, "the trace's switch interval is 2562047h47m16.854775807s, longer than a model's GIL may have (168h0m0s)"},
 		{tracer.GILCPython, model.MaxRunTime + 1, 0, "switch interval is 168h0m0.000000001s"},
 		{tracer.GILLegacy, 0, model.MaxCheckInterval + 1, "the trace's check interval is 1000001 instructions, more than a model's GIL may have (1000000)"},
@@ -1421,12 +1422,7 @@ func TestAbsurdIntervals(t *testing.T) {
 			t.Errorf("%s, switch interval %v, check interval %d: %v, want ErrTooLong: %q", c.mode, c.si, c.ci, err, c.want)
 		}
 	}
-	for _, c := range []struct {
-		mode tracer.GILMode
-		si   time.Duration
-		ci   int
-		want string
-	}{
+	for _, c := range []header{
 		{tracer.GILCPython, model.MaxRunTime, 0, "switch_interval: 168h0m0s"},
 		{tracer.GILLegacy, 0, model.MaxCheckInterval, "check_interval: 1000000"},
 	} {
