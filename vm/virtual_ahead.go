@@ -181,31 +181,10 @@ func (c *vclock) crossWakes(v *vthread) bool {
 }
 
 // othersAt is the earliest time a thread of another process than v's
-// could act (a notify): as wakerBound, a queued thread's time, or the end
-// of the countdown it is in (two processes' workers computing beside a
-// waiting main thread ran ahead of each other a check at a time without
-// it), and for one waiting for a core, a core's freeing plus the rest of
-// its countdown.
-func (c *vclock) othersAt(v *vthread) int64 {
-	t := int64(never)
-	for _, w := range c.q {
-		if w.th.proc != v.th.proc {
-			t = min(t, w.actsAt())
-		}
-	}
-	free := int64(-1)
-	for _, w := range c.runq {
-		if w.inRunq && w.th.proc != v.th.proc {
-			if free < 0 {
-				free = c.coreFreeAt(v)
-			}
-			if free != never {
-				t = min(t, w.resumesAt(free))
-			}
-		}
-	}
-	return t
-}
+// could act (a notify), as wakerBound counts it (two processes' workers
+// computing beside a waiting main thread ran ahead of each other a check
+// at a time when bound by their queued times alone).
+func (c *vclock) othersAt(v *vthread) int64 { return c.actBound(v, v.th.proc) }
 
 // peerInRunq reports whether a thread of v's process other than v waits
 // for a core: every such thread is in the run queue (acquireCore,
@@ -332,6 +311,7 @@ func daemonBound(v *vthread) int64 {
 	if !v.th.daemon {
 		return b
 	}
+	free, waker := int64(-1), int64(-1) // coreFreeAt and wakerBound, each once, when needed: they do not depend on w
 	for _, w := range v.peers {
 		if w == v || w.th.daemon || w.ended {
 			continue
@@ -356,7 +336,10 @@ func daemonBound(v *vthread) int64 {
 			// a peer about to end, not in a countdown, held a daemon to
 			// one iteration a check until its slice's end (QA: a what-if
 			// row of 2.2 s on 4 cores took 4 s to simulate).
-			if free := v.c.coreFreeAt(v); free != never { // never: no core frees before v's own horizon
+			if free < 0 {
+				free = v.c.coreFreeAt(v)
+			}
+			if free != never { // never: no core frees before v's own horizon
 				b = min(b, w.resumesAt(free))
 			}
 		} else if len(v.c.q) > 0 {
@@ -366,7 +349,10 @@ func daemonBound(v *vthread) int64 {
 			// earliest then, and its push resets this horizon), nor
 			// than where a thread computing in a countdown could act
 			// (wakerBound).
-			b = min(b, v.c.wakerBound(v))
+			if waker < 0 {
+				waker = v.c.wakerBound(v)
+			}
+			b = min(b, waker)
 		}
 	}
 	return b
@@ -398,21 +384,27 @@ func (v *vthread) resumesAt(free int64) int64 {
 // countdown. QA: bound by each other's entries and safe times, two
 // daemons beside a parked main thread on 4 cores took turns a loop
 // iteration at a time: a what-if row of 2.2 s took 4 s to simulate.
-func (c *vclock) wakerBound(v *vthread) int64 {
+func (c *vclock) wakerBound(v *vthread) int64 { return c.actBound(v, nil) }
+
+// actBound is the earliest time a thread other than v, and not of process
+// skip, could touch shared state (wakerBound).
+func (c *vclock) actBound(v *vthread, skip *process) int64 {
 	b := int64(never)
 	for _, x := range c.q {
-		if x == v {
+		if x != v && x.th.proc != skip {
+			b = min(b, x.actsAt())
+		}
+	}
+	free := int64(-1) // coreFreeAt, once needed
+	for _, w := range c.runq {
+		if w == v || w.th.proc == skip {
 			continue
 		}
-		b = min(b, x.actsAt())
-	}
-	if len(c.runq) > 0 {
-		if free := c.coreFreeAt(v); free != never {
-			for _, w := range c.runq {
-				if w != v {
-					b = min(b, w.resumesAt(free))
-				}
-			}
+		if free < 0 {
+			free = c.coreFreeAt(v)
+		}
+		if free != never {
+			b = min(b, w.resumesAt(free))
 		}
 	}
 	return b
