@@ -133,7 +133,7 @@ func (ts *taskStates) readOne(tid, pid int, evs []rawEvent) []rawEvent {
 		ts.files[tid] = f
 	}
 	t0 := monoNow()
-	n := preadRaw(f, ts.buf)
+	n, _ := preadRawAt(f, ts.buf, 0) // 0 on an error: the task has ended
 	t1 := monoNow()
 	window := time.Duration(t1 - t0) // the read's, from before it to t1
 	if n == 0 {
@@ -191,7 +191,7 @@ func (ts *taskStates) ownWait(tid, pid int, mono int64) fdWait {
 	if f == nil {
 		return fdWait{}
 	}
-	n := preadRaw(f, ts.buf)
+	n, _ := preadRawAt(f, ts.buf, 0)
 	nr, a0, a1, ok := parseSyscall(ts.buf[:n])
 	if !ok {
 		return fdWait{}
@@ -311,33 +311,23 @@ func statAsleep(line []byte) (asleep, ok bool) {
 	return false, false
 }
 
-// preadRaw reads f from its start into buf, without telling Go's
-// scheduler (preadRawAt). 0 on an error (the task has ended).
-func preadRaw(f *os.File, buf []byte) int {
-	n, e := preadRawAt(f, buf, 0)
-	if e != 0 {
-		return 0
-	}
-	return n
-}
-
 // preadRawAt reads f at off into buf as a raw system call: reads of /proc
 // files and of a process's memory take microseconds and never wait for
 // another party, and the scheduler's part of each, thousands a second,
-// cost more than the read.
+// cost more than the read. 0 and the error on an error.
 func preadRawAt(f *os.File, buf []byte, off int64) (int, syscall.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	fd, p := f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, fd, p, uintptr(len(buf)), uintptr(off), 0, 0)
-	for e == syscall.EINTR { // as os.File's reads retry
-		n, _, e = syscall.RawSyscall6(syscall.SYS_PREAD64, fd, p, uintptr(len(buf)), uintptr(off), 0, 0)
+	defer runtime.KeepAlive(f)
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), uintptr(off), 0, 0)
+		switch e {
+		case 0:
+			return int(n), 0
+		case syscall.EINTR: // retried, as os.File's reads are
+		default:
+			return 0, e
+		}
 	}
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(buf)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), 0
 }
