@@ -183,11 +183,15 @@ type Limit struct {
 
 // who is the thread or lock a Limit names, with its process when the name
 // alone is ambiguous.
-func (l Limit) who() string {
-	if l.Process != "" {
-		return l.Name + " (" + l.Process + ")"
+func (l Limit) who() string { return qualified(l.Name, l.Process) }
+
+// qualified is a thread's name, followed by its process when process is
+// not "" (nameInOtherProcess).
+func qualified(name, process string) string {
+	if process != "" {
+		return name + " (" + process + ")"
 	}
-	return l.Name
+	return name
 }
 
 // Kinds of Limit.

@@ -283,7 +283,7 @@ func (a *analysis) noVerdict() *NoVerdict {
 	th := &a.r.Threads[best]
 	name := th.Name // in the texts, with its process if another has a thread so named
 	if a.nameInOtherProcess(best) {
-		name += " (" + th.Process + ")"
+		name = qualified(th.Name, th.Process)
 	}
 	io := bestWork - threadCPU(th)
 	var parts []string
