@@ -857,16 +857,7 @@ func TestCheckAttachPID(t *testing.T) {
 	}
 	defer child.Wait()
 	pid := child.Process.Pid
-	for i := 0; ; i++ { // until it has exited, unreaped
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
-			break
-		}
-		if i == 1000 {
-			t.Fatalf("child %d never became a zombie", pid)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitProcState(t, pid, "Z") // until it has exited, unreaped
 	if err := checkAttachPID(pid); err == nil || !strings.Contains(err.Error(), "has exited") {
 		t.Errorf("zombie: %v", err)
 	}
@@ -879,16 +870,7 @@ func TestCheckAttachPID(t *testing.T) {
 	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
 	sp := sleeper.Process.Pid
 	syscall.Kill(sp, syscall.SIGSTOP)
-	for i := 0; ; i++ {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", sp))
-		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "T" {
-			break
-		}
-		if i == 1000 {
-			t.Fatalf("%d never stopped", sp)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitProcState(t, sp, "T")
 	if err := checkAttachPID(sp); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("process %d is stopped (T (stopped): by SIGSTOP or Ctrl-Z)", sp)) || !strings.Contains(err.Error(), fmt.Sprintf("kill -CONT %d", sp)) {
 		t.Errorf("stopped: %v", err)
 	}
@@ -1254,4 +1236,18 @@ func TestAttachNotCPython(t *testing.T) {
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d): ", sleep.Process.Pid)) || !strings.Contains(err.Error(), "not a CPython interpreter") {
 		t.Errorf("attach to sleep: %v (exit %d)", err, exitCode(err))
 	}
+}
+
+// waitProcState waits, up to 5 s, until process pid is in state (its
+// /proc/PID/stat's third field: Z, T).
+func waitProcState(t *testing.T, pid int, state string) {
+	t.Helper()
+	for range 1000 {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == state {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("process %d never reached state %s", pid, state)
 }
