@@ -3,8 +3,9 @@ package vm
 import (
 	"bytes"
 	"context"
-	"github.com/giltrace/giltrace/vm/workload"
 	"testing"
+
+	"github.com/giltrace/giltrace/vm/workload"
 )
 
 // TestDaemonsRunAheadOfAParkedMain: daemons computing beside a main
