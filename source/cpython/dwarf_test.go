@@ -3,6 +3,7 @@ package cpython
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -120,5 +121,41 @@ func TestNotCPython(t *testing.T) {
 	}
 	if _, err := findCommandInterp([]string{"/no/such/python"}); err == nil {
 		t.Error("a missing program: no error")
+	}
+}
+
+// TestDWARFMappedIsRead: the interpreter's DWARF mapped, its functions
+// looked for in the unit of their code (openInterp), gives what it gave
+// read and walked from the start: every pyenv build, and Debian's
+// python3.11 (its DWARF in a debug file, built with link-time
+// optimisation, its copies of the probed functions planned). The mapping
+// is gone when openInterp returns: the comparison, which reads all that
+// the interpreter's description holds, would fault on a byte of it kept.
+func TestDWARFMappedIsRead(t *testing.T) {
+	exes := []string{}
+	for _, v := range pyenvVersions {
+		exes = append(exes, pyenvInterp(t, v).Path)
+	}
+	t.Run("debian", func(t *testing.T) { exes = append(exes, debianPython(t)) })
+	for _, exe := range exes {
+		fast, err := openInterp(exe)
+		if err != nil {
+			t.Fatalf("%s: %v", exe, err)
+		}
+		slowDWARF = true
+		slow, err := openInterp(exe)
+		slowDWARF = false
+		if err != nil {
+			t.Fatalf("%s, read: %v", exe, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%s: mapped\n%+v\nread\n%+v", exe, fast.layout, slow.layout)
+		}
+		if fast.DebugFile == "" && len(fast.syms) < 100 {
+			t.Errorf("%s: %d symbols", exe, len(fast.syms))
+		}
+	}
+	if len(exes) < len(pyenvVersions) {
+		t.Fatalf("%d interpreters", len(exes))
 	}
 }

@@ -73,12 +73,8 @@ type inlineProbe struct {
 // copy whose address or thread state the DWARF does not give. A copy of
 // PyThread_acquire_lock_timed whose lock is not located is left unprobed
 // (in.unprobedLocks): a wait for a lock there is shown as a blocking call.
-func checkInlined(f *elf.File, in *interp) error {
-	d, err := f.DWARF()
-	if err != nil {
-		return nil // readLayout has already needed the DWARF
-	}
-	sites, noreturn := inlinedSites(d, newLocLists(f), inlineChecked)
+func checkInlined(f *elf.File, dd *dwarfData, in *interp) error {
+	sites, noreturn := inlinedSites(dd.d, dd.loc, inlineChecked)
 	if len(sites) == 0 {
 		return nil
 	}

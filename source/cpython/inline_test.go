@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,17 @@ func TestInlinedHarmless(t *testing.T) {
 	if len(found) != 1 || found[0] != "drop_gil in PyEval_ReleaseLock" {
 		t.Errorf("inlined copies of the checked functions: %q; want [drop_gil in PyEval_ReleaseLock]", found)
 	}
-	if err := checkInlined(f, in); err != nil {
+	// Mapped (openInterp), the same copies as read.
+	dd, err := loadDWARF(in.Path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dd.release()
+	mapped, _ := inlinedSites(dd.d, dd.loc, inlineChecked)
+	if !reflect.DeepEqual(mapped, sites) {
+		t.Errorf("the mapped DWARF's inlined copies differ:\n%+v\nread:\n%+v", mapped, sites)
+	}
+	if err := checkInlined(f, dd, in); err != nil {
 		t.Error(err)
 	}
 }

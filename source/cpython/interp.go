@@ -338,13 +338,31 @@ func openInterp(path string) (*interp, error) {
 			return nil, in.missingSymbol(name)
 		}
 	}
-	l, err := readLayout(debug, in.Minor)
-	if err != nil {
-		return nil, fmt.Errorf("reading struct offsets from the DWARF of %s: %w", path, err)
+	debugPath := path
+	if in.DebugFile != "" {
+		debugPath = in.DebugFile
 	}
-	in.layout = l
-	in.NoGIL = l.freeThreaded
-	if err := checkInlined(debug, in); err != nil {
+	dd, err := loadDWARF(debugPath, debug)
+	if err != nil {
+		return nil, fmt.Errorf("reading struct offsets from the DWARF of %s: no DWARF debug information (%w); install the interpreter's debug symbols", path, err)
+	}
+	defer dd.release()
+	err = readMapped(debugPath, dd.mem, func() error {
+		addrs := map[string]uint64{}
+		for name := range layoutFuncs {
+			if s, ok := in.syms[name]; ok {
+				addrs[name] = s.Value
+			}
+		}
+		l, err := readLayout(dd.d, in.Minor, addrs)
+		if err != nil {
+			return fmt.Errorf("reading struct offsets from the DWARF of %s: %w", path, err)
+		}
+		in.layout = l
+		in.NoGIL = l.freeThreaded
+		return checkInlined(debug, dd, in)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return in, nil

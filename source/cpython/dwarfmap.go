@@ -1,0 +1,172 @@
+package cpython
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The interpreter's DWARF, mapped instead of read. elf.File.DWARF reads
+// every debug section into the heap (25 MB for libpython3.13, growing
+// each buffer as it reads), and the garbage collector then scans them:
+// 69-233 ms for 3.11-3.13 on these machines, and openInterp read it
+// twice (the layout, then the inlined copies), before the program could
+// start (docs/cpython.md, "Overhead"). Mapped, the sections cost nothing
+// until read, and the walks read only the units they look at.
+
+// dwarfData is a file's DWARF and location lists, and how to let go of
+// them: after release nothing read from them may be used but what
+// debug/dwarf copies (names, types, offsets); an expression's bytes
+// (locLists, an attribute of block form) point into the mapping.
+type dwarfData struct {
+	d       *dwarf.Data
+	loc     *locLists
+	mem     []byte // the mapping, nil if read
+	release func()
+}
+
+// loadDWARF is the DWARF of f, the ELF file at path: its sections mapped
+// where they can be (mapDWARF), else read as elf.File.DWARF reads them.
+func loadDWARF(path string, f *elf.File) (*dwarfData, error) {
+	if dd, ok := mapDWARF(path, f); ok && !slowDWARF {
+		return dd, nil
+	} else if ok {
+		dd.release()
+	}
+	d, err := f.DWARF()
+	if err != nil {
+		return nil, err
+	}
+	return &dwarfData{d: d, loc: newLocLists(f), release: func() {}}, nil
+}
+
+// slowDWARF (tests) reads the DWARF as elf.File.DWARF does, and finds
+// every function by the walk from the tree's start (dwarfIndex): as
+// openInterp did before 2026-12-05.
+var slowDWARF bool
+
+// dwarfSuffix is the DWARF section name's suffix ("info" for .debug_info),
+// or "" if s is not a DWARF section.
+func dwarfSuffix(s *elf.Section) string {
+	switch {
+	case strings.HasPrefix(s.Name, ".debug_"):
+		return s.Name[len(".debug_"):]
+	case strings.HasPrefix(s.Name, ".zdebug_"):
+		return s.Name[len(".zdebug_"):]
+	}
+	return ""
+}
+
+// mapDWARF maps the file at path and gives f's DWARF sections as slices
+// of the mapping, as elf.File.DWARF would give them read; false (nothing
+// mapped) where that would differ: a compressed section (which must be
+// inflated), a relocatable file's or any file's relocations that apply
+// to a DWARF section (which elf.File.DWARF applies), a section past the
+// file's end, or a file that cannot be mapped.
+func mapDWARF(path string, f *elf.File) (*dwarfData, bool) {
+	var secs []*elf.Section
+	for i, s := range f.Sections {
+		if dwarfSuffix(s) == "" {
+			continue
+		}
+		if s.Flags&elf.SHF_COMPRESSED != 0 || strings.HasPrefix(s.Name, ".zdebug_") || s.Type == elf.SHT_NOBITS || s.FileSize != s.Size {
+			return nil, false
+		}
+		if f.Type != elf.ET_EXEC {
+			for _, r := range f.Sections {
+				if (r.Type == elf.SHT_RELA || r.Type == elf.SHT_REL) && int(r.Info) == i {
+					return nil, false
+				}
+			}
+		}
+		secs = append(secs, s)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil || st.Size() <= 0 || st.Size() != int64(int(st.Size())) {
+		return nil, false
+	}
+	size := uint64(st.Size())
+	for _, s := range secs {
+		if s.Offset > size || s.Size > size-s.Offset {
+			return nil, false
+		}
+	}
+	mem, err := unix.Mmap(int(file.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, false
+	}
+	release := func() { _ = unix.Munmap(mem) }
+	sec := func(s *elf.Section) []byte { return mem[s.Offset : s.Offset+s.Size : s.Offset+s.Size] }
+	base := map[string][]byte{"abbrev": nil, "info": nil, "str": nil, "line": nil, "ranges": nil}
+	for _, s := range secs {
+		if suffix := dwarfSuffix(s); suffix != "" {
+			if _, ok := base[suffix]; ok {
+				base[suffix] = sec(s)
+			}
+		}
+	}
+	dd := &dwarfData{mem: mem, release: release}
+	err = readMapped(path, mem, func() error { // dwarf.New reads the units' headers
+		d, err := dwarf.New(base["abbrev"], nil, nil, base["info"], base["line"], nil, base["ranges"], base["str"])
+		if err != nil {
+			return err
+		}
+		for i, s := range secs {
+			suffix := dwarfSuffix(s)
+			if _, ok := base[suffix]; ok {
+				continue
+			}
+			if suffix == "types" {
+				err = d.AddTypes(fmt.Sprintf("types-%d", i), sec(s))
+			} else {
+				err = d.AddSection(".debug_"+suffix, sec(s))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		dd.d = d
+		return nil
+	})
+	if err != nil {
+		release()
+		return nil, false // read again, by elf.File.DWARF, which says why
+	}
+	for _, name := range []string{".debug_loclists", ".debug_loc"} {
+		if s := f.Section(name); s != nil {
+			dd.loc = &locLists{v5: name == ".debug_loclists", data: sec(s)}
+			break
+		}
+	}
+	return dd, true
+}
+
+// readMapped runs read, which reads mem, a mapping of the file at path,
+// and returns its error, or an error naming the file if reading mem
+// faulted: the file was truncated meanwhile (SIGBUS), which would
+// otherwise crash giltrace. Any other panic, a fault elsewhere included,
+// goes on.
+func readMapped(path string, mem []byte, read func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(interface{ Addr() uintptr })
+			if !ok || len(mem) == 0 || f.Addr() < uintptr(unsafe.Pointer(&mem[0])) || f.Addr()-uintptr(unsafe.Pointer(&mem[0])) >= uintptr(len(mem)) {
+				panic(r)
+			}
+			err = fmt.Errorf("reading %s: the file changed while it was read (%v)", path, r)
+		}
+	}()
+	return read()
+}
