@@ -217,7 +217,10 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 	}
 	o := cpython.Options{Stdin: os.Stdin, Stdout: progOut, Stderr: cmd.ErrOrStderr(), Version: giltraceVersion(), LockHolds: ro.LockHolds,
 		StopGrace: ro.KillAfter, KillNow: in.nth(2), CPUs: ro.cpuList,
-		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() }}
+		Interrupted: func() bool { return in.Signal() == os.Interrupt && terminalForeground() },
+		// The probes are removed while the trace is saved and analysed
+		// (recordPython waits for it before it returns).
+		CloseLater: true}
 	if os.Getenv("GILTRACE_VERBOSE") != "" {
 		stderr := cmd.ErrOrStderr()
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "giltrace: cpython: "+format+"\n", args...) }
@@ -230,6 +233,7 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 // (recordRun). A program started by record (not attach) passes its exit
 // status through: once the run is saved, giltrace exits with it.
 func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
+	defer src.Close() // the probes removed (Options.CloseLater) before giltrace exits
 	// The metadata a trace cut off mid-run keeps (the run's replaces it at
 	// the end): the switch interval is read from the process later.
 	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: cpus.Usable(), GOMAXPROCS: runtime.GOMAXPROCS(0),

@@ -76,6 +76,9 @@ func TestRecordPython(t *testing.T) {
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit status %d (%v), want the program's 3; stderr:\n%s", code, err, stderr.String())
 	}
+	// The probes are removed while the run is saved and reported
+	// (Options.CloseLater): gone when the command returns.
+	ownProbesGone(t)
 	// With --json, stdout is the document alone; the program's output
 	// goes to stderr.
 	text := stdout.String()
@@ -1250,4 +1253,21 @@ func waitProcState(t *testing.T, pid int, state string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("process %d never reached state %s", pid, state)
+}
+
+// ownProbesGone fails the test if a uprobe of this process's group
+// (giltrace_<pid>: the commands run in the test's process) is defined.
+func ownProbesGone(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile("/sys/kernel/tracing/uprobe_events")
+	if err != nil {
+		t.Errorf("reading the probes' definitions: %v", err)
+		return
+	}
+	own := ":giltrace_" + strconv.Itoa(os.Getpid()) + "/"
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, own) {
+			t.Errorf("uprobe left after the command returned: %s", strings.TrimSpace(line))
+		}
+	}
 }

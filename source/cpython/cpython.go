@@ -91,6 +91,12 @@ type Options struct {
 	Interrupted func() bool
 	// Logf, if set, receives progress and diagnostics.
 	Logf func(format string, args ...any)
+	// CloseLater makes RecordLive return as soon as the trace is
+	// complete, the probes' removal going on meanwhile: closing their
+	// events makes the kernel unregister each probe in turn (about
+	// 0.35 s in all), which the caller's work on the trace then overlaps.
+	// A caller that sets it calls Close before it exits.
+	CloseLater bool
 }
 
 // DefaultStopGrace is Options.StopGrace's default.
@@ -113,9 +119,24 @@ type Source struct {
 	// program's exit, when giltrace shared the program's CPUs (record
 	// without --cpus): the busy-machine warning names it.
 	ownCPU time.Duration
+	// removed is closed once the probes of a RecordLive with CloseLater
+	// are removed; nil until then.
+	removed chan struct{}
 }
 
 var _ tracer.Source = (*Source)(nil)
+
+// Close waits until the probes of a recording made with
+// Options.CloseLater are removed. Without it, or before RecordLive, it
+// returns at once. It may be called more than once.
+func (s *Source) Close() {
+	s.mu.Lock()
+	ch := s.removed
+	s.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
 
 // Command returns a Source that runs argv (a CPython program: "python3
 // app.py", a script with a "#!" line naming python) and traces it and the
@@ -217,22 +238,42 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 		fmt.Fprintf(s.o.Stderr, "giltrace: removed the uprobe definitions left by an earlier giltrace (pid %s) that was killed before it could remove them (its probes were disarmed when it died)\n", strings.Join(removed, ", "))
 	}
 	sess := newSession(in.Path)
+	var r *run
 	defer func() {
-		if cerr := sess.close(); cerr != nil {
-			// A warning, not the run's failure (review): the run was
-			// recorded whole, the definition left is armed by no event,
-			// and the next run's cleanupStale removes it.
-			s.logf("%v", cerr)
-			if s.o.Stderr != nil {
-				fmt.Fprintf(s.o.Stderr, "giltrace: warning: %v (armed by nothing now; the next giltrace removes it)\n", cerr)
+		remove := func() {
+			tOff := time.Now()
+			if r != nil && r.closeReader != nil {
+				r.closeReader() // the events first: a definition with one open is busy
 			}
+			if cerr := sess.close(); cerr != nil {
+				// A warning, not the run's failure (review): the run was
+				// recorded whole, the definition left is armed by no event,
+				// and the next run's cleanupStale removes it.
+				s.logf("%v", cerr)
+				if s.o.Stderr != nil {
+					fmt.Fprintf(s.o.Stderr, "giltrace: warning: %v (armed by nothing now; the next giltrace removes it)\n", cerr)
+				}
+			}
+			s.logf("probes removed in %v", time.Since(tOff).Round(time.Millisecond))
 		}
+		if !s.o.CloseLater {
+			remove()
+			return
+		}
+		done := make(chan struct{})
+		s.mu.Lock()
+		s.removed = done
+		s.mu.Unlock()
+		go func() {
+			defer close(done)
+			remove()
+		}()
 	}()
 	if err := sess.open(probes); err != nil {
 		return meta, err
 	}
 	s.logf("%d uprobes in group %s, %d frames fetched per release, ready in %v", len(probes), sess.group, fa.frames, time.Since(t0).Round(time.Millisecond))
-	r := &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, live: live, probes: probes, tgids: map[int]int{}, python: map[int]bool{}, silent: map[int]bool{}}
+	r = &run{s: s, sess: sess, in: in, fa: fa, depth: depth, meta: &meta, rec: rec, live: live, probes: probes, tgids: map[int]int{}, python: map[int]bool{}, silent: map[int]bool{}}
 	return r.record(ctx)
 }
 

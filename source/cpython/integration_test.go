@@ -733,6 +733,27 @@ func TestPassThrough(t *testing.T) {
 	}
 }
 
+// TestCloseLater: with Options.CloseLater, Record returns with the trace
+// complete and Close waits for the probes' removal; Close on a Source
+// without it, or before a recording, returns at once.
+func TestCloseLater(t *testing.T) {
+	py := pyenv("3.12.1")
+	needTracing(t, py)
+	Command([]string{py}, Options{}).Close()
+	src := Command([]string{py, "-c", "import threading; threading.Thread(target=sum, args=(range(100000),)).start()"}, Options{CloseLater: true})
+	src.Close()
+	tr, err := tracer.Record(context.Background(), src, tracer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verr := tr.CheckValid(); verr != nil || len(tr.Events) == 0 {
+		t.Fatalf("trace: %d events, %v", len(tr.Events), verr)
+	}
+	src.Close()
+	noProbesLeft(t)
+	src.Close()
+}
+
 // TestStaleCleanup leaves a group as a killed run would (and an instance,
 // as a killed giltrace of before 2026-12-02 would) and checks that the
 // next run removes them.

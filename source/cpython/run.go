@@ -23,15 +23,18 @@ import (
 
 // run is one recording.
 type run struct {
-	s      *Source
-	sess   *session
-	in     *interp
-	fa     frameArgs
-	depth  int
-	meta   *tracer.Meta
-	rec    *tracer.Recorder
-	live   *tracer.Recorder // the provisional recording, streamed (or nil)
-	probes []probe
+	s    *Source
+	sess *session
+	// closeReader closes the reader's events and rings (RecordLive, when
+	// the run has ended): set once they are open.
+	closeReader func()
+	in          *interp
+	fa          frameArgs
+	depth       int
+	meta        *tracer.Meta
+	rec         *tracer.Recorder
+	live        *tracer.Recorder // the provisional recording, streamed (or nil)
+	probes      []probe
 
 	startMono int64
 	// stopMono, when set, is when the recording was cut off with the
@@ -108,7 +111,7 @@ func (r *run) record(ctx context.Context) (tracer.Meta, error) {
 	cpu0, sys0, cpuOK := time.Duration(0), time.Duration(0), false
 	rd, err := openRawReader(r.eventNames(), r.sess.filter)
 	if err == nil {
-		defer rd.close()
+		r.closeReader = rd.close // by RecordLive, before it removes the probes
 		err = r.openTasks(rd, cmd)
 	}
 	if err == nil {
