@@ -31,10 +31,10 @@ type dwarfData struct {
 	release func()
 }
 
-// loadDWARF is the DWARF of f, the ELF file at path: its sections mapped
+// loadDWARF is the DWARF of f, the ELF view of file: its sections mapped
 // where they can be (mapDWARF), else read as elf.File.DWARF reads them.
-func loadDWARF(path string, f *elf.File) (*dwarfData, error) {
-	if dd, ok := mapDWARF(path, f); ok && !slowDWARF {
+func loadDWARF(file *os.File, f *elf.File) (*dwarfData, error) {
+	if dd, ok := mapDWARF(file, f); ok && !slowDWARF {
 		return dd, nil
 	} else if ok {
 		dd.release()
@@ -63,13 +63,13 @@ func dwarfSuffix(s *elf.Section) string {
 	return ""
 }
 
-// mapDWARF maps the file at path and gives f's DWARF sections as slices
+// mapDWARF maps file and gives its ELF view f's DWARF sections as slices
 // of the mapping, as elf.File.DWARF would give them read; false (nothing
 // mapped) where that would differ: a compressed section (which must be
 // inflated), a relocatable file's or any file's relocations that apply
 // to a DWARF section (which elf.File.DWARF applies), a section past the
 // file's end, or a file that cannot be mapped.
-func mapDWARF(path string, f *elf.File) (*dwarfData, bool) {
+func mapDWARF(file *os.File, f *elf.File) (*dwarfData, bool) {
 	var secs []*elf.Section
 	for i, s := range f.Sections {
 		if dwarfSuffix(s) == "" {
@@ -87,11 +87,6 @@ func mapDWARF(path string, f *elf.File) (*dwarfData, bool) {
 		}
 		secs = append(secs, s)
 	}
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, false
-	}
-	defer file.Close()
 	st, err := file.Stat()
 	if err != nil || st.Size() <= 0 || st.Size() != int64(int(st.Size())) {
 		return nil, false
@@ -117,7 +112,7 @@ func mapDWARF(path string, f *elf.File) (*dwarfData, bool) {
 		}
 	}
 	dd := &dwarfData{mem: mem, release: release}
-	err = readMapped(path, mem, func() error { // dwarf.New reads the units' headers
+	err = readMapped(file.Name(), mem, func() error { // dwarf.New reads the units' headers
 		d, err := dwarf.New(base["abbrev"], nil, nil, base["info"], base["line"], nil, base["ranges"], base["str"])
 		if err != nil {
 			return err

@@ -77,7 +77,12 @@ func TestInlinedHarmless(t *testing.T) {
 		t.Errorf("inlined copies of the checked functions: %q; want [drop_gil in PyEval_ReleaseLock]", found)
 	}
 	// Mapped (openInterp), the same copies as read.
-	dd, err := loadDWARF(in.Path, f)
+	file, err := os.Open(in.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	dd, err := loadDWARF(file, f)
 	if err != nil {
 		t.Fatal(err)
 	}

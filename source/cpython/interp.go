@@ -300,11 +300,11 @@ func mappedUnder(pid int, path, root string) error {
 // openInterp reads the symbols, version and struct layout of the
 // interpreter in ELF file path.
 func openInterp(path string) (*interp, error) {
-	f, err := elf.Open(path)
+	f, file, err := openELF(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening the interpreter %s: %w", path, err)
 	}
-	defer f.Close()
+	defer file.Close()
 	in := &interp{Path: path, syms: map[string]elf.Symbol{}}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD {
@@ -314,13 +314,13 @@ func openInterp(path string) (*interp, error) {
 	in.addSymbols(f)
 	// A stripped interpreter may have its symbols and DWARF in a separate
 	// debug file (the distribution's debug symbols package).
-	debug := f
+	debug, debugOS := f, file
 	if _, ok := in.syms["take_gil"]; !ok {
 		if p := debugFile(f, path); p != "" {
-			if d, err := elf.Open(p); err == nil {
-				defer d.Close()
+			if d, dfile, err := openELF(p); err == nil {
+				defer dfile.Close()
 				in.addSymbols(d)
-				in.DebugFile, debug = p, d
+				in.DebugFile, debug, debugOS = p, d, dfile
 			}
 		}
 	}
@@ -342,7 +342,7 @@ func openInterp(path string) (*interp, error) {
 	if in.DebugFile != "" {
 		debugPath = in.DebugFile
 	}
-	dd, err := loadDWARF(debugPath, debug)
+	dd, err := loadDWARF(debugOS, debug)
 	if err != nil {
 		return nil, fmt.Errorf("reading struct offsets from the DWARF of %s: no DWARF debug information (%w); install the interpreter's debug symbols", path, err)
 	}
@@ -366,6 +366,21 @@ func openInterp(path string) (*interp, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// openELF opens the ELF file at path: the file (for mapDWARF, which maps
+// the very file the headers were read from) and its ELF view.
+func openELF(path string) (*elf.File, *os.File, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := elf.NewFile(file)
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return f, file, nil
 }
 
 // addSymbols adds the symbols of f not yet known. A static function that
