@@ -10,7 +10,7 @@ import (
 // them into the trace; a process that records run after run (the
 // what-if's replays, compare's variants, the benchmarks) would allocate,
 // zero and fault in the same arrays again each time, and collect them
-// (docs/performance.md, "Recycled chunks"). Record gives its recorder's
+// (docs/performance.md, "Twelfth pass: recycled buffers and computed timed waits"). Record gives its recorder's
 // arrays back here once finished, and a later recorder's chunks and slabs
 // take them:
 // arrays of firstChunkEvents << i events, i < len(eventPools). Their
