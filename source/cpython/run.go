@@ -639,6 +639,7 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 type pacer struct {
 	every  time.Duration
 	f      *os.File
+	fd     int          // f's: (*os.File).Fd would make it blocking
 	ticker *time.Ticker // where timerfd is refused
 }
 
@@ -647,7 +648,7 @@ func newPacer(every time.Duration) *pacer {
 	if err == nil {
 		ts := unix.NsecToTimespec(int64(every))
 		if err = unix.TimerfdSettime(fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err == nil {
-			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd")}
+			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}
 		}
 		unix.Close(fd)
 	}
@@ -666,6 +667,36 @@ func (p *pacer) wait() {
 	if _, err := p.f.Read(n[:]); err != nil {
 		time.Sleep(p.every) // not expected: keep a pace
 	}
+}
+
+// readingsPace is the sampler's pace: sampleTick, or idleTick once no
+// reading has found a GIL held for idleAfter.
+type readingsPace struct{ heldAt int64 }
+
+// next is the pace after a reading at mono that found a GIL held or not.
+func (p *readingsPace) next(held bool, mono int64) time.Duration {
+	if held {
+		p.heldAt = mono
+	}
+	if mono-p.heldAt >= int64(idleAfter) {
+		return idleTick
+	}
+	return sampleTick
+}
+
+// set makes the pacer tick every every from now on (nothing if it
+// already does).
+func (p *pacer) set(every time.Duration) {
+	if every == p.every {
+		return
+	}
+	p.every = every
+	if p.ticker != nil {
+		p.ticker.Reset(every)
+		return
+	}
+	ts := unix.NsecToTimespec(int64(every))
+	_ = unix.TimerfdSettime(p.fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil) // refused: the pace it had stays
 }
 
 func (p *pacer) stop() {
@@ -709,10 +740,12 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		tick := newPacer(sampleTick)
 		defer tick.stop()
 		var stateAt, intervalAt int64
+		pace := readingsPace{heldAt: monoNow()}
 		for {
 			mono := monoNow()
 			pids := m.tracedPIDs()
 			evs := s.read(pids, mono)
+			tick.set(pace.next(s.held, mono))
 			if mono-stateAt >= int64(stateEvery) {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)
