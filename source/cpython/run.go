@@ -746,7 +746,10 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			pids := m.tracedPIDs()
 			evs := s.read(pids, mono)
 			tick.set(pace.next(s.held, mono))
-			if mono-stateAt >= int64(stateEvery) {
+			// Within half a fast tick: at idleTick, a reading
+			// that comes a hair short of stateEvery would leave the
+			// states for one more tick (4 ms).
+			if mono-stateAt >= int64(stateEvery-sampleTick/2) {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)
 			}
