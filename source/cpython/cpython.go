@@ -95,7 +95,11 @@ type Options struct {
 	// complete, the probes' removal going on meanwhile: closing their
 	// events makes the kernel unregister each probe in turn (about
 	// 0.35 s in all), which the caller's work on the trace then overlaps.
-	// A caller that sets it calls Close before it exits.
+	// A caller that sets it calls Close before it exits; Close says then
+	// what the removal had to say (a probe that could not be removed).
+	// A recording that begins while another's probes are still being
+	// removed waits for that first. A crash of giltrace during the
+	// removal leaves the definitions, disarmed, to the next recording.
 	CloseLater bool
 }
 
@@ -120,9 +124,14 @@ type Source struct {
 	// without --cpus): the busy-machine warning names it.
 	ownCPU time.Duration
 	// removed is closed once the probes of a RecordLive with CloseLater
-	// are removed; nil until then.
-	removed chan struct{}
+	// are removed; nil until then. removedSay then says how it went.
+	removed    chan struct{}
+	removedSay func()
 }
+
+// pendingRemovals counts the recordings whose probes are being removed
+// in the background (Options.CloseLater).
+var pendingRemovals sync.WaitGroup
 
 var _ tracer.Source = (*Source)(nil)
 
@@ -133,8 +142,16 @@ func (s *Source) Close() {
 	s.mu.Lock()
 	ch := s.removed
 	s.mu.Unlock()
-	if ch != nil {
-		<-ch
+	if ch == nil {
+		return
+	}
+	<-ch
+	s.mu.Lock()
+	say := s.removedSay
+	s.removedSay = nil
+	s.mu.Unlock()
+	if say != nil {
+		say()
 	}
 }
 
@@ -228,6 +245,10 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 	if err != nil {
 		return meta, err
 	}
+	// A recording of this process whose probes are still being removed
+	// (CloseLater) uses the same group and probe names: it finishes
+	// first.
+	pendingRemovals.Wait()
 	removed, err := cleanupStale()
 	if err != nil {
 		s.logf("cleaning up after an earlier run: %v", err)
@@ -240,33 +261,45 @@ func (s *Source) RecordLive(ctx context.Context, live, rec *tracer.Recorder) (tr
 	sess := newSession(in.Path)
 	var r *run
 	defer func() {
-		remove := func() {
+		// remove closes the events, then removes the definitions, and
+		// says how it went (said by Close, in the caller's goroutine,
+		// with CloseLater: not amid the caller's own output).
+		remove := func() (say func()) {
 			tOff := time.Now()
 			if r != nil && r.closeReader != nil {
 				r.closeReader() // the events first: a definition with one open is busy
 			}
-			if cerr := sess.close(); cerr != nil {
-				// A warning, not the run's failure (review): the run was
-				// recorded whole, the definition left is armed by no event,
-				// and the next run's cleanupStale removes it.
-				s.logf("%v", cerr)
-				if s.o.Stderr != nil {
-					fmt.Fprintf(s.o.Stderr, "giltrace: warning: %v (armed by nothing now; the next giltrace removes it)\n", cerr)
+			cerr := sess.close()
+			took := time.Since(tOff).Round(time.Millisecond)
+			return func() {
+				if cerr != nil {
+					// A warning, not the run's failure (review): the run
+					// was recorded whole, the definition left is armed by
+					// no event, and the next run's cleanupStale removes it.
+					s.logf("%v", cerr)
+					if s.o.Stderr != nil {
+						fmt.Fprintf(s.o.Stderr, "giltrace: warning: %v (armed by nothing now; the next giltrace removes it)\n", cerr)
+					}
 				}
+				s.logf("probes removed in %v", took)
 			}
-			s.logf("probes removed in %v", time.Since(tOff).Round(time.Millisecond))
 		}
 		if !s.o.CloseLater {
-			remove()
+			remove()()
 			return
 		}
 		done := make(chan struct{})
 		s.mu.Lock()
 		s.removed = done
 		s.mu.Unlock()
+		pendingRemovals.Add(1)
 		go func() {
-			defer close(done)
-			remove()
+			defer pendingRemovals.Done()
+			say := remove()
+			s.mu.Lock()
+			s.removedSay = say
+			s.mu.Unlock()
+			close(done)
 		}()
 	}()
 	if err := sess.open(probes); err != nil {

@@ -690,13 +690,15 @@ func (p *pacer) set(every time.Duration) {
 	if every == p.every {
 		return
 	}
-	p.every = every
 	if p.ticker != nil {
 		p.ticker.Reset(every)
+		p.every = every
 		return
 	}
 	ts := unix.NsecToTimespec(int64(every))
-	_ = unix.TimerfdSettime(p.fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil) // refused: the pace it had stays
+	if unix.TimerfdSettime(p.fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil) == nil {
+		p.every = every // refused: the pace it had stays, and the next set tries again
+	}
 }
 
 func (p *pacer) stop() {
@@ -745,11 +747,14 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 			mono := monoNow()
 			pids := m.tracedPIDs()
 			evs := s.read(pids, mono)
+			// The states every stateEvery; at idleTick (stateEvery
+			// itself) within half a tick: a reading woken late and
+			// the next on time are less than stateEvery apart, and
+			// the states would wait one more tick (4 ms).
+			since := mono - stateAt
+			statesDue := since >= int64(stateEvery) || tick.every >= stateEvery && since >= int64(stateEvery-tick.every/2)
 			tick.set(pace.next(s.held, mono))
-			// Within half a fast tick: at idleTick, a reading
-			// that comes a hair short of stateEvery would leave the
-			// states for one more tick (4 ms).
-			if mono-stateAt >= int64(stateEvery-sampleTick/2) {
+			if statesDue {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)
 			}
