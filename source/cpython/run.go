@@ -639,7 +639,6 @@ func (r *run) drain(m *machine, q *readQueue, rd *rawReader, pend []rawEvent) {
 type pacer struct {
 	every  time.Duration
 	f      *os.File
-	fd     int          // f's: (*os.File).Fd would make it blocking
 	ticker *time.Ticker // where timerfd is refused
 }
 
@@ -648,7 +647,7 @@ func newPacer(every time.Duration) *pacer {
 	if err == nil {
 		ts := unix.NsecToTimespec(int64(every))
 		if err = unix.TimerfdSettime(fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil); err == nil {
-			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}
+			return &pacer{every: every, f: os.NewFile(uintptr(fd), "timerfd")}
 		}
 		unix.Close(fd)
 	}
@@ -666,38 +665,6 @@ func (p *pacer) wait() {
 	var n [8]byte
 	if _, err := p.f.Read(n[:]); err != nil {
 		time.Sleep(p.every) // not expected: keep a pace
-	}
-}
-
-// readingsPace is the sampler's pace: sampleTick, or idleTick once no
-// reading has found a GIL held for idleAfter.
-type readingsPace struct{ heldAt int64 }
-
-// next is the pace after a reading at mono that found a GIL held or not.
-func (p *readingsPace) next(held bool, mono int64) time.Duration {
-	if held {
-		p.heldAt = mono
-	}
-	if mono-p.heldAt >= int64(idleAfter) {
-		return idleTick
-	}
-	return sampleTick
-}
-
-// set makes the pacer tick every every from now on (nothing if it
-// already does).
-func (p *pacer) set(every time.Duration) {
-	if every == p.every {
-		return
-	}
-	if p.ticker != nil {
-		p.ticker.Reset(every)
-		p.every = every
-		return
-	}
-	ts := unix.NsecToTimespec(int64(every))
-	if unix.TimerfdSettime(p.fd, 0, &unix.ItimerSpec{Interval: ts, Value: ts}, nil) == nil {
-		p.every = every // refused: the pace it had stays, and the next set tries again
 	}
 }
 
@@ -742,19 +709,11 @@ func startReading(rd *rawReader, r *run, m *machine) *readQueue {
 		tick := newPacer(sampleTick)
 		defer tick.stop()
 		var stateAt, intervalAt int64
-		pace := readingsPace{heldAt: monoNow()}
 		for {
 			mono := monoNow()
 			pids := m.tracedPIDs()
 			evs := s.read(pids, mono)
-			// The states every stateEvery; at idleTick (stateEvery
-			// itself) within half a tick: a reading woken late and
-			// the next on time are less than stateEvery apart, and
-			// the states would wait one more tick (4 ms).
-			since := mono - stateAt
-			statesDue := since >= int64(stateEvery) || tick.every >= stateEvery && since >= int64(stateEvery-tick.every/2)
-			tick.set(pace.next(s.held, mono))
-			if statesDue {
+			if mono-stateAt >= int64(stateEvery) {
 				stateAt = mono
 				evs = states.read(m.statePIDs(), mono, evs)
 			}

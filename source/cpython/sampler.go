@@ -14,22 +14,6 @@ import (
 // events are prepared), 3 ms threads were missed in most runs.
 const sampleTick = 500 * time.Microsecond
 
-// idleTick is the readings' pace once they have found no thread holding
-// a GIL for idleAfter, until one does: a program whose threads all sleep
-// or wait for I/O, a server between requests. A reading every sampleTick
-// woke the recorder 2 000 times a second for nothing, about a sixth of a
-// core (a wake-up costs 20-50 us of CPU here). It is stateEvery, the pace
-// of the threads' scheduler states, which the same loop reads. The first
-// hold after an idle spell is found up to idleTick late, and may be
-// missed if shorter (it then runs in its release's stack); the readings
-// go back to sampleTick at the first that finds a holder. idleAfter is
-// long enough that a program busy now and then (a request every 50 ms)
-// keeps the full pace.
-const (
-	idleTick  = stateEvery
-	idleAfter = 200 * time.Millisecond
-)
-
 // sampleEvery is how often the stack of a thread holding the GIL for long
 // is read.
 const sampleEvery = 10 * time.Millisecond
@@ -74,7 +58,6 @@ type sampler struct {
 	depth int
 	mem   memReader
 	procs map[int]*sampled
-	held  bool // the last read found a thread holding a GIL
 }
 
 // sampled is the sampler's state for one process.
@@ -96,11 +79,9 @@ func newSampler(in *interp, fa frameArgs, depth int, mem memReader) *sampler {
 }
 
 // read reads the processes pids at mono (CLOCK_MONOTONIC) and returns
-// their holder_sample events. It sets held to whether a thread of one of
-// them held the GIL.
+// their holder_sample events.
 func (s *sampler) read(pids []int, mono int64) []rawEvent {
 	l := s.in.layout
-	s.held = false
 	if l.gilPath == nil || s.in.NoGIL {
 		return nil
 	}
@@ -116,7 +97,6 @@ func (s *sampler) read(pids []int, mono int64) []rawEvent {
 			sp.seenTS = 0
 			continue
 		}
-		s.held = true
 		mem := s.mem.memory(pid)
 		id, fresh := s.freshHolder(sp, mem, ts)
 		switch {
