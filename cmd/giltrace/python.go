@@ -233,7 +233,18 @@ func pythonOptions(cmd *cobra.Command, ro *recordOptions) cpython.Options {
 // (recordRun). A program started by record (not attach) passes its exit
 // status through: once the run is saved, giltrace exits with it.
 func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src *cpython.Source, name string) error {
-	defer src.Close() // the probes removed (Options.CloseLater) before giltrace exits
+	// The probes are removed (Options.CloseLater) before giltrace exits.
+	// A signal that comes while it waits for that, the run saved and
+	// reported, stops nothing: said, as for one that comes as the run
+	// ends (QA: exit 130 and not a word, the program having exited 0).
+	in := interruptsOf(ctx)
+	done, sigAtEnd := false, os.Signal(nil)
+	defer func() {
+		src.Close()
+		if sig := in.Signal(); done && sigAtEnd == nil && sig != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "giltrace: stopped%s while the probes were removed: the run is complete, and so are its trace and outputs\n", signalName(sig))
+		}
+	}()
 	// The metadata a trace cut off mid-run keeps (the run's replaces it at
 	// the end): the switch interval is read from the process later.
 	start := tracer.Meta{Workload: name, GILMode: tracer.GILCPython, SwitchInterval: 5 * time.Millisecond, Cores: cpus.Usable(), GOMAXPROCS: runtime.GOMAXPROCS(0),
@@ -265,6 +276,10 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 		}
 		return t, err
 	})
+	done, sigAtEnd = true, in.Signal()
+	if afterRecordRun != nil {
+		afterRecordRun()
+	}
 	if err != nil {
 		// giltrace failed (its outputs, a signal): it exits 1 (or as
 		// stopped), and says what the program's own status was.
@@ -283,6 +298,10 @@ func recordPython(ctx context.Context, cmd *cobra.Command, o *recordOptions, src
 	}
 	return nil
 }
+
+// afterRecordRun (tests) is called when recordPython's run is saved and
+// reported, before it waits for the probes' removal.
+var afterRecordRun func()
 
 // programOutDir is the default directory of a real program's run named
 // name (its script, module or command): giltrace-out/py-NAME, apart from

@@ -1271,3 +1271,36 @@ func ownProbesGone(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalWhileProbesRemoved: a signal that comes once the run is saved
+// and reported, while giltrace waits for the probes' removal
+// (cpython.Options.CloseLater), stops nothing and is said, as one that
+// comes as the run ends; the probes are gone when the command returns.
+func TestSignalWhileProbesRemoved(t *testing.T) {
+	py := python(t)
+	in, ctx, _, _ := newTestInterrupts(t)
+	afterRecordRun = func() { in.signal(syscall.SIGINT) }
+	defer func() { afterRecordRun = nil }()
+	dir := t.TempDir()
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"record", "-o", dir, "--formats", "report", "--", py, "-c", "pass"})
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr.String())
+	}
+	if want := "giltrace: stopped by SIGINT while the probes were removed: the run is complete, and so are its trace and outputs"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
+	}
+	if in.Signal() != syscall.SIGINT {
+		t.Errorf("Signal() = %v", in.Signal())
+	}
+	ownProbesGone(t)
+	for _, f := range []string{"run.giltrace", "report.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -184,9 +184,14 @@ func (in *interrupts) forceExit(now bool) {
 		}
 	}
 	code := exitStatus(in.first)
-	cleanups := in.cleanups
-	in.mu.Unlock()
-	for _, f := range cleanups {
+	// in.mu is held until the exit: the command goes on while the
+	// clean-ups run (a real program's probes take 0.3-0.8 s to remove),
+	// and waits at its next step that makes a temporary file or finishes
+	// a trace (track, setUnsafe), so that what msg says stays true (QA:
+	// "the run so far is in run.giltrace.partial" after the command had
+	// renamed it and printed its report).
+	defer in.mu.Unlock() // tests: exit returns
+	for _, f := range in.cleanups {
 		f()
 	}
 	fmt.Fprintln(in.stderr, msg)

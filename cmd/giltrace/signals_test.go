@@ -273,3 +273,27 @@ func TestExportStoppedAsItEnded(t *testing.T) {
 		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }
+
+// TestForcedExitHoldsTheCommand: while a forced exit's clean-ups run (a
+// real program's probes take 0.3-0.8 s to remove), the command, which goes
+// on meanwhile, waits at its next temporary file or trace being finished:
+// what the exit says about the run's files stays true.
+func TestForcedExitHoldsTheCommand(t *testing.T) {
+	in, _, _, exited := newTestInterrupts(t)
+	in.setPending(func() string { return "the run so far is in x.partial" })
+	tracked := make(chan struct{})
+	in.atForcedExit(func() {
+		go func() {
+			in.track("x.tmp", true) // the command's next step
+			close(tracked)
+		}()
+		select {
+		case <-tracked:
+			t.Error("the command made a temporary file while the forced exit's clean-ups ran")
+		case <-time.After(100 * time.Millisecond):
+		}
+	})
+	in.forceExit(true)
+	<-exited
+	<-tracked // the exit returned (a test's): the command goes on
+}
