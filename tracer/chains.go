@@ -771,12 +771,7 @@ func JoinLockName(name string) bool {
 // the what-if nor the estimates take one for what bounds the run.
 func (s *Spans) Stopped() map[ThreadID]bool {
 	t := s.Trace
-	lastWhy := map[ThreadID]Release{}
-	for _, h := range s.Holds { // in start order: the last one stays
-		if int(h.Lock) < len(t.Locks) && t.Locks[h.Lock].GIL {
-			lastWhy[h.Thread] = h.Why
-		}
-	}
+	lastWhy := s.lastGILRelease()
 	main := map[ProcID]ThreadID{}
 	for id, th := range t.Threads {
 		m, ok := main[th.Proc]
@@ -795,6 +790,38 @@ func (s *Spans) Stopped() map[ThreadID]bool {
 			!(ended && held && why == ReleaseThreadEnd) {
 			out[tid] = true
 		}
+	}
+	return out
+}
+
+// lastGILRelease is, by thread, why it last let its process's GIL go.
+func (s *Spans) lastGILRelease() map[ThreadID]Release {
+	t := s.Trace
+	lastWhy := map[ThreadID]Release{}
+	for _, h := range s.Holds { // in start order: the last one stays
+		if int(h.Lock) < len(t.Locks) && t.Locks[h.Lock].GIL {
+			lastWhy[h.Thread] = h.Why
+		}
+	}
+	return lastWhy
+}
+
+// endedItself reports, by thread, whether it ended as a thread ends:
+// letting its process's GIL go for good (ReleaseThreadEnd); in a process
+// without a GIL, whether it ended before the trace did. Not a thread the
+// trace's end or its process's exit stopped where it was (Stopped, the
+// main thread included: at the end of an attach, every thread still
+// running).
+func (s *Spans) endedItself() []bool {
+	t := s.Trace
+	lastWhy := s.lastGILRelease()
+	out := make([]bool, len(s.Threads))
+	for id := range s.Threads {
+		th := &s.Threads[id]
+		p := t.Threads[id].Proc
+		gil := int(p) < len(t.Procs) && t.Procs[p].GIL != NoLock
+		why, held := lastWhy[ThreadID(id)]
+		out[id] = th.Ended && (!gil || held && why == ReleaseThreadEnd)
 	}
 	return out
 }

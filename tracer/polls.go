@@ -47,7 +47,10 @@ const (
 //     ending in its last tick, is no poll: the other ends later; nor a
 //     worker that sleeps in a loop beside another, the main thread living
 //     on; QA). Threads that never ended (daemons, stopped as the process
-//     exits) do not count;
+//     exits; every thread still running when an attach ended, the main
+//     thread included) do not count (QA: at the end of an attach, the
+//     main thread's sleep loop and a worker's were each taken for a poll
+//     of the other, and the model's joins deadlocked);
 //   - no thread of its process started during it (a loop that starts
 //     threads between its sleeps does more than wait).
 //
@@ -89,6 +92,7 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 			lastSleep[sp.Thread] = i
 		}
 	}
+	var ended []bool // endedItself, once a thread has a run of sleeps
 	for id := range t.Threads {
 		tid := ThreadID(id)
 		if int(tid) >= len(s.Threads) {
@@ -121,6 +125,9 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 			continue
 		}
 		p := &Poll{First: first, Last: last, From: sts[first].Start, To: sts[last].End, Slept: slept}
+		if ended == nil {
+			ended = s.endedItself()
+		}
 		inLast, all := false, true
 		for j := range s.Threads {
 			jt := &s.Threads[j]
@@ -128,7 +135,7 @@ func (s *Spans) findPolls() map[ThreadID]*Poll {
 				all = false // a thread started during it: a loop that starts threads, not only waits
 				break
 			}
-			if j == id || !jt.Ended || t.Threads[j].Proc != t.Threads[tid].Proc || jt.Start >= p.From || jt.End <= p.From {
+			if j == id || !ended[j] || t.Threads[j].Proc != t.Threads[tid].Proc || jt.Start >= p.From || jt.End <= p.From {
 				continue
 			}
 			if jt.End > p.To {

@@ -108,3 +108,56 @@ func TestPolls(t *testing.T) {
 		}
 	}
 }
+
+// TestPollsNotOfCutThreads: at the end of an attach every thread still
+// running is cut where it was (its end comes with no thread-end release of
+// the GIL): the main thread's sleep loop and a worker's are then no polls
+// of each other (QA: each was taken for a poll of the other, and the
+// model's joins deadlocked). A worker that ends as a thread ends, inside
+// the main thread's last sleep, is polled.
+func TestPollsNotOfCutThreads(t *testing.T) {
+	for _, workerEnds := range []bool{false, true} {
+		b := testkit.New("attach")
+		p := b.Process("srv", 1)
+		gil := tracer.LockID(0)
+		m, w := b.Thread(p, "MainThread"), b.Thread(p, "w")
+		m.Start(0)
+		w.Start(0)
+		sleeps := func(th *testkit.Thread, from int64, n int) int64 {
+			at := from
+			for range n {
+				th.Acquire(at, gil, tracer.AcquireUncontended)
+				th.IOBegin(at+1*ms, "sleep").Release(at+1*ms, gil, tracer.ReleaseIO)
+				th.IOEnd(at + 101*ms)
+				at += 101 * ms
+			}
+			return at
+		}
+		end := sleeps(m, 1*ms, 5)
+		if workerEnds {
+			at := sleeps(w, 50*ms, 4) // ends at 455 ms, inside the main thread's last sleep (406-506 ms)
+			w.Acquire(at, gil, tracer.AcquireUncontended).Release(at+1*ms, gil, tracer.ReleaseThreadEnd).End(at + 1*ms)
+			m.Acquire(end, gil, tracer.AcquireUncontended).Release(end+1*ms, gil, tracer.ReleaseThreadEnd).End(end + 1*ms)
+		} else {
+			sleeps(w, 50*ms, 4)
+			w.IOBegin(505*ms, "sleep")
+			m.IOBegin(end, "sleep")
+			m.End(end + 50*ms) // the attach's end: both cut in a sleep
+			w.End(end + 50*ms)
+		}
+		tr := b.Trace()
+		if tr.Procs[p].GIL != gil {
+			t.Fatalf("the process's GIL is lock %d, not %d", tr.Procs[p].GIL, gil)
+		}
+		s := tracer.Derive(tr)
+		polls := s.Polls()
+		switch {
+		case !workerEnds && len(polls) != 0:
+			for id, pl := range polls {
+				t.Errorf("threads cut at the trace's end: %s polls %v", tr.Threads[id].Name, pl.Targets)
+			}
+		case workerEnds && (polls[m.ID()] == nil || !slices.Equal(polls[m.ID()].Targets, []tracer.ThreadID{w.ID()})):
+			t.Errorf("a worker that ended inside the main thread's last sleep: polls %v", polls)
+		}
+	}
+}
