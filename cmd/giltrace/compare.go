@@ -55,10 +55,11 @@ func compareCmd(run func(*cobra.Command, *compareOptions) error) *cobra.Command 
 			"and draws DIR/speedup.svg and DIR/speedup.png: speedup against thread count,\n" +
 			"a line per mode, with the ideal line; DIR/overlap.svg and .png plot the overlap\n" +
 			"from the traces. The runs are simulated in virtual time on --cores simulated\n" +
-			"cores (default: this machine's; docs/vm.md): the same on every machine for the\n" +
-			"same --cores. --clock real measures this machine instead, where a busy machine\n" +
-			"distorts wall times, overlap and verdicts: a row whose run could not get the\n" +
-			"CPU time its threads wanted is marked \"busy machine*\", with a note.",
+			"cores (default: the workload's cores:, else this machine's; docs/vm.md): the\n" +
+			"same on every machine for the same --cores. --clock real measures this machine\n" +
+			"instead, where a busy machine distorts wall times, overlap and verdicts: a row\n" +
+			"whose run could not get the CPU time its threads wanted is marked \"busy\n" +
+			"machine*\", with a note.",
 		Args: usageArgs(exactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = runTraceArg(args[0])

@@ -92,7 +92,7 @@ func headline(s *diagnosis.Summary) string {
 		}
 		line += fmt.Sprintf("\nStopped: giltrace was stopped and sent the program SIGINT; it %s within %s, and its shutdown is in the run", how, s.StopGrace)
 	case s.FailedAtStart && st != nil:
-		line += fmt.Sprintf("\nThe program exited with status %d before any of its own code was seen running (a missing script, a failed import; or a run of its own code too short to see): this run is the interpreter's start-up, and no verdict is given", *st)
+		line += fmt.Sprintf("\nThe program exited with status %d before any of its own code was seen running (a failed import, a syntax error, a missing module; or a run of its own code too short to see): this run is the interpreter's start-up, and no verdict is given", *st)
 	case st != nil && *st != 0:
 		how := fmt.Sprintf("exited with status %d", *st)
 		switch {
