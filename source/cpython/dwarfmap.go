@@ -104,7 +104,17 @@ func readDWARF(f *elf.File) (*dwarfData, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	base := map[string][]byte{"abbrev": nil, "info": nil, "str": nil, "ranges": nil}
+	d, loc, err := newDWARF(secs, data)
+	if err != nil {
+		return nil, err
+	}
+	return &dwarfData{d: d, loc: loc, release: func() {}}, nil
+}
+
+// newDWARF is the DWARF made of the sections secs, whose contents are
+// data, as elf.File.DWARF makes it, and their location lists.
+func newDWARF(secs []*elf.Section, data [][]byte) (*dwarf.Data, *locLists, error) {
+	base := map[string][]byte{"abbrev": nil, "info": nil, "str": nil, "line": nil, "ranges": nil}
 	for i, s := range secs {
 		if suffix := dwarfSuffix(s); suffix != "" {
 			if _, ok := base[suffix]; ok {
@@ -112,17 +122,20 @@ func readDWARF(f *elf.File) (*dwarfData, error) {
 			}
 		}
 	}
-	d, err := dwarf.New(base["abbrev"], nil, nil, base["info"], nil, nil, base["ranges"], base["str"])
+	d, err := dwarf.New(base["abbrev"], nil, nil, base["info"], base["line"], nil, base["ranges"], base["str"])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	dd := &dwarfData{d: d, release: func() {}}
+	var loc *locLists
 	for i, s := range secs {
-		switch suffix := dwarfSuffix(s); suffix {
-		case "abbrev", "info", "str", "ranges":
+		suffix := dwarfSuffix(s)
+		if _, ok := base[suffix]; ok {
+			continue
+		}
+		switch suffix {
 		case "loclists", "loc":
-			if dd.loc == nil || suffix == "loclists" {
-				dd.loc = &locLists{v5: suffix == "loclists", data: data[i]}
+			if loc == nil || suffix == "loclists" {
+				loc = &locLists{v5: suffix == "loclists", data: data[i]}
 			}
 		case "types":
 			err = d.AddTypes(fmt.Sprintf("types-%d", i), data[i])
@@ -130,10 +143,10 @@ func readDWARF(f *elf.File) (*dwarfData, error) {
 			err = d.AddSection(".debug_"+suffix, data[i])
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return dd, nil
+	return d, loc, nil
 }
 
 // slowDWARF (tests) reads the DWARF as elf.File.DWARF does, and finds
@@ -192,47 +205,18 @@ func mapDWARF(file *os.File, f *elf.File) (*dwarfData, bool) {
 		return nil, false
 	}
 	release := func() { _ = unix.Munmap(mem) }
-	sec := func(s *elf.Section) []byte { return mem[s.Offset : s.Offset+s.Size : s.Offset+s.Size] }
-	base := map[string][]byte{"abbrev": nil, "info": nil, "str": nil, "line": nil, "ranges": nil}
-	for _, s := range secs {
-		if suffix := dwarfSuffix(s); suffix != "" {
-			if _, ok := base[suffix]; ok {
-				base[suffix] = sec(s)
-			}
-		}
+	data := make([][]byte, len(secs))
+	for i, s := range secs {
+		data[i] = mem[s.Offset : s.Offset+s.Size : s.Offset+s.Size]
 	}
 	dd := &dwarfData{mem: mem, release: release}
-	err = readMapped(file.Name(), mem, func() error { // dwarf.New reads the units' headers
-		d, err := dwarf.New(base["abbrev"], nil, nil, base["info"], base["line"], nil, base["ranges"], base["str"])
-		if err != nil {
-			return err
-		}
-		for i, s := range secs {
-			suffix := dwarfSuffix(s)
-			if _, ok := base[suffix]; ok {
-				continue
-			}
-			if suffix == "types" {
-				err = d.AddTypes(fmt.Sprintf("types-%d", i), sec(s))
-			} else {
-				err = d.AddSection(".debug_"+suffix, sec(s))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		dd.d = d
-		return nil
+	err = readMapped(file.Name(), mem, func() (err error) { // dwarf.New reads the units' headers
+		dd.d, dd.loc, err = newDWARF(secs, data)
+		return err
 	})
 	if err != nil {
 		release()
 		return nil, false // read again, by elf.File.DWARF, which says why
-	}
-	for _, name := range []string{".debug_loclists", ".debug_loc"} {
-		if s := f.Section(name); s != nil {
-			dd.loc = &locLists{v5: name == ".debug_loclists", data: sec(s)}
-			break
-		}
 	}
 	return dd, true
 }
