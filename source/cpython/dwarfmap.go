@@ -34,14 +34,14 @@ type dwarfData struct {
 }
 
 // loadDWARF is the DWARF of f, the ELF view of file: its sections mapped
-// where they can be (mapDWARF), else read as elf.File.DWARF reads them.
+// where they can be (mapDWARF), else the sections used read (readDWARF);
+// a file whose relocations apply to its DWARF, as elf.File.DWARF reads
+// it (it applies them).
 func loadDWARF(file *os.File, f *elf.File) (*dwarfData, error) {
-	if dd, ok := mapDWARF(file, f); ok && !slowDWARF {
-		return dd, nil
-	} else if ok {
-		dd.release()
-	}
 	if !slowDWARF && !dwarfRelocated(f) {
+		if dd, ok := mapDWARF(file, f); ok {
+			return dd, nil
+		}
 		return readDWARF(f)
 	}
 	d, err := f.DWARF()
@@ -166,27 +166,19 @@ func dwarfSuffix(s *elf.Section) string {
 	return ""
 }
 
-// mapDWARF maps file and gives its ELF view f's DWARF sections as slices
-// of the mapping, as elf.File.DWARF would give them read; false (nothing
-// mapped) where that would differ: a compressed section (which must be
-// inflated), a relocatable file's or any file's relocations that apply
-// to a DWARF section (which elf.File.DWARF applies), a section past the
-// file's end, or a file that cannot be mapped.
+// mapDWARF maps file and gives its ELF view f's DWARF sections, which no
+// relocation applies to (loadDWARF), as slices of the mapping, as
+// elf.File.DWARF would give them read; false (nothing mapped) where that
+// would differ: a compressed section (which must be inflated), a section
+// past the file's end, or a file that cannot be mapped.
 func mapDWARF(file *os.File, f *elf.File) (*dwarfData, bool) {
 	var secs []*elf.Section
-	for i, s := range f.Sections {
+	for _, s := range f.Sections {
 		if dwarfSuffix(s) == "" {
 			continue
 		}
 		if s.Flags&elf.SHF_COMPRESSED != 0 || strings.HasPrefix(s.Name, ".zdebug_") || s.Type == elf.SHT_NOBITS || s.FileSize != s.Size {
 			return nil, false
-		}
-		if f.Type != elf.ET_EXEC {
-			for _, r := range f.Sections {
-				if (r.Type == elf.SHT_RELA || r.Type == elf.SHT_REL) && int(r.Info) == i {
-					return nil, false
-				}
-			}
 		}
 		secs = append(secs, s)
 	}
