@@ -25,6 +25,11 @@ type layout struct {
 	frameCode, framePrev, frameInstr int64 // in the frame struct
 	frameInstrIsIndex                bool  // f_lasti (int) rather than an instruction pointer
 	frameOwner                       int64 // -1 if absent
+	// refTags are the tag bits of a _PyStackRef (3.14+: a frame's
+	// f_executable and its locals), cleared to get the object's address:
+	// Py_TAG_BITS, 1 on 3.14 and 3 after (objects are 8-byte aligned).
+	// 0 before 3.14, whose frames hold plain object pointers.
+	refTags uint64
 
 	codeFilename, codeName, codeQualname, codeFirstLine, codeLineTable, codeCode int64 // codeQualname, codeCode: -1 if absent
 
@@ -340,6 +345,11 @@ func (l *layout) readFrames(ix *dwarfIndex) error {
 	l.frameInstr, e3 = pick("prev_instr", "instr_ptr", "f_lasti")
 	if o, err := pick("owner"); err == nil {
 		l.frameOwner = o
+	}
+	if f := field(fr, "f_executable"); f != nil {
+		if u, ok := stripTypedef(f.Type).(*dwarf.StructType); ok && u.Kind == "union" {
+			l.refTags = 3 // _PyStackRef
+		}
 	}
 	return errors.Join(e1, e2, e3)
 }

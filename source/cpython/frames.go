@@ -86,7 +86,7 @@ func (m *machine) prefetch(e *rawEvent) {
 	}
 	codes := make([]*code, len(raw))
 	for i, f := range raw {
-		if m.in.layout.minor >= 12 && f.owner == frameOwnedByCStack {
+		if m.in.layout.shimFrame(f.owner) {
 			continue // a shim frame, no Python function: resolve skips it
 		}
 		if codes[i] = m.checkedCode(p, f.code); codes[i] == nil && i > 0 && m.mem.memory(p.pid).f != nil {
@@ -267,12 +267,12 @@ func reverse(fs []tracer.Frame) []tracer.Frame {
 }
 
 // resolve turns raw frames into named ones with their code objects,
-// skipping the shim frames of 3.12+.
+// skipping the shim frames of 3.12+ (layout.shimFrame).
 func (m *machine) resolve(p *proc, raw []rawFrame, codes []*code) []tracer.Frame {
 	l := m.in.layout
 	var out []tracer.Frame
 	for i, f := range raw {
-		if l.minor >= 12 && f.owner == frameOwnedByCStack {
+		if l.shimFrame(f.owner) {
 			continue
 		}
 		c := codes[i]

@@ -32,6 +32,25 @@ var inlineChecked = []string{"take_gil", "drop_gil", "PyEval_SaveThread", "PyThr
 // pyenv's build.
 var inlineHarmless = map[string]bool{"PyEval_ReleaseLock": true}
 
+// harmlessCopy reports whether inlined copy s needs no probe: it is in a
+// function of inlineHarmless, or it is take_gil's own copy of drop_gil
+// (3.14 with link-time optimisation). take_gil calls drop_gil only when
+// the thread must exit because the interpreter is finalizing, after it
+// took the GIL, and then never returns (it ends or hangs the thread): its
+// return, the acquire the trace records, never comes, so neither does
+// the release.
+func harmlessCopy(s *inlineSite) bool {
+	return inlineHarmless[s.in] || s.fn == "drop_gil" && baseName(s.in) == "take_gil"
+}
+
+// baseName is the name of the function that symbol name is a part or a
+// copy of: take_gil for take_gil.lto_priv.0.cold (GCC's suffixes: .cold,
+// .lto_priv.N, .constprop.N, .isra.N, .part.N).
+func baseName(name string) string {
+	base, _, _ := strings.Cut(name, ".")
+	return base
+}
+
 // inlineSite is an inlined copy of a probed function: its address (the
 // copy's first instruction), the function that holds it, and where its
 // parameters are at that address (those located).
@@ -92,7 +111,7 @@ func checkInlined(f *elf.File, dd *dwarfData, in *interp) error {
 	for i := range sites {
 		s := &sites[i]
 		s.in = funcs.lookup(s.addr)
-		if inlineHarmless[s.in] {
+		if harmlessCopy(s) {
 			continue
 		}
 		var err error
@@ -112,7 +131,7 @@ func (in *interp) planInlined(sites []inlineSite) error {
 	acquireWrapped := false
 	seen := map[string]bool{}
 	for _, s := range sites {
-		if inlineHarmless[s.in] {
+		if harmlessCopy(&s) {
 			continue
 		}
 		key := fmt.Sprintf("%s@%#x", s.fn, s.addr)

@@ -199,6 +199,7 @@ func TestPlanInlined(t *testing.T) {
 		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}),
 		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}), // the same copy twice
 		site("drop_gil", "PyEval_ReleaseLock", 0x18, true, nil),                                      // harmless
+		site("drop_gil", "take_gil.lto_priv.0.cold", 0x1c, false, nil),                               // take_gil's exit path (3.14): harmless
 		site("PyEval_SaveThread", "os_stat", 0x20, true, nil),
 		site("drop_gil", "os_stat", 0x20, true, map[string]paramLoc{"tstate": reg("+8(%bp)")}), // at the same address
 		site("PyThread_acquire_lock_timed", "lock_PyThread_acquire_lock", 0x30, true, map[string]paramLoc{"lock": reg("%r12"), "microseconds": konst(0)}),
@@ -234,6 +235,7 @@ func TestPlanInlined(t *testing.T) {
 	}{
 		{site("take_gil", "PyEval_RestoreThread", 0x10, true, nil), "take_gil into PyEval_RestoreThread (its return is the acquire"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, true, nil), "drop_gil into PyEval_SaveThread (the DWARF does not say"},
+		{site("drop_gil", "take_gil_wrapper", 0x10, true, nil), "drop_gil into take_gil_wrapper (the DWARF does not say"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, false, map[string]paramLoc{"tstate": reg("%bx")}), "drop_gil into PyEval_SaveThread"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": konst(0)}), "drop_gil into PyEval_SaveThread"},
 		{site("PyEval_SaveThread", "os_stat", 0x10, false, nil), "PyEval_SaveThread into os_stat"},

@@ -113,12 +113,13 @@ func bootstrapThread(m *memory, l *layout, codes func(uint64) *code, ts uint64) 
 		if !ok1 {
 			return 0
 		}
+		co &^= l.refTags
 		if c := codes(co); c != nil && strings.HasSuffix(c.name, "_bootstrap_inner") {
 			self, ok := m.u64(frame + uint64(l.obj.localsplus))
 			if !ok {
 				return 0
 			}
-			return self
+			return self &^ l.refTags
 		}
 		frame, ok = m.u64(frame + uint64(l.framePrev))
 	}

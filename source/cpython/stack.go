@@ -9,9 +9,20 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// frameOwnedByCStack marks a 3.12+ shim frame that the C stack pushes
-// around an entry into the interpreter; it is no Python function.
-const frameOwnedByCStack = 3
+// shimFrame reports whether a frame of owner is a shim that the C stack
+// or the interpreter pushes around an entry into the interpreter, no
+// Python function: FRAME_OWNED_BY_CSTACK (3) on 3.12 and 3.13; on 3.14,
+// which inserted FRAME_OWNED_BY_INTERPRETER before it, that (3) and
+// FRAME_OWNED_BY_CSTACK (4).
+func (l *layout) shimFrame(owner uint8) bool {
+	switch {
+	case l.minor >= 14:
+		return owner == 3 || owner == 4
+	case l.minor >= 12:
+		return owner == 3
+	}
+	return false
+}
 
 // memory reads a traced process's memory through /proc/PID/mem.
 type memory struct {
@@ -101,7 +112,7 @@ func decodeFrames(l *layout, fa frameArgs, args [][]uint64) ([]rawFrame, uint64)
 		}
 		word := func(off int64) uint64 { return w[(off-fa.lo)/8] }
 		byteAt := func(off int64) uint8 { return uint8(w[(off-fa.lo)/8] >> (8 * ((off - fa.lo) % 8))) }
-		f := rawFrame{code: word(l.frameCode &^ 7)}
+		f := rawFrame{code: word(l.frameCode&^7) &^ l.refTags}
 		if f.code == 0 {
 			return out, 0
 		}

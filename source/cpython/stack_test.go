@@ -174,12 +174,19 @@ func (selfMem) memory(int) *memory { return openMemory(os.Getpid()) }
 // reads through it is as wrong (QA, 3.12: imports had 30 "?" callers,
 // each a read of a stray address, and the reads of them put the recorder
 // so far behind that forked children had exited before their stacks were
-// read, every frame "?"). A shim frame (3.12+) is skipped, not a cut.
+// read, every frame "?"). A shim frame (3.12+: owned by the C stack; 3.14:
+// by the C stack, 4, or the interpreter, 3) is skipped, not a cut. On 3.14
+// a frame's code object is a _PyStackRef, whose tag bit is set for a
+// deferred or immortal reference: the code pointers are tagged there.
 func TestChainCutAtAForeignFrame(t *testing.T) {
-	for _, minor := range []int{11, 12} {
+	for _, minor := range []int{11, 12, 14} {
 		in := pyenvInterp(t, "3.11.7")
 		l := *in.layout
 		l.minor, l.frameCode, l.framePrev, l.frameInstr, l.frameOwner = minor, 0, 8, 16, 24
+		var tag uint64
+		if minor >= 14 {
+			l.refTags, tag = 3, 1
+		}
 		m := newMachine(tracer.NewRecorder(tracer.Config{}), &interp{layout: &l}, frameArgs{lo: 0, words: 4, frames: 1}, 32, "test", selfMem{})
 		codeObj := func(name string) []byte {
 			b := make([]byte, int(l.codeLineTable)+64)
@@ -196,7 +203,7 @@ func TestChainCutAtAForeignFrame(t *testing.T) {
 		frame := func(code []byte, prev []byte, owner uint64) []byte {
 			b := make([]byte, 32)
 			if code != nil {
-				binary.LittleEndian.PutUint64(b, uint64(sliceAddr(code)))
+				binary.LittleEndian.PutUint64(b, uint64(sliceAddr(code))|tag)
 			}
 			if prev != nil {
 				binary.LittleEndian.PutUint64(b[8:], uint64(sliceAddr(prev)))
@@ -208,11 +215,14 @@ func TestChainCutAtAForeignFrame(t *testing.T) {
 		foreign := make([]byte, 256) // an object that is no code object: its name cannot be read
 		last := frame(codeObj("bottom"), nil, 0)
 		stray := frame(foreign, last, 0)
-		shim := frame(codeObj("<shim>"), stray, frameOwnedByCStack)
+		shim := frame(codeObj("<shim>"), stray, 3)
+		if minor >= 14 {
+			shim = frame(codeObj("<shim>"), frame(codeObj("<cstack>"), stray, 4), 3)
+		}
 		caller := frame(codeObj("caller"), shim, 0)
 		top := codeObj("top")
 		e := rawEvent{tid: testThread, tgid: testThread, event: evDropGIL,
-			args: []arg{{name: "f0", vals: []uint64{uint64(sliceAddr(top)), uint64(sliceAddr(caller)), 0, 0}}}}
+			args: []arg{{name: "f0", vals: []uint64{uint64(sliceAddr(top)) | tag, uint64(sliceAddr(caller)), 0, 0}}}}
 		m.prefetch(&e)
 		var got []string
 		for _, f := range m.resolve(m.proc(testThread), e.frames, e.codes) {
