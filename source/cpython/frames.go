@@ -106,10 +106,12 @@ func (m *machine) prefetch(e *rawEvent) {
 }
 
 // saveSite is the return address of the blocking call that hit e opens,
-// as step reads it (a PyEval_SaveThread, an inlined copy of it, a 3.13
-// detach), or 0.
+// as step reads it (a PyEval_SaveThread, an inlined copy or a clone of
+// it, a 3.13 detach), or 0.
 func saveSite(e *rawEvent) uint64 {
 	switch {
+	case e.inl != nil && e.event == evSave && e.inl.site.clone:
+		return e.val("ra") // a clone's caller, as at the function's own probe
 	case e.inl != nil && (e.event == evSave || e.event == evDropGIL && e.inl.alsoSave):
 		return e.val("__probe_ip") // the copy is in the function that blocks
 	case e.inl == nil && (e.event == evSave || e.event == evDetach):

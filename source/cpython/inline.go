@@ -26,6 +26,12 @@ var ErrInlined = errors.New("a probed function is inlined")
 // loses what a blocking call was.
 var inlineChecked = []string{"take_gil", "drop_gil", "PyEval_SaveThread", "PyThread_acquire_lock_timed"}
 
+// cloneChecked are probed functions whose clones (inlineSite.clone), not
+// their inlined copies, are probed too: a clone of the parking lot
+// (3.13+) names the lock a detach waits for. An inlined copy of it is not
+// probed: that detach is a blocking call of unknown kind, as before.
+var cloneChecked = []string{"_PyParkingLot_Park"}
+
 // inlineHarmless are functions that may hold an inlined copy without
 // harm: APIs that a program does not call while it runs threads.
 // 3.13's PyEval_ReleaseLock (deprecated since 3.2) inlines drop_gil in
@@ -63,6 +69,13 @@ type inlineSite struct {
 	// bypassed: part of the copy can run without passing addr (bypassed),
 	// or that could not be checked.
 	bypassed bool
+	// clone: not inlined, but an out-of-line copy of the function with
+	// code of its own, entered at addr (GCC's NAME.constprop.N, whose
+	// constant parameters it dropped, which moves the others: Debian's
+	// 3.14 has drop_gil only as drop_gil.constprop.0, and the parking
+	// lot's timeout in %dx instead of %cx). Its parameters are located
+	// at its entry as an inlined copy's.
+	clone bool
 }
 
 // inlineProbe is a probe on an inlined copy: a hit is handled as the
@@ -93,11 +106,19 @@ type inlineProbe struct {
 // PyThread_acquire_lock_timed whose lock is not located is left unprobed
 // (in.unprobedLocks): a wait for a lock there is shown as a blocking call.
 func checkInlined(f *elf.File, dd *dwarfData, in *interp) error {
-	sites, noreturn := inlinedSites(dd.d, dd.loc, inlineChecked)
+	funcs := funcSymbols(f)
+	names := append(slices.Clip(inlineChecked), cloneChecked...)
+	sites, noreturn := inlinedSites(dd.d, dd.loc, names, in.cloneSyms(names))
+	// A clone at the address of the function's own symbol is the
+	// function (its concrete instance, which LTO describes as a copy of
+	// the abstract one): its probe is the function's.
+	sites = slices.DeleteFunc(sites, func(s inlineSite) bool {
+		sym, ok := in.syms[s.fn]
+		return s.clone && ok && sym.Value == s.addr || !s.clone && slices.Contains(cloneChecked, s.fn)
+	})
 	if len(sites) == 0 {
 		return nil
 	}
-	funcs := funcSymbols(f)
 	var code codeAt
 	exe, err := elf.Open(in.Path) // the code (f may be the debug file, which has none)
 	if err == nil {
@@ -111,8 +132,8 @@ func checkInlined(f *elf.File, dd *dwarfData, in *interp) error {
 	for i := range sites {
 		s := &sites[i]
 		s.in = funcs.lookup(s.addr)
-		if harmlessCopy(s) {
-			continue
+		if harmlessCopy(s) || s.clone {
+			continue // a clone is a function: entered at its entry
 		}
 		var err error
 		if s.bypassed, err = bypassed(code, funcs, noreturn, *s, s.ranges); err != nil {
@@ -142,6 +163,10 @@ func (in *interp) planInlined(sites []inlineSite) error {
 		p := inlineProbe{site: s}
 		switch s.fn {
 		case "take_gil":
+			if s.clone {
+				bad = append(bad, badSite{s, "a clone of take_gil is not probed: giltrace probes the return of take_gil's own symbol"})
+				continue
+			}
 			bad = append(bad, badSite{s, "its return is the acquire, and a copy has no return to probe"})
 			continue
 		case "drop_gil":
@@ -165,6 +190,24 @@ func (in *interp) planInlined(sites []inlineSite) error {
 				continue
 			}
 			p.event = evSave
+			if s.clone {
+				p.args = "ra=$stack0:x64" // the caller is the blocking call, as at PyEval_SaveThread's own probe
+			}
+		case "_PyParkingLot_Park": // a clone (cloneChecked)
+			addr, timeout := s.params["addr"], s.params["timeout_ns"]
+			if addr.fetch == "" || !timeout.located() {
+				// Its detaches are blocking calls of unknown kind.
+				if !slices.Contains(in.unprobedLocks, s.in) {
+					in.unprobedLocks = append(in.unprobedLocks, s.in)
+				}
+				continue
+			}
+			p.event, p.args = evPark, "lock="+addr.fetch+":x64"
+			if timeout.isConst {
+				p.us, p.usConst = timeout.konst, true
+			} else {
+				p.args += " timeout=" + timeout.fetch + ":s64"
+			}
 		case "PyThread_acquire_lock_timed":
 			in.inlinedLocks = true
 			us, lock := s.params["microseconds"], s.params["lock"]
@@ -350,7 +393,7 @@ func microOf(path string) int {
 //
 // It also returns the functions the DWARF says never return
 // (DW_AT_noreturn) among those it reads.
-func inlinedSites(d *dwarf.Data, ll *locLists, names []string) ([]inlineSite, map[string]bool) {
+func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms) ([]inlineSite, map[string]bool) {
 	noreturn := map[string]bool{}
 	want := map[string]bool{}
 	for _, n := range names {
@@ -395,6 +438,22 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) ([]inlineSite, ma
 			}
 			if nr, _ := e.Val(dwarf.AttrNoreturn).(bool); nr && n != "" {
 				noreturn[n] = true
+			}
+			// A concrete out-of-line instance of an abstract function:
+			// a clone, or the function itself (checkInlined tells).
+			// Its code is at DW_AT_low_pc, or in DW_AT_ranges when GCC
+			// split it into a hot and a cold part (checkInlined finds
+			// the entry among the ranges' starts).
+			if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && clones != nil {
+				lo, _ := e.Val(dwarf.AttrLowpc).(uint64)
+				var rs [][2]uint64
+				if lo == 0 && e.AttrField(dwarf.AttrRanges) != nil {
+					rs, _ = d.Ranges(e)
+				}
+				if clones.at(lo, rs) {
+					cur = &site{inlineSite: inlineSite{addr: lo, entry: true, clone: true, ranges: rs}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
+					sites = append(sites, cur)
+				}
 			}
 		case dwarf.TagInlinedSubroutine:
 			o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
@@ -448,6 +507,12 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) ([]inlineSite, ma
 			continue
 		}
 		s.fn = n
+		if s.clone && s.addr == 0 {
+			s.addr = clones.entry(s.ranges)
+		}
+		if s.addr == 0 {
+			s.entry = false // a clone whose entry is not known: not located
+		}
 		s.inlineSite.params = map[string]paramLoc{}
 		for o, pe := range s.params {
 			if loc, ok := paramAt(pe, ll, s.base, s.addr); ok {
@@ -457,6 +522,49 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string) ([]inlineSite, ma
 		out = append(out, s.inlineSite)
 	}
 	return out, noreturn
+}
+
+// cloneSyms are the addresses of the function symbols that may be the
+// entry of a clone of a function of names: NAME.constprop.N, NAME.isra.N
+// (not their cold parts), and the functions' own symbols, whose concrete
+// instance the DWARF describes as a clone's. inlinedSites reads the
+// parameters of the subprograms that begin there, and of no other: an LTO
+// build has thousands of concrete instances.
+type cloneSyms struct{ addrs map[uint64]bool }
+
+func (in *interp) cloneSyms(names []string) *cloneSyms {
+	c := &cloneSyms{addrs: map[uint64]bool{}}
+	for name, s := range in.syms {
+		base, rest, _ := strings.Cut(name, ".")
+		if !slices.Contains(names, base) || strings.HasSuffix(rest, ".cold") {
+			continue
+		}
+		if rest == "" || strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.") || strings.HasPrefix(rest, "lto_priv.") {
+			c.addrs[s.Value] = true
+		}
+	}
+	return c
+}
+
+// at reports whether a subprogram at lo, or in ranges rs, begins at one
+// of the addresses.
+func (c *cloneSyms) at(lo uint64, rs [][2]uint64) bool {
+	return c.entry(rs) != 0 || lo != 0 && c.addrs[lo]
+}
+
+// entry is the entry of a clone whose code is in ranges rs (GCC split it
+// into a hot and a cold part): the start of the range at one of the
+// addresses; 0 if none.
+func (c *cloneSyms) entry(rs [][2]uint64) uint64 {
+	if c == nil {
+		return 0
+	}
+	for _, r := range rs {
+		if c.addrs[r[0]] {
+			return r[0]
+		}
+	}
+	return 0
 }
 
 // siteEntry returns the address of the first instruction of inlined copy

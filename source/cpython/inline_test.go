@@ -69,7 +69,7 @@ func TestInlinedHarmless(t *testing.T) {
 	}
 	funcs := funcSymbols(f)
 	var found []string
-	sites, _ := inlinedSites(d, newLocLists(f), inlineChecked)
+	sites, _ := inlinedSites(d, newLocLists(f), inlineChecked, nil)
 	for _, s := range sites {
 		found = append(found, s.fn+" in "+funcs.lookup(s.addr))
 	}
@@ -87,7 +87,7 @@ func TestInlinedHarmless(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dd.release()
-	mapped, _ := inlinedSites(dd.d, dd.loc, inlineChecked)
+	mapped, _ := inlinedSites(dd.d, dd.loc, inlineChecked, nil)
 	if !reflect.DeepEqual(mapped, sites) {
 		t.Errorf("the mapped DWARF's inlined copies differ:\n%+v\nread:\n%+v", mapped, sites)
 	}
@@ -194,6 +194,9 @@ func TestPlanInlined(t *testing.T) {
 	site := func(fn, in string, addr uint64, entry bool, params map[string]paramLoc) inlineSite {
 		return inlineSite{fn: fn, in: in, addr: addr, entry: entry, params: params}
 	}
+	clone := func(fn, in string, addr uint64, params map[string]paramLoc) inlineSite {
+		return inlineSite{fn: fn, in: in, addr: addr, entry: true, params: params, clone: true}
+	}
 	in := &interp{Path: "/usr/bin/python3.11", Version: "3.11.2"}
 	err := in.planInlined([]inlineSite{
 		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}),
@@ -208,6 +211,11 @@ func TestPlanInlined(t *testing.T) {
 		site("PyThread_acquire_lock_timed", "PyThread_acquire_lock", 0x50, false, nil),
 		site("PyThread_acquire_lock_timed", "PyThread_acquire_lock", 0x58, false, nil),
 		site("PyThread_acquire_lock_timed", "_PyTraceMalloc_NewReference", 0x60, false, nil),
+		clone("drop_gil", "drop_gil.constprop.0", 0x70, map[string]paramLoc{"tstate": reg("%si")}),
+		clone("PyEval_SaveThread", "PyEval_SaveThread.isra.0", 0x78, nil),
+		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.0", 0x80, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": reg("%dx")}),
+		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.1", 0x88, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": konst(-1)}),
+		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.2", 0x90, map[string]paramLoc{"timeout_ns": konst(-1)}), // its lock not located
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,11 +230,15 @@ func TestPlanInlined(t *testing.T) {
 		`lock_acquire_i2 PyThread_acquire_lock_timed in tracemalloc_free  "" "lock=%bx:x64" "" us=-1/true save=false`,
 		`lock_acquire_i3 PyThread_acquire_lock_timed in acquire_timed  "" "lock=%bx:x64 us=%r13:s64" "us != 0" us=0/false save=false`,
 		`lock_acquire_i4 PyThread_acquire_lock_timed in PyThread_acquire_lock PyThread_acquire_lock "" "lock=%di:x64 wf=%si:s32" "wf != 0" us=-1/true save=false`,
+		`drop_gil_i5 drop_gil in drop_gil.constprop.0  "%si" "" "" us=0/false save=false`,
+		`save_thread_i6 PyEval_SaveThread in PyEval_SaveThread.isra.0  "" "ra=$stack0:x64" "" us=0/false save=false`,
+		`park_i7 _PyParkingLot_Park in _PyParkingLot_Park.constprop.0  "" "lock=%di:x64 timeout=%dx:s64" "" us=0/false save=false`,
+		`park_i8 _PyParkingLot_Park in _PyParkingLot_Park.constprop.1  "" "lock=%di:x64" "" us=-1/true save=false`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("probes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !slices.Equal(in.unprobedLocks, []string{"_PyTraceMalloc_NewReference"}) || !in.inlinedLocks {
+	if !slices.Equal(in.unprobedLocks, []string{"_PyTraceMalloc_NewReference", "_PyParkingLot_Park.constprop.2"}) || !in.inlinedLocks {
 		t.Errorf("unprobed lock copies %q, inlined locks %v", in.unprobedLocks, in.inlinedLocks)
 	}
 	for _, bad := range []struct {
@@ -234,6 +246,7 @@ func TestPlanInlined(t *testing.T) {
 		want string
 	}{
 		{site("take_gil", "PyEval_RestoreThread", 0x10, true, nil), "take_gil into PyEval_RestoreThread (its return is the acquire"},
+		{inlineSite{fn: "take_gil", in: "take_gil.constprop.0", addr: 0x10, entry: true, clone: true}, "take_gil into take_gil.constprop.0 (a clone of take_gil is not probed"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, true, nil), "drop_gil into PyEval_SaveThread (the DWARF does not say"},
 		{site("drop_gil", "take_gil_wrapper", 0x10, true, nil), "drop_gil into take_gil_wrapper (the DWARF does not say"},
 		{site("drop_gil", "PyEval_SaveThread", 0x10, false, map[string]paramLoc{"tstate": reg("%bx")}), "drop_gil into PyEval_SaveThread"},

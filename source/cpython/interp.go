@@ -36,7 +36,7 @@ var ErrUnsupported = errors.New("unsupported CPython version")
 type interp struct {
 	Path    string // the ELF file that holds take_gil
 	Major   int    // 3
-	Minor   int    // 9 to 13
+	Minor   int    // 9 to 14
 	Version string // "3.11.7" when readable, else "3.11"
 	NoGIL   bool   // a free-threaded build (Py_GIL_DISABLED)
 	// DebugFile is the separate debug file that gave the symbols and the
@@ -330,12 +330,16 @@ func openInterp(path string) (*interp, error) {
 	// Before the symbols: an old or new CPython misses some of them (3.8
 	// has no _PyThreadState_DeleteCurrent, 2.7 no take_gil), which is not
 	// a stripped binary.
-	if in.Major != 3 || in.Minor < 9 || in.Minor > 13 {
-		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.13 are supported)", path, ErrUnsupported, in.Version)
+	if in.Major != 3 || in.Minor < 9 || in.Minor > 14 {
+		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.14 are supported)", path, ErrUnsupported, in.Version)
 	}
+	var cloned []string // required functions present only as clones
 	for _, name := range requiredSymbols {
 		if _, ok := in.syms[name]; !ok {
-			return nil, in.missingSymbol(name)
+			if !in.hasClone(name) {
+				return nil, in.missingSymbol(name)
+			}
+			cloned = append(cloned, name)
 		}
 	}
 	debugPath := path
@@ -365,7 +369,29 @@ func openInterp(path string) (*interp, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A function present only as clones is probed there, each clone
+	// located by the DWARF (planInlined), or the interpreter is refused.
+	for _, name := range cloned {
+		if !slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.site.clone && p.site.fn == name }) {
+			return nil, in.missingSymbol(name)
+		}
+	}
 	return in, nil
+}
+
+// hasClone reports whether function name has a clone in the symbol
+// table (NAME.constprop.N, NAME.isra.N: inlineSite.clone), which the
+// DWARF may locate in place of the function's own symbol.
+func (in *interp) hasClone(name string) bool {
+	if !slices.Contains(inlineChecked, name) || name == "take_gil" {
+		return false
+	}
+	for s := range in.syms {
+		if base, rest, ok := strings.Cut(s, "."); ok && base == name && (strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.")) && !strings.HasSuffix(rest, ".cold") {
+			return true
+		}
+	}
+	return false
 }
 
 // openELF opens the ELF file at path: the file (for mapDWARF, which maps

@@ -569,8 +569,14 @@ func (m *machine) step(e *rawEvent, t int64) {
 			if p.alsoSave {
 				m.saveThread(th, t, e.val("__probe_ip"), false)
 			}
-		case evSave: // the blocking call is the function holding the copy
-			m.saveThread(th, t, e.val("__probe_ip"), false)
+		case evSave: // the blocking call is the function holding the copy, or a clone's caller
+			m.saveThread(th, t, saveSite(e), false)
+			return
+		case evPark: // a clone of the parking lot, its timeout located or constant
+			th.park, th.parkTimeout = e.val("lock"), int64(e.val("timeout"))
+			if p.usConst {
+				th.parkTimeout = p.us
+			}
 			return
 		case evLock:
 			us := int64(e.val("us"))

@@ -254,6 +254,15 @@ func TestMachineTimedWaits(t *testing.T) {
 	step(m, 1450, main, evAttach, "ts", 1)
 	step(m, 1451, main, evTakeGIL, "ts", 1)
 	step(m, 1452, main, evTakeGILRet)
+	// A clone of the parking lot whose timeout GCC made a constant
+	// (inlineSite.clone): the probe's, 100 us, ran out.
+	m.inlined = map[string]*inlineProbe{"park_i0": {event: evPark, name: "park_i0", us: 100_000, usConst: true, site: inlineSite{clone: true}}}
+	step(m, 1500, main, "park_i0", "lock", 0x10)
+	step(m, 1501, main, evDetach, "ra", raLock)
+	step(m, 1502, main, evDropGIL, "ts", 1)
+	step(m, 1610, main, evAttach, "ts", 1)
+	step(m, 1611, main, evTakeGIL, "ts", 1)
+	step(m, 1612, main, evTakeGILRet)
 	m.finish(2_000, tracer.ReleaseThreadEnd)
 	tr := rec.Finish(tracer.Meta{})
 	if err := tr.CheckValid(); err != nil {
@@ -267,13 +276,14 @@ func TestMachineTimedWaits(t *testing.T) {
 		"1103 MainThread lock-acquire lock 0xd (Thread.join) after-wait\n",
 		"1202 MainThread io-begin lock-timeout\n",
 		"1450 MainThread lock-acquire lock 0xf after-wait\n",
+		"1502 MainThread io-begin lock-timeout\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in\n%s", want, got)
 		}
 	}
-	if m.lockTimeouts != 2 {
-		t.Errorf("lock timeouts %d, want 2", m.lockTimeouts)
+	if m.lockTimeouts != 3 {
+		t.Errorf("lock timeouts %d, want 3", m.lockTimeouts)
 	}
 }
 
@@ -1108,12 +1118,15 @@ func TestSiteClassifiedWhileAlive(t *testing.T) {
 	// PyEval_SaveThread's probe, and (review) a probe on a copy of it
 	// inlined into the function that blocks, which step reads at the
 	// hit's address, not at a return address.
-	for _, inlined := range []bool{false, true} {
+	// And a probe on a clone of it (inlineSite.clone), whose caller is at
+	// its return address, as at the function's own probe.
+	for _, how := range []string{"probe", "inlined", "clone"} {
+		inlined := how != "probe"
 		gone := false
 		rec := tracer.NewRecorder(tracer.Config{})
 		in := &interp{layout: &layout{minor: 11, frameOwner: -1, codeQualname: -1, codeCode: -1}}
 		if inlined {
-			in.inlined = []inlineProbe{{event: evSave, name: "save_thread_i0"}}
+			in.inlined = []inlineProbe{{event: evSave, name: "save_thread_i0", site: inlineSite{clone: how == "clone"}}}
 		}
 		m := newMachine(rec, in, frameArgs{}, 32, "test", dyingMem{gone: &gone})
 		m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000)}
@@ -1125,8 +1138,11 @@ func TestSiteClassifiedWhileAlive(t *testing.T) {
 			return e
 		}
 		save := ev(evSave, "ra", raSleep)
-		if inlined {
+		switch how {
+		case "inlined":
 			save = ev("save_thread_i0", "__probe_ip", raSleep)
+		case "clone":
+			save = ev("save_thread_i0", "ra", raSleep, "__probe_ip", 0x2000)
 		}
 		evs := []rawEvent{ev(evTakeGIL, "ts", 1), ev(evTakeGILRet), save, ev(evDropGIL, "ts", 1)}
 		for i := range evs {
@@ -1145,7 +1161,7 @@ func TestSiteClassifiedWhileAlive(t *testing.T) {
 			}
 		}
 		if got != "sleep" {
-			t.Errorf("inlined %v: the call is %q, want sleep\n%s", inlined, got, dump(tr))
+			t.Errorf("%s: the call is %q, want sleep\n%s", how, got, dump(tr))
 		}
 	}
 }

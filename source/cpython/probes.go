@@ -208,6 +208,9 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	}
 	var out []probe
 	for _, s := range specs {
+		if _, ok := in.syms[s.sym]; !ok && in.hasClone(s.sym) {
+			continue // probed at its clones (openInterp checked there are some)
+		}
 		off, err := in.symbolOffset(s.sym)
 		if err != nil {
 			return nil, fa, err
