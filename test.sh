@@ -22,10 +22,12 @@ if dpkg -s python3.11-minimal >/dev/null 2>&1 && ! dpkg -s python3.11-dbg >/dev/
 	apt-get update -qq
 	apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3.11-dbg >/dev/null
 fi
-# Debian unstable's python3.14 (link-time optimised, with its debug file),
-# unpacked into /opt/giltrace-python/3.14 without touching the system, for
-# the test that traces a distribution's 3.14 (source/cpython TestRecordLTO).
+# Debian unstable's python3.14 and python3.15 (link-time optimised, with
+# their debug files), unpacked into /opt/giltrace-python/3.MINOR without
+# touching the system, for the tests that trace a distribution's 3.14 and
+# 3.15 (source/cpython TestRecordLTO, TestCountdownVersions).
 bash scripts/install-debian-python.sh 14 >/dev/null
+bash scripts/install-debian-python.sh 15 >/dev/null
 # Jaeger v2 for the OpenTelemetry integration test (exporters/oteltrace
 # TestJaeger), built from its own tools module so that its dependencies stay
 # out of go.mod. Cached in tools/jaeger/bin and the Go build cache: a cold

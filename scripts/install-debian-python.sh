@@ -4,8 +4,8 @@
 # Installs Debian unstable's build of CPython 3.MINOR (with its debug
 # symbols) into PREFIX (default /opt/giltrace-python/3.MINOR), for the tests
 # that trace a distribution's link-time optimised interpreter newer than this
-# machine's Debian has: 3.14 (source/cpython TestDebianPython). It runs on
-# any Debian or Ubuntu:
+# machine's Debian has: 3.14 and 3.15 (source/cpython TestRecordLTO and
+# TestCountdownVersions). It runs on any Debian or Ubuntu:
 #
 #   - the packages (python3.MINOR, its -minimal, libpython3.MINOR-minimal and
 #     -stdlib, python3.MINOR-dbg for the debug file) and the libraries they
@@ -16,7 +16,9 @@
 #     PREFIX (patchelf: its program interpreter and run path); its code is
 #     unchanged, at the same addresses;
 #   - the interpreter's debug file goes where giltrace and gdb look for it,
-#     /usr/lib/debug/.build-id/, as python3.MINOR-dbg would put it.
+#     /usr/lib/debug/.build-id/, as python3.MINOR-dbg would put it;
+#   - the standard library is compiled to bytecode, as the package's
+#     installation does.
 #
 # Then: giltrace record -- PREFIX/usr/bin/python3.MINOR app.py
 #
@@ -29,6 +31,7 @@ py=$prefix/usr/bin/python3.$minor
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 if [ -x "$py" ] && "$py" -c 'import ssl, threading' >/dev/null 2>&1; then
+	"$py" -m compileall -q -j 2 "$prefix/usr/lib/python3.$minor" >/dev/null || true
 	echo "install-debian-python: $py is installed"
 	exit 0
 fi
@@ -72,4 +75,8 @@ patchelf --set-interpreter "$lib/ld-linux-x86-64.so.2" --force-rpath --set-rpath
 touch "$prefix.new/.giltrace-install"
 rm -rf "$prefix"
 mv "$prefix.new" "$prefix"
+# The standard library's bytecode, as the package's postinst would make it
+# (py3compile): without it every run compiles what it imports (0.3 s of a
+# multiprocessing program's parent, which then looks busy in its traces).
+"$py" -m compileall -q -j 2 "$prefix/usr/lib/python3.$minor" >/dev/null || true
 "$py" -c 'import sys, ssl, threading; print("install-debian-python: " + sys.executable + " " + sys.version.split()[0])'

@@ -110,7 +110,7 @@ func (m *machine) prefetch(e *rawEvent) {
 // it, a 3.13 detach), or 0.
 func saveSite(e *rawEvent) uint64 {
 	switch {
-	case e.inl != nil && e.event == evSave && e.inl.site.clone:
+	case e.inl != nil && e.inl.site.clone && (e.event == evSave || e.event == evDetach):
 		return e.val("ra") // a clone's caller, as at the function's own probe
 	case e.inl != nil && (e.event == evSave || e.event == evDropGIL && e.inl.alsoSave):
 		return e.val("__probe_ip") // the copy is in the function that blocks

@@ -29,8 +29,11 @@ var inlineChecked = []string{"take_gil", "drop_gil", "PyEval_SaveThread", "PyThr
 // cloneChecked are probed functions whose clones (inlineSite.clone), not
 // their inlined copies, are probed too: a clone of the parking lot
 // (3.13+) names the lock a detach waits for. An inlined copy of it is not
-// probed: that detach is a blocking call of unknown kind, as before.
-var cloneChecked = []string{"_PyParkingLot_Park"}
+// probed: that detach is a blocking call of unknown kind, as before. And
+// detach_thread, which _PyThreadState_Detach calls: its clones are probed
+// as that function (a detach, its caller at the return address) where it
+// has no symbol (Debian's 3.15 inlined it everywhere).
+var cloneChecked = []string{"_PyParkingLot_Park", "detach_thread"}
 
 // inlineHarmless are functions that may hold an inlined copy without
 // harm: APIs that a program does not call while it runs threads.
@@ -193,6 +196,11 @@ func (in *interp) planInlined(sites []inlineSite) error {
 			if s.clone {
 				p.args = "ra=$stack0:x64" // the caller is the blocking call, as at PyEval_SaveThread's own probe
 			}
+		case "detach_thread": // a clone (cloneChecked)
+			if _, ok := in.syms["_PyThreadState_Detach"]; ok {
+				continue // probed at _PyThreadState_Detach, which calls it
+			}
+			p.event, p.args = evDetach, "ra=$stack0:x64"
 		case "_PyParkingLot_Park": // a clone (cloneChecked)
 			addr, timeout := s.params["addr"], s.params["timeout_ns"]
 			if addr.fetch == "" || !timeout.located() {

@@ -216,6 +216,7 @@ func TestPlanInlined(t *testing.T) {
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.0", 0x80, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": reg("%dx")}),
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.1", 0x88, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": konst(-1)}),
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.2", 0x90, map[string]paramLoc{"timeout_ns": konst(-1)}), // its lock not located
+		clone("detach_thread", "detach_thread.constprop.0", 0x98, nil),                                                    // no _PyThreadState_Detach (3.15)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -234,9 +235,14 @@ func TestPlanInlined(t *testing.T) {
 		`save_thread_i6 PyEval_SaveThread in PyEval_SaveThread.isra.0  "" "ra=$stack0:x64" "" us=0/false save=false`,
 		`park_i7 _PyParkingLot_Park in _PyParkingLot_Park.constprop.0  "" "lock=%di:x64 timeout=%dx:s64" "" us=0/false save=false`,
 		`park_i8 _PyParkingLot_Park in _PyParkingLot_Park.constprop.1  "" "lock=%di:x64" "" us=-1/true save=false`,
+		`detach_i9 detach_thread in detach_thread.constprop.0  "" "ra=$stack0:x64" "" us=0/false save=false`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("probes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	withDetach := &interp{syms: map[string]elf.Symbol{"_PyThreadState_Detach": {Value: 0x100}}}
+	if err := withDetach.planInlined([]inlineSite{clone("detach_thread", "detach_thread.constprop.0", 0x98, nil)}); err != nil || len(withDetach.inlined) != 0 {
+		t.Errorf("a clone of detach_thread beside _PyThreadState_Detach: %v, probes %+v; want none (the function's probe sees it)", err, withDetach.inlined)
 	}
 	if !slices.Equal(in.unprobedLocks, []string{"_PyTraceMalloc_NewReference", "_PyParkingLot_Park.constprop.2"}) || !in.inlinedLocks {
 		t.Errorf("unprobed lock copies %q, inlined locks %v", in.unprobedLocks, in.inlinedLocks)

@@ -36,7 +36,7 @@ var ErrUnsupported = errors.New("unsupported CPython version")
 type interp struct {
 	Path    string // the ELF file that holds take_gil
 	Major   int    // 3
-	Minor   int    // 9 to 14
+	Minor   int    // 9 to 15
 	Version string // "3.11.7" when readable, else "3.11"
 	NoGIL   bool   // a free-threaded build (Py_GIL_DISABLED)
 	// DebugFile is the separate debug file that gave the symbols and the
@@ -330,8 +330,8 @@ func openInterp(path string) (*interp, error) {
 	// Before the symbols: an old or new CPython misses some of them (3.8
 	// has no _PyThreadState_DeleteCurrent, 2.7 no take_gil), which is not
 	// a stripped binary.
-	if in.Major != 3 || in.Minor < 9 || in.Minor > 14 {
-		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.14 are supported)", path, ErrUnsupported, in.Version)
+	if in.Major != 3 || in.Minor < 9 || in.Minor > 15 {
+		return nil, fmt.Errorf("interpreter %s: %w %s (3.9 to 3.15 are supported)", path, ErrUnsupported, in.Version)
 	}
 	var cloned []string // required functions present only as clones
 	for _, name := range requiredSymbols {

@@ -205,7 +205,7 @@ func TestDebugFile(t *testing.T) {
 	}
 }
 
-// TestUnsupportedVersion: an interpreter outside 3.9 to 3.14 is refused
+// TestUnsupportedVersion: an interpreter outside 3.9 to 3.15 is refused
 // for its version (docs/cpython.md), not as stripped: 3.8 lacks
 // _PyThreadState_DeleteCurrent and 2.7 take_gil, which the symbol check
 // used to report first. 3.6 and 3.7 link libpython3.Xm (an ABI flag).
@@ -226,7 +226,7 @@ func TestUnsupportedVersion(t *testing.T) {
 				t.Skipf("no %s: %v", exe, err)
 			}
 			_, err := interpOfExecutable(exe)
-			want := "unsupported CPython version " + tc.version + " (3.9 to 3.14 are supported)"
+			want := "unsupported CPython version " + tc.version + " (3.9 to 3.15 are supported)"
 			if !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNoSymbols) || !strings.Contains(err.Error(), want) {
 				t.Fatalf("interpOfExecutable(%s) = %v; want ErrUnsupported with %q", exe, err, want)
 			}

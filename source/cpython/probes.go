@@ -3,6 +3,7 @@ package cpython
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -183,17 +184,26 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	// 3.13 detaches the thread state for more than PyEval_SaveThread: the
 	// eval breaker's drop request and the parking lot (threading.Lock,
 	// Thread.join) call _PyThreadState_Detach and _PyThreadState_Attach
-	// directly; _PyParkingLot_Park names the address waited on.
-	if _, ok := in.syms["_PyThreadState_Detach"]; ok {
-		specs = append(specs, []struct {
+	// directly; _PyParkingLot_Park names the address waited on. A build
+	// that inlined _PyThreadState_Detach everywhere (Debian's 3.15) has
+	// the static function it calls, detach_thread, as clones, probed
+	// instead (planInlined).
+	_, detach := in.syms["_PyThreadState_Detach"]
+	if detach {
+		specs = append(specs, struct {
 			name, sym string
 			ret       bool
 			args      string
 			filter    string
-		}{
-			{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""},
-			{evPark, "_PyParkingLot_Park", false, "lock=%di:x64 timeout=%cx:s64", ""},
-		}...)
+		}{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""})
+	}
+	if _, ok := in.syms["_PyParkingLot_Park"]; ok && (detach || slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == evDetach })) {
+		specs = append(specs, struct {
+			name, sym string
+			ret       bool
+			args      string
+			filter    string
+		}{evPark, "_PyParkingLot_Park", false, "lock=%di:x64 timeout=%cx:s64", ""})
 	}
 	// PyEval_RestoreThread calls take_gil at once, whose probe ends the
 	// blocking call: a probe of its own would cost a hit per call. Without
