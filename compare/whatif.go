@@ -120,9 +120,11 @@ type Prediction struct {
 	recordedProcs          int
 	// runLock is the recorded run's lock-bound verdict ("lock-bound", or
 	// "near the lock-bound verdict's boundary"), "" without it, for the
-	// limit; unseenHolds: its lock holds were not recorded (inferredHolds).
-	runLock     string
-	unseenHolds bool
+	// limit; unseenHolds: its lock holds were not recorded (inferredHolds);
+	// holdsRecordable: --lock-holds could record them (not on 3.14+:
+	// diagnosis.LockHoldsRecordable).
+	runLock                      string
+	unseenHolds, holdsRecordable bool
 	// machine is the run's CPU time obtained (diagnosis.Machine), when
 	// recorded: CPU time outside the traced threads, which the model does
 	// not know, and whether it kept the cores full.
@@ -375,7 +377,7 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 	if p.ipcWorkers > 0 {
 		p.ipcCost = o.IPCCost
 	}
-	p.runLock, p.unseenHolds = lockVerdict(diag), inferredHolds(s)
+	p.runLock, p.unseenHolds, p.holdsRecordable = lockVerdict(diag), inferredHolds(s), diagnosis.LockHoldsRecordable(s.Trace)
 	p.machine = diag.Machine
 	var procNote []string
 	if len(t.Procs) > 1 {
@@ -405,7 +407,11 @@ func WhatIf(ctx context.Context, s *tracer.Spans, o WhatIfOptions) (*Prediction,
 		}
 	}
 	if inferredHolds(s) {
-		p.Notes = append(p.Notes, "The program's lock holds were not recorded (giltrace record --lock-holds records them): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
+		how := "giltrace record --lock-holds records them"
+		if !diagnosis.LockHoldsRecordable(s.Trace) {
+			how = "on Python 3.14 and later a threading.Lock is a PyMutex, whose holds giltrace does not record"
+		}
+		p.Notes = append(p.Notes, "The program's lock holds were not recorded ("+how+"): a critical section shows only where a thread waited for it, so the model may run in parallel what the program serialised.")
 	}
 	p.Notes = append(p.Notes, procNote...)
 	if name, ns := listener(s); ns > 0 {
@@ -1226,7 +1232,10 @@ func (p *Prediction) choose(o WhatIfOptions, crit critical) {
 		// to blame" (docs/what-if.md: a lock also when the run is).
 		p.Limit = "a lock: the run is " + p.runLock + ": the threads wait for a lock that one of them holds, whatever runs them"
 		if p.unseenHolds {
-			p.Limit += "; traced without --lock-holds, the model knows its critical sections only from the waits for it: record with --lock-holds to predict what shortening them would change"
+			p.Limit += "; traced without --lock-holds, the model knows its critical sections only from the waits for it"
+			if p.holdsRecordable {
+				p.Limit += ": record with --lock-holds to predict what shortening them would change"
+			}
 		}
 	case gains(most, more):
 		p.Limit = fmt.Sprintf("the cores: on %s %s would run %s (%s)", textfmt.Plural(more.Cores, "core"), more.Mode, textfmt.X(more.Speedup), "predicted")

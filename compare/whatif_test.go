@@ -1090,14 +1090,21 @@ func TestLimitIsTheRunsLock(t *testing.T) {
 		{&diagnosis.Report{NearBoundary: []diagnosis.Boundary{{Code: diagnosis.LockBound}}}, false, "a lock: the run is near the lock-bound verdict's boundary:"},
 		{&diagnosis.Report{Verdicts: []diagnosis.Verdict{{Code: diagnosis.GILBound}}}, true, "the work itself: no option on 2 cores does better, and more cores would not help"},
 	} {
-		p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row, more}}
-		p.runLock, p.unseenHolds = lockVerdict(tc.report), tc.unseenHolds
-		p.choose(WhatIfOptions{}, critical{})
-		if !strings.HasPrefix(p.Limit, tc.want) {
-			t.Errorf("limit %q, want it to begin %q", p.Limit, tc.want)
-		}
-		if want := tc.unseenHolds && p.runLock != ""; strings.Contains(p.Limit, "--lock-holds") != want {
-			t.Errorf("limit %q: want --lock-holds named: %v", p.Limit, want)
+		for _, recordable := range []bool{true, false} {
+			p := &Prediction{RecordedCores: 2, Replay: row, Rows: []PredictionRow{row, more}}
+			p.runLock, p.unseenHolds, p.holdsRecordable = lockVerdict(tc.report), tc.unseenHolds, recordable
+			p.choose(WhatIfOptions{}, critical{})
+			if !strings.HasPrefix(p.Limit, tc.want) {
+				t.Errorf("limit %q, want it to begin %q", p.Limit, tc.want)
+			}
+			if want := tc.unseenHolds && p.runLock != ""; strings.Contains(p.Limit, "--lock-holds") != want {
+				t.Errorf("limit %q: want --lock-holds named: %v", p.Limit, want)
+			}
+			// Advice to record with --lock-holds only where it works
+			// (not on Python 3.14+).
+			if advised := strings.Contains(p.Limit, "record with --lock-holds"); advised && !recordable {
+				t.Errorf("limit %q advises --lock-holds, which cannot record this program's holds", p.Limit)
+			}
 		}
 	}
 }

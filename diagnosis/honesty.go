@@ -3,6 +3,7 @@ package diagnosis
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/giltrace/giltrace/internal/textfmt"
@@ -495,4 +496,22 @@ func (a *analysis) measuredNoteOf(whose string) string {
 		s += "."
 	}
 	return s
+}
+
+// LockHoldsRecordable reports whether giltrace record --lock-holds could
+// record the holds of the program's locks: any trace but a real program's
+// on CPython 3.14 or later (Extra["python"]), whose threading.Lock and
+// RLock are PyMutex locks, which --lock-holds does not probe (it refuses
+// such an interpreter: docs/cpython.md, "Lock holds"). Advice to record
+// again with --lock-holds is given only where it would work.
+func LockHoldsRecordable(t *tracer.Trace) bool {
+	m := t.Meta
+	if m.Extra["source"] != "cpython" {
+		return true
+	}
+	major, rest, _ := strings.Cut(m.Extra["python"], ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	return err1 != nil || err2 != nil || ma < 3 || ma == 3 && mi < 14
 }

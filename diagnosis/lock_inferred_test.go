@@ -47,6 +47,14 @@ func TestLockHoldsInferred(t *testing.T) {
 			t.Errorf("%s: holds_inferred %+v, speedup's %v; want %v", tc.name, tc.r.Locks, tc.r.Speedup.LockHoldsInferred, tc.inferred)
 		}
 	}
+	// On Python 3.14 and later --lock-holds cannot record them (a
+	// threading.Lock is a PyMutex): the verdict says so and does not ask
+	// for it.
+	tr.Meta.Extra["python"] = "3.14.10"
+	v := verdictOf(Analyze(tracer.Derive(tr)), LockBound)
+	if v == nil || !strings.Contains(v.Text, "PyMutex") || strings.Contains(v.Advice, "Record again with --lock-holds") || !strings.Contains(v.Advice, "may be far too high") {
+		t.Errorf("3.14: %+v; want the holds said not recordable, and no recording again with --lock-holds advised", v)
+	}
 	// The VM observes every hold.
 	vm, err := tracer.ReadFile(filepath.Join(testkit.FixtureDir(), "lock-contention.giltrace"))
 	if err != nil {
@@ -78,5 +86,22 @@ func TestBarelySooner(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no advice about the whole program: %s", r.VerdictCodes())
+	}
+}
+
+// TestLockHoldsRecordable: --lock-holds can record a real program's lock
+// holds up to CPython 3.13; a VM trace observes them anyway.
+func TestLockHoldsRecordable(t *testing.T) {
+	for _, tc := range []struct {
+		source, python string
+		want           bool
+	}{
+		{"cpython", "3.11.7", true}, {"cpython", "3.13.0", true}, {"cpython", "3.14.10", false},
+		{"cpython", "3.15.2", false}, {"cpython", "4.0", false}, {"cpython", "", true}, {"", "3.14.0", true},
+	} {
+		tr := &tracer.Trace{Meta: tracer.Meta{Extra: map[string]string{"source": tc.source, "python": tc.python}}}
+		if got := LockHoldsRecordable(tr); got != tc.want {
+			t.Errorf("%s %q: %v, want %v", tc.source, tc.python, got, tc.want)
+		}
 	}
 }

@@ -80,7 +80,7 @@ func attachCmd(run func(*cobra.Command, *attachOptions) error) *cobra.Command {
 // (docs/cpython.md, "Lock holds"), which took a thread pool of small tasks
 // from 2.2x to 4x its untraced time.
 func lockHoldsFlag(cmd *cobra.Command, o *recordOptions) {
-	cmd.Flags().BoolVar(&o.LockHolds, "lock-holds", false, "real programs: also observe every acquire and release of the program's locks, so that lock holds are exact, uncontended ones included (costs about 4 us per acquire and release; docs/cpython.md)")
+	cmd.Flags().BoolVar(&o.LockHolds, "lock-holds", false, "real programs on CPython 3.9 to 3.13: also observe every acquire and release of the program's locks, so that lock holds are exact, uncontended ones included (costs about 4 us per acquire and release; 3.14's locks are PyMutex locks, refused; docs/cpython.md)")
 }
 
 // checkAttachPID refuses, from /proc/PID/status, what is not a live

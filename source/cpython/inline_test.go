@@ -185,6 +185,12 @@ func TestInlinedProbed(t *testing.T) {
 	if _, _, err := buildProbes(in, DefaultExactFrames, false, true); !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), "--lock-holds") {
 		t.Errorf("--lock-holds: %v; want ErrInlined naming --lock-holds", err)
 	}
+	// From 3.14 on, whatever the build: threading.Lock is a PyMutex.
+	in14 := *in
+	in14.Minor, in14.inlinedLocks = 14, false
+	if _, _, err := buildProbes(&in14, DefaultExactFrames, false, true); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "PyMutex") {
+		t.Errorf("--lock-holds on 3.14: %v; want ErrUnsupported naming PyMutex", err)
+	}
 }
 
 // TestPlanInlined: which copies are probed, how, and which are refused.

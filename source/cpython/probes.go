@@ -117,6 +117,15 @@ func buildFrameArgs(l *layout, reg string, n int, window bool) frameArgs {
 // fetches frames.
 func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, frameArgs, error) {
 	l := in.layout
+	if lockHolds && in.Minor >= 14 {
+		// 3.14 made threading.Lock and RLock PyMutex locks, taken
+		// through the parking lot (lock_PyThread_acquire_lock calls
+		// _PyParkingLot_Park): the PyThread lock probes would see none of
+		// their holds.
+		return nil, frameArgs{}, fmt.Errorf("interpreter %s (Python %s): %w: --lock-holds observes PyThread locks, and from 3.14 on "+
+			"threading.Lock and RLock are PyMutex locks, whose holds it does not probe; record without --lock-holds (lock waits are still shown)",
+			in.Path, in.Version, ErrUnsupported)
+	}
 	if lockHolds && in.inlinedLocks {
 		return nil, frameArgs{}, fmt.Errorf("interpreter %s (Python %s): %w: --lock-holds needs the return of every "+
 			"PyThread_acquire_lock_timed, and this build copied it into its callers (inlining), where no return can be probed; "+
