@@ -407,11 +407,19 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 	for _, n := range names {
 		want[n] = true
 	}
+	type param struct {
+		origin dwarf.Offset
+		e      *dwarf.Entry
+	}
 	type site struct {
 		inlineSite
 		origin dwarf.Offset
-		base   uint64                        // the unit's base address
-		params map[dwarf.Offset]*dwarf.Entry // by abstract origin
+		base   uint64  // the unit's base address
+		params []param // its formal parameters, by abstract origin
+		// e is an inlined copy's entry, whose address and ranges are
+		// read once its origin is known to be wanted: every copy's
+		// were a tenth of a link-time optimised build's reading.
+		e *dwarf.Entry
 	}
 	var sites []*site
 	origins := map[dwarf.Offset]string{} // subprograms named in names
@@ -459,7 +467,7 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 					rs, _ = d.Ranges(e)
 				}
 				if clones.at(lo, rs) {
-					cur = &site{inlineSite: inlineSite{addr: lo, entry: true, clone: true, ranges: rs}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
+					cur = &site{inlineSite: inlineSite{addr: lo, entry: true, clone: true, ranges: rs}, origin: o, base: base}
 					sites = append(sites, cur)
 				}
 			}
@@ -468,16 +476,12 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 			if !ok {
 				break
 			}
-			addr, entry := siteEntry(d, e)
-			if addr != 0 {
-				rs, _ := d.Ranges(e)
-				cur = &site{inlineSite: inlineSite{addr: addr, entry: entry, ranges: rs}, origin: o, base: base, params: map[dwarf.Offset]*dwarf.Entry{}}
-				sites = append(sites, cur)
-			}
+			cur = &site{origin: o, base: base, e: e}
+			sites = append(sites, cur)
 		case dwarf.TagFormalParameter:
 			if n := len(open); n > 0 && open[n-1] != nil {
 				if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok {
-					open[n-1].params[o] = e
+					open[n-1].params = append(open[n-1].params, param{o, e})
 				}
 			}
 		}
@@ -515,6 +519,12 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 			continue
 		}
 		s.fn = n
+		if s.e != nil { // an inlined copy
+			if s.addr, s.entry = siteEntry(d, s.e); s.addr == 0 {
+				continue
+			}
+			s.ranges, _ = d.Ranges(s.e)
+		}
 		if s.clone && s.addr == 0 {
 			s.addr = clones.entry(s.ranges)
 		}
@@ -522,9 +532,9 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 			s.entry = false // a clone whose entry is not known: not located
 		}
 		s.inlineSite.params = map[string]paramLoc{}
-		for o, pe := range s.params {
-			if loc, ok := paramAt(pe, ll, s.base, s.addr); ok {
-				s.inlineSite.params[name(o)] = loc
+		for _, p := range s.params {
+			if loc, ok := paramAt(p.e, ll, s.base, s.addr); ok {
+				s.inlineSite.params[name(p.origin)] = loc
 			}
 		}
 		out = append(out, s.inlineSite)
