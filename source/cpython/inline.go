@@ -359,12 +359,12 @@ func pyenvHint(same int, refused string) string {
 		return m[len(m)-1]
 	}
 	var found []string
-	if same >= 9 && same <= 13 {
+	if same >= 9 && same <= 15 {
 		if p := newest(same); p != "" {
 			found = append(found, p)
 		}
 	}
-	for minor, others := 13, 0; minor >= 9 && others < 2; minor-- {
+	for minor, others := 15, 0; minor >= 9 && others < 2; minor-- {
 		if p := newest(minor); p != "" && minor != same {
 			found = append(found, p)
 			others++
