@@ -23,11 +23,16 @@ if dpkg -s python3.11-minimal >/dev/null 2>&1 && ! dpkg -s python3.11-dbg >/dev/
 	apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3.11-dbg >/dev/null
 fi
 # Debian unstable's python3.14 and python3.15 (link-time optimised, with
-# their debug files), unpacked into /opt/giltrace-python/3.MINOR without
-# touching the system, for the tests that trace a distribution's 3.14 and
-# 3.15 (source/cpython TestRecordLTO, TestCountdownVersions).
-bash scripts/install-debian-python.sh 14 >/dev/null
-bash scripts/install-debian-python.sh 15 >/dev/null
+# their debug files), checked and unpacked into /opt/giltrace-python/3.MINOR
+# (their debug files under /usr/lib/debug), for the tests that trace a
+# distribution's 3.14 and 3.15 (source/cpython TestRecordLTO,
+# TestCountdownVersions, TestUnjoinedThreads). If one cannot be installed
+# (the archive unreachable, the package gone from unstable), the suite runs
+# on and those tests say so (in CI, they fail).
+for minor in 14 15; do
+	bash scripts/install-debian-python.sh "$minor" >/dev/null ||
+		echo "test.sh: Debian's python3.$minor could not be installed (above); the tests that trace it will say so" >&2
+done
 # Jaeger v2 for the OpenTelemetry integration test (exporters/oteltrace
 # TestJaeger), built from its own tools module so that its dependencies stay
 # out of go.mod. Cached in tools/jaeger/bin and the Go build cache: a cold

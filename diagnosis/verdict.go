@@ -1840,16 +1840,17 @@ func (a *analysis) lockBound() (Verdict, bool) {
 		// lock_contention.py, which sleeps 5 ms under its lock, was told
 		// the GIL serialised it and processes would give 2.9x; its own
 		// prediction said 0.98x).
+		const what = "shorten the critical section (compute, sleep or do I/O outside the lock), split the lock (one per key or shard), or give each thread its own data and merge at the end. "
 		text, advice := blocked+". Its holds were not recorded (the program was traced without --lock-holds): how long each thread held it, and what it did under it, is not known.",
-			"Record again with --lock-holds to see how long the lock is held and where. Meanwhile: "
+			"Record again with --lock-holds to see how long the lock is held and where. Meanwhile: "+what
 		if !LockHoldsRecordable(a.t) {
 			text = blocked + ". Its holds were not recorded (on Python 3.14 and later a threading.Lock is a PyMutex, whose holds giltrace does not record): how long each thread held it, and what it did under it, is not known."
-			advice = "To find out, time the critical section in the program, or run it under Python 3.13 with --lock-holds. "
+			advice = "To find out, time the critical section in the program, or run it under Python 3.13 with --lock-holds. Meanwhile: " + what
 		}
 		return Verdict{
 			Code: LockBound,
 			Text: text,
-			Advice: advice + "Shorten the critical section (compute, sleep or do I/O outside the lock), split the lock (one per key or shard), or give each thread its own data and merge at the end. " +
+			Advice: advice +
 				fmt.Sprintf("The estimates without a GIL or as processes (%s) do not know the lock's holds and count the holders' time under it as work that overlaps: they may be far too high.", textfmt.X(a.r.Speedup.WithoutGIL)),
 		}, true
 	}

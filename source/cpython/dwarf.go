@@ -27,8 +27,9 @@ type layout struct {
 	frameOwner                       int64 // -1 if absent
 	// refTags are the tag bits of a _PyStackRef (3.14+: a frame's
 	// f_executable and its locals), cleared to get the object's address:
-	// Py_TAG_BITS, 1 on 3.14 and 3 after (objects are 8-byte aligned).
-	// 0 before 3.14, whose frames hold plain object pointers.
+	// 3, which covers Py_TAG_BITS (1 on 3.14, 3 on 3.15; objects are
+	// 8-byte aligned). 0 before 3.14, whose frames hold plain object
+	// pointers.
 	refTags uint64
 
 	codeFilename, codeName, codeQualname, codeFirstLine, codeLineTable, codeCode int64 // codeQualname, codeCode: -1 if absent

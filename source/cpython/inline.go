@@ -30,9 +30,13 @@ var inlineChecked = []string{"take_gil", "drop_gil", "PyEval_SaveThread", "PyThr
 // their inlined copies, are probed too: a clone of the parking lot
 // (3.13+) names the lock a detach waits for. An inlined copy of it is not
 // probed: that detach is a blocking call of unknown kind, as before. And
-// detach_thread, which _PyThreadState_Detach calls: its clones are probed
-// as that function (a detach, its caller at the return address) where it
-// has no symbol (Debian's 3.15 inlined it everywhere).
+// pystate.c's detach_thread, which _PyThreadState_Detach calls: its
+// clones are probed as that function (a detach, its caller at the return
+// address). Debian's 3.15 inlined _PyThreadState_Detach everywhere; its
+// 3.14 calls the clone directly beside it. An inlined copy of
+// detach_thread is not probed (3.15's in _PyThreadState_Swap: a
+// PyThreadState_Swap's detach is then not seen, its release shown as a
+// drop request's).
 var cloneChecked = []string{"_PyParkingLot_Park", "detach_thread"}
 
 // inlineHarmless are functions that may hold an inlined copy without
@@ -79,6 +83,11 @@ type inlineSite struct {
 	// lot's timeout in %dx instead of %cx). Its parameters are located
 	// at its entry as an inlined copy's.
 	clone bool
+	// paramNames are the names of every parameter the DWARF lists for
+	// the copy, located or not: two static functions may share a name
+	// (pystate.c's detach_thread(tstate, ...) and _threadmodule.c's
+	// detach_thread(self)), told apart by them.
+	paramNames []string
 }
 
 // inlineProbe is a probe on an inlined copy: a hit is handled as the
@@ -197,9 +206,15 @@ func (in *interp) planInlined(sites []inlineSite) error {
 				p.args = "ra=$stack0:x64" // the caller is the blocking call, as at PyEval_SaveThread's own probe
 			}
 		case "detach_thread": // a clone (cloneChecked)
-			if _, ok := in.syms["_PyThreadState_Detach"]; ok {
-				continue // probed at _PyThreadState_Detach, which calls it
+			if !slices.Contains(s.paramNames, "tstate") {
+				continue // _threadmodule.c's detach_thread(self), which detaches an OS thread
 			}
+			// Probed beside _PyThreadState_Detach, where that has a
+			// symbol: Debian's 3.14 calls the clone directly too
+			// (PyThreadState_Swap, the fork child, an interpreter's
+			// deletion). A detach through _PyThreadState_Detach, a
+			// jump to the clone, hits both probes with the same return
+			// address; the second finds the call already open.
 			p.event, p.args = evDetach, "ra=$stack0:x64"
 		case "_PyParkingLot_Park": // a clone (cloneChecked)
 			addr, timeout := s.params["addr"], s.params["timeout_ns"]
@@ -262,9 +277,9 @@ func (in *interp) planInlined(sites []inlineSite) error {
 			drops[p.site.addr] = true
 		}
 	}
-	saves := map[uint64]bool{} // addresses of PyEval_SaveThread copies
+	saves := map[uint64]bool{} // addresses of PyEval_SaveThread copies (not clones: their call site is their caller)
 	for _, p := range in.inlined {
-		if p.event == evSave {
+		if p.event == evSave && !p.site.clone {
 			saves[p.site.addr] = true
 		}
 	}
@@ -272,7 +287,7 @@ func (in *interp) planInlined(sites []inlineSite) error {
 	in.inlined = nil
 	for _, p := range planned {
 		switch {
-		case p.event == evSave && drops[p.site.addr]:
+		case p.event == evSave && !p.site.clone && drops[p.site.addr]:
 			continue // the drop_gil copy's probe does both
 		case p.event == evDropGIL && saves[p.site.addr]:
 			p.alsoSave = true
@@ -533,8 +548,10 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 		}
 		s.inlineSite.params = map[string]paramLoc{}
 		for _, p := range s.params {
+			pn := name(p.origin)
+			s.paramNames = append(s.paramNames, pn)
 			if loc, ok := paramAt(p.e, ll, s.base, s.addr); ok {
-				s.inlineSite.params[name(p.origin)] = loc
+				s.inlineSite.params[pn] = loc
 			}
 		}
 		out = append(out, s.inlineSite)
@@ -620,7 +637,7 @@ func siteEntry(d *dwarf.Data, e *dwarf.Entry) (uint64, bool) {
 // included by ceval.c before 3.12), and GCC's link-time units.
 func inlineUnit(name string) bool {
 	switch path.Base(name) {
-	case "ceval.c", "ceval_gil.c", "thread.c", "pystate.c", "<artificial>":
+	case "ceval.c", "ceval_gil.c", "thread.c", "pystate.c", "parking_lot.c", "<artificial>":
 		return true
 	}
 	return false

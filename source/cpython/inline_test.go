@@ -203,6 +203,10 @@ func TestPlanInlined(t *testing.T) {
 	clone := func(fn, in string, addr uint64, params map[string]paramLoc) inlineSite {
 		return inlineSite{fn: fn, in: in, addr: addr, entry: true, params: params, clone: true}
 	}
+	withParams := func(s inlineSite, names ...string) inlineSite {
+		s.paramNames = names
+		return s
+	}
 	in := &interp{Path: "/usr/bin/python3.11", Version: "3.11.2"}
 	err := in.planInlined([]inlineSite{
 		site("drop_gil", "PyEval_SaveThread", 0x10, true, map[string]paramLoc{"tstate": reg("%bx")}),
@@ -222,7 +226,8 @@ func TestPlanInlined(t *testing.T) {
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.0", 0x80, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": reg("%dx")}),
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.1", 0x88, map[string]paramLoc{"addr": reg("%di"), "timeout_ns": konst(-1)}),
 		clone("_PyParkingLot_Park", "_PyParkingLot_Park.constprop.2", 0x90, map[string]paramLoc{"timeout_ns": konst(-1)}), // its lock not located
-		clone("detach_thread", "detach_thread.constprop.0", 0x98, nil),                                                    // no _PyThreadState_Detach (3.15)
+		withParams(clone("detach_thread", "detach_thread.constprop.0", 0x98, nil), "tstate", "detached_state"),            // pystate.c's
+		withParams(clone("detach_thread", "detach_thread.isra.0", 0xa0, nil), "self"),                                     // _threadmodule.c's: not probed
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +251,20 @@ func TestPlanInlined(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("probes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// Beside _PyThreadState_Detach too: Debian's 3.14 calls the clone
+	// directly as well.
 	withDetach := &interp{syms: map[string]elf.Symbol{"_PyThreadState_Detach": {Value: 0x100}}}
-	if err := withDetach.planInlined([]inlineSite{clone("detach_thread", "detach_thread.constprop.0", 0x98, nil)}); err != nil || len(withDetach.inlined) != 0 {
-		t.Errorf("a clone of detach_thread beside _PyThreadState_Detach: %v, probes %+v; want none (the function's probe sees it)", err, withDetach.inlined)
+	if err := withDetach.planInlined([]inlineSite{withParams(clone("detach_thread", "detach_thread.constprop.0", 0x98, nil), "tstate")}); err != nil || len(withDetach.inlined) != 1 {
+		t.Errorf("a clone of detach_thread beside _PyThreadState_Detach: %v, probes %+v; want it probed", err, withDetach.inlined)
+	}
+	// A PyEval_SaveThread clone whose first instruction is a drop_gil
+	// copy's keeps its own probe: its call site is its caller.
+	merged := &interp{}
+	if err := merged.planInlined([]inlineSite{
+		clone("PyEval_SaveThread", "PyEval_SaveThread.isra.0", 0xb0, nil),
+		site("drop_gil", "PyEval_SaveThread.isra.0", 0xb0, true, map[string]paramLoc{"tstate": reg("%bx")}),
+	}); err != nil || len(merged.inlined) != 2 || merged.inlined[1].alsoSave {
+		t.Errorf("a drop_gil copy at a PyEval_SaveThread clone's entry: %v, %+v; want two probes, not merged", err, merged.inlined)
 	}
 	if !slices.Equal(in.unprobedLocks, []string{"_PyTraceMalloc_NewReference", "_PyParkingLot_Park.constprop.2"}) || !in.inlinedLocks {
 		t.Errorf("unprobed lock copies %q, inlined locks %v", in.unprobedLocks, in.inlinedLocks)

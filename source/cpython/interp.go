@@ -369,29 +369,62 @@ func openInterp(path string) (*interp, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A function present only as clones is probed there, each clone
-	// located by the DWARF (planInlined), or the interpreter is refused.
-	for _, name := range cloned {
-		if !slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.site.clone && p.site.fn == name }) {
-			return nil, in.missingSymbol(name)
-		}
+	if err := in.checkClones(cloned); err != nil {
+		return nil, err
 	}
 	return in, nil
+}
+
+// checkClones refuses an interpreter whose probes would miss releases or
+// blocking calls: a required function present only as clones (cloned)
+// of which a clone is not probed, the DWARF not locating its arguments
+// (a lock function's unprobed clones are listed instead, in
+// unprobedLocks, as its copies are); and, from 3.13 on, a build with no
+// probe of the thread state's detach, where a thread blocked in the
+// parking lot (Thread.join, threading.Lock) would be shown waiting for
+// the GIL.
+func (in *interp) checkClones(cloned []string) error {
+	for _, name := range cloned {
+		if name == "PyThread_acquire_lock_timed" {
+			continue
+		}
+		clones := in.cloneNames(name)
+		for _, c := range clones {
+			at := in.syms[c].Value
+			if !slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.site.clone && p.site.fn == name && p.site.addr == at }) {
+				return fmt.Errorf("interpreter %s (Python %s): %w: %s is present only as clones (%s), and the DWARF does not locate %s's "+
+					"arguments at its entry, so its calls cannot be probed; use a CPython built without link-time optimisation%s",
+					in.Path, in.Version, ErrInlined, name, strings.Join(clones, ", "), c, pyenvHint(in.Minor, in.Path))
+			}
+		}
+	}
+	if _, ok := in.syms["_PyThreadState_Detach"]; in.Minor >= 13 && !ok &&
+		!slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == evDetach }) {
+		return fmt.Errorf("interpreter %s (Python %s): %w: _PyThreadState_Detach has no symbol of its own and no clone of detach_thread "+
+			"is located, so a thread that blocks in the parking lot (Thread.join, threading.Lock) would be shown waiting for the GIL; "+
+			"use a CPython built without link-time optimisation%s", in.Path, in.Version, ErrInlined, pyenvHint(in.Minor, in.Path))
+	}
+	return nil
+}
+
+// cloneNames are the symbols of the clones of function name
+// (NAME.constprop.N, NAME.isra.N, not their cold parts), sorted.
+func (in *interp) cloneNames(name string) []string {
+	var out []string
+	for s := range in.syms {
+		if base, rest, ok := strings.Cut(s, "."); ok && base == name && (strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.")) && !strings.HasSuffix(rest, ".cold") {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // hasClone reports whether function name has a clone in the symbol
 // table (NAME.constprop.N, NAME.isra.N: inlineSite.clone), which the
 // DWARF may locate in place of the function's own symbol.
 func (in *interp) hasClone(name string) bool {
-	if !slices.Contains(inlineChecked, name) || name == "take_gil" {
-		return false
-	}
-	for s := range in.syms {
-		if base, rest, ok := strings.Cut(s, "."); ok && base == name && (strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.")) && !strings.HasSuffix(rest, ".cold") {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(inlineChecked, name) && name != "take_gil" && len(in.cloneNames(name)) > 0
 }
 
 // openELF opens the ELF file at path: the file (for mapDWARF, which maps

@@ -283,3 +283,36 @@ func TestMappedHere(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckClones: a function present only as clones must be probed at
+// each of them, and a 3.13+ build needs a probe of the detach.
+func TestCheckClones(t *testing.T) {
+	sym := func(v uint64) elf.Symbol { return elf.Symbol{Value: v} }
+	in := &interp{Path: "/x/python3.14", Version: "3.14.10", Minor: 14, syms: map[string]elf.Symbol{
+		"drop_gil.constprop.0": sym(0x10), "drop_gil.constprop.1": sym(0x20), "drop_gil.constprop.0.cold": sym(0x30),
+		"_PyThreadState_Detach": sym(0x40),
+	}}
+	probed := func(addr uint64) inlineProbe {
+		return inlineProbe{event: evDropGIL, site: inlineSite{fn: "drop_gil", addr: addr, clone: true}}
+	}
+	in.inlined = []inlineProbe{probed(0x10)}
+	if err := in.checkClones([]string{"drop_gil"}); !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), "drop_gil.constprop.1") {
+		t.Errorf("one of two clones probed: %v; want ErrInlined naming drop_gil.constprop.1", err)
+	}
+	in.inlined = append(in.inlined, probed(0x20))
+	if err := in.checkClones([]string{"drop_gil"}); err != nil {
+		t.Errorf("both clones probed: %v", err)
+	}
+	delete(in.syms, "_PyThreadState_Detach")
+	if err := in.checkClones(nil); !errors.Is(err, ErrInlined) || !strings.Contains(err.Error(), "parking lot") {
+		t.Errorf("3.14 without a detach probe: %v; want ErrInlined", err)
+	}
+	in.inlined = append(in.inlined, inlineProbe{event: evDetach, site: inlineSite{fn: "detach_thread", clone: true}})
+	if err := in.checkClones(nil); err != nil {
+		t.Errorf("3.14 with a detach_thread clone probed: %v", err)
+	}
+	in.Minor, in.inlined = 12, nil
+	if err := in.checkClones(nil); err != nil {
+		t.Errorf("3.12 (no parking lot): %v", err)
+	}
+}
