@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"slices"
@@ -198,6 +199,12 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	// the static function it calls, detach_thread, as clones, probed
 	// instead (planInlined).
 	_, detach := in.syms["_PyThreadState_Detach"]
+	// Debian's 3.14: _PyThreadState_Detach is only a jump to the clone of
+	// detach_thread, probed: its own probe would be a second trap for
+	// every blocking call.
+	if detach && in.jumpsToProbed("_PyThreadState_Detach", evDetach) {
+		detach = false
+	}
 	if detach {
 		specs = append(specs, struct {
 			name, sym string
@@ -259,6 +266,46 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 		out = append(out, probe{name: p.name, offset: off, args: args, filter: p.filter})
 	}
 	return out, fa, nil
+}
+
+// jumpsToProbed reports whether function name's code is a jump (after an
+// endbr64) to the entry of an inlined probe's site of event ev: a tail
+// call that the site's probe sees, with the same return address.
+func (in *interp) jumpsToProbed(name, ev string) bool {
+	s, ok := in.syms[name]
+	if !ok {
+		return false
+	}
+	off, err := fileOffset(in.progs, s.Value)
+	if err != nil {
+		return false
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [9]byte
+	if _, err := f.ReadAt(b[:], int64(off)); err != nil {
+		return false
+	}
+	to, ok := jumpTarget(b[:], s.Value)
+	return ok && slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == ev && p.site.clone && p.site.addr == to })
+}
+
+// jumpTarget decodes code b at address at as an optional endbr64 and a
+// direct jmp (rel32 or rel8), and returns where it jumps.
+func jumpTarget(b []byte, at uint64) (uint64, bool) {
+	if len(b) >= 4 && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa { // endbr64
+		b, at = b[4:], at+4
+	}
+	switch {
+	case len(b) >= 5 && b[0] == 0xe9: // jmp rel32
+		return at + 5 + uint64(int64(int32(binary.LittleEndian.Uint32(b[1:5])))), true
+	case len(b) >= 2 && b[0] == 0xeb: // jmp rel8
+		return at + 2 + uint64(int64(int8(b[1]))), true
+	}
+	return 0, false
 }
 
 // pastStackAdjust returns the offset of the instruction after a function's

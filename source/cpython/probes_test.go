@@ -44,3 +44,23 @@ func TestLockHoldProbes(t *testing.T) {
 		})
 	}
 }
+
+// TestJumpTarget: a function whose code is a tail jump (Debian's 3.14
+// _PyThreadState_Detach: endbr64; jmp detach_thread.constprop.0).
+func TestJumpTarget(t *testing.T) {
+	for _, c := range []struct {
+		code []byte
+		want uint64
+		ok   bool
+	}{
+		{[]byte{0xf3, 0x0f, 0x1e, 0xfa, 0xeb, 0x0a}, 0x6fa2f0 + 4 + 2 + 0x0a, true}, // the 3.14 stub: jmp 6fa300
+		{[]byte{0xe9, 0xfb, 0xff, 0xff, 0xff}, 0x6fa2f0, true},                      // jmp to itself, rel32 -5
+		{[]byte{0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x83, 0xec, 0x08}, 0, false},          // a function's body
+		{[]byte{0xf3}, 0, false},
+	} {
+		got, ok := jumpTarget(c.code, 0x6fa2f0)
+		if ok != c.ok || got != c.want {
+			t.Errorf("% x: %#x %v, want %#x %v", c.code, got, ok, c.want, c.ok)
+		}
+	}
+}
