@@ -19,18 +19,21 @@ func TestBootstrapThreadTagged(t *testing.T) {
 		if minor >= 14 {
 			l.refTags, tag = 3, 1
 		}
-		self := make([]byte, 64) // the Thread object: only its address is read
+		// On the heap (escapeSink), where nothing moves them: a stack may
+		// be moved when it grows (under -race it did).
+		heap := func(n int) []byte { b := make([]byte, n); escapeSink = append(escapeSink, b); return b }
+		self := heap(64) // the Thread object: only its address is read
 		word := func(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
-		boot, inner := make([]byte, 24), make([]byte, 24) // frames: code, previous, self
+		boot, inner := heap(24), heap(24) // frames: code, previous, self
 		codes := map[uint64]*code{}
-		bootCode, innerCode := make([]byte, 8), make([]byte, 8)
+		bootCode, innerCode := heap(8), heap(8)
 		codes[uint64(sliceAddr(bootCode))] = &code{name: "Thread._bootstrap_inner"}
 		codes[uint64(sliceAddr(innerCode))] = &code{name: "run"}
 		word(inner, 0, uint64(sliceAddr(innerCode))|tag)
 		word(inner, 8, uint64(sliceAddr(boot)))
 		word(boot, 0, uint64(sliceAddr(bootCode))|tag)
 		word(boot, 16, uint64(sliceAddr(self))|tag)
-		ts := make([]byte, 8)
+		ts := heap(8)
 		word(ts, 0, uint64(sliceAddr(inner)))
 		m := openMemory(os.Getpid())
 		got := bootstrapThread(m, l, func(a uint64) *code { return codes[a] }, uint64(sliceAddr(ts)))
@@ -40,4 +43,8 @@ func TestBootstrapThreadTagged(t *testing.T) {
 		}
 		runtime.KeepAlive([][]byte{self, boot, inner, bootCode, innerCode, ts})
 	}
+	escapeSink = nil
 }
+
+// escapeSink keeps test memory on the heap.
+var escapeSink [][]byte
