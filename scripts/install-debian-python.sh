@@ -11,10 +11,12 @@
 #   - the packages (python3.MINOR, its -minimal, libpython3.MINOR-minimal and
 #     -stdlib, python3.MINOR-dbg for the debug file) and the libraries they
 #     need from unstable (glibc, expat, zlib, OpenSSL, libffi, zstd) are
-#     downloaded from the Debian archive and checked as apt checks them: the
-#     release file's signature (gpgv, the archive keyring), the package
-#     list's and each package's SHA-256. They are unpacked into PREFIX, not
-#     installed with dpkg;
+#     downloaded from the Debian archive and checked: the release file's
+#     signature (gpgv, the archive keyring: one good signature and no bad
+#     one, as apt wants), the package list's and each package's SHA-256. Not
+#     the release file's Valid-Until, which apt checks too: this
+#     workplace's mirror is a frozen snapshot whose release file has
+#     expired. They are unpacked into PREFIX, not installed with dpkg;
 #   - PREFIX/usr/bin/python3.MINOR is made to load unstable's glibc from
 #     PREFIX (patchelf: its program interpreter and run path). Its code and
 #     addresses are unchanged; patchelf adds a segment, so its file offsets
@@ -25,8 +27,9 @@
 #   - the standard library is compiled to bytecode, as the package's
 #     installation does.
 #
-# Debian unstable changes: this installs the build it has on the day
-# (3.14.10 and 3.15.2 on 2026-12-05).
+# Debian unstable changes: this installs the build the archive serves on
+# the day (3.14.10 and 3.15.2 on 2026-12-05, from unstable's release file
+# of 2026-10-30).
 #
 # Then: giltrace record -- PREFIX/usr/bin/python3.MINOR app.py
 #
@@ -45,6 +48,10 @@ if [[ $prefix != /* ]]; then
 	exit 2
 fi
 prefix=${prefix%/}
+if [ -z "$prefix" ]; then
+	echo "install-debian-python: PREFIX cannot be /" >&2
+	exit 2
+fi
 py=$prefix/usr/bin/python3.$minor
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -56,11 +63,14 @@ if [ -e "$prefix" ] && [ ! -e "$prefix/.giltrace-install" ]; then
 	exit 1
 fi
 if [ -x "$py" ] && "$py" -c 'import ssl, threading' >/dev/null 2>&1; then
+	# Its debug files, should they have been removed since.
+	mkdir -p /usr/lib/debug/.build-id
+	cp -an "$prefix/usr/lib/debug/.build-id/." /usr/lib/debug/.build-id/
 	"$py" -m compileall -q -j 2 "$prefix/usr/lib/python3.$minor" >/dev/null || true
 	echo "install-debian-python: $py is installed"
 	exit 0
 fi
-for tool in gpgv sha256sum xz dpkg-deb; do
+for tool in curl gpgv sha256sum xz dpkg-deb; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "install-debian-python: $tool is missing" >&2
 		exit 1
@@ -80,10 +90,16 @@ mkdir -p "$(dirname "$prefix")"
 # is this script's own: the only thing it removes.
 stage=$(mktemp -d "$(dirname "$prefix")/.giltrace-python.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 echo "install-debian-python: reading unstable's release file from $mirror"
 "${curl[@]}" -o "$stage/InRelease" "$mirror/dists/sid/InRelease"
-if ! gpgv --keyring "$keyring" --output "$stage/Release" "$stage/InRelease" 2>"$stage/gpgv.log"; then
+# As apt: at least one good signature by a key of the keyring, and no bad
+# one (a signature by a key it lacks, say a newer one, is not an error).
+gpgv --status-fd 3 --keyring "$keyring" --output "$stage/Release" "$stage/InRelease" 2>"$stage/gpgv.log" 3>"$stage/gpgv.status" || true
+if ! grep -q '^\[GNUPG:\] VALIDSIG ' "$stage/gpgv.status" || grep -q '^\[GNUPG:\] BADSIG ' "$stage/gpgv.status"; then
 	echo "install-debian-python: the signature of $mirror/dists/sid/InRelease does not verify:" >&2
 	cat "$stage/gpgv.log" >&2
 	exit 1

@@ -466,3 +466,45 @@ func FuzzLocLists(f *testing.F) {
 		}
 	})
 }
+
+// TestDebianUnstablePlans: the probes planned for Debian unstable's 3.14
+// and 3.15 (scripts/install-debian-python.sh), by function, not by GCC's
+// numbering of its clones: drop_gil only at its clone, tstate in a
+// register; the parking lot's clone with its own timeout register;
+// pystate.c's detach_thread clone and not _threadmodule.c's (no tstate);
+// and no probe of 3.14's _PyThreadState_Detach, a jump to that clone.
+func TestDebianUnstablePlans(t *testing.T) {
+	for _, minor := range []int{14, 15} {
+		t.Run(fmt.Sprintf("3.%d", minor), func(t *testing.T) {
+			in, err := openInterp(debianUnstablePython(t, minor))
+			if err != nil {
+				t.Fatal(err)
+			}
+			probes, _, err := buildProbes(in, DefaultExactFrames, false, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			by := map[string][]string{} // by the function copied: "in args"
+			for _, p := range in.inlined {
+				if p.site.clone {
+					by[p.site.fn] = append(by[p.site.fn], p.site.in+" "+p.args+p.reg)
+				}
+			}
+			t.Logf("clones probed: %v", by)
+			if c := by["drop_gil"]; len(c) != 1 || !strings.HasPrefix(c[0], "drop_gil.constprop.") || !strings.HasSuffix(c[0], "%si") {
+				t.Errorf("drop_gil's clones %q, want one, tstate in %%si", c)
+			}
+			if c := by["_PyParkingLot_Park"]; len(c) != 1 || !strings.Contains(c[0], "timeout=%dx") {
+				t.Errorf("the parking lot's clones %q, want one, its timeout in %%dx", c)
+			}
+			if c := by["detach_thread"]; len(c) != 1 || strings.Contains(c[0], ".isra.") {
+				t.Errorf("detach_thread's clones %q, want pystate.c's alone", c)
+			}
+			for _, p := range probes {
+				if p.name == evDetach {
+					t.Errorf("_PyThreadState_Detach probed (%#x): on 3.%d it has no code of its own", p.offset, minor)
+				}
+			}
+		})
+	}
+}

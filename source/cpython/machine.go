@@ -615,6 +615,7 @@ func (m *machine) step(e *rawEvent, t int64) {
 	case evDetach:
 		switch m.caller(th.p, e.val("ra")) {
 		case "PyEval_SaveThread": // its own probe opened the section
+		case "_PyThreadState_Detach": // a clone of detach_thread it calls: its own probe saw the detach, with its caller
 		case "_Py_HandlePending": // the eval breaker: a drop request
 		default: // the parking lot (a lock wait when it parked on one), or another detach
 			if th.sec == nil {

@@ -1262,3 +1262,31 @@ func TestMapsKeptAfterExit(t *testing.T) {
 		t.Errorf("found after forget")
 	}
 }
+
+// TestDetachThroughItsClone: a build whose _PyThreadState_Detach calls
+// (not jumps to) the probed clone of detach_thread hits two probes for one
+// detach. The eval breaker's drop request (a detach called by
+// _Py_HandlePending) stays a drop request: the clone's hit, called from
+// _PyThreadState_Detach, is not a blocking call of its own.
+func TestDetachThroughItsClone(t *testing.T) {
+	rec := tracer.NewRecorder(tracer.Config{})
+	m := testMachine(rec)
+	m.syms[testLib] = &symbolize{funcs: symbols("pysleep", 0x1000, "acquire_timed", 0x2000, "_Py_HandlePending", 0x3000, "_PyThreadState_Detach", 0x4000)}
+	m.inlined = map[string]*inlineProbe{"detach_i0": {event: evDetach, name: "detach_i0", args: "ra=$stack0:x64", site: inlineSite{fn: "detach_thread", clone: true}}}
+	const main, other = testThread, 101
+	step(m, 0, main, evTakeGIL, "ts", 1)
+	step(m, 1, main, evTakeGILRet)
+	step(m, 10, other, evTakeGIL, "ts", 2)         // waits
+	step(m, 5020, main, evDetach, "ra", 0x3010)    // _PyThreadState_Detach, from _Py_HandlePending
+	step(m, 5021, main, "detach_i0", "ra", 0x4010) // its clone, called from _PyThreadState_Detach
+	step(m, 5022, main, evDropGIL, "ts", 1)
+	step(m, 5100, other, evTakeGILRet)
+	m.finish(10_000, tracer.ReleaseThreadEnd)
+	tr := rec.Finish(tracer.Meta{})
+	for _, e := range tr.Events {
+		if e.Kind == tracer.KindIOBegin || e.Kind == tracer.KindNativeBegin {
+			t.Errorf("a blocking call at %d: the drop request's detach taken for one\n%s", e.Time/1000, dump(tr))
+			break
+		}
+	}
+}
