@@ -191,13 +191,7 @@ func threadNames(tr *tracer.Trace) []string {
 func TestCountdownVersions(t *testing.T) {
 	for _, v := range append(slices.Clip(pyenvVersions), "3.14 (Debian)", "3.15 (Debian)") {
 		t.Run(v, func(t *testing.T) {
-			py := pyenv(v)
-			switch v {
-			case "3.14 (Debian)":
-				py = debianUnstablePython(t, 14)
-			case "3.15 (Debian)":
-				py = debianUnstablePython(t, 15)
-			}
+			py := testPython(t, v)
 			if strings.HasSuffix(v, "(Debian)") {
 				// As TestRecordLTO: its stacks are read after the hit.
 				skipUnderRace(t, "the recorder reads a link-time optimised build's stacks and names too late")
@@ -1418,6 +1412,18 @@ func checkUnstableLTO(t *testing.T, tr *tracer.Trace, want []string) {
 	}
 }
 
+// testPython is the interpreter of a test's version v: pyenv's build of
+// it ("3.13.0"), or Debian unstable's ("3.14 (Debian)").
+func testPython(t *testing.T, v string) string {
+	switch v {
+	case "3.14 (Debian)":
+		return debianUnstablePython(t, 14)
+	case "3.15 (Debian)":
+		return debianUnstablePython(t, 15)
+	}
+	return pyenv(v)
+}
+
 // debianUnstablePython is Debian unstable's python3.MINOR (14, 15) as
 // scripts/install-debian-python.sh installs it, or skips (fails in CI:
 // test.sh installs it).
@@ -2396,13 +2402,7 @@ func TestUnjoinedThreads(t *testing.T) {
 	}
 	for _, v := range []string{"3.13.0", "3.14 (Debian)", "3.15 (Debian)"} {
 		t.Run(v, func(t *testing.T) {
-			py := pyenv(v)
-			switch v {
-			case "3.14 (Debian)":
-				py = debianUnstablePython(t, 14)
-			case "3.15 (Debian)":
-				py = debianUnstablePython(t, 15)
-			}
+			py := testPython(t, v)
 			needTracing(t, py)
 			tr, err := record(t, context.Background(), Command([]string{py, script}, Options{}))
 			if err != nil {

@@ -280,16 +280,11 @@ func (in *interp) jumpsToProbed(name, ev string) bool {
 	if err != nil {
 		return false
 	}
-	f, err := os.Open(in.Path)
-	if err != nil {
+	b, ok := readAt(in.Path, off, 9)
+	if !ok {
 		return false
 	}
-	defer f.Close()
-	var b [9]byte
-	if _, err := f.ReadAt(b[:], int64(off)); err != nil {
-		return false
-	}
-	to, ok := jumpTarget(b[:], s.Value)
+	to, ok := jumpTarget(b, s.Value)
 	return ok && slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == ev && p.site.clone && p.site.addr == to })
 }
 
@@ -308,6 +303,20 @@ func jumpTarget(b []byte, at uint64) (uint64, bool) {
 	return 0, false
 }
 
+// readAt reads n bytes of file path at offset off.
+func readAt(path string, off uint64, n int) ([]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, int64(off)); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
 // pastStackAdjust returns the offset of the instruction after a function's
 // leading `sub $imm8, %rsp` at file offset off in path, or off. The kernel
 // emulates a probed push, call or jump, but runs any other instruction
@@ -317,13 +326,8 @@ func jumpTarget(b []byte, at uint64) (uint64, bool) {
 // lock_heavy.py), against about 2 us at the call. The argument registers
 // are unchanged by the adjustment.
 func pastStackAdjust(path string, off uint64) uint64 {
-	f, err := os.Open(path)
-	if err != nil {
-		return off
-	}
-	defer f.Close()
-	var b [4]byte
-	if _, err := f.ReadAt(b[:], int64(off)); err != nil {
+	b, ok := readAt(path, off, 4)
+	if !ok {
 		return off
 	}
 	if b[0] == 0x48 && b[1] == 0x83 && b[2] == 0xec { // REX.W 83 /5 ib: sub $imm8, %rsp
