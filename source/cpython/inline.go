@@ -570,11 +570,14 @@ type cloneSyms struct{ addrs map[uint64]bool }
 func (in *interp) cloneSyms(names []string) *cloneSyms {
 	c := &cloneSyms{addrs: map[uint64]bool{}}
 	for name, s := range in.syms {
-		base, rest, _ := strings.Cut(name, ".")
-		if !slices.Contains(names, base) || strings.HasSuffix(rest, ".cold") {
-			continue
+		base, ok := cloneOf(name)
+		if !ok {
+			base, ok = ltoBase(s)
 		}
-		if rest == "" || strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.") || strings.HasPrefix(rest, "lto_priv.") {
+		if !ok {
+			base = name // the function's own symbol
+		}
+		if slices.Contains(names, base) {
 			c.addrs[s.Value] = true
 		}
 	}

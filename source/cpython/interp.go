@@ -398,8 +398,7 @@ func (in *interp) checkClones(cloned []string) error {
 			}
 		}
 	}
-	if _, ok := in.syms["_PyThreadState_Detach"]; in.Minor >= 13 && !ok &&
-		!slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == evDetach }) {
+	if _, ok := in.syms["_PyThreadState_Detach"]; in.Minor >= 13 && !ok && !in.inlinedEvent(evDetach) {
 		return fmt.Errorf("interpreter %s (Python %s): %w: _PyThreadState_Detach has no symbol of its own and no clone of detach_thread "+
 			"is located, so a thread that blocks in the parking lot (Thread.join, threading.Lock) would be shown waiting for the GIL; "+
 			"use a CPython built without link-time optimisation%s", in.Path, in.Version, ErrInlined, pyenvHint(in.Minor, in.Path))
@@ -407,17 +406,29 @@ func (in *interp) checkClones(cloned []string) error {
 	return nil
 }
 
-// cloneNames are the symbols of the clones of function name
-// (NAME.constprop.N, NAME.isra.N, not their cold parts), sorted.
+// cloneNames are the symbols of the clones of function name, sorted.
 func (in *interp) cloneNames(name string) []string {
 	var out []string
 	for s := range in.syms {
-		if base, rest, ok := strings.Cut(s, "."); ok && base == name && (strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.")) && !strings.HasSuffix(rest, ".cold") {
+		if base, ok := cloneOf(s); ok && base == name {
 			out = append(out, s)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// cloneOf is the function that symbol sym is a clone of: NAME of
+// NAME.constprop.N or NAME.isra.N (not their cold parts).
+func cloneOf(sym string) (string, bool) {
+	base, rest, _ := strings.Cut(sym, ".")
+	return base, (strings.HasPrefix(rest, "constprop.") || strings.HasPrefix(rest, "isra.")) && !strings.HasSuffix(rest, ".cold")
+}
+
+// inlinedEvent reports whether a probe of event ev is planned on an
+// inlined copy or a clone.
+func (in *interp) inlinedEvent(ev string) bool {
+	return slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == ev })
 }
 
 // hasClone reports whether function name has a clone in the symbol

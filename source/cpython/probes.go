@@ -161,12 +161,13 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	if lockHolds {
 		lockFilter = ""
 	}
-	specs := []struct {
+	type probeSpec struct {
 		name, sym string
 		ret       bool
 		args      string
 		filter    string
-	}{
+	}
+	specs := []probeSpec{
 		{evTakeGIL, "take_gil", false, fmt.Sprintf("ts=%s:x64", argRegs[l.takeGILTstate]), ""},
 		{evTakeGILRet, "take_gil", true, "", ""},
 		{evDropGIL, "drop_gil", false, dropArgs(argRegs[l.dropGILTstate]), ""},
@@ -179,12 +180,7 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 	// its own locks to PyMutex, not the lock objects) and the
 	// interpreter's PyThread locks.
 	if lockHolds {
-		specs = append(specs, []struct {
-			name, sym string
-			ret       bool
-			args      string
-			filter    string
-		}{
+		specs = append(specs, []probeSpec{
 			{evLockRet, "PyThread_acquire_lock_timed", true, "ret=$retval:s32", ""},
 			{evUnlock, "PyThread_release_lock", false, "lock=%di:x64", ""},
 			// A lock freed: the next lock at its address is another.
@@ -206,31 +202,16 @@ func buildProbes(in *interp, exactFrames int, window, lockHolds bool) ([]probe, 
 		detach = false
 	}
 	if detach {
-		specs = append(specs, struct {
-			name, sym string
-			ret       bool
-			args      string
-			filter    string
-		}{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""})
+		specs = append(specs, probeSpec{evDetach, "_PyThreadState_Detach", false, "ra=$stack0:x64", ""})
 	}
-	if _, ok := in.syms["_PyParkingLot_Park"]; ok && (detach || slices.ContainsFunc(in.inlined, func(p inlineProbe) bool { return p.event == evDetach })) {
-		specs = append(specs, struct {
-			name, sym string
-			ret       bool
-			args      string
-			filter    string
-		}{evPark, "_PyParkingLot_Park", false, "lock=%di:x64 timeout=%cx:s64", ""})
+	if _, ok := in.syms["_PyParkingLot_Park"]; ok && (detach || in.inlinedEvent(evDetach)) {
+		specs = append(specs, probeSpec{evPark, "_PyParkingLot_Park", false, "lock=%di:x64 timeout=%cx:s64", ""})
 	}
 	// PyEval_RestoreThread calls take_gil at once, whose probe ends the
 	// blocking call: a probe of its own would cost a hit per call. Without
 	// a GIL (free-threaded), take_gil is not reached.
 	if in.NoGIL {
-		specs = append(specs, struct {
-			name, sym string
-			ret       bool
-			args      string
-			filter    string
-		}{evRestore, "PyEval_RestoreThread", false, "", ""})
+		specs = append(specs, probeSpec{evRestore, "PyEval_RestoreThread", false, "", ""})
 	}
 	var out []probe
 	for _, s := range specs {
