@@ -212,9 +212,10 @@ func (in *interp) planInlined(sites []inlineSite) error {
 			// Probed beside _PyThreadState_Detach, where that has a
 			// symbol: Debian's 3.14 calls the clone directly too
 			// (PyThreadState_Swap, the fork child, an interpreter's
-			// deletion). A detach through _PyThreadState_Detach, a
-			// jump to the clone, hits both probes with the same return
-			// address; the second finds the call already open.
+			// deletion). Where _PyThreadState_Detach is only a jump to
+			// the clone, it is not probed itself (buildProbes,
+			// jumpsToProbed); where it calls it, the clone's hit from it
+			// is the call its own probe saw (machine.step).
 			p.event, p.args = evDetach, "ra=$stack0:x64"
 		case "_PyParkingLot_Park": // a clone (cloneChecked)
 			addr, timeout := s.params["addr"], s.params["timeout_ns"]
@@ -473,16 +474,19 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 			// A concrete out-of-line instance of an abstract function:
 			// a clone, or the function itself (checkInlined tells).
 			// Its code is at DW_AT_low_pc, or in DW_AT_ranges when GCC
-			// split it into a hot and a cold part (checkInlined finds
-			// the entry among the ranges' starts).
+			// split it into a hot and a cold part: its entry is the start
+			// of the one at a clone's symbol (cloneSyms.entry).
 			if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && clones != nil {
-				lo, _ := e.Val(dwarf.AttrLowpc).(uint64)
+				addr, _ := e.Val(dwarf.AttrLowpc).(uint64)
 				var rs [][2]uint64
-				if lo == 0 && e.AttrField(dwarf.AttrRanges) != nil {
+				if addr == 0 && e.AttrField(dwarf.AttrRanges) != nil {
 					rs, _ = d.Ranges(e)
+					addr = clones.entry(rs)
+				} else if !clones.addrs[addr] {
+					addr = 0
 				}
-				if clones.at(lo, rs) {
-					cur = &site{inlineSite: inlineSite{addr: lo, entry: true, clone: true, ranges: rs}, origin: o, base: base}
+				if addr != 0 {
+					cur = &site{inlineSite: inlineSite{addr: addr, entry: true, clone: true, ranges: rs}, origin: o, base: base}
 					sites = append(sites, cur)
 				}
 			}
@@ -540,12 +544,6 @@ func inlinedSites(d *dwarf.Data, ll *locLists, names []string, clones *cloneSyms
 			}
 			s.ranges, _ = d.Ranges(s.e)
 		}
-		if s.clone && s.addr == 0 {
-			s.addr = clones.entry(s.ranges)
-		}
-		if s.addr == 0 {
-			s.entry = false // a clone whose entry is not known: not located
-		}
 		s.inlineSite.params = map[string]paramLoc{}
 		for _, p := range s.params {
 			pn := name(p.origin)
@@ -584,19 +582,10 @@ func (in *interp) cloneSyms(names []string) *cloneSyms {
 	return c
 }
 
-// at reports whether a subprogram at lo, or in ranges rs, begins at one
-// of the addresses.
-func (c *cloneSyms) at(lo uint64, rs [][2]uint64) bool {
-	return c.entry(rs) != 0 || lo != 0 && c.addrs[lo]
-}
-
 // entry is the entry of a clone whose code is in ranges rs (GCC split it
 // into a hot and a cold part): the start of the range at one of the
 // addresses; 0 if none.
 func (c *cloneSyms) entry(rs [][2]uint64) uint64 {
-	if c == nil {
-		return 0
-	}
 	for _, r := range rs {
 		if c.addrs[r[0]] {
 			return r[0]
