@@ -59,3 +59,27 @@ func TestReadMappedFault(t *testing.T) {
 		}()
 	}
 }
+
+// BenchmarkOpenInterp: reading an interpreter (its symbols and DWARF,
+// the struct offsets, the inlined copies and clones to probe), what
+// `GILTRACE_VERBOSE=1 giltrace record` reports as "read in", for each
+// build present: pyenv's 3.13.0, Debian's 3.11 and Debian unstable's 3.14
+// (docs/performance.md).
+func BenchmarkOpenInterp(b *testing.B) {
+	for _, tc := range []struct{ name, path string }{
+		{"pyenv-3.13", "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0"},
+		{"debian-3.11", "/usr/bin/python3.11"},
+		{"debian-3.14", "/opt/giltrace-python/3.14/usr/bin/python3.14"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if _, err := os.Stat(tc.path); err != nil {
+				b.Skip(err)
+			}
+			for b.Loop() {
+				if _, err := openInterp(tc.path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
