@@ -633,7 +633,11 @@ if pid == 0:
 // exiting at once, is followed to its last (QA: the recording stopped
 // once the processes it had seen were gone, before the fork of the next
 // was read: 3 to 9 of 10 links recorded, the rest "still running a
-// second after the program exited").
+// second after the program exited"). The chain must end within the
+// second that record waits for what the program left (orphanWait): each
+// link sleeps 20 ms, 0.16 s in all (with 50 ms links, 0.4 s, a clean-clone
+// CI run beside the other packages' traced programs recorded 4 of 8 links
+// before the second was over).
 func TestRecordPythonChain(t *testing.T) {
 	py := python(t)
 	dir := t.TempDir()
@@ -643,7 +647,7 @@ os.sched_setaffinity(0, {0})
 def count(n):
     while n > 0: n -= 1
 for i in range(8):
-    time.sleep(0.05); count(20000)
+    time.sleep(0.02); count(20000)
     if i == 7 or os.fork() != 0:
         os._exit(0)
 `), 0o644); err != nil {
