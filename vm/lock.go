@@ -470,9 +470,16 @@ func (l *lock) awaitSwitch(th *thread) error {
 		th.drainWake()
 		l.switcher = th
 		l.unlock()
+		v := th.vt
+		if v != nil && v.switching == l {
+			v.dormant = true // cpythonGIL.drop's: eval goes on at its frame's pc (vclock.turn)
+		}
 		w := l.clock.Park(th.ctx, th.wake, 0)
+		if v != nil {
+			v.dormant = false
+		}
 		l.mu.Lock()
-		if v := th.vt; v != nil && v.wait == l {
+		if v != nil && v.wait == l {
 			// Virtual time: once the switch happened, the scheduler made
 			// this the wait of the acquire that follows the drop
 			// (cpythonGIL.drop, vclock.switched); w ends that wait.
@@ -487,6 +494,12 @@ func (l *lock) awaitSwitch(th *thread) error {
 		}
 		if w == WakeStop {
 			return errStopped
+		}
+		if l.holder == th {
+			// Virtual time: the scheduler ran its turns in place while
+			// it was parked here (vclock.turn); it holds the GIL at a
+			// check, and eval goes on.
+			return nil
 		}
 	}
 	return nil

@@ -130,6 +130,7 @@ type vclock struct {
 	err      error // why the run stopped early (deadlock)
 	stopAt   int64 // the time of the stop: its parked threads end there (wakeParked)
 	resumes  int64 // coroutine resumes (tests: how often threads took turns)
+	turns    int64 // turns in place (virtual_turns.go)
 	// rec is the run's recorder (nil in tests): the run stops once every
 	// thread is past its CutAt (pop); cut records that it did.
 	rec *tracer.Recorder
@@ -192,6 +193,11 @@ type vthread struct {
 	// it waits for the switch (lock.awaitSwitch); it then waits for the
 	// GIL (cpythonGIL.drop).
 	switching *lock
+	// dormant: its coroutine is parked in lock.awaitSwitch, reached from
+	// a drop at an eval breaker check; the scheduler may run its turns in
+	// place (virtual_turns.go).
+	dormant bool
+	ahead   bool // dormant, it holds the GIL, queued at a check in place (virtual_turns.go)
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
@@ -376,6 +382,12 @@ func (c *vclock) pop() *vthread {
 				v.why = v.qwhy
 			}
 			c.cur = v
+			if v.dormant && c.turn(v) {
+				if c.turns++; c.turns%yieldEvery == 0 {
+					runtime.Gosched() // as the loop's resumes do (run)
+				}
+				continue
+			}
 			return v
 		}
 		if c.live == 0 || c.stopping && !c.wakeParked() {
