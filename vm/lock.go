@@ -34,6 +34,7 @@ import (
 type lock struct {
 	id       tracer.LockID
 	clock    Clock
+	vc       *vclock       // clock, if virtual
 	interval time.Duration // > 0: timed waits and drop requests (cpython GIL)
 	// timedWait is a timed wait's length: the interval, and in virtual
 	// time the timer latency after it (DefaultTimerLatency; real time has
@@ -120,8 +121,17 @@ func (l *lock) unlock() {
 func newLock(id tracer.LockID, c Clock, seed uint64) *lock {
 	_, real := c.(*realClock)
 	l := &lock{id: id, clock: c, pick: rand.New(rand.NewPCG(seed, uint64(id))), oldestFirst: real}
-	_, l.mu.off = c.(*vclock) // coroutines, one at a time (kmutex)
+	l.vc, l.mu.off = c.(*vclock) // coroutines, one at a time (kmutex)
 	return l
+}
+
+// now is the clock's time: in virtual time the running thread's, read
+// without the interface's call (a few per switch).
+func (l *lock) now() int64 {
+	if l.vc != nil {
+		return l.vc.cur.now()
+	}
+	return l.clock.Now()
 }
 
 // waiting is len(waiters), read without mu.
@@ -303,7 +313,7 @@ func (l *lock) take(th *thread, how tracer.Acquire) {
 	if l.last != th {
 		l.last = th
 		l.switches++
-		l.switchAt = l.clock.Now()
+		l.switchAt = l.now()
 		if l.switcher != nil {
 			if realGIL {
 				l.switcher.signal() // switch_cond, under switch_mutex
@@ -337,7 +347,7 @@ func (l *lock) stamp(th *thread, k tracer.Kind, arg uint64) {
 		// (vclock.sync, thread.atBreaker settle what it owes first).
 		panic("vm: a lock event of a thread without its core (virtual time)")
 	}
-	t := max(l.clock.Now(), l.lastT+1)
+	t := max(l.now(), l.lastT+1)
 	l.lastT = th.buf.Emit(t, k, th.stack, arg)
 }
 

@@ -4,7 +4,7 @@ package vm
 // earlier, or at the same time with a lower thread ID (simultaneous events
 // are taken in thread order, whoever is running).
 func (u *vthread) before(t int64, v *vthread) bool {
-	return u.at < t || u.at == t && u.th.id < v.th.id
+	return u.at < t || u.at == t && u.id < v.id
 }
 
 // vqueue is the queued threads: a binary min-heap by (at, thread ID), each
@@ -16,7 +16,7 @@ func (q vqueue) less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
 	}
-	return q[i].th.id < q[j].th.id
+	return q[i].id < q[j].id
 }
 
 func (q vqueue) swap(i, j int) {
