@@ -168,7 +168,14 @@ func (l *lock) rearm() {
 		}
 		if l.ringOn {
 			l.minV = l.firstNext(now, id)
-			best, bestAt = l.firstMatters(now, id)
+			if m := l.minV; !l.locked && m != nil && !l.queuedToStop(m) {
+				// Free, every expiry matters: the first of all is the
+				// first that matters, unless its waiter is queued to
+				// stop (one walk, not two).
+				best, bestAt = m, m.fire
+			} else {
+				best, bestAt = l.firstMatters(now, id)
+			}
 		} else {
 			best, bestAt = l.pass(now, id)
 		}
@@ -399,8 +406,8 @@ func (l *lock) pass(now int64, id tracer.ThreadID) (*vthread, int64) {
 		if first == nil || f < firstAt || f == firstAt && v.id < firstID {
 			first, firstAt, firstID = v, f, v.id
 		}
-		if v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
-			continue // queued to stop
+		if l.queuedToStop(v) {
+			continue
 		}
 		if locked { // while free, every expiry matters: f itself
 			f = l.matters(v, f)
@@ -411,6 +418,12 @@ func (l *lock) pass(now int64, id tracer.ThreadID) (*vthread, int64) {
 	}
 	l.minV = first
 	return best, bestAt
+}
+
+// queuedToStop reports whether armed waiter v is queued for another
+// reason than its expiry (to stop): none of its expiries is queued.
+func (l *lock) queuedToStop(v *vthread) bool {
+	return v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout)
 }
 
 // firstNext is the waiter whose next expiry (nextAt) comes first, in the
@@ -456,8 +469,8 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 			break
 		}
 		v := threads[e.v]
-		if mattering && v.qi >= 0 && (v != l.rep || v.qwhy != WakeTimeout) {
-			continue // queued to stop
+		if mattering && l.queuedToStop(v) {
+			continue
 		}
 		f := l.nextAt(v, now, id)
 		if mattering && locked {
