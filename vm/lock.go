@@ -482,7 +482,10 @@ func (l *lock) awaitSwitch(th *thread) error {
 		l.unlock()
 		v := th.vt
 		if v != nil && v.switching == l {
-			v.dormant = true // cpythonGIL.drop's: eval goes on at its frame's pc (vclock.turn)
+			// cpythonGIL.drop's, at an eval breaker check: eval goes on at
+			// its frame's pc, where the scheduler may run its turns in
+			// place if that is a countdown loop's head (vclock.turn).
+			v.dormant = true
 		}
 		w := l.clock.Park(th.ctx, th.wake, 0)
 		if v != nil {

@@ -198,6 +198,9 @@ type vthread struct {
 	// place (virtual_turns.go).
 	dormant bool
 	ahead   bool // dormant, it holds the GIL, queued at a check in place (virtual_turns.go)
+	// keepHorizon: its turn in place handed it back to its coroutine at
+	// the end of its countdown, its horizon known (yield keeps it).
+	keepHorizon bool
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
@@ -324,6 +327,12 @@ func (c *vclock) yield(v *vthread) {
 	if w != v {
 		c.next = w
 		v.suspend(struct{}{})
+	}
+	if v.keepHorizon {
+		// Its turns ran in place up to here, its horizon computed as
+		// its coroutine would have kept it (computeInPlace).
+		v.keepHorizon = false
+		return
 	}
 	v.horizon = unknownHorizon
 }

@@ -27,8 +27,9 @@ import "github.com/giltrace/giltrace/tracer"
 // Computing is atBreaker's tail (fastForward) and the loop's iterations,
 // each ending in a check, until a check at its horizon queues it, as
 // check would before it yields. The same functions change the lock and
-// the queue (take, releaseLocked, stamp, unlock, pushEntry) in the same
-// order: only the code between them, which changes nothing, is not run.
+// the queue (removeWaiter, woken, take, releaseLocked, stamp, unlock,
+// pushEntry) in the same order: only the code between them, which changes
+// nothing, is not run.
 // Where the countdown ends its coroutine is resumed, at what it does
 // next: awaitSwitch returns as holder (a wake-up of its own, wakeTurn),
 // and eval goes on at the same pc. TestTurnsInPlaceAreExact compares
@@ -58,15 +59,18 @@ func (c *vclock) turn(v *vthread) bool {
 	}
 	if ahead {
 		// A virtual holder at its check (computeInPlace queued it):
-		// check's tail and atBreaker. A stop is halted, above.
+		// check's tail and atBreaker. A stop is halted, above; it holds
+		// the GIL.
 		v.horizon = unknownHorizon
-		if th.proc.breaker.w.Load()&bitDrop != 0 && th.holdsGIL {
+		if th.proc.breaker.w.Load()&bitDrop != 0 {
 			c.dropInPlace(v)
 			return true
 		}
 		return c.computeInPlace(v)
 	}
 	why := v.why
+	// A wake-up latency of 0 (not one Run makes) could queue the woken
+	// waiter before the thread that drops the GIL in place (dropInPlace).
 	if !v.parked || !inPlaceTurns || l == nil || !l.lazy || l.locked || v.wait != l || v.switching != nil ||
 		why != WakeSignal && why != WakeTimeout || c.latency <= 0 || v.loopLeft() <= 0 {
 		return false
@@ -93,14 +97,19 @@ func (c *vclock) turn(v *vthread) bool {
 // computeInPlace is a dormant holder's countdown from a check whose
 // eval breaker bits it handled: atBreaker's tail (fastForward; the cpython
 // GIL has no ticks), then the loop's iterations, each ending in a check,
-// until a check at its horizon queues it (true) or asks it to drop the GIL
-// (dropped, true), or the loop ends: its coroutine goes on (false).
+// until a check at its horizon queues it (true), or the loop ends: its
+// coroutine goes on (false), with the horizon it has (keepHorizon).
+//
+// Its checks before the horizon find no eval breaker bit: only another
+// thread, or the scheduler at a queue entry, sets one, and neither runs
+// before the horizon; the drop request the take cleared, or the check
+// that dropped the GIL handled, is not set again.
 func (c *vclock) computeInPlace(v *vthread) bool {
 	th := v.th
 	for {
-		v.fastForward()
+		v.fastForward() // its horizon computed (stopAt)
 		if v.loopLeft() <= 0 {
-			v.why = wakeTurn
+			v.why, v.keepHorizon = wakeTurn, true
 			return false
 		}
 		// An iteration, as eval runs it: the test, the decrement and the
@@ -111,16 +120,9 @@ func (c *vclock) computeInPlace(v *vthread) bool {
 		th.instrs += instrsPerLoop
 		th.at(f, f.pc)
 		// check: queued at its horizon, where check yields.
-		if v.horizon == unknownHorizon {
-			v.horizon = c.horizonOf(v)
-		}
 		if v.now() >= v.horizon {
 			c.pushEntry(v, v.now(), 0, false)
 			v.ahead = true
-			return true
-		}
-		if th.proc.breaker.w.Load()&bitDrop != 0 && th.holdsGIL {
-			c.dropInPlace(v)
 			return true
 		}
 	}

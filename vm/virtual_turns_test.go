@@ -24,7 +24,8 @@ import (
 func TestTurnsInPlaceAreExact(t *testing.T) {
 	var turns int64
 	vclockDone = func(c *vclock) { turns += c.turns }
-	defer func() { vclockDone, inPlaceTurns = nil, true }()
+	rf, rt := ringFrom, ringTo
+	defer func() { vclockDone, inPlaceTurns, ringFrom, ringTo = nil, true, rf, rt }()
 	check := func(name string, w *workload.Workload, o Options, want bool) {
 		t.Helper()
 		o.ClockMode = workload.ClockVirtual
@@ -96,10 +97,18 @@ func TestTurnsInPlaceAreExact(t *testing.T) {
 	}
 	for i := range n {
 		w, o := randomContended(r)
+		if i%4 == 3 {
+			// Rings of a few waiters, built and given up often.
+			ringFrom, ringTo = 3, 2
+		}
 		check(fmt.Sprintf("contended %d", i), w, o, false)
+		ringFrom, ringTo = rf, rt
+		randomTurns += turns
+		w, o = randomTight(r)
+		check(fmt.Sprintf("tight %d", i), w, o, false)
 		randomTurns += turns
 	}
-	t.Logf("random contended workloads: %d turns in place", randomTurns)
+	t.Logf("random contended and tight workloads: %d turns in place", randomTurns)
 }
 
 // randomContended is a random workload (randomWorkload) under the
@@ -120,7 +129,57 @@ func randomContended(r *rand.Rand) (*workload.Workload, Options) {
 	w.Functions["spin"] = &workload.Function{Name: "spin", Ops: ops, Line: 9}
 	w.Threads = append(w.Threads, workload.ThreadGroup{Name: "spin", Count: 2 + r.IntN(6), Run: "spin", Repeat: 1 + r.IntN(2),
 		Daemon: r.IntN(4) == 0, StartAfter: time.Duration(r.IntN(3)) * time.Millisecond})
-	lats := []time.Duration{0, time.Microsecond, 30 * time.Microsecond, 2 * time.Millisecond}
-	timers := []time.Duration{0, -1, 7 * time.Microsecond}
-	return w, Options{Cores: 0, WakeLatency: lats[r.IntN(len(lats))], TimerLatency: timers[r.IntN(len(timers))]}
+	if r.IntN(3) == 0 {
+		w.Processes = max(w.Processes, 1+r.IntN(3))
+		w.Threads[len(w.Threads)-1].Process = r.IntN(w.Processes + 1) // 0: in every process
+	}
+	return w, randomTurnOptions(r)
+}
+
+// randomTight is a workload of many threads in short countdowns, with
+// short native calls and I/O between them, at switch intervals of 1-200
+// us: turns in place that end soon after they begin.
+func randomTight(r *rand.Rand) (*workload.Workload, Options) {
+	w := &workload.Workload{Name: "tight", Seed: r.Int64(), Processes: 1 + r.IntN(2), GIL: workload.GILConfig{Mode: tracer.GILCPython,
+		SwitchInterval: time.Duration(1+r.IntN(200)) * time.Microsecond}, Functions: map[string]*workload.Function{}}
+	var ops []workload.Op
+	for range 1 + r.IntN(6) {
+		switch r.IntN(5) {
+		case 0:
+			ops = append(ops, loops(int64(1+r.IntN(5))))
+		case 1:
+			ops = append(ops, workload.Op{Kind: workload.OpRepeat, Times: 1 + r.IntN(30), Body: []workload.Op{loops(int64(1 + r.IntN(300)))}})
+		case 2:
+			ops = append(ops, native(time.Duration(r.IntN(20))*time.Microsecond, r.IntN(2) == 0))
+		case 3:
+			ops = append(ops, workload.Op{Kind: workload.OpIO, Duration: time.Duration(r.IntN(50)) * time.Microsecond, IOKind: "net"})
+		default:
+			ops = append(ops, loops(int64(1+r.IntN(20000))))
+		}
+	}
+	w.Functions["f"] = &workload.Function{Name: "f", Ops: ops, Line: 3}
+	w.Functions["g"] = &workload.Function{Name: "g", Ops: []workload.Op{loops(int64(1 + r.IntN(100000)))}, Line: 13}
+	w.Threads = []workload.ThreadGroup{
+		{Name: "a", Count: 1 + r.IntN(16), Run: "f", Repeat: 1 + r.IntN(3)},
+		{Name: "b", Count: 1 + r.IntN(5), Run: "g", Repeat: 1 + r.IntN(3), Daemon: r.IntN(2) == 0, StartAfter: time.Duration(r.IntN(300)) * time.Microsecond},
+	}
+	return w, randomTurnOptions(r)
+}
+
+// randomTurnOptions are the options of a random workload of turns in
+// place: a core per thread (lazy timers), random wake-up and timer
+// latencies down to 1 ns, compute rates whose instruction is not whole
+// nanoseconds, sometimes one process for all, a seed, and a bound of
+// events that cuts the run.
+func randomTurnOptions(r *rand.Rand) Options {
+	lats := []time.Duration{0, time.Nanosecond, 2 * time.Nanosecond, time.Microsecond, 30 * time.Microsecond, 2 * time.Millisecond}
+	timers := []time.Duration{0, -1, time.Nanosecond, 7 * time.Microsecond, 3 * time.Millisecond}
+	lpms := []float64{0, 0, 31_250, 27_777, 1000, 1e6}
+	s := r.Int64()
+	o := Options{WakeLatency: lats[r.IntN(len(lats))], TimerLatency: timers[r.IntN(len(timers))], LoopsPerMS: lpms[r.IntN(len(lpms))],
+		OneProcess: r.IntN(4) == 0, Seed: &s}
+	if r.IntN(5) == 0 {
+		o.MaxEvents = 20_000 + r.IntN(20_000)
+	}
+	return o
 }
