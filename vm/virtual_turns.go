@@ -29,8 +29,7 @@ import "github.com/giltrace/giltrace/tracer"
 // check would before it yields. The same functions change the lock and
 // the queue (removeWaiter, woken, take, releaseLocked, stamp, unlock,
 // pushEntry) in the same order: only the code between them, which changes
-// nothing, is not run.
-// Where the countdown ends its coroutine is resumed, at what it does
+// nothing, is not run. Where the countdown ends its coroutine is resumed, at what it does
 // next: awaitSwitch returns as holder (a wake-up of its own, wakeTurn),
 // and eval goes on at the same pc. TestTurnsInPlaceAreExact compares
 // traces with and without turns in place.
@@ -128,11 +127,12 @@ func (c *vclock) computeInPlace(v *vthread) bool {
 	}
 }
 
-// dropInPlace is cpythonGIL.drop for a dormant holder: the release (lock.release)
-// and the wait for the switch (lock.awaitSwitch) up to its Park, which
-// parks it. Nothing is queued before it then: what the release queues
-// (the wake-up a wake-up latency later, expiries from now on, in the
-// queue's order) comes after it, as its sync in Park would find.
+// dropInPlace is cpythonGIL.drop for a dormant holder: the release
+// (lock.release) and the wait for the switch (lock.awaitSwitch) up to its
+// Park, which parks it. Nothing is queued before it then: what the
+// release queues (the wake-up a wake-up latency later, expiries from now
+// on, in the queue's order) comes after it, as its sync in Park would
+// find.
 func (c *vclock) dropInPlace(v *vthread) {
 	th := v.th
 	l := th.proc.gilLock
