@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -193,7 +194,9 @@ func BenchmarkVirtualThreads(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("%d-threads-%s", n, how), func(b *testing.B) {
 				eagerTimers, unrecorded = how == "queued", how == "unrecorded"
-				defer func() { eagerTimers, unrecorded = false, false }()
+				var resumes, turns int64 // coroutines resumed, turns run in place (virtual_turns.go)
+				vclockDone = func(c *vclock) { resumes, turns = resumes+c.resumes, turns+c.turns }
+				defer func() { eagerTimers, unrecorded, vclockDone = false, false, nil }()
 				events := 0
 				cpu0 := cpuTime()
 				for b.Loop() {
@@ -204,8 +207,42 @@ func BenchmarkVirtualThreads(b *testing.B) {
 					events += len(tr.Events)
 				}
 				b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+				b.ReportMetric(float64(resumes)/float64(b.N), "resumes/op")
+				b.ReportMetric(float64(turns)/float64(b.N), "turns/op")
 			})
 		}
+	}
+}
+
+// BenchmarkVirtualFixedCost: a run's fixed cost (its threads and their
+// coroutines, buffers and stacks, the trace's layout), in ns/op: a
+// countdown of 1 us a thread, with 1, 8 and 64 threads.
+func BenchmarkVirtualFixedCost(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		w := &workload.Workload{Name: "bench", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+			Functions: fns(map[string][]workload.Op{"count": {compute(time.Microsecond)}}),
+			Threads:   []workload.ThreadGroup{group("T", n, "count")}}
+		b.Run(fmt.Sprintf("%d-threads", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCoroutineRoundTrip: what a handoff between two threads costs
+// in virtual time without turns in place, a coroutine's resume and
+// suspend (iter.Pull), in ns/op.
+func BenchmarkCoroutineRoundTrip(b *testing.B) {
+	next, stop := iter.Pull(func(yield func(struct{}) bool) {
+		for yield(struct{}{}) {
+		}
+	})
+	defer stop()
+	for b.Loop() {
+		next()
 	}
 }
 

@@ -4,7 +4,7 @@ import "github.com/giltrace/giltrace/tracer"
 
 // Turns in place. A contended switch of the cpython GIL between
 // CPU-bound threads used to cost two coroutine switches (one round trip,
-// 130 ns here) and the code around them (Park, yield, sync, the release's
+// 113-128 ns here, BenchmarkCoroutineRoundTrip) and the code around them (Park, yield, sync, the release's
 // and acquire's deferred unlocks, atBreaker and check) for the few steps
 // that change the model: the release, the pick of a waiter, the acquire
 // and a countdown run to the next check that matters (docs/performance.md,

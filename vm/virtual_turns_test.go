@@ -26,7 +26,7 @@ func TestTurnsInPlaceAreExact(t *testing.T) {
 	vclockDone = func(c *vclock) { turns += c.turns }
 	rf, rt := ringFrom, ringTo
 	defer func() { vclockDone, inPlaceTurns, ringFrom, ringTo = nil, true, rf, rt }()
-	check := func(name string, w *workload.Workload, o Options, want bool) {
+	check := func(name string, w *workload.Workload, o Options, want bool) *tracer.Trace {
 		t.Helper()
 		o.ClockMode = workload.ClockVirtual
 		inPlaceTurns = false
@@ -42,6 +42,7 @@ func TestTurnsInPlaceAreExact(t *testing.T) {
 		if want && turns == 0 {
 			t.Errorf("%s: no turn in place", name)
 		}
+		return b
 	}
 	for _, w := range fixtures(t) {
 		for _, cores := range []int{0, 1, 3} {
@@ -82,7 +83,9 @@ func TestTurnsInPlaceAreExact(t *testing.T) {
 			loops(20_000), native(2*time.Millisecond, true), native(time.Millisecond, false)}}
 		w.Threads = append(w.Threads, workload.ThreadGroup{Name: "io", Count: 2, Run: "io", Repeat: 30, StartAfter: time.Millisecond})
 	}), Options{}, true)
-	check("countdown stopped by the recorder's bound", countdown(8, 4*time.Second, nil), Options{MaxEvents: 20000}, true)
+	if tr := check("countdown stopped by the recorder's bound", countdown(8, 4*time.Second, nil), Options{MaxEvents: 20000}, true); tr.Dropped == 0 {
+		t.Errorf("countdown at a bound of 20000 events: none dropped (%d kept)", len(tr.Events))
+	}
 	r := rand.New(rand.NewPCG(11, 12))
 	var randomTurns int64
 	for i := range 40 {
