@@ -4,11 +4,11 @@ import "github.com/giltrace/giltrace/tracer"
 
 // Turns in place. A contended switch of the cpython GIL between
 // CPU-bound threads used to cost two coroutine switches (one round trip,
-// 113-128 ns here, BenchmarkCoroutineRoundTrip) and the code around them (Park, yield, sync, the release's
-// and acquire's deferred unlocks, atBreaker and check) for the few steps
-// that change the model: the release, the pick of a waiter, the acquire
-// and a countdown run to the next check that matters (docs/performance.md,
-// "Sixteenth pass").
+// 113-128 ns here, BenchmarkCoroutineRoundTrip) and the code around them
+// (Park, yield, sync, the release's and acquire's deferred unlocks,
+// atBreaker and check) for the few steps that change the model: the
+// release, the pick of a waiter, the acquire and a countdown run to the
+// next check that matters (docs/performance.md, "Sixteenth pass").
 //
 // A thread that dropped the GIL at an eval breaker check (cpythonGIL.drop)
 // parks in lock.awaitSwitch with its interpreter state all in the thread
