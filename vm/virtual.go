@@ -226,6 +226,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)
 	}
+	c.q.vs = c.threads
 	for _, p := range procs {
 		if l := p.gilLock; l != nil && l.interval > 0 && l.breaker != nil && !c.limited && !eagerTimers {
 			l.lazy = true
@@ -346,20 +347,20 @@ func (c *vclock) pop() *vthread {
 		if !c.stopping && c.cancelled.Load() {
 			c.stop(nil)
 		}
-		if !c.stopping && c.rec != nil && len(c.q) > 0 && stopAtCut {
+		if !c.stopping && c.rec != nil && c.q.len() > 0 && stopAtCut {
 			// The recorder dropped an event at its bound: the trace ends
 			// at the earliest one, and once every thread is past it
 			// (the earliest queued entry; parked and core-waiting threads
 			// wait for a queued one) nothing the trace keeps can happen.
 			// QA: a run of 16.8 M events kept simulated 113 M more it
 			// dropped, 70 % of its 16 s of CPU.
-			if cut := c.rec.CutAt(); cut >= 0 && c.q[0].at > cut {
+			if cut := c.rec.CutAt(); cut >= 0 && c.q.firstAt() > cut {
 				c.cut = true
 				c.stop(nil)
 			}
 		}
-		if len(c.q) > 0 {
-			v := c.q[0]
+		if c.q.len() > 0 {
+			v := c.q.first()
 			if v.parked && v.qwake && v.qwhy != WakeStop && !c.stopping && (!c.limited || c.free > 0) {
 				if l := v.wait; l != nil && l.lazy && v.armed && v.qwhy == WakeTimeout && l.locked {
 					c.expire(v, l)
@@ -724,7 +725,7 @@ func (c *vclock) settleAll(v *vthread) {
 
 // syncAt is sync at v's time as it stands.
 func (c *vclock) syncAt(v *vthread) {
-	if len(c.q) > 0 && c.q[0].before(v.now(), v) {
+	if c.q.len() > 0 && c.q.first().before(v.now(), v) {
 		c.pushEntry(v, v.now(), 0, false)
 		c.yield(v)
 	}

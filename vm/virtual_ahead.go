@@ -38,8 +38,8 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 	}
 	h = min(h, daemonBound(v))
 	if strictOrder {
-		if len(c.q) > 0 {
-			h = min(h, c.q[0].at)
+		if c.q.len() > 0 {
+			h = min(h, c.q.firstAt())
 		}
 		return h
 	}
@@ -72,11 +72,17 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 		// A lazy lock's waiters' expiries are computed
 		// (virtual_timers.go): few of its peers are queued, none waits
 		// for a core (each has one), and the queue holds them.
-		ws := v.peers
+		ws, n := v.peers, len(v.peers)
 		if l.lazy {
-			ws = c.q
+			n = c.q.len()
 		}
-		for _, w := range ws {
+		for i := range n {
+			var w *vthread
+			if l.lazy {
+				w = c.q.get(i)
+			} else {
+				w = ws[i]
+			}
 			if w == v || w.th.proc != v.th.proc {
 				continue
 			}
@@ -156,11 +162,11 @@ func (c *vclock) minPeerAt(v *vthread) int64 {
 		}
 		return t
 	}
-	q := c.q
+	q := c.q.e
 	switch {
 	case len(q) == 0:
 		return never
-	case q[0] != v:
+	case q[0].v != v.index:
 		return q[0].at
 	case len(q) == 1:
 		return never
@@ -342,7 +348,7 @@ func daemonBound(v *vthread) int64 {
 			if free != never { // never: no core frees before v's own horizon
 				b = min(b, w.resumesAt(free))
 			}
-		} else if len(v.c.q) > 0 {
+		} else if v.c.q.len() > 0 {
 			// Parked or waiting for a core: whichever thread wakes it
 			// or frees a core runs first, no earlier than the earliest
 			// queued entry (v itself, at a lock or a core, is the
@@ -390,8 +396,8 @@ func (c *vclock) wakerBound(v *vthread) int64 { return c.actBound(v, nil) }
 // skip, could touch shared state (wakerBound).
 func (c *vclock) actBound(v *vthread, skip *process) int64 {
 	b := int64(never)
-	for _, x := range c.q {
-		if x != v && x.th.proc != skip {
+	for i := range c.q.len() {
+		if x := c.q.get(i); x != v && x.th.proc != skip {
 			b = min(b, x.actsAt())
 		}
 	}

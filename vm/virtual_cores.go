@@ -156,8 +156,8 @@ func (c *vclock) signalledFirst(t int64, w *vthread) bool {
 	if w.switching == nil {
 		return false // only the GIL's last holder, on its way to wait for it again
 	}
-	for _, x := range c.q {
-		if x.parked && x.qwake && x.qwhy == WakeSignal && x.at <= t+c.latency && !x.onCore &&
+	for i := range c.q.len() {
+		if x := c.q.get(i); x.parked && x.qwake && x.qwhy == WakeSignal && x.at <= t+c.latency && !x.onCore &&
 			max(x.coreNS, c.coreFloor-c.slice) < w.coreNS {
 			return true
 		}

@@ -143,7 +143,7 @@ func (c *vclock) dropInPlace(v *vthread) {
 	v.pending = false
 	l.switcher = th
 	l.unlock()
-	if len(c.q) > 0 && c.q[0].before(v.now(), v) {
+	if c.q.len() > 0 && c.q.first().before(v.now(), v) {
 		panic("vm: an entry before a thread dropping the GIL in place (virtual time)")
 	}
 	v.parked = true
