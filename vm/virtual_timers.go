@@ -52,7 +52,7 @@ func (l *lock) arm(v *vthread) {
 	if l.ringOn {
 		v.phase = l.phaseOf(v.chain)
 		l.ring = insertRing(l.ring, v)
-	} else if l.narmed >= ringFrom {
+	} else if l.narmed >= ringFrom && int64(l.timedWait) <= maxRingPeriod {
 		l.buildRing()
 	}
 	if m := l.minV; m != nil && (v.fire < m.fire || v.fire == m.fire && v.th.id < m.th.id) {
@@ -289,15 +289,32 @@ func phase(t, T int64) int64 {
 	return t%T + T
 }
 
-// ringEntry is a waiter in the ring: its phase and ID, and its index in
-// the run's threads (vclock.threads). No pointer: a waiter that comes or
-// goes moves the entries after it without the garbage collector's write
-// barrier.
+// ringEntry is a waiter in the ring: its phase and ID in one key (ringKey:
+// the ring's order is the keys'), and its index in the run's threads
+// (vclock.threads). No pointer: a waiter that comes or goes moves the
+// entries after it without the garbage collector's write barrier. One
+// key, not two fields: the search compares once and without a branch
+// (ringIndex), where comparing phase, then ID, mispredicted half its
+// steps (13 % of a 64-thread countdown, docs/performance.md, "Seventeenth
+// pass"), and an entry is 16 bytes to move, not 24.
 type ringEntry struct {
-	phase int64
-	id    tracer.ThreadID
-	v     int32
+	key uint64
+	v   int32
 }
+
+// maxRingPeriod is the longest timed wait whose phases fit a ring key's
+// upper 32 bits (4.3 s): a lock whose timed wait is longer keeps no ring
+// (its pass over every waiter finds the same).
+const maxRingPeriod = 1<<32 - 1
+
+// ringKey is the key of phase p (in [0, maxRingPeriod]) and ID id.
+func ringKey(p int64, id tracer.ThreadID) uint64 { return uint64(p)<<32 | uint64(id) }
+
+// phase is the entry's phase.
+func (e *ringEntry) phase() int64 { return int64(e.key >> 32) }
+
+// id is the entry's thread ID.
+func (e *ringEntry) id() tracer.ThreadID { return tracer.ThreadID(e.key) }
 
 // phaseOf is x's phase in the lock's chains, x mod its timed wait,
 // without a division for the times it is asked about, which mostly move
@@ -329,20 +346,31 @@ func ahead(p, px, t int64) int64 {
 
 // ringAt is the index in the ring at which (p, id) belongs: the first
 // waiter with a later phase, or the same phase and an ID not lower.
-func (l *lock) ringAt(p int64, id tracer.ThreadID) int { return ringIndex(l.ring, p, id) }
+func (l *lock) ringAt(p int64, id tracer.ThreadID) int { return ringIndex(l.ring, ringKey(p, id)) }
 
-// ringIndex is ringAt in ring r.
-func ringIndex(r []ringEntry, p int64, id tracer.ThreadID) int {
-	lo, hi := 0, len(r)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if e := &r[m]; e.phase < p || e.phase == p && e.id < id {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+// ringIndex is the index in ring r of the first entry whose key is not
+// lower than k (len(r) if none): a binary search whose steps move its
+// base with a conditional move, not a branch.
+func ringIndex(r []ringEntry, k uint64) int {
+	n := len(r)
+	if n == 0 {
+		return 0
 	}
-	return lo
+	base := 0
+	for n > 1 {
+		half := n >> 1
+		base += half & -b2i(r[base+half].key < k)
+		n -= half
+	}
+	return base + b2i(r[base].key < k)
+}
+
+// b2i is 1 for true, 0 for false (a SETcc, no branch).
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // disarm counts v, armed, out of the armed waiters, and takes it out
@@ -361,7 +389,8 @@ func (l *lock) disarm(v *vthread) {
 
 // removeRing takes v out of ring r.
 func removeRing(r []ringEntry, v *vthread) []ringEntry {
-	if i := ringIndex(r, v.phase, v.id); i < len(r) && r[i].id == v.id {
+	k := ringKey(v.phase, v.id)
+	if i := ringIndex(r, k); i < len(r) && r[i].key == k {
 		r = r[:i+copy(r[i:], r[i+1:])]
 	}
 	return r
@@ -369,10 +398,11 @@ func removeRing(r []ringEntry, v *vthread) []ringEntry {
 
 // insertRing puts v, its phase set, in its place in ring r.
 func insertRing(r []ringEntry, v *vthread) []ringEntry {
-	i := ringIndex(r, v.phase, v.id)
+	k := ringKey(v.phase, v.id)
+	i := ringIndex(r, k)
 	r = append(r, ringEntry{})
 	copy(r[i+1:], r[i:])
-	r[i] = ringEntry{v.phase, v.id, v.index}
+	r[i] = ringEntry{k, v.index}
 	return r
 }
 
@@ -465,7 +495,7 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 			i = 0
 		}
 		e := &l.ring[i]
-		if best != nil && x+ahead(e.phase, px, t) > bestAt {
+		if best != nil && x+ahead(e.phase(), px, t) > bestAt {
 			break
 		}
 		v := threads[e.v]

@@ -331,13 +331,24 @@ func TestRing(t *testing.T) {
 			}
 			for i := 1; i < len(l.ring); i++ {
 				a, b := l.ring[i-1], l.ring[i]
-				if a.phase > b.phase || a.phase == b.phase && a.id >= b.id {
+				if a.phase() > b.phase() || a.phase() == b.phase() && a.id() >= b.id() {
 					t.Fatalf("round %d: ring out of order at %d: %+v", round, i, l.ring)
 				}
 			}
 			for _, e := range in {
-				if i := l.ringAt(e.p, e.id); i >= len(l.ring) || l.ring[i].phase != e.p || l.ring[i].id != e.id {
+				if i := l.ringAt(e.p, e.id); i >= len(l.ring) || l.ring[i].phase() != e.p || l.ring[i].id() != e.id {
 					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v", round, e.p, e.id, i, l.ring)
+				}
+			}
+			// Anywhere, in the ring or not: the first entry not before it.
+			for range 5 {
+				p, id := r.Int64N(T), tracer.ThreadID(r.IntN(1001))
+				want := 0
+				for want < len(l.ring) && (l.ring[want].phase() < p || l.ring[want].phase() == p && l.ring[want].id() < id) {
+					want++
+				}
+				if got := l.ringAt(p, id); got != want {
+					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v, want %d", round, p, id, got, l.ring, want)
 				}
 			}
 		}
