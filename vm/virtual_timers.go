@@ -191,8 +191,9 @@ func (l *lock) rearm() {
 }
 
 // unarm ends v's timed wait on l: it left the waiters (woken, or its wait
-// over). If its expiry was the one queued, another is.
-func (l *lock) unarm(v *vthread) {
+// over). If its expiry was the one queued, another is, unless rearm is
+// false (the caller's rearm will: lock.leave).
+func (l *lock) unarm(v *vthread, rearm bool) {
 	if v.armed {
 		l.disarm(v)
 	}
@@ -207,7 +208,9 @@ func (l *lock) unarm(v *vthread) {
 		v.c.q.remove(v)
 	}
 	l.rep = nil
-	l.rearm()
+	if rearm {
+		l.rearm()
+	}
 }
 
 // expiryMatters reports whether v's wait on l, held, ended by a timeout

@@ -83,7 +83,7 @@ func (c *vclock) turn(v *vthread) bool {
 	v.horizon = unknownHorizon
 	// awaitSwitch, woken in the acquire that follows the drop
 	// (vclock.switched): the wait ends (lock.woken), and the GIL is free.
-	l.removeWaiter(th)
+	l.leave(th, false) // take's rearm
 	l.woken(th, why, 0)
 	l.take(th, l.afterWait())
 	// release's tail, then its deferred unlock: the switch's waiter is
