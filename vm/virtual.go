@@ -265,7 +265,6 @@ func (c *vclock) run() {
 	for _, v := range c.threads {
 		resume, stop := iter.Pull(func(yield func(struct{}) bool) {
 			v.suspend = yield
-			growStack(0)
 			v.begin()
 			v.th.run()
 			v.end()
@@ -289,21 +288,6 @@ func (c *vclock) run() {
 		vclockDone(c)
 	}
 }
-
-// growStack grows the coroutine's stack once, at its start, while it
-// holds three frames: it would otherwise double several times in the
-// thread's first turn, each time copying a stack of 20 frames or more
-// (copystack was a quarter of a 64-thread run's fixed cost).
-//
-//go:noinline
-func growStack(i int) byte {
-	var b [stackStart]byte
-	b[i] = 1
-	return b[(i+stackStart/2)%stackStart]
-}
-
-// stackStart is the stack growStack makes room for.
-const stackStart = 8 << 10
 
 // yieldEvery is how many resumes the scheduler's loop makes between two
 // visits to Go's scheduler. Coroutine switches bypass it, so that with one
