@@ -105,6 +105,16 @@ func TestLazyTimersAreExact(t *testing.T) {
 			t.Errorf("countdown of %d: %d rings kept", n, rings)
 		}
 	}
+	// A timed wait past maxRingPeriod (phases would not fit a ring key):
+	// 15 waiters, no ring, the same run.
+	rings = 0
+	long := &workload.Workload{Name: "countdown", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+		Functions: fns(map[string][]workload.Op{"count": {compute(12 * time.Second)}}),
+		Threads:   []workload.ThreadGroup{group("T", 16, "count")}}
+	check("countdown of 16 at a 5 s interval", long, Options{SwitchInterval: 5 * time.Second}, true)
+	if rings != 0 {
+		t.Errorf("countdown of 16 at a 5 s interval: %d rings kept, want none (maxRingPeriod)", rings)
+	}
 	r := rand.New(rand.NewPCG(11, 12))
 	for i := range 40 {
 		check(fmt.Sprintf("random %d", i), randomWorkload(r), Options{Cores: 64}, false)
