@@ -146,7 +146,7 @@ func (l *lock) queue(v *vthread, f int64) {
 // lock's state: a switch, a release, the drop request set, or its
 // queued waiter gone.
 func (l *lock) rearm() {
-	c := l.clock.(*vclock)
+	c := l.vc
 	var best *vthread
 	bestAt := int64(never)
 	if !l.locked || !l.breaker.has(bitDrop) {
@@ -496,7 +496,7 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 	if n == 0 {
 		return nil, never
 	}
-	t, threads, locked := int64(l.timedWait), l.clock.(*vclock).threads, l.locked
+	t, threads, locked := int64(l.timedWait), l.vc.threads, l.locked
 	px := l.phaseOf(x)
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)

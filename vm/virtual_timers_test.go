@@ -377,7 +377,7 @@ func TestRingWalks(t *testing.T) {
 	for round := range 20000 {
 		T := int64(1 + r.IntN(12))
 		c := &vclock{}
-		l := &lock{timedWait: time.Duration(T), clock: c, locked: r.IntN(3) > 0, switches: uint64(5 + r.IntN(3))}
+		l := &lock{timedWait: time.Duration(T), clock: c, vc: c, locked: r.IntN(3) > 0, switches: uint64(5 + r.IntN(3))}
 		now := int64(40 + r.IntN(40))
 		l.switchAt = now - int64(r.IntN(int(2*T+2)))
 		l.last = &thread{id: tracer.ThreadID(r.IntN(20))}
