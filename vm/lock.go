@@ -79,9 +79,10 @@ type lock struct {
 	minV *vthread // the waiter whose next expiry (fire) comes first, nil if not known
 	// ring is the waiters whose timed wait began (armed), in the order
 	// of their expiries within a timed wait: by phase, then thread ID
-	// (virtual_timers.go). The passes of rearm walk it from a time's
-	// phase and stop at the first expiry that nothing after can beat.
-	ring      []ringEntry
+	// (virtual_timers.go, virtual_ring.go). The passes of rearm walk it
+	// from a time's phase and stop at the first expiry that nothing
+	// after can beat.
+	ring      ring
 	ringOn    bool  // the ring is kept (ringFrom)
 	narmed    int   // waiters whose timed wait began (armed)
 	phaseBase int64 // a multiple of timedWait near the times asked about lately (phaseOf)

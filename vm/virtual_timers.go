@@ -50,8 +50,7 @@ func (l *lock) arm(v *vthread) {
 	v.armed = true
 	l.narmed++
 	if l.ringOn {
-		v.phase = l.phaseOf(v.chain)
-		l.ring = insertRing(l.ring, v)
+		l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
 	} else if l.narmed >= ringFrom && int64(l.timedWait) <= maxRingPeriod {
 		l.buildRing()
 	}
@@ -271,9 +270,10 @@ func (l *lock) keepExpiry(v *vthread) {
 // one is past the earliest expiry found nothing after it can beat that.
 // A walk reads a few waiters, where a pass over every waiter read 64
 // with 64 threads, a quarter of the simulation (docs/performance.md).
-// Keeping the ring costs two searches and a move a switch, more than a
-// pass over a few waiters: the lock keeps one from ringFrom armed
-// waiters on, and gives it up below ringTo (a pass over them then).
+// Keeping the ring (virtual_ring.go) costs a waiter's link and unlink
+// a switch, more than a pass over a few waiters: the lock keeps one from
+// ringFrom armed waiters on, and gives it up below ringTo (a pass over
+// them then).
 
 // The ring's bounds: with 8 threads (7 waiters) the pass was 5-9 %
 // faster than the ring, with 16 the ring 5 % (BenchmarkVirtualThreads).
@@ -292,19 +292,6 @@ func phase(t, T int64) int64 {
 	return t%T + T
 }
 
-// ringEntry is a waiter in the ring: its phase and ID in one key (ringKey:
-// the ring's order is the keys'), and its index in the run's threads
-// (vclock.threads). No pointer: a waiter that comes or goes moves the
-// entries after it without the garbage collector's write barrier. One
-// key, not two fields: the search compares once and without a branch
-// (ringIndex), where comparing phase, then ID, mispredicted half its
-// steps (13 % of a 64-thread countdown, docs/performance.md, "Seventeenth
-// pass"), and an entry is 16 bytes to move, not 24.
-type ringEntry struct {
-	key uint64
-	v   int32
-}
-
 // maxRingPeriod is the longest timed wait whose phases fit a ring key's
 // upper 32 bits (4.3 s): a lock whose timed wait is longer keeps no ring
 // (its pass over every waiter finds the same).
@@ -312,12 +299,6 @@ const maxRingPeriod = 1<<32 - 1
 
 // ringKey is the key of phase p (in [0, maxRingPeriod]) and ID id.
 func ringKey(p int64, id tracer.ThreadID) uint64 { return uint64(p)<<32 | uint64(id) }
-
-// phase is the entry's phase.
-func (e *ringEntry) phase() int64 { return int64(e.key >> 32) }
-
-// id is the entry's thread ID.
-func (e *ringEntry) id() tracer.ThreadID { return tracer.ThreadID(e.key) }
 
 // phaseOf is x's phase in the lock's chains, x mod its timed wait,
 // without a division for the times it is asked about, which mostly move
@@ -347,42 +328,6 @@ func ahead(p, px, t int64) int64 {
 	return p - px + t
 }
 
-// ringAt is the index in the ring at which (p, id) belongs: the first
-// waiter with a later phase, or the same phase and an ID not lower.
-func (l *lock) ringAt(p int64, id tracer.ThreadID) int { return ringIndex(l.ring, ringKey(p, id)) }
-
-// ringIndex is the index in ring r of the first entry whose key is not
-// lower than k (len(r) if none), without a branch to mispredict: a binary
-// search whose steps move its base by a mask, down to a window of
-// ringWindow entries, whose keys below k are then counted. Each step of a
-// search waits for the load before it (about 4 ns here); the count's loads
-// do not wait for each other: with 15 waiters the search was 10 % of the
-// run (docs/performance.md, "Seventeenth pass").
-func ringIndex(r []ringEntry, k uint64) int {
-	base, n := 0, len(r)
-	for n > ringWindow {
-		half := n >> 1
-		base += half & -b2i(r[base+half].key < k)
-		n -= half
-	}
-	below := 0
-	for _, e := range r[base : base+n] {
-		below += b2i(e.key < k)
-	}
-	return base + below
-}
-
-// ringWindow is the part of the ring that ringIndex counts.
-const ringWindow = 16
-
-// b2i is 1 for true, 0 for false (a SETcc, no branch).
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // disarm counts v, armed, out of the armed waiters, and takes it out
 // of the ring; below ringTo armed waiters the ring is given up.
 func (l *lock) disarm(v *vthread) {
@@ -391,29 +336,11 @@ func (l *lock) disarm(v *vthread) {
 		return
 	}
 	if l.narmed < ringTo {
-		l.ringOn, l.ring = false, l.ring[:0]
+		l.ringOn = false
+		l.ring.empty()
 		return
 	}
-	l.ring = removeRing(l.ring, v)
-}
-
-// removeRing takes v out of ring r.
-func removeRing(r []ringEntry, v *vthread) []ringEntry {
-	k := ringKey(v.phase, v.id)
-	if i := ringIndex(r, k); i < len(r) && r[i].key == k {
-		r = r[:i+copy(r[i:], r[i+1:])]
-	}
-	return r
-}
-
-// insertRing puts v, its phase set, in its place in ring r.
-func insertRing(r []ringEntry, v *vthread) []ringEntry {
-	k := ringKey(v.phase, v.id)
-	i := ringIndex(r, k)
-	r = append(r, ringEntry{})
-	copy(r[i+1:], r[i:])
-	r[i] = ringEntry{k, v.index}
-	return r
+	l.ring.remove(v.index)
 }
 
 // buildRing puts every armed waiter in the ring, which rearm walks from
@@ -422,11 +349,11 @@ func (l *lock) buildRing() {
 	if ringBuilt != nil {
 		ringBuilt()
 	}
-	l.ringOn, l.ring = true, l.ring[:0]
+	l.ringOn = true
+	l.ring.init(len(l.vc.threads), int64(l.timedWait))
 	for _, v := range l.vwaiters {
 		if v.armed {
-			v.phase = l.phaseOf(v.chain)
-			l.ring = insertRing(l.ring, v)
+			l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
 		}
 	}
 }
@@ -492,7 +419,8 @@ func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
 // (true) from x, at or before every expiry it looks for: the first of
 // them, in the queue's order, and its waiter.
 func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vthread, int64) {
-	n := len(l.ring)
+	r := &l.ring
+	n := r.n
 	if n == 0 {
 		return nil, never
 	}
@@ -500,15 +428,11 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 	px := l.phaseOf(x)
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)
-	for i, k := l.ringAt(px, 0), 0; k < n; i, k = i+1, k+1 {
-		if i == n {
-			i = 0
-		}
-		e := &l.ring[i]
-		if best != nil && x+ahead(e.phase(), px, t) > bestAt {
+	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
+		if best != nil && x+ahead(int64(r.key[i]>>32), px, t) > bestAt {
 			break
 		}
-		v := threads[e.v]
+		v := threads[i]
 		if mattering && l.queuedToStop(v) {
 			continue
 		}

@@ -319,46 +319,93 @@ func TestRing(t *testing.T) {
 			}
 		}
 		type entry struct {
-			p  int64
-			id tracer.ThreadID
+			p      int64
+			id     tracer.ThreadID
+			member bool
 		}
-		var in []entry
-		for range 100 {
-			if len(in) > 0 && r.IntN(3) == 0 {
-				k := r.IntN(len(in))
-				l.ring = removeRing(l.ring, &vthread{phase: in[k].p, id: in[k].id})
-				in = slices.Delete(in, k, k+1)
+		// in: the members, by thread index (0 to 63).
+		const threads = 64
+		in := make([]entry, threads)
+		var rg ring
+		rg.init(threads, T)
+		less := func(a, b entry) bool { return a.p < b.p || a.p == b.p && a.id < b.id }
+		for range 150 {
+			i := int32(r.IntN(threads))
+			if in[i].member {
+				rg.remove(i)
+				in[i].member = false
 			} else {
-				e := entry{r.Int64N(T), tracer.ThreadID(r.IntN(1000))}
-				if slices.ContainsFunc(in, func(f entry) bool { return f.id == e.id }) {
+				e := entry{r.Int64N(T), tracer.ThreadID(r.IntN(1000)), true}
+				if slices.ContainsFunc(in, func(f entry) bool { return f.member && f.id == e.id }) {
 					continue
 				}
-				l.ring = insertRing(l.ring, &vthread{phase: e.p, id: e.id})
-				in = append(in, e)
+				if r.IntN(4) == 0 {
+					e.p = T - 1 - r.Int64N(min(T, 3)) // the last buckets, with ties
+				}
+				rg.insert(i, ringKey(e.p, e.id))
+				in[i] = e
 			}
-			if len(l.ring) != len(in) {
-				t.Fatalf("round %d: %d entries in the ring, %d in it", round, len(l.ring), len(in))
-			}
-			for i := 1; i < len(l.ring); i++ {
-				a, b := l.ring[i-1], l.ring[i]
-				if a.phase() > b.phase() || a.phase() == b.phase() && a.id() >= b.id() {
-					t.Fatalf("round %d: ring out of order at %d: %+v", round, i, l.ring)
+			// The members in key order, each its index.
+			var want []int32
+			for j, e := range in {
+				if e.member {
+					want = append(want, int32(j))
 				}
 			}
-			for _, e := range in {
-				if i := l.ringAt(e.p, e.id); i >= len(l.ring) || l.ring[i].phase() != e.p || l.ring[i].id() != e.id {
-					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v", round, e.p, e.id, i, l.ring)
+			slices.SortFunc(want, func(a, b int32) int {
+				if less(in[a], in[b]) {
+					return -1
+				}
+				return 1
+			})
+			if rg.n != len(want) {
+				t.Fatalf("round %d: %d members in the ring, %d in it", round, rg.n, len(want))
+			}
+			for j := range int32(threads) {
+				if rg.has(j) != in[j].member {
+					t.Fatalf("round %d: has(%d) = %v", round, j, rg.has(j))
 				}
 			}
-			// Anywhere, in the ring or not: the first entry not before it.
-			for range 5 {
+			// A walk from anywhere, in the ring or not: the first member
+			// not before it, then the others in order, cyclically.
+			for k := range 6 {
 				p, id := r.Int64N(T), tracer.ThreadID(r.IntN(1001))
-				want := 0
-				for want < len(l.ring) && (l.ring[want].phase() < p || l.ring[want].phase() == p && l.ring[want].id() < id) {
-					want++
+				if k < len(want) {
+					p, id = in[want[k]].p, in[want[k]].id // a member's own key
 				}
-				if got := l.ringAt(p, id); got != want {
-					t.Fatalf("round %d: ringAt(%d, %d) = %d in %+v, want %d", round, p, id, got, l.ring, want)
+				start := 0
+				for start < len(want) && less(in[want[start]], entry{p, id, true}) {
+					start++
+				}
+				i := rg.from(ringKey(p, id))
+				if len(want) == 0 {
+					if i != -1 {
+						t.Fatalf("round %d: from(%d, %d) = %d in an empty ring", round, p, id, i)
+					}
+					continue
+				}
+				for m := range len(want) + 1 {
+					if w := want[(start+m)%len(want)]; i != w {
+						t.Fatalf("round %d: the walk from (%d, %d), step %d, at %d, want %d (members %v of %v)", round, p, id, m, i, w, want, in)
+					}
+					if rg.prev[rg.next[i]] != i {
+						t.Fatalf("round %d: %d's next's prev is %d", round, i, rg.prev[rg.next[i]])
+					}
+					i = rg.next[i]
+				}
+			}
+			if r.IntN(40) == 0 {
+				rg.empty()
+				clear(in)
+				for j := range rg.head {
+					if rg.head[j] != -1 {
+						t.Fatalf("round %d: bucket %d's head %d after empty", round, j, rg.head[j])
+					}
+				}
+				for _, w := range rg.full {
+					if w != 0 {
+						t.Fatalf("round %d: full buckets after empty", round)
+					}
 				}
 			}
 		}
@@ -412,10 +459,9 @@ func TestRingWalks(t *testing.T) {
 		for i, v := range vs {
 			v.fire = fires[i]
 		}
-		l.ring = l.ring[:0]
+		l.ring.init(len(vs), T)
 		for _, v := range vs {
-			v.phase = l.phaseOf(v.chain)
-			l.ring = insertRing(l.ring, v)
+			l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
 		}
 		gotMin := l.firstNext(now, cur)
 		gotBest, gotAt := l.firstMatters(now, cur)
