@@ -9,10 +9,26 @@ import (
 	"github.com/giltrace/giltrace/tracer"
 )
 
-// breaker is a process's eval breaker: one atomic word that the
-// interpreter loads at its check points (backward jumps, calls, function
-// entry) and that is non-zero when something needs the thread's attention.
-type breaker struct{ w atomic.Uint32 }
+// breaker is a process's eval breaker: one word that the interpreter
+// loads at its check points (backward jumps, calls, function entry) and
+// that is non-zero when something needs the thread's attention.
+//
+// In real time it is set and cleared by atomic read-modify-writes (locked
+// instructions). In virtual time (plain) only the run's coroutines touch
+// it, one at a time, each switch ordering their accesses, so a plain
+// read-modify-write does: the locked OR (a compare-and-swap loop, as its
+// old value is wanted) and AND of every GIL switch were 3 % of a
+// contended countdown's simulation on this machine (docs/performance.md,
+// "Eighteenth pass"). The context callbacks that set the stop bit from
+// another goroutine in real time are not registered then: the virtual
+// clock stops the run and exits a process itself (vclock.stop, exit).
+type breaker struct {
+	w     uint32 // read with load; written with set and clear
+	plain bool   // virtual time: no other goroutine writes w
+}
+
+// load is the breaker's word.
+func (b *breaker) load() uint32 { return atomic.LoadUint32(&b.w) }
 
 // Eval breaker bits.
 const (
@@ -21,9 +37,26 @@ const (
 )
 
 // set sets bit and reports whether it was clear before.
-func (b *breaker) set(bit uint32) bool { return b.w.Or(bit)&bit == 0 }
-func (b *breaker) clear(bit uint32)    { b.w.And(^bit) }
-func (b *breaker) has(bit uint32) bool { return b.w.Load()&bit != 0 }
+func (b *breaker) set(bit uint32) bool {
+	if b.plain {
+		old := b.w
+		b.w = old | bit
+		return old&bit == 0
+	}
+	return atomic.OrUint32(&b.w, bit)&bit == 0
+}
+
+// clear clears bit.
+func (b *breaker) clear(bit uint32) {
+	if b.plain {
+		b.w &^= bit
+		return
+	}
+	atomic.AndUint32(&b.w, ^bit)
+}
+
+// has reports whether bit is set.
+func (b *breaker) has(bit uint32) bool { return b.load()&bit != 0 }
 
 // gil is the seam between the interpreter and a GIL mode. Each method is
 // called by a thread for itself; the implementation emits the thread's GIL

@@ -24,7 +24,7 @@ type frame struct {
 // without looking at it, so the time a holder needs to notice a drop
 // request is a property of this loop.
 func (th *thread) eval() error {
-	br := &th.proc.breaker.w
+	br := &th.proc.breaker
 	var vs [8]int64 // value stack; empty at calls and returns
 	for {
 		f := &th.frames[len(th.frames)-1]
@@ -48,7 +48,7 @@ func (th *thread) eval() error {
 				locals[in.a] -= in.b
 				instrs += lenDecJumpBack - 1
 				pc = int(in.c)
-				if br.Load() != 0 || instrs >= limit {
+				if br.load() != 0 || instrs >= limit {
 					f.pc, th.instrs = pc, instrs
 					th.at(f, pc)
 					if err := th.atBreaker(); err != nil {
@@ -93,7 +93,7 @@ func (th *thread) eval() error {
 				} else {
 					pc++
 				}
-				if br.Load() != 0 || instrs >= limit {
+				if br.load() != 0 || instrs >= limit {
 					f.pc, th.instrs = pc, instrs
 					th.at(f, pc)
 					if err := th.atBreaker(); err != nil {
@@ -104,7 +104,7 @@ func (th *thread) eval() error {
 			case opCall:
 				f.pc, th.instrs = pc, instrs
 				th.at(f, pc)
-				if br.Load() != 0 || instrs >= limit {
+				if br.load() != 0 || instrs >= limit {
 					if err := th.atBreaker(); err != nil {
 						return err
 					}
@@ -176,14 +176,14 @@ func (th *thread) atBreaker() error {
 	if th.vt != nil {
 		th.vt.check()
 	}
-	w := th.proc.breaker.w.Load()
+	w := th.proc.breaker.load()
 	if v := th.vt; v != nil && v.c.limited && (w&bitDrop != 0 && th.holdsGIL || th.tickActs()) {
 		// Virtual time with fewer cores than threads: a thread lets the
 		// GIL go with its core, having settled what it owes, at its
 		// time: a woken thread of any process may have taken its core
 		// since (preemptCore), which it learns only as the earliest.
 		v.c.sync(v)
-		w = th.proc.breaker.w.Load()
+		w = th.proc.breaker.load()
 	}
 	if w&bitStop != 0 {
 		return errStopped

@@ -355,6 +355,9 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
 	for _, p := range procs {
+		if vc != nil {
+			break // the virtual clock stops them (vclock.exit, stop; breaker)
+		}
 		// Its daemon threads stop at its exit (or every thread at the
 		// run's stop): the eval breaker for those computing, a wake-up
 		// for those parked (Waker.Park sees the context). Registered
@@ -380,6 +383,9 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 		}
 	}
 	stop := context.AfterFunc(ctx, func() {
+		if vc != nil {
+			return // the virtual clock stops the run at its next pop (breaker)
+		}
 		for _, p := range procs {
 			p.breaker.set(bitStop)
 		}
@@ -509,6 +515,7 @@ func (r *runner) process(pid int) (*process, error) {
 		name = r.w.Name + "-" + strconv.Itoa(pid)
 	}
 	p := &process{id: r.rec.AddProcess(name, pid)}
+	p.breaker.plain = r.s.virtual // coroutines only (breaker)
 	p.ctx, p.cancel = context.WithCancelCause(r.ctx)
 	id := tracer.NoLock
 	if r.s.mode != tracer.GILNone {

@@ -5,6 +5,12 @@ package vm
 // its slice it may lose its core.
 func (v *vthread) check() {
 	c := v.c
+	if !c.stopping && c.cancelled.Load() {
+		// The run's context is done: stopped here, as at a pop, so that
+		// a thread computing alone, whose horizon is far, stops at once
+		// (the eval breaker's stop bit is the clock's to set: breaker).
+		c.stop(nil)
+	}
 	if v.horizon == unknownHorizon {
 		v.horizon = c.horizonOf(v)
 	}
@@ -244,7 +250,7 @@ func (v *vthread) noopTicks() bool {
 // tick due where those checks would have put it.
 func (v *vthread) fastForward() {
 	th := v.th
-	if th.proc.breaker.w.Load() != 0 || len(th.frames) == 0 {
+	if th.proc.breaker.load() != 0 || len(th.frames) == 0 {
 		return
 	}
 	n := v.loopLeft()

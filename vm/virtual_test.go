@@ -564,6 +564,41 @@ func TestVirtualCancel(t *testing.T) {
 	}
 }
 
+// TestVirtualCancelWhileComputingAlone: a run cancelled while its one
+// thread computes, with no other thread to bound how far it runs ahead
+// (its horizon never comes), stops at its next eval breaker check, not
+// at the end of its work (the clock, not the context's callback, sets
+// the stop bit in virtual time: breaker).
+func TestVirtualCancelWhileComputingAlone(t *testing.T) {
+	w := &workload.Workload{Name: "alone", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+		Functions: fns(map[string][]workload.Op{"main": {call("step")}, "step": {loops(3)}}),
+		Threads:   []workload.ThreadGroup{{Name: "T", Count: 1, Run: "main", Repeat: 1 << 40}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	type result struct {
+		tr  *tracer.Trace
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tr, err := Run(ctx, w, Options{ClockMode: workload.ClockVirtual})
+		done <- result{tr, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the run had not stopped a minute after it was cancelled")
+	}
+	tr, err := r.tr, r.err
+	if !errors.Is(err, ErrInterrupted) || tr == nil {
+		t.Fatalf("Run: %v, expected ErrInterrupted and the trace", err)
+	}
+	if err := tr.CheckValid(); err != nil {
+		t.Errorf("invalid trace: %v", err)
+	}
+}
+
 // BenchmarkVirtual measures the simulation's speed: trace events per
 // second of CPU, and virtual seconds per second of CPU.
 func BenchmarkVirtual(b *testing.B) {

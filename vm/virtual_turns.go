@@ -61,7 +61,7 @@ func (c *vclock) turn(v *vthread) bool {
 		// check's tail and atBreaker. A stop is halted, above; it holds
 		// the GIL.
 		v.horizon = unknownHorizon
-		if th.proc.breaker.w.Load()&bitDrop != 0 {
+		if th.proc.breaker.load()&bitDrop != 0 {
 			c.dropInPlace(v)
 			return true
 		}
