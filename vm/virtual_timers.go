@@ -166,15 +166,7 @@ func (l *lock) rearm() {
 			}
 		}
 		if l.ringOn {
-			l.minV = l.firstNext(now, id)
-			if m := l.minV; !l.locked && m != nil && !l.queuedToStop(m) {
-				// Free, every expiry matters: the first of all is the
-				// first that matters, unless its waiter is queued to
-				// stop (one walk, not two).
-				best, bestAt = m, m.fire
-			} else {
-				best, bestAt = l.firstMatters(now, id)
-			}
+			l.minV, best, bestAt = l.ringWalks(now, id)
 		} else {
 			best, bestAt = l.pass(now, id)
 		}
@@ -413,6 +405,75 @@ func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
 		x = max(now, l.switchAt+int64(l.timedWait))
 	}
 	return l.walk(now, id, x, true)
+}
+
+// ringWalks is rearm's walks of the ring: the waiter whose next expiry
+// comes first (firstNext), and the first expiry that matters and its
+// waiter (firstMatters).
+//
+// Free, every expiry matters: the first of all is the first that
+// matters, unless its waiter is queued to stop (one walk, not two). Held,
+// the walks start at the phases of now and of firstMatters' bound, the
+// same phase right after a switch (the bound a timed wait from now) and
+// once the switch is a timed wait old: then one walk does both
+// (walkBoth), where a switch with 64 contended threads walked twice from
+// the same place.
+func (l *lock) ringWalks(now int64, id tracer.ThreadID) (first, best *vthread, bestAt int64) {
+	if !l.locked {
+		if first = l.firstNext(now, id); first != nil && !l.queuedToStop(first) {
+			return first, first, first.fire
+		}
+		best, bestAt = l.firstMatters(now, id)
+		return first, best, bestAt
+	}
+	t := int64(l.timedWait)
+	if x := max(now, l.switchAt+t); x == now || x == now+t {
+		return l.walkBoth(now, id, x)
+	}
+	first = l.firstNext(now, id)
+	best, bestAt = l.firstMatters(now, id)
+	return first, best, bestAt
+}
+
+// walkBoth is firstNext's walk and firstMatters' from x (now, or a timed
+// wait after it: the same phase) at once: each waiter the longer of the
+// two reads, in the same order, each search stopping where its own walk
+// would. nextAt, which moves a waiter's next expiry forward to now, is
+// called once for every waiter either walk would call it for: the same
+// result as the two.
+func (l *lock) walkBoth(now int64, id tracer.ThreadID, x int64) (first, best *vthread, bestAt int64) {
+	r := &l.ring
+	n := r.n
+	if n == 0 {
+		return nil, nil, never
+	}
+	t, threads, locked := int64(l.timedWait), l.vc.threads, l.locked
+	px := l.phaseOf(now)
+	firstAt, firstID, bestID := int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
+	bestAt = never
+	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
+		a := ahead(int64(r.key[i]>>32), px, t)
+		done1 := first != nil && now+a > firstAt
+		done2 := best != nil && x+a > bestAt
+		if done1 && done2 {
+			break
+		}
+		v := threads[i]
+		f := l.nextAt(v, now, id)
+		if !done1 && (first == nil || f < firstAt || f == firstAt && v.id < firstID) {
+			first, firstAt, firstID = v, f, v.id
+		}
+		if done2 || l.queuedToStop(v) {
+			continue
+		}
+		if locked {
+			f = l.matters(v, f)
+		}
+		if best == nil || f < bestAt || f == bestAt && v.id < bestID {
+			best, bestAt, bestID = v, f, v.id
+		}
+	}
+	return first, best, bestAt
 }
 
 // walk is the ring's walk of firstNext (mattering false) and firstMatters

@@ -465,6 +465,15 @@ func TestRingWalks(t *testing.T) {
 		}
 		gotMin := l.firstNext(now, cur)
 		gotBest, gotAt := l.firstMatters(now, cur)
+		for i, v := range vs {
+			v.fire = fires[i]
+		}
+		// rearm's walks, one walk for both where they start together.
+		bothMin, bothBest, bothAt := l.ringWalks(now, cur)
+		if bothMin != wantMin || bothBest != wantBest || bothAt != wantAt {
+			t.Fatalf("round %d (T %d, now %d, thread %d, locked %v, switch at %d): ringWalks gives first %v, best %v at %d; the pass %v, %v at %d",
+				round, T, now, cur, l.locked, l.switchAt, bothMin, bothBest, bothAt, wantMin, wantBest, wantAt)
+		}
 		if gotMin != wantMin || gotBest != wantBest || gotAt != wantAt {
 			id := func(v *vthread) any {
 				if v == nil {
