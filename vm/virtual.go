@@ -185,6 +185,7 @@ type vthread struct {
 	// (virtual_timers.go) not yet passed, armed whether it has one.
 	fire    int64
 	armed   bool
+	phase   int64  // chain mod the timed wait (its place in the lock's ring; lock.next)
 	index   int32  // in vclock.threads
 	chain   int64  // when the wait began
 	chainSw uint64 // the lock's switch number then

@@ -46,11 +46,12 @@ var eagerTimers bool
 func (l *lock) arm(v *vthread) {
 	v.chain = v.now()
 	v.chainSw = v.saved
+	v.phase = l.phaseOf(v.chain)
 	v.fire = v.chain + int64(l.timedWait)
 	v.armed = true
 	l.narmed++
 	if l.ringOn {
-		l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
+		l.ring.insert(v.index, ringKey(v.phase, v.id))
 	} else if l.narmed >= ringFrom && int64(l.timedWait) <= maxRingPeriod {
 		l.buildRing()
 	}
@@ -69,10 +70,13 @@ func (l *lock) arm(v *vthread) {
 
 // next is v's first expiry that has not passed at the running thread's
 // turn: later than now, or now and after it in the queue's order (a
-// lower thread ID's entry at the same time comes first).
+// lower thread ID's entry at the same time comes first). v's timed wait
+// began (arm): its phase is known, and no division is needed
+// (nextAtAhead).
 func (l *lock) next(v *vthread) int64 {
 	cur := v.c.cur
-	return l.nextAt(v, cur.now(), cur.th.id)
+	now := cur.now()
+	return l.nextAtAhead(v, now, cur.th.id, ahead(v.phase, l.phaseOf(now), int64(l.timedWait)))
 }
 
 // nextAt is next for the running thread's time now and ID id.
@@ -83,6 +87,26 @@ func (l *lock) nextAt(v *vthread, now int64, id tracer.ThreadID) int64 {
 		f = upTo(f, now, t)
 		if f == now && v.id < id {
 			f += t
+		}
+		v.fire = f
+	}
+	return f
+}
+
+// nextAtAhead is nextAt for a waiter of the ring whose phase comes a
+// (in [0, timed wait)) after now's: its next expiry, once passed, is now
+// + a, a whole number of timed waits after its last (a waiter's expiries
+// are all its chain's: arm, expire and nextAt keep them so), without
+// upTo's division. A waiter of a ring is walked once in many switches
+// (once in 63 with 64 threads), its last expiry many timed waits old,
+// and nearly every walk divided (docs/performance.md, "Eighteenth
+// pass").
+func (l *lock) nextAtAhead(v *vthread, now int64, id tracer.ThreadID, a int64) int64 {
+	f := v.fire
+	if f <= now {
+		f = now + a
+		if f == now && v.id < id {
+			f += int64(l.timedWait)
 		}
 		v.fire = f
 	}
@@ -345,7 +369,7 @@ func (l *lock) buildRing() {
 	l.ring.init(len(l.vc.threads), int64(l.timedWait))
 	for _, v := range l.vwaiters {
 		if v.armed {
-			l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
+			l.ring.insert(v.index, ringKey(v.phase, v.id))
 		}
 	}
 }
@@ -459,7 +483,7 @@ func (l *lock) walkBoth(now int64, id tracer.ThreadID, x int64) (first, best *vt
 			break
 		}
 		v := threads[i]
-		f := l.nextAt(v, now, id)
+		f := l.nextAtAhead(v, now, id, a)
 		if !done1 && (first == nil || f < firstAt || f == firstAt && v.id < firstID) {
 			first, firstAt, firstID = v, f, v.id
 		}
@@ -486,18 +510,25 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 		return nil, never
 	}
 	t, threads, locked := int64(l.timedWait), l.vc.threads, l.locked
+	pn := l.phaseOf(now) // first: x is in [now, now + t], within phaseOf's cheap range after it
 	px := l.phaseOf(x)
+	dx := ahead(px, pn, t) // x's phase after now's
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)
 	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
-		if best != nil && x+ahead(int64(r.key[i]>>32), px, t) > bestAt {
+		p := int64(r.key[i] >> 32)
+		if best != nil && x+ahead(p, px, t) > bestAt {
 			break
 		}
 		v := threads[i]
 		if mattering && l.queuedToStop(v) {
 			continue
 		}
-		f := l.nextAt(v, now, id)
+		a := ahead(p, px, t) + dx // its phase after now's
+		if a >= t {
+			a -= t
+		}
+		f := l.nextAtAhead(v, now, id, a)
 		if mattering && locked {
 			f = l.matters(v, f)
 		}

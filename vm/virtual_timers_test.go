@@ -461,7 +461,8 @@ func TestRingWalks(t *testing.T) {
 		}
 		l.ring.init(len(vs), T)
 		for _, v := range vs {
-			l.ring.insert(v.index, ringKey(l.phaseOf(v.chain), v.id))
+			v.phase = l.phaseOf(v.chain)
+			l.ring.insert(v.index, ringKey(v.phase, v.id))
 		}
 		gotMin := l.firstNext(now, cur)
 		gotBest, gotAt := l.firstMatters(now, cur)
