@@ -1,6 +1,9 @@
 package tracer
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // The order log of a sequential recorder (Config.Sequential). A virtual-time
 // run's threads take turns, and emit their events nearly in the trace's
@@ -11,11 +14,12 @@ import "unsafe"
 // it keeps, in emission order, and Finish takes the events in that order
 // (gather), moving the few that come out of place (simultaneous events of
 // several threads, emitted in another order than Less's; a thread that
-// ran ahead on work of its own) back to their place. When that takes too
-// many moves (threads that ran far ahead of each other: free-threaded
-// ones, processes), the buffers are merged as before. The trace is the
-// same either way: no two events of a recorder are equal by Less (a
-// thread's times strictly increase), so there is one order.
+// ran ahead on work of its own) back to their place, or, if their place
+// is far back, setting them aside and merging them in at the end. When
+// too many are set aside (threads that ran far ahead of each other:
+// free-threaded ones, processes), the buffers are merged as before. The
+// trace is the same either way: no two events of a recorder are equal by
+// Less (a thread's times strictly increase), so there is one order.
 
 // orderLog is the thread of each event kept, in emission order: full
 // chunks, then the current one. Its chunks are stored in event arrays
@@ -79,10 +83,12 @@ func (o *orderLog) gather(out []Event, seqs [][][]Event) bool {
 			cur[i].chunk = c
 		}
 	}
-	// Moving an event back into its place costs its distance; beyond a
-	// budget of moves (a thread that ran far ahead of the others), the
-	// buffers are merged instead.
-	budget := len(out)/4 + 64
+	// Moving an event back into its place costs its distance: up to
+	// gatherWindow events back it is moved, else set aside (late) and
+	// merged in at the end. Beyond maxLate of those (threads that ran far
+	// ahead of each other), the buffers are merged instead.
+	var late []Event
+	maxLate := len(out)/8 + 64
 	var last *Event
 	i, prev := 0, ^uint32(0)
 	for ci := range len(o.chunks) + 1 {
@@ -129,22 +135,65 @@ func (o *orderLog) gather(out []Event, seqs [][][]Event) bool {
 				last = &out[i-1]
 				continue
 			}
-			// Out of order: its place among those before.
+			// Out of order: its place among those before, if near.
 			j := i - 1
-			for j > 0 && Less(e, &out[j-1]) {
+			for j > 0 && i-j < gatherWindow && Less(e, &out[j-1]) {
 				j--
 			}
-			if budget -= i - j; budget < 0 {
-				return false
+			c.pos++
+			if j > 0 && Less(e, &out[j-1]) {
+				if len(late) == maxLate {
+					return false
+				}
+				late = append(late, *e)
+				continue
 			}
 			copy(out[j+1:i+1], out[j:i])
 			out[j] = *e
 			last = &out[i]
-			c.pos++
 			i++
 		}
 	}
-	return i == len(out)
+	if i+len(late) != len(out) {
+		return false
+	}
+	mergeLate(out, i, late)
+	return true
+}
+
+// gatherWindow is how far back gather moves an event that comes out of
+// order; one from further back is set aside and merged in at the end.
+// Threads that start together set aside one each: with 1 024 of them,
+// thread k's start (at time 0) came after the GIL's events of the k
+// before it (times 1 to k, the lock's times strictly increase), and
+// moving each back cost the run's whole budget of moves: its trace was
+// merged instead, a third of the run's CPU (docs/performance.md,
+// "Eighteenth pass").
+const gatherWindow = 64
+
+// mergeLate merges late, events set aside, into out, whose first n
+// events are in order and whose length is n+len(late): late sorted,
+// then the two merged from their ends, in place.
+func mergeLate(out []Event, n int, late []Event) {
+	if len(late) == 0 {
+		return
+	}
+	slices.SortFunc(late, func(a, b Event) int {
+		if Less(&a, &b) {
+			return -1
+		}
+		return 1 // no two events of a recorder are equal by Less
+	})
+	j, k := n-1, len(late)-1
+	for w := len(out) - 1; k >= 0; w-- {
+		if j >= 0 && Less(&late[k], &out[j]) {
+			out[w] = out[j]
+			j--
+		} else {
+			out[w] = late[k]
+			k--
+		}
+	}
 }
 
 // recycle empties the log; its chunks are the recorder's arrays, which

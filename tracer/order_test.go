@@ -91,3 +91,47 @@ func TestOrderLogOff(t *testing.T) {
 		t.Fatal("a recorder that is not sequential logged its events")
 	}
 }
+
+// TestGatherSetsAsideFarEvents: threads that start together, as a
+// virtual run's 1 024 threads do: thread k's start (time 0) is logged
+// after the lock events of the k threads before it (times 1 to k), far
+// further back than gatherWindow. gather sets those aside and merges
+// them in (it had moved each back, past its budget, and the trace was
+// merged instead): the same order as the merge, at every count of
+// threads around the window and the bound of events set aside.
+func TestGatherSetsAsideFarEvents(t *testing.T) {
+	for _, threads := range []int{2, gatherWindow, gatherWindow + 2, 300, 1024} {
+		for _, after := range []int{0, 10, 10_000} { // events after the start, the GIL's holder's
+			r := NewRecorder(Config{Sequential: true, MaxEvents: 1 << 30})
+			var bufs []*Buffer
+			for range threads {
+				bufs = append(bufs, r.NewThread("t", 0))
+			}
+			lockT := int64(0)
+			for _, b := range bufs {
+				b.Emit(0, KindThreadStart, NoStack, 0)
+				lockT++
+				b.Emit(lockT, KindLockWait, NoStack, 0)
+			}
+			for i := range after {
+				bufs[0].Emit(lockT+1+int64(i), KindCallEnter, NoStack, 0)
+			}
+			var seqs [][][]Event
+			for _, b := range bufs {
+				seqs = append(seqs, b.sequence())
+			}
+			out := make([]Event, countEvents(seqs))
+			want := mergeEvents(seqs)
+			ok := r.order.gather(out, seqs)
+			// Thread k's start goes back k places, past the lock events
+			// of those before it: beyond the window it is set aside. In
+			// a long run (after) that is a few of its events: gathered.
+			if after == 10_000 && !ok {
+				t.Fatalf("%d threads, %d events after: not gathered", threads, after)
+			}
+			if ok && !slices.Equal(out, want) {
+				t.Fatalf("%d threads, %d events after: gather's order differs from the merge's", threads, after)
+			}
+		}
+	}
+}
