@@ -224,6 +224,26 @@ func BenchmarkVirtualThreads(b *testing.B) {
 	}
 }
 
+// BenchmarkVirtualManyThreads: 1 024 contended threads of 1 s each (809
+// k events): the ring's buckets at their bound, and the trace's 1 024
+// starts far out of the order of the GIL's events (gather's events set
+// aside, tracer/order.go).
+func BenchmarkVirtualManyThreads(b *testing.B) {
+	w := &workload.Workload{Name: "bench", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
+		Functions: fns(map[string][]workload.Op{"count": {compute(time.Second)}}),
+		Threads:   []workload.ThreadGroup{group("T", 1024, "count")}}
+	events := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += len(tr.Events)
+	}
+	b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+}
+
 // BenchmarkVirtualFixedCost: a run's fixed cost (its threads and their
 // coroutines, buffers and stacks, the trace's layout), in ns/op: a
 // countdown of 1 us a thread, with 1, 8 and 64 threads.
