@@ -179,10 +179,13 @@ func mergeLate(out []Event, n int, late []Event) {
 		return
 	}
 	slices.SortFunc(late, func(a, b Event) int {
-		if Less(&a, &b) {
+		switch {
+		case Less(&a, &b):
 			return -1
+		case Less(&b, &a):
+			return 1
 		}
-		return 1 // no two events of a recorder are equal by Less
+		return 0 // an event with itself: no two events of a recorder are equal by Less
 	})
 	j, k := n-1, len(late)-1
 	for w := len(out) - 1; k >= 0; w-- {
