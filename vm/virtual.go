@@ -232,7 +232,7 @@ func (c *vclock) add(procs []*process, threads []*thread) {
 	}
 	for i, th := range threads {
 		v := &vs[i]
-		*v = vthread{th: th, id: th.id, c: c, at: never, qi: -1, horizon: never, index: int32(len(c.threads))}
+		*v = vthread{th: th, id: th.id, c: c, at: never, qi: -1, horizon: never, index: int32(i)}
 		th.vt = v
 		c.threads = append(c.threads, v)
 		byProc[th.proc] = append(byProc[th.proc], v)

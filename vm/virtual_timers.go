@@ -443,18 +443,13 @@ func (l *lock) firstMatters(now int64, id tracer.ThreadID) (*vthread, int64) {
 // (walkBoth), where a switch with 64 contended threads walked twice from
 // the same place.
 func (l *lock) ringWalks(now int64, id tracer.ThreadID) (first, best *vthread, bestAt int64) {
-	if !l.locked {
-		if first = l.firstNext(now, id); first != nil && !l.queuedToStop(first) {
-			return first, first, first.fire
-		}
-		best, bestAt = l.firstMatters(now, id)
-		return first, best, bestAt
-	}
 	t := int64(l.timedWait)
-	if x := max(now, l.switchAt+t); x == now || x == now+t {
+	if x := max(now, l.switchAt+t); l.locked && (x == now || x == now+t) {
 		return l.walkBoth(now, id, x)
 	}
-	first = l.firstNext(now, id)
+	if first = l.firstNext(now, id); !l.locked && first != nil && !l.queuedToStop(first) {
+		return first, first, first.fire
+	}
 	best, bestAt = l.firstMatters(now, id)
 	return first, best, bestAt
 }
@@ -516,15 +511,15 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)
 	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
-		p := int64(r.key[i] >> 32)
-		if best != nil && x+ahead(p, px, t) > bestAt {
+		ax := ahead(int64(r.key[i]>>32), px, t) // its phase after x's
+		if best != nil && x+ax > bestAt {
 			break
 		}
 		v := threads[i]
 		if mattering && l.queuedToStop(v) {
 			continue
 		}
-		a := ahead(p, px, t) + dx // its phase after now's
+		a := ax + dx // its phase after now's
 		if a >= t {
 			a -= t
 		}

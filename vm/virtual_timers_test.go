@@ -207,16 +207,7 @@ func BenchmarkVirtualThreads(b *testing.B) {
 				var resumes, turns int64 // coroutines resumed, turns run in place (virtual_turns.go)
 				vclockDone = func(c *vclock) { resumes, turns = resumes+c.resumes, turns+c.turns }
 				defer func() { eagerTimers, unrecorded, vclockDone = false, false, nil }()
-				events := 0
-				cpu0 := cpuTime()
-				for b.Loop() {
-					tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
-					if err != nil {
-						b.Fatal(err)
-					}
-					events += len(tr.Events)
-				}
-				b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+				benchEvents(b, w)
 				b.ReportMetric(float64(resumes)/float64(b.N), "resumes/op")
 				b.ReportMetric(float64(turns)/float64(b.N), "turns/op")
 			})
@@ -231,18 +222,22 @@ func BenchmarkVirtualThreads(b *testing.B) {
 	w := &workload.Workload{Name: "bench", Seed: 1, GIL: workload.GILConfig{Mode: tracer.GILCPython},
 		Functions: fns(map[string][]workload.Op{"count": {compute(time.Second)}}),
 		Threads:   []workload.ThreadGroup{group("T", 1024, "count")}}
-	b.Run("1024-threads-1s", func(b *testing.B) {
-		events := 0
-		cpu0 := cpuTime()
-		for b.Loop() {
-			tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
-			if err != nil {
-				b.Fatal(err)
-			}
-			events += len(tr.Events)
+	b.Run("1024-threads-1s", func(b *testing.B) { benchEvents(b, w) })
+}
+
+// benchEvents runs w in virtual time at every iteration of b and reports
+// its trace events per second of the process's CPU.
+func benchEvents(b *testing.B, w *workload.Workload) {
+	events := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		tr, err := Run(context.Background(), w, Options{ClockMode: workload.ClockVirtual})
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
-	})
+		events += len(tr.Events)
+	}
+	b.ReportMetric(float64(events)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
 }
 
 // BenchmarkVirtualFixedCost: a run's fixed cost (its threads and their
