@@ -209,12 +209,16 @@ func (l *lock) rearm() {
 // over). If its expiry was the one queued, another is, unless rearm is
 // false (the caller's rearm will: lock.leave).
 func (l *lock) unarm(v *vthread, rearm bool) {
+	var after *vthread
+	if l.minV == v && v.armed {
+		after = l.after(v)
+	}
 	if v.armed {
 		l.disarm(v)
 	}
 	v.armed = false
 	if l.minV == v {
-		l.minV = nil
+		l.minV = after
 	}
 	if l.rep != v {
 		return
@@ -254,10 +258,35 @@ func (c *vclock) expire(v *vthread, l *lock) {
 		l.stamp(v.th, tracer.KindDropRequest, tracer.DropArg(l.id, l.holder.id))
 	}
 	v.fire = t + int64(l.timedWait)
-	if l.minV == v {
+	if l.ringOn {
+		// v's expiry, at its phase, was now: the first from now on is its
+		// successor's in the ring's order (the walk's from now).
+		l.minV = l.after(v)
+	} else if l.minV == v {
 		l.minV = nil
 	}
 	l.rearm()
+}
+
+// after is, on a lock that keeps a ring, the armed waiter whose next
+// expiry comes first after v's, v's next expiry not passed at the running
+// thread's turn and coming first of all (minV), or v at its phase now: v's
+// successor in the ring's order, its next expiry brought forward to now
+// (nextAtAhead). nil without a ring, or if v's has passed: minV is then
+// not known (a walk finds it).
+func (l *lock) after(v *vthread) *vthread {
+	r := &l.ring
+	if !l.ringOn || r.n < 2 || !r.has(v.index) {
+		return nil
+	}
+	cur := l.vc.cur
+	now, id := cur.now(), cur.th.id
+	if v.fire < now || v.fire == now && v.id < id {
+		return nil
+	}
+	s := l.vc.threads[r.next[v.index]]
+	l.nextAtAhead(s, now, id, ahead(s.phase, l.phaseOf(now), int64(l.timedWait)))
+	return s
 }
 
 // keepExpiry queues the next expiry of v, the waiter a release of l wakes:
