@@ -22,6 +22,7 @@ type ring struct {
 	next, prev []int32  // by thread index: its neighbours in the order; prev -1 if not in the ring
 	key        []uint64 // by thread index: its key while in the ring
 	head       []int32  // by bucket: its member of lowest key, -1 if none
+	tail       []int32  // by bucket: its member of highest key, if it has one
 	full       []uint64 // bit b: bucket b has a member
 	shift      uint     // a key's bucket: its phase >> shift
 	n          int      // members
@@ -44,6 +45,7 @@ func (r *ring) init(threads int, period int64) {
 	r.prev = grow(r.prev, threads)
 	r.key = grow(r.key, threads)
 	r.head = grow(r.head, nb)
+	r.tail = grow(r.tail, nb)
 	r.full = grow(r.full, (nb+63)/64)
 	for i := range r.prev {
 		r.prev[i] = -1
@@ -110,21 +112,36 @@ func (r *ring) nextFull(b int) int {
 	panic("vm: nextFull of an empty ring")
 }
 
-// insert puts thread index i, not in the ring, in it with key k.
+// insert puts thread index i, not in the ring, in it with key k. A key
+// above its bucket's highest goes right after that member, without a
+// walk: waiters that arrive in the order of their keys (threads that
+// start together, their phases equal, in the order of their IDs) walked
+// their whole bucket each, 64 threads' starts 5 % of a short run's
+// instructions.
 func (r *ring) insert(i int32, k uint64) {
 	b := r.bucket(k)
 	r.key[i] = k
 	r.n++
-	if r.n == 1 {
+	h := r.head[b]
+	switch {
+	case r.n == 1:
 		r.next[i], r.prev[i] = i, i
-	} else {
+	case h >= 0 && k > r.key[r.tail[b]]:
+		p := r.tail[b]
+		s := r.next[p]
+		r.next[p], r.prev[i], r.next[i], r.prev[s] = i, p, s, i
+	default:
 		s := r.from(k) // the member after it: k is no other's key (IDs differ)
 		p := r.prev[s]
 		r.next[p], r.prev[i], r.next[i], r.prev[s] = i, p, s, i
 	}
-	if h := r.head[b]; h < 0 || k < r.key[h] {
-		r.head[b] = i
+	if h < 0 {
+		r.head[b], r.tail[b] = i, i
 		r.full[b>>6] |= 1 << (b & 63)
+	} else if k < r.key[h] {
+		r.head[b] = i
+	} else if k > r.key[r.tail[b]] {
+		r.tail[b] = i
 	}
 }
 
@@ -142,6 +159,8 @@ func (r *ring) remove(i int32) {
 			r.head[b] = -1
 			r.full[b>>6] &^= 1 << (b & 63)
 		}
+	} else if r.tail[b] == i {
+		r.tail[b] = p // a member of b before i: b's head is not i
 	}
 	r.next[p], r.prev[nx] = nx, p
 	r.prev[i] = -1
