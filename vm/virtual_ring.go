@@ -19,13 +19,21 @@ import "math/bits"
 // wait split into 16 per thread of the run, at least 64 and at most
 // maxRingBuckets buckets (4.9 us at 5 ms with 64 threads).
 type ring struct {
-	next, prev []int32  // by thread index: its neighbours in the order; prev -1 if not in the ring
-	key        []uint64 // by thread index: its key while in the ring
-	head       []int32  // by bucket: its member of lowest key, -1 if none
-	tail       []int32  // by bucket: its member of highest key, if it has one
-	full       []uint64 // bit b: bucket b has a member
-	shift      uint     // a key's bucket: its phase >> shift
-	n          int      // members
+	nodes []ringNode // by thread index
+	head  []int32    // by bucket: its member of lowest key, -1 if none
+	tail  []int32    // by bucket: its member of highest key, if it has one
+	full  []uint64   // bit b: bucket b has a member
+	shift uint       // a key's bucket: its phase >> shift
+	n     int        // members
+}
+
+// ringNode is a thread's place in the ring: its key while in the ring,
+// and its neighbours in the order (prev -1 if not in the ring). One
+// array of them, not one per field: a link reads and writes one
+// neighbour's 16 bytes, in one bounds check.
+type ringNode struct {
+	key        uint64
+	next, prev int32
 }
 
 // maxRingBuckets bounds a ring's buckets (16 KB of heads): with more than
@@ -41,14 +49,12 @@ func (r *ring) init(threads int, period int64) {
 		r.shift++
 	}
 	nb := int((period-1)>>r.shift) + 1
-	r.next = grow(r.next, threads)
-	r.prev = grow(r.prev, threads)
-	r.key = grow(r.key, threads)
+	r.nodes = grow(r.nodes, threads)
 	r.head = grow(r.head, nb)
 	r.tail = grow(r.tail, nb)
 	r.full = grow(r.full, (nb+63)/64)
-	for i := range r.prev {
-		r.prev[i] = -1
+	for i := range r.nodes {
+		r.nodes[i].prev = -1
 	}
 	for i := range r.head {
 		r.head[i] = -1
@@ -69,7 +75,7 @@ func grow[T any](s []T, n int) []T {
 func (r *ring) bucket(k uint64) int { return int(k >> 32 >> r.shift) }
 
 // has reports whether thread index i is in the ring.
-func (r *ring) has(i int32) bool { return r.prev[i] >= 0 }
+func (r *ring) has(i int32) bool { return r.nodes[i].prev >= 0 }
 
 // from is the member at which a walk from key k begins: the first whose
 // key is not lower than k, or, if none is, the one of lowest key (the
@@ -87,8 +93,8 @@ func (r *ring) from(k uint64) int32 {
 	// first member after them is the next bucket's head (h itself if
 	// they are all).
 	i := h
-	for r.key[i] < k {
-		if i = r.next[i]; i == h || r.bucket(r.key[i]) != b {
+	for r.nodes[i].key < k {
+		if i = r.nodes[i].next; i == h || r.bucket(r.nodes[i].key) != b {
 			break
 		}
 	}
@@ -118,31 +124,53 @@ func (r *ring) nextFull(b int) int {
 // start together, their phases equal, in the order of their IDs) walked
 // their whole bucket each, 64 threads' starts 5 % of a short run's
 // instructions.
-func (r *ring) insert(i int32, k uint64) {
+func (r *ring) insert(i int32, k uint64) { r.insertNear(i, k, -1) }
+
+// insertNear is insert, told a member s that may come right after k (-1
+// if none): if it does, i goes before it without a look at the buckets.
+// A contended GIL's new waiter begins its wait a few microseconds after
+// the expiry that asked for the drop, and goes right before the waiter
+// whose expiry comes next (lock.minV): its phase's bucket is mostly
+// empty, and the look for the member after it went through the bitmap to
+// the next full one.
+func (r *ring) insertNear(i int32, k uint64, s int32) {
 	b := r.bucket(k)
-	r.key[i] = k
+	r.nodes[i].key = k
 	r.n++
 	h := r.head[b]
 	switch {
 	case r.n == 1:
-		r.next[i], r.prev[i] = i, i
-	case h >= 0 && k > r.key[r.tail[b]]:
-		p := r.tail[b]
-		s := r.next[p]
-		r.next[p], r.prev[i], r.next[i], r.prev[s] = i, p, s, i
+		r.nodes[i].next, r.nodes[i].prev = i, i
+		r.head[b], r.tail[b] = i, i
+		r.full[b>>6] |= 1 << (b & 63)
+		return
+	case s >= 0 && r.has(s) && r.before(k, s):
+	case h >= 0 && k > r.nodes[r.tail[b]].key:
+		s = r.nodes[r.tail[b]].next
 	default:
-		s := r.from(k) // the member after it: k is no other's key (IDs differ)
-		p := r.prev[s]
-		r.next[p], r.prev[i], r.next[i], r.prev[s] = i, p, s, i
+		s = r.from(k) // the member after it: k is no other's key (IDs differ)
 	}
+	p := r.nodes[s].prev
+	r.nodes[p].next, r.nodes[i].prev, r.nodes[i].next, r.nodes[s].prev = i, p, s, i
 	if h < 0 {
 		r.head[b], r.tail[b] = i, i
 		r.full[b>>6] |= 1 << (b & 63)
-	} else if k < r.key[h] {
+	} else if k < r.nodes[h].key {
 		r.head[b] = i
-	} else if k > r.key[r.tail[b]] {
+	} else if k > r.nodes[r.tail[b]].key {
 		r.tail[b] = i
 	}
+}
+
+// before reports whether key k, no member's, comes right before member s
+// in the ring's order: between its predecessor's key and its own,
+// cyclically.
+func (r *ring) before(k uint64, s int32) bool {
+	kp, ks := r.nodes[r.nodes[s].prev].key, r.nodes[s].key
+	if kp < ks {
+		return kp < k && k < ks
+	}
+	return k > kp || k < ks // s is the lowest (or the only) member
 }
 
 // remove takes thread index i out of the ring, if it is in it.
@@ -150,10 +178,10 @@ func (r *ring) remove(i int32) {
 	if !r.has(i) {
 		return
 	}
-	b := r.bucket(r.key[i])
-	nx, p := r.next[i], r.prev[i]
+	b := r.bucket(r.nodes[i].key)
+	nx, p := r.nodes[i].next, r.nodes[i].prev
 	if r.head[b] == i {
-		if nx != i && r.bucket(r.key[nx]) == b {
+		if nx != i && r.bucket(r.nodes[nx].key) == b {
 			r.head[b] = nx
 		} else {
 			r.head[b] = -1
@@ -162,8 +190,8 @@ func (r *ring) remove(i int32) {
 	} else if r.tail[b] == i {
 		r.tail[b] = p // a member of b before i: b's head is not i
 	}
-	r.next[p], r.prev[nx] = nx, p
-	r.prev[i] = -1
+	r.nodes[p].next, r.nodes[nx].prev = nx, p
+	r.nodes[i].prev = -1
 	r.n--
 }
 
@@ -175,11 +203,11 @@ func (r *ring) empty() {
 	}
 	i := r.head[r.nextFull(0)]
 	for range r.n {
-		nx := r.next[i]
-		b := r.bucket(r.key[i])
+		nx := r.nodes[i].next
+		b := r.bucket(r.nodes[i].key)
 		r.head[b] = -1
 		r.full[b>>6] = 0
-		r.prev[i] = -1
+		r.nodes[i].prev = -1
 		i = nx
 	}
 	r.n = 0

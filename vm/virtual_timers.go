@@ -51,7 +51,11 @@ func (l *lock) arm(v *vthread) {
 	v.armed = true
 	l.narmed++
 	if l.ringOn {
-		l.ring.insert(v.index, ringKey(v.phase, v.id))
+		near := int32(-1)
+		if m := l.minV; m != nil {
+			near = m.index
+		}
+		l.ring.insertNear(v.index, ringKey(v.phase, v.id), near)
 	} else if l.narmed >= ringFrom && int64(l.timedWait) <= maxRingPeriod {
 		l.buildRing()
 	}
@@ -284,7 +288,7 @@ func (l *lock) after(v *vthread) *vthread {
 	if v.fire < now || v.fire == now && v.id < id {
 		return nil
 	}
-	s := l.vc.threads[r.next[v.index]]
+	s := l.vc.threads[r.nodes[v.index].next]
 	l.nextAtAhead(s, now, id, ahead(s.phase, l.phaseOf(now), int64(l.timedWait)))
 	return s
 }
@@ -499,8 +503,8 @@ func (l *lock) walkBoth(now int64, id tracer.ThreadID, x int64) (first, best *vt
 	px := l.phaseOf(now)
 	firstAt, firstID, bestID := int64(never), tracer.ThreadID(0), tracer.ThreadID(0)
 	bestAt = never
-	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
-		a := ahead(int64(r.key[i]>>32), px, t)
+	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.nodes[i].next, k+1 {
+		a := ahead(int64(r.nodes[i].key>>32), px, t)
 		done1 := first != nil && now+a > firstAt
 		done2 := best != nil && x+a > bestAt
 		if done1 && done2 {
@@ -539,8 +543,8 @@ func (l *lock) walk(now int64, id tracer.ThreadID, x int64, mattering bool) (*vt
 	dx := ahead(px, pn, t) // x's phase after now's
 	var best *vthread
 	bestAt, bestID := int64(never), tracer.ThreadID(0)
-	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.next[i], k+1 {
-		ax := ahead(int64(r.key[i]>>32), px, t) // its phase after x's
+	for i, k := r.from(ringKey(px, 0)), 0; k < n; i, k = r.nodes[i].next, k+1 {
+		ax := ahead(int64(r.nodes[i].key>>32), px, t) // its phase after x's
 		if best != nil && x+ax > bestAt {
 			break
 		}

@@ -358,7 +358,16 @@ func TestRing(t *testing.T) {
 				if r.IntN(4) == 0 {
 					e.p = T - 1 - r.Int64N(min(T, 3)) // the last buckets, with ties
 				}
-				rg.insert(i, ringKey(e.p, e.id))
+				// Told a member that may come after it (insertNear): the
+				// right one, or any, or none.
+				near := int32(-1)
+				if k := ringKey(e.p, e.id); rg.n > 0 && r.IntN(2) == 0 {
+					near = rg.from(k)
+					if r.IntN(2) == 0 {
+						near = int32(r.IntN(threads)) // maybe not a member
+					}
+				}
+				rg.insertNear(i, ringKey(e.p, e.id), near)
 				in[i] = e
 			}
 			// The members in key order, each its index.
@@ -404,10 +413,10 @@ func TestRing(t *testing.T) {
 					if w := want[(start+m)%len(want)]; i != w {
 						t.Fatalf("round %d: the walk from (%d, %d), step %d, at %d, want %d (members %v of %v)", round, p, id, m, i, w, want, in)
 					}
-					if rg.prev[rg.next[i]] != i {
-						t.Fatalf("round %d: %d's next's prev is %d", round, i, rg.prev[rg.next[i]])
+					if rg.nodes[rg.nodes[i].next].prev != i {
+						t.Fatalf("round %d: %d's next's prev is %d", round, i, rg.nodes[rg.nodes[i].next].prev)
 					}
-					i = rg.next[i]
+					i = rg.nodes[i].next
 				}
 			}
 			if r.IntN(40) == 0 {
