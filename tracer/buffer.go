@@ -226,8 +226,11 @@ func (b *Buffer) events(i int) []Event {
 
 // sequence is b's events chunk by chunk, once b is done: its sequence for
 // layOut.
-func (b *Buffer) sequence() [][]Event {
-	seq := make([][]Event, len(b.chunks))
+func (b *Buffer) sequence() [][]Event { return b.sequenceIn(make([][]Event, len(b.chunks))) }
+
+// sequenceIn is sequence, written in seq (of len(b.chunks)): Finish gives
+// every buffer its part of one array.
+func (b *Buffer) sequenceIn(seq [][]Event) [][]Event {
 	for i := range b.chunks {
 		seq[i] = b.events(i)
 	}
@@ -408,12 +411,19 @@ func (r *Recorder) Finish(meta Meta) *Trace {
 	}
 	cut := int64(-1)
 	seqs := make([][][]Event, 0, len(r.bufs))
+	chunks := 0
+	for _, b := range r.bufs {
+		chunks += len(b.chunks)
+	}
+	all := make([][]Event, chunks) // every buffer's sequence, in one array
 	for _, b := range r.bufs {
 		t.Dropped += b.dropped
 		if at := b.dropAt.Load(); at >= 0 && (cut < 0 || at < cut) {
 			cut = at
 		}
-		seqs = append(seqs, b.sequence())
+		n := len(b.chunks)
+		seqs = append(seqs, b.sequenceIn(all[:n:n]))
+		all = all[n:]
 	}
 	// A sequential run's events in the order logged, if that is the
 	// trace's (order.go), else merged.

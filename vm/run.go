@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
@@ -464,6 +463,12 @@ type runner struct {
 	stopped    *atomic.Bool
 	version    string
 	gomaxprocs int // recorded in the trace: GOMAXPROCS before a real-time run raised it
+	// frameSlab and localSlab are where the next threads' frames and
+	// locals are cut from (carve): allocated for 1, 1, 2, 4, ... up to 64
+	// threads at a time, not two arrays a thread.
+	frameSlab []frame
+	localSlab []int64
+	slabbed   int // threads given frames and locals so far
 }
 
 func (r *runner) build() ([]*thread, []*process, error) {
@@ -542,16 +547,29 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 	buf := r.rec.NewThread(name, p.id)
 	th := &thread{
 		id: buf.Thread(), name: name, proc: p, gil: p.gil, buf: buf, rec: r.rec, clock: r.clock, ctx: p.ctx, runCtx: r.ctx,
-		prog: r.prog, wake: NewWaker(),
-		rng:    rand.New(rand.NewPCG(uint64(r.s.seed), uint64(buf.Thread()))),
-		frames: make([]frame, 0, r.prog.maxDepth+1), locals: make([]int64, r.prog.maxLocal),
+		prog: r.prog, wake: NewWaker(), seed: r.s.seed,
 		nextTick: math.MaxInt64, top: top, startAfter: after, stopped: r.stopped,
 	}
+	th.frames, th.locals = r.carve()
 	if r.s.mode == tracer.GILLegacy {
 		th.checkInterval = int64(r.s.check)
 		th.nextTick = th.checkInterval
 	}
 	return th
+}
+
+// carve is a new thread's frames (empty, room for the program's deepest
+// call) and locals (zeroed), cut from the slabs.
+func (r *runner) carve() ([]frame, []int64) {
+	nf, nl := r.prog.maxDepth+1, r.prog.maxLocal
+	if len(r.frameSlab) < nf || len(r.localSlab) < nl {
+		k := min(max(r.slabbed, 1), 64)
+		r.frameSlab, r.localSlab = make([]frame, k*nf), make([]int64, k*nl)
+	}
+	r.slabbed++
+	f, l := r.frameSlab[:0:nf], r.localSlab[:nl:nl]
+	r.frameSlab, r.localSlab = r.frameSlab[nf:], r.localSlab[nl:]
+	return f, l
 }
 
 // usableCores is cpus.Usable (tests: whether a run asks).

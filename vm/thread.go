@@ -35,7 +35,8 @@ type thread struct {
 	runCtx    context.Context // the run's
 	daemon    bool            // stopped at its process's exit (process.exit)
 	prog      *program
-	rng       *rand.Rand // I/O jitter: seeded with the workload's seed and the thread's index
+	rng       *rand.Rand // I/O jitter (jitter): nil until the first
+	seed      int64      // the workload's seed: rng's, with the thread's ID
 	wake      *Waker
 	// parkSeq numbers the thread's current wait on a lock (lock.parks).
 	parkSeq uint64
@@ -259,6 +260,17 @@ func (th *thread) emitBegin(t int64) {
 	}
 }
 
+// jitter is a draw of I/O jitter in [-j, j] from the thread's generator,
+// seeded with the workload's seed and the thread's ID, made at the first
+// draw: most threads draw none, and two allocations a thread were a
+// tenth of a short run's (BenchmarkVirtualFixedCost).
+func (th *thread) jitter(j time.Duration) time.Duration {
+	if th.rng == nil {
+		th.rng = rand.New(rand.NewPCG(uint64(th.seed), uint64(th.id)))
+	}
+	return time.Duration(th.rng.Int64N(2*int64(j)+1)) - j
+}
+
 // io is blocking I/O: the GIL is released around it and re-acquired after.
 func (th *thread) io(op *ioOp) error {
 	if err := th.releaseFor(tracer.KindIOBegin, uint64(op.kind), tracer.ReleaseIO); err != nil {
@@ -266,7 +278,7 @@ func (th *thread) io(op *ioOp) error {
 	}
 	d := op.d
 	if op.jitter > 0 {
-		d += time.Duration(th.rng.Int64N(2*int64(op.jitter)+1)) - op.jitter
+		d += th.jitter(op.jitter)
 	}
 	t0 := th.clock.Now()
 	var err error
