@@ -62,6 +62,7 @@ type Recorder struct {
 	stacks  []Stack
 	stIdx   map[Stack]StackID
 	bufs    []*Buffer
+	bufSlab []Buffer // under mu: where NewThread takes the next buffers from, 1, 1, 2, 4, ... up to 64 at a time
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
 	cutAt    atomic.Int64 // the earliest time an event was dropped, -1 none (CutAt)
@@ -176,7 +177,12 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := &Buffer{on: !r.disabled, publish: r.streamed, log: r.order.on, thread: ThreadID(len(r.threads)), last: -1, r: r}
+	if len(r.bufSlab) == 0 {
+		r.bufSlab = make([]Buffer, min(max(len(r.bufs), 1), 64))
+	}
+	b := &r.bufSlab[0]
+	r.bufSlab = r.bufSlab[1:]
+	b.on, b.publish, b.log, b.thread, b.last, b.r = !r.disabled, r.streamed, r.order.on, ThreadID(len(r.threads)), -1, r
 	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
 	r.bufs = append(r.bufs, b)
@@ -202,6 +208,11 @@ type Buffer struct {
 	cur     []Event // the current chunk's events; its storage is c.ev
 	c       *chunk  // the current chunk
 	chunks  []*chunk
+	// first and firstOf hold the first chunk and the list of chunks while
+	// it is the only one: two allocations a thread fewer, most threads of
+	// a short run taking one chunk (BenchmarkVirtualFixedCost).
+	first   chunk
+	firstOf [1]*chunk
 	r       *Recorder
 	dropped uint64
 	dropAt  atomic.Int64 // time of the first dropped event, or -1
@@ -324,8 +335,18 @@ func (b *Buffer) grow() bool {
 			return false
 		}
 	}
-	c := &chunk{ev: b.r.array(int(n))}
+	ev := b.r.array(int(n))
+	var c *chunk
+	if b.chunks == nil && b.first.ev == nil {
+		c = &b.first
+		c.ev = ev
+	} else {
+		c = &chunk{ev: ev}
+	}
 	b.r.mu.Lock()
+	if b.chunks == nil {
+		b.chunks = b.firstOf[:0]
+	}
 	b.chunks = append(b.chunks, c)
 	b.r.mu.Unlock()
 	b.c, b.cur = c, c.ev[:0]
