@@ -142,57 +142,18 @@ var stopAtCut = true
 
 // vthread is a thread's state in the scheduler.
 type vthread struct {
-	th       *thread
-	id       tracer.ThreadID // th.id, read without loading th (the waiters' pass: rearm)
-	c        *vclock
-	resume   func() (struct{}, bool) // the loop resumes the thread's coroutine
-	suspend  func(struct{}) bool     // the thread suspends it, back to the loop
-	t        int64                   // local time at baseI
-	baseI    int64                   // th.instrs at t
-	at       int64                   // queued time, or never
-	qi       int                     // index in the queue, or -1
-	qwhy     Wake                    // why the queued entry wakes it
-	qwake    bool                    // the queued entry is a wake-up: it sets why
-	why      Wake                    // why the last wake-up entry woke it
-	horizon  int64                   // run-ahead bound while computing
-	safe     int64                   // queued: the earliest time it could give a core up (safeTime)
-	safeSeq  uint64                  // its process's cap number when safe was set (vproc)
-	vp       *vproc                  // its process's scheduler state
-	sliceEnd int64
-	// coreNS is the time it had a core before coreAt, when it last got
-	// one (virtual_cores.go: who gives a core up at a slice's end).
-	coreNS, coreAt int64
-	deadline       int64 // the core time at which its slice ends (preemptCore)
-	onCore         bool
-	// lost: a woken thread took its core (preemptCore) at lostAt while
-	// it computed; it goes on computing, the core's absence owed as debt
-	// (virtual_cores.go, settle).
-	lost      bool
-	lostAt    int64
-	debt      int64 // time off its core since its last settle, not yet in its time
-	preempted bool  // in the run queue for the end of its slice (not back from a wait)
-	inRunq    bool
-	parked    bool
-	pending   bool // a signal arrived while not parked (the wake channel's buffered value)
-	ended     bool
-	peers     []*vthread // threads of the same process, itself included
-	// wait is the lock whose acquire the thread is parked in, saved the
-	// lock's switch number when that wait began (lock.acquire); the
-	// scheduler re-arms a wait that ends with nothing to do (rewait).
-	wait  *lock
-	saved uint64
-	// fire is the next expiry of its timed wait on a lazy lock
-	// (virtual_timers.go) not yet passed, armed whether it has one.
-	fire    int64
-	armed   bool
-	phase   int64  // chain mod the timed wait (its place in the lock's ring; lock.next)
-	index   int32  // in vclock.threads
-	chain   int64  // when the wait began
-	chainSw uint64 // the lock's switch number then
-	// switching is the GIL the thread dropped on a drop request while
-	// it waits for the switch (lock.awaitSwitch); it then waits for the
-	// GIL (cpythonGIL.drop).
-	switching *lock
+	// The fields a switch reads and writes come first (as thread's).
+	th    *thread
+	id    tracer.ThreadID // th.id, read without loading th (the waiters' pass: rearm)
+	index int32           // in vclock.threads
+	c     *vclock
+	t     int64 // local time at baseI
+	baseI int64 // th.instrs at t
+	at    int64 // queued time, or never
+	qi    int   // index in the queue, or -1
+	qwhy  Wake  // why the queued entry wakes it
+	qwake bool  // the queued entry is a wake-up: it sets why
+	why   Wake  // why the last wake-up entry woke it
 	// dormant: its coroutine is parked in lock.awaitSwitch, reached from
 	// a drop at an eval breaker check; the scheduler may run its turns in
 	// place (virtual_turns.go).
@@ -201,6 +162,47 @@ type vthread struct {
 	// keepHorizon: its turn in place handed it back to its coroutine at
 	// the end of its countdown, its horizon known (yield keeps it).
 	keepHorizon bool
+	parked      bool
+	pending     bool // a signal arrived while not parked (the wake channel's buffered value)
+	armed       bool
+	inRunq      bool
+	lost        bool
+	horizon     int64  // run-ahead bound while computing
+	safe        int64  // queued: the earliest time it could give a core up (safeTime)
+	safeSeq     uint64 // its process's cap number when safe was set (vproc)
+	vp          *vproc // its process's scheduler state
+	// wait is the lock whose acquire the thread is parked in, saved the
+	// lock's switch number when that wait began (lock.acquire); the
+	// scheduler re-arms a wait that ends with nothing to do (rewait).
+	wait  *lock
+	saved uint64
+	// fire is the next expiry of its timed wait on a lazy lock
+	// (virtual_timers.go) not yet passed, armed whether it has one.
+	fire    int64
+	phase   int64  // chain mod the timed wait (its place in the lock's ring; lock.next)
+	chain   int64  // when the wait began
+	chainSw uint64 // the lock's switch number then
+	// switching is the GIL the thread dropped on a drop request while
+	// it waits for the switch (lock.awaitSwitch); it then waits for the
+	// GIL (cpythonGIL.drop).
+	switching *lock
+
+	resume   func() (struct{}, bool) // the loop resumes the thread's coroutine
+	suspend  func(struct{}) bool     // the thread suspends it, back to the loop
+	ended    bool
+	onCore   bool
+	sliceEnd int64
+	// coreNS is the time it had a core before coreAt, when it last got
+	// one (virtual_cores.go: who gives a core up at a slice's end).
+	coreNS, coreAt int64
+	deadline       int64 // the core time at which its slice ends (preemptCore)
+	// lost (above): a woken thread took its core (preemptCore) at lostAt
+	// while it computed; it goes on computing, the core's absence owed as
+	// debt (virtual_cores.go, settle).
+	lostAt    int64
+	debt      int64      // time off its core since its last settle, not yet in its time
+	preempted bool       // in the run queue for the end of its slice (not back from a wait)
+	peers     []*vthread // threads of the same process, itself included
 }
 
 func newVClock(ctx context.Context, cores int, lpm float64, latency time.Duration) *vclock {
