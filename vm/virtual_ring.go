@@ -134,64 +134,75 @@ func (r *ring) insert(i int32, k uint64) { r.insertNear(i, k, -1) }
 // empty, and the look for the member after it went through the bitmap to
 // the next full one.
 func (r *ring) insertNear(i int32, k uint64, s int32) {
+	// The slices in locals: a store through one would otherwise make the
+	// compiler load them from r again.
+	nodes, head, tail := r.nodes, r.head, r.tail
 	b := r.bucket(k)
-	r.nodes[i].key = k
+	h := head[b]
 	r.n++
-	h := r.head[b]
-	switch {
-	case r.n == 1:
-		r.nodes[i].next, r.nodes[i].prev = i, i
-		r.head[b], r.tail[b] = i, i
+	ni := &nodes[i]
+	ni.key = k
+	if r.n == 1 {
+		ni.next, ni.prev = i, i
+		head[b], tail[b] = i, i
 		r.full[b>>6] |= 1 << (b & 63)
 		return
-	case s >= 0 && r.has(s) && r.before(k, s):
-	case h >= 0 && k > r.nodes[r.tail[b]].key:
-		s = r.nodes[r.tail[b]].next
+	}
+	switch {
+	case s >= 0 && nodes[s].prev >= 0 && before(k, nodes[nodes[s].prev].key, nodes[s].key):
+	case h >= 0 && k > nodes[tail[b]].key:
+		s = nodes[tail[b]].next
 	default:
 		s = r.from(k) // the member after it: k is no other's key (IDs differ)
 	}
-	p := r.nodes[s].prev
-	r.nodes[p].next, r.nodes[i].prev, r.nodes[i].next, r.nodes[s].prev = i, p, s, i
-	if h < 0 {
-		r.head[b], r.tail[b] = i, i
+	ns := &nodes[s]
+	p := ns.prev
+	nodes[p].next = i
+	ni.prev, ni.next = p, s
+	ns.prev = i
+	switch {
+	case h < 0:
+		head[b], tail[b] = i, i
 		r.full[b>>6] |= 1 << (b & 63)
-	} else if k < r.nodes[h].key {
-		r.head[b] = i
-	} else if k > r.nodes[r.tail[b]].key {
-		r.tail[b] = i
+	case k < nodes[h].key:
+		head[b] = i
+	case k > nodes[tail[b]].key:
+		tail[b] = i
 	}
 }
 
-// before reports whether key k, no member's, comes right before member s
-// in the ring's order: between its predecessor's key and its own,
+// before reports whether key k, no member's, comes right before the
+// member of key ks whose predecessor's key is kp: between the two,
 // cyclically.
-func (r *ring) before(k uint64, s int32) bool {
-	kp, ks := r.nodes[r.nodes[s].prev].key, r.nodes[s].key
+func before(k, kp, ks uint64) bool {
 	if kp < ks {
 		return kp < k && k < ks
 	}
-	return k > kp || k < ks // s is the lowest (or the only) member
+	return k > kp || k < ks // the member is the lowest (or the only) one
 }
 
 // remove takes thread index i out of the ring, if it is in it.
 func (r *ring) remove(i int32) {
-	if !r.has(i) {
+	nodes, head := r.nodes, r.head
+	ni := &nodes[i]
+	if ni.prev < 0 {
 		return
 	}
-	b := r.bucket(r.nodes[i].key)
-	nx, p := r.nodes[i].next, r.nodes[i].prev
-	if r.head[b] == i {
-		if nx != i && r.bucket(r.nodes[nx].key) == b {
-			r.head[b] = nx
+	b := r.bucket(ni.key)
+	nx, p := ni.next, ni.prev
+	if head[b] == i {
+		if nx != i && r.bucket(nodes[nx].key) == b {
+			head[b] = nx
 		} else {
-			r.head[b] = -1
+			head[b] = -1
 			r.full[b>>6] &^= 1 << (b & 63)
 		}
 	} else if r.tail[b] == i {
 		r.tail[b] = p // a member of b before i: b's head is not i
 	}
-	r.nodes[p].next, r.nodes[nx].prev = nx, p
-	r.nodes[i].prev = -1
+	nodes[p].next = nx
+	nodes[nx].prev = p
+	ni.prev = -1
 	r.n--
 }
 
