@@ -299,15 +299,15 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 		t = b.last + 1
 	}
 	b.last, b.stack = t, s
-	if len(b.cur) == cap(b.cur) && !b.grow() {
-		if b.dropAt.Load() < 0 {
-			b.dropAt.Store(t)
-			b.r.noteCut(t)
-		}
-		b.dropped++
-		return t
+	n := len(b.cur)
+	if n == cap(b.cur) {
+		return b.emitFull(t, k, s, arg)
 	}
-	b.cur = append(b.cur, Event{Time: t, Arg: arg, Thread: b.thread, Stack: s, Kind: k})
+	// The event written in place, field by field: an append built it on
+	// the stack first and copied it.
+	b.cur = b.cur[:n+1]
+	e := &b.cur[n]
+	e.Time, e.Arg, e.Thread, e.Stack, e.Kind = t, arg, b.thread, s, k
 	if b.log { // orderLog.grow's caller, by hand: a call was 2 % of a virtual run
 		o := &b.r.order
 		if o.n == len(o.cur) {
@@ -317,9 +317,27 @@ func (b *Buffer) emit(t int64, k Kind, s StackID, arg uint64) int64 {
 		o.n++
 	}
 	if b.publish {
-		b.c.n.Store(int64(len(b.cur))) // to the Stream
+		b.c.n.Store(int64(n + 1)) // to the Stream
 	}
 	return t
+}
+
+// emitFull is emit's event at time t when the current chunk is full: in
+// a new chunk, or dropped at the bound. Not inlined, so that emit, run
+// at every event, keeps a small frame.
+//
+//go:noinline
+func (b *Buffer) emitFull(t int64, k Kind, s StackID, arg uint64) int64 {
+	if !b.grow() {
+		if b.dropAt.Load() < 0 {
+			b.dropAt.Store(t)
+			b.r.noteCut(t)
+		}
+		b.dropped++
+		return t
+	}
+	b.last = t - 1 // emit again, into the new chunk
+	return b.emit(t, k, s, arg)
 }
 
 // grow hands the full chunk over and takes a new one from the budget.
