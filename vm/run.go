@@ -559,9 +559,18 @@ func (r *runner) thread(p *process, name string, top *code, after time.Duration)
 }
 
 // carve is a new thread's frames (empty, room for the program's deepest
-// call) and locals (zeroed), cut from the slabs.
+// call) and locals (zeroed). In virtual time both are cut from slabs (the
+// threads are coroutines that run one at a time). In real time each
+// thread's locals are an array of their own, of whole cache lines: the
+// interpreter writes a local at every iteration of a loop, and threads
+// that run at once (free-threaded, processes) would otherwise write the
+// same line from two cores.
 func (r *runner) carve() ([]frame, []int64) {
 	nf, nl := r.prog.maxDepth+1, r.prog.maxLocal
+	if !r.s.virtual {
+		const line = 8 // int64s in a 64-byte cache line; the allocator aligns arrays of them to it
+		return make([]frame, 0, nf), make([]int64, (nl+line-1)/line*line)[:nl:nl]
+	}
 	if len(r.frameSlab) < nf || len(r.localSlab) < nl {
 		k := min(max(r.slabbed, 1), 64)
 		r.frameSlab, r.localSlab = make([]frame, k*nf), make([]int64, k*nl)
