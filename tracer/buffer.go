@@ -62,7 +62,7 @@ type Recorder struct {
 	stacks  []Stack
 	stIdx   map[Stack]StackID
 	bufs    []*Buffer
-	bufSlab []Buffer // under mu: where NewThread takes the next buffers from, 1, 1, 2, 4, ... up to 64 at a time
+	bufSlab []Buffer // under mu: where NewThread takes a sequential recorder's next buffers from, 1, 1, 2, 4, ... up to 64 at a time
 
 	budget   atomic.Int64 // events that may still be allocated to chunks
 	cutAt    atomic.Int64 // the earliest time an event was dropped, -1 none (CutAt)
@@ -177,11 +177,19 @@ func (r *Recorder) Stack(parent StackID, f FrameID) StackID {
 func (r *Recorder) NewThread(name string, p ProcID) *Buffer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.bufSlab) == 0 {
-		r.bufSlab = make([]Buffer, min(max(len(r.bufs), 1), 64))
+	var b *Buffer
+	if r.order.on {
+		// A sequential recorder's threads take turns: their buffers can
+		// share cache lines. Others' emit at once, each from its own
+		// core, and keep a buffer each (its own lines).
+		if len(r.bufSlab) == 0 {
+			r.bufSlab = make([]Buffer, min(max(len(r.bufs), 1), 64))
+		}
+		b = &r.bufSlab[0]
+		r.bufSlab = r.bufSlab[1:]
+	} else {
+		b = new(Buffer)
 	}
-	b := &r.bufSlab[0]
-	r.bufSlab = r.bufSlab[1:]
 	b.on, b.publish, b.log, b.thread, b.last, b.r = !r.disabled, r.streamed, r.order.on, ThreadID(len(r.threads)), -1, r
 	b.dropAt.Store(-1)
 	r.threads = append(r.threads, Thread{Name: name, Proc: p})
