@@ -170,7 +170,7 @@ type vthread struct {
 	horizon     int64  // run-ahead bound while computing
 	safe        int64  // queued: the earliest time it could give a core up (safeTime)
 	safeSeq     uint64 // its process's cap number when safe was set (vproc)
-	vp          *vproc // its process's scheduler state
+	vp          *vproc // its process's scheduler state, one a process: two compare as their processes do, without loading th
 	// wait is the lock whose acquire the thread is parked in, saved the
 	// lock's switch number when that wait began (lock.acquire); the
 	// scheduler re-arms a wait that ends with nothing to do (rewait).
@@ -645,7 +645,7 @@ func (c *vclock) push(v *vthread, t int64, why Wake) {
 func (c *vclock) pushEntry(v *vthread, t int64, why Wake, wake bool) {
 	v.qwhy, v.qwake, v.safe = why, wake, t
 	c.q.set(v, t)
-	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && (cur.th.proc == v.th.proc || c.crossWakes(cur)) {
+	if cur := c.cur; cur != nil && cur != v && t < cur.horizon && (cur.vp == v.vp || c.crossWakes(cur)) {
 		cur.horizon = unknownHorizon // horizonOf, which knows which wake-ups it may pass
 	}
 	if c.limited && v.th.proc.dropRequests() {

@@ -89,7 +89,7 @@ func (c *vclock) horizonOf(v *vthread) int64 {
 			} else {
 				w = ws[i]
 			}
-			if w == v || w.th.proc != v.th.proc {
+			if w == v || w.vp != v.vp {
 				continue
 			}
 			at := w.at
@@ -203,7 +203,7 @@ func (c *vclock) othersAt(v *vthread) int64 { return c.actBound(v, v.th.proc) }
 // sliceExpired, settle), which is short.
 func (c *vclock) peerInRunq(v *vthread) bool {
 	for _, w := range c.runq {
-		if w != v && w.inRunq && w.th.proc == v.th.proc {
+		if w != v && w.inRunq && w.vp == v.vp {
 			return true
 		}
 	}
