@@ -353,22 +353,6 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 	if err != nil {
 		return tracer.Meta{}, fmt.Errorf("running workload %s: %w", w.Name, err)
 	}
-	for _, p := range procs {
-		if vc != nil {
-			break // the virtual clock stops them (vclock.exit, stop; breaker)
-		}
-		// Its daemon threads stop at its exit (or every thread at the
-		// run's stop): the eval breaker for those computing, a wake-up
-		// for those parked (Waker.Park sees the context). Registered
-		// once the process has all its threads: a run already stopped
-		// calls it at once.
-		context.AfterFunc(p.ctx, func() {
-			p.breaker.set(bitStop)
-			for _, th := range p.threads {
-				th.wake.Signal()
-			}
-		})
-	}
 	if len(prog.notices) > 0 {
 		stop := stopRun
 		if vc != nil {
@@ -381,18 +365,33 @@ func (src *Source) Record(ctx context.Context, rec *tracer.Recorder) (tracer.Met
 			th.noticeWaits = waits
 		}
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if vc != nil {
-			return // the virtual clock stops the run at its next pop (breaker)
-		}
+	// In real time, context callbacks stop the threads: a process's
+	// daemon threads at its exit (or every thread at the run's stop), the
+	// eval breaker for those computing, a wake-up for those parked
+	// (Waker.Park sees the context), each registered once the process has
+	// all its threads (a run already stopped calls it at once). In
+	// virtual time the clock stops them itself, at its next pop or check
+	// (vclock.exit, stop; breaker).
+	stop := func() bool { return false }
+	if vc == nil {
 		for _, p := range procs {
-			p.breaker.set(bitStop)
+			context.AfterFunc(p.ctx, func() {
+				p.breaker.set(bitStop)
+				for _, th := range p.threads {
+					th.wake.Signal()
+				}
+			})
 		}
-		// A parked thread sees the stop when woken (Waker.Park).
-		for _, th := range threads {
-			th.wake.Signal()
-		}
-	})
+		stop = context.AfterFunc(ctx, func() {
+			for _, p := range procs {
+				p.breaker.set(bitStop)
+			}
+			// A parked thread sees the stop when woken (Waker.Park).
+			for _, th := range threads {
+				th.wake.Signal()
+			}
+		})
+	}
 	cpu0 := processCPU()
 	if vc != nil {
 		vc.add(procs, threads)

@@ -359,9 +359,7 @@ func (c *vclock) yield(v *vthread) {
 // to stop.
 func (c *vclock) pop() *vthread {
 	for {
-		if !c.stopping && c.cancelled.Load() {
-			c.stop(nil)
-		}
+		c.stopIfCancelled()
 		if !c.stopping && c.rec != nil && c.q.len() > 0 && stopAtCut {
 			// The recorder dropped an event at its bound: the trace ends
 			// at the earliest one, and once every thread is past it
@@ -422,6 +420,16 @@ func (c *vclock) pop() *vthread {
 			c.stop(c.deadlock())
 			c.wakeParked()
 		}
+	}
+}
+
+// stopIfCancelled stops the run if its context is done (cancelled, set by
+// the context's callback from another goroutine): at a pop, and at a
+// thread's eval breaker check (vthread.check), so that a thread computing
+// alone, whose horizon is far, stops at once.
+func (c *vclock) stopIfCancelled() {
+	if !c.stopping && c.cancelled.Load() {
+		c.stop(nil)
 	}
 }
 

@@ -5,12 +5,7 @@ package vm
 // its slice it may lose its core.
 func (v *vthread) check() {
 	c := v.c
-	if !c.stopping && c.cancelled.Load() {
-		// The run's context is done: stopped here, as at a pop, so that
-		// a thread computing alone, whose horizon is far, stops at once
-		// (the eval breaker's stop bit is the clock's to set: breaker).
-		c.stop(nil)
-	}
+	c.stopIfCancelled() // the eval breaker's stop bit is the clock's to set (breaker)
 	if v.horizon == unknownHorizon {
 		v.horizon = c.horizonOf(v)
 	}
