@@ -384,6 +384,15 @@ func (c *vclock) yield(v *vthread) {
 // returns it; nil when no thread remains. An empty queue with threads left
 // is a deadlock, or the run was stopped: every parked thread is then woken
 // to stop.
+//
+// Not inlined: the profile-guided build inlined it in yield and in end,
+// two copies of the scheduler's loop, both run with many threads (an
+// ended thread's coroutine runs the others' turns in place), and with 64
+// threads the code of a switch outgrew the instruction cache
+// (cachegrind: a fifth of the misses went; docs/performance.md,
+// "Twentieth pass").
+//
+//go:noinline
 func (c *vclock) pop() *vthread {
 	for {
 		c.stopIfCancelled()
