@@ -187,15 +187,25 @@ func mergeLate(out []Event, n int, late []Event) {
 		}
 		return 0 // an event with itself: no two events of a recorder are equal by Less
 	})
-	j, k := n-1, len(late)-1
-	for w := len(out) - 1; k >= 0; w-- {
-		if j >= 0 && Less(&late[k], &out[j]) {
-			out[w] = out[j]
-			j--
-		} else {
-			out[w] = late[k]
-			k--
+	// From the latest late event back: the events of out[:j] after it
+	// move up by k in one copy, found by a binary search. (One event
+	// at a time, each compared, cost 1 024 threads' run 2.6 % of its
+	// instructions: their starts, set aside, belong at the front.)
+	j := n
+	for k := len(late); k > 0; k-- {
+		e := &late[k-1]
+		lo, hi := 0, j // the first of out[:j] that e comes before
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if Less(e, &out[m]) {
+				hi = m
+			} else {
+				lo = m + 1
+			}
 		}
+		copy(out[lo+k:j+k], out[lo:j])
+		out[lo+k-1] = *e
+		j = lo
 	}
 }
 
