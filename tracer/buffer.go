@@ -498,7 +498,7 @@ func (r *Recorder) recycle() {
 	r.slabMu.Lock()
 	defer r.slabMu.Unlock()
 	for _, b := range r.bufs {
-		b.cur, b.c, b.chunks = nil, nil, nil
+		b.cur, b.c, b.chunks, b.first.ev = nil, nil, nil, nil // no chunk left on the arrays given back
 	}
 	for _, a := range r.arrays {
 		giveEvents(a)

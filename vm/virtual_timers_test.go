@@ -360,14 +360,14 @@ func TestRing(t *testing.T) {
 				}
 				// Told a member that may come after it (insertNear): the
 				// right one, or any, or none.
-				near := int32(-1)
-				if k := ringKey(e.p, e.id); rg.n > 0 && r.IntN(2) == 0 {
+				k, near := ringKey(e.p, e.id), int32(-1)
+				if rg.n > 0 && r.IntN(2) == 0 {
 					near = rg.from(k)
 					if r.IntN(2) == 0 {
 						near = int32(r.IntN(threads)) // maybe not a member
 					}
 				}
-				rg.insertNear(i, ringKey(e.p, e.id), near)
+				rg.insertNear(i, k, near)
 				in[i] = e
 			}
 			// The members in key order, each its index.
