@@ -41,6 +41,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 echo "p:$event $bin:$off lo=+0(%r14):u64 hi=+8(%r14):u64 sp=%sp:u64" >>"$tr/uprobe_events"
 mkdir "$inst"
+echo 65536 >"$inst/buffer_size_kb" # per CPU: a default buffer overwrote the oldest events of a busy run
 echo 1 >"$inst/events/uprobes/$event/enable"
 "$bin" "$@" | grep -E '^(Benchmark|ok|FAIL|PASS)' || true
 echo 0 >"$inst/events/uprobes/$event/enable"
