@@ -20,32 +20,11 @@ if [ $# -lt 1 ]; then
 	sed -n '2,/^set/p' "$0" | sed '$d' >&2
 	exit 2
 fi
-bin=$(readlink -f "$1")
+bin=$1
 shift
-tr=/sys/kernel/tracing
-[ -d "$tr/instances" ] || tr=/sys/kernel/debug/tracing
-[ -w "$tr/uprobe_events" ] || { echo "stack-growth.sh: $tr/uprobe_events is not writable (root and a mounted tracefs are needed)" >&2; exit 1; }
-addr=$(go tool nm "$bin" | awk '$3 == "runtime.morestack.abi0" { print $1 }')
-[ -n "$addr" ] || { echo "stack-growth.sh: no runtime.morestack.abi0 in $bin (not a linux/amd64 Go binary?)" >&2; exit 1; }
-# The symbol's file offset: its address less its executable segment's,
-# plus that segment's offset in the file.
-read -r segoff segaddr < <(readelf -lW "$bin" | awk '$1 == "LOAD" && ($7 ~ /E/ || $8 ~ /E/) { print $2, $3; exit }')
-off=$(printf '0x%x' $((16#$addr - segaddr + segoff)))
-event=giltrace_morestack_$$
-inst=$tr/instances/$event
-cleanup() {
-	[ -d "$inst" ] && { echo 0 >"$inst/events/uprobes/$event/enable" 2>/dev/null || true; rmdir "$inst" 2>/dev/null || true; }
-	echo "-:$event" >>"$tr/uprobe_events" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-echo "p:$event $bin:$off lo=+0(%r14):u64 hi=+8(%r14):u64 sp=%sp:u64" >>"$tr/uprobe_events"
-mkdir "$inst"
-echo 65536 >"$inst/buffer_size_kb" # per CPU: a default buffer overwrote the oldest events of a busy run
-echo 1 >"$inst/events/uprobes/$event/enable"
-"$bin" "$@" | grep -E '^(Benchmark|ok|FAIL|PASS)' || true
-echo 0 >"$inst/events/uprobes/$event/enable"
+. "$(dirname "$0")/uprobe-lib.sh"
+uprobe_run giltrace_morestack "$bin" runtime.morestack.abi0 'lo=+0(%r14):u64 hi=+8(%r14):u64 sp=%sp:u64' "$@"
 echo "growths  stack size  depth (bytes in use when it grew)"
-sed -n "s/.*$event: .* lo=\([0-9]*\) hi=\([0-9]*\) sp=\([0-9]*\).*/\1 \2 \3/p" "$inst/trace" |
+sed -n "s/.* $UPROBE_EVENT: .* lo=\([0-9]*\) hi=\([0-9]*\) sp=\([0-9]*\).*/\1 \2 \3/p" "$UPROBE_TRACE" |
 	awk '{ print $2 - $1, $2 - $3 }' | sort | uniq -c | sort -rn | head -20 |
 	awk '{ printf "%7d  %10d  %5d\n", $1, $2, $3 }'
